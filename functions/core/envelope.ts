@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+
+export type Op = 'upsert' | 'delete';
+export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver';
+
+/** One step an envelope passed, in order. */
+export interface LineageStep {
+  readonly step: StepName;
+  readonly at: number;
+  readonly outcome: string;
+}
+
+/** Marker carried by a change that syncline itself delivered to a system that is also a source. */
+export interface OriginMarker {
+  readonly flow: string;
+  readonly target: string;
+  readonly version: number;
+  readonly hash: string;
+  /** Clock of the change that produced the delivered version. */
+  readonly ts: number;
+}
+
+/** What travels between steps. */
+export interface ChangeEnvelope {
+  readonly v: 1;
+  /** Deterministic event id: the same source event always yields the same id. */
+  readonly id: string;
+  readonly flow: string;
+  readonly source: string;
+  /** Key fields' values in order joined by '#'. Empty until the transform step has derived it. */
+  readonly key: string;
+  readonly op: Op;
+  /** Record after the change. On a delete it is present only before transform, to derive the key. */
+  readonly data?: Record<string, unknown>;
+  readonly before?: Record<string, unknown>;
+  /** Source timestamp in ms since epoch; capture time only when the source has none. */
+  readonly ts: number;
+  /** Tie-breaker from the source: stream sequence number, webhook id, row cursor. */
+  readonly seq: string;
+  readonly lineage: readonly LineageStep[];
+  readonly origin?: OriginMarker;
+}
+
+export const ENVELOPE_VERSION = 1 as const;
+
+/** Deterministic id from the parts that identify a source event. */
+export function eventId(...parts: readonly (string | number)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\u0000');
+  return h.digest('base64url').slice(0, 32);
+}
+
+/** Builds a key string from a record's key fields; undefined when a key field is missing or not scalar. */
+export function keyOf(record: Record<string, unknown>, fields: readonly string[]): string | undefined {
+  const parts: string[] = [];
+  for (const f of fields) {
+    const value = getPath(record, f);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
+    parts.push(String(value));
+  }
+  return parts.join('#');
+}
+
+/** Reads a dotted path (`address.city`) from a record. */
+export function getPath(record: unknown, path: string): unknown {
+  let cur: unknown = record;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+export function withStep(env: ChangeEnvelope, step: StepName, outcome: string, at: number): ChangeEnvelope {
+  return { ...env, lineage: [...env.lineage, { step, at, outcome }] };
+}
+
+/** Canonical JSON: object keys sorted, so equal records serialize and hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Content hash of a record (null for a deleted record). */
+export function contentHash(data: Record<string, unknown> | null | undefined): string {
+  return createHash('sha256').update(data ? canonicalJson(data) : 'null').digest('base64url').slice(0, 22);
+}

@@ -1,0 +1,206 @@
+import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
+
+/** Source and target types whose runtime exists; others are refused at synth and at `syncline dev`. */
+export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook']);
+export const SUPPORTED_TARGETS: ReadonlySet<TargetType> = new Set<TargetType>(['dynamodb']);
+
+export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver';
+/** Which handler a function runs; each has one entry file under functions/entry. */
+export type HandlerKind = 'webhook-capture' | 'transform' | 'resolve' | 'deliver-dynamodb';
+
+export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
+  'webhook-capture': 'functions/entry/webhook-capture.ts',
+  transform: 'functions/entry/transform.ts',
+  resolve: 'functions/entry/resolve.ts',
+  'deliver-dynamodb': 'functions/entry/deliver-dynamodb.ts',
+};
+
+export interface QueuePlan {
+  /** Unique within the flow, e.g. `transform`, `resolve`, `deliver-replica`. */
+  readonly id: string;
+  /** Local name and CDK construct id: `<flow>-<id>`; the DLQ is `<name>-dlq`. */
+  readonly name: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+}
+
+export type TriggerPlan =
+  | { readonly type: 'http'; readonly routes: readonly string[] }
+  | { readonly type: 'sqs'; readonly queue: string; readonly batchSize: number; readonly maxBatchingWindowSeconds: number };
+
+export interface FunctionPlan {
+  /** Unique within the flow: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`. */
+  readonly id: string;
+  readonly name: string;
+  readonly step: StepName;
+  readonly handler: HandlerKind;
+  readonly sourceId?: string;
+  readonly targetId?: string;
+  readonly trigger: TriggerPlan;
+  /** Queue ids this function sends to. */
+  readonly sendsTo: readonly string[];
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+}
+
+export interface WebhookSecretPlan {
+  readonly sourceId: string;
+  /** Secrets Manager name in AWS; locally the same secret value serves every flow. */
+  readonly name: string;
+}
+
+export interface TargetTablePlan {
+  readonly targetId: string;
+  /** Existing table name or ARN; undefined when the stack creates the table. */
+  readonly existing?: string;
+  /** Local name of a created table: `<flow>-<target>`. */
+  readonly localName: string;
+  readonly keyAttribute: string;
+}
+
+export interface FlowPlan {
+  readonly flow: FlowConfig;
+  readonly queues: readonly QueuePlan[];
+  readonly functions: readonly FunctionPlan[];
+  readonly webhookSecrets: readonly WebhookSecretPlan[];
+  readonly targetTables: readonly TargetTablePlan[];
+}
+
+export interface TablePlan {
+  readonly id: 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  readonly ttlAttribute?: string;
+  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string }[];
+}
+
+export interface Plan {
+  readonly tables: readonly TablePlan[];
+  readonly flows: readonly FlowPlan[];
+}
+
+/** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
+export const STORE_TABLES: readonly TablePlan[] = [
+  { id: 'state', partitionKey: 'pk', indexes: [] },
+  {
+    id: 'audit',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    // Hour buckets keep one flow's audit writes from landing on a single index partition.
+    indexes: [{ name: 'byFlowTime', partitionKey: 'flowHour', sortKey: 'at' }],
+  },
+  { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
+  { id: 'conflicts', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
+  { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
+];
+
+const SQS_FUNCTION_TIMEOUT = 30;
+/** SQS visibility must be at least six times the consumer's timeout. */
+const VISIBILITY = SQS_FUNCTION_TIMEOUT * 6;
+export const MAX_RECEIVE_COUNT = 5;
+
+export class UnsupportedError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'UnsupportedError';
+  }
+}
+
+/** Problems for source/target types that syncline cannot run yet, each naming the flow and JSON path. */
+export function unsupportedTypes(config: SynclineConfig): string[] {
+  const problems: string[] = [];
+  config.flows.forEach((flow, i) => {
+    flow.sources.forEach((s, j) => {
+      if (!SUPPORTED_SOURCES.has(s.type))
+        problems.push(`flow "${flow.id}" at $.flows[${i}].sources[${j}].type: source type "${s.type}" is not available yet (available: ${[...SUPPORTED_SOURCES].join(', ')})`);
+    });
+    flow.targets.forEach((t, j) => {
+      if (!SUPPORTED_TARGETS.has(t.type))
+        problems.push(`flow "${flow.id}" at $.flows[${i}].targets[${j}].type: target type "${t.type}" is not available yet (available: ${[...SUPPORTED_TARGETS].join(', ')})`);
+    });
+  });
+  return problems;
+}
+
+function queue(flow: string, id: string): QueuePlan {
+  return { id, name: `${flow}-${id}`, visibilityTimeoutSeconds: VISIBILITY, maxReceiveCount: MAX_RECEIVE_COUNT };
+}
+
+function sqsTrigger(queueId: string, batchSize: number): TriggerPlan {
+  return { type: 'sqs', queue: queueId, batchSize, maxBatchingWindowSeconds: 1 };
+}
+
+export function planFlow(flow: FlowConfig): FlowPlan {
+  const queues: QueuePlan[] = [queue(flow.id, 'transform'), queue(flow.id, 'resolve')];
+  const functions: FunctionPlan[] = [];
+  const webhookSources = flow.sources.filter((s) => s.type === 'webhook');
+  for (const source of webhookSources) {
+    const routes = [`/webhooks/${flow.id}/${source.id}`];
+    if (webhookSources.length === 1) routes.push(`/webhooks/${flow.id}`);
+    functions.push({
+      id: `capture-${source.id}`,
+      name: `${flow.id}-capture-${source.id}`,
+      step: 'capture',
+      handler: 'webhook-capture',
+      sourceId: source.id,
+      trigger: { type: 'http', routes },
+      sendsTo: ['transform'],
+      timeoutSeconds: 29,
+      memoryMb: 512,
+    });
+  }
+  const deliverQueues = flow.targets.map((t) => queue(flow.id, `deliver-${t.id}`));
+  functions.push(
+    {
+      id: 'transform',
+      name: `${flow.id}-transform`,
+      step: 'transform',
+      handler: 'transform',
+      trigger: sqsTrigger('transform', 100),
+      sendsTo: ['resolve'],
+      timeoutSeconds: SQS_FUNCTION_TIMEOUT,
+      memoryMb: 512,
+    },
+    {
+      id: 'resolve',
+      name: `${flow.id}-resolve`,
+      step: 'resolve',
+      handler: 'resolve',
+      trigger: sqsTrigger('resolve', 100),
+      sendsTo: deliverQueues.map((q) => q.id),
+      timeoutSeconds: SQS_FUNCTION_TIMEOUT,
+      memoryMb: 512,
+    },
+  );
+  for (const target of flow.targets) {
+    functions.push({
+      id: `deliver-${target.id}`,
+      name: `${flow.id}-deliver-${target.id}`,
+      step: 'deliver',
+      handler: `deliver-${target.type}` as HandlerKind,
+      targetId: target.id,
+      trigger: sqsTrigger(`deliver-${target.id}`, 50),
+      sendsTo: [],
+      timeoutSeconds: SQS_FUNCTION_TIMEOUT,
+      memoryMb: 256,
+    });
+  }
+  queues.push(...deliverQueues);
+  return {
+    flow,
+    queues,
+    functions,
+    webhookSecrets: webhookSources.map((s) => ({ sourceId: s.id, name: `syncline/${flow.id}/${s.id}/webhook` })),
+    targetTables: flow.targets.flatMap((t) =>
+      t.type === 'dynamodb' ? [{ targetId: t.id, existing: t.tableName, localName: t.tableName ?? `${flow.id}-${t.id}`, keyAttribute: t.keyAttribute }] : [],
+    ),
+  };
+}
+
+/** The whole topology; throws UnsupportedError for types without a runtime. */
+export function plan(config: SynclineConfig): Plan {
+  const problems = unsupportedTypes(config);
+  if (problems.length) throw new UnsupportedError(problems);
+  return { tables: STORE_TABLES, flows: config.flows.map(planFlow) };
+}
