@@ -1,0 +1,109 @@
+import { createHmac } from 'node:crypto';
+import type { MaskKind } from '../../../lib/config/schema';
+import { canonicalJson } from '../envelope';
+
+export const REDACTED = '[REDACTED]';
+
+/**
+ * Masks one value. null and undefined stay as they are.
+ * - `redact`: "[REDACTED]"
+ * - `hash`: "hmac:" + hex HMAC-SHA256 keyed per deployment, so masked values can still be joined on
+ * - `last4`: all but the last 4 characters replaced by `*` (4 or fewer: all masked)
+ * - `email`: local part masked, domain kept; a non-email is redacted
+ */
+export function maskValue(kind: MaskKind, value: unknown, hashKey: string): unknown {
+  if (value === null || value === undefined) return value;
+  switch (kind) {
+    case 'redact':
+      return REDACTED;
+    case 'hash': {
+      const text = typeof value === 'object' ? canonicalJson(value) : String(value);
+      return `hmac:${createHmac('sha256', hashKey).update(text).digest('hex')}`;
+    }
+    case 'last4': {
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return REDACTED;
+      const text = String(value);
+      const chars = Array.from(text);
+      if (chars.length <= 4) return '*'.repeat(chars.length);
+      return '*'.repeat(chars.length - 4) + chars.slice(-4).join('');
+    }
+    case 'email': {
+      if (typeof value !== 'string') return REDACTED;
+      const m = /^[^\s@]+@([^\s@]+\.[^\s@]+)$/.exec(value.trim());
+      // Fixed-width mask so the local part's length does not leak either.
+      return m ? `****@${m[1]}` : REDACTED;
+    }
+    default:
+      return REDACTED;
+  }
+}
+
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
+const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/;
+const CARD_CANDIDATE = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g;
+const IBAN_CANDIDATE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
+// Whole-value phone formats; bare digit runs are left alone since they are usually ids.
+const PHONE_INTL = /^\+[1-9][\d\s().-]{6,20}$/;
+const PHONE_NANP = /^(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$/;
+
+/** True when a string value looks like an email, phone, payment card, US SSN or IBAN. */
+export function looksLikePii(value: string): boolean {
+  if (value.length < 7 || value.length > 10_000) return false;
+  if (EMAIL.test(value) || SSN.test(value)) return true;
+  if (isPhone(value.trim())) return true;
+  for (const m of value.matchAll(CARD_CANDIDATE)) if (luhn(m[0].replace(/[ -]/g, ''))) return true;
+  for (const m of value.toUpperCase().matchAll(IBAN_CANDIDATE)) if (ibanChecksumOk(m[0].replace(/ /g, ''))) return true;
+  return false;
+}
+
+/**
+ * Paths (dotted, array elements by index: `contacts.0.email`) of string values that look like PII.
+ * `skip` holds paths already masked on purpose, so their masked forms are not reported again.
+ */
+export function detectPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
+  const found: string[] = [];
+  const walk = (value: unknown, path: string): void => {
+    if (skip.has(path)) return;
+    if (typeof value === 'string') {
+      if (path && looksLikePii(value)) found.push(path);
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => walk(v, path ? `${path}.${i}` : String(i)));
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    }
+  };
+  walk(record, '');
+  return found;
+}
+
+function isPhone(v: string): boolean {
+  if (!PHONE_INTL.test(v) && !PHONE_NANP.test(v)) return false;
+  const digits = v.replace(/\D/g, '').length;
+  return digits >= 7 && digits <= 15;
+}
+
+function luhn(digits: string): boolean {
+  if (digits.length < 13 || digits.length > 19 || /^(\d)\1+$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+function ibanChecksumOk(iban: string): boolean {
+  if (iban.length < 15 || iban.length > 34) return false;
+  const rearranged = iban.slice(4) + iban.slice(0, 4);
+  let rem = 0;
+  for (const ch of rearranged) {
+    const code = ch.charCodeAt(0);
+    const part = code >= 65 ? String(code - 55) : ch;
+    for (const d of part) rem = (rem * 10 + (d.charCodeAt(0) - 48)) % 97;
+  }
+  return rem === 1;
+}
