@@ -1,0 +1,104 @@
+import { canonicalJson, type ChangeEnvelope } from '../envelope';
+import type { FlowConfig } from '../../../lib/config/schema';
+import type { Change, Clock, MergeContext } from './types';
+
+/** Reserved source of manual resolutions. */
+export const REVIEW_SOURCE = 'syncline:review';
+
+export function clockOf(env: ChangeEnvelope): Clock {
+  return { ts: env.ts, src: env.source, seq: env.seq, id: env.id };
+}
+
+export function changeOf(env: ChangeEnvelope): Change {
+  const ch: Change = { clock: clockOf(env), op: env.op };
+  if (env.op === 'upsert') ch.data = env.data ?? {};
+  if (env.before) ch.before = env.before;
+  return ch;
+}
+
+const DIGITS = /^\d+$/;
+
+/** Numeric order for digit strings of any length (stream sequence numbers exceed 2^53). */
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function compareStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Total order of clocks; positive when `a` wins. By ts, then source order (earlier ranks higher;
+ * unlisted sources rank below listed ones), then seq (numeric when both are digits), then id.
+ */
+export function compareClock(a: Clock, b: Clock, sourceOrder: readonly string[]): number {
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
+  if (a.src !== b.src) {
+    const ia = sourceOrder.indexOf(a.src);
+    const ib = sourceOrder.indexOf(b.src);
+    const ra = ia < 0 ? Infinity : ia;
+    const rb = ib < 0 ? Infinity : ib;
+    if (ra !== rb) return ra < rb ? 1 : -1;
+    return compareStr(b.src, a.src);
+  }
+  if (a.seq !== b.seq) {
+    const n = DIGITS.test(a.seq) && DIGITS.test(b.seq) ? compareDigits(a.seq, b.seq) : 0;
+    return n !== 0 ? Math.sign(n) : compareStr(a.seq, b.seq);
+  }
+  return compareStr(a.id, b.id);
+}
+
+export function sameClock(a: Clock, b: Clock): boolean {
+  return a.ts === b.ts && a.src === b.src && a.seq === b.seq && a.id === b.id;
+}
+
+/** Clock order, then content: keeps the join deterministic even if two different payloads share one clock. */
+export function compareVersion(ctx: MergeContext, a: Clock, av: unknown, b: Clock, bv: unknown): number {
+  const c = ctx.cmp(a, b);
+  if (c !== 0) return c;
+  return compareStr(canonicalJson(av) ?? '', canonicalJson(bv) ?? '');
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  return a === b || canonicalJson(a) === canonicalJson(b);
+}
+
+export function describe(c: Clock): string {
+  return `ts=${c.ts} from ${c.src}`;
+}
+
+/** Sets a key even when it is `__proto__`, which plain assignment would treat as the prototype. */
+export function put<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+export function get<T>(obj: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "5 minutes" -> 300000 (the config schema's duration syntax). */
+export function parseDurationMs(text: string): number {
+  const m = /^(\d+)\s*([a-z]+)$/.exec(text.trim());
+  if (!m) throw new Error(`invalid duration "${text}"`);
+  const unit = m[2].startsWith('mi') || m[2] === 'm' ? 'm' : m[2][0];
+  const ms = UNIT_MS[unit];
+  if (!ms) throw new Error(`invalid duration "${text}"`);
+  return Number(m[1]) * ms;
+}
+
+export function contextOf(flow: FlowConfig): MergeContext {
+  const order = flow.conflict.sourceOrder ?? flow.sources.map((s) => s.id);
+  const window = flow.conflict.concurrencyWindow;
+  return {
+    flow,
+    order,
+    cmp: (a, b) => compareClock(a, b, order),
+    ...(window !== undefined ? { windowMs: parseDurationMs(window) } : {}),
+  };
+}

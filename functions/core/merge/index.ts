@@ -1,0 +1,23 @@
+export type {
+  Change,
+  Clock,
+  Conflict,
+  Decision,
+  Entry,
+  FieldLwwDoc,
+  LwwDoc,
+  ManualDoc,
+  ManualEntry,
+  MergeContext,
+  MergeDoc,
+  MergeResult,
+  PriorityDoc,
+  RecordView,
+  Resolved,
+  Strategy,
+  StrategyName,
+} from './types';
+export { clockOf, compareClock, parseDurationMs, REVIEW_SOURCE } from './clock';
+export { conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
+export { resolutionChange, type ResolutionChoice } from './resolution';
+export { strategies, strategyOf } from './strategies';

@@ -1,0 +1,35 @@
+import { compareVersion, describe, sameClock } from './clock';
+import type { Change, Entry, LwwDoc, Strategy } from './types';
+
+/** Record-level last writer wins: the greatest change (upsert or delete) is the whole record. */
+export const lww: Strategy<LwwDoc> = {
+  name: 'lww',
+  empty: () => ({ s: 'lww' }),
+
+  apply(ctx, doc, ch) {
+    const next: NonNullable<LwwDoc['w']> = ch.op === 'delete' ? { c: ch.clock } : { c: ch.clock, d: ch.data ?? {} };
+    const cur = doc.w;
+    if (!cur || compareVersion(ctx, next.c, next.d ?? null, cur.c, cur.d ?? null) > 0) doc.w = next;
+  },
+
+  resolve(_ctx, doc) {
+    const fields = new Map<string, Entry>();
+    const w = doc.w;
+    if (w?.d) for (const [k, v] of Object.entries(w.d)) fields.set(k, { v, c: w.c });
+    return { fields, deleted: w !== undefined && w.d === undefined, open: [] };
+  },
+
+  contains: (doc, clock) => doc.w !== undefined && sameClock(doc.w.c, clock),
+
+  explain(_ctx, doc) {
+    const w = doc.w;
+    if (!w) return 'no state';
+    return `older than ${w.d ? '' : 'delete '}${describe(w.c)}`;
+  },
+
+  replay(doc): Change[] {
+    const w = doc.w;
+    if (!w) return [];
+    return [w.d ? { clock: w.c, op: 'upsert', data: w.d } : { clock: w.c, op: 'delete' }];
+  },
+};

@@ -1,0 +1,106 @@
+import { compareVersion, deepEqual, describe, get, put, REVIEW_SOURCE, sameClock } from './clock';
+import type { Change, Clock, ManualDoc, ManualEntry, MergeContext, Resolved, Strategy } from './types';
+
+/** Two entries from different sources are concurrent unless the later one saw the earlier value, or they are further apart than the window. */
+export function concurrent(ctx: MergeContext, a: ManualEntry, b: ManualEntry): boolean {
+  if (a.c.src === b.c.src) return false;
+  const [x, y] = ctx.cmp(a.c, b.c) < 0 ? [a, b] : [b, a];
+  if (Object.hasOwn(y, 'b') && deepEqual(y.b, x.v)) return false;
+  if (ctx.windowMs !== undefined && Math.abs(y.c.ts - x.c.ts) > ctx.windowMs) return false;
+  return true;
+}
+
+/** Drops entries of a field older than `bound`: they can never show again. */
+function pruneBelow(ctx: MergeContext, doc: ManualDoc, field: string, bound: Clock): void {
+  const m = get(doc.f, field);
+  if (!m) return;
+  for (const [src, e] of Object.entries(m)) if (ctx.cmp(e.c, bound) < 0) delete m[src];
+  if (Object.keys(m).length === 0) delete doc.f[field];
+}
+
+function resolveField(ctx: MergeContext, m: Record<string, ManualEntry>): { current: ManualEntry; parked: ManualEntry[] } {
+  const entries = Object.values(m).sort((a, b) => ctx.cmp(a.c, b.c));
+  const shown: ManualEntry[] = [];
+  const parked: ManualEntry[] = [];
+  // An entry is parked when it differs from, and is concurrent with, an earlier entry that is itself shown.
+  for (const e of entries) (shown.some((s) => !deepEqual(s.v, e.v) && concurrent(ctx, s, e)) ? parked : shown).push(e);
+  return { current: shown[shown.length - 1], parked };
+}
+
+/** Concurrent edits of a field by different sources are parked for review; the rest merges per field. */
+export const manual: Strategy<ManualDoc> = {
+  name: 'manual',
+  empty: () => ({ s: 'manual', f: {} }),
+
+  apply(ctx, doc, ch) {
+    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
+    if (ch.op === 'delete') {
+      doc.t = ch.clock;
+      for (const field of Object.keys(doc.f)) pruneBelow(ctx, doc, field, ch.clock);
+      return;
+    }
+    for (const [field, v] of Object.entries(ch.data ?? {})) {
+      const review = get(doc.f, field) && get(get(doc.f, field)!, REVIEW_SOURCE);
+      if (review && ctx.cmp(ch.clock, review.c) < 0) continue;
+      const e: ManualEntry = { v, c: ch.clock };
+      if (ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined) e.b = ch.before[field];
+      let m = get(doc.f, field);
+      const cur = m && get(m, ch.clock.src);
+      if (cur && compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b }) <= 0) continue;
+      if (!m) put(doc.f, field, (m = {}));
+      put(m, ch.clock.src, e);
+      // A resolution closes everything older on its field.
+      if (ch.clock.src === REVIEW_SOURCE) pruneBelow(ctx, doc, field, ch.clock);
+    }
+  },
+
+  resolve(ctx, doc): Resolved {
+    const fields: Resolved['fields'] = new Map();
+    const open: Resolved['open'] = [];
+    for (const [field, m] of Object.entries(doc.f)) {
+      const { current, parked } = resolveField(ctx, m);
+      fields.set(field, current);
+      for (const p of parked) {
+        // A parked entry that the displayed one saw, or that matches it, is settled.
+        if (!deepEqual(p.v, current.v) && concurrent(ctx, current, p)) open.push({ field, current, incoming: p });
+      }
+    }
+    return { fields, deleted: doc.t !== undefined && fields.size === 0, open };
+  },
+
+  contains: (doc, clock) =>
+    (doc.t !== undefined && sameClock(doc.t, clock)) ||
+    Object.values(doc.f).some((m) => Object.values(m).some((e) => sameClock(e.c, clock))),
+
+  explain(ctx, doc, ch) {
+    if (ch.op === 'delete') return doc.t && !sameClock(doc.t, ch.clock) ? `older than delete ${describe(doc.t)}` : 'every field is newer than the delete';
+    for (const field of Object.keys(ch.data ?? {})) {
+      const m = get(doc.f, field);
+      if (!m) {
+        if (doc.t) return `older than delete ${describe(doc.t)}`;
+        continue;
+      }
+      const review = get(m, REVIEW_SOURCE);
+      if (review && ctx.cmp(review.c, ch.clock) > 0) return `${field} older than resolution ${describe(review.c)}`;
+      const same = get(m, ch.clock.src);
+      if (same && !sameClock(same.c, ch.clock)) return `${field} older than ${describe(same.c)}`;
+      const { current } = resolveField(ctx, m);
+      if (!sameClock(current.c, ch.clock)) return `${field} settled by ${describe(current.c)}`;
+    }
+    return 'no fields';
+  },
+
+  replay(doc) {
+    const byId = new Map<string, Change>();
+    for (const [field, m] of Object.entries(doc.f)) {
+      for (const e of Object.values(m)) {
+        const id = JSON.stringify(e.c);
+        let ch = byId.get(id);
+        if (!ch) byId.set(id, (ch = { clock: e.c, op: 'upsert', data: {} }));
+        put(ch.data!, field, e.v);
+        if (Object.hasOwn(e, 'b')) put((ch.before ??= {}), field, e.b);
+      }
+    }
+    return [...byId.values(), ...(doc.t ? [{ clock: doc.t, op: 'delete' as const }] : [])];
+  },
+};

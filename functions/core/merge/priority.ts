@@ -1,0 +1,78 @@
+import { compareVersion, describe, get, put, sameClock } from './clock';
+import { replayEntries } from './field-lww';
+import type { Clock, MergeContext, PriorityDoc, Strategy } from './types';
+
+/** Rank of a source for a field: listed sources by position (first is highest), unlisted below all. */
+export function rankOf(ctx: MergeContext, field: string, src: string): number {
+  const map = ctx.flow.conflict.priority ?? {};
+  const list = get(map, field) ?? get(map, '*') ?? [];
+  const i = list.indexOf(src);
+  return i < 0 ? 0 : list.length - i;
+}
+
+/** The field's order: rank, then clock. Positive when `a` wins. */
+function cmpField(ctx: MergeContext, field: string, a: Clock, b: Clock): number {
+  return rankOf(ctx, field, a.src) - rankOf(ctx, field, b.src) || ctx.cmp(a, b);
+}
+
+/** The tombstone that wins under the field's order, if any. */
+function bestTomb(ctx: MergeContext, doc: PriorityDoc, field: string): Clock | undefined {
+  let best: Clock | undefined;
+  for (const t of Object.values(doc.t)) if (!best || cmpField(ctx, field, t, best) > 0) best = t;
+  return best;
+}
+
+/** Per-field source ranking with lww within equal rank; deletes compete under the same ranking. */
+export const priority: Strategy<PriorityDoc> = {
+  name: 'priority',
+  empty: () => ({ s: 'priority', f: {}, t: {} }),
+
+  apply(ctx, doc, ch) {
+    if (ch.op === 'delete') {
+      const cur = get(doc.t, ch.clock.src);
+      if (cur && ctx.cmp(ch.clock, cur) <= 0) return;
+      put(doc.t, ch.clock.src, ch.clock);
+      // Entries this delete outranks can never show again.
+      for (const [field, e] of Object.entries(doc.f)) if (cmpField(ctx, field, ch.clock, e.c) > 0) delete doc.f[field];
+      return;
+    }
+    for (const [field, v] of Object.entries(ch.data ?? {})) {
+      const t = bestTomb(ctx, doc, field);
+      if (t && cmpField(ctx, field, t, ch.clock) > 0) continue;
+      const cur = get(doc.f, field);
+      const wins = !cur || (rankOf(ctx, field, ch.clock.src) - rankOf(ctx, field, cur.c.src) || compareVersion(ctx, ch.clock, v, cur.c, cur.v)) > 0;
+      if (wins) put(doc.f, field, { v, c: ch.clock });
+    }
+  },
+
+  resolve(_ctx, doc) {
+    const fields = new Map(Object.entries(doc.f));
+    return { fields, deleted: Object.keys(doc.t).length > 0 && fields.size === 0, open: [] };
+  },
+
+  contains: (doc, clock) =>
+    Object.values(doc.t).some((t) => sameClock(t, clock)) || Object.values(doc.f).some((e) => sameClock(e.c, clock)),
+
+  explain(ctx, doc, ch) {
+    if (ch.op === 'delete') {
+      const cur = get(doc.t, ch.clock.src);
+      if (cur && !sameClock(cur, ch.clock)) return `older than delete ${describe(cur)}`;
+      return 'every field is newer or outranks the delete';
+    }
+    for (const field of Object.keys(ch.data ?? {})) {
+      const cur = get(doc.f, field);
+      if (cur && cmpField(ctx, field, cur.c, ch.clock) > 0) {
+        return rankOf(ctx, field, cur.c.src) > rankOf(ctx, field, ch.clock.src)
+          ? `${field} outranked by ${cur.c.src}`
+          : `${field} older than ${describe(cur.c)}`;
+      }
+      const t = bestTomb(ctx, doc, field);
+      if (t && cmpField(ctx, field, t, ch.clock) > 0) return `${field} hidden by delete ${describe(t)}`;
+    }
+    return 'no fields';
+  },
+
+  replay(doc) {
+    return [...replayEntries(doc.f), ...Object.values(doc.t).map((clock) => ({ clock, op: 'delete' as const }))];
+  },
+};

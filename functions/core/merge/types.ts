@@ -1,0 +1,139 @@
+import type { ChangeEnvelope } from '../envelope';
+import type { FlowConfig } from '../../../lib/config/schema';
+
+/** Version of one change, totally ordered by `compareClock`. */
+export interface Clock {
+  ts: number;
+  src: string;
+  seq: string;
+  id: string;
+}
+
+/** One field value and the clock of the change that wrote it. */
+export interface Entry {
+  v: unknown;
+  c: Clock;
+}
+
+/** A manual-strategy entry: also the value of the field that the writer saw (`before`), when known. */
+export interface ManualEntry extends Entry {
+  b?: unknown;
+}
+
+/** Record-level last writer: the winning change; `d` absent means it was a delete. */
+export interface LwwDoc {
+  s: 'lww';
+  k?: string;
+  w?: { c: Clock; d?: Record<string, unknown> };
+}
+
+/** Per-field winner and the newest tombstone (older entries are pruned). */
+export interface FieldLwwDoc {
+  s: 'field-lww';
+  k?: string;
+  f: Record<string, Entry>;
+  t?: Clock;
+}
+
+/** Per-field best entry under the field's ranking, and the newest tombstone per source. */
+export interface PriorityDoc {
+  s: 'priority';
+  k?: string;
+  f: Record<string, Entry>;
+  t: Record<string, Clock>;
+}
+
+/** Per field, the latest entry per source (resolutions come from `syncline:review`), and the newest tombstone. */
+export interface ManualDoc {
+  s: 'manual';
+  k?: string;
+  f: Record<string, Record<string, ManualEntry>>;
+  t?: Clock;
+}
+
+/**
+ * Persisted merge state of one (flow, key): JSON-serializable and canonical, so the same set of
+ * changes gives a deep-equal doc whatever the order or duplication. `k` is the record key once known.
+ */
+export type MergeDoc = LwwDoc | FieldLwwDoc | PriorityDoc | ManualDoc;
+export type StrategyName = MergeDoc['s'];
+
+/** Visible state of a record derived from its doc. */
+export interface RecordView {
+  data: Record<string, unknown> | null;
+  deleted: boolean;
+  /** Clock of the change behind each visible field. */
+  clocks: Record<string, Clock>;
+  /** contentHash(data). */
+  hash: string;
+}
+
+/** What happened to one input envelope. */
+export interface Decision {
+  id: string;
+  outcome: 'won' | 'superseded' | 'conflict';
+  reason: string;
+}
+
+/** An open manual-review conflict: `current` is displayed, `incoming` is parked. */
+export interface Conflict {
+  id: string;
+  flow: string;
+  key: string;
+  field: string;
+  current: { value: unknown; source: string; clock: Clock };
+  incoming: { value: unknown; source: string; clock: Clock };
+}
+
+export interface MergeResult {
+  doc: MergeDoc;
+  view: RecordView;
+  /** view.hash or view.deleted differ from the view before the merge. */
+  changed: boolean;
+  /** One per input envelope, in input order. */
+  decisions: Decision[];
+  /** Every open conflict of the record after the merge. */
+  conflicts: Conflict[];
+}
+
+/** A change as strategies see it. */
+export interface Change {
+  clock: Clock;
+  op: ChangeEnvelope['op'];
+  data?: Record<string, unknown>;
+  before?: Record<string, unknown>;
+}
+
+/** Flow-derived settings a strategy needs. */
+export interface MergeContext {
+  readonly flow: FlowConfig;
+  /** Tie-break order of sources (first ranks highest). */
+  readonly order: readonly string[];
+  /** compareClock bound to `order`. */
+  cmp(a: Clock, b: Clock): number;
+  /** `conflict.concurrencyWindow` in ms. */
+  readonly windowMs?: number;
+}
+
+/** Visible state as a strategy derives it. */
+export interface Resolved {
+  fields: Map<string, Entry>;
+  deleted: boolean;
+  /** Open conflicts: displayed entry and parked entry per field. */
+  open: { field: string; current: Entry; incoming: Entry }[];
+}
+
+/** One conflict strategy. All share this interface and are registered in `strategies.ts`. */
+export interface Strategy<D extends MergeDoc = MergeDoc> {
+  readonly name: D['s'];
+  empty(): D;
+  /** Joins one change into `doc` in place (the caller owns `doc`); must be idempotent and order-free. */
+  apply(ctx: MergeContext, doc: D, change: Change): void;
+  resolve(ctx: MergeContext, doc: D): Resolved;
+  /** Whether the doc still holds this exact clock (duplicate detection). */
+  contains(doc: D, clock: Clock): boolean;
+  /** Why a change that is not visible lost, e.g. `older than ts=5 from crm`. */
+  explain(ctx: MergeContext, doc: D, change: Change): string;
+  /** Changes that rebuild what the doc holds, so a flow can switch strategy keeping its state. */
+  replay(doc: D): Change[];
+}
