@@ -113,3 +113,52 @@ export interface Secrets {
 export interface Clock {
   now(): number;
 }
+
+/** The change a target writer delivers: the current state of one key. */
+export interface TargetWrite {
+  readonly flow: string;
+  readonly key: string;
+  readonly targetId: string;
+  /** State version being delivered; the target keeps the highest it has seen. */
+  readonly version: number;
+  readonly view: RecordView;
+  /** Clock of the newest change behind this version (ms since epoch). */
+  readonly ts: number;
+}
+
+export interface TargetWriter {
+  /** Writes the current view of a key; `skipped` when the target already has this version or a newer one. */
+  write(change: TargetWrite): Promise<'written' | 'skipped'>;
+}
+
+/** Optional: removes a dedup claim so a request whose processing failed can be retried by its sender. */
+export interface DedupRelease {
+  release(scope: string, id: string): Promise<void>;
+}
+
+/** Structured logger. Callers pass ids, keys and outcomes, never record data. */
+export interface LogPort {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+  setCorrelationId?(id: string | undefined): void;
+}
+
+export type MetricName =
+  | 'Captured'
+  | 'Filtered'
+  | 'Quarantined'
+  | 'Resolved'
+  | 'Superseded'
+  | 'Conflicts'
+  | 'Delivered'
+  | 'DeliveryFailed';
+
+export interface MetricsPort {
+  count(name: MetricName, value: number): void;
+}
+
+export const noopLogger: LogPort = { debug() {}, info() {}, warn() {}, error() {} };
+export const noopMetrics: MetricsPort = { count() {} };
+export const systemClock: Clock = { now: () => Date.now() };

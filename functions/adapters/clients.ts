@@ -1,0 +1,20 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** Marshalling shared by every DynamoDB adapter: undefined attributes are dropped, not rejected. */
+export const DOCUMENT_TRANSLATE = {
+  marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  unmarshallOptions: { wrapNumbers: false },
+} as const;
+
+export function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, DOCUMENT_TRANSLATE);
+}
+
+/** Module-scope clients: created once per container and reused by warm invocations. */
+export const dynamoDbClient = new DynamoDBClient({});
+export const documentClient = documentClientFor(dynamoDbClient);
+export const sqsClient = new SQSClient({});
+export const secretsManagerClient = new SecretsManagerClient({});

@@ -1,0 +1,92 @@
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AuditEntry, AuditLog } from '../ports';
+import { batchPutAll } from './dynamodb-batch-write';
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+
+export interface DynamoDbAuditLogOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Days an entry is kept (TTL), per flow or for all. @default 90 */
+  readonly retentionDays?: number | ((flow: string) => number);
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * AuditLog on the audit table. Item: pk `${flow}#${key}`, sk `${iso at}#${eventId}#${step}#${outcome}`
+ * (plus `#${target}` for deliveries), `flowHour` `${flow}#YYYY-MM-DDTHH` and `at` (number, ms) for the
+ * `byFlowTime` index, `expiresAt` (epoch seconds) for TTL, and the entry's fields.
+ */
+export class DynamoDbAuditLog implements AuditLog {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly retentionDays: (flow: string) => number;
+  private readonly retry: ResolvedRetry;
+
+  constructor(options: DynamoDbAuditLogOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    const days = options.retentionDays ?? 90;
+    this.retentionDays = typeof days === 'function' ? days : () => days;
+    this.retry = resolveRetry(options.retry);
+  }
+
+  async write(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const items = entries.map((e) => this.toItem(e));
+    await batchPutAll(this.client, this.tableName, items, this.retry, (i) => `${i.pk}\u0000${i.sk}`);
+  }
+
+  async lineage(flow: string, key: string): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `${flow}#${key}` },
+          ScanIndexForward: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) out.push(fromItem(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  private toItem(e: AuditEntry): Record<string, unknown> {
+    const iso = new Date(e.at).toISOString();
+    return {
+      pk: `${e.flow}#${e.key}`,
+      sk: `${iso}#${e.eventId}#${e.step}#${e.outcome}${e.target ? `#${e.target}` : ''}`,
+      flowHour: `${e.flow}#${iso.slice(0, 13)}`,
+      at: e.at,
+      expiresAt: Math.floor(e.at / 1000) + this.retentionDays(e.flow) * 86_400,
+      flow: e.flow,
+      key: e.key,
+      step: e.step,
+      source: e.source,
+      eventId: e.eventId,
+      outcome: e.outcome,
+      reason: e.reason,
+      version: e.version,
+      target: e.target,
+      detail: e.detail,
+    };
+  }
+}
+
+function fromItem(item: Record<string, unknown>): AuditEntry {
+  const entry: Record<string, unknown> = {
+    flow: item.flow,
+    key: item.key,
+    step: item.step,
+    at: Number(item.at),
+    source: item.source,
+    eventId: item.eventId,
+    outcome: item.outcome,
+  };
+  for (const f of ['reason', 'version', 'target', 'detail'] as const) if (item[f] !== undefined) entry[f] = item[f];
+  return entry as unknown as AuditEntry;
+}

@@ -1,0 +1,63 @@
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { QuarantineItem, QuarantineStore } from '../ports';
+import { batchPutAll } from './dynamodb-batch-write';
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+
+export interface DynamoDbQuarantineStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Days a quarantined record is kept (TTL). @default 90 */
+  readonly retentionDays?: number;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * QuarantineStore: pk = flow, sk = item id (the envelope id), so quarantining the same event twice
+ * (an SQS redelivery) keeps one item. `expiresAt` (epoch seconds) is the TTL.
+ */
+export class DynamoDbQuarantineStore implements QuarantineStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly retentionDays: number;
+  private readonly retry: ResolvedRetry;
+
+  constructor(options: DynamoDbQuarantineStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.retentionDays = options.retentionDays ?? 90;
+    this.retry = resolveRetry(options.retry);
+  }
+
+  async put(items: readonly QuarantineItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const rows = items.map((i) => ({
+      pk: i.flow,
+      sk: i.id,
+      ...i,
+      expiresAt: Math.floor(i.at / 1000) + this.retentionDays * 86_400,
+    }));
+    await batchPutAll(this.client, this.tableName, rows, this.retry, (r) => `${r.pk}\u0000${r.sk}`);
+  }
+
+  /** Newest first. */
+  async list(flow: string, limit = 100): Promise<QuarantineItem[]> {
+    const out: QuarantineItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': flow },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
+        out.push(rest as unknown as QuarantineItem);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out.sort((a, b) => b.at - a.at).slice(0, limit);
+  }
+}

@@ -1,0 +1,69 @@
+/** Backoff settings shared by the batch adapters; tests pass `sleep` to avoid waiting. */
+export interface RetryOptions {
+  /** Total attempts including the first. @default 8 */
+  readonly maxAttempts?: number;
+  /** First backoff ceiling in ms. @default 50 */
+  readonly baseDelayMs?: number;
+  /** Largest backoff ceiling in ms. @default 5000 */
+  readonly maxDelayMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ResolvedRetry {
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function resolveRetry(options: RetryOptions = {}): ResolvedRetry {
+  return {
+    maxAttempts: options.maxAttempts ?? 8,
+    baseDelayMs: options.baseDelayMs ?? 50,
+    maxDelayMs: options.maxDelayMs ?? 5000,
+    sleep: options.sleep ?? defaultSleep,
+  };
+}
+
+/** Exponential backoff with full jitter before attempt `attempt` (1 = first retry). */
+export function backoffMs(retry: ResolvedRetry, attempt: number): number {
+  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(Math.random() * ceiling);
+}
+
+const THROTTLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'Throttling',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'LimitExceededException',
+  'AWS.SimpleQueueService.RequestThrottled',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+]);
+
+/** Throttling and transient server errors: worth another attempt after a backoff. */
+export function isRetryable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (e.name && THROTTLE_NAMES.has(e.name)) return true;
+  if (e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+export function errorName(err: unknown): string | undefined {
+  return err && typeof err === 'object' ? (err as { name?: string }).name : undefined;
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

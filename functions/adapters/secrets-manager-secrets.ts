@@ -1,0 +1,44 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Clock, Secrets } from '../ports';
+import { systemClock } from '../ports';
+
+export interface SecretsManagerSecretsOptions {
+  readonly client: SecretsManagerClient;
+  /** How long a value is reused by the container. @default 300000 (5 minutes) */
+  readonly ttlMs?: number;
+  readonly clock?: Clock;
+}
+
+/** Secrets from Secrets Manager (name or ARN), cached per container. */
+export class SecretsManagerSecrets implements Secrets {
+  private readonly client: SecretsManagerClient;
+  private readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly cache = new Map<string, { value: Promise<string>; expires: number }>();
+
+  constructor(options: SecretsManagerSecretsOptions) {
+    this.client = options.client;
+    this.ttlMs = options.ttlMs ?? 300_000;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get(name: string): Promise<string> {
+    const now = this.clock.now();
+    const hit = this.cache.get(name);
+    if (hit && hit.expires > now) return hit.value;
+    const value = this.fetch(name);
+    this.cache.set(name, { value, expires: now + this.ttlMs });
+    // A failed read is not cached: the next call asks again.
+    value.catch(() => {
+      if (this.cache.get(name)?.value === value) this.cache.delete(name);
+    });
+    return value;
+  }
+
+  private async fetch(name: string): Promise<string> {
+    const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
+    if (out.SecretString !== undefined) return out.SecretString;
+    if (out.SecretBinary) return Buffer.from(out.SecretBinary).toString('utf8');
+    throw new Error(`secret ${name} has no value`);
+  }
+}

@@ -1,0 +1,80 @@
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import type { OutboundMessage, Publisher } from '../ports';
+import { backoffMs, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+
+export interface SqsPublisherOptions {
+  readonly client: SQSClient;
+  readonly retry?: RetryOptions;
+}
+
+/** SQS limits of one SendMessageBatch call. */
+export const MAX_BATCH_ENTRIES = 10;
+export const MAX_BATCH_BYTES = 256 * 1024;
+
+/**
+ * Publisher on SendMessageBatch: batches of at most 10 entries and 256 KB, retrying entries that failed
+ * on the server side and throttling with backoff. Returns the ids that still failed (including
+ * sender faults and single messages over 256 KB). Non-retryable call errors (a missing queue,
+ * access denied) are thrown.
+ */
+export class SqsPublisher implements Publisher {
+  private readonly client: SQSClient;
+  private readonly retry: ResolvedRetry;
+
+  constructor(options: SqsPublisherOptions) {
+    this.client = options.client;
+    this.retry = resolveRetry(options.retry);
+  }
+
+  async send(queueUrl: string, messages: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
+    const failed: string[] = [];
+    const batches: OutboundMessage[][] = [];
+    let current: OutboundMessage[] = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const size = Buffer.byteLength(m.body, 'utf8');
+      if (size > MAX_BATCH_BYTES) {
+        failed.push(m.id);
+        continue;
+      }
+      if (current.length === MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
+        batches.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(m);
+      bytes += size;
+    }
+    if (current.length) batches.push(current);
+    for (const batch of batches) failed.push(...(await this.sendBatch(queueUrl, batch)));
+    return { failed };
+  }
+
+  private async sendBatch(queueUrl: string, batch: readonly OutboundMessage[]): Promise<string[]> {
+    // Entry ids must be short and alphanumeric; caller ids are mapped back by position.
+    let pending: { entryId: string; message: OutboundMessage }[] = batch.map((message, i) => ({ entryId: `m${i}`, message }));
+    const permanent: string[] = [];
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > this.retry.maxAttempts) break;
+      if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
+      const entries: SendMessageBatchRequestEntry[] = pending.map((p) => ({ Id: p.entryId, MessageBody: p.message.body }));
+      let result;
+      try {
+        result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      } catch (err) {
+        if (isRetryable(err)) continue;
+        throw err;
+      }
+      const byId = new Map(pending.map((p) => [p.entryId, p]));
+      const retry: typeof pending = [];
+      for (const f of result.Failed ?? []) {
+        const p = f.Id ? byId.get(f.Id) : undefined;
+        if (!p) continue;
+        if (f.SenderFault) permanent.push(p.message.id);
+        else retry.push(p);
+      }
+      pending = retry;
+    }
+    return [...permanent, ...pending.map((p) => p.message.id)];
+  }
+}

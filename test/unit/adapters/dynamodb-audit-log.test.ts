@@ -1,0 +1,121 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbAuditLog } from '../../../functions/adapters/dynamodb-audit-log';
+import type { AuditEntry } from '../../../functions/ports';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const noWait = { sleep: async () => {}, baseDelayMs: 1 };
+const AT = Date.UTC(2026, 0, 15, 12, 34, 56, 789);
+
+const entry = (i: number): AuditEntry => ({
+  flow: 'contacts',
+  key: `k${i}`,
+  step: 'resolve',
+  at: AT,
+  source: 'crm',
+  eventId: `e${i}`,
+  outcome: 'won',
+  version: 1,
+});
+
+describe('DynamoDbAuditLog', () => {
+  beforeEach(() => ddb.reset());
+
+  it('writes the item shape: pk, sk, flowHour, at and expiresAt from retention days', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).resolves({});
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retentionDays: 30 });
+
+    // Act
+    await log.write([entry(1)]);
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        audit: [
+          {
+            PutRequest: {
+              Item: expect.objectContaining({
+                pk: 'contacts#k1',
+                sk: '2026-01-15T12:34:56.789Z#e1#resolve#won',
+                flowHour: 'contacts#2026-01-15T12',
+                at: AT,
+                expiresAt: Math.floor(AT / 1000) + 30 * 86400,
+                outcome: 'won',
+              }),
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('writes in chunks of 25 and retries UnprocessedItems until done', async () => {
+    // Prepare
+    const entries = Array.from({ length: 30 }, (_, i) => entry(i));
+    ddb
+      .on(BatchWriteCommand)
+      .resolvesOnce({
+        UnprocessedItems: { audit: [{ PutRequest: { Item: { pk: 'contacts#k0', sk: 'x' } } }, { PutRequest: { Item: { pk: 'contacts#k1', sk: 'y' } } }] },
+      })
+      .resolvesOnce({ UnprocessedItems: { audit: [{ PutRequest: { Item: { pk: 'contacts#k1', sk: 'y' } } }] } })
+      .resolves({});
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: noWait });
+
+    // Act
+    await log.write(entries);
+
+    // Assess
+    const calls = ddb.commandCalls(BatchWriteCommand);
+    expect(calls).toHaveLength(4);
+    expect(calls[0]!.args[0].input.RequestItems!.audit).toHaveLength(25);
+    expect(calls[1]!.args[0].input.RequestItems!.audit).toHaveLength(2);
+    expect(calls[2]!.args[0].input.RequestItems!.audit).toHaveLength(1);
+    expect(calls[3]!.args[0].input.RequestItems!.audit).toHaveLength(5);
+  });
+
+  it('retries throttling and throws after bounded attempts', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: { ...noWait, maxAttempts: 4 } });
+
+    // Act / Assess
+    await expect(log.write([entry(1)])).rejects.toThrow('throttled');
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 4);
+  });
+
+  it('throws when items stay unprocessed', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).resolves({ UnprocessedItems: { audit: [{ PutRequest: { Item: { pk: 'p', sk: 's' } } }] } });
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: { ...noWait, maxAttempts: 3 } });
+
+    // Act / Assess
+    await expect(log.write([entry(1)])).rejects.toThrow(/1 items still unprocessed after 3 attempts/);
+  });
+
+  it('reads lineage oldest first across pages', async () => {
+    // Prepare
+    const item = { pk: 'contacts#k1', sk: 's', ...entry(1), expiresAt: 1, flowHour: 'x' };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [item], LastEvaluatedKey: { pk: 'contacts#k1', sk: 's' } })
+      .resolves({ Items: [{ ...item, outcome: 'delivered', target: 'replica' }] });
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit' });
+
+    // Act
+    const lineage = await log.lineage('contacts', 'k1');
+
+    // Assess
+    expect(lineage.map((e) => e.outcome)).toEqual(['won', 'delivered']);
+    expect(lineage[0]).toEqual(entry(1));
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'contacts#k1' },
+      ScanIndexForward: true,
+    });
+  });
+});

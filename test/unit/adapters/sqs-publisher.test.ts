@@ -1,0 +1,98 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
+
+const sqs = mockClient(SQSClient);
+const client = new SQSClient({ region: 'us-east-1' });
+const noWait = { sleep: async () => {}, baseDelayMs: 1 };
+const URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/contacts-transform';
+const messages = (n: number, size = 10) => Array.from({ length: n }, (_, i) => ({ id: `msg-${i}`, body: 'x'.repeat(size) }));
+
+describe('SqsPublisher', () => {
+  beforeEach(() => sqs.reset());
+
+  it('sends in batches of 10 entries', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const publisher = new SqsPublisher({ client, retry: noWait });
+
+    // Act
+    const result = await publisher.send(URL, messages(23));
+
+    // Assess
+    expect(result.failed).toEqual([]);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 3);
+    expect(sqs).toHaveReceivedNthCommandWith(SendMessageBatchCommand, 3, {
+      QueueUrl: URL,
+      Entries: [
+        { Id: 'm0', MessageBody: 'x'.repeat(10) },
+        { Id: 'm1', MessageBody: 'x'.repeat(10) },
+        { Id: 'm2', MessageBody: 'x'.repeat(10) },
+      ],
+    });
+  });
+
+  it('keeps each batch under 256 KB and reports a single oversized message as failed', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({});
+    const publisher = new SqsPublisher({ client, retry: noWait });
+    const big = messages(3, 100 * 1024);
+
+    // Act
+    const result = await publisher.send(URL, [...big, { id: 'huge', body: 'y'.repeat(300 * 1024) }]);
+
+    // Assess
+    expect(result.failed).toEqual(['huge']);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 2);
+  });
+
+  it('retries Failed entries that are not sender faults and maps ids back', async () => {
+    // Prepare
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolvesOnce({
+        Successful: [{ Id: 'm0', MessageId: '1', MD5OfMessageBody: '' }],
+        Failed: [
+          { Id: 'm1', SenderFault: false, Code: 'InternalError' },
+          { Id: 'm2', SenderFault: true, Code: 'InvalidMessageContents' },
+        ],
+      })
+      .resolves({});
+    const publisher = new SqsPublisher({ client, retry: noWait });
+
+    // Act
+    const result = await publisher.send(URL, messages(3));
+
+    // Assess
+    expect(result.failed).toEqual(['msg-2']);
+    expect(sqs).toHaveReceivedNthCommandWith(SendMessageBatchCommand, 2, { Entries: [{ Id: 'm1', MessageBody: 'x'.repeat(10) }] });
+  });
+
+  it('retries throttling and returns the ids that still failed after bounded attempts', async () => {
+    // Prepare
+    sqs
+      .on(SendMessageBatchCommand)
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }))
+      .resolves({ Failed: [{ Id: 'm0', SenderFault: false, Code: 'ServiceUnavailable' }] });
+    const publisher = new SqsPublisher({ client, retry: { ...noWait, maxAttempts: 3 } });
+
+    // Act
+    const result = await publisher.send(URL, messages(2));
+
+    // Assess
+    expect(result.failed).toEqual(['msg-0']);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 3);
+  });
+
+  it('throws errors that retrying cannot fix', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('no queue'), { name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } }));
+    const publisher = new SqsPublisher({ client, retry: noWait });
+
+    // Act / Assess
+    await expect(publisher.send(URL, messages(1))).rejects.toThrow('no queue');
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
+  });
+});
