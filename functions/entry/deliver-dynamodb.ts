@@ -1,0 +1,40 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { documentClient } from '../adapters/clients';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
+import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
+import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
+import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../handlers/deliver-dynamodb-handler';
+import { bakedFlow } from './baked';
+import { observability, requireEnv } from './env';
+
+const flow = bakedFlow();
+const stateTable = requireEnv('STATE_TABLE');
+const auditTable = requireEnv('AUDIT_TABLE');
+const targetId = requireEnv('TARGET_ID');
+const targetTable = requireEnv('TARGET_TABLE');
+const target = flow.targets.find((t) => t.id === targetId);
+if (!target || target.type !== 'dynamodb') throw new Error(`TARGET_ID "${targetId}" is not a dynamodb target of flow "${flow.id}"`);
+const { logger, metrics } = observability(flow);
+
+export const handler = middy(
+  createDeliverDynamoDbHandler({
+    flow,
+    targetId,
+    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable }),
+    writer: new DynamoDbTargetWriter({
+      client: documentClient,
+      stateTable,
+      tableName: targetTable,
+      keyAttribute: target.keyAttribute,
+      overwriteUnmarked: !targetIsAlsoSource(flow, targetId, targetTable),
+    }),
+    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+    logger: powertoolsLogPort(logger),
+    metrics: powertoolsMetricsPort(metrics),
+  }),
+)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -1,0 +1,33 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { FlowConfig } from '../../lib/config/schema';
+
+/** Reads a required environment variable at module load; a missing one fails the cold start naming it. */
+export function requireEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new Error(`missing required environment variable ${name}`);
+  return value;
+}
+
+/** A required variable holding a JSON object of strings, e.g. DELIVER_QUEUE_URLS. */
+export function requireJsonMapEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+  const text = requireEnv(name, env);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`environment variable ${name} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new Error(`environment variable ${name} must be a JSON object of strings`);
+  }
+  return value as Record<string, string>;
+}
+
+/** Powertools Logger and Metrics of one flow's function: namespace `Syncline`, dimension `Flow`. */
+export function observability(flow: FlowConfig): { logger: Logger; metrics: Metrics } {
+  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? `syncline-${flow.id}`;
+  const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id } });
+  const metrics = new Metrics({ namespace: 'Syncline', serviceName, defaultDimensions: { Flow: flow.id } });
+  return { logger, metrics };
+}

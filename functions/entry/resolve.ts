@@ -1,0 +1,34 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { documentClient, sqsClient } from '../adapters/clients';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
+import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
+import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
+import { SqsPublisher } from '../adapters/sqs-publisher';
+import { createResolveHandler } from '../handlers/resolve-handler';
+import { bakedFlow } from './baked';
+import { observability, requireEnv, requireJsonMapEnv } from './env';
+
+const flow = bakedFlow();
+const stateTable = requireEnv('STATE_TABLE');
+const auditTable = requireEnv('AUDIT_TABLE');
+const conflictTable = requireEnv('CONFLICT_TABLE');
+const deliverQueueUrls = requireJsonMapEnv('DELIVER_QUEUE_URLS');
+const { logger, metrics } = observability(flow);
+
+export const handler = middy(
+  createResolveHandler({
+    flow,
+    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable }),
+    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+    conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
+    publisher: new SqsPublisher({ client: sqsClient }),
+    deliverQueueUrls,
+    logger: powertoolsLogPort(logger),
+    metrics: powertoolsMetricsPort(metrics),
+  }),
+)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -1,0 +1,47 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
+import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
+import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
+import { SqsPublisher } from '../adapters/sqs-publisher';
+import { compileTransform, type Transformer } from '../core/transform/pipeline';
+import { createTransformHandler } from '../handlers/transform-handler';
+import { bakedFlow } from './baked';
+import { observability, requireEnv } from './env';
+
+const flow = bakedFlow();
+const resolveQueueUrl = requireEnv('RESOLVE_QUEUE_URL');
+const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
+const auditTable = requireEnv('AUDIT_TABLE');
+const quarantineTable = requireEnv('QUARANTINE_TABLE');
+const { logger, metrics } = observability(flow);
+const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
+
+// Compiled once per container, after the hash key is read; a failed read is retried by the next invocation.
+let compiled: Promise<Transformer> | undefined;
+const transformer = (): Promise<Transformer> =>
+  (compiled ??= secrets.get(hashKeySecretArn).then(
+    (hashKey) => compileTransform(flow, { hashKey }),
+    (err: unknown) => {
+      compiled = undefined;
+      throw err;
+    },
+  ));
+
+export const handler = middy(
+  createTransformHandler({
+    flow,
+    transformer,
+    publisher: new SqsPublisher({ client: sqsClient }),
+    resolveQueueUrl,
+    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+    quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),
+    logger: powertoolsLogPort(logger),
+    metrics: powertoolsMetricsPort(metrics),
+  }),
+)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

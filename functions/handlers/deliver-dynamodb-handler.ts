@@ -1,0 +1,130 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type StateStore,
+  type TargetWriter,
+} from '../ports';
+import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
+
+/** Dependencies of the delivery function of one DynamoDB target. */
+export interface DeliverDynamoDbDeps {
+  readonly flow: FlowConfig;
+  readonly targetId: string;
+  readonly stateStore: StateStore;
+  /** Writes the current state to the target table (e.g. DynamoDbTargetWriter). */
+  readonly writer: TargetWriter;
+  readonly audit: AuditLog;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+export type DeliverDynamoDbHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+interface KeyGroup {
+  readonly key: string;
+  version: number;
+  readonly eventIds: Set<string>;
+  readonly messageIds: string[];
+}
+
+export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): DeliverDynamoDbHandler {
+  const { flow, targetId, stateStore, writer } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  if (!flow.targets.some((t) => t.id === targetId)) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
+
+  return (event) =>
+    runSqsBatch(event.Records, logger, async (batch) => {
+      const groups = new Map<string, KeyGroup>();
+      for (const record of event.Records) {
+        const parsed = parseBody(deliveryMessageSchema, record.body);
+        if (!parsed.ok || parsed.value.flow !== flow.id) {
+          batch.fail([record.messageId], `invalid delivery message: ${parsed.ok ? `flow "${parsed.value.flow}"` : parsed.errors.join('; ')}`);
+          continue;
+        }
+        const m: DeliveryMessage = parsed.value;
+        const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
+        group.version = Math.max(group.version, m.version);
+        m.eventIds.forEach((id) => group.eventIds.add(id));
+        group.messageIds.push(record.messageId);
+        groups.set(m.key, group);
+      }
+      if (groups.size === 0) return;
+      if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
+
+      const all = [...groups.values()];
+      const states = await batch.attempt(all.flatMap((g) => g.messageIds), 'state read failed', () =>
+        stateStore.getMany(flow.id, [...groups.keys()]),
+      );
+      if (!states) return;
+
+      const now = clock.now();
+      const entries: { group: KeyGroup; entry: AuditEntry }[] = [];
+      let failed = 0;
+      await Promise.all(
+        all.map(async (group) => {
+          const state = states.get(group.key);
+          if (!state || state.version < group.version) {
+            // The state read lags the message (replica or eventual read): try again later.
+            failed++;
+            batch.fail(group.messageIds, `state of ${group.key} is older than version ${group.version}`);
+            return;
+          }
+          const ts = Math.max(0, ...Object.values(state.view.clocks ?? {}).map((c) => c.ts));
+          const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
+            writer.write({ flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts }),
+          );
+          if (!outcome) {
+            failed++;
+            return;
+          }
+          const eventIds = [...group.eventIds];
+          entries.push({
+            group,
+            entry: {
+              flow: flow.id,
+              key: group.key,
+              step: 'deliver',
+              at: now,
+              source: '',
+              eventId: eventIds[0] ?? '',
+              outcome: outcome === 'written' ? 'delivered' : 'skipped',
+              reason: outcome === 'written' ? undefined : 'target already has this version or a newer one',
+              version: state.version,
+              target: targetId,
+              detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted },
+            },
+          });
+        }),
+      );
+
+      const kept = auditable(flow, entries.map((e) => e.entry));
+      if (kept.length > 0) {
+        await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
+      }
+      const delivered = entries.filter((e) => e.entry.outcome === 'delivered').length;
+      const skipped = entries.length - delivered;
+      metrics.count('Delivered', delivered);
+      metrics.count('DeliveryFailed', failed);
+      logger.info('delivery batch done', { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, delivered, skipped, failed });
+    });
+}
+
+/** Whether a DynamoDB target table is also a stream source of the flow (two-way sync): then items changed outside syncline are not overwritten. */
+export function targetIsAlsoSource(flow: FlowConfig, targetId: string, tableName?: string): boolean {
+  const target = flow.targets.find((t) => t.id === targetId);
+  const name = tableName ?? (target?.type === 'dynamodb' ? target.tableName : undefined);
+  if (!name) return false;
+  const bare = (n: string) => n.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0];
+  return flow.sources.some((s) => s.type === 'dynamodb-stream' && s.tableName !== undefined && bare(s.tableName) === bare(name));
+}

@@ -1,0 +1,210 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import { canonicalJson, type ChangeEnvelope } from '../core/envelope';
+import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  VersionConflictError,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type ConflictStore,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type StateStore,
+  type StoredState,
+} from '../ports';
+import { auditable, envelopeSchema, parseBody, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+
+/** Dependencies of a flow's resolve function. */
+export interface ResolveHandlerDeps {
+  readonly flow: FlowConfig;
+  readonly stateStore: StateStore;
+  readonly audit: AuditLog;
+  readonly conflicts: ConflictStore;
+  readonly publisher: Publisher;
+  /** Delivery queue URL of each target, by target id. */
+  readonly deliverQueueUrls: Readonly<Record<string, string>>;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+  /** Merge-and-write attempts per key under concurrent writers. @default 5 */
+  readonly maxAttempts?: number;
+}
+
+export type ResolveHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+interface KeyGroup {
+  readonly key: string;
+  readonly envelopes: ChangeEnvelope[];
+  readonly messageIds: string[];
+}
+
+interface Resolved {
+  readonly group: KeyGroup;
+  readonly result: MergeResult;
+  /** State after this batch (undefined when nothing was ever stored and nothing had to be). */
+  readonly state?: StoredState;
+  /** Targets to notify. */
+  readonly targets: readonly string[];
+}
+
+export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
+  const { flow, stateStore, publisher } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const maxAttempts = deps.maxAttempts ?? 5;
+  const targetIds = flow.targets.map((t) => t.id);
+  for (const t of targetIds) if (!deps.deliverQueueUrls[t]) throw new Error(`no delivery queue URL for target "${t}" of flow "${flow.id}"`);
+
+  return (event) =>
+    runSqsBatch(event.Records, logger, async (batch) => {
+      const groups = new Map<string, KeyGroup>();
+      for (const record of event.Records) {
+        const parsed = parseBody(envelopeSchema, record.body);
+        const problem = !parsed.ok
+          ? parsed.errors.join('; ')
+          : parsed.value.flow !== flow.id
+            ? `envelope of flow "${parsed.value.flow}"`
+            : parsed.value.key === ''
+              ? 'envelope has no key'
+              : undefined;
+        if (problem !== undefined || !parsed.ok) {
+          batch.fail([record.messageId], `invalid envelope: ${problem}`);
+          continue;
+        }
+        const env = parsed.value as ChangeEnvelope;
+        const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
+        group.envelopes.push(env);
+        group.messageIds.push(record.messageId);
+        groups.set(env.key, group);
+      }
+      if (groups.size === 0) return;
+      if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
+
+      const allIds = [...groups.values()].flatMap((g) => g.messageIds);
+      const stored = await batch.attempt(allIds, 'state read failed', () => stateStore.getMany(flow.id, [...groups.keys()]));
+      if (!stored) return;
+
+      const now = clock.now();
+      const resolved = (
+        await Promise.all(
+          [...groups.values()].map((g) =>
+            batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
+          ),
+        )
+      ).filter((r): r is Resolved => r !== undefined);
+
+      await record(batch, resolved, now);
+      await notify(batch, resolved, now);
+
+      const ok = resolved.filter((r) => !r.group.messageIds.some((id) => batch.isFailed(id)));
+      const count = (o: string) => ok.reduce((n, r) => n + r.result.decisions.filter((d) => d.outcome === o).length, 0);
+      metrics.count('Resolved', count('won'));
+      metrics.count('Superseded', count('superseded'));
+      metrics.count('Conflicts', count('conflict'));
+      logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
+    });
+
+  /** Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. */
+  async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved> {
+    let current = initial;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const result = mergeChanges(flow, current?.doc, group.envelopes);
+      const docChanged = !current || canonicalJson(result.doc) !== canonicalJson(current.doc);
+      if (!docChanged && !result.changed) {
+        // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
+        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version) : [];
+        return { group, result, state: current, targets };
+      }
+      const next: StoredState = {
+        flow: flow.id,
+        key: group.key,
+        version: (current?.version ?? 0) + 1,
+        doc: result.doc,
+        view: result.view,
+        delivered: current?.delivered ?? {},
+        updatedAt: now,
+      };
+      try {
+        await stateStore.put(next, current?.version ?? 0);
+        return { group, result, state: next, targets: result.changed ? targetIds : [] };
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err;
+        logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });
+        current = await stateStore.get(flow.id, group.key);
+      }
+    }
+    throw new Error(`state of ${flow.id}/${group.key} kept changing: gave up after ${maxAttempts} attempts`);
+  }
+
+  /** Audit entries for every decision (one write) and open conflicts. */
+  async function record(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
+    const entries: AuditEntry[] = [];
+    const withEntries: string[] = [];
+    for (const r of resolved) {
+      const byId = new Map(r.group.envelopes.map((e) => [e.id, e]));
+      for (const d of r.result.decisions) {
+        entries.push({
+          flow: flow.id,
+          key: r.group.key,
+          step: 'resolve',
+          at: now,
+          source: byId.get(d.id)?.source ?? '',
+          eventId: d.id,
+          outcome: d.outcome,
+          reason: d.reason,
+          version: r.state?.version,
+        });
+      }
+      withEntries.push(...r.group.messageIds);
+    }
+    const kept = auditable(flow, entries);
+    if (kept.length > 0) await batch.attempt(withEntries, 'audit write failed', () => deps.audit.write(kept));
+    const open = resolved.filter((r) => r.result.conflicts.length > 0);
+    if (open.length > 0) {
+      await batch.attempt(open.flatMap((r) => r.group.messageIds), 'conflict write failed', () =>
+        deps.conflicts.open(open.flatMap((r) => r.result.conflicts), now),
+      );
+    }
+  }
+
+  /** One SendMessageBatch per target queue with the resolved change of each key. */
+  async function notify(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
+    await Promise.all(
+      targetIds.map(async (targetId) => {
+        const items = resolved.filter((r) => r.state && r.targets.includes(targetId));
+        if (items.length === 0) return;
+        const byId = new Map(items.map((r, i) => [String(i), r]));
+        const messages = items.map((r, i) => {
+          const body: DeliveryMessage = {
+            v: 1,
+            flow: flow.id,
+            key: r.group.key,
+            version: r.state!.version,
+            hash: r.state!.view.hash,
+            ts: changeTs(r.state!.view, r.group.envelopes, now),
+            eventIds: [...new Set(r.group.envelopes.map((e) => e.id))],
+          };
+          return { id: String(i), body: JSON.stringify(body) };
+        });
+        const ids = items.flatMap((r) => r.group.messageIds);
+        const sent = await batch.attempt(ids, `send to the delivery queue of "${targetId}" failed`, () =>
+          publisher.send(deps.deliverQueueUrls[targetId]!, messages),
+        );
+        if (sent) batch.fail(sent.failed.flatMap((id) => byId.get(id)?.group.messageIds ?? []), `send to the delivery queue of "${targetId}" failed after retries`);
+      }),
+    );
+  }
+}
+
+/** Newest clock behind the view; for a tombstone (no visible fields), the newest change of the batch. */
+export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[], fallback: number): number {
+  const clocks = Object.values(view.clocks ?? {});
+  if (clocks.length > 0) return Math.max(...clocks.map((c) => c.ts));
+  return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
+}

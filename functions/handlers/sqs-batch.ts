@@ -1,0 +1,140 @@
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import type { FlowConfig } from '../../lib/config/schema';
+import type { AuditEntry, AuditOutcome, LogPort } from '../ports';
+
+/**
+ * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
+ * the response lists exactly those messages in `batchItemFailures`.
+ */
+export class SqsBatch {
+  private readonly failed = new Set<string>();
+
+  constructor(
+    readonly records: readonly SQSRecord[],
+    private readonly logger: LogPort,
+  ) {}
+
+  /** Marks messages failed (they come back after the visibility timeout, then go to the DLQ). */
+  fail(messageIds: Iterable<string>, why: string, err?: unknown): void {
+    const ids = [...messageIds].filter((id) => !this.failed.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) this.failed.add(id);
+    this.logger.warn(why, { messageIds: ids, error: describeError(err) });
+  }
+
+  isFailed(messageId: string): boolean {
+    return this.failed.has(messageId);
+  }
+
+  /** Runs work that concerns `messageIds`; if it throws, those messages fail and `undefined` is returned. */
+  async attempt<T>(messageIds: Iterable<string>, why: string, work: () => Promise<T>): Promise<T | undefined> {
+    const ids = [...messageIds];
+    try {
+      return await work();
+    } catch (err) {
+      this.fail(ids, why, err);
+      return undefined;
+    }
+  }
+
+  /** Runs per-message work for every message not yet failed; a throw fails that message only. */
+  async each(work: (record: SQSRecord) => Promise<void>, why = 'message processing failed'): Promise<void> {
+    await Promise.all(
+      this.records.filter((r) => !this.failed.has(r.messageId)).map((r) => this.attempt([r.messageId], why, () => work(r))),
+    );
+  }
+
+  response(): SQSBatchResponse {
+    return { batchItemFailures: [...this.failed].map((itemIdentifier) => ({ itemIdentifier })) };
+  }
+}
+
+/** Runs a batch with `process` and answers the partial batch response; an unexpected throw fails every message not yet settled. */
+export async function runSqsBatch(
+  records: readonly SQSRecord[],
+  logger: LogPort,
+  process: (batch: SqsBatch) => Promise<void>,
+): Promise<SQSBatchResponse> {
+  const batch = new SqsBatch(records, logger);
+  try {
+    await process(batch);
+  } catch (err) {
+    batch.fail(
+      records.map((r) => r.messageId),
+      'batch processing failed',
+      err,
+    );
+  }
+  return batch.response();
+}
+
+/** Parses a JSON message body against a schema; the error lists paths and messages, never values. */
+export function parseBody<S extends z.ZodType>(schema: S, body: string): { ok: true; value: z.output<S> } | { ok: false; errors: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    return { ok: false, errors: [`body is not valid JSON: ${(err as Error).message}`] };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`) };
+}
+
+const ERROR_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['quarantined', 'failed', 'conflict']);
+
+/** Whether the flow's audit level keeps an entry: `all` keeps everything, `decisions` all but captures, `errors` only failures. */
+export function keepsAudit(flow: FlowConfig, outcome: AuditOutcome): boolean {
+  switch (flow.audit.level) {
+    case 'all':
+      return true;
+    case 'decisions':
+      return outcome !== 'captured' && outcome !== 'duplicate';
+    case 'errors':
+      return ERROR_OUTCOMES.has(outcome);
+  }
+}
+
+export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): AuditEntry[] {
+  return entries.filter((e) => keepsAudit(flow, e.outcome));
+}
+
+/** Error name and message only: SDK errors carry no record data, and stack traces add noise. */
+export function describeError(err: unknown): string | undefined {
+  if (err === undefined) return undefined;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+const lineageStepSchema = z.object({ step: z.enum(['capture', 'transform', 'resolve', 'deliver']), at: z.number(), outcome: z.string() });
+
+/** A ChangeEnvelope as it travels in a queue message. */
+export const envelopeSchema = z.object({
+  v: z.literal(1),
+  id: z.string().min(1),
+  flow: z.string().min(1),
+  source: z.string().min(1),
+  key: z.string(),
+  op: z.enum(['upsert', 'delete']),
+  data: z.record(z.string(), z.unknown()).optional(),
+  before: z.record(z.string(), z.unknown()).optional(),
+  ts: z.number().finite(),
+  seq: z.string(),
+  lineage: z.array(lineageStepSchema),
+  origin: z
+    .object({ flow: z.string(), target: z.string(), version: z.number(), hash: z.string(), ts: z.number() })
+    .optional(),
+});
+
+/** A resolved change as the resolve step sends it to each target's delivery queue. */
+export const deliveryMessageSchema = z.object({
+  v: z.literal(1),
+  flow: z.string().min(1),
+  key: z.string().min(1),
+  version: z.number().int().positive(),
+  hash: z.string(),
+  ts: z.number(),
+  eventIds: z.array(z.string()),
+});
+export type DeliveryMessage = z.output<typeof deliveryMessageSchema>;

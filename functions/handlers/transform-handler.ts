@@ -1,0 +1,161 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import { canonicalJson, ENVELOPE_VERSION, eventId, withStep, type ChangeEnvelope } from '../core/envelope';
+import type { Transformer } from '../core/transform/pipeline';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type QuarantineItem,
+  type QuarantineStore,
+} from '../ports';
+import { auditable, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+
+/** Dependencies of a flow's transform function. */
+export interface TransformHandlerDeps {
+  readonly flow: FlowConfig;
+  /** The compiled transform, or a function that compiles it once (e.g. after reading the hash key). */
+  readonly transformer: Transformer | (() => Promise<Transformer>);
+  readonly publisher: Publisher;
+  readonly resolveQueueUrl: string;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+export type TransformHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+interface Outcome {
+  readonly messageId: string;
+  readonly send?: ChangeEnvelope;
+  readonly audit?: AuditEntry;
+  readonly quarantine?: QuarantineItem;
+}
+
+export function createTransformHandler(deps: TransformHandlerDeps): TransformHandler {
+  const { flow, publisher, audit, quarantine } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const getTransformer = typeof deps.transformer === 'function' ? deps.transformer : async () => deps.transformer as Transformer;
+
+  return (event) =>
+    runSqsBatch(event.Records, logger, async (batch) => {
+      const transformer = await getTransformer();
+      const outcomes: Outcome[] = [];
+      await batch.each(async (record) => {
+        outcomes.push(await transformOne(transformer, record));
+      }, 'transform failed');
+      if (outcomes.length === 1 && outcomes[0]!.send) logger.setCorrelationId?.(outcomes[0]!.send.id);
+
+      const toSend = outcomes.filter((o) => o.send);
+      if (toSend.length > 0) {
+        const sent = await batch.attempt(toSend.map((o) => o.messageId), 'send to the resolve queue failed', () =>
+          publisher.send(
+            deps.resolveQueueUrl,
+            toSend.map((o) => ({ id: o.messageId, body: JSON.stringify(o.send) })),
+          ),
+        );
+        if (sent) batch.fail(sent.failed, 'send to the resolve queue failed after retries');
+      }
+      const toQuarantine = outcomes.filter((o) => o.quarantine);
+      if (toQuarantine.length > 0) {
+        await batch.attempt(toQuarantine.map((o) => o.messageId), 'quarantine write failed', () =>
+          quarantine.put(toQuarantine.map((o) => o.quarantine!)),
+        );
+      }
+      const audited = outcomes.filter((o) => o.audit && !batch.isFailed(o.messageId));
+      const entries = auditable(flow, audited.map((o) => o.audit!));
+      if (entries.length > 0) {
+        await batch.attempt(audited.map((o) => o.messageId), 'audit write failed', () => audit.write(entries));
+      }
+
+      const settled = outcomes.filter((o) => !batch.isFailed(o.messageId));
+      const passed = settled.filter((o) => o.send).length;
+      const filtered = settled.filter((o) => o.audit?.outcome === 'filtered').length;
+      const quarantinedCount = settled.filter((o) => o.quarantine).length;
+      metrics.count('Filtered', filtered);
+      metrics.count('Quarantined', quarantinedCount);
+      logger.info('transform batch done', { flow: flow.id, messages: event.Records.length, passed, filtered, quarantined: quarantinedCount });
+    });
+
+  async function transformOne(transformer: Transformer, record: SQSRecord): Promise<Outcome> {
+    const now = clock.now();
+    const parsed = parseBody(envelopeSchema, record.body);
+    if (!parsed.ok) {
+      // Poison message: quarantined with the reason, never retried. The raw body may hold unmasked data, so it is not kept.
+      const id = eventId(flow.id, 'unparseable', record.messageId);
+      const reason = 'message is not a valid change envelope';
+      logger.warn(reason, { flow: flow.id, messageId: record.messageId, errors: parsed.errors });
+      return {
+        messageId: record.messageId,
+        quarantine: {
+          flow: flow.id,
+          id,
+          source: 'unknown',
+          at: now,
+          reason,
+          errors: parsed.errors,
+          record: {},
+          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: 'unknown', key: '', op: 'upsert', ts: now, seq: record.messageId, lineage: [{ step: 'transform', at: now, outcome: 'quarantined' }] },
+          position: `sqs:${record.messageId}`,
+        },
+        audit: { flow: flow.id, key: '', step: 'transform', at: now, source: 'unknown', eventId: id, outcome: 'quarantined', reason },
+      };
+    }
+    const env = parsed.value as ChangeEnvelope;
+    const result = await transformer.apply(env.data ?? {}, env.op);
+    const base = { flow: flow.id, step: 'transform' as const, at: now, source: env.source, eventId: env.id };
+    switch (result.status) {
+      case 'passed': {
+        const { data: _data, before: rawBefore, ...rest } = env;
+        // `before` is raw source data: it goes on only transformed the same way, or not at all.
+        const before = rawBefore ? await transformer.apply(rawBefore, 'upsert') : undefined;
+        const next = withStep(
+          {
+            ...rest,
+            key: result.key,
+            ...(env.op === 'delete' ? {} : { data: result.record }),
+            ...(before?.status === 'passed' ? { before: before.record } : {}),
+          },
+          'transform',
+          'passed',
+          now,
+        );
+        if (result.piiFlagged?.length) logger.warn('record holds unmasked PII', { flow: flow.id, eventId: env.id, key: result.key, fields: result.piiFlagged });
+        return { messageId: record.messageId, send: next };
+      }
+      case 'filtered':
+        return {
+          messageId: record.messageId,
+          audit: { ...base, key: result.key ?? '', outcome: 'filtered', reason: `did not match filter ${canonicalJson(result.pattern)}` },
+        };
+      case 'quarantined': {
+        const { data: _data, before: _before, ...envelope } = env;
+        return {
+          messageId: record.messageId,
+          quarantine: {
+            flow: flow.id,
+            id: env.id,
+            source: env.source,
+            at: now,
+            reason: result.reason,
+            errors: result.errors,
+            record: result.original,
+            envelope: { ...envelope, key: result.key ?? env.key, lineage: [...env.lineage, { step: 'transform', at: now, outcome: 'quarantined' }] },
+            position: env.seq,
+          },
+          audit: { ...base, key: result.key ?? '', outcome: 'quarantined', reason: result.reason, detail: { errors: result.errors } },
+        };
+      }
+    }
+  }
+}

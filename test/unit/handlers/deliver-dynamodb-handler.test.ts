@@ -1,0 +1,116 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mergeChanges } from '../../../functions/core/merge';
+import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../../../functions/handlers/deliver-dynamodb-handler';
+import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import { flowSchema } from '../../../lib/config/schema';
+import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
+import { contactsFlow } from '../../fixtures/flows';
+
+function seedState(store: InMemoryStateStore, key: string, version: number, data: Record<string, unknown> | null, ts = 1000) {
+  const merged = mergeChanges(contactsFlow, undefined, [
+    { v: 1, id: `e-${key}-${version}`, flow: 'contacts', source: 'crm', key, op: data ? 'upsert' : 'delete', ...(data ? { data } : {}), ts, seq: '1', lineage: [] },
+  ]);
+  store.seed({ flow: 'contacts', key, version, doc: merged.doc, view: merged.view, delivered: {}, updatedAt: 1 });
+  return merged.view;
+}
+
+const msg = (key: string, version: number, eventIds = [`e-${key}-${version}`]): DeliveryMessage => ({ v: 1, flow: 'contacts', key, version, hash: 'h', ts: 1, eventIds });
+
+describe('deliver-dynamodb handler', () => {
+  let state: InMemoryStateStore;
+  let writer: InMemoryTargetWriter;
+  let audit: InMemoryAuditLog;
+  let metrics: RecordingMetrics;
+  let handler: ReturnType<typeof createDeliverDynamoDbHandler>;
+
+  beforeEach(() => {
+    state = new InMemoryStateStore();
+    writer = new InMemoryTargetWriter();
+    audit = new InMemoryAuditLog();
+    metrics = new RecordingMetrics();
+    handler = createDeliverDynamoDbHandler({ flow: contactsFlow, targetId: 'replica', stateStore: state, writer, audit, clock: new FakeClock(), metrics });
+  });
+
+  it('coalesces messages of a key and writes its current state once, audited as delivered', async () => {
+    // Prepare
+    const view = seedState(state, 'c1', 3, { id: 'c1', name: 'Ada' }, 4242);
+
+    // Act
+    const res = await handler(sqsEvent([msg('c1', 2), msg('c1', 3)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(writer.writes).toEqual([{ flow: 'contacts', key: 'c1', targetId: 'replica', version: 3, view, ts: 4242 }]);
+    expect(audit.entries).toMatchObject([
+      { outcome: 'delivered', step: 'deliver', key: 'c1', version: 3, target: 'replica', detail: { eventIds: ['e-c1-2', 'e-c1-3'] } },
+    ]);
+    expect(metrics.counts.Delivered).toBe(1);
+  });
+
+  it('audits a stale delivery as skipped, not as an error', async () => {
+    // Prepare
+    seedState(state, 'c1', 3, { id: 'c1' });
+    writer.items.set('c1', { version: 5, data: { id: 'c1' }, hash: 'newer' });
+
+    // Act
+    const res = await handler(sqsEvent([msg('c1', 3)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(audit.entries).toMatchObject([{ outcome: 'skipped', version: 3 }]);
+    expect(writer.items.get('c1')?.version).toBe(5);
+  });
+
+  it('fails a message when the state read is older than the message, and only that one', async () => {
+    // Prepare
+    seedState(state, 'c1', 2, { id: 'c1' });
+    seedState(state, 'c2', 1, { id: 'c2' });
+
+    // Act
+    const res = await handler(sqsEvent([msg('c1', 3), msg('c2', 1), msg('missing', 1)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }, { itemIdentifier: 'm2' }]);
+    expect(writer.writes.map((w) => w.key)).toEqual(['c2']);
+    expect(metrics.counts.DeliveryFailed).toBe(2);
+  });
+
+  it('delivers a deleted view and fails a throttled write for retry', async () => {
+    // Prepare
+    seedState(state, 'gone', 2, null);
+    seedState(state, 'c2', 1, { id: 'c2' });
+    writer.failWrites = 1;
+
+    // Act
+    const first = await handler(sqsEvent([msg('c2', 1)]));
+    const second = await handler(sqsEvent([msg('gone', 2)]));
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(second.batchItemFailures).toEqual([]);
+    expect(writer.writes[0]!.view.deleted).toBe(true);
+  });
+
+  it('fails invalid messages without touching the target', async () => {
+    // Act
+    const res = await handler(sqsEvent(['nope', { ...msg('c1', 1), flow: 'other' }, { v: 1 }]));
+
+    // Assess
+    expect(res.batchItemFailures).toHaveLength(3);
+    expect(writer.writes).toEqual([]);
+  });
+
+  it('recognises a target table that is also a stream source of the flow', () => {
+    // Prepare
+    const twoWay = flowSchema.parse({
+      id: 'two-way',
+      key: ['id'],
+      sources: [{ id: 'table', type: 'dynamodb-stream', tableName: 'people' }],
+      targets: [{ id: 'back', type: 'dynamodb', tableName: 'arn:aws:dynamodb:us-east-1:1:table/people' }, { id: 'other', type: 'dynamodb' }],
+    });
+
+    // Act / Assess
+    expect(targetIsAlsoSource(twoWay, 'back')).toBe(true);
+    expect(targetIsAlsoSource(twoWay, 'other', 'two-way-other')).toBe(false);
+  });
+});

@@ -1,0 +1,193 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { mergeChanges } from '../../../functions/core/merge';
+import type { FlowConfig } from '../../../lib/config/schema';
+import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
+import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import {
+  FakeClock,
+  FakePublisher,
+  InMemoryAuditLog,
+  InMemoryConflictStore,
+  InMemoryStateStore,
+  RecordingMetrics,
+  sqsEvent,
+} from '../../fixtures/fakes';
+import { manualFlow, ordersFlow } from '../../fixtures/flows';
+
+const QUEUES = { replica: 'https://sqs.local/orders-deliver-replica', archive: 'https://sqs.local/orders-deliver-archive' };
+
+function change(flow: FlowConfig, source: string, n: number, key: string, data: Record<string, unknown> | undefined, ts: number): ChangeEnvelope {
+  return {
+    v: 1,
+    id: eventId(flow.id, source, 'w', n),
+    flow: flow.id,
+    source,
+    key,
+    op: data ? 'upsert' : 'delete',
+    ...(data ? { data } : {}),
+    ts,
+    seq: `w#${n}`,
+    lineage: [],
+  };
+}
+
+describe('resolve handler', () => {
+  let state: InMemoryStateStore;
+  let audit: InMemoryAuditLog;
+  let conflicts: InMemoryConflictStore;
+  let publisher: FakePublisher;
+  let metrics: RecordingMetrics;
+  const make = (flow: FlowConfig = ordersFlow, queues: Record<string, string> = QUEUES) =>
+    createResolveHandler({ flow, stateStore: state, audit, conflicts, publisher, deliverQueueUrls: queues, clock: new FakeClock(), metrics });
+
+  beforeEach(() => {
+    state = new InMemoryStateStore();
+    audit = new InMemoryAuditLog();
+    conflicts = new InMemoryConflictStore();
+    publisher = new FakePublisher();
+    metrics = new RecordingMetrics();
+  });
+
+  it('coalesces two envelopes of one key into one write, audits both and notifies every target once', async () => {
+    // Prepare
+    const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1', status: 'new' }, 1000);
+    const b = change(ordersFlow, 'erp', 1, 'o1', { orderId: 'o1', status: 'paid' }, 2000);
+
+    // Act
+    const res = await make()(sqsEvent([a, b]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(state.puts).toHaveLength(1);
+    expect(state.puts[0]).toMatchObject({ expectedVersion: 0, state: { version: 1, view: { data: { orderId: 'o1', status: 'paid' } } } });
+    expect(audit.entries.map((e) => [e.eventId, e.step, e.version])).toEqual([
+      [a.id, 'resolve', 1],
+      [b.id, 'resolve', 1],
+    ]);
+    for (const url of Object.values(QUEUES)) {
+      const [msg, ...rest] = publisher.bodies<DeliveryMessage>(url);
+      expect(rest).toEqual([]);
+      expect(msg).toEqual({ v: 1, flow: 'orders', key: 'o1', version: 1, hash: state.puts[0]!.state.view.hash, ts: 2000, eventIds: [a.id, b.id] });
+    }
+  });
+
+  it('re-reads and re-merges on a VersionConflictError, so a concurrent write is not lost', async () => {
+    // Prepare
+    const concurrent = change(ordersFlow, 'erp', 9, 'o1', { orderId: 'o1', status: 'paid' }, 2000);
+    const ours = change(ordersFlow, 'shop', 1, 'o1', { orderId: 'o1', note: 'gift' }, 1500);
+    let raced = false;
+    state.beforePut = () => {
+      if (raced) return;
+      raced = true;
+      const other = mergeChanges(ordersFlow, undefined, [concurrent]);
+      state.seed({ flow: 'orders', key: 'o1', version: 1, doc: other.doc, view: other.view, delivered: {}, updatedAt: 1 });
+    };
+
+    // Act
+    const res = await make()(sqsEvent([ours]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const stored = await state.get('orders', 'o1');
+    expect(stored?.version).toBe(2);
+    expect(stored?.view.data).toEqual({ orderId: 'o1', status: 'paid', note: 'gift' });
+    expect(state.puts.map((p) => p.expectedVersion)).toEqual([0, 1]);
+  });
+
+  it('fails the messages of a key that keeps conflicting after 5 attempts, and only those', async () => {
+    // Prepare
+    let version = 0;
+    state.beforePut = (s) => {
+      if (s.key !== 'hot') return;
+      version++;
+      // Another writer always gets there first with a change of its own.
+      const other = mergeChanges(ordersFlow, undefined, [change(ordersFlow, 'erp', 100 + version, 'hot', { orderId: 'hot', m: version }, 5)]);
+      state.seed({ ...s, doc: other.doc, view: other.view, version: version + 10 });
+    };
+    const hot = change(ordersFlow, 'shop', 0, 'hot', { orderId: 'hot', n: 1 }, 1);
+    const calm = change(ordersFlow, 'shop', 1, 'calm', { orderId: 'calm', n: 1 }, 1);
+
+    // Act
+    const res = await make()(sqsEvent([hot, calm]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(state.puts.filter((p) => p.state.key === 'hot')).toHaveLength(5);
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.replica).map((m) => m.key)).toEqual(['calm']);
+  });
+
+  it('skips the write of a redelivered change but re-notifies targets that have not recorded this version', async () => {
+    // Prepare
+    const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1', status: 'new' }, 1000);
+    const merged = mergeChanges(ordersFlow, undefined, [a]);
+    state.seed({ flow: 'orders', key: 'o1', version: 3, doc: merged.doc, view: merged.view, delivered: { replica: { version: 3, hash: merged.view.hash } }, updatedAt: 1 });
+
+    // Act
+    const res = await make()(sqsEvent([a]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(state.puts).toEqual([]);
+    expect(publisher.bodies(QUEUES.replica)).toEqual([]);
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.archive)).toMatchObject([{ key: 'o1', version: 3 }]);
+    expect(audit.entries).toMatchObject([{ outcome: 'superseded', reason: 'duplicate' }]);
+  });
+
+  it('fails the messages of keys whose delivery send failed; the retry notifies without a second write', async () => {
+    // Prepare
+    const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1);
+    const b = change(ordersFlow, 'shop', 1, 'o2', { orderId: 'o2' }, 1);
+    publisher.failWhen = (m, url) => url === QUEUES.archive && m.body.includes('"o2"');
+    const handler = make();
+
+    // Act
+    const first = await handler(sqsEvent([a, b]));
+    publisher.failWhen = undefined;
+    const retry = await handler(sqsEvent([b]));
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(state.puts).toHaveLength(2);
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.archive).map((m) => m.key).sort()).toEqual(['o1', 'o2']);
+  });
+
+  it('fails the batch items when the audit write throws', async () => {
+    // Prepare
+    audit.failWrites = 1;
+
+    // Act
+    const res = await make()(sqsEvent([change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+  });
+
+  it('opens conflicts of the manual strategy and audits the conflict decision', async () => {
+    // Prepare
+    const crm = change(manualFlow, 'crm', 0, 'p1', { id: 'p1', email: 'a@x.io' }, 1000);
+    const erp = change(manualFlow, 'erp', 1, 'p1', { id: 'p1', email: 'b@x.io' }, 1001);
+    const handler = make(manualFlow, { replica: 'https://sqs.local/people-deliver-replica' });
+
+    // Act
+    const res = await handler(sqsEvent([crm, erp]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const open = await conflicts.list('people', 'open');
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ key: 'p1', field: 'email' });
+    expect(audit.outcomes()).toContain('conflict');
+    expect(metrics.counts.Conflicts).toBe(1);
+  });
+
+  it('fails an envelope without a key or of another flow instead of merging it', async () => {
+    // Act
+    const res = await make()(sqsEvent([change(ordersFlow, 'shop', 0, '', { orderId: 'x' }, 1), { ...change(ordersFlow, 'shop', 1, 'k', {}, 1), flow: 'other' }, 'not json']));
+
+    // Assess
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['m0', 'm1', 'm2']);
+    expect(state.puts).toEqual([]);
+  });
+});

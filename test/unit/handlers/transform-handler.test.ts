@@ -1,0 +1,146 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { compileTransform } from '../../../functions/core/transform/pipeline';
+import { createTransformHandler } from '../../../functions/handlers/transform-handler';
+import {
+  FakeClock,
+  FakePublisher,
+  InMemoryAuditLog,
+  InMemoryQuarantineStore,
+  RecordingLogger,
+  RecordingMetrics,
+  sqsEvent,
+} from '../../fixtures/fakes';
+import { contactsFlow, HASH_KEY } from '../../fixtures/flows';
+
+const RESOLVE = 'https://sqs.local/contacts-resolve';
+
+function envelope(i: number, data: Record<string, unknown> | undefined, op: 'upsert' | 'delete' = 'upsert'): ChangeEnvelope {
+  return {
+    v: 1,
+    id: eventId('contacts', 'crm', 'msg', i),
+    flow: 'contacts',
+    source: 'crm',
+    key: '',
+    op,
+    data,
+    ts: 1_000 + i,
+    seq: `msg#${i}`,
+    lineage: [{ step: 'capture', at: 1, outcome: 'captured' }],
+  };
+}
+
+describe('transform handler', () => {
+  let publisher: FakePublisher;
+  let audit: InMemoryAuditLog;
+  let quarantine: InMemoryQuarantineStore;
+  let logger: RecordingLogger;
+  let metrics: RecordingMetrics;
+  let handler: ReturnType<typeof createTransformHandler>;
+
+  beforeEach(() => {
+    publisher = new FakePublisher();
+    audit = new InMemoryAuditLog();
+    quarantine = new InMemoryQuarantineStore();
+    logger = new RecordingLogger();
+    metrics = new RecordingMetrics();
+    handler = createTransformHandler({
+      flow: contactsFlow,
+      transformer: async () => compileTransform(contactsFlow, { hashKey: HASH_KEY }),
+      publisher,
+      resolveQueueUrl: RESOLVE,
+      audit,
+      quarantine,
+      clock: new FakeClock(),
+      logger,
+      metrics,
+    });
+  });
+
+  it('sends passed records with their key, masked data and a transform step to the resolve queue', async () => {
+    // Prepare
+    const event = sqsEvent([
+      envelope(0, { id: 'c1', status: 'active', email: 'ada@example.com', event: 'contact.updated' }),
+      envelope(1, { id: 'c2', status: 'active' }, 'delete'),
+    ]);
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const sent = publisher.bodies<ChangeEnvelope>(RESOLVE);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatchObject({ key: 'c1', op: 'upsert', data: { id: 'c1', status: 'active', email: '****@example.com' } });
+    expect(sent[0]!.data).not.toHaveProperty('event');
+    expect(sent[0]!.lineage.map((l) => `${l.step}/${l.outcome}`)).toEqual(['capture/captured', 'transform/passed']);
+    expect(sent[1]).toMatchObject({ key: 'c2', op: 'delete' });
+    expect(sent[1]).not.toHaveProperty('data');
+    expect(JSON.stringify(logger.lines)).not.toContain('ada@');
+  });
+
+  it('audits filtered records with the pattern in the reason', async () => {
+    // Act
+    const res = await handler(sqsEvent([envelope(0, { id: 'c1', status: 'test' })]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.calls).toBe(0);
+    expect(audit.entries).toMatchObject([{ outcome: 'filtered', key: 'c1', step: 'transform', eventId: envelope(0, {}).id }]);
+    expect(audit.entries[0]!.reason).toContain('{"status":[{"anything-but":"test"}]}');
+    expect(metrics.counts.Filtered).toBe(1);
+  });
+
+  it('quarantines a record without its key, masked, and audits it', async () => {
+    // Act
+    const res = await handler(sqsEvent([envelope(0, { status: 'active', email: 'ada@example.com' })]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const [item] = await quarantine.list('contacts');
+    expect(item).toMatchObject({ id: envelope(0, {}).id, source: 'crm', position: 'msg#0' });
+    expect(JSON.stringify(item)).not.toContain('ada@example.com');
+    expect(item!.envelope).not.toHaveProperty('data');
+    expect(audit.outcomes()).toEqual(['quarantined']);
+    expect(metrics.counts.Quarantined).toBe(1);
+  });
+
+  it('quarantines an unparseable message instead of retrying it, keeping none of its body', async () => {
+    // Act
+    const res = await handler(sqsEvent(['{"v":1,"secret":"ada@example.com"', { v: 2, hello: 'world' }]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const items = await quarantine.list('contacts');
+    expect(items).toHaveLength(2);
+    expect(items.every((i) => i.reason === 'message is not a valid change envelope')).toBe(true);
+    expect(JSON.stringify(items)).not.toContain('ada@example.com');
+  });
+
+  it('fails only the message whose send failed after retries', async () => {
+    // Prepare
+    const event = sqsEvent([envelope(0, { id: 'c1', status: 'active' }), envelope(1, { id: 'poison', status: 'active' }), envelope(2, { id: 'c3', status: 'test' })]);
+    publisher.failWhen = (m) => m.body.includes('"poison"');
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c1']);
+    expect(audit.outcomes()).toEqual(['filtered']);
+  });
+
+  it('fails the messages whose audit write threw, and nothing else', async () => {
+    // Prepare
+    audit.failWrites = 1;
+    const event = sqsEvent([envelope(0, { id: 'c1', status: 'active' }), envelope(1, { id: 'c2', status: 'test' })]);
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(publisher.bodies(RESOLVE)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,298 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { Webhook } from 'standardwebhooks';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { createWebhookCaptureHandler, type WebhookCaptureDeps } from '../../../functions/handlers/webhook-capture-handler';
+import {
+  FakeClock,
+  FakePublisher,
+  FakeSecrets,
+  InMemoryAuditLog,
+  InMemoryDedupStore,
+  InMemoryQuarantineStore,
+  RecordingLogger,
+  RecordingMetrics,
+} from '../../fixtures/fakes';
+import { contactsFlow, ordersFlow, WEBHOOK_SECRET } from '../../fixtures/flows';
+
+const QUEUE = 'https://sqs.local/contacts-transform';
+
+interface Setup {
+  handler: ReturnType<typeof createWebhookCaptureHandler>;
+  publisher: FakePublisher;
+  audit: InMemoryAuditLog;
+  quarantine: InMemoryQuarantineStore;
+  dedup: InMemoryDedupStore;
+  logger: RecordingLogger;
+  metrics: RecordingMetrics;
+}
+
+function setup(overrides: Partial<WebhookCaptureDeps> = {}): Setup {
+  const publisher = new FakePublisher();
+  const audit = new InMemoryAuditLog();
+  const quarantine = new InMemoryQuarantineStore();
+  const dedup = new InMemoryDedupStore();
+  const logger = new RecordingLogger();
+  const metrics = new RecordingMetrics();
+  const handler = createWebhookCaptureHandler({
+    flow: contactsFlow,
+    secrets: new FakeSecrets({ 'secret/crm': WEBHOOK_SECRET, 'secret/shop': WEBHOOK_SECRET.slice('whsec_'.length) }),
+    webhookSecrets: { crm: 'secret/crm', shop: 'secret/shop', erp: 'secret/crm' },
+    transformQueueUrl: QUEUE,
+    publisher,
+    dedup,
+    audit,
+    quarantine,
+    clock: new FakeClock(),
+    logger,
+    metrics,
+    ...overrides,
+  });
+  return { handler, publisher, audit, quarantine, dedup, logger, metrics };
+}
+
+interface RequestOptions {
+  path?: string;
+  id?: string;
+  at?: Date;
+  secret?: string;
+  headers?: Record<string, string>;
+  base64?: boolean;
+  sign?: boolean;
+}
+
+function request(body: string, o: RequestOptions = {}): APIGatewayProxyEventV2 {
+  const id = o.id ?? 'msg_2fWw1';
+  const at = o.at ?? new Date();
+  const signature = new Webhook(o.secret ?? WEBHOOK_SECRET).sign(id, at, body);
+  const signed = o.sign === false ? {} : { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature };
+  const path = o.path ?? '/webhooks/contacts/crm';
+  return {
+    version: '2.0',
+    routeKey: 'POST /webhooks/{flowId}/{sourceId}',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...signed, ...o.headers },
+    requestContext: { http: { method: 'POST', path } },
+    body: o.base64 ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: o.base64 ?? false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+const json = (res: { body?: string }) => JSON.parse(res.body ?? '{}') as Record<string, unknown>;
+const contact = (id: string, extra: Record<string, unknown> = {}) => ({ id, name: `n-${id}`, email: `${id}@example.com`, updatedAt: '2026-01-15T10:00:00Z', ...extra });
+
+describe('webhook capture handler', () => {
+  let s: Setup;
+  beforeEach(() => {
+    s = setup();
+  });
+
+  it('accepts a signed array, sends one envelope per record to the transform queue and audits captures', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 1768471200000 })]);
+
+    // Act
+    const res = await s.handler(request(body));
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 2, duplicates: 0, quarantined: 0 });
+    const sent = s.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatchObject({
+      v: 1,
+      id: eventId('contacts', 'crm', 'msg_2fWw1', 0),
+      flow: 'contacts',
+      source: 'crm',
+      key: '',
+      op: 'upsert',
+      ts: Date.parse('2026-01-15T10:00:00Z'),
+      seq: 'msg_2fWw1#000',
+      data: contact('c1'),
+      lineage: [{ step: 'capture', outcome: 'captured' }],
+    });
+    expect(sent[1]!.ts).toBe(1768471200000);
+    expect(s.audit.outcomes()).toEqual(['captured', 'captured']);
+    expect(s.metrics.counts.Captured).toBe(2);
+    expect(s.logger.correlationId).toBe('msg_2fWw1');
+    expect(s.logger.text()).not.toContain('example.com');
+  });
+
+  it('accepts a single object, a base64 body and headers in any case', async () => {
+    // Prepare
+    const body = JSON.stringify(contact('c1'));
+    const event = request(body, { base64: true });
+    const headers = event.headers as Record<string, string>;
+    for (const h of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+      headers[h.toUpperCase()] = headers[h]!;
+      delete headers[h];
+    }
+
+    // Act
+    const res = await s.handler(event);
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+  });
+
+  it('marks records matching deleteWhen as deletes', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1', { event: 'contact.deleted' }), contact('c2', { event: 'contact.updated' })]);
+
+    // Act
+    await s.handler(request(body));
+
+    // Assess
+    expect(s.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.op)).toEqual(['delete', 'upsert']);
+  });
+
+  it('quarantines a record whose timestampField is missing or unparseable, masked, without failing the request', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined })]);
+
+    // Act
+    const res = await s.handler(request(body));
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 2 });
+    const items = await s.quarantine.list('contacts');
+    expect(items.map((i) => i.reason).sort()).toEqual([
+      'timestampField "updatedAt" is missing',
+      'timestampField "updatedAt" is not an ISO-8601 time or epoch ms',
+    ]);
+    expect(JSON.stringify(items)).not.toContain('@example.com');
+    expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined']);
+  });
+
+  it('answers a repeated webhook-id as duplicates without sending again', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1'), contact('c2')]);
+    await s.handler(request(body));
+
+    // Act
+    const res = await s.handler(request(body));
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 2, quarantined: 0 });
+    expect(s.publisher.bodies(QUEUE)).toHaveLength(2);
+  });
+
+  it('throws (API Gateway answers 500) when envelopes cannot be queued, and lets the retry through', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1')]);
+    s.publisher.failWhen = () => true;
+
+    // Act
+    const failed = s.handler(request(body));
+    await expect(failed).rejects.toThrow(/could not be sent/);
+    s.publisher.failWhen = undefined;
+    const retried = await s.handler(request(body));
+
+    // Assess
+    expect(retried.statusCode).toBe(202);
+    expect(json(retried)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+  });
+
+  it.each([
+    ['a missing signature', { sign: false }, /missing webhook signature/],
+    ['a wrong secret', { secret: `whsec_${Buffer.from('another-secret-another-secret').toString('base64')}` }, /invalid webhook signature/],
+    ['a stale timestamp', { at: new Date(Date.now() - 6 * 60_000) }, /more than 5 minutes off/],
+    ['a future timestamp', { at: new Date(Date.now() + 6 * 60_000) }, /more than 5 minutes off/],
+  ] as const)('answers 401 for %s', async (_name, options, text) => {
+    // Act
+    const res = await s.handler(request(JSON.stringify(contact('c1')), options));
+
+    // Assess
+    expect(res.statusCode).toBe(401);
+    expect(json(res).message).toMatch(text);
+    expect(s.publisher.calls).toBe(0);
+  });
+
+  it('answers 401 when the body was changed after signing', async () => {
+    // Prepare
+    const event = request(JSON.stringify(contact('c1')));
+    event.body = JSON.stringify(contact('c1', { name: 'Mallory' }));
+
+    // Act
+    const res = await s.handler(event);
+
+    // Assess
+    expect(res.statusCode).toBe(401);
+  });
+
+  it.each([
+    ['invalid JSON', '{"id": ', /^body is not valid JSON: /],
+    ['a string', '"hello"', /must be a JSON object or an array of objects, got a string/],
+    ['an array with a non-object', '[{"id":"a"}, 3]', /body\[1\] is a number, not an object/],
+    ['too many records', JSON.stringify(Array.from({ length: 501 }, () => ({}))), /at most 500 records, got 501/],
+  ])('answers 400 for %s', async (_name, body, text) => {
+    // Prepare
+    const s2 = setup({ flow: { ...contactsFlow, sources: [{ ...contactsFlow.sources[0]!, maxBodyBytes: 1_000_000 } as never] } });
+
+    // Act
+    const res = await s2.handler(request(body));
+
+    // Assess
+    expect(res.statusCode).toBe(400);
+    expect(json(res).message).toMatch(text);
+  });
+
+  it('answers 413 over the source maxBodyBytes, before checking the signature', async () => {
+    // Prepare
+    const body = JSON.stringify([contact('c1', { notes: 'x'.repeat(5000) })]);
+
+    // Act
+    const res = await s.handler(request(body, { sign: false }));
+
+    // Assess
+    expect(res.statusCode).toBe(413);
+    expect(json(res).message).toMatch(/limit of source "crm" is 4096 bytes/);
+  });
+
+  it('answers 404 for an unknown flow or source, naming the choices', async () => {
+    // Act
+    const flow = await s.handler(request('{}', { path: '/webhooks/nope/crm' }));
+    const source = await s.handler(request('{}', { path: '/webhooks/contacts/erp' }));
+
+    // Assess
+    expect(flow.statusCode).toBe(404);
+    expect(json(flow).message).toContain('unknown flow "nope"');
+    expect(source.statusCode).toBe(404);
+    expect(json(source).message).toContain('webhook sources: crm');
+  });
+
+  it('serves /webhooks/{flowId} for a flow with one webhook source and 404s it with the choices otherwise', async () => {
+    // Prepare
+    const orders = setup({ flow: ordersFlow, transformQueueUrl: 'q' });
+
+    // Act
+    const single = await s.handler(request(JSON.stringify(contact('c1')), { path: '/webhooks/contacts' }));
+    const ambiguous = await orders.handler(request('{}', { path: '/webhooks/orders' }));
+    const withSource = await orders.handler(request(JSON.stringify({ orderId: 'o1' }), { path: '/webhooks/orders/shop' }));
+
+    // Assess
+    expect(single.statusCode).toBe(202);
+    expect(ambiguous.statusCode).toBe(404);
+    expect(json(ambiguous).message).toContain('one of: shop, erp');
+    // The shop secret is stored without the whsec_ prefix and still verifies.
+    expect(withSource.statusCode).toBe(202);
+    // Audit level "decisions" keeps no captures.
+    expect(orders.audit.entries).toEqual([]);
+  });
+
+  it('restricts a per-source function to its source', async () => {
+    // Prepare
+    const shopOnly = setup({ flow: ordersFlow, sourceId: 'shop', transformQueueUrl: 'q' });
+
+    // Act
+    const res = await shopOnly.handler(request(JSON.stringify({ orderId: 'o1' }), { path: '/webhooks/orders/erp' }));
+
+    // Assess
+    expect(res.statusCode).toBe(404);
+    expect(json(res).message).toContain('webhook sources: shop');
+  });
+});
