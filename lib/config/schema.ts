@@ -219,7 +219,7 @@ export const configSchema = z.strictObject({
   /** Email address subscribed to the alarm topic. */
   alarmEmail: z.email().optional(),
   /** Largest number of flows in one stack before flows are split into nested stacks. */
-  flowsPerStack: z.number().int().min(1).max(20).default(10),
+  flowsPerStack: z.number().int().min(1).max(12).default(10),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.flows.forEach((flow, i) => {

@@ -1,0 +1,133 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { STORE_TABLES, type TablePlan } from '../plan/plan';
+
+export type StoreTableId = TablePlan['id'];
+
+/** Key attributes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
+const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
+const keyType = (name: string): AttributeType => (NUMBER_KEYS.has(name) ? AttributeType.NUMBER : AttributeType.STRING);
+
+/** Tables of a store that already exists (for example created by another stack). */
+export interface ExistingStoreTables {
+  readonly state: ITable;
+  readonly audit: ITable;
+  readonly quarantine: ITable;
+  readonly conflicts: ITable;
+  readonly dedup: ITable;
+}
+
+/** Props of {@link SyncStore}. */
+export interface SyncStoreProps {
+  /**
+   * Use these tables instead of creating them. Refused together with `tableProps`:
+   * an existing table's settings belong to whoever created it.
+   * @default - the store creates its five tables
+   */
+  readonly existingTables?: ExistingStoreTables;
+  /**
+   * Settings of the tables the store creates.
+   * @default - on-demand billing, point-in-time recovery, AWS-managed encryption, RETAIN
+   */
+  readonly tableProps?: SyncStoreTableProps;
+  /**
+   * Removal policy of the tables and of the hash-key secret it creates.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Use this secret as the HMAC key of `hash` masking instead of generating one.
+   * @default - a generated 64-character secret
+   */
+  readonly hashKeySecret?: ISecret;
+}
+
+/** Settings for the tables a {@link SyncStore} creates. */
+export interface SyncStoreTableProps {
+  /**
+   * Point-in-time recovery.
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
+  /**
+   * Table removal policy; overrides the store's `removalPolicy` for tables.
+   * @default - the store's removalPolicy
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Deletion protection of created tables.
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * The DynamoDB tables every flow of a stack shares (state, audit, quarantine, conflicts, dedup, as listed in
+ * the plan's STORE_TABLES) and the per-deployment HMAC key used by `hash` masking.
+ */
+export class SyncStore extends Construct {
+  public readonly state: ITable;
+  public readonly audit: ITable;
+  public readonly quarantine: ITable;
+  public readonly conflicts: ITable;
+  public readonly dedup: ITable;
+  /** HMAC-SHA256 key of `hash` masking; the same key for every flow so hashes join across flows. */
+  public readonly hashKeySecret: ISecret;
+  /** Removal policy the store was created with; flows reuse it for the target tables they create. */
+  public readonly removalPolicy: RemovalPolicy;
+
+  constructor(scope: Construct, id: string, props: SyncStoreProps = {}) {
+    super(scope, id);
+    if (props.existingTables && props.tableProps) {
+      throw new Error('SyncStore: give either existingTables or tableProps, not both (existing tables keep their own settings)');
+    }
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const tables = props.existingTables ?? this.createTables(props.tableProps ?? {});
+    this.state = tables.state;
+    this.audit = tables.audit;
+    this.quarantine = tables.quarantine;
+    this.conflicts = tables.conflicts;
+    this.dedup = tables.dedup;
+    this.hashKeySecret =
+      props.hashKeySecret ??
+      new Secret(this, 'HashKey', {
+        description: 'syncline: HMAC key for "hash" masking; changing it changes every hashed value',
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        removalPolicy: this.removalPolicy,
+      });
+  }
+
+  /** The table with this plan id. */
+  table(id: StoreTableId): ITable {
+    return this[id];
+  }
+
+  private createTables(tableProps: SyncStoreTableProps): ExistingStoreTables {
+    const removalPolicy = tableProps.removalPolicy ?? this.removalPolicy;
+    const make = (plan: TablePlan): Table => {
+      const table = new Table(this, `${plan.id[0].toUpperCase()}${plan.id.slice(1)}Table`, {
+        partitionKey: { name: plan.partitionKey, type: keyType(plan.partitionKey) },
+        sortKey: plan.sortKey ? { name: plan.sortKey, type: keyType(plan.sortKey) } : undefined,
+        timeToLiveAttribute: plan.ttlAttribute,
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: tableProps.pointInTimeRecovery ?? true },
+        encryption: TableEncryption.AWS_MANAGED,
+        deletionProtection: tableProps.deletionProtection ?? false,
+        removalPolicy,
+      });
+      for (const index of plan.indexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: index.name,
+          partitionKey: { name: index.partitionKey, type: keyType(index.partitionKey) },
+          sortKey: { name: index.sortKey, type: keyType(index.sortKey) },
+          projectionType: ProjectionType.ALL,
+        });
+      }
+      return table;
+    };
+    const byId = Object.fromEntries(STORE_TABLES.map((plan) => [plan.id, make(plan)])) as Record<StoreTableId, Table>;
+    return byId;
+  }
+}

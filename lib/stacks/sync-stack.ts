@@ -1,0 +1,117 @@
+import { CfnOutput, CfnResource, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { SynclineConfig } from '../config/schema';
+import { SyncFlow } from '../constructs/sync-flow';
+import { SyncStore } from '../constructs/sync-store';
+import { plan } from '../plan/plan';
+
+/** Props of {@link SyncStack}. */
+export interface SyncStackProps extends StackProps {
+  /** The validated config (from `loadConfig`). */
+  readonly config: SynclineConfig;
+  /**
+   * Folder holding `functions/` and `package-lock.json`.
+   * @default - the syncline repository root
+   */
+  readonly projectRoot?: string;
+  /**
+   * Steady-state request rate limit of the webhook API (requests per second); over it the API answers 429.
+   * @default 100
+   */
+  readonly throttleRateLimit?: number;
+  /**
+   * Burst limit of the webhook API.
+   * @default 200
+   */
+  readonly throttleBurstLimit?: number;
+}
+
+/** One HTTP API, one SyncStore and one SyncFlow per configured flow. */
+export class SyncStack extends Stack {
+  public readonly store: SyncStore;
+  public readonly httpApi: HttpApi;
+  public readonly stage: HttpStage;
+  /** Flows by flow id. */
+  public readonly flows: Readonly<Record<string, SyncFlow>>;
+  /** Nested stacks holding the flows beyond the first `flowsPerStack` (empty when all fit in this stack). */
+  public readonly nestedStacks: readonly NestedStack[];
+
+  constructor(scope: Construct, id: string, props: SyncStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const topology = plan(config);
+    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.store = new SyncStore(this, 'Store', { removalPolicy });
+
+    this.httpApi = new HttpApi(this, 'Api', {
+      description: `syncline webhooks (${config.flows.map((f) => f.id).join(', ')})`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 100, burstLimit: props.throttleBurstLimit ?? 200 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTimeEpoch',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latency: '$context.responseLatency',
+            integrationStatus: '$context.integrationStatus',
+            integrationError: '$context.integrationErrorMessage',
+            error: '$context.error.message',
+          }),
+        ),
+      },
+    });
+    new CfnOutput(this, 'ApiEndpoint', { description: 'syncline webhook API base URL', value: this.httpApi.apiEndpoint });
+
+    // The first flowsPerStack flows live in this stack and the rest in nested stacks of that size, so
+    // appending a flow never moves existing flows (and their tables) to another stack.
+    const flows: Record<string, SyncFlow> = {};
+    const nested: NestedStack[] = [];
+    const per = config.flowsPerStack;
+    topology.flows.forEach((flowPlan, i) => {
+      let scope: Construct = this;
+      if (i >= per) {
+        const group = Math.floor(i / per);
+        if (!nested[group - 1]) {
+          nested[group - 1] = new NestedStack(this, `Flows${group}`, {
+            description: `syncline flows ${group * per + 1} to ${(group + 1) * per}`,
+          });
+        }
+        scope = nested[group - 1];
+      }
+      flows[flowPlan.flow.id] = new SyncFlow(scope, `Flow-${flowPlan.flow.id}`, {
+        flowPlan,
+        store: this.store,
+        httpApi: this.httpApi,
+        projectRoot: props.projectRoot,
+        removalPolicy,
+      });
+    });
+    this.flows = flows;
+    this.nestedStacks = nested;
+    for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
+  }
+}
+
+/** CloudFormation refuses a template with more than 500 resources; say so at synth, with the fix. */
+const MAX_RESOURCES = 500;
+function resourceLimitProblems(stack: Stack, flowsPerStack: number): string[] {
+  const count = stack.node.findAll().filter((c) => CfnResource.isCfnResource(c) && Stack.of(c) === stack).length;
+  return count > MAX_RESOURCES
+    ? [`${stack.node.path} has ${count} resources, over CloudFormation's limit of ${MAX_RESOURCES}: lower flowsPerStack (now ${flowsPerStack})`]
+    : [];
+}

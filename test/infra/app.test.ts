@@ -1,0 +1,64 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, exampleConfigInput, flowLike } from './helpers';
+
+/** Runs bin/app.ts as the CDK CLI would, with the given context, and no bundling. */
+function runApp(context: Record<string, unknown>) {
+  const out = mkdtempSync(join(tmpdir(), 'syncline-app-'));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }) },
+  });
+  return { code: result.status, stderr: result.stderr, stdout: result.stdout };
+}
+
+const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+
+describe('bin/app.ts with a bad config', () => {
+  it('prints the flow and JSON path of each schema problem and exits 1 without a stack trace', () => {
+    // Prepare: an empty key and a misspelt conflict strategy in the example flow.
+    const config = exampleConfigInput() as { flows: Record<string, unknown>[] };
+    config.flows[0] = { ...config.flows[0], key: [], conflict: { strategy: 'newest' } };
+    // Act
+    const { code, stderr } = runApp({ syncline: config });
+    // Assess
+    expect(code).toBe(1);
+    expect(stderr).toContain('flow "crm-contacts" at $.flows[0].key');
+    expect(stderr).toContain('flow "crm-contacts" at $.flows[0].conflict.strategy');
+    noStackTrace(stderr);
+  });
+
+  it('reads -c syncline:config=<file.yaml> and refuses source types without a runtime, naming the path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncline-cfg-'));
+    const file = join(dir, 'flows.yaml');
+    const flow = { ...flowLike('orders'), sources: [{ id: 'queue', type: 'sqs' }] };
+    writeFileSync(file, stringify({ flows: [flow] }));
+    const { code, stderr } = runApp({ 'syncline:config': file });
+    expect(code).toBe(1);
+    expect(stderr).toContain('flow "orders" at $.flows[0].sources[0].type');
+    noStackTrace(stderr);
+  });
+
+  it('reports an invalid JSONata expression at synth time', () => {
+    const config = exampleConfigInput() as { flows: Record<string, unknown>[] };
+    const flow = config.flows[0] as { transform: Record<string, unknown> };
+    config.flows[0] = { ...flow, transform: { ...flow.transform, compute: { fullName: 'firstName & (' } } };
+    const { code, stderr } = runApp({ syncline: config });
+    expect(code).toBe(1);
+    expect(stderr).toContain('flow "crm-contacts" at $.flows[0].transform.compute.fullName');
+    noStackTrace(stderr);
+  });
+
+  it('says where to put the config when there is none', () => {
+    const { code, stderr } = runApp({});
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/syncline:config/);
+    noStackTrace(stderr);
+  });
+});

@@ -1,0 +1,54 @@
+import type { PolicyViolation } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load';
+import { NAG_ACKNOWLEDGEMENTS } from '../../lib/stacks/nag';
+import type { SyncStack } from '../../lib/stacks/sync-stack';
+import { exampleConfig, exampleConfigInput, flowLike, synthStack } from './helpers';
+
+const describeViolations = (vs: readonly PolicyViolation[]) =>
+  vs.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+
+let single: SyncStack;
+let nested: SyncStack;
+
+beforeAll(() => {
+  // Prepare: the example stack, and one whose flows spill into nested stacks (each with two webhook sources).
+  single = synthStack(exampleConfig(), 'NagSingle').stack;
+  const twoSources = (id: string) => {
+    const flow = flowLike(id) as { sources: Record<string, unknown>[] };
+    return { ...flow, sources: [...flow.sources, { id: 'erp', type: 'webhook' }] };
+  };
+  nested = synthStack(parseConfig({ ...exampleConfigInput(), flowsPerStack: 1, flows: [twoSources('one'), twoSources('two')] }), 'NagNested').stack;
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged error or warning on the example stack', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(single);
+    expect(describeViolations(report.violations)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('reports none with nested stacks and several webhook sources either', () => {
+    const report = new AwsSolutionsChecks().validateScope(nested);
+    expect(describeViolations(report.violations)).toEqual([]);
+  });
+
+  it('would fail without the acknowledgements, so each one is needed', () => {
+    const { stack: bare } = synthStack(exampleConfig(), 'NagBare', false);
+    const found = new Set(new AwsSolutionsChecks().validateScope(bare).violations.map((v) => v.ruleName));
+    for (const ack of NAG_ACKNOWLEDGEMENTS) expect(found).toContain(ack.id);
+  });
+
+  it('leaves no CDK warning or error annotation on the stack', () => {
+    for (const stack of [single, nested]) {
+      expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+      expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+    }
+  });
+
+  it('gives every acknowledgement a written reason', () => {
+    for (const ack of NAG_ACKNOWLEDGEMENTS) expect(ack.reason.length).toBeGreaterThan(60);
+  });
+});

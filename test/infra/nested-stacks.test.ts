@@ -1,0 +1,53 @@
+import { NestedStack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load';
+import type { SyncStack } from '../../lib/stacks/sync-stack';
+import { exampleConfigInput, flowLike, synthStack } from './helpers';
+
+let stack: SyncStack;
+let root: Template;
+
+beforeAll(() => {
+  // Prepare: five flows, two per stack: two stay in the root stack, the other three go to two nested stacks.
+  const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 2, flows: ['a', 'b', 'c', 'd', 'e'].map((x) => flowLike(`flow-${x}`)) });
+  ({ stack, template: root } = synthStack(config, 'Many'));
+});
+
+describe('flows beyond flowsPerStack', () => {
+  it('go into nested stacks of flowsPerStack flows each, in config order', () => {
+    expect(stack.nestedStacks).toHaveLength(2);
+    root.resourceCountIs('AWS::CloudFormation::Stack', 2);
+    const stackOf = (flow: string) => NestedStack.of(stack.flows[flow]);
+    expect(stackOf('flow-a')).toBe(stack);
+    expect(stackOf('flow-b')).toBe(stack);
+    expect(stackOf('flow-c')).toBe(stack.nestedStacks[0]);
+    expect(stackOf('flow-d')).toBe(stack.nestedStacks[0]);
+    expect(stackOf('flow-e')).toBe(stack.nestedStacks[1]);
+  });
+
+  it('keep the store and the HTTP API in the root stack', () => {
+    root.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    root.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
+    for (const nested of stack.nestedStacks) Template.fromStack(nested).resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+  });
+
+  it('wire nested flows to the root API and the shared tables', () => {
+    const nested = Template.fromStack(stack.nestedStacks[0]);
+    nested.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/flow-c/crm', ApiId: { Ref: Match.anyValue() } });
+    nested.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Environment: { Variables: Match.objectLike({ STATE_TABLE: { Ref: Match.stringLikeRegexp('StoreStateTable') } }) },
+    });
+    nested.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() } });
+    nested.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+});
+
+describe('the CloudFormation resource limit', () => {
+  it('fails synth with a clear message when flowsPerStack packs more than 500 resources into one stack', () => {
+    // 14 example flows of 38 resources each exceed 500 in the root stack.
+    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 14, flows: Array.from({ length: 14 }, (_, i) => flowLike(`flow-${i}`)) });
+    expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 14\)/);
+  });
+});
