@@ -1,0 +1,30 @@
+import { validatePattern } from '../../functions/core/event-pattern';
+import { validateTransform } from '../../functions/core/transform/pipeline';
+import type { SynclineConfig } from './schema';
+
+/**
+ * Checks what the zod schema cannot: JSONata expressions, event patterns and JSON Schemas.
+ * Each problem names the flow and its JSON path.
+ */
+export function validateFlowsDeep(config: SynclineConfig): string[] {
+  const problems: string[] = [];
+  config.flows.forEach((flow, i) => {
+    const at = (path: string, message: string) => problems.push(`flow "${flow.id}" at $.flows[${i}].${path}: ${message}`);
+    for (const message of validateTransform(flow)) {
+      const m = /^(transform[^:]*):\s*(.*)$/s.exec(message);
+      if (m) at(m[1], m[2]);
+      else at('transform', message);
+    }
+    flow.sources.forEach((source, j) => {
+      const patterns: [string, Record<string, unknown> | undefined][] = [
+        ['deleteWhen', source.type === 'webhook' ? source.deleteWhen : undefined],
+        ['filter', source.type === 'dynamodb-stream' ? source.filter : undefined],
+        ['pattern', source.type === 'eventbridge' ? source.pattern : undefined],
+      ];
+      for (const [name, pattern] of patterns) {
+        if (pattern) for (const p of validatePattern(pattern)) at(`sources[${j}].${name}`, p);
+      }
+    });
+  });
+  return problems;
+}
