@@ -1,4 +1,5 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamodb-query';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AuditEntry, AuditLog } from '../ports';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
@@ -37,23 +38,15 @@ export class DynamoDbAuditLog implements AuditLog {
   }
 
   async lineage(flow: string, key: string): Promise<AuditEntry[]> {
-    const out: AuditEntry[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `${flow}#${key}` },
-          ScanIndexForward: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) out.push(fromItem(item));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `${flow}#${key}` },
+      ScanIndexForward: true,
+    });
+    return items.map(fromItem);
   }
+
 
   private toItem(e: AuditEntry): Record<string, unknown> {
     const iso = new Date(e.at).toISOString();

@@ -1,4 +1,5 @@
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamodb-query';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import type { ConflictStore } from '../ports';
 import { errorName } from './retry';
@@ -40,26 +41,15 @@ export class DynamoDbConflictStore implements ConflictStore {
   }
 
   async list(flow: string, status?: 'open' | 'resolved'): Promise<(Conflict & { status: string; openedAt: number })[]> {
-    const out: (Conflict & { status: string; openedAt: number })[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ...(status
-            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
-            : {}),
-          ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...rest } = item;
-        out.push(rest as unknown as Conflict & { status: string; openedAt: number });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out.sort((a, b) => a.openedAt - b.openedAt);
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
+      ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
+    });
+    return items
+      .map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as Conflict & { status: string; openedAt: number })
+      .sort((a, b) => a.openedAt - b.openedAt);
   }
+
 }

@@ -1,4 +1,5 @@
-import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamodb-query';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QuarantineItem, QuarantineStore } from '../ports';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
@@ -41,23 +42,11 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
 
   /** Newest first. */
   async list(flow: string, limit = 100): Promise<QuarantineItem[]> {
-    const out: QuarantineItem[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': flow },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, expiresAt: _exp, ...rest } = item;
-        out.push(rest as unknown as QuarantineItem);
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out.sort((a, b) => b.at - a.at).slice(0, limit);
+    const items = await queryAll(this.client, { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': flow } });
+    return items
+      .map(({ pk: _pk, sk: _sk, expiresAt: _exp, ...rest }) => rest as unknown as QuarantineItem)
+      .sort((a, b) => b.at - a.at)
+      .slice(0, limit);
   }
+
 }

@@ -1,6 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { documentClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
@@ -8,7 +5,7 @@ import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../handlers/deliver-dynamodb-handler';
 import { bakedFlow } from './baked';
-import { observability, requireEnv } from './env';
+import { instrumented, observability, requireEnv } from './env';
 
 const flow = bakedFlow();
 const stateTable = requireEnv('STATE_TABLE');
@@ -19,7 +16,7 @@ const target = flow.targets.find((t) => t.id === targetId);
 if (!target || target.type !== 'dynamodb') throw new Error(`TARGET_ID "${targetId}" is not a dynamodb target of flow "${flow.id}"`);
 const { logger, metrics } = observability(flow);
 
-export const handler = middy(
+export const handler = instrumented(
   createDeliverDynamoDbHandler({
     flow,
     targetId,
@@ -35,6 +32,5 @@ export const handler = middy(
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),
   }),
-)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+  { logger, metrics },
+);

@@ -1,3 +1,6 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { FlowConfig } from '../../lib/config/schema';
@@ -30,4 +33,11 @@ export function observability(flow: FlowConfig): { logger: Logger; metrics: Metr
   const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id } });
   const metrics = new Metrics({ namespace: 'Syncline', serviceName, defaultDimensions: { Flow: flow.id } });
   return { logger, metrics };
+}
+
+/** Wraps a handler with middy: Powertools context in logs and metrics flushed as EMF after each invocation. */
+export function instrumented<E, R>(handler: (event: E) => Promise<R>, { logger, metrics }: { logger: Logger; metrics: Metrics }) {
+  return middy(handler)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
 }

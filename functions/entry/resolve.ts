@@ -1,6 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
@@ -9,7 +6,7 @@ import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { createResolveHandler } from '../handlers/resolve-handler';
 import { bakedFlow } from './baked';
-import { observability, requireEnv, requireJsonMapEnv } from './env';
+import { instrumented, observability, requireEnv, requireJsonMapEnv } from './env';
 
 const flow = bakedFlow();
 const stateTable = requireEnv('STATE_TABLE');
@@ -18,7 +15,7 @@ const conflictTable = requireEnv('CONFLICT_TABLE');
 const deliverQueueUrls = requireJsonMapEnv('DELIVER_QUEUE_URLS');
 const { logger, metrics } = observability(flow);
 
-export const handler = middy(
+export const handler = instrumented(
   createResolveHandler({
     flow,
     stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable }),
@@ -29,6 +26,5 @@ export const handler = middy(
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),
   }),
-)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+  { logger, metrics },
+);

@@ -1,6 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
@@ -10,7 +7,7 @@ import { SqsPublisher } from '../adapters/sqs-publisher';
 import { compileTransform, type Transformer } from '../core/transform/pipeline';
 import { createTransformHandler } from '../handlers/transform-handler';
 import { bakedFlow } from './baked';
-import { observability, requireEnv } from './env';
+import { instrumented, observability, requireEnv } from './env';
 
 const flow = bakedFlow();
 const resolveQueueUrl = requireEnv('RESOLVE_QUEUE_URL');
@@ -31,7 +28,7 @@ const transformer = (): Promise<Transformer> =>
     },
   ));
 
-export const handler = middy(
+export const handler = instrumented(
   createTransformHandler({
     flow,
     transformer,
@@ -42,6 +39,5 @@ export const handler = middy(
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),
   }),
-)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+  { logger, metrics },
+);

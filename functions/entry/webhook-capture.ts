@@ -1,6 +1,3 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';
@@ -10,7 +7,7 @@ import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { createWebhookCaptureHandler } from '../handlers/webhook-capture-handler';
 import { bakedFlow } from './baked';
-import { observability, requireEnv } from './env';
+import { instrumented, observability, requireEnv } from './env';
 
 const flow = bakedFlow();
 const sourceId = requireEnv('SOURCE_ID');
@@ -21,7 +18,7 @@ const quarantineTable = requireEnv('QUARANTINE_TABLE');
 const dedupTable = requireEnv('DEDUP_TABLE');
 const { logger, metrics } = observability(flow);
 
-export const handler = middy(
+export const handler = instrumented(
   createWebhookCaptureHandler({
     flow,
     sourceId,
@@ -35,6 +32,5 @@ export const handler = middy(
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),
   }),
-)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+  { logger, metrics },
+);
