@@ -46,8 +46,12 @@ describe('flows beyond flowsPerStack', () => {
 
 describe('the CloudFormation resource limit', () => {
   it('fails synth with a clear message when flowsPerStack packs more than 500 resources into one stack', () => {
-    // 14 example flows of 38 resources each exceed 500 in the root stack.
-    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 14, flows: Array.from({ length: 14 }, (_, i) => flowLike(`flow-${i}`)) });
-    expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 14\)/);
+    // 12 flows with three created replica tables each (58 resources a flow) exceed 500 in the root stack.
+    const heavy = (id: string) => ({
+      ...flowLike(id),
+      targets: ['a', 'b', 'c'].map((t) => ({ id: `replica-${t}`, type: 'dynamodb', keyAttribute: 'id' })),
+    });
+    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 12, flows: Array.from({ length: 12 }, (_, i) => heavy(`flow-${i}`)) });
+    expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 12\)/);
   });
 });

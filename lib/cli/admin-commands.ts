@@ -1,0 +1,100 @@
+import type { AuditEntry, QuarantineItem } from '../../functions/ports';
+import { adminUrl, AdminError, getJson } from './admin-client';
+import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+
+const common = { url: { type: 'string' }, json: { type: 'boolean' }, stack: { type: 'string' } } as const;
+const enc = encodeURIComponent;
+const iso = (ms: unknown) => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms ?? ''));
+
+async function runAdmin(ctx: CommandContext, stack: string | undefined, work: () => Promise<void>): Promise<number> {
+  if (stack) {
+    ctx.err(`--stack ${stack}: commands against a deployed stack are not available yet; use the local runtime (--url)`);
+    return EXIT.failure;
+  }
+  try {
+    await work();
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof AdminError) {
+      ctx.err(err.message);
+      return EXIT.failure;
+    }
+    throw err;
+  }
+}
+
+export const lineageCommand: Command = {
+  summary: 'show why a record looks the way it does (its audit entries, oldest first)',
+  usage: 'usage: syncline lineage <flow> <key> [--url URL] [--json]\n  key: the key fields\' values joined by "#"',
+  async run(ctx) {
+    const { values, positionals } = parse(ctx.args, common);
+    if (positionals.length !== 2) throw new UsageError('give a flow id and a record key');
+    const [flow, key] = positionals as [string, string];
+    return runAdmin(ctx, values.stack, async () => {
+      const entries = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/records/${enc(key)}/lineage`)) as AuditEntry[];
+      if (values.json) return ctx.out(JSON.stringify(entries));
+      if (entries.length === 0) return ctx.out(`no audit entries for ${flow}/${key}`);
+      for (const e of entries) {
+        const parts = [iso(e.at), e.step.padEnd(9), e.outcome.padEnd(11), `source=${e.source}`, `event=${e.eventId}`];
+        if (e.version !== undefined) parts.push(`v${e.version}`);
+        if (e.target) parts.push(`target=${e.target}`);
+        if (e.reason) parts.push(`(${e.reason})`);
+        ctx.out(parts.join('  '));
+      }
+    });
+  },
+};
+
+interface ConflictView {
+  id: string;
+  key: string;
+  field: string;
+  status?: string;
+  openedAt?: number;
+  current: { value: unknown; source: string };
+  incoming: { value: unknown; source: string };
+}
+
+export const conflictsCommand: Command = {
+  summary: 'list open conflicts of a flow (manual review)',
+  usage: 'usage: syncline conflicts list <flow> [--url URL] [--json]',
+  async run(ctx) {
+    const { values, positionals } = parse(ctx.args, common);
+    const [sub, flow, ...rest] = positionals;
+    if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list)` : 'give a subcommand: list');
+    if (!flow || rest.length) throw new UsageError('give one flow id');
+    return runAdmin(ctx, values.stack, async () => {
+      const conflicts = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts`)) as ConflictView[];
+      if (values.json) return ctx.out(JSON.stringify(conflicts));
+      if (conflicts.length === 0) return ctx.out(`no conflicts in ${flow}`);
+      for (const c of conflicts) {
+        ctx.out(
+          `${c.id}  key=${c.key}  field=${c.field}${c.status ? `  ${c.status}` : ''}${c.openedAt ? `  opened ${iso(c.openedAt)}` : ''}\n` +
+            `    current  ${JSON.stringify(c.current.value)} from ${c.current.source}\n` +
+            `    incoming ${JSON.stringify(c.incoming.value)} from ${c.incoming.source}`,
+        );
+      }
+    });
+  },
+};
+
+export const quarantineCommand: Command = {
+  summary: 'list quarantined records of a flow (masked) and why',
+  usage: 'usage: syncline quarantine list <flow> [--url URL] [--json]',
+  async run(ctx) {
+    const { values, positionals } = parse(ctx.args, common);
+    const [sub, flow, ...rest] = positionals;
+    if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list)` : 'give a subcommand: list');
+    if (!flow || rest.length) throw new UsageError('give one flow id');
+    return runAdmin(ctx, values.stack, async () => {
+      const items = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/quarantine`)) as QuarantineItem[];
+      if (values.json) return ctx.out(JSON.stringify(items));
+      if (items.length === 0) return ctx.out(`nothing quarantined in ${flow}`);
+      for (const q of items) {
+        ctx.out(`${iso(q.at)}  ${q.id}  source=${q.source}${q.position ? `  at ${q.position}` : ''}  ${q.reason}`);
+        for (const e of q.errors) ctx.out(`    - ${e}`);
+        ctx.out(`    record: ${JSON.stringify(q.record)}`);
+      }
+    });
+  },
+};

@@ -1,0 +1,8 @@
+// Commands beyond `validate` register themselves here, so main.ts stays small.
+import { registerCommand } from './main';
+
+registerCommand('dev', async () => (await import('./dev')).devCommand);
+registerCommand('sign', async () => (await import('./sign')).signCommand);
+registerCommand('lineage', async () => (await import('./admin-commands')).lineageCommand);
+registerCommand('conflicts', async () => (await import('./admin-commands')).conflictsCommand);
+registerCommand('quarantine', async () => (await import('./admin-commands')).quarantineCommand);

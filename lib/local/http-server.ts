@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { lambdaContext } from './sqs-poller';
+
+/** What an HTTP-API-triggered function exports. */
+export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
+
+/** One API Gateway route served by a function. */
+export interface HttpRoute {
+  readonly method: 'POST';
+  /** Literal path, as the plan gives it: `/webhooks/<flow>/<source>`. */
+  readonly path: string;
+  readonly functionName: string;
+  /** Bodies larger than this are answered 413 without being read in full. */
+  readonly maxBodyBytes: number;
+  readonly handler: HttpHandler;
+}
+
+/** Admin answers: a JSON body, or undefined for 404. */
+export interface AdminApi {
+  listFlows(): Promise<unknown>;
+  getFlow(flowId: string): Promise<unknown | undefined>;
+  getRecord(flowId: string, key: string): Promise<unknown | undefined>;
+  lineage(flowId: string, key: string): Promise<unknown | undefined>;
+  conflicts(flowId: string): Promise<unknown | undefined>;
+  quarantine(flowId: string): Promise<unknown | undefined>;
+  endpoints(): unknown;
+}
+
+export interface HttpServerOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly host?: string;
+  readonly routes: readonly HttpRoute[];
+  readonly admin: AdminApi;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalHttpServer {
+  readonly url: string;
+  readonly port: number;
+  /** Requests being handled right now. */
+  readonly inFlight: number;
+  stop(): Promise<void>;
+}
+
+/** A startup problem to print as one line. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is in use; pass --port or PORT`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Fails fast with PortInUseError when the port is taken (checked before the slower local servers start). */
+export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(port) : err));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
+  res.end(text);
+}
+
+/** Reads the body, refusing (413) as soon as it grows past `limit`, so a huge body is never buffered. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        req.removeListener('data', onData);
+        req.resume();
+        reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (!done) resolve(Buffer.concat(chunks));
+    });
+    req.once('error', (err) => {
+      if (!done) reject(err);
+    });
+  });
+}
+
+const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]*\+json|xml|[\w.+-]*\+xml|x-www-form-urlencoded|javascript|x-ndjson|jsonl?)\b)/i;
+
+/** API Gateway passes text bodies as strings and anything else base64-encoded. */
+function encodeBody(body: Buffer, contentType: string | undefined): { body?: string; isBase64Encoded: boolean } {
+  if (body.length === 0) return { isBase64Encoded: false };
+  const textual = contentType ? TEXT_TYPES.test(contentType) : isUtf8(body);
+  return textual ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true };
+}
+
+function isUtf8(buf: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function apiGatewayTime(d: Date): string {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+/** An HTTP API (payload format 2.0) event for a request, as API Gateway builds it. */
+export function toApiGatewayEvent(req: IncomingMessage, url: URL, route: HttpRoute, body: Buffer): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  let cookies: string[] | undefined;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase();
+    const value = req.rawHeaders[i + 1]!;
+    if (name === 'cookie') {
+      (cookies ??= []).push(...value.split(/;\s*/).filter(Boolean));
+      continue;
+    }
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const now = new Date();
+  const routeKey = `${route.method} ${route.path}`;
+  const requestId = randomUUID();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    ...(cookies ? { cookies } : {}),
+    headers,
+    ...(url.search ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? '127.0.0.1',
+      domainPrefix: (headers.host ?? '127').split('.')[0]!,
+      http: {
+        method: req.method ?? 'POST',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: apiGatewayTime(now),
+      timeEpoch: now.getTime(),
+    },
+    ...encodeBody(body, headers['content-type']),
+  };
+}
+
+/** Writes a function's result the way API Gateway maps it (a bare value is a 200 JSON body). */
+function sendResult(res: ServerResponse, result: APIGatewayProxyResultV2): void {
+  if (typeof result === 'string' || typeof result !== 'object' || result === null || !('statusCode' in result)) {
+    sendJson(res, 200, result ?? null);
+    return;
+  }
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  if (result.cookies?.length) headers['set-cookie'] = result.cookies;
+  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  if (!headers['content-type'] && body.length) headers['content-type'] = 'application/json';
+  headers['content-length'] = String(body.length);
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(body);
+}
+
+/** Splits the path into raw segments, decoding each (so an encoded `/` inside a key stays inside it). */
+function segments(pathname: string): string[] {
+  return pathname
+    .split('/')
+    .filter((s, i, all) => !(s === '' && (i === 0 || i === all.length - 1)))
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new HttpError(400, `path segment "${s}" is not valid percent-encoding`);
+      }
+    });
+}
+
+async function adminRoute(admin: AdminApi, method: string, parts: string[]): Promise<{ status: number; body: unknown }> {
+  const found = (body: unknown, what: string) => (body === undefined ? { status: 404, body: { message: `${what} not found` } } : { status: 200, body });
+  if (method !== 'GET') throw new HttpError(404, `no route for ${method} /${parts.join('/')}`);
+  const [a, flowId, b, key, c] = parts;
+  if (a === 'local' && flowId === 'endpoints' && parts.length === 2) return { status: 200, body: admin.endpoints() };
+  if (a !== 'flows') throw new HttpError(404, `no route for GET /${parts.join('/')}`);
+  if (parts.length === 1) return { status: 200, body: await admin.listFlows() };
+  if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
+  if (parts.length === 3 && b === 'conflicts') return found(await admin.conflicts(flowId!), `flow "${flowId}"`);
+  if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
+  if (parts.length === 4 && b === 'records') return found(await admin.getRecord(flowId!, key!), `record "${key}" of flow "${flowId}"`);
+  if (parts.length === 5 && b === 'records' && c === 'lineage') return found(await admin.lineage(flowId!, key!), `flow "${flowId}"`);
+  throw new HttpError(404, `no route for GET /${parts.join('/')}`);
+}
+
+/** The local stand-in for API Gateway: webhook routes to capture functions, plus the admin API. */
+export async function startHttpServer(options: HttpServerOptions): Promise<LocalHttpServer> {
+  const routes = new Map(options.routes.map((r) => [r.path, r]));
+  const log = options.log ?? ((l: string) => console.error(l));
+  let inFlight = 0;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/webhooks' || path.startsWith('/webhooks/')) {
+      const route = routes.get(path);
+      if (!route) {
+        const [, flowId, sourceId] = segments(path);
+        throw new HttpError(404, sourceId ? `unknown flow or source: "${flowId}/${sourceId}"` : flowId ? `unknown flow "${flowId}", or it has more than one webhook source: use /webhooks/${flowId}/<sourceId>` : 'missing flow id: POST /webhooks/<flowId>/<sourceId>');
+      }
+      if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`);
+      const body = await readBody(req, route.maxBodyBytes);
+      const event = toApiGatewayEvent(req, url, route, body);
+      let result: APIGatewayProxyResultV2;
+      try {
+        result = await route.handler(event, lambdaContext(route.functionName, 29));
+      } catch (err) {
+        // What API Gateway answers when the function fails.
+        log(`[${route.functionName}] failed: ${(err as Error).stack ?? err}`);
+        sendJson(res, 500, { message: 'Internal Server Error' });
+        return;
+      }
+      sendResult(res, result);
+      return;
+    }
+    const { status, body } = await adminRoute(options.admin, method, segments(path));
+    sendJson(res, status, body);
+  };
+
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        // After a 413 the rest of the body is not read: close the connection once the answer is out.
+        sendJson(res, err.status, { message: err.message }, err.status === 413 ? { connection: 'close' } : {});
+        return;
+      }
+      if ((err as { name?: string })?.name === 'ValidationException') {
+        // DynamoDB refused the input (e.g. a key over its size limit): the caller's input, not a server fault.
+        sendJson(res, 400, { message: (err as Error).message });
+        return;
+      }
+      log(`[http] ${req.method} ${req.url} failed: ${(err as Error).stack ?? err}`);
+      sendJson(res, 500, { message: 'Internal Server Error' });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(options.port) : err));
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get inFlight() {
+      return inFlight;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

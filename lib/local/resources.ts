@@ -1,0 +1,182 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTimeToLiveCommand,
+  type AttributeDefinition,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { FlowPlan, Plan, QueuePlan, TablePlan } from '../plan/plan';
+
+export type StoreTableId = TablePlan['id'];
+
+/** Local names of the store tables shared by every flow. */
+export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {
+  state: 'syncline-state',
+  audit: 'syncline-audit',
+  quarantine: 'syncline-quarantine',
+  conflicts: 'syncline-conflicts',
+  dedup: 'syncline-dedup',
+};
+
+/** Key attributes holding numbers (epoch ms); every other key attribute is a string (as in lib/constructs/sync-store.ts). */
+const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
+const keyType = (name: string) => (NUMBER_KEYS.has(name) ? 'N' : 'S');
+
+export interface QueueResource {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly dlq: { readonly name: string; readonly url: string; readonly arn: string };
+}
+
+export interface FlowResources {
+  readonly flowId: string;
+  /** By queue id (`transform`, `resolve`, `deliver-<target>`). */
+  readonly queues: Readonly<Record<string, QueueResource>>;
+  /** Target table name by target id. */
+  readonly targetTables: Readonly<Record<string, string>>;
+}
+
+export interface LocalResources {
+  readonly tables: Readonly<Record<StoreTableId, string>>;
+  readonly flows: Readonly<Record<string, FlowResources>>;
+}
+
+/** A local table name from a config's table name or ARN (`arn:aws:dynamodb:...:table/NAME`). */
+export const bareTableName = (name: string): string => name.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
+
+function errorName(err: unknown): string {
+  return (err as { name?: string })?.name ?? '';
+}
+
+/** Creates a table unless it exists; waits until it is ACTIVE. */
+export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string): Promise<void> {
+  try {
+    await ddb.send(new CreateTableCommand(input));
+  } catch (err) {
+    if (errorName(err) !== 'ResourceInUseException') throw err;
+  }
+  for (let i = 0; ; i++) {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: input.TableName }));
+    if (Table?.TableStatus === 'ACTIVE') break;
+    if (i > 100) throw new Error(`table ${input.TableName} did not become ACTIVE`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (ttlAttribute) {
+    const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: input.TableName }));
+    if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== 'ENABLED') {
+      await ddb.send(new UpdateTimeToLiveCommand({ TableName: input.TableName, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }));
+    }
+  }
+}
+
+/** CreateTable input of a store table, keys and indexes exactly as the plan gives them. */
+export function storeTableInput(table: TablePlan, tableName: string): CreateTableCommandInput {
+  const attributes = new Map<string, AttributeDefinition>();
+  const attr = (name: string) => attributes.set(name, { AttributeName: name, AttributeType: keyType(name) });
+  attr(table.partitionKey);
+  if (table.sortKey) attr(table.sortKey);
+  for (const ix of table.indexes) {
+    attr(ix.partitionKey);
+    attr(ix.sortKey);
+  }
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes.values()],
+    KeySchema: [
+      { AttributeName: table.partitionKey, KeyType: 'HASH' },
+      ...(table.sortKey ? [{ AttributeName: table.sortKey, KeyType: 'RANGE' as const }] : []),
+    ],
+    ...(table.indexes.length
+      ? {
+          GlobalSecondaryIndexes: table.indexes.map((ix) => ({
+            IndexName: ix.name,
+            KeySchema: [
+              { AttributeName: ix.partitionKey, KeyType: 'HASH' as const },
+              { AttributeName: ix.sortKey, KeyType: 'RANGE' as const },
+            ],
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+}
+
+/** A target table keyed by the target's key attribute (a string: the record key). */
+export function targetTableInput(tableName: string, keyAttribute: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
+  };
+}
+
+/** Creates a queue, or, when it exists with other attributes, brings them to the wanted values. */
+export async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
+  let url: string | undefined;
+  try {
+    url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl;
+  } catch (err) {
+    if (!['QueueNameExists', 'QueueAlreadyExists'].includes(errorName(err))) throw err;
+    url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+  }
+  if (!url) throw new Error(`queue ${name} has no URL`);
+  const got = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = got.Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${name} has no ARN`);
+  return { url, arn };
+}
+
+async function createQueue(sqs: SQSClient, queue: QueuePlan, visibilityTimeoutSeconds: number): Promise<QueueResource> {
+  const dlqName = `${queue.name}-dlq`;
+  // 14 days, as the stack's DLQs keep messages.
+  const dlq = await ensureQueue(sqs, dlqName, { MessageRetentionPeriod: '1209600' });
+  const main = await ensureQueue(sqs, queue.name, {
+    VisibilityTimeout: String(visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: queue.maxReceiveCount }),
+  });
+  return {
+    id: queue.id,
+    name: queue.name,
+    ...main,
+    maxReceiveCount: queue.maxReceiveCount,
+    visibilityTimeoutSeconds,
+    dlq: { name: dlqName, ...dlq },
+  };
+}
+
+async function createFlow(ddb: DynamoDBClient, sqs: SQSClient, flow: FlowPlan, visibilityTimeoutSeconds: number): Promise<FlowResources> {
+  const queues = await Promise.all(flow.queues.map((q) => createQueue(sqs, q, visibilityTimeoutSeconds)));
+  await Promise.all(flow.targetTables.map((t) => ensureTable(ddb, targetTableInput(bareTableName(t.localName), t.keyAttribute))));
+  return {
+    flowId: flow.flow.id,
+    queues: Object.fromEntries(queues.map((q) => [q.id, q])),
+    targetTables: Object.fromEntries(flow.targetTables.map((t) => [t.targetId, bareTableName(t.localName)])),
+  };
+}
+
+export interface CreateResourcesOptions {
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  /** Local visibility timeout, short so a failed message is retried (and reaches its DLQ) within seconds. */
+  readonly visibilityTimeoutSeconds: number;
+  readonly tableNames?: Readonly<Record<StoreTableId, string>>;
+}
+
+/** Creates every resource of the plan; idempotent, so a `--persist` restart finds its tables again. */
+export async function createResources(plan: Plan, options: CreateResourcesOptions): Promise<LocalResources> {
+  const names = options.tableNames ?? LOCAL_STORE_TABLES;
+  await Promise.all(plan.tables.map((t) => ensureTable(options.dynamodb, storeTableInput(t, names[t.id]), t.ttlAttribute)));
+  const flows: Record<string, FlowResources> = {};
+  for (const flow of plan.flows) flows[flow.flow.id] = await createFlow(options.dynamodb, options.sqs, flow, options.visibilityTimeoutSeconds);
+  return { tables: { ...names }, flows };
+}

@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import type { SynclineConfig } from '../config/schema';
+import { plan as planTopology, type FunctionPlan, type Plan } from '../plan/plan';
+import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
+import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
+import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
+import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
+import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
+import { EnvSecrets, secretEnvVar } from '../../functions/adapters/env-secrets';
+import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
+import { documentClientFor } from '../../functions/adapters/clients';
+import { compileTransform } from '../../functions/core/transform/pipeline';
+import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../../functions/handlers/deliver-dynamodb-handler';
+import { createResolveHandler } from '../../functions/handlers/resolve-handler';
+import { createTransformHandler } from '../../functions/handlers/transform-handler';
+import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
+import type { LogPort, Secrets } from '../../functions/ports';
+import { createLocalClients, LOCAL_REGION, type LocalClients, type LocalEndpoints } from './clients';
+import { assertPortFree, startHttpServer, type AdminApi, type HttpRoute, type LocalHttpServer } from './http-server';
+import { createResources, type LocalResources } from './resources';
+import { startLocalServers, type LocalServers } from './servers';
+import { SqsPoller, type SqsHandler } from './sqs-poller';
+
+export interface RuntimeOptions {
+  readonly config: SynclineConfig;
+  /** Port of the HTTP API on 127.0.0.1; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** Keep DynamoDB Local's data (and the hash-masking key) in this folder; in memory when absent. */
+  readonly persist?: string;
+  /** Signing secret of every webhook source (`whsec_...`); generated when absent. */
+  readonly webhookSecret?: string;
+  /** Secret values by name (the `--secrets` file); they win over `SYNCLINE_SECRET_<NAME>`. */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Environment to read `SYNCLINE_SECRET_<NAME>` from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Visibility timeout of every queue: a failed message is retried after it. @default 2 */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Where runtime and handler warnings go. @default stderr */
+  readonly log?: (line: string) => void;
+  /** Also log handlers' info lines. */
+  readonly verbose?: boolean;
+}
+
+export interface WebhookEndpoint {
+  readonly flowId: string;
+  readonly sourceId: string;
+  readonly urls: readonly string[];
+}
+
+export interface Runtime {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly port: number;
+  readonly endpoints: LocalEndpoints;
+  readonly webhookSecret: string;
+  /** Whether the webhook secret was generated (so the caller prints it). */
+  readonly webhookSecretGenerated: boolean;
+  readonly webhooks: readonly WebhookEndpoint[];
+  readonly plan: Plan;
+  readonly resources: LocalResources;
+  readonly clients: LocalClients;
+  /** True when no request is in flight and every flow queue (not the DLQs) is empty with no batch in a handler. */
+  idle(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** A runtime startup problem, printed as one line. */
+export class RuntimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
+
+/** A new Standard Webhooks signing secret. */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+function checkWebhookSecret(secret: string): void {
+  try {
+    new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
+  } catch {
+    throw new RuntimeError('the webhook secret (SYNCLINE_WEBHOOK_SECRET) must be "whsec_" followed by base64');
+  }
+  if (!secret.startsWith('whsec_')) throw new RuntimeError('the webhook secret (SYNCLINE_WEBHOOK_SECRET) must start with "whsec_"');
+}
+
+/** The hash-masking key: stable across restarts with --persist, else fresh for each runtime. */
+function hashKeyFor(persist: string | undefined): string {
+  if (!persist) return randomBytes(32).toString('hex');
+  const dir = resolvePath(persist);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'syncline-hash-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** Every `secretName` the config names (targets' and sources' credentials). */
+export function namedSecrets(config: SynclineConfig): string[] {
+  const names = new Set<string>();
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'secretName' && typeof x === 'string') names.add(x);
+        else walk(x);
+      }
+  };
+  walk(config.flows);
+  return [...names];
+}
+
+function localLogPort(name: string, log: (line: string) => void, verbose: boolean): LogPort {
+  const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
+    log(`[${name}] ${level} ${message}${attributes && Object.keys(attributes).length ? ` ${JSON.stringify(attributes)}` : ''}`);
+  return {
+    debug: () => undefined,
+    info: (m, a) => (verbose ? line('info', m, a) : undefined),
+    warn: (m, a) => line('warn', m, a),
+    error: (m, a) => line('error', m, a),
+  };
+}
+
+/**
+ * Runs every flow of a config on this machine: DynamoDB Local and fauxqs, the plan's resources, the same
+ * handler factories and adapters as the Lambda functions (SDK clients pointed at the local servers),
+ * SQS event source mappings emulated by pollers, and the HTTP API on 127.0.0.1.
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config } = options;
+  const log = options.log ?? ((l: string) => console.error(l));
+  const verbose = options.verbose ?? false;
+  const visibility = options.visibilityTimeoutSeconds ?? 2;
+  const topology = planTopology(config);
+
+  // Fail before starting anything when a secret is missing.
+  const envSecrets = new EnvSecrets({ values: options.secrets, env: options.env });
+  const missing = namedSecrets(config).flatMap((name) => {
+    try {
+      envSecrets.getSync(name);
+      return [];
+    } catch {
+      return [`secret "${name}" is not set: set ${secretEnvVar(name)} or add "${name}" to the --secrets file`];
+    }
+  });
+  if (missing.length) throw new RuntimeError(missing.join('\n'));
+  const webhookSecretGenerated = !options.webhookSecret;
+  const webhookSecret = options.webhookSecret ?? generateWebhookSecret();
+  checkWebhookSecret(webhookSecret);
+  const webhookSecretNames = new Set(topology.flows.flatMap((f) => f.webhookSecrets.map((s) => s.name)));
+  const secrets: Secrets = {
+    get: async (name) => (webhookSecretNames.has(name) ? webhookSecret : envSecrets.get(name)),
+  };
+  await assertPortFree(options.port ?? 3000);
+  const hashKey = hashKeyFor(options.persist);
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => log(`[runtime] stop: ${(err as Error).message}`));
+  };
+
+  try {
+    const servers: LocalServers = await startLocalServers({ persist: options.persist });
+    cleanups.push(() => servers.stop());
+    const endpoints: LocalEndpoints = { dynamodb: servers.dynamodb, sqs: servers.sqs, s3: servers.s3 };
+    const clients = createLocalClients(endpoints);
+    cleanups.push(async () => clients.destroy());
+    const doc = documentClientFor(clients.dynamodb);
+
+    const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, visibilityTimeoutSeconds: visibility });
+    const t = resources.tables;
+    const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state });
+    const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
+    const audit = new DynamoDbAuditLog({ client: doc, tableName: t.audit, retentionDays: retention });
+    const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts });
+    const dedup = new DynamoDbDedupStore({ client: doc, tableName: t.dedup });
+    const publisher = new SqsPublisher({ client: clients.sqs });
+
+    const routes: HttpRoute[] = [];
+    const pollers: SqsPoller[] = [];
+    const webhooks: WebhookEndpoint[] = [];
+    for (const flowPlan of topology.flows) {
+      const flow = flowPlan.flow;
+      const fr = resources.flows[flow.id]!;
+      const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine, retentionDays: flow.audit.retentionDays });
+      const queueUrl = (id: string) => fr.queues[id]!.url;
+      const sqsFunction = (fn: FunctionPlan, handler: SqsHandler) => {
+        if (fn.trigger.type !== 'sqs') throw new Error(`function ${fn.name} has no SQS trigger`);
+        const queue = fr.queues[fn.trigger.queue]!;
+        pollers.push(
+          new SqsPoller({
+            sqs: clients.sqs,
+            name: fn.name,
+            queueUrl: queue.url,
+            queueArn: queue.arn,
+            region: LOCAL_REGION,
+            batchSize: fn.trigger.batchSize,
+            maxBatchingWindowSeconds: fn.trigger.maxBatchingWindowSeconds,
+            timeoutSeconds: fn.timeoutSeconds,
+            handler,
+            log,
+          }),
+        );
+      };
+      for (const fn of flowPlan.functions) {
+        const logger = localLogPort(fn.name, log, verbose);
+        switch (fn.handler) {
+          case 'webhook-capture': {
+            if (fn.trigger.type !== 'http') throw new Error(`function ${fn.name} has no HTTP trigger`);
+            const sourceId = fn.sourceId!;
+            const secretName = flowPlan.webhookSecrets.find((s) => s.sourceId === sourceId)!.name;
+            const handler = createWebhookCaptureHandler({
+              flow,
+              sourceId,
+              secrets,
+              webhookSecrets: { [sourceId]: secretName },
+              transformQueueUrl: queueUrl('transform'),
+              publisher,
+              dedup,
+              audit,
+              quarantine,
+              logger,
+            });
+            const source = flow.sources.find((s) => s.id === sourceId);
+            const maxBodyBytes = source?.type === 'webhook' ? source.maxBodyBytes : 1_000_000;
+            for (const path of fn.trigger.routes) routes.push({ method: 'POST', path, functionName: fn.name, maxBodyBytes, handler: async (event) => handler(event) });
+            webhooks.push({ flowId: flow.id, sourceId, urls: fn.trigger.routes });
+            break;
+          }
+          case 'transform': {
+            const transformer = compileTransform(flow, { hashKey });
+            sqsFunction(fn, createTransformHandler({ flow, transformer, publisher, resolveQueueUrl: queueUrl('resolve'), audit, quarantine, logger }));
+            break;
+          }
+          case 'resolve': {
+            const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
+            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger }));
+            break;
+          }
+          case 'deliver-dynamodb': {
+            const targetId = fn.targetId!;
+            const target = flow.targets.find((x) => x.id === targetId);
+            if (target?.type !== 'dynamodb') throw new Error(`target "${targetId}" of flow "${flow.id}" is not a dynamodb target`);
+            const tableName = fr.targetTables[targetId]!;
+            const writer = new DynamoDbTargetWriter({
+              client: doc,
+              stateTable: t.state,
+              tableName,
+              keyAttribute: target.keyAttribute,
+              overwriteUnmarked: !targetIsAlsoSource(flow, targetId, tableName),
+            });
+            sqsFunction(fn, createDeliverDynamoDbHandler({ flow, targetId, stateStore, writer, audit, logger }));
+            break;
+          }
+          default: {
+            const never: never = fn.handler;
+            throw new RuntimeError(`no local runtime for handler "${String(never)}"`);
+          }
+        }
+      }
+    }
+
+    const quarantineReader = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine });
+    const flowsById = new Map(config.flows.map((f) => [f.id, f]));
+    let http: LocalHttpServer | undefined;
+    const base = () => http?.url ?? '';
+    const admin: AdminApi = {
+      listFlows: async () =>
+        config.flows.map((f) => ({
+          id: f.id,
+          description: f.description,
+          sources: f.sources.map((s) => ({ id: s.id, type: s.type })),
+          targets: f.targets.map((x) => ({ id: x.id, type: x.type })),
+          conflict: f.conflict.strategy,
+          webhooks: webhooks.filter((w) => w.flowId === f.id).map((w) => ({ sourceId: w.sourceId, urls: w.urls.map((u) => base() + u) })),
+        })),
+      getFlow: async (flowId) => {
+        const flow = flowsById.get(flowId);
+        const fp = topology.flows.find((f) => f.flow.id === flowId);
+        if (!flow || !fp) return undefined;
+        const fr = resources.flows[flowId]!;
+        return {
+          id: flowId,
+          config: flow,
+          resources: {
+            tables: { ...t, targets: fr.targetTables },
+            queues: Object.values(fr.queues).map((q) => ({ id: q.id, name: q.name, url: q.url, arn: q.arn, maxReceiveCount: q.maxReceiveCount, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, dlq: q.dlq })),
+            secrets: {
+              webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
+              named: namedSecrets({ ...config, flows: [flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
+            },
+            functions: fp.functions.map((fn) => ({ id: fn.id, name: fn.name, step: fn.step, handler: fn.handler, trigger: fn.trigger })),
+          },
+          webhooks: webhooks.filter((w) => w.flowId === flowId).map((w) => ({ sourceId: w.sourceId, urls: w.urls.map((u) => base() + u) })),
+        };
+      },
+      getRecord: async (flowId, key) => {
+        if (!flowsById.has(flowId)) return undefined;
+        const state = await stateStore.get(flowId, key);
+        if (!state) return undefined;
+        return {
+          flow: flowId,
+          key,
+          version: state.version,
+          deleted: state.view.deleted,
+          record: state.view.data,
+          clocks: state.view.clocks,
+          hash: state.view.hash,
+          delivered: state.delivered,
+          updatedAt: state.updatedAt,
+        };
+      },
+      lineage: async (flowId, key) => (flowsById.has(flowId) ? audit.lineage(flowId, key) : undefined),
+      conflicts: async (flowId) => (flowsById.has(flowId) ? conflicts.list(flowId) : undefined),
+      quarantine: async (flowId) => (flowsById.has(flowId) ? quarantineReader.list(flowId) : undefined),
+      endpoints: () => endpoints,
+    };
+
+    http = await startHttpServer({ port: options.port ?? 3000, routes, admin, log });
+    const httpServer = http;
+    for (const p of pollers) p.start();
+    // No new requests first, then let the batches in flight finish.
+    cleanups.push(async () => {
+      await httpServer.stop();
+      await Promise.all(pollers.map((p) => p.stop()));
+    });
+
+    // Upstream first: a message moving on while we look is then seen in the next queue.
+    const idle = async () => {
+      if (httpServer.inFlight > 0) return false;
+      for (const p of pollers) if (!(await p.idle())) return false;
+      return true;
+    };
+
+    return {
+      url: httpServer.url,
+      port: httpServer.port,
+      endpoints,
+      webhookSecret,
+      webhookSecretGenerated,
+      webhooks: webhooks.map((w) => ({ ...w, urls: w.urls.map((u) => httpServer.url + u) })),
+      plan: topology,
+      resources,
+      clients,
+      idle,
+      stop: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

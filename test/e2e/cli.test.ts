@@ -1,0 +1,131 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { freePort } from '../../lib/local/servers';
+
+const exec = promisify(execFile);
+const BIN = join(process.cwd(), 'bin/syncline.mjs');
+
+/** Runs the real CLI binary; answers its exit code and output. */
+async function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { env, cwd: process.cwd() });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('syncline CLI (the real binary)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'syncline-cli-'));
+  });
+
+  it('validate: a bad file exits 1 naming the flow and the JSON path, without a stack trace', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        flows: [
+          {
+            id: 'orders',
+            key: ['id'],
+            sources: [{ id: 'shop', type: 'webhook' }],
+            conflict: { strategy: 'coin-toss' },
+            targets: [{ id: 'replica', type: 'dynamodb' }],
+          },
+        ],
+      }),
+    );
+    const r = await cli(['validate', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('flow "orders"');
+    expect(r.stderr).toContain('$.flows[0].conflict.strategy');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('validate: the example flows in cdk.json are ok', async () => {
+    const r = await cli(['validate']);
+    expect(r).toMatchObject({ code: 0, stdout: 'ok\n' });
+  });
+
+  it('sign: prints Standard Webhooks headers that verify, and a curl command line with --curl', async () => {
+    const secret = 'whsec_' + Buffer.from('cli-test-secret-0123456789').toString('base64');
+    const data = '{"id":"1","name":"it\'s"}';
+    const r = await cli(['sign', '--secret', secret, '--id', 'msg_1', '--data', data]);
+    expect(r.code).toBe(0);
+    const headers = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(': ') as [string, string]));
+    expect(Object.keys(headers)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+    expect(new Webhook(secret).verify(data, headers)).toEqual({ id: '1', name: "it's" });
+    const c = await cli(['sign', '--secret', secret, '--data', data, '--curl', 'http://127.0.0.1:3000/webhooks/crm-contacts']);
+    expect(c.stdout).toMatch(/^curl -sS -X POST http:\/\/127\.0\.0\.1:3000\/webhooks\/crm-contacts -H .*webhook-signature: v1,/);
+    expect(c.stdout).toContain(`--data-raw '{"id":"1","name":"it'\\''s"}'`);
+    expect((await cli(['sign', '--data', data], { ...process.env, SYNCLINE_WEBHOOK_SECRET: '' })).code).toBe(2);
+  });
+
+  it('admin commands: usage errors exit 2, an unreachable runtime exits 1 with a clear message', async () => {
+    expect((await cli(['lineage', 'only-a-flow'])).code).toBe(2);
+    expect((await cli(['conflicts', 'frobnicate', 'x'])).code).toBe(2);
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const down = await cli(['quarantine', 'list', 'crm-contacts', '--url', closed]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`cannot reach syncline at ${closed}`);
+  });
+
+  describe('dev', () => {
+    let blocker: Server;
+    let busyPort: number;
+    beforeAll(async () => {
+      blocker = createServer();
+      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+      busyPort = (blocker.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((r) => blocker.close(() => r())));
+
+    it('refuses a port in use with a clear one-line error', async () => {
+      const r = await cli(['dev', '--port', String(busyPort)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`port ${busyPort} is in use; pass --port or PORT`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
+    it('explains how to install Java when there is none', async () => {
+      const r = await cli(['dev', '--port', '0'], { ...process.env, PATH: '/nonexistent' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/Java 17/);
+      expect(r.stderr).toMatch(/apt-get install -y openjdk-17-jre-headless/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
+    it('prints one ready line with its URL, serves the API, and stops cleanly on SIGTERM', async () => {
+      const child = spawn(process.execPath, [BIN, 'dev'], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const deadline = Date.now() + 45_000;
+        while (!/ready on http:\/\/127\.0\.0\.1:\d+/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+        const ready = stdout.split('\n').filter((l) => /ready/.test(l));
+        expect(ready, stderr).toHaveLength(1);
+        const url = /http:\/\/127\.0\.0\.1:\d+/.exec(ready[0]!)![0];
+        expect(stdout).toContain(`POST ${url}/webhooks/crm-contacts/crm`);
+        expect(stdout).toMatch(/webhook secret \(every flow\): whsec_[A-Za-z0-9+/=]+/);
+        const flows = await fetch(`${url}/flows`);
+        expect(flows.status).toBe(200);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('stopped');
+    });
+  });
+});

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SQSEvent } from 'aws-lambda';
+import { documentClientFor } from '../../functions/adapters/clients';
+import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
+import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
+import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
+import type { ChangeEnvelope } from '../../functions/core/envelope';
+import { createResolveHandler } from '../../functions/handlers/resolve-handler';
+import { VersionConflictError, type StateStore, type StoredState } from '../../functions/ports';
+import { parseConfig } from '../../lib/config/load';
+import { toSqsRecord } from '../../lib/local/sqs-poller';
+import { createQueue, createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
+
+const flow = parseConfig({
+  flows: [
+    {
+      id: 'it-resolve',
+      key: ['id'],
+      sources: [
+        { id: 'crm', type: 'webhook' },
+        { id: 'erp', type: 'webhook' },
+      ],
+      conflict: { strategy: 'field-lww' },
+      targets: [{ id: 'replica', type: 'dynamodb' }],
+    },
+  ],
+}).flows[0]!;
+
+/** Lets the first `parties` reads through only together, so concurrent invocations all see the same version. */
+function withReadBarrier(store: StateStore, parties: number): StateStore & { conflicts: number } {
+  let waiting: (() => void)[] = [];
+  let remaining = parties;
+  const barrier = () =>
+    remaining <= 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (--remaining === 0) {
+            waiting.forEach((w) => w());
+            waiting = [];
+          }
+        });
+  const wrapped = {
+    conflicts: 0,
+    getMany: async (f: string, keys: readonly string[]) => {
+      const got = await store.getMany(f, keys);
+      await barrier();
+      return got;
+    },
+    get: (f: string, key: string) => store.get(f, key),
+    put: async (state: StoredState, expected: number) => {
+      try {
+        await store.put(state, expected);
+      } catch (err) {
+        if (err instanceof VersionConflictError) wrapped.conflicts++;
+        throw err;
+      }
+    },
+    markDelivered: store.markDelivered.bind(store),
+  };
+  return wrapped;
+}
+
+describe('resolve handler against DynamoDB Local: concurrent invocations on the same keys', () => {
+  const clients = integrationClients();
+  const doc = documentClientFor(clients.dynamodb);
+  let tables: Awaited<ReturnType<typeof createStoreTables>>;
+  let deliverQueue: { url: string; arn: string };
+
+  beforeAll(async () => {
+    tables = await createStoreTables(clients);
+    deliverQueue = await createQueue(clients, `it-${uniqueSuffix()}-deliver`);
+  });
+  afterAll(() => clients.destroy());
+
+  const envelope = (source: 'crm' | 'erp', key: string, data: Record<string, unknown>, ts: number): ChangeEnvelope => ({
+    v: 1,
+    id: `${source}-${key}-${ts}`,
+    flow: flow.id,
+    source,
+    key,
+    op: 'upsert',
+    data: { id: key, ...data },
+    ts,
+    seq: String(ts),
+    lineage: [],
+  });
+  const event = (envelopes: ChangeEnvelope[]): SQSEvent => ({
+    Records: envelopes.map((e, i) =>
+      toSqsRecord({ MessageId: `${e.id}-${i}`, ReceiptHandle: `rh-${e.id}`, Body: JSON.stringify(e), MD5OfBody: '', Attributes: {} }, 'arn:aws:sqs:us-east-1:000000000000:resolve', 'us-east-1'),
+    ),
+  });
+
+  it('keeps both changes when two invocations merge the same keys at once (conditional writes, re-merge on conflict)', async () => {
+    // Prepare
+    const base = new DynamoDbStateStore({ client: doc, tableName: tables.state });
+    const stateStore = withReadBarrier(base, 2);
+    const deps = {
+      flow,
+      stateStore,
+      audit: new DynamoDbAuditLog({ client: doc, tableName: tables.audit }),
+      conflicts: new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts }),
+      publisher: new SqsPublisher({ client: clients.sqs }),
+      deliverQueueUrls: { replica: deliverQueue.url },
+    };
+    const a = createResolveHandler(deps);
+    const b = createResolveHandler(deps);
+    const keys = Array.from({ length: 10 }, (_, i) => `k-${i}`);
+    const t = Date.now();
+
+    // Act: both read every key at version 0, then race to write.
+    const [ra, rb] = await Promise.all([
+      a(event(keys.map((k) => envelope('crm', k, { name: `crm ${k}` }, t)))),
+      b(event(keys.map((k) => envelope('erp', k, { tier: 'gold' }, t + 1)))),
+    ]);
+
+    // Assess
+    expect(ra.batchItemFailures).toEqual([]);
+    expect(rb.batchItemFailures).toEqual([]);
+    expect(stateStore.conflicts).toBeGreaterThanOrEqual(keys.length);
+    const states = await base.getMany(flow.id, keys);
+    for (const k of keys) {
+      const s = states.get(k)!;
+      expect(s.view.data).toEqual({ id: k, name: `crm ${k}`, tier: 'gold' });
+      expect(s.version).toBe(2);
+    }
+  });
+});
