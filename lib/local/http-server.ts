@@ -217,7 +217,12 @@ async function adminRoute(admin: AdminApi, method: string, parts: string[]): Pro
   if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
   if (parts.length === 3 && b === 'conflicts') return found(await admin.conflicts(flowId!), `flow "${flowId}"`);
   if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
-  if (parts.length === 4 && b === 'records') return found(await admin.getRecord(flowId!, key!), `record "${key}" of flow "${flowId}"`);
+  if (parts.length === 4 && b === 'records') {
+    const record = await admin.getRecord(flowId!, key!);
+    // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
+    if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${key}" of flow "${flowId}" was deleted`, ...(record as object) } };
+    return found(record, `record "${key}" of flow "${flowId}"`);
+  }
   if (parts.length === 5 && b === 'records' && c === 'lineage') return found(await admin.lineage(flowId!, key!), `flow "${flowId}"`);
   throw new HttpError(404, `no route for GET /${parts.join('/')}`);
 }

@@ -185,6 +185,7 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(res.status).toBe(202);
     await targetWhere('accounts', 'a-del', (i) => i === undefined, 'replica a-del deleted');
     const state = await record('accounts', 'a-del');
+    expect(state.status).toBe(404);
     expect(state.json).toMatchObject({ deleted: true });
   });
 
