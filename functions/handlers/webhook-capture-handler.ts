@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
-import { ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { parseDebeziumBody } from '../core/capture/debezium';
+import { canonicalJson, ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { detectPii, REDACTED } from '../core/transform/mask';
 import {
@@ -115,7 +116,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     } catch (err) {
       return message(400, `body is not valid JSON: ${(err as Error).message}`);
     }
-    const shapeProblem = checkShape(body);
+    const debezium = source.format === 'debezium';
+    const shapeProblem = debezium ? checkDebeziumShape(body) : checkShape(body);
     if (shapeProblem) return message(400, shapeProblem);
     const records = (Array.isArray(body) ? body : [body]) as Record<string, unknown>[];
 
@@ -126,10 +128,13 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
 
     try {
-      const result = await capture(source, webhookId, records);
+      const result: { accepted: number; quarantined: number; skipped?: number } = debezium
+        ? await captureDebezium(source, webhookId, body)
+        : await capture(source, webhookId, records);
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
       metrics.count('Quarantined', result.quarantined);
+      // Debezium tombstones and events of unselected tables are not records: logged above, not counted.
       return reply(202, { accepted: result.accepted, duplicates: 0, quarantined: result.quarantined });
     } catch (err) {
       // Let the sender retry: forget the claim so the retry is not taken for a replay.
@@ -176,7 +181,65 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       envelopes.push({ ...base, ts: ts as number, data: record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
+    return commit(envelopes, quarantined, entries);
+  }
 
+  /** Debezium change events: op, before/after, ts and seq come from the events, tables from the source's selection. */
+  async function captureDebezium(source: WebhookSource, webhookId: string, body: unknown) {
+    const now = clock.now();
+    const envelopes: ChangeEnvelope[] = [];
+    const quarantined: QuarantineItem[] = [];
+    const entries: AuditEntry[] = [];
+    let skipped = 0;
+    for (const item of parseDebeziumBody(body, source.table)) {
+      const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
+      if (item.kind === 'skipped') {
+        skipped++;
+        continue;
+      }
+      const seq = item.kind === 'change' && item.seq !== undefined ? item.seq : position;
+      const identity = item.kind === 'change' ? [item.table, seq, item.operation, canonicalJson(item.data)] : [position];
+      const id = eventId(flow.id, source.id, ...identity);
+      const op = item.kind === 'change' ? item.op : 'upsert';
+      const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
+      const record = item.kind === 'change' ? item.data : item.record;
+      const problem =
+        item.kind === 'malformed'
+          ? item.reason
+          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ENVELOPE_BYTES
+            ? `change event is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`
+            : undefined;
+      const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
+      if (problem !== undefined || item.kind !== 'change') {
+        const reason = problem ?? 'malformed change event';
+        quarantined.push({
+          flow: flow.id,
+          id,
+          source: source.id,
+          at: now,
+          reason,
+          errors: [reason],
+          record: maskForQuarantine(flow, record ?? {}),
+          envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+          position,
+        });
+        entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
+        continue;
+      }
+      envelopes.push({
+        ...base,
+        ts: item.ts ?? now,
+        data: item.data,
+        ...(item.before && item.op === 'upsert' ? { before: item.before } : {}),
+        lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
+      });
+      const detail = { op: item.op, table: item.table, ...(item.operation === 'r' ? { snapshot: true } : {}) };
+      entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail });
+    }
+    return { ...(await commit(envelopes, quarantined, entries)), skipped };
+  }
+
+  async function commit(envelopes: ChangeEnvelope[], quarantined: QuarantineItem[], entries: AuditEntry[]) {
     if (envelopes.length > 0) {
       const { failed } = await publisher.send(
         deps.transformQueueUrl,
@@ -216,6 +279,15 @@ function verificationMessage(reason: string): string {
   return 'invalid webhook signature';
 }
 
+/** A Debezium body: one event object or an array of them; `null` elements are tombstones, other bad elements are quarantined. */
+function checkDebeziumShape(body: unknown): string | undefined {
+  if (Array.isArray(body)) {
+    return body.length > MAX_RECORDS_PER_REQUEST ? `an array body holds at most ${MAX_RECORDS_PER_REQUEST} change events, got ${body.length}` : undefined;
+  }
+  if (!isObject(body)) return `body must be a Debezium change event object or an array of them, got ${kindOf(body)}`;
+  return undefined;
+}
+
 function checkShape(body: unknown): string | undefined {
   if (Array.isArray(body)) {
     if (body.length > MAX_RECORDS_PER_REQUEST) return `an array body holds at most ${MAX_RECORDS_PER_REQUEST} records, got ${body.length}`;
@@ -248,7 +320,7 @@ function timestampOf(source: WebhookSource, record: Record<string, unknown>, now
 }
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
-function keyUntouchedByTransform(flow: FlowConfig): boolean {
+export function keyUntouchedByTransform(flow: FlowConfig): boolean {
   const t = flow.transform;
   if (t.detectPii === 'mask') return false;
   const touched = new Set([

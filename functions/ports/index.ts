@@ -153,7 +153,10 @@ export type MetricName =
   | 'Superseded'
   | 'Conflicts'
   | 'Delivered'
-  | 'DeliveryFailed';
+  | 'DeliveryFailed'
+  | 'DeletesInferred'
+  | 'DeleteInferenceRefused'
+  | 'PullFailed';
 
 export interface MetricsPort {
   count(name: MetricName, value: number): void;
@@ -162,3 +165,5 @@ export interface MetricsPort {
 export const noopLogger: LogPort = { debug() {}, info() {}, warn() {}, error() {} };
 export const noopMetrics: MetricsPort = { count() {} };
 export const systemClock: Clock = { now: () => Date.now() };
+
+export * from './pull';

@@ -47,6 +47,8 @@ const pullHttp = z.strictObject({
     .default({ type: 'none' }),
   auth: z.strictObject({ type: z.enum(['bearer', 'basic']), secretName: z.string().min(1) }).optional(),
   timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+  /** Incremental mode: query parameter that carries the high-water mark of `cursorField` (e.g. `updated_since`). Without it, older records are skipped client-side. */
+  cursorParam: z.string().min(1).optional(),
 });
 
 const pullS3 = z.strictObject({
@@ -68,6 +70,10 @@ const scheduleSource = z
     deletes: z
       .strictObject({ enabled: z.boolean().default(true), maxDeleteRatio: z.number().min(0).max(1).default(0.2) })
       .optional(),
+    /** Raw record fields that identify a pulled record. @default the flow's `key` (through `transform.rename`) */
+    keyFields: z.array(z.string().min(1)).min(1).optional(),
+    /** Runaway guard: a pull that reaches this many pages stops as partial (no delete inference). @default 10000 */
+    maxPagesPerRun: z.number().int().positive().max(1_000_000).optional(),
   })
   .refine((s) => Boolean(s.every) !== Boolean(s.cron), { message: 'give exactly one of every or cron' })
   .refine((s) => Boolean(s.http) !== Boolean(s.s3), { message: 'give exactly one of http or s3' })

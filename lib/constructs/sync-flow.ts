@@ -4,12 +4,27 @@ import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { EventBus, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FlowConfig } from '../config/schema';
-import { ENTRY_FILES, UnsupportedError, planFlow, unsupportedTypes, type FlowPlan, type FunctionPlan, type QueuePlan } from '../plan/plan';
+import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
+import {
+  ENTRY_FILES,
+  UnsupportedError,
+  planFlow,
+  unsupportedTypes,
+  type DynamoDbStreamTriggerPlan,
+  type FlowPlan,
+  type FunctionPlan,
+  type QueuePlan,
+} from '../plan/plan';
+import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
 import type { SyncStore } from './sync-store';
 
@@ -76,6 +91,14 @@ export class SyncFlow extends Construct {
   public readonly routes: readonly HttpRoute[];
   /** Webhook URLs by source id (the per-source route). */
   public readonly webhookUrls: Readonly<Record<string, string>>;
+  /** Source tables of `dynamodb-stream` sources (imported, with their stream ARN) by source id. */
+  public readonly sourceTables: Readonly<Record<string, ITable>>;
+  /** On-failure destinations of the stream mappings (`<flow>-capture-<source>-dlq`) by source id. */
+  public readonly streamFailureQueues: Readonly<Record<string, Queue>>;
+  /** Deploy-time stream ARN lookups of `dynamodb-stream` sources given by `tableName`, by source id. */
+  public readonly streamArnLookups: Readonly<Record<string, AwsCustomResource>>;
+  /** EventBridge rules of `eventbridge` sources by source id. */
+  public readonly eventRules: Readonly<Record<string, Rule>>;
 
   constructor(scope: Construct, id: string, props: SyncFlowProps) {
     super(scope, id);
@@ -105,6 +128,28 @@ export class SyncFlow extends Construct {
     }
     this.queues = queues;
     this.deadLetterQueues = dlqs;
+
+    // Inbound queues of sqs and eventbridge sources: their URL is an output, and a rule feeds each eventbridge one.
+    const eventRules: Record<string, Rule> = {};
+    for (const q of flowPlan.queues) {
+      if (!q.sourceId) continue;
+      new CfnOutput(this, `inbound-queue-url-${q.sourceId}`, {
+        description: `syncline ${flow.id}/${q.sourceId}: inbound queue URL (a record or a JSON array of records per message)`,
+        value: queues[q.id].queueUrl,
+      });
+    }
+    for (const r of flowPlan.eventRules) {
+      const rule = new Rule(this, `rule-${r.sourceId}`, {
+        description: `syncline ${flow.id}/${r.sourceId}: events of bus ${r.busName} to the inbound queue`,
+        eventBus: EventBus.fromEventBusName(this, `bus-${r.sourceId}`, r.busName),
+        // The config pattern is raw EventBridge syntax; Rule renders unknown keys as they are.
+        eventPattern: r.pattern as EventPattern,
+      });
+      // The SqsQueue target adds a queue policy for events.amazonaws.com conditioned on this rule's ARN.
+      rule.addTarget(new SqsQueue(queues[r.queue], { deadLetterQueue: dlqs[r.queue] }));
+      eventRules[r.sourceId] = rule;
+    }
+    this.eventRules = eventRules;
 
     // Webhook secrets, one per webhook source.
     const secrets: Record<string, Secret> = {};
@@ -138,6 +183,9 @@ export class SyncFlow extends Construct {
     this.targetTables = targetTables;
 
     // Functions.
+    const sourceTables: Record<string, ITable> = {};
+    const streamFailureQueues: Record<string, Queue> = {};
+    const streamArnLookups: Record<string, AwsCustomResource> = {};
     const functions: Record<string, SynclineFunction> = {};
     const routes: HttpRoute[] = [];
     const tableEnv = {
@@ -177,6 +225,11 @@ export class SyncFlow extends Construct {
             reportBatchItemFailures: true,
           }),
         );
+      } else if (f.trigger.type === 'dynamodb-stream') {
+        this.addStreamTrigger(f, f.trigger, fn, sourceTables, streamFailureQueues, streamArnLookups);
+      } else if (f.trigger.type === 'schedule') {
+        // The scheduler (and what the pull needs beyond the capture basics) is wired by ./schedule-source.
+        addScheduleTrigger(this, fn, flowPlan, f, { stateTable: store.state });
       } else {
         const integration = new HttpLambdaIntegration(`${f.id}-integration`, fn);
         f.trigger.routes.forEach((path, i) => {
@@ -190,6 +243,9 @@ export class SyncFlow extends Construct {
     }
     this.functions = functions;
     this.routes = routes;
+    this.sourceTables = sourceTables;
+    this.streamFailureQueues = streamFailureQueues;
+    this.streamArnLookups = streamArnLookups;
 
     // Outputs: where to point each webhook sender, and which secret signs it.
     const urls: Record<string, string> = {};
@@ -208,6 +264,67 @@ export class SyncFlow extends Construct {
       });
     }
     this.webhookUrls = urls;
+  }
+
+  /**
+   * A stream event source mapping with secure defaults: TRIM_HORIZON, bisect on error, bounded retries and
+   * record age, an SQS on-failure destination, partial batch responses, and the source filter pushed down
+   * where it can be expressed exactly. `grantStreamRead` (by the event source) is scoped to this stream.
+   */
+  private addStreamTrigger(
+    f: FunctionPlan,
+    trigger: DynamoDbStreamTriggerPlan,
+    fn: SynclineFunction,
+    sourceTables: Record<string, ITable>,
+    failureQueues: Record<string, Queue>,
+    lookups: Record<string, AwsCustomResource>,
+  ): void {
+    const sourceId = f.sourceId as string;
+    let table: ITable;
+    if (trigger.streamArn) {
+      const m = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/stream\/.+$/.exec(trigger.streamArn);
+      if (!m) throw new Error(`SyncFlow: flow "${this.flowPlan.flow.id}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
+      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
+    } else {
+      // A stream ARN carries a creation label that only the table knows, and CDK synthesizes offline: read it with
+      // DescribeTable when the stack deploys (re-read whenever the table name changes).
+      const tableName = trigger.tableName as string;
+      const tableArn = Stack.of(this).formatArn({ service: 'dynamodb', resource: 'table', resourceName: tableName });
+      const lookup = new AwsCustomResource(this, `source-${sourceId}-stream-arn`, {
+        onUpdate: {
+          service: 'DynamoDB',
+          action: 'describeTable',
+          parameters: { TableName: tableName },
+          physicalResourceId: PhysicalResourceId.of(`${tableName}-stream-arn`),
+          outputPaths: ['Table.LatestStreamArn'],
+        },
+        policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: [tableArn] }),
+        installLatestAwsSdk: false,
+      });
+      lookups[sourceId] = lookup;
+      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableName, tableStreamArn: lookup.getResponseField('Table.LatestStreamArn') });
+    }
+    sourceTables[sourceId] = table;
+    const onFailure = new Queue(this, `${f.id}-dlq`, {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+    });
+    failureQueues[sourceId] = onFailure;
+    const { filters } = pushdownFilter(trigger.filter as Record<string, unknown> | undefined);
+    fn.addEventSource(
+      new DynamoEventSource(table, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: trigger.batchSize,
+        maxBatchingWindow: Duration.seconds(trigger.maxBatchingWindowSeconds),
+        bisectBatchOnError: trigger.bisectBatchOnError,
+        retryAttempts: trigger.retryAttempts,
+        maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
+        onFailure: new SqsDlq(onFailure),
+        reportBatchItemFailures: true,
+        ...(filters.length > 0 ? { filters: filters.map((p) => FilterCriteria.filter(p as Record<string, unknown>)) } : {}),
+      }),
+    );
   }
 
   private makeQueue(q: QueuePlan, consumer: FunctionPlan | undefined): { queue: Queue; dlq: Queue } {
@@ -241,7 +358,7 @@ export class SyncFlow extends Construct {
       case 'capture':
         return {
           SOURCE_ID: f.sourceId as string,
-          WEBHOOK_SECRET_ARN: secrets[f.sourceId as string].secretArn,
+          ...(f.handler === 'webhook-capture' ? { WEBHOOK_SECRET_ARN: secrets[f.sourceId as string].secretArn } : {}),
           TRANSFORM_QUEUE_URL: queues.transform.queueUrl,
         };
       case 'transform':
@@ -271,11 +388,14 @@ export class SyncFlow extends Construct {
     for (const qid of f.sendsTo) queues[qid].grantSendMessages(fn);
     switch (f.step) {
       case 'capture':
-        // Webhook ids are claimed with a conditional put and released when publishing fails.
-        grantOnTable(store.dedup, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
         append(store.audit);
         append(store.quarantine);
-        secrets[f.sourceId as string].grantRead(fn);
+        if (f.handler === 'webhook-capture') {
+          // Webhook ids are claimed with a conditional put and released when publishing fails.
+          grantOnTable(store.dedup, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+          secrets[f.sourceId as string].grantRead(fn);
+        }
+        // Stream and inbound-queue reads are granted by their event sources; schedule pulls by ./schedule-source.
         break;
       case 'transform':
         append(store.audit);

@@ -43,7 +43,17 @@ export interface RuntimeOptions {
   readonly log?: (line: string) => void;
   /** Also log handlers' info lines. */
   readonly verbose?: boolean;
+  /**
+   * For benchmarks and tests: called once with the SDK clients, before anything uses them (e.g. to add a
+   * middleware). Every resource, adapter and poller of the runtime uses these clients.
+   */
+  readonly instrumentClients?: (clients: LocalClients) => void;
+  /** For benchmarks and tests: wraps each function's handler; the runtime invokes what it returns instead. */
+  readonly wrapHandler?: HandlerWrapper;
 }
+
+/** Wraps a function's handler (HTTP or SQS) without changing its signature. */
+export type HandlerWrapper = <H extends (...args: any[]) => Promise<unknown>>(fn: FunctionPlan, handler: H) => H;
 
 export interface WebhookEndpoint {
   readonly flowId: string;
@@ -172,6 +182,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const endpoints: LocalEndpoints = { dynamodb: servers.dynamodb, sqs: servers.sqs, s3: servers.s3 };
     const clients = createLocalClients(endpoints);
     cleanups.push(async () => clients.destroy());
+    options.instrumentClients?.(clients);
+    const wrap: HandlerWrapper = options.wrapHandler ?? ((_fn, handler) => handler);
     const doc = documentClientFor(clients.dynamodb);
 
     const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, visibilityTimeoutSeconds: visibility });
@@ -204,7 +216,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             batchSize: fn.trigger.batchSize,
             maxBatchingWindowSeconds: fn.trigger.maxBatchingWindowSeconds,
             timeoutSeconds: fn.timeoutSeconds,
-            handler,
+            handler: wrap(fn, handler),
             log,
           }),
         );
@@ -216,18 +228,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'http') throw new Error(`function ${fn.name} has no HTTP trigger`);
             const sourceId = fn.sourceId!;
             const secretName = flowPlan.webhookSecrets.find((s) => s.sourceId === sourceId)!.name;
-            const handler = createWebhookCaptureHandler({
-              flow,
-              sourceId,
-              secrets,
-              webhookSecrets: { [sourceId]: secretName },
-              transformQueueUrl: queueUrl('transform'),
-              publisher,
-              dedup,
-              audit,
-              quarantine,
-              logger,
-            });
+            const handler = wrap(
+              fn,
+              createWebhookCaptureHandler({
+                flow,
+                sourceId,
+                secrets,
+                webhookSecrets: { [sourceId]: secretName },
+                transformQueueUrl: queueUrl('transform'),
+                publisher,
+                dedup,
+                audit,
+                quarantine,
+                logger,
+              }),
+            );
             const source = flow.sources.find((s) => s.id === sourceId);
             const maxBodyBytes = source?.type === 'webhook' ? source.maxBodyBytes : 1_000_000;
             for (const path of fn.trigger.routes) routes.push({ method: 'POST', path, functionName: fn.name, maxBodyBytes, handler: async (event) => handler(event) });
@@ -259,6 +274,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             sqsFunction(fn, createDeliverDynamoDbHandler({ flow, targetId, stateStore, writer, audit, logger }));
             break;
           }
+          case 'dynamodb-stream-capture':
+          case 'sqs-capture':
+          case 'schedule-capture':
+            throw new RuntimeError(`flow "${flow.id}": the local runtime cannot run ${fn.handler} functions yet`);
           default: {
             const never: never = fn.handler;
             throw new RuntimeError(`no local runtime for handler "${String(never)}"`);

@@ -1,15 +1,26 @@
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 
 /** Source and target types whose runtime exists; others are refused at synth and at `syncline dev`. */
-export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook']);
+export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook', 'dynamodb-stream', 'schedule', 'sqs', 'eventbridge']);
 export const SUPPORTED_TARGETS: ReadonlySet<TargetType> = new Set<TargetType>(['dynamodb']);
 
 export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver';
 /** Which handler a function runs; each has one entry file under functions/entry. */
-export type HandlerKind = 'webhook-capture' | 'transform' | 'resolve' | 'deliver-dynamodb';
+export type HandlerKind =
+  | 'webhook-capture'
+  | 'dynamodb-stream-capture'
+  | 'sqs-capture'
+  | 'schedule-capture'
+  | 'transform'
+  | 'resolve'
+  | 'deliver-dynamodb';
 
 export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   'webhook-capture': 'functions/entry/webhook-capture.ts',
+  // Also serves eventbridge sources: their rule feeds the same kind of inbound queue.
+  'sqs-capture': 'functions/entry/sqs-capture.ts',
+  'dynamodb-stream-capture': 'functions/entry/dynamodb-stream-capture.ts',
+  'schedule-capture': 'functions/entry/schedule-capture.ts',
   transform: 'functions/entry/transform.ts',
   resolve: 'functions/entry/resolve.ts',
   'deliver-dynamodb': 'functions/entry/deliver-dynamodb.ts',
@@ -22,11 +33,43 @@ export interface QueuePlan {
   readonly name: string;
   readonly visibilityTimeoutSeconds: number;
   readonly maxReceiveCount: number;
+  /** Set on a source's inbound queue (`inbound-<source>`, for `sqs` and `eventbridge` sources). */
+  readonly sourceId?: string;
 }
 
 export type TriggerPlan =
   | { readonly type: 'http'; readonly routes: readonly string[] }
-  | { readonly type: 'sqs'; readonly queue: string; readonly batchSize: number; readonly maxBatchingWindowSeconds: number };
+  | { readonly type: 'sqs'; readonly queue: string; readonly batchSize: number; readonly maxBatchingWindowSeconds: number }
+  | DynamoDbStreamTriggerPlan
+  | { readonly type: 'schedule'; readonly every?: string; readonly cron?: string };
+
+/** A DynamoDB stream event source mapping (NEW_AND_OLD_IMAGES expected on the table's stream). */
+export interface DynamoDbStreamTriggerPlan {
+  readonly type: 'dynamodb-stream';
+  /** The source table by name (the stack looks its stream ARN up at deploy; locally it is created with a stream). */
+  readonly tableName?: string;
+  /** The stream, for a table outside the stack. */
+  readonly streamArn?: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  readonly startingPosition: 'TRIM_HORIZON';
+  readonly bisectBatchOnError: true;
+  readonly retryAttempts: number;
+  readonly maxRecordAgeSeconds: number;
+  /** Name of the on-failure queue that receives the metadata of batches given up on: `<flow>-capture-<source>-dlq`. */
+  readonly onFailureQueue: string;
+  /** The source's event pattern over the unmarshalled image (pushed down where possible, always applied in the handler). */
+  readonly filter?: Readonly<Record<string, unknown>>;
+}
+
+/** An EventBridge rule that forwards matching events of a bus to a source's inbound queue. */
+export interface EventRulePlan {
+  readonly sourceId: string;
+  readonly busName: string;
+  readonly pattern: Readonly<Record<string, unknown>>;
+  /** Plan id of the inbound queue: `inbound-<source>`. */
+  readonly queue: string;
+}
 
 export interface FunctionPlan {
   /** Unique within the flow: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`. */
@@ -64,6 +107,8 @@ export interface FlowPlan {
   readonly functions: readonly FunctionPlan[];
   readonly webhookSecrets: readonly WebhookSecretPlan[];
   readonly targetTables: readonly TargetTablePlan[];
+  /** One per `eventbridge` source. */
+  readonly eventRules: readonly EventRulePlan[];
 }
 
 export interface TablePlan {
@@ -96,6 +141,9 @@ export const STORE_TABLES: readonly TablePlan[] = [
 ];
 
 const SQS_FUNCTION_TIMEOUT = 30;
+/** Stream mapping bounds: a poison batch is bisected, retried this often, and given up on at this age. */
+export const STREAM_RETRY_ATTEMPTS = 10;
+export const STREAM_MAX_RECORD_AGE_SECONDS = 24 * 3600;
 /** SQS visibility must be at least six times the consumer's timeout. */
 const VISIBILITY = SQS_FUNCTION_TIMEOUT * 6;
 export const MAX_RECEIVE_COUNT = 5;
@@ -123,8 +171,8 @@ export function unsupportedTypes(config: SynclineConfig): string[] {
   return problems;
 }
 
-function queue(flow: string, id: string): QueuePlan {
-  return { id, name: `${flow}-${id}`, visibilityTimeoutSeconds: VISIBILITY, maxReceiveCount: MAX_RECEIVE_COUNT };
+function queue(flow: string, id: string, sourceId?: string): QueuePlan {
+  return { id, name: `${flow}-${id}`, visibilityTimeoutSeconds: VISIBILITY, maxReceiveCount: MAX_RECEIVE_COUNT, ...(sourceId ? { sourceId } : {}) };
 }
 
 function sqsTrigger(queueId: string, batchSize: number): TriggerPlan {
@@ -149,6 +197,52 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       timeoutSeconds: 29,
       memoryMb: 512,
     });
+  }
+  const eventRules: EventRulePlan[] = [];
+  for (const source of flow.sources) {
+    const capture = { id: `capture-${source.id}`, name: `${flow.id}-capture-${source.id}`, step: 'capture', sourceId: source.id, sendsTo: ['transform'] } as const;
+    switch (source.type) {
+      case 'webhook':
+        break;
+      case 'dynamodb-stream':
+        functions.push({
+          ...capture,
+          handler: 'dynamodb-stream-capture',
+          trigger: {
+            type: 'dynamodb-stream',
+            ...(source.tableName ? { tableName: source.tableName } : {}),
+            ...(source.streamArn ? { streamArn: source.streamArn } : {}),
+            batchSize: 100,
+            maxBatchingWindowSeconds: 1,
+            startingPosition: 'TRIM_HORIZON',
+            bisectBatchOnError: true,
+            retryAttempts: STREAM_RETRY_ATTEMPTS,
+            maxRecordAgeSeconds: STREAM_MAX_RECORD_AGE_SECONDS,
+            onFailureQueue: `${flow.id}-capture-${source.id}-dlq`,
+            ...(source.filter ? { filter: source.filter } : {}),
+          },
+          timeoutSeconds: 60,
+          memoryMb: 512,
+        });
+        break;
+      case 'sqs':
+      case 'eventbridge': {
+        const inbound = queue(flow.id, `inbound-${source.id}`, source.id);
+        queues.push(inbound);
+        if (source.type === 'eventbridge') eventRules.push({ sourceId: source.id, busName: source.busName, pattern: source.pattern, queue: inbound.id });
+        functions.push({ ...capture, handler: 'sqs-capture', trigger: sqsTrigger(inbound.id, 10), timeoutSeconds: SQS_FUNCTION_TIMEOUT, memoryMb: 512 });
+        break;
+      }
+      case 'schedule':
+        functions.push({
+          ...capture,
+          handler: 'schedule-capture',
+          trigger: { type: 'schedule', ...(source.every ? { every: source.every } : {}), ...(source.cron ? { cron: source.cron } : {}) },
+          timeoutSeconds: 900,
+          memoryMb: 1024,
+        });
+        break;
+    }
   }
   const deliverQueues = flow.targets.map((t) => queue(flow.id, `deliver-${t.id}`));
   functions.push(
@@ -192,6 +286,7 @@ export function planFlow(flow: FlowConfig): FlowPlan {
     queues,
     functions,
     webhookSecrets: webhookSources.map((s) => ({ sourceId: s.id, name: `syncline/${flow.id}/${s.id}/webhook` })),
+    eventRules,
     targetTables: flow.targets.flatMap((t) =>
       t.type === 'dynamodb' ? [{ targetId: t.id, existing: t.tableName, localName: t.tableName ?? `${flow.id}-${t.id}`, keyAttribute: t.keyAttribute }] : [],
     ),

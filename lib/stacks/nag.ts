@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { SyncStack } from './sync-stack';
 
@@ -13,6 +13,9 @@ export interface NagAcknowledgement {
 
 const flowsOf = (stack: SyncStack) => Object.values(stack.flows);
 
+/** Construct id of the singleton function behind every AwsCustomResource of a stack (fixed by aws-cdk-lib). */
+const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+
 /**
  * Every acknowledged AwsSolutions finding. Each is applied to the narrowest constructs that produce it,
  * never stack-wide, so a new finding elsewhere still fails synth.
@@ -21,7 +24,7 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
-      'X-Ray active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions, so their resource is "*". Every other statement names its resource.',
+      'X-Ray active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, and a DynamoDB stream event source adds dynamodb:ListStreams; none of these actions supports resource-level permissions, so their resource is "*". Every other statement names its resource.',
     appliesTo: "each syncline function's role",
     targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.functions).map((fn) => fn.role!)),
   },
@@ -38,6 +41,29 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
       'A webhook signing secret is shared with the sending SaaS, which must be updated in step with it; automatic rotation would break signature checks. Rotate by hand with both systems (the Standard Webhooks header allows several signatures during the switch).',
     appliesTo: 'the per-source webhook secrets',
     targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.webhookSecrets)),
+  },
+  {
+    id: 'AwsSolutions-SQS3',
+    reason:
+      "A stream mapping's on-failure queue is itself the dead-letter store: Lambda sends it the metadata (shard, sequence range) of batches it gave up on, nobody consumes it automatically, and a DLQ behind it would never receive anything.",
+    appliesTo: "the on-failure queues of dynamodb-stream sources' event source mappings",
+    targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.streamFailureQueues)),
+  },
+  {
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason:
+      "The CDK AwsCustomResource provider that reads a source table's LatestStreamArn at deploy time is a CDK-owned singleton whose role is created with AWSLambdaBasicExecutionRole (log writing only); its one other permission is dynamodb:DescribeTable on the named source table.",
+    appliesTo: 'the service role of the AwsCustomResource provider, when a dynamodb-stream source names a table',
+    targets: (stack) => [
+      ...new Set(
+        flowsOf(stack).flatMap((flow) =>
+          Object.values(flow.streamArnLookups).flatMap((lookup) => {
+            const role = Stack.of(lookup).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID)?.node.tryFindChild('ServiceRole');
+            return role ? [role] : [];
+          }),
+        ),
+      ),
+    ],
   },
   {
     id: 'AwsSolutions-SMG4',

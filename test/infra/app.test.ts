@@ -34,14 +34,14 @@ describe('bin/app.ts with a bad config', () => {
     noStackTrace(stderr);
   });
 
-  it('reads -c syncline:config=<file.yaml> and refuses source types without a runtime, naming the path', () => {
+  it('reads -c syncline:config=<file.yaml> and refuses target types without a runtime, naming the path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'syncline-cfg-'));
     const file = join(dir, 'flows.yaml');
-    const flow = { ...flowLike('orders'), sources: [{ id: 'queue', type: 'sqs' }] };
+    const flow = { ...flowLike('orders'), targets: [{ id: 'lake', type: 's3', prefix: 'orders/' }] };
     writeFileSync(file, stringify({ flows: [flow] }));
     const { code, stderr } = runApp({ 'syncline:config': file });
     expect(code).toBe(1);
-    expect(stderr).toContain('flow "orders" at $.flows[0].sources[0].type');
+    expect(stderr).toContain('flow "orders" at $.flows[0].targets[0].type');
     noStackTrace(stderr);
   });
 

@@ -104,10 +104,10 @@ describe('SyncFlow', () => {
     });
   });
 
-  it('refuses a flow whose source type has no runtime yet', () => {
+  it('refuses a flow whose target type has no runtime yet', () => {
     const { stack, store, httpApi } = setup();
     const base = exampleConfig().flows[0];
-    const flow = { ...base, sources: [{ id: 'bus', type: 'sqs' as const }] };
+    const flow = { ...base, targets: [{ id: 'lake', type: 's3' as const, prefix: 'orders/', format: 'jsonl' as const }] };
     expect(() => new SyncFlow(stack, 'F', { flow, store, httpApi, projectRoot: root })).toThrow(/not available yet/);
   });
 

@@ -35,8 +35,28 @@ describe('cdk-nag AwsSolutions', () => {
     expect(describeViolations(report.violations)).toEqual([]);
   });
 
+  it('reports none for a flow with every source type', () => {
+    const everySource = {
+      ...flowLike('every-source'),
+      sources: [
+        { id: 'crm', type: 'webhook' },
+        { id: 'primary', type: 'dynamodb-stream', tableName: 'primary-table' },
+        { id: 'api', type: 'schedule', every: '15 minutes', http: { url: 'https://api.example.com/contacts', auth: { type: 'bearer', secretName: 'crm-api-token' } } },
+        { id: 'lake', type: 'schedule', cron: '0 3 * * ? *', s3: { bucket: 'exports-bucket', prefix: 'contacts/', format: 'csv' } },
+        { id: 'inbox', type: 'sqs' },
+        { id: 'bus', type: 'eventbridge', pattern: { source: ['crm.app'] } },
+      ],
+    };
+    const { stack } = synthStack(parseConfig({ ...exampleConfigInput(), flows: [everySource] }), 'NagEverySource');
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(describeViolations(report.violations)).toEqual([]);
+  });
+
   it('would fail without the acknowledgements, so each one is needed', () => {
-    const { stack: bare } = synthStack(exampleConfig(), 'NagBare', false);
+    // A dynamodb-stream source by table name brings the stream on-failure queue and the stream ARN lookup.
+    const streams = { ...flowLike('streams'), sources: [{ id: 'primary', type: 'dynamodb-stream', tableName: 'primary-table' }] };
+    const withStreams = parseConfig({ ...exampleConfigInput(), flows: [...(exampleConfigInput().flows as unknown[]), streams] });
+    const { stack: bare } = synthStack(withStreams, 'NagBare', false);
     const found = new Set(new AwsSolutionsChecks().validateScope(bare).violations.map((v) => v.ruleName));
     for (const ack of NAG_ACKNOWLEDGEMENTS) expect(found).toContain(ack.id);
   });

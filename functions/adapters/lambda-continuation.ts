@@ -1,0 +1,11 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+
+/**
+ * Continues a long pull in a fresh invocation of the same function: an asynchronous (`Event`) self-invoke,
+ * so the chain never holds a caller open. The handler bounds how often one run chains.
+ */
+export function lambdaContinuation(client: LambdaClient, functionName: string): (input: Record<string, unknown>) => Promise<void> {
+  return async (input) => {
+    await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(input)) }));
+  };
+}

@@ -1,0 +1,39 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ScheduleSource } from '../core/pull/records';
+import type { PullReader, Secrets } from '../ports';
+import { HttpPageFetcher, HttpPullReader } from './http-page-fetcher';
+import type { RetryOptions } from './retry';
+import { S3ObjectReader } from './s3-object-reader';
+
+export interface PullReaderDeps {
+  /** Auth secrets of HTTP sources (Secrets Manager in AWS, env/file locally). */
+  readonly secrets: Secrets;
+  /** Required for `s3` sources. */
+  readonly s3Client?: S3Client;
+  /** @default global fetch with the source's timeout */
+  readonly fetcher?: HttpPageFetcher;
+  readonly retry?: RetryOptions;
+  /** S3 records per page. @default 1000 */
+  readonly s3PageSize?: number;
+}
+
+/** The reader of a `schedule` source: HTTP API or S3 objects. */
+export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): PullReader {
+  if (source.http) {
+    const http = source.http;
+    return new HttpPullReader({
+      url: http.url,
+      itemsPath: http.itemsPath,
+      pagination: http.pagination,
+      auth: http.auth,
+      secrets: deps.secrets,
+      cursorParam: source.mode === 'incremental' ? http.cursorParam : undefined,
+      fetcher: deps.fetcher ?? new HttpPageFetcher({ timeoutMs: http.timeoutMs, retry: deps.retry }),
+    });
+  }
+  if (source.s3) {
+    if (!deps.s3Client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
+    return new S3ObjectReader({ client: deps.s3Client, bucket: source.s3.bucket, prefix: source.s3.prefix, format: source.s3.format, pageSize: deps.s3PageSize });
+  }
+  throw new Error(`schedule source "${source.id}" has neither http nor s3`);
+}

@@ -1,0 +1,178 @@
+/** DynamoDB Streams records to change envelopes, pure: the caller supplies the unmarshalling of images. */
+import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type OriginMarker } from '../envelope';
+import { matchesPattern } from '../event-pattern';
+
+export type DynamoDbStreamSource = Extract<SourceConfig, { type: 'dynamodb-stream' }>;
+
+/** Attribute of items written by syncline's DynamoDB target: `{flow, version, hash, ts}`. */
+export const ORIGIN_MARKER_ATTRIBUTE = '_syncline';
+
+/** The shape of a stream record that the mapping reads (structurally what `aws-lambda`'s DynamoDBRecord holds). */
+export interface StreamRecord {
+  readonly eventID?: string;
+  readonly eventName?: 'INSERT' | 'MODIFY' | 'REMOVE' | string;
+  readonly userIdentity?: { readonly type?: string; readonly principalId?: string } | null;
+  readonly dynamodb?: {
+    readonly ApproximateCreationDateTime?: number;
+    readonly SequenceNumber?: string;
+    readonly Keys?: Record<string, unknown>;
+    readonly NewImage?: Record<string, unknown>;
+    readonly OldImage?: Record<string, unknown>;
+  };
+}
+
+/** What one stream record becomes. */
+export type StreamOutcome =
+  | { readonly kind: 'envelope'; readonly envelope: ChangeEnvelope; readonly ttlExpiry: boolean }
+  | { readonly kind: 'skipped'; readonly seq: string; readonly reason: 'filtered' | 'ttl delete ignored' }
+  | {
+      readonly kind: 'invalid';
+      readonly seq: string;
+      readonly id: string;
+      readonly op: 'upsert' | 'delete';
+      readonly reason: string;
+      /** The image as far as it could be read (unmasked: the caller masks before storing). */
+      readonly record: Record<string, unknown>;
+    };
+
+export interface StreamMappingOptions {
+  readonly flow: FlowConfig;
+  readonly source: DynamoDbStreamSource;
+  /** Capture time (ms), for the lineage and as ts when the record has none. */
+  readonly now: number;
+  /** Turns a DynamoDB-JSON image into a plain JSON record; throws on values JSON cannot hold exactly. */
+  readonly unmarshall: (image: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/**
+ * Maps one stream record: INSERT/MODIFY are upserts of NewImage, REMOVE (and a TTL expiry, unless the source
+ * ignores those) a delete keyed by OldImage. The source `filter` is applied to the full image; `attributes`
+ * include/exclude to `data` and `before`. An item syncline itself wrote carries the origin marker, which
+ * becomes the envelope's `origin` and `ts` and is stripped from the data.
+ */
+export function mapStreamRecord(record: StreamRecord, options: StreamMappingOptions): StreamOutcome {
+  const { flow, source, now, unmarshall: unmarshallImage } = options;
+  const ddb = record.dynamodb ?? {};
+  const seq = typeof ddb.SequenceNumber === 'string' && ddb.SequenceNumber !== '' ? ddb.SequenceNumber : '';
+  const id = typeof record.eventID === 'string' && record.eventID !== '' ? record.eventID : eventId(flow.id, source.id, seq);
+  const op = record.eventName === 'REMOVE' ? 'delete' : 'upsert';
+  const invalid = (reason: string, image: Record<string, unknown> = {}): StreamOutcome => ({ kind: 'invalid', seq, id, op, reason, record: image });
+  if (seq === '') return invalid('stream record has no SequenceNumber');
+  if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY' && record.eventName !== 'REMOVE') {
+    return invalid(`unknown eventName ${JSON.stringify(record.eventName)}`);
+  }
+  const ttlExpiry = op === 'delete' && isTtlExpiry(record);
+  if (ttlExpiry && source.ignoreTtlDeletes) return { kind: 'skipped', seq, reason: 'ttl delete ignored' };
+
+  let newImage: Record<string, unknown> | undefined;
+  let oldImage: Record<string, unknown> | undefined;
+  try {
+    newImage = ddb.NewImage ? unmarshallImage(ddb.NewImage) : undefined;
+    oldImage = ddb.OldImage ? unmarshallImage(ddb.OldImage) : undefined;
+  } catch (err) {
+    return invalid(`image cannot be unmarshalled: ${(err as Error).message}`);
+  }
+  let keys: Record<string, unknown> = {};
+  try {
+    keys = ddb.Keys ? unmarshallImage(ddb.Keys) : {};
+  } catch {
+    // Keys only fill gaps below; the images are what counts.
+  }
+  const marker = readMarker(newImage);
+  const image = op === 'upsert' ? newImage : (oldImage ?? (Object.keys(keys).length > 0 ? keys : undefined));
+  if (!image) {
+    return invalid(op === 'upsert' ? 'INSERT/MODIFY record has no NewImage: the stream must use NEW_AND_OLD_IMAGES or NEW_IMAGE' : 'REMOVE record has no OldImage or Keys');
+  }
+  const full = { ...keys, ...strip(image) };
+  if (source.filter && !matchesPattern(source.filter, full)) return { kind: 'skipped', seq, reason: 'filtered' };
+
+  const data = selectAttributes(full, source.attributes);
+  const before = op === 'upsert' && oldImage ? selectAttributes(strip(oldImage), source.attributes) : undefined;
+  const ts = marker && op === 'upsert' ? marker.ts : approximateTime(ddb.ApproximateCreationDateTime) ?? now;
+  const origin: OriginMarker | undefined = marker && op === 'upsert' ? marker : undefined;
+  return {
+    kind: 'envelope',
+    ttlExpiry,
+    envelope: {
+      v: ENVELOPE_VERSION,
+      id,
+      flow: flow.id,
+      source: source.id,
+      key: '',
+      op,
+      data,
+      ...(before ? { before } : {}),
+      ts,
+      seq,
+      lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
+      ...(origin ? { origin } : {}),
+    },
+  };
+}
+
+/**
+ * A full-table re-capture of one item (backfill): an upsert snapshot with the item's marker clock when it has one,
+ * else `at`. Its id depends on the item's content, so re-running a backfill over unchanged data is a no-op merge.
+ */
+export function snapshotEnvelope(flow: FlowConfig, sourceId: string, item: Record<string, unknown>, at: number): ChangeEnvelope {
+  const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === sourceId && s.type === 'dynamodb-stream');
+  const marker = readMarker(item);
+  const data = selectAttributes(strip(item), source?.attributes);
+  const content = JSON.stringify(data, Object.keys(data).sort());
+  return {
+    v: ENVELOPE_VERSION,
+    id: eventId(flow.id, sourceId, 'snapshot', content, marker?.ts ?? at),
+    flow: flow.id,
+    source: sourceId,
+    key: '',
+    op: 'upsert',
+    data,
+    ts: marker?.ts ?? at,
+    // Sorts before any stream sequence number of the same ms, so a live change wins a tie with a snapshot.
+    seq: `snapshot:${at}`,
+    lineage: [{ step: 'capture', at, outcome: 'captured' }],
+    ...(marker ? { origin: marker } : {}),
+  };
+}
+
+/** TTL deletions are made by the DynamoDB service principal. */
+export function isTtlExpiry(record: StreamRecord): boolean {
+  return record.userIdentity?.type === 'Service' && record.userIdentity.principalId === 'dynamodb.amazonaws.com';
+}
+
+/** `ApproximateCreationDateTime` in ms: Lambda gives epoch seconds (maybe fractional); values already in ms are kept. */
+export function approximateTime(value: unknown): number | undefined {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return undefined;
+  return Math.round(n < 1e11 ? n * 1000 : n);
+}
+
+/** Applies `attributes` include/exclude to a record's top-level attributes. */
+export function selectAttributes(
+  record: Record<string, unknown>,
+  attributes: DynamoDbStreamSource['attributes'] | undefined,
+): Record<string, unknown> {
+  if (!attributes) return record;
+  const include = attributes.include && attributes.include.length > 0 ? new Set(attributes.include) : undefined;
+  const exclude = new Set(attributes.exclude ?? []);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) if ((!include || include.has(k)) && !exclude.has(k)) out[k] = v;
+  return out;
+}
+
+
+function strip(image: Record<string, unknown>): Record<string, unknown> {
+  if (!(ORIGIN_MARKER_ATTRIBUTE in image)) return image;
+  const { [ORIGIN_MARKER_ATTRIBUTE]: _marker, ...rest } = image;
+  return rest;
+}
+
+/** The origin marker of an item, when it has a well-formed one. */
+export function readMarker(image: Record<string, unknown> | undefined): OriginMarker | undefined {
+  const m = image?.[ORIGIN_MARKER_ATTRIBUTE];
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return undefined;
+  const { flow, version, hash, ts, target } = m as Record<string, unknown>;
+  if (typeof flow !== 'string' || typeof version !== 'number' || typeof hash !== 'string' || typeof ts !== 'number') return undefined;
+  return { flow, target: typeof target === 'string' ? target : '', version, hash, ts };
+}

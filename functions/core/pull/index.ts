@@ -1,0 +1,3 @@
+export * from './pagination';
+export * from './records';
+export * from './pull-run';

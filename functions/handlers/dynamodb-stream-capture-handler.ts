@@ -1,0 +1,163 @@
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import { unmarshallImage } from '../adapters/dynamodb-images';
+import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
+import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type QuarantineItem,
+  type QuarantineStore,
+} from '../ports';
+import { auditable, describeError } from './sqs-batch';
+import { keyUntouchedByTransform, maskForQuarantine } from './webhook-capture-handler';
+
+/** Dependencies of the capture function of one `dynamodb-stream` source. */
+export interface DynamoDbStreamCaptureDeps {
+  readonly flow: FlowConfig;
+  /** The `dynamodb-stream` source this function captures. */
+  readonly sourceId: string;
+  readonly transformQueueUrl: string;
+  readonly publisher: Publisher;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+export type DynamoDbStreamCaptureHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+
+/** Largest envelope that fits one SQS message. */
+const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
+
+interface Slot {
+  readonly index: number;
+  readonly envelope?: ChangeEnvelope;
+  readonly quarantine?: QuarantineItem;
+  readonly audit?: AuditEntry;
+}
+
+/**
+ * Stream records to envelopes on the transform queue. A record that cannot be captured (no image, an
+ * unmarshalling error, missing key fields) is quarantined with its sequence number and does not fail the
+ * batch. When sending or storing fails, the answer names the first record not done, and Lambda retries from
+ * there (records after it may be sent twice, which merges absorb). The source `filter` is applied here as
+ * well as in the mapping's filter criteria, so a runtime without pushdown behaves the same.
+ */
+export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDeps): DynamoDbStreamCaptureHandler {
+  const { flow, publisher, audit, quarantine } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
+  if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
+  const keyIsRaw = keyUntouchedByTransform(flow);
+
+  return async (event) => {
+    const records: readonly DynamoDBRecord[] = event.Records ?? [];
+    const now = clock.now();
+    const slots: Slot[] = [];
+    let filtered = 0;
+    records.forEach((record, index) => {
+      const outcome = mapStreamRecord(record as StreamRecord, { flow, source, now, unmarshall: unmarshallImage });
+      const base = { flow: flow.id, step: 'capture' as const, at: now, source: source.id };
+      if (outcome.kind === 'skipped') {
+        filtered++;
+        return;
+      }
+      let problem: { id: string; seq: string; op: 'upsert' | 'delete'; reason: string; record: Record<string, unknown> } | undefined;
+      let key = '';
+      if (outcome.kind === 'invalid') {
+        problem = outcome;
+      } else {
+        const env = outcome.envelope;
+        const data = env.data ?? {};
+        key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
+        if (keyIsRaw && key === '') {
+          problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
+        } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_ENVELOPE_BYTES) {
+          problem = { ...env, reason: `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, record: data };
+        } else {
+          const detail = { op: env.op, ...(outcome.ttlExpiry ? { ttlExpiry: true } : {}), ...(env.origin ? { echoOf: env.origin.flow } : {}) };
+          slots.push({ index, envelope: env, audit: { ...base, key, eventId: env.id, outcome: 'captured', detail } });
+          return;
+        }
+      }
+      const { id, seq, op, reason, record: image } = problem;
+      slots.push({
+        index,
+        quarantine: {
+          flow: flow.id,
+          id,
+          source: source.id,
+          at: now,
+          reason,
+          errors: [reason],
+          record: maskForQuarantine(flow, image),
+          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+          position: seq,
+        },
+        audit: { ...base, key, eventId: id, outcome: 'quarantined', reason },
+      });
+    });
+
+    // Index of the first record not fully handled; Lambda retries the batch from it.
+    let failAt = Number.POSITIVE_INFINITY;
+    const failFrom = (index: number, why: string, err?: unknown) => {
+      if (index < failAt) failAt = index;
+      logger.warn(why, { flow: flow.id, source: source.id, sequenceNumber: records[index]?.dynamodb?.SequenceNumber, error: describeError(err) });
+    };
+
+    const toSend = slots.filter((s) => s.envelope);
+    if (toSend.length > 0) {
+      try {
+        const { failed } = await publisher.send(
+          deps.transformQueueUrl,
+          toSend.map((s) => ({ id: s.envelope!.id, body: JSON.stringify(s.envelope) })),
+        );
+        const failedIds = new Set(failed);
+        const first = toSend.find((s) => failedIds.has(s.envelope!.id));
+        if (first) failFrom(first.index, 'send to the transform queue failed after retries');
+      } catch (err) {
+        failFrom(toSend[0]!.index, 'send to the transform queue failed', err);
+      }
+    }
+    const toQuarantine = slots.filter((s) => s.quarantine && s.index < failAt);
+    if (toQuarantine.length > 0) {
+      try {
+        await quarantine.put(toQuarantine.map((s) => s.quarantine!));
+      } catch (err) {
+        failFrom(toQuarantine[0]!.index, 'quarantine write failed', err);
+      }
+    }
+    const done = slots.filter((s) => s.index < failAt);
+    const entries = auditable(flow, done.map((s) => s.audit!));
+    if (entries.length > 0) {
+      try {
+        await audit.write(entries);
+      } catch (err) {
+        failFrom(done[0]!.index, 'audit write failed', err);
+      }
+    }
+
+    const captured = done.filter((s) => s.envelope && s.index < failAt).length;
+    const quarantined = done.filter((s) => s.quarantine && s.index < failAt).length;
+    metrics.count('Captured', captured);
+    metrics.count('Quarantined', quarantined);
+    metrics.count('Filtered', filtered);
+    logger.info('stream batch captured', { flow: flow.id, source: source.id, records: records.length, captured, quarantined, filtered });
+    if (failAt === Number.POSITIVE_INFINITY) return { batchItemFailures: [] };
+    const itemIdentifier = records[failAt]?.dynamodb?.SequenceNumber;
+    // Without a sequence number to resume from, only a failed invocation makes Lambda retry the batch.
+    if (!itemIdentifier) throw new Error(`stream record ${failAt} failed and has no SequenceNumber`);
+    return { batchItemFailures: [{ itemIdentifier }] };
+  };
+}

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import type { FlowConfig } from '../../lib/config/schema';
+import { runPull, type PullSummary } from '../core/pull/pull-run';
+import type { ScheduleSource } from '../core/pull/records';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditLog,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type PullReader,
+  type PullStateStore,
+  type QuarantineStore,
+} from '../ports';
+import { auditable } from './sqs-batch';
+import { maskForQuarantine } from './webhook-capture-handler';
+
+/** Dependencies of the capture function of one `schedule` source. */
+export interface ScheduleCaptureDeps {
+  readonly flow: FlowConfig;
+  readonly sourceId: string;
+  /** Reads the source (see `createPullReader`). */
+  readonly reader: PullReader;
+  /** Run state, per-key hashes and seen keys, in the state table. */
+  readonly pullState: PullStateStore;
+  readonly publisher: Publisher;
+  readonly transformQueueUrl: string;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+  /**
+   * Milliseconds left to this invocation when there is no Lambda context (the local runtime).
+   * @default the Lambda context's getRemainingTimeInMillis(), else 15 minutes
+   */
+  readonly remainingMs?: () => number;
+  /**
+   * Stop and checkpoint when less than this is left.
+   * @default 60000
+   */
+  readonly reserveMs?: number;
+  /**
+   * Continues a run that stopped at the deadline in a new invocation right away (AWS: an asynchronous self-invoke).
+   * @default none: the next scheduled run continues
+   */
+  readonly continueSoon?: (input: ScheduleCaptureInput) => Promise<void>;
+  /**
+   * Invocations of one run after which it is no longer continued right away, only by the schedule.
+   * @default 20
+   */
+  readonly maxChainedInvocations?: number;
+}
+
+const pullInput = z.strictObject({
+  action: z.enum(['pull', 'schedule', 'continue']),
+  sourceId: z.string().min(1),
+  /** Admin override of the maxDeleteRatio guard for this run. */
+  acceptDeletes: z.boolean().optional(),
+  /** Drop an active run's progress and start over. */
+  restart: z.boolean().optional(),
+});
+
+/** The payloads the capture function accepts besides a plain EventBridge scheduled event. */
+export type ScheduleCaptureInput = z.output<typeof pullInput>;
+
+/** EventBridge Scheduler/rule scheduled events: the trigger carries no parameters. */
+const scheduledEvent = z.looseObject({ 'detail-type': z.literal('Scheduled Event'), source: z.string() });
+
+export type ScheduleCaptureHandler = (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>) => Promise<PullSummary>;
+
+/**
+ * The capture function of a `schedule` source: one pull (or the continuation of one) per invocation, answering
+ * with the pull summary. Source failures are reported in the summary and retried by the next run from the
+ * checkpoint; our own failures (queue, state) throw so the scheduler retries and then dead-letters the event.
+ */
+export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): ScheduleCaptureHandler {
+  const { flow } = deps;
+  const source = flow.sources.find((s): s is ScheduleSource => s.id === deps.sourceId && s.type === 'schedule');
+  if (!source) throw new Error(`flow "${flow.id}" has no schedule source "${deps.sourceId}"`);
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const audit: AuditLog = { write: (entries) => deps.audit.write(auditable(flow, entries)), lineage: (f, k) => deps.audit.lineage(f, k) };
+
+  return async (event, context) => {
+    const input = parseInput(event, source.id);
+    if (input.sourceId !== source.id) throw new Error(`this function pulls source "${source.id}" of flow "${flow.id}", not "${input.sourceId}"`);
+    const remainingMs = context?.getRemainingTimeInMillis
+      ? () => context.getRemainingTimeInMillis()
+      : (deps.remainingMs ?? (() => 15 * 60_000));
+    const summary = await runPull(
+      {
+        flow,
+        source,
+        reader: deps.reader,
+        state: deps.pullState,
+        publisher: deps.publisher,
+        transformQueueUrl: deps.transformQueueUrl,
+        quarantine: deps.quarantine,
+        audit,
+        clock,
+        logger,
+        metrics,
+        remainingMs,
+        reserveMs: deps.reserveMs,
+        maskRecord: (record) => maskForQuarantine(flow, record),
+        owner: context?.awsRequestId ?? randomUUID(),
+      },
+      { acceptDeletes: input.acceptDeletes, restart: input.restart },
+    );
+    logger.info('pull summary', { ...summary, trigger: input.action });
+    const chained = summary.run?.invocations ?? 1;
+    if (summary.continued && !summary.error && deps.continueSoon) {
+      if (chained < (deps.maxChainedInvocations ?? 20)) await deps.continueSoon({ action: 'continue', sourceId: source.id });
+      else logger.warn('pull continues at the next scheduled run', { flow: flow.id, source: source.id, invocations: chained });
+    }
+    return summary;
+  };
+}
+
+function parseInput(event: unknown, sourceId: string): ScheduleCaptureInput {
+  const parsed = pullInput.safeParse(event);
+  if (parsed.success) return parsed.data;
+  if (scheduledEvent.safeParse(event).success) return { action: 'schedule', sourceId };
+  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  throw new Error(`not a pull request or scheduled event: expected {"action": "pull", "sourceId": "${sourceId}"} (${issues})`);
+}

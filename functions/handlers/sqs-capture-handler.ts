@@ -1,0 +1,168 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type QuarantineItem,
+  type QuarantineStore,
+} from '../ports';
+import { auditable, runSqsBatch } from './sqs-batch';
+import { keyUntouchedByTransform, maskForQuarantine } from './webhook-capture-handler';
+
+/**
+ * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
+ * event whose `detail` is the record, `time` the ts and `id` the event id.
+ */
+export type InboundFormat = 'sqs' | 'eventbridge';
+
+/** Dependencies of the capture function of one `sqs` or `eventbridge` source (both read the source's inbound queue). */
+export interface SqsCaptureDeps {
+  readonly flow: FlowConfig;
+  /** The `sqs` or `eventbridge` source this function captures. */
+  readonly sourceId: string;
+  /**
+   * How message bodies are read.
+   * @default - `eventbridge` for an eventbridge source, `sqs` otherwise
+   */
+  readonly format?: InboundFormat;
+  readonly transformQueueUrl: string;
+  readonly publisher: Publisher;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+export type SqsCaptureHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+/** Records per message body. */
+export const MAX_RECORDS_PER_MESSAGE = 500;
+const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
+
+interface Outcome {
+  readonly messageId: string;
+  readonly send?: ChangeEnvelope;
+  readonly quarantine?: QuarantineItem;
+  readonly audit: AuditEntry;
+}
+
+/**
+ * Inbound messages to envelopes on the transform queue, with partial batch responses: a message whose
+ * envelopes could not be sent is retried (then goes to the inbound DLQ); a body that cannot be read is
+ * quarantined with its message id as position and is not retried.
+ */
+export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler {
+  const { flow, publisher, audit, quarantine } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  const source = flow.sources.find((s) => s.id === deps.sourceId && (s.type === 'sqs' || s.type === 'eventbridge'));
+  if (!source) throw new Error(`flow "${flow.id}" has no sqs or eventbridge source "${deps.sourceId}"`);
+  const format: InboundFormat = deps.format ?? (source.type === 'eventbridge' ? 'eventbridge' : 'sqs');
+  const keyIsRaw = keyUntouchedByTransform(flow);
+
+  return (event) =>
+    runSqsBatch(event.Records, logger, async (batch) => {
+      const now = clock.now();
+      const outcomes = event.Records.flatMap((record) => capture(record, now));
+      const toSend = outcomes.filter((o) => o.send);
+      if (toSend.length > 0) {
+        const messageOf = new Map(toSend.map((o) => [o.send!.id, o.messageId]));
+        const sent = await batch.attempt(new Set(toSend.map((o) => o.messageId)), 'send to the transform queue failed', () =>
+          publisher.send(deps.transformQueueUrl, toSend.map((o) => ({ id: o.send!.id, body: JSON.stringify(o.send) }))),
+        );
+        if (sent) batch.fail(sent.failed.map((id) => messageOf.get(id)!), 'send to the transform queue failed after retries');
+      }
+      const toQuarantine = outcomes.filter((o) => o.quarantine && !batch.isFailed(o.messageId));
+      if (toQuarantine.length > 0) {
+        await batch.attempt(new Set(toQuarantine.map((o) => o.messageId)), 'quarantine write failed', () =>
+          quarantine.put(toQuarantine.map((o) => o.quarantine!)),
+        );
+      }
+      const audited = outcomes.filter((o) => !batch.isFailed(o.messageId));
+      const entries = auditable(flow, audited.map((o) => o.audit));
+      if (entries.length > 0) {
+        await batch.attempt(new Set(audited.map((o) => o.messageId)), 'audit write failed', () => audit.write(entries));
+      }
+      const settled = outcomes.filter((o) => !batch.isFailed(o.messageId));
+      const captured = settled.filter((o) => o.send).length;
+      const quarantined = settled.filter((o) => o.quarantine).length;
+      metrics.count('Captured', captured);
+      metrics.count('Quarantined', quarantined);
+      logger.info('inbound messages captured', { flow: flow.id, source: source.id, messages: event.Records.length, captured, quarantined });
+    });
+
+  function capture(record: SQSRecord, now: number): Outcome[] {
+    const messageId = record.messageId;
+    const sent = Number(record.attributes?.SentTimestamp);
+    const sentAt = Number.isFinite(sent) && sent > 0 ? sent : now;
+    const lineageOk = [{ step: 'capture' as const, at: now, outcome: 'captured' }];
+    const quarantined = (id: string, seq: string, reason: string, position: string, data: Record<string, unknown>, key = ''): Outcome => ({
+      messageId,
+      quarantine: {
+        flow: flow.id,
+        id,
+        source: source!.id,
+        at: now,
+        reason,
+        errors: [reason],
+        record: maskForQuarantine(flow, data),
+        envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+        position,
+      },
+      audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
+    });
+    const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
+      const key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
+      const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
+      if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_ENVELOPE_BYTES) {
+        return quarantined(id, seq, `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, position, data, key);
+      }
+      return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
+    };
+
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch (err) {
+      // The raw body may hold unmasked data, so it is not kept; the reason and the message id say where to look.
+      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${(err as Error).message}`, messageId, {})];
+    }
+
+    if (format === 'eventbridge') {
+      const ev = isObject(body) ? body : undefined;
+      const evId = ev && typeof ev.id === 'string' && ev.id !== '' ? ev.id : messageId;
+      const id = eventId(flow.id, source!.id, evId);
+      if (!ev) return [quarantined(id, evId, `body is ${kindOf(body)}, not an EventBridge event`, messageId, {})];
+      if (!isObject(ev.detail)) return [quarantined(id, evId, `event detail is ${kindOf(ev.detail)}, not an object`, messageId, {})];
+      const time = typeof ev.time === 'string' ? Date.parse(ev.time) : Number.NaN;
+      return [accepted(id, evId, Number.isFinite(time) ? time : sentAt, ev.detail, messageId)];
+    }
+
+    const items = Array.isArray(body) ? body : [body];
+    if (!Array.isArray(body) && !isObject(body)) {
+      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is ${kindOf(body)}, not a record or an array of records`, messageId, {})];
+    }
+    if (items.length > MAX_RECORDS_PER_MESSAGE) {
+      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `an array body holds at most ${MAX_RECORDS_PER_MESSAGE} records, got ${items.length}`, messageId, {})];
+    }
+    return items.map((item, index) => {
+      const id = eventId(flow.id, source!.id, messageId, index);
+      const seq = `${messageId}#${String(index).padStart(3, '0')}`;
+      if (!isObject(item)) return quarantined(id, seq, `body[${index}] is ${kindOf(item)}, not an object`, seq, {});
+      return accepted(id, seq, sentAt, item, seq);
+    });
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);

@@ -1,0 +1,157 @@
+import { ArnFormat, Duration, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { SourceConfig } from '../config/schema';
+import type { FlowPlan, FunctionPlan } from '../plan/plan';
+import type { SynclineFunction } from './function-defaults';
+
+type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;
+
+/** Resources of the store that a pull needs beyond what SyncFlow grants every capture function. */
+export interface ScheduleTriggerOptions {
+  /** The state table: run state, per-key hashes and seen keys live there. */
+  readonly stateTable: ITable;
+  /**
+   * Times Scheduler retries a failed invocation before dead-lettering it.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+}
+
+/** What {@link addScheduleTrigger} created, for outputs, alarms and tests. */
+export interface ScheduleTrigger {
+  readonly schedule: Schedule;
+  /** Receives scheduled invocations that failed after the retries. */
+  readonly deadLetterQueue: Queue;
+}
+
+/** `every` ("5 minutes", "1 h", "30s") as a Scheduler rate: whole minutes, at least one. */
+export function rateOf(every: string): Duration {
+  const m = /^(\d+)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/.exec(every.trim());
+  if (!m) throw new Error(`"${every}" is not a duration such as "5 minutes"`);
+  const n = Number(m[1]);
+  const unit = m[2]!;
+  const minutes = unit.startsWith('s') ? Math.ceil(n / 60) : unit.startsWith('m') ? n : unit.startsWith('h') ? n * 60 : n * 1440;
+  const whole = Math.max(1, minutes);
+  return whole % 1440 === 0 ? Duration.days(whole / 1440) : whole % 60 === 0 ? Duration.hours(whole / 60) : Duration.minutes(whole);
+}
+
+/**
+ * A cron as Scheduler expects it: `cron(min hour dom month dow year)`. Accepts that form, its inside, or a
+ * five-field Unix cron (a year `*` is added, day-of-week numbers move from 0-6 to 1-7, and `?` fills the unused day field).
+ */
+export function cronExpression(cron: string): string {
+  const inner = cron.trim().replace(/^cron\((.*)\)$/s, '$1').trim();
+  const fields = inner.split(/\s+/);
+  if (fields.length === 6) return `cron(${inner})`;
+  if (fields.length !== 5) throw new Error(`cron "${cron}" must have 5 (Unix) or 6 (EventBridge) fields`);
+  let [min, hour, dom, month, dow] = fields as [string, string, string, string, string];
+  dow = dow.replace(/\d+/g, (d) => String((Number(d) % 7) + 1));
+  if (dow === '*') dow = '?';
+  else if (dom === '*') dom = '?';
+  return `cron(${min} ${hour} ${dom} ${month} ${dow} *)`;
+}
+
+/**
+ * Wires a `schedule` source's capture function: an EventBridge Scheduler schedule (rate or cron) that invokes it
+ * with `{"action": "schedule", "sourceId": ...}`, with a retry policy and a dead-letter queue; and the pull's
+ * permissions: the state table (run state, hashes, seen keys), its own function (asynchronous continuation of a
+ * long pull), and read access to exactly the source: the bucket prefix or the HTTP auth secret.
+ */
+export function addScheduleTrigger(
+  scope: Construct,
+  fn: SynclineFunction,
+  flowPlan: FlowPlan,
+  plan: FunctionPlan,
+  options?: ScheduleTriggerOptions,
+): ScheduleTrigger {
+  const flow = flowPlan.flow;
+  const source = flow.sources.find((s): s is ScheduleSource => s.id === plan.sourceId && s.type === 'schedule');
+  if (!source) throw new Error(`addScheduleTrigger: flow "${flow.id}" function "${plan.id}" is not the capture function of a schedule source`);
+  if (!options?.stateTable) throw new Error(`addScheduleTrigger: flow "${flow.id}" source "${source.id}" needs the state table (options.stateTable)`);
+  const stack = Stack.of(scope);
+  const role = fn.role!;
+  const id = plan.id;
+
+  const deadLetterQueue = new Queue(scope, `${id}-schedule-dlq`, {
+    retentionPeriod: Duration.days(14),
+    enforceSSL: true,
+    encryption: QueueEncryption.SQS_MANAGED,
+  });
+  Validations.of(deadLetterQueue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: "This queue is the EventBridge Scheduler target's dead-letter queue: it holds invocations that failed after the retry policy, for inspection and redrive; a DLQ behind it would never receive anything.",
+  });
+
+  // Our own scheduler role (not the stack-wide singleton), so its one finding is acknowledged right here.
+  const schedulerRole = new Role(scope, `${id}-scheduler-role`, { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+  Validations.of(schedulerRole).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`,
+    reason: `The scheduler's LambdaInvoke target grants lambda:InvokeFunction on the pull function of "${source.id}" and its versions and aliases (ARN:*); it can invoke nothing else.`,
+  });
+
+  const expression = source.every ? ScheduleExpression.rate(rateOf(source.every)) : ScheduleExpression.expression(cronExpression(source.cron!));
+  const schedule = new Schedule(scope, `${id}-schedule`, {
+    description: `syncline ${flow.id}/${source.id}: periodic pull`,
+    schedule: expression,
+    target: new LambdaInvoke(fn, {
+      input: ScheduleTargetInput.fromObject({ action: 'schedule', sourceId: source.id }),
+      deadLetterQueue,
+      role: schedulerRole,
+      retryAttempts: options.retryAttempts ?? 2,
+      // A pull that could not start within an hour is superseded by the next one.
+      maxEventAge: Duration.hours(1),
+    }),
+  });
+
+  // State table: run state and lease (GetItem/UpdateItem), hashes and seen keys (BatchGetItem/BatchWriteItem).
+  const policy = new Policy(scope, `${id}-pull-policy`, { roles: [role] });
+  const statements = [
+    new PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+      resources: [options.stateTable.tableArn],
+    }),
+  ];
+  if (source.s3) {
+    const { bucket, prefix } = source.s3;
+    const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: bucket });
+    statements.push(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucketArn],
+        ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } } : {}),
+      }),
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${prefix}*`] }),
+    );
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${prefix}*]`,
+      reason: `The pull of schedule source "${source.id}" reads every object under the configured prefix "${prefix}" of bucket "${bucket}", whose names are not known at deploy time; only s3:GetObject is allowed there.`,
+    });
+  }
+  if (source.http?.auth) {
+    const name = source.http.auth.secretName;
+    statements.push(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        // A secret named (not created) here has a random six-character ARN suffix.
+        resources: [name.startsWith('arn:') ? name : stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${name}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    if (!name.startsWith('arn:')) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${name}-??????]`,
+        reason: `The auth secret "${name}" of schedule source "${source.id}" is named in the config, not created by the stack; Secrets Manager appends a random six-character suffix to its ARN, which "-??????" matches exactly.`,
+      });
+    }
+  }
+  // Continuation of a long pull: the function invokes itself asynchronously. A separate policy (not the role's
+  // default policy, which the function depends on) avoids a dependency cycle.
+  statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+  policy.addStatements(...statements);
+
+  return { schedule, deadLetterQueue };
+}

@@ -1,0 +1,196 @@
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load';
+import type { SyncStack } from '../../lib/stacks/sync-stack';
+import { exampleConfigInput, synthStack } from './helpers';
+
+const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders/stream/2026-01-01T00:00:00.000';
+
+/** One flow with a source of every kind this stack deploys without a scheduler. */
+function sourcesConfig() {
+  return parseConfig({
+    ...exampleConfigInput(),
+    flows: [
+      {
+        id: 'people',
+        key: ['id'],
+        sources: [
+          { id: 'pg', type: 'webhook', format: 'debezium', table: { include: ['public.customers'] } },
+          { id: 'ddb', type: 'dynamodb-stream', tableName: 'people-primary', filter: { status: ['active'], score: [{ numeric: ['>', 1] }] }, attributes: { exclude: ['secret'] } },
+          { id: 'orders', type: 'dynamodb-stream', streamArn: STREAM_ARN },
+          { id: 'inbox', type: 'sqs' },
+          { id: 'bus', type: 'eventbridge', busName: 'crm-bus', pattern: { source: ['crm'], 'detail-type': ['ContactChanged'] } },
+        ],
+        targets: [{ id: 'replica', type: 'dynamodb', tableName: 'people-replica' }],
+      },
+    ],
+  });
+}
+
+let stack: SyncStack;
+let template: Template;
+
+beforeAll(() => {
+  // Prepare: synthesize once (bundling skipped).
+  ({ stack, template } = synthStack(sourcesConfig(), 'Sources'));
+});
+
+const fnLogicalId = (id: string) => stack.getLogicalId(stack.flows.people!.functions[id]!.node.defaultChild as never);
+const queueLogicalId = (q: { node: { defaultChild?: unknown } }) => stack.getLogicalId(q.node.defaultChild as never);
+
+describe('dynamodb-stream sources', () => {
+  it('map the stream with TRIM_HORIZON, bisection, bounded retries and age, an SQS on-failure destination and partial batch responses', () => {
+    const failure = stack.flows.people!.streamFailureQueues.ddb!;
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnLogicalId('capture-ddb') },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueLogicalId(failure), 'Arn'] } } },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('sourceddbstreamarn'), 'Table.LatestStreamArn'] },
+    });
+  });
+
+  it('push the expressible part of the filter down and let deletes through', () => {
+    const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fnLogicalId('capture-ddb') } } }))[0] as {
+      Properties: { FilterCriteria: { Filters: { Pattern: string }[] } };
+    };
+    const patterns = mapping.Properties.FilterCriteria.Filters.map((f) => JSON.parse(f.Pattern));
+    expect(patterns).toEqual([
+      { dynamodb: { NewImage: { status: { S: ['active'] } } } },
+      { dynamodb: { NewImage: { status: { SS: ['active'] } } } },
+      { dynamodb: { NewImage: { status: { L: { S: ['active'] } } } } },
+      { eventName: ['REMOVE'] },
+    ]);
+  });
+
+  it('read the stream ARN of a named table at deploy time with DescribeTable on that table only', () => {
+    template.hasResourceProperties('Custom::AWS', {
+      Create: Match.serializedJson(Match.objectLike({ service: 'DynamoDB', action: 'describeTable', parameters: { TableName: 'people-primary' } })),
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'dynamodb:DescribeTable',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':table/people-primary$')])] },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('use a given stream ARN as it is, without a lookup, and map it with an on-failure queue too', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnLogicalId('capture-orders') },
+      EventSourceArn: STREAM_ARN,
+      StartingPosition: 'TRIM_HORIZON',
+      FilterCriteria: Match.absent(),
+    });
+    expect(Object.keys(stack.flows.people!.streamArnLookups)).toEqual(['ddb']);
+  });
+
+  it('grant stream reads on that stream only, and no webhook secret or dedup table', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('captureordersRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], Resource: STREAM_ARN }),
+        ]),
+      },
+    });
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('captureordersRole') }] } });
+    const text = JSON.stringify(policies);
+    expect(text).not.toContain('secretsmanager:');
+    expect(text).not.toContain('dynamodb:PutItem');
+  });
+
+  it('keep TLS-only, encrypted on-failure queues', () => {
+    const failure = stack.flows.people!.streamFailureQueues.ddb!;
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueLogicalId(failure) }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('pass the source id and transform queue but no webhook secret to the function', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SOURCE_ID: 'ddb', TRANSFORM_QUEUE_URL: Match.anyValue(), WEBHOOK_SECRET_ARN: Match.absent() }) },
+    });
+  });
+});
+
+describe('sqs sources', () => {
+  it('get an inbound queue with a DLQ, consumed with partial batch responses, and its URL as an output', () => {
+    const flow = stack.flows.people!;
+    const inbound = flow.queues['inbound-inbox']!;
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [queueLogicalId(flow.deadLetterQueues['inbound-inbox']!), 'Arn'] }, maxReceiveCount: 5 },
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 180,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnLogicalId('capture-inbox') },
+      EventSourceArn: { 'Fn::GetAtt': [queueLogicalId(inbound), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const outputs = template.findOutputs('*', { Value: { Ref: queueLogicalId(inbound) } });
+    expect(Object.keys(outputs)).toHaveLength(1);
+  });
+});
+
+describe('eventbridge sources', () => {
+  it('get a rule with the pattern on the named bus, targeting the inbound queue with its DLQ', () => {
+    const flow = stack.flows.people!;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: 'crm-bus',
+      EventPattern: { source: ['crm'], 'detail-type': ['ContactChanged'] },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [queueLogicalId(flow.queues['inbound-bus']!), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueLogicalId(flow.deadLetterQueues['inbound-bus']!), 'Arn'] } },
+        }),
+      ],
+    });
+  });
+
+  it('let only that rule send to the inbound queue', () => {
+    const flow = stack.flows.people!;
+    const ruleId = stack.getLogicalId(flow.eventRules.bus!.node.defaultChild as never);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueLogicalId(flow.queues['inbound-bus']!) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('debezium webhook sources', () => {
+  it('are served like json webhooks: a route and a signing secret', () => {
+    expect(stack.flows.people!.webhookUrls.pg).toBeDefined();
+    expect(stack.flows.people!.webhookSecrets.pg).toBeDefined();
+  });
+});
+
+describe('cdk-nag', () => {
+  it('reports no unacknowledged finding for the new sources', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+
+  it('leaves no CDK warning or error annotation', () => {
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+  });
+});

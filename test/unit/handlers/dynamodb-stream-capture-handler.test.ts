@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEnvelope } from '../../../functions/core/envelope';
+import { createDynamoDbStreamCaptureHandler } from '../../../functions/handlers/dynamodb-stream-capture-handler';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
+import { replicaFlow, streamEvent, streamRecord } from '../../fixtures/streams';
+
+const QUEUE = 'https://sqs.local/people-transform';
+
+function setup() {
+  const publisher = new FakePublisher();
+  const audit = new InMemoryAuditLog();
+  const quarantine = new InMemoryQuarantineStore();
+  const metrics = new RecordingMetrics();
+  const handler = createDynamoDbStreamCaptureHandler({ flow: replicaFlow, sourceId: 'primary', transformQueueUrl: QUEUE, publisher, audit, quarantine, clock: new FakeClock(), metrics });
+  return { handler, publisher, audit, quarantine, metrics };
+}
+
+const person = (id: string, status = 'active') => ({ id: { S: id }, name: { S: `name ${id}` }, status: { S: status } });
+
+describe('dynamodb-stream capture handler', () => {
+  it('sends an envelope per change to the transform queue and audits the captures', async () => {
+    // Prepare
+    const { handler, publisher, audit, metrics } = setup();
+    const event = streamEvent(
+      streamRecord('INSERT', { newImage: person('a') }, { seq: '100' }),
+      streamRecord('MODIFY', { newImage: person('b'), oldImage: person('b', 'blocked') }, { seq: '101' }),
+      streamRecord('REMOVE', { oldImage: person('c') }, { seq: '102' }),
+    );
+    // Act
+    const res = await handler(event);
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [] });
+    const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => [e.op, e.seq, e.data?.id])).toEqual([
+      ['upsert', '100', 'a'],
+      ['upsert', '101', 'b'],
+      ['delete', '102', 'c'],
+    ]);
+    expect(audit.entries.map((e) => [e.outcome, e.key])).toEqual([
+      ['captured', 'a'],
+      ['captured', 'b'],
+      ['captured', 'c'],
+    ]);
+    expect(metrics.counts.Captured).toBe(3);
+  });
+
+  it('drops records the source filter rejects, as the pushed-down filter would', async () => {
+    const { handler, publisher, metrics } = setup();
+    await handler(streamEvent(streamRecord('INSERT', { newImage: person('a', 'gone') }), streamRecord('INSERT', { newImage: person('b') })));
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['b']);
+    expect(metrics.counts.Filtered).toBe(1);
+  });
+
+  it('quarantines bad records with their sequence number and does not fail the batch', async () => {
+    const { handler, publisher, quarantine, audit } = setup();
+    const res = await handler(
+      streamEvent(
+        streamRecord('INSERT', { newImage: { ...person('a'), n: { N: '123456789012345678901234567890' } } }, { seq: '200' }),
+        streamRecord('INSERT', { newImage: { name: { S: 'no id' }, status: { S: 'active' } } }, { seq: '201' }),
+        streamRecord('INSERT', { newImage: person('c') }, { seq: '202' }),
+      ),
+    );
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.seq)).toEqual(['202']);
+    const items = await quarantine.list('people');
+    expect(items.map((i) => [i.position, i.reason]).sort()).toEqual([
+      ['200', expect.stringMatching(/cannot be unmarshalled/)],
+      ['201', 'missing key field(s) id'],
+    ]);
+    expect(audit.outcomes()).toEqual(['quarantined', 'quarantined', 'captured']);
+  });
+
+  it('answers the sequence number of the first record whose envelope could not be sent', async () => {
+    const { handler, publisher, audit } = setup();
+    publisher.failWhen = (m) => (JSON.parse(m.body) as ChangeEnvelope).seq === '301';
+    const res = await handler(
+      streamEvent(
+        streamRecord('INSERT', { newImage: person('a') }, { seq: '300' }),
+        streamRecord('INSERT', { newImage: person('b') }, { seq: '301' }),
+        streamRecord('INSERT', { newImage: person('c') }, { seq: '302' }),
+      ),
+    );
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: '301' }] });
+    // Only what comes before the failure is audited; the rest is retried from 301.
+    expect(audit.entries.map((e) => e.key)).toEqual(['a']);
+  });
+
+  it('fails from the first record when the queue cannot be reached, and from the first quarantined one when quarantine fails', async () => {
+    const a = setup();
+    a.publisher.throwSends = 1;
+    expect(await a.handler(streamEvent(streamRecord('INSERT', { newImage: person('a') }, { seq: '400' })))).toEqual({ batchItemFailures: [{ itemIdentifier: '400' }] });
+
+    const b = setup();
+    b.quarantine.failPuts = 1;
+    const res = await b.handler(
+      streamEvent(streamRecord('INSERT', { newImage: person('a') }, { seq: '500' }), streamRecord('INSERT', { newImage: { status: { S: 'active' } } }, { seq: '501' })),
+    );
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: '501' }] });
+  });
+
+  it('refuses a source id that is not a dynamodb-stream source of the flow', () => {
+    expect(() => createDynamoDbStreamCaptureHandler({ ...setupDeps(), sourceId: 'inbox' })).toThrow(/no dynamodb-stream source "inbox"/);
+  });
+});
+
+function setupDeps() {
+  return { flow: replicaFlow, sourceId: 'primary', transformQueueUrl: QUEUE, publisher: new FakePublisher(), audit: new InMemoryAuditLog(), quarantine: new InMemoryQuarantineStore() };
+}

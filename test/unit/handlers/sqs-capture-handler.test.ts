@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { createSqsCaptureHandler } from '../../../functions/handlers/sqs-capture-handler';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, sqsEvent } from '../../fixtures/fakes';
+import { replicaFlow } from '../../fixtures/streams';
+
+const QUEUE = 'https://sqs.local/people-transform';
+
+function setup(sourceId = 'inbox') {
+  const publisher = new FakePublisher();
+  const audit = new InMemoryAuditLog();
+  const quarantine = new InMemoryQuarantineStore();
+  const clock = new FakeClock();
+  const handler = createSqsCaptureHandler({ flow: replicaFlow, sourceId, transformQueueUrl: QUEUE, publisher, audit, quarantine, clock });
+  return { handler, publisher, audit, quarantine, clock };
+}
+
+const withSent = (event: ReturnType<typeof sqsEvent>, sent: number) => {
+  for (const r of event.Records) r.attributes.SentTimestamp = String(sent);
+  return event;
+};
+
+describe('sqs capture handler', () => {
+  it('captures a record or an array of records per message, with ids from the message id and index and ts = SentTimestamp', async () => {
+    // Prepare
+    const { handler, publisher } = setup();
+    const event = withSent(sqsEvent([{ id: 'a', name: 'A' }, [{ id: 'b' }, { id: 'c' }]]), 1768000000000);
+    // Act
+    const res = await handler(event);
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [] });
+    const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => [e.data?.id, e.seq, e.ts])).toEqual([
+      ['a', 'm0#000', 1768000000000],
+      ['b', 'm1#000', 1768000000000],
+      ['c', 'm1#001', 1768000000000],
+    ]);
+    expect(sent[2]!.id).toBe(eventId('people', 'inbox', 'm1', 1));
+    expect(sent.every((e) => e.op === 'upsert' && e.source === 'inbox' && e.flow === 'people')).toBe(true);
+  });
+
+  it('quarantines unparseable bodies with the message id as position and does not retry them', async () => {
+    const { handler, publisher, quarantine, audit } = setup();
+    const res = await handler(sqsEvent(['{not json', '42', [{ id: 'ok' }, 'nope'], { id: 'fine' }]));
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['ok', 'fine']);
+    const items = (await quarantine.list('people')).map((i) => [i.position, i.reason]).sort();
+    expect(items).toEqual([
+      ['m0', expect.stringMatching(/not valid JSON/)],
+      ['m1', 'body is a number, not a record or an array of records'],
+      ['m2#001', 'body[1] is a string, not an object'],
+    ]);
+    expect(audit.outcomes().filter((o) => o === 'quarantined')).toHaveLength(3);
+  });
+
+  it('reports only the messages whose envelopes could not be sent', async () => {
+    const { handler, publisher, audit } = setup();
+    publisher.failWhen = (m) => (JSON.parse(m.body) as ChangeEnvelope).data?.id === 'b';
+    const res = await handler(sqsEvent([{ id: 'a' }, [{ id: 'b' }, { id: 'c' }]]));
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    expect(audit.entries.map((e) => e.key)).toEqual(['a']);
+  });
+
+  it('fails every message when the queue cannot be reached', async () => {
+    const { handler, publisher } = setup();
+    publisher.throwSends = 1;
+    const res = await handler(sqsEvent([{ id: 'a' }, { id: 'b' }]));
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+  });
+});
+
+describe('sqs capture handler for an eventbridge source', () => {
+  const ebEvent = (id: string, detail: unknown, time = '2026-01-10T08:00:00Z') => ({
+    version: '0',
+    id,
+    'detail-type': 'ContactChanged',
+    source: 'crm',
+    account: '123456789012',
+    time,
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  });
+
+  it('captures detail as the record, time as ts and the event id as id and seq', async () => {
+    const { handler, publisher } = setup('bus');
+    const res = await handler(sqsEvent([ebEvent('ev-1', { id: 'a', name: 'A' })]));
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([
+      expect.objectContaining({ id: eventId('people', 'bus', 'ev-1'), seq: 'ev-1', ts: Date.parse('2026-01-10T08:00:00Z'), data: { id: 'a', name: 'A' }, source: 'bus' }),
+    ]);
+  });
+
+  it('gives a redelivered event the same id, and quarantines events without an object detail', async () => {
+    const { handler, publisher, quarantine } = setup('bus');
+    await handler(sqsEvent([ebEvent('ev-2', { id: 'a' }), ebEvent('ev-2', { id: 'a' }), ebEvent('ev-3', 'text')]));
+    const ids = publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(1);
+    expect((await quarantine.list('people')).map((i) => [i.position, i.reason])).toEqual([['m2', 'event detail is a string, not an object']]);
+  });
+});
