@@ -17,7 +17,7 @@ import {
   type QuarantineStore,
 } from '../ports';
 import { auditable, describeError } from './sqs-batch';
-import { keyUntouchedByTransform, maskForQuarantine } from './webhook-capture-handler';
+import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
 export interface DynamoDbStreamCaptureDeps {

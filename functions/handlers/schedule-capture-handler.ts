@@ -18,7 +18,7 @@ import {
   type QuarantineStore,
 } from '../ports';
 import { auditable } from './sqs-batch';
-import { maskForQuarantine } from './webhook-capture-handler';
+import { maskForQuarantine } from '../core/transform/raw-record';
 
 /** Dependencies of the capture function of one `schedule` source. */
 export interface ScheduleCaptureDeps {

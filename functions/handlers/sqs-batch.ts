@@ -97,7 +97,8 @@ export function keepsAudit(flow: FlowConfig, outcome: AuditOutcome): boolean {
 }
 
 export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): AuditEntry[] {
-  return entries.filter((e) => keepsAudit(flow, e.outcome));
+  // A capture whose key only the transform can derive is audited by the transform step, under that key.
+  return entries.filter((e) => keepsAudit(flow, e.outcome) && !(e.outcome === 'captured' && e.key === ''));
 }
 
 /** Error name and message only: SDK errors carry no record data, and stack traces add noise. */

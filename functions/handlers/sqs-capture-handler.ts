@@ -15,7 +15,7 @@ import {
   type QuarantineStore,
 } from '../ports';
 import { auditable, runSqsBatch } from './sqs-batch';
-import { keyUntouchedByTransform, maskForQuarantine } from './webhook-capture-handler';
+import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge

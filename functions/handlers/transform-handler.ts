@@ -16,6 +16,7 @@ import {
   type QuarantineStore,
 } from '../ports';
 import { auditable, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+import { keyUntouchedByTransform } from '../core/transform/raw-record';
 
 /** Dependencies of a flow's transform function. */
 export interface TransformHandlerDeps {
@@ -37,6 +38,8 @@ interface Outcome {
   readonly messageId: string;
   readonly send?: ChangeEnvelope;
   readonly audit?: AuditEntry;
+  /** The capture entry, written here when capture could not know the key (the transform derives it). */
+  readonly captured?: AuditEntry;
   readonly quarantine?: QuarantineItem;
 }
 
@@ -45,6 +48,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? noopLogger;
   const metrics = deps.metrics ?? noopMetrics;
+  const keyIsRaw = keyUntouchedByTransform(flow);
   const getTransformer = typeof deps.transformer === 'function' ? deps.transformer : async () => deps.transformer as Transformer;
 
   return (event) =>
@@ -72,8 +76,8 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           quarantine.put(toQuarantine.map((o) => o.quarantine!)),
         );
       }
-      const audited = outcomes.filter((o) => o.audit && !batch.isFailed(o.messageId));
-      const entries = auditable(flow, audited.map((o) => o.audit!));
+      const audited = outcomes.filter((o) => (o.audit || o.captured) && !batch.isFailed(o.messageId));
+      const entries = auditable(flow, audited.flatMap((o) => [o.captured, o.audit].filter((e): e is AuditEntry => e !== undefined)));
       if (entries.length > 0) {
         await batch.attempt(audited.map((o) => o.messageId), 'audit write failed', () => audit.write(entries));
       }
@@ -114,6 +118,24 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
     const env = parsed.value as ChangeEnvelope;
     const result = await transformer.apply(env.data ?? {}, env.op);
     const base = { flow: flow.id, step: 'transform' as const, at: now, source: env.source, eventId: env.id };
+    const derivedKey = result.key;
+    // Capture wrote its entry only where it could read the key; otherwise the record's lineage starts here.
+    const captured: AuditEntry | undefined =
+      !keyIsRaw && derivedKey
+        ? { ...base, key: derivedKey, step: 'capture', at: env.lineage.find((l) => l.step === 'capture')?.at ?? now, outcome: 'captured', detail: { op: env.op } }
+        : undefined;
+    const decision = await decideOne(transformer, env, result, base, record, now);
+    return captured ? { ...decision, captured } : decision;
+  }
+
+  async function decideOne(
+    transformer: Transformer,
+    env: ChangeEnvelope,
+    result: Awaited<ReturnType<Transformer['apply']>>,
+    base: Pick<AuditEntry, 'flow' | 'step' | 'at' | 'source' | 'eventId'>,
+    record: SQSRecord,
+    now: number,
+  ): Promise<Outcome> {
     switch (result.status) {
       case 'passed': {
         const { data: _data, before: rawBefore, ...rest } = env;

@@ -143,4 +143,27 @@ describe('transform handler', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
     expect(publisher.bodies(RESOLVE)).toHaveLength(1);
   });
+
+  it('starts the lineage of a record whose key comes from a rename: a capture entry under the derived key', async () => {
+    // Prepare: the key field `id` is produced by renaming `contact_id`, so capture could not know the key.
+    const renamed = { ...contactsFlow, transform: { ...contactsFlow.transform, rename: { ...contactsFlow.transform.rename, contact_id: 'id' } } };
+    const renaming = createTransformHandler({
+      flow: renamed,
+      transformer: compileTransform(renamed, { hashKey: HASH_KEY }),
+      publisher,
+      resolveQueueUrl: RESOLVE,
+      audit,
+      quarantine,
+      clock: new FakeClock(),
+    });
+    const env = envelope(7, { contact_id: 'c7', status: 'active' });
+
+    // Act
+    await renaming(sqsEvent([env]));
+
+    // Assess
+    expect(audit.entries).toContainEqual(
+      expect.objectContaining({ key: 'c7', step: 'capture', outcome: 'captured', at: 1, eventId: env.id, source: 'crm' }),
+    );
+  });
 });

@@ -1,0 +1,40 @@
+import type { FlowConfig } from '../../../lib/config/schema';
+import { detectPii, REDACTED } from './mask';
+
+/** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
+export function keyUntouchedByTransform(flow: FlowConfig): boolean {
+  const t = flow.transform;
+  if (t.detectPii === 'mask') return false;
+  const touched = new Set([
+    ...Object.keys(t.rename ?? {}),
+    ...Object.values(t.rename ?? {}),
+    ...Object.keys(t.set ?? {}),
+    ...Object.keys(t.compute ?? {}),
+    ...Object.keys(t.mask ?? {}),
+  ]);
+  return flow.key.every((k) => !touched.has(k) && ![...touched].some((p) => k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+}
+
+/**
+ * A record quarantined before the transform ran: fields the flow masks (by either name of a rename)
+ * and anything that looks like PII are redacted, since the per-deployment hash key is not at hand here.
+ */
+export function maskForQuarantine(flow: FlowConfig, record: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(record);
+  const masked = new Set(Object.keys(flow.transform.mask ?? {}));
+  for (const [from, to] of Object.entries(flow.transform.rename ?? {})) if (masked.has(to)) masked.add(from);
+  for (const path of masked) redactPath(copy, path);
+  for (const path of detectPii(copy)) redactPath(copy, path);
+  return copy;
+}
+
+function redactPath(record: Record<string, unknown>, path: string): void {
+  const parts = path.split('.');
+  let cur: unknown = record;
+  for (const part of parts.slice(0, -1)) {
+    if (cur === null || typeof cur !== 'object') return;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  const last = parts[parts.length - 1]!;
+  if (cur !== null && typeof cur === 'object' && last in (cur as object)) (cur as Record<string, unknown>)[last] = REDACTED;
+}
