@@ -1,0 +1,94 @@
+/** Core throughput on one core: transform + merge of generated CRM records, against a JSON parse+stringify floor. */
+import { performance } from 'node:perf_hooks';
+import type { FlowConfig } from '../../lib/config/schema';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../../functions/core/envelope';
+import { mergeChanges, type MergeDoc } from '../../functions/core/merge';
+import { compileTransform } from '../../functions/core/transform/pipeline';
+import { generateContacts } from './records';
+
+export interface CoreRow {
+  readonly name: string;
+  readonly recordsPerSecond: number;
+  /** Floor records/s ÷ these records/s: how many times slower than JSON.parse + JSON.stringify. */
+  readonly floorRatio: number;
+  readonly passed: number;
+}
+
+export interface CoreResult {
+  readonly records: number;
+  readonly keys: number;
+  readonly avgRecordBytes: number;
+  readonly floorPerSecond: number;
+  readonly rows: readonly CoreRow[];
+}
+
+const STRATEGIES = ['lww', 'field-lww', 'priority', 'manual'] as const;
+
+/** The flow with another conflict strategy (priority ranks the flow's sources in order). */
+function withStrategy(flow: FlowConfig, strategy: (typeof STRATEGIES)[number]): FlowConfig {
+  const conflict = strategy === 'priority' ? { ...flow.conflict, strategy, priority: { '*': flow.sources.map((s) => s.id) } } : { ...flow.conflict, strategy };
+  return { ...flow, conflict } as FlowConfig;
+}
+
+/** Runs `fn` on a warm-up slice first (JIT), then times it on all records; ms. */
+async function timed<T>(all: readonly T[], warmup: number, fn: (items: readonly T[]) => Promise<void> | void): Promise<number> {
+  await fn(all.slice(0, warmup));
+  const t0 = performance.now();
+  await fn(all);
+  return performance.now() - t0;
+}
+
+export async function benchCore(flow: FlowConfig, options: { records?: number; keys?: number; warmup?: number } = {}): Promise<CoreResult> {
+  const n = options.records ?? 20_000;
+  const keys = options.keys ?? n / 4;
+  const warmup = options.warmup ?? 1_000;
+  const source = flow.sources[0]!.id;
+  const raws = generateContacts({ count: n, keys, seed: 7 });
+  const texts = raws.map((r) => JSON.stringify(r));
+  const avgRecordBytes = texts.reduce((s, t) => s + Buffer.byteLength(t), 0) / n;
+  const tsField = flow.sources[0]!.type === 'webhook' ? flow.sources[0]!.timestampField : undefined;
+
+  // Floor: what any JSON pipeline pays to read and write each record once.
+  let sink = 0;
+  const floorMs = await timed(texts, warmup, (items) => {
+    for (const t of items) sink += JSON.stringify(JSON.parse(t)).length;
+  });
+  const floorPerSecond = (n / floorMs) * 1000;
+
+  const transformer = compileTransform(flow, { hashKey: 'bench-hash-key-0123456789abcdef' });
+  const envelopes = raws.map((data, i): ChangeEnvelope => {
+    const ts = tsField ? Date.parse(String(data[tsField])) : i;
+    return { v: ENVELOPE_VERSION, id: eventId(flow.id, source, `msg_${i}`, 0), flow: flow.id, source, key: '', op: 'upsert', ts, seq: `msg_${i}#000`, data, lineage: [{ step: 'capture', at: ts, outcome: 'captured' }] };
+  });
+
+  const rows: CoreRow[] = [];
+  let passed = 0;
+  const transformOnlyMs = await timed(envelopes, warmup, async (items) => {
+    passed = 0;
+    for (const env of items) if ((await transformer.apply(env.data!, env.op)).status === 'passed') passed++;
+  });
+  const row = (name: string, ms: number): CoreRow => {
+    const recordsPerSecond = (n / ms) * 1000;
+    return { name, recordsPerSecond, floorRatio: floorPerSecond / recordsPerSecond, passed };
+  };
+  rows.push(row('transform only (example flow)', transformOnlyMs));
+
+  for (const strategy of STRATEGIES) {
+    const f = withStrategy(flow, strategy);
+    const ms = await timed(envelopes, warmup, async (items) => {
+      const docs = new Map<string, MergeDoc>();
+      passed = 0;
+      for (const env of items) {
+        const result = await transformer.apply(env.data!, env.op);
+        if (result.status !== 'passed') continue;
+        passed++;
+        const next: ChangeEnvelope = { ...env, key: result.key, data: result.record, lineage: [...env.lineage, { step: 'transform', at: env.ts, outcome: 'passed' }] };
+        const merged = mergeChanges(f, docs.get(result.key), [next]);
+        docs.set(result.key, merged.doc);
+      }
+    });
+    rows.push(row(`transform + merge, ${strategy}`, ms));
+  }
+  if (sink < 0) console.log(sink);
+  return { records: n, keys, avgRecordBytes, floorPerSecond, rows };
+}
