@@ -6,3 +6,4 @@ registerCommand('sign', async () => (await import('./sign')).signCommand);
 registerCommand('lineage', async () => (await import('./admin-commands')).lineageCommand);
 registerCommand('conflicts', async () => (await import('./admin-commands')).conflictsCommand);
 registerCommand('quarantine', async () => (await import('./admin-commands')).quarantineCommand);
+registerCommand('backfill', async () => (await import('./backfill')).backfillCommand);

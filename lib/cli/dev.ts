@@ -47,6 +47,17 @@ function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: strin
   for (const flow of config.flows) {
     out(`  flow ${flow.id}${flow.description ? ` (${flow.description})` : ''}`);
     for (const w of runtime.webhooks.filter((x) => x.flowId === flow.id)) for (const url of w.urls) out(`    POST ${url}`);
+    const fr = runtime.resources.flows[flow.id];
+    for (const source of flow.sources) {
+      const pull = `POST ${runtime.url}/flows/${flow.id}/sources/${source.id}/pull`;
+      if (source.type === 'dynamodb-stream') out(`    ${source.id}: stream of table ${fr?.sourceTables[source.id]} (backfill: npx syncline backfill ${flow.id} --source ${source.id} --url ${runtime.url})`);
+      else if (source.type === 'schedule') {
+        const schedule = runtime.schedules.get(`${flow.id}/${source.id}`);
+        const when = schedule?.manualOnly ? 'on demand only' : source.every ? `every ${source.every}` : `${source.cron} (UTC)`;
+        out(`    ${source.id}: ${source.http ? source.http.url : `s3://${source.s3?.bucket}/${source.s3?.prefix ?? ''}`} ${when}; now: ${pull}`);
+      } else if (source.type === 'sqs') out(`    ${source.id}: queue ${fr?.queues[`inbound-${source.id}`]?.url}`);
+      else if (source.type === 'eventbridge') out(`    ${source.id}: bus "${source.busName}" (POST ${runtime.url}/local/events)`);
+    }
   }
   out(`  webhook secret (every flow): ${runtime.webhookSecret}${runtime.webhookSecretGenerated ? '  (generated; set SYNCLINE_WEBHOOK_SECRET to keep one)' : ''}`);
   out(`  admin: GET /flows, /flows/{flow}, /flows/{flow}/records/{key}[/lineage], /flows/{flow}/conflicts, /flows/{flow}/quarantine`);

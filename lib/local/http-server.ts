@@ -26,6 +26,20 @@ export interface AdminApi {
   conflicts(flowId: string): Promise<unknown | undefined>;
   quarantine(flowId: string): Promise<unknown | undefined>;
   endpoints(): unknown;
+  /** `POST /flows/{flowId}/sources/{sourceId}/pull`: runs a schedule source now; the body (optional) may hold `acceptDeletes`, `restart`. */
+  pull?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/sources/{sourceId}/backfill`: re-captures a dynamodb-stream source's table in full. */
+  backfill?(flowId: string, sourceId: string): Promise<AdminAnswer>;
+  /** `POST /local/events`: a PutEvents-shaped body, routed to the eventbridge sources. */
+  putEvents?(body: unknown): Promise<AdminAnswer>;
+  /** `GET /local/events[?busName=]`: events put on the local buses, newest last. */
+  listEvents?(busName: string | undefined): unknown;
+}
+
+/** An admin answer with its status. */
+export interface AdminAnswer {
+  readonly status: number;
+  readonly body: unknown;
 }
 
 export interface HttpServerOptions {
@@ -207,11 +221,35 @@ function segments(pathname: string): string[] {
     });
 }
 
-async function adminRoute(admin: AdminApi, method: string, parts: string[]): Promise<{ status: number; body: unknown }> {
+/** Largest admin request body. */
+const MAX_ADMIN_BODY = 1_000_000;
+
+/** The admin POST routes; undefined when the path is none of them. */
+async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage): Promise<AdminAnswer | undefined> {
+  const json = async (): Promise<unknown> => {
+    const raw = (await readBody(req, MAX_ADMIN_BODY)).toString('utf8');
+    if (raw.trim() === '') return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch (err) {
+      throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  const [a, flowId, b, sourceId, action] = parts;
+  if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await json());
+  if (a === 'flows' && b === 'sources' && parts.length === 5) {
+    if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await json());
+    if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!);
+  }
+  return undefined;
+}
+
+async function adminRoute(admin: AdminApi, method: string, parts: string[], url?: URL): Promise<{ status: number; body: unknown }> {
   const found = (body: unknown, what: string) => (body === undefined ? { status: 404, body: { message: `${what} not found` } } : { status: 200, body });
   if (method !== 'GET') throw new HttpError(404, `no route for ${method} /${parts.join('/')}`);
   const [a, flowId, b, key, c] = parts;
   if (a === 'local' && flowId === 'endpoints' && parts.length === 2) return { status: 200, body: admin.endpoints() };
+  if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.listEvents) return { status: 200, body: admin.listEvents(url?.searchParams.get('busName') ?? undefined) };
   if (a !== 'flows') throw new HttpError(404, `no route for GET /${parts.join('/')}`);
   if (parts.length === 1) return { status: 200, body: await admin.listFlows() };
   if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
@@ -258,7 +296,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       sendResult(res, result);
       return;
     }
-    const { status, body } = await adminRoute(options.admin, method, segments(path));
+    if (method === 'POST') {
+      const answer = await adminPost(options.admin, segments(path), req);
+      if (answer) {
+        sendJson(res, answer.status, answer.body);
+        return;
+      }
+    }
+    const { status, body } = await adminRoute(options.admin, method, segments(path), url);
     sendJson(res, status, body);
   };
 

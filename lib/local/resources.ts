@@ -1,12 +1,14 @@
 import {
   CreateTableCommand,
   DescribeTableCommand,
+  UpdateTableCommand,
   DescribeTimeToLiveCommand,
   UpdateTimeToLiveCommand,
   type AttributeDefinition,
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FlowPlan, Plan, QueuePlan, TablePlan } from '../plan/plan';
 
@@ -41,6 +43,12 @@ export interface FlowResources {
   readonly queues: Readonly<Record<string, QueueResource>>;
   /** Target table name by target id. */
   readonly targetTables: Readonly<Record<string, string>>;
+  /** Source table name by `dynamodb-stream` source id (created with a NEW_AND_OLD_IMAGES stream). */
+  readonly sourceTables: Readonly<Record<string, string>>;
+  /** Source bucket by `schedule` s3 source id. */
+  readonly sourceBuckets: Readonly<Record<string, string>>;
+  /** On-failure destination of each `dynamodb-stream` source's mapping (`<flow>-capture-<source>-dlq`). */
+  readonly streamFailureQueues: Readonly<Record<string, { readonly name: string; readonly url: string; readonly arn: string }>>;
 }
 
 export interface LocalResources {
@@ -157,11 +165,63 @@ async function createQueue(sqs: SQSClient, queue: QueuePlan, visibilityTimeoutSe
 async function createFlow(ddb: DynamoDBClient, sqs: SQSClient, flow: FlowPlan, visibilityTimeoutSeconds: number): Promise<FlowResources> {
   const queues = await Promise.all(flow.queues.map((q) => createQueue(sqs, q, visibilityTimeoutSeconds)));
   await Promise.all(flow.targetTables.map((t) => ensureTable(ddb, targetTableInput(bareTableName(t.localName), t.keyAttribute))));
+  const streamSources = flow.functions.flatMap((fn) => (fn.trigger.type === 'dynamodb-stream' && fn.sourceId ? [{ sourceId: fn.sourceId, trigger: fn.trigger }] : []));
+  const failureQueues = await Promise.all(
+    streamSources.map(async ({ sourceId, trigger }) => [sourceId, { name: trigger.onFailureQueue, ...(await ensureQueue(sqs, trigger.onFailureQueue, { MessageRetentionPeriod: '1209600' })) }] as const),
+  );
   return {
     flowId: flow.flow.id,
     queues: Object.fromEntries(queues.map((q) => [q.id, q])),
     targetTables: Object.fromEntries(flow.targetTables.map((t) => [t.targetId, bareTableName(t.localName)])),
+    sourceTables: Object.fromEntries(sourceTablesOf(flow).map((t) => [t.sourceId, t.tableName])),
+    sourceBuckets: Object.fromEntries(sourceBucketsOf(flow).map((b) => [b.sourceId, b.bucket])),
+    streamFailureQueues: Object.fromEntries(failureQueues),
   };
+}
+
+/** The local table of a `dynamodb-stream` source: its `tableName`, or the table named in its `streamArn`. */
+export function streamSourceTable(source: { tableName?: string; streamArn?: string }): string | undefined {
+  if (source.tableName) return bareTableName(source.tableName);
+  const m = source.streamArn ? /^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)\/stream\//.exec(source.streamArn) : null;
+  return m?.[1];
+}
+
+function sourceTablesOf(flow: FlowPlan): { sourceId: string; tableName: string }[] {
+  return flow.flow.sources.flatMap((s) => {
+    const tableName = s.type === 'dynamodb-stream' ? streamSourceTable(s) : undefined;
+    return tableName ? [{ sourceId: s.id, tableName }] : [];
+  });
+}
+
+function sourceBucketsOf(flow: FlowPlan): { sourceId: string; bucket: string }[] {
+  return flow.flow.sources.flatMap((s) => (s.type === 'schedule' && s.s3 ? [{ sourceId: s.id, bucket: s.s3.bucket }] : []));
+}
+
+/**
+ * Creates a source table with a NEW_AND_OLD_IMAGES stream, or turns the stream on when the table exists
+ * without one (a `--persist` folder, or a target table of another flow that is also this source).
+ */
+export async function ensureStreamTable(ddb: DynamoDBClient, tableName: string, keyAttribute: string): Promise<void> {
+  await ensureTable(ddb, { ...targetTableInput(tableName, keyAttribute), StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+  const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+  const spec = Table?.StreamSpecification;
+  if (spec?.StreamEnabled && spec.StreamViewType === 'NEW_AND_OLD_IMAGES') return;
+  if (spec?.StreamEnabled) {
+    // The view type cannot be changed in place: the stream is turned off, then on again.
+    await ddb.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }));
+    await waitActive(ddb, tableName);
+  }
+  await ddb.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
+  await waitActive(ddb, tableName);
+}
+
+async function waitActive(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (i > 100) throw new Error(`table ${tableName} did not become ACTIVE`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export interface CreateResourcesOptions {
@@ -170,13 +230,31 @@ export interface CreateResourcesOptions {
   /** Local visibility timeout, short so a failed message is retried (and reaches its DLQ) within seconds. */
   readonly visibilityTimeoutSeconds: number;
   readonly tableNames?: Readonly<Record<StoreTableId, string>>;
+  /** Creates the buckets of `schedule` s3 sources when given. */
+  readonly s3?: S3Client;
 }
 
 /** Creates every resource of the plan; idempotent, so a `--persist` restart finds its tables again. */
 export async function createResources(plan: Plan, options: CreateResourcesOptions): Promise<LocalResources> {
   const names = options.tableNames ?? LOCAL_STORE_TABLES;
   await Promise.all(plan.tables.map((t) => ensureTable(options.dynamodb, storeTableInput(t, names[t.id]), t.ttlAttribute)));
+  // Source tables first, keyed like a target table when one flow's target is another's (or its own) source.
+  const targetKeys = new Map(plan.flows.flatMap((f) => f.targetTables.map((t) => [bareTableName(t.localName), t.keyAttribute] as const)));
+  const sourceTables = new Map(plan.flows.flatMap((f) => sourceTablesOf(f).map((t) => [t.tableName, targetKeys.get(t.tableName) ?? f.flow.key[0]!] as const)));
+  await Promise.all([...sourceTables].map(([name, keyAttribute]) => ensureStreamTable(options.dynamodb, name, keyAttribute)));
+  const buckets = new Set(plan.flows.flatMap((f) => sourceBucketsOf(f).map((b) => b.bucket)));
+  if (buckets.size > 0 && !options.s3) throw new Error('schedule sources read S3 buckets but no S3 client was given');
+  for (const bucket of buckets) await ensureBucket(options.s3!, bucket);
   const flows: Record<string, FlowResources> = {};
   for (const flow of plan.flows) flows[flow.flow.id] = await createFlow(options.dynamodb, options.sqs, flow, options.visibilityTimeoutSeconds);
   return { tables: { ...names }, flows };
+}
+
+/** Creates a bucket unless it exists. */
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(errorName(err))) throw err;
+  }
 }

@@ -16,7 +16,8 @@ describe('DynamoDbAuditLog against DynamoDB Local', () => {
   it('writes more than 25 entries (several BatchWriteItem calls) and reads them back oldest first', async () => {
     // Prepare
     const log = new DynamoDbAuditLog({ client: documentClientFor(clients.dynamodb), tableName: tables.audit });
-    const t0 = Date.UTC(2025, 0, 1);
+    // Recent, so the 90-day TTL has not passed and DynamoDB Local's TTL sweep leaves the entries alone.
+    const t0 = Date.now() - 3_600_000;
     const entries: AuditEntry[] = Array.from({ length: 61 }, (_, i) => ({
       flow: 'contacts',
       key: i % 2 === 0 ? 'c-1' : 'c-2',
