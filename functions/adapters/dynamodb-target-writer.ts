@@ -1,4 +1,5 @@
 import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { contentHash } from '../core/envelope';
 import type { TargetWrite, TargetWriter } from '../ports';
 import { statePk } from './dynamodb-state-store';
 import { errorName } from './retry';
@@ -45,7 +46,9 @@ export class DynamoDbTargetWriter implements TargetWriter {
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
     const { flow, key, targetId, version, view, ts } = change;
-    const marker = { flow, version, hash: view.hash, ts };
+    const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
+    // `item` lets a stream capture tell syncline's own write (content unchanged) from a later edit that kept the marker.
+    const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts };
     const newer = this.overwriteUnmarked
       ? 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v'
       : 'attribute_not_exists(#k) OR #s.#ver < :v';
@@ -63,7 +66,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
       : {
           Put: {
             TableName: this.tableName,
-            Item: { ...view.data, [this.keyAttribute]: key, [MARKER_ATTRIBUTE]: marker },
+            Item: { ...item, [MARKER_ATTRIBUTE]: marker },
             ConditionExpression: newer,
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: { ':v': version },

@@ -16,6 +16,8 @@ export interface OriginMarker {
   readonly target: string;
   readonly version: number;
   readonly hash: string;
+  /** contentHash of the item exactly as written (without the marker): differs from the item's content once someone else edits it. */
+  readonly item?: string;
   /** Clock of the change that produced the delivered version. */
   readonly ts: number;
 }

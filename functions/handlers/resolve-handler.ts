@@ -91,9 +91,28 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (!stored) return;
 
       const now = clock.now();
+      const echoes = dropEchoes(groups, stored);
+      if (echoes.length > 0) {
+        const entries = echoes.map(({ key, env, state }): AuditEntry => ({
+          flow: flow.id,
+          key,
+          step: 'resolve',
+          at: now,
+          source: env.source,
+          eventId: env.id,
+          outcome: 'echo',
+          reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
+          version: state.version,
+          detail: { origin: env.origin },
+        }));
+        const kept = auditable(flow, entries);
+        const ids = [...new Set(echoes.map((e) => e.key))].flatMap((k) => groups.get(k)!.messageIds);
+        if (kept.length > 0) await batch.attempt(ids, 'audit write failed', () => deps.audit.write(kept));
+        metrics.count('Echo', echoes.length);
+      }
       const resolved = (
         await Promise.all(
-          [...groups.values()].map((g) =>
+          [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
             batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
           ),
         )
@@ -109,6 +128,26 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       metrics.count('Conflicts', count('conflict'));
       logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
     });
+
+  /**
+   * Takes the echoes out of each group: changes syncline itself wrote to a system that is also a source, come back
+   * unchanged (the capture checked the item's content against its origin marker). A group left with no change is
+   * settled by the echo audit alone.
+   */
+  function dropEchoes(groups: Map<string, KeyGroup>, stored: Map<string, StoredState>): { key: string; env: ChangeEnvelope; state: StoredState }[] {
+    const out: { key: string; env: ChangeEnvelope; state: StoredState }[] = [];
+    for (const [key, g] of groups) {
+      const state = stored.get(key);
+      if (!state) continue;
+      const rest = g.envelopes.filter((env) => {
+        if (!isEcho(flow.id, env, state)) return true;
+        out.push({ key, env, state });
+        return false;
+      });
+      if (rest.length < g.envelopes.length) groups.set(key, { ...g, envelopes: rest });
+    }
+    return out;
+  }
 
   /** Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. */
   async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved> {
@@ -207,4 +246,18 @@ export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[],
   const clocks = Object.values(view.clocks ?? {});
   if (clocks.length > 0) return Math.max(...clocks.map((c) => c.ts));
   return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
+}
+
+/**
+ * Whether a change is an echo of syncline's own delivery: it carries an origin marker (set by the capture only when
+ * the item still holds exactly what syncline wrote), and the content came from this flow's state, so merging it
+ * could add nothing: either this flow wrote it (at a version it has reached), or this flow last delivered that
+ * same content to one of its targets (two flows syncing A to B and B to A). Anything else, including an item
+ * edited after syncline wrote it, is merged normally, with the marker's clock as `ts`.
+ */
+export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState | undefined): boolean {
+  const origin = env.origin;
+  if (!origin || !state || env.op !== 'upsert') return false;
+  if (origin.flow === flowId) return origin.version <= state.version;
+  return Object.values(state.delivered).some((d) => d.hash === origin.hash);
 }

@@ -42,7 +42,9 @@ export type AuditOutcome =
   | 'conflict'
   | 'delivered'
   | 'skipped'
-  | 'failed';
+  | 'failed'
+  /** A change syncline itself delivered, come back through a source: dropped, not re-propagated. */
+  | 'echo';
 
 /** One decision about a record. Values in `detail` are already masked. */
 export interface AuditEntry {
@@ -131,6 +133,23 @@ export interface TargetWriter {
   write(change: TargetWrite): Promise<'written' | 'skipped'>;
 }
 
+/** How a batch writer settled one key of a batch. */
+export type TargetResult =
+  | { readonly status: 'written' }
+  /** Transient (throttling, 5xx, timeout) after the writer's own retries: the message is retried by SQS, then DLQ. */
+  | { readonly status: 'retry'; readonly reason: string }
+  /** Permanent (e.g. HTTP 4xx): retrying cannot help; the record is parked in the DLQ at once. */
+  | { readonly status: 'rejected'; readonly reason: string; readonly detail?: Record<string, unknown> };
+
+/**
+ * A target without conditional writes (S3, EventBridge, HTTP, SQS): writes the current state of many keys at
+ * once. The delivery handler checks the recorded delivered version before and records it after.
+ */
+export interface BatchTargetWriter {
+  /** One result per key of `changes` (keys are unique in a call). */
+  writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>>;
+}
+
 /** Optional: removes a dedup claim so a request whose processing failed can be retried by its sender. */
 export interface DedupRelease {
   release(scope: string, id: string): Promise<void>;
@@ -154,6 +173,8 @@ export type MetricName =
   | 'Conflicts'
   | 'Delivered'
   | 'DeliveryFailed'
+  | 'DeliveryRejected'
+  | 'Echo'
   | 'DeletesInferred'
   | 'DeleteInferenceRefused'
   | 'PullFailed';

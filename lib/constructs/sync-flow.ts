@@ -9,7 +9,8 @@ import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FlowConfig } from '../config/schema';
@@ -87,6 +88,12 @@ export class SyncFlow extends Construct {
   public readonly webhookSecrets: Readonly<Record<string, Secret>>;
   /** DynamoDB target tables (created or imported) by target id. */
   public readonly targetTables: Readonly<Record<string, ITable>>;
+  /** Buckets of `s3` targets (created when the config names none, else imported) by target id. */
+  public readonly targetBuckets: Readonly<Record<string, IBucket>>;
+  /** Target buckets this flow created, by target id. */
+  public readonly createdTargetBuckets: Readonly<Record<string, Bucket>>;
+  /** Credentials of `http` targets (imported by name) by target id. */
+  public readonly targetSecrets: Readonly<Record<string, ISecret>>;
   /** The `POST /webhooks/...` routes the flow added to the HTTP API. */
   public readonly routes: readonly HttpRoute[];
   /** Webhook URLs by source id (the per-source route). */
@@ -95,6 +102,8 @@ export class SyncFlow extends Construct {
   public readonly sourceTables: Readonly<Record<string, ITable>>;
   /** On-failure destinations of the stream mappings (`<flow>-capture-<source>-dlq`) by source id. */
   public readonly streamFailureQueues: Readonly<Record<string, Queue>>;
+  /** Dead-letter queues of the EventBridge Scheduler schedules of `schedule` sources, by source id. */
+  public readonly scheduleDeadLetterQueues: Readonly<Record<string, Queue>>;
   /** Deploy-time stream ARN lookups of `dynamodb-stream` sources given by `tableName`, by source id. */
   public readonly streamArnLookups: Readonly<Record<string, AwsCustomResource>>;
   /** EventBridge rules of `eventbridge` sources by source id. */
@@ -182,10 +191,37 @@ export class SyncFlow extends Construct {
     }
     this.targetTables = targetTables;
 
+    // S3 target buckets: imported by name, or created private, encrypted, TLS-only and versioned.
+    const targetBuckets: Record<string, IBucket> = {};
+    const createdBuckets: Record<string, Bucket> = {};
+    const targetSecrets: Record<string, ISecret> = {};
+    for (const t of flow.targets) {
+      if (t.type === 's3') {
+        if (t.bucket) targetBuckets[t.id] = Bucket.fromBucketName(this, `target-${t.id}`, t.bucket);
+        else {
+          createdBuckets[t.id] = new Bucket(this, `target-${t.id}`, {
+            encryption: BucketEncryption.S3_MANAGED,
+            enforceSSL: true,
+            blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+            objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned: true,
+            removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+          });
+          targetBuckets[t.id] = createdBuckets[t.id]!;
+        }
+      } else if (t.type === 'http' && t.secretName) {
+        targetSecrets[t.id] = Secret.fromSecretNameV2(this, `target-secret-${t.id}`, t.secretName);
+      }
+    }
+    this.targetBuckets = targetBuckets;
+    this.createdTargetBuckets = createdBuckets;
+    this.targetSecrets = targetSecrets;
+
     // Functions.
     const sourceTables: Record<string, ITable> = {};
     const streamFailureQueues: Record<string, Queue> = {};
     const streamArnLookups: Record<string, AwsCustomResource> = {};
+    const scheduleDlqs: Record<string, Queue> = {};
     const functions: Record<string, SynclineFunction> = {};
     const routes: HttpRoute[] = [];
     const tableEnv = {
@@ -205,12 +241,13 @@ export class SyncFlow extends Construct {
         depsLockFilePath: join(projectRoot, 'package-lock.json'),
         timeout: Duration.seconds(f.timeoutSeconds),
         memorySize: f.memoryMb,
+        ...(f.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: f.reservedConcurrency } : {}),
         logGroupRemovalPolicy: removalPolicy,
         environment: {
           ...tableEnv,
           POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-          ...this.stepEnvironment(f, queues, secrets, targetTables, store),
+          ...this.stepEnvironment(f, queues, secrets, targetTables, store, dlqs),
         },
         // The flow config is compiled into the bundle: environment variables are limited to 4 KB.
         bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
@@ -229,7 +266,7 @@ export class SyncFlow extends Construct {
         this.addStreamTrigger(f, f.trigger, fn, sourceTables, streamFailureQueues, streamArnLookups);
       } else if (f.trigger.type === 'schedule') {
         // The scheduler (and what the pull needs beyond the capture basics) is wired by ./schedule-source.
-        addScheduleTrigger(this, fn, flowPlan, f, { stateTable: store.state });
+        scheduleDlqs[f.sourceId as string] = addScheduleTrigger(this, fn, flowPlan, f, { stateTable: store.state }).deadLetterQueue;
       } else {
         const integration = new HttpLambdaIntegration(`${f.id}-integration`, fn);
         f.trigger.routes.forEach((path, i) => {
@@ -246,6 +283,7 @@ export class SyncFlow extends Construct {
     this.sourceTables = sourceTables;
     this.streamFailureQueues = streamFailureQueues;
     this.streamArnLookups = streamArnLookups;
+    this.scheduleDeadLetterQueues = scheduleDlqs;
 
     // Outputs: where to point each webhook sender, and which secret signs it.
     const urls: Record<string, string> = {};
@@ -353,6 +391,7 @@ export class SyncFlow extends Construct {
     secrets: Record<string, Secret>,
     targetTables: Record<string, ITable>,
     store: SyncStore,
+    dlqs: Record<string, Queue>,
   ): Record<string, string> {
     switch (f.step) {
       case 'capture':
@@ -368,7 +407,52 @@ export class SyncFlow extends Construct {
         return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls) };
       }
       case 'deliver':
-        return { TARGET_ID: f.targetId as string, TARGET_TABLE: targetTables[f.targetId as string].tableName };
+        return this.deliverEnvironment(f, targetTables, dlqs);
+    }
+  }
+
+  /** Environment of a delivery function: its target and where that target's writes go. */
+  private deliverEnvironment(f: FunctionPlan, targetTables: Record<string, ITable>, dlqs: Record<string, Queue>): Record<string, string> {
+    const targetId = f.targetId as string;
+    const target = this.flowPlan.flow.targets.find((t) => t.id === targetId)!;
+    const env: Record<string, string> = { TARGET_ID: targetId };
+    if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: targetTables[targetId].tableName };
+    // Rejected records (e.g. HTTP 4xx) are parked in the delivery queue's DLQ at once.
+    env.DLQ_URL = dlqs[`deliver-${targetId}`].queueUrl;
+    if (target.type === 's3') env.TARGET_BUCKET = this.targetBuckets[targetId]!.bucketName;
+    if (f.rateLimitPerInvocation !== undefined) env.RATE_LIMIT_PER_INVOCATION = String(f.rateLimitPerInvocation);
+    return env;
+  }
+
+  /**
+   * What a delivery function may touch beyond state and audit: its target only. A DynamoDB table (PutItem,
+   * DeleteItem), the bucket's `prefix*` objects (PutObject), the bus (PutEvents), the queue (SendMessage, which
+   * also authorizes SendMessageBatch) or the HTTP target's secret; and the DLQ where rejected records are parked.
+   */
+  private grantTarget(f: FunctionPlan, fn: SynclineFunction, targetTables: Record<string, ITable>): void {
+    const targetId = f.targetId as string;
+    const target = this.flowPlan.flow.targets.find((t) => t.id === targetId)!;
+    if (target.type !== 'dynamodb') this.deadLetterQueues[`deliver-${targetId}`].grantSendMessages(fn);
+    switch (target.type) {
+      case 'dynamodb':
+        grantOnTable(targetTables[targetId], fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+        break;
+      case 's3':
+        Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [this.targetBuckets[targetId]!.arnForObjects(`${target.prefix}*`)] });
+        break;
+      case 'eventbridge': {
+        const busArn = target.busName.startsWith('arn:')
+          ? target.busName
+          : Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: target.busName });
+        Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn] });
+        break;
+      }
+      case 'http':
+        this.targetSecrets[targetId]?.grantRead(fn);
+        break;
+      case 'sqs':
+        Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [target.queueArn] });
+        break;
     }
   }
 
@@ -409,8 +493,8 @@ export class SyncFlow extends Construct {
         break;
       case 'deliver':
         grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
-        grantOnTable(targetTables[f.targetId as string], fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
         append(store.audit);
+        this.grantTarget(f, fn, targetTables);
         break;
     }
   }

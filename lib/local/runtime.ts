@@ -22,8 +22,20 @@ import type { LogPort, Secrets } from '../../functions/ports';
 import { createLocalClients, LOCAL_REGION, type LocalClients, type LocalEndpoints } from './clients';
 import { assertPortFree, startHttpServer, type AdminApi, type HttpRoute, type LocalHttpServer } from './http-server';
 import { createResources, type LocalResources } from './resources';
+import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
 import { SqsPoller, type SqsHandler } from './sqs-poller';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
+import { createPullReader } from '../../functions/adapters/pull-readers';
+import type { ScheduleSource } from '../../functions/core/pull/records';
+import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
+import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-capture-handler';
+import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
+import { backfillSource } from './backfill';
+import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
+import { LocalSchedule } from './scheduler';
+import { StreamPoller } from './stream-poller';
 
 export interface RuntimeOptions {
   readonly config: SynclineConfig;
@@ -73,6 +85,13 @@ export interface Runtime {
   readonly plan: Plan;
   readonly resources: LocalResources;
   readonly clients: LocalClients;
+  /**
+   * The local EventBridge: `putEvents` records each event and routes it to the inbound queue of every
+   * `eventbridge` source whose bus and pattern match; `list` gives what was put, newest last.
+   */
+  readonly eventBus: LocalEventBus;
+  /** Schedule sources' triggers by `<flow>/<source>` (timer, on-demand pulls). */
+  readonly schedules: ReadonlyMap<string, LocalSchedule>;
   /** True when no request is in flight and every flow queue (not the DLQs) is empty with no batch in a handler. */
   idle(): Promise<boolean>;
   stop(): Promise<void>;
@@ -186,7 +205,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const wrap: HandlerWrapper = options.wrapHandler ?? ((_fn, handler) => handler);
     const doc = documentClientFor(clients.dynamodb);
 
-    const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, visibilityTimeoutSeconds: visibility });
+    const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, s3: clients.s3, visibilityTimeoutSeconds: visibility });
+    const targetResources = await createTargetResources(topology, clients);
     const t = resources.tables;
     const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state });
     const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
@@ -194,6 +214,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts });
     const dedup = new DynamoDbDedupStore({ client: doc, tableName: t.dedup });
     const publisher = new SqsPublisher({ client: clients.sqs });
+    // DynamoDB Local serves the Streams API on its own endpoint.
+    const streamsClient = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: endpoints.dynamodb, maxAttempts: 3 });
+    cleanups.push(async () => streamsClient.destroy());
+    const eventBus = new LocalEventBus({
+      sqs: clients.sqs,
+      region: LOCAL_REGION,
+      rules: topology.flows.flatMap((f) =>
+        f.eventRules.map((r) => {
+          const q = resources.flows[f.flow.id]!.queues[r.queue]!;
+          return { busName: busNameOf(r.busName), pattern: r.pattern, queueName: q.name, queueUrl: q.url };
+        }),
+      ),
+    });
+    const streamPollers: StreamPoller[] = [];
+    const schedules = new Map<string, LocalSchedule>();
+    const pullState = new DynamoDbPullStateStore({ client: doc, tableName: t.state });
 
     const routes: HttpRoute[] = [];
     const pollers: SqsPoller[] = [];
@@ -259,6 +295,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger }));
             break;
           }
+          case 'deliver-s3':
+          case 'deliver-eventbridge':
+          case 'deliver-http':
+          case 'deliver-sqs': {
+            const dlqUrl = fr.queues[`deliver-${fn.targetId}`]!.dlq.url;
+            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
+            break;
+          }
           case 'deliver-dynamodb': {
             const targetId = fn.targetId!;
             const target = flow.targets.find((x) => x.id === targetId);
@@ -274,10 +318,56 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             sqsFunction(fn, createDeliverDynamoDbHandler({ flow, targetId, stateStore, writer, audit, logger }));
             break;
           }
-          case 'dynamodb-stream-capture':
-          case 'sqs-capture':
-          case 'schedule-capture':
-            throw new RuntimeError(`flow "${flow.id}": the local runtime cannot run ${fn.handler} functions yet`);
+          case 'sqs-capture': {
+            // sqs and eventbridge sources alike: the handler reads an eventbridge source's messages as events.
+            sqsFunction(fn, createSqsCaptureHandler({ flow, sourceId: fn.sourceId!, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger }));
+            break;
+          }
+          case 'dynamodb-stream-capture': {
+            if (fn.trigger.type !== 'dynamodb-stream') throw new Error(`function ${fn.name} has no DynamoDB stream trigger`);
+            const sourceId = fn.sourceId!;
+            const handler = createDynamoDbStreamCaptureHandler({ flow, sourceId, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger });
+            streamPollers.push(
+              new StreamPoller({
+                dynamodb: clients.dynamodb,
+                streams: streamsClient,
+                sqs: clients.sqs,
+                name: fn.name,
+                tableName: fr.sourceTables[sourceId]!,
+                region: LOCAL_REGION,
+                batchSize: fn.trigger.batchSize,
+                timeoutSeconds: fn.timeoutSeconds,
+                retryAttempts: fn.trigger.retryAttempts,
+                maxRecordAgeSeconds: fn.trigger.maxRecordAgeSeconds,
+                bisectBatchOnError: fn.trigger.bisectBatchOnError,
+                onFailureQueueUrl: fr.streamFailureQueues[sourceId]!.url,
+                handler: wrap(fn, handler),
+                log,
+              }),
+            );
+            break;
+          }
+          case 'schedule-capture': {
+            if (fn.trigger.type !== 'schedule') throw new Error(`function ${fn.name} has no schedule trigger`);
+            const sourceId = fn.sourceId!;
+            const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule')!;
+            const reader = createPullReader(source, { secrets, s3Client: clients.s3 });
+            const schedule = new LocalSchedule({
+              name: fn.name,
+              sourceId,
+              every: fn.trigger.every,
+              cron: fn.trigger.cron,
+              timeoutSeconds: fn.timeoutSeconds,
+              log,
+              createHandler: (continueSoon) =>
+                wrap(
+                  fn,
+                  createScheduleCaptureHandler({ flow, sourceId, reader, pullState, publisher, transformQueueUrl: queueUrl('transform'), audit, quarantine, logger, continueSoon }),
+                ),
+            });
+            schedules.set(`${flow.id}/${sourceId}`, schedule);
+            break;
+          }
           default: {
             const never: never = fn.handler;
             throw new RuntimeError(`no local runtime for handler "${String(never)}"`);
@@ -309,7 +399,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           id: flowId,
           config: flow,
           resources: {
-            tables: { ...t, targets: fr.targetTables },
+            tables: { ...t, targets: fr.targetTables, sources: fr.sourceTables },
+            sources: { buckets: fr.sourceBuckets, streamFailureQueues: fr.streamFailureQueues },
             queues: Object.values(fr.queues).map((q) => ({ id: q.id, name: q.name, url: q.url, arn: q.arn, maxReceiveCount: q.maxReceiveCount, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, dlq: q.dlq })),
             secrets: {
               webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
@@ -340,20 +431,66 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       conflicts: async (flowId) => (flowsById.has(flowId) ? conflicts.list(flowId) : undefined),
       quarantine: async (flowId) => (flowsById.has(flowId) ? quarantineReader.list(flowId) : undefined),
       endpoints: () => endpoints,
+      pull: async (flowId, sourceId, body) => {
+        const flow = flowsById.get(flowId);
+        const source = flow?.sources.find((s) => s.id === sourceId);
+        if (!flow || !source) return { status: 404, body: { message: `unknown flow or source: "${flowId}/${sourceId}"` } };
+        const schedule = schedules.get(`${flowId}/${sourceId}`);
+        if (!schedule) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only schedule sources can be pulled` } };
+        const options = body === undefined ? {} : body;
+        if (!options || typeof options !== 'object' || Array.isArray(options)) return { status: 400, body: { message: 'the body must be a JSON object such as {"acceptDeletes": true} or {"restart": true}, or empty' } };
+        const { acceptDeletes, restart, ...rest } = options as Record<string, unknown>;
+        if (Object.keys(rest).length > 0) return { status: 400, body: { message: `unknown field(s) ${Object.keys(rest).join(', ')} (allowed: acceptDeletes, restart)` } };
+        if ((acceptDeletes !== undefined && typeof acceptDeletes !== 'boolean') || (restart !== undefined && typeof restart !== 'boolean')) {
+          return { status: 400, body: { message: 'acceptDeletes and restart must be booleans' } };
+        }
+        const summary = await schedule.invoke({ action: 'pull', sourceId, ...(acceptDeletes !== undefined ? { acceptDeletes } : {}), ...(restart !== undefined ? { restart } : {}) });
+        return { status: 200, body: summary };
+      },
+      backfill: async (flowId, sourceId) => {
+        const flow = flowsById.get(flowId);
+        const source = flow?.sources.find((s) => s.id === sourceId);
+        if (!flow || !source) return { status: 404, body: { message: `unknown flow or source: "${flowId}/${sourceId}"` } };
+        const tableName = resources.flows[flowId]!.sourceTables[sourceId];
+        if (source.type !== 'dynamodb-stream' || !tableName) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only dynamodb-stream sources can be backfilled` } };
+        const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine, retentionDays: flow.audit.retentionDays });
+        const summary = await backfillSource({ flow, sourceId, tableName, dynamodb: clients.dynamodb, publisher, transformQueueUrl: resources.flows[flowId]!.queues.transform!.url, audit, quarantine });
+        return { status: 200, body: summary };
+      },
+      putEvents: async (body) => {
+        const entries = (body as { Entries?: unknown } | undefined)?.Entries;
+        if (!body || typeof body !== 'object' || !Array.isArray(entries) || entries.length === 0) {
+          return { status: 400, body: { message: 'the body must be {"Entries": [{"Source", "DetailType", "Detail", "EventBusName"}, ...]} with at least one entry' } };
+        }
+        try {
+          const result = await eventBus.putEvents(entries.map((e) => (e && typeof e === 'object' && typeof (e as { Time?: unknown }).Time === 'string' ? { ...e, Time: new Date((e as { Time: string }).Time) } : e)) as PutEventsEntry[]);
+          return { status: 200, body: result };
+        } catch (err) {
+          if (err instanceof PutEventsValidationError) return { status: 400, body: { message: err.message } };
+          throw err;
+        }
+      },
+      listEvents: (busName) => eventBus.list(busName),
     };
 
     http = await startHttpServer({ port: options.port ?? 3000, routes, admin, log });
     const httpServer = http;
     for (const p of pollers) p.start();
+    for (const p of streamPollers) p.start();
+    for (const s of schedules.values()) s.start();
     // No new requests first, then let the batches in flight finish.
     cleanups.push(async () => {
       await httpServer.stop();
+      await Promise.all([...schedules.values()].map((s) => s.stop()));
+      await Promise.all(streamPollers.map((p) => p.stop()));
       await Promise.all(pollers.map((p) => p.stop()));
     });
 
     // Upstream first: a message moving on while we look is then seen in the next queue.
     const idle = async () => {
       if (httpServer.inFlight > 0) return false;
+      for (const s of schedules.values()) if (!s.idle()) return false;
+      for (const p of streamPollers) if (!p.idle()) return false;
       for (const p of pollers) if (!(await p.idle())) return false;
       return true;
     };
@@ -368,6 +505,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       plan: topology,
       resources,
       clients,
+      eventBus,
+      schedules,
       idle,
       stop: cleanup,
     };

@@ -2,7 +2,7 @@ import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../conf
 
 /** Source and target types whose runtime exists; others are refused at synth and at `syncline dev`. */
 export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook', 'dynamodb-stream', 'schedule', 'sqs', 'eventbridge']);
-export const SUPPORTED_TARGETS: ReadonlySet<TargetType> = new Set<TargetType>(['dynamodb']);
+export const SUPPORTED_TARGETS: ReadonlySet<TargetType> = new Set<TargetType>(['dynamodb', 's3', 'eventbridge', 'http', 'sqs']);
 
 export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver';
 /** Which handler a function runs; each has one entry file under functions/entry. */
@@ -13,7 +13,11 @@ export type HandlerKind =
   | 'schedule-capture'
   | 'transform'
   | 'resolve'
-  | 'deliver-dynamodb';
+  | 'deliver-dynamodb'
+  | 'deliver-s3'
+  | 'deliver-eventbridge'
+  | 'deliver-http'
+  | 'deliver-sqs';
 
 export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   'webhook-capture': 'functions/entry/webhook-capture.ts',
@@ -24,6 +28,10 @@ export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   transform: 'functions/entry/transform.ts',
   resolve: 'functions/entry/resolve.ts',
   'deliver-dynamodb': 'functions/entry/deliver-dynamodb.ts',
+  'deliver-s3': 'functions/entry/deliver-s3.ts',
+  'deliver-eventbridge': 'functions/entry/deliver-eventbridge.ts',
+  'deliver-http': 'functions/entry/deliver-http.ts',
+  'deliver-sqs': 'functions/entry/deliver-sqs.ts',
 };
 
 export interface QueuePlan {
@@ -84,6 +92,10 @@ export interface FunctionPlan {
   readonly sendsTo: readonly string[];
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
+  /** Reserved concurrency (rate-limited HTTP targets): caps parallel invocations, so the per-invocation limiter adds up to the target's rate. */
+  readonly reservedConcurrency?: number;
+  /** Requests per second each invocation may send (rate-limited HTTP targets): `rateLimitPerSecond / reservedConcurrency`. */
+  readonly rateLimitPerInvocation?: number;
 }
 
 export interface WebhookSecretPlan {
@@ -171,8 +183,34 @@ export function unsupportedTypes(config: SynclineConfig): string[] {
   return problems;
 }
 
-function queue(flow: string, id: string, sourceId?: string): QueuePlan {
-  return { id, name: `${flow}-${id}`, visibilityTimeoutSeconds: VISIBILITY, maxReceiveCount: MAX_RECEIVE_COUNT, ...(sourceId ? { sourceId } : {}) };
+function queue(flow: string, id: string, sourceId?: string, visibility = VISIBILITY): QueuePlan {
+  return { id, name: `${flow}-${id}`, visibilityTimeoutSeconds: visibility, maxReceiveCount: MAX_RECEIVE_COUNT, ...(sourceId ? { sourceId } : {}) };
+}
+
+/** Most invocations a rate-limited HTTP target runs at once; each gets `rate / concurrency` requests a second. */
+export const HTTP_MAX_RESERVED_CONCURRENCY = 10;
+/** Requests one invocation of a rate-limited HTTP target should send at most (about 10 s of its share of the rate). */
+const HTTP_BATCH_SECONDS = 10;
+
+/**
+ * How a delivery function runs: batch size, timeout and, for a rate-limited HTTP target, reserved concurrency
+ * `ceil(rate / 10)` (at most 10) with a per-invocation token bucket of `rate / concurrency`, and a batch small
+ * enough to send within about 10 s at that pace.
+ */
+export function deliverySizing(target: FlowConfig['targets'][number]): {
+  batchSize: number;
+  timeoutSeconds: number;
+  reservedConcurrency?: number;
+  rateLimitPerInvocation?: number;
+} {
+  if (target.type !== 'http') return { batchSize: 50, timeoutSeconds: SQS_FUNCTION_TIMEOUT };
+  // Room for the time budget of the batch (20 s) plus one request's timeout.
+  const timeoutSeconds = Math.max(SQS_FUNCTION_TIMEOUT, 20 + Math.ceil(target.timeoutMs / 1000) + 5);
+  if (target.rateLimitPerSecond === undefined) return { batchSize: 50, timeoutSeconds };
+  const reservedConcurrency = Math.min(HTTP_MAX_RESERVED_CONCURRENCY, Math.max(1, Math.ceil(target.rateLimitPerSecond / 10)));
+  const rateLimitPerInvocation = target.rateLimitPerSecond / reservedConcurrency;
+  const batchSize = Math.min(50, Math.max(1, Math.floor(rateLimitPerInvocation * HTTP_BATCH_SECONDS)));
+  return { batchSize, timeoutSeconds, reservedConcurrency, rateLimitPerInvocation };
 }
 
 function sqsTrigger(queueId: string, batchSize: number): TriggerPlan {
@@ -244,7 +282,7 @@ export function planFlow(flow: FlowConfig): FlowPlan {
         break;
     }
   }
-  const deliverQueues = flow.targets.map((t) => queue(flow.id, `deliver-${t.id}`));
+  const deliverQueues = flow.targets.map((t) => queue(flow.id, `deliver-${t.id}`, undefined, 6 * deliverySizing(t).timeoutSeconds));
   functions.push(
     {
       id: 'transform',
@@ -268,16 +306,18 @@ export function planFlow(flow: FlowConfig): FlowPlan {
     },
   );
   for (const target of flow.targets) {
+    const sizing = deliverySizing(target);
     functions.push({
       id: `deliver-${target.id}`,
       name: `${flow.id}-deliver-${target.id}`,
       step: 'deliver',
       handler: `deliver-${target.type}` as HandlerKind,
       targetId: target.id,
-      trigger: sqsTrigger(`deliver-${target.id}`, 50),
+      trigger: sqsTrigger(`deliver-${target.id}`, sizing.batchSize),
       sendsTo: [],
-      timeoutSeconds: SQS_FUNCTION_TIMEOUT,
+      timeoutSeconds: sizing.timeoutSeconds,
       memoryMb: 256,
+      ...(sizing.reservedConcurrency !== undefined ? { reservedConcurrency: sizing.reservedConcurrency, rateLimitPerInvocation: sizing.rateLimitPerInvocation } : {}),
     });
   }
   queues.push(...deliverQueues);

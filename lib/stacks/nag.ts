@@ -74,9 +74,38 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   },
 ];
 
+/** A finding whose id names the resource (so it differs per target), acknowledged on one construct. */
+export interface TargetNagAcknowledgement {
+  readonly id: string;
+  readonly reason: string;
+  readonly target: IConstruct;
+}
+
+const S3_PREFIX_REASON =
+  "An s3 target's delivery function writes one object per batch under the target's prefix (prefix/flow=<id>/dt=.../hour=.../<hash>.jsonl), so it needs s3:PutObject on every key below that prefix: the wildcard is the prefix itself, with PutObject as the only action.";
+const S3_ACCESS_LOG_REASON =
+  'A target bucket syncline creates is written only by its delivery function (PutObject under the prefix), is private, encrypted and TLS-only, and versioned; object-level access is audited with CloudTrail S3 data events when needed, instead of a second logging bucket per target (which would itself need logs).';
+
+/** Acknowledgements of s3 targets: the `prefix*` object grant, and access logs of created buckets. */
+export function targetNagAcknowledgements(stack: SyncStack): TargetNagAcknowledgement[] {
+  const out: TargetNagAcknowledgement[] = [];
+  for (const flow of flowsOf(stack)) {
+    for (const t of flow.flowPlan.flow.targets) {
+      if (t.type !== 's3') continue;
+      const fn = flow.functions[`deliver-${t.id}`];
+      const created = flow.createdTargetBuckets[t.id];
+      const bucketRef = created ? `<${Stack.of(created).getLogicalId(created.node.defaultChild as never)}.Arn>` : `arn:<AWS::Partition>:s3:::${t.bucket}`;
+      if (fn?.role) out.push({ id: `AwsSolutions-IAM5[Resource::${bucketRef}/${t.prefix}*]`, reason: S3_PREFIX_REASON, target: fn.role });
+      if (created) out.push({ id: 'AwsSolutions-S1', reason: S3_ACCESS_LOG_REASON, target: created });
+    }
+  }
+  return out;
+}
+
 /** Applies {@link NAG_ACKNOWLEDGEMENTS} to a SyncStack (bin/app.ts and the infra tests use the same list). */
 export function applyNagAcknowledgements(stack: SyncStack): void {
   for (const ack of NAG_ACKNOWLEDGEMENTS) {
     for (const target of ack.targets(stack)) Validations.of(target).acknowledge({ id: ack.id, reason: ack.reason });
   }
+  for (const ack of targetNagAcknowledgements(stack)) Validations.of(ack.target).acknowledge({ id: ack.id, reason: ack.reason });
 }

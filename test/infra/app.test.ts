@@ -34,14 +34,15 @@ describe('bin/app.ts with a bad config', () => {
     noStackTrace(stderr);
   });
 
-  it('reads -c syncline:config=<file.yaml> and refuses target types without a runtime, naming the path', () => {
+  it('reads -c syncline:config=<file.yaml> and refuses an invalid value there, naming the path', () => {
+    // Every target type has a runtime now, so the refusal comes from the schema.
     const dir = mkdtempSync(join(tmpdir(), 'syncline-cfg-'));
     const file = join(dir, 'flows.yaml');
-    const flow = { ...flowLike('orders'), targets: [{ id: 'lake', type: 's3', prefix: 'orders/' }] };
+    const flow = { ...flowLike('orders'), targets: [{ id: 'lake', type: 's3', prefix: 'orders/' }], audit: { retentionDays: 0 } };
     writeFileSync(file, stringify({ flows: [flow] }));
     const { code, stderr } = runApp({ 'syncline:config': file });
     expect(code).toBe(1);
-    expect(stderr).toContain('flow "orders" at $.flows[0].targets[0].type');
+    expect(stderr).toContain('flow "orders" at $.flows[0].audit.retentionDays');
     noStackTrace(stderr);
   });
 

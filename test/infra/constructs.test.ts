@@ -104,11 +104,12 @@ describe('SyncFlow', () => {
     });
   });
 
-  it('refuses a flow whose target type has no runtime yet', () => {
+  it('builds a flow with a non-DynamoDB target (every target type has a runtime now)', () => {
     const { stack, store, httpApi } = setup();
     const base = exampleConfig().flows[0];
     const flow = { ...base, targets: [{ id: 'lake', type: 's3' as const, prefix: 'orders/', format: 'jsonl' as const }] };
-    expect(() => new SyncFlow(stack, 'F', { flow, store, httpApi, projectRoot: root })).toThrow(/not available yet/);
+    const built = new SyncFlow(stack, 'F', { flow, store, httpApi, projectRoot: root });
+    expect(Object.keys(built.createdTargetBuckets)).toEqual(['lake']);
   });
 
   it('creates one secret and one pair of per-source routes per webhook source', () => {

@@ -6,6 +6,7 @@ import { parseConfig } from '../../lib/config/load';
 import { NAG_ACKNOWLEDGEMENTS } from '../../lib/stacks/nag';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { exampleConfig, exampleConfigInput, flowLike, synthStack } from './helpers';
+import { everyTargetFlow } from './target-flows';
 
 const describeViolations = (vs: readonly PolicyViolation[]) =>
   vs.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
@@ -48,6 +49,13 @@ describe('cdk-nag AwsSolutions', () => {
       ],
     };
     const { stack } = synthStack(parseConfig({ ...exampleConfigInput(), flows: [everySource] }), 'NagEverySource');
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(describeViolations(report.violations)).toEqual([]);
+  });
+
+  it('reports none for a flow with every target type', () => {
+    const everyTarget = { ...flowLike('every-target'), targets: everyTargetFlow().targets };
+    const { stack } = synthStack(parseConfig({ ...exampleConfigInput(), flows: [everyTarget] }), 'NagEveryTarget');
     const report = new AwsSolutionsChecks().validateScope(stack);
     expect(describeViolations(report.violations)).toEqual([]);
   });

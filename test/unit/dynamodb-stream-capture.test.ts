@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { unmarshallImage } from '../../functions/adapters/dynamodb-images';
 import { approximateTime, mapStreamRecord, snapshotEnvelope, type DynamoDbStreamSource } from '../../functions/core/capture/dynamodb-stream';
+import { contentHash } from '../../functions/core/envelope';
 import { replicaFlow, streamRecord } from '../fixtures/streams';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -63,11 +64,12 @@ describe('stream record to envelope', () => {
   });
 
   it("takes origin and ts from syncline's marker and strips it from the data", () => {
-    const marker = { M: { flow: { S: 'people' }, version: { N: '7' }, hash: { S: 'h7' }, ts: { N: '1768400000000' } } };
+    const item = contentHash(unmarshallImage(ann));
+    const marker = { M: { flow: { S: 'people' }, version: { N: '7' }, hash: { S: 'h7' }, item: { S: item }, ts: { N: '1768400000000' } } };
     const out = map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: marker }, oldImage: { ...ann, _syncline: marker } }));
     expect(out.kind).toBe('envelope');
     if (out.kind !== 'envelope') return;
-    expect(out.envelope.origin).toEqual({ flow: 'people', target: '', version: 7, hash: 'h7', ts: 1768400000000 });
+    expect(out.envelope.origin).toEqual({ flow: 'people', target: '', version: 7, hash: 'h7', item, ts: 1768400000000 });
     expect(out.envelope.ts).toBe(1768400000000);
     expect(out.envelope.data).not.toHaveProperty('_syncline');
     expect(out.envelope.before).not.toHaveProperty('_syncline');
@@ -101,6 +103,33 @@ describe('approximateTime', () => {
   });
 });
 
+describe('own write or outside change', () => {
+  const item = contentHash(unmarshallImage(ann));
+  const marker = { M: { flow: { S: 'people' }, version: { N: '7' }, hash: { S: 'h7' }, item: { S: item }, ts: { N: '1768400000000' } } };
+
+  it('an item edited after syncline wrote it keeps the marker but is a real change: no origin, clocked by the stream', () => {
+    // Prepare: a person changed `name`; the marker attribute stayed on the item.
+    const edited = streamRecord('MODIFY', { newImage: { ...ann, name: { S: 'Annie' }, _syncline: marker }, oldImage: { ...ann, _syncline: marker } }, { at: 1768478400 });
+    // Act
+    const out = map(edited);
+    // Assess
+    if (out.kind !== 'envelope') throw new Error(out.kind);
+    expect(out.envelope.origin).toBeUndefined();
+    expect(out.envelope.ts).toBe(1768478400000);
+    expect(out.envelope.data).toMatchObject({ name: 'Annie' });
+    expect(out.envelope.data).not.toHaveProperty('_syncline');
+  });
+
+  it('an old marker without an item hash is compared with the view hash', () => {
+    const data = unmarshallImage(ann);
+    const legacy = { M: { flow: { S: 'people' }, version: { N: '3' }, hash: { S: contentHash(data) }, ts: { N: '5' } } };
+    const out = map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: legacy } }));
+    expect(out.kind === 'envelope' && out.envelope.origin?.version).toBe(3);
+    const wrong = { M: { flow: { S: 'people' }, version: { N: '3' }, hash: { S: 'other' }, ts: { N: '5' } } };
+    expect(map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: wrong } }))).not.toHaveProperty('envelope.origin');
+  });
+});
+
 describe('snapshotEnvelope (backfill)', () => {
   it('is an upsert snapshot with attribute selection, a content-derived id and the marker clock when present', () => {
     const item = { id: 'p1', name: 'Ann', internal: 'x' };
@@ -108,7 +137,7 @@ describe('snapshotEnvelope (backfill)', () => {
     expect(a).toMatchObject({ op: 'upsert', source: 'primary', data: { id: 'p1', name: 'Ann' }, ts: NOW, seq: `snapshot:${NOW}` });
     expect(snapshotEnvelope(replicaFlow, 'primary', { ...item }, NOW).id).toBe(a.id);
     expect(snapshotEnvelope(replicaFlow, 'primary', { ...item, name: 'Anna' }, NOW).id).not.toBe(a.id);
-    const echoed = snapshotEnvelope(replicaFlow, 'primary', { ...item, _syncline: { flow: 'people', version: 2, hash: 'h', ts: 5 } }, NOW);
+    const echoed = snapshotEnvelope(replicaFlow, 'primary', { ...item, _syncline: { flow: 'people', version: 2, hash: 'h', item: contentHash(item), ts: 5 } }, NOW);
     expect(echoed).toMatchObject({ ts: 5, origin: { version: 2 } });
     expect(echoed.data).not.toHaveProperty('_syncline');
   });

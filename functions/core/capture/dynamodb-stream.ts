@@ -1,6 +1,6 @@
 /** DynamoDB Streams records to change envelopes, pure: the caller supplies the unmarshalling of images. */
 import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type OriginMarker } from '../envelope';
+import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type OriginMarker } from '../envelope';
 import { matchesPattern } from '../event-pattern';
 
 export type DynamoDbStreamSource = Extract<SourceConfig, { type: 'dynamodb-stream' }>;
@@ -79,7 +79,9 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
   } catch {
     // Keys only fill gaps below; the images are what counts.
   }
-  const marker = readMarker(newImage);
+  // A marker whose content no longer matches the item: someone edited the item after syncline wrote it (the marker
+  // stays on the item), so this is a real outside change, clocked by the stream, not an echo.
+  const marker = ownWrite(newImage);
   const image = op === 'upsert' ? newImage : (oldImage ?? (Object.keys(keys).length > 0 ? keys : undefined));
   if (!image) {
     return invalid(op === 'upsert' ? 'INSERT/MODIFY record has no NewImage: the stream must use NEW_AND_OLD_IMAGES or NEW_IMAGE' : 'REMOVE record has no OldImage or Keys');
@@ -117,7 +119,7 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
  */
 export function snapshotEnvelope(flow: FlowConfig, sourceId: string, item: Record<string, unknown>, at: number): ChangeEnvelope {
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === sourceId && s.type === 'dynamodb-stream');
-  const marker = readMarker(item);
+  const marker = ownWrite(item);
   const data = selectAttributes(strip(item), source?.attributes);
   const content = JSON.stringify(data, Object.keys(data).sort());
   return {
@@ -168,11 +170,18 @@ function strip(image: Record<string, unknown>): Record<string, unknown> {
   return rest;
 }
 
+/** The marker of an item that still holds exactly what syncline wrote; undefined for an item edited since (or never written by syncline). */
+export function ownWrite(image: Record<string, unknown> | undefined): OriginMarker | undefined {
+  const marker = readMarker(image);
+  if (!marker || !image) return undefined;
+  return contentHash(strip(image)) === (marker.item ?? marker.hash) ? marker : undefined;
+}
+
 /** The origin marker of an item, when it has a well-formed one. */
 export function readMarker(image: Record<string, unknown> | undefined): OriginMarker | undefined {
   const m = image?.[ORIGIN_MARKER_ATTRIBUTE];
   if (!m || typeof m !== 'object' || Array.isArray(m)) return undefined;
-  const { flow, version, hash, ts, target } = m as Record<string, unknown>;
+  const { flow, version, hash, ts, target, item } = m as Record<string, unknown>;
   if (typeof flow !== 'string' || typeof version !== 'number' || typeof hash !== 'string' || typeof ts !== 'number') return undefined;
-  return { flow, target: typeof target === 'string' ? target : '', version, hash, ts };
+  return { flow, target: typeof target === 'string' ? target : '', version, hash, ts, ...(typeof item === 'string' ? { item } : {}) };
 }

@@ -1,3 +1,4 @@
+import { contentHash } from '../../../functions/core/envelope';
 import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -48,7 +49,7 @@ describe('DynamoDbTargetWriter', () => {
         {
           Put: expect.objectContaining({
             TableName: 'replica',
-            Item: { id: 'c1', name: 'Ada', _syncline: { flow: 'contacts', version: 7, hash: 'hash7', ts: 1000 } },
+            Item: { id: 'c1', name: 'Ada', _syncline: { flow: 'contacts', target: 'replica', version: 7, hash: 'hash7', item: contentHash({ id: 'c1', name: 'Ada' }), ts: 1000 } },
             ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v',
           }),
         },

@@ -1,0 +1,20 @@
+import { secretsManagerClient } from '../adapters/clients';
+import { HttpTargetWriter } from '../adapters/http-target-writer';
+import { TokenBucket } from '../adapters/rate-limiter';
+import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
+import { deliverTarget, deliverTargetLambda } from './deliver-common';
+
+const { flow, target } = deliverTarget('http');
+// The stack sets RATE_LIMIT_PER_INVOCATION to rateLimitPerSecond / reserved concurrency.
+const perInvocation = Number(process.env.RATE_LIMIT_PER_INVOCATION ?? '');
+
+export const handler = deliverTargetLambda(
+  flow,
+  target.id,
+  new HttpTargetWriter({
+    flowId: flow.id,
+    target,
+    secrets: new SecretsManagerSecrets({ client: secretsManagerClient }),
+    ...(perInvocation > 0 ? { limiter: new TokenBucket(perInvocation) } : {}),
+  }),
+);

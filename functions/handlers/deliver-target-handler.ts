@@ -1,0 +1,170 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { FlowConfig } from '../../lib/config/schema';
+import {
+  noopLogger,
+  noopMetrics,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type BatchTargetWriter,
+  type Clock,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type StateStore,
+  type StoredState,
+  type TargetWrite,
+} from '../ports';
+import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
+
+/** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
+export interface DeliverTargetDeps {
+  readonly flow: FlowConfig;
+  readonly targetId: string;
+  readonly stateStore: StateStore;
+  readonly writer: BatchTargetWriter;
+  readonly audit: AuditLog;
+  /**
+   * Where a permanently rejected record (e.g. HTTP 400) is parked: its messages are sent to the delivery queue's
+   * DLQ and acknowledged. Without it, such messages fail until SQS moves them to the DLQ after maxReceiveCount.
+   */
+  readonly park?: { readonly publisher: Publisher; readonly dlqUrl: string };
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+export type DeliverTargetHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+interface KeyGroup {
+  readonly key: string;
+  version: number;
+  readonly eventIds: Set<string>;
+  readonly messageIds: string[];
+}
+
+/**
+ * Delivers the CURRENT state of each key of a batch (messages coalesced by key) to a target without conditional
+ * writes. A key whose recorded delivered version is already the state's version is skipped; one whose state read
+ * is older than the message is retried. After a write the delivered version is recorded (only ever upwards).
+ */
+export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTargetHandler {
+  const { flow, targetId, stateStore, writer } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const metrics = deps.metrics ?? noopMetrics;
+  if (!flow.targets.some((t) => t.id === targetId)) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
+
+  return (event) =>
+    runSqsBatch(event.Records, logger, async (batch) => {
+      const groups = new Map<string, KeyGroup>();
+      const bodies = new Map(event.Records.map((r) => [r.messageId, r.body]));
+      for (const record of event.Records) {
+        const parsed = parseBody(deliveryMessageSchema, record.body);
+        if (!parsed.ok || parsed.value.flow !== flow.id) {
+          batch.fail([record.messageId], `invalid delivery message: ${parsed.ok ? `flow "${parsed.value.flow}"` : parsed.errors.join('; ')}`);
+          continue;
+        }
+        const m: DeliveryMessage = parsed.value;
+        const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
+        group.version = Math.max(group.version, m.version);
+        m.eventIds.forEach((id) => group.eventIds.add(id));
+        group.messageIds.push(record.messageId);
+        groups.set(m.key, group);
+      }
+      if (groups.size === 0) return;
+      if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
+
+      const all = [...groups.values()];
+      const states = await batch.attempt(all.flatMap((g) => g.messageIds), 'state read failed', () => stateStore.getMany(flow.id, [...groups.keys()]));
+      if (!states) return;
+
+      const now = clock.now();
+      const entries: { group: KeyGroup; entry: AuditEntry }[] = [];
+      const entry = (group: KeyGroup, state: StoredState, outcome: AuditEntry['outcome'], reason?: string, extra: Record<string, unknown> = {}): AuditEntry => {
+        const eventIds = [...group.eventIds];
+        return {
+          flow: flow.id,
+          key: group.key,
+          step: 'deliver',
+          at: now,
+          source: '',
+          eventId: eventIds[0] ?? '',
+          outcome,
+          ...(reason !== undefined ? { reason } : {}),
+          version: state.version,
+          target: targetId,
+          detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ...extra },
+        };
+      };
+
+      const toWrite: { group: KeyGroup; state: StoredState; change: TargetWrite }[] = [];
+      let failed = 0;
+      for (const group of all) {
+        const state = states.get(group.key);
+        if (!state || state.version < group.version) {
+          // The state read lags the message: try again later.
+          failed++;
+          batch.fail(group.messageIds, `state of ${group.key} is older than version ${group.version}`);
+          continue;
+        }
+        if ((state.delivered[targetId]?.version ?? 0) >= state.version) {
+          entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
+          continue;
+        }
+        const ts = Math.max(0, ...Object.values(state.view.clocks ?? {}).map((c) => c.ts));
+        toWrite.push({ group, state, change: { flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts } });
+      }
+
+      let delivered = 0;
+      let rejected = 0;
+      if (toWrite.length > 0) {
+        const results = await batch.attempt(toWrite.flatMap((w) => w.group.messageIds), `delivery to "${targetId}" failed`, () =>
+          writer.writeBatch(toWrite.map((w) => w.change)),
+        );
+        if (!results) failed += toWrite.length;
+        const parked: { group: KeyGroup; entry: AuditEntry }[] = [];
+        await Promise.all(
+          (results ? toWrite : []).map(async ({ group, state }) => {
+            const result = results!.get(group.key) ?? { status: 'retry' as const, reason: 'the writer gave no result' };
+            if (result.status === 'written') {
+              const marked = await batch.attempt(group.messageIds, 'recording the delivered version failed', async () => {
+                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash);
+                return true;
+              });
+              if (!marked) return;
+              delivered++;
+              entries.push({ group, entry: entry(group, state, 'delivered') });
+            } else if (result.status === 'retry') {
+              failed++;
+              batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);
+            } else {
+              rejected++;
+              parked.push({ group, entry: entry(group, state, 'failed', result.reason, { ...result.detail, parked: deps.park ? 'dlq' : 'retries then dlq' }) });
+            }
+          }),
+        );
+        if (parked.length > 0) await park(parked.map((p) => p.group));
+        entries.push(...parked);
+      }
+
+      const kept = auditable(flow, entries.map((e) => e.entry));
+      if (kept.length > 0) await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
+      metrics.count('Delivered', delivered);
+      metrics.count('DeliveryFailed', failed);
+      metrics.count('DeliveryRejected', rejected);
+      logger.info('delivery batch done', { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, delivered, skipped: entries.filter((e) => e.entry.outcome === 'skipped').length, failed, rejected });
+
+      /** Ack-and-park: the messages of rejected keys go to the DLQ now; if that send fails, they fail (SQS moves them there later). */
+      async function park(rejectedGroups: readonly KeyGroup[]): Promise<void> {
+        const ids = rejectedGroups.flatMap((g) => g.messageIds);
+        if (!deps.park) {
+          batch.fail(ids, `delivery to "${targetId}" rejected: failing until the DLQ`);
+          return;
+        }
+        const messages = ids.map((id) => ({ id, body: bodies.get(id)! }));
+        const sent = await batch.attempt(ids, 'parking rejected records in the DLQ failed', () => deps.park!.publisher.send(deps.park!.dlqUrl, messages));
+        if (sent) batch.fail(sent.failed, 'parking rejected records in the DLQ failed');
+      }
+    });
+}

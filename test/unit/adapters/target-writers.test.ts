@@ -1,0 +1,263 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Webhook } from 'standardwebhooks';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EventBridgeTargetWriter, sdkEventPutter } from '../../../functions/adapters/eventbridge-target-writer';
+import { HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
+import { TokenBucket } from '../../../functions/adapters/rate-limiter';
+import { s3ObjectKey, S3TargetWriter } from '../../../functions/adapters/s3-target-writer';
+import { queueUrlFromArn, SqsTargetWriter } from '../../../functions/adapters/sqs-target-writer';
+import { contentHash } from '../../../functions/core/envelope';
+import type { TargetWrite } from '../../../functions/ports';
+import { flowSchema } from '../../../lib/config/schema';
+import { FakeSecrets } from '../../fixtures/fakes';
+
+const noWait = { sleep: async () => {}, baseDelayMs: 1 };
+const TS = Date.UTC(2026, 0, 15, 13, 30);
+
+function change(key: string, version: number, data: Record<string, unknown> | null): TargetWrite {
+  return { flow: 'contacts', key, targetId: 't', version, ts: TS, view: { data, deleted: data === null, clocks: {}, hash: contentHash(data) } };
+}
+
+describe('S3TargetWriter', () => {
+  const s3 = mockClient(S3Client);
+  const client = new S3Client({ region: 'us-east-1' });
+  beforeEach(() => s3.reset());
+
+  it('writes one JSONL object per batch under prefix/flow=/dt=/hour=, a line {op,key,version,ts,data} per key', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+    const writer = new S3TargetWriter({ client, bucket: 'lake', prefix: 'crm', retry: noWait });
+
+    // Act
+    const out = await writer.writeBatch([change('b', 2, { id: 'b', n: 1 }), change('a', 1, null)]);
+
+    // Assess
+    expect([...out.values()]).toEqual([{ status: 'written' }, { status: 'written' }]);
+    const input = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(input.Key).toMatch(/^crm\/flow=contacts\/dt=2026-01-15\/hour=13\/[0-9a-f]{32}\.jsonl$/);
+    const lines = String(input.Body).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { op: 'delete', key: 'a', version: 1, ts: TS, data: null },
+      { op: 'upsert', key: 'b', version: 2, ts: TS, data: { id: 'b', n: 1 } },
+    ]);
+  });
+
+  it('derives the object key from the batch content only: a redelivered batch overwrites, another batch does not', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+    const writer = new S3TargetWriter({ client, bucket: 'lake', retry: noWait });
+
+    // Act
+    await writer.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+    await writer.writeBatch([change('b', 1, { id: 'b' }), change('a', 1, { id: 'a' })]);
+    await writer.writeBatch([change('a', 2, { id: 'a', x: 1 })]);
+
+    // Assess
+    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(s3ObjectKey('p/', 'f', ['x'], TS)).toBe(s3ObjectKey('p', 'f', ['x'], TS));
+  });
+
+  it('reports every key for retry when PutObject keeps failing', async () => {
+    s3.on(PutObjectCommand).rejects(Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+    const out = await new S3TargetWriter({ client, bucket: 'lake', retry: noWait }).writeBatch([change('a', 1, { id: 'a' })]);
+    expect(out.get('a')).toMatchObject({ status: 'retry' });
+    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 4);
+  });
+});
+
+describe('EventBridgeTargetWriter', () => {
+  const eb = mockClient(EventBridgeClient);
+  const putter = sdkEventPutter(new EventBridgeClient({ region: 'us-east-1' }));
+  const writer = () => new EventBridgeTargetWriter({ putter, busName: 'crm', source: 'syncline', detailType: 'ContactChanged', retry: noWait });
+  beforeEach(() => eb.reset());
+
+  it('puts in batches of 10 with the detail type per op and the record as detail', async () => {
+    eb.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
+    const changes = Array.from({ length: 23 }, (_, i) => change(`k${i}`, 1, i === 0 ? null : { id: `k${i}` }));
+
+    const out = await writer().writeBatch(changes);
+
+    expect([...out.values()].every((r) => r.status === 'written')).toBe(true);
+    expect(eb.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries!.length)).toEqual([10, 10, 3]);
+    const first = eb.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!;
+    expect(first).toMatchObject({ Source: 'syncline', DetailType: 'ContactChanged.Deleted', EventBusName: 'crm' });
+    expect(JSON.parse(first.Detail!)).toEqual({ flow: 'contacts', key: 'k0', op: 'delete', version: 1, ts: TS, data: null });
+  });
+
+  it('retries the entries counted in FailedEntryCount with backoff, and reports the ones still failing per record', async () => {
+    // Prepare: k1 is throttled once then accepted; k2 keeps failing; k3 is malformed for good.
+    let call = 0;
+    eb.on(PutEventsCommand).callsFake((input: { Entries: { Detail: string }[] }) => {
+      call++;
+      const entries = input.Entries.map((e) => {
+        const key = JSON.parse(e.Detail).key as string;
+        if (key === 'k2' || (key === 'k1' && call === 1)) return { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' };
+        if (key === 'k3') return { ErrorCode: 'MalformedDetail', ErrorMessage: 'bad' };
+        return { EventId: `id-${key}` };
+      });
+      return { FailedEntryCount: entries.filter((e) => 'ErrorCode' in e).length, Entries: entries };
+    });
+
+    // Act
+    const out = await writer().writeBatch(['k0', 'k1', 'k2', 'k3'].map((k) => change(k, 1, { id: k })));
+
+    // Assess
+    expect(out.get('k0')).toEqual({ status: 'written' });
+    expect(out.get('k1')).toEqual({ status: 'written' });
+    expect(out.get('k2')).toMatchObject({ status: 'retry', reason: expect.stringContaining('ThrottlingException') });
+    expect(out.get('k3')).toMatchObject({ status: 'rejected', reason: expect.stringContaining('MalformedDetail') });
+    expect(eb.commandCalls(PutEventsCommand)[1]!.args[0].input.Entries!.map((e) => JSON.parse(e.Detail!).key)).toEqual(['k1', 'k2']);
+    expect(eb).toHaveReceivedCommandTimes(PutEventsCommand, 5);
+  });
+});
+
+describe('SqsTargetWriter', () => {
+  const sqs = mockClient(SQSClient);
+  const client = new SQSClient({ region: 'us-east-1' });
+  const URL = 'https://sqs.eu-west-1.amazonaws.com/111122223333/people-out';
+  beforeEach(() => sqs.reset());
+
+  it('derives the queue URL from the ARN', () => {
+    expect(queueUrlFromArn('arn:aws:sqs:eu-west-1:111122223333:people-out')).toBe(URL);
+    expect(queueUrlFromArn('arn:aws-cn:sqs:cn-north-1:111122223333:q')).toBe('https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q');
+    expect(() => queueUrlFromArn('arn:aws:sns:eu-west-1:111122223333:t')).toThrow(/not an SQS queue ARN/);
+  });
+
+  it('sends {flow,key,op,version,ts,data} with SendMessageBatch, retries Failed entries, and reports the rest per key', async () => {
+    // Prepare: entry m1 fails on the server side every time; m0 once.
+    let call = 0;
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => {
+      call++;
+      const failed = input.Entries.filter((e) => e.Id === 'm1' || (e.Id === 'm0' && call === 1));
+      return { Successful: [], Failed: failed.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' })) };
+    });
+    const writer = new SqsTargetWriter({ client, queueUrl: URL, retry: { ...noWait, maxAttempts: 3 } });
+
+    // Act
+    const out = await writer.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+
+    // Assess
+    expect(out.get('a')).toEqual({ status: 'written' });
+    expect(out.get('b')).toMatchObject({ status: 'retry' });
+    const body = JSON.parse(sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries![0]!.MessageBody!);
+    expect(body).toEqual({ flow: 'contacts', key: 'a', op: 'upsert', version: 1, ts: TS, data: { id: 'a' } });
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 3);
+  });
+});
+
+describe('HttpTargetWriter', () => {
+  const target = (extra: Record<string, unknown> = {}) =>
+    flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], targets: [{ id: 'api', type: 'http', url: 'https://api.example.com/c/{key}', ...extra }] }).targets[0] as Extract<ReturnType<typeof flowSchema.parse>['targets'][number], { type: 'http' }>;
+  type Call = { url: string; init: RequestInit };
+  const fakeFetch = (answer: (call: Call, n: number) => Response | Promise<Response>) => {
+    const calls: Call[] = [];
+    const fn = (async (url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      return answer({ url, init }, calls.length);
+    }) as unknown as typeof fetch;
+    return { fn, calls };
+  };
+
+  it('sends the URL-encoded key, the method per op, the record as default body, an Idempotency-Key and bearer auth', async () => {
+    const f = fakeFetch(() => new Response(null, { status: 204 }));
+    const writer = new HttpTargetWriter({ flowId: 'contacts', target: target({ secretName: 'tok' }), secrets: new FakeSecrets({ tok: 's3cr3t' }), fetch: f.fn, retry: noWait });
+
+    const out = await writer.writeBatch([change('a/b c', 3, { id: 'a/b c', n: 1 }), change('gone', 4, null)]);
+
+    expect([...out.values()]).toEqual([{ status: 'written' }, { status: 'written' }]);
+    const put = f.calls.find((c) => c.init.method === 'PUT')!;
+    expect(put.url).toBe('https://api.example.com/c/a%2Fb%20c');
+    expect(JSON.parse(String(put.init.body))).toEqual({ id: 'a/b c', n: 1 });
+    const headers = put.init.headers as Record<string, string>;
+    expect(headers.authorization).toBe('Bearer s3cr3t');
+    expect(headers['idempotency-key']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const del = f.calls.find((c) => c.init.method === 'DELETE')!;
+    expect(del.init.body).toBeUndefined();
+    // Same flow, key and version: same key; another version: another one.
+    const again = (await writer.requestOf(change('a/b c', 3, { id: 'a/b c' }))).idempotencyKey;
+    expect(again).toBe(headers['idempotency-key']);
+    expect((await writer.requestOf(change('a/b c', 4, { id: 'a/b c' }))).idempotencyKey).not.toBe(again);
+    expect(methodFor({ upsert: 'POST', delete: 'PATCH' }, 'delete')).toBe('PATCH');
+  });
+
+  it('maps the body with JSONata and signs it in the Standard Webhooks format that a syncline webhook verifies', async () => {
+    const secret = 'whsec_' + Buffer.from('a-24-byte-signing-secret').toString('base64');
+    const f = fakeFetch(() => new Response('{}', { status: 200 }));
+    const writer = new HttpTargetWriter({
+      flowId: 'contacts',
+      target: target({ method: 'POST', body: '{"fields": {"name": name}, "ref": $key, "v": $version}', secretName: 'peer', authType: 'webhook' }),
+      secrets: new FakeSecrets({ peer: secret }),
+      fetch: f.fn,
+      retry: noWait,
+    });
+
+    await writer.writeBatch([change('c1', 7, { id: 'c1', name: 'Ada' })]);
+
+    const { init } = f.calls[0]!;
+    expect(JSON.parse(String(init.body))).toEqual({ fields: { name: 'Ada' }, ref: 'c1', v: 7 });
+    const headers = init.headers as Record<string, string>;
+    expect(new Webhook(secret).verify(String(init.body), headers)).toEqual({ fields: { name: 'Ada' }, ref: 'c1', v: 7 });
+    expect(headers['webhook-id']).toBe(headers['idempotency-key']);
+  });
+
+  it('uses basic auth from user:password', async () => {
+    const f = fakeFetch(() => new Response('', { status: 200 }));
+    await new HttpTargetWriter({ flowId: 'contacts', target: target({ secretName: 'b', authType: 'basic' }), secrets: new FakeSecrets({ b: 'ann:pw' }), fetch: f.fn }).writeBatch([change('k', 1, { id: 'k' })]);
+    expect((f.calls[0]!.init.headers as Record<string, string>).authorization).toBe(`Basic ${Buffer.from('ann:pw').toString('base64')}`);
+  });
+
+  it('retries 429 honouring Retry-After and 5xx with backoff, then leaves the key to the queue', async () => {
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const f = fakeFetch((call) => (call.url.endsWith('/busy') ? new Response('', { status: 503 }) : new Response('', { status: 429, headers: { 'retry-after': '2' } })));
+    const later = fakeFetch((_c, n) => (n === 1 ? new Response('', { status: 429, headers: { 'retry-after': '1' } }) : new Response('', { status: 201 })));
+    const w = (fn: typeof fetch) => new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: fn, retry: { sleep, baseDelayMs: 1 } });
+
+    expect((await w(later.fn).writeBatch([change('k', 1, { id: 'k' })])).get('k')).toEqual({ status: 'written' });
+    expect(waits).toEqual([1000]);
+    const out = await w(f.fn).writeBatch([change('busy', 1, { id: 'busy' })]);
+    expect(out.get('busy')).toMatchObject({ status: 'retry', reason: 'HTTP 503 after 3 attempts' });
+    const tooLong = fakeFetch(() => new Response('', { status: 429, headers: { 'retry-after': '120' } }));
+    expect((await w(tooLong.fn).writeBatch([change('k', 1, { id: 'k' })])).get('k')).toMatchObject({ status: 'retry', reason: expect.stringContaining('retry after 120s') });
+    expect(tooLong.calls).toHaveLength(1);
+  });
+
+  it('rejects other 4xx at once with the response body, truncated', async () => {
+    const f = fakeFetch(() => new Response('x'.repeat(5000), { status: 400 }));
+    const out = await new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait }).writeBatch([change('k', 1, { id: 'k' })]);
+    expect(out.get('k')).toMatchObject({ status: 'rejected', reason: 'PUT answered 400', detail: { status: 400 } });
+    expect(String((out.get('k') as { detail?: Record<string, unknown> }).detail?.body).length).toBe(1000);
+    expect(f.calls).toHaveLength(1);
+  });
+
+  it('times out a slow answer and retries it', async () => {
+    const f = fakeFetch(
+      (call) =>
+        new Promise<Response>((_, reject) => {
+          call.init.signal!.addEventListener('abort', () => reject(call.init.signal!.reason));
+        }),
+    );
+    const out = await new HttpTargetWriter({ flowId: 'contacts', target: target({ timeoutMs: 20 }), fetch: f.fn, retry: { ...noWait, maxAttempts: 2 } }).writeBatch([change('k', 1, { id: 'k' })]);
+    expect(out.get('k')).toMatchObject({ status: 'retry', reason: 'timed out after 20 ms after 2 attempts' });
+  });
+});
+
+describe('TokenBucket', () => {
+  it('lets a burst through, then one token per 1/rate seconds', async () => {
+    let t = 0;
+    const waits: number[] = [];
+    const bucket = new TokenBucket(2, 2, () => t, async (ms) => {
+      waits.push(ms);
+      t += ms;
+    });
+    for (let i = 0; i < 5; i++) await bucket.take();
+    expect(waits).toEqual([500, 500, 500]);
+    expect(t).toBe(1500);
+  });
+});

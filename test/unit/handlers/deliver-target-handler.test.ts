@@ -1,0 +1,147 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mergeChanges } from '../../../functions/core/merge';
+import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
+import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { BatchTargetWriter, TargetResult, TargetWrite } from '../../../functions/ports';
+import { flowSchema } from '../../../lib/config/schema';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
+
+const flow = flowSchema.parse({
+  id: 'contacts',
+  key: ['id'],
+  sources: [{ id: 'crm', type: 'webhook' }],
+  targets: [{ id: 'api', type: 'http', url: 'https://api.example.com/contacts/{key}' }],
+});
+const DLQ = 'https://sqs.local/contacts-deliver-api-dlq';
+
+function seed(store: InMemoryStateStore, key: string, version: number, data: Record<string, unknown> | null, delivered: Record<string, { version: number; hash: string }> = {}) {
+  const merged = mergeChanges(flow, undefined, [
+    { v: 1, id: `e-${key}-${version}`, flow: 'contacts', source: 'crm', key, op: data ? 'upsert' : 'delete', ...(data ? { data } : {}), ts: 1000 + version, seq: '1', lineage: [] },
+  ]);
+  store.seed({ flow: 'contacts', key, version, doc: merged.doc, view: merged.view, delivered, updatedAt: 1 });
+  return merged.view;
+}
+const msg = (key: string, version: number): DeliveryMessage => ({ v: 1, flow: 'contacts', key, version, hash: 'h', ts: 1, eventIds: [`e-${key}-${version}`] });
+
+/** A writer answering per key from a table of results (default: written). */
+class ScriptedWriter implements BatchTargetWriter {
+  readonly calls: TargetWrite[][] = [];
+  constructor(readonly results: Record<string, TargetResult> = {}) {}
+  async writeBatch(changes: readonly TargetWrite[]) {
+    this.calls.push([...changes]);
+    return new Map(changes.map((c) => [c.key, this.results[c.key] ?? { status: 'written' as const }]));
+  }
+}
+
+describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => {
+  let state: InMemoryStateStore;
+  let audit: InMemoryAuditLog;
+  let publisher: FakePublisher;
+  let metrics: RecordingMetrics;
+  const make = (writer: BatchTargetWriter, park = true) =>
+    createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, writer, audit, clock: new FakeClock(), metrics, ...(park ? { park: { publisher, dlqUrl: DLQ } } : {}) });
+
+  beforeEach(() => {
+    state = new InMemoryStateStore();
+    audit = new InMemoryAuditLog();
+    publisher = new FakePublisher();
+    metrics = new RecordingMetrics();
+  });
+
+  it('coalesces by key, writes the current state in one batch, records the delivered version and audits it', async () => {
+    // Prepare
+    const v = seed(state, 'c1', 3, { id: 'c1', name: 'Ada' });
+    seed(state, 'c2', 1, { id: 'c2' });
+    const writer = new ScriptedWriter();
+
+    // Act
+    const res = await make(writer)(sqsEvent([msg('c1', 2), msg('c1', 3), msg('c2', 1)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(writer.calls).toHaveLength(1);
+    expect(writer.calls[0]!.map((c) => [c.key, c.version])).toEqual([['c1', 3], ['c2', 1]]);
+    expect(writer.calls[0]![0]!.view).toEqual(v);
+    expect((await state.get('contacts', 'c1'))!.delivered.api).toEqual({ version: 3, hash: v.hash });
+    expect(audit.outcomes()).toEqual(['delivered', 'delivered']);
+    expect(metrics.counts.Delivered).toBe(2);
+  });
+
+  it('never moves the target backwards: a version already delivered is skipped and audited, not written', async () => {
+    // Prepare
+    seed(state, 'c1', 3, { id: 'c1' }, { api: { version: 3, hash: 'x' } });
+    const writer = new ScriptedWriter();
+
+    // Act
+    const res = await make(writer)(sqsEvent([msg('c1', 2)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(writer.calls).toEqual([]);
+    expect(audit.entries).toMatchObject([{ outcome: 'skipped', version: 3, target: 'api' }]);
+  });
+
+  it('fails only the keys the writer could not deliver yet, for the SQS retry', async () => {
+    // Prepare
+    seed(state, 'c1', 1, { id: 'c1' });
+    seed(state, 'c2', 1, { id: 'c2' });
+    const writer = new ScriptedWriter({ c2: { status: 'retry', reason: 'HTTP 503 after 3 attempts' } });
+
+    // Act
+    const res = await make(writer)(sqsEvent([msg('c1', 1), msg('c2', 1)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect((await state.get('contacts', 'c2'))!.delivered.api).toBeUndefined();
+    expect(audit.outcomes()).toEqual(['delivered']);
+    expect(metrics.counts.DeliveryFailed).toBe(1);
+  });
+
+  it('parks a rejected record in the DLQ at once, acknowledged, with the response body in the audit entry', async () => {
+    // Prepare
+    seed(state, 'bad', 2, { id: 'bad' });
+    seed(state, 'ok', 1, { id: 'ok' });
+    const writer = new ScriptedWriter({ bad: { status: 'rejected', reason: 'PUT answered 400', detail: { status: 400, body: '{"error":"name required"}' } } });
+    const event = sqsEvent([msg('bad', 2), msg('ok', 1)]);
+
+    // Act
+    const res = await make(writer)(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.sent.get(DLQ)).toEqual([{ id: 'm0', body: event.Records[0]!.body }]);
+    expect(audit.entries.find((e) => e.key === 'bad')).toMatchObject({
+      outcome: 'failed',
+      reason: 'PUT answered 400',
+      detail: { status: 400, body: '{"error":"name required"}', parked: 'dlq' },
+    });
+    expect(metrics.counts.DeliveryRejected).toBe(1);
+  });
+
+  it('falls back to failing a rejected record when it cannot be parked (SQS moves it to the DLQ later)', async () => {
+    // Prepare
+    seed(state, 'bad', 1, { id: 'bad' });
+    publisher.throwSends = 1;
+    const writer = new ScriptedWriter({ bad: { status: 'rejected', reason: 'PUT answered 422' } });
+
+    // Act
+    const res = await make(writer)(sqsEvent([msg('bad', 1)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+  });
+
+  it('retries a message whose state read is older than it, and delivers a delete as the current state', async () => {
+    // Prepare
+    seed(state, 'lag', 1, { id: 'lag' });
+    seed(state, 'gone', 2, null);
+    const writer = new ScriptedWriter();
+
+    // Act
+    const res = await make(writer)(sqsEvent([msg('lag', 2), msg('gone', 2)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(writer.calls[0]!.map((c) => [c.key, c.view.deleted])).toEqual([['gone', true]]);
+  });
+});
