@@ -186,6 +186,26 @@ export const auditSchema = z
   })
   .default({ level: 'all', retentionDays: 90 });
 
+/** Alarm thresholds; a flow's `alarms` overrides the stack's field by field. */
+const alarmThresholds = {
+  /** p99 of `LagMs` (source `ts` to delivery) over 5 minutes that raises the lag alarm, in milliseconds. */
+  lagP99Ms: z.number().int().positive(),
+  /** Percentage of a function's invocations that errored over 5 minutes that raises its error-rate alarm. */
+  errorRatePercent: z.number().positive().max(100),
+};
+
+export const flowAlarmsSchema = z.strictObject({
+  lagP99Ms: alarmThresholds.lagP99Ms.optional(),
+  errorRatePercent: alarmThresholds.errorRatePercent.optional(),
+});
+
+export const alarmsSchema = z
+  .strictObject({
+    lagP99Ms: alarmThresholds.lagP99Ms.default(300_000),
+    errorRatePercent: alarmThresholds.errorRatePercent.default(5),
+  })
+  .default({ lagP99Ms: 300_000, errorRatePercent: 5 });
+
 export const flowSchema = z
   .strictObject({
     id: idSchema,
@@ -196,6 +216,8 @@ export const flowSchema = z
     conflict: conflictSchema,
     targets: z.array(targetSchema).min(1),
     audit: auditSchema,
+    /** Alarm thresholds of this flow. @default the stack's `alarms` */
+    alarms: flowAlarmsSchema.optional(),
   })
   .superRefine((flow, ctx) => {
     for (const [name, list] of [
@@ -224,8 +246,10 @@ export const configSchema = z.strictObject({
   removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
   /** Email address subscribed to the alarm topic. */
   alarmEmail: z.email().optional(),
+  /** Alarm thresholds of every flow (a flow's own `alarms` overrides them). */
+  alarms: alarmsSchema,
   /** Largest number of flows in one stack before flows are split into nested stacks. */
-  flowsPerStack: z.number().int().min(1).max(12).default(10),
+  flowsPerStack: z.number().int().min(1).max(10).default(8),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.flows.forEach((flow, i) => {
@@ -241,6 +265,7 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
 export type TransformConfig = z.output<typeof transformSchema>;
 export type ConflictConfig = z.output<typeof conflictSchema>;
+export type AlarmThresholds = z.output<typeof alarmsSchema>;
 export type MaskKind = z.output<typeof maskKindSchema>;
 export type SourceType = SourceConfig['type'];
 export type TargetType = TargetConfig['type'];

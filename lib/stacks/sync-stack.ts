@@ -4,6 +4,7 @@ import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apig
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { SynclineConfig } from '../config/schema';
+import { Observability } from '../constructs/observability';
 import { SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
 import { plan } from '../plan/plan';
@@ -38,6 +39,8 @@ export class SyncStack extends Stack {
   public readonly flows: Readonly<Record<string, SyncFlow>>;
   /** Nested stacks holding the flows beyond the first `flowsPerStack` (empty when all fit in this stack). */
   public readonly nestedStacks: readonly NestedStack[];
+  /** Alarm topic, dashboard, per-flow alarms and saved Logs Insights queries. */
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SyncStackProps) {
     super(scope, id, props);
@@ -103,6 +106,7 @@ export class SyncStack extends Stack {
     });
     this.flows = flows;
     this.nestedStacks = nested;
+    this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
   }
 }

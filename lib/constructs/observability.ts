@@ -1,0 +1,423 @@
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+  type IMetric,
+  type IWidget,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { QueryDefinition, QueryString, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { AlarmThresholds } from '../config/schema';
+import { METRICS_NAMESPACE, type SyncFlow } from './sync-flow';
+
+/** Thresholds used when the config gives none (the schema's defaults). */
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5 };
+
+/** Period of every metric on the dashboard and in the alarms. */
+const PERIOD = Duration.minutes(5);
+
+/**
+ * Outcome counters the handlers publish (EMF, namespace `Syncline`), Sum per period, in pipeline order.
+ * Pull counters are added to the row of flows with a `schedule` source.
+ */
+export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved', 'Superseded', 'Conflicts', 'Delivered', 'DeliveryFailed', 'DeliveryRejected', 'Echo'] as const;
+export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const;
+/** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
+export const LAG_METRIC = 'LagMs';
+
+/**
+ * Powertools Metrics adds a `service` dimension (POWERTOOLS_SERVICE_NAME, set by SyncFlow to `syncline-<flow>`)
+ * next to `Flow`, and CloudWatch matches a metric on all of its dimensions, so both are named here.
+ */
+export const flowServiceName = (flowId: string): string => `syncline-${flowId}`;
+
+/** A flow's EMF metric (dimensions `Flow` and `service`). */
+export function flowMetric(flowId: string, metricName: string, statistic: string, label?: string): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { Flow: flowId, service: flowServiceName(flowId) },
+    statistic,
+    period: PERIOD,
+    // A label makes an alarm render its metric as metric math; only the dashboard passes one.
+    ...(label ? { label } : {}),
+  });
+}
+
+/** A dead-letter queue of a flow and what it holds, for the alarm's runbook. */
+interface DeadLetter {
+  readonly id: string;
+  readonly queue: Queue;
+  readonly kind: 'step' | 'stream' | 'schedule';
+  /** Step queue plan id (`step`) or source id (`stream`, `schedule`). */
+  readonly of: string;
+}
+
+/** Every DLQ of a flow: the step queues' DLQs, stream on-failure queues and scheduler DLQs. */
+export function deadLettersOf(flow: SyncFlow): DeadLetter[] {
+  return [
+    ...Object.entries(flow.deadLetterQueues).map(([qid, queue]) => ({ id: `dlq-${qid}`, queue, kind: 'step' as const, of: qid })),
+    ...Object.entries(flow.streamFailureQueues).map(([src, queue]) => ({ id: `stream-failure-${src}`, queue, kind: 'stream' as const, of: src })),
+    ...Object.entries(flow.scheduleDeadLetterQueues ?? {}).map(([src, queue]) => ({ id: `schedule-dlq-${src}`, queue, kind: 'schedule' as const, of: src })),
+  ];
+}
+
+/** Whether a flow can refuse a delete inference: a full-mode `schedule` source with delete detection on. */
+function infersDeletes(flow: SyncFlow): boolean {
+  return flow.flowPlan.flow.sources.some((s) => s.type === 'schedule' && s.mode === 'full' && s.deletes?.enabled !== false);
+}
+
+/** Props of {@link FlowAlarms}. */
+export interface FlowAlarmsProps {
+  readonly flow: SyncFlow;
+  /** Topic every alarm notifies (on ALARM and on OK). */
+  readonly topic: ITopic;
+  readonly thresholds: AlarmThresholds;
+  /** Prefix of the alarm names, e.g. the stack name. */
+  readonly namePrefix: string;
+  /** Stack name given to the CLI in runbooks (`--stack`). */
+  readonly stackName: string;
+  /** Folder of the saved Logs Insights queries, named in runbooks. */
+  readonly queryFolder: string;
+}
+
+/**
+ * One flow's alarms, each with a one-paragraph runbook as its description: every DLQ not empty, lag p99 over
+ * the threshold, each function's error rate, and a refused delete inference. Created in the flow's own stack
+ * (nested or not), so alarms do not count against the root stack's resources and need no cross-stack reference.
+ */
+export class FlowAlarms extends Construct {
+  /** DLQ-not-empty alarms by DLQ id (`dlq-<queue>`, `stream-failure-<source>`, `schedule-dlq-<source>`). */
+  public readonly deadLetterAlarms: Readonly<Record<string, Alarm>>;
+  public readonly lagAlarm: Alarm;
+  /** Error-rate alarms by function plan id. */
+  public readonly errorRateAlarms: Readonly<Record<string, Alarm>>;
+  /** Present when the flow has a full-mode schedule source with delete detection. */
+  public readonly deleteRefusedAlarm: Alarm | undefined;
+  /** The thresholds in effect for this flow. */
+  public readonly thresholds: AlarmThresholds;
+
+  constructor(scope: Construct, id: string, props: FlowAlarmsProps) {
+    super(scope, id);
+    const { flow, thresholds, stackName, queryFolder } = props;
+    this.thresholds = thresholds;
+    const flowId = flow.flowPlan.flow.id;
+    const name = (suffix: string) => `${props.namePrefix}-${flowId}-${suffix}`;
+    const action = new SnsAction(props.topic);
+    const notify = (alarm: Alarm) => {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      return alarm;
+    };
+    const consumerOf = (queueId: string) =>
+      flow.flowPlan.functions.find((f) => f.trigger.type === 'sqs' && f.trigger.queue === queueId)?.id ?? queueId;
+    const errorsQuery = `"${queryFolder}/errors by flow and step"`;
+
+    const dlqAlarms: Record<string, Alarm> = {};
+    for (const d of deadLettersOf(flow)) {
+      dlqAlarms[d.id] = notify(
+        new Alarm(this, d.id, {
+          alarmName: name(d.id),
+          alarmDescription: dlqRunbook(flowId, d, d.kind === 'step' ? consumerOf(d.of) : `capture-${d.of}`, stackName, errorsQuery),
+          metric: d.queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD }),
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    this.deadLetterAlarms = dlqAlarms;
+
+    this.lagAlarm = notify(
+      new Alarm(this, 'lag-p99', {
+        alarmName: name('lag-p99'),
+        alarmDescription:
+          `syncline ${flowId}: the p99 of ${LAG_METRIC} (source ts to delivery) was over ${thresholds.lagP99Ms} ms in 2 of the last 3 five-minute periods. ` +
+          `Look first at the flow's dashboard row: the step whose queue depth and age of oldest message grow is the one falling behind, and its function's errors and throttles say why. ` +
+          `Usual causes: a slow, failing or rate-limited target (check DeliveryFailed and the deliver function's logs), Lambda concurrency limits, or old records replayed by a backfill or a source catching up, which raises lag without a fault and clears by itself. ` +
+          `Fix the slow step (target capacity, rateLimitPerSecond, reserved concurrency, batch size); the threshold is alarms.lagP99Ms in the config.`,
+        metric: flowMetric(flowId, LAG_METRIC, 'p99'),
+        threshold: thresholds.lagP99Ms,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    const errorAlarms: Record<string, Alarm> = {};
+    for (const [fid, fn] of Object.entries(flow.functions)) {
+      errorAlarms[fid] = notify(
+        new Alarm(this, `error-rate-${fid}`, {
+          alarmName: name(`error-rate-${fid}`),
+          alarmDescription:
+            `syncline ${flowId}: more than ${thresholds.errorRatePercent}% of the ${fid} function's invocations failed in 2 of the last 3 five-minute periods. ` +
+            `Look first at its errors with the Logs Insights query ${errorsQuery} and at its X-Ray traces. ` +
+            `Failed SQS messages are retried and then parked in the step's DLQ (which raises its own alarm); a failed stream batch is bisected, then sent to the on-failure queue. ` +
+            `Fix the cause (a bug, a missing permission, an unreachable target, a wrong secret value) and deploy, then move parked messages back with "npx syncline redrive ${flowId} --stack ${stackName}".`,
+          metric: new MathExpression({
+            expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+            usingMetrics: {
+              errors: fn.metricErrors({ statistic: 'Sum', period: PERIOD }),
+              invocations: fn.metricInvocations({ statistic: 'Sum', period: PERIOD }),
+            },
+            label: `${fid} error rate (%)`,
+            period: PERIOD,
+          }),
+          threshold: thresholds.errorRatePercent,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    this.errorRateAlarms = errorAlarms;
+
+    this.deleteRefusedAlarm = infersDeletes(flow)
+      ? notify(
+          new Alarm(this, 'delete-inference-refused', {
+            alarmName: name('delete-inference-refused'),
+            alarmDescription:
+              `syncline ${flowId}: a full pull of a schedule source found more known keys absent than maxDeleteRatio allows, so it refused to infer deletes and deleted nothing. ` +
+              `Usually the source answered with a partial list (an outage, a changed filter or permission, a truncated export). ` +
+              `Look first at the capture function's "delete inference refused" log line (absent and known counts) and the pull's audit entries ("npx syncline lineage ${flowId} '~pull/<source>' --stack ${stackName}"). ` +
+              `If the source is wrong, fix it: the next complete pull infers deletes normally. If the records really were deleted, accept them once with POST /flows/${flowId}/sources/<source>/pull and body {"acceptDeletes": true}, or raise deletes.maxDeleteRatio.`,
+            metric: flowMetric(flowId, 'DeleteInferenceRefused', 'Sum'),
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: TreatMissingData.NOT_BREACHING,
+          }),
+        )
+      : undefined;
+  }
+}
+
+function dlqRunbook(flowId: string, d: DeadLetter, consumer: string, stackName: string, errorsQuery: string): string {
+  switch (d.kind) {
+    case 'step':
+      return (
+        `syncline ${flowId}: messages wait in the dead-letter queue of the ${d.of} queue. Each failed its maximum receives in the ${consumer} function while the rest of its batch went on. ` +
+        `Look first at that function's errors (Logs Insights query ${errorsQuery}) and at the messages themselves (SQS console, Poll for messages). ` +
+        `Fix the cause (a bug, a target refusing writes, a missing permission, a config that needs a deploy), then move the messages back with "npx syncline redrive ${flowId} --step ${d.of} --stack ${stackName}" or the SQS console's "Start DLQ redrive". ` +
+        `Redriving is safe: merges and deliveries are idempotent. The alarm clears when the queue is empty.`
+      );
+    case 'stream':
+      return (
+        `syncline ${flowId}: the DynamoDB stream mapping of source ${d.of} gave up on a batch (retries or record age exhausted) and sent its shard and sequence range here; those changes were not captured. ` +
+        `Look first at the ${consumer} function's errors (Logs Insights query ${errorsQuery}). ` +
+        `These messages are pointers, not records, so redrive does not apply: fix the cause, re-capture the source with "npx syncline backfill ${flowId} --stack ${stackName}", then delete the messages (SQS console, Purge). The alarm clears when the queue is empty.`
+      );
+    case 'schedule':
+      return (
+        `syncline ${flowId}: EventBridge Scheduler could not invoke the pull function of source ${d.of} after its retries, so that scheduled pull did not run. ` +
+        `Look first at the messages' ERROR_CODE and ERROR_MESSAGE attributes (SQS console, Poll for messages) and at the ${consumer} function's throttles. ` +
+        `Fix the cause (throttling, a deleted or failing function, permissions), run the pull now with POST /flows/${flowId}/sources/${d.of}/pull or wait for the next schedule, then purge the queue. The alarm clears when it is empty.`
+      );
+  }
+}
+
+/** Props of {@link Observability}. */
+export interface ObservabilityProps {
+  /** The stack's flows by flow id (flows in nested stacks included). */
+  readonly flows: Readonly<Record<string, SyncFlow>>;
+  /**
+   * Email address subscribed to the alarm topic (the recipient confirms it once).
+   * @default - no subscription; subscribe to the topic yourself
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Thresholds of every flow; a flow's own `alarms` config overrides them field by field.
+   * @default DEFAULT_ALARM_THRESHOLDS
+   */
+  readonly thresholds?: AlarmThresholds;
+}
+
+/**
+ * CloudWatch for a SyncStack: an alarm topic (TLS only), a dashboard with a row per flow, the flows' alarms
+ * (see {@link FlowAlarms}) and saved Logs Insights queries over every function's log group. Create it once, in
+ * the root stack; metrics of flows in nested stacks reach the dashboard through nested-stack references.
+ */
+export class Observability extends Construct {
+  public readonly topic: Topic;
+  public readonly dashboard: Dashboard;
+  /** Alarms by flow id (each in the flow's own stack). */
+  public readonly alarms: Readonly<Record<string, FlowAlarms>>;
+  /** Saved queries: `historyOfKey`, `quarantineReasons`, `errorsByStep`, `slowestDeliveries`. */
+  public readonly queries: Readonly<Record<'historyOfKey' | 'quarantineReasons' | 'errorsByStep' | 'slowestDeliveries', QueryDefinition>>;
+  /** Folder of the saved queries in the Logs Insights console: `syncline/<stack>`. */
+  public readonly queryFolder: string;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const stackName = Stack.of(this).stackName;
+    const base = props.thresholds ?? DEFAULT_ALARM_THRESHOLDS;
+    const flows = Object.values(props.flows);
+    this.queryFolder = `syncline/${stackName}`;
+
+    // Not KMS-encrypted on purpose: CloudWatch cannot publish to a topic under the AWS-managed key alias/aws/sns
+    // (its key policy cannot grant CloudWatch), and alarm notifications carry no record data, only alarm names,
+    // states, thresholds and runbooks. TLS-only publishing is enforced by the topic policy.
+    this.topic = new Topic(this, 'AlarmTopic', { displayName: `syncline alarms (${stackName})`, enforceSSL: true });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const alarms: Record<string, FlowAlarms> = {};
+    for (const flow of flows) {
+      const flowId = flow.flowPlan.flow.id;
+      const own = flow.flowPlan.flow.alarms ?? {};
+      const thresholds: AlarmThresholds = {
+        lagP99Ms: own.lagP99Ms ?? base.lagP99Ms,
+        errorRatePercent: own.errorRatePercent ?? base.errorRatePercent,
+      };
+      // A child of the flow, so it lives in the flow's stack; only the topic ARN crosses into a nested stack.
+      alarms[flowId] = new FlowAlarms(flow, 'Alarms', { flow, topic: this.topic, thresholds, namePrefix: stackName, stackName, queryFolder: this.queryFolder });
+    }
+    this.alarms = alarms;
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: stackName,
+      defaultInterval: Duration.hours(3),
+      widgets: flows.map((flow) => flowRow(flow, alarms[flow.flowPlan.flow.id])),
+    });
+
+    // The dashboard and the queries reach flows of nested stacks through outputs of those stacks; CloudFormation
+    // allows 200 outputs a stack, so say so at synth rather than at deploy.
+    for (const stack of new Set(flows.map((f) => Stack.of(f)))) {
+      if (stack !== Stack.of(this)) stack.node.addValidation({ validate: () => outputLimitProblems(stack) });
+    }
+
+    const logGroups: ILogGroup[] = flows.flatMap((flow) => Object.values(flow.functions).map((fn) => fn.logGroup));
+    const query = (qid: string, name: string, queryString: QueryString) =>
+      new QueryDefinition(this, qid, { queryDefinitionName: `${this.queryFolder}/${name}`, queryString, logGroups });
+    this.queries = {
+      historyOfKey: query(
+        'HistoryOfKey',
+        'history of key (replace KEY)',
+        new QueryString({
+          fields: ['@timestamp', 'flow', 'step', 'function_name', 'level', 'message', 'outcome', 'reason', 'eventId', 'correlation_id'],
+          filterStatements: ['key = "KEY"'],
+          sort: '@timestamp asc',
+          limit: 1000,
+        }),
+      ),
+      quarantineReasons: query(
+        'QuarantineReasons',
+        'quarantine reasons (last hour)',
+        new QueryString({
+          fields: ['coalesce(reason, message) as why'],
+          filterStatements: ['outcome = "quarantined" or message like /(?i)quarantin/'],
+          statsStatements: ['count(*) as records by flow, why'],
+          sort: 'records desc',
+          limit: 100,
+        }),
+      ),
+      errorsByStep: query(
+        'ErrorsByStep',
+        'errors by flow and step',
+        new QueryString({
+          fields: ['coalesce(step, function_name, @log) as stepName', 'coalesce(errorType, error.name, message) as problem'],
+          filterStatements: ['level = "ERROR" or level = "WARN"'],
+          statsStatements: ['count(*) as entries, latest(problem) as lastProblem by flow, stepName, level'],
+          sort: 'entries desc',
+          limit: 100,
+        }),
+      ),
+      slowestDeliveries: query(
+        'SlowestDeliveries',
+        'slowest deliveries',
+        new QueryString({
+          fields: ['@timestamp', 'flow', 'target', 'key', 'version', 'lagMs'],
+          filterStatements: ['ispresent(lagMs)'],
+          sort: 'lagMs desc',
+          limit: 50,
+        }),
+      ),
+    };
+  }
+}
+
+/** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors and conflicts. */
+function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
+  const flowConfig = flow.flowPlan.flow;
+  const flowId = flowConfig.id;
+  const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
+  const height = 6;
+  const queueEntries = Object.entries(flow.queues);
+  const functionEntries = Object.entries(flow.functions);
+  const deadLetters = deadLettersOf(flow);
+  const maxOf = (m: Metric, label: string): IMetric => m.with({ statistic: 'Maximum', period: PERIOD, label });
+
+  return [
+    new TextWidget({
+      markdown: `### ${flowId}${flowConfig.description ? `: ${flowConfig.description}` : ''}`,
+      width: 24,
+      height: 1,
+    }),
+    new GraphWidget({
+      title: `${flowId}: records by outcome (sum / 5 min)`,
+      width: 6,
+      height,
+      stacked: false,
+      left: [...OUTCOME_METRICS, ...(hasPull ? PULL_METRICS : [])].map((m) => flowMetric(flowId, m, 'Sum', m)),
+    }),
+    new GraphWidget({
+      title: `${flowId}: lag source ts to delivery (ms)`,
+      width: 4,
+      height,
+      left: [flowMetric(flowId, LAG_METRIC, 'p50', 'p50'), flowMetric(flowId, LAG_METRIC, 'p99', 'p99')],
+      leftAnnotations: [{ value: alarms.thresholds.lagP99Ms, label: 'p99 alarm' }],
+    }),
+    new GraphWidget({
+      title: `${flowId}: queue depth (left) and age of oldest message in s (right)`,
+      width: 4,
+      height,
+      left: queueEntries.map(([qid, q]) => maxOf(q.metricApproximateNumberOfMessagesVisible(), `${qid} visible`)),
+      right: queueEntries.map(([qid, q]) => maxOf(q.metricApproximateAgeOfOldestMessage(), `${qid} oldest`)),
+    }),
+    new GraphWidget({
+      title: `${flowId}: dead-letter queue depth`,
+      width: 4,
+      height,
+      left: deadLetters.map((d) => maxOf(d.queue.metricApproximateNumberOfMessagesVisible(), d.id)),
+      leftAnnotations: [{ value: 1, label: 'alarm' }],
+    }),
+    new GraphWidget({
+      title: `${flowId}: function errors and throttles (sum / 5 min)`,
+      width: 4,
+      height,
+      left: functionEntries.flatMap(([fid, fn]) => [
+        fn.metricErrors({ statistic: 'Sum', period: PERIOD, label: `${fid} errors` }),
+        fn.metricThrottles({ statistic: 'Sum', period: PERIOD, label: `${fid} throttles` }),
+      ]),
+    }),
+    new SingleValueWidget({
+      title: `${flowId}: conflicts opened (time range)`,
+      width: 2,
+      height,
+      metrics: [flowMetric(flowId, 'Conflicts', 'Sum', 'conflicts')],
+      setPeriodToTimeRange: true,
+    }),
+  ];
+}
+
+/** CloudFormation refuses a template with more than 200 outputs. */
+const MAX_OUTPUTS = 200;
+function outputLimitProblems(stack: Stack): string[] {
+  const count = stack.node.findAll().filter((c) => c instanceof CfnOutput && Stack.of(c) === stack).length;
+  return count > MAX_OUTPUTS
+    ? [`${stack.node.path} has ${count} outputs (most feed the root stack's dashboard and saved queries), over CloudFormation's limit of ${MAX_OUTPUTS}: lower flowsPerStack`]
+    : [];
+}

@@ -1,0 +1,304 @@
+import { CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load';
+import { OUTCOME_METRICS, deadLettersOf, flowServiceName } from '../../lib/constructs/observability';
+import type { SyncStack } from '../../lib/stacks/sync-stack';
+import { exampleConfig, exampleConfigInput, flowLike, synthStack } from './helpers';
+
+/** Logical id of an L2 construct's CloudFormation resource, in its own stack. */
+const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement);
+
+interface Widget {
+  readonly type: string;
+  readonly properties: { title?: string; markdown?: string; metrics?: unknown[][]; annotations?: unknown; setPeriodToTimeRange?: boolean };
+}
+
+/**
+ * The dashboard's widgets: the body is an Fn::Join of JSON text and tokens; tokens become `@Ref:<id>` or
+ * `@GetAtt:<id>.<attr>` strings so the body parses as JSON and assertions can name logical ids.
+ */
+function dashboardWidgets(template: Template): Widget[] {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  expect(dashboards).toHaveLength(1);
+  const body = dashboards[0].Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+  const text = body['Fn::Join'][1]
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const token = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+      if (token.Ref) return `@Ref:${token.Ref}`;
+      if (token['Fn::GetAtt']) return `@GetAtt:${token['Fn::GetAtt'].join('.')}`;
+      throw new Error(`unexpected token in the dashboard body: ${JSON.stringify(part)}`);
+    })
+    .join('');
+  return (JSON.parse(text) as { widgets: Widget[] }).widgets;
+}
+
+/** The widgets of one flow's row: from its title text widget to the next text widget. */
+function rowOf(widgets: Widget[], flowId: string): Widget[] {
+  const start = widgets.findIndex((w) => w.type === 'text' && w.properties.markdown?.startsWith(`### ${flowId}`));
+  expect(start, `no dashboard row for ${flowId}`).toBeGreaterThanOrEqual(0);
+  const end = widgets.findIndex((w, i) => i > start && w.type === 'text');
+  return widgets.slice(start + 1, end === -1 ? undefined : end);
+}
+
+const widgetTitled = (row: Widget[], part: string): Widget => {
+  const w = row.find((x) => x.properties.title?.includes(part));
+  expect(w, `no widget titled "...${part}..."`).toBeDefined();
+  return w as Widget;
+};
+
+/** A metric line of a graph as [namespace, name, dim, value, dim, value, ..., options?]. */
+const lines = (w: Widget): string[] => (w.properties.metrics ?? []).map((m) => JSON.stringify(m));
+
+let example: SyncStack;
+let exampleTemplate: Template;
+let every: SyncStack;
+let everyTemplate: Template;
+let nested: SyncStack;
+let nestedRoot: Template;
+
+beforeAll(() => {
+  // Prepare: the example stack with an alarm email; a flow with every source type and its own lag threshold; and
+  // a stack whose second flow lives in a nested stack.
+  ({ stack: example, template: exampleTemplate } = synthStack(exampleConfig({ alarmEmail: 'ops@example.com' }), 'ObsExample'));
+  const everySource = {
+    ...flowLike('every-source'),
+    alarms: { lagP99Ms: 60_000 },
+    sources: [
+      { id: 'crm', type: 'webhook' },
+      { id: 'primary', type: 'dynamodb-stream', tableName: 'primary-table' },
+      { id: 'api', type: 'schedule', every: '15 minutes', http: { url: 'https://api.example.com/contacts' } },
+      { id: 'inbox', type: 'sqs' },
+      { id: 'bus', type: 'eventbridge', pattern: { source: ['crm.app'] } },
+    ],
+  };
+  ({ stack: every, template: everyTemplate } = synthStack(
+    parseConfig({ ...exampleConfigInput(), alarms: { errorRatePercent: 2 }, flows: [everySource] }),
+    'ObsEvery',
+  ));
+  ({ stack: nested, template: nestedRoot } = synthStack(
+    parseConfig({ ...exampleConfigInput(), flowsPerStack: 1, flows: [flowLike('one'), flowLike('two')] }),
+    'ObsNested',
+  ));
+});
+
+describe('alarm topic', () => {
+  it('denies publishing without TLS', () => {
+    exampleTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: logicalId(example.observability.topic) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('subscribes alarmEmail by email, and nobody when it is not set', () => {
+    exampleTemplate.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: logicalId(example.observability.topic) },
+    });
+    expect(everyTemplate.findResources('AWS::SNS::Subscription')).toEqual({});
+  });
+});
+
+describe('dashboard', () => {
+  it('has a row per flow with throughput by outcome on the flow\'s EMF dimensions', () => {
+    const row = rowOf(dashboardWidgets(exampleTemplate), 'crm-contacts');
+    const throughput = lines(widgetTitled(row, 'records by outcome'));
+    for (const name of OUTCOME_METRICS) {
+      expect(throughput).toContainEqual(
+        expect.stringContaining(`["Syncline","${name}","Flow","crm-contacts","service","syncline-crm-contacts",{"label":"${name}","stat":"Sum"`),
+      );
+    }
+  });
+
+  it('uses the service dimension that Powertools publishes (POWERTOOLS_SERVICE_NAME of the flow\'s functions)', () => {
+    const resources = exampleTemplate.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, unknown> } } }>;
+    for (const fn of Object.values(example.flows['crm-contacts'].functions)) {
+      expect(resources[logicalId(fn)].Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe(flowServiceName('crm-contacts'));
+    }
+  });
+
+  it('shows lag p50 and p99 with the alarm threshold', () => {
+    const lag = widgetTitled(rowOf(dashboardWidgets(exampleTemplate), 'crm-contacts'), 'lag');
+    expect(lines(lag)).toEqual([
+      expect.stringContaining('"LagMs","Flow","crm-contacts","service","syncline-crm-contacts",{"label":"p50","stat":"p50"'),
+      expect.stringContaining('"LagMs","Flow","crm-contacts","service","syncline-crm-contacts",{"label":"p99","stat":"p99"'),
+    ]);
+    expect(JSON.stringify(lag.properties.annotations)).toContain('"value":300000');
+  });
+
+  it('shows depth and age of oldest message of every step queue, and the depth of every DLQ', () => {
+    const flow = every.flows['every-source'];
+    const row = rowOf(dashboardWidgets(everyTemplate), 'every-source');
+    const queues = lines(widgetTitled(row, 'queue depth'));
+    for (const q of Object.values(flow.queues)) {
+      expect(queues).toContainEqual(expect.stringContaining(`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","@GetAtt:${logicalId(q)}.QueueName"`));
+      expect(queues).toContainEqual(expect.stringContaining(`"AWS/SQS","ApproximateAgeOfOldestMessage","QueueName","@GetAtt:${logicalId(q)}.QueueName"`));
+    }
+    const dlqs = lines(widgetTitled(row, 'dead-letter'));
+    const all = deadLettersOf(flow);
+    // step DLQs, the stream's on-failure queue and the scheduler's DLQ
+    expect(all.map((d) => d.kind)).toEqual(expect.arrayContaining(['step', 'stream', 'schedule']));
+    for (const d of all) {
+      expect(dlqs).toContainEqual(expect.stringContaining(`"ApproximateNumberOfMessagesVisible","QueueName","@GetAtt:${logicalId(d.queue)}.QueueName"`));
+    }
+  });
+
+  it('shows errors and throttles of every function of the flow, and the conflicts opened', () => {
+    const flow = every.flows['every-source'];
+    const row = rowOf(dashboardWidgets(everyTemplate), 'every-source');
+    const errors = lines(widgetTitled(row, 'errors and throttles'));
+    for (const fn of Object.values(flow.functions)) {
+      expect(errors).toContainEqual(expect.stringContaining(`"AWS/Lambda","Errors","FunctionName","@Ref:${logicalId(fn)}"`));
+      expect(errors).toContainEqual(expect.stringContaining(`"AWS/Lambda","Throttles","FunctionName","@Ref:${logicalId(fn)}"`));
+    }
+    const conflicts = widgetTitled(row, 'conflicts');
+    expect(conflicts.type).toBe('metric');
+    expect(conflicts.properties.setPeriodToTimeRange).toBe(true);
+    expect(lines(conflicts)).toEqual([expect.stringContaining('"Syncline","Conflicts","Flow","every-source"')]);
+    // pull outcomes appear on the row of a flow with a schedule source
+    expect(lines(widgetTitled(row, 'records by outcome'))).toContainEqual(expect.stringContaining('"DeleteInferenceRefused"'));
+  });
+
+  it('reaches flows of nested stacks through the nested stack\'s outputs', () => {
+    const widgets = dashboardWidgets(nestedRoot);
+    const queues = lines(widgetTitled(rowOf(widgets, 'two'), 'queue depth'));
+    const nestedStackId = nested.getLogicalId(nested.nestedStacks[0].nestedStackResource as CfnElement);
+    expect(queues.every((l) => l.includes(`@GetAtt:${nestedStackId}.Outputs.`))).toBe(true);
+    // the root flow's row references its own queues directly
+    expect(lines(widgetTitled(rowOf(widgets, 'one'), 'queue depth')).some((l) => l.includes('.Outputs.'))).toBe(false);
+  });
+});
+
+describe('alarms', () => {
+  it('alarm on every DLQ of the flow (step DLQs, stream on-failure, scheduler DLQ) when it holds a message', () => {
+    const topic = logicalId(every.observability.topic);
+    for (const d of deadLettersOf(every.flows['every-source'])) {
+      everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(d.queue), 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: topic }],
+        OKActions: [{ Ref: topic }],
+        AlarmDescription: d.kind === 'step' ? Match.stringLikeRegexp('npx syncline redrive every-source --step .*Start DLQ redrive') : Match.stringLikeRegexp('every-source'),
+      });
+    }
+  });
+
+  it('alarm on the error rate of every function with metric math over Errors and Invocations', () => {
+    for (const fn of Object.values(every.flows['every-source'].functions)) {
+      const ref = { Ref: logicalId(fn) };
+      everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Threshold: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', ReturnData: true }),
+          Match.objectLike({
+            Id: 'errors',
+            MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: ref }] }, Stat: 'Sum' }),
+            ReturnData: false,
+          }),
+          Match.objectLike({
+            Id: 'invocations',
+            MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: [{ Name: 'FunctionName', Value: ref }] }, Stat: 'Sum' }),
+          }),
+        ]),
+      });
+    }
+  });
+
+  it('alarm on lag p99 over the configured threshold, the stack default or the flow\'s own', () => {
+    const lagAlarm = (flowId: string, threshold: number) => ({
+      Namespace: 'Syncline',
+      MetricName: 'LagMs',
+      ExtendedStatistic: 'p99',
+      Statistic: Match.absent(),
+      Dimensions: Match.arrayWith([{ Name: 'Flow', Value: flowId }, { Name: 'service', Value: `syncline-${flowId}` }]),
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    exampleTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', lagAlarm('crm-contacts', 300_000));
+    everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', lagAlarm('every-source', 60_000));
+  });
+
+  it('alarm on a refused delete inference only where a full pull can infer deletes', () => {
+    const refused = { MetricName: 'DeleteInferenceRefused', Namespace: 'Syncline', Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' };
+    everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...refused,
+      Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'every-source' }]),
+      AlarmDescription: Match.stringLikeRegexp('acceptDeletes'),
+    });
+    expect(exampleTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DeleteInferenceRefused' } })).toEqual({});
+  });
+
+  it('each carry a runbook within CloudWatch\'s 1024-character description limit', () => {
+    for (const template of [exampleTemplate, everyTemplate]) {
+      for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+        const description = alarm.Properties.AlarmDescription as string;
+        expect(description).toMatch(/Look first at/);
+        expect(description.length).toBeLessThanOrEqual(1024);
+      }
+    }
+  });
+
+  it('of a nested flow live in its nested stack and notify the root topic', () => {
+    const inner = Template.fromStack(nested.nestedStacks[0]);
+    const dlq = nested.flows.two.deadLetterQueues.transform;
+    inner.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(dlq), 'QueueName'] } }],
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('ObservabilityAlarmTopic') }],
+    });
+    expect(nestedRoot.findResources('AWS::CloudWatch::Alarm', { Properties: { Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'two' }]) } })).toEqual({});
+  });
+});
+
+describe('saved Logs Insights queries', () => {
+  it('cover every function log group of the stack, with the four queries', () => {
+    const logGroups = Object.values(every.flows['every-source'].functions).map((fn) => ({ Ref: logicalId(fn.logGroup) }));
+    const queries: [string, RegExp][] = [
+      ['history of key', /filter key = "KEY"[\s\S]*sort @timestamp asc/],
+      ['quarantine reasons', /quarantin[\s\S]*stats count\(\*\) as records by flow, why/],
+      ['errors by flow and step', /level = "ERROR"[\s\S]*by flow, stepName/],
+      ['slowest deliveries', /sort lagMs desc/],
+    ];
+    for (const [name, query] of queries) {
+      everyTemplate.hasResourceProperties('AWS::Logs::QueryDefinition', {
+        Name: Match.stringLikeRegexp(`^syncline/ObsEvery/${name}`),
+        QueryString: Match.stringLikeRegexp(query.source),
+        LogGroupNames: Match.arrayEquals(logGroups),
+      });
+    }
+  });
+
+  it('include log groups of flows in nested stacks', () => {
+    const defs = Object.values(nestedRoot.findResources('AWS::Logs::QueryDefinition'));
+    expect(defs).toHaveLength(4);
+    for (const def of defs) {
+      const names = JSON.stringify(def.Properties.LogGroupNames);
+      expect(names).toContain('Outputs.');
+      expect(names).toMatch(/"Ref":"Flowone/);
+    }
+  });
+});
+
+describe('alarm thresholds config', () => {
+  it('defaults to 5 minutes of p99 lag and a 5% error rate', () => {
+    expect(exampleConfig().alarms).toEqual({ lagP99Ms: 300_000, errorRatePercent: 5 });
+  });
+
+  it('refuses an error rate over 100% with its path', () => {
+    expect(() => parseConfig({ ...exampleConfigInput(), alarms: { errorRatePercent: 150 } })).toThrow(/alarms/);
+  });
+});
