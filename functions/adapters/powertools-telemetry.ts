@@ -15,5 +15,8 @@ export function powertoolsLogPort(logger: Logger): LogPort {
 
 /** MetricsPort on Powertools Metrics (EMF, flushed by the `logMetrics` middleware). */
 export function powertoolsMetricsPort(metrics: Metrics): MetricsPort {
-  return { count: (name, value) => (value > 0 ? metrics.addMetric(name, MetricUnit.Count, value) : undefined) };
+  return {
+    count: (name, value) => (value > 0 ? metrics.addMetric(name, MetricUnit.Count, value) : undefined),
+    lagMs: (ms) => metrics.addMetric('LagMs', MetricUnit.Milliseconds, Math.max(0, ms)),
+  };
 }

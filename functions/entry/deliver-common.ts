@@ -1,6 +1,6 @@
 import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
-import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import type { FlowConfig } from '../../lib/config/schema';
@@ -22,12 +22,12 @@ export function deliverTarget<T extends FlowConfig['targets'][number]['type']>(t
 
 /** The Lambda handler of a batch target: state, audit, the writer, and rejected records parked in DLQ_URL. */
 export function deliverTargetLambda(flow: FlowConfig, targetId: string, writer: BatchTargetWriter) {
-  const { logger, metrics } = observability(flow);
+  const { logger, metrics } = observability(flow, 'deliver');
   return instrumented(
     createDeliverTargetHandler({
       flow,
       targetId,
-      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: requireEnv('STATE_TABLE') }),
+      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: requireEnv('STATE_TABLE'), targets: flowTargets([flow]) }),
       audit: new DynamoDbAuditLog({ client: documentClient, tableName: requireEnv('AUDIT_TABLE'), retentionDays: flow.audit.retentionDays }),
       writer,
       park: { publisher: new SqsPublisher({ client: sqsClient }), dlqUrl: requireEnv('DLQ_URL') },

@@ -1,9 +1,9 @@
 import { documentClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
-import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
-import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../handlers/deliver-dynamodb-handler';
+import { createDeliverDynamoDbHandler } from '../handlers/deliver-dynamodb-handler';
 import { bakedFlow } from './baked';
 import { instrumented, observability, requireEnv } from './env';
 
@@ -14,20 +14,14 @@ const targetId = requireEnv('TARGET_ID');
 const targetTable = requireEnv('TARGET_TABLE');
 const target = flow.targets.find((t) => t.id === targetId);
 if (!target || target.type !== 'dynamodb') throw new Error(`TARGET_ID "${targetId}" is not a dynamodb target of flow "${flow.id}"`);
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'deliver');
 
 export const handler = instrumented(
   createDeliverDynamoDbHandler({
     flow,
     targetId,
-    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable }),
-    writer: new DynamoDbTargetWriter({
-      client: documentClient,
-      stateTable,
-      tableName: targetTable,
-      keyAttribute: target.keyAttribute,
-      overwriteUnmarked: !targetIsAlsoSource(flow, targetId, targetTable),
-    }),
+    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
+    writer: new DynamoDbTargetWriter({ client: documentClient, stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
     audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),

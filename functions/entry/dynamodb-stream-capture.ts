@@ -15,7 +15,7 @@ const sourceId = requireEnv('SOURCE_ID');
 const transformQueueUrl = requireEnv('TRANSFORM_QUEUE_URL');
 const auditTable = requireEnv('AUDIT_TABLE');
 const quarantineTable = requireEnv('QUARANTINE_TABLE');
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'capture');
 
 export const handler = middy(
   createDynamoDbStreamCaptureHandler({

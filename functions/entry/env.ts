@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { FlowConfig } from '../../lib/config/schema';
+import type { StepName } from '../core/envelope';
 
 /** Reads a required environment variable at module load; a missing one fails the cold start naming it. */
 export function requireEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -28,9 +29,9 @@ export function requireJsonMapEnv(name: string, env: Readonly<Record<string, str
 }
 
 /** Powertools Logger and Metrics of one flow's function: namespace `Syncline`, dimension `Flow`. */
-export function observability(flow: FlowConfig): { logger: Logger; metrics: Metrics } {
+export function observability(flow: FlowConfig, step: StepName): { logger: Logger; metrics: Metrics } {
   const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? `syncline-${flow.id}`;
-  const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id } });
+  const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id, step } });
   const metrics = new Metrics({ namespace: 'Syncline', serviceName, defaultDimensions: { Flow: flow.id } });
   return { logger, metrics };
 }

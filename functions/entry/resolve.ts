@@ -1,7 +1,7 @@
 import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
-import { DynamoDbStateStore } from '../adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { createResolveHandler } from '../handlers/resolve-handler';
@@ -13,12 +13,12 @@ const stateTable = requireEnv('STATE_TABLE');
 const auditTable = requireEnv('AUDIT_TABLE');
 const conflictTable = requireEnv('CONFLICT_TABLE');
 const deliverQueueUrls = requireJsonMapEnv('DELIVER_QUEUE_URLS');
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'resolve');
 
 export const handler = instrumented(
   createResolveHandler({
     flow,
-    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable }),
+    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
     audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
     conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
     publisher: new SqsPublisher({ client: sqsClient }),

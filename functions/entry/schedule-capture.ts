@@ -27,7 +27,7 @@ const transformQueueUrl = requireEnv('TRANSFORM_QUEUE_URL');
 const functionName = requireEnv('AWS_LAMBDA_FUNCTION_NAME');
 const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule');
 if (!source) throw new Error(`SOURCE_ID "${sourceId}" is not a schedule source of flow "${flow.id}"`);
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'capture');
 
 /** Module-scope clients of this function only. */
 const s3Client = source.s3 ? new S3Client({}) : undefined;

@@ -14,7 +14,7 @@ const resolveQueueUrl = requireEnv('RESOLVE_QUEUE_URL');
 const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
 const auditTable = requireEnv('AUDIT_TABLE');
 const quarantineTable = requireEnv('QUARANTINE_TABLE');
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'transform');
 const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
 
 // Compiled once per container, after the hash key is read; a failed read is retried by the next invocation.

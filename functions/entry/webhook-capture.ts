@@ -16,7 +16,7 @@ const transformQueueUrl = requireEnv('TRANSFORM_QUEUE_URL');
 const auditTable = requireEnv('AUDIT_TABLE');
 const quarantineTable = requireEnv('QUARANTINE_TABLE');
 const dedupTable = requireEnv('DEDUP_TABLE');
-const { logger, metrics } = observability(flow);
+const { logger, metrics } = observability(flow, 'capture');
 
 export const handler = instrumented(
   createWebhookCaptureHandler({

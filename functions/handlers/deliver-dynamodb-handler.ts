@@ -12,6 +12,7 @@ import {
   type StateStore,
   type TargetWriter,
 } from '../ports';
+import { changeTimeOf, reportDeliveries } from './delivery-report';
 import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
@@ -69,7 +70,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       if (!states) return;
 
       const now = clock.now();
-      const entries: { group: KeyGroup; entry: AuditEntry }[] = [];
+      const entries: { group: KeyGroup; entry: AuditEntry; ts: number }[] = [];
       let failed = 0;
       await Promise.all(
         all.map(async (group) => {
@@ -80,7 +81,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
             batch.fail(group.messageIds, `state of ${group.key} is older than version ${group.version}`);
             return;
           }
-          const ts = Math.max(0, ...Object.values(state.view.clocks ?? {}).map((c) => c.ts));
+          const ts = changeTimeOf(state.view);
           const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
             writer.write({ flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts }),
           );
@@ -91,6 +92,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
           const eventIds = [...group.eventIds];
           entries.push({
             group,
+            ts,
             entry: {
               flow: flow.id,
               key: group.key,
@@ -112,11 +114,13 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       if (kept.length > 0) {
         await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
       }
-      const delivered = entries.filter((e) => e.entry.outcome === 'delivered').length;
-      const skipped = entries.length - delivered;
-      metrics.count('Delivered', delivered);
-      metrics.count('DeliveryFailed', failed);
-      logger.info('delivery batch done', { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, delivered, skipped, failed });
+      const delivered = entries.filter((e) => e.entry.outcome === 'delivered');
+      reportDeliveries(
+        { logger, metrics },
+        { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, now },
+        delivered.map((e) => ({ key: e.group.key, version: e.entry.version ?? 0, ts: e.ts })),
+        { skipped: entries.length - delivered.length, failed },
+      );
     });
 }
 

@@ -15,6 +15,7 @@ import {
   type StoredState,
   type TargetWrite,
 } from '../ports';
+import { changeTimeOf, reportDeliveries } from './delivery-report';
 import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
@@ -80,7 +81,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       if (!states) return;
 
       const now = clock.now();
-      const entries: { group: KeyGroup; entry: AuditEntry }[] = [];
+      const entries: { group: KeyGroup; entry: AuditEntry; ts?: number }[] = [];
       const entry = (group: KeyGroup, state: StoredState, outcome: AuditEntry['outcome'], reason?: string, extra: Record<string, unknown> = {}): AuditEntry => {
         const eventIds = [...group.eventIds];
         return {
@@ -112,11 +113,10 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
           entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
           continue;
         }
-        const ts = Math.max(0, ...Object.values(state.view.clocks ?? {}).map((c) => c.ts));
+        const ts = changeTimeOf(state.view);
         toWrite.push({ group, state, change: { flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts } });
       }
 
-      let delivered = 0;
       let rejected = 0;
       if (toWrite.length > 0) {
         const results = await batch.attempt(toWrite.flatMap((w) => w.group.messageIds), `delivery to "${targetId}" failed`, () =>
@@ -133,8 +133,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
                 return true;
               });
               if (!marked) return;
-              delivered++;
-              entries.push({ group, entry: entry(group, state, 'delivered') });
+              entries.push({ group, entry: entry(group, state, 'delivered'), ts: changeTimeOf(state.view) });
             } else if (result.status === 'retry') {
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);
@@ -150,10 +149,12 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
       const kept = auditable(flow, entries.map((e) => e.entry));
       if (kept.length > 0) await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
-      metrics.count('Delivered', delivered);
-      metrics.count('DeliveryFailed', failed);
-      metrics.count('DeliveryRejected', rejected);
-      logger.info('delivery batch done', { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, delivered, skipped: entries.filter((e) => e.entry.outcome === 'skipped').length, failed, rejected });
+      reportDeliveries(
+        { logger, metrics },
+        { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, now },
+        entries.filter((e) => e.entry.outcome === 'delivered').map((e) => ({ key: e.group.key, version: e.entry.version ?? 0, ts: e.ts ?? 0 })),
+        { skipped: entries.filter((e) => e.entry.outcome === 'skipped').length, failed, rejected },
+      );
 
       /** Ack-and-park: the messages of rejected keys go to the DLQ now; if that send fails, they fail (SQS moves them there later). */
       async function park(rejectedGroups: readonly KeyGroup[]): Promise<void> {

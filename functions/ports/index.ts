@@ -181,6 +181,8 @@ export type MetricName =
 
 export interface MetricsPort {
   count(name: MetricName, value: number): void;
+  /** One sample per delivered record, so CloudWatch percentiles (p50, p99) are meaningful. */
+  lagMs?(ms: number): void;
 }
 
 export const noopLogger: LogPort = { debug() {}, info() {}, warn() {}, error() {} };

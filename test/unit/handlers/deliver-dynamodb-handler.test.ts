@@ -45,6 +45,8 @@ describe('deliver-dynamodb handler', () => {
       { outcome: 'delivered', step: 'deliver', key: 'c1', version: 3, target: 'replica', detail: { eventIds: ['e-c1-2', 'e-c1-3'] } },
     ]);
     expect(metrics.counts.Delivered).toBe(1);
+    // One lag sample: from the change's source time to the delivery.
+    expect(metrics.lags).toEqual([new FakeClock().now() - 4242]);
   });
 
   it('audits a stale delivery as skipped, not as an error', async () => {
