@@ -38,6 +38,8 @@ interface Outcome {
   readonly messageId: string;
   readonly send?: ChangeEnvelope;
   readonly audit?: AuditEntry;
+  /** Fields that look like PII but are not masked (`detectPii: "flag"`). */
+  readonly piiFlagged?: readonly string[];
   /** The capture entry, written here when capture could not know the key (the transform derives it). */
   readonly captured?: AuditEntry;
   readonly quarantine?: QuarantineItem;
@@ -59,6 +61,11 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
         outcomes.push(await transformOne(transformer, record));
       }, 'transform failed');
       if (outcomes.length === 1 && outcomes[0]!.send) logger.setCorrelationId?.(outcomes[0]!.send.id);
+      const flagged = outcomes.filter((o) => o.piiFlagged);
+      // One line per batch, not per record: field names only, never values.
+      if (flagged.length > 0) {
+        logger.warn('records hold unmasked PII', { flow: flow.id, records: flagged.length, fields: [...new Set(flagged.flatMap((o) => o.piiFlagged!))].sort(), eventIds: flagged.slice(0, 10).map((o) => o.send!.id) });
+      }
 
       const toSend = outcomes.filter((o) => o.send);
       if (toSend.length > 0) {
@@ -152,8 +159,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           'passed',
           now,
         );
-        if (result.piiFlagged?.length) logger.warn('record holds unmasked PII', { flow: flow.id, eventId: env.id, key: result.key, fields: result.piiFlagged });
-        return { messageId: record.messageId, send: next };
+        return { messageId: record.messageId, send: next, ...(result.piiFlagged?.length ? { piiFlagged: result.piiFlagged } : {}) };
       }
       case 'filtered':
         return {

@@ -166,4 +166,28 @@ describe('transform handler', () => {
       expect.objectContaining({ key: 'c7', step: 'capture', outcome: 'captured', at: 1, eventId: env.id, source: 'crm' }),
     );
   });
+
+  it('warns once per batch about unmasked PII with field names only, never values', async () => {
+    // Prepare: detectPii "flag" reports the unmasked phone numbers without masking them.
+    const flagging = { ...contactsFlow, transform: { ...contactsFlow.transform, detectPii: 'flag' as const } };
+    const flagged = createTransformHandler({
+      flow: flagging,
+      transformer: compileTransform(flagging, { hashKey: HASH_KEY }),
+      publisher,
+      resolveQueueUrl: RESOLVE,
+      audit,
+      quarantine,
+      clock: new FakeClock(),
+      logger,
+    });
+
+    // Act
+    await flagged(sqsEvent([envelope(1, { id: 'c1', status: 'active', phone: '+1 (415) 555-0100' }), envelope(2, { id: 'c2', status: 'active', phone: '+44 20 7946 0958' })]));
+
+    // Assess
+    const warnings = logger.lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.attributes).toMatchObject({ records: 2, fields: ['phone'] });
+    expect(JSON.stringify(warnings)).not.toContain('555-0100');
+  });
 });
