@@ -1,5 +1,5 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
-import { adminUrl, AdminError, getJson } from './admin-client';
+import { adminUrl, AdminError, getJson, postJson } from './admin-client';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
 
 const common = { url: { type: 'string' }, json: { type: 'boolean' }, stack: { type: 'string' } } as const;
@@ -95,6 +95,25 @@ export const quarantineCommand: Command = {
         for (const e of q.errors) ctx.out(`    - ${e}`);
         ctx.out(`    record: ${JSON.stringify(q.record)}`);
       }
+    });
+  },
+};
+
+export const redriveCommand: Command = {
+  summary: "move a flow's dead-letter messages back to their queues once the cause is fixed",
+  usage: 'usage: syncline redrive <flow> [--step <queue id, e.g. deliver-replica>] [--url URL] [--json]',
+  async run(ctx) {
+    const { values, positionals } = parse(ctx.args, { ...common, step: { type: 'string' } });
+    if (positionals.length !== 1) throw new UsageError('give one flow id');
+    const [flow] = positionals as [string];
+    return runAdmin(ctx, values.stack, async () => {
+      const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/redrive`, values.step ? { step: values.step } : undefined)) as {
+        moved: Record<string, number>;
+        total: number;
+      };
+      if (values.json) return ctx.out(JSON.stringify(result));
+      for (const [queue, n] of Object.entries(result.moved)) if (n > 0) ctx.out(`${queue}: moved ${n} message${n === 1 ? '' : 's'} back from ${queue}-dlq`);
+      ctx.out(`${result.total} message${result.total === 1 ? '' : 's'} moved`);
     });
   },
 };

@@ -7,3 +7,4 @@ registerCommand('lineage', async () => (await import('./admin-commands')).lineag
 registerCommand('conflicts', async () => (await import('./admin-commands')).conflictsCommand);
 registerCommand('quarantine', async () => (await import('./admin-commands')).quarantineCommand);
 registerCommand('backfill', async () => (await import('./backfill')).backfillCommand);
+registerCommand('redrive', async () => (await import('./admin-commands')).redriveCommand);

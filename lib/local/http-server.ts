@@ -30,6 +30,8 @@ export interface AdminApi {
   pull?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/sources/{sourceId}/backfill`: re-captures a dynamodb-stream source's table in full. */
   backfill?(flowId: string, sourceId: string): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/redrive`: moves DLQ messages back to their queues; the body may name one `step` (queue id). */
+  redrive?(flowId: string, body: unknown): Promise<AdminAnswer>;
   /** `POST /local/events`: a PutEvents-shaped body, routed to the eventbridge sources. */
   putEvents?(body: unknown): Promise<AdminAnswer>;
   /** `GET /local/events[?busName=]`: events put on the local buses, newest last. */
@@ -237,6 +239,7 @@ async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage)
   };
   const [a, flowId, b, sourceId, action] = parts;
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await json());
+  if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await json());
   if (a === 'flows' && b === 'sources' && parts.length === 5) {
     if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await json());
     if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!);

@@ -230,6 +230,19 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(state.json.record.score).toBe('high');
   });
 
+  it('redrives the poison record once the cause is fixed, and then delivers it', async () => {
+    // Prepare: the poison test above parked p-poison in the deliver DLQ; dropping the index fixes its cause.
+    const replica = rt.resources.flows.accounts!.targetTables.replica!;
+    await rt.clients.dynamodb.send(new UpdateTableCommand({ TableName: replica, GlobalSecondaryIndexUpdates: [{ Delete: { IndexName: 'byScore' } }] }));
+
+    // Act: the real CLI binary against the runtime.
+    const { stdout } = await run(process.execPath, ['bin/syncline.mjs', 'redrive', 'accounts', '--step', 'deliver-replica', '--url', rt.url, '--json']);
+
+    // Assess
+    expect(JSON.parse(stdout)).toMatchObject({ moved: { 'deliver-replica': 1 }, total: 1 });
+    await targetWhere('accounts', 'p-poison', (i) => i?.score === 'high', 'p-poison delivered after the redrive');
+  });
+
   it('serves the admin API: flows, a flow and its resources, local endpoints; 404 JSON for unknown paths', async () => {
     const flows = await getJson(`${rt.url}/flows`);
     expect(flows.json.map((f: any) => f.id)).toEqual(['crm-contacts', 'accounts']);
