@@ -190,7 +190,7 @@ describe('alarms', () => {
         TreatMissingData: 'notBreaching',
         AlarmActions: [{ Ref: topic }],
         OKActions: [{ Ref: topic }],
-        AlarmDescription: d.kind === 'step' ? Match.stringLikeRegexp('npx syncline redrive every-source --step .*Start DLQ redrive') : Match.stringLikeRegexp('every-source'),
+        AlarmDescription: d.kind === 'step' ? Match.stringLikeRegexp('every-source: messages wait in the dead-letter queue.*Start DLQ redrive') : Match.stringLikeRegexp('every-source'),
       });
     }
   });
