@@ -1,10 +1,15 @@
-import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError, type StateStore, type StoredState } from '../ports';
 import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+  /**
+   * Target ids of each flow the store serves (e.g. `flowTargets(config.flows)`): a read assembles
+   * `delivered` from these targets' marker items. Reading a flow missing here is an error.
+   */
+  readonly targets: Readonly<Record<string, readonly string[]>>;
   readonly retry?: RetryOptions;
 }
 
@@ -12,26 +17,71 @@ export interface DynamoDbStateStoreOptions {
 export const statePk = (flow: string, key: string): string => `${flow}#${key}`;
 
 /**
- * StateStore on one DynamoDB table keyed by `pk` = `${flow}#${key}`.
- * Item: { pk, flow, key, version, doc, view, delivered: { [target]: { version, hash } }, updatedAt }.
- * `put` never touches `delivered`: only deliveries move it, so a resolve cannot roll it back.
+ * Partition key of the small item recording the version and hash last delivered to one target. Flow and target
+ * ids match `^[a-z][a-z0-9-]*$` and never start with '~', so it never meets a state pk or a `~pull#` item.
+ */
+export const deliveredPk = (flow: string, targetId: string, key: string): string => `~delivered#${flow}#${targetId}#${key}`;
+
+/** The target ids of each flow, as DynamoDbStateStoreOptions.targets wants them. */
+export function flowTargets(flows: readonly { readonly id: string; readonly targets: readonly { readonly id: string }[] }[]): Record<string, string[]> {
+  return Object.fromEntries(flows.map((f) => [f.id, f.targets.map((t) => t.id)]));
+}
+
+/**
+ * UpdateItem input that records a delivery in the target's marker item unless that item already has the
+ * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's transaction. The
+ * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
+ */
+export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string) {
+  return {
+    TableName: tableName,
+    Key: { pk: deliveredPk(flow, targetId, key) },
+    UpdateExpression: 'SET #ver = :v, #hash = :h',
+    ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+    ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
+    ExpressionAttributeValues: { ':v': version, ':h': hash },
+  };
+}
+
+/**
+ * StateStore on one DynamoDB table keyed by `pk` alone:
+ * - `${flow}#${key}`: the state { pk, flow, key, version, doc, view, updatedAt }, written by resolve only;
+ * - `~delivered#${flow}#${target}#${key}`: { pk, version, hash } last delivered to that target, moved only upwards.
+ * Deliveries never rewrite the (large) state item, and `put` never touches the markers, so a resolve cannot roll
+ * them back. A `delivered` map left on a state item by earlier releases is still read (the higher version wins).
  */
 export class DynamoDbStateStore implements StateStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly targets: Readonly<Record<string, readonly string[]>>;
   private readonly retry: ResolvedRetry;
 
   constructor(options: DynamoDbStateStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
+    this.targets = options.targets;
     this.retry = resolveRetry(options.retry);
   }
 
+  /** Reads the state items and the marker items of every target of the flow (ConsistentRead). */
   async getMany(flow: string, keys: readonly string[]): Promise<Map<string, StoredState>> {
-    const out = new Map<string, StoredState>();
-    const unique = [...new Set(keys)];
-    for (const part of chunk(unique, 100)) {
-      let pending: Record<string, unknown>[] = part.map((key) => ({ pk: statePk(flow, key) }));
+    const targetIds = this.targets[flow];
+    if (!targetIds) throw new Error(`DynamoDbStateStore: no targets configured for flow "${flow}"`);
+    const markerOf = new Map<string, { key: string; targetId: string }>();
+    const pks: string[] = [];
+    for (const key of new Set(keys)) {
+      pks.push(statePk(flow, key));
+      for (const targetId of targetIds) {
+        const pk = deliveredPk(flow, targetId, key);
+        markerOf.set(pk, { key, targetId });
+        pks.push(pk);
+      }
+    }
+
+    const states = new Map<string, StoredState>();
+    const markers = new Map<string, Record<string, { version: number; hash: string }>>();
+    for (const part of chunk(pks, 100)) {
+      let pending: Record<string, unknown>[] = part.map((pk) => ({ pk }));
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > this.retry.maxAttempts) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed after ${this.retry.maxAttempts} attempts`);
         if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
@@ -45,30 +95,37 @@ export class DynamoDbStateStore implements StateStore {
           throw err;
         }
         for (const item of result.Responses?.[this.tableName] ?? []) {
-          const state = fromItem(item);
-          out.set(state.key, state);
+          const marker = markerOf.get(item.pk as string);
+          if (marker) {
+            const byTarget = markers.get(marker.key) ?? {};
+            byTarget[marker.targetId] = { version: Number(item.version), hash: item.hash as string };
+            markers.set(marker.key, byTarget);
+          } else {
+            const state = fromItem(item);
+            states.set(state.key, state);
+          }
         }
         pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
       }
     }
+
+    const out = new Map<string, StoredState>();
+    for (const [key, state] of states) out.set(key, { ...state, delivered: highest(state.delivered, markers.get(key)) });
     return out;
   }
 
   async get(flow: string, key: string): Promise<StoredState | undefined> {
-    const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: statePk(flow, key) }, ConsistentRead: true }),
-    );
-    return result.Item ? fromItem(result.Item) : undefined;
+    return (await this.getMany(flow, [key])).get(key);
   }
 
+  /** Writes the state item only; `state.delivered` is ignored (markDelivered and the target writer move it). */
   async put(state: StoredState, expectedVersion: number): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: statePk(state.flow, state.key) },
-          UpdateExpression:
-            'SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt, #delivered = if_not_exists(#delivered, :delivered)',
+          UpdateExpression: 'SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt',
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
           ExpressionAttributeNames: {
             '#flow': 'flow',
@@ -77,7 +134,6 @@ export class DynamoDbStateStore implements StateStore {
             '#doc': 'doc',
             '#view': 'view',
             '#updatedAt': 'updatedAt',
-            '#delivered': 'delivered',
           },
           ExpressionAttributeValues: {
             ':flow': state.flow,
@@ -86,7 +142,6 @@ export class DynamoDbStateStore implements StateStore {
             ':doc': state.doc,
             ':view': state.view,
             ':updatedAt': state.updatedAt,
-            ':delivered': state.delivered ?? {},
             ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
           },
         }),
@@ -99,22 +154,25 @@ export class DynamoDbStateStore implements StateStore {
 
   async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: statePk(flow, key) },
-          UpdateExpression: 'SET #delivered.#t = :d',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#delivered.#t) OR #delivered.#t.#version < :v)',
-          ExpressionAttributeNames: { '#delivered': 'delivered', '#t': targetId, '#version': 'version' },
-          ExpressionAttributeValues: { ':d': { version, hash }, ':v': version },
-        }),
-      );
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash)));
     } catch (err) {
       // A newer (or the same) delivery is already recorded: nothing to do.
       if (errorName(err) === 'ConditionalCheckFailedException') return;
       throw err;
     }
   }
+}
+
+type Delivered = StoredState['delivered'];
+
+/** Per target, the higher version of a legacy `delivered` map on the state item and the marker item. */
+function highest(legacy: Delivered, markers: Delivered | undefined): Delivered {
+  if (!markers) return legacy;
+  const out: Record<string, Delivered[string]> = { ...legacy };
+  for (const [targetId, d] of Object.entries(markers)) {
+    if ((out[targetId]?.version ?? 0) < d.version) out[targetId] = d;
+  }
+  return out;
 }
 
 function fromItem(item: Record<string, unknown>): StoredState {
@@ -124,7 +182,7 @@ function fromItem(item: Record<string, unknown>): StoredState {
     version: Number(item.version),
     doc: item.doc as StoredState['doc'],
     view: item.view as StoredState['view'],
-    delivered: (item.delivered ?? {}) as StoredState['delivered'],
+    delivered: (item.delivered ?? {}) as Delivered,
     updatedAt: Number(item.updatedAt ?? 0),
   };
 }

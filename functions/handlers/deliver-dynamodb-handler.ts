@@ -123,12 +123,3 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       );
     });
 }
-
-/** Whether a DynamoDB target table is also a stream source of the flow (two-way sync): then items changed outside syncline are not overwritten. */
-export function targetIsAlsoSource(flow: FlowConfig, targetId: string, tableName?: string): boolean {
-  const target = flow.targets.find((t) => t.id === targetId);
-  const name = tableName ?? (target?.type === 'dynamodb' ? target.tableName : undefined);
-  if (!name) return false;
-  const bare = (n: string) => n.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0];
-  return flow.sources.some((s) => s.type === 'dynamodb-stream' && s.tableName !== undefined && bare(s.tableName) === bare(name));
-}

@@ -25,7 +25,7 @@ const cancelled = (codes: string[]) =>
 describe('DynamoDbTargetWriter', () => {
   beforeEach(() => ddb.reset());
 
-  it('moves the delivered version and puts the item with its marker in one transaction', async () => {
+  it('moves the delivered marker item (not the state item) and puts the item with its marker in one transaction', async () => {
     // Prepare
     ddb.on(TransactWriteCommand).resolves({});
     const writer = new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: 'replica', keyAttribute: 'id' });
@@ -38,13 +38,14 @@ describe('DynamoDbTargetWriter', () => {
     expect(ddb).toHaveReceivedCommandWith(TransactWriteCommand, {
       TransactItems: [
         {
-          Update: expect.objectContaining({
+          Update: {
             TableName: 'state',
-            Key: { pk: 'contacts#c1' },
-            UpdateExpression: 'SET #d.#t = :d',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#d.#t) OR #d.#t.#ver < :v)',
-            ExpressionAttributeValues: { ':d': { version: 7, hash: 'hash7' }, ':v': 7 },
-          }),
+            Key: { pk: '~delivered#contacts#replica#c1' },
+            UpdateExpression: 'SET #ver = :v, #hash = :h',
+            ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+            ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
+            ExpressionAttributeValues: { ':v': 7, ':h': 'hash7' },
+          },
         },
         {
           Put: expect.objectContaining({
@@ -57,17 +58,22 @@ describe('DynamoDbTargetWriter', () => {
     });
   });
 
-  it('deletes the item for a deleted view, and never overwrites unmarked items of a two-way table', async () => {
+  it('deletes the item for a deleted view under the same version condition', async () => {
     // Prepare
     ddb.on(TransactWriteCommand).resolves({});
-    const writer = new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: 'replica', keyAttribute: 'id', overwriteUnmarked: false });
+    const writer = new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: 'replica', keyAttribute: 'id' });
 
     // Act
     await writer.write(change(true));
 
     // Assess
     const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
-    expect(items[1]!.Delete).toMatchObject({ TableName: 'replica', Key: { id: 'c1' }, ConditionExpression: 'attribute_not_exists(#k) OR #s.#ver < :v' });
+    expect(items[0]!.Update).toMatchObject({ Key: { pk: '~delivered#contacts#replica#c1' }, ExpressionAttributeValues: { ':v': 7, ':h': 'hash7' } });
+    expect(items[1]!.Delete).toMatchObject({
+      TableName: 'replica',
+      Key: { id: 'c1' },
+      ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v',
+    });
   });
 
   it('reports skipped when the transaction is cancelled by version conditions', async () => {

@@ -1,8 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanges } from '../../../functions/core/merge';
-import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../../../functions/handlers/deliver-dynamodb-handler';
+import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
-import { flowSchema } from '../../../lib/config/schema';
 import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
 
@@ -100,19 +99,5 @@ describe('deliver-dynamodb handler', () => {
     // Assess
     expect(res.batchItemFailures).toHaveLength(3);
     expect(writer.writes).toEqual([]);
-  });
-
-  it('recognises a target table that is also a stream source of the flow', () => {
-    // Prepare
-    const twoWay = flowSchema.parse({
-      id: 'two-way',
-      key: ['id'],
-      sources: [{ id: 'table', type: 'dynamodb-stream', tableName: 'people' }],
-      targets: [{ id: 'back', type: 'dynamodb', tableName: 'arn:aws:dynamodb:us-east-1:1:table/people' }, { id: 'other', type: 'dynamodb' }],
-    });
-
-    // Act / Assess
-    expect(targetIsAlsoSource(twoWay, 'back')).toBe(true);
-    expect(targetIsAlsoSource(twoWay, 'other', 'two-way-other')).toBe(false);
   });
 });
