@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -18,3 +19,4 @@ export const dynamoDbClient = new DynamoDBClient({});
 export const documentClient = documentClientFor(dynamoDbClient);
 export const sqsClient = new SQSClient({});
 export const secretsManagerClient = new SecretsManagerClient({});
+export const s3Client = new S3Client({});

@@ -1,10 +1,16 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import type { OutboundMessage, Publisher } from '../ports';
+import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
+import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
 import { backoffMs, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface SqsPublisherOptions {
   readonly client: SQSClient;
   readonly retry?: RetryOptions;
+  /**
+   * Claim check: a body over {@link MAX_INLINE_BYTES} is put here and the queue gets a small pointer instead.
+   * @default - none: a body over 256 KB fails (its id is returned in `failed`)
+   */
+  readonly payloads?: PayloadStore;
 }
 
 /** SQS limits of one SendMessageBatch call. */
@@ -15,19 +21,23 @@ export const MAX_BATCH_BYTES = 256 * 1024;
  * Publisher on SendMessageBatch: batches of at most 10 entries and 256 KB, retrying entries that failed
  * on the server side and throttling with backoff. Returns the ids that still failed (including
  * sender faults and single messages over 256 KB). Non-retryable call errors (a missing queue,
- * access denied) are thrown.
+ * access denied) are thrown. With a `payloads` store, bodies over 250 KB travel as claim-check pointers; a
+ * body whose put fails is returned in `failed` like any other message that could not be sent.
  */
 export class SqsPublisher implements Publisher {
   private readonly client: SQSClient;
   private readonly retry: ResolvedRetry;
+  private readonly payloads: PayloadStore | undefined;
 
   constructor(options: SqsPublisherOptions) {
     this.client = options.client;
     this.retry = resolveRetry(options.retry);
+    this.payloads = options.payloads;
   }
 
-  async send(queueUrl: string, messages: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
+  async send(queueUrl: string, input: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
     const failed: string[] = [];
+    const messages = await this.claimLarge(input, failed);
     const batches: OutboundMessage[][] = [];
     let current: OutboundMessage[] = [];
     let bytes = 0;
@@ -48,6 +58,24 @@ export class SqsPublisher implements Publisher {
     if (current.length) batches.push(current);
     for (const batch of batches) failed.push(...(await this.sendBatch(queueUrl, batch)));
     return { failed };
+  }
+
+  /** Replaces bodies over {@link MAX_INLINE_BYTES} by claim-check pointers (when there is a store); failed puts go to `failed`. */
+  private async claimLarge(messages: readonly OutboundMessage[], failed: string[]): Promise<OutboundMessage[]> {
+    const store = this.payloads;
+    if (!store) return [...messages];
+    const out = await Promise.all(
+      messages.map(async (m): Promise<OutboundMessage | undefined> => {
+        if (Buffer.byteLength(m.body, 'utf8') <= MAX_INLINE_BYTES) return m;
+        try {
+          return { id: m.id, body: claimPointer(await store.put(m.body)) };
+        } catch {
+          failed.push(m.id);
+          return undefined;
+        }
+      }),
+    );
+    return out.filter((m): m is OutboundMessage => m !== undefined);
   }
 
   private async sendBatch(queueUrl: string, batch: readonly OutboundMessage[]): Promise<string[]> {

@@ -4,7 +4,9 @@ import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-stor
 import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { createDeliverDynamoDbHandler } from '../handlers/deliver-dynamodb-handler';
+import { withClaimChecks } from '../handlers/sqs-batch';
 import { bakedFlow } from './baked';
+import { payloadStore } from './payloads';
 import { instrumented, observability, requireEnv } from './env';
 
 const flow = bakedFlow();
@@ -15,16 +17,21 @@ const targetTable = requireEnv('TARGET_TABLE');
 const target = flow.targets.find((t) => t.id === targetId);
 if (!target || target.type !== 'dynamodb') throw new Error(`TARGET_ID "${targetId}" is not a dynamodb target of flow "${flow.id}"`);
 const { logger, metrics } = observability(flow, 'deliver');
+const payloads = payloadStore();
 
 export const handler = instrumented(
-  createDeliverDynamoDbHandler({
-    flow,
-    targetId,
-    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
-    writer: new DynamoDbTargetWriter({ client: documentClient, stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
-    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
-    logger: powertoolsLogPort(logger),
-    metrics: powertoolsMetricsPort(metrics),
-  }),
+  withClaimChecks(
+    createDeliverDynamoDbHandler({
+      flow,
+      targetId,
+      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
+      writer: new DynamoDbTargetWriter({ client: documentClient, stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+      logger: powertoolsLogPort(logger),
+      metrics: powertoolsMetricsPort(metrics),
+    }),
+    payloads,
+    powertoolsLogPort(logger),
+  ),
   { logger, metrics },
 );

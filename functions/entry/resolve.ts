@@ -4,7 +4,9 @@ import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
+import { payloadStore } from './payloads';
 import { createResolveHandler } from '../handlers/resolve-handler';
+import { withClaimChecks } from '../handlers/sqs-batch';
 import { bakedFlow } from './baked';
 import { instrumented, observability, requireEnv, requireJsonMapEnv } from './env';
 
@@ -14,17 +16,22 @@ const auditTable = requireEnv('AUDIT_TABLE');
 const conflictTable = requireEnv('CONFLICT_TABLE');
 const deliverQueueUrls = requireJsonMapEnv('DELIVER_QUEUE_URLS');
 const { logger, metrics } = observability(flow, 'resolve');
+const payloads = payloadStore();
 
 export const handler = instrumented(
-  createResolveHandler({
-    flow,
-    stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
-    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
-    conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
-    publisher: new SqsPublisher({ client: sqsClient }),
-    deliverQueueUrls,
-    logger: powertoolsLogPort(logger),
-    metrics: powertoolsMetricsPort(metrics),
-  }),
+  withClaimChecks(
+    createResolveHandler({
+      flow,
+      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+      conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
+      publisher: new SqsPublisher({ client: sqsClient, payloads }),
+      deliverQueueUrls,
+      logger: powertoolsLogPort(logger),
+      metrics: powertoolsMetricsPort(metrics),
+    }),
+    payloads,
+    powertoolsLogPort(logger),
+  ),
   { logger, metrics },
 );

@@ -12,6 +12,7 @@ import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools
 import { createPullReader } from '../adapters/pull-readers';
 import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
+import { payloadStore } from './payloads';
 import type { ScheduleSource } from '../core/pull/records';
 import { createScheduleCaptureHandler } from '../handlers/schedule-capture-handler';
 import { bakedFlow } from './baked';
@@ -28,6 +29,7 @@ const functionName = requireEnv('AWS_LAMBDA_FUNCTION_NAME');
 const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule');
 if (!source) throw new Error(`SOURCE_ID "${sourceId}" is not a schedule source of flow "${flow.id}"`);
 const { logger, metrics } = observability(flow, 'capture');
+const payloads = payloadStore();
 
 /** Module-scope clients of this function only. */
 const s3Client = source.s3 ? new S3Client({}) : undefined;
@@ -39,7 +41,7 @@ export const handler = middy(
     sourceId,
     reader: createPullReader(source, { secrets: new SecretsManagerSecrets({ client: secretsManagerClient }), s3Client }),
     pullState: new DynamoDbPullStateStore({ client: documentClient, tableName: stateTable }),
-    publisher: new SqsPublisher({ client: sqsClient }),
+    publisher: new SqsPublisher({ client: sqsClient, payloads }),
     transformQueueUrl,
     audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
     quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),

@@ -5,6 +5,7 @@ import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
+import { payloadStore } from './payloads';
 import { createWebhookCaptureHandler } from '../handlers/webhook-capture-handler';
 import { bakedFlow } from './baked';
 import { instrumented, observability, requireEnv } from './env';
@@ -17,6 +18,7 @@ const auditTable = requireEnv('AUDIT_TABLE');
 const quarantineTable = requireEnv('QUARANTINE_TABLE');
 const dedupTable = requireEnv('DEDUP_TABLE');
 const { logger, metrics } = observability(flow, 'capture');
+const payloads = payloadStore();
 
 export const handler = instrumented(
   createWebhookCaptureHandler({
@@ -25,7 +27,7 @@ export const handler = instrumented(
     secrets: new SecretsManagerSecrets({ client: secretsManagerClient }),
     webhookSecrets: { [sourceId]: webhookSecretArn },
     transformQueueUrl,
-    publisher: new SqsPublisher({ client: sqsClient }),
+    publisher: new SqsPublisher({ client: sqsClient, payloads }),
     dedup: new DynamoDbDedupStore({ client: documentClient, tableName: dedupTable }),
     audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
     quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),

@@ -3,6 +3,7 @@ import type { FlowConfig } from '../../lib/config/schema';
 import { unmarshallImage } from '../adapters/dynamodb-images';
 import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
 import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { MAX_RECORD_BYTES } from '../core/claim-check';
 import {
   noopLogger,
   noopMetrics,
@@ -35,8 +36,6 @@ export interface DynamoDbStreamCaptureDeps {
 
 export type DynamoDbStreamCaptureHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
 
-/** Largest envelope that fits one SQS message. */
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 
 interface Slot {
   readonly index: number;
@@ -83,8 +82,8 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
         if (keyIsRaw && key === '') {
           problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
-        } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_ENVELOPE_BYTES) {
-          problem = { ...env, reason: `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, record: data };
+        } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) {
+          problem = { ...env, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: data };
         } else {
           const detail = { op: env.op, ...(outcome.ttlExpiry ? { ttlExpiry: true } : {}), ...(env.origin ? { echoOf: env.origin.flow } : {}) };
           slots.push({ index, envelope: env, audit: { ...base, key, eventId: env.id, outcome: 'captured', detail } });

@@ -1,7 +1,8 @@
-import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { FlowConfig } from '../../lib/config/schema';
-import type { AuditEntry, AuditOutcome, LogPort } from '../ports';
+import { claimOf } from '../core/claim-check';
+import { noopLogger, type AuditEntry, type AuditOutcome, type LogPort, type PayloadStore } from '../ports';
 
 /**
  * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
@@ -67,6 +68,52 @@ export async function runSqsBatch(
     );
   }
   return batch.response();
+}
+
+/**
+ * Resolves claim-check pointers (`{"syncline:claim": "<key>"}`, see SqsPublisher) to the bodies they stand for.
+ * A pointer that cannot be read fails that message only: it is listed in `failed`, retried by SQS, then goes to
+ * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). Other records pass unchanged.
+ */
+export async function resolveClaimChecks(
+  records: readonly SQSRecord[],
+  payloads: PayloadStore,
+  logger: LogPort = noopLogger,
+): Promise<{ records: SQSRecord[]; failed: string[] }> {
+  const failed: string[] = [];
+  const resolved = await Promise.all(
+    records.map(async (record): Promise<SQSRecord | undefined> => {
+      const pointer = claimOf(record.body);
+      if (pointer === undefined) return record;
+      try {
+        return { ...record, body: await payloads.get(pointer) };
+      } catch (err) {
+        logger.warn('claim-check payload could not be read', { messageId: record.messageId, pointer, error: describeError(err) });
+        failed.push(record.messageId);
+        return undefined;
+      }
+    }),
+  );
+  return { records: resolved.filter((r): r is SQSRecord => r !== undefined), failed };
+}
+
+/**
+ * Wraps the handler of a syncline queue (transform, resolve, deliver) so it sees every message's real body:
+ * pointers are resolved first, and a message whose payload cannot be read is reported in `batchItemFailures`
+ * without reaching the handler. Not for inbound queues of users: their messages are never claim checks.
+ */
+export function withClaimChecks<C extends unknown[]>(
+  handler: (event: SQSEvent, ...rest: C) => Promise<SQSBatchResponse | void | null | undefined>,
+  payloads: PayloadStore,
+  logger?: LogPort,
+): (event: SQSEvent, ...rest: C) => Promise<SQSBatchResponse> {
+  return async (event, ...rest) => {
+    const { records, failed } = await resolveClaimChecks(event.Records, payloads, logger);
+    const unchanged = failed.length === 0 && records.every((r, i) => r === event.Records[i]);
+    if (unchanged) return (await handler(event, ...rest)) ?? { batchItemFailures: [] };
+    const response = records.length > 0 ? await handler({ ...event, Records: records }, ...rest) : undefined;
+    return { batchItemFailures: [...failed.map((itemIdentifier) => ({ itemIdentifier })), ...(response?.batchItemFailures ?? [])] };
+  };
 }
 
 /** Parses a JSON message body against a schema; the error lists paths and messages, never values. */

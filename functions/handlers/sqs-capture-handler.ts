@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { MAX_RECORD_BYTES } from '../core/claim-check';
 import {
   noopLogger,
   noopMetrics,
@@ -46,7 +47,6 @@ export type SqsCaptureHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /** Records per message body. */
 export const MAX_RECORDS_PER_MESSAGE = 500;
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 
 interface Outcome {
   readonly messageId: string;
@@ -124,8 +124,8 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
       const key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
-      if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_ENVELOPE_BYTES) {
-        return quarantined(id, seq, `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, position, data, key);
+      if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_RECORD_BYTES) {
+        return quarantined(id, seq, `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, position, data, key);
       }
       return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
     };

@@ -3,6 +3,7 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { canonicalJson, ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import {
@@ -51,8 +52,6 @@ export type WebhookCaptureHandler = (event: APIGatewayProxyEventV2) => Promise<A
 
 export const MAX_RECORDS_PER_REQUEST = 500;
 export const DEDUP_TTL_SECONDS = 24 * 3600;
-/** Largest envelope that fits one SQS message. */
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 
 /** Our answer to a request: never a 5xx for bad input; infrastructure failures throw instead (API Gateway answers 500). */
 function reply(statusCode: number, body: Record<string, unknown>): APIGatewayProxyStructuredResultV2 {
@@ -160,8 +159,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const problem =
         typeof ts === 'string'
           ? ts
-          : Buffer.byteLength(JSON.stringify(record), 'utf8') > MAX_ENVELOPE_BYTES
-            ? `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`
+          : Buffer.byteLength(JSON.stringify(record), 'utf8') > MAX_RECORD_BYTES
+            ? `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
             : undefined;
       if (problem !== undefined) {
         quarantined.push({
@@ -206,8 +205,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const problem =
         item.kind === 'malformed'
           ? item.reason
-          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ENVELOPE_BYTES
-            ? `change event is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`
+          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
+            ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
             : undefined;
       const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
       if (problem !== undefined || item.kind !== 'change') {

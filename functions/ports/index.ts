@@ -108,6 +108,16 @@ export interface Publisher {
   send(queueUrl: string, messages: readonly OutboundMessage[]): Promise<{ failed: string[] }>;
 }
 
+/**
+ * Claim check store: holds message bodies too large for a queue. `put` returns a pointer (for S3, the object
+ * key) that `get` reads back. `put` is idempotent: the same body gives the same pointer on a retry.
+ */
+export interface PayloadStore {
+  put(body: string): Promise<string>;
+  /** The stored body; throws when the pointer cannot be read (missing, expired, denied, corrupt). */
+  get(pointer: string): Promise<string>;
+}
+
 export interface Secrets {
   get(name: string): Promise<string>;
 }

@@ -27,7 +27,7 @@ import {
 } from '../plan/plan';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
-import type { SyncStore } from './sync-store';
+import { PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
 
 /**
  * Item-level actions on the table itself. Unlike `ITable.grant`, it leaves out `<table>/index/*`, which writes
@@ -248,6 +248,7 @@ export class SyncFlow extends Construct {
           POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           ...this.stepEnvironment(f, queues, secrets, targetTables, store, dlqs),
+          ...(this.claimUse(f).size > 0 ? { PAYLOAD_BUCKET: store.payloadBucket.bucketName } : {}),
         },
         // The flow config is compiled into the bundle: environment variables are limited to 4 KB.
         bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
@@ -456,6 +457,22 @@ export class SyncFlow extends Construct {
     }
   }
 
+  /**
+   * How a function uses the claim check: `put` when it sends to a syncline queue (or parks rejected records in a
+   * delivery DLQ), `get` when it consumes one of syncline's own queues. Inbound queues of sqs and eventbridge
+   * sources are written by users, within the SQS limit, and never carry claim checks.
+   */
+  claimUse(f: FunctionPlan): ReadonlySet<'put' | 'get'> {
+    const use = new Set<'put' | 'get'>();
+    const parks = f.step === 'deliver' && this.flowPlan.flow.targets.find((t) => t.id === f.targetId)?.type !== 'dynamodb';
+    if (f.sendsTo.length > 0 || parks) use.add('put');
+    if (f.trigger.type === 'sqs') {
+      const queueId = f.trigger.queue;
+      if (!this.flowPlan.queues.find((q) => q.id === queueId)?.sourceId) use.add('get');
+    }
+    return use;
+  }
+
   /** Least privilege per step; the SQS event source already grants consuming the trigger queue. */
   private grantStep(
     f: FunctionPlan,
@@ -470,6 +487,10 @@ export class SyncFlow extends Construct {
     // TransactWriteItems whose parts (state UpdateItem, target PutItem/DeleteItem) are authorized one by one.
     const append = (table: ITable) => grantOnTable(table, fn, 'dynamodb:BatchWriteItem');
     for (const qid of f.sendsTo) queues[qid].grantSendMessages(fn);
+    // Claim check (messages over 250 KB): senders write and consumers read `claims/*` of the payload bucket, nothing else.
+    const claims = this.claimUse(f);
+    if (claims.has('put')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
+    if (claims.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
     switch (f.step) {
       case 'capture':
         append(store.audit);

@@ -1,10 +1,20 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { STORE_TABLES, type TablePlan } from '../plan/plan';
 
 export type StoreTableId = TablePlan['id'];
+
+/** Key prefix of claim-check payloads in the payload bucket (see functions/adapters/s3-payload-store). */
+export const PAYLOAD_CLAIM_PREFIX = 'claims/';
+/**
+ * Days a claim-check payload is kept: longer than a message lives in a flow queue (4 days, the SQS default). The
+ * DLQs keep messages 14 days, so a pointer parked in a DLQ must be redriven within these 7 days; after that its
+ * payload is gone and the redriven message fails back to the DLQ.
+ */
+export const PAYLOAD_CLAIM_EXPIRY_DAYS = 7;
 
 /** Key attributes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
 const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
@@ -77,6 +87,11 @@ export class SyncStore extends Construct {
   public readonly hashKeySecret: ISecret;
   /** Removal policy the store was created with; flows reuse it for the target tables they create. */
   public readonly removalPolicy: RemovalPolicy;
+  /**
+   * Claim check of queue messages over 250 KB: bodies are written under `claims/<date>/` by the step that sends
+   * them and read by the one that consumes them; objects expire after {@link PAYLOAD_CLAIM_EXPIRY_DAYS} days.
+   */
+  public readonly payloadBucket: Bucket;
 
   constructor(scope: Construct, id: string, props: SyncStoreProps = {}) {
     super(scope, id);
@@ -97,6 +112,22 @@ export class SyncStore extends Construct {
         generateSecretString: { passwordLength: 64, excludePunctuation: true },
         removalPolicy: this.removalPolicy,
       });
+    this.payloadBucket = new Bucket(this, 'PayloadBucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        {
+          id: 'expire-claims',
+          prefix: PAYLOAD_CLAIM_PREFIX,
+          expiration: Duration.days(PAYLOAD_CLAIM_EXPIRY_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      // Claims are transient copies of queued messages: nothing to keep once the store goes, unless it is retained.
+      removalPolicy: this.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
   }
 
   /** The table with this plan id. */

@@ -3,6 +3,7 @@ import type { FlowConfig } from '../config/schema';
 import { unmarshallImage } from '../../functions/adapters/dynamodb-images';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../../functions/core/capture/dynamodb-stream';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../../functions/core/envelope';
+import { MAX_RECORD_BYTES } from '../../functions/core/claim-check';
 import { matchesPattern } from '../../functions/core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../../functions/core/transform/raw-record';
 import { auditable } from '../../functions/handlers/sqs-batch';
@@ -40,8 +41,6 @@ export interface BackfillSummary {
   /** Snapshots the queue refused after retries; run the backfill again. */
   readonly failed: number;
 }
-
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 
 /**
  * Re-captures a `dynamodb-stream` source's table in full: a parallel Scan whose items become `upsert` snapshots
@@ -94,7 +93,7 @@ export async function backfillSource(deps: BackfillDeps): Promise<BackfillSummar
       const env = snapshotEnvelope(flow, source.id, item, at);
       const key = keyIsRaw ? (keyOf(env.data ?? {}, flow.key) ?? '') : '';
       if (keyIsRaw && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
-      if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_ENVELOPE_BYTES) return bad(`record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, env.data ?? {}, key);
+      if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) return bad(`record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, env.data ?? {}, key);
       envelopes.push(env);
       audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: env.id, outcome: 'captured', detail: { op: 'upsert', backfill: true } });
     });

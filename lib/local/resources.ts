@@ -250,6 +250,9 @@ export async function createResources(plan: Plan, options: CreateResourcesOption
   return { tables: { ...names }, flows };
 }
 
+/** Bucket of claim-check payloads (messages over 250 KB), the local twin of SyncStore's payload bucket. */
+export const LOCAL_PAYLOAD_BUCKET = 'syncline-payloads';
+
 /** Creates a bucket unless it exists. */
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
   try {

@@ -8,20 +8,22 @@ import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowTargets } from '../../functions/adapters/dynamodb-state-store';
 import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
 import { EnvSecrets, secretEnvVar } from '../../functions/adapters/env-secrets';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
+import { S3PayloadStore } from '../../functions/adapters/s3-payload-store';
+import { withClaimChecks } from '../../functions/handlers/sqs-batch';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { compileTransform } from '../../functions/core/transform/pipeline';
-import { createDeliverDynamoDbHandler, targetIsAlsoSource } from '../../functions/handlers/deliver-dynamodb-handler';
+import { createDeliverDynamoDbHandler } from '../../functions/handlers/deliver-dynamodb-handler';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
 import { createTransformHandler } from '../../functions/handlers/transform-handler';
 import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
 import type { LogPort, Secrets } from '../../functions/ports';
 import { createLocalClients, LOCAL_REGION, type LocalClients, type LocalEndpoints } from './clients';
 import { assertPortFree, startHttpServer, type AdminApi, type HttpRoute, type LocalHttpServer } from './http-server';
-import { createResources, type LocalResources } from './resources';
+import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
 import { SqsPoller, type SqsHandler } from './sqs-poller';
@@ -33,6 +35,7 @@ import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dyn
 import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
 import { backfillSource } from './backfill';
+import { redriveQueue } from './redrive';
 import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
 import { LocalSchedule } from './scheduler';
 import { StreamPoller } from './stream-poller';
@@ -208,12 +211,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, s3: clients.s3, visibilityTimeoutSeconds: visibility });
     const targetResources = await createTargetResources(topology, clients);
     const t = resources.tables;
-    const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state });
+    const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state, targets: flowTargets(config.flows) });
     const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
     const audit = new DynamoDbAuditLog({ client: doc, tableName: t.audit, retentionDays: retention });
     const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts });
     const dedup = new DynamoDbDedupStore({ client: doc, tableName: t.dedup });
-    const publisher = new SqsPublisher({ client: clients.sqs });
+    // Claim check: messages over 250 KB travel through this bucket, as in AWS through the store's payload bucket.
+    await ensureBucket(clients.s3, LOCAL_PAYLOAD_BUCKET);
+    const payloads = new S3PayloadStore({ client: clients.s3, bucket: LOCAL_PAYLOAD_BUCKET });
+    const publisher = new SqsPublisher({ client: clients.sqs, payloads });
     // DynamoDB Local serves the Streams API on its own endpoint.
     const streamsClient = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: endpoints.dynamodb, maxAttempts: 3 });
     cleanups.push(async () => streamsClient.destroy());
@@ -252,7 +258,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             batchSize: fn.trigger.batchSize,
             maxBatchingWindowSeconds: fn.trigger.maxBatchingWindowSeconds,
             timeoutSeconds: fn.timeoutSeconds,
-            handler: wrap(fn, handler),
+            // Inbound queues of users never carry claim checks; syncline's own queues may.
+            handler: wrap(fn, fn.handler === 'sqs-capture' ? handler : withClaimChecks(handler, payloads, localLogPort(fn.name, log, verbose))),
             log,
           }),
         );
@@ -308,13 +315,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             const target = flow.targets.find((x) => x.id === targetId);
             if (target?.type !== 'dynamodb') throw new Error(`target "${targetId}" of flow "${flow.id}" is not a dynamodb target`);
             const tableName = fr.targetTables[targetId]!;
-            const writer = new DynamoDbTargetWriter({
-              client: doc,
-              stateTable: t.state,
-              tableName,
-              keyAttribute: target.keyAttribute,
-              overwriteUnmarked: !targetIsAlsoSource(flow, targetId, tableName),
-            });
+            const writer = new DynamoDbTargetWriter({ client: doc, stateTable: t.state, tableName, keyAttribute: target.keyAttribute });
             sqsFunction(fn, createDeliverDynamoDbHandler({ flow, targetId, stateStore, writer, audit, logger }));
             break;
           }
@@ -456,6 +457,19 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine, retentionDays: flow.audit.retentionDays });
         const summary = await backfillSource({ flow, sourceId, tableName, dynamodb: clients.dynamodb, publisher, transformQueueUrl: resources.flows[flowId]!.queues.transform!.url, audit, quarantine });
         return { status: 200, body: summary };
+      },
+      redrive: async (flowId, body) => {
+        const queues = resources.flows[flowId]?.queues;
+        if (!queues) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
+        const step = (body as { step?: unknown } | undefined)?.step;
+        if (step !== undefined && (typeof step !== 'string' || !queues[step])) {
+          return { status: 400, body: { message: `step must be one of ${Object.keys(queues).join(', ')}` } };
+        }
+        const moved: Record<string, number> = {};
+        for (const [id, q] of Object.entries(queues)) {
+          if (step === undefined || id === step) moved[id] = await redriveQueue(clients.sqs, q.dlq.url, q.url);
+        }
+        return { status: 200, body: { flow: flowId, moved, total: Object.values(moved).reduce((a, b) => a + b, 0) } };
       },
       putEvents: async (body) => {
         const entries = (body as { Entries?: unknown } | undefined)?.Entries;

@@ -1,5 +1,6 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Names, Stack, Validations, type CfnResource } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { PAYLOAD_CLAIM_EXPIRY_DAYS, PAYLOAD_CLAIM_PREFIX } from '../constructs/sync-store';
 import type { SyncStack } from './sync-stack';
 
 /** A cdk-nag rule acknowledged in every syncline stack, with the reason and the constructs it covers. */
@@ -66,6 +67,12 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     ],
   },
   {
+    id: 'AwsSolutions-S1',
+    reason: `The payload bucket holds only transient claim-check copies of queue messages over 250 KB (${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.json), written and read by syncline's own functions through narrow PutObject/GetObject grants, and expired after ${PAYLOAD_CLAIM_EXPIRY_DAYS} days. It is private, encrypted and TLS-only; object-level access is audited with CloudTrail S3 data events when needed, instead of a logging bucket (which would itself need logs).`,
+    appliesTo: "the store's payload bucket",
+    targets: (stack) => [stack.store.payloadBucket],
+  },
+  {
     id: 'AwsSolutions-SMG4',
     reason:
       'The hash-masking key must stay stable: rotating it changes every hashed value, which breaks joins on hashed fields across state, audit and targets. Rotation is a deliberate re-keying, not a schedule.',
@@ -86,10 +93,24 @@ const S3_PREFIX_REASON =
 const S3_ACCESS_LOG_REASON =
   'A target bucket syncline creates is written only by its delivery function (PutObject under the prefix), is private, encrypted and TLS-only, and versioned; object-level access is audited with CloudTrail S3 data events when needed, instead of a second logging bucket per target (which would itself need logs).';
 
-/** Acknowledgements of s3 targets: the `prefix*` object grant, and access logs of created buckets. */
+const CLAIMS_REASON = `Claim check: a step that sends a queue message over 250 KB writes its body to the payload bucket as ${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.json (s3:PutObject), and the step that consumes the queue reads it back (s3:GetObject). Keys are content hashes known only at run time, so the grant names the ${PAYLOAD_CLAIM_PREFIX} prefix with a wildcard: one action per statement, on no other key of the bucket.`;
+
+/** How a function's policy names the store's payload bucket ARN: its logical id, or the nested stack parameter carrying it. */
+function payloadBucketRef(stack: SyncStack, consumer: IConstruct): string {
+  const cfn = stack.store.payloadBucket.node.defaultChild as CfnResource;
+  const producer = Stack.of(cfn);
+  return Stack.of(consumer) === producer ? `<${producer.getLogicalId(cfn)}.Arn>` : `<referenceto${Names.nodeUniqueId(cfn.node)}Arn>`;
+}
+
+/** Acknowledgements of s3 targets (the `prefix*` object grant, and access logs of created buckets) and of claim-check grants. */
 export function targetNagAcknowledgements(stack: SyncStack): TargetNagAcknowledgement[] {
   const out: TargetNagAcknowledgement[] = [];
   for (const flow of flowsOf(stack)) {
+    for (const f of flow.flowPlan.functions) {
+      const role = flow.functions[f.id]?.role;
+      if (!role || flow.claimUse(f).size === 0) continue;
+      out.push({ id: `AwsSolutions-IAM5[Resource::${payloadBucketRef(stack, role)}/${PAYLOAD_CLAIM_PREFIX}*]`, reason: CLAIMS_REASON, target: role });
+    }
     for (const t of flow.flowPlan.flow.targets) {
       if (t.type !== 's3') continue;
       const fn = flow.functions[`deliver-${t.id}`];

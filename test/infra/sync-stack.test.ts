@@ -56,7 +56,9 @@ describe('Lambda functions', () => {
 
   it('get exactly the environment their step reads, and never the flow config', () => {
     const tables = { STATE_TABLE: Match.anyValue(), AUDIT_TABLE: Match.anyValue(), QUARANTINE_TABLE: Match.anyValue(), CONFLICT_TABLE: Match.anyValue(), DEDUP_TABLE: Match.anyValue() };
-    const common = { ...tables, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: `syncline-${FLOW}`, POWERTOOLS_METRICS_NAMESPACE: 'Syncline' };
+    // Every step sends to or consumes a syncline queue, so every one may use the claim check.
+    const payloads = { PAYLOAD_BUCKET: { Ref: logicalId(stack.store.payloadBucket as never) } };
+    const common = { ...tables, ...payloads, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: `syncline-${FLOW}`, POWERTOOLS_METRICS_NAMESPACE: 'Syncline' };
     const expected: Record<string, Record<string, unknown>> = {
       'capture-crm': { ...common, SOURCE_ID: 'crm', WEBHOOK_SECRET_ARN: { Ref: logicalId(stack.flows[FLOW].webhookSecrets.crm) }, TRANSFORM_QUEUE_URL: Match.anyValue() },
       transform: { ...common, RESOLVE_QUEUE_URL: Match.anyValue(), HASH_KEY_SECRET_ARN: { Ref: logicalId(stack.store.hashKeySecret as never) } },

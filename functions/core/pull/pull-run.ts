@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FlowConfig } from '../../../lib/config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
+import { MAX_RECORD_BYTES } from '../claim-check';
 import type {
   AuditEntry,
   AuditLog,
@@ -78,8 +79,6 @@ export interface PullRequest {
   readonly restart?: boolean;
 }
 
-/** Largest envelope that fits one SQS message. */
-const MAX_ENVELOPE_BYTES = 256 * 1024 - 1024;
 /** Key lists kept for the known-key union: the last accepted run plus the newest partial ones. */
 const MAX_KNOWN_LISTS = 4;
 const DEFAULT_MAX_PAGES = 10_000;
@@ -298,8 +297,8 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
         item.error !== undefined
           ? ({ ok: false, reason: item.error } as const)
           : prepareRecord(flow, source, keyFields, item.record, item.position, run.startedAt);
-      if (prepared.ok && Buffer.byteLength(JSON.stringify(prepared.record), 'utf8') > MAX_ENVELOPE_BYTES) {
-        quarantineItem({ reason: `record is larger than ${MAX_ENVELOPE_BYTES} bytes and cannot be queued`, record: prepared.record, key: prepared.key }, item.position);
+      if (prepared.ok && Buffer.byteLength(JSON.stringify(prepared.record), 'utf8') > MAX_RECORD_BYTES) {
+        quarantineItem({ reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: prepared.record, key: prepared.key }, item.position);
         continue;
       }
       if (!prepared.ok) {
