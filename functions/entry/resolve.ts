@@ -4,6 +4,9 @@ import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
+import { sdkEventPutter } from '../adapters/eventbridge-target-writer';
 import { payloadStore } from './payloads';
 import { createResolveHandler } from '../handlers/resolve-handler';
 import { withClaimChecks } from '../handlers/sqs-batch';
@@ -17,6 +20,9 @@ const conflictTable = requireEnv('CONFLICT_TABLE');
 const deliverQueueUrls = requireJsonMapEnv('DELIVER_QUEUE_URLS');
 const { logger, metrics } = observability(flow, 'resolve');
 const payloads = payloadStore();
+// Set for flows with the manual strategy: each newly opened conflict is announced on this bus.
+const eventBusName = process.env.EVENT_BUS_NAME;
+const events = eventBusName ? new EventBridgeEventPublisher({ putter: sdkEventPutter(new EventBridgeClient({})), busName: eventBusName }) : undefined;
 
 export const handler = instrumented(
   withClaimChecks(
@@ -26,6 +32,7 @@ export const handler = instrumented(
       audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
       conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
       publisher: new SqsPublisher({ client: sqsClient, payloads }),
+      ...(events ? { events } : {}),
       deliverQueueUrls,
       logger: powertoolsLogPort(logger),
       metrics: powertoolsMetricsPort(metrics),

@@ -11,12 +11,14 @@ import {
   type AuditLog,
   type Clock,
   type ConflictStore,
+  type EventPublisher,
   type LogPort,
   type MetricsPort,
   type Publisher,
   type StateStore,
   type StoredState,
 } from '../ports';
+import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditable, envelopeSchema, parseBody, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
 /** Dependencies of a flow's resolve function. */
@@ -26,6 +28,8 @@ export interface ResolveHandlerDeps {
   readonly audit: AuditLog;
   readonly conflicts: ConflictStore;
   readonly publisher: Publisher;
+  /** Where a `syncline.ConflictOpened` event goes for each newly opened conflict (none when absent). */
+  readonly events?: EventPublisher;
   /** Delivery queue URL of each target, by target id. */
   readonly deliverQueueUrls: Readonly<Record<string, string>>;
   readonly clock?: Clock;
@@ -206,9 +210,17 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     if (kept.length > 0) await batch.attempt(withEntries, 'audit write failed', () => deps.audit.write(kept));
     const open = resolved.filter((r) => r.result.conflicts.length > 0);
     if (open.length > 0) {
-      await batch.attempt(open.flatMap((r) => r.group.messageIds), 'conflict write failed', () =>
-        deps.conflicts.open(open.flatMap((r) => r.result.conflicts), now),
-      );
+      const all = open.flatMap((r) => r.result.conflicts);
+      const created = await batch.attempt(open.flatMap((r) => r.group.messageIds), 'conflict write failed', () => deps.conflicts.open(all, now));
+      const events = deps.events;
+      const fresh = created ? all.filter((c, i) => created.includes(c.id) && all.findIndex((x) => x.id === c.id) === i) : [];
+      if (events && fresh.length > 0) {
+        // A notification only: the conflict is stored and listed already, so a failed put does not fail the batch
+        // (a retry would not announce it again, as it is no longer new).
+        await events.put(fresh.map((c) => conflictOpenedEvent(c, now))).catch((err: unknown) =>
+          logger.error('ConflictOpened events not put', { flow: flow.id, conflicts: fresh.map((c) => c.id), error: (err as Error).message }),
+        );
+      }
     }
   }
 

@@ -87,10 +87,45 @@ export interface QuarantineStore {
   list(flow: string, limit?: number): Promise<QuarantineItem[]>;
 }
 
+/** How a reviewer settled a conflict. */
+export type ConflictChoice = { readonly choose: 'current' | 'incoming' } | { readonly value: unknown };
+
+/** The resolution recorded on a conflict once it is settled. */
+export interface ConflictResolution {
+  readonly resolvedAt: number;
+  readonly resolvedBy: string;
+  readonly choice: ConflictChoice;
+  /** Id of the change (source `syncline:review`) that applies it. */
+  readonly changeId: string;
+}
+
+/** A stored conflict: open, or resolved with its resolution. */
+export type StoredConflict = Conflict & { status: 'open' | 'resolved' | (string & {}); openedAt: number } & Partial<ConflictResolution>;
+
 export interface ConflictStore {
-  /** Stores open conflicts (idempotent by conflict id). */
-  open(conflicts: readonly Conflict[], at: number): Promise<void>;
-  list(flow: string, status?: 'open' | 'resolved'): Promise<(Conflict & { status: string; openedAt: number })[]>;
+  /** Stores open conflicts (idempotent by conflict id); answers the ids that were new (not stored before). */
+  open(conflicts: readonly Conflict[], at: number): Promise<string[]>;
+  list(flow: string, status?: 'open' | 'resolved'): Promise<StoredConflict[]>;
+  get(flow: string, id: string): Promise<StoredConflict | undefined>;
+  /**
+   * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it
+   * is absent or already resolved (so of two concurrent resolutions only one wins).
+   */
+  markResolved(flow: string, id: string, resolution: ConflictResolution): Promise<boolean>;
+  /** Undoes `markResolved` when its change could not be sent (only while the resolution is still `changeId`'s). */
+  reopen(flow: string, id: string, changeId: string): Promise<void>;
+}
+
+/** One event for an EventBridge bus. */
+export interface PublishedEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface EventPublisher {
+  /** Puts events on the configured bus (PutEvents in calls of 10); throws when any entry still fails. */
+  put(events: readonly PublishedEvent[]): Promise<void>;
 }
 
 export interface DedupStore {

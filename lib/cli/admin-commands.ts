@@ -51,25 +51,34 @@ interface ConflictView {
   field: string;
   status?: string;
   openedAt?: number;
+  resolvedAt?: number;
+  resolvedBy?: string;
   current: { value: unknown; source: string };
   incoming: { value: unknown; source: string };
 }
 
 export const conflictsCommand: Command = {
-  summary: 'list open conflicts of a flow (manual review)',
-  usage: 'usage: syncline conflicts list <flow> [--url URL] [--json]',
+  summary: 'list and resolve conflicts of a flow (manual review)',
+  usage:
+    'usage: syncline conflicts list <flow> [--status open|resolved|all] [--url URL] [--json]\n' +
+    "       syncline conflicts resolve <flow> <conflictId> (--choose current|incoming | --value '<json>') [--by NAME] [--url URL] [--json]",
   async run(ctx) {
-    const { values, positionals } = parse(ctx.args, common);
+    const { values, positionals } = parse(ctx.args, { ...common, status: { type: 'string' }, choose: { type: 'string' }, value: { type: 'string' }, by: { type: 'string' } });
     const [sub, flow, ...rest] = positionals;
-    if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list)` : 'give a subcommand: list');
+    if (sub === 'resolve') return resolveConflict(ctx, values, flow, rest);
+    if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list, resolve)` : 'give a subcommand: list or resolve');
     if (!flow || rest.length) throw new UsageError('give one flow id');
+    if (values.choose !== undefined || values.value !== undefined || values.by !== undefined) throw new UsageError('--choose, --value and --by belong to `conflicts resolve`');
+    if (values.status !== undefined && !['open', 'resolved', 'all'].includes(values.status)) throw new UsageError('--status must be open, resolved or all');
     return runAdmin(ctx, values.stack, async () => {
-      const conflicts = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts`)) as ConflictView[];
+      const query = values.status ? `?status=${enc(values.status)}` : '';
+      const conflicts = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts${query}`)) as ConflictView[];
       if (values.json) return ctx.out(JSON.stringify(conflicts));
-      if (conflicts.length === 0) return ctx.out(`no conflicts in ${flow}`);
+      if (conflicts.length === 0) return ctx.out(`no ${values.status && values.status !== 'all' ? `${values.status} ` : ''}conflicts in ${flow}`);
       for (const c of conflicts) {
         ctx.out(
-          `${c.id}  key=${c.key}  field=${c.field}${c.status ? `  ${c.status}` : ''}${c.openedAt ? `  opened ${iso(c.openedAt)}` : ''}\n` +
+          `${c.id}  key=${c.key}  field=${c.field}${c.status ? `  ${c.status}` : ''}${c.openedAt ? `  opened ${iso(c.openedAt)}` : ''}` +
+            `${c.resolvedBy ? `  resolved by ${c.resolvedBy}${c.resolvedAt ? ` ${iso(c.resolvedAt)}` : ''}` : ''}\n` +
             `    current  ${JSON.stringify(c.current.value)} from ${c.current.source}\n` +
             `    incoming ${JSON.stringify(c.incoming.value)} from ${c.incoming.source}`,
         );
@@ -77,6 +86,40 @@ export const conflictsCommand: Command = {
     });
   },
 };
+
+/** `conflicts resolve <flow> <conflictId> (--choose current|incoming | --value JSON) [--by NAME]`. */
+async function resolveConflict(
+  ctx: CommandContext,
+  values: { url?: string; json?: boolean; stack?: string; status?: string; choose?: string; value?: string; by?: string },
+  flow: string | undefined,
+  rest: string[],
+): Promise<number> {
+  if (!flow || rest.length !== 1) throw new UsageError('give a flow id and a conflict id');
+  const [conflictId] = rest as [string];
+  if ((values.choose === undefined) === (values.value === undefined)) throw new UsageError("give exactly one of --choose current|incoming and --value '<json>'");
+  if (values.status !== undefined) throw new UsageError('--status belongs to `conflicts list`');
+  let body: Record<string, unknown>;
+  if (values.choose !== undefined) {
+    if (values.choose !== 'current' && values.choose !== 'incoming') throw new UsageError('--choose must be current or incoming');
+    body = { choose: values.choose };
+  } else {
+    try {
+      body = { value: JSON.parse(values.value!) };
+    } catch (err) {
+      throw new UsageError(`--value must be JSON (quote strings: --value '"x"'): ${(err as Error).message}`);
+    }
+  }
+  if (values.by !== undefined) {
+    if (values.by.trim() === '') throw new UsageError('--by must not be empty');
+    body.by = values.by;
+  }
+  return runAdmin(ctx, values.stack, async () => {
+    const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts/${enc(conflictId)}/resolve`, body)) as { conflict: ConflictView; changeId: string };
+    if (values.json) return ctx.out(JSON.stringify(result));
+    const c = result.conflict;
+    ctx.out(`resolved ${c.id} (key=${c.key} field=${c.field}) by ${c.resolvedBy ?? 'local'}: change ${result.changeId} queued for delivery`);
+  });
+}
 
 export const quarantineCommand: Command = {
   summary: 'list quarantined records of a flow (masked) and why',

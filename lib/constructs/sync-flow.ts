@@ -37,6 +37,9 @@ function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]):
   return Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
 }
 
+/** The bus of `syncline.ConflictOpened` events (flows with the manual strategy). */
+export const CONFLICT_EVENT_BUS = 'default';
+
 /** The repository root: entry files and package-lock.json are resolved against it. */
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -405,7 +408,9 @@ export class SyncFlow extends Construct {
         return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl, HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn };
       case 'resolve': {
         const urls = Object.fromEntries(f.sendsTo.map((qid) => [qid.replace(/^deliver-/, ''), queues[qid].queueUrl]));
-        return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls) };
+        // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the default bus.
+        const events: Record<string, string> = this.flowPlan.flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: CONFLICT_EVENT_BUS } : {};
+        return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls), ...events };
       }
       case 'deliver':
         return this.deliverEnvironment(f, targetTables, dlqs);
@@ -511,6 +516,10 @@ export class SyncFlow extends Construct {
         grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
         grantOnTable(store.conflicts, fn, 'dynamodb:PutItem');
         append(store.audit);
+        if (this.flowPlan.flow.conflict.strategy === 'manual') {
+          const busArn = Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: CONFLICT_EVENT_BUS });
+          Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn] });
+        }
         break;
       case 'deliver':
         grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');

@@ -24,6 +24,10 @@ export interface AdminApi {
   getRecord(flowId: string, key: string): Promise<unknown | undefined>;
   lineage(flowId: string, key: string): Promise<unknown | undefined>;
   conflicts(flowId: string): Promise<unknown | undefined>;
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]` (open by default); preferred over `conflicts` when present. */
+  listConflicts?(flowId: string, status: string | undefined): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked (header `x-syncline-user`). */
+  resolveConflict?(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
   quarantine(flowId: string): Promise<unknown | undefined>;
   endpoints(): unknown;
   /** `POST /flows/{flowId}/sources/{sourceId}/pull`: runs a schedule source now; the body (optional) may hold `acceptDeletes`, `restart`. */
@@ -240,6 +244,10 @@ async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage)
   const [a, flowId, b, sourceId, action] = parts;
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await json());
   if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await json());
+  if (a === 'flows' && b === 'conflicts' && parts.length === 5 && action === 'resolve' && admin.resolveConflict) {
+    const user = req.headers['x-syncline-user'];
+    return admin.resolveConflict(flowId!, sourceId!, await json(), Array.isArray(user) ? user[0] : user);
+  }
   if (a === 'flows' && b === 'sources' && parts.length === 5) {
     if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await json());
     if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!);
@@ -256,7 +264,10 @@ async function adminRoute(admin: AdminApi, method: string, parts: string[], url?
   if (a !== 'flows') throw new HttpError(404, `no route for GET /${parts.join('/')}`);
   if (parts.length === 1) return { status: 200, body: await admin.listFlows() };
   if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
-  if (parts.length === 3 && b === 'conflicts') return found(await admin.conflicts(flowId!), `flow "${flowId}"`);
+  if (parts.length === 3 && b === 'conflicts') {
+    if (admin.listConflicts) return admin.listConflicts(flowId!, url?.searchParams.get('status') ?? undefined);
+    return found(await admin.conflicts(flowId!), `flow "${flowId}"`);
+  }
   if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
   if (parts.length === 4 && b === 'records') {
     const record = await admin.getRecord(flowId!, key!);

@@ -18,6 +18,8 @@ import { documentClientFor } from '../../functions/adapters/clients';
 import { compileTransform } from '../../functions/core/transform/pipeline';
 import { createDeliverDynamoDbHandler } from '../../functions/handlers/deliver-dynamodb-handler';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
+import { createConflictReview, type ReviewFlow } from '../../functions/handlers/conflict-review-handler';
+import { EventBridgeEventPublisher } from '../../functions/adapters/eventbridge-event-publisher';
 import { createTransformHandler } from '../../functions/handlers/transform-handler';
 import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
 import type { LogPort, Secrets } from '../../functions/ports';
@@ -233,6 +235,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         }),
       ),
     });
+    // ConflictOpened events go to the local default bus, as the resolve functions put them on EventBridge's in AWS.
+    const conflictEvents = new EventBridgeEventPublisher({ putter: eventBus, busName: 'default' });
+    const reviewFlows = new Map<string, ReviewFlow>();
     const streamPollers: StreamPoller[] = [];
     const schedules = new Map<string, LocalSchedule>();
     const pullState = new DynamoDbPullStateStore({ client: doc, tableName: t.state });
@@ -299,7 +304,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           }
           case 'resolve': {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
-            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger }));
+            const events = flow.conflict.strategy === 'manual' ? conflictEvents : undefined;
+            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}) }));
+            reviewFlows.set(flow.id, { flow, resolveQueueUrl: queueUrl('resolve') });
             break;
           }
           case 'deliver-s3':
@@ -378,6 +385,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
 
     const quarantineReader = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine });
+    // Manual review, served here by the same use case a Lambda behind the HTTP API would run.
+    const review = createConflictReview({ flows: reviewFlows, conflicts, publisher, audit, hashKey, logger: localLogPort('conflict-review', log, verbose) });
     const flowsById = new Map(config.flows.map((f) => [f.id, f]));
     let http: LocalHttpServer | undefined;
     const base = () => http?.url ?? '';
@@ -429,7 +438,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         };
       },
       lineage: async (flowId, key) => (flowsById.has(flowId) ? audit.lineage(flowId, key) : undefined),
-      conflicts: async (flowId) => (flowsById.has(flowId) ? conflicts.list(flowId) : undefined),
+      conflicts: async (flowId) => (flowsById.has(flowId) ? conflicts.list(flowId, 'open') : undefined),
+      listConflicts: (flowId, status) => review.list(flowId, status),
+      resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
       quarantine: async (flowId) => (flowsById.has(flowId) ? quarantineReader.list(flowId) : undefined),
       endpoints: () => endpoints,
       pull: async (flowId, sourceId, body) => {

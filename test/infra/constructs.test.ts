@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -123,5 +123,25 @@ describe('SyncFlow', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/crm-contacts/erp' });
     // With two webhook sources there is no short /webhooks/{flow} route.
     expect(sf.routes.map((r) => r.node.id)).toEqual(['capture-crm-route-0', 'capture-erp-route-0']);
+  });
+
+  it('lets the resolve function of a manual flow, and only that one, put ConflictOpened events on the default bus', () => {
+    const { stack, store, httpApi } = setup();
+    const base = exampleConfig().flows[0];
+    const manual = { ...base, id: 'manual-flow', conflict: { ...base.conflict, strategy: 'manual' as const } };
+    const built = new SyncFlow(stack, 'M', { flow: manual, store, httpApi, projectRoot: root });
+    new SyncFlow(stack, 'L', { flow: { ...base, id: 'lww-flow', conflict: { ...base.conflict, strategy: 'lww' as const } }, store, httpApi, projectRoot: root });
+    const template = Template.fromStack(stack);
+    const putEvents = Match.objectLike({ Action: 'events:PutEvents', Resource: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':event-bus/default'])] }) });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { PolicyDocument: { Statement: Match.arrayWith([putEvents]) } } }));
+    expect(policies).toHaveLength(1);
+    const role = (policies[0]!.Properties.Roles as { Ref: string }[])[0]!.Ref;
+    const resolveFn = built.functions.resolve!;
+    expect(stack.getLogicalId(resolveFn.role!.node.defaultChild as CfnElement)).toBe(role);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: { 'Fn::GetAtt': [role, 'Arn'] },
+      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: 'default' }) },
+    });
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: 'default' }) } }, 1);
   });
 });

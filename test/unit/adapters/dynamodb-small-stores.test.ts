@@ -1,6 +1,6 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbConflictStore } from '../../../functions/adapters/dynamodb-conflict-store';
@@ -109,5 +109,37 @@ describe('DynamoDbConflictStore', () => {
       Item: expect.objectContaining({ pk: 'people', sk: 'c1', status: 'open', openedAt: NOW, field: 'email' }),
       ConditionExpression: 'attribute_not_exists(pk)',
     });
+  });
+
+  it('answers which conflicts were new, so only those are announced', async () => {
+    // Prepare
+    ddb.on(PutCommand).callsFake((input: { Item: { sk: string } }) => (input.Item.sk === 'old' ? Promise.reject(ccf()) : Promise.resolve({})));
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+    const c = (id: string): Conflict => ({ id, flow: 'people', key: 'p1', field: 'email', current: { value: 1, source: 'a', clock: { ts: 1, src: 'a', seq: '1', id: 'x' } }, incoming: { value: 2, source: 'b', clock: { ts: 1, src: 'b', seq: '1', id: 'y' } } });
+
+    // Act / Assess
+    expect(await store.open([c('old'), c('new')], NOW)).toEqual(['new']);
+  });
+
+  it('resolves with a conditional update on status = open, and answers false when it is not open', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolvesOnce({}).rejects(ccf());
+    ddb.on(GetCommand).resolves({ Item: { pk: 'people', sk: 'c1', id: 'c1', status: 'resolved' } });
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+    const resolution = { resolvedAt: NOW, resolvedBy: 'alice', choice: { choose: 'current' as const }, changeId: 'ch1' };
+
+    // Act
+    const first = await store.markResolved('people', 'c1', resolution);
+    const second = await store.markResolved('people', 'c1', resolution);
+
+    // Assess
+    expect([first, second]).toEqual([true, false]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: 'people', sk: 'c1' },
+      ConditionExpression: 'attribute_exists(pk) AND #status = :open',
+      ExpressionAttributeValues: expect.objectContaining({ ':resolved': 'resolved', ':by': 'alice', ':change': 'ch1' }),
+    });
+    expect(await store.get('people', 'c1')).toEqual({ id: 'c1', status: 'resolved' });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { ConsistentRead: true });
   });
 });

@@ -1,0 +1,69 @@
+import type { EventPublisher, PublishedEvent } from '../ports';
+import { MAX_EVENTS_PER_CALL, type EventEntry, type EventPutter } from './eventbridge-target-writer';
+import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+
+export interface EventBridgeEventPublisherOptions {
+  /** PutEvents: the SDK client in AWS (`sdkEventPutter`), the runtime's LocalEventBus in `npm start`. */
+  readonly putter: EventPutter;
+  /** Bus name or ARN. @default 'default' */
+  readonly busName?: string;
+  readonly retry?: RetryOptions;
+}
+
+/** Entry error codes worth another attempt. */
+const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
+
+/**
+ * EventPublisher on EventBridge PutEvents: calls of 10 entries, failed entries (throttling, internal errors)
+ * retried with backoff; throws when an entry is rejected or still fails after the retries.
+ */
+export class EventBridgeEventPublisher implements EventPublisher {
+  private readonly retry: ResolvedRetry;
+
+  constructor(private readonly options: EventBridgeEventPublisherOptions) {
+    this.retry = resolveRetry({ maxAttempts: 4, ...options.retry });
+  }
+
+  async put(events: readonly PublishedEvent[]): Promise<void> {
+    const entries: EventEntry[] = events.map((e) => ({
+      Source: e.source,
+      DetailType: e.detailType,
+      Detail: JSON.stringify(e.detail),
+      EventBusName: this.options.busName ?? 'default',
+    }));
+    const failures = (await Promise.all(chunk(entries, MAX_EVENTS_PER_CALL).map((group) => this.putGroup(group)))).flat();
+    if (failures.length > 0) throw new Error(`PutEvents failed for ${failures.length} of ${entries.length} event(s): ${failures[0]}`);
+  }
+
+  /** Answers the error of each entry that could not be put. */
+  private async putGroup(group: EventEntry[]): Promise<string[]> {
+    let pending = group;
+    const rejected: string[] = [];
+    let lastError = 'PutEvents failed';
+    for (let attempt = 1; pending.length > 0 && attempt <= this.retry.maxAttempts; attempt++) {
+      if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
+      let out;
+      try {
+        out = await this.options.putter.putEvents(pending);
+      } catch (err) {
+        lastError = `${errorName(err) ?? 'Error'}: ${(err as Error).message}`;
+        if (isRetryable(err)) continue;
+        break;
+      }
+      if (!out.FailedEntryCount) return rejected;
+      const retry: EventEntry[] = [];
+      pending.forEach((entry, i) => {
+        const e = out.Entries?.[i];
+        if (e && !e.ErrorCode) return;
+        const why = `${e?.ErrorCode ?? 'no entry result'}${e?.ErrorMessage ? ` (${e.ErrorMessage})` : ''}`;
+        if (e?.ErrorCode && !RETRYABLE_CODES.has(e.ErrorCode)) rejected.push(why);
+        else {
+          lastError = why;
+          retry.push(entry);
+        }
+      });
+      pending = retry;
+    }
+    return [...rejected, ...pending.map(() => `${lastError} (after ${this.retry.maxAttempts} attempts)`)];
+  }
+}

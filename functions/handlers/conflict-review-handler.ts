@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import type { FlowConfig } from '../../lib/config/schema';
+import { resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
+import { maskValue } from '../core/transform/mask';
+import {
+  noopLogger,
+  systemClock,
+  type AuditEntry,
+  type AuditLog,
+  type Clock,
+  type ConflictChoice,
+  type ConflictStore,
+  type LogPort,
+  type PublishedEvent,
+  type Publisher,
+  type StoredConflict,
+} from '../ports';
+import { auditable } from './sqs-batch';
+
+/** Source and detail type of the event announcing a newly opened conflict. */
+export const CONFLICT_EVENT_SOURCE = 'syncline';
+export const CONFLICT_OPENED = 'syncline.ConflictOpened';
+
+/**
+ * The `syncline.ConflictOpened` event of a conflict: where it is and both sides with their sources and clocks.
+ * Values come from the flow's state, which holds them masked already.
+ */
+export function conflictOpenedEvent(c: Conflict, openedAt: number): PublishedEvent {
+  return {
+    source: CONFLICT_EVENT_SOURCE,
+    detailType: CONFLICT_OPENED,
+    detail: {
+      flow: c.flow,
+      key: c.key,
+      field: c.field,
+      conflictId: c.id,
+      openedAt,
+      current: { source: c.current.source, clock: c.current.clock, value: c.current.value },
+      incoming: { source: c.incoming.source, clock: c.incoming.clock, value: c.incoming.value },
+    },
+  };
+}
+
+/** One reviewable flow: its config and the resolve queue its resolutions go to. */
+export interface ReviewFlow {
+  readonly flow: FlowConfig;
+  readonly resolveQueueUrl: string;
+}
+
+export interface ConflictReviewDeps {
+  /** Flows by id; an id not in it answers 404. */
+  readonly flows: ReadonlyMap<string, ReviewFlow>;
+  readonly conflicts: ConflictStore;
+  readonly publisher: Publisher;
+  /** Per-deployment key of `hash` masking: a reviewer's value is masked like the field's records are. */
+  readonly hashKey: string;
+  /** Records who resolved what (a `captured` entry of source `syncline:review`, kept at audit level `all`). */
+  readonly audit?: AuditLog;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+}
+
+/** An HTTP-shaped answer: status and JSON body. */
+export interface ReviewAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface ConflictReview {
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]`: open ones by default. */
+  list(flowId: string, status?: string): Promise<ReviewAnswer>;
+  /**
+   * `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: 202 with the conflict and the id of the change that
+   * applies the resolution; 400 bad body, 404 unknown flow or conflict, 409 already resolved.
+   */
+  resolve(flowId: string, conflictId: string, body: unknown, user?: string): Promise<ReviewAnswer>;
+}
+
+const STATUSES = ['open', 'resolved', 'all'] as const;
+const byField = z.string().trim().min(1).max(128);
+
+/** `{"choose": "current"|"incoming"}` or `{"value": <any JSON>}`, exactly one, and an optional `by`. */
+export const resolveBodySchema = z
+  .strictObject({
+    choose: z.enum(['current', 'incoming']).optional(),
+    value: z.unknown().optional(),
+    by: byField.optional(),
+  })
+  .superRefine((b, ctx) => {
+    const given = Number(b.choose !== undefined) + Number(Object.hasOwn(b, 'value') && b.value !== undefined);
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of "choose" ("current" or "incoming") and "value"' });
+  });
+
+const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
+
+export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+
+  return {
+    async list(flowId, status) {
+      if (!deps.flows.has(flowId)) return problem(404, `flow "${flowId}" not found`);
+      const s = status ?? 'open';
+      if (!(STATUSES as readonly string[]).includes(s)) return problem(400, `status must be one of ${STATUSES.join(', ')}`);
+      return { status: 200, body: await deps.conflicts.list(flowId, s === 'all' ? undefined : (s as 'open' | 'resolved')) };
+    },
+
+    async resolve(flowId, conflictId, body, user) {
+      const target = deps.flows.get(flowId);
+      if (!target) return problem(404, `flow "${flowId}" not found`);
+      const parsed = resolveBodySchema.safeParse(body ?? {});
+      if (!parsed.success) {
+        const why = parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+        return problem(400, `invalid body: ${why}; e.g. {"choose": "incoming"} or {"value": "x"}`);
+      }
+      const conflict = await deps.conflicts.get(flowId, conflictId);
+      if (!conflict) return problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
+      if (conflict.status !== 'open') return alreadyResolved(conflict);
+
+      const by = parsed.data.by ?? (user?.trim() || 'local');
+      // A given value skips the transform, so the field's mask is applied here: state never holds it unmasked.
+      const mask = target.flow.transform.mask?.[conflict.field];
+      const choice: ConflictChoice =
+        parsed.data.choose !== undefined
+          ? { choose: parsed.data.choose }
+          : { value: mask ? maskValue(mask, parsed.data.value, deps.hashKey) : parsed.data.value };
+      const at = clock.now();
+      const change = resolutionChange(conflictOf(conflict), choice, at, by);
+      const resolution = { resolvedAt: at, resolvedBy: by, choice, changeId: change.id };
+      // The conditional transition decides between concurrent resolutions; only the winner sends its change.
+      if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution))) {
+        const now = await deps.conflicts.get(flowId, conflictId);
+        return now ? alreadyResolved(now) : problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
+      }
+      let failed: string[];
+      try {
+        ({ failed } = await deps.publisher.send(target.resolveQueueUrl, [{ id: '0', body: JSON.stringify(change) }]));
+      } catch (err) {
+        logger.error('resolution change not sent', { flow: flowId, conflict: conflictId, error: (err as Error).message });
+        failed = ['0'];
+      }
+      if (failed.length > 0) {
+        await deps.conflicts.reopen(flowId, conflictId, change.id);
+        return problem(503, `the resolution of conflict "${conflictId}" could not be queued; it is still open, try again`);
+      }
+      const how = 'value' in choice ? 'a given value' : `the ${choice.choose} value`;
+      const entry: AuditEntry = {
+        flow: flowId,
+        key: conflict.key,
+        step: 'capture',
+        at,
+        source: REVIEW_SOURCE,
+        eventId: change.id,
+        outcome: 'captured',
+        reason: `conflict ${conflictId} on ${conflict.field} resolved with ${how} by ${by}`,
+        detail: { conflictId, field: conflict.field, choice: 'value' in choice ? 'value' : choice.choose, by },
+      };
+      const kept = deps.audit ? auditable(target.flow, [entry]) : [];
+      if (kept.length > 0) {
+        // The change is on its way and its resolve decision is audited there: a lost entry only loses the `by` line.
+        await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: (err as Error).message }));
+      }
+      logger.info('conflict resolved', { flow: flowId, conflict: conflictId, key: conflict.key, changeId: change.id, by });
+      return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
+    },
+  };
+}
+
+function alreadyResolved(c: StoredConflict): ReviewAnswer {
+  const who = c.resolvedBy ? ` by ${c.resolvedBy}` : '';
+  const when = typeof c.resolvedAt === 'number' ? ` at ${new Date(c.resolvedAt).toISOString()}` : '';
+  return { status: 409, body: { message: `conflict "${c.id}" is already ${c.status}${who}${when}`, conflict: c } };
+}
+
+/** The conflict fields of a stored item (without status and resolution). */
+function conflictOf(c: StoredConflict): Conflict {
+  return { id: c.id, flow: c.flow, key: c.key, field: c.field, current: c.current, incoming: c.incoming };
+}
