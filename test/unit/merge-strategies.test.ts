@@ -27,6 +27,7 @@ function del(source: string, ts: number, extra: Extra = {}): ChangeEnvelope {
   const id = extra.id ?? `e${++n}`;
   return { v: 1, id, flow: 'contacts', source, key: 'k1', op: 'delete', ts, seq: extra.seq ?? id, lineage: [] };
 }
+const canonicalDoc = (doc: MergeDoc) => JSON.parse(JSON.stringify(doc, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v)));
 const merge = (flow: FlowConfig, changes: ChangeEnvelope[], doc?: MergeDoc) => mergeChanges(flow, doc, changes);
 
 describe('compareClock', () => {
@@ -134,6 +135,28 @@ describe('field-lww', () => {
   });
 });
 
+describe('field-lww with whole-item changes (a DynamoDB stream image with its before)', () => {
+  const flow = flowWith({ strategy: 'field-lww' });
+  const seed = () => up('crm', 1, { name: 'n0', email: 'e0' });
+
+  it('a field a change carries unchanged does not undo the other side\'s edit of it, whatever the order', () => {
+    const a = up('crm', 5, { name: 'n-a', email: 'e0' }, { before: { name: 'n0', email: 'e0' } });
+    const b = up('erp', 4, { name: 'n0', email: 'e-b' }, { before: { name: 'n0', email: 'e0' } });
+    for (const changes of [[seed(), a, b], [seed(), b, a], [b, a, seed()]]) {
+      const r = merge(flow, changes);
+      expect(r.view.data).toEqual({ name: 'n-a', email: 'e-b' });
+    }
+    expect(canonicalDoc(merge(flow, [seed(), a, b]).doc)).toEqual(canonicalDoc(merge(flow, [b, seed(), a]).doc));
+  });
+
+  it('an unchanged field still shows when no change ever edited it, and a later edit of it wins', () => {
+    const r = merge(flow, [up('crm', 5, { name: 'n-a', email: 'e0' }, { before: { name: 'n0', email: 'e0' } })]);
+    expect(r.view.data).toEqual({ name: 'n-a', email: 'e0' });
+    const later = merge(flow, [up('erp', 6, { email: 'e-b' }, { before: { email: 'e0' } })], r.doc);
+    expect(later.view.data).toEqual({ name: 'n-a', email: 'e-b' });
+  });
+});
+
 describe('priority', () => {
   const flow = flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'], email: ['erp'] } });
 
@@ -233,6 +256,23 @@ describe('manual', () => {
     const r = merge(flow, [fix], open.doc);
     expect(r.view.data).toEqual({ name: 'Ann-Marie' });
     expect(r.conflicts).toEqual([]);
+  });
+
+  it('a field a change carries unchanged is not an edit: edits of different fields merge with no conflict', () => {
+    const seed = up('crm', 1, { name: 'n0', email: 'e0' });
+    const a = up('crm', 5, { name: 'n-a', email: 'e0' }, { before: { name: 'n0', email: 'e0' } });
+    const b = up('erp', 5, { name: 'n0', email: 'e-b' }, { before: { name: 'n0', email: 'e0' } });
+    for (const changes of [[seed, a, b], [seed, b, a], [b, a, seed]]) {
+      const r = merge(flow, changes);
+      expect(r.view.data).toEqual({ name: 'n-a', email: 'e-b' });
+      expect(r.conflicts).toEqual([]);
+    }
+  });
+
+  it('an open conflict stays open when its side later carries the field unchanged', () => {
+    const open = merge(flow, [up('crm', 1, { name: 'Ann' }), up('erp', 2, { name: 'Anna' })]);
+    const r = merge(flow, [up('crm', 3, { name: 'Ann', email: 'a@x' }, { before: { name: 'Ann' } })], open.doc);
+    expect(r.conflicts.map((c) => [c.field, c.current.value, c.incoming.value])).toEqual([['name', 'Ann', 'Anna']]);
   });
 
   it('a later edit that saw the displayed value settles the conflict', () => {

@@ -1,5 +1,20 @@
-import { compareVersion, describe, get, put, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, put, REVIEW_SOURCE, sameClock } from './clock';
 import type { Change, Entry, FieldLwwDoc, MergeContext, Strategy } from './types';
+
+/** Whether a change carries a field with the value its `before` already held: not an edit of that field (resolutions always are). */
+export function unchangedField(ch: Change, field: string, v: unknown): boolean {
+  if (ch.clock.src === REVIEW_SOURCE || !ch.before || !Object.hasOwn(ch.before, field) || ch.before[field] === undefined) return false;
+  return deepEqual(ch.before[field], v);
+}
+
+/** Drops the field's unchanged entry once an edit at least as new, or a delete, hides it for good. */
+function pruneUnchanged(ctx: MergeContext, doc: FieldLwwDoc, field: string): void {
+  const u = doc.u && get(doc.u, field);
+  if (!u) return;
+  const e = get(doc.f, field);
+  if ((e && ctx.cmp(u.c, e.c) <= 0) || !beatsTomb(ctx, u, doc.t)) delete doc.u![field];
+  if (Object.keys(doc.u!).length === 0) delete doc.u;
+}
 
 /** An entry is visible only if it is newer than the newest delete. */
 const beatsTomb = (ctx: MergeContext, e: Entry, t: FieldLwwDoc['t']) => !t || ctx.cmp(e.c, t) > 0;
@@ -15,23 +30,33 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
       doc.t = ch.clock;
       // Entries older than the newest delete can never show again.
       for (const [field, e] of Object.entries(doc.f)) if (!beatsTomb(ctx, e, doc.t)) delete doc.f[field];
+      for (const field of Object.keys(doc.u ?? {})) pruneUnchanged(ctx, doc, field);
       return;
     }
     for (const [field, v] of Object.entries(ch.data ?? {})) {
       const e: Entry = { v, c: ch.clock };
       if (!beatsTomb(ctx, e, doc.t)) return;
-      const cur = get(doc.f, field);
-      if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put(doc.f, field, e);
+      if (unchangedField(ch, field, v)) {
+        const cur = doc.u && get(doc.u, field);
+        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put((doc.u ??= {}), field, e);
+      } else {
+        const cur = get(doc.f, field);
+        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put(doc.f, field, e);
+      }
+      pruneUnchanged(ctx, doc, field);
     }
   },
 
   resolve(_ctx, doc) {
     const fields = new Map(Object.entries(doc.f));
+    for (const [field, e] of Object.entries(doc.u ?? {})) if (!fields.has(field)) fields.set(field, e);
     return { fields, deleted: doc.t !== undefined && fields.size === 0, open: [] };
   },
 
   contains: (doc, clock) =>
-    (doc.t !== undefined && sameClock(doc.t, clock)) || Object.values(doc.f).some((e) => sameClock(e.c, clock)),
+    (doc.t !== undefined && sameClock(doc.t, clock)) ||
+    Object.values(doc.f).some((e) => sameClock(e.c, clock)) ||
+    Object.values(doc.u ?? {}).some((e) => sameClock(e.c, clock)),
 
   explain(ctx, doc, ch) {
     if (ch.op === 'delete') {
@@ -41,24 +66,26 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
     for (const field of Object.keys(ch.data ?? {})) {
       const cur = get(doc.f, field);
       if (cur && ctx.cmp(cur.c, ch.clock) > 0) return `${field} older than ${describe(cur.c)}`;
+      if (cur && unchangedField(ch, field, ch.data![field])) return `${field} unchanged by it, edited by ${describe(cur.c)}`;
     }
     if (doc.t) return `older than delete ${describe(doc.t)}`;
     return 'no fields';
   },
 
   replay(doc) {
-    return [...replayEntries(doc.f), ...(doc.t ? [{ clock: doc.t, op: 'delete' as const }] : [])];
+    return [...replayEntries(doc.f), ...replayEntries(doc.u ?? {}, true), ...(doc.t ? [{ clock: doc.t, op: 'delete' as const }] : [])];
   },
 };
 
-/** Groups per-field entries back into one upsert per clock. */
-export function replayEntries(f: Record<string, Entry>): Change[] {
+/** Groups per-field entries back into one upsert per clock; `unchanged` ones carry themselves as `before`. */
+export function replayEntries(f: Record<string, Entry>, unchanged = false): Change[] {
   const byId = new Map<string, Change>();
   for (const [field, e] of Object.entries(f)) {
     const id = JSON.stringify(e.c);
     let ch = byId.get(id);
     if (!ch) byId.set(id, (ch = { clock: e.c, op: 'upsert', data: {} }));
     put(ch.data!, field, e.v);
+    if (unchanged) put((ch.before ??= {}), field, e.v);
   }
   return [...byId.values()];
 }

@@ -1,9 +1,29 @@
 import { compareVersion, deepEqual, describe, get, put, REVIEW_SOURCE, sameClock } from './clock';
 import type { Change, Clock, ManualDoc, ManualEntry, MergeContext, Resolved, Strategy } from './types';
 
-/** Two entries from different sources are concurrent unless the later one saw the earlier value, or they are further apart than the window. */
+/**
+ * Whether an entry edited its field: not when its change carried the field with the value its `before` already held,
+ * as a whole-item source (a DynamoDB stream image) does for every field it did not touch. Resolutions always edit.
+ */
+export function edited(e: ManualEntry): boolean {
+  return e.c.src === REVIEW_SOURCE || !(Object.hasOwn(e, 'b') && deepEqual(e.b, e.v));
+}
+
+/** Slot of an entry in its field: the latest edit per source, and apart from it the latest unchanged carry per source. */
+const slotOf = (e: ManualEntry) => (edited(e) ? e.c.src : `${e.c.src} (unchanged)`);
+
+/** The field's display order: entries that only carried the field unchanged first, then by clock. */
+function cmpEntry(ctx: MergeContext, a: ManualEntry, b: ManualEntry): number {
+  return Number(edited(a)) - Number(edited(b)) || ctx.cmp(a.c, b.c);
+}
+
+/**
+ * Two entries from different sources are concurrent unless one did not edit the field, the later one saw the
+ * earlier value, or they are further apart than the window.
+ */
 export function concurrent(ctx: MergeContext, a: ManualEntry, b: ManualEntry): boolean {
   if (a.c.src === b.c.src) return false;
+  if (!edited(a) || !edited(b)) return false;
   const [x, y] = ctx.cmp(a.c, b.c) < 0 ? [a, b] : [b, a];
   if (Object.hasOwn(y, 'b') && deepEqual(y.b, x.v)) return false;
   if (ctx.windowMs !== undefined && Math.abs(y.c.ts - x.c.ts) > ctx.windowMs) return false;
@@ -19,7 +39,8 @@ function pruneBelow(ctx: MergeContext, doc: ManualDoc, field: string, bound: Clo
 }
 
 function resolveField(ctx: MergeContext, m: Record<string, ManualEntry>): { current: ManualEntry; parked: ManualEntry[] } {
-  const entries = Object.values(m).sort((a, b) => ctx.cmp(a.c, b.c));
+  // Entries that only carried the field unchanged come first, so they show only when no edit of the field is there.
+  const entries = Object.values(m).sort((a, b) => cmpEntry(ctx, a, b));
   const shown: ManualEntry[] = [];
   const parked: ManualEntry[] = [];
   // An entry is parked when it differs from, and is concurrent with, an earlier entry that is itself shown.
@@ -45,10 +66,11 @@ export const manual: Strategy<ManualDoc> = {
       const e: ManualEntry = { v, c: ch.clock };
       if (ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined) e.b = ch.before[field];
       let m = get(doc.f, field);
-      const cur = m && get(m, ch.clock.src);
+      const slot = slotOf(e);
+      const cur = m && get(m, slot);
       if (cur && compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b }) <= 0) continue;
       if (!m) put(doc.f, field, (m = {}));
-      put(m, ch.clock.src, e);
+      put(m, slot, e);
       // A resolution closes everything older on its field.
       if (ch.clock.src === REVIEW_SOURCE) pruneBelow(ctx, doc, field, ch.clock);
     }
@@ -82,7 +104,7 @@ export const manual: Strategy<ManualDoc> = {
       }
       const review = get(m, REVIEW_SOURCE);
       if (review && ctx.cmp(review.c, ch.clock) > 0) return `${field} older than resolution ${describe(review.c)}`;
-      const same = get(m, ch.clock.src);
+      const same = get(m, slotOf({ v: ch.data![field], c: ch.clock, ...(ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined ? { b: ch.before[field] } : {}) }));
       if (same && !sameClock(same.c, ch.clock)) return `${field} older than ${describe(same.c)}`;
       const { current } = resolveField(ctx, m);
       if (!sameClock(current.c, ch.clock)) return `${field} settled by ${describe(current.c)}`;

@@ -27,11 +27,16 @@ export interface LwwDoc {
   w?: { c: Clock; d?: Record<string, unknown> };
 }
 
-/** Per-field winner and the newest tombstone (older entries are pruned). */
+/**
+ * Per-field winner and the newest tombstone (older entries are pruned). `u` holds, per field, the newest change that
+ * carried the field unchanged (its `before` held the same value, as a whole-item source such as a DynamoDB stream image
+ * does for every field it did not edit): shown only when no edit of the field is there, and kept only while newer than it.
+ */
 export interface FieldLwwDoc {
   s: 'field-lww';
   k?: string;
   f: Record<string, Entry>;
+  u?: Record<string, Entry>;
   t?: Clock;
 }
 
@@ -43,7 +48,11 @@ export interface PriorityDoc {
   t: Record<string, Clock>;
 }
 
-/** Per field, the latest entry per source (resolutions come from `syncline:review`), and the newest tombstone. */
+/**
+ * Per field, the latest entry per source (resolutions come from `syncline:review`), and the newest tombstone. An entry
+ * whose change carried the field unchanged (`b` equal to `v`) has a slot of its own, `<source> (unchanged)`, so it never
+ * displaces that source's edit of the field.
+ */
 export interface ManualDoc {
   s: 'manual';
   k?: string;
