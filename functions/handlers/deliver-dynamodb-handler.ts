@@ -12,8 +12,8 @@ import {
   type StateStore,
   type TargetWriter,
 } from '../ports';
-import { changeTimeOf, reportDeliveries } from './delivery-report';
-import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
+import { changeTimeOf, groupDeliveries, reportDeliveries, type DeliveryGroup } from './delivery-batch';
+import { auditable, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
 export interface DeliverDynamoDbDeps {
@@ -30,12 +30,7 @@ export interface DeliverDynamoDbDeps {
 
 export type DeliverDynamoDbHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
-interface KeyGroup {
-  readonly key: string;
-  version: number;
-  readonly eventIds: Set<string>;
-  readonly messageIds: string[];
-}
+type KeyGroup = DeliveryGroup;
 
 export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): DeliverDynamoDbHandler {
   const { flow, targetId, stateStore, writer } = deps;
@@ -46,20 +41,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
-      const groups = new Map<string, KeyGroup>();
-      for (const record of event.Records) {
-        const parsed = parseBody(deliveryMessageSchema, record.body);
-        if (!parsed.ok || parsed.value.flow !== flow.id) {
-          batch.fail([record.messageId], `invalid delivery message: ${parsed.ok ? `flow "${parsed.value.flow}"` : parsed.errors.join('; ')}`);
-          continue;
-        }
-        const m: DeliveryMessage = parsed.value;
-        const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
-        group.version = Math.max(group.version, m.version);
-        m.eventIds.forEach((id) => group.eventIds.add(id));
-        group.messageIds.push(record.messageId);
-        groups.set(m.key, group);
-      }
+      const groups = groupDeliveries(event.Records, flow.id, batch);
       if (groups.size === 0) return;
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 

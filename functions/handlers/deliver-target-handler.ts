@@ -15,8 +15,8 @@ import {
   type StoredState,
   type TargetWrite,
 } from '../ports';
-import { changeTimeOf, reportDeliveries } from './delivery-report';
-import { auditable, deliveryMessageSchema, parseBody, runSqsBatch, type DeliveryMessage } from './sqs-batch';
+import { changeTimeOf, groupDeliveries, reportDeliveries, type DeliveryGroup } from './delivery-batch';
+import { auditable, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
 export interface DeliverTargetDeps {
@@ -37,12 +37,7 @@ export interface DeliverTargetDeps {
 
 export type DeliverTargetHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
-interface KeyGroup {
-  readonly key: string;
-  version: number;
-  readonly eventIds: Set<string>;
-  readonly messageIds: string[];
-}
+type KeyGroup = DeliveryGroup;
 
 /**
  * Delivers the CURRENT state of each key of a batch (messages coalesced by key) to a target without conditional
@@ -58,21 +53,8 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
-      const groups = new Map<string, KeyGroup>();
+      const groups = groupDeliveries(event.Records, flow.id, batch);
       const bodies = new Map(event.Records.map((r) => [r.messageId, r.body]));
-      for (const record of event.Records) {
-        const parsed = parseBody(deliveryMessageSchema, record.body);
-        if (!parsed.ok || parsed.value.flow !== flow.id) {
-          batch.fail([record.messageId], `invalid delivery message: ${parsed.ok ? `flow "${parsed.value.flow}"` : parsed.errors.join('; ')}`);
-          continue;
-        }
-        const m: DeliveryMessage = parsed.value;
-        const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
-        group.version = Math.max(group.version, m.version);
-        m.eventIds.forEach((id) => group.eventIds.add(id));
-        group.messageIds.push(record.messageId);
-        groups.set(m.key, group);
-      }
       if (groups.size === 0) return;
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 

@@ -1,5 +1,34 @@
+import type { SQSRecord } from 'aws-lambda';
 import type { RecordView } from '../core/merge';
 import type { LogPort, MetricsPort } from '../ports';
+import { deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+
+/** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
+export interface DeliveryGroup {
+  readonly key: string;
+  version: number;
+  readonly eventIds: Set<string>;
+  readonly messageIds: string[];
+}
+
+/** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */
+export function groupDeliveries(records: readonly SQSRecord[], flowId: string, batch: SqsBatch): Map<string, DeliveryGroup> {
+  const groups = new Map<string, DeliveryGroup>();
+  for (const record of records) {
+    const parsed = parseBody(deliveryMessageSchema, record.body);
+    if (!parsed.ok || parsed.value.flow !== flowId) {
+      batch.fail([record.messageId], `invalid delivery message: ${parsed.ok ? `flow "${parsed.value.flow}"` : parsed.errors.join('; ')}`);
+      continue;
+    }
+    const m: DeliveryMessage = parsed.value;
+    const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
+    group.version = Math.max(group.version, m.version);
+    m.eventIds.forEach((id) => group.eventIds.add(id));
+    group.messageIds.push(record.messageId);
+    groups.set(m.key, group);
+  }
+  return groups;
+}
 
 /** Time of the newest change behind a view: lag is measured from it. */
 export function changeTimeOf(view: RecordView): number {
