@@ -6,11 +6,11 @@ export function adminUrl(flag?: string): string {
 /** A failed admin call, printed as one line (exit 1). */
 export class AdminError extends Error {}
 
-/** GETs a JSON document from the admin API; HTTP errors and an unreachable runtime become AdminError. */
-export async function getJson(base: string, path: string): Promise<unknown> {
+/** Calls the admin API and answers its JSON reply; HTTP errors and an unreachable runtime become AdminError. */
+async function call(base: string, method: 'GET' | 'POST', path: string, init: RequestInit & { timeoutMs: number }): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(30_000) });
+    res = await fetch(`${base}${path}`, { ...init, method, signal: AbortSignal.timeout(init.timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     throw new AdminError(`cannot reach syncline at ${base} (${cause}): start it with \`npm start\`, or pass --url / SYNCLINE_URL`);
@@ -24,35 +24,17 @@ export async function getJson(base: string, path: string): Promise<unknown> {
   }
   if (!res.ok) {
     const message = (body as { message?: string } | undefined)?.message ?? (typeof body === 'string' ? body : '');
-    throw new AdminError(`HTTP ${res.status} from GET ${path}${message ? `: ${message}` : ''}`);
+    throw new AdminError(`HTTP ${res.status} from ${method} ${path}${message ? `: ${message}` : ''}`);
   }
   return body;
 }
 
-/** POSTs a JSON body to the admin API and answers the JSON reply; errors as in getJson. */
-export async function postJson(base: string, path: string, payload?: unknown, timeoutMs = 15 * 60_000): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: payload === undefined ? '' : JSON.stringify(payload),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new AdminError(`cannot reach syncline at ${base} (${cause}): start it with \`npm start\`, or pass --url / SYNCLINE_URL`);
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text;
-  }
-  if (!res.ok) {
-    const message = (body as { message?: string } | undefined)?.message ?? (typeof body === 'string' ? body : '');
-    throw new AdminError(`HTTP ${res.status} from POST ${path}${message ? `: ${message}` : ''}`);
-  }
-  return body;
+/** GETs a JSON document from the admin API. */
+export function getJson(base: string, path: string): Promise<unknown> {
+  return call(base, 'GET', path, { timeoutMs: 30_000 });
+}
+
+/** POSTs a JSON body to the admin API; long operations (pulls, backfills) get a long timeout. */
+export function postJson(base: string, path: string, payload?: unknown, timeoutMs = 15 * 60_000): Promise<unknown> {
+  return call(base, 'POST', path, { headers: { 'content-type': 'application/json' }, body: payload === undefined ? '' : JSON.stringify(payload), timeoutMs });
 }
