@@ -1,0 +1,42 @@
+import { documentClient, sqsClient } from '../adapters/clients';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
+import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
+import { SqsPublisher } from '../adapters/sqs-publisher';
+import type { FlowConfig } from '../../lib/config/schema';
+import type { AuditLog, LogPort, MetricsPort, Publisher, QuarantineStore } from '../ports';
+import { bakedFlow } from './baked';
+import { instrumented, observability, requireEnv } from './env';
+import { payloadStore } from './payloads';
+
+/** What every event-driven capture handler needs: its source, the transform queue, audit and quarantine. */
+export interface CaptureDeps {
+  readonly flow: FlowConfig;
+  readonly sourceId: string;
+  readonly transformQueueUrl: string;
+  readonly publisher: Publisher;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly logger: LogPort;
+  readonly metrics: MetricsPort;
+}
+
+/** The Lambda handler of a capture function fed by an event source (stream, SQS, EventBridge via SQS). */
+export function captureLambda<E, R>(create: (deps: CaptureDeps) => (event: E) => Promise<R>) {
+  const flow = bakedFlow();
+  const { logger, metrics } = observability(flow, 'capture');
+  const tables = { audit: requireEnv('AUDIT_TABLE'), quarantine: requireEnv('QUARANTINE_TABLE') };
+  return instrumented(
+    create({
+      flow,
+      sourceId: requireEnv('SOURCE_ID'),
+      transformQueueUrl: requireEnv('TRANSFORM_QUEUE_URL'),
+      publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
+      quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
+      logger: powertoolsLogPort(logger),
+      metrics: powertoolsMetricsPort(metrics),
+    }),
+    { logger, metrics },
+  );
+}
