@@ -47,6 +47,26 @@ export class DynamoDbAuditLog implements AuditLog {
     return items.map(fromItem);
   }
 
+  /**
+   * A flow's entries with `since <= at <= until` (ms), through the `byFlowTime` index: one query per hour
+   * bucket (`${flow}#YYYY-MM-DDTHH`) the window touches, oldest first.
+   */
+  async between(flow: string, since: number, until: number): Promise<AuditEntry[]> {
+    const hour = 3_600_000;
+    const entries: AuditEntry[] = [];
+    for (let h = Math.floor(since / hour) * hour; h <= until; h += hour) {
+      const items = await queryAll(this.client, {
+        TableName: this.tableName,
+        IndexName: 'byFlowTime',
+        KeyConditionExpression: 'flowHour = :fh AND #at BETWEEN :since AND :until',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: { ':fh': `${flow}#${new Date(h).toISOString().slice(0, 13)}`, ':since': since, ':until': until },
+        ScanIndexForward: true,
+      });
+      entries.push(...items.map(fromItem));
+    }
+    return entries;
+  }
 
   private toItem(e: AuditEntry): Record<string, unknown> {
     const iso = new Date(e.at).toISOString();

@@ -1,5 +1,5 @@
 import { queryAll } from './dynamodb-query';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QuarantineItem, QuarantineStore } from '../ports';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
@@ -49,4 +49,29 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
       .slice(0, limit);
   }
 
+  /** Conditional deletes (`at` unchanged), a few at a time; an item already gone or quarantined again is left alone. */
+  async delete(items: readonly Pick<QuarantineItem, 'flow' | 'id' | 'at'>[]): Promise<string[]> {
+    const removed: string[] = [];
+    const queue = [...items];
+    const worker = async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        try {
+          await this.client.send(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: { pk: item.flow, sk: item.id },
+              ConditionExpression: '#at = :at',
+              ExpressionAttributeNames: { '#at': 'at' },
+              ExpressionAttributeValues: { ':at': item.at },
+            }),
+          );
+          removed.push(item.id);
+        } catch (err) {
+          if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(10, queue.length) }, worker));
+    return removed;
+  }
 }

@@ -85,6 +85,11 @@ export interface QuarantineItem {
 export interface QuarantineStore {
   put(items: readonly QuarantineItem[]): Promise<void>;
   list(flow: string, limit?: number): Promise<QuarantineItem[]>;
+  /**
+   * Removes items once replayed, each only while it is still the version given (same `at`): an item that a
+   * replay got quarantined again in the meantime (same id, newer `at`) is kept. Answers the ids removed.
+   */
+  delete(items: readonly Pick<QuarantineItem, 'flow' | 'id' | 'at'>[]): Promise<string[]>;
 }
 
 /** How a reviewer settled a conflict. */
@@ -171,6 +176,11 @@ export interface TargetWrite {
   readonly view: RecordView;
   /** Clock of the newest change behind this version (ms since epoch). */
   readonly ts: number;
+  /**
+   * Tie-breakers (`seq`, `id`) of the winning change behind this version. A DynamoDB target writes them into the origin
+   * marker, so a change relayed through the table keeps its original clock and two flows order it alike.
+   */
+  readonly clock?: { readonly seq: string; readonly id: string };
 }
 
 export interface TargetWriter {

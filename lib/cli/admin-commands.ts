@@ -122,13 +122,20 @@ async function resolveConflict(
 }
 
 export const quarantineCommand: Command = {
-  summary: 'list quarantined records of a flow (masked) and why',
-  usage: 'usage: syncline quarantine list <flow> [--url URL] [--json]',
+  summary: 'list quarantined records of a flow (masked) and why, or replay them through the current transform',
+  usage:
+    'usage: syncline quarantine list <flow> [--url URL] [--json]\n' +
+    '       syncline quarantine replay <flow> (--id ID [--id ID ...] | --all) [--url URL] [--json]\n' +
+    '  replay re-sends quarantined records to the flow\'s transform, so the config running now decides again\n' +
+    '  (fix the config and restart first). The stored record is masked: masked fields arrive masked.\n' +
+    '  A record the transform still rejects is quarantined again. Exit 1 when a record could not be re-sent.',
   async run(ctx) {
-    const { values, positionals } = parse(ctx.args, common);
+    const { values, positionals } = parse(ctx.args, { ...common, id: { type: 'string', multiple: true }, all: { type: 'boolean' } });
     const [sub, flow, ...rest] = positionals;
-    if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list)` : 'give a subcommand: list');
+    if (sub !== 'list' && sub !== 'replay') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list, replay)` : 'give a subcommand: list or replay');
     if (!flow || rest.length) throw new UsageError('give one flow id');
+    if (sub === 'replay') return replayQuarantine(ctx, values, flow);
+    if (values.id !== undefined || values.all !== undefined) throw new UsageError('--id and --all belong to `quarantine replay`');
     return runAdmin(ctx, values.stack, async () => {
       const items = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/quarantine`)) as QuarantineItem[];
       if (values.json) return ctx.out(JSON.stringify(items));
@@ -138,6 +145,75 @@ export const quarantineCommand: Command = {
         for (const e of q.errors) ctx.out(`    - ${e}`);
         ctx.out(`    record: ${JSON.stringify(q.record)}`);
       }
+    });
+  },
+};
+
+/** `quarantine replay <flow> (--id ID ... | --all)`. */
+async function replayQuarantine(ctx: CommandContext, values: { url?: string; json?: boolean; stack?: string; id?: string[]; all?: boolean }, flow: string): Promise<number> {
+  const ids = values.id ?? [];
+  if ((ids.length > 0) === (values.all === true)) throw new UsageError('give --id ID (one or more) or --all');
+  if (ids.some((i) => i.trim() === '')) throw new UsageError('--id must not be empty');
+  let failed = 0;
+  const code = await runAdmin(ctx, values.stack, async () => {
+    const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/quarantine/replay`, values.all ? { all: true } : { ids })) as {
+      replayed: number;
+      failed: number;
+      skipped?: number;
+      notFound?: string[];
+      ids?: { failed?: string[]; skipped?: string[] };
+    };
+    failed = result.failed;
+    if (values.json) return ctx.out(JSON.stringify(result));
+    ctx.out(`${result.replayed} record${result.replayed === 1 ? '' : 's'} of ${flow} re-sent to the transform (masked fields stay masked)`);
+    if (result.failed > 0) ctx.out(`${result.failed} could not be sent and stay quarantined: ${(result.ids?.failed ?? []).join(', ')}`);
+    if (result.skipped) ctx.out(`${result.skipped} skipped (not a change envelope, nothing kept to replay): ${(result.ids?.skipped ?? []).join(', ')}`);
+    if (result.notFound?.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
+  });
+  return code === EXIT.ok && failed > 0 ? EXIT.failure : code;
+}
+
+interface QueueDepthView {
+  visible: number;
+  inFlight: number;
+  total: number;
+}
+
+interface FlowStatusView {
+  flow: string;
+  at: number;
+  queues: { id: string; name: string; depth: QueueDepthView; dlq?: QueueDepthView }[];
+  outcomes: Record<string, number>;
+  lag?: { latestMs: number; p50Ms: number; maxMs: number; samples: number };
+}
+
+const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo'];
+
+function printStatus(ctx: CommandContext, s: FlowStatusView): void {
+  ctx.out(`flow ${s.flow}  (${iso(s.at)})`);
+  const rows = [['queue', 'depth', 'in flight', 'dlq'], ...s.queues.map((q) => [q.id, String(q.depth.visible), String(q.depth.inFlight), q.dlq ? String(q.dlq.total) : '-'])];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) ctx.out(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}${r !== rows[0] && r[3] !== '-' && r[3] !== '0' ? '  <- DLQ not empty' : ''}`);
+  const outcomes = Object.entries(s.outcomes).sort(([a], [b]) => (OUTCOME_ORDER.indexOf(a) + 1 || 99) - (OUTCOME_ORDER.indexOf(b) + 1 || 99));
+  ctx.out(`  last hour: ${outcomes.length ? outcomes.map(([o, n]) => `${o}=${n}`).join('  ') : 'no audit entries'}`);
+  ctx.out(s.lag ? `  lag (capture to delivery, newest ${s.lag.samples}): latest ${s.lag.latestMs} ms  p50 ${s.lag.p50Ms} ms  max ${s.lag.maxMs} ms` : '  lag: unknown (no delivery with a capture entry in the last hour)');
+}
+
+export const statusCommand: Command = {
+  summary: 'queue and DLQ depths, the last hour\'s counts per outcome, and delivery lag, per flow',
+  usage: 'usage: syncline status [flow] [--url URL] [--json]\n  without a flow: every flow. Lag is measured from capture (not the source timestamp) to delivery.',
+  async run(ctx) {
+    const { values, positionals } = parse(ctx.args, common);
+    if (positionals.length > 1) throw new UsageError('give at most one flow id');
+    const [flow] = positionals;
+    return runAdmin(ctx, values.stack, async () => {
+      const result = (await getJson(adminUrl(values.url), flow ? `/flows/${enc(flow)}/status` : '/status')) as FlowStatusView | FlowStatusView[];
+      if (values.json) return ctx.out(JSON.stringify(result));
+      const all = Array.isArray(result) ? result : [result];
+      all.forEach((s, i) => {
+        if (i > 0) ctx.out('');
+        printStatus(ctx, s);
+      });
     });
   },
 };

@@ -8,3 +8,4 @@ registerCommand('conflicts', async () => (await import('./admin-commands')).conf
 registerCommand('quarantine', async () => (await import('./admin-commands')).quarantineCommand);
 registerCommand('backfill', async () => (await import('./backfill')).backfillCommand);
 registerCommand('redrive', async () => (await import('./admin-commands')).redriveCommand);
+registerCommand('status', async () => (await import('./admin-commands')).statusCommand);

@@ -36,6 +36,10 @@ export interface AdminApi {
   backfill?(flowId: string, sourceId: string): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/redrive`: moves DLQ messages back to their queues; the body may name one `step` (queue id). */
   redrive?(flowId: string, body: unknown): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`; re-sends quarantined records to the transform. */
+  replayQuarantine?(flowId: string, body: unknown): Promise<AdminAnswer>;
+  /** `GET /flows/{flowId}/status` (one flow) or `GET /status` (every flow): queue and DLQ depths, last hour's outcomes, lag. */
+  status?(flowId: string | undefined): Promise<AdminAnswer>;
   /** `POST /local/events`: a PutEvents-shaped body, routed to the eventbridge sources. */
   putEvents?(body: unknown): Promise<AdminAnswer>;
   /** `GET /local/events[?busName=]`: events put on the local buses, newest last. */
@@ -244,6 +248,7 @@ async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage)
   const [a, flowId, b, sourceId, action] = parts;
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await json());
   if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await json());
+  if (a === 'flows' && b === 'quarantine' && sourceId === 'replay' && parts.length === 4 && admin.replayQuarantine) return admin.replayQuarantine(flowId!, await json());
   if (a === 'flows' && b === 'conflicts' && parts.length === 5 && action === 'resolve' && admin.resolveConflict) {
     const user = req.headers['x-syncline-user'];
     return admin.resolveConflict(flowId!, sourceId!, await json(), Array.isArray(user) ? user[0] : user);
@@ -261,7 +266,9 @@ async function adminRoute(admin: AdminApi, method: string, parts: string[], url?
   const [a, flowId, b, key, c] = parts;
   if (a === 'local' && flowId === 'endpoints' && parts.length === 2) return { status: 200, body: admin.endpoints() };
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.listEvents) return { status: 200, body: admin.listEvents(url?.searchParams.get('busName') ?? undefined) };
+  if (a === 'status' && parts.length === 1 && admin.status) return admin.status(undefined);
   if (a !== 'flows') throw new HttpError(404, `no route for GET /${parts.join('/')}`);
+  if (parts.length === 3 && b === 'status' && admin.status) return admin.status(flowId!);
   if (parts.length === 1) return { status: 200, body: await admin.listFlows() };
   if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
   if (parts.length === 3 && b === 'conflicts') {

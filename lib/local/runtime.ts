@@ -38,6 +38,8 @@ import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
 import { backfillSource } from './backfill';
 import { redriveQueue } from './redrive';
+import { flowStatus } from './status';
+import { createQuarantineReplay } from '../../functions/handlers/quarantine-replay';
 import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
 import { LocalSchedule } from './scheduler';
 import { StreamPoller } from './stream-poller';
@@ -385,6 +387,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
 
     const quarantineReader = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine });
+    // Replay re-sends quarantined envelopes to the transform queue, so the current config decides again.
+    const replay = createQuarantineReplay({
+      transformQueues: new Map(Object.entries(resources.flows).flatMap(([id, fr]) => (fr.queues.transform ? [[id, fr.queues.transform.url] as const] : []))),
+      quarantine: quarantineReader,
+      publisher,
+      logger: localLogPort('quarantine-replay', log, verbose),
+    });
     // Manual review, served here by the same use case a Lambda behind the HTTP API would run.
     const review = createConflictReview({ flows: reviewFlows, conflicts, publisher, audit, hashKey, logger: localLogPort('conflict-review', log, verbose) });
     const flowsById = new Map(config.flows.map((f) => [f.id, f]));
@@ -481,6 +490,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           if (step === undefined || id === step) moved[id] = await redriveQueue(clients.sqs, q.dlq.url, q.url);
         }
         return { status: 200, body: { flow: flowId, moved, total: Object.values(moved).reduce((a, b) => a + b, 0) } };
+      },
+      replayQuarantine: (flowId, body) => replay.replay(flowId, body),
+      status: async (flowId) => {
+        const statusOf = (id: string) => flowStatus(id, resources.flows[id]!, { sqs: clients.sqs, audit });
+        if (flowId === undefined) return { status: 200, body: await Promise.all(config.flows.map((f) => statusOf(f.id))) };
+        if (!resources.flows[flowId]) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
+        return { status: 200, body: await statusOf(flowId) };
       },
       putEvents: async (body) => {
         const entries = (body as { Entries?: unknown } | undefined)?.Entries;

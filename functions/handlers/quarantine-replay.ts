@@ -1,0 +1,102 @@
+import type { ChangeEnvelope } from '../core/envelope';
+import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore } from '../ports';
+
+/** Lineage outcome of the transform step on a replayed envelope. */
+export const REPLAYED = 'replayed';
+
+export interface QuarantineReplayDeps {
+  /** Transform queue URL of each flow; a flow not in it answers 404. */
+  readonly transformQueues: ReadonlyMap<string, string>;
+  readonly quarantine: QuarantineStore;
+  readonly publisher: Publisher;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+}
+
+export interface ReplayAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** What a replay did: counts, and the ids behind them. */
+export interface ReplaySummary {
+  readonly flow: string;
+  /** Re-sent to the transform queue and removed from quarantine. */
+  readonly replayed: number;
+  /** Could not be sent; still quarantined. */
+  readonly failed: number;
+  /** Cannot be replayed (the message was not an envelope, so nothing of it was kept); still quarantined. */
+  readonly skipped: number;
+  /** Ids asked for that are not quarantined. */
+  readonly notFound: readonly string[];
+  readonly ids: { readonly replayed: readonly string[]; readonly failed: readonly string[]; readonly skipped: readonly string[] };
+}
+
+/** The envelope to re-send: the stored one with the masked record as its data, and a step noting the replay. */
+export function replayEnvelope(item: QuarantineItem, at: number): ChangeEnvelope {
+  return { ...item.envelope, data: item.record, lineage: [...item.envelope.lineage, { step: 'transform', at, outcome: REPLAYED }] } as ChangeEnvelope;
+}
+
+function parseBody(body: unknown): { ids: string[] } | { all: true } | string {
+  const usage = 'the body must be {"ids": ["<quarantine id>", ...]} or {"all": true}';
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return usage;
+  const { ids, all, ...rest } = body as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) return `unknown field(s) ${Object.keys(rest).join(', ')}: ${usage}`;
+  if ((ids === undefined) === (all === undefined)) return usage;
+  if (all !== undefined) return all === true ? { all: true } : usage;
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string' && i !== '')) return 'ids must be a non-empty array of quarantine ids';
+  return { ids: [...new Set(ids as string[])] };
+}
+
+/**
+ * Replays quarantined records through the flow's current transform: each item's envelope goes back to the
+ * transform queue with `data` = the stored record. The stored record is masked, so masked fields arrive
+ * masked. Items are removed once sent (only if not quarantined again meanwhile); a record the transform still
+ * rejects is simply quarantined again.
+ */
+export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flowId: string, body: unknown): Promise<ReplayAnswer> } {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  return {
+    async replay(flowId, body) {
+      const queueUrl = deps.transformQueues.get(flowId);
+      if (!queueUrl) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
+      const request = parseBody(body);
+      if (typeof request === 'string') return { status: 400, body: { message: request } };
+      const items = await deps.quarantine.list(flowId, Number.MAX_SAFE_INTEGER);
+      const byId = new Map(items.map((i) => [i.id, i]));
+      const wanted = 'all' in request ? items : request.ids.flatMap((id) => byId.get(id) ?? []);
+      const notFound = 'all' in request ? [] : request.ids.filter((id) => !byId.has(id));
+      // A poison message (not an envelope) was quarantined without its body: nothing to replay.
+      const skipped = wanted.filter((i) => i.source === 'unknown' || !i.envelope?.source);
+      const replayable = wanted.filter((i) => !skipped.includes(i));
+      const now = clock.now();
+      let failedIds: string[] = [];
+      if (replayable.length > 0) {
+        try {
+          ({ failed: failedIds } = await deps.publisher.send(
+            queueUrl,
+            replayable.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })),
+          ));
+        } catch (err) {
+          logger.error('quarantine replay not sent', { flow: flowId, error: (err as Error).message });
+          failedIds = replayable.map((_, n) => String(n));
+        }
+      }
+      const failedSet = new Set(failedIds.map(Number));
+      const sent = replayable.filter((_, n) => !failedSet.has(n));
+      const failed = replayable.filter((_, n) => failedSet.has(n));
+      await deps.quarantine.delete(sent);
+      logger.info('quarantine replayed', { flow: flowId, replayed: sent.length, failed: failed.length, skipped: skipped.length });
+      const summary: ReplaySummary = {
+        flow: flowId,
+        replayed: sent.length,
+        failed: failed.length,
+        skipped: skipped.length,
+        notFound,
+        ids: { replayed: sent.map((i) => i.id), failed: failed.map((i) => i.id), skipped: skipped.map((i) => i.id) },
+      };
+      return { status: 200, body: summary };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { createQuarantineReplay } from '../../../functions/handlers/quarantine-replay';
+import type { QuarantineItem } from '../../../functions/ports';
+import { lagOf } from '../../../lib/local/status';
+import { FakeClock, FakePublisher, InMemoryQuarantineStore } from '../../fixtures/fakes';
+
+const Q = 'https://sqs.local/orders-transform';
+
+function item(id: string, at: number, extra: Partial<QuarantineItem> = {}): QuarantineItem {
+  return {
+    flow: 'orders',
+    id,
+    source: 'app',
+    at,
+    reason: 'schema',
+    errors: ['must have currency'],
+    record: { id, amount: 1, email: '***' },
+    envelope: { v: 1, id, flow: 'orders', source: 'app', key: id, op: 'upsert', ts: 100, seq: 'w#0', lineage: [{ step: 'capture', at: 90, outcome: 'captured' }, { step: 'transform', at, outcome: 'quarantined' }] },
+    ...extra,
+  };
+}
+
+function setup() {
+  const quarantine = new InMemoryQuarantineStore();
+  const publisher = new FakePublisher();
+  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), quarantine, publisher, clock: new FakeClock(5_000) });
+  return { quarantine, publisher, replay };
+}
+
+describe('quarantine replay', () => {
+  it('re-sends the stored envelope with the masked record as data and a replay step, then removes the item', async () => {
+    const { quarantine, publisher, replay } = setup();
+    await quarantine.put([item('a', 1_000), item('b', 2_000)]);
+    const answer = await replay.replay('orders', { ids: ['a', 'zz'] });
+    expect(answer).toMatchObject({ status: 200, body: { replayed: 1, failed: 0, skipped: 0, notFound: ['zz'] } });
+    const [env] = publisher.bodies(Q);
+    expect(env).toMatchObject({ id: 'a', key: 'a', data: { id: 'a', amount: 1, email: '***' } });
+    expect((env as { lineage: unknown[] }).lineage.at(-1)).toEqual({ step: 'transform', at: 5_000, outcome: 'replayed' });
+    expect((await quarantine.list('orders')).map((i) => i.id)).toEqual(['b']);
+  });
+
+  it('keeps what could not be sent, skips poison messages, and validates the body', async () => {
+    const { quarantine, publisher, replay } = setup();
+    await quarantine.put([item('a', 1_000), item('b', 2_000), item('p', 3_000, { source: 'unknown', record: {} })]);
+    publisher.failWhen = (m) => (JSON.parse(m.body) as { id: string }).id === 'b';
+    const answer = await replay.replay('orders', { all: true });
+    expect(answer.body).toMatchObject({ replayed: 1, failed: 1, skipped: 1, ids: { replayed: ['a'], failed: ['b'], skipped: ['p'] } });
+    expect((await quarantine.list('orders')).map((i) => i.id).sort()).toEqual(['b', 'p']);
+    for (const bad of [undefined, {}, { all: false }, { ids: [] }, { ids: ['a'], all: true }, { ids: [1] }, { all: true, x: 1 }]) {
+      expect((await replay.replay('orders', bad)).status).toBe(400);
+    }
+    expect((await replay.replay('nope', { all: true })).status).toBe(404);
+  });
+
+  it('does not remove an item quarantined again (newer at) while the replay ran', async () => {
+    const { quarantine } = setup();
+    await quarantine.put([item('a', 2_000)]);
+    expect(await quarantine.delete([{ flow: 'orders', id: 'a', at: 1_000 }])).toEqual([]);
+    expect(await quarantine.list('orders')).toHaveLength(1);
+  });
+});
+
+describe('status lag', () => {
+  const base = { flow: 'f', source: 's', key: 'k' } as const;
+  it('measures deliveries from the capture entry of their first event, newest first', () => {
+    const lag = lagOf([
+      { ...base, step: 'capture', outcome: 'captured', at: 1_000, eventId: 'e1' },
+      { ...base, step: 'capture', outcome: 'captured', at: 2_000, eventId: 'e2' },
+      { ...base, step: 'deliver', outcome: 'delivered', at: 1_500, eventId: 'e1', detail: { eventIds: ['e1'] } },
+      { ...base, step: 'deliver', outcome: 'delivered', at: 2_100, eventId: 'e2', detail: { eventIds: ['e2'] } },
+      { ...base, step: 'deliver', outcome: 'delivered', at: 3_000, eventId: 'e9', detail: { eventIds: ['e9'] } },
+    ]);
+    expect(lag).toEqual({ latestMs: 100, p50Ms: 100, maxMs: 500, samples: 2, from: 'capture' });
+    expect(lagOf([{ ...base, step: 'deliver', outcome: 'delivered', at: 3_000, eventId: 'e9' }])).toBeUndefined();
+  });
+});
