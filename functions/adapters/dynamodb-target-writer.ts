@@ -42,10 +42,11 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
-    const { flow, key, targetId, version, view, ts } = change;
+    const { flow, key, targetId, version, view, ts, clock } = change;
     const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
     // `item` lets a stream capture tell syncline's own write (content unchanged) from a later edit that kept the marker.
-    const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts };
+    // `seq`/`id` (the winning change's tie-breakers) let a flow capturing this item back give it the original clock.
+    const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts, ...(clock ? { seq: clock.seq, id: clock.id } : {}) };
     // Absent, unmarked (written outside syncline) or marked with an older version.
     const newer = 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v';
     const names = { '#k': this.keyAttribute, '#s': MARKER_ATTRIBUTE, '#ver': 'version' };

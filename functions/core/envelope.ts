@@ -20,6 +20,9 @@ export interface OriginMarker {
   readonly item?: string;
   /** Clock of the change that produced the delivered version. */
   readonly ts: number;
+  /** Tie-breakers of that change (absent in markers written before they were recorded). */
+  readonly seq?: string;
+  readonly id?: string;
 }
 
 /** What travels between steps. */

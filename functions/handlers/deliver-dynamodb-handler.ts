@@ -12,7 +12,7 @@ import {
   type StateStore,
   type TargetWriter,
 } from '../ports';
-import { changeTimeOf, groupDeliveries, reportDeliveries, type DeliveryGroup } from './delivery-batch';
+import { changeTimeOf, groupDeliveries, reportDeliveries, winningClockOf, type DeliveryGroup } from './delivery-batch';
 import { auditable, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
@@ -64,8 +64,17 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
             return;
           }
           const ts = changeTimeOf(state.view);
+          const winner = winningClockOf(state.view, flow);
           const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
-            writer.write({ flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts }),
+            writer.write({
+              flow: flow.id,
+              key: group.key,
+              targetId,
+              version: state.version,
+              view: state.view,
+              ts,
+              ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
+            }),
           );
           if (!outcome) {
             failed++;

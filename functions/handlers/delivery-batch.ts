@@ -1,5 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { RecordView } from '../core/merge';
+import type { FlowConfig } from '../../lib/config/schema';
+import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { LogPort, MetricsPort } from '../ports';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
@@ -33,6 +34,18 @@ export function groupDeliveries(records: readonly SQSRecord[], flowId: string, b
 /** Time of the newest change behind a view: lag is measured from it. */
 export function changeTimeOf(view: RecordView): number {
   return Math.max(0, ...Object.values(view.clocks ?? {}).map((c) => c.ts));
+}
+
+/**
+ * The winning clock of a view: the newest (by the flow's clock order) of the clocks behind it; undefined for a view
+ * with none. Written into a DynamoDB target's origin marker so that a flow capturing the item back orders the relayed
+ * change exactly as the flow that produced it did (same ts, seq and id), instead of as a new, later change.
+ */
+export function winningClockOf(view: RecordView, flow: FlowConfig): ChangeClock | undefined {
+  const order = flow.conflict?.sourceOrder ?? flow.sources.map((s) => s.id);
+  let best: ChangeClock | undefined;
+  for (const c of Object.values(view.clocks ?? {})) if (!best || compareClock(c, best, order) > 0) best = c;
+  return best;
 }
 
 export interface DeliveredRecord {

@@ -75,6 +75,31 @@ describe('stream record to envelope', () => {
     expect(out.envelope.before).not.toHaveProperty('_syncline');
   });
 
+  it("gives a relayed change (unchanged marked item) the marker's seq and id, so it keeps the original clock", () => {
+    // Prepare: another flow delivered the winning change (seq 42, id evt-orig) to this table.
+    const item = contentHash(unmarshallImage(ann));
+    const clocked = { M: { flow: { S: 'people' }, version: { N: '7' }, hash: { S: 'h7' }, item: { S: item }, ts: { N: '1768400000000' }, seq: { S: '42' }, id: { S: 'evt-orig' } } };
+
+    // Act
+    const out = map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: clocked } }, { seq: '900000000000000000001' }));
+
+    // Assess
+    expect(out).toMatchObject({ kind: 'envelope', envelope: { ts: 1768400000000, seq: '42', id: 'evt-orig', origin: { seq: '42', id: 'evt-orig' } } });
+  });
+
+  it('keeps the stream seq and id for a marker without (both) seq and id, and for an edited marked item', () => {
+    const item = contentHash(unmarshallImage(ann));
+    const base = { flow: { S: 'people' }, version: { N: '7' }, hash: { S: 'h7' }, item: { S: item }, ts: { N: '1768400000000' } };
+    const legacy = map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: { M: base } } }, { seq: '900000000000000000002' }));
+    expect(legacy).toMatchObject({ kind: 'envelope', envelope: { seq: '900000000000000000002', id: 'evt-900000000000000000002' } });
+    const half = map(streamRecord('MODIFY', { newImage: { ...ann, _syncline: { M: { ...base, seq: { S: '42' } } } } }, { seq: '900000000000000000003' }));
+    expect(half).toMatchObject({ kind: 'envelope', envelope: { seq: '900000000000000000003', id: 'evt-900000000000000000003' } });
+    const clocked = { M: { ...base, seq: { S: '42' }, id: { S: 'evt-orig' } } };
+    const edited = map(streamRecord('MODIFY', { newImage: { ...ann, name: { S: 'Annie' }, _syncline: clocked } }, { seq: '900000000000000000004' }));
+    expect(edited).toMatchObject({ kind: 'envelope', envelope: { seq: '900000000000000000004', id: 'evt-900000000000000000004' } });
+    if (edited.kind === 'envelope') expect(edited.envelope.origin).toBeUndefined();
+  });
+
   it('reports records that cannot be read instead of throwing', () => {
     expect(map(streamRecord('INSERT', { newImage: { id: { S: 'p1' }, big: { N: '123456789012345678901234567890' } } }))).toMatchObject({
       kind: 'invalid',

@@ -5,7 +5,7 @@ import { matchesPattern } from '../event-pattern';
 
 export type DynamoDbStreamSource = Extract<SourceConfig, { type: 'dynamodb-stream' }>;
 
-/** Attribute of items written by syncline's DynamoDB target: `{flow, version, hash, ts}`. */
+/** Attribute of items written by syncline's DynamoDB target: `{flow, target, version, hash, item, ts, seq?, id?}`. */
 export const ORIGIN_MARKER_ATTRIBUTE = '_syncline';
 
 /** The shape of a stream record that the mapping reads (structurally what `aws-lambda`'s DynamoDBRecord holds). */
@@ -93,12 +93,15 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
   const before = op === 'upsert' && oldImage ? selectAttributes(strip(oldImage), source.attributes) : undefined;
   const ts = marker && op === 'upsert' ? marker.ts : approximateTime(ddb.ApproximateCreationDateTime) ?? now;
   const origin: OriginMarker | undefined = marker && op === 'upsert' ? marker : undefined;
+  // A relayed change (another flow's delivery, unchanged) keeps the clock of the change it carries: with the new stream
+  // seq and id, at an equal ts it would beat the original edit here while the other flow orders the two the other way.
+  const relayed = origin?.seq !== undefined && origin.id !== undefined ? { seq: origin.seq, id: origin.id } : { seq, id };
   return {
     kind: 'envelope',
     ttlExpiry,
     envelope: {
       v: ENVELOPE_VERSION,
-      id,
+      id: relayed.id,
       flow: flow.id,
       source: source.id,
       key: '',
@@ -106,7 +109,7 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
       data,
       ...(before ? { before } : {}),
       ts,
-      seq,
+      seq: relayed.seq,
       lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
       ...(origin ? { origin } : {}),
     },
@@ -181,7 +184,9 @@ export function ownWrite(image: Record<string, unknown> | undefined): OriginMark
 export function readMarker(image: Record<string, unknown> | undefined): OriginMarker | undefined {
   const m = image?.[ORIGIN_MARKER_ATTRIBUTE];
   if (!m || typeof m !== 'object' || Array.isArray(m)) return undefined;
-  const { flow, version, hash, ts, target, item } = m as Record<string, unknown>;
+  const { flow, version, hash, ts, target, item, seq, id } = m as Record<string, unknown>;
   if (typeof flow !== 'string' || typeof version !== 'number' || typeof hash !== 'string' || typeof ts !== 'number') return undefined;
-  return { flow, target: typeof target === 'string' ? target : '', version, hash, ts, ...(typeof item === 'string' ? { item } : {}) };
+  // seq and id count only together: a clock with one of them from the marker and the other from the stream orders nothing.
+  const clock = typeof seq === 'string' && seq !== '' && typeof id === 'string' && id !== '' ? { seq, id } : {};
+  return { flow, target: typeof target === 'string' ? target : '', version, hash, ts, ...(typeof item === 'string' ? { item } : {}), ...clock };
 }

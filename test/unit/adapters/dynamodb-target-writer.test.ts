@@ -58,6 +58,21 @@ describe('DynamoDbTargetWriter', () => {
     });
   });
 
+  it("writes the winning change's seq and id into the marker when given", async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+    const writer = new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: 'replica', keyAttribute: 'id' });
+
+    // Act
+    await writer.write({ ...change(), clock: { seq: '42', id: 'evt-1' } });
+
+    // Assess
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items[1]!.Put!.Item!._syncline).toEqual({
+      flow: 'contacts', target: 'replica', version: 7, hash: 'hash7', item: contentHash({ id: 'c1', name: 'Ada' }), ts: 1000, seq: '42', id: 'evt-1',
+    });
+  });
+
   it('deletes the item for a deleted view under the same version condition', async () => {
     // Prepare
     ddb.on(TransactWriteCommand).resolves({});

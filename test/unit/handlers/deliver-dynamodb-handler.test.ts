@@ -39,7 +39,8 @@ describe('deliver-dynamodb handler', () => {
 
     // Assess
     expect(res.batchItemFailures).toEqual([]);
-    expect(writer.writes).toEqual([{ flow: 'contacts', key: 'c1', targetId: 'replica', version: 3, view, ts: 4242 }]);
+    // The winning change's seq and id go along, for the target's origin marker.
+    expect(writer.writes).toEqual([{ flow: 'contacts', key: 'c1', targetId: 'replica', version: 3, view, ts: 4242, clock: { seq: '1', id: 'e-c1-3' } }]);
     expect(audit.entries).toMatchObject([
       { outcome: 'delivered', step: 'deliver', key: 'c1', version: 3, target: 'replica', detail: { eventIds: ['e-c1-2', 'e-c1-3'] } },
     ]);
