@@ -246,7 +246,7 @@ describe('two-way sync between two DynamoDB tables', () => {
      * Seeds each id through B, waits until synced and settled, then edits name in A and email in B at once.
      * Seeded through B, not A: DynamoDB Local stamps stream records to the minute, so the seed and the edits share a
      * ts, and at equal ts source `a` outranks `b` whatever happened first; a seed from A would then count as newer
-     * than B's later edit (see the report of issue 5).
+     * than B's later edit.
      */
     async function editDifferentFields(ids: readonly string[]) {
       await Promise.all(ids.map((id) => put(B, { id, name: 'n0', email: 'e0' })));
