@@ -1,9 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditEntry,
   type AuditLog,
   type BatchTargetWriter,
@@ -14,6 +11,7 @@ import {
   type StateStore,
   type StoredState,
   type TargetWrite,
+  telemetryOf,
 } from '../ports';
 import { changeTimeOf, groupDeliveries, reportDeliveries, type DeliveryGroup } from './delivery-batch';
 import { auditable, runSqsBatch } from './sqs-batch';
@@ -46,9 +44,7 @@ type KeyGroup = DeliveryGroup;
  */
 export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTargetHandler {
   const { flow, targetId, stateStore, writer } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   if (!flow.targets.some((t) => t.id === targetId)) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
 
   return (event) =>

@@ -5,9 +5,6 @@ import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '.
 import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditEntry,
   type AuditLog,
   type Clock,
@@ -16,6 +13,7 @@ import {
   type Publisher,
   type QuarantineItem,
   type QuarantineStore,
+  telemetryOf,
 } from '../ports';
 import { auditable, describeError } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
@@ -53,9 +51,7 @@ interface Slot {
  */
 export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDeps): DynamoDbStreamCaptureHandler {
   const { flow, publisher, audit, quarantine } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
   const keyIsRaw = keyUntouchedByTransform(flow);

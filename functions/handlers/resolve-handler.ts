@@ -3,9 +3,6 @@ import type { FlowConfig } from '../../lib/config/schema';
 import { canonicalJson, type ChangeEnvelope } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   VersionConflictError,
   type AuditEntry,
   type AuditLog,
@@ -17,6 +14,7 @@ import {
   type Publisher,
   type StateStore,
   type StoredState,
+  telemetryOf,
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditable, envelopeSchema, parseBody, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
@@ -58,9 +56,7 @@ interface Resolved {
 
 export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   const { flow, stateStore, publisher } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const maxAttempts = deps.maxAttempts ?? 5;
   const targetIds = flow.targets.map((t) => t.id);
   for (const t of targetIds) if (!deps.deliverQueueUrls[t]) throw new Error(`no delivery queue URL for target "${t}" of flow "${flow.id}"`);

@@ -5,9 +5,6 @@ import type { FlowConfig } from '../../lib/config/schema';
 import { runPull, type PullSummary } from '../core/pull/pull-run';
 import type { ScheduleSource } from '../core/pull/records';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditLog,
   type Clock,
   type LogPort,
@@ -16,6 +13,7 @@ import {
   type PullReader,
   type PullStateStore,
   type QuarantineStore,
+  telemetryOf,
 } from '../ports';
 import { auditable } from './sqs-batch';
 import { maskForQuarantine } from '../core/transform/raw-record';
@@ -83,9 +81,7 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
   const { flow } = deps;
   const source = flow.sources.find((s): s is ScheduleSource => s.id === deps.sourceId && s.type === 'schedule');
   if (!source) throw new Error(`flow "${flow.id}" has no schedule source "${deps.sourceId}"`);
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const audit: AuditLog = { write: (entries) => deps.audit.write(auditable(flow, entries)), lineage: (f, k) => deps.audit.lineage(f, k) };
 
   return async (event, context) => {

@@ -3,9 +3,6 @@ import type { FlowConfig } from '../../lib/config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditEntry,
   type AuditLog,
   type Clock,
@@ -14,6 +11,7 @@ import {
   type Publisher,
   type QuarantineItem,
   type QuarantineStore,
+  telemetryOf,
 } from '../ports';
 import { auditable, runSqsBatch } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
@@ -62,9 +60,7 @@ interface Outcome {
  */
 export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler {
   const { flow, publisher, audit, quarantine } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const source = flow.sources.find((s) => s.id === deps.sourceId && (s.type === 'sqs' || s.type === 'eventbridge'));
   if (!source) throw new Error(`flow "${flow.id}" has no sqs or eventbridge source "${deps.sourceId}"`);
   const format: InboundFormat = deps.format ?? (source.type === 'eventbridge' ? 'eventbridge' : 'sqs');

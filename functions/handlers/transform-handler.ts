@@ -3,9 +3,6 @@ import type { FlowConfig } from '../../lib/config/schema';
 import { canonicalJson, ENVELOPE_VERSION, eventId, withStep, type ChangeEnvelope } from '../core/envelope';
 import type { Transformer } from '../core/transform/pipeline';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditEntry,
   type AuditLog,
   type Clock,
@@ -14,6 +11,7 @@ import {
   type Publisher,
   type QuarantineItem,
   type QuarantineStore,
+  telemetryOf,
 } from '../ports';
 import { auditable, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
@@ -47,9 +45,7 @@ interface Outcome {
 
 export function createTransformHandler(deps: TransformHandlerDeps): TransformHandler {
   const { flow, publisher, audit, quarantine } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const keyIsRaw = keyUntouchedByTransform(flow);
   const getTransformer = typeof deps.transformer === 'function' ? deps.transformer : async () => deps.transformer as Transformer;
 

@@ -7,9 +7,6 @@ import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import {
-  noopLogger,
-  noopMetrics,
-  systemClock,
   type AuditEntry,
   type AuditLog,
   type Clock,
@@ -21,6 +18,7 @@ import {
   type QuarantineItem,
   type QuarantineStore,
   type Secrets,
+  telemetryOf,
 } from '../ports';
 import { auditable, describeError } from './sqs-batch';
 
@@ -62,9 +60,7 @@ const message = (statusCode: number, text: string) => reply(statusCode, { messag
 
 export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCaptureHandler {
   const { flow, publisher, dedup, audit, quarantine } = deps;
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-  const metrics = deps.metrics ?? noopMetrics;
+  const { clock, logger, metrics } = telemetryOf(deps);
   const webhookSources = flow.sources.filter((s): s is WebhookSource => s.type === 'webhook');
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
   const keyIsRaw = keyUntouchedByTransform(flow);

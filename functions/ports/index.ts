@@ -244,4 +244,13 @@ export const noopLogger: LogPort = { debug() {}, info() {}, warn() {}, error() {
 export const noopMetrics: MetricsPort = { count() {} };
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** A handler's clock, logger and metrics, with the system clock and no-op telemetry where none is given. */
+export function telemetryOf(deps: { readonly clock?: Clock; readonly logger?: LogPort; readonly metrics?: MetricsPort }): {
+  clock: Clock;
+  logger: LogPort;
+  metrics: MetricsPort;
+} {
+  return { clock: deps.clock ?? systemClock, logger: deps.logger ?? noopLogger, metrics: deps.metrics ?? noopMetrics };
+}
+
 export * from './pull';
