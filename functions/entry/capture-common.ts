@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
@@ -22,7 +23,7 @@ export interface CaptureDeps {
 }
 
 /** The Lambda handler of a capture function fed by an event source (stream, SQS, EventBridge via SQS). */
-export function captureLambda<E, R>(create: (deps: CaptureDeps) => (event: E) => Promise<R>) {
+export function captureLambda<E, R>(create: (deps: CaptureDeps) => (event: E, context: Context) => Promise<R>) {
   const flow = bakedFlow();
   const { logger, metrics } = observability(flow, 'capture');
   const tables = { audit: requireEnv('AUDIT_TABLE'), quarantine: requireEnv('QUARANTINE_TABLE') };

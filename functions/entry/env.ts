@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -37,7 +38,7 @@ export function observability(flow: FlowConfig, step: StepName): { logger: Logge
 }
 
 /** Wraps a handler with middy: Powertools context in logs and metrics flushed as EMF after each invocation. */
-export function instrumented<E, R>(handler: (event: E) => Promise<R>, { logger, metrics }: { logger: Logger; metrics: Metrics }) {
+export function instrumented<E, R>(handler: (event: E, context: Context) => Promise<R>, { logger, metrics }: { logger: Logger; metrics: Metrics }) {
   return middy(handler)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));

@@ -254,3 +254,4 @@ export function telemetryOf(deps: { readonly clock?: Clock; readonly logger?: Lo
 }
 
 export * from './pull';
+export * from './table-scan';

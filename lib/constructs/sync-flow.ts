@@ -347,6 +347,10 @@ export class SyncFlow extends Construct {
       table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableName, tableStreamArn: lookup.getResponseField('Table.LatestStreamArn') });
     }
     sourceTables[sourceId] = table;
+    // Backfill chunks (direct invocations) scan this table and read its item count for progress, nothing wider. A
+    // source given by stream ARN is read by the table ARN that the stream ARN starts with (a table of another account too).
+    grantOnTable(table, fn, 'dynamodb:Scan', 'dynamodb:DescribeTable');
+    fn.addEnvironment('SOURCE_TABLE', trigger.streamArn ? table.tableArn : table.tableName);
     const onFailure = new Queue(this, `${f.id}-dlq`, {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
@@ -505,7 +509,8 @@ export class SyncFlow extends Construct {
           grantOnTable(store.dedup, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
           secrets[f.sourceId as string].grantRead(fn);
         }
-        // Stream and inbound-queue reads are granted by their event sources; schedule pulls by ./schedule-source.
+        // Stream and inbound-queue reads are granted by their event sources (a stream source's backfill scan by
+        // addStreamTrigger); schedule pulls by ./schedule-source.
         break;
       case 'transform':
         append(store.audit);

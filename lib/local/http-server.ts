@@ -32,8 +32,11 @@ export interface AdminApi {
   endpoints(): unknown;
   /** `POST /flows/{flowId}/sources/{sourceId}/pull`: runs a schedule source now; the body (optional) may hold `acceptDeletes`, `restart`. */
   pull?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
-  /** `POST /flows/{flowId}/sources/{sourceId}/backfill`: re-captures a dynamodb-stream source's table in full. */
-  backfill?(flowId: string, sourceId: string): Promise<AdminAnswer>;
+  /**
+   * `POST /flows/{flowId}/sources/{sourceId}/backfill`: re-captures a dynamodb-stream source's table; in full without a
+   * body, or one chunk for a body `{"segment", "totalSegments", "cursor"?, "maxItems"?}`.
+   */
+  backfill?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/redrive`: moves DLQ messages back to their queues; the body may name one `step` (queue id). */
   redrive?(flowId: string, body: unknown): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`; re-sends quarantined records to the transform. */
@@ -255,7 +258,7 @@ async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage)
   }
   if (a === 'flows' && b === 'sources' && parts.length === 5) {
     if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await json());
-    if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!);
+    if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!, await json());
   }
   return undefined;
 }

@@ -28,7 +28,7 @@ import { assertPortFree, startHttpServer, type AdminApi, type HttpRoute, type Lo
 import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
-import { SqsPoller, type SqsHandler } from './sqs-poller';
+import { lambdaContext, SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
 import { createPullReader } from '../../functions/adapters/pull-readers';
@@ -36,7 +36,9 @@ import type { ScheduleSource } from '../../functions/core/pull/records';
 import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
 import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
-import { backfillSource } from './backfill';
+import { BackfillRequestError, createBackfillHandler, type BackfillHandler } from '../../functions/handlers/backfill-handler';
+import { DynamoDbTableScanner } from '../../functions/adapters/dynamodb-table-scanner';
+import { InvalidCursorError } from '../../functions/ports';
 import { redriveQueue } from './redrive';
 import { flowStatus } from './status';
 import { createQuarantineReplay } from '../../functions/handlers/quarantine-replay';
@@ -242,6 +244,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const reviewFlows = new Map<string, ReviewFlow>();
     const streamPollers: StreamPoller[] = [];
     const schedules = new Map<string, LocalSchedule>();
+    // Backfills of dynamodb-stream sources by `<flow>/<source>`: what their capture function runs on a direct invoke in AWS.
+    const backfills = new Map<string, { readonly handler: BackfillHandler; readonly functionName: string; readonly timeoutSeconds: number }>();
     const pullState = new DynamoDbPullStateStore({ client: doc, tableName: t.state });
 
     const routes: HttpRoute[] = [];
@@ -337,6 +341,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'dynamodb-stream') throw new Error(`function ${fn.name} has no DynamoDB stream trigger`);
             const sourceId = fn.sourceId!;
             const handler = createDynamoDbStreamCaptureHandler({ flow, sourceId, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger });
+            const scanner = new DynamoDbTableScanner({ client: clients.dynamodb, tableName: fr.sourceTables[sourceId]! });
+            backfills.set(`${flow.id}/${sourceId}`, {
+              handler: createBackfillHandler({ flow, sourceId, scanner, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger }),
+              functionName: fn.name,
+              timeoutSeconds: fn.timeoutSeconds,
+            });
             streamPollers.push(
               new StreamPoller({
                 dynamodb: clients.dynamodb,
@@ -468,15 +478,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         const summary = await schedule.invoke({ action: 'pull', sourceId, ...(acceptDeletes !== undefined ? { acceptDeletes } : {}), ...(restart !== undefined ? { restart } : {}) });
         return { status: 200, body: summary };
       },
-      backfill: async (flowId, sourceId) => {
+      backfill: async (flowId, sourceId, body) => {
         const flow = flowsById.get(flowId);
         const source = flow?.sources.find((s) => s.id === sourceId);
         if (!flow || !source) return { status: 404, body: { message: `unknown flow or source: "${flowId}/${sourceId}"` } };
-        const tableName = resources.flows[flowId]!.sourceTables[sourceId];
-        if (source.type !== 'dynamodb-stream' || !tableName) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only dynamodb-stream sources can be backfilled` } };
-        const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine, retentionDays: flow.audit.retentionDays });
-        const summary = await backfillSource({ flow, sourceId, tableName, dynamodb: clients.dynamodb, publisher, transformQueueUrl: resources.flows[flowId]!.queues.transform!.url, audit, quarantine });
-        return { status: 200, body: summary };
+        const backfill = backfills.get(`${flowId}/${sourceId}`);
+        if (!backfill) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only dynamodb-stream sources can be backfilled` } };
+        try {
+          // No body: the whole table at once. A chunk body: one chunk within the capture function's timeout, as in AWS.
+          if (body === undefined) return { status: 200, body: await backfill.handler.all() };
+          return { status: 200, body: await backfill.handler.chunk(body, lambdaContext(backfill.functionName, backfill.timeoutSeconds)) };
+        } catch (err) {
+          if (err instanceof BackfillRequestError || err instanceof InvalidCursorError) return { status: 400, body: { message: err.message } };
+          throw err;
+        }
       },
       redrive: async (flowId, body) => {
         const queues = resources.flows[flowId]?.queues;
