@@ -243,8 +243,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
     context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : (deps.remainingMs ?? (() => Number.POSITIVE_INFINITY));
 
   return {
-    chunk: (request, context) => runChunk(parseChunkRequest(request), remainingOf(context)),
-    invoke: (event, context) => {
+    chunk: async (request, context) => runChunk(parseChunkRequest(request), remainingOf(context)),
+    invoke: async (event, context) => {
       const { action: _action, sourceId, ...request } = parseInvocation(event, source.id);
       if (sourceId !== source.id) throw new BackfillRequestError(`this function captures source "${source.id}" of flow "${flow.id}", not "${sourceId}"`);
       return runChunk(request, remainingOf(context));
