@@ -108,6 +108,27 @@ describe('dynamodb-stream sources', () => {
     expect(text).not.toContain('dynamodb:PutItem');
   });
 
+  it('let the capture function scan its own source table and read its item count (backfill), on exactly that table', () => {
+    // Statements of a function's role that touch Scan or DescribeTable.
+    const readsOf = (fnId: string) =>
+      Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp(`${fnId.replace(/-/g, '')}Role`) }] } })).flatMap(
+        (p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
+      ).filter((st) => [st.Action].flat().some((a) => a === 'dynamodb:Scan' || a === 'dynamodb:DescribeTable'));
+    const tableArn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:table/${name}`]] });
+
+    expect(readsOf('capture-ddb')).toEqual([{ Action: ['dynamodb:DescribeTable', 'dynamodb:Scan'], Effect: 'Allow', Resource: tableArn('people-primary') }]);
+    // Given by stream ARN: the table ARN that the stream ARN starts with.
+    expect(readsOf('capture-orders')).toEqual([{ Action: ['dynamodb:DescribeTable', 'dynamodb:Scan'], Effect: 'Allow', Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders' }]);
+    // No other function of the flow may scan anything.
+    const scanners = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, p]) => JSON.stringify(p).includes('dynamodb:Scan'));
+    expect(scanners.map(([id]) => id).sort()).toEqual([expect.stringMatching(/captureddbRole/), expect.stringMatching(/captureordersRole/)]);
+  });
+
+  it('tell the capture function which table to scan: the name, or the table ARN of a stream ARN source', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SOURCE_ID: 'ddb', SOURCE_TABLE: 'people-primary' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ SOURCE_ID: 'orders', SOURCE_TABLE: 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders' }) } });
+  });
+
   it('keep TLS-only, encrypted on-failure queues', () => {
     const failure = stack.flows.people!.streamFailureQueues.ddb!;
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });

@@ -122,7 +122,7 @@ describe('DynamoDbTableScanner against DynamoDB Local', () => {
     const scanner = new DynamoDbTableScanner({ client: clients.dynamodb, tableName: orders });
     const { cursor } = await scanner.scanPage({ segment: 0, totalSegments: 2, limit: 3 });
     const blobCursor = (await new DynamoDbTableScanner({ client: clients.dynamodb, tableName: blobs }).scanPage({ segment: 0, totalSegments: 2, limit: 1 })).cursor!;
-    const refused = (request: ScanPageRequest) => scanner.scanPage(request).catch((e: unknown) => e as Error);
+    const refused = (request: ScanPageRequest) => scanner.scanPage(request).then(() => new Error('the cursor was accepted'), (e: unknown) => e as Error);
 
     // Act
     const garbage = await refused({ segment: 0, totalSegments: 2, cursor: 'not a cursor' });
