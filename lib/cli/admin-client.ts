@@ -3,38 +3,56 @@ export function adminUrl(flag?: string): string {
   return (flag ?? process.env.SYNCLINE_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
 }
 
-/** A failed admin call, printed as one line (exit 1). */
+/** A failed admin call or operation, printed as one line (exit 1). */
 export class AdminError extends Error {}
 
-/** Calls the admin API and answers its JSON reply; HTTP errors and an unreachable runtime become AdminError. */
-async function call(base: string, method: 'GET' | 'POST', path: string, init: RequestInit & { timeoutMs: number }): Promise<unknown> {
+/** An HTTP answer with its body parsed as JSON (or kept as text when it is not JSON). */
+export interface JsonAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** The request could not be sent or answered (refused connection, DNS, timeout); `reason` is the short cause. */
+export class UnreachableError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** Reads and parses an answer. */
+async function answerOf(res: Response): Promise<JsonAnswer> {
+  const text = await res.text();
+  try {
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+/** Sends one request; network failures become UnreachableError. */
+export async function fetchJson(url: string, init: { method: string; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<JsonAnswer> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { ...init, method, signal: AbortSignal.timeout(init.timeoutMs) });
+    res = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.timeout(init.timeoutMs) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new AdminError(`cannot reach syncline at ${base} (${cause}): start it with \`npm start\`, or pass --url / SYNCLINE_URL`);
+    throw new UnreachableError((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
   }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = text;
-  }
-  if (!res.ok) {
-    const message = (body as { message?: string } | undefined)?.message ?? (typeof body === 'string' ? body : '');
-    throw new AdminError(`HTTP ${res.status} from ${method} ${path}${message ? `: ${message}` : ''}`);
-  }
-  return body;
+  return answerOf(res);
 }
 
-/** GETs a JSON document from the admin API. */
-export function getJson(base: string, path: string): Promise<unknown> {
-  return call(base, 'GET', path, { timeoutMs: 30_000 });
+/** The message of an error answer: its `message` field, or its text. */
+export function messageOf(body: unknown): string {
+  const message = (body as { message?: unknown } | undefined)?.message;
+  if (typeof message === 'string') return message;
+  return typeof body === 'string' ? body : '';
 }
 
-/** POSTs a JSON body to the admin API; long operations (pulls, backfills) get a long timeout. */
-export function postJson(base: string, path: string, payload?: unknown, timeoutMs = 15 * 60_000): Promise<unknown> {
-  return call(base, 'POST', path, { headers: { 'content-type': 'application/json' }, body: payload === undefined ? '' : JSON.stringify(payload), timeoutMs });
+/** An error answer as one line. */
+export function httpError(method: string, path: string, answer: JsonAnswer): AdminError {
+  const message = messageOf(answer.body);
+  return new AdminError(`HTTP ${answer.status} from ${method} ${path}${message ? `: ${message}` : ''}`);
 }
+
+/** Time limits: reads are quick; POSTs may run a pull or a backfill chunk. */
+export const GET_TIMEOUT_MS = 30_000;
+export const POST_TIMEOUT_MS = 15 * 60_000;

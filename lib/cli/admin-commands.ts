@@ -1,19 +1,22 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
-import { adminUrl, AdminError, getJson, postJson } from './admin-client';
+import { AdminError } from './admin-client';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+import { createProgress } from './progress';
+import { replayInChunks } from './replay-chunks';
+import { resolveTarget, TARGET_USAGE, targetOptions, type SynclineTarget, type TargetFlags } from './target';
 
-const common = { url: { type: 'string' }, json: { type: 'boolean' }, stack: { type: 'string' } } as const;
+const common = targetOptions;
 const enc = encodeURIComponent;
 const iso = (ms: unknown) => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms ?? ''));
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-async function runAdmin(ctx: CommandContext, stack: string | undefined, work: () => Promise<void>): Promise<number> {
-  if (stack) {
-    ctx.err(`--stack ${stack}: commands against a deployed stack are not available yet; use the local runtime (--url)`);
-    return EXIT.failure;
-  }
+/**
+ * Runs a command's work against the target that `--url` / `--stack` name; a failure is one line on stderr and
+ * exit 1, and the work may answer its own exit code.
+ */
+export async function runAdmin(ctx: CommandContext, flags: TargetFlags, work: (target: SynclineTarget) => Promise<number | void>): Promise<number> {
   try {
-    await work();
-    return EXIT.ok;
+    return (await work(await resolveTarget(flags))) ?? EXIT.ok;
   } catch (err) {
     if (err instanceof AdminError) {
       ctx.err(err.message);
@@ -25,13 +28,13 @@ async function runAdmin(ctx: CommandContext, stack: string | undefined, work: ()
 
 export const lineageCommand: Command = {
   summary: 'show why a record looks the way it does (its audit entries, oldest first)',
-  usage: 'usage: syncline lineage <flow> <key> [--url URL] [--json]\n  key: the key fields\' values joined by "#"',
+  usage: `usage: syncline lineage <flow> <key> [target options] [--json]\n  key: the key fields' values joined by "#"\n${TARGET_USAGE}`,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, common);
     if (positionals.length !== 2) throw new UsageError('give a flow id and a record key');
     const [flow, key] = positionals as [string, string];
-    return runAdmin(ctx, values.stack, async () => {
-      const entries = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/records/${enc(key)}/lineage`)) as AuditEntry[];
+    return runAdmin(ctx, values, async (target) => {
+      const entries = (await target.get(`/flows/${enc(flow)}/records/${enc(key)}/lineage`)) as AuditEntry[];
       if (values.json) return ctx.out(JSON.stringify(entries));
       if (entries.length === 0) return ctx.out(`no audit entries for ${flow}/${key}`);
       for (const e of entries) {
@@ -60,8 +63,9 @@ interface ConflictView {
 export const conflictsCommand: Command = {
   summary: 'list and resolve conflicts of a flow (manual review)',
   usage:
-    'usage: syncline conflicts list <flow> [--status open|resolved|all] [--url URL] [--json]\n' +
-    "       syncline conflicts resolve <flow> <conflictId> (--choose current|incoming | --value '<json>') [--by NAME] [--url URL] [--json]",
+    'usage: syncline conflicts list <flow> [--status open|resolved|all] [target options] [--json]\n' +
+    "       syncline conflicts resolve <flow> <conflictId> (--choose current|incoming | --value '<json>') [--by NAME] [target options] [--json]\n" +
+    TARGET_USAGE,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, { ...common, status: { type: 'string' }, choose: { type: 'string' }, value: { type: 'string' }, by: { type: 'string' } });
     const [sub, flow, ...rest] = positionals;
@@ -70,9 +74,9 @@ export const conflictsCommand: Command = {
     if (!flow || rest.length) throw new UsageError('give one flow id');
     if (values.choose !== undefined || values.value !== undefined || values.by !== undefined) throw new UsageError('--choose, --value and --by belong to `conflicts resolve`');
     if (values.status !== undefined && !['open', 'resolved', 'all'].includes(values.status)) throw new UsageError('--status must be open, resolved or all');
-    return runAdmin(ctx, values.stack, async () => {
+    return runAdmin(ctx, values, async (target) => {
       const query = values.status ? `?status=${enc(values.status)}` : '';
-      const conflicts = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts${query}`)) as ConflictView[];
+      const conflicts = (await target.get(`/flows/${enc(flow)}/conflicts${query}`)) as ConflictView[];
       if (values.json) return ctx.out(JSON.stringify(conflicts));
       if (conflicts.length === 0) return ctx.out(`no ${values.status && values.status !== 'all' ? `${values.status} ` : ''}conflicts in ${flow}`);
       for (const c of conflicts) {
@@ -113,8 +117,8 @@ async function resolveConflict(
     if (values.by.trim() === '') throw new UsageError('--by must not be empty');
     body.by = values.by;
   }
-  return runAdmin(ctx, values.stack, async () => {
-    const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/conflicts/${enc(conflictId)}/resolve`, body)) as { conflict: ConflictView; changeId: string };
+  return runAdmin(ctx, values, async (target) => {
+    const result = (await target.post(`/flows/${enc(flow)}/conflicts/${enc(conflictId)}/resolve`, body)) as { conflict: ConflictView; changeId: string };
     if (values.json) return ctx.out(JSON.stringify(result));
     const c = result.conflict;
     ctx.out(`resolved ${c.id} (key=${c.key} field=${c.field}) by ${c.resolvedBy ?? 'local'}: change ${result.changeId} queued for delivery`);
@@ -124,11 +128,12 @@ async function resolveConflict(
 export const quarantineCommand: Command = {
   summary: 'list quarantined records of a flow (masked) and why, or replay them through the current transform',
   usage:
-    'usage: syncline quarantine list <flow> [--url URL] [--json]\n' +
-    '       syncline quarantine replay <flow> (--id ID [--id ID ...] | --all) [--url URL] [--json]\n' +
+    'usage: syncline quarantine list <flow> [target options] [--json]\n' +
+    '       syncline quarantine replay <flow> (--id ID [--id ID ...] | --all) [target options] [--json]\n' +
     '  replay re-sends quarantined records to the flow\'s transform, so the config running now decides again\n' +
     '  (fix the config and restart first). The stored record is masked: masked fields arrive masked.\n' +
-    '  A record the transform still rejects is quarantined again. Exit 1 when a record could not be re-sent.',
+    '  A record the transform still rejects is quarantined again. Exit 1 when a record could not be re-sent.\n' +
+    TARGET_USAGE,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, { ...common, id: { type: 'string', multiple: true }, all: { type: 'boolean' } });
     const [sub, flow, ...rest] = positionals;
@@ -136,8 +141,8 @@ export const quarantineCommand: Command = {
     if (!flow || rest.length) throw new UsageError('give one flow id');
     if (sub === 'replay') return replayQuarantine(ctx, values, flow);
     if (values.id !== undefined || values.all !== undefined) throw new UsageError('--id and --all belong to `quarantine replay`');
-    return runAdmin(ctx, values.stack, async () => {
-      const items = (await getJson(adminUrl(values.url), `/flows/${enc(flow)}/quarantine`)) as QuarantineItem[];
+    return runAdmin(ctx, values, async (target) => {
+      const items = (await target.get(`/flows/${enc(flow)}/quarantine`)) as QuarantineItem[];
       if (values.json) return ctx.out(JSON.stringify(items));
       if (items.length === 0) return ctx.out(`nothing quarantined in ${flow}`);
       for (const q of items) {
@@ -149,28 +154,23 @@ export const quarantineCommand: Command = {
   },
 };
 
-/** `quarantine replay <flow> (--id ID ... | --all)`. */
-async function replayQuarantine(ctx: CommandContext, values: { url?: string; json?: boolean; stack?: string; id?: string[]; all?: boolean }, flow: string): Promise<number> {
+/** `quarantine replay <flow> (--id ID ... | --all)`: in chunks, with a progress bar. */
+async function replayQuarantine(ctx: CommandContext, values: TargetFlags & { json?: boolean; id?: string[]; all?: boolean }, flow: string): Promise<number> {
   const ids = values.id ?? [];
   if ((ids.length > 0) === (values.all === true)) throw new UsageError('give --id ID (one or more) or --all');
   if (ids.some((i) => i.trim() === '')) throw new UsageError('--id must not be empty');
-  let failed = 0;
-  const code = await runAdmin(ctx, values.stack, async () => {
-    const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/quarantine/replay`, values.all ? { all: true } : { ids })) as {
-      replayed: number;
-      failed: number;
-      skipped?: number;
-      notFound?: string[];
-      ids?: { failed?: string[]; skipped?: string[] };
-    };
-    failed = result.failed;
-    if (values.json) return ctx.out(JSON.stringify(result));
-    ctx.out(`${result.replayed} record${result.replayed === 1 ? '' : 's'} of ${flow} re-sent to the transform (masked fields stay masked)`);
-    if (result.failed > 0) ctx.out(`${result.failed} could not be sent and stay quarantined: ${(result.ids?.failed ?? []).join(', ')}`);
-    if (result.skipped) ctx.out(`${result.skipped} skipped (not a change envelope, nothing kept to replay): ${(result.ids?.skipped ?? []).join(', ')}`);
-    if (result.notFound?.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
+  return runAdmin(ctx, values, async (target) => {
+    const progress = createProgress({ title: `replay ${flow}`, json: values.json });
+    const result = await replayInChunks(target, flow, values.all ? { all: true } : { ids }, progress).finally(() => progress.stop());
+    if (values.json) ctx.out(JSON.stringify(result));
+    else {
+      ctx.out(`${plural(result.replayed, 'record')} of ${flow} re-sent to the transform (masked fields stay masked)`);
+      if (result.failed > 0) ctx.out(`${result.failed} could not be sent and stay quarantined: ${result.ids.failed.join(', ')}`);
+      if (result.skipped) ctx.out(`${result.skipped} skipped (not a change envelope, nothing kept to replay): ${result.ids.skipped.join(', ')}`);
+      if (result.notFound.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
+    }
+    return result.failed > 0 ? EXIT.failure : EXIT.ok;
   });
-  return code === EXIT.ok && failed > 0 ? EXIT.failure : code;
 }
 
 interface QueueDepthView {
@@ -200,16 +200,16 @@ function printStatus(ctx: CommandContext, s: FlowStatusView): void {
 }
 
 export const statusCommand: Command = {
-  summary: 'queue and DLQ depths, the last hour\'s counts per outcome, and delivery lag, per flow',
-  usage: 'usage: syncline status [flow] [--url URL] [--json]\n  without a flow: every flow. Lag is measured from capture (not the source timestamp) to delivery.',
+  summary: "queue and DLQ depths, the last hour's counts per outcome, and delivery lag, per flow",
+  usage: `usage: syncline status [flow] [target options] [--json]\n  without a flow: every flow. Lag is measured from capture (not the source timestamp) to delivery.\n${TARGET_USAGE}`,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, common);
     if (positionals.length > 1) throw new UsageError('give at most one flow id');
     const [flow] = positionals;
-    return runAdmin(ctx, values.stack, async () => {
-      const result = (await getJson(adminUrl(values.url), flow ? `/flows/${enc(flow)}/status` : '/status')) as FlowStatusView | FlowStatusView[];
-      if (values.json) return ctx.out(JSON.stringify(result));
-      const all = Array.isArray(result) ? result : [result];
+    return runAdmin(ctx, values, async (target) => {
+      const flows = flow ? [flow] : ((await target.get('/flows')) as { id: string }[]).map((f) => f.id);
+      const all = await Promise.all(flows.map(async (id) => (await target.get(`/flows/${enc(id)}/status`)) as FlowStatusView));
+      if (values.json) return ctx.out(JSON.stringify(flow ? all[0] : all));
       all.forEach((s, i) => {
         if (i > 0) ctx.out('');
         printStatus(ctx, s);
@@ -220,19 +220,28 @@ export const statusCommand: Command = {
 
 export const redriveCommand: Command = {
   summary: "move a flow's dead-letter messages back to their queues once the cause is fixed",
-  usage: 'usage: syncline redrive <flow> [--step <queue id, e.g. deliver-replica>] [--url URL] [--json]',
+  usage: [
+    'usage: syncline redrive <flow> [--step <queue id, e.g. deliver-replica>] [target options] [--json]',
+    '  --step  only this queue (default: every queue of the flow)',
+    '  In AWS: an SQS message move task per DLQ (StartMessageMoveTask), followed until it ends.',
+    TARGET_USAGE,
+  ].join('\n'),
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, { ...common, step: { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('give one flow id');
+    if (values.step !== undefined && values.step.trim() === '') throw new UsageError('--step must name a queue');
     const [flow] = positionals as [string];
-    return runAdmin(ctx, values.stack, async () => {
-      const result = (await postJson(adminUrl(values.url), `/flows/${enc(flow)}/redrive`, values.step ? { step: values.step } : undefined)) as {
-        moved: Record<string, number>;
-        total: number;
-      };
-      if (values.json) return ctx.out(JSON.stringify(result));
-      for (const [queue, n] of Object.entries(result.moved)) if (n > 0) ctx.out(`${queue}: moved ${n} message${n === 1 ? '' : 's'} back from ${queue}-dlq`);
-      ctx.out(`${result.total} message${result.total === 1 ? '' : 's'} moved`);
+    return runAdmin(ctx, values, async (target) => {
+      const progress = createProgress({ title: `redrive ${flow}`, json: values.json });
+      const result = (await target.redrive(flow, values.step, progress).finally(() => progress.stop()));
+      if (values.json) ctx.out(JSON.stringify(result));
+      else {
+        for (const queue of result.alreadyRunning ?? []) ctx.out(`${queue}: a move task was already running on its DLQ; followed it`);
+        for (const [queue, n] of Object.entries(result.moved)) if (n > 0) ctx.out(`${queue}: moved ${plural(n, 'message')} back from its DLQ`);
+        ctx.out(`${plural(result.total, 'message')} moved`);
+        for (const [queue, reason] of Object.entries(result.failed ?? {})) ctx.out(`${queue}: NOT finished: ${reason}`);
+      }
+      return result.failed && Object.keys(result.failed).length > 0 ? EXIT.failure : EXIT.ok;
     });
   },
 };

@@ -1,42 +1,108 @@
-import type { BackfillSummary } from '../local/backfill';
-import { adminUrl, AdminError, getJson, postJson } from './admin-client';
+import { AdminError } from './admin-client';
+import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command } from './main';
-
-const enc = encodeURIComponent;
+import { createProgress, type Progress } from './progress';
+import { TARGET_USAGE, targetOptions, type BackfillChunk, type SynclineTarget } from './target';
 
 interface FlowListing {
   readonly id: string;
   readonly sources: readonly { readonly id: string; readonly type: string }[];
 }
 
+/** What a backfill of one source did, summed over its segments and chunks. */
+export interface BackfillTotals {
+  readonly flow: string;
+  readonly source: string;
+  readonly table: string;
+  readonly segments: number;
+  readonly scanned: number;
+  readonly sent: number;
+  readonly filtered: number;
+  readonly quarantined: number;
+  readonly failed: number;
+}
+
+/** Items per request by default: small enough for the bar to move and for a Lambda invocation to finish. */
+export const DEFAULT_MAX_ITEMS = 1000;
+
+/**
+ * Backfills one source: `segments` parallel scan segments, each continued chunk by chunk on its cursor until it
+ * is done. A runtime that answers a whole-table summary (no `segment` in the answer) is done after one request,
+ * so the other segments are only started once the first answer shows that chunks are understood.
+ */
+export async function backfillInChunks(target: SynclineTarget, flowId: string, sourceId: string, segments: number, maxItems: number, progress: Progress): Promise<BackfillTotals> {
+  const counts = { scanned: 0, sent: 0, filtered: 0, quarantined: 0, failed: 0 };
+  let table = '';
+  let approximate: number | undefined;
+  const absorb = (chunk: BackfillChunk) => {
+    table = chunk.table ?? table;
+    for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += chunk[k] ?? 0;
+    if (chunk.approximateItems !== undefined) approximate = Math.max(approximate ?? 0, chunk.approximateItems);
+    progress.update(counts.scanned, approximate, sourceId);
+  };
+  const chunk = (segment: number, cursor?: string) =>
+    target.backfillChunk(flowId, sourceId, { segment, totalSegments: segments, maxItems, ...(cursor !== undefined ? { cursor } : {}) });
+
+  progress.update(0, undefined, sourceId);
+  const first = await chunk(0);
+  absorb(first);
+  if (first.segment === undefined) return { flow: flowId, source: sourceId, table, segments: first.segments ?? 1, ...counts };
+
+  // One failed segment stops the others after their current chunk.
+  let stopped = false;
+  const run = async (segment: number, cursor: string | undefined, started: boolean) => {
+    while (!stopped && (!started || cursor !== undefined)) {
+      const answer = await chunk(segment, cursor).catch((err: unknown) => {
+        stopped = true;
+        throw err;
+      });
+      absorb(answer);
+      cursor = answer.cursor;
+      started = true;
+    }
+  };
+  await Promise.all([run(0, first.cursor, true), ...Array.from({ length: segments - 1 }, (_, i) => run(i + 1, undefined, false))]);
+  return { flow: flowId, source: sourceId, table, segments, ...counts };
+}
+
+function positiveInt(text: string | undefined, flag: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
+  return n;
+}
+
 export const backfillCommand: Command = {
   summary: 're-capture a dynamodb-stream source table in full (upsert snapshots, parallel scan)',
   usage: [
-    'usage: syncline backfill <flow> [--source <id>] [--url URL] [--json]',
-    '  --source  the dynamodb-stream source to re-capture (default: every dynamodb-stream source of the flow)',
-    '  Merges are idempotent: a backfill never regresses newer state.',
+    'usage: syncline backfill <flow> [--source <id>] [--segments N] [--max-items N] [target options] [--json]',
+    '  --source     the dynamodb-stream source to re-capture (default: every dynamodb-stream source of the flow)',
+    '  --segments   parallel scan segments (default 4)',
+    `  --max-items  items per request (default ${DEFAULT_MAX_ITEMS}); each segment continues request by request`,
+    '  In AWS the source\'s capture function runs each chunk. Merges are idempotent: a backfill never regresses newer state.',
+    TARGET_USAGE,
   ].join('\n'),
   async run(ctx) {
-    const { values, positionals } = parse(ctx.args, { source: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean' }, stack: { type: 'string' } });
+    const { values, positionals } = parse(ctx.args, { ...targetOptions, source: { type: 'string' }, segments: { type: 'string' }, 'max-items': { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('give one flow id');
     const flowId = positionals[0]!;
-    if (values.stack) {
-      ctx.err(`--stack ${values.stack}: commands against a deployed stack are not available yet; use the local runtime (--url)`);
-      return EXIT.failure;
-    }
-    const base = adminUrl(values.url);
-    try {
+    const segments = positiveInt(values.segments, '--segments', 1000) ?? 4;
+    const maxItems = positiveInt(values['max-items'], '--max-items', 1_000_000) ?? DEFAULT_MAX_ITEMS;
+    return runAdmin(ctx, values, async (target) => {
       let sources: string[];
       if (values.source) sources = [values.source];
       else {
-        const flows = (await getJson(base, '/flows')) as FlowListing[];
+        const flows = (await target.get('/flows')) as FlowListing[];
         const flow = flows.find((f) => f.id === flowId);
         if (!flow) throw new AdminError(`unknown flow "${flowId}" (flows: ${flows.map((f) => f.id).join(', ') || 'none'})`);
         sources = flow.sources.filter((s) => s.type === 'dynamodb-stream').map((s) => s.id);
         if (sources.length === 0) throw new AdminError(`flow "${flowId}" has no dynamodb-stream source to backfill`);
       }
-      const summaries: BackfillSummary[] = [];
-      for (const source of sources) summaries.push((await postJson(base, `/flows/${enc(flowId)}/sources/${enc(source)}/backfill`)) as BackfillSummary);
+      const summaries: BackfillTotals[] = [];
+      for (const source of sources) {
+        const progress = createProgress({ title: `backfill ${flowId}`, json: values.json });
+        summaries.push(await backfillInChunks(target, flowId, source, segments, maxItems, progress).finally(() => progress.stop()));
+      }
       if (values.json) ctx.out(JSON.stringify(summaries.length === 1 && values.source ? summaries[0] : summaries));
       else
         for (const s of summaries)
@@ -45,12 +111,6 @@ export const backfillCommand: Command = {
               `${s.filtered ? `, ${s.filtered} filtered` : ''}${s.quarantined ? `, ${s.quarantined} quarantined` : ''}${s.failed ? `, ${s.failed} FAILED (run again)` : ''}`,
           );
       return summaries.some((s) => s.failed > 0) ? EXIT.failure : EXIT.ok;
-    } catch (err) {
-      if (err instanceof AdminError) {
-        ctx.err(err.message);
-        return EXIT.failure;
-      }
-      throw err;
-    }
+    });
   },
 };

@@ -9,3 +9,4 @@ registerCommand('quarantine', async () => (await import('./admin-commands')).qua
 registerCommand('backfill', async () => (await import('./backfill')).backfillCommand);
 registerCommand('redrive', async () => (await import('./admin-commands')).redriveCommand);
 registerCommand('status', async () => (await import('./admin-commands')).statusCommand);
+registerCommand('pull', async () => (await import('./pull')).pullCommand);

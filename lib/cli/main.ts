@@ -38,6 +38,10 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
 async function help(out: (line: string) => void): Promise<void> {
   out('usage: syncline <command> [options]\n\ncommands:');
   for (const [name, load] of Object.entries(commands)) out(`  ${name.padEnd(12)} ${(await load()).summary}`);
+  out('\nCommands that talk to syncline run against the local runtime (--url URL, env SYNCLINE_URL, default');
+  out('http://127.0.0.1:3000) or a deployed stack (--stack NAME [--region REGION] [--profile NAME]: its outputs are');
+  out('read with the AWS SDK, and its admin API is called with IAM-signed requests). --json prints machine-readable output.');
+  out('Exit codes: 0 ok, 1 failure, 2 usage.');
   out('\nRun "syncline <command> --help" for a command\'s options.');
 }
 

@@ -1,0 +1,78 @@
+import type { PullSummary } from '../../functions/core/pull/pull-run';
+import { AdminError, adminUrl, fetchJson, GET_TIMEOUT_MS, httpError, POST_TIMEOUT_MS, UnreachableError } from './admin-client';
+import type { Progress } from './progress';
+import type { BackfillChunk, BackfillChunkRequest, PullOptions, RedriveResult, SynclineTarget } from './target';
+
+const enc = encodeURIComponent;
+
+/** Messages moved per redrive request, so the bar moves while a large DLQ drains. */
+export const REDRIVE_CHUNK = 100;
+
+interface RedriveAnswer {
+  readonly moved: Record<string, number>;
+  readonly total: number;
+  /** Messages left per queue; absent from runtimes that move everything in one request. */
+  readonly remaining?: Record<string, number>;
+}
+
+/** The local runtime: every operation is an admin route. */
+export class LocalTarget implements SynclineTarget {
+  readonly base: string;
+  readonly name: string;
+
+  constructor(url?: string) {
+    this.base = adminUrl(url);
+    this.name = `syncline at ${this.base}`;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    let answer;
+    try {
+      answer =
+        method === 'GET'
+          ? await fetchJson(`${this.base}${path}`, { method, timeoutMs: GET_TIMEOUT_MS })
+          : await fetchJson(`${this.base}${path}`, {
+              method,
+              headers: { 'content-type': 'application/json' },
+              body: body === undefined ? '' : JSON.stringify(body),
+              timeoutMs: POST_TIMEOUT_MS,
+            });
+    } catch (err) {
+      if (err instanceof UnreachableError) throw new AdminError(`cannot reach syncline at ${this.base} (${err.reason}): start it with \`npm start\`, or pass --url / SYNCLINE_URL`);
+      throw err;
+    }
+    if (answer.status < 200 || answer.status > 299) throw httpError(method, path, answer);
+    return answer.body;
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.call('GET', path);
+  }
+
+  post(path: string, body?: unknown): Promise<unknown> {
+    return this.call('POST', path, body);
+  }
+
+  async redrive(flowId: string, step: string | undefined, progress: Progress): Promise<RedriveResult> {
+    const moved: Record<string, number> = {};
+    let total = 0;
+    // Chunks of `max` messages until nothing is left; a runtime that ignores `max` moves all at once.
+    for (;;) {
+      const answer = (await this.post(`/flows/${enc(flowId)}/redrive`, { ...(step ? { step } : {}), max: REDRIVE_CHUNK })) as RedriveAnswer;
+      for (const [queue, n] of Object.entries(answer.moved)) moved[queue] = (moved[queue] ?? 0) + n;
+      total += answer.total;
+      const remaining = answer.remaining ? Object.values(answer.remaining).reduce((a, b) => a + b, 0) : 0;
+      progress.update(total, total + remaining);
+      if (answer.total === 0 || remaining === 0) break;
+    }
+    return { flow: flowId, moved, total };
+  }
+
+  async backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunk> {
+    return (await this.post(`/flows/${enc(flowId)}/sources/${enc(sourceId)}/backfill`, request)) as BackfillChunk;
+  }
+
+  async pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary> {
+    return (await this.post(`/flows/${enc(flowId)}/sources/${enc(sourceId)}/pull`, options)) as PullSummary;
+  }
+}
