@@ -114,7 +114,8 @@ export async function openStack(options: StackTargetOptions): Promise<StackTarge
     region,
     apiEndpoint: endpoint,
     credentials,
-    sqs: new SQSClient({ ...config, region }),
+    // The endpoint (AWS_ENDPOINT_URL_SQS, if set) wins over each queue URL's host; in AWS the two are the same.
+    sqs: new SQSClient({ ...config, region, useQueueUrlAsEndpoint: false }),
     lambda: new LambdaClient({ ...config, region }),
     pollMs: options.pollMs ?? 1000,
   });
