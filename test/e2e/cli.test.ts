@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { parseConfig } from '../../lib/config/load';
+import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { freePort } from '../../lib/local/servers';
 
 const exec = promisify(execFile);
@@ -126,6 +129,47 @@ describe('syncline CLI (the real binary)', () => {
       }
       expect(await exited).toBe(0);
       expect(stderr).toContain('stopped');
+    });
+  });
+
+  describe('long operations on the local runtime', () => {
+    let rt: Runtime;
+    const config = parseConfig(
+      {
+        flows: [
+          {
+            id: 'stock',
+            key: ['sku'],
+            sources: [{ id: 'table', type: 'dynamodb-stream', tableName: 'cli-stock' }],
+            conflict: { strategy: 'lww' },
+            targets: [{ id: 'replica', type: 'dynamodb', keyAttribute: 'sku' }],
+          },
+        ],
+      },
+      'cli long operations',
+    );
+    beforeAll(async () => {
+      rt = await startRuntime({ config, port: 0, visibilityTimeoutSeconds: 1, log: () => {} });
+      for (let i = 0; i < 7; i++) await rt.clients.doc.send(new PutCommand({ TableName: 'cli-stock', Item: { sku: `s-${i}`, qty: i } }));
+    });
+    afterAll(() => rt?.stop());
+
+    it('backfill: every segment to its end, in small requests, summed into one summary', async () => {
+      const r = await cli(['backfill', 'stock', '--segments', '3', '--max-items', '2', '--url', rt.url, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual([{ flow: 'stock', source: 'table', table: 'cli-stock', segments: expect.any(Number), scanned: 7, sent: 7, filtered: 0, quarantined: 0, failed: 0 }]);
+      expect((await cli(['backfill', 'stock', '--segments', '0', '--url', rt.url])).code).toBe(2);
+    });
+
+    it('draws a progress bar on a terminal (stderr), and none with --json', async () => {
+      // `script` gives the CLI a pseudo-terminal, as a person running it has.
+      const inTerminal = (args: string[]) => exec('script', ['-qec', [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { env: process.env });
+      const shown = await inTerminal(['backfill', 'stock', '--url', rt.url]);
+      expect(shown.stdout).toContain('backfill stock table');
+      expect(shown.stdout).toContain('stock/table: scanned 7 items of cli-stock');
+      const json = await inTerminal(['backfill', 'stock', '--url', rt.url, '--json']);
+      expect(json.stdout).not.toContain('backfill stock');
+      expect(JSON.parse(json.stdout.trim())).toEqual([expect.objectContaining({ scanned: 7 })]);
     });
   });
 });
