@@ -184,7 +184,8 @@ interface FlowStatusView {
   at: number;
   queues: { id: string; name: string; depth: QueueDepthView; dlq?: QueueDepthView }[];
   outcomes: Record<string, number>;
-  lag?: { latestMs: number; p50Ms: number; maxMs: number; samples: number };
+  /** `from` and `p99Ms` come from runtimes that measure from the source timestamp. */
+  lag?: { latestMs: number; p50Ms: number; p99Ms?: number; maxMs: number; samples: number; from?: 'source' | 'capture' | 'mixed' };
 }
 
 const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo'];
@@ -196,12 +197,17 @@ function printStatus(ctx: CommandContext, s: FlowStatusView): void {
   for (const r of rows) ctx.out(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}${r !== rows[0] && r[3] !== '-' && r[3] !== '0' ? '  <- DLQ not empty' : ''}`);
   const outcomes = Object.entries(s.outcomes).sort(([a], [b]) => (OUTCOME_ORDER.indexOf(a) + 1 || 99) - (OUTCOME_ORDER.indexOf(b) + 1 || 99));
   ctx.out(`  last hour: ${outcomes.length ? outcomes.map(([o, n]) => `${o}=${n}`).join('  ') : 'no audit entries'}`);
-  ctx.out(s.lag ? `  lag (capture to delivery, newest ${s.lag.samples}): latest ${s.lag.latestMs} ms  p50 ${s.lag.p50Ms} ms  max ${s.lag.maxMs} ms` : '  lag: unknown (no delivery with a capture entry in the last hour)');
+  const from = { source: 'source timestamp', capture: 'capture', mixed: 'source timestamp or capture' }[s.lag?.from ?? 'capture'];
+  ctx.out(
+    s.lag
+      ? `  lag (${from} to delivery, newest ${s.lag.samples}): latest ${s.lag.latestMs} ms  p50 ${s.lag.p50Ms} ms${s.lag.p99Ms !== undefined ? `  p99 ${s.lag.p99Ms} ms` : ''}  max ${s.lag.maxMs} ms`
+      : '  lag: unknown (no measurable delivery in the last hour)',
+  );
 }
 
 export const statusCommand: Command = {
   summary: "queue and DLQ depths, the last hour's counts per outcome, and delivery lag, per flow",
-  usage: `usage: syncline status [flow] [target options] [--json]\n  without a flow: every flow. Lag is measured from capture (not the source timestamp) to delivery.\n${TARGET_USAGE}`,
+  usage: `usage: syncline status [flow] [target options] [--json]\n  without a flow: every flow. Lag is measured to delivery from the change's source timestamp, or from capture where the status says so.\n${TARGET_USAGE}`,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, common);
     if (positionals.length > 1) throw new UsageError('give at most one flow id');
