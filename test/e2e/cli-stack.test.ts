@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,7 @@ const config = parseConfig(
           { id: 'crm', type: 'webhook', timestampField: 'updatedAt' },
           { id: 'erp', type: 'webhook', timestampField: 'updatedAt' },
           { id: 'table', type: 'dynamodb-stream', tableName: 'cli-stack-orders' },
+          { id: 'feed', type: 'schedule', every: '1 day', s3: { bucket: 'cli-stack-feed', prefix: 'in/', format: 'jsonl' } },
         ],
         conflict: { strategy: 'manual' },
         targets: [{ id: 'replica', type: 'dynamodb', keyAttribute: 'id' }],
@@ -159,6 +161,20 @@ describe('syncline CLI against a deployed stack (the real binary, --stack)', () 
     expect(wrongType.code).toBe(1);
     expect(wrongType.stderr).toContain('source "crm" of flow "shop" is a webhook source; only dynamodb-stream sources can be backfilled');
     for (const id of ['b-1', 'b-2', 'b-3']) await waitFor(async () => ((await replica(id)) ? true : undefined), `${id} delivered`);
+  });
+
+  it('pulls a schedule source by invoking its capture function', async () => {
+    // Prepare
+    await rt.clients.s3.send(new PutObjectCommand({ Bucket: 'cli-stack-feed', Key: 'in/1.jsonl', Body: '{"id":"p-1","name":"pulled"}\n' }));
+
+    // Act
+    const pull = await cli(['pull', 'shop', 'feed', '--accept-deletes', '--stack', 'test-stack', '--json']);
+
+    // Assess
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(JSON.parse(pull.stdout)).toMatchObject({ flow: 'shop', source: 'feed', records: 1, changed: 1, complete: true });
+    expect(lambda.invoked.at(-1)).toEqual({ name: 'shop-capture-feed', payload: { action: 'pull', sourceId: 'feed', acceptDeletes: true } });
+    await waitFor(async () => ((await replica('p-1'))?.name === 'pulled' ? true : undefined), 'p-1 delivered');
   });
 
   it('status of every flow through the per-flow route', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../../lib/config/load';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
@@ -144,6 +145,12 @@ describe('syncline CLI (the real binary)', () => {
             conflict: { strategy: 'lww' },
             targets: [{ id: 'replica', type: 'dynamodb', keyAttribute: 'sku' }],
           },
+          {
+            id: 'files',
+            key: ['id'],
+            sources: [{ id: 'feed', type: 'schedule', every: '1 day', s3: { bucket: 'cli-feed', prefix: 'in/', format: 'jsonl' } }],
+            targets: [{ id: 'replica', type: 'dynamodb', keyAttribute: 'id' }],
+          },
         ],
       },
       'cli long operations',
@@ -159,6 +166,20 @@ describe('syncline CLI (the real binary)', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual([{ flow: 'stock', source: 'table', table: 'cli-stock', segments: expect.any(Number), scanned: 7, sent: 7, filtered: 0, quarantined: 0, failed: 0 }]);
       expect((await cli(['backfill', 'stock', '--segments', '0', '--url', rt.url])).code).toBe(2);
+    });
+
+    it('pull: runs a schedule source now and prints its summary; a source of another type exits 1', async () => {
+      await rt.clients.s3.send(new PutObjectCommand({ Bucket: 'cli-feed', Key: 'in/a.jsonl', Body: '{"id":"f1","n":1}\n{"id":"f2","n":2}\n' }));
+      const r = await cli(['pull', 'files', 'feed', '--url', rt.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^files\/feed: \d+ pages?, 2 records, 2 changed, 0 quarantined, 0 deletes inferred/);
+      expect(r.stdout).toContain('complete');
+      const again = await cli(['pull', 'files', 'feed', '--restart', '--url', rt.url, '--json']);
+      expect(JSON.parse(again.stdout)).toMatchObject({ flow: 'files', source: 'feed', records: 2, changed: 0, complete: true });
+      const wrong = await cli(['pull', 'stock', 'table', '--url', rt.url]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain('only schedule sources can be pulled');
+      expect((await cli(['pull', 'files', '--url', rt.url])).code).toBe(2);
     });
 
     it('draws a progress bar on a terminal (stderr), and none with --json', async () => {
