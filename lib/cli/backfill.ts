@@ -2,24 +2,12 @@ import { AdminError } from './admin-client';
 import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command } from './main';
 import { createProgress, type Progress } from './progress';
-import { TARGET_USAGE, targetOptions, type BackfillChunk, type SynclineTarget } from './target';
+import { DEFAULT_BACKFILL_SEGMENTS, type BackfillSummary } from '../../functions/handlers/backfill-handler';
+import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
 
 interface FlowListing {
   readonly id: string;
   readonly sources: readonly { readonly id: string; readonly type: string }[];
-}
-
-/** What a backfill of one source did, summed over its segments and chunks. */
-export interface BackfillTotals {
-  readonly flow: string;
-  readonly source: string;
-  readonly table: string;
-  readonly segments: number;
-  readonly scanned: number;
-  readonly sent: number;
-  readonly filtered: number;
-  readonly quarantined: number;
-  readonly failed: number;
 }
 
 /** Items per request by default: small enough for the bar to move and for a Lambda invocation to finish. */
@@ -27,41 +15,29 @@ export const DEFAULT_MAX_ITEMS = 1000;
 
 /**
  * Backfills one source: `segments` parallel scan segments, each continued chunk by chunk on its cursor until it
- * is done. A runtime that answers a whole-table summary (no `segment` in the answer) is done after one request,
- * so the other segments are only started once the first answer shows that chunks are understood.
+ * is done, summed into one summary. A failed chunk stops the other segments after their current chunk.
  */
-export async function backfillInChunks(target: SynclineTarget, flowId: string, sourceId: string, segments: number, maxItems: number, progress: Progress): Promise<BackfillTotals> {
+export async function backfillInChunks(target: SynclineTarget, flowId: string, sourceId: string, segments: number, maxItems: number, progress: Progress): Promise<BackfillSummary> {
   const counts = { scanned: 0, sent: 0, filtered: 0, quarantined: 0, failed: 0 };
   let table = '';
   let approximate: number | undefined;
-  const absorb = (chunk: BackfillChunk) => {
-    table = chunk.table ?? table;
-    for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += chunk[k] ?? 0;
-    if (chunk.approximateItems !== undefined) approximate = Math.max(approximate ?? 0, chunk.approximateItems);
-    progress.update(counts.scanned, approximate, sourceId);
-  };
-  const chunk = (segment: number, cursor?: string) =>
-    target.backfillChunk(flowId, sourceId, { segment, totalSegments: segments, maxItems, ...(cursor !== undefined ? { cursor } : {}) });
-
-  progress.update(0, undefined, sourceId);
-  const first = await chunk(0);
-  absorb(first);
-  if (first.segment === undefined) return { flow: flowId, source: sourceId, table, segments: first.segments ?? 1, ...counts };
-
-  // One failed segment stops the others after their current chunk.
   let stopped = false;
-  const run = async (segment: number, cursor: string | undefined, started: boolean) => {
-    while (!stopped && (!started || cursor !== undefined)) {
-      const answer = await chunk(segment, cursor).catch((err: unknown) => {
+  progress.update(0, undefined, sourceId);
+  const run = async (segment: number) => {
+    let cursor: string | undefined;
+    do {
+      const chunk = await target.backfillChunk(flowId, sourceId, { segment, totalSegments: segments, maxItems, ...(cursor !== undefined ? { cursor } : {}) }).catch((err: unknown) => {
         stopped = true;
         throw err;
       });
-      absorb(answer);
-      cursor = answer.cursor;
-      started = true;
-    }
+      table = chunk.table;
+      for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += chunk[k];
+      if (chunk.approximateItems !== undefined) approximate = Math.max(approximate ?? 0, chunk.approximateItems);
+      progress.update(counts.scanned, approximate, sourceId);
+      cursor = chunk.cursor;
+    } while (cursor !== undefined && !stopped);
   };
-  await Promise.all([run(0, first.cursor, true), ...Array.from({ length: segments - 1 }, (_, i) => run(i + 1, undefined, false))]);
+  await Promise.all(Array.from({ length: segments }, (_, segment) => run(segment)));
   return { flow: flowId, source: sourceId, table, segments, ...counts };
 }
 
@@ -86,7 +62,7 @@ export const backfillCommand: Command = {
     const { values, positionals } = parse(ctx.args, { ...targetOptions, source: { type: 'string' }, segments: { type: 'string' }, 'max-items': { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('give one flow id');
     const flowId = positionals[0]!;
-    const segments = positiveInt(values.segments, '--segments', 1000) ?? 4;
+    const segments = positiveInt(values.segments, '--segments', 1000) ?? DEFAULT_BACKFILL_SEGMENTS;
     const maxItems = positiveInt(values['max-items'], '--max-items', 1_000_000) ?? DEFAULT_MAX_ITEMS;
     return runAdmin(ctx, values, async (target) => {
       let sources: string[];
@@ -98,7 +74,7 @@ export const backfillCommand: Command = {
         sources = flow.sources.filter((s) => s.type === 'dynamodb-stream').map((s) => s.id);
         if (sources.length === 0) throw new AdminError(`flow "${flowId}" has no dynamodb-stream source to backfill`);
       }
-      const summaries: BackfillTotals[] = [];
+      const summaries: BackfillSummary[] = [];
       for (const source of sources) {
         const progress = createProgress({ title: `backfill ${flowId}`, json: values.json });
         summaries.push(await backfillInChunks(target, flowId, source, segments, maxItems, progress).finally(() => progress.stop()));

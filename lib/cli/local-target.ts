@@ -1,7 +1,7 @@
 import type { PullSummary } from '../../functions/core/pull/pull-run';
 import { AdminError, adminUrl, fetchJson, GET_TIMEOUT_MS, httpError, POST_TIMEOUT_MS, UnreachableError } from './admin-client';
 import type { Progress } from './progress';
-import type { BackfillChunk, BackfillChunkRequest, PullOptions, RedriveResult, SynclineTarget } from './target';
+import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
 
 const enc = encodeURIComponent;
 
@@ -68,8 +68,8 @@ export class LocalTarget implements SynclineTarget {
     return { flow: flowId, moved, total };
   }
 
-  async backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunk> {
-    return (await this.post(`/flows/${enc(flowId)}/sources/${enc(sourceId)}/backfill`, request)) as BackfillChunk;
+  async backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunkResult> {
+    return (await this.post(`/flows/${enc(flowId)}/sources/${enc(sourceId)}/backfill`, request)) as BackfillChunkResult;
   }
 
   async pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary> {

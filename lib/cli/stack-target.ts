@@ -8,7 +8,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { PullSummary } from '../../functions/core/pull/pull-run';
 import { AdminError, fetchJson, GET_TIMEOUT_MS, httpError, messageOf, POST_TIMEOUT_MS, UnreachableError, type JsonAnswer } from './admin-client';
 import type { Progress } from './progress';
-import type { BackfillChunk, BackfillChunkRequest, PullOptions, RedriveResult, SynclineTarget } from './target';
+import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
 
 const enc = encodeURIComponent;
 
@@ -288,9 +288,9 @@ export class StackTarget implements SynclineTarget {
     return body;
   }
 
-  async backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunk> {
+  async backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunkResult> {
     const fn = await this.captureFunction(flowId, sourceId, 'dynamodb-stream-capture', 'only dynamodb-stream sources can be backfilled');
-    return (await this.invoke(fn, { action: 'backfill', sourceId, ...request })) as BackfillChunk;
+    return (await this.invoke(fn, { action: 'backfill', sourceId, ...request })) as BackfillChunkResult;
   }
 
   async pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary> {

@@ -1,36 +1,10 @@
 import type { PullSummary } from '../../functions/core/pull/pull-run';
+import type { BackfillChunkRequest, BackfillChunkResult } from '../../functions/handlers/backfill-handler';
 import type { Progress } from './progress';
 import { UsageError } from './main';
 
-/** One request of a chunked backfill: a scan segment, continued from `cursor`. */
-export interface BackfillChunkRequest {
-  readonly segment: number;
-  readonly totalSegments: number;
-  /** Where the previous chunk of this segment stopped. */
-  readonly cursor?: string;
-  /** Items to read at most in this chunk. */
-  readonly maxItems?: number;
-}
-
-/** What one backfill chunk did; `cursor` is present while the segment is unfinished. */
-export interface BackfillChunk {
-  readonly flow: string;
-  readonly source: string;
-  readonly table: string;
-  /** Absent when the runtime backfilled the whole table in one request. */
-  readonly segment?: number;
-  readonly totalSegments?: number;
-  /** Whole-table answers give the segment count here. */
-  readonly segments?: number;
-  readonly scanned: number;
-  readonly sent: number;
-  readonly filtered: number;
-  readonly quarantined: number;
-  readonly failed: number;
-  readonly cursor?: string;
-  /** The table's approximate item count, when known. */
-  readonly approximateItems?: number;
-}
+/** One chunk of a backfill, and its answer: the use case's own types, the same locally and in AWS. */
+export type { BackfillChunkRequest, BackfillChunkResult } from '../../functions/handlers/backfill-handler';
 
 /** What a redrive moved, per queue id. */
 export interface RedriveResult {
@@ -65,7 +39,7 @@ export interface SynclineTarget {
   /** Moves a flow's DLQ messages back to their queues (all, or the queue `step`), drawing progress. */
   redrive(flowId: string, step: string | undefined, progress: Progress): Promise<RedriveResult>;
   /** Runs one chunk of a backfill of a `dynamodb-stream` source. */
-  backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunk>;
+  backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunkResult>;
   /** Runs a `schedule` source now; answers the pull summary. */
   pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary>;
 }

@@ -146,7 +146,7 @@ describe('syncline CLI against a deployed stack (the real binary, --stack)', () 
     for (const id of ['b-1', 'b-2', 'b-3']) await rt.clients.doc.send(new PutCommand({ TableName: 'cli-stack-orders', Item: { id, name: `item ${id}` } }));
 
     // Act
-    const backfill = await cli(['backfill', 'shop', '--stack', 'test-stack', '--segments', '2', '--json']);
+    const backfill = await cli(['backfill', 'shop', '--stack', 'test-stack', '--segments', '2', '--max-items', '1', '--json']);
     lambda.crashes.push('Task timed out after 900.00 seconds');
     const crashed = await cli(['backfill', 'shop', '--source', 'table', '--stack', 'test-stack']);
     const wrongType = await cli(['backfill', 'shop', '--source', 'crm', '--stack', 'test-stack']);
@@ -155,7 +155,10 @@ describe('syncline CLI against a deployed stack (the real binary, --stack)', () 
     expect(backfill.code, backfill.stderr).toBe(0);
     expect(JSON.parse(backfill.stdout)).toEqual([expect.objectContaining({ flow: 'shop', source: 'table', table: 'cli-stack-orders', scanned: 3, sent: 3, failed: 0 })]);
     const calls = lambda.invoked.filter((c) => (c.payload as { action: string }).action === 'backfill');
-    expect(calls[0]).toEqual({ name: 'shop-capture-table', payload: expect.objectContaining({ action: 'backfill', sourceId: 'table', segment: 0, totalSegments: 2 }) });
+    expect(calls[0]).toEqual({ name: 'shop-capture-table', payload: expect.objectContaining({ action: 'backfill', sourceId: 'table', totalSegments: 2, maxItems: 1 }) });
+    // Three items, at most one per invocation: segments continue on their cursors.
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(calls.some((c) => typeof (c.payload as { cursor?: unknown }).cursor === 'string')).toBe(true);
     expect(crashed.code).toBe(1);
     expect(crashed.stderr).toContain('shop-capture-table failed (Unhandled): Task timed out after 900.00 seconds');
     expect(wrongType.code).toBe(1);

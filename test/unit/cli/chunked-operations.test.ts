@@ -4,7 +4,7 @@ import { backfillInChunks } from '../../../lib/cli/backfill';
 import { LocalTarget } from '../../../lib/cli/local-target';
 import { createProgress, noProgress, type Progress } from '../../../lib/cli/progress';
 import { replayInChunks } from '../../../lib/cli/replay-chunks';
-import type { BackfillChunk, BackfillChunkRequest, SynclineTarget } from '../../../lib/cli/target';
+import type { BackfillChunkRequest, BackfillChunkResult, SynclineTarget } from '../../../lib/cli/target';
 import { startJsonServer, type JsonServer } from '../../support/json-server';
 
 function recordingProgress(): Progress & { updates: [number, number | undefined][] } {
@@ -64,7 +64,7 @@ describe('local redrive', () => {
 });
 
 describe('backfill in chunks', () => {
-  const chunkOf = (req: BackfillChunkRequest, scanned: number, cursor?: string): BackfillChunk => ({
+  const chunkOf = (req: BackfillChunkRequest, scanned: number, cursor?: string): BackfillChunkResult => ({
     flow: 'orders',
     source: 'table',
     table: 'orders-table',
@@ -102,24 +102,6 @@ describe('backfill in chunks', () => {
     }
     expect(requests.every((r) => r.totalSegments === 3 && r.maxItems === 10)).toBe(true);
     expect(progress.updates.at(-1)).toEqual([90, 90]);
-  });
-
-  it('takes a whole-table answer (no segment) as the whole backfill', async () => {
-    // Prepare
-    let calls = 0;
-    const target = fakeTarget({
-      backfillChunk: async () => {
-        calls++;
-        return { flow: 'orders', source: 'table', table: 'orders-table', segments: 4, scanned: 12, sent: 11, filtered: 1, quarantined: 0, failed: 0 };
-      },
-    });
-
-    // Act
-    const totals = await backfillInChunks(target, 'orders', 'table', 4, 1000, noProgress);
-
-    // Assess
-    expect(calls).toBe(1);
-    expect(totals).toMatchObject({ segments: 4, scanned: 12, sent: 11, filtered: 1 });
   });
 
   it('stops the other segments when one fails', async () => {
