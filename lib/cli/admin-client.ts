@@ -1,6 +1,6 @@
-/** Where the admin API of the local runtime answers: `--url`, else SYNCLINE_URL, else the default port. */
+/** Where the admin API of the local runtime answers: `--url`, else SYNCLINE_URL (when not empty), else the default port. */
 export function adminUrl(flag?: string): string {
-  return (flag ?? process.env.SYNCLINE_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  return (flag ?? (process.env.SYNCLINE_URL || 'http://127.0.0.1:3000')).replace(/\/+$/, '');
 }
 
 /** A failed admin call or operation, printed as one line (exit 1). */
