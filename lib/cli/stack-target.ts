@@ -113,6 +113,7 @@ export async function openStack(options: StackTargetOptions): Promise<StackTarge
     stackName: options.stackName,
     region,
     apiEndpoint: endpoint,
+    apiId: outputs.find((o) => o.OutputKey === 'ApiId')?.OutputValue,
     credentials,
     // The endpoint (AWS_ENDPOINT_URL_SQS, if set) wins over each queue URL's host; in AWS the two are the same.
     sqs: new SQSClient({ ...config, region, useQueueUrlAsEndpoint: false }),
@@ -126,6 +127,8 @@ export interface StackTargetDeps {
   readonly region: string;
   /** The HTTP API's base URL (the `ApiEndpoint` output). */
   readonly apiEndpoint: string;
+  /** The HTTP API's id (output `ApiId`), for the resource of a missing execute-api:Invoke; else read from the endpoint's host. */
+  readonly apiId?: string;
   readonly credentials: AwsCredentialIdentityProvider;
   readonly sqs: SQSClient;
   readonly lambda: LambdaClient;
@@ -188,7 +191,7 @@ export class StackTarget implements SynclineTarget {
   private forbidden(method: string, path: string, message: string): AdminError {
     const route = routeOf(method, path);
     if (message === '' || /^forbidden$/i.test(message) || /not authorized/i.test(message)) {
-      const apiId = new URL(this.api).hostname.split('.')[0];
+      const apiId = this.deps.apiId ?? new URL(this.api).hostname.split('.')[0];
       const resource = /resource: (\S+)/.exec(message)?.[1] ?? `arn:aws:execute-api:${this.deps.region}:<account>:${apiId}/*/${route.replace(' ', '').replace(/\{[^}]+\}/g, '*')}`;
       return new AdminError(`forbidden: the caller lacks execute-api:Invoke on ${route} of ${this.name} (allow it on ${resource})${message ? `; API Gateway said: ${message}` : ''}`);
     }
