@@ -120,14 +120,31 @@ export const conflictSchema = z
     sourceOrder: z.array(idSchema).optional(),
     /** For `manual`: edits further apart than this are not concurrent. Default: any two unacknowledged edits are. */
     concurrencyWindow: durationSchema.optional(),
-    /** For `manual`: after this long an open conflict falls back to `autoResolveWith`. */
+    /** For `manual`: an open conflict older than this is settled by `autoResolveWith`. Give both or neither. */
     autoResolveAfter: durationSchema.optional(),
+    /** For `manual`: the strategy whose winner settles a conflict open longer than `autoResolveAfter`. */
     autoResolveWith: z.enum(['lww', 'priority']).optional(),
+    /**
+     * For `manual`: the EventBridge bus (name or ARN) that receives `syncline.ConflictOpened` events.
+     * @default the account's default bus
+     */
+    eventBusName: z
+      .string()
+      .regex(/^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/, 'must be an EventBridge bus name or ARN')
+      .optional(),
   })
   .default({ strategy: 'lww' })
-  .refine((c) => c.strategy !== 'priority' || c.priority !== undefined, {
-    message: 'strategy "priority" needs a priority map such as {"*": ["crm", "erp"]}',
-    path: ['priority'],
+  .superRefine((c, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+    if (c.strategy === 'priority' && c.priority === undefined) issue('priority', 'strategy "priority" needs a priority map such as {"*": ["crm", "erp"]}');
+    const manualOnly = (['autoResolveAfter', 'autoResolveWith', 'eventBusName'] as const).filter((f) => c[f] !== undefined);
+    if (c.strategy !== 'manual') {
+      for (const f of manualOnly) issue(f, `applies only to strategy "manual" (this flow uses "${c.strategy}")`);
+      return;
+    }
+    if (c.autoResolveAfter !== undefined && c.autoResolveWith === undefined) issue('autoResolveWith', 'autoResolveAfter needs autoResolveWith ("lww" or "priority"): the strategy that settles old conflicts');
+    if (c.autoResolveWith !== undefined && c.autoResolveAfter === undefined) issue('autoResolveAfter', 'autoResolveWith needs autoResolveAfter (a duration such as "1 hour"): when a conflict falls back to it');
+    if (c.autoResolveWith === 'priority' && c.priority === undefined) issue('priority', 'autoResolveWith "priority" needs a priority map such as {"*": ["crm", "erp"]}');
   });
 
 const dynamodbTarget = z.strictObject({

@@ -1,6 +1,6 @@
 import { compareVersion, describe, get, put, sameClock } from './clock';
 import { replayEntries } from './field-lww';
-import type { Clock, MergeContext, PriorityDoc, Strategy } from './types';
+import type { Clock, Entry, MergeContext, PriorityDoc, Strategy } from './types';
 
 /** Rank of a source for a field: listed sources by position (first is highest), unlisted below all. */
 export function rankOf(ctx: MergeContext, field: string, src: string): number {
@@ -10,9 +10,14 @@ export function rankOf(ctx: MergeContext, field: string, src: string): number {
   return i < 0 ? 0 : list.length - i;
 }
 
-/** The field's order: rank, then clock. Positive when `a` wins. */
+/** The field's order of two clocks: rank, then clock. Positive when `a` wins. */
 function cmpField(ctx: MergeContext, field: string, a: Clock, b: Clock): number {
   return rankOf(ctx, field, a.src) - rankOf(ctx, field, b.src) || ctx.cmp(a, b);
+}
+
+/** The field's order of two values: rank, then clock, then content (what `apply` keeps). Positive when `a` wins. */
+export function cmpFieldEntry(ctx: MergeContext, field: string, a: Entry, b: Entry): number {
+  return rankOf(ctx, field, a.c.src) - rankOf(ctx, field, b.c.src) || compareVersion(ctx, a.c, a.v, b.c, b.v);
 }
 
 /** The tombstone that wins under the field's order, if any. */
@@ -40,7 +45,7 @@ export const priority: Strategy<PriorityDoc> = {
       const t = bestTomb(ctx, doc, field);
       if (t && cmpField(ctx, field, t, ch.clock) > 0) continue;
       const cur = get(doc.f, field);
-      const wins = !cur || (rankOf(ctx, field, ch.clock.src) - rankOf(ctx, field, cur.c.src) || compareVersion(ctx, ch.clock, v, cur.c, cur.v)) > 0;
+      const wins = !cur || cmpFieldEntry(ctx, field, { v, c: ch.clock }, cur) > 0;
       if (wins) put(doc.f, field, { v, c: ch.clock });
     }
   },
