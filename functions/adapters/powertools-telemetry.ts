@@ -17,6 +17,7 @@ export function powertoolsLogPort(logger: Logger): LogPort {
 export function powertoolsMetricsPort(metrics: Metrics): MetricsPort {
   return {
     count: (name, value) => (value > 0 ? metrics.addMetric(name, MetricUnit.Count, value) : undefined),
+    gauge: (name, value) => metrics.addMetric(name, MetricUnit.Count, Math.max(0, value)),
     lagMs: (ms) => metrics.addMetric('LagMs', MetricUnit.Milliseconds, Math.max(0, ms)),
   };
 }

@@ -77,7 +77,13 @@ export interface ConflictReview {
 }
 
 const STATUSES = ['open', 'resolved', 'all'] as const;
-const byField = z.string().trim().min(1).max(128);
+/** Names under `syncline:` are kept for syncline's own resolutions (e.g. `syncline:auto-resolve`). */
+const byField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .refine((by) => !by.startsWith('syncline:'), 'names starting with "syncline:" are reserved for syncline itself');
 
 /** `{"choose": "current"|"incoming"}` or `{"value": <any JSON>}`, exactly one, and an optional `by`. */
 export const resolveBodySchema = z
@@ -94,9 +100,6 @@ export const resolveBodySchema = z
 const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
 
 export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
-  const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? noopLogger;
-
   return {
     async list(flowId, status) {
       if (!deps.flows.has(flowId)) return problem(404, `flow "${flowId}" not found`);
@@ -124,46 +127,71 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         parsed.data.choose !== undefined
           ? { choose: parsed.data.choose }
           : { value: mask ? maskValue(mask, parsed.data.value, deps.hashKey) : parsed.data.value };
-      const at = clock.now();
-      const change = resolutionChange(conflictOf(conflict), choice, at, by);
-      const resolution = { resolvedAt: at, resolvedBy: by, choice, changeId: change.id };
-      // The conditional transition decides between concurrent resolutions; only the winner sends its change.
-      if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution))) {
-        const now = await deps.conflicts.get(flowId, conflictId);
-        return now ? alreadyResolved(now) : problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
-      }
-      let failed: string[];
-      try {
-        ({ failed } = await deps.publisher.send(target.resolveQueueUrl, [{ id: '0', body: JSON.stringify(change) }]));
-      } catch (err) {
-        logger.error('resolution change not sent', { flow: flowId, conflict: conflictId, error: (err as Error).message });
-        failed = ['0'];
-      }
-      if (failed.length > 0) {
-        await deps.conflicts.reopen(flowId, conflictId, change.id);
-        return problem(503, `the resolution of conflict "${conflictId}" could not be queued; it is still open, try again`);
-      }
-      const how = 'value' in choice ? 'a given value' : `the ${choice.choose} value`;
-      const entry: AuditEntry = {
-        flow: flowId,
-        key: conflict.key,
-        step: 'capture',
-        at,
-        source: REVIEW_SOURCE,
-        eventId: change.id,
-        outcome: 'captured',
-        reason: `conflict ${conflictId} on ${conflict.field} resolved with ${how} by ${by}`,
-        detail: { conflictId, field: conflict.field, choice: 'value' in choice ? 'value' : choice.choose, by },
-      };
-      const kept = deps.audit ? auditable(target.flow, [entry]) : [];
-      if (kept.length > 0) {
-        // The change is on its way and its resolve decision is audited there: a lost entry only loses the `by` line.
-        await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: (err as Error).message }));
-      }
-      logger.info('conflict resolved', { flow: flowId, conflict: conflictId, key: conflict.key, changeId: change.id, by });
-      return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
+      return settleConflict(deps, { target, conflict, choice, by });
     },
   };
+}
+
+/** What settles one conflict: its flow, the conflict as read, a validated (and masked) choice, and who decided. */
+export interface Settlement {
+  readonly target: ReviewFlow;
+  readonly conflict: StoredConflict;
+  readonly choice: ConflictChoice;
+  readonly by: string;
+  /** Why, appended to the audit entry's reason (e.g. the rule of an automatic resolution). */
+  readonly why?: string;
+}
+
+/**
+ * Settles an open conflict as a reviewer does: the conditional open -> resolved transition (of two concurrent
+ * settlements only one wins; the other gets 409), the resolution change sent to the flow's resolve queue (the
+ * conflict is reopened and 503 answered when it cannot be), and a `captured` audit entry naming who resolved it.
+ */
+export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' | 'publisher' | 'audit' | 'clock' | 'logger'>, s: Settlement): Promise<ReviewAnswer> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? noopLogger;
+  const { target, conflict, choice, by } = s;
+  const flowId = target.flow.id;
+  const conflictId = conflict.id;
+  if (conflict.status !== 'open') return alreadyResolved(conflict);
+  const at = clock.now();
+  const change = resolutionChange(conflictOf(conflict), choice, at, by);
+  const resolution = { resolvedAt: at, resolvedBy: by, choice, changeId: change.id };
+  // The conditional transition decides between concurrent resolutions; only the winner sends its change.
+  if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution))) {
+    const now = await deps.conflicts.get(flowId, conflictId);
+    return now ? alreadyResolved(now) : problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
+  }
+  let failed: string[];
+  try {
+    ({ failed } = await deps.publisher.send(target.resolveQueueUrl, [{ id: '0', body: JSON.stringify(change) }]));
+  } catch (err) {
+    logger.error('resolution change not sent', { flow: flowId, conflict: conflictId, error: (err as Error).message });
+    failed = ['0'];
+  }
+  if (failed.length > 0) {
+    await deps.conflicts.reopen(flowId, conflictId, change.id);
+    return problem(503, `the resolution of conflict "${conflictId}" could not be queued; it is still open, try again`);
+  }
+  const how = 'value' in choice ? 'a given value' : `the ${choice.choose} value`;
+  const entry: AuditEntry = {
+    flow: flowId,
+    key: conflict.key,
+    step: 'capture',
+    at,
+    source: REVIEW_SOURCE,
+    eventId: change.id,
+    outcome: 'captured',
+    reason: `conflict ${conflictId} on ${conflict.field} resolved with ${how} by ${by}${s.why ? `: ${s.why}` : ''}`,
+    detail: { conflictId, field: conflict.field, choice: 'value' in choice ? 'value' : choice.choose, by },
+  };
+  const kept = deps.audit ? auditable(target.flow, [entry]) : [];
+  if (kept.length > 0) {
+    // The change is on its way and its resolve decision is audited there: a lost entry only loses the `by` line.
+    await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: (err as Error).message }));
+  }
+  logger.info('conflict resolved', { flow: flowId, conflict: conflictId, key: conflict.key, changeId: change.id, by });
+  return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
 }
 
 function alreadyResolved(c: StoredConflict): ReviewAnswer {

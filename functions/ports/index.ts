@@ -234,8 +234,13 @@ export type MetricName =
   | 'DeleteInferenceRefused'
   | 'PullFailed';
 
+/** Levels sampled once per run (a gauge), published even when 0. */
+export type GaugeName = 'OpenConflicts';
+
 export interface MetricsPort {
   count(name: MetricName, value: number): void;
+  /** One sample of a level, e.g. the open conflicts after a sweep; dashboards read its Maximum. */
+  gauge?(name: GaugeName, value: number): void;
   /** One sample per delivered record, so CloudWatch percentiles (p50, p99) are meaningful. */
   lagMs?(ms: number): void;
 }

@@ -117,6 +117,7 @@ describe('conflict review use case', () => {
     [{ choose: 'current', value: 1 }],
     [{ value: 1, extra: true }],
     [{ choose: 'current', by: '' }],
+    [{ choose: 'current', by: 'syncline:auto-resolve' }],
     [[1]],
     ['current'],
   ])('answers 400 for the body %j', async (body) => {
