@@ -35,6 +35,8 @@ export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved
 export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const;
 /** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
 export const LAG_METRIC = 'LagMs';
+/** Conflicts open after each conflict sweep of a manual flow (a gauge: one sample per sweep, read as Maximum). */
+export const OPEN_CONFLICTS_METRIC = 'OpenConflicts';
 
 /**
  * Powertools Metrics adds a `service` dimension (POWERTOOLS_SERVICE_NAME, set by SyncFlow to `syncline-<flow>`)
@@ -349,11 +351,12 @@ export class Observability extends Construct {
   }
 }
 
-/** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors and conflicts. */
+/** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors, conflicts and, for manual flows, the open conflict count. */
 function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
   const flowConfig = flow.flowPlan.flow;
   const flowId = flowConfig.id;
   const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
+  const manual = flowConfig.conflict.strategy === 'manual';
   const height = 6;
   const queueEntries = Object.entries(flow.queues);
   const functionEntries = Object.entries(flow.functions);
@@ -368,7 +371,8 @@ function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
     }),
     new GraphWidget({
       title: `${flowId}: records by outcome (sum / 5 min)`,
-      width: 6,
+      // Narrower on manual flows, to keep the open conflict count on the same row.
+      width: manual ? 4 : 6,
       height,
       stacked: false,
       left: [...OUTCOME_METRICS, ...(hasPull ? PULL_METRICS : [])].map((m) => flowMetric(flowId, m, 'Sum', m)),
@@ -410,6 +414,18 @@ function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
       metrics: [flowMetric(flowId, 'Conflicts', 'Sum', 'conflicts')],
       setPeriodToTimeRange: true,
     }),
+    ...(manual
+      ? [
+          new SingleValueWidget({
+            title: `${flowId}: open conflicts`,
+            width: 2,
+            height,
+            // The latest 5-minute Maximum of the sweep's gauge, with its trend.
+            metrics: [flowMetric(flowId, OPEN_CONFLICTS_METRIC, 'Maximum', 'open')],
+            sparkline: true,
+          }),
+        ]
+      : []),
   ];
 }
 

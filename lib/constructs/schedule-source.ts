@@ -57,6 +57,19 @@ export function cronExpression(cron: string): string {
 }
 
 /**
+ * A role for EventBridge Scheduler to invoke one function. Our own (not the stack-wide singleton), so its one
+ * finding is acknowledged right here; `what` names the function in the reason.
+ */
+export function schedulerRoleFor(scope: Construct, id: string, fn: SynclineFunction, what: string): Role {
+  const role = new Role(scope, id, { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${Stack.of(scope).getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`,
+    reason: `The scheduler's LambdaInvoke target grants lambda:InvokeFunction on ${what} and its versions and aliases (ARN:*); it can invoke nothing else.`,
+  });
+  return role;
+}
+
+/**
  * Wires a `schedule` source's capture function: an EventBridge Scheduler schedule (rate or cron) that invokes it
  * with `{"action": "schedule", "sourceId": ...}`, with a retry policy and a dead-letter queue; and the pull's
  * permissions: the state table (run state, hashes, seen keys), its own function (asynchronous continuation of a
@@ -87,12 +100,7 @@ export function addScheduleTrigger(
     reason: "This queue is the EventBridge Scheduler target's dead-letter queue: it holds invocations that failed after the retry policy, for inspection and redrive; a DLQ behind it would never receive anything.",
   });
 
-  // Our own scheduler role (not the stack-wide singleton), so its one finding is acknowledged right here.
-  const schedulerRole = new Role(scope, `${id}-scheduler-role`, { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
-  Validations.of(schedulerRole).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>:*]`,
-    reason: `The scheduler's LambdaInvoke target grants lambda:InvokeFunction on the pull function of "${source.id}" and its versions and aliases (ARN:*); it can invoke nothing else.`,
-  });
+  const schedulerRole = schedulerRoleFor(scope, `${id}-scheduler-role`, fn, `the pull function of "${source.id}"`);
 
   const expression = source.every ? ScheduleExpression.rate(rateOf(source.every)) : ScheduleExpression.expression(cronExpression(source.cron!));
   const schedule = new Schedule(scope, `${id}-schedule`, {

@@ -11,6 +11,7 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
+import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FlowConfig } from '../config/schema';
@@ -18,6 +19,7 @@ import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushd
 import {
   ENTRY_FILES,
   UnsupportedError,
+  conflictEventBus,
   planFlow,
   unsupportedTypes,
   type DynamoDbStreamTriggerPlan,
@@ -25,6 +27,7 @@ import {
   type FunctionPlan,
   type QueuePlan,
 } from '../plan/plan';
+import { addConflictSweepSchedule } from './conflict-sweep';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
 import { PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
@@ -37,8 +40,6 @@ function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]):
   return Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
 }
 
-/** The bus of `syncline.ConflictOpened` events (flows with the manual strategy). */
-export const CONFLICT_EVENT_BUS = 'default';
 
 /** The repository root: entry files and package-lock.json are resolved against it. */
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -81,7 +82,7 @@ export interface SyncFlowProps {
  */
 export class SyncFlow extends Construct {
   public readonly flowPlan: FlowPlan;
-  /** Functions by plan id: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`. */
+  /** Functions by plan id: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`, and `conflict-sweep` (manual flows). */
   public readonly functions: Readonly<Record<string, SynclineFunction>>;
   /** Queues by plan id: `transform`, `resolve`, `deliver-<target>`. */
   public readonly queues: Readonly<Record<string, Queue>>;
@@ -111,6 +112,8 @@ export class SyncFlow extends Construct {
   public readonly streamArnLookups: Readonly<Record<string, AwsCustomResource>>;
   /** EventBridge rules of `eventbridge` sources by source id. */
   public readonly eventRules: Readonly<Record<string, Rule>>;
+  /** The schedule of the conflict sweep (flows with the manual strategy). */
+  public readonly conflictSweepSchedule: Schedule | undefined;
 
   constructor(scope: Construct, id: string, props: SyncFlowProps) {
     super(scope, id);
@@ -225,6 +228,7 @@ export class SyncFlow extends Construct {
     const streamFailureQueues: Record<string, Queue> = {};
     const streamArnLookups: Record<string, AwsCustomResource> = {};
     const scheduleDlqs: Record<string, Queue> = {};
+    let sweepSchedule: Schedule | undefined;
     const functions: Record<string, SynclineFunction> = {};
     const routes: HttpRoute[] = [];
     const tableEnv = {
@@ -268,6 +272,8 @@ export class SyncFlow extends Construct {
         );
       } else if (f.trigger.type === 'dynamodb-stream') {
         this.addStreamTrigger(f, f.trigger, fn, sourceTables, streamFailureQueues, streamArnLookups);
+      } else if (f.handler === 'conflict-sweep') {
+        sweepSchedule = addConflictSweepSchedule(this, fn, flowPlan, f);
       } else if (f.trigger.type === 'schedule') {
         // The scheduler (and what the pull needs beyond the capture basics) is wired by ./schedule-source.
         scheduleDlqs[f.sourceId as string] = addScheduleTrigger(this, fn, flowPlan, f, { stateTable: store.state }).deadLetterQueue;
@@ -288,6 +294,7 @@ export class SyncFlow extends Construct {
     this.streamFailureQueues = streamFailureQueues;
     this.streamArnLookups = streamArnLookups;
     this.scheduleDeadLetterQueues = scheduleDlqs;
+    this.conflictSweepSchedule = sweepSchedule;
 
     // Outputs: where to point each webhook sender, and which secret signs it.
     const urls: Record<string, string> = {};
@@ -412,12 +419,14 @@ export class SyncFlow extends Construct {
         return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl, HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn };
       case 'resolve': {
         const urls = Object.fromEntries(f.sendsTo.map((qid) => [qid.replace(/^deliver-/, ''), queues[qid].queueUrl]));
-        // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the default bus.
-        const events: Record<string, string> = this.flowPlan.flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: CONFLICT_EVENT_BUS } : {};
+        // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the configured bus.
+        const events: Record<string, string> = this.flowPlan.flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: conflictEventBus(this.flowPlan.flow) } : {};
         return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls), ...events };
       }
       case 'deliver':
         return this.deliverEnvironment(f, targetTables, dlqs);
+      case 'review':
+        return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl };
     }
   }
 
@@ -450,13 +459,9 @@ export class SyncFlow extends Construct {
       case 's3':
         Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [this.targetBuckets[targetId]!.arnForObjects(`${target.prefix}*`)] });
         break;
-      case 'eventbridge': {
-        const busArn = target.busName.startsWith('arn:')
-          ? target.busName
-          : Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: target.busName });
-        Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn] });
+      case 'eventbridge':
+        Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.busArn(target.busName)] });
         break;
-      }
       case 'http':
         this.targetSecrets[targetId]?.grantRead(fn);
         break;
@@ -464,6 +469,11 @@ export class SyncFlow extends Construct {
         Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [target.queueArn] });
         break;
     }
+  }
+
+  /** The ARN of a bus given by name (in this account and region) or by ARN. */
+  private busArn(nameOrArn: string): string {
+    return nameOrArn.startsWith('arn:') ? nameOrArn : Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: nameOrArn });
   }
 
   /**
@@ -522,9 +532,14 @@ export class SyncFlow extends Construct {
         grantOnTable(store.conflicts, fn, 'dynamodb:PutItem');
         append(store.audit);
         if (this.flowPlan.flow.conflict.strategy === 'manual') {
-          const busArn = Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: CONFLICT_EVENT_BUS });
-          Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn] });
+          Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.busArn(conflictEventBus(this.flowPlan.flow))] });
         }
+        break;
+      case 'review':
+        // The sweep lists open conflicts (Query), settles them with the conditional UpdateItem (re-read with GetItem
+        // when it loses), and sends each resolution to the resolve queue (granted through sendsTo above).
+        grantOnTable(store.conflicts, fn, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+        append(store.audit);
         break;
       case 'deliver':
         grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');

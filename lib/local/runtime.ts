@@ -3,7 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { SynclineConfig } from '../config/schema';
-import { plan as planTopology, type FunctionPlan, type Plan } from '../plan/plan';
+import { conflictEventBus, plan as planTopology, type FunctionPlan, type Plan } from '../plan/plan';
+import type { FlowConfig } from '../config/schema';
+import { parseDurationMs } from '../../functions/core/merge/clock';
+import { createConflictSweeper } from '../../functions/handlers/conflict-sweeper';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
@@ -43,7 +46,7 @@ import { redriveQueue } from './redrive';
 import { flowStatus } from './status';
 import { createQuarantineReplay } from '../../functions/handlers/quarantine-replay';
 import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
-import { LocalSchedule } from './scheduler';
+import { LocalSchedule, LocalTimer } from './scheduler';
 import { StreamPoller } from './stream-poller';
 
 export interface RuntimeOptions {
@@ -101,9 +104,20 @@ export interface Runtime {
   readonly eventBus: LocalEventBus;
   /** Schedule sources' triggers by `<flow>/<source>` (timer, on-demand pulls). */
   readonly schedules: ReadonlyMap<string, LocalSchedule>;
-  /** True when no request is in flight and every flow queue (not the DLQs) is empty with no batch in a handler. */
+  /** True when no request is in flight, no pull or conflict sweep runs, and every flow queue (not the DLQs) is empty with no batch in a handler. */
   idle(): Promise<boolean>;
   stop(): Promise<void>;
+}
+
+/**
+ * How often a manual flow's conflict sweep runs locally: half of `autoResolveAfter`, between 1 s and 60 s, so a
+ * short limit (e.g. "5 seconds" in a test) is honoured within half of itself; every 60 s without one. In AWS the
+ * schedule runs every 1 or 5 minutes (see `conflictSweepEvery`).
+ */
+export function localSweepEveryMs(flow: FlowConfig): number {
+  const after = flow.conflict.autoResolveAfter;
+  if (after === undefined) return 60_000;
+  return Math.max(1_000, Math.min(60_000, Math.floor(parseDurationMs(after) / 2)));
 }
 
 /** A runtime startup problem, printed as one line. */
@@ -239,8 +253,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         }),
       ),
     });
-    // ConflictOpened events go to the local default bus, as the resolve functions put them on EventBridge's in AWS.
-    const conflictEvents = new EventBridgeEventPublisher({ putter: eventBus, busName: 'default' });
+    // ConflictOpened events go to the flow's bus on the local EventBridge (`conflict.eventBusName`, else default), as in AWS.
+    const conflictEventsOf = (flow: FlowConfig) => new EventBridgeEventPublisher({ putter: eventBus, busName: conflictEventBus(flow) });
+    const sweeps: LocalTimer[] = [];
     const reviewFlows = new Map<string, ReviewFlow>();
     const streamPollers: StreamPoller[] = [];
     const schedules = new Map<string, LocalSchedule>();
@@ -310,7 +325,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           }
           case 'resolve': {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
-            const events = flow.conflict.strategy === 'manual' ? conflictEvents : undefined;
+            const events = flow.conflict.strategy === 'manual' ? conflictEventsOf(flow) : undefined;
             sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}) }));
             reviewFlows.set(flow.id, { flow, resolveQueueUrl: queueUrl('resolve') });
             break;
@@ -386,6 +401,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
                 ),
             });
             schedules.set(`${flow.id}/${sourceId}`, schedule);
+            break;
+          }
+          case 'conflict-sweep': {
+            const sweep = wrap(fn, createConflictSweeper({ flow, resolveQueueUrl: queueUrl('resolve'), conflicts, publisher, audit, logger }));
+            sweeps.push(new LocalTimer({ name: fn.name, everyMs: localSweepEveryMs(flow), run: () => sweep(), log }));
             break;
           }
           default: {
@@ -534,10 +554,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const p of pollers) p.start();
     for (const p of streamPollers) p.start();
     for (const s of schedules.values()) s.start();
+    for (const s of sweeps) s.start();
     // No new requests first, then let the batches in flight finish.
     cleanups.push(async () => {
       await httpServer.stop();
       await Promise.all([...schedules.values()].map((s) => s.stop()));
+      await Promise.all(sweeps.map((s) => s.stop()));
       await Promise.all(streamPollers.map((p) => p.stop()));
       await Promise.all(pollers.map((p) => p.stop()));
     });
@@ -546,6 +568,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const idle = async () => {
       if (httpServer.inFlight > 0) return false;
       for (const s of schedules.values()) if (!s.idle()) return false;
+      for (const s of sweeps) if (!s.idle()) return false;
       for (const p of streamPollers) if (!p.idle()) return false;
       for (const p of pollers) if (!(await p.idle())) return false;
       return true;

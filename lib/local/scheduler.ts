@@ -231,3 +231,56 @@ export class LocalSchedule {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }
+
+export interface LocalTimerOptions {
+  /** Function name, for logs. */
+  readonly name: string;
+  /** Time between the end of one run and the start of the next. */
+  readonly everyMs: number;
+  readonly run: () => Promise<unknown>;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A function run on a fixed interval, locally (what a rate schedule does in AWS): one run at a time, a failed run
+ * logged and retried at the next tick, and `stop` waiting for a run in progress.
+ */
+export class LocalTimer {
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: LocalTimerOptions) {}
+
+  start(): void {
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      this.running = this.options
+        .run()
+        .then(
+          () => undefined,
+          (err: unknown) => (this.options.log ?? ((l) => console.error(l)))(`[${this.options.name}] failed: ${(err as Error).message}`),
+        )
+        .finally(() => {
+          this.running = undefined;
+          this.arm();
+        });
+    }, this.options.everyMs);
+    this.timer.unref();
+  }
+
+  /** No run in progress. */
+  idle(): boolean {
+    return this.running === undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,10 +1,12 @@
+import { parseDurationMs } from '../../functions/core/merge/clock';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 
 /** Source and target types whose runtime exists; others are refused at synth and at `syncline dev`. */
 export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook', 'dynamodb-stream', 'schedule', 'sqs', 'eventbridge']);
 export const SUPPORTED_TARGETS: ReadonlySet<TargetType> = new Set<TargetType>(['dynamodb', 's3', 'eventbridge', 'http', 'sqs']);
 
-export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver';
+/** Pipeline steps, and `review`: the scheduled conflict sweep of manual flows. */
+export type StepName = 'capture' | 'transform' | 'resolve' | 'deliver' | 'review';
 /** Which handler a function runs; each has one entry file under functions/entry. */
 export type HandlerKind =
   | 'webhook-capture'
@@ -17,7 +19,8 @@ export type HandlerKind =
   | 'deliver-s3'
   | 'deliver-eventbridge'
   | 'deliver-http'
-  | 'deliver-sqs';
+  | 'deliver-sqs'
+  | 'conflict-sweep';
 
 export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   'webhook-capture': 'functions/entry/webhook-capture.ts',
@@ -32,6 +35,7 @@ export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   'deliver-eventbridge': 'functions/entry/deliver-eventbridge.ts',
   'deliver-http': 'functions/entry/deliver-http.ts',
   'deliver-sqs': 'functions/entry/deliver-sqs.ts',
+  'conflict-sweep': 'functions/entry/conflict-sweeper.ts',
 };
 
 export interface QueuePlan {
@@ -80,7 +84,7 @@ export interface EventRulePlan {
 }
 
 export interface FunctionPlan {
-  /** Unique within the flow: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`. */
+  /** Unique within the flow: `capture-<source>`, `transform`, `resolve`, `deliver-<target>`, `conflict-sweep`. */
   readonly id: string;
   readonly name: string;
   readonly step: StepName;
@@ -213,6 +217,23 @@ export function deliverySizing(target: FlowConfig['targets'][number]): {
   return { batchSize, timeoutSeconds, reservedConcurrency, rateLimitPerInvocation };
 }
 
+/** Below this `autoResolveAfter`, the conflict sweep of a manual flow runs every minute instead of every 5. */
+export const FAST_SWEEP_BELOW_MS = 10 * 60_000;
+
+/**
+ * How often a manual flow's conflict sweep runs in AWS: every minute when `autoResolveAfter` is under 10 minutes
+ * (a conflict is then settled at most a minute late), else every 5 minutes, the dashboard's period.
+ */
+export function conflictSweepEvery(flow: FlowConfig): string {
+  const after = flow.conflict.autoResolveAfter;
+  return after !== undefined && parseDurationMs(after) < FAST_SWEEP_BELOW_MS ? '1 minute' : '5 minutes';
+}
+
+/** The bus (name or ARN) of a manual flow's `syncline.ConflictOpened` events: `conflict.eventBusName`, else the default bus. */
+export function conflictEventBus(flow: FlowConfig): string {
+  return flow.conflict.eventBusName ?? 'default';
+}
+
 function sqsTrigger(queueId: string, batchSize: number): TriggerPlan {
   return { type: 'sqs', queue: queueId, batchSize, maxBatchingWindowSeconds: 1 };
 }
@@ -321,6 +342,19 @@ export function planFlow(flow: FlowConfig): FlowPlan {
     });
   }
   queues.push(...deliverQueues);
+  if (flow.conflict.strategy === 'manual') {
+    // Settles conflicts older than autoResolveAfter and publishes the OpenConflicts gauge (also without it).
+    functions.push({
+      id: 'conflict-sweep',
+      name: `${flow.id}-conflict-sweep`,
+      step: 'review',
+      handler: 'conflict-sweep',
+      trigger: { type: 'schedule', every: conflictSweepEvery(flow) },
+      sendsTo: ['resolve'],
+      timeoutSeconds: 60,
+      memoryMb: 256,
+    });
+  }
   return {
     flow,
     queues,
