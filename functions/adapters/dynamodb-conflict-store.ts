@@ -86,6 +86,25 @@ export class DynamoDbConflictStore implements ConflictStore {
     }
   }
 
+  async markSuperseded(flow: string, id: string, at: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: flow, sk: id },
+          UpdateExpression: 'SET #status = :superseded, supersededAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :open',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': at },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
   async list(flow: string, status?: 'open' | 'resolved'): Promise<StoredConflict[]> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,

@@ -1,6 +1,7 @@
 import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { createConflictSweeper } from '../handlers/conflict-sweeper';
@@ -10,6 +11,7 @@ import { payloadStore } from './payloads';
 
 const flow = bakedFlow();
 const conflictTable = requireEnv('CONFLICT_TABLE');
+const stateTable = requireEnv('STATE_TABLE');
 const auditTable = requireEnv('AUDIT_TABLE');
 const resolveQueueUrl = requireEnv('RESOLVE_QUEUE_URL');
 const { logger, metrics } = observability(flow, 'review');
@@ -18,6 +20,7 @@ const sweep = createConflictSweeper({
   flow,
   resolveQueueUrl,
   conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
+  state: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
   // A resolution carrying a large value travels through the claim check, as every message to the resolve queue may.
   publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
   audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),

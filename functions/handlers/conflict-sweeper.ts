@@ -1,6 +1,16 @@
-import { autoResolveChoice, parseDurationMs } from '../core/merge';
-import { telemetryOf, type AuditLog, type Clock, type ConflictStore, type LogPort, type MetricsPort, type Publisher } from '../ports';
-import { settleConflict, type ReviewFlow } from './conflict-review-handler';
+import { autoResolveWinner, conflictsOf, parseDurationMs } from '../core/merge';
+import {
+  telemetryOf,
+  type AuditLog,
+  type Clock,
+  type ConflictStore,
+  type LogPort,
+  type MetricsPort,
+  type Publisher,
+  type StateStore,
+  type StoredConflict,
+} from '../ports';
+import { settleConflict, type ReviewAnswer, type ReviewFlow } from './conflict-review-handler';
 
 /** Who an automatic resolution is recorded as resolved by (audit, conflict item, lineage). */
 export const AUTO_RESOLVE_BY = 'syncline:auto-resolve';
@@ -8,8 +18,13 @@ export const AUTO_RESOLVE_BY = 'syncline:auto-resolve';
 /** Settlements run at once; each is three small writes. */
 const CONCURRENCY = 10;
 
+/** Time kept in reserve at the end of an invocation for the last settlements and the metrics flush. */
+const RESERVE_MS = 10_000;
+
 export interface ConflictSweeperDeps extends ReviewFlow {
   readonly conflicts: ConflictStore;
+  /** Read to settle only conflicts the record still holds open, choosing among every side of their field. */
+  readonly state: Pick<StateStore, 'getMany'>;
   readonly publisher: Publisher;
   readonly audit?: AuditLog;
   readonly clock?: Clock;
@@ -24,8 +39,10 @@ export interface SweepSummary {
   readonly open: number;
   /** Settled by this sweep with the fallback strategy's choice. */
   readonly autoResolved: number;
-  /** Old enough, but settled by someone else first (a reviewer, or an overlapping sweep): not an error. */
+  /** Settled by someone else first (a reviewer, or an overlapping sweep): not an error. */
   readonly alreadyResolved: number;
+  /** Closed as `superseded`: a newer edit replaced one of its sides, so the record no longer holds it. */
+  readonly superseded: number;
   /** Old enough, but their resolution could not be queued: still open, tried again next sweep. */
   readonly failed: number;
   /** Old enough, but left for the next sweep because the invocation ran out of time. */
@@ -39,44 +56,86 @@ export interface SweepOptions {
 
 export type ConflictSweeper = (options?: SweepOptions) => Promise<SweepSummary>;
 
-/** Time kept in reserve at the end of an invocation for the last settlements and the metrics flush. */
-const RESERVE_MS = 10_000;
+/** One settlement: a field whose oldest conflict is due, settled through the conflict that holds the winner. */
+interface Settlement {
+  readonly conflict: StoredConflict;
+  readonly choose: 'current' | 'incoming';
+  /** The field's other open conflicts, superseded once the settlement is merged. */
+  readonly siblings: number;
+}
 
 /**
- * One flow's conflict sweep (manual strategy), run on a schedule: each open conflict older than
- * `conflict.autoResolveAfter` is settled through the reviewer's path with the side `conflict.autoResolveWith` keeps,
- * by `syncline:auto-resolve`; then the open count is published as the `OpenConflicts` gauge (also without
- * `autoResolveAfter`). A conflict a reviewer settles meanwhile loses the conditional transition on one side only.
- * Throws after publishing the gauge when some resolution could not be queued, so the failure shows as an error.
+ * One flow's conflict sweep (manual strategy), run on a schedule. A field with a conflict open longer than
+ * `conflict.autoResolveAfter` is settled through the reviewer's path, by `syncline:auto-resolve`, with the value
+ * that `conflict.autoResolveWith` keeps among every side the record holds open on that field (a resolution dominates
+ * the whole field, so one settlement per field). Conflicts the record no longer holds (a newer edit replaced a side)
+ * are closed as superseded, never settled: settling them would overwrite that newer edit. Then the open count is
+ * published as the `OpenConflicts` gauge (also without `autoResolveAfter`). A reviewer settling a conflict at the
+ * same time wins or loses the conditional transition, never both. Throws after publishing the gauge when some
+ * resolution could not be queued, so the failure shows as a function error.
  */
 export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweeper {
   const { clock, logger, metrics } = telemetryOf(deps);
   const { flow } = deps;
   const { autoResolveAfter, autoResolveWith } = flow.conflict;
   const limitMs = autoResolveAfter !== undefined ? parseDurationMs(autoResolveAfter) : undefined;
+  const why = `open longer than autoResolveAfter "${autoResolveAfter}", settled by autoResolveWith "${autoResolveWith}"`;
+
+  /** Stale conflicts of the due keys, and one settlement per field with a due conflict. */
+  async function plan(open: StoredConflict[], now: number): Promise<{ stale: StoredConflict[]; settlements: Settlement[] }> {
+    if (limitMs === undefined || !autoResolveWith) return { stale: [], settlements: [] };
+    const dueKeys = [...new Set(open.filter((c) => now - c.openedAt >= limitMs).map((c) => c.key))];
+    if (dueKeys.length === 0) return { stale: [], settlements: [] };
+    const states = await deps.state.getMany(flow.id, dueKeys);
+    const live = new Set([...states.values()].flatMap((s) => conflictsOf(flow, s.doc).map((c) => c.id)));
+    const due = new Set(dueKeys);
+    const stale: StoredConflict[] = [];
+    const fields = new Map<string, StoredConflict[]>();
+    for (const c of open) {
+      if (!due.has(c.key)) continue;
+      if (!live.has(c.id)) stale.push(c);
+      else {
+        const id = JSON.stringify([c.key, c.field]);
+        fields.set(id, [...(fields.get(id) ?? []), c]);
+      }
+    }
+    const settlements: Settlement[] = [];
+    for (const group of fields.values()) {
+      // Open conflicts of a field share the displayed side; each parks another source's edit.
+      if (!group.some((c) => now - c.openedAt >= limitMs)) continue;
+      const first = group[0]!;
+      const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((c) => c.incoming)], autoResolveWith);
+      const holder = group.find((c) => c.incoming === winner);
+      settlements.push({ conflict: holder ?? first, choose: holder ? 'incoming' : 'current', siblings: group.length - 1 });
+    }
+    return { stale, settlements };
+  }
 
   return async (options = {}) => {
     const open = await deps.conflicts.list(flow.id, 'open');
     const now = clock.now();
-    const due = limitMs !== undefined && autoResolveWith ? open.filter((c) => now - c.openedAt >= limitMs) : [];
+    const { stale, settlements } = await plan(open, now);
+    let superseded = 0;
+    for (const c of stale) if (await deps.conflicts.markSuperseded(flow.id, c.id, now)) superseded++;
+    if (superseded > 0) logger.info('superseded conflicts closed', { flow: flow.id, conflicts: stale.map((c) => c.id) });
     let autoResolved = 0;
     let alreadyResolved = 0;
     let failed = 0;
     let deferred = 0;
-    for (let i = 0; i < due.length; i += CONCURRENCY) {
+    for (let i = 0; i < settlements.length; i += CONCURRENCY) {
       if (options.remainingMs && options.remainingMs() < RESERVE_MS) {
-        deferred = due.length - i;
+        deferred = settlements.length - i;
         break;
       }
       const answers = await Promise.all(
-        due.slice(i, i + CONCURRENCY).map((conflict) => {
-          const choice = autoResolveChoice(flow, conflict, autoResolveWith!);
-          const why = `open longer than autoResolveAfter "${autoResolveAfter}", settled by autoResolveWith "${autoResolveWith}"`;
-          return settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice, by: AUTO_RESOLVE_BY, why }).catch((err: unknown) => {
-            logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: (err as Error).message });
-            return { status: 500, body: undefined };
-          });
-        }),
+        settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose }) =>
+          settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why }).catch(
+            (err: unknown): ReviewAnswer => {
+              logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: (err as Error).message });
+              return { status: 500, body: undefined };
+            },
+          ),
+        ),
       );
       for (const a of answers) {
         if (a.status === 202) autoResolved++;
@@ -85,10 +144,10 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
         else failed++;
       }
     }
-    const summary: SweepSummary = { flow: flow.id, open: open.length - autoResolved - alreadyResolved, autoResolved, alreadyResolved, failed, deferred };
+    const summary: SweepSummary = { flow: flow.id, open: open.length - superseded - autoResolved - alreadyResolved, autoResolved, alreadyResolved, superseded, failed, deferred };
     metrics.gauge?.('OpenConflicts', summary.open);
     logger.info('conflict sweep done', { ...summary });
-    if (failed > 0) throw new Error(`${failed} of ${due.length} auto-resolution(s) of flow "${flow.id}" could not be queued; they stay open for the next sweep`);
+    if (failed > 0) throw new Error(`${failed} of ${settlements.length} auto-resolution(s) of flow "${flow.id}" could not be queued; they stay open for the next sweep`);
     return summary;
   };
 }

@@ -104,8 +104,8 @@ export interface ConflictResolution {
   readonly changeId: string;
 }
 
-/** A stored conflict: open, or resolved with its resolution. */
-export type StoredConflict = Conflict & { status: 'open' | 'resolved' | (string & {}); openedAt: number } & Partial<ConflictResolution>;
+/** A stored conflict: open, resolved with its resolution, or superseded (its record no longer holds it) at `supersededAt`. */
+export type StoredConflict = Conflict & { status: 'open' | 'resolved' | 'superseded' | (string & {}); openedAt: number; supersededAt?: number } & Partial<ConflictResolution>;
 
 export interface ConflictStore {
   /** Stores open conflicts (idempotent by conflict id); answers the ids that were new (not stored before). */
@@ -119,6 +119,11 @@ export interface ConflictStore {
   markResolved(flow: string, id: string, resolution: ConflictResolution): Promise<boolean>;
   /** Undoes `markResolved` when its change could not be sent (only while the resolution is still `changeId`'s). */
   reopen(flow: string, id: string, changeId: string): Promise<void>;
+  /**
+   * Closes an open conflict that its record no longer holds (a newer edit replaced a side): status `superseded`,
+   * conditionally on it still being open; false when it is not.
+   */
+  markSuperseded(flow: string, id: string, at: number): Promise<boolean>;
 }
 
 /** One event for an EventBridge bus. */

@@ -536,9 +536,11 @@ export class SyncFlow extends Construct {
         }
         break;
       case 'review':
-        // The sweep lists open conflicts (Query), settles them with the conditional UpdateItem (re-read with GetItem
-        // when it loses), and sends each resolution to the resolve queue (granted through sendsTo above).
+        // The sweep lists open conflicts (Query), settles or supersedes them with conditional UpdateItems (re-read
+        // with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle only what they still
+        // hold, and sends each resolution to the resolve queue (granted through sendsTo above).
         grantOnTable(store.conflicts, fn, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+        grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
         append(store.audit);
         break;
       case 'deliver':

@@ -404,7 +404,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             break;
           }
           case 'conflict-sweep': {
-            const sweep = wrap(fn, createConflictSweeper({ flow, resolveQueueUrl: queueUrl('resolve'), conflicts, publisher, audit, logger }));
+            const sweep = wrap(fn, createConflictSweeper({ flow, resolveQueueUrl: queueUrl('resolve'), conflicts, state: stateStore, publisher, audit, logger }));
             sweeps.push(new LocalTimer({ name: fn.name, everyMs: localSweepEveryMs(flow), run: () => sweep(), log }));
             break;
           }

@@ -78,7 +78,7 @@ describe('conflict sweep function', () => {
     });
   });
 
-  it('gets the conflict and audit tables, the resolve queue and the claim check, and nothing else of the store', () => {
+  it('gets the conflict and audit tables, reads of state, the resolve queue and the claim check, and nothing else of the store', () => {
     // Prepare
     const store = stack.store;
     const statements = statementsOf('fast', 'conflict-sweep');
@@ -87,9 +87,10 @@ describe('conflict sweep function', () => {
     // Assess
     expect(onResource(store.conflicts).flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     expect(onResource(store.audit).flatMap(actionsOf)).toEqual(['dynamodb:BatchWriteItem']);
+    expect(onResource(store.state).flatMap(actionsOf)).toEqual(['dynamodb:BatchGetItem']);
     expect(onResource(stack.flows.fast!.queues.resolve!).flatMap(actionsOf)).toEqual(expect.arrayContaining(['sqs:SendMessage']));
     const text = JSON.stringify(statements);
-    for (const other of [store.state, store.quarantine, store.dedup, store.hashKeySecret]) expect(text).not.toContain(logicalId(other));
+    for (const other of [store.quarantine, store.dedup, store.hashKeySecret]) expect(text).not.toContain(logicalId(other));
     expect(text).not.toMatch(/secretsmanager:|events:PutEvents|dynamodb:PutItem|dynamodb:DeleteItem|dynamodb:Scan/);
     const wildcard = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
     expect(wildcard.every((a) => a.startsWith('xray:'))).toBe(true);

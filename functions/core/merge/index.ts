@@ -21,4 +21,4 @@ export { clockOf, compareClock, parseDurationMs, REVIEW_SOURCE } from './clock';
 export { conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
 export { resolutionChange, type ResolutionChoice } from './resolution';
 export { strategies, strategyOf } from './strategies';
-export { autoResolveChoice, type AutoResolveChoice, type AutoResolveStrategy } from './auto-resolve';
+export { autoResolveChoice, autoResolveWinner, type AutoResolveChoice, type AutoResolveStrategy, type ConflictSide } from './auto-resolve';

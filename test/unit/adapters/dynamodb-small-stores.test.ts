@@ -142,4 +142,32 @@ describe('DynamoDbConflictStore', () => {
     expect(await store.get('people', 'c1')).toEqual({ id: 'c1', status: 'resolved' });
     expect(ddb).toHaveReceivedCommandWith(GetCommand, { ConsistentRead: true });
   });
+
+  it('supersedes with a conditional update on status = open, and answers false when it is not open', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolvesOnce({}).rejects(ccf());
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+
+    // Act
+    const first = await store.markSuperseded('people', 'c1', NOW);
+    const second = await store.markSuperseded('people', 'c1', NOW);
+
+    // Assess
+    expect([first, second]).toEqual([true, false]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'conflicts',
+      Key: { pk: 'people', sk: 'c1' },
+      ConditionExpression: 'attribute_exists(pk) AND #status = :open',
+      ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': NOW },
+    });
+  });
+
+  it('lets a DynamoDB error other than the condition through', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+
+    // Act / Assess
+    await expect(store.markSuperseded('people', 'c1', NOW)).rejects.toThrow('slow down');
+  });
 });

@@ -1,68 +1,90 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeEnvelope } from '../../../functions/core/envelope';
-import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
+import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
 import { AUTO_RESOLVE_BY, createConflictSweeper } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../lib/config/schema';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, RecordingMetrics } from '../../fixtures/fakes';
-import { manualFlow } from '../../fixtures/flows';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
 
 const RESOLVE_QUEUE = 'https://sqs.local/people-resolve';
 const MINUTE = 60_000;
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-const autoFlow = (conflict: Record<string, unknown>): FlowConfig => flowSchema.parse({ ...manualFlow, conflict: { strategy: 'manual', ...conflict } });
+const flowWith = (conflict: Record<string, unknown> = {}): FlowConfig =>
+  flowSchema.parse({
+    id: 'people',
+    key: ['id'],
+    sources: ['crm', 'erp', 'web'].map((id) => ({ id, type: 'webhook' })),
+    conflict: { strategy: 'manual', ...conflict },
+    targets: [{ id: 'replica', type: 'dynamodb' }],
+    audit: { level: 'all' },
+  });
+const LWW = flowWith({ autoResolveAfter: '10 minutes', autoResolveWith: 'lww' });
 
-/** A conflict on `email` of key `key`: crm wrote first, erp one second later. */
-function conflictOn(key: string): Conflict {
-  return {
-    id: `c-${key}`,
-    flow: 'people',
-    key,
-    field: 'email',
-    current: { value: `${key}@crm.io`, source: 'crm', clock: { ts: 1000, src: 'crm', seq: '1', id: `e-crm-${key}` } },
-    incoming: { value: `${key}@erp.io`, source: 'erp', clock: { ts: 2000, src: 'erp', seq: '1', id: `e-erp-${key}` } },
-  };
-}
+let n = 0;
+const edit = (source: string, key: string, ts: number, data: Record<string, unknown>): ChangeEnvelope => ({
+  v: 1,
+  id: eventId('people', source, key, ++n),
+  flow: 'people',
+  source,
+  key,
+  op: 'upsert',
+  data,
+  ts,
+  seq: String(n),
+  lineage: [],
+});
 
 describe('conflict sweeper', () => {
   let conflicts: InMemoryConflictStore;
+  let state: InMemoryStateStore;
   let publisher: FakePublisher;
   let audit: InMemoryAuditLog;
   let metrics: RecordingMetrics;
   let clock: FakeClock;
-  const sweeper = (flow: FlowConfig) => createConflictSweeper({ flow, resolveQueueUrl: RESOLVE_QUEUE, conflicts, publisher, audit, clock, metrics });
+  const sweeper = (flow: FlowConfig) => createConflictSweeper({ flow, resolveQueueUrl: RESOLVE_QUEUE, conflicts, state, publisher, audit, clock, metrics });
+
+  /** Merges changes into a key's state as the resolve step does, and stores the conflicts it holds open at `openedAt`. */
+  async function merge(flow: FlowConfig, key: string, changes: ChangeEnvelope[], openedAt: number): Promise<Conflict[]> {
+    const prev = await state.get('people', key);
+    const r = mergeChanges(flow, prev?.doc, changes);
+    state.seed({ flow: 'people', key, version: (prev?.version ?? 0) + 1, doc: r.doc, view: r.view, delivered: {}, updatedAt: openedAt });
+    await conflicts.open(r.conflicts, openedAt);
+    return r.conflicts;
+  }
+  /** crm then erp (one second later) edit `email` of `key` concurrently. */
+  const clash = (key: string, openedAt: number, flow = LWW) =>
+    merge(flow, key, [edit('crm', key, 1000, { email: `${key}@crm.io` }), edit('erp', key, 2000, { email: `${key}@erp.io` })], openedAt);
 
   beforeEach(async () => {
     conflicts = new InMemoryConflictStore();
+    state = new InMemoryStateStore();
     publisher = new FakePublisher();
     audit = new InMemoryAuditLog();
     metrics = new RecordingMetrics();
     clock = new FakeClock(T0);
-    // Opened 20 and 15 minutes ago, and 2 minutes ago.
-    await conflicts.open([conflictOn('old-1')], T0 - 20 * MINUTE);
-    await conflicts.open([conflictOn('old-2')], T0 - 15 * MINUTE);
-    await conflicts.open([conflictOn('fresh')], T0 - 2 * MINUTE);
   });
 
   it('settles only conflicts open longer than autoResolveAfter, with the lww winner, and reports what stays open', async () => {
+    // Prepare: opened 20 and 15 minutes ago, and 2 minutes ago.
+    const [old1] = await clash('old-1', T0 - 20 * MINUTE);
+    const [old2] = await clash('old-2', T0 - 15 * MINUTE);
+    const [fresh] = await clash('fresh', T0 - 2 * MINUTE);
+
     // Act
-    const summary = await sweeper(autoFlow({ autoResolveAfter: '10 minutes', autoResolveWith: 'lww' }))();
+    const summary = await sweeper(LWW)();
 
     // Assess
-    expect(summary).toMatchObject({ open: 1, autoResolved: 2, alreadyResolved: 0, failed: 0 });
-    expect((await conflicts.list('people', 'open')).map((c) => c.id)).toEqual(['c-fresh']);
-    for (const key of ['old-1', 'old-2']) {
-      expect(await conflicts.get('people', `c-${key}`)).toMatchObject({ status: 'resolved', resolvedBy: AUTO_RESOLVE_BY, choice: { choose: 'incoming' }, resolvedAt: T0 });
+    expect(summary).toMatchObject({ open: 1, autoResolved: 2, alreadyResolved: 0, superseded: 0, failed: 0 });
+    expect((await conflicts.list('people', 'open')).map((c) => c.id)).toEqual([fresh!.id]);
+    for (const c of [old1!, old2!]) {
+      expect(await conflicts.get('people', c.id)).toMatchObject({ status: 'resolved', resolvedBy: AUTO_RESOLVE_BY, choice: { choose: 'incoming' }, resolvedAt: T0 });
     }
     const changes = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE);
-    expect(changes.map((c) => [c.key, c.source, c.data])).toEqual(
-      expect.arrayContaining([
-        ['old-1', REVIEW_SOURCE, { email: 'old-1@erp.io' }],
-        ['old-2', REVIEW_SOURCE, { email: 'old-2@erp.io' }],
-      ]),
-    );
-    expect(changes).toHaveLength(2);
+    expect(changes.map((c) => [c.key, c.source, c.data]).sort()).toEqual([
+      ['old-1', REVIEW_SOURCE, { email: 'old-1@erp.io' }],
+      ['old-2', REVIEW_SOURCE, { email: 'old-2@erp.io' }],
+    ]);
     expect(audit.entries).toHaveLength(2);
     expect(audit.entries[0]).toMatchObject({ source: REVIEW_SOURCE, outcome: 'captured', detail: { by: AUTO_RESOLVE_BY } });
     expect(audit.entries[0]!.reason).toContain(`by ${AUTO_RESOLVE_BY}`);
@@ -72,30 +94,36 @@ describe('conflict sweeper', () => {
   });
 
   it("settles with the priority strategy's ranking when configured", async () => {
-    // Act: erp is newer, but crm outranks it on email.
-    await sweeper(autoFlow({ autoResolveAfter: '10 minutes', autoResolveWith: 'priority', priority: { email: ['crm', 'erp'] } }))();
+    // Prepare: erp is newer, but crm outranks it on email.
+    const flow = flowWith({ autoResolveAfter: '10 minutes', autoResolveWith: 'priority', priority: { email: ['crm', 'erp'] } });
+    const [c] = await clash('old-1', T0 - 20 * MINUTE, flow);
+
+    // Act
+    await sweeper(flow)();
 
     // Assess
-    expect(await conflicts.get('people', 'c-old-1')).toMatchObject({ status: 'resolved', choice: { choose: 'current' } });
-    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((c) => c.data)).toContainEqual({ email: 'old-1@crm.io' });
+    expect(await conflicts.get('people', c!.id)).toMatchObject({ status: 'resolved', choice: { choose: 'current' } });
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((x) => x.data)).toEqual([{ email: 'old-1@crm.io' }]);
   });
 
   it('leaves every conflict open without autoResolveAfter, and still publishes the open count', async () => {
+    // Prepare
+    const manual = flowWith();
+    await clash('old-1', T0 - 20 * MINUTE, manual);
+    await clash('fresh', T0 - MINUTE, manual);
+
     // Act
-    const summary = await sweeper(manualFlow)();
+    const summary = await sweeper(manual)();
 
     // Assess
-    expect(summary).toMatchObject({ open: 3, autoResolved: 0 });
+    expect(summary).toMatchObject({ open: 2, autoResolved: 0 });
     expect(publisher.calls).toBe(0);
-    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 3 }]);
+    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 2 }]);
   });
 
   it('publishes 0 when nothing is open', async () => {
-    // Prepare
-    const empty = new InMemoryConflictStore();
-
     // Act
-    await createConflictSweeper({ flow: manualFlow, resolveQueueUrl: RESOLVE_QUEUE, conflicts: empty, publisher, clock, metrics })();
+    await sweeper(LWW)();
 
     // Assess
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 0 }]);
@@ -103,49 +131,106 @@ describe('conflict sweeper', () => {
 
   it('applies a reviewer resolution racing with the sweep once: the reviewer wins the transition, the sweep sends nothing for it', async () => {
     // Prepare: a reviewer resolves old-1 after the sweep listed it and before its conditional transition.
-    const review = createConflictReview({ flows: new Map([['people', { flow: manualFlow, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, hashKey: 'k', clock });
+    const [old1] = await clash('old-1', T0 - 20 * MINUTE);
+    await clash('old-2', T0 - 15 * MINUTE);
+    await clash('fresh', T0 - 2 * MINUTE);
+    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, hashKey: 'k', clock });
     const markResolved = conflicts.markResolved.bind(conflicts);
     let raced = false;
     conflicts.markResolved = async (flow, id, r) => {
-      if (id === 'c-old-1' && !raced) {
+      if (id === old1!.id && !raced) {
         raced = true;
-        expect((await review.resolve('people', 'c-old-1', { choose: 'current', by: 'alice' })).status).toBe(202);
+        expect((await review.resolve('people', id, { choose: 'current', by: 'alice' })).status).toBe(202);
       }
       return markResolved(flow, id, r);
     };
 
     // Act
-    const summary = await sweeper(autoFlow({ autoResolveAfter: '10 minutes', autoResolveWith: 'lww' }))();
+    const summary = await sweeper(LWW)();
 
     // Assess
     expect(summary).toMatchObject({ open: 1, autoResolved: 1, alreadyResolved: 1, failed: 0 });
-    expect(await conflicts.get('people', 'c-old-1')).toMatchObject({ status: 'resolved', resolvedBy: 'alice', choice: { choose: 'current' } });
+    expect(await conflicts.get('people', old1!.id)).toMatchObject({ status: 'resolved', resolvedBy: 'alice', choice: { choose: 'current' } });
     const forOld1 = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).filter((c) => c.key === 'old-1');
     expect(forOld1.map((c) => c.data)).toEqual([{ email: 'old-1@crm.io' }]);
     expect(audit.entries.filter((e) => e.key === 'old-1').map((e) => e.detail?.by)).toEqual(['alice']);
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
   });
 
+  it('closes a conflict that a newer edit replaced as superseded instead of settling it over that edit', async () => {
+    // Prepare: crm edits email again after the conflict opened, without having seen erp's value: a new conflict.
+    const [stale] = await clash('moved', T0 - 20 * MINUTE);
+    const [current] = await merge(LWW, 'moved', [edit('crm', 'moved', 3000, { email: 'moved@crm2.io' })], T0 - MINUTE);
+    expect(current!.id).not.toBe(stale!.id);
+
+    // Act
+    const summary = await sweeper(LWW)();
+
+    // Assess
+    expect(summary).toMatchObject({ open: 1, autoResolved: 0, superseded: 1 });
+    expect(await conflicts.get('people', stale!.id)).toMatchObject({ status: 'superseded', supersededAt: T0 });
+    expect(await conflicts.get('people', current!.id)).toMatchObject({ status: 'open' });
+    expect(publisher.calls).toBe(0);
+    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
+  });
+
+  it('settles a field once, with the winner among all its open sides, then supersedes the sibling conflicts', async () => {
+    // Prepare: three sources edit email concurrently: two conflicts share the displayed crm value.
+    const opened = await merge(
+      LWW,
+      'three',
+      [edit('crm', 'three', 1000, { email: 'c@crm.io' }), edit('erp', 'three', 3000, { email: 'c@erp.io' }), edit('web', 'three', 2000, { email: 'c@web.io' })],
+      T0 - 20 * MINUTE,
+    );
+    expect(opened).toHaveLength(2);
+
+    // Act
+    const first = await sweeper(LWW)();
+
+    // Assess: one resolution, erp's value (the newest of the three), through the conflict that parks it.
+    expect(first).toMatchObject({ autoResolved: 1, open: 1 });
+    const changes = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE);
+    expect(changes.map((c) => c.data)).toEqual([{ email: 'c@erp.io' }]);
+    const settled = opened.find((c) => c.incoming.source === 'erp')!;
+    expect(await conflicts.get('people', settled.id)).toMatchObject({ status: 'resolved', choice: { choose: 'incoming' } });
+
+    // Act: the resolve step merges the resolution, and the next sweep runs.
+    await merge(LWW, 'three', changes, T0);
+    clock.advance(MINUTE);
+    const second = await sweeper(LWW)();
+
+    // Assess
+    expect(second).toMatchObject({ autoResolved: 0, superseded: 1, open: 0 });
+    expect(publisher.bodies(RESOLVE_QUEUE)).toHaveLength(1);
+    expect(metrics.gauges.map((g) => g.value)).toEqual([1, 0]);
+  });
+
   it('keeps a conflict open when its resolution cannot be queued, publishes the gauge, then fails the run', async () => {
     // Prepare
+    const [old1] = await clash('old-1', T0 - 20 * MINUTE);
+    const [old2] = await clash('old-2', T0 - 15 * MINUTE);
     publisher.failWhen = (m) => (JSON.parse(m.body) as ChangeEnvelope).key === 'old-2';
 
     // Act
-    const run = sweeper(autoFlow({ autoResolveAfter: '10 minutes', autoResolveWith: 'lww' }))();
+    const run = sweeper(LWW)();
 
     // Assess
     await expect(run).rejects.toThrow(/1 of 2 auto-resolution\(s\) of flow "people" could not be queued/);
-    expect(await conflicts.get('people', 'c-old-2')).toMatchObject({ status: 'open' });
-    expect(await conflicts.get('people', 'c-old-1')).toMatchObject({ status: 'resolved' });
-    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 2 }]);
+    expect(await conflicts.get('people', old2!.id)).toMatchObject({ status: 'open' });
+    expect(await conflicts.get('people', old1!.id)).toMatchObject({ status: 'resolved' });
+    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
   });
 
   it('leaves due conflicts for the next run when the invocation is about to time out', async () => {
+    // Prepare
+    await clash('old-1', T0 - 20 * MINUTE);
+    await clash('old-2', T0 - 15 * MINUTE);
+
     // Act
-    const summary = await sweeper(autoFlow({ autoResolveAfter: '10 minutes', autoResolveWith: 'lww' }))({ remainingMs: () => 5_000 });
+    const summary = await sweeper(LWW)({ remainingMs: () => 5_000 });
 
     // Assess
-    expect(summary).toMatchObject({ open: 3, autoResolved: 0, deferred: 2 });
+    expect(summary).toMatchObject({ open: 2, autoResolved: 0, deferred: 2 });
     expect(publisher.calls).toBe(0);
   });
 });
