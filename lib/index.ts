@@ -2,7 +2,7 @@
 export { SynclineFunction, mergeFunctionProps, DEFAULT_BUNDLING, ESM_REQUIRE_BANNER, SYNCLINE_RUNTIME, type SynclineFunctionProps } from './constructs/function-defaults';
 export { SyncStore, type SyncStoreProps, type SyncStoreTableProps, type ExistingStoreTables, type StoreTableId } from './constructs/sync-store';
 export { SyncFlow, DEFAULT_PROJECT_ROOT, METRICS_NAMESPACE, type SyncFlowProps } from './constructs/sync-flow';
-export { Observability, FlowAlarms, DEFAULT_ALARM_THRESHOLDS, flowMetric, type ObservabilityProps, type FlowAlarmsProps } from './constructs/observability';
+export { Observability, FlowAlarms, DEFAULT_ALARM_THRESHOLDS, OPEN_CONFLICTS_METRIC, flowMetric, type ObservabilityProps, type FlowAlarmsProps } from './constructs/observability';
 export { SyncStack, type SyncStackProps } from './stacks/sync-stack';
 export { applyNagAcknowledgements, NAG_ACKNOWLEDGEMENTS } from './stacks/nag';
 export { loadConfig, parseConfig, readConfigFile, ConfigError, formatIssue, type ConfigIssue } from './config/load';
@@ -10,6 +10,8 @@ export * from './config/schema';
 export {
   plan,
   planFlow,
+  conflictEventBus,
+  conflictSweepEvery,
   unsupportedTypes,
   UnsupportedError,
   ENTRY_FILES,
