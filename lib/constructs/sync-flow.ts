@@ -40,7 +40,6 @@ function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]):
   return Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
 }
 
-
 /** The repository root: entry files and package-lock.json are resolved against it. */
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
