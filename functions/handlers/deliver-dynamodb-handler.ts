@@ -91,7 +91,8 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               reason: outcome === 'written' ? undefined : 'target already has this version or a newer one',
               version: state.version,
               target: targetId,
-              detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted },
+              // ts: source time of the newest change delivered, which status measures lag from.
+              detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts },
             },
           });
         }),

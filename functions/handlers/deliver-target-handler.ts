@@ -73,7 +73,8 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
           ...(reason !== undefined ? { reason } : {}),
           version: state.version,
           target: targetId,
-          detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ...extra },
+          // ts: source time of the newest change behind this version, which status measures lag from.
+          detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts: changeTimeOf(state.view), ...extra },
         };
       };
 
