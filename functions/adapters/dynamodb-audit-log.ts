@@ -1,6 +1,6 @@
 import { queryAll } from './dynamodb-query';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AuditEntry, AuditLog } from '../ports';
+import type { AuditEntry, AuditLog, AuditWindow } from '../ports';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -17,7 +17,7 @@ export interface DynamoDbAuditLogOptions {
  * (plus `#${target}` for deliveries), `flowHour` `${flow}#YYYY-MM-DDTHH` and `at` (number, ms) for the
  * `byFlowTime` index, `expiresAt` (epoch seconds) for TTL, and the entry's fields.
  */
-export class DynamoDbAuditLog implements AuditLog {
+export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly retentionDays: (flow: string) => number;

@@ -52,8 +52,17 @@ export interface ConflictReviewDeps {
   readonly flows: ReadonlyMap<string, ReviewFlow>;
   readonly conflicts: ConflictStore;
   readonly publisher: Publisher;
-  /** Per-deployment key of `hash` masking: a reviewer's value is masked like the field's records are. */
-  readonly hashKey: string;
+  /**
+   * Per-deployment key of `hash` masking: a reviewer's value is masked like the field's records are. A function is
+   * called only when a given value needs masking (in AWS it reads the key's secret).
+   */
+  readonly hashKey: string | (() => Promise<string>);
+  /**
+   * True when `user` is an authenticated caller (the IAM principal in AWS): it is who resolved, and a body `by` is
+   * only noted beside it (`<caller> (as <by>)`). Otherwise a body `by` wins over `user`.
+   * @default false
+   */
+  readonly authenticatedCaller?: boolean;
   /** Records who resolved what (a `captured` entry of source `syncline:review`, kept at audit level `all`). */
   readonly audit?: AuditLog;
   readonly clock?: Clock;
@@ -120,13 +129,16 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       if (!conflict) return problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
       if (conflict.status !== 'open') return alreadyResolved(conflict);
 
-      const by = parsed.data.by ?? (user?.trim() || 'local');
+      const caller = user?.trim();
+      if (deps.authenticatedCaller && !caller) return problem(401, 'the request carries no caller identity');
+      const asked = parsed.data.by;
+      const by = deps.authenticatedCaller ? (asked && asked !== caller ? `${caller} (as ${asked})` : caller!) : (asked ?? (caller || 'local'));
       // A given value skips the transform, so the field's mask is applied here: state never holds it unmasked.
       const mask = target.flow.transform.mask?.[conflict.field];
       const choice: ConflictChoice =
         parsed.data.choose !== undefined
           ? { choose: parsed.data.choose }
-          : { value: mask ? maskValue(mask, parsed.data.value, deps.hashKey) : parsed.data.value };
+          : { value: mask ? maskValue(mask, parsed.data.value, typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey()) : parsed.data.value };
       return settleConflict(deps, { target, conflict, choice, by });
     },
   };

@@ -68,6 +68,24 @@ export interface AuditLog {
   lineage(flow: string, key: string): Promise<AuditEntry[]>;
 }
 
+/** A flow's audit entries over a time window (the `byFlowTime` index): what status counts and measures lag on. */
+export interface AuditWindow {
+  /** Entries with `since <= at <= until` (ms), oldest first. */
+  between(flow: string, since: number, until: number): Promise<AuditEntry[]>;
+}
+
+/** Depth of one queue: visible plus in flight (ApproximateNumberOfMessages + ...NotVisible). */
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly total: number;
+}
+
+/** Reads queue depths (SQS GetQueueAttributes). */
+export interface QueueDepths {
+  depth(queueUrl: string): Promise<QueueDepth>;
+}
+
 export interface QuarantineItem {
   readonly flow: string;
   readonly id: string;

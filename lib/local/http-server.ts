@@ -1,7 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import {
+  AdminHttpError,
+  MAX_ADMIN_BODY,
+  noRoute,
+  parseJsonBody,
+  pathSegments,
+  routeAdmin,
+  type AdminAnswer,
+  type AdminApi,
+  type AdminRequest,
+} from '../../functions/handlers/admin-api';
 import { lambdaContext } from './sqs-poller';
+
+export type { AdminAnswer, AdminApi } from '../../functions/handlers/admin-api';
 
 /** What an HTTP-API-triggered function exports. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
@@ -17,18 +30,12 @@ export interface HttpRoute {
   readonly handler: HttpHandler;
 }
 
-/** Admin answers: a JSON body, or undefined for 404. */
-export interface AdminApi {
-  listFlows(): Promise<unknown>;
-  getFlow(flowId: string): Promise<unknown | undefined>;
-  getRecord(flowId: string, key: string): Promise<unknown | undefined>;
-  lineage(flowId: string, key: string): Promise<unknown | undefined>;
-  conflicts(flowId: string): Promise<unknown | undefined>;
-  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]` (open by default); preferred over `conflicts` when present. */
-  listConflicts?(flowId: string, status: string | undefined): Promise<AdminAnswer>;
-  /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked (header `x-syncline-user`). */
-  resolveConflict?(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
-  quarantine(flowId: string): Promise<unknown | undefined>;
+/**
+ * The admin API of the local runtime: the shared admin use cases, plus routes that exist only locally
+ * (`/local/*`, and pull, backfill and redrive, which the CLI does with the AWS SDK against a deployed stack).
+ */
+export interface LocalAdminApi extends AdminApi {
+  /** `GET /local/endpoints`. */
   endpoints(): unknown;
   /** `POST /flows/{flowId}/sources/{sourceId}/pull`: runs a schedule source now; the body (optional) may hold `acceptDeletes`, `restart`. */
   pull?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
@@ -37,22 +44,12 @@ export interface AdminApi {
    * body, or one chunk for a body `{"segment", "totalSegments", "cursor"?, "maxItems"?}`.
    */
   backfill?(flowId: string, sourceId: string, body: unknown): Promise<AdminAnswer>;
-  /** `POST /flows/{flowId}/redrive`: moves DLQ messages back to their queues; the body may name one `step` (queue id). */
+  /** `POST /flows/{flowId}/redrive`: moves DLQ messages back to their queues; the body may name one `step` (queue id) and a `max`. */
   redrive?(flowId: string, body: unknown): Promise<AdminAnswer>;
-  /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`; re-sends quarantined records to the transform. */
-  replayQuarantine?(flowId: string, body: unknown): Promise<AdminAnswer>;
-  /** `GET /flows/{flowId}/status` (one flow) or `GET /status` (every flow): queue and DLQ depths, last hour's outcomes, lag. */
-  status?(flowId: string | undefined): Promise<AdminAnswer>;
   /** `POST /local/events`: a PutEvents-shaped body, routed to the eventbridge sources. */
   putEvents?(body: unknown): Promise<AdminAnswer>;
   /** `GET /local/events[?busName=]`: events put on the local buses, newest last. */
   listEvents?(busName: string | undefined): unknown;
-}
-
-/** An admin answer with its status. */
-export interface AdminAnswer {
-  readonly status: number;
-  readonly body: unknown;
 }
 
 export interface HttpServerOptions {
@@ -60,7 +57,7 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly routes: readonly HttpRoute[];
-  readonly admin: AdminApi;
+  readonly admin: LocalAdminApi;
   readonly log?: (line: string) => void;
 }
 
@@ -220,73 +217,36 @@ function sendResult(res: ServerResponse, result: APIGatewayProxyResultV2): void 
   res.end(body);
 }
 
-/** Splits the path into raw segments, decoding each (so an encoded `/` inside a key stays inside it). */
-function segments(pathname: string): string[] {
-  return pathname
-    .split('/')
-    .filter((s, i, all) => !(s === '' && (i === 0 || i === all.length - 1)))
-    .map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        throw new HttpError(400, `path segment "${s}" is not valid percent-encoding`);
-      }
-    });
-}
-
-/** Largest admin request body. */
-const MAX_ADMIN_BODY = 1_000_000;
-
-/** The admin POST routes; undefined when the path is none of them. */
-async function adminPost(admin: AdminApi, parts: string[], req: IncomingMessage): Promise<AdminAnswer | undefined> {
-  const json = async (): Promise<unknown> => {
-    const raw = (await readBody(req, MAX_ADMIN_BODY)).toString('utf8');
-    if (raw.trim() === '') return undefined;
-    try {
-      return JSON.parse(raw);
-    } catch (err) {
-      throw new HttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
-    }
-  };
+/** The routes only the local runtime has; undefined when the request is none of them. */
+async function localRoute(admin: LocalAdminApi, req: AdminRequest): Promise<AdminAnswer | undefined> {
+  const parts = req.path;
   const [a, flowId, b, sourceId, action] = parts;
-  if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await json());
-  if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await json());
-  if (a === 'flows' && b === 'quarantine' && sourceId === 'replay' && parts.length === 4 && admin.replayQuarantine) return admin.replayQuarantine(flowId!, await json());
-  if (a === 'flows' && b === 'conflicts' && parts.length === 5 && action === 'resolve' && admin.resolveConflict) {
-    const user = req.headers['x-syncline-user'];
-    return admin.resolveConflict(flowId!, sourceId!, await json(), Array.isArray(user) ? user[0] : user);
+  if (req.method === 'GET' && a === 'local' && parts.length === 2) {
+    if (flowId === 'endpoints') return { status: 200, body: admin.endpoints() };
+    if (flowId === 'events' && admin.listEvents) return { status: 200, body: admin.listEvents(req.query.busName) };
   }
+  if (req.method !== 'POST') return undefined;
+  if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await req.body());
+  if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await req.body());
   if (a === 'flows' && b === 'sources' && parts.length === 5) {
-    if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await json());
-    if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!, await json());
+    if (action === 'pull' && admin.pull) return admin.pull(flowId!, sourceId!, await req.body());
+    if (action === 'backfill' && admin.backfill) return admin.backfill(flowId!, sourceId!, await req.body());
   }
   return undefined;
 }
 
-async function adminRoute(admin: AdminApi, method: string, parts: string[], url?: URL): Promise<{ status: number; body: unknown }> {
-  const found = (body: unknown, what: string) => (body === undefined ? { status: 404, body: { message: `${what} not found` } } : { status: 200, body });
-  if (method !== 'GET') throw new HttpError(404, `no route for ${method} /${parts.join('/')}`);
-  const [a, flowId, b, key, c] = parts;
-  if (a === 'local' && flowId === 'endpoints' && parts.length === 2) return { status: 200, body: admin.endpoints() };
-  if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.listEvents) return { status: 200, body: admin.listEvents(url?.searchParams.get('busName') ?? undefined) };
-  if (a === 'status' && parts.length === 1 && admin.status) return admin.status(undefined);
-  if (a !== 'flows') throw new HttpError(404, `no route for GET /${parts.join('/')}`);
-  if (parts.length === 3 && b === 'status' && admin.status) return admin.status(flowId!);
-  if (parts.length === 1) return { status: 200, body: await admin.listFlows() };
-  if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
-  if (parts.length === 3 && b === 'conflicts') {
-    if (admin.listConflicts) return admin.listConflicts(flowId!, url?.searchParams.get('status') ?? undefined);
-    return found(await admin.conflicts(flowId!), `flow "${flowId}"`);
-  }
-  if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
-  if (parts.length === 4 && b === 'records') {
-    const record = await admin.getRecord(flowId!, key!);
-    // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
-    if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${key}" of flow "${flowId}" was deleted`, ...(record as object) } };
-    return found(record, `record "${key}" of flow "${flowId}"`);
-  }
-  if (parts.length === 5 && b === 'records' && c === 'lineage') return found(await admin.lineage(flowId!, key!), `flow "${flowId}"`);
-  throw new HttpError(404, `no route for GET /${parts.join('/')}`);
+/** An admin request of the local server: decoded segments, first value of each query parameter, a lazily read body. */
+function adminRequest(req: IncomingMessage, url: URL, path: string): AdminRequest {
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] ??= v;
+  const user = req.headers['x-syncline-user'];
+  return {
+    method: req.method ?? 'GET',
+    path: pathSegments(path),
+    query,
+    body: async () => parseJsonBody((await readBody(req, MAX_ADMIN_BODY)).toString('utf8')),
+    ...(user !== undefined ? { user: Array.isArray(user) ? user[0] : user } : {}),
+  };
 }
 
 /** The local stand-in for API Gateway: webhook routes to capture functions, plus the admin API. */
@@ -302,7 +262,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {
       const route = routes.get(path);
       if (!route) {
-        const [, flowId, sourceId] = segments(path);
+        const [, flowId, sourceId] = pathSegments(path);
         throw new HttpError(404, sourceId ? `unknown flow or source: "${flowId}/${sourceId}"` : flowId ? `unknown flow "${flowId}", or it has more than one webhook source: use /webhooks/${flowId}/<sourceId>` : 'missing flow id: POST /webhooks/<flowId>/<sourceId>');
       }
       if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`);
@@ -320,14 +280,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       sendResult(res, result);
       return;
     }
-    if (method === 'POST') {
-      const answer = await adminPost(options.admin, segments(path), req);
-      if (answer) {
-        sendJson(res, answer.status, answer.body);
-        return;
-      }
-    }
-    const { status, body } = await adminRoute(options.admin, method, segments(path), url);
+    const request = adminRequest(req, url, path);
+    const { status, body } = (await localRoute(options.admin, request)) ?? (await routeAdmin(options.admin, request)) ?? noRoute(method, request.path);
     sendJson(res, status, body);
   };
 
@@ -339,7 +293,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) {
+      if (err instanceof HttpError || err instanceof AdminHttpError) {
         // After a 413 the rest of the body is not read: close the connection once the answer is out.
         sendJson(res, err.status, { message: err.message }, err.status === 413 ? { connection: 'close' } : {});
         return;

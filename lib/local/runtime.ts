@@ -3,9 +3,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import type { FlowConfig, SynclineConfig } from '../config/schema';
-import { conflictEventBus, plan as planTopology, type FunctionPlan, type Plan } from '../plan/plan';
+import { namedSecrets } from '../config/named-secrets';
+import { conflictEventBus, plan as planTopology, type FlowPlan, type FunctionPlan, type Plan } from '../plan/plan';
 import { parseDurationMs } from '../../functions/core/merge/clock';
 import { createConflictSweeper } from '../../functions/handlers/conflict-sweeper';
+
+export { namedSecrets };
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
@@ -20,13 +23,12 @@ import { documentClientFor } from '../../functions/adapters/clients';
 import { compileTransform } from '../../functions/core/transform/pipeline';
 import { createDeliverDynamoDbHandler } from '../../functions/handlers/deliver-dynamodb-handler';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
-import { createConflictReview, type ReviewFlow } from '../../functions/handlers/conflict-review-handler';
 import { EventBridgeEventPublisher } from '../../functions/adapters/eventbridge-event-publisher';
 import { createTransformHandler } from '../../functions/handlers/transform-handler';
 import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
 import type { LogPort, Secrets } from '../../functions/ports';
 import { createLocalClients, LOCAL_REGION, type LocalClients, type LocalEndpoints } from './clients';
-import { assertPortFree, startHttpServer, type AdminApi, type HttpRoute, type LocalHttpServer } from './http-server';
+import { assertPortFree, startHttpServer, type HttpRoute, type LocalAdminApi, type LocalHttpServer } from './http-server';
 import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
@@ -41,9 +43,9 @@ import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-ha
 import { BackfillRequestError, createBackfillHandler, type BackfillHandler } from '../../functions/handlers/backfill-handler';
 import { DynamoDbTableScanner } from '../../functions/adapters/dynamodb-table-scanner';
 import { InvalidCursorError } from '../../functions/ports';
-import { redriveQueue } from './redrive';
-import { flowStatus } from './status';
-import { createQuarantineReplay } from '../../functions/handlers/quarantine-replay';
+import { redriveFlow } from './redrive';
+import { SqsQueueDepths } from '../../functions/adapters/sqs-queue-depths';
+import { createAdminService, type FlowResourceView } from '../../functions/handlers/admin-service';
 import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
 import { LocalSchedule, LocalTimer } from './scheduler';
 import { StreamPoller } from './stream-poller';
@@ -153,19 +155,19 @@ function hashKeyFor(persist: string | undefined): string {
   return key;
 }
 
-/** Every `secretName` the config names (targets' and sources' credentials). */
-export function namedSecrets(config: SynclineConfig): string[] {
-  const names = new Set<string>();
-  const walk = (v: unknown) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object')
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'secretName' && typeof x === 'string') names.add(x);
-        else walk(x);
-      }
+/** Where a flow's resources are on the local servers, as the admin API describes them. */
+function localFlowResources(fp: FlowPlan, resources: LocalResources, config: SynclineConfig, webhookSecretGenerated: boolean): FlowResourceView {
+  const fr = resources.flows[fp.flow.id]!;
+  return {
+    tables: { ...resources.tables, targets: fr.targetTables, sources: fr.sourceTables },
+    sources: { buckets: fr.sourceBuckets, streamFailureQueues: fr.streamFailureQueues },
+    queues: fr.queues,
+    functions: Object.fromEntries(fp.functions.map((fn) => [fn.id, fn.name])),
+    secrets: {
+      webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
+      named: namedSecrets({ flows: [fp.flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
+    },
   };
-  walk(config.flows);
-  return [...names];
 }
 
 function localLogPort(name: string, log: (line: string) => void, verbose: boolean): LogPort {
@@ -255,7 +257,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     // ConflictOpened events go to the flow's bus on the local EventBridge (`conflict.eventBusName`, else default), as in AWS.
     const conflictEventsOf = (flow: FlowConfig) => new EventBridgeEventPublisher({ putter: eventBus, busName: conflictEventBus(flow) });
     const sweeps: LocalTimer[] = [];
-    const reviewFlows = new Map<string, ReviewFlow>();
     const streamPollers: StreamPoller[] = [];
     const schedules = new Map<string, LocalSchedule>();
     // Backfills of dynamodb-stream sources by `<flow>/<source>`: what their capture function runs on a direct invoke in AWS.
@@ -326,7 +327,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
             const events = flow.conflict.strategy === 'manual' ? conflictEventsOf(flow) : undefined;
             sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}) }));
-            reviewFlows.set(flow.id, { flow, resolveQueueUrl: queueUrl('resolve') });
             break;
           }
           case 'deliver-s3':
@@ -415,71 +415,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
     }
 
-    const quarantineReader = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine });
-    // Replay re-sends quarantined envelopes to the transform queue, so the current config decides again.
-    const replay = createQuarantineReplay({
-      transformQueues: new Map(Object.entries(resources.flows).flatMap(([id, fr]) => (fr.queues.transform ? [[id, fr.queues.transform.url] as const] : []))),
-      quarantine: quarantineReader,
-      publisher,
-      logger: localLogPort('quarantine-replay', log, verbose),
-    });
-    // Manual review, served here by the same use case a Lambda behind the HTTP API would run.
-    const review = createConflictReview({ flows: reviewFlows, conflicts, publisher, audit, hashKey, logger: localLogPort('conflict-review', log, verbose) });
     const flowsById = new Map(config.flows.map((f) => [f.id, f]));
     let http: LocalHttpServer | undefined;
     const base = () => http?.url ?? '';
-    const admin: AdminApi = {
-      listFlows: async () =>
-        config.flows.map((f) => ({
-          id: f.id,
-          description: f.description,
-          sources: f.sources.map((s) => ({ id: s.id, type: s.type })),
-          targets: f.targets.map((x) => ({ id: x.id, type: x.type })),
-          conflict: f.conflict.strategy,
-          webhooks: webhooks.filter((w) => w.flowId === f.id).map((w) => ({ sourceId: w.sourceId, urls: w.urls.map((u) => base() + u) })),
-        })),
-      getFlow: async (flowId) => {
-        const flow = flowsById.get(flowId);
-        const fp = topology.flows.find((f) => f.flow.id === flowId);
-        if (!flow || !fp) return undefined;
-        const fr = resources.flows[flowId]!;
-        return {
-          id: flowId,
-          config: flow,
-          resources: {
-            tables: { ...t, targets: fr.targetTables, sources: fr.sourceTables },
-            sources: { buckets: fr.sourceBuckets, streamFailureQueues: fr.streamFailureQueues },
-            queues: Object.values(fr.queues).map((q) => ({ id: q.id, name: q.name, url: q.url, arn: q.arn, maxReceiveCount: q.maxReceiveCount, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, dlq: q.dlq })),
-            secrets: {
-              webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
-              named: namedSecrets({ ...config, flows: [flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
-            },
-            functions: fp.functions.map((fn) => ({ id: fn.id, name: fn.name, step: fn.step, handler: fn.handler, trigger: fn.trigger })),
-          },
-          webhooks: webhooks.filter((w) => w.flowId === flowId).map((w) => ({ sourceId: w.sourceId, urls: w.urls.map((u) => base() + u) })),
-        };
-      },
-      getRecord: async (flowId, key) => {
-        if (!flowsById.has(flowId)) return undefined;
-        const state = await stateStore.get(flowId, key);
-        if (!state) return undefined;
-        return {
-          flow: flowId,
-          key,
-          version: state.version,
-          deleted: state.view.deleted,
-          record: state.view.data,
-          clocks: state.view.clocks,
-          hash: state.view.hash,
-          delivered: state.delivered,
-          updatedAt: state.updatedAt,
-        };
-      },
-      lineage: async (flowId, key) => (flowsById.has(flowId) ? audit.lineage(flowId, key) : undefined),
-      conflicts: async (flowId) => (flowsById.has(flowId) ? conflicts.list(flowId, 'open') : undefined),
-      listConflicts: (flowId, status) => review.list(flowId, status),
-      resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
-      quarantine: async (flowId) => (flowsById.has(flowId) ? quarantineReader.list(flowId) : undefined),
+    const depths = new SqsQueueDepths(clients.sqs);
+    // The same admin use cases as a flow's admin function in AWS, over the local resources.
+    const service = createAdminService({
+      flows: topology.flows.map((fp) => ({ plan: fp, resources: localFlowResources(fp, resources, config, webhookSecretGenerated) })),
+      baseUrl: base,
+      stateStore,
+      audit,
+      conflicts,
+      quarantine: new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine }),
+      publisher,
+      depths,
+      hashKey,
+      logger: localLogPort('admin', log, verbose),
+    });
+    const admin: LocalAdminApi = {
+      ...service,
       endpoints: () => endpoints,
       pull: async (flowId, sourceId, body) => {
         const flow = flowsById.get(flowId);
@@ -515,22 +469,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       redrive: async (flowId, body) => {
         const queues = resources.flows[flowId]?.queues;
         if (!queues) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
-        const step = (body as { step?: unknown } | undefined)?.step;
-        if (step !== undefined && (typeof step !== 'string' || !queues[step])) {
-          return { status: 400, body: { message: `step must be one of ${Object.keys(queues).join(', ')}` } };
-        }
-        const moved: Record<string, number> = {};
-        for (const [id, q] of Object.entries(queues)) {
-          if (step === undefined || id === step) moved[id] = await redriveQueue(clients.sqs, q.dlq.url, q.url);
-        }
-        return { status: 200, body: { flow: flowId, moved, total: Object.values(moved).reduce((a, b) => a + b, 0) } };
-      },
-      replayQuarantine: (flowId, body) => replay.replay(flowId, body),
-      status: async (flowId) => {
-        const statusOf = (id: string) => flowStatus(id, resources.flows[id]!, { sqs: clients.sqs, audit });
-        if (flowId === undefined) return { status: 200, body: await Promise.all(config.flows.map((f) => statusOf(f.id))) };
-        if (!resources.flows[flowId]) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
-        return { status: 200, body: await statusOf(flowId) };
+        return redriveFlow({ flowId, queues, body, sqs: clients.sqs, depths });
       },
       putEvents: async (body) => {
         const entries = (body as { Entries?: unknown } | undefined)?.Entries;

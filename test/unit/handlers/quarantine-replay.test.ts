@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createQuarantineReplay } from '../../../functions/handlers/quarantine-replay';
 import type { QuarantineItem } from '../../../functions/ports';
-import { lagOf } from '../../../lib/local/status';
 import { FakeClock, FakePublisher, InMemoryQuarantineStore } from '../../fixtures/fakes';
 
 const Q = 'https://sqs.local/orders-transform';
@@ -57,20 +56,5 @@ describe('quarantine replay', () => {
     await quarantine.put([item('a', 2_000)]);
     expect(await quarantine.delete([{ flow: 'orders', id: 'a', at: 1_000 }])).toEqual([]);
     expect(await quarantine.list('orders')).toHaveLength(1);
-  });
-});
-
-describe('status lag', () => {
-  const base = { flow: 'f', source: 's', key: 'k' } as const;
-  it('measures deliveries from the capture entry of their first event, newest first', () => {
-    const lag = lagOf([
-      { ...base, step: 'capture', outcome: 'captured', at: 1_000, eventId: 'e1' },
-      { ...base, step: 'capture', outcome: 'captured', at: 2_000, eventId: 'e2' },
-      { ...base, step: 'deliver', outcome: 'delivered', at: 1_500, eventId: 'e1', detail: { eventIds: ['e1'] } },
-      { ...base, step: 'deliver', outcome: 'delivered', at: 2_100, eventId: 'e2', detail: { eventIds: ['e2'] } },
-      { ...base, step: 'deliver', outcome: 'delivered', at: 3_000, eventId: 'e9', detail: { eventIds: ['e9'] } },
-    ]);
-    expect(lag).toEqual({ latestMs: 100, p50Ms: 100, maxMs: 500, samples: 2, from: 'capture' });
-    expect(lagOf([{ ...base, step: 'deliver', outcome: 'delivered', at: 3_000, eventId: 'e9' }])).toBeUndefined();
   });
 });

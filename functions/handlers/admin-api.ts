@@ -1,0 +1,126 @@
+/** An admin answer: HTTP status and JSON body. */
+export interface AdminAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/**
+ * The admin use cases served alike by the local runtime and by the admin functions behind API Gateway
+ * (DESIGN.md §2 "Admin"). Methods answering `unknown | undefined` give the JSON body, or undefined for 404.
+ */
+export interface AdminApi {
+  /** `GET /flows`. */
+  listFlows?(): Promise<unknown>;
+  /** `GET /flows/{flowId}`: the flow's config and the names or ARNs of its resources. */
+  getFlow(flowId: string): Promise<unknown | undefined>;
+  /** `GET /flows/{flowId}/records/{key}`. */
+  getRecord(flowId: string, key: string): Promise<unknown | undefined>;
+  /** `GET /flows/{flowId}/records/{key}/lineage`: audit entries, oldest first. */
+  lineage(flowId: string, key: string): Promise<unknown | undefined>;
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]` (open by default). */
+  listConflicts(flowId: string, status: string | undefined): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked. */
+  resolveConflict(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
+  /** `GET /flows/{flowId}/quarantine`. */
+  quarantine(flowId: string): Promise<unknown | undefined>;
+  /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`. */
+  replayQuarantine(flowId: string, body: unknown): Promise<AdminAnswer>;
+  /** `GET /flows/{flowId}/status` (one flow) or `GET /status` (every flow): queue and DLQ depths, last hour's outcomes, lag. */
+  status(flowId: string | undefined): Promise<AdminAnswer>;
+}
+
+/** One admin request, however it arrived (local HTTP server or an API Gateway event). */
+export interface AdminRequest {
+  readonly method: string;
+  /** Decoded path segments: `/flows/a/records/k%2F1` is `['flows', 'a', 'records', 'k/1']`. */
+  readonly path: readonly string[];
+  /** Query string parameters (first value of each). */
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** Reads and parses the JSON body (undefined when empty); called only by routes that take one. */
+  readonly body: () => Promise<unknown>;
+  /** Who asks: the IAM caller in AWS, header `x-syncline-user` locally. */
+  readonly user?: string;
+}
+
+/** A request problem answered with its status and `{"message"}`. */
+export class AdminHttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'AdminHttpError';
+  }
+}
+
+/** Largest admin request body. */
+export const MAX_ADMIN_BODY = 1_000_000;
+
+/** Parses a request body as JSON; empty is undefined, invalid JSON a 400. */
+export function parseJsonBody(raw: string): unknown {
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw new AdminHttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Splits a percent-encoded path into decoded segments (so an encoded `/` inside a key stays inside it). */
+export function pathSegments(pathname: string): string[] {
+  return pathname
+    .split('/')
+    .filter((s, i, all) => !(s === '' && (i === 0 || i === all.length - 1)))
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new AdminHttpError(400, `path segment "${s}" is not valid percent-encoding`);
+      }
+    });
+}
+
+const notFound = (message: string): AdminAnswer => ({ status: 404, body: { message } });
+const found = (body: unknown, what: string): AdminAnswer => (body === undefined ? notFound(`${what} not found`) : { status: 200, body });
+
+/**
+ * Routes an admin request to the use case; undefined when no admin route matches (the caller answers 404 or
+ * tries its own extensions). A request problem (bad JSON, bad encoding) is answered, not thrown.
+ */
+export async function routeAdmin(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer | undefined> {
+  try {
+    return await dispatch(admin, req);
+  } catch (err) {
+    if (err instanceof AdminHttpError) return { status: err.status, body: { message: err.message } };
+    throw err;
+  }
+}
+
+async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer | undefined> {
+  const parts = req.path;
+  const [a, flowId, b, id, action] = parts;
+  if (req.method === 'POST') {
+    if (a !== 'flows' || flowId === undefined) return undefined;
+    if (b === 'quarantine' && id === 'replay' && parts.length === 4) return admin.replayQuarantine(flowId, await req.body());
+    if (b === 'conflicts' && action === 'resolve' && parts.length === 5) return admin.resolveConflict(flowId, id!, await req.body(), req.user);
+    return undefined;
+  }
+  if (req.method !== 'GET') return undefined;
+  if (a === 'status' && parts.length === 1) return admin.status(undefined);
+  if (a !== 'flows') return undefined;
+  if (parts.length === 1) return admin.listFlows ? { status: 200, body: await admin.listFlows() } : undefined;
+  if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
+  if (parts.length === 3 && b === 'status') return admin.status(flowId!);
+  if (parts.length === 3 && b === 'conflicts') return admin.listConflicts(flowId!, req.query.status);
+  if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
+  if (parts.length === 4 && b === 'records') {
+    const record = await admin.getRecord(flowId!, id!);
+    // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
+    if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${id}" of flow "${flowId}" was deleted`, ...(record as object) } };
+    return found(record, `record "${id}" of flow "${flowId}"`);
+  }
+  if (parts.length === 5 && b === 'records' && action === 'lineage') return found(await admin.lineage(flowId!, id!), `flow "${flowId}"`);
+  return undefined;
+}
+
+/** The 404 answer of a path no route serves. */
+export function noRoute(method: string, path: readonly string[]): AdminAnswer {
+  return notFound(`no route for ${method} /${path.join('/')}`);
+}

@@ -1,0 +1,180 @@
+import type { FlowPlan } from '../../lib/plan/plan';
+import type { AuditLog, AuditWindow, Clock, ConflictStore, LogPort, Publisher, QuarantineStore, QueueDepths, StateStore } from '../ports';
+import type { AdminApi, AdminAnswer } from './admin-api';
+import { createConflictReview, type ReviewFlow } from './conflict-review-handler';
+import { flowStatus, type StatusQueue } from './flow-status';
+import { createQuarantineReplay } from './quarantine-replay';
+
+/** A queue of a flow and its DLQ, by their deployed names (locally: the plan's names). */
+export interface QueueView {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly dlq: { readonly name: string; readonly url: string; readonly arn: string };
+}
+
+/** Where a flow's resources are: names, URLs and ARNs, never secret values. */
+export interface FlowResourceView {
+  /** Store tables (shared by the flows of a stack), and the flow's target and source tables by id. */
+  readonly tables: Readonly<Record<'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup', string>> & {
+    readonly targets: Readonly<Record<string, string>>;
+    readonly sources: Readonly<Record<string, string>>;
+  };
+  readonly sources: {
+    /** Buckets of `schedule` s3 sources by source id. */
+    readonly buckets: Readonly<Record<string, string>>;
+    /** On-failure queues of `dynamodb-stream` sources' mappings by source id. */
+    readonly streamFailureQueues: Readonly<Record<string, { readonly name: string; readonly url: string; readonly arn: string }>>;
+  };
+  /** By queue id (`transform`, `resolve`, `deliver-<target>`, `inbound-<source>`). */
+  readonly queues: Readonly<Record<string, QueueView>>;
+  /** Deployed function names by plan id; the plan's name where absent. */
+  readonly functions: Readonly<Record<string, string>>;
+  readonly secrets: {
+    /** Webhook signing secrets, one per webhook source. */
+    readonly webhooks: readonly Readonly<Record<string, unknown>>[];
+    /** Secrets the config names (`secretName`), with where each is read from. */
+    readonly named: readonly Readonly<Record<string, unknown>>[];
+  };
+}
+
+/** One flow the admin service serves: its topology (with the config) and where its resources are. */
+export interface AdminFlow {
+  readonly plan: FlowPlan;
+  readonly resources: FlowResourceView;
+}
+
+export interface AdminServiceDeps {
+  readonly flows: readonly AdminFlow[];
+  /** Base URL of the HTTP API (webhook URLs are built on it); read at each request. */
+  readonly baseUrl: () => string;
+  readonly stateStore: Pick<StateStore, 'get'>;
+  readonly audit: AuditLog & AuditWindow;
+  readonly conflicts: ConflictStore;
+  readonly quarantine: QuarantineStore;
+  /** Sends resolution changes (resolve queue) and replayed records (transform queue). */
+  readonly publisher: Publisher;
+  readonly depths: QueueDepths;
+  /** Key of `hash` masking, for a reviewer's value (a function is called only when needed). */
+  readonly hashKey: string | (() => Promise<string>);
+  /** The caller of a resolve is authenticated (IAM in AWS): see ConflictReviewDeps. @default false */
+  readonly authenticatedCaller?: boolean;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+}
+
+/** Webhook URLs of a flow, by source, on the API's base URL. */
+export function webhookUrls(plan: FlowPlan, baseUrl: string): { sourceId: string; urls: string[] }[] {
+  return plan.functions.flatMap((fn) => (fn.trigger.type === 'http' && fn.sourceId ? [{ sourceId: fn.sourceId, urls: fn.trigger.routes.map((r) => baseUrl + r) }] : []));
+}
+
+/** A flow's line of `GET /flows`. */
+export function flowSummary(plan: FlowPlan, baseUrl: string): Record<string, unknown> {
+  const f = plan.flow;
+  return {
+    id: f.id,
+    description: f.description,
+    sources: f.sources.map((s) => ({ id: s.id, type: s.type })),
+    targets: f.targets.map((x) => ({ id: x.id, type: x.type })),
+    conflict: f.conflict.strategy,
+    webhooks: webhookUrls(plan, baseUrl),
+  };
+}
+
+/** `GET /flows/{flowId}`: the resolved config and the names or ARNs of the flow's resources. */
+export function describeFlow({ plan, resources: r }: AdminFlow, baseUrl: string): Record<string, unknown> {
+  return {
+    id: plan.flow.id,
+    config: plan.flow,
+    resources: {
+      tables: r.tables,
+      sources: r.sources,
+      queues: plan.queues.flatMap((q) => (r.queues[q.id] ? [r.queues[q.id]!] : [])),
+      secrets: r.secrets,
+      functions: plan.functions.map((fn) => ({
+        id: fn.id,
+        name: r.functions[fn.id] ?? fn.name,
+        step: fn.step,
+        handler: fn.handler,
+        ...(fn.sourceId ? { sourceId: fn.sourceId } : {}),
+        ...(fn.targetId ? { targetId: fn.targetId } : {}),
+        trigger: fn.trigger,
+      })),
+    },
+    webhooks: webhookUrls(plan, baseUrl),
+  };
+}
+
+/** The queues status reports on: each flow queue with its DLQ, and stream sources' on-failure queues. */
+export function statusQueues(r: FlowResourceView): StatusQueue[] {
+  return [
+    ...Object.values(r.queues).map((q) => ({ id: q.id, name: q.name, url: q.url, dlqUrl: q.dlq.url })),
+    ...Object.entries(r.sources.streamFailureQueues).map(([sourceId, q]) => ({ id: `capture-${sourceId}-failures`, name: q.name, url: q.url })),
+  ];
+}
+
+/**
+ * The admin use cases over ports, for the local runtime (every flow) and for a flow's admin function in AWS
+ * (its own flow). Conflict review and quarantine replay are the handlers of their own modules.
+ */
+export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlows(): Promise<unknown> } {
+  const flows = new Map(deps.flows.map((f) => [f.plan.flow.id, f]));
+  const reviewFlows = new Map<string, ReviewFlow>();
+  const transformQueues = new Map<string, string>();
+  for (const f of deps.flows) {
+    const resolve = f.resources.queues.resolve;
+    if (resolve) reviewFlows.set(f.plan.flow.id, { flow: f.plan.flow, resolveQueueUrl: resolve.url });
+    const transform = f.resources.queues.transform;
+    if (transform) transformQueues.set(f.plan.flow.id, transform.url);
+  }
+  const common = { publisher: deps.publisher, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.logger ? { logger: deps.logger } : {}) };
+  const review = createConflictReview({
+    ...common,
+    flows: reviewFlows,
+    conflicts: deps.conflicts,
+    audit: deps.audit,
+    hashKey: deps.hashKey,
+    ...(deps.authenticatedCaller ? { authenticatedCaller: true } : {}),
+  });
+  const replay = createQuarantineReplay({ ...common, transformQueues, quarantine: deps.quarantine });
+  const statusOf = (f: AdminFlow) =>
+    flowStatus(f.plan.flow.id, statusQueues(f.resources), { depths: deps.depths, audit: deps.audit, ...(deps.clock ? { now: () => deps.clock!.now() } : {}) });
+  const unknownFlow = (flowId: string): AdminAnswer => ({ status: 404, body: { message: `unknown flow "${flowId}"` } });
+
+  return {
+    listFlows: async () => deps.flows.map((f) => flowSummary(f.plan, deps.baseUrl())),
+    getFlow: async (flowId) => {
+      const f = flows.get(flowId);
+      return f ? describeFlow(f, deps.baseUrl()) : undefined;
+    },
+    getRecord: async (flowId, key) => {
+      if (!flows.has(flowId)) return undefined;
+      const state = await deps.stateStore.get(flowId, key);
+      if (!state) return undefined;
+      return {
+        flow: flowId,
+        key,
+        version: state.version,
+        deleted: state.view.deleted,
+        record: state.view.data,
+        clocks: state.view.clocks,
+        hash: state.view.hash,
+        delivered: state.delivered,
+        updatedAt: state.updatedAt,
+      };
+    },
+    lineage: async (flowId, key) => (flows.has(flowId) ? deps.audit.lineage(flowId, key) : undefined),
+    listConflicts: (flowId, status) => review.list(flowId, status),
+    resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
+    quarantine: async (flowId) => (flows.has(flowId) ? deps.quarantine.list(flowId) : undefined),
+    replayQuarantine: (flowId, body) => replay.replay(flowId, body),
+    status: async (flowId) => {
+      if (flowId === undefined) return { status: 200, body: await Promise.all(deps.flows.map(statusOf)) };
+      const f = flows.get(flowId);
+      return f ? { status: 200, body: await statusOf(f) } : unknownFlow(flowId);
+    },
+  };
+}
