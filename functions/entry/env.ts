@@ -30,7 +30,7 @@ export function requireJsonMapEnv(name: string, env: Readonly<Record<string, str
 }
 
 /** Powertools Logger and Metrics of one flow's function: namespace `Syncline`, dimension `Flow`. */
-export function observability(flow: FlowConfig, step: StepName | 'review'): { logger: Logger; metrics: Metrics } {
+export function observability(flow: FlowConfig, step: StepName | 'review' | 'admin'): { logger: Logger; metrics: Metrics } {
   const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? `syncline-${flow.id}`;
   const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id, step } });
   const metrics = new Metrics({ namespace: 'Syncline', serviceName, defaultDimensions: { Flow: flow.id } });

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -16,7 +17,9 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FlowConfig } from '../config/schema';
 import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
+import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import {
+  ADMIN_ENTRY_FILES,
   ENTRY_FILES,
   UnsupportedError,
   conflictEventBus,
@@ -30,7 +33,7 @@ import {
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
-import { PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
+import { AUDIT_TIME_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
 
 /**
  * Item-level actions on the table itself. Unlike `ITable.grant`, it leaves out `<table>/index/*`, which writes
@@ -113,6 +116,10 @@ export class SyncFlow extends Construct {
   public readonly eventRules: Readonly<Record<string, Rule>>;
   /** The schedule of the conflict sweep (flows with the manual strategy). */
   public readonly conflictSweepSchedule: Schedule | undefined;
+  /** The flow's admin API function (`GET|POST /flows/<flow>...`, IAM-authorized). */
+  public readonly adminFunction: SynclineFunction;
+  /** The IAM-authorized admin routes the flow added to the HTTP API. */
+  public readonly adminRoutes: readonly HttpRoute[];
 
   constructor(scope: Construct, id: string, props: SyncFlowProps) {
     super(scope, id);
@@ -230,7 +237,7 @@ export class SyncFlow extends Construct {
     let sweepSchedule: Schedule | undefined;
     const functions: Record<string, SynclineFunction> = {};
     const routes: HttpRoute[] = [];
-    const tableEnv = {
+    const tableEnv: Record<string, string> = {
       STATE_TABLE: store.state.tableName,
       AUDIT_TABLE: store.audit.tableName,
       QUARANTINE_TABLE: store.quarantine.tableName,
@@ -312,6 +319,87 @@ export class SyncFlow extends Construct {
       });
     }
     this.webhookUrls = urls;
+
+    const admin = this.addAdminApi(props.httpApi, store, projectRoot, removalPolicy, tableEnv);
+    this.adminFunction = admin.fn;
+    this.adminRoutes = admin.routes;
+  }
+
+  /**
+   * The flow's admin API: one function serving `GET /flows/<flow>` and `GET|POST /flows/<flow>/{proxy+}` behind
+   * IAM authorization, with the deployed names of the flow's resources in its environment (names only: URLs and
+   * ARNs are built from the SQS prefixes, which keeps a flow well inside Lambda's 4 KB of variables).
+   */
+  private addAdminApi(
+    httpApi: IHttpApi,
+    store: SyncStore,
+    projectRoot: string,
+    removalPolicy: RemovalPolicy,
+    tableEnv: Record<string, string>,
+  ): { fn: SynclineFunction; routes: HttpRoute[] } {
+    const flow = this.flowPlan.flow;
+    const stack = Stack.of(this);
+    const names: DeployedNames = {
+      queues: Object.fromEntries(Object.entries(this.queues).map(([id, q]) => [id, [q.queueName, this.deadLetterQueues[id]!.queueName] as const])),
+      functions: Object.fromEntries(Object.entries(this.functions).map(([id, fn]) => [id, fn.functionName])),
+      targetTables: Object.fromEntries(Object.entries(this.targetTables).map(([id, t]) => [id, t.tableName])),
+      webhookSecrets: Object.fromEntries(Object.entries(this.webhookSecrets).map(([id, s]) => [id, s.secretArn])),
+      streamFailureQueues: Object.fromEntries(Object.entries(this.streamFailureQueues).map(([id, q]) => [id, q.queueName])),
+    };
+    const fn = new SynclineFunction(this, 'admin', {
+      description: `syncline ${flow.id}: admin API (IAM-authorized)`,
+      entry: join(projectRoot, ADMIN_ENTRY_FILES.admin),
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      // API Gateway gives an integration at most 30 s.
+      timeout: Duration.seconds(29),
+      memorySize: 256,
+      logGroupRemovalPolicy: removalPolicy,
+      environment: {
+        ...tableEnv,
+        POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        FLOW_RESOURCES: stack.toJsonString(names),
+        SQS_URL_PREFIX: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/`,
+        SQS_ARN_PREFIX: `arn:${stack.partition}:sqs:${stack.region}:${stack.account}:`,
+        API_ENDPOINT: httpApi.apiEndpoint,
+        HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn,
+        PAYLOAD_BUCKET: store.payloadBucket.bucketName,
+      },
+      bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
+    });
+
+    // Least privilege, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
+    // status) and BatchWriteItem (who resolved); conflicts Query/GetItem/UpdateItem (list, resolve, reopen);
+    // quarantine Query/DeleteItem (list, replay); resolutions to the resolve queue, replays to the transform queue.
+    grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
+    Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.audit.tableArn, `${store.audit.tableArn}/index/${AUDIT_TIME_INDEX}`] });
+    grantOnTable(store.audit, fn, 'dynamodb:BatchWriteItem');
+    grantOnTable(store.conflicts, fn, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    grantOnTable(store.quarantine, fn, 'dynamodb:Query', 'dynamodb:DeleteItem');
+    this.queues.resolve!.grantSendMessages(fn);
+    this.queues.transform!.grantSendMessages(fn);
+    // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow.
+    for (const q of [...Object.values(this.queues), ...Object.values(this.deadLetterQueues), ...Object.values(this.streamFailureQueues)]) q.grant(fn, 'sqs:GetQueueAttributes');
+    // A reviewer's value is masked with the hash key; a resolution or replay over 250 KB goes by claim check.
+    store.hashKeySecret.grantRead(fn);
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
+
+    const authorizer = new HttpIamAuthorizer();
+    // One invoke permission for the function (API-scoped) instead of one per route: only this flow's admin routes target it.
+    const integration = new HttpLambdaIntegration('admin-integration', fn, { scopePermissionToRoute: false });
+    const route = (id: string, path: string, method: HttpMethod) =>
+      new HttpRoute(this, id, { httpApi, routeKey: HttpRouteKey.with(path, method), integration, authorizer });
+    const routes = [
+      route('admin-route-flow', `/flows/${flow.id}`, HttpMethod.GET),
+      route('admin-route-get', `/flows/${flow.id}/{proxy+}`, HttpMethod.GET),
+      route('admin-route-post', `/flows/${flow.id}/{proxy+}`, HttpMethod.POST),
+    ];
+    new CfnOutput(this, 'admin-url', {
+      description: `syncline ${flow.id}: admin API (IAM-authorized, SigV4 service execute-api)`,
+      value: `${httpApi.apiEndpoint}/flows/${flow.id}`,
+    });
+    return { fn, routes };
   }
 
   /**

@@ -38,6 +38,15 @@ export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
   'conflict-sweep': 'functions/entry/conflict-sweeper.ts',
 };
 
+/**
+ * Entry files of the admin functions, which are no pipeline step: a flow's admin API (`admin`) and the stack's
+ * flow list (`list-flows`), both behind IAM authorization on the HTTP API.
+ */
+export const ADMIN_ENTRY_FILES = {
+  admin: 'functions/entry/admin.ts',
+  'list-flows': 'functions/entry/list-flows.ts',
+} as const;
+
 export interface QueuePlan {
   /** Unique within the flow, e.g. `transform`, `resolve`, `deliver-replica`. */
   readonly id: string;

@@ -26,8 +26,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
       'X-Ray active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, and a DynamoDB stream event source adds dynamodb:ListStreams; none of these actions supports resource-level permissions, so their resource is "*". Every other statement names its resource.',
-    appliesTo: "each syncline function's role",
-    targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.functions).map((fn) => fn.role!)),
+    appliesTo: "each syncline function's role (pipeline, admin and flow-list functions)",
+    targets: (stack) => [
+      ...flowsOf(stack).flatMap((flow) => [...Object.values(flow.functions), flow.adminFunction].map((fn) => fn.role!)),
+      stack.flowListFunction.role!,
+    ],
   },
   {
     id: 'AwsSolutions-APIG4',
@@ -111,6 +114,9 @@ export function targetNagAcknowledgements(stack: SyncStack): TargetNagAcknowledg
       if (!role || flow.claimUse(f).size === 0) continue;
       out.push({ id: `AwsSolutions-IAM5[Resource::${payloadBucketRef(stack, role)}/${PAYLOAD_CLAIM_PREFIX}*]`, reason: CLAIMS_REASON, target: role });
     }
+    // The admin function publishes resolutions and replays, which go by claim check when over 250 KB.
+    const adminRole = flow.adminFunction.role!;
+    out.push({ id: `AwsSolutions-IAM5[Resource::${payloadBucketRef(stack, adminRole)}/${PAYLOAD_CLAIM_PREFIX}*]`, reason: CLAIMS_REASON, target: adminRole });
     for (const t of flow.flowPlan.flow.targets) {
       if (t.type !== 's3') continue;
       const fn = flow.functions[`deliver-${t.id}`];

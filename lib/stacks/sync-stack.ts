@@ -1,13 +1,17 @@
-import { CfnOutput, CfnResource, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { CfnOutput, CfnResource, Duration, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { SynclineConfig } from '../config/schema';
 import { Observability } from '../constructs/observability';
-import { SyncFlow } from '../constructs/sync-flow';
+import { SynclineFunction } from '../constructs/function-defaults';
+import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
-import { plan } from '../plan/plan';
+import { ADMIN_ENTRY_FILES, plan } from '../plan/plan';
 
 /** Props of {@link SyncStack}. */
 export interface SyncStackProps extends StackProps {
@@ -41,6 +45,10 @@ export class SyncStack extends Stack {
   public readonly nestedStacks: readonly NestedStack[];
   /** Alarm topic, dashboard, per-flow alarms and saved Logs Insights queries. */
   public readonly observability: Observability;
+  /** The function behind `GET /flows` (IAM-authorized): the stack's flows, baked in at synth. */
+  public readonly flowListFunction: SynclineFunction;
+  /** The `GET /flows` route. */
+  public readonly flowListRoute: HttpRoute;
 
   constructor(scope: Construct, id: string, props: SyncStackProps) {
     super(scope, id, props);
@@ -106,6 +114,31 @@ export class SyncStack extends Stack {
     });
     this.flows = flows;
     this.nestedStacks = nested;
+
+    // GET /flows: a small function with the flow list baked in, so it needs no permission beyond its logs.
+    const projectRoot = props.projectRoot ?? DEFAULT_PROJECT_ROOT;
+    this.flowListFunction = new SynclineFunction(this, 'ListFlows', {
+      description: 'syncline: admin API GET /flows (IAM-authorized)',
+      entry: join(projectRoot, ADMIN_ENTRY_FILES['list-flows']),
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      timeout: Duration.seconds(10),
+      memorySize: 128,
+      logGroupRemovalPolicy: removalPolicy,
+      environment: { POWERTOOLS_SERVICE_NAME: 'syncline-admin', API_ENDPOINT: this.httpApi.apiEndpoint },
+      bundling: { define: { __SYNCLINE_FLOWS__: JSON.stringify(config.flows) } },
+    });
+    this.flowListRoute = new HttpRoute(this, 'ListFlowsRoute', {
+      httpApi: this.httpApi,
+      routeKey: HttpRouteKey.with('/flows', HttpMethod.GET),
+      integration: new HttpLambdaIntegration('ListFlowsIntegration', this.flowListFunction),
+      authorizer: new HttpIamAuthorizer(),
+    });
+    new CfnOutput(this, 'AdminApiUrl', {
+      description: 'syncline admin API base URL (IAM-authorized routes under /flows; sign with SigV4, service execute-api)',
+      value: `${this.httpApi.apiEndpoint}/flows`,
+    });
+    new CfnOutput(this, 'ApiId', { description: 'syncline HTTP API id (for execute-api:Invoke policies on the admin routes)', value: this.httpApi.apiId });
     this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
   }

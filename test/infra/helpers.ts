@@ -5,7 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config/load';
 import type { SynclineConfig, SynclineConfigInput } from '../../lib/config/schema';
-import { ENTRY_FILES } from '../../lib/plan/plan';
+import { ADMIN_ENTRY_FILES, ENTRY_FILES } from '../../lib/plan/plan';
 import { applyNagAcknowledgements } from '../../lib/stacks/nag';
 import { SyncStack } from '../../lib/stacks/sync-stack';
 
@@ -34,7 +34,7 @@ export function exampleConfig(overrides: Partial<SynclineConfigInput> = {}): Syn
  */
 export function placeholderProjectRoot(entryBody = 'export const handler = async () => ({});\n', withNodeModules = false): string {
   const root = mkdtempSync(join(tmpdir(), 'syncline-infra-'));
-  for (const file of Object.values(ENTRY_FILES)) {
+  for (const file of [...Object.values(ENTRY_FILES), ...Object.values(ADMIN_ENTRY_FILES)]) {
     mkdirSync(dirname(join(root, file)), { recursive: true });
     writeFileSync(join(root, file), entryBody);
   }

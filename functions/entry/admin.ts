@@ -1,0 +1,57 @@
+import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
+import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
+import { powertoolsLogPort } from '../adapters/powertools-telemetry';
+import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
+import { SqsPublisher } from '../adapters/sqs-publisher';
+import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
+import { planFlow } from '../../lib/plan/plan';
+import { createAdminHttpHandler } from '../handlers/admin-http-handler';
+import { createAdminService } from '../handlers/admin-service';
+import { bakedFlow } from './baked';
+import { deployedFlowResources, parseDeployedNames } from './deployed-resources';
+import { instrumented, observability, requireEnv } from './env';
+import { payloadStore } from './payloads';
+
+const flow = bakedFlow();
+const plan = planFlow(flow);
+const tables = {
+  state: requireEnv('STATE_TABLE'),
+  audit: requireEnv('AUDIT_TABLE'),
+  quarantine: requireEnv('QUARANTINE_TABLE'),
+  conflicts: requireEnv('CONFLICT_TABLE'),
+  dedup: requireEnv('DEDUP_TABLE'),
+};
+const resources = deployedFlowResources(
+  plan,
+  parseDeployedNames(requireEnv('FLOW_RESOURCES')),
+  { url: requireEnv('SQS_URL_PREFIX'), arn: requireEnv('SQS_ARN_PREFIX') },
+  tables,
+);
+const apiEndpoint = requireEnv('API_ENDPOINT');
+const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
+const { logger, metrics } = observability(flow, 'admin');
+const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
+
+export const handler = instrumented(
+  createAdminHttpHandler({
+    admin: createAdminService({
+      flows: [{ plan, resources }],
+      baseUrl: () => apiEndpoint,
+      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, targets: flowTargets([flow]) }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
+      conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts }),
+      quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
+      publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
+      depths: new SqsQueueDepths(sqsClient),
+      // Read only when a reviewer's value must be masked.
+      hashKey: () => secrets.get(hashKeySecretArn),
+      authenticatedCaller: true,
+      logger: powertoolsLogPort(logger),
+    }),
+    logger: powertoolsLogPort(logger),
+  }),
+  { logger, metrics },
+);

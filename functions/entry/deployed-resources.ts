@@ -1,0 +1,83 @@
+import { namedSecrets } from '../../lib/config/named-secrets';
+import type { FlowPlan } from '../../lib/plan/plan';
+import type { FlowResourceView, QueueView } from '../handlers/admin-service';
+
+/**
+ * Deployed names of one flow's resources, by plan id: the admin function's `FLOW_RESOURCES` (JSON). Names only,
+ * so a flow's resources fit Lambda's 4 KB environment; URLs and ARNs are built with the SQS prefixes.
+ */
+export interface DeployedNames {
+  /** Queue name and its DLQ's name, by queue id. */
+  readonly queues: Readonly<Record<string, readonly [string, string]>>;
+  /** Lambda function names by plan function id. */
+  readonly functions: Readonly<Record<string, string>>;
+  /** Table names of dynamodb targets by target id. */
+  readonly targetTables: Readonly<Record<string, string>>;
+  /** Webhook signing secret ARNs by source id. */
+  readonly webhookSecrets: Readonly<Record<string, string>>;
+  /** On-failure queue names of dynamodb-stream sources by source id. */
+  readonly streamFailureQueues: Readonly<Record<string, string>>;
+}
+
+/** Where the deployment's queues are: `https://sqs.<region>.<suffix>/<account>/` and `arn:<partition>:sqs:<region>:<account>:`. */
+export interface SqsPrefixes {
+  readonly url: string;
+  readonly arn: string;
+}
+
+export interface StoreTableNames {
+  readonly state: string;
+  readonly audit: string;
+  readonly quarantine: string;
+  readonly conflicts: string;
+  readonly dedup: string;
+}
+
+/** Parses FLOW_RESOURCES, failing the cold start with what is wrong. */
+export function parseDeployedNames(text: string): DeployedNames {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`environment variable FLOW_RESOURCES is not valid JSON: ${(err as Error).message}`);
+  }
+  const v = value as Partial<DeployedNames> | null;
+  const maps = ['queues', 'functions', 'targetTables', 'webhookSecrets', 'streamFailureQueues'] as const;
+  if (!v || typeof v !== 'object' || maps.some((k) => !v[k] || typeof v[k] !== 'object')) {
+    throw new Error(`environment variable FLOW_RESOURCES must be a JSON object with ${maps.join(', ')}`);
+  }
+  return v as DeployedNames;
+}
+
+const tableNameOf = (nameOrArn: string) => nameOrArn.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
+
+/** The flow's resources as the admin API describes them, from the deployed names. */
+export function deployedFlowResources(plan: FlowPlan, names: DeployedNames, sqs: SqsPrefixes, tables: StoreTableNames): FlowResourceView {
+  const queueOf = (name: string) => ({ name, url: sqs.url + name, arn: sqs.arn + name });
+  const queues: Record<string, QueueView> = {};
+  for (const q of plan.queues) {
+    const pair = names.queues[q.id];
+    if (!pair) throw new Error(`FLOW_RESOURCES has no queue "${q.id}" of flow "${plan.flow.id}"`);
+    queues[q.id] = { id: q.id, ...queueOf(pair[0]), maxReceiveCount: q.maxReceiveCount, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, dlq: queueOf(pair[1]) };
+  }
+  const sourceTables: Record<string, string> = {};
+  const buckets: Record<string, string> = {};
+  for (const s of plan.flow.sources) {
+    if (s.type === 'dynamodb-stream') sourceTables[s.id] = tableNameOf(s.tableName ?? s.streamArn!.replace(/\/stream\/.*$/, ''));
+    if (s.type === 'schedule' && s.s3) buckets[s.id] = s.s3.bucket;
+  }
+  return {
+    tables: { ...tables, targets: names.targetTables, sources: sourceTables },
+    sources: { buckets, streamFailureQueues: Object.fromEntries(Object.entries(names.streamFailureQueues).map(([id, name]) => [id, queueOf(name)])) },
+    queues,
+    functions: names.functions,
+    secrets: {
+      webhooks: plan.webhookSecrets.map((s) => {
+        const arn = names.webhookSecrets[s.sourceId] ?? '';
+        // A secret ARN ends in `secret:<name>-<6 random characters>`.
+        return { sourceId: s.sourceId, name: arn.replace(/^.*:secret:/, '').replace(/-[A-Za-z0-9]{6}$/, ''), arn };
+      }),
+      named: namedSecrets({ flows: [plan.flow] }).map((name) => ({ name })),
+    },
+  };
+}
