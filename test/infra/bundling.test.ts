@@ -29,7 +29,8 @@ beforeAll(() => {
 
 describe('function bundles', () => {
   it('are minified ES modules with a createRequire banner and a source map', () => {
-    expect(bundles).toHaveLength(4);
+    // capture, transform, resolve, deliver, and the flow's admin function.
+    expect(bundles).toHaveLength(5);
     for (const code of bundles) {
       expect(code.startsWith("import { createRequire as __syncline_createRequire } from 'node:module';")).toBe(true);
       expect(code).toMatch(/export\s*\{/);
