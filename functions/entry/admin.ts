@@ -8,10 +8,10 @@ import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
 import { planFlow } from '../../lib/plan/plan';
-import { createAdminHttpHandler } from '../handlers/admin-http-handler';
+import { createAdminHttpHandler, type AdminHttpEvent } from '../handlers/admin-http-handler';
 import { createAdminService } from '../handlers/admin-service';
 import { bakedFlow } from './baked';
-import { deployedFlowResources, parseDeployedNames } from './deployed-resources';
+import { deployedFlowResources, deployedQueueUrls, parseDeployedNames } from './deployed-resources';
 import { instrumented, observability, requireEnv } from './env';
 import { payloadStore } from './payloads';
 
@@ -24,34 +24,45 @@ const tables = {
   conflicts: requireEnv('CONFLICT_TABLE'),
   dedup: requireEnv('DEDUP_TABLE'),
 };
-const resources = deployedFlowResources(
-  plan,
-  parseDeployedNames(requireEnv('FLOW_RESOURCES')),
-  { url: requireEnv('SQS_URL_PREFIX'), arn: requireEnv('SQS_ARN_PREFIX') },
-  tables,
-);
+const names = parseDeployedNames(requireEnv('FLOW_RESOURCES'));
+const sqsPrefixes = { url: requireEnv('SQS_URL_PREFIX'), arn: requireEnv('SQS_ARN_PREFIX') };
+const queueUrls = deployedQueueUrls(plan, names, sqsPrefixes);
 const apiEndpoint = requireEnv('API_ENDPOINT');
 const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
 const { logger, metrics } = observability(flow, 'admin');
+const log = powertoolsLogPort(logger);
 const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
+const depths = new SqsQueueDepths(sqsClient);
+const stores = {
+  stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, targets: flowTargets([flow]) }),
+  audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
+  conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts }),
+  quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
+  publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
+};
 
-export const handler = instrumented(
-  createAdminHttpHandler({
-    admin: createAdminService({
-      flows: [{ plan, resources }],
-      baseUrl: () => apiEndpoint,
-      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, targets: flowTargets([flow]) }),
-      audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
-      conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts }),
-      quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
-      publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
-      depths: new SqsQueueDepths(sqsClient),
-      // Read only when a reviewer's value must be masked.
-      hashKey: () => secrets.get(hashKeySecretArn),
-      authenticatedCaller: true,
-      logger: powertoolsLogPort(logger),
-    }),
-    logger: powertoolsLogPort(logger),
-  }),
-  { logger, metrics },
-);
+// Built at the first request (each queue's DLQ is read from its RedrivePolicy), then reused; a failed build is retried.
+let built: Promise<ReturnType<typeof createAdminHttpHandler>> | undefined;
+const adminHandler = () =>
+  (built ??= Promise.all(Object.entries(queueUrls).map(async ([id, url]) => [id, await depths.deadLetterArn(url)] as const)).then(
+    (dlqArns) =>
+      createAdminHttpHandler({
+        admin: createAdminService({
+          flows: [{ plan, resources: deployedFlowResources(plan, names, sqsPrefixes, tables, Object.fromEntries(dlqArns)) }],
+          baseUrl: () => apiEndpoint,
+          ...stores,
+          depths,
+          // Read only when a reviewer's value must be masked.
+          hashKey: () => secrets.get(hashKeySecretArn),
+          authenticatedCaller: true,
+          logger: log,
+        }),
+        logger: log,
+      }),
+    (err: unknown) => {
+      built = undefined;
+      throw err;
+    },
+  ));
+
+export const handler = instrumented(async (event: AdminHttpEvent) => (await adminHandler())(event), { logger, metrics });

@@ -4,11 +4,12 @@ import type { FlowResourceView, QueueView } from '../handlers/admin-service';
 
 /**
  * Deployed names of one flow's resources, by plan id: the admin function's `FLOW_RESOURCES` (JSON). Names only,
- * so a flow's resources fit Lambda's 4 KB environment; URLs and ARNs are built with the SQS prefixes.
+ * so a flow's resources fit Lambda's 4 KB environment: URLs and ARNs are built with the SQS prefixes, and each
+ * queue's DLQ is read from its RedrivePolicy at the first request.
  */
 export interface DeployedNames {
-  /** Queue name and its DLQ's name, by queue id. */
-  readonly queues: Readonly<Record<string, readonly [string, string]>>;
+  /** Queue names by queue id. */
+  readonly queues: Readonly<Record<string, string>>;
   /** Lambda function names by plan function id. */
   readonly functions: Readonly<Record<string, string>>;
   /** Table names of dynamodb targets by target id. */
@@ -51,14 +52,38 @@ export function parseDeployedNames(text: string): DeployedNames {
 
 const tableNameOf = (nameOrArn: string) => nameOrArn.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
 
-/** The flow's resources as the admin API describes them, from the deployed names. */
-export function deployedFlowResources(plan: FlowPlan, names: DeployedNames, sqs: SqsPrefixes, tables: StoreTableNames): FlowResourceView {
+/** The URL of each queue of the flow, by queue id; fails naming a queue FLOW_RESOURCES lacks. */
+export function deployedQueueUrls(plan: FlowPlan, names: DeployedNames, sqs: SqsPrefixes): Record<string, string> {
+  return Object.fromEntries(
+    plan.queues.map((q) => {
+      const name = names.queues[q.id];
+      if (!name) throw new Error(`FLOW_RESOURCES has no queue "${q.id}" of flow "${plan.flow.id}"`);
+      return [q.id, sqs.url + name];
+    }),
+  );
+}
+
+/** The flow's resources as the admin API describes them, from the deployed names and each queue's DLQ ARN. */
+export function deployedFlowResources(
+  plan: FlowPlan,
+  names: DeployedNames,
+  sqs: SqsPrefixes,
+  tables: StoreTableNames,
+  dlqArns: Readonly<Record<string, string | undefined>>,
+): FlowResourceView {
   const queueOf = (name: string) => ({ name, url: sqs.url + name, arn: sqs.arn + name });
+  const urls = deployedQueueUrls(plan, names, sqs);
   const queues: Record<string, QueueView> = {};
   for (const q of plan.queues) {
-    const pair = names.queues[q.id];
-    if (!pair) throw new Error(`FLOW_RESOURCES has no queue "${q.id}" of flow "${plan.flow.id}"`);
-    queues[q.id] = { id: q.id, ...queueOf(pair[0]), maxReceiveCount: q.maxReceiveCount, visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, dlq: queueOf(pair[1]) };
+    const dlqArn = dlqArns[q.id];
+    if (!dlqArn) throw new Error(`queue ${urls[q.id]} of flow "${plan.flow.id}" has no dead-letter queue`);
+    queues[q.id] = {
+      id: q.id,
+      ...queueOf(names.queues[q.id]!),
+      maxReceiveCount: q.maxReceiveCount,
+      visibilityTimeoutSeconds: q.visibilityTimeoutSeconds,
+      dlq: queueOf(dlqArn.slice(dlqArn.lastIndexOf(':') + 1)),
+    };
   }
   const sourceTables: Record<string, string> = {};
   const buckets: Record<string, string> = {};

@@ -327,8 +327,9 @@ export class SyncFlow extends Construct {
 
   /**
    * The flow's admin API: one function serving `GET /flows/<flow>` and `GET|POST /flows/<flow>/{proxy+}` behind
-   * IAM authorization, with the deployed names of the flow's resources in its environment (names only: URLs and
-   * ARNs are built from the SQS prefixes, which keeps a flow well inside Lambda's 4 KB of variables).
+   * IAM authorization, with the deployed names of the flow's resources in its environment: names only (URLs and
+   * ARNs are built from the SQS prefixes, and DLQs read from each queue's RedrivePolicy), which keeps even a flow
+   * with many targets inside Lambda's 4 KB of variables.
    */
   private addAdminApi(
     httpApi: IHttpApi,
@@ -340,7 +341,7 @@ export class SyncFlow extends Construct {
     const flow = this.flowPlan.flow;
     const stack = Stack.of(this);
     const names: DeployedNames = {
-      queues: Object.fromEntries(Object.entries(this.queues).map(([id, q]) => [id, [q.queueName, this.deadLetterQueues[id]!.queueName] as const])),
+      queues: Object.fromEntries(Object.entries(this.queues).map(([id, q]) => [id, q.queueName])),
       functions: Object.fromEntries(Object.entries(this.functions).map(([id, fn]) => [id, fn.functionName])),
       targetTables: Object.fromEntries(Object.entries(this.targetTables).map(([id, t]) => [id, t.tableName])),
       webhookSecrets: Object.fromEntries(Object.entries(this.webhookSecrets).map(([id, s]) => [id, s.secretArn])),
@@ -379,8 +380,11 @@ export class SyncFlow extends Construct {
     grantOnTable(store.quarantine, fn, 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.queues.resolve!.grantSendMessages(fn);
     this.queues.transform!.grantSendMessages(fn);
-    // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow.
-    for (const q of [...Object.values(this.queues), ...Object.values(this.deadLetterQueues), ...Object.values(this.streamFailureQueues)]) q.grant(fn, 'sqs:GetQueueAttributes');
+    // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
+    const senders = new Set([this.queues.resolve, this.queues.transform]);
+    for (const q of [...Object.values(this.queues), ...Object.values(this.deadLetterQueues), ...Object.values(this.streamFailureQueues)]) {
+      if (!senders.has(q)) q.grant(fn, 'sqs:GetQueueAttributes');
+    }
     // A reviewer's value is masked with the hash key; a resolution or replay over 250 KB goes by claim check.
     store.hashKeySecret.grantRead(fn);
     Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });

@@ -14,15 +14,17 @@ const SQS = { url: 'https://sqs.eu-west-1.amazonaws.com/111122223333/', arn: 'ar
 const TABLES = { state: 'Stack-State-1', audit: 'Stack-Audit-1', quarantine: 'Stack-Quarantine-1', conflicts: 'Stack-Conflicts-1', dedup: 'Stack-Dedup-1' };
 const NAMES: DeployedNames = {
   queues: {
-    transform: ['Stack-transformqueue-A', 'Stack-transformdlq-A'],
-    resolve: ['Stack-resolvequeue-B', 'Stack-resolvedlq-B'],
-    'deliver-replica': ['Stack-deliverreplicaqueue-C', 'Stack-deliverreplicadlq-C'],
+    transform: 'Stack-transformqueue-A',
+    resolve: 'Stack-resolvequeue-B',
+    'deliver-replica': 'Stack-deliverreplicaqueue-C',
   },
   functions: { 'capture-crm': 'Stack-capturecrm-1', 'capture-erp': 'Stack-captureerp-2', transform: 'Stack-transform-3', resolve: 'Stack-resolve-4', 'deliver-replica': 'Stack-deliver-5' },
   targetTables: { replica: 'Stack-replica-6' },
   webhookSecrets: { crm: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:webhooksecretcrm-AbC123', erp: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:webhooksecreterp-XyZ789' },
   streamFailureQueues: {},
 };
+/** DLQ ARNs as the queues' RedrivePolicy gives them. */
+const DLQS = { transform: `${SQS.arn}Stack-transformdlq-A`, resolve: `${SQS.arn}Stack-resolvedlq-B`, 'deliver-replica': `${SQS.arn}Stack-deliverreplicadlq-C` };
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 
 const conflict: Conflict = {
@@ -87,7 +89,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     publisher = new FakePublisher();
     depths = new FakeDepths();
     await conflicts.open([conflict], 2000);
-    const resources = deployedFlowResources(plan, NAMES, SQS, TABLES);
+    const resources = deployedFlowResources(plan, NAMES, SQS, TABLES, DLQS);
     handler = createAdminHttpHandler({
       admin: createAdminService({
         flows: [{ plan, resources }],
@@ -266,6 +268,7 @@ describe('the admin function environment (FLOW_RESOURCES)', () => {
     expect(() => parseDeployedNames('{"queues":')).toThrow(/FLOW_RESOURCES is not valid JSON/);
     expect(() => parseDeployedNames('{"queues": {}}')).toThrow(/FLOW_RESOURCES must be a JSON object with queues, functions/);
     const missing = { ...NAMES, queues: { transform: NAMES.queues.transform! } };
-    expect(() => deployedFlowResources(planFlow(manualFlow), missing, SQS, TABLES)).toThrow(/no queue "resolve" of flow "people"/);
+    expect(() => deployedFlowResources(planFlow(manualFlow), missing, SQS, TABLES, DLQS)).toThrow(/no queue "resolve" of flow "people"/);
+    expect(() => deployedFlowResources(planFlow(manualFlow), NAMES, SQS, TABLES, { ...DLQS, resolve: undefined })).toThrow(/Stack-resolvequeue-B of flow "people" has no dead-letter queue/);
   });
 });
