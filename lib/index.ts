@@ -15,6 +15,7 @@ export {
   unsupportedTypes,
   UnsupportedError,
   ENTRY_FILES,
+  ADMIN_ENTRY_FILES,
   STORE_TABLES,
   MAX_RECEIVE_COUNT,
   SUPPORTED_SOURCES,

@@ -1,3 +1,5 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
@@ -12,7 +14,7 @@ import { createAdminHttpHandler, type AdminHttpEvent } from '../handlers/admin-h
 import { createAdminService } from '../handlers/admin-service';
 import { bakedFlow } from './baked';
 import { deployedFlowResources, deployedQueueUrls, parseDeployedNames } from './deployed-resources';
-import { instrumented, observability, requireEnv } from './env';
+import { observability, requireEnv } from './env';
 import { payloadStore } from './payloads';
 
 const flow = bakedFlow();
@@ -29,7 +31,8 @@ const sqsPrefixes = { url: requireEnv('SQS_URL_PREFIX'), arn: requireEnv('SQS_AR
 const queueUrls = deployedQueueUrls(plan, names, sqsPrefixes);
 const apiEndpoint = requireEnv('API_ENDPOINT');
 const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
-const { logger, metrics } = observability(flow, 'admin');
+// No metrics: the admin API counts nothing of the pipeline (its invocations and errors are Lambda's own metrics).
+const { logger } = observability(flow, 'admin');
 const log = powertoolsLogPort(logger);
 const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
 const depths = new SqsQueueDepths(sqsClient);
@@ -65,4 +68,4 @@ const adminHandler = () =>
     },
   ));
 
-export const handler = instrumented(async (event: AdminHttpEvent) => (await adminHandler())(event), { logger, metrics });
+export const handler = middy(async (event: AdminHttpEvent) => (await adminHandler())(event)).use(injectLambdaContext(logger, { resetKeys: true }));
