@@ -359,7 +359,6 @@ export class SyncFlow extends Construct {
       environment: {
         ...tableEnv,
         POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         FLOW_RESOURCES: stack.toJsonString(names),
         SQS_URL_PREFIX: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/`,
         SQS_ARN_PREFIX: `arn:${stack.partition}:sqs:${stack.region}:${stack.account}:`,
