@@ -84,8 +84,6 @@ async function aws<T>(action: string, resource: string, call: () => Promise<T>):
 
 /** Opens a deployed stack: reads its `ApiEndpoint` output with CloudFormation DescribeStacks. */
 export async function openStack(options: StackTargetOptions): Promise<StackTarget> {
-  // syncline supports Node 20; the SDK's notice about its own future Node versions would precede every answer.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const credentials = options.credentials ?? defaultProvider(options.profile ? { profile: options.profile } : {});
   const config = { credentials, ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
   const cfn = new CloudFormationClient(config);
