@@ -266,7 +266,7 @@ export const configSchema = z.strictObject({
   /** Alarm thresholds of every flow (a flow's own `alarms` overrides them). */
   alarms: alarmsSchema,
   /** Largest number of flows in one stack before flows are split into nested stacks. */
-  flowsPerStack: z.number().int().min(1).max(10).default(8),
+  flowsPerStack: z.number().int().min(1).max(10).default(5),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
   config.flows.forEach((flow, i) => {

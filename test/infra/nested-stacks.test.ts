@@ -55,3 +55,20 @@ describe('the CloudFormation resource limit', () => {
     expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 10\)/);
   });
 });
+
+describe('the default flowsPerStack', () => {
+  it('fits flows with two webhook sources, manual review and a created table under the limit', () => {
+    // Prepare: eleven such flows (each about 71 resources) at the default split.
+    const reviewed = (id: string) => ({
+      ...flowLike(id),
+      sources: [{ id: 'crm', type: 'webhook' }, { id: 'erp', type: 'webhook' }],
+      conflict: { strategy: 'manual', autoResolveAfter: '1 hour', autoResolveWith: 'lww' },
+    });
+    const config = parseConfig({ ...exampleConfigInput(), flows: Array.from({ length: 11 }, (_, i) => reviewed(`flow-${i}`)) });
+    // Act
+    const { stack: big } = synthStack(config, 'DefaultSplit');
+    // Assess: it synthesizes, five flows per template, each template under 500 resources.
+    expect(big.nestedStacks).toHaveLength(2);
+    for (const s of [big, ...big.nestedStacks]) expect(Object.keys(Template.fromStack(s).toJSON().Resources).length).toBeLessThan(500);
+  });
+});
