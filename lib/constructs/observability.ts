@@ -168,7 +168,7 @@ export class FlowAlarms extends Construct {
             `syncline ${flowId}: more than ${thresholds.errorRatePercent}% of the ${fid} function's invocations failed in 2 of the last 3 five-minute periods. ` +
             `Look first at its errors with the Logs Insights query ${errorsQuery} and at its X-Ray traces. ` +
             `Failed SQS messages are retried and then parked in the step's DLQ (which raises its own alarm); a failed stream batch is bisected, then sent to the on-failure queue. ` +
-            `Fix the cause (a bug, a missing permission, an unreachable target, a wrong secret value) and deploy, then move parked messages back with the SQS console's "Start DLQ redrive" on the function's dead-letter queue.`,
+            `Fix the cause (a bug, a missing permission, an unreachable target, a wrong secret value) and deploy, then move parked messages back: npx syncline redrive ${flowId} --stack ${stackName} (or the SQS console's "Start DLQ redrive").`,
           metric: new MathExpression({
             expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
             usingMetrics: {
@@ -196,7 +196,7 @@ export class FlowAlarms extends Construct {
               `syncline ${flowId}: a full pull of a schedule source found more known keys absent than maxDeleteRatio allows, so it refused to infer deletes and deleted nothing. ` +
               `Usually the source answered with a partial list (an outage, a changed filter or permission, a truncated export). ` +
               `Look first at the capture function's "delete inference refused" log line (absent and known counts) and the pull's audit entries in the audit table. ` +
-              `If the source is wrong, fix it: the next complete pull infers deletes normally. If the records really were deleted, accept them once by invoking the source's capture function with {"action": "pull", "sourceId": "<source>", "acceptDeletes": true} (aws lambda invoke), or raise deletes.maxDeleteRatio.`,
+              `If the source is wrong, fix it: the next complete pull infers deletes normally. If the records really were deleted, accept them once: npx syncline pull ${flowId} <source> --accept-deletes --stack ${stackName}; or raise deletes.maxDeleteRatio.`,
             metric: flowMetric(flowId, 'DeleteInferenceRefused', 'Sum'),
             threshold: 1,
             comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -214,20 +214,20 @@ function dlqRunbook(flowId: string, d: DeadLetter, consumer: string, stackName: 
       return (
         `syncline ${flowId}: messages wait in the dead-letter queue of the ${d.of} queue. Each failed its maximum receives in the ${consumer} function while the rest of its batch went on. ` +
         `Look first at that function's errors (Logs Insights query ${errorsQuery}) and at the messages themselves (SQS console, Poll for messages). ` +
-        `Fix the cause (a bug, a target refusing writes, a missing permission, a config that needs a deploy), then move the messages back with the SQS console's "Start DLQ redrive" (aws sqs start-message-move-task). ` +
+        `Fix the cause (a bug, a target refusing writes, a missing permission, a config that needs a deploy), then move the messages back: npx syncline redrive ${flowId} --step ${d.of} --stack ${stackName} (or the SQS console's "Start DLQ redrive"). ` +
         `Redriving is safe: merges and deliveries are idempotent. The alarm clears when the queue is empty.`
       );
     case 'stream':
       return (
         `syncline ${flowId}: the DynamoDB stream mapping of source ${d.of} gave up on a batch (retries or record age exhausted) and sent its shard and sequence range here; those changes were not captured. ` +
         `Look first at the ${consumer} function's errors (Logs Insights query ${errorsQuery}). ` +
-        `These messages are pointers, not records, so redrive does not apply: fix the cause, re-capture the affected items (write them again in the source table, or re-copy the table), then delete the messages (SQS console, Purge). The alarm clears when the queue is empty.`
+        `These messages are pointers, not records, so redrive does not apply: fix the cause, re-capture the affected items (write them again in the source table, or the whole table: npx syncline backfill ${flowId} --source ${d.of} --stack ${stackName}), then delete the messages (SQS console, Purge). The alarm clears when the queue is empty.`
       );
     case 'schedule':
       return (
         `syncline ${flowId}: EventBridge Scheduler could not invoke the pull function of source ${d.of} after its retries, so that scheduled pull did not run. ` +
         `Look first at the messages' ERROR_CODE and ERROR_MESSAGE attributes (SQS console, Poll for messages) and at the ${consumer} function's throttles. ` +
-        `Fix the cause (throttling, a deleted or failing function, permissions), run the pull now by invoking the capture function with {"action": "pull", "sourceId": "${d.of}"} (aws lambda invoke) or wait for the next schedule, then purge the queue. The alarm clears when it is empty.`
+        `Fix the cause (throttling, a deleted or failing function, permissions), run the pull now (npx syncline pull ${flowId} ${d.of} --stack ${stackName}) or wait for the next schedule, then purge the queue. The alarm clears when it is empty.`
       );
   }
 }

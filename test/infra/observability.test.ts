@@ -190,7 +190,10 @@ describe('alarms', () => {
         TreatMissingData: 'notBreaching',
         AlarmActions: [{ Ref: topic }],
         OKActions: [{ Ref: topic }],
-        AlarmDescription: d.kind === 'step' ? Match.stringLikeRegexp('every-source: messages wait in the dead-letter queue.*Start DLQ redrive') : Match.stringLikeRegexp('every-source'),
+        AlarmDescription:
+          d.kind === 'step'
+            ? Match.stringLikeRegexp(`every-source: messages wait in the dead-letter queue.*npx syncline redrive every-source --step ${d.of} --stack ObsEvery`)
+            : Match.stringLikeRegexp('every-source'),
       });
     }
   });
@@ -238,7 +241,7 @@ describe('alarms', () => {
     everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
       ...refused,
       Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'every-source' }]),
-      AlarmDescription: Match.stringLikeRegexp('acceptDeletes'),
+      AlarmDescription: Match.stringLikeRegexp('npx syncline pull every-source <source> --accept-deletes --stack ObsEvery'),
     });
     expect(exampleTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DeleteInferenceRefused' } })).toEqual({});
   });
