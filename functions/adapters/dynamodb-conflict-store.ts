@@ -105,7 +105,7 @@ export class DynamoDbConflictStore implements ConflictStore {
     }
   }
 
-  async list(flow: string, status?: 'open' | 'resolved'): Promise<StoredConflict[]> {
+  async list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',

@@ -17,7 +17,7 @@ export interface AdminApi {
   getRecord(flowId: string, key: string): Promise<unknown | undefined>;
   /** `GET /flows/{flowId}/records/{key}/lineage`: audit entries, oldest first. */
   lineage(flowId: string, key: string): Promise<unknown | undefined>;
-  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]` (open by default). */
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|superseded|all]` (open by default). */
   listConflicts(flowId: string, status: string | undefined): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked. */
   resolveConflict(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;

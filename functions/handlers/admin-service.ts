@@ -137,6 +137,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     conflicts: deps.conflicts,
     audit: deps.audit,
     hashKey: deps.hashKey,
+    state: deps.stateStore,
     ...(deps.authenticatedCaller ? { authenticatedCaller: true } : {}),
   });
   const replay = createQuarantineReplay({ ...common, transformQueues, quarantine: deps.quarantine });

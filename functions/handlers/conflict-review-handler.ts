@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FlowConfig } from '../../lib/config/schema';
-import { resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
+import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
 import { maskValue } from '../core/transform/mask';
 import {
   noopLogger,
@@ -13,6 +13,7 @@ import {
   type LogPort,
   type PublishedEvent,
   type Publisher,
+  type StateStore,
   type StoredConflict,
 } from '../ports';
 import { auditable } from './sqs-batch';
@@ -65,6 +66,11 @@ export interface ConflictReviewDeps {
   readonly authenticatedCaller?: boolean;
   /** Records who resolved what (a `captured` entry of source `syncline:review`, kept at audit level `all`). */
   readonly audit?: AuditLog;
+  /**
+   * Read before settling: a conflict whose record no longer holds it (a newer edit replaced a side) is closed as
+   * superseded and answered 409, because a resolution, stamped now, would overwrite that newer edit.
+   */
+  readonly state?: Pick<StateStore, 'get'>;
   readonly clock?: Clock;
   readonly logger?: LogPort;
 }
@@ -76,16 +82,16 @@ export interface ReviewAnswer {
 }
 
 export interface ConflictReview {
-  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|all]`: open ones by default. */
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|superseded|all]`: open ones by default. */
   list(flowId: string, status?: string): Promise<ReviewAnswer>;
   /**
    * `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: 202 with the conflict and the id of the change that
-   * applies the resolution; 400 bad body, 404 unknown flow or conflict, 409 already resolved.
+   * applies the resolution; 400 bad body, 404 unknown flow or conflict, 409 already resolved or superseded.
    */
   resolve(flowId: string, conflictId: string, body: unknown, user?: string): Promise<ReviewAnswer>;
 }
 
-const STATUSES = ['open', 'resolved', 'all'] as const;
+const STATUSES = ['open', 'resolved', 'superseded', 'all'] as const;
 /** Names under `syncline:` are kept for syncline's own resolutions (e.g. `syncline:auto-resolve`). */
 const byField = z
   .string()
@@ -114,7 +120,7 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       if (!deps.flows.has(flowId)) return problem(404, `flow "${flowId}" not found`);
       const s = status ?? 'open';
       if (!(STATUSES as readonly string[]).includes(s)) return problem(400, `status must be one of ${STATUSES.join(', ')}`);
-      return { status: 200, body: await deps.conflicts.list(flowId, s === 'all' ? undefined : (s as 'open' | 'resolved')) };
+      return { status: 200, body: await deps.conflicts.list(flowId, s === 'all' ? undefined : (s as 'open' | 'resolved' | 'superseded')) };
     },
 
     async resolve(flowId, conflictId, body, user) {
@@ -128,6 +134,10 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       const conflict = await deps.conflicts.get(flowId, conflictId);
       if (!conflict) return problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
       if (conflict.status !== 'open') return alreadyResolved(conflict);
+      if (deps.state && !(await stillHeld(deps.state, target.flow, conflict))) {
+        await deps.conflicts.markSuperseded(flowId, conflictId, (deps.clock ?? systemClock).now());
+        return alreadyResolved((await deps.conflicts.get(flowId, conflictId)) ?? conflict);
+      }
 
       const caller = user?.trim();
       if (deps.authenticatedCaller && !caller) return problem(401, 'the request carries no caller identity');
@@ -206,10 +216,17 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
 }
 
+/** True when the record still holds the conflict open (no newer edit replaced either side). */
+async function stillHeld(state: Pick<StateStore, 'get'>, flow: FlowConfig, c: StoredConflict): Promise<boolean> {
+  const stored = await state.get(flow.id, c.key);
+  return stored !== undefined && conflictsOf(flow, stored.doc).some((live) => live.id === c.id);
+}
+
 function alreadyResolved(c: StoredConflict): ReviewAnswer {
   const who = c.resolvedBy ? ` by ${c.resolvedBy}` : '';
   const when = typeof c.resolvedAt === 'number' ? ` at ${new Date(c.resolvedAt).toISOString()}` : '';
-  return { status: 409, body: { message: `conflict "${c.id}" is already ${c.status}${who}${when}`, conflict: c } };
+  const why = c.status === 'superseded' ? `: a newer edit of ${c.field} replaced a side, and the record holds that edit` : '';
+  return { status: 409, body: { message: `conflict "${c.id}" is already ${c.status}${who}${when}${why}`, conflict: c } };
 }
 
 /** The conflict fields of a stored item (without status and resolution). */

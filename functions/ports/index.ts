@@ -128,7 +128,7 @@ export type StoredConflict = Conflict & { status: 'open' | 'resolved' | 'superse
 export interface ConflictStore {
   /** Stores open conflicts (idempotent by conflict id); answers the ids that were new (not stored before). */
   open(conflicts: readonly Conflict[], at: number): Promise<string[]>;
-  list(flow: string, status?: 'open' | 'resolved'): Promise<StoredConflict[]>;
+  list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]>;
   get(flow: string, id: string): Promise<StoredConflict | undefined>;
   /**
    * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it

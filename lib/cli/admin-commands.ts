@@ -63,7 +63,7 @@ interface ConflictView {
 export const conflictsCommand: Command = {
   summary: 'list and resolve conflicts of a flow (manual review)',
   usage:
-    'usage: syncline conflicts list <flow> [--status open|resolved|all] [target options] [--json]\n' +
+    'usage: syncline conflicts list <flow> [--status open|resolved|superseded|all] [target options] [--json]\n' +
     "       syncline conflicts resolve <flow> <conflictId> (--choose current|incoming | --value '<json>') [--by NAME] [target options] [--json]\n" +
     TARGET_USAGE,
   async run(ctx) {
@@ -73,7 +73,7 @@ export const conflictsCommand: Command = {
     if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list, resolve)` : 'give a subcommand: list or resolve');
     if (!flow || rest.length) throw new UsageError('give one flow id');
     if (values.choose !== undefined || values.value !== undefined || values.by !== undefined) throw new UsageError('--choose, --value and --by belong to `conflicts resolve`');
-    if (values.status !== undefined && !['open', 'resolved', 'all'].includes(values.status)) throw new UsageError('--status must be open, resolved or all');
+    if (values.status !== undefined && !['open', 'resolved', 'superseded', 'all'].includes(values.status)) throw new UsageError('--status must be open, resolved, superseded or all');
     return runAdmin(ctx, values, async (target) => {
       const query = values.status ? `?status=${enc(values.status)}` : '';
       const conflicts = (await target.get(`/flows/${enc(flow)}/conflicts${query}`)) as ConflictView[];

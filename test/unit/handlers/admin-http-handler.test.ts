@@ -27,14 +27,12 @@ const NAMES: DeployedNames = {
 const DLQS = { transform: `${SQS.arn}Stack-transformdlq-A`, resolve: `${SQS.arn}Stack-resolvedlq-B`, 'deliver-replica': `${SQS.arn}Stack-deliverreplicadlq-C` };
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-const conflict: Conflict = {
-  id: 'c1',
-  flow: 'people',
-  key: 'p1',
-  field: 'email',
-  current: { value: 'a@x.io', source: 'crm', clock: { ts: 1000, src: 'crm', seq: 'w#0', id: 'e0' } },
-  incoming: { value: 'b@x.io', source: 'erp', clock: { ts: 1001, src: 'erp', seq: 'w#1', id: 'e1' } },
-};
+/** crm and erp edit p1's email concurrently: the record holds one open conflict. */
+const clash = mergeChanges(manualFlow, undefined, [
+  { v: 1, id: 'e0', flow: 'people', source: 'crm', key: 'p1', op: 'upsert', data: { id: 'p1', email: 'a@x.io' }, ts: 1000, seq: 'w#0', lineage: [] },
+  { v: 1, id: 'e1', flow: 'people', source: 'erp', key: 'p1', op: 'upsert', data: { id: 'p1', email: 'b@x.io' }, ts: 1001, seq: 'w#1', lineage: [] },
+]);
+const conflict: Conflict = clash.conflicts[0]!;
 
 /** An HTTP API (payload 2.0) event of an IAM-authorized route, as API Gateway builds it. */
 function apiEvent(method: 'GET' | 'POST', routePath: string, options: { proxy?: string; body?: string; base64?: boolean; query?: Record<string, string>; headers?: Record<string, string> } = {}): AdminHttpEvent {
@@ -88,6 +86,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     conflicts = new InMemoryConflictStore();
     publisher = new FakePublisher();
     depths = new FakeDepths();
+    state.seed({ flow: 'people', key: 'p1', version: 1, doc: clash.doc, view: clash.view, delivered: {}, updatedAt: 2000 });
     await conflicts.open([conflict], 2000);
     const resources = deployedFlowResources(plan, NAMES, SQS, TABLES, DLQS);
     handler = createAdminHttpHandler({
@@ -158,30 +157,30 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
   it('records the IAM caller as who resolved, whatever the body or headers claim', async () => {
     // Act
     const res = await handler(
-      apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'conflicts/c1/resolve', body: JSON.stringify({ choose: 'incoming', by: 'mallory' }), headers: { 'x-syncline-user': 'bob' } }),
+      apiEvent('POST', '/flows/people/{proxy+}', { proxy: `conflicts/${conflict.id}/resolve`, body: JSON.stringify({ choose: 'incoming', by: 'mallory' }), headers: { 'x-syncline-user': 'bob' } }),
     );
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(parse(res).conflict).toMatchObject({ id: 'c1', status: 'resolved', resolvedBy: `${CALLER} (as mallory)` });
+    expect(parse(res).conflict).toMatchObject({ id: conflict.id, status: 'resolved', resolvedBy: `${CALLER} (as mallory)` });
     expect(publisher.bodies(`${SQS.url}Stack-resolvequeue-B`)).toEqual([expect.objectContaining({ key: 'p1', data: { email: 'b@x.io' } })]);
     expect(audit.entries).toEqual([expect.objectContaining({ eventId: parse(res).changeId, reason: expect.stringContaining(`by ${CALLER} (as mallory)`) })]);
   });
 
   it('lists conflicts by status and reads a base64 body', async () => {
     // Act
-    const resolved = await handler(apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'conflicts/c1/resolve', body: '{"choose":"current"}', base64: true }));
+    const resolved = await handler(apiEvent('POST', '/flows/people/{proxy+}', { proxy: `conflicts/${conflict.id}/resolve`, body: '{"choose":"current"}', base64: true }));
     const open = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'conflicts' }));
     const all = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'conflicts', query: { status: 'resolved' } }));
 
     // Assess
     expect(resolved.statusCode).toBe(202);
     expect(parse(open)).toEqual([]);
-    expect(parse(all)).toEqual([expect.objectContaining({ id: 'c1', resolvedBy: CALLER })]);
+    expect(parse(all)).toEqual([expect.objectContaining({ id: conflict.id, resolvedBy: CALLER })]);
   });
 
   it.each([
-    ['an invalid resolve body', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'conflicts/c1/resolve', body: '{"choose":"neither"}' }), 400, /invalid body/],
+    ['an invalid resolve body', apiEvent('POST', '/flows/people/{proxy+}', { proxy: `conflicts/${conflict.id}/resolve`, body: '{"choose":"neither"}' }), 400, /invalid body/],
     ['a body that is not JSON', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'quarantine/replay', body: '{"all":' }), 400, /not valid JSON/],
     ['a bad replay body', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'quarantine/replay', body: '{"every":true}' }), 400, /unknown field/],
     ['a bad conflicts filter', apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'conflicts', query: { status: 'maybe' } }), 400, /status must be one of/],

@@ -174,6 +174,24 @@ describe('conflict sweeper', () => {
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
   });
 
+  it('answers a reviewer 409 for a conflict a newer edit replaced, closes it as superseded, and sends nothing', async () => {
+    // Prepare: the conflict opened, then crm edited email again: the record now holds another conflict.
+    const [stale] = await clash('moved', T0 - 20 * MINUTE);
+    const [current] = await merge(LWW, 'moved', [edit('crm', 'moved', 3000, { email: 'moved@crm2.io' })], T0 - MINUTE);
+    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
+
+    // Act
+    const res = await review.resolve('people', stale!.id, { choose: 'incoming', by: 'alice' });
+
+    // Assess: nothing overwrites crm's newer edit; the live conflict can still be resolved.
+    expect(res.status).toBe(409);
+    expect((res.body as { message: string }).message).toMatch(/already superseded: a newer edit of email replaced a side/);
+    expect(await conflicts.get('people', stale!.id)).toMatchObject({ status: 'superseded' });
+    expect(publisher.calls).toBe(0);
+    expect((await review.list('people', 'superseded')).body).toEqual([expect.objectContaining({ id: stale!.id })]);
+    expect((await review.resolve('people', current!.id, { choose: 'incoming', by: 'alice' })).status).toBe(202);
+  });
+
   it('settles a field once, with the winner among all its open sides, then supersedes the sibling conflicts', async () => {
     // Prepare: three sources edit email concurrently: two conflicts share the displayed crm value.
     const opened = await merge(
