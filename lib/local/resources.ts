@@ -11,6 +11,7 @@ import {
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FlowPlan, Plan, QueuePlan, TablePlan } from '../plan/plan';
+import type { QueueView } from '../../functions/handlers/admin-service';
 
 export type StoreTableId = TablePlan['id'];
 
@@ -27,15 +28,8 @@ export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {
 const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
 const keyType = (name: string) => (NUMBER_KEYS.has(name) ? 'N' : 'S');
 
-export interface QueueResource {
-  readonly id: string;
-  readonly name: string;
-  readonly url: string;
-  readonly arn: string;
-  readonly maxReceiveCount: number;
-  readonly visibilityTimeoutSeconds: number;
-  readonly dlq: { readonly name: string; readonly url: string; readonly arn: string };
-}
+/** A local queue and its DLQ: the same description the admin API gives of a deployed one. */
+export type QueueResource = QueueView;
 
 export interface FlowResources {
   readonly flowId: string;
