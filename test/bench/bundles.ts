@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { flowSchema, type FlowConfig } from '../../lib/config/schema';
 import { ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
-import { ENTRY_FILES, type HandlerKind } from '../../lib/plan/plan';
+import { ADMIN_ENTRY_FILES, ENTRY_FILES, type HandlerKind } from '../../lib/plan/plan';
 
 export interface BundleRow {
   readonly handler: string;
@@ -36,6 +36,10 @@ const KNOWN_ENV: Record<string, string> = {
   RESOLVE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench-resolve',
   DELIVER_QUEUE_URLS: JSON.stringify({ replica: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench-deliver-replica' }),
   TARGET_TABLE: 'bench-replica',
+  FLOW_RESOURCES: JSON.stringify({ queues: { transform: 'bench-transform', resolve: 'bench-resolve', 'deliver-replica': 'bench-deliver-replica' }, functions: {}, targetTables: {}, webhookSecrets: {}, streamFailureQueues: {} }),
+  SQS_URL_PREFIX: 'https://sqs.us-east-1.amazonaws.com/000000000000/',
+  SQS_ARN_PREFIX: 'arn:aws:sqs:us-east-1:000000000000:',
+  API_ENDPOINT: 'https://bench.execute-api.us-east-1.amazonaws.com',
 };
 
 /** Every variable functions/entry/*.ts require, with a dummy value (known ones first, others by their suffix). */
@@ -117,9 +121,10 @@ export async function benchBundles(example: FlowConfig, options: { loads?: numbe
   const baseEnv = entryEnv();
   const rows: BundleRow[] = [];
   try {
-    for (const [handler, entry] of Object.entries(ENTRY_FILES) as [HandlerKind, string][]) {
+    const entries = [...Object.entries(ENTRY_FILES), ...Object.entries(ADMIN_ENTRY_FILES)] as [HandlerKind | keyof typeof ADMIN_ENTRY_FILES, string][];
+    for (const [handler, entry] of entries) {
       try {
-        const { flow, sourceId, targetId } = flowFor(example, handler);
+        const { flow, sourceId, targetId } = handler in ENTRY_FILES ? flowFor(example, handler as HandlerKind) : { flow: example, sourceId: '', targetId: '' };
         // As lib/constructs/function-defaults.ts and sync-flow.ts configure NodejsFunction (target node20 here).
         const result = await build({
           entryPoints: [entry],
@@ -131,7 +136,8 @@ export async function benchBundles(example: FlowConfig, options: { loads?: numbe
           minify: true,
           mainFields: ['module', 'main'],
           banner: { js: ESM_REQUIRE_BANNER },
-          define: { __SYNCLINE_FLOW__: JSON.stringify(flow) },
+          // The admin entries bake the flow like the step entries; the flow list bakes every flow.
+          define: { __SYNCLINE_FLOW__: JSON.stringify(flow), __SYNCLINE_FLOWS__: JSON.stringify([flow]) },
           outfile: join(dir, handler, 'index.mjs'),
           logLevel: 'silent',
         });
