@@ -7,19 +7,33 @@ import { errorName } from './retry';
 export interface DynamoDbConflictStoreOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** Days a closed (resolved or superseded) conflict is kept (TTL), by flow id; open ones are kept. @default 90 */
+  readonly retentionDays?: number | ((flow: string) => number);
 }
+
+/** The sparse index of open conflicts: partition `openFlow`, sort `openedAt` (see STORE_TABLES in lib/plan/plan.ts). */
+const OPEN_INDEX = 'openByFlow';
 
 /**
  * ConflictStore: pk = flow, sk = conflict id. `open` is a conditional put, so re-opening a conflict
- * that exists (open or already resolved) leaves it as it is.
+ * that exists (open or already resolved) leaves it as it is. Only an open conflict carries `openFlow` (the flow id),
+ * so the open listing queries the {@link OPEN_INDEX} index instead of the whole history of the flow; closing it
+ * removes `openFlow` and sets `expiresAt` (epoch seconds, the TTL), reopening does the reverse.
  */
 export class DynamoDbConflictStore implements ConflictStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly retentionDays: (flow: string) => number;
 
   constructor(options: DynamoDbConflictStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
+    const days = options.retentionDays ?? 90;
+    this.retentionDays = typeof days === 'function' ? days : () => days;
+  }
+
+  private expiresAt(flow: string, closedAt: number): number {
+    return Math.floor(closedAt / 1000) + this.retentionDays(flow) * 86_400;
   }
 
   async open(conflicts: readonly Conflict[], at: number): Promise<string[]> {
@@ -29,7 +43,7 @@ export class DynamoDbConflictStore implements ConflictStore {
           await this.client.send(
             new PutCommand({
               TableName: this.tableName,
-              Item: { pk: c.flow, sk: c.id, ...c, status: 'open', openedAt: at },
+              Item: { pk: c.flow, sk: c.id, ...c, status: 'open', openedAt: at, openFlow: c.flow },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           );
@@ -45,9 +59,7 @@ export class DynamoDbConflictStore implements ConflictStore {
 
   async get(flow: string, id: string): Promise<StoredConflict | undefined> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: flow, sk: id }, ConsistentRead: true }));
-    if (!Item) return undefined;
-    const { pk: _pk, sk: _sk, ...rest } = Item;
-    return rest as StoredConflict;
+    return Item ? toStored(Item) : undefined;
   }
 
   async markResolved(flow: string, id: string, r: ConflictResolution): Promise<boolean> {
@@ -56,10 +68,18 @@ export class DynamoDbConflictStore implements ConflictStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: flow, sk: id },
-          UpdateExpression: 'SET #status = :resolved, resolvedAt = :at, resolvedBy = :by, choice = :choice, changeId = :change',
+          UpdateExpression: 'SET #status = :resolved, resolvedAt = :at, resolvedBy = :by, choice = :choice, changeId = :change, expiresAt = :expires REMOVE openFlow',
           ConditionExpression: 'attribute_exists(pk) AND #status = :open',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':resolved': 'resolved', ':open': 'open', ':at': r.resolvedAt, ':by': r.resolvedBy, ':choice': r.choice, ':change': r.changeId },
+          ExpressionAttributeValues: {
+            ':resolved': 'resolved',
+            ':open': 'open',
+            ':at': r.resolvedAt,
+            ':by': r.resolvedBy,
+            ':choice': r.choice,
+            ':change': r.changeId,
+            ':expires': this.expiresAt(flow, r.resolvedAt),
+          },
         }),
       );
       return true;
@@ -75,10 +95,10 @@ export class DynamoDbConflictStore implements ConflictStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: flow, sk: id },
-          UpdateExpression: 'SET #status = :open REMOVE resolvedAt, resolvedBy, choice, changeId',
+          UpdateExpression: 'SET #status = :open, openFlow = :flow REMOVE resolvedAt, resolvedBy, choice, changeId, expiresAt',
           ConditionExpression: '#status = :resolved AND changeId = :change',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ':change': changeId },
+          ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ':change': changeId, ':flow': flow },
         }),
       );
     } catch (err) {
@@ -92,10 +112,10 @@ export class DynamoDbConflictStore implements ConflictStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: flow, sk: id },
-          UpdateExpression: 'SET #status = :superseded, supersededAt = :at',
+          UpdateExpression: 'SET #status = :superseded, supersededAt = :at, expiresAt = :expires REMOVE openFlow',
           ConditionExpression: 'attribute_exists(pk) AND #status = :open',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': at },
+          ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': at, ':expires': this.expiresAt(flow, at) },
         }),
       );
       return true;
@@ -105,16 +125,26 @@ export class DynamoDbConflictStore implements ConflictStore {
     }
   }
 
+  /**
+   * Oldest first. Open conflicts come from the sparse index (eventually consistent: every transition is conditional
+   * on status, so a conflict closed a moment ago and still listed is refused when acted on); the others from the
+   * flow's partition.
+   */
   async list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
-      ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
-    });
-    return items
-      .map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as StoredConflict)
-      .sort((a, b) => a.openedAt - b.openedAt);
+    const items =
+      status === 'open'
+        ? await queryAll(this.client, { TableName: this.tableName, IndexName: OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } })
+        : await queryAll(this.client, {
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
+            ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
+          });
+    return items.map(toStored).sort((a, b) => a.openedAt - b.openedAt);
   }
+}
 
+/** The conflict of an item, without its keys, index attribute and TTL. */
+function toStored({ pk: _pk, sk: _sk, openFlow: _open, expiresAt: _exp, ...rest }: Record<string, unknown>): StoredConflict {
+  return rest as unknown as StoredConflict;
 }

@@ -19,7 +19,7 @@ const { logger, metrics } = observability(flow, 'review');
 const sweep = createConflictSweeper({
   flow,
   resolveQueueUrl,
-  conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
+  conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable, retentionDays: flow.audit.retentionDays }),
   state: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
   // A resolution carrying a large value travels through the claim check, as every message to the resolve queue may.
   publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),

@@ -30,7 +30,7 @@ export const handler = instrumented(
       flow,
       stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
       audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
-      conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable }),
+      conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable, retentionDays: flow.audit.retentionDays }),
       publisher: new SqsPublisher({ client: sqsClient, payloads }),
       ...(events ? { events } : {}),
       deliverQueueUrls,

@@ -33,7 +33,7 @@ import {
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
-import { AUDIT_TIME_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
+import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
 
 /**
  * Item-level actions on the table itself. Unlike `ITable.grant`, it leaves out `<table>/index/*`, which writes
@@ -370,12 +370,14 @@ export class SyncFlow extends Construct {
     });
 
     // Least privilege, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
-    // status) and BatchWriteItem (who resolved); conflicts Query/GetItem/UpdateItem (list, resolve, reopen);
-    // quarantine Query/DeleteItem (list, replay); resolutions to the resolve queue, replays to the transform queue.
+    // status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
+    // GetItem/UpdateItem (resolve, reopen); quarantine Query/DeleteItem (list, replay); resolutions to the resolve
+    // queue, replays to the transform queue.
     grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
     Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.audit.tableArn, `${store.audit.tableArn}/index/${AUDIT_TIME_INDEX}`] });
     grantOnTable(store.audit, fn, 'dynamodb:BatchWriteItem');
-    grantOnTable(store.conflicts, fn, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.conflicts.tableArn, `${store.conflicts.tableArn}/index/${CONFLICT_OPEN_INDEX}`] });
+    grantOnTable(store.conflicts, fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     grantOnTable(store.quarantine, fn, 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.queues.resolve!.grantSendMessages(fn);
     this.queues.transform!.grantSendMessages(fn);
@@ -626,10 +628,11 @@ export class SyncFlow extends Construct {
         }
         break;
       case 'review':
-        // The sweep lists open conflicts (Query), settles or supersedes them with conditional UpdateItems (re-read
-        // with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle only what they still
-        // hold, and sends each resolution to the resolve queue (granted through sendsTo above).
-        grantOnTable(store.conflicts, fn, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+        // The sweep lists open conflicts (Query of their index only), settles or supersedes them with conditional
+        // UpdateItems (re-read with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle
+        // only what they still hold, and sends each resolution to the resolve queue (granted through sendsTo above).
+        Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${store.conflicts.tableArn}/index/${CONFLICT_OPEN_INDEX}`] });
+        grantOnTable(store.conflicts, fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
         grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
         append(store.audit);
         break;

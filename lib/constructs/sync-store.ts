@@ -3,7 +3,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, typ
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { STORE_TABLES, type TablePlan } from '../plan/plan';
+import { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from '../plan/plan';
 
 export type StoreTableId = TablePlan['id'];
 
@@ -12,6 +12,8 @@ export const PAYLOAD_CLAIM_PREFIX = 'claims/';
 
 /** The audit table's index by flow and time (status reads the last hour through it). */
 export const AUDIT_TIME_INDEX: string = STORE_TABLES.find((t) => t.id === 'audit')!.indexes[0]!.name;
+/** The conflicts table's sparse index of open conflicts by flow (the sweep and the admin API list them through it). */
+export const CONFLICT_OPEN_INDEX: string = STORE_TABLES.find((t) => t.id === 'conflicts')!.indexes[0]!.name;
 /**
  * Days a claim-check payload is kept: longer than a message lives in a flow queue (4 days, the SQS default). The
  * DLQs keep messages 14 days, so a pointer parked in a DLQ must be redriven within these 7 days; after that its
@@ -19,9 +21,7 @@ export const AUDIT_TIME_INDEX: string = STORE_TABLES.find((t) => t.id === 'audit
  */
 export const PAYLOAD_CLAIM_EXPIRY_DAYS = 7;
 
-/** Key attributes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
-const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
-const keyType = (name: string): AttributeType => (NUMBER_KEYS.has(name) ? AttributeType.NUMBER : AttributeType.STRING);
+const keyType = (name: string): AttributeType => (NUMBER_KEY_ATTRIBUTES.has(name) ? AttributeType.NUMBER : AttributeType.STRING);
 
 /** Tables of a store that already exists (for example created by another stack). */
 export interface ExistingStoreTables {

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { FlowPlan, Plan, QueuePlan, TablePlan } from '../plan/plan';
+import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type TablePlan } from '../plan/plan';
 import type { QueueView } from '../../functions/handlers/admin-service';
 
 export type StoreTableId = TablePlan['id'];
@@ -24,9 +24,7 @@ export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {
   dedup: 'syncline-dedup',
 };
 
-/** Key attributes holding numbers (epoch ms); every other key attribute is a string (as in lib/constructs/sync-store.ts). */
-const NUMBER_KEYS: ReadonlySet<string> = new Set(['at']);
-const keyType = (name: string) => (NUMBER_KEYS.has(name) ? 'N' : 'S');
+const keyType = (name: string) => (NUMBER_KEY_ATTRIBUTES.has(name) ? 'N' : 'S');
 
 /** A local queue and its DLQ: the same description the admin API gives of a deployed one. */
 export type QueueResource = QueueView;
@@ -57,18 +55,33 @@ function errorName(err: unknown): string {
   return (err as { name?: string })?.name ?? '';
 }
 
-/** Creates a table unless it exists; waits until it is ACTIVE. */
+/** Waits until a table and all its indexes are ACTIVE; answers the names of its indexes. */
+async function whenActive(ddb: DynamoDBClient, tableName: string | undefined): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === 'ACTIVE' && indexes.every((ix) => ix.IndexStatus === 'ACTIVE')) return indexes.map((ix) => ix.IndexName!);
+    if (i > 100) throw new Error(`table ${tableName} did not become ACTIVE`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Creates a table unless it exists, and adds the indexes an existing one lacks (a `--persist` folder from an older
+ * version); waits until it is ACTIVE.
+ */
 export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string): Promise<void> {
   try {
     await ddb.send(new CreateTableCommand(input));
   } catch (err) {
     if (errorName(err) !== 'ResourceInUseException') throw err;
   }
-  for (let i = 0; ; i++) {
-    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: input.TableName }));
-    if (Table?.TableStatus === 'ACTIVE') break;
-    if (i > 100) throw new Error(`table ${input.TableName} did not become ACTIVE`);
-    await new Promise((r) => setTimeout(r, 100));
+  const existing = await whenActive(ddb, input.TableName);
+  // One index per UpdateTable, as DynamoDB allows.
+  for (const ix of input.GlobalSecondaryIndexes ?? []) {
+    if (existing.includes(ix.IndexName!)) continue;
+    await ddb.send(new UpdateTableCommand({ TableName: input.TableName, AttributeDefinitions: input.AttributeDefinitions, GlobalSecondaryIndexUpdates: [{ Create: ix }] }));
+    await whenActive(ddb, input.TableName);
   }
   if (ttlAttribute) {
     const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: input.TableName }));

@@ -235,7 +235,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state, targets: flowTargets(config.flows) });
     const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
     const audit = new DynamoDbAuditLog({ client: doc, tableName: t.audit, retentionDays: retention });
-    const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts });
+    const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts, retentionDays: retention });
     const dedup = new DynamoDbDedupStore({ client: doc, tableName: t.dedup });
     // Claim check: messages over 250 KB travel through this bucket, as in AWS through the store's payload bucket.
     await ensureBucket(clients.s3, LOCAL_PAYLOAD_BUCKET);

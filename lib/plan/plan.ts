@@ -149,6 +149,9 @@ export interface Plan {
   readonly flows: readonly FlowPlan[];
 }
 
+/** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
+export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'openedAt']);
+
 /** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
 export const STORE_TABLES: readonly TablePlan[] = [
   { id: 'state', partitionKey: 'pk', indexes: [] },
@@ -161,7 +164,15 @@ export const STORE_TABLES: readonly TablePlan[] = [
     indexes: [{ name: 'byFlowTime', partitionKey: 'flowHour', sortKey: 'at' }],
   },
   { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
-  { id: 'conflicts', partitionKey: 'pk', sortKey: 'sk', indexes: [] },
+  {
+    id: 'conflicts',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    // Closed (resolved or superseded) conflicts expire; open ones carry no `expiresAt`.
+    ttlAttribute: 'expiresAt',
+    // Sparse: only open conflicts carry `openFlow`, so listing them reads none of the closed history.
+    indexes: [{ name: 'openByFlow', partitionKey: 'openFlow', sortKey: 'openedAt' }],
+  },
   { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
 ];
 
