@@ -86,7 +86,7 @@ describe('DynamoDbQuarantineStore', () => {
 describe('DynamoDbConflictStore', () => {
   beforeEach(() => ddb.reset());
 
-  it('opens conflicts idempotently with a conditional put', async () => {
+  it('opens conflicts idempotently with a conditional put, in the index of open conflicts and without expiry', async () => {
     // Prepare
     const conflict: Conflict = {
       id: 'c1',
@@ -106,9 +106,10 @@ describe('DynamoDbConflictStore', () => {
     // Assess
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
     expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
-      Item: expect.objectContaining({ pk: 'people', sk: 'c1', status: 'open', openedAt: NOW, field: 'email' }),
+      Item: expect.objectContaining({ pk: 'people', sk: 'c1', status: 'open', openedAt: NOW, field: 'email', openFlow: 'people' }),
       ConditionExpression: 'attribute_not_exists(pk)',
     });
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).not.toHaveProperty('expiresAt');
   });
 
   it('answers which conflicts were new, so only those are announced', async () => {
@@ -121,11 +122,11 @@ describe('DynamoDbConflictStore', () => {
     expect(await store.open([c('old'), c('new')], NOW)).toEqual(['new']);
   });
 
-  it('resolves with a conditional update on status = open, and answers false when it is not open', async () => {
+  it('resolves with a conditional update on status = open, leaving the open index and expiring after the retention', async () => {
     // Prepare
     ddb.on(UpdateCommand).resolvesOnce({}).rejects(ccf());
-    ddb.on(GetCommand).resolves({ Item: { pk: 'people', sk: 'c1', id: 'c1', status: 'resolved' } });
-    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+    ddb.on(GetCommand).resolves({ Item: { pk: 'people', sk: 'c1', id: 'c1', status: 'resolved', expiresAt: 1 } });
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts', retentionDays: 30 });
     const resolution = { resolvedAt: NOW, resolvedBy: 'alice', choice: { choose: 'current' as const }, changeId: 'ch1' };
 
     // Act
@@ -136,17 +137,18 @@ describe('DynamoDbConflictStore', () => {
     expect([first, second]).toEqual([true, false]);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { pk: 'people', sk: 'c1' },
+      UpdateExpression: expect.stringMatching(/expiresAt = :expires REMOVE openFlow$/),
       ConditionExpression: 'attribute_exists(pk) AND #status = :open',
-      ExpressionAttributeValues: expect.objectContaining({ ':resolved': 'resolved', ':by': 'alice', ':change': 'ch1' }),
+      ExpressionAttributeValues: expect.objectContaining({ ':resolved': 'resolved', ':by': 'alice', ':change': 'ch1', ':expires': NOW / 1000 + 30 * 86_400 }),
     });
     expect(await store.get('people', 'c1')).toEqual({ id: 'c1', status: 'resolved' });
     expect(ddb).toHaveReceivedCommandWith(GetCommand, { ConsistentRead: true });
   });
 
-  it('supersedes with a conditional update on status = open, and answers false when it is not open', async () => {
+  it('supersedes with a conditional update on status = open, leaving the open index and expiring after the retention', async () => {
     // Prepare
     ddb.on(UpdateCommand).resolvesOnce({}).rejects(ccf());
-    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts', retentionDays: (flow) => (flow === 'people' ? 7 : 90) });
 
     // Act
     const first = await store.markSuperseded('people', 'c1', NOW);
@@ -157,9 +159,52 @@ describe('DynamoDbConflictStore', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'conflicts',
       Key: { pk: 'people', sk: 'c1' },
+      UpdateExpression: 'SET #status = :superseded, supersededAt = :at, expiresAt = :expires REMOVE openFlow',
       ConditionExpression: 'attribute_exists(pk) AND #status = :open',
-      ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': NOW },
+      ExpressionAttributeValues: { ':superseded': 'superseded', ':open': 'open', ':at': NOW, ':expires': NOW / 1000 + 7 * 86_400 },
     });
+  });
+
+  it('reopens a resolution that could not be sent: back in the open index, no expiry', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolves({});
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+
+    // Act
+    await store.reopen('people', 'c1', 'ch1');
+
+    // Assess
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: 'people', sk: 'c1' },
+      UpdateExpression: 'SET #status = :open, openFlow = :flow REMOVE resolvedAt, resolvedBy, choice, changeId, expiresAt',
+      ConditionExpression: '#status = :resolved AND changeId = :change',
+      ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ':change': 'ch1', ':flow': 'people' },
+    });
+  });
+
+  it('lists open conflicts from the open index (every page), closed ones from the flow partition', async () => {
+    // Prepare
+    const item = (id: string, openedAt: number) => ({ pk: 'people', sk: id, id, status: 'open', openedAt, openFlow: 'people' });
+    ddb
+      .on(QueryCommand, { IndexName: 'openByFlow' })
+      .resolvesOnce({ Items: [item('c2', 2)], LastEvaluatedKey: { pk: 'people', sk: 'c2', openFlow: 'people', openedAt: 2 } })
+      .resolvesOnce({ Items: [item('c1', 1)] });
+    ddb.on(QueryCommand, { KeyConditionExpression: 'pk = :pk' }).resolves({ Items: [{ pk: 'people', sk: 'c0', id: 'c0', status: 'resolved', openedAt: 0, expiresAt: 9 }] });
+    const store = new DynamoDbConflictStore({ client, tableName: 'conflicts' });
+
+    // Act
+    const open = await store.list('people', 'open');
+    const resolved = await store.list('people', 'resolved');
+
+    // Assess
+    expect(open).toEqual([
+      { id: 'c1', status: 'open', openedAt: 1 },
+      { id: 'c2', status: 'open', openedAt: 2 },
+    ]);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, { IndexName: 'openByFlow', KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': 'people' } });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { IndexName: 'openByFlow', ExclusiveStartKey: { pk: 'people', sk: 'c2', openFlow: 'people', openedAt: 2 } });
+    expect(resolved).toEqual([{ id: 'c0', status: 'resolved', openedAt: 0 }]);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 3, { KeyConditionExpression: 'pk = :pk', FilterExpression: '#status = :status', ExpressionAttributeValues: { ':pk': 'people', ':status': 'resolved' } });
   });
 
   it('lets a DynamoDB error other than the condition through', async () => {

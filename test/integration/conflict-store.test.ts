@@ -1,0 +1,114 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClientFor } from '../../functions/adapters/clients';
+import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
+import type { Conflict } from '../../functions/core/merge';
+import { STORE_TABLES } from '../../lib/plan/plan';
+import { createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
+
+const RETENTION_DAYS = 30;
+const OPEN_INDEX = STORE_TABLES.find((t) => t.id === 'conflicts')!.indexes[0]!.name;
+
+const conflict = (flow: string, id: string): Conflict => ({
+  id,
+  flow,
+  key: `k-${id}`,
+  field: 'email',
+  current: { value: 'a@example.com', source: 'crm', clock: { ts: 1, src: 'crm', seq: '1', id: `e-${id}-1` } },
+  incoming: { value: 'b@example.com', source: 'erp', clock: { ts: 2, src: 'erp', seq: '1', id: `e-${id}-2` } },
+});
+
+describe('DynamoDbConflictStore against DynamoDB Local', () => {
+  const clients = integrationClients();
+  const doc = documentClientFor(clients.dynamodb);
+  let tables: Awaited<ReturnType<typeof createStoreTables>>;
+  let store: DynamoDbConflictStore;
+  // Items as stored, to see the TTL attribute the store keeps out of what it answers.
+  const raw = async (flow: string, id: string) => (await doc.send(new GetCommand({ TableName: tables.conflicts, Key: { pk: flow, sk: id }, ConsistentRead: true }))).Item;
+  const ids = (cs: readonly { id: string }[]) => cs.map((c) => c.id);
+
+  beforeAll(async () => {
+    tables = await createStoreTables(clients);
+    store = new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts, retentionDays: RETENTION_DAYS });
+  });
+  afterAll(() => clients.destroy());
+
+  it('lists a conflict as open until it is resolved, then as resolved with an expiry; a reopen lists it open again without one', async () => {
+    // Prepare
+    const flow = `people-${uniqueSuffix()}`;
+    const openedAt = Date.now();
+    const resolvedAt = openedAt + 1000;
+    await store.open([conflict(flow, 'c1')], openedAt);
+
+    // Act / Assess: open
+    expect(ids(await store.list(flow, 'open'))).toEqual(['c1']);
+    expect((await raw(flow, 'c1'))?.expiresAt).toBeUndefined();
+
+    // Act / Assess: resolved
+    expect(await store.markResolved(flow, 'c1', { resolvedAt, resolvedBy: 'alice', choice: { choose: 'incoming' }, changeId: 'ch1' })).toBe(true);
+    expect(await store.list(flow, 'open')).toEqual([]);
+    const resolved = await store.list(flow, 'resolved');
+    expect(resolved).toEqual([expect.objectContaining({ id: 'c1', status: 'resolved', resolvedBy: 'alice', openedAt })]);
+    expect(resolved[0]).not.toHaveProperty('expiresAt');
+    expect((await raw(flow, 'c1'))?.expiresAt).toBe(Math.floor(resolvedAt / 1000) + RETENTION_DAYS * 86_400);
+
+    // Act / Assess: reopened (its change could not be sent)
+    await store.reopen(flow, 'c1', 'ch1');
+    expect(await store.list(flow, 'open')).toEqual([expect.objectContaining({ id: 'c1', status: 'open', openedAt })]);
+    expect(await store.list(flow, 'resolved')).toEqual([]);
+    expect((await raw(flow, 'c1'))?.expiresAt).toBeUndefined();
+    expect(await store.get(flow, 'c1')).toMatchObject({ status: 'open' });
+  });
+
+  it('lists a superseded conflict as superseded, not open, with an expiry after the retention', async () => {
+    // Prepare
+    const flow = `people-${uniqueSuffix()}`;
+    const at = Date.now();
+    await store.open([conflict(flow, 'c1'), conflict(flow, 'c2')], at);
+
+    // Act
+    const superseded = await store.markSuperseded(flow, 'c1', at + 500);
+
+    // Assess
+    expect(superseded).toBe(true);
+    expect(ids(await store.list(flow, 'open'))).toEqual(['c2']);
+    expect(await store.list(flow, 'superseded')).toEqual([expect.objectContaining({ id: 'c1', status: 'superseded', supersededAt: at + 500 })]);
+    expect((await raw(flow, 'c1'))?.expiresAt).toBe(Math.floor((at + 500) / 1000) + RETENTION_DAYS * 86_400);
+    expect((await raw(flow, 'c2'))?.expiresAt).toBeUndefined();
+    expect(await store.markSuperseded(flow, 'c1', at + 600)).toBe(false);
+  });
+
+  it('lists only the open conflicts of a flow, oldest first, however many are closed, and none of another flow', async () => {
+    // Prepare: 300 closed conflicts around 3 open ones, and an open one of another flow.
+    const flow = `people-${uniqueSuffix()}`;
+    const other = `orders-${uniqueSuffix()}`;
+    const t0 = Date.now();
+    const closed = Array.from({ length: 300 }, (_, i) => conflict(flow, `closed-${i}`));
+    await store.open(closed, t0);
+    await store.open([conflict(flow, 'open-b')], t0 + 2);
+    await store.open([conflict(flow, 'open-a')], t0 + 1);
+    await store.open([conflict(flow, 'open-c')], t0 + 3);
+    await store.open([conflict(other, 'elsewhere')], t0);
+    await Promise.all(
+      closed.map((c, i) =>
+        i % 2 === 0
+          ? store.markResolved(flow, c.id, { resolvedAt: t0 + 10, resolvedBy: 'sweep', choice: { choose: 'current' }, changeId: `ch-${i}` })
+          : store.markSuperseded(flow, c.id, t0 + 10),
+      ),
+    );
+
+    // Act
+    const open = await store.list(flow, 'open');
+    const all = await store.list(flow);
+
+    // Assess
+    expect(ids(open)).toEqual(['open-a', 'open-b', 'open-c']);
+    expect(open.every((c) => c.status === 'open' && c.flow === flow)).toBe(true);
+    expect(all).toHaveLength(303);
+    expect((await store.list(flow, 'resolved')).length).toBe(150);
+    expect(ids(await store.list(other, 'open'))).toEqual(['elsewhere']);
+    // The open listing reads the index, which holds the open conflicts only: none of the closed ones is paid for.
+    const read = await doc.send(new QueryCommand({ TableName: tables.conflicts, IndexName: OPEN_INDEX, KeyConditionExpression: 'openFlow = :f', ExpressionAttributeValues: { ':f': flow } }));
+    expect(read.ScannedCount).toBe(3);
+  });
+});

@@ -1,0 +1,28 @@
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureTable, storeTableInput } from '../../lib/local/resources';
+import { STORE_TABLES } from '../../lib/plan/plan';
+import { integrationClients, uniqueSuffix } from '../support/local-servers';
+
+describe('local store tables against DynamoDB Local', () => {
+  const clients = integrationClients();
+  afterAll(() => clients.destroy());
+
+  it('adds the indexes of the plan to a table kept from an older version (a --persist folder)', async () => {
+    // Prepare: the conflicts table as it was before it had an index.
+    const plan = STORE_TABLES.find((t) => t.id === 'conflicts')!;
+    const name = `it-${uniqueSuffix()}-conflicts`;
+    await ensureTable(clients.dynamodb, storeTableInput({ ...plan, indexes: [] }, name));
+
+    // Act
+    await ensureTable(clients.dynamodb, storeTableInput(plan, name), plan.ttlAttribute);
+    await ensureTable(clients.dynamodb, storeTableInput(plan, name), plan.ttlAttribute);
+
+    // Assess
+    const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    expect(Table?.GlobalSecondaryIndexes?.map((ix) => [ix.IndexName, ix.IndexStatus, ix.KeySchema])).toEqual([
+      ['openByFlow', 'ACTIVE', [{ AttributeName: 'openFlow', KeyType: 'HASH' }, { AttributeName: 'openedAt', KeyType: 'RANGE' }]],
+    ]);
+    expect(Table?.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'openedAt', AttributeType: 'N' }, { AttributeName: 'openFlow', AttributeType: 'S' }]));
+  });
+});
