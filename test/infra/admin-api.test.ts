@@ -93,6 +93,7 @@ describe('the admin function', () => {
       ['dynamodb:Query', { 'Fn::Join': ['', [table('audit'), '/index/byFlowTime']] }],
       ['dynamodb:BatchWriteItem', table('audit')],
       ...(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
+      ['dynamodb:Query', { 'Fn::Join': ['', [table('conflicts'), '/index/openByFlow']] }],
       ...(['dynamodb:Query', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),
       // Resolutions go to the resolve queue, replays to the transform queue (grantSendMessages).
       ...['resolve', 'transform'].flatMap((id) => ['sqs:SendMessage', 'sqs:GetQueueUrl'].map((a): [string, unknown] => [a, r(flow.queues[id]!.queueArn)])),

@@ -85,7 +85,10 @@ describe('conflict sweep function', () => {
     const onResource = (r: IConstruct, attr = 'Arn') => statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [logicalId(r), attr] }));
 
     // Assess
-    expect(onResource(store.conflicts).flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    // Open conflicts are listed through their index only, never by a query of the table's partitions.
+    expect(onResource(store.conflicts).flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    const onOpenIndex = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(store.conflicts), 'Arn'] }, '/index/openByFlow']] }));
+    expect(onOpenIndex.flatMap(actionsOf)).toEqual(['dynamodb:Query']);
     expect(onResource(store.audit).flatMap(actionsOf)).toEqual(['dynamodb:BatchWriteItem']);
     expect(onResource(store.state).flatMap(actionsOf)).toEqual(['dynamodb:BatchGetItem']);
     expect(onResource(stack.flows.fast!.queues.resolve!).flatMap(actionsOf)).toEqual(expect.arrayContaining(['sqs:SendMessage']));

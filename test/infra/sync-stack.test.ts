@@ -165,7 +165,22 @@ describe('DynamoDB tables', () => {
     for (const t of [store.quarantine, store.dedup]) {
       expect(resources[logicalId(t as never)].Properties).toMatchObject({ TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
     }
-    for (const t of [store.state, store.conflicts]) expect(resources[logicalId(t as never)].Properties.TimeToLiveSpecification).toBeUndefined();
+    expect(resources[logicalId(store.state as never)].Properties.TimeToLiveSpecification).toBeUndefined();
+  });
+
+  it('expire closed conflicts by TTL, and index open conflicts by flow and opening time', () => {
+    expect(resources[logicalId(stack.store.conflicts as never)].Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'openByFlow',
+          KeySchema: [{ AttributeName: 'openFlow', KeyType: 'HASH' }, { AttributeName: 'openedAt', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'openedAt', AttributeType: 'N' }, { AttributeName: 'openFlow', AttributeType: 'S' }]),
+    });
   });
 
   it('create the target table keyed by the target keyAttribute', () => {
