@@ -36,7 +36,8 @@ export interface ExistingStoreTables {
 export interface SyncStoreProps {
   /**
    * Use these tables instead of creating them. Refused together with `tableProps`:
-   * an existing table's settings belong to whoever created it.
+   * an existing table's settings belong to whoever created it. They must have the keys, indexes and TTL
+   * attributes of `STORE_TABLES` in lib/plan/plan.ts (e.g. the conflicts table's `openByFlow` index).
    * @default - the store creates its five tables
    */
   readonly existingTables?: ExistingStoreTables;
