@@ -56,12 +56,14 @@ function errorName(err: unknown): string {
 }
 
 /** Waits until a table and all its indexes are ACTIVE; answers the names of its indexes. */
-async function whenActive(ddb: DynamoDBClient, tableName: string | undefined): Promise<string[]> {
-  for (let i = 0; ; i++) {
+async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, timeoutMs = 60_000): Promise<string[]> {
+  // A deadline, not a number of tries: a busy DynamoDB Local takes seconds to build an index.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
     const indexes = Table?.GlobalSecondaryIndexes ?? [];
     if (Table?.TableStatus === 'ACTIVE' && indexes.every((ix) => ix.IndexStatus === 'ACTIVE')) return indexes.map((ix) => ix.IndexName!);
-    if (i > 100) throw new Error(`table ${tableName} did not become ACTIVE`);
+    if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE within ${timeoutMs / 1000} s (status ${Table?.TableStatus}, indexes ${indexes.map((ix) => `${ix.IndexName} ${ix.IndexStatus}`).join(', ') || 'none'})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
