@@ -24,5 +24,5 @@ describe('local store tables against DynamoDB Local', () => {
       ['openByFlow', 'ACTIVE', [{ AttributeName: 'openFlow', KeyType: 'HASH' }, { AttributeName: 'openedAt', KeyType: 'RANGE' }]],
     ]);
     expect(Table?.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'openedAt', AttributeType: 'N' }, { AttributeName: 'openFlow', AttributeType: 'S' }]));
-  });
+  }, 120_000);
 });
