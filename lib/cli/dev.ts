@@ -3,6 +3,7 @@ import { readCdkContext } from '../config/cdk-context';
 import { ConfigError, formatIssue, loadConfig } from '../config/load';
 import type { SynclineConfig } from '../config/schema';
 import { PortInUseError } from '../local/http-server';
+import { OutdatedTableError } from '../local/resources';
 import { RuntimeError, startRuntime, type Runtime } from '../local/runtime';
 import { LocalServerError } from '../local/servers';
 import { UnsupportedError } from '../plan/plan';
@@ -123,7 +124,7 @@ export const devCommand: Command = {
         for (const p of err.problems) ctx.err(`  ${p}`);
         return EXIT.failure;
       }
-      if (err instanceof RuntimeError || err instanceof LocalServerError || err instanceof PortInUseError) {
+      if (err instanceof RuntimeError || err instanceof LocalServerError || err instanceof PortInUseError || err instanceof OutdatedTableError) {
         ctx.err(`syncline dev: ${err.message}`);
         return EXIT.failure;
       }

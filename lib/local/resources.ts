@@ -57,7 +57,7 @@ function errorName(err: unknown): string {
 
 /** Waits until a table and all its indexes are ACTIVE; answers the names of its indexes. */
 async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, timeoutMs = 60_000): Promise<string[]> {
-  // A deadline, not a number of tries: a busy DynamoDB Local takes seconds to build an index.
+  // A deadline, not a number of tries: a busy DynamoDB Local answers slowly.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { Table } = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
@@ -68,9 +68,20 @@ async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, ti
   }
 }
 
+/** A table kept by `--persist` from an older version lacks what this version needs. */
+export class OutdatedTableError extends Error {
+  constructor(readonly tableName: string, readonly missing: readonly string[]) {
+    super(
+      `table ${tableName} (kept by --persist from an older syncline) lacks index ${missing.join(', ')}: ` +
+        `start with a new --persist folder, or delete that table (aws dynamodb delete-table --endpoint-url <dynamodb url> --table-name ${tableName}) and start again`,
+    );
+    this.name = 'OutdatedTableError';
+  }
+}
+
 /**
- * Creates a table unless it exists, and adds the indexes an existing one lacks (a `--persist` folder from an older
- * version); waits until it is ACTIVE.
+ * Creates a table unless it exists, and waits until it is ACTIVE. A kept table (`--persist`) without an index of
+ * the plan is refused with OutdatedTableError: DynamoDB Local can leave an index added later in CREATING for good.
  */
 export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string): Promise<void> {
   try {
@@ -79,12 +90,8 @@ export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommand
     if (errorName(err) !== 'ResourceInUseException') throw err;
   }
   const existing = await whenActive(ddb, input.TableName);
-  // One index per UpdateTable, as DynamoDB allows.
-  for (const ix of input.GlobalSecondaryIndexes ?? []) {
-    if (existing.includes(ix.IndexName!)) continue;
-    await ddb.send(new UpdateTableCommand({ TableName: input.TableName, AttributeDefinitions: input.AttributeDefinitions, GlobalSecondaryIndexUpdates: [{ Create: ix }] }));
-    await whenActive(ddb, input.TableName);
-  }
+  const missing = (input.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName!).filter((name) => !existing.includes(name));
+  if (missing.length > 0) throw new OutdatedTableError(input.TableName!, missing);
   if (ttlAttribute) {
     const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: input.TableName }));
     if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== 'ENABLED') {

@@ -1,6 +1,6 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureTable, storeTableInput } from '../../lib/local/resources';
+import { ensureTable, OutdatedTableError, storeTableInput } from '../../lib/local/resources';
 import { STORE_TABLES } from '../../lib/plan/plan';
 import { integrationClients, uniqueSuffix } from '../support/local-servers';
 
@@ -8,11 +8,24 @@ describe('local store tables against DynamoDB Local', () => {
   const clients = integrationClients();
   afterAll(() => clients.destroy());
 
-  it('adds the indexes of the plan to a table kept from an older version (a --persist folder)', async () => {
-    // Prepare: the conflicts table as it was before it had an index.
+  it('refuses a table kept from an older version without an index of the plan, naming the table, index and fix', async () => {
+    // Prepare: the conflicts table as it was before it had an index (a --persist folder from an older version).
     const plan = STORE_TABLES.find((t) => t.id === 'conflicts')!;
     const name = `it-${uniqueSuffix()}-conflicts`;
     await ensureTable(clients.dynamodb, storeTableInput({ ...plan, indexes: [] }, name));
+
+    // Act
+    const upgrade = ensureTable(clients.dynamodb, storeTableInput(plan, name), plan.ttlAttribute);
+
+    // Assess
+    await expect(upgrade).rejects.toBeInstanceOf(OutdatedTableError);
+    await expect(upgrade).rejects.toThrow(new RegExp(`table ${name} .*lacks index openByFlow: start with a new --persist folder, or delete that table`));
+  });
+
+  it('accepts a table that has every index of the plan, again and again', async () => {
+    // Prepare
+    const plan = STORE_TABLES.find((t) => t.id === 'conflicts')!;
+    const name = `it-${uniqueSuffix()}-conflicts`;
 
     // Act
     await ensureTable(clients.dynamodb, storeTableInput(plan, name), plan.ttlAttribute);
@@ -24,5 +37,5 @@ describe('local store tables against DynamoDB Local', () => {
       ['openByFlow', 'ACTIVE', [{ AttributeName: 'openFlow', KeyType: 'HASH' }, { AttributeName: 'openedAt', KeyType: 'RANGE' }]],
     ]);
     expect(Table?.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'openedAt', AttributeType: 'N' }, { AttributeName: 'openFlow', AttributeType: 'S' }]));
-  }, 120_000);
+  });
 });
