@@ -4,23 +4,14 @@ import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
-import type { FlowConfig } from '../../lib/config/schema';
-import type { AuditLog, LogPort, MetricsPort, Publisher, QuarantineStore } from '../ports';
+import type { LogPort, MetricsPort } from '../ports';
 import { bakedFlow } from './baked';
 import { instrumented, observability, requireEnv } from './env';
 import { payloadStore } from './payloads';
+import type { CaptureUseCaseDeps } from '../handlers/capture-deps';
 
-/** What every event-driven capture handler needs: its source, the transform queue, audit and quarantine. */
-export interface CaptureDeps {
-  readonly flow: FlowConfig;
-  readonly sourceId: string;
-  readonly transformQueueUrl: string;
-  readonly publisher: Publisher;
-  readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
-  readonly logger: LogPort;
-  readonly metrics: MetricsPort;
-}
+/** What every event-driven capture handler needs, with the Lambda's logger and metrics. */
+export type CaptureDeps = CaptureUseCaseDeps & { readonly logger: LogPort; readonly metrics: MetricsPort };
 
 /** The Lambda handler of a capture function fed by an event source (stream, SQS, EventBridge via SQS). */
 export function captureLambda<E, R>(create: (deps: CaptureDeps) => (event: E, context: Context) => Promise<R>) {

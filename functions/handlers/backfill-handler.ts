@@ -1,40 +1,18 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { z } from 'zod';
-import type { FlowConfig } from '../../lib/config/schema';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
-import {
-  type AuditEntry,
-  type AuditLog,
-  type Clock,
-  type LogPort,
-  type MetricsPort,
-  type Publisher,
-  type QuarantineItem,
-  type QuarantineStore,
-  type ScannedItem,
-  type TableScanner,
-  telemetryOf,
-} from '../ports';
+import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable, describeError } from './sqs-batch';
+import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the backfill of one `dynamodb-stream` source (its capture function, in AWS). */
-export interface BackfillDeps {
-  readonly flow: FlowConfig;
-  /** The `dynamodb-stream` source whose table is re-captured. */
-  readonly sourceId: string;
+export interface BackfillDeps extends CaptureUseCaseDeps {
   /** Reads the source table. */
   readonly scanner: TableScanner;
-  readonly publisher: Publisher;
-  readonly transformQueueUrl: string;
-  readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
-  readonly clock?: Clock;
-  readonly logger?: LogPort;
-  readonly metrics?: MetricsPort;
   /**
    * Milliseconds left to a chunk when there is no Lambda context.
    * @default the Lambda context's getRemainingTimeInMillis(), else unlimited

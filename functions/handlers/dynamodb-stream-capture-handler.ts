@@ -1,36 +1,15 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
 import { unmarshallImage } from '../adapters/dynamodb-images';
 import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
 import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import {
-  type AuditEntry,
-  type AuditLog,
-  type Clock,
-  type LogPort,
-  type MetricsPort,
-  type Publisher,
-  type QuarantineItem,
-  type QuarantineStore,
-  telemetryOf,
-} from '../ports';
+import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable, describeError } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
-export interface DynamoDbStreamCaptureDeps {
-  readonly flow: FlowConfig;
-  /** The `dynamodb-stream` source this function captures. */
-  readonly sourceId: string;
-  readonly transformQueueUrl: string;
-  readonly publisher: Publisher;
-  readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
-  readonly clock?: Clock;
-  readonly logger?: LogPort;
-  readonly metrics?: MetricsPort;
-}
+export type DynamoDbStreamCaptureDeps = CaptureUseCaseDeps;
 
 export type DynamoDbStreamCaptureHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
 

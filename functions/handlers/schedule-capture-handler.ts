@@ -1,38 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import type { FlowConfig } from '../../lib/config/schema';
 import { runPull, type PullSummary } from '../core/pull/pull-run';
 import type { ScheduleSource } from '../core/pull/records';
-import {
-  type AuditLog,
-  type Clock,
-  type LogPort,
-  type MetricsPort,
-  type Publisher,
-  type PullReader,
-  type PullStateStore,
-  type QuarantineStore,
-  telemetryOf,
-} from '../ports';
+import { type AuditLog, type PullReader, type PullStateStore, telemetryOf } from '../ports';
 import { auditable } from './sqs-batch';
 import { maskForQuarantine } from '../core/transform/raw-record';
+import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `schedule` source. */
-export interface ScheduleCaptureDeps {
-  readonly flow: FlowConfig;
-  readonly sourceId: string;
+export interface ScheduleCaptureDeps extends CaptureUseCaseDeps {
   /** Reads the source (see `createPullReader`). */
   readonly reader: PullReader;
   /** Run state, per-key hashes and seen keys, in the state table. */
   readonly pullState: PullStateStore;
-  readonly publisher: Publisher;
-  readonly transformQueueUrl: string;
-  readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
-  readonly clock?: Clock;
-  readonly logger?: LogPort;
-  readonly metrics?: MetricsPort;
   /**
    * Milliseconds left to this invocation when there is no Lambda context (the local runtime).
    * @default the Lambda context's getRemainingTimeInMillis(), else 15 minutes

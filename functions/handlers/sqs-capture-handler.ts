@@ -1,20 +1,10 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import {
-  type AuditEntry,
-  type AuditLog,
-  type Clock,
-  type LogPort,
-  type MetricsPort,
-  type Publisher,
-  type QuarantineItem,
-  type QuarantineStore,
-  telemetryOf,
-} from '../ports';
+import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable, runSqsBatch } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import type { CaptureUseCaseDeps } from './capture-deps';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -23,22 +13,12 @@ import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/ra
 export type InboundFormat = 'sqs' | 'eventbridge';
 
 /** Dependencies of the capture function of one `sqs` or `eventbridge` source (both read the source's inbound queue). */
-export interface SqsCaptureDeps {
-  readonly flow: FlowConfig;
-  /** The `sqs` or `eventbridge` source this function captures. */
-  readonly sourceId: string;
+export interface SqsCaptureDeps extends CaptureUseCaseDeps {
   /**
    * How message bodies are read.
    * @default - `eventbridge` for an eventbridge source, `sqs` otherwise
    */
   readonly format?: InboundFormat;
-  readonly transformQueueUrl: string;
-  readonly publisher: Publisher;
-  readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
-  readonly clock?: Clock;
-  readonly logger?: LogPort;
-  readonly metrics?: MetricsPort;
 }
 
 export type SqsCaptureHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;

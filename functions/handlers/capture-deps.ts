@@ -1,0 +1,16 @@
+import type { FlowConfig } from '../../lib/config/schema';
+import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, QuarantineStore } from '../ports';
+
+/** What every capture use case needs: its flow and source, where envelopes go, audit and quarantine, telemetry. */
+export interface CaptureUseCaseDeps {
+  readonly flow: FlowConfig;
+  /** The source this use case captures. */
+  readonly sourceId: string;
+  readonly transformQueueUrl: string;
+  readonly publisher: Publisher;
+  readonly audit: AuditLog;
+  readonly quarantine: QuarantineStore;
+  readonly clock?: Clock;
+  readonly logger?: LogPort;
+  readonly metrics?: MetricsPort;
+}
