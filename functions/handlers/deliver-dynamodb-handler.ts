@@ -1,17 +1,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
-import {
-  type AuditEntry,
-  type AuditLog,
-  type Clock,
-  type LogPort,
-  type MetricsPort,
-  type StateStore,
-  type TargetWriter,
-  telemetryOf,
-} from '../ports';
-import { changeTimeOf, groupDeliveries, reportDeliveries, winningClockOf, type DeliveryGroup } from './delivery-batch';
-import { auditable, runSqsBatch } from './sqs-batch';
+import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
+import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
+import { runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
 export interface DeliverDynamoDbDeps {
@@ -27,8 +18,6 @@ export interface DeliverDynamoDbDeps {
 }
 
 export type DeliverDynamoDbHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
-
-type KeyGroup = DeliveryGroup;
 
 export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): DeliverDynamoDbHandler {
   const { flow, targetId, stateStore, writer } = deps;
@@ -47,8 +36,8 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       );
       if (!states) return;
 
-      const now = clock.now();
-      const entries: { group: KeyGroup; entry: AuditEntry; ts: number }[] = [];
+      const ctx = { flow, targetId, now: clock.now() };
+      const decisions: DeliveryDecision[] = [];
       let failed = 0;
       await Promise.all(
         all.map(async (group) => {
@@ -59,7 +48,6 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
             batch.fail(group.messageIds, `state of ${group.key} is older than version ${group.version}`);
             return;
           }
-          const ts = changeTimeOf(state.view);
           const winner = winningClockOf(state.view, flow);
           const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
             writer.write({
@@ -68,7 +56,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               targetId,
               version: state.version,
               view: state.view,
-              ts,
+              ts: changeTimeOf(state.view),
               ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
             }),
           );
@@ -76,38 +64,13 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
             failed++;
             return;
           }
-          const eventIds = [...group.eventIds];
-          entries.push({
+          decisions.push({
             group,
-            ts,
-            entry: {
-              flow: flow.id,
-              key: group.key,
-              step: 'deliver',
-              at: now,
-              source: '',
-              eventId: eventIds[0] ?? '',
-              outcome: outcome === 'written' ? 'delivered' : 'skipped',
-              reason: outcome === 'written' ? undefined : 'target already has this version or a newer one',
-              version: state.version,
-              target: targetId,
-              // ts: source time of the newest change delivered, which status measures lag from.
-              detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts },
-            },
+            entry: outcome === 'written' ? deliveryEntry(ctx, group, state, 'delivered') : deliveryEntry(ctx, group, state, 'skipped', 'target already has this version or a newer one'),
           });
         }),
       );
 
-      const kept = auditable(flow, entries.map((e) => e.entry));
-      if (kept.length > 0) {
-        await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
-      }
-      const delivered = entries.filter((e) => e.entry.outcome === 'delivered');
-      reportDeliveries(
-        { logger, metrics },
-        { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, now },
-        delivered.map((e) => ({ key: e.group.key, version: e.entry.version ?? 0, ts: e.ts })),
-        { skipped: entries.length - delivered.length, failed },
-      );
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed });
     });
 }

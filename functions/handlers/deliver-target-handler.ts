@@ -13,8 +13,8 @@ import {
   type TargetWrite,
   telemetryOf,
 } from '../ports';
-import { changeTimeOf, groupDeliveries, reportDeliveries, type DeliveryGroup } from './delivery-batch';
-import { auditable, runSqsBatch } from './sqs-batch';
+import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
+import { runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
 export interface DeliverTargetDeps {
@@ -58,25 +58,10 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       const states = await batch.attempt(all.flatMap((g) => g.messageIds), 'state read failed', () => stateStore.getMany(flow.id, [...groups.keys()]));
       if (!states) return;
 
-      const now = clock.now();
-      const entries: { group: KeyGroup; entry: AuditEntry; ts?: number }[] = [];
-      const entry = (group: KeyGroup, state: StoredState, outcome: AuditEntry['outcome'], reason?: string, extra: Record<string, unknown> = {}): AuditEntry => {
-        const eventIds = [...group.eventIds];
-        return {
-          flow: flow.id,
-          key: group.key,
-          step: 'deliver',
-          at: now,
-          source: '',
-          eventId: eventIds[0] ?? '',
-          outcome,
-          ...(reason !== undefined ? { reason } : {}),
-          version: state.version,
-          target: targetId,
-          // ts: source time of the newest change behind this version, which status measures lag from.
-          detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts: changeTimeOf(state.view), ...extra },
-        };
-      };
+      const ctx = { flow, targetId, now: clock.now() };
+      const entries: DeliveryDecision[] = [];
+      const entry = (group: KeyGroup, state: StoredState, outcome: AuditEntry['outcome'], reason?: string, extra?: Record<string, unknown>) =>
+        deliveryEntry(ctx, group, state, outcome, reason, extra);
 
       const toWrite: { group: KeyGroup; state: StoredState; change: TargetWrite }[] = [];
       let failed = 0;
@@ -112,7 +97,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
                 return true;
               });
               if (!marked) return;
-              entries.push({ group, entry: entry(group, state, 'delivered'), ts: changeTimeOf(state.view) });
+              entries.push({ group, entry: entry(group, state, 'delivered') });
             } else if (result.status === 'retry') {
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);
@@ -126,14 +111,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         entries.push(...parked);
       }
 
-      const kept = auditable(flow, entries.map((e) => e.entry));
-      if (kept.length > 0) await batch.attempt(entries.flatMap((e) => e.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
-      reportDeliveries(
-        { logger, metrics },
-        { flow: flow.id, target: targetId, messages: event.Records.length, keys: groups.size, now },
-        entries.filter((e) => e.entry.outcome === 'delivered').map((e) => ({ key: e.group.key, version: e.entry.version ?? 0, ts: e.ts ?? 0 })),
-        { skipped: entries.filter((e) => e.entry.outcome === 'skipped').length, failed, rejected },
-      );
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected });
 
       /** Ack-and-park: the messages of rejected keys go to the DLQ now; if that send fails, they fail (SQS moves them there later). */
       async function park(rejectedGroups: readonly KeyGroup[]): Promise<void> {

@@ -1,8 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
-import type { LogPort, MetricsPort } from '../ports';
-import { deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import type { AuditEntry, AuditLog, LogPort, MetricsPort, StoredState } from '../ports';
+import { auditable, deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
 export interface DeliveryGroup {
@@ -83,4 +83,61 @@ export function reportDeliveries(
     ...counts,
     ...(slowest ? { key: slowest.key, version: slowest.version, lagMs: slowest.lagMs } : {}),
   });
+}
+
+/** Where one delivery batch runs: its flow, target and time. */
+export interface DeliveryContext {
+  readonly flow: FlowConfig;
+  readonly targetId: string;
+  readonly now: number;
+}
+
+/** One key's decision in a delivery batch, with the source time of what was delivered. */
+export interface DeliveryDecision {
+  readonly group: DeliveryGroup;
+  readonly entry: AuditEntry;
+}
+
+/** The `deliver` audit entry of a key's state; `detail.ts` is the source time status measures lag from. */
+export function deliveryEntry(
+  ctx: DeliveryContext,
+  group: DeliveryGroup,
+  state: StoredState,
+  outcome: AuditEntry['outcome'],
+  reason?: string,
+  extra: Record<string, unknown> = {},
+): AuditEntry {
+  const eventIds = [...group.eventIds];
+  return {
+    flow: ctx.flow.id,
+    key: group.key,
+    step: 'deliver',
+    at: ctx.now,
+    source: '',
+    eventId: eventIds[0] ?? '',
+    outcome,
+    ...(reason !== undefined ? { reason } : {}),
+    version: state.version,
+    target: ctx.targetId,
+    detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts: changeTimeOf(state.view), ...extra },
+  };
+}
+
+/** Writes a batch's audit entries (their messages fail together if that fails), then its metrics and log line. */
+export async function finishDeliveries(
+  deps: { audit: AuditLog; logger: LogPort; metrics: MetricsPort },
+  batch: SqsBatch,
+  ctx: DeliveryContext & { messages: number; keys: number },
+  decisions: readonly DeliveryDecision[],
+  counts: { failed: number; rejected?: number },
+): Promise<void> {
+  const kept = auditable(ctx.flow, decisions.map((d) => d.entry));
+  if (kept.length > 0) await batch.attempt(decisions.flatMap((d) => d.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
+  const delivered = decisions.filter((d) => d.entry.outcome === 'delivered');
+  reportDeliveries(
+    deps,
+    { flow: ctx.flow.id, target: ctx.targetId, messages: ctx.messages, keys: ctx.keys, now: ctx.now },
+    delivered.map((d) => ({ key: d.group.key, version: d.entry.version ?? 0, ts: Number(d.entry.detail?.ts ?? 0) })),
+    { skipped: decisions.filter((d) => d.entry.outcome === 'skipped').length, ...counts },
+  );
 }
