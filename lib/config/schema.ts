@@ -191,7 +191,10 @@ const httpTarget = z.strictObject({
 const sqsTarget = z.strictObject({
   id: idSchema,
   type: z.literal('sqs'),
-  queueArn: z.string().startsWith('arn:'),
+  /** The queue, in any account and region (the other account's queue policy must allow the delivery role). */
+  queueArn: z.string().regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'must be a standard SQS queue ARN, arn:aws:sqs:<region>:<account>:<name>'),
+  /** The customer managed KMS key the queue is encrypted with: the delivery function may use it to send. */
+  kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>').optional(),
 });
 
 export const targetSchema = z.union([dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);

@@ -116,12 +116,17 @@ export function addScheduleTrigger(
     }),
   });
 
-  // State table: run state and lease (GetItem/UpdateItem), hashes and seen keys (BatchGetItem/BatchWriteItem).
+  // State table: run state and lease (GetItem/UpdateItem), hashes and seen keys (BatchGetItem/BatchWriteItem), all
+  // under this source's own `~pull#<flow>#<source>` keys (functions/adapters/dynamodb-pull-state-store.ts).
   const policy = new Policy(scope, `${id}-pull-policy`, { roles: [role] });
   const statements = [
     new PolicyStatement({
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
       resources: [options.stateTable.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`~pull#${flow.id}#${source.id}`, `~pull#${flow.id}#${source.id}#*`] },
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+      },
     }),
   ];
   if (source.s3) {
@@ -144,7 +149,7 @@ export function addScheduleTrigger(
     const name = source.http.auth.secretName;
     statements.push(
       new PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        actions: ['secretsmanager:GetSecretValue'],
         // A secret named (not created) here has a random six-character ARN suffix.
         resources: [name.startsWith('arn:') ? name : stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${name}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
       }),
@@ -160,6 +165,8 @@ export function addScheduleTrigger(
   // default policy, which the function depends on) avoids a dependency cycle.
   statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
   policy.addStatements(...statements);
+  // The first scheduled pull must find its permissions attached: the schedule is created after the policy.
+  schedule.node.addDependency(policy);
 
   return { schedule, deadLetterQueue };
 }

@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
@@ -31,17 +30,11 @@ import {
   type QueuePlan,
 } from '../plan/plan';
 import { addConflictSweepSchedule } from './conflict-sweep';
+import { grantOnTable } from './flow-grants';
+import { grantAdmin, grantStep, type StepGrantContext } from './step-grants';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
-import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
-
-/**
- * Item-level actions on the table itself. Unlike `ITable.grant`, it leaves out `<table>/index/*`, which writes
- * never need, so no wildcard resource appears.
- */
-function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]): Grant {
-  return Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
-}
+import type { SyncStore } from './sync-store';
 
 /** The repository root: entry files and package-lock.json are resolved against it. */
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -267,7 +260,7 @@ export class SyncFlow extends Construct {
         bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
       });
       functions[f.id] = fn;
-      this.grantStep(f, fn, queues, secrets, targetTables, store);
+      grantStep(this.grantContext(store), f, fn, this.claimUse(f));
       if (f.trigger.type === 'sqs') {
         fn.addEventSource(
           new SqsEventSource(queues[f.trigger.queue], {
@@ -369,26 +362,7 @@ export class SyncFlow extends Construct {
       bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
     });
 
-    // Least privilege, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
-    // status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
-    // GetItem/UpdateItem (resolve, reopen); quarantine Query/DeleteItem (list, replay); resolutions to the resolve
-    // queue, replays to the transform queue.
-    grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
-    Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.audit.tableArn, `${store.audit.tableArn}/index/${AUDIT_TIME_INDEX}`] });
-    grantOnTable(store.audit, fn, 'dynamodb:BatchWriteItem');
-    Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.conflicts.tableArn, `${store.conflicts.tableArn}/index/${CONFLICT_OPEN_INDEX}`] });
-    grantOnTable(store.conflicts, fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    grantOnTable(store.quarantine, fn, 'dynamodb:Query', 'dynamodb:DeleteItem');
-    this.queues.resolve!.grantSendMessages(fn);
-    this.queues.transform!.grantSendMessages(fn);
-    // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
-    const senders = new Set([this.queues.resolve, this.queues.transform]);
-    for (const q of [...Object.values(this.queues), ...Object.values(this.deadLetterQueues), ...Object.values(this.streamFailureQueues)]) {
-      if (!senders.has(q)) q.grant(fn, 'sqs:GetQueueAttributes');
-    }
-    // A reviewer's value is masked with the hash key; a resolution or replay over 250 KB goes by claim check.
-    store.hashKeySecret.grantRead(fn);
-    Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
+    grantAdmin(this.grantContext(store), fn);
 
     const authorizer = new HttpIamAuthorizer();
     // One invoke permission for the function (API-scoped) instead of one per route: only this flow's admin routes target it.
@@ -536,39 +510,6 @@ export class SyncFlow extends Construct {
   }
 
   /**
-   * What a delivery function may touch beyond state and audit: its target only. A DynamoDB table (PutItem,
-   * DeleteItem), the bucket's `prefix*` objects (PutObject), the bus (PutEvents), the queue (SendMessage, which
-   * also authorizes SendMessageBatch) or the HTTP target's secret; and the DLQ where rejected records are parked.
-   */
-  private grantTarget(f: FunctionPlan, fn: SynclineFunction, targetTables: Record<string, ITable>): void {
-    const targetId = f.targetId as string;
-    const target = this.flowPlan.flow.targets.find((t) => t.id === targetId)!;
-    if (target.type !== 'dynamodb') this.deadLetterQueues[`deliver-${targetId}`].grantSendMessages(fn);
-    switch (target.type) {
-      case 'dynamodb':
-        grantOnTable(targetTables[targetId], fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-        break;
-      case 's3':
-        Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [this.targetBuckets[targetId]!.arnForObjects(`${target.prefix}*`)] });
-        break;
-      case 'eventbridge':
-        Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.busArn(target.busName)] });
-        break;
-      case 'http':
-        this.targetSecrets[targetId]?.grantRead(fn);
-        break;
-      case 'sqs':
-        Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [target.queueArn] });
-        break;
-    }
-  }
-
-  /** The ARN of a bus given by name (in this account and region) or by ARN. */
-  private busArn(nameOrArn: string): string {
-    return nameOrArn.startsWith('arn:') ? nameOrArn : Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: nameOrArn });
-  }
-
-  /**
    * How a function uses the claim check: `put` when it sends to a syncline queue (or parks rejected records in a
    * delivery DLQ), `get` when it consumes one of syncline's own queues. Inbound queues of sqs and eventbridge
    * sources are written by users, within the SQS limit, and never carry claim checks.
@@ -584,63 +525,19 @@ export class SyncFlow extends Construct {
     return use;
   }
 
-  /** Least privilege per step; the SQS event source already grants consuming the trigger queue. */
-  private grantStep(
-    f: FunctionPlan,
-    fn: SynclineFunction,
-    queues: Record<string, Queue>,
-    secrets: Record<string, Secret>,
-    targetTables: Record<string, ITable>,
-    store: SyncStore,
-  ): void {
-    // Actions match the adapters in functions/adapters: audit and quarantine are appended with BatchWriteItem,
-    // state is read with (Batch)GetItem and written with conditional UpdateItem, and the target writer runs a
-    // TransactWriteItems whose parts (state UpdateItem, target PutItem/DeleteItem) are authorized one by one.
-    const append = (table: ITable) => grantOnTable(table, fn, 'dynamodb:BatchWriteItem');
-    for (const qid of f.sendsTo) queues[qid].grantSendMessages(fn);
-    // Claim check (messages over 250 KB): senders write and consumers read `claims/*` of the payload bucket, nothing else.
-    const claims = this.claimUse(f);
-    if (claims.has('put')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
-    if (claims.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
-    switch (f.step) {
-      case 'capture':
-        append(store.audit);
-        append(store.quarantine);
-        if (f.handler === 'webhook-capture') {
-          // Webhook ids are claimed with a conditional put and released when publishing fails.
-          grantOnTable(store.dedup, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-          secrets[f.sourceId as string].grantRead(fn);
-        }
-        // Stream and inbound-queue reads are granted by their event sources (a stream source's backfill scan by
-        // addStreamTrigger); schedule pulls by ./schedule-source.
-        break;
-      case 'transform':
-        append(store.audit);
-        append(store.quarantine);
-        store.hashKeySecret.grantRead(fn);
-        break;
-      case 'resolve':
-        grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
-        grantOnTable(store.conflicts, fn, 'dynamodb:PutItem');
-        append(store.audit);
-        if (this.flowPlan.flow.conflict.strategy === 'manual') {
-          Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.busArn(conflictEventBus(this.flowPlan.flow))] });
-        }
-        break;
-      case 'review':
-        // The sweep lists open conflicts (Query of their index only), settles or supersedes them with conditional
-        // UpdateItems (re-read with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle
-        // only what they still hold, and sends each resolution to the resolve queue (granted through sendsTo above).
-        Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${store.conflicts.tableArn}/index/${CONFLICT_OPEN_INDEX}`] });
-        grantOnTable(store.conflicts, fn, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-        grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
-        append(store.audit);
-        break;
-      case 'deliver':
-        grantOnTable(store.state, fn, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem');
-        append(store.audit);
-        this.grantTarget(f, fn, targetTables);
-        break;
-    }
+  /** What the grants of ./step-grants refer to. */
+  private grantContext(store: SyncStore): StepGrantContext {
+    return {
+      scope: this,
+      flow: this.flowPlan.flow,
+      store,
+      queues: this.queues,
+      deadLetterQueues: this.deadLetterQueues,
+      streamFailureQueues: this.streamFailureQueues ?? {},
+      webhookSecrets: this.webhookSecrets,
+      targetTables: this.targetTables,
+      targetBuckets: this.targetBuckets,
+      targetSecrets: this.targetSecrets,
+    };
   }
 }

@@ -83,7 +83,7 @@ describe('delivery functions of every target type', () => {
 
   it('sqs: SendMessage on that queue ARN only (besides its own DLQ)', () => {
     const sends = statementsOf('out').filter((x) => json(x.Action).includes('sqs:SendMessage'));
-    expect(sends.map((s) => json(s.Resource))).toContainEqual(json('arn:aws:sqs:eu-west-1:111122223333:people-out'));
+    expect(sends.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource])).map(json)).toContainEqual(json('arn:aws:sqs:eu-west-1:111122223333:people-out'));
     expect(actionsOf('out')).not.toContain('dynamodb:PutItem');
   });
 

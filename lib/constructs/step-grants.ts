@@ -1,0 +1,141 @@
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { FlowConfig } from '../config/schema';
+import { conflictEventBus, type FunctionPlan } from '../plan/plan';
+import { busArn, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
+import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
+
+/** What a flow's grants refer to. */
+export interface StepGrantContext {
+  readonly scope: Construct;
+  readonly flow: FlowConfig;
+  readonly store: SyncStore;
+  readonly queues: Readonly<Record<string, IQueue>>;
+  readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
+  readonly streamFailureQueues: Readonly<Record<string, IQueue>>;
+  readonly webhookSecrets: Readonly<Record<string, ISecret>>;
+  readonly targetTables: Readonly<Record<string, ITable>>;
+  readonly targetBuckets: Readonly<Record<string, IBucket>>;
+  readonly targetSecrets: Readonly<Record<string, ISecret>>;
+}
+
+const claims = (store: SyncStore) => store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`);
+
+/**
+ * Least privilege per step, matching the adapters in functions/adapters: audit and quarantine are appended with
+ * BatchWriteItem, state is read with BatchGetItem and written with conditional UpdateItem, a delivery records its
+ * marker with UpdateItem, and every action on a shared table is limited to the flow's own items (LeadingKeys).
+ * The SQS event source grants consuming the trigger queue; stream reads, a stream source's backfill scan and a
+ * schedule source's pull are granted where those triggers are wired.
+ */
+export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable, claimUse: ReadonlySet<'put' | 'get'>): void {
+  const { flow, store } = ctx;
+  const flowId = flow.id;
+  const append = (table: ITable, kind: 'audit' | 'quarantine') => grantFlowItems(fn, table, { kind, flowId, actions: ['dynamodb:BatchWriteItem'] });
+  for (const qid of f.sendsTo) grantSend(ctx.queues[qid]!, fn);
+  // Claim check (messages over 250 KB): senders write and consumers read `claims/*` of the payload bucket, nothing else.
+  if (claimUse.has('put')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claims(store)] });
+  if (claimUse.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [claims(store)] });
+  switch (f.step) {
+    case 'capture':
+      append(store.audit, 'audit');
+      append(store.quarantine, 'quarantine');
+      if (f.handler === 'webhook-capture') {
+        // Webhook ids are claimed with a conditional put and released when publishing fails.
+        grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] });
+        grantSecretValue(ctx.webhookSecrets[f.sourceId as string]!, fn);
+      }
+      break;
+    case 'transform':
+      append(store.audit, 'audit');
+      append(store.quarantine, 'quarantine');
+      grantSecretValue(store.hashKeySecret, fn);
+      break;
+    case 'resolve':
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
+      grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:PutItem'] });
+      append(store.audit, 'audit');
+      if (flow.conflict.strategy === 'manual') {
+        Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn(ctx.scope, conflictEventBus(flow))] });
+      }
+      break;
+    case 'review':
+      // The sweep lists open conflicts (Query of their index only), settles or supersedes them with conditional
+      // UpdateItems (re-read with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle
+      // only what they still hold, and sends each resolution to the resolve queue (granted through sendsTo above).
+      grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX], indexOnly: true });
+      grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
+      append(store.audit, 'audit');
+      break;
+    case 'deliver': {
+      const targetId = f.targetId as string;
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
+      // The delivery records only its own target's markers.
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:UpdateItem'], leadingKeys: [`~delivered#${flowId}#${targetId}#*`] });
+      append(store.audit, 'audit');
+      grantTarget(ctx, targetId, fn);
+      break;
+    }
+  }
+}
+
+/**
+ * What a delivery function may touch beyond state and audit: its target only. A DynamoDB table (PutItem,
+ * DeleteItem), the bucket's `prefix*` objects (PutObject), the bus (PutEvents), the queue (SendMessage, which
+ * also authorizes SendMessageBatch, and its KMS key when given) or the HTTP target's secret; and the DLQ where
+ * rejected records are parked.
+ */
+function grantTarget(ctx: StepGrantContext, targetId: string, fn: IGrantable): void {
+  const target = ctx.flow.targets.find((t) => t.id === targetId)!;
+  if (target.type !== 'dynamodb') grantSend(ctx.deadLetterQueues[`deliver-${targetId}`]!, fn);
+  switch (target.type) {
+    case 'dynamodb':
+      grantOnTable(ctx.targetTables[targetId]!, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+      break;
+    case 's3':
+      Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [ctx.targetBuckets[targetId]!.arnForObjects(`${target.prefix}*`)] });
+      break;
+    case 'eventbridge':
+      Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn(ctx.scope, target.busName)] });
+      break;
+    case 'http':
+      if (ctx.targetSecrets[targetId]) grantSecretValue(ctx.targetSecrets[targetId]!, fn);
+      break;
+    case 'sqs':
+      Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [target.queueArn] });
+      // A queue encrypted with a customer managed key: the sender needs a data key from it
+      // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+      if (target.kmsKeyArn) Grant.addToPrincipal({ grantee: fn, actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resourceArns: [target.kmsKeyArn] });
+      break;
+  }
+}
+
+/**
+ * The admin function, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
+ * status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
+ * GetItem/UpdateItem (resolve, reopen); quarantine Query/DeleteItem (list, replay); resolutions to the resolve
+ * queue, replays to the transform queue; the depth of every queue of the flow for status.
+ */
+export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
+  const { flow, store } = ctx;
+  const flowId = flow.id;
+  grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
+  grantFlowItems(fn, store.audit, { kind: 'audit', flowId, actions: ['dynamodb:Query'], indexes: [AUDIT_TIME_INDEX] });
+  grantFlowItems(fn, store.audit, { kind: 'audit', flowId, actions: ['dynamodb:BatchWriteItem'] });
+  grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX] });
+  grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+  grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query', 'dynamodb:DeleteItem'] });
+  grantSend(ctx.queues.resolve!, fn);
+  grantSend(ctx.queues.transform!, fn);
+  // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
+  const queues = [...Object.values(ctx.queues), ...Object.values(ctx.deadLetterQueues), ...Object.values(ctx.streamFailureQueues)];
+  Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes'], resourceArns: queues.map((q) => q.queueArn) });
+  // A reviewer's value is masked with the hash key; a resolution or replay over 250 KB goes by claim check.
+  grantSecretValue(store.hashKeySecret, fn);
+  Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claims(store)] });
+}
