@@ -1,4 +1,4 @@
-import { documentClient } from '../adapters/clients';
+import { documentClient, documentClientForTable } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
 import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
@@ -25,7 +25,8 @@ export const handler = instrumented(
       flow,
       targetId,
       stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
-      writer: new DynamoDbTargetWriter({ client: documentClient, stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
+      // A table given by ARN (another account or region) is addressed by that ARN, with a client in its region.
+      writer: new DynamoDbTargetWriter({ client: documentClient, targetClient: documentClientForTable(targetTable), stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
       audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
       logger: powertoolsLogPort(logger),
       metrics: powertoolsMetricsPort(metrics),

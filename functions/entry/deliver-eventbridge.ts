@@ -1,9 +1,12 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { regionOfArn } from '../adapters/clients';
 import { EventBridgeTargetWriter, sdkEventPutter } from '../adapters/eventbridge-target-writer';
 import { deliverTarget, deliverTargetLambda } from './deliver-common';
 
 const { flow, target } = deliverTarget('eventbridge');
-const events = new EventBridgeClient({});
+// A bus given by ARN may be in another region: PutEvents goes to, and is signed for, that region.
+const busRegion = regionOfArn(target.busName);
+const events = new EventBridgeClient(busRegion ? { region: busRegion } : {});
 
 export const handler = deliverTargetLambda(
   flow,

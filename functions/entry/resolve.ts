@@ -1,4 +1,4 @@
-import { documentClient, sqsClient } from '../adapters/clients';
+import { documentClient, sqsClient, regionOfArn } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
@@ -22,7 +22,7 @@ const { logger, metrics } = observability(flow, 'resolve');
 const payloads = payloadStore();
 // Set for flows with the manual strategy: each newly opened conflict is announced on this bus.
 const eventBusName = process.env.EVENT_BUS_NAME;
-const events = eventBusName ? new EventBridgeEventPublisher({ putter: sdkEventPutter(new EventBridgeClient({})), busName: eventBusName }) : undefined;
+const events = eventBusName ? new EventBridgeEventPublisher({ putter: sdkEventPutter(new EventBridgeClient(regionOfArn(eventBusName) ? { region: regionOfArn(eventBusName) } : {})), busName: eventBusName }) : undefined;
 
 export const handler = instrumented(
   withClaimChecks(

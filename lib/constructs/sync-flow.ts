@@ -501,7 +501,9 @@ export class SyncFlow extends Construct {
     const targetId = f.targetId as string;
     const target = this.flowPlan.flow.targets.find((t) => t.id === targetId)!;
     const env: Record<string, string> = { TARGET_ID: targetId };
-    if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: targetTables[targetId].tableName };
+    // A table given by ARN keeps its ARN: the function addresses it there, with a client in its region. (An imported
+    // table's tableName is the bare name, which would be a table of that name in this account and region.)
+    if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: target.tableName?.startsWith('arn:') ? target.tableName : targetTables[targetId].tableName };
     // Rejected records (e.g. HTTP 4xx) are parked in the delivery queue's DLQ at once.
     env.DLQ_URL = dlqs[`deliver-${targetId}`].queueUrl;
     if (target.type === 's3') env.TARGET_BUCKET = this.targetBuckets[targetId]!.bucketName;

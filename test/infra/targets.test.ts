@@ -25,6 +25,10 @@ function statementsOf(targetId: string): Statement[] {
 }
 const actionsOf = (targetId: string) => statementsOf(targetId).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 const json = (v: unknown) => JSON.stringify(v);
+const fnId = (id: string) => stack.getLogicalId(stack.flows['every-target']!.functions[`deliver-${id}`]!.node.defaultChild as never);
+/** The template properties of a target's delivery function. */
+const props = (id: string) =>
+  (template.findResources('AWS::Lambda::Function')[fnId(id)] as { Properties: { ReservedConcurrentExecutions?: number; Environment: { Variables: Record<string, unknown> } } }).Properties;
 
 describe('delivery functions of every target type', () => {
   it('each runs its own handler, fed by its own queue', () => {
@@ -37,6 +41,8 @@ describe('delivery functions of every target type', () => {
   it('dynamodb (another stack, by ARN): PutItem and DeleteItem on that table only', () => {
     const s = statementsOf('replica').find((x) => json(x.Action).includes('dynamodb:PutItem'))!;
     expect(s.Resource).toBe('arn:aws:dynamodb:eu-west-1:111122223333:table/people-replica');
+    // Addressed by ARN (another account or region), not by a bare name that would mean a table of this account.
+    expect(props('replica').Environment.Variables.TARGET_TABLE).toBe('arn:aws:dynamodb:eu-west-1:111122223333:table/people-replica');
     expect(actionsOf('replica')).not.toContain('s3:PutObject');
   });
 
@@ -73,9 +79,6 @@ describe('delivery functions of every target type', () => {
     const jira = statementsOf('jira').find((x) => json(x.Action).includes('secretsmanager:GetSecretValue'))!;
     expect(json(jira.Resource)).toContain(':secret:jira-token-??????');
     expect(json(statementsOf('jira'))).not.toContain('peer-signing');
-    const fnId = (id: string) => stack.getLogicalId(stack.flows['every-target']!.functions[`deliver-${id}`]!.node.defaultChild as never);
-    const fns = template.findResources('AWS::Lambda::Function');
-    const props = (id: string) => (fns[fnId(id)] as { Properties: { ReservedConcurrentExecutions?: number; Environment: { Variables: Record<string, unknown> } } }).Properties;
     expect(props('jira').ReservedConcurrentExecutions).toBe(1);
     expect(props('jira').Environment.Variables.RATE_LIMIT_PER_INVOCATION).toBe('5');
     expect(props('peer').ReservedConcurrentExecutions).toBeUndefined();
