@@ -247,7 +247,6 @@ export class SyncFlow extends Construct {
         depsLockFilePath: join(projectRoot, 'package-lock.json'),
         timeout: Duration.seconds(f.timeoutSeconds),
         memorySize: f.memoryMb,
-        ...(f.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: f.reservedConcurrency } : {}),
         logGroupRemovalPolicy: removalPolicy,
         environment: {
           ...tableEnv,
@@ -267,6 +266,8 @@ export class SyncFlow extends Construct {
             batchSize: f.trigger.batchSize,
             maxBatchingWindow: Duration.seconds(f.trigger.maxBatchingWindowSeconds),
             reportBatchItemFailures: true,
+            // A rate-limited target: the poller starts at most this many invocations at once.
+            ...(f.maxConcurrency !== undefined ? { maxConcurrency: f.maxConcurrency } : {}),
           }),
         );
       } else if (f.trigger.type === 'dynamodb-stream') {

@@ -91,7 +91,8 @@ export function localTargetWriter(o: LocalTargetHandlerOptions): BatchTargetWrit
         flowId: o.flow.id,
         target,
         secrets: o.secrets,
-        ...(o.fn.rateLimitPerInvocation ? { limiter: new TokenBucket(o.fn.rateLimitPerInvocation) } : {}),
+        // The local poller runs one invocation at a time, so that one may use the whole rate.
+        ...(target.rateLimitPerSecond ? { limiter: new TokenBucket(target.rateLimitPerSecond) } : {}),
       });
     case 'eventbridge':
       return new EventBridgeTargetWriter({

@@ -105,9 +105,13 @@ export interface FunctionPlan {
   readonly sendsTo: readonly string[];
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
-  /** Reserved concurrency (rate-limited HTTP targets): caps parallel invocations, so the per-invocation limiter adds up to the target's rate. */
-  readonly reservedConcurrency?: number;
-  /** Requests per second each invocation may send (rate-limited HTTP targets): `rateLimitPerSecond / reservedConcurrency`. */
+  /**
+   * Most concurrent invocations the SQS event source mapping starts (rate-limited HTTP targets), so the per-invocation
+   * limiter adds up to the target's rate. An SQS trigger ignores reserved concurrency (throttled invocations count
+   * as receives and end in the DLQ), so the cap is the mapping's `MaximumConcurrency`, which is at least 2.
+   */
+  readonly maxConcurrency?: number;
+  /** Requests per second each invocation may send (rate-limited HTTP targets): `rateLimitPerSecond / maxConcurrency`. */
   readonly rateLimitPerInvocation?: number;
 }
 
@@ -212,29 +216,31 @@ function queue(flow: string, id: string, sourceId?: string, visibility = VISIBIL
 }
 
 /** Most invocations a rate-limited HTTP target runs at once; each gets `rate / concurrency` requests a second. */
-export const HTTP_MAX_RESERVED_CONCURRENCY = 10;
+export const HTTP_MAX_CONCURRENCY = 10;
+/** The least `MaximumConcurrency` an SQS event source mapping takes. */
+export const SQS_MIN_MAX_CONCURRENCY = 2;
 /** Requests one invocation of a rate-limited HTTP target should send at most (about 10 s of its share of the rate). */
 const HTTP_BATCH_SECONDS = 10;
 
 /**
- * How a delivery function runs: batch size, timeout and, for a rate-limited HTTP target, reserved concurrency
- * `ceil(rate / 10)` (at most 10) with a per-invocation token bucket of `rate / concurrency`, and a batch small
- * enough to send within about 10 s at that pace.
+ * How a delivery function runs: batch size, timeout and, for a rate-limited HTTP target, a mapping concurrency of
+ * `ceil(rate / 10)` (at least 2, at most 10) with a per-invocation token bucket of `rate / concurrency`, and a batch
+ * small enough to send within about 10 s at that pace.
  */
 export function deliverySizing(target: FlowConfig['targets'][number]): {
   batchSize: number;
   timeoutSeconds: number;
-  reservedConcurrency?: number;
+  maxConcurrency?: number;
   rateLimitPerInvocation?: number;
 } {
   if (target.type !== 'http') return { batchSize: 50, timeoutSeconds: SQS_FUNCTION_TIMEOUT };
   // Room for the time budget of the batch (20 s) plus one request's timeout.
   const timeoutSeconds = Math.max(SQS_FUNCTION_TIMEOUT, 20 + Math.ceil(target.timeoutMs / 1000) + 5);
   if (target.rateLimitPerSecond === undefined) return { batchSize: 50, timeoutSeconds };
-  const reservedConcurrency = Math.min(HTTP_MAX_RESERVED_CONCURRENCY, Math.max(1, Math.ceil(target.rateLimitPerSecond / 10)));
-  const rateLimitPerInvocation = target.rateLimitPerSecond / reservedConcurrency;
+  const maxConcurrency = Math.min(HTTP_MAX_CONCURRENCY, Math.max(SQS_MIN_MAX_CONCURRENCY, Math.ceil(target.rateLimitPerSecond / 10)));
+  const rateLimitPerInvocation = target.rateLimitPerSecond / maxConcurrency;
   const batchSize = Math.min(50, Math.max(1, Math.floor(rateLimitPerInvocation * HTTP_BATCH_SECONDS)));
-  return { batchSize, timeoutSeconds, reservedConcurrency, rateLimitPerInvocation };
+  return { batchSize, timeoutSeconds, maxConcurrency, rateLimitPerInvocation };
 }
 
 /** Below this `autoResolveAfter`, the conflict sweep of a manual flow runs every minute instead of every 5. */
@@ -358,7 +364,7 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       sendsTo: [],
       timeoutSeconds: sizing.timeoutSeconds,
       memoryMb: 256,
-      ...(sizing.reservedConcurrency !== undefined ? { reservedConcurrency: sizing.reservedConcurrency, rateLimitPerInvocation: sizing.rateLimitPerInvocation } : {}),
+      ...(sizing.maxConcurrency !== undefined ? { maxConcurrency: sizing.maxConcurrency, rateLimitPerInvocation: sizing.rateLimitPerInvocation } : {}),
     });
   }
   queues.push(...deliverQueues);

@@ -75,13 +75,22 @@ describe('delivery functions of every target type', () => {
     expect(json(s.Resource)).toContain(':event-bus/crm-events');
   });
 
-  it('http: reads that secret only; a rate-limited target gets reserved concurrency and a per-invocation rate', () => {
+  it('http: reads that secret only; a rate-limited target caps its mapping concurrency (not reserved concurrency) and paces each invocation', () => {
     const jira = statementsOf('jira').find((x) => json(x.Action).includes('secretsmanager:GetSecretValue'))!;
     expect(json(jira.Resource)).toContain(':secret:jira-token-??????');
     expect(json(statementsOf('jira'))).not.toContain('peer-signing');
-    expect(props('jira').ReservedConcurrentExecutions).toBe(1);
-    expect(props('jira').Environment.Variables.RATE_LIMIT_PER_INVOCATION).toBe('5');
-    expect(props('peer').ReservedConcurrentExecutions).toBeUndefined();
+    // An SQS trigger ignores reserved concurrency: throttled invocations would count as receives and go to the DLQ.
+    expect(props('jira').ReservedConcurrentExecutions).toBeUndefined();
+    const mappingOf = (id: string) =>
+      Object.values(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: { Ref: fnId(id) } } }))[0]!.Properties as {
+        ScalingConfig?: { MaximumConcurrency: number };
+        BatchSize: number;
+      };
+    // 5 requests/s over at most 2 concurrent invocations (the least MaximumConcurrency takes), 2.5/s each, 10 s of it per batch.
+    expect(mappingOf('jira').ScalingConfig).toEqual({ MaximumConcurrency: 2 });
+    expect(props('jira').Environment.Variables.RATE_LIMIT_PER_INVOCATION).toBe('2.5');
+    expect(mappingOf('jira').BatchSize).toBe(25);
+    expect(mappingOf('peer').ScalingConfig).toBeUndefined();
   });
 
   it('sqs: SendMessage on that queue ARN only (besides its own DLQ)', () => {
