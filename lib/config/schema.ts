@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CronError, schedulerCron } from './cron';
 
 /** An EventBridge event pattern: nested objects whose leaves are arrays of matchers. */
 export const eventPatternSchema = z.record(z.string(), z.unknown());
@@ -8,6 +9,14 @@ const durationSchema = z
   .string()
   .regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/, 'must be a duration such as "5 minutes"');
 
+/**
+ * The largest webhook body Lambda can be invoked with: the whole API Gateway event must fit the 6 MB (6,291,456 B)
+ * synchronous invocation payload, and a body sent with a non-text content type arrives base64-encoded, a third
+ * larger. 4,500,000 B encode to 6,000,000 B, which leaves 291,456 B for the headers and request context. (API
+ * Gateway's own 10 MB payload limit is larger.)
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 4_500_000;
+
 const webhookSource = z.strictObject({
   id: idSchema,
   type: z.literal('webhook'),
@@ -16,8 +25,13 @@ const webhookSource = z.strictObject({
   timestampField: z.string().min(1).optional(),
   /** Records matching this event pattern are deletes. */
   deleteWhen: eventPatternSchema.optional(),
-  /** Largest accepted body in bytes. */
-  maxBodyBytes: z.number().int().positive().max(6_000_000).default(1_000_000),
+  /** Largest accepted body in bytes; at most {@link MAX_WEBHOOK_BODY_BYTES}. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_WEBHOOK_BODY_BYTES, `must be at most ${MAX_WEBHOOK_BODY_BYTES} (4.5 MB): Lambda takes a 6 MB event, and API Gateway base64-encodes a non-text body, a third larger`)
+    .default(1_000_000),
   /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
   table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
 });
@@ -77,7 +91,16 @@ const scheduleSource = z
   })
   .refine((s) => Boolean(s.every) !== Boolean(s.cron), { message: 'give exactly one of every or cron' })
   .refine((s) => Boolean(s.http) !== Boolean(s.s3), { message: 'give exactly one of http or s3' })
-  .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' });
+  .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' })
+  .superRefine((s, ctx) => {
+    if (s.cron === undefined) return;
+    try {
+      schedulerCron(s.cron);
+    } catch (err) {
+      if (!(err instanceof CronError)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: `cannot be an EventBridge Scheduler cron: ${err.message}` });
+    }
+  });
 
 const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs') });
 

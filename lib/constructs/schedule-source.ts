@@ -5,6 +5,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { schedulerCron } from '../config/cron';
 import type { SourceConfig } from '../config/schema';
 import type { FlowPlan, FunctionPlan } from '../plan/plan';
 import type { SynclineFunction } from './function-defaults';
@@ -40,21 +41,8 @@ export function rateOf(every: string): Duration {
   return whole % 1440 === 0 ? Duration.days(whole / 1440) : whole % 60 === 0 ? Duration.hours(whole / 60) : Duration.minutes(whole);
 }
 
-/**
- * A cron as Scheduler expects it: `cron(min hour dom month dow year)`. Accepts that form, its inside, or a
- * five-field Unix cron (a year `*` is added, day-of-week numbers move from 0-6 to 1-7, and `?` fills the unused day field).
- */
-export function cronExpression(cron: string): string {
-  const inner = cron.trim().replace(/^cron\((.*)\)$/s, '$1').trim();
-  const fields = inner.split(/\s+/);
-  if (fields.length === 6) return `cron(${inner})`;
-  if (fields.length !== 5) throw new Error(`cron "${cron}" must have 5 (Unix) or 6 (EventBridge) fields`);
-  let [min, hour, dom, month, dow] = fields as [string, string, string, string, string];
-  dow = dow.replace(/\d+/g, (d) => String((Number(d) % 7) + 1));
-  if (dow === '*') dow = '?';
-  else if (dom === '*') dom = '?';
-  return `cron(${min} ${hour} ${dom} ${month} ${dow} *)`;
-}
+/** A source's `cron` as Scheduler takes it (see lib/config/cron.ts); the config schema has already refused what cannot be converted. */
+export const cronExpression = schedulerCron;
 
 /**
  * A role for EventBridge Scheduler to invoke one function. Our own (not the stack-wide singleton), so its one
