@@ -1,3 +1,4 @@
+import { loadEnvironmentParameter } from '../adapters/ssm-environment';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
@@ -16,6 +17,9 @@ import { bakedFlow } from './baked';
 import { deployedFlowResources, deployedQueueUrls, parseDeployedNames } from './deployed-resources';
 import { observability, requireEnv } from './env';
 import { payloadStore } from './payloads';
+
+// Variables that did not fit Lambda's 4 KB environment come from an SSM parameter, before anything reads them.
+await loadEnvironmentParameter();
 
 const flow = bakedFlow();
 const plan = planFlow(flow);

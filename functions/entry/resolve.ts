@@ -1,3 +1,4 @@
+import { loadEnvironmentParameter } from '../adapters/ssm-environment';
 import { documentClient, sqsClient, regionOfArn } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
@@ -12,6 +13,9 @@ import { createResolveHandler } from '../handlers/resolve-handler';
 import { withClaimChecks } from '../handlers/sqs-batch';
 import { bakedFlow } from './baked';
 import { instrumented, observability, requireEnv, requireJsonMapEnv } from './env';
+
+// Variables that did not fit Lambda's 4 KB environment come from an SSM parameter, before anything reads them.
+await loadEnvironmentParameter();
 
 const flow = bakedFlow();
 const stateTable = requireEnv('STATE_TABLE');

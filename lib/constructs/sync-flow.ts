@@ -30,6 +30,7 @@ import {
   type QueuePlan,
 } from '../plan/plan';
 import { addConflictSweepSchedule } from './conflict-sweep';
+import { fitEnvironment } from './environment-budget';
 import { grantOnTable } from './flow-grants';
 import { grantAdmin, grantStep, type StepGrantContext } from './step-grants';
 import { addScheduleTrigger } from './schedule-source';
@@ -248,17 +249,24 @@ export class SyncFlow extends Construct {
         timeout: Duration.seconds(f.timeoutSeconds),
         memorySize: f.memoryMb,
         logGroupRemovalPolicy: removalPolicy,
-        environment: {
+
+        // The flow config is compiled into the bundle: environment variables are limited to 4 KB.
+        bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
+      });
+      functions[f.id] = fn;
+      const environment = fitEnvironment(
+        fn,
+        {
           ...tableEnv,
           POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           ...this.stepEnvironment(f, queues, secrets, targetTables, store, dlqs),
           ...(this.claimUse(f).size > 0 ? { PAYLOAD_BUCKET: store.payloadBucket.bucketName } : {}),
         },
-        // The flow config is compiled into the bundle: environment variables are limited to 4 KB.
-        bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
-      });
-      functions[f.id] = fn;
+        ['DELIVER_QUEUE_URLS'],
+        `flow "${flow.id}" function "${f.id}"`,
+      );
+      for (const [k, v] of Object.entries(environment)) fn.addEnvironment(k, v);
       grantStep(this.grantContext(store), f, fn, this.claimUse(f));
       if (f.trigger.type === 'sqs') {
         fn.addEventSource(
@@ -350,7 +358,11 @@ export class SyncFlow extends Construct {
       timeout: Duration.seconds(29),
       memorySize: 256,
       logGroupRemovalPolicy: removalPolicy,
-      environment: {
+      bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
+    });
+    const environment = fitEnvironment(
+      fn,
+      {
         ...tableEnv,
         POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
         FLOW_RESOURCES: stack.toJsonString(names),
@@ -360,8 +372,10 @@ export class SyncFlow extends Construct {
         HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn,
         PAYLOAD_BUCKET: store.payloadBucket.bucketName,
       },
-      bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
-    });
+      ['FLOW_RESOURCES'],
+      `flow "${flow.id}" admin function`,
+    );
+    for (const [k, v] of Object.entries(environment)) fn.addEnvironment(k, v);
 
     grantAdmin(this.grantContext(store), fn);
 

@@ -1,0 +1,28 @@
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+
+/** Names the SSM parameter holding the variables that did not fit Lambda's 4 KB environment (lib/constructs/environment-budget.ts). */
+export const ENVIRONMENT_PARAMETER_VARIABLE = 'SYNCLINE_ENVIRONMENT_PARAMETER';
+
+/**
+ * Copies the variables kept in the function's environment parameter (a JSON object of strings) into `env`, once
+ * at cold start, so the rest of the module reads them like any other variable. Without the parameter it does nothing.
+ */
+export async function loadEnvironmentParameter(
+  env: Record<string, string | undefined> = process.env,
+  client: Pick<SSMClient, 'send'> = new SSMClient({}),
+): Promise<void> {
+  const name = env[ENVIRONMENT_PARAMETER_VARIABLE];
+  if (!name) return;
+  const { Parameter } = await client.send(new GetParameterCommand({ Name: name }));
+  let values: unknown;
+  try {
+    values = JSON.parse(Parameter?.Value ?? '');
+  } catch (err) {
+    throw new Error(`SSM parameter ${name} (${ENVIRONMENT_PARAMETER_VARIABLE}) is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!values || typeof values !== 'object' || Array.isArray(values)) throw new Error(`SSM parameter ${name} must hold a JSON object of strings`);
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v !== 'string') throw new Error(`SSM parameter ${name}: variable ${k} is not a string`);
+    env[k] ??= v;
+  }
+}
