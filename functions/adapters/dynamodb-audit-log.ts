@@ -1,6 +1,6 @@
 import { queryAll } from './dynamodb-query';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AuditEntry, AuditLog, AuditWindow } from '../ports';
+import type { AuditEntry, AuditLog, AuditWindow, LogPort } from '../ports';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -10,6 +10,25 @@ export interface DynamoDbAuditLogOptions {
   /** Days an entry is kept (TTL), per flow or for all. @default 90 */
   readonly retentionDays?: number | ((flow: string) => number);
   readonly retry?: RetryOptions;
+  /** Where each written entry is also logged as one `decision` line (see {@link decisionLogFields}). */
+  readonly decisions?: LogPort;
+}
+
+/**
+ * The fields of a `decision` log line, the ones the saved Logs Insights queries read: key, step, outcome, reason,
+ * eventId, source, target and version. Never record values: an audit entry's `detail` stays out.
+ */
+export function decisionLogFields(e: AuditEntry): Record<string, unknown> {
+  return {
+    key: e.key,
+    step: e.step,
+    outcome: e.outcome,
+    eventId: e.eventId,
+    source: e.source,
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+    ...(e.target !== undefined ? { target: e.target } : {}),
+    ...(e.version !== undefined ? { version: e.version } : {}),
+  };
 }
 
 /**
@@ -22,8 +41,10 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   private readonly tableName: string;
   private readonly retentionDays: (flow: string) => number;
   private readonly retry: ResolvedRetry;
+  private readonly decisions: LogPort | undefined;
 
   constructor(options: DynamoDbAuditLogOptions) {
+    this.decisions = options.decisions;
     this.client = options.client;
     this.tableName = options.tableName;
     const days = options.retentionDays ?? 90;
@@ -35,6 +56,7 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
     if (entries.length === 0) return;
     const items = entries.map((e) => this.toItem(e));
     await batchPutAll(this.client, this.tableName, items, this.retry, (i) => `${i.pk}\u0000${i.sk}`);
+    for (const e of entries) this.decisions?.info('decision', decisionLogFields(e));
   }
 
   async lineage(flow: string, key: string): Promise<AuditEntry[]> {

@@ -42,7 +42,7 @@ const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
 const depths = new SqsQueueDepths(sqsClient);
 const stores = {
   stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, targets: flowTargets([flow]) }),
-  audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
+  audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
   conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts, retentionDays: flow.audit.retentionDays }),
   quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
   publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),

@@ -24,7 +24,7 @@ export function captureLambda<E, R>(create: (deps: CaptureDeps) => (event: E, co
       sourceId: requireEnv('SOURCE_ID'),
       transformQueueUrl: requireEnv('TRANSFORM_QUEUE_URL'),
       publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
-      audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
       quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
       logger: powertoolsLogPort(logger),
       metrics: powertoolsMetricsPort(metrics),

@@ -23,7 +23,7 @@ const sweep = createConflictSweeper({
   state: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
   // A resolution carrying a large value travels through the claim check, as every message to the resolve queue may.
   publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
-  audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+  audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
   logger: powertoolsLogPort(logger),
   metrics: powertoolsMetricsPort(metrics),
 });

@@ -32,7 +32,7 @@ export function deliverTargetLambda(flow: FlowConfig, targetId: string, writer: 
         flow,
         targetId,
         stateStore: new DynamoDbStateStore({ client: documentClient, tableName: requireEnv('STATE_TABLE'), targets: flowTargets([flow]) }),
-        audit: new DynamoDbAuditLog({ client: documentClient, tableName: requireEnv('AUDIT_TABLE'), retentionDays: flow.audit.retentionDays }),
+        audit: new DynamoDbAuditLog({ client: documentClient, tableName: requireEnv('AUDIT_TABLE'), retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
         writer,
         park: { publisher: new SqsPublisher({ client: sqsClient, payloads }), dlqUrl: requireEnv('DLQ_URL') },
         logger: powertoolsLogPort(logger),

@@ -27,7 +27,7 @@ export const handler = instrumented(
       stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
       // A table given by ARN (another account or region) is addressed by that ARN, with a client in its region.
       writer: new DynamoDbTargetWriter({ client: documentClient, targetClient: documentClientForTable(targetTable), stateTable, tableName: targetTable, keyAttribute: target.keyAttribute }),
-      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
       logger: powertoolsLogPort(logger),
       metrics: powertoolsMetricsPort(metrics),
     }),

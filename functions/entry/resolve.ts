@@ -33,7 +33,7 @@ export const handler = instrumented(
     createResolveHandler({
       flow,
       stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
-      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
       conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable, retentionDays: flow.audit.retentionDays }),
       publisher: new SqsPublisher({ client: sqsClient, payloads }),
       ...(events ? { events } : {}),

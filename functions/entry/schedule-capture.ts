@@ -43,7 +43,7 @@ export const handler = middy(
     pullState: new DynamoDbPullStateStore({ client: documentClient, tableName: stateTable }),
     publisher: new SqsPublisher({ client: sqsClient, payloads }),
     transformQueueUrl,
-    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
     quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),

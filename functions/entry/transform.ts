@@ -38,7 +38,7 @@ export const handler = instrumented(
       transformer,
       publisher: new SqsPublisher({ client: sqsClient, payloads }),
       resolveQueueUrl,
-      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+      audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
       quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),
       logger: powertoolsLogPort(logger),
       metrics: powertoolsMetricsPort(metrics),

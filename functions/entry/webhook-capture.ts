@@ -29,7 +29,7 @@ export const handler = instrumented(
     transformQueueUrl,
     publisher: new SqsPublisher({ client: sqsClient, payloads }),
     dedup: new DynamoDbDedupStore({ client: documentClient, tableName: dedupTable }),
-    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays }),
+    audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
     quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: quarantineTable, retentionDays: flow.audit.retentionDays }),
     logger: powertoolsLogPort(logger),
     metrics: powertoolsMetricsPort(metrics),

@@ -124,7 +124,7 @@ export class FlowAlarms extends Construct {
     };
     const consumerOf = (queueId: string) =>
       flow.flowPlan.functions.find((f) => f.trigger.type === 'sqs' && f.trigger.queue === queueId)?.id ?? queueId;
-    const errorsQuery = `"${queryFolder}/errors by flow and step"`;
+    const errorsQuery = `"${queryFolder}/${flowId}/errors by flow and step"`;
 
     const dlqAlarms: Record<string, Alarm> = {};
     for (const d of deadLettersOf(flow)) {
@@ -246,6 +246,11 @@ export interface ObservabilityProps {
    * @default DEFAULT_ALARM_THRESHOLDS
    */
   readonly thresholds?: AlarmThresholds;
+  /**
+   * Log groups of the stack's own functions (not of a flow), given an errors query of their own.
+   * @default - none
+   */
+  readonly stackLogGroups?: readonly ILogGroup[];
 }
 
 /**
@@ -258,9 +263,9 @@ export class Observability extends Construct {
   public readonly dashboard: Dashboard;
   /** Alarms by flow id (each in the flow's own stack). */
   public readonly alarms: Readonly<Record<string, FlowAlarms>>;
-  /** Saved queries: `historyOfKey`, `quarantineReasons`, `errorsByStep`, `slowestDeliveries`. */
-  public readonly queries: Readonly<Record<'historyOfKey' | 'quarantineReasons' | 'errorsByStep' | 'slowestDeliveries', QueryDefinition>>;
-  /** Folder of the saved queries in the Logs Insights console: `syncline/<stack>`. */
+  /** Saved queries by kind: one per flow (`syncline/<stack>/<flow>/<name>`, in parts of at most 50 log groups), and the stack's errors query. */
+  public readonly queries: Readonly<Record<SavedQueryId, readonly QueryDefinition[]>>;
+  /** Folder of the saved queries in the Logs Insights console: `syncline/<stack>` (a subfolder per flow). */
   public readonly queryFolder: string;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
@@ -301,55 +306,87 @@ export class Observability extends Construct {
       if (stack !== Stack.of(this)) stack.node.addValidation({ validate: () => outputLimitProblems(stack) });
     }
 
-    const logGroups: ILogGroup[] = flows.flatMap((flow) => Object.values(flow.functions).map((fn) => fn.logGroup));
-    const query = (qid: string, name: string, queryString: QueryString) =>
-      new QueryDefinition(this, qid, { queryDefinitionName: `${this.queryFolder}/${name}`, queryString, logGroups });
-    this.queries = {
-      historyOfKey: query(
-        'HistoryOfKey',
-        'history of key (replace KEY)',
-        new QueryString({
-          fields: ['@timestamp', 'flow', 'step', 'function_name', 'level', 'message', 'outcome', 'reason', 'eventId', 'correlation_id'],
-          filterStatements: ['key = "KEY"'],
-          sort: '@timestamp asc',
-          limit: 1000,
-        }),
-      ),
-      quarantineReasons: query(
-        'QuarantineReasons',
-        'quarantine reasons (last hour)',
-        new QueryString({
-          fields: ['coalesce(reason, message) as why'],
-          filterStatements: ['outcome = "quarantined" or message like /(?i)quarantin/'],
-          statsStatements: ['count(*) as records by flow, why'],
-          sort: 'records desc',
-          limit: 100,
-        }),
-      ),
-      errorsByStep: query(
-        'ErrorsByStep',
-        'errors by flow and step',
-        new QueryString({
-          fields: ['coalesce(step, function_name, @log) as stepName', 'coalesce(errorType, error.name, message) as problem'],
-          filterStatements: ['level = "ERROR" or level = "WARN"'],
-          statsStatements: ['count(*) as entries, latest(problem) as lastProblem by flow, stepName, level'],
-          sort: 'entries desc',
-          limit: 100,
-        }),
-      ),
-      slowestDeliveries: query(
-        'SlowestDeliveries',
-        'slowest deliveries',
-        new QueryString({
-          fields: ['@timestamp', 'flow', 'target', 'key', 'version', 'lagMs'],
-          filterStatements: ['ispresent(lagMs)'],
-          sort: 'lagMs desc',
-          limit: 50,
-        }),
-      ),
+    // One set of queries per flow, over every log group of the flow (its admin function's too), in parts of at most
+    // 50 groups (Logs Insights' limit per query); the stack's own functions (the flow list) have their own errors query.
+    const queries: Record<SavedQueryId, QueryDefinition[]> = { historyOfKey: [], quarantineReasons: [], errorsByStep: [], slowestDeliveries: [] };
+    const define = (scope: Construct, prefix: string, groups: ILogGroup[], ids: readonly SavedQueryId[]) => {
+      const parts = logGroupParts(groups);
+      for (const qid of ids) {
+        const { name, query } = SAVED_QUERIES[qid];
+        parts.forEach((logGroups, i) => {
+          const suffix = parts.length > 1 ? ` (part ${i + 1} of ${parts.length})` : '';
+          queries[qid].push(new QueryDefinition(scope, `${qid}${i > 0 ? `-${i + 1}` : ''}`, { queryDefinitionName: `${prefix}/${name}${suffix}`, queryString: new QueryString(query), logGroups }));
+        });
+      }
     };
+    for (const flow of flows) {
+      const groups = [...Object.values(flow.functions).map((fn) => fn.logGroup), flow.adminFunction.logGroup];
+      define(new Construct(this, `Queries-${flow.flowPlan.flow.id}`), `${this.queryFolder}/${flow.flowPlan.flow.id}`, groups, SAVED_QUERY_IDS);
+    }
+    if (props.stackLogGroups?.length) define(new Construct(this, 'Queries-stack'), this.queryFolder, [...props.stackLogGroups], ['errorsByStep']);
+    this.queries = queries;
   }
 }
+
+/** Logs Insights runs a query over at most 50 log groups. */
+export const MAX_LOG_GROUPS_PER_QUERY = 50;
+
+/** Log groups in parts a query can take. */
+export function logGroupParts<T>(groups: readonly T[], size = MAX_LOG_GROUPS_PER_QUERY): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < groups.length; i += size) parts.push(groups.slice(i, i + size));
+  return parts;
+}
+
+export type SavedQueryId = 'historyOfKey' | 'quarantineReasons' | 'errorsByStep' | 'slowestDeliveries';
+const SAVED_QUERY_IDS: readonly SavedQueryId[] = ['historyOfKey', 'quarantineReasons', 'errorsByStep', 'slowestDeliveries'];
+
+/**
+ * The saved queries. They read the fields the functions log: Powertools' own (`level`, `message`, `function_name`,
+ * `correlation_id`), each function's `flow` and `step`, the `decision` line of every audit entry (`key`, `outcome`,
+ * `reason`, `eventId`, `source`, `target`, `version`; functions/adapters/dynamodb-audit-log.ts), `error` on warnings
+ * and errors, and `lagMs` on each delivery batch. test/unit/saved-query-fields.test.ts holds them to that.
+ */
+export const SAVED_QUERIES: Readonly<Record<SavedQueryId, { name: string; query: ConstructorParameters<typeof QueryString>[0] }>> = {
+  historyOfKey: {
+    name: 'history of key (replace KEY)',
+    query: {
+      fields: ['@timestamp', 'flow', 'step', 'function_name', 'level', 'message', 'outcome', 'reason', 'eventId', 'correlation_id'],
+      filterStatements: ['key = "KEY"'],
+      sort: '@timestamp asc',
+      limit: 1000,
+    },
+  },
+  quarantineReasons: {
+    name: 'quarantine reasons (last hour)',
+    query: {
+      fields: ['reason'],
+      filterStatements: ['outcome = "quarantined"'],
+      statsStatements: ['count(*) as records by flow, reason'],
+      sort: 'records desc',
+      limit: 100,
+    },
+  },
+  errorsByStep: {
+    name: 'errors by flow and step',
+    query: {
+      fields: ['coalesce(step, function_name, @log) as stepName', 'coalesce(error, message) as problem'],
+      filterStatements: ['level = "ERROR" or level = "WARN"'],
+      statsStatements: ['count(*) as entries, latest(problem) as lastProblem by flow, stepName, level'],
+      sort: 'entries desc',
+      limit: 100,
+    },
+  },
+  slowestDeliveries: {
+    name: 'slowest deliveries',
+    query: {
+      fields: ['@timestamp', 'flow', 'target', 'key', 'version', 'lagMs'],
+      filterStatements: ['ispresent(lagMs)'],
+      sort: 'lagMs desc',
+      limit: 50,
+    },
+  },
+};
 
 /** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors, conflicts and, for manual flows, the open conflict count. */
 function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {

@@ -139,7 +139,7 @@ export class SyncStack extends Stack {
       value: `${this.httpApi.apiEndpoint}/flows`,
     });
     new CfnOutput(this, 'ApiId', { description: 'syncline HTTP API id (for execute-api:Invoke policies on the admin routes)', value: this.httpApi.apiId });
-    this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms });
+    this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup] });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
   }
 }

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
-import { OUTCOME_METRICS, deadLettersOf, flowServiceName } from '../../lib/constructs/observability';
+import { OUTCOME_METRICS, deadLettersOf, flowServiceName, logGroupParts } from '../../lib/constructs/observability';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { exampleConfig, exampleConfigInput, flowLike, synthStack } from './helpers';
 
@@ -268,30 +268,45 @@ describe('alarms', () => {
 });
 
 describe('saved Logs Insights queries', () => {
-  it('cover every function log group of the stack, with the four queries', () => {
-    const logGroups = Object.values(every.flows['every-source'].functions).map((fn) => ({ Ref: logicalId(fn.logGroup) }));
+  it("cover every log group of a flow, its admin function's included, with the four queries in the flow's folder", () => {
+    const flow = every.flows['every-source'];
+    const logGroups = [...Object.values(flow.functions), flow.adminFunction].map((fn) => ({ Ref: logicalId(fn.logGroup) }));
     const queries: [string, RegExp][] = [
       ['history of key', /filter key = "KEY"[\s\S]*sort @timestamp asc/],
-      ['quarantine reasons', /quarantin[\s\S]*stats count\(\*\) as records by flow, why/],
+      ['quarantine reasons', /outcome = "quarantined"[\s\S]*stats count\(\*\) as records by flow, reason/],
       ['errors by flow and step', /level = "ERROR"[\s\S]*by flow, stepName/],
       ['slowest deliveries', /sort lagMs desc/],
     ];
     for (const [name, query] of queries) {
       everyTemplate.hasResourceProperties('AWS::Logs::QueryDefinition', {
-        Name: Match.stringLikeRegexp(`^syncline/ObsEvery/${name}`),
+        Name: Match.stringLikeRegexp(`^syncline/ObsEvery/every-source/${name}`),
         QueryString: Match.stringLikeRegexp(query.source),
         LogGroupNames: Match.arrayEquals(logGroups),
       });
     }
   });
 
-  it('include log groups of flows in nested stacks', () => {
-    const defs = Object.values(nestedRoot.findResources('AWS::Logs::QueryDefinition'));
-    expect(defs).toHaveLength(4);
-    for (const def of defs) {
+  it("give the stack's flow list function an errors query of its own", () => {
+    everyTemplate.hasResourceProperties('AWS::Logs::QueryDefinition', {
+      Name: 'syncline/ObsEvery/errors by flow and step',
+      LogGroupNames: [{ Ref: logicalId(every.flowListFunction.logGroup) }],
+    });
+  });
+
+  it('never put more than 50 log groups in one query', () => {
+    for (const def of Object.values(everyTemplate.findResources('AWS::Logs::QueryDefinition'))) expect(def.Properties.LogGroupNames.length).toBeLessThanOrEqual(50);
+    expect(logGroupParts(Array.from({ length: 120 }, (_, i) => i)).map((p) => p.length)).toEqual([50, 50, 20]);
+  });
+
+  it('include log groups of flows in nested stacks, each flow in queries of its own', () => {
+    const defsOf = (flowId: string) => Object.values(nestedRoot.findResources('AWS::Logs::QueryDefinition')).filter((d) => d.Properties.Name.startsWith(`syncline/ObsNested/${flowId}/`));
+    expect(defsOf('one')).toHaveLength(4);
+    expect(defsOf('two')).toHaveLength(4);
+    for (const def of defsOf('one')) expect(JSON.stringify(def.Properties.LogGroupNames)).toMatch(/"Ref":"Flowone/);
+    for (const def of defsOf('two')) {
       const names = JSON.stringify(def.Properties.LogGroupNames);
       expect(names).toContain('Outputs.');
-      expect(names).toMatch(/"Ref":"Flowone/);
+      expect(names).not.toMatch(/Flowone/);
     }
   });
 });
