@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
 import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
-import { backoffMs, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface SqsPublisherOptions {
   readonly client: SQSClient;
@@ -86,13 +86,8 @@ export class SqsPublisher implements Publisher {
       if (attempt > this.retry.maxAttempts) break;
       if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
       const entries: SendMessageBatchRequestEntry[] = pending.map((p) => ({ Id: p.entryId, MessageBody: p.message.body }));
-      let result;
-      try {
-        result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      } catch (err) {
-        if (isRetryable(err)) continue;
-        throw err;
-      }
+      // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
+      const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
       const byId = new Map(pending.map((p) => [p.entryId, p]));
       const retry: typeof pending = [];
       for (const f of result.Failed ?? []) {
