@@ -4,7 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import jsonata from 'jsonata';
 import type { FlowConfig, MaskKind, TransformConfig } from '../../../lib/config/schema';
-import { getPath, keyOf } from '../envelope';
+import { getPath, keyOf, keyProblem } from '../envelope';
 import { compilePattern, validatePattern } from '../event-pattern';
 import { detectPii, maskValue, REDACTED } from './mask';
 
@@ -152,6 +152,8 @@ export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ct
         const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
         return quarantine(input, record, undefined, reason, [reason]);
       }
+      const tooLong = keyProblem(key);
+      if (tooLong) return quarantine(input, record, undefined, tooLong, [tooLong]);
       return piiFlagged ? { status: 'passed', key, record, piiFlagged } : { status: 'passed', key, record };
     },
   };
