@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
+import { toAsciiJson } from '../core/json-safety';
 import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -37,7 +38,11 @@ export class SqsPublisher implements Publisher {
 
   async send(queueUrl: string, input: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
     const failed: string[] = [];
-    const messages = await this.claimLarge(input, failed);
+    // ASCII-safe bodies: real SQS refuses U+FFFE/U+FFFF and some local servers anything above U+FFFF.
+    const messages = await this.claimLarge(
+      input.map((m) => ({ id: m.id, body: toAsciiJson(m.body) })),
+      failed,
+    );
     const batches: OutboundMessage[][] = [];
     let current: OutboundMessage[] = [];
     let bytes = 0;
