@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventBridgeTargetWriter, sdkEventPutter } from '../../../functions/adapters/eventbridge-target-writer';
-import { HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
+import { dotSegmentKey, HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
 import { TokenBucket } from '../../../functions/adapters/rate-limiter';
 import { s3ObjectKey, S3TargetWriter } from '../../../functions/adapters/s3-target-writer';
 import { queueUrlFromArn, SqsTargetWriter } from '../../../functions/adapters/sqs-target-writer';
@@ -185,6 +185,23 @@ describe('HttpTargetWriter', () => {
     expect(again).toBe(headers['idempotency-key']);
     expect((await writer.requestOf(change('a/b c', 4, { id: 'a/b c' }))).idempotencyKey).not.toBe(again);
     expect(methodFor({ upsert: 'POST', delete: 'PATCH' }, 'delete')).toBe('PATCH');
+  });
+
+  it('refuses the keys "." and ".." where {key} is a whole path segment, so a request never leaves its path', async () => {
+    // Prepare
+    const f = fakeFetch(() => new Response(null, { status: 204 }));
+    const writer = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait });
+
+    // Act
+    const out = await writer.writeBatch([change('..', 1, { id: '..' }), change('.', 1, { id: '.' }), change('ok', 1, { id: 'ok' })]);
+
+    // Assess
+    expect(out.get('..')).toEqual({ status: 'rejected', reason: 'key ".." cannot fill {key} of https://api.example.com/c/{key}: as a whole path segment it would change the path' });
+    expect(out.get('.')?.status).toBe('rejected');
+    expect(f.calls.map((c) => c.url)).toEqual(['https://api.example.com/c/ok']);
+    // Inside a segment the dots are harmless: `/c/...json` stays under /c/.
+    expect(dotSegmentKey('https://api.example.com/c/{key}.json', '..')).toBeUndefined();
+    expect(dotSegmentKey('https://api.example.com/c/{key}?v=1', '..')).toMatch(/would change the path/);
   });
 
   it('maps the body with JSONata and signs it in the Standard Webhooks format that a syncline webhook verifies', async () => {
