@@ -199,6 +199,16 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           version: r.state?.version,
         };
         entries.push({ entry, owner: r.group.messageIds });
+        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:
+        // say so per target, so every won change ends in a delivery entry and the accounting closes.
+        if (d.outcome === 'won' && r.targets.length === 0 && r.state) {
+          for (const target of targetIds) {
+            entries.push({
+              entry: { ...entry, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
+              owner: r.group.messageIds,
+            });
+          }
+        }
       }
     }
     const kept = auditableOwned(flow, entries);
