@@ -115,6 +115,22 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
     });
 
+    it('logs a refused write by error name and kind, never by the SDK message that quotes the record value', async () => {
+      // Prepare: the marshaller's own message names the value it could not convert.
+      acceptSqs();
+      ddb.on(BatchWriteCommand).rejects(new Error('Number 12345678901234567890 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.'));
+      ddb.on(PutCommand).rejects(new Error('Number 12345678901234567890 is greater than Number.MAX_SAFE_INTEGER. Use NumberValue from @aws-sdk/lib-dynamodb.'));
+      const logger = new RecordingLogger();
+
+      // Act
+      const res = await handler(logger)(sqsEvent([envelope(0, { id: 'f', status: 'test' })]));
+
+      // Assess
+      expect(failures(res)).toEqual(['m0']);
+      expect(logger.text()).not.toContain('12345678901234567890');
+      expect(logger.lines.find((l) => l.message === 'audit write failed')?.attributes?.error).toBe('PartialWriteError');
+    });
+
     it('quarantines a record whose key is too long to store, with the reason, and passes its batch-mates', async () => {
       // Prepare
       const long = 'x'.repeat(2101);
