@@ -4,9 +4,12 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-/** Marshalling shared by every DynamoDB adapter: undefined attributes are dropped, not rejected. */
+/**
+ * Marshalling shared by every DynamoDB adapter: undefined attributes are dropped, not rejected; a record with a
+ * field named `constructor` is still a map (the marshaller tells maps from class instances by that property).
+ */
 export const DOCUMENT_TRANSLATE = {
-  marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false, convertClassInstanceToMap: true },
   unmarshallOptions: { wrapNumbers: false },
 } as const;
 

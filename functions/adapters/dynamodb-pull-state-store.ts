@@ -1,6 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PulledKey, PullRunState, PullStateStore, SeenList } from '../ports';
-import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbPullStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -163,13 +163,8 @@ export class DynamoDbPullStateStore implements PullStateStore {
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > this.retry.maxAttempts) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed after ${this.retry.maxAttempts} attempts`);
         if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-        let result;
-        try {
-          result = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-        } catch (err) {
-          if (isRetryable(err) && attempt < this.retry.maxAttempts) continue;
-          throw err;
-        }
+        // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
+        const result = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
         out.push(...((result.Responses?.[this.tableName] ?? []) as Record<string, unknown>[]));
         pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
       }
@@ -185,13 +180,8 @@ export class DynamoDbPullStateStore implements PullStateStore {
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > this.retry.maxAttempts) throw new Error(`BatchWriteItem on ${this.tableName}: ${pending.length} requests still unprocessed after ${this.retry.maxAttempts} attempts`);
         if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-        let result;
-        try {
-          result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
-        } catch (err) {
-          if (isRetryable(err) && attempt < this.retry.maxAttempts) continue;
-          throw err;
-        }
+        // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
         pending = (result.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
       }
     }

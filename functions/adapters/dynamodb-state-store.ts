@@ -1,6 +1,6 @@
 import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError, type StateStore, type StoredState } from '../ports';
-import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -85,15 +85,10 @@ export class DynamoDbStateStore implements StateStore {
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > this.retry.maxAttempts) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed after ${this.retry.maxAttempts} attempts`);
         if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-        let result;
-        try {
-          result = await this.client.send(
+        // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
+        const result = await this.client.send(
             new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
           );
-        } catch (err) {
-          if (isRetryable(err) && attempt < this.retry.maxAttempts) continue;
-          throw err;
-        }
         for (const item of result.Responses?.[this.tableName] ?? []) {
           const marker = markerOf.get(item.pk as string);
           if (marker) {

@@ -1,3 +1,4 @@
+import { safeErrorText } from '../core/error-text';
 import { DescribeTableCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 import { InvalidCursorError, type ScanPage, type ScanPageRequest, type TableScanner } from '../ports';
@@ -66,7 +67,7 @@ export class DynamoDbTableScanner implements TableScanner {
       try {
         return { record: unmarshallImage(raw as Record<string, unknown>) };
       } catch (err) {
-        return { error: `item cannot be unmarshalled: ${(err as Error).message}` };
+        return { error: `item cannot be unmarshalled: ${safeErrorText(err)}` };
       }
     });
     const next = out.LastEvaluatedKey;

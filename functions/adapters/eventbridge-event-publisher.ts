@@ -1,6 +1,7 @@
+import { safeErrorText } from '../core/error-text';
 import type { EventPublisher, PublishedEvent } from '../ports';
 import { MAX_EVENTS_PER_CALL, type EventEntry, type EventPutter } from './eventbridge-target-writer';
-import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface EventBridgeEventPublisherOptions {
   /** PutEvents: the SDK client in AWS (`sdkEventPutter`), the runtime's LocalEventBus in `npm start`. */
@@ -46,8 +47,8 @@ export class EventBridgeEventPublisher implements EventPublisher {
       try {
         out = await this.options.putter.putEvents(pending);
       } catch (err) {
-        lastError = `${errorName(err) ?? 'Error'}: ${(err as Error).message}`;
-        if (isRetryable(err)) continue;
+        lastError = safeErrorText(err);
+        // The SDK client already retried throttling of the call: one retry layer.
         break;
       }
       if (!out.FailedEntryCount) return rejected;

@@ -1,7 +1,8 @@
+import { safeErrorText } from '../core/error-text';
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
-import { backoffMs, chunk, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 /** One entry of PutEvents as the writer builds it. */
 export interface EventEntry {
@@ -88,8 +89,8 @@ export class EventBridgeTargetWriter implements BatchTargetWriter {
       try {
         out = await this.options.putter.putEvents(pending.map((p) => p.entry));
       } catch (err) {
-        for (const p of pending) lastError.set(p.key, `${errorName(err) ?? 'Error'}: ${(err as Error).message}`);
-        if (isRetryable(err)) continue;
+        for (const p of pending) lastError.set(p.key, safeErrorText(err));
+        // The SDK client already retried throttling of the call: one retry layer.
         break;
       }
       if (!out.FailedEntryCount) {

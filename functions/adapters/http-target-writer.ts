@@ -118,6 +118,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
   }
 
   private async deliver(change: TargetWrite, deadline: number): Promise<TargetResult> {
+    const escape = dotSegmentKey(this.target.url, change.key);
+    if (escape) return { status: 'rejected', reason: escape };
     let req: HttpRequestPlan;
     try {
       req = await this.requestOf(change);
@@ -167,4 +169,15 @@ export class HttpTargetWriter implements BatchTargetWriter {
 export function methodFor(method: HttpTargetConfig['method'], op: 'upsert' | 'delete'): string {
   if (typeof method === 'string') return op === 'upsert' ? method : 'DELETE';
   return op === 'upsert' ? method.upsert : (method.delete ?? 'DELETE');
+}
+
+/**
+ * Why a key cannot fill the URL template: `.` and `..` (even percent-encoded, which URL parsers decode first) as a
+ * whole path segment would move the request to another path (`PUT /contacts/..` is `PUT /`).
+ */
+export function dotSegmentKey(template: string, key: string): string | undefined {
+  if (key !== '.' && key !== '..') return undefined;
+  const path = template.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+  const whole = path.split('/').some((segment) => segment === '{key}');
+  return whole ? `key "${key}" cannot fill {key} of ${template}: as a whole path segment it would change the path` : undefined;
 }

@@ -1,3 +1,5 @@
+export { isRefusedItem, safeErrorText } from '../core/error-text';
+
 /** Backoff settings shared by the batch adapters; tests pass `sleep` to avoid waiting. */
 export interface RetryOptions {
   /** Total attempts including the first. @default 8 */
@@ -67,3 +69,4 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+

@@ -3,14 +3,13 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { canonicalJson } from '../core/envelope';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
-import { backoffMs, errorName, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { safeErrorText } from './retry';
 
 export interface S3TargetWriterOptions {
   readonly client: Pick<S3Client, 'send'>;
   readonly bucket: string;
   /** Key prefix; a trailing `/` is added when missing. */
   readonly prefix?: string;
-  readonly retry?: RetryOptions;
 }
 
 /** `prefix/flow=<id>/dt=YYYY-MM-DD/hour=HH/<hash>.jsonl` for a batch's JSONL lines (pure, exported for tests). */
@@ -28,11 +27,7 @@ export function s3ObjectKey(prefix: string, flow: string, lines: readonly string
  * batch's content: a redelivered batch overwrites its object instead of adding a duplicate.
  */
 export class S3TargetWriter implements BatchTargetWriter {
-  private readonly retry: ResolvedRetry;
-
-  constructor(private readonly options: S3TargetWriterOptions) {
-    this.retry = resolveRetry({ maxAttempts: 4, ...options.retry });
-  }
+  constructor(private readonly options: S3TargetWriterOptions) {}
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
     const results = new Map<string, TargetResult>();
@@ -44,19 +39,16 @@ export class S3TargetWriter implements BatchTargetWriter {
     });
     const ts = Math.max(...sorted.map((c) => c.ts));
     const key = s3ObjectKey(this.options.prefix ?? '', sorted[0]!.flow, lines, ts);
+    // One PutObject: the SDK client retries throttling and server errors; a failure goes back to the queue.
     let last = '';
-    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-      try {
-        await this.options.client.send(
-          new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: lines.join('\n') + '\n', ContentType: 'application/x-ndjson' }),
-        );
-        for (const c of changes) results.set(c.key, { status: 'written' });
-        return results;
-      } catch (err) {
-        last = `${errorName(err) ?? 'Error'}: ${(err as Error).message}`;
-        if (!isRetryable(err)) break;
-      }
+    try {
+      await this.options.client.send(
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: lines.join('\n') + '\n', ContentType: 'application/x-ndjson' }),
+      );
+      for (const c of changes) results.set(c.key, { status: 'written' });
+      return results;
+    } catch (err) {
+      last = safeErrorText(err);
     }
     for (const c of changes) results.set(c.key, { status: 'retry', reason: `PutObject s3://${this.options.bucket}/${key} failed: ${last}` });
     return results;

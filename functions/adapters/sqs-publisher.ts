@@ -1,7 +1,8 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
+import { toAsciiJson } from '../core/json-safety';
 import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
-import { backoffMs, isRetryable, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface SqsPublisherOptions {
   readonly client: SQSClient;
@@ -37,7 +38,11 @@ export class SqsPublisher implements Publisher {
 
   async send(queueUrl: string, input: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
     const failed: string[] = [];
-    const messages = await this.claimLarge(input, failed);
+    // ASCII-safe bodies: real SQS refuses U+FFFE/U+FFFF and some local servers anything above U+FFFF.
+    const messages = await this.claimLarge(
+      input.map((m) => ({ id: m.id, body: toAsciiJson(m.body) })),
+      failed,
+    );
     const batches: OutboundMessage[][] = [];
     let current: OutboundMessage[] = [];
     let bytes = 0;
@@ -86,13 +91,8 @@ export class SqsPublisher implements Publisher {
       if (attempt > this.retry.maxAttempts) break;
       if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
       const entries: SendMessageBatchRequestEntry[] = pending.map((p) => ({ Id: p.entryId, MessageBody: p.message.body }));
-      let result;
-      try {
-        result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      } catch (err) {
-        if (isRetryable(err)) continue;
-        throw err;
-      }
+      // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
+      const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
       const byId = new Map(pending.map((p) => [p.entryId, p]));
       const retry: typeof pending = [];
       for (const f of result.Failed ?? []) {

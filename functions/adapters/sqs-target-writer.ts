@@ -1,3 +1,4 @@
+import { safeErrorText } from '../core/error-text';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
@@ -50,7 +51,7 @@ export class SqsTargetWriter implements BatchTargetWriter {
     try {
       ({ failed } = await this.publisher.send(this.options.queueUrl, messages));
     } catch (err) {
-      for (const key of keyOf.values()) results.set(key, { status: 'retry', reason: `SendMessageBatch failed: ${(err as Error).name}: ${(err as Error).message}` });
+      for (const key of keyOf.values()) results.set(key, { status: 'retry', reason: `SendMessageBatch failed: ${safeErrorText(err)}` });
       return results;
     }
     const failedSet = new Set(failed);

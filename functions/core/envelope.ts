@@ -67,6 +67,18 @@ export function keyOf(record: Record<string, unknown>, fields: readonly string[]
   return parts.join('#');
 }
 
+/**
+ * Longest key (UTF-8 bytes) syncline carries. Every table item and audit entry of a record has the key in its
+ * partition key, which DynamoDB caps at 2048 bytes, with the flow and target ids around it.
+ */
+export const MAX_KEY_BYTES = 1024;
+
+/** Why a key cannot be carried, or undefined when it can. */
+export function keyProblem(key: string): string | undefined {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  return bytes > MAX_KEY_BYTES ? `key is ${bytes} bytes; the longest key syncline carries is ${MAX_KEY_BYTES} bytes` : undefined;
+}
+
 /** Reads a dotted path (`address.city`) from a record. */
 export function getPath(record: unknown, path: string): unknown {
   let cur: unknown = record;

@@ -136,7 +136,10 @@ function checkAnythingBut(arg: unknown, where: string, problems: string[]): void
     const v = arg[op];
     const strings = typeof v === 'string' || (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string'));
     if (['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(op)) {
+      // EventBridge refuses an empty anything-but prefix or suffix (it would exclude every string):
+      // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
       if (!strings) problems.push(`${where}.${op}: must be a string or a list of strings`);
+      else if ((op === 'prefix' || op === 'suffix') && (typeof v === 'string' ? [v] : (v as string[])).includes('')) problems.push(`${where}.${op}: must not be empty`);
       else if (op === 'wildcard') for (const w of typeof v === 'string' ? [v] : (v as string[])) checkWildcard(w, `${where}.${op}`, problems);
       return;
     }
@@ -160,7 +163,8 @@ function checkNumeric(arg: unknown, where: string, problems: string[]): void {
   if (arg.length === 4) {
     const [op1, lo, op2, hi] = arg as [string, number, string, number];
     if (!['>', '>='].includes(op1) || !['<', '<='].includes(op2)) problems.push(`${where}: a range must be [">" | ">=", low, "<" | "<=", high]`);
-    else if (typeof lo === 'number' && typeof hi === 'number' && lo > hi) problems.push(`${where}: the lower bound is above the upper bound`);
+    // As EventBridge does, a range needs its lower bound strictly below the upper one.
+    else if (typeof lo === 'number' && typeof hi === 'number' && lo >= hi) problems.push(`${where}: the lower bound must be below the upper bound`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { safeErrorText } from '../core/error-text';
 import { z } from 'zod';
 import type { FlowConfig } from '../../lib/config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
@@ -188,7 +189,7 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   try {
     ({ failed } = await deps.publisher.send(target.resolveQueueUrl, [{ id: '0', body: JSON.stringify(change) }]));
   } catch (err) {
-    logger.error('resolution change not sent', { flow: flowId, conflict: conflictId, error: (err as Error).message });
+    logger.error('resolution change not sent', { flow: flowId, conflict: conflictId, error: safeErrorText(err) });
     failed = ['0'];
   }
   if (failed.length > 0) {
@@ -210,7 +211,7 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   const kept = deps.audit ? auditable(target.flow, [entry]) : [];
   if (kept.length > 0) {
     // The change is on its way and its resolve decision is audited there: a lost entry only loses the `by` line.
-    await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: (err as Error).message }));
+    await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: safeErrorText(err) }));
   }
   logger.info('conflict resolved', { flow: flowId, conflict: conflictId, key: conflict.key, changeId: change.id, by });
   return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };

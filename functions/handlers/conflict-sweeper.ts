@@ -1,3 +1,4 @@
+import { safeErrorText } from '../core/error-text';
 import { autoResolveWinner, conflictsOf, parseDurationMs } from '../core/merge';
 import {
   telemetryOf,
@@ -131,7 +132,7 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
         settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose }) =>
           settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why }).catch(
             (err: unknown): ReviewAnswer => {
-              logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: (err as Error).message });
+              logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: safeErrorText(err) });
               return { status: 500, body: undefined };
             },
           ),

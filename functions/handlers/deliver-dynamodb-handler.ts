@@ -2,7 +2,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
 import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
-import { runSqsBatch } from './sqs-batch';
+import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
 export interface DeliverDynamoDbDeps {
@@ -31,9 +31,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 
       const all = [...groups.values()];
-      const states = await batch.attempt(all.flatMap((g) => g.messageIds), 'state read failed', () =>
-        stateStore.getMany(flow.id, [...groups.keys()]),
-      );
+      const states = await readStates(batch, stateStore, flow.id, all);
       if (!states) return;
 
       const ctx = { flow, targetId, now: clock.now() };

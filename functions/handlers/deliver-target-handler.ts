@@ -14,7 +14,7 @@ import {
   telemetryOf,
 } from '../ports';
 import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
-import { runSqsBatch } from './sqs-batch';
+import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
 export interface DeliverTargetDeps {
@@ -55,7 +55,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 
       const all = [...groups.values()];
-      const states = await batch.attempt(all.flatMap((g) => g.messageIds), 'state read failed', () => stateStore.getMany(flow.id, [...groups.keys()]));
+      const states = await readStates(batch, stateStore, flow.id, all);
       if (!states) return;
 
       const ctx = { flow, targetId, now: clock.now() };

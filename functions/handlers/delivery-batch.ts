@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { AuditEntry, AuditLog, LogPort, MetricsPort, StoredState } from '../ports';
-import { auditable, deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import { auditableOwned, deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
 export interface DeliveryGroup {
@@ -131,8 +131,8 @@ export async function finishDeliveries(
   decisions: readonly DeliveryDecision[],
   counts: { failed: number; rejected?: number },
 ): Promise<void> {
-  const kept = auditable(ctx.flow, decisions.map((d) => d.entry));
-  if (kept.length > 0) await batch.attempt(decisions.flatMap((d) => d.group.messageIds), 'audit write failed', () => deps.audit.write(kept));
+  const kept = auditableOwned(ctx.flow, decisions.map((d) => ({ entry: d.entry, owner: d.group.messageIds })));
+  if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
   const delivered = decisions.filter((d) => d.entry.outcome === 'delivered');
   reportDeliveries(
     deps,

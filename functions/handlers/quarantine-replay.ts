@@ -1,3 +1,4 @@
+import { safeErrorText } from '../core/error-text';
 import type { ChangeEnvelope } from '../core/envelope';
 import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore } from '../ports';
 
@@ -79,7 +80,7 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
             replayable.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })),
           ));
         } catch (err) {
-          logger.error('quarantine replay not sent', { flow: flowId, error: (err as Error).message });
+          logger.error('quarantine replay not sent', { flow: flowId, error: safeErrorText(err) });
           failedIds = replayable.map((_, n) => String(n));
         }
       }

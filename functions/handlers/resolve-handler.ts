@@ -1,6 +1,7 @@
+import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
-import { canonicalJson, type ChangeEnvelope } from '../core/envelope';
+import { canonicalJson, keyProblem, type ChangeEnvelope } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
@@ -17,7 +18,7 @@ import {
   telemetryOf,
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
-import { auditable, envelopeSchema, parseBody, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import { auditableOwned, envelopeSchema, parseBody, readStates, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -72,7 +73,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
             ? `envelope of flow "${parsed.value.flow}"`
             : parsed.value.key === ''
               ? 'envelope has no key'
-              : undefined;
+              : keyProblem(parsed.value.key);
         if (problem !== undefined || !parsed.ok) {
           batch.fail([record.messageId], `invalid envelope: ${problem}`);
           continue;
@@ -86,9 +87,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (groups.size === 0) return;
       if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
 
-      const allIds = [...groups.values()].flatMap((g) => g.messageIds);
-      const stored = await batch.attempt(allIds, 'state read failed', () => stateStore.getMany(flow.id, [...groups.keys()]));
+      const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
       if (!stored) return;
+      for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
 
       const now = clock.now();
       const echoes = dropEchoes(groups, stored);
@@ -105,9 +106,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           version: state.version,
           detail: { origin: env.origin },
         }));
-        const kept = auditable(flow, entries);
-        const ids = [...new Set(echoes.map((e) => e.key))].flatMap((k) => groups.get(k)!.messageIds);
-        if (kept.length > 0) await batch.attempt(ids, 'audit write failed', () => deps.audit.write(kept));
+        const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
+        if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
         metrics.count('Echo', echoes.length);
       }
       const resolved = (
@@ -183,12 +183,11 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
 
   /** Audit entries for every decision (one write) and open conflicts. */
   async function record(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
-    const entries: AuditEntry[] = [];
-    const withEntries: string[] = [];
+    const entries: { entry: AuditEntry; owner: readonly string[] }[] = [];
     for (const r of resolved) {
       const byId = new Map(r.group.envelopes.map((e) => [e.id, e]));
       for (const d of r.result.decisions) {
-        entries.push({
+        const entry: AuditEntry = {
           flow: flow.id,
           key: r.group.key,
           step: 'resolve',
@@ -198,12 +197,22 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           outcome: d.outcome,
           reason: d.reason,
           version: r.state?.version,
-        });
+        };
+        entries.push({ entry, owner: r.group.messageIds });
+        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:
+        // say so per target, so every won change ends in a delivery entry and the accounting closes.
+        if (d.outcome === 'won' && r.targets.length === 0 && r.state) {
+          for (const target of targetIds) {
+            entries.push({
+              entry: { ...entry, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
+              owner: r.group.messageIds,
+            });
+          }
+        }
       }
-      withEntries.push(...r.group.messageIds);
     }
-    const kept = auditable(flow, entries);
-    if (kept.length > 0) await batch.attempt(withEntries, 'audit write failed', () => deps.audit.write(kept));
+    const kept = auditableOwned(flow, entries);
+    if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
     const open = resolved.filter((r) => r.result.conflicts.length > 0);
     if (open.length > 0) {
       const all = open.flatMap((r) => r.result.conflicts);
@@ -214,7 +223,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         // A notification only: the conflict is stored and listed already, so a failed put does not fail the batch
         // (a retry would not announce it again, as it is no longer new).
         await events.put(fresh.map((c) => conflictOpenedEvent(c, now))).catch((err: unknown) =>
-          logger.error('ConflictOpened events not put', { flow: flow.id, conflicts: fresh.map((c) => c.id), error: (err as Error).message }),
+          logger.error('ConflictOpened events not put', { flow: flow.id, conflicts: fresh.map((c) => c.id), error: safeErrorText(err) }),
         );
       }
     }
@@ -224,7 +233,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   async function notify(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
     await Promise.all(
       targetIds.map(async (targetId) => {
-        const items = resolved.filter((r) => r.state && r.targets.includes(targetId));
+        // A key whose audit could not be written is retried whole; its retry notifies the targets then.
+        const items = resolved.filter((r) => r.state && r.targets.includes(targetId) && !r.group.messageIds.some((id) => batch.isFailed(id)));
         if (items.length === 0) return;
         const byId = new Map(items.map((r, i) => [String(i), r]));
         const messages = items.map((r, i) => {

@@ -2,7 +2,9 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { FlowConfig } from '../../lib/config/schema';
 import { claimOf } from '../core/claim-check';
-import { noopLogger, type AuditEntry, type AuditOutcome, type LogPort, type PayloadStore } from '../ports';
+import { keyProblem } from '../core/envelope';
+import { isRefusedItem, safeErrorText } from '../core/error-text';
+import { noopLogger, PartialWriteError, type AuditEntry, type AuditOutcome, type LogPort, type PayloadStore, type StateStore, type StoredState } from '../ports';
 
 /**
  * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
@@ -39,6 +41,22 @@ export class SqsBatch {
     }
   }
 
+  /**
+   * Runs a write of items that messages own (`owners[i]` owns item i). When the store refused only some items
+   * (PartialWriteError), only their owners fail; any other error fails every owner. Answers whether all went in.
+   */
+  async attemptItems(owners: readonly (string | readonly string[])[], why: string, work: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await work();
+      return true;
+    } catch (err) {
+      const ids = (positions: Iterable<number>) => [...positions].flatMap((i) => owners[i] ?? []);
+      if (err instanceof PartialWriteError) this.fail(ids(err.failed), why, err);
+      else this.fail(ids(owners.keys()), why, err);
+      return false;
+    }
+  }
+
   /** Runs per-message work for every message not yet failed; a throw fails that message only. */
   async each(work: (record: SQSRecord) => Promise<void>, why = 'message processing failed'): Promise<void> {
     await Promise.all(
@@ -68,6 +86,32 @@ export async function runSqsBatch(
     );
   }
   return batch.response();
+}
+
+/**
+ * Reads the state of a batch's keys in one go. When DynamoDB refuses the read for what one key holds (a key it
+ * cannot take), each key is read alone, so only the messages of the unreadable key fail.
+ */
+export async function readStates(
+  batch: SqsBatch,
+  stateStore: Pick<StateStore, 'getMany'>,
+  flowId: string,
+  groups: readonly { readonly key: string; readonly messageIds: readonly string[] }[],
+): Promise<Map<string, StoredState> | undefined> {
+  try {
+    return await stateStore.getMany(flowId, groups.map((g) => g.key));
+  } catch (err) {
+    if (groups.length < 2 || !isRefusedItem(err)) {
+      batch.fail(groups.flatMap((g) => g.messageIds), 'state read failed', err);
+      return undefined;
+    }
+  }
+  const out = new Map<string, StoredState>();
+  for (const g of groups) {
+    const one = await batch.attempt(g.messageIds, 'state read of one key failed', () => stateStore.getMany(flowId, [g.key]));
+    for (const [k, v] of one ?? []) out.set(k, v);
+  }
+  return out;
 }
 
 /**
@@ -144,15 +188,24 @@ export function keepsAudit(flow: FlowConfig, outcome: AuditOutcome): boolean {
 }
 
 export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): AuditEntry[] {
-  // A capture whose key only the transform can derive is audited by the transform step, under that key.
-  return entries.filter((e) => keepsAudit(flow, e.outcome) && !(e.outcome === 'captured' && e.key === ''));
+  return auditableOwned(flow, entries.map((entry) => ({ entry, owner: '' }))).map((e) => e.entry);
 }
 
-/** Error name and message only: SDK errors carry no record data, and stack traces add noise. */
+/**
+ * `auditable` for entries paired with the message that owns each. A key too long to store (quarantined for it by
+ * the transform) is audited under the empty key rather than refused by the audit table.
+ */
+export function auditableOwned<O>(flow: FlowConfig, entries: readonly { entry: AuditEntry; owner: O }[]): { entry: AuditEntry; owner: O }[] {
+  return entries
+    .map((e) => (keyProblem(e.entry.key) ? { ...e, entry: { ...e.entry, key: '' } } : e))
+    // A capture whose key only the transform can derive is audited by the transform step, under that key.
+    .filter((e) => keepsAudit(flow, e.entry.outcome) && !(e.entry.outcome === 'captured' && e.entry.key === ''));
+}
+
+/** Error name (and a fixed phrase for known refusals): SDK and marshalling messages may quote record values. */
 export function describeError(err: unknown): string | undefined {
   if (err === undefined) return undefined;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  return safeErrorText(err);
 }
 
 const lineageStepSchema = z.object({ step: z.enum(['capture', 'transform', 'resolve', 'deliver']), at: z.number(), outcome: z.string() });

@@ -13,7 +13,7 @@ import {
   type QuarantineStore,
   telemetryOf,
 } from '../ports';
-import { auditable, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+import { auditableOwned, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
 
 /** Dependencies of a flow's transform function. */
@@ -63,7 +63,24 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
         logger.warn('records hold unmasked PII', { flow: flow.id, records: flagged.length, fields: [...new Set(flagged.flatMap((o) => o.piiFlagged!))].sort(), eventIds: flagged.slice(0, 10).map((o) => o.send!.id) });
       }
 
-      const toSend = outcomes.filter((o) => o.send);
+      // Quarantine and audit first, each item owned by its message, then send: a message whose write was refused
+      // fails alone and never reaches resolve, so its batch-mates go on exactly once.
+      const toQuarantine = outcomes.filter((o) => o.quarantine);
+      if (toQuarantine.length > 0) {
+        await batch.attemptItems(toQuarantine.map((o) => o.messageId), 'quarantine write failed', () =>
+          quarantine.put(toQuarantine.map((o) => o.quarantine!)),
+        );
+      }
+      const owned = auditableOwned(
+        flow,
+        outcomes
+          .filter((o) => !batch.isFailed(o.messageId))
+          .flatMap((o) => [o.captured, o.audit].filter((e): e is AuditEntry => e !== undefined).map((entry) => ({ entry, owner: o.messageId }))),
+      );
+      if (owned.length > 0) {
+        await batch.attemptItems(owned.map((e) => e.owner), 'audit write failed', () => audit.write(owned.map((e) => e.entry)));
+      }
+      const toSend = outcomes.filter((o) => o.send && !batch.isFailed(o.messageId));
       if (toSend.length > 0) {
         const sent = await batch.attempt(toSend.map((o) => o.messageId), 'send to the resolve queue failed', () =>
           publisher.send(
@@ -72,17 +89,6 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           ),
         );
         if (sent) batch.fail(sent.failed, 'send to the resolve queue failed after retries');
-      }
-      const toQuarantine = outcomes.filter((o) => o.quarantine);
-      if (toQuarantine.length > 0) {
-        await batch.attempt(toQuarantine.map((o) => o.messageId), 'quarantine write failed', () =>
-          quarantine.put(toQuarantine.map((o) => o.quarantine!)),
-        );
-      }
-      const audited = outcomes.filter((o) => (o.audit || o.captured) && !batch.isFailed(o.messageId));
-      const entries = auditable(flow, audited.flatMap((o) => [o.captured, o.audit].filter((e): e is AuditEntry => e !== undefined)));
-      if (entries.length > 0) {
-        await batch.attempt(audited.map((o) => o.messageId), 'audit write failed', () => audit.write(entries));
       }
 
       const settled = outcomes.filter((o) => !batch.isFailed(o.messageId));

@@ -4,6 +4,7 @@ import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { canonicalJson, ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { carryProblems, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, settleNumbers, storableCopy } from '../core/json-safety';
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import {
@@ -50,6 +51,8 @@ export type WebhookCaptureHandler = (event: APIGatewayProxyEventV2) => Promise<A
 
 export const MAX_RECORDS_PER_REQUEST = 500;
 export const DEDUP_TTL_SECONDS = 24 * 3600;
+/** Longest delivery id kept for replay protection (it is part of a DynamoDB key). */
+export const MAX_WEBHOOK_ID_BYTES = 512;
 
 /** Our answer to a request: never a 5xx for bad input; infrastructure failures throw instead (API Gateway answers 500). */
 function reply(statusCode: number, body: Record<string, unknown>): APIGatewayProxyStructuredResultV2 {
@@ -69,6 +72,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     const method = event.requestContext?.http?.method ?? 'POST';
     const route = parsePath(event);
     if (!route) return message(404, 'not found: use POST /webhooks/{flowId}/{sourceId}');
+    if ('error' in route) return message(400, route.error);
     if (route.flowId !== flow.id) return message(404, `unknown flow "${route.flowId}"`);
     let source: WebhookSource | undefined;
     if (route.sourceId === undefined) {
@@ -103,15 +107,22 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       throw err;
     }
     const webhookId = headers['webhook-id']!;
+    if (Buffer.byteLength(webhookId, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
+      return message(400, `webhook-id is ${Buffer.byteLength(webhookId, 'utf8')} bytes; the longest accepted is ${MAX_WEBHOOK_ID_BYTES}`);
+    }
     logger.setCorrelationId?.(webhookId);
 
+    const depth = jsonDepth(rawBody);
+    if (depth > MAX_BODY_DEPTH) return message(400, `body nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`);
     let body: unknown;
     try {
-      body = JSON.parse(rawBody);
+      body = parseJsonExact(rawBody);
     } catch (err) {
       return message(400, `body is not valid JSON: ${(err as Error).message}`);
     }
     const debezium = source.format === 'debezium';
+    // Debezium metadata such as `source.ts_ns` may round harmlessly; record values are checked again by the transform.
+    if (debezium) body = settleNumbers(body);
     const shapeProblem = debezium ? checkDebeziumShape(body) : checkShape(body);
     if (shapeProblem) return message(400, shapeProblem);
     const records = (Array.isArray(body) ? body : [body]) as Record<string, unknown>[];
@@ -152,10 +163,13 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const ts = timestampOf(source, record, now);
       const op = source.deleteWhen && matchesPattern(source.deleteWhen, record) ? 'delete' : 'upsert';
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
+      const unstorable = carryProblems(record);
       const problem =
         typeof ts === 'string'
           ? ts
-          : Buffer.byteLength(JSON.stringify(record), 'utf8') > MAX_RECORD_BYTES
+          : unstorable.length > 0
+            ? `record cannot be carried exactly: ${unstorable[0]}`
+            : Buffer.byteLength(JSON.stringify(record), 'utf8') > MAX_RECORD_BYTES
             ? `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
             : undefined;
       if (problem !== undefined) {
@@ -165,8 +179,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           source: source.id,
           at: now,
           reason: problem,
-          errors: [problem],
-          record: maskForQuarantine(flow, record),
+          errors: unstorable.length > 0 ? unstorable : [problem],
+          record: quarantineCopy(record),
           envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         });
@@ -214,7 +228,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           at: now,
           reason,
           errors: [reason],
-          record: maskForQuarantine(flow, record ?? {}),
+          record: quarantineCopy(record ?? {}),
           envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position,
         });
@@ -234,6 +248,11 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     return { ...(await commit(envelopes, quarantined, entries)), skipped };
   }
 
+  /** The masked record as the quarantine stores it: exact number texts as strings, nothing DynamoDB refuses. */
+  function quarantineCopy(record: Record<string, unknown>): Record<string, unknown> {
+    return storableCopy(maskForQuarantine(flow, storableCopy(record)));
+  }
+
   async function commit(envelopes: ChangeEnvelope[], quarantined: QuarantineItem[], entries: AuditEntry[]) {
     if (envelopes.length > 0) {
       const { failed } = await publisher.send(
@@ -249,16 +268,28 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
 }
 
 /** `/webhooks/{flowId}[/{sourceId}]`, from path parameters or the raw path (any stage prefix). */
-function parsePath(event: APIGatewayProxyEventV2): { flowId: string; sourceId?: string } | undefined {
+function parsePath(event: APIGatewayProxyEventV2): { flowId: string; sourceId?: string } | { error: string } | undefined {
   const params = event.pathParameters;
   if (params?.flowId) return { flowId: params.flowId, sourceId: params.sourceId || undefined };
   const path = event.rawPath ?? event.requestContext?.http?.path ?? '';
-  const parts = path.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+  const decoded = path.split('/').filter(Boolean).map(decodeSegment);
+  const bad = decoded.findIndex((p) => p === undefined);
+  if (bad >= 0) return { error: `path segment "${path.split('/').filter(Boolean)[bad]!.slice(0, 100)}" is not valid percent-encoding` };
+  const parts = decoded as string[];
   const at = parts.indexOf('webhooks');
   if (at < 0) return undefined;
   const rest = parts.slice(at + 1);
   if (rest.length < 1 || rest.length > 2) return undefined;
   return { flowId: rest[0]!, sourceId: rest[1] };
+}
+
+/** A path segment decoded, or undefined when it is not valid percent-encoding (`%zz`). */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {

@@ -22,6 +22,20 @@ export class VersionConflictError extends Error {
   }
 }
 
+/**
+ * Thrown by a batch write when some items were refused for what they hold (a value DynamoDB cannot store) while
+ * the others were written: `failed` lists the positions, in the input, of the refused items only.
+ */
+export class PartialWriteError extends Error {
+  constructor(
+    readonly failed: readonly number[],
+    readonly reasons: readonly string[],
+  ) {
+    super(`${failed.length} item(s) refused: ${[...new Set(reasons)].join('; ')}`);
+    this.name = 'PartialWriteError';
+  }
+}
+
 export interface StateStore {
   /** Reads many keys of one flow (BatchGetItem, unprocessed keys retried). */
   getMany(flow: string, keys: readonly string[]): Promise<Map<string, StoredState>>;

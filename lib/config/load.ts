@@ -26,15 +26,40 @@ function jsonPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : /^[A-Za-z_$][\w$]*$/.test(String(part)) ? `${acc}.${String(part)}` : `${acc}[${JSON.stringify(String(part))}]`), '$');
 }
 
+type ZodIssue = z.ZodError['issues'][number];
+
+/**
+ * A union's own issue says only "Invalid input"; the issues of the branch the input was meant for say what is
+ * missing. That branch is the one with the fewest mismatched literals (its `type` matched), then the fewest issues.
+ */
+function explainUnions(issues: readonly ZodIssue[], prefix: readonly PropertyKey[] = []): ZodIssue[] {
+  return issues.flatMap((issue): ZodIssue[] => {
+    const path = [...prefix, ...issue.path];
+    const branches = issue.code === 'invalid_union' ? (issue as { errors?: ZodIssue[][] }).errors : undefined;
+    if (!branches || branches.length === 0) return [{ ...issue, path }];
+    const typeMiss = (b: readonly ZodIssue[]) => b.find((i) => i.code === 'invalid_value' && i.path.length === 1 && i.path[0] === 'type') as (ZodIssue & { values?: unknown[] }) | undefined;
+    if (branches.every((b) => typeMiss(b))) {
+      const allowed = branches.flatMap((b) => typeMiss(b)!.values ?? []).map((v) => JSON.stringify(v));
+      return [{ ...issue, path: [...path, 'type'], message: `unknown type: expected one of ${allowed.join(', ')}` }];
+    }
+    const literalMisses = (b: readonly ZodIssue[]) => b.filter((i) => i.code === 'invalid_value' || (i.code === 'invalid_type' && i.path.length === 1 && i.path[0] === 'type')).length;
+    const best = [...branches].sort((a, b) => literalMisses(a) - literalMisses(b) || a.length - b.length)[0]!;
+    return best.length > 0 ? explainUnions(best, path) : [{ ...issue, path }];
+  });
+}
+
 function toIssues(raw: unknown, error: z.ZodError): ConfigIssue[] {
   const flows = (raw as { flows?: unknown })?.flows;
-  return error.issues.map((issue) => {
+  return explainUnions(error.issues).map((issue) => {
     let flow: string | undefined;
     if (issue.path[0] === 'flows' && typeof issue.path[1] === 'number' && Array.isArray(flows)) {
       const id = (flows[issue.path[1]] as { id?: unknown } | undefined)?.id;
       flow = typeof id === 'string' ? id : `#${issue.path[1]}`;
     }
-    return { path: jsonPath(issue.path), flow, message: issue.message };
+    const last = issue.path[issue.path.length - 1];
+    const missing = issue.code === 'invalid_type' && /received undefined$/.test(issue.message) && last !== undefined;
+    const message = missing ? `missing required field "${String(last)}" (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` : issue.message;
+    return { path: jsonPath(issue.path), flow, message };
   });
 }
 

@@ -256,7 +256,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
   let inFlight = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Resolved against the origin as a path, so `//host`-looking paths stay paths; an unparseable one is a 400.
+    let url: URL;
+    try {
+      url = new URL(`http://127.0.0.1${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? ''}`);
+    } catch {
+      sendJson(res, 400, { message: 'request path is not a valid URL path' });
+      return;
+    }
     const method = req.method ?? 'GET';
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {

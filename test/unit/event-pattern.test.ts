@@ -443,6 +443,23 @@ describe('validatePattern', () => {
     expect(problems).toEqual([]);
   });
 
+  it('refuses what EventBridge refuses: an empty anything-but prefix or suffix, and a numeric range with equal bounds', () => {
+    // Act
+    const problems = validatePattern({
+      a: [{ 'anything-but': { prefix: '' } }],
+      b: [{ 'anything-but': { suffix: ['x', ''] } }],
+      c: [{ numeric: ['>=', 5, '<=', 5] }],
+      d: [{ numeric: ['>', 1, '<', 2] }],
+    });
+
+    // Assess
+    expect(problems).toEqual([
+      'a[0].anything-but.prefix: must not be empty',
+      'b[0].anything-but.suffix: must not be empty',
+      'c[0].numeric: the lower bound must be below the upper bound',
+    ]);
+  });
+
   it('names the path and the problem of each invalid part', () => {
     // Prepare
     const pattern = {

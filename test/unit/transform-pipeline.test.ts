@@ -389,3 +389,28 @@ describe('validateTransform', () => {
     expect(compile).toThrow(/transform\.compute\.x/);
   });
 });
+
+describe('compileTransform: records no store can hold exactly', () => {
+  it('quarantines a record from any source whose values DynamoDB would refuse, with every reason, and a storable original', async () => {
+    // Prepare: what a JSON.parse upstream leaves of such a record.
+    const transformer = compileTransform(flowWith({}), ctx);
+
+    // Act
+    const result = await transformer.apply({ id: 'a', '': 1, big: 2 ** 60, tiny: 5e-324 }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toBe('record cannot be carried exactly: $ has a field with an empty name, which DynamoDB cannot store');
+    expect(q.errors).toEqual([
+      '$ has a field with an empty name, which DynamoDB cannot store',
+      'number at $.big is beyond 2^53, where JSON numbers lose digits; send it as a string',
+      'number at $.tiny is outside the range DynamoDB stores (1e-130 to 1e126)',
+    ]);
+    expect(q.original).toEqual({ id: 'a', '(empty)': 1, big: String(2 ** 60), tiny: '5e-324' });
+  });
+
+  it('quarantines a key longer than 1 KB with its size', async () => {
+    const result = await compileTransform(flowWith({}), ctx).apply({ id: 'k'.repeat(1025) }, 'upsert');
+    expect(expectStatus(result, 'quarantined').reason).toBe('key is 1025 bytes; the longest key syncline carries is 1024 bytes');
+  });
+});

@@ -1,3 +1,4 @@
+import { safeErrorText } from '../error-text';
 /** DynamoDB Streams records to change envelopes, pure: the caller supplies the unmarshalling of images. */
 import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type OriginMarker } from '../envelope';
@@ -71,7 +72,7 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
     newImage = ddb.NewImage ? unmarshallImage(ddb.NewImage) : undefined;
     oldImage = ddb.OldImage ? unmarshallImage(ddb.OldImage) : undefined;
   } catch (err) {
-    return invalid(`image cannot be unmarshalled: ${(err as Error).message}`);
+    return invalid(`image cannot be unmarshalled: ${safeErrorText(err)}`);
   }
   let keys: Record<string, unknown> = {};
   try {

@@ -4,7 +4,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import jsonata from 'jsonata';
 import type { FlowConfig, MaskKind, TransformConfig } from '../../../lib/config/schema';
-import { getPath, keyOf } from '../envelope';
+import { getPath, keyOf, keyProblem } from '../envelope';
+import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern, validatePattern } from '../event-pattern';
 import { detectPii, maskValue, REDACTED } from './mask';
 
@@ -97,7 +98,7 @@ export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ct
       key,
       reason: scrub(reason, secrets),
       errors: errors.map((e) => scrub(e, secrets)),
-      original: maskOriginal(input),
+      original: storableCopy(maskOriginal(input)),
     };
   };
 
@@ -152,6 +153,10 @@ export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ct
         const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
         return quarantine(input, record, undefined, reason, [reason]);
       }
+      const tooLong = keyProblem(key);
+      if (tooLong) return quarantine(input, record, undefined, tooLong, [tooLong]);
+      const unstorable = op === 'upsert' ? carryProblems(record) : [];
+      if (unstorable.length > 0) return quarantine(input, record, key, `record cannot be carried exactly: ${unstorable[0]}`, unstorable);
       return piiFlagged ? { status: 'passed', key, record, piiFlagged } : { status: 'passed', key, record };
     },
   };

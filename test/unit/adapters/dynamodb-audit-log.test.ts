@@ -1,10 +1,10 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../../functions/adapters/dynamodb-audit-log';
-import type { AuditEntry } from '../../../functions/ports';
+import { PartialWriteError, type AuditEntry } from '../../../functions/ports';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -78,14 +78,37 @@ describe('DynamoDbAuditLog', () => {
     expect(calls[3]!.args[0].input.RequestItems!.audit).toHaveLength(5);
   });
 
-  it('retries throttling and throws after bounded attempts', async () => {
+  it('leaves throttling of the call to the SDK client: one BatchWriteItem from the log, then the error', async () => {
     // Prepare
     ddb.on(BatchWriteCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
     const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: { ...noWait, maxAttempts: 4 } });
 
     // Act / Assess
     await expect(log.write([entry(1)])).rejects.toThrow('throttled');
-    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 4);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+  });
+
+  it('writes the other entries when DynamoDB refuses one, and names only the refused one', async () => {
+    // Prepare: a chunk holding k2 is refused for its key; alone, every other entry goes in.
+    const refused = Object.assign(new Error('One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of 2048 bytes'), {
+      name: 'ValidationException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    ddb.on(BatchWriteCommand).rejects(refused);
+    ddb.on(PutCommand).callsFake((input: { Item: { eventId: string } }) => {
+      if (input.Item.eventId === 'e2') throw refused;
+      return {};
+    });
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: noWait });
+
+    // Act
+    const err = await log.write([entry(1), entry(2), entry(3)]).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(PartialWriteError);
+    expect((err as PartialWriteError).failed).toEqual([1]);
+    expect((err as PartialWriteError).message).toBe('1 item(s) refused: ValidationException (partition key over 2048 bytes)');
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.eventId)).toEqual(['e1', 'e2', 'e3']);
   });
 
   it('throws when items stay unprocessed', async () => {

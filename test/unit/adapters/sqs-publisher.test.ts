@@ -70,12 +70,9 @@ describe('SqsPublisher', () => {
     expect(sqs).toHaveReceivedNthCommandWith(SendMessageBatchCommand, 2, { Entries: [{ Id: 'm1', MessageBody: 'x'.repeat(10) }] });
   });
 
-  it('retries throttling and returns the ids that still failed after bounded attempts', async () => {
+  it('retries Failed entries for bounded attempts and returns the ids that still failed', async () => {
     // Prepare
-    sqs
-      .on(SendMessageBatchCommand)
-      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ThrottlingException' }))
-      .resolves({ Failed: [{ Id: 'm0', SenderFault: false, Code: 'ServiceUnavailable' }] });
+    sqs.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: 'm0', SenderFault: false, Code: 'ServiceUnavailable' }] });
     const publisher = new SqsPublisher({ client, retry: { ...noWait, maxAttempts: 3 } });
 
     // Act
@@ -84,6 +81,16 @@ describe('SqsPublisher', () => {
     // Assess
     expect(result.failed).toEqual(['msg-0']);
     expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 3);
+  });
+
+  it('leaves throttling of the call to the SDK client: one SendMessageBatch from the publisher, then the error', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    const publisher = new SqsPublisher({ client, retry: { ...noWait, maxAttempts: 3 } });
+
+    // Act / Assess
+    await expect(publisher.send(URL, messages(2))).rejects.toThrow('slow');
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
   });
 
   it('throws errors that retrying cannot fix', async () => {

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventBridgeTargetWriter, sdkEventPutter } from '../../../functions/adapters/eventbridge-target-writer';
-import { HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
+import { dotSegmentKey, HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
 import { TokenBucket } from '../../../functions/adapters/rate-limiter';
 import { s3ObjectKey, S3TargetWriter } from '../../../functions/adapters/s3-target-writer';
 import { queueUrlFromArn, SqsTargetWriter } from '../../../functions/adapters/sqs-target-writer';
@@ -30,7 +30,7 @@ describe('S3TargetWriter', () => {
   it('writes one JSONL object per batch under prefix/flow=/dt=/hour=, a line {op,key,version,ts,data} per key', async () => {
     // Prepare
     s3.on(PutObjectCommand).resolves({});
-    const writer = new S3TargetWriter({ client, bucket: 'lake', prefix: 'crm', retry: noWait });
+    const writer = new S3TargetWriter({ client, bucket: 'lake', prefix: 'crm' });
 
     // Act
     const out = await writer.writeBatch([change('b', 2, { id: 'b', n: 1 }), change('a', 1, null)]);
@@ -49,7 +49,7 @@ describe('S3TargetWriter', () => {
   it('derives the object key from the batch content only: a redelivered batch overwrites, another batch does not', async () => {
     // Prepare
     s3.on(PutObjectCommand).resolves({});
-    const writer = new S3TargetWriter({ client, bucket: 'lake', retry: noWait });
+    const writer = new S3TargetWriter({ client, bucket: 'lake' });
 
     // Act
     await writer.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
@@ -63,11 +63,12 @@ describe('S3TargetWriter', () => {
     expect(s3ObjectKey('p/', 'f', ['x'], TS)).toBe(s3ObjectKey('p', 'f', ['x'], TS));
   });
 
-  it('reports every key for retry when PutObject keeps failing', async () => {
+  it('reports every key for retry when PutObject fails, sending it once: the SDK client is the only retry layer', async () => {
     s3.on(PutObjectCommand).rejects(Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
-    const out = await new S3TargetWriter({ client, bucket: 'lake', retry: noWait }).writeBatch([change('a', 1, { id: 'a' })]);
-    expect(out.get('a')).toMatchObject({ status: 'retry' });
-    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 4);
+    const out = await new S3TargetWriter({ client, bucket: 'lake' }).writeBatch([change('a', 1, { id: 'a' })]);
+    const key = s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Key;
+    expect(out.get('a')).toEqual({ status: 'retry', reason: `PutObject s3://lake/${key} failed: SlowDown` });
+    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
   });
 });
 
@@ -184,6 +185,23 @@ describe('HttpTargetWriter', () => {
     expect(again).toBe(headers['idempotency-key']);
     expect((await writer.requestOf(change('a/b c', 4, { id: 'a/b c' }))).idempotencyKey).not.toBe(again);
     expect(methodFor({ upsert: 'POST', delete: 'PATCH' }, 'delete')).toBe('PATCH');
+  });
+
+  it('refuses the keys "." and ".." where {key} is a whole path segment, so a request never leaves its path', async () => {
+    // Prepare
+    const f = fakeFetch(() => new Response(null, { status: 204 }));
+    const writer = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait });
+
+    // Act
+    const out = await writer.writeBatch([change('..', 1, { id: '..' }), change('.', 1, { id: '.' }), change('ok', 1, { id: 'ok' })]);
+
+    // Assess
+    expect(out.get('..')).toEqual({ status: 'rejected', reason: 'key ".." cannot fill {key} of https://api.example.com/c/{key}: as a whole path segment it would change the path' });
+    expect(out.get('.')?.status).toBe('rejected');
+    expect(f.calls.map((c) => c.url)).toEqual(['https://api.example.com/c/ok']);
+    // Inside a segment the dots are harmless: `/c/...json` stays under /c/.
+    expect(dotSegmentKey('https://api.example.com/c/{key}.json', '..')).toBeUndefined();
+    expect(dotSegmentKey('https://api.example.com/c/{key}?v=1', '..')).toMatch(/would change the path/);
   });
 
   it('maps the body with JSONata and signs it in the Standard Webhooks format that a syncline webhook verifies', async () => {

@@ -72,6 +72,27 @@ describe('resolve handler', () => {
     }
   });
 
+  it('gives a change that won but changed nothing (a delete of a deleted key) a skipped delivery entry per target', async () => {
+    // Prepare: o1 exists, then is deleted; a second source deletes it again later.
+    await make()(sqsEvent([change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1000)]));
+    await make()(sqsEvent([change(ordersFlow, 'shop', 1, 'o1', undefined, 2000)], 'x'));
+    const again = change(ordersFlow, 'erp', 2, 'o1', undefined, 3000);
+    audit.entries.length = 0;
+
+    // Act
+    const res = await make()(sqsEvent([again], 'y'));
+
+    // Assess: the won delete is accounted for at every target, though nothing was sent.
+    expect(res.batchItemFailures).toEqual([]);
+    const mine = audit.entries.filter((e) => e.eventId === again.id);
+    expect(mine.map((e) => [e.step, e.outcome, e.target])).toEqual([
+      ['resolve', 'won', undefined],
+      ['deliver', 'skipped', 'replica'],
+      ['deliver', 'skipped', 'archive'],
+    ]);
+    for (const url of Object.values(QUEUES)) expect(publisher.bodies<DeliveryMessage>(url).filter((m) => m.eventIds.includes(again.id))).toEqual([]);
+  });
+
   it('re-reads and re-merges on a VersionConflictError, so a concurrent write is not lost', async () => {
     // Prepare
     const concurrent = change(ordersFlow, 'erp', 9, 'o1', { orderId: 'o1', status: 'paid' }, 2000);

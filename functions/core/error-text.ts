@@ -1,0 +1,53 @@
+/**
+ * Error texts safe to log, audit and quarantine: an SDK or marshalling message may quote the record's values
+ * (`Number 12345678901234567890 is greater than ...`, `cannot be converted to a numeric value: abc`), so only the
+ * error's name and, for the refusals we know, a fixed phrase naming the kind of problem are kept.
+ */
+const KNOWN_REFUSALS: readonly [RegExp, string][] = [
+  [/Size of hashkey has exceeded/i, 'partition key over 2048 bytes'],
+  [/Size of rangekey has exceeded/i, 'sort key over 1024 bytes'],
+  [/Item size (has exceeded|to update has exceeded)/i, 'item over 400 KB'],
+  [/Nesting Levels have exceeded/i, 'nesting deeper than 32 levels'],
+  [/Number overflow/i, 'number beyond the range DynamoDB stores'],
+  [/Number underflow/i, 'number too close to zero for DynamoDB'],
+  [/Attempting to store a number with magnitude/i, 'number beyond the range DynamoDB stores'],
+  [/precision/i, 'number with more than 38 significant digits'],
+  [/empty (attribute|string|key)|attribute name .*empty|Empty attribute name/i, 'empty attribute name or key'],
+  [/Type mismatch for (Index )?Key/i, 'key attribute of the wrong type'],
+  [/^Special numeric value/, 'NaN or Infinity'],
+  [/^Number .* than Number\.(MAX|MIN)_SAFE_INTEGER/, 'number beyond 2^53'],
+  [/^Unsupported (type|value) passed/, 'value of a type DynamoDB cannot store'],
+  [/Maximum call stack/i, 'nesting too deep'],
+];
+
+/** Marshalling refusals of `@aws-sdk/util-dynamodb` (thrown before any request): the item, not the call, is at fault. */
+const MARSHALL_REFUSAL = /^(Special numeric value|Number .* than Number\.(MAX|MIN)_SAFE_INTEGER|Unsupported (type|value) passed|Pass options\.)/;
+
+export function errorNameOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { name?: unknown; code?: unknown };
+    if (typeof e.name === 'string' && e.name !== '') return e.name;
+    if (typeof e.code === 'string') return e.code;
+  }
+  return typeof err === 'string' ? 'Error' : typeof err;
+}
+
+/** `Name` or `Name (known problem)`, never the error's own message. */
+export function safeErrorText(err: unknown): string {
+  const name = errorNameOf(err);
+  const text = err instanceof Error ? err.message : '';
+  const known = KNOWN_REFUSALS.find(([re]) => re.test(text));
+  return known ? `${name} (${known[1]})` : name;
+}
+
+/**
+ * Whether DynamoDB (or the marshaller before it) refused an item for what it holds: retrying cannot help, and a
+ * batch holding it should be split so the other items go in.
+ */
+export function isRefusedItem(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  if (errorNameOf(err) === 'ValidationException') return true;
+  if (err instanceof RangeError) return true;
+  const e = err as { $metadata?: unknown; message?: unknown };
+  return e.$metadata === undefined && typeof e.message === 'string' && MARSHALL_REFUSAL.test(e.message);
+}

@@ -1,0 +1,167 @@
+import { getUnsafeNumberReason, parse } from 'lossless-json';
+
+/**
+ * What JSON input syncline carries exactly, and what it refuses with a reason instead of losing it or crashing:
+ * numbers a double cannot hold (JSON.parse would round 12345678901234567890, turn 1e309 into Infinity and then
+ * null), numbers outside DynamoDB's range (it stores 38 digits between 1e-130 and 1e126), empty field names
+ * (DynamoDB refuses them; its marshaller mangles `__proto__`) and nesting deeper than DynamoDB's 32 levels leave room for.
+ */
+
+/** Deepest nesting a request body may have; deeper is a 400 (parsers and serializers recurse). */
+export const MAX_BODY_DEPTH = 64;
+/** Deepest nesting of a record (the record itself is level 1): state wraps a record in up to 8 more levels. */
+export const MAX_RECORD_DEPTH = 24;
+
+/** A number whose text a double cannot hold exactly; kept as its source text until a record's fate is decided. */
+export class InexactNumber {
+  constructor(
+    readonly text: string,
+    readonly why: string,
+  ) {}
+}
+
+/** Nesting depth of JSON text (objects and arrays), counted without parsing, so any depth is safe to measure. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+const WHY: Record<string, string> = {
+  overflow: 'is too large for a JSON number (it would become Infinity)',
+  underflow: 'is too small for a JSON number (it would become 0)',
+  truncate_integer: 'is an integer beyond 2^53 that a JSON number would round',
+  truncate_float: 'has more significant digits than a JSON number keeps',
+};
+
+/**
+ * Parses JSON like JSON.parse (the last of duplicate keys wins, `__proto__` is an ordinary key), except that a
+ * number that would lose digits is an InexactNumber. Call only on text whose depth is at most MAX_BODY_DEPTH.
+ */
+export function parseJsonExact(text: string): unknown {
+  return parse(text, null, {
+    parseNumber: (s: string) => {
+      const reason = getUnsafeNumberReason(s);
+      return reason ? new InexactNumber(s, WHY[reason] ?? 'cannot be carried exactly') : Number(s);
+    },
+    onDuplicateKey: ({ newValue }) => newValue,
+  });
+}
+
+/**
+ * Why a record cannot be carried, one reason per problem (field paths, never values), or an empty list.
+ * The record may hold InexactNumbers (from parseJsonExact) or plain values (from any other source).
+ */
+export function carryProblems(record: unknown, limit = 5): string[] {
+  const problems: string[] = [];
+  const walk = (v: unknown, path: string, depth: number): void => {
+    if (problems.length >= limit) return;
+    if (v instanceof InexactNumber) {
+      problems.push(`number at ${path} ${v.why}; send it as a string`);
+      return;
+    }
+    if (typeof v === 'number') {
+      const why = numberProblem(v);
+      if (why) problems.push(`number at ${path} ${why}`);
+      return;
+    }
+    if (typeof v === 'bigint') {
+      problems.push(`number at ${path} is an integer beyond 2^53 that a JSON number would round; send it as a string`);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    if (depth > MAX_RECORD_DEPTH) {
+      problems.push(`${path} nests deeper than ${MAX_RECORD_DEPTH} levels, the deepest record syncline stores`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (k === '' || k === '__proto__') {
+        problems.push(k === '' ? `${path} has a field with an empty name, which DynamoDB cannot store` : `${path} has a field named __proto__, which the DynamoDB marshaller cannot store`);
+        continue;
+      }
+      if (k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string') {
+        problems.push(`${path}.constructor is an object with a name, which the DynamoDB marshaller mistakes for a type`);
+        continue;
+      }
+      walk(x, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, depth + 1);
+    }
+  };
+  walk(record, '$', 1);
+  return problems;
+}
+
+/** Why DynamoDB (and JSON) cannot carry a parsed number, if they cannot. */
+function numberProblem(n: number): string | undefined {
+  if (!Number.isFinite(n)) return 'is not finite';
+  if (Number.isInteger(n) && !Number.isSafeInteger(n) && Math.abs(n) < 1e126) {
+    return 'is beyond 2^53, where JSON numbers lose digits; send it as a string';
+  }
+  const abs = Math.abs(n);
+  if (abs !== 0 && (abs < 1e-130 || abs >= 1e126)) return 'is outside the range DynamoDB stores (1e-130 to 1e126)';
+  return undefined;
+}
+
+/**
+ * The value with every InexactNumber turned into a plain value: `asText` keeps its exact source text as a string
+ * (for a quarantined copy that must be storable), otherwise the nearest double (for metadata such as Debezium's
+ * `source.ts_ns`, where a rounded nanosecond does not matter).
+ */
+export function settleNumbers(value: unknown, asText = false): unknown {
+  if (value instanceof InexactNumber) {
+    if (asText) return value.text;
+    const n = Number(value.text);
+    return Number.isFinite(n) ? n : value.text;
+  }
+  if (Array.isArray(value)) return value.map((v) => settleNumbers(v, asText));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: settleNumbers(v, asText), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A copy of a refused record that DynamoDB can store, for quarantine: exact number texts as strings, empty field
+ * names as `(empty)`, `__proto__` as `(__proto__)`, and anything deeper than MAX_RECORD_DEPTH as the string `(nested too deep)`.
+ */
+export function storableCopy(record: Record<string, unknown>): Record<string, unknown> {
+  const copy = (v: unknown, depth: number): unknown => {
+    if (v instanceof InexactNumber) return v.text;
+    if (typeof v === 'number') return numberProblem(v) ? String(v) : v;
+    if (typeof v === 'bigint') return v.toString();
+    if (v === null || typeof v !== 'object') return v;
+    if (depth > MAX_RECORD_DEPTH) return '(nested too deep)';
+    if (Array.isArray(v)) return v.map((x) => copy(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const named = k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string';
+      Object.defineProperty(out, k === '' ? '(empty)' : k === '__proto__' ? '(__proto__)' : named ? '(constructor)' : k, { value: copy(x, depth + 1), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  return copy(record, 1) as Record<string, unknown>;
+}
+
+/**
+ * JSON text with every character outside printable ASCII written as a `\u` escape: the same JSON value, in a form
+ * every SQS implementation takes (SQS refuses U+FFFE and U+FFFF, and some local servers characters above U+FFFF).
+ */
+export function toAsciiJson(json: string): string {
+  // Outside strings, valid JSON text holds only ASCII, so escaping every such character keeps the value.
+  return json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
