@@ -1,5 +1,5 @@
 import { join, resolve as resolvePath } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
 import { QueueJournal } from './queue-journal';
@@ -54,4 +54,45 @@ export class LocalPersistence {
   close(): void {
     this.journal.close();
   }
+}
+
+/** Another runtime already uses a `--persist` folder. */
+export class PersistFolderInUseError extends Error {
+  constructor(dir: string, pid: number) {
+    super(`the --persist folder ${dir} is in use by another syncline runtime (pid ${pid}); stop it first or use another folder`);
+    this.name = 'PersistFolderInUseError';
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the folder for this process (`syncline.pid`): two runtimes on one folder would run two DynamoDB Local
+ * servers on one database file and two journals. A file left by a killed runtime is taken over. Answers the release.
+ */
+export function lockPersistFolder(dir: string): () => void {
+  const root = resolvePath(dir);
+  mkdirSync(root, { recursive: true });
+  const file = join(root, 'syncline.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new PersistFolderInUseError(root, pid);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new PersistFolderInUseError(root, Number(readFileSync(file, 'utf8').trim()));
 }

@@ -27,6 +27,8 @@ const EARLY_DELETES_KEPT = 10_000;
 /** Receipt handles remembered for deletes; a retried message gets a new one each receive, so old ones are dropped. */
 const HANDLES_KEPT = 100_000;
 
+const MIDDLEWARE = 'synclineQueueJournal';
+
 const queueNameOf = (queueUrl: string): string => queueUrl.slice(queueUrl.lastIndexOf('/') + 1);
 
 /**
@@ -48,6 +50,7 @@ export class QueueJournal {
   private fd: number | undefined;
   private lines = 0;
   private journaled: (queueName: string) => boolean = () => false;
+  private client: SQSClient | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -109,7 +112,10 @@ export class QueueJournal {
     return replayed;
   }
 
+  /** Stops journaling the client and closes the file. */
   close(): void {
+    this.client?.middlewareStack.remove(MIDDLEWARE);
+    this.client = undefined;
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
@@ -161,6 +167,7 @@ export class QueueJournal {
   }
 
   private attach(sqs: SQSClient): void {
+    this.client = sqs;
     sqs.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
@@ -198,7 +205,7 @@ export class QueueJournal {
         }
         return result;
       },
-      { step: 'initialize', name: 'synclineQueueJournal' },
+      { step: 'initialize', name: MIDDLEWARE },
     );
   }
 }

@@ -32,7 +32,7 @@ import { assertPortFree, startHttpServer, type HttpRoute, type LocalAdminApi, ty
 import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
-import { LocalPersistence, type RecoverySummary } from './persistence';
+import { LocalPersistence, lockPersistFolder, PersistFolderInUseError, type RecoverySummary } from './persistence';
 import { lambdaContext, SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
@@ -223,6 +223,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   try {
+    if (options.persist) {
+      let release: () => void;
+      try {
+        release = lockPersistFolder(options.persist);
+      } catch (err) {
+        throw err instanceof PersistFolderInUseError ? new RuntimeError(err.message) : err;
+      }
+      cleanups.push(async () => release());
+    }
     const servers: LocalServers = await startLocalServers({ persist: options.persist });
     cleanups.push(() => servers.stop());
     const endpoints: LocalEndpoints = { dynamodb: servers.dynamodb, sqs: servers.sqs, s3: servers.s3 };
