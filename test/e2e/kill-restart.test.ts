@@ -92,6 +92,8 @@ describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --pers
     // Prepare: the runtime as its own process, and 40 requests of 5 records each (3 valid, 1 filtered, 1 invalid).
     const first = await startDev(configFile, dataDir);
     children.push(first.child);
+    expect(first.output()).toContain('webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)');
+    expect(first.output()).not.toContain(SECRET.slice('whsec_'.length));
     const requests = Array.from({ length: 40 }, (_, r) => ({
       webhookId: `msg_burst_${r}`,
       records: Array.from({ length: 5 }, (_, j) => {
