@@ -46,7 +46,9 @@ async function startDev(configFile: string, dir: string): Promise<Started> {
   let output = '';
   child.stdout!.on('data', (d) => (output += String(d)));
   child.stderr!.on('data', (d) => (output += String(d)));
-  const url = await waitFor(() => /ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] ?? (child.exitCode !== null ? Promise.reject(new Error(output)) : undefined), 'the ready line', 90_000, 100);
+  // The banner's last line: the whole banner is out.
+  await waitFor(() => (output.includes('Press Ctrl-C to stop.') ? true : child.exitCode !== null ? Promise.reject(new Error(output)) : undefined), 'the banner', 90_000, 100);
+  const url = /ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
   return { child, url, output: () => output };
 }
 
