@@ -75,6 +75,25 @@ function processesUsing(dir: string): number[] {
   return pids;
 }
 
+/** The local addresses listening on a TCP port, from /proc/net/tcp and tcp6 (`127.0.0.1`, `::ffff:127.0.0.1`, `0.0.0.0`, `::`...). */
+function listenAddresses(port: number): string[] {
+  const out: string[] = [];
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local?.endsWith(`:${hexPort}`)) continue;
+      const hex = local.split(':')[0]!;
+      const v4 = (h: string) => [6, 4, 2, 0].map((i) => parseInt(h.slice(i, i + 2), 16)).join('.');
+      if (hex.length === 8) out.push(v4(hex));
+      else if (hex.startsWith('0000000000000000FFFF0000')) out.push(`::ffff:${v4(hex.slice(24))}`);
+      else if (/^0+$/.test(hex)) out.push('::');
+      else out.push(hex === '00000000000000000000000001000000' ? '::1' : hex);
+    }
+  }
+  return out;
+}
+
 type Fate = 'delivered' | 'filtered' | 'quarantined';
 
 describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --persist loses no accepted record', () => {
@@ -90,7 +109,7 @@ describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --pers
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('accounts for every record answered 202 after a SIGKILL mid-burst and a restart on the same folder, and leaves no JVM behind', async () => {
+  it('accounts for every record answered 202 after a SIGKILL mid-burst and a restart on the same folder, leaves no JVM behind, and listens on 127.0.0.1 only', async () => {
     // Prepare: the runtime as its own process, and 40 requests of 5 records each (3 valid, 1 filtered, 1 invalid).
     const first = await startDev(configFile, dataDir);
     children.push(first.child);
@@ -136,6 +155,13 @@ describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --pers
     const second = await startDev(configFile, dataDir);
     children.push(second.child);
     const endpoints = (await getJson(`${second.url}/local/endpoints`)).json as { dynamodb: string; sqs: string };
+
+    // Assess: the HTTP API, DynamoDB Local and fauxqs listen on the loopback address only.
+    for (const url of [second.url, endpoints.dynamodb, endpoints.sqs]) {
+      const addresses = listenAddresses(Number(new URL(url).port));
+      expect(addresses.length, url).toBeGreaterThan(0);
+      expect(addresses.every((a) => a === '127.0.0.1' || a === '::ffff:127.0.0.1'), `${url} listens on ${addresses.join(', ')}`).toBe(true);
+    }
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: endpoints.dynamodb }));
     const sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: endpoints.sqs });
     const flow = (await getJson(`${second.url}/flows/ledger`)).json as { resources: { tables: { targets: Record<string, string> }; queues: Record<string, { dlq: { url: string } }> } };
