@@ -598,10 +598,11 @@ export class SyncFlow extends Construct {
     // TransactWriteItems whose parts (state UpdateItem, target PutItem/DeleteItem) are authorized one by one.
     const append = (table: ITable) => grantOnTable(table, fn, 'dynamodb:BatchWriteItem');
     for (const qid of f.sendsTo) queues[qid].grantSendMessages(fn);
-    // Claim check (messages over 250 KB): senders write and consumers read `claims/*` of the payload bucket, nothing else.
+    // Claim check (messages over 250 KB): senders write `claims/*` of the payload bucket; consumers read it and delete
+    // what they consumed (raw values must not outlive their message); nothing else.
     const claims = this.claimUse(f);
     if (claims.has('put')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
-    if (claims.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
+    if (claims.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject', 's3:DeleteObject'], resourceArns: [store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`)] });
     switch (f.step) {
       case 'capture':
         append(store.audit);
