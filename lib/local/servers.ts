@@ -31,6 +31,9 @@ export class LocalServerError extends Error {
 export const JAVA_MISSING =
   'DynamoDB Local needs Java 17 or later and no "java" was found on PATH: install it (e.g. `apt-get install -y openjdk-17-jre-headless` or `brew install openjdk@17`) and try again';
 
+export const JDK_COMPILER_MISSING =
+  'DynamoDB Local is started through a small Java launcher that binds it to 127.0.0.1, and this Java runtime lacks the jdk.compiler module that runs it: install a full JDK 17+ (e.g. `apt-get install -y openjdk-17-jdk-headless` or `brew install openjdk@17`) and try again';
+
 /** A port that is free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -188,6 +191,7 @@ async function launchDynamoDb(port: number, path: string | undefined, timeoutMs:
     }
     if (exited) {
       process.removeListener('exit', killOnExit);
+      if (/jdk\.compiler/.test(output)) throw new LocalServerError(JDK_COMPILER_MISSING);
       const last = output.trim().split('\n').slice(-3).join(' | ');
       throw new LocalServerError(`DynamoDB Local exited during startup (code ${exited.code ?? exited.signal}) on port ${port}: ${last || 'no output'}`);
     }
