@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CLAIM_KEY_PATTERN } from '../core/claim-check';
 import type { PayloadStore } from '../ports';
 
@@ -11,9 +11,9 @@ export interface S3PayloadStoreOptions {
 }
 
 /**
- * Claim check store on S3. A body is written to `claims/<yyyy-mm-dd>/<sha256 of body>.json`: content-addressed,
- * so a retried send writes the same object, and the date folder lets a lifecycle rule expire old claims.
- * `get` reads only keys of that shape and checks the content against the hash in the key.
+ * Claim check store on S3. A body is written to `claims/<yyyy-mm-dd>/<sha256 of body>.<random>.json`: one object per
+ * message, deleted by its consumer once consumed; the date folder lets a lifecycle rule expire what a failed send or
+ * a dead-lettered message leaves. `get` reads only keys of that shape and checks the content against the hash in the key.
  */
 export class S3PayloadStore implements PayloadStore {
   private readonly client: S3Client;
@@ -28,7 +28,7 @@ export class S3PayloadStore implements PayloadStore {
 
   async put(body: string): Promise<string> {
     const day = new Date(this.now()).toISOString().slice(0, 10);
-    const key = `claims/${day}/${sha256(body)}.json`;
+    const key = `claims/${day}/${sha256(body)}.${randomBytes(8).toString('hex')}.json`;
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json; charset=utf-8' }),
     );
@@ -37,12 +37,17 @@ export class S3PayloadStore implements PayloadStore {
 
   async get(pointer: string): Promise<string> {
     // Only objects the claim check wrote: a pointer can never make a consumer read anything else of the bucket.
-    if (!CLAIM_KEY_PATTERN.test(pointer)) throw new Error('claim pointer is not a claims/<date>/<sha256>.json key');
+    if (!CLAIM_KEY_PATTERN.test(pointer)) throw new Error('claim pointer is not a claims/<date>/<sha256>.<id>.json key');
     const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: pointer }));
     if (!out.Body) throw new Error(`claim ${pointer} has no body`);
     const body = await out.Body.transformToString('utf8');
-    if (`${sha256(body)}.json` !== pointer.slice(pointer.lastIndexOf('/') + 1)) throw new Error(`claim ${pointer} does not match its hash`);
+    if (sha256(body) !== pointer.slice(pointer.lastIndexOf('/') + 1).split('.')[0]) throw new Error(`claim ${pointer} does not match its hash`);
     return body;
+  }
+
+  async delete(pointer: string): Promise<void> {
+    if (!CLAIM_KEY_PATTERN.test(pointer)) throw new Error('claim pointer is not a claims/<date>/<sha256>.<id>.json key');
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: pointer }));
   }
 }
 

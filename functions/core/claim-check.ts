@@ -17,8 +17,11 @@ export const MAX_INLINE_BYTES = 250 * 1024;
  */
 export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
-/** Keys the claim check writes: `claims/<yyyy-mm-dd>/<sha256 hex>.json`. */
-export const CLAIM_KEY_PATTERN = /^claims\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.json$/;
+/**
+ * Keys the claim check writes: `claims/<yyyy-mm-dd>/<sha256 hex>.<16 hex>.json`. The random part gives each message
+ * its own object, so the consumer can delete it once consumed without breaking another message with the same body.
+ */
+export const CLAIM_KEY_PATTERN = /^claims\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.[0-9a-f]{16}\.json$/;
 
 /** The message body that points at a stored payload. */
 export function claimPointer(pointer: string): string {

@@ -156,8 +156,33 @@ export function withClaimChecks<C extends unknown[]>(
     const unchanged = failed.length === 0 && records.every((r, i) => r === event.Records[i]);
     if (unchanged) return (await handler(event, ...rest)) ?? { batchItemFailures: [] };
     const response = records.length > 0 ? await handler({ ...event, Records: records }, ...rest) : undefined;
-    return { batchItemFailures: [...failed.map((itemIdentifier) => ({ itemIdentifier })), ...(response?.batchItemFailures ?? [])] };
+    const batchItemFailures = [...failed.map((itemIdentifier) => ({ itemIdentifier })), ...(response?.batchItemFailures ?? [])];
+    await deleteConsumedClaims(event.Records, batchItemFailures, payloads, logger);
+    return { batchItemFailures };
   };
+}
+
+/**
+ * Deletes the payloads of the messages that succeeded, so raw values do not outlive their message. A failed
+ * message keeps its payload for its retries and the DLQ (the bucket's lifecycle rule expires it). A delete that
+ * fails is only logged: the message itself was handled, and the lifecycle rule removes the object later.
+ */
+async function deleteConsumedClaims(records: readonly SQSRecord[], failures: readonly { itemIdentifier: string }[], payloads: PayloadStore, logger: LogPort = noopLogger): Promise<void> {
+  const failed = new Set(failures.map((f) => f.itemIdentifier));
+  const ids = new Set(records.map((r) => r.messageId));
+  // An identifier outside the batch fails the whole batch (Lambda's rule): nothing was consumed.
+  if ([...failed].some((id) => !ids.has(id))) return;
+  await Promise.all(
+    records.map(async (record) => {
+      const pointer = failed.has(record.messageId) ? undefined : claimOf(record.body);
+      if (pointer === undefined) return;
+      try {
+        await payloads.delete(pointer);
+      } catch (err) {
+        logger.warn('consumed claim-check payload could not be deleted; the lifecycle rule will expire it', { messageId: record.messageId, pointer, error: describeError(err) });
+      }
+    }),
+  );
 }
 
 /** Parses a JSON message body against a schema; the error lists paths and messages, never values. */

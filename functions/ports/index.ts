@@ -193,6 +193,8 @@ export interface PayloadStore {
   put(body: string): Promise<string>;
   /** The stored body; throws when the pointer cannot be read (missing, expired, denied, corrupt). */
   get(pointer: string): Promise<string>;
+  /** Removes a consumed payload (raw values must not outlive their message); a missing one is not an error. */
+  delete(pointer: string): Promise<void>;
 }
 
 export interface Secrets {

@@ -60,7 +60,12 @@ function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: strin
       else if (source.type === 'eventbridge') out(`    ${source.id}: bus "${source.busName}" (POST ${runtime.url}/local/events)`);
     }
   }
-  out(`  webhook secret (every flow): ${runtime.webhookSecret}${runtime.webhookSecretGenerated ? '  (generated; set SYNCLINE_WEBHOOK_SECRET to keep one)' : ''}`);
+  // A secret the user set stays out of terminals and logs; only a generated one must be shown to be usable.
+  out(
+    runtime.webhookSecretGenerated
+      ? `  webhook secret (every flow): ${runtime.webhookSecret}  (generated; set SYNCLINE_WEBHOOK_SECRET to keep one)`
+      : '  webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)',
+  );
   out(`  admin: GET /flows, /flows/{flow}, /flows/{flow}/records/{key}[/lineage], /flows/{flow}/conflicts, /flows/{flow}/quarantine`);
   out(`  local AWS endpoints: dynamodb ${runtime.endpoints.dynamodb}, sqs/s3 ${runtime.endpoints.sqs} (GET /local/endpoints)`);
   out('  sign a test webhook: npx syncline sign --secret <secret> --data \'{"id":"1"}\' --curl <webhook url>');

@@ -37,9 +37,10 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
   const flowId = flow.id;
   const append = (table: ITable, kind: 'audit' | 'quarantine') => grantFlowItems(fn, table, { kind, flowId, actions: ['dynamodb:BatchWriteItem'] });
   for (const qid of f.sendsTo) grantSend(ctx.queues[qid]!, fn);
-  // Claim check (messages over 250 KB): senders write and consumers read `claims/*` of the payload bucket, nothing else.
+  // Claim check (messages over 250 KB): senders write `claims/*` of the payload bucket; consumers read it and delete
+  // what they consumed (raw values must not outlive their message); nothing else.
   if (claimUse.has('put')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claims(store)] });
-  if (claimUse.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [claims(store)] });
+  if (claimUse.has('get')) Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject', 's3:DeleteObject'], resourceArns: [claims(store)] });
   switch (f.step) {
     case 'capture':
       append(store.audit, 'audit');

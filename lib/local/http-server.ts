@@ -12,6 +12,7 @@ import {
   type AdminApi,
   type AdminRequest,
 } from '../../functions/handlers/admin-api';
+import { refuseAdminRequest } from './request-guard';
 import { lambdaContext } from './sqs-poller';
 
 export type { AdminAnswer, AdminApi } from '../../functions/handlers/admin-api';
@@ -285,6 +286,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
         return;
       }
       sendResult(res, result);
+      return;
+    }
+    const refusal = refuseAdminRequest(method, req.headers, (server.address() as { port: number }).port);
+    if (refusal) {
+      req.resume();
+      sendJson(res, refusal.status, { message: refusal.message });
       return;
     }
     const request = adminRequest(req, url, path);

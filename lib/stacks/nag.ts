@@ -71,7 +71,7 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   },
   {
     id: 'AwsSolutions-S1',
-    reason: `The payload bucket holds only transient claim-check copies of queue messages over 250 KB (${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.json), written and read by syncline's own functions through narrow PutObject/GetObject grants, and expired after ${PAYLOAD_CLAIM_EXPIRY_DAYS} days. It is private, encrypted and TLS-only; object-level access is audited with CloudTrail S3 data events when needed, instead of a logging bucket (which would itself need logs).`,
+    reason: `The payload bucket holds only transient claim-check copies of queue messages over 250 KB (${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.<id>.json), written, read and deleted once consumed by syncline's own functions through narrow PutObject/GetObject/DeleteObject grants; what a failed message leaves is expired after ${PAYLOAD_CLAIM_EXPIRY_DAYS} days. It is private, encrypted and TLS-only; object-level access is audited with CloudTrail S3 data events when needed, instead of a logging bucket (which would itself need logs).`,
     appliesTo: "the store's payload bucket",
     targets: (stack) => [stack.store.payloadBucket],
   },
@@ -96,7 +96,7 @@ const S3_PREFIX_REASON =
 const S3_ACCESS_LOG_REASON =
   'A target bucket syncline creates is written only by its delivery function (PutObject under the prefix), is private, encrypted and TLS-only, and versioned; object-level access is audited with CloudTrail S3 data events when needed, instead of a second logging bucket per target (which would itself need logs).';
 
-const CLAIMS_REASON = `Claim check: a step that sends a queue message over 250 KB writes its body to the payload bucket as ${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.json (s3:PutObject), and the step that consumes the queue reads it back (s3:GetObject). Keys are content hashes known only at run time, so the grant names the ${PAYLOAD_CLAIM_PREFIX} prefix with a wildcard: one action per statement, on no other key of the bucket.`;
+const CLAIMS_REASON = `Claim check: a step that sends a queue message over 250 KB writes its body to the payload bucket as ${PAYLOAD_CLAIM_PREFIX}<date>/<sha256>.<id>.json (s3:PutObject), and the step that consumes the queue reads it back (s3:GetObject) and deletes it once consumed (s3:DeleteObject). Keys are content hashes and ids known only at run time, so the grant names the ${PAYLOAD_CLAIM_PREFIX} prefix with a wildcard: one action per statement, on no other key of the bucket.`;
 
 /** How a function's policy names the store's payload bucket ARN: its logical id, or the nested stack parameter carrying it. */
 function payloadBucketRef(stack: SyncStack, consumer: IConstruct): string {

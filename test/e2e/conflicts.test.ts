@@ -144,7 +144,7 @@ describe('manual conflict review end to end (open, event, list, resolve with the
     const bad = await resolve('x', 'nope', { choose: 'both' });
     const both = await resolve('x', 'nope', { choose: 'current', value: 1 });
     const unknown = await resolve('x', 'nope', { choose: 'current' });
-    const noFlow = await fetch(`${rt.url}/flows/ghost/conflicts/c/resolve`, { method: 'POST', body: '{"choose":"current"}' });
+    const noFlow = await fetch(`${rt.url}/flows/ghost/conflicts/c/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"choose":"current"}' });
     const cliUsage = await cli(['conflicts', 'resolve', 'people', 'c', '--choose', 'current', '--value', '1']);
 
     // Assess

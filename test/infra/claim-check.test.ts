@@ -72,20 +72,20 @@ describe('functions and the claim check', () => {
     for (const fnId of Object.keys(stack.flows.claims!.functions)) expect(envOf(fnId).PAYLOAD_BUCKET, fnId).toEqual({ Ref: bucketId });
   });
 
-  it('senders may only put claims, consumers only get them, steps that do both get both', () => {
+  it('senders may only put claims, consumers only get and delete them (once consumed), steps that do both get both', () => {
     expect(claimActions('capture-crm')).toEqual(['s3:PutObject']);
     // Its inbound queue is written by users: it never reads claims.
     expect(claimActions('capture-inbox')).toEqual(['s3:PutObject']);
-    expect(claimActions('transform')).toEqual(['s3:GetObject', 's3:PutObject']);
-    expect(claimActions('resolve')).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(claimActions('transform')).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
+    expect(claimActions('resolve')).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     // A dynamodb target never parks records; the others park rejected records in their DLQ.
-    expect(claimActions('deliver-replica')).toEqual(['s3:GetObject']);
-    expect(claimActions('deliver-bus')).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(claimActions('deliver-replica')).toEqual(['s3:DeleteObject', 's3:GetObject']);
+    expect(claimActions('deliver-bus')).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
   });
 
   it('no function gets any other action on the payload bucket', () => {
     for (const fnId of Object.keys(stack.flows.claims!.functions)) {
-      for (const a of claimActions(fnId)) expect(['s3:GetObject', 's3:PutObject'], fnId).toContain(a);
+      for (const a of claimActions(fnId)) expect(['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], fnId).toContain(a);
     }
   });
 });

@@ -72,7 +72,10 @@ describe('claim check against fauxqs S3 and SQS', () => {
   it('fails only a message whose claim is gone', async () => {
     // Prepare
     const payloads = new S3PayloadStore({ client: clients.s3, bucket });
-    const publisher = new SqsPublisher({ client: clients.sqs, payloads: { put: async () => `claims/2026-01-15/${'a'.repeat(64)}.json`, get: payloads.get.bind(payloads) } });
+    const publisher = new SqsPublisher({
+      client: clients.sqs,
+      payloads: { put: async () => `claims/2026-01-15/${'a'.repeat(64)}.0123456789abcdef.json`, get: payloads.get.bind(payloads), delete: payloads.delete.bind(payloads) },
+    });
 
     // Act
     await publisher.send(queueUrl, [

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient, type SendMessageBatchCommandInput } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
@@ -32,15 +32,18 @@ const s3 = mockClient(S3Client);
 const URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/contacts-resolve';
 const KB = 1024;
 
-/** A PayloadStore in memory, with content-addressed pointers like the S3 one. */
+/** A PayloadStore in memory, with one pointer per put like the S3 one. */
 class InMemoryPayloadStore implements PayloadStore {
   readonly objects = new Map<string, string>();
   failPuts = false;
   async put(body: string): Promise<string> {
     if (this.failPuts) throw new Error('injected put failure');
-    const key = `claims/2026-01-15/${createHash('sha256').update(body).digest('hex')}.json`;
+    const key = `claims/2026-01-15/${createHash('sha256').update(body).digest('hex')}.${randomBytes(8).toString('hex')}.json`;
     this.objects.set(key, body);
     return key;
+  }
+  async delete(pointer: string): Promise<void> {
+    this.objects.delete(pointer);
   }
   async get(pointer: string): Promise<string> {
     const body = this.objects.get(pointer);
@@ -99,7 +102,7 @@ describe('SqsPublisher with a payload store', () => {
     expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
     const [first, second] = sentEntries();
     const pointer = claimOf(first!.MessageBody!);
-    expect(pointer).toMatch(/^claims\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.json$/);
+    expect(pointer).toMatch(/^claims\/\d{4}-\d{2}-\d{2}\/[0-9a-f]{64}\.[0-9a-f]{16}\.json$/);
     expect(Buffer.byteLength(first!.MessageBody!)).toBeLessThan(200);
     expect(payloads.objects.get(pointer!)).toBe(big);
     expect(second!.MessageBody).toBe(small);
@@ -133,7 +136,7 @@ describe('S3PayloadStore', () => {
   // The part of the SDK's streaming body the store uses.
   const bodyOf = (text: string) => ({ transformToString: async () => text }) as never;
 
-  it('writes claims/<date>/<sha256>.json, the same key for the same body', async () => {
+  it('writes claims/<date>/<sha256>.<id>.json, one object per put so each message owns (and deletes) its own', async () => {
     // Prepare
     s3.on(PutObjectCommand).resolves({});
     const body = JSON.stringify({ a: 'b' });
@@ -141,20 +144,32 @@ describe('S3PayloadStore', () => {
 
     // Act
     const first = await store().put(body);
-    const retry = await store().put(body);
+    const second = await store().put(body);
 
     // Assess
-    expect(first).toBe(`claims/2026-01-15/${hash}.json`);
-    expect(retry).toBe(first);
+    expect(first).toMatch(new RegExp(`^claims/2026-01-15/${hash}\\.[0-9a-f]{16}\\.json$`));
+    expect(second).not.toBe(first);
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'payloads', Key: first, Body: body });
+  });
+
+  it('deletes a claim by its key, and refuses to delete any other key of the bucket', async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand).resolves({});
+    const key = `claims/2026-01-15/${'a'.repeat(64)}.0123456789abcdef.json`;
+
+    // Act + Assess
+    await store().delete(key);
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'payloads', Key: key });
+    await expect(store().delete('other/secret.json')).rejects.toThrow(/not a claims/);
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
   });
 
   it('reads a claim back, and refuses keys outside claims/ or content that does not match its hash', async () => {
     // Prepare
     const body = JSON.stringify({ a: 'b' });
-    const key = `claims/2026-01-15/${createHash('sha256').update(body).digest('hex')}.json`;
+    const key = `claims/2026-01-15/${createHash('sha256').update(body).digest('hex')}.0123456789abcdef.json`;
     s3.on(GetObjectCommand, { Key: key }).callsFake(() => ({ Body: bodyOf(body) }));
-    const tampered = `claims/2026-01-15/${'0'.repeat(64)}.json`;
+    const tampered = `claims/2026-01-15/${'0'.repeat(64)}.0123456789abcdef.json`;
     s3.on(GetObjectCommand, { Key: tampered }).callsFake(() => ({ Body: bodyOf(body) }));
 
     // Act + Assess
@@ -205,11 +220,64 @@ describe('consumers of syncline queues (withClaimChecks)', () => {
 
   it('fails only the message whose pointer cannot be read; its batch-mates go on', async () => {
     // Act
-    const res = await handler(sqsEvent([claimPointer(`claims/2026-01-15/${'f'.repeat(64)}.json`), envelope(1, { id: 'c2', status: 'active' })]));
+    const res = await handler(sqsEvent([claimPointer(`claims/2026-01-15/${'f'.repeat(64)}.0123456789abcdef.json`), envelope(1, { id: 'c2', status: 'active' })]));
 
     // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c2']);
+  });
+});
+
+describe('consumed claim-check payloads are deleted', () => {
+  it('deletes the payload of each message that succeeded and keeps the one of a failed message for its retries', async () => {
+    // Prepare: three claimed messages; the handler fails the second.
+    const payloads = new InMemoryPayloadStore();
+    const pointers = [await payloads.put('{"v":1,"n":0}'), await payloads.put('{"v":1,"n":1}'), await payloads.put('{"v":1,"n":2}')];
+    const seen: string[] = [];
+    const handler = withClaimChecks(async (event) => {
+      seen.push(...event.Records.map((r) => r.body));
+      return { batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] };
+    }, payloads);
+
+    // Act
+    const res = await handler(sqsEvent(pointers.map((p) => claimPointer(p))));
+
+    // Assess
+    expect(seen).toEqual(['{"v":1,"n":0}', '{"v":1,"n":1}', '{"v":1,"n":2}']);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect([...payloads.objects.keys()]).toEqual([pointers[1]]);
+  });
+
+  it('deletes nothing when the handler throws (the whole batch is retried)', async () => {
+    // Prepare
+    const payloads = new InMemoryPayloadStore();
+    const pointer = await payloads.put('{"v":1}');
+    const handler = withClaimChecks(async () => {
+      throw new Error('boom');
+    }, payloads);
+
+    // Act + Assess
+    await expect(handler(sqsEvent([claimPointer(pointer)]))).rejects.toThrow('boom');
+    expect(payloads.objects.has(pointer)).toBe(true);
+  });
+
+  it('answers the batch even when a delete fails, and logs it without the payload', async () => {
+    // Prepare
+    const payloads = new InMemoryPayloadStore();
+    const pointer = await payloads.put('{"v":1,"secret":"raw"}');
+    payloads.delete = async () => {
+      throw new Error('AccessDenied');
+    };
+    const logger = new RecordingLogger();
+    const handler = withClaimChecks(async () => ({ batchItemFailures: [] }), payloads, logger);
+
+    // Act
+    const res = await handler(sqsEvent([claimPointer(pointer)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(JSON.stringify(logger.lines)).toContain('could not be deleted');
+    expect(JSON.stringify(logger.lines)).not.toContain('raw');
   });
 });
 

@@ -1,0 +1,98 @@
+import { join, resolve as resolvePath } from 'node:path';
+import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import type { LocalClients } from './clients';
+import { ObjectMirror } from './object-mirror';
+import { QueueJournal } from './queue-journal';
+import { LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
+import type { TargetResources } from './target-resources';
+
+/** What a restart on a `--persist` folder brought back into the in-memory SQS/S3 server. */
+export interface RecoverySummary {
+  /** Messages sent again, by queue name. */
+  readonly messages: Readonly<Record<string, number>>;
+  readonly objects: number;
+}
+
+/**
+ * `--persist` for the SQS/S3 server, which keeps everything in memory: a journal of the flow queues and a copy of
+ * the objects written, both in the persist folder, replayed at start (DynamoDB Local keeps its own data there).
+ */
+export class LocalPersistence {
+  private readonly journal: QueueJournal;
+  private readonly mirror: ObjectMirror;
+
+  constructor(dir: string) {
+    const root = resolvePath(dir);
+    mkdirSync(root, { recursive: true });
+    this.journal = new QueueJournal(root);
+    this.mirror = new ObjectMirror(join(root, 'objects'));
+  }
+
+  /**
+   * Brings back what the last run left (objects first: queued claim checks point at them) and journals the
+   * clients from now on. Call after the resources exist and before any poller starts.
+   */
+  async recover(clients: LocalClients, resources: LocalResources, targets: TargetResources): Promise<RecoverySummary> {
+    const buckets = new Set<string>([LOCAL_PAYLOAD_BUCKET]);
+    for (const fr of Object.values(resources.flows)) for (const b of Object.values(fr.sourceBuckets)) buckets.add(b);
+    for (const byTarget of Object.values(targets.buckets)) for (const b of Object.values(byTarget)) buckets.add(b);
+    const objects = await this.mirror.restore(clients.s3, (b) => buckets.has(b));
+    this.mirror.attach(clients.s3);
+
+    const urls = new Map<string, string>();
+    for (const fr of Object.values(resources.flows)) {
+      for (const q of Object.values(fr.queues)) {
+        urls.set(q.name, q.url);
+        urls.set(q.dlq.name, q.dlq.url);
+      }
+      for (const q of Object.values(fr.streamFailureQueues)) urls.set(q.name, q.url);
+    }
+    const messages = await this.journal.open(clients.sqs, (name) => urls.has(name), (name) => urls.get(name));
+    return { messages, objects };
+  }
+
+  close(): void {
+    this.journal.close();
+  }
+}
+
+/** Another runtime already uses a `--persist` folder. */
+export class PersistFolderInUseError extends Error {
+  constructor(dir: string, pid: number) {
+    super(`the --persist folder ${dir} is in use by another syncline runtime (pid ${pid}); stop it first or use another folder`);
+    this.name = 'PersistFolderInUseError';
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the folder for this process (`syncline.pid`): two runtimes on one folder would run two DynamoDB Local
+ * servers on one database file and two journals. A file left by a killed runtime is taken over. Answers the release.
+ */
+export function lockPersistFolder(dir: string): () => void {
+  const root = resolvePath(dir);
+  mkdirSync(root, { recursive: true });
+  const file = join(root, 'syncline.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new PersistFolderInUseError(root, pid);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new PersistFolderInUseError(root, Number(readFileSync(file, 'utf8').trim()));
+}
