@@ -8,6 +8,13 @@ const durationSchema = z
   .string()
   .regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/, 'must be a duration such as "5 minutes"');
 
+export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
+/**
+ * Default body limit of a `debezium` source: a Debezium Server batch (200 events with their schemas) of wide tables,
+ * under Lambda's 6 MB request payload once API Gateway has escaped the body into the event's JSON.
+ */
+export const DEBEZIUM_MAX_BODY_BYTES = 4_000_000;
+
 const webhookSource = z.strictObject({
   id: idSchema,
   type: z.literal('webhook'),
@@ -16,11 +23,13 @@ const webhookSource = z.strictObject({
   timestampField: z.string().min(1).optional(),
   /** Records matching this event pattern are deletes. */
   deleteWhen: eventPatternSchema.optional(),
-  /** Largest accepted body in bytes. */
-  maxBodyBytes: z.number().int().positive().max(6_000_000).default(1_000_000),
+  /** Largest accepted body in bytes. @default 1000000, 4000000 for `debezium` (a Debezium Server batch of 200 events with schemas) */
+  maxBodyBytes: z.number().int().positive().max(6_000_000).optional(),
   /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
   table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
-});
+  /** Debezium truncate events (`op: "t"`): `ignore` audits them; `delete` also deletes every key this source holds for that table. */
+  onTruncate: z.enum(['ignore', 'delete']).default('ignore'),
+}).transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
 
 const dynamodbStreamSource = z
   .strictObject({
