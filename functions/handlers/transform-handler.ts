@@ -14,6 +14,7 @@ import {
   telemetryOf,
 } from '../ports';
 import { auditable, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+import { keptAfterTransform } from '../core/transform/kept-fields';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
 
 /** Dependencies of a flow's transform function. */
@@ -150,6 +151,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
             key: result.key,
             ...(env.op === 'delete' ? {} : { data: result.record }),
             ...(before?.status === 'passed' ? { before: before.record } : {}),
+            ...(env.keep ? { keep: keptAfterTransform(flow.transform, env.keep) } : {}),
           },
           'transform',
           'passed',
