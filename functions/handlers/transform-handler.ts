@@ -126,7 +126,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
     // Capture wrote its entry only where it could read the key; otherwise the record's lineage starts here.
     const captured: AuditEntry | undefined =
       !keyIsRaw && derivedKey
-        ? { ...base, key: derivedKey, step: 'capture', at: env.lineage.find((l) => l.step === 'capture')?.at ?? now, outcome: 'captured', detail: { op: env.op } }
+        ? { ...base, key: derivedKey, step: 'capture', at: env.lineage.find((l) => l.step === 'capture')?.at ?? now, outcome: 'captured', detail: { op: env.op, ...(env.pos !== undefined ? { position: env.pos } : {}) } }
         : undefined;
     const decision = await decideOne(transformer, env, result, base, record, now);
     return captured ? { ...decision, captured } : decision;
