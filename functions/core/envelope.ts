@@ -42,6 +42,13 @@ export interface ChangeEnvelope {
   readonly ts: number;
   /** Tie-breaker from the source: stream sequence number, webhook id, row cursor. */
   readonly seq: string;
+  /**
+   * Position in the source's own log (database LSN, binlog position, SCN, stream sequence number), as a string whose
+   * order is log order: orders two changes of the same source before `ts`.
+   */
+  readonly pos?: string;
+  /** Fields the source did not send (their value was unavailable to it): the change leaves them as they are. */
+  readonly keep?: readonly string[];
   readonly lineage: readonly LineageStep[];
   readonly origin?: OriginMarker;
 }

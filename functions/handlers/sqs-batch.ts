@@ -247,6 +247,8 @@ export const envelopeSchema = z.object({
   before: z.record(z.string(), z.unknown()).optional(),
   ts: z.number().finite(),
   seq: z.string(),
+  pos: z.string().min(1).optional(),
+  keep: z.array(z.string()).optional(),
   lineage: z.array(lineageStepSchema),
   origin: z
     .object({ flow: z.string(), target: z.string(), version: z.number(), hash: z.string(), ts: z.number() })

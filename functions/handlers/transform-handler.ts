@@ -14,6 +14,7 @@ import {
   telemetryOf,
 } from '../ports';
 import { auditableOwned, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+import { keptAfterTransform } from '../core/transform/kept-fields';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
 
 /** Dependencies of a flow's transform function. */
@@ -131,7 +132,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
     // Capture wrote its entry only where it could read the key; otherwise the record's lineage starts here.
     const captured: AuditEntry | undefined =
       !keyIsRaw && derivedKey
-        ? { ...base, key: derivedKey, step: 'capture', at: env.lineage.find((l) => l.step === 'capture')?.at ?? now, outcome: 'captured', detail: { op: env.op } }
+        ? { ...base, key: derivedKey, step: 'capture', at: env.lineage.find((l) => l.step === 'capture')?.at ?? now, outcome: 'captured', detail: { op: env.op, ...(env.pos !== undefined ? { position: env.pos } : {}) } }
         : undefined;
     const decision = await decideOne(transformer, env, result, base, record, now);
     return captured ? { ...decision, captured } : decision;
@@ -156,6 +157,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
             key: result.key,
             ...(env.op === 'delete' ? {} : { data: result.record }),
             ...(before?.status === 'passed' ? { before: before.record } : {}),
+            ...(env.keep ? { keep: keptAfterTransform(flow.transform, env.keep) } : {}),
           },
           'transform',
           'passed',

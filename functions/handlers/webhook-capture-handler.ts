@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
-import { parseDebeziumBody } from '../core/capture/debezium';
-import { canonicalJson, ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, settleNumbers, storableCopy } from '../core/json-safety';
 import { matchesPattern } from '../core/event-pattern';
@@ -21,6 +20,7 @@ import {
   type Secrets,
   telemetryOf,
 } from '../ports';
+import { captureDebeziumBody } from './debezium-webhook-capture';
 import { auditable, describeError } from './sqs-batch';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -140,8 +140,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
       metrics.count('Quarantined', result.quarantined);
-      // Debezium tombstones and events of unselected tables are not records: logged above, not counted.
-      return reply(202, { accepted: result.accepted, duplicates: 0, quarantined: result.quarantined });
+      // Debezium events that are not row changes (tombstones, heartbeats, ...) are counted as skipped.
+      return reply(202, { accepted: result.accepted, duplicates: 0, quarantined: result.quarantined, ...(result.skipped !== undefined ? { skipped: result.skipped } : {}) });
     } catch (err) {
       // Let the sender retry: forget the claim so the retry is not taken for a replay.
       await dedup.release?.(scope, webhookId).catch((releaseErr: unknown) =>
@@ -193,58 +193,11 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     return commit(envelopes, quarantined, entries);
   }
 
-  /** Debezium change events: op, before/after, ts and seq come from the events, tables from the source's selection. */
+  /** Debezium change events (see debezium-webhook-capture.ts); truncates are audited and counted. */
   async function captureDebezium(source: WebhookSource, webhookId: string, body: unknown) {
-    const now = clock.now();
-    const envelopes: ChangeEnvelope[] = [];
-    const quarantined: QuarantineItem[] = [];
-    const entries: AuditEntry[] = [];
-    let skipped = 0;
-    for (const item of parseDebeziumBody(body, source.table)) {
-      const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
-      if (item.kind === 'skipped') {
-        skipped++;
-        continue;
-      }
-      const seq = item.kind === 'change' && item.seq !== undefined ? item.seq : position;
-      const identity = item.kind === 'change' ? [item.table, seq, item.operation, canonicalJson(item.data)] : [position];
-      const id = eventId(flow.id, source.id, ...identity);
-      const op = item.kind === 'change' ? item.op : 'upsert';
-      const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
-      const record = item.kind === 'change' ? item.data : item.record;
-      const problem =
-        item.kind === 'malformed'
-          ? item.reason
-          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
-            ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
-            : undefined;
-      const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
-      if (problem !== undefined || item.kind !== 'change') {
-        const reason = problem ?? 'malformed change event';
-        quarantined.push({
-          flow: flow.id,
-          id,
-          source: source.id,
-          at: now,
-          reason,
-          errors: [reason],
-          record: quarantineCopy(record ?? {}),
-          envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
-          position,
-        });
-        entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
-        continue;
-      }
-      envelopes.push({
-        ...base,
-        ts: item.ts ?? now,
-        data: item.data,
-        ...(item.before && item.op === 'upsert' ? { before: item.before } : {}),
-        lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
-      });
-      const detail = { op: item.op, table: item.table, ...(item.operation === 'r' ? { snapshot: true } : {}) };
-      entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail });
-    }
+    const { envelopes, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
+    if (truncated > 0) metrics.count('Truncated', truncated);
+    if (skipped > 0) metrics.count('Skipped', skipped);
     return { ...(await commit(envelopes, quarantined, entries)), skipped };
   }
 

@@ -58,7 +58,9 @@ export type AuditOutcome =
   | 'skipped'
   | 'failed'
   /** A change syncline itself delivered, come back through a source: dropped, not re-propagated. */
-  | 'echo';
+  | 'echo'
+  /** A source table was truncated (Debezium `op: "t"`). */
+  | 'truncated';
 
 /** One decision about a record. Values in `detail` are already masked. */
 export interface AuditEntry {
@@ -260,6 +262,10 @@ export interface LogPort {
 
 export type MetricName =
   | 'Captured'
+  /** Debezium events that are not row changes (heartbeats, transaction boundaries, schema changes, messages, tombstones). */
+  | 'Skipped'
+  /** Debezium truncate events. */
+  | 'Truncated'
   | 'Filtered'
   | 'Quarantined'
   | 'Resolved'

@@ -16,6 +16,12 @@ const durationSchema = z
  * Gateway's own 10 MB payload limit is larger.)
  */
 export const MAX_WEBHOOK_BODY_BYTES = 4_500_000;
+export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
+/**
+ * Default body limit of a `debezium` source: a Debezium Server batch (200 events with their schemas) of wide tables,
+ * under Lambda's 6 MB request payload once API Gateway has escaped the body into the event's JSON.
+ */
+export const DEBEZIUM_MAX_BODY_BYTES = 4_000_000;
 
 const webhookSource = z.strictObject({
   id: idSchema,
@@ -25,16 +31,18 @@ const webhookSource = z.strictObject({
   timestampField: z.string().min(1).optional(),
   /** Records matching this event pattern are deletes. */
   deleteWhen: eventPatternSchema.optional(),
-  /** Largest accepted body in bytes; at most {@link MAX_WEBHOOK_BODY_BYTES}. */
+  /** Largest accepted body in bytes, at most {@link MAX_WEBHOOK_BODY_BYTES}. @default 1000000, 4000000 for `debezium` (a Debezium Server batch of 200 events with schemas) */
   maxBodyBytes: z
     .number()
     .int()
     .positive()
     .max(MAX_WEBHOOK_BODY_BYTES, `must be at most ${MAX_WEBHOOK_BODY_BYTES} (4.5 MB): Lambda takes a 6 MB event, and API Gateway base64-encodes a non-text body, a third larger`)
-    .default(1_000_000),
+    .optional(),
   /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
   table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
-});
+  /** Debezium truncate events (`op: "t"`): `ignore` audits them; `delete` also deletes every key this source holds for that table. */
+  onTruncate: z.enum(['ignore', 'delete']).default('ignore'),
+}).transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
 
 const dynamodbStreamSource = z
   .strictObject({
@@ -111,7 +119,7 @@ const eventbridgeSource = z.strictObject({
   pattern: eventPatternSchema,
 });
 
-export const sourceSchema = z.union([webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);
+export const sourceSchema = z.discriminatedUnion('type', [webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);
 
 export const maskKindSchema = z.enum(['redact', 'hash', 'last4', 'email']);
 

@@ -107,6 +107,8 @@ export class FlowAlarms extends Construct {
   public readonly errorRateAlarms: Readonly<Record<string, Alarm>>;
   /** Present when the flow has a full-mode schedule source with delete detection. */
   public readonly deleteRefusedAlarm: Alarm | undefined;
+  /** A Debezium source reported a truncated table (flows with a `debezium` webhook source only). */
+  public readonly truncatedAlarm: Alarm | undefined;
   /** The thresholds in effect for this flow. */
   public readonly thresholds: AlarmThresholds;
 
@@ -205,6 +207,26 @@ export class FlowAlarms extends Construct {
           }),
         )
       : undefined;
+
+    const debezium = flow.flowPlan.flow.sources.filter((s) => s.type === 'webhook' && s.format === 'debezium');
+    this.truncatedAlarm =
+      debezium.length > 0
+        ? notify(
+            new Alarm(this, 'truncated', {
+              alarmName: name('truncated'),
+              alarmDescription:
+                `syncline ${flowId}: a Debezium source reported a truncated table (op "t"). ` +
+                `With onTruncate "ignore" (the default) the flow's records of that table were kept; with "delete" every key the source holds for that table was deleted. ` +
+                `Look first at the audit entries with outcome "truncated" (the table and log position are in their detail) and confirm the truncate was intended. ` +
+                `If the records must go and onTruncate is "ignore", re-snapshot the table in the connector or set onTruncate to "delete" for the future.`,
+              metric: flowMetric(flowId, 'Truncated', 'Sum'),
+              threshold: 1,
+              comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+              evaluationPeriods: 1,
+              treatMissingData: TreatMissingData.NOT_BREACHING,
+            }),
+          )
+        : undefined;
   }
 }
 

@@ -202,6 +202,9 @@ export function unsupportedTypes(config: SynclineConfig): string[] {
     flow.sources.forEach((s, j) => {
       if (!SUPPORTED_SOURCES.has(s.type))
         problems.push(`flow "${flow.id}" at $.flows[${i}].sources[${j}].type: source type "${s.type}" is not available yet (available: ${[...SUPPORTED_SOURCES].join(', ')})`);
+      // Refused rather than accepted and ignored: deleting a truncated table's keys needs a per-table key index.
+      if (s.type === 'webhook' && s.onTruncate === 'delete')
+        problems.push(`flow "${flow.id}" at $.flows[${i}].sources[${j}].onTruncate: "delete" is not available yet; use "ignore" (truncates are audited and raise the Truncated alarm)`);
     });
     flow.targets.forEach((t, j) => {
       if (!SUPPORTED_TARGETS.has(t.type))

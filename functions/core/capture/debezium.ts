@@ -1,8 +1,16 @@
 /**
- * Debezium change events (JSON converter output), pure: unwraps `{schema, payload}`, maps `op` to upsert/delete,
- * selects tables, and derives `ts` and a sortable `seq` from the connector's source position.
+ * Debezium change events (JSON converter output, as Debezium Server's HTTP sink posts them), pure: unwraps
+ * `{schema, payload}`, tells row changes from the events that are not (heartbeats, transaction boundaries, schema
+ * changes, logical messages, truncates), selects tables, decodes values, and derives `ts` and the log position.
+ * Shapes: https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-events (and the
+ * same section of the MySQL, SQL Server, Oracle and MongoDB pages).
  */
 import type { Op } from '../envelope';
+import { positionOf, sourceTimeOf } from './debezium-position';
+import { decodeRow, isUnavailable, rowSchemaOf } from './debezium-values';
+import { mongoDocument } from './mongodb-extended-json';
+
+export { positionOf } from './debezium-position';
 
 /** Debezium-style table selection: entries such as `inventory.customers`, `public.*`; `*` matches any run of characters. */
 export interface TableSelection {
@@ -10,7 +18,7 @@ export interface TableSelection {
   readonly exclude?: readonly string[];
 }
 
-/** The `source` block fields syncline reads. */
+/** The `source` block fields syncline reads (`collection` for MongoDB). */
 export interface DebeziumSourceInfo {
   readonly connector?: string;
   readonly db?: string;
@@ -20,6 +28,9 @@ export interface DebeziumSourceInfo {
 
 export type DebeziumOp = 'c' | 'u' | 'r' | 'd';
 
+/** Why an element of the body holds no row change. */
+export type SkipReason = 'tombstone' | 'table not selected' | 'heartbeat' | 'transaction boundary' | 'schema change' | 'message';
+
 /** One element of a Debezium request body, classified. `index` is its position in the body (0 for a single event). */
 export type DebeziumItem =
   | {
@@ -28,79 +39,159 @@ export type DebeziumItem =
       readonly op: Op;
       /** The Debezium operation: `r` is a snapshot read. */
       readonly operation: DebeziumOp;
-      /** `after` for c/u/r, `before` for d (it carries the key columns). */
+      /** `after` for c/u/r, `before` for d (it carries the key columns); decoded, unavailable columns left out. */
       readonly data: Record<string, unknown>;
       readonly before?: Record<string, unknown>;
-      /** `source.ts_ms`, else the envelope's `ts_ms`; undefined when neither is a number. */
+      /** Most precise source time in ms (fractions kept); undefined when the event has none. */
       readonly ts?: number;
-      /** LSN, binlog position or SCN, zero-padded so string order is position order; undefined when absent. */
-      readonly seq?: string;
-      /** `db.schema.table` with the parts that are present. */
+      /** The connector's log position, ordered as strings; undefined when absent. */
+      readonly pos?: string;
+      /** Columns whose value the connector did not send (`__debezium_unavailable_value`): left as they are. */
+      readonly unavailable?: readonly string[];
+      /** `db.schema.table` (or `db.collection`) with the parts that are present. */
       readonly table: string;
     }
-  | { readonly kind: 'skipped'; readonly index: number; readonly reason: 'tombstone' | 'table not selected'; readonly table?: string }
+  | { readonly kind: 'truncate'; readonly index: number; readonly table: string; readonly ts?: number; readonly pos?: string }
+  | { readonly kind: 'skipped'; readonly index: number; readonly reason: SkipReason; readonly table?: string }
   | { readonly kind: 'malformed'; readonly index: number; readonly reason: string; readonly record?: Record<string, unknown> };
 
 const OPS: Readonly<Record<DebeziumOp, Op>> = { c: 'upsert', u: 'upsert', r: 'upsert', d: 'delete' };
 
 /**
- * Classifies a parsed request body: one event or an array of events, each with or without the
- * `{schema, payload}` wrapper. A body that is neither an object nor an array yields one malformed item.
+ * Classifies a parsed request body: one event or an array of events (Debezium Server's batch mode), each with or
+ * without the `{schema, payload}` wrapper. A body that is neither an object nor an array yields one malformed item.
  */
 export function parseDebeziumBody(body: unknown, selection?: TableSelection): DebeziumItem[] {
   const events = Array.isArray(body) ? body : [body];
   return events.map((event, index) => parseDebeziumEvent(event, index, selection));
 }
 
-/** Classifies one change event. */
+/** Classifies one event. */
 export function parseDebeziumEvent(event: unknown, index: number, selection?: TableSelection): DebeziumItem {
   // Kafka tombstones (null value) follow deletes for log compaction; there is nothing to apply.
   if (event === null) return { kind: 'skipped', index, reason: 'tombstone' };
   if (!isObject(event)) return { kind: 'malformed', index, reason: `event is ${kindOf(event)}, not a Debezium change event object` };
   let value: Record<string, unknown> = event;
+  let schema: unknown;
   if ('payload' in event && ('schema' in event || !('op' in event))) {
     if (event.payload === null) return { kind: 'skipped', index, reason: 'tombstone' };
-    if (!isObject(event.payload)) return { kind: 'malformed', index, reason: `payload is ${kindOf(event.payload)}, not an object`, record: event };
+    if (!isObject(event.payload)) return { kind: 'malformed', index, reason: `payload is ${kindOf(event.payload)}, not an object`, record: safe(event) };
     value = event.payload;
+    schema = event.schema;
   }
   const op = value.op;
-  if (op === 't') return { kind: 'malformed', index, reason: 'truncate events (op "t") cannot be applied per record', record: value };
-  if (typeof op !== 'string' || !(op in OPS)) {
-    return { kind: 'malformed', index, reason: `op is ${op === undefined ? 'missing' : JSON.stringify(op)}; expected one of c, u, r, d`, record: value };
+  if (op === undefined) {
+    const other = notAChange(value, schema);
+    if (other) return { kind: 'skipped', index, reason: other };
   }
-  const operation = op as DebeziumOp;
+  if (op === 'm') return { kind: 'skipped', index, reason: 'message' };
   const source = isObject(value.source) ? value.source : {};
   const info: DebeziumSourceInfo = {
     connector: str(source.connector),
     db: str(source.db),
     schema: str(source.schema),
-    table: str(source.table),
+    table: str(source.table) ?? str(source.collection),
   };
   const table = qualifiedName(info);
+  const ts = sourceTimeOf(value, source);
+  const pos = positionOf(source);
+  const when = { ...(ts !== undefined ? { ts } : {}), ...(pos !== undefined ? { pos } : {}) };
+  if (op === 't') {
+    if (!tableSelected(info, selection)) return { kind: 'skipped', index, reason: 'table not selected', table };
+    return { kind: 'truncate', index, table, ...when };
+  }
+  if (typeof op !== 'string' || !(op in OPS)) {
+    return { kind: 'malformed', index, reason: `op is ${op === undefined ? 'missing' : JSON.stringify(op)}; expected one of c, u, r, d`, record: safe(value) };
+  }
+  const operation = op as DebeziumOp;
   if (!tableSelected(info, selection)) return { kind: 'skipped', index, reason: 'table not selected', table };
 
-  const before = value.before;
-  const after = value.after;
-  if (before !== null && before !== undefined && !isObject(before)) return { kind: 'malformed', index, reason: `before is ${kindOf(before)}, not an object`, record: value };
-  if (after !== null && after !== undefined && !isObject(after)) return { kind: 'malformed', index, reason: `after is ${kindOf(after)}, not an object`, record: value };
+  const rows = info.connector === 'mongodb' || source.collection !== undefined ? mongoRows(value, operation) : sqlRows(value, schema);
+  if (typeof rows === 'string') return { kind: 'malformed', index, reason: rows, record: safe(value) };
+  const { before, after } = rows;
   const data = operation === 'd' ? before : after;
-  if (!isObject(data)) {
+  if (!data) {
     const field = operation === 'd' ? 'before' : 'after';
-    return { kind: 'malformed', index, reason: `op "${operation}" needs ${field} with the row, got ${kindOf(data)}`, record: value };
+    return { kind: 'malformed', index, reason: `op "${operation}" needs ${field} with the row, got ${kindOf(operation === 'd' ? value.before : value.after)}`, record: safe(value) };
   }
-  const tsValue = typeof source.ts_ms === 'number' ? source.ts_ms : value.ts_ms;
-  const ts = typeof tsValue === 'number' && Number.isFinite(tsValue) && tsValue >= 0 ? tsValue : undefined;
+  const kept = withoutUnavailable(data);
   return {
     kind: 'change',
     index,
     op: OPS[operation],
     operation,
-    data,
-    ...(isObject(before) ? { before } : {}),
-    ...(ts !== undefined ? { ts } : {}),
-    ...(positionOf(source) !== undefined ? { seq: positionOf(source) } : {}),
+    data: kept.row,
+    ...(before ? { before: withoutUnavailable(before).row } : {}),
+    ...when,
+    ...(kept.unavailable.length > 0 && operation !== 'd' ? { unavailable: kept.unavailable } : {}),
     table,
   };
+}
+
+/** What a value without `op` is, when it is one of Debezium's events that are not row changes. */
+function notAChange(value: Record<string, unknown>, schema: unknown): SkipReason | undefined {
+  const name = isObject(schema) && typeof schema.name === 'string' ? schema.name : '';
+  if (name.endsWith('.Heartbeat')) return 'heartbeat';
+  if (name.endsWith('.TransactionMetadataValue') || value.status === 'BEGIN' || value.status === 'END') return 'transaction boundary';
+  if (name.endsWith('.SchemaChangeValue') || 'ddl' in value || 'tableChanges' in value) return 'schema change';
+  // A heartbeat without its schema is `{"ts_ms": ...}` alone.
+  const keys = Object.keys(value);
+  if (keys.length > 0 && keys.every((k) => k === 'ts_ms' || k === 'ts_us' || k === 'ts_ns')) return 'heartbeat';
+  return undefined;
+}
+
+type Rows = { before?: Record<string, unknown>; after?: Record<string, unknown> };
+
+function sqlRows(value: Record<string, unknown>, schema: unknown): Rows | string {
+  const { before, after } = value;
+  if (before !== null && before !== undefined && !isObject(before)) return `before is ${kindOf(before)}, not an object`;
+  if (after !== null && after !== undefined && !isObject(after)) return `after is ${kindOf(after)}, not an object`;
+  const columns = rowSchemaOf(schema);
+  return {
+    ...(isObject(before) ? { before: decodeRow(before, columns) } : {}),
+    ...(isObject(after) ? { after: decodeRow(after, columns) } : {}),
+  };
+}
+
+/**
+ * MongoDB: documents are Extended JSON strings (or objects). An update without the full document (capture.mode
+ * `change_streams`) carries `updateDescription` or, from older connectors, `patch` and `filter`; a delete names its
+ * document only through the pre-image in `before` (or `filter`).
+ */
+function mongoRows(value: Record<string, unknown>, operation: DebeziumOp): Rows | string {
+  const doc = (field: 'before' | 'after' | 'patch' | 'filter') => {
+    const v = value[field];
+    if (v === null || v === undefined) return undefined;
+    return mongoDocument(v) ?? `${field} is not a MongoDB Extended JSON document`;
+  };
+  const before = doc('before');
+  const after = doc('after');
+  const filter = doc('filter');
+  for (const d of [before, after, filter]) if (typeof d === 'string') return d;
+  const rows: Rows = { ...(before ? { before: before as Record<string, unknown> } : {}), ...(after ? { after: after as Record<string, unknown> } : {}) };
+  const id = (filter as Record<string, unknown> | undefined)?._id ?? rows.before?._id;
+  if (operation === 'd' && !rows.before) {
+    if (id === undefined) return 'MongoDB delete without the document: enable pre-images (capture.mode change_streams_update_full_with_pre_image) so the deleted document is known';
+    rows.before = { _id: id };
+  }
+  if (operation === 'u' && !rows.after) {
+    const upd = isObject(value.updateDescription) ? value.updateDescription : undefined;
+    const patch = upd ? (upd.updatedFields === null || upd.updatedFields === undefined ? {} : mongoDocument(upd.updatedFields)) : doc('patch');
+    if (typeof patch === 'string' || patch === undefined) return typeof patch === 'string' ? patch : 'MongoDB update without after, updateDescription or patch';
+    const set = isObject(patch.$set) ? patch.$set : patch;
+    const removed = upd && Array.isArray(upd.removedFields) ? (upd.removedFields as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+    if (id === undefined) return 'MongoDB update without the full document or its _id: set capture.mode to change_streams_update_full';
+    rows.after = { _id: id, ...set, ...Object.fromEntries(removed.map((f) => [f, null])) };
+  }
+  return rows;
+}
+
+function withoutUnavailable(row: Record<string, unknown>): { row: Record<string, unknown>; unavailable: string[] } {
+  const unavailable = Object.keys(row).filter((k) => isUnavailable(row[k]));
+  if (unavailable.length === 0) return { row, unavailable };
+  const out = { ...row };
+  for (const k of unavailable) delete out[k];
+  return { row: out, unavailable };
 }
 
 /** `db.schema.table` with the parts present, e.g. `postgres.public.customers` or `inventory.customers`. */
@@ -111,7 +202,7 @@ export function qualifiedName(info: DebeziumSourceInfo): string {
 /**
  * Whether a table passes the selection. An entry matches when it equals (with `*` wildcards) any of the
  * table's names: `db.schema.table`, `db.table`, `schema.table` or `table`. So `inventory.customers`
- * selects a MySQL table and `public.customers` a PostgreSQL one.
+ * selects a MySQL table (or MongoDB collection) and `public.customers` a PostgreSQL one.
  */
 export function tableSelected(info: DebeziumSourceInfo, selection?: TableSelection): boolean {
   if (!selection) return true;
@@ -140,32 +231,19 @@ function wildcard(entry: string): RegExp {
   return re;
 }
 
-const SEQ_WIDTH = 20;
-
-/**
- * The event's position in the database log, zero-padded so that string order is log order:
- * PostgreSQL `lsn:<lsn>`, MySQL `binlog:<file index>:<pos>:<row>`, Oracle `scn:<scn>`.
- */
-export function positionOf(source: Record<string, unknown>): string | undefined {
-  const lsn = digits(source.lsn);
-  if (lsn !== undefined) return `lsn:${lsn.padStart(SEQ_WIDTH, '0')}`;
-  const pos = digits(source.pos);
-  if (typeof source.file === 'string' && source.file !== '' && pos !== undefined) {
-    // mysql-bin.000003: the numeric suffix orders the files; it widens past 999999, so it is padded too.
-    const m = /^(.*?)(\d+)$/.exec(source.file);
-    const file = m ? `${m[1]}${m[2]!.padStart(10, '0')}` : source.file;
-    const row = digits(source.row) ?? '0';
-    return `binlog:${file}:${pos.padStart(SEQ_WIDTH, '0')}:${row.padStart(6, '0')}`;
-  }
-  const scn = digits(source.scn);
-  if (scn !== undefined) return `scn:${scn.padStart(SEQ_WIDTH, '0')}`;
-  return undefined;
-}
-
-function digits(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
-  if (typeof v === 'string' && /^\d+$/.test(v)) return v.replace(/^0+(?=\d)/, '');
-  return undefined;
+/** The event as quarantine keeps it: numbers JSON could not carry exactly (`ts_ns`, ~1.5e18) as their digits. */
+function safe(value: Record<string, unknown>): Record<string, unknown> {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v).toString() : v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (isObject(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: walk(x), enumerable: true, writable: true, configurable: true });
+      return out;
+    }
+    return v;
+  };
+  return walk(value) as Record<string, unknown>;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

@@ -97,6 +97,9 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
   // A relayed change (another flow's delivery, unchanged) keeps the clock of the change it carries: with the new stream
   // seq and id, at an equal ts it would beat the original edit here while the other flow orders the two the other way.
   const relayed = origin?.seq !== undefined && origin.id !== undefined ? { seq: origin.seq, id: origin.id } : { seq, id };
+  // The stream's order of this table's own edits. A relayed change has none: it stands for the change it carries, and
+  // must not hide an edit made in this table just before syncline's write landed (that edit wins by its own ts).
+  const pos = relayed.seq === seq && /^\d+$/.test(seq) ? `ddb:${seq.replace(/^0+(?=\d)/, '').padStart(40, '0')}` : undefined;
   return {
     kind: 'envelope',
     ttlExpiry,
@@ -111,6 +114,7 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
       ...(before ? { before } : {}),
       ts,
       seq: relayed.seq,
+      ...(pos !== undefined ? { pos } : {}),
       lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
       ...(origin ? { origin } : {}),
     },

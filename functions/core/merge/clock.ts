@@ -6,13 +6,14 @@ import type { Change, Clock, MergeContext } from './types';
 export const REVIEW_SOURCE = 'syncline:review';
 
 export function clockOf(env: ChangeEnvelope): Clock {
-  return { ts: env.ts, src: env.source, seq: env.seq, id: env.id };
+  return { ts: env.ts, src: env.source, seq: env.seq, id: env.id, ...(env.pos !== undefined ? { pos: env.pos } : {}) };
 }
 
 export function changeOf(env: ChangeEnvelope): Change {
   const ch: Change = { clock: clockOf(env), op: env.op };
   if (env.op === 'upsert') ch.data = env.data ?? {};
   if (env.before) ch.before = env.before;
+  if (env.op === 'upsert' && env.keep && env.keep.length > 0) ch.keep = [...env.keep];
   return ch;
 }
 
@@ -31,10 +32,13 @@ function compareStr(a: string, b: string): number {
 }
 
 /**
- * Total order of clocks; positive when `a` wins. By ts, then source order (earlier ranks higher;
- * unlisted sources rank below listed ones), then seq (numeric when both are digits), then id.
+ * Order of clocks; positive when `a` wins. Two clocks of one source that both have a log position compare by
+ * position first. Otherwise by ts, then source order (earlier ranks higher; unlisted sources rank below listed
+ * ones), then seq (numeric when both are digits), then id. Total within one source and across sources; the merge
+ * keeps each positioned source's changes apart (`SourceLog`) so the two orders never meet in one comparison chain.
  */
 export function compareClock(a: Clock, b: Clock, sourceOrder: readonly string[]): number {
+  if (a.src === b.src && a.pos !== undefined && b.pos !== undefined && a.pos !== b.pos) return compareStr(a.pos, b.pos);
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.src !== b.src) {
     const ia = sourceOrder.indexOf(a.src);
@@ -52,7 +56,7 @@ export function compareClock(a: Clock, b: Clock, sourceOrder: readonly string[])
 }
 
 export function sameClock(a: Clock, b: Clock): boolean {
-  return a.ts === b.ts && a.src === b.src && a.seq === b.seq && a.id === b.id;
+  return a.ts === b.ts && a.src === b.src && a.seq === b.seq && a.id === b.id && a.pos === b.pos;
 }
 
 /** Clock order, then content: keeps the join deterministic even if two different payloads share one clock. */
@@ -67,7 +71,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 export function describe(c: Clock): string {
-  return `ts=${c.ts} from ${c.src}`;
+  return `ts=${c.ts} from ${c.src}${c.pos !== undefined ? ` at ${c.pos}` : ''}`;
 }
 
 /** Sets a key even when it is `__proto__`, which plain assignment would treat as the prototype. */

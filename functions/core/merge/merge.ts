@@ -1,8 +1,9 @@
 import { canonicalJson, contentHash, eventId, type ChangeEnvelope } from '../envelope';
 import type { FlowConfig } from '../../../lib/config/schema';
 import { changeOf, contextOf, describe, put, sameClock } from './clock';
+import { applyToLog, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
 import { strategyOf } from './strategies';
-import type { Clock, Conflict, Decision, MergeContext, MergeDoc, MergeResult, RecordView, Resolved, Strategy } from './types';
+import type { Clock, Conflict, Decision, MergeContext, MergeDoc, MergeResult, RecordView, Resolved, SourceLog, Strategy } from './types';
 
 export function emptyDoc(flow: FlowConfig): MergeDoc {
   return strategyOf(flow.conflict.strategy).empty();
@@ -21,9 +22,20 @@ function toView(r: Resolved): RecordView {
   return { data, deleted: r.deleted, clocks, hash: contentHash(data) };
 }
 
+/** The doc the strategy resolves: its own entries joined with what each source's log holds. */
+function derive(ctx: MergeContext, strategy: Strategy, doc: MergeDoc): MergeDoc {
+  const { x, ...base } = doc;
+  if (!x || Object.keys(x).length === 0) return base as MergeDoc;
+  const out = structuredClone(base) as MergeDoc;
+  for (const ch of replayLogs(x, strategy.name)) strategy.apply(ctx, out, ch);
+  return out;
+}
+
 /** Visible record of a doc. */
 export function viewOf(flow: FlowConfig, doc: MergeDoc): RecordView {
-  return toView(strategyOf(doc.s).resolve(contextOf(flow), doc));
+  const ctx = contextOf(flow);
+  const strategy = strategyOf(doc.s);
+  return toView(strategy.resolve(ctx, derive(ctx, strategy, doc)));
 }
 
 function conflictsFrom(ctx: MergeContext, key: string, r: Resolved): Conflict[] {
@@ -41,21 +53,25 @@ function conflictsFrom(ctx: MergeContext, key: string, r: Resolved): Conflict[] 
 /** Open conflicts of a doc (manual strategy; empty for the others). */
 export function conflictsOf(flow: FlowConfig, doc: MergeDoc): Conflict[] {
   const ctx = contextOf(flow);
-  return conflictsFrom(ctx, doc.k ?? '', strategyOf(doc.s).resolve(ctx, doc));
+  const strategy = strategyOf(doc.s);
+  return conflictsFrom(ctx, doc.k ?? '', strategy.resolve(ctx, derive(ctx, strategy, doc)));
 }
 
 /** Rebuilds a doc under the flow's strategy when the flow switched strategy since it was written. */
 function adopt(ctx: MergeContext, strategy: Strategy, doc: MergeDoc | undefined): MergeDoc {
   if (!doc) return strategy.empty();
   if (doc.s === strategy.name) return structuredClone(doc);
-  const next = strategy.empty();
-  for (const ch of strategyOf(doc.s).replay(doc)) strategy.apply(ctx, next, ch);
+  const { x, ...base } = doc;
+  const next: MergeDoc = strategy.empty();
+  for (const ch of strategyOf(doc.s).replay(base as MergeDoc)) strategy.apply(ctx, next, ch);
   if (doc.k !== undefined) next.k = doc.k;
+  if (x) next.x = structuredClone(x);
   return next;
 }
 
-function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, before: Resolved, after: Resolved, env: ChangeEnvelope, clock: Clock): Decision {
+function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Record<string, SourceLog> | undefined, before: Resolved, after: Resolved, env: ChangeEnvelope, clock: Clock): Decision {
   const ch = changeOf(env);
+  const explain = () => explainInLog(ctx, logs, ch) ?? strategy.explain(ctx, doc, ch);
   if (env.op === 'upsert') {
     const parked = after.open.filter((o) => sameClock(o.incoming.c, clock));
     if (parked.length > 0) {
@@ -66,11 +82,11 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, before: Re
     if (won.length > 0) return { id: env.id, outcome: 'won', reason: `visible: ${won.join(', ')}` };
     // An empty record that lww kept as the winner.
     if (Object.keys(ch.data ?? {}).length === 0 && strategy.contains(doc, clock)) return { id: env.id, outcome: 'won', reason: 'visible: empty record' };
-    return { id: env.id, outcome: 'superseded', reason: strategy.explain(ctx, doc, ch) };
+    return { id: env.id, outcome: 'superseded', reason: explain() };
   }
   const hid = [...before.fields.keys()].some((f) => !after.fields.has(f));
   if (strategy.contains(doc, clock) && (after.deleted || hid)) return { id: env.id, outcome: 'won', reason: 'deleted' };
-  return { id: env.id, outcome: 'superseded', reason: strategy.explain(ctx, doc, ch) };
+  return { id: env.id, outcome: 'superseded', reason: explain() };
 }
 
 /**
@@ -80,19 +96,23 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, before: Re
 export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, changes: readonly ChangeEnvelope[]): MergeResult {
   const ctx = contextOf(flow);
   const strategy = strategyOf(flow.conflict.strategy);
-  const start = doc ? toView(strategyOf(doc.s).resolve(ctx, doc)) : toView(strategy.resolve(ctx, strategy.empty()));
+  const start = doc ? toView(strategyOf(doc.s).resolve(ctx, derive(ctx, strategyOf(doc.s), doc))) : toView(strategy.resolve(ctx, strategy.empty()));
   const next = adopt(ctx, strategy, doc);
-  let state = strategy.resolve(ctx, next);
+  let derived = derive(ctx, strategy, next);
+  let state = strategy.resolve(ctx, derived);
   const decisions: Decision[] = [];
   for (const env of changes) {
     if (next.k === undefined) next.k = env.key;
     else if (env.key !== next.k) throw new Error(`change ${env.id} has key "${env.key}" but the doc holds "${next.k}"`);
-    const clock = changeOf(env).clock;
-    const duplicate = strategy.contains(next, clock);
+    const ch = changeOf(env);
+    const clock = ch.clock;
+    const duplicate = strategy.contains(derived, clock) || logContains(next.x, clock);
     // Applied even when a duplicate: a replayed id with different content must still converge.
-    strategy.apply(ctx, next, changeOf(env));
-    const after = strategy.resolve(ctx, next);
-    decisions.push(duplicate ? { id: env.id, outcome: 'superseded', reason: 'duplicate' } : decide(strategy, ctx, next, state, after, env, clock));
+    if (goesToLog(ch)) applyToLog(ctx, (next.x ??= {}), ch);
+    else strategy.apply(ctx, next, ch);
+    derived = derive(ctx, strategy, next);
+    const after = strategy.resolve(ctx, derived);
+    decisions.push(duplicate ? { id: env.id, outcome: 'superseded', reason: 'duplicate' } : decide(strategy, ctx, derived, next.x, state, after, env, clock));
     state = after;
   }
   const view = toView(state);

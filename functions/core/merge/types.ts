@@ -7,6 +7,8 @@ export interface Clock {
   src: string;
   seq: string;
   id: string;
+  /** Position in the source's log; orders two clocks of the same source before `ts`. */
+  pos?: string;
 }
 
 /** One field value and the clock of the change that wrote it. */
@@ -61,10 +63,23 @@ export interface ManualDoc {
 }
 
 /**
+ * What one source with log positions has said about a record, in its own log order: per field the latest value (and
+ * the `before` it came with), the latest delete, and the latest upsert with the fields it carried (`n`) and the fields
+ * it left as they are (`k`). A change at an earlier position than one already here is superseded by it, whatever
+ * their `ts`; the strategy then sees only what is left.
+ */
+export interface SourceLog {
+  f: Record<string, ManualEntry>;
+  t?: Clock;
+  l?: { c: Clock; n: string[]; k?: string[] };
+}
+
+/**
  * Persisted merge state of one (flow, key): JSON-serializable and canonical, so the same set of
  * changes gives a deep-equal doc whatever the order or duplication. `k` is the record key once known.
+ * The strategy's own fields hold the changes without a log position; `x` holds, per source, those with one.
  */
-export type MergeDoc = LwwDoc | FieldLwwDoc | PriorityDoc | ManualDoc;
+export type MergeDoc = (LwwDoc | FieldLwwDoc | PriorityDoc | ManualDoc) & { x?: Record<string, SourceLog> };
 export type StrategyName = MergeDoc['s'];
 
 /** Visible state of a record derived from its doc. */
@@ -111,6 +126,8 @@ export interface Change {
   op: ChangeEnvelope['op'];
   data?: Record<string, unknown>;
   before?: Record<string, unknown>;
+  /** Fields the change leaves as they are (the source did not have their value). */
+  keep?: string[];
 }
 
 /** Flow-derived settings a strategy needs. */

@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { flowSchema } from '../../../lib/config/schema';
+import { DEFAULT_MAX_BODY_BYTES, flowSchema } from '../../../lib/config/schema';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, tombstone } from '../../fixtures/debezium';
-import { FakeClock, FakePublisher, FakeSecrets, InMemoryAuditLog, InMemoryDedupStore, InMemoryQuarantineStore } from '../../fixtures/fakes';
+import { changeEvent, heartbeat, logicalMessage, pgEnvelopeSchema, schemaChange, T0, transactionBegin, transactionEnd, truncate, wrapped } from '../../fixtures/debezium-connectors';
+import { FakeClock, FakePublisher, FakeSecrets, InMemoryAuditLog, InMemoryDedupStore, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
 import { WEBHOOK_SECRET } from '../../fixtures/flows';
 
 const QUEUE = 'https://sqs.local/customers-transform';
@@ -20,10 +21,15 @@ const flow = flowSchema.parse({
 });
 
 function setup() {
+  return setupWithMetrics();
+}
+
+function setupWithMetrics() {
   const publisher = new FakePublisher();
   const audit = new InMemoryAuditLog();
   const quarantine = new InMemoryQuarantineStore();
   const clock = new FakeClock();
+  const metrics = new RecordingMetrics();
   const handler = createWebhookCaptureHandler({
     flow,
     secrets: new FakeSecrets({ s: WEBHOOK_SECRET }),
@@ -34,12 +40,17 @@ function setup() {
     audit,
     quarantine,
     clock,
+    metrics,
   });
-  return { handler, publisher, audit, quarantine, clock };
+  return { handler, publisher, audit, quarantine, clock, metrics };
 }
 
 function request(sourceId: string, body: unknown, id = 'msg_1'): APIGatewayProxyEventV2 {
-  const raw = JSON.stringify(body);
+  return rawRequest(sourceId, JSON.stringify(body), id);
+}
+
+/** A signed request of exactly this body text (digits JSON.stringify would round stay as they are). */
+function rawRequest(sourceId: string, raw: string, id = 'msg_1'): APIGatewayProxyEventV2 {
   const at = new Date();
   const path = `/webhooks/customers/${sourceId}`;
   return {
@@ -65,7 +76,7 @@ describe('webhook capture of Debezium change events', () => {
     const res = await handler(request('mysql', [mysqlCreate, mysqlUpdate, mysqlDelete, tombstone, mysqlSnapshotOrders]));
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(json(res)).toEqual({ accepted: 3, duplicates: 0, quarantined: 0 });
+    expect(json(res)).toEqual({ accepted: 3, duplicates: 0, quarantined: 0, skipped: 2 });
     const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
     expect(sent.map((e) => [e.op, e.data?.first_name ?? null, e.ts])).toEqual([
       ['upsert', 'Anne', 1465491411000],
@@ -84,11 +95,12 @@ describe('webhook capture of Debezium change events', () => {
 
   it('captures a single PostgreSQL event in the schema/payload wrapper and keys a delete by before', async () => {
     const { handler, publisher } = setup();
-    expect(json(await handler(request('pg', pgCreate, 'msg_a')))).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
-    expect(json(await handler(request('pg', pgDelete, 'msg_b')))).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(json(await handler(request('pg', pgCreate, 'msg_a')))).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 0 });
+    expect(json(await handler(request('pg', pgDelete, 'msg_b')))).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 0 });
     const [created, deleted] = publisher.bodies<ChangeEnvelope>(QUEUE);
-    expect(created).toMatchObject({ op: 'upsert', ts: 1559033904863, seq: 'lsn:00000000000024023128', data: { email: 'annek@noanswer.org' } });
-    expect(deleted).toMatchObject({ op: 'delete', data: { id: 1 }, seq: 'lsn:00000000000046523128' });
+    const pos = 'pg:00000000000024023119:00000000000024023128';
+    expect(created).toMatchObject({ op: 'upsert', ts: 1559033904863, pos, seq: pos, data: { email: 'annek@noanswer.org' } });
+    expect(deleted).toMatchObject({ op: 'delete', data: { id: 1 }, pos: 'pg:00000000000024023119:00000000000046523128' });
   });
 
   it('gives a re-sent event the same id, so merges absorb the duplicate', async () => {
@@ -102,7 +114,7 @@ describe('webhook capture of Debezium change events', () => {
   it('quarantines malformed events with their position and accepts the rest', async () => {
     const { handler, publisher, quarantine } = setup();
     const res = await handler(request('mysql', [mysqlCreate, { payload: { op: 'c', after: null, source: { db: 'inventory', table: 'customers' } } }, 7], 'msg_q'));
-    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 2 });
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 2, skipped: 0 });
     expect(publisher.bodies(QUEUE)).toHaveLength(1);
     const items = (await quarantine.list('customers')).map((i) => [i.position, i.reason]).sort();
     expect(items).toEqual([
@@ -116,5 +128,80 @@ describe('webhook capture of Debezium change events', () => {
     const res = await handler(request('mysql', 'text'));
     expect(res.statusCode).toBe(400);
     expect(json(res).message).toMatch(/Debezium change event/);
+  });
+});
+
+describe('webhook capture of Debezium events that are not row changes', () => {
+  const at = (n: number) => ({ at: n, ms: T0 + n * 1000 });
+
+  it('answers 202 with heartbeats, transaction boundaries, schema changes and messages counted as skipped; nothing stored', async () => {
+    const { handler, publisher, quarantine, audit, metrics } = setupWithMetrics();
+    const body = [
+      heartbeat(T0),
+      transactionBegin('571:53195829', T0),
+      wrapped(changeEvent('postgresql', 'c', { after: { id: 1, first_name: 'Anne' } }, at(1))),
+      transactionEnd('571:53195832', T0, 1, 'public.customers'),
+      logicalMessage(at(2)),
+      schemaChange('postgresql', at(3)),
+    ];
+    const res = await handler(request('pg', body, 'msg_s'));
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 5 });
+    expect(publisher.bodies(QUEUE)).toHaveLength(1);
+    expect(await quarantine.list('customers')).toEqual([]);
+    expect(audit.entries.map((e) => e.outcome)).toEqual(['captured']);
+    expect(metrics.counts).toMatchObject({ Captured: 1, Skipped: 5 });
+  });
+
+  it('audits a truncate with its table and position, counts it in the Truncated metric, and stores nothing', async () => {
+    const { handler, publisher, quarantine, audit, metrics } = setupWithMetrics();
+    const res = await handler(request('pg', truncate('postgresql', at(4)), 'msg_t'));
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 0, skipped: 0 });
+    expect(publisher.bodies(QUEUE)).toHaveLength(0);
+    expect(await quarantine.list('customers')).toEqual([]);
+    expect(audit.entries).toEqual([
+      expect.objectContaining({ outcome: 'truncated', step: 'capture', source: 'pg', reason: 'table postgres.public.customers truncated', detail: expect.objectContaining({ table: 'postgres.public.customers', onTruncate: 'ignore', position: expect.stringMatching(/^pg:/) }) }),
+    ]);
+    expect(metrics.counts.Truncated).toBe(1);
+  });
+
+  it('never answers 5xx for 19-digit source.ts_ns, also in an event it quarantines', async () => {
+    const { handler, quarantine, publisher } = setupWithMetrics();
+    const good = '{"op":"u","before":null,"after":{"id":1,"first_name":"Anne"},"source":{"connector":"postgresql","db":"postgres","schema":"public","table":"customers","lsn":24023128,"ts_ms":1795683600000,"ts_us":1795683600000123,"ts_ns":1795683600000123456},"ts_ns":1795683600000923456}';
+    const bad = '{"op":"x","after":{"id":2},"source":{"connector":"postgresql","db":"postgres","schema":"public","table":"customers","lsn":24023129,"ts_ns":1795683600000123456}}';
+    const res = await handler(rawRequest('pg', `[${good},${bad}]`, 'msg_n'));
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1, skipped: 0 });
+    const [env] = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(Math.abs(env!.ts - 1_795_683_600_000.123456)).toBeLessThan(0.001);
+    const [item] = await quarantine.list('customers');
+    expect(JSON.stringify(item!.record)).toContain('"ts_ns":"1795683600000123');
+  });
+
+  it('takes a Debezium Server batch of 200 events with schemas under the default body limit of a debezium source', async () => {
+    const { handler, publisher } = setupWithMetrics();
+    const columns = [
+      { field: 'id', type: 'int32' },
+      ...['first_name', 'last_name', 'email', 'phone', 'street', 'city', 'postcode', 'country', 'company', 'title', 'notes'].map((field) => ({ field, type: 'string' })),
+      { field: 'credit_limit', type: 'bytes', name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2', 'connect.decimal.precision': '12' } },
+      { field: 'created_at', type: 'int64', name: 'io.debezium.time.MicroTimestamp' },
+      { field: 'updated_at', type: 'string', name: 'io.debezium.time.ZonedTimestamp' },
+      { field: 'active', type: 'boolean' },
+    ];
+    const schema = pgEnvelopeSchema(columns);
+    const row = (id: number) => ({
+      id, first_name: 'Anne', last_name: 'Kretchmar', email: `anne${id}@noanswer.org`, phone: '+44 20 7946 0018', street: '12 Analytical Row', city: 'London',
+      postcode: 'EC1A 1BB', country: 'GB', company: 'Engines Ltd', title: 'Programmer', notes: 'Prefers e-mail. Account reviewed in the last quarter.', credit_limit: 'B88=',
+      created_at: 1_795_683_600_000_123, updated_at: '2026-11-26T09:00:00.123456Z', active: true,
+    });
+    const batch = Array.from({ length: 200 }, (_, i) => ({ schema, payload: changeEvent('postgresql', 'u', { before: row(i), after: { ...row(i), title: 'Lead' } }, { at: i + 1, ms: T0 + i }) }));
+    const raw = JSON.stringify(batch);
+    // A batch Debezium Server really sends is over the 1 MB default of a json source.
+    expect(raw.length).toBeGreaterThan(DEFAULT_MAX_BODY_BYTES);
+    const res = await handler(rawRequest('pg', raw, 'msg_batch'));
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toMatchObject({ accepted: 200, quarantined: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE)[0]!.data).toMatchObject({ credit_limit: '19.99', created_at: '2026-11-26T09:00:00.000123' });
   });
 });

@@ -1,0 +1,73 @@
+/**
+ * MongoDB Extended JSON (v1 strict, as Debezium writes `after`/`before`, and v2 canonical or relaxed, as it writes
+ * `updatedFields`) to plain JSON values. The wrappers are those of the specification,
+ * https://www.mongodb.com/docs/manual/reference/mongodb-extended-json/ ; the strings are parsed with JSON.parse, and
+ * only the handful of wrappers a document carries as plain values are unwrapped here.
+ */
+
+/** Parses a document given as an Extended JSON string (or already as an object); undefined when it is not one. */
+export function mongoDocument(v: unknown): Record<string, unknown> | undefined {
+  let doc: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      doc = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  return plain(doc) as Record<string, unknown>;
+}
+
+/**
+ * `$oid` -> hex string, `$date` -> ISO-8601, `$numberLong`/`$numberInt` -> number (a string beyond 2^53, so no digit
+ * is lost), `$numberDouble` -> number (NaN and infinities stay strings), `$numberDecimal` -> decimal string.
+ * Other wrappers (`$binary`, `$timestamp`, `$regularExpression`, ...) stay as they are.
+ */
+export function plain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(plain);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1) {
+    const [k] = keys;
+    const inner = o[k!];
+    switch (k) {
+      case '$oid':
+        if (typeof inner === 'string') return inner;
+        break;
+      case '$numberLong':
+      case '$numberInt':
+        if (typeof inner === 'string' && /^-?\d+$/.test(inner)) return Number.isSafeInteger(Number(inner)) ? Number(inner) : inner;
+        break;
+      case '$numberDouble':
+        if (typeof inner === 'string') return Number.isFinite(Number(inner)) ? Number(inner) : inner;
+        break;
+      case '$numberDecimal':
+        if (typeof inner === 'string') return inner;
+        break;
+      case '$date': {
+        const iso = dateOf(inner);
+        if (iso !== undefined) return iso;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of keys) Object.defineProperty(out, k, { value: plain(o[k]), enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+function dateOf(inner: unknown): string | undefined {
+  let ms: number | undefined;
+  if (typeof inner === 'number') ms = inner;
+  else if (typeof inner === 'string') return Number.isFinite(Date.parse(inner)) ? new Date(Date.parse(inner)).toISOString() : undefined;
+  else if (inner !== null && typeof inner === 'object' && typeof (inner as Record<string, unknown>).$numberLong === 'string') {
+    ms = Number((inner as Record<string, unknown>).$numberLong);
+  }
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}

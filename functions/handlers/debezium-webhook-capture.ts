@@ -1,0 +1,90 @@
+import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
+import { parseDebeziumBody } from '../core/capture/debezium';
+import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { storableCopy } from '../core/json-safety';
+import { maskForQuarantine } from '../core/transform/raw-record';
+import type { AuditEntry, QuarantineItem } from '../ports';
+
+type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
+
+/** What one Debezium request body turns into: envelopes to transform, quarantined events, audit entries and counts. */
+export interface DebeziumCapture {
+  readonly envelopes: ChangeEnvelope[];
+  readonly quarantined: QuarantineItem[];
+  readonly entries: AuditEntry[];
+  /** Elements that hold no row change: tombstones, unselected tables, heartbeats, transaction boundaries, schema changes, messages. */
+  readonly skipped: number;
+  readonly truncated: number;
+}
+
+/**
+ * Debezium change events to envelopes: op, before/after, ts and the log position come from the events, tables from
+ * the source's selection. `position` of an element is the webhook id and its index, its place in the request.
+ */
+export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, webhookId: string, body: unknown, now: number, keyIsRaw: boolean): DebeziumCapture {
+  const out: DebeziumCapture = { envelopes: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
+  const counts = { skipped: 0, truncated: 0 };
+  for (const item of parseDebeziumBody(body, source.table)) {
+    const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
+    if (item.kind === 'skipped') {
+      counts.skipped++;
+      continue;
+    }
+    if (item.kind === 'truncate') {
+      counts.truncated++;
+      const id = eventId(flow.id, source.id, item.table, item.pos ?? position, 't');
+      const detail = { table: item.table, onTruncate: source.onTruncate, ...(item.pos !== undefined ? { position: item.pos } : {}), ...(item.ts !== undefined ? { ts: item.ts } : {}) };
+      out.entries.push({ flow: flow.id, key: '', step: 'capture', at: now, source: source.id, eventId: id, outcome: 'truncated', reason: `table ${item.table} truncated`, detail });
+      continue;
+    }
+    const seq = item.kind === 'change' && item.pos !== undefined ? item.pos : position;
+    const identity = item.kind === 'change' ? [item.table, seq, item.operation, canonicalJson(item.data)] : [position];
+    const id = eventId(flow.id, source.id, ...identity);
+    const op = item.kind === 'change' ? item.op : 'upsert';
+    const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
+    const record = item.kind === 'change' ? item.data : item.record;
+    const problem =
+      item.kind === 'malformed'
+        ? item.reason
+        : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
+          ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
+          : undefined;
+    const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
+    if (problem !== undefined || item.kind !== 'change') {
+      const reason = problem ?? 'malformed change event';
+      out.quarantined.push({
+        flow: flow.id,
+        id,
+        source: source.id,
+        at: now,
+        reason,
+        errors: [reason],
+        // Exact number texts as strings, nothing DynamoDB refuses (a quarantined event may hold `source.ts_ns`).
+        record: storableCopy(maskForQuarantine(flow, storableCopy(record ?? {}))),
+        envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+        position,
+      });
+      out.entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
+      continue;
+    }
+    out.envelopes.push({
+      ...base,
+      ts: item.ts ?? now,
+      ...(item.pos !== undefined ? { pos: item.pos } : {}),
+      ...(item.unavailable ? { keep: item.unavailable } : {}),
+      data: item.data,
+      ...(item.before && item.op === 'upsert' ? { before: item.before } : {}),
+      lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
+    });
+    const detail = {
+      op: item.op,
+      table: item.table,
+      ...(item.pos !== undefined ? { position: item.pos } : {}),
+      ...(item.operation === 'r' ? { snapshot: true } : {}),
+      ...(item.unavailable ? { unchanged: item.unavailable } : {}),
+    };
+    out.entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail });
+  }
+  return { ...out, ...counts };
+}
