@@ -8,19 +8,67 @@ const durationSchema = z
   .string()
   .regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/, 'must be a duration such as "5 minutes"');
 
-const webhookSource = z.strictObject({
-  id: idSchema,
-  type: z.literal('webhook'),
-  format: z.enum(['json', 'debezium']).default('json'),
-  /** Field holding the change time (ISO-8601 string or epoch ms). Default: capture time. */
-  timestampField: z.string().min(1).optional(),
-  /** Records matching this event pattern are deletes. */
-  deleteWhen: eventPatternSchema.optional(),
-  /** Largest accepted body in bytes. */
-  maxBodyBytes: z.number().int().positive().max(6_000_000).default(1_000_000),
-  /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
-  table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
-});
+const secretNameSchema = z.string().min(1);
+
+/** How a webhook source authenticates its sender; each scheme is checked exactly as that sender signs. */
+export const webhookAuthSchema = z.discriminatedUnion('type', [
+  /** `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks). Without `secretName`: the stack's secret per source. */
+  z.strictObject({ type: z.literal('standard-webhooks'), secretName: secretNameSchema.optional() }),
+  /** `X-Hub-Signature-256: sha256=<hex>`; delivery id `X-GitHub-Delivery`. */
+  z.strictObject({ type: z.literal('github'), secretName: secretNameSchema }),
+  /** `X-Hub-Signature: sha256=<hex>`; delivery id `X-Atlassian-Webhook-Identifier`. */
+  z.strictObject({ type: z.literal('jira'), secretName: secretNameSchema }),
+  /** `X-Shopify-Hmac-Sha256: <base64>`; delivery id `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`. */
+  z.strictObject({ type: z.literal('shopify'), secretName: secretNameSchema }),
+  /** `Stripe-Signature: t=..,v1=..`; delivery id: the event's `id`. */
+  z.strictObject({ type: z.literal('stripe'), secretName: secretNameSchema, toleranceSeconds: z.number().int().positive().max(3600).default(300) }),
+  /** Any other HMAC sender. */
+  z.strictObject({
+    type: z.literal('hmac'),
+    secretName: secretNameSchema,
+    header: z.string().min(1),
+    algorithm: z.enum(['sha1', 'sha256', 'sha512']).default('sha256'),
+    encoding: z.enum(['hex', 'base64']).default('hex'),
+    /** Text before the digest in the header, such as `sha256=`. */
+    prefix: z.string().optional(),
+    /** Header holding the sender's delivery id (replay protection); without it, the body's hash within 24 hours. */
+    idHeader: z.string().min(1).optional(),
+  }),
+  /** A static shared secret in a header (`authorization` takes `Bearer <secret>`) or a query parameter. */
+  z
+    .strictObject({ type: z.literal('token'), secretName: secretNameSchema, header: z.string().min(1).optional(), query: z.string().min(1).optional(), idHeader: z.string().min(1).optional() })
+    .refine((a) => Boolean(a.header) !== Boolean(a.query), { message: 'give exactly one of header or query' }),
+  /** HTTP basic auth; the secret is `user:password`. */
+  z.strictObject({ type: z.literal('basic'), secretName: secretNameSchema, idHeader: z.string().min(1).optional() }),
+]);
+
+const webhookSource = z
+  .strictObject({
+    id: idSchema,
+    type: z.literal('webhook'),
+    /** `json`, `debezium`, `form` (urlencoded, a `payload` field holding JSON) or `salesforce-outbound` (SOAP Outbound Messages). */
+    format: z.enum(['json', 'debezium', 'form', 'salesforce-outbound']).default('json'),
+    auth: webhookAuthSchema.default({ type: 'standard-webhooks' }),
+    /** Dot path of the record in each event (`issue`, `data.object`); an event without one is skipped. @default the event itself */
+    recordPath: z.string().min(1).optional(),
+    /** Change time: a path in the record, or `$event.<path>` in the event (ISO-8601, epoch ms, or epoch seconds below 10^11). Default: capture time. */
+    timestampField: z.string().min(1).optional(),
+    /** Events matching this event pattern are deletes (matched against the whole event). */
+    deleteWhen: eventPatternSchema.optional(),
+    /** `salesforce-outbound`: the sending org; compared on its first 15 characters. */
+    organizationId: z.string().regex(/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/, 'must be a 15- or 18-character Salesforce organization id').optional(),
+    /** Largest accepted body in bytes. */
+    maxBodyBytes: z.number().int().positive().max(6_000_000).default(1_000_000),
+    /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
+    table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
+  })
+  .superRefine((s, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+    if (s.organizationId !== undefined && s.format !== 'salesforce-outbound') issue('organizationId', 'applies only to format "salesforce-outbound"');
+    if (s.format === 'salesforce-outbound' && s.organizationId === undefined) issue('organizationId', 'format "salesforce-outbound" needs the sending org\'s organizationId');
+    if (s.format === 'debezium' && s.recordPath !== undefined) issue('recordPath', 'does not apply to format "debezium" (the change event says where the row is)');
+    if (s.timestampField === '$event.' || s.timestampField === '$event') issue('timestampField', 'give a path after "$event.", such as "$event.timestamp"');
+  });
 
 const dynamodbStreamSource = z
   .strictObject({

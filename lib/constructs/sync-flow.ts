@@ -175,8 +175,14 @@ export class SyncFlow extends Construct {
     // Webhook secrets, one per webhook source.
     const secrets: Record<string, Secret> = {};
     for (const s of flowPlan.webhookSecrets) {
+      const source = flow.sources.find((x) => x.id === s.sourceId);
+      const scheme = source?.type === 'webhook' ? source.auth.type : 'standard-webhooks';
       secrets[s.sourceId] = new Secret(this, `webhook-secret-${s.sourceId}`, {
-        description: `syncline ${flow.id}/${s.sourceId}: webhook signing secret; use it as whsec_<value> (Standard Webhooks)`,
+        ...(s.named ? { secretName: s.name } : {}),
+        description:
+          scheme === 'standard-webhooks'
+            ? `syncline ${flow.id}/${s.sourceId}: webhook signing secret; use it as whsec_<value> (Standard Webhooks)`
+            : `syncline ${flow.id}/${s.sourceId}: the sender's ${scheme} webhook secret; replace this generated value with the one the sender uses`,
         // 32 base64-alphabet characters decode to a 24-byte HMAC key, so whsec_<value> is a valid secret.
         generateSecretString: { passwordLength: 32, excludePunctuation: true },
         removalPolicy,

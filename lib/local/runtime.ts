@@ -164,7 +164,11 @@ function localFlowResources(fp: FlowPlan, resources: LocalResources, config: Syn
     queues: fr.queues,
     functions: Object.fromEntries(fp.functions.map((fn) => [fn.id, fn.name])),
     secrets: {
-      webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
+      webhooks: fp.webhookSecrets.map((s) => ({
+        sourceId: s.sourceId,
+        name: s.name,
+        local: s.named ? secretEnvVar(s.name) : webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET',
+      })),
       named: namedSecrets({ flows: [fp.flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
     },
   };
@@ -207,7 +211,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const webhookSecretGenerated = !options.webhookSecret;
   const webhookSecret = options.webhookSecret ?? generateWebhookSecret();
   checkWebhookSecret(webhookSecret);
-  const webhookSecretNames = new Set(topology.flows.flatMap((f) => f.webhookSecrets.map((s) => s.name)));
+  // Sources without `auth.secretName` share SYNCLINE_WEBHOOK_SECRET; named ones are read like every named secret.
+  const webhookSecretNames = new Set(topology.flows.flatMap((f) => f.webhookSecrets.filter((s) => !s.named).map((s) => s.name)));
   const secrets: Secrets = {
     get: async (name) => (webhookSecretNames.has(name) ? webhookSecret : envSecrets.get(name)),
   };
