@@ -136,7 +136,7 @@ const eventbridgeSource = z.strictObject({
   pattern: eventPatternSchema,
 });
 
-export const sourceSchema = z.union([webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);
+export const sourceSchema = z.discriminatedUnion('type', [webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);
 
 export const maskKindSchema = z.enum(['redact', 'hash', 'last4', 'email']);
 
