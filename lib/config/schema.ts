@@ -82,22 +82,75 @@ const dynamodbStreamSource = z
   })
   .refine((s) => Boolean(s.tableName) !== Boolean(s.streamArn), { message: 'give exactly one of tableName or streamArn' });
 
-const pullHttp = z.strictObject({
-  url: z.url(),
-  itemsPath: z.string().default(''),
-  pagination: z
-    .discriminatedUnion('type', [
-      z.strictObject({ type: z.literal('none') }),
-      z.strictObject({ type: z.literal('cursor'), cursorPath: z.string(), param: z.string() }),
-      z.strictObject({ type: z.literal('page'), param: z.string().default('page'), startAt: z.number().int().default(1) }),
-      z.strictObject({ type: z.literal('link') }),
-    ])
-    .default({ type: 'none' }),
-  auth: z.strictObject({ type: z.enum(['bearer', 'basic']), secretName: z.string().min(1) }).optional(),
-  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-  /** Incremental mode: query parameter that carries the high-water mark of `cursorField` (e.g. `updated_since`). Without it, older records are skipped client-side. */
-  cursorParam: z.string().min(1).optional(),
+/** Credentials of an outgoing request (pulls and `http` targets); each names its secret. */
+const oauth2Auth = z.strictObject({
+  type: z.literal('oauth2'),
+  /** Token endpoint of the client-credentials grant. */
+  tokenUrl: z.url(),
+  /** Secret holding `{"clientId", "clientSecret"}`. */
+  secretName: secretNameSchema,
+  scope: z.string().min(1).optional(),
+  /** How the client authenticates to the token endpoint: form fields (`body`, as Salesforce expects) or HTTP basic. @default "body" */
+  clientAuth: z.enum(['body', 'basic']).default('body'),
 });
+const pullAuthSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bearer'), secretName: secretNameSchema }),
+  z.strictObject({ type: z.literal('basic'), secretName: secretNameSchema }),
+  /** The secret as the value of a header, such as `x-api-key`. */
+  z.strictObject({ type: z.literal('header'), name: z.string().min(1), secretName: secretNameSchema }),
+  oauth2Auth,
+]);
+
+/** `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss` in UTC, or a named format. */
+const cursorFormatSchema = z.union([
+  z.enum(['iso', 'epoch-ms', 'epoch-s']),
+  z.string().regex(/(yyyy|MM|dd|HH|mm|ss)/, 'must be "iso", "epoch-ms", "epoch-s" or a pattern of yyyy, MM, dd, HH, mm, ss such as "yyyy/MM/dd HH:mm"'),
+]);
+
+export const pullHttpSchema = z
+  .strictObject({
+    /** May hold `{cursor}`: the incremental high-water mark, URL-encoded. */
+    url: z.url(),
+    /** `POST` for APIs that search by POST; pagination parameters then go into `body`. @default "GET" */
+    method: z.enum(['GET', 'POST']).default('GET'),
+    /** JSON body of a POST; string values may hold `{cursor}`. */
+    body: z.record(z.string(), z.unknown()).optional(),
+    itemsPath: z.string().default(''),
+    pagination: z
+      .discriminatedUnion('type', [
+        z.strictObject({ type: z.literal('none') }),
+        /** `cursorPath` in the body is the next page's `param`; a true value at `stopPath` (Jira's `isLast`) ends the run. */
+        z.strictObject({ type: z.literal('cursor'), cursorPath: z.string(), param: z.string(), stopPath: z.string().min(1).optional() }),
+        /** `startAt` is a page number (the first page's), not an offset: for offsets use type "offset". */
+        z.strictObject({ type: z.literal('page'), param: z.string().default('page'), startAt: z.number().int().default(1) }),
+        z.strictObject({ type: z.literal('link') }),
+        /** The next URL at `path` in the body (absolute, or relative to `url`), requested as given; a true `donePath` ends the run. */
+        z.strictObject({ type: z.literal('next-url'), path: z.string().min(1), donePath: z.string().min(1).optional() }),
+        /** `param` advances by the items received; stops on a short or empty page, or at the total at `totalPath`. */
+        z.strictObject({
+          type: z.literal('offset'),
+          param: z.string().min(1).default('offset'),
+          limitParam: z.string().min(1).default('limit'),
+          limit: z.number().int().positive().max(10_000).default(100),
+          totalPath: z.string().min(1).optional(),
+        }),
+      ])
+      .default({ type: 'none' }),
+    auth: pullAuthSchema.optional(),
+    timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+    /** Incremental mode: query parameter that carries the high-water mark of `cursorField` (e.g. `updated_since`). Without it (and without `{cursor}`), older records are skipped client-side. */
+    cursorParam: z.string().min(1).optional(),
+    /** How `{cursor}` and `cursorParam` write the mark. @default "iso" */
+    cursorFormat: cursorFormatSchema.default('iso'),
+    /** The mark before the first pull (ISO-8601). @default "1970-01-01T00:00:00Z" */
+    cursorStart: z.iso.datetime({ offset: true }).optional(),
+  })
+  .superRefine((h, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+    if (h.body !== undefined && h.method !== 'POST') issue('body', 'a body needs method "POST"');
+    if (h.pagination.type === 'link' && h.method === 'POST') issue('pagination', 'Link header pagination follows URLs with GET; use method "GET"');
+    if (h.pagination.type === 'next-url' && h.method === 'POST') issue('pagination', 'next-url pagination requests each URL as given, with GET; use method "GET"');
+  });
 
 const pullS3 = z.strictObject({
   bucket: z.string().min(3),
@@ -111,7 +164,7 @@ const scheduleSource = z
     type: z.literal('schedule'),
     every: durationSchema.optional(),
     cron: z.string().min(1).optional(),
-    http: pullHttp.optional(),
+    http: pullHttpSchema.optional(),
     s3: pullS3.optional(),
     mode: z.enum(['full', 'incremental']).default('full'),
     cursorField: z.string().optional(),
@@ -125,7 +178,14 @@ const scheduleSource = z
   })
   .refine((s) => Boolean(s.every) !== Boolean(s.cron), { message: 'give exactly one of every or cron' })
   .refine((s) => Boolean(s.http) !== Boolean(s.s3), { message: 'give exactly one of http or s3' })
-  .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' });
+  .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' })
+  .superRefine((s, ctx) => {
+    if (!s.http || s.mode === 'incremental') return;
+    const inBody = JSON.stringify(s.http.body ?? {}).includes('{cursor}');
+    if (s.http.url.includes('{cursor}') || s.http.url.includes('%7Bcursor%7D') || inBody) {
+      ctx.addIssue({ code: 'custom', message: '{cursor} is the incremental high-water mark: it needs mode "incremental" with a cursorField', path: ['http', inBody ? 'body' : 'url'] });
+    }
+  });
 
 const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs') });
 
