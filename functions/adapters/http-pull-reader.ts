@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { pullHttpSchema } from '../../lib/config/schema';
-import { cursorText, pageRequest } from '../core/pull/page-request';
+import { carriesCursor, cursorText, pageRequest } from '../core/pull/page-request';
 import { itemsAt, nextPageToken, type PageToken } from '../core/pull/pagination';
 import { RunStopError } from '../core/pull/run-stop';
 import type { PulledPage, PullReader, PullReadOptions, Secrets } from '../ports';
@@ -36,7 +36,7 @@ export class HttpPullReader implements PullReader {
 
   async *pages(read: PullReadOptions): AsyncGenerator<PulledPage> {
     const { http, incremental } = this.options;
-    const mark = incremental && (http.url.includes('{cursor}') || JSON.stringify(http.body ?? {}).includes('{cursor}') || http.cursorParam) ? cursorText(http, read.since) : undefined;
+    const mark = incremental && (carriesCursor(http) || http.cursorParam) ? cursorText(http, read.since) : undefined;
     const query = incremental && http.cursorParam && (read.since !== undefined || http.cursorStart !== undefined) && mark !== undefined ? { [http.cursorParam]: mark } : {};
     const origin = new URL(http.url).origin;
     const requested = new Set<string>();

@@ -182,7 +182,7 @@ const scheduleSource = z
   .superRefine((s, ctx) => {
     if (!s.http || s.mode === 'incremental') return;
     const inBody = JSON.stringify(s.http.body ?? {}).includes('{cursor}');
-    if (s.http.url.includes('{cursor}') || s.http.url.includes('%7Bcursor%7D') || inBody) {
+    if (/\{cursor\}|%7Bcursor%7D/i.test(s.http.url) || inBody) {
       ctx.addIssue({ code: 'custom', message: '{cursor} is the incremental high-water mark: it needs mode "incremental" with a cursorField', path: ['http', inBody ? 'body' : 'url'] });
     }
   });

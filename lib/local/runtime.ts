@@ -390,7 +390,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'schedule') throw new Error(`function ${fn.name} has no schedule trigger`);
             const sourceId = fn.sourceId!;
             const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule')!;
-            const reader = createPullReader(source, { secrets, s3Client: clients.s3 });
+            const reader = createPullReader(source, { secrets, s3Client: clients.s3, log: (m, a) => logger.info(m, a) });
             const schedule = new LocalSchedule({
               name: fn.name,
               sourceId,

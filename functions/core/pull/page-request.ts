@@ -13,6 +13,13 @@ export interface PageRequest {
 }
 
 const EPOCH = '1970-01-01T00:00:00Z';
+/** `{cursor}` as written, or as a URL parser percent-encodes it. */
+const CURSOR_IN_URL = /\{cursor\}|%7Bcursor%7D/gi;
+
+/** The URL or POST body carries the high-water mark. */
+export function carriesCursor(http: Pick<PullHttp, 'url' | 'body'>): boolean {
+  return new RegExp(CURSOR_IN_URL.source, 'i').test(http.url) || JSON.stringify(http.body ?? {}).includes('{cursor}');
+}
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /** A time (ms) as `cursorFormat` writes it: ISO-8601, epoch ms or s, or a UTC pattern of yyyy MM dd HH mm ss. */
@@ -49,7 +56,7 @@ export function cursorText(http: Pick<PullHttp, 'cursorFormat' | 'cursorStart'>,
 export function pageRequest(http: PullHttp, token: PageToken, mark: string | undefined, query: Readonly<Record<string, string>> = {}): PageRequest {
   const p = http.pagination;
   if ((p.type === 'link' || p.type === 'next-url') && token.token) return { url: token.token, method: 'GET' };
-  const url = new URL(mark === undefined ? http.url : http.url.replaceAll('{cursor}', encodeURIComponent(mark)).replaceAll('%7Bcursor%7D', encodeURIComponent(mark)));
+  const url = new URL(mark === undefined ? http.url : http.url.replace(CURSOR_IN_URL, () => encodeURIComponent(mark)));
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   const params: Record<string, string | number> = {};
   if (p.type === 'cursor' && token.token !== undefined) params[p.param] = token.token;
