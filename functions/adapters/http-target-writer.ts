@@ -1,10 +1,11 @@
 import jsonata from 'jsonata';
 import { Webhook } from 'standardwebhooks';
-import type { FlowConfig } from '../../lib/config/schema';
+import { httpTargetAuth, type FlowConfig, type HttpTargetAuth } from '../../lib/config/schema';
 import { eventId } from '../core/envelope';
 import { targetRecord, type TargetRecord } from '../core/target-record';
 import type { BatchTargetWriter, Secrets, TargetResult, TargetWrite } from '../ports';
-import { authorizationHeader, retryAfterMs } from './http-page-fetcher';
+import { retryAfterMs } from './http-page-fetcher';
+import { requestAuth, type RequestAuth } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'http' }>;
@@ -12,7 +13,7 @@ export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'h
 export interface HttpTargetWriterOptions {
   readonly flowId: string;
   readonly target: HttpTargetConfig;
-  /** Reads `target.secretName` (once per container). */
+  /** Reads the target's secret (once per container; OAuth2 tokens are cached until they expire). */
   readonly secrets?: Secrets;
   /** Per-invocation limiter (a TokenBucket); every attempt takes a token. */
   readonly limiter?: { take(): Promise<void> };
@@ -52,6 +53,9 @@ export class HttpTargetWriter implements BatchTargetWriter {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private readonly body?: jsonata.Expression;
+  private readonly auth?: HttpTargetAuth;
+  /** Bearer, basic, header and oauth2 credentials; `webhook` signs each request instead. */
+  private readonly credentials?: RequestAuth;
   private credential?: Promise<string | undefined>;
 
   constructor(private readonly options: HttpTargetWriterOptions) {
@@ -60,6 +64,11 @@ export class HttpTargetWriter implements BatchTargetWriter {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.now = options.now ?? Date.now;
     if (this.target.body) this.body = jsonata(this.target.body);
+    this.auth = httpTargetAuth(this.target);
+    if (this.auth && this.auth.type !== 'webhook') {
+      const secrets = options.secrets ?? { get: async (name: string) => Promise.reject(new Error(`http target "${this.target.id}" names secret "${name}" but no secrets reader was given`)) };
+      this.credentials = requestAuth(this.auth, { secrets, fetch: this.fetchImpl, now: this.now, timeoutMs: this.target.timeoutMs });
+    }
   }
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
@@ -89,8 +98,9 @@ export class HttpTargetWriter implements BatchTargetWriter {
     return result === undefined ? null : result;
   }
 
+  /** The Standard Webhooks signing secret of a `webhook` target. */
   private secret(): Promise<string | undefined> {
-    const name = this.target.secretName;
+    const name = this.auth?.type === 'webhook' ? this.auth.secretName : undefined;
     if (!name) return Promise.resolve(undefined);
     if (!this.options.secrets) return Promise.reject(new Error(`http target "${this.target.id}" names secret "${name}" but no secrets reader was given`));
     this.credential ??= this.options.secrets.get(name).catch((err: unknown) => {
@@ -103,17 +113,14 @@ export class HttpTargetWriter implements BatchTargetWriter {
   private async headersFor(req: HttpRequestPlan): Promise<Record<string, string>> {
     const headers: Record<string, string> = { 'idempotency-key': req.idempotencyKey, 'user-agent': 'syncline' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.credentials) return { ...headers, ...(await this.credentials.headers()) };
     const secret = await this.secret();
     if (secret === undefined) return headers;
-    if (this.target.authType === 'webhook') {
-      const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
-      const at = new Date(this.now());
-      headers['webhook-id'] = req.idempotencyKey;
-      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-      headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
-    } else {
-      headers.authorization = authorizationHeader(this.target.authType, secret);
-    }
+    const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
+    const at = new Date(this.now());
+    headers['webhook-id'] = req.idempotencyKey;
+    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
+    headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
     return headers;
   }
 
@@ -126,10 +133,12 @@ export class HttpTargetWriter implements BatchTargetWriter {
     }
     try {
       await this.secret();
+      await this.credentials?.headers();
     } catch (err) {
-      return { status: 'retry', reason: `credential "${this.target.secretName}" unavailable: ${(err as Error).message}` };
+      return { status: 'retry', reason: `credential "${this.auth?.secretName}" unavailable: ${(err as Error).message}` };
     }
     let last = '';
+    let refreshed = false;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= deadline) return { status: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})` };
       await this.options.limiter?.take();
@@ -145,6 +154,12 @@ export class HttpTargetWriter implements BatchTargetWriter {
         const text = await res.text().catch(() => '');
         if (res.status >= 200 && res.status < 300) return { status: 'written' };
         last = `HTTP ${res.status}`;
+        // An expired OAuth2 token: fetch a new one and try again, once.
+        if (res.status === 401 && !refreshed && this.credentials?.refresh()) {
+          refreshed = true;
+          attempt--;
+          continue;
+        }
         if (!(res.status === 408 || res.status === 429 || res.status >= 500)) {
           return { status: 'rejected', reason: `${req.method} answered ${res.status}`, detail: { status: res.status, body: text.slice(0, MAX_AUDIT_BODY) } };
         }

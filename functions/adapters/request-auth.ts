@@ -77,6 +77,8 @@ interface CachedToken {
 
 /** Module scope: a warm Lambda container reuses its tokens across invocations. */
 const tokens = new Map<string, CachedToken>();
+/** Token requests in flight: concurrent callers share one. */
+const pending = new Map<string, Promise<CachedToken>>();
 /** Refresh this long before `expires_in` runs out. */
 const EARLY_MS = 60_000;
 
@@ -107,7 +109,12 @@ class ClientCredentials {
   async token(): Promise<string> {
     const cached = tokens.get(this.key);
     if (cached && (cached.until === undefined || cached.until > this.now())) return cached.token;
-    const fetched = await this.fetchToken();
+    let request = pending.get(this.key);
+    if (!request) {
+      request = this.fetchToken().finally(() => pending.delete(this.key));
+      pending.set(this.key, request);
+    }
+    const fetched = await request;
     tokens.set(this.key, fetched);
     return fetched.token;
   }

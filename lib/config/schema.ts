@@ -280,21 +280,47 @@ const eventbridgeTarget = z.strictObject({
   source: z.string().min(1).default('syncline'),
 });
 
-const httpTarget = z.strictObject({
-  id: idSchema,
-  type: z.literal('http'),
-  url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
-  method: z
-    .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
-    .default('PUT'),
-  body: z.string().optional(),
-  /** Secrets Manager secret holding the credential. */
-  secretName: z.string().min(1).optional(),
-  /** How the secret is used: a bearer token, `user:password` for basic auth, or a Standard Webhooks signing secret. */
-  authType: z.enum(['bearer', 'basic', 'webhook']).default('bearer'),
-  rateLimitPerSecond: z.number().positive().max(10_000).optional(),
-  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-});
+const httpTarget = z
+  .strictObject({
+    id: idSchema,
+    type: z.literal('http'),
+    /** Holds `{key}`, and `{remoteId}` with `create`. */
+    url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+    method: z
+      .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
+      .default('PUT'),
+    body: z.string().optional(),
+    /** Credentials like a pull's, or `webhook` to sign as Standard Webhooks. */
+    auth: z.discriminatedUnion('type', [...pullAuthSchema.options, z.strictObject({ type: z.literal('webhook'), secretName: secretNameSchema })]).optional(),
+    /** Secrets Manager secret holding the credential (the older form of `auth`). */
+    secretName: z.string().min(1).optional(),
+    /** How `secretName` is used: a bearer token, `user:password` for basic auth, or a Standard Webhooks signing secret. */
+    authType: z.enum(['bearer', 'basic', 'webhook']).default('bearer'),
+    /** Keys without a remote id are created with this request; the id read at `idPath` (or `$location`) is kept for `{remoteId}`. */
+    create: z
+      .strictObject({
+        url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+        method: z.enum(['POST', 'PUT']).default('POST'),
+        /** Dot path of the id in the JSON answer, or `$location` for the last segment of the `Location` header. */
+        idPath: z.string().min(1),
+        /** JSONata body of the create request. @default the target's `body` */
+        body: z.string().optional(),
+      })
+      .optional(),
+    rateLimitPerSecond: z.number().positive().max(10_000).optional(),
+    timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.auth && t.secretName) ctx.addIssue({ code: 'custom', message: 'give auth or secretName + authType, not both', path: ['secretName'] });
+    if (t.create && !t.url.includes('{remoteId}')) ctx.addIssue({ code: 'custom', message: 'with create, url must hold {remoteId}: updates and deletes go to the created record', path: ['url'] });
+    if (!t.create && t.url.includes('{remoteId}')) ctx.addIssue({ code: 'custom', message: '{remoteId} needs create: the request that makes the remote id', path: ['url'] });
+  });
+
+/** The credentials of an `http` target: `auth`, else `secretName` used as `authType`. */
+export function httpTargetAuth(t: { auth?: HttpTargetAuth; secretName?: string; authType: 'bearer' | 'basic' | 'webhook' }): HttpTargetAuth | undefined {
+  return t.auth ?? (t.secretName ? { type: t.authType, secretName: t.secretName } : undefined);
+}
+export type HttpTargetAuth = NonNullable<z.output<typeof httpTarget>['auth']>;
 
 const sqsTarget = z.strictObject({
   id: idSchema,
@@ -302,7 +328,7 @@ const sqsTarget = z.strictObject({
   queueArn: z.string().startsWith('arn:'),
 });
 
-export const targetSchema = z.union([dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);
+export const targetSchema = z.discriminatedUnion('type', [dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);
 
 export const auditSchema = z
   .strictObject({

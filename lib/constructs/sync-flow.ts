@@ -15,7 +15,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBuc
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FlowConfig } from '../config/schema';
+import { httpTargetAuth, type FlowConfig } from '../config/schema';
 import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import {
@@ -227,8 +227,8 @@ export class SyncFlow extends Construct {
           });
           targetBuckets[t.id] = createdBuckets[t.id]!;
         }
-      } else if (t.type === 'http' && t.secretName) {
-        targetSecrets[t.id] = Secret.fromSecretNameV2(this, `target-secret-${t.id}`, t.secretName);
+      } else if (t.type === 'http' && httpTargetAuth(t)) {
+        targetSecrets[t.id] = Secret.fromSecretNameV2(this, `target-secret-${t.id}`, httpTargetAuth(t)!.secretName);
       }
     }
     this.targetBuckets = targetBuckets;
