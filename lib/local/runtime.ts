@@ -339,7 +339,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           case 'deliver-http':
           case 'deliver-sqs': {
             const dlqUrl = fr.queues[`deliver-${fn.targetId}`]!.dlq.url;
-            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
+            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, remoteIds: stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
             break;
           }
           case 'deliver-dynamodb': {
