@@ -42,7 +42,7 @@ describe('DynamoDbTargetWriter', () => {
             TableName: 'state',
             Key: { pk: '~delivered#contacts#replica#c1' },
             UpdateExpression: 'SET #ver = :v, #hash = :h',
-            ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+            ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
             ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
             ExpressionAttributeValues: { ':v': 7, ':h': 'hash7' },
           },
