@@ -37,7 +37,9 @@ export class HttpPullReader implements PullReader {
   async *pages(read: PullReadOptions): AsyncGenerator<PulledPage> {
     const { http, incremental } = this.options;
     const mark = incremental && (carriesCursor(http) || http.cursorParam) ? cursorText(http, read.since) : undefined;
-    const query = incremental && http.cursorParam && (read.since !== undefined || http.cursorStart !== undefined) && mark !== undefined ? { [http.cursorParam]: mark } : {};
+    // cursorParam without cursorFormat carries the raw mark, as it always has.
+    const param = http.cursorFormat === undefined && read.since !== undefined ? read.since : mark;
+    const query = incremental && http.cursorParam && (read.since !== undefined || http.cursorStart !== undefined) && param !== undefined ? { [http.cursorParam]: param } : {};
     const origin = new URL(http.url).origin;
     const requested = new Set<string>();
     let previousItems: string | undefined;

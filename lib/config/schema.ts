@@ -140,8 +140,8 @@ export const pullHttpSchema = z
     timeoutMs: z.number().int().positive().max(60_000).default(10_000),
     /** Incremental mode: query parameter that carries the high-water mark of `cursorField` (e.g. `updated_since`). Without it (and without `{cursor}`), older records are skipped client-side. */
     cursorParam: z.string().min(1).optional(),
-    /** How `{cursor}` and `cursorParam` write the mark. @default "iso" */
-    cursorFormat: cursorFormatSchema.default('iso'),
+    /** How `{cursor}` (default `iso`) and `cursorParam` (default: the raw value of `cursorField`) write the mark. */
+    cursorFormat: cursorFormatSchema.optional(),
     /** The mark before the first pull (ISO-8601). @default "1970-01-01T00:00:00Z" */
     cursorStart: z.iso.datetime({ offset: true }).optional(),
   })

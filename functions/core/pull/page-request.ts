@@ -3,7 +3,7 @@ import type { PageToken } from './pagination';
 import { parseMs } from './records';
 
 type PullHttp = NonNullable<Extract<SourceConfig, { type: 'schedule' }>['http']>;
-export type CursorFormat = PullHttp['cursorFormat'];
+export type CursorFormat = NonNullable<PullHttp['cursorFormat']>;
 
 /** One page's request: the URL, the method and, for POST, the JSON body. */
 export interface PageRequest {
@@ -46,7 +46,7 @@ export function formatCursor(ms: number, format: CursorFormat): string {
 export function cursorText(http: Pick<PullHttp, 'cursorFormat' | 'cursorStart'>, since: string | undefined): string {
   const raw = since ?? http.cursorStart ?? EPOCH;
   const ms = parseMs(raw);
-  return ms === undefined ? raw : formatCursor(ms, http.cursorFormat);
+  return ms === undefined ? raw : formatCursor(ms, http.cursorFormat ?? 'iso');
 }
 
 /**
