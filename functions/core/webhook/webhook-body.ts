@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../../lib/config/schema';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
 
@@ -32,7 +33,8 @@ export function readWebhookBody(source: WebhookSource, rawBody: string): Webhook
       }
       if (notifications.length > MAX_RECORDS_PER_REQUEST) return refused(400, `an Outbound Message holds at most ${MAX_RECORDS_PER_REQUEST} notifications, got ${notifications.length}`);
       // Salesforce resends a message with the same notification ids until it is acknowledged.
-      const deliveryId = notifications.length ? `sf:${notifications.map((n) => n.id).join(',')}` : undefined;
+      // Hashed: up to 100 ids would not fit a DynamoDB key.
+      const deliveryId = notifications.length ? `sf:${createHash('sha256').update(notifications.map((n) => n.id).join(',')).digest('hex')}` : undefined;
       return { kind: 'events', events: notifications.map((n) => n.record), ...(deliveryId ? { deliveryId } : {}) };
     }
     case 'json': {
