@@ -2,7 +2,9 @@ import { z } from 'zod';
 
 /** Schemas of the connections to the systems users run: webhook auth schemes, pull and push credentials, HTTP pulls. */
 
-export const secretNameSchema = z.string().min(1);
+export const secretNameSchema = z
+  .string({ error: (issue) => (issue.input === undefined ? 'required: the name of the secret that holds the credential (Secrets Manager; locally SYNCLINE_SECRET_<NAME>)' : undefined) })
+  .min(1);
 
 /** How a webhook source authenticates its sender; each scheme is checked exactly as that sender signs. */
 export const webhookAuthSchema = z.discriminatedUnion('type', [
