@@ -257,6 +257,28 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     await recordWhere('fs-tickets', '1', (r) => r.record.subject === 'ticket 1');
   });
 
+  it('bad input: an XML bomb, a malformed SOAP body and a failing token endpoint get a 4xx or a partial pull with a clear error, no secret logged', async () => {
+    // Prepare
+    const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications><OrganizationId>&lol1;</OrganizationId></notifications></soapenv:Body></soapenv:Envelope>`;
+    api.salesforce.tokens.clear();
+    api.salesforce.tokenFailure = { status: 500, body: '<html>maintenance</html>' };
+
+    // Act
+    const bombed = await post('/webhooks/sf-contacts/outbound?token=sf-out-token', bomb, { 'content-type': 'text/xml' });
+    const malformed = await post('/webhooks/sf-contacts/outbound?token=sf-out-token', '<soapenv:Envelope><soapenv:Body>', { 'content-type': 'text/xml' });
+    const failed = await pull('sf-contacts', 'soql');
+    api.salesforce.tokenFailure = undefined;
+
+    // Assess
+    expect(bombed.status).toBe(400);
+    expect(bombed.json.message).toBe('a SOAP message must not contain a DOCTYPE or ENTITY declaration');
+    expect(malformed.status).toBe(400);
+    expect(failed).toMatchObject({ complete: false, pages: 0 });
+    expect(failed.error).toMatch(/oauth2 token request to http:\/\/127\.0\.0\.1:\d+\/services\/oauth2\/token answered HTTP 500$/);
+    expect(logs.join('\n')).not.toContain(SF_CLIENT.clientSecret);
+    expect(logs.join('\n')).not.toContain('sf-out-token');
+  });
+
   it('GitHub (form content type, ping skipped), Stripe and Shopify webhooks signed as each vendor signs them', async () => {
     // Prepare
     const issue = { action: 'edited', issue: { id: 1001, title: 'Bug', updated_at: '2026-03-01T10:00:00Z' } };

@@ -7,7 +7,7 @@ export interface SaasMock {
   readonly server: Server;
   readonly requests: { method: string; path: string; body: string; auth?: string }[];
   readonly jira: { issues: Map<string, { id: string; key: string; fields: Record<string, unknown> }> };
-  readonly salesforce: { contacts: Record<string, unknown>[]; upserts: Map<string, Record<string, unknown>>; tokens: Set<string> };
+  readonly salesforce: { contacts: Record<string, unknown>[]; upserts: Map<string, Record<string, unknown>>; tokens: Set<string>; tokenFailure?: { status: number; body: string } };
   readonly freshservice: { tickets: Record<string, unknown>[]; updates: Map<string, Record<string, unknown>> };
   close(): Promise<void>;
 }
@@ -63,6 +63,7 @@ export async function startSaasMock(): Promise<SaasMock> {
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_query.htm
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm
     if (url.pathname === '/services/oauth2/token') {
+      if (salesforce.tokenFailure) return res.writeHead(salesforce.tokenFailure.status, { 'content-type': 'text/html' }).end(salesforce.tokenFailure.body);
       const form = new URLSearchParams(body);
       if (form.get('grant_type') !== 'client_credentials' || form.get('client_id') !== SF_CLIENT.clientId || form.get('client_secret') !== SF_CLIENT.clientSecret) {
         return json(400, { error: 'invalid_client', error_description: 'invalid client credentials' });
