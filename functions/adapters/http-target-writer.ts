@@ -30,6 +30,8 @@ export interface HttpTargetWriterOptions {
   readonly now?: () => number;
   /** Where the remote ids of created records are kept (required with `create`). */
   readonly remoteIds?: RemoteIdStore;
+  /** OAuth2 token requests are logged here, never with a secret or token. */
+  readonly log?: (message: string, attributes: Record<string, unknown>) => void;
 }
 
 /** Largest response body kept in the audit entry of a rejected record. */
@@ -73,7 +75,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     this.auth = httpTargetAuth(this.target);
     if (this.auth && this.auth.type !== 'webhook') {
       const secrets = options.secrets ?? { get: async (name: string) => Promise.reject(new Error(`http target "${this.target.id}" names secret "${name}" but no secrets reader was given`)) };
-      this.credentials = requestAuth(this.auth, { secrets, fetch: this.fetchImpl, now: this.now, timeoutMs: this.target.timeoutMs });
+      this.credentials = requestAuth(this.auth, { secrets, fetch: this.fetchImpl, now: this.now, timeoutMs: this.target.timeoutMs, ...(options.log ? { log: options.log } : {}) });
     }
   }
 

@@ -95,6 +95,7 @@ export function localTargetWriter(o: LocalTargetHandlerOptions): BatchTargetWrit
         secrets: o.secrets,
         ...(o.fn.rateLimitPerInvocation ? { limiter: new TokenBucket(o.fn.rateLimitPerInvocation) } : {}),
         ...(o.remoteIds ? { remoteIds: o.remoteIds } : {}),
+        ...(o.logger ? { log: (m: string, a: Record<string, unknown>) => o.logger!.info(m, a) } : {}),
       });
     case 'eventbridge':
       return new EventBridgeTargetWriter({
