@@ -122,7 +122,7 @@ export function pageUrl(baseUrl: string, pagination: Pagination, token: PageToke
 
 /**
  * Where the page after this one is, or undefined when this was the last:
- * - cursor: the value at `cursorPath` in the body (absent, null, '' or unchanged = last page);
+ * - cursor: the value at `cursorPath` in the body (absent, null or '' = last page; a repeat trips the runaway guard);
  * - page: the next number, while the page had items;
  * - link: the Link header's `rel="next"`.
  */
@@ -156,8 +156,8 @@ export function nextPageToken(
       const value = getPath(response.body, pagination.cursorPath);
       if (value === undefined || value === null || value === '' || value === false) return undefined;
       if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-      const token = String(value);
-      return token === current.token ? undefined : { token, page };
+      // A cursor seen before is not the end: the reader's runaway guard stops the run as partial.
+      return { token: String(value), page };
     }
     case 'page': {
       if (response.itemCount === 0) return undefined;
@@ -166,7 +166,7 @@ export function nextPageToken(
     }
     case 'link': {
       const url = nextLink(response.link, response.url);
-      return url && url !== response.url ? { token: url, page } : undefined;
+      return url ? { token: url, page } : undefined;
     }
   }
 }

@@ -48,6 +48,8 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string) {
     // An API that ignores the locator: batch 1 again, with a fresh locator each time.
     return json(200, { done: false, nextRecordsUrl: `/loop?locator=${seen.length}`, records: RECORDS.slice(0, 3) });
   }
+  // An API whose cursor never moves on.
+  if (url.pathname === '/stuck') return json(200, { next: 'same', records: [{ Id: `s${seen.length}` }] });
   if (url.pathname === '/elsewhere') return json(200, { next: 'http://example.invalid/steal', records: RECORDS.slice(0, 1) });
   if (url.pathname === '/rest/api/2/search') {
     // Jira's offset paging: https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-get
@@ -164,6 +166,17 @@ describe('HttpPullReader against APIs that behave as documented', () => {
     expect(err).toBeInstanceOf(RunStopError);
     expect((err as Error).message).toBe('runaway guard: page 2 repeats the items of page 1 (the API ignores the pagination parameter?)');
     expect(pages).toHaveLength(1);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('runaway guard: a cursor seen before in the run stops it as partial', async () => {
+    // Act
+    const r = reader({ url: `${base}/stuck`, itemsPath: 'records', pagination: { type: 'cursor', cursorPath: 'next', param: 'cursor' } });
+    const err = await collect(r).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(RunStopError);
+    expect((err as Error).message).toMatch(/^runaway guard: page 3 would request .*\/stuck\?\.\.\. again \(a cursor or next URL seen before in this run\)$/);
     expect(seen).toHaveLength(2);
   });
 
