@@ -1,5 +1,5 @@
-import { BatchGetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { VersionConflictError, type StateStore, type StoredState } from '../ports';
+import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { VersionConflictError, type RemoteIdStore, type StateStore, type StoredState } from '../ports';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
@@ -37,7 +37,8 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
     UpdateExpression: 'SET #ver = :v, #hash = :h',
-    ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+    // A marker may exist with only a remote id or a create claim (no version yet).
+    ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
     ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
     ExpressionAttributeValues: { ':v': version, ':h': hash },
   };
@@ -50,7 +51,7 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
  * Deliveries never rewrite the (large) state item, and `put` never touches the markers, so a resolve cannot roll
  * them back. A `delivered` map left on a state item by earlier releases is still read (the higher version wins).
  */
-export class DynamoDbStateStore implements StateStore {
+export class DynamoDbStateStore implements StateStore, RemoteIdStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly targets: Readonly<Record<string, readonly string[]>>;
@@ -79,7 +80,7 @@ export class DynamoDbStateStore implements StateStore {
     }
 
     const states = new Map<string, StoredState>();
-    const markers = new Map<string, Record<string, { version: number; hash: string }>>();
+    const markers = new Map<string, Record<string, { version: number; hash: string; remoteId?: string }>>();
     for (const part of chunk(pks, 100)) {
       let pending: Record<string, unknown>[] = part.map((pk) => ({ pk }));
       for (let attempt = 1; pending.length > 0; attempt++) {
@@ -93,7 +94,11 @@ export class DynamoDbStateStore implements StateStore {
           const marker = markerOf.get(item.pk as string);
           if (marker) {
             const byTarget = markers.get(marker.key) ?? {};
-            byTarget[marker.targetId] = { version: Number(item.version), hash: item.hash as string };
+            byTarget[marker.targetId] = {
+              version: item.version === undefined ? 0 : Number(item.version),
+              hash: (item.hash as string | undefined) ?? '',
+              ...(typeof item.remoteId === 'string' ? { remoteId: item.remoteId } : {}),
+            };
             markers.set(marker.key, byTarget);
           } else {
             const state = fromItem(item);
@@ -156,6 +161,41 @@ export class DynamoDbStateStore implements StateStore {
       throw err;
     }
   }
+
+  async claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<'claimed' | 'taken' | { readonly remoteId: string }> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: deliveredPk(flow, targetId, key) },
+          UpdateExpression: 'SET createClaim = :o, createUntil = :u',
+          ConditionExpression: 'attribute_not_exists(remoteId) AND (attribute_not_exists(createUntil) OR createUntil < :now OR createClaim = :o)',
+          ExpressionAttributeValues: { ':o': owner, ':u': until, ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'claimed';
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      const old = (err as { Item?: Record<string, unknown> }).Item;
+      if (typeof old?.remoteId === 'string') return { remoteId: old.remoteId };
+      // DynamoDB Local may not return the old item: read it.
+      const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: deliveredPk(flow, targetId, key) }, ConsistentRead: true }));
+      return typeof Item?.remoteId === 'string' ? { remoteId: Item.remoteId } : 'taken';
+    }
+  }
+
+  async setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: deliveredPk(flow, targetId, key) },
+        ...(remoteId === null
+          ? { UpdateExpression: 'REMOVE remoteId, createClaim, createUntil' }
+          : { UpdateExpression: 'SET remoteId = :r REMOVE createClaim, createUntil', ExpressionAttributeValues: { ':r': remoteId } }),
+      }),
+    );
+  }
 }
 
 type Delivered = StoredState['delivered'];
@@ -166,6 +206,7 @@ function highest(legacy: Delivered, markers: Delivered | undefined): Delivered {
   const out: Record<string, Delivered[string]> = { ...legacy };
   for (const [targetId, d] of Object.entries(markers)) {
     if ((out[targetId]?.version ?? 0) < d.version) out[targetId] = d;
+    else if (d.remoteId !== undefined) out[targetId] = { ...out[targetId]!, remoteId: d.remoteId };
   }
   return out;
 }

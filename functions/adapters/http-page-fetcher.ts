@@ -1,5 +1,4 @@
-import { itemsAt, nextPageToken, pageUrl, type PageToken, type Pagination } from '../core/pull/pagination';
-import type { PulledPage, PullReader, PullReadOptions, Secrets } from '../ports';
+export { authorizationHeader } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 /** A non-retryable answer (4xx other than 429), or retries exhausted. */
@@ -64,13 +63,20 @@ export class HttpPageFetcher {
   }
 
   async getJson(url: string, headers: Readonly<Record<string, string>> = {}): Promise<JsonResponse> {
+    return this.request({ url, method: 'GET', headers });
+  }
+
+  /** A GET, or a POST with a JSON body; retried as `getJson` is (a search by POST reads, it does not write). */
+  async request(req: { readonly url: string; readonly method: 'GET' | 'POST'; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }): Promise<JsonResponse> {
+    const { url, method } = req;
     let last = '';
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       let waitMs: number | undefined;
       try {
         const res = await this.fetchImpl(url, {
-          method: 'GET',
-          headers: { accept: 'application/json', ...headers },
+          method,
+          headers: { accept: 'application/json', ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
+          ...(req.body !== undefined ? { body: req.body } : {}),
           redirect: 'follow',
           signal: AbortSignal.timeout(this.timeoutMs),
         });
@@ -80,7 +86,7 @@ export class HttpPageFetcher {
           try {
             body = text === '' ? null : JSON.parse(text);
           } catch (err) {
-            throw new HttpPullError(`GET ${redact(url)}: response is not valid JSON (${(err as Error).message.slice(0, 80)})`, res.status);
+            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${(err as Error).message.slice(0, 80)})`, res.status);
           }
           return { url: res.url || url, status: res.status, headers: res.headers, body, attempts: attempt };
         }
@@ -89,10 +95,10 @@ export class HttpPageFetcher {
         if (res.status === 429 || res.status === 503) {
           waitMs = retryAfterMs(res.headers.get('retry-after'), this.now());
           if (waitMs !== undefined && waitMs > this.maxRetryAfterMs) {
-            throw new HttpPullError(`GET ${redact(url)}: ${last} asks to retry after ${Math.ceil(waitMs / 1000)}s, more than ${this.maxRetryAfterMs / 1000}s`, res.status);
+            throw new HttpPullError(`${method} ${redact(url)}: ${last} asks to retry after ${Math.ceil(waitMs / 1000)}s, more than ${this.maxRetryAfterMs / 1000}s`, res.status);
           }
         } else if (res.status < 500 || res.status === 501) {
-          throw new HttpPullError(`GET ${redact(url)}: ${last}`, res.status);
+          throw new HttpPullError(`${method} ${redact(url)}: ${last}`, res.status);
         }
       } catch (err) {
         if (err instanceof HttpPullError) throw err;
@@ -101,68 +107,12 @@ export class HttpPageFetcher {
       }
       if (attempt < this.retry.maxAttempts) await this.retry.sleep(waitMs ?? backoffMs(this.retry, attempt));
     }
-    throw new HttpPullError(`GET ${redact(url)}: failed after ${this.retry.maxAttempts} attempts (last: ${last})`);
+    throw new HttpPullError(`${method} ${redact(url)}: failed after ${this.retry.maxAttempts} attempts (last: ${last})`);
   }
 }
 
 /** URL without its query string: query parameters may carry tokens. */
-function redact(url: string): string {
+export function redact(url: string): string {
   const i = url.indexOf('?');
   return i < 0 ? url : `${url.slice(0, i)}?...`;
-}
-
-/** The `Authorization` header of a secret: a bearer token, or `user:password` for basic (JSON `{token}` / `{username, password}` work too). */
-export function authorizationHeader(type: 'bearer' | 'basic', secret: string): string {
-  let value = secret.trim();
-  if (value.startsWith('{')) {
-    try {
-      const json = JSON.parse(value) as Record<string, unknown>;
-      if (type === 'bearer' && typeof json.token === 'string') value = json.token;
-      if (type === 'basic' && typeof json.username === 'string') value = `${json.username}:${String(json.password ?? '')}`;
-    } catch {
-      // a plain value that happens to start with '{'
-    }
-  }
-  return type === 'bearer' ? `Bearer ${value}` : `Basic ${Buffer.from(value, 'utf8').toString('base64')}`;
-}
-
-export interface HttpPullReaderOptions {
-  readonly url: string;
-  /** Dotted path of the items array in the response; '' = the body is the array. */
-  readonly itemsPath: string;
-  readonly pagination: Pagination;
-  readonly auth?: { readonly type: 'bearer' | 'basic'; readonly secretName: string };
-  /** Required with `auth`. */
-  readonly secrets?: Secrets;
-  /** Incremental mode: query parameter carrying the high-water mark. */
-  readonly cursorParam?: string;
-  readonly fetcher: HttpPageFetcher;
-}
-
-/** PullReader over a paginated JSON API; the continuation is the next page's token. Positions read `page N item M`. */
-export class HttpPullReader implements PullReader {
-  constructor(private readonly options: HttpPullReaderOptions) {
-    if (options.auth && !options.secrets) throw new Error('HttpPullReader: auth needs secrets');
-  }
-
-  async *pages(read: PullReadOptions): AsyncGenerator<PulledPage> {
-    const { url: baseUrl, itemsPath, pagination, auth, secrets, cursorParam, fetcher } = this.options;
-    const headers: Record<string, string> = {};
-    if (auth) headers.authorization = authorizationHeader(auth.type, await secrets!.get(auth.secretName));
-    const extra = cursorParam && read.since !== undefined ? { [cursorParam]: read.since } : {};
-    let token: PageToken | undefined = read.continuation ? (JSON.parse(read.continuation) as PageToken) : { page: 1 };
-    while (token) {
-      const res = await fetcher.getJson(pageUrl(baseUrl, pagination, token, extra), headers);
-      const found = itemsAt(res.body, itemsPath);
-      if ('error' in found) throw new HttpPullError(`page ${token.page}: ${found.error}`, res.status);
-      const page = token.page;
-      const next = nextPageToken(pagination, token, { body: res.body, link: res.headers.get('link'), url: res.url, itemCount: found.items.length });
-      yield {
-        items: found.items.map((record, i) => ({ record, position: `page ${page} item ${i + 1}` })),
-        next: next ? JSON.stringify(next) : undefined,
-        label: `page ${page}`,
-      };
-      token = next;
-    }
-  }
 }

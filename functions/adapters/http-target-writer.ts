@@ -1,10 +1,12 @@
 import jsonata from 'jsonata';
 import { Webhook } from 'standardwebhooks';
-import type { FlowConfig } from '../../lib/config/schema';
-import { eventId } from '../core/envelope';
+import { httpTargetAuth, type FlowConfig, type HttpTargetAuth } from '../../lib/config/schema';
+import { randomUUID } from 'node:crypto';
+import { eventId, getPath } from '../core/envelope';
 import { targetRecord, type TargetRecord } from '../core/target-record';
-import type { BatchTargetWriter, Secrets, TargetResult, TargetWrite } from '../ports';
-import { authorizationHeader, retryAfterMs } from './http-page-fetcher';
+import type { BatchTargetWriter, RemoteIdStore, Secrets, TargetResult, TargetWrite } from '../ports';
+import { retryAfterMs } from './http-page-fetcher';
+import { requestAuth, type RequestAuth } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'http' }>;
@@ -12,7 +14,7 @@ export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'h
 export interface HttpTargetWriterOptions {
   readonly flowId: string;
   readonly target: HttpTargetConfig;
-  /** Reads `target.secretName` (once per container). */
+  /** Reads the target's secret (once per container; OAuth2 tokens are cached until they expire). */
   readonly secrets?: Secrets;
   /** Per-invocation limiter (a TokenBucket); every attempt takes a token. */
   readonly limiter?: { take(): Promise<void> };
@@ -26,6 +28,10 @@ export interface HttpTargetWriterOptions {
   readonly budgetMs?: number;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
+  /** Where the remote ids of created records are kept (required with `create`). */
+  readonly remoteIds?: RemoteIdStore;
+  /** OAuth2 token requests are logged here, never with a secret or token. */
+  readonly log?: (message: string, attributes: Record<string, unknown>) => void;
 }
 
 /** Largest response body kept in the audit entry of a rejected record. */
@@ -52,6 +58,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private readonly body?: jsonata.Expression;
+  private readonly createBody?: jsonata.Expression;
+  private readonly auth?: HttpTargetAuth;
+  /** Bearer, basic, header and oauth2 credentials; `webhook` signs each request instead. */
+  private readonly credentials?: RequestAuth;
   private credential?: Promise<string | undefined>;
 
   constructor(private readonly options: HttpTargetWriterOptions) {
@@ -60,6 +70,13 @@ export class HttpTargetWriter implements BatchTargetWriter {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.now = options.now ?? Date.now;
     if (this.target.body) this.body = jsonata(this.target.body);
+    if (this.target.create?.body) this.createBody = jsonata(this.target.create.body);
+    if (this.target.create && !options.remoteIds) throw new Error(`http target "${this.target.id}" has create but no remote id store was given`);
+    this.auth = httpTargetAuth(this.target);
+    if (this.auth && this.auth.type !== 'webhook') {
+      const secrets = options.secrets ?? { get: async (name: string) => Promise.reject(new Error(`http target "${this.target.id}" names secret "${name}" but no secrets reader was given`)) };
+      this.credentials = requestAuth(this.auth, { secrets, fetch: this.fetchImpl, now: this.now, timeoutMs: this.target.timeoutMs, ...(options.log ? { log: options.log } : {}) });
+    }
   }
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
@@ -74,10 +91,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
   }
 
   /** The request of one change (pure but for the JSONata evaluation). */
-  async requestOf(change: TargetWrite): Promise<HttpRequestPlan> {
+  async requestOf(change: TargetWrite, remoteId?: string): Promise<HttpRequestPlan> {
     const record = targetRecord(change);
     const method = methodFor(this.target.method, record.op);
-    const url = this.target.url.split('{key}').join(encodeURIComponent(record.key));
+    const url = fill(this.target.url, record.key, remoteId);
     const idempotencyKey = eventId(this.options.flowId, this.target.id, record.key, record.version);
     if (method === 'DELETE' && !this.body) return { url, method, idempotencyKey };
     return { url, method, idempotencyKey, body: JSON.stringify(await this.bodyOf(record)) };
@@ -85,12 +102,12 @@ export class HttpTargetWriter implements BatchTargetWriter {
 
   private async bodyOf(record: TargetRecord): Promise<unknown> {
     if (!this.body) return record.op === 'delete' ? { key: record.key, op: 'delete', version: record.version, ts: record.ts } : record.data;
-    const result = await this.body.evaluate(record.data ?? {}, { key: record.key, op: record.op, version: record.version, ts: record.ts, flow: record.flow });
-    return result === undefined ? null : result;
+    return evaluateBody(this.body, record);
   }
 
+  /** The Standard Webhooks signing secret of a `webhook` target. */
   private secret(): Promise<string | undefined> {
-    const name = this.target.secretName;
+    const name = this.auth?.type === 'webhook' ? this.auth.secretName : undefined;
     if (!name) return Promise.resolve(undefined);
     if (!this.options.secrets) return Promise.reject(new Error(`http target "${this.target.id}" names secret "${name}" but no secrets reader was given`));
     this.credential ??= this.options.secrets.get(name).catch((err: unknown) => {
@@ -103,37 +120,100 @@ export class HttpTargetWriter implements BatchTargetWriter {
   private async headersFor(req: HttpRequestPlan): Promise<Record<string, string>> {
     const headers: Record<string, string> = { 'idempotency-key': req.idempotencyKey, 'user-agent': 'syncline' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.credentials) return { ...headers, ...(await this.credentials.headers()) };
     const secret = await this.secret();
     if (secret === undefined) return headers;
-    if (this.target.authType === 'webhook') {
-      const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
-      const at = new Date(this.now());
-      headers['webhook-id'] = req.idempotencyKey;
-      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-      headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
-    } else {
-      headers.authorization = authorizationHeader(this.target.authType, secret);
-    }
+    const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
+    const at = new Date(this.now());
+    headers['webhook-id'] = req.idempotencyKey;
+    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
+    headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
     return headers;
   }
 
   private async deliver(change: TargetWrite, deadline: number): Promise<TargetResult> {
     const escape = dotSegmentKey(this.target.url, change.key);
     if (escape) return { status: 'rejected', reason: escape };
-    let req: HttpRequestPlan;
     try {
-      req = await this.requestOf(change);
+      await this.secret();
+      await this.credentials?.headers();
+    } catch (err) {
+      return { status: 'retry', reason: `credential "${this.auth?.secretName}" unavailable: ${(err as Error).message}` };
+    }
+    if (this.target.create) return this.createOrUpdate(change, deadline);
+    const req = await this.planned(change);
+    if ('status' in req) return req;
+    const answer = await this.exchange(req, deadline);
+    return answer.kind === 'retry' ? { status: 'retry', reason: answer.reason } : settled(req, answer);
+  }
+
+  private async planned(change: TargetWrite, remoteId?: string): Promise<HttpRequestPlan | TargetResult> {
+    try {
+      return await this.requestOf(change, remoteId);
     } catch (err) {
       return { status: 'rejected', reason: `body mapping failed: ${(err as Error).message}` };
     }
-    try {
-      await this.secret();
-    } catch (err) {
-      return { status: 'retry', reason: `credential "${this.target.secretName}" unavailable: ${(err as Error).message}` };
+  }
+
+  /**
+   * `create`: a key without a remote id is created once (claimed first, so concurrent deliveries do not create it
+   * twice), its id kept; later versions update `{remoteId}`; a 404 there forgets the id and creates again.
+   */
+  private async createOrUpdate(change: TargetWrite, deadline: number, recreated = false): Promise<TargetResult> {
+    const create = this.target.create!;
+    const remoteIds = this.options.remoteIds!;
+    const { flow, targetId, key } = change;
+    const op = change.view.deleted ? 'delete' : 'upsert';
+    let remoteId = change.remoteId;
+    if (remoteId === undefined) {
+      // Nothing was created for this key: nothing to delete.
+      if (op === 'delete') return { status: 'written' };
+      const now = this.now();
+      const claim = await remoteIds.claimCreate(flow, targetId, key, randomUUID(), now, now + CREATE_CLAIM_MS);
+      if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"` };
+      if (claim !== 'claimed') {
+        remoteId = claim.remoteId;
+      } else {
+        let req: HttpRequestPlan;
+        try {
+          const record = targetRecord(change);
+          const body = this.createBody ? await evaluateBody(this.createBody, record) : await this.bodyOf(record);
+          // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
+          req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create') };
+        } catch (err) {
+          return { status: 'rejected', reason: `create body mapping failed: ${(err as Error).message}` };
+        }
+        const answer = await this.exchange(req, deadline);
+        if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason };
+        if (answer.status < 200 || answer.status >= 300) return settled(req, answer);
+        const id = remoteIdOf(create.idPath, answer);
+        if (id === undefined) {
+          return { status: 'rejected', reason: `created, but the answer has no id at ${create.idPath}: the record exists at the target without a known id`, detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY) } };
+        }
+        await remoteIds.setRemoteId(flow, targetId, key, id);
+        return { status: 'written' };
+      }
     }
+    const req = await this.planned(change, remoteId);
+    if ('status' in req) return req;
+    const answer = await this.exchange(req, deadline);
+    if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason };
+    if (answer.status === 404 && !recreated) {
+      // Deleted at the target: forget the id; an upsert creates the record again.
+      await remoteIds.setRemoteId(flow, targetId, key, null);
+      if (op === 'delete') return { status: 'written' };
+      const { remoteId: _gone, ...rest } = change;
+      return this.createOrUpdate(rest, deadline, true);
+    }
+    return settled(req, answer);
+  }
+
+  /** One request, retried on 408, 429, 5xx and timeouts within bounds; an expired OAuth2 token is fetched again once. */
+  private async exchange(req: HttpRequestPlan, deadline: number): Promise<Answer | { readonly kind: 'retry'; readonly reason: string }> {
     let last = '';
+    let refreshed = false;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (this.now() >= deadline) return { status: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})` };
+      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})` };
       await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {
@@ -145,15 +225,17 @@ export class HttpTargetWriter implements BatchTargetWriter {
           signal: AbortSignal.timeout(this.target.timeoutMs),
         });
         const text = await res.text().catch(() => '');
-        if (res.status >= 200 && res.status < 300) return { status: 'written' };
         last = `HTTP ${res.status}`;
-        if (!(res.status === 408 || res.status === 429 || res.status >= 500)) {
-          return { status: 'rejected', reason: `${req.method} answered ${res.status}`, detail: { status: res.status, body: text.slice(0, MAX_AUDIT_BODY) } };
+        if (res.status === 401 && !refreshed && this.credentials?.refresh()) {
+          refreshed = true;
+          attempt--;
+          continue;
         }
+        if (!(res.status === 408 || res.status === 429 || res.status >= 500)) return { kind: 'answer', status: res.status, text, headers: res.headers };
         waitMs = retryAfterMs(res.headers.get('retry-after'), this.now());
         const max = this.options.maxRetryAfterMs ?? 10_000;
         if (waitMs !== undefined && (waitMs > max || this.now() + waitMs >= deadline)) {
-          return { status: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry` };
+          return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry` };
         }
       } catch (err) {
         const e = err as Error;
@@ -161,8 +243,49 @@ export class HttpTargetWriter implements BatchTargetWriter {
       }
       if (attempt < this.retry.maxAttempts) await this.retry.sleep(waitMs ?? backoffMs(this.retry, attempt));
     }
-    return { status: 'retry', reason: `${last} after ${this.retry.maxAttempts} attempts` };
+    return { kind: 'retry', reason: `${last} after ${this.retry.maxAttempts} attempts` };
   }
+}
+
+/** A create claim outlives any one delivery attempt; a crashed creator's claim expires after this. */
+const CREATE_CLAIM_MS = 60_000;
+
+interface Answer {
+  readonly kind: 'answer';
+  readonly status: number;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+/** 2xx is written; any other final answer rejects the record with the response body. */
+function settled(req: HttpRequestPlan, answer: Answer): TargetResult {
+  if (answer.status >= 200 && answer.status < 300) return { status: 'written' };
+  return { status: 'rejected', reason: `${req.method} answered ${answer.status}`, detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY) } };
+}
+
+/** The created record's id: at `idPath` in the JSON answer, or the last segment of `Location` for `$location`. */
+function remoteIdOf(idPath: string, answer: Answer): string | undefined {
+  if (idPath === '$location') {
+    const location = answer.headers.get('location');
+    const segment = location ? decodeURIComponent(new URL(location, 'http://x').pathname.split('/').filter(Boolean).pop() ?? '') : '';
+    return segment || undefined;
+  }
+  try {
+    const value = getPath(JSON.parse(answer.text), idPath);
+    return typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const fill = (template: string, key: string, remoteId?: string) => {
+  const url = template.split('{key}').join(encodeURIComponent(key));
+  return remoteId === undefined ? url : url.split('{remoteId}').join(encodeURIComponent(remoteId));
+};
+
+async function evaluateBody(expression: jsonata.Expression, record: TargetRecord): Promise<unknown> {
+  const result = await expression.evaluate(record.data ?? {}, { key: record.key, op: record.op, version: record.version, ts: record.ts, flow: record.flow });
+  return result === undefined ? null : result;
 }
 
 /** Method for an op: a single method serves upserts (deletes use DELETE); `{upsert, delete}` picks per op. */

@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ScheduleSource } from '../core/pull/records';
 import type { PullReader, Secrets } from '../ports';
-import { HttpPageFetcher, HttpPullReader } from './http-page-fetcher';
+import { HttpPageFetcher } from './http-page-fetcher';
+import { HttpPullReader } from './http-pull-reader';
 import type { RetryOptions } from './retry';
 import { S3ObjectReader } from './s3-object-reader';
 
@@ -13,6 +14,8 @@ export interface PullReaderDeps {
   /** @default global fetch with the source's timeout */
   readonly fetcher?: HttpPageFetcher;
   readonly retry?: RetryOptions;
+  /** Token requests of `oauth2` sources are logged here (never a secret). */
+  readonly log?: (message: string, attributes: Record<string, unknown>) => void;
   /** S3 records per page. @default 1000 */
   readonly s3PageSize?: number;
 }
@@ -22,13 +25,11 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
   if (source.http) {
     const http = source.http;
     return new HttpPullReader({
-      url: http.url,
-      itemsPath: http.itemsPath,
-      pagination: http.pagination,
-      auth: http.auth,
+      http,
+      incremental: source.mode === 'incremental',
       secrets: deps.secrets,
-      cursorParam: source.mode === 'incremental' ? http.cursorParam : undefined,
       fetcher: deps.fetcher ?? new HttpPageFetcher({ timeoutMs: http.timeoutMs, retry: deps.retry }),
+      auth: { timeoutMs: http.timeoutMs, ...(deps.log ? { log: deps.log } : {}) },
     });
   }
   if (source.s3) {

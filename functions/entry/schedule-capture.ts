@@ -39,7 +39,7 @@ export const handler = middy(
   createScheduleCaptureHandler({
     flow,
     sourceId,
-    reader: createPullReader(source, { secrets: new SecretsManagerSecrets({ client: secretsManagerClient }), s3Client }),
+    reader: createPullReader(source, { secrets: new SecretsManagerSecrets({ client: secretsManagerClient }), s3Client, log: (m, a) => logger.info(m, a) }),
     pullState: new DynamoDbPullStateStore({ client: documentClient, tableName: stateTable }),
     publisher: new SqsPublisher({ client: sqsClient, payloads }),
     transformQueueUrl,

@@ -164,6 +164,8 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
         clocks: state.view.clocks,
         hash: state.view.hash,
         delivered: state.delivered,
+        // The id each `http` target with `create` gave this key.
+        remoteIds: Object.fromEntries(Object.entries(state.delivered).flatMap(([t, d]) => (d.remoteId ? [[t, d.remoteId]] : []))),
         updatedAt: state.updatedAt,
       };
     },

@@ -78,7 +78,8 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
           continue;
         }
         const ts = changeTimeOf(state.view);
-        toWrite.push({ group, state, change: { flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts } });
+        const remoteId = state.delivered[targetId]?.remoteId;
+        toWrite.push({ group, state, change: { flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts, ...(remoteId ? { remoteId } : {}) } });
       }
 
       let rejected = 0;

@@ -1,11 +1,14 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
-import { ENVELOPE_VERSION, eventId, getPath, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import { carryProblems, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, settleNumbers, storableCopy } from '../core/json-safety';
+import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import { recordOf, timestampOf } from '../core/webhook/event-record';
+import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
+import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
+import { MAX_RECORDS_PER_REQUEST, readWebhookBody } from '../core/webhook/webhook-body';
 import {
   type AuditEntry,
   type AuditLog,
@@ -38,7 +41,7 @@ export interface WebhookCaptureDeps {
   readonly webhookSecrets: Readonly<Record<string, string>>;
   readonly transformQueueUrl: string;
   readonly publisher: Publisher;
-  /** Replay protection by `webhook-id`; with `release`, a request that failed on our side can be retried. */
+  /** Replay protection by the sender's delivery id (else the body's hash); with `release`, a request that failed on our side can be retried. */
   readonly dedup: DedupStore & Partial<DedupRelease>;
   readonly audit: AuditLog;
   readonly quarantine: QuarantineStore;
@@ -49,7 +52,7 @@ export interface WebhookCaptureDeps {
 
 export type WebhookCaptureHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-export const MAX_RECORDS_PER_REQUEST = 500;
+export { MAX_RECORDS_PER_REQUEST };
 export const DEDUP_TTL_SECONDS = 24 * 3600;
 /** Longest delivery id kept for replay protection (it is part of a DynamoDB key). */
 export const MAX_WEBHOOK_ID_BYTES = 512;
@@ -67,6 +70,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
   const webhookSources = flow.sources.filter((s): s is WebhookSource => s.type === 'webhook');
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
   const keyIsRaw = keyUntouchedByTransform(flow);
+  const verifiers = new Map<string, WebhookVerifier>(served.map((s) => [s.id, verifierFor(s.auth)]));
 
   return async (event) => {
     const method = event.requestContext?.http?.method ?? 'POST';
@@ -100,48 +104,39 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     const secretName = deps.webhookSecrets[source.id];
     if (!secretName) throw new Error(`no webhook secret configured for source "${source.id}" of flow "${flow.id}"`);
     const secret = await deps.secrets.get(secretName);
-    try {
-      new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`).verify(rawBody, headers, { jsonParse: false });
-    } catch (err) {
-      if (err instanceof WebhookVerificationError) return message(401, verificationMessage(err.message));
-      throw err;
-    }
-    const webhookId = headers['webhook-id']!;
-    if (Buffer.byteLength(webhookId, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
-      return message(400, `webhook-id is ${Buffer.byteLength(webhookId, 'utf8')} bytes; the longest accepted is ${MAX_WEBHOOK_ID_BYTES}`);
-    }
-    logger.setCorrelationId?.(webhookId);
+    const verifier = verifiers.get(source.id)!;
+    const verdict = verifier.verify({ headers, query: event.queryStringParameters ?? {}, rawBody }, secret, clock.now());
+    if (!verdict.ok) return message(401, `${verifier.scheme}: ${verdict.reason}; source "${source.id}" expects ${verifier.expects}`);
 
     const depth = jsonDepth(rawBody);
     if (depth > MAX_BODY_DEPTH) return message(400, `body nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`);
-    let body: unknown;
-    try {
-      body = parseJsonExact(rawBody);
-    } catch (err) {
-      return message(400, `body is not valid JSON: ${(err as Error).message}`);
+    const read = readWebhookBody(source, rawBody);
+    if (read.kind === 'refused') return message(read.status, read.message);
+    // Replay protection: the sender's delivery id, else the body's hash within the dedup window.
+    const webhookId = verdict.deliveryId ?? (read.kind === 'events' ? read.deliveryId : undefined) ?? bodyHash(rawBody);
+    if (Buffer.byteLength(webhookId, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
+      return message(400, `delivery id is ${Buffer.byteLength(webhookId, 'utf8')} bytes; the longest accepted is ${MAX_WEBHOOK_ID_BYTES}`);
     }
-    const debezium = source.format === 'debezium';
-    // Debezium metadata such as `source.ts_ns` may round harmlessly; record values are checked again by the transform.
-    if (debezium) body = settleNumbers(body);
-    const shapeProblem = debezium ? checkDebeziumShape(body) : checkShape(body);
-    if (shapeProblem) return message(400, shapeProblem);
-    const records = (Array.isArray(body) ? body : [body]) as Record<string, unknown>[];
+    logger.setCorrelationId?.(webhookId);
+    const count = read.kind === 'events' ? read.events.length : Array.isArray(read.body) ? read.body.length : 1;
+    const answer = (counts: { accepted: number; duplicates: number; quarantined: number; skipped?: number }) =>
+      source.format === 'salesforce-outbound'
+        ? { statusCode: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body: SALESFORCE_ACK }
+        : reply(202, { accepted: counts.accepted, duplicates: counts.duplicates, quarantined: counts.quarantined, ...(counts.skipped ? { skipped: counts.skipped } : {}) });
 
     const scope = `${flow.id}/${source.id}`;
     if (!(await dedup.claim(scope, webhookId, DEDUP_TTL_SECONDS))) {
-      logger.info('duplicate webhook', { flow: flow.id, source: source.id, webhookId, records: records.length });
-      return reply(202, { accepted: 0, duplicates: records.length, quarantined: 0 });
+      logger.info('duplicate webhook', { flow: flow.id, source: source.id, webhookId, records: count });
+      return answer({ accepted: 0, duplicates: count, quarantined: 0 });
     }
 
     try {
-      const result: { accepted: number; quarantined: number; skipped?: number } = debezium
-        ? await captureDebezium(source, webhookId, body)
-        : await capture(source, webhookId, records);
+      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events);
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
       metrics.count('Quarantined', result.quarantined);
-      // Debezium events that are not row changes (tombstones, heartbeats, ...) are counted as skipped.
-      return reply(202, { accepted: result.accepted, duplicates: 0, quarantined: result.quarantined, ...(result.skipped !== undefined ? { skipped: result.skipped } : {}) });
+      // Events without a record (GitHub's ping) and Debezium events that are not row changes are counted as skipped.
+      return answer({ accepted: result.accepted, duplicates: 0, quarantined: result.quarantined, skipped: result.skipped });
     } catch (err) {
       // Let the sender retry: forget the claim so the retry is not taken for a replay.
       await dedup.release?.(scope, webhookId).catch((releaseErr: unknown) =>
@@ -151,17 +146,23 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
   };
 
-  async function capture(source: WebhookSource, webhookId: string, records: Record<string, unknown>[]) {
+  async function capture(source: WebhookSource, webhookId: string, events: readonly Record<string, unknown>[]) {
     const now = clock.now();
     const envelopes: ChangeEnvelope[] = [];
     const quarantined: QuarantineItem[] = [];
     const entries: AuditEntry[] = [];
-    records.forEach((record, index) => {
+    let skipped = 0;
+    events.forEach((event, index) => {
+      const record = recordOf(source, event);
+      if (record === undefined) {
+        skipped++;
+        return;
+      }
       const id = eventId(flow.id, source.id, webhookId, index);
       const seq = `${webhookId}#${String(index).padStart(3, '0')}`;
       const key = keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
-      const ts = timestampOf(source, record, now);
-      const op = source.deleteWhen && matchesPattern(source.deleteWhen, record) ? 'delete' : 'upsert';
+      const ts = timestampOf(source, event, record, now);
+      const op = source.deleteWhen && matchesPattern(source.deleteWhen, event) ? 'delete' : 'upsert';
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       const unstorable = carryProblems(record);
       const problem =
@@ -190,7 +191,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       envelopes.push({ ...base, ts: ts as number, data: record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
-    return commit(envelopes, quarantined, entries);
+    return { ...(await commit(envelopes, quarantined, entries)), skipped };
   }
 
   /** Debezium change events (see debezium-webhook-capture.ts); truncates are audited and counted. */
@@ -250,51 +251,3 @@ function lowerCaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined
   for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
   return out;
 }
-
-function verificationMessage(reason: string): string {
-  if (/missing/i.test(reason)) return 'missing webhook signature: webhook-id, webhook-timestamp and webhook-signature headers are required';
-  if (/too old|too new/i.test(reason)) return 'webhook-timestamp is more than 5 minutes off';
-  if (/invalid signature headers/i.test(reason)) return 'webhook-timestamp is not a number of seconds';
-  return 'invalid webhook signature';
-}
-
-/** A Debezium body: one event object or an array of them; `null` elements are tombstones, other bad elements are quarantined. */
-function checkDebeziumShape(body: unknown): string | undefined {
-  if (Array.isArray(body)) {
-    return body.length > MAX_RECORDS_PER_REQUEST ? `an array body holds at most ${MAX_RECORDS_PER_REQUEST} change events, got ${body.length}` : undefined;
-  }
-  if (!isObject(body)) return `body must be a Debezium change event object or an array of them, got ${kindOf(body)}`;
-  return undefined;
-}
-
-function checkShape(body: unknown): string | undefined {
-  if (Array.isArray(body)) {
-    if (body.length > MAX_RECORDS_PER_REQUEST) return `an array body holds at most ${MAX_RECORDS_PER_REQUEST} records, got ${body.length}`;
-    const bad = body.findIndex((r) => !isObject(r));
-    if (bad >= 0) return `body[${bad}] is ${kindOf(body[bad])}, not an object: an array body must hold only objects`;
-    return undefined;
-  }
-  if (!isObject(body)) return `body must be a JSON object or an array of objects, got ${kindOf(body)}`;
-  return undefined;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
-
-/** The source timestamp in ms, capture time when the source has no timestampField, or a reason to quarantine. */
-function timestampOf(source: WebhookSource, record: Record<string, unknown>, now: number): number | string {
-  if (!source.timestampField) return now;
-  const value = getPath(record, source.timestampField);
-  if (value === undefined || value === null || value === '') return `timestampField "${source.timestampField}" is missing`;
-  if (typeof value === 'number') {
-    return Number.isFinite(value) && value >= 0 ? value : `timestampField "${source.timestampField}" is not a valid epoch ms number`;
-  }
-  if (typeof value === 'string') {
-    if (/^\d+$/.test(value)) return Number(value);
-    const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-    if (Number.isFinite(ms)) return ms;
-    return `timestampField "${source.timestampField}" is not an ISO-8601 time or epoch ms`;
-  }
-  return `timestampField "${source.timestampField}" is ${kindOf(value)}, not an ISO-8601 time or epoch ms`;
-}
-

@@ -10,7 +10,7 @@ export interface StoredState {
   readonly doc: MergeDoc;
   readonly view: RecordView;
   /** Content hash and version last delivered to each target. */
-  readonly delivered: Readonly<Record<string, { readonly version: number; readonly hash: string }>>;
+  readonly delivered: Readonly<Record<string, { readonly version: number; readonly hash: string; readonly remoteId?: string }>>;
   readonly updatedAt: number;
 }
 
@@ -222,6 +222,19 @@ export interface TargetWrite {
    * marker, so a change relayed through the table keeps its original clock and two flows order it alike.
    */
   readonly clock?: { readonly seq: string; readonly id: string };
+  /** The id the target gave this key when it was created (an `http` target with `create`). */
+  readonly remoteId?: string;
+}
+
+/** Remote ids of records an `http` target created, kept with the target's delivered marker. */
+export interface RemoteIdStore {
+  /**
+   * Claims the creation of a key's remote record until `until` (ms), unless it already has a remote id (returned)
+   * or another delivery holds an unexpired claim (`taken`). The claim is what makes a key created at most once.
+   */
+  claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<'claimed' | 'taken' | { readonly remoteId: string }>;
+  /** Keeps the remote id (and drops the claim); `null` forgets it, so the next delivery creates the record again. */
+  setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null): Promise<void>;
 }
 
 export interface TargetWriter {

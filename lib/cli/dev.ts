@@ -47,7 +47,12 @@ function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: strin
   out(`syncline: ready on ${runtime.url}`);
   for (const flow of config.flows) {
     out(`  flow ${flow.id}${flow.description ? ` (${flow.description})` : ''}`);
-    for (const w of runtime.webhooks.filter((x) => x.flowId === flow.id)) for (const url of w.urls) out(`    POST ${url}`);
+    for (const w of runtime.webhooks.filter((x) => x.flowId === flow.id)) {
+      const source = flow.sources.find((x) => x.id === w.sourceId);
+      // Vendor schemes name their secret; Standard Webhooks sources without one share the runtime's secret below.
+      const auth = source?.type === 'webhook' && source.auth.secretName ? `  (${source.auth.type}, secret ${source.auth.secretName})` : '';
+      for (const url of w.urls) out(`    POST ${url}${auth}`);
+    }
     const fr = runtime.resources.flows[flow.id];
     for (const source of flow.sources) {
       const pull = `POST ${runtime.url}/flows/${flow.id}/sources/${source.id}/pull`;

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { CronError, schedulerCron } from './cron';
+import { pullAuthSchema, pullHttpSchema, secretNameSchema, webhookAuthSchema } from './connector-schemas';
+
+export { pullHttpSchema, webhookAuthSchema } from './connector-schemas';
 
 /** An EventBridge event pattern: nested objects whose leaves are arrays of matchers. */
 export const eventPatternSchema = z.record(z.string(), z.unknown());
@@ -23,26 +26,41 @@ export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
  */
 export const DEBEZIUM_MAX_BODY_BYTES = 4_000_000;
 
-const webhookSource = z.strictObject({
-  id: idSchema,
-  type: z.literal('webhook'),
-  format: z.enum(['json', 'debezium']).default('json'),
-  /** Field holding the change time (ISO-8601 string or epoch ms). Default: capture time. */
-  timestampField: z.string().min(1).optional(),
-  /** Records matching this event pattern are deletes. */
-  deleteWhen: eventPatternSchema.optional(),
-  /** Largest accepted body in bytes, at most {@link MAX_WEBHOOK_BODY_BYTES}. @default 1000000, 4000000 for `debezium` (a Debezium Server batch of 200 events with schemas) */
-  maxBodyBytes: z
-    .number()
-    .int()
-    .positive()
-    .max(MAX_WEBHOOK_BODY_BYTES, `must be at most ${MAX_WEBHOOK_BODY_BYTES} (4.5 MB): Lambda takes a 6 MB event, and API Gateway base64-encodes a non-text body, a third larger`)
-    .optional(),
-  /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
-  table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
-  /** Debezium truncate events (`op: "t"`): `ignore` audits them; `delete` also deletes every key this source holds for that table. */
-  onTruncate: z.enum(['ignore', 'delete']).default('ignore'),
-}).transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
+const webhookSource = z
+  .strictObject({
+    id: idSchema,
+    type: z.literal('webhook'),
+    /** `json`, `debezium`, `form` (urlencoded, a `payload` field holding JSON) or `salesforce-outbound` (SOAP Outbound Messages). */
+    format: z.enum(['json', 'debezium', 'form', 'salesforce-outbound']).default('json'),
+    auth: webhookAuthSchema.default({ type: 'standard-webhooks' }),
+    /** Dot path of the record in each event (`issue`, `data.object`); an event without one is skipped. @default the event itself */
+    recordPath: z.string().min(1).optional(),
+    /** Change time: a path in the record, or `$event.<path>` in the event (ISO-8601, epoch ms, or epoch seconds below 10^11). Default: capture time. */
+    timestampField: z.string().min(1).optional(),
+    /** Events matching this event pattern are deletes (matched against the whole event). */
+    deleteWhen: eventPatternSchema.optional(),
+    /** `salesforce-outbound`: the sending org; compared on its first 15 characters. */
+    organizationId: z.string().regex(/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/, 'must be a 15- or 18-character Salesforce organization id').optional(),
+    /** Largest accepted body in bytes, at most {@link MAX_WEBHOOK_BODY_BYTES}. @default 1000000, 4000000 for `debezium` (a Debezium Server batch of 200 events with schemas) */
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_WEBHOOK_BODY_BYTES, `must be at most ${MAX_WEBHOOK_BODY_BYTES} (4.5 MB): Lambda takes a 6 MB event, and API Gateway base64-encodes a non-text body, a third larger`)
+      .optional(),
+    /** Debezium table selection on `source.db` / `source.schema` / `source.table`. */
+    table: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
+    /** Debezium truncate events (`op: "t"`): `ignore` audits them; `delete` also deletes every key this source holds for that table. */
+    onTruncate: z.enum(['ignore', 'delete']).default('ignore'),
+  })
+  .superRefine((s, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+    if (s.organizationId !== undefined && s.format !== 'salesforce-outbound') issue('organizationId', 'applies only to format "salesforce-outbound"');
+    if (s.format === 'salesforce-outbound' && s.organizationId === undefined) issue('organizationId', 'format "salesforce-outbound" needs the sending org\'s organizationId');
+    if (s.format === 'debezium' && s.recordPath !== undefined) issue('recordPath', 'does not apply to format "debezium" (the change event says where the row is)');
+    if (s.timestampField === '$event.' || s.timestampField === '$event') issue('timestampField', 'give a path after "$event.", such as "$event.timestamp"');
+  })
+  .transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
 
 const dynamodbStreamSource = z
   .strictObject({
@@ -56,23 +74,6 @@ const dynamodbStreamSource = z
   })
   .refine((s) => Boolean(s.tableName) !== Boolean(s.streamArn), { message: 'give exactly one of tableName or streamArn' });
 
-const pullHttp = z.strictObject({
-  url: z.url(),
-  itemsPath: z.string().default(''),
-  pagination: z
-    .discriminatedUnion('type', [
-      z.strictObject({ type: z.literal('none') }),
-      z.strictObject({ type: z.literal('cursor'), cursorPath: z.string(), param: z.string() }),
-      z.strictObject({ type: z.literal('page'), param: z.string().default('page'), startAt: z.number().int().default(1) }),
-      z.strictObject({ type: z.literal('link') }),
-    ])
-    .default({ type: 'none' }),
-  auth: z.strictObject({ type: z.enum(['bearer', 'basic']), secretName: z.string().min(1) }).optional(),
-  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-  /** Incremental mode: query parameter that carries the high-water mark of `cursorField` (e.g. `updated_since`). Without it, older records are skipped client-side. */
-  cursorParam: z.string().min(1).optional(),
-});
-
 const pullS3 = z.strictObject({
   bucket: z.string().min(3),
   prefix: z.string().default(''),
@@ -85,7 +86,7 @@ const scheduleSource = z
     type: z.literal('schedule'),
     every: durationSchema.optional(),
     cron: z.string().min(1).optional(),
-    http: pullHttp.optional(),
+    http: pullHttpSchema.optional(),
     s3: pullS3.optional(),
     mode: z.enum(['full', 'incremental']).default('full'),
     cursorField: z.string().optional(),
@@ -101,12 +102,18 @@ const scheduleSource = z
   .refine((s) => Boolean(s.http) !== Boolean(s.s3), { message: 'give exactly one of http or s3' })
   .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' })
   .superRefine((s, ctx) => {
-    if (s.cron === undefined) return;
-    try {
-      schedulerCron(s.cron);
-    } catch (err) {
-      if (!(err instanceof CronError)) throw err;
-      ctx.addIssue({ code: 'custom', path: ['cron'], message: `cannot be an EventBridge Scheduler cron: ${err.message}` });
+    if (s.cron !== undefined) {
+      try {
+        schedulerCron(s.cron);
+      } catch (err) {
+        if (!(err instanceof CronError)) throw err;
+        ctx.addIssue({ code: 'custom', path: ['cron'], message: `cannot be an EventBridge Scheduler cron: ${err.message}` });
+      }
+    }
+    if (!s.http || s.mode === 'incremental') return;
+    const inBody = JSON.stringify(s.http.body ?? {}).includes('{cursor}');
+    if (/\{cursor\}|%7Bcursor%7D/i.test(s.http.url) || inBody) {
+      ctx.addIssue({ code: 'custom', message: '{cursor} is the incremental high-water mark: it needs mode "incremental" with a cursorField', path: ['http', inBody ? 'body' : 'url'] });
     }
   });
 
@@ -203,21 +210,48 @@ const eventbridgeTarget = z.strictObject({
   source: z.string().min(1).default('syncline'),
 });
 
-const httpTarget = z.strictObject({
-  id: idSchema,
-  type: z.literal('http'),
-  url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
-  method: z
-    .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
-    .default('PUT'),
-  body: z.string().optional(),
-  /** Secrets Manager secret holding the credential. */
-  secretName: z.string().min(1).optional(),
-  /** How the secret is used: a bearer token, `user:password` for basic auth, or a Standard Webhooks signing secret. */
-  authType: z.enum(['bearer', 'basic', 'webhook']).default('bearer'),
-  rateLimitPerSecond: z.number().positive().max(10_000).optional(),
-  timeoutMs: z.number().int().positive().max(60_000).default(10_000),
-});
+/** The credentials of an `http` target: `auth`, else `secretName` used as `authType`. */
+export function httpTargetAuth(t: { auth?: HttpTargetAuth; secretName?: string; authType: 'bearer' | 'basic' | 'webhook' }): HttpTargetAuth | undefined {
+  return t.auth ?? (t.secretName ? { type: t.authType, secretName: t.secretName } : undefined);
+}
+
+const httpTarget = z
+  .strictObject({
+    id: idSchema,
+    type: z.literal('http'),
+    /** Holds `{key}`, and `{remoteId}` with `create`. */
+    url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+    method: z
+      .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
+      .default('PUT'),
+    body: z.string().optional(),
+    /** Credentials like a pull's, or `webhook` to sign as Standard Webhooks. */
+    auth: z.discriminatedUnion('type', [...pullAuthSchema.options, z.strictObject({ type: z.literal('webhook'), secretName: secretNameSchema })]).optional(),
+    /** Secrets Manager secret holding the credential (the older form of `auth`). */
+    secretName: z.string().min(1).optional(),
+    /** How `secretName` is used: a bearer token, `user:password` for basic auth, or a Standard Webhooks signing secret. */
+    authType: z.enum(['bearer', 'basic', 'webhook']).default('bearer'),
+    /** Keys without a remote id are created with this request; the id read at `idPath` (or `$location`) is kept for `{remoteId}`. */
+    create: z
+      .strictObject({
+        url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+        method: z.enum(['POST', 'PUT']).default('POST'),
+        /** Dot path of the id in the JSON answer, or `$location` for the last segment of the `Location` header. */
+        idPath: z.string().min(1),
+        /** JSONata body of the create request. @default the target's `body` */
+        body: z.string().optional(),
+      })
+      .optional(),
+    rateLimitPerSecond: z.number().positive().max(10_000).optional(),
+    timeoutMs: z.number().int().positive().max(60_000).default(10_000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.auth && t.secretName) ctx.addIssue({ code: 'custom', message: 'give auth or secretName + authType, not both', path: ['secretName'] });
+    if (t.create && !t.url.includes('{remoteId}')) ctx.addIssue({ code: 'custom', message: 'with create, url must hold {remoteId}: updates and deletes go to the created record', path: ['url'] });
+    if (!t.create && t.url.includes('{remoteId}')) ctx.addIssue({ code: 'custom', message: '{remoteId} needs create: the request that makes the remote id', path: ['url'] });
+  });
+
+export type HttpTargetAuth = NonNullable<z.output<typeof httpTarget>['auth']>;
 
 const sqsTarget = z.strictObject({
   id: idSchema,
@@ -228,7 +262,7 @@ const sqsTarget = z.strictObject({
   kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>').optional(),
 });
 
-export const targetSchema = z.union([dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);
+export const targetSchema = z.discriminatedUnion('type', [dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);
 
 export const auditSchema = z
   .strictObject({

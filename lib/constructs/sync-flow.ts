@@ -14,7 +14,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBuc
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FlowConfig } from '../config/schema';
+import { httpTargetAuth, type FlowConfig } from '../config/schema';
 import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import {
@@ -169,8 +169,14 @@ export class SyncFlow extends Construct {
     // Webhook secrets, one per webhook source.
     const secrets: Record<string, Secret> = {};
     for (const s of flowPlan.webhookSecrets) {
+      const source = flow.sources.find((x) => x.id === s.sourceId);
+      const scheme = source?.type === 'webhook' ? source.auth.type : 'standard-webhooks';
       secrets[s.sourceId] = new Secret(this, `webhook-secret-${s.sourceId}`, {
-        description: `syncline ${flow.id}/${s.sourceId}: webhook signing secret; use it as whsec_<value> (Standard Webhooks)`,
+        ...(s.named ? { secretName: s.name } : {}),
+        description:
+          scheme === 'standard-webhooks'
+            ? `syncline ${flow.id}/${s.sourceId}: webhook signing secret; use it as whsec_<value> (Standard Webhooks)`
+            : `syncline ${flow.id}/${s.sourceId}: the sender's ${scheme} webhook secret; replace this generated value with the one the sender uses`,
         // 32 base64-alphabet characters decode to a 24-byte HMAC key, so whsec_<value> is a valid secret.
         generateSecretString: { passwordLength: 32, excludePunctuation: true },
         removalPolicy,
@@ -215,8 +221,8 @@ export class SyncFlow extends Construct {
           });
           targetBuckets[t.id] = createdBuckets[t.id]!;
         }
-      } else if (t.type === 'http' && t.secretName) {
-        targetSecrets[t.id] = Secret.fromSecretNameV2(this, `target-secret-${t.id}`, t.secretName);
+      } else if (t.type === 'http' && httpTargetAuth(t)) {
+        targetSecrets[t.id] = Secret.fromSecretNameV2(this, `target-secret-${t.id}`, httpTargetAuth(t)!.secretName);
       }
     }
     this.targetBuckets = targetBuckets;

@@ -317,7 +317,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
         sendJson(res, 400, { message: (err as Error).message });
         return;
       }
-      log(`[http] ${req.method} ${req.url} failed: ${(err as Error).stack ?? err}`);
+      // The query may carry a webhook token: log the path only.
+      log(`[http] ${req.method} ${(req.url ?? '').split('?')[0]} failed: ${(err as Error).stack ?? err}`);
       sendJson(res, 500, { message: 'Internal Server Error' });
     });
   });

@@ -167,7 +167,11 @@ function localFlowResources(fp: FlowPlan, resources: LocalResources, config: Syn
     queues: fr.queues,
     functions: Object.fromEntries(fp.functions.map((fn) => [fn.id, fn.name])),
     secrets: {
-      webhooks: fp.webhookSecrets.map((s) => ({ sourceId: s.sourceId, name: s.name, local: webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET' })),
+      webhooks: fp.webhookSecrets.map((s) => ({
+        sourceId: s.sourceId,
+        name: s.name,
+        local: s.named ? secretEnvVar(s.name) : webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET',
+      })),
       named: namedSecrets({ flows: [fp.flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
     },
   };
@@ -210,7 +214,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const webhookSecretGenerated = !options.webhookSecret;
   const webhookSecret = options.webhookSecret ?? generateWebhookSecret();
   checkWebhookSecret(webhookSecret);
-  const webhookSecretNames = new Set(topology.flows.flatMap((f) => f.webhookSecrets.map((s) => s.name)));
+  // Sources without `auth.secretName` share SYNCLINE_WEBHOOK_SECRET; named ones are read like every named secret.
+  const webhookSecretNames = new Set(topology.flows.flatMap((f) => f.webhookSecrets.filter((s) => !s.named).map((s) => s.name)));
   const secrets: Secrets = {
     get: async (name) => (webhookSecretNames.has(name) ? webhookSecret : envSecrets.get(name)),
   };
@@ -355,7 +360,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           case 'deliver-http':
           case 'deliver-sqs': {
             const dlqUrl = fr.queues[`deliver-${fn.targetId}`]!.dlq.url;
-            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
+            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, remoteIds: stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
             break;
           }
           case 'deliver-dynamodb': {
@@ -406,7 +411,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'schedule') throw new Error(`function ${fn.name} has no schedule trigger`);
             const sourceId = fn.sourceId!;
             const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule')!;
-            const reader = createPullReader(source, { secrets, s3Client: clients.s3 });
+            const reader = createPullReader(source, { secrets, s3Client: clients.s3, log: (m, a) => logger.info(m, a) });
             const schedule = new LocalSchedule({
               name: fn.name,
               sourceId,

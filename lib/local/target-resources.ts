@@ -8,7 +8,7 @@ import { TokenBucket } from '../../functions/adapters/rate-limiter';
 import { S3TargetWriter } from '../../functions/adapters/s3-target-writer';
 import { SqsTargetWriter } from '../../functions/adapters/sqs-target-writer';
 import { createDeliverTargetHandler, type DeliverTargetHandler } from '../../functions/handlers/deliver-target-handler';
-import type { AuditLog, BatchTargetWriter, LogPort, Publisher, Secrets, StateStore } from '../../functions/ports';
+import type { AuditLog, BatchTargetWriter, LogPort, Publisher, RemoteIdStore, Secrets, StateStore } from '../../functions/ports';
 import { ensureQueue } from './resources';
 
 /** Local resources of S3 and SQS targets, by flow id then target id. */
@@ -67,6 +67,8 @@ export interface LocalTargetHandlerOptions {
   readonly resources: TargetResources;
   readonly clients: { s3: S3Client; sqs: SQSClient };
   readonly stateStore: StateStore;
+  /** Remote ids of records `http` targets with `create` made. */
+  readonly remoteIds?: RemoteIdStore;
   readonly audit: AuditLog;
   readonly publisher: Publisher;
   readonly secrets: Secrets;
@@ -93,6 +95,8 @@ export function localTargetWriter(o: LocalTargetHandlerOptions): BatchTargetWrit
         secrets: o.secrets,
         // The local poller runs one invocation at a time, so that one may use the whole rate.
         ...(target.rateLimitPerSecond ? { limiter: new TokenBucket(target.rateLimitPerSecond) } : {}),
+        ...(o.remoteIds ? { remoteIds: o.remoteIds } : {}),
+        ...(o.logger ? { log: (m: string, a: Record<string, unknown>) => o.logger!.info(m, a) } : {}),
       });
     case 'eventbridge':
       return new EventBridgeTargetWriter({

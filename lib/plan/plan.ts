@@ -117,8 +117,10 @@ export interface FunctionPlan {
 
 export interface WebhookSecretPlan {
   readonly sourceId: string;
-  /** Secrets Manager name in AWS; locally the same secret value serves every flow. */
+  /** Secrets Manager name in AWS: the source's `auth.secretName`, else `syncline/<flow>/<source>/webhook`. */
   readonly name: string;
+  /** The name came from `auth.secretName`: locally it is read like any named secret; else `SYNCLINE_WEBHOOK_SECRET` serves it. */
+  readonly named: boolean;
 }
 
 export interface TargetTablePlan {
@@ -388,7 +390,9 @@ export function planFlow(flow: FlowConfig): FlowPlan {
     flow,
     queues,
     functions,
-    webhookSecrets: webhookSources.map((s) => ({ sourceId: s.id, name: `syncline/${flow.id}/${s.id}/webhook` })),
+    webhookSecrets: webhookSources.map((s) =>
+      s.auth.secretName ? { sourceId: s.id, name: s.auth.secretName, named: true } : { sourceId: s.id, name: `syncline/${flow.id}/${s.id}/webhook`, named: false },
+    ),
     eventRules,
     targetTables: flow.targets.flatMap((t) =>
       t.type === 'dynamodb' ? [{ targetId: t.id, existing: t.tableName, localName: t.tableName ?? `${flow.id}-${t.id}`, keyAttribute: t.keyAttribute }] : [],

@@ -35,14 +35,14 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     id: 'AwsSolutions-APIG4',
     reason:
-      'Webhook routes are called by third-party SaaS senders that cannot sign with IAM or obtain JWTs; each request is authenticated in the capture function by its Standard Webhooks HMAC signature (webhook-id, webhook-timestamp, webhook-signature) and rejected with 401 otherwise.',
+      'Webhook routes are called by third-party SaaS senders that cannot sign with IAM or obtain JWTs; each request is authenticated in the capture function by the scheme its source configures (Standard Webhooks, GitHub, Jira, Shopify or Stripe HMAC signatures, a generic HMAC, a shared token or basic auth, each against a Secrets Manager secret of that source only) and rejected with 401 otherwise.',
     appliesTo: 'the POST /webhooks/... routes',
     targets: (stack) => flowsOf(stack).flatMap((flow) => flow.routes),
   },
   {
     id: 'AwsSolutions-SMG4',
     reason:
-      'A webhook signing secret is shared with the sending SaaS, which must be updated in step with it; automatic rotation would break signature checks. Rotate by hand with both systems (the Standard Webhooks header allows several signatures during the switch).',
+      'A webhook secret is shared with the sending SaaS, which must be updated in step with it; automatic rotation would break signature checks. Rotate by hand with both systems (Standard Webhooks and Stripe headers allow several signatures during the switch).',
     appliesTo: 'the per-source webhook secrets',
     targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.webhookSecrets)),
   },

@@ -36,13 +36,13 @@ describe('itemsAt', () => {
 });
 
 describe('nextPageToken and pageUrl', () => {
-  it('cursor: follows the cursor path until it is empty or repeats', () => {
+  it('cursor: follows the cursor path until it is empty; a repeated cursor is followed (the runaway guard of the reader stops it)', () => {
     const p = { type: 'cursor', cursorPath: 'meta.next', param: 'after' } as const;
     const t2 = nextPageToken(p, { page: 1 }, { body: { meta: { next: 'c2' } }, url: 'u', itemCount: 5 });
     expect(t2).toEqual({ token: 'c2', page: 2 });
     expect(pageUrl('https://api.test/items?limit=5', p, t2!)).toBe('https://api.test/items?limit=5&after=c2');
     expect(nextPageToken(p, t2!, { body: { meta: { next: null } }, url: 'u', itemCount: 5 })).toBeUndefined();
-    expect(nextPageToken(p, t2!, { body: { meta: { next: 'c2' } }, url: 'u', itemCount: 5 })).toBeUndefined();
+    expect(nextPageToken(p, t2!, { body: { meta: { next: 'c2' } }, url: 'u', itemCount: 5 })).toEqual({ token: 'c2', page: 3 });
   });
 
   it('page: counts from startAt and stops at an empty page', () => {

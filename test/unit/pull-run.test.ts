@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { flowSchema } from '../../lib/config/schema';
 import { runPull, type PullDeps } from '../../functions/core/pull/pull-run';
 import type { ScheduleSource } from '../../functions/core/pull/records';
+import { RunStopError } from '../../functions/core/pull/run-stop';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics } from '../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../fixtures/pull-fakes';
 
@@ -170,6 +171,33 @@ describe('full mode', () => {
     // Once the source recovers, a complete pull infers the delete of 2.
     t.reader.failAt = undefined;
     expect(await runPull(t.deps)).toMatchObject({ complete: true, deletesInferred: 1 });
+  });
+
+  it('ends the run at once as partial, without delete inference, when the reader stops it (runaway guard)', async () => {
+    // Prepare
+    const t = setup({ deletes: { enabled: true, maxDeleteRatio: 1 } }, [[person(1, 'a'), person(2, 'a')], [person(3, 'a')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(1, 'a')], [person(3, 'a')]];
+    const pages = t.reader.pages.bind(t.reader);
+    t.reader.pages = async function* (options) {
+      let n = 0;
+      for await (const page of pages(options)) {
+        if (++n === 2) throw new RunStopError('runaway guard: page 2 repeats the items of page 1');
+        yield page;
+      }
+    };
+    // Act
+    const stopped = await runPull(t.deps);
+    // Assess
+    expect(stopped).toMatchObject({
+      complete: false,
+      continued: false,
+      deletesInferred: 0,
+      error: 'runaway guard: page 2 repeats the items of page 1',
+      deletesSkipped: 'partial pull: runaway guard: page 2 repeats the items of page 1',
+    });
+    expect(t.publisher.bodies<{ op: string }>(Q).some((b) => b.op === 'delete')).toBe(false);
+    expect((await t.state.getRun('people', 'api'))?.active).toBe(false);
   });
 
   it('stops at the deadline, checkpoints and continues where it stopped', async () => {

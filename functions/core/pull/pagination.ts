@@ -1,15 +1,12 @@
+import type { SourceConfig } from '../../../lib/config/schema';
 import { getPath } from '../envelope';
 
 /** Pagination of an HTTP pull, as configured on the source. */
-export type Pagination =
-  | { readonly type: 'none' }
-  | { readonly type: 'cursor'; readonly cursorPath: string; readonly param: string }
-  | { readonly type: 'page'; readonly param: string; readonly startAt: number }
-  | { readonly type: 'link' };
+export type Pagination = NonNullable<Extract<SourceConfig, { type: 'schedule' }>['http']>['pagination'];
 
-/** Where the next page is: a cursor value, a page number or a full URL, and the 1-based page count. */
+/** Where the next page is: a cursor value, a page number, an offset or a full URL, and the 1-based page count. */
 export interface PageToken {
-  /** Cursor value (cursor), page number (page) or absolute URL (link); absent on the first page. */
+  /** Cursor value (cursor), page number (page), offset (offset) or absolute URL (link, next-url); absent on the first page. */
   readonly token?: string;
   /** 1-based number of the page this token fetches (for positions). */
   readonly page: number;
@@ -116,30 +113,51 @@ export function pageUrl(baseUrl: string, pagination: Pagination, token: PageToke
   for (const [k, v] of Object.entries(extraParams)) url.searchParams.set(k, v);
   if (pagination.type === 'cursor' && token.token !== undefined) url.searchParams.set(pagination.param, token.token);
   if (pagination.type === 'page') url.searchParams.set(pagination.param, token.token ?? String(pagination.startAt));
+  if (pagination.type === 'offset') {
+    url.searchParams.set(pagination.param, token.token ?? '0');
+    url.searchParams.set(pagination.limitParam, String(pagination.limit));
+  }
   return url.toString();
 }
 
 /**
  * Where the page after this one is, or undefined when this was the last:
- * - cursor: the value at `cursorPath` in the body (absent, null, '' or unchanged = last page);
+ * - cursor: the value at `cursorPath` in the body (absent, null or '' = last page; a repeat trips the runaway guard);
  * - page: the next number, while the page had items;
  * - link: the Link header's `rel="next"`.
  */
 export function nextPageToken(
   pagination: Pagination,
   current: PageToken,
-  response: { readonly body: unknown; readonly link?: string | null; readonly url: string; readonly itemCount: number },
+  response: { readonly body: unknown; readonly link?: string | null; readonly url: string; readonly itemCount: number; readonly baseUrl?: string },
 ): PageToken | undefined {
   const page = current.page + 1;
   switch (pagination.type) {
     case 'none':
       return undefined;
+    case 'next-url': {
+      if (pagination.donePath && getPath(response.body, pagination.donePath) === true) return undefined;
+      const value = getPath(response.body, pagination.path);
+      if (typeof value !== 'string' || value === '') return undefined;
+      // Relative to the configured URL (Salesforce's nextRecordsUrl is a path); the runaway guard catches a repeat.
+      return { token: new URL(value, response.baseUrl ?? response.url).toString(), page };
+    }
+    case 'offset': {
+      const offset = Number(current.token ?? '0') + response.itemCount;
+      if (response.itemCount === 0 || response.itemCount < pagination.limit) return undefined;
+      if (pagination.totalPath) {
+        const total = Number(getPath(response.body, pagination.totalPath));
+        if (Number.isFinite(total) && offset >= total) return undefined;
+      }
+      return { token: String(offset), page };
+    }
     case 'cursor': {
+      if (pagination.stopPath && getPath(response.body, pagination.stopPath) === true) return undefined;
       const value = getPath(response.body, pagination.cursorPath);
       if (value === undefined || value === null || value === '' || value === false) return undefined;
       if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-      const token = String(value);
-      return token === current.token ? undefined : { token, page };
+      // A cursor seen before is not the end: the reader's runaway guard stops the run as partial.
+      return { token: String(value), page };
     }
     case 'page': {
       if (response.itemCount === 0) return undefined;
@@ -148,7 +166,7 @@ export function nextPageToken(
     }
     case 'link': {
       const url = nextLink(response.link, response.url);
-      return url && url !== response.url ? { token: url, page } : undefined;
+      return url ? { token: url, page } : undefined;
     }
   }
 }

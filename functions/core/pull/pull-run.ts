@@ -2,88 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { FlowConfig } from '../../../lib/config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import { MAX_RECORD_BYTES } from '../claim-check';
-import type {
-  AuditEntry,
-  AuditLog,
-  Clock,
-  LogPort,
-  MetricsPort,
-  Publisher,
-  PulledKey,
-  PulledPage,
-  PullReader,
-  PullRunState,
-  PullStateStore,
-  QuarantineItem,
-  QuarantineStore,
-  SeenList,
-} from '../../ports';
-import { compareCursor, prepareRecord, pullKeyFields, type PreparedRecord, type ScheduleSource } from './records';
+import type { AuditEntry, PulledPage, PullRunState, QuarantineItem, SeenList } from '../../ports';
+import { inferDeletes } from './delete-inference';
+import type { PullDeps, PullRequest, PullSummary } from './pull-types';
+import { compareCursor, prepareRecord, pullKeyFields, type PreparedRecord } from './records';
+import { RunStopError } from './run-stop';
 
-/** What a pull invocation reports (the admin `pull` endpoint answers with it). */
-export interface PullSummary {
-  readonly flow: string;
-  readonly source: string;
-  readonly runId: string;
-  /** Pages, records, changed and quarantined of this invocation. */
-  readonly pages: number;
-  readonly records: number;
-  readonly changed: number;
-  readonly quarantined: number;
-  readonly deletesInferred: number;
-  /** Deletes that the `maxDeleteRatio` guard refused, when it did. */
-  readonly deletesRefused?: number;
-  /** Why delete inference did not run, when it did not (partial pull, incremental mode, disabled). */
-  readonly deletesSkipped?: string;
-  /** The run finished with every page read. */
-  readonly complete: boolean;
-  /** The run stopped before the end and continues in the next invocation. */
-  readonly continued: boolean;
-  /** Another invocation holds the source's lease; nothing was done. */
-  readonly busy?: boolean;
-  /** The source failed (after retries); the run resumes from its checkpoint or, after repeated failures, is abandoned. */
-  readonly error?: string;
-  /** Totals of the whole run, when it spanned several invocations. */
-  readonly run?: { readonly pages: number; readonly records: number; readonly changed: number; readonly quarantined: number; readonly invocations: number };
-}
-
-export interface PullDeps {
-  readonly flow: FlowConfig;
-  readonly source: ScheduleSource;
-  readonly reader: PullReader;
-  readonly state: PullStateStore;
-  readonly publisher: Publisher;
-  readonly transformQueueUrl: string;
-  readonly quarantine: QuarantineStore;
-  /** Receives every decision; the caller filters by the flow's audit level. */
-  readonly audit: AuditLog;
-  readonly clock: Clock;
-  readonly logger: LogPort;
-  readonly metrics: MetricsPort;
-  /** Milliseconds left in this invocation. */
-  readonly remainingMs: () => number;
-  /** Stop and checkpoint when less than this is left. @default 60000 */
-  readonly reserveMs?: number;
-  /** Masks a record before it is quarantined. */
-  readonly maskRecord: (record: Record<string, unknown>) => Record<string, unknown>;
-  /** Unique id of this invocation, the lease owner. */
-  readonly owner: string;
-  /** Consecutive failed invocations after which an active run is abandoned as partial. @default 3 */
-  readonly maxFailures?: number;
-}
-
-export interface PullRequest {
-  /** Run delete inference even beyond `maxDeleteRatio` (an operator's explicit override). */
-  readonly acceptDeletes?: boolean;
-  /** Start a new run even if one is active (its progress is dropped). */
-  readonly restart?: boolean;
-}
+export { pullAuditKey } from './delete-inference';
+export type { PullDeps, PullRequest, PullSummary } from './pull-types';
 
 /** Key lists kept for the known-key union: the last accepted run plus the newest partial ones. */
 const MAX_KNOWN_LISTS = 4;
 const DEFAULT_MAX_PAGES = 10_000;
-/** The audit key of source-level decisions (delete inference refused). */
-export const pullAuditKey = (source: string): string => `~pull/${source}`;
 
 /** Runs (or continues) one pull of a `schedule` source. Infrastructure failures (state, queue) throw. */
 export async function runPull(deps: PullDeps, request: PullRequest = {}): Promise<PullSummary> {
@@ -192,7 +122,11 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
       logger.warn('pull failed', { flow: flow.id, source: source.id, runId: run.runId, page: run.pages + 1, error });
       const failures = run.failures + 1;
       run = { ...run, failures };
-      if (failures >= (deps.maxFailures ?? 3)) {
+      if (err instanceof RunStopError) {
+        // Retrying would loop the same way: the run ends now as partial.
+        partialReason = error;
+        finished = true;
+      } else if (failures >= (deps.maxFailures ?? 3)) {
         partialReason = `abandoned after ${failures} failed attempts: ${error}`;
         finished = true;
       } else {
@@ -219,7 +153,7 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
       }
       if (source.mode === 'full') {
         if (deletesSkipped === undefined) {
-          const inferred = await inferDeletes(run, request.acceptDeletes === true);
+          const inferred = await inferDeletes({ deps, send, auditKeyOf }, run, request.acceptDeletes === true);
           deletesInferred = inferred.deleted;
           deletesRefused = inferred.refused;
           known = inferred.refused === undefined ? [current] : capKnown([...run.known, current]);
@@ -380,90 +314,6 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
       envelopes.map((e) => ({ id: e.id, body: JSON.stringify(e) })),
     );
     if (failed.length > 0) throw new Error(`${failed.length} of ${envelopes.length} envelopes could not be sent to the transform queue`);
-  }
-
-  /** Keys in the known set but not seen by this complete run become deletes, unless they exceed maxDeleteRatio. */
-  async function inferDeletes(run: PullRunState, acceptDeletes: boolean): Promise<{ deleted: number; refused?: number }> {
-    if (run.known.length === 0) return { deleted: 0 };
-    const seen = new Set<string>();
-    for await (const chunk of state.readSeen(flow.id, source.id, { runId: run.runId, chunks: run.seenChunks })) for (const k of chunk) seen.add(k);
-    const known = new Set<string>();
-    const absent: string[] = [];
-    for (const list of run.known) {
-      for await (const chunk of state.readSeen(flow.id, source.id, list)) {
-        for (const k of chunk) {
-          if (known.has(k)) continue;
-          known.add(k);
-          if (!seen.has(k)) absent.push(k);
-        }
-      }
-    }
-    seen.clear();
-    if (absent.length === 0) return { deleted: 0 };
-    const ratio = absent.length / known.size;
-    const maxRatio = source.deletes?.maxDeleteRatio ?? 0.2;
-    const at = clock.now();
-    if (ratio > maxRatio && !acceptDeletes) {
-      const reason = `delete inference refused: ${absent.length} of ${known.size} known keys (${(ratio * 100).toFixed(1)}%) are absent, above maxDeleteRatio ${maxRatio}`;
-      metrics.count('DeleteInferenceRefused', 1);
-      logger.warn(reason, { flow: flow.id, source: source.id, runId: run.runId, absent: absent.length, known: known.size });
-      await deps.audit.write([
-        {
-          flow: flow.id,
-          key: pullAuditKey(source.id),
-          step: 'capture',
-          at,
-          source: source.id,
-          eventId: eventId(flow.id, source.id, 'delete-inference', run.runId),
-          outcome: 'skipped',
-          reason,
-          detail: { absent: absent.length, known: known.size, maxDeleteRatio: maxRatio, runId: run.runId },
-        },
-      ]);
-      return { deleted: 0, refused: absent.length };
-    }
-    known.clear();
-    let deleted = 0;
-    for (let i = 0; i < absent.length; i += 100) {
-      const part = absent.slice(i, i + 100);
-      const last = await state.getKeys(flow.id, source.id, part);
-      const gone = part.filter((k) => last.has(k));
-      const envelopes = gone.map((key) => deleteEnvelope(key, last.get(key)!, run, at));
-      await send(envelopes);
-      await deps.audit.write(
-        envelopes.map((e, j) => ({
-          flow: flow.id,
-          key: auditKeyOf(gone[j]!),
-          step: 'capture' as const,
-          at,
-          source: source.id,
-          eventId: e.id,
-          outcome: 'captured' as const,
-          reason: 'absent from a complete pull',
-          detail: { op: 'delete' },
-        })),
-      );
-      await state.deleteKeys(flow.id, source.id, gone);
-      deleted += gone.length;
-    }
-    if (deleted) metrics.count('DeletesInferred', deleted);
-    return { deleted };
-  }
-
-  function deleteEnvelope(key: string, last: PulledKey, run: PullRunState, at: number): ChangeEnvelope {
-    return {
-      v: ENVELOPE_VERSION,
-      id: eventId(flow.id, source.id, key, 'delete', last.hash),
-      flow: flow.id,
-      source: source.id,
-      key: '',
-      op: 'delete',
-      // Only the key fields: the transform derives the key from them.
-      data: last.keyData,
-      ts: run.startedAt,
-      seq: `delete#${run.runId}`,
-      lineage: [{ step: 'capture', at, outcome: 'captured' }],
-    };
   }
 }
 

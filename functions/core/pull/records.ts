@@ -58,7 +58,8 @@ export function compareCursor(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function parseMs(v: string): number | undefined {
+/** A raw cursor value (epoch ms digits or ISO-8601) as ms; undefined when it is neither. */
+export function parseMs(v: string): number | undefined {
   if (/^\d+$/.test(v)) return Number(v);
   const ms = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
   return Number.isFinite(ms) ? ms : undefined;

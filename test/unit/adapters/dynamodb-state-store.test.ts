@@ -227,7 +227,7 @@ describe('DynamoDbStateStore', () => {
       TableName: 'state',
       Key: { pk: '~delivered#contacts#replica#a' },
       UpdateExpression: 'SET #ver = :v, #hash = :h',
-      ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+      ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
       ExpressionAttributeValues: { ':v': 3, ':h': 'h' },
     });
   });

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { authorizationHeader, HttpPageFetcher, HttpPullReader, retryAfterMs } from '../../../functions/adapters/http-page-fetcher';
+import { authorizationHeader, HttpPageFetcher, retryAfterMs } from '../../../functions/adapters/http-page-fetcher';
+import { HttpPullReader } from '../../../functions/adapters/http-pull-reader';
+import { pullHttpSchema } from '../../../lib/config/schema';
 import type { PulledPage } from '../../../functions/ports';
 import { FakeSecrets } from '../../fixtures/fakes';
 
@@ -64,7 +66,7 @@ describe('HttpPageFetcher and HttpPullReader against a local server', () => {
     faults = { '/link:1': ['429'], '/link:2': ['503'], '/link:3': ['slow'] };
     const waits: number[] = [];
     const fetcher = new HttpPageFetcher({ timeoutMs: 400, retry: { sleep: async (ms) => void waits.push(ms) } });
-    const reader = new HttpPullReader({ url: `${base}/link`, itemsPath: '', pagination: { type: 'link' }, fetcher, auth: { type: 'bearer', secretName: 'api-token' }, secrets: new FakeSecrets({ 'api-token': 't0ken' }) });
+    const reader = new HttpPullReader({ http: pullHttpSchema.parse({ url: `${base}/link`, itemsPath: '', pagination: { type: 'link' }, auth: { type: 'bearer', secretName: 'api-token' } }), fetcher, secrets: new FakeSecrets({ 'api-token': 't0ken' }) });
     // Act
     const pages = await collect(reader);
     // Assess
@@ -80,7 +82,7 @@ describe('HttpPageFetcher and HttpPullReader against a local server', () => {
   it('resumes from a continuation: cursor pagination with an items path', async () => {
     // Prepare
     const fetcher = new HttpPageFetcher({ retry: { sleep: async () => undefined } });
-    const reader = new HttpPullReader({ url: `${base}/cursor`, itemsPath: 'data.people', pagination: { type: 'cursor', cursorPath: 'next', param: 'page' }, fetcher });
+    const reader = new HttpPullReader({ http: pullHttpSchema.parse({ url: `${base}/cursor`, itemsPath: 'data.people', pagination: { type: 'cursor', cursorPath: 'next', param: 'page' } }), fetcher });
     const all = await collect(reader);
     // Act
     const resumed = await collect(reader, all[0]!.next);
@@ -91,7 +93,7 @@ describe('HttpPageFetcher and HttpPullReader against a local server', () => {
   });
 
   it('page-number pagination stops at the first empty page', async () => {
-    const reader = new HttpPullReader({ url: `${base}/pages`, itemsPath: 'results', pagination: { type: 'page', param: 'page', startAt: 1 }, fetcher: new HttpPageFetcher() });
+    const reader = new HttpPullReader({ http: pullHttpSchema.parse({ url: `${base}/pages`, itemsPath: 'results', pagination: { type: 'page', param: 'page', startAt: 1 } }), fetcher: new HttpPageFetcher() });
     const pages = await collect(reader);
     expect(pages.map((p) => p.items.length)).toEqual([3, 3, 1, 0]);
   });

@@ -7,6 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventBridgeTargetWriter, sdkEventPutter } from '../../../functions/adapters/eventbridge-target-writer';
 import { dotSegmentKey, HttpTargetWriter, methodFor } from '../../../functions/adapters/http-target-writer';
+import { clearTokenCache } from '../../../functions/adapters/request-auth';
 import { TokenBucket } from '../../../functions/adapters/rate-limiter';
 import { s3ObjectKey, S3TargetWriter } from '../../../functions/adapters/s3-target-writer';
 import { queueUrlFromArn, SqsTargetWriter } from '../../../functions/adapters/sqs-target-writer';
@@ -228,6 +229,31 @@ describe('HttpTargetWriter', () => {
     const f = fakeFetch(() => new Response('', { status: 200 }));
     await new HttpTargetWriter({ flowId: 'contacts', target: target({ secretName: 'b', authType: 'basic' }), secrets: new FakeSecrets({ b: 'ann:pw' }), fetch: f.fn }).writeBatch([change('k', 1, { id: 'k' })]);
     expect((f.calls[0]!.init.headers as Record<string, string>).authorization).toBe(`Basic ${Buffer.from('ann:pw').toString('base64')}`);
+  });
+
+  it('auth: a header credential, and oauth2 client credentials fetched once and again after a 401', async () => {
+    // Prepare
+    clearTokenCache();
+    let tokens = 0;
+    const f = fakeFetch((call) => {
+      if (call.url === 'https://login.example.com/token') return Response.json({ access_token: `at-${++tokens}`, token_type: 'Bearer', expires_in: 3600 });
+      const auth = (call.init.headers as Record<string, string>).authorization;
+      return new Response('', { status: auth === 'Bearer at-1' && tokens === 1 && f.calls.length > 3 ? 401 : 200 });
+    });
+    const oauth = { type: 'oauth2', tokenUrl: 'https://login.example.com/token', secretName: 'o' };
+    const secrets = new FakeSecrets({ o: JSON.stringify({ clientId: 'c', clientSecret: 's' }), h: 'key-1' });
+
+    // Act
+    await new HttpTargetWriter({ flowId: 'contacts', target: target({ auth: { type: 'header', name: 'X-Api-Key', secretName: 'h' } }), secrets, fetch: f.fn }).writeBatch([change('k', 1, { id: 'k' })]);
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target({ auth: oauth }), secrets, fetch: f.fn });
+    const first = await w.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+    const afterExpiry = await w.writeBatch([change('c', 1, { id: 'c' })]);
+
+    // Assess
+    expect((f.calls[0]!.init.headers as Record<string, string>)['x-api-key']).toBe('key-1');
+    expect([...first.values(), ...afterExpiry.values()]).toEqual([{ status: 'written' }, { status: 'written' }, { status: 'written' }]);
+    expect(f.calls.filter((c) => c.url.endsWith('/token'))).toHaveLength(2);
+    expect((f.calls.at(-1)!.init.headers as Record<string, string>).authorization).toBe('Bearer at-2');
   });
 
   it('retries 429 honouring Retry-After and 5xx with backoff, then leaves the key to the queue', async () => {

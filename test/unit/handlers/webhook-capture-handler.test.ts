@@ -161,7 +161,7 @@ describe('webhook capture handler', () => {
     const items = await s.quarantine.list('contacts');
     expect(items.map((i) => i.reason).sort()).toEqual([
       'timestampField "updatedAt" is missing',
-      'timestampField "updatedAt" is not an ISO-8601 time or epoch ms',
+      'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds',
     ]);
     expect(JSON.stringify(items)).not.toContain('@example.com');
     expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined']);

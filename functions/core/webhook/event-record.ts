@@ -1,0 +1,38 @@
+import type { SourceConfig } from '../../../lib/config/schema';
+import { getPath } from '../envelope';
+import { isObject, kindOf } from './webhook-body';
+
+type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
+
+const EVENT_PREFIX = '$event.';
+/** Epoch numbers below this are seconds (10^11 s is the year 5138; 10^11 ms is 1973). */
+const SECONDS_BELOW = 1e11;
+
+/** The record an event carries at the source's `recordPath` (the event itself without one); undefined when there is none (GitHub's `ping`). */
+export function recordOf(source: WebhookSource, event: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!source.recordPath) return event;
+  const value = getPath(event, source.recordPath);
+  return isObject(value) ? value : undefined;
+}
+
+/** The source timestamp in ms (capture time without `timestampField`), or a reason to quarantine. */
+export function timestampOf(source: WebhookSource, event: Record<string, unknown>, record: Record<string, unknown>, now: number): number | string {
+  const field = source.timestampField;
+  if (!field) return now;
+  const value = field.startsWith(EVENT_PREFIX) ? getPath(event, field.slice(EVENT_PREFIX.length)) : getPath(record, field);
+  if (value === undefined || value === null || value === '') return `timestampField "${field}" is missing`;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) return `timestampField "${field}" is not a valid epoch number`;
+    return value < SECONDS_BELOW ? Math.round(value * 1000) : value;
+  }
+  if (typeof value === 'string') {
+    if (/^\d+(\.\d+)?$/.test(value)) {
+      const n = Number(value);
+      return n < SECONDS_BELOW ? Math.round(n * 1000) : n;
+    }
+    const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+    if (Number.isFinite(ms)) return ms;
+    return `timestampField "${field}" is not an ISO-8601 time, epoch ms or epoch seconds`;
+  }
+  return `timestampField "${field}" is ${kindOf(value)}, not an ISO-8601 time, epoch ms or epoch seconds`;
+}

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { HttpTargetWriter } from '../../../functions/adapters/http-target-writer';
+import { contentHash, eventId } from '../../../functions/core/envelope';
+import type { RemoteIdStore, TargetWrite } from '../../../functions/ports';
+import { flowSchema } from '../../../lib/config/schema';
+
+/** Remote ids in memory with the same claim rule as the DynamoDB store. */
+class MemoryRemoteIds implements RemoteIdStore {
+  readonly ids = new Map<string, string>();
+  readonly claims = new Map<string, { owner: string; until: number }>();
+  async claimCreate(_f: string, _t: string, key: string, owner: string, now: number, until: number) {
+    const id = this.ids.get(key);
+    if (id !== undefined) return { remoteId: id };
+    const c = this.claims.get(key);
+    if (c && c.until >= now && c.owner !== owner) return 'taken' as const;
+    this.claims.set(key, { owner, until });
+    return 'claimed' as const;
+  }
+  async setRemoteId(_f: string, _t: string, key: string, remoteId: string | null) {
+    this.claims.delete(key);
+    if (remoteId === null) this.ids.delete(key);
+    else this.ids.set(key, remoteId);
+  }
+}
+
+type Call = { url: string; method: string; body?: string; headers: Record<string, string> };
+/** A ticketing API: POST /tickets creates (201, id in the body and Location), PUT/DELETE /tickets/{id}, 404 for unknown ids. */
+function ticketApi() {
+  const calls: Call[] = [];
+  const tickets = new Map<string, unknown>();
+  let next = 100;
+  const fn = (async (url: string, init: RequestInit) => {
+    const headers = init.headers as Record<string, string>;
+    calls.push({ url, method: String(init.method), ...(init.body ? { body: String(init.body) } : {}), headers });
+    // Let concurrent deliveries overlap.
+    await new Promise((r) => setTimeout(r, 5));
+    const path = new URL(url).pathname;
+    if (init.method === 'POST' && path === '/tickets') {
+      const id = String(next++);
+      tickets.set(id, JSON.parse(String(init.body)));
+      return Response.json({ ticket: { id: Number(id) } }, { status: 201, headers: { location: `https://api.example.com/tickets/${id}` } });
+    }
+    const id = decodeURIComponent(path.split('/').pop()!);
+    if (!tickets.has(id)) return new Response('{"error":"not found"}', { status: 404 });
+    if (init.method === 'DELETE') tickets.delete(id);
+    else tickets.set(id, JSON.parse(String(init.body)));
+    return new Response('', { status: 200 });
+  }) as unknown as typeof fetch;
+  return { fn, calls, tickets };
+}
+
+const target = (create: Record<string, unknown> = {}) =>
+  flowSchema.parse({
+    id: 'desk',
+    key: ['id'],
+    sources: [{ id: 'crm', type: 'webhook' }],
+    targets: [
+      {
+        id: 'tickets',
+        type: 'http',
+        url: 'https://api.example.com/tickets/{remoteId}',
+        body: '{"subject": subject, "status": status}',
+        create: { url: 'https://api.example.com/tickets', idPath: 'ticket.id', body: '{"subject": subject, "email": email}', ...create },
+      },
+    ],
+  }).targets[0] as Extract<ReturnType<typeof flowSchema.parse>['targets'][number], { type: 'http' }>;
+
+const change = (key: string, version: number, data: Record<string, unknown> | null, remoteId?: string): TargetWrite => ({
+  flow: 'desk',
+  key,
+  targetId: 'tickets',
+  version,
+  ts: 0,
+  view: { data, deleted: data === null, clocks: {}, hash: contentHash(data) },
+  ...(remoteId ? { remoteId } : {}),
+});
+
+describe('http target create-then-update', () => {
+  it('creates a key once with Idempotency-Key even when versions are delivered concurrently, then updates {remoteId}', async () => {
+    // Prepare
+    const api = ticketApi();
+    const ids = new MemoryRemoteIds();
+    const writer = () => new HttpTargetWriter({ flowId: 'desk', target: target(), remoteIds: ids, fetch: api.fn, retry: { maxAttempts: 1 } });
+
+    // Act: two invocations deliver versions 1 and 2 of k1 at the same time
+    const [a, b] = await Promise.all([writer().writeBatch([change('k1', 1, { subject: 'Printer', email: 'a@example.com', status: 'open' })]), writer().writeBatch([change('k1', 2, { subject: 'Printer!', email: 'a@example.com', status: 'open' })])]);
+    const update = await writer().writeBatch([change('k1', 3, { subject: 'Printer', status: 'closed' }, ids.ids.get('k1'))]);
+
+    // Assess
+    const posts = api.calls.filter((c) => c.method === 'POST');
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.headers['idempotency-key']).toBe(eventId('desk', 'tickets', 'k1', 'create'));
+    expect(JSON.parse(posts[0]!.body!)).toEqual({ subject: expect.stringMatching(/^Printer/), email: 'a@example.com' });
+    expect([...a.values(), ...b.values()].map((r) => r.status).sort()).toEqual(['retry', 'written']);
+    expect(ids.ids.get('k1')).toBe('100');
+    expect(update.get('k1')).toEqual({ status: 'written' });
+    expect(api.calls.at(-1)).toMatchObject({ method: 'PUT', url: 'https://api.example.com/tickets/100' });
+    expect(api.tickets.get('100')).toEqual({ subject: 'Printer', status: 'closed' });
+  });
+
+  it('reads the id from the Location header with $location, recreates after a 404 and deletes through {remoteId}', async () => {
+    // Prepare
+    const api = ticketApi();
+    const ids = new MemoryRemoteIds();
+    const writer = new HttpTargetWriter({ flowId: 'desk', target: target({ idPath: '$location' }), remoteIds: ids, fetch: api.fn, retry: { maxAttempts: 1 } });
+    await writer.writeBatch([change('k2', 1, { subject: 'VPN', email: 'b@example.com' })]);
+    api.tickets.clear(); // someone deleted the ticket at the target
+
+    // Act
+    const again = await writer.writeBatch([change('k2', 2, { subject: 'VPN down', status: 'open' }, ids.ids.get('k2'))]);
+    const deleted = await writer.writeBatch([change('k2', 3, null, ids.ids.get('k2'))]);
+    const neverCreated = await writer.writeBatch([change('k3', 1, null)]);
+
+    // Assess
+    expect(again.get('k2')).toEqual({ status: 'written' });
+    expect(api.calls.map((c) => `${c.method} ${new URL(c.url).pathname}`)).toEqual(['POST /tickets', 'PUT /tickets/100', 'POST /tickets', 'DELETE /tickets/101']);
+    expect(deleted.get('k2')).toEqual({ status: 'written' });
+    expect(neverCreated.get('k3')).toEqual({ status: 'written' });
+    expect(api.tickets.size).toBe(0);
+  });
+
+  it('refuses a url without {remoteId} when create is set, naming the path', () => {
+    const result = flowSchema.safeParse({ id: 'd', key: ['id'], sources: [{ id: 's', type: 'webhook' }], targets: [{ id: 't', type: 'http', url: 'https://x.example/{key}', create: { url: 'https://x.example/', idPath: 'id' } }] });
+    expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['targets.0.url', 'with create, url must hold {remoteId}: updates and deletes go to the created record']]);
+  });
+});

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEnvelope } from '../../../functions/core/envelope';
+import { flowSchema } from '../../../lib/config/schema';
+import { hookEvent, hookFlow, hookHandler, jsonOf, QUEUE } from '../../support/webhook-harness';
+
+const NOW = new Date('2026-03-01T12:00:00Z');
+const token = { type: 'token', secretName: 'hook-secret', header: 'x-api-key' };
+const send = (h: ReturnType<typeof hookHandler>, body: string, extra: Record<string, string> = {}) =>
+  h.handler(hookEvent({ body, headers: { 'x-api-key': 'k', ...extra } }));
+
+// Shape of an Outbound Message as the WSDL defines it:
+// https://developer.salesforce.com/docs/platform/api/guide/sforce-api-om-outboundmessaging-wsdl.html
+const outbound = (org: string, contacts: { id: string; email: string }[]) =>
+  `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>${org}</OrganizationId>
+   <ActionId>04k5e000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/62.0/00D5e000000KQ2e</EnterpriseUrl>
+   <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/62.0/00D5e000000KQ2e</PartnerUrl>
+${contacts
+  .map(
+    (c, i) => `   <Notification>
+    <Id>04l5e00000Gx7Q${i}AAJ</Id>
+    <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>${c.id}</sf:Id>
+     <sf:Email>${c.email}</sf:Email>
+     <sf:Phone/>
+     <sf:LastModifiedDate>2026-03-01T11:59:00.000Z</sf:LastModifiedDate>
+    </sObject>
+   </Notification>`,
+  )
+  .join('\n')}
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>`;
+
+describe('webhook record paths and timestamps', () => {
+  it('takes the record at recordPath, and answers an event without one (GitHub ping) 202 with skipped', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow({ auth: token, recordPath: 'issue' }), 'k', NOW);
+    const body = JSON.stringify([{ action: 'opened', issue: { id: 1, title: 'a' } }, { zen: 'Keep it logically awesome.', hook_id: 9 }, { action: 'x', issue: 'not an object' }]);
+
+    // Act
+    const res = await send(h, body);
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(jsonOf(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 2 });
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 1, title: 'a' }]);
+    expect(await h.quarantine.list('hooks')).toEqual([]);
+  });
+
+  it('matches deleteWhen against the whole event, reads $event.<path> timestamps and epoch seconds', async () => {
+    // Prepare
+    const flow = hookFlow({ auth: token, recordPath: 'issue', deleteWhen: { webhookEvent: ['jira:issue_deleted'] }, timestampField: '$event.timestamp' });
+    const h = hookHandler(flow, 'k', NOW);
+    const inRecord = hookHandler(hookFlow({ auth: token, timestampField: 'updated' }), 'k', NOW);
+    const body = JSON.stringify([
+      { webhookEvent: 'jira:issue_updated', timestamp: 1772366400000, issue: { id: '1' } },
+      { webhookEvent: 'jira:issue_deleted', timestamp: 1772366401000, issue: { id: '2' } },
+    ]);
+
+    // Act
+    await send(h, body);
+    await send(inRecord, JSON.stringify([{ id: 's', updated: 1772366400 }, { id: 'str', updated: '1772366400' }, { id: 'ms', updated: 1772366400123 }]));
+
+    // Assess
+    const sent = h.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => [e.op, e.ts])).toEqual([
+      ['upsert', 1772366400000],
+      ['delete', 1772366401000],
+    ]);
+    expect(inRecord.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.ts)).toEqual([1772366400000, 1772366400000, 1772366400123]);
+  });
+
+  it('refuses options that do not fit the format, naming the flow path', () => {
+    // Act
+    const result = flowSchema.safeParse({
+      id: 'x',
+      key: ['id'],
+      sources: [{ id: 's', type: 'webhook', format: 'debezium', recordPath: 'a', organizationId: '00D5e000000KQ2e' }, { id: 't', type: 'webhook', auth: { type: 'github' } }],
+      targets: [{ id: 'r', type: 'dynamodb' }],
+    });
+
+    // Assess
+    expect(result.success).toBe(false);
+    const paths = result.error!.issues.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['sources.0.recordPath', 'sources.0.organizationId', 'sources.1.auth.secretName']));
+  });
+});
+
+describe('webhook form bodies', () => {
+  it('reads the JSON in the payload field of a urlencoded body (GitHub form content type)', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow({ auth: token, format: 'form', recordPath: 'issue' }), 'k', NOW);
+    const body = new URLSearchParams({ payload: JSON.stringify({ action: 'edited', issue: { id: 5, title: 'é & =' } }) }).toString();
+
+    // Act
+    const res = await send(h, body, { 'content-type': 'application/x-www-form-urlencoded' });
+    const bad = await send(h, 'payload=%7Bnot-json', { 'content-type': 'application/x-www-form-urlencoded' });
+    const json = await send(h, '{"issue":{"id":1}}');
+
+    // Assess
+    expect(jsonOf(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE)[0]!.data).toEqual({ id: 5, title: 'é & =' });
+    expect(bad.statusCode).toBe(400);
+    expect(jsonOf(bad).message).toMatch(/^form field "payload" is not valid JSON/);
+    expect(json.statusCode).toBe(400);
+    expect(jsonOf(json).message).toContain('format "form"');
+  });
+});
+
+describe('Salesforce Outbound Messages', () => {
+  const source = { auth: { type: 'token', secretName: 'hook-secret', query: 'token' }, format: 'salesforce-outbound', organizationId: '00D5e000000KQ2eEAG' };
+  const post = (h: ReturnType<typeof hookHandler>, body: string) => h.handler(hookEvent({ body, headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, query: { token: 'k' } }));
+
+  it('stores one record per sObject without the sf: prefixes and answers the SOAP Ack with 200', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow({ ...source, timestampField: 'LastModifiedDate' }, ['Id']), 'k', NOW);
+
+    // Act: the 15-character form of the org id matches the configured 18-character one
+    const res = await post(h, outbound('00D5e000000KQ2e', [{ id: '0035e00000ABCDeAAA', email: 'ada@example.com' }, { id: '0035e00000ABCDfAAA', email: 'b&amp;c@example.com' }]));
+    const resent = await post(h, outbound('00D5e000000KQ2e', [{ id: '0035e00000ABCDeAAA', email: 'ada@example.com' }, { id: '0035e00000ABCDfAAA', email: 'b&amp;c@example.com' }]));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({ 'content-type': 'text/xml; charset=utf-8' });
+    expect(res.body).toContain('<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>');
+    expect(resent.statusCode).toBe(200);
+    const sent = h.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => e.data)).toEqual([
+      { Id: '0035e00000ABCDeAAA', Email: 'ada@example.com', Phone: null, LastModifiedDate: '2026-03-01T11:59:00.000Z' },
+      { Id: '0035e00000ABCDfAAA', Email: 'b&c@example.com', Phone: null, LastModifiedDate: '2026-03-01T11:59:00.000Z' },
+    ]);
+    expect(sent[0]!.ts).toBe(Date.parse('2026-03-01T11:59:00.000Z'));
+  });
+
+  it('refuses a message of another org with 403 and stores nothing', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
+
+    // Act
+    const res = await post(h, outbound('00D000000000001', [{ id: '003x', email: 'x@example.com' }]));
+
+    // Assess
+    expect(res.statusCode).toBe(403);
+    expect(jsonOf(res).message).toBe('Outbound Message from organization 00D000000000001, but source "src" accepts only 00D5e000000KQ2e');
+    expect(h.publisher.bodies(QUEUE)).toHaveLength(0);
+    expect(h.audit.entries).toHaveLength(0);
+  });
+
+  it('refuses an XML bomb and a malformed SOAP body with 400, quickly', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
+    const lol = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">${Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`).join('')}]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications><OrganizationId>&lol9;</OrganizationId></notifications></soapenv:Body></soapenv:Envelope>`;
+
+    // Act
+    const bomb = await post(h, lol);
+    const malformed = await post(h, '<soapenv:Envelope><soapenv:Body><notifications>');
+    const notSoap = await post(h, '<hello>world</hello>');
+
+    // Assess
+    expect(bomb.statusCode).toBe(400);
+    expect(jsonOf(bomb).message).toBe('a SOAP message must not contain a DOCTYPE or ENTITY declaration');
+    expect(malformed.statusCode).toBe(400);
+    expect(jsonOf(malformed).message).toMatch(/^body is not well-formed XML/);
+    expect(notSoap.statusCode).toBe(400);
+    expect(jsonOf(notSoap).message).toContain('no soapenv:Envelope/soapenv:Body/notifications element');
+    expect(h.publisher.bodies(QUEUE)).toHaveLength(0);
+  });
+});
