@@ -147,9 +147,13 @@ export const conflictSchema = z
     if (c.autoResolveWith === 'priority' && c.priority === undefined) issue('priority', 'autoResolveWith "priority" needs a priority map such as {"*": ["crm", "erp"]}');
   });
 
+/** Fields of the transformed record (or declared `pii` names) a target is meant to receive unmasked. */
+const allowPii = z.array(z.string().min(1)).optional();
+
 const dynamodbTarget = z.strictObject({
   id: idSchema,
   type: z.literal('dynamodb'),
+  allowPii,
   /** An existing table (name or ARN). Omit to have the stack create one. */
   tableName: z.string().min(3).optional(),
   /** Partition key attribute of the target table. */
@@ -159,6 +163,7 @@ const dynamodbTarget = z.strictObject({
 const s3Target = z.strictObject({
   id: idSchema,
   type: z.literal('s3'),
+  allowPii,
   bucket: z.string().min(3).optional(),
   prefix: z.string().default(''),
   format: z.literal('jsonl').default('jsonl'),
@@ -167,6 +172,7 @@ const s3Target = z.strictObject({
 const eventbridgeTarget = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
+  allowPii,
   busName: z.string().min(1).default('default'),
   detailType: z.string().min(1).default('syncline.RecordChanged'),
   source: z.string().min(1).default('syncline'),
@@ -175,6 +181,7 @@ const eventbridgeTarget = z.strictObject({
 const httpTarget = z.strictObject({
   id: idSchema,
   type: z.literal('http'),
+  allowPii,
   url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
   method: z
     .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
@@ -191,6 +198,7 @@ const httpTarget = z.strictObject({
 const sqsTarget = z.strictObject({
   id: idSchema,
   type: z.literal('sqs'),
+  allowPii,
   queueArn: z.string().startsWith('arn:'),
 });
 
@@ -228,6 +236,8 @@ export const flowSchema = z
     id: idSchema,
     description: z.string().optional(),
     key: z.array(z.string().min(1)).min(1),
+    /** Raw field names (as the sources send them) holding personal data: followed through the transform at synth. */
+    pii: z.array(z.string().min(1)).optional(),
     sources: z.array(sourceSchema).min(1),
     transform: transformSchema,
     conflict: conflictSchema,
