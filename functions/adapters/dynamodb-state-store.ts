@@ -32,12 +32,13 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's transaction. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
-export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string) {
+export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false) {
   return {
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
     UpdateExpression: 'SET #ver = :v, #hash = :h',
-    ConditionExpression: 'attribute_not_exists(pk) OR #ver < :v',
+    // A replay writes the same version again; nothing ever moves the marker back.
+    ConditionExpression: replay ? 'attribute_not_exists(pk) OR #ver <= :v' : 'attribute_not_exists(pk) OR #ver < :v',
     ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
     ExpressionAttributeValues: { ':v': version, ':h': hash },
   };

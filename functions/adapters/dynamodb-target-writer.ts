@@ -42,13 +42,14 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
-    const { flow, key, targetId, version, view, ts, clock } = change;
+    const { flow, key, targetId, version, view, ts, clock, replay } = change;
     const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
     // `item` lets a stream capture tell syncline's own write (content unchanged) from a later edit that kept the marker.
     // `seq`/`id` (the winning change's tie-breakers) let a flow capturing this item back give it the original clock.
     const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts, ...(clock ? { seq: clock.seq, id: clock.id } : {}) };
     // Absent, unmarked (written outside syncline) or marked with an older version.
-    const newer = 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v';
+    // A replay writes the version the target has again, never an older one.
+    const newer = `attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver ${replay ? '<=' : '<'} :v`;
     const names = { '#k': this.keyAttribute, '#s': MARKER_ATTRIBUTE, '#ver': 'version' };
     const targetItem = view.deleted || !view.data
       ? {
@@ -73,7 +74,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Update: deliveredUpdate(this.stateTable, flow, targetId, key, version, view.hash) },
+            { Update: deliveredUpdate(this.stateTable, flow, targetId, key, version, view.hash, replay) },
             targetItem,
           ],
         }),

@@ -184,5 +184,7 @@ export const deliveryMessageSchema = z.object({
   hash: z.string(),
   ts: z.number(),
   eventIds: z.array(z.string()),
+  /** Set by a replay: deliver even where the target's marker already has this version. */
+  replay: z.object({ by: z.string(), at: z.number() }).optional(),
 });
 export type DeliveryMessage = z.output<typeof deliveryMessageSchema>;

@@ -298,7 +298,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
 
 /** The source timestamp in ms, capture time when the source has no timestampField, or a reason to quarantine. */
-function timestampOf(source: WebhookSource, record: Record<string, unknown>, now: number): number | string {
+export function timestampOf(source: WebhookSource, record: Record<string, unknown>, now: number): number | string {
   if (!source.timestampField) return now;
   const value = getPath(record, source.timestampField);
   if (value === undefined || value === null || value === '') return `timestampField "${source.timestampField}" is missing`;

@@ -44,7 +44,9 @@ export type AuditOutcome =
   | 'skipped'
   | 'failed'
   /** A change syncline itself delivered, come back through a source: dropped, not re-propagated. */
-  | 'echo';
+  | 'echo'
+  /** An operator asked to deliver the key's current state again (`syncline replay`). */
+  | 'replayed';
 
 /** One decision about a record. Values in `detail` are already masked. */
 export interface AuditEntry {
@@ -204,6 +206,8 @@ export interface TargetWrite {
    * marker, so a change relayed through the table keeps its original clock and two flows order it alike.
    */
   readonly clock?: { readonly seq: string; readonly id: string };
+  /** A replay: write even where the target already has this version (never an older one). */
+  readonly replay?: boolean;
 }
 
 export interface TargetWriter {

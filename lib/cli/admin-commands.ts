@@ -188,7 +188,7 @@ interface FlowStatusView {
   lag?: { latestMs: number; p50Ms: number; p99Ms?: number; maxMs: number; samples: number; from?: 'source' | 'capture' | 'mixed' };
 }
 
-const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo'];
+const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo', 'replayed'];
 
 function printStatus(ctx: CommandContext, s: FlowStatusView): void {
   ctx.out(`flow ${s.flow}  (${iso(s.at)})`);
