@@ -372,7 +372,8 @@ export class SyncFlow extends Construct {
     // Least privilege, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
     // status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
     // GetItem/UpdateItem (resolve, reopen); quarantine Query/DeleteItem (list, replay); resolutions to the resolve
-    // queue, replays to the transform queue.
+    // queue, quarantine replays to the transform queue, record replays to each target's deliver queue; a dry run
+    // (`try`) only reads state.
     grantOnTable(store.state, fn, 'dynamodb:BatchGetItem');
     Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [store.audit.tableArn, `${store.audit.tableArn}/index/${AUDIT_TIME_INDEX}`] });
     grantOnTable(store.audit, fn, 'dynamodb:BatchWriteItem');
@@ -381,8 +382,10 @@ export class SyncFlow extends Construct {
     grantOnTable(store.quarantine, fn, 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.queues.resolve!.grantSendMessages(fn);
     this.queues.transform!.grantSendMessages(fn);
+    const deliverQueues = this.flowPlan.flow.targets.map((t) => this.queues[`deliver-${t.id}`]!);
+    for (const q of deliverQueues) q.grantSendMessages(fn);
     // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
-    const senders = new Set([this.queues.resolve, this.queues.transform]);
+    const senders = new Set([this.queues.resolve, this.queues.transform, ...deliverQueues]);
     for (const q of [...Object.values(this.queues), ...Object.values(this.deadLetterQueues), ...Object.values(this.streamFailureQueues)]) {
       if (!senders.has(q)) q.grant(fn, 'sqs:GetQueueAttributes');
     }

@@ -95,8 +95,9 @@ describe('the admin function', () => {
       ...(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
       ['dynamodb:Query', { 'Fn::Join': ['', [table('conflicts'), '/index/openByFlow']] }],
       ...(['dynamodb:Query', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),
-      // Resolutions go to the resolve queue, replays to the transform queue (grantSendMessages).
-      ...['resolve', 'transform'].flatMap((id) => ['sqs:SendMessage', 'sqs:GetQueueUrl'].map((a): [string, unknown] => [a, r(flow.queues[id]!.queueArn)])),
+      // Resolutions go to the resolve queue, quarantine replays to the transform queue, record replays
+      // (`syncline replay`) to each deliver queue (grantSendMessages).
+      ...['resolve', 'transform', ...flow.flowPlan.flow.targets.map((t) => `deliver-${t.id}`)].flatMap((id) => ['sqs:SendMessage', 'sqs:GetQueueUrl'].map((a): [string, unknown] => [a, r(flow.queues[id]!.queueArn)])),
       // Depths and RedrivePolicy of every queue, DLQ and stream on-failure queue.
       ...[...queues.map((id) => flow.queues[id]!), ...queues.map((id) => flow.deadLetterQueues[id]!), flow.streamFailureQueues.primary!].map((q): [string, unknown] => ['sqs:GetQueueAttributes', r(q.queueArn)]),
       ...['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'].map((a): [string, unknown] => [a, r(stack.store.hashKeySecret.secretArn)]),
