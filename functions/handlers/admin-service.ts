@@ -6,7 +6,7 @@ import { flowStatus, type StatusQueue } from './flow-status';
 import { createQuarantineReplay } from './quarantine-replay';
 import { replayRecords } from './record-replay';
 import { tryRecord } from './try-record';
-import { compileTransform, type Transformer } from '../core/transform/pipeline';
+import { compileTransform, taintedFields, type Transformer } from '../core/transform/pipeline';
 
 /** A queue of a flow and its DLQ, by their deployed names (locally: the plan's names). */
 export interface QueueView {
@@ -145,7 +145,12 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   });
   const replay = createQuarantineReplay({ ...common, transformQueues, quarantine: deps.quarantine });
   const statusOf = (f: AdminFlow) =>
-    flowStatus(f.plan.flow.id, statusQueues(f.resources), { depths: deps.depths, audit: deps.audit, ...(deps.clock ? { now: () => deps.clock!.now() } : {}) });
+    flowStatus(f.plan.flow.id, statusQueues(f.resources), {
+      depths: deps.depths,
+      audit: deps.audit,
+      declaredPii: [...(f.plan.flow.pii ?? []), ...taintedFields(f.plan.flow).map((t) => t.path)],
+      ...(deps.clock ? { now: () => deps.clock!.now() } : {}),
+    });
   const unknownFlow = (flowId: string): AdminAnswer => ({ status: 404, body: { message: `unknown flow "${flowId}"` } });
   const transformers = new Map<string, Promise<Transformer>>();
   const transformerOf = (f: AdminFlow) => {

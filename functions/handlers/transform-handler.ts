@@ -155,7 +155,10 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           'passed',
           now,
         );
-        return { messageId: record.messageId, send: next, ...(result.piiFlagged?.length ? { piiFlagged: result.piiFlagged } : {}) };
+        if (!result.piiFlagged?.length) return { messageId: record.messageId, send: next };
+        // Field names only, never values: `syncline status` lists flagged fields the flow does not declare.
+        const flaggedEntry: AuditEntry = { ...base, key: result.key, outcome: 'flagged', reason: `looks like PII, not masked: ${result.piiFlagged.join(', ')}`, detail: { fields: result.piiFlagged } };
+        return { messageId: record.messageId, send: next, piiFlagged: result.piiFlagged, audit: flaggedEntry };
       }
       case 'filtered':
         return {

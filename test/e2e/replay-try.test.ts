@@ -46,6 +46,14 @@ const config = parseConfig(
           { id: 'mirror', type: 'dynamodb', tableName: 'replay-people-mirror', allowPii: ['email'] },
         ],
       },
+      {
+        id: 'leads',
+        key: ['id'],
+        pii: ['email'],
+        sources: [{ id: 'form', type: 'webhook' }],
+        transform: { detectPii: 'flag' },
+        targets: [{ id: 'crm', type: 'dynamodb', tableName: 'replay-leads', allowPii: ['email'] }],
+      },
     ],
   },
   'replay and try e2e',
@@ -57,7 +65,7 @@ describe('replay and try with the real binary against the local runtime', () => 
   let start: number;
   const hook = () => `${rt.url}/webhooks/people/crm`;
   const item = async (table: string, id: string) => (await rt.clients.doc.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }))).Item;
-  const lineage = async (key: string) => (await getJson(`${rt.url}/flows/people/records/${encodeURIComponent(key)}/lineage`)).json as any[];
+  const lineage = async (key: string, flow = 'people') => (await getJson(`${rt.url}/flows/${flow}/records/${encodeURIComponent(key)}/lineage`)).json as any[];
   const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
 
   beforeAll(async () => {
@@ -189,6 +197,23 @@ describe('replay and try with the real binary against the local runtime', () => 
     expect(invalid.stdout).toContain('QUARANTINED (upsert): schema validation failed');
     expect(invalid.stdout).toContain('  - /name must be string');
     expect(invalid.stdout).toContain('  - /age must be integer');
+  });
+
+  it('status lists fields that detectPii flagged in real records and the flow does not declare', async () => {
+    // Prepare: email is declared (and allowed at the target); the phone number is not.
+    const lead = { id: 'l-1', email: 'lee@example.com', phone: '+44 20 7946 0958', note: 'call back' };
+    expect((await postWebhook(`${rt.url}/webhooks/leads/form`, lead, { secret: SECRET })).status).toBe(202);
+    await waitFor(() => item('replay-leads', 'l-1'), 'the lead delivered');
+
+    // Act
+    const text = await cli(['status', 'leads', '--url', rt.url]);
+    const json = await cli(['status', 'leads', '--url', rt.url, '--json']);
+
+    // Assess
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain("PII to declare (detectPii flagged these in the last hour's records; the flow's pii does not name them): phone (1 record)");
+    expect(JSON.parse(json.stdout).undeclaredPii).toEqual([{ field: 'phone', records: 1 }]);
+    expect((await lineage('l-1', 'leads')).find((e) => e.outcome === 'flagged')).toMatchObject({ step: 'transform', detail: { fields: ['email', 'phone'] } });
   });
 
   it('try: usage errors exit 2', async () => {
