@@ -118,13 +118,13 @@ export async function flowStatus(flowId: string, queues: readonly StatusQueue[],
   return { flow: flowId, at, windowMs: HOUR, queues: queueStatus, outcomes, ...(lag ? { lag } : {}), ...(undeclaredPii.length > 0 ? { undeclaredPii } : {}) };
 }
 
-/** Flagged fields (`flagged` entries) not covered by a declared one; `contacts.0.email` is covered by `contacts`. */
+/** Flagged fields (`detail.piiFlagged` of resolve entries) not covered by a declared one; `contacts.0.email` is covered by `contacts`. */
 export function undeclaredPiiOf(entries: readonly AuditEntry[], declared: readonly string[]): { field: string; records: number }[] {
   const within = (a: string, b: string) => a === b || a.startsWith(`${b}.`);
   const counts = new Map<string, number>();
   for (const e of entries) {
-    if (e.outcome !== 'flagged' || !Array.isArray(e.detail?.fields)) continue;
-    for (const f of e.detail.fields as unknown[]) {
+    if (e.step !== 'resolve' || !Array.isArray(e.detail?.piiFlagged)) continue;
+    for (const f of e.detail.piiFlagged as unknown[]) {
       if (typeof f !== 'string' || declared.some((d) => within(f, d) || within(d, f))) continue;
       counts.set(f, (counts.get(f) ?? 0) + 1);
     }

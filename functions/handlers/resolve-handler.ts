@@ -198,6 +198,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           outcome: d.outcome,
           reason: d.reason,
           version: r.state?.version,
+          // Names of fields that looked like PII (detectPii "flag"), for `syncline status`: no extra write.
+          ...(byId.get(d.id)?.piiFlagged?.length ? { detail: { piiFlagged: byId.get(d.id)!.piiFlagged } } : {}),
         });
       }
       withEntries.push(...r.group.messageIds);

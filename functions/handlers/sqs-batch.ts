@@ -173,6 +173,7 @@ export const envelopeSchema = z.object({
   origin: z
     .object({ flow: z.string(), target: z.string(), version: z.number(), hash: z.string(), ts: z.number() })
     .optional(),
+  piiFlagged: z.array(z.string()).optional(),
 });
 
 /** A resolved change as the resolve step sends it to each target's delivery queue. */

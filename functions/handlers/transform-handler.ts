@@ -156,9 +156,8 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           now,
         );
         if (!result.piiFlagged?.length) return { messageId: record.messageId, send: next };
-        // Field names only, never values: `syncline status` lists flagged fields the flow does not declare.
-        const flaggedEntry: AuditEntry = { ...base, key: result.key, outcome: 'flagged', reason: `looks like PII, not masked: ${result.piiFlagged.join(', ')}`, detail: { fields: result.piiFlagged } };
-        return { messageId: record.messageId, send: next, piiFlagged: result.piiFlagged, audit: flaggedEntry };
+        // Field names only, never values: resolve's audit entry carries them, and `syncline status` lists those the flow does not declare.
+        return { messageId: record.messageId, send: { ...next, piiFlagged: result.piiFlagged }, piiFlagged: result.piiFlagged };
       }
       case 'filtered':
         return {

@@ -46,9 +46,7 @@ export type AuditOutcome =
   /** A change syncline itself delivered, come back through a source: dropped, not re-propagated. */
   | 'echo'
   /** An operator asked to deliver the key's current state again (`syncline replay`). */
-  | 'replayed'
-  /** Fields of a passed record that look like PII and are not masked (`detectPii: "flag"`); names only. */
-  | 'flagged';
+  | 'replayed';
 
 /** One decision about a record. Values in `detail` are already masked. */
 export interface AuditEntry {

@@ -189,7 +189,7 @@ interface FlowStatusView {
   undeclaredPii?: { field: string; records: number }[];
 }
 
-const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo', 'replayed', 'flagged'];
+const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo', 'replayed'];
 
 function printStatus(ctx: CommandContext, s: FlowStatusView): void {
   ctx.out(`flow ${s.flow}  (${iso(s.at)})`);

@@ -213,7 +213,7 @@ describe('replay and try with the real binary against the local runtime', () => 
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain("PII to declare (detectPii flagged these in the last hour's records; the flow's pii does not name them): phone (1 record)");
     expect(JSON.parse(json.stdout).undeclaredPii).toEqual([{ field: 'phone', records: 1 }]);
-    expect((await lineage('l-1', 'leads')).find((e) => e.outcome === 'flagged')).toMatchObject({ step: 'transform', detail: { fields: ['email', 'phone'] } });
+    expect((await lineage('l-1', 'leads')).find((e) => e.step === 'resolve')).toMatchObject({ outcome: 'won', detail: { piiFlagged: ['email', 'phone'] } });
   });
 
   it('try: usage errors exit 2', async () => {

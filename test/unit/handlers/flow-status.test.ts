@@ -102,7 +102,7 @@ describe('flowStatus', () => {
 });
 
 describe('status: PII to declare', () => {
-  const flagged = (key: string, fields: string[]): AuditEntry => ({ ...base, key, step: 'transform', outcome: 'flagged', at: 1, eventId: key, detail: { fields } });
+  const flagged = (key: string, fields: string[]): AuditEntry => ({ ...base, key, step: 'resolve', outcome: 'won', at: 1, eventId: key, detail: { piiFlagged: fields } });
 
   it('counts flagged fields per record, leaving out declared ones and their parts, most frequent first', () => {
     // Act
