@@ -32,13 +32,14 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's transaction. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
-export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string) {
+export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false) {
   return {
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
     UpdateExpression: 'SET #ver = :v, #hash = :h',
-    // A marker may exist with only a remote id or a create claim (no version yet).
-    ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
+    // A marker may exist with only a remote id or a create claim (no version yet). A replay writes the same version
+    // again; nothing ever moves the marker back.
+    ConditionExpression: replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v',
     ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
     ExpressionAttributeValues: { ':v': version, ':h': hash },
   };

@@ -55,14 +55,15 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
-    const { flow, key, targetId, version, view, ts, clock } = change;
+    const { flow, key, targetId, version, view, ts, clock, replay } = change;
     const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
     // `item` lets a stream capture tell syncline's own write (content unchanged) from a later edit that kept the marker.
     // `seq`/`id` (the winning change's tie-breakers) let a flow capturing this item back give it the original clock.
     const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts, ...(clock ? { seq: clock.seq, id: clock.id } : {}) };
     // Absent, unmarked (written outside syncline) or marked with an older version.
     const condition = {
-      ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v',
+      // A replay writes the version the target has again, never an older one.
+      ConditionExpression: `attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver ${replay ? '<=' : '<'} :v`,
       ExpressionAttributeNames: { '#k': this.keyAttribute, '#s': MARKER_ATTRIBUTE, '#ver': 'version' },
       ExpressionAttributeValues: { ':v': version },
     };
@@ -76,7 +77,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
       written = false;
     }
     // Recorded even when the target already had it: a retry after a lost marker update still records it.
-    const recorded = await this.recordDelivered(flow, targetId, key, version, view.hash);
+    const recorded = await this.recordDelivered(flow, targetId, key, version, view.hash, replay);
     if (written && recorded !== undefined && recorded > version) {
       await this.undo(key, version);
       return 'skipped';
@@ -105,9 +106,9 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   /** Moves the delivered marker up to `version`; answers the newer version already recorded, if any. */
-  private async recordDelivered(flow: string, targetId: string, key: string, version: number, hash: string): Promise<number | undefined> {
+  private async recordDelivered(flow: string, targetId: string, key: string, version: number, hash: string, replay = false): Promise<number | undefined> {
     try {
-      await this.client.send(new UpdateCommand({ ...deliveredUpdate(this.stateTable, flow, targetId, key, version, hash), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.client.send(new UpdateCommand({ ...deliveredUpdate(this.stateTable, flow, targetId, key, version, hash, replay), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return undefined;
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;

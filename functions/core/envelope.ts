@@ -51,6 +51,8 @@ export interface ChangeEnvelope {
   readonly keep?: readonly string[];
   readonly lineage: readonly LineageStep[];
   readonly origin?: OriginMarker;
+  /** Field names (never values) of the transformed record that look like PII and are not masked (`detectPii: "flag"`). */
+  readonly piiFlagged?: readonly string[];
 }
 
 export const ENVELOPE_VERSION = 1 as const;

@@ -25,6 +25,10 @@ export interface AdminApi {
   quarantine(flowId: string): Promise<unknown | undefined>;
   /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`. */
   replayQuarantine(flowId: string, body: unknown): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/try`: a dry run of one record through transform and resolve; writes nothing. */
+  tryRecord?(flowId: string, body: unknown): Promise<AdminAnswer>;
+  /** `POST /flows/{flowId}/replay`: delivers the current state of chosen keys again; who asked is recorded. */
+  replay?(flowId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
   /** `GET /flows/{flowId}/status` (one flow) or `GET /status` (every flow): queue and DLQ depths, last hour's outcomes, lag. */
   status(flowId: string | undefined): Promise<AdminAnswer>;
 }
@@ -99,6 +103,8 @@ async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer
   if (req.method === 'POST') {
     if (a !== 'flows' || flowId === undefined) return undefined;
     if (b === 'quarantine' && id === 'replay' && parts.length === 4) return admin.replayQuarantine(flowId, await req.body());
+    if (b === 'try' && parts.length === 3 && admin.tryRecord) return admin.tryRecord(flowId, await req.body());
+    if (b === 'replay' && parts.length === 3 && admin.replay) return admin.replay(flowId, await req.body(), req.user);
     if (b === 'conflicts' && action === 'resolve' && parts.length === 5) return admin.resolveConflict(flowId, id!, await req.body(), req.user);
     return undefined;
   }

@@ -4,6 +4,9 @@ import type { AdminApi, AdminAnswer } from './admin-api';
 import { createConflictReview, type ReviewFlow } from './conflict-review-handler';
 import { flowStatus, type StatusQueue } from './flow-status';
 import { createQuarantineReplay } from './quarantine-replay';
+import { replayRecords } from './record-replay';
+import { tryRecord } from './try-record';
+import { compileTransform, taintedFields, type Transformer } from '../core/transform/pipeline';
 
 /** A queue of a flow and its DLQ, by their deployed names (locally: the plan's names). */
 export interface QueueView {
@@ -51,7 +54,7 @@ export interface AdminServiceDeps {
   readonly flows: readonly AdminFlow[];
   /** Base URL of the HTTP API (webhook URLs are built on it); read at each request. */
   readonly baseUrl: () => string;
-  readonly stateStore: Pick<StateStore, 'get'>;
+  readonly stateStore: Pick<StateStore, 'get' | 'getMany'>;
   readonly audit: AuditLog & AuditWindow;
   readonly conflicts: ConflictStore;
   readonly quarantine: QuarantineStore;
@@ -142,8 +145,25 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   });
   const replay = createQuarantineReplay({ ...common, transformQueues, quarantine: deps.quarantine });
   const statusOf = (f: AdminFlow) =>
-    flowStatus(f.plan.flow.id, statusQueues(f.resources), { depths: deps.depths, audit: deps.audit, ...(deps.clock ? { now: () => deps.clock!.now() } : {}) });
+    flowStatus(f.plan.flow.id, statusQueues(f.resources), {
+      depths: deps.depths,
+      audit: deps.audit,
+      declaredPii: [...(f.plan.flow.pii ?? []), ...taintedFields(f.plan.flow).map((t) => t.path)],
+      ...(deps.clock ? { now: () => deps.clock!.now() } : {}),
+    });
   const unknownFlow = (flowId: string): AdminAnswer => ({ status: 404, body: { message: `unknown flow "${flowId}"` } });
+  const transformers = new Map<string, Promise<Transformer>>();
+  const transformerOf = (f: AdminFlow) => {
+    let t = transformers.get(f.plan.flow.id);
+    if (!t) {
+      t = (async () => compileTransform(f.plan.flow, { hashKey: typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey() }))();
+      t.catch(() => transformers.delete(f.plan.flow.id));
+      transformers.set(f.plan.flow.id, t);
+    }
+    return t;
+  };
+  const deliverQueues = (f: AdminFlow) =>
+    Object.fromEntries(f.plan.flow.targets.flatMap((t) => (f.resources.queues[`deliver-${t.id}`] ? [[t.id, f.resources.queues[`deliver-${t.id}`]!.url]] : [])));
 
   return {
     listFlows: async () => deps.flows.map((f) => flowSummary(f.plan, deps.baseUrl())),
@@ -174,6 +194,20 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
     quarantine: async (flowId) => (flows.has(flowId) ? deps.quarantine.list(flowId) : undefined),
     replayQuarantine: (flowId, body) => replay.replay(flowId, body),
+    tryRecord: async (flowId, body) => {
+      const f = flows.get(flowId);
+      if (!f) return unknownFlow(flowId);
+      return tryRecord({ flow: f.plan.flow, transformer: () => transformerOf(f), state: deps.stateStore, now: () => (deps.clock ?? { now: Date.now }).now() }, body);
+    },
+    replay: async (flowId, body, user) => {
+      const f = flows.get(flowId);
+      if (!f) return unknownFlow(flowId);
+      return replayRecords(
+        { flow: f.plan.flow, deliverQueues: deliverQueues(f), state: deps.stateStore, audit: deps.audit, publisher: deps.publisher, ...(deps.authenticatedCaller ? { authenticatedCaller: true } : {}), ...(deps.clock ? { clock: deps.clock } : {}) },
+        body,
+        user,
+      );
+    },
     status: async (flowId) => {
       if (flowId === undefined) return { status: 200, body: await Promise.all(deps.flows.map(statusOf)) };
       const f = flows.get(flowId);

@@ -56,6 +56,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               view: state.view,
               ts: changeTimeOf(state.view),
               ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
+              ...(group.replay ? { replay: true } : {}),
             }),
           );
           if (!outcome) {

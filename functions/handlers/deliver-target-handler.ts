@@ -73,7 +73,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
           batch.fail(group.messageIds, `state of ${group.key} is older than version ${group.version}`);
           continue;
         }
-        if ((state.delivered[targetId]?.version ?? 0) >= state.version) {
+        if (!group.replay && (state.delivered[targetId]?.version ?? 0) >= state.version) {
           entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
           continue;
         }

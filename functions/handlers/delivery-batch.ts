@@ -10,6 +10,8 @@ export interface DeliveryGroup {
   version: number;
   readonly eventIds: Set<string>;
   readonly messageIds: string[];
+  /** Who asked for a replay of the key: deliver even where the target's marker has this version. */
+  replay?: { readonly by: string; readonly at: number };
 }
 
 /** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */
@@ -24,6 +26,7 @@ export function groupDeliveries(records: readonly SQSRecord[], flowId: string, b
     const m: DeliveryMessage = parsed.value;
     const group = groups.get(m.key) ?? { key: m.key, version: 0, eventIds: new Set<string>(), messageIds: [] };
     group.version = Math.max(group.version, m.version);
+    if (m.replay) group.replay ??= m.replay;
     m.eventIds.forEach((id) => group.eventIds.add(id));
     group.messageIds.push(record.messageId);
     groups.set(m.key, group);
@@ -119,7 +122,7 @@ export function deliveryEntry(
     ...(reason !== undefined ? { reason } : {}),
     version: state.version,
     target: ctx.targetId,
-    detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts: changeTimeOf(state.view), ...extra },
+    detail: { eventIds, hash: state.view.hash, deleted: state.view.deleted, ts: changeTimeOf(state.view), ...(group.replay ? { replayedBy: group.replay.by } : {}), ...extra },
   };
 }
 

@@ -33,6 +33,11 @@ export interface FlowStatus {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Omitted when no delivery of the window can be measured (e.g. audit level `errors`). */
   readonly lag?: LagStatus;
+  /**
+   * Fields `detectPii: "flag"` found in the window's records that the flow's `pii` does not declare (nor reach
+   * through its transform), with how many records held each: fields to declare. Omitted when there are none.
+   */
+  readonly undeclaredPii?: readonly { readonly field: string; readonly records: number }[];
 }
 
 /** A queue whose depth status reports: its DLQ's URL when it has one. */
@@ -47,6 +52,8 @@ export interface StatusDeps {
   readonly depths: QueueDepths;
   readonly audit: AuditWindow;
   readonly now?: () => number;
+  /** The flow's declared PII: raw names and the fields they reach through the transform. */
+  readonly declaredPii?: readonly string[];
 }
 
 const HOUR = 3_600_000;
@@ -107,5 +114,20 @@ export async function flowStatus(flowId: string, queues: readonly StatusQueue[],
   const outcomes: Record<string, number> = {};
   for (const e of entries) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
   const lag = lagOf(entries);
-  return { flow: flowId, at, windowMs: HOUR, queues: queueStatus, outcomes, ...(lag ? { lag } : {}) };
+  const undeclaredPii = undeclaredPiiOf(entries, deps.declaredPii ?? []);
+  return { flow: flowId, at, windowMs: HOUR, queues: queueStatus, outcomes, ...(lag ? { lag } : {}), ...(undeclaredPii.length > 0 ? { undeclaredPii } : {}) };
+}
+
+/** Flagged fields (`detail.piiFlagged` of resolve entries) not covered by a declared one; `contacts.0.email` is covered by `contacts`. */
+export function undeclaredPiiOf(entries: readonly AuditEntry[], declared: readonly string[]): { field: string; records: number }[] {
+  const within = (a: string, b: string) => a === b || a.startsWith(`${b}.`);
+  const counts = new Map<string, number>();
+  for (const e of entries) {
+    if (e.step !== 'resolve' || !Array.isArray(e.detail?.piiFlagged)) continue;
+    for (const f of e.detail.piiFlagged as unknown[]) {
+      if (typeof f !== 'string' || declared.some((d) => within(f, d) || within(d, f))) continue;
+      counts.set(f, (counts.get(f) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([field, records]) => ({ field, records })).sort((a, b) => b.records - a.records || a.field.localeCompare(b.field));
 }

@@ -197,6 +197,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           outcome: d.outcome,
           reason: d.reason,
           version: r.state?.version,
+          // Names of fields that looked like PII (detectPii "flag"), for `syncline status`: no extra write.
+          ...(byId.get(d.id)?.piiFlagged?.length ? { detail: { piiFlagged: byId.get(d.id)!.piiFlagged } } : {}),
         };
         entries.push({ entry, owner: r.group.messageIds });
         // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:

@@ -253,6 +253,7 @@ export const envelopeSchema = z.object({
   origin: z
     .object({ flow: z.string(), target: z.string(), version: z.number(), hash: z.string(), ts: z.number() })
     .optional(),
+  piiFlagged: z.array(z.string()).optional(),
 });
 
 /** A resolved change as the resolve step sends it to each target's delivery queue. */
@@ -264,5 +265,7 @@ export const deliveryMessageSchema = z.object({
   hash: z.string(),
   ts: z.number(),
   eventIds: z.array(z.string()),
+  /** Set by a replay: deliver even where the target's marker already has this version. */
+  replay: z.object({ by: z.string(), at: z.number() }).optional(),
 });
 export type DeliveryMessage = z.output<typeof deliveryMessageSchema>;

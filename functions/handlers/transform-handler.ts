@@ -163,7 +163,9 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
           'passed',
           now,
         );
-        return { messageId: record.messageId, send: next, ...(result.piiFlagged?.length ? { piiFlagged: result.piiFlagged } : {}) };
+        if (!result.piiFlagged?.length) return { messageId: record.messageId, send: next };
+        // Field names only, never values: resolve's audit entry carries them, and `syncline status` lists those the flow does not declare.
+        return { messageId: record.messageId, send: { ...next, piiFlagged: result.piiFlagged }, piiFlagged: result.piiFlagged };
       }
       case 'filtered':
         return {

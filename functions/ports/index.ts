@@ -60,7 +60,9 @@ export type AuditOutcome =
   /** A change syncline itself delivered, come back through a source: dropped, not re-propagated. */
   | 'echo'
   /** A source table was truncated (Debezium `op: "t"`). */
-  | 'truncated';
+  | 'truncated'
+  /** An operator asked to deliver the key's current state again (`syncline replay`). */
+  | 'replayed';
 
 /** One decision about a record. Values in `detail` are already masked. */
 export interface AuditEntry {
@@ -224,6 +226,8 @@ export interface TargetWrite {
   readonly clock?: { readonly seq: string; readonly id: string };
   /** The id the target gave this key when it was created (an `http` target with `create`). */
   readonly remoteId?: string;
+  /** A replay: write even where the target already has this version (never an older one). */
+  readonly replay?: boolean;
 }
 
 /** Remote ids of records an `http` target created, kept with the target's delivered marker. */

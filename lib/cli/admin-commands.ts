@@ -186,9 +186,10 @@ interface FlowStatusView {
   outcomes: Record<string, number>;
   /** `from` and `p99Ms` come from runtimes that measure from the source timestamp. */
   lag?: { latestMs: number; p50Ms: number; p99Ms?: number; maxMs: number; samples: number; from?: 'source' | 'capture' | 'mixed' };
+  undeclaredPii?: { field: string; records: number }[];
 }
 
-const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo'];
+const OUTCOME_ORDER = ['captured', 'duplicate', 'filtered', 'quarantined', 'won', 'superseded', 'conflict', 'delivered', 'skipped', 'failed', 'echo', 'replayed'];
 
 function printStatus(ctx: CommandContext, s: FlowStatusView): void {
   ctx.out(`flow ${s.flow}  (${iso(s.at)})`);
@@ -203,6 +204,9 @@ function printStatus(ctx: CommandContext, s: FlowStatusView): void {
       ? `  lag (${from} to delivery, newest ${s.lag.samples}): latest ${s.lag.latestMs} ms  p50 ${s.lag.p50Ms} ms${s.lag.p99Ms !== undefined ? `  p99 ${s.lag.p99Ms} ms` : ''}  max ${s.lag.maxMs} ms`
       : '  lag: unknown (no measurable delivery in the last hour)',
   );
+  if (s.undeclaredPii?.length) {
+    ctx.out(`  PII to declare (detectPii flagged these in the last hour's records; the flow's pii does not name them): ${s.undeclaredPii.map((p) => `${p.field} (${plural(p.records, 'record')})`).join(', ')}`);
+  }
 }
 
 export const statusCommand: Command = {

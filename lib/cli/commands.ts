@@ -10,3 +10,5 @@ registerCommand('backfill', async () => (await import('./backfill')).backfillCom
 registerCommand('redrive', async () => (await import('./admin-commands')).redriveCommand);
 registerCommand('status', async () => (await import('./admin-commands')).statusCommand);
 registerCommand('pull', async () => (await import('./pull')).pullCommand);
+registerCommand('try', async () => (await import('./try')).tryCommand);
+registerCommand('replay', async () => (await import('./replay')).replayCommand);

@@ -1,9 +1,9 @@
 import { validatePattern } from '../../functions/core/event-pattern';
-import { validateTransform } from '../../functions/core/transform/pipeline';
+import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
 import type { SynclineConfig } from './schema';
 
 /**
- * Checks what the zod schema cannot: JSONata expressions, event patterns and JSON Schemas.
+ * Checks what the zod schema cannot: JSONata expressions, event patterns, JSON Schemas, and where declared PII goes.
  * Each problem names the flow and its JSON path.
  */
 export function validateFlowsDeep(config: SynclineConfig): string[] {
@@ -14,6 +14,13 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       const m = /^(transform[^:]*):\s*(.*)$/s.exec(message);
       if (m) at(m[1], m[2]);
       else at('transform', message);
+    }
+    for (const leak of piiLeaks(flow)) {
+      at(
+        `targets[${leak.targetIndex}]`,
+        `PII field "${leak.raw}" reaches target "${leak.targetId}" unmasked as "${leak.field}": ${leak.route}. ` +
+          `Mask it (transform.mask["${leak.field}"]), exclude it, or list "${leak.field}" in the target's allowPii`,
+      );
     }
     flow.sources.forEach((source, j) => {
       const patterns: [string, Record<string, unknown> | undefined][] = [

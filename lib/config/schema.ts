@@ -185,9 +185,13 @@ export const conflictSchema = z
     if (c.autoResolveWith === 'priority' && c.priority === undefined) issue('priority', 'autoResolveWith "priority" needs a priority map such as {"*": ["crm", "erp"]}');
   });
 
+/** Fields of the transformed record (or declared `pii` names) a target is meant to receive unmasked. */
+const allowPii = z.array(z.string().min(1)).optional();
+
 const dynamodbTarget = z.strictObject({
   id: idSchema,
   type: z.literal('dynamodb'),
+  allowPii,
   /** An existing table (name or ARN). Omit to have the stack create one. */
   tableName: z.string().min(3).optional(),
   /** Partition key attribute of the target table. */
@@ -197,6 +201,7 @@ const dynamodbTarget = z.strictObject({
 const s3Target = z.strictObject({
   id: idSchema,
   type: z.literal('s3'),
+  allowPii,
   bucket: z.string().min(3).optional(),
   prefix: z.string().default(''),
   format: z.literal('jsonl').default('jsonl'),
@@ -205,6 +210,7 @@ const s3Target = z.strictObject({
 const eventbridgeTarget = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
+  allowPii,
   busName: z.string().min(1).default('default'),
   detailType: z.string().min(1).default('syncline.RecordChanged'),
   source: z.string().min(1).default('syncline'),
@@ -219,6 +225,7 @@ const httpTarget = z
   .strictObject({
     id: idSchema,
     type: z.literal('http'),
+    allowPii,
     /** Holds `{key}`, and `{remoteId}` with `create`. */
     url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
     method: z
@@ -256,6 +263,7 @@ export type HttpTargetAuth = NonNullable<z.output<typeof httpTarget>['auth']>;
 const sqsTarget = z.strictObject({
   id: idSchema,
   type: z.literal('sqs'),
+  allowPii,
   /** The queue, in any account and region (the other account's queue policy must allow the delivery role). */
   queueArn: z.string().regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'must be a standard SQS queue ARN, arn:aws:sqs:<region>:<account>:<name>'),
   /** The customer managed KMS key the queue is encrypted with: the delivery function may use it to send. */
@@ -296,6 +304,8 @@ export const flowSchema = z
     id: idSchema,
     description: z.string().optional(),
     key: z.array(z.string().min(1)).min(1),
+    /** Raw field names (as the sources send them) holding personal data: followed through the transform at synth. */
+    pii: z.array(z.string().min(1)).optional(),
     sources: z.array(sourceSchema).min(1),
     transform: transformSchema,
     conflict: conflictSchema,

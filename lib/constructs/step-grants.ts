@@ -131,8 +131,11 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX] });
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
   grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query', 'dynamodb:DeleteItem'] });
+  // Resolutions to the resolve queue, quarantine replays to the transform queue, record replays to each deliver queue;
+  // a dry run (`try`) only reads state.
   grantSend(ctx.queues.resolve!, fn);
   grantSend(ctx.queues.transform!, fn);
+  for (const t of flow.targets) grantSend(ctx.queues[`deliver-${t.id}`]!, fn);
   // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
   const queues = [...Object.values(ctx.queues), ...Object.values(ctx.deadLetterQueues), ...Object.values(ctx.streamFailureQueues)];
   Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes'], resourceArns: queues.map((q) => q.queueArn) });

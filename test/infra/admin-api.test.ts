@@ -97,8 +97,9 @@ describe('the admin function', () => {
       ...(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
       ['dynamodb:Query', { 'Fn::Join': ['', [table('conflicts'), '/index/openByFlow']] }],
       ...(['dynamodb:Query', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),
-      // Resolutions go to the resolve queue, replays to the transform queue (by URL: no GetQueueUrl).
-      ...['resolve', 'transform'].map((id): [string, unknown] => ['sqs:SendMessage', r(flow.queues[id]!.queueArn)]),
+      // Resolutions go to the resolve queue, quarantine replays to the transform queue, record replays
+      // (`syncline replay`) to each deliver queue (by URL: no GetQueueUrl).
+      ...['resolve', 'transform', ...flow.flowPlan.flow.targets.map((t) => `deliver-${t.id}`)].map((id): [string, unknown] => ['sqs:SendMessage', r(flow.queues[id]!.queueArn)]),
       // Depths and RedrivePolicy of every queue, DLQ and stream on-failure queue.
       ...[...queues.map((id) => flow.queues[id]!), ...queues.map((id) => flow.deadLetterQueues[id]!), flow.streamFailureQueues.primary!].map((q): [string, unknown] => ['sqs:GetQueueAttributes', r(q.queueArn)]),
       ['secretsmanager:GetSecretValue', r(stack.store.hashKeySecret.secretArn)],

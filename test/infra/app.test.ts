@@ -56,6 +56,19 @@ describe('bin/app.ts with a bad config', () => {
     noStackTrace(stderr);
   });
 
+  it('fails synth when a declared PII field can reach a target unmasked, naming field, path and target', () => {
+    // Prepare: the example flow computes fullName from firstName; declaring first_name as PII taints both.
+    const config = exampleConfigInput() as { flows: Record<string, unknown>[] };
+    config.flows[0] = { ...config.flows[0], pii: ['first_name'] };
+    // Act
+    const { code, stderr } = runApp({ syncline: config });
+    // Assess
+    expect(code).toBe(1);
+    expect(stderr).toContain('flow "crm-contacts" at $.flows[0].targets[0]: PII field "first_name" reaches target "replica" unmasked as "fullName": first_name → firstName (rename) → fullName (compute) → replica');
+    expect(stderr).toContain('first_name → firstName (rename) → replica');
+    noStackTrace(stderr);
+  });
+
   it('says where to put the config when there is none', () => {
     const { code, stderr } = runApp({});
     expect(code).toBe(1);

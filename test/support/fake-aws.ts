@@ -82,6 +82,8 @@ const API_ROUTES = [
   'POST /flows/*/conflicts/*/resolve',
   'GET /flows/*/quarantine',
   'POST /flows/*/quarantine/replay',
+  'POST /flows/*/replay',
+  'POST /flows/*/try',
 ];
 
 function routeOf(method: string, path: string): string | undefined {
@@ -141,7 +143,8 @@ export function startFakeIamHttpApi(options: FakeApiOptions): Promise<FakeEndpoi
     if (options.denied?.includes(route)) return forbid(res, `denied ${route}`);
     const upstream = await fetch(`${options.upstream}${url.pathname}${url.search}`, {
       method,
-      headers: { 'content-type': 'application/json' },
+      // API Gateway hands the function the IAM caller (requestContext.authorizer.iam); the local runtime reads this header.
+      headers: { 'content-type': 'application/json', 'x-syncline-user': `arn:aws:iam::111122223333:user/${keyId}` },
       ...(method === 'POST' ? { body } : {}),
     });
     const text = await upstream.text();

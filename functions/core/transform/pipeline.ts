@@ -9,6 +9,10 @@ import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern, validatePattern } from '../event-pattern';
 import { detectPii, maskValue, REDACTED } from './mask';
 
+import { taintedFields } from './pii-taint';
+
+export { piiLeaks, taintedFields, type TaintedField, type TaintLeak } from './pii-taint';
+
 /** What the transform needs besides the flow config. */
 export interface TransformContext {
   /** Per-deployment secret key for `hash` masking. */
@@ -34,7 +38,7 @@ const JSONATA_MAX_DEPTH = 1000;
  * Compiles a flow's transform: include, exclude, rename, set, compute, filter, mask (+ PII detection), schema, key.
  * Throws when the transform config is invalid (run `validateTransform` at synth time to report it earlier).
  */
-export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ctx: TransformContext): Transformer {
+export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources'>>, ctx: TransformContext): Transformer {
   const t: TransformConfig = flow.transform;
   const problems = validateTransform(flow);
   if (problems.length > 0) throw new Error(`invalid transform: ${problems.join('; ')}`);
@@ -64,6 +68,10 @@ export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ct
     }
   }
 
+  // Declared PII that no mask covers (a target may allow it): redacted in quarantine and in error texts all the same.
+  for (const raw of flow.pii ?? []) if (!originalMask.some(([p]) => p === raw)) originalMask.push([raw, 'redact']);
+  const taintedPaths = taintedFields({ transform: t, sources: flow.sources ?? [], pii: flow.pii ?? [] }).map((f) => f.path);
+
   const applyMask = (record: Rec): string[] | undefined => {
     for (const [path, kind] of mask) {
       if (hasPath(record, path)) setPath(record, path, maskValue(kind, getPath(record, path), ctx.hashKey));
@@ -88,6 +96,7 @@ export function compileTransform(flow: Pick<FlowConfig, 'key' | 'transform'>, ct
   const secretsOf = (input: Rec, current: Rec): string[] => {
     const out = new Set<string>();
     for (const [path] of originalMask) for (const r of [input, current]) collectStrings(getPath(r, path), out);
+    for (const path of taintedPaths) collectStrings(getPath(current, path), out);
     return [...out].filter((s) => s.length >= 3);
   };
 

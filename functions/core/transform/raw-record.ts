@@ -16,16 +16,27 @@ export function keyUntouchedByTransform(flow: FlowConfig): boolean {
 }
 
 /**
- * A record quarantined before the transform ran: fields the flow masks (by either name of a rename)
- * and anything that looks like PII are redacted, since the per-deployment hash key is not at hand here.
+ * A record quarantined before the transform ran: fields the flow masks (by either name of a rename),
+ * declared `pii` fields and anything that looks like PII are redacted, since the per-deployment hash key is not at hand here.
  */
 export function maskForQuarantine(flow: FlowConfig, record: Record<string, unknown>): Record<string, unknown> {
   const copy = structuredClone(record);
   const masked = new Set(Object.keys(flow.transform.mask ?? {}));
   for (const [from, to] of Object.entries(flow.transform.rename ?? {})) if (masked.has(to)) masked.add(from);
   for (const path of masked) redactPath(copy, path);
+  // Declared PII by name at any depth: a raw event (Debezium's payload.after, a wrapper) holds the record further down.
+  const names = new Set((flow.pii ?? []).map((p) => p.split('.')[0]!));
+  if (names.size > 0) redactNamed(copy, names, 0);
   for (const path of detectPii(copy)) redactPath(copy, path);
   return copy;
+}
+
+function redactNamed(value: unknown, names: ReadonlySet<string>, depth: number): void {
+  if (value === null || typeof value !== 'object' || depth > 32) return;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (names.has(k) && v !== null && v !== undefined) (value as Record<string, unknown>)[k] = REDACTED;
+    else redactNamed(v, names, depth + 1);
+  }
 }
 
 function redactPath(record: Record<string, unknown>, path: string): void {

@@ -86,6 +86,20 @@ describe('DynamoDbTargetWriter', () => {
     });
   });
 
+  it('a replay writes the version the target has again, but never an older one', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+    const writer = new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: 'replica', keyAttribute: 'id' });
+
+    // Act
+    await writer.write({ ...change(), replay: true });
+
+    // Assess
+    const items = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items[0]!.Update!.ConditionExpression).toBe('attribute_not_exists(pk) OR #ver <= :v');
+    expect(items[1]!.Put!.ConditionExpression).toBe('attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver <= :v');
+  });
+
   it('deletes the item for a deleted view under the same version condition', async () => {
     // Prepare
     ddb.on(DeleteCommand).resolves({});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
-import { flowStatus, lagOf } from '../../../functions/handlers/flow-status';
+import { flowStatus, lagOf, undeclaredPiiOf } from '../../../functions/handlers/flow-status';
 import type { AuditEntry } from '../../../functions/ports';
 import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
@@ -98,5 +98,20 @@ describe('flowStatus', () => {
       ],
       outcomes: { captured: 1, quarantined: 1 },
     });
+  });
+});
+
+describe('status: PII to declare', () => {
+  const flagged = (key: string, fields: string[]): AuditEntry => ({ ...base, key, step: 'resolve', outcome: 'won', at: 1, eventId: key, detail: { piiFlagged: fields } });
+
+  it('counts flagged fields per record, leaving out declared ones and their parts, most frequent first', () => {
+    // Act
+    const fields = undeclaredPiiOf([flagged('a', ['email', 'phone', 'contacts.0.email']), flagged('b', ['phone']), flagged('c', ['iban'])], ['email', 'contacts']);
+
+    // Assess
+    expect(fields).toEqual([
+      { field: 'phone', records: 2 },
+      { field: 'iban', records: 1 },
+    ]);
   });
 });

@@ -189,5 +189,10 @@ describe('transform handler', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.attributes).toMatchObject({ records: 2, fields: ['phone'] });
     expect(JSON.stringify(warnings)).not.toContain('555-0100');
+    // The envelopes carry the flagged field names on to resolve's audit entry (status lists the undeclared ones).
+    expect(publisher.bodies(RESOLVE).map((e) => [e.key, e.piiFlagged])).toEqual([
+      ['c1', ['phone']],
+      ['c2', ['phone']],
+    ]);
   });
 });

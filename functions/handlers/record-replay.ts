@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import type { FlowConfig } from '../../lib/config/schema';
+import { eventId } from '../core/envelope';
+import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
+import { systemClock } from '../ports';
+import type { AdminAnswer } from './admin-api';
+import type { DeliveryMessage } from './sqs-batch';
+
+/** Keys replayed per request at most; the answer's `next` continues after the last one. */
+export const REPLAY_MAX_KEYS = 200;
+/** Widest `since`..`until` window of one request: one hour bucket of the audit trail's time index. */
+export const REPLAY_MAX_WINDOW_MS = 3_600_000;
+
+export interface RecordReplayDeps {
+  readonly flow: FlowConfig;
+  /** The deliver queue's URL of each target. */
+  readonly deliverQueues: Readonly<Record<string, string>>;
+  readonly state: Pick<StateStore, 'getMany'>;
+  readonly audit: AuditLog & AuditWindow;
+  readonly publisher: Publisher;
+  /** The caller is authenticated (IAM in AWS): it is who asked, and a body's `by` is only added to it. @default false */
+  readonly authenticatedCaller?: boolean;
+  readonly clock?: Clock;
+}
+
+const time = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+const bodySchema = z
+  .strictObject({
+    keys: z.array(z.string().min(1)).min(1).max(REPLAY_MAX_KEYS).optional(),
+    since: time.optional(),
+    until: time.optional(),
+    /** Key after which a window's selection continues (the previous answer's `next`). */
+    after: z.string().optional(),
+    targets: z.array(z.string().min(1)).min(1).optional(),
+    dryRun: z.boolean().default(false),
+    max: z.number().int().positive().max(REPLAY_MAX_KEYS).default(REPLAY_MAX_KEYS),
+    by: z.string().trim().min(1).max(200).optional(),
+  })
+  .refine((b) => (b.keys === undefined) !== (b.since === undefined), { message: 'give "keys" or "since" (with "until"), not both' })
+  .refine((b) => b.since === undefined || b.until !== undefined, { message: '"since" needs "until"', path: ['until'] })
+  .refine((b) => b.since === undefined || b.until! >= b.since, { message: '"until" is before "since"', path: ['until'] })
+  .refine((b) => b.since === undefined || b.until! - b.since <= REPLAY_MAX_WINDOW_MS, { message: 'at most one hour per request (the CLI splits longer windows)', path: ['until'] });
+
+export interface ReplayAnswer {
+  readonly flow: string;
+  readonly targets: readonly string[];
+  readonly dryRun: boolean;
+  /** Keys whose current state was (or, dry, would be) sent again. */
+  readonly keys: readonly string[];
+  /** Asked keys without state. */
+  readonly notFound: readonly string[];
+  /** The window's selection continues after this key (ask again with `after`). */
+  readonly next?: string;
+  /** How keys were selected: by key, or from the audit trail's time index (never a scan of the state table). */
+  readonly selection: 'keys' | 'audit-time-index';
+  /** Where the selection may miss keys, e.g. changes older than the audit retention. */
+  readonly notes: readonly string[];
+  readonly by?: string;
+}
+
+const problem = (status: number, message: string): AdminAnswer => ({ status, body: { message } });
+
+/**
+ * `POST /flows/{flowId}/replay`: sends the current state of chosen keys to chosen targets again, even where a
+ * target's delivered marker already has that version. Keys are given, or selected by their last change in a
+ * window of at most one hour, from the audit trail's hour-bucketed time index (resolve entries), each checked
+ * against its state's last change time. Each replayed key gets a `replayed` audit entry naming who asked.
+ */
+export async function replayRecords(deps: RecordReplayDeps, body: unknown, user: string | undefined): Promise<AdminAnswer> {
+  const { flow } = deps;
+  const parsed = bodySchema.safeParse(body ?? {});
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+    return problem(400, `invalid replay request: ${why}; e.g. {"keys": ["42"]} or {"since": "2026-01-01T10:00:00Z", "until": "2026-01-01T11:00:00Z"}`);
+  }
+  const req = parsed.data;
+  const unknown = (req.targets ?? []).filter((t) => !flow.targets.some((x) => x.id === t));
+  if (unknown.length > 0) return problem(404, `flow "${flow.id}" has no target ${unknown.map((t) => `"${t}"`).join(', ')} (targets: ${flow.targets.map((t) => t.id).join(', ')})`);
+  const targets = req.targets ?? flow.targets.map((t) => t.id);
+  const caller = user?.trim();
+  if (deps.authenticatedCaller && !caller) return problem(401, 'the request carries no caller identity');
+  const by = deps.authenticatedCaller ? (req.by && req.by !== caller ? `${caller} (as ${req.by})` : caller!) : (req.by ?? (caller || 'local'));
+  const now = (deps.clock ?? systemClock).now();
+
+  const notes: string[] = [];
+  let keys: string[];
+  let next: string | undefined;
+  if (req.keys) keys = [...new Set(req.keys)];
+  else {
+    if (flow.audit.level === 'errors') {
+      return problem(400, `flow "${flow.id}" keeps audit level "errors", which records no changes to select by time; replay by --key, or raise audit.level`);
+    }
+    const since = req.since!;
+    const oldest = now - flow.audit.retentionDays * 86_400_000;
+    if (since < oldest) notes.push(`changes before ${new Date(oldest).toISOString()} are past the audit retention (${flow.audit.retentionDays} days) and are not selected`);
+    const entries = await deps.audit.between(flow.id, since, req.until!);
+    const candidates = [...new Set(entries.filter((e) => e.step === 'resolve' && (e.outcome === 'won' || e.outcome === 'conflict')).map((e) => e.key))]
+      .filter((k) => k !== '' && (req.after === undefined || k > req.after))
+      .sort();
+    keys = candidates.slice(0, req.max);
+    if (candidates.length > keys.length) next = keys[keys.length - 1];
+  }
+
+  const states = await deps.state.getMany(flow.id, keys);
+  const notFound = req.keys ? keys.filter((k) => !states.has(k)) : [];
+  // By time: the key's LAST change must lie in the window (a later change moves it to a later window).
+  const chosen = keys.filter((k) => {
+    const s = states.get(k);
+    return s !== undefined && (req.keys !== undefined || (s.updatedAt >= req.since! && s.updatedAt <= req.until!));
+  });
+
+  if (!req.dryRun && chosen.length > 0) {
+    for (const targetId of targets) {
+      const url = deps.deliverQueues[targetId];
+      if (!url) return problem(404, `target "${targetId}" of flow "${flow.id}" has no deliver queue here`);
+      const messages = chosen.map((key) => {
+        const s = states.get(key)!;
+        const m: DeliveryMessage = { v: 1, flow: flow.id, key, version: s.version, hash: s.view.hash, ts: now, eventIds: [replayId(flow.id, key, now, by)], replay: { by, at: now } };
+        return { id: key, body: JSON.stringify(m) };
+      });
+      const { failed } = await deps.publisher.send(url, messages);
+      if (failed.length > 0) throw new Error(`could not queue ${failed.length} replay(s) for target "${targetId}"`);
+    }
+    // An operator's action: recorded whatever the flow's audit level.
+    const entries: AuditEntry[] = chosen.map((key) => ({
+      flow: flow.id,
+      key,
+      step: 'deliver',
+      at: now,
+      source: '',
+      eventId: replayId(flow.id, key, now, by),
+      outcome: 'replayed',
+      reason: `replay to ${targets.join(', ')} asked by ${by}`,
+      version: states.get(key)!.version,
+      detail: { by, targets },
+    }));
+    await deps.audit.write(entries);
+  }
+  const answer: ReplayAnswer = {
+    flow: flow.id,
+    targets,
+    dryRun: req.dryRun,
+    keys: chosen,
+    notFound,
+    ...(next !== undefined ? { next } : {}),
+    selection: req.keys ? 'keys' : 'audit-time-index',
+    notes,
+    ...(req.dryRun ? {} : { by }),
+  };
+  return { status: 200, body: answer };
+}
+
+function replayId(flow: string, key: string, at: number, by: string): string {
+  return eventId(flow, key, 'replay', at, by);
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { runAdmin } from './admin-commands';
+import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+import { TARGET_USAGE, targetOptions } from './target';
+
+/** The answer of `POST /flows/{flowId}/try` (the fields printed here). */
+interface TryAnswer {
+  readonly flow: string;
+  readonly source: string;
+  readonly op: string;
+  readonly outcome: 'passed' | 'filtered' | 'quarantined' | 'skipped';
+  readonly key?: string;
+  readonly record?: unknown;
+  readonly pattern?: unknown;
+  readonly reason?: string;
+  readonly errors?: readonly string[];
+  readonly piiFlagged?: readonly string[];
+  readonly resolve?: {
+    readonly outcome: 'new' | 'changed' | 'unchanged' | 'superseded' | 'conflict';
+    readonly reason: string;
+    readonly currentVersion: number;
+    readonly version: number;
+    readonly changedFields: readonly string[];
+    readonly deleted: boolean;
+    readonly conflicts: readonly { readonly field: string; readonly current: unknown; readonly incoming: unknown; readonly currentSource: string }[];
+  };
+}
+
+/** Reads the record from a file or stdin (`-`); not JSON, or not an object, is a usage error. */
+function readRecord(from: string, stdin: () => string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = from === '-' ? stdin() : readFileSync(from, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read --record ${from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--record ${from} is not JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--record ${from} must hold one JSON object (a record as the source sends it)`);
+  return value as Record<string, unknown>;
+}
+
+function print(ctx: CommandContext, a: TryAnswer): void {
+  const at = `${a.flow}${a.key ? `/${a.key}` : ''} from source ${a.source}`;
+  switch (a.outcome) {
+    case 'filtered':
+      ctx.out(`${at}: FILTERED (${a.op}): did not match transform.filter ${JSON.stringify(a.pattern)}`);
+      return;
+    case 'skipped':
+      ctx.out(`${at}: SKIPPED: ${a.reason ?? ''}`);
+      return;
+    case 'quarantined':
+      ctx.out(`${at}: QUARANTINED (${a.op}): ${a.reason ?? ''}`);
+      for (const e of a.errors ?? []) ctx.out(`  - ${e}`);
+      return;
+    case 'passed': {
+      ctx.out(`${at}: PASSED (${a.op})`);
+      ctx.out(`  record (masked): ${JSON.stringify(a.record ?? null)}`);
+      if (a.piiFlagged?.length) ctx.out(`  looks like PII, not declared or masked: ${a.piiFlagged.join(', ')}`);
+      const r = a.resolve;
+      if (!r) return;
+      const versions = r.version === r.currentVersion ? `stays v${r.currentVersion}` : `v${r.currentVersion} -> v${r.version}`;
+      if (r.outcome === 'conflict') {
+        ctx.out(`  resolve: CONFLICT (${versions}): ${r.reason}`);
+        for (const c of r.conflicts) ctx.out(`    ${c.field}: current ${JSON.stringify(c.current)} from ${c.currentSource}, incoming ${JSON.stringify(c.incoming)} parked for review`);
+      } else if (r.outcome === 'new' || r.outcome === 'changed') {
+        ctx.out(`  resolve: ${r.outcome === 'new' ? 'NEW record' : 'CHANGED'} (${versions})${r.deleted ? ', deleted' : ''}; fields: ${r.changedFields.join(', ') || '(none visible)'}`);
+      } else ctx.out(`  resolve: ${r.outcome === 'superseded' ? 'SUPERSEDED' : 'NO CHANGE'} (${versions}): ${r.reason}`);
+      ctx.out('  nothing was written');
+    }
+  }
+}
+
+export function createTryCommand(stdin: () => string = () => readFileSync(0, 'utf8')): Command {
+  return {
+    summary: 'dry run of one record: what the transform makes of it and what resolve would do; writes nothing',
+    usage: [
+      'usage: syncline try <flow> [--source <id>] --record <file | -> [target options] [--json]',
+      '  --record  a JSON object as the source sends it (a Debezium event for a debezium source); - reads stdin',
+      '  --source  the source it comes from (default: the flow\'s first source)',
+      '  Exit 0 when it would pass, 1 when it would be filtered or quarantined, 2 usage.',
+      TARGET_USAGE,
+    ].join('\n'),
+    async run(ctx) {
+      const { values, positionals } = parse(ctx.args, { ...targetOptions, source: { type: 'string' }, record: { type: 'string' } });
+      if (positionals.length !== 1) throw new UsageError('give one flow id');
+      if (values.record === undefined || values.record === '') throw new UsageError('give --record <file> (or - for stdin)');
+      if (values.source !== undefined && values.source.trim() === '') throw new UsageError('--source must name a source');
+      const [flow] = positionals as [string];
+      const record = readRecord(values.record, stdin);
+      return runAdmin(ctx, values, async (target) => {
+        const answer = (await target.post(`/flows/${encodeURIComponent(flow)}/try`, { record, ...(values.source ? { source: values.source } : {}) })) as TryAnswer;
+        if (values.json) ctx.out(JSON.stringify(answer));
+        else print(ctx, answer);
+        return answer.outcome === 'passed' ? EXIT.ok : EXIT.failure;
+      });
+    },
+  };
+}
+
+export const tryCommand = createTryCommand();

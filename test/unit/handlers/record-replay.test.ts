@@ -1,0 +1,166 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mergeChanges } from '../../../functions/core/merge';
+import { compileTransform } from '../../../functions/core/transform/pipeline';
+import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
+import { replayRecords } from '../../../functions/handlers/record-replay';
+import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import { tryRecord } from '../../../functions/handlers/try-record';
+import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
+import { flowSchema } from '../../../lib/config/schema';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
+
+const flowWith = (extra: Record<string, unknown> = {}) =>
+  flowSchema.parse({
+    id: 'contacts',
+    key: ['id'],
+    sources: [{ id: 'crm', type: 'webhook', timestampField: 'updatedAt' }],
+    targets: [
+      { id: 'api', type: 'http', url: 'https://api.example.com/contacts/{key}' },
+      { id: 'lake', type: 's3' },
+    ],
+    ...extra,
+  });
+const flow = flowWith();
+const QUEUES = { api: 'https://sqs.local/deliver-api', lake: 'https://sqs.local/deliver-lake' };
+const HOUR = 3_600_000;
+
+function seed(store: InMemoryStateStore, key: string, version: number, updatedAt: number, delivered: Record<string, { version: number; hash: string }> = {}) {
+  const merged = mergeChanges(flow, undefined, [{ v: 1, id: `e-${key}`, flow: 'contacts', source: 'crm', key, op: 'upsert', data: { id: key, name: `n-${key}` }, ts: 1000, seq: '1', lineage: [] }]);
+  store.seed({ flow: 'contacts', key, version, doc: merged.doc, view: merged.view, delivered, updatedAt });
+  return merged.view;
+}
+
+describe('record replay (POST /flows/{flowId}/replay)', () => {
+  let state: InMemoryStateStore;
+  let audit: InMemoryAuditLog;
+  let publisher: FakePublisher;
+  let clock: FakeClock;
+  const deps = (over: Partial<Parameters<typeof replayRecords>[0]> = {}) => ({ flow, deliverQueues: QUEUES, state, audit, publisher, clock, ...over });
+
+  beforeEach(() => {
+    state = new InMemoryStateStore();
+    audit = new InMemoryAuditLog();
+    publisher = new FakePublisher();
+    clock = new FakeClock();
+  });
+
+  it('queues a replay delivery of each key to the chosen target and audits who asked', async () => {
+    // Prepare
+    seed(state, 'c1', 3, 1);
+
+    // Act
+    const answer = await replayRecords(deps(), { keys: ['c1', 'gone'], targets: ['api'], by: 'ana' }, undefined);
+
+    // Assess
+    expect(answer).toEqual({ status: 200, body: { flow: 'contacts', targets: ['api'], dryRun: false, keys: ['c1'], notFound: ['gone'], selection: 'keys', notes: [], by: 'ana' } });
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.api)).toEqual([expect.objectContaining({ key: 'c1', version: 3, replay: { by: 'ana', at: clock.now() } })]);
+    expect(publisher.sent.get(QUEUES.lake)).toBeUndefined();
+    expect(audit.entries).toEqual([expect.objectContaining({ key: 'c1', step: 'deliver', outcome: 'replayed', version: 3, reason: 'replay to api asked by ana', detail: { by: 'ana', targets: ['api'] } })]);
+  });
+
+  it('in AWS the IAM caller is who asked (a body "by" is added to it); no caller is a 401', async () => {
+    seed(state, 'c1', 1, 1);
+    const asked = await replayRecords(deps({ authenticatedCaller: true }), { keys: ['c1'], by: 'ana' }, 'arn:aws:iam::1:user/ops');
+    expect(asked.body).toMatchObject({ by: 'arn:aws:iam::1:user/ops (as ana)', targets: ['api', 'lake'] });
+    expect((await replayRecords(deps({ authenticatedCaller: true }), { keys: ['c1'] }, undefined)).status).toBe(401);
+  });
+
+  it('selects keys by their last change from resolve entries of the window, pages them, and checks each state', async () => {
+    // Prepare: c1..c3 changed in the window; c3 changed again after it (its last change is outside); c4 only filtered.
+    const since = clock.now() - HOUR;
+    for (const [key, at] of [['c1', since + 10], ['c2', since + 20], ['c3', since + 30]] as const) {
+      await audit.write([{ flow: 'contacts', key, step: 'resolve', at, source: 'crm', eventId: `e-${key}`, outcome: 'won' }]);
+      seed(state, key, 1, key === 'c3' ? clock.now() : at);
+    }
+    await audit.write([{ flow: 'contacts', key: 'c4', step: 'transform', at: since + 40, source: 'crm', eventId: 'e-c4', outcome: 'filtered' }]);
+    seed(state, 'c4', 1, since + 40);
+
+    // Act
+    const first = await replayRecords(deps(), { since, until: since + HOUR - 1, max: 1, dryRun: true }, undefined);
+    const rest = await replayRecords(deps(), { since: new Date(since).toISOString(), until: new Date(since + HOUR - 1).toISOString(), after: 'c1', dryRun: true }, undefined);
+
+    // Assess
+    expect(first.body).toMatchObject({ keys: ['c1'], next: 'c1', selection: 'audit-time-index', dryRun: true });
+    expect(rest.body).toMatchObject({ keys: ['c2'], dryRun: true });
+    expect((rest.body as { next?: string }).next).toBeUndefined();
+    expect(publisher.calls).toBe(0);
+    expect(audit.outcomes().filter((o) => o === 'replayed')).toEqual([]);
+  });
+
+  it('says when a window reaches past the audit retention', async () => {
+    const since = clock.now() - 100 * 86_400_000;
+    const answer = await replayRecords(deps(), { since, until: since + 1000, dryRun: true }, undefined);
+    expect((answer.body as { notes: string[] }).notes).toEqual([expect.stringContaining('past the audit retention (90 days)')]);
+  });
+
+  it('refuses with a 4xx and a message: both selections, a window over an hour, audit level errors, an unknown target', async () => {
+    const now = clock.now();
+    expect(await replayRecords(deps(), { keys: ['a'], since: now }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('give "keys" or "since"') } });
+    expect(await replayRecords(deps(), { since: now - 2 * HOUR, until: now }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('at most one hour per request') } });
+    expect(await replayRecords(deps({ flow: flowWith({ audit: { level: 'errors' } }) }), { since: now - 10, until: now }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('replay by --key') } });
+    expect(await replayRecords(deps(), { keys: ['a'], targets: ['nope'] }, undefined)).toMatchObject({ status: 404, body: { message: expect.stringContaining('no target "nope"') } });
+    expect(await replayRecords(deps(), 'x', undefined)).toMatchObject({ status: 400 });
+  });
+
+  it('writes no replayed entry when a delivery could not be queued (the caller sees the failure and runs it again)', async () => {
+    seed(state, 'c1', 1, 1);
+    publisher.failIds.add('c1');
+    await expect(replayRecords(deps(), { keys: ['c1'] }, undefined)).rejects.toThrow('could not queue 1 replay(s) for target "api"');
+    expect(audit.entries).toEqual([]);
+  });
+});
+
+describe('a replayed delivery at a batch target', () => {
+  it('writes the current state although the marker has that version, and audits who asked; without replay it is skipped', async () => {
+    // Prepare
+    const state = new InMemoryStateStore();
+    const audit = new InMemoryAuditLog();
+    const view = seed(state, 'c1', 2, 1, { api: { version: 2, hash: 'h' } });
+    const writes: TargetWrite[] = [];
+    const writer: BatchTargetWriter = { writeBatch: async (changes) => (writes.push(...changes), new Map(changes.map((c) => [c.key, { status: 'written' as const }]))) };
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, writer, audit, clock: new FakeClock() });
+    const msg = (replay?: DeliveryMessage['replay']): DeliveryMessage => ({ v: 1, flow: 'contacts', key: 'c1', version: 2, hash: view.hash, ts: 1, eventIds: ['r1'], ...(replay ? { replay } : {}) });
+
+    // Act
+    await handler(sqsEvent([msg()]));
+    await handler(sqsEvent([msg({ by: 'ana', at: 5 })]));
+
+    // Assess
+    expect(writes.map((w) => [w.key, w.version])).toEqual([['c1', 2]]);
+    expect(audit.entries.map((e) => [e.outcome, e.detail?.replayedBy])).toEqual([
+      ['skipped', undefined],
+      ['delivered', 'ana'],
+    ]);
+  });
+});
+
+describe('dry run of a record (POST /flows/{flowId}/try)', () => {
+  const run = (f: typeof flow, body: unknown, state = new InMemoryStateStore()) =>
+    tryRecord({ flow: f, transformer: async () => compileTransform(f, { hashKey: 'k' }), state, now: () => Date.UTC(2026, 0, 15) }, body);
+
+  it('answers 400 for a body without a record object and 404 for an unknown source', async () => {
+    expect(await run(flow, { record: [1] })).toMatchObject({ status: 400, body: { message: expect.stringContaining('"record"') } });
+    expect(await run(flow, { record: {}, source: 'erp' })).toMatchObject({ status: 404, body: { message: 'flow "contacts" has no source "erp" (sources: crm)' } });
+  });
+
+  it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
+    expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time or epoch ms' });
+  });
+
+  it('takes a Debezium event for a debezium source: its op, time and row, or skips a table not selected', async () => {
+    // Prepare
+    const f = flowSchema.parse({ id: 'rows', key: ['id'], sources: [{ id: 'pg', type: 'webhook', format: 'debezium', table: { include: ['shop.rows'] } }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const state = new InMemoryStateStore();
+    const merged = mergeChanges(f, undefined, [{ v: 1, id: 'x', flow: 'rows', source: 'pg', key: '7', op: 'upsert', data: { id: 7, n: 1 }, ts: 1, seq: '1', lineage: [] }]);
+    state.seed({ flow: 'rows', key: '7', version: 4, doc: merged.doc, view: merged.view, delivered: {}, updatedAt: 1 });
+    const event = { payload: { op: 'd', before: { id: 7, n: 1 }, after: null, source: { ts_ms: 1_700_000_000_000, db: 'shop', table: 'rows' } } };
+
+    // Act
+    const answer = await run(f, { record: event }, state);
+
+    // Assess
+    expect(answer.body).toMatchObject({ outcome: 'passed', op: 'delete', key: '7', resolve: { outcome: 'changed', deleted: true, currentVersion: 4, version: 5, changedFields: ['id', 'n'] } });
+    const other = { payload: { ...event.payload, source: { ...event.payload.source, table: 'other' } } };
+    expect((await run(f, { record: other }, state)).body).toMatchObject({ outcome: 'skipped', reason: 'not a row change (table not selected)' });
+  });
+});
