@@ -18,6 +18,9 @@ import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SAVED_QUERIES, SAVED_QUERY_IDS, logGroupParts, type SavedQueryId } from './saved-queries';
+
+export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQueryId } from './saved-queries';
 import type { AlarmThresholds } from '../config/schema';
 import { METRICS_NAMESPACE, type SyncFlow } from './sync-flow';
 
@@ -349,66 +352,6 @@ export class Observability extends Construct {
     this.queries = queries;
   }
 }
-
-/** Logs Insights runs a query over at most 50 log groups. */
-export const MAX_LOG_GROUPS_PER_QUERY = 50;
-
-/** Log groups in parts a query can take. */
-export function logGroupParts<T>(groups: readonly T[], size = MAX_LOG_GROUPS_PER_QUERY): T[][] {
-  const parts: T[][] = [];
-  for (let i = 0; i < groups.length; i += size) parts.push(groups.slice(i, i + size));
-  return parts;
-}
-
-export type SavedQueryId = 'historyOfKey' | 'quarantineReasons' | 'errorsByStep' | 'slowestDeliveries';
-const SAVED_QUERY_IDS: readonly SavedQueryId[] = ['historyOfKey', 'quarantineReasons', 'errorsByStep', 'slowestDeliveries'];
-
-/**
- * The saved queries. They read the fields the functions log: Powertools' own (`level`, `message`, `function_name`,
- * `correlation_id`), each function's `flow` and `step`, the `decision` line of every audit entry (`key`, `outcome`,
- * `reason`, `eventId`, `source`, `target`, `version`; functions/adapters/dynamodb-audit-log.ts), `error` on warnings
- * and errors, and `lagMs` on each delivery batch. test/unit/saved-query-fields.test.ts holds them to that.
- */
-export const SAVED_QUERIES: Readonly<Record<SavedQueryId, { name: string; query: ConstructorParameters<typeof QueryString>[0] }>> = {
-  historyOfKey: {
-    name: 'history of key (replace KEY)',
-    query: {
-      fields: ['@timestamp', 'flow', 'step', 'function_name', 'level', 'message', 'outcome', 'reason', 'eventId', 'correlation_id'],
-      filterStatements: ['key = "KEY"'],
-      sort: '@timestamp asc',
-      limit: 1000,
-    },
-  },
-  quarantineReasons: {
-    name: 'quarantine reasons (last hour)',
-    query: {
-      fields: ['reason'],
-      filterStatements: ['outcome = "quarantined"'],
-      statsStatements: ['count(*) as records by flow, reason'],
-      sort: 'records desc',
-      limit: 100,
-    },
-  },
-  errorsByStep: {
-    name: 'errors by flow and step',
-    query: {
-      fields: ['coalesce(step, function_name, @log) as stepName', 'coalesce(error, message) as problem'],
-      filterStatements: ['level = "ERROR" or level = "WARN"'],
-      statsStatements: ['count(*) as entries, latest(problem) as lastProblem by flow, stepName, level'],
-      sort: 'entries desc',
-      limit: 100,
-    },
-  },
-  slowestDeliveries: {
-    name: 'slowest deliveries',
-    query: {
-      fields: ['@timestamp', 'flow', 'target', 'key', 'version', 'lagMs'],
-      filterStatements: ['ispresent(lagMs)'],
-      sort: 'lagMs desc',
-      limit: 50,
-    },
-  },
-};
 
 /** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors, conflicts and, for manual flows, the open conflict count. */
 function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {

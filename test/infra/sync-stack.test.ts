@@ -209,7 +209,7 @@ describe('IAM: each function gets only what its step needs', () => {
     expect(actionsOn('capture-crm', r.dedup).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
     expect(actionsOn('capture-crm', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('capture-crm', r.quarantine)).toEqual(['dynamodb:BatchWriteItem']);
-    expect(actionsOn('capture-crm', r.webhookSecret).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(actionsOn('capture-crm', r.webhookSecret)).toEqual(['secretsmanager:GetSecretValue']);
     expect(actionsOn('capture-crm', r.queue('transform'))).toEqual(expect.arrayContaining(['sqs:SendMessage']));
     for (const other of [r.state, r.conflicts, r.hashKey, r.target, r.queue('resolve')]) expect(actionsOn('capture-crm', other)).toEqual([]);
   });
@@ -226,7 +226,7 @@ describe('IAM: each function gets only what its step needs', () => {
 
   it('resolve: reads and conditionally updates state, records conflicts, sends to deliver queues; no webhook secret', () => {
     const r = ids();
-    expect(actionsOn('resolve', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOn('resolve', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('resolve', r.conflicts)).toEqual(['dynamodb:PutItem']);
     expect(actionsOn('resolve', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('resolve', r.queue('resolve'))).toEqual(expect.arrayContaining(['sqs:ReceiveMessage']));
@@ -237,7 +237,7 @@ describe('IAM: each function gets only what its step needs', () => {
   it('deliver: reads state and records the delivery on it, puts and deletes on its target table only', () => {
     const r = ids();
     expect(actionsOn('deliver-replica', r.target).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
-    expect(actionsOn('deliver-replica', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOn('deliver-replica', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('deliver-replica', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     for (const other of [r.webhookSecret, r.hashKey, r.dedup, r.conflicts, r.quarantine, r.queue('resolve')]) expect(actionsOn('deliver-replica', other)).toEqual([]);
   });
