@@ -21,10 +21,11 @@ import { FakeSecrets } from '../fixtures/fakes';
  * refuse what the services refuse. Shared by the unit test (a few thousand cases) and `npm run fuzz` (10,000+).
  */
 
-const SECRET = `whsec_${Buffer.from('syncline-fuzz-webhook-secret-0001').toString('base64')}`;
+export const FUZZ_SECRET = `whsec_${Buffer.from('syncline-fuzz-webhook-secret-0001').toString('base64')}`;
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/fuzz-transform';
 
-const flow = flowSchema.parse({
+/** The fuzzed flow, as it appears in a config file. */
+export const fuzzFlowInput = {
   id: 'fuzz',
   key: ['id'],
   sources: [
@@ -34,7 +35,8 @@ const flow = flowSchema.parse({
   transform: { mask: { email: 'email' } },
   conflict: { strategy: 'lww' },
   targets: [{ id: 'replica', type: 'dynamodb' }],
-});
+};
+const flow = flowSchema.parse(fuzzFlowInput);
 
 /** Characters a SendMessage body may hold: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html */
 const SQS_BODY = /^[\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
@@ -105,7 +107,7 @@ export function fuzzHandler() {
   const noWait = { sleep: async () => {}, baseDelayMs: 1 };
   const handler = createWebhookCaptureHandler({
     flow,
-    secrets: new FakeSecrets({ 'secret/fuzz': SECRET }),
+    secrets: new FakeSecrets({ 'secret/fuzz': FUZZ_SECRET }),
     webhookSecrets: { app: 'secret/fuzz', cdc: 'secret/fuzz' },
     transformQueueUrl: QUEUE,
     publisher: new SqsPublisher({ client: new SQSClient({ region: 'us-east-1' }), retry: noWait }),
@@ -157,15 +159,15 @@ const signing = fc.oneof(
   { weight: 6, arbitrary: fc.constant('good' as const) },
   { weight: 1, arbitrary: fc.constantFrom('none' as const, 'wrong' as const, 'stale' as const, 'garbage' as const) },
 );
-const request = fc.record({ body, path, signing, base64: fc.boolean(), id: fc.oneof(fc.uuid(), fc.string({ unit: 'binary', maxLength: 20 }), fc.constant('i'.repeat(3000))), junk: fc.string({ unit: 'binary', maxLength: 30 }) });
+export const fuzzRequest = fc.record({ body, path, signing, base64: fc.boolean(), id: fc.oneof(fc.uuid(), fc.string({ unit: 'binary', maxLength: 20 }), fc.constant('i'.repeat(3000))), junk: fc.string({ unit: 'binary', maxLength: 30 }) });
 
-export type FuzzRequest = typeof request extends fc.Arbitrary<infer T> ? T : never;
+export type FuzzRequest = typeof fuzzRequest extends fc.Arbitrary<infer T> ? T : never;
 
 export function event(r: FuzzRequest): APIGatewayProxyEventV2 {
   const at = r.signing === 'stale' ? new Date(Date.now() - 3_600_000) : new Date();
   let headers: Record<string, string> = {};
   if (r.signing !== 'none') {
-    const signature = r.signing === 'garbage' ? r.junk : new Webhook(r.signing === 'wrong' ? `whsec_${Buffer.from('another-secret-0000000000000').toString('base64')}` : SECRET).sign(r.id, at, r.body);
+    const signature = r.signing === 'garbage' ? r.junk : new Webhook(r.signing === 'wrong' ? `whsec_${Buffer.from('another-secret-0000000000000').toString('base64')}` : FUZZ_SECRET).sign(r.id, at, r.body);
     headers = { 'webhook-id': r.id, 'webhook-timestamp': r.signing === 'garbage' ? r.junk : String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature };
   }
   return {
@@ -188,7 +190,7 @@ export async function fuzzWebhook(runs: number, seed?: number, hangMs = 5_000): 
   let fiveXx = 0;
   let hangs = 0;
   try {
-    const samples = fc.sample(request, seed === undefined ? runs : { numRuns: runs, seed });
+    const samples = fc.sample(fuzzRequest, seed === undefined ? runs : { numRuns: runs, seed });
     for (const r of samples) {
       let status: string;
       let timer: NodeJS.Timeout | undefined;
