@@ -1,5 +1,5 @@
 // Starts DynamoDB Local bound to 127.0.0.1 and tied to the process that started it.
-// Run in source-file mode: java -cp DynamoDBLocal.jar dynamodb-local-launcher.java <DynamoDB Local arguments>
+// Compiled once (lib/local/servers.ts) and run as: java -cp <class dir>:DynamoDBLocal.jar DynamoDbLocalLauncher <DynamoDB Local arguments>
 // DynamoDB Local has no bind-address option (its Jetty server listens on every interface), so the connectors
 // are set to loopback before the server starts. Its stdin is a pipe from the parent: EOF means the parent is
 // gone (even after SIGKILL), and the JVM stops, closing the database, instead of outliving it.

@@ -33,7 +33,7 @@ import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResource
 import { createLocalTargetHandler, createTargetResources } from './target-resources';
 import { startLocalServers, type LocalServers } from './servers';
 import { LocalPersistence, lockPersistFolder, PersistFolderInUseError, type RecoverySummary } from './persistence';
-import { lambdaContext, SqsPoller, type SqsHandler } from './sqs-poller';
+import { SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
 import { createPullReader } from '../../functions/adapters/pull-readers';
@@ -41,13 +41,12 @@ import type { ScheduleSource } from '../../functions/core/pull/records';
 import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
 import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
-import { BackfillRequestError, createBackfillHandler, type BackfillHandler } from '../../functions/handlers/backfill-handler';
+import { createBackfillHandler } from '../../functions/handlers/backfill-handler';
 import { DynamoDbTableScanner } from '../../functions/adapters/dynamodb-table-scanner';
-import { InvalidCursorError } from '../../functions/ports';
-import { redriveFlow } from './redrive';
+import { localOnlyRoutes, type LocalBackfill } from './local-only-routes';
 import { SqsQueueDepths } from '../../functions/adapters/sqs-queue-depths';
 import { createAdminService, type FlowResourceView } from '../../functions/handlers/admin-service';
-import { busNameOf, LocalEventBus, PutEventsValidationError, type PutEventsEntry } from './event-bus';
+import { busNameOf, LocalEventBus } from './event-bus';
 import { LocalSchedule, LocalTimer } from './scheduler';
 import { StreamPoller } from './stream-poller';
 
@@ -286,7 +285,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const streamPollers: StreamPoller[] = [];
     const schedules = new Map<string, LocalSchedule>();
     // Backfills of dynamodb-stream sources by `<flow>/<source>`: what their capture function runs on a direct invoke in AWS.
-    const backfills = new Map<string, { readonly handler: BackfillHandler; readonly functionName: string; readonly timeoutSeconds: number }>();
+    const backfills = new Map<string, LocalBackfill>();
     const pullState = new DynamoDbPullStateStore({ client: doc, tableName: t.state });
 
     const routes: HttpRoute[] = [];
@@ -461,56 +460,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const admin: LocalAdminApi = {
       ...service,
       endpoints: () => endpoints,
-      pull: async (flowId, sourceId, body) => {
-        const flow = flowsById.get(flowId);
-        const source = flow?.sources.find((s) => s.id === sourceId);
-        if (!flow || !source) return { status: 404, body: { message: `unknown flow or source: "${flowId}/${sourceId}"` } };
-        const schedule = schedules.get(`${flowId}/${sourceId}`);
-        if (!schedule) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only schedule sources can be pulled` } };
-        const options = body === undefined ? {} : body;
-        if (!options || typeof options !== 'object' || Array.isArray(options)) return { status: 400, body: { message: 'the body must be a JSON object such as {"acceptDeletes": true} or {"restart": true}, or empty' } };
-        const { acceptDeletes, restart, ...rest } = options as Record<string, unknown>;
-        if (Object.keys(rest).length > 0) return { status: 400, body: { message: `unknown field(s) ${Object.keys(rest).join(', ')} (allowed: acceptDeletes, restart)` } };
-        if ((acceptDeletes !== undefined && typeof acceptDeletes !== 'boolean') || (restart !== undefined && typeof restart !== 'boolean')) {
-          return { status: 400, body: { message: 'acceptDeletes and restart must be booleans' } };
-        }
-        const summary = await schedule.invoke({ action: 'pull', sourceId, ...(acceptDeletes !== undefined ? { acceptDeletes } : {}), ...(restart !== undefined ? { restart } : {}) });
-        return { status: 200, body: summary };
-      },
-      backfill: async (flowId, sourceId, body) => {
-        const flow = flowsById.get(flowId);
-        const source = flow?.sources.find((s) => s.id === sourceId);
-        if (!flow || !source) return { status: 404, body: { message: `unknown flow or source: "${flowId}/${sourceId}"` } };
-        const backfill = backfills.get(`${flowId}/${sourceId}`);
-        if (!backfill) return { status: 400, body: { message: `source "${sourceId}" of flow "${flowId}" is a ${source.type} source; only dynamodb-stream sources can be backfilled` } };
-        try {
-          // No body: the whole table at once. A chunk body: one chunk within the capture function's timeout, as in AWS.
-          if (body === undefined) return { status: 200, body: await backfill.handler.all() };
-          return { status: 200, body: await backfill.handler.chunk(body, lambdaContext(backfill.functionName, backfill.timeoutSeconds)) };
-        } catch (err) {
-          if (err instanceof BackfillRequestError || err instanceof InvalidCursorError) return { status: 400, body: { message: err.message } };
-          throw err;
-        }
-      },
-      redrive: async (flowId, body) => {
-        const queues = resources.flows[flowId]?.queues;
-        if (!queues) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
-        return redriveFlow({ flowId, queues, body, sqs: clients.sqs, depths });
-      },
-      putEvents: async (body) => {
-        const entries = (body as { Entries?: unknown } | undefined)?.Entries;
-        if (!body || typeof body !== 'object' || !Array.isArray(entries) || entries.length === 0) {
-          return { status: 400, body: { message: 'the body must be {"Entries": [{"Source", "DetailType", "Detail", "EventBusName"}, ...]} with at least one entry' } };
-        }
-        try {
-          const result = await eventBus.putEvents(entries.map((e) => (e && typeof e === 'object' && typeof (e as { Time?: unknown }).Time === 'string' ? { ...e, Time: new Date((e as { Time: string }).Time) } : e)) as PutEventsEntry[]);
-          return { status: 200, body: result };
-        } catch (err) {
-          if (err instanceof PutEventsValidationError) return { status: 400, body: { message: err.message } };
-          throw err;
-        }
-      },
-      listEvents: (busName) => eventBus.list(busName),
+      ...localOnlyRoutes({ flowsById, schedules, backfills, resources, sqs: clients.sqs, depths, eventBus }),
     };
 
     http = await startHttpServer({ port: options.port ?? 3000, routes, admin, log });

@@ -1,8 +1,10 @@
-import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { execFile, spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from 'fauxqs';
 
@@ -98,6 +100,8 @@ export interface DynamoDbLocalOptions {
   /** Port on 127.0.0.1; a free one when absent. */
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /** Where the compiled launcher is kept between starts. @default `<tmpdir>/syncline-dynamodb-local-launcher` */
+  readonly launcherCacheDir?: string;
 }
 
 /** Starts DynamoDB Local (a Java child process) and waits until it answers ListTables. */
@@ -105,12 +109,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   await checkJava();
   const path = options.persist ? resolvePath(options.persist) : undefined;
   if (path) mkdirSync(path, { recursive: true });
+  const launcher = await compiledLauncher(options.launcherCacheDir ?? join(tmpdir(), 'syncline-dynamodb-local-launcher'));
   const attempts = options.port ? 1 : 3;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await launchDynamoDb(port, path, options.startTimeoutMs ?? 60_000);
+      return await launchDynamoDb(port, path, launcher, options.startTimeoutMs ?? 60_000);
     } catch (err) {
       lastError = err as Error;
       // A port taken between freePort() and the JVM binding it: try another one.
@@ -132,14 +137,42 @@ function dynamoDbLocalDistribution(): { dir: string; jar: string; libs: string }
 /** Binds DynamoDB Local to 127.0.0.1 and stops it when its stdin closes (see the file). */
 const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 'dynamodb-local-launcher.java');
 
-/** The java command line of DynamoDB Local on 127.0.0.1:<port>. */
-export function dynamoDbLocalArgs(port: number, path: string | undefined): string[] {
+/**
+ * The launcher compiled once per machine and source version (compiling it at each start costs seconds): with the
+ * javac of the Java runtime's own jdk.compiler module, so a runtime without the `javac` command works too.
+ * Answers the folder holding the class.
+ */
+async function compiledLauncher(cacheRoot: string): Promise<string> {
+  const dir = join(cacheRoot, createHash('sha256').update(readFileSync(LAUNCHER)).digest('hex').slice(0, 16));
+  if (existsSync(join(dir, `${LAUNCHER_CLASS}.class`))) return dir;
+  const tmp = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  mkdirSync(tmp, { recursive: true });
+  const output = await new Promise<string | undefined>((resolve) =>
+    execFile('java', ['-m', 'jdk.compiler/com.sun.tools.javac.Main', '--release', '17', '-d', tmp, LAUNCHER], (err, stdout, stderr) => resolve(err ? `${stdout}${stderr}${err.message}` : undefined)),
+  );
+  if (output !== undefined) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new LocalServerError(/jdk\.compiler/.test(output) ? JDK_COMPILER_MISSING : `cannot compile the DynamoDB Local launcher: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    // Another start compiled it at the same time: keep theirs.
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+const LAUNCHER_CLASS = 'DynamoDbLocalLauncher';
+
+/** The java command line of DynamoDB Local on 127.0.0.1:<port>, with the launcher compiled in `launcherDir`. */
+export function dynamoDbLocalArgs(port: number, path: string | undefined, launcherDir: string): string[] {
   const { jar, libs } = dynamoDbLocalDistribution();
   return [
     `-Djava.library.path=${libs}`,
     '-cp',
-    jar,
-    LAUNCHER,
+    `${launcherDir}${delimiter}${jar}`,
+    LAUNCHER_CLASS,
     '-port',
     String(port),
     // sharedDb: one database whatever the credentials and region of the client (the AWS CLI sees the same tables).
@@ -149,11 +182,11 @@ export function dynamoDbLocalArgs(port: number, path: string | undefined): strin
   ];
 }
 
-async function launchDynamoDb(port: number, path: string | undefined, timeoutMs: number): Promise<LocalServer> {
+async function launchDynamoDb(port: number, path: string | undefined, launcherDir: string, timeoutMs: number): Promise<LocalServer> {
   const endpoint = `http://127.0.0.1:${port}`;
   // stdin is a pipe only we hold: when this process ends in any way (SIGKILL included) the JVM reads EOF and exits.
   // detached: Ctrl-C in a terminal reaches only us, so we stop the JVM after the handlers finished, not before.
-  const child = spawnProcess('java', dynamoDbLocalArgs(port, path), { cwd: dynamoDbLocalDistribution().dir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawnProcess('java', dynamoDbLocalArgs(port, path, launcherDir), { cwd: dynamoDbLocalDistribution().dir, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (d) => (output = (output + String(d)).slice(-4000)));
   child.stderr?.on('data', (d) => (output = (output + String(d)).slice(-4000)));

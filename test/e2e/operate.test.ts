@@ -107,5 +107,6 @@ describe('operate: quarantine, fix the config, replay, status (real binary)', ()
     expect(table.stdout).toMatch(/flow orders/);
     expect(table.stdout).toMatch(/deliver-replica\s+0\s+0\s+0/);
     expect(table.stdout).toMatch(/delivered=\d+/);
-  });
+    // Two runtimes and six CLI processes: about a minute on a loaded 2-core machine.
+  }, 150_000);
 });

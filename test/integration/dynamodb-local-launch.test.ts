@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JDK_COMPILER_MISSING, startDynamoDbLocal } from '../../lib/local/servers';
 
@@ -11,7 +14,12 @@ describe('starting DynamoDB Local through its loopback launcher', () => {
   it('says which Java to install when the runtime cannot run the launcher (no jdk.compiler module)', async () => {
     // Prepare: a Java runtime reduced to java.base, as some JRE-only images are.
     process.env.JDK_JAVA_OPTIONS = '--limit-modules java.base';
-    // Act + Assess
-    await expect(startDynamoDbLocal({ startTimeoutMs: 30_000 })).rejects.toThrow(JDK_COMPILER_MISSING);
+    const cache = mkdtempSync(join(tmpdir(), 'syncline-launcher-'));
+    try {
+      // Act + Assess
+      await expect(startDynamoDbLocal({ startTimeoutMs: 30_000, launcherCacheDir: cache })).rejects.toThrow(JDK_COMPILER_MISSING);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
