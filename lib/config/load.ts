@@ -35,6 +35,9 @@ type ZodIssue = z.ZodError['issues'][number];
 function explainUnions(issues: readonly ZodIssue[], prefix: readonly PropertyKey[] = []): ZodIssue[] {
   return issues.flatMap((issue): ZodIssue[] => {
     const path = [...prefix, ...issue.path];
+    // A discriminated union whose `type` matches no branch lists the allowed values itself.
+    const options = issue.code === 'invalid_union' ? (issue as { options?: unknown[] }).options : undefined;
+    if (options && options.length > 0) return [{ ...issue, path, message: `unknown type: expected one of ${options.map((v) => JSON.stringify(v)).join(', ')}` }];
     const branches = issue.code === 'invalid_union' ? (issue as { errors?: ZodIssue[][] }).errors : undefined;
     if (!branches || branches.length === 0) return [{ ...issue, path }];
     const typeMiss = (b: readonly ZodIssue[]) => b.find((i) => i.code === 'invalid_value' && i.path.length === 1 && i.path[0] === 'type') as (ZodIssue & { values?: unknown[] }) | undefined;
