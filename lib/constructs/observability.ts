@@ -22,6 +22,7 @@ import { SAVED_QUERIES, SAVED_QUERY_IDS, logGroupParts, type SavedQueryId } from
 
 export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQueryId } from './saved-queries';
 import type { AlarmThresholds } from '../config/schema';
+import { truncatedAlarm } from './truncated-alarm';
 import { METRICS_NAMESPACE, type SyncFlow } from './sync-flow';
 
 /** Thresholds used when the config gives none (the schema's defaults). */
@@ -211,25 +212,8 @@ export class FlowAlarms extends Construct {
         )
       : undefined;
 
-    const debezium = flow.flowPlan.flow.sources.filter((s) => s.type === 'webhook' && s.format === 'debezium');
-    this.truncatedAlarm =
-      debezium.length > 0
-        ? notify(
-            new Alarm(this, 'truncated', {
-              alarmName: name('truncated'),
-              alarmDescription:
-                `syncline ${flowId}: a Debezium source reported a truncated table (op "t"). ` +
-                `With onTruncate "ignore" (the default) the flow's records of that table were kept; with "delete" every key the source holds for that table was deleted. ` +
-                `Look first at the audit entries with outcome "truncated" (the table and log position are in their detail) and confirm the truncate was intended. ` +
-                `If the records must go and onTruncate is "ignore", re-snapshot the table in the connector or set onTruncate to "delete" for the future.`,
-              metric: flowMetric(flowId, 'Truncated', 'Sum'),
-              threshold: 1,
-              comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-              evaluationPeriods: 1,
-              treatMissingData: TreatMissingData.NOT_BREACHING,
-            }),
-          )
-        : undefined;
+    const debezium = flow.flowPlan.flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
+    this.truncatedAlarm = debezium ? notify(truncatedAlarm(this, flowId, name('truncated'))) : undefined;
   }
 }
 

@@ -68,6 +68,7 @@ beforeAll(() => {
     alarms: { lagP99Ms: 60_000 },
     sources: [
       { id: 'crm', type: 'webhook' },
+      { id: 'cdc', type: 'webhook', format: 'debezium' },
       { id: 'primary', type: 'dynamodb-stream', tableName: 'primary-table' },
       { id: 'api', type: 'schedule', every: '15 minutes', http: { url: 'https://api.example.com/contacts' } },
       { id: 'inbox', type: 'sqs' },
@@ -244,6 +245,21 @@ describe('alarms', () => {
       AlarmDescription: Match.stringLikeRegexp('npx syncline pull every-source <source> --accept-deletes --stack ObsEvery'),
     });
     expect(exampleTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DeleteInferenceRefused' } })).toEqual({});
+  });
+
+  it('include a Truncated alarm for a flow with a Debezium source, and none for others', () => {
+    everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Truncated',
+      Namespace: 'Syncline',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'every-source' }]),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('ObservabilityAlarmTopic') }],
+      AlarmDescription: Match.stringLikeRegexp('truncated'),
+    });
+    expect(exampleTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Truncated' } })).toEqual({});
   });
 
   it('each carry a runbook within CloudWatch\'s 1024-character description limit', () => {

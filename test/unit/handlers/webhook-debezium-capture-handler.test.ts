@@ -100,7 +100,7 @@ describe('webhook capture of Debezium change events', () => {
     const [created, deleted] = publisher.bodies<ChangeEnvelope>(QUEUE);
     const pos = 'pg:00000000000024023119:00000000000024023128';
     expect(created).toMatchObject({ op: 'upsert', ts: 1559033904863, pos, seq: pos, data: { email: 'annek@noanswer.org' } });
-    expect(deleted).toMatchObject({ op: 'delete', data: { id: 1 }, pos: 'pg:00000000000024023119:00000000000046523128' });
+    expect(deleted).toMatchObject({ op: 'delete', data: { id: 1 }, pos: 'pg:00000000000024023160:00000000000046523128' });
   });
 
   it('gives a re-sent event the same id, so merges absorb the duplicate', async () => {

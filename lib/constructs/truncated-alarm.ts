@@ -1,0 +1,20 @@
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Construct } from 'constructs';
+import { flowMetric } from './observability';
+
+/** Alarm on the `Truncated` metric of a flow with a Debezium source: any truncate event in a period, with its runbook. */
+export function truncatedAlarm(scope: Construct, flowId: string, alarmName: string): Alarm {
+  return new Alarm(scope, 'truncated', {
+    alarmName,
+    alarmDescription:
+      `syncline ${flowId}: a Debezium source reported a truncated table (op "t"). ` +
+      `With onTruncate "ignore" (the default) the flow's records of that table were kept. ` +
+      `Look first at the audit entries with outcome "truncated" (the table and log position are in their detail) and confirm the truncate was intended. ` +
+      `If the records must go, re-snapshot the table in the connector.`,
+    metric: flowMetric(flowId, 'Truncated', 'Sum'),
+    threshold: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
+}
