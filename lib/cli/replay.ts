@@ -1,3 +1,4 @@
+import type { ReplayAnswer } from '../../functions/handlers/record-replay';
 import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command } from './main';
 import { createProgress, type Progress } from './progress';
@@ -7,17 +8,6 @@ import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
 export const REPLAY_KEY_CHUNK = 100;
 /** Width of one time window per request: one hour bucket of the audit trail's time index. */
 const HOUR = 3_600_000;
-
-/** The answer of `POST /flows/{flowId}/replay`. */
-interface ReplayAnswer {
-  readonly targets: readonly string[];
-  readonly keys: readonly string[];
-  readonly notFound: readonly string[];
-  readonly next?: string;
-  readonly selection: 'keys' | 'audit-time-index';
-  readonly notes: readonly string[];
-  readonly by?: string;
-}
 
 export interface ReplayRequest {
   readonly keys?: readonly string[];

@@ -1,30 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { TryAnswer } from '../../functions/handlers/try-record';
 import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
 import { TARGET_USAGE, targetOptions } from './target';
-
-/** The answer of `POST /flows/{flowId}/try` (the fields printed here). */
-interface TryAnswer {
-  readonly flow: string;
-  readonly source: string;
-  readonly op: string;
-  readonly outcome: 'passed' | 'filtered' | 'quarantined' | 'skipped';
-  readonly key?: string;
-  readonly record?: unknown;
-  readonly pattern?: unknown;
-  readonly reason?: string;
-  readonly errors?: readonly string[];
-  readonly piiFlagged?: readonly string[];
-  readonly resolve?: {
-    readonly outcome: 'new' | 'changed' | 'unchanged' | 'superseded' | 'conflict';
-    readonly reason: string;
-    readonly currentVersion: number;
-    readonly version: number;
-    readonly changedFields: readonly string[];
-    readonly deleted: boolean;
-    readonly conflicts: readonly { readonly field: string; readonly current: unknown; readonly incoming: unknown; readonly currentSource: string }[];
-  };
-}
 
 /** Reads the record from a file or stdin (`-`); not JSON, or not an object, is a usage error. */
 function readRecord(from: string, stdin: () => string): Record<string, unknown> {
