@@ -144,7 +144,7 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
   });
 
   it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
-    expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time or epoch ms' });
+    expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
   });
 
   it('takes a Debezium event for a debezium source: its op, time and row, or skips a table not selected', async () => {
