@@ -91,6 +91,6 @@ describe('webhook capture: bad input gets a 4xx or quarantine with its reason, n
   it('answers 400 for a webhook-id too long to keep for replay protection', async () => {
     const res = await h.handler(event({ body: '{"id":"w"}', path: '/webhooks/fuzz/app', signing: 'good', base64: false, id: 'i'.repeat(600), junk: '' }));
     expect(res.statusCode).toBe(400);
-    expect(json(res).message).toBe('webhook-id is 600 bytes; the longest accepted is 512');
+    expect(json(res).message).toBe('delivery id is 600 bytes; the longest accepted is 512');
   });
 });
