@@ -121,11 +121,19 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
   let api: SaasMock;
   const logs: string[] = [];
   const record = (flow: string, key: string) => getJson(`${rt.url}/flows/${flow}/records/${encodeURIComponent(key)}`);
-  const recordWhere = (flow: string, key: string, ok: (r: any) => boolean) =>
-    waitFor(async () => {
-      const r = await record(flow, key);
-      return r.status === 200 && ok(r.json) ? r.json : undefined;
-    }, `${flow}/${key}`);
+  const recordWhere = async (flow: string, key: string, ok: (r: any) => boolean) => {
+    let last: unknown;
+    try {
+      return await waitFor(async () => {
+        const r = await record(flow, key);
+        last = r.json;
+        return r.status === 200 && ok(r.json) ? r.json : undefined;
+      }, `${flow}/${key}`);
+    } catch (err) {
+      // The last answer and the runtime's log show which step stalled.
+      throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(last)}; log tail:\n${logs.slice(-40).join('\n')}`);
+    }
+  };
   const pull = async (flow: string, source: string) => (await fetch(`${rt.url}/flows/${flow}/sources/${source}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json() as Promise<any>;
   const post = async (path: string, body: string, headers: Record<string, string>) => {
     const res = await fetch(`${rt.url}${path}`, { method: 'POST', headers, body });
