@@ -1,4 +1,4 @@
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock, DedupRelease, DedupStore } from '../ports';
 import { systemClock } from '../ports';
 import { errorName } from './retry';
@@ -10,8 +10,8 @@ export interface DynamoDbDedupStoreOptions {
 }
 
 /**
- * DedupStore: pk = `${scope}#${id}`, `expiresAt` (epoch seconds) as TTL. A claim is a conditional put;
- * an expired item that TTL has not removed yet counts as absent.
+ * DedupStore: pk = `${scope}#${id}`, `expiresAt` (epoch seconds) as TTL, `pending` until confirmed. A claim is a
+ * conditional put; an expired item that TTL has not removed yet counts as absent.
  */
 export class DynamoDbDedupStore implements DedupStore, DedupRelease {
   private readonly client: DynamoDBDocumentClient;
@@ -24,25 +24,44 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
     this.clock = options.clock ?? systemClock;
   }
 
-  async claim(scope: string, id: string, ttlSeconds: number): Promise<boolean> {
-    const now = Math.floor(this.clock.now() / 1000);
+  async claim(scope: string, id: string, pendingSeconds: number): Promise<'claimed' | 'pending' | 'duplicate'> {
+    const now = this.seconds();
+    const pk = `${scope}#${id}`;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: `${scope}#${id}`, expiresAt: now + ttlSeconds },
+          Item: { pk, expiresAt: now + pendingSeconds, pending: true },
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
           ExpressionAttributeValues: { ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return true;
+      return 'claimed';
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
-      throw err;
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      // DynamoDB Local may not return the old item: read it.
+      const old = (err as { Item?: Record<string, unknown> }).Item ?? (await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }))).Item;
+      return old?.pending === true ? 'pending' : 'duplicate';
     }
+  }
+
+  async confirm(scope: string, id: string, ttlSeconds: number): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `${scope}#${id}` },
+        UpdateExpression: 'SET expiresAt = :e REMOVE pending',
+        ExpressionAttributeValues: { ':e': this.seconds() + ttlSeconds },
+      }),
+    );
   }
 
   async release(scope: string, id: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${scope}#${id}` } }));
+  }
+
+  private seconds(): number {
+    return Math.floor(this.clock.now() / 1000);
   }
 }

@@ -54,6 +54,8 @@ export type WebhookCaptureHandler = (event: APIGatewayProxyEventV2) => Promise<A
 
 export { MAX_RECORDS_PER_REQUEST };
 export const DEDUP_TTL_SECONDS = 24 * 3600;
+/** How long a claimed delivery id waits for its records to be queued before another request may take it. */
+export const DEDUP_PENDING_SECONDS = 60;
 /** Longest delivery id kept for replay protection (it is part of a DynamoDB key). */
 export const MAX_WEBHOOK_ID_BYTES = 512;
 
@@ -125,13 +127,25 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
         : reply(202, { accepted: counts.accepted, duplicates: counts.duplicates, quarantined: counts.quarantined, ...(counts.skipped ? { skipped: counts.skipped } : {}) });
 
     const scope = `${flow.id}/${source.id}`;
-    if (!(await dedup.claim(scope, webhookId, DEDUP_TTL_SECONDS))) {
+    const claim = await dedup.claim(scope, webhookId, DEDUP_PENDING_SECONDS);
+    if (claim === 'duplicate') {
       logger.info('duplicate webhook', { flow: flow.id, source: source.id, webhookId, records: count });
       return answer({ accepted: 0, duplicates: count, quarantined: 0 });
+    }
+    if (claim === 'pending') {
+      logger.info('webhook delivery in progress', { flow: flow.id, source: source.id, webhookId });
+      return {
+        ...message(409, `delivery ${webhookId} is being captured by another request; retry after ${DEDUP_PENDING_SECONDS} s`),
+        headers: { 'content-type': 'application/json', 'retry-after': String(DEDUP_PENDING_SECONDS) },
+      };
     }
 
     try {
       const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events);
+      // Only now is the id a duplicate: a crash before this point leaves a pending claim that expires, and the retry is taken.
+      await dedup.confirm(scope, webhookId, DEDUP_TTL_SECONDS).catch((confirmErr: unknown) =>
+        logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: describeError(confirmErr) }),
+      );
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
       metrics.count('Quarantined', result.quarantined);

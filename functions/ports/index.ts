@@ -175,8 +175,14 @@ export interface EventPublisher {
 }
 
 export interface DedupStore {
-  /** True the first time an id is claimed within the TTL (a conditional put); false for a repeat. */
-  claim(scope: string, id: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * Claims a delivery id (a conditional put): `claimed` the first time, held as pending for `pendingSeconds`;
+   * `pending` while another request holds it unconfirmed; `duplicate` once confirmed. A pending claim that expires
+   * (its request crashed before the records were queued) can be claimed again, so the sender's retry is not lost.
+   */
+  claim(scope: string, id: string, pendingSeconds: number): Promise<'claimed' | 'pending' | 'duplicate'>;
+  /** Confirms a claim once its records are queued: repeats within `ttlSeconds` are duplicates. */
+  confirm(scope: string, id: string, ttlSeconds: number): Promise<void>;
 }
 
 export interface OutboundMessage {

@@ -47,7 +47,7 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       append(store.quarantine, 'quarantine');
       if (f.handler === 'webhook-capture') {
         // Webhook ids are claimed with a conditional put and released when publishing fails.
-        grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'] });
+        grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'] });
         grantSecretValue(ctx.webhookSecrets[f.sourceId as string]!, fn);
       }
       break;

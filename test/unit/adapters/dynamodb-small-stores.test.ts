@@ -18,23 +18,36 @@ const ccf = () => Object.assign(new Error('exists'), { name: 'ConditionalCheckFa
 describe('DynamoDbDedupStore', () => {
   beforeEach(() => ddb.reset());
 
-  it('claims an id once with a TTL, treating an expired leftover as absent', async () => {
+  it('claims an id as pending, tells a pending claim from a confirmed one, and confirms with the TTL', async () => {
     // Prepare
-    ddb.on(PutCommand).resolvesOnce({}).rejects(ccf());
+    const old = (item: Record<string, unknown>) => Object.assign(ccf(), { Item: item });
+    ddb.on(PutCommand).resolvesOnce({}).rejectsOnce(old({ pk: 'contacts/crm#msg_1', pending: true })).rejectsOnce(old({ pk: 'contacts/crm#msg_1' })).rejects(ccf());
+    ddb.on(GetCommand).resolves({ Item: { pk: 'contacts/crm#msg_1', pending: true } });
+    ddb.on(UpdateCommand).resolves({});
     const store = new DynamoDbDedupStore({ client, tableName: 'dedup', clock });
 
     // Act
-    const first = await store.claim('contacts/crm', 'msg_1', 86400);
-    const repeat = await store.claim('contacts/crm', 'msg_1', 86400);
+    const first = await store.claim('contacts/crm', 'msg_1', 60);
+    const whilePending = await store.claim('contacts/crm', 'msg_1', 60);
+    const afterConfirm = await store.claim('contacts/crm', 'msg_1', 60);
+    // DynamoDB Local may answer without the old item: the store reads it.
+    const withoutOldItem = await store.claim('contacts/crm', 'msg_1', 60);
+    await store.confirm('contacts/crm', 'msg_1', 86400);
 
     // Assess
-    expect(first).toBe(true);
-    expect(repeat).toBe(false);
+    expect([first, whilePending, afterConfirm, withoutOldItem]).toEqual(['claimed', 'pending', 'duplicate', 'pending']);
     expect(ddb).toHaveReceivedNthCommandWith(PutCommand, 1, {
       TableName: 'dedup',
-      Item: { pk: 'contacts/crm#msg_1', expiresAt: NOW / 1000 + 86400 },
+      Item: { pk: 'contacts/crm#msg_1', expiresAt: NOW / 1000 + 60, pending: true },
       ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
       ExpressionAttributeValues: { ':now': NOW / 1000 },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'dedup',
+      Key: { pk: 'contacts/crm#msg_1' },
+      UpdateExpression: 'SET expiresAt = :e REMOVE pending',
+      ExpressionAttributeValues: { ':e': NOW / 1000 + 86400 },
     });
   });
 

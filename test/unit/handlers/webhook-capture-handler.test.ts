@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
-import { createWebhookCaptureHandler, type WebhookCaptureDeps } from '../../../functions/handlers/webhook-capture-handler';
+import { createWebhookCaptureHandler, DEDUP_PENDING_SECONDS, type WebhookCaptureDeps } from '../../../functions/handlers/webhook-capture-handler';
 import {
   FakeClock,
   FakePublisher,
@@ -210,6 +210,31 @@ describe('webhook capture handler', () => {
     expect(res.statusCode).toBe(401);
     expect(json(res).message).toMatch(text);
     expect(s.publisher.calls).toBe(0);
+  });
+
+  it('answers 409 with Retry-After while a delivery is being captured, and takes the retry once a crashed capture lets the claim expire', async () => {
+    // Prepare: the first request's function dies after claiming the id, before its records are queued.
+    const clock = new FakeClock(Date.now());
+    const dedup = new InMemoryDedupStore(clock);
+    const hung = setup({ clock, dedup, publisher: Object.assign(new FakePublisher(), { send: () => new Promise<never>(() => undefined) }) });
+    const live = setup({ clock, dedup });
+    const body = JSON.stringify([contact('c1')]);
+    void hung.handler(request(body, { at: new Date(clock.now()) }));
+    await new Promise((r) => setTimeout(r, 10));
+
+    // Act
+    const during = await live.handler(request(body, { at: new Date(clock.now()) }));
+    clock.advance((DEDUP_PENDING_SECONDS + 1) * 1000);
+    const retried = await live.handler(request(body, { at: new Date(clock.now()) }));
+    const repeated = await live.handler(request(body, { at: new Date(clock.now()) }));
+
+    // Assess
+    expect(during.statusCode).toBe(409);
+    expect(during.headers).toMatchObject({ 'retry-after': String(DEDUP_PENDING_SECONDS) });
+    expect(json(during).message).toMatch(/being captured by another request/);
+    expect(json(retried)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(json(repeated)).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
+    expect(live.publisher.bodies(QUEUE)).toHaveLength(1);
   });
 
   it('answers 401 when the body was changed after signing', async () => {
