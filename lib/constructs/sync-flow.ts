@@ -8,7 +8,6 @@ import { EventBus, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
@@ -35,6 +34,7 @@ import { grantOnTable } from './flow-grants';
 import { grantAdmin, grantStep, type StepGrantContext } from './step-grants';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
+import { StreamArnLookup } from './stream-arn-lookup';
 import type { SyncStore } from './sync-store';
 
 /** The repository root: entry files and package-lock.json are resolved against it. */
@@ -105,7 +105,7 @@ export class SyncFlow extends Construct {
   /** Dead-letter queues of the EventBridge Scheduler schedules of `schedule` sources, by source id. */
   public readonly scheduleDeadLetterQueues: Readonly<Record<string, Queue>>;
   /** Deploy-time stream ARN lookups of `dynamodb-stream` sources given by `tableName`, by source id. */
-  public readonly streamArnLookups: Readonly<Record<string, AwsCustomResource>>;
+  public readonly streamArnLookups: Readonly<Record<string, StreamArnLookup>>;
   /** EventBridge rules of `eventbridge` sources by source id. */
   public readonly eventRules: Readonly<Record<string, Rule>>;
   /** The schedule of the conflict sweep (flows with the manual strategy). */
@@ -232,7 +232,7 @@ export class SyncFlow extends Construct {
     // Functions.
     const sourceTables: Record<string, ITable> = {};
     const streamFailureQueues: Record<string, Queue> = {};
-    const streamArnLookups: Record<string, AwsCustomResource> = {};
+    const streamArnLookups: Record<string, StreamArnLookup> = {};
     const scheduleDlqs: Record<string, Queue> = {};
     let sweepSchedule: Schedule | undefined;
     const functions: Record<string, SynclineFunction> = {};
@@ -285,7 +285,7 @@ export class SyncFlow extends Construct {
           }),
         );
       } else if (f.trigger.type === 'dynamodb-stream') {
-        this.addStreamTrigger(f, f.trigger, fn, sourceTables, streamFailureQueues, streamArnLookups);
+        this.addStreamTrigger(f, f.trigger, fn, { sourceTables, failureQueues: streamFailureQueues, lookups: streamArnLookups, projectRoot });
       } else if (f.handler === 'conflict-sweep') {
         sweepSchedule = addConflictSweepSchedule(this, fn, flowPlan, f);
       } else if (f.trigger.type === 'schedule') {
@@ -411,10 +411,9 @@ export class SyncFlow extends Construct {
     f: FunctionPlan,
     trigger: DynamoDbStreamTriggerPlan,
     fn: SynclineFunction,
-    sourceTables: Record<string, ITable>,
-    failureQueues: Record<string, Queue>,
-    lookups: Record<string, AwsCustomResource>,
+    into: { sourceTables: Record<string, ITable>; failureQueues: Record<string, Queue>; lookups: Record<string, StreamArnLookup>; projectRoot: string },
   ): void {
+    const { sourceTables, failureQueues, lookups, projectRoot } = into;
     const sourceId = f.sourceId as string;
     let table: ITable;
     if (trigger.streamArn) {
@@ -422,23 +421,12 @@ export class SyncFlow extends Construct {
       if (!m) throw new Error(`SyncFlow: flow "${this.flowPlan.flow.id}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
       table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
     } else {
-      // A stream ARN carries a creation label that only the table knows, and CDK synthesizes offline: read it with
-      // DescribeTable when the stack deploys (re-read whenever the table name changes).
+      // A stream ARN carries a creation label that only the table knows, and CDK synthesizes offline: it is read
+      // when the stack deploys.
       const tableName = trigger.tableName as string;
-      const tableArn = Stack.of(this).formatArn({ service: 'dynamodb', resource: 'table', resourceName: tableName });
-      const lookup = new AwsCustomResource(this, `source-${sourceId}-stream-arn`, {
-        onUpdate: {
-          service: 'DynamoDB',
-          action: 'describeTable',
-          parameters: { TableName: tableName },
-          physicalResourceId: PhysicalResourceId.of(`${tableName}-stream-arn`),
-          outputPaths: ['Table.LatestStreamArn'],
-        },
-        policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: [tableArn] }),
-        installLatestAwsSdk: false,
-      });
+      const lookup = new StreamArnLookup(this, `source-${sourceId}-stream-arn`, { tableName, source: `${this.flowPlan.flow.id}/${sourceId}`, projectRoot });
       lookups[sourceId] = lookup;
-      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableName, tableStreamArn: lookup.getResponseField('Table.LatestStreamArn') });
+      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableName, tableStreamArn: lookup.streamArn });
     }
     sourceTables[sourceId] = table;
     // Backfill chunks (direct invocations) scan this table and read its item count for progress, nothing wider. A

@@ -39,12 +39,14 @@ export const ENTRY_FILES: Readonly<Record<HandlerKind, string>> = {
 };
 
 /**
- * Entry files of the admin functions, which are no pipeline step: a flow's admin API (`admin`) and the stack's
- * flow list (`list-flows`), both behind IAM authorization on the HTTP API.
+ * Entry files of the functions that are no pipeline step: a flow's admin API (`admin`) and the stack's flow list
+ * (`list-flows`), both behind IAM authorization on the HTTP API, and the deploy-time lookup of a source table's
+ * stream ARN (`stream-arn-lookup`), a CloudFormation custom resource.
  */
 export const ADMIN_ENTRY_FILES = {
   admin: 'functions/entry/admin.ts',
   'list-flows': 'functions/entry/list-flows.ts',
+  'stream-arn-lookup': 'functions/entry/stream-arn-lookup.ts',
 } as const;
 
 export interface QueuePlan {

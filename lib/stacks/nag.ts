@@ -14,8 +14,7 @@ export interface NagAcknowledgement {
 
 const flowsOf = (stack: SyncStack) => Object.values(stack.flows);
 
-/** Construct id of the singleton function behind every AwsCustomResource of a stack (fixed by aws-cdk-lib). */
-const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
+const streamLookupsOf = (stack: SyncStack) => [...new Set(flowsOf(stack).flatMap((flow) => Object.values(flow.streamArnLookups)))];
 
 /**
  * Every acknowledged AwsSolutions finding. Each is applied to the narrowest constructs that produce it,
@@ -26,10 +25,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
       'X-Ray active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, and a DynamoDB stream event source adds dynamodb:ListStreams; none of these actions supports resource-level permissions, so their resource is "*". Every other statement names its resource.',
-    appliesTo: "each syncline function's role (pipeline, admin and flow-list functions)",
+    appliesTo: "each syncline function's role (pipeline, admin, flow-list and stream lookup functions)",
     targets: (stack) => [
       ...flowsOf(stack).flatMap((flow) => [...Object.values(flow.functions), flow.adminFunction].map((fn) => fn.role!)),
       stack.flowListFunction.role!,
+      ...new Set(streamLookupsOf(stack).map((lookup) => lookup.function.role!)),
     ],
   },
   {
@@ -54,20 +54,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     targets: (stack) => flowsOf(stack).flatMap((flow) => Object.values(flow.streamFailureQueues)),
   },
   {
-    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    id: 'AwsSolutions-IAM5[Resource::<SynclineStreamArnLookupOnEvent11F241FF.Arn>:*]',
     reason:
-      "The CDK AwsCustomResource provider that reads a source table's LatestStreamArn at deploy time is a CDK-owned singleton whose role is created with AWSLambdaBasicExecutionRole (log writing only); its one other permission is dynamodb:DescribeTable on the named source table.",
-    appliesTo: 'the service role of the AwsCustomResource provider, when a dynamodb-stream source names a table',
-    targets: (stack) => [
-      ...new Set(
-        flowsOf(stack).flatMap((flow) =>
-          Object.values(flow.streamArnLookups).flatMap((lookup) => {
-            const role = Stack.of(lookup).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID)?.node.tryFindChild('ServiceRole');
-            return role ? [role] : [];
-          }),
-        ),
-      ),
-    ],
+      "CDK's custom resource Provider framework lets its function invoke the stream lookup function and that function's versions (<arn>:*); it can invoke nothing else, and writes only to its own log group.",
+    appliesTo: 'the role of the Provider framework function, when a dynamodb-stream source names a table',
+    targets: (stack) => streamLookupsOf(stack).map((lookup) => lookup.frameworkRole),
   },
   {
     id: 'AwsSolutions-S1',

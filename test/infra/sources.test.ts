@@ -50,7 +50,7 @@ describe('dynamodb-stream sources', () => {
       MaximumRecordAgeInSeconds: 86400,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueLogicalId(failure), 'Arn'] } } },
-      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('sourceddbstreamarn'), 'Table.LatestStreamArn'] },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('sourceddbstreamarn'), 'StreamArn'] },
     });
   });
 
@@ -67,20 +67,33 @@ describe('dynamodb-stream sources', () => {
     ]);
   });
 
-  it('read the stream ARN of a named table at deploy time with DescribeTable on that table only', () => {
-    template.hasResourceProperties('Custom::AWS', {
-      Create: Match.serializedJson(Match.objectLike({ service: 'DynamoDB', action: 'describeTable', parameters: { TableName: 'people-primary' } })),
-    });
+  it('read the stream ARN of a named table at deploy time, on every deploy, with DescribeTable on that table only', () => {
+    const lookups = template.findResources('Custom::SynclineStreamArn');
+    expect(Object.values(lookups).map((r) => (r as { Properties: Record<string, unknown> }).Properties)).toEqual([
+      expect.objectContaining({ TableName: 'people-primary', Source: 'people/ddb', Deployment: expect.any(String) }),
+    ]);
+    // A second synth gives the lookup new properties, so CloudFormation runs it again and sees a re-enabled stream.
+    const again = synthStack(sourcesConfig(), 'Sources').template.findResources('Custom::SynclineStreamArn');
+    expect(Object.values(again).map((r) => (r as { Properties: { Deployment: string } }).Properties.Deployment)).not.toEqual(
+      Object.values(lookups).map((r) => (r as { Properties: { Deployment: string } }).Properties.Deployment),
+    );
+    const lookupRole = stack.flows.people!.streamArnLookups.ddb!.function.role!;
     template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: stack.getLogicalId(lookupRole.node.defaultChild as never) }],
       PolicyDocument: {
-        Statement: [
-          Match.objectLike({
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
             Action: 'dynamodb:DescribeTable',
             Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':table/people-primary$')])] },
-          }),
-        ],
+          },
+        ]),
       },
     });
+    const describeGrants = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } }).Properties.PolicyDocument.Statement)
+      .filter((st) => [st.Action].flat().includes('dynamodb:DescribeTable') && [st.Action].flat().length === 1);
+    expect(describeGrants).toHaveLength(1);
   });
 
   it('use a given stream ARN as it is, without a lookup, and map it with an on-failure queue too', () => {
