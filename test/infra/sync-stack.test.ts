@@ -204,9 +204,9 @@ describe('IAM: each function gets only what its step needs', () => {
     queue: (id: string) => logicalId(stack.flows[FLOW].queues[id]),
   });
 
-  it('capture: claims and releases webhook ids, appends audit and quarantine, reads its webhook secret, sends to transform; no state', () => {
+  it('capture: claims, confirms and releases webhook ids, appends audit and quarantine, reads its webhook secret, sends to transform; no state', () => {
     const r = ids();
-    expect(actionsOn('capture-crm', r.dedup).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    expect(actionsOn('capture-crm', r.dedup).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('capture-crm', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('capture-crm', r.quarantine)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('capture-crm', r.webhookSecret)).toEqual(['secretsmanager:GetSecretValue']);
