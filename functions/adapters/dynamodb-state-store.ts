@@ -1,5 +1,5 @@
-import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { VersionConflictError, type RemoteIdStore, type StateStore, type StoredState } from '../ports';
+import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { VersionConflictError, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
@@ -12,6 +12,9 @@ export interface DynamoDbStateStoreOptions {
   readonly targets: Readonly<Record<string, readonly string[]>>;
   readonly retry?: RetryOptions;
 }
+
+/** Sparse, keys-only index of state items by `tscope` (`<flow>#<source>#<table>`), sorted by `pk`. */
+export const STATE_TRUNCATE_INDEX = 'byTruncateScope';
 
 /** Partition key of one (flow, key) state item. */
 export const statePk = (flow: string, key: string): string => `${flow}#${key}`;
@@ -47,12 +50,12 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
 
 /**
  * StateStore on one DynamoDB table keyed by `pk` alone:
- * - `${flow}#${key}`: the state { pk, flow, key, version, doc, view, updatedAt }, written by resolve only;
+ * - `${flow}#${key}`: the state { pk, flow, key, version, doc, view, updatedAt, tscope? }, written by resolve only;
  * - `~delivered#${flow}#${target}#${key}`: { pk, version, hash } last delivered to that target, moved only upwards.
  * Deliveries never rewrite the (large) state item, and `put` never touches the markers, so a resolve cannot roll
  * them back. A `delivered` map left on a state item by earlier releases is still read (the higher version wins).
  */
-export class DynamoDbStateStore implements StateStore, RemoteIdStore {
+export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateScopeIndex {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly targets: Readonly<Record<string, readonly string[]>>;
@@ -126,7 +129,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: statePk(state.flow, state.key) },
-          UpdateExpression: 'SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt',
+          UpdateExpression: `SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt${state.truncateScope ? ', #tscope = :tscope' : ''}${state.truncateScope ? '' : ' REMOVE #tscope'}`,
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
           ExpressionAttributeNames: {
             '#flow': 'flow',
@@ -135,6 +138,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore {
             '#doc': 'doc',
             '#view': 'view',
             '#updatedAt': 'updatedAt',
+            '#tscope': 'tscope',
           },
           ExpressionAttributeValues: {
             ':flow': state.flow,
@@ -143,6 +147,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore {
             ':doc': state.doc,
             ':view': state.view,
             ':updatedAt': state.updatedAt,
+            ...(state.truncateScope ? { ':tscope': state.truncateScope } : {}),
             ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
           },
         }),
@@ -151,6 +156,24 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore {
       if (errorName(err) === 'ConditionalCheckFailedException') throw new VersionConflictError(state.flow, state.key);
       throw err;
     }
+  }
+
+  /** One page of the keys listed under a truncate scope; `cursor` is opaque (the index's last evaluated key). */
+  async keysInTruncateScope(flow: string, scope: string, limit: number, cursor?: string): Promise<{ keys: string[]; cursor?: string }> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: STATE_TRUNCATE_INDEX,
+        KeyConditionExpression: 'tscope = :s',
+        ExpressionAttributeValues: { ':s': scope },
+        Limit: limit,
+        ...(cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown> } : {}),
+      }),
+    );
+    const prefix = `${flow}#`;
+    const keys = (result.Items ?? []).map((item) => item.pk as string).filter((pk) => pk.startsWith(prefix)).map((pk) => pk.slice(prefix.length));
+    const next = result.LastEvaluatedKey ? Buffer.from(JSON.stringify(result.LastEvaluatedKey), 'utf8').toString('base64url') : undefined;
+    return { keys, ...(next ? { cursor: next } : {}) };
   }
 
   async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string): Promise<void> {
@@ -221,5 +244,6 @@ function fromItem(item: Record<string, unknown>): StoredState {
     view: item.view as StoredState['view'],
     delivered: (item.delivered ?? {}) as Delivered,
     updatedAt: Number(item.updatedAt ?? 0),
+    ...(typeof item.tscope === 'string' ? { truncateScope: item.tscope } : {}),
   };
 }

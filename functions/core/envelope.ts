@@ -47,6 +47,8 @@ export interface ChangeEnvelope {
    * order is log order: orders two changes of the same source before `ts`.
    */
   readonly pos?: string;
+  /** Source table of a change from a source with `onTruncate: "delete"`: the state indexes the key under it. */
+  readonly tbl?: string;
   /** Fields the source did not send (their value was unavailable to it): the change leaves them as they are. */
   readonly keep?: readonly string[];
   readonly lineage: readonly LineageStep[];
@@ -56,6 +58,29 @@ export interface ChangeEnvelope {
 }
 
 export const ENVELOPE_VERSION = 1 as const;
+
+/**
+ * A truncate of a source table whose source has `onTruncate: "delete"`. It travels capture → transform (untouched)
+ * → resolve, where each receive turns one page of the table's keys into delete envelopes and re-queues itself with
+ * `cursor` until the index is exhausted.
+ */
+export interface TruncateMessage {
+  readonly v: 1;
+  readonly kind: 'truncate';
+  readonly id: string;
+  readonly flow: string;
+  readonly source: string;
+  readonly table: string;
+  /** The truncate's clock and log position: every delete carries them, so changes after the truncate win. */
+  readonly ts: number;
+  readonly seq: string;
+  readonly pos?: string;
+  readonly at: number;
+  readonly cursor?: string;
+}
+
+/** Scope under which the state indexes keys of one source table (see StoredState.truncateScope). */
+export const truncateScope = (flow: string, source: string, table: string): string => `${flow}#${source}#${table}`;
 
 /** Deterministic id from the parts that identify a source event. */
 export function eventId(...parts: readonly (string | number)[]): string {

@@ -26,13 +26,17 @@ const { logger, metrics } = observability(flow, 'resolve');
 const payloads = payloadStore();
 // Set for flows with the manual strategy: each newly opened conflict is announced on this bus.
 const eventBusName = process.env.EVENT_BUS_NAME;
+// Set for flows with a source whose truncates delete: a truncate's deletes are sent back to this step's queue.
+const resolveQueueUrl = process.env.RESOLVE_QUEUE_URL;
+const stateStore = new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) });
 const events = eventBusName ? new EventBridgeEventPublisher({ putter: sdkEventPutter(new EventBridgeClient(regionOfArn(eventBusName) ? { region: regionOfArn(eventBusName) } : {})), busName: eventBusName }) : undefined;
 
 export const handler = instrumented(
   withClaimChecks(
     createResolveHandler({
       flow,
-      stateStore: new DynamoDbStateStore({ client: documentClient, tableName: stateTable, targets: flowTargets([flow]) }),
+      stateStore,
+      ...(resolveQueueUrl ? { truncates: { index: stateStore, resolveQueueUrl } } : {}),
       audit: new DynamoDbAuditLog({ client: documentClient, tableName: auditTable, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
       conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: conflictTable, retentionDays: flow.audit.retentionDays }),
       publisher: new SqsPublisher({ client: sqsClient, payloads }),

@@ -1,7 +1,7 @@
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { storableCopy } from '../core/json-safety';
 import { maskForQuarantine } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
@@ -11,6 +11,8 @@ type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 /** What one Debezium request body turns into: envelopes to transform, quarantined events, audit entries and counts. */
 export interface DebeziumCapture {
   readonly envelopes: ChangeEnvelope[];
+  /** Truncates to expand into deletes (`onTruncate: "delete"` only). */
+  readonly truncates: TruncateMessage[];
   readonly quarantined: QuarantineItem[];
   readonly entries: AuditEntry[];
   /** Elements that hold no row change: tombstones, unselected tables, heartbeats, transaction boundaries, schema changes, messages. */
@@ -23,7 +25,8 @@ export interface DebeziumCapture {
  * the source's selection. `position` of an element is the webhook id and its index, its place in the request.
  */
 export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, webhookId: string, body: unknown, now: number, keyIsRaw: boolean): DebeziumCapture {
-  const out: DebeziumCapture = { envelopes: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
+  const out: DebeziumCapture = { envelopes: [], truncates: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
+  const deletesOnTruncate = source.onTruncate === 'delete';
   const counts = { skipped: 0, truncated: 0 };
   for (const item of parseDebeziumBody(body, source.table)) {
     const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
@@ -36,6 +39,9 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       const id = eventId(flow.id, source.id, item.table, item.pos ?? position, 't');
       const detail = { table: item.table, onTruncate: source.onTruncate, ...(item.pos !== undefined ? { position: item.pos } : {}), ...(item.ts !== undefined ? { ts: item.ts } : {}) };
       out.entries.push({ flow: flow.id, key: '', step: 'capture', at: now, source: source.id, eventId: id, outcome: 'truncated', reason: `table ${item.table} truncated`, detail });
+      if (deletesOnTruncate) {
+        out.truncates.push({ v: ENVELOPE_VERSION, kind: 'truncate', id, flow: flow.id, source: source.id, table: item.table, ts: item.ts ?? now, seq: item.pos ?? position, ...(item.pos !== undefined ? { pos: item.pos } : {}), at: now });
+      }
       continue;
     }
     const seq = item.kind === 'change' && item.pos !== undefined ? item.pos : position;
@@ -72,6 +78,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       ...base,
       ts: item.ts ?? now,
       ...(item.pos !== undefined ? { pos: item.pos } : {}),
+      ...(deletesOnTruncate ? { tbl: item.table } : {}),
       ...(item.unavailable ? { keep: item.unavailable } : {}),
       data: item.data,
       ...(item.before && item.op === 'upsert' ? { before: item.before } : {}),

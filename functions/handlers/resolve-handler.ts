@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
-import { canonicalJson, keyProblem, type ChangeEnvelope } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
@@ -15,10 +15,11 @@ import {
   type Publisher,
   type StateStore,
   type StoredState,
+  type TruncateScopeIndex,
   telemetryOf,
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
-import { auditableOwned, envelopeSchema, parseBody, readStates, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import { auditableOwned, isTruncate, parseStepMessage, readStates, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -36,6 +37,11 @@ export interface ResolveHandlerDeps {
   readonly metrics?: MetricsPort;
   /** Merge-and-write attempts per key under concurrent writers. @default 5 */
   readonly maxAttempts?: number;
+  /**
+   * For flows with a source whose `onTruncate` is `delete`: the index of keys by source table, and this step's own
+   * queue, where a truncate's deletes and its continuation go.
+   */
+  readonly truncates?: { readonly index: TruncateScopeIndex; readonly resolveQueueUrl: string; /** @default 200 */ readonly pageSize?: number };
 }
 
 export type ResolveHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
@@ -65,25 +71,33 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
       const groups = new Map<string, KeyGroup>();
+      const truncates: { messageId: string; message: TruncateMessage }[] = [];
       for (const record of event.Records) {
-        const parsed = parseBody(envelopeSchema, record.body);
+        const parsed = parseStepMessage(record.body);
+        if (parsed.ok && isTruncate(parsed.value)) {
+          if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
+          else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
+          continue;
+        }
+        const value = parsed.ok ? (parsed.value as ChangeEnvelope) : undefined;
         const problem = !parsed.ok
           ? parsed.errors.join('; ')
-          : parsed.value.flow !== flow.id
-            ? `envelope of flow "${parsed.value.flow}"`
-            : parsed.value.key === ''
+          : value!.flow !== flow.id
+            ? `envelope of flow "${value!.flow}"`
+            : value!.key === ''
               ? 'envelope has no key'
-              : keyProblem(parsed.value.key);
-        if (problem !== undefined || !parsed.ok) {
+              : keyProblem(value!.key);
+        if (problem !== undefined || !value) {
           batch.fail([record.messageId], `invalid envelope: ${problem}`);
           continue;
         }
-        const env = parsed.value as ChangeEnvelope;
+        const env = value;
         const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
         group.envelopes.push(env);
         group.messageIds.push(record.messageId);
         groups.set(env.key, group);
       }
+      for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
       if (groups.size === 0) return;
       if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
 
@@ -130,6 +144,45 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     });
 
   /**
+   * One page of a truncated table's keys to delete envelopes on this step's queue, plus the truncate again with the
+   * page's cursor when more keys follow. The deletes carry the truncate's clock and position, so a change made after
+   * the truncate still wins; their ids come from the truncate and the key, so a retried page merges as a repeat.
+   */
+  async function expandTruncate(message: TruncateMessage): Promise<void> {
+    if (!deps.truncates) {
+      logger.warn('truncate not expanded: no source of this flow deletes on truncate now', { flow: flow.id, source: message.source, table: message.table });
+      return;
+    }
+    const { index, resolveQueueUrl, pageSize = 200 } = deps.truncates;
+    const page = await index.keysInTruncateScope(flow.id, truncateScope(flow.id, message.source, message.table), pageSize, message.cursor);
+    const at = clock.now();
+    const deletes = page.keys.map(
+      (key): ChangeEnvelope => ({
+        v: ENVELOPE_VERSION,
+        id: eventId(message.id, key),
+        flow: flow.id,
+        source: message.source,
+        key,
+        op: 'delete',
+        ts: message.ts,
+        seq: message.seq,
+        ...(message.pos !== undefined ? { pos: message.pos } : {}),
+        lineage: [
+          { step: 'capture', at: message.at, outcome: 'truncated' },
+          { step: 'resolve', at, outcome: 'truncate-delete' },
+        ],
+      }),
+    );
+    const next = page.cursor ? [{ id: `${message.id}-next`, body: JSON.stringify({ ...message, cursor: page.cursor }) }] : [];
+    const messages = [...deletes.map((d) => ({ id: d.id, body: JSON.stringify(d) })), ...next];
+    if (messages.length > 0) {
+      const { failed } = await publisher.send(resolveQueueUrl, messages);
+      if (failed.length > 0) throw new Error(`${failed.length} of ${messages.length} truncate messages could not be sent to the resolve queue`);
+    }
+    logger.info('truncate expanded', { flow: flow.id, source: message.source, table: message.table, keys: deletes.length, more: next.length > 0 });
+  }
+
+  /**
    * Takes the echoes out of each group: changes syncline itself wrote to a system that is also a source, come back
    * unchanged (the capture checked the item's content against its origin marker). A group left with no change is
    * settled by the echo audit alone.
@@ -160,6 +213,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version) : [];
         return { group, result, state: current, targets };
       }
+      // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
+      const scoped = group.envelopes.findLast((e) => e.tbl !== undefined);
+      const scope = result.view.deleted ? undefined : scoped ? truncateScope(flow.id, scoped.source, scoped.tbl!) : current?.truncateScope;
       const next: StoredState = {
         flow: flow.id,
         key: group.key,
@@ -168,6 +224,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         view: result.view,
         delivered: current?.delivered ?? {},
         updatedAt: now,
+        ...(scope !== undefined ? { truncateScope: scope } : {}),
       };
       try {
         await stateStore.put(next, current?.version ?? 0);

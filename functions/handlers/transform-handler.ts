@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../../lib/config/schema';
-import { canonicalJson, ENVELOPE_VERSION, eventId, withStep, type ChangeEnvelope } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, withStep, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import type { Transformer } from '../core/transform/pipeline';
 import {
   type AuditEntry,
@@ -13,7 +13,7 @@ import {
   type QuarantineStore,
   telemetryOf,
 } from '../ports';
-import { auditableOwned, envelopeSchema, parseBody, runSqsBatch } from './sqs-batch';
+import { auditableOwned, isTruncate, parseStepMessage, runSqsBatch } from './sqs-batch';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
 
@@ -35,7 +35,8 @@ export type TransformHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 interface Outcome {
   readonly messageId: string;
-  readonly send?: ChangeEnvelope;
+  /** What goes on to resolve: the transformed change, or a truncate as it came. */
+  readonly send?: ChangeEnvelope | TruncateMessage;
   readonly audit?: AuditEntry;
   /** Fields that look like PII but are not masked (`detectPii: "flag"`). */
   readonly piiFlagged?: readonly string[];
@@ -103,7 +104,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
 
   async function transformOne(transformer: Transformer, record: SQSRecord): Promise<Outcome> {
     const now = clock.now();
-    const parsed = parseBody(envelopeSchema, record.body);
+    const parsed = parseStepMessage(record.body);
     if (!parsed.ok) {
       // Poison message: quarantined with the reason, never retried. The raw body may hold unmasked data, so it is not kept.
       const id = eventId(flow.id, 'unparseable', record.messageId);
@@ -125,6 +126,8 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
         audit: { flow: flow.id, key: '', step: 'transform', at: now, source: 'unknown', eventId: id, outcome: 'quarantined', reason },
       };
     }
+    // A truncate holds no record: nothing to map, filter or mask.
+    if (isTruncate(parsed.value)) return { messageId: record.messageId, send: parsed.value };
     const env = parsed.value as ChangeEnvelope;
     const result = await transformer.apply(env.data ?? {}, env.op);
     const base = { flow: flow.id, step: 'transform' as const, at: now, source: env.source, eventId: env.id };

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
-import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';
 import { matchesPattern } from '../core/event-pattern';
@@ -210,10 +210,10 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
 
   /** Debezium change events (see debezium-webhook-capture.ts); truncates are audited and counted. */
   async function captureDebezium(source: WebhookSource, webhookId: string, body: unknown) {
-    const { envelopes, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
+    const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
     if (truncated > 0) metrics.count('Truncated', truncated);
     if (skipped > 0) metrics.count('Skipped', skipped);
-    return { ...(await commit(envelopes, quarantined, entries)), skipped };
+    return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped };
   }
 
   /** The masked record as the quarantine stores it: exact number texts as strings, nothing DynamoDB refuses. */
@@ -221,13 +221,15 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     return storableCopy(maskForQuarantine(flow, storableCopy(record)));
   }
 
-  async function commit(envelopes: ChangeEnvelope[], quarantined: QuarantineItem[], entries: AuditEntry[]) {
-    if (envelopes.length > 0) {
+  async function commit(envelopes: ChangeEnvelope[], quarantined: QuarantineItem[], entries: AuditEntry[], truncates: readonly TruncateMessage[] = []) {
+    // Resolve turns a truncate into deletes of the table's keys at its log position: changes after it still win.
+    const messages = [...envelopes, ...truncates];
+    if (messages.length > 0) {
       const { failed } = await publisher.send(
         deps.transformQueueUrl,
-        envelopes.map((e) => ({ id: e.id, body: JSON.stringify(e) })),
+        messages.map((e) => ({ id: e.id, body: JSON.stringify(e) })),
       );
-      if (failed.length > 0) throw new Error(`${failed.length} of ${envelopes.length} envelopes could not be sent to the transform queue`);
+      if (failed.length > 0) throw new Error(`${failed.length} of ${messages.length} messages could not be sent to the transform queue`);
     }
     if (quarantined.length > 0) await quarantine.put(quarantined);
     await audit.write(auditable(flow, entries));

@@ -12,6 +12,11 @@ export interface StoredState {
   /** Content hash and version last delivered to each target. */
   readonly delivered: Readonly<Record<string, { readonly version: number; readonly hash: string; readonly remoteId?: string }>>;
   readonly updatedAt: number;
+  /**
+   * `<flow>#<source>#<table>` of the last change from a source with `onTruncate: "delete"` (a Debezium table): a
+   * truncate of that table deletes the key. Absent on tombstones and on keys of other sources.
+   */
+  readonly truncateScope?: string;
 }
 
 /** Thrown by StateStore.put when the stored version is not the expected one. */
@@ -34,6 +39,11 @@ export class PartialWriteError extends Error {
     super(`${failed.length} item(s) refused: ${[...new Set(reasons)].join('; ')}`);
     this.name = 'PartialWriteError';
   }
+}
+
+/** The keys whose state names a truncate scope, a page at a time (the index behind `onTruncate: "delete"`). */
+export interface TruncateScopeIndex {
+  keysInTruncateScope(flow: string, scope: string, limit: number, cursor?: string): Promise<{ readonly keys: string[]; readonly cursor?: string }>;
 }
 
 export interface StateStore {

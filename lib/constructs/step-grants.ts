@@ -5,9 +5,9 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowConfig } from '../config/schema';
-import { conflictEventBus, type FunctionPlan } from '../plan/plan';
+import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../plan/plan';
 import { busArn, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
-import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, type SyncStore } from './sync-store';
+import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
 
 /** What a flow's grants refer to. */
 export interface StepGrantContext {
@@ -58,6 +58,8 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       break;
     case 'resolve':
       grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
+      // A truncate to delete lists the table's keys through the state's keys-only index (its keys are `<flow>#...` too).
+      if (deletesOnTruncate(flow)) grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:Query'], indexes: [STATE_TRUNCATE_INDEX], indexOnly: true, leadingKeys: [`${flowId}#*`] });
       grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:PutItem'] });
       append(store.audit, 'audit');
       if (flow.conflict.strategy === 'manual') {

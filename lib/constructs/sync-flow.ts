@@ -493,10 +493,11 @@ export class SyncFlow extends Construct {
       case 'transform':
         return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl, HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn };
       case 'resolve': {
-        const urls = Object.fromEntries(f.sendsTo.map((qid) => [qid.replace(/^deliver-/, ''), queues[qid].queueUrl]));
+        const urls = Object.fromEntries(f.sendsTo.filter((qid) => qid.startsWith('deliver-')).map((qid) => [qid.replace(/^deliver-/, ''), queues[qid].queueUrl]));
+        const self: Record<string, string> = f.sendsTo.includes('resolve') ? { RESOLVE_QUEUE_URL: queues.resolve.queueUrl } : {};
         // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the configured bus.
         const events: Record<string, string> = this.flowPlan.flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: conflictEventBus(this.flowPlan.flow) } : {};
-        return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls), ...events };
+        return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls), ...events, ...self };
       }
       case 'deliver':
         return this.deliverEnvironment(f, targetTables, dlqs);

@@ -351,7 +351,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           case 'resolve': {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
             const events = flow.conflict.strategy === 'manual' ? conflictEventsOf(flow) : undefined;
-            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}) }));
+            const truncates = fn.sendsTo.includes('resolve') ? { truncates: { index: stateStore, resolveQueueUrl: queueUrl('resolve') } } : {};
+            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}), ...truncates }));
             break;
           }
           case 'deliver-s3':

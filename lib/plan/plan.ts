@@ -149,7 +149,8 @@ export interface TablePlan {
   readonly partitionKey: string;
   readonly sortKey?: string;
   readonly ttlAttribute?: string;
-  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string }[];
+  /** Global secondary indexes; each projects every attribute unless `keysOnly`. */
+  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string; readonly keysOnly?: boolean }[];
 }
 
 export interface Plan {
@@ -160,9 +161,19 @@ export interface Plan {
 /** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
 export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'openedAt']);
 
+/** Whether a flow has a source whose truncates delete the table's keys (a Debezium source with `onTruncate: "delete"`). */
+export function deletesOnTruncate(flow: FlowConfig): boolean {
+  return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium' && s.onTruncate === 'delete');
+}
+
 /** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
 export const STORE_TABLES: readonly TablePlan[] = [
-  { id: 'state', partitionKey: 'pk', indexes: [] },
+  {
+    id: 'state',
+    partitionKey: 'pk',
+    // Sparse: only keys of a source with `onTruncate: "delete"` carry `tscope`, the table a truncate deletes them with.
+    indexes: [{ name: 'byTruncateScope', partitionKey: 'tscope', sortKey: 'pk', keysOnly: true }],
+  },
   {
     id: 'audit',
     partitionKey: 'pk',
@@ -206,9 +217,6 @@ export function unsupportedTypes(config: SynclineConfig): string[] {
     flow.sources.forEach((s, j) => {
       if (!SUPPORTED_SOURCES.has(s.type))
         problems.push(`flow "${flow.id}" at $.flows[${i}].sources[${j}].type: source type "${s.type}" is not available yet (available: ${[...SUPPORTED_SOURCES].join(', ')})`);
-      // Refused rather than accepted and ignored: deleting a truncated table's keys needs a per-table key index.
-      if (s.type === 'webhook' && s.onTruncate === 'delete')
-        problems.push(`flow "${flow.id}" at $.flows[${i}].sources[${j}].onTruncate: "delete" is not available yet; use "ignore" (truncates are audited and raise the Truncated alarm)`);
     });
     flow.targets.forEach((t, j) => {
       if (!SUPPORTED_TARGETS.has(t.type))
@@ -354,7 +362,8 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       step: 'resolve',
       handler: 'resolve',
       trigger: sqsTrigger('resolve', 100),
-      sendsTo: deliverQueues.map((q) => q.id),
+      // A truncate to delete is expanded a page at a time onto the resolve queue itself.
+      sendsTo: [...deliverQueues.map((q) => q.id), ...(deletesOnTruncate(flow) ? ['resolve'] : [])],
       timeoutSeconds: SQS_FUNCTION_TIMEOUT,
       memoryMb: 512,
     },

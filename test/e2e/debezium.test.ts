@@ -14,6 +14,7 @@ import {
   T0,
   transactionBegin,
   transactionEnd,
+  truncate,
   wrapped,
   type At,
   type Connector,
@@ -37,6 +38,13 @@ function config() {
     conflict: STRATEGY[c] === 'priority' ? { strategy: 'priority' as const, priority: { '*': ['db'] } } : { strategy: STRATEGY[c] as 'lww' },
     targets: [{ id: 'replica', type: 'dynamodb' as const, keyAttribute: 'id' }],
   }));
+  // A PostgreSQL source whose truncates delete the table's rows at the replica.
+  flows.push({
+    id: 'cdc-truncate',
+    key: ['id'],
+    sources: [{ id: 'db', type: 'webhook', format: 'debezium', onTruncate: 'delete' }],
+    targets: [{ id: 'replica', type: 'dynamodb', keyAttribute: 'id' }],
+  });
   return parseConfig({ flows }, 'e2e debezium fixture');
 }
 
@@ -137,5 +145,47 @@ describe.each(CONNECTORS)('Debezium %s through the local runtime', (connector) =
     for (const e of captured) expect(e.detail?.position).toEqual(expect.any(String));
     const superseded = lineage.filter((e) => e.step === 'resolve' && e.outcome === 'superseded').map((e) => e.reason);
     expect(superseded).toEqual([expect.stringMatching(/^earlier in db's log than ts=\S+ from db at \S+/)]);
+  });
+});
+
+describe('Debezium TRUNCATE with onTruncate "delete" through the local runtime', () => {
+  it('deletes the rows the table had at the replica, and keeps a row written after the truncate', async () => {
+    // Prepare: three rows inserted, and replicated.
+    const url = `${rt.url}/webhooks/cdc-truncate/db`;
+    const table = rt.resources.flows['cdc-truncate']!.targetTables.replica!;
+    const replica = async () =>
+      (((await rt.clients.doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? []) as Record<string, unknown>[])
+        .map(({ [ORIGIN_MARKER_ATTRIBUTE]: _m, ...rest }) => rest)
+        .sort((a, b) => Number(a.id) - Number(b.id));
+    const row = (id: number, name: string) => ({ id, name, email: `${name.toLowerCase()}@noanswer.org`, bio: null });
+    const insert = (id: number, name: string, at: number) => wrapped(changeEvent('postgresql', 'c', { after: row(id, name) }, { at, ms: T0 + at * 1_000 }));
+    const first = await postWebhook(url, [insert(1, 'Ada', 1), insert(2, 'Bea', 2), insert(3, 'Cy', 3)], { secret: SECRET });
+    expect(first.status).toBe(202);
+    await waitFor(async () => ((await replica()).length === 3 ? true : undefined), 'three rows replicated');
+
+    // Act: TRUNCATE, then a row inserted after it; the insert may well be merged before the truncate's deletes.
+    const answers = [
+      await postWebhook(url, [wrapped(truncate('postgresql', { at: 4, ms: T0 + 4_000 }))], { secret: SECRET }),
+      await postWebhook(url, [insert(2, 'Bea again', 5)], { secret: SECRET }),
+    ];
+
+    // Assess
+    expect(answers.map((a) => [a.status, a.json.accepted])).toEqual([
+      [202, 0],
+      [202, 1],
+    ]);
+    const expected = [{ id: '2', name: 'Bea again', email: 'bea again@noanswer.org', bio: null }];
+    const rows = await waitFor(async () => {
+      const items = await replica();
+      return canonicalJson(items) === canonicalJson(expected) ? items : undefined;
+    }, 'the truncated rows deleted at the replica', 25_000).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; replica holds ${JSON.stringify(await replica())}`);
+    });
+    expect(rows).toEqual(expected);
+    const lineage = (await getJson(`${rt.url}/flows/cdc-truncate/records/1/lineage`)).json as { step: string; outcome: string; reason?: string }[];
+    expect(lineage.filter((e) => e.step === 'resolve').map((e) => [e.outcome, e.reason])).toEqual([
+      ['won', expect.any(String)],
+      ['won', 'deleted'],
+    ]);
   });
 });

@@ -29,7 +29,7 @@ function grantsConfig() {
           { id: 'out', type: 'sqs', queueArn: 'arn:aws:sqs:eu-west-1:111122223333:people-out', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' },
         ],
       },
-      { ...everyTargetFlow('people-b'), sources: [{ id: 'crm', type: 'webhook' }] },
+      { ...everyTargetFlow('people-b'), sources: [{ id: 'crm', type: 'webhook' }, { id: 'pg', type: 'webhook', format: 'debezium', onTruncate: 'delete' }] },
     ],
   });
 }
@@ -92,6 +92,24 @@ describe('each function of a flow is granted exactly the actions its code calls'
         expect([s.Action].flat(), fnId).toContain('sqs:ReceiveMessage');
       }
     }
+  });
+});
+
+describe('onTruncate "delete"', () => {
+  it("lets that flow's resolve query only the state's truncate index and send to its own queue; no other flow's", () => {
+    const resolveOf = (flowId: string) => statementsOf(stack.flows[flowId]!.functions.resolve!);
+    const queries = resolveOf('people-b').filter((s) => [s.Action].flat().includes('dynamodb:Query'));
+    expect(queries.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringMatching(/\/index\/byTruncateScope"/)]);
+    expect(queries[0]!.Condition?.['ForAllValues:StringLike']).toEqual({ 'dynamodb:LeadingKeys': ['people-b#*'] });
+    const ownQueue = JSON.stringify(stack.resolve(stack.flows['people-b']!.queues.resolve!.queueArn));
+    expect(resolveOf('people-b').some((s) => [s.Action].flat().includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(ownQueue))).toBe(true);
+    expect(resolveOf('people').some((s) => JSON.stringify(s.Resource).includes(JSON.stringify(stack.resolve(stack.flows.people!.queues.resolve!.queueArn))) && [s.Action].flat().includes('sqs:SendMessage'))).toBe(false);
+    const variables = (flowId: string) => {
+      const fn = stack.flows[flowId]!.functions.resolve!;
+      return template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment.Variables as Record<string, unknown>;
+    };
+    expect(variables('people-b').RESOLVE_QUEUE_URL).toEqual(stack.resolve(stack.flows['people-b']!.queues.resolve!.queueUrl));
+    expect(variables('people').RESOLVE_QUEUE_URL).toBeUndefined();
   });
 });
 

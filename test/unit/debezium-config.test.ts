@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import { DEBEZIUM_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES } from '../../lib/config/schema';
-import { unsupportedTypes } from '../../lib/plan/plan';
+import { planFlow, unsupportedTypes } from '../../lib/plan/plan';
 
 const flowWith = (source: Record<string, unknown>) => ({
   flows: [{ id: 'cdc', key: ['id'], sources: [{ id: 'db', type: 'webhook', ...source }], targets: [{ id: 'out', type: 'dynamodb' }] }],
@@ -20,8 +20,12 @@ describe('debezium webhook source config', () => {
     expect(() => parseConfig(flowWith({ format: 'debezium', onTruncate: 'drop' }), 'test')).toThrow(/flow "cdc".*onTruncate/s);
   });
 
-  it('refuses onTruncate "delete" with the flow and path, instead of accepting and ignoring it', () => {
-    const config = parseConfig(flowWith({ format: 'debezium', onTruncate: 'delete' }), 'test');
-    expect(unsupportedTypes(config)).toEqual([expect.stringMatching(/^flow "cdc" at \$\.flows\[0\]\.sources\[0\]\.onTruncate: "delete" is not available yet/)]);
+  it('accepts onTruncate "delete", and lets only that flow\'s resolve step send to its own queue', () => {
+    const deleting = parseConfig(flowWith({ format: 'debezium', onTruncate: 'delete' }), 'test');
+    const ignoring = parseConfig(flowWith({ format: 'debezium' }), 'test');
+    expect(unsupportedTypes(deleting)).toEqual([]);
+    const resolveOf = (config: typeof deleting) => planFlow(config.flows[0]!).functions.find((f) => f.step === 'resolve')!;
+    expect(resolveOf(deleting).sendsTo).toEqual(['deliver-out', 'resolve']);
+    expect(resolveOf(ignoring).sendsTo).toEqual(['deliver-out']);
   });
 });

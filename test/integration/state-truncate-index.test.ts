@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import type { StoredState } from '../../functions/ports';
+import { createStoreTables, integrationClients } from '../support/local-servers';
+
+const clients = integrationClients();
+let store: DynamoDbStateStore;
+
+const stateOf = (key: string, version: number, truncateScope?: string, deleted = false): StoredState => ({
+  flow: 'cdc',
+  key,
+  version,
+  doc: {} as StoredState['doc'],
+  view: { data: deleted ? {} : { id: key }, deleted, clocks: {}, hash: `h${key}` } as unknown as StoredState['view'],
+  delivered: {},
+  updatedAt: 1,
+  ...(truncateScope ? { truncateScope } : {}),
+});
+
+beforeAll(async () => {
+  const tables = await createStoreTables(clients);
+  store = new DynamoDbStateStore({ client: clients.doc, tableName: tables.state, targets: { cdc: ['replica'], other: [] } });
+});
+afterAll(() => clients.destroy());
+
+describe('the state table index of keys by truncate scope, on DynamoDB Local', () => {
+  it('lists the keys of a scope a page at a time with a cursor, none of another scope or flow, and drops a key whose scope is removed', async () => {
+    // Prepare: five keys of one table, one of another table, one without a scope, one of another flow in the same scope text.
+    const scope = 'cdc#pg#public.customers';
+    for (const key of ['k1', 'k2', 'k3', 'k4', 'k5']) await store.put(stateOf(key, 1, scope), 0);
+    await store.put(stateOf('o1', 1, 'cdc#pg#public.orders'), 0);
+    await store.put(stateOf('plain', 1), 0);
+    await store.put({ ...stateOf('x', 1, scope), flow: 'other' }, 0);
+
+    // Act: page through with two keys a page.
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.keysInTruncateScope('cdc', scope, 2, cursor);
+      pages.push(page.keys);
+      cursor = page.cursor;
+    } while (cursor && pages.length < 10);
+
+    // Assess
+    expect(pages.flat().sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+    expect(pages[0]).toHaveLength(2);
+    expect((await store.get('cdc', 'k1'))?.truncateScope).toBe(scope);
+
+    // A tombstone is written without a scope: the key leaves the index.
+    await store.put(stateOf('k1', 2, undefined, true), 1);
+    expect((await store.get('cdc', 'k1'))?.truncateScope).toBeUndefined();
+    expect((await store.keysInTruncateScope('cdc', scope, 10)).keys.sort()).toEqual(['k2', 'k3', 'k4', 'k5']);
+  });
+});
