@@ -70,11 +70,10 @@ async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, ti
 
 /** A table kept by `--persist` from an older version lacks what this version needs. */
 export class OutdatedTableError extends Error {
-  constructor(readonly tableName: string, readonly missing: readonly string[], cause?: unknown) {
+  constructor(readonly tableName: string, readonly missing: readonly string[]) {
     super(
-      `table ${tableName} (kept by --persist from an older syncline) lacks index ${missing.join(', ')}, which could not be added (${(cause as Error | undefined)?.message ?? 'unknown error'}): ` +
+      `table ${tableName} (kept by --persist from an older syncline) lacks index ${missing.join(', ')}: ` +
         `start with a new --persist folder, or delete that table (aws dynamodb delete-table --endpoint-url <dynamodb url> --table-name ${tableName}) and start again`,
-      { cause },
     );
     this.name = 'OutdatedTableError';
   }
@@ -91,22 +90,8 @@ export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommand
     if (errorName(err) !== 'ResourceInUseException') throw err;
   }
   const existing = await whenActive(ddb, input.TableName);
-  // A table kept by --persist from an older version gets the indexes it lacks, one at a time (DynamoDB's limit).
-  for (const index of (input.GlobalSecondaryIndexes ?? []).filter((ix) => !existing.includes(ix.IndexName!))) {
-    const names = new Set(index.KeySchema!.map((k) => k.AttributeName));
-    try {
-      await ddb.send(
-        new UpdateTableCommand({
-          TableName: input.TableName,
-          AttributeDefinitions: input.AttributeDefinitions!.filter((a) => names.has(a.AttributeName)),
-          GlobalSecondaryIndexUpdates: [{ Create: index }],
-        }),
-      );
-    } catch (err) {
-      throw new OutdatedTableError(input.TableName!, [index.IndexName!], err);
-    }
-    await whenActive(ddb, input.TableName);
-  }
+  const missing = (input.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName!).filter((name) => !existing.includes(name));
+  if (missing.length > 0) throw new OutdatedTableError(input.TableName!, missing);
   if (ttlAttribute) {
     const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: input.TableName }));
     if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== 'ENABLED') {
@@ -141,7 +126,7 @@ export function storeTableInput(table: TablePlan, tableName: string): CreateTabl
               { AttributeName: ix.partitionKey, KeyType: 'HASH' as const },
               { AttributeName: ix.sortKey, KeyType: 'RANGE' as const },
             ],
-            Projection: { ProjectionType: ix.keysOnly ? ('KEYS_ONLY' as const) : ('ALL' as const) },
+            Projection: { ProjectionType: 'ALL' as const },
           })),
         }
       : {}),
