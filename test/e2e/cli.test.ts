@@ -117,7 +117,8 @@ describe('syncline CLI (the real binary)', () => {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       try {
         const deadline = Date.now() + 45_000;
-        while (!/ready on http:\/\/127\.0\.0\.1:\d+/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+        // The banner's last line: the pipe may deliver the ready line before the rest.
+        while (!stdout.includes('Press Ctrl-C to stop.') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
         const ready = stdout.split('\n').filter((l) => /ready/.test(l));
         expect(ready, stderr).toHaveLength(1);
         const url = /http:\/\/127\.0\.0\.1:\d+/.exec(ready[0]!)![0];
