@@ -6,15 +6,13 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { httpTargetAuth, type FlowConfig } from '../config/schema';
-import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import {
   ADMIN_ENTRY_FILES,
@@ -23,18 +21,17 @@ import {
   conflictEventBus,
   planFlow,
   unsupportedTypes,
-  type DynamoDbStreamTriggerPlan,
   type FlowPlan,
   type FunctionPlan,
   type QueuePlan,
 } from '../plan/plan';
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { fitEnvironment } from './environment-budget';
-import { grantOnTable } from './flow-grants';
 import { grantAdmin, grantStep, type StepGrantContext } from './step-grants';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
-import { StreamArnLookup } from './stream-arn-lookup';
+import type { StreamArnLookup } from './stream-arn-lookup';
+import { addStreamTrigger } from './stream-source';
 import type { SyncStore } from './sync-store';
 
 /** The repository root: entry files and package-lock.json are resolved against it. */
@@ -285,7 +282,12 @@ export class SyncFlow extends Construct {
           }),
         );
       } else if (f.trigger.type === 'dynamodb-stream') {
-        this.addStreamTrigger(f, f.trigger, fn, { sourceTables, failureQueues: streamFailureQueues, lookups: streamArnLookups, projectRoot });
+        {
+          const stream = addStreamTrigger(this, fn, { flowId: flow.id, sourceId: f.sourceId as string, functionId: f.id, trigger: f.trigger, projectRoot });
+          sourceTables[f.sourceId as string] = stream.table;
+          streamFailureQueues[f.sourceId as string] = stream.failureQueue;
+          if (stream.lookup) streamArnLookups[f.sourceId as string] = stream.lookup;
+        }
       } else if (f.handler === 'conflict-sweep') {
         sweepSchedule = addConflictSweepSchedule(this, fn, flowPlan, f);
       } else if (f.trigger.type === 'schedule') {
@@ -400,59 +402,6 @@ export class SyncFlow extends Construct {
       value: `${httpApi.apiEndpoint}/flows/${flow.id}`,
     });
     return { fn, routes };
-  }
-
-  /**
-   * A stream event source mapping with secure defaults: TRIM_HORIZON, bisect on error, bounded retries and
-   * record age, an SQS on-failure destination, partial batch responses, and the source filter pushed down
-   * where it can be expressed exactly. `grantStreamRead` (by the event source) is scoped to this stream.
-   */
-  private addStreamTrigger(
-    f: FunctionPlan,
-    trigger: DynamoDbStreamTriggerPlan,
-    fn: SynclineFunction,
-    into: { sourceTables: Record<string, ITable>; failureQueues: Record<string, Queue>; lookups: Record<string, StreamArnLookup>; projectRoot: string },
-  ): void {
-    const { sourceTables, failureQueues, lookups, projectRoot } = into;
-    const sourceId = f.sourceId as string;
-    let table: ITable;
-    if (trigger.streamArn) {
-      const m = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/stream\/.+$/.exec(trigger.streamArn);
-      if (!m) throw new Error(`SyncFlow: flow "${this.flowPlan.flow.id}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
-      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
-    } else {
-      // A stream ARN carries a creation label that only the table knows, and CDK synthesizes offline: it is read
-      // when the stack deploys.
-      const tableName = trigger.tableName as string;
-      const lookup = new StreamArnLookup(this, `source-${sourceId}-stream-arn`, { tableName, source: `${this.flowPlan.flow.id}/${sourceId}`, projectRoot });
-      lookups[sourceId] = lookup;
-      table = Table.fromTableAttributes(this, `source-${sourceId}`, { tableName, tableStreamArn: lookup.streamArn });
-    }
-    sourceTables[sourceId] = table;
-    // Backfill chunks (direct invocations) scan this table and read its item count for progress, nothing wider. A
-    // source given by stream ARN is read by the table ARN that the stream ARN starts with (a table of another account too).
-    grantOnTable(table, fn, 'dynamodb:Scan', 'dynamodb:DescribeTable');
-    fn.addEnvironment('SOURCE_TABLE', trigger.streamArn ? table.tableArn : table.tableName);
-    const onFailure = new Queue(this, `${f.id}-dlq`, {
-      retentionPeriod: Duration.days(14),
-      enforceSSL: true,
-      encryption: QueueEncryption.SQS_MANAGED,
-    });
-    failureQueues[sourceId] = onFailure;
-    const { filters } = pushdownFilter(trigger.filter as Record<string, unknown> | undefined);
-    fn.addEventSource(
-      new DynamoEventSource(table, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: trigger.batchSize,
-        maxBatchingWindow: Duration.seconds(trigger.maxBatchingWindowSeconds),
-        bisectBatchOnError: trigger.bisectBatchOnError,
-        retryAttempts: trigger.retryAttempts,
-        maxRecordAge: Duration.seconds(trigger.maxRecordAgeSeconds),
-        onFailure: new SqsDlq(onFailure),
-        reportBatchItemFailures: true,
-        ...(filters.length > 0 ? { filters: filters.map((p) => FilterCriteria.filter(p as Record<string, unknown>)) } : {}),
-      }),
-    );
   }
 
   private makeQueue(q: QueuePlan, consumer: FunctionPlan | undefined): { queue: Queue; dlq: Queue } {
