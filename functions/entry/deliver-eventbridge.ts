@@ -3,13 +3,14 @@ import { regionOfArn } from '../adapters/clients';
 import { EventBridgeTargetWriter, sdkEventPutter } from '../adapters/eventbridge-target-writer';
 import { deliverTarget, deliverTargetLambda } from './deliver-common';
 
-const { flow, target } = deliverTarget('eventbridge');
+const step = deliverTarget('eventbridge');
+const { target } = step;
 // A bus given by ARN may be in another region: PutEvents goes to, and is signed for, that region.
 const busRegion = regionOfArn(target.busName);
 const events = new EventBridgeClient(busRegion ? { region: busRegion } : {});
 
 export const handler = deliverTargetLambda(
-  flow,
+  step,
   target.id,
   new EventBridgeTargetWriter({ putter: sdkEventPutter(events), busName: target.busName, source: target.source, detailType: target.detailType }),
 );

@@ -1,17 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
-import { Webhook } from 'standardwebhooks';
-import type { FlowConfig, SynclineConfig } from '../config/schema';
+import type { FlowConfig } from '../config/schema';
 import { namedSecrets } from '../config/named-secrets';
-import { conflictEventBus, plan as planTopology, type FlowPlan, type FunctionPlan, type Plan } from '../plan/plan';
-import { parseDurationMs } from '../../functions/core/merge/clock';
-import { createConflictSweeper } from '../../functions/handlers/conflict-sweeper';
+import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../plan/plan';
 
 export { namedSecrets };
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
-import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowTargets } from '../../functions/adapters/dynamodb-state-store';
 import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
@@ -20,172 +13,47 @@ import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import { S3PayloadStore } from '../../functions/adapters/s3-payload-store';
 import { withClaimChecks } from '../../functions/handlers/sqs-batch';
 import { documentClientFor } from '../../functions/adapters/clients';
-import { compileTransform } from '../../functions/core/transform/pipeline';
-import { createDeliverDynamoDbHandler } from '../../functions/handlers/deliver-dynamodb-handler';
-import { createResolveHandler } from '../../functions/handlers/resolve-handler';
 import { EventBridgeEventPublisher } from '../../functions/adapters/eventbridge-event-publisher';
-import { createTransformHandler } from '../../functions/handlers/transform-handler';
-import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
-import type { LogPort, Secrets } from '../../functions/ports';
-import { createLocalClients, LOCAL_REGION, type LocalClients, type LocalEndpoints } from './clients';
+import type { Secrets } from '../../functions/ports';
+import { createLocalClients, LOCAL_REGION, type LocalEndpoints } from './clients';
 import { assertPortFree, startHttpServer, type HttpRoute, type LocalAdminApi, type LocalHttpServer } from './http-server';
-import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
-import { createLocalTargetHandler, createTargetResources } from './target-resources';
+import { createResources, ensureBucket, LOCAL_PAYLOAD_BUCKET } from './resources';
+import { createTargetResources, localTargetWriter } from './target-resources';
+import * as wire from '../../functions/wiring/steps';
+import type { StepContext } from '../../functions/wiring/step-context';
 import { startLocalServers, type LocalServers } from './servers';
 import { LocalPersistence, lockPersistFolder, PersistFolderInUseError, type RecoverySummary } from './persistence';
 import { SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { DynamoDbPullStateStore } from '../../functions/adapters/dynamodb-pull-state-store';
 import { createPullReader } from '../../functions/adapters/pull-readers';
 import type { ScheduleSource } from '../../functions/core/pull/records';
 import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
-import { createScheduleCaptureHandler } from '../../functions/handlers/schedule-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
 import { createBackfillHandler } from '../../functions/handlers/backfill-handler';
 import { DynamoDbTableScanner } from '../../functions/adapters/dynamodb-table-scanner';
 import { localOnlyRoutes, type LocalBackfill } from './local-only-routes';
 import { SqsQueueDepths } from '../../functions/adapters/sqs-queue-depths';
-import { createAdminService, type FlowResourceView } from '../../functions/handlers/admin-service';
+import { createAdminService } from '../../functions/handlers/admin-service';
 import { busNameOf, LocalEventBus } from './event-bus';
 import { LocalSchedule, LocalTimer } from './scheduler';
 import { StreamPoller } from './stream-poller';
 
-export interface RuntimeOptions {
-  readonly config: SynclineConfig;
-  /** Port of the HTTP API on 127.0.0.1; 0 picks a free one. @default 3000 */
-  readonly port?: number;
-  /** Keep DynamoDB Local's data (and the hash-masking key) in this folder; in memory when absent. */
-  readonly persist?: string;
-  /** Signing secret of every webhook source (`whsec_...`); generated when absent. */
-  readonly webhookSecret?: string;
-  /** Secret values by name (the `--secrets` file); they win over `SYNCLINE_SECRET_<NAME>`. */
-  readonly secrets?: Readonly<Record<string, string>>;
-  /** Environment to read `SYNCLINE_SECRET_<NAME>` from. @default process.env */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Visibility timeout of every queue: a failed message is retried after it. @default 2 */
-  readonly visibilityTimeoutSeconds?: number;
-  /** Where runtime and handler warnings go. @default stderr */
-  readonly log?: (line: string) => void;
-  /** Also log handlers' info lines. */
-  readonly verbose?: boolean;
-  /**
-   * For benchmarks and tests: called once with the SDK clients, before anything uses them (e.g. to add a
-   * middleware). Every resource, adapter and poller of the runtime uses these clients.
-   */
-  readonly instrumentClients?: (clients: LocalClients) => void;
-  /** For benchmarks and tests: wraps each function's handler; the runtime invokes what it returns instead. */
-  readonly wrapHandler?: HandlerWrapper;
-}
+import {
+  checkWebhookSecret,
+  generateWebhookSecret,
+  hashKeyFor,
+  localFlowResources,
+  localLogPort,
+  localSweepEveryMs,
+  RuntimeError,
+  type HandlerWrapper,
+  type Runtime,
+  type RuntimeOptions,
+  type WebhookEndpoint,
+} from './runtime-support';
 
-/** Wraps a function's handler (HTTP or SQS) without changing its signature. */
-export type HandlerWrapper = <H extends (...args: any[]) => Promise<unknown>>(fn: FunctionPlan, handler: H) => H;
-
-export interface WebhookEndpoint {
-  readonly flowId: string;
-  readonly sourceId: string;
-  readonly urls: readonly string[];
-}
-
-export interface Runtime {
-  /** `http://127.0.0.1:<port>`. */
-  readonly url: string;
-  readonly port: number;
-  readonly endpoints: LocalEndpoints;
-  readonly webhookSecret: string;
-  /** Whether the webhook secret was generated (so the caller prints it). */
-  readonly webhookSecretGenerated: boolean;
-  readonly webhooks: readonly WebhookEndpoint[];
-  readonly plan: Plan;
-  readonly resources: LocalResources;
-  readonly clients: LocalClients;
-  /**
-   * The local EventBridge: `putEvents` records each event and routes it to the inbound queue of every
-   * `eventbridge` source whose bus and pattern match; `list` gives what was put, newest last.
-   */
-  readonly eventBus: LocalEventBus;
-  /** Schedule sources' triggers by `<flow>/<source>` (timer, on-demand pulls). */
-  readonly schedules: ReadonlyMap<string, LocalSchedule>;
-  /** With `persist`: the queued messages and stored objects the last run left, brought back at start. */
-  readonly recovered?: RecoverySummary;
-  /** True when no request is in flight, no pull or conflict sweep runs, and every flow queue (not the DLQs) is empty with no batch in a handler. */
-  idle(): Promise<boolean>;
-  stop(): Promise<void>;
-}
-
-/**
- * How often a manual flow's conflict sweep runs locally: half of `autoResolveAfter`, between 1 s and 60 s, so a
- * short limit (e.g. "5 seconds" in a test) is honoured within half of itself; every 60 s without one. In AWS the
- * schedule runs every 1 or 5 minutes (see `conflictSweepEvery`).
- */
-export function localSweepEveryMs(flow: FlowConfig): number {
-  const after = flow.conflict.autoResolveAfter;
-  if (after === undefined) return 60_000;
-  return Math.max(1_000, Math.min(60_000, Math.floor(parseDurationMs(after) / 2)));
-}
-
-/** A runtime startup problem, printed as one line. */
-export class RuntimeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RuntimeError';
-  }
-}
-
-/** A new Standard Webhooks signing secret. */
-export function generateWebhookSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64')}`;
-}
-
-function checkWebhookSecret(secret: string): void {
-  try {
-    new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
-  } catch {
-    throw new RuntimeError('the webhook secret (SYNCLINE_WEBHOOK_SECRET) must be "whsec_" followed by base64');
-  }
-  if (!secret.startsWith('whsec_')) throw new RuntimeError('the webhook secret (SYNCLINE_WEBHOOK_SECRET) must start with "whsec_"');
-}
-
-/** The hash-masking key: stable across restarts with --persist, else fresh for each runtime. */
-function hashKeyFor(persist: string | undefined): string {
-  if (!persist) return randomBytes(32).toString('hex');
-  const dir = resolvePath(persist);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'syncline-hash-key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const key = randomBytes(32).toString('hex');
-  writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  return key;
-}
-
-/** Where a flow's resources are on the local servers, as the admin API describes them. */
-function localFlowResources(fp: FlowPlan, resources: LocalResources, config: SynclineConfig, webhookSecretGenerated: boolean): FlowResourceView {
-  const fr = resources.flows[fp.flow.id]!;
-  return {
-    tables: { ...resources.tables, targets: fr.targetTables, sources: fr.sourceTables },
-    sources: { buckets: fr.sourceBuckets, streamFailureQueues: fr.streamFailureQueues },
-    queues: fr.queues,
-    functions: Object.fromEntries(fp.functions.map((fn) => [fn.id, fn.name])),
-    secrets: {
-      webhooks: fp.webhookSecrets.map((s) => ({
-        sourceId: s.sourceId,
-        name: s.name,
-        local: s.named ? secretEnvVar(s.name) : webhookSecretGenerated ? 'generated at start' : 'SYNCLINE_WEBHOOK_SECRET',
-      })),
-      named: namedSecrets({ flows: [fp.flow] }).map((name) => ({ name, env: secretEnvVar(name) })),
-    },
-  };
-}
-
-function localLogPort(name: string, log: (line: string) => void, verbose: boolean): LogPort {
-  const line = (level: string, message: string, attributes?: Record<string, unknown>) =>
-    log(`[${name}] ${level} ${message}${attributes && Object.keys(attributes).length ? ` ${JSON.stringify(attributes)}` : ''}`);
-  return {
-    debug: () => undefined,
-    info: (m, a) => (verbose ? line('info', m, a) : undefined),
-    warn: (m, a) => line('warn', m, a),
-    error: (m, a) => line('error', m, a),
-  };
-}
+export { generateWebhookSecret, localSweepEveryMs, RuntimeError } from './runtime-support';
+export type { HandlerWrapper, Runtime, RuntimeOptions, WebhookEndpoint } from './runtime-support';
 
 /**
  * Runs every flow of a config on this machine: DynamoDB Local and fauxqs, the plan's resources, the same
@@ -252,7 +120,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
     const audit = new DynamoDbAuditLog({ client: doc, tableName: t.audit, retentionDays: retention });
     const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts, retentionDays: retention });
-    const dedup = new DynamoDbDedupStore({ client: doc, tableName: t.dedup });
     // Claim check: messages over 250 KB travel through this bucket, as in AWS through the store's payload bucket.
     await ensureBucket(clients.s3, LOCAL_PAYLOAD_BUCKET);
     const payloads = new S3PayloadStore({ client: clients.s3, bucket: LOCAL_PAYLOAD_BUCKET });
@@ -286,7 +153,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const schedules = new Map<string, LocalSchedule>();
     // Backfills of dynamodb-stream sources by `<flow>/<source>`: what their capture function runs on a direct invoke in AWS.
     const backfills = new Map<string, LocalBackfill>();
-    const pullState = new DynamoDbPullStateStore({ client: doc, tableName: t.state });
 
     const routes: HttpRoute[] = [];
     const pollers: SqsPoller[] = [];
@@ -294,8 +160,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const flowPlan of topology.flows) {
       const flow = flowPlan.flow;
       const fr = resources.flows[flow.id]!;
-      const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine, retentionDays: flow.audit.retentionDays });
       const queueUrl = (id: string) => fr.queues[id]!.url;
+      // The same wiring as each function's Lambda entry (functions/wiring), over the local servers.
+      const stepContext = (fn: FunctionPlan): StepContext => ({ flow, tableName: (table) => t[table], queueUrl, doc, publisher, secrets, logger: localLogPort(fn.name, log, verbose) });
       const sqsFunction = (fn: FunctionPlan, handler: SqsHandler) => {
         if (fn.trigger.type !== 'sqs') throw new Error(`function ${fn.name} has no SQS trigger`);
         const queue = fr.queues[fn.trigger.queue]!;
@@ -322,21 +189,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'http') throw new Error(`function ${fn.name} has no HTTP trigger`);
             const sourceId = fn.sourceId!;
             const secretName = flowPlan.webhookSecrets.find((s) => s.sourceId === sourceId)!.name;
-            const handler = wrap(
-              fn,
-              createWebhookCaptureHandler({
-                flow,
-                sourceId,
-                secrets,
-                webhookSecrets: { [sourceId]: secretName },
-                transformQueueUrl: queueUrl('transform'),
-                publisher,
-                dedup,
-                audit,
-                quarantine,
-                logger,
-              }),
-            );
+            const handler = wrap(fn, wire.webhookCapture(stepContext(fn), sourceId, secretName));
             const source = flow.sources.find((s) => s.id === sourceId);
             const maxBodyBytes = source?.type === 'webhook' ? source.maxBodyBytes : 1_000_000;
             for (const path of fn.trigger.routes) routes.push({ method: 'POST', path, functionName: fn.name, maxBodyBytes, handler: async (event) => handler(event) });
@@ -344,15 +197,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             break;
           }
           case 'transform': {
-            const transformer = compileTransform(flow, { hashKey });
-            sqsFunction(fn, createTransformHandler({ flow, transformer, publisher, resolveQueueUrl: queueUrl('resolve'), audit, quarantine, logger }));
+            sqsFunction(fn, wire.transform(stepContext(fn), async () => hashKey));
             break;
           }
           case 'resolve': {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
             const events = flow.conflict.strategy === 'manual' ? conflictEventsOf(flow) : undefined;
-            const truncates = fn.sendsTo.includes('resolve') ? { truncates: { index: stateStore, resolveQueueUrl: queueUrl('resolve') } } : {};
-            sqsFunction(fn, createResolveHandler({ flow, stateStore, audit, conflicts, publisher, deliverQueueUrls, logger, ...(events ? { events } : {}), ...truncates }));
+            const self = fn.sendsTo.includes('resolve') ? { resolveQueueUrl: queueUrl('resolve') } : {};
+            sqsFunction(fn, wire.resolve(stepContext(fn), { deliverQueueUrls, ...(events ? { events } : {}), ...self }));
             break;
           }
           case 'deliver-s3':
@@ -360,7 +212,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           case 'deliver-http':
           case 'deliver-sqs': {
             const dlqUrl = fr.queues[`deliver-${fn.targetId}`]!.dlq.url;
-            sqsFunction(fn, createLocalTargetHandler({ fn, flow, resources: targetResources, clients, stateStore, remoteIds: stateStore, audit, publisher, secrets, dlqUrl, eventBus: () => eventBus, logger }));
+            const writer = localTargetWriter({ fn, flow, resources: targetResources, clients, remoteIds: stateStore, secrets, eventBus: () => eventBus, logger });
+            sqsFunction(fn, wire.deliverTarget(stepContext(fn), fn.targetId!, writer, dlqUrl));
             break;
           }
           case 'deliver-dynamodb': {
@@ -369,21 +222,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (target?.type !== 'dynamodb') throw new Error(`target "${targetId}" of flow "${flow.id}" is not a dynamodb target`);
             const tableName = fr.targetTables[targetId]!;
             const writer = new DynamoDbTargetWriter({ client: doc, stateTable: t.state, tableName, keyAttribute: target.keyAttribute });
-            sqsFunction(fn, createDeliverDynamoDbHandler({ flow, targetId, stateStore, writer, audit, logger }));
+            sqsFunction(fn, wire.deliverDynamoDb(stepContext(fn), targetId, writer));
             break;
           }
           case 'sqs-capture': {
             // sqs and eventbridge sources alike: the handler reads an eventbridge source's messages as events.
-            sqsFunction(fn, createSqsCaptureHandler({ flow, sourceId: fn.sourceId!, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger }));
+            sqsFunction(fn, createSqsCaptureHandler(wire.captureDeps(stepContext(fn), fn.sourceId!)));
             break;
           }
           case 'dynamodb-stream-capture': {
             if (fn.trigger.type !== 'dynamodb-stream') throw new Error(`function ${fn.name} has no DynamoDB stream trigger`);
             const sourceId = fn.sourceId!;
-            const handler = createDynamoDbStreamCaptureHandler({ flow, sourceId, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger });
+            const deps = wire.captureDeps(stepContext(fn), sourceId);
+            const handler = createDynamoDbStreamCaptureHandler(deps);
             const scanner = new DynamoDbTableScanner({ client: clients.dynamodb, tableName: fr.sourceTables[sourceId]! });
             backfills.set(`${flow.id}/${sourceId}`, {
-              handler: createBackfillHandler({ flow, sourceId, scanner, transformQueueUrl: queueUrl('transform'), publisher, audit, quarantine, logger }),
+              handler: createBackfillHandler({ ...deps, scanner }),
               functionName: fn.name,
               timeoutSeconds: fn.timeoutSeconds,
             });
@@ -419,17 +273,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
               cron: fn.trigger.cron,
               timeoutSeconds: fn.timeoutSeconds,
               log,
-              createHandler: (continueSoon) =>
-                wrap(
-                  fn,
-                  createScheduleCaptureHandler({ flow, sourceId, reader, pullState, publisher, transformQueueUrl: queueUrl('transform'), audit, quarantine, logger, continueSoon }),
-                ),
+              createHandler: (continueSoon) => wrap(fn, wire.scheduleCapture(stepContext(fn), sourceId, reader, continueSoon)),
             });
             schedules.set(`${flow.id}/${sourceId}`, schedule);
             break;
           }
           case 'conflict-sweep': {
-            const sweep = wrap(fn, createConflictSweeper({ flow, resolveQueueUrl: queueUrl('resolve'), conflicts, state: stateStore, publisher, audit, logger }));
+            const sweep = wrap(fn, wire.conflictSweep(stepContext(fn)));
             sweeps.push(new LocalTimer({ name: fn.name, everyMs: localSweepEveryMs(flow), run: () => sweep(), log }));
             break;
           }

@@ -7,8 +7,7 @@ import { HttpTargetWriter } from '../../functions/adapters/http-target-writer';
 import { TokenBucket } from '../../functions/adapters/rate-limiter';
 import { S3TargetWriter } from '../../functions/adapters/s3-target-writer';
 import { SqsTargetWriter } from '../../functions/adapters/sqs-target-writer';
-import { createDeliverTargetHandler, type DeliverTargetHandler } from '../../functions/handlers/deliver-target-handler';
-import type { AuditLog, BatchTargetWriter, LogPort, Publisher, RemoteIdStore, Secrets, StateStore } from '../../functions/ports';
+import type { BatchTargetWriter, LogPort, RemoteIdStore, Secrets } from '../../functions/ports';
 import { ensureQueue } from './resources';
 
 /** Local resources of S3 and SQS targets, by flow id then target id. */
@@ -61,26 +60,22 @@ export async function createTargetResources(plan: Plan, clients: { s3: S3Client;
   return { buckets, queues };
 }
 
-export interface LocalTargetHandlerOptions {
+/** Where a local target writer finds its target and what it writes with. */
+export interface LocalTargetWriterOptions {
   readonly fn: FunctionPlan;
   readonly flow: FlowConfig;
   readonly resources: TargetResources;
   readonly clients: { s3: S3Client; sqs: SQSClient };
-  readonly stateStore: StateStore;
   /** Remote ids of records `http` targets with `create` made. */
   readonly remoteIds?: RemoteIdStore;
-  readonly audit: AuditLog;
-  readonly publisher: Publisher;
   readonly secrets: Secrets;
-  /** The delivery queue's DLQ, where rejected records are parked. */
-  readonly dlqUrl: string;
   /** The local EventBridge (runtime.eventBus), for `eventbridge` targets. */
   readonly eventBus: () => EventPutter | undefined;
   readonly logger?: LogPort;
 }
 
 /** The writer of one S3, EventBridge, HTTP or SQS target on the local servers. */
-export function localTargetWriter(o: LocalTargetHandlerOptions): BatchTargetWriter {
+export function localTargetWriter(o: LocalTargetWriterOptions): BatchTargetWriter {
   const target = o.flow.targets.find((t) => t.id === o.fn.targetId);
   if (!target) throw new Error(`flow "${o.flow.id}" has no target "${o.fn.targetId}"`);
   switch (target.type) {
@@ -114,17 +109,4 @@ export function localTargetWriter(o: LocalTargetHandlerOptions): BatchTargetWrit
     case 'dynamodb':
       throw new Error(`target "${target.id}" is a dynamodb target: use the deliver-dynamodb wiring`);
   }
-}
-
-/** The handler of a `deliver-s3|eventbridge|http|sqs` function, wired like its Lambda entry but on local servers. */
-export function createLocalTargetHandler(o: LocalTargetHandlerOptions): DeliverTargetHandler {
-  return createDeliverTargetHandler({
-    flow: o.flow,
-    targetId: o.fn.targetId!,
-    stateStore: o.stateStore,
-    audit: o.audit,
-    writer: localTargetWriter(o),
-    park: { publisher: o.publisher, dlqUrl: o.dlqUrl },
-    ...(o.logger ? { logger: o.logger } : {}),
-  });
 }

@@ -1,0 +1,47 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { FlowConfig } from '../../lib/config/schema';
+import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
+import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
+import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';
+import { DynamoDbPullStateStore } from '../adapters/dynamodb-pull-state-store';
+import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
+import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
+import type { LogPort, MetricsPort, Publisher, Secrets } from '../ports';
+
+/** The store tables a step may use, by plan id. */
+export type StoreTable = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+
+/**
+ * What a step's handler is built from, in Lambda (names from the environment, AWS clients, Powertools) and in the
+ * local runtime (names of the local resources, clients of the local servers, a console logger) alike.
+ */
+export interface StepContext {
+  readonly flow: FlowConfig;
+  /** A store table's name; a Lambda reads it from its environment when asked, which is at module load. */
+  readonly tableName: (table: StoreTable) => string;
+  /** A queue of the flow by plan id (`transform`, `resolve`, `deliver-<target>`). */
+  readonly queueUrl: (queueId: string) => string;
+  readonly doc: DynamoDBDocumentClient;
+  readonly publisher: Publisher;
+  readonly secrets: Secrets;
+  readonly logger: LogPort;
+  readonly metrics?: MetricsPort;
+}
+
+/** The flow's view of the store tables, built the same way wherever the step runs. */
+export function stepStores(ctx: StepContext) {
+  const { flow, doc } = ctx;
+  const retentionDays = flow.audit.retentionDays;
+  return {
+    state: () => new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), targets: flowTargets([flow]) }),
+    pullState: () => new DynamoDbPullStateStore({ client: doc, tableName: ctx.tableName('state') }),
+    // Each audit entry is also a decision log line (names and outcomes, never values) for the saved queries.
+    audit: () => new DynamoDbAuditLog({ client: doc, tableName: ctx.tableName('audit'), retentionDays, decisions: ctx.logger }),
+    quarantine: () => new DynamoDbQuarantineStore({ client: doc, tableName: ctx.tableName('quarantine'), retentionDays }),
+    conflicts: () => new DynamoDbConflictStore({ client: doc, tableName: ctx.tableName('conflicts'), retentionDays }),
+    dedup: () => new DynamoDbDedupStore({ client: doc, tableName: ctx.tableName('dedup') }),
+  };
+}
+
+/** Telemetry of a step, as every handler factory takes it. */
+export const telemetry = (ctx: StepContext) => ({ logger: ctx.logger, ...(ctx.metrics ? { metrics: ctx.metrics } : {}) });
