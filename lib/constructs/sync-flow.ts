@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, Rule, type EventPattern } from 'aws-cdk-lib/aws-events';
@@ -13,12 +12,11 @@ import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { httpTargetAuth, type FlowConfig } from '../config/schema';
-import type { DeployedNames } from '../../functions/entry/deployed-resources';
+import { TABLE_ENV } from '../../functions/wiring/contract';
 import {
-  ADMIN_ENTRY_FILES,
+  STORE_TABLES,
   ENTRY_FILES,
   UnsupportedError,
-  conflictEventBus,
   planFlow,
   unsupportedTypes,
   type FlowPlan,
@@ -27,7 +25,9 @@ import {
 } from '../plan/plan';
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { fitEnvironment } from './environment-budget';
-import { grantAdmin, grantStep, type StepGrantContext } from './step-grants';
+import { grantStep, type StepGrantContext } from './step-grants';
+import { addAdminApi } from './admin-api';
+import { stepEnvironment } from './step-environment';
 import { addScheduleTrigger } from './schedule-source';
 import { SynclineFunction } from './function-defaults';
 import type { StreamArnLookup } from './stream-arn-lookup';
@@ -234,13 +234,7 @@ export class SyncFlow extends Construct {
     let sweepSchedule: Schedule | undefined;
     const functions: Record<string, SynclineFunction> = {};
     const routes: HttpRoute[] = [];
-    const tableEnv: Record<string, string> = {
-      STATE_TABLE: store.state.tableName,
-      AUDIT_TABLE: store.audit.tableName,
-      QUARANTINE_TABLE: store.quarantine.tableName,
-      CONFLICT_TABLE: store.conflicts.tableName,
-      DEDUP_TABLE: store.dedup.tableName,
-    };
+    const tableEnv = Object.fromEntries(STORE_TABLES.map((t) => [TABLE_ENV[t.id], store.table(t.id).tableName]));
     for (const f of flowPlan.functions) {
       const entry = ENTRY_FILES[f.handler];
       if (!entry) throw new Error(`SyncFlow: flow "${flow.id}" function "${f.id}" has no entry file for handler "${f.handler}"`);
@@ -263,7 +257,7 @@ export class SyncFlow extends Construct {
           ...tableEnv,
           POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-          ...this.stepEnvironment(f, queues, secrets, targetTables, store, dlqs),
+          ...stepEnvironment(this.grantContext(store), f),
           ...(this.claimUse(f).size > 0 ? { PAYLOAD_BUCKET: store.payloadBucket.bucketName } : {}),
         },
         ['DELIVER_QUEUE_URLS'],
@@ -330,78 +324,9 @@ export class SyncFlow extends Construct {
     }
     this.webhookUrls = urls;
 
-    const admin = this.addAdminApi(props.httpApi, store, projectRoot, removalPolicy, tableEnv);
+    const admin = addAdminApi(this, { httpApi: props.httpApi, store, projectRoot, removalPolicy, tableEnv, grants: this.grantContext(store) });
     this.adminFunction = admin.fn;
     this.adminRoutes = admin.routes;
-  }
-
-  /**
-   * The flow's admin API: one function serving `GET /flows/<flow>` and `GET|POST /flows/<flow>/{proxy+}` behind
-   * IAM authorization, with the deployed names of the flow's resources in its environment: names only (URLs and
-   * ARNs are built from the SQS prefixes, and DLQs read from each queue's RedrivePolicy), which keeps even a flow
-   * with many targets inside Lambda's 4 KB of variables.
-   */
-  private addAdminApi(
-    httpApi: IHttpApi,
-    store: SyncStore,
-    projectRoot: string,
-    removalPolicy: RemovalPolicy,
-    tableEnv: Record<string, string>,
-  ): { fn: SynclineFunction; routes: HttpRoute[] } {
-    const flow = this.flowPlan.flow;
-    const stack = Stack.of(this);
-    const names: DeployedNames = {
-      queues: Object.fromEntries(Object.entries(this.queues).map(([id, q]) => [id, q.queueName])),
-      functions: Object.fromEntries(Object.entries(this.functions).map(([id, fn]) => [id, fn.functionName])),
-      targetTables: Object.fromEntries(Object.entries(this.targetTables).map(([id, t]) => [id, t.tableName])),
-      webhookSecrets: Object.fromEntries(Object.entries(this.webhookSecrets).map(([id, s]) => [id, s.secretArn])),
-      streamFailureQueues: Object.fromEntries(Object.entries(this.streamFailureQueues).map(([id, q]) => [id, q.queueName])),
-    };
-    const fn = new SynclineFunction(this, 'admin', {
-      description: `syncline ${flow.id}: admin API (IAM-authorized)`,
-      entry: join(projectRoot, ADMIN_ENTRY_FILES.admin),
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
-      // API Gateway gives an integration at most 30 s.
-      timeout: Duration.seconds(29),
-      memorySize: 256,
-      logGroupRemovalPolicy: removalPolicy,
-      bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
-    });
-    const environment = fitEnvironment(
-      fn,
-      {
-        ...tableEnv,
-        POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
-        FLOW_RESOURCES: stack.toJsonString(names),
-        SQS_URL_PREFIX: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/`,
-        SQS_ARN_PREFIX: `arn:${stack.partition}:sqs:${stack.region}:${stack.account}:`,
-        API_ENDPOINT: httpApi.apiEndpoint,
-        HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn,
-        PAYLOAD_BUCKET: store.payloadBucket.bucketName,
-      },
-      ['FLOW_RESOURCES'],
-      `flow "${flow.id}" admin function`,
-    );
-    for (const [k, v] of Object.entries(environment)) fn.addEnvironment(k, v);
-
-    grantAdmin(this.grantContext(store), fn);
-
-    const authorizer = new HttpIamAuthorizer();
-    // One invoke permission for the function (API-scoped) instead of one per route: only this flow's admin routes target it.
-    const integration = new HttpLambdaIntegration('admin-integration', fn, { scopePermissionToRoute: false });
-    const route = (id: string, path: string, method: HttpMethod) =>
-      new HttpRoute(this, id, { httpApi, routeKey: HttpRouteKey.with(path, method), integration, authorizer });
-    const routes = [
-      route('admin-route-flow', `/flows/${flow.id}`, HttpMethod.GET),
-      route('admin-route-get', `/flows/${flow.id}/{proxy+}`, HttpMethod.GET),
-      route('admin-route-post', `/flows/${flow.id}/{proxy+}`, HttpMethod.POST),
-    ];
-    new CfnOutput(this, 'admin-url', {
-      description: `syncline ${flow.id}: admin API (IAM-authorized, SigV4 service execute-api)`,
-      value: `${httpApi.apiEndpoint}/flows/${flow.id}`,
-    });
-    return { fn, routes };
   }
 
   private makeQueue(q: QueuePlan, consumer: FunctionPlan | undefined): { queue: Queue; dlq: Queue } {
@@ -422,52 +347,6 @@ export class SyncFlow extends Construct {
       deadLetterQueue: { queue: dlq, maxReceiveCount: q.maxReceiveCount },
     });
     return { queue, dlq };
-  }
-
-  private stepEnvironment(
-    f: FunctionPlan,
-    queues: Record<string, Queue>,
-    secrets: Record<string, Secret>,
-    targetTables: Record<string, ITable>,
-    store: SyncStore,
-    dlqs: Record<string, Queue>,
-  ): Record<string, string> {
-    switch (f.step) {
-      case 'capture':
-        return {
-          SOURCE_ID: f.sourceId as string,
-          ...(f.handler === 'webhook-capture' ? { WEBHOOK_SECRET_ARN: secrets[f.sourceId as string].secretArn } : {}),
-          TRANSFORM_QUEUE_URL: queues.transform.queueUrl,
-        };
-      case 'transform':
-        return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl, HASH_KEY_SECRET_ARN: store.hashKeySecret.secretArn };
-      case 'resolve': {
-        const urls = Object.fromEntries(f.sendsTo.filter((qid) => qid.startsWith('deliver-')).map((qid) => [qid.replace(/^deliver-/, ''), queues[qid].queueUrl]));
-        const self: Record<string, string> = f.sendsTo.includes('resolve') ? { RESOLVE_QUEUE_URL: queues.resolve.queueUrl } : {};
-        // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the configured bus.
-        const events: Record<string, string> = this.flowPlan.flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: conflictEventBus(this.flowPlan.flow) } : {};
-        return { DELIVER_QUEUE_URLS: Stack.of(this).toJsonString(urls), ...events, ...self };
-      }
-      case 'deliver':
-        return this.deliverEnvironment(f, targetTables, dlqs);
-      case 'review':
-        return { RESOLVE_QUEUE_URL: queues.resolve.queueUrl };
-    }
-  }
-
-  /** Environment of a delivery function: its target and where that target's writes go. */
-  private deliverEnvironment(f: FunctionPlan, targetTables: Record<string, ITable>, dlqs: Record<string, Queue>): Record<string, string> {
-    const targetId = f.targetId as string;
-    const target = this.flowPlan.flow.targets.find((t) => t.id === targetId)!;
-    const env: Record<string, string> = { TARGET_ID: targetId };
-    // A table given by ARN keeps its ARN: the function addresses it there, with a client in its region. (An imported
-    // table's tableName is the bare name, which would be a table of that name in this account and region.)
-    if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: target.tableName?.startsWith('arn:') ? target.tableName : targetTables[targetId].tableName };
-    // Rejected records (e.g. HTTP 4xx) are parked in the delivery queue's DLQ at once.
-    env.DLQ_URL = dlqs[`deliver-${targetId}`].queueUrl;
-    if (target.type === 's3') env.TARGET_BUCKET = this.targetBuckets[targetId]!.bucketName;
-    if (f.rateLimitPerInvocation !== undefined) env.RATE_LIMIT_PER_INVOCATION = String(f.rateLimitPerInvocation);
-    return env;
   }
 
   /**
