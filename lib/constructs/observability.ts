@@ -3,81 +3,27 @@ import {
   Alarm,
   ComparisonOperator,
   Dashboard,
-  GraphWidget,
   MathExpression,
-  Metric,
-  SingleValueWidget,
-  TextWidget,
   TreatMissingData,
-  type IMetric,
-  type IWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { QueryDefinition, QueryString, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SAVED_QUERIES, SAVED_QUERY_IDS, logGroupParts, type SavedQueryId } from './saved-queries';
 
 export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQueryId } from './saved-queries';
 import type { AlarmThresholds } from '../config/schema';
 import { truncatedAlarm } from './truncated-alarm';
-import { METRICS_NAMESPACE, type SyncFlow } from './sync-flow';
+import { flowRow } from './dashboard-row';
+import type { SyncFlow } from './sync-flow';
+import { deadLettersOf, flowMetric, LAG_METRIC, PERIOD, type DeadLetter } from './flow-metrics';
 
 /** Thresholds used when the config gives none (the schema's defaults). */
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5 };
 
-/** Period of every metric on the dashboard and in the alarms. */
-const PERIOD = Duration.minutes(5);
-
-/**
- * Outcome counters the handlers publish (EMF, namespace `Syncline`), Sum per period, in pipeline order.
- * Pull counters are added to the row of flows with a `schedule` source.
- */
-export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved', 'Superseded', 'Conflicts', 'Delivered', 'DeliveryFailed', 'DeliveryRejected', 'Echo'] as const;
-export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const;
-/** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
-export const LAG_METRIC = 'LagMs';
-/** Conflicts open after each conflict sweep of a manual flow (a gauge: one sample per sweep, read as Maximum). */
-export const OPEN_CONFLICTS_METRIC = 'OpenConflicts';
-
-/**
- * Powertools Metrics adds a `service` dimension (POWERTOOLS_SERVICE_NAME, set by SyncFlow to `syncline-<flow>`)
- * next to `Flow`, and CloudWatch matches a metric on all of its dimensions, so both are named here.
- */
-export const flowServiceName = (flowId: string): string => `syncline-${flowId}`;
-
-/** A flow's EMF metric (dimensions `Flow` and `service`). */
-export function flowMetric(flowId: string, metricName: string, statistic: string, label?: string): Metric {
-  return new Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { Flow: flowId, service: flowServiceName(flowId) },
-    statistic,
-    period: PERIOD,
-    // A label makes an alarm render its metric as metric math; only the dashboard passes one.
-    ...(label ? { label } : {}),
-  });
-}
-
-/** A dead-letter queue of a flow and what it holds, for the alarm's runbook. */
-interface DeadLetter {
-  readonly id: string;
-  readonly queue: Queue;
-  readonly kind: 'step' | 'stream' | 'schedule';
-  /** Step queue plan id (`step`) or source id (`stream`, `schedule`). */
-  readonly of: string;
-}
-
-/** Every DLQ of a flow: the step queues' DLQs, stream on-failure queues and scheduler DLQs. */
-export function deadLettersOf(flow: SyncFlow): DeadLetter[] {
-  return [
-    ...Object.entries(flow.deadLetterQueues).map(([qid, queue]) => ({ id: `dlq-${qid}`, queue, kind: 'step' as const, of: qid })),
-    ...Object.entries(flow.streamFailureQueues).map(([src, queue]) => ({ id: `stream-failure-${src}`, queue, kind: 'stream' as const, of: src })),
-    ...Object.entries(flow.scheduleDeadLetterQueues ?? {}).map(([src, queue]) => ({ id: `schedule-dlq-${src}`, queue, kind: 'schedule' as const, of: src })),
-  ];
-}
+export { deadLettersOf, flowMetric, flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from './flow-metrics';
 
 /** Whether a flow can refuse a delete inference: a full-mode `schedule` source with delete detection on. */
 function infersDeletes(flow: SyncFlow): boolean {
@@ -335,84 +281,6 @@ export class Observability extends Construct {
     if (props.stackLogGroups?.length) define(new Construct(this, 'Queries-stack'), this.queryFolder, [...props.stackLogGroups], ['errorsByStep']);
     this.queries = queries;
   }
-}
-
-/** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors, conflicts and, for manual flows, the open conflict count. */
-function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
-  const flowConfig = flow.flowPlan.flow;
-  const flowId = flowConfig.id;
-  const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
-  const manual = flowConfig.conflict.strategy === 'manual';
-  const height = 6;
-  const queueEntries = Object.entries(flow.queues);
-  const functionEntries = Object.entries(flow.functions);
-  const deadLetters = deadLettersOf(flow);
-  const maxOf = (m: Metric, label: string): IMetric => m.with({ statistic: 'Maximum', period: PERIOD, label });
-
-  return [
-    new TextWidget({
-      markdown: `### ${flowId}${flowConfig.description ? `: ${flowConfig.description}` : ''}`,
-      width: 24,
-      height: 1,
-    }),
-    new GraphWidget({
-      title: `${flowId}: records by outcome (sum / 5 min)`,
-      // Narrower on manual flows, to keep the open conflict count on the same row.
-      width: manual ? 4 : 6,
-      height,
-      stacked: false,
-      left: [...OUTCOME_METRICS, ...(hasPull ? PULL_METRICS : [])].map((m) => flowMetric(flowId, m, 'Sum', m)),
-    }),
-    new GraphWidget({
-      title: `${flowId}: lag source ts to delivery (ms)`,
-      width: 4,
-      height,
-      left: [flowMetric(flowId, LAG_METRIC, 'p50', 'p50'), flowMetric(flowId, LAG_METRIC, 'p99', 'p99')],
-      leftAnnotations: [{ value: alarms.thresholds.lagP99Ms, label: 'p99 alarm' }],
-    }),
-    new GraphWidget({
-      title: `${flowId}: queue depth (left) and age of oldest message in s (right)`,
-      width: 4,
-      height,
-      left: queueEntries.map(([qid, q]) => maxOf(q.metricApproximateNumberOfMessagesVisible(), `${qid} visible`)),
-      right: queueEntries.map(([qid, q]) => maxOf(q.metricApproximateAgeOfOldestMessage(), `${qid} oldest`)),
-    }),
-    new GraphWidget({
-      title: `${flowId}: dead-letter queue depth`,
-      width: 4,
-      height,
-      left: deadLetters.map((d) => maxOf(d.queue.metricApproximateNumberOfMessagesVisible(), d.id)),
-      leftAnnotations: [{ value: 1, label: 'alarm' }],
-    }),
-    new GraphWidget({
-      title: `${flowId}: function errors and throttles (sum / 5 min)`,
-      width: 4,
-      height,
-      left: functionEntries.flatMap(([fid, fn]) => [
-        fn.metricErrors({ statistic: 'Sum', period: PERIOD, label: `${fid} errors` }),
-        fn.metricThrottles({ statistic: 'Sum', period: PERIOD, label: `${fid} throttles` }),
-      ]),
-    }),
-    new SingleValueWidget({
-      title: `${flowId}: conflicts opened (time range)`,
-      width: 2,
-      height,
-      metrics: [flowMetric(flowId, 'Conflicts', 'Sum', 'conflicts')],
-      setPeriodToTimeRange: true,
-    }),
-    ...(manual
-      ? [
-          new SingleValueWidget({
-            title: `${flowId}: open conflicts`,
-            width: 2,
-            height,
-            // The latest 5-minute Maximum of the sweep's gauge, with its trend.
-            metrics: [flowMetric(flowId, OPEN_CONFLICTS_METRIC, 'Maximum', 'open')],
-            sparkline: true,
-          }),
-        ]
-      : []),
-  ];
 }
 
 /** CloudFormation refuses a template with more than 200 outputs. */

@@ -1,6 +1,6 @@
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
-import { flowMetric } from './observability';
+import { flowMetric } from './flow-metrics';
 
 /** Alarm on the `Truncated` metric of a flow with a Debezium source: any truncate event in a period, with its runbook. */
 export function truncatedAlarm(scope: Construct, flowId: string, alarmName: string): Alarm {
