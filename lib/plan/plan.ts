@@ -1,5 +1,8 @@
 import { parseDurationMs } from '../../functions/core/merge/clock';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
+import { STORE_TABLES, type TablePlan } from './store-tables';
+
+export { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from './store-tables';
 
 /** Source and target types whose runtime exists; others are refused at synth and at `syncline dev`. */
 export const SUPPORTED_SOURCES: ReadonlySet<SourceType> = new Set<SourceType>(['webhook', 'dynamodb-stream', 'schedule', 'sqs', 'eventbridge']);
@@ -144,56 +147,15 @@ export interface FlowPlan {
   readonly eventRules: readonly EventRulePlan[];
 }
 
-export interface TablePlan {
-  readonly id: 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
-  readonly partitionKey: string;
-  readonly sortKey?: string;
-  readonly ttlAttribute?: string;
-  /** Global secondary indexes; each projects every attribute unless `keysOnly`. */
-  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string; readonly keysOnly?: boolean }[];
-}
-
 export interface Plan {
   readonly tables: readonly TablePlan[];
   readonly flows: readonly FlowPlan[];
 }
 
-/** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
-export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'openedAt']);
-
 /** Whether a flow has a source whose truncates delete the table's keys (a Debezium source with `onTruncate: "delete"`). */
 export function deletesOnTruncate(flow: FlowConfig): boolean {
   return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium' && s.onTruncate === 'delete');
 }
-
-/** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
-export const STORE_TABLES: readonly TablePlan[] = [
-  {
-    id: 'state',
-    partitionKey: 'pk',
-    // Sparse: only keys of a source with `onTruncate: "delete"` carry `tscope`, the table a truncate deletes them with.
-    indexes: [{ name: 'byTruncateScope', partitionKey: 'tscope', sortKey: 'pk', keysOnly: true }],
-  },
-  {
-    id: 'audit',
-    partitionKey: 'pk',
-    sortKey: 'sk',
-    ttlAttribute: 'expiresAt',
-    // Hour buckets keep one flow's audit writes from landing on a single index partition.
-    indexes: [{ name: 'byFlowTime', partitionKey: 'flowHour', sortKey: 'at' }],
-  },
-  { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
-  {
-    id: 'conflicts',
-    partitionKey: 'pk',
-    sortKey: 'sk',
-    // Closed (resolved or superseded) conflicts expire; open ones carry no `expiresAt`.
-    ttlAttribute: 'expiresAt',
-    // Sparse: only open conflicts carry `openFlow`, so listing them reads none of the closed history.
-    indexes: [{ name: 'openByFlow', partitionKey: 'openFlow', sortKey: 'openedAt' }],
-  },
-  { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
-];
 
 const SQS_FUNCTION_TIMEOUT = 30;
 /** Stream mapping bounds: a poison batch is bisected, retried this often, and given up on at this age. */

@@ -1,0 +1,42 @@
+/* The DynamoDB tables every flow of a stack shares: keys, expiry and indexes, for SyncStore and the local runtime. */
+
+export interface TablePlan {
+  readonly id: 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  readonly ttlAttribute?: string;
+  /** Global secondary indexes; each projects every attribute unless `keysOnly`. */
+  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string; readonly keysOnly?: boolean }[];
+}
+
+/** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
+export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'openedAt']);
+
+/** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
+export const STORE_TABLES: readonly TablePlan[] = [
+  {
+    id: 'state',
+    partitionKey: 'pk',
+    // Sparse: only keys of a source with `onTruncate: "delete"` carry `tscope`, the table a truncate deletes them with.
+    indexes: [{ name: 'byTruncateScope', partitionKey: 'tscope', sortKey: 'pk', keysOnly: true }],
+  },
+  {
+    id: 'audit',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    // Hour buckets keep one flow's audit writes from landing on a single index partition.
+    indexes: [{ name: 'byFlowTime', partitionKey: 'flowHour', sortKey: 'at' }],
+  },
+  { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
+  {
+    id: 'conflicts',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    // Closed (resolved or superseded) conflicts expire; open ones carry no `expiresAt`.
+    ttlAttribute: 'expiresAt',
+    // Sparse: only open conflicts carry `openFlow`, so listing them reads none of the closed history.
+    indexes: [{ name: 'openByFlow', partitionKey: 'openFlow', sortKey: 'openedAt' }],
+  },
+  { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
+];
