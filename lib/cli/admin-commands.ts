@@ -1,6 +1,6 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
 import { AdminError } from './admin-client';
-import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 import { createProgress } from './progress';
 import { replayInChunks } from './replay-chunks';
 import { resolveTarget, TARGET_USAGE, targetOptions, type SynclineTarget, type TargetFlags } from './target';

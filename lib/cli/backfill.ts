@@ -1,6 +1,6 @@
 import { AdminError } from './admin-client';
 import { runAdmin } from './admin-commands';
-import { EXIT, parse, UsageError, type Command } from './main';
+import { EXIT, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { DEFAULT_BACKFILL_SEGMENTS, type BackfillSummary } from '../../functions/handlers/backfill-handler';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';

@@ -7,7 +7,7 @@ import { OutdatedTableError } from '../local/resources';
 import { RuntimeError, startRuntime, type Runtime } from '../local/runtime';
 import { LocalServerError } from '../local/servers';
 import { UnsupportedError } from '../plan/plan';
-import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 
 function parsePort(text: string, from: string): number {
   const port = Number(text);

@@ -1,39 +1,22 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { validateCommand } from './validate';
+import { EXIT, UsageError, type Command } from './command';
 
-/** Exit codes of every command: 0 ok, 1 failure, 2 usage. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 
-export class UsageError extends Error {}
-
-export interface CommandContext {
-  readonly args: string[];
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-}
-
-export interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  run(ctx: CommandContext): Promise<number>;
-}
-
-const commands: Record<string, () => Promise<Command>> = {
-  validate: async () => validateCommand,
+/** Every command, loaded when it runs: `syncline validate` does not load the AWS SDK. */
+const commands: Readonly<Record<string, () => Promise<Command>>> = {
+  validate: async () => (await import('./validate')).validateCommand,
+  dev: async () => (await import('./dev')).devCommand,
+  sign: async () => (await import('./sign')).signCommand,
+  lineage: async () => (await import('./admin-commands')).lineageCommand,
+  conflicts: async () => (await import('./admin-commands')).conflictsCommand,
+  quarantine: async () => (await import('./admin-commands')).quarantineCommand,
+  backfill: async () => (await import('./backfill')).backfillCommand,
+  redrive: async () => (await import('./admin-commands')).redriveCommand,
+  status: async () => (await import('./admin-commands')).statusCommand,
+  pull: async () => (await import('./pull')).pullCommand,
+  try: async () => (await import('./try')).tryCommand,
+  replay: async () => (await import('./replay')).replayCommand,
 };
-
-/** Registers a command; keeps this file free of every command's imports. */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  commands[name] = load;
-}
-
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 async function help(out: (line: string) => void): Promise<void> {
   out('usage: syncline <command> [options]\n\ncommands:');
@@ -46,7 +29,6 @@ async function help(out: (line: string) => void): Promise<void> {
 }
 
 export async function main(argv: string[], io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) }): Promise<number> {
-  await import('./commands');
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     await help(io.out);

@@ -1,6 +1,6 @@
 import type { PullSummary } from '../../functions/core/pull/pull-run';
 import { runAdmin } from './admin-commands';
-import { EXIT, parse, UsageError, type Command } from './main';
+import { EXIT, parse, UsageError, type Command } from './command';
 import { TARGET_USAGE, targetOptions } from './target';
 
 /** The summary of a pull as lines a person reads. */

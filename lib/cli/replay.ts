@@ -1,6 +1,6 @@
 import type { ReplayAnswer } from '../../functions/handlers/record-replay';
 import { runAdmin } from './admin-commands';
-import { EXIT, parse, UsageError, type Command } from './main';
+import { EXIT, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
 

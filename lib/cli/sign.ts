@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
-import { EXIT, parse, UsageError, type Command } from './main';
+import { EXIT, parse, UsageError, type Command } from './command';
 
 /** Quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {

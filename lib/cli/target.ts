@@ -1,7 +1,7 @@
 import type { PullSummary } from '../../functions/core/pull/pull-run';
 import type { BackfillChunkRequest, BackfillChunkResult } from '../../functions/handlers/backfill-handler';
 import type { Progress } from './progress';
-import { UsageError } from './main';
+import { UsageError } from './command';
 
 /** One chunk of a backfill, and its answer: the use case's own types, the same locally and in AWS. */
 export type { BackfillChunkRequest, BackfillChunkResult } from '../../functions/handlers/backfill-handler';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { TryAnswer } from '../../functions/handlers/try-record';
 import { runAdmin } from './admin-commands';
-import { EXIT, parse, UsageError, type Command, type CommandContext } from './main';
+import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 import { TARGET_USAGE, targetOptions } from './target';
 
 /** Reads the record from a file or stdin (`-`); not JSON, or not an object, is a usage error. */

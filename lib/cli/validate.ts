@@ -2,7 +2,7 @@ import { ConfigError, formatIssue, loadConfig } from '../config/load';
 import { validateFlowsDeep } from '../config/deep-validate';
 import { UnsupportedError, unsupportedTypes } from '../plan/plan';
 import { readCdkContext } from '../config/cdk-context';
-import { EXIT, parse, type Command } from './main';
+import { EXIT, parse, type Command } from './command';
 
 export const validateCommand: Command = {
   summary: 'check a flows config (cdk.json context or --config file)',

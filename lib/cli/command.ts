@@ -1,0 +1,28 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/* What every CLI command shares: its shape, exit codes, usage errors and option parsing. */
+
+/** Exit codes of every command: 0 ok, 1 failure, 2 usage. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export class UsageError extends Error {}
+
+export interface CommandContext {
+  readonly args: string[];
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
