@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InvalidCursorError, type ScanPage, type ScanPageRequest, type TableScanner } from '../ports';
 import { unmarshallImage } from './dynamodb-images';
 import { errorName } from './retry';
+import { messageOf } from '../core/errors';
 
 export interface DynamoDbTableScannerOptions {
   readonly client: DynamoDBClient;
@@ -60,7 +61,7 @@ export class DynamoDbTableScanner implements TableScanner {
       );
     } catch (err) {
       // DynamoDB checks the start key against the table's key schema: a cursor of another table fails here.
-      if (start && errorName(err) === 'ValidationException') throw new InvalidCursorError(`cursor does not fit table ${this.tableName}: ${(err as Error).message}`);
+      if (start && errorName(err) === 'ValidationException') throw new InvalidCursorError(`cursor does not fit table ${this.tableName}: ${messageOf(err)}`);
       throw err;
     }
     const items = (out.Items ?? []).map((raw) => {

@@ -1,8 +1,9 @@
 export { authorizationHeader } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { messageOf, SynclineError } from '../core/errors';
 
 /** A non-retryable answer (4xx other than 429), or retries exhausted. */
-export class HttpPullError extends Error {
+export class HttpPullError extends SynclineError {
   constructor(
     message: string,
     readonly status?: number,
@@ -86,7 +87,7 @@ export class HttpPageFetcher {
           try {
             body = text === '' ? null : JSON.parse(text);
           } catch (err) {
-            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${(err as Error).message.slice(0, 80)})`, res.status);
+            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${messageOf(err).slice(0, 80)})`, res.status);
           }
           return { url: res.url || url, status: res.status, headers: res.headers, body, attempts: attempt };
         }

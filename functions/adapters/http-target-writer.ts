@@ -8,6 +8,7 @@ import type { BatchTargetWriter, RemoteIdStore, Secrets, TargetResult, TargetWri
 import { retryAfterMs } from './http-page-fetcher';
 import { requestAuth, type RequestAuth } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { messageOf } from '../core/errors';
 
 export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'http' }>;
 
@@ -138,7 +139,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
       await this.secret();
       await this.credentials?.headers();
     } catch (err) {
-      return { status: 'retry', reason: `credential "${this.auth?.secretName}" unavailable: ${(err as Error).message}` };
+      return { status: 'retry', reason: `credential "${this.auth?.secretName}" unavailable: ${messageOf(err)}` };
     }
     if (this.target.create) return this.createOrUpdate(change, deadline);
     const req = await this.planned(change);
@@ -151,7 +152,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     try {
       return await this.requestOf(change, remoteId);
     } catch (err) {
-      return { status: 'rejected', reason: `body mapping failed: ${(err as Error).message}` };
+      return { status: 'rejected', reason: `body mapping failed: ${messageOf(err)}` };
     }
   }
 
@@ -181,7 +182,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
           // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
           req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create') };
         } catch (err) {
-          return { status: 'rejected', reason: `create body mapping failed: ${(err as Error).message}` };
+          return { status: 'rejected', reason: `create body mapping failed: ${messageOf(err)}` };
         }
         const answer = await this.exchange(req, deadline);
         if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason };

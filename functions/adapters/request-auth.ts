@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../../lib/config/schema';
 import type { Secrets } from '../ports';
+import { messageOf, SynclineError } from '../core/errors';
 
 type PullHttp = NonNullable<Extract<SourceConfig, { type: 'schedule' }>['http']>;
 /** Credentials of an outgoing request, as pulls and `http` targets configure them. */
@@ -26,7 +27,7 @@ export interface RequestAuthOptions {
 }
 
 /** The error of a token endpoint (4xx, 5xx, not JSON, no access_token): never holds the secret. */
-export class TokenError extends Error {
+export class TokenError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'TokenError';
@@ -136,7 +137,7 @@ class ClientCredentials {
     try {
       res = await this.fetchImpl(tokenUrl, { method: 'POST', headers, body: form.toString(), redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000) });
     } catch (err) {
-      throw new TokenError(`oauth2 token request to ${tokenUrl} failed: ${(err as Error).name}: ${(err as Error).message}`);
+      throw new TokenError(`oauth2 token request to ${tokenUrl} failed: ${(err as Error).name}: ${messageOf(err)}`);
     }
     const text = await res.text();
     let body: Record<string, unknown> | undefined;

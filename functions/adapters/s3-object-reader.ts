@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { parse, type CsvError } from 'csv-parse';
 import type { PulledItem, PulledPage, PullReader, PullReadOptions } from '../ports';
+import { messageOf } from '../core/errors';
 
 export interface S3ObjectReaderOptions {
   readonly client: S3Client;
@@ -118,7 +119,7 @@ async function* readJsonl(body: Readable, skip: number): AsyncGenerator<{ n: num
       yield { n: line, line, record: JSON.parse(trimmed) };
     } catch (err) {
       // The message names the problem, never the line's content (it may hold PII).
-      yield { n: line, line, error: `line ${line} is not valid JSON: ${(err as Error).message.replace(/".*"/s, '').replace(/, ".*$/s, '')}` };
+      yield { n: line, line, error: `line ${line} is not valid JSON: ${messageOf(err).replace(/".*"/s, '').replace(/, ".*$/s, '')}` };
     }
   }
 }

@@ -1,4 +1,5 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { messageOf } from '../core/errors';
 
 /** Names the SSM parameter holding the variables that did not fit Lambda's 4 KB environment (lib/constructs/environment-budget.ts). */
 export const ENVIRONMENT_PARAMETER_VARIABLE = 'SYNCLINE_ENVIRONMENT_PARAMETER';
@@ -18,7 +19,7 @@ export async function loadEnvironmentParameter(
   try {
     values = JSON.parse(Parameter?.Value ?? '');
   } catch (err) {
-    throw new Error(`SSM parameter ${name} (${ENVIRONMENT_PARAMETER_VARIABLE}) is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`SSM parameter ${name} (${ENVIRONMENT_PARAMETER_VARIABLE}) is not valid JSON: ${messageOf(err)}`);
   }
   if (!values || typeof values !== 'object' || Array.isArray(values)) throw new Error(`SSM parameter ${name} must hold a JSON object of strings`);
   for (const [k, v] of Object.entries(values)) {

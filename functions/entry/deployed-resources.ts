@@ -1,6 +1,7 @@
 import { namedSecrets } from '../../lib/config/named-secrets';
 import type { FlowPlan } from '../../lib/plan/plan';
 import type { FlowResourceView, QueueView } from '../handlers/admin-service';
+import { messageOf } from '../core/errors';
 
 /**
  * Deployed names of one flow's resources, by plan id: the admin function's `FLOW_RESOURCES` (JSON). Names only,
@@ -40,7 +41,7 @@ export function parseDeployedNames(text: string): DeployedNames {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`environment variable FLOW_RESOURCES is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`environment variable FLOW_RESOURCES is not valid JSON: ${messageOf(err)}`);
   }
   const v = value as Partial<DeployedNames> | null;
   const maps = ['queues', 'functions', 'targetTables', 'webhookSecrets', 'streamFailureQueues'] as const;

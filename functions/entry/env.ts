@@ -6,6 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { FlowConfig } from '../../lib/config/schema';
 import type { StepName } from '../core/envelope';
+import { messageOf } from '../core/errors';
 
 /** Reads a required environment variable at module load; a missing one fails the cold start naming it. */
 export function requireEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -21,7 +22,7 @@ export function requireJsonMapEnv(name: string, env: Readonly<Record<string, str
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`environment variable ${name} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`environment variable ${name} is not valid JSON: ${messageOf(err)}`);
   }
   if (!value || typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
     throw new Error(`environment variable ${name} must be a JSON object of strings`);

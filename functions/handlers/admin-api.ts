@@ -1,3 +1,4 @@
+import { messageOf, SynclineError } from '../core/errors';
 /** An admin answer: HTTP status and JSON body. */
 export interface AdminAnswer {
   readonly status: number;
@@ -47,7 +48,7 @@ export interface AdminRequest {
 }
 
 /** A request problem answered with its status and `{"message"}`. */
-export class AdminHttpError extends Error {
+export class AdminHttpError extends SynclineError {
   constructor(readonly status: number, message: string) {
     super(message);
     this.name = 'AdminHttpError';
@@ -63,7 +64,7 @@ export function parseJsonBody(raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch (err) {
-    throw new AdminHttpError(400, `the body is not valid JSON: ${(err as Error).message}`);
+    throw new AdminHttpError(400, `the body is not valid JSON: ${messageOf(err)}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/ra
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable, describeError } from './sqs-batch';
 import type { CaptureUseCaseDeps } from './capture-deps';
+import { SynclineError } from '../core/errors';
 
 /** Dependencies of the backfill of one `dynamodb-stream` source (its capture function, in AWS). */
 export interface BackfillDeps extends CaptureUseCaseDeps {
@@ -89,7 +90,7 @@ export interface BackfillSummary extends BackfillCounts {
 }
 
 /** A chunk request or invocation payload that is not valid: a caller error, answered 400 locally, never retried. */
-export class BackfillRequestError extends Error {
+export class BackfillRequestError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'BackfillRequestError';

@@ -5,6 +5,7 @@ import { claimOf } from '../core/claim-check';
 import { keyProblem } from '../core/envelope';
 import { isRefusedItem, safeErrorText } from '../core/error-text';
 import { noopLogger, PartialWriteError, type AuditEntry, type AuditOutcome, type LogPort, type PayloadStore, type StateStore, type StoredState } from '../ports';
+import { messageOf } from '../core/errors';
 
 /**
  * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
@@ -203,7 +204,7 @@ function parseBodyBy<S extends z.ZodType>(schemaOf: (json: unknown) => S, body: 
   try {
     json = JSON.parse(body);
   } catch (err) {
-    return { ok: false, errors: [`body is not valid JSON: ${(err as Error).message}`] };
+    return { ok: false, errors: [`body is not valid JSON: ${messageOf(err)}`] };
   }
   const parsed = schemaOf(json).safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };

@@ -5,6 +5,7 @@ import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable, runSqsBatch } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
+import { messageOf } from '../core/errors';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -52,11 +53,11 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       const outcomes = event.Records.flatMap((record) => capture(record, now));
       const toSend = outcomes.filter((o) => o.send);
       if (toSend.length > 0) {
-        const messageOf = new Map(toSend.map((o) => [o.send!.id, o.messageId]));
+        const messageIdOf = new Map(toSend.map((o) => [o.send!.id, o.messageId]));
         const sent = await batch.attempt(new Set(toSend.map((o) => o.messageId)), 'send to the transform queue failed', () =>
           publisher.send(deps.transformQueueUrl, toSend.map((o) => ({ id: o.send!.id, body: JSON.stringify(o.send) }))),
         );
-        if (sent) batch.fail(sent.failed.map((id) => messageOf.get(id)!), 'send to the transform queue failed after retries');
+        if (sent) batch.fail(sent.failed.map((id) => messageIdOf.get(id)!), 'send to the transform queue failed after retries');
       }
       const toQuarantine = outcomes.filter((o) => o.quarantine && !batch.isFailed(o.messageId));
       if (toQuarantine.length > 0) {
@@ -111,7 +112,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       body = JSON.parse(record.body);
     } catch (err) {
       // The raw body may hold unmasked data, so it is not kept; the reason and the message id say where to look.
-      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${(err as Error).message}`, messageId, {})];
+      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${messageOf(err)}`, messageId, {})];
     }
 
     if (format === 'eventbridge') {

@@ -1,5 +1,6 @@
 import type { ChangeEnvelope, StepName } from '../core/envelope';
 import type { Conflict, MergeDoc, RecordView } from '../core/merge';
+import { SynclineError } from '../core/errors';
 
 /** Persisted state of one (flow, key). */
 export interface StoredState {
@@ -20,7 +21,7 @@ export interface StoredState {
 }
 
 /** Thrown by StateStore.put when the stored version is not the expected one. */
-export class VersionConflictError extends Error {
+export class VersionConflictError extends SynclineError {
   constructor(readonly flow: string, readonly key: string) {
     super(`state of ${flow}/${key} changed concurrently`);
     this.name = 'VersionConflictError';
@@ -31,7 +32,7 @@ export class VersionConflictError extends Error {
  * Thrown by a batch write when some items were refused for what they hold (a value DynamoDB cannot store) while
  * the others were written: `failed` lists the positions, in the input, of the refused items only.
  */
-export class PartialWriteError extends Error {
+export class PartialWriteError extends SynclineError {
   constructor(
     readonly failed: readonly number[],
     readonly reasons: readonly string[],

@@ -1,3 +1,4 @@
+import { SynclineError } from '../core/errors';
 /** Ports of a full-table re-capture (backfill) of a `dynamodb-stream` source. */
 
 /** One page of one scan segment. */
@@ -35,7 +36,7 @@ export interface TableScanner {
 }
 
 /** A cursor that is not one this scanner answered for the segment asked: a caller error, never retried. */
-export class InvalidCursorError extends Error {
+export class InvalidCursorError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'InvalidCursorError';

@@ -1,10 +1,13 @@
+import { messageOf, SynclineError } from '../../functions/core/errors';
 /** Where the admin API of the local runtime answers: `--url`, else SYNCLINE_URL (when not empty), else the default port. */
 export function adminUrl(flag?: string): string {
   return (flag ?? (process.env.SYNCLINE_URL || 'http://127.0.0.1:3000')).replace(/\/+$/, '');
 }
 
 /** A failed admin call or operation, printed as one line (exit 1). */
-export class AdminError extends Error {}
+export class AdminError extends SynclineError {
+  override readonly name = 'AdminError';
+}
 
 /** An HTTP answer with its body parsed as JSON (or kept as text when it is not JSON). */
 export interface JsonAnswer {
@@ -13,7 +16,8 @@ export interface JsonAnswer {
 }
 
 /** The request could not be sent or answered (refused connection, DNS, timeout); `reason` is the short cause. */
-export class UnreachableError extends Error {
+export class UnreachableError extends SynclineError {
+  override readonly name = 'UnreachableError';
   constructor(readonly reason: string) {
     super(reason);
   }
@@ -35,13 +39,13 @@ export async function fetchJson(url: string, init: { method: string; headers?: R
   try {
     res = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.timeout(init.timeoutMs) });
   } catch (err) {
-    throw new UnreachableError((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    throw new UnreachableError((err as { cause?: { code?: string } }).cause?.code ?? messageOf(err));
   }
   return answerOf(res);
 }
 
 /** The message of an error answer: its `message` field, or its text. */
-export function messageOf(body: unknown): string {
+export function answerMessage(body: unknown): string {
   const message = (body as { message?: unknown } | undefined)?.message;
   if (typeof message === 'string') return message;
   return typeof body === 'string' ? body : '';
@@ -49,7 +53,7 @@ export function messageOf(body: unknown): string {
 
 /** An error answer as one line. */
 export function httpError(method: string, path: string, answer: JsonAnswer): AdminError {
-  const message = messageOf(answer.body);
+  const message = answerMessage(answer.body);
   return new AdminError(`HTTP ${answer.status} from ${method} ${path}${message ? `: ${message}` : ''}`);
 }
 

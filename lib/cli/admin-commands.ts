@@ -4,6 +4,7 @@ import { EXIT, parse, UsageError, type Command, type CommandContext } from './co
 import { createProgress } from './progress';
 import { replayInChunks } from './replay-chunks';
 import { resolveTarget, TARGET_USAGE, targetOptions, type SynclineTarget, type TargetFlags } from './target';
+import { messageOf } from '../../functions/core/errors';
 
 const common = targetOptions;
 const enc = encodeURIComponent;
@@ -110,7 +111,7 @@ async function resolveConflict(
     try {
       body = { value: JSON.parse(values.value!) };
     } catch (err) {
-      throw new UsageError(`--value must be JSON (quote strings: --value '"x"'): ${(err as Error).message}`);
+      throw new UsageError(`--value must be JSON (quote strings: --value '"x"'): ${messageOf(err)}`);
     }
   }
   if (values.by !== undefined) {

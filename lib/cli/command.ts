@@ -1,11 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { messageOf, SynclineError } from '../../functions/core/errors';
 
 /* What every CLI command shares: its shape, exit codes, usage errors and option parsing. */
 
 /** Exit codes of every command: 0 ok, 1 failure, 2 usage. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
-export class UsageError extends Error {}
+export class UsageError extends SynclineError {
+  override readonly name = 'UsageError';
+}
 
 export interface CommandContext {
   readonly args: string[];
@@ -23,6 +26,6 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(messageOf(err));
   }
 }

@@ -8,6 +8,7 @@ import { RuntimeError, startRuntime, type Runtime } from '../local/runtime';
 import { LocalServerError } from '../local/servers';
 import { UnsupportedError } from '../plan/plan';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
+import { messageOf } from '../../functions/core/errors';
 
 function parsePort(text: string, from: string): number {
   const port = Number(text);
@@ -20,7 +21,7 @@ function readSecretsFile(file: string): Record<string, string> {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new RuntimeError(`--secrets ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new RuntimeError(`--secrets ${file}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
   }
   if (!value || typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
     throw new RuntimeError(`--secrets ${file}: must be a JSON object mapping secret names to string values`);

@@ -1,4 +1,5 @@
 import { EXIT, UsageError, type Command } from './command';
+import { messageOf } from '../../functions/core/errors';
 
 export { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 
@@ -52,7 +53,7 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
       io.err(`syncline ${name}: ${err.message}\n${command.usage}`);
       return EXIT.usage;
     }
-    io.err(`syncline ${name}: ${(err as Error).message}`);
+    io.err(`syncline ${name}: ${messageOf(err)}`);
     return EXIT.failure;
   }
 }

@@ -3,6 +3,7 @@ import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
+import { SynclineError } from '../../functions/core/errors';
 
 /** Keys per request when they are given. */
 export const REPLAY_KEY_CHUNK = 100;
@@ -30,7 +31,7 @@ export interface ReplayResult {
 }
 
 /** Raised when a replay stops part way: says where to run it again from. */
-export class ReplayInterrupted extends Error {
+export class ReplayInterrupted extends SynclineError {
   constructor(readonly done: ReplayResult, readonly resumeSince: number | undefined, cause: Error) {
     super(cause.message);
     this.name = 'ReplayInterrupted';

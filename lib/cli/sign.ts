@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { EXIT, parse, UsageError, type Command } from './command';
+import { messageOf } from '../../functions/core/errors';
 
 /** Quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {
@@ -48,7 +49,7 @@ export const signCommand: Command = {
     try {
       headers = signWebhook(secret, id, timestamp, payload);
     } catch (err) {
-      throw new UsageError(`--secret is not a valid signing secret (whsec_ followed by base64): ${(err as Error).message}`);
+      throw new UsageError(`--secret is not a valid signing secret (whsec_ followed by base64): ${messageOf(err)}`);
     }
     if (values.curl) {
       const body = values.file !== undefined ? `--data-binary ${shellQuote(`@${values.file}`)}` : `--data-raw ${shellQuote(values.data!)}`;

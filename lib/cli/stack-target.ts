@@ -6,9 +6,10 @@ import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { PullSummary } from '../../functions/core/pull/pull-run';
-import { AdminError, fetchJson, GET_TIMEOUT_MS, httpError, messageOf, POST_TIMEOUT_MS, UnreachableError, type JsonAnswer } from './admin-client';
+import { AdminError, answerMessage, fetchJson, GET_TIMEOUT_MS, httpError, POST_TIMEOUT_MS, UnreachableError, type JsonAnswer } from './admin-client';
 import type { Progress } from './progress';
 import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
+import { messageOf } from '../../functions/core/errors';
 
 const enc = encodeURIComponent;
 
@@ -91,8 +92,8 @@ export async function openStack(options: StackTargetOptions): Promise<StackTarge
   try {
     described = await cfn.send(new DescribeStacksCommand({ StackName: options.stackName }));
   } catch (err) {
-    if ((err as Error).name === 'ValidationError' && /does not exist/.test((err as Error).message)) {
-      throw new AdminError(`stack "${options.stackName}" not found in ${await cfn.config.region()}: check --stack and --region (${(err as Error).message})`);
+    if ((err as Error).name === 'ValidationError' && /does not exist/.test(messageOf(err))) {
+      throw new AdminError(`stack "${options.stackName}" not found in ${await cfn.config.region()}: check --stack and --region (${messageOf(err)})`);
     }
     throw awsError('cloudformation:DescribeStacks', `stack ${options.stackName}`, err);
   }
@@ -180,7 +181,7 @@ export class StackTarget implements SynclineTarget {
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const answer = await this.send(method, path, body);
-    if (answer.status === 403) throw this.forbidden(method, path, messageOf(answer.body));
+    if (answer.status === 403) throw this.forbidden(method, path, answerMessage(answer.body));
     if (answer.status < 200 || answer.status > 299) throw httpError(method, path, answer);
     return answer.body;
   }

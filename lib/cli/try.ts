@@ -3,6 +3,7 @@ import type { TryAnswer } from '../../functions/handlers/try-record';
 import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 import { TARGET_USAGE, targetOptions } from './target';
+import { messageOf } from '../../functions/core/errors';
 
 /** Reads the record from a file or stdin (`-`); not JSON, or not an object, is a usage error. */
 function readRecord(from: string, stdin: () => string): Record<string, unknown> {
@@ -10,13 +11,13 @@ function readRecord(from: string, stdin: () => string): Record<string, unknown> 
   try {
     text = from === '-' ? stdin() : readFileSync(from, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read --record ${from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read --record ${from}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--record ${from} is not JSON: ${(err as Error).message}`);
+    throw new UsageError(`--record ${from} is not JSON: ${messageOf(err)}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`--record ${from} must hold one JSON object (a record as the source sends it)`);
   return value as Record<string, unknown>;

@@ -1,3 +1,4 @@
+import { SynclineError } from '../../functions/core/errors';
 /**
  * Cron expressions as EventBridge Scheduler takes them, `cron(min hour dom month dow year)`
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html): day of week 1-7 = SUN-SAT,
@@ -5,7 +6,9 @@
  * A five-field Unix cron (day of week 0-7, 0 and 7 = Sunday, either day field matching) is converted.
  */
 
-export class CronError extends Error {}
+export class CronError extends SynclineError {
+  override readonly name = 'CronError';
+}
 
 const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];

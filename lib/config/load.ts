@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type SynclineConfig } from './schema';
+import { messageOf, SynclineError } from '../../functions/core/errors';
 
 /** A config problem, located by JSON path and, where it lies inside a flow, by flow id. */
 export interface ConfigIssue {
@@ -11,7 +12,7 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends SynclineError {
   constructor(readonly issues: readonly ConfigIssue[], readonly origin: string) {
     super(`invalid syncline config (${origin}):\n${issues.map(formatIssue).join('\n')}`);
     this.name = 'ConfigError';
@@ -84,7 +85,7 @@ export function readConfigFile(file: string): unknown {
   try {
     return ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([{ path: '$', message: `not valid ${extname(file).slice(1) || 'JSON'}: ${(err as Error).message}` }], file);
+    throw new ConfigError([{ path: '$', message: `not valid ${extname(file).slice(1) || 'JSON'}: ${messageOf(err)}` }], file);
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { matchesPattern } from '../../functions/core/event-pattern';
+import { SynclineError } from '../../functions/core/errors';
 
 /** One entry of a PutEvents call (the fields the local bus reads; `Resources` is optional as in the API). */
 export interface PutEventsEntry {
@@ -72,7 +73,7 @@ export function busNameOf(nameOrArn: string | undefined): string {
 }
 
 /** A request error of the whole call (what the API answers as ValidationException). */
-export class PutEventsValidationError extends Error {
+export class PutEventsValidationError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'ValidationException';

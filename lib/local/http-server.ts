@@ -14,6 +14,7 @@ import {
 } from '../../functions/handlers/admin-api';
 import { refuseAdminRequest } from './request-guard';
 import { lambdaContext } from './sqs-poller';
+import { messageOf, SynclineError } from '../../functions/core/errors';
 
 export type { AdminAnswer, AdminApi } from '../../functions/handlers/admin-api';
 
@@ -71,7 +72,7 @@ export interface LocalHttpServer {
 }
 
 /** A startup problem to print as one line. */
-export class PortInUseError extends Error {
+export class PortInUseError extends SynclineError {
   constructor(readonly port: number) {
     super(`port ${port} is in use; pass --port or PORT`);
     this.name = 'PortInUseError';
@@ -88,7 +89,8 @@ export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<
   });
 }
 
-class HttpError extends Error {
+class HttpError extends SynclineError {
+  override readonly name = 'HttpError';
   constructor(readonly status: number, message: string) {
     super(message);
   }
@@ -314,7 +316,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       }
       if ((err as { name?: string })?.name === 'ValidationException') {
         // DynamoDB refused the input (e.g. a key over its size limit): the caller's input, not a server fault.
-        sendJson(res, 400, { message: (err as Error).message });
+        sendJson(res, 400, { message: messageOf(err) });
         return;
       }
       // The query may carry a webhook token: log the path only.

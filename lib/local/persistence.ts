@@ -5,6 +5,7 @@ import { ObjectMirror } from './object-mirror';
 import { QueueJournal } from './queue-journal';
 import { LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import type { TargetResources } from './target-resources';
+import { SynclineError } from '../../functions/core/errors';
 
 /** What a restart on a `--persist` folder brought back into the in-memory SQS/S3 server. */
 export interface RecoverySummary {
@@ -57,7 +58,7 @@ export class LocalPersistence {
 }
 
 /** Another runtime already uses a `--persist` folder. */
-export class PersistFolderInUseError extends Error {
+export class PersistFolderInUseError extends SynclineError {
   constructor(dir: string, pid: number) {
     super(`the --persist folder ${dir} is in use by another syncline runtime (pid ${pid}); stop it first or use another folder`);
     this.name = 'PersistFolderInUseError';

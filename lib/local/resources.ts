@@ -12,6 +12,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type TablePlan } from '../plan/plan';
 import type { QueueView } from '../../functions/handlers/admin-service';
+import { SynclineError } from '../../functions/core/errors';
 
 export type StoreTableId = TablePlan['id'];
 
@@ -69,7 +70,7 @@ async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, ti
 }
 
 /** A table kept by `--persist` from an older version lacks what this version needs. */
-export class OutdatedTableError extends Error {
+export class OutdatedTableError extends SynclineError {
   constructor(readonly tableName: string, readonly missing: readonly string[]) {
     super(
       `table ${tableName} (kept by --persist from an older syncline) lacks index ${missing.join(', ')}: ` +

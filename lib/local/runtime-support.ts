@@ -14,6 +14,7 @@ import type { LocalEventBus } from './event-bus';
 import type { RecoverySummary } from './persistence';
 import type { LocalResources } from './resources';
 import type { LocalSchedule } from './scheduler';
+import { SynclineError } from '../../functions/core/errors';
 
 /* The local runtime's options and answer, and the small helpers startRuntime (./runtime.ts) builds on. */
 
@@ -91,7 +92,7 @@ export function localSweepEveryMs(flow: FlowConfig): number {
 }
 
 /** A runtime startup problem, printed as one line. */
-export class RuntimeError extends Error {
+export class RuntimeError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'RuntimeError';

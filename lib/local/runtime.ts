@@ -1,6 +1,7 @@
 import type { FlowConfig } from '../config/schema';
 import { namedSecrets } from '../config/named-secrets';
 import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../plan/plan';
+import { messageOf } from '../../functions/core/errors';
 
 export { namedSecrets };
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
@@ -91,7 +92,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => log(`[runtime] stop: ${(err as Error).message}`));
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err: unknown) => log(`[runtime] stop: ${messageOf(err)}`));
   };
 
   try {

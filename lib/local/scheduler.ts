@@ -2,6 +2,7 @@ import type { PullSummary } from '../../functions/core/pull/pull-run';
 import { parseDurationMs } from '../../functions/core/merge/clock';
 import type { ScheduleCaptureHandler, ScheduleCaptureInput } from '../../functions/handlers/schedule-capture-handler';
 import { lambdaContext } from './sqs-poller';
+import { messageOf } from '../../functions/core/errors';
 
 /** One parsed cron field: the allowed values, or undefined for "any" (`*` or `?`). */
 type Field = ReadonlySet<number> | undefined;
@@ -149,7 +150,7 @@ export class LocalSchedule {
       try {
         cron = parseCron(options.cron);
       } catch (err) {
-        manualOnly = `cron "${options.cron}" cannot be scheduled locally (${(err as Error).message}); run it with POST /flows/.../sources/${options.sourceId}/pull`;
+        manualOnly = `cron "${options.cron}" cannot be scheduled locally (${messageOf(err)}); run it with POST /flows/.../sources/${options.sourceId}/pull`;
       }
     }
     this.cron = cron;
@@ -214,7 +215,7 @@ export class LocalSchedule {
       }
       return summary;
     } catch (err) {
-      this.log(`[${this.options.name}] ${input.action} failed: ${(err as Error).message}`);
+      this.log(`[${this.options.name}] ${input.action} failed: ${messageOf(err)}`);
       throw err;
     }
   }
@@ -263,7 +264,7 @@ export class LocalTimer {
         .run()
         .then(
           () => undefined,
-          (err: unknown) => (this.options.log ?? ((l) => console.error(l)))(`[${this.options.name}] failed: ${(err as Error).message}`),
+          (err: unknown) => (this.options.log ?? ((l) => console.error(l)))(`[${this.options.name}] failed: ${messageOf(err)}`),
         )
         .finally(() => {
           this.running = undefined;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from 'fauxqs';
+import { messageOf, SynclineError } from '../../functions/core/errors';
 
 /** A local server's base URL and how to stop it. */
 export interface LocalServer {
@@ -23,7 +24,7 @@ export interface LocalServers {
 }
 
 /** A startup problem to print as one line, without a stack trace. */
-export class LocalServerError extends Error {
+export class LocalServerError extends SynclineError {
   constructor(message: string) {
     super(message);
     this.name = 'LocalServerError';
@@ -246,7 +247,7 @@ export async function startFauxqsLocal(options: { port?: number; region?: string
     address = await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   } catch (err) {
     await app.close().catch(() => undefined);
-    throw new LocalServerError(`cannot start fauxqs: ${(err as Error).message}`);
+    throw new LocalServerError(`cannot start fauxqs: ${messageOf(err)}`);
   }
   const port = new URL(address).port;
   return { endpoint: `http://127.0.0.1:${port}`, stop: async () => void (await app.close()) };

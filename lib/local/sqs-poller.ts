@@ -8,6 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { messageOf } from '../../functions/core/errors';
 
 /** What an SQS-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined>;
@@ -187,7 +188,7 @@ export class SqsPoller {
         }
       } catch (err) {
         if (!this.running || isAbort(err)) break;
-        this.log(`[${this.options.name}] ReceiveMessage failed: ${(err as Error).message}`);
+        this.log(`[${this.options.name}] ReceiveMessage failed: ${messageOf(err)}`);
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
@@ -207,7 +208,7 @@ export class SqsPoller {
         if (succeeded.length < records.length) this.log(`[${name}] ${records.length - succeeded.length} of ${records.length} messages failed; retried after the visibility timeout`);
       } catch (err) {
         // A thrown error fails the whole batch, as in Lambda.
-        this.log(`[${name}] handler failed, batch of ${records.length} retried after the visibility timeout: ${(err as Error).message}`);
+        this.log(`[${name}] handler failed, batch of ${records.length} retried after the visibility timeout: ${messageOf(err)}`);
         succeeded = [];
       }
       await this.delete(succeeded);
@@ -228,7 +229,7 @@ export class SqsPoller {
         );
         if (out.Failed?.length) this.log(`[${this.options.name}] DeleteMessageBatch: ${out.Failed.length} entries failed (${out.Failed[0]?.Message ?? ''})`);
       } catch (err) {
-        this.log(`[${this.options.name}] DeleteMessageBatch failed: ${(err as Error).message}`);
+        this.log(`[${this.options.name}] DeleteMessageBatch failed: ${messageOf(err)}`);
       }
     }
   }

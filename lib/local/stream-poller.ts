@@ -11,6 +11,7 @@ import {
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from './sqs-poller';
+import { messageOf } from '../../functions/core/errors';
 
 /** What a stream-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void | null | undefined>;
@@ -199,7 +200,7 @@ export class StreamPoller {
       } catch (err) {
         if (!this.running) break;
         failed = true;
-        this.log(`[${this.options.name}] stream polling failed: ${(err as Error).message}`);
+        this.log(`[${this.options.name}] stream polling failed: ${messageOf(err)}`);
       }
       // After an error (e.g. the table was deleted), wait longer so the log is not flooded.
       if (this.running && !progressed) await this.sleep(failed ? Math.max(interval, 5000) : interval);
@@ -320,7 +321,7 @@ export class StreamPoller {
       const response = await this.options.handler({ Records: batch }, lambdaContext(name, this.options.timeoutSeconds));
       resumeAt = resumeIndex(batch, response);
     } catch (err) {
-      this.log(`[${name}] handler failed on a batch of ${batch.length} from ${shard.shardId}: ${(err as Error).message}`);
+      this.log(`[${name}] handler failed on a batch of ${batch.length} from ${shard.shardId}: ${messageOf(err)}`);
       resumeAt = 0;
       threw = true;
     } finally {
@@ -385,7 +386,7 @@ export class StreamPoller {
     try {
       await this.options.sqs.send(new SendMessageCommand({ QueueUrl: this.options.onFailureQueueUrl, MessageBody: JSON.stringify(record) }));
     } catch (err) {
-      this.log(`[${this.options.name}] could not send to the on-failure queue: ${(err as Error).message}`);
+      this.log(`[${this.options.name}] could not send to the on-failure queue: ${messageOf(err)}`);
     }
   }
 }

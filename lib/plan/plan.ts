@@ -1,6 +1,7 @@
 import { parseDurationMs } from '../../functions/core/merge/clock';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 import { STORE_TABLES, type TablePlan } from './store-tables';
+import { SynclineError } from '../../functions/core/errors';
 
 export { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from './store-tables';
 
@@ -165,7 +166,7 @@ export const STREAM_MAX_RECORD_AGE_SECONDS = 24 * 3600;
 const VISIBILITY = SQS_FUNCTION_TIMEOUT * 6;
 export const MAX_RECEIVE_COUNT = 5;
 
-export class UnsupportedError extends Error {
+export class UnsupportedError extends SynclineError {
   constructor(readonly problems: readonly string[]) {
     super(problems.join('\n'));
     this.name = 'UnsupportedError';

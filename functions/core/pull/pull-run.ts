@@ -7,6 +7,7 @@ import { inferDeletes } from './delete-inference';
 import type { PullDeps, PullRequest, PullSummary } from './pull-types';
 import { compareCursor, prepareRecord, pullKeyFields, type PreparedRecord } from './records';
 import { RunStopError } from './run-stop';
+import { SynclineError } from '../errors';
 
 export { pullAuditKey } from './delete-inference';
 export type { PullDeps, PullRequest, PullSummary } from './pull-types';
@@ -318,7 +319,7 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
 }
 
 /** A failure of the source (fetch, read), as opposed to our own infrastructure. */
-class SourceError extends Error {
+class SourceError extends SynclineError {
   constructor(override readonly cause: unknown) {
     super(cause instanceof Error ? cause.message : String(cause));
     this.name = 'SourceError';

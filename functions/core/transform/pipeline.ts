@@ -10,6 +10,7 @@ import { compilePattern, validatePattern } from '../event-pattern';
 import { detectPii, maskValue, REDACTED } from './mask';
 
 import { taintedFields } from './pii-taint';
+import { messageOf } from '../errors';
 
 export { piiLeaks, taintedFields, type TaintedField, type TaintLeak } from './pii-taint';
 
@@ -195,7 +196,7 @@ export function validateTransform(flow: { transform: TransformConfig }): string[
     try {
       compileSchema(t.schema);
     } catch (err) {
-      problems.push(`transform.schema: invalid JSON Schema: ${(err as Error).message}`);
+      problems.push(`transform.schema: invalid JSON Schema: ${messageOf(err)}`);
     }
   }
   const renamedTo = new Map<string, string>();

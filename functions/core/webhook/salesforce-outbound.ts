@@ -1,4 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { messageOf } from '../errors';
 
 /**
  * Salesforce Outbound Messages: a SOAP `notifications` call with up to 100 `Notification`s, each one `sObject`.
@@ -41,7 +42,7 @@ export function parseOutboundMessage(xml: string): OutboundParse {
   try {
     doc = parser.parse(xml);
   } catch (err) {
-    return { ok: false, reason: `body is not a readable SOAP message: ${(err as Error).message}` };
+    return { ok: false, reason: `body is not a readable SOAP message: ${messageOf(err)}` };
   }
   const notifications = child(child(child(doc, 'Envelope'), 'Body'), 'notifications');
   if (!isObject(notifications)) return { ok: false, reason: 'body is not a Salesforce Outbound Message: no soapenv:Envelope/soapenv:Body/notifications element' };

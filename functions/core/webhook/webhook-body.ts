@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../../lib/config/schema';
 import { parseJsonExact, settleNumbers } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
+import { messageOf } from '../errors';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 
@@ -77,7 +78,7 @@ function parseJson(text: string): { value: unknown } | { error: string } {
     // Numbers a double cannot hold stay exact until the record's fate is decided.
     return { value: parseJsonExact(text) };
   } catch (err) {
-    return { error: `body is not valid JSON: ${(err as Error).message}` };
+    return { error: `body is not valid JSON: ${messageOf(err)}` };
   }
 }
 
