@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CfnOutput, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -6,7 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import { ADMIN_ENTRY_FILES } from '../plan/plan';
 import { fitEnvironment } from './environment-budget';
-import { SynclineFunction } from './function-defaults';
+import { projectEntry, SynclineFunction } from './function-defaults';
 import { grantAdmin, type StepGrantContext } from './step-grants';
 import type { SyncFlow } from './sync-flow';
 import type { SyncStore } from './sync-store';
@@ -40,9 +39,7 @@ export function addAdminApi(scope: SyncFlow, options: AdminApiOptions): { fn: Sy
   };
   const fn = new SynclineFunction(scope, 'admin', {
     description: `syncline ${flow.id}: admin API (IAM-authorized)`,
-    entry: join(projectRoot, ADMIN_ENTRY_FILES.admin),
-    projectRoot,
-    depsLockFilePath: join(projectRoot, 'package-lock.json'),
+    ...projectEntry(projectRoot, ADMIN_ENTRY_FILES.admin),
     // API Gateway gives an integration at most 30 s.
     timeout: Duration.seconds(29),
     memorySize: 256,

@@ -4,6 +4,7 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { join } from 'node:path';
 
 /** Lets bundled CommonJS dependencies call `require` inside the ESM bundle. */
 export const ESM_REQUIRE_BANNER = "import { createRequire as __syncline_createRequire } from 'node:module'; const require = __syncline_createRequire(import.meta.url);";
@@ -26,6 +27,11 @@ export const DEFAULT_BUNDLING: BundlingOptions = {
   externalModules: [],
   forceDockerBundling: false,
 };
+
+/** Where a function's code is: an entry file of the project, bundled with the project's lock file. */
+export function projectEntry(projectRoot: string, entryFile: string): Pick<NodejsFunctionProps, 'entry' | 'projectRoot' | 'depsLockFilePath'> {
+  return { entry: join(projectRoot, entryFile), projectRoot, depsLockFilePath: join(projectRoot, 'package-lock.json') };
+}
 
 /** Props of {@link SynclineFunction}: every NodejsFunction prop, with syncline's defaults. */
 export interface SynclineFunctionProps extends NodejsFunctionProps {

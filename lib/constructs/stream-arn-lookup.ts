@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ADMIN_ENTRY_FILES } from '../plan/plan';
-import { SynclineFunction } from './function-defaults';
+import { projectEntry, SynclineFunction } from './function-defaults';
 
 export interface StreamArnLookupProps {
   /** The source table, in the stack's account and region. */
@@ -32,9 +31,7 @@ class StreamArnLookupProvider extends Construct {
     super(scope, id);
     this.fn = new SynclineFunction(this, 'OnEvent', {
       description: "syncline: reads a dynamodb-stream source table's current stream ARN at deploy time",
-      entry: join(projectRoot, ADMIN_ENTRY_FILES['stream-arn-lookup']),
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      ...projectEntry(projectRoot, ADMIN_ENTRY_FILES['stream-arn-lookup']),
       timeout: Duration.seconds(30),
     });
     // The framework function gets a role that can write only to its own log group, not AWSLambdaBasicExecutionRole.

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -29,7 +29,7 @@ import { grantStep, type StepGrantContext } from './step-grants';
 import { addAdminApi } from './admin-api';
 import { stepEnvironment } from './step-environment';
 import { addScheduleTrigger } from './schedule-source';
-import { SynclineFunction } from './function-defaults';
+import { projectEntry, SynclineFunction } from './function-defaults';
 import type { StreamArnLookup } from './stream-arn-lookup';
 import { addStreamTrigger } from './stream-source';
 import type { SyncStore } from './sync-store';
@@ -240,9 +240,7 @@ export class SyncFlow extends Construct {
       if (!entry) throw new Error(`SyncFlow: flow "${flow.id}" function "${f.id}" has no entry file for handler "${f.handler}"`);
       const fn = new SynclineFunction(this, f.id, {
         description: `syncline ${flow.id}: ${f.step}${f.sourceId ? ` (source ${f.sourceId})` : ''}${f.targetId ? ` (target ${f.targetId})` : ''}`,
-        entry: join(projectRoot, entry),
-        projectRoot,
-        depsLockFilePath: join(projectRoot, 'package-lock.json'),
+        ...projectEntry(projectRoot, entry),
         timeout: Duration.seconds(f.timeoutSeconds),
         memorySize: f.memoryMb,
         logGroupRemovalPolicy: removalPolicy,

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CfnOutput, CfnResource, Duration, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -8,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { SynclineConfig } from '../config/schema';
 import { Observability } from '../constructs/observability';
-import { SynclineFunction } from '../constructs/function-defaults';
+import { projectEntry, SynclineFunction } from '../constructs/function-defaults';
 import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
 import { ADMIN_ENTRY_FILES, plan } from '../plan/plan';
@@ -119,9 +118,7 @@ export class SyncStack extends Stack {
     const projectRoot = props.projectRoot ?? DEFAULT_PROJECT_ROOT;
     this.flowListFunction = new SynclineFunction(this, 'ListFlows', {
       description: 'syncline: admin API GET /flows (IAM-authorized)',
-      entry: join(projectRoot, ADMIN_ENTRY_FILES['list-flows']),
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      ...projectEntry(projectRoot, ADMIN_ENTRY_FILES['list-flows']),
       timeout: Duration.seconds(10),
       memorySize: 128,
       logGroupRemovalPolicy: removalPolicy,
