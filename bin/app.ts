@@ -3,8 +3,8 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { validateFlowsDeep } from '../lib/config/deep-validate';
 import { ConfigError, formatIssue, loadConfig } from '../lib/config/load';
-import type { SynclineConfig } from '../lib/config/schema';
-import { UnsupportedError, plan } from '../lib/plan/plan';
+import type { SynclineConfig } from '../functions/config/schema';
+import { UnsupportedError, plan } from '../functions/plan/plan';
 import { applyNagAcknowledgements } from '../lib/stacks/nag';
 import { SyncStack } from '../lib/stacks/sync-stack';
 

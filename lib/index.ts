@@ -6,7 +6,7 @@ export { Observability, FlowAlarms, DEFAULT_ALARM_THRESHOLDS, OPEN_CONFLICTS_MET
 export { SyncStack, type SyncStackProps } from './stacks/sync-stack';
 export { applyNagAcknowledgements, NAG_ACKNOWLEDGEMENTS } from './stacks/nag';
 export { loadConfig, parseConfig, readConfigFile, ConfigError, formatIssue, type ConfigIssue } from './config/load';
-export * from './config/schema';
+export * from '../functions/config/schema';
 export {
   plan,
   planFlow,
@@ -30,4 +30,4 @@ export {
   type WebhookSecretPlan,
   type HandlerKind,
   type StepName,
-} from './plan/plan';
+} from '../functions/plan/plan';

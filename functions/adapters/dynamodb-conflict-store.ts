@@ -11,7 +11,7 @@ export interface DynamoDbConflictStoreOptions {
   readonly retentionDays?: number | ((flow: string) => number);
 }
 
-/** The sparse index of open conflicts: partition `openFlow`, sort `openedAt` (see STORE_TABLES in lib/plan/plan.ts). */
+/** The sparse index of open conflicts: partition `openFlow`, sort `openedAt` (see STORE_TABLES in functions/plan/store-tables.ts). */
 const OPEN_INDEX = 'openByFlow';
 
 /**

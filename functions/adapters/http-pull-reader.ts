@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import type { pullHttpSchema } from '../../lib/config/schema';
+import type { pullHttpSchema } from '../config/schema';
 import { carriesCursor, cursorText, pageRequest } from '../core/pull/page-request';
 import { itemsAt, nextPageToken, type PageToken } from '../core/pull/pagination';
 import { RunStopError } from '../core/pull/run-stop';

@@ -1,6 +1,6 @@
 import jsonata from 'jsonata';
 import { Webhook } from 'standardwebhooks';
-import { httpTargetAuth, type FlowConfig, type HttpTargetAuth } from '../../lib/config/schema';
+import { httpTargetAuth, type FlowConfig, type HttpTargetAuth } from '../config/schema';
 import { randomUUID } from 'node:crypto';
 import { eventId, getPath } from '../core/envelope';
 import { targetRecord, type TargetRecord } from '../core/target-record';

@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../../lib/config/schema';
+import type { SourceConfig } from '../config/schema';
 import type { Secrets } from '../ports';
 import { messageOf, SynclineError } from '../core/errors';
 

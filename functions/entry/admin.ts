@@ -10,7 +10,7 @@ import { powertoolsLogPort } from '../adapters/powertools-telemetry';
 import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
-import { planFlow } from '../../lib/plan/plan';
+import { planFlow } from '../plan/plan';
 import { createAdminHttpHandler, type AdminHttpEvent } from '../handlers/admin-http-handler';
 import { createAdminService } from '../handlers/admin-service';
 import { bakedFlow } from './baked';

@@ -1,4 +1,4 @@
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../config/schema';
 
 /** The flow config, injected at bundle time by esbuild `define` (CDK); never read from the environment. */
 declare const __SYNCLINE_FLOW__: unknown;

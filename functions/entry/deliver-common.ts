@@ -1,4 +1,4 @@
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import type { BatchTargetWriter } from '../ports';
 import { withClaimChecks } from '../handlers/sqs-batch';
 import { deliverTarget as wireDeliverTarget } from '../wiring/steps';

@@ -1,5 +1,5 @@
-import { namedSecrets } from '../../lib/config/named-secrets';
-import type { FlowPlan } from '../../lib/plan/plan';
+import { namedSecrets } from '../config/named-secrets';
+import type { FlowPlan } from '../plan/plan';
 import type { FlowResourceView, QueueView } from '../handlers/admin-service';
 import { messageOf } from '../core/errors';
 

@@ -1,5 +1,5 @@
 import { powertoolsLogPort } from '../adapters/powertools-telemetry';
-import { planFlow } from '../../lib/plan/plan';
+import { planFlow } from '../plan/plan';
 import { createFlowListHandler } from '../handlers/admin-http-handler';
 import { flowSummary } from '../handlers/admin-service';
 import middy from '@middy/core';

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
 import type { S3PayloadStore } from '../adapters/s3-payload-store';
 import { powertoolsLogPort, powertoolsMetricsPort } from '../adapters/powertools-telemetry';

@@ -1,4 +1,4 @@
-import type { FlowPlan } from '../../lib/plan/plan';
+import type { FlowPlan } from '../plan/plan';
 import type { AuditLog, AuditWindow, Clock, ConflictStore, LogPort, Publisher, QuarantineStore, QueueDepths, StateStore } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
 import { createConflictReview, type ReviewFlow } from './conflict-review-handler';

@@ -1,4 +1,4 @@
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, QuarantineStore } from '../ports';
 
 /** What every capture use case needs: its flow and source, where envelopes go, audit and quarantine, telemetry. */

@@ -1,6 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import { z } from 'zod';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
 import { maskValue } from '../core/transform/mask';
 import {

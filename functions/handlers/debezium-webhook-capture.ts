@@ -1,4 +1,4 @@
-import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';

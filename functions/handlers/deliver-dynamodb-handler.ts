@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
 import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';

@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { AuditEntry, AuditLog, LogPort, MetricsPort, StoredState } from '../ports';
 import { auditableOwned, deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { eventId } from '../core/envelope';
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';

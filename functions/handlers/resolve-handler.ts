@@ -1,6 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {

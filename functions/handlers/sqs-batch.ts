@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { claimOf } from '../core/claim-check';
 import { keyProblem } from '../core/envelope';
 import { isRefusedItem, safeErrorText } from '../core/error-text';

@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { canonicalJson, ENVELOPE_VERSION, eventId, withStep, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import type { Transformer } from '../core/transform/pipeline';
 import {

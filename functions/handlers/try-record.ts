@@ -1,4 +1,4 @@
-import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { FlowConfig, SourceConfig } from '../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../config/schema';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';

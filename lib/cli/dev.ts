@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { readCdkContext } from '../config/cdk-context';
 import { ConfigError, formatIssue, loadConfig } from '../config/load';
-import type { SynclineConfig } from '../config/schema';
+import type { SynclineConfig } from '../../functions/config/schema';
 import { PortInUseError } from '../local/http-server';
 import { OutdatedTableError } from '../local/resources';
 import { RuntimeError, startRuntime, type Runtime } from '../local/runtime';
 import { LocalServerError } from '../local/servers';
-import { UnsupportedError } from '../plan/plan';
+import { UnsupportedError } from '../../functions/plan/plan';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 import { messageOf } from '../../functions/core/errors';
 

@@ -1,6 +1,6 @@
 import { ConfigError, formatIssue, loadConfig } from '../config/load';
 import { validateFlowsDeep } from '../config/deep-validate';
-import { UnsupportedError, unsupportedTypes } from '../plan/plan';
+import { UnsupportedError, unsupportedTypes } from '../../functions/plan/plan';
 import { readCdkContext } from '../config/cdk-context';
 import { EXIT, parse, type Command } from './command';
 

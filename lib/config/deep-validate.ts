@@ -1,6 +1,6 @@
 import { validatePattern } from '../../functions/core/event-pattern';
 import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
-import type { SynclineConfig } from './schema';
+import type { SynclineConfig } from '../../functions/config/schema';
 
 /**
  * Checks what the zod schema cannot: JSONata expressions, event patterns, JSON Schemas, and where declared PII goes.

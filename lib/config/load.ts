@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type SynclineConfig } from './schema';
+import { configSchema, type SynclineConfig } from '../../functions/config/schema';
 import { messageOf, SynclineError } from '../../functions/core/errors';
 
 /** A config problem, located by JSON path and, where it lies inside a flow, by flow id. */

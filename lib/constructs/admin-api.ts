@@ -3,7 +3,7 @@ import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
-import { ADMIN_ENTRY_FILES } from '../plan/plan';
+import { ADMIN_ENTRY_FILES } from '../../functions/plan/plan';
 import { fitEnvironment } from './environment-budget';
 import { projectEntry, SynclineFunction } from './function-defaults';
 import { grantAdmin, type StepGrantContext } from './step-grants';

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { Construct } from 'constructs';
-import type { FlowPlan, FunctionPlan } from '../plan/plan';
+import type { FlowPlan, FunctionPlan } from '../../functions/plan/plan';
 import type { SynclineFunction } from './function-defaults';
 import { rateOf, schedulerRoleFor } from './schedule-source';
 

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { SAVED_QUERIES, SAVED_QUERY_IDS, logGroupParts, type SavedQueryId } from './saved-queries';
 
 export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQueryId } from './saved-queries';
-import type { AlarmThresholds } from '../config/schema';
+import type { AlarmThresholds } from '../../functions/config/schema';
 import { truncatedAlarm } from './truncated-alarm';
 import { flowRow } from './dashboard-row';
 import type { SyncFlow } from './sync-flow';

@@ -5,9 +5,9 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { schedulerCron } from '../config/cron';
-import type { SourceConfig } from '../config/schema';
-import type { FlowPlan, FunctionPlan } from '../plan/plan';
+import { schedulerCron } from '../../functions/config/cron';
+import type { SourceConfig } from '../../functions/config/schema';
+import type { FlowPlan, FunctionPlan } from '../../functions/plan/plan';
 import type { SynclineFunction } from './function-defaults';
 
 type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;
@@ -41,7 +41,7 @@ export function rateOf(every: string): Duration {
   return whole % 1440 === 0 ? Duration.days(whole / 1440) : whole % 60 === 0 ? Duration.hours(whole / 60) : Duration.minutes(whole);
 }
 
-/** A source's `cron` as Scheduler takes it (see lib/config/cron.ts); the config schema has already refused what cannot be converted. */
+/** A source's `cron` as Scheduler takes it (see functions/config/cron.ts); the config schema has already refused what cannot be converted. */
 export const cronExpression = schedulerCron;
 
 /**

@@ -1,5 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
-import { conflictEventBus, type FunctionPlan } from '../plan/plan';
+import { conflictEventBus, type FunctionPlan } from '../../functions/plan/plan';
 import type { StepGrantContext } from './step-grants';
 
 /**

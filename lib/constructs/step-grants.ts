@@ -4,8 +4,8 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { FlowConfig } from '../config/schema';
-import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../plan/plan';
+import type { FlowConfig } from '../../functions/config/schema';
+import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../../functions/plan/plan';
 import { busArn, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
 import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
 

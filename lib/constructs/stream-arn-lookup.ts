@@ -4,7 +4,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { ADMIN_ENTRY_FILES } from '../plan/plan';
+import { ADMIN_ENTRY_FILES } from '../../functions/plan/plan';
 import { projectEntry, SynclineFunction } from './function-defaults';
 
 export interface StreamArnLookupProps {

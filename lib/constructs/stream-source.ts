@@ -5,7 +5,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { pushdownFilter } from '../../functions/core/capture/stream-filter-pushdown';
-import type { DynamoDbStreamTriggerPlan } from '../plan/plan';
+import type { DynamoDbStreamTriggerPlan } from '../../functions/plan/plan';
 import { grantOnTable } from './flow-grants';
 import type { SynclineFunction } from './function-defaults';
 import { StreamArnLookup } from './stream-arn-lookup';

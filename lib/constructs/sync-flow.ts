@@ -11,7 +11,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBuc
 import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { httpTargetAuth, type FlowConfig } from '../config/schema';
+import { httpTargetAuth, type FlowConfig } from '../../functions/config/schema';
 import { TABLE_ENV } from '../../functions/wiring/contract';
 import {
   STORE_TABLES,
@@ -22,7 +22,7 @@ import {
   type FlowPlan,
   type FunctionPlan,
   type QueuePlan,
-} from '../plan/plan';
+} from '../../functions/plan/plan';
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { fitEnvironment } from './environment-budget';
 import { grantStep, type StepGrantContext } from './step-grants';

@@ -3,7 +3,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, typ
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from '../plan/plan';
+import { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from '../../functions/plan/plan';
 
 export type StoreTableId = TablePlan['id'];
 
@@ -39,7 +39,7 @@ export interface SyncStoreProps {
   /**
    * Use these tables instead of creating them. Refused together with `tableProps`:
    * an existing table's settings belong to whoever created it. They must have the keys, indexes and TTL
-   * attributes of `STORE_TABLES` in lib/plan/plan.ts (e.g. the conflicts table's `openByFlow` index).
+   * attributes of `STORE_TABLES` in functions/plan/store-tables.ts (e.g. the conflicts table's `openByFlow` index).
    * @default - the store creates its five tables
    */
   readonly existingTables?: ExistingStoreTables;

@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { FlowConfig } from '../config/schema';
+import type { FlowConfig } from '../../functions/config/schema';
 import { BackfillRequestError, type BackfillHandler } from '../../functions/handlers/backfill-handler';
 import { InvalidCursorError } from '../../functions/ports';
 import type { SqsQueueDepths } from '../../functions/adapters/sqs-queue-depths';

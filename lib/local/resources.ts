@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type TablePlan } from '../plan/plan';
+import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type TablePlan } from '../../functions/plan/plan';
 import type { QueueView } from '../../functions/handlers/admin-service';
 import { SynclineError } from '../../functions/core/errors';
 

@@ -1,6 +1,6 @@
-import type { FlowConfig } from '../config/schema';
-import { namedSecrets } from '../config/named-secrets';
-import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../plan/plan';
+import type { FlowConfig } from '../../functions/config/schema';
+import { namedSecrets } from '../../functions/config/named-secrets';
+import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../../functions/plan/plan';
 import { messageOf } from '../../functions/core/errors';
 
 export { namedSecrets };

@@ -1,7 +1,7 @@
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { FlowConfig } from '../config/schema';
-import type { FunctionPlan, Plan } from '../plan/plan';
+import type { FlowConfig } from '../../functions/config/schema';
+import type { FunctionPlan, Plan } from '../../functions/plan/plan';
 import { EventBridgeTargetWriter, type EventPutter } from '../../functions/adapters/eventbridge-target-writer';
 import { HttpTargetWriter } from '../../functions/adapters/http-target-writer';
 import { TokenBucket } from '../../functions/adapters/rate-limiter';

@@ -5,12 +5,12 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { SynclineConfig } from '../config/schema';
+import type { SynclineConfig } from '../../functions/config/schema';
 import { Observability } from '../constructs/observability';
 import { projectEntry, SynclineFunction } from '../constructs/function-defaults';
 import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
-import { ADMIN_ENTRY_FILES, plan } from '../plan/plan';
+import { ADMIN_ENTRY_FILES, plan } from '../../functions/plan/plan';
 
 /** Props of {@link SyncStack}. */
 export interface SyncStackProps extends StackProps {

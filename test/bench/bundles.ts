@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
-import { ADMIN_ENTRY_FILES, ENTRY_FILES, type HandlerKind } from '../../lib/plan/plan';
+import { ADMIN_ENTRY_FILES, ENTRY_FILES, type HandlerKind } from '../../functions/plan/plan';
 
 export interface BundleRow {
   readonly handler: string;

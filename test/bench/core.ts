@@ -1,6 +1,6 @@
 /** Core throughput on one core: transform + merge of generated CRM records, against a JSON parse+stringify floor. */
 import { performance } from 'node:perf_hooks';
-import type { FlowConfig } from '../../lib/config/schema';
+import type { FlowConfig } from '../../functions/config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../../functions/core/envelope';
 import { mergeChanges, type MergeDoc } from '../../functions/core/merge';
 import { compileTransform } from '../../functions/core/transform/pipeline';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { SynclineConfig } from '../../lib/config/schema';
+import type { SynclineConfig } from '../../functions/config/schema';
 import type { LocalClients } from '../../lib/local/clients';
 import { startRuntime, type HandlerWrapper } from '../../lib/local/runtime';
 import { signWebhook } from '../../lib/cli/sign';

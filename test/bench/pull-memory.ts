@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { flowSchema } from '../../lib/config/schema';
+import { flowSchema } from '../../functions/config/schema';
 import { S3ObjectReader } from '../../functions/adapters/s3-object-reader';
 import { runPull } from '../../functions/core/pull/pull-run';
 import type { ScheduleSource } from '../../functions/core/pull/records';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
 import { canonicalJson } from '../../functions/core/envelope';
 import { parseConfig } from '../../lib/config/load';
-import type { SynclineConfigInput } from '../../lib/config/schema';
+import type { SynclineConfigInput } from '../../functions/config/schema';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import {
   changeEvent,

@@ -1,6 +1,6 @@
 import { readCdkContext } from '../../lib/config/cdk-context';
 import { loadConfig, parseConfig } from '../../lib/config/load';
-import type { SynclineConfig, SynclineConfigInput } from '../../lib/config/schema';
+import type { SynclineConfig, SynclineConfigInput } from '../../functions/config/schema';
 
 /** A flow with two webhook sources writing the same records, to exercise conflicts between sources. */
 export const accountsFlow: SynclineConfigInput['flows'][number] = {

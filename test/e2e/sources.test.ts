@@ -6,7 +6,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { main } from '../../lib/cli/main';
 import { parseConfig } from '../../lib/config/load';
-import type { SynclineConfigInput } from '../../lib/config/schema';
+import type { SynclineConfigInput } from '../../functions/config/schema';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { pgCreate, pgDelete, pgUpdate } from '../fixtures/debezium';
 import { waitFor } from '../support/local-servers';

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SynclineFunction } from '../../lib/constructs/function-defaults';
 import { SyncFlow } from '../../lib/constructs/sync-flow';
 import { SyncStore } from '../../lib/constructs/sync-store';
-import { planFlow } from '../../lib/plan/plan';
+import { planFlow } from '../../functions/plan/plan';
 import { exampleConfig, placeholderProjectRoot, testApp } from './helpers';
 
 let root: string;

@@ -4,8 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config/load';
-import type { SynclineConfig, SynclineConfigInput } from '../../lib/config/schema';
-import { ADMIN_ENTRY_FILES, ENTRY_FILES } from '../../lib/plan/plan';
+import type { SynclineConfig, SynclineConfigInput } from '../../functions/config/schema';
+import { ADMIN_ENTRY_FILES, ENTRY_FILES } from '../../functions/plan/plan';
 import { applyNagAcknowledgements } from '../../lib/stacks/nag';
 import { SyncStack } from '../../lib/stacks/sync-stack';
 

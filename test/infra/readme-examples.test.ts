@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { schedulerCron } from '../../lib/config/cron';
+import { schedulerCron } from '../../functions/config/cron';
 import { parseConfig } from '../../lib/config/load';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { REPO_ROOT, exampleConfigInput, synthStack } from './helpers';

@@ -2,11 +2,11 @@ import { Stack } from 'aws-cdk-lib';
 import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { flowSchema } from '../../lib/config/schema';
+import { flowSchema } from '../../functions/config/schema';
 import { cronExpression, rateOf } from '../../lib/constructs/schedule-source';
 import { SyncFlow } from '../../lib/constructs/sync-flow';
 import { SyncStore } from '../../lib/constructs/sync-store';
-import { planFlow } from '../../lib/plan/plan';
+import { planFlow } from '../../functions/plan/plan';
 import { placeholderProjectRoot, testApp } from './helpers';
 
 const flow = flowSchema.parse({

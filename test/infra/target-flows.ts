@@ -1,4 +1,4 @@
-import type { SynclineConfigInput } from '../../lib/config/schema';
+import type { SynclineConfigInput } from '../../functions/config/schema';
 
 /** One flow with a target of every type (and an existing DynamoDB table given by ARN, as from another stack). */
 export function everyTargetFlow(id = 'every-target'): SynclineConfigInput['flows'][number] {

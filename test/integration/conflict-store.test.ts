@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import type { Conflict } from '../../functions/core/merge';
-import { STORE_TABLES } from '../../lib/plan/plan';
+import { STORE_TABLES } from '../../functions/plan/plan';
 import { createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
 
 const RETENTION_DAYS = 30;

@@ -1,7 +1,7 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTable, OutdatedTableError, storeTableInput } from '../../lib/local/resources';
-import { STORE_TABLES } from '../../lib/plan/plan';
+import { STORE_TABLES } from '../../functions/plan/plan';
 import { integrationClients, uniqueSuffix } from '../support/local-servers';
 
 describe('local store tables against DynamoDB Local', () => {

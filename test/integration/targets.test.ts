@@ -8,7 +8,7 @@ import { S3TargetWriter } from '../../functions/adapters/s3-target-writer';
 import { SqsTargetWriter } from '../../functions/adapters/sqs-target-writer';
 import { contentHash } from '../../functions/core/envelope';
 import type { TargetWrite } from '../../functions/ports';
-import { flowSchema } from '../../lib/config/schema';
+import { flowSchema } from '../../functions/config/schema';
 import type { LocalClients } from '../../lib/local/clients';
 import { createQueue, integrationClients, uniqueSuffix } from '../support/local-servers';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createLocalClients, type LocalClients, type LocalEndpoints } from '../../lib/local/clients';
 import { ensureQueue, ensureTable, storeTableInput, targetTableInput, type StoreTableId } from '../../lib/local/resources';
-import { STORE_TABLES } from '../../lib/plan/plan';
+import { STORE_TABLES } from '../../functions/plan/plan';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -12,7 +12,7 @@ import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-stor
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
-import { flowSchema } from '../../lib/config/schema';
+import { flowSchema } from '../../functions/config/schema';
 import { FakeSecrets } from '../fixtures/fakes';
 
 /**

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { createWebhookCaptureHandler } from '../../functions/handlers/webhook-capture-handler';
 import { FakeClock, FakePublisher, FakeSecrets, InMemoryAuditLog, InMemoryDedupStore, InMemoryQuarantineStore } from '../fixtures/fakes';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LocalTimer } from '../../lib/local/scheduler';
 import { localSweepEveryMs } from '../../lib/local/runtime';
-import { conflictSweepEvery, planFlow } from '../../lib/plan/plan';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { conflictSweepEvery, planFlow } from '../../functions/plan/plan';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { waitFor } from '../support/local-servers';
 
 const flowWith = (conflict: Record<string, unknown>): FlowConfig =>

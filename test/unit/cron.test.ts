@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
-import { schedulerCron } from '../../lib/config/cron';
+import { schedulerCron } from '../../functions/config/cron';
 
 describe('Unix cron to EventBridge Scheduler cron', () => {
   it.each([

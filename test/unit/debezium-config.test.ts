@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
-import { DEBEZIUM_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES } from '../../lib/config/schema';
-import { planFlow, unsupportedTypes } from '../../lib/plan/plan';
+import { DEBEZIUM_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES } from '../../functions/config/schema';
+import { planFlow, unsupportedTypes } from '../../functions/plan/plan';
 
 const flowWith = (source: Record<string, unknown>) => ({
   flows: [{ id: 'cdc', key: ['id'], sources: [{ id: 'db', type: 'webhook', ...source }], targets: [{ id: 'out', type: 'dynamodb' }] }],

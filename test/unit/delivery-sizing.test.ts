@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliverySizing } from '../../lib/plan/plan';
+import { deliverySizing } from '../../functions/plan/plan';
 
 const http = (rateLimitPerSecond?: number) =>
   ({ id: 'api', type: 'http', url: 'https://api.example.com/{key}', method: 'PUT', authType: 'bearer', timeoutMs: 10_000, ...(rateLimitPerSecond ? { rateLimitPerSecond } : {}) }) as const;

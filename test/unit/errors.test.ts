@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { messageOf, SynclineError } from '../../functions/core/errors';
 import { UsageError } from '../../lib/cli/command';
-import { CronError } from '../../lib/config/cron';
+import { CronError } from '../../functions/config/cron';
 
 describe('errors', () => {
   it('keeps the cause and the subclass name', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keptAfterTransform } from '../../functions/core/transform/kept-fields';
-import { transformSchema } from '../../lib/config/schema';
+import { transformSchema } from '../../functions/config/schema';
 
 const t = (config: Record<string, unknown>) => transformSchema.parse(config);
 

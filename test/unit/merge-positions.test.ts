@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { compareClock, mergeChanges } from '../../functions/core/merge';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 
 /** One Debezium source (`db`, with log positions) and one webhook source without (`crm`), under each strategy. */
 function flowWith(strategy: string): FlowConfig {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { mergeChanges, type MergeDoc, type MergeResult } from '../../functions/core/merge';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 
 const SOURCES = ['crm', 'erp', 'web'];
 const FIELDS = ['a', 'b', 'c', 'd'];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { compareClock, emptyDoc, mergeChanges, resolutionChange, viewOf, type MergeDoc } from '../../functions/core/merge';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 
 function flowWith(conflict: Record<string, unknown>): FlowConfig {
   return flowSchema.parse({

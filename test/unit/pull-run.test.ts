@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flowSchema } from '../../lib/config/schema';
+import { flowSchema } from '../../functions/config/schema';
 import { runPull, type PullDeps } from '../../functions/core/pull/pull-run';
 import type { ScheduleSource } from '../../functions/core/pull/records';
 import { RunStopError } from '../../functions/core/pull/run-stop';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flowSchema, type FlowConfig } from '../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { maskValue } from '../../functions/core/transform/mask';
 import { compileTransform, validateTransform, type TransformResult } from '../../functions/core/transform/pipeline';
 

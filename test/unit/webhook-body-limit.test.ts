@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
-import { MAX_WEBHOOK_BODY_BYTES } from '../../lib/config/schema';
+import { MAX_WEBHOOK_BODY_BYTES } from '../../functions/config/schema';
 
 const config = (maxBodyBytes: number) => ({
   flows: [{ id: 'hooks', key: ['id'], sources: [{ id: 'crm', type: 'webhook', maxBodyBytes }], targets: [{ id: 't', type: 'dynamodb' }] }],

@@ -1,6 +1,6 @@
 import { safeErrorText } from '../error-text';
 /** DynamoDB Streams records to change envelopes, pure: the caller supplies the unmarshalling of images. */
-import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type OriginMarker } from '../envelope';
 import { matchesPattern } from '../event-pattern';
 

@@ -1,4 +1,4 @@
-import type { ConflictConfig, FlowConfig } from '../../../lib/config/schema';
+import type { ConflictConfig, FlowConfig } from '../../config/schema';
 import { compareVersion, contextOf } from './clock';
 import { cmpFieldEntry } from './priority';
 import type { Clock, Conflict, Entry } from './types';

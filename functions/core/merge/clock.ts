@@ -1,5 +1,5 @@
 import { canonicalJson, type ChangeEnvelope } from '../envelope';
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 import type { Change, Clock, MergeContext } from './types';
 
 /** Reserved source of manual resolutions. */

@@ -1,5 +1,5 @@
 import { canonicalJson, contentHash, eventId, type ChangeEnvelope } from '../envelope';
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 import { changeOf, contextOf, describe, put, sameClock } from './clock';
 import { applyToLog, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
 import { strategyOf } from './strategies';

@@ -1,5 +1,5 @@
 import type { ChangeEnvelope } from '../envelope';
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 
 /** Version of one change, totally ordered by `compareClock`. */
 export interface Clock {

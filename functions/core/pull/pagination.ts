@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../../../lib/config/schema';
+import type { SourceConfig } from '../../config/schema';
 import { getPath } from '../envelope';
 
 /** Pagination of an HTTP pull, as configured on the source. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import { MAX_RECORD_BYTES } from '../claim-check';
 import type { AuditEntry, PulledPage, PullRunState, QuarantineItem, SeenList } from '../../ports';

@@ -1,4 +1,4 @@
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, PullReader, PullStateStore, QuarantineStore } from '../../ports';
 import type { ScheduleSource } from './records';
 

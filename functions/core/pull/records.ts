@@ -1,4 +1,4 @@
-import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { contentHash, eventId, getPath, keyOf } from '../envelope';
 
 export type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;

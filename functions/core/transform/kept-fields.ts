@@ -1,4 +1,4 @@
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 
 /**
  * The names, after the flow's include, exclude and rename, of fields a change leaves as they are (values its source

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { MaskKind } from '../../../lib/config/schema';
+import type { MaskKind } from '../../config/schema';
 import { canonicalJson } from '../envelope';
 
 export const REDACTED = '[REDACTED]';

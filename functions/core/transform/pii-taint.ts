@@ -1,4 +1,4 @@
-import type { FlowConfig, SourceConfig } from '../../../lib/config/schema';
+import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { jsonataReads } from './jsonata-reads';
 
 /** One way a declared PII field reaches a field of the transformed record. */

@@ -3,7 +3,7 @@ import Ajv2019 from 'ajv/dist/2019';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import jsonata from 'jsonata';
-import type { FlowConfig, MaskKind, TransformConfig } from '../../../lib/config/schema';
+import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema';
 import { getPath, keyOf, keyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern, validatePattern } from '../event-pattern';

@@ -1,4 +1,4 @@
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../config/schema';
 import { detectPii, REDACTED } from './mask';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { webhookAuthSchema } from '../../../lib/config/schema';
+import type { webhookAuthSchema } from '../../config/schema';
 import { basicVerifier, tokenVerifier } from './credential-verifiers';
 import { githubVerifier, hmacHeaderVerifier, jiraVerifier, shopifyVerifier } from './signature-verifiers';
 import { standardWebhooksVerifier } from './standard-webhooks-verifier';

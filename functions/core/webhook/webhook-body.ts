@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SourceConfig } from '../../../lib/config/schema';
+import type { SourceConfig } from '../../config/schema';
 import { parseJsonExact, settleNumbers } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
 import { messageOf } from '../errors';

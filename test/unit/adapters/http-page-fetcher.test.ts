@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authorizationHeader, HttpPageFetcher, retryAfterMs } from '../../../functions/adapters/http-page-fetcher';
 import { HttpPullReader } from '../../../functions/adapters/http-pull-reader';
-import { pullHttpSchema } from '../../../lib/config/schema';
+import { pullHttpSchema } from '../../../functions/config/schema';
 import type { PulledPage } from '../../../functions/ports';
 import { FakeSecrets } from '../../fixtures/fakes';
 

@@ -6,7 +6,7 @@ import { HttpPullReader } from '../../../functions/adapters/http-pull-reader';
 import { clearTokenCache } from '../../../functions/adapters/request-auth';
 import { RunStopError } from '../../../functions/core/pull/run-stop';
 import type { PulledPage } from '../../../functions/ports';
-import { pullHttpSchema } from '../../../lib/config/schema';
+import { pullHttpSchema } from '../../../functions/config/schema';
 import { FakeSecrets } from '../../fixtures/fakes';
 
 interface Seen {

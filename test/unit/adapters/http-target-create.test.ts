@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HttpTargetWriter } from '../../../functions/adapters/http-target-writer';
 import { contentHash, eventId } from '../../../functions/core/envelope';
 import type { RemoteIdStore, TargetWrite } from '../../../functions/ports';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 
 /** Remote ids in memory with the same claim rule as the DynamoDB store. */
 class MemoryRemoteIds implements RemoteIdStore {

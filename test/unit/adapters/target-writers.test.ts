@@ -13,7 +13,7 @@ import { s3ObjectKey, S3TargetWriter } from '../../../functions/adapters/s3-targ
 import { queueUrlFromArn, SqsTargetWriter } from '../../../functions/adapters/sqs-target-writer';
 import { contentHash } from '../../../functions/core/envelope';
 import type { TargetWrite } from '../../../functions/ports';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { FakeSecrets } from '../../fixtures/fakes';
 
 const noWait = { sleep: async () => {}, baseDelayMs: 1 };

@@ -4,7 +4,7 @@ import { deployedFlowResources, parseDeployedNames, type DeployedNames } from '.
 import { createAdminHttpHandler, createFlowListHandler, type AdminHttpEvent } from '../../../functions/handlers/admin-http-handler';
 import { createAdminService, flowSummary } from '../../../functions/handlers/admin-service';
 import type { QueueDepth, QueueDepths } from '../../../functions/ports';
-import { planFlow } from '../../../lib/plan/plan';
+import { planFlow } from '../../../functions/plan/plan';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryQuarantineStore, InMemoryStateStore } from '../../fixtures/fakes';
 import { manualFlow } from '../../fixtures/flows';
 

@@ -3,7 +3,7 @@ import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
 import { AUTO_RESOLVE_BY, createConflictSweeper } from '../../../functions/handlers/conflict-sweeper';
-import { flowSchema, type FlowConfig } from '../../../lib/config/schema';
+import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
 
 const RESOLVE_QUEUE = 'https://sqs.local/people-resolve';

@@ -3,7 +3,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../../../functions/ports';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
 const flow = flowSchema.parse({

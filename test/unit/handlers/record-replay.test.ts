@@ -6,7 +6,7 @@ import { replayRecords } from '../../../functions/handlers/record-replay';
 import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
 import { tryRecord } from '../../../functions/handlers/try-record';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
 
 const flowWith = (extra: Record<string, unknown> = {}) =>

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { contentHash, type ChangeEnvelope, type OriginMarker } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
 import { createResolveHandler, isEcho } from '../../../functions/handlers/resolve-handler';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
 /** Table A is the source of flow a-to-b, whose target is table B (and the reverse flow reads B and writes A). */

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
-import type { FlowConfig } from '../../../lib/config/schema';
+import type { FlowConfig } from '../../../functions/config/schema';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
 import {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope, type TruncateMessage } from '../../../functions/core/envelope';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
 
 const flow = flowSchema.parse({

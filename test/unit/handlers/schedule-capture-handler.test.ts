@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { createScheduleCaptureHandler, type ScheduleCaptureDeps, type ScheduleCaptureInput } from '../../../functions/handlers/schedule-capture-handler';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../../fixtures/pull-fakes';

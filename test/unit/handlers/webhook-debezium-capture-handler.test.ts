@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_BODY_BYTES, flowSchema } from '../../../lib/config/schema';
+import { DEFAULT_MAX_BODY_BYTES, flowSchema } from '../../../functions/config/schema';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, tombstone } from '../../fixtures/debezium';

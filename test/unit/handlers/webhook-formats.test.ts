@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
-import { flowSchema } from '../../../lib/config/schema';
+import { flowSchema } from '../../../functions/config/schema';
 import { hookEvent, hookFlow, hookHandler, jsonOf, QUEUE } from '../../support/webhook-harness';
 
 const NOW = new Date('2026-03-01T12:00:00Z');

@@ -1,4 +1,4 @@
-import { SynclineError } from '../../functions/core/errors';
+import { SynclineError } from '../core/errors';
 /**
  * Cron expressions as EventBridge Scheduler takes them, `cron(min hour dom month dow year)`
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html): day of week 1-7 = SUN-SAT,

@@ -1,7 +1,7 @@
-import { parseDurationMs } from '../../functions/core/merge/clock';
+import { parseDurationMs } from '../core/merge/clock';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 import { STORE_TABLES, type TablePlan } from './store-tables';
-import { SynclineError } from '../../functions/core/errors';
+import { SynclineError } from '../core/errors';
 
 export { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from './store-tables';
 
