@@ -1,6 +1,4 @@
-import { ConfigError, formatIssue, loadConfig } from '../config/load';
-import { validateFlowsDeep } from '../config/deep-validate';
-import { UnsupportedError, unsupportedTypes } from '../../functions/plan/plan';
+import { checkConfig } from '../config/check';
 import { readCdkContext } from '../config/cdk-context';
 import { EXIT, parse, type Command } from './command';
 
@@ -9,15 +7,8 @@ export const validateCommand: Command = {
   usage: 'usage: syncline validate [--config <file.json|yaml>] [--json]',
   async run({ args, out, err }) {
     const { values } = parse(args, { config: { type: 'string' }, json: { type: 'boolean' } }, false);
-    const problems: string[] = [];
-    try {
-      const config = values.config ? loadConfig({ file: values.config }) : loadConfig(readCdkContext());
-      problems.push(...unsupportedTypes(config), ...validateFlowsDeep(config));
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(...e.issues.map((i) => formatIssue(i).trim()));
-      else if (e instanceof UnsupportedError) problems.push(...e.problems);
-      else throw e;
-    }
+    const check = checkConfig(values.config ? { file: values.config } : readCdkContext());
+    const problems = check.ok ? [] : check.problems;
     if (values.json) out(JSON.stringify({ ok: problems.length === 0, errors: problems }));
     else if (problems.length === 0) out('ok');
     else for (const p of problems) err(p);
