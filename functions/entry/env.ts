@@ -7,6 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { FlowConfig } from '../config/schema';
 import type { StepName } from '../core/envelope';
 import { messageOf } from '../core/errors';
+import { flowServiceName, METRICS_NAMESPACE } from '../wiring/contract';
 
 /** Reads a required environment variable at module load; a missing one fails the cold start naming it. */
 export function requireEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -32,9 +33,9 @@ export function requireJsonMapEnv(name: string, env: Readonly<Record<string, str
 
 /** Powertools Logger and Metrics of one flow's function: namespace `Syncline`, dimension `Flow`. */
 export function observability(flow: FlowConfig, step: StepName | 'review' | 'admin'): { logger: Logger; metrics: Metrics } {
-  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? `syncline-${flow.id}`;
+  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? flowServiceName(flow.id);
   const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id, step } });
-  const metrics = new Metrics({ namespace: 'Syncline', serviceName, defaultDimensions: { Flow: flow.id } });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: { Flow: flow.id } });
   return { logger, metrics };
 }
 

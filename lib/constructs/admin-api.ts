@@ -3,6 +3,7 @@ import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { DeployedNames } from '../../functions/entry/deployed-resources';
+import { flowServiceName } from '../../functions/wiring/contract';
 import { ADMIN_ENTRY_FILES } from '../../functions/plan/plan';
 import { fitEnvironment } from './environment-budget';
 import { projectEntry, SynclineFunction } from './function-defaults';
@@ -50,7 +51,7 @@ export function addAdminApi(scope: SyncFlow, options: AdminApiOptions): { fn: Sy
     fn,
     {
       ...tableEnv,
-      POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
+      POWERTOOLS_SERVICE_NAME: flowServiceName(flow.id),
       FLOW_RESOURCES: stack.toJsonString(names),
       SQS_URL_PREFIX: `https://sqs.${stack.region}.${stack.urlSuffix}/${stack.account}/`,
       SQS_ARN_PREFIX: `arn:${stack.partition}:sqs:${stack.region}:${stack.account}:`,

@@ -1,27 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
-import { METRICS_NAMESPACE, type SyncFlow } from './sync-flow';
+import { flowServiceName, METRICS_NAMESPACE } from '../../functions/wiring/contract';
+import type { SyncFlow } from './sync-flow';
 
 /** Period of every metric on the dashboard and in the alarms. */
 export const PERIOD = Duration.minutes(5);
 
-/**
- * Outcome counters the handlers publish (EMF, namespace `Syncline`), Sum per period, in pipeline order.
- * Pull counters are added to the row of flows with a `schedule` source.
- */
-export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved', 'Superseded', 'Conflicts', 'Delivered', 'DeliveryFailed', 'DeliveryRejected', 'Echo'] as const;
-export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const;
-/** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
-export const LAG_METRIC = 'LagMs';
-/** Conflicts open after each conflict sweep of a manual flow (a gauge: one sample per sweep, read as Maximum). */
-export const OPEN_CONFLICTS_METRIC = 'OpenConflicts';
-
-/**
- * Powertools Metrics adds a `service` dimension (POWERTOOLS_SERVICE_NAME, set by SyncFlow to `syncline-<flow>`)
- * next to `Flow`, and CloudWatch matches a metric on all of its dimensions, so both are named here.
- */
-export const flowServiceName = (flowId: string): string => `syncline-${flowId}`;
+export { flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from '../../functions/wiring/contract';
 
 /** A flow's EMF metric (dimensions `Flow` and `service`). */
 export function flowMetric(flowId: string, metricName: string, statistic: string, label?: string): Metric {

@@ -12,7 +12,7 @@ import type { Schedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { httpTargetAuth, type FlowConfig } from '../../functions/config/schema';
-import { TABLE_ENV } from '../../functions/wiring/contract';
+import { flowServiceName, METRICS_NAMESPACE, TABLE_ENV } from '../../functions/wiring/contract';
 import {
   STORE_TABLES,
   ENTRY_FILES,
@@ -38,7 +38,7 @@ import type { SyncStore } from './sync-store';
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
 /** Metrics namespace every function publishes to (Powertools EMF). */
-export const METRICS_NAMESPACE = 'Syncline';
+export { METRICS_NAMESPACE } from '../../functions/wiring/contract';
 
 /** Props of {@link SyncFlow}. Give exactly one of `flowPlan` or `flow`. */
 export interface SyncFlowProps {
@@ -253,7 +253,7 @@ export class SyncFlow extends Construct {
         fn,
         {
           ...tableEnv,
-          POWERTOOLS_SERVICE_NAME: `syncline-${flow.id}`,
+          POWERTOOLS_SERVICE_NAME: flowServiceName(flow.id),
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           ...stepEnvironment(this.grantContext(store), f),
           ...(this.claimUse(f).size > 0 ? { PAYLOAD_BUCKET: store.payloadBucket.bucketName } : {}),
