@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { parseDebeziumBody, parseDebeziumEvent, positionOf, tableSelected } from '../../../../functions/core/capture/debezium';
+import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, pgUpdate, tombstone } from '../../../fixtures/debezium';
+import { CONNECTORS, changeEvent, heartbeat, logicalMessage, schemaChange, T0, transactionBegin, transactionEnd, truncate, wrapped } from '../../../fixtures/debezium-connectors';
+
+describe('Debezium PostgreSQL change events', () => {
+  it('maps a create in the schema/payload wrapper to an upsert of after, with ts from source.ts_ms and the position from sequence and LSN', () => {
+    // Act
+    const item = parseDebeziumEvent(pgCreate, 0);
+    // Assess
+    expect(item).toEqual({
+      kind: 'change',
+      index: 0,
+      op: 'upsert',
+      operation: 'c',
+      data: pgCreate.payload.after,
+      ts: 1559033904863,
+      pos: 'pg:00000000000024023119:00000000000024023128',
+      table: 'postgres.public.customers',
+    });
+  });
+
+  it('reads an unwrapped update with before and after', () => {
+    const item = parseDebeziumEvent(pgUpdate, 3);
+    expect(item).toMatchObject({ kind: 'change', index: 3, op: 'upsert', data: pgUpdate.after, before: pgUpdate.before, ts: 1559033904900 });
+  });
+
+  it('keys a delete by before', () => {
+    const item = parseDebeziumEvent(pgDelete, 0);
+    expect(item).toMatchObject({ kind: 'change', op: 'delete', operation: 'd', data: { id: 1 }, pos: 'pg:00000000000024023160:00000000000046523128' });
+  });
+
+  it('orders LSNs as strings the way they order as numbers', () => {
+    const a = positionOf({ connector: 'postgresql', lsn: 9_999_999 })!;
+    const b = positionOf({ connector: 'postgresql', lsn: 24_023_128 })!;
+    expect(a < b).toBe(true);
+  });
+
+  it('orders transactions by their commit (sequence[0]) before the LSN of the change', () => {
+    // A transaction that committed later can hold changes at lower LSNs than one that committed earlier.
+    const first = positionOf({ connector: 'postgresql', lsn: 500, sequence: '["100","500"]' })!;
+    const second = positionOf({ connector: 'postgresql', lsn: 300, sequence: '["600","300"]' })!;
+    expect(first < second).toBe(true);
+  });
+});
+
+describe('Debezium MySQL change events', () => {
+  it('maps create, update and delete with seq from the binlog file, position and row', () => {
+    const [c, u, d] = parseDebeziumBody([mysqlCreate, mysqlUpdate, mysqlDelete]);
+    expect(c).toMatchObject({ kind: 'change', op: 'upsert', data: mysqlCreate.payload.after, ts: 1465491411000, table: 'inventory.customers' });
+    expect(u).toMatchObject({ kind: 'change', op: 'upsert', before: mysqlUpdate.payload.before, ts: 1465581029100 });
+    expect(d).toMatchObject({ kind: 'change', op: 'delete', data: mysqlDelete.payload.before, index: 2 });
+    const seqs = [c, u, d].map((i) => (i.kind === 'change' ? i.pos : undefined));
+    expect(seqs[0]).toBe('binlog:mysql-bin.0000000003:00000000000000000154:000000');
+    expect([...seqs].sort()).toEqual(seqs);
+  });
+
+  it('orders binlog positions across files and rows', () => {
+    const seq = (file: string, pos: number, row = 0) => positionOf({ file, pos, row })!;
+    expect(seq('mysql-bin.000003', 9_000) < seq('mysql-bin.000004', 4)).toBe(true);
+    expect(seq('mysql-bin.999999', 4) < seq('mysql-bin.1000000', 4)).toBe(true);
+    expect(seq('mysql-bin.000003', 154, 1) < seq('mysql-bin.000003', 154, 2)).toBe(true);
+    expect(seq('mysql-bin.000003', 999) < seq('mysql-bin.000003', 1000)).toBe(true);
+  });
+
+  it('treats a snapshot read (op r) as an upsert', () => {
+    const item = parseDebeziumEvent(mysqlSnapshotOrders, 0);
+    expect(item).toMatchObject({ kind: 'change', op: 'upsert', operation: 'r', table: 'inventory.orders' });
+  });
+
+  it('takes the position from an Oracle commit SCN and SCN', () => {
+    expect(positionOf({ connector: 'oracle', scn: '2098474', commit_scn: '2098480' })).toBe('scn:00000000000002098480:00000000000002098474');
+  });
+});
+
+describe('table selection', () => {
+  it('includes and excludes by db.table or schema.table, with wildcards', () => {
+    const mysql = { db: 'inventory', table: 'customers' };
+    const pg = { db: 'postgres', schema: 'public', table: 'customers' };
+    expect(tableSelected(mysql, { include: ['inventory.customers'] })).toBe(true);
+    expect(tableSelected(pg, { include: ['public.customers'] })).toBe(true);
+    expect(tableSelected(pg, { include: ['inventory.customers'] })).toBe(false);
+    expect(tableSelected(mysql, { include: ['inventory.*'], exclude: ['*.customers'] })).toBe(false);
+    expect(tableSelected({ db: 'inventory', table: 'orders' }, { include: ['inventory.*'], exclude: ['*.customers'] })).toBe(true);
+    expect(tableSelected(mysql, { exclude: ['inventory.orders'] })).toBe(true);
+    expect(tableSelected(mysql, undefined)).toBe(true);
+  });
+
+  it('skips events of unselected tables', () => {
+    const items = parseDebeziumBody([mysqlCreate, mysqlSnapshotOrders], { include: ['inventory.orders'] });
+    expect(items.map((i) => i.kind)).toEqual(['skipped', 'change']);
+    expect(items[0]).toMatchObject({ reason: 'table not selected', table: 'inventory.customers' });
+  });
+});
+
+describe('tombstones and malformed events', () => {
+  it('skips tombstones, bare or wrapped', () => {
+    expect(parseDebeziumBody([null, tombstone]).map((i) => i.kind === 'skipped' && i.reason)).toEqual(['tombstone', 'tombstone']);
+  });
+
+  it('reports malformed events with their index and a reason', () => {
+    const items = parseDebeziumBody([
+      pgCreate,
+      'text',
+      { payload: { op: 'x', after: {} } },
+      { payload: { op: 'c', after: null, source: {} } },
+      { payload: { op: 'd', before: null, after: null } },
+      { op: 'u', after: [1] },
+      { payload: { after: {}, source: {} } },
+    ]);
+    expect(items.map((i) => i.kind)).toEqual(['change', 'malformed', 'malformed', 'malformed', 'malformed', 'malformed', 'malformed']);
+    const reasons = items.slice(1).map((i) => (i.kind === 'malformed' ? `${i.index}: ${i.reason}` : ''));
+    expect(reasons[0]).toMatch(/^1: event is a string/);
+    expect(reasons[1]).toMatch(/^2: op is "x"/);
+    expect(reasons[2]).toMatch(/^3: op "c" needs after/);
+    expect(reasons[3]).toMatch(/^4: op "d" needs before/);
+    expect(reasons[4]).toMatch(/^5: after is an array/);
+    expect(reasons[5]).toMatch(/^6: op is missing/);
+  });
+
+  it('uses the envelope ts_ms when the source has none, and no position without one', () => {
+    const item = parseDebeziumEvent({ op: 'c', after: { id: 1 }, ts_ms: 42, source: { table: 't' } }, 0);
+    expect(item).toMatchObject({ ts: 42 });
+    expect(item.kind === 'change' && item.pos).toBeUndefined();
+  });
+});
+
+describe.each(CONNECTORS)('Debezium %s events as the connector sends them', (connector) => {
+  const row = { id: 1004, first_name: 'Anne', email: 'annek@noanswer.org' };
+  const streamedAt = { at: 2, ms: T0 + 1_000 };
+  // MongoDB documents carry the key as `_id`.
+  const idField = connector === 'mongodb' ? '_id' : 'id';
+
+  it('maps a streamed update to an upsert with the most precise source time and a position', () => {
+    const item = parseDebeziumEvent(changeEvent(connector, 'u', { before: row, after: { ...row, first_name: 'Anne Marie' } }, streamedAt), 0);
+    expect(item).toMatchObject({ kind: 'change', op: 'upsert', operation: 'u', data: { [idField]: 1004, first_name: 'Anne Marie', email: 'annek@noanswer.org' } });
+    if (item.kind !== 'change') throw new Error('not a change');
+    expect(item.pos).toMatch(/^(pg|binlog|mssql|scn|mongo):/);
+    // ts_ns (beyond 2^53) read to within a microsecond; MongoDB's oplog time has whole seconds.
+    if (connector === 'mongodb') expect(item.ts).toBe(Math.floor((T0 + 1_000) / 1000) * 1000);
+    else expect(Math.abs(item.ts! - (T0 + 1_000.123456))).toBeLessThan(0.001);
+  });
+
+  it('orders a late snapshot read before every streamed change, whatever its ts', () => {
+    const late = parseDebeziumEvent(changeEvent(connector, 'r', { after: row }, { at: 0, ms: T0 + 300_000, snapshot: true }), 0);
+    const streamed = parseDebeziumEvent(changeEvent(connector, 'u', { after: row }, streamedAt), 1);
+    if (late.kind !== 'change' || streamed.kind !== 'change') throw new Error('not changes');
+    expect(late.pos! < streamed.pos!).toBe(true);
+  });
+
+  it('orders the changes of one transaction by their place in it', () => {
+    const first = parseDebeziumEvent(changeEvent(connector, 'c', { after: row }, { ...streamedAt, inTx: 1 }), 0);
+    const second = parseDebeziumEvent(changeEvent(connector, 'u', { after: row }, { ...streamedAt, inTx: 2 }), 1);
+    if (first.kind !== 'change' || second.kind !== 'change') throw new Error('not changes');
+    expect(first.ts).toBe(second.ts);
+    expect(first.pos! < second.pos!).toBe(true);
+  });
+
+  it('orders positions across transactions as the log does', () => {
+    const positions = [1, 2, 3, 10, 11].map((at) => {
+      const item = parseDebeziumEvent(changeEvent(connector, 'u', { after: row }, { at, ms: T0 + at }), 0);
+      return item.kind === 'change' ? item.pos! : '';
+    });
+    expect([...positions].sort()).toEqual(positions);
+  });
+
+  it('keys a delete by before and reads the wrapped form alike', () => {
+    const item = parseDebeziumEvent(wrapped(changeEvent(connector, 'd', { before: row }, streamedAt)), 0);
+    expect(item).toMatchObject({ kind: 'change', op: 'delete', data: { [idField]: 1004 } });
+  });
+
+  it('skips heartbeats, transaction boundaries and tombstones', () => {
+    const items = parseDebeziumBody([heartbeat(T0), transactionBegin('571:53195829', T0), transactionEnd('571:53195832', T0, 2, 'inventory.customers'), null, { schema: null, payload: null }]);
+    expect(items.map((i) => (i.kind === 'skipped' ? i.reason : i.kind))).toEqual(['heartbeat', 'transaction boundary', 'transaction boundary', 'tombstone', 'tombstone']);
+  });
+
+  it('reads a truncate as such, with its table and position', () => {
+    const item = parseDebeziumEvent(truncate(connector, { at: 5, ms: T0 + 5 }), 0);
+    expect(item).toMatchObject({ kind: 'truncate', table: expect.stringMatching(/customers|CUSTOMERS/) });
+  });
+});
+
+describe('events that are not row changes', () => {
+  it('skips schema changes, logical decoding messages and bare heartbeats', () => {
+    const items = parseDebeziumBody([schemaChange('mysql', { at: 1, ms: T0 }), wrapped(schemaChange('sqlserver', { at: 1, ms: T0 }), 'io.debezium.connector.sqlserver.SchemaChangeValue'), logicalMessage({ at: 1, ms: T0 }), { ts_ms: T0 }]);
+    expect(items.map((i) => (i.kind === 'skipped' ? i.reason : i.kind))).toEqual(['schema change', 'schema change', 'message', 'heartbeat']);
+  });
+
+  it('keeps quarantined events free of numbers JSON cannot carry (source.ts_ns)', () => {
+    const bad = { ...changeEvent('postgresql', 'u', { after: { id: 1 } }, { at: 1, ms: T0 }), op: 'x' };
+    const item = parseDebeziumEvent(bad, 0);
+    expect(item.kind).toBe('malformed');
+    const source = (item as unknown as { record: { source: Record<string, unknown> } }).record.source;
+    expect(typeof source.ts_ns).toBe('string');
+    expect(source.ts_ms).toBe(T0);
+  });
+});
+
+describe('unavailable values', () => {
+  it('leaves out a TOAST column sent as __debezium_unavailable_value, its bytes form, or in an array', () => {
+    const event = changeEvent('postgresql', 'u', { after: { id: 1, name: 'Anne', bio: '__debezium_unavailable_value', photo: 'X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ==', tags: ['__debezium_unavailable_value'] } }, { at: 1, ms: T0 });
+    const item = parseDebeziumEvent(event, 0);
+    expect(item).toMatchObject({ kind: 'change', data: { id: 1, name: 'Anne' }, unavailable: ['bio', 'photo', 'tags'] });
+    expect(Object.keys((item as { data: object }).data)).toEqual(['id', 'name']);
+  });
+});
+
+describe('MongoDB documents', () => {
+  it('parses Extended JSON strings and selects by collection', () => {
+    const event = changeEvent('mongodb', 'c', { after: { id: 1004, first_name: 'Anne' } }, { at: 1, ms: T0 });
+    expect(parseDebeziumEvent(event, 0, { include: ['inventory.customers'] })).toMatchObject({ kind: 'change', data: { _id: 1004, first_name: 'Anne' }, table: 'inventory.customers' });
+    expect(parseDebeziumEvent(event, 0, { include: ['inventory.orders'] })).toMatchObject({ kind: 'skipped', reason: 'table not selected' });
+  });
+
+  it('turns $oid, $date, $numberLong and $numberDecimal into plain values', () => {
+    const after = JSON.stringify({ _id: { $oid: '5d1b5e8d3f0b5a2a1c8e4b7a' }, at: { $date: 1559033904863 }, n: { $numberLong: '9007199254740993' }, small: { $numberLong: '42' }, price: { $numberDecimal: '19.99' }, nested: [{ when: { $date: '2019-05-28T08:58:24.863Z' } }] });
+    const item = parseDebeziumEvent({ op: 'c', after, source: { connector: 'mongodb', db: 'inventory', collection: 'customers', ts_ms: T0, ord: 1 } }, 0);
+    expect(item).toMatchObject({
+      kind: 'change',
+      data: { _id: '5d1b5e8d3f0b5a2a1c8e4b7a', at: '2019-05-28T08:58:24.863Z', n: '9007199254740993', small: 42, price: '19.99', nested: [{ when: '2019-05-28T08:58:24.863Z' }] },
+    });
+  });
+
+  it('takes after and before as objects too', () => {
+    const item = parseDebeziumEvent({ op: 'u', after: { _id: { $oid: 'a1' }, x: 1 }, before: { _id: { $oid: 'a1' }, x: 0 }, source: { connector: 'mongodb', collection: 'c', ts_ms: T0, ord: 2 } }, 0);
+    expect(item).toMatchObject({ kind: 'change', data: { _id: 'a1', x: 1 }, before: { _id: 'a1', x: 0 } });
+  });
+
+  it('deletes by the pre-image, and quarantines a delete without one, naming the setting', () => {
+    const withPre = parseDebeziumEvent(changeEvent('mongodb', 'd', { before: { id: 7, first_name: 'A' } }, { at: 1, ms: T0 }), 0);
+    expect(withPre).toMatchObject({ kind: 'change', op: 'delete', data: { _id: 7 } });
+    const without = parseDebeziumEvent(changeEvent('mongodb', 'd', {}, { at: 1, ms: T0 }), 0);
+    expect(without).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('pre-images') });
+  });
+
+  it('applies updateDescription when the full document is not captured', () => {
+    const event = { op: 'u', after: null, before: JSON.stringify({ _id: { $numberLong: '5' }, a: 1, b: 2 }), updateDescription: { updatedFields: '{"a": 3}', removedFields: ['b'], truncatedArrays: null }, source: { connector: 'mongodb', collection: 'c', ts_ms: T0, ord: 3 } };
+    expect(parseDebeziumEvent(event, 0)).toMatchObject({ kind: 'change', data: { _id: 5, a: 3, b: null } });
+  });
+});

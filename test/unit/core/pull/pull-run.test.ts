@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { flowSchema } from '../../../../functions/config/schema';
+import { runPull, type PullDeps } from '../../../../functions/core/pull/pull-run';
+import type { ScheduleSource } from '../../../../functions/core/pull/records';
+import { RunStopError } from '../../../../functions/core/pull/run-stop';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics } from '../../../fixtures/fakes';
+import { ArrayPullReader, InMemoryPullStateStore } from '../../../fixtures/pull-fakes';
+
+const Q = 'https://sqs.test/transform';
+
+function setup(sourceOverrides: Record<string, unknown>, pages: unknown[][]) {
+  const flow = flowSchema.parse({
+    id: 'people',
+    key: ['id'],
+    sources: [{ id: 'api', type: 'schedule', every: '5 minutes', http: { url: 'https://api.test/people' }, ...sourceOverrides }],
+    targets: [{ id: 'replica', type: 'dynamodb' }],
+  });
+  const log: string[] = [];
+  const state = new InMemoryPullStateStore(log);
+  const publisher = new FakePublisher();
+  const send = publisher.send.bind(publisher);
+  publisher.send = async (url, messages) => {
+    log.push(`send:${messages.length}`);
+    return send(url, messages);
+  };
+  const reader = new ArrayPullReader(pages);
+  const clock = new FakeClock();
+  const audit = new InMemoryAuditLog();
+  const metrics = new RecordingMetrics();
+  const quarantine = new InMemoryQuarantineStore();
+  const deps: PullDeps = {
+    flow,
+    source: flow.sources[0] as ScheduleSource,
+    reader,
+    state,
+    publisher,
+    transformQueueUrl: Q,
+    quarantine,
+    audit,
+    clock,
+    logger: new RecordingLogger(),
+    metrics,
+    remainingMs: () => 600_000,
+    maskRecord: (r) => r,
+    owner: 'test-invocation',
+  };
+  return { deps, log, state, publisher, reader, clock, audit, metrics, quarantine };
+}
+
+const person = (id: number, updatedAt: string, extra: Record<string, unknown> = {}) => ({ id, name: `p${id}`, updatedAt, ...extra });
+
+describe('incremental mode', () => {
+  it('checkpoints the high-water mark only after the page was sent', async () => {
+    // Prepare
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [
+      [person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-03T00:00:00Z')],
+      [person(3, '2026-01-02T00:00:00Z')],
+    ]);
+    // Act
+    const summary = await runPull(t.deps);
+    // Assess
+    expect(summary).toMatchObject({ pages: 2, records: 3, changed: 3, complete: true, continued: false });
+    expect(t.log).toEqual(['send:2', 'putRun:active:1', 'send:1', 'putRun:active:2', 'putRun:done:2']);
+    const run = await t.state.getRun('people', 'api');
+    expect(run?.since).toBe('2026-01-03T00:00:00Z');
+    const bodies = t.publisher.bodies<{ ts: number; seq: string }>(Q);
+    expect(bodies[0]).toMatchObject({ ts: Date.UTC(2026, 0, 1), seq: '2026-01-01T00:00:00Z' });
+  });
+
+  it('does not move the checkpoint when sending fails, and resends from the last checkpoint', async () => {
+    // Prepare
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-01T00:00:00Z')], [person(2, '2026-01-02T00:00:00Z')]]);
+    t.publisher.failWhen = (m) => JSON.parse(m.body).data.id === 2;
+    // Act
+    await expect(runPull(t.deps)).rejects.toThrow(/could not be sent/);
+    // Assess: page 1 is checkpointed, page 2 is not, and the committed mark has not moved.
+    let run = await t.state.getRun('people', 'api');
+    expect(run).toMatchObject({ active: true, pages: 1, continuation: '1', since: undefined });
+    expect(t.log.at(-1)).toBe('send:1');
+    t.publisher.failWhen = undefined;
+    const again = await runPull(t.deps);
+    expect(again).toMatchObject({ pages: 1, complete: true });
+    expect(t.reader.calls.at(-1)).toEqual({ continuation: '1', since: undefined });
+    run = await t.state.getRun('people', 'api');
+    expect(run?.since).toBe('2026-01-02T00:00:00Z');
+  });
+
+  it('skips records older than the committed mark and passes the mark to the reader', async () => {
+    // Prepare
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-05T00:00:00Z')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-05T00:00:00Z'), person(3, '2026-01-06T00:00:00Z')]];
+    // Act
+    const second = await runPull(t.deps);
+    // Assess: 2 is re-sent (equal to the mark: same event id), 1 is skipped
+    expect(second).toMatchObject({ records: 3, changed: 2 });
+    expect(t.reader.calls.at(-1)?.since).toBe('2026-01-05T00:00:00Z');
+    expect(second.deletesSkipped).toMatch(/incremental/);
+  });
+});
+
+describe('full mode', () => {
+  it('emits only changed records; an unchanged record keeps its event id', async () => {
+    // Prepare
+    const t = setup({}, [[person(1, 'a'), person(2, 'a')]]);
+    const first = await runPull(t.deps);
+    const firstIds = t.publisher.bodies<{ id: string }>(Q).map((b) => b.id);
+    t.reader.pagesOf = [[person(1, 'a'), person(2, 'b')]];
+    // Act
+    const second = await runPull(t.deps);
+    // Assess
+    expect(first).toMatchObject({ changed: 2, deletesInferred: 0 });
+    expect(second).toMatchObject({ records: 2, changed: 1 });
+    const all = t.publisher.bodies<{ id: string; data: { id: number } }>(Q);
+    expect(all[2]!.data.id).toBe(2);
+    expect(all[2]!.id).not.toBe(firstIds[1]);
+    // Hash writes follow the send that carried them.
+    expect(t.log.indexOf('putKeys:1')).toBeGreaterThan(t.log.lastIndexOf('send:1'));
+  });
+
+  it('infers deletes for keys absent from a complete pull, within maxDeleteRatio', async () => {
+    // Prepare: 10 known keys, then 2 disappear (20% = the default limit)
+    const ten = Array.from({ length: 10 }, (_, i) => person(i + 1, 'a'));
+    const t = setup({}, [ten.slice(0, 5), ten.slice(5)]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [ten.slice(0, 4), ten.slice(5, 9)];
+    // Act
+    const summary = await runPull(t.deps);
+    // Assess
+    expect(summary).toMatchObject({ complete: true, changed: 0, deletesInferred: 2 });
+    const deletes = t.publisher.bodies<{ op: string; data: unknown; key: string }>(Q).filter((b) => b.op === 'delete');
+    expect(deletes.map((d) => d.data)).toEqual([{ id: 5 }, { id: 10 }]);
+    expect(t.state.keyCount('people', 'api')).toBe(8);
+    expect(t.metrics.counts.DeletesInferred).toBe(2);
+    // A third pull with the same content deletes nothing more
+    expect(await runPull(t.deps)).toMatchObject({ deletesInferred: 0 });
+  });
+
+  it('refuses deletes above maxDeleteRatio with a metric and an audit entry, and keeps the keys', async () => {
+    // Prepare
+    const t = setup({ deletes: { enabled: true, maxDeleteRatio: 0.25 } }, [[person(1, 'a'), person(2, 'a'), person(3, 'a'), person(4, 'a')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(1, 'a'), person(2, 'a')]];
+    // Act
+    const refused = await runPull(t.deps);
+    // Assess
+    expect(refused).toMatchObject({ deletesInferred: 0, deletesRefused: 2, complete: true });
+    expect(t.metrics.counts.DeleteInferenceRefused).toBe(1);
+    expect(t.audit.entries.find((e) => e.key === '~pull/api')).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('2 of 4 known keys (50.0%)') });
+    expect(t.publisher.bodies<{ op: string }>(Q).some((b) => b.op === 'delete')).toBe(false);
+    // The absent keys stay known: the next pull refuses again, and an operator's override deletes them.
+    expect(await runPull(t.deps)).toMatchObject({ deletesRefused: 2 });
+    expect(await runPull(t.deps, { acceptDeletes: true })).toMatchObject({ deletesInferred: 2 });
+  });
+
+  it('skips delete inference when the pull failed part-way, and abandons the run after repeated failures', async () => {
+    // Prepare
+    const t = setup({ deletes: { enabled: true, maxDeleteRatio: 0.5 } }, [[person(1, 'a'), person(2, 'a')], [person(3, 'a')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(1, 'a')], [person(3, 'a')]];
+    t.reader.failAt = 1;
+    // Act
+    const first = await runPull(t.deps);
+    const second = await runPull(t.deps);
+    const third = await runPull(t.deps);
+    // Assess
+    expect(first).toMatchObject({ complete: false, continued: true, error: 'HTTP 500 on page 2', deletesInferred: 0 });
+    expect(second).toMatchObject({ complete: false, continued: true });
+    expect(third).toMatchObject({ complete: false, continued: false, deletesInferred: 0, deletesSkipped: expect.stringMatching(/^partial pull: abandoned after 3 failed attempts/) });
+    expect(t.metrics.counts.PullFailed).toBe(3);
+    // Once the source recovers, a complete pull infers the delete of 2.
+    t.reader.failAt = undefined;
+    expect(await runPull(t.deps)).toMatchObject({ complete: true, deletesInferred: 1 });
+  });
+
+  it('ends the run at once as partial, without delete inference, when the reader stops it (runaway guard)', async () => {
+    // Prepare
+    const t = setup({ deletes: { enabled: true, maxDeleteRatio: 1 } }, [[person(1, 'a'), person(2, 'a')], [person(3, 'a')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(1, 'a')], [person(3, 'a')]];
+    const pages = t.reader.pages.bind(t.reader);
+    t.reader.pages = async function* (options) {
+      let n = 0;
+      for await (const page of pages(options)) {
+        if (++n === 2) throw new RunStopError('runaway guard: page 2 repeats the items of page 1');
+        yield page;
+      }
+    };
+    // Act
+    const stopped = await runPull(t.deps);
+    // Assess
+    expect(stopped).toMatchObject({
+      complete: false,
+      continued: false,
+      deletesInferred: 0,
+      error: 'runaway guard: page 2 repeats the items of page 1',
+      deletesSkipped: 'partial pull: runaway guard: page 2 repeats the items of page 1',
+    });
+    expect(t.publisher.bodies<{ op: string }>(Q).some((b) => b.op === 'delete')).toBe(false);
+    expect((await t.state.getRun('people', 'api'))?.active).toBe(false);
+  });
+
+  it('stops at the deadline, checkpoints and continues where it stopped', async () => {
+    // Prepare
+    const t = setup({}, [[person(1, 'a')], [person(2, 'a')], [person(3, 'a')]]);
+    let left = 3;
+    t.deps = { ...t.deps, remainingMs: () => (left-- > 1 ? 600_000 : 10_000) };
+    // Act
+    const first = await runPull(t.deps);
+    const second = await runPull({ ...t.deps, remainingMs: () => 600_000 });
+    // Assess
+    expect(first).toMatchObject({ pages: 2, complete: false, continued: true });
+    expect(second).toMatchObject({ pages: 1, complete: true, continued: false, run: { pages: 3, records: 3, invocations: 2 } });
+    expect(t.reader.served).toEqual([0, 1, 2]);
+  });
+
+  it('completes when the reader ends even though its last page carried a continuation', async () => {
+    const t = setup({}, []);
+    t.deps = { ...t.deps, reader: { async *pages() { yield { items: [{ record: person(1, 'a'), position: 'x line 1' }], next: '{"key":"x","n":1}', label: 'x' }; } } };
+    expect(await runPull(t.deps)).toMatchObject({ complete: true, continued: false, changed: 1 });
+    expect((await t.state.getRun('people', 'api'))?.active).toBe(false);
+  });
+
+  it('answers busy while another invocation holds the lease', async () => {
+    const t = setup({}, [[person(1, 'a')]]);
+    await t.state.acquireLease('people', 'api', 'someone-else', t.clock.now() + 60_000, t.clock.now());
+    expect(await runPull(t.deps)).toMatchObject({ busy: true, pages: 0 });
+  });
+});

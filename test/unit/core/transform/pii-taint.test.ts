@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { validateFlowsDeep } from '../../../../lib/config/deep-validate';
+import { parseConfig } from '../../../../lib/config/load';
+import { jsonataReads } from '../../../../functions/core/transform/jsonata-reads';
+import { piiLeaks, taintedFields } from '../../../../functions/core/transform/pii-taint';
+import { compileTransform } from '../../../../functions/core/transform/pipeline';
+import { maskForQuarantine } from '../../../../functions/core/transform/raw-record';
+
+type FlowInput = Record<string, unknown>;
+
+function flowOf(overrides: FlowInput) {
+  return parseConfig({
+    flows: [{ id: 'people', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], targets: [{ id: 'replica', type: 'dynamodb' }], ...overrides }],
+  }).flows[0]!;
+}
+
+const routes = (overrides: FlowInput) => piiLeaks(flowOf(overrides)).map((l) => l.route);
+const reads = (expr: string) => {
+  const r = jsonataReads(expr);
+  return r.whole ? '$' : [...r.paths].sort().join(',');
+};
+
+describe('fields a JSONata expression reads', () => {
+  it.each([
+    ['paths', 'address.city & " " & zip', 'address.city,zip'],
+    ['a string key (backticks)', '`national id`', 'national id'],
+    ['functions of fields', '$uppercase($substring(ssn, 0, 3))', 'ssn'],
+    ['$ alone reads the whole record', '$', '$'],
+    ['$string($) reads the whole record', '$string($)', '$'],
+    ['$$ reads the whole record', '$$', '$'],
+    ['wildcards read the whole record', '*', '$'],
+    ['descendants read the whole record', '**.email', '$'],
+    ['$.field and $$.field read that field', '$.email & $$.phone', 'email,phone'],
+    ['$lookup with a literal key reads that key', '$lookup($, "email")', 'email'],
+    ['$lookup on a field reads inside it', '$lookup(contact, "email")', 'contact.email'],
+    ['$lookup with a computed key reads the whole object', '$lookup($, "e" & "mail")', '$'],
+    ['a variable carries what it was bound to', '($x := email; $lowercase($x))', 'email'],
+    ['a variable bound but unused adds nothing', '($x := email; "constant")', ''],
+    ['a lambda called inline reads its arguments', 'function($v){ $uppercase($v) }(name)', 'name'],
+    ['a lambda reads the fields in its body', '($f := function($v){ $v & ssn }; $f(name))', 'name,ssn'],
+    ['higher-order functions read the array they walk', '$map(contacts, function($c){ $c.email })', 'contacts'],
+    ['$sift over the record reads it whole', '$sift($, function($v, $k){ $k != "ssn" })', '$'],
+    ['predicates read the array and, through $$, the root', 'items[owner = $$.userId].name', 'items,userId'],
+    ['conditions read every branch and the test', 'vip ? email : phone', 'email,phone,vip'],
+    ['object constructors read their values', '{"mail": email}', 'email'],
+    ['~> passes its left side along', 'email ~> $lowercase()', 'email'],
+    ['$exists and $count carry no value', '$exists(ssn) and $count(phones) > 0', ''],
+    ['literals read nothing', '"fixed" & 42', ''],
+  ])('%s: %s', (_name, expr, expected) => {
+    expect(reads(expr)).toBe(expected);
+  });
+});
+
+describe('PII taint through each transform step', () => {
+  it('a declared field reaching a target unmasked fails with its path and the target', () => {
+    // Act
+    const leaks = piiLeaks(flowOf({ pii: ['national_id'], transform: { rename: { national_id: 'nationalId' } } }));
+
+    // Assess
+    expect(leaks).toEqual([{ field: 'nationalId', raw: 'national_id', targetIndex: 0, targetId: 'replica', route: 'national_id → nationalId (rename) → replica' }]);
+  });
+
+  it('mask clears taint, under the renamed name', () => {
+    expect(routes({ pii: ['national_id'], transform: { rename: { national_id: 'nationalId' }, mask: { nationalId: 'hash' } } })).toEqual([]);
+  });
+
+  it('exclude clears taint; include of other fields drops it; include of the field keeps it', () => {
+    expect(routes({ pii: ['ssn'], transform: { exclude: ['ssn'] } })).toEqual([]);
+    expect(routes({ pii: ['ssn'], transform: { include: ['id', 'name'] } })).toEqual([]);
+    expect(routes({ pii: ['ssn'], transform: { include: ['id', 'ssn'] } })).toEqual(['ssn → replica']);
+  });
+
+  it('nested paths: masking a part leaves the rest of a tainted object tainted; excluding the object clears its parts', () => {
+    expect(routes({ pii: ['contact'], transform: { mask: { 'contact.email': 'email' } } })).toEqual(['contact → replica']);
+    expect(routes({ pii: ['contact.email'], transform: { exclude: ['contact'] } })).toEqual([]);
+    expect(routes({ pii: ['contact.email'], transform: { include: ['contact'] } })).toEqual(['contact.email → replica']);
+  });
+
+  it('set overwrites a tainted field with a constant', () => {
+    expect(routes({ pii: ['ssn'], transform: { set: { ssn: null } } })).toEqual([]);
+  });
+
+  it('a computed field that reads a tainted one is tainted, and stays so after the source is masked', () => {
+    expect(routes({ pii: ['email'], transform: { compute: { domain: '$substringAfter(email, "@")' }, mask: { email: 'email' } } })).toEqual([
+      'email → domain (compute) → replica',
+    ]);
+  });
+
+  it('compute sees renamed names and earlier computed fields', () => {
+    const flow = { pii: ['first'], transform: { rename: { first: 'given' }, compute: { full: 'given & " " & last', initials: '$substring(full, 0, 1)' } } };
+    expect(routes(flow)).toEqual(['first → given (rename) → full (compute) → replica', 'first → given (rename) → replica', 'first → given (rename) → full (compute) → initials (compute) → replica']);
+  });
+
+  it('an expression reading the whole record taints its field with every declared field', () => {
+    expect(routes({ pii: ['email', 'ssn'], transform: { compute: { copy: '$' }, mask: { email: 'redact', ssn: 'redact' } } })).toEqual([
+      'email → copy (compute reads the whole record) → replica',
+      'ssn → copy (compute reads the whole record) → replica',
+    ]);
+  });
+
+  it('a computed field overwriting a tainted one with untainted data clears it', () => {
+    expect(routes({ pii: ['email'], transform: { compute: { email: '"hidden"' } } })).toEqual([]);
+  });
+
+  it('filter does not clear taint', () => {
+    expect(routes({ pii: ['email'], transform: { filter: { email: [{ exists: true }] } } })).toEqual(['email → replica']);
+  });
+
+  it('allowPii accepts a field at one target, by its name there or its declared name', () => {
+    const targets = [
+      { id: 'crm', type: 'http', url: 'https://crm.example/{key}', allowPii: ['mail'] },
+      { id: 'lake', type: 's3' },
+      { id: 'bus', type: 'eventbridge', allowPii: ['email'] },
+    ];
+    expect(routes({ pii: ['email'], transform: { rename: { email: 'mail' } }, targets })).toEqual(['email → mail (rename) → lake']);
+  });
+
+  it('a stream source that drops the attribute carries no taint', () => {
+    const sources = [{ id: 'table', type: 'dynamodb-stream', tableName: 'people', attributes: { exclude: ['ssn'] } }];
+    expect(routes({ pii: ['ssn'], sources })).toEqual([]);
+    expect(taintedFields(flowOf({ pii: ['ssn'], sources: [...sources, { id: 'hook', type: 'webhook' }] })).map((f) => f.path)).toEqual(['ssn']);
+  });
+});
+
+describe('the taint check in validate and synth', () => {
+  it('names the flow, the target JSON path, the field, its path and the fix', () => {
+    // Arrange
+    const config = parseConfig({
+      flows: [
+        { id: 'ok', key: ['id'], sources: [{ id: 'a', type: 'webhook' }], targets: [{ id: 't', type: 'dynamodb' }] },
+        { id: 'people', key: ['id'], pii: ['national_id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { rename: { national_id: 'nationalId' } }, targets: [{ id: 'replica', type: 'dynamodb' }] },
+      ],
+    });
+
+    // Act
+    const problems = validateFlowsDeep(config);
+
+    // Assess
+    expect(problems).toEqual([
+      'flow "people" at $.flows[1].targets[0]: PII field "national_id" reaches target "replica" unmasked as "nationalId": national_id → nationalId (rename) → replica. ' +
+        'Mask it (transform.mask["nationalId"]), exclude it, or list "nationalId" in the target\'s allowPii',
+    ]);
+  });
+});
+
+describe('declared PII outside targets', () => {
+  it('a quarantined record has declared fields redacted even when a target allows them', async () => {
+    // Arrange
+    const flow = flowOf({ pii: ['email'], targets: [{ id: 'crm', type: 'dynamodb', allowPii: ['email'] }], transform: { schema: { type: 'object', required: ['name'] } } });
+    const transformer = compileTransform(flow, { hashKey: 'k' });
+
+    // Act
+    const result = await transformer.apply({ id: '1', email: 'ana@example.com' }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'quarantined', original: { id: '1', email: '[REDACTED]' } });
+  });
+
+  it('a raw event quarantined before the transform has declared columns redacted at any depth (Debezium payload.after)', () => {
+    const flow = flowOf({ pii: ['ssn'] });
+    expect(maskForQuarantine(flow, { payload: { op: 'x', after: { id: 1, ssn: '078-05-1120x' } } })).toEqual({ payload: { op: 'x', after: { id: 1, ssn: '[REDACTED]' } } });
+  });
+});

@@ -1,0 +1,416 @@
+import { describe, expect, it } from 'vitest';
+import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
+import { maskValue } from '../../../../functions/core/transform/mask';
+import { compileTransform, validateTransform, type TransformResult } from '../../../../functions/core/transform/pipeline';
+
+const ctx = { hashKey: 'test-hash-key' };
+
+function flowWith(transform: Record<string, unknown>, key: string[] = ['id']): FlowConfig {
+  return flowSchema.parse({
+    id: 'contacts',
+    key,
+    sources: [{ id: 'crm', type: 'webhook' }],
+    transform,
+    targets: [{ id: 'out', type: 'dynamodb' }],
+  });
+}
+
+function expectStatus<S extends TransformResult['status']>(result: TransformResult, status: S): Extract<TransformResult, { status: S }> {
+  expect(result.status, JSON.stringify(result)).toBe(status);
+  return result as Extract<TransformResult, { status: S }>;
+}
+
+describe('compileTransform: shaping records', () => {
+  it('applies include, exclude, rename, set and compute in that order', async () => {
+    // Prepare
+    const flow = flowWith({
+      include: ['id', 'first', 'last', 'address.city', 'internal'],
+      exclude: ['internal'],
+      rename: { first: 'firstName', last: 'lastName' },
+      set: { origin: 'crm', lastName: 'overridden-by-set' },
+      compute: { fullName: 'firstName & " " & lastName', upperCity: '$uppercase(address.city)' },
+    });
+    const input = { id: 'c-1', first: 'Ada', last: 'Lovelace', address: { city: 'London', zip: 'N1' }, internal: 'x', dropped: true };
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply(input, 'upsert');
+
+    // Assess
+    const passed = expectStatus(result, 'passed');
+    expect(passed.key).toBe('c-1');
+    expect(passed.record).toEqual({
+      id: 'c-1',
+      firstName: 'Ada',
+      lastName: 'overridden-by-set',
+      address: { city: 'London' },
+      origin: 'crm',
+      fullName: 'Ada overridden-by-set',
+      upperCity: 'LONDON',
+    });
+  });
+
+  it('renames fields all at once, so two fields can swap names', async () => {
+    // Prepare
+    const flow = flowWith({ rename: { a: 'b', b: 'a' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 1, a: 'was a', b: 'was b' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'passed').record).toEqual({ id: 1, a: 'was b', b: 'was a' });
+  });
+
+  it('lets a compute use fields computed before it, and drops a field whose expression yields nothing', async () => {
+    // Prepare
+    const flow = flowWith({ compute: { total: 'price * qty', withTax: 'total * 1.5', missing: 'nope.nothing' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'o-1', price: 10, qty: 2, missing: 'old' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'passed').record).toEqual({ id: 'o-1', price: 10, qty: 2, total: 20, withTax: 30 });
+  });
+
+  it('does not modify the record it is given', async () => {
+    // Prepare
+    const flow = flowWith({ exclude: ['secret'], rename: { name: 'fullName' }, mask: { email: 'email' }, compute: { n: '1' } });
+    const input = { id: 'c-1', name: 'Ada', email: 'ada@example.com', secret: 's', nested: { a: 1 } };
+    const snapshot = structuredClone(input);
+
+    // Act
+    await compileTransform(flow, ctx).apply(input, 'upsert');
+
+    // Assess
+    expect(input).toEqual(snapshot);
+  });
+
+  it('derives a composite key from several fields after the transform', async () => {
+    // Prepare
+    const flow = flowWith({ rename: { tenant_id: 'tenant' } }, ['tenant', 'id']);
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ tenant_id: 't1', id: 42 }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'passed').key).toBe('t1#42');
+  });
+});
+
+describe('compileTransform: compute failures', () => {
+  it('quarantines a record whose expression fails, naming the field and the expression', async () => {
+    // Prepare
+    const flow = flowWith({ compute: { score: '$number(rating) * 2' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', rating: 'five stars' }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toContain('compute "score"');
+    expect(q.reason).toContain('$number(rating) * 2');
+    expect(q.original).toEqual({ id: 'c-1', rating: 'five stars' });
+  });
+
+  it('quarantines an expression that never terminates instead of hanging', async () => {
+    // Prepare
+    const flow = flowWith({ computeTimeoutMs: 50, compute: { loop: '($f := function($x){ $f($x) }; $f(1))' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1' }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toMatch(/compute "loop" failed \(expression .*\): timed out after 50 ms/);
+  });
+
+  it('quarantines an expression doing too much work within its time limit', async () => {
+    // Prepare
+    const flow = flowWith({ computeTimeoutMs: 50, compute: { big: '$sum($map([1..10000000], function($v){ $v * 2 }))' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'quarantined').reason).toMatch(/compute "big" failed .*: timed out/);
+  });
+
+  it('quarantines runaway non-tail recursion', async () => {
+    // Prepare
+    const flow = flowWith({ compute: { deep: '($f := function($x){ 1 + $f($x) }; $f(1))' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'quarantined').reason).toContain('compute "deep" failed');
+  });
+
+  it('keeps a masked value out of the error text even when JSONata quotes it', async () => {
+    // Prepare
+    const flow = flowWith({ mask: { ssn: 'redact' }, compute: { negated: '-ssn' } });
+    const ssn = '078-05-1120';
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', ssn }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toContain('compute "negated"');
+    expect(JSON.stringify(q)).not.toContain(ssn);
+    expect(q.original.ssn).toBe('[REDACTED]');
+  });
+});
+
+describe('compileTransform: filter', () => {
+  it('filters records that do not match the event pattern, after compute', async () => {
+    // Prepare
+    const pattern = { tier: ['gold'], status: [{ 'anything-but': 'deleted' }] };
+    const flow = flowWith({ compute: { tier: 'spend > 1000 ? "gold" : "silver"' }, filter: pattern });
+    const transformer = compileTransform(flow, ctx);
+
+    // Act
+    const gold = await transformer.apply({ id: 'a', spend: 5000, status: 'active' }, 'upsert');
+    const silver = await transformer.apply({ id: 'b', spend: 10, status: 'active' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(gold, 'passed').record.tier).toBe('gold');
+    expect(expectStatus(silver, 'filtered')).toEqual({ status: 'filtered', key: 'b', pattern });
+  });
+
+  it('filters a delete that does not match, too', async () => {
+    // Prepare
+    const flow = flowWith({ filter: { region: ['eu'] } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'x', region: 'us' }, 'delete');
+
+    // Assess
+    expect(result.status).toBe('filtered');
+  });
+});
+
+describe('compileTransform: masking', () => {
+  it('masks each configured field by its kind', async () => {
+    // Prepare
+    const flow = flowWith({ mask: { email: 'email', card: 'last4', ssn: 'redact', customerRef: 'hash', 'address.street': 'redact' } });
+    const input = { id: 'c-1', email: 'ada@example.com', card: '4111111111111111', ssn: '078-05-1120', customerRef: 'R-77', address: { street: '1 Main St', city: 'Paris' } };
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply(input, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'passed').record).toEqual({
+      id: 'c-1',
+      email: '****@example.com',
+      card: '************1111',
+      ssn: '[REDACTED]',
+      customerRef: maskValue('hash', 'R-77', ctx.hashKey),
+      address: { street: '[REDACTED]', city: 'Paris' },
+    });
+  });
+
+  it('keys on the hashed value when a key field is hashed, so records still join', async () => {
+    // Prepare
+    const flow = flowWith({ mask: { email: 'hash' } }, ['email']);
+    const transformer = compileTransform(flow, ctx);
+
+    // Act
+    const first = await transformer.apply({ email: 'ada@example.com', v: 1 }, 'upsert');
+    const second = await transformer.apply({ email: 'ada@example.com', v: 2 }, 'upsert');
+
+    // Assess
+    const key = expectStatus(first, 'passed').key;
+    expect(key).toMatch(/^hmac:[0-9a-f]{64}$/);
+    expect(expectStatus(second, 'passed').key).toBe(key);
+  });
+
+  it('detectPii "flag" reports PII fields and leaves them as they are', async () => {
+    // Prepare
+    const flow = flowWith({ detectPii: 'flag', mask: { email: 'email' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', email: 'ada@example.com', notes: 'call +1 415 555 0100', backup: 'bob@example.org' }, 'upsert');
+
+    // Assess
+    const passed = expectStatus(result, 'passed');
+    expect(passed.piiFlagged).toEqual(['backup']);
+    expect(passed.record.backup).toBe('bob@example.org');
+    expect(passed.record.email).toBe('****@example.com');
+  });
+
+  it('detectPii "mask" redacts PII found in fields nobody listed', async () => {
+    // Prepare
+    const flow = flowWith({ detectPii: 'mask' });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', comment: 'my card is 4111-1111-1111-1111', city: 'Oslo' }, 'upsert');
+
+    // Assess
+    const passed = expectStatus(result, 'passed');
+    expect(passed.record).toEqual({ id: 'c-1', comment: '[REDACTED]', city: 'Oslo' });
+    expect(passed.piiFlagged).toEqual(['comment']);
+  });
+
+  it('masks a quarantined original under its pre-rename name as well', async () => {
+    // Prepare
+    const flow = flowWith({ rename: { mail: 'email' }, mask: { email: 'email', phone: 'redact' }, schema: { type: 'object', required: ['name'] } });
+    const input = { id: 'c-1', mail: 'ada@example.com', phone: '+44 20 7946 0958' };
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply(input, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.original).toEqual({ id: 'c-1', mail: '****@example.com', phone: '[REDACTED]' });
+    expect(JSON.stringify(q)).not.toContain('ada@');
+    expect(JSON.stringify(q)).not.toContain('7946');
+  });
+});
+
+describe('compileTransform: schema and key', () => {
+  const schema = {
+    type: 'object',
+    required: ['id', 'email', 'age'],
+    properties: {
+      id: { type: 'string' },
+      email: { type: 'string', format: 'email' },
+      age: { type: 'integer', minimum: 0 },
+      kind: { enum: ['person', 'company'] },
+    },
+  };
+
+  it('passes a record that satisfies the JSON Schema', async () => {
+    // Prepare
+    const flow = flowWith({ schema });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', email: 'ada@example.com', age: 36 }, 'upsert');
+
+    // Assess
+    expect(result.status).toBe('passed');
+  });
+
+  it('quarantines an invalid record with every error, readable and free of the data', async () => {
+    // Prepare
+    const flow = flowWith({ schema });
+    const input = { id: 'c-1', email: 'not-an-email-secret', age: -4, kind: 'robot-secret' };
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply(input, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toBe('schema validation failed');
+    expect(q.key).toBe('c-1');
+    expect(q.errors).toEqual(['/email must match format "email"', '/age must be >= 0', '/kind must be equal to one of the allowed values']);
+    expect(q.errors.join(' ')).not.toContain('secret');
+  });
+
+  it('supports draft 2020-12 schemas', async () => {
+    // Prepare
+    const flow = flowWith({
+      schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }] } } },
+    });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ id: 'p', pair: [1, 'x'] }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'quarantined').errors).toEqual(['/pair/0 must be string', '/pair/1 must be number']);
+  });
+
+  it('quarantines a record without its key field', async () => {
+    // Prepare
+    const flow = flowWith({}, ['tenant', 'id']);
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ tenant: 't1', name: 'no id' }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toBe('missing key field "id"');
+    expect(q.original).toEqual({ tenant: 't1', name: 'no id' });
+  });
+
+  it('skips the schema for a delete and returns its key', async () => {
+    // Prepare
+    const flow = flowWith({ schema, rename: { contact_id: 'id' } });
+
+    // Act
+    const result = await compileTransform(flow, ctx).apply({ contact_id: 'c-9' }, 'delete');
+
+    // Assess
+    const passed = expectStatus(result, 'passed');
+    expect(passed.key).toBe('c-9');
+    expect(passed.record).toEqual({ id: 'c-9' });
+  });
+});
+
+describe('validateTransform', () => {
+  it('accepts a valid transform', () => {
+    // Prepare
+    const flow = flowWith({ compute: { a: 'b & c' }, filter: { x: [{ prefix: 'y' }] }, schema: { type: 'object' } });
+
+    // Act
+    const problems = validateTransform(flow);
+
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('reports bad JSONata, event patterns and JSON Schemas with their JSON paths', () => {
+    // Prepare
+    const flow = flowWith({
+      compute: { fullName: 'first & (last', ok: '1 + 1' },
+      filter: { status: 'active', detail: { n: [{ numeric: ['>', 'x'] }] } },
+      schema: { type: 'strin' },
+    });
+
+    // Act
+    const problems = validateTransform(flow);
+
+    // Assess
+    expect(problems).toEqual([
+      expect.stringMatching(/^transform\.compute\.fullName: invalid JSONata expression "first & \(last": /),
+      expect.stringMatching(/^transform\.filter\.status: must be an array/),
+      expect.stringMatching(/^transform\.filter\.detail\.n\[0\]\.numeric\[1\]: must be a number/),
+      expect.stringMatching(/^transform\.schema: invalid JSON Schema: /),
+    ]);
+  });
+
+  it('makes compileTransform refuse an invalid transform', () => {
+    // Prepare
+    const flow = flowWith({ compute: { x: '$$$(' } });
+
+    // Act
+    const compile = () => compileTransform(flow, ctx);
+
+    // Assess
+    expect(compile).toThrow(/transform\.compute\.x/);
+  });
+});
+
+describe('compileTransform: records no store can hold exactly', () => {
+  it('quarantines a record from any source whose values DynamoDB would refuse, with every reason, and a storable original', async () => {
+    // Prepare: what a JSON.parse upstream leaves of such a record.
+    const transformer = compileTransform(flowWith({}), ctx);
+
+    // Act
+    const result = await transformer.apply({ id: 'a', '': 1, big: 2 ** 60, tiny: 5e-324 }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toBe('record cannot be carried exactly: $ has a field with an empty name, which DynamoDB cannot store');
+    expect(q.errors).toEqual([
+      '$ has a field with an empty name, which DynamoDB cannot store',
+      'number at $.big is beyond 2^53, where JSON numbers lose digits; send it as a string',
+      'number at $.tiny is outside the range DynamoDB stores (1e-130 to 1e126)',
+    ]);
+    expect(q.original).toEqual({ id: 'a', '(empty)': 1, big: String(2 ** 60), tiny: '5e-324' });
+  });
+
+  it('quarantines a key longer than 1 KB with its size', async () => {
+    const result = await compileTransform(flowWith({}), ctx).apply({ id: 'k'.repeat(1025) }, 'upsert');
+    expect(expectStatus(result, 'quarantined').reason).toBe('key is 1025 bytes; the longest key syncline carries is 1024 bytes');
+  });
+});

@@ -1,0 +1,107 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpServer, type LocalAdminApi, type LocalHttpServer } from '../../../lib/local/http-server';
+
+/** An admin API that records the quarantine replays it was asked for. */
+function fakeAdmin(replays: unknown[]): LocalAdminApi {
+  return {
+    endpoints: () => ({}),
+    getFlow: async (id) => (id === 'f' ? { id } : undefined),
+    getRecord: async () => undefined,
+    lineage: async () => undefined,
+    listConflicts: async () => ({ status: 200, body: [] }),
+    resolveConflict: async () => ({ status: 200, body: {} }),
+    quarantine: async () => [],
+    replayQuarantine: async (_flow, body) => {
+      replays.push(body);
+      return { status: 200, body: { replayed: 0 } };
+    },
+    status: async () => ({ status: 200, body: {} }),
+  };
+}
+
+/** A raw request, so Host and Origin can be anything a browser or a rebinding DNS name would send. */
+function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += String(d)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the local admin API refuses what a web page could send', () => {
+  let server: LocalHttpServer;
+  const replays: unknown[] = [];
+  const webhookBodies: (string | undefined)[] = [];
+  const replay = '/flows/f/quarantine/replay';
+
+  beforeAll(async () => {
+    server = await startHttpServer({
+      port: 0,
+      admin: fakeAdmin(replays),
+      routes: [
+        {
+          method: 'POST',
+          path: '/webhooks/f/form',
+          functionName: 'f-capture',
+          maxBodyBytes: 10_000,
+          handler: async (event) => {
+            webhookBodies.push(event.body);
+            return { statusCode: 202, body: '{"accepted":1}' };
+          },
+        },
+      ],
+      log: () => {},
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers the CLI (loopback Host, JSON, no Origin) under each loopback name', async () => {
+    for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+      const res = await send(server.port, 'POST', replay, { host: `${host}:${server.port}`, 'content-type': 'application/json' }, '{"all":true}');
+      expect(res.status, host).toBe(200);
+    }
+    expect((await send(server.port, 'GET', '/flows/f', { host: `localhost:${server.port}` })).json).toEqual({ id: 'f' });
+  });
+
+  it('refuses a Host that is not a loopback name with its port (DNS rebinding) with 403', async () => {
+    for (const host of [`evil.example:${server.port}`, `127.0.0.1.evil.example:${server.port}`, `127.0.0.1:${server.port + 1}`, '127.0.0.1']) {
+      const res = await send(server.port, 'GET', '/flows/f', { host });
+      expect(res.status, host).toBe(403);
+      expect(res.json.message).toMatch(/is not this server/);
+    }
+  });
+
+  it('refuses a cross-origin write with 403 and a text/plain or form write with 415, and does nothing', async () => {
+    const before = replays.length;
+    const host = `127.0.0.1:${server.port}`;
+    const crossOrigin = await send(server.port, 'POST', replay, { host, origin: 'https://evil.example', 'content-type': 'application/json' }, '{"all":true}');
+    expect(crossOrigin.status).toBe(403);
+    expect(crossOrigin.json.message).toMatch(/cross-origin request refused: Origin "https:\/\/evil.example"/);
+    const nullOrigin = await send(server.port, 'POST', replay, { host, origin: 'null', 'content-type': 'application/json' }, '{"all":true}');
+    expect(nullOrigin.status).toBe(403);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await send(server.port, 'POST', replay, { host, 'content-type': type }, '{"all":true}');
+      expect(res.status, type).toBe(415);
+      expect(res.json.message).toMatch(/takes a JSON body/);
+    }
+    const untyped = await send(server.port, 'POST', replay, { host }, '{"all":true}');
+    expect(untyped.status).toBe(415);
+    expect(replays.length).toBe(before);
+    // Its own origin is fine.
+    const own = await send(server.port, 'POST', replay, { host, origin: `http://127.0.0.1:${server.port}`, 'content-type': 'application/json; charset=utf-8' }, '{"all":true}');
+    expect(own.status).toBe(200);
+  });
+
+  it('leaves webhooks to their senders: form bodies, any Host and Origin reach the capture function', async () => {
+    const res = await send(server.port, 'POST', '/webhooks/f/form', { host: 'abc.tunnel.example', origin: 'https://sender.example', 'content-type': 'application/x-www-form-urlencoded' }, 'payload=%7B%7D');
+    expect(res.status).toBe(202);
+    expect(webhookBodies.at(-1)).toBe('payload=%7B%7D');
+  });
+});
