@@ -1,6 +1,6 @@
 import type { FlowConfig } from '../config/schema';
 import type { BatchTargetWriter } from '../ports';
-import { withClaimChecks } from '../handlers/sqs-batch';
+import { withClaimChecks } from '../handlers/claim-checks';
 import { deliverTarget as wireDeliverTarget } from '../wiring/steps';
 import { bakedFlow } from './baked';
 import { instrumented, requireEnv } from './env';

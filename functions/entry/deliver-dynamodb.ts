@@ -1,6 +1,6 @@
 import { documentClient, documentClientForTable } from '../adapters/clients';
 import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
-import { withClaimChecks } from '../handlers/sqs-batch';
+import { withClaimChecks } from '../handlers/claim-checks';
 import { deliverDynamoDb } from '../wiring/steps';
 import { bakedFlow } from './baked';
 import { instrumented, requireEnv } from './env';

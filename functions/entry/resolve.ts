@@ -3,7 +3,7 @@ import { regionOfArn } from '../adapters/clients';
 import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
 import { sdkEventPutter } from '../adapters/eventbridge-target-writer';
 import { loadEnvironmentParameter } from '../adapters/ssm-environment';
-import { withClaimChecks } from '../handlers/sqs-batch';
+import { withClaimChecks } from '../handlers/claim-checks';
 import { resolve } from '../wiring/steps';
 import { bakedFlow } from './baked';
 import { instrumented, requireJsonMapEnv } from './env';

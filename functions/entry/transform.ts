@@ -1,4 +1,4 @@
-import { withClaimChecks } from '../handlers/sqs-batch';
+import { withClaimChecks } from '../handlers/claim-checks';
 import { transform } from '../wiring/steps';
 import { bakedFlow } from './baked';
 import { instrumented, requireEnv } from './env';

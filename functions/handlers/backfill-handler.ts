@@ -6,7 +6,8 @@ import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/e
 import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
-import { auditable, describeError } from './sqs-batch';
+import { auditable } from './audit-policy';
+import { describeError } from './sqs-batch';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { SynclineError } from '../core/errors';
 

@@ -17,7 +17,7 @@ import {
   type StateStore,
   type StoredConflict,
 } from '../ports';
-import { auditable } from './sqs-batch';
+import { auditable } from './audit-policy';
 
 /** Source and detail type of the event announcing a newly opened conflict. */
 export const CONFLICT_EVENT_SOURCE = 'syncline';

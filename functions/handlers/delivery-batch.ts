@@ -2,7 +2,9 @@ import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { AuditEntry, AuditLog, LogPort, MetricsPort, StoredState } from '../ports';
-import { auditableOwned, deliveryMessageSchema, parseBody, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import { auditableOwned } from './audit-policy';
+import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
+import { type SqsBatch } from './sqs-batch';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
 export interface DeliveryGroup {

@@ -4,7 +4,8 @@ import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '.
 import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
-import { auditable, describeError } from './sqs-batch';
+import { auditable } from './audit-policy';
+import { describeError } from './sqs-batch';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 

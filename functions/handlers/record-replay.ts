@@ -4,7 +4,7 @@ import { eventId } from '../core/envelope';
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';
 import type { AdminAnswer } from './admin-api';
-import type { DeliveryMessage } from './sqs-batch';
+import type { DeliveryMessage } from './step-messages';
 
 /** Keys replayed per request at most; the answer's `next` continues after the last one. */
 export const REPLAY_MAX_KEYS = 200;

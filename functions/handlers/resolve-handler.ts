@@ -19,7 +19,9 @@ import {
   telemetryOf,
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
-import { auditableOwned, isTruncate, parseStepMessage, readStates, runSqsBatch, type DeliveryMessage, type SqsBatch } from './sqs-batch';
+import { auditableOwned } from './audit-policy';
+import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
+import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { runPull, type PullSummary } from '../core/pull/pull-run';
 import type { ScheduleSource } from '../core/pull/records';
 import { type AuditLog, type PullReader, type PullStateStore, telemetryOf } from '../ports';
-import { auditable } from './sqs-batch';
+import { auditable } from './audit-policy';
 import { maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 

@@ -13,7 +13,9 @@ import {
   type QuarantineStore,
   telemetryOf,
 } from '../ports';
-import { auditableOwned, isTruncate, parseStepMessage, runSqsBatch } from './sqs-batch';
+import { auditableOwned } from './audit-policy';
+import { isTruncate, parseStepMessage } from './step-messages';
+import { runSqsBatch } from './sqs-batch';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { keyUntouchedByTransform } from '../core/transform/raw-record';
 

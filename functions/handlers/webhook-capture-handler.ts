@@ -24,7 +24,8 @@ import {
   telemetryOf,
 } from '../ports';
 import { captureDebeziumBody } from './debezium-webhook-capture';
-import { auditable, describeError } from './sqs-batch';
+import { auditable } from './audit-policy';
+import { describeError } from './sqs-batch';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 

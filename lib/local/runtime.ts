@@ -12,7 +12,7 @@ import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-w
 import { EnvSecrets, secretEnvVar } from '../../functions/adapters/env-secrets';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import { S3PayloadStore } from '../../functions/adapters/s3-payload-store';
-import { withClaimChecks } from '../../functions/handlers/sqs-batch';
+import { withClaimChecks } from '../../functions/handlers/claim-checks';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { EventBridgeEventPublisher } from '../../functions/adapters/eventbridge-event-publisher';
 import type { Secrets } from '../../functions/ports';

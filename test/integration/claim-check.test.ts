@@ -5,7 +5,8 @@ import { S3PayloadStore } from '../../functions/adapters/s3-payload-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import { claimOf } from '../../functions/core/claim-check';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
-import { envelopeSchema, parseBody, resolveClaimChecks } from '../../functions/handlers/sqs-batch';
+import { envelopeSchema, parseBody } from '../../functions/handlers/step-messages';
+import { resolveClaimChecks } from '../../functions/handlers/claim-checks';
 import { ensureBucket } from '../../lib/local/resources';
 import { createQueue, integrationClients, uniqueSuffix } from '../support/local-servers';
 

@@ -11,7 +11,7 @@ import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
 import { claimOf, claimPointer, MAX_RECORD_BYTES } from '../../../functions/core/claim-check';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
-import { withClaimChecks } from '../../../functions/handlers/sqs-batch';
+import { withClaimChecks } from '../../../functions/handlers/claim-checks';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import type { PayloadStore } from '../../../functions/ports';

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';

@@ -13,7 +13,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { FakeClock, InMemoryConflictStore, RecordingLogger, sqsEvent } from '../../fixtures/fakes';

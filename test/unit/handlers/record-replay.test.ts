@@ -3,7 +3,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
 import { replayRecords } from '../../../functions/handlers/record-replay';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { tryRecord } from '../../../functions/handlers/try-record';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';

@@ -3,7 +3,7 @@ import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
 import type { FlowConfig } from '../../../functions/config/schema';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import {
   FakeClock,
   FakePublisher,

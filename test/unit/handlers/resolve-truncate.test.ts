@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope, type TruncateMessage } from '../../../functions/core/envelope';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
-import type { DeliveryMessage } from '../../../functions/handlers/sqs-batch';
+import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
 
