@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { S3PayloadStore } from '../../../functions/adapters/s3-payload-store';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
 import { claimOf, claimPointer, MAX_RECORD_BYTES } from '../../../functions/core/claim-check';
-import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { withClaimChecks } from '../../../functions/handlers/claim-checks';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
@@ -25,7 +25,7 @@ import {
   RecordingLogger,
   sqsEvent,
 } from '../../fixtures/fakes';
-import { contactsFlow, HASH_KEY, WEBHOOK_SECRET } from '../../fixtures/flows';
+import { capturedContact, contactsFlow, HASH_KEY, WEBHOOK_SECRET } from '../../fixtures/flows';
 
 const sqs = mockClient(SQSClient);
 const s3 = mockClient(S3Client);
@@ -52,20 +52,7 @@ class InMemoryPayloadStore implements PayloadStore {
   }
 }
 
-function envelope(i: number, data: Record<string, unknown>): ChangeEnvelope {
-  return {
-    v: 1,
-    id: eventId('contacts', 'crm', 'msg', i),
-    flow: 'contacts',
-    source: 'crm',
-    key: '',
-    op: 'upsert',
-    data,
-    ts: 1_000 + i,
-    seq: `msg#${i}`,
-    lineage: [{ step: 'capture', at: 1, outcome: 'captured' }],
-  };
-}
+const envelope = capturedContact;
 
 const sentEntries = () => sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => (c.args[0].input as SendMessageBatchCommandInput).Entries ?? []);
 

@@ -17,7 +17,7 @@ import type { DeliveryMessage } from '../../../functions/handlers/step-messages'
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { FakeClock, InMemoryConflictStore, RecordingLogger, sqsEvent } from '../../fixtures/fakes';
-import { contactsFlow, HASH_KEY, ordersFlow } from '../../fixtures/flows';
+import { capturedContact, contactsFlow, HASH_KEY, ordersFlow } from '../../fixtures/flows';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -70,18 +70,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
 
   describe('transform', () => {
     const RESOLVE = 'https://sqs.local/contacts-resolve';
-    const envelope = (i: number, data: Record<string, unknown>): ChangeEnvelope => ({
-      v: 1,
-      id: eventId('contacts', 'crm', 'msg', i),
-      flow: 'contacts',
-      source: 'crm',
-      key: '',
-      op: 'upsert',
-      data,
-      ts: 1_000 + i,
-      seq: `msg#${i}`,
-      lineage: [{ step: 'capture', at: 1, outcome: 'captured' }],
-    });
+    const envelope = capturedContact;
     const handler = (logger = new RecordingLogger()) =>
       createTransformHandler({
         flow: contactsFlow,

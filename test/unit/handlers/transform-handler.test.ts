@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import {
@@ -11,24 +11,11 @@ import {
   RecordingMetrics,
   sqsEvent,
 } from '../../fixtures/fakes';
-import { contactsFlow, HASH_KEY } from '../../fixtures/flows';
+import { capturedContact, contactsFlow, HASH_KEY } from '../../fixtures/flows';
 
 const RESOLVE = 'https://sqs.local/contacts-resolve';
 
-function envelope(i: number, data: Record<string, unknown> | undefined, op: 'upsert' | 'delete' = 'upsert'): ChangeEnvelope {
-  return {
-    v: 1,
-    id: eventId('contacts', 'crm', 'msg', i),
-    flow: 'contacts',
-    source: 'crm',
-    key: '',
-    op,
-    data,
-    ts: 1_000 + i,
-    seq: `msg#${i}`,
-    lineage: [{ step: 'capture', at: 1, outcome: 'captured' }],
-  };
-}
+const envelope = capturedContact;
 
 describe('transform handler', () => {
   let publisher: FakePublisher;
