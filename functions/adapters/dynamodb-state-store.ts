@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { VersionConflictError, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
@@ -12,9 +13,6 @@ export interface DynamoDbStateStoreOptions {
   readonly targets: Readonly<Record<string, readonly string[]>>;
   readonly retry?: RetryOptions;
 }
-
-/** Sparse, keys-only index of state items by `tscope` (`<flow>#<source>#<table>`), sorted by `pk`. */
-export const STATE_TRUNCATE_INDEX = 'byTruncateScope';
 
 /** Partition key of one (flow, key) state item. */
 export const statePk = (flow: string, key: string): string => `${flow}#${key}`;
@@ -129,7 +127,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: statePk(state.flow, state.key) },
-          UpdateExpression: `SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt${state.truncateScope ? ', #tscope = :tscope' : ''}${state.truncateScope ? '' : ' REMOVE #tscope'}`,
+          // The key is listed in the truncate index while it has a scope, and leaves it when it loses one.
+          UpdateExpression: `SET #flow = :flow, #key = :key, #version = :version, #doc = :doc, #view = :view, #updatedAt = :updatedAt${state.truncateScope ? ', #tscope = :tscope' : ' REMOVE #tscope'}`,
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
           ExpressionAttributeNames: {
             '#flow': 'flow',

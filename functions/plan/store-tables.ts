@@ -40,3 +40,6 @@ export const STORE_TABLES: readonly TablePlan[] = [
   },
   { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
 ];
+
+/** The state table's sparse, keys-only index of keys by source table (a truncate with `onTruncate: "delete"` lists them). */
+export const STATE_TRUNCATE_INDEX: string = STORE_TABLES.find((t) => t.id === 'state')!.indexes[0]!.name;
