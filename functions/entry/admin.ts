@@ -5,7 +5,7 @@ import { documentClient, secretsManagerClient, sqsClient } from '../adapters/cli
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowStateOptions } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort } from '../adapters/powertools-telemetry';
 import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
@@ -41,7 +41,7 @@ const log = powertoolsLogPort(logger);
 const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
 const depths = new SqsQueueDepths(sqsClient);
 const stores = {
-  stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, targets: flowTargets([flow]) }),
+  stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, ...flowStateOptions([flow]) }),
   audit: new DynamoDbAuditLog({ client: documentClient, tableName: tables.audit, retentionDays: flow.audit.retentionDays, decisions: powertoolsLogPort(logger) }),
   conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts, retentionDays: flow.audit.retentionDays }),
   quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),

@@ -5,7 +5,7 @@ import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';
 import { DynamoDbPullStateStore } from '../adapters/dynamodb-pull-state-store';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore, flowTargets } from '../adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowStateOptions } from '../adapters/dynamodb-state-store';
 import type { LogPort, MetricsPort, Publisher, Secrets } from '../ports';
 
 /** The store tables a step may use, by plan id. */
@@ -33,7 +33,7 @@ export function stepStores(ctx: StepContext) {
   const { flow, doc } = ctx;
   const retentionDays = flow.audit.retentionDays;
   return {
-    state: () => new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), targets: flowTargets([flow]) }),
+    state: () => new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), ...flowStateOptions([flow]) }),
     pullState: () => new DynamoDbPullStateStore({ client: doc, tableName: ctx.tableName('state') }),
     // Each audit entry is also a decision log line (names and outcomes, never values) for the saved queries.
     audit: () => new DynamoDbAuditLog({ client: doc, tableName: ctx.tableName('audit'), retentionDays, decisions: ctx.logger }),

@@ -7,7 +7,7 @@ export { namedSecrets };
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore, flowTargets } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
 import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
 import { EnvSecrets, secretEnvVar } from '../../functions/adapters/env-secrets';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
@@ -117,7 +117,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const resources = await createResources(topology, { dynamodb: clients.dynamodb, sqs: clients.sqs, s3: clients.s3, visibilityTimeoutSeconds: visibility });
     const targetResources = await createTargetResources(topology, clients);
     const t = resources.tables;
-    const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state, targets: flowTargets(config.flows) });
+    const stateStore = new DynamoDbStateStore({ client: doc, tableName: t.state, ...flowStateOptions(config.flows) });
     const retention = (flowId: string) => config.flows.find((f) => f.id === flowId)?.audit.retentionDays ?? 90;
     const audit = new DynamoDbAuditLog({ client: doc, tableName: t.audit, retentionDays: retention });
     const conflicts = new DynamoDbConflictStore({ client: doc, tableName: t.conflicts, retentionDays: retention });

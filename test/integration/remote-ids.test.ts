@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
-import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowViews } from '../../functions/adapters/dynamodb-state-store';
+import { contactsFlow } from '../fixtures/flows';
 import type { RecordView } from '../../functions/core/merge/types';
 import { createStoreTables, integrationClients } from '../support/local-servers';
 
@@ -13,7 +14,7 @@ describe('remote ids of created records, kept with the delivered marker, on Dyna
 
   beforeAll(async () => {
     const tables = await createStoreTables(clients);
-    store = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: { desk: ['tickets'] } });
+    store = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: { desk: ['tickets'] }, views: flowViews([{ ...contactsFlow, id: 'desk' }]) });
   });
   afterAll(() => clients.destroy());
 

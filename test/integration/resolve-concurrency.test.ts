@@ -3,7 +3,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
-import { DynamoDbStateStore, flowTargets } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
@@ -94,7 +94,7 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
 
   it('keeps both changes when two invocations merge the same keys at once (conditional writes, re-merge on conflict)', async () => {
     // Prepare
-    const base = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: flowTargets([flow]) });
+    const base = new DynamoDbStateStore({ client: doc, tableName: tables.state, ...flowStateOptions([flow]) });
     const stateStore = withReadBarrier(base, 2);
     const deps = {
       flow,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbStateStore } from '../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowViews } from '../../functions/adapters/dynamodb-state-store';
+import { contactsFlow } from '../fixtures/flows';
 import type { StoredState } from '../../functions/ports';
 import { createStoreTables, integrationClients } from '../support/local-servers';
 
@@ -10,7 +11,7 @@ const stateOf = (key: string, version: number, truncateScope?: string, deleted =
   flow: 'cdc',
   key,
   version,
-  doc: {} as StoredState['doc'],
+  doc: { s: 'lww', k: key },
   view: { data: deleted ? {} : { id: key }, deleted, clocks: {}, hash: `h${key}` } as unknown as StoredState['view'],
   delivered: {},
   updatedAt: 1,
@@ -19,7 +20,7 @@ const stateOf = (key: string, version: number, truncateScope?: string, deleted =
 
 beforeAll(async () => {
   const tables = await createStoreTables(clients);
-  store = new DynamoDbStateStore({ client: clients.doc, tableName: tables.state, targets: { cdc: ['replica'], other: [] } });
+  store = new DynamoDbStateStore({ client: clients.doc, tableName: tables.state, targets: { cdc: ['replica'], other: [] }, views: flowViews([{ ...contactsFlow, id: 'cdc' }, { ...contactsFlow, id: 'other' }]) });
 });
 afterAll(() => clients.destroy());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '../../functions/adapters/clients';
-import { deliveredPk, DynamoDbStateStore, statePk } from '../../functions/adapters/dynamodb-state-store';
+import { deliveredPk, DynamoDbStateStore, statePk, flowViews } from '../../functions/adapters/dynamodb-state-store';
+import { contactsFlow } from '../fixtures/flows';
 import { DynamoDbTargetWriter, MARKER_ATTRIBUTE } from '../../functions/adapters/dynamodb-target-writer';
 import type { RecordView } from '../../functions/core/merge/types';
 import { createStoreTables, createTargetTable, integrationClients, uniqueSuffix } from '../support/local-servers';
@@ -20,7 +21,7 @@ describe('DynamoDbTargetWriter against DynamoDB Local', () => {
     const tables = await createStoreTables(clients);
     targetTable = await createTargetTable(clients, `it-${uniqueSuffix()}-replica`);
     stateTable = tables.state;
-    stateStore = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: { contacts: ['replica'] } });
+    stateStore = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: { contacts: ['replica'] }, views: flowViews([contactsFlow]) });
     writer = new DynamoDbTargetWriter({ client: doc, stateTable: tables.state, tableName: targetTable, keyAttribute: 'id' });
   });
   afterAll(() => clients.destroy());

@@ -19,6 +19,7 @@ export type {
 } from './types';
 export { clockOf, compareClock, parseDurationMs, REVIEW_SOURCE } from './clock';
 export { conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
+export { packDoc, unpackDoc, type PackedDoc } from './compact';
 export { resolutionChange, type ResolutionChoice } from './resolution';
 export { strategies, strategyOf } from './strategies';
 export { autoResolveChoice, autoResolveWinner, type AutoResolveChoice, type AutoResolveStrategy, type ConflictSide } from './auto-resolve';

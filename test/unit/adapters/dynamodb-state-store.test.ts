@@ -3,7 +3,8 @@ import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deliveredPk, DynamoDbStateStore, flowTargets } from '../../../functions/adapters/dynamodb-state-store';
+import { deliveredPk, DynamoDbStateStore, flowTargets, flowViews } from '../../../functions/adapters/dynamodb-state-store';
+import { contactsFlow } from '../../fixtures/flows';
 import { VersionConflictError, type StoredState } from '../../../functions/ports';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -11,6 +12,7 @@ const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east
 const noWait = { sleep: async () => {}, baseDelayMs: 1 };
 /** Flows without targets: reads ask for state items only. */
 const none = { contacts: [] };
+const views = flowViews([contactsFlow]);
 
 const state = (key: string, version: number): StoredState => ({
   flow: 'contacts',
@@ -41,7 +43,7 @@ describe('DynamoDbStateStore', () => {
       })
       .resolvesOnce({ Responses: { state: [item('k99', 1)] } })
       .resolves({ Responses: { state: keys.slice(100).map((k) => item(k, 2)) } });
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, retry: noWait });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views, retry: noWait });
 
     // Act
     const found = await store.getMany('contacts', keys);
@@ -62,7 +64,7 @@ describe('DynamoDbStateStore', () => {
       .on(BatchGetCommand)
       .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }))
       .resolves({ Responses: { state: [item('a', 3)] } });
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, retry: noWait });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views, retry: noWait });
 
     // Act / Assess
     await expect(store.getMany('contacts', ['a'])).rejects.toThrow('slow down');
@@ -72,7 +74,7 @@ describe('DynamoDbStateStore', () => {
   it('gives up after bounded attempts when keys stay unprocessed', async () => {
     // Prepare
     ddb.on(BatchGetCommand).resolves({ UnprocessedKeys: { state: { Keys: [{ pk: 'contacts#a' }] } } });
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, retry: { ...noWait, maxAttempts: 3 } });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views, retry: { ...noWait, maxAttempts: 3 } });
 
     // Act / Assess
     await expect(store.getMany('contacts', ['a'])).rejects.toThrow(/unprocessed after 3 attempts/);
@@ -82,7 +84,7 @@ describe('DynamoDbStateStore', () => {
   it('puts the first version with attribute_not_exists and later ones on the expected version', async () => {
     // Prepare
     ddb.on(UpdateCommand).resolves({});
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views });
 
     // Act
     await store.put(state('a', 1), 0);
@@ -103,7 +105,7 @@ describe('DynamoDbStateStore', () => {
   it('never writes delivered on the state item', async () => {
     // Prepare
     ddb.on(UpdateCommand).resolves({});
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views });
 
     // Act
     await store.put({ ...state('a', 2), delivered: { replica: { version: 1, hash: 'h' } } }, 1);
@@ -117,7 +119,7 @@ describe('DynamoDbStateStore', () => {
   it('maps ConditionalCheckFailedException to VersionConflictError', async () => {
     // Prepare
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('failed'), { name: 'ConditionalCheckFailedException' }));
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views });
 
     // Act / Assess
     await expect(store.put(state('a', 2), 1)).rejects.toBeInstanceOf(VersionConflictError);
@@ -138,7 +140,7 @@ describe('DynamoDbStateStore', () => {
         ],
       },
     });
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica', 'lake'] } });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica', 'lake'] }, views });
 
     // Act
     const found = await store.getMany('contacts', ['a', 'b', 'c']);
@@ -167,7 +169,7 @@ describe('DynamoDbStateStore', () => {
         ),
       },
     }));
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: flowTargets([{ id: 'contacts', targets: [{ id: 'replica' }, { id: 'lake' }] }]) });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: flowTargets([{ id: 'contacts', targets: [{ id: 'replica' }, { id: 'lake' }] }]), views });
 
     // Act
     const found = await store.getMany('contacts', keys);
@@ -192,7 +194,7 @@ describe('DynamoDbStateStore', () => {
         ],
       },
     });
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica', 'lake'] } });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica', 'lake'] }, views });
 
     // Act
     const got = await store.get('contacts', 'a');
@@ -202,7 +204,7 @@ describe('DynamoDbStateStore', () => {
   });
 
   it('refuses to read a flow whose targets it was not given', async () => {
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views });
     await expect(store.getMany('orders', ['a'])).rejects.toThrow(/no targets configured for flow "orders"/);
     expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
@@ -211,7 +213,7 @@ describe('DynamoDbStateStore', () => {
     // Prepare
     ddb.on(BatchGetCommand).resolves({ Responses: { state: [item('a', 4)] } });
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('older'), { name: 'ConditionalCheckFailedException' }));
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica'] } });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: { contacts: ['replica'] }, views });
 
     // Act
     const got = await store.get('contacts', 'a');
@@ -234,7 +236,7 @@ describe('DynamoDbStateStore', () => {
 
   it('rethrows other errors of markDelivered', async () => {
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
-    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, retry: noWait });
+    const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views, retry: noWait });
     await expect(store.markDelivered('contacts', 'a', 'replica', 3, 'h')).rejects.toThrow('throttled');
   });
 });

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbQuarantineStore } from '../../../functions/adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore, flowTargets } from '../../../functions/adapters/dynamodb-state-store';
+import { DynamoDbStateStore, flowStateOptions } from '../../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
@@ -155,7 +155,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
     const handler = () =>
       createResolveHandler({
         flow: ordersFlow,
-        stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', targets: flowTargets([ordersFlow]), retry: noWait }),
+        stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', ...flowStateOptions([ordersFlow]), retry: noWait }),
         audit: new DynamoDbAuditLog({ client: doc, tableName: 'audit', retry: noWait }),
         conflicts: new InMemoryConflictStore(),
         publisher: new SqsPublisher({ client: sqsClient, retry: noWait }),
@@ -179,7 +179,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
 
       // Assess
       expect(failures(res)).toEqual(['m2']);
-      expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':key']).sort()).toEqual(['o1', 'o2', 'o3']);
+      expect(ddb.commandCalls(UpdateCommand).map((c) => String(c.args[0].input.Key?.pk).replace('orders#', '')).sort()).toEqual(['o1', 'o2', 'o3']);
       for (const url of Object.values(QUEUES)) expect((sent.get(url) ?? []).map((m) => m.key).sort()).toEqual(['o1', 'o2', 'o3']);
     });
 
@@ -247,7 +247,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       const handler = createDeliverTargetHandler({
         flow,
         targetId,
-        stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', targets: flowTargets([flow]), retry: noWait }),
+        stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', ...flowStateOptions([flow]), retry: noWait }),
         writer,
         audit: new DynamoDbAuditLog({ client: doc, tableName: 'audit', retry: noWait }),
         clock: new FakeClock(),
