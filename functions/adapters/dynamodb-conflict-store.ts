@@ -2,6 +2,7 @@ import { queryAll } from './dynamodb-query';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import type { ConflictResolution, ConflictStore, StoredConflict } from '../ports';
+import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
 import { errorName } from './retry';
 
 export interface DynamoDbConflictStoreOptions {
@@ -11,14 +12,12 @@ export interface DynamoDbConflictStoreOptions {
   readonly retentionDays?: number | ((flow: string) => number);
 }
 
-/** The sparse index of open conflicts: partition `openFlow`, sort `openedAt` (see STORE_TABLES in functions/plan/store-tables.ts). */
-const OPEN_INDEX = 'openByFlow';
-
 /**
  * ConflictStore: pk = flow, sk = conflict id. `open` is a conditional put, so re-opening a conflict
  * that exists (open or already resolved) leaves it as it is. Only an open conflict carries `openFlow` (the flow id),
- * so the open listing queries the {@link OPEN_INDEX} index instead of the whole history of the flow; closing it
- * removes `openFlow` and sets `expiresAt` (epoch seconds, the TTL), reopening does the reverse.
+ * so the open listing queries the sparse {@link CONFLICT_OPEN_INDEX} (partition `openFlow`, sort `openedAt`) instead
+ * of the whole history of the flow; closing it removes `openFlow` and sets `expiresAt` (epoch seconds, the TTL),
+ * reopening does the reverse.
  */
 export class DynamoDbConflictStore implements ConflictStore {
   private readonly client: DynamoDBDocumentClient;
@@ -133,7 +132,7 @@ export class DynamoDbConflictStore implements ConflictStore {
   async list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]> {
     const items =
       status === 'open'
-        ? await queryAll(this.client, { TableName: this.tableName, IndexName: OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } })
+        ? await queryAll(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } })
         : await queryAll(this.client, {
             TableName: this.tableName,
             KeyConditionExpression: 'pk = :pk',

@@ -12,13 +12,20 @@ export interface TablePlan {
 /** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
 export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'openedAt']);
 
+/** The state table's sparse, keys-only index of keys by source table (a truncate with `onTruncate: "delete"` lists them). */
+export const STATE_TRUNCATE_INDEX = 'byTruncateScope';
+/** The audit table's index by flow and time (status reads the last hour through it). */
+export const AUDIT_TIME_INDEX = 'byFlowTime';
+/** The conflicts table's sparse index of open conflicts by flow (the sweep and the admin API list them through it). */
+export const CONFLICT_OPEN_INDEX = 'openByFlow';
+
 /** Store tables shared by every flow of a stack. Item shapes live in the DynamoDB adapters. */
 export const STORE_TABLES: readonly TablePlan[] = [
   {
     id: 'state',
     partitionKey: 'pk',
     // Sparse: only keys of a source with `onTruncate: "delete"` carry `tscope`, the table a truncate deletes them with.
-    indexes: [{ name: 'byTruncateScope', partitionKey: 'tscope', sortKey: 'pk', keysOnly: true }],
+    indexes: [{ name: STATE_TRUNCATE_INDEX, partitionKey: 'tscope', sortKey: 'pk', keysOnly: true }],
   },
   {
     id: 'audit',
@@ -26,7 +33,7 @@ export const STORE_TABLES: readonly TablePlan[] = [
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
     // Hour buckets keep one flow's audit writes from landing on a single index partition.
-    indexes: [{ name: 'byFlowTime', partitionKey: 'flowHour', sortKey: 'at' }],
+    indexes: [{ name: AUDIT_TIME_INDEX, partitionKey: 'flowHour', sortKey: 'at' }],
   },
   { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
   {
@@ -36,10 +43,7 @@ export const STORE_TABLES: readonly TablePlan[] = [
     // Closed (resolved or superseded) conflicts expire; open ones carry no `expiresAt`.
     ttlAttribute: 'expiresAt',
     // Sparse: only open conflicts carry `openFlow`, so listing them reads none of the closed history.
-    indexes: [{ name: 'openByFlow', partitionKey: 'openFlow', sortKey: 'openedAt' }],
+    indexes: [{ name: CONFLICT_OPEN_INDEX, partitionKey: 'openFlow', sortKey: 'openedAt' }],
   },
   { id: 'dedup', partitionKey: 'pk', ttlAttribute: 'expiresAt', indexes: [] },
 ];
-
-/** The state table's sparse, keys-only index of keys by source table (a truncate with `onTruncate: "delete"` lists them). */
-export const STATE_TRUNCATE_INDEX: string = STORE_TABLES.find((t) => t.id === 'state')!.indexes[0]!.name;

@@ -10,11 +10,7 @@ export type StoreTableId = TablePlan['id'];
 /** Key prefix of claim-check payloads in the payload bucket (see functions/adapters/s3-payload-store). */
 export const PAYLOAD_CLAIM_PREFIX = 'claims/';
 
-/** The audit table's index by flow and time (status reads the last hour through it). */
-export const AUDIT_TIME_INDEX: string = STORE_TABLES.find((t) => t.id === 'audit')!.indexes[0]!.name;
-/** The conflicts table's sparse index of open conflicts by flow (the sweep and the admin API list them through it). */
-export const CONFLICT_OPEN_INDEX: string = STORE_TABLES.find((t) => t.id === 'conflicts')!.indexes[0]!.name;
-export { STATE_TRUNCATE_INDEX } from '../../functions/plan/store-tables';
+export { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, STATE_TRUNCATE_INDEX } from '../../functions/plan/store-tables';
 /**
  * Days a claim-check payload is kept: longer than a message lives in a flow queue (4 days, the SQS default). The
  * DLQs keep messages 14 days, so a pointer parked in a DLQ must be redriven within these 7 days; after that its
