@@ -1,6 +1,9 @@
+import { randomInt } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { queryAll } from './dynamodb-query';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AuditEntry, AuditLog, AuditWindow, LogPort } from '../ports';
+import { PartialWriteError, type AuditEntry, type AuditLog, type AuditWindow, type LogPort } from '../ports';
+import { AUDIT_TIME_INDEX } from '../plan/store-tables';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -31,10 +34,21 @@ export function decisionLogFields(e: AuditEntry): Record<string, unknown> {
   };
 }
 
+/** Entries of one window item at most: a few KB once deflated, far below the 400 KB an item may hold. */
+const WINDOW_ENTRIES = 400;
+/** Window items of a flow spread over this many partition keys; they are read only through the index. */
+const WINDOW_SHARDS = 16;
+/** How long before the earliest entry of a window its `at` may lie: entries of one write span one invocation. */
+const WINDOW_SPAN_MS = 15 * 60_000;
+
 /**
- * AuditLog on the audit table. Item: pk `${flow}#${key}`, sk `${iso at}#${eventId}#${step}#${outcome}`
- * (plus `#${target}` for deliveries), `flowHour` `${flow}#YYYY-MM-DDTHH` and `at` (number, ms) for the
- * `byFlowTime` index, `expiresAt` (epoch seconds) for TTL, and the entry's fields.
+ * AuditLog on the audit table, two kinds of item:
+ * - per entry, for lineage: pk `${flow}#${key}`, sk `${iso at}#${eventId}#${step}#${outcome}` (plus `#${target}`
+ *   for deliveries), `at` (number, ms), `expiresAt` (epoch seconds) for TTL, and the entry's fields;
+ * - per write and hour, for status and replay: pk `${flow}#~window#<shard>`, sk `${iso at}#<random>`, `flowHour`
+ *   `${flow}#YYYY-MM-DDTHH` and `at` (its earliest entry) for the `byFlowTime` index, and `z`, the hour's entries
+ *   of that write as deflated JSON. Only these are in the index, so an entry costs the index a few bytes of a
+ *   shared item instead of a copy of its own. Entry items of earlier releases carry `flowHour` and are read too.
  */
 export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   private readonly client: DynamoDBDocumentClient;
@@ -54,9 +68,48 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
 
   async write(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const items = entries.map((e) => this.toItem(e));
-    await batchPutAll(this.client, this.tableName, items, this.retry, (i) => `${i.pk}\u0000${i.sk}`);
+    const windows = this.windows(entries);
+    const items = [...entries.map((e) => this.toItem(e)), ...windows.map((w) => w.item)];
+    try {
+      await batchPutAll(this.client, this.tableName, items, this.retry, (i) => `${i.pk}\u0000${i.sk}`);
+    } catch (err) {
+      if (!(err instanceof PartialWriteError)) throw err;
+      // A refused window fails the entries it holds, so their records are retried and counted once written.
+      const failed = new Set(err.failed.flatMap((i) => (i < entries.length ? [i] : windows[i - entries.length]!.positions)));
+      throw new PartialWriteError([...failed].sort((a, b) => a - b), err.reasons);
+    }
     for (const e of entries) this.decisions?.info('decision', decisionLogFields(e));
+  }
+
+  /** The entries of one write by flow and hour, in items of at most WINDOW_ENTRIES entries. */
+  private windows(entries: readonly AuditEntry[]): { item: Record<string, unknown>; positions: number[] }[] {
+    const byHour = new Map<string, number[]>();
+    entries.forEach((e, i) => {
+      const flowHour = `${e.flow}#${new Date(e.at).toISOString().slice(0, 13)}`;
+      byHour.set(flowHour, [...(byHour.get(flowHour) ?? []), i]);
+    });
+    const out: { item: Record<string, unknown>; positions: number[] }[] = [];
+    for (const [flowHour, all] of byHour) {
+      for (let start = 0; start < all.length; start += WINDOW_ENTRIES) {
+        const positions = all.slice(start, start + WINDOW_ENTRIES);
+        const part = positions.map((i) => entries[i]!);
+        const at = Math.min(...part.map((e) => e.at));
+        const flow = part[0]!.flow;
+        const body = part.map(({ flow: _, ...rest }) => rest);
+        out.push({
+          positions,
+          item: {
+            pk: `${flow}#~window#${randomInt(WINDOW_SHARDS)}`,
+            sk: `${new Date(at).toISOString()}#${randomInt(2 ** 47).toString(36)}`,
+            flowHour,
+            at,
+            expiresAt: Math.floor(at / 1000) + this.retentionDays(flow) * 86_400,
+            z: deflateRawSync(Buffer.from(JSON.stringify(body), 'utf8')),
+          },
+        });
+      }
+    }
+    return out;
   }
 
   async lineage(flow: string, key: string): Promise<AuditEntry[]> {
@@ -66,7 +119,8 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
       ExpressionAttributeValues: { ':pk': `${flow}#${key}` },
       ScanIndexForward: true,
     });
-    return items.map(fromItem);
+    // A key spelled like a window's partition key must not show the window.
+    return items.filter((item) => item.z === undefined).map(fromItem);
   }
 
   /**
@@ -76,18 +130,23 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   async between(flow: string, since: number, until: number): Promise<AuditEntry[]> {
     const hour = 3_600_000;
     const entries: AuditEntry[] = [];
-    for (let h = Math.floor(since / hour) * hour; h <= until; h += hour) {
+    // A window item is indexed at its earliest entry, which may lie a little before `since`.
+    const from = since - WINDOW_SPAN_MS;
+    for (let h = Math.floor(from / hour) * hour; h <= until; h += hour) {
       const items = await queryAll(this.client, {
         TableName: this.tableName,
-        IndexName: 'byFlowTime',
+        IndexName: AUDIT_TIME_INDEX,
         KeyConditionExpression: 'flowHour = :fh AND #at BETWEEN :since AND :until',
         ExpressionAttributeNames: { '#at': 'at' },
-        ExpressionAttributeValues: { ':fh': `${flow}#${new Date(h).toISOString().slice(0, 13)}`, ':since': since, ':until': until },
+        ExpressionAttributeValues: { ':fh': `${flow}#${new Date(h).toISOString().slice(0, 13)}`, ':since': from, ':until': until },
         ScanIndexForward: true,
       });
-      entries.push(...items.map(fromItem));
+      for (const item of items) {
+        const found = item.z instanceof Uint8Array ? unpackWindow(flow, item.z) : [fromItem(item)];
+        entries.push(...found.filter((e) => e.at >= since && e.at <= until));
+      }
     }
-    return entries;
+    return entries.sort((a, b) => a.at - b.at);
   }
 
   private toItem(e: AuditEntry): Record<string, unknown> {
@@ -95,7 +154,6 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
     return {
       pk: `${e.flow}#${e.key}`,
       sk: `${iso}#${e.eventId}#${e.step}#${e.outcome}${e.target ? `#${e.target}` : ''}`,
-      flowHour: `${e.flow}#${iso.slice(0, 13)}`,
       at: e.at,
       expiresAt: Math.floor(e.at / 1000) + this.retentionDays(e.flow) * 86_400,
       flow: e.flow,
@@ -110,6 +168,10 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
       detail: e.detail,
     };
   }
+}
+
+function unpackWindow(flow: string, z: Uint8Array): AuditEntry[] {
+  return (JSON.parse(inflateRawSync(z).toString('utf8')) as Omit<AuditEntry, 'flow'>[]).map((e) => ({ flow, ...e }));
 }
 
 function fromItem(item: Record<string, unknown>): AuditEntry {

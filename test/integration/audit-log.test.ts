@@ -1,4 +1,6 @@
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIT_TIME_INDEX } from '../../functions/plan/store-tables';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { documentClientFor } from '../../functions/adapters/clients';
 import type { AuditEntry } from '../../functions/ports';
@@ -40,4 +42,28 @@ describe('DynamoDbAuditLog against DynamoDB Local', () => {
     expect(c1.map((e) => e.at)).toEqual([...c1.map((e) => e.at)].sort((a, b) => a - b));
     expect(new Set([...c1, ...c2].map((e) => e.eventId)).size).toBe(61);
   });
+
+  it('answers a time window from the window items of the index, with entry items of earlier releases, and lineage without them', async () => {
+    // Prepare: entries of two flows over two hours, and one entry item as earlier releases wrote it (in the index).
+    const log = new DynamoDbAuditLog({ client: clients.doc, tableName: tables.audit });
+    const h0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+    const at = (min: number) => h0 + min * 60_000;
+    const e = (flow: string, key: string, min: number, outcome: AuditEntry['outcome']): AuditEntry => ({ flow, key, step: 'resolve', at: at(min), source: 'crm', eventId: `${key}-${min}`, outcome });
+    await log.write([e('win', 'a', 10, 'won'), e('win', 'b', 59, 'won'), e('win', 'a', 61, 'superseded'), e('other', 'a', 30, 'won')]);
+    await log.write([e('win', 'c', 90, 'won')]);
+    await clients.doc.send(new PutCommand({ TableName: tables.audit, Item: { pk: 'win#old', sk: 'legacy', flowHour: `win#${new Date(at(20)).toISOString().slice(0, 13)}`, ...e('win', 'old', 20, 'won') } }));
+
+    // Act
+    const all = await log.between('win', at(0), at(120));
+    const part = await log.between('win', at(15), at(65));
+
+    // Assess
+    expect(all.map((x) => `${x.key}@${(x.at - h0) / 60_000}:${x.outcome}`)).toEqual(['a@10:won', 'old@20:won', 'b@59:won', 'a@61:superseded', 'c@90:won']);
+    expect(part.map((x) => x.eventId)).toEqual(['old-20', 'b-59', 'a-61']);
+    expect((await log.lineage('win', 'a')).map((x) => x.outcome)).toEqual(['won', 'superseded']);
+    // Three window items (two hours of the first write, one of the second) and the legacy item: no entry item of this release.
+    const indexed = await clients.doc.send(new ScanCommand({ TableName: tables.audit, IndexName: AUDIT_TIME_INDEX }));
+    expect(indexed.Items?.filter((i) => String(i.flowHour).startsWith('win#'))).toHaveLength(4);
+  });
 });
+

@@ -2,6 +2,7 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { inflateRawSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../../functions/adapters/dynamodb-audit-log';
 import { PartialWriteError, type AuditEntry } from '../../../functions/ports';
@@ -25,33 +26,26 @@ const entry = (i: number): AuditEntry => ({
 describe('DynamoDbAuditLog', () => {
   beforeEach(() => ddb.reset());
 
-  it('writes the item shape: pk, sk, flowHour, at and expiresAt from retention days', async () => {
+  it('writes an item per entry (pk, sk, at, expiresAt) out of the time index, and one window item per hour in it', async () => {
     // Prepare
     ddb.on(BatchWriteCommand).resolves({});
     const log = new DynamoDbAuditLog({ client, tableName: 'audit', retentionDays: 30 });
 
     // Act
-    await log.write([entry(1)]);
+    await log.write([entry(1), entry(2)]);
 
     // Assess
-    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: {
-        audit: [
-          {
-            PutRequest: {
-              Item: expect.objectContaining({
-                pk: 'contacts#k1',
-                sk: '2026-01-15T12:34:56.789Z#e1#resolve#won',
-                flowHour: 'contacts#2026-01-15T12',
-                at: AT,
-                expiresAt: Math.floor(AT / 1000) + 30 * 86400,
-                outcome: 'won',
-              }),
-            },
-          },
-        ],
-      },
-    });
+    const items = ddb.commandCalls(BatchWriteCommand)[0]!.args[0].input.RequestItems!.audit!.map((r) => r.PutRequest!.Item!);
+    expect(items).toHaveLength(3);
+    expect(items[0]).toEqual(
+      expect.objectContaining({ pk: 'contacts#k1', sk: '2026-01-15T12:34:56.789Z#e1#resolve#won', at: AT, expiresAt: Math.floor(AT / 1000) + 30 * 86400, outcome: 'won' }),
+    );
+    expect(items[0]!.flowHour).toBeUndefined();
+    const window = items[2]!;
+    expect(window).toEqual(expect.objectContaining({ flowHour: 'contacts#2026-01-15T12', at: AT, expiresAt: Math.floor(AT / 1000) + 30 * 86400 }));
+    expect(String(window.pk)).toMatch(/^contacts#~window#\d+$/);
+    const held = JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as unknown[];
+    expect(held).toEqual([1, 2].map((i) => { const { flow: _, ...rest } = entry(i); return rest; }));
   });
 
   it('writes in chunks of 25 and retries UnprocessedItems until done', async () => {
@@ -75,7 +69,8 @@ describe('DynamoDbAuditLog', () => {
     expect(calls[0]!.args[0].input.RequestItems!.audit).toHaveLength(25);
     expect(calls[1]!.args[0].input.RequestItems!.audit).toHaveLength(2);
     expect(calls[2]!.args[0].input.RequestItems!.audit).toHaveLength(1);
-    expect(calls[3]!.args[0].input.RequestItems!.audit).toHaveLength(5);
+    // The last five entries and the window item holding all thirty.
+    expect(calls[3]!.args[0].input.RequestItems!.audit).toHaveLength(6);
   });
 
   it('leaves throttling of the call to the SDK client: one BatchWriteItem from the log, then the error', async () => {
@@ -108,7 +103,24 @@ describe('DynamoDbAuditLog', () => {
     expect(err).toBeInstanceOf(PartialWriteError);
     expect((err as PartialWriteError).failed).toEqual([1]);
     expect((err as PartialWriteError).message).toBe('1 item(s) refused: ValidationException (partition key over 2048 bytes)');
-    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.eventId)).toEqual(['e1', 'e2', 'e3']);
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.eventId)).toEqual(['e1', 'e2', 'e3', undefined]);
+  });
+
+  it('fails every entry a refused window item holds, so their records are retried', async () => {
+    // Prepare
+    const refused = Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    ddb.on(BatchWriteCommand).rejects(refused);
+    ddb.on(PutCommand).callsFake((input: { Item: { z?: unknown } }) => {
+      if (input.Item.z !== undefined) throw refused;
+      return {};
+    });
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit', retry: noWait });
+
+    // Act
+    const err = await log.write([entry(1), entry(2)]).catch((e: unknown) => e);
+
+    // Assess
+    expect((err as PartialWriteError).failed).toEqual([0, 1]);
   });
 
   it('throws when items stay unprocessed', async () => {
