@@ -1,5 +1,5 @@
 /** USD per million synced records from the counts of an end-to-end run, at public on-demand list prices. */
-import type { E2eResult } from './e2e';
+import type { RunResult } from './measure';
 
 /** US East (N. Virginia) on-demand list prices, USD, from ../shared/PRICES.md. */
 export const PRICES = {
@@ -49,9 +49,10 @@ export interface Counts {
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 
-export function countsOf(e2e: E2eResult): Counts {
-  const sum = (f: (c: E2eResult['commands'][number]) => number) => e2e.commands.reduce((s, c) => s + f(c), 0);
-  const dynamo = (set: Set<string>) => (c: E2eResult['commands'][number]) => c.client === 'DynamoDB' && set.has(c.command);
+/** The counts of a run (syncline's or the peer's); capture functions are those whose id starts with `capture-`. */
+export function countsOf(e2e: Pick<RunResult, 'delivered' | 'commands' | 'functions'>): Counts {
+  const sum = (f: (c: RunResult['commands'][number]) => number) => e2e.commands.reduce((s, c) => s + f(c), 0);
+  const dynamo = (set: Set<string>) => (c: RunResult['commands'][number]) => c.client === 'DynamoDB' && set.has(c.command);
   return {
     records: e2e.delivered,
     apiRequests: e2e.functions.filter((f) => f.id.startsWith('capture-')).reduce((s, f) => s + f.invocations, 0),

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: prints syncline's performance figures (DESIGN.md §5). Figures, never pass/fail.
  *
- *   npm run bench [-- --records 10000] [--core-records 20000] [--only core,bundles,e2e]
+ *   npm run bench [-- --records 10000] [--core-records 20000] [--only core,bundles,e2e,peer]
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -11,13 +11,14 @@ import { benchBundles, type BundleRow } from './bundles';
 import { benchCore, type CoreResult } from './core';
 import { costLines, countsOf, PRICES } from './cost';
 import { benchE2e, type E2eResult } from './e2e';
+import { benchPeer, type PeerResult } from './peer';
 import { num, sig, table, usd } from './table';
 
 const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '10000' },
     'core-records': { type: 'string', default: '20000' },
-    only: { type: 'string', default: 'core,bundles,e2e' },
+    only: { type: 'string', default: 'core,bundles,e2e,peer' },
   },
 });
 const only = new Set(values.only!.split(',').map((s) => s.trim()));
@@ -33,6 +34,7 @@ const machine = `node ${process.version}, ${process.platform} ${process.arch}, $
 let core: CoreResult | undefined;
 let bundles: BundleRow[] | undefined;
 let e2e: E2eResult | undefined;
+let peer: PeerResult | undefined;
 
 if (only.has('core')) {
   progress(`core: ${values['core-records']} records × 6 pipelines, one core…`);
@@ -45,6 +47,10 @@ if (only.has('bundles')) {
 if (only.has('e2e')) {
   progress(`e2e: local runtime (DynamoDB Local + fauxqs), ${values.records} records as signed webhooks…`);
   e2e = await benchE2e({ config, records: Number(values.records) });
+}
+if (only.has('peer')) {
+  progress(`peer: the same sync with Powertools batch + idempotency on its own DynamoDB Local + fauxqs, ${values.records} records…`);
+  peer = await benchPeer({ records: Number(values.records) });
 }
 
 const out: string[] = [];
@@ -142,6 +148,46 @@ if (e2e) {
     [
       `syncline: ${usd(total)} USD per million records = ${((100 * total) / PRICES.airbytePerMillionRows).toFixed(0)}% of Airbyte's ${PRICES.airbytePerMillionRows}, ${(total / PRICES.pipesPerMillionRequests).toFixed(1)}× the EventBridge Pipes request price (Pipes only moves events: no transform, merge, state, audit or target writes).`,
       'Lambda compute uses the plan\'s memory sizes (arm64) and the local durations above, so it is an upper bound. Not included: CloudWatch Logs and metrics (Powertools JSON logs, EMF), X-Ray traces, Secrets Manager and KMS calls, DynamoDB storage, data transfer, idle ESM polling, free tiers.',
+    ],
+  );
+}
+
+if (peer) {
+  /** The side-by-side figures of one run. */
+  const figures = (run: E2eResult | PeerResult) => {
+    const n = run.delivered || 1;
+    const c = countsOf(run);
+    const lines = costLines(c);
+    const dynamoCalls = run.commands.filter((x) => x.client === 'DynamoDB').reduce((s, x) => s + x.calls, 0);
+    const usdTotal = lines.reduce((s, l) => s + l.usdPerMillionRecords, 0);
+    return { lines, values: [dynamoCalls / n, c.wruMeasured / n, c.rruMeasured / n, c.sqsBilledRequests / n, usdTotal, run.recordsPerSecond] };
+  };
+  const p = figures(peer);
+  const s = e2e ? figures(e2e) : undefined;
+  const labels = ['DynamoDB calls per record', 'WRU per record (measured)', 'RRU per record (measured)', 'SQS billed requests per record', 'USD per million records (Lambda compute included)', 'throughput, records/s'];
+  const targets = ['', '≤ 3', '', '≤ 0.3', '≤ 2.5', ''];
+  const fmt = (v: number, i: number) => (i === 4 ? usd(v) : i === 5 ? num(v, 1) : sig(v));
+  const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? '1.00×' : 'n/a') : `${(a / b).toFixed(2)}×`);
+  const rows = labels.map((label, i) => (s ? [label, fmt(s.values[i]!, i), fmt(p.values[i]!, i), targets[i]!, ratio(s.values[i]!, p.values[i]!)] : [label, fmt(p.values[i]!, i), targets[i]!]));
+  const n = peer.delivered || 1;
+  const pn = (x: number) => sig(x / n);
+  const byTable = [...peer.tables].sort((a, b) => b.writeUnits - a.writeUnits).map((t) => `${t.role} ${pn(t.writeUnits)}`).join(', ');
+  const calls = [...peer.commands]
+    .sort((a, b) => a.client.localeCompare(b.client) || b.calls - a.calls)
+    .map((c) => `${c.client} ${c.command} ${pn(c.calls)}${c.errors ? ` (${num(c.errors)} failed: ${Object.entries(c.errorNames).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`)
+    .join(', ');
+  const services = p.lines.map((l, i) => `${l.service} ${l.unit.split(' (')[0]} ${usd(l.usdPerMillionRecords)}${s ? ` (syncline ${usd(s.lines[i]!.usdPerMillionRecords)})` : ''}`).join('; ');
+  section(
+    `3a. The same sync built with Powertools (batch + idempotency), measured the same way: ${num(peer.delivered)} records${e2e ? ', same records as sections 2-3, in the same bench run' : ''}`,
+    table(s ? ['figure', 'syncline', 'Powertools peer', 'target', 'syncline ÷ peer'] : ['figure', 'Powertools peer', 'target'], rows),
+    [
+      'Peer (test/bench/peer.ts): capture verifies the webhook signature and sends one SQS message per record (SendMessageBatch, 10 per call); the consumer (batch size 10, no batching window) runs BatchProcessor(EventType.SQS) + processPartialResponse, each record through makeIdempotent (DynamoDBPersistenceLayer, key = messageId) to a conditional PutItem (absent or older version) into the target table and an audit PutItem. It does what syncline does for this flow minus the per-key state and merge (field-level LWW), conflict handling, webhook-id dedupe and claim checks; its audit table has no index.',
+      `Measured as syncline's e2e run: fresh DynamoDB Local + fauxqs servers, the same signed webhooks (100 records per request, 4 in parallel), call-counting middleware, handler wrapper and 500 uncounted warm-up records${e2e ? '; the peer runs after syncline, not alongside it' : ''}. USD with the same prices and Lambda compute from local durations (peer memory: capture 512 MB, consumer 256 MB).`,
+      `Peer calls per record: ${calls}. WRU per record by table: ${byTable}.`,
+      `Peer USD per million records by service: ${services}.`,
+      `Peer throughput: ${num(peer.records)} sent / ${num(peer.delivered)} delivered${peer.timedOut ? ' (timed out)' : ''}, lag p50 / p99 ${num(peer.lagMs.p50 / 1000, 1)} / ${num(peer.lagMs.p99 / 1000, 1)} s, ${num(peer.targetItems)} items in its target table (warm-up included), queue drained afterwards: ${peer.idleAtEnd ? 'yes' : 'no'}.`,
+      ...(s ? ['syncline ÷ peer: below 1× syncline uses less per record than the peer (for throughput: is slower).'] : []),
+      ...peer.warnings.map((w) => `warning (peer): ${w}`),
     ],
   );
 }
