@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import type { Conflict } from '../../functions/core/merge';
-import { STORE_TABLES } from '../../functions/plan/plan';
+import { CONFLICT_OPEN_INDEX } from '../../functions/plan/store-tables';
 import { createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
 
 const RETENTION_DAYS = 30;
-const OPEN_INDEX = STORE_TABLES.find((t) => t.id === 'conflicts')!.indexes[0]!.name;
 
 const conflict = (flow: string, id: string): Conflict => ({
   id,
@@ -108,7 +107,7 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     expect((await store.list(flow, 'resolved')).length).toBe(150);
     expect(ids(await store.list(other, 'open'))).toEqual(['elsewhere']);
     // The open listing reads the index, which holds the open conflicts only: none of the closed ones is paid for.
-    const read = await doc.send(new QueryCommand({ TableName: tables.conflicts, IndexName: OPEN_INDEX, KeyConditionExpression: 'openFlow = :f', ExpressionAttributeValues: { ':f': flow } }));
+    const read = await doc.send(new QueryCommand({ TableName: tables.conflicts, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :f', ExpressionAttributeValues: { ':f': flow } }));
     expect(read.ScannedCount).toBe(3);
   });
 });

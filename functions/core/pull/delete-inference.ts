@@ -1,17 +1,12 @@
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { PulledKey, PullRunState } from '../../ports';
-import type { PullDeps } from './pull-types';
+import type { PullContext, PullDeps } from './pull-types';
 
 /** The audit key of source-level decisions (delete inference refused). */
 export const pullAuditKey = (source: string): string => `~pull/${source}`;
 
 /** What delete inference needs of the running pull. */
-export interface DeleteInference {
-  readonly deps: PullDeps;
-  /** Sends envelopes to the transform queue; throws when some could not be sent. */
-  readonly send: (envelopes: readonly ChangeEnvelope[]) => Promise<void>;
-  readonly auditKeyOf: (key: string) => string;
-}
+export type DeleteInference = Pick<PullContext, 'deps' | 'send' | 'auditKeyOf'>;
 
 /** Keys in the known set but not seen by this complete run become deletes, unless they exceed maxDeleteRatio. */
 export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acceptDeletes: boolean): Promise<{ deleted: number; refused?: number }> {

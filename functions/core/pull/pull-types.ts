@@ -1,4 +1,5 @@
 import type { FlowConfig } from '../../config/schema';
+import type { ChangeEnvelope } from '../envelope';
 import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, PullReader, PullStateStore, QuarantineStore } from '../../ports';
 import type { ScheduleSource } from './records';
 
@@ -26,7 +27,35 @@ export interface PullSummary {
   /** The source failed (after retries); the run resumes from its checkpoint or, after repeated failures, is abandoned. */
   readonly error?: string;
   /** Totals of the whole run, when it spanned several invocations. */
-  readonly run?: { readonly pages: number; readonly records: number; readonly changed: number; readonly quarantined: number; readonly invocations: number };
+  readonly run?: PullCounts & { readonly invocations: number };
+}
+
+/** Pages, records, changed and quarantined, of an invocation or of a whole run. */
+export interface PullCounts {
+  readonly pages: number;
+  readonly records: number;
+  readonly changed: number;
+  readonly quarantined: number;
+}
+
+/** What one page added to its run. */
+export interface PageResult {
+  readonly records: number;
+  readonly changed: number;
+  readonly quarantined: number;
+  /** A record without a readable key was quarantined: its key may still exist. */
+  readonly keyless: boolean;
+  /** The run's high-water mark after the page (incremental mode). */
+  readonly hwm?: string;
+  /** A chunk of seen keys was written (full mode). */
+  readonly seenWritten: boolean;
+}
+
+/** What became of delete inference when a run finished; absent fields did not apply. */
+export interface DeleteOutcome {
+  readonly deletesInferred: number;
+  readonly deletesRefused?: number;
+  readonly deletesSkipped?: string;
 }
 
 export interface PullDeps {
@@ -59,4 +88,15 @@ export interface PullRequest {
   readonly acceptDeletes?: boolean;
   /** Start a new run even if one is active (its progress is dropped). */
   readonly restart?: boolean;
+}
+
+/** What the parts of one invocation's pull share. */
+export interface PullContext {
+  readonly deps: PullDeps;
+  /** Raw fields that identify a pulled record. */
+  readonly keyFields: readonly string[];
+  /** Sends envelopes to the transform queue; throws when some could not be sent. */
+  readonly send: (envelopes: readonly ChangeEnvelope[]) => Promise<void>;
+  /** The audit key of a record's raw key ('' when the transform sets the key). */
+  readonly auditKeyOf: (key: string) => string;
 }

@@ -1,0 +1,156 @@
+import type { FlowConfig } from '../../config/schema';
+import { MAX_RECORD_BYTES } from '../claim-check';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
+import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
+import type { PageResult, PullContext, PullDeps } from './pull-types';
+import { prepareRecord, type PreparedRecord, type RejectedRecord } from './records';
+import { trackCursor } from './run-state';
+
+type Rejection = RejectedRecord & { readonly position: string };
+
+/** A page's items sorted out before anything is written. */
+interface SortedPage {
+  /** One record a key: the last occurrence on the page wins. */
+  readonly records: readonly PreparedRecord[];
+  readonly rejected: readonly Rejection[];
+  /** Keys present at the source, rejected ones with a readable key included. */
+  readonly seen: ReadonlySet<string>;
+  readonly keyless: boolean;
+  readonly hwm?: string;
+}
+
+/** Prepares, diffs, sends and records one page. Throws if sending fails, before anything is checkpointed. */
+export async function emitPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunState): Promise<PageResult> {
+  const { deps } = ctx;
+  const { flow, source, state, metrics } = deps;
+  const at = deps.clock.now();
+  const page = sortPage(ctx, items, run);
+  const quarantined = page.rejected.map((r) => quarantineOf(ctx, run, at, r));
+  const changed = await changedRecords(deps, page.records);
+  const envelopes = changed.map((r) => captureEnvelope(flow.id, source.id, r, at));
+  const entries: AuditEntry[] = [
+    ...quarantined.map((q) => q.entry),
+    ...changed.map((r): AuditEntry => ({ flow: flow.id, key: ctx.auditKeyOf(r.key), step: 'capture', at, source: source.id, eventId: r.id, outcome: 'captured', detail: { op: 'upsert' } })),
+  ];
+  await ctx.send(envelopes);
+  if (quarantined.length) await deps.quarantine.put(quarantined.map((q) => q.item));
+  if (entries.length) await deps.audit.write(entries);
+  if (source.mode === 'full') {
+    if (changed.length) await state.putKeys(flow.id, source.id, changed.map((r) => ({ key: r.key, hash: r.hash, keyData: r.keyData })));
+    if (page.seen.size) await state.appendSeen(flow.id, source.id, run.runId, run.seenChunks, [...page.seen]);
+  }
+  if (quarantined.length) metrics.count('Quarantined', quarantined.length);
+  if (envelopes.length) metrics.count('Captured', envelopes.length);
+  return {
+    records: items.length,
+    changed: envelopes.length,
+    quarantined: quarantined.length,
+    keyless: page.keyless,
+    hwm: page.hwm,
+    seenWritten: source.mode === 'full' && page.seen.size > 0,
+  };
+}
+
+function sortPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunState): SortedPage {
+  const { flow, source } = ctx.deps;
+  const rejected: Rejection[] = [];
+  const seen = new Set<string>();
+  const byKey = new Map<string, PreparedRecord>();
+  let keyless = false;
+  let hwm = run.hwm;
+  for (const item of items) {
+    const prepared = withinSize(
+      item.error !== undefined ? { ok: false, reason: item.error } : prepareRecord(flow, source, ctx.keyFields, item.record, item.position, run.startedAt),
+    );
+    if (!prepared.ok) {
+      rejected.push({ ...prepared, position: item.position });
+      // A rejected record with a key still counts as present: no delete is inferred for it.
+      if (prepared.key !== undefined) seen.add(prepared.key);
+      else keyless = true;
+      continue;
+    }
+    seen.add(prepared.key);
+    if (source.mode === 'incremental' && prepared.cursor !== undefined) {
+      const mark = trackCursor(run, hwm, prepared.cursor);
+      hwm = mark.hwm;
+      if (mark.older) continue;
+    }
+    byKey.set(prepared.key, prepared);
+  }
+  return { records: [...byKey.values()], rejected, seen, keyless, hwm };
+}
+
+function withinSize(prepared: PreparedRecord | RejectedRecord): PreparedRecord | RejectedRecord {
+  if (!prepared.ok || Buffer.byteLength(JSON.stringify(prepared.record), 'utf8') <= MAX_RECORD_BYTES) return prepared;
+  return { ok: false, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: prepared.record, key: prepared.key };
+}
+
+/** Full mode sends only records whose hash differs from the one last sent for their key. */
+async function changedRecords({ flow, source, state }: PullDeps, records: readonly PreparedRecord[]): Promise<readonly PreparedRecord[]> {
+  if (source.mode !== 'full' || records.length === 0) return records;
+  const last = await state.getKeys(flow.id, source.id, records.map((r) => r.key));
+  return records.filter((r) => last.get(r.key)?.hash !== r.hash);
+}
+
+function captureEnvelope(flow: string, source: string, r: PreparedRecord, at: number): ChangeEnvelope {
+  return { v: ENVELOPE_VERSION, id: r.id, flow, source, key: '', op: 'upsert', data: r.record, ts: r.ts, seq: r.seq, lineage: [{ step: 'capture', at, outcome: 'captured' }] };
+}
+
+function quarantineOf(ctx: PullContext, run: PullRunState, at: number, rejected: Rejection): { item: QuarantineItem; entry: AuditEntry } {
+  const { flow, source, maskRecord } = ctx.deps;
+  const { position, reason } = rejected;
+  const id = eventId(flow.id, source.id, 'quarantine', position, rejected.key ?? '', run.runId);
+  return {
+    item: {
+      flow: flow.id,
+      id,
+      source: source.id,
+      at,
+      reason,
+      errors: [`${position}: ${reason}`],
+      record: rejected.record ? maskRecord(rejected.record) : {},
+      envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op: 'upsert', ts: at, seq: position, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
+      position,
+    },
+    entry: {
+      flow: flow.id,
+      key: rejected.key !== undefined ? ctx.auditKeyOf(rejected.key) : '',
+      step: 'capture',
+      at,
+      source: source.id,
+      eventId: id,
+      outcome: 'quarantined',
+      reason: `${reason} (${position})`,
+    },
+  };
+}
+
+/** Sends envelopes to the transform queue; throws when some could not be sent. */
+export function transformQueueSender(deps: PullDeps): PullContext['send'] {
+  return async (envelopes) => {
+    if (envelopes.length === 0) return;
+    const { failed } = await deps.publisher.send(
+      deps.transformQueueUrl,
+      envelopes.map((e) => ({ id: e.id, body: JSON.stringify(e) })),
+    );
+    if (failed.length > 0) throw new Error(`${failed.length} of ${envelopes.length} envelopes could not be sent to the transform queue`);
+  };
+}
+
+/** The audit key of a pulled record: its raw key when the transform leaves the key fields alone, else '' (set by transform). */
+export function auditKeyFn(flow: FlowConfig, keyFields: readonly string[]): (key: string) => string {
+  const t = flow.transform;
+  const touched = [
+    ...Object.keys(t.rename ?? {}),
+    ...Object.values(t.rename ?? {}),
+    ...Object.keys(t.set ?? {}),
+    ...Object.keys(t.compute ?? {}),
+    ...Object.keys(t.mask ?? {}),
+  ];
+  const raw =
+    t.detectPii !== 'mask' &&
+    keyFields.length === flow.key.length &&
+    keyFields.every((k, i) => k === flow.key[i]) &&
+    flow.key.every((k) => !touched.some((p) => p === k || k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+  return raw ? (key) => key : () => '';
+}

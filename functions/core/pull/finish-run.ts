@@ -1,0 +1,59 @@
+import type { PullRunState, SeenList } from '../../ports';
+import { inferDeletes } from './delete-inference';
+import type { ReadOutcome } from './page-loop';
+import type { DeleteOutcome, PullContext } from './pull-types';
+import { lastRunSummary } from './pull-summary';
+import { closeRun, withKnown } from './run-state';
+
+const DELETES_DISABLED = 'delete detection is disabled';
+
+/** Ends a run: infers deletes when it may, keeps the key lists of the known set, and saves the closed run. */
+export async function finishRun(ctx: PullContext, read: ReadOutcome, acceptDeletes: boolean): Promise<{ run: PullRunState; deletes: DeleteOutcome }> {
+  const { flow, source, state, clock, logger } = ctx.deps;
+  const complete = read.partialReason === undefined;
+  const { deletes, known } = await settleKnownKeys(ctx, read.run, deleteSkipReason(ctx, read), acceptDeletes);
+  const last = lastRunSummary(read.run, clock.now(), complete, deletes, read.error);
+  const run = closeRun(read.run, source, complete, known, last);
+  await state.putRun(run);
+  logger.info('pull finished', { flow: flow.id, source: source.id, ...last });
+  return { run, deletes };
+}
+
+function deleteSkipReason({ deps }: PullContext, { run, partialReason }: ReadOutcome): string | undefined {
+  if (deps.source.mode === 'incremental') return 'incremental mode does not infer deletes';
+  if (deps.source.deletes?.enabled === false) return DELETES_DISABLED;
+  if (partialReason !== undefined) return `partial pull: ${partialReason}`;
+  if (run.keylessQuarantined) return 'partial pull: a record without a readable key was quarantined';
+  return undefined;
+}
+
+/**
+ * Full mode: a complete run infers deletes and becomes the known set, unless the ratio guard refused them; a partial
+ * run's keys join the known set. Key lists that leave the set are dropped. Incremental mode keeps no key lists.
+ */
+async function settleKnownKeys(
+  ctx: PullContext,
+  run: PullRunState,
+  skipped: string | undefined,
+  acceptDeletes: boolean,
+): Promise<{ deletes: DeleteOutcome; known: readonly SeenList[] }> {
+  const { flow, source, state } = ctx.deps;
+  const current: SeenList = { runId: run.runId, chunks: run.seenChunks };
+  if (source.mode !== 'full') {
+    await state.dropSeen(flow.id, source.id, current);
+    return { deletes: { deletesInferred: 0, ...(skipped !== undefined ? { deletesSkipped: skipped } : {}) }, known: [] };
+  }
+  let deletes: DeleteOutcome;
+  let known: readonly SeenList[];
+  if (skipped === undefined) {
+    const inferred = await inferDeletes(ctx, run, acceptDeletes);
+    deletes = { deletesInferred: inferred.deleted, ...(inferred.refused !== undefined ? { deletesRefused: inferred.refused } : {}) };
+    known = inferred.refused === undefined ? [current] : withKnown(run, current);
+  } else {
+    deletes = { deletesInferred: 0, deletesSkipped: skipped };
+    known = skipped === DELETES_DISABLED ? [current] : withKnown(run, current);
+  }
+  const keep = new Set(known.map((k) => k.runId));
+  for (const list of [...run.known, current]) if (!keep.has(list.runId)) await state.dropSeen(flow.id, source.id, list);
+  return { deletes, known };
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { PullRunState, SeenList } from '../../ports';
+import type { PageResult } from './pull-types';
+import { compareCursor, type ScheduleSource } from './records';
+
+/** Key lists kept for the known-key union: the last accepted run plus the newest partial ones. */
+const MAX_KNOWN_LISTS = 4;
+
+/** The run this invocation works on: the active one continued, or a new one that inherits the known keys and the mark. */
+export function openRun(flow: string, source: string, previous: PullRunState | undefined, restart: boolean, now: number): PullRunState {
+  if (previous?.active && !restart) return { ...previous, invocations: previous.invocations + 1 };
+  return {
+    flow,
+    source,
+    active: true,
+    runId: `${now.toString(36)}-${randomUUID().slice(0, 8)}`,
+    startedAt: now,
+    invocations: 1,
+    failures: 0,
+    pages: 0,
+    records: 0,
+    changed: 0,
+    quarantined: 0,
+    keylessQuarantined: false,
+    seenChunks: 0,
+    known: previous?.known ?? [],
+    since: previous?.since,
+    last: previous?.last,
+  };
+}
+
+/** The run once a page is sent and recorded: it resumes after that page, and a failure streak ends. */
+export function advanceRun(run: PullRunState, continuation: string | undefined, page: PageResult): PullRunState {
+  return {
+    ...run,
+    continuation,
+    pages: run.pages + 1,
+    records: run.records + page.records,
+    changed: run.changed + page.changed,
+    quarantined: run.quarantined + page.quarantined,
+    keylessQuarantined: run.keylessQuarantined || page.keyless,
+    seenChunks: page.seenWritten ? run.seenChunks + 1 : run.seenChunks,
+    hwm: page.hwm,
+    failures: 0,
+  };
+}
+
+/**
+ * Incremental mode: whether a record's cursor is older than the committed mark (the record is unchanged), and the
+ * run's high-water mark after it. Records equal to the mark are re-sent: same ids, merged idempotently.
+ */
+export function trackCursor(run: PullRunState, hwm: string | undefined, cursor: string): { readonly older: boolean; readonly hwm?: string } {
+  if (run.since !== undefined && compareCursor(cursor, run.since) < 0) return { older: true, hwm };
+  return { older: false, hwm: hwm === undefined || compareCursor(cursor, hwm) > 0 ? cursor : hwm };
+}
+
+/** The finished run, inactive until the next one starts. */
+export function closeRun(run: PullRunState, source: ScheduleSource, complete: boolean, known: readonly SeenList[], last: Record<string, unknown>): PullRunState {
+  return {
+    ...run,
+    active: false,
+    continuation: undefined,
+    known,
+    // The high-water mark moves only when every page up to it was read and sent.
+    since: source.mode === 'incremental' && complete ? (run.hwm ?? run.since) : run.since,
+    hwm: undefined,
+    last,
+  };
+}
+
+/** The known-key lists with this run's added, capped: the oldest (last accepted) list stays. */
+export function withKnown(run: PullRunState, current: SeenList): SeenList[] {
+  const lists = [...run.known, current];
+  if (lists.length <= MAX_KNOWN_LISTS) return lists;
+  return [lists[0]!, ...lists.slice(lists.length - (MAX_KNOWN_LISTS - 1))];
+}
