@@ -69,16 +69,23 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   async write(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const windows = this.windows(entries);
-    const items = [...entries.map((e) => this.toItem(e)), ...windows.map((w) => w.item)];
+    // Entries that lineage finds elsewhere (a state item, a decision entry) are only counted in the windows.
+    const own = entries.flatMap((e, i) => (e.heldBy ? [] : [i]));
+    const items = [...own.map((i) => this.toItem(entries[i]!)), ...windows.map((w) => w.item)];
     try {
       await batchPutAll(this.client, this.tableName, items, this.retry, (i) => `${i.pk}\u0000${i.sk}`);
     } catch (err) {
       if (!(err instanceof PartialWriteError)) throw err;
       // A refused window fails the entries it holds, so their records are retried and counted once written.
-      const failed = new Set(err.failed.flatMap((i) => (i < entries.length ? [i] : windows[i - entries.length]!.positions)));
+      const failed = new Set(err.failed.flatMap((i) => (i < own.length ? [own[i]!] : windows[i - own.length]!.positions)));
       throw new PartialWriteError([...failed].sort((a, b) => a - b), err.reasons);
     }
     for (const e of entries) this.decisions?.info('decision', decisionLogFields(e));
+  }
+
+  async archive(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await batchPutAll(this.client, this.tableName, entries.map((e) => this.toItem(e)), this.retry, (i) => `${i.pk}\u0000${i.sk}`);
   }
 
   /** The entries of one write by flow and hour, in items of at most WINDOW_ENTRIES entries. */
@@ -95,7 +102,7 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
         const part = positions.map((i) => entries[i]!);
         const at = Math.min(...part.map((e) => e.at));
         const flow = part[0]!.flow;
-        const body = part.map(({ flow: _, ...rest }) => rest);
+        const body = part.map(windowEntry);
         out.push({
           positions,
           item: {
@@ -170,8 +177,26 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   }
 }
 
+/**
+ * What a window keeps of an entry: what status (outcomes, lag from `detail.ts`, flagged PII names) and replay (keys
+ * decided) read. Reasons and the rest of the detail are in the entry items, the state items and the decision log.
+ */
+function windowEntry(e: AuditEntry): Record<string, unknown> {
+  const detail = Object.fromEntries(Object.entries(e.detail ?? {}).filter(([k]) => k === 'ts' || k === 'piiFlagged'));
+  return {
+    key: e.key,
+    step: e.step,
+    at: e.at,
+    eventId: e.eventId,
+    outcome: e.outcome,
+    ...(e.target !== undefined ? { target: e.target } : {}),
+    ...(e.version !== undefined ? { version: e.version } : {}),
+    ...(Object.keys(detail).length > 0 ? { detail } : {}),
+  };
+}
+
 function unpackWindow(flow: string, z: Uint8Array): AuditEntry[] {
-  return (JSON.parse(inflateRawSync(z).toString('utf8')) as Omit<AuditEntry, 'flow'>[]).map((e) => ({ flow, ...e }));
+  return (JSON.parse(inflateRawSync(z).toString('utf8')) as Omit<AuditEntry, 'flow' | 'source'>[]).map((e) => ({ flow, source: '', ...e }));
 }
 
 function fromItem(item: Record<string, unknown>): AuditEntry {

@@ -1,8 +1,8 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
-import { packDoc, unpackDoc, viewOf, type MergeDoc, type RecordView } from '../core/merge';
-import { VersionConflictError, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
+import { VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -54,23 +54,30 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's transaction. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
-export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false) {
+export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote) {
+  // The marker also tells lineage when and what it delivered, so a delivery needs no audit item of its own.
+  const noted = note ? ', #at = :at, #ev = :ev' + (note.replayedBy !== undefined ? ', #by = :by' : '') : '';
   return {
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
-    UpdateExpression: 'SET #ver = :v, #hash = :h',
+    UpdateExpression: `SET #ver = :v, #hash = :h${noted}${note && note.replayedBy === undefined ? ' REMOVE #by' : ''}`,
     // A marker may exist with only a remote id or a create claim (no version yet). A replay writes the same version
     // again; nothing ever moves the marker back.
     ConditionExpression: replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v',
-    ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash' },
-    ExpressionAttributeValues: { ':v': version, ':h': hash },
+    ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash', ...(note ? { '#at': 'at', '#ev': 'ev', '#by': 'by' } : {}) },
+    ExpressionAttributeValues: {
+      ':v': version,
+      ':h': hash,
+      ...(note ? { ':at': note.at, ':ev': [...note.eventIds] } : {}),
+      ...(note?.replayedBy !== undefined ? { ':by': note.replayedBy } : {}),
+    },
   };
 }
 
 /**
  * StateStore on one DynamoDB table keyed by `pk` alone:
  * - `${flow}#${key}`: the state { pk, version, z, updatedAt, tscope? }, written by resolve only. `z` is the doc,
- *   packed (one table of clocks) and deflated: a typical record stays under the 1 KB a write unit covers, where a
+ *   packed (one table of clocks), with the key's recent decisions, deflated: a typical record stays under the 1 KB a write unit covers, where a
  *   doc and view as nested maps took about 4.5 KB. Items of earlier releases ({ flow, key, version, doc, view, ... })
  *   are still read, and rewritten in the new form by their next change;
  * - `~delivered#${flow}#${target}#${key}`: { pk, version, hash } last delivered to that target, moved only upwards.
@@ -108,7 +115,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
     }
 
     const states = new Map<string, StoredState>();
-    const markers = new Map<string, Record<string, { version: number; hash: string; remoteId?: string }>>();
+    const markers = new Map<string, Record<string, StoredState['delivered'][string]>>();
     for (const part of chunk(pks, 100)) {
       let pending: Record<string, unknown>[] = part.map((pk) => ({ pk }));
       for (let attempt = 1; pending.length > 0; attempt++) {
@@ -126,6 +133,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
               version: item.version === undefined ? 0 : Number(item.version),
               hash: (item.hash as string | undefined) ?? '',
               ...(typeof item.remoteId === 'string' ? { remoteId: item.remoteId } : {}),
+              ...(typeof item.at === 'number' ? { at: item.at, eventIds: Array.isArray(item.ev) ? (item.ev as string[]) : [] } : {}),
+              ...(typeof item.by === 'string' ? { replayedBy: item.by } : {}),
             };
             markers.set(marker.key, byTarget);
           } else {
@@ -146,7 +155,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
     return (await this.getMany(flow, [key])).get(key);
   }
 
-  /** Writes the state item only; `state.delivered` and `state.view` are not stored (markers hold one, the doc gives the other). */
+  /** Writes the state item (doc and recent decisions); `state.delivered` and `state.view` are not stored (markers hold one, the doc gives the other). */
   async put(state: StoredState, expectedVersion: number): Promise<void> {
     try {
       await this.client.send(
@@ -169,7 +178,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
           },
           ExpressionAttributeValues: {
             ':version': state.version,
-            ':z': packState(state.doc),
+            ':z': packState(state.doc, state.recent),
             ':updatedAt': state.updatedAt,
             ...(state.truncateScope ? { ':tscope': state.truncateScope } : {}),
             ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
@@ -200,9 +209,9 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
     return { keys, ...(next ? { cursor: next } : {}) };
   }
 
-  async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string): Promise<void> {
+  async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void> {
     try {
-      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash)));
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, false, note)));
     } catch (err) {
       // A newer (or the same) delivery is already recorded: nothing to do.
       if (errorName(err) === 'ConditionalCheckFailedException') return;
@@ -237,14 +246,17 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
     const pk = item.pk as string;
     const split = pk.indexOf('#');
     const flow = pk.slice(0, split);
-    const doc = item.z instanceof Uint8Array ? unpackState(item.z) : (item.doc as MergeDoc);
+    const key = pk.slice(split + 1);
+    const packed = item.z instanceof Uint8Array ? unpackState(flow, key, item.z) : undefined;
+    const doc = packed?.doc ?? (item.doc as MergeDoc);
     return {
       flow,
-      key: pk.slice(split + 1),
+      key,
       version: Number(item.version),
       doc,
       // An item of an earlier release carries its view; a packed one is resolved again.
-      view: item.z instanceof Uint8Array ? this.views(flow, doc) : (item.view as RecordView),
+      view: packed ? this.views(flow, doc) : (item.view as RecordView),
+      ...(packed && packed.recent.length > 0 ? { recent: packed.recent } : {}),
       delivered: (item.delivered ?? {}) as Delivered,
       updatedAt: Number(item.updatedAt ?? 0),
       ...(typeof item.tscope === 'string' ? { truncateScope: item.tscope } : {}),
@@ -277,11 +289,13 @@ function highest(legacy: Delivered, markers: Delivered | undefined): Delivered {
   return out;
 }
 
-/** The stored form of a doc: packed, as JSON, deflated. */
-export function packState(doc: MergeDoc): Uint8Array {
-  return deflateRawSync(Buffer.from(JSON.stringify(packDoc(doc)), 'utf8'));
+/** The stored form of a doc and the recent decisions: packed, as JSON, deflated. */
+export function packState(doc: MergeDoc, recent: readonly AuditEntry[] = []): Uint8Array {
+  const l = recent.map(({ flow: _f, key: _k, heldBy: _h, ...rest }) => rest);
+  return deflateRawSync(Buffer.from(JSON.stringify({ ...packDoc(doc), ...(l.length > 0 ? { l } : {}) }), 'utf8'));
 }
 
-export function unpackState(z: Uint8Array): MergeDoc {
-  return unpackDoc(JSON.parse(inflateRawSync(z).toString('utf8')) as Parameters<typeof unpackDoc>[0]);
+export function unpackState(flow: string, key: string, z: Uint8Array): { doc: MergeDoc; recent: AuditEntry[] } {
+  const packed = JSON.parse(inflateRawSync(z).toString('utf8')) as PackedDoc & { l?: Omit<AuditEntry, 'flow' | 'key'>[] };
+  return { doc: unpackDoc(packed), recent: (packed.l ?? []).map((e) => ({ flow, key, ...e })) };
 }

@@ -77,7 +77,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
       written = false;
     }
     // Recorded even when the target already had it: a retry after a lost marker update still records it.
-    const recorded = await this.recordDelivered(flow, targetId, key, version, view.hash, replay);
+    const recorded = await this.recordDelivered(change, view.hash);
     if (written && recorded !== undefined && recorded > version) {
       await this.undo(key, version);
       return 'skipped';
@@ -106,9 +106,10 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   /** Moves the delivered marker up to `version`; answers the newer version already recorded, if any. */
-  private async recordDelivered(flow: string, targetId: string, key: string, version: number, hash: string, replay = false): Promise<number | undefined> {
+  private async recordDelivered(change: TargetWrite, hash: string): Promise<number | undefined> {
+    const { flow, targetId, key, version, replay, note } = change;
     try {
-      await this.client.send(new UpdateCommand({ ...deliveredUpdate(this.stateTable, flow, targetId, key, version, hash, replay), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+      await this.client.send(new UpdateCommand({ ...deliveredUpdate(this.stateTable, flow, targetId, key, version, hash, replay, note), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
       return undefined;
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;

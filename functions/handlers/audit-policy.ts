@@ -1,5 +1,5 @@
 import type { FlowConfig } from '../config/schema';
-import { keyProblem } from '../core/envelope';
+import { keyProblem, type ChangeEnvelope } from '../core/envelope';
 import type { AuditEntry, AuditOutcome } from '../ports';
 
 const ERROR_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['quarantined', 'failed', 'conflict']);
@@ -27,6 +27,24 @@ export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): Aud
 export function auditableOwned<O>(flow: FlowConfig, entries: readonly { entry: AuditEntry; owner: O }[]): { entry: AuditEntry; owner: O }[] {
   return entries
     .map((e) => (keyProblem(e.entry.key) ? { ...e, entry: { ...e.entry, key: '' } } : e))
+    // A plain capture is shown in lineage from the entry of the step that decides its record (`detail.captured`);
+    // one that says more (a review's resolution, a backfill) keeps an item of its own.
+    .map((e) => (isPlainCapture(e.entry) ? { ...e, entry: { ...e.entry, heldBy: 'decision' as const } } : e))
     // A capture whose key only the transform can derive is audited by the transform step, under that key.
     .filter((e) => keepsAudit(flow, e.entry.outcome) && !(e.entry.outcome === 'captured' && e.entry.key === ''));
+}
+
+/**
+ * A decision entry that also tells when and how its change was captured (`detail.captured`), at audit level `all`:
+ * lineage shows the capture from it, so a capture costs no audit item of its own.
+ */
+export function withCapture(flow: FlowConfig, entry: AuditEntry, env: ChangeEnvelope): AuditEntry {
+  const capture = env.lineage.find((l) => l.step === 'capture' && l.outcome === 'captured');
+  if (!capture || !keepsAudit(flow, 'captured')) return entry;
+  const captured = { at: capture.at, op: env.op, ...(env.pos !== undefined ? { position: env.pos } : {}) };
+  return { ...entry, detail: { ...entry.detail, captured } };
+}
+
+function isPlainCapture(e: AuditEntry): boolean {
+  return e.outcome === 'captured' && e.reason === undefined && Object.keys(e.detail ?? {}).every((k) => k === 'op' || k === 'position');
 }

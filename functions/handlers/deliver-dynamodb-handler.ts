@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
-import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
+import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
@@ -57,6 +57,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               ts: changeTimeOf(state.view),
               ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
               ...(group.replay ? { replay: true } : {}),
+              note: deliveryNote(ctx, group),
             }),
           );
           if (!outcome) {
@@ -65,7 +66,8 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
           }
           decisions.push({
             group,
-            entry: outcome === 'written' ? deliveryEntry(ctx, group, state, 'delivered') : deliveryEntry(ctx, group, state, 'skipped', 'target already has this version or a newer one'),
+            // The writer recorded the delivery in the target's marker, where lineage reads it.
+            entry: outcome === 'written' ? { ...deliveryEntry(ctx, group, state, 'delivered'), heldBy: 'marker' } : deliveryEntry(ctx, group, state, 'skipped', 'target already has this version or a newer one'),
           });
         }),
       );

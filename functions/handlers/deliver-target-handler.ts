@@ -13,7 +13,7 @@ import {
   type TargetWrite,
   telemetryOf,
 } from '../ports';
-import { changeTimeOf, deliveryEntry, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
+import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
@@ -94,11 +94,11 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
             const result = results!.get(group.key) ?? { status: 'retry' as const, reason: 'the writer gave no result' };
             if (result.status === 'written') {
               const marked = await batch.attempt(group.messageIds, 'recording the delivered version failed', async () => {
-                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash);
+                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash, deliveryNote(ctx, group));
                 return true;
               });
               if (!marked) return;
-              entries.push({ group, entry: entry(group, state, 'delivered') });
+              entries.push({ group, entry: { ...entry(group, state, 'delivered'), heldBy: 'marker' } });
             } else if (result.status === 'retry') {
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);

@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
-import type { AuditEntry, AuditLog, LogPort, MetricsPort, StoredState } from '../ports';
+import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, StoredState } from '../ports';
 import { auditableOwned } from './audit-policy';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
 import { type SqsBatch } from './sqs-batch';
@@ -101,6 +101,11 @@ export interface DeliveryContext {
 export interface DeliveryDecision {
   readonly group: DeliveryGroup;
   readonly entry: AuditEntry;
+}
+
+/** What the target's delivered marker records of a delivery, for lineage. */
+export function deliveryNote(ctx: DeliveryContext, group: DeliveryGroup): DeliveryNote {
+  return { at: ctx.now, eventIds: [...group.eventIds], ...(group.replay ? { replayedBy: group.replay.by } : {}) };
 }
 
 /** The `deliver` audit entry of a key's state; `detail.ts` is the source time status measures lag from. */

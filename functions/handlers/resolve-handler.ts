@@ -19,7 +19,8 @@ import {
   telemetryOf,
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
-import { auditableOwned } from './audit-policy';
+import { auditableOwned, withCapture } from './audit-policy';
+import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 
@@ -61,6 +62,8 @@ interface Resolved {
   readonly state?: StoredState;
   /** Targets to notify. */
   readonly targets: readonly string[];
+  /** The resolve entry of each change (those the state item keeps marked so). */
+  readonly entries: readonly AuditEntry[];
 }
 
 export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
@@ -110,7 +113,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       const now = clock.now();
       const echoes = dropEchoes(groups, stored);
       if (echoes.length > 0) {
-        const entries = echoes.map(({ key, env, state }): AuditEntry => ({
+        const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
           flow: flow.id,
           key,
           step: 'resolve',
@@ -121,7 +124,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
           version: state.version,
           detail: { origin: env.origin },
-        }));
+        }, env));
         const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
         if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
         metrics.count('Echo', echoes.length);
@@ -213,24 +216,29 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (!docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
         const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version) : [];
-        return { group, result, state: current, targets };
+        return { group, result, state: current, targets, entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
       }
       // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
       const scoped = group.envelopes.findLast((e) => e.tbl !== undefined);
       const scope = result.view.deleted ? undefined : scoped ? truncateScope(flow.id, scoped.source, scoped.tbl!) : current?.truncateScope;
+      const version = (current?.version ?? 0) + 1;
+      // The state item keeps the key's latest decisions for lineage; the ones it lets go are written out first.
+      const kept = keepRecent(flow, current, decisionEntries(flow, group.key, group.envelopes, result, version, now));
+      if (kept.archived.length > 0) await deps.audit.archive(kept.archived);
       const next: StoredState = {
         flow: flow.id,
         key: group.key,
-        version: (current?.version ?? 0) + 1,
+        version,
         doc: result.doc,
         view: result.view,
         delivered: current?.delivered ?? {},
         updatedAt: now,
         ...(scope !== undefined ? { truncateScope: scope } : {}),
+        ...(kept.recent.length > 0 ? { recent: kept.recent } : {}),
       };
       try {
         await stateStore.put(next, current?.version ?? 0);
-        return { group, result, state: next, targets: result.changed ? targetIds : [] };
+        return { group, result, state: next, targets: result.changed ? targetIds : [], entries: kept.entries };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err;
         logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });
@@ -244,28 +252,15 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   async function record(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
     const entries: { entry: AuditEntry; owner: readonly string[] }[] = [];
     for (const r of resolved) {
-      const byId = new Map(r.group.envelopes.map((e) => [e.id, e]));
-      for (const d of r.result.decisions) {
-        const entry: AuditEntry = {
-          flow: flow.id,
-          key: r.group.key,
-          step: 'resolve',
-          at: now,
-          source: byId.get(d.id)?.source ?? '',
-          eventId: d.id,
-          outcome: d.outcome,
-          reason: d.reason,
-          version: r.state?.version,
-          // Names of fields that looked like PII (detectPii "flag"), for `syncline status`: no extra write.
-          ...(byId.get(d.id)?.piiFlagged?.length ? { detail: { piiFlagged: byId.get(d.id)!.piiFlagged } } : {}),
-        };
+      for (const entry of r.entries) {
         entries.push({ entry, owner: r.group.messageIds });
         // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:
         // say so per target, so every won change ends in a delivery entry and the accounting closes.
-        if (d.outcome === 'won' && r.targets.length === 0 && r.state) {
+        if (entry.outcome === 'won' && r.targets.length === 0 && r.state) {
           for (const target of targetIds) {
+            const { heldBy: _, detail: __, ...skipped } = entry;
             entries.push({
-              entry: { ...entry, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
+              entry: { ...skipped, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
               owner: r.group.messageIds,
             });
           }

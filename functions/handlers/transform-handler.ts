@@ -13,7 +13,7 @@ import {
   type QuarantineStore,
   telemetryOf,
 } from '../ports';
-import { auditableOwned } from './audit-policy';
+import { auditableOwned, withCapture } from './audit-policy';
 import { isTruncate, parseStepMessage } from './step-messages';
 import { runSqsBatch } from './sqs-batch';
 import { keptAfterTransform } from '../core/transform/kept-fields';
@@ -175,7 +175,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
       case 'filtered':
         return {
           messageId: record.messageId,
-          audit: { ...base, key: result.key ?? '', outcome: 'filtered', reason: `did not match filter ${canonicalJson(result.pattern)}` },
+          audit: withCapture(flow, { ...base, key: result.key ?? '', outcome: 'filtered', reason: `did not match filter ${canonicalJson(result.pattern)}` }, env),
         };
       case 'quarantined': {
         const { data: _data, before: _before, ...envelope } = env;
@@ -192,7 +192,7 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
             envelope: { ...envelope, key: result.key ?? env.key, lineage: [...env.lineage, { step: 'transform', at: now, outcome: 'quarantined' }] },
             position: env.seq,
           },
-          audit: { ...base, key: result.key ?? '', outcome: 'quarantined', reason: result.reason, detail: { errors: result.errors } },
+          audit: withCapture(flow, { ...base, key: result.key ?? '', outcome: 'quarantined', reason: result.reason, detail: { errors: result.errors } }, env),
         };
       }
     }

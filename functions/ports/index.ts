@@ -10,15 +10,32 @@ export interface StoredState {
   readonly version: number;
   readonly doc: MergeDoc;
   readonly view: RecordView;
-  /** Content hash and version last delivered to each target. */
-  readonly delivered: Readonly<Record<string, { readonly version: number; readonly hash: string; readonly remoteId?: string }>>;
+  /** Content hash and version last delivered to each target, and when and what (lineage shows it from here). */
+  readonly delivered: Readonly<Record<string, { readonly version: number; readonly hash: string; readonly remoteId?: string } & Partial<DeliveryNote>>>;
   readonly updatedAt: number;
   /**
    * `<flow>#<source>#<table>` of the last change from a source with `onTruncate: "delete"` (a Debezium table): a
    * truncate of that table deletes the key. Absent on tombstones and on keys of other sources.
    */
   readonly truncateScope?: string;
+  /**
+   * The key's latest decisions, oldest first (at most RECENT_DECISIONS), written with the state they explain: lineage
+   * reads them here, so a change costs no audit item of its own. Older ones move to the audit table.
+   */
+  readonly recent?: readonly AuditEntry[];
 }
+
+/** What a target's delivered marker tells lineage about the delivery it records. */
+export interface DeliveryNote {
+  readonly at: number;
+  /** Ids of the changes behind the delivered version. */
+  readonly eventIds: readonly string[];
+  /** Who asked, for a replay. */
+  readonly replayedBy?: string;
+}
+
+/** Decisions a state item keeps before the oldest move to audit entry items. */
+export const RECENT_DECISIONS = 4;
 
 /** Thrown by StateStore.put when the stored version is not the expected one. */
 export class VersionConflictError extends SynclineError {
@@ -54,7 +71,7 @@ export interface StateStore {
   /** Writes state if its stored version is still `expectedVersion` (0 = absent); else VersionConflictError. */
   put(state: StoredState, expectedVersion: number): Promise<void>;
   /** Records a delivery unless a newer version was already recorded for that target. */
-  markDelivered(flow: string, key: string, targetId: string, version: number, hash: string): Promise<void>;
+  markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void>;
 }
 
 export type AuditOutcome =
@@ -88,6 +105,13 @@ export interface AuditEntry {
   readonly version?: number;
   readonly target?: string;
   readonly detail?: Record<string, unknown>;
+  /**
+   * Where lineage finds this entry instead of an audit item of its own: in the state item's recent decisions, in
+   * (a capture) the `detail.captured` of the entry of the step that decided the record, or (a delivery) in the
+   * target's delivered marker. It is still counted in
+   * the time windows and logged.
+   */
+  readonly heldBy?: 'state' | 'decision' | 'marker';
 }
 
 export interface AuditLog {
@@ -95,6 +119,8 @@ export interface AuditLog {
   write(entries: readonly AuditEntry[]): Promise<void>;
   /** Entries of one record, oldest first. */
   lineage(flow: string, key: string): Promise<AuditEntry[]>;
+  /** Writes entries that left a state item's recent decisions as entry items of their record only (written and counted once already). */
+  archive(entries: readonly AuditEntry[]): Promise<void>;
 }
 
 /** A flow's audit entries over a time window (the `byFlowTime` index): what status counts and measures lag on. */
@@ -202,8 +228,11 @@ export interface OutboundMessage {
 }
 
 export interface Publisher {
-  /** Sends messages to a queue in batches (SendMessageBatch), retrying failed entries; returns ids that still failed. */
-  send(queueUrl: string, messages: readonly OutboundMessage[]): Promise<{ failed: string[] }>;
+  /**
+   * Sends messages to a queue in batches (SendMessageBatch), retrying failed entries; returns ids that still failed.
+   * `single`: one message per SQS message even to a queue that takes packs (a record split out of a failed pack).
+   */
+  send(queueUrl: string, messages: readonly OutboundMessage[], options?: { readonly single?: boolean }): Promise<{ failed: string[] }>;
 }
 
 /**
@@ -245,6 +274,8 @@ export interface TargetWrite {
   readonly remoteId?: string;
   /** A replay: write even where the target already has this version (never an older one). */
   readonly replay?: boolean;
+  /** What the delivered marker records for lineage (a writer that records the marker itself). */
+  readonly note?: DeliveryNote;
 }
 
 /** Remote ids of records an `http` target created, kept with the target's delivered marker. */

@@ -50,7 +50,7 @@ const deps = {
   publisher,
   transformQueueUrl: 'q',
   quarantine: { put: async () => undefined, list: async () => [], delete: async () => [] },
-  audit: { write: async () => undefined, lineage: async () => [] },
+  audit: { write: async () => undefined, lineage: async () => [], archive: async () => undefined },
   clock: { now: () => Date.now() },
   logger: noopLogger,
   metrics: noopMetrics,

@@ -45,7 +45,26 @@ describe('DynamoDbAuditLog', () => {
     expect(window).toEqual(expect.objectContaining({ flowHour: 'contacts#2026-01-15T12', at: AT, expiresAt: Math.floor(AT / 1000) + 30 * 86400 }));
     expect(String(window.pk)).toMatch(/^contacts#~window#\d+$/);
     const held = JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as unknown[];
-    expect(held).toEqual([1, 2].map((i) => { const { flow: _, ...rest } = entry(i); return rest; }));
+    // What status and replay read; reasons and the rest stay in the entry items.
+    expect(held).toEqual([1, 2].map((i) => ({ key: `k${i}`, step: 'resolve', at: AT, eventId: `e${i}`, outcome: 'won', version: 1 })));
+  });
+
+  it('writes no entry item for an entry that lineage finds elsewhere, and still counts it in the window', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).resolves({});
+    const log = new DynamoDbAuditLog({ client, tableName: 'audit' });
+
+    // Act
+    await log.write([{ ...entry(1), heldBy: 'state' }, { ...entry(2), outcome: 'captured', heldBy: 'decision' }, entry(3)]);
+    await log.archive([entry(4)]);
+
+    // Assess
+    const [first, second] = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems!.audit!.map((r) => r.PutRequest!.Item!));
+    expect(first!.filter((i) => i.z === undefined).map((i) => i.eventId)).toEqual(['e3']);
+    const window = first!.find((i) => i.z !== undefined)!;
+    expect((JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as AuditEntry[]).map((e) => [e.eventId, e.heldBy])).toEqual([['e1', undefined], ['e2', undefined], ['e3', undefined]]);
+    // Archived entries leave a state item: an entry item each, no window (they were counted when first written).
+    expect(second!.map((i) => i.eventId)).toEqual(['e4']);
   });
 
   it('writes in chunks of 25 and retries UnprocessedItems until done', async () => {

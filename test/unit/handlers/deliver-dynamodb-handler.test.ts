@@ -40,7 +40,7 @@ describe('deliver-dynamodb handler', () => {
     // Assess
     expect(res.batchItemFailures).toEqual([]);
     // The winning change's seq and id go along, for the target's origin marker.
-    expect(writer.writes).toEqual([{ flow: 'contacts', key: 'c1', targetId: 'replica', version: 3, view, ts: 4242, clock: { seq: '1', id: 'e-c1-3' } }]);
+    expect(writer.writes).toEqual([{ flow: 'contacts', key: 'c1', targetId: 'replica', version: 3, view, ts: 4242, clock: { seq: '1', id: 'e-c1-3' }, note: { at: new FakeClock().now(), eventIds: expect.any(Array) } }]);
     expect(audit.entries).toMatchObject([
       { outcome: 'delivered', step: 'deliver', key: 'c1', version: 3, target: 'replica', detail: { eventIds: ['e-c1-2', 'e-c1-3'] } },
     ]);

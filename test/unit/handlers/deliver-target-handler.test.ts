@@ -62,8 +62,10 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(writer.calls).toHaveLength(1);
     expect(writer.calls[0]!.map((c) => [c.key, c.version])).toEqual([['c1', 3], ['c2', 1]]);
     expect(writer.calls[0]![0]!.view).toEqual(v);
-    expect((await state.get('contacts', 'c1'))!.delivered.api).toEqual({ version: 3, hash: v.hash });
+    // The marker also records when and which changes it delivered: lineage reads the delivery there.
+    expect((await state.get('contacts', 'c1'))!.delivered.api).toEqual({ version: 3, hash: v.hash, at: new FakeClock().now(), eventIds: [expect.any(String), expect.any(String)] });
     expect(audit.outcomes()).toEqual(['delivered', 'delivered']);
+    expect(audit.entries.map((e) => e.heldBy)).toEqual(['marker', 'marker']);
     expect(metrics.counts.Delivered).toBe(2);
   });
 

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAuditLog } from '../../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbQuarantineStore } from '../../../functions/adapters/dynamodb-quarantine-store';
-import { DynamoDbStateStore, flowStateOptions } from '../../../functions/adapters/dynamodb-state-store';
+import { deliveredPk, DynamoDbStateStore, flowStateOptions } from '../../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
@@ -200,11 +200,14 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     });
 
-    it('fails only the key whose audit entry is refused, and does not notify its targets before its retry', async () => {
+    it('fails only the key whose state write (which holds its decision entries) is refused, and does not notify its targets before its retry', async () => {
       // Prepare
       ddb.on(BatchGetCommand).resolves({ Responses: { state: [] }, UnprocessedKeys: {} });
-      ddb.on(UpdateCommand).resolves({});
-      refuseWrites((item) => item.key === 'o2');
+      ddb.on(UpdateCommand).callsFake((input: { Key: { pk: string } }) => {
+        if (input.Key.pk === 'orders#o2') throw refusal();
+        return {};
+      });
+      refuseWrites(() => false);
       const sent = acceptSqs();
 
       // Act
@@ -260,7 +263,11 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       expect(failures(res)).toEqual(['m1']);
       expect(writer.written.map((w) => w.key).sort()).toEqual(['o1', 'o2']);
       expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
-      expect(audited.filter((i) => i.outcome === 'delivered').map((i) => i.key).sort()).toEqual(['o1', 'o2']);
+      // Each delivery is recorded, for lineage too, in its key's marker.
+      const marks = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      expect(marks.map((m) => m.Key?.pk).sort()).toEqual([deliveredPk('orders', targetId, 'o1'), deliveredPk('orders', targetId, 'o2')]);
+      expect(marks.every((m) => m.ExpressionAttributeValues?.[':at'] === new FakeClock().now())).toBe(true);
+      expect(audited.filter((i) => i.outcome === 'delivered')).toEqual([]);
     });
   });
 });
