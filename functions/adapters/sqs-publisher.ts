@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
 import { toAsciiJson } from '../core/json-safety';
+import { packItems } from '../core/packing';
 import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -12,6 +13,11 @@ export interface SqsPublisherOptions {
    * @default - none: a body over 256 KB fails (its id is returned in `failed`)
    */
   readonly payloads?: PayloadStore;
+  /**
+   * Queues whose consumer unpacks (syncline's own step queues): their messages travel several to an SQS message.
+   * @default - none: one message per SQS message
+   */
+  readonly packs?: (queueUrl: string) => boolean;
 }
 
 /** SQS limits of one SendMessageBatch call. */
@@ -29,20 +35,26 @@ export class SqsPublisher implements Publisher {
   private readonly client: SQSClient;
   private readonly retry: ResolvedRetry;
   private readonly payloads: PayloadStore | undefined;
+  private readonly packs: (queueUrl: string) => boolean;
 
   constructor(options: SqsPublisherOptions) {
     this.client = options.client;
+    this.packs = options.packs ?? (() => false);
     this.retry = resolveRetry(options.retry);
     this.payloads = options.payloads;
   }
 
-  async send(queueUrl: string, input: readonly OutboundMessage[]): Promise<{ failed: string[] }> {
+  async send(queueUrl: string, input: readonly OutboundMessage[], options: { readonly single?: boolean } = {}): Promise<{ failed: string[] }> {
     const failed: string[] = [];
     // ASCII-safe bodies: real SQS refuses U+FFFE/U+FFFF and some local servers anything above U+FFFF.
-    const messages = await this.claimLarge(
+    const claimed = await this.claimLarge(
       input.map((m) => ({ id: m.id, body: toAsciiJson(m.body) })),
       failed,
     );
+    // A pack goes by the id of its first message; a failed pack fails every message in it.
+    const packed = this.packs(queueUrl) && !options.single ? packItems(claimed) : claimed.map((m) => ({ ids: [m.id], body: m.body }));
+    const idsOf = new Map(packed.map((p) => [p.ids[0]!, p.ids]));
+    const messages = packed.map((p) => ({ id: p.ids[0]!, body: p.body }));
     const batches: OutboundMessage[][] = [];
     let current: OutboundMessage[] = [];
     let bytes = 0;
@@ -62,7 +74,7 @@ export class SqsPublisher implements Publisher {
     }
     if (current.length) batches.push(current);
     for (const batch of batches) failed.push(...(await this.sendBatch(queueUrl, batch)));
-    return { failed };
+    return { failed: failed.flatMap((id) => idsOf.get(id) ?? [id]) };
   }
 
   /** Replaces bodies over {@link MAX_INLINE_BYTES} by claim-check pointers (when there is a store); failed puts go to `failed`. */

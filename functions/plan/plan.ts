@@ -2,6 +2,7 @@ import { parseDurationMs } from '../core/merge/clock';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 import { STORE_TABLES, type TablePlan } from './store-tables';
 import { SynclineError } from '../core/errors';
+import { packedQueue } from './packed-queues';
 
 export { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from './store-tables';
 
@@ -315,7 +316,8 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       step: 'transform',
       handler: 'transform',
       trigger: sqsTrigger('transform', 100),
-      sendsTo: ['resolve'],
+      // Its own queue too: the failed records of a pack go back there one per message.
+      sendsTo: ['resolve', 'transform'],
       timeoutSeconds: SQS_FUNCTION_TIMEOUT,
       memoryMb: 512,
     },
@@ -325,8 +327,9 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       step: 'resolve',
       handler: 'resolve',
       trigger: sqsTrigger('resolve', 100),
-      // A truncate to delete is expanded a page at a time onto the resolve queue itself.
-      sendsTo: [...deliverQueues.map((q) => q.id), ...(deletesOnTruncate(flow) ? ['resolve'] : [])],
+      // Its own queue too: the failed records of a pack go back there one per message, and a truncate to delete is
+      // expanded there a page at a time.
+      sendsTo: [...deliverQueues.map((q) => q.id), 'resolve'],
       timeoutSeconds: SQS_FUNCTION_TIMEOUT,
       memoryMb: 512,
     },
@@ -340,7 +343,8 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       handler: `deliver-${target.type}` as HandlerKind,
       targetId: target.id,
       trigger: sqsTrigger(`deliver-${target.id}`, sizing.batchSize),
-      sendsTo: [],
+      // Its own queue when it takes packs: the failed records of a pack go back there one per message.
+      sendsTo: packedQueue(flow, `deliver-${target.id}`) ? [`deliver-${target.id}`] : [],
       timeoutSeconds: sizing.timeoutSeconds,
       memoryMb: 256,
       ...(sizing.maxConcurrency !== undefined ? { maxConcurrency: sizing.maxConcurrency, rateLimitPerInvocation: sizing.rateLimitPerInvocation } : {}),
@@ -380,3 +384,4 @@ export function plan(config: SynclineConfig): Plan {
   if (problems.length) throw new UnsupportedError(problems);
   return { tables: STORE_TABLES, flows: config.flows.map(planFlow) };
 }
+

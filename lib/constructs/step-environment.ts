@@ -16,10 +16,10 @@ export function stepEnvironment(ctx: StepGrantContext, f: FunctionPlan): Record<
         TRANSFORM_QUEUE_URL: queues.transform!.queueUrl,
       };
     case 'transform':
-      return { RESOLVE_QUEUE_URL: queues.resolve!.queueUrl, HASH_KEY_SECRET_ARN: ctx.store.hashKeySecret.secretArn };
+      return { RESOLVE_QUEUE_URL: queues.resolve!.queueUrl, TRANSFORM_QUEUE_URL: queues.transform!.queueUrl, HASH_KEY_SECRET_ARN: ctx.store.hashKeySecret.secretArn };
     case 'resolve': {
       const urls = Object.fromEntries(f.sendsTo.filter((qid) => qid.startsWith('deliver-')).map((qid) => [qid.replace(/^deliver-/, ''), queues[qid]!.queueUrl]));
-      // A truncate to delete is expanded onto the resolve queue itself.
+      // Failed records of a pack, and a truncate to delete, go back onto the resolve queue itself.
       const self: Record<string, string> = f.sendsTo.includes('resolve') ? { RESOLVE_QUEUE_URL: queues.resolve!.queueUrl } : {};
       // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the configured bus.
       const events: Record<string, string> = flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: conflictEventBus(flow) } : {};
@@ -37,6 +37,9 @@ function deliverEnvironment(ctx: StepGrantContext, f: FunctionPlan): Record<stri
   const targetId = f.targetId as string;
   const target = ctx.flow.targets.find((t) => t.id === targetId)!;
   const env: Record<string, string> = { TARGET_ID: targetId };
+  // Its own queue, where the failed records of a pack go back.
+  const own = `deliver-${targetId}`;
+  if (f.sendsTo.includes(own)) env.DELIVER_QUEUE_URLS = Stack.of(ctx.scope).toJsonString({ [targetId]: ctx.queues[own]!.queueUrl });
   // A table given by ARN keeps its ARN: the function addresses it there, with a client in its region. (An imported
   // table's tableName is the bare name, which would be a table of that name in this account and region.)
   if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: target.tableName?.startsWith('arn:') ? target.tableName : ctx.targetTables[targetId]!.tableName };

@@ -38,6 +38,7 @@ import { createAdminService } from '../../functions/handlers/admin-service';
 import { busNameOf, LocalEventBus } from './event-bus';
 import { LocalSchedule, LocalTimer } from './scheduler';
 import { StreamPoller } from './stream-poller';
+import { packsTo } from '../../functions/plan/packed-queues';
 
 import {
   checkWebhookSecret,
@@ -133,7 +134,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const count = Object.values(recovered.messages).reduce((a, b) => a + b, 0);
       if (count || recovered.objects) log(`[runtime] recovered from ${options.persist}: ${count} queued message(s), ${recovered.objects} object(s)`);
     }
-    const publisher = new SqsPublisher({ client: clients.sqs, payloads });
+    // Step queues carry several records to a message, as in AWS.
+    const publisher = new SqsPublisher({ client: clients.sqs, payloads, packs: packsTo(config.flows, (flow, id) => resources.flows[flow.id]?.queues[id]?.url) });
     // DynamoDB Local serves the Streams API on its own endpoint.
     const streamsClient = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: endpoints.dynamodb, maxAttempts: 3 });
     cleanups.push(async () => streamsClient.destroy());

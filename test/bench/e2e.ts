@@ -9,6 +9,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { SynclineConfig } from '../../functions/config/schema';
 import { startRuntime, type HandlerWrapper } from '../../lib/local/runtime';
 import { CallCounter, countItems, Deliveries, functionStats, sendWebhooks, timedHandler, webhookBodies, withTimeout, type FunctionStats, type RunResult, type WebhookBody } from './measure';
+import { unpackBody } from '../../functions/core/packing';
 
 export type { CommandStats, FunctionStats, TableUnits } from './measure';
 export type E2eResult = RunResult;
@@ -45,7 +46,8 @@ export async function benchE2e(options: E2eOptions): Promise<E2eResult> {
       const event = args[0] as SQSEvent;
       const response = (await wrapped(...args)) as SQSBatchResponse | undefined;
       const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      const keys = event.Records.filter((r) => !failed.has(r.messageId)).flatMap((r) => (JSON.parse(r.body) as { key?: string }).key ?? []);
+      // A message may be a pack of several deliveries (functions/core/packing.ts).
+      const keys = event.Records.filter((r) => !failed.has(r.messageId)).flatMap((r) => (unpackBody(r.body) ?? [r.body]).flatMap((b) => (JSON.parse(b) as { key?: string }).key ?? []));
       deliveries.mark(keys);
       return response;
     };

@@ -61,9 +61,10 @@ describe('Lambda functions', () => {
     const common = { ...tables, ...payloads, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: `syncline-${FLOW}`, POWERTOOLS_METRICS_NAMESPACE: 'Syncline' };
     const expected: Record<string, Record<string, unknown>> = {
       'capture-crm': { ...common, SOURCE_ID: 'crm', WEBHOOK_SECRET_ARN: { Ref: logicalId(stack.flows[FLOW].webhookSecrets.crm) }, TRANSFORM_QUEUE_URL: Match.anyValue() },
-      transform: { ...common, RESOLVE_QUEUE_URL: Match.anyValue(), HASH_KEY_SECRET_ARN: { Ref: logicalId(stack.store.hashKeySecret as never) } },
-      resolve: { ...common, DELIVER_QUEUE_URLS: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"replica"')])] } },
-      'deliver-replica': { ...common, TARGET_ID: 'replica', TARGET_TABLE: { Ref: logicalId(stack.flows[FLOW].targetTables.replica as never) } },
+      // Each consumer of packs also gets its own queue, where the failed records of a pack go back.
+      transform: { ...common, RESOLVE_QUEUE_URL: Match.anyValue(), TRANSFORM_QUEUE_URL: Match.anyValue(), HASH_KEY_SECRET_ARN: { Ref: logicalId(stack.store.hashKeySecret as never) } },
+      resolve: { ...common, DELIVER_QUEUE_URLS: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"replica"')])] }, RESOLVE_QUEUE_URL: Match.anyValue() },
+      'deliver-replica': { ...common, TARGET_ID: 'replica', TARGET_TABLE: { Ref: logicalId(stack.flows[FLOW].targetTables.replica as never) }, DELIVER_QUEUE_URLS: Match.anyValue() },
     };
     for (const [id, variables] of Object.entries(expected)) {
       template.hasResourceProperties('AWS::Lambda::Function', {

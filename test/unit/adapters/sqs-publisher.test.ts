@@ -3,6 +3,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
+import { unpackBody } from '../../../functions/core/packing';
 
 const sqs = mockClient(SQSClient);
 const client = new SQSClient({ region: 'us-east-1' });
@@ -12,6 +13,35 @@ const messages = (n: number, size = 10) => Array.from({ length: n }, (_, i) => (
 
 describe('SqsPublisher', () => {
   beforeEach(() => sqs.reset());
+
+  it('packs ten messages to an SQS message for a queue that takes packs, and fails every message of a pack that fails', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [{ Id: 'm1', SenderFault: true, Code: 'InvalidParameterValue' }] });
+    const publisher = new SqsPublisher({ client, retry: noWait, packs: (url) => url === URL });
+
+    // Act
+    const result = await publisher.send(URL, messages(23));
+
+    // Assess: one call of three packs; the second pack (msg-10 to msg-19) failed.
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
+    const bodies = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.MessageBody!);
+    expect(bodies.map((b) => unpackBody(b)?.length)).toEqual([10, 10, 3]);
+    expect(result.failed).toEqual(Array.from({ length: 10 }, (_, i) => `msg-${10 + i}`));
+  });
+
+  it('sends one message per SQS message to other queues, and when asked for single messages', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const publisher = new SqsPublisher({ client, retry: noWait, packs: (url) => url === URL });
+
+    // Act
+    await publisher.send(`${URL}-dlq`, messages(3));
+    await publisher.send(URL, messages(3), { single: true });
+
+    // Assess
+    const bodies = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.MessageBody!));
+    expect(bodies).toEqual(Array(6).fill('x'.repeat(10)));
+  });
 
   it('sends in batches of 10 entries', async () => {
     // Prepare

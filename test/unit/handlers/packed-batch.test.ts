@@ -1,0 +1,58 @@
+import type { SQSEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { packBody } from '../../../functions/core/packing';
+import { readingPacks, type SqsHandler } from '../../../functions/handlers/packed-batch';
+import { FakePublisher, sqsEvent } from '../../fixtures/fakes';
+
+const QUEUE = 'https://sqs.local/000000000000/orders-resolve';
+/** A handler that fails the records whose body is "bad", and notes what it saw. */
+function failingBad(seen: string[][]): SqsHandler {
+  return async (event: SQSEvent) => {
+    seen.push(event.Records.map((r) => `${r.messageId}=${r.body}`));
+    return { batchItemFailures: event.Records.filter((r) => r.body.includes('bad')).map((r) => ({ itemIdentifier: r.messageId })) };
+  };
+}
+
+describe('readingPacks', () => {
+  it('hands each packed record to the handler on its own, and sends a failed one back alone while its pack-mates are done', async () => {
+    // Prepare
+    const seen: string[][] = [];
+    const publisher = new FakePublisher();
+    const handler = readingPacks(failingBad(seen), { publisher, queueUrl: () => QUEUE });
+
+    // Act
+    const res = await handler(sqsEvent([packBody(['"a"', '"bad"', '"c"']), '"d"']));
+
+    // Assess
+    expect(seen).toEqual([['m0#0="a"', 'm0#1="bad"', 'm0#2="c"', 'm1="d"']]);
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.sent.get(QUEUE)).toEqual([{ id: 'm0#1', body: '"bad"' }]);
+  });
+
+  it('fails the pack when its failed records cannot be sent back, and a single message as usual', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    publisher.failIds.add('m0#0');
+    const handler = readingPacks(failingBad([]), { publisher, queueUrl: () => QUEUE });
+
+    // Act
+    const res = await handler(sqsEvent([packBody(['"bad"', '"ok"']), '"bad too"']));
+
+    // Assess
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+  });
+
+  it('leaves a batch without packs to the handler as it came', async () => {
+    // Prepare
+    const seen: string[][] = [];
+    const publisher = new FakePublisher();
+    const event = sqsEvent(['"bad"', '"ok"']);
+
+    // Act
+    const res = await readingPacks(failingBad(seen), { publisher, queueUrl: () => QUEUE })(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(publisher.calls).toBe(0);
+  });
+});
