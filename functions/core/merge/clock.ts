@@ -67,7 +67,63 @@ export function compareVersion(ctx: MergeContext, a: Clock, av: unknown, b: Cloc
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {
-  return a === b || canonicalJson(a) === canonicalJson(b);
+  return a === b || (sameJson(a, b) ?? canonicalJson(a) === canonicalJson(b));
+}
+
+/**
+ * Whether two values have the same canonical JSON, found without serializing them: undefined when either holds
+ * something that JSON drops or rewrites (undefined, a non-finite number, a `__proto__` key...), for the caller to
+ * compare canonicalJson instead. JSON text is self-delimiting, so one differing part means different texts.
+ */
+export function sameJson(a: unknown, b: unknown): boolean | undefined {
+  if (a === b) return true;
+  const ka = jsonKind(a);
+  const kb = jsonKind(b);
+  if (ka === undefined || kb === undefined) return undefined;
+  if (ka !== kb) return false;
+  if (ka === 'array') {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) {
+      const same = sameJson(x[i], y[i]);
+      if (same !== true) return same;
+    }
+    return true;
+  }
+  if (ka !== 'object') return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  const other = Object.keys(y);
+  // Keys JSON leaves out (undefined or function values) make the key counts say nothing.
+  for (const [o, ks] of [[x, keys], [y, other]] as const) for (const k of ks) if (jsonKind(o[k]) === undefined) return undefined;
+  if (keys.length !== other.length) return false;
+  for (const k of keys) if (!Object.hasOwn(y, k)) return false;
+  for (const k of keys) {
+    const same = sameJson(x[k], y[k]);
+    if (same !== true) return same;
+  }
+  return true;
+}
+
+/** The JSON kind of a value that JSON.stringify writes as it is; undefined for the rest (undefined, functions, NaN...). */
+export function jsonKind(v: unknown): 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object' | undefined {
+  switch (typeof v) {
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isFinite(v) ? 'number' : undefined;
+    case 'object':
+      if (v === null) return 'null';
+      if (Array.isArray(v)) return 'array';
+      // Own `toJSON` and `__proto__` keys change what JSON.stringify writes for the object.
+      return Object.hasOwn(v, 'toJSON') || Object.hasOwn(v, '__proto__') ? undefined : 'object';
+    default:
+      return undefined;
+  }
 }
 
 export function describe(c: Clock): string {

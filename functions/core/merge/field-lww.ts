@@ -23,6 +23,7 @@ const beatsTomb = (ctx: MergeContext, e: Entry, t: FieldLwwDoc['t']) => !t || ct
 export const fieldLww: Strategy<FieldLwwDoc> = {
   name: 'field-lww',
   empty: () => ({ s: 'field-lww', f: {} }),
+  copy: (doc) => (doc.u ? { ...doc, f: { ...doc.f }, u: { ...doc.u } } : { ...doc, f: { ...doc.f } }),
 
   apply(ctx, doc, ch) {
     if (ch.op === 'delete') {
@@ -33,7 +34,9 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
       for (const field of Object.keys(doc.u ?? {})) pruneUnchanged(ctx, doc, field);
       return;
     }
-    for (const [field, v] of Object.entries(ch.data ?? {})) {
+    const data = ch.data ?? {};
+    for (const field of Object.keys(data)) {
+      const v = data[field];
       const e: Entry = { v, c: ch.clock };
       if (!beatsTomb(ctx, e, doc.t)) return;
       if (unchangedField(ch, field, v)) {
@@ -48,7 +51,7 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
   },
 
   resolve(_ctx, doc) {
-    const fields = new Map(Object.entries(doc.f));
+    const fields = mapOf(doc.f);
     for (const [field, e] of Object.entries(doc.u ?? {})) if (!fields.has(field)) fields.set(field, e);
     return { fields, deleted: doc.t !== undefined && fields.size === 0, open: [] };
   },
@@ -76,6 +79,13 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
     return [...replayEntries(doc.f), ...replayEntries(doc.u ?? {}, true), ...(doc.t ? [{ clock: doc.t, op: 'delete' as const }] : [])];
   },
 };
+
+/** The entries of a record of them, as a Map in the same order. */
+export function mapOf<T>(record: Record<string, T>): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const k of Object.keys(record)) out.set(k, record[k]!);
+  return out;
+}
 
 /** Groups per-field entries back into one upsert per clock; `unchanged` ones carry themselves as `before`. */
 export function replayEntries(f: Record<string, Entry>, unchanged = false): Change[] {

@@ -5,6 +5,7 @@ import type { Change, Entry, LwwDoc, Strategy } from './types';
 export const lww: Strategy<LwwDoc> = {
   name: 'lww',
   empty: () => ({ s: 'lww' }),
+  copy: (doc) => ({ ...doc }),
 
   apply(ctx, doc, ch) {
     const next: NonNullable<LwwDoc['w']> = ch.op === 'delete' ? { c: ch.clock } : { c: ch.clock, d: ch.data ?? {} };
@@ -15,7 +16,8 @@ export const lww: Strategy<LwwDoc> = {
   resolve(_ctx, doc) {
     const fields = new Map<string, Entry>();
     const w = doc.w;
-    if (w?.d) for (const [k, v] of Object.entries(w.d)) fields.set(k, { v, c: w.c });
+    const d = w?.d;
+    if (d) for (const k of Object.keys(d)) fields.set(k, { v: d[k], c: w.c });
     return { fields, deleted: w !== undefined && w.d === undefined, open: [] };
   },
 

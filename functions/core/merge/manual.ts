@@ -39,8 +39,10 @@ function pruneBelow(ctx: MergeContext, doc: ManualDoc, field: string, bound: Clo
 }
 
 function resolveField(ctx: MergeContext, m: Record<string, ManualEntry>): { current: ManualEntry; parked: ManualEntry[] } {
+  const all = Object.values(m);
+  if (all.length === 1) return { current: all[0]!, parked: [] };
   // Entries that only carried the field unchanged come first, so they show only when no edit of the field is there.
-  const entries = Object.values(m).sort((a, b) => cmpEntry(ctx, a, b));
+  const entries = all.sort((a, b) => cmpEntry(ctx, a, b));
   const shown: ManualEntry[] = [];
   const parked: ManualEntry[] = [];
   // An entry is parked when it differs from, and is concurrent with, an earlier entry that is itself shown.
@@ -52,6 +54,11 @@ function resolveField(ctx: MergeContext, m: Record<string, ManualEntry>): { curr
 export const manual: Strategy<ManualDoc> = {
   name: 'manual',
   empty: () => ({ s: 'manual', f: {} }),
+  copy(doc) {
+    const f: ManualDoc['f'] = {};
+    for (const [field, bySource] of Object.entries(doc.f)) put(f, field, { ...bySource });
+    return { ...doc, f };
+  },
 
   apply(ctx, doc, ch) {
     if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
@@ -68,7 +75,8 @@ export const manual: Strategy<ManualDoc> = {
       let m = get(doc.f, field);
       const slot = slotOf(e);
       const cur = m && get(m, slot);
-      if (cur && compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b }) <= 0) continue;
+      // Content decides only between equal clocks.
+      if (cur && (ctx.cmp(e.c, cur.c) || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b })) <= 0) continue;
       if (!m) put(doc.f, field, (m = {}));
       put(m, slot, e);
       // A resolution closes everything older on its field.

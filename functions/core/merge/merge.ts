@@ -1,32 +1,59 @@
 import { canonicalJson, contentHash, eventId, type ChangeEnvelope } from '../envelope';
 import type { FlowConfig } from '../../config/schema';
-import { changeOf, contextOf, describe, put, sameClock } from './clock';
-import { applyToLog, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
+import { changeOf, contextOf, describe, jsonKind, put, sameClock, sameJson } from './clock';
+import { applyToLog, copyLogs, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
 import { strategyOf } from './strategies';
-import type { Clock, Conflict, Decision, MergeContext, MergeDoc, MergeResult, RecordView, Resolved, SourceLog, Strategy } from './types';
+import type { Change, Clock, Conflict, Decision, Entry, MergeContext, MergeDoc, MergeResult, RecordView, Resolved, SourceLog, Strategy } from './types';
 
 export function emptyDoc(flow: FlowConfig): MergeDoc {
   return strategyOf(flow.conflict.strategy).empty();
 }
 
+function dataOf(r: Resolved): Record<string, unknown> | null {
+  if (r.fields.size === 0) return null;
+  const data: Record<string, unknown> = {};
+  r.fields.forEach((e, field) => put(data, field, e.v));
+  return data;
+}
+
 function toView(r: Resolved): RecordView {
   const clocks: Record<string, Clock> = {};
-  let data: Record<string, unknown> | null = null;
-  if (r.fields.size > 0) {
-    data = {};
-    for (const [field, e] of r.fields) {
-      put(data, field, e.v);
-      put(clocks, field, e.c);
-    }
-  }
+  r.fields.forEach((e, field) => put(clocks, field, e.c));
+  const data = dataOf(r);
   return { data, deleted: r.deleted, clocks, hash: contentHash(data) };
+}
+
+/** Whether two states show the same data (the same content hash), mostly told without hashing the first. */
+function sameData(a: Resolved, b: Resolved, bHash: string): boolean {
+  return a === b || (sameFields(a.fields, b.fields) ?? contentHash(dataOf(a)) === bHash);
+}
+
+function sameFields(a: ReadonlyMap<string, Entry>, b: ReadonlyMap<string, Entry>): boolean | undefined {
+  // Fields the hash leaves out (`__proto__`, undefined or function values) make the field counts say nothing.
+  for (const m of [a, b]) for (const [field, e] of m) if (field === '__proto__' || jsonKind(e.v) === undefined) return undefined;
+  if (a.size !== b.size) return false;
+  for (const [field, e] of a) {
+    const o = b.get(field);
+    if (!o) return false;
+    const same = o === e || sameJson(e.v, o.v);
+    if (same !== true) return same;
+  }
+  return true;
+}
+
+/** A copy of a doc that merging may change (strategy containers and source logs; entries are shared). */
+function copyDoc(strategy: Strategy, doc: MergeDoc): MergeDoc {
+  const out = strategy.copy(doc);
+  if (doc.x) out.x = copyLogs(doc.x);
+  return out;
 }
 
 /** The doc the strategy resolves: its own entries joined with what each source's log holds. */
 function derive(ctx: MergeContext, strategy: Strategy, doc: MergeDoc): MergeDoc {
+  if (!doc.x) return doc;
   const { x, ...base } = doc;
-  if (!x || Object.keys(x).length === 0) return base as MergeDoc;
-  const out = structuredClone(base) as MergeDoc;
+  if (Object.keys(x).length === 0) return base as MergeDoc;
+  const out = strategy.copy(base as MergeDoc);
   for (const ch of replayLogs(x, strategy.name)) strategy.apply(ctx, out, ch);
   return out;
 }
@@ -60,17 +87,17 @@ export function conflictsOf(flow: FlowConfig, doc: MergeDoc): Conflict[] {
 /** Rebuilds a doc under the flow's strategy when the flow switched strategy since it was written. */
 function adopt(ctx: MergeContext, strategy: Strategy, doc: MergeDoc | undefined): MergeDoc {
   if (!doc) return strategy.empty();
-  if (doc.s === strategy.name) return structuredClone(doc);
+  if (doc.s === strategy.name) return copyDoc(strategy, doc);
   const { x, ...base } = doc;
   const next: MergeDoc = strategy.empty();
   for (const ch of strategyOf(doc.s).replay(base as MergeDoc)) strategy.apply(ctx, next, ch);
   if (doc.k !== undefined) next.k = doc.k;
-  if (x) next.x = structuredClone(x);
+  if (x) next.x = copyLogs(x);
   return next;
 }
 
-function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Record<string, SourceLog> | undefined, before: Resolved, after: Resolved, env: ChangeEnvelope, clock: Clock): Decision {
-  const ch = changeOf(env);
+function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Record<string, SourceLog> | undefined, before: Resolved, after: Resolved, env: ChangeEnvelope, ch: Change): Decision {
+  const clock = ch.clock;
   const explain = () => explainInLog(ctx, logs, ch) ?? strategy.explain(ctx, doc, ch);
   if (env.op === 'upsert') {
     const parked = after.open.filter((o) => sameClock(o.incoming.c, clock));
@@ -78,7 +105,10 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Reco
       const why = parked.map((o) => `${o.field} concurrent with ${describe(o.current.c)}`).join('; ');
       return { id: env.id, outcome: 'conflict', reason: `parked for review: ${why}` };
     }
-    const won = [...after.fields].filter(([, e]) => sameClock(e.c, clock)).map(([f]) => f);
+    const won: string[] = [];
+    after.fields.forEach((e, field) => {
+      if (sameClock(e.c, clock)) won.push(field);
+    });
     if (won.length > 0) return { id: env.id, outcome: 'won', reason: `visible: ${won.join(', ')}` };
     // An empty record that lww kept as the winner.
     if (Object.keys(ch.data ?? {}).length === 0 && strategy.contains(doc, clock)) return { id: env.id, outcome: 'won', reason: 'visible: empty record' };
@@ -96,10 +126,11 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Reco
 export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, changes: readonly ChangeEnvelope[]): MergeResult {
   const ctx = contextOf(flow);
   const strategy = strategyOf(flow.conflict.strategy);
-  const start = doc ? toView(strategyOf(doc.s).resolve(ctx, derive(ctx, strategyOf(doc.s), doc))) : toView(strategy.resolve(ctx, strategy.empty()));
   const next = adopt(ctx, strategy, doc);
   let derived = derive(ctx, strategy, next);
   let state = strategy.resolve(ctx, derived);
+  // What the doc showed before: the state just resolved, unless adopt rebuilt the doc under another strategy.
+  const start = doc && doc.s !== strategy.name ? strategyOf(doc.s).resolve(ctx, derive(ctx, strategyOf(doc.s), doc)) : state;
   const decisions: Decision[] = [];
   for (const env of changes) {
     if (next.k === undefined) next.k = env.key;
@@ -112,14 +143,14 @@ export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, change
     else strategy.apply(ctx, next, ch);
     derived = derive(ctx, strategy, next);
     const after = strategy.resolve(ctx, derived);
-    decisions.push(duplicate ? { id: env.id, outcome: 'superseded', reason: 'duplicate' } : decide(strategy, ctx, derived, next.x, state, after, env, clock));
+    decisions.push(duplicate ? { id: env.id, outcome: 'superseded', reason: 'duplicate' } : decide(strategy, ctx, derived, next.x, state, after, env, ch));
     state = after;
   }
   const view = toView(state);
   return {
     doc: next,
     view,
-    changed: view.hash !== start.hash || view.deleted !== start.deleted,
+    changed: view.deleted !== start.deleted || !sameData(start, state, view.hash),
     decisions,
     conflicts: conflictsFrom(ctx, next.k ?? '', state),
   };

@@ -1,5 +1,5 @@
 import { compareVersion, describe, get, put, sameClock } from './clock';
-import { replayEntries } from './field-lww';
+import { mapOf, replayEntries } from './field-lww';
 import type { Clock, Entry, MergeContext, PriorityDoc, Strategy } from './types';
 
 /** Rank of a source for a field: listed sources by position (first is highest), unlisted below all. */
@@ -31,6 +31,7 @@ function bestTomb(ctx: MergeContext, doc: PriorityDoc, field: string): Clock | u
 export const priority: Strategy<PriorityDoc> = {
   name: 'priority',
   empty: () => ({ s: 'priority', f: {}, t: {} }),
+  copy: (doc) => ({ ...doc, f: { ...doc.f }, t: { ...doc.t } }),
 
   apply(ctx, doc, ch) {
     if (ch.op === 'delete') {
@@ -41,7 +42,9 @@ export const priority: Strategy<PriorityDoc> = {
       for (const [field, e] of Object.entries(doc.f)) if (cmpField(ctx, field, ch.clock, e.c) > 0) delete doc.f[field];
       return;
     }
-    for (const [field, v] of Object.entries(ch.data ?? {})) {
+    const data = ch.data ?? {};
+    for (const field of Object.keys(data)) {
+      const v = data[field];
       const t = bestTomb(ctx, doc, field);
       if (t && cmpField(ctx, field, t, ch.clock) > 0) continue;
       const cur = get(doc.f, field);
@@ -51,7 +54,7 @@ export const priority: Strategy<PriorityDoc> = {
   },
 
   resolve(_ctx, doc) {
-    const fields = new Map(Object.entries(doc.f));
+    const fields = mapOf(doc.f);
     return { fields, deleted: Object.keys(doc.t).length > 0 && fields.size === 0, open: [] };
   },
 

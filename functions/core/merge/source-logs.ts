@@ -30,7 +30,7 @@ export function applyToLog(ctx: MergeContext, logs: Record<string, SourceLog>, c
     const e: ManualEntry = { v, c: ch.clock };
     if (ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined) e.b = ch.before[field];
     const cur = get(log.f, field);
-    if (!cur || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b }) > 0) put(log.f, field, e);
+    if (!cur || (ctx.cmp(e.c, cur.c) || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b })) > 0) put(log.f, field, e);
   }
   const n = Object.keys(data).sort();
   const k = ch.keep ? [...new Set(ch.keep)].filter((f) => !Object.hasOwn(data, f)).sort() : [];
@@ -69,6 +69,13 @@ export function replayLogs(logs: Record<string, SourceLog> | undefined, strategy
     }
     if (log.t) out.push({ clock: log.t, op: 'delete' });
   }
+  return out;
+}
+
+/** A copy of the logs that `applyToLog` may change without changing them (entries are shared, never changed in place). */
+export function copyLogs(logs: Record<string, SourceLog>): Record<string, SourceLog> {
+  const out: Record<string, SourceLog> = {};
+  for (const [src, log] of Object.entries(logs)) put(out, src, { ...log, f: { ...log.f } });
   return out;
 }
 

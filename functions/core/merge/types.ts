@@ -153,6 +153,8 @@ export interface Resolved {
 export interface Strategy<D extends MergeDoc = MergeDoc> {
   readonly name: D['s'];
   empty(): D;
+  /** A copy of `doc` that `apply` may change without changing `doc`: new containers, the same entries (never changed in place). */
+  copy(doc: D): D;
   /** Joins one change into `doc` in place (the caller owns `doc`); must be idempotent and order-free. */
   apply(ctx: MergeContext, doc: D, change: Change): void;
   resolve(ctx: MergeContext, doc: D): Resolved;

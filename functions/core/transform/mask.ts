@@ -23,6 +23,8 @@ export function maskValue(kind: MaskKind, value: unknown, hashKey: string): unkn
     case 'last4': {
       if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return REDACTED;
       const text = String(value);
+      // Characters, not UTF-16 units; without surrogates they are the same.
+      if (!/[\uD800-\uDFFF]/.test(text)) return text.length <= 4 ? '*'.repeat(text.length) : '*'.repeat(text.length - 4) + text.slice(-4);
       const chars = Array.from(text);
       if (chars.length <= 4) return '*'.repeat(chars.length);
       return '*'.repeat(chars.length - 4) + chars.slice(-4).join('');
@@ -46,13 +48,34 @@ const IBAN_CANDIDATE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
 const PHONE_INTL = /^\+[1-9][\d\s().-]{6,20}$/;
 const PHONE_NANP = /^(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}$/;
 
+const CARD_ANY = new RegExp(CARD_CANDIDATE.source);
+const IBAN_ANY = new RegExp(IBAN_CANDIDATE.source);
+// An IBAN's start in ASCII text of any case (non-ASCII letters can upper-case to ASCII ones, so they skip this test).
+const IBAN_START = /[A-Za-z]{2}\d{2}/;
+
 /** True when a string value looks like an email, phone, payment card, US SSN or IBAN. */
 export function looksLikePii(value: string): boolean {
   if (value.length < 7 || value.length > 10_000) return false;
-  if (EMAIL.test(value) || SSN.test(value)) return true;
-  if (isPhone(value.trim())) return true;
-  for (const m of value.matchAll(CARD_CANDIDATE)) if (luhn(m[0].replace(/[ -]/g, ''))) return true;
-  for (const m of value.toUpperCase().matchAll(IBAN_CANDIDATE)) if (ibanChecksumOk(m[0].replace(/ /g, ''))) return true;
+  // Each pattern needs some ASCII digits (or an `@`), so most values are ruled out without running one.
+  let digits = 0;
+  let at = false;
+  let dash = false;
+  let ascii = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 64) at = true;
+    else if (c === 45) dash = true;
+    else if (c >= 128) ascii = false;
+  }
+  if (at && EMAIL.test(value)) return true;
+  if (digits < 2) return false;
+  if (digits >= 9 && dash && SSN.test(value)) return true;
+  if (digits >= 7 && isPhone(value.trim())) return true;
+  if (digits >= 13 && CARD_ANY.test(value)) for (const m of value.matchAll(CARD_CANDIDATE)) if (luhn(m[0].replace(/[ -]/g, ''))) return true;
+  if (ascii && !IBAN_START.test(value)) return false;
+  const upper = value.toUpperCase();
+  if (IBAN_ANY.test(upper)) for (const m of upper.matchAll(IBAN_CANDIDATE)) if (ibanChecksumOk(m[0].replace(/ /g, ''))) return true;
   return false;
 }
 
@@ -62,18 +85,19 @@ export function looksLikePii(value: string): boolean {
  */
 export function detectPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
   const found: string[] = [];
-  const walk = (value: unknown, path: string): void => {
-    if (skip.has(path)) return;
-    if (typeof value === 'string') {
-      if (path && looksLikePii(value)) found.push(path);
-    } else if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, path ? `${path}.${i}` : String(i)));
-    } else if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
-    }
-  };
-  walk(record, '');
+  walkPii(record, '', skip, found);
   return found;
+}
+
+function walkPii(value: unknown, path: string, skip: ReadonlySet<string>, found: string[]): void {
+  if (skip.has(path)) return;
+  if (typeof value === 'string') {
+    if (path && looksLikePii(value)) found.push(path);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (i in value) walkPii(value[i], path ? `${path}.${i}` : String(i), skip, found);
+  } else if (value && typeof value === 'object') {
+    for (const k of Object.keys(value)) walkPii((value as Record<string, unknown>)[k], path ? `${path}.${k}` : k, skip, found);
+  }
 }
 
 function isPhone(v: string): boolean {

@@ -78,6 +78,14 @@ const roundTrip = (doc: MergeDoc): MergeDoc => JSON.parse(JSON.stringify(doc)) a
 /** As the state store persists a doc: packed with one clock table, through JSON. */
 const stored = (doc: MergeDoc): MergeDoc => unpackDoc(JSON.parse(JSON.stringify(packDoc(doc))) as ReturnType<typeof packDoc>);
 const conflictIds = (r: MergeResult) => r.conflicts.map((c) => c.id).sort();
+/** Frozen all the way down: any change to it throws. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 function deliver(changes: ChangeEnvelope[], dups: [number, number][]): ChangeEnvelope[] {
   const out = [...changes];
@@ -125,6 +133,24 @@ describe.each(Object.entries(FLOWS))('merge properties: %s', (_name, flow) => {
         expect(viewOf(flow, back)).toEqual(merged.view);
         // One clock per change at most, however many fields each wrote.
         expect(packDoc(merged.doc).c.length).toBeLessThanOrEqual(changes.length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never changes the doc it is given, and says changed exactly when the view does', () => {
+    fc.assert(
+      fc.property(changeSet, fc.nat(), (changes, cut) => {
+        const at = cut % changes.length;
+        const first = mergeChanges(flow, undefined, changes.slice(0, at));
+        // As it comes from the first merge (sharing entries with it) and as it comes from the store.
+        for (const doc of [first.doc, stored(first.doc)]) {
+          const snapshot = roundTrip(doc);
+          const before = viewOf(flow, doc);
+          const next = mergeChanges(flow, deepFreeze(doc), changes.slice(at));
+          expect(roundTrip(doc)).toEqual(snapshot);
+          expect(next.changed).toBe(next.view.hash !== before.hash || next.view.deleted !== before.deleted);
+        }
       }),
       { numRuns: 300 },
     );

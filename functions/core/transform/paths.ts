@@ -1,0 +1,80 @@
+/**
+ * Dotted paths (`address.city`), split once when a transform is compiled. Writes copy a nested container the first
+ * time they change it (copy on write), so a record can share what it does not change with the input it came from
+ * instead of cloning all of it.
+ */
+export type Path = readonly string[];
+
+type Rec = Record<string, unknown>;
+
+/** Containers of a record that may be changed in place: those made or copied for it. `null`: all of them. */
+export type Owned = Set<object> | null;
+
+export const splitPath = (path: string): Path => path.split('.');
+
+export const isNested = (path: string): boolean => path.includes('.');
+
+export function getIn(record: unknown, path: Path): unknown {
+  let cur = record;
+  for (let i = 0; i < path.length; i++) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Rec)[path[i]!];
+  }
+  return cur;
+}
+
+/** The child container, copied into `parent` first unless the record already owns it. */
+function own(parent: Rec, key: string, child: object, owned: Owned): Rec {
+  if (owned === null || owned.has(child)) return child as Rec;
+  const proto = Object.getPrototypeOf(child) as unknown;
+  const copy = Array.isArray(child) ? child.slice() : proto === Object.prototype || proto === null ? { ...child } : structuredClone(child);
+  parent[key] = copy;
+  owned.add(copy);
+  return copy as Rec;
+}
+
+/** Sets a value, making missing (or non-object) containers along the way, as a plain assignment at each step. */
+export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): void {
+  let cur = record;
+  const last = path.length - 1;
+  for (let i = 0; i < last; i++) {
+    const part = path[i]!;
+    const next = cur[part];
+    if (next === null || typeof next !== 'object') {
+      const fresh: Rec = {};
+      cur[part] = fresh;
+      owned?.add(fresh);
+      cur = fresh;
+    } else {
+      cur = own(cur, part, next, owned);
+    }
+  }
+  cur[path[last]!] = value;
+}
+
+/** Deletes a field; containers are copied only when there is something to delete. */
+export function deleteIn(record: Rec, path: Path, owned: Owned): void {
+  const last = path.length - 1;
+  const parent = last === 0 ? record : getIn(record, path.slice(0, last));
+  if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, path[last]!)) return;
+  let cur = record;
+  for (let i = 0; i < last; i++) cur = own(cur, path[i]!, cur[path[i]!] as object, owned);
+  delete cur[path[last]!];
+}
+
+/** A copy of a record's top level without the given fields (an own `__proto__` field stays an own field). */
+export function copyWithout(record: Rec, drop: ReadonlySet<string>): Rec {
+  const out: Rec = {};
+  for (const k of Object.keys(record)) {
+    if (drop.has(k)) continue;
+    if (k === '__proto__') Object.defineProperty(out, k, { value: record[k], enumerable: true, writable: true, configurable: true });
+    else out[k] = record[k];
+  }
+  return out;
+}
+
+/** Whether some path is another one, or leads into it. */
+export function overlapping(paths: readonly string[]): boolean {
+  for (const a of paths) for (const b of paths) if (a !== b && b.startsWith(`${a}.`)) return true;
+  return new Set(paths).size !== paths.length;
+}
