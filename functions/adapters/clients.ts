@@ -1,6 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -17,12 +15,13 @@ export function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClien
   return DynamoDBDocumentClient.from(client, DOCUMENT_TRANSLATE);
 }
 
-/** Module-scope clients: created once per container and reused by warm invocations. */
+/**
+ * Module-scope clients: created once per container and reused by warm invocations. Clients that only some
+ * invocations need (S3 for claim checks, Secrets Manager) are loaded on demand (functions/entry/on-demand).
+ */
 export const dynamoDbClient = new DynamoDBClient({});
 export const documentClient = documentClientFor(dynamoDbClient);
 export const sqsClient = new SQSClient({});
-export const secretsManagerClient = new SecretsManagerClient({});
-export const s3Client = new S3Client({});
 
 /** The region of an ARN (`arn:<partition>:<service>:<region>:<account>:...`); undefined for a plain name. */
 export function regionOfArn(nameOrArn: string): string | undefined {

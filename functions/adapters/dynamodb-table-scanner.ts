@@ -1,10 +1,10 @@
 import { safeErrorText } from '../core/error-text';
 import { DescribeTableCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
 import { InvalidCursorError, type ScanPage, type ScanPageRequest, type TableScanner } from '../ports';
 import { unmarshallImage } from './dynamodb-images';
 import { errorName } from './retry';
 import { messageOf } from '../core/errors';
+import { base64, issueLines, literal, number, object, record, refine, safeParse, string, union, type Infer } from '../core/shape';
 
 export interface DynamoDbTableScannerOptions {
   readonly client: DynamoDBClient;
@@ -16,20 +16,23 @@ export interface DynamoDbTableScannerOptions {
 const MAX_CURSOR_LENGTH = 8192;
 
 /** A key attribute as a cursor holds it: S, N, or B as base64 (key attributes have no other type). */
-const keyValue = z.union([
-  z.strictObject({ S: z.string() }),
-  z.strictObject({ N: z.string().regex(/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i, 'not a number') }),
-  z.strictObject({ B: z.base64() }),
-]);
+const keyValue = union(
+  object({ S: string() }, 'strict'),
+  object({ N: string({ pattern: /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i, patternMessage: 'not a number' }) }, 'strict'),
+  object({ B: base64() }, 'strict'),
+);
 
-const cursorSchema = z.strictObject({
-  v: z.literal(1),
-  segment: z.number().int().nonnegative(),
-  totalSegments: z.number().int().positive(),
-  key: z.record(z.string().min(1), keyValue).refine((k) => Object.keys(k).length >= 1 && Object.keys(k).length <= 2, 'must hold the table key (1 or 2 attributes)'),
-});
+const cursorSchema = object(
+  {
+    v: literal(1),
+    segment: number({ int: true, min: 0 }),
+    totalSegments: number({ int: true, gt: 0 }),
+    key: refine(record(keyValue, string({ min: 1 })), (k) => Object.keys(k).length >= 1 && Object.keys(k).length <= 2, 'must hold the table key (1 or 2 attributes)'),
+  },
+  'strict',
+);
 
-type Cursor = z.output<typeof cursorSchema>;
+type Cursor = Infer<typeof cursorSchema>;
 
 /**
  * TableScanner on a parallel Scan (Segment/TotalSegments, ConsistentRead). The cursor is base64url JSON of the
@@ -96,8 +99,8 @@ function decodeCursor(text: string, request: ScanPageRequest): Record<string, At
   } catch {
     throw refuse('it does not decode to JSON');
   }
-  const parsed = cursorSchema.safeParse(json);
-  if (!parsed.success) throw refuse(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  const parsed = safeParse(cursorSchema, json);
+  if (!parsed.success) throw refuse(issueLines(parsed.issues).join('; '));
   const { segment, totalSegments, key } = parsed.data;
   if (segment !== request.segment || totalSegments !== request.totalSegments) {
     throw refuse(`it belongs to segment ${segment} of ${totalSegments}`);

@@ -1,5 +1,4 @@
 import { safeErrorText } from '../core/error-text';
-import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
 import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
@@ -21,12 +20,6 @@ export interface PutEventsOutcome {
 /** What the writer needs of a bus: PutEvents (the SDK client in AWS, the local bus in `npm start`). */
 export interface EventPutter {
   putEvents(entries: readonly EventEntry[]): Promise<PutEventsOutcome>;
-}
-
-export function sdkEventPutter(client: Pick<EventBridgeClient, 'send'>): EventPutter {
-  return {
-    putEvents: (entries) => client.send(new PutEventsCommand({ Entries: entries as PutEventsRequestEntry[] })),
-  };
 }
 
 export interface EventBridgeTargetWriterOptions {

@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { Webhook } from 'standardwebhooks';
-import { httpTargetAuth, type FlowConfig, type HttpTargetAuth } from '../config/schema';
+import { httpTargetAuth } from '../config/http-target-auth';
+import type { FlowConfig, HttpTargetAuth } from '../config/schema';
 import { randomUUID } from 'node:crypto';
 import { eventId, getPath } from '../core/envelope';
 import { targetRecord, type TargetRecord } from '../core/target-record';

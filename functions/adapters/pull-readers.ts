@@ -4,7 +4,6 @@ import type { PullReader, Secrets } from '../ports';
 import { HttpPageFetcher } from './http-page-fetcher';
 import { HttpPullReader } from './http-pull-reader';
 import type { RetryOptions } from './retry';
-import { S3ObjectReader } from './s3-object-reader';
 
 export interface PullReaderDeps {
   /** Auth secrets of HTTP sources (Secrets Manager in AWS, env/file locally). */
@@ -33,8 +32,16 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
     });
   }
   if (source.s3) {
-    if (!deps.s3Client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
-    return new S3ObjectReader({ client: deps.s3Client, bucket: source.s3.bucket, prefix: source.s3.prefix, format: source.s3.format, pageSize: deps.s3PageSize });
+    const { s3Client: client, s3PageSize: pageSize } = deps;
+    if (!client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
+    const { bucket, prefix, format } = source.s3;
+    // Loaded at the first pull, so a function pulling over HTTP never loads the S3 reader and its CSV parser.
+    return {
+      async *pages(options) {
+        const { S3ObjectReader } = await import('./s3-object-reader');
+        yield* new S3ObjectReader({ client, bucket, prefix, format, pageSize }).pages(options);
+      },
+    };
   }
   throw new Error(`schedule source "${source.id}" has neither http nor s3`);
 }

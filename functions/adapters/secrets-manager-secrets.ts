@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock, Secrets } from '../ports';
 import { systemClock } from '../ports';
 
@@ -36,6 +36,8 @@ export class SecretsManagerSecrets implements Secrets {
   }
 
   private async fetch(name: string): Promise<string> {
+    // Imported when used: a function that reads no secret at cold start leaves Secrets Manager to the Lambda runtime's SDK.
+    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
     if (out.SecretString !== undefined) return out.SecretString;
     if (out.SecretBinary) return Buffer.from(out.SecretBinary).toString('utf8');

@@ -1,4 +1,4 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { messageOf } from '../core/errors';
 
 /** Names the SSM parameter holding the variables that did not fit Lambda's 4 KB environment (lib/constructs/environment-budget.ts). */
@@ -8,13 +8,12 @@ export const ENVIRONMENT_PARAMETER_VARIABLE = 'SYNCLINE_ENVIRONMENT_PARAMETER';
  * Copies the variables kept in the function's environment parameter (a JSON object of strings) into `env`, once
  * at cold start, so the rest of the module reads them like any other variable. Without the parameter it does nothing.
  */
-export async function loadEnvironmentParameter(
-  env: Record<string, string | undefined> = process.env,
-  client: Pick<SSMClient, 'send'> = new SSMClient({}),
-): Promise<void> {
+export async function loadEnvironmentParameter(env: Record<string, string | undefined> = process.env, client?: Pick<SSMClient, 'send'>): Promise<void> {
   const name = env[ENVIRONMENT_PARAMETER_VARIABLE];
   if (!name) return;
-  const { Parameter } = await client.send(new GetParameterCommand({ Name: name }));
+  // Most functions have no parameter: the SSM client is loaded only for one that has.
+  const { GetParameterCommand, SSMClient } = await import('@aws-sdk/client-ssm');
+  const { Parameter } = await (client ?? new SSMClient({})).send(new GetParameterCommand({ Name: name }));
   let values: unknown;
   try {
     values = JSON.parse(Parameter?.Value ?? '');

@@ -216,10 +216,7 @@ const eventbridgeTarget = z.strictObject({
   source: z.string().min(1).default('syncline'),
 });
 
-/** The credentials of an `http` target: `auth`, else `secretName` used as `authType`. */
-export function httpTargetAuth(t: { auth?: HttpTargetAuth; secretName?: string; authType: 'bearer' | 'basic' | 'webhook' }): HttpTargetAuth | undefined {
-  return t.auth ?? (t.secretName ? { type: t.authType, secretName: t.secretName } : undefined);
-}
+export { httpTargetAuth } from './http-target-auth';
 
 const httpTarget = z
   .strictObject({

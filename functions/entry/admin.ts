@@ -1,13 +1,12 @@
 import { loadEnvironmentParameter } from '../adapters/ssm-environment';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { documentClient, secretsManagerClient, sqsClient } from '../adapters/clients';
+import { documentClient, sqsClient } from '../adapters/clients';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../adapters/dynamodb-state-store';
 import { powertoolsLogPort } from '../adapters/powertools-telemetry';
-import { SecretsManagerSecrets } from '../adapters/secrets-manager-secrets';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
 import { planFlow } from '../plan/plan';
@@ -16,6 +15,7 @@ import { createAdminService } from '../handlers/admin-service';
 import { bakedFlow } from './baked';
 import { deployedFlowResources, deployedQueueUrls, parseDeployedNames } from './deployed-resources';
 import { observability, requireEnv } from './env';
+import { onDemandSecrets } from './on-demand';
 import { payloadStore } from './payloads';
 
 // Variables that did not fit Lambda's 4 KB environment come from an SSM parameter, before anything reads them.
@@ -38,7 +38,7 @@ const hashKeySecretArn = requireEnv('HASH_KEY_SECRET_ARN');
 // No metrics: the admin API counts nothing of the pipeline (its invocations and errors are Lambda's own metrics).
 const { logger } = observability(flow, 'admin');
 const log = powertoolsLogPort(logger);
-const secrets = new SecretsManagerSecrets({ client: secretsManagerClient });
+const secrets = onDemandSecrets();
 const depths = new SqsQueueDepths(sqsClient);
 const stores = {
   stateStore: new DynamoDbStateStore({ client: documentClient, tableName: tables.state, ...flowStateOptions([flow]) }),

@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { LogPort, MetricsPort } from '../ports';
 import type { CaptureUseCaseDeps } from '../handlers/capture-deps';
-import { captureDeps } from '../wiring/steps';
+import { captureDeps } from '../wiring/capture';
 import { bakedFlow } from './baked';
 import { instrumented, requireEnv } from './env';
 import { lambdaStepContext } from './step-context';

@@ -1,4 +1,4 @@
-import { conflictSweep } from '../wiring/steps';
+import { conflictSweep } from '../wiring/resolve';
 import { bakedFlow } from './baked';
 import { instrumented } from './env';
 import { lambdaStepContext } from './step-context';

@@ -1,7 +1,7 @@
 import { documentClient, documentClientForTable } from '../adapters/clients';
 import { DynamoDbTargetWriter } from '../adapters/dynamodb-target-writer';
 import { withClaimChecks } from '../handlers/claim-checks';
-import { deliverDynamoDb } from '../wiring/steps';
+import { deliverDynamoDb } from '../wiring/deliver';
 import { bakedFlow } from './baked';
 import { instrumented, requireEnv } from './env';
 import { lambdaStepContext } from './step-context';

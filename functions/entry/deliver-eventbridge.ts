@@ -1,6 +1,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { regionOfArn } from '../adapters/clients';
-import { EventBridgeTargetWriter, sdkEventPutter } from '../adapters/eventbridge-target-writer';
+import { sdkEventPutter } from '../adapters/eventbridge-sdk';
+import { EventBridgeTargetWriter } from '../adapters/eventbridge-target-writer';
 import { deliverTarget, deliverTargetLambda } from './deliver-common';
 
 const step = deliverTarget('eventbridge');

@@ -1,9 +1,10 @@
 import { HttpTargetWriter } from '../adapters/http-target-writer';
+import { httpTargetAuth } from '../config/http-target-auth';
 import { TokenBucket } from '../adapters/rate-limiter';
 import { stepStores } from '../wiring/step-context';
 import { deliverTarget, deliverTargetLambda } from './deliver-common';
 
-const step = deliverTarget('http');
+const step = deliverTarget('http', (t) => httpTargetAuth(t) !== undefined);
 const { target, ctx } = step;
 // The stack sets RATE_LIMIT_PER_INVOCATION to rateLimitPerSecond / the mapping's maximum concurrency.
 const perInvocation = Number(process.env.RATE_LIMIT_PER_INVOCATION ?? '');

@@ -1,7 +1,7 @@
 import { powertoolsLogPort } from '../adapters/powertools-telemetry';
 import { planFlow } from '../plan/plan';
 import { createFlowListHandler } from '../handlers/admin-http-handler';
-import { flowSummary } from '../handlers/admin-service';
+import { flowSummary } from '../handlers/flow-summary';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Logger } from '@aws-lambda-powertools/logger';

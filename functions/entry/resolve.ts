@@ -1,12 +1,9 @@
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { regionOfArn } from '../adapters/clients';
-import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
-import { sdkEventPutter } from '../adapters/eventbridge-target-writer';
 import { loadEnvironmentParameter } from '../adapters/ssm-environment';
 import { withClaimChecks } from '../handlers/claim-checks';
-import { resolve } from '../wiring/steps';
+import { resolve } from '../wiring/resolve';
 import { bakedFlow } from './baked';
 import { instrumented, requireJsonMapEnv } from './env';
+import { eventBridgePublisher } from './on-demand';
 import { lambdaStepContext } from './step-context';
 
 // Variables that did not fit Lambda's 4 KB environment come from an SSM parameter, before anything reads them.
@@ -16,7 +13,7 @@ const flow = bakedFlow();
 const { ctx, logger, metrics, payloads } = lambdaStepContext(flow, 'resolve');
 // Set for flows with the manual strategy: each newly opened conflict is announced on this bus.
 const eventBusName = process.env.EVENT_BUS_NAME;
-const events = eventBusName ? new EventBridgeEventPublisher({ putter: sdkEventPutter(new EventBridgeClient(regionOfArn(eventBusName) ? { region: regionOfArn(eventBusName) } : {})), busName: eventBusName }) : undefined;
+const events = eventBusName ? await eventBridgePublisher(eventBusName) : undefined;
 // Set for flows with a source whose truncates delete: a truncate's deletes are sent back to this step's queue.
 const resolveQueueUrl = process.env.RESOLVE_QUEUE_URL;
 

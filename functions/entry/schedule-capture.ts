@@ -1,14 +1,12 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
-import { lambdaContinuation } from '../adapters/lambda-continuation';
 import { createPullReader } from '../adapters/pull-readers';
 import type { ScheduleSource } from '../core/pull/records';
-import { scheduleCapture } from '../wiring/steps';
+import { scheduleCapture } from '../wiring/schedule-capture';
 import { bakedFlow } from './baked';
 import { requireEnv } from './env';
+import { onDemandContinuation, s3Client } from './on-demand';
 import { lambdaStepContext } from './step-context';
 
 const flow = bakedFlow();
@@ -17,13 +15,12 @@ const sourceId = requireEnv('SOURCE_ID');
 const functionName = requireEnv('AWS_LAMBDA_FUNCTION_NAME');
 const source = flow.sources.find((s): s is ScheduleSource => s.id === sourceId && s.type === 'schedule');
 if (!source) throw new Error(`SOURCE_ID "${sourceId}" is not a schedule source of flow "${flow.id}"`);
-const { ctx, logger, metrics } = lambdaStepContext(flow, 'capture');
+const { ctx, logger, metrics } = lambdaStepContext(flow, 'capture', { readsSecrets: Boolean(source.http?.auth) });
 
-/** Module-scope clients of this function only. */
-const s3Client = source.s3 ? new S3Client({}) : undefined;
-const lambdaClient = new LambdaClient({});
-const reader = createPullReader(source, { secrets: ctx.secrets, s3Client, log: (m, a) => logger.info(m, a) });
+/** Module-scope clients of this function only: S3 for a source that reads S3, loaded at cold start. */
+const s3 = source.s3 ? await s3Client() : undefined;
+const reader = createPullReader(source, { secrets: ctx.secrets, s3Client: s3, log: (m, a) => logger.info(m, a) });
 
-export const handler = middy(scheduleCapture(ctx, sourceId, reader, lambdaContinuation(lambdaClient, functionName)))
+export const handler = middy(scheduleCapture(ctx, sourceId, reader, onDemandContinuation(functionName)))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -7,6 +7,11 @@ import { createQuarantineReplay } from './quarantine-replay';
 import { replayRecords } from './record-replay';
 import { tryRecord } from './try-record';
 import { compileTransform, taintedFields, type Transformer } from '../core/transform/pipeline';
+import { flowSummary, webhookUrls } from './flow-summary';
+import { recordLineage } from './record-lineage';
+
+// The flow list has its own module: the flow-list function bundles it without the admin service.
+export { flowSummary, webhookUrls } from './flow-summary';
 
 /** A queue of a flow and its DLQ, by their deployed names (locally: the plan's names). */
 export interface QueueView {
@@ -67,24 +72,6 @@ export interface AdminServiceDeps {
   readonly authenticatedCaller?: boolean;
   readonly clock?: Clock;
   readonly logger?: LogPort;
-}
-
-/** Webhook URLs of a flow, by source, on the API's base URL. */
-export function webhookUrls(plan: FlowPlan, baseUrl: string): { sourceId: string; urls: string[] }[] {
-  return plan.functions.flatMap((fn) => (fn.trigger.type === 'http' && fn.sourceId ? [{ sourceId: fn.sourceId, urls: fn.trigger.routes.map((r) => baseUrl + r) }] : []));
-}
-
-/** A flow's line of `GET /flows`. */
-export function flowSummary(plan: FlowPlan, baseUrl: string): Record<string, unknown> {
-  const f = plan.flow;
-  return {
-    id: f.id,
-    description: f.description,
-    sources: f.sources.map((s) => ({ id: s.id, type: s.type })),
-    targets: f.targets.map((x) => ({ id: x.id, type: x.type })),
-    conflict: f.conflict.strategy,
-    webhooks: webhookUrls(plan, baseUrl),
-  };
 }
 
 /** `GET /flows/{flowId}`: the resolved config and the names or ARNs of the flow's resources. */
@@ -189,7 +176,11 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
         updatedAt: state.updatedAt,
       };
     },
-    lineage: async (flowId, key) => (flows.has(flowId) ? deps.audit.lineage(flowId, key) : undefined),
+    lineage: async (flowId, key) => {
+      if (!flows.has(flowId)) return undefined;
+      const [items, state] = await Promise.all([deps.audit.lineage(flowId, key), deps.stateStore.get(flowId, key)]);
+      return recordLineage(items, state);
+    },
     listConflicts: (flowId, status) => review.list(flowId, status),
     resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
     quarantine: async (flowId) => (flows.has(flowId) ? deps.quarantine.list(flowId) : undefined),

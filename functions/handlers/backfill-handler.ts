@@ -1,5 +1,4 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
@@ -10,6 +9,7 @@ import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { SynclineError } from '../core/errors';
+import { issueLines, literal, number, object, optional, refine, safeParse, string, type Infer, type Issue } from '../core/shape';
 
 /** Dependencies of the backfill of one `dynamodb-stream` source (its capture function, in AWS). */
 export interface BackfillDeps extends CaptureUseCaseDeps {
@@ -38,22 +38,22 @@ export const DEFAULT_BACKFILL_SEGMENTS = 4;
 export const MAX_TOTAL_SEGMENTS = 1_000_000;
 
 const chunkFields = {
-  segment: z.number().int().nonnegative(),
-  totalSegments: z.number().int().min(1).max(MAX_TOTAL_SEGMENTS),
-  cursor: z.string().min(1).optional(),
-  maxItems: z.number().int().positive().optional(),
+  segment: number({ int: true, min: 0 }),
+  totalSegments: number({ int: true, min: 1, max: MAX_TOTAL_SEGMENTS }),
+  cursor: optional(string({ min: 1 })),
+  maxItems: optional(number({ int: true, gt: 0 })),
 };
 const segmentInRange = (r: { segment: number; totalSegments: number }) => r.segment < r.totalSegments;
-const segmentMessage = { message: 'segment must be below totalSegments (segments are numbered from 0)', path: ['segment'] };
+const SEGMENT_MESSAGE = 'segment must be below totalSegments (segments are numbered from 0)';
 
-const chunkRequestSchema = z.strictObject(chunkFields).refine(segmentInRange, segmentMessage);
-const invocationSchema = z.strictObject({ action: z.literal('backfill'), sourceId: z.string().min(1), ...chunkFields }).refine(segmentInRange, segmentMessage);
+const chunkRequestSchema = refine(object(chunkFields, 'strict'), segmentInRange, SEGMENT_MESSAGE, ['segment']);
+const invocationSchema = refine(object({ action: literal('backfill'), sourceId: string({ min: 1 }), ...chunkFields }, 'strict'), segmentInRange, SEGMENT_MESSAGE, ['segment']);
 
 /** One chunk: segment `segment` of `totalSegments`, from `cursor` (absent = the segment's start), at most `maxItems` items. */
-export type BackfillChunkRequest = z.output<typeof chunkRequestSchema>;
+export type BackfillChunkRequest = Infer<typeof chunkRequestSchema>;
 
 /** The direct invocation payload of a `dynamodb-stream` capture function that runs a backfill chunk. */
-export type BackfillInvocation = z.output<typeof invocationSchema>;
+export type BackfillInvocation = Infer<typeof invocationSchema>;
 
 /** Counts of a backfill (or one chunk of it). */
 export interface BackfillCounts {
@@ -262,20 +262,20 @@ export function dispatchStreamOrBackfill(
   };
 }
 
-function issuesOf(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+function issuesOf(issues: readonly Issue[]): string {
+  return issueLines(issues).join('; ');
 }
 
 function parseChunkRequest(body: unknown): BackfillChunkRequest {
-  const parsed = chunkRequestSchema.safeParse(body);
+  const parsed = safeParse(chunkRequestSchema, body);
   if (parsed.success) return parsed.data;
-  throw new BackfillRequestError(`invalid backfill chunk: expected {"segment": 0, "totalSegments": 4, "cursor"?: "<from the last answer>", "maxItems"?: 1000} (${issuesOf(parsed.error)})`);
+  throw new BackfillRequestError(`invalid backfill chunk: expected {"segment": 0, "totalSegments": 4, "cursor"?: "<from the last answer>", "maxItems"?: 1000} (${issuesOf(parsed.issues)})`);
 }
 
 function parseInvocation(event: unknown, sourceId: string): BackfillInvocation {
-  const parsed = invocationSchema.safeParse(event);
+  const parsed = safeParse(invocationSchema, event);
   if (parsed.success) return parsed.data;
   throw new BackfillRequestError(
-    `not a DynamoDB stream event or a backfill request: expected {"action": "backfill", "sourceId": "${sourceId}", "segment": 0, "totalSegments": 4, "cursor"?: "<from the last answer>", "maxItems"?: 1000} (${issuesOf(parsed.error)})`,
+    `not a DynamoDB stream event or a backfill request: expected {"action": "backfill", "sourceId": "${sourceId}", "segment": 0, "totalSegments": 4, "cursor"?: "<from the last answer>", "maxItems"?: 1000} (${issuesOf(parsed.issues)})`,
   );
 }

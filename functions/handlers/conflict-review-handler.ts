@@ -1,8 +1,8 @@
 import { safeErrorText } from '../core/error-text';
-import { z } from 'zod';
 import type { FlowConfig } from '../config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
 import { maskValue } from '../core/transform/mask';
+import { object, oneOf, optional, refine, safeParse, string, unknown } from '../core/shape';
 import {
   noopLogger,
   systemClock,
@@ -94,24 +94,14 @@ export interface ConflictReview {
 
 const STATUSES = ['open', 'resolved', 'superseded', 'all'] as const;
 /** Names under `syncline:` are kept for syncline's own resolutions (e.g. `syncline:auto-resolve`). */
-const byField = z
-  .string()
-  .trim()
-  .min(1)
-  .max(128)
-  .refine((by) => !by.startsWith('syncline:'), 'names starting with "syncline:" are reserved for syncline itself');
+const byField = refine(string({ trim: true, min: 1, max: 128 }), (by) => !by.startsWith('syncline:'), 'names starting with "syncline:" are reserved for syncline itself');
 
 /** `{"choose": "current"|"incoming"}` or `{"value": <any JSON>}`, exactly one, and an optional `by`. */
-export const resolveBodySchema = z
-  .strictObject({
-    choose: z.enum(['current', 'incoming']).optional(),
-    value: z.unknown().optional(),
-    by: byField.optional(),
-  })
-  .superRefine((b, ctx) => {
-    const given = Number(b.choose !== undefined) + Number(Object.hasOwn(b, 'value') && b.value !== undefined);
-    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of "choose" ("current" or "incoming") and "value"' });
-  });
+export const resolveBodySchema = refine(
+  object({ choose: optional(oneOf(['current', 'incoming'])), value: unknown(), by: optional(byField) }, 'strict'),
+  (b) => Number(b.choose !== undefined) + Number(Object.hasOwn(b, 'value') && b.value !== undefined) === 1,
+  'give exactly one of "choose" ("current" or "incoming") and "value"',
+);
 
 const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
 
@@ -127,9 +117,9 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
     async resolve(flowId, conflictId, body, user) {
       const target = deps.flows.get(flowId);
       if (!target) return problem(404, `flow "${flowId}" not found`);
-      const parsed = resolveBodySchema.safeParse(body ?? {});
+      const parsed = safeParse(resolveBodySchema, body ?? {});
       if (!parsed.success) {
-        const why = parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+        const why = parsed.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
         return problem(400, `invalid body: ${why}; e.g. {"choose": "incoming"} or {"value": "x"}`);
       }
       const conflict = await deps.conflicts.get(flowId, conflictId);

@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import type { FlowConfig } from '../config/schema';
 import { eventId } from '../core/envelope';
+import { array, boolean, isoDateTime, map, number, object, optional, refine, safeParse, string, union, withDefault, type Shape } from '../core/shape';
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';
 import type { AdminAnswer } from './admin-api';
@@ -23,24 +23,30 @@ export interface RecordReplayDeps {
   readonly clock?: Clock;
 }
 
-const time = z.union([z.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+const time: Shape<number> = union(number({ int: true, min: 0 }), map(isoDateTime(), (s) => Date.parse(s)));
 
-const bodySchema = z
-  .strictObject({
-    keys: z.array(z.string().min(1)).min(1).max(REPLAY_MAX_KEYS).optional(),
-    since: time.optional(),
-    until: time.optional(),
+const fields = object(
+  {
+    keys: optional(array(string({ min: 1 }), { min: 1, max: REPLAY_MAX_KEYS })),
+    since: optional(time),
+    until: optional(time),
     /** Key after which a window's selection continues (the previous answer's `next`). */
-    after: z.string().optional(),
-    targets: z.array(z.string().min(1)).min(1).optional(),
-    dryRun: z.boolean().default(false),
-    max: z.number().int().positive().max(REPLAY_MAX_KEYS).default(REPLAY_MAX_KEYS),
-    by: z.string().trim().min(1).max(200).optional(),
-  })
-  .refine((b) => (b.keys === undefined) !== (b.since === undefined), { message: 'give "keys" or "since" (with "until"), not both' })
-  .refine((b) => b.since === undefined || b.until !== undefined, { message: '"since" needs "until"', path: ['until'] })
-  .refine((b) => b.since === undefined || b.until! >= b.since, { message: '"until" is before "since"', path: ['until'] })
-  .refine((b) => b.since === undefined || b.until! - b.since <= REPLAY_MAX_WINDOW_MS, { message: 'at most one hour per request (the CLI splits longer windows)', path: ['until'] });
+    after: optional(string()),
+    targets: optional(array(string({ min: 1 }), { min: 1 })),
+    dryRun: withDefault(boolean(), false),
+    max: withDefault(number({ int: true, gt: 0, max: REPLAY_MAX_KEYS }), REPLAY_MAX_KEYS),
+    by: optional(string({ trim: true, min: 1, max: 200 })),
+  },
+  'strict',
+);
+type ReplayBody = typeof fields extends Shape<infer T> ? T : never;
+const rules: [(b: ReplayBody) => boolean, string, PropertyKey[]][] = [
+  [(b) => (b.keys === undefined) !== (b.since === undefined), 'give "keys" or "since" (with "until"), not both', []],
+  [(b) => b.since === undefined || b.until !== undefined, '"since" needs "until"', ['until']],
+  [(b) => b.since === undefined || b.until! >= b.since, '"until" is before "since"', ['until']],
+  [(b) => b.since === undefined || b.until! - b.since <= REPLAY_MAX_WINDOW_MS, 'at most one hour per request (the CLI splits longer windows)', ['until']],
+];
+const bodySchema = rules.reduce((shape, [ok, message, where]) => refine(shape, ok, message, where), fields);
 
 export interface ReplayAnswer {
   readonly flow: string;
@@ -69,9 +75,9 @@ const problem = (status: number, message: string): AdminAnswer => ({ status, bod
  */
 export async function replayRecords(deps: RecordReplayDeps, body: unknown, user: string | undefined): Promise<AdminAnswer> {
   const { flow } = deps;
-  const parsed = bodySchema.safeParse(body ?? {});
+  const parsed = safeParse(bodySchema, body ?? {});
   if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+    const why = parsed.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
     return problem(400, `invalid replay request: ${why}; e.g. {"keys": ["42"]} or {"since": "2026-01-01T10:00:00Z", "until": "2026-01-01T11:00:00Z"}`);
   }
   const req = parsed.data;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
 import { runPull, type PullSummary } from '../core/pull/pull-run';
 import type { ScheduleSource } from '../core/pull/records';
 import { type AuditLog, type PullReader, type PullStateStore, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { maskForQuarantine } from '../core/transform/raw-record';
+import { boolean, issueLines, literal, object, oneOf, optional, safeParse, string, type Infer } from '../core/shape';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `schedule` source. */
@@ -36,20 +36,23 @@ export interface ScheduleCaptureDeps extends CaptureUseCaseDeps {
   readonly maxChainedInvocations?: number;
 }
 
-const pullInput = z.strictObject({
-  action: z.enum(['pull', 'schedule', 'continue']),
-  sourceId: z.string().min(1),
-  /** Admin override of the maxDeleteRatio guard for this run. */
-  acceptDeletes: z.boolean().optional(),
-  /** Drop an active run's progress and start over. */
-  restart: z.boolean().optional(),
-});
+const pullInput = object(
+  {
+    action: oneOf(['pull', 'schedule', 'continue']),
+    sourceId: string({ min: 1 }),
+    /** Admin override of the maxDeleteRatio guard for this run. */
+    acceptDeletes: optional(boolean()),
+    /** Drop an active run's progress and start over. */
+    restart: optional(boolean()),
+  },
+  'strict',
+);
 
 /** The payloads the capture function accepts besides a plain EventBridge scheduled event. */
-export type ScheduleCaptureInput = z.output<typeof pullInput>;
+export type ScheduleCaptureInput = Infer<typeof pullInput>;
 
 /** EventBridge Scheduler/rule scheduled events: the trigger carries no parameters. */
-const scheduledEvent = z.looseObject({ 'detail-type': z.literal('Scheduled Event'), source: z.string() });
+const scheduledEvent = object({ 'detail-type': literal('Scheduled Event'), source: string() }, 'loose');
 
 export type ScheduleCaptureHandler = (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>) => Promise<PullSummary>;
 
@@ -63,7 +66,7 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
   const source = flow.sources.find((s): s is ScheduleSource => s.id === deps.sourceId && s.type === 'schedule');
   if (!source) throw new Error(`flow "${flow.id}" has no schedule source "${deps.sourceId}"`);
   const { clock, logger, metrics } = telemetryOf(deps);
-  const audit: AuditLog = { write: (entries) => deps.audit.write(auditable(flow, entries)), lineage: (f, k) => deps.audit.lineage(f, k) };
+  const audit: AuditLog = { write: (entries) => deps.audit.write(auditable(flow, entries)), lineage: (f, k) => deps.audit.lineage(f, k), archive: (e) => deps.audit.archive(e) };
 
   return async (event, context) => {
     const input = parseInput(event, source.id);
@@ -102,9 +105,9 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
 }
 
 function parseInput(event: unknown, sourceId: string): ScheduleCaptureInput {
-  const parsed = pullInput.safeParse(event);
+  const parsed = safeParse(pullInput, event);
   if (parsed.success) return parsed.data;
-  if (scheduledEvent.safeParse(event).success) return { action: 'schedule', sourceId };
-  const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  if (safeParse(scheduledEvent, event).success) return { action: 'schedule', sourceId };
+  const issues = issueLines(parsed.issues).join('; ');
   throw new Error(`not a pull request or scheduled event: expected {"action": "pull", "sourceId": "${sourceId}"} (${issues})`);
 }

@@ -6,6 +6,7 @@ import type { DeployedNames } from '../../functions/entry/deployed-resources';
 import { flowServiceName } from '../../functions/wiring/contract';
 import { ADMIN_ENTRY_FILES } from '../../functions/plan/plan';
 import { fitEnvironment } from './environment-budget';
+import { flowFunctionBundling } from './function-bundling';
 import { projectEntry, SynclineFunction } from './function-defaults';
 import { grantAdmin, type StepGrantContext } from './step-grants';
 import type { SyncFlow } from './sync-flow';
@@ -45,7 +46,7 @@ export function addAdminApi(scope: SyncFlow, options: AdminApiOptions): { fn: Sy
     timeout: Duration.seconds(29),
     memorySize: 256,
     logGroupRemovalPolicy: removalPolicy,
-    bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
+    bundling: flowFunctionBundling(flow, { handler: 'admin' }),
   });
   const environment = fitEnvironment(
     fn,

@@ -5,6 +5,7 @@ import { NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions, type
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { UNREACHED_CREDENTIAL_MODULES } from './function-bundling';
 
 /** Lets bundled CommonJS dependencies call `require` inside the ESM bundle. */
 export const ESM_REQUIRE_BANNER = "import { createRequire as __syncline_createRequire } from 'node:module'; const require = __syncline_createRequire(import.meta.url);";
@@ -23,8 +24,9 @@ export const DEFAULT_BUNDLING: BundlingOptions = {
   sourceMapMode: SourceMapMode.DEFAULT,
   sourcesContent: false,
   target: 'node24',
-  // Bundle the AWS SDK v3: the pinned versions in package-lock.json run in Lambda exactly as in tests.
-  externalModules: [],
+  // Bundle the AWS SDK v3 (the pinned versions of package-lock.json), but for the credential providers Lambda never
+  // reaches; a step function also leaves the clients it seldom calls to the runtime (function-bundling.ts).
+  externalModules: [...UNREACHED_CREDENTIAL_MODULES],
   forceDockerBundling: false,
 };
 
@@ -71,8 +73,9 @@ export function mergeFunctionProps(props: NodejsFunctionProps): NodejsFunctionPr
 
 /**
  * A NodejsFunction with syncline's defaults: Node.js 24 on ARM64, a JSON-format log group with one month's
- * retention, active X-Ray tracing, a 30 s timeout and 256 MB, and a local esbuild ESM bundle (minified,
- * with source maps, the AWS SDK bundled). Every default can be overridden through the props.
+ * retention, active X-Ray tracing, a 30 s timeout and 256 MB, and a local esbuild ESM bundle (minified, with
+ * source maps, the AWS SDK bundled but for the credential providers Lambda never reaches). Every default can be
+ * overridden through the props.
  */
 export class SynclineFunction extends NodejsFunction {
   /** The log group this construct created, or undefined when the caller passed `logGroup`. */

@@ -29,6 +29,7 @@ import { grantStep, type StepGrantContext } from './step-grants';
 import { addAdminApi } from './admin-api';
 import { stepEnvironment } from './step-environment';
 import { addScheduleTrigger } from './schedule-source';
+import { flowFunctionBundling } from './function-bundling';
 import { projectEntry, SynclineFunction } from './function-defaults';
 import type { StreamArnLookup } from './stream-arn-lookup';
 import { addStreamTrigger } from './stream-source';
@@ -246,7 +247,7 @@ export class SyncFlow extends Construct {
         logGroupRemovalPolicy: removalPolicy,
 
         // The flow config is compiled into the bundle: environment variables are limited to 4 KB.
-        bundling: { define: { __SYNCLINE_FLOW__: JSON.stringify(flow) } },
+        bundling: flowFunctionBundling(flow, f),
       });
       functions[f.id] = fn;
       const environment = fitEnvironment(
@@ -348,14 +349,16 @@ export class SyncFlow extends Construct {
   }
 
   /**
-   * How a function uses the claim check: `put` when it sends to a syncline queue (or parks rejected records in a
+   * How a function uses the claim check: `put` when it sends to another syncline queue (or parks rejected records in a
    * delivery DLQ), `get` when it consumes one of syncline's own queues. Inbound queues of sqs and eventbridge
    * sources are written by users, within the SQS limit, and never carry claim checks.
    */
   claimUse(f: FunctionPlan): ReadonlySet<'put' | 'get'> {
     const use = new Set<'put' | 'get'>();
     const parks = f.step === 'deliver' && this.flowPlan.flow.targets.find((t) => t.id === f.targetId)?.type !== 'dynamodb';
-    if (f.sendsTo.length > 0 || parks) use.add('put');
+    // A record sent back to a function's own queue (split from a failed pack) already fits a message.
+    const own = f.trigger.type === 'sqs' ? f.trigger.queue : undefined;
+    if (f.sendsTo.some((q) => q !== own) || parks) use.add('put');
     if (f.trigger.type === 'sqs') {
       const queueId = f.trigger.queue;
       if (!this.flowPlan.queues.find((q) => q.id === queueId)?.sourceId) use.add('get');

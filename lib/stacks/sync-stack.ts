@@ -7,6 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { SynclineConfig } from '../../functions/config/schema';
 import { Observability } from '../constructs/observability';
+import { flowListBundling } from '../constructs/function-bundling';
 import { projectEntry, SynclineFunction } from '../constructs/function-defaults';
 import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
@@ -123,7 +124,7 @@ export class SyncStack extends Stack {
       memorySize: 128,
       logGroupRemovalPolicy: removalPolicy,
       environment: { POWERTOOLS_SERVICE_NAME: 'syncline-admin', API_ENDPOINT: this.httpApi.apiEndpoint },
-      bundling: { define: { __SYNCLINE_FLOWS__: JSON.stringify(config.flows) } },
+      bundling: flowListBundling(config.flows),
     });
     this.flowListRoute = new HttpRoute(this, 'ListFlowsRoute', {
       httpApi: this.httpApi,

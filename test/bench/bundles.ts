@@ -1,13 +1,14 @@
 /** Bundle size and module-load time of each Lambda entry, bundled the way the CDK construct does. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { flowSchema, type FlowConfig } from '../../functions/config/schema';
-import { ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
+import { flowFunctionBundling, flowListBundling, type BundledFunction } from '../../lib/constructs/function-bundling';
+import { DEFAULT_BUNDLING, ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
 import { ADMIN_ENTRY_FILES, ENTRY_FILES, type HandlerKind } from '../../functions/plan/plan';
 
 export interface BundleRow {
@@ -45,7 +46,7 @@ const KNOWN_ENV: Record<string, string> = {
 /** Every variable functions/entry/*.ts require, with a dummy value (known ones first, others by their suffix). */
 function entryEnv(): Record<string, string> {
   const env: Record<string, string> = { ...KNOWN_ENV };
-  for (const file of readdirSync('functions/entry')) {
+  for (const file of readdirSync('functions/entry').filter((f) => f.endsWith('.ts'))) {
     const text = readFileSync(join('functions/entry', file), 'utf8');
     for (const m of text.matchAll(/require(Json)?(Map)?Env\('([A-Z0-9_]+)'/g)) {
       const name = m[3]!;
@@ -115,9 +116,19 @@ function loadOnce(file: string, env: Record<string, string>): Promise<{ importMs
   });
 }
 
+/** Define and externals of an entry, as lib/constructs/function-bundling.ts gives them to NodejsFunction. */
+function bundlingFor(handler: string, flow: FlowConfig, sourceId: string, targetId: string) {
+  if (handler === 'list-flows') return flowListBundling([flow]);
+  if (handler === 'stream-arn-lookup') return DEFAULT_BUNDLING;
+  const fn = (handler === 'admin' ? { handler } : { handler, ...(sourceId ? { sourceId } : {}), ...(targetId ? { targetId } : {}) }) as BundledFunction;
+  return flowFunctionBundling(flow, fn);
+}
+
 export async function benchBundles(example: FlowConfig, options: { loads?: number } = {}): Promise<BundleRow[]> {
   const loads = options.loads ?? 5;
-  const dir = mkdtempSync(join(tmpdir(), 'syncline-bench-'));
+  // Inside the project, so a module left to the runtime's SDK resolves from node_modules and its load is timed.
+  mkdirSync(resolve('node_modules/.cache'), { recursive: true });
+  const dir = mkdtempSync(resolve('node_modules/.cache/syncline-bench-'));
   const baseEnv = entryEnv();
   const rows: BundleRow[] = [];
   try {
@@ -125,7 +136,8 @@ export async function benchBundles(example: FlowConfig, options: { loads?: numbe
     for (const [handler, entry] of entries) {
       try {
         const { flow, sourceId, targetId } = handler in ENTRY_FILES ? flowFor(example, handler as HandlerKind) : { flow: example, sourceId: '', targetId: '' };
-        // As lib/constructs/function-defaults.ts and sync-flow.ts configure NodejsFunction (target node20 here).
+        const { define, externalModules } = bundlingFor(handler, flow, handler in ENTRY_FILES ? sourceId : '', handler in ENTRY_FILES ? targetId : '');
+        // As lib/constructs/function-defaults.ts and function-bundling.ts configure NodejsFunction (target node20 here).
         const result = await build({
           entryPoints: [entry],
           bundle: true,
@@ -136,12 +148,17 @@ export async function benchBundles(example: FlowConfig, options: { loads?: numbe
           minify: true,
           mainFields: ['module', 'main'],
           banner: { js: ESM_REQUIRE_BANNER },
-          // The admin entries bake the flow like the step entries; the flow list bakes every flow.
-          define: { __SYNCLINE_FLOW__: JSON.stringify(flow), __SYNCLINE_FLOWS__: JSON.stringify([flow]) },
+          define,
+          external: [...(externalModules ?? [])],
           outfile: join(dir, handler, 'index.mjs'),
+          metafile: true,
           logLevel: 'silent',
         });
         const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.contents;
+        // A static import of a module left to the runtime would load the runtime's SDK at every cold start.
+        const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint)!;
+        const atColdStart = output.imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
+        if (atColdStart.length > 0) throw new Error(`imports ${[...new Set(atColdStart)].join(', ')} statically, from the runtime at every cold start`);
         const file = join(dir, `${handler}.mjs`);
         writeFileSync(file, code);
         const env = { ...baseEnv, SOURCE_ID: sourceId, TARGET_ID: targetId };

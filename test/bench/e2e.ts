@@ -4,11 +4,10 @@
  * counts Lambda invocations, their durations, and when each key was delivered (measure.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { SynclineConfig } from '../../functions/config/schema';
 import { startRuntime, type HandlerWrapper } from '../../lib/local/runtime';
-import { CallCounter, countItems, Deliveries, functionStats, sendWebhooks, timedHandler, webhookBodies, withTimeout, type FunctionStats, type RunResult, type WebhookBody } from './measure';
+import { CallCounter, measureBurst, countItems, Deliveries, functionStats, timedHandler, type FunctionStats, type RunResult } from './measure';
 import { unpackBody } from '../../functions/core/packing';
 
 export type { CommandStats, FunctionStats, TableUnits } from './measure';
@@ -65,41 +64,20 @@ export async function benchE2e(options: E2eOptions): Promise<E2eResult> {
     wrapHandler,
   });
   try {
-    const url = rt.webhooks.find((w) => w.flowId === flow.id)!.urls[0]!;
-    let rejected = 0;
-    const send = (bodies: WebhookBody[]) =>
-      sendWebhooks({
-        url,
-        secret,
-        bodies,
-        concurrency,
-        sentAt,
-        onRejected: (status, body) => {
-          rejected++;
-          if (warnings.length < 5) warnings.push(`webhook answered ${status} ${JSON.stringify(body)}`);
-        },
-      });
-
     const warmup = options.warmupRecords ?? 500;
-    if (warmup > 0) {
-      await send(webhookBodies(warmup, perRequest, 'warmup-'));
-      await withTimeout(deliveries.when('warmup-', warmup), 60_000);
-      // Let the pollers go back to their idle long polls.
-      await new Promise((r) => setTimeout(r, 500));
-      rejected = 0;
-    }
-
-    const bodies = webhookBodies(n, perRequest, 'bench-');
-    counter.on = true;
-    const firstSend = performance.now();
-    await send(bodies);
-    const sendSeconds = (performance.now() - firstSend) / 1000;
-
-    const timedOut = !(await withTimeout(deliveries.when('bench-', n), timeoutMs));
-    // The last batch's DeleteMessageBatch follows the handler.
-    await new Promise((r) => setTimeout(r, 300));
-    counter.on = false;
-
+    const { requests, rejected, sendSeconds, timedOut, firstSend } = await measureBurst({
+      url: rt.webhooks.find((w) => w.flowId === flow.id)!.urls[0]!,
+      secret,
+      records: n,
+      perRequest,
+      concurrency,
+      warmupRecords: warmup,
+      timeoutMs,
+      counter,
+      deliveries,
+      sentAt,
+      warnings,
+    });
     const roles = new Map<string, string>([
       ...Object.entries(rt.resources.tables).map(([role, name]) => [name, role] as [string, string]),
       ...Object.entries(rt.resources.flows).flatMap(([flowId, fr]) => Object.entries(fr.targetTables).map(([id, name]) => [name, `target ${flowId}/${id}`] as [string, string])),
@@ -118,7 +96,7 @@ export async function benchE2e(options: E2eOptions): Promise<E2eResult> {
 
     return {
       records: n,
-      requests: bodies.length,
+      requests,
       recordsPerRequest: perRequest,
       concurrency,
       rejectedRequests: rejected,

@@ -323,6 +323,57 @@ export async function sendWebhooks(o: SendOptions): Promise<void> {
   await Promise.all(Array.from({ length: o.concurrency }, sender));
 }
 
+export interface BurstOptions {
+  readonly url: string;
+  readonly secret: string;
+  readonly records: number;
+  readonly perRequest: number;
+  readonly concurrency: number;
+  readonly warmupRecords: number;
+  readonly timeoutMs: number;
+  readonly counter: CallCounter;
+  readonly deliveries: Deliveries;
+  readonly sentAt: Map<string, number>;
+  readonly warnings: string[];
+}
+
+/**
+ * The measured part of a run, the same for syncline and the peer: warm-up records delivered uncounted, then the
+ * burst sent as signed webhooks with the counter on, until every record is delivered or the timeout passes.
+ */
+export async function measureBurst(o: BurstOptions): Promise<{ requests: number; rejected: number; sendSeconds: number; timedOut: boolean; firstSend: number }> {
+  let rejected = 0;
+  const send = (bodies: WebhookBody[]) =>
+    sendWebhooks({
+      url: o.url,
+      secret: o.secret,
+      bodies,
+      concurrency: o.concurrency,
+      sentAt: o.sentAt,
+      onRejected: (status, body) => {
+        rejected++;
+        if (o.warnings.length < 5) o.warnings.push(`webhook answered ${status} ${JSON.stringify(body)}`);
+      },
+    });
+  if (o.warmupRecords > 0) {
+    await send(webhookBodies(o.warmupRecords, o.perRequest, 'warmup-'));
+    await withTimeout(o.deliveries.when('warmup-', o.warmupRecords), 60_000);
+    // Let the pollers go back to their idle long polls.
+    await new Promise((r) => setTimeout(r, 500));
+    rejected = 0;
+  }
+  const bodies = webhookBodies(o.records, o.perRequest, 'bench-');
+  o.counter.on = true;
+  const firstSend = performance.now();
+  await send(bodies);
+  const sendSeconds = (performance.now() - firstSend) / 1000;
+  const timedOut = !(await withTimeout(o.deliveries.when('bench-', o.records), o.timeoutMs));
+  // The last batch's DeleteMessageBatch follows the handler.
+  await new Promise((r) => setTimeout(r, 300));
+  o.counter.on = false;
+  return { requests: bodies.length, rejected, sendSeconds, timedOut, firstSend };
+}
+
 /** Items in a table (a COUNT scan). */
 export async function countItems(doc: DynamoDBDocumentClient, tableName: string): Promise<number> {
   let count = 0;

@@ -16,7 +16,6 @@
  *   https://aws.amazon.com/blogs/compute/implementing-idempotent-aws-lambda-functions-with-powertools-for-aws-lambda-typescript/
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -29,7 +28,7 @@ import { createLocalClients, LOCAL_REGION } from '../../lib/local/clients';
 import { startHttpServer, type LocalAdminApi, type LocalHttpServer } from '../../lib/local/http-server';
 import { startLocalServers } from '../../lib/local/servers';
 import { SqsPoller } from '../../lib/local/sqs-poller';
-import { CallCounter, countItems, Deliveries, functionStats, sendWebhooks, timedHandler, webhookBodies, withTimeout, type RunResult, type WebhookBody } from './measure';
+import { CallCounter, measureBurst, countItems, Deliveries, functionStats, timedHandler, type RunResult } from './measure';
 
 export type PeerResult = RunResult;
 
@@ -209,39 +208,20 @@ export async function benchPeer(options: PeerOptions = {}): Promise<PeerResult> 
     });
     poller.start();
 
-    const url = `${http.url}/webhooks/peer`;
-    let rejected = 0;
-    const send = (bodies: WebhookBody[]) =>
-      sendWebhooks({
-        url,
-        secret,
-        bodies,
-        concurrency,
-        sentAt,
-        onRejected: (status, body) => {
-          rejected++;
-          if (warnings.length < 5) warnings.push(`webhook answered ${status} ${JSON.stringify(body)}`);
-        },
-      });
-
     const warmup = options.warmupRecords ?? 500;
-    if (warmup > 0) {
-      await send(webhookBodies(warmup, perRequest, 'warmup-'));
-      await withTimeout(deliveries.when('warmup-', warmup), 60_000);
-      await new Promise((r) => setTimeout(r, 500));
-      rejected = 0;
-    }
-
-    const bodies = webhookBodies(n, perRequest, 'bench-');
-    counter.on = true;
-    const firstSend = performance.now();
-    await send(bodies);
-    const sendSeconds = (performance.now() - firstSend) / 1000;
-    const timedOut = !(await withTimeout(deliveries.when('bench-', n), timeoutMs));
-    // The last batch's DeleteMessageBatch follows the handler.
-    await new Promise((r) => setTimeout(r, 300));
-    counter.on = false;
-    const summary = deliveries.summary('bench-', sentAt, firstSend);
+    const { requests, rejected, sendSeconds, timedOut, firstSend } = await measureBurst({
+      url: `${http.url}/webhooks/peer`,
+      secret,
+      records: n,
+      perRequest,
+      concurrency,
+      warmupRecords: warmup,
+      timeoutMs,
+      counter,
+      deliveries,
+      sentAt,
+      warnings,
+    });    const summary = deliveries.summary('bench-', sentAt, firstSend);
 
     let idleAtEnd = false;
     for (let i = 0; i < 50 && !idleAtEnd; i++) {
@@ -254,7 +234,7 @@ export async function benchPeer(options: PeerOptions = {}): Promise<PeerResult> 
 
     return {
       records: n,
-      requests: bodies.length,
+      requests,
       recordsPerRequest: perRequest,
       concurrency,
       rejectedRequests: rejected,

@@ -5,8 +5,9 @@ import { createAdminHttpHandler, createFlowListHandler, type AdminHttpEvent } fr
 import { createAdminService, flowSummary } from '../../../functions/handlers/admin-service';
 import type { QueueDepth, QueueDepths } from '../../../functions/ports';
 import { planFlow } from '../../../functions/plan/plan';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryQuarantineStore, InMemoryStateStore } from '../../fixtures/fakes';
+import type { FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore } from '../../fixtures/fakes';
 import { manualFlow } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const CALLER = 'arn:aws:iam::111122223333:user/alice';
 const API = 'https://abc123.execute-api.eu-west-1.amazonaws.com';
@@ -81,10 +82,8 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
   const plan = planFlow(manualFlow);
 
   beforeEach(async () => {
-    state = new InMemoryStateStore();
-    audit = new InMemoryAuditLog();
-    conflicts = new InMemoryConflictStore();
-    publisher = new FakePublisher();
+    const step = fakeStepContext({ now: NOW });
+    ({ state, audit, conflicts, publisher } = step);
     depths = new FakeDepths();
     state.seed({ flow: 'people', key: 'p1', version: 1, doc: clash.doc, view: clash.view, delivered: {}, updatedAt: 2000 });
     await conflicts.open([conflict], 2000);
@@ -96,12 +95,12 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
         stateStore: state,
         audit,
         conflicts,
-        quarantine: new InMemoryQuarantineStore(),
+        quarantine: step.quarantine,
         publisher,
         depths,
         hashKey: async () => 'k',
         authenticatedCaller: true,
-        clock: new FakeClock(NOW),
+        clock: step.clock,
       }),
     });
   });

@@ -3,8 +3,8 @@ import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { MAX_RECORD_BYTES } from '../../../functions/core/claim-check';
 import { BackfillRequestError, createBackfillHandler, type BackfillChunkResult, type BackfillDeps } from '../../../functions/handlers/backfill-handler';
 import { InvalidCursorError, type ScannedItem } from '../../../functions/ports';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
 import { InMemoryTableScanner } from '../../fixtures/scan-fakes';
+import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 import { replicaFlow } from '../../fixtures/streams';
 
 const QUEUE = 'https://sqs.local/people-transform';
@@ -14,12 +14,9 @@ const people = (n: number): ScannedItem[] => Array.from({ length: n }, (_, i) =>
 
 function setup(items: readonly ScannedItem[], overrides: Partial<BackfillDeps> = {}, pageSize = 100) {
   const scanner = new InMemoryTableScanner(items, 'people-primary', pageSize);
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const metrics = new RecordingMetrics();
-  const clock = new FakeClock();
-  const handler = createBackfillHandler({ flow: replicaFlow, sourceId: 'primary', scanner, transformQueueUrl: QUEUE, publisher, audit, quarantine, clock, metrics, ...overrides });
+  const step = fakeStepContext();
+  const handler = createBackfillHandler({ ...fakeCaptureDeps(step, replicaFlow, 'primary', QUEUE), scanner, ...overrides });
+  const { publisher, audit, quarantine, metrics, clock } = step;
   const sentIds = () => publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id as string);
   return { handler, scanner, publisher, audit, quarantine, metrics, clock, sentIds };
 }

@@ -15,17 +15,9 @@ import { withClaimChecks } from '../../../functions/handlers/claim-checks';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import type { PayloadStore } from '../../../functions/ports';
-import {
-  FakeClock,
-  FakePublisher,
-  FakeSecrets,
-  InMemoryAuditLog,
-  InMemoryDedupStore,
-  InMemoryQuarantineStore,
-  RecordingLogger,
-  sqsEvent,
-} from '../../fixtures/fakes';
+import { FakePublisher, FakeSecrets, RecordingLogger, sqsEvent } from '../../fixtures/fakes';
 import { capturedContact, contactsFlow, HASH_KEY, WEBHOOK_SECRET } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const sqs = mockClient(SQSClient);
 const s3 = mockClient(S3Client);
@@ -174,17 +166,18 @@ describe('consumers of syncline queues (withClaimChecks)', () => {
   let handler: ReturnType<typeof withClaimChecks>;
 
   beforeEach(() => {
-    publisher = new FakePublisher();
+    const step = fakeStepContext();
+    publisher = step.publisher;
     payloads = new InMemoryPayloadStore();
-    const logger = new RecordingLogger();
+    const { audit, quarantine, clock, logger } = step;
     const transform = createTransformHandler({
       flow: contactsFlow,
       transformer: async () => compileTransform(contactsFlow, { hashKey: HASH_KEY }),
       publisher,
       resolveQueueUrl: RESOLVE,
-      audit: new InMemoryAuditLog(),
-      quarantine: new InMemoryQuarantineStore(),
-      clock: new FakeClock(),
+      audit,
+      quarantine,
+      clock,
       logger,
     });
     handler = withClaimChecks(transform, payloads, logger);
@@ -280,18 +273,17 @@ describe('webhook capture of large records', () => {
 
   it('sends a 300 KB record on (the publisher claim-checks it) and quarantines one over the hard cap', async () => {
     // Prepare
-    const publisher = new FakePublisher();
-    const quarantine = new InMemoryQuarantineStore();
+    const { publisher, quarantine, dedup, audit, clock } = fakeStepContext();
     const handler = createWebhookCaptureHandler({
       flow,
       secrets: new FakeSecrets({ 'secret/crm': WEBHOOK_SECRET }),
       webhookSecrets: { crm: 'secret/crm' },
       transformQueueUrl: QUEUE,
       publisher,
-      dedup: new InMemoryDedupStore(),
-      audit: new InMemoryAuditLog(),
+      dedup,
+      audit,
       quarantine,
-      clock: new FakeClock(),
+      clock,
     });
     const record = (id: string, size: number) => ({ id, updatedAt: '2026-01-15T10:00:00Z', bio: 'z'.repeat(size) });
 

@@ -13,6 +13,7 @@ import {
   sqsEvent,
 } from '../../fixtures/fakes';
 import { manualFlow } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const RESOLVE_QUEUE = 'https://sqs.local/people-resolve';
 const NOW = 50_000;
@@ -38,9 +39,7 @@ describe('conflict review use case', () => {
     createConflictReview({ flows: new Map([['people', { flow: manualFlow, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, hashKey: 'k', clock: new FakeClock(NOW) });
 
   beforeEach(async () => {
-    conflicts = new InMemoryConflictStore();
-    publisher = new FakePublisher();
-    audit = new InMemoryAuditLog();
+    ({ conflicts, publisher, audit } = fakeStepContext());
     await conflicts.open([conflict], 2000);
   });
 

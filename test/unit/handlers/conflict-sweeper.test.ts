@@ -4,7 +4,8 @@ import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/c
 import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
 import { AUTO_RESOLVE_BY, createConflictSweeper } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
+import type { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const RESOLVE_QUEUE = 'https://sqs.local/people-resolve';
 const MINUTE = 60_000;
@@ -57,12 +58,7 @@ describe('conflict sweeper', () => {
     merge(flow, key, [edit('crm', key, 1000, { email: `${key}@crm.io` }), edit('erp', key, 2000, { email: `${key}@erp.io` })], openedAt);
 
   beforeEach(async () => {
-    conflicts = new InMemoryConflictStore();
-    state = new InMemoryStateStore();
-    publisher = new FakePublisher();
-    audit = new InMemoryAuditLog();
-    metrics = new RecordingMetrics();
-    clock = new FakeClock(T0);
+    ({ conflicts, state, publisher, audit, metrics, clock } = fakeStepContext({ now: T0 }));
   });
 
   it('settles only conflicts open longer than autoResolveAfter, with the lww winner, and reports what stays open', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { lambdaContext } from '../../../lib/local/sqs-poller';
 import { replicaFlow, streamEvent, streamRecord } from '../../fixtures/streams';
+import { unpackBody } from '../../../functions/core/packing';
 
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/people-transform';
 const TABLE = 'people-primary';
@@ -19,7 +20,7 @@ type Entry = (event: unknown, context: ReturnType<typeof lambdaContext>) => Prom
 let handler: Entry;
 const invoke = (event: unknown) => handler(event, lambdaContext('people-capture-primary', 60));
 const sentEnvelopes = () =>
-  sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => (c.args[0].input as SendMessageBatchCommandInput).Entries!.map((e) => JSON.parse(e.MessageBody!) as ChangeEnvelope));
+  sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => (c.args[0].input as SendMessageBatchCommandInput).Entries!.flatMap((e) => (unpackBody(e.MessageBody!) ?? [e.MessageBody!]).map((b) => JSON.parse(b) as ChangeEnvelope)));
 
 beforeAll(async () => {
   // The module reads its config and environment once, at load, as on a cold start.

@@ -1,17 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { createDynamoDbStreamCaptureHandler } from '../../../functions/handlers/dynamodb-stream-capture-handler';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
+import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 import { replicaFlow, streamEvent, streamRecord } from '../../fixtures/streams';
 
 const QUEUE = 'https://sqs.local/people-transform';
 
 function setup() {
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const metrics = new RecordingMetrics();
-  const handler = createDynamoDbStreamCaptureHandler({ flow: replicaFlow, sourceId: 'primary', transformQueueUrl: QUEUE, publisher, audit, quarantine, clock: new FakeClock(), metrics });
+  const step = fakeStepContext();
+  const handler = createDynamoDbStreamCaptureHandler(fakeCaptureDeps(step, replicaFlow, 'primary', QUEUE));
+  const { publisher, audit, quarantine, metrics } = step;
   return { handler, publisher, audit, quarantine, metrics };
 }
 
@@ -104,5 +102,5 @@ describe('dynamodb-stream capture handler', () => {
 });
 
 function setupDeps() {
-  return { flow: replicaFlow, sourceId: 'primary', transformQueueUrl: QUEUE, publisher: new FakePublisher(), audit: new InMemoryAuditLog(), quarantine: new InMemoryQuarantineStore() };
+  return fakeCaptureDeps(fakeStepContext(), replicaFlow, 'primary', QUEUE);
 }

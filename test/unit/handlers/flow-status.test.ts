@@ -3,8 +3,9 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
 import { flowStatus, lagOf, undeclaredPiiOf } from '../../../functions/handlers/flow-status';
 import type { AuditEntry } from '../../../functions/ports';
-import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, sqsEvent } from '../../fixtures/fakes';
+import { InMemoryAuditLog, InMemoryTargetWriter, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const base = { flow: 'f', source: 's', key: 'k' } as const;
 const delivered = (at: number, eventId: string, ts?: number): AuditEntry => ({
@@ -47,9 +48,7 @@ describe('status lag', () => {
 
   it('is measured from the source ts a delivery handler audits, not from capture', async () => {
     // Prepare: a change with source ts 4242 merged into state, captured much later.
-    const clock = new FakeClock();
-    const audit = new InMemoryAuditLog();
-    const state = new InMemoryStateStore();
+    const { clock, audit, state } = fakeStepContext();
     const merged = mergeChanges(contactsFlow, undefined, [{ v: 1, id: 'e-c1', flow: 'contacts', source: 'crm', key: 'c1', op: 'upsert', data: { id: 'c1' }, ts: 4242, seq: '1', lineage: [] }]);
     state.seed({ flow: 'contacts', key: 'c1', version: 1, doc: merged.doc, view: merged.view, delivered: {}, updatedAt: 1 });
     await audit.write([{ flow: 'contacts', key: 'c1', step: 'capture', at: clock.now() - 10, source: 'crm', eventId: 'e-c1', outcome: 'captured' }]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createQuarantineReplay } from '../../../functions/handlers/quarantine-replay';
 import type { QuarantineItem } from '../../../functions/ports';
-import { FakeClock, FakePublisher, InMemoryQuarantineStore } from '../../fixtures/fakes';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const Q = 'https://sqs.local/orders-transform';
 
@@ -20,9 +20,8 @@ function item(id: string, at: number, extra: Partial<QuarantineItem> = {}): Quar
 }
 
 function setup() {
-  const quarantine = new InMemoryQuarantineStore();
-  const publisher = new FakePublisher();
-  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), quarantine, publisher, clock: new FakeClock(5_000) });
+  const { quarantine, publisher, clock } = fakeStepContext({ now: 5_000 });
+  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), quarantine, publisher, clock });
   return { quarantine, publisher, replay };
 }
 

@@ -7,7 +7,8 @@ import type { DeliveryMessage } from '../../../functions/handlers/step-messages'
 import { tryRecord } from '../../../functions/handlers/try-record';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
+import { FakeClock, InMemoryAuditLog, InMemoryStateStore, sqsEvent, type FakePublisher } from '../../fixtures/fakes';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const flowWith = (extra: Record<string, unknown> = {}) =>
   flowSchema.parse({
@@ -38,10 +39,7 @@ describe('record replay (POST /flows/{flowId}/replay)', () => {
   const deps = (over: Partial<Parameters<typeof replayRecords>[0]> = {}) => ({ flow, deliverQueues: QUEUES, state, audit, publisher, clock, ...over });
 
   beforeEach(() => {
-    state = new InMemoryStateStore();
-    audit = new InMemoryAuditLog();
-    publisher = new FakePublisher();
-    clock = new FakeClock();
+    ({ state, audit, publisher, clock } = fakeStepContext());
   });
 
   it('queues a replay delivery of each key to the chosen target and audits who asked', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { flowSchema } from '../../../functions/config/schema';
 import { createScheduleCaptureHandler, type ScheduleCaptureDeps, type ScheduleCaptureInput } from '../../../functions/handlers/schedule-capture-handler';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../../fixtures/pull-fakes';
+import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 
 const Q = 'https://sqs.test/contacts-transform';
 const flow = flowSchema.parse({
@@ -16,26 +16,17 @@ const contact = (id: number, extra: Record<string, unknown> = {}) => ({ id, name
 
 function setup(pages: unknown[][], overrides: Partial<ScheduleCaptureDeps> = {}) {
   const reader = new ArrayPullReader(pages);
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const metrics = new RecordingMetrics();
+  const step = fakeStepContext();
   const pullState = new InMemoryPullStateStore();
   const continued: ScheduleCaptureInput[] = [];
   const handler = createScheduleCaptureHandler({
-    flow,
-    sourceId: 'crm',
+    ...fakeCaptureDeps(step, flow, 'crm', Q),
     reader,
     pullState,
-    publisher,
-    transformQueueUrl: Q,
-    audit,
-    quarantine,
-    metrics,
-    clock: new FakeClock(),
     continueSoon: async (input) => void continued.push(input),
     ...overrides,
   });
+  const { publisher, audit, quarantine, metrics } = step;
   return { handler, reader, publisher, audit, quarantine, metrics, pullState, continued };
 }
 

@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { createSqsCaptureHandler } from '../../../functions/handlers/sqs-capture-handler';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, sqsEvent } from '../../fixtures/fakes';
+import { sqsEvent } from '../../fixtures/fakes';
+import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 import { replicaFlow } from '../../fixtures/streams';
 
 const QUEUE = 'https://sqs.local/people-transform';
 
 function setup(sourceId = 'inbox') {
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const clock = new FakeClock();
-  const handler = createSqsCaptureHandler({ flow: replicaFlow, sourceId, transformQueueUrl: QUEUE, publisher, audit, quarantine, clock });
+  const step = fakeStepContext();
+  const handler = createSqsCaptureHandler(fakeCaptureDeps(step, replicaFlow, sourceId, QUEUE));
+  const { publisher, audit, quarantine, clock } = step;
   return { handler, publisher, audit, quarantine, clock };
 }
 

@@ -2,16 +2,9 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
-import {
-  FakeClock,
-  FakePublisher,
-  InMemoryAuditLog,
-  InMemoryQuarantineStore,
-  RecordingLogger,
-  RecordingMetrics,
-  sqsEvent,
-} from '../../fixtures/fakes';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { capturedContact, contactsFlow, HASH_KEY } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const RESOLVE = 'https://sqs.local/contacts-resolve';
 
@@ -26,11 +19,8 @@ describe('transform handler', () => {
   let handler: ReturnType<typeof createTransformHandler>;
 
   beforeEach(() => {
-    publisher = new FakePublisher();
-    audit = new InMemoryAuditLog();
-    quarantine = new InMemoryQuarantineStore();
-    logger = new RecordingLogger();
-    metrics = new RecordingMetrics();
+    const step = fakeStepContext();
+    ({ publisher, audit, quarantine, logger, metrics } = step);
     handler = createTransformHandler({
       flow: contactsFlow,
       transformer: async () => compileTransform(contactsFlow, { hashKey: HASH_KEY }),
@@ -38,7 +28,7 @@ describe('transform handler', () => {
       resolveQueueUrl: RESOLVE,
       audit,
       quarantine,
-      clock: new FakeClock(),
+      clock: step.clock,
       logger,
       metrics,
     });

@@ -3,37 +3,18 @@ import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { createWebhookCaptureHandler, DEDUP_PENDING_SECONDS, type WebhookCaptureDeps } from '../../../functions/handlers/webhook-capture-handler';
-import {
-  FakeClock,
-  FakePublisher,
-  FakeSecrets,
-  InMemoryAuditLog,
-  InMemoryDedupStore,
-  InMemoryQuarantineStore,
-  RecordingLogger,
-  RecordingMetrics,
-} from '../../fixtures/fakes';
+import { FakeClock, FakePublisher, FakeSecrets, InMemoryDedupStore } from '../../fixtures/fakes';
+import { fakeStepContext, type FakeStepContext } from '../../fixtures/step-context';
 import { contactsFlow, ordersFlow, WEBHOOK_SECRET } from '../../fixtures/flows';
 
 const QUEUE = 'https://sqs.local/contacts-transform';
 
-interface Setup {
+interface Setup extends Pick<FakeStepContext, 'publisher' | 'audit' | 'quarantine' | 'dedup' | 'logger' | 'metrics'> {
   handler: ReturnType<typeof createWebhookCaptureHandler>;
-  publisher: FakePublisher;
-  audit: InMemoryAuditLog;
-  quarantine: InMemoryQuarantineStore;
-  dedup: InMemoryDedupStore;
-  logger: RecordingLogger;
-  metrics: RecordingMetrics;
 }
 
 function setup(overrides: Partial<WebhookCaptureDeps> = {}): Setup {
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const dedup = new InMemoryDedupStore();
-  const logger = new RecordingLogger();
-  const metrics = new RecordingMetrics();
+  const { publisher, audit, quarantine, dedup, clock, logger, metrics } = fakeStepContext();
   const handler = createWebhookCaptureHandler({
     flow: contactsFlow,
     secrets: new FakeSecrets({ 'secret/crm': WEBHOOK_SECRET, 'secret/shop': WEBHOOK_SECRET.slice('whsec_'.length) }),
@@ -43,7 +24,7 @@ function setup(overrides: Partial<WebhookCaptureDeps> = {}): Setup {
     dedup,
     audit,
     quarantine,
-    clock: new FakeClock(),
+    clock,
     logger,
     metrics,
     ...overrides,

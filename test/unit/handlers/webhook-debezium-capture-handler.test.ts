@@ -6,8 +6,9 @@ import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, tombstone } from '../../fixtures/debezium';
 import { changeEvent, heartbeat, logicalMessage, pgEnvelopeSchema, schemaChange, T0, transactionBegin, transactionEnd, truncate, wrapped } from '../../fixtures/debezium-connectors';
-import { FakeClock, FakePublisher, FakeSecrets, InMemoryAuditLog, InMemoryDedupStore, InMemoryQuarantineStore, RecordingMetrics } from '../../fixtures/fakes';
+import { FakeSecrets } from '../../fixtures/fakes';
 import { WEBHOOK_SECRET } from '../../fixtures/flows';
+import { fakeStepContext } from '../../fixtures/step-context';
 
 const QUEUE = 'https://sqs.local/customers-transform';
 const flow = flowSchema.parse({
@@ -25,18 +26,14 @@ function setup() {
 }
 
 function setupWithMetrics() {
-  const publisher = new FakePublisher();
-  const audit = new InMemoryAuditLog();
-  const quarantine = new InMemoryQuarantineStore();
-  const clock = new FakeClock();
-  const metrics = new RecordingMetrics();
+  const { publisher, audit, quarantine, dedup, clock, metrics } = fakeStepContext();
   const handler = createWebhookCaptureHandler({
     flow,
     secrets: new FakeSecrets({ s: WEBHOOK_SECRET }),
     webhookSecrets: { mysql: 's', pg: 's' },
     transformQueueUrl: QUEUE,
     publisher,
-    dedup: new InMemoryDedupStore(clock),
+    dedup,
     audit,
     quarantine,
     clock,

@@ -1,0 +1,237 @@
+import type { ErrorObject } from 'ajv';
+import jsonata from 'jsonata';
+import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema';
+import { getPath, keyOf, keyProblem } from '../envelope';
+import { carryProblems, storableCopy } from '../json-safety';
+import { compilePattern } from '../event-pattern';
+import { detectPii, maskValue, REDACTED } from './mask';
+import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
+import { taintedFields } from './pii-taint';
+import { compileReshape } from './reshape';
+
+/** What the transform needs besides the flow config. */
+export interface TransformContext {
+  /** Per-deployment secret key for `hash` masking. */
+  readonly hashKey: string;
+}
+
+export type TransformResult =
+  | { status: 'passed'; key: string; record: Record<string, unknown>; piiFlagged?: string[] }
+  | { status: 'filtered'; key?: string; pattern: Record<string, unknown> }
+  | { status: 'quarantined'; key?: string; reason: string; errors: string[]; original: Record<string, unknown> };
+
+/** A flow's transform, compiled once and applied to each record. */
+export interface Transformer {
+  apply(record: Record<string, unknown>, op: 'upsert' | 'delete'): Promise<TransformResult>;
+}
+
+type Rec = Record<string, unknown>;
+
+/** Max nesting of JSONata evaluation; deep non-tail recursion fails fast instead of exhausting memory. */
+const JSONATA_MAX_DEPTH = 1000;
+
+/** The flow fields a transform reads. */
+export type TransformedFlow = Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources'>>;
+
+/** A compiled JSON Schema (an ajv validate function, compiled here or at synth): `errors` describe the last failure. */
+export type SchemaValidator = ((data: unknown) => boolean) & { errors?: readonly ErrorObject[] | null };
+
+/**
+ * Builds a flow's transform: include, exclude, rename, set, compute, filter, mask (+ PII detection), schema, key.
+ * `validate` checks records against the transform's JSON Schema; this module holds no JSON Schema compiler, so a
+ * function whose schema was compiled at synth bundles none (see `compileTransform` for one compiled here).
+ */
+export function buildTransform(flow: TransformedFlow, ctx: TransformContext, validate?: SchemaValidator): Transformer {
+  const t: TransformConfig = flow.transform;
+  if (t.schema && !validate) throw new Error('the transform has a JSON Schema but no validator was given');
+
+  const rename = Object.entries(t.rename ?? {});
+  const reshape = compileReshape(t);
+  const set = Object.entries(t.set ?? {}).map(([path, value]) => ({ path: splitPath(path), value }));
+  const compute = Object.entries(t.compute ?? {}).map(([field, source]) => ({
+    field,
+    path: splitPath(field),
+    source,
+    expr: jsonata(source, { timeout: t.computeTimeoutMs, stack: JSONATA_MAX_DEPTH }),
+  }));
+  const filter = t.filter;
+  const matchesFilter = filter ? compilePattern(filter) : undefined;
+  const mask = Object.entries(t.mask ?? {}) as [string, MaskKind][];
+  const maskSteps = mask.map(([path, kind]) => ({ path: splitPath(path), kind }));
+  const maskedPaths = new Set(mask.map(([p]) => p));
+  const detect = t.detectPii;
+  // A key field that is masked (or lies within a masked field) is read from a masked copy before the mask step.
+  const keyMasked = flow.key.some((f) => mask.some(([p]) => p === f || f.startsWith(`${p}.`)));
+
+  // Input-side names of masked fields: a field renamed to a masked name is PII under its old name too.
+  const originalMask: [string, MaskKind][] = [...mask];
+  for (const [path, kind] of mask) {
+    for (const [from, to] of rename) {
+      if (path === to) originalMask.push([from, kind]);
+      else if (path.startsWith(`${to}.`)) originalMask.push([from + path.slice(to.length), kind]);
+    }
+  }
+
+  // Declared PII that no mask covers (a target may allow it): redacted in quarantine and in error texts all the same.
+  for (const raw of flow.pii ?? []) if (!originalMask.some(([p]) => p === raw)) originalMask.push([raw, 'redact']);
+  const taintedPaths = taintedFields({ transform: t, sources: flow.sources ?? [], pii: flow.pii ?? [] }).map((f) => f.path);
+
+  const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
+    for (const { path, kind } of maskSteps) {
+      const value = getIn(record, path);
+      if (value !== undefined) setIn(record, path, maskValue(kind, value, ctx.hashKey), owned);
+    }
+    if (detect === 'off') return undefined;
+    const found = detectPii(record, maskedPaths);
+    if (detect === 'mask') for (const p of found) setIn(record, splitPath(p), REDACTED, owned);
+    return found.length > 0 ? found : undefined;
+  };
+
+  /** The key when it can be derived, with masking applied as the passed record would have it. */
+  const safeKey = (record: Rec): string | undefined => {
+    if (!keyMasked) return keyOf(record, flow.key);
+    const copy = structuredClone(record);
+    for (const { path, kind } of maskSteps) {
+      const value = getIn(copy, path);
+      if (value !== undefined) setIn(copy, path, maskValue(kind, value, ctx.hashKey), null);
+    }
+    return keyOf(copy, flow.key);
+  };
+
+  /** The input as it may be stored in quarantine: masked, never raw PII. */
+  const maskOriginal = (input: Rec): Rec => {
+    const copy = structuredClone(input);
+    for (const [path, kind] of originalMask) {
+      const parts = splitPath(path);
+      const value = getIn(copy, parts);
+      if (value !== undefined) setIn(copy, parts, maskValue(kind, value, ctx.hashKey), null);
+    }
+    if (detect === 'mask') for (const p of detectPii(copy, new Set(originalMask.map(([p]) => p)))) setIn(copy, splitPath(p), REDACTED, null);
+    return copy;
+  };
+
+  /** Raw values of masked fields, so error texts can be scrubbed of them. */
+  const secretsOf = (input: Rec, current: Rec): string[] => {
+    const out = new Set<string>();
+    for (const [path] of originalMask) for (const r of [input, current]) collectStrings(getPath(r, path), out);
+    for (const path of taintedPaths) collectStrings(getPath(current, path), out);
+    return [...out].filter((s) => s.length >= 3);
+  };
+
+  const quarantine = (input: Rec, current: Rec, key: string | undefined, reason: string, errors: string[]): TransformResult => {
+    const secrets = secretsOf(input, current);
+    return {
+      status: 'quarantined',
+      key,
+      reason: scrub(reason, secrets),
+      errors: errors.map((e) => scrub(e, secrets)),
+      original: storableCopy(maskOriginal(input)),
+    };
+  };
+
+  return {
+    async apply(input, op) {
+      // 1-3 include, exclude, rename: the input is never changed, and only what changes is copied
+      const { record, owned } = reshape(input);
+      // 4 set
+      for (const { path, value } of set) setIn(record, path, value !== null && typeof value === 'object' ? structuredClone(value) : value, owned);
+      // 5 compute, each expression sees the fields computed before it
+      for (const c of compute) {
+        let value: unknown;
+        try {
+          value = toJson(await c.expr.evaluate(record));
+        } catch (err) {
+          const detail = describeJsonataError(err);
+          return quarantine(input, record, safeKey(record), `compute "${c.field}" failed (expression ${JSON.stringify(c.source)}): ${detail}`, [detail]);
+        }
+        if (value === undefined) deleteIn(record, c.path, owned);
+        else setIn(record, c.path, value, owned);
+      }
+      // 6 filter
+      if (filter && !matchesFilter!(record)) {
+        return { status: 'filtered', key: safeKey(record), pattern: filter };
+      }
+      // 7 mask, then PII detection
+      const piiFlagged = applyMask(record, owned);
+      // 8 schema (deletes only need their key)
+      if (op === 'upsert' && validate && !validate(record)) {
+        return quarantine(input, record, keyOf(record, flow.key), 'schema validation failed', formatAjvErrors(validate.errors ?? []));
+      }
+      // key
+      const key = keyOf(record, flow.key);
+      if (key === undefined) {
+        const field = flow.key.find((f) => keyOf(record, [f]) === undefined) ?? flow.key[0];
+        const v = getPath(record, field);
+        const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
+        return quarantine(input, record, undefined, reason, [reason]);
+      }
+      const tooLong = keyProblem(key);
+      if (tooLong) return quarantine(input, record, undefined, tooLong, [tooLong]);
+      const unstorable = op === 'upsert' ? carryProblems(record) : [];
+      if (unstorable.length > 0) return quarantine(input, record, key, `record cannot be carried exactly: ${unstorable[0]}`, unstorable);
+      return piiFlagged ? { status: 'passed', key, record, piiFlagged } : { status: 'passed', key, record };
+    },
+  };
+}
+
+// ---------- JSON Schema errors ----------
+
+/** Readable ajv errors. Built from paths and schema params only: never from the data, which may hold PII. */
+function formatAjvErrors(errors: readonly ErrorObject[]): string[] {
+  return errors.map((e) => {
+    const at = e.instancePath || '/';
+    let message = e.message ?? `must pass "${e.keyword}"`;
+    if (e.keyword === 'additionalProperties') message += ` ("${String(e.params.additionalProperty)}")`;
+    if (e.keyword === 'unevaluatedProperties') message += ` ("${String(e.params.unevaluatedProperty)}")`;
+    return `${at} ${message}`;
+  });
+}
+
+// ---------- JSONata ----------
+
+interface JsonataErrorLike {
+  code?: string;
+  message?: string;
+  value?: unknown;
+  position?: number;
+  token?: string;
+}
+
+export function describeJsonataError(err: unknown, syntax = false): string {
+  const e = (err ?? {}) as JsonataErrorLike;
+  if (e.code === 'D1012') return `timed out after ${String(e.value)} ms`;
+  if (e.code === 'D1011') return 'exceeded the maximum evaluation depth (non-terminating recursion?)';
+  let message = e.message ?? String(err);
+  // Runtime messages can quote the offending data value; keep it out of audit and quarantine.
+  if (!syntax && e.value !== undefined && e.value !== null) {
+    for (const form of [JSON.stringify(e.value), String(e.value)]) {
+      if (form && form.length > 0) message = message.split(form).join('<value>');
+    }
+  }
+  const where = typeof e.position === 'number' ? ` at position ${e.position}` : '';
+  return `${e.code ? `${e.code}: ` : ''}${message}${where}`;
+}
+
+/** JSONata results can be sequences or hold functions; keep plain JSON only. */
+function toJson(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') throw { code: 'T0001', message: 'the expression returned a function, not a value' };
+  // Strings, booleans and ordinary numbers come back from JSON as they are.
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
+  if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) return value;
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+// ---------- paths and helpers ----------
+
+function collectStrings(value: unknown, out: Set<string>): void {
+  if (value === undefined || value === null) return;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out.add(String(value));
+  else if (typeof value === 'object') for (const v of Object.values(value)) collectStrings(v, out);
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join(REDACTED);
+  return out;
+}

@@ -1,0 +1,30 @@
+import { createDeliverDynamoDbHandler } from '../handlers/deliver-dynamodb-handler';
+import { createDeliverTargetHandler } from '../handlers/deliver-target-handler';
+import { readingPacks } from '../handlers/packed-batch';
+import type { BatchTargetWriter, TargetWriter } from '../ports';
+import { stepStores, telemetry, type StepContext } from './step-context';
+
+/** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table. */
+export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter) {
+  const stores = stepStores(ctx);
+  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stores.state(), writer, audit: stores.audit(), ...telemetry(ctx) });
+  return readingPacks(handler, ownQueue(ctx, targetId));
+}
+
+/** Delivery to an S3, EventBridge, HTTP or SQS target; records the API rejects are parked in `dlqUrl`. */
+export function deliverTarget(ctx: StepContext, targetId: string, writer: BatchTargetWriter, dlqUrl: string) {
+  const stores = stepStores(ctx);
+  const handler = createDeliverTargetHandler({
+    flow: ctx.flow,
+    targetId,
+    stateStore: stores.state(),
+    audit: stores.audit(),
+    writer,
+    park: { publisher: ctx.publisher, dlqUrl },
+    ...telemetry(ctx),
+  });
+  return readingPacks(handler, ownQueue(ctx, targetId));
+}
+
+/** Where the failed records of a pack go back: the delivery's own queue. */
+const ownQueue = (ctx: StepContext, targetId: string) => ({ publisher: ctx.publisher, queueUrl: () => ctx.queueUrl(`deliver-${targetId}`) });

@@ -1,0 +1,31 @@
+import type { TransformContext, TransformedFlow, Transformer } from '../core/transform/transform-core';
+import { readingPacks } from '../handlers/packed-batch';
+import { createTransformHandler } from '../handlers/transform-handler';
+import { stepStores, telemetry, type StepContext } from './step-context';
+
+/** Builds the flow's transformer: `compileTransform` compiles its JSON Schema, a Lambda uses the one compiled at synth. */
+export type CompileTransform = (flow: TransformedFlow, ctx: TransformContext) => Transformer;
+
+/** The transform, compiled once with the hash key of `hash` masks; a failed read of the key is retried by the next batch. */
+export function transform(ctx: StepContext, hashKey: () => Promise<string>, compile: CompileTransform) {
+  let compiled: Promise<Transformer> | undefined;
+  const transformer = (): Promise<Transformer> =>
+    (compiled ??= hashKey().then(
+      (key) => compile(ctx.flow, { hashKey: key }),
+      (err: unknown) => {
+        compiled = undefined;
+        throw err;
+      },
+    ));
+  const stores = stepStores(ctx);
+  const handler = createTransformHandler({
+    flow: ctx.flow,
+    transformer,
+    publisher: ctx.publisher,
+    resolveQueueUrl: ctx.queueUrl('resolve'),
+    audit: stores.audit(),
+    quarantine: stores.quarantine(),
+    ...telemetry(ctx),
+  });
+  return readingPacks(handler, { publisher: ctx.publisher, queueUrl: () => ctx.queueUrl('transform') });
+}

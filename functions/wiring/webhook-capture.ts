@@ -1,0 +1,19 @@
+import { createWebhookCaptureHandler } from '../handlers/webhook-capture-handler';
+import { stepStores, telemetry, type StepContext } from './step-context';
+
+/** Capture of a webhook source: its signing secret is named by `webhookSecret` (an ARN in AWS, a name locally). */
+export function webhookCapture(ctx: StepContext, sourceId: string, webhookSecret: string) {
+  const stores = stepStores(ctx);
+  return createWebhookCaptureHandler({
+    flow: ctx.flow,
+    sourceId,
+    secrets: ctx.secrets,
+    webhookSecrets: { [sourceId]: webhookSecret },
+    transformQueueUrl: ctx.queueUrl('transform'),
+    publisher: ctx.publisher,
+    dedup: stores.dedup(),
+    audit: stores.audit(),
+    quarantine: stores.quarantine(),
+    ...telemetry(ctx),
+  });
+}
