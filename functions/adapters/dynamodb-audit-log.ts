@@ -93,7 +93,9 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
     const byHour = new Map<string, number[]>();
     entries.forEach((e, i) => {
       const flowHour = `${e.flow}#${new Date(e.at).toISOString().slice(0, 13)}`;
-      byHour.set(flowHour, [...(byHour.get(flowHour) ?? []), i]);
+      const positions = byHour.get(flowHour);
+      if (positions) positions.push(i);
+      else byHour.set(flowHour, [i]);
     });
     const out: { item: Record<string, unknown>; positions: number[] }[] = [];
     for (const [flowHour, all] of byHour) {

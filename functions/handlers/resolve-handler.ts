@@ -2,7 +2,7 @@ import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
+import { mergeChanges, sameJson, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
   type AuditEntry,
@@ -212,7 +212,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     let current = initial;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const result = mergeChanges(flow, current?.doc, group.envelopes);
-      const docChanged = !current || canonicalJson(result.doc) !== canonicalJson(current.doc);
+      // Compared without serializing both docs where the merge's own comparison can tell.
+      const docChanged = !current || !(sameJson(result.doc, current.doc) ?? canonicalJson(result.doc) === canonicalJson(current.doc));
       if (!docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
         const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version) : [];
