@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -51,7 +51,7 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
 
 /**
  * UpdateItem input that records a delivery in the target's marker item unless that item already has the
- * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's transaction. The
+ * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's tombstones. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
 export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote) {
@@ -147,7 +147,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
     }
 
     const out = new Map<string, StoredState>();
-    for (const [key, state] of states) out.set(key, { ...state, delivered: highest(state.delivered, markers.get(key)) });
+    for (const [key, state] of states) out.set(key, { ...state, delivered: highestDelivered(state.delivered, markers.get(key)) });
     return out;
   }
 
@@ -277,17 +277,6 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
 }
 
 type Delivered = StoredState['delivered'];
-
-/** Per target, the higher version of a legacy `delivered` map on the state item and the marker item. */
-function highest(legacy: Delivered, markers: Delivered | undefined): Delivered {
-  if (!markers) return legacy;
-  const out: Record<string, Delivered[string]> = { ...legacy };
-  for (const [targetId, d] of Object.entries(markers)) {
-    if ((out[targetId]?.version ?? 0) < d.version) out[targetId] = d;
-    else if (d.remoteId !== undefined) out[targetId] = { ...out[targetId]!, remoteId: d.remoteId };
-  }
-  return out;
-}
 
 /** The stored form of a doc and the recent decisions: packed, as JSON, deflated. */
 export function packState(doc: MergeDoc, recent: readonly AuditEntry[] = []): Uint8Array {

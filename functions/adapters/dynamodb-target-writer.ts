@@ -1,7 +1,8 @@
-import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readMarker } from '../core/capture/dynamodb-stream';
 import { contentHash } from '../core/envelope';
-import type { TargetWrite, TargetWriter } from '../ports';
-import { deliveredUpdate } from './dynamodb-state-store';
+import type { LogPort, StoredState, TargetItemMarkers, TargetWrite, TargetWriter } from '../ports';
+import { deliveredPk, deliveredUpdate } from './dynamodb-state-store';
 import { errorName } from './retry';
 
 /** Attribute of a target item holding syncline's origin marker. */
@@ -15,7 +16,7 @@ export interface DynamoDbTargetWriterOptions {
    * @default client
    */
   readonly targetClient?: DynamoDBDocumentClient;
-  /** The store's state table, where the delivered version per target is recorded (in its own small item). */
+  /** The store's state table, where a delete records its version first (the target's tombstone). */
   readonly stateTable: string;
   /** The target table (name, or ARN for a table of another account or region). */
   readonly tableName: string;
@@ -23,17 +24,21 @@ export interface DynamoDbTargetWriterOptions {
   readonly keyAttribute: string;
 }
 
+/** Event ids a target item's marker keeps of a delivery, for lineage (the first ones of a coalesced group). */
+const NOTED_EVENT_IDS = 3;
+
 /**
- * Delivers the current state of a key to a DynamoDB table: a plain write of the target item, conditional on the
- * version in its `_syncline` marker being older, then the target's delivered marker item in the state table (not
- * the state item itself). No transaction spans the two, since a target table may live in another account or
- * region, where a transaction with syncline's own tables cannot reach.
+ * Delivers the current state of a key to a DynamoDB table with one plain write, conditional on the version in the
+ * item's `_syncline` marker being older: an upsert or delete of an older version fails its condition against a
+ * marked item, so the target never goes backwards. The marker on the item is the delivery's record (version, hash,
+ * when and which changes, for lineage and echo detection); no item of syncline's own tables is written per upsert.
  *
- * A target never goes backwards: an upsert or delete of an older version fails its condition against a marked item.
- * One race is left without a transaction: a newer delete removes the item (and its marker) while an older upsert is
- * in flight, which then finds no item and writes. The delivered marker catches it: recording an older version than
- * the one already recorded means a newer delivery went first, so the writer deletes the item it just wrote (only
- * while it still holds its own version) and reports the delivery as skipped.
+ * One race is left by a conditional write alone: a newer delete removes the item (and its marker) while an older
+ * upsert is in flight, which then finds no item and writes. A delete therefore first records its version in the
+ * target's tombstone (the delivered marker item of the state table), then deletes; an upsert that found no item
+ * reads that tombstone (strongly consistent) and, when a newer delete is recorded, takes its write back (only while
+ * the item still holds its own version). An upsert that replaced an item needs no read: a delete racing it finds
+ * the item and is decided by the version condition. The read costs only writes that create an item.
  *
  * An existing item without a marker (written outside syncline) is overwritten. When the table is also a stream
  * source of the flow, that outside write is already in the stream with its own image: it is captured and merged
@@ -55,34 +60,70 @@ export class DynamoDbTargetWriter implements TargetWriter {
   }
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
-    const { flow, key, targetId, version, view, ts, clock, replay } = change;
+    const { key, version, view } = change;
     const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
-    // `item` lets a stream capture tell syncline's own write (content unchanged) from a later edit that kept the marker.
-    // `seq`/`id` (the winning change's tie-breakers) let a flow capturing this item back give it the original clock.
-    const marker = { flow, target: targetId, version, hash: view.hash, item: contentHash(item), ts, ...(clock ? { seq: clock.seq, id: clock.id } : {}) };
-    // Absent, unmarked (written outside syncline) or marked with an older version.
-    const condition = {
-      // A replay writes the version the target has again, never an older one.
-      ConditionExpression: `attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver ${replay ? '<=' : '<'} :v`,
-      ExpressionAttributeNames: { '#k': this.keyAttribute, '#s': MARKER_ATTRIBUTE, '#ver': 'version' },
-      ExpressionAttributeValues: { ':v': version },
-    };
-    let written = true;
+    if (view.deleted || !item) return this.remove(change);
+    let old: Record<string, unknown> | undefined;
     try {
-      if (view.deleted || !item) await this.targetClient.send(new DeleteCommand({ TableName: this.tableName, Key: { [this.keyAttribute]: key }, ...condition }));
-      else await this.targetClient.send(new PutCommand({ TableName: this.tableName, Item: { ...item, [MARKER_ATTRIBUTE]: marker }, ...condition }));
+      const put = await this.targetClient.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...item, [MARKER_ATTRIBUTE]: targetMarker(change, item) }, ...this.versionCondition(change), ReturnValues: 'ALL_OLD' }),
+      );
+      old = put.Attributes;
     } catch (err) {
       // The target already has this version or a newer one.
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      written = false;
+      return 'skipped';
     }
-    // Recorded even when the target already had it: a retry after a lost marker update still records it.
-    const recorded = await this.recordDelivered(change, view.hash);
-    if (written && recorded !== undefined && recorded > version) {
+    if (old !== undefined) return 'written';
+    const deleted = await this.tombstoneVersion(change);
+    if (deleted !== undefined && deleted > version) {
       await this.undo(key, version);
       return 'skipped';
     }
-    return written ? 'written' : 'skipped';
+    return 'written';
+  }
+
+  /** Absent, unmarked (written outside syncline) or marked with an older version; a replay may write the same one. */
+  private versionCondition(change: TargetWrite) {
+    return {
+      ConditionExpression: `attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver ${change.replay ? '<=' : '<'} :v`,
+      ExpressionAttributeNames: { '#k': this.keyAttribute, '#s': MARKER_ATTRIBUTE, '#ver': 'version' },
+      ExpressionAttributeValues: { ':v': change.version },
+    };
+  }
+
+  /** Records the tombstone, then deletes; skipped when a newer delivery is recorded or the item has a newer version. */
+  private async remove(change: TargetWrite): Promise<'written' | 'skipped'> {
+    const { flow, targetId, key, version, view, replay, note } = change;
+    try {
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.stateTable, flow, targetId, key, version, view.hash, replay, note)));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      // The same version recorded is a retry whose delete may not have happened yet: delete again.
+      const recorded = await this.tombstoneVersion(change);
+      if (recorded !== undefined && recorded > version) return 'skipped';
+    }
+    try {
+      await this.targetClient.send(new DeleteCommand({ TableName: this.tableName, Key: { [this.keyAttribute]: key }, ...this.versionCondition(change) }));
+      return 'written';
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      return 'skipped';
+    }
+  }
+
+  /** The version the target's tombstone (or an earlier release's delivered marker) records, read strongly consistent. */
+  private async tombstoneVersion(change: TargetWrite): Promise<number | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.stateTable,
+        Key: { pk: deliveredPk(change.flow, change.targetId, change.key) },
+        ConsistentRead: true,
+        ProjectionExpression: '#ver',
+        ExpressionAttributeNames: { '#ver': 'version' },
+      }),
+    );
+    return typeof Item?.version === 'number' ? Item.version : undefined;
   }
 
   /**
@@ -104,17 +145,74 @@ export class DynamoDbTargetWriter implements TargetWriter {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
+}
 
-  /** Moves the delivered marker up to `version`; answers the newer version already recorded, if any. */
-  private async recordDelivered(change: TargetWrite, hash: string): Promise<number | undefined> {
-    const { flow, targetId, key, version, replay, note } = change;
-    try {
-      await this.client.send(new UpdateCommand({ ...deliveredUpdate(this.stateTable, flow, targetId, key, version, hash, replay, note), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-      return undefined;
-    } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      const old = (err as { Item?: Record<string, unknown> }).Item;
-      return typeof old?.version === 'number' ? old.version : Number((old?.version as { N?: string } | undefined)?.N ?? version);
-    }
+/**
+ * The `_syncline` marker of a delivered item. `item` lets a stream capture tell syncline's own write (content
+ * unchanged) from a later edit that kept the marker; `seq`/`id` (the winning change's tie-breakers) let a flow
+ * capturing this item back give it the original clock; `at`, `ev` and `by` tell lineage when, what and who replayed.
+ */
+function targetMarker(change: TargetWrite, item: Record<string, unknown>): Record<string, unknown> {
+  const { flow, targetId, version, view, ts, clock, note } = change;
+  return {
+    flow,
+    target: targetId,
+    version,
+    hash: view.hash,
+    item: contentHash(item),
+    ts,
+    ...(clock ? { seq: clock.seq, id: clock.id } : {}),
+    ...(note ? { at: note.at, ev: note.eventIds.slice(0, NOTED_EVENT_IDS), ...(note.replayedBy !== undefined ? { by: note.replayedBy } : {}) } : {}),
+  };
+}
+
+/** What a delivered item's marker tells of its delivery, as StateStore's `delivered` has it; undefined for an unmarked item. */
+export function deliveredFromItem(item: Record<string, unknown> | undefined): StoredState['delivered'][string] | undefined {
+  const marker = readMarker(item);
+  if (!marker) return undefined;
+  const m = item![MARKER_ATTRIBUTE] as Record<string, unknown>;
+  return {
+    version: marker.version,
+    hash: marker.hash,
+    ...(typeof m.at === 'number' ? { at: m.at, eventIds: Array.isArray(m.ev) ? m.ev.filter((e): e is string => typeof e === 'string') : [] } : {}),
+    ...(typeof m.by === 'string' ? { replayedBy: m.by } : {}),
+  };
+}
+
+/** A DynamoDB target's table, as DynamoDbTargetItems reads it. */
+export interface TargetTableRef {
+  readonly tableName: string;
+  readonly keyAttribute: string;
+  /** Client in the table's region. */
+  readonly client: DynamoDBDocumentClient;
+}
+
+/**
+ * The deliveries that DynamoDB targets record on their items (see DynamoDbTargetWriter): per target, what the
+ * item's marker says of the delivery it holds. A table the caller may not read is left out; `delivered` markers of
+ * the state table still show its tombstones.
+ */
+export class DynamoDbTargetItems implements TargetItemMarkers {
+  constructor(
+    private readonly tables: Readonly<Record<string, Readonly<Record<string, TargetTableRef>>>>,
+    private readonly log?: LogPort,
+  ) {}
+
+  async get(flow: string, key: string): Promise<StoredState['delivered']> {
+    const out: Record<string, StoredState['delivered'][string]> = {};
+    await Promise.all(
+      Object.entries(this.tables[flow] ?? {}).map(async ([targetId, t]) => {
+        try {
+          const { Item } = await t.client.send(
+            new GetCommand({ TableName: t.tableName, Key: { [t.keyAttribute]: key }, ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': MARKER_ATTRIBUTE } }),
+          );
+          const delivered = deliveredFromItem(Item);
+          if (delivered) out[targetId] = delivered;
+        } catch (err) {
+          this.log?.warn('target item not readable', { flow, target: targetId, error: errorName(err) });
+        }
+      }),
+    );
+    return out;
   }
 }

@@ -1,7 +1,8 @@
 import { loadEnvironmentParameter } from '../adapters/ssm-environment';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { documentClient, sqsClient } from '../adapters/clients';
+import { documentClient, documentClientForTable, sqsClient } from '../adapters/clients';
+import { DynamoDbTargetItems } from '../adapters/dynamodb-target-writer';
 import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
@@ -46,6 +47,17 @@ const stores = {
   conflicts: new DynamoDbConflictStore({ client: documentClient, tableName: tables.conflicts, retentionDays: flow.audit.retentionDays }),
   quarantine: new DynamoDbQuarantineStore({ client: documentClient, tableName: tables.quarantine, retentionDays: flow.audit.retentionDays }),
   publisher: new SqsPublisher({ client: sqsClient, payloads: payloadStore() }),
+  targetItems: new DynamoDbTargetItems(
+    {
+      [flow.id]: Object.fromEntries(
+        plan.targetTables.flatMap((t) => {
+          const tableName = names.targetTables[t.targetId];
+          return tableName ? [[t.targetId, { tableName, keyAttribute: t.keyAttribute, client: documentClientForTable(tableName) }]] : [];
+        }),
+      ),
+    },
+    log,
+  ),
 };
 
 // Built at the first request (each queue's DLQ is read from its RedrivePolicy), then reused; a failed build is retried.

@@ -1,5 +1,5 @@
 import type { FlowPlan } from '../plan/plan';
-import type { AuditLog, AuditWindow, Clock, ConflictStore, LogPort, Publisher, QuarantineStore, QueueDepths, StateStore } from '../ports';
+import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
 import { createConflictReview, type ReviewFlow } from './conflict-review-handler';
 import { flowStatus, type StatusQueue } from './flow-status';
@@ -60,6 +60,8 @@ export interface AdminServiceDeps {
   /** Base URL of the HTTP API (webhook URLs are built on it); read at each request. */
   readonly baseUrl: () => string;
   readonly stateStore: Pick<StateStore, 'get' | 'getMany'>;
+  /** Where DynamoDB targets record their deliveries (on the items); without it, record and lineage show the state's markers only. */
+  readonly targetItems?: TargetItemMarkers;
   readonly audit: AuditLog & AuditWindow;
   readonly conflicts: ConflictStore;
   readonly quarantine: QuarantineStore;
@@ -138,6 +140,11 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
       declaredPii: [...(f.plan.flow.pii ?? []), ...taintedFields(f.plan.flow).map((t) => t.path)],
       ...(deps.clock ? { now: () => deps.clock!.now() } : {}),
     });
+  /** The key's state with each target's latest delivery, also those recorded on DynamoDB target items. */
+  const stateWithTargetItems = async (flowId: string, key: string): Promise<StoredState | undefined> => {
+    const [state, onItems] = await Promise.all([deps.stateStore.get(flowId, key), deps.targetItems?.get(flowId, key)]);
+    return state && { ...state, delivered: highestDelivered(state.delivered, onItems) };
+  };
   const unknownFlow = (flowId: string): AdminAnswer => ({ status: 404, body: { message: `unknown flow "${flowId}"` } });
   const transformers = new Map<string, Promise<Transformer>>();
   const transformerOf = (f: AdminFlow) => {
@@ -160,7 +167,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     },
     getRecord: async (flowId, key) => {
       if (!flows.has(flowId)) return undefined;
-      const state = await deps.stateStore.get(flowId, key);
+      const state = await stateWithTargetItems(flowId, key);
       if (!state) return undefined;
       return {
         flow: flowId,
@@ -178,7 +185,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     },
     lineage: async (flowId, key) => {
       if (!flows.has(flowId)) return undefined;
-      const [items, state] = await Promise.all([deps.audit.lineage(flowId, key), deps.stateStore.get(flowId, key)]);
+      const [items, state] = await Promise.all([deps.audit.lineage(flowId, key), stateWithTargetItems(flowId, key)]);
       return recordLineage(items, state);
     },
     listConflicts: (flowId, status) => review.list(flowId, status),

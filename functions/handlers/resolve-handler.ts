@@ -72,6 +72,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   const maxAttempts = deps.maxAttempts ?? 5;
   const targetIds = flow.targets.map((t) => t.id);
   for (const t of targetIds) if (!deps.deliverQueueUrls[t]) throw new Error(`no delivery queue URL for target "${t}" of flow "${flow.id}"`);
+  // A DynamoDB target records an upsert on the item, not in `delivered`: only a change behind the current version
+  // (its send may have been lost) notifies it again, not every superseded change.
+  const markedOnItem = new Set(flow.targets.filter((t) => t.type === 'dynamodb').map((t) => t.id));
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -216,7 +219,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       const docChanged = !current || !(sameJson(result.doc, current.doc) ?? canonicalJson(result.doc) === canonicalJson(current.doc));
       if (!docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
-        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version) : [];
+        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group))) : [];
         return { group, result, state: current, targets, entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
       }
       // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
@@ -323,16 +326,25 @@ export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[],
   return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
 }
 
+/** Whether the group holds a change that made the state's current version (always, for a state without its decisions). */
+function madeCurrent(state: StoredState, group: KeyGroup): boolean {
+  if (!state.recent) return true;
+  const ids = new Set(group.envelopes.map((e) => e.id));
+  return state.recent.some((d) => d.version === state.version && ids.has(d.eventId));
+}
+
 /**
  * Whether a change is an echo of syncline's own delivery: it carries an origin marker (set by the capture only when
  * the item still holds exactly what syncline wrote), and the content came from this flow's state, so merging it
- * could add nothing: either this flow wrote it (at a version it has reached), or this flow last delivered that
- * same content to one of its targets (two flows syncing A to B and B to A). Anything else, including an item
- * edited after syncline wrote it, is merged normally, with the marker's clock as `ts`.
+ * could add nothing: either this flow wrote it (at a version it has reached), or the content is this flow's current
+ * one or the one it last delivered to one of its targets (two flows syncing A to B and B to A). Anything else,
+ * including an item edited after syncline wrote it, is merged normally, with the marker's clock as `ts`.
  */
 export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState | undefined): boolean {
   const origin = env.origin;
   if (!origin || !state || env.op !== 'upsert') return false;
   if (origin.flow === flowId) return origin.version <= state.version;
-  return Object.values(state.delivered).some((d) => d.hash === origin.hash);
+  // A DynamoDB target keeps the delivered hash on its item, not in `delivered`: content equal to this flow's own is
+  // an echo too.
+  return origin.hash === state.view.hash || Object.values(state.delivered).some((d) => d.hash === origin.hash);
 }

@@ -278,6 +278,23 @@ export interface TargetWrite {
   readonly note?: DeliveryNote;
 }
 
+/** Deliveries recorded on the target items themselves (DynamoDB targets), by target id. */
+export interface TargetItemMarkers {
+  get(flow: string, key: string): Promise<StoredState['delivered']>;
+}
+
+/** Per target, the delivery of the higher version of two records of it (a remote id is kept from either). */
+export function highestDelivered(a: StoredState['delivered'], b: StoredState['delivered'] | undefined): StoredState['delivered'] {
+  if (!b) return a;
+  const out: Record<string, StoredState['delivered'][string]> = { ...a };
+  for (const [targetId, d] of Object.entries(b)) {
+    const remoteId = d.remoteId ?? out[targetId]?.remoteId;
+    const higher = (out[targetId]?.version ?? 0) < d.version ? d : out[targetId]!;
+    out[targetId] = remoteId !== undefined ? { ...higher, remoteId } : higher;
+  }
+  return out;
+}
+
 /** Remote ids of records an `http` target created, kept with the target's delivered marker. */
 export interface RemoteIdStore {
   /**

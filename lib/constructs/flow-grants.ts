@@ -75,6 +75,24 @@ export function grantOnTable(table: ITable, grantee: IGrantable, ...actions: str
 }
 
 /**
+ * `dynamodb:GetItem` of only these attributes of a table's items
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_dynamodb_attributes.html): the
+ * request must name its attributes (`Select` SPECIFIC_ATTRIBUTES, as a ProjectionExpression does) and name no other.
+ */
+export function grantAttributeRead(table: ITable, grantee: IGrantable, attributes: readonly string[]): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...attributes] },
+        StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+      },
+    }),
+  );
+}
+
+/**
  * `sqs:SendMessage` (which also authorizes SendMessageBatch) and nothing else: the functions address queues by URL,
  * so `grantSendMessages`' GetQueueUrl and GetQueueAttributes would be unused. The queues are SQS-managed encrypted
  * (no KMS key to grant).

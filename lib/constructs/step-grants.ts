@@ -6,7 +6,8 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowConfig } from '../../functions/config/schema';
 import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../../functions/plan/plan';
-import { busArn, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
+import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
+import { busArn, grantAttributeRead, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
 import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
 
 /** What a flow's grants refer to. */
@@ -78,8 +79,9 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
     case 'deliver': {
       const targetId = f.targetId as string;
       grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
-      // The delivery records only its own target's markers.
-      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:UpdateItem'], leadingKeys: [`~delivered#${flowId}#${targetId}#*`] });
+      // The delivery records only its own target's markers; a DynamoDB target's are its tombstones, read back too.
+      const dynamodb = flow.targets.find((t) => t.id === targetId)?.type === 'dynamodb';
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:UpdateItem', ...(dynamodb ? ['dynamodb:GetItem'] : [])], leadingKeys: [`~delivered#${flowId}#${targetId}#*`] });
       append(store.audit, 'audit');
       grantTarget(ctx, targetId, fn);
       break;
@@ -141,6 +143,10 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
   const queues = [...Object.values(ctx.queues), ...Object.values(ctx.deadLetterQueues), ...Object.values(ctx.streamFailureQueues)];
   Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes'], resourceArns: queues.map((q) => q.queueArn) });
+  // Record and lineage read the delivery a DynamoDB target item records: its `_syncline` attribute, nothing else.
+  for (const t of flow.targets) {
+    if (t.type === 'dynamodb') grantAttributeRead(ctx.targetTables[t.id]!, fn, [t.keyAttribute, ORIGIN_MARKER_ATTRIBUTE]);
+  }
   // A reviewer's value is masked with the hash key; a resolution or replay over 250 KB goes by claim check.
   grantSecretValue(store.hashKeySecret, fn);
   Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claims(store)] });

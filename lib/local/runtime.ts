@@ -8,7 +8,7 @@ import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
-import { DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
+import { DynamoDbTargetItems, DynamoDbTargetWriter } from '../../functions/adapters/dynamodb-target-writer';
 import { EnvSecrets, secretEnvVar } from '../../functions/adapters/env-secrets';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import { S3PayloadStore } from '../../functions/adapters/s3-payload-store';
@@ -303,6 +303,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       flows: topology.flows.map((fp) => ({ plan: fp, resources: localFlowResources(fp, resources, config, webhookSecretGenerated) })),
       baseUrl: base,
       stateStore,
+      targetItems: new DynamoDbTargetItems(
+        Object.fromEntries(
+          topology.flows.map((fp) => [
+            fp.flow.id,
+            Object.fromEntries(fp.targetTables.map((tt) => [tt.targetId, { tableName: resources.flows[fp.flow.id]!.targetTables[tt.targetId]!, keyAttribute: tt.keyAttribute, client: doc }])),
+          ]),
+        ),
+      ),
       audit,
       conflicts,
       quarantine: new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine }),

@@ -1,7 +1,7 @@
 import { contentHash } from '../../../functions/core/envelope';
 import 'aws-sdk-client-mock-vitest/extend';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTargetWriter } from '../../../functions/adapters/dynamodb-target-writer';
@@ -29,53 +29,50 @@ const writer = () => new DynamoDbTargetWriter({ client, stateTable: 'state', tab
 describe('DynamoDbTargetWriter', () => {
   beforeEach(() => ddb.reset());
 
-  it('puts the item with its marker by table ARN, conditional on the version, then records the delivery; no transaction', async () => {
+  it('puts the item with its marker by table ARN, conditional on the version; no transaction, no state-table write', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
-    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({ Attributes: { id: 'c1', name: 'Old' } });
 
     // Act
-    const outcome = await writer().write(change());
+    const outcome = await writer().write({ ...change(), note: { at: 2000, eventIds: ['e1', 'e2', 'e3', 'e4'] } });
 
     // Assess
     expect(outcome).toBe('written');
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: TABLE_ARN,
-      Item: { id: 'c1', name: 'Ada', _syncline: { flow: 'contacts', target: 'replica', version: 7, hash: 'hash7', item: contentHash({ id: 'c1', name: 'Ada' }), ts: 1000 } },
+      Item: {
+        id: 'c1',
+        name: 'Ada',
+        _syncline: { flow: 'contacts', target: 'replica', version: 7, hash: 'hash7', item: contentHash({ id: 'c1', name: 'Ada' }), ts: 1000, at: 2000, ev: ['e1', 'e2', 'e3'] },
+      },
       ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v',
       ExpressionAttributeValues: { ':v': 7 },
+      ReturnValues: 'ALL_OLD',
     });
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      TableName: 'state',
-      Key: { pk: '~delivered#contacts#replica#c1' },
-      ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
-      ExpressionAttributeValues: { ':v': 7, ':h': 'hash7' },
-    });
+    // It replaced an item, so no delete can have raced it: nothing else is called.
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(['PutCommand']);
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
-    // The target is written before the marker moves: a crash in between leaves a retry that records it.
-    const order = ddb.calls().map((c) => c.args[0].constructor.name);
-    expect(order).toEqual(['PutCommand', 'UpdateCommand']);
   });
 
-  it('writes the target with its own client (the table region) and the marker with the store client', async () => {
+  it('writes the target with its own client (the table region) and reads the tombstone with the store client', async () => {
     // Prepare
     const target = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
     const seen: string[] = [];
     ddb.on(PutCommand).callsFake(async (_input, getClient) => { seen.push(`put:${await getClient().config.region()}`); return {}; });
-    ddb.on(UpdateCommand).callsFake(async (_input, getClient) => { seen.push(`update:${await getClient().config.region()}`); return {}; });
+    ddb.on(GetCommand).callsFake(async (_input, getClient) => { seen.push(`get:${await getClient().config.region()}`); return {}; });
     const regional = new DynamoDbTargetWriter({ client, targetClient: target, stateTable: 'state', tableName: TABLE_ARN, keyAttribute: 'id' });
 
     // Act
     await regional.write(change());
 
     // Assess
-    expect(seen).toEqual(['put:eu-west-1', 'update:us-east-1']);
+    expect(seen).toEqual(['put:eu-west-1', 'get:us-east-1']);
   });
 
   it("writes the winning change's seq and id into the marker when given", async () => {
     // Prepare
     ddb.on(PutCommand).resolves({});
-    ddb.on(UpdateCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
 
     // Act
     await writer().write({ ...change(), clock: { seq: '42', id: 'evt-1' } });
@@ -88,18 +85,21 @@ describe('DynamoDbTargetWriter', () => {
 
   it('a replay writes the version the target has again, but never an older one', async () => {
     // Prepare
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutCommand).resolves({ Attributes: { id: 'c1' } });
+    ddb.on(DeleteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
 
     // Act
     await writer().write({ ...change(), replay: true });
+    await writer().write({ ...change(true), replay: true });
 
     // Assess
     expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.ConditionExpression).toBe('attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver <= :v');
     expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input.ConditionExpression).toBe('attribute_not_exists(#ver) OR #ver <= :v');
+    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input.ConditionExpression).toBe('attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver <= :v');
   });
 
-  it('deletes the item for a deleted view under the same version condition', async () => {
+  it('records the tombstone before it deletes the item, under the same version condition', async () => {
     // Prepare
     ddb.on(DeleteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
@@ -109,39 +109,51 @@ describe('DynamoDbTargetWriter', () => {
 
     // Assess
     expect(outcome).toBe('written');
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'state',
+      Key: { pk: '~delivered#contacts#replica#c1' },
+      ConditionExpression: 'attribute_not_exists(#ver) OR #ver < :v',
+      ExpressionAttributeValues: { ':v': 7, ':h': 'hash7' },
+    });
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
       TableName: TABLE_ARN,
       Key: { id: 'c1' },
       ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#s) OR #s.#ver < :v',
     });
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(['UpdateCommand', 'DeleteCommand']);
   });
 
-  it('reports skipped when the target already has this version or a newer one, and still records the delivery', async () => {
+  it('deletes again when its own tombstone is already recorded (a retry), and skips when a newer one is', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    ddb.on(DeleteCommand).resolves({});
+    ddb.on(GetCommand).resolvesOnce({ Item: { version: 7 } }).resolvesOnce({ Item: { version: 9 } });
+
+    // Act
+    const retry = await writer().write(change(true));
+    const older = await writer().write(change(true));
+
+    // Assess
+    expect([retry, older]).toEqual(['written', 'skipped']);
+    expect(ddb).toHaveReceivedCommandTimes(DeleteCommand, 1);
+  });
+
+  it('reports skipped when the target already has this version or a newer one', async () => {
     // Prepare
     ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(UpdateCommand).resolves({});
 
     // Act
     const outcome = await writer().write(change());
 
     // Assess
     expect(outcome).toBe('skipped');
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    expect(ddb.calls()).toHaveLength(1);
   });
 
-  it('is fine when the same version was already recorded (a retry after the marker moved)', async () => {
-    // Prepare
-    ddb.on(PutCommand).rejects(conditionFailed());
-    ddb.on(UpdateCommand).rejects(conditionFailed({ pk: { S: '~delivered#contacts#replica#c1' }, version: { N: '7' } }));
-
-    // Act / Assess
-    await expect(writer().write(change())).resolves.toBe('skipped');
-  });
-
-  it('takes its write back when a newer version was recorded meanwhile (an older upsert after a newer delete)', async () => {
+  it('takes its write back when it created the item and a newer delete is recorded (an older upsert after a newer delete)', async () => {
     // Prepare: the item was deleted at version 8, so the put of version 7 found no item and succeeded.
     ddb.on(PutCommand).resolves({});
-    ddb.on(UpdateCommand).rejects(conditionFailed({ pk: { S: '~delivered#contacts#replica#c1' }, version: { N: '8' } }));
+    ddb.on(GetCommand).resolves({ Item: { version: 8 } });
     ddb.on(DeleteCommand).resolves({});
 
     // Act
@@ -149,8 +161,19 @@ describe('DynamoDbTargetWriter', () => {
 
     // Assess: deleted again, but only while the item still holds version 7.
     expect(outcome).toBe('skipped');
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: 'state', Key: { pk: '~delivered#contacts#replica#c1' }, ConsistentRead: true });
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: TABLE_ARN, Key: { id: 'c1' }, ConditionExpression: '#s.#ver = :v', ExpressionAttributeValues: { ':v': 7 } });
+  });
+
+  it('keeps the item it created when the tombstone is older or absent', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+    ddb.on(GetCommand).resolvesOnce({ Item: { version: 5 } }).resolvesOnce({});
+
+    // Act / Assess
+    expect(await writer().write(change())).toBe('written');
+    expect(await writer().write(change())).toBe('written');
+    expect(ddb).not.toHaveReceivedCommand(DeleteCommand);
   });
 
   it('throws on throttling so the message is retried', async () => {
@@ -159,6 +182,6 @@ describe('DynamoDbTargetWriter', () => {
 
     // Act / Assess
     await expect(writer().write(change())).rejects.toThrow('throttled');
-    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
   });
 });

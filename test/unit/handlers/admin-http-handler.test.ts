@@ -3,7 +3,7 @@ import { mergeChanges, type Conflict } from '../../../functions/core/merge';
 import { deployedFlowResources, parseDeployedNames, type DeployedNames } from '../../../functions/entry/deployed-resources';
 import { createAdminHttpHandler, createFlowListHandler, type AdminHttpEvent } from '../../../functions/handlers/admin-http-handler';
 import { createAdminService, flowSummary } from '../../../functions/handlers/admin-service';
-import type { QueueDepth, QueueDepths } from '../../../functions/ports';
+import type { QueueDepth, QueueDepths, StoredState } from '../../../functions/ports';
 import { planFlow } from '../../../functions/plan/plan';
 import type { FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore } from '../../fixtures/fakes';
 import { manualFlow } from '../../fixtures/flows';
@@ -79,6 +79,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
   let publisher: FakePublisher;
   let depths: FakeDepths;
   let handler: ReturnType<typeof createAdminHttpHandler>;
+  const onItems: Record<string, StoredState['delivered']> = {};
   const plan = planFlow(manualFlow);
 
   beforeEach(async () => {
@@ -93,6 +94,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
         flows: [{ plan, resources }],
         baseUrl: () => API,
         stateStore: state,
+        targetItems: { get: async (flow, key) => onItems[`${flow}/${key}`] ?? {} },
         audit,
         conflicts,
         quarantine: step.quarantine,
@@ -151,6 +153,21 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     expect(record.statusCode).toBe(200);
     expect(parse(record)).toMatchObject({ flow: 'people', key, version: 1, record: { id: key, email: 'a@x.io' } });
     expect(parse(lineage)).toEqual([expect.objectContaining({ key, outcome: 'captured', eventId: 'e1' })]);
+  });
+
+  it("shows a DynamoDB target's delivery recorded on its item, in the record and its lineage", async () => {
+    // Prepare
+    const merged = mergeChanges(manualFlow, undefined, [{ v: 1, id: 'e2', flow: 'people', source: 'crm', key: 'p2', op: 'upsert', data: { id: 'p2' }, ts: 1000, seq: '1', lineage: [] }]);
+    state.seed({ flow: 'people', key: 'p2', version: 2, doc: merged.doc, view: merged.view, delivered: { replica: { version: 1, hash: 'h1' } }, updatedAt: 5 });
+    onItems['people/p2'] = { replica: { version: 2, hash: merged.view.hash, at: 3000, eventIds: ['e2'] } };
+
+    // Act
+    const record = parse(await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'records/p2' })));
+    const lineage = parse(await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'records/p2/lineage' })));
+
+    // Assess
+    expect(record.delivered).toEqual({ replica: { version: 2, hash: merged.view.hash, at: 3000, eventIds: ['e2'] } });
+    expect(lineage).toEqual([expect.objectContaining({ step: 'deliver', outcome: 'delivered', target: 'replica', version: 2, at: 3000, eventId: 'e2' })]);
   });
 
   it('records the IAM caller as who resolved, whatever the body or headers claim', async () => {

@@ -118,6 +118,14 @@ describe('echo detection in resolve', () => {
     expect(isEcho('a-to-b', env(1, { id: 'k' }, 1, { ...origin, version: 3 }), s)).toBe(false);
     expect(isEcho('a-to-b', env(1, { id: 'k' }, 1, origin), undefined)).toBe(false);
     expect(isEcho('a-to-b', { ...env(1, { id: 'k' }, 1, origin), op: 'delete' }, s)).toBe(false);
-    expect(isEcho('a-to-b', env(1, { id: 'k' }, 1, { ...origin, flow: 'other' }), s)).toBe(false);
+    expect(isEcho('a-to-b', env(1, { id: 'k' }, 1, { ...origin, flow: 'other', hash: 'other-content' }), s)).toBe(false);
+  });
+
+  it("isEcho: another flow's write of exactly this flow's current content (what a DynamoDB target item records)", () => {
+    const view = seed({ id: 'k' });
+    const s = { flow: 'b-to-a', key: 'k', version: 2, doc: { s: 'lww' as const }, view, delivered: {}, updatedAt: 0 };
+    const origin = { flow: 'a-to-b', target: 'b', version: 9, hash: view.hash, ts: 1 };
+    expect(isEcho('b-to-a', env(1, { id: 'k' }, 1, origin), s)).toBe(true);
+    expect(isEcho('b-to-a', env(1, { id: 'k' }, 1, { ...origin, hash: seed({ id: 'k', name: 'edited' }).hash }), s)).toBe(false);
   });
 });

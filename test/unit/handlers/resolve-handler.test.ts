@@ -155,6 +155,26 @@ describe('resolve handler', () => {
     expect(audit.entries).toMatchObject([{ outcome: 'superseded', reason: 'duplicate' }]);
   });
 
+  it('re-notifies a DynamoDB target (which records upserts on its item) only for the change behind the current version', async () => {
+    // Prepare: version 3 was made by `a`; neither target has a marker item.
+    const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1', status: 'new' }, 2000);
+    const older = change(ordersFlow, 'erp', 1, 'o1', { orderId: 'o1', status: 'old' }, 1000);
+    const merged = mergeChanges(ordersFlow, undefined, [a]);
+    const won = { flow: 'orders', key: 'o1', step: 'resolve' as const, at: 1, source: 'shop', eventId: a.id, outcome: 'won' as const, version: 3 };
+    state.seed({ flow: 'orders', key: 'o1', version: 3, doc: merged.doc, view: merged.view, delivered: {}, updatedAt: 1, recent: [won] });
+
+    // Act
+    await make()(sqsEvent([older]));
+    const afterSuperseded = publisher.bodies(QUEUES.replica).length;
+    await make()(sqsEvent([a]));
+
+    // Assess: the superseded change notifies no one; the redelivered winner (its send may have been lost) both targets.
+    expect(afterSuperseded).toBe(0);
+    expect(state.puts).toEqual([]);
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.replica)).toMatchObject([{ key: 'o1', version: 3 }]);
+    expect(publisher.bodies<DeliveryMessage>(QUEUES.archive)).toMatchObject([{ key: 'o1', version: 3 }]);
+  });
+
   it('fails the messages of keys whose delivery send failed; the retry notifies without a second write', async () => {
     // Prepare
     const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1);
