@@ -36,19 +36,22 @@ export function decisionLogFields(e: AuditEntry): Record<string, unknown> {
 
 /** Entries of one window item at most: a few KB once deflated, far below the 400 KB an item may hold. */
 const WINDOW_ENTRIES = 400;
-/** Window items of a flow spread over this many partition keys; they are read only through the index. */
-const WINDOW_SHARDS = 16;
 /** How long before the earliest entry of a window its `at` may lie: entries of one write span one invocation. */
 const WINDOW_SPAN_MS = 15 * 60_000;
+
+const hourOf = (at: number) => new Date(at).toISOString().slice(0, 13);
+/** Partition key of a flow's window items of one hour (`YYYY-MM-DDTHH`). */
+export const windowPk = (flow: string, hour: string) => `${flow}#~window#${hour}`;
 
 /**
  * AuditLog on the audit table, two kinds of item:
  * - per entry, for lineage: pk `${flow}#${key}`, sk `${iso at}#${eventId}#${step}#${outcome}` (plus `#${target}`
  *   for deliveries), `at` (number, ms), `expiresAt` (epoch seconds) for TTL, and the entry's fields;
- * - per write and hour, for status and replay: pk `${flow}#~window#<shard>`, sk `${iso at}#<random>`, `flowHour`
- *   `${flow}#YYYY-MM-DDTHH` and `at` (its earliest entry) for the `byFlowTime` index, and `z`, the hour's entries
- *   of that write as deflated JSON. Only these are in the index, so an entry costs the index a few bytes of a
- *   shared item instead of a copy of its own. Entry items of earlier releases carry `flowHour` and are read too.
+ * - per write and hour, for status and replay: pk `${flow}#~window#YYYY-MM-DDTHH`, sk `${iso at}#<random>`, `at`
+ *   (its earliest entry) and `z`, the hour's entries of that write (without their event ids) as deflated JSON: a
+ *   batch of 100 entries takes about 0.6 KB, one write unit. A flow's hour is one partition, read with one Query
+ *   per hour; these items stay out of the `byFlowTime` index, which an index copy would bill twice. Entry and
+ *   window items of earlier releases carry `flowHour` and are read through that index too.
  */
 export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   private readonly client: DynamoDBDocumentClient;
@@ -92,28 +95,25 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   private windows(entries: readonly AuditEntry[]): { item: Record<string, unknown>; positions: number[] }[] {
     const byHour = new Map<string, number[]>();
     entries.forEach((e, i) => {
-      const flowHour = `${e.flow}#${new Date(e.at).toISOString().slice(0, 13)}`;
-      const positions = byHour.get(flowHour);
+      const pk = windowPk(e.flow, hourOf(e.at));
+      const positions = byHour.get(pk);
       if (positions) positions.push(i);
-      else byHour.set(flowHour, [i]);
+      else byHour.set(pk, [i]);
     });
     const out: { item: Record<string, unknown>; positions: number[] }[] = [];
-    for (const [flowHour, all] of byHour) {
+    for (const [pk, all] of byHour) {
       for (let start = 0; start < all.length; start += WINDOW_ENTRIES) {
         const positions = all.slice(start, start + WINDOW_ENTRIES);
         const part = positions.map((i) => entries[i]!);
         const at = Math.min(...part.map((e) => e.at));
-        const flow = part[0]!.flow;
-        const body = part.map(windowEntry);
         out.push({
           positions,
           item: {
-            pk: `${flow}#~window#${randomInt(WINDOW_SHARDS)}`,
+            pk,
             sk: `${new Date(at).toISOString()}#${randomInt(2 ** 47).toString(36)}`,
-            flowHour,
             at,
-            expiresAt: Math.floor(at / 1000) + this.retentionDays(flow) * 86_400,
-            z: deflateRawSync(Buffer.from(JSON.stringify(body), 'utf8')),
+            expiresAt: Math.floor(at / 1000) + this.retentionDays(part[0]!.flow) * 86_400,
+            z: deflateRawSync(Buffer.from(JSON.stringify(part.map(windowEntry)), 'utf8')),
           },
         });
       }
@@ -133,27 +133,35 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
   }
 
   /**
-   * A flow's entries with `since <= at <= until` (ms), through the `byFlowTime` index: one query per hour
-   * bucket (`${flow}#YYYY-MM-DDTHH`) the window touches, oldest first.
+   * A flow's entries with `since <= at <= until` (ms), oldest first: per hour the window touches, one Query of its
+   * window partition and one of the `byFlowTime` index (`${flow}#YYYY-MM-DDTHH`) for items of earlier releases.
    */
   async between(flow: string, since: number, until: number): Promise<AuditEntry[]> {
     const hour = 3_600_000;
     const entries: AuditEntry[] = [];
-    // A window item is indexed at its earliest entry, which may lie a little before `since`.
+    // A window item is keyed at its earliest entry, which may lie a little before `since`.
     const from = since - WINDOW_SPAN_MS;
-    for (let h = Math.floor(from / hour) * hour; h <= until; h += hour) {
-      const items = await queryAll(this.client, {
-        TableName: this.tableName,
-        IndexName: AUDIT_TIME_INDEX,
-        KeyConditionExpression: 'flowHour = :fh AND #at BETWEEN :since AND :until',
-        ExpressionAttributeNames: { '#at': 'at' },
-        ExpressionAttributeValues: { ':fh': `${flow}#${new Date(h).toISOString().slice(0, 13)}`, ':since': from, ':until': until },
-        ScanIndexForward: true,
-      });
-      for (const item of items) {
-        const found = item.z instanceof Uint8Array ? unpackWindow(flow, item.z) : [fromItem(item)];
-        entries.push(...found.filter((e) => e.at >= since && e.at <= until));
-      }
+    const hours: string[] = [];
+    for (let h = Math.floor(from / hour) * hour; h <= until; h += hour) hours.push(hourOf(h));
+    const found = await Promise.all(
+      hours.flatMap((h) => [
+        queryAll(this.client, {
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :until',
+          ExpressionAttributeValues: { ':pk': windowPk(flow, h), ':from': new Date(from).toISOString(), ':until': `${new Date(until).toISOString()}\uffff` },
+        }),
+        queryAll(this.client, {
+          TableName: this.tableName,
+          IndexName: AUDIT_TIME_INDEX,
+          KeyConditionExpression: 'flowHour = :fh AND #at BETWEEN :since AND :until',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':fh': `${flow}#${h}`, ':since': from, ':until': until },
+        }),
+      ]),
+    );
+    for (const item of found.flat()) {
+      const unpacked = item.z instanceof Uint8Array ? unpackWindow(flow, item.z) : [fromItem(item)];
+      for (const e of unpacked) if (e.at >= since && e.at <= until) entries.push(e);
     }
     return entries.sort((a, b) => a.at - b.at);
   }
@@ -181,7 +189,8 @@ export class DynamoDbAuditLog implements AuditLog, AuditWindow {
 
 /**
  * What a window keeps of an entry: what status (outcomes, lag from `detail.ts`, flagged PII names) and replay (keys
- * decided) read. Reasons and the rest of the detail are in the entry items, the state items and the decision log.
+ * decided) read. Event ids, reasons and the rest of the detail are in the entry items, the state items, the target
+ * markers and the decision log; an event id, random, would make up most of a window's bytes.
  */
 function windowEntry(e: AuditEntry): Record<string, unknown> {
   const detail = Object.fromEntries(Object.entries(e.detail ?? {}).filter(([k]) => k === 'ts' || k === 'piiFlagged'));
@@ -189,7 +198,6 @@ function windowEntry(e: AuditEntry): Record<string, unknown> {
     key: e.key,
     step: e.step,
     at: e.at,
-    eventId: e.eventId,
     outcome: e.outcome,
     ...(e.target !== undefined ? { target: e.target } : {}),
     ...(e.version !== undefined ? { version: e.version } : {}),
@@ -198,7 +206,7 @@ function windowEntry(e: AuditEntry): Record<string, unknown> {
 }
 
 function unpackWindow(flow: string, z: Uint8Array): AuditEntry[] {
-  return (JSON.parse(inflateRawSync(z).toString('utf8')) as Omit<AuditEntry, 'flow' | 'source'>[]).map((e) => ({ flow, source: '', ...e }));
+  return (JSON.parse(inflateRawSync(z).toString('utf8')) as Omit<AuditEntry, 'flow' | 'source' | 'eventId'>[]).map((e) => ({ flow, source: '', eventId: '', ...e }));
 }
 
 function fromItem(item: Record<string, unknown>): AuditEntry {

@@ -26,7 +26,7 @@ const entry = (i: number): AuditEntry => ({
 describe('DynamoDbAuditLog', () => {
   beforeEach(() => ddb.reset());
 
-  it('writes an item per entry (pk, sk, at, expiresAt) out of the time index, and one window item per hour in it', async () => {
+  it('writes an item per entry (pk, sk, at, expiresAt) and one window item per hour, all out of the time index', async () => {
     // Prepare
     ddb.on(BatchWriteCommand).resolves({});
     const log = new DynamoDbAuditLog({ client, tableName: 'audit', retentionDays: 30 });
@@ -42,11 +42,12 @@ describe('DynamoDbAuditLog', () => {
     );
     expect(items[0]!.flowHour).toBeUndefined();
     const window = items[2]!;
-    expect(window).toEqual(expect.objectContaining({ flowHour: 'contacts#2026-01-15T12', at: AT, expiresAt: Math.floor(AT / 1000) + 30 * 86400 }));
-    expect(String(window.pk)).toMatch(/^contacts#~window#\d+$/);
+    expect(window).toEqual(expect.objectContaining({ pk: 'contacts#~window#2026-01-15T12', at: AT, expiresAt: Math.floor(AT / 1000) + 30 * 86400 }));
+    expect(window.flowHour).toBeUndefined();
+    expect(String(window.sk)).toMatch(/^2026-01-15T12:34:56.789Z#[0-9a-z]+$/);
     const held = JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as unknown[];
-    // What status and replay read; reasons and the rest stay in the entry items.
-    expect(held).toEqual([1, 2].map((i) => ({ key: `k${i}`, step: 'resolve', at: AT, eventId: `e${i}`, outcome: 'won', version: 1 })));
+    // What status and replay read; event ids, reasons and the rest stay in the entry items.
+    expect(held).toEqual([1, 2].map((i) => ({ key: `k${i}`, step: 'resolve', at: AT, outcome: 'won', version: 1 })));
   });
 
   it('writes no entry item for an entry that lineage finds elsewhere, and still counts it in the window', async () => {
@@ -62,7 +63,7 @@ describe('DynamoDbAuditLog', () => {
     const [first, second] = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems!.audit!.map((r) => r.PutRequest!.Item!));
     expect(first!.filter((i) => i.z === undefined).map((i) => i.eventId)).toEqual(['e3']);
     const window = first!.find((i) => i.z !== undefined)!;
-    expect((JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as AuditEntry[]).map((e) => [e.eventId, e.heldBy])).toEqual([['e1', undefined], ['e2', undefined], ['e3', undefined]]);
+    expect((JSON.parse(inflateRawSync(window.z as Uint8Array).toString('utf8')) as AuditEntry[]).map((e) => [e.key, e.heldBy])).toEqual([['k1', undefined], ['k2', undefined], ['k3', undefined]]);
     // Archived entries leave a state item: an entry item each, no window (they were counted when first written).
     expect(second!.map((i) => i.eventId)).toEqual(['e4']);
   });
