@@ -104,6 +104,8 @@ describe('the admin function', () => {
       ...[...queues.map((id) => flow.queues[id]!), ...queues.map((id) => flow.deadLetterQueues[id]!), flow.streamFailureQueues.primary!].map((q): [string, unknown] => ['sqs:GetQueueAttributes', r(q.queueArn)]),
       ['secretsmanager:GetSecretValue', r(stack.store.hashKeySecret.secretArn)],
       ['s3:PutObject', { 'Fn::Join': ['', [r(stack.store.payloadBucket.bucketArn), '/claims/*']] }],
+      // The delivery a DynamoDB target records on its items (only their `_syncline` attribute), for record and lineage.
+      ...Object.values(flow.targetTables).map((t): [string, unknown] => ['dynamodb:GetItem', r(t.tableArn)]),
       ['logs:CreateLogStream', logGroup],
       ['logs:PutLogEvents', logGroup],
       // X-Ray has no resource-level permissions.
