@@ -64,45 +64,68 @@ export function parseJsonExact(text: string): unknown {
  */
 export function carryProblems(record: unknown, limit = 5): string[] {
   const problems: string[] = [];
-  const walk = (v: unknown, path: string, depth: number): void => {
+  // Keys from the record down to the value at hand; its path text is built only for a problem.
+  const trail: (string | number)[] = [];
+  const here = (): string => {
+    let path = '$';
+    for (const k of trail) path += typeof k === 'number' ? `[${k}]` : IDENTIFIER.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+    return path;
+  };
+  const walk = (v: unknown, depth: number): void => {
     if (problems.length >= limit) return;
+    switch (typeof v) {
+      case 'number': {
+        const why = numberProblem(v);
+        if (why) problems.push(`number at ${here()} ${why}`);
+        return;
+      }
+      case 'bigint':
+        problems.push(`number at ${here()} is an integer beyond 2^53 that a JSON number would round; send it as a string`);
+        return;
+      case 'object':
+        break;
+      default:
+        return;
+    }
+    if (v === null) return;
     if (v instanceof InexactNumber) {
-      problems.push(`number at ${path} ${v.why}; send it as a string`);
+      problems.push(`number at ${here()} ${v.why}; send it as a string`);
       return;
     }
-    if (typeof v === 'number') {
-      const why = numberProblem(v);
-      if (why) problems.push(`number at ${path} ${why}`);
-      return;
-    }
-    if (typeof v === 'bigint') {
-      problems.push(`number at ${path} is an integer beyond 2^53 that a JSON number would round; send it as a string`);
-      return;
-    }
-    if (v === null || typeof v !== 'object') return;
     if (depth > MAX_RECORD_DEPTH) {
-      problems.push(`${path} nests deeper than ${MAX_RECORD_DEPTH} levels, the deepest record syncline stores`);
+      problems.push(`${here()} nests deeper than ${MAX_RECORD_DEPTH} levels, the deepest record syncline stores`);
       return;
     }
     if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, `${path}[${i}]`, depth + 1));
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        walk(v[i], depth + 1);
+        trail.pop();
+      }
       return;
     }
-    for (const [k, x] of Object.entries(v)) {
+    const keys = Object.keys(v);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const x = (v as Record<string, unknown>)[k];
       if (k === '' || k === '__proto__') {
-        problems.push(k === '' ? `${path} has a field with an empty name, which DynamoDB cannot store` : `${path} has a field named __proto__, which the DynamoDB marshaller cannot store`);
+        problems.push(k === '' ? `${here()} has a field with an empty name, which DynamoDB cannot store` : `${here()} has a field named __proto__, which the DynamoDB marshaller cannot store`);
         continue;
       }
       if (k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string') {
-        problems.push(`${path}.constructor is an object with a name, which the DynamoDB marshaller mistakes for a type`);
+        problems.push(`${here()}.constructor is an object with a name, which the DynamoDB marshaller mistakes for a type`);
         continue;
       }
-      walk(x, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, depth + 1);
+      trail.push(k);
+      walk(x, depth + 1);
+      trail.pop();
     }
   };
-  walk(record, '$', 1);
+  walk(record, 1);
   return problems;
 }
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Why DynamoDB (and JSON) cannot carry a parsed number, if they cannot. */
 function numberProblem(n: number): string | undefined {

@@ -6,7 +6,7 @@ import type { Change, Clock, MergeContext } from './types';
 export const REVIEW_SOURCE = 'syncline:review';
 
 export function clockOf(env: ChangeEnvelope): Clock {
-  return { ts: env.ts, src: env.source, seq: env.seq, id: env.id, ...(env.pos !== undefined ? { pos: env.pos } : {}) };
+  return env.pos !== undefined ? { ts: env.ts, src: env.source, seq: env.seq, id: env.id, pos: env.pos } : { ts: env.ts, src: env.source, seq: env.seq, id: env.id };
 }
 
 export function changeOf(env: ChangeEnvelope): Change {
@@ -55,8 +55,14 @@ export function compareClock(a: Clock, b: Clock, sourceOrder: readonly string[])
   return compareStr(a.id, b.id);
 }
 
+/** Whether an entry of a record of them has this clock (own entries only, as Object.values lists them). */
+export function holdsClock(entries: Readonly<Record<string, { c: Clock }>>, clock: Clock): boolean {
+  for (const k in entries) if (Object.hasOwn(entries, k) && sameClock(entries[k]!.c, clock)) return true;
+  return false;
+}
+
 export function sameClock(a: Clock, b: Clock): boolean {
-  return a.ts === b.ts && a.src === b.src && a.seq === b.seq && a.id === b.id && a.pos === b.pos;
+  return a === b || (a.ts === b.ts && a.src === b.src && a.seq === b.seq && a.id === b.id && a.pos === b.pos);
 }
 
 /** Clock order, then content: keeps the join deterministic even if two different payloads share one clock. */
@@ -152,7 +158,16 @@ export function parseDurationMs(text: string): number {
   return Number(m[1]) * ms;
 }
 
+/** Contexts by flow: a flow's config does not change once loaded, and a merge asks for it on every call. */
+const contexts = new WeakMap<FlowConfig, MergeContext>();
+
 export function contextOf(flow: FlowConfig): MergeContext {
+  let ctx = contexts.get(flow);
+  if (!ctx) contexts.set(flow, (ctx = newContext(flow)));
+  return ctx;
+}
+
+function newContext(flow: FlowConfig): MergeContext {
   const order = flow.conflict.sourceOrder ?? flow.sources.map((s) => s.id);
   const window = flow.conflict.concurrencyWindow;
   return {

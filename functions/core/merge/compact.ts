@@ -70,16 +70,21 @@ function mapClocks(doc: Rec, fn: ClockMap): Rec {
 export function packDoc(doc: MergeDoc): PackedDoc {
   const table: unknown[][] = [];
   const index = new Map<string, number>();
+  // The fields of one change share its clock object: one serialization per object, not per field.
+  const byObject = new Map<unknown, number>();
   const d = mapClocks(doc as unknown as Rec, (clock) => {
+    let i = byObject.get(clock);
+    if (i !== undefined) return i;
     const c = clock as Clock;
     const row: unknown[] = c.pos === undefined ? [c.ts, c.src, c.seq, c.id] : [c.ts, c.src, c.seq, c.id, c.pos];
     const id = JSON.stringify(row);
-    let i = index.get(id);
+    i = index.get(id);
     if (i === undefined) {
       i = table.length;
       index.set(id, i);
       table.push(row);
     }
+    byObject.set(clock, i);
     return i;
   });
   return { c: table, d };

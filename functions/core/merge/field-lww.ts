@@ -1,4 +1,4 @@
-import { compareVersion, deepEqual, describe, get, put, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, put, REVIEW_SOURCE, sameClock } from './clock';
 import type { Change, Entry, FieldLwwDoc, MergeContext, Strategy } from './types';
 
 /** Whether a change carries a field with the value its `before` already held: not an edit of that field (resolutions always are). */
@@ -56,10 +56,7 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
     return { fields, deleted: doc.t !== undefined && fields.size === 0, open: [] };
   },
 
-  contains: (doc, clock) =>
-    (doc.t !== undefined && sameClock(doc.t, clock)) ||
-    Object.values(doc.f).some((e) => sameClock(e.c, clock)) ||
-    Object.values(doc.u ?? {}).some((e) => sameClock(e.c, clock)),
+  contains: (doc, clock) => (doc.t !== undefined && sameClock(doc.t, clock)) || holdsClock(doc.f, clock) || (doc.u !== undefined && holdsClock(doc.u, clock)),
 
   explain(ctx, doc, ch) {
     if (ch.op === 'delete') {

@@ -1,4 +1,4 @@
-import { compareVersion, deepEqual, describe, get, put, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, put, REVIEW_SOURCE, sameClock } from './clock';
 import type { Change, Clock, ManualDoc, ManualEntry, MergeContext, Resolved, Strategy } from './types';
 
 /**
@@ -38,6 +38,17 @@ function pruneBelow(ctx: MergeContext, doc: ManualDoc, field: string, bound: Clo
   if (Object.keys(m).length === 0) delete doc.f[field];
 }
 
+/** The entry of a field that one source alone has written (the usual case), without listing the entries. */
+function onlyEntry(m: Record<string, ManualEntry>): ManualEntry | undefined {
+  let found: ManualEntry | undefined;
+  for (const slot in m) {
+    if (!Object.hasOwn(m, slot)) continue;
+    if (found) return undefined;
+    found = m[slot];
+  }
+  return found;
+}
+
 function resolveField(ctx: MergeContext, m: Record<string, ManualEntry>): { current: ManualEntry; parked: ManualEntry[] } {
   const all = Object.values(m);
   if (all.length === 1) return { current: all[0]!, parked: [] };
@@ -56,7 +67,7 @@ export const manual: Strategy<ManualDoc> = {
   empty: () => ({ s: 'manual', f: {} }),
   copy(doc) {
     const f: ManualDoc['f'] = {};
-    for (const [field, bySource] of Object.entries(doc.f)) put(f, field, { ...bySource });
+    for (const field of Object.keys(doc.f)) put(f, field, { ...doc.f[field] });
     return { ...doc, f };
   },
 
@@ -67,16 +78,19 @@ export const manual: Strategy<ManualDoc> = {
       for (const field of Object.keys(doc.f)) pruneBelow(ctx, doc, field, ch.clock);
       return;
     }
-    for (const [field, v] of Object.entries(ch.data ?? {})) {
-      const review = get(doc.f, field) && get(get(doc.f, field)!, REVIEW_SOURCE);
+    const data = ch.data ?? {};
+    for (const field of Object.keys(data)) {
+      const v = data[field];
+      const found = get(doc.f, field);
+      const review = found && get(found, REVIEW_SOURCE);
       if (review && ctx.cmp(ch.clock, review.c) < 0) continue;
       const e: ManualEntry = { v, c: ch.clock };
       if (ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined) e.b = ch.before[field];
-      let m = get(doc.f, field);
       const slot = slotOf(e);
-      const cur = m && get(m, slot);
+      const cur = found && get(found, slot);
       // Content decides only between equal clocks.
       if (cur && (ctx.cmp(e.c, cur.c) || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b })) <= 0) continue;
+      let m = found;
       if (!m) put(doc.f, field, (m = {}));
       put(m, slot, e);
       // A resolution closes everything older on its field.
@@ -87,7 +101,13 @@ export const manual: Strategy<ManualDoc> = {
   resolve(ctx, doc): Resolved {
     const fields: Resolved['fields'] = new Map();
     const open: Resolved['open'] = [];
-    for (const [field, m] of Object.entries(doc.f)) {
+    for (const field of Object.keys(doc.f)) {
+      const m = doc.f[field]!;
+      const single = onlyEntry(m);
+      if (single) {
+        fields.set(field, single);
+        continue;
+      }
       const { current, parked } = resolveField(ctx, m);
       fields.set(field, current);
       for (const p of parked) {
@@ -98,9 +118,11 @@ export const manual: Strategy<ManualDoc> = {
     return { fields, deleted: doc.t !== undefined && fields.size === 0, open };
   },
 
-  contains: (doc, clock) =>
-    (doc.t !== undefined && sameClock(doc.t, clock)) ||
-    Object.values(doc.f).some((m) => Object.values(m).some((e) => sameClock(e.c, clock))),
+  contains(doc, clock) {
+    if (doc.t !== undefined && sameClock(doc.t, clock)) return true;
+    for (const field in doc.f) if (Object.hasOwn(doc.f, field) && holdsClock(doc.f[field]!, clock)) return true;
+    return false;
+  },
 
   explain(ctx, doc, ch) {
     if (ch.op === 'delete') return doc.t && !sameClock(doc.t, ch.clock) ? `older than delete ${describe(doc.t)}` : 'every field is newer than the delete';

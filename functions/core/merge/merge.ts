@@ -1,8 +1,9 @@
-import { canonicalJson, contentHash, eventId, type ChangeEnvelope } from '../envelope';
+import { canonicalJson, eventId, type ChangeEnvelope } from '../envelope';
 import type { FlowConfig } from '../../config/schema';
 import { changeOf, contextOf, describe, jsonKind, put, sameClock, sameJson } from './clock';
 import { applyToLog, copyLogs, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
 import { strategyOf } from './strategies';
+import { viewHash } from './view-hash';
 import type { Change, Clock, Conflict, Decision, Entry, MergeContext, MergeDoc, MergeResult, RecordView, Resolved, SourceLog, Strategy } from './types';
 
 export function emptyDoc(flow: FlowConfig): MergeDoc {
@@ -18,27 +19,52 @@ function dataOf(r: Resolved): Record<string, unknown> | null {
 
 function toView(r: Resolved): RecordView {
   const clocks: Record<string, Clock> = {};
-  r.fields.forEach((e, field) => put(clocks, field, e.c));
-  const data = dataOf(r);
-  return { data, deleted: r.deleted, clocks, hash: contentHash(data) };
+  const data: Record<string, unknown> = {};
+  for (const [field, e] of r.fields) {
+    if (field === '__proto__') {
+      put(clocks, field, e.c);
+      put(data, field, e.v);
+    } else {
+      clocks[field] = e.c;
+      data[field] = e.v;
+    }
+  }
+  const shown = r.fields.size === 0 ? null : data;
+  return { data: shown, deleted: r.deleted, clocks, hash: viewHash(shown) };
 }
 
 /** Whether two states show the same data (the same content hash), mostly told without hashing the first. */
 function sameData(a: Resolved, b: Resolved, bHash: string): boolean {
-  return a === b || (sameFields(a.fields, b.fields) ?? contentHash(dataOf(a)) === bHash);
+  return a === b || (sameFields(a.fields, b.fields) ?? viewHash(dataOf(a)) === bHash);
 }
 
+/** Whether a field is written to the hashed text as it is (`__proto__`, undefined, NaN... are left out or rewritten). */
+const plainField = (field: string, e: Entry) => field !== '__proto__' && jsonKind(e.v) !== undefined;
+
+/**
+ * Whether two field maps hash the same, or undefined when only the hashes can tell. A field written as it is on one
+ * side and missing, or written differently, on the other makes the texts differ whatever the other fields hold.
+ */
 function sameFields(a: ReadonlyMap<string, Entry>, b: ReadonlyMap<string, Entry>): boolean | undefined {
-  // Fields the hash leaves out (`__proto__`, undefined or function values) make the field counts say nothing.
-  for (const m of [a, b]) for (const [field, e] of m) if (field === '__proto__' || jsonKind(e.v) === undefined) return undefined;
-  if (a.size !== b.size) return false;
+  let unsure = false;
   for (const [field, e] of a) {
+    if (!plainField(field, e)) {
+      unsure = true;
+      continue;
+    }
     const o = b.get(field);
     if (!o) return false;
-    const same = o === e || sameJson(e.v, o.v);
-    if (same !== true) return same;
+    if (o === e) continue;
+    if (!plainField(field, o)) {
+      unsure = true;
+      continue;
+    }
+    const same = sameJson(e.v, o.v);
+    if (same === false) return false;
+    if (same === undefined) unsure = true;
   }
-  return true;
+  for (const [field, o] of b) if (!a.has(field) && plainField(field, o)) return false;
+  return unsure ? undefined : true;
 }
 
 /** A copy of a doc that merging may change (strategy containers and source logs; entries are shared). */
@@ -100,15 +126,13 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Reco
   const clock = ch.clock;
   const explain = () => explainInLog(ctx, logs, ch) ?? strategy.explain(ctx, doc, ch);
   if (env.op === 'upsert') {
-    const parked = after.open.filter((o) => sameClock(o.incoming.c, clock));
+    const parked = after.open.length === 0 ? after.open : after.open.filter((o) => sameClock(o.incoming.c, clock));
     if (parked.length > 0) {
       const why = parked.map((o) => `${o.field} concurrent with ${describe(o.current.c)}`).join('; ');
       return { id: env.id, outcome: 'conflict', reason: `parked for review: ${why}` };
     }
     const won: string[] = [];
-    after.fields.forEach((e, field) => {
-      if (sameClock(e.c, clock)) won.push(field);
-    });
+    for (const [field, e] of after.fields) if (sameClock(e.c, clock)) won.push(field);
     if (won.length > 0) return { id: env.id, outcome: 'won', reason: `visible: ${won.join(', ')}` };
     // An empty record that lww kept as the winner.
     if (Object.keys(ch.data ?? {}).length === 0 && strategy.contains(doc, clock)) return { id: env.id, outcome: 'won', reason: 'visible: empty record' };

@@ -1,11 +1,18 @@
-import { compareVersion, describe, get, put, sameClock } from './clock';
+import { compareVersion, describe, get, holdsClock, put, sameClock } from './clock';
 import { mapOf, replayEntries } from './field-lww';
 import type { Clock, Entry, MergeContext, PriorityDoc, Strategy } from './types';
 
 /** Rank of a source for a field: listed sources by position (first is highest), unlisted below all. */
 export function rankOf(ctx: MergeContext, field: string, src: string): number {
+  return rankIn(rankingOf(ctx, field), src);
+}
+
+function rankingOf(ctx: MergeContext, field: string): readonly string[] {
   const map = ctx.flow.conflict.priority ?? {};
-  const list = get(map, field) ?? get(map, '*') ?? [];
+  return get(map, field) ?? get(map, '*') ?? [];
+}
+
+function rankIn(list: readonly string[], src: string): number {
   const i = list.indexOf(src);
   return i < 0 ? 0 : list.length - i;
 }
@@ -43,13 +50,22 @@ export const priority: Strategy<PriorityDoc> = {
       return;
     }
     const data = ch.data ?? {};
+    const tombs = Object.keys(doc.t).length > 0;
     for (const field of Object.keys(data)) {
       const v = data[field];
-      const t = bestTomb(ctx, doc, field);
-      if (t && cmpField(ctx, field, t, ch.clock) > 0) continue;
+      if (tombs) {
+        const t = bestTomb(ctx, doc, field);
+        if (t && cmpField(ctx, field, t, ch.clock) > 0) continue;
+      }
       const cur = get(doc.f, field);
-      const wins = !cur || cmpFieldEntry(ctx, field, { v, c: ch.clock }, cur) > 0;
-      if (wins) put(doc.f, field, { v, c: ch.clock });
+      const e: Entry = { v, c: ch.clock };
+      if (cur) {
+        // cmpFieldEntry, with the field's ranking looked up once
+        const list = rankingOf(ctx, field);
+        const order = rankIn(list, ch.clock.src) - rankIn(list, cur.c.src) || compareVersion(ctx, e.c, e.v, cur.c, cur.v);
+        if (order <= 0) continue;
+      }
+      put(doc.f, field, e);
     }
   },
 
@@ -58,8 +74,7 @@ export const priority: Strategy<PriorityDoc> = {
     return { fields, deleted: Object.keys(doc.t).length > 0 && fields.size === 0, open: [] };
   },
 
-  contains: (doc, clock) =>
-    Object.values(doc.t).some((t) => sameClock(t, clock)) || Object.values(doc.f).some((e) => sameClock(e.c, clock)),
+  contains: (doc, clock) => Object.values(doc.t).some((t) => sameClock(t, clock)) || holdsClock(doc.f, clock),
 
   explain(ctx, doc, ch) {
     if (ch.op === 'delete') {

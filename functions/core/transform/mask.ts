@@ -85,18 +85,69 @@ export function looksLikePii(value: string): boolean {
  */
 export function detectPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
   const found: string[] = [];
-  walkPii(record, '', skip, found);
+  if (!skip.has('')) new PiiWalk(skip, found).walk(record, true);
   return found;
 }
 
-function walkPii(value: unknown, path: string, skip: ReadonlySet<string>, found: string[]): void {
-  if (skip.has(path)) return;
-  if (typeof value === 'string') {
-    if (path && looksLikePii(value)) found.push(path);
-  } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (i in value) walkPii(value[i], path ? `${path}.${i}` : String(i), skip, found);
-  } else if (value && typeof value === 'object') {
-    for (const k of Object.keys(value)) walkPii((value as Record<string, unknown>)[k], path ? `${path}.${k}` : k, skip, found);
+/** The skipped paths and the paths they lie in (`a.b.c` lies in `a` and `a.b`): below any other path nothing is skipped. */
+function skipPrefixes(skip: ReadonlySet<string>): ReadonlySet<string> {
+  let out: Set<string> | undefined;
+  for (const s of skip) {
+    for (let i = s.indexOf('.'); i >= 0; i = s.indexOf('.', i + 1)) (out ??= new Set(skip)).add(s.slice(0, i));
+  }
+  return out ?? skip;
+}
+
+/** Walks a record keeping the keys that lead to the value at hand; a path's text is built only where it is needed. */
+class PiiWalk {
+  private readonly trail: (string | number)[] = [];
+  private readonly prefixes: ReadonlySet<string>;
+
+  constructor(
+    private readonly skip: ReadonlySet<string>,
+    private readonly found: string[],
+  ) {
+    this.prefixes = skipPrefixes(skip);
+  }
+
+  /** `live`: the value's path may be, or lead to, a skipped path. */
+  walk(value: unknown, live: boolean): void {
+    if (typeof value === 'string') {
+      if (this.trail.length === 0 || !looksLikePii(value)) return;
+      const path = this.path();
+      if (path) this.found.push(path);
+    } else if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (i in value) this.child(value[i], i, live);
+    } else if (value && typeof value === 'object') {
+      for (const k of Object.keys(value)) this.child((value as Record<string, unknown>)[k], k, live);
+    }
+  }
+
+  /** Dotted path of the value at hand; below an empty path a key starts afresh, as it always has. */
+  private path(): string {
+    let path = '';
+    for (const k of this.trail) path = path ? `${path}.${k}` : String(k);
+    return path;
+  }
+
+  private child(value: unknown, key: string | number, live: boolean): void {
+    this.trail.push(key);
+    let childLive = false;
+    if (live) {
+      const path = this.path();
+      // Skipped paths are among the prefixes, so most fields take one lookup.
+      if (this.prefixes.has(path)) {
+        if (this.skip.has(path)) {
+          this.trail.pop();
+          return;
+        }
+        childLive = true;
+      }
+      // Below an empty path, paths restart, so any of them may be skipped.
+      if (path === '') childLive = true;
+    }
+    this.walk(value, childLive);
+    this.trail.pop();
   }
 }
 

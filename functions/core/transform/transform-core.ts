@@ -4,6 +4,7 @@ import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema'
 import { getPath, keyOf, keyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern } from '../event-pattern';
+import { compileDirect, FALLBACK } from './jsonata-direct';
 import { detectPii, maskValue, REDACTED } from './mask';
 import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
 import { taintedFields } from './pii-taint';
@@ -48,12 +49,10 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   const rename = Object.entries(t.rename ?? {});
   const reshape = compileReshape(t);
   const set = Object.entries(t.set ?? {}).map(([path, value]) => ({ path: splitPath(path), value }));
-  const compute = Object.entries(t.compute ?? {}).map(([field, source]) => ({
-    field,
-    path: splitPath(field),
-    source,
-    expr: jsonata(source, { timeout: t.computeTimeoutMs, stack: JSONATA_MAX_DEPTH }),
-  }));
+  const compute = Object.entries(t.compute ?? {}).map(([field, source]) => {
+    const expr = jsonata(source, { timeout: t.computeTimeoutMs, stack: JSONATA_MAX_DEPTH });
+    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH) };
+  });
   const filter = t.filter;
   const matchesFilter = filter ? compilePattern(filter) : undefined;
   const mask = Object.entries(t.mask ?? {}) as [string, MaskKind][];
@@ -139,7 +138,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       for (const c of compute) {
         let value: unknown;
         try {
-          value = toJson(await c.expr.evaluate(record));
+          value = c.direct ? c.direct(record) : FALLBACK;
+          value = toJson(value === FALLBACK ? await c.expr.evaluate(record) : value);
         } catch (err) {
           const detail = describeJsonataError(err);
           return quarantine(input, record, safeKey(record), `compute "${c.field}" failed (expression ${JSON.stringify(c.source)}): ${detail}`, [detail]);
