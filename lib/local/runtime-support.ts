@@ -14,6 +14,7 @@ import type { LocalEventBus } from './event-bus';
 import type { RecoverySummary } from './persistence';
 import type { LocalResources } from './resources';
 import type { LocalSchedule } from './scheduler';
+import { DEFAULT_SQS_CONCURRENCY } from './sqs-poller';
 import { SynclineError } from '../../functions/core/errors';
 
 /* The local runtime's options and answer, and the small helpers startRuntime (./runtime.ts) builds on. */
@@ -155,3 +156,12 @@ export function localLogPort(name: string, log: (line: string) => void, verbose:
   };
 }
 
+/**
+ * Batches one SQS-triggered function runs at once locally: Lambda's five, capped by the plan's `MaximumConcurrency`.
+ * Targets written without a version condition (S3, EventBridge, HTTP, SQS) take one batch at a time, so two
+ * deliveries of a key never overlap and the later state always lands last.
+ */
+export function sqsConcurrency(fn: FunctionPlan): number {
+  if (fn.handler === 'deliver-s3' || fn.handler === 'deliver-eventbridge' || fn.handler === 'deliver-http' || fn.handler === 'deliver-sqs') return 1;
+  return Math.min(DEFAULT_SQS_CONCURRENCY, fn.maxConcurrency ?? DEFAULT_SQS_CONCURRENCY);
+}

@@ -48,6 +48,7 @@ import {
   localLogPort,
   localSweepEveryMs,
   RuntimeError,
+  sqsConcurrency,
   type HandlerWrapper,
   type Runtime,
   type RuntimeOptions,
@@ -179,6 +180,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             batchSize: fn.trigger.batchSize,
             maxBatchingWindowSeconds: fn.trigger.maxBatchingWindowSeconds,
             timeoutSeconds: fn.timeoutSeconds,
+            maxConcurrency: sqsConcurrency(fn),
             // Inbound queues of users never carry claim checks; syncline's own queues may.
             handler: wrap(fn, fn.handler === 'sqs-capture' ? handler : withClaimChecks(handler, payloads, localLogPort(fn.name, log, verbose))),
             log,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -24,8 +25,10 @@ export interface SqsPollerOptions {
   readonly maxBatchingWindowSeconds: number;
   readonly timeoutSeconds?: number;
   readonly handler: SqsHandler;
-  /** How long one ReceiveMessage waits for a message (bounded so stop() and visibility expiry are noticed fast). @default 1 */
+  /** How long one ReceiveMessage waits for a message (bounded so stop() is noticed fast). @default 1 */
   readonly waitTimeSeconds?: number;
+  /** Most batches in the handler at once: the mapping's `MaximumConcurrency` where it has one. @default 5 */
+  readonly maxConcurrency?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -104,17 +107,28 @@ export function succeededRecords(records: readonly SQSRecord[], response: SQSBat
 
 const isAbort = (err: unknown) => (err as { name?: string })?.name === 'AbortError' || (err as { name?: string })?.name === 'TimeoutError';
 
+/** Lambda starts five concurrent batches on a standard queue (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). */
+export const DEFAULT_SQS_CONCURRENCY = 5;
+const RECEIVE_MAX = 10;
+
+interface Batch {
+  readonly messages: Message[];
+  readonly receivedAt: number;
+}
+
 /**
  * Emulates a Lambda event source mapping on one queue: long-polls, batches up to `batchSize` within the
- * batching window, invokes the handler, deletes only the successes. Failures reappear after the queue's
- * visibility timeout and move to the DLQ after maxReceiveCount receives (the queue's RedrivePolicy).
- * One batch in flight at a time.
+ * batching window, runs up to `maxConcurrency` batches at once, deletes only the successes. Failures reappear
+ * after the queue's visibility timeout and move to the DLQ after maxReceiveCount receives (the queue's
+ * RedrivePolicy). Messages are received with the function's timeout as their visibility, as a queue set up for
+ * Lambda has it, so a batch still in the handler is not received again by the next one.
  */
 export class SqsPoller {
   private running = false;
   private loop: Promise<void> | undefined;
   private abort = new AbortController();
-  private inFlight = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private queueVisibility: number | undefined;
 
   constructor(private readonly options: SqsPollerOptions) {}
 
@@ -125,16 +139,16 @@ export class SqsPoller {
     this.loop = this.run();
   }
 
-  /** Stops polling; waits for the batch in flight to finish. */
+  /** Stops polling; waits for the batches in flight to finish. */
   async stop(): Promise<void> {
     this.running = false;
     this.abort.abort();
     await this.loop;
   }
 
-  /** No batch in the handler right now. */
+  /** A batch is in the handler right now. */
   get busy(): boolean {
-    return this.inFlight > 0;
+    return this.inFlight.size > 0;
   }
 
   /** Messages in the queue, visible, in flight or delayed. */
@@ -157,80 +171,137 @@ export class SqsPoller {
     (this.options.log ?? ((l) => console.error(l)))(line);
   }
 
+  /** Only the long poll is aborted on stop: a short receive returns at once and its messages are handled. */
   private async receive(max: number, waitTimeSeconds: number): Promise<Message[]> {
     const out = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
-        MaxNumberOfMessages: Math.min(10, max),
+        MaxNumberOfMessages: Math.min(RECEIVE_MAX, max),
         WaitTimeSeconds: waitTimeSeconds,
+        VisibilityTimeout: this.options.timeoutSeconds ?? 30,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
-      { abortSignal: this.abort.signal },
+      waitTimeSeconds > 0 ? { abortSignal: this.abort.signal } : {},
     );
     return out.Messages ?? [];
   }
 
-  private async run(): Promise<void> {
+  /**
+   * One batch: a long poll, then more receives within the batching window. While the queue answers in full, each
+   * round doubles the receives sent at once (a batch of 100 takes 4 round trips, not 10). Once it is drained, an
+   * idle function gets what is there at once; a busy one waits out the window for a fuller batch, as Lambda does.
+   */
+  private async gather(): Promise<Batch> {
     const { batchSize, maxBatchingWindowSeconds } = this.options;
-    const wait = this.options.waitTimeSeconds ?? 1;
-    while (this.running) {
-      let batch: Message[];
+    const receivedAt = Date.now();
+    const messages = await this.receive(batchSize, this.options.waitTimeSeconds ?? 1);
+    const windowEnd = Date.now() + maxBatchingWindowSeconds * 1000;
+    let full = messages.length === Math.min(RECEIVE_MAX, batchSize);
+    let width = 1;
+    while (messages.length > 0 && messages.length < batchSize && this.running && Date.now() < windowEnd) {
+      if (!full && this.inFlight.size === 0) break;
+      width = full ? width * 2 : 1;
+      const wanted = batchSize - messages.length;
+      const sizes = Array.from({ length: Math.min(width, Math.ceil(wanted / RECEIVE_MAX)) }, (_, i) => Math.min(RECEIVE_MAX, wanted - i * RECEIVE_MAX));
+      let answers: Message[][];
       try {
-        batch = await this.receive(batchSize, wait);
-        if (batch.length === 0) continue;
-        // Fill the batch while messages are there, within the batching window.
-        const windowEnd = Date.now() + maxBatchingWindowSeconds * 1000;
-        while (this.running && batch.length < batchSize && Date.now() < windowEnd) {
-          const more = await this.receive(batchSize - batch.length, 0);
-          if (more.length === 0) break;
-          batch.push(...more);
-        }
+        answers = await Promise.all(sizes.map((n) => this.receive(n, full ? 0 : 1)));
+      } catch (err) {
+        // Stopped during the wait: hand over what was received.
+        if (isAbort(err)) break;
+        throw err;
+      }
+      for (const a of answers) messages.push(...a);
+      full = answers.every((a, i) => a.length === sizes[i]);
+    }
+    return { messages, receivedAt };
+  }
+
+  private async run(): Promise<void> {
+    const limit = Math.max(1, this.options.maxConcurrency ?? DEFAULT_SQS_CONCURRENCY);
+    while (this.running) {
+      if (this.inFlight.size >= limit) {
+        await Promise.race(this.inFlight);
+        continue;
+      }
+      let batch: Batch;
+      try {
+        batch = await this.gather();
       } catch (err) {
         if (!this.running || isAbort(err)) break;
         this.log(`[${this.options.name}] ReceiveMessage failed: ${messageOf(err)}`);
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      await this.invoke(batch);
+      if (batch.messages.length === 0) continue;
+      const done: Promise<void> = this.invoke(batch).finally(() => this.inFlight.delete(done));
+      this.inFlight.add(done);
     }
+    await Promise.all(this.inFlight);
   }
 
-  private async invoke(batch: Message[]): Promise<void> {
+  private async invoke(batch: Batch): Promise<void> {
     const { name, queueArn, region, handler } = this.options;
-    const records = batch.map((m) => toSqsRecord(m, queueArn, region));
-    this.inFlight++;
+    const records = batch.messages.map((m) => toSqsRecord(m, queueArn, region));
+    let succeeded: SQSRecord[];
     try {
-      let succeeded: SQSRecord[];
-      try {
-        const response = await handler({ Records: records }, lambdaContext(name, this.options.timeoutSeconds));
-        succeeded = succeededRecords(records, response);
-        if (succeeded.length < records.length) this.log(`[${name}] ${records.length - succeeded.length} of ${records.length} messages failed; retried after the visibility timeout`);
-      } catch (err) {
-        // A thrown error fails the whole batch, as in Lambda.
-        this.log(`[${name}] handler failed, batch of ${records.length} retried after the visibility timeout: ${messageOf(err)}`);
-        succeeded = [];
-      }
-      await this.delete(succeeded);
-    } finally {
-      this.inFlight--;
+      const response = await handler({ Records: records }, lambdaContext(name, this.options.timeoutSeconds));
+      succeeded = succeededRecords(records, response);
+      if (succeeded.length < records.length) this.log(`[${name}] ${records.length - succeeded.length} of ${records.length} messages failed; retried after the visibility timeout`);
+    } catch (err) {
+      // A thrown error fails the whole batch, as in Lambda.
+      this.log(`[${name}] handler failed, batch of ${records.length} retried after the visibility timeout: ${messageOf(err)}`);
+      succeeded = [];
     }
+    const ok = new Set(succeeded);
+    const failed = records.filter((r) => !ok.has(r));
+    await Promise.all([this.delete(succeeded), this.release(failed, batch.receivedAt)]);
+  }
+
+  /** Runs one SQS batch call per 10 entries, all at once. */
+  private async inChunks(records: readonly SQSRecord[], call: string, send: (part: readonly SQSRecord[]) => Promise<{ Failed?: { Message?: string }[] }>): Promise<void> {
+    const parts: SQSRecord[][] = [];
+    for (let i = 0; i < records.length; i += RECEIVE_MAX) parts.push(records.slice(i, i + RECEIVE_MAX));
+    await Promise.all(
+      parts.map(async (part) => {
+        try {
+          const out = await send(part);
+          if (out.Failed?.length) this.log(`[${this.options.name}] ${call}: ${out.Failed.length} entries failed (${out.Failed[0]?.Message ?? ''})`);
+        } catch (err) {
+          this.log(`[${this.options.name}] ${call} failed: ${messageOf(err)}`);
+        }
+      }),
+    );
   }
 
   private async delete(records: readonly SQSRecord[]): Promise<void> {
-    for (let i = 0; i < records.length; i += 10) {
-      const part = records.slice(i, i + 10);
+    const { sqs, queueUrl } = this.options;
+    await this.inChunks(records, 'DeleteMessageBatch', (part) =>
+      sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: part.map((r, j) => ({ Id: String(j), ReceiptHandle: r.receiptHandle })) })),
+    );
+  }
+
+  /** Failed messages reappear the queue's visibility timeout after their receive, as if received with it. */
+  private async release(records: readonly SQSRecord[], receivedAt: number): Promise<void> {
+    if (records.length === 0) return;
+    const { sqs, queueUrl } = this.options;
+    const visibility = Math.max(0, Math.ceil((await this.visibilityTimeout()) - (Date.now() - receivedAt) / 1000));
+    await this.inChunks(records, 'ChangeMessageVisibilityBatch', (part) =>
+      sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: part.map((r, j) => ({ Id: String(j), ReceiptHandle: r.receiptHandle, VisibilityTimeout: visibility })) })),
+    );
+  }
+
+  private async visibilityTimeout(): Promise<number> {
+    if (this.queueVisibility === undefined) {
       try {
-        const out = await this.options.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: this.options.queueUrl,
-            Entries: part.map((r, j) => ({ Id: String(j), ReceiptHandle: r.receiptHandle })),
-          }),
-        );
-        if (out.Failed?.length) this.log(`[${this.options.name}] DeleteMessageBatch: ${out.Failed.length} entries failed (${out.Failed[0]?.Message ?? ''})`);
+        const { Attributes: a = {} } = await this.options.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.options.queueUrl, AttributeNames: ['VisibilityTimeout'] }));
+        this.queueVisibility = Number(a.VisibilityTimeout ?? 30);
       } catch (err) {
-        this.log(`[${this.options.name}] DeleteMessageBatch failed: ${messageOf(err)}`);
+        this.log(`[${this.options.name}] GetQueueAttributes failed: ${messageOf(err)}`);
+        return 0;
       }
     }
+    return this.queueVisibility;
   }
 }

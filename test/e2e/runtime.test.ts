@@ -168,7 +168,11 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     const { item } = await targetWhere('accounts', 'a-1', (i) => i?.name === 'name-11' && i?.crmField === 10, 'converged replica a-1');
     expect(item).toMatchObject(expected);
     // Key untouched by the transform: the lineage starts at capture, from both sources.
-    const lineage = (await getJson(`${rt.url}/flows/accounts/records/a-1/lineage`)).json as any[];
+    // Updates of one key may resolve in concurrent batches: the state can show the newest before the last batch ends.
+    const lineage = await waitFor(async () => {
+      const entries = (await getJson(`${rt.url}/flows/accounts/records/a-1/lineage`)).json as any[];
+      return entries.filter((e) => e.step === 'capture' && e.outcome === 'captured').length >= 12 ? entries : undefined;
+    }, 'lineage of a-1 with its 12 captures');
     const captured = lineage.filter((e) => e.step === 'capture' && e.outcome === 'captured');
     expect(captured).toHaveLength(12);
     expect(new Set(captured.map((e) => e.source))).toEqual(new Set(['crm', 'erp']));

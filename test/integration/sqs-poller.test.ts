@@ -64,6 +64,52 @@ describe('SqsPoller (event source mapping emulation) against fauxqs', () => {
     expect(inDlq.Messages?.map((m) => m.Body)).toEqual(['poison']);
   });
 
+  it('runs several batches at once, never more than maxConcurrency, and hands each message over once', async () => {
+    // Prepare
+    const name = `it-${uniqueSuffix()}-conc`;
+    const dlq = await ensureQueue(clients.sqs, `${name}-dlq`, {});
+    const queue = await ensureQueue(clients.sqs, name, { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }) });
+    const handled = new Map<string, number>();
+    let running = 0;
+    let most = 0;
+    const poller = new SqsPoller({
+      sqs: clients.sqs,
+      name: 'it-poller-conc',
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      region: 'us-east-1',
+      batchSize: 5,
+      maxBatchingWindowSeconds: 0,
+      maxConcurrency: 3,
+      log: () => undefined,
+      // Slower than the queue's visibility timeout: the batches in the handler must not be received again.
+      handler: async (event) => {
+        most = Math.max(most, ++running);
+        for (const r of event.Records) handled.set(r.body, (handled.get(r.body) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, 1500));
+        running--;
+      },
+    });
+    const bodies = Array.from({ length: 30 }, (_, i) => `m-${i}`);
+    for (let i = 0; i < bodies.length; i += 10) {
+      await clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
+    }
+
+    // Act
+    poller.start();
+    try {
+      await waitFor(async () => (handled.size === bodies.length && (await poller.idle()) ? true : undefined), 'queue drained');
+    } finally {
+      await poller.stop();
+    }
+
+    // Assess
+    expect(most).toBe(3);
+    for (const b of bodies) expect(handled.get(b)).toBe(1);
+    const inDlq = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect(inDlq.Attributes?.ApproximateNumberOfMessages).toBe('0');
+  });
+
   it('applies Lambda rules to batch responses', () => {
     const records = ['a', 'b', 'c'].map((id) => ({ messageId: id }) as never);
     expect(succeededRecords(records, undefined)).toHaveLength(3);
