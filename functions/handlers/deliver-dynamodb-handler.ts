@@ -57,7 +57,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               ts: changeTimeOf(state.view),
               ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
               ...(group.replay ? { replay: true } : {}),
-              note: deliveryNote(ctx, group),
+              note: deliveryNote(ctx, group, state),
             }),
           );
           if (!outcome) {

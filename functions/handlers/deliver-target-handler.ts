@@ -94,7 +94,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
             const result = results!.get(group.key) ?? { status: 'retry' as const, reason: 'the writer gave no result' };
             if (result.status === 'written') {
               const marked = await batch.attempt(group.messageIds, 'recording the delivered version failed', async () => {
-                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash, deliveryNote(ctx, group));
+                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash, deliveryNote(ctx, group, state));
                 return true;
               });
               if (!marked) return;

@@ -104,8 +104,11 @@ export interface DeliveryDecision {
 }
 
 /** What the target's delivered marker records of a delivery, for lineage. */
-export function deliveryNote(ctx: DeliveryContext, group: DeliveryGroup): DeliveryNote {
-  return { at: ctx.now, eventIds: [...group.eventIds], ...(group.replay ? { replayedBy: group.replay.by } : {}) };
+export function deliveryNote(ctx: DeliveryContext, group: DeliveryGroup, state: StoredState): DeliveryNote {
+  // The changes that made the delivered version come first: a batch delivering the current state may carry the
+  // messages of earlier versions only, when another batch's message for this version is still on its way.
+  const made = (state.recent ?? []).filter((d) => d.version === state.version && d.step === 'resolve').map((d) => d.eventId);
+  return { at: ctx.now, eventIds: [...new Set([...made, ...group.eventIds])], ...(group.replay ? { replayedBy: group.replay.by } : {}) };
 }
 
 /** The `deliver` audit entry of a key's state; `detail.ts` is the source time status measures lag from. */

@@ -49,6 +49,20 @@ describe('deliver-dynamodb handler', () => {
     expect(metrics.lags).toEqual([new FakeClock().now() - 4242]);
   });
 
+  it("names first, in the delivery's record, the change that made the delivered version, also when only an earlier version's message carried it", async () => {
+    // Prepare: version 3 was made by e-made; the batch holds only version 2's message.
+    const view = seedState(state, 'c1', 3, { id: 'c1' });
+    const made = { flow: 'contacts', key: 'c1', step: 'resolve' as const, at: 1, source: 'crm', eventId: 'e-made', outcome: 'won' as const, version: 3 };
+    const older = { ...made, eventId: 'e-older', version: 2 };
+    state.seed({ flow: 'contacts', key: 'c1', version: 3, doc: (await state.get('contacts', 'c1'))!.doc, view, delivered: {}, updatedAt: 1, recent: [older, made] });
+
+    // Act
+    await handler(sqsEvent([msg('c1', 2)]));
+
+    // Assess
+    expect(writer.writes[0]!.note!.eventIds).toEqual(['e-made', 'e-c1-2']);
+  });
+
   it('audits a stale delivery as skipped, not as an error', async () => {
     // Prepare
     seedState(state, 'c1', 3, { id: 'c1' });
