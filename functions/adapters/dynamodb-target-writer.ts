@@ -1,12 +1,12 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { readMarker } from '../core/capture/dynamodb-stream';
+import { ORIGIN_MARKER_ATTRIBUTE, readMarker } from '../core/capture/dynamodb-stream';
 import { contentHash } from '../core/envelope';
 import type { LogPort, StoredState, TargetItemMarkers, TargetWrite, TargetWriter } from '../ports';
 import { deliveredPk, deliveredUpdate } from './dynamodb-state-store';
 import { errorName } from './retry';
 
-/** Attribute of a target item holding syncline's origin marker. */
-export const MARKER_ATTRIBUTE = '_syncline';
+/** Attribute of a target item holding syncline's origin marker (the one a stream capture reads). */
+export const MARKER_ATTRIBUTE = ORIGIN_MARKER_ATTRIBUTE;
 
 export interface DynamoDbTargetWriterOptions {
   /** Client of the store's state table. */

@@ -7,7 +7,9 @@ import { stepStores, telemetry, type StepContext } from './step-context';
 /** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table. */
 export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter) {
   const stores = stepStores(ctx);
-  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stores.state(), writer, audit: stores.audit(), ...telemetry(ctx) });
+  // The writer decides by the item's own marker and the tombstone it reads itself: no marker read per key here.
+  const stateStore = stores.state({ markers: false });
+  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore, writer, audit: stores.audit(), ...telemetry(ctx) });
   return readingPacks(handler, ownQueue(ctx, targetId));
 }
 

@@ -33,7 +33,9 @@ export function stepStores(ctx: StepContext) {
   const { flow, doc } = ctx;
   const retentionDays = flow.audit.retentionDays;
   return {
-    state: () => new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), ...flowStateOptions([flow]) }),
+    /** `markers: false`: reads leave out the targets' delivered markers (a step that never looks at `delivered`). */
+    state: (options: { markers?: boolean } = {}) =>
+      new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), ...flowStateOptions([flow]), ...(options.markers === false ? { targets: { [flow.id]: [] } } : {}) }),
     pullState: () => new DynamoDbPullStateStore({ client: doc, tableName: ctx.tableName('state') }),
     // Each audit entry is also a decision log line (names and outcomes, never values) for the saved queries.
     audit: () => new DynamoDbAuditLog({ client: doc, tableName: ctx.tableName('audit'), retentionDays, decisions: ctx.logger }),

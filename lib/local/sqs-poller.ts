@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { messageOf } from '../../functions/core/errors';
+import { chunk } from '../../functions/adapters/retry';
 
 /** What an SQS-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined>;
@@ -261,10 +262,8 @@ export class SqsPoller {
 
   /** Runs one SQS batch call per 10 entries, all at once. */
   private async inChunks(records: readonly SQSRecord[], call: string, send: (part: readonly SQSRecord[]) => Promise<{ Failed?: { Message?: string }[] }>): Promise<void> {
-    const parts: SQSRecord[][] = [];
-    for (let i = 0; i < records.length; i += RECEIVE_MAX) parts.push(records.slice(i, i + RECEIVE_MAX));
     await Promise.all(
-      parts.map(async (part) => {
+      chunk(records, RECEIVE_MAX).map(async (part) => {
         try {
           const out = await send(part);
           if (out.Failed?.length) this.log(`[${this.options.name}] ${call}: ${out.Failed.length} entries failed (${out.Failed[0]?.Message ?? ''})`);
