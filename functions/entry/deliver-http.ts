@@ -1,7 +1,7 @@
 import { HttpTargetWriter } from '../adapters/http-target-writer';
 import { httpTargetAuth } from '../config/http-target-auth';
 import { TokenBucket } from '../adapters/rate-limiter';
-import { stepStores } from '../wiring/step-context';
+import { stateStore } from '../wiring/step-context';
 import { deliverTarget, deliverTargetLambda } from './deliver-common';
 
 const step = deliverTarget('http', (t) => httpTargetAuth(t) !== undefined);
@@ -20,6 +20,6 @@ export const handler = deliverTargetLambda(
     // OAuth2 token requests of the writer (never the secret or the token).
     log: (message, attributes) => ctx.logger.info(message, attributes),
     // Remote ids of created records live in the target's delivered marker, in the state table.
-    ...(target.create ? { remoteIds: stepStores(ctx).state() } : {}),
+    ...(target.create ? { remoteIds: stateStore(ctx) } : {}),
   }),
 );

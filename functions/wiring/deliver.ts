@@ -2,25 +2,22 @@ import { createDeliverDynamoDbHandler } from '../handlers/deliver-dynamodb-handl
 import { createDeliverTargetHandler } from '../handlers/deliver-target-handler';
 import { readingPacks } from '../handlers/packed-batch';
 import type { BatchTargetWriter, TargetWriter } from '../ports';
-import { stepStores, telemetry, type StepContext } from './step-context';
+import { auditLog, stateStore, telemetry, type StepContext } from './step-context';
 
 /** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table. */
 export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter) {
-  const stores = stepStores(ctx);
   // The writer decides by the item's own marker and the tombstone it reads itself: no marker read per key here.
-  const stateStore = stores.state({ markers: false });
-  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore, writer, audit: stores.audit(), ...telemetry(ctx) });
+  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stateStore(ctx, { markers: false }), writer, audit: auditLog(ctx), ...telemetry(ctx) });
   return readingPacks(handler, ownQueue(ctx, targetId));
 }
 
 /** Delivery to an S3, EventBridge, HTTP or SQS target; records the API rejects are parked in `dlqUrl`. */
 export function deliverTarget(ctx: StepContext, targetId: string, writer: BatchTargetWriter, dlqUrl: string) {
-  const stores = stepStores(ctx);
   const handler = createDeliverTargetHandler({
     flow: ctx.flow,
     targetId,
-    stateStore: stores.state(),
-    audit: stores.audit(),
+    stateStore: stateStore(ctx),
+    audit: auditLog(ctx),
     writer,
     park: { publisher: ctx.publisher, dlqUrl },
     ...telemetry(ctx),

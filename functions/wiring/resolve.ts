@@ -2,7 +2,7 @@ import { createConflictSweeper } from '../handlers/conflict-sweeper';
 import { readingPacks } from '../handlers/packed-batch';
 import { createResolveHandler } from '../handlers/resolve-handler';
 import type { EventPublisher } from '../ports';
-import { stepStores, telemetry, type StepContext } from './step-context';
+import { auditLog, conflictStore, stateStore, telemetry, type StepContext } from './step-context';
 
 export interface ResolveWiring {
   /** Delivery queue of each target, by target id. */
@@ -14,17 +14,16 @@ export interface ResolveWiring {
 }
 
 export function resolve(ctx: StepContext, wiring: ResolveWiring) {
-  const stores = stepStores(ctx);
-  const stateStore = stores.state();
+  const state = stateStore(ctx);
   const handler = createResolveHandler({
     flow: ctx.flow,
-    stateStore,
-    audit: stores.audit(),
-    conflicts: stores.conflicts(),
+    stateStore: state,
+    audit: auditLog(ctx),
+    conflicts: conflictStore(ctx),
     publisher: ctx.publisher,
     deliverQueueUrls: wiring.deliverQueueUrls,
     ...(wiring.events ? { events: wiring.events } : {}),
-    ...(wiring.resolveQueueUrl ? { truncates: { index: stateStore, resolveQueueUrl: wiring.resolveQueueUrl } } : {}),
+    ...(wiring.resolveQueueUrl ? { truncates: { index: state, resolveQueueUrl: wiring.resolveQueueUrl } } : {}),
     ...telemetry(ctx),
   });
   return readingPacks(handler, { publisher: ctx.publisher, queueUrl: () => ctx.queueUrl('resolve') });
@@ -32,14 +31,13 @@ export function resolve(ctx: StepContext, wiring: ResolveWiring) {
 
 /** The sweep of a manual-review flow; a resolution carrying a large value travels by claim check like any message. */
 export function conflictSweep(ctx: StepContext) {
-  const stores = stepStores(ctx);
   return createConflictSweeper({
     flow: ctx.flow,
     resolveQueueUrl: ctx.queueUrl('resolve'),
-    conflicts: stores.conflicts(),
-    state: stores.state(),
+    conflicts: conflictStore(ctx),
+    state: stateStore(ctx),
     publisher: ctx.publisher,
-    audit: stores.audit(),
+    audit: auditLog(ctx),
     ...telemetry(ctx),
   });
 }

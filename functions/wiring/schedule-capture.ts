@@ -1,9 +1,9 @@
 import { createScheduleCaptureHandler, type ScheduleCaptureDeps } from '../handlers/schedule-capture-handler';
 import type { PullReader } from '../ports';
 import { captureDeps } from './capture';
-import { stepStores, type StepContext } from './step-context';
+import { pullStateStore, type StepContext } from './step-context';
 
 /** A schedule source's pull: the reader and how a run continues differ between Lambda and the local runtime. */
 export function scheduleCapture(ctx: StepContext, sourceId: string, reader: PullReader, continueSoon?: ScheduleCaptureDeps['continueSoon']) {
-  return createScheduleCaptureHandler({ ...captureDeps(ctx, sourceId), reader, pullState: stepStores(ctx).pullState(), ...(continueSoon ? { continueSoon } : {}) });
+  return createScheduleCaptureHandler({ ...captureDeps(ctx, sourceId), reader, pullState: pullStateStore(ctx), ...(continueSoon ? { continueSoon } : {}) });
 }

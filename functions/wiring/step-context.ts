@@ -28,22 +28,33 @@ export interface StepContext {
   readonly metrics?: MetricsPort;
 }
 
-/** The flow's view of the store tables, built the same way wherever the step runs. */
-export function stepStores(ctx: StepContext) {
-  const { flow, doc } = ctx;
-  const retentionDays = flow.audit.retentionDays;
-  return {
-    /** `markers: false`: reads leave out the targets' delivered markers (a step that never looks at `delivered`). */
-    state: (options: { markers?: boolean } = {}) =>
-      new DynamoDbStateStore({ client: doc, tableName: ctx.tableName('state'), ...flowStateOptions([flow]), ...(options.markers === false ? { targets: { [flow.id]: [] } } : {}) }),
-    pullState: () => new DynamoDbPullStateStore({ client: doc, tableName: ctx.tableName('state') }),
-    // Each audit entry is also a decision log line (names and outcomes, never values) for the saved queries.
-    audit: () => new DynamoDbAuditLog({ client: doc, tableName: ctx.tableName('audit'), retentionDays, decisions: ctx.logger }),
-    quarantine: () => new DynamoDbQuarantineStore({ client: doc, tableName: ctx.tableName('quarantine'), retentionDays }),
-    conflicts: () => new DynamoDbConflictStore({ client: doc, tableName: ctx.tableName('conflicts'), retentionDays }),
-    dedup: () => new DynamoDbDedupStore({ client: doc, tableName: ctx.tableName('dedup') }),
-  };
-}
+/*
+ * The store tables as a step uses them, built the same way wherever the step runs. One function per store, so a
+ * function's bundle holds only the stores its step uses.
+ */
+
+/** `markers: false`: reads leave out the targets' delivered markers (a step that never looks at `delivered`). */
+export const stateStore = (ctx: StepContext, options: { markers?: boolean } = {}) =>
+  new DynamoDbStateStore({
+    client: ctx.doc,
+    tableName: ctx.tableName('state'),
+    ...flowStateOptions([ctx.flow]),
+    ...(options.markers === false ? { targets: { [ctx.flow.id]: [] } } : {}),
+  });
+
+export const pullStateStore = (ctx: StepContext) => new DynamoDbPullStateStore({ client: ctx.doc, tableName: ctx.tableName('state') });
+
+// Each audit entry is also a decision log line (names and outcomes, never values) for the saved queries.
+export const auditLog = (ctx: StepContext) =>
+  new DynamoDbAuditLog({ client: ctx.doc, tableName: ctx.tableName('audit'), retentionDays: ctx.flow.audit.retentionDays, decisions: ctx.logger });
+
+export const quarantineStore = (ctx: StepContext) =>
+  new DynamoDbQuarantineStore({ client: ctx.doc, tableName: ctx.tableName('quarantine'), retentionDays: ctx.flow.audit.retentionDays });
+
+export const conflictStore = (ctx: StepContext) =>
+  new DynamoDbConflictStore({ client: ctx.doc, tableName: ctx.tableName('conflicts'), retentionDays: ctx.flow.audit.retentionDays });
+
+export const dedupStore = (ctx: StepContext) => new DynamoDbDedupStore({ client: ctx.doc, tableName: ctx.tableName('dedup') });
 
 /** Telemetry of a step, as every handler factory takes it. */
 export const telemetry = (ctx: StepContext) => ({ logger: ctx.logger, ...(ctx.metrics ? { metrics: ctx.metrics } : {}) });

@@ -1,7 +1,7 @@
 import type { TransformContext, TransformedFlow, Transformer } from '../core/transform/transform-core';
 import { readingPacks } from '../handlers/packed-batch';
 import { createTransformHandler } from '../handlers/transform-handler';
-import { stepStores, telemetry, type StepContext } from './step-context';
+import { auditLog, quarantineStore, telemetry, type StepContext } from './step-context';
 
 /** Builds the flow's transformer: `compileTransform` compiles its JSON Schema, a Lambda uses the one compiled at synth. */
 export type CompileTransform = (flow: TransformedFlow, ctx: TransformContext) => Transformer;
@@ -17,14 +17,13 @@ export function transform(ctx: StepContext, hashKey: () => Promise<string>, comp
         throw err;
       },
     ));
-  const stores = stepStores(ctx);
   const handler = createTransformHandler({
     flow: ctx.flow,
     transformer,
     publisher: ctx.publisher,
     resolveQueueUrl: ctx.queueUrl('resolve'),
-    audit: stores.audit(),
-    quarantine: stores.quarantine(),
+    audit: auditLog(ctx),
+    quarantine: quarantineStore(ctx),
     ...telemetry(ctx),
   });
   return readingPacks(handler, { publisher: ctx.publisher, queueUrl: () => ctx.queueUrl('transform') });

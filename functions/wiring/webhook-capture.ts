@@ -1,9 +1,8 @@
 import { createWebhookCaptureHandler } from '../handlers/webhook-capture-handler';
-import { stepStores, telemetry, type StepContext } from './step-context';
+import { auditLog, dedupStore, quarantineStore, telemetry, type StepContext } from './step-context';
 
 /** Capture of a webhook source: its signing secret is named by `webhookSecret` (an ARN in AWS, a name locally). */
 export function webhookCapture(ctx: StepContext, sourceId: string, webhookSecret: string) {
-  const stores = stepStores(ctx);
   return createWebhookCaptureHandler({
     flow: ctx.flow,
     sourceId,
@@ -11,9 +10,9 @@ export function webhookCapture(ctx: StepContext, sourceId: string, webhookSecret
     webhookSecrets: { [sourceId]: webhookSecret },
     transformQueueUrl: ctx.queueUrl('transform'),
     publisher: ctx.publisher,
-    dedup: stores.dedup(),
-    audit: stores.audit(),
-    quarantine: stores.quarantine(),
+    dedup: dedupStore(ctx),
+    audit: auditLog(ctx),
+    quarantine: quarantineStore(ctx),
     ...telemetry(ctx),
   });
 }
