@@ -3,6 +3,7 @@ import type { ScheduleSource } from '../core/pull/records';
 import type { PullReader, Secrets } from '../ports';
 import { HttpPageFetcher } from './http-page-fetcher';
 import { HttpPullReader } from './http-pull-reader';
+import { S3ObjectReader } from './s3-object-reader';
 import type { RetryOptions } from './retry';
 
 export interface PullReaderDeps {
@@ -35,13 +36,7 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
     const { s3Client: client, s3PageSize: pageSize } = deps;
     if (!client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
     const { bucket, prefix, format } = source.s3;
-    // Loaded at the first pull, so a function pulling over HTTP never loads the S3 reader and its CSV parser.
-    return {
-      async *pages(options) {
-        const { S3ObjectReader } = await import('./s3-object-reader');
-        yield* new S3ObjectReader({ client, bucket, prefix, format, pageSize }).pages(options);
-      },
-    };
+    return new S3ObjectReader({ client, bucket, prefix, format, pageSize });
   }
   throw new Error(`schedule source "${source.id}" has neither http nor s3`);
 }

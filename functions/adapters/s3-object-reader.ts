@@ -4,10 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { parse, type CsvError } from 'csv-parse';
 import type { PulledItem, PulledPage, PullReader, PullReadOptions } from '../ports';
 import { messageOf } from '../core/errors';
-
-// Imported when used: a schedule function of an HTTP source leaves S3 to the Lambda runtime's SDK
-// (lib/constructs/function-bundling.ts), which a static import would load at every cold start.
-const s3Commands = () => import('@aws-sdk/client-s3');
+import { importS3 } from './sdk-imports';
 
 export interface S3ObjectReaderOptions {
   readonly client: S3Client;
@@ -72,7 +69,7 @@ export class S3ObjectReader implements PullReader {
   private async *listKeys(start: string | undefined, inclusive: boolean | undefined): AsyncGenerator<string> {
     if (start !== undefined && inclusive) yield start;
     let token: string | undefined;
-    const { ListObjectsV2Command } = await s3Commands();
+    const { ListObjectsV2Command } = await importS3();
     do {
       const page = await this.client.send(
         new ListObjectsV2Command({
@@ -94,7 +91,7 @@ export class S3ObjectReader implements PullReader {
   /** Units of one object after the first `skip`: `n` counts units consumed (lines for JSONL, records for CSV). */
   private async *read(key: string, skip: number): AsyncGenerator<{ n: number; line: number; record?: unknown; error?: string }> {
     let out;
-    const { GetObjectCommand } = await s3Commands();
+    const { GetObjectCommand } = await importS3();
     try {
       out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {

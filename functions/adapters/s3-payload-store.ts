@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { importS3 } from './sdk-imports';
 import { CLAIM_KEY_PATTERN } from '../core/claim-check';
 import type { PayloadStore } from '../ports';
 
@@ -29,7 +30,7 @@ export class S3PayloadStore implements PayloadStore {
   async put(body: string): Promise<string> {
     const day = new Date(this.now()).toISOString().slice(0, 10);
     const key = `claims/${day}/${sha256(body)}.${randomBytes(8).toString('hex')}.json`;
-    const { PutObjectCommand } = await s3Commands();
+    const { PutObjectCommand } = await importS3();
     await this.client.send(
       new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json; charset=utf-8' }),
     );
@@ -39,7 +40,7 @@ export class S3PayloadStore implements PayloadStore {
   async get(pointer: string): Promise<string> {
     // Only objects the claim check wrote: a pointer can never make a consumer read anything else of the bucket.
     if (!CLAIM_KEY_PATTERN.test(pointer)) throw new Error('claim pointer is not a claims/<date>/<sha256>.<id>.json key');
-    const { GetObjectCommand } = await s3Commands();
+    const { GetObjectCommand } = await importS3();
     const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: pointer }));
     if (!out.Body) throw new Error(`claim ${pointer} has no body`);
     const body = await out.Body.transformToString('utf8');
@@ -49,13 +50,9 @@ export class S3PayloadStore implements PayloadStore {
 
   async delete(pointer: string): Promise<void> {
     if (!CLAIM_KEY_PATTERN.test(pointer)) throw new Error('claim pointer is not a claims/<date>/<sha256>.<id>.json key');
-    const { DeleteObjectCommand } = await s3Commands();
+    const { DeleteObjectCommand } = await importS3();
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: pointer }));
   }
 }
-
-// Imported when used: a function that seldom handles a claim check leaves S3 to the Lambda runtime's SDK
-// (lib/constructs/function-bundling.ts), which a static import would load at every cold start.
-const s3Commands = () => import('@aws-sdk/client-s3');
 
 const sha256 = (body: string): string => createHash('sha256').update(body, 'utf8').digest('hex');

@@ -1,6 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock, Secrets } from '../ports';
 import { systemClock } from '../ports';
+import { importSecretsManager } from './sdk-imports';
 
 export interface SecretsManagerSecretsOptions {
   readonly client: SecretsManagerClient;
@@ -37,7 +38,7 @@ export class SecretsManagerSecrets implements Secrets {
 
   private async fetch(name: string): Promise<string> {
     // Imported when used: a function that reads no secret at cold start leaves Secrets Manager to the Lambda runtime's SDK.
-    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const { GetSecretValueCommand } = await importSecretsManager();
     const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
     if (out.SecretString !== undefined) return out.SecretString;
     if (out.SecretBinary) return Buffer.from(out.SecretBinary).toString('utf8');

@@ -63,6 +63,15 @@ export function coldStartClients(flow: FlowConfig | undefined, fn: BundledFuncti
   }
 }
 
+/** The flags of functions/adapters/sdk-imports.ts: which on-demand clients `bundled` names (the others are the runtime's). */
+export function sdkImportDefines(bundled: readonly string[]): Record<string, string> {
+  return {
+    __SYNCLINE_BUNDLES_S3__: String(bundled.includes(S3)),
+    __SYNCLINE_BUNDLES_SECRETS_MANAGER__: String(bundled.includes(SECRETS_MANAGER)),
+    __SYNCLINE_BUNDLES_EVENTBRIDGE__: String(bundled.includes(EVENTBRIDGE)),
+  };
+}
+
 /** The modules `fn`'s bundle leaves to the Lambda runtime's SDK v3. */
 export function runtimeSdkModules(flow: FlowConfig | undefined, fn: BundledFunction): string[] {
   const bundled = coldStartClients(flow, fn);
@@ -84,7 +93,11 @@ export function flowFunctionBundling(flow: FlowConfig, fn: BundledFunction): Bun
   const parsed = flowSchema.parse(flow);
   const schema = fn.handler === 'transform' ? parsed.transform.schema : undefined;
   return {
-    define: { __SYNCLINE_FLOW__: JSON.stringify(parsed), ...(schema ? { __SYNCLINE_SCHEMA_VALIDATOR__: JSON.stringify(precompiledSchemaCode(schema)) } : {}) },
+    define: {
+      __SYNCLINE_FLOW__: JSON.stringify(parsed),
+      ...sdkImportDefines(coldStartClients(flow, fn)),
+      ...(schema ? { __SYNCLINE_SCHEMA_VALIDATOR__: JSON.stringify(precompiledSchemaCode(schema)) } : {}),
+    },
     externalModules: runtimeSdkModules(flow, fn),
   };
 }

@@ -1,14 +1,11 @@
 /** Bundle size and module-load time of each Lambda entry, bundled the way the CDK construct does. */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { flowSchema, type FlowConfig } from '../../functions/config/schema';
-import { flowFunctionBundling, flowListBundling, type BundledFunction } from '../../lib/constructs/function-bundling';
-import { DEFAULT_BUNDLING, ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
+import { functionBundle, type BundledHandler } from '../fixtures/function-bundle';
 import { ADMIN_ENTRY_FILES, ENTRY_FILES, type HandlerKind } from '../../functions/plan/plan';
 
 export interface BundleRow {
@@ -116,14 +113,6 @@ function loadOnce(file: string, env: Record<string, string>): Promise<{ importMs
   });
 }
 
-/** Define and externals of an entry, as lib/constructs/function-bundling.ts gives them to NodejsFunction. */
-function bundlingFor(handler: string, flow: FlowConfig, sourceId: string, targetId: string) {
-  if (handler === 'list-flows') return flowListBundling([flow]);
-  if (handler === 'stream-arn-lookup') return DEFAULT_BUNDLING;
-  const fn = (handler === 'admin' ? { handler } : { handler, ...(sourceId ? { sourceId } : {}), ...(targetId ? { targetId } : {}) }) as BundledFunction;
-  return flowFunctionBundling(flow, fn);
-}
-
 export async function benchBundles(example: FlowConfig, options: { loads?: number } = {}): Promise<BundleRow[]> {
   const loads = options.loads ?? 5;
   // Inside the project, so a module left to the runtime's SDK resolves from node_modules and its load is timed.
@@ -132,33 +121,14 @@ export async function benchBundles(example: FlowConfig, options: { loads?: numbe
   const baseEnv = entryEnv();
   const rows: BundleRow[] = [];
   try {
-    const entries = [...Object.entries(ENTRY_FILES), ...Object.entries(ADMIN_ENTRY_FILES)] as [HandlerKind | keyof typeof ADMIN_ENTRY_FILES, string][];
-    for (const [handler, entry] of entries) {
+    const handlers = [...Object.keys(ENTRY_FILES), ...Object.keys(ADMIN_ENTRY_FILES)] as BundledHandler[];
+    for (const handler of handlers) {
       try {
         const { flow, sourceId, targetId } = handler in ENTRY_FILES ? flowFor(example, handler as HandlerKind) : { flow: example, sourceId: '', targetId: '' };
-        const { define, externalModules } = bundlingFor(handler, flow, handler in ENTRY_FILES ? sourceId : '', handler in ENTRY_FILES ? targetId : '');
-        // As lib/constructs/function-defaults.ts and function-bundling.ts configure NodejsFunction (target node20 here).
-        const result = await build({
-          entryPoints: [entry],
-          bundle: true,
-          write: false,
-          format: 'esm',
-          platform: 'node',
-          target: 'node20',
-          minify: true,
-          mainFields: ['module', 'main'],
-          banner: { js: ESM_REQUIRE_BANNER },
-          define,
-          external: [...(externalModules ?? [])],
-          outfile: join(dir, handler, 'index.mjs'),
-          metafile: true,
-          logLevel: 'silent',
-        });
-        const code = result.outputFiles.find((f) => f.path.endsWith('.mjs'))!.contents;
+        const bundle = await functionBundle(handler, flow, handler in ENTRY_FILES ? { sourceId, targetId } : {}, join(dir, handler, 'index.mjs'));
         // A static import of a module left to the runtime would load the runtime's SDK at every cold start.
-        const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint)!;
-        const atColdStart = output.imports.filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path)).map((i) => i.path);
-        if (atColdStart.length > 0) throw new Error(`imports ${[...new Set(atColdStart)].join(', ')} statically, from the runtime at every cold start`);
+        if (bundle.staticExternals.length > 0) throw new Error(`imports ${bundle.staticExternals.join(', ')} statically, from the runtime at every cold start`);
+        const code = bundle.code;
         const file = join(dir, `${handler}.mjs`);
         writeFileSync(file, code);
         const env = { ...baseEnv, SOURCE_ID: sourceId, TARGET_ID: targetId };
