@@ -96,6 +96,8 @@ export function flowFunctionBundling(flow: FlowConfig, fn: BundledFunction): Bun
     define: {
       __SYNCLINE_FLOW__: JSON.stringify(parsed),
       ...sdkImportDefines(coldStartClients(flow, fn)),
+      // Only a flow with a Salesforce Outbound Message source bundles the XML parser (functions/core/webhook/webhook-body.ts).
+      __SYNCLINE_READS_XML__: String(parsed.sources.some((s) => s.type === 'webhook' && s.format === 'salesforce-outbound')),
       ...(schema ? { __SYNCLINE_SCHEMA_VALIDATOR__: JSON.stringify(precompiledSchemaCode(schema)) } : {}),
     },
     externalModules: runtimeSdkModules(flow, fn),

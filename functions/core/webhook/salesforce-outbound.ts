@@ -12,7 +12,8 @@ export interface OutboundMessage {
 
 export type OutboundParse = { readonly ok: true; readonly message: OutboundMessage } | { readonly ok: false; readonly reason: string };
 
-const parser = new XMLParser({
+// Pure: a bundle that never parses XML drops the parser (webhook-body.ts).
+const parser = /* @__PURE__ */ new XMLParser({
   removeNSPrefix: true,
   ignoreAttributes: true,
   ignoreDeclaration: true,

@@ -28,25 +28,35 @@ export function readWebhookBody(source: WebhookSource, rawBody: string): Webhook
     }
     case 'form':
       return readForm(rawBody);
-    case 'salesforce-outbound': {
-      const parsed = parseOutboundMessage(rawBody);
-      if (!parsed.ok) return refused(400, parsed.reason);
-      const { organizationId, notifications } = parsed.message;
-      if (!sameOrganization(organizationId, source.organizationId!)) {
-        return refused(403, `Outbound Message from organization ${organizationId.slice(0, 15)}, but source "${source.id}" accepts only ${source.organizationId!.slice(0, 15)}`);
-      }
-      if (notifications.length > MAX_RECORDS_PER_REQUEST) return refused(400, `an Outbound Message holds at most ${MAX_RECORDS_PER_REQUEST} notifications, got ${notifications.length}`);
-      // Salesforce resends a message with the same notification ids until it is acknowledged.
-      // Hashed: up to 100 ids would not fit a DynamoDB key.
-      const deliveryId = notifications.length ? `sf:${createHash('sha256').update(notifications.map((n) => n.id).join(',')).digest('hex')}` : undefined;
-      return { kind: 'events', events: notifications.map((n) => n.record), ...(deliveryId ? { deliveryId } : {}) };
-    }
+    case 'salesforce-outbound':
+      // A bundle for a flow without such a source leaves the XML parser out (esbuild define, function-bundling.ts).
+      return typeof __SYNCLINE_READS_XML__ === 'undefined' || __SYNCLINE_READS_XML__
+        ? readOutboundMessage(source, rawBody)
+        : refused(400, `source "${source.id}" reads no Salesforce Outbound Messages in this deployment`);
     case 'json': {
       const body = parseJson(rawBody);
       if ('error' in body) return refused(400, body.error);
       return eventsOf(body.value);
     }
   }
+}
+
+/** Whether the function's bundle holds the XML parser; undefined when unbundled. */
+declare const __SYNCLINE_READS_XML__: boolean | undefined;
+
+/** A Salesforce Outbound Message (SOAP): its notifications, acknowledged as one delivery. */
+function readOutboundMessage(source: WebhookSource, rawBody: string): WebhookBody {
+  const parsed = parseOutboundMessage(rawBody);
+  if (!parsed.ok) return refused(400, parsed.reason);
+  const { organizationId, notifications } = parsed.message;
+  if (!sameOrganization(organizationId, source.organizationId!)) {
+    return refused(403, `Outbound Message from organization ${organizationId.slice(0, 15)}, but source "${source.id}" accepts only ${source.organizationId!.slice(0, 15)}`);
+  }
+  if (notifications.length > MAX_RECORDS_PER_REQUEST) return refused(400, `an Outbound Message holds at most ${MAX_RECORDS_PER_REQUEST} notifications, got ${notifications.length}`);
+  // Salesforce resends a message with the same notification ids until it is acknowledged.
+  // Hashed: up to 100 ids would not fit a DynamoDB key.
+  const deliveryId = notifications.length ? `sf:${createHash('sha256').update(notifications.map((n) => n.id).join(',')).digest('hex')}` : undefined;
+  return { kind: 'events', events: notifications.map((n) => n.record), ...(deliveryId ? { deliveryId } : {}) };
 }
 
 /** `application/x-www-form-urlencoded`: a `payload` field holding JSON is the event (GitHub's form content type); else the fields are. */

@@ -55,4 +55,19 @@ describe('function bundles', () => {
     expect(holds(resolve.inputs, 'functions/adapters/dynamodb-state-store.ts')).toBe(true);
     expect(holds(resolve.inputs, 'functions/adapters/dynamodb-conflict-store.ts')).toBe(true);
   });
+
+  it('carry the XML parser only for a flow with a Salesforce Outbound Message source', async () => {
+    // Prepare
+    const salesforce = flowSchema.parse({
+      ...contactsFlow,
+      sources: [...contactsFlow.sources, { id: 'sf', type: 'webhook', format: 'salesforce-outbound', organizationId: '00D5e000000KQ2eEAG', auth: { type: 'token', secretName: 'sf-token', query: 'token' } }],
+    });
+
+    // Act
+    const [json, xml] = await Promise.all([functionBundle('webhook-capture', contactsFlow, { sourceId: 'crm' }), functionBundle('webhook-capture', salesforce, { sourceId: 'sf' })]);
+
+    // Assess
+    expect(holds(json.inputs, 'node_modules/fast-xml-parser/')).toBe(false);
+    expect(holds(xml.inputs, 'node_modules/fast-xml-parser/')).toBe(true);
+  });
 });
