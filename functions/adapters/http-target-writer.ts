@@ -1,5 +1,4 @@
-import jsonata from 'jsonata';
-import { Webhook } from 'standardwebhooks';
+import type jsonata from 'jsonata';
 import { httpTargetAuth } from '../config/http-target-auth';
 import type { FlowConfig, HttpTargetAuth } from '../config/schema';
 import { randomUUID } from 'node:crypto';
@@ -59,8 +58,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
   private readonly retry: ResolvedRetry;
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
-  private readonly body?: jsonata.Expression;
-  private readonly createBody?: jsonata.Expression;
+  private readonly body?: BodyExpression;
+  private readonly createBody?: BodyExpression;
   private readonly auth?: HttpTargetAuth;
   /** Bearer, basic, header and oauth2 credentials; `webhook` signs each request instead. */
   private readonly credentials?: RequestAuth;
@@ -71,8 +70,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
     this.retry = resolveRetry({ maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000, ...options.retry });
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.now = options.now ?? Date.now;
-    if (this.target.body) this.body = jsonata(this.target.body);
-    if (this.target.create?.body) this.createBody = jsonata(this.target.create.body);
+    if (this.target.body) this.body = bodyExpression(this.target.body);
+    if (this.target.create?.body) this.createBody = bodyExpression(this.target.create.body);
     if (this.target.create && !options.remoteIds) throw new Error(`http target "${this.target.id}" has create but no remote id store was given`);
     this.auth = httpTargetAuth(this.target);
     if (this.auth && this.auth.type !== 'webhook') {
@@ -104,7 +103,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
 
   private async bodyOf(record: TargetRecord): Promise<unknown> {
     if (!this.body) return record.op === 'delete' ? { key: record.key, op: 'delete', version: record.version, ts: record.ts } : record.data;
-    return evaluateBody(this.body, record);
+    return this.body(record);
   }
 
   /** The Standard Webhooks signing secret of a `webhook` target. */
@@ -124,12 +123,15 @@ export class HttpTargetWriter implements BatchTargetWriter {
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (this.credentials) return { ...headers, ...(await this.credentials.headers()) };
     const secret = await this.secret();
-    if (secret === undefined) return headers;
-    const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
-    const at = new Date(this.now());
-    headers['webhook-id'] = req.idempotencyKey;
-    headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-    headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
+    // A bundle for a flow whose http targets sign nothing leaves the Standard Webhooks library out (function-bundling.ts).
+    if (secret !== undefined && (typeof __SYNCLINE_SIGNS_WEBHOOKS__ === 'undefined' || __SYNCLINE_SIGNS_WEBHOOKS__)) {
+      const { Webhook } = await import('standardwebhooks');
+      const wh = new Webhook(secret.startsWith('whsec_') ? secret : `whsec_${secret}`);
+      const at = new Date(this.now());
+      headers['webhook-id'] = req.idempotencyKey;
+      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
+      headers['webhook-signature'] = wh.sign(req.idempotencyKey, at, req.body ?? '');
+    }
     return headers;
   }
 
@@ -179,7 +181,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
         let req: HttpRequestPlan;
         try {
           const record = targetRecord(change);
-          const body = this.createBody ? await evaluateBody(this.createBody, record) : await this.bodyOf(record);
+          const body = this.createBody ? await this.createBody(record) : await this.bodyOf(record);
           // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
           req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create') };
         } catch (err) {
@@ -285,9 +287,27 @@ const fill = (template: string, key: string, remoteId?: string) => {
   return remoteId === undefined ? url : url.split('{remoteId}').join(encodeURIComponent(remoteId));
 };
 
-async function evaluateBody(expression: jsonata.Expression, record: TargetRecord): Promise<unknown> {
-  const result = await expression.evaluate(record.data ?? {}, { key: record.key, op: record.op, version: record.version, ts: record.ts, flow: record.flow });
-  return result === undefined ? null : result;
+/** Whether the bundle holds JSONata for body expressions, and the Standard Webhooks signer (esbuild define); undefined when unbundled. */
+declare const __SYNCLINE_HTTP_BODY_EXPRESSIONS__: boolean | undefined;
+declare const __SYNCLINE_SIGNS_WEBHOOKS__: boolean | undefined;
+
+/** A record's request body by a JSONata expression. */
+type BodyExpression = (record: TargetRecord) => Promise<unknown>;
+
+/**
+ * Compiled at first use, from a JSONata imported then: a bundle for a flow whose http targets have no body expression
+ * leaves JSONata out (function-bundling.ts). The expression was checked at synth.
+ */
+function bodyExpression(source: string): BodyExpression {
+  let compiled: Promise<jsonata.Expression> | undefined;
+  return async (record) => {
+    if (typeof __SYNCLINE_HTTP_BODY_EXPRESSIONS__ === 'undefined' || __SYNCLINE_HTTP_BODY_EXPRESSIONS__) {
+      compiled ??= import('jsonata').then(({ default: jsonata }) => jsonata(source));
+      const result = await (await compiled).evaluate(record.data ?? {}, { key: record.key, op: record.op, version: record.version, ts: record.ts, flow: record.flow });
+      return result === undefined ? null : result;
+    }
+    throw new Error('this bundle holds no JSONata for body expressions');
+  };
 }
 
 /** Method for an op: a single method serves upserts (deletes use DELETE); `{upsert, delete}` picks per op. */

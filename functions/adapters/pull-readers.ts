@@ -32,7 +32,8 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
       auth: { timeoutMs: http.timeoutMs, ...(deps.log ? { log: deps.log } : {}) },
     });
   }
-  if (source.s3) {
+  // A bundle for a flow that pulls no S3 objects leaves the object reader and its CSV parser out (function-bundling.ts).
+  if (source.s3 && (typeof __SYNCLINE_READS_S3_OBJECTS__ === 'undefined' || __SYNCLINE_READS_S3_OBJECTS__)) {
     const { s3Client: client, s3PageSize: pageSize } = deps;
     if (!client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
     const { bucket, prefix, format } = source.s3;
@@ -40,3 +41,6 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
   }
   throw new Error(`schedule source "${source.id}" has neither http nor s3`);
 }
+
+/** Whether the bundle holds the S3 object reader (esbuild define); undefined when unbundled. */
+declare const __SYNCLINE_READS_S3_OBJECTS__: boolean | undefined;

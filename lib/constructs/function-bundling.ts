@@ -72,6 +72,23 @@ export function sdkImportDefines(bundled: readonly string[]): Record<string, str
   };
 }
 
+/**
+ * Flags that leave out of a flow's bundles the libraries only some features need. Code reads each where it uses the
+ * library, as `typeof FLAG === 'undefined' || FLAG`, so esbuild drops the branch and the import; unbundled, all is in.
+ */
+export function featureDefines(flow: FlowConfig): Record<string, string> {
+  const httpTargets = flow.targets.filter((t) => t.type === 'http');
+  return {
+    // fast-xml-parser (functions/core/webhook/webhook-body.ts)
+    __SYNCLINE_READS_XML__: String(flow.sources.some((s) => s.type === 'webhook' && s.format === 'salesforce-outbound')),
+    // the S3 object reader and csv-parse (functions/adapters/pull-readers.ts)
+    __SYNCLINE_READS_S3_OBJECTS__: String(flow.sources.some((s) => s.type === 'schedule' && s.s3 !== undefined)),
+    // JSONata and the Standard Webhooks signer of http targets (functions/adapters/http-target-writer.ts)
+    __SYNCLINE_HTTP_BODY_EXPRESSIONS__: String(httpTargets.some((t) => t.body !== undefined || t.create?.body !== undefined)),
+    __SYNCLINE_SIGNS_WEBHOOKS__: String(httpTargets.some((t) => httpTargetAuth(t)?.type === 'webhook')),
+  };
+}
+
 /** The modules `fn`'s bundle leaves to the Lambda runtime's SDK v3. */
 export function runtimeSdkModules(flow: FlowConfig | undefined, fn: BundledFunction): string[] {
   const bundled = coldStartClients(flow, fn);
@@ -96,8 +113,7 @@ export function flowFunctionBundling(flow: FlowConfig, fn: BundledFunction): Bun
     define: {
       __SYNCLINE_FLOW__: JSON.stringify(parsed),
       ...sdkImportDefines(coldStartClients(flow, fn)),
-      // Only a flow with a Salesforce Outbound Message source bundles the XML parser (functions/core/webhook/webhook-body.ts).
-      __SYNCLINE_READS_XML__: String(parsed.sources.some((s) => s.type === 'webhook' && s.format === 'salesforce-outbound')),
+      ...featureDefines(parsed),
       ...(schema ? { __SYNCLINE_SCHEMA_VALIDATOR__: JSON.stringify(precompiledSchemaCode(schema)) } : {}),
     },
     externalModules: runtimeSdkModules(flow, fn),
