@@ -6,7 +6,8 @@ import { flowStatus, type StatusQueue } from './flow-status';
 import { createQuarantineReplay } from './quarantine-replay';
 import { replayRecords } from './record-replay';
 import { tryRecord } from './try-record';
-import { compileTransform, taintedFields, type Transformer } from '../core/transform/pipeline';
+import { taintedFields } from '../core/transform/pii-taint';
+import type { CompileTransform, Transformer } from '../core/transform/transform-core';
 import { flowSummary, webhookUrls } from './flow-summary';
 import { recordLineage } from './record-lineage';
 
@@ -68,6 +69,8 @@ export interface AdminServiceDeps {
   /** Sends resolution changes (resolve queue) and replayed records (transform queue). */
   readonly publisher: Publisher;
   readonly depths: QueueDepths;
+  /** Builds a flow's transformer for `try`: a Lambda uses the JSON Schema compiled at synth, so it bundles no compiler. */
+  readonly compileTransform: CompileTransform;
   /** Key of `hash` masking, for a reviewer's value (a function is called only when needed). */
   readonly hashKey: string | (() => Promise<string>);
   /** The caller of a resolve is authenticated (IAM in AWS): see ConflictReviewDeps. @default false */
@@ -150,7 +153,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   const transformerOf = (f: AdminFlow) => {
     let t = transformers.get(f.plan.flow.id);
     if (!t) {
-      t = (async () => compileTransform(f.plan.flow, { hashKey: typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey() }))();
+      t = (async () => deps.compileTransform(f.plan.flow, { hashKey: typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey() }))();
       t.catch(() => transformers.delete(f.plan.flow.id));
       transformers.set(f.plan.flow.id, t);
     }

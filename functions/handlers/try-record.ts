@@ -56,7 +56,8 @@ const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } 
 
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
 function captured(source: SourceConfig, record: Record<string, unknown>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string } {
-  if (source.type === 'webhook' && source.format === 'debezium') {
+  // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
+  if (source.type === 'webhook' && source.format === 'debezium' && (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__)) {
     const item = parseDebeziumBody(record, source.table)[0]!;
     if (item.kind === 'skipped') return { skipped: `not a row change (${item.reason})` };
     if (item.kind === 'malformed') return { quarantined: item.reason };
@@ -146,3 +147,6 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
     } satisfies TryAnswer,
   };
 }
+
+/** Whether the bundle holds the Debezium reader (esbuild define); undefined when unbundled. */
+declare const __SYNCLINE_READS_DEBEZIUM__: boolean | undefined;

@@ -211,10 +211,14 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
 
   /** Debezium change events (see debezium-webhook-capture.ts); truncates are audited and counted. */
   async function captureDebezium(source: WebhookSource, webhookId: string, body: unknown) {
-    const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
-    if (truncated > 0) metrics.count('Truncated', truncated);
-    if (skipped > 0) metrics.count('Skipped', skipped);
-    return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped };
+    // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
+    if (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__) {
+      const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
+      if (truncated > 0) metrics.count('Truncated', truncated);
+      if (skipped > 0) metrics.count('Skipped', skipped);
+      return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped };
+    }
+    throw new Error(`source "${source.id}" reads Debezium events, but this function was bundled without the Debezium reader`);
   }
 
   /** The masked record as the quarantine stores it: exact number texts as strings, nothing DynamoDB refuses. */
@@ -268,3 +272,6 @@ function lowerCaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined
   for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
   return out;
 }
+
+/** Whether the bundle holds the Debezium reader (esbuild define); undefined when unbundled. */
+declare const __SYNCLINE_READS_DEBEZIUM__: boolean | undefined;

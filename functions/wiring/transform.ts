@@ -1,10 +1,7 @@
-import type { TransformContext, TransformedFlow, Transformer } from '../core/transform/transform-core';
+import type { CompileTransform, Transformer } from '../core/transform/transform-core';
 import { readingPacks } from '../handlers/packed-batch';
 import { createTransformHandler } from '../handlers/transform-handler';
 import { auditLog, quarantineStore, telemetry, type StepContext } from './step-context';
-
-/** Builds the flow's transformer: `compileTransform` compiles its JSON Schema, a Lambda uses the one compiled at synth. */
-export type CompileTransform = (flow: TransformedFlow, ctx: TransformContext) => Transformer;
 
 /** The transform, compiled once with the hash key of `hash` masks; a failed read of the key is retried by the next batch. */
 export function transform(ctx: StepContext, hashKey: () => Promise<string>, compile: CompileTransform) {

@@ -30,6 +30,7 @@ export const UNREACHED_CREDENTIAL_MODULES: readonly string[] = [
 ];
 
 const S3 = '@aws-sdk/client-s3';
+const SDK_EVENT_STREAMS = '@smithy/core/event-streams';
 const SECRETS_MANAGER = '@aws-sdk/client-secrets-manager';
 const EVENTBRIDGE = '@aws-sdk/client-eventbridge';
 
@@ -81,6 +82,8 @@ export function featureDefines(flow: FlowConfig): Record<string, string> {
   return {
     // fast-xml-parser (functions/core/webhook/webhook-body.ts)
     __SYNCLINE_READS_XML__: String(flow.sources.some((s) => s.type === 'webhook' && s.format === 'salesforce-outbound')),
+    // the Debezium change-event reader (functions/handlers/webhook-capture-handler.ts, try-record.ts)
+    __SYNCLINE_READS_DEBEZIUM__: String(flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium')),
     // the S3 object reader and csv-parse (functions/adapters/pull-readers.ts)
     __SYNCLINE_READS_S3_OBJECTS__: String(flow.sources.some((s) => s.type === 'schedule' && s.s3 !== undefined)),
     // JSONata and the Standard Webhooks signer of http targets (functions/adapters/http-target-writer.ts)
@@ -92,7 +95,11 @@ export function featureDefines(flow: FlowConfig): Record<string, string> {
 /** The modules `fn`'s bundle leaves to the Lambda runtime's SDK v3. */
 export function runtimeSdkModules(flow: FlowConfig | undefined, fn: BundledFunction): string[] {
   const bundled = coldStartClients(flow, fn);
-  return [...UNREACHED_CREDENTIAL_MODULES, ...ON_DEMAND_CLIENTS.filter((m) => !bundled.includes(m))];
+  // The SDK's protocols import event-stream support dynamically, only for operations that stream (none syncline sends).
+  // Bundled, it would add 20 KB and make esbuild wrap every module it shares with the clients in a lazy initializer.
+  // The S3 client imports it statically (SelectObjectContent), so a function that bundles S3 bundles it too.
+  const eventStreams = bundled.includes(S3) ? [] : [SDK_EVENT_STREAMS];
+  return [...UNREACHED_CREDENTIAL_MODULES, ...eventStreams, ...ON_DEMAND_CLIENTS.filter((m) => !bundled.includes(m))];
 }
 
 /** ajv standalone code of a transform's JSON Schema, run by functions/core/transform/precompiled-schema.ts. */
@@ -108,7 +115,7 @@ export function precompiledSchemaCode(schema: Record<string, unknown>): string {
  */
 export function flowFunctionBundling(flow: FlowConfig, fn: BundledFunction): BundlingOptions {
   const parsed = flowSchema.parse(flow);
-  const schema = fn.handler === 'transform' ? parsed.transform.schema : undefined;
+  const schema = fn.handler === 'transform' || fn.handler === 'admin' ? parsed.transform.schema : undefined;
   return {
     define: {
       __SYNCLINE_FLOW__: JSON.stringify(parsed),

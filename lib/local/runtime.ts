@@ -28,6 +28,7 @@ import { SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createPullReader } from '../../functions/adapters/pull-readers';
 import type { ScheduleSource } from '../../functions/core/pull/records';
+import { compileTransform } from '../../functions/core/transform/pipeline';
 import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
 import { createBackfillHandler } from '../../functions/handlers/backfill-handler';
@@ -318,6 +319,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       quarantine: new DynamoDbQuarantineStore({ client: doc, tableName: t.quarantine }),
       publisher,
       depths,
+      compileTransform,
       hashKey,
       logger: localLogPort('admin', log, verbose),
     });

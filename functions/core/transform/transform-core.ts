@@ -35,6 +35,9 @@ const JSONATA_MAX_DEPTH = 1000;
 export type TransformedFlow = Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources'>>;
 
 /** A compiled JSON Schema (an ajv validate function, compiled here or at synth): `errors` describe the last failure. */
+/** Builds a flow's transformer: `compileTransform` compiles its JSON Schema; a Lambda uses the one compiled at synth. */
+export type CompileTransform = (flow: TransformedFlow, ctx: TransformContext) => Transformer;
+
 export type SchemaValidator = ((data: unknown) => boolean) & { errors?: readonly ErrorObject[] | null };
 
 /**

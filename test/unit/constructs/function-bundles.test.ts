@@ -105,4 +105,22 @@ describe('function bundles', () => {
     expect(holds(s3, 'node_modules/csv-parse/')).toBe(true);
     expect(s3.staticExternals).toEqual([]);
   });
+
+  it('carry no JSON Schema compiler in the admin function, and the Debezium reader only for a flow with a Debezium source', async () => {
+    // Prepare
+    const debezium = flowSchema.parse({ ...contactsFlow, sources: [...contactsFlow.sources, { id: 'cdc', type: 'webhook', format: 'debezium' }] });
+
+    // Act
+    const [admin, json, cdc] = await Promise.all([
+      functionBundle('admin', contactsFlow),
+      functionBundle('webhook-capture', contactsFlow, { sourceId: 'crm' }),
+      functionBundle('webhook-capture', debezium, { sourceId: 'cdc' }),
+    ]);
+
+    // Assess: the schema was compiled at synth; ajv's runtime helpers stay, its compiler does not.
+    expect(holds(admin, 'node_modules/ajv/dist/compile/')).toBe(false);
+    expect(admin.staticExternals).toEqual([]);
+    expect(holds(json, 'functions/core/capture/debezium')).toBe(false);
+    expect(holds(cdc, 'functions/core/capture/debezium')).toBe(true);
+  });
 });

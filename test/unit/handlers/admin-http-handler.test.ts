@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanges, type Conflict } from '../../../functions/core/merge';
 import { deployedFlowResources, parseDeployedNames, type DeployedNames } from '../../../functions/entry/deployed-resources';
 import { createAdminHttpHandler, createFlowListHandler, type AdminHttpEvent } from '../../../functions/handlers/admin-http-handler';
+import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createAdminService, flowSummary } from '../../../functions/handlers/admin-service';
 import type { QueueDepth, QueueDepths, StoredState } from '../../../functions/ports';
 import { planFlow } from '../../../functions/plan/plan';
@@ -100,6 +101,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
         quarantine: step.quarantine,
         publisher,
         depths,
+        compileTransform,
         hashKey: async () => 'k',
         authenticatedCaller: true,
         clock: step.clock,
