@@ -13,9 +13,8 @@ import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
 import { planFlow } from '../plan/plan';
 import { createAdminHttpHandler, type AdminHttpEvent } from '../handlers/admin-http-handler';
 import { createAdminService } from '../handlers/admin-service';
-import { precompiledValidator } from '../core/transform/precompiled-schema';
-import { buildTransform } from '../core/transform/transform-core';
-import { bakedFlow, bakedSchemaCode } from './baked';
+import { bakedFlow } from './baked';
+import { bakedCompileTransform } from './baked-transform';
 import { deployedFlowResources, deployedQueueUrls, parseDeployedNames } from './deployed-resources';
 import { observability, requireEnv } from './env';
 import { onDemandSecrets } from './on-demand';
@@ -26,9 +25,6 @@ await loadEnvironmentParameter();
 
 const flow = bakedFlow();
 const plan = planFlow(flow);
-// The transform's JSON Schema was compiled at synth: the function bundles no schema compiler.
-const schemaCode = bakedSchemaCode(flow);
-const validate = schemaCode === undefined ? undefined : precompiledValidator(schemaCode);
 const tables = {
   state: requireEnv('STATE_TABLE'),
   audit: requireEnv('AUDIT_TABLE'),
@@ -76,7 +72,7 @@ const adminHandler = () =>
           baseUrl: () => apiEndpoint,
           ...stores,
           depths,
-          compileTransform: (f, c) => buildTransform(f, c, validate),
+          compileTransform: bakedCompileTransform(flow),
           // Read only when a reviewer's value must be masked.
           hashKey: () => secrets.get(hashKeySecretArn),
           authenticatedCaller: true,

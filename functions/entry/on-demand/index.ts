@@ -7,7 +7,7 @@ import { SecretsManagerSecrets } from '../../adapters/secrets-manager-secrets';
 import type { EventPublisher, PayloadStore, Secrets } from '../../ports';
 
 /*
- * AWS clients that some invocations need (claim checks are rare; most steps read no secret), imported when first
+ * AWS clients that some invocations need (claim checks are rare; most steps read no secret), created when first
  * used. A function bundles such a client only when it needs it at every cold start; otherwise the client is left to
  * the Lambda runtime's SDK v3, and none of it is loaded until used (lib/constructs/function-bundling.ts decides).
  * They are imported through adapters/sdk-imports.ts; a function that leaves one to the runtime may import none of
