@@ -1,8 +1,10 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -54,22 +56,25 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's tombstones. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
-export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote) {
+export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote, leaseOwner?: string) {
   // The marker also tells lineage when and what it delivered, so a delivery needs no audit item of its own.
   const noted = note ? ', #at = :at, #ev = :ev' + (note.replayedBy !== undefined ? ', #by = :by' : '') : '';
+  const removed = [...(note && note.replayedBy === undefined ? ['#by'] : []), ...(leaseOwner !== undefined ? ['sendOwner', 'sendUntil'] : [])];
+  // A marker may exist with only a remote id, a create claim or a send lease (no version yet). A replay writes the
+  // same version again; nothing ever moves the marker back.
+  const versionCondition = replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v';
   return {
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
-    UpdateExpression: `SET #ver = :v, #hash = :h${noted}${note && note.replayedBy === undefined ? ' REMOVE #by' : ''}`,
-    // A marker may exist with only a remote id or a create claim (no version yet). A replay writes the same version
-    // again; nothing ever moves the marker back.
-    ConditionExpression: replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v',
+    UpdateExpression: `SET #ver = :v, #hash = :h${noted}${removed.length > 0 ? ` REMOVE ${removed.join(', ')}` : ''}`,
+    ConditionExpression: leaseOwner !== undefined ? `(${versionCondition}) AND (attribute_not_exists(sendOwner) OR sendOwner = :o)` : versionCondition,
     ExpressionAttributeNames: { '#ver': 'version', '#hash': 'hash', ...(note ? { '#at': 'at', '#ev': 'ev', '#by': 'by' } : {}) },
     ExpressionAttributeValues: {
       ':v': version,
       ':h': hash,
       ...(note ? { ':at': note.at, ':ev': [...note.eventIds] } : {}),
       ...(note?.replayedBy !== undefined ? { ':by': note.replayedBy } : {}),
+      ...(leaseOwner !== undefined ? { ':o': leaseOwner } : {}),
     },
   };
 }
@@ -84,7 +89,7 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
  * Deliveries never rewrite the (large) state item, and `put` never touches the markers, so a resolve cannot roll
  * them back. A `delivered` map left on a state item by earlier releases is still read (the higher version wins).
  */
-export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateScopeIndex {
+export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases, TruncateScopeIndex {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly targets: Readonly<Record<string, readonly string[]>>;
@@ -128,6 +133,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
         for (const item of result.Responses?.[this.tableName] ?? []) {
           const marker = markerOf.get(item.pk as string);
           if (marker) {
+            // A marker holding only a create claim or a send lease records no delivery.
+            if (item.version === undefined && typeof item.remoteId !== 'string') continue;
             const byTarget = markers.get(marker.key) ?? {};
             byTarget[marker.targetId] = {
               version: item.version === undefined ? 0 : Number(item.version),
@@ -216,6 +223,61 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, TruncateSc
       // A newer (or the same) delivery is already recorded: nothing to do.
       if (errorName(err) === 'ConditionalCheckFailedException') return;
       throw err;
+    }
+  }
+
+  async claimSend(flow: string, targetId: string, key: string, version: number, owner: string, now: number, until: number, replay = false): Promise<'claimed' | 'taken' | 'delivered'> {
+    const pk = deliveredPk(flow, targetId, key);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk },
+          UpdateExpression: 'SET sendOwner = :o, sendUntil = :u',
+          ConditionExpression: `(attribute_not_exists(sendUntil) OR sendUntil < :now OR sendOwner = :o) AND (attribute_not_exists(#ver) OR #ver ${replay ? '<=' : '<'} :v)`,
+          ExpressionAttributeNames: { '#ver': 'version' },
+          ExpressionAttributeValues: { ':o': owner, ':u': until, ':now': now, ':v': version },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'claimed';
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      // The old item comes back in the low-level form (the document client does not convert errors); DynamoDB Local
+      // may not return it at all: then read it.
+      const returned = (err as { Item?: Record<string, AttributeValue> }).Item;
+      const old = returned ? unmarshall(returned) : (await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }))).Item;
+      const delivered = Number(old?.version ?? 0);
+      return delivered > version || (delivered === version && !replay) ? 'delivered' : 'taken';
+    }
+  }
+
+  async markSent(flow: string, targetId: string, key: string, owner: string, version: number, hash: string, note?: DeliveryNote): Promise<void> {
+    try {
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, false, note, owner)));
+      return;
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    }
+    // The marker already has this version (a replay) or the lease is no longer ours (it expired and another delivery
+    // took it): record the version if it is still the newer one, and let the lease go if it is still ours.
+    await this.markDelivered(flow, key, targetId, version, hash, note);
+    await this.dropSend(flow, targetId, key, owner);
+  }
+
+  async dropSend(flow: string, targetId: string, key: string, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: deliveredPk(flow, targetId, key) },
+          UpdateExpression: 'REMOVE sendOwner, sendUntil',
+          ConditionExpression: 'sendOwner = :o',
+          ExpressionAttributeValues: { ':o': owner },
+        }),
+      );
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
+import { deliverySizing } from '../plan/plan';
 import {
   type AuditEntry,
   type AuditLog,
@@ -8,19 +10,24 @@ import {
   type LogPort,
   type MetricsPort,
   type Publisher,
+  type SendLeases,
   type StateStore,
   type StoredState,
   type TargetWrite,
   telemetryOf,
 } from '../ports';
 import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
-import { readStates, runSqsBatch } from './sqs-batch';
+import { describeError, readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
 export interface DeliverTargetDeps {
   readonly flow: FlowConfig;
   readonly targetId: string;
   readonly stateStore: StateStore;
+  /** Keeps one delivery of a key in flight at a time (usually the state store itself). */
+  readonly leases: SendLeases;
+  /** How long a delivery holds a key's lease; by default the delivery function's timeout, which no send outlives. */
+  readonly leaseMs?: number;
   readonly writer: BatchTargetWriter;
   readonly audit: AuditLog;
   /**
@@ -40,12 +47,16 @@ type KeyGroup = DeliveryGroup;
 /**
  * Delivers the CURRENT state of each key of a batch (messages coalesced by key) to a target without conditional
  * writes. A key whose recorded delivered version is already the state's version is skipped; one whose state read
- * is older than the message is retried. After a write the delivered version is recorded (only ever upwards).
+ * is older than the message is retried. Each key is sent under a lease on its delivered marker, so two deliveries of
+ * one key never overlap (the older one could land last); a key whose lease another delivery holds is retried. After a
+ * write the delivered version is recorded (only ever upwards) and the lease let go.
  */
 export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTargetHandler {
-  const { flow, targetId, stateStore, writer } = deps;
+  const { flow, targetId, stateStore, leases, writer } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
-  if (!flow.targets.some((t) => t.id === targetId)) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
+  const target = flow.targets.find((t) => t.id === targetId);
+  if (!target) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
+  const leaseMs = deps.leaseMs ?? deliverySizing(target).timeoutSeconds * 1000;
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -82,27 +93,52 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         toWrite.push({ group, state, change: { flow: flow.id, key: group.key, targetId, version: state.version, view: state.view, ts, ...(remoteId ? { remoteId } : {}) } });
       }
 
+      // One owner per invocation: a retried key of this batch may take its own lease again.
+      const owner = randomUUID();
+      const leased: typeof toWrite = [];
+      await Promise.all(
+        toWrite.map(async (w) => {
+          const { group, state } = w;
+          const claim = await batch.attempt(group.messageIds, 'taking the send lease failed', () =>
+            leases.claimSend(flow.id, targetId, group.key, state.version, owner, ctx.now, ctx.now + leaseMs, group.replay !== undefined),
+          );
+          if (claim === undefined) failed++;
+          else if (claim === 'claimed') leased.push(w);
+          else if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
+          else {
+            failed++;
+            batch.fail(group.messageIds, `another delivery of ${group.key} to "${targetId}" is in flight`);
+          }
+        }),
+      );
+      toWrite.splice(0, toWrite.length, ...leased);
+
       let rejected = 0;
       if (toWrite.length > 0) {
         const results = await batch.attempt(toWrite.flatMap((w) => w.group.messageIds), `delivery to "${targetId}" failed`, () =>
           writer.writeBatch(toWrite.map((w) => w.change)),
         );
-        if (!results) failed += toWrite.length;
+        if (!results) {
+          failed += toWrite.length;
+          await Promise.all(toWrite.map(({ group }) => dropLease(group.key)));
+        }
         const parked: { group: KeyGroup; entry: AuditEntry }[] = [];
         await Promise.all(
           (results ? toWrite : []).map(async ({ group, state }) => {
             const result = results!.get(group.key) ?? { status: 'retry' as const, reason: 'the writer gave no result' };
             if (result.status === 'written') {
               const marked = await batch.attempt(group.messageIds, 'recording the delivered version failed', async () => {
-                await stateStore.markDelivered(flow.id, group.key, targetId, state.version, state.view.hash, deliveryNote(ctx, group, state));
+                await leases.markSent(flow.id, targetId, group.key, owner, state.version, state.view.hash, deliveryNote(ctx, group, state));
                 return true;
               });
               if (!marked) return;
               entries.push({ group, entry: { ...entry(group, state, 'delivered'), heldBy: 'marker' } });
             } else if (result.status === 'retry') {
+              await dropLease(group.key);
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);
             } else {
+              await dropLease(group.key);
               rejected++;
               parked.push({ group, entry: entry(group, state, 'failed', result.reason, { ...result.detail, parked: deps.park ? 'dlq' : 'retries then dlq' }) });
             }
@@ -113,6 +149,11 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       }
 
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected });
+
+      /** Lets a lease go after a failed write, so the retry need not wait for it to expire (if this fails, it expires). */
+      async function dropLease(key: string): Promise<void> {
+        await leases.dropSend(flow.id, targetId, key, owner).catch((err: unknown) => logger.warn('letting the send lease go failed; it expires on its own', { flow: flow.id, target: targetId, error: describeError(err) }));
+      }
 
       /** Ack-and-park: the messages of rejected keys go to the DLQ now; if that send fails, they fail (SQS moves them there later). */
       async function park(rejectedGroups: readonly KeyGroup[]): Promise<void> {

@@ -289,10 +289,28 @@ export function highestDelivered(a: StoredState['delivered'], b: StoredState['de
   const out: Record<string, StoredState['delivered'][string]> = { ...a };
   for (const [targetId, d] of Object.entries(b)) {
     const remoteId = d.remoteId ?? out[targetId]?.remoteId;
-    const higher = (out[targetId]?.version ?? 0) < d.version ? d : out[targetId]!;
+    const cur = out[targetId];
+    const higher = !cur || cur.version < d.version ? d : cur;
     out[targetId] = remoteId !== undefined ? { ...higher, remoteId } : higher;
   }
   return out;
+}
+
+/**
+ * Send leases of the targets written without a condition (S3, EventBridge, HTTP, SQS), kept with the target's delivered
+ * marker: one delivery of a key to such a target is in flight at a time, so a slower delivery of an older version can
+ * never land after a newer one.
+ */
+export interface SendLeases {
+  /**
+   * Takes the key's lease until `until` (ms) to send `version`, unless another delivery holds an unexpired one
+   * (`taken`) or the target already has this version or a newer one (`delivered`; for a replay, a newer one).
+   */
+  claimSend(flow: string, targetId: string, key: string, version: number, owner: string, now: number, until: number, replay?: boolean): Promise<'claimed' | 'taken' | 'delivered'>;
+  /** Records the delivery as `StateStore.markDelivered` does, and lets the lease go. */
+  markSent(flow: string, targetId: string, key: string, owner: string, version: number, hash: string, note?: DeliveryNote): Promise<void>;
+  /** Lets the lease go without recording a delivery (the write failed). Another owner's lease is left alone. */
+  dropSend(flow: string, targetId: string, key: string, owner: string): Promise<void>;
 }
 
 /** Remote ids of records an `http` target created, kept with the target's delivered marker. */

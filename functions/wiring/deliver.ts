@@ -13,10 +13,12 @@ export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: Targ
 
 /** Delivery to an S3, EventBridge, HTTP or SQS target; records the API rejects are parked in `dlqUrl`. */
 export function deliverTarget(ctx: StepContext, targetId: string, writer: BatchTargetWriter, dlqUrl: string) {
+  const store = stateStore(ctx);
   const handler = createDeliverTargetHandler({
     flow: ctx.flow,
     targetId,
-    stateStore: stateStore(ctx),
+    stateStore: store,
+    leases: store,
     audit: auditLog(ctx),
     writer,
     park: { publisher: ctx.publisher, dlqUrl },

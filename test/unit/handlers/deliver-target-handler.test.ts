@@ -39,7 +39,7 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
   let publisher: FakePublisher;
   let metrics: RecordingMetrics;
   const make = (writer: BatchTargetWriter, park = true) =>
-    createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, writer, audit, clock: new FakeClock(), metrics, ...(park ? { park: { publisher, dlqUrl: DLQ } } : {}) });
+    createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, ...(park ? { park: { publisher, dlqUrl: DLQ } } : {}) });
 
   beforeEach(() => {
     state = new InMemoryStateStore();
@@ -145,5 +145,36 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(writer.calls[0]!.map((c) => [c.key, c.view.deleted])).toEqual([['gone', true]]);
+  });
+  it('never lets an older delivery land after a newer one: a key is sent by one delivery at a time', async () => {
+    // Prepare: a target whose first write of c1 hangs until released, as a slow HTTP request does
+    seed(state, 'c1', 5, { id: 'c1', name: 'Ada' });
+    const landed: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const writer: BatchTargetWriter = {
+      async writeBatch(changes) {
+        if (landed.length === 0 && changes[0]!.version === 5) await gate;
+        landed.push(...changes.map((c) => c.version));
+        return new Map(changes.map((c) => [c.key, { status: 'written' as const }]));
+      },
+    };
+
+    // Act: v6 is resolved while v5 is in flight; its delivery comes in, then is retried once v5 has landed
+    const first = make(writer)(sqsEvent([msg('c1', 5)]));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    seed(state, 'c1', 6, { id: 'c1', name: 'Ada Lovelace' }, (await state.get('contacts', 'c1'))!.delivered);
+    const second = await make(writer)(sqsEvent([msg('c1', 6)], 'n'));
+    release();
+    const firstRes = await first;
+    const retry = await make(writer)(sqsEvent([msg('c1', 6)], 'n'));
+
+    // Assess
+    expect(second.batchItemFailures).toEqual([{ itemIdentifier: 'n0' }]);
+    expect(firstRes.batchItemFailures).toEqual([]);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(landed).toEqual([5, 6]);
+    expect((await state.get('contacts', 'c1'))!.delivered.api?.version).toBe(6);
+    expect(state.leases.size).toBe(0);
   });
 });

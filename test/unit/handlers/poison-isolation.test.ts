@@ -247,10 +247,12 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       const audited = refuseWrites(() => false);
       const writer = new RecordingWriter();
       const targetId = flow.targets[1]!.id;
+      const store = new DynamoDbStateStore({ client: doc, tableName: 'state', ...flowStateOptions([flow]), retry: noWait });
       const handler = createDeliverTargetHandler({
         flow,
         targetId,
-        stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', ...flowStateOptions([flow]), retry: noWait }),
+        stateStore: store,
+        leases: store,
         writer,
         audit: new DynamoDbAuditLog({ client: doc, tableName: 'audit', retry: noWait }),
         clock: new FakeClock(),
@@ -262,9 +264,12 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       // Assess
       expect(failures(res)).toEqual(['m1']);
       expect(writer.written.map((w) => w.key).sort()).toEqual(['o1', 'o2']);
-      expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
-      // Each delivery is recorded, for lineage too, in its key's marker.
-      const marks = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      // Each key's send lease taken, then its delivery recorded (for lineage too) in its marker, which lets the lease go.
+      const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      expect(updates).toHaveLength(4);
+      const leases = updates.filter((u) => u.UpdateExpression?.startsWith('SET sendOwner'));
+      expect(leases.map((m) => m.Key?.pk).sort()).toEqual([deliveredPk('orders', targetId, 'o1'), deliveredPk('orders', targetId, 'o2')]);
+      const marks = updates.filter((u) => !u.UpdateExpression?.startsWith('SET sendOwner'));
       expect(marks.map((m) => m.Key?.pk).sort()).toEqual([deliveredPk('orders', targetId, 'o1'), deliveredPk('orders', targetId, 'o2')]);
       expect(marks.every((m) => m.ExpressionAttributeValues?.[':at'] === new FakeClock().now())).toBe(true);
       expect(audited.filter((i) => i.outcome === 'delivered')).toEqual([]);

@@ -116,7 +116,7 @@ describe('a replayed delivery at a batch target', () => {
     const view = seed(state, 'c1', 2, 1, { api: { version: 2, hash: 'h' } });
     const writes: TargetWrite[] = [];
     const writer: BatchTargetWriter = { writeBatch: async (changes) => (writes.push(...changes), new Map(changes.map((c) => [c.key, { status: 'written' as const }]))) };
-    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, writer, audit, clock: new FakeClock() });
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock() });
     const msg = (replay?: DeliveryMessage['replay']): DeliveryMessage => ({ v: 1, flow: 'contacts', key: 'c1', version: 2, hash: view.hash, ts: 1, eventIds: ['r1'], ...(replay ? { replay } : {}) });
 
     // Act
