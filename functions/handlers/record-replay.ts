@@ -122,7 +122,7 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
       if (!url) return problem(404, `target "${targetId}" of flow "${flow.id}" has no deliver queue here`);
       const messages = chosen.map((key) => {
         const s = states.get(key)!;
-        const m: DeliveryMessage = { v: 1, flow: flow.id, key, version: s.version, hash: s.view.hash, ts: now, eventIds: [replayId(flow.id, key, now, by)], replay: { by, at: now } };
+        const m: DeliveryMessage = { v: 1, flow: flow.id, key, version: s.version, ts: now, eventIds: [replayId(flow.id, key, now, by)], replay: { by, at: now } };
         return { id: key, body: JSON.stringify(m) };
       });
       const { failed } = await deps.publisher.send(url, messages);

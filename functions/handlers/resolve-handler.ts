@@ -303,7 +303,6 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
             flow: flow.id,
             key: r.group.key,
             version: r.state!.version,
-            hash: r.state!.view.hash,
             ts: changeTs(r.state!.view, r.group.envelopes, now),
             eventIds: [...new Set(r.group.envelopes.map((e) => e.id))],
           };

@@ -74,7 +74,8 @@ export const deliveryMessageSchema = object({
   flow: nonEmpty(),
   key: nonEmpty(),
   version: number({ int: true, gt: 0 }),
-  hash: string(),
+  /** Content hash of the resolved view: sent by earlier releases, read by none (a delivery hashes the state it reads). */
+  hash: optional(string()),
   ts: number(),
   eventIds: array(string()),
   /** Set by a replay: deliver even where the target's marker already has this version. */

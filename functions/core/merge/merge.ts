@@ -30,12 +30,28 @@ function toView(r: Resolved): RecordView {
     }
   }
   const shown = r.fields.size === 0 ? null : data;
-  return { data: shown, deleted: r.deleted, clocks, hash: viewHash(shown) };
+  return withLazyHash({ data: shown, deleted: r.deleted, clocks }, shown);
 }
 
-/** Whether two states show the same data (the same content hash), mostly told without hashing the first. */
-function sameData(a: Resolved, b: Resolved, bHash: string): boolean {
-  return a === b || (sameFields(a.fields, b.fields) ?? viewHash(dataOf(a)) === bHash);
+/**
+ * The view with its `hash` computed at first read, then kept: most views are never hashed where they are made (a
+ * resolve reads each key's state and merges into it, and neither needs the hash unless an echo is checked).
+ */
+function withLazyHash(view: Omit<RecordView, 'hash'>, data: Record<string, unknown> | null): RecordView {
+  return Object.defineProperty(view, 'hash', {
+    enumerable: true,
+    configurable: true,
+    get(this: RecordView) {
+      const hash = viewHash(data);
+      Object.defineProperty(this, 'hash', { value: hash, enumerable: true, writable: true, configurable: true });
+      return hash;
+    },
+  }) as RecordView;
+}
+
+/** Whether two states show the same data (the same content hash), mostly told without hashing either. */
+function sameData(a: Resolved, b: Resolved, bView: RecordView): boolean {
+  return a === b || (sameFields(a.fields, b.fields) ?? viewHash(dataOf(a)) === bView.hash);
 }
 
 /** Whether a field is written to the hashed text as it is (`__proto__`, undefined, NaN... are left out or rewritten). */
@@ -174,7 +190,7 @@ export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, change
   return {
     doc: next,
     view,
-    changed: view.deleted !== start.deleted || !sameData(start, state, view.hash),
+    changed: view.deleted !== start.deleted || !sameData(start, state, view),
     decisions,
     conflicts: conflictsFrom(ctx, next.k ?? '', state),
   };
