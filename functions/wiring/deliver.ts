@@ -7,7 +7,7 @@ import { auditLog, stateStore, telemetry, type StepContext } from './step-contex
 /** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table. */
 export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter) {
   // The writer decides by the item's own marker and the tombstone it reads itself: no marker read per key here.
-  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stateStore(ctx, { markers: false }), writer, audit: auditLog(ctx), ...telemetry(ctx) });
+  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stateStore(ctx, { markers: 'none' }), writer, audit: auditLog(ctx), ...telemetry(ctx) });
   return readingPacks(handler, ownQueue(ctx, targetId));
 }
 

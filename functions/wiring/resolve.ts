@@ -14,7 +14,8 @@ export interface ResolveWiring {
 }
 
 export function resolve(ctx: StepContext, wiring: ResolveWiring) {
-  const state = stateStore(ctx);
+  // A DynamoDB target's deliveries are recorded on its items: reading its markers would cost a read per key for nothing.
+  const state = stateStore(ctx, { markers: 'state-table' });
   const handler = createResolveHandler({
     flow: ctx.flow,
     stateStore: state,

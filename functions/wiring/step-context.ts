@@ -33,13 +33,17 @@ export interface StepContext {
  * function's bundle holds only the stores its step uses.
  */
 
-/** `markers: false`: reads leave out the targets' delivered markers (a step that never looks at `delivered`). */
-export const stateStore = (ctx: StepContext, options: { markers?: boolean } = {}) =>
+/**
+ * Which targets' delivered markers a read of state includes: every target's (`all`), none (a step that never looks at
+ * `delivered`), or only those kept in the state table (`state-table`: a DynamoDB target records an upsert on its item).
+ */
+export const stateStore = (ctx: StepContext, options: { markers?: 'all' | 'none' | 'state-table' } = {}) =>
   new DynamoDbStateStore({
     client: ctx.doc,
     tableName: ctx.tableName('state'),
     ...flowStateOptions([ctx.flow]),
-    ...(options.markers === false ? { targets: { [ctx.flow.id]: [] } } : {}),
+    ...(options.markers === 'none' ? { targets: { [ctx.flow.id]: [] } } : {}),
+    ...(options.markers === 'state-table' ? { targets: { [ctx.flow.id]: ctx.flow.targets.filter((t) => t.type !== 'dynamodb').map((t) => t.id) } } : {}),
   });
 
 export const pullStateStore = (ctx: StepContext) => new DynamoDbPullStateStore({ client: ctx.doc, tableName: ctx.tableName('state') });
