@@ -35,10 +35,11 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
       return;
     }
     const data = ch.data ?? {};
+    // Every field of the change has its clock, and an upsert never moves the tombstone: one comparison for all.
+    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
     for (const field of Object.keys(data)) {
       const v = data[field];
       const e: Entry = { v, c: ch.clock };
-      if (!beatsTomb(ctx, e, doc.t)) return;
       if (unchangedField(ch, field, v)) {
         const cur = doc.u && get(doc.u, field);
         if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put((doc.u ??= {}), field, e);
