@@ -28,6 +28,8 @@ export interface DeliverTargetDeps {
   readonly leases: SendLeases;
   /** How long a delivery holds a key's lease; by default the delivery function's timeout, which no send outlives. */
   readonly leaseMs?: number;
+  /** Waits between tries of a lease another delivery holds (tests pass one that does not wait). */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly writer: BatchTargetWriter;
   readonly audit: AuditLog;
   /**
@@ -44,6 +46,9 @@ export type DeliverTargetHandler = (event: SQSEvent) => Promise<SQSBatchResponse
 
 type KeyGroup = DeliveryGroup;
 
+/** Waits before each further try of a lease another delivery holds. */
+const LEASE_WAITS_MS = [100, 200, 400, 800];
+
 /**
  * Delivers the CURRENT state of each key of a batch (messages coalesced by key) to a target without conditional
  * writes. A key whose recorded delivered version is already the state's version is skipped; one whose state read
@@ -57,6 +62,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
   const target = flow.targets.find((t) => t.id === targetId);
   if (!target) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
   const leaseMs = deps.leaseMs ?? deliverySizing(target).timeoutSeconds * 1000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -99,9 +105,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       await Promise.all(
         toWrite.map(async (w) => {
           const { group, state } = w;
-          const claim = await batch.attempt(group.messageIds, 'taking the send lease failed', () =>
-            leases.claimSend(flow.id, targetId, group.key, state.version, owner, ctx.now, ctx.now + leaseMs, group.replay !== undefined),
-          );
+          const claim = await batch.attempt(group.messageIds, 'taking the send lease failed', () => claimSoon(group, state.version));
           if (claim === undefined) failed++;
           else if (claim === 'claimed') leased.push(w);
           else if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
@@ -149,6 +153,19 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       }
 
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected });
+
+      /**
+       * Takes a key's lease, waiting a little (up to 1.5 s) while another delivery holds it: most sends end within
+       * that, and a key retried by SQS would wait for the queue's visibility timeout instead.
+       */
+      async function claimSoon(group: KeyGroup, version: number): Promise<'claimed' | 'taken' | 'delivered'> {
+        for (let attempt = 0; ; attempt++) {
+          const now = attempt === 0 ? ctx.now : clock.now();
+          const claim = await leases.claimSend(flow.id, targetId, group.key, version, owner, now, now + leaseMs, group.replay !== undefined);
+          if (claim !== 'taken' || attempt === LEASE_WAITS_MS.length) return claim;
+          await sleep(LEASE_WAITS_MS[attempt]!);
+        }
+      }
 
       /** Lets a lease go after a failed write, so the retry need not wait for it to expire (if this fails, it expires). */
       async function dropLease(key: string): Promise<void> {

@@ -38,8 +38,9 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
   let audit: InMemoryAuditLog;
   let publisher: FakePublisher;
   let metrics: RecordingMetrics;
-  const make = (writer: BatchTargetWriter, park = true) =>
-    createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, ...(park ? { park: { publisher, dlqUrl: DLQ } } : {}) });
+  const noWait = async () => {};
+  const make = (writer: BatchTargetWriter, park = true, sleep: (ms: number) => Promise<void> = noWait) =>
+    createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, sleep, ...(park ? { park: { publisher, dlqUrl: DLQ } } : {}) });
 
   beforeEach(() => {
     state = new InMemoryStateStore();
@@ -176,5 +177,38 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(landed).toEqual([5, 6]);
     expect((await state.get('contacts', 'c1'))!.delivered.api?.version).toBe(6);
     expect(state.leases.size).toBe(0);
+  });
+  it('waits a little for a key another delivery is sending, then sends the newer version itself', async () => {
+    // Prepare: v5 of c1 is in flight when the delivery of v6 comes in
+    seed(state, 'c1', 5, { id: 'c1', name: 'Ada' });
+    const landed: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const writer: BatchTargetWriter = {
+      async writeBatch(changes) {
+        if (changes[0]!.version === 5) await gate;
+        landed.push(...changes.map((c) => c.version));
+        return new Map(changes.map((c) => [c.key, { status: 'written' as const }]));
+      },
+    };
+    const first = make(writer)(sqsEvent([msg('c1', 5)]));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    seed(state, 'c1', 6, { id: 'c1', name: 'Ada Lovelace' }, (await state.get('contacts', 'c1'))!.delivered);
+    const waits: number[] = [];
+    // While the second delivery waits for the lease, the first one's send ends.
+    const whileWaiting = async (ms: number) => {
+      waits.push(ms);
+      release();
+      await first;
+    };
+
+    // Act
+    const second = await make(writer, true, whileWaiting)(sqsEvent([msg('c1', 6)], 'n'));
+
+    // Assess
+    expect(second.batchItemFailures).toEqual([]);
+    expect(waits).toEqual([100]);
+    expect(landed).toEqual([5, 6]);
+    expect((await state.get('contacts', 'c1'))!.delivered.api?.version).toBe(6);
   });
 });
