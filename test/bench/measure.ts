@@ -138,6 +138,24 @@ function consumed(output: any): { table: string; units: number }[] | undefined {
   return list.map((c) => ({ table: String(c?.TableName ?? '?'), units: Number(c?.CapacityUnits ?? 0) }));
 }
 
+/**
+ * Read units of the items a BatchGetItem asked for and did not find, per table. AWS bills a read of a missing item as
+ * a read of a small one (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html:
+ * "If you perform a read operation on an item that doesn't exist, DynamoDB will still consume read throughput"), and
+ * DynamoDB Local reports them for GetItem but leaves them out of a BatchGetItem's ConsumedCapacity.
+ */
+function missingBatchReads(input: any, output: any): { table: string; units: number }[] {
+  const out: { table: string; units: number }[] = [];
+  for (const [table, request] of Object.entries<any>(input?.RequestItems ?? {})) {
+    const asked = request?.Keys?.length ?? 0;
+    const unprocessed = output?.UnprocessedKeys?.[table]?.Keys?.length ?? 0;
+    const found = output?.Responses?.[table]?.length ?? 0;
+    const missing = asked - unprocessed - found;
+    if (missing > 0) out.push({ table, units: missing * (request?.ConsistentRead ? 1 : 0.5) });
+  }
+  return out;
+}
+
 /** Counts every SDK command of the runtime's clients while `on` is true. */
 export class CallCounter {
   on = false;
@@ -184,7 +202,8 @@ export class CallCounter {
     const output = result?.output;
     s.items += itemsOf(command, input, output);
     if (isDynamo) {
-      const entries = consumed(output);
+      const reported = consumed(output);
+      const entries = reported && command === 'BatchGetItem' ? [...reported, ...missingBatchReads(input, output)] : reported;
       if (entries !== undefined) {
         s.measuredCalls++;
         for (const { table, units } of entries) {

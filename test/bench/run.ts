@@ -107,7 +107,7 @@ if (e2e) {
     ]),
     [
       'Counted by an initialize-step middleware on every SDK client of the runtime (the handlers use the same clients), from the first webhook sent to the last record delivered.',
-      'WRU/RRU: capacity reported by DynamoDB Local, which the middleware asks for with ReturnConsumedCapacity INDEXES (it includes the audit table\'s GSI writes; transactions count 2 per KB).',
+      'WRU/RRU: capacity reported by DynamoDB Local, which the middleware asks for with ReturnConsumedCapacity INDEXES (it includes the audit table\'s GSI writes; transactions count 2 per KB), plus the items a BatchGetItem did not find, which AWS bills and DynamoDB Local does not report (1 RRU each for a strongly consistent read).',
       'est. WRU: cross-check from JSON item sizes (1 per started KB, transactions 2×, no GSI writes); for UpdateItem only its key + values are known, a lower bound since the size of the whole item is billed. Failed conditional writes (errors) are billed on AWS too but report no capacity here.',
       `SQS billed requests: each started 64 KB of payload is one request. ReceiveMessage are the local event source mapping's polls (${num(receives?.calls ?? 0)}, of which ${num(receives?.empty ?? 0)} empty): on AWS the ESM's ReceiveMessage and DeleteMessageBatch calls are billed to the queue owner as SQS requests too (AWS knowledge center "Why are my Amazon SQS charges higher than expected?"); its idle long polls are a fixed monthly cost per queue, not per record, and the local poller (1 s waits, 10 messages per receive) only approximates its batching.`,
     ],
