@@ -33,6 +33,21 @@ class ScriptedWriter implements BatchTargetWriter {
   }
 }
 
+/** A target whose write of `version` hangs until released, as a slow HTTP request does; `landed` lists versions as writes end. */
+function slowFirstWrite(version: number) {
+  const landed: number[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const writer: BatchTargetWriter = {
+    async writeBatch(changes) {
+      if (changes[0]!.version === version) await gate;
+      landed.push(...changes.map((c) => c.version));
+      return new Map(changes.map((c) => [c.key, { status: 'written' as const }]));
+    },
+  };
+  return { writer, landed, release };
+}
+
 describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => {
   let state: InMemoryStateStore;
   let audit: InMemoryAuditLog;
@@ -147,19 +162,11 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(writer.calls[0]!.map((c) => [c.key, c.view.deleted])).toEqual([['gone', true]]);
   });
+
   it('never lets an older delivery land after a newer one: a key is sent by one delivery at a time', async () => {
     // Prepare: a target whose first write of c1 hangs until released, as a slow HTTP request does
     seed(state, 'c1', 5, { id: 'c1', name: 'Ada' });
-    const landed: number[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const writer: BatchTargetWriter = {
-      async writeBatch(changes) {
-        if (landed.length === 0 && changes[0]!.version === 5) await gate;
-        landed.push(...changes.map((c) => c.version));
-        return new Map(changes.map((c) => [c.key, { status: 'written' as const }]));
-      },
-    };
+    const { writer, landed, release } = slowFirstWrite(5);
 
     // Act: v6 is resolved while v5 is in flight; its delivery comes in, then is retried once v5 has landed
     const first = make(writer)(sqsEvent([msg('c1', 5)]));
@@ -178,19 +185,11 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect((await state.get('contacts', 'c1'))!.delivered.api?.version).toBe(6);
     expect(state.leases.size).toBe(0);
   });
+
   it('waits a little for a key another delivery is sending, then sends the newer version itself', async () => {
     // Prepare: v5 of c1 is in flight when the delivery of v6 comes in
     seed(state, 'c1', 5, { id: 'c1', name: 'Ada' });
-    const landed: number[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const writer: BatchTargetWriter = {
-      async writeBatch(changes) {
-        if (changes[0]!.version === 5) await gate;
-        landed.push(...changes.map((c) => c.version));
-        return new Map(changes.map((c) => [c.key, { status: 'written' as const }]));
-      },
-    };
+    const { writer, landed, release } = slowFirstWrite(5);
     const first = make(writer)(sqsEvent([msg('c1', 5)]));
     await new Promise((resolve) => setTimeout(resolve, 10));
     seed(state, 'c1', 6, { id: 'c1', name: 'Ada Lovelace' }, (await state.get('contacts', 'c1'))!.delivered);
