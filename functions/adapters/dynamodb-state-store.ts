@@ -51,6 +51,9 @@ export function flowTargets(flows: readonly { readonly id: string; readonly targ
   return Object.fromEntries(flows.map((f) => [f.id, f.targets.map((t) => t.id)]));
 }
 
+/** The condition that `:v` is newer than the marker's `#ver` (for a replay, at least as new); none yet counts as older. */
+const newerThanMarker = (replay: boolean) => (replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v');
+
 /**
  * UpdateItem input that records a delivery in the target's marker item unless that item already has the
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's tombstones. The
@@ -62,7 +65,7 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
   const removed = [...(note && note.replayedBy === undefined ? ['#by'] : []), ...(leaseOwner !== undefined ? ['sendOwner', 'sendUntil'] : [])];
   // A marker may exist with only a remote id, a create claim or a send lease (no version yet). A replay writes the
   // same version again; nothing ever moves the marker back.
-  const versionCondition = replay ? 'attribute_not_exists(#ver) OR #ver <= :v' : 'attribute_not_exists(#ver) OR #ver < :v';
+  const versionCondition = newerThanMarker(replay);
   return {
     TableName: tableName,
     Key: { pk: deliveredPk(flow, targetId, key) },
@@ -234,7 +237,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
           TableName: this.tableName,
           Key: { pk },
           UpdateExpression: 'SET sendOwner = :o, sendUntil = :u',
-          ConditionExpression: `(attribute_not_exists(sendUntil) OR sendUntil < :now OR sendOwner = :o) AND (attribute_not_exists(#ver) OR #ver ${replay ? '<=' : '<'} :v)`,
+          ConditionExpression: `(attribute_not_exists(sendUntil) OR sendUntil < :now OR sendOwner = :o) AND (${newerThanMarker(replay)})`,
           ExpressionAttributeNames: { '#ver': 'version' },
           ExpressionAttributeValues: { ':o': owner, ':u': until, ':now': now, ':v': version },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -101,20 +101,17 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
       // One owner per invocation: a retried key of this batch may take its own lease again.
       const owner = randomUUID();
-      const leased: typeof toWrite = [];
-      await Promise.all(
-        toWrite.map(async (w) => {
-          const { group, state } = w;
-          const claim = await batch.attempt(group.messageIds, 'taking the send lease failed', () => claimSoon(group, state.version));
-          if (claim === undefined) failed++;
-          else if (claim === 'claimed') leased.push(w);
-          else if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
-          else {
-            failed++;
-            batch.fail(group.messageIds, `another delivery of ${group.key} to "${targetId}" is in flight`);
-          }
-        }),
-      );
+      const claims = await Promise.all(toWrite.map(({ group, state }) => batch.attempt(group.messageIds, 'taking the send lease failed', () => claimSoon(group, state.version))));
+      const leased = toWrite.filter(({ group, state }, i) => {
+        const claim = claims[i];
+        if (claim === 'claimed') return true;
+        if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
+        else {
+          failed++;
+          if (claim === 'taken') batch.fail(group.messageIds, `another delivery of ${group.key} to "${targetId}" is in flight`);
+        }
+        return false;
+      });
       toWrite.splice(0, toWrite.length, ...leased);
 
       let rejected = 0;
