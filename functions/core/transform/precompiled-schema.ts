@@ -1,15 +1,16 @@
 import { fullFormats } from 'ajv-formats/dist/formats';
 import equal from 'ajv/dist/runtime/equal';
 import ucs2length from 'ajv/dist/runtime/ucs2length';
-import uri from 'ajv/dist/runtime/uri';
 import ValidationError from 'ajv/dist/runtime/validation_error';
 import type { SchemaValidator } from './transform-core';
 
-/** What ajv's standalone code requires at run time, instead of ajv itself. */
+/**
+ * What ajv's standalone code requires at run time, instead of ajv itself. Its URI resolver (`ajv/dist/runtime/uri`,
+ * 18 KB of fast-uri) resolves `$id`s and `$ref`s while compiling, at synth; the generated code does not require it.
+ */
 const RUNTIME: Readonly<Record<string, unknown>> = {
   'ajv/dist/runtime/equal': { default: equal },
   'ajv/dist/runtime/ucs2length': { default: ucs2length },
-  'ajv/dist/runtime/uri': { default: uri },
   'ajv/dist/runtime/validation_error': { default: ValidationError },
   'ajv-formats/dist/formats': { fullFormats },
 };

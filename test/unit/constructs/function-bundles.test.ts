@@ -117,8 +117,9 @@ describe('function bundles', () => {
       functionBundle('webhook-capture', debezium, { sourceId: 'cdc' }),
     ]);
 
-    // Assess: the schema was compiled at synth; ajv's runtime helpers stay, its compiler does not.
+    // Assess: the schema was compiled at synth; ajv's runtime helpers stay, its compiler and URI resolver do not.
     expect(holds(admin, 'node_modules/ajv/dist/compile/')).toBe(false);
+    expect(holds(admin, 'node_modules/fast-uri/')).toBe(false);
     expect(admin.staticExternals).toEqual([]);
     expect(holds(json, 'functions/core/capture/debezium')).toBe(false);
     expect(holds(cdc, 'functions/core/capture/debezium')).toBe(true);

@@ -13,6 +13,18 @@ const SCHEMAS: Record<string, Record<string, unknown>> = {
     unevaluatedProperties: false,
   },
   'draft 2019-09': { $schema: 'https://json-schema.org/draft/2019-09/schema', type: 'object', properties: { tags: { type: 'array', uniqueItems: true, items: { enum: ['a', 'b'] } } }, unevaluatedProperties: false },
+  // References resolved by URI: ajv resolves them while compiling, so the generated code needs no URI resolver.
+  'draft 2020-12, $id and references': {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://schemas.example/contact',
+    type: 'object',
+    properties: { id: { $ref: '#/$defs/id' }, owner: { $ref: 'https://schemas.example/person' }, tags: { $ref: '#tags' } },
+    $defs: {
+      id: { type: 'string', minLength: 2 },
+      person: { $id: 'https://schemas.example/person', type: 'object', required: ['email'], properties: { email: { type: 'string', format: 'email' } } },
+      tags: { $anchor: 'tags', type: 'array', items: { type: 'string' }, uniqueItems: true },
+    },
+  },
   'draft-07': { type: 'object', properties: { age: { type: 'integer', minimum: 0 }, kind: { const: 'x' } }, additionalProperties: false },
 };
 
@@ -21,6 +33,8 @@ const RECORDS: Record<string, unknown>[] = [
   { id: 'c', email: 'nope', site: 'not a uri', at: 'yesterday', extra: 1 },
   { tags: ['a', 'a', 'c'], age: -1, kind: 'y', other: true },
   { id: '😀', email: 'b@example.com' },
+  { id: 'c2', owner: { email: 'nope' }, tags: ['a', 'a'] },
+  { id: 'c3', owner: { email: 'o@example.com' }, tags: ['a', 'b'] },
 ];
 
 describe('JSON Schema compiled at synth', () => {
