@@ -1,5 +1,6 @@
-import { BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PulledKey, PullRunState, PullStateStore, SeenList } from '../ports';
+import { batchGetAll } from './dynamodb-batch-get';
 import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbPullStateStoreOptions {
@@ -157,18 +158,7 @@ export class DynamoDbPullStateStore implements PullStateStore {
   }
 
   private async batchGet(pks: readonly string[], size: number): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    for (const part of chunk(pks, size)) {
-      let pending: Record<string, unknown>[] = part.map((pk) => ({ pk }));
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > this.retry.maxAttempts) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed after ${this.retry.maxAttempts} attempts`);
-        if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-        // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
-        const result = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-        out.push(...((result.Responses?.[this.tableName] ?? []) as Record<string, unknown>[]));
-        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-      }
-    }
+    const out = await batchGetAll(this.client, this.tableName, pks.map((pk) => ({ pk })), this.retry, { size });
     // BatchGetItem answers in any order; callers of chunks expect index order.
     const order = new Map(pks.map((pk, i) => [pk, i]));
     return out.sort((a, b) => (order.get(String(a.pk)) ?? 0) - (order.get(String(b.pk)) ?? 0));

@@ -1,12 +1,13 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
 import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
-import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { batchGetAll } from './dynamodb-batch-get';
+import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -124,35 +125,23 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
 
     const states = new Map<string, StoredState>();
     const markers = new Map<string, Record<string, StoredState['delivered'][string]>>();
-    for (const part of chunk(pks, 100)) {
-      let pending: Record<string, unknown>[] = part.map((pk) => ({ pk }));
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > this.retry.maxAttempts) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed after ${this.retry.maxAttempts} attempts`);
-        if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-        // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
-        const result = await this.client.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
-          );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          const marker = markerOf.get(item.pk as string);
-          if (marker) {
-            // A marker holding only a create claim or a send lease records no delivery.
-            if (item.version === undefined && typeof item.remoteId !== 'string') continue;
-            const byTarget = markers.get(marker.key) ?? {};
-            byTarget[marker.targetId] = {
-              version: item.version === undefined ? 0 : Number(item.version),
-              hash: (item.hash as string | undefined) ?? '',
-              ...(typeof item.remoteId === 'string' ? { remoteId: item.remoteId } : {}),
-              ...(typeof item.at === 'number' ? { at: item.at, eventIds: Array.isArray(item.ev) ? (item.ev as string[]) : [] } : {}),
-              ...(typeof item.by === 'string' ? { replayedBy: item.by } : {}),
-            };
-            markers.set(marker.key, byTarget);
-          } else {
-            const state = this.fromItem(item);
-            states.set(state.key, state);
-          }
-        }
-        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    for (const item of await batchGetAll(this.client, this.tableName, pks.map((pk) => ({ pk })), this.retry)) {
+      const marker = markerOf.get(item.pk as string);
+      if (marker) {
+        // A marker holding only a create claim or a send lease records no delivery.
+        if (item.version === undefined && typeof item.remoteId !== 'string') continue;
+        const byTarget = markers.get(marker.key) ?? {};
+        byTarget[marker.targetId] = {
+          version: item.version === undefined ? 0 : Number(item.version),
+          hash: (item.hash as string | undefined) ?? '',
+          ...(typeof item.remoteId === 'string' ? { remoteId: item.remoteId } : {}),
+          ...(typeof item.at === 'number' ? { at: item.at, eventIds: Array.isArray(item.ev) ? (item.ev as string[]) : [] } : {}),
+          ...(typeof item.by === 'string' ? { replayedBy: item.by } : {}),
+        };
+        markers.set(marker.key, byTarget);
+      } else {
+        const state = this.fromItem(item);
+        states.set(state.key, state);
       }
     }
 
