@@ -2,8 +2,10 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocu
 import { ORIGIN_MARKER_ATTRIBUTE, readMarker } from '../core/capture/dynamodb-stream';
 import { contentHash } from '../core/envelope';
 import type { LogPort, StoredState, TargetItemMarkers, TargetWrite, TargetWriter } from '../ports';
+import { batchGetAll } from './dynamodb-batch-get';
 import { deliveredPk, deliveredUpdate } from './dynamodb-state-store';
-import { errorName } from './retry';
+import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { AfterWriteReads } from './after-write-reads';
 
 /** Attribute of a target item holding syncline's origin marker (the one a stream capture reads). */
 export const MARKER_ATTRIBUTE = ORIGIN_MARKER_ATTRIBUTE;
@@ -22,6 +24,8 @@ export interface DynamoDbTargetWriterOptions {
   readonly tableName: string;
   /** Partition key attribute of the target table. */
   readonly keyAttribute: string;
+  /** Backoff of tombstone reads that DynamoDB left unprocessed. */
+  readonly retry?: RetryOptions;
 }
 
 /** Event ids a target item's marker keeps of a delivery, for lineage (the first ones of a coalesced group). */
@@ -38,7 +42,8 @@ const NOTED_EVENT_IDS = 3;
  * target's tombstone (the delivered marker item of the state table), then deletes; an upsert that found no item
  * reads that tombstone (strongly consistent) and, when a newer delete is recorded, takes its write back (only while
  * the item still holds its own version). An upsert that replaced an item needs no read: a delete racing it finds
- * the item and is decided by the version condition. The read costs only writes that create an item.
+ * the item and is decided by the version condition. The read costs only writes that create an item, and the writes
+ * of one delivery batch that create items share one BatchGetItem (AfterWriteReads).
  *
  * An existing item without a marker (written outside syncline) is overwritten. When the table is also a stream
  * source of the flow, that outside write is already in the stream with its own image: it is captured and merged
@@ -50,6 +55,8 @@ export class DynamoDbTargetWriter implements TargetWriter {
   private readonly stateTable: string;
   private readonly tableName: string;
   private readonly keyAttribute: string;
+  private readonly retry: ResolvedRetry;
+  private readonly tombstones: AfterWriteReads<number>;
 
   constructor(options: DynamoDbTargetWriterOptions) {
     this.client = options.client;
@@ -57,12 +64,15 @@ export class DynamoDbTargetWriter implements TargetWriter {
     this.stateTable = options.stateTable;
     this.tableName = options.tableName;
     this.keyAttribute = options.keyAttribute;
+    this.retry = resolveRetry(options.retry);
+    this.tombstones = new AfterWriteReads((pks) => this.tombstoneVersions(pks));
   }
 
   async write(change: TargetWrite): Promise<'written' | 'skipped'> {
-    const { key, version, view } = change;
+    const { flow, targetId, key, version, view } = change;
     const item = view.data ? { ...view.data, [this.keyAttribute]: key } : undefined;
     if (view.deleted || !item) return this.remove(change);
+    const putAnswered = this.tombstones.join();
     let old: Record<string, unknown> | undefined;
     try {
       const put = await this.targetClient.send(
@@ -70,12 +80,16 @@ export class DynamoDbTargetWriter implements TargetWriter {
       );
       old = put.Attributes;
     } catch (err) {
+      void putAnswered();
       // The target already has this version or a newer one.
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       return 'skipped';
     }
-    if (old !== undefined) return 'written';
-    const deleted = await this.tombstoneVersion(change);
+    if (old !== undefined) {
+      void putAnswered();
+      return 'written';
+    }
+    const deleted = await putAnswered(deliveredPk(flow, targetId, key));
     if (deleted !== undefined && deleted > version) {
       await this.undo(key, version);
       return 'skipped';
@@ -100,7 +114,8 @@ export class DynamoDbTargetWriter implements TargetWriter {
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       // The same version recorded is a retry whose delete may not have happened yet: delete again.
-      const recorded = await this.tombstoneVersion(change);
+      const pk = deliveredPk(flow, targetId, key);
+      const recorded = (await this.tombstoneVersions([pk])).get(pk);
       if (recorded !== undefined && recorded > version) return 'skipped';
     }
     try {
@@ -112,18 +127,10 @@ export class DynamoDbTargetWriter implements TargetWriter {
     }
   }
 
-  /** The version the target's tombstone (or an earlier release's delivered marker) records, read strongly consistent. */
-  private async tombstoneVersion(change: TargetWrite): Promise<number | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.stateTable,
-        Key: { pk: deliveredPk(change.flow, change.targetId, change.key) },
-        ConsistentRead: true,
-        ProjectionExpression: '#ver',
-        ExpressionAttributeNames: { '#ver': 'version' },
-      }),
-    );
-    return typeof Item?.version === 'number' ? Item.version : undefined;
+  /** The versions the targets' tombstones (or an earlier release's delivered markers) record, read strongly consistent. */
+  private async tombstoneVersions(pks: readonly string[]): Promise<Map<string, number>> {
+    const items = await batchGetAll(this.client, this.stateTable, pks.map((pk) => ({ pk })), this.retry, { attributes: ['pk', 'version'] });
+    return new Map(items.flatMap((i) => (typeof i.version === 'number' ? [[String(i.pk), i.version] as const] : [])));
   }
 
   /**

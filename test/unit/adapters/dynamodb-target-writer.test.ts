@@ -1,7 +1,7 @@
 import { contentHash } from '../../../functions/core/envelope';
 import 'aws-sdk-client-mock-vitest/extend';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTargetWriter } from '../../../functions/adapters/dynamodb-target-writer';
@@ -23,6 +23,9 @@ const change = (deleted = false, version = 7): TargetWrite => ({
 
 const conditionFailed = (item?: Record<string, unknown>) =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(item ? { Item: item as never } : {}) });
+
+/** The answer of a tombstone read: the delivered marker of c1 at `version`, or none. */
+const tombstone = (version?: number) => ({ Responses: { state: version === undefined ? [] : [{ pk: '~delivered#contacts#replica#c1', version }] } });
 
 const writer = () => new DynamoDbTargetWriter({ client, stateTable: 'state', tableName: TABLE_ARN, keyAttribute: 'id' });
 
@@ -59,7 +62,7 @@ describe('DynamoDbTargetWriter', () => {
     const target = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
     const seen: string[] = [];
     ddb.on(PutCommand).callsFake(async (_input, getClient) => { seen.push(`put:${await getClient().config.region()}`); return {}; });
-    ddb.on(GetCommand).callsFake(async (_input, getClient) => { seen.push(`get:${await getClient().config.region()}`); return {}; });
+    ddb.on(BatchGetCommand).callsFake(async (_input, getClient) => { seen.push(`get:${await getClient().config.region()}`); return tombstone(); });
     const regional = new DynamoDbTargetWriter({ client, targetClient: target, stateTable: 'state', tableName: TABLE_ARN, keyAttribute: 'id' });
 
     // Act
@@ -72,7 +75,7 @@ describe('DynamoDbTargetWriter', () => {
   it("writes the winning change's seq and id into the marker when given", async () => {
     // Prepare
     ddb.on(PutCommand).resolves({});
-    ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves(tombstone());
 
     // Act
     await writer().write({ ...change(), clock: { seq: '42', id: 'evt-1' } });
@@ -127,7 +130,7 @@ describe('DynamoDbTargetWriter', () => {
     // Prepare
     ddb.on(UpdateCommand).rejects(conditionFailed());
     ddb.on(DeleteCommand).resolves({});
-    ddb.on(GetCommand).resolvesOnce({ Item: { version: 7 } }).resolvesOnce({ Item: { version: 9 } });
+    ddb.on(BatchGetCommand).resolvesOnce(tombstone(7)).resolvesOnce(tombstone(9));
 
     // Act
     const retry = await writer().write(change(true));
@@ -153,7 +156,7 @@ describe('DynamoDbTargetWriter', () => {
   it('takes its write back when it created the item and a newer delete is recorded (an older upsert after a newer delete)', async () => {
     // Prepare: the item was deleted at version 8, so the put of version 7 found no item and succeeded.
     ddb.on(PutCommand).resolves({});
-    ddb.on(GetCommand).resolves({ Item: { version: 8 } });
+    ddb.on(BatchGetCommand).resolves(tombstone(8));
     ddb.on(DeleteCommand).resolves({});
 
     // Act
@@ -161,14 +164,14 @@ describe('DynamoDbTargetWriter', () => {
 
     // Assess: deleted again, but only while the item still holds version 7.
     expect(outcome).toBe('skipped');
-    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: 'state', Key: { pk: '~delivered#contacts#replica#c1' }, ConsistentRead: true });
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, { RequestItems: { state: expect.objectContaining({ Keys: [{ pk: '~delivered#contacts#replica#c1' }], ConsistentRead: true }) } });
     expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: TABLE_ARN, Key: { id: 'c1' }, ConditionExpression: '#s.#ver = :v', ExpressionAttributeValues: { ':v': 7 } });
   });
 
   it('keeps the item it created when the tombstone is older or absent', async () => {
     // Prepare
     ddb.on(PutCommand).resolves({});
-    ddb.on(GetCommand).resolvesOnce({ Item: { version: 5 } }).resolvesOnce({});
+    ddb.on(BatchGetCommand).resolvesOnce(tombstone(5)).resolvesOnce(tombstone());
 
     // Act / Assess
     expect(await writer().write(change())).toBe('written');
@@ -182,6 +185,44 @@ describe('DynamoDbTargetWriter', () => {
 
     // Act / Assess
     await expect(writer().write(change())).rejects.toThrow('throttled');
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb).not.toHaveReceivedCommand(BatchGetCommand);
+  });
+
+  it('reads the tombstones of the items a batch creates with one BatchGetItem, once every put of the batch is answered', async () => {
+    // Prepare: c1 replaces an item, c2 and c3 create theirs; c3 was deleted at version 8 meanwhile.
+    const w = writer();
+    ddb.on(PutCommand).callsFake(async (input: { Item: { id: string } }) => {
+      if (input.Item.id === 'c3') await new Promise((r) => setTimeout(r, 20));
+      return input.Item.id === 'c1' ? { Attributes: { id: 'c1' } } : {};
+    });
+    ddb.on(BatchGetCommand).resolves({ Responses: { state: [{ pk: '~delivered#contacts#replica#c3', version: 8 }] } });
+    ddb.on(DeleteCommand).resolves({});
+    const of = (key: string): TargetWrite => ({ ...change(), key, view: { ...change().view, data: { id: key, name: 'Ada' } } });
+
+    // Act: started together, as a delivery batch starts them.
+    const outcomes = await Promise.all(['c1', 'c2', 'c3'].map((key) => w.write(of(key))));
+
+    // Assess: c2's read waited for c3's slower put, and both went out in one call.
+    expect(outcomes).toEqual(['written', 'written', 'skipped']);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    const read = ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems!.state!;
+    expect(read.Keys).toEqual([{ pk: '~delivered#contacts#replica#c2' }, { pk: '~delivered#contacts#replica#c3' }]);
+    expect(read.ConsistentRead).toBe(true);
+    expect(ddb).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { id: 'c3' }, ConditionExpression: '#s.#ver = :v' });
+  });
+
+  it('fails the writes that wait for a tombstone read that fails, so their messages are retried', async () => {
+    // Prepare
+    const w = writer();
+    ddb.on(PutCommand).callsFake(async (input: { Item: { id: string } }) => (input.Item.id === 'c1' ? { Attributes: { id: 'c1' } } : {}));
+    ddb.on(BatchGetCommand).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const of = (key: string): TargetWrite => ({ ...change(), key, view: { ...change().view, data: { id: key, name: 'Ada' } } });
+
+    // Act
+    const outcomes = await Promise.allSettled(['c1', 'c2'].map((key) => w.write(of(key))));
+
+    // Assess: the write that replaced an item needed no read and stands.
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
   });
 });
