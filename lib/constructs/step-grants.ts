@@ -78,10 +78,10 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       break;
     case 'deliver': {
       const targetId = f.targetId as string;
+      // State and markers are read with BatchGetItem (a DynamoDB target's tombstones too, after the puts that create items).
       grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
-      // The delivery records only its own target's markers; a DynamoDB target's are its tombstones, read back too.
-      const dynamodb = flow.targets.find((t) => t.id === targetId)?.type === 'dynamodb';
-      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:UpdateItem', ...(dynamodb ? ['dynamodb:GetItem'] : [])], leadingKeys: [`~delivered#${flowId}#${targetId}#*`] });
+      // The delivery records only its own target's markers.
+      grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:UpdateItem'], leadingKeys: [`~delivered#${flowId}#${targetId}#*`] });
       append(store.audit, 'audit');
       grantTarget(ctx, targetId, fn);
       break;

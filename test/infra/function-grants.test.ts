@@ -66,7 +66,7 @@ describe('each function of a flow is granted exactly the actions its code calls'
     transform: [...BASE, ...CONSUME, 'dynamodb:BatchWriteItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
     resolve: [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     'conflict-sweep': [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject', 'sqs:SendMessage'],
-    'deliver-replica': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 'sqs:SendMessage'],
+    'deliver-replica': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 'sqs:SendMessage'],
     'deliver-lake': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     'deliver-bus': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     'deliver-jira': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
