@@ -1,3 +1,5 @@
+import { timerSleep, type Sleep } from '../ports';
+
 /** A token bucket: `ratePerSecond` tokens a second, holding at most `burst`; `take()` waits for a token. */
 export class TokenBucket {
   private tokens: number;
@@ -8,7 +10,7 @@ export class TokenBucket {
     private readonly ratePerSecond: number,
     private readonly burst: number = Math.max(1, Math.floor(ratePerSecond)),
     private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly sleep: Sleep = timerSleep,
   ) {
     if (!(ratePerSecond > 0)) throw new Error('rate must be positive');
     this.tokens = this.burst;

@@ -1,3 +1,5 @@
+import { timerSleep, type Sleep } from '../ports';
+
 export { isRefusedItem, safeErrorText } from '../core/error-text';
 
 /** Backoff settings shared by the batch adapters; tests pass `sleep` to avoid waiting. */
@@ -8,24 +10,23 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Largest backoff ceiling in ms. @default 5000 */
   readonly maxDelayMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: Sleep;
 }
 
 export interface ResolvedRetry {
   readonly maxAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
-  readonly sleep: (ms: number) => Promise<void>;
+  readonly sleep: Sleep;
 }
 
-export const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function resolveRetry(options: RetryOptions = {}): ResolvedRetry {
   return {
     maxAttempts: options.maxAttempts ?? 8,
     baseDelayMs: options.baseDelayMs ?? 50,
     maxDelayMs: options.maxDelayMs ?? 5000,
-    sleep: options.sleep ?? defaultSleep,
+    sleep: options.sleep ?? timerSleep,
   };
 }
 

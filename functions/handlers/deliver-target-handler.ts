@@ -11,10 +11,12 @@ import {
   type MetricsPort,
   type Publisher,
   type SendLeases,
+  type Sleep,
   type StateStore,
   type StoredState,
   type TargetWrite,
   telemetryOf,
+  timerSleep,
 } from '../ports';
 import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
 import { describeError, readStates, runSqsBatch } from './sqs-batch';
@@ -29,7 +31,7 @@ export interface DeliverTargetDeps {
   /** How long a delivery holds a key's lease; by default the delivery function's timeout, which no send outlives. */
   readonly leaseMs?: number;
   /** Waits between tries of a lease another delivery holds (tests pass one that does not wait). */
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: Sleep;
   readonly writer: BatchTargetWriter;
   readonly audit: AuditLog;
   /**
@@ -62,7 +64,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
   const target = flow.targets.find((t) => t.id === targetId);
   if (!target) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
   const leaseMs = deps.leaseMs ?? deliverySizing(target).timeoutSeconds * 1000;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = deps.sleep ?? timerSleep;
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {

@@ -255,6 +255,9 @@ export interface Clock {
   now(): number;
 }
 
+/** Waits `ms`; tests pass one that does not. */
+export type Sleep = (ms: number) => Promise<void>;
+
 /** Optional: removes a dedup claim so a request whose processing failed can be retried by its sender. */
 export interface DedupRelease {
   release(scope: string, id: string): Promise<void>;
@@ -302,6 +305,7 @@ export interface MetricsPort {
 export const noopLogger: LogPort = { debug() {}, info() {}, warn() {}, error() {} };
 export const noopMetrics: MetricsPort = { count() {} };
 export const systemClock: Clock = { now: () => Date.now() };
+export const timerSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A handler's clock, logger and metrics, with the system clock and no-op telemetry where none is given. */
 export function telemetryOf(deps: { readonly clock?: Clock; readonly logger?: LogPort; readonly metrics?: MetricsPort }): {
