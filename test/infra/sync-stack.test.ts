@@ -235,10 +235,10 @@ describe('IAM: each function gets only what its step needs', () => {
     for (const other of [r.webhookSecret, r.hashKey, r.dedup, r.quarantine, r.target]) expect(actionsOn('resolve', other)).toEqual([]);
   });
 
-  it("deliver: reads state, records and reads back its target's tombstones, puts and deletes on its target table only", () => {
+  it("deliver: reads state, records its target's tombstones and reads them back in batches, puts and deletes on its target table only", () => {
     const r = ids();
     expect(actionsOn('deliver-replica', r.target).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
-    expect(actionsOn('deliver-replica', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOn('deliver-replica', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('deliver-replica', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     for (const other of [r.webhookSecret, r.hashKey, r.dedup, r.conflicts, r.quarantine, r.queue('resolve')]) expect(actionsOn('deliver-replica', other)).toEqual([]);
   });
