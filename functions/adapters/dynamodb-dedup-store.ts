@@ -1,6 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock, DedupRelease, DedupStore } from '../ports';
 import { systemClock } from '../ports';
+import { conditionFailedItem } from './dynamodb-condition';
 import { errorName } from './retry';
 
 export interface DynamoDbDedupStoreOptions {
@@ -40,8 +41,7 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
       return 'claimed';
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      // DynamoDB Local may not return the old item: read it.
-      const old = (err as { Item?: Record<string, unknown> }).Item ?? (await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }))).Item;
+      const old = await conditionFailedItem(err, this.client, this.tableName, { pk });
       return old?.pending === true ? 'pending' : 'duplicate';
     }
   }

@@ -1,12 +1,11 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
 import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
+import { conditionFailedItem } from './dynamodb-condition';
 import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface DynamoDbStateStoreOptions {
@@ -235,10 +234,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       return 'claimed';
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      // The old item comes back in the low-level form (the document client does not convert errors); DynamoDB Local
-      // may not return it at all: then read it.
-      const returned = (err as { Item?: Record<string, AttributeValue> }).Item;
-      const old = returned ? unmarshall(returned) : (await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }))).Item;
+      const old = await conditionFailedItem(err, this.client, this.tableName, { pk });
       const delivered = Number(old?.version ?? 0);
       return delivered > version || (delivered === version && !replay) ? 'delivered' : 'taken';
     }
@@ -288,11 +284,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       return 'claimed';
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      const old = (err as { Item?: Record<string, unknown> }).Item;
-      if (typeof old?.remoteId === 'string') return { remoteId: old.remoteId };
-      // DynamoDB Local may not return the old item: read it.
-      const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: deliveredPk(flow, targetId, key) }, ConsistentRead: true }));
-      return typeof Item?.remoteId === 'string' ? { remoteId: Item.remoteId } : 'taken';
+      const old = await conditionFailedItem(err, this.client, this.tableName, { pk: deliveredPk(flow, targetId, key) });
+      return typeof old?.remoteId === 'string' ? { remoteId: old.remoteId } : 'taken';
     }
   }
 

@@ -21,7 +21,8 @@ describe('DynamoDbDedupStore', () => {
   it('claims an id as pending, tells a pending claim from a confirmed one, and confirms with the TTL', async () => {
     // Prepare
     const old = (item: Record<string, unknown>) => Object.assign(ccf(), { Item: item });
-    ddb.on(PutCommand).resolvesOnce({}).rejectsOnce(old({ pk: 'contacts/crm#msg_1', pending: true })).rejectsOnce(old({ pk: 'contacts/crm#msg_1' })).rejects(ccf());
+    // The old item comes in DynamoDB's low-level form: the document client does not convert errors.
+    ddb.on(PutCommand).resolvesOnce({}).rejectsOnce(old({ pk: { S: 'contacts/crm#msg_1' }, pending: { BOOL: true } })).rejectsOnce(old({ pk: { S: 'contacts/crm#msg_1' } })).rejects(ccf());
     ddb.on(GetCommand).resolves({ Item: { pk: 'contacts/crm#msg_1', pending: true } });
     ddb.on(UpdateCommand).resolves({});
     const store = new DynamoDbDedupStore({ client, tableName: 'dedup', clock });

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClientFor } from '../../functions/adapters/clients';
+import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
+import { createStoreTables, integrationClients } from '../support/local-servers';
+
+describe('webhook id claims on DynamoDB Local', () => {
+  const clients = integrationClients();
+  const doc = documentClientFor(clients.dynamodb);
+  let now = Date.UTC(2026, 0, 15);
+  let store: DynamoDbDedupStore;
+
+  beforeAll(async () => {
+    const tables = await createStoreTables(clients);
+    store = new DynamoDbDedupStore({ client: doc, tableName: tables.dedup, clock: { now: () => now } });
+  });
+  afterAll(() => clients.destroy());
+
+  it('tells a claim still being captured (a retry must wait) from a confirmed one (a duplicate)', async () => {
+    // Act
+    const first = await store.claim('contacts/crm', 'msg_1', 60);
+    const whileCapturing = await store.claim('contacts/crm', 'msg_1', 60);
+    await store.confirm('contacts/crm', 'msg_1', 86_400);
+    const afterConfirm = await store.claim('contacts/crm', 'msg_1', 60);
+
+    // Assess
+    expect([first, whileCapturing, afterConfirm]).toEqual(['claimed', 'pending', 'duplicate']);
+  });
+
+  it('lets a retry take a claim whose capture died, once the claim has expired', async () => {
+    // Prepare: captured by a process that crashed before confirming.
+    await store.claim('contacts/crm', 'msg_2', 60);
+
+    // Act
+    const soon = await store.claim('contacts/crm', 'msg_2', 60);
+    now += 61_000;
+    const later = await store.claim('contacts/crm', 'msg_2', 60);
+
+    // Assess
+    expect([soon, later]).toEqual(['pending', 'claimed']);
+  });
+});
