@@ -31,9 +31,17 @@ type Taint = Map<string, TaintTrail[]>;
 const within = (a: string, b: string) => a === b || a.startsWith(`${b}.`);
 const overlaps = (a: string, b: string) => within(a, b) || within(b, a);
 
+/**
+ * Adds trails to a path, one per declared raw field: the shortest found. Every way a field reaches a path would grow
+ * exponentially with a chain of computes that each read the whole record; one route per raw field names the leak.
+ */
 function add(taint: Taint, path: string, trails: readonly TaintTrail[]): void {
   const list = taint.get(path) ?? [];
-  for (const t of trails) if (!list.some((x) => x.raw === t.raw && x.hops.join() === t.hops.join())) list.push(t);
+  for (const t of trails) {
+    const i = list.findIndex((x) => x.raw === t.raw);
+    if (i < 0) list.push(t);
+    else if (t.hops.length < list[i]!.hops.length) list[i] = t;
+  }
   taint.set(path, list);
 }
 
@@ -110,12 +118,13 @@ function followTransform(flow: Pick<FlowConfig, 'transform'>, start: Taint): Tai
     } catch {
       continue;
     }
-    const from: TaintTrail[] = [];
+    const from: Taint = new Map();
     for (const [path, trails] of taint) {
-      if (reads.whole || [...reads.paths].some((r) => overlaps(r, path))) from.push(...hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
+      if (reads.whole || [...reads.paths].some((r) => overlaps(r, path))) add(from, field, hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
     }
     for (const p of [...taint.keys()]) if (within(p, field)) taint.delete(p);
-    if (from.length > 0) add(taint, field, from);
+    const computed = from.get(field);
+    if (computed) add(taint, field, computed);
   }
   // filter drops records, not fields: no effect. mask clears what it covers.
   for (const m of Object.keys(t.mask ?? {})) for (const p of [...taint.keys()]) if (within(p, m)) taint.delete(p);

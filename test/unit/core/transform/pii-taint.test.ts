@@ -98,6 +98,18 @@ describe('PII taint through each transform step', () => {
     ]);
   });
 
+  it('names one route per declared field and field, however many computes chain the record', () => {
+    // Prepare: 30 computes, each reading the whole record (every earlier one among it).
+    const compute = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`c${i}`, '$string($)']));
+
+    // Act
+    const leaks = piiLeaks(flowOf({ pii: ['email', 'ssn'], transform: { compute } }));
+
+    // Assess: email, ssn and the 30 computed fields, each from 2 declared fields.
+    expect(leaks).toHaveLength(2 + 30 * 2);
+    expect(leaks.find((l) => l.field === 'c29' && l.raw === 'ssn')!.route).toBe('ssn → c29 (compute reads the whole record) → replica');
+  });
+
   it('a computed field overwriting a tainted one with untainted data clears it', () => {
     expect(routes({ pii: ['email'], transform: { compute: { email: '"hidden"' } } })).toEqual([]);
   });
