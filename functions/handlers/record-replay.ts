@@ -58,6 +58,8 @@ export interface ReplayAnswer {
   readonly notFound: readonly string[];
   /** The window's selection continues after this key (ask again with `after`). */
   readonly next?: string;
+  /** By time: the earliest last-change time the audit retention still holds (windows before it select nothing). */
+  readonly retainedSince?: number;
   /** How keys were selected: by key, or from the audit trail's time index (never a scan of the state table). */
   readonly selection: 'keys' | 'audit-time-index';
   /** Where the selection may miss keys, e.g. changes older than the audit retention. */
@@ -92,6 +94,7 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
   const notes: string[] = [];
   let keys: string[];
   let next: string | undefined;
+  let retainedSince: number | undefined;
   if (req.keys) keys = [...new Set(req.keys)];
   else {
     if (flow.audit.level === 'errors') {
@@ -99,8 +102,10 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
     }
     const since = req.since!;
     const oldest = now - flow.audit.retentionDays * 86_400_000;
+    retainedSince = oldest;
     if (since < oldest) notes.push(`changes before ${new Date(oldest).toISOString()} are past the audit retention (${flow.audit.retentionDays} days) and are not selected`);
-    const entries = await deps.audit.between(flow.id, since, req.until!);
+    // A window wholly past the retention holds nothing to select.
+    const entries = req.until! < oldest ? [] : await deps.audit.between(flow.id, Math.max(since, oldest), req.until!);
     const candidates = [...new Set(entries.filter((e) => e.step === 'resolve' && (e.outcome === 'won' || e.outcome === 'conflict')).map((e) => e.key))]
       .filter((k) => k !== '' && (req.after === undefined || k > req.after))
       .sort();
@@ -150,6 +155,7 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
     keys: chosen,
     notFound,
     ...(next !== undefined ? { next } : {}),
+    ...(retainedSince !== undefined ? { retainedSince } : {}),
     selection: req.keys ? 'keys' : 'audit-time-index',
     notes,
     ...(req.dryRun ? {} : { by }),

@@ -42,6 +42,9 @@ export class ReplayInterrupted extends SynclineError {
  * Replays in chunks: given keys 100 per request; a time window one hour per request, each hour paged by key.
  * A chunk replays again when run again, so an interrupted replay is simply run again (from the hour it reached).
  */
+/** The start of the replay answer's note on windows past the audit retention (functions/handlers/record-replay.ts). */
+const RETENTION_NOTE = 'changes before ';
+
 export async function replayInChunks(target: SynclineTarget, flowId: string, req: ReplayRequest, progress: Progress): Promise<ReplayResult> {
   const path = `/flows/${encodeURIComponent(flowId)}/replay`;
   const common = { ...(req.targets ? { targets: req.targets } : {}), dryRun: req.dryRun, ...(req.by ? { by: req.by } : {}) };
@@ -50,7 +53,8 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
     result.targets = a.targets;
     result.keys.push(...a.keys);
     result.notFound.push(...a.notFound);
-    for (const n of a.notes) if (!result.notes.includes(n)) result.notes.push(n);
+    // One retention note: its cut-off moves on with each request's clock.
+    for (const n of a.notes) if (!result.notes.some((x) => x === n || (x.startsWith(RETENTION_NOTE) && n.startsWith(RETENTION_NOTE)))) result.notes.push(n);
     result.by ??= a.by;
   };
   const clean = (): ReplayResult => {
@@ -76,16 +80,20 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
     const from = since + w * HOUR;
     const to = Math.min(from + HOUR - 1, until);
     let after: string | undefined;
+    let retainedSince: number | undefined;
     try {
       do {
         const answer = (await target.post(path, { ...common, since: from, until: to, ...(after !== undefined ? { after } : {}) })) as ReplayAnswer;
         take(answer);
         after = answer.next;
+        retainedSince = answer.retainedSince;
         progress.update(w, windows, `${result.keys.length} keys`);
       } while (after !== undefined);
     } catch (err) {
       throw new ReplayInterrupted(clean(), from, err as Error);
     }
+    // Skip the windows that end before what the audit retention still holds: they select nothing.
+    if (retainedSince !== undefined && retainedSince > to + 1) w = Math.max(w, Math.floor((retainedSince - since) / HOUR) - 1);
     progress.update(w + 1, windows, `${result.keys.length} keys`);
   }
   return clean();

@@ -3,6 +3,9 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-target-handler';
 import { replayRecords } from '../../../functions/handlers/record-replay';
+import { noProgress } from '../../../lib/cli/progress';
+import { replayInChunks as replayByTime } from '../../../lib/cli/replay';
+import type { SynclineTarget } from '../../../lib/cli/target';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { tryRecord } from '../../../functions/handlers/try-record';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
@@ -89,6 +92,30 @@ describe('record replay (POST /flows/{flowId}/replay)', () => {
     const since = clock.now() - 100 * 86_400_000;
     const answer = await replayRecords(deps(), { since, until: since + 1000, dryRun: true }, undefined);
     expect((answer.body as { notes: string[] }).notes).toEqual([expect.stringContaining('past the audit retention (90 days)')]);
+  });
+
+  it('walks a window from before the audit retention in the hours the retention still holds, with one note', async () => {
+    // Prepare: a key changed an hour ago; the replay asks from 200 days back (retention 90 days).
+    const now = clock.now();
+    await audit.write([{ flow: 'contacts', key: 'c1', step: 'resolve', at: now - HOUR, source: 'crm', eventId: 'e-c1', outcome: 'won' }]);
+    seed(state, 'c1', 1, now - HOUR);
+    let requests = 0;
+    const target = {
+      name: 'fake',
+      post: async (_path: string, body: unknown) => {
+        requests++;
+        clock.advance(1);
+        return (await replayRecords(deps(), body, undefined)).body;
+      },
+    } as unknown as SynclineTarget;
+
+    // Act
+    const result = await replayByTime(target, 'contacts', { since: now - 200 * 86_400_000, until: now, dryRun: true }, noProgress);
+
+    // Assess: the first hour, then the 90 days the audit trail holds; not the 110 days before them.
+    expect(result.keys).toEqual(['c1']);
+    expect(result.notes).toEqual([expect.stringContaining('past the audit retention (90 days)')]);
+    expect(requests).toBeLessThanOrEqual(1 + 90 * 24 + 1);
   });
 
   it('refuses with a 4xx and a message: both selections, a window over an hour, audit level errors, an unknown target', async () => {
