@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
@@ -101,6 +102,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     if (raw.length > source.maxBodyBytes) {
       return message(413, `body is ${raw.length} bytes; the limit of source "${source.id}" is ${source.maxBodyBytes} bytes`);
     }
+    // Decoding would replace such bytes, so neither the signature nor the record would be what was sent.
+    if (!isUtf8(raw)) return message(400, 'body is not valid UTF-8: webhook bodies are UTF-8 text (JSON, form or XML)');
     const rawBody = raw.toString('utf8');
     const headers = lowerCaseHeaders(event.headers);
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -134,20 +135,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]*\+json|xml|[\w.+-]*\+xml|x-www-form-urlencoded|javascript|x-ndjson|jsonl?)\b)/i;
 
-/** API Gateway passes text bodies as strings and anything else base64-encoded. */
+/**
+ * API Gateway passes text bodies as strings and anything else base64-encoded. Bytes that are not UTF-8 go base64
+ * whatever the content type says, so the handler sees them as they were sent (a string would replace them).
+ */
 function encodeBody(body: Buffer, contentType: string | undefined): { body?: string; isBase64Encoded: boolean } {
   if (body.length === 0) return { isBase64Encoded: false };
-  const textual = contentType ? TEXT_TYPES.test(contentType) : isUtf8(body);
+  const textual = (contentType ? TEXT_TYPES.test(contentType) : true) && isUtf8(body);
   return textual ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true };
-}
-
-function isUtf8(buf: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buf);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function apiGatewayTime(d: Date): string {

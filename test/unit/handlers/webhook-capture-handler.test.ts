@@ -247,6 +247,20 @@ describe('webhook capture handler', () => {
     expect(json(res).message).toMatch(text);
   });
 
+  it('answers 400 for a body that is not UTF-8, rather than a signature error over changed bytes or a record with them replaced', async () => {
+    // Prepare: API Gateway hands bytes it cannot pass as text base64-encoded.
+    const bytes = Buffer.concat([Buffer.from('{"id":"c1","name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const event = { ...request(bytes.toString('latin1')), body: bytes.toString('base64'), isBase64Encoded: true };
+
+    // Act
+    const res = await s.handler(event);
+
+    // Assess
+    expect(res.statusCode).toBe(400);
+    expect(json(res).message).toMatch(/not valid UTF-8/);
+    expect(s.publisher.bodies(QUEUE)).toEqual([]);
+  });
+
   it('answers 413 over the source maxBodyBytes, before checking the signature', async () => {
     // Prepare
     const body = JSON.stringify([contact('c1', { notes: 'x'.repeat(5000) })]);
