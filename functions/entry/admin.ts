@@ -68,7 +68,7 @@ const adminHandler = () =>
     (dlqArns) =>
       createAdminHttpHandler({
         admin: createAdminService({
-          flows: [{ plan, resources: deployedFlowResources(plan, names, sqsPrefixes, tables, Object.fromEntries(dlqArns)) }],
+          flows: [{ plan, resources: deployedFlowResources(plan, names, sqsPrefixes, tables, Object.fromEntries(dlqArns), requireEnv('PAYLOAD_BUCKET')) }],
           baseUrl: () => apiEndpoint,
           ...stores,
           depths,

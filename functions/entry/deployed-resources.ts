@@ -15,6 +15,8 @@ export interface DeployedNames {
   readonly functions: Readonly<Record<string, string>>;
   /** Table names of dynamodb targets by target id. */
   readonly targetTables: Readonly<Record<string, string>>;
+  /** Bucket names of s3 targets by target id (absent in the names of an earlier release). */
+  readonly targetBuckets?: Readonly<Record<string, string>>;
   /** Webhook signing secret ARNs by source id. */
   readonly webhookSecrets: Readonly<Record<string, string>>;
   /** On-failure queue names of dynamodb-stream sources by source id. */
@@ -71,6 +73,7 @@ export function deployedFlowResources(
   sqs: SqsPrefixes,
   tables: StoreTableNames,
   dlqArns: Readonly<Record<string, string | undefined>>,
+  payloadBucket: string,
 ): FlowResourceView {
   const queueOf = (name: string) => ({ name, url: sqs.url + name, arn: sqs.arn + name });
   const urls = deployedQueueUrls(plan, names, sqs);
@@ -94,6 +97,7 @@ export function deployedFlowResources(
   }
   return {
     tables: { ...tables, targets: names.targetTables, sources: sourceTables },
+    buckets: { targets: names.targetBuckets ?? {}, payloads: payloadBucket },
     sources: { buckets, streamFailureQueues: Object.fromEntries(Object.entries(names.streamFailureQueues).map(([id, name]) => [id, queueOf(name)])) },
     queues,
     functions: names.functions,

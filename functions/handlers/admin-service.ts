@@ -38,6 +38,12 @@ export interface FlowResourceView {
     /** On-failure queues of `dynamodb-stream` sources' mappings by source id. */
     readonly streamFailureQueues: Readonly<Record<string, { readonly name: string; readonly url: string; readonly arn: string }>>;
   };
+  readonly buckets: {
+    /** Buckets of `s3` targets by target id. */
+    readonly targets: Readonly<Record<string, string>>;
+    /** The claim-check bucket of messages too large for SQS (shared by the flows of a stack). */
+    readonly payloads: string;
+  };
   /** By queue id (`transform`, `resolve`, `deliver-<target>`, `inbound-<source>`). */
   readonly queues: Readonly<Record<string, QueueView>>;
   /** Deployed function names by plan id; the plan's name where absent. */
@@ -87,6 +93,7 @@ export function describeFlow({ plan, resources: r }: AdminFlow, baseUrl: string)
     resources: {
       tables: r.tables,
       sources: r.sources,
+      buckets: r.buckets,
       queues: plan.queues.flatMap((q) => (r.queues[q.id] ? [r.queues[q.id]!] : [])),
       secrets: r.secrets,
       functions: plan.functions.map((fn) => ({

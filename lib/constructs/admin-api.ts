@@ -36,6 +36,7 @@ export function addAdminApi(scope: SyncFlow, options: AdminApiOptions): { fn: Sy
     queues: Object.fromEntries(Object.entries(scope.queues).map(([id, q]) => [id, q.queueName])),
     functions: Object.fromEntries(Object.entries(scope.functions).map(([id, fn]) => [id, fn.functionName])),
     targetTables: Object.fromEntries(Object.entries(scope.targetTables).map(([id, t]) => [id, t.tableName])),
+    targetBuckets: Object.fromEntries(Object.entries(scope.targetBuckets).map(([id, b]) => [id, b.bucketName])),
     webhookSecrets: Object.fromEntries(Object.entries(scope.webhookSecrets).map(([id, s]) => [id, s.secretArn])),
     streamFailureQueues: Object.fromEntries(Object.entries(scope.streamFailureQueues).map(([id, q]) => [id, q.queueName])),
   };

@@ -12,7 +12,7 @@ import type { FlowPlan, FunctionPlan, Plan } from '../../functions/plan/plan';
 import type { LocalClients, LocalEndpoints } from './clients';
 import type { LocalEventBus } from './event-bus';
 import type { RecoverySummary } from './persistence';
-import type { LocalResources } from './resources';
+import { LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import type { LocalSchedule } from './scheduler';
 import { DEFAULT_SQS_CONCURRENCY } from './sqs-poller';
 import { SynclineError } from '../../functions/core/errors';
@@ -127,10 +127,11 @@ export function hashKeyFor(persist: string | undefined): string {
 }
 
 /** Where a flow's resources are on the local servers, as the admin API describes them. */
-export function localFlowResources(fp: FlowPlan, resources: LocalResources, config: SynclineConfig, webhookSecretGenerated: boolean): FlowResourceView {
+export function localFlowResources(fp: FlowPlan, resources: LocalResources, targetBuckets: Readonly<Record<string, string>>, webhookSecretGenerated: boolean): FlowResourceView {
   const fr = resources.flows[fp.flow.id]!;
   return {
     tables: { ...resources.tables, targets: fr.targetTables, sources: fr.sourceTables },
+    buckets: { targets: targetBuckets, payloads: LOCAL_PAYLOAD_BUCKET },
     sources: { buckets: fr.sourceBuckets, streamFailureQueues: fr.streamFailureQueues },
     queues: fr.queues,
     functions: Object.fromEntries(fp.functions.map((fn) => [fn.id, fn.name])),

@@ -303,7 +303,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const depths = new SqsQueueDepths(clients.sqs);
     // The same admin use cases as a flow's admin function in AWS, over the local resources.
     const service = createAdminService({
-      flows: topology.flows.map((fp) => ({ plan: fp, resources: localFlowResources(fp, resources, config, webhookSecretGenerated) })),
+      flows: topology.flows.map((fp) => ({ plan: fp, resources: localFlowResources(fp, resources, targetResources.buckets[fp.flow.id] ?? {}, webhookSecretGenerated) })),
       baseUrl: base,
       stateStore,
       targetItems: new DynamoDbTargetItems(

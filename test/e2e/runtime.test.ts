@@ -255,6 +255,7 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(flow.json.resources.queues[0].dlq.name).toBe('accounts-transform-dlq');
     expect(flow.json.resources.tables).toMatchObject({ state: expect.any(String), audit: expect.any(String), targets: { replica: 'accounts-replica' } });
     expect(flow.json.resources.secrets.webhooks.map((s: any) => s.sourceId)).toEqual(['crm', 'erp']);
+    expect(flow.json.resources.buckets).toEqual({ targets: {}, payloads: 'syncline-payloads' });
     expect((await getJson(`${rt.url}/local/endpoints`)).json).toEqual(rt.endpoints);
     expect((await getJson(`${rt.url}/flows/nope`)).status).toBe(404);
     expect((await getJson(`${rt.url}/flows/nope/records/x`)).status).toBe(404);

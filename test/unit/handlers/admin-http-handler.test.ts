@@ -22,12 +22,14 @@ const NAMES: DeployedNames = {
   },
   functions: { 'capture-crm': 'Stack-capturecrm-1', 'capture-erp': 'Stack-captureerp-2', transform: 'Stack-transform-3', resolve: 'Stack-resolve-4', 'deliver-replica': 'Stack-deliver-5' },
   targetTables: { replica: 'Stack-replica-6' },
+  targetBuckets: { lake: 'stack-lakebucket-7' },
   webhookSecrets: { crm: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:webhooksecretcrm-AbC123', erp: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:webhooksecreterp-XyZ789' },
   streamFailureQueues: {},
 };
 /** DLQ ARNs as the queues' RedrivePolicy gives them. */
 const DLQS = { transform: `${SQS.arn}Stack-transformdlq-A`, resolve: `${SQS.arn}Stack-resolvedlq-B`, 'deliver-replica': `${SQS.arn}Stack-deliverreplicadlq-C` };
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const PAYLOADS = 'stack-payloadbucket-8';
 
 /** crm and erp edit p1's email concurrently: the record holds one open conflict. */
 const clash = mergeChanges(manualFlow, undefined, [
@@ -89,7 +91,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     depths = new FakeDepths();
     state.seed({ flow: 'people', key: 'p1', version: 1, doc: clash.doc, view: clash.view, delivered: {}, updatedAt: 2000 });
     await conflicts.open([conflict], 2000);
-    const resources = deployedFlowResources(plan, NAMES, SQS, TABLES, DLQS);
+    const resources = deployedFlowResources(plan, NAMES, SQS, TABLES, DLQS, PAYLOADS);
     handler = createAdminHttpHandler({
       admin: createAdminService({
         flows: [{ plan, resources }],
@@ -130,6 +132,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     expect(body.resources.queues.map((q: { id: string }) => q.id)).toEqual(['transform', 'resolve', 'deliver-replica']);
     expect(body.resources.functions).toContainEqual(expect.objectContaining({ id: 'capture-crm', name: 'Stack-capturecrm-1', step: 'capture', handler: 'webhook-capture', sourceId: 'crm' }));
     expect(body.resources.tables).toEqual({ ...TABLES, targets: { replica: 'Stack-replica-6' }, sources: {} });
+    expect(body.resources.buckets).toEqual({ targets: { lake: 'stack-lakebucket-7' }, payloads: PAYLOADS });
     expect(body.resources.secrets.webhooks).toEqual([
       { sourceId: 'crm', name: 'webhooksecretcrm', arn: NAMES.webhookSecrets.crm },
       { sourceId: 'erp', name: 'webhooksecreterp', arn: NAMES.webhookSecrets.erp },
@@ -285,7 +288,7 @@ describe('the admin function environment (FLOW_RESOURCES)', () => {
     expect(() => parseDeployedNames('{"queues":')).toThrow(/FLOW_RESOURCES is not valid JSON/);
     expect(() => parseDeployedNames('{"queues": {}}')).toThrow(/FLOW_RESOURCES must be a JSON object with queues, functions/);
     const missing = { ...NAMES, queues: { transform: NAMES.queues.transform! } };
-    expect(() => deployedFlowResources(planFlow(manualFlow), missing, SQS, TABLES, DLQS)).toThrow(/no queue "resolve" of flow "people"/);
-    expect(() => deployedFlowResources(planFlow(manualFlow), NAMES, SQS, TABLES, { ...DLQS, resolve: undefined })).toThrow(/Stack-resolvequeue-B of flow "people" has no dead-letter queue/);
+    expect(() => deployedFlowResources(planFlow(manualFlow), missing, SQS, TABLES, DLQS, PAYLOADS)).toThrow(/no queue "resolve" of flow "people"/);
+    expect(() => deployedFlowResources(planFlow(manualFlow), NAMES, SQS, TABLES, { ...DLQS, resolve: undefined }, PAYLOADS)).toThrow(/Stack-resolvequeue-B of flow "people" has no dead-letter queue/);
   });
 });
