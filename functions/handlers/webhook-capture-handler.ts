@@ -125,10 +125,16 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
     logger.setCorrelationId?.(webhookId);
     const count = read.kind === 'events' ? read.events.length : Array.isArray(read.body) ? read.body.length : 1;
-    const answer = (counts: { accepted: number; duplicates: number; quarantined: number; skipped?: number }) =>
+    const answer = (counts: { accepted: number; duplicates: number; quarantined: number; skipped?: number; truncated?: number }) =>
       source.format === 'salesforce-outbound'
         ? { statusCode: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body: SALESFORCE_ACK }
-        : reply(202, { accepted: counts.accepted, duplicates: counts.duplicates, quarantined: counts.quarantined, ...(counts.skipped ? { skipped: counts.skipped } : {}) });
+        : reply(202, {
+            accepted: counts.accepted,
+            duplicates: counts.duplicates,
+            quarantined: counts.quarantined,
+            ...(counts.skipped ? { skipped: counts.skipped } : {}),
+            ...(counts.truncated ? { truncated: counts.truncated } : {}),
+          });
 
     const scope = `${flow.id}/${source.id}`;
     const claim = await dedup.claim(scope, webhookId, DEDUP_PENDING_SECONDS);
@@ -153,8 +159,9 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
       metrics.count('Quarantined', result.quarantined);
-      // Events without a record (GitHub's ping) and Debezium events that are not row changes are counted as skipped.
-      return answer({ accepted: result.accepted, duplicates: 0, quarantined: result.quarantined, skipped: result.skipped });
+      // Events without a record (GitHub's ping) and Debezium events that are not row changes are counted as skipped;
+      // Debezium truncates as truncated, so the counts add up to the events sent.
+      return answer({ accepted: result.accepted, duplicates: 0, quarantined: result.quarantined, skipped: result.skipped, truncated: result.truncated });
     } catch (err) {
       // Let the sender retry: forget the claim so the retry is not taken for a replay.
       await dedup.release?.(scope, webhookId).catch((releaseErr: unknown) =>
@@ -209,7 +216,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       envelopes.push({ ...base, ts: ts as number, data: record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
-    return { ...(await commit(envelopes, quarantined, entries)), skipped };
+    return { ...(await commit(envelopes, quarantined, entries)), skipped, truncated: 0 };
   }
 
   /** Debezium change events (see debezium-webhook-capture.ts); truncates are audited and counted. */
@@ -219,7 +226,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
       if (truncated > 0) metrics.count('Truncated', truncated);
       if (skipped > 0) metrics.count('Skipped', skipped);
-      return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped };
+      return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped, truncated };
     }
     throw new Error(`source "${source.id}" reads Debezium events, but this function was bundled without the Debezium reader`);
   }

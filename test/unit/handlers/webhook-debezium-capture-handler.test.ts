@@ -150,11 +150,11 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(metrics.counts).toMatchObject({ Captured: 1, Skipped: 5 });
   });
 
-  it('audits a truncate with its table and position, counts it in the Truncated metric, and stores nothing', async () => {
+  it('audits a truncate with its table and position, counts it in the answer and the Truncated metric, and stores nothing', async () => {
     const { handler, publisher, quarantine, audit, metrics } = setupWithMetrics();
     const res = await handler(request('pg', truncate('postgresql', at(4)), 'msg_t'));
     expect(res.statusCode).toBe(202);
-    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 0 });
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 0, truncated: 1 });
     expect(publisher.bodies(QUEUE)).toHaveLength(0);
     expect(await quarantine.list('customers')).toEqual([]);
     expect(audit.entries).toEqual([
