@@ -32,6 +32,21 @@ describe('syncline CLI (the real binary)', () => {
     dir = mkdtempSync(join(tmpdir(), 'syncline-cli-'));
   });
 
+  it('ends quietly when its output is piped into a reader that has closed (`| head`)', async () => {
+    // Prepare: stdout is a pipe whose reading end is already closed.
+    const child = spawn(process.execPath, [BIN, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+
+    // Act
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    // Assess
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('validate: a bad file exits 1 naming the flow and the JSON path, without a stack trace', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(
