@@ -170,7 +170,8 @@ async function replayQuarantine(ctx: CommandContext, values: TargetFlags & { jso
       if (result.skipped) ctx.out(`${result.skipped} skipped (not a change envelope, nothing kept to replay): ${result.ids.skipped.join(', ')}`);
       if (result.notFound.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
     }
-    return result.failed > 0 ? EXIT.failure : EXIT.ok;
+    // An asked id that is not quarantined could not be sent either.
+    return result.failed > 0 || result.notFound.length > 0 ? EXIT.failure : EXIT.ok;
   });
 }
 

@@ -90,6 +90,10 @@ describe('operate: quarantine, fix the config, replay, status (real binary)', ()
     await settled(rt, 'runtime 2 settled');
     const after = await cli(['quarantine', 'list', 'orders', '--url', url, '--json']);
     expect(JSON.parse(after.stdout)).toEqual([]);
+    // Replaying it again: the id is no longer quarantined, so nothing could be sent.
+    const again = await cli(['quarantine', 'replay', 'orders', '--id', quarantined[0]!.id, '--url', url, '--json']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toMatchObject({ replayed: 0, notFound: [quarantined[0]!.id] });
 
     const status = await cli(['status', 'orders', '--url', url, '--json']);
     expect(status.code).toBe(0);
