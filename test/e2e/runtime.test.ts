@@ -193,6 +193,20 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(state.json).toMatchObject({ deleted: true });
   });
 
+  it('deletes a contact of the example flow from a CRM delete event, which carries the id and no e-mail', async () => {
+    // Prepare
+    const t0 = Date.now() - 50_000;
+    await postWebhook(contacts(), { contact_id: 'c-del', email_address: 'gone@analytical.org', updated_at: new Date(t0).toISOString() }, { secret: SECRET });
+    await targetWhere('crm-contacts', 'c-del', (i) => i?.email === 'gone@analytical.org', 'replica c-del');
+
+    // Act
+    const res = await postWebhook(contacts(), { event: 'contact.deleted', contact_id: 'c-del', updated_at: new Date(t0 + 1000).toISOString() }, { secret: SECRET });
+
+    // Assess
+    expect(res).toEqual({ status: 202, json: { accepted: 1, duplicates: 0, quarantined: 0 } });
+    await targetWhere('crm-contacts', 'c-del', (i) => i === undefined, 'replica c-del deleted');
+  });
+
   it('sends a poison record to the DLQ after bounded retries while its batch-mates are delivered', async () => {
     // Prepare: the replica table gets an index on `score` (a number), as an existing target table might have;
     // a record whose score is a string can then never be written there.
