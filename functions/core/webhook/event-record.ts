@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../../config/schema';
 import { getPath } from '../envelope';
+import { InexactNumber } from '../json-safety';
 import { isObject, kindOf } from './webhook-body';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -34,5 +35,7 @@ export function timestampOf(source: WebhookSource, event: Record<string, unknown
     if (Number.isFinite(ms)) return ms;
     return `timestampField "${field}" is not an ISO-8601 time, epoch ms or epoch seconds`;
   }
+  // A number the body held beyond what a double keeps exactly (parseJsonExact).
+  if (value instanceof InexactNumber) return `timestampField "${field}" is the number ${value.text.slice(0, 40)}, which ${value.why}: not an epoch time`;
   return `timestampField "${field}" is ${kindOf(value)}, not an ISO-8601 time, epoch ms or epoch seconds`;
 }

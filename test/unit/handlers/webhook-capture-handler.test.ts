@@ -131,21 +131,24 @@ describe('webhook capture handler', () => {
 
   it('quarantines a record whose timestampField is missing or unparseable, masked, without failing the request', async () => {
     // Prepare
-    const body = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined })]);
+    const text = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined }), contact('c4', { updatedAt: 1 })]);
+    // A number beyond what a double keeps exactly, as a sender may write it.
+    const body = text.replace('"updatedAt":1}', '"updatedAt":1e20}');
 
     // Act
     const res = await s.handler(request(body));
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 2 });
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 3 });
     const items = await s.quarantine.list('contacts');
     expect(items.map((i) => i.reason).sort()).toEqual([
       'timestampField "updatedAt" is missing',
       'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds',
+      expect.stringMatching(/^timestampField "updatedAt" is the number 1e20, which .+: not an epoch time$/),
     ]);
     expect(JSON.stringify(items)).not.toContain('@example.com');
-    expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined']);
+    expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined', 'quarantined']);
   });
 
   it('answers a repeated webhook-id as duplicates without sending again', async () => {
