@@ -127,7 +127,32 @@ async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer
   return undefined;
 }
 
-/** The 404 answer of a path no route serves. */
+/** The method each admin route takes, by its path's shape (`*` is any one segment). */
+const ROUTE_METHODS: readonly (readonly [string, 'GET' | 'POST'])[] = [
+  ['status', 'GET'],
+  ['flows', 'GET'],
+  ['flows/*', 'GET'],
+  ['flows/*/status', 'GET'],
+  ['flows/*/conflicts', 'GET'],
+  ['flows/*/quarantine', 'GET'],
+  ['flows/*/records/*', 'GET'],
+  ['flows/*/records/*/lineage', 'GET'],
+  ['flows/*/quarantine/replay', 'POST'],
+  ['flows/*/try', 'POST'],
+  ['flows/*/replay', 'POST'],
+  ['flows/*/conflicts/*/resolve', 'POST'],
+];
+
+const shapeMatches = (shape: string, path: readonly string[]) => {
+  const parts = shape.split('/');
+  return parts.length === path.length && parts.every((p, i) => p === '*' || p === path[i]);
+};
+
+/** The answer to a request no route serves: 405 naming the method when the path is a route's, else 404. */
 export function noRoute(method: string, path: readonly string[]): AdminAnswer {
+  const allowed = [...new Set(ROUTE_METHODS.filter(([shape]) => shapeMatches(shape, path)).map(([, m]) => m))];
+  if (allowed.length > 0 && !allowed.includes(method.toUpperCase() as 'GET' | 'POST')) {
+    return { status: 405, body: { message: `use ${allowed.join(' or ')} on /${path.join('/')}` } };
+  }
   return notFound(`no route for ${method} /${path.join('/')}`);
 }

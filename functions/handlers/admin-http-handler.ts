@@ -78,15 +78,16 @@ export function createAdminHttpHandler(deps: AdminHttpHandlerDeps): (event: Admi
 }
 
 /**
- * The stack's `GET /flows` handler: the flows' summaries, built once (they are baked into the bundle). Any other
- * request is answered 404.
+ * The stack's `GET /flows` handler: the flows' summaries, built once (they are baked into the bundle). Another
+ * method is answered 405, anything else 404.
  */
 export function createFlowListHandler(deps: { readonly flows: () => unknown; readonly logger?: LogPort }): (event: AdminHttpEvent) => Promise<APIGatewayProxyStructuredResultV2> {
   return async (event) => {
     const method = event.requestContext.http.method;
     const path = adminPath(event);
     const listing = method === 'GET' && path.length === 1 && path[0] === 'flows';
-    (deps.logger ?? noopLogger).info('admin request', { method, route: event.routeKey, status: listing ? 200 : 404 });
-    return json(listing ? { status: 200, body: deps.flows() } : noRoute(method, path));
+    const answer = listing ? { status: 200, body: deps.flows() } : noRoute(method, path);
+    (deps.logger ?? noopLogger).info('admin request', { method, route: event.routeKey, status: answer.status });
+    return json(answer);
   };
 }

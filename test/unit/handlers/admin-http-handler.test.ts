@@ -210,6 +210,8 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     ['an unknown flow status', apiEvent('GET', '/flows/other/{proxy+}', { proxy: 'status' }), 404, /unknown flow "other"/],
     ['an unknown path', apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'nothing/here' }), 404, /no route for GET \/flows\/people\/nothing\/here/],
     ['a local-only route', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'redrive' }), 404, /no route for POST/],
+    ['a read of a write route', apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'quarantine/replay' }), 405, /^use POST on \/flows\/people\/quarantine\/replay$/],
+    ['a write to a read route', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'records/p1', body: '{}' }), 405, /^use GET on \/flows\/people\/records\/p1$/],
   ])('answers %s with %i and a message', async (_what, event, status, message) => {
     // Act
     const res = await handler(event);
@@ -255,7 +257,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
 });
 
 describe('flow list handler (GET /flows)', () => {
-  it('lists the baked flows with their webhook URLs, and answers 404 elsewhere', async () => {
+  it('lists the baked flows with their webhook URLs, and answers 405 to another method', async () => {
     // Prepare
     const handler = createFlowListHandler({ flows: () => [flowSummary(planFlow(manualFlow), API)] });
 
@@ -279,7 +281,7 @@ describe('flow list handler (GET /flows)', () => {
         ],
       },
     ]);
-    expect(other.statusCode).toBe(404);
+    expect(other.statusCode).toBe(405);
   });
 });
 
