@@ -59,6 +59,21 @@ function union(...all: Reads[]): Reads {
 
 /** Functions whose result holds no value of their arguments, only whether or how many there are. */
 const VALUELESS = new Set(['exists', 'count', 'type']);
+/**
+ * Built-ins that take the context as their first argument when it is left out (a `-` in their JSONata signature)
+ * and accept an object there, by how many arguments a call has when it leaves it out: `$string()` or `$lookup("email")`
+ * at the root read the record. `$eval` evaluates a text against the context, so it may read any field.
+ */
+const CONTEXT_FIRST: ReadonlyMap<string, number> = new Map([
+  ['string', 0],
+  ['boolean', 0],
+  ['not', 0],
+  ['keys', 0],
+  ['spread', 0],
+  ['lookup', 1],
+  ['each', 1],
+  ['sift', 1],
+]);
 
 function isNode(x: unknown): x is Node {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -122,6 +137,8 @@ function walkCall(node: Node, scope: Scope): Reads {
   const args = node.arguments ?? [];
   const name = proc?.type === 'variable' ? String(proc.value) : undefined;
   if (name !== undefined && VALUELESS.has(name) && !scope.vars.has(name)) return none();
+  const builtin = name !== undefined && !scope.vars.has(name);
+  if (builtin && scope.atRoot && (name === 'eval' || CONTEXT_FIRST.get(name) === args.length)) return union(whole(), ...args.map((a) => walk(a, scope)));
   // `$lookup(obj, "key")` with a literal key reads that key only.
   if (name === 'lookup' && !scope.vars.has(name) && args.length === 2 && args[1]!.type === 'string') {
     const obj = walk(args[0]!, scope);
@@ -161,6 +178,8 @@ function walk(node: Node | undefined, scope: Scope): Reads {
     case 'name':
       return scope.atRoot ? { paths: new Set([String(node.value)]), whole: false } : none();
     case 'path':
+      // `%` climbs back to a parent, up to the record itself.
+      if (scope.atRoot && (node.steps ?? []).some((step) => step.type === 'parent')) return union(whole(), walkPath(node, scope));
       return walkPath(node, scope);
     case 'variable': {
       if (node.value === '') return scope.atRoot ? whole() : none();

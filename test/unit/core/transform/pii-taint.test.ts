@@ -46,6 +46,15 @@ describe('fields a JSONata expression reads', () => {
     ['~> passes its left side along', 'email ~> $lowercase()', 'email'],
     ['$exists and $count carry no value', '$exists(ssn) and $count(phones) > 0', ''],
     ['literals read nothing', '"fixed" & 42', ''],
+    // Built-ins that take the context when their first argument is left out, at the root: the record.
+    ['$string() reads the record', '$string()', '$'],
+    ['$lookup with only a key reads the record', '$lookup("email")', '$'],
+    ['$spread() reads the record', '$spread()', '$'],
+    ['$each with only a function reads the record', '$each(function($v){ $v })', '$'],
+    ['$sift with only a function reads the record', '$sift(function($v, $k){ $k = "email" })', '$'],
+    ['$eval reads what its text names', '$eval("email")', '$'],
+    ['the parent operator climbs back to the record', 'items.%.email', '$'],
+    ['string functions given their argument read only it', '$string(age) & $lookup(contact, "email")', 'age,contact.email'],
   ])('%s: %s', (_name, expr, expected) => {
     expect(reads(expr)).toBe(expected);
   });
