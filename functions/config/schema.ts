@@ -67,15 +67,23 @@ const dynamodbStreamSource = z
     id: idSchema,
     type: z.literal('dynamodb-stream'),
     tableName: z.string().min(3).max(255).optional(),
-    streamArn: z.string().startsWith('arn:').optional(),
+    streamArn: z
+      .string()
+      .regex(/^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+\/stream\/.+$/, 'must be a stream ARN: arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>')
+      .optional(),
     filter: eventPatternSchema.optional(),
     attributes: z.strictObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
     ignoreTtlDeletes: z.boolean().default(false),
   })
   .refine((s) => Boolean(s.tableName) !== Boolean(s.streamArn), { message: 'give exactly one of tableName or streamArn' });
 
+/** An S3 bucket name as S3 takes it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (no s3:// prefix)');
+
 const pullS3 = z.strictObject({
-  bucket: z.string().min(3),
+  bucket: bucketName,
   prefix: z.string().default(''),
   format: z.enum(['jsonl', 'csv']).default('jsonl'),
 });
@@ -123,7 +131,7 @@ const eventbridgeSource = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
   busName: z.string().min(1).default('default'),
-  pattern: eventPatternSchema,
+  pattern: eventPatternSchema.refine((p) => Object.keys(p).length > 0, 'must match on at least one field (EventBridge refuses an empty pattern)'),
 });
 
 export const sourceSchema = z.discriminatedUnion('type', [webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);
@@ -202,7 +210,7 @@ const s3Target = z.strictObject({
   id: idSchema,
   type: z.literal('s3'),
   allowPii,
-  bucket: z.string().min(3).optional(),
+  bucket: bucketName.optional(),
   prefix: z.string().default(''),
   format: z.literal('jsonl').default('jsonl'),
 });

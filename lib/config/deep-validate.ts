@@ -1,3 +1,4 @@
+import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
 import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
 import type { SynclineConfig } from '../../functions/config/schema';
@@ -22,6 +23,21 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
           `Mask it (transform.mask["${leak.field}"]), exclude it, or list "${leak.field}" in the target's allowPii`,
       );
     }
+    flow.targets.forEach((target, j) => {
+      if (target.type !== 'http') return;
+      const bodies: [string, string | undefined][] = [
+        ['body', target.body],
+        ['create.body', target.create?.body],
+      ];
+      for (const [name, expression] of bodies) {
+        if (expression === undefined) continue;
+        try {
+          jsonata(expression);
+        } catch (err) {
+          at(`targets[${j}].${name}`, `invalid JSONata expression: ${(err as { message?: string }).message ?? String(err)}`);
+        }
+      }
+    });
     flow.sources.forEach((source, j) => {
       const patterns: [string, Record<string, unknown> | undefined][] = [
         ['deleteWhen', source.type === 'webhook' ? source.deleteWhen : undefined],

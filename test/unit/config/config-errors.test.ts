@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../lib/config/load';
+import { checkConfig } from '../../../lib/config/check';
 
 const flowWith = (source: Record<string, unknown>) => ({ flows: [{ id: 'crm-sync', key: ['id'], sources: [{ id: 'api', ...source }], targets: [{ id: 't', type: 'dynamodb' }] }] });
 
@@ -23,5 +24,42 @@ describe('config errors inside unions', () => {
   it('list the allowed types when no branch matches the type', () => {
     const message = messageOf(flowWith({ type: 'webhok' }));
     expect(message).toContain('flow "crm-sync" at $.flows[0].sources[0].type: unknown type: expected one of "webhook", "dynamodb-stream", "schedule", "sqs", "eventbridge"');
+  });
+});
+
+describe('config errors a deploy would otherwise meet', () => {
+  const problemsOf = (flow: Record<string, unknown>) => {
+    const check = checkConfig({ context: { flows: [{ id: 'crm-sync', key: ['id'], sources: [{ id: 'api', type: 'sqs' }], targets: [{ id: 't', type: 'dynamodb' }], ...flow }] } });
+    return check.ok ? [] : check.problems.join('\n');
+  };
+
+  it.each([
+    ['a stream source given a table ARN', { sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: 'arn:aws:dynamodb:us-east-1:111122223333:table/orders' }] }, '$.flows[0].sources[0].streamArn: must be a stream ARN'],
+    ['an s3 target bucket written as a URL', { targets: [{ id: 'lake', type: 's3', bucket: 's3://My_Bucket' }] }, '$.flows[0].targets[0].bucket: must be an S3 bucket name'],
+    ['an s3 pull from a bucket name S3 refuses', { sources: [{ id: 'nightly', type: 'schedule', every: '1 hour', s3: { bucket: 'Exports_2026' } }] }, '$.flows[0].sources[0].s3.bucket: must be an S3 bucket name'],
+    ['an empty EventBridge pattern', { sources: [{ id: 'bus', type: 'eventbridge', pattern: {} }] }, '$.flows[0].sources[0].pattern: must match on at least one field'],
+    ['an http target body that is not JSONata', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', body: '{"a": ' }] }, '$.flows[0].targets[0].body: invalid JSONata expression'],
+    [
+      'an http create body that is not JSONata',
+      { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{remoteId}', create: { url: 'https://x.example.com', idPath: 'id', body: '$$$(' } }] },
+      '$.flows[0].targets[0].create.body: invalid JSONata expression',
+    ],
+  ])('names %s with its JSON path', (_what, flow, expected) => {
+    expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
+  });
+
+  it('accepts the shapes AWS takes', () => {
+    expect(
+      problemsOf({
+        sources: [
+          { id: 'orders', type: 'dynamodb-stream', streamArn: 'arn:aws:dynamodb:us-east-1:111122223333:table/orders/stream/2026-01-01T00:00:00.000' },
+          { id: 'bus', type: 'eventbridge', pattern: { source: ['crm'] } },
+        ],
+        targets: [
+          { id: 'lake', type: 's3', bucket: 'my.data-lake-2026' },
+          { id: 'h', type: 'http', url: 'https://x.example.com/{key}', body: '{"name": fullName}' },
+        ],
+      }),
+    ).toEqual([]);
   });
 });
