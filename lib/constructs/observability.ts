@@ -233,7 +233,9 @@ export class Observability extends Construct {
     // Not KMS-encrypted on purpose: CloudWatch cannot publish to a topic under the AWS-managed key alias/aws/sns
     // (its key policy cannot grant CloudWatch), and alarm notifications carry no record data, only alarm names,
     // states, thresholds and runbooks. TLS-only publishing is enforced by the topic policy.
-    this.topic = new Topic(this, 'AlarmTopic', { displayName: `syncline alarms (${stackName})`, enforceSSL: true });
+    // SNS takes a display name of at most 100 characters; a stack name may have 128.
+    const displayName = `syncline alarms (${stackName})`;
+    this.topic = new Topic(this, 'AlarmTopic', { displayName: displayName.slice(0, 100), enforceSSL: true });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
 
     const alarms: Record<string, FlowAlarms> = {};

@@ -105,6 +105,17 @@ describe('alarm topic', () => {
     });
     expect(everyTemplate.findResources('AWS::SNS::Subscription')).toEqual({});
   });
+
+  it('keeps its display name within the 100 characters SNS takes, for a stack name of any allowed length', () => {
+    // Act
+    const { template } = synthStack(exampleConfig(), `S${'y'.repeat(127)}`);
+
+    // Assess
+    const names = Object.values(template.findResources('AWS::SNS::Topic')).map((t) => String(t.Properties.DisplayName));
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^syncline alarms \(/);
+    expect(names[0]!.length).toBeLessThanOrEqual(100);
+  });
 });
 
 describe('dashboard', () => {
