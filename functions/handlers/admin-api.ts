@@ -98,59 +98,51 @@ export async function routeAdmin(admin: AdminApi, req: AdminRequest): Promise<Ad
   }
 }
 
-async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer | undefined> {
-  const parts = req.path;
-  const [a, flowId, b, id, action] = parts;
-  if (req.method === 'POST') {
-    if (a !== 'flows' || flowId === undefined) return undefined;
-    if (b === 'quarantine' && id === 'replay' && parts.length === 4) return admin.replayQuarantine(flowId, await req.body());
-    if (b === 'try' && parts.length === 3 && admin.tryRecord) return admin.tryRecord(flowId, await req.body());
-    if (b === 'replay' && parts.length === 3 && admin.replay) return admin.replay(flowId, await req.body(), req.user);
-    if (b === 'conflicts' && action === 'resolve' && parts.length === 5) return admin.resolveConflict(flowId, id!, await req.body(), req.user);
-    return undefined;
-  }
-  if (req.method !== 'GET') return undefined;
-  if (a === 'status' && parts.length === 1) return admin.status(undefined);
-  if (a !== 'flows') return undefined;
-  if (parts.length === 1) return admin.listFlows ? { status: 200, body: await admin.listFlows() } : undefined;
-  if (parts.length === 2) return found(await admin.getFlow(flowId!), `flow "${flowId}"`);
-  if (parts.length === 3 && b === 'status') return admin.status(flowId!);
-  if (parts.length === 3 && b === 'conflicts') return admin.listConflicts(flowId!, req.query.status);
-  if (parts.length === 3 && b === 'quarantine') return found(await admin.quarantine(flowId!), `flow "${flowId}"`);
-  if (parts.length === 4 && b === 'records') {
-    const record = await admin.getRecord(flowId!, id!);
-    // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
-    if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${id}" of flow "${flowId}" was deleted`, ...(record as object) } };
-    return found(record, `record "${id}" of flow "${flowId}"`);
-  }
-  if (parts.length === 5 && b === 'records' && action === 'lineage') return found(await admin.lineage(flowId!, id!), `flow "${flowId}"`);
-  return undefined;
+/** One admin route: its method, its path's shape (`*` is any one segment) and what serves it (undefined: not here). */
+interface AdminRoute {
+  readonly method: 'GET' | 'POST';
+  readonly shape: string;
+  readonly serve: (admin: AdminApi, req: AdminRequest, p: readonly string[]) => Promise<AdminAnswer | undefined>;
 }
 
-/** The method each admin route takes, by its path's shape (`*` is any one segment). */
-const ROUTE_METHODS: readonly (readonly [string, 'GET' | 'POST'])[] = [
-  ['status', 'GET'],
-  ['flows', 'GET'],
-  ['flows/*', 'GET'],
-  ['flows/*/status', 'GET'],
-  ['flows/*/conflicts', 'GET'],
-  ['flows/*/quarantine', 'GET'],
-  ['flows/*/records/*', 'GET'],
-  ['flows/*/records/*/lineage', 'GET'],
-  ['flows/*/quarantine/replay', 'POST'],
-  ['flows/*/try', 'POST'],
-  ['flows/*/replay', 'POST'],
-  ['flows/*/conflicts/*/resolve', 'POST'],
+/** Every admin route; dispatch and the 405 answer both read this table. Path parts: p[1] is the flow id. */
+const ROUTES: readonly AdminRoute[] = [
+  { method: 'GET', shape: 'status', serve: (admin) => admin.status(undefined) },
+  { method: 'GET', shape: 'flows', serve: async (admin) => (admin.listFlows ? { status: 200, body: await admin.listFlows() } : undefined) },
+  { method: 'GET', shape: 'flows/*', serve: async (admin, _req, p) => found(await admin.getFlow(p[1]!), `flow "${p[1]}"`) },
+  { method: 'GET', shape: 'flows/*/status', serve: (admin, _req, p) => admin.status(p[1]!) },
+  { method: 'GET', shape: 'flows/*/conflicts', serve: (admin, req, p) => admin.listConflicts(p[1]!, req.query.status) },
+  { method: 'GET', shape: 'flows/*/quarantine', serve: async (admin, _req, p) => found(await admin.quarantine(p[1]!), `flow "${p[1]}"`) },
+  {
+    method: 'GET',
+    shape: 'flows/*/records/*',
+    serve: async (admin, _req, [, flowId, , id]) => {
+      const record = await admin.getRecord(flowId!, id!);
+      // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
+      if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${id}" of flow "${flowId}" was deleted`, ...(record as object) } };
+      return found(record, `record "${id}" of flow "${flowId}"`);
+    },
+  },
+  { method: 'GET', shape: 'flows/*/records/*/lineage', serve: async (admin, _req, p) => found(await admin.lineage(p[1]!, p[3]!), `flow "${p[1]}"`) },
+  { method: 'POST', shape: 'flows/*/quarantine/replay', serve: async (admin, req, p) => admin.replayQuarantine(p[1]!, await req.body()) },
+  { method: 'POST', shape: 'flows/*/try', serve: async (admin, req, p) => (admin.tryRecord ? admin.tryRecord(p[1]!, await req.body()) : undefined) },
+  { method: 'POST', shape: 'flows/*/replay', serve: async (admin, req, p) => (admin.replay ? admin.replay(p[1]!, await req.body(), req.user) : undefined) },
+  { method: 'POST', shape: 'flows/*/conflicts/*/resolve', serve: async (admin, req, p) => admin.resolveConflict(p[1]!, p[3]!, await req.body(), req.user) },
 ];
 
 const shapeMatches = (shape: string, path: readonly string[]) => {
   const parts = shape.split('/');
-  return parts.length === path.length && parts.every((p, i) => p === '*' || p === path[i]);
+  return parts.length === path.length && parts.every((part, i) => part === '*' || part === path[i]);
 };
+
+async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer | undefined> {
+  const route = ROUTES.find((r) => r.method === req.method && shapeMatches(r.shape, req.path));
+  return route?.serve(admin, req, req.path);
+}
 
 /** The answer to a request no route serves: 405 naming the method when the path is a route's, else 404. */
 export function noRoute(method: string, path: readonly string[]): AdminAnswer {
-  const allowed = [...new Set(ROUTE_METHODS.filter(([shape]) => shapeMatches(shape, path)).map(([, m]) => m))];
+  const allowed = [...new Set(ROUTES.filter((r) => shapeMatches(r.shape, path)).map((r) => r.method))];
   if (allowed.length > 0 && !allowed.includes(method.toUpperCase() as 'GET' | 'POST')) {
     return { status: 405, body: { message: `use ${allowed.join(' or ')} on /${path.join('/')}` } };
   }
