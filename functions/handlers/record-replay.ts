@@ -67,6 +67,9 @@ export interface ReplayAnswer {
   readonly by?: string;
 }
 
+/** The start of the note on a window reaching past the audit retention (its cut-off moves on with the clock). */
+export const RETENTION_NOTE = 'changes before ';
+
 const problem = (status: number, message: string): AdminAnswer => ({ status, body: { message } });
 
 /**
@@ -103,7 +106,7 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
     const since = req.since!;
     const oldest = now - flow.audit.retentionDays * 86_400_000;
     retainedSince = oldest;
-    if (since < oldest) notes.push(`changes before ${new Date(oldest).toISOString()} are past the audit retention (${flow.audit.retentionDays} days) and are not selected`);
+    if (since < oldest) notes.push(`${RETENTION_NOTE}${new Date(oldest).toISOString()} are past the audit retention (${flow.audit.retentionDays} days) and are not selected`);
     // A window wholly past the retention holds nothing to select.
     const entries = req.until! < oldest ? [] : await deps.audit.between(flow.id, Math.max(since, oldest), req.until!);
     const candidates = [...new Set(entries.filter((e) => e.step === 'resolve' && (e.outcome === 'won' || e.outcome === 'conflict')).map((e) => e.key))]

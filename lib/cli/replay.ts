@@ -1,4 +1,4 @@
-import type { ReplayAnswer } from '../../functions/handlers/record-replay';
+import { RETENTION_NOTE, type ReplayAnswer } from '../../functions/handlers/record-replay';
 import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
@@ -42,9 +42,6 @@ export class ReplayInterrupted extends SynclineError {
  * Replays in chunks: given keys 100 per request; a time window one hour per request, each hour paged by key.
  * A chunk replays again when run again, so an interrupted replay is simply run again (from the hour it reached).
  */
-/** The start of the replay answer's note on windows past the audit retention (functions/handlers/record-replay.ts). */
-const RETENTION_NOTE = 'changes before ';
-
 export async function replayInChunks(target: SynclineTarget, flowId: string, req: ReplayRequest, progress: Progress): Promise<ReplayResult> {
   const path = `/flows/${encodeURIComponent(flowId)}/replay`;
   const common = { ...(req.targets ? { targets: req.targets } : {}), dryRun: req.dryRun, ...(req.by ? { by: req.by } : {}) };
