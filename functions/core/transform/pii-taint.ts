@@ -118,13 +118,12 @@ function followTransform(flow: Pick<FlowConfig, 'transform'>, start: Taint): Tai
     } catch {
       continue;
     }
-    const from: Taint = new Map();
+    const from: TaintTrail[] = [];
     for (const [path, trails] of taint) {
-      if (reads.whole || [...reads.paths].some((r) => overlaps(r, path))) add(from, field, hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
+      if (reads.whole || [...reads.paths].some((r) => overlaps(r, path))) from.push(...hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
     }
     for (const p of [...taint.keys()]) if (within(p, field)) taint.delete(p);
-    const computed = from.get(field);
-    if (computed) add(taint, field, computed);
+    if (from.length > 0) add(taint, field, from);
   }
   // filter drops records, not fields: no effect. mask clears what it covers.
   for (const m of Object.keys(t.mask ?? {})) for (const p of [...taint.keys()]) if (within(p, m)) taint.delete(p);
