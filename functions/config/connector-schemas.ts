@@ -4,7 +4,9 @@ import { z } from 'zod';
 
 export const secretNameSchema = z
   .string({ error: (issue) => (issue.input === undefined ? 'required: the name of the secret that holds the credential (Secrets Manager; locally SYNCLINE_SECRET_<NAME>)' : undefined) })
-  .min(1);
+  .min(1)
+  // The characters CreateSecret takes: https://docs.aws.amazon.com/cli/latest/reference/secretsmanager/create-secret.html
+  .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager name: at most 512 ASCII letters, digits and /_+=.@-');
 
 /** How a webhook source authenticates its sender; each scheme is checked exactly as that sender signs. */
 export const webhookAuthSchema = z.discriminatedUnion('type', [

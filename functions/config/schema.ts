@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDurationMs } from '../core/merge/clock';
 import { CronError, schedulerCron } from './cron';
 import { pullAuthSchema, pullHttpSchema, secretNameSchema, webhookAuthSchema } from './connector-schemas';
 
@@ -92,7 +93,9 @@ const scheduleSource = z
   .strictObject({
     id: idSchema,
     type: z.literal('schedule'),
-    every: durationSchema.optional(),
+    every: durationSchema
+      .refine((d) => !durationSchema.safeParse(d).success || (parseDurationMs(d) >= 60_000 && parseDurationMs(d) % 60_000 === 0), 'must be whole minutes, at least "1 minute": EventBridge Scheduler runs rates in minutes')
+      .optional(),
     cron: z.string().min(1).optional(),
     http: pullHttpSchema.optional(),
     s3: pullS3.optional(),
@@ -330,10 +333,15 @@ export const flowSchema = z
         seen.add(item.id);
       });
     }
+    flow.key.forEach((field, i) => {
+      if (flow.key.indexOf(field) !== i) ctx.addIssue({ code: 'custom', message: `"${field}" is already part of the key`, path: ['key', i] });
+    });
     const sourceIds = new Set(flow.sources.map((s) => s.id));
-    for (const [field, ranking] of Object.entries(flow.conflict.priority ?? {})) {
+    const rankings: [(string | number)[], readonly string[]][] = Object.entries(flow.conflict.priority ?? {}).map(([field, r]) => [['conflict', 'priority', field], r]);
+    if (flow.conflict.sourceOrder) rankings.push([['conflict', 'sourceOrder'], flow.conflict.sourceOrder]);
+    for (const [path, ranking] of rankings) {
       ranking.forEach((src, i) => {
-        if (!sourceIds.has(src)) ctx.addIssue({ code: 'custom', message: `unknown source "${src}"`, path: ['conflict', 'priority', field, i] });
+        if (!sourceIds.has(src)) ctx.addIssue({ code: 'custom', message: `unknown source "${src}"`, path: [...path, i] });
       });
     }
   });
@@ -352,9 +360,20 @@ export const configSchema = z.strictObject({
   flowsPerStack: z.number().int().min(1).max(10).default(5),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
+  // The stack creates a named webhook secret in the flow that names it; a second flow would create it again.
+  const webhookSecretOwner = new Map<string, string>();
   config.flows.forEach((flow, i) => {
     if (seen.has(flow.id)) ctx.addIssue({ code: 'custom', message: `duplicate flow id "${flow.id}"`, path: ['flows', i, 'id'] });
     seen.add(flow.id);
+    const named = new Set(flow.sources.flatMap((s) => (s.type === 'webhook' && s.auth.secretName ? [s.auth.secretName] : [])));
+    flow.sources.forEach((s, j) => {
+      const name = s.type === 'webhook' ? s.auth.secretName : undefined;
+      if (name === undefined || !named.delete(name)) return;
+      const owner = webhookSecretOwner.get(name);
+      if (owner !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `the stack creates webhook secret "${name}" for flow "${owner}" already: give this flow's source its own secret`, path: ['flows', i, 'sources', j, 'auth', 'secretName'] });
+      } else webhookSecretOwner.set(name, flow.id);
+    });
   });
 });
 

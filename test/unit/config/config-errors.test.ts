@@ -44,8 +44,18 @@ describe('config errors a deploy would otherwise meet', () => {
       { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{remoteId}', create: { url: 'https://x.example.com', idPath: 'id', body: '$$$(' } }] },
       '$.flows[0].targets[0].create.body: invalid JSONata expression',
     ],
+    ['a pull every 30 seconds (Scheduler runs whole minutes)', { sources: [{ id: 'nightly', type: 'schedule', every: '30 seconds', s3: { bucket: 'exports' } }] }, '$.flows[0].sources[0].every: must be whole minutes'],
+    ['a secret name Secrets Manager refuses', { sources: [{ id: 'gh', type: 'webhook', auth: { type: 'github', secretName: 'github webhook' } }] }, '$.flows[0].sources[0].auth.secretName: must be a Secrets Manager name'],
+    ['a key that lists a field twice', { key: ['id', 'id'] }, '$.flows[0].key[1]: "id" is already part of the key'],
+    ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
+  });
+
+  it('refuses one webhook secret name in two flows, whose stacks would each create it', () => {
+    const flow = (id: string) => ({ id, key: ['id'], sources: [{ id: 'gh', type: 'webhook', auth: { type: 'github', secretName: 'github-hooks' } }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const check = checkConfig({ context: { flows: [flow('issues'), flow('pulls')] } });
+    expect(check.ok ? [] : check.problems.join('\n')).toContain('$.flows[1].sources[0].auth.secretName: the stack creates webhook secret "github-hooks" for flow "issues" already');
   });
 
   it('accepts the shapes AWS takes', () => {
@@ -54,7 +64,11 @@ describe('config errors a deploy would otherwise meet', () => {
         sources: [
           { id: 'orders', type: 'dynamodb-stream', streamArn: 'arn:aws:dynamodb:us-east-1:111122223333:table/orders/stream/2026-01-01T00:00:00.000' },
           { id: 'bus', type: 'eventbridge', pattern: { source: ['crm'] } },
+          { id: 'nightly', type: 'schedule', every: '120 seconds', s3: { bucket: 'exports' } },
+          { id: 'gh', type: 'webhook', auth: { type: 'github', secretName: 'prod/github+hooks@org.example=1_' } },
+          { id: 'gh-2', type: 'webhook', auth: { type: 'github', secretName: 'prod/github+hooks@org.example=1_' } },
         ],
+        conflict: { sourceOrder: ['bus', 'orders'] },
         targets: [
           { id: 'lake', type: 's3', bucket: 'my.data-lake-2026' },
           { id: 'h', type: 'http', url: 'https://x.example.com/{key}', body: '{"name": fullName}' },
