@@ -164,9 +164,15 @@ export class SyncFlow extends Construct {
     }
     this.eventRules = eventRules;
 
-    // Webhook secrets, one per webhook source.
+    // Webhook secrets, one per webhook source; sources that name the same secret share the one the first creates.
     const secrets: Record<string, Secret> = {};
+    const byName = new Map<string, Secret>();
     for (const s of flowPlan.webhookSecrets) {
+      const shared = s.named ? byName.get(s.name) : undefined;
+      if (shared) {
+        secrets[s.sourceId] = shared;
+        continue;
+      }
       const source = flow.sources.find((x) => x.id === s.sourceId);
       const scheme = source?.type === 'webhook' ? source.auth.type : 'standard-webhooks';
       secrets[s.sourceId] = new Secret(this, `webhook-secret-${s.sourceId}`, {
@@ -179,6 +185,7 @@ export class SyncFlow extends Construct {
         generateSecretString: { passwordLength: 32, excludePunctuation: true },
         removalPolicy,
       });
+      if (s.named) byName.set(s.name, secrets[s.sourceId]);
     }
     this.webhookSecrets = secrets;
 

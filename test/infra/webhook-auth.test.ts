@@ -5,7 +5,7 @@ import { parseConfig } from '../../lib/config/load';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { exampleConfigInput, synthStack } from './helpers';
 
-/** Two vendor webhook sources with their own secrets, one Standard Webhooks source, an OAuth pull and an http target with create. */
+/** Three vendor webhook sources (two of them sharing one secret), one Standard Webhooks source, an OAuth pull and an http target with create. */
 function saasConfig() {
   return parseConfig({
     ...exampleConfigInput(),
@@ -15,6 +15,7 @@ function saasConfig() {
         key: ['id'],
         sources: [
           { id: 'github', type: 'webhook', format: 'form', auth: { type: 'github', secretName: 'github-webhook-secret' }, recordPath: 'issue' },
+          { id: 'github-org', type: 'webhook', auth: { type: 'github', secretName: 'github-webhook-secret' }, recordPath: 'repository' },
           { id: 'stripe', type: 'webhook', auth: { type: 'stripe', secretName: 'stripe-webhook-secret' }, recordPath: 'data.object' },
           { id: 'crm', type: 'webhook' },
         ],
@@ -65,6 +66,12 @@ describe('webhook sources with a vendor secret', () => {
     expect(secretReads('capture-github')).toEqual([{ Ref: secretLogicalId('github') }]);
     expect(secretReads('capture-stripe')).toEqual([{ Ref: secretLogicalId('stripe') }]);
     expect(JSON.stringify(secretReads('capture-crm'))).not.toContain(secretLogicalId('github'));
+  });
+
+  it('creates a secret that two sources name once, and lets both capture functions read it', () => {
+    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { Name: 'github-webhook-secret' }, 1);
+    expect(secretLogicalId('github-org')).toBe(secretLogicalId('github'));
+    expect(secretReads('capture-github-org')).toEqual([{ Ref: secretLogicalId('github') }]);
   });
 
   it('grants the http target reading its oauth2 client secret', () => {
