@@ -5,6 +5,7 @@ import { checkConfig } from '../lib/config/check';
 import type { SynclineConfig } from '../functions/config/schema';
 import { applyNagAcknowledgements } from '../lib/stacks/nag';
 import { SyncStack } from '../lib/stacks/sync-stack';
+import { SynthProblem, templateSizeProblems } from '../lib/stacks/synth-problem';
 
 /** Loads and checks the config; on a problem prints each one (flow and JSON path) and exits 1, without a stack trace. */
 function configOrExit(app: App): SynclineConfig {
@@ -15,11 +16,25 @@ function configOrExit(app: App): SynclineConfig {
   process.exit(1);
 }
 
+/** Prints what keeps a valid config from becoming a deployable stack, and exits 1, without a stack trace. */
+function exitWith(problems: readonly string[]): never {
+  process.stderr.write(`syncline: the config cannot be deployed:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+  process.exit(1);
+}
+
 const app = new App();
 const config = configOrExit(app);
-const stack = new SyncStack(app, config.stackName, {
-  config,
-  description: `syncline: ${config.flows.length} data-sync flow(s)`,
-});
+let stack: SyncStack;
+try {
+  stack = new SyncStack(app, config.stackName, {
+    config,
+    description: `syncline: ${config.flows.length} data-sync flow(s)`,
+  });
+} catch (err) {
+  if (err instanceof SynthProblem) exitWith([err.message]);
+  throw err;
+}
 applyNagAcknowledgements(stack);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+const sizes = templateSizeProblems(app.synth().directory);
+if (sizes.length) exitWith(sizes);

@@ -2,6 +2,7 @@ import { CfnResource, Stack, type IResolvable } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { ParameterTier, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { SynthProblem } from '../stacks/synth-problem';
 import type { SynclineFunction } from './function-defaults';
 
 /** Lambda's limit on a function's environment: the names and values of all its variables. */
@@ -90,7 +91,7 @@ export function fitEnvironment(fn: SynclineFunction, environment: Record<string,
   if (Object.keys(moved).length > 0) {
     const value = Stack.of(fn).toJsonString(moved);
     const size = environmentBound(fn, { '': value });
-    if (size > ADVANCED_PARAMETER_LIMIT) throw new Error(`${what}: its resource names may take ${size} bytes, over what one SSM parameter holds (8 KB); split the flow`);
+    if (size > ADVANCED_PARAMETER_LIMIT) throw new SynthProblem(`${what}: its resource names may take ${size} bytes, over what one SSM parameter holds (8 KB); split the flow`);
     const parameter = new StringParameter(fn, 'environment', {
       description: `${what}: environment variables over Lambda's 4 KB (${Object.keys(moved).join(', ')})`,
       stringValue: value,

@@ -4,6 +4,7 @@ import {
   ComparisonOperator,
   Dashboard,
   MathExpression,
+  type IWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -210,12 +211,15 @@ export interface ObservabilityProps {
 
 /**
  * CloudWatch for a SyncStack: an alarm topic (TLS only), a dashboard with a row per flow, the flows' alarms
- * (see {@link FlowAlarms}) and saved Logs Insights queries over every function's log group. Create it once, in
+ * (see {@link FlowAlarms}) and saved Logs Insights queries over every function's log group (in each flow's stack). Create it once, in
  * the root stack; metrics of flows in nested stacks reach the dashboard through nested-stack references.
  */
 export class Observability extends Construct {
   public readonly topic: Topic;
+  /** The first of {@link dashboards}, named after the stack. */
   public readonly dashboard: Dashboard;
+  /** Dashboards with a row per flow: `<stack>`, then `<stack>-2` and so on when the rows pass 500 widgets. */
+  public readonly dashboards: readonly Dashboard[];
   /** Alarms by flow id (each in the flow's own stack). */
   public readonly alarms: Readonly<Record<string, FlowAlarms>>;
   /** Saved queries by kind: one per flow (`syncline/<stack>/<flow>/<name>`, in parts of at most 50 log groups), and the stack's errors query. */
@@ -251,13 +255,29 @@ export class Observability extends Construct {
     }
     this.alarms = alarms;
 
-    this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: stackName,
-      defaultInterval: Duration.hours(3),
-      widgets: flows.map((flow) => flowRow(flow, alarms[flow.flowPlan.flow.id])),
-    });
+    // A dashboard takes at most 500 widgets, so rows beyond that go to `<stack>-2`, `<stack>-3` and so on.
+    const pages: IWidget[][][] = [[]];
+    let widgets = 0;
+    for (const flow of flows) {
+      const row = flowRow(flow, alarms[flow.flowPlan.flow.id]);
+      if (widgets + row.length > MAX_DASHBOARD_WIDGETS && pages.at(-1)!.length > 0) {
+        pages.push([]);
+        widgets = 0;
+      }
+      pages.at(-1)!.push(row);
+      widgets += row.length;
+    }
+    this.dashboards = pages.map(
+      (rows, i) =>
+        new Dashboard(this, i === 0 ? 'Dashboard' : `Dashboard${i + 1}`, {
+          dashboardName: i === 0 ? stackName : `${stackName}-${i + 1}`,
+          defaultInterval: Duration.hours(3),
+          widgets: rows,
+        }),
+    );
+    this.dashboard = this.dashboards[0]!;
 
-    // The dashboard and the queries reach flows of nested stacks through outputs of those stacks; CloudFormation
+    // The dashboard reaches flows of nested stacks through outputs of those stacks; CloudFormation
     // allows 200 outputs a stack, so say so at synth rather than at deploy.
     for (const stack of new Set(flows.map((f) => Stack.of(f)))) {
       if (stack !== Stack.of(this)) stack.node.addValidation({ validate: () => outputLimitProblems(stack) });
@@ -277,19 +297,23 @@ export class Observability extends Construct {
       }
     };
     for (const flow of flows) {
+      // In the flow's own stack, like its alarms: the root template grows by none of it.
       const groups = [...Object.values(flow.functions).map((fn) => fn.logGroup), flow.adminFunction.logGroup];
-      define(new Construct(this, `Queries-${flow.flowPlan.flow.id}`), `${this.queryFolder}/${flow.flowPlan.flow.id}`, groups, SAVED_QUERY_IDS);
+      define(new Construct(flow, 'Queries'), `${this.queryFolder}/${flow.flowPlan.flow.id}`, groups, SAVED_QUERY_IDS);
     }
     if (props.stackLogGroups?.length) define(new Construct(this, 'Queries-stack'), this.queryFolder, [...props.stackLogGroups], ['errorsByStep']);
     this.queries = queries;
   }
 }
 
+/** CloudWatch takes at most 500 widgets in one dashboard body. */
+export const MAX_DASHBOARD_WIDGETS = 500;
+
 /** CloudFormation refuses a template with more than 200 outputs. */
 const MAX_OUTPUTS = 200;
 function outputLimitProblems(stack: Stack): string[] {
   const count = stack.node.findAll().filter((c) => c instanceof CfnOutput && Stack.of(c) === stack).length;
   return count > MAX_OUTPUTS
-    ? [`${stack.node.path} has ${count} outputs (most feed the root stack's dashboard and saved queries), over CloudFormation's limit of ${MAX_OUTPUTS}: lower flowsPerStack`]
+    ? [`${stack.node.path} has ${count} outputs (most feed the root stack's dashboard), over CloudFormation's limit of ${MAX_OUTPUTS}: lower flowsPerStack`]
     : [];
 }

@@ -12,6 +12,7 @@ import { projectEntry, SynclineFunction } from '../constructs/function-defaults'
 import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { SyncStore } from '../constructs/sync-store';
 import { ADMIN_ENTRY_FILES, plan } from '../../functions/plan/plan';
+import { asSynthProblem } from './synth-problem';
 
 /** Props of {@link SyncStack}. */
 export interface SyncStackProps extends StackProps {
@@ -104,13 +105,17 @@ export class SyncStack extends Stack {
         }
         scope = nested[group - 1];
       }
-      flows[flowPlan.flow.id] = new SyncFlow(scope, `Flow-${flowPlan.flow.id}`, {
-        flowPlan,
-        store: this.store,
-        httpApi: this.httpApi,
-        projectRoot: props.projectRoot,
-        removalPolicy,
-      });
+      try {
+        flows[flowPlan.flow.id] = new SyncFlow(scope, `Flow-${flowPlan.flow.id}`, {
+          flowPlan,
+          store: this.store,
+          httpApi: this.httpApi,
+          projectRoot: props.projectRoot,
+          removalPolicy,
+        });
+      } catch (err) {
+        throw asSynthProblem(err, flowPlan.flow.id);
+      }
     });
     this.flows = flows;
     this.nestedStacks = nested;

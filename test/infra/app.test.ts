@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { MAX_TEMPLATE_BYTES, templateSizeProblems } from '../../lib/stacks/synth-problem';
 import { REPO_ROOT, exampleConfigInput, flowLike } from './helpers';
 
 /** Runs bin/app.ts as the CDK CLI would, with the given context, and no bundling. */
@@ -69,10 +70,34 @@ describe('bin/app.ts with a bad config', () => {
     noStackTrace(stderr);
   });
 
+  it('names two ids that would give one resource id, and exits 1 without a stack trace', () => {
+    // Prepare: a target "secret-crm" beside an http target "crm" with a secret; both would be "target-secret-crm".
+    const config = exampleConfigInput() as { flows: { targets: unknown[] }[] };
+    const flow = config.flows[0]!;
+    config.flows[0] = {
+      ...flow,
+      targets: [...flow.targets, { id: 'secret-crm', type: 'dynamodb' }, { id: 'crm', type: 'http', url: 'https://crm.example.com/{key}', auth: { type: 'bearer', secretName: 'crm-token' } }],
+    };
+    const { code, stderr } = runApp({ syncline: config });
+    expect(code).toBe(1);
+    expect(stderr).toContain('flow "crm-contacts": two of its source or target ids give the same resource id "target-secret-crm"');
+    noStackTrace(stderr);
+  });
+
   it('says where to put the config when there is none', () => {
     const { code, stderr } = runApp({});
     expect(code).toBe(1);
     expect(stderr).toMatch(/syncline:config/);
     noStackTrace(stderr);
+  });
+});
+
+describe('template size', () => {
+  it('names each template over the 1 MB CloudFormation takes, and no other', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syncline-asm-'));
+    writeFileSync(join(dir, 'Big.template.json'), 'x'.repeat(MAX_TEMPLATE_BYTES + 1));
+    writeFileSync(join(dir, 'BigFlows1ABC.nested.template.json'), 'x'.repeat(MAX_TEMPLATE_BYTES));
+    writeFileSync(join(dir, 'manifest.json'), 'x'.repeat(MAX_TEMPLATE_BYTES + 1));
+    expect(templateSizeProblems(dir)).toEqual([expect.stringMatching(/^Big\.template\.json is 1000001 bytes, over the 1000000 CloudFormation takes/)]);
   });
 });

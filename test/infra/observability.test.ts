@@ -325,16 +325,34 @@ describe('saved Logs Insights queries', () => {
     expect(logGroupParts(Array.from({ length: 120 }, (_, i) => i)).map((p) => p.length)).toEqual([50, 50, 20]);
   });
 
-  it('include log groups of flows in nested stacks, each flow in queries of its own', () => {
-    const defsOf = (flowId: string) => Object.values(nestedRoot.findResources('AWS::Logs::QueryDefinition')).filter((d) => d.Properties.Name.startsWith(`syncline/ObsNested/${flowId}/`));
-    expect(defsOf('one')).toHaveLength(4);
-    expect(defsOf('two')).toHaveLength(4);
-    for (const def of defsOf('one')) expect(JSON.stringify(def.Properties.LogGroupNames)).toMatch(/"Ref":"Flowone/);
-    for (const def of defsOf('two')) {
-      const names = JSON.stringify(def.Properties.LogGroupNames);
-      expect(names).toContain('Outputs.');
-      expect(names).not.toMatch(/Flowone/);
-    }
+  it("put each flow's queries in the flow's own stack, over its own log groups, so the root template does not grow with them", () => {
+    const defsIn = (template: Template, flowId: string) =>
+      Object.values(template.findResources('AWS::Logs::QueryDefinition')).filter((d) => d.Properties.Name.startsWith(`syncline/ObsNested/${flowId}/`));
+    const inner = Template.fromStack(nested.nestedStacks[0]!);
+    expect(defsIn(nestedRoot, 'one')).toHaveLength(4);
+    expect(defsIn(nestedRoot, 'two')).toHaveLength(0);
+    expect(defsIn(inner, 'two')).toHaveLength(4);
+    const two = nested.flows.two!;
+    const groups = [...Object.values(two.functions), two.adminFunction].map((fn) => ({ Ref: logicalId(fn.logGroup) }));
+    for (const def of defsIn(inner, 'two')) expect(def.Properties.LogGroupNames).toEqual(groups);
+  });
+});
+
+describe('dashboards of many flows', () => {
+  it('start a further dashboard, <stack>-2, before one would pass the 500 widgets CloudWatch takes', () => {
+    const { stack, template } = synthStack(parseConfig({ ...exampleConfigInput(), flows: Array.from({ length: 80 }, (_, i) => flowLike(`f${i}`)) }), 'ObsMany');
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards.map((d) => d.Properties.DashboardName).sort()).toEqual(['ObsMany', 'ObsMany-2']);
+    const titles = stack.observability.dashboards.map((d) => {
+      const body = JSON.stringify(Stack.of(d).resolve((d.node.defaultChild as unknown as { dashboardBody: unknown }).dashboardBody));
+      return [...body.matchAll(/### (f\d+)/g)].map((m) => m[1]);
+    });
+    // Every flow has its row on exactly one dashboard, in config order.
+    expect(titles.flat()).toEqual(Array.from({ length: 80 }, (_, i) => `f${i}`));
+    const counts = stack.observability.dashboards.map((d) => (JSON.stringify(Stack.of(d).resolve((d.node.defaultChild as unknown as { dashboardBody: unknown }).dashboardBody)).match(/\\"type\\":/g) ?? []).length);
+    // The first is filled to within one row of the limit before the second starts.
+    expect(counts[0]).toBeGreaterThan(480);
+    for (const n of counts) expect(n).toBeLessThanOrEqual(500);
   });
 });
 
