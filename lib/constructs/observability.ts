@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
+  type CfnAlarm,
   ComparisonOperator,
   Dashboard,
   MathExpression,
@@ -29,6 +30,14 @@ export { deadLettersOf, flowMetric, flowServiceName, LAG_METRIC, OPEN_CONFLICTS_
 /** Whether a flow can refuse a delete inference: a full-mode `schedule` source with delete detection on. */
 function infersDeletes(flow: SyncFlow): boolean {
   return flow.flowPlan.flow.sources.some((s) => s.type === 'schedule' && s.mode === 'full' && s.deletes?.enabled !== false);
+}
+
+/** CloudWatch takes an alarm description of at most 1,024 characters. */
+export const MAX_ALARM_DESCRIPTION = 1024;
+
+/** A runbook cut to what CloudWatch takes: long stack names and ids can push one past it, and the start matters most. */
+export function fitDescription(text: string): string {
+  return text.length <= MAX_ALARM_DESCRIPTION ? text : `${text.slice(0, MAX_ALARM_DESCRIPTION - 1)}…`;
 }
 
 /** Props of {@link FlowAlarms}. */
@@ -71,6 +80,8 @@ export class FlowAlarms extends Construct {
     const name = (suffix: string) => `${props.namePrefix}-${flowId}-${suffix}`;
     const action = new SnsAction(props.topic);
     const notify = (alarm: Alarm) => {
+      const cfn = alarm.node.defaultChild as CfnAlarm;
+      cfn.alarmDescription = fitDescription(cfn.alarmDescription ?? '');
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
       return alarm;

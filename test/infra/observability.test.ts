@@ -273,8 +273,18 @@ describe('alarms', () => {
     expect(exampleTemplate.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Truncated' } })).toEqual({});
   });
 
-  it('each carry a runbook within CloudWatch\'s 1024-character description limit', () => {
-    for (const template of [exampleTemplate, everyTemplate]) {
+  it('each carry a runbook within CloudWatch\'s 1024-character description limit, also with the longest stack name and ids', () => {
+    const long = (prefix: string) => `${prefix}${'x'.repeat(40 - prefix.length)}`;
+    const longest = synthStack(
+      parseConfig({
+        ...exampleConfigInput(),
+        flows: [{ ...flowLike(long('flow-')), sources: [{ id: long('src-'), type: 'webhook' }, { id: long('pull-'), type: 'schedule', every: '1 hour', http: { url: 'https://api.example.com/x' } }] }],
+      }),
+      `S${'y'.repeat(127)}`,
+    ).template;
+    const cut = Object.values(longest.findResources('AWS::CloudWatch::Alarm')).filter((a) => (a.Properties.AlarmDescription as string).endsWith('…'));
+    expect(cut.length).toBeGreaterThan(0);
+    for (const template of [exampleTemplate, everyTemplate, longest]) {
       for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
         const description = alarm.Properties.AlarmDescription as string;
         expect(description).toMatch(/Look first at/);
