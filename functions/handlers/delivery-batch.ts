@@ -3,6 +3,7 @@ import type { FlowConfig } from '../config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, StoredState } from '../ports';
 import { auditableOwned } from './audit-policy';
+import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
 import { type SqsBatch } from './sqs-batch';
 
@@ -126,7 +127,7 @@ export function deliveryEntry(
     key: group.key,
     step: 'deliver',
     at: ctx.now,
-    source: '',
+    source: sourceOfVersion(state.recent ?? [], state.version),
     eventId: eventIds[0] ?? '',
     outcome,
     ...(reason !== undefined ? { reason } : {}),

@@ -2,6 +2,13 @@ import type { AuditEntry, StoredState } from '../ports';
 
 const STEP_ORDER = ['capture', 'transform', 'resolve', 'deliver'];
 
+/** The source whose change made `version` of a key: that of its latest resolve decision kept, or '' when none is. */
+export function sourceOfVersion(entries: readonly AuditEntry[], version: number | undefined): string {
+  let found: AuditEntry | undefined;
+  for (const e of entries) if (e.step === 'resolve' && e.version === version && e.source !== '' && (!found || e.at >= found.at)) found = e;
+  return found?.source ?? '';
+}
+
 /**
  * A record's lineage, oldest first: its audit entry items, the recent decisions its state item keeps and the latest
  * delivery its targets' markers record, with each capture shown as an entry of its own from the `detail.captured`
@@ -41,7 +48,7 @@ export function recordLineage(items: readonly AuditEntry[], state: StoredState |
       key: state!.key,
       step: 'deliver',
       at: d.at,
-      source: '',
+      source: sourceOfVersion(decided, d.version),
       eventId: d.eventIds?.[0] ?? '',
       outcome: 'delivered',
       version: d.version,

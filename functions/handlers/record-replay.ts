@@ -4,6 +4,7 @@ import { array, boolean, isoDateTime, map, number, object, optional, refine, saf
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';
 import type { AdminAnswer } from './admin-api';
+import { sourceOfVersion } from './record-lineage';
 import type { DeliveryMessage } from './step-messages';
 
 /** Keys replayed per request at most; the answer's `next` continues after the last one. */
@@ -142,7 +143,7 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
       key,
       step: 'deliver',
       at: now,
-      source: '',
+      source: sourceOfVersion(states.get(key)!.recent ?? [], states.get(key)!.version),
       eventId: replayId(flow.id, key, now, by),
       outcome: 'replayed',
       reason: `replay to ${targets.join(', ')} asked by ${by}`,

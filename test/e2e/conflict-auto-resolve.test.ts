@@ -103,7 +103,7 @@ describe('auto-resolving a parked conflict end to end (autoResolveAfter, configu
     const review = lineage.filter((e) => e.eventId === resolved.changeId);
     expect(review.find((e) => e.step === 'capture')?.reason).toContain('by syncline:auto-resolve');
     expect(review.find((e) => e.step === 'resolve')).toMatchObject({ outcome: 'won', source: 'syncline:review' });
-    expect(review.find((e) => e.step === 'deliver')).toMatchObject({ outcome: 'delivered', target: 'replica' });
+    expect(review.find((e) => e.step === 'deliver')).toMatchObject({ outcome: 'delivered', target: 'replica', source: 'syncline:review' });
     expect(logs.filter((l) => / error /.test(l))).toEqual([]);
   });
 });

@@ -53,14 +53,15 @@ describe('deliver-dynamodb handler', () => {
     // Prepare: version 3 was made by e-made; the batch holds only version 2's message.
     const view = seedState(state, 'c1', 3, { id: 'c1' });
     const made = { flow: 'contacts', key: 'c1', step: 'resolve' as const, at: 1, source: 'crm', eventId: 'e-made', outcome: 'won' as const, version: 3 };
-    const older = { ...made, eventId: 'e-older', version: 2 };
+    const older = { ...made, eventId: 'e-older', version: 2, source: 'erp' };
     state.seed({ flow: 'contacts', key: 'c1', version: 3, doc: (await state.get('contacts', 'c1'))!.doc, view, delivered: {}, updatedAt: 1, recent: [older, made] });
 
     // Act
     await handler(sqsEvent([msg('c1', 2)]));
 
-    // Assess
+    // Assess: the audit entry names the source of that change too.
     expect(writer.writes[0]!.note!.eventIds).toEqual(['e-made', 'e-c1-2']);
+    expect(audit.entries).toMatchObject([{ outcome: 'delivered', version: 3, source: 'crm' }]);
   });
 
   it('audits a stale delivery as skipped, not as an error', async () => {

@@ -117,4 +117,18 @@ describe('recordLineage', () => {
     expect(deliveries[1]).toMatchObject({ step: 'deliver', eventId: 'e1', version: 1, detail: { eventIds: ['e1'], hash: 'h1', replayedBy: 'ana' } });
     expect(lineage.at(-1)?.target).toBe('lake');
   });
+
+  it('names on a delivery the source whose change made the delivered version', () => {
+    // Prepare: version 1 came from crm, version 2 from erp; the replica has version 2, the lake still version 1.
+    const state = {
+      ...stateWith([decision(1), decision(2, { source: 'erp' })]),
+      delivered: { replica: { version: 2, hash: 'h2', at: 2_000, eventIds: ['e2'] }, lake: { version: 1, hash: 'h1', at: 1_500, eventIds: ['e1'] } },
+    };
+
+    // Act
+    const deliveries = recordLineage([], state).filter((e) => e.outcome === 'delivered');
+
+    // Assess
+    expect(Object.fromEntries(deliveries.map((e) => [e.target, e.source]))).toEqual({ replica: 'erp', lake: 'crm' });
+  });
 });
