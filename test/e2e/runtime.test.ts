@@ -179,6 +179,21 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(lineage.filter((e) => e.step === 'resolve')).not.toHaveLength(0);
   });
 
+  it('keeps a computed field that an update carrying none of its inputs cannot compute (field-lww example flow)', async () => {
+    // Prepare: the whole contact, then an update of the e-mail alone, as a CRM sends for a changed field.
+    const t0 = Date.now() - 40_000;
+    await postWebhook(contacts(), { contact_id: 'c-part', first_name: 'Ada', last_name: 'Lovelace', email_address: 'ada@old.org', updated_at: new Date(t0).toISOString() }, { secret: SECRET });
+    await targetWhere('crm-contacts', 'c-part', (i) => i?.fullName === 'Ada Lovelace', 'replica c-part');
+
+    // Act
+    const res = await postWebhook(contacts(), { contact_id: 'c-part', email_address: 'ada@new.org', updated_at: new Date(t0 + 1000).toISOString() }, { secret: SECRET });
+
+    // Assess: the e-mail and the domain computed from it change; the full name stays, not "" computed from absent names.
+    expect(res.status).toBe(202);
+    const { item } = await targetWhere('crm-contacts', 'c-part', (i) => i?.email === 'ada@new.org', 'replica c-part updated');
+    expect(item).toMatchObject({ fullName: 'Ada Lovelace', firstName: 'Ada', emailDomain: 'new.org' });
+  });
+
   it('removes the replica item on a delete', async () => {
     const t0 = Date.now() - 30_000;
     await postWebhook(accounts('erp'), { id: 'a-del', updatedAt: t0, name: 'to delete' }, { secret: SECRET });

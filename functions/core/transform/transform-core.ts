@@ -5,6 +5,7 @@ import { getPath, keyOf, keyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
+import { jsonataReads } from './jsonata-reads';
 import { detectPii, maskValue, REDACTED } from './mask';
 import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
 import { taintedFields } from './pii-taint';
@@ -32,7 +33,7 @@ type Rec = Record<string, unknown>;
 const JSONATA_MAX_DEPTH = 1000;
 
 /** The flow fields a transform reads. */
-export type TransformedFlow = Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources'>>;
+export type TransformedFlow = Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources' | 'conflict'>>;
 
 /** A compiled JSON Schema (an ajv validate function, compiled here or at synth): `errors` describe the last failure. */
 /** Builds a flow's transformer: `compileTransform` compiles its JSON Schema; a Lambda uses the one compiled at synth. */
@@ -52,9 +53,15 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   const rename = Object.entries(t.rename ?? {});
   const reshape = compileReshape(t);
   const set = Object.entries(t.set ?? {}).map(([path, value]) => ({ path: splitPath(path), value }));
+  // Under a per-field merge an upsert changes only the fields it carries; a compute that reads none of them would
+  // overwrite the stored value with one computed from nothing, so it is left out and the stored value stays.
+  const perField = flow.conflict !== undefined && flow.conflict.strategy !== 'lww';
   const compute = Object.entries(t.compute ?? {}).map(([field, source]) => {
     const expr = jsonata(source, { timeout: t.computeTimeoutMs, stack: JSONATA_MAX_DEPTH });
-    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH) };
+    const reads = perField ? jsonataReads(source) : undefined;
+    // The merge goes by top-level field, so a read of `address.city` asks whether the record carries `address`.
+    const inputs = reads && !reads.whole && reads.paths.size > 0 ? [...new Set([...reads.paths].map((p) => splitPath(p)[0]!))] : undefined;
+    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH), inputs };
   });
   const filter = t.filter;
   const matchesFilter = filter ? compilePattern(filter) : undefined;
@@ -139,6 +146,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       for (const { path, value } of set) setIn(record, path, value !== null && typeof value === 'object' ? structuredClone(value) : value, owned);
       // 5 compute, each expression sees the fields computed before it
       for (const c of compute) {
+        if (c.inputs && c.inputs.every((f) => record[f] === undefined)) continue;
         let value: unknown;
         try {
           value = c.direct ? c.direct(record) : FALLBACK;

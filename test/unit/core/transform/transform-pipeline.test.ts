@@ -96,6 +96,36 @@ describe('compileTransform: shaping records', () => {
   });
 });
 
+describe('compileTransform: compute under a per-field merge', () => {
+  const flowWithStrategy = (strategy: string) =>
+    flowSchema.parse({
+      id: 'contacts',
+      key: ['id'],
+      sources: [{ id: 'crm', type: 'webhook' }],
+      transform: { compute: { fullName: "$trim(firstName & ' ' & lastName)", city: 'address.city ? $uppercase(address.city) : "none"', fields: '$count($keys($))', tag: '"v2"' } },
+      conflict: { strategy, ...(strategy === 'priority' ? { priority: { '*': ['crm'] } } : {}) },
+      targets: [{ id: 'out', type: 'dynamodb' }],
+    });
+
+  it.each(['field-lww', 'priority', 'manual'])('leaves out, under %s, a compute whose inputs the record carries none of, so the merge keeps the stored value', async (strategy) => {
+    // Act
+    const result = expectStatus(await compileTransform(flowWithStrategy(strategy), ctx).apply({ id: 'c-1', email: 'ada@example.org' }, 'upsert'), 'passed');
+
+    // Assess: fullName and city read only absent fields; a whole-record read and a constant are computed as always.
+    expect(result.record).toEqual({ id: 'c-1', email: 'ada@example.org', fields: 2, tag: 'v2' });
+  });
+
+  it('computes from the inputs the record carries, a nested read counting its top-level field', async () => {
+    const result = expectStatus(await compileTransform(flowWithStrategy('field-lww'), ctx).apply({ id: 'c-1', lastName: 'Hopper', address: { zip: 'N1' } }, 'upsert'), 'passed');
+    expect(result.record).toMatchObject({ fullName: 'Hopper', city: 'none' });
+  });
+
+  it('computes every field under lww, where a record replaces the whole state', async () => {
+    const result = expectStatus(await compileTransform(flowWithStrategy('lww'), ctx).apply({ id: 'c-1', email: 'ada@example.org' }, 'upsert'), 'passed');
+    expect(result.record).toMatchObject({ fullName: '', tag: 'v2' });
+  });
+});
+
 describe('compileTransform: compute failures', () => {
   it('quarantines a record whose expression fails, naming the field and the expression', async () => {
     // Prepare
