@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
+import { claimOf, claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
 import { toAsciiJson } from '../core/json-safety';
 import { packItems } from '../core/packing';
 import type { OutboundMessage, PayloadStore, Publisher } from '../ports';
@@ -51,8 +51,13 @@ export class SqsPublisher implements Publisher {
       input.map((m) => ({ id: m.id, body: toAsciiJson(m.body) })),
       failed,
     );
-    // A pack goes by the id of its first message; a failed pack fails every message in it.
-    const packed = this.packs(queueUrl) && !options.single ? packItems(claimed) : claimed.map((m) => ({ ids: [m.id], body: m.body }));
+    // A pack goes by the id of its first message; a failed pack fails every message in it. A claim-check pointer
+    // goes alone: consumers resolve pointers per SQS message, before unpacking.
+    const alone = (m: OutboundMessage) => ({ ids: [m.id], body: m.body });
+    const packed =
+      this.packs(queueUrl) && !options.single
+        ? [...packItems(claimed.filter((m) => claimOf(m.body) === undefined)), ...claimed.filter((m) => claimOf(m.body) !== undefined).map(alone)]
+        : claimed.map(alone);
     const idsOf = new Map(packed.map((p) => [p.ids[0]!, p.ids]));
     const messages = packed.map((p) => ({ id: p.ids[0]!, body: p.body }));
     const batches: OutboundMessage[][] = [];

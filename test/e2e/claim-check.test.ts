@@ -83,4 +83,23 @@ describe('a webhook record over 256 KB goes through the claim check', () => {
     const left = await rt.clients.s3.send(new ListObjectsV2Command({ Bucket: LOCAL_PAYLOAD_BUCKET, Prefix: 'claims/' }));
     expect(left.Contents ?? []).toEqual([]);
   });
+
+  it('delivers a large record sent in one array with small ones, and every one of its batch-mates', async () => {
+    // Prepare: the large record's envelope goes by claim check; the small ones share SQS messages.
+    const big = { id: 'doc-big', title: 'big in a batch', body: 'b'.repeat(100 * KB), attachment: 'a'.repeat(200 * KB) };
+    const small = Array.from({ length: 4 }, (_, i) => ({ id: `doc-s${i}`, title: `small ${i}` }));
+
+    // Act
+    const res = await postWebhook(`${rt.url}/webhooks/docs/app`, [small[0], small[1], big, small[2], small[3]], { secret: SECRET, id: 'msg_big_batch' });
+
+    // Assess
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ accepted: 5, duplicates: 0, quarantined: 0 });
+    const table = rt.resources.flows.docs!.targetTables.replica!;
+    for (const id of ['doc-big', ...small.map((r) => r.id)]) {
+      const item = await waitFor(async () => (await rt.clients.doc.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }))).Item, `${id} in the replica table`, 30_000);
+      expect(item).toMatchObject({ id });
+    }
+    expect((await getJson(`${rt.url}/flows/docs/quarantine`)).json).toEqual([]);
+  });
 });
