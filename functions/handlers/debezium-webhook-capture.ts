@@ -2,7 +2,7 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { storableCopy } from '../core/json-safety';
+import { carryProblems, storableCopy } from '../core/json-safety';
 import { maskForQuarantine } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
@@ -50,10 +50,14 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     const op = item.kind === 'change' ? item.op : 'upsert';
     const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
     const record = item.kind === 'change' ? item.data : item.record;
+    // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and are refused.
+    const unstorable = item.kind === 'change' ? carryProblems(item.before ? { ...item.before, ...item.data } : item.data) : [];
     const problem =
       item.kind === 'malformed'
         ? item.reason
-        : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
+        : unstorable.length > 0
+          ? `record cannot be carried exactly: ${unstorable[0]}`
+          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
           ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
           : undefined;
     const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
@@ -65,7 +69,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         source: source.id,
         at: now,
         reason,
-        errors: [reason],
+        errors: unstorable.length > 0 ? unstorable : [reason],
         // Exact number texts as strings, nothing DynamoDB refuses (a quarantined event may hold `source.ts_ns`).
         record: storableCopy(maskForQuarantine(flow, storableCopy(record ?? {}))),
         envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },

@@ -5,6 +5,7 @@
  * section of the MySQL, SQL Server and Oracle pages); JSON shapes as the JSON converter writes them
  * (https://kafka.apache.org/documentation/#connect_schemas: `bytes` as base64).
  */
+import { InexactNumber } from '../json-safety';
 import { digitsOf } from './debezium-position';
 
 /** Placeholder for a column whose value the connector does not have (an unchanged TOASTed PostgreSQL column). */
@@ -100,6 +101,7 @@ export function decimalFromBytes(base64: string, scale: number): string | undefi
 function unitsOf(v: unknown): { neg: boolean; digits: string } | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && Number.isInteger(v)) return { neg: v < 0, digits: digitsOf(Math.abs(v)) ?? BigInt(Math.abs(v)).toString() };
   if (typeof v === 'bigint') return { neg: v < 0n, digits: (v < 0n ? -v : v).toString() };
+  if (v instanceof InexactNumber) return unitsOf(v.text);
   if (typeof v === 'string' && /^-?\d+$/.test(v)) return { neg: v.startsWith('-'), digits: v.replace(/^-/, '') };
   return undefined;
 }

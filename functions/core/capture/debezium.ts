@@ -6,6 +6,7 @@
  * same section of the MySQL, SQL Server, Oracle and MongoDB pages).
  */
 import type { Op } from '../envelope';
+import { InexactNumber, settleNumbers } from '../json-safety';
 import { positionOf, sourceTimeOf } from './debezium-position';
 import { decodeRow, isUnavailable, rowSchemaOf } from './debezium-values';
 import { mongoDocument } from './mongodb-extended-json';
@@ -62,7 +63,8 @@ const OPS: Readonly<Record<DebeziumOp, Op>> = { c: 'upsert', u: 'upsert', r: 'up
  * without the `{schema, payload}` wrapper. A body that is neither an object nor an array yields one malformed item.
  */
 export function parseDebeziumBody(body: unknown, selection?: TableSelection): DebeziumItem[] {
-  const events = Array.isArray(body) ? body : [body];
+  const settled = settleMetadataNumbers(body);
+  const events = Array.isArray(settled) ? settled : [settled];
   return events.map((event, index) => parseDebeziumEvent(event, index, selection));
 }
 
@@ -231,9 +233,28 @@ function wildcard(entry: string): RegExp {
   return re;
 }
 
+/**
+ * A parsed body (numbers beyond a double as InexactNumber) with every such number outside the rows (`before`,
+ * `after`) turned into the nearest double: metadata such as `source.ts_ns` rounds harmlessly, while a row value
+ * keeps its digits, to be decoded by its logical type or quarantined.
+ */
+function settleMetadataNumbers(body: unknown): unknown {
+  const event = (e: unknown): unknown => {
+    if (!isObject(e) || e instanceof InexactNumber) return settleNumbers(e);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(e)) {
+      const settled = k === 'before' || k === 'after' ? v : k === 'payload' ? event(v) : settleNumbers(v);
+      Object.defineProperty(out, k, { value: settled, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  return Array.isArray(body) ? body.map(event) : event(body);
+}
+
 /** The event as quarantine keeps it: numbers JSON could not carry exactly (`ts_ns`, ~1.5e18) as their digits. */
 function safe(value: Record<string, unknown>): Record<string, unknown> {
   const walk = (v: unknown): unknown => {
+    if (v instanceof InexactNumber) return v.text;
     if (typeof v === 'number') return Number.isInteger(v) && !Number.isSafeInteger(v) ? BigInt(v).toString() : v;
     if (Array.isArray(v)) return v.map(walk);
     if (isObject(v)) {

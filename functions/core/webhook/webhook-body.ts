@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../config/schema';
-import { parseJsonExact, settleNumbers } from '../json-safety';
+import { InexactNumber, parseJsonExact } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
 import { messageOf } from '../errors';
 
@@ -21,10 +21,9 @@ export function readWebhookBody(source: WebhookSource, rawBody: string): Webhook
     case 'debezium': {
       const body = parseJson(rawBody);
       if ('error' in body) return refused(400, body.error);
-      // Debezium metadata such as `source.ts_ns` may round harmlessly; record values are checked again by the transform.
-      const value = settleNumbers(body.value);
-      const problem = checkDebeziumShape(value);
-      return problem ? refused(400, problem) : { kind: 'debezium', body: value };
+      // Numbers beyond a double stay exact: the Debezium reader rounds only metadata such as `source.ts_ns`.
+      const problem = checkDebeziumShape(body.value);
+      return problem ? refused(400, problem) : { kind: 'debezium', body: body.value };
     }
     case 'form':
       return readForm(rawBody);
@@ -92,8 +91,9 @@ function parseJson(text: string): { value: unknown } | { error: string } {
   }
 }
 
-/** A Debezium body: one event object or an array of them; `null` elements are tombstones, other bad elements are quarantined. */
+/** A Debezium body: one event object or an array of them; `null` (alone or as an element) is a tombstone, other bad elements are quarantined. */
 function checkDebeziumShape(body: unknown): string | undefined {
+  if (body === null) return undefined;
   if (Array.isArray(body)) {
     return body.length > MAX_RECORDS_PER_REQUEST ? `an array body holds at most ${MAX_RECORDS_PER_REQUEST} change events, got ${body.length}` : undefined;
   }
@@ -112,5 +112,5 @@ function checkShape(body: unknown): string | undefined {
   return undefined;
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-export const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
+export const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);

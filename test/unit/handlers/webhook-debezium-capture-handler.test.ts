@@ -176,6 +176,45 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(JSON.stringify(item!.record)).toContain('"ts_ns":"1795683600000123');
   });
 
+  it('decodes a 19-digit NanoTimestamp column to the nanosecond (the JSON text, not a rounded double)', async () => {
+    // Prepare: io.debezium.time.NanoTimestamp is an int64 of ns since the epoch (Debezium's PostgreSQL data types page).
+    const { handler, publisher } = setupWithMetrics();
+    const schema = pgEnvelopeSchema([{ field: 'id', type: 'int32' }, { field: 'seen', type: 'int64', name: 'io.debezium.time.NanoTimestamp' }]);
+    const event = JSON.stringify({ schema, payload: changeEvent('postgresql', 'u', { after: { id: 7, seen: 0 } }, { at: 1, ms: T0 }) }).replace('"seen":0', '"seen":1700000000123456789');
+
+    // Act
+    const res = await handler(rawRequest('pg', event, 'msg_nano'));
+
+    // Assess
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE)[0]!.data).toEqual({ id: 7, seen: '2023-11-14T22:13:20.123456789' });
+  });
+
+  it('quarantines a row whose plain int64 a JSON number would round, keeping its digits, and counts it as quarantined', async () => {
+    // Prepare
+    const { handler, publisher, quarantine } = setupWithMetrics();
+    const schema = pgEnvelopeSchema([{ field: 'id', type: 'int32' }, { field: 'balance', type: 'int64' }]);
+    const event = (id: number, balance: string) => JSON.stringify({ schema, payload: changeEvent('postgresql', 'u', { after: { id, balance: 0 } }, { at: id, ms: T0 }) }).replace('"balance":0', `"balance":${balance}`);
+
+    // Act
+    const res = await handler(rawRequest('pg', `[${event(1, '9223372036854775807')},${event(2, '42')}]`, 'msg_big_int'));
+
+    // Assess
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 2, balance: 42 }]);
+    const [item] = await quarantine.list('customers');
+    expect(item!.reason).toContain('$.balance');
+    expect(item!.record).toMatchObject({ id: 1, balance: '9223372036854775807' });
+  });
+
+  it('skips a bare null body, a Kafka tombstone sent alone', async () => {
+    const { handler, publisher } = setupWithMetrics();
+    const res = await handler(rawRequest('pg', 'null', 'msg_tomb'));
+    expect(res.statusCode).toBe(202);
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 0, skipped: 1 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([]);
+  });
+
   it('takes a Debezium Server batch of 200 events with schemas under the default body limit of a debezium source', async () => {
     const { handler, publisher } = setupWithMetrics();
     const columns = [
