@@ -1,3 +1,4 @@
+import { EntityDecoder } from '@nodable/entities';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { messageOf } from '../errors';
 
@@ -21,8 +22,10 @@ const parser = /* @__PURE__ */ new XMLParser({
   // Values stay strings: ids such as 00D... and numbers beyond 2^53 are carried exactly.
   parseTagValue: false,
   trimValues: true,
-  // Only the five predefined XML entities; DTDs are refused before parsing.
+  // Only the five predefined XML entities and character references (`&#233;`, `&#x1F600;`, XML 1.0 section 4.1),
+  // which the parser's default decoder leaves as text; DTDs are refused before parsing.
   processEntities: { enabled: true, maxEntityCount: 0, maxTotalExpansions: 10_000, maxExpandedLength: 1_000_000 },
+  entityDecoder: /* @__PURE__ */ new EntityDecoder({ numericAllowed: true, limit: { maxTotalExpansions: 10_000, maxExpandedLength: 1_000_000 } }),
   maxNestedTags: 64,
   isArray: (name) => name === 'Notification',
 });

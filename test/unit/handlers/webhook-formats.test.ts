@@ -138,6 +138,18 @@ describe('Salesforce Outbound Messages', () => {
     expect(sent[0]!.ts).toBe(Date.parse('2026-03-01T11:59:00.000Z'));
   });
 
+  it('decodes numeric character references (XML 1.0 section 4.1), keeps named HTML entities as text', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
+
+    // Act
+    const res = await post(h, outbound('00D5e000000KQ2e', [{ id: '0035e00000ABCDeAAA', email: 'ren&#233;&#x1F600;&#38;co&#x3C;&#13;x&nbsp;@example.com' }]));
+
+    // Assess: &nbsp; is no XML entity, so it is text as sent.
+    expect(res.statusCode).toBe(200);
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.Email)).toEqual(['ren\u00e9\u{1F600}&co<\rx&nbsp;@example.com']);
+  });
+
   it('refuses a message of another org with 403 and stores nothing', async () => {
     // Prepare
     const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
