@@ -72,6 +72,6 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
         }),
       );
 
-      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed });
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed }, groups.values());
     });
 }

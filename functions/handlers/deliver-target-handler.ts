@@ -139,7 +139,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
             } else if (result.status === 'retry') {
               await dropLease(group.key);
               failed++;
-              batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" will be retried: ${result.reason}`);
+              batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" failed: ${result.reason}`);
             } else {
               await dropLease(group.key);
               rejected++;
@@ -151,7 +151,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         entries.push(...parked);
       }
 
-      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected });
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
 
       /**
        * Takes a key's lease, waiting a little (up to 1.5 s) while another delivery holds it: most sends end within

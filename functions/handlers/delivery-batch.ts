@@ -5,6 +5,7 @@ import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, StoredSt
 import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
+import { MAX_RECEIVE_COUNT } from '../plan/plan';
 import { type SqsBatch } from './sqs-batch';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
@@ -144,8 +145,11 @@ export async function finishDeliveries(
   ctx: DeliveryContext & { messages: number; keys: number },
   decisions: readonly DeliveryDecision[],
   counts: { failed: number; rejected?: number },
+  groups: Iterable<DeliveryGroup> = [],
 ): Promise<void> {
-  const kept = auditableOwned(ctx.flow, decisions.map((d) => ({ entry: d.entry, owner: d.group.messageIds })));
+  const decided = new Set(decisions.filter((d) => d.entry.outcome === 'failed').map((d) => d.group));
+  const lastTries = [...groups].filter((g) => !decided.has(g)).flatMap((g) => givenUp(ctx, batch, g) ?? []);
+  const kept = auditableOwned(ctx.flow, [...decisions, ...lastTries].map((d) => ({ entry: d.entry, owner: d.group.messageIds })));
   if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
   const delivered = decisions.filter((d) => d.entry.outcome === 'delivered');
   reportDeliveries(
@@ -154,4 +158,29 @@ export async function finishDeliveries(
     delivered.map((d) => ({ key: d.group.key, version: d.entry.version ?? 0, ts: Number(d.entry.detail?.ts ?? 0) })),
     { skipped: decisions.filter((d) => d.entry.outcome === 'skipped').length, ...counts },
   );
+}
+
+/**
+ * The `failed` entry of a key whose messages fail on their last receive (SQS moves them to the DLQ next), so
+ * lineage tells why the target never got the version; undefined while retries remain.
+ */
+function givenUp(ctx: DeliveryContext, batch: SqsBatch, group: DeliveryGroup): DeliveryDecision | undefined {
+  const records = batch.records.filter((r) => group.messageIds.includes(r.messageId));
+  const last = records.find((r) => batch.isFailed(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
+  if (!last) return undefined;
+  const eventIds = [...group.eventIds];
+  const entry: AuditEntry = {
+    flow: ctx.flow.id,
+    key: group.key,
+    step: 'deliver',
+    at: ctx.now,
+    source: '',
+    eventId: eventIds[0] ?? '',
+    outcome: 'failed',
+    reason: `gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: ${batch.whyFailed(last.messageId) ?? 'failed'}`,
+    version: group.version,
+    target: ctx.targetId,
+    detail: { eventIds, attempts: Number(last.attributes.ApproximateReceiveCount), parked: 'dlq' },
+  };
+  return { group, entry };
 }

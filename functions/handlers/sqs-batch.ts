@@ -7,7 +7,8 @@ import { PartialWriteError, type LogPort, type StateStore, type StoredState } fr
  * the response lists exactly those messages in `batchItemFailures`.
  */
 export class SqsBatch {
-  private readonly failed = new Set<string>();
+  /** Failed message ids, with why each first failed. */
+  private readonly failed = new Map<string, string>();
 
   constructor(
     readonly records: readonly SQSRecord[],
@@ -18,12 +19,17 @@ export class SqsBatch {
   fail(messageIds: Iterable<string>, why: string, err?: unknown): void {
     const ids = [...messageIds].filter((id) => !this.failed.has(id));
     if (ids.length === 0) return;
-    for (const id of ids) this.failed.add(id);
+    for (const id of ids) this.failed.set(id, why);
     this.logger.warn(why, { messageIds: ids, error: describeError(err) });
   }
 
   isFailed(messageId: string): boolean {
     return this.failed.has(messageId);
+  }
+
+  /** Why a message failed, if it did. */
+  whyFailed(messageId: string): string | undefined {
+    return this.failed.get(messageId);
   }
 
   /** Runs work that concerns `messageIds`; if it throws, those messages fail and `undefined` is returned. */
@@ -61,7 +67,7 @@ export class SqsBatch {
   }
 
   response(): SQSBatchResponse {
-    return { batchItemFailures: [...this.failed].map((itemIdentifier) => ({ itemIdentifier })) };
+    return { batchItemFailures: [...this.failed.keys()].map((itemIdentifier) => ({ itemIdentifier })) };
   }
 }
 

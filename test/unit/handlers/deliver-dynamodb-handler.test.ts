@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
+import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
@@ -106,6 +107,22 @@ describe('deliver-dynamodb handler', () => {
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(second.batchItemFailures).toEqual([]);
     expect(writer.writes[0]!.view.deleted).toBe(true);
+  });
+
+  it('audits a key as failed when its write fails on the last receive before the DLQ', async () => {
+    // Prepare
+    seedState(state, 'c2', 1, { id: 'c2' });
+    writer.failWrites = 1;
+    const event = sqsEvent([msg('c2', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(audit.entries).toMatchObject([{ key: 'c2', step: 'deliver', outcome: 'failed', target: 'replica', version: 1, detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq' } }]);
+    expect(audit.entries[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: /);
   });
 
   it('fails invalid messages without touching the target', async () => {

@@ -4,6 +4,7 @@ import { createDeliverTargetHandler } from '../../../functions/handlers/deliver-
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
+import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
 const flow = flowSchema.parse({
@@ -113,6 +114,24 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect((await state.get('contacts', 'c2'))!.delivered.api).toBeUndefined();
     expect(audit.outcomes()).toEqual(['delivered']);
     expect(metrics.counts.DeliveryFailed).toBe(1);
+  });
+
+  it('audits a key as failed, with why, when its message fails on the last receive before the DLQ', async () => {
+    // Prepare: the queue's redrive policy moves a message to the DLQ after its fifth receive.
+    seed(state, 'c1', 1, { id: 'c1' });
+    seed(state, 'c2', 1, { id: 'c2' });
+    const writer = new ScriptedWriter({ c1: { status: 'retry', reason: 'HTTP 503 after 3 attempts' }, c2: { status: 'retry', reason: 'HTTP 503 after 3 attempts' } });
+    const event = sqsEvent([msg('c1', 1), msg('c2', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    event.Records[1]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT - 1);
+
+    // Act
+    const res = await make(writer)(event);
+
+    // Assess: both retried; only the one out of retries is a decision.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }]);
+    expect(audit.entries).toMatchObject([{ key: 'c1', step: 'deliver', outcome: 'failed', target: 'api', version: 1, eventId: 'e-c1-1' }]);
+    expect(audit.entries[0]!.reason).toBe(`gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: delivery of c1 to "api" failed: HTTP 503 after 3 attempts`);
   });
 
   it('parks a rejected record in the DLQ at once, acknowledged, with the response body in the audit entry', async () => {
