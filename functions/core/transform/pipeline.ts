@@ -50,5 +50,11 @@ export function validateTransform(flow: Pick<TransformedFlow, 'transform'>): str
     if (other !== undefined) problems.push(`transform.rename.${from}: renames to "${to}" like "${other}" does`);
     renamedTo.set(to, from);
   }
+  // A field inside a moved field would be moved twice, and end up inside itself when its new place is in the other's.
+  const froms = Object.keys(t.rename ?? {});
+  for (const from of froms) {
+    const outer = froms.find((o) => from.startsWith(`${o}.`));
+    if (outer !== undefined) problems.push(`transform.rename.${from}: is inside "${outer}", which is renamed too: rename one of them`);
+  }
   return problems;
 }
