@@ -104,6 +104,16 @@ export function keyOf(record: Record<string, unknown>, fields: readonly string[]
 }
 
 /**
+ * Why a key of several fields would be ambiguous, or undefined: a value holding `#`, which joins the fields, makes
+ * `a#b` + `c` and `a` + `b#c` the same key, so two records would share one state.
+ */
+export function keyJoinProblem(key: string, record: Record<string, unknown>, fields: readonly string[]): string | undefined {
+  if (fields.length < 2 || key.split('#').length === fields.length) return undefined;
+  const field = fields.find((f) => String(getPath(record, f)).includes('#'));
+  return `key field "${field}" holds "#", which joins the key fields, so the key would name other records too: replace it in the transform`;
+}
+
+/**
  * Longest key (UTF-8 bytes) syncline carries. Every table item and audit entry of a record has the key in its
  * partition key, which DynamoDB caps at 2048 bytes, with the flow and target ids around it.
  */

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import jsonata from 'jsonata';
 import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema';
-import { getPath, keyOf, keyProblem } from '../envelope';
+import { getPath, keyJoinProblem, keyOf, keyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
@@ -176,8 +176,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
         const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
         return quarantine(input, record, undefined, reason, [reason]);
       }
-      const tooLong = keyProblem(key);
-      if (tooLong) return quarantine(input, record, undefined, tooLong, [tooLong]);
+      const badKey = keyProblem(key) ?? keyJoinProblem(key, record, flow.key);
+      if (badKey) return quarantine(input, record, undefined, badKey, [badKey]);
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       if (unstorable.length > 0) return quarantine(input, record, key, `record cannot be carried exactly: ${unstorable[0]}`, unstorable);
       return piiFlagged ? { status: 'passed', key, record, piiFlagged } : { status: 'passed', key, record };

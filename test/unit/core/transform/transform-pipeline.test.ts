@@ -362,6 +362,21 @@ describe('compileTransform: schema and key', () => {
     expect(q.original).toEqual({ tenant: 't1', name: 'no id' });
   });
 
+  it('quarantines a record whose key field holds "#", which would give it the key of another record, and keys one "#" in a one-field key', async () => {
+    // Prepare
+    const transform = compileTransform(flowWith({}, ['tenant', 'id']), ctx);
+
+    // Act
+    const ambiguous = await transform.apply({ tenant: 'a#b', id: 'c' }, 'upsert');
+    const other = await transform.apply({ tenant: 'a', id: 'b#c' }, 'upsert');
+    const single = await compileTransform(flowWith({}, ['id']), ctx).apply({ id: 'b#c' }, 'upsert');
+
+    // Assess: "a#b" + "c" and "a" + "b#c" would both be a#b#c.
+    expect(expectStatus(ambiguous, 'quarantined').reason).toBe('key field "tenant" holds "#", which joins the key fields, so the key would name other records too: replace it in the transform');
+    expect(expectStatus(other, 'quarantined').reason).toContain('key field "id" holds "#"');
+    expect(expectStatus(single, 'passed').key).toBe('b#c');
+  });
+
   it('skips the schema for a delete and returns its key', async () => {
     // Prepare
     const flow = flowWith({ schema, rename: { contact_id: 'id' } });
