@@ -26,11 +26,22 @@ export interface ReplaySummary {
   readonly replayed: number;
   /** Could not be sent; still quarantined. */
   readonly failed: number;
-  /** Cannot be replayed (the message was not an envelope, so nothing of it was kept); still quarantined. */
+  /** Cannot be replayed (not an envelope, or quarantined at capture: see {@link replayable}); still quarantined. */
   readonly skipped: number;
   /** Ids asked for that are not quarantined. */
   readonly notFound: readonly string[];
   readonly ids: { readonly replayed: readonly string[]; readonly failed: readonly string[]; readonly skipped: readonly string[] };
+}
+
+/**
+ * Whether the stored item can go through the transform again. Not a poison message (it was not an envelope, so
+ * nothing of it was kept), nor a record quarantined at capture: its stored copy is not the record as sent (numbers
+ * as strings, unstorable field names renamed) and its envelope has no source time, so a replay would invent data
+ * and stamp it with the capture time. Such records come back when their source sends them again.
+ */
+export function replayable(item: QuarantineItem): boolean {
+  if (item.source === 'unknown' || !item.envelope?.source) return false;
+  return !item.envelope.lineage.some((l) => l.step === 'capture' && l.outcome === 'quarantined');
 }
 
 /** The envelope to re-send: the stored one with the masked record as its data, and a step noting the replay. */
@@ -68,25 +79,24 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       const byId = new Map(items.map((i) => [i.id, i]));
       const wanted = 'all' in request ? items : request.ids.flatMap((id) => byId.get(id) ?? []);
       const notFound = 'all' in request ? [] : request.ids.filter((id) => !byId.has(id));
-      // A poison message (not an envelope) was quarantined without its body: nothing to replay.
-      const skipped = wanted.filter((i) => i.source === 'unknown' || !i.envelope?.source);
-      const replayable = wanted.filter((i) => !skipped.includes(i));
+      const skipped = wanted.filter((i) => !replayable(i));
+      const toSend = wanted.filter((i) => !skipped.includes(i));
       const now = clock.now();
       let failedIds: string[] = [];
-      if (replayable.length > 0) {
+      if (toSend.length > 0) {
         try {
           ({ failed: failedIds } = await deps.publisher.send(
             queueUrl,
-            replayable.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })),
+            toSend.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })),
           ));
         } catch (err) {
           logger.error('quarantine replay not sent', { flow: flowId, error: safeErrorText(err) });
-          failedIds = replayable.map((_, n) => String(n));
+          failedIds = toSend.map((_, n) => String(n));
         }
       }
       const failedSet = new Set(failedIds.map(Number));
-      const sent = replayable.filter((_, n) => !failedSet.has(n));
-      const failed = replayable.filter((_, n) => failedSet.has(n));
+      const sent = toSend.filter((_, n) => !failedSet.has(n));
+      const failed = toSend.filter((_, n) => failedSet.has(n));
       await deps.quarantine.delete(sent);
       logger.info('quarantine replayed', { flow: flowId, replayed: sent.length, failed: failed.length, skipped: skipped.length });
       const summary: ReplaySummary = {

@@ -50,6 +50,25 @@ describe('quarantine replay', () => {
     expect((await replay.replay('nope', { all: true })).status).toBe(404);
   });
 
+  it('skips a record quarantined at capture: its stored copy is not the record as sent and has no source time', async () => {
+    // Prepare: capture kept a storable copy of a record with a __proto__ field and an unreadable timestamp.
+    const { quarantine, publisher, replay } = setup();
+    const atCapture = item('c', 1_000, {
+      reason: 'record cannot be carried exactly: $ has a field named __proto__, which the DynamoDB marshaller cannot store',
+      record: { id: 'c', '(__proto__)': { x: 1 } },
+      envelope: { v: 1, id: 'c', flow: 'orders', source: 'app', key: '', op: 'upsert', ts: 1_000, seq: 'w#0', lineage: [{ step: 'capture', at: 1_000, outcome: 'quarantined' }] },
+    });
+    await quarantine.put([atCapture, item('t', 2_000)]);
+
+    // Act
+    const answer = await replay.replay('orders', { all: true });
+
+    // Assess
+    expect(answer.body).toMatchObject({ replayed: 1, skipped: 1, ids: { replayed: ['t'], skipped: ['c'] } });
+    expect(publisher.bodies(Q).map((e) => (e as { id: string }).id)).toEqual(['t']);
+    expect((await quarantine.list('orders')).map((i) => i.id)).toEqual(['c']);
+  });
+
   it('does not remove an item quarantined again (newer at) while the replay ran', async () => {
     const { quarantine } = setup();
     await quarantine.put([item('a', 2_000)]);
