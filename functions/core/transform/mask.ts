@@ -3,6 +3,7 @@ import type { MaskKind } from '../../config/schema';
 import { canonicalJson } from '../envelope';
 
 export const REDACTED = '[REDACTED]';
+const HASHED = /^hmac:[0-9a-f]{64}$/;
 
 /**
  * Masks one value. null and undefined stay as they are.
@@ -13,6 +14,8 @@ export const REDACTED = '[REDACTED]';
  */
 export function maskValue(kind: MaskKind, value: unknown, hashKey: string): unknown {
   if (value === null || value === undefined) return value;
+  // A value masked already (a replayed quarantine copy) stays as it is: masking it again would change it.
+  if (kind !== 'redact' && (value === REDACTED || (typeof value === 'string' && HASHED.test(value)))) return value;
   switch (kind) {
     case 'redact':
       return REDACTED;

@@ -76,6 +76,19 @@ describe('maskValue', () => {
     // Assess
     expect(masked).toEqual([null, undefined, null, undefined, null, undefined, null, undefined]);
   });
+
+  it('gives a masked value back unchanged, for every kind (a replayed quarantine copy is masked already)', () => {
+    // Prepare
+    const kinds = ['redact', 'hash', 'last4', 'email'] as const;
+    const hashed = maskValue('hash', 'ada@example.com', KEY) as string;
+
+    // Act
+    const again = kinds.flatMap((k) => [maskValue(k, '[REDACTED]', KEY), maskValue(k, hashed, KEY)]);
+
+    // Assess: last4 of "[REDACTED]" was "******TED]", and a hash of a hash no longer joins; redact always redacts.
+    expect(again).toEqual(kinds.flatMap((k) => ['[REDACTED]', k === 'redact' ? '[REDACTED]' : hashed]));
+    expect(maskValue('last4', maskValue('last4', '+44 20 7946 0018', KEY), KEY)).toBe('************0018');
+  });
 });
 
 describe('detectPii', () => {
