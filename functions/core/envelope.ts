@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { InexactNumber } from './json-safety';
 
 const { createHash } = crypto;
 
@@ -96,6 +97,11 @@ export function keyOf(record: Record<string, unknown>, fields: readonly string[]
   const parts: string[] = [];
   for (const f of fields) {
     const value = getPath(record, f);
+    // Digits a double cannot hold are still a key (the record itself is refused for them).
+    if (value instanceof InexactNumber) {
+      parts.push(value.text);
+      continue;
+    }
     if (value === undefined || value === null || value === '') return undefined;
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
     parts.push(String(value));

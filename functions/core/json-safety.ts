@@ -49,13 +49,13 @@ const WHY: Record<string, string> = {
  * number that would lose digits is an InexactNumber. Call only on text whose depth is at most MAX_BODY_DEPTH.
  */
 export function parseJsonExact(text: string): unknown {
-  return parse(text, null, {
-    parseNumber: (s: string) => {
-      const reason = getUnsafeNumberReason(s);
-      return reason ? new InexactNumber(s, WHY[reason] ?? 'cannot be carried exactly') : Number(s);
-    },
-    onDuplicateKey: ({ newValue }) => newValue,
-  });
+  return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
+}
+
+/** A number's text as a number, or as an InexactNumber when a double would not hold it exactly. */
+export function exactNumber(text: string): number | InexactNumber {
+  const reason = getUnsafeNumberReason(text);
+  return reason ? new InexactNumber(text, WHY[reason] ?? 'cannot be carried exactly') : Number(text);
 }
 
 /**

@@ -3,6 +3,7 @@ import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } 
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
+import { carryProblems, storableCopy } from '../core/json-safety';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
@@ -146,7 +147,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
           at,
           reason,
           errors: [reason],
-          record: maskForQuarantine(flow, record),
+          record: maskForQuarantine(flow, storableCopy(record)),
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op: 'upsert', ts: at, seq: `snapshot:${at}`, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
           position,
         });
@@ -161,6 +162,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       }
       const env = snapshotEnvelope(flow, source.id, item, at);
       const key = keyIsRaw ? (keyOf(env.data ?? {}, flow.key) ?? '') : '';
+      const unstorable = carryProblems(env.data ?? {});
+      if (unstorable.length > 0) return bad(`record cannot be carried exactly: ${unstorable[0]}`, env.data ?? {}, key);
       if (keyIsRaw && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
       if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) return bad(`record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, env.data ?? {}, key);
       envelopes.push(env);

@@ -6,6 +6,7 @@ import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
+import { carryProblems, storableCopy } from '../core/json-safety';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
@@ -56,7 +57,10 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         const env = outcome.envelope;
         const data = env.data ?? {};
         key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
-        if (keyIsRaw && key === '') {
+        const unstorable = carryProblems(env.before ? { ...env.before, ...data } : data);
+        if (unstorable.length > 0) {
+          problem = { ...env, reason: `record cannot be carried exactly: ${unstorable[0]}`, record: data };
+        } else if (keyIsRaw && key === '') {
           problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
         } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) {
           problem = { ...env, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: data };
@@ -76,7 +80,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
           at: now,
           reason,
           errors: [reason],
-          record: maskForQuarantine(flow, image),
+          record: maskForQuarantine(flow, storableCopy(image)),
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         },
