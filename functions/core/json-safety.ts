@@ -52,8 +52,11 @@ export function parseJsonExact(text: string): unknown {
   return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
 }
 
-/** A number's text as a number, or as an InexactNumber when a double would not hold it exactly. */
+const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** A number's text as a number, or as an InexactNumber when a double would not hold it exactly; throws on text that is no number. */
 export function exactNumber(text: string): number | InexactNumber {
+  if (!NUMBER_TEXT.test(text)) throw new TypeError('number text that is not a number');
   const reason = getUnsafeNumberReason(text);
   return reason ? new InexactNumber(text, WHY[reason] ?? 'cannot be carried exactly') : Number(text);
 }
