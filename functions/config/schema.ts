@@ -336,6 +336,13 @@ export const flowSchema = z
     flow.key.forEach((field, i) => {
       if (flow.key.indexOf(field) !== i) ctx.addIssue({ code: 'custom', message: `"${field}" is already part of the key`, path: ['key', i] });
     });
+    if (flow.key.length > 1) {
+      flow.targets.forEach((t, i) => {
+        if (t.type !== 'dynamodb' || !flow.key.includes(t.keyAttribute)) return;
+        const message = `"${t.keyAttribute}" is a key field, but the item's "${t.keyAttribute}" holds the whole key (${flow.key.join('#')}), which would replace the record's own value: name another attribute, such as "pk"`;
+        ctx.addIssue({ code: 'custom', message, path: ['targets', i, 'keyAttribute'] });
+      });
+    }
     const sourceIds = new Set(flow.sources.map((s) => s.id));
     const rankings: [(string | number)[], readonly string[]][] = Object.entries(flow.conflict.priority ?? {}).map(([field, r]) => [['conflict', 'priority', field], r]);
     if (flow.conflict.sourceOrder) rankings.push([['conflict', 'sourceOrder'], flow.conflict.sourceOrder]);

@@ -48,6 +48,7 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a secret name Secrets Manager refuses', { sources: [{ id: 'gh', type: 'webhook', auth: { type: 'github', secretName: 'github webhook' } }] }, '$.flows[0].sources[0].auth.secretName: must be a Secrets Manager name'],
     ['a key that lists a field twice', { key: ['id', 'id'] }, '$.flows[0].key[1]: "id" is already part of the key'],
     ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
+    ['a DynamoDB key attribute that is one of several key fields', { key: ['tenant', 'id'] }, '$.flows[0].targets[0].keyAttribute: "id" is a key field, but the item\'s "id" holds the whole key (tenant#id)'],
     ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);

@@ -11,7 +11,7 @@ function flowWith(transform: Record<string, unknown>, key: string[] = ['id']): F
     key,
     sources: [{ id: 'crm', type: 'webhook' }],
     transform,
-    targets: [{ id: 'out', type: 'dynamodb' }],
+    targets: [{ id: 'out', type: 'dynamodb', keyAttribute: 'pk' }],
   });
 }
 
