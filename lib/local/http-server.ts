@@ -223,7 +223,10 @@ async function localRoute(admin: LocalAdminApi, req: AdminRequest): Promise<Admi
     if (flowId === 'endpoints') return { status: 200, body: admin.endpoints() };
     if (flowId === 'events' && admin.listEvents) return { status: 200, body: admin.listEvents(req.query.busName) };
   }
-  if (req.method !== 'POST') return undefined;
+  if (req.method !== 'POST') {
+    const postOnly = (a === 'flows' && b === 'redrive' && parts.length === 3) || (a === 'flows' && b === 'sources' && parts.length === 5 && (action === 'pull' || action === 'backfill'));
+    return postOnly ? { status: 405, body: { message: `use POST on /${parts.join('/')}` } } : undefined;
+  }
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await req.body());
   if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await req.body());
   if (a === 'flows' && b === 'sources' && parts.length === 5) {
@@ -267,7 +270,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {
       const route = routes.get(path);
       if (!route) {
-        const [, flowId, sourceId] = pathSegments(path);
+        const [, flowId, sourceId, ...extra] = pathSegments(path);
+        if (extra.length) throw new HttpError(404, `no webhook route ${path}: POST /webhooks/<flowId>/<sourceId>`);
         throw new HttpError(404, sourceId ? `unknown flow or source: "${flowId}/${sourceId}"` : flowId ? `unknown flow "${flowId}", or it has more than one webhook source: use /webhooks/${flowId}/<sourceId>` : 'missing flow id: POST /webhooks/<flowId>/<sourceId>');
       }
       if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`);

@@ -99,6 +99,18 @@ describe('the local admin API refuses what a web page could send', () => {
     expect(own.status).toBe(200);
   });
 
+  it('answers a wrong method with 405 and a path with a segment too many with 404, each naming the route to use', async () => {
+    const host = `127.0.0.1:${server.port}`;
+    for (const path of ['/flows/f/sources/s/pull', '/flows/f/sources/s/backfill', '/flows/f/redrive']) {
+      expect(await send(server.port, 'GET', path, { host }), path).toEqual({ status: 405, json: { message: `use POST on ${path}` } });
+    }
+    expect(await send(server.port, 'POST', '/webhooks/f/form/extra', { host, 'content-type': 'application/json' }, '{}')).toEqual({
+      status: 404,
+      json: { message: 'no webhook route /webhooks/f/form/extra: POST /webhooks/<flowId>/<sourceId>' },
+    });
+    expect(webhookBodies).not.toContain('{}');
+  });
+
   it('leaves webhooks to their senders: form bodies, any Host and Origin reach the capture function', async () => {
     const res = await send(server.port, 'POST', '/webhooks/f/form', { host: 'abc.tunnel.example', origin: 'https://sender.example', 'content-type': 'application/x-www-form-urlencoded' }, 'payload=%7B%7D');
     expect(res.status).toBe(202);
