@@ -1,4 +1,5 @@
 import { messageOf, SynclineError } from '../core/errors';
+import { keyProblem } from '../core/envelope';
 /** An admin answer: HTTP status and JSON body. */
 export interface AdminAnswer {
   readonly status: number;
@@ -117,13 +118,22 @@ const ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     shape: 'flows/*/records/*',
     serve: async (admin, _req, [, flowId, , id]) => {
+      const tooLong = keyProblem(id!);
+      if (tooLong) return { status: 400, body: { message: tooLong } };
       const record = await admin.getRecord(flowId!, id!);
       // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
       if ((record as { deleted?: boolean } | undefined)?.deleted) return { status: 404, body: { message: `record "${id}" of flow "${flowId}" was deleted`, ...(record as object) } };
       return found(record, `record "${id}" of flow "${flowId}"`);
     },
   },
-  { method: 'GET', shape: 'flows/*/records/*/lineage', serve: async (admin, _req, p) => found(await admin.lineage(p[1]!, p[3]!), `flow "${p[1]}"`) },
+  {
+    method: 'GET',
+    shape: 'flows/*/records/*/lineage',
+    serve: async (admin, _req, p) => {
+      const tooLong = keyProblem(p[3]!);
+      return tooLong ? { status: 400, body: { message: tooLong } } : found(await admin.lineage(p[1]!, p[3]!), `flow "${p[1]}"`);
+    },
+  },
   { method: 'POST', shape: 'flows/*/quarantine/replay', serve: async (admin, req, p) => admin.replayQuarantine(p[1]!, await req.body()) },
   { method: 'POST', shape: 'flows/*/try', serve: async (admin, req, p) => (admin.tryRecord ? admin.tryRecord(p[1]!, await req.body()) : undefined) },
   { method: 'POST', shape: 'flows/*/replay', serve: async (admin, req, p) => (admin.replay ? admin.replay(p[1]!, await req.body(), req.user) : undefined) },

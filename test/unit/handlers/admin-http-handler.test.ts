@@ -222,6 +222,26 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     expect(parse(res).message).toMatch(message);
   });
 
+  it('answers a key longer than any key syncline carries with 400 and its length, before asking DynamoDB', async () => {
+    // Prepare
+    let reads = 0;
+    state.get = async () => {
+      reads++;
+      return undefined;
+    };
+
+    // Act
+    const record = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: `records/${'k'.repeat(3000)}` }));
+    const lineage = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: `records/${'k'.repeat(3000)}/lineage` }));
+
+    // Assess
+    for (const res of [record, lineage]) {
+      expect(res.statusCode).toBe(400);
+      expect(parse(res).message).toBe('key is 3000 bytes; the longest key syncline carries is 1024 bytes');
+    }
+    expect(reads).toBe(0);
+  });
+
   it('answers a key DynamoDB refuses with 400, not a failure', async () => {
     // Prepare
     state.get = async () => {
@@ -229,7 +249,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     };
 
     // Act
-    const res = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: `records/${'k'.repeat(3000)}` }));
+    const res = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: `records/${'k'.repeat(1000)}` }));
 
     // Assess
     expect(res.statusCode).toBe(400);
