@@ -70,11 +70,20 @@ export interface TargetFlags {
   readonly profile?: string;
 }
 
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves `--url` / `--stack` into a target; both at once, or AWS options without a stack, are usage errors. */
 export async function resolveTarget(flags: TargetFlags): Promise<SynclineTarget> {
   if (flags.url !== undefined && flags.stack !== undefined) throw new UsageError('give either --url (local runtime) or --stack (deployed stack), not both');
   if (flags.stack === undefined) {
     if (flags.region !== undefined || flags.profile !== undefined) throw new UsageError('--region and --profile go with --stack');
+    if (flags.url !== undefined && !isHttpUrl(flags.url)) throw new UsageError(`--url must be an http:// URL, such as http://127.0.0.1:3000, got "${flags.url}"`);
     const { LocalTarget } = await import('./local-target');
     return new LocalTarget(flags.url);
   }

@@ -92,6 +92,9 @@ describe('syncline CLI (the real binary)', () => {
   it('admin commands: usage errors exit 2, an unreachable runtime exits 1 with a clear message', async () => {
     expect((await cli(['lineage', 'only-a-flow'])).code).toBe(2);
     expect((await cli(['conflicts', 'frobnicate', 'x'])).code).toBe(2);
+    const badUrl = await cli(['lineage', 'crm-contacts', 'c-1', '--url', '127.0.0.1:3000']);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.stderr).toContain('--url must be an http:// URL');
     const closed = `http://127.0.0.1:${await freePort()}`;
     const down = await cli(['quarantine', 'list', 'crm-contacts', '--url', closed]);
     expect(down.code).toBe(1);
