@@ -131,7 +131,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
   const pageSize = deps.pageSize ?? 1000;
   const table = scanner.tableName;
 
-  const capturePage = async (items: readonly ScannedItem[], request: BackfillChunkRequest, page: number, counts: Counts) => {
+  // `readAt` is taken before the page is read: the snapshots' clock must not pass a change made after the read.
+  const capturePage = async (items: readonly ScannedItem[], readAt: number, request: BackfillChunkRequest, page: number, counts: Counts) => {
     const at = clock.now();
     const envelopes: ChangeEnvelope[] = [];
     const quarantined: QuarantineItem[] = [];
@@ -160,7 +161,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
         counts.filtered++;
         return;
       }
-      const env = snapshotEnvelope(flow, source.id, item, at);
+      const env = snapshotEnvelope(flow, source.id, item, readAt);
       const key = keyIsRaw ? (keyOf(env.data ?? {}, flow.key) ?? '') : '';
       const unstorable = carryProblems(env.data ?? {});
       if (unstorable.length > 0) return bad(`record cannot be carried exactly: ${unstorable[0]}`, env.data ?? {}, key);
@@ -200,7 +201,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       const limit = request.maxItems === undefined ? pageSize : Math.min(pageSize, request.maxItems - counts.scanned);
       const out = await scanner.scanPage({ segment: request.segment, totalSegments: request.totalSegments, limit, ...(cursor !== undefined ? { cursor } : {}) });
       counts.scanned += out.items.length;
-      await capturePage(out.items, request, page++, counts);
+      await capturePage(out.items, started, request, page++, counts);
       cursor = out.cursor;
       slowestPageMs = Math.max(slowestPageMs, clock.now() - started);
     } while (cursor !== undefined && (request.maxItems === undefined || counts.scanned < request.maxItems));

@@ -122,26 +122,37 @@ export function mapStreamRecord(record: StreamRecord, options: StreamMappingOpti
 }
 
 /**
- * A full-table re-capture of one item (backfill): an upsert snapshot with the item's marker clock when it has one,
- * else `at`. Its id depends on the item's content, so re-running a backfill over unchanged data is a no-op merge.
+ * The clock of a snapshot read at `readAt` (ms, taken before the read): 1 ms before the whole second it falls in.
+ * A stream record's time is rounded down to the second (StreamRecord.ApproximateCreationDateTime,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html), so any change made
+ * after the read starts, even within that second, is newer than the snapshot and wins over it.
  */
-export function snapshotEnvelope(flow: FlowConfig, sourceId: string, item: Record<string, unknown>, at: number): ChangeEnvelope {
+export function snapshotClock(readAt: number): number {
+  return Math.floor(readAt / 1000) * 1000 - 1;
+}
+
+/**
+ * A full-table re-capture of one item (backfill), read at `readAt` (ms, taken before the read): an upsert snapshot
+ * with the item's marker clock when it has one, else `snapshotClock(readAt)`. Its id depends on the item's content,
+ * so re-running a backfill over unchanged data is a no-op merge.
+ */
+export function snapshotEnvelope(flow: FlowConfig, sourceId: string, item: Record<string, unknown>, readAt: number): ChangeEnvelope {
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === sourceId && s.type === 'dynamodb-stream');
   const marker = ownWrite(item);
   const data = selectAttributes(strip(item), source?.attributes);
   const content = JSON.stringify(data, Object.keys(data).sort());
+  const ts = marker?.ts ?? snapshotClock(readAt);
   return {
     v: ENVELOPE_VERSION,
-    id: eventId(flow.id, sourceId, 'snapshot', content, marker?.ts ?? at),
+    id: eventId(flow.id, sourceId, 'snapshot', content, ts),
     flow: flow.id,
     source: sourceId,
     key: '',
     op: 'upsert',
     data,
-    ts: marker?.ts ?? at,
-    // Sorts before any stream sequence number of the same ms, so a live change wins a tie with a snapshot.
-    seq: `snapshot:${at}`,
-    lineage: [{ step: 'capture', at, outcome: 'captured' }],
+    ts,
+    seq: `snapshot:${readAt}`,
+    lineage: [{ step: 'capture', at: readAt, outcome: 'captured' }],
     ...(marker ? { origin: marker } : {}),
   };
 }

@@ -44,6 +44,19 @@ describe('backfill handler: what it captures', () => {
     expect(metrics.counts.Captured).toBe(2);
   });
 
+  it('clocks each snapshot by when its page was read from, not when it was sent, so later stream changes win', async () => {
+    // Prepare: reading the page takes 1.5 s, as a slow Scan would.
+    const { handler, publisher, scanner, clock } = setup([person('a')]);
+    clock.time = Date.UTC(2026, 0, 15, 12, 0, 0, 300);
+    scanner.onPage = () => clock.advance(1500);
+
+    // Act
+    await handler.all(1);
+
+    // Assess: 1 ms before the second the read began in, where stream records' rounded-down times start.
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.ts)).toEqual([Date.UTC(2026, 0, 15, 12, 0, 0) - 1]);
+  });
+
   it('drops items the source filter rejects, as the stream capture does', async () => {
     const { handler, sentIds } = setup([person('a'), person('d', { status: 'draft' }), person('b', { status: 'blocked' })]);
     const summary = await handler.all(1);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { unmarshallImage } from '../../../../functions/adapters/dynamodb-images';
-import { approximateTime, mapStreamRecord, snapshotEnvelope, type DynamoDbStreamSource } from '../../../../functions/core/capture/dynamodb-stream';
+import { approximateTime, mapStreamRecord, snapshotClock, snapshotEnvelope, type DynamoDbStreamSource } from '../../../../functions/core/capture/dynamodb-stream';
 import { InexactNumber } from '../../../../functions/core/json-safety';
 import { contentHash } from '../../../../functions/core/envelope';
+import { clockOf, compareClock } from '../../../../functions/core/merge/clock';
 import { replicaFlow, streamRecord } from '../../../fixtures/streams';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -173,11 +174,25 @@ describe('snapshotEnvelope (backfill)', () => {
   it('is an upsert snapshot with attribute selection, a content-derived id and the marker clock when present', () => {
     const item = { id: 'p1', name: 'Ann', internal: 'x' };
     const a = snapshotEnvelope(replicaFlow, 'primary', item, NOW);
-    expect(a).toMatchObject({ op: 'upsert', source: 'primary', data: { id: 'p1', name: 'Ann' }, ts: NOW, seq: `snapshot:${NOW}` });
+    expect(a).toMatchObject({ op: 'upsert', source: 'primary', data: { id: 'p1', name: 'Ann' }, ts: snapshotClock(NOW), seq: `snapshot:${NOW}` });
     expect(snapshotEnvelope(replicaFlow, 'primary', { ...item }, NOW).id).toBe(a.id);
     expect(snapshotEnvelope(replicaFlow, 'primary', { ...item, name: 'Anna' }, NOW).id).not.toBe(a.id);
     const echoed = snapshotEnvelope(replicaFlow, 'primary', { ...item, _syncline: { flow: 'people', version: 2, hash: 'h', item: contentHash(item), ts: 5 } }, NOW);
     expect(echoed).toMatchObject({ ts: 5, origin: { version: 2 } });
     expect(echoed.data).not.toHaveProperty('_syncline');
+  });
+
+  it('loses to a stream change made after the read began, even within that second, and wins over one made a second before', () => {
+    // The scan page is read from 12:00:00.300; stream records carry whole seconds (rounded down).
+    const second = 1768478400;
+    const readAt = second * 1000 + 300;
+    const snapshot = clockOf(snapshotEnvelope(replicaFlow, 'primary', { id: 'p1', name: 'Ann', status: 'active' }, readAt));
+    const change = (at: number) => {
+      const out = map(streamRecord('MODIFY', { newImage: { ...ann, name: { S: 'Annie' } } }, { at }));
+      if (out.kind !== 'envelope') throw new Error(`not an envelope: ${out.kind}`);
+      return clockOf(out.envelope);
+    };
+    expect(compareClock(change(second), snapshot, [])).toBeGreaterThan(0);
+    expect(compareClock(change(second - 1), snapshot, [])).toBeLessThan(0);
   });
 });
