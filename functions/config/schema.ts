@@ -60,6 +60,12 @@ const webhookSource = z
     if (s.format === 'salesforce-outbound' && s.organizationId === undefined) issue('organizationId', 'format "salesforce-outbound" needs the sending org\'s organizationId');
     if (s.format === 'debezium' && s.recordPath !== undefined) issue('recordPath', 'does not apply to format "debezium" (the change event says where the row is)');
     if (s.timestampField === '$event.' || s.timestampField === '$event') issue('timestampField', 'give a path after "$event.", such as "$event.timestamp"');
+    const headers = s.deleteWhen?.$headers;
+    if (headers !== undefined) {
+      const at = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', message, path: ['deleteWhen', '$headers', ...path] });
+      if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) at([], 'must map header names to patterns, such as {"x-shopify-topic": ["products/delete"]}');
+      else for (const name of Object.keys(headers)) if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) at([name], `header names are matched in lower case, as "${name.toLowerCase()}"`);
+    }
   })
   .transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
 

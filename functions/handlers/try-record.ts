@@ -2,10 +2,9 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
-import { matchesPattern } from '../core/event-pattern';
 import { mergeChanges } from '../core/merge';
 import type { Transformer, TransformResult } from '../core/transform/pipeline';
-import { recordOf, timestampOf } from '../core/webhook/event-record';
+import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import type { StateStore } from '../ports';
 import type { AdminAnswer } from './admin-api';
 
@@ -55,7 +54,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } });
 
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
-function captured(source: SourceConfig, record: Record<string, unknown>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string } {
+function captured(source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string } {
   // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
   if (source.type === 'webhook' && source.format === 'debezium' && (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__)) {
     const item = parseDebeziumBody(record, source.table)[0]!;
@@ -68,9 +67,10 @@ function captured(source: SourceConfig, record: Record<string, unknown>, now: nu
     // `record` is the event as the sender posts it; the record sits at the source's recordPath.
     const data = recordOf(source, record);
     if (data === undefined) return { skipped: `the event has no record at recordPath "${source.recordPath}"` };
-    const ts = timestampOf(source, record, data, now);
+    const op = isDelete(source, record, headers) ? 'delete' : 'upsert';
+    const ts = timestampOf(source, record, data, now, op);
     if (typeof ts === 'string') return { quarantined: ts };
-    return { op: source.deleteWhen && matchesPattern(source.deleteWhen, record) ? 'delete' : 'upsert', ts, data, seq: 'try' };
+    return { op, ts, data, seq: 'try' };
   }
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
   return { op: 'upsert', ts: now, data: record, seq: 'try' };
@@ -87,13 +87,15 @@ function changedFields(before: Record<string, unknown> | null, after: Record<str
  */
 export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<AdminAnswer> {
   const { flow } = deps;
-  if (!isObject(body) || !isObject(body.record)) return bad('the body must be {"record": {...}, "source"?: "<source id>"} with the record as a JSON object');
+  if (!isObject(body) || !isObject(body.record)) return bad('the body must be {"record": {...}, "source"?: "<source id>", "headers"?: {...}} with the record as a JSON object');
   if (body.source !== undefined && typeof body.source !== 'string') return bad('"source" must be a source id');
   const source = body.source === undefined ? flow.sources[0]! : flow.sources.find((s) => s.id === body.source);
   if (!source) return { status: 404, body: { message: `flow "${flow.id}" has no source "${String(body.source)}" (sources: ${flow.sources.map((s) => s.id).join(', ')})` } };
   const now = deps.now();
   const base = { flow: flow.id, source: source.id, written: false as const };
-  const change = captured(source, body.record, now);
+  if (body.headers !== undefined && !(isObject(body.headers) && Object.values(body.headers).every((v) => typeof v === 'string'))) return bad('"headers" must map header names to strings');
+  const headers = Object.fromEntries(Object.entries((body.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
+  const change = captured(source, body.record, headers, now);
   if ('skipped' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'skipped', reason: change.skipped } satisfies TryAnswer };
   if ('quarantined' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'quarantined', reason: change.quarantined, errors: [change.quarantined] } satisfies TryAnswer };
 

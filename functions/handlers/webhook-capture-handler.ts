@@ -4,9 +4,8 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';
-import { matchesPattern } from '../core/event-pattern';
 import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
-import { recordOf, timestampOf } from '../core/webhook/event-record';
+import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
 import { MAX_RECORDS_PER_REQUEST, readWebhookBody } from '../core/webhook/webhook-body';
@@ -151,7 +150,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
 
     try {
-      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events);
+      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers);
       // Only now is the id a duplicate: a crash before this point leaves a pending claim that expires, and the retry is taken.
       await dedup.confirm(scope, webhookId, DEDUP_TTL_SECONDS).catch((confirmErr: unknown) =>
         logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: describeError(confirmErr) }),
@@ -171,7 +170,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
   };
 
-  async function capture(source: WebhookSource, webhookId: string, events: readonly Record<string, unknown>[]) {
+  async function capture(source: WebhookSource, webhookId: string, events: readonly Record<string, unknown>[], headers: Readonly<Record<string, string>>) {
     const now = clock.now();
     const envelopes: ChangeEnvelope[] = [];
     const quarantined: QuarantineItem[] = [];
@@ -186,8 +185,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const id = eventId(flow.id, source.id, webhookId, index);
       const seq = `${webhookId}#${String(index).padStart(3, '0')}`;
       const key = keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
-      const ts = timestampOf(source, event, record, now);
-      const op = source.deleteWhen && matchesPattern(source.deleteWhen, event) ? 'delete' : 'upsert';
+      const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
+      const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       const unstorable = carryProblems(record);
       const problem =

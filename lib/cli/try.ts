@@ -23,6 +23,18 @@ function readRecord(from: string, stdin: () => string): Record<string, unknown> 
   return value as Record<string, unknown>;
 }
 
+/** `--header 'Name: value'` options as lower-case header names, as API Gateway gives them; undefined when none. */
+function readHeaders(options: readonly string[]): Record<string, string> | undefined {
+  if (options.length === 0) return undefined;
+  const headers: Record<string, string> = {};
+  for (const option of options) {
+    const colon = option.indexOf(':');
+    if (colon < 1) throw new UsageError(`--header must be 'Name: value', got "${option}"`);
+    headers[option.slice(0, colon).trim().toLowerCase()] = option.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
 function print(ctx: CommandContext, a: TryAnswer): void {
   const at = `${a.flow}${a.key ? `/${a.key}` : ''} from source ${a.source}`;
   switch (a.outcome) {
@@ -61,18 +73,20 @@ export function createTryCommand(stdin: () => string = () => readFileSync(0, 'ut
       'usage: syncline try <flow> [--source <id>] --record <file | -> [target options] [--json]',
       '  --record  a JSON object as the source sends it (a Debezium event for a debezium source); - reads stdin',
       '  --source  the source it comes from (default: the flow\'s first source)',
+      "  --header  'Name: value', a request header a webhook source's deleteWhen reads (\"$headers\"); repeatable",
       '  Exit 0 when it would pass, 1 when it would be filtered or quarantined, 2 usage.',
       TARGET_USAGE,
     ].join('\n'),
     async run(ctx) {
-      const { values, positionals } = parse(ctx.args, { ...targetOptions, source: { type: 'string' }, record: { type: 'string' } });
+      const { values, positionals } = parse(ctx.args, { ...targetOptions, source: { type: 'string' }, record: { type: 'string' }, header: { type: 'string', multiple: true } });
       if (positionals.length !== 1) throw new UsageError('give one flow id');
       if (values.record === undefined || values.record === '') throw new UsageError('give --record <file> (or - for stdin)');
       if (values.source !== undefined && values.source.trim() === '') throw new UsageError('--source must name a source');
       const [flow] = positionals as [string];
       const record = readRecord(values.record, stdin);
+      const headers = readHeaders(values.header ?? []);
       return runAdmin(ctx, values, async (target) => {
-        const answer = (await target.post(`/flows/${encodeURIComponent(flow)}/try`, { record, ...(values.source ? { source: values.source } : {}) })) as TryAnswer;
+        const answer = (await target.post(`/flows/${encodeURIComponent(flow)}/try`, { record, ...(values.source ? { source: values.source } : {}), ...(headers ? { headers } : {}) })) as TryAnswer;
         if (values.json) ctx.out(JSON.stringify(answer));
         else print(ctx, answer);
         return answer.outcome === 'passed' ? EXIT.ok : EXIT.failure;

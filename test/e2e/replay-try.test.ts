@@ -34,7 +34,7 @@ const config = parseConfig(
         id: 'people',
         key: ['id'],
         pii: ['email', 'ssn'],
-        sources: [{ id: 'crm', type: 'webhook', timestampField: 'updatedAt' }],
+        sources: [{ id: 'crm', type: 'webhook', timestampField: 'updatedAt', deleteWhen: { $headers: { 'x-crm-event': ['deleted'] } } }],
         transform: {
           mask: { ssn: 'last4' },
           filter: { status: ['active'] },
@@ -197,6 +197,10 @@ describe('replay and try with the real binary against the local runtime', () => 
     expect(invalid.stdout).toContain('QUARANTINED (upsert): schema validation failed');
     expect(invalid.stdout).toContain('  - /name must be string');
     expect(invalid.stdout).toContain('  - /age must be integer');
+
+    const deleted = await cli(['try', 'people', '--record', '-', '--header', 'X-Crm-Event: deleted', '--url', rt.url, '--json'], JSON.stringify({ id: 'p-3', status: 'active' }));
+    expect(JSON.parse(deleted.stdout)).toMatchObject({ outcome: 'passed', op: 'delete' });
+    expect((await cli(['try', 'people', '--record', '-', '--header', 'deleted', '--url', rt.url], ok('p-3'))).code).toBe(2);
   });
 
   it('status lists fields that detectPii flagged in real records and the flow does not declare', async () => {

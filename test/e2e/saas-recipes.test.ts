@@ -106,7 +106,8 @@ function recipesConfig(api: string) {
           sources: [
             { id: 'github', type: 'webhook', format: 'form', auth: { type: 'github', secretName: 'github-webhook-secret' }, recordPath: 'issue', timestampField: 'updated_at' },
             { id: 'stripe', type: 'webhook', auth: { type: 'stripe', secretName: 'stripe-webhook-secret' }, recordPath: 'data.object', timestampField: '$event.created' },
-            { id: 'shopify', type: 'webhook', auth: { type: 'shopify', secretName: 'shopify-webhook-secret' }, timestampField: 'updated_at' },
+            // A Shopify delete names its topic only in X-Shopify-Topic (https://shopify.dev/docs/apps/build/webhooks/delivery-structure).
+            { id: 'shopify', type: 'webhook', auth: { type: 'shopify', secretName: 'shopify-webhook-secret' }, timestampField: 'updated_at', deleteWhen: { $headers: { 'x-shopify-topic': ['customers/delete'] } } },
           ],
           targets: [{ id: 'replica', type: 'dynamodb' }],
         },
@@ -313,5 +314,11 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     await recordWhere('dev-events', '1001', (r) => r.record.title === 'Bug');
     await recordWhere('dev-events', 'cus_1', (r) => r.record.email === 'a@example.com');
     await recordWhere('dev-events', '7654321', (r) => r.record.email === 'jon@example.com');
+
+    // A delete's body is the id alone, with no updated_at: it is taken at its capture time.
+    const gone = JSON.stringify({ id: 7654321 });
+    const del = await post('/webhooks/dev-events/shopify', gone, { 'content-type': 'application/json', 'x-shopify-hmac-sha256': createHmac('sha256', 'shpss_e2e').update(gone).digest('base64'), 'x-shopify-event-id': 'e-2', 'x-shopify-topic': 'customers/delete' });
+    expect(del.json).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    await waitFor(async () => ((await record('dev-events', '7654321')).status === 404 ? true : undefined), 'dev-events/7654321 deleted');
   });
 });

@@ -47,6 +47,7 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a pull every 30 seconds (Scheduler runs whole minutes)', { sources: [{ id: 'nightly', type: 'schedule', every: '30 seconds', s3: { bucket: 'exports' } }] }, '$.flows[0].sources[0].every: must be whole minutes'],
     ['a secret name Secrets Manager refuses', { sources: [{ id: 'gh', type: 'webhook', auth: { type: 'github', secretName: 'github webhook' } }] }, '$.flows[0].sources[0].auth.secretName: must be a Secrets Manager name'],
     ['a key that lists a field twice', { key: ['id', 'id'] }, '$.flows[0].key[1]: "id" is already part of the key'],
+    ['a deleteWhen header name that is not lower case', { sources: [{ id: 'crm', type: 'webhook', deleteWhen: { $headers: { 'X-Shopify-Topic': ['products/delete'] } } }] }, '$.flows[0].sources[0].deleteWhen.$headers["X-Shopify-Topic"]: header names are matched in lower case, as "x-shopify-topic"'],
     ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
     ['a DynamoDB key attribute that is one of several key fields', { key: ['tenant', 'id'] }, '$.flows[0].targets[0].keyAttribute: "id" is a key field, but the item\'s "id" holds the whole key (tenant#id)'],
     ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],

@@ -168,6 +168,13 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect(await run(flow, { record: {}, source: 'erp' })).toMatchObject({ status: 404, body: { message: 'flow "contacts" has no source "erp" (sources: crm)' } });
   });
 
+  it('reads the headers a deleteWhen $headers pattern names from the body, and takes a delete without its timestamp', async () => {
+    const f = flowSchema.parse({ id: 'shop', key: ['id'], sources: [{ id: 'shopify', type: 'webhook', timestampField: 'updated_at', deleteWhen: { $headers: { 'x-shopify-topic': ['products/delete'] } } }], targets: [{ id: 't', type: 'dynamodb' }] });
+    expect((await run(f, { record: { id: 1 }, headers: { 'X-Shopify-Topic': 'products/delete' } })).body).toMatchObject({ outcome: 'passed', op: 'delete' });
+    expect((await run(f, { record: { id: 1 }, headers: { 'X-Shopify-Topic': 'products/update' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updated_at" is missing' });
+    expect(await run(f, { record: { id: 1 }, headers: { 'x-shopify-topic': 7 } })).toMatchObject({ status: 400, body: { message: '"headers" must map header names to strings' } });
+  });
+
   it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
     expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
   });

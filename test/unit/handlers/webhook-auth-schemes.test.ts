@@ -69,6 +69,24 @@ describe('webhook auth schemes', () => {
     expect(jsonOf(hexInstead).message).toContain('expects header X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the raw body>');
   });
 
+  it('shopify: a products/delete, named only by its X-Shopify-Topic header, is a delete with deleteWhen $headers', async () => {
+    // Prepare: the topic is a header and a delete's body is the id alone (https://shopify.dev/docs/apps/build/webhooks/delivery-structure).
+    const flow = hookFlow({ auth: { type: 'shopify', secretName: 'hook-secret' }, deleteWhen: { $headers: { 'x-shopify-topic': ['products/delete'] } } });
+    const h = hookHandler(flow, 'shpss_secret', NOW);
+    const send = (topic: string, eventId: string, record: Record<string, unknown>) => {
+      const body = JSON.stringify(record);
+      const headers = { 'X-Shopify-Hmac-Sha256': hmac('sha256', 'shpss_secret', body, 'base64'), 'X-Shopify-Topic': topic, 'X-Shopify-Event-Id': eventId };
+      return h.handler(hookEvent({ body, headers }));
+    };
+
+    // Act
+    await send('products/update', 'ev-1', { id: 9554194432293, title: 'Shirt' });
+    await send('products/delete', 'ev-2', { id: 9554194432293 });
+
+    // Assess
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.op)).toEqual(['upsert', 'delete']);
+  });
+
   it('stripe: Stripe-Signature from the stripe SDK, any of several v1, 5 minutes tolerance, the event id as delivery id', async () => {
     // Prepare
     const h = hookHandler(hookFlow({ auth: { type: 'stripe', secretName: 'hook-secret' }, recordPath: 'data.object', timestampField: '$event.created' }), 'whsec_stripe', NOW);
