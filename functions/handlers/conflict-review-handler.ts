@@ -105,6 +105,9 @@ export const resolveBodySchema = refine(
 
 const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
 
+/** DynamoDB's limit on a sort key value, where the conflict id sits. */
+const MAX_CONFLICT_ID_BYTES = 1024;
+
 export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
   return {
     async list(flowId, status) {
@@ -122,8 +125,9 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         const why = parsed.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
         return problem(400, `invalid body: ${why}; e.g. {"choose": "incoming"} or {"value": "x"}`);
       }
-      const conflict = await deps.conflicts.get(flowId, conflictId);
-      if (!conflict) return problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
+      // An id longer than any key DynamoDB holds names no conflict (asking would answer DynamoDB's ValidationException).
+      const conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
+      if (!conflict) return problem(404, `conflict "${conflictId.length > 80 ? `${conflictId.slice(0, 80)}…` : conflictId}" of flow "${flowId}" not found`);
       if (conflict.status !== 'open') return alreadyResolved(conflict);
       if (deps.state && !(await stillHeld(deps.state, target.flow, conflict))) {
         await deps.conflicts.markSuperseded(flowId, conflictId, (deps.clock ?? systemClock).now());

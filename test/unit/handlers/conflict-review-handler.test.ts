@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { CONFLICT_OPENED, createConflictReview } from '../../../functions/handlers/conflict-review-handler';
@@ -129,6 +129,13 @@ describe('conflict review use case', () => {
   it('answers 404 for an unknown flow or conflict', async () => {
     expect((await review().resolve('ghost', 'c1', { choose: 'current' })).status).toBe(404);
     expect((await review().resolve('people', 'nope', { choose: 'current' })).status).toBe(404);
+  });
+
+  it('answers 404 for an id longer than DynamoDB keys, without asking the table (it would refuse the key)', async () => {
+    const get = vi.spyOn(conflicts, 'get');
+    const res = await review().resolve('people', 'c'.repeat(3000), { choose: 'current' });
+    expect(res).toEqual({ status: 404, body: { message: `conflict "${'c'.repeat(80)}…" of flow "people" not found` } });
+    expect(get).not.toHaveBeenCalled();
   });
 
   it('re-opens the conflict and answers 503 when the change cannot be queued', async () => {
