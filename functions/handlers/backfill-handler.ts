@@ -4,7 +4,7 @@ import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { carryProblems, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
@@ -127,6 +127,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
   const { clock, logger, metrics } = telemetryOf(deps);
   const keyIsRaw = keyUntouchedByTransform(flow);
+  const rawKeyOf = rawKeyReader(flow);
   const reserveMs = deps.reserveMs ?? 10_000;
   const pageSize = deps.pageSize ?? 1000;
   const table = scanner.tableName;
@@ -152,7 +153,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op: 'upsert', ts: at, seq: `snapshot:${at}`, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
           position,
         });
-        audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: id, outcome: 'quarantined', reason });
+        audits.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at, source: source.id, eventId: id, outcome: 'quarantined', reason });
       };
       const item = scanned.record;
       if (!item) return bad(scanned.error ?? 'item cannot be read', {});

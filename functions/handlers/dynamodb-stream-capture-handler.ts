@@ -7,7 +7,7 @@ import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
 import { carryProblems, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
@@ -36,6 +36,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
   const keyIsRaw = keyUntouchedByTransform(flow);
+  const rawKeyOf = rawKeyReader(flow);
 
   return async (event) => {
     const records: readonly DynamoDBRecord[] = event.Records ?? [];
@@ -84,7 +85,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         },
-        audit: { ...base, key, eventId: id, outcome: 'quarantined', reason },
+        audit: { ...base, key: key || rawKeyOf(image), eventId: id, outcome: 'quarantined', reason },
       });
     });
 

@@ -4,7 +4,7 @@ import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
-import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { messageOf } from '../core/errors';
 
@@ -47,6 +47,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
   if (!source) throw new Error(`flow "${flow.id}" has no sqs or eventbridge source "${deps.sourceId}"`);
   const format: InboundFormat = deps.format ?? (source.type === 'eventbridge' ? 'eventbridge' : 'sqs');
   const keyIsRaw = keyUntouchedByTransform(flow);
+  const rawKeyOf = rawKeyReader(flow);
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -97,7 +98,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
         envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       },
-      audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
+      audit: { flow: flow.id, key: key || rawKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
     });
     const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
       const key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';

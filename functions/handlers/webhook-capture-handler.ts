@@ -4,7 +4,7 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine } from '../core/transform/raw-record';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
@@ -73,6 +73,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
   const webhookSources = flow.sources.filter((s): s is WebhookSource => s.type === 'webhook');
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
   const keyIsRaw = keyUntouchedByTransform(flow);
+  const rawKeyOf = rawKeyReader(flow);
   const verifiers = new Map<string, WebhookVerifier>(served.map((s) => [s.id, verifierFor(s.auth)]));
 
   return async (event) => {
@@ -209,7 +210,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         });
-        entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
+        entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
         return;
       }
       envelopes.push({ ...base, ts: ts as number, data: record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });

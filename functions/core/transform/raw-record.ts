@@ -1,4 +1,5 @@
 import type { FlowConfig } from '../../config/schema';
+import { keyOf } from '../envelope';
 import { detectPii, REDACTED } from './mask';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
@@ -13,6 +14,34 @@ export function keyUntouchedByTransform(flow: FlowConfig): boolean {
     ...Object.keys(t.mask ?? {}),
   ]);
   return flow.key.every((k) => !touched.has(k) && ![...touched].some((p) => k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+}
+
+/**
+ * Where each key field sits in the record before the transform: the field itself, or the field a rename moves into
+ * it. Undefined when the transform may make or change a key value (set, compute, mask, detectPii: "mask"), so no raw
+ * field holds it. Lets a record quarantined at capture carry its key for lineage.
+ */
+export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
+  const t = flow.transform;
+  if (t.detectPii === 'mask') return undefined;
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+  const made = [...Object.keys(t.set ?? {}), ...Object.keys(t.compute ?? {}), ...Object.keys(t.mask ?? {})];
+  const renames = Object.entries(t.rename ?? {});
+  const paths: string[] = [];
+  for (const k of flow.key) {
+    if (made.some((p) => overlaps(p, k))) return undefined;
+    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
+    if (into) paths.push(into[0] + k.slice(into[1].length));
+    else if (renames.some(([from, to]) => overlaps(from, k) || to.startsWith(`${k}.`))) return undefined;
+    else paths.push(k);
+  }
+  return paths;
+}
+
+/** The key of a record as the capture sees it (before the transform), or '' when it cannot be told. */
+export function rawKeyReader(flow: FlowConfig): (record: Record<string, unknown> | undefined) => string {
+  const paths = rawKeyPaths(flow);
+  return (record) => (paths && record ? (keyOf(record, paths) ?? '') : '');
 }
 
 /**

@@ -53,6 +53,24 @@ describe('webhook record paths and timestamps', () => {
     expect(await h.quarantine.list('hooks')).toEqual([]);
   });
 
+  it('audits a record quarantined at capture under its key, read where a rename moves it from', async () => {
+    // Prepare: the key field `id` is `contact_id` as sent.
+    const flow = flowSchema.parse({
+      id: 'hooks',
+      key: ['id'],
+      sources: [{ id: 'src', type: 'webhook', auth: token, timestampField: 'updated_at' }],
+      transform: { rename: { contact_id: 'id' } },
+      targets: [{ id: 'replica', type: 'dynamodb' }],
+    });
+    const h = hookHandler(flow, 'k', NOW);
+
+    // Act
+    await send(h, JSON.stringify({ contact_id: 'c-42', updated_at: 'soon' }));
+
+    // Assess
+    expect(h.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', 'c-42']]);
+  });
+
   it('matches deleteWhen against the whole event, reads $event.<path> timestamps and epoch seconds', async () => {
     // Prepare
     const flow = hookFlow({ auth: token, recordPath: 'issue', deleteWhen: { webhookEvent: ['jira:issue_deleted'] }, timestampField: '$event.timestamp' });

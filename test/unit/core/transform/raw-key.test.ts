@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { flowSchema } from '../../../../functions/config/schema';
+import { rawKeyPaths, rawKeyReader } from '../../../../functions/core/transform/raw-record';
+
+const flowWith = (transform: Record<string, unknown>, key = ['tenant', 'id']) =>
+  flowSchema.parse({ id: 'f', key, sources: [{ id: 's', type: 'webhook' }], transform, targets: [{ id: 't', type: 'dynamodb', keyAttribute: 'pk' }] });
+
+describe('the key of a record before the transform', () => {
+  it('reads each key field where it sits before a rename moves it, or as it is', () => {
+    expect(rawKeyPaths(flowWith({}))).toEqual(['tenant', 'id']);
+    expect(rawKeyPaths(flowWith({ rename: { contact_id: 'id' } }))).toEqual(['tenant', 'contact_id']);
+    expect(rawKeyPaths(flowWith({ rename: { org: 'account' } }, ['account.id']))).toEqual(['org.id']);
+    expect(rawKeyReader(flowWith({ rename: { contact_id: 'id' } }))({ tenant: 't1', contact_id: 42 })).toBe('t1#42');
+  });
+
+  it('cannot tell it when the transform makes or changes a key value, or renames a key field away', () => {
+    expect(rawKeyPaths(flowWith({ set: { tenant: 'acme' } }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ compute: { id: '$string(n)' } }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ mask: { id: 'hash' } }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ detectPii: 'mask' }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ rename: { id: 'legacyId' } }))).toBeUndefined();
+    expect(rawKeyReader(flowWith({ set: { tenant: 'acme' } }))({ tenant: 't1', id: 1 })).toBe('');
+  });
+});
