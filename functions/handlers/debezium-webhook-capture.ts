@@ -3,7 +3,7 @@ import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, storableCopy } from '../core/json-safety';
-import { maskForQuarantine } from '../core/transform/raw-record';
+import { maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -27,6 +27,7 @@ export interface DebeziumCapture {
 export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, webhookId: string, body: unknown, now: number, keyIsRaw: boolean): DebeziumCapture {
   const out: DebeziumCapture = { envelopes: [], truncates: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
   const deletesOnTruncate = source.onTruncate === 'delete';
+  const rawKeyOf = rawKeyReader(flow);
   const counts = { skipped: 0, truncated: 0 };
   for (const item of parseDebeziumBody(body, source.table)) {
     const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
@@ -75,7 +76,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       });
-      out.entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
+      out.entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
       continue;
     }
     out.envelopes.push({
