@@ -51,8 +51,9 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     const op = item.kind === 'change' ? item.op : 'upsert';
     const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
     const record = item.kind === 'change' ? item.data : item.record;
-    // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and are refused.
-    const unstorable = item.kind === 'change' ? carryProblems(item.before ? { ...item.before, ...item.data } : item.data) : [];
+    // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and an upsert with one is
+    // refused. A delete needs only its key, and `before` only informs: their numbers travel as digit strings instead.
+    const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
     const problem =
       item.kind === 'malformed'
         ? item.reason
@@ -85,8 +86,8 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       ...(item.pos !== undefined ? { pos: item.pos } : {}),
       ...(deletesOnTruncate ? { tbl: item.table } : {}),
       ...(item.unavailable ? { keep: item.unavailable } : {}),
-      data: item.data,
-      ...(item.before && item.op === 'upsert' ? { before: item.before } : {}),
+      data: item.op === 'delete' ? storableCopy(item.data) : item.data,
+      ...(item.before && item.op === 'upsert' ? { before: storableCopy(item.before) } : {}),
       lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
     });
     const detail = {

@@ -55,10 +55,17 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
       if (outcome.kind === 'invalid') {
         problem = outcome;
       } else {
-        const env = outcome.envelope;
+        // An upsert with a number a JSON number cannot hold is refused; a delete needs only its key, and the old
+        // image of an upsert only informs, so their numbers travel as digit strings instead.
+        const read = outcome.envelope;
+        const unstorable = read.op === 'upsert' ? carryProblems(read.data ?? {}) : [];
+        const env: ChangeEnvelope = {
+          ...read,
+          ...(read.op === 'delete' && read.data ? { data: storableCopy(read.data) } : {}),
+          ...(read.before ? { before: storableCopy(read.before) } : {}),
+        };
         const data = env.data ?? {};
         key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
-        const unstorable = carryProblems(env.before ? { ...env.before, ...data } : data);
         if (unstorable.length > 0) {
           problem = { ...env, reason: `record cannot be carried exactly: ${unstorable[0]}`, record: data };
         } else if (keyIsRaw && key === '') {

@@ -189,7 +189,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
       const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
-      const unstorable = carryProblems(record);
+      // A delete needs only its key: numbers a double cannot hold travel as their digit strings instead of refusing it.
+      const unstorable = op === 'upsert' ? carryProblems(record) : [];
       const problem =
         typeof ts === 'string'
           ? ts
@@ -213,7 +214,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
         entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
         return;
       }
-      envelopes.push({ ...base, ts: ts as number, data: record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
+      envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? storableCopy(record) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
     return { ...(await commit(envelopes, quarantined, entries)), skipped, truncated: 0 };

@@ -5,6 +5,8 @@
  * only the handful of wrappers a document carries as plain values are unwrapped here.
  */
 
+import { InexactNumber } from '../json-safety';
+
 /** Parses a document given as an Extended JSON string (or already as an object); undefined when it is not one. */
 export function mongoDocument(v: unknown): Record<string, unknown> | undefined {
   let doc: unknown = v;
@@ -26,7 +28,8 @@ export function mongoDocument(v: unknown): Record<string, unknown> | undefined {
  */
 export function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
-  if (v === null || typeof v !== 'object') return v;
+  // A number of a document sent as an object, with the digits a double would lose (refused by the capture).
+  if (v === null || typeof v !== 'object' || v instanceof InexactNumber) return v;
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o);
   if (keys.length === 1) {

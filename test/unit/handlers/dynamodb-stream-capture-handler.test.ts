@@ -70,6 +70,29 @@ describe('dynamodb-stream capture handler', () => {
     expect(audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', 'a'], ['quarantined', ''], ['captured', 'c']]);
   });
 
+  it('sends a delete, and an upsert that fixes the value, whose old image holds a number a double cannot (its digits as a string)', async () => {
+    // Prepare
+    const { handler, publisher, quarantine } = setup();
+    const exact = { N: '0.12345678901234567890' };
+
+    // Act
+    await handler(
+      streamEvent(
+        streamRecord('MODIFY', { newImage: { ...person('a'), price: { N: '0.5' } }, oldImage: { ...person('a'), price: exact } }, { seq: '300' }),
+        streamRecord('REMOVE', { oldImage: { ...person('b'), price: exact } }, { seq: '301' }),
+      ),
+    );
+
+    // Assess
+    const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => [e.op, e.data?.id, e.data?.price])).toEqual([
+      ['upsert', 'a', 0.5],
+      ['delete', 'b', '0.12345678901234567890'],
+    ]);
+    expect(sent[0]!.before?.price).toBe('0.12345678901234567890');
+    expect(await quarantine.list('people')).toEqual([]);
+  });
+
   it('answers the sequence number of the first record whose envelope could not be sent', async () => {
     const { handler, publisher, audit } = setup();
     publisher.failWhen = (m) => (JSON.parse(m.body) as ChangeEnvelope).seq === '301';

@@ -207,6 +207,26 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(item!.record).toMatchObject({ id: 1, balance: '9223372036854775807' });
   });
 
+  it('sends a delete whose before holds an int64 beyond 2^53 (its digits as a string): a delete needs only its key', async () => {
+    const { handler, publisher, quarantine } = setupWithMetrics();
+    const event = JSON.stringify({ payload: changeEvent('postgresql', 'd', { before: { id: 3, balance: 0 } }, { at: 3, ms: T0 }) }).replace('"balance":0', '"balance":9223372036854775807');
+    const res = await handler(rawRequest('pg', event, 'msg_big_delete'));
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { id: 3, balance: '9223372036854775807' }]]);
+    expect(await quarantine.list('customers')).toEqual([]);
+  });
+
+  it('quarantines a MongoDB document sent as an object with a number a double cannot hold, keeping its digits', async () => {
+    const { handler, publisher, quarantine } = setupWithMetrics();
+    const event = JSON.stringify({ payload: { ...changeEvent('mongodb', 'c', { after: { id: 1 } }, { at: 4, ms: T0 }), after: { _id: 'a1', n: 0 } } }).replace('"n":0', '"n":12345678901234567890');
+    const res = await handler(rawRequest('mysql', event, 'msg_mongo_object'));
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([]);
+    const [item] = await quarantine.list('customers');
+    expect(item!.reason).toContain('$.n');
+    expect(item!.record).toMatchObject({ _id: 'a1', n: '12345678901234567890' });
+  });
+
   it('skips a bare null body, a Kafka tombstone sent alone', async () => {
     const { handler, publisher } = setupWithMetrics();
     const res = await handler(rawRequest('pg', 'null', 'msg_tomb'));

@@ -71,6 +71,13 @@ describe('webhook record paths and timestamps', () => {
     expect(h.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', 'c-42']]);
   });
 
+  it('sends a delete holding a number a double cannot hold, its digits as a string (an upsert with it is quarantined)', async () => {
+    const h = hookHandler(hookFlow({ auth: token, deleteWhen: { event: ['deleted'] } }), 'k', NOW);
+    const res = await send(h, '[{"event":"deleted","id":"x","n":12345678901234567890},{"event":"updated","id":"y","n":12345678901234567890}]');
+    expect(jsonOf(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { event: 'deleted', id: 'x', n: '12345678901234567890' }]]);
+  });
+
   it('matches deleteWhen against the whole event, reads $event.<path> timestamps and epoch seconds', async () => {
     // Prepare
     const flow = hookFlow({ auth: token, recordPath: 'issue', deleteWhen: { webhookEvent: ['jira:issue_deleted'] }, timestampField: '$event.timestamp' });
