@@ -114,7 +114,7 @@ function quarantineOf(ctx: PullContext, run: PullRunState, at: number, rejected:
     },
     entry: {
       flow: flow.id,
-      key: rejected.key !== undefined ? ctx.auditKeyOf(rejected.key) : '',
+      key: rejected.key !== undefined ? ctx.rejectedKeyOf(rejected.key) : '',
       step: 'capture',
       at,
       source: source.id,

@@ -1,3 +1,4 @@
+import { rawKeyPaths } from '../transform/raw-record';
 import { auditKeyFn, transformQueueSender } from './emit-page';
 import { finishRun } from './finish-run';
 import { readPages } from './page-loop';
@@ -39,5 +40,9 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
 
 function pullContext(deps: PullDeps): PullContext {
   const keyFields = pullKeyFields(deps.flow, deps.source);
-  return { deps, keyFields, send: transformQueueSender(deps), auditKeyOf: auditKeyFn(deps.flow, keyFields) };
+  const auditKeyOf = auditKeyFn(deps.flow, keyFields);
+  // The pull's key fields are the flow key read through renames, so its raw key is the record's key when they match.
+  const raw = rawKeyPaths(deps.flow);
+  const rawKeyIsKey = raw !== undefined && raw.length === keyFields.length && raw.every((p, i) => p === keyFields[i]);
+  return { deps, keyFields, send: transformQueueSender(deps), auditKeyOf, rejectedKeyOf: rawKeyIsKey ? (key) => key : auditKeyOf };
 }

@@ -99,4 +99,6 @@ export interface PullContext {
   readonly send: (envelopes: readonly ChangeEnvelope[]) => Promise<void>;
   /** The audit key of a record's raw key ('' when the transform sets the key). */
   readonly auditKeyOf: (key: string) => string;
+  /** The key of a record the capture rejects, read before the transform where it can be (through renames); else ''. */
+  readonly rejectedKeyOf: (key: string) => string;
 }

@@ -19,7 +19,7 @@ export function keyUntouchedByTransform(flow: FlowConfig): boolean {
 /**
  * Where each key field sits in the record before the transform: the field itself, or the field a rename moves into
  * it. Undefined when the transform may make or change a key value (set, compute, mask, detectPii: "mask"), so no raw
- * field holds it. Lets a record quarantined at capture carry its key for lineage.
+ * field holds it, or when include/exclude drop the raw field. Lets a record quarantined at capture carry its key.
  */
 export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
   const t = flow.transform;
@@ -35,7 +35,9 @@ export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
     else if (renames.some(([from, to]) => overlaps(from, k) || to.startsWith(`${k}.`))) return undefined;
     else paths.push(k);
   }
-  return paths;
+  // include/exclude run first: a raw field they drop never becomes the key.
+  const kept = (p: string) => !(t.exclude ?? []).some((e) => p === e || p.startsWith(`${e}.`)) && (!t.include || t.include.some((i) => p === i || p.startsWith(`${i}.`)));
+  return paths.every(kept) ? paths : undefined;
 }
 
 /** The key of a record as the capture sees it (before the transform), or '' when it cannot be told. */

@@ -8,12 +8,13 @@ import { ArrayPullReader, InMemoryPullStateStore } from '../../../fixtures/pull-
 
 const Q = 'https://sqs.test/transform';
 
-function setup(sourceOverrides: Record<string, unknown>, pages: unknown[][]) {
+function setup(sourceOverrides: Record<string, unknown>, pages: unknown[][], flowOverrides: Record<string, unknown> = {}) {
   const flow = flowSchema.parse({
     id: 'people',
     key: ['id'],
     sources: [{ id: 'api', type: 'schedule', every: '5 minutes', http: { url: 'https://api.test/people' }, ...sourceOverrides }],
     targets: [{ id: 'replica', type: 'dynamodb' }],
+    ...flowOverrides,
   });
   const log: string[] = [];
   const state = new InMemoryPullStateStore(log);
@@ -48,6 +49,19 @@ function setup(sourceOverrides: Record<string, unknown>, pages: unknown[][]) {
 }
 
 const person = (id: number, updatedAt: string, extra: Record<string, unknown> = {}) => ({ id, name: `p${id}`, updatedAt, ...extra });
+
+describe('records the capture rejects', () => {
+  it('are audited under their key, read where a rename moves it from', async () => {
+    // Prepare: the API calls the key person_id; the flow renames it to id.
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[{ person_id: 7, updatedAt: 'soon' }, { person_id: 8, updatedAt: '2026-01-01T00:00:00Z' }]], { transform: { rename: { person_id: 'id' } } });
+
+    // Act
+    await runPull(t.deps);
+
+    // Assess: the accepted record's capture entry is written by the transform, which knows its key.
+    expect(t.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', '7'], ['captured', '']]);
+  });
+});
 
 describe('incremental mode', () => {
   it('checkpoints the high-water mark only after the page was sent', async () => {

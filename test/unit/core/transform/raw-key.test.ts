@@ -19,6 +19,9 @@ describe('the key of a record before the transform', () => {
     expect(rawKeyPaths(flowWith({ mask: { id: 'hash' } }))).toBeUndefined();
     expect(rawKeyPaths(flowWith({ detectPii: 'mask' }))).toBeUndefined();
     expect(rawKeyPaths(flowWith({ rename: { id: 'legacyId' } }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ exclude: ['contact_id'], rename: { contact_id: 'id' } }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ include: ['tenant', 'name'] }))).toBeUndefined();
+    expect(rawKeyPaths(flowWith({ include: ['tenant', 'contact_id'], rename: { contact_id: 'id' } }))).toEqual(['tenant', 'contact_id']);
     expect(rawKeyReader(flowWith({ set: { tenant: 'acme' } }))({ tenant: 't1', id: 1 })).toBe('');
   });
 });
