@@ -54,12 +54,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } });
 
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
-function captured(source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string } {
+function captured(source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string; op: Op } {
   // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
   if (source.type === 'webhook' && source.format === 'debezium' && (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__)) {
     const item = parseDebeziumBody(record, source.table)[0]!;
     if (item.kind === 'skipped') return { skipped: `not a row change (${item.reason})` };
-    if (item.kind === 'malformed') return { quarantined: item.reason };
+    if (item.kind === 'malformed') return { quarantined: item.reason, op: 'upsert' };
     if (item.kind === 'truncate') return { skipped: `a truncate of ${item.table}, audited and handled by onTruncate, not a row change` };
     return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try' };
   }
@@ -69,7 +69,7 @@ function captured(source: SourceConfig, record: Record<string, unknown>, headers
     if (data === undefined) return { skipped: `the event has no record at recordPath "${source.recordPath}"` };
     const op = isDelete(source, record, headers) ? 'delete' : 'upsert';
     const ts = timestampOf(source, record, data, now, op);
-    if (typeof ts === 'string') return { quarantined: ts };
+    if (typeof ts === 'string') return { quarantined: ts, op };
     return { op, ts, data, seq: 'try' };
   }
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
@@ -97,7 +97,7 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
   const headers = Object.fromEntries(Object.entries((body.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
   const change = captured(source, body.record, headers, now);
   if ('skipped' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'skipped', reason: change.skipped } satisfies TryAnswer };
-  if ('quarantined' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'quarantined', reason: change.quarantined, errors: [change.quarantined] } satisfies TryAnswer };
+  if ('quarantined' in change) return { status: 200, body: { ...base, op: change.op, outcome: 'quarantined', reason: change.quarantined, errors: [change.quarantined] } satisfies TryAnswer };
 
   const result: TransformResult = await (await deps.transformer()).apply(change.data, change.op);
   const op = change.op;

@@ -84,6 +84,8 @@ export async function resolveTarget(flags: TargetFlags): Promise<SynclineTarget>
   if (flags.stack === undefined) {
     if (flags.region !== undefined || flags.profile !== undefined) throw new UsageError('--region and --profile go with --stack');
     if (flags.url !== undefined && !isHttpUrl(flags.url)) throw new UsageError(`--url must be an http:// URL, such as http://127.0.0.1:3000, got "${flags.url}"`);
+    const fromEnv = process.env.SYNCLINE_URL;
+    if (flags.url === undefined && fromEnv && !isHttpUrl(fromEnv)) throw new UsageError(`SYNCLINE_URL must be an http:// URL, such as http://127.0.0.1:3000, got "${fromEnv}"`);
     const { LocalTarget } = await import('./local-target');
     return new LocalTarget(flags.url);
   }

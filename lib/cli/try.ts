@@ -29,8 +29,11 @@ function readHeaders(options: readonly string[]): Record<string, string> | undef
   const headers: Record<string, string> = {};
   for (const option of options) {
     const colon = option.indexOf(':');
-    if (colon < 1) throw new UsageError(`--header must be 'Name: value', got "${option}"`);
-    headers[option.slice(0, colon).trim().toLowerCase()] = option.slice(colon + 1).trim();
+    const name = option.slice(0, Math.max(colon, 0)).trim().toLowerCase();
+    if (name === '') throw new UsageError(`--header must be 'Name: value', got "${option}"`);
+    const value = option.slice(colon + 1).trim();
+    // A repeated header is one list, as HTTP joins it (and API Gateway hands it over).
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
   return headers;
 }

@@ -95,6 +95,9 @@ describe('syncline CLI (the real binary)', () => {
     const badUrl = await cli(['lineage', 'crm-contacts', 'c-1', '--url', '127.0.0.1:3000']);
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toContain('--url must be an http:// URL');
+    const badEnv = await cli(['lineage', 'crm-contacts', 'c-1'], { ...process.env, SYNCLINE_URL: '127.0.0.1:3000' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('SYNCLINE_URL must be an http:// URL');
     const closed = `http://127.0.0.1:${await freePort()}`;
     const down = await cli(['quarantine', 'list', 'crm-contacts', '--url', closed]);
     expect(down.code).toBe(1);

@@ -173,6 +173,7 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect((await run(f, { record: { id: 1 }, headers: { 'X-Shopify-Topic': 'products/delete' } })).body).toMatchObject({ outcome: 'passed', op: 'delete' });
     expect((await run(f, { record: { id: 1 }, headers: { 'X-Shopify-Topic': 'products/update' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updated_at" is missing' });
     expect(await run(f, { record: { id: 1 }, headers: { 'x-shopify-topic': 7 } })).toMatchObject({ status: 400, body: { message: '"headers" must map header names to strings' } });
+    expect((await run(f, { record: { id: 1, updated_at: 'soon' }, headers: { 'x-shopify-topic': 'products/delete' } })).body).toMatchObject({ outcome: 'quarantined', op: 'delete' });
   });
 
   it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
