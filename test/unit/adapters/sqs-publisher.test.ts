@@ -3,6 +3,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
+import { claimOf, MAX_INLINE_BYTES } from '../../../functions/core/claim-check';
 import { unpackBody } from '../../../functions/core/packing';
 
 const sqs = mockClient(SQSClient);
@@ -27,6 +28,26 @@ describe('SqsPublisher', () => {
     const bodies = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.MessageBody!);
     expect(bodies.map((b) => unpackBody(b)?.length)).toEqual([10, 10, 3]);
     expect(result.failed).toEqual(Array.from({ length: 10 }, (_, i) => `msg-${10 + i}`));
+  });
+
+  it('sends a claim-check pointer alone, outside the packs, so its consumer finds it as one SQS message', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const stored: string[] = [];
+    const payloads = { put: async (body: string) => `s3://claims/${stored.push(body)}`, get: async () => '', delete: async () => {} };
+    const publisher = new SqsPublisher({ client, retry: noWait, packs: (url) => url === URL, payloads });
+    const large = { id: 'big', body: 'y'.repeat(MAX_INLINE_BYTES + 1) };
+
+    // Act
+    const result = await publisher.send(URL, [...messages(2), large, ...messages(2).map((m) => ({ ...m, id: `${m.id}b` }))]);
+
+    // Assess: one pack of the four small messages, and the pointer as a message of its own.
+    expect(result.failed).toEqual([]);
+    const bodies = sqs.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.MessageBody!));
+    expect(bodies).toHaveLength(2);
+    expect(unpackBody(bodies[0]!)).toHaveLength(4);
+    expect(claimOf(bodies[1]!)).toBeDefined();
+    expect(stored).toEqual([large.body]);
   });
 
   it('sends one message per SQS message to other queues, and when asked for single messages', async () => {
