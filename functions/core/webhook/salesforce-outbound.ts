@@ -42,6 +42,8 @@ export function parseOutboundMessage(xml: string): OutboundParse {
   if (/<!DOCTYPE/i.test(xml) || /<!ENTITY/i.test(xml)) return { ok: false, reason: 'a SOAP message must not contain a DOCTYPE or ENTITY declaration' };
   const valid = XMLValidator.validate(xml);
   if (valid !== true) return { ok: false, reason: `body is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})` };
+  const badReference = nonCharacterReference(xml);
+  if (badReference) return { ok: false, reason: `body is not well-formed XML: character reference ${badReference} names no XML character` };
   let doc: unknown;
   try {
     doc = parser.parse(xml);
@@ -61,6 +63,19 @@ export function parseOutboundMessage(xml: string): OutboundParse {
     out.push({ id: typeof id === 'string' ? id : String(i), record: plain(sObject) as Record<string, unknown> });
   }
   return { ok: true, message: { organizationId, notifications: out } };
+}
+
+/**
+ * The first character reference that names no XML character (XML 1.0 section 4.1, production [2] Char: #x9, #xA,
+ * #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF), such as `&#0;`; the decoder would drop it silently.
+ */
+function nonCharacterReference(xml: string): string | undefined {
+  for (const m of xml.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+    const code = m[1]!.startsWith('x') ? Number.parseInt(m[1]!.slice(1), 16) : Number.parseInt(m[1]!, 10);
+    const ok = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    if (!ok) return m[0];
+  }
+  return undefined;
 }
 
 /** Organization ids match on their first 15 characters (the 18-character form adds a case checksum). */

@@ -175,6 +175,16 @@ describe('Salesforce Outbound Messages', () => {
     expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.Email)).toEqual(['ren\u00e9\u{1F600}&co<\rx&nbsp;@example.com']);
   });
 
+  it('refuses with 400 a character reference that names no XML character (&#0;, a surrogate, beyond U+10FFFF)', async () => {
+    const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
+    for (const ref of ['&#0;', '&#xD800;', '&#x110000;', '&#xFFFE;']) {
+      const res = await post(h, outbound('00D5e000000KQ2e', [{ id: '0035e00000ABCDeAAA', email: `a${ref}@example.com` }]));
+      expect(res.statusCode, ref).toBe(400);
+      expect(jsonOf(res).message, ref).toContain(`character reference ${ref} names no XML character`);
+    }
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([]);
+  });
+
   it('refuses a message of another org with 403 and stores nothing', async () => {
     // Prepare
     const h = hookHandler(hookFlow(source, ['Id']), 'k', NOW);
