@@ -184,6 +184,25 @@ export function storableCopy(record: Record<string, unknown>): Record<string, un
 }
 
 /**
+ * The record of a delete, which nothing stores: a number a double cannot hold becomes the nearest double, so filters
+ * and computes still read a number, except at `keyPaths`, which keep the digits as text so the key stays exact.
+ */
+export function settleDeleteNumbers(record: Record<string, unknown>, keyPaths: readonly string[]): Record<string, unknown> {
+  const keys = new Set(keyPaths);
+  const settle = (v: unknown, path: string | undefined): unknown => {
+    if (v instanceof InexactNumber) return path !== undefined && keys.has(path) ? v.text : Number(v.text);
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((x) => settle(x, undefined));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      Object.defineProperty(out, k, { value: settle(x, path === undefined ? undefined : path === '' ? k : `${path}.${k}`), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  return settle(record, '') as Record<string, unknown>;
+}
+
+/**
  * JSON text with every character outside printable ASCII written as a `\u` escape: the same JSON value, in a form
  * every SQS implementation takes (SQS refuses U+FFFE and U+FFFF, and some local servers characters above U+FFFF).
  */

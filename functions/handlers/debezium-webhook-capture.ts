@@ -2,8 +2,8 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { carryProblems, storableCopy } from '../core/json-safety';
-import { maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
+import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -28,6 +28,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
   const out: DebeziumCapture = { envelopes: [], truncates: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
   const deletesOnTruncate = source.onTruncate === 'delete';
   const rawKeyOf = rawKeyReader(flow);
+  const keyPaths = rawKeyPaths(flow) ?? flow.key;
   const counts = { skipped: 0, truncated: 0 };
   for (const item of parseDebeziumBody(body, source.table)) {
     const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
@@ -52,7 +53,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
     const record = item.kind === 'change' ? item.data : item.record;
     // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and an upsert with one is
-    // refused. A delete needs only its key, and `before` only informs: their numbers travel as digit strings instead.
+    // refused. A delete needs only its key: it is never refused for them (settleDeleteNumbers).
     const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
     const problem =
       item.kind === 'malformed'
@@ -86,8 +87,9 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       ...(item.pos !== undefined ? { pos: item.pos } : {}),
       ...(deletesOnTruncate ? { tbl: item.table } : {}),
       ...(item.unavailable ? { keep: item.unavailable } : {}),
-      data: item.op === 'delete' ? storableCopy(item.data) : item.data,
-      ...(item.before && item.op === 'upsert' ? { before: storableCopy(item.before) } : {}),
+      data: item.op === 'delete' ? settleDeleteNumbers(item.data, keyPaths) : item.data,
+      // `before` only tells which fields an upsert changed; one holding such a number is left out rather than altered.
+      ...(item.before && item.op === 'upsert' && carryProblems(item.before).length === 0 ? { before: item.before } : {}),
       lineage: [{ step: 'capture', at: now, outcome: 'captured' }],
     });
     const detail = {

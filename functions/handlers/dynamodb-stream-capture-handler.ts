@@ -6,8 +6,8 @@ import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
-import { carryProblems, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
+import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
@@ -37,6 +37,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
   const keyIsRaw = keyUntouchedByTransform(flow);
   const rawKeyOf = rawKeyReader(flow);
+  const keyPaths = rawKeyPaths(flow) ?? flow.key;
 
   return async (event) => {
     const records: readonly DynamoDBRecord[] = event.Records ?? [];
@@ -55,14 +56,15 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
       if (outcome.kind === 'invalid') {
         problem = outcome;
       } else {
-        // An upsert with a number a JSON number cannot hold is refused; a delete needs only its key, and the old
-        // image of an upsert only informs, so their numbers travel as digit strings instead.
+        // An upsert with a number a JSON number cannot hold is refused; a delete needs only its key and is never refused
+        // for one (settleDeleteNumbers). The old image only tells which fields changed: one holding such a number is left out.
         const read = outcome.envelope;
         const unstorable = read.op === 'upsert' ? carryProblems(read.data ?? {}) : [];
+        const { before: oldImage, ...rest } = read;
         const env: ChangeEnvelope = {
-          ...read,
-          ...(read.op === 'delete' && read.data ? { data: storableCopy(read.data) } : {}),
-          ...(read.before ? { before: storableCopy(read.before) } : {}),
+          ...rest,
+          ...(read.op === 'delete' && read.data ? { data: settleDeleteNumbers(read.data, keyPaths) } : {}),
+          ...(oldImage && carryProblems(oldImage).length === 0 ? { before: oldImage } : {}),
         };
         const data = env.data ?? {};
         key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';

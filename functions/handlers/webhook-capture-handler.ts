@@ -3,8 +3,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import { carryProblems, jsonDepth, MAX_BODY_DEPTH, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
+import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { keyUntouchedByTransform, maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
@@ -74,6 +74,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
   const keyIsRaw = keyUntouchedByTransform(flow);
   const rawKeyOf = rawKeyReader(flow);
+  const keyPaths = rawKeyPaths(flow) ?? flow.key;
   const verifiers = new Map<string, WebhookVerifier>(served.map((s) => [s.id, verifierFor(s.auth)]));
 
   return async (event) => {
@@ -189,7 +190,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
       const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
-      // A delete needs only its key: numbers a double cannot hold travel as their digit strings instead of refusing it.
+      // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       const problem =
         typeof ts === 'string'
@@ -214,7 +215,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
         entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
         return;
       }
-      envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? storableCopy(record) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
+      envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? settleDeleteNumbers(record, keyPaths) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
     return { ...(await commit(envelopes, quarantined, entries)), skipped, truncated: 0 };

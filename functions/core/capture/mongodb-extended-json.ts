@@ -1,18 +1,20 @@
 /**
  * MongoDB Extended JSON (v1 strict, as Debezium writes `after`/`before`, and v2 canonical or relaxed, as it writes
  * `updatedFields`) to plain JSON values. The wrappers are those of the specification,
- * https://www.mongodb.com/docs/manual/reference/mongodb-extended-json/ ; the strings are parsed with JSON.parse, and
+ * https://www.mongodb.com/docs/manual/reference/mongodb-extended-json/ ; the strings are parsed keeping numbers' digits, and
  * only the handful of wrappers a document carries as plain values are unwrapped here.
  */
 
-import { InexactNumber } from '../json-safety';
+import { InexactNumber, jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../json-safety';
 
 /** Parses a document given as an Extended JSON string (or already as an object); undefined when it is not one. */
 export function mongoDocument(v: unknown): Record<string, unknown> | undefined {
   let doc: unknown = v;
   if (typeof v === 'string') {
+    // With its digits: relaxed Extended JSON writes an int64 as a plain number, which JSON.parse would round.
+    if (jsonDepth(v) > MAX_BODY_DEPTH) return undefined;
     try {
-      doc = JSON.parse(v);
+      doc = parseJsonExact(v);
     } catch {
       return undefined;
     }

@@ -207,12 +207,14 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(item!.record).toMatchObject({ id: 1, balance: '9223372036854775807' });
   });
 
-  it('sends a delete whose before holds an int64 beyond 2^53 (its digits as a string): a delete needs only its key', async () => {
+  it('sends a delete whose row holds an int64 beyond 2^53: its key keeps the digits, other fields the nearest double', async () => {
     const { handler, publisher, quarantine } = setupWithMetrics();
-    const event = JSON.stringify({ payload: changeEvent('postgresql', 'd', { before: { id: 3, balance: 0 } }, { at: 3, ms: T0 }) }).replace('"balance":0', '"balance":9223372036854775807');
+    const event = JSON.stringify({ payload: changeEvent('postgresql', 'd', { before: { id: 1, balance: 0 } }, { at: 3, ms: T0 }) })
+      .replace('"balance":0', '"balance":9223372036854775807')
+      .replace('"id":1', '"id":9007199254740993');
     const res = await handler(rawRequest('pg', event, 'msg_big_delete'));
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
-    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { id: 3, balance: '9223372036854775807' }]]);
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { id: '9007199254740993', balance: 9223372036854775807 }]]);
     expect(await quarantine.list('customers')).toEqual([]);
   });
 
@@ -225,6 +227,9 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     const [item] = await quarantine.list('customers');
     expect(item!.reason).toContain('$.n');
     expect(item!.record).toMatchObject({ _id: 'a1', n: '12345678901234567890' });
+    // The same number in relaxed Extended JSON text, as the connector writes documents by default.
+    const asText = JSON.stringify({ payload: { ...changeEvent('mongodb', 'c', { after: { id: 1 } }, { at: 5, ms: T0 }), after: '{"_id":"a2","n":0}' } }).replace('\\"n\\":0', '\\"n\\":12345678901234567890');
+    expect(json(await handler(rawRequest('mysql', asText, 'msg_mongo_text')))).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
   });
 
   it('skips a bare null body, a Kafka tombstone sent alone', async () => {
