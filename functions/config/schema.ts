@@ -67,7 +67,8 @@ const webhookSource = z
       else for (const name of Object.keys(headers)) if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) at([name], `header names are matched in lower case, as "${name.toLowerCase()}"`);
     }
     // Only the top level reads headers; inside $or the key would be looked for in the body and never match.
-    const nested = (s.deleteWhen?.$or as unknown[] | undefined)?.findIndex((p) => p !== null && typeof p === 'object' && '$headers' in p) ?? -1;
+    const or = s.deleteWhen?.$or;
+    const nested = Array.isArray(or) ? or.findIndex((p) => p !== null && typeof p === 'object' && '$headers' in p) : -1;
     if (nested >= 0) ctx.addIssue({ code: 'custom', message: '"$headers" is read only at the top of deleteWhen, not inside "$or"', path: ['deleteWhen', '$or', nested, '$headers'] });
   })
   .transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));

@@ -1,3 +1,4 @@
+import { keyUntouchedByTransform } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
 import { MAX_RECORD_BYTES } from '../claim-check';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
@@ -139,18 +140,6 @@ export function transformQueueSender(deps: PullDeps): PullContext['send'] {
 
 /** The audit key of a pulled record: its raw key when the transform leaves the key fields alone, else '' (set by transform). */
 export function auditKeyFn(flow: FlowConfig, keyFields: readonly string[]): (key: string) => string {
-  const t = flow.transform;
-  const touched = [
-    ...Object.keys(t.rename ?? {}),
-    ...Object.values(t.rename ?? {}),
-    ...Object.keys(t.set ?? {}),
-    ...Object.keys(t.compute ?? {}),
-    ...Object.keys(t.mask ?? {}),
-  ];
-  const raw =
-    t.detectPii !== 'mask' &&
-    keyFields.length === flow.key.length &&
-    keyFields.every((k, i) => k === flow.key[i]) &&
-    flow.key.every((k) => !touched.some((p) => p === k || k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+  const raw = keyFields.length === flow.key.length && keyFields.every((k, i) => k === flow.key[i]) && keyUntouchedByTransform(flow);
   return raw ? (key) => key : () => '';
 }

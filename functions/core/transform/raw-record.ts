@@ -13,7 +13,14 @@ export function keyUntouchedByTransform(flow: FlowConfig): boolean {
     ...Object.keys(t.compute ?? {}),
     ...Object.keys(t.mask ?? {}),
   ]);
-  return flow.key.every((k) => !touched.has(k) && ![...touched].some((p) => k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+  return flow.key.every((k) => keptByIncludeExclude(flow, k) && !touched.has(k) && ![...touched].some((p) => k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+}
+
+/** Whether the transform's include/exclude (its first steps) keep a raw field. */
+function keptByIncludeExclude(flow: FlowConfig, path: string): boolean {
+  const { include, exclude } = flow.transform;
+  const covers = (list: readonly string[]) => list.some((p) => path === p || path.startsWith(`${p}.`));
+  return !covers(exclude ?? []) && (!include || covers(include));
 }
 
 /**
@@ -36,8 +43,7 @@ export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
     else paths.push(k);
   }
   // include/exclude run first: a raw field they drop never becomes the key.
-  const kept = (p: string) => !(t.exclude ?? []).some((e) => p === e || p.startsWith(`${e}.`)) && (!t.include || t.include.some((i) => p === i || p.startsWith(`${i}.`)));
-  return paths.every(kept) ? paths : undefined;
+  return paths.every((p) => keptByIncludeExclude(flow, p)) ? paths : undefined;
 }
 
 /** The key of a record as the capture sees it (before the transform), or '' when it cannot be told. */

@@ -70,7 +70,9 @@ export function parseOutboundMessage(xml: string): OutboundParse {
  * #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF), such as `&#0;`; the decoder would drop it silently.
  */
 function nonCharacterReference(xml: string): string | undefined {
-  for (const m of xml.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+  // Text of CDATA sections and comments is literal: no reference there.
+  const markup = xml.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, '').replace(/<!--[\s\S]*?-->/g, '');
+  for (const m of markup.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
     const code = m[1]!.startsWith('x') ? Number.parseInt(m[1]!.slice(1), 16) : Number.parseInt(m[1]!, 10);
     const ok = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
     if (!ok) return m[0];

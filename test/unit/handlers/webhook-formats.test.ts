@@ -71,11 +71,11 @@ describe('webhook record paths and timestamps', () => {
     expect(h.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', 'c-42']]);
   });
 
-  it('sends a delete holding a number a double cannot hold, its digits as a string (an upsert with it is quarantined)', async () => {
+  it('sends a delete holding a number a double cannot hold, as the nearest double (an upsert with it is quarantined)', async () => {
     const h = hookHandler(hookFlow({ auth: token, deleteWhen: { event: ['deleted'] } }), 'k', NOW);
     const res = await send(h, '[{"event":"deleted","id":"x","n":12345678901234567890},{"event":"updated","id":"y","n":12345678901234567890}]');
     expect(jsonOf(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
-    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { event: 'deleted', id: 'x', n: '12345678901234567890' }]]);
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { event: 'deleted', id: 'x', n: 12345678901234567890 }]]);
   });
 
   it('matches deleteWhen against the whole event, reads $event.<path> timestamps and epoch seconds', async () => {
@@ -183,6 +183,10 @@ describe('Salesforce Outbound Messages', () => {
       expect(jsonOf(res).message, ref).toContain(`character reference ${ref} names no XML character`);
     }
     expect(h.publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([]);
+    // In a CDATA section the same text is literal.
+    const literal = await post(h, outbound('00D5e000000KQ2e', [{ id: '0035e00000ABCDeAAA', email: '<![CDATA[a&#0;@example.com]]>' }]));
+    expect(literal.statusCode).toBe(200);
+    expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.Email)).toEqual(['a&#0;@example.com']);
   });
 
   it('refuses a message of another org with 403 and stores nothing', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flowSchema } from '../../../../functions/config/schema';
-import { rawKeyPaths, rawKeyReader } from '../../../../functions/core/transform/raw-record';
+import { keyUntouchedByTransform, rawKeyPaths, rawKeyReader } from '../../../../functions/core/transform/raw-record';
 
 const flowWith = (transform: Record<string, unknown>, key = ['tenant', 'id']) =>
   flowSchema.parse({ id: 'f', key, sources: [{ id: 's', type: 'webhook' }], transform, targets: [{ id: 't', type: 'dynamodb', keyAttribute: 'pk' }] });
@@ -23,5 +23,12 @@ describe('the key of a record before the transform', () => {
     expect(rawKeyPaths(flowWith({ include: ['tenant', 'name'] }))).toBeUndefined();
     expect(rawKeyPaths(flowWith({ include: ['tenant', 'contact_id'], rename: { contact_id: 'id' } }))).toEqual(['tenant', 'contact_id']);
     expect(rawKeyReader(flowWith({ set: { tenant: 'acme' } }))({ tenant: 't1', id: 1 })).toBe('');
+  });
+
+  it('takes the raw key for the record\'s key only when the transform keeps the key fields as they are', () => {
+    expect(keyUntouchedByTransform(flowWith({}))).toBe(true);
+    expect(keyUntouchedByTransform(flowWith({ exclude: ['id'] }))).toBe(false);
+    expect(keyUntouchedByTransform(flowWith({ include: ['tenant'] }))).toBe(false);
+    expect(keyUntouchedByTransform(flowWith({ rename: { contact_id: 'id' } }))).toBe(false);
   });
 });
