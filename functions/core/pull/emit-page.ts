@@ -1,7 +1,7 @@
 import { keyUntouchedByTransform } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
 import { MAX_RECORD_BYTES } from '../claim-check';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
+import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
 import type { PageResult, PullContext, PullDeps } from './pull-types';
 import { prepareRecord, type PreparedRecord, type RejectedRecord } from './records';
@@ -26,7 +26,7 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   const { flow, source, state, metrics } = deps;
   const at = deps.clock.now();
   const page = sortPage(ctx, items, run);
-  const quarantined = page.rejected.map((r) => quarantineOf(ctx, run, at, r));
+  const quarantined = page.rejected.map((r) => quarantineOf(ctx, at, r));
   const changed = await changedRecords(deps, page.records);
   const envelopes = changed.map((r) => captureEnvelope(flow.id, source.id, r, at));
   const entries: AuditEntry[] = [
@@ -97,10 +97,12 @@ function captureEnvelope(flow: string, source: string, r: PreparedRecord, at: nu
   return { v: ENVELOPE_VERSION, id: r.id, flow, source, key: '', op: 'upsert', data: r.record, ts: r.ts, seq: r.seq, lineage: [{ step: 'capture', at, outcome: 'captured' }] };
 }
 
-function quarantineOf(ctx: PullContext, run: PullRunState, at: number, rejected: Rejection): { item: QuarantineItem; entry: AuditEntry } {
+function quarantineOf(ctx: PullContext, at: number, rejected: Rejection): { item: QuarantineItem; entry: AuditEntry } {
   const { flow, source, maskRecord } = ctx.deps;
   const { position, reason } = rejected;
-  const id = eventId(flow.id, source.id, 'quarantine', position, rejected.key ?? '', run.runId);
+  // By record and reason, not by run: a record an incremental pull reads again on each run (newer than every
+  // accepted one, so the mark stays before it) keeps one quarantine item instead of adding one per run.
+  const id = eventId(flow.id, source.id, 'quarantine', rejected.key ?? position, contentHash(rejected.record ?? {}), reason);
   return {
     item: {
       flow: flow.id,

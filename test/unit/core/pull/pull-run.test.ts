@@ -61,6 +61,19 @@ describe('records the capture rejects', () => {
     // Assess: the accepted record's capture entry is written by the transform, which knows its key.
     expect(t.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', '7'], ['captured', '']]);
   });
+
+  it('keep one quarantine item when each run reads them again', async () => {
+    // Prepare: the rejected record is newer than the accepted one, so the mark stays before it.
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-02T00:00:00Z', { id: undefined })]]);
+
+    // Act
+    await runPull(t.deps);
+    await runPull(t.deps);
+
+    // Assess
+    expect(t.audit.entries.filter((e) => e.outcome === 'quarantined')).toHaveLength(2);
+    expect(await t.quarantine.list('people')).toHaveLength(1);
+  });
 });
 
 describe('incremental mode', () => {
