@@ -66,10 +66,20 @@ const webhookSource = z
       if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) at([], 'must map header names to patterns, such as {"x-shopify-topic": ["products/delete"]}');
       else for (const name of Object.keys(headers)) if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) at([name], `header names are matched in lower case, as "${name.toLowerCase()}"`);
     }
-    // Only the top level reads headers; inside $or the key would be looked for in the body and never match.
-    const or = s.deleteWhen?.$or;
-    const nested = Array.isArray(or) ? or.findIndex((p) => p !== null && typeof p === 'object' && '$headers' in p) : -1;
-    if (nested >= 0) ctx.addIssue({ code: 'custom', message: '"$headers" is read only at the top of deleteWhen, not inside "$or"', path: ['deleteWhen', '$or', nested, '$headers'] });
+    // Only the top level reads headers; anywhere deeper the key would be looked for in the body and never match.
+    const nested = (v: unknown, path: (string | number)[]): (string | number)[] | undefined => {
+      if (v === null || typeof v !== 'object') return undefined;
+      for (const [k, x] of Object.entries(v)) {
+        const at = [...path, Array.isArray(v) ? Number(k) : k];
+        if (k === '$headers' && !Array.isArray(v)) return at;
+        const found = nested(x, at);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    const { $headers: _top, ...rest } = s.deleteWhen ?? {};
+    const deeper = nested(rest, ['deleteWhen']);
+    if (deeper) ctx.addIssue({ code: 'custom', message: '"$headers" is read only at the top of deleteWhen', path: deeper });
   })
   .transform((s) => ({ ...s, maxBodyBytes: s.maxBodyBytes ?? (s.format === 'debezium' ? DEBEZIUM_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES) }));
 
