@@ -184,22 +184,21 @@ export function storableCopy(record: Record<string, unknown>): Record<string, un
 }
 
 /**
- * The record of a delete, which nothing stores: a number a double cannot hold becomes the nearest double, so filters
+ * The record of a delete, which nothing stores: its numbers settled to the nearest double (settleNumbers), so filters
  * and computes still read a number, except at `keyPaths`, which keep the digits as text so the key stays exact.
  */
 export function settleDeleteNumbers(record: Record<string, unknown>, keyPaths: readonly string[]): Record<string, unknown> {
-  const keys = new Set(keyPaths);
-  const settle = (v: unknown, path: string | undefined): unknown => {
-    if (v instanceof InexactNumber) return path !== undefined && keys.has(path) ? v.text : Number(v.text);
-    if (v === null || typeof v !== 'object') return v;
-    if (Array.isArray(v)) return v.map((x) => settle(x, undefined));
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      Object.defineProperty(out, k, { value: settle(x, path === undefined ? undefined : path === '' ? k : `${path}.${k}`), enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  };
-  return settle(record, '') as Record<string, unknown>;
+  const out = settleNumbers(record) as Record<string, unknown>;
+  const child = (v: unknown, k: string) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined);
+  for (const path of keyPaths) {
+    const parts = path.split('.');
+    const last = parts.pop()!;
+    const from = parts.reduce(child, record as unknown);
+    const to = parts.reduce(child, out as unknown);
+    const value = child(from, last);
+    if (value instanceof InexactNumber && to !== undefined) (to as Record<string, unknown>)[last] = value.text;
+  }
+  return out;
 }
 
 /**
