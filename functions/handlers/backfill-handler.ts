@@ -1,10 +1,10 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { carryProblems, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
@@ -126,8 +126,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
   const { clock, logger, metrics } = telemetryOf(deps);
-  const keyIsRaw = keyUntouchedByTransform(flow);
-  const rawKeyOf = rawKeyReader(flow);
+  const keys = captureKeys(flow);
   const reserveMs = deps.reserveMs ?? 10_000;
   const pageSize = deps.pageSize ?? 1000;
   const table = scanner.tableName;
@@ -153,7 +152,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op: 'upsert', ts: at, seq: `snapshot:${at}`, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
           position,
         });
-        audits.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at, source: source.id, eventId: id, outcome: 'quarantined', reason });
+        audits.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at, source: source.id, eventId: id, outcome: 'quarantined', reason });
       };
       const item = scanned.record;
       if (!item) return bad(scanned.error ?? 'item cannot be read', {});
@@ -163,10 +162,10 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
         return;
       }
       const env = snapshotEnvelope(flow, source.id, item, readAt);
-      const key = keyIsRaw ? (keyOf(env.data ?? {}, flow.key) ?? '') : '';
+      const key = keys.keyOf(env.data);
       const unstorable = carryProblems(env.data ?? {});
       if (unstorable.length > 0) return bad(`record cannot be carried exactly: ${unstorable[0]}`, env.data ?? {}, key);
-      if (keyIsRaw && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
+      if (keys.readsKey && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
       if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) return bad(`record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, env.data ?? {}, key);
       envelopes.push(env);
       audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: env.id, outcome: 'captured', detail: { op: 'upsert', backfill: true } });

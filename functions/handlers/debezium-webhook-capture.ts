@@ -1,9 +1,9 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
-import { canonicalJson, ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
-import { maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -24,11 +24,10 @@ export interface DebeziumCapture {
  * Debezium change events to envelopes: op, before/after, ts and the log position come from the events, tables from
  * the source's selection. `position` of an element is the webhook id and its index, its place in the request.
  */
-export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, webhookId: string, body: unknown, now: number, keyIsRaw: boolean): DebeziumCapture {
+export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, webhookId: string, body: unknown, now: number): DebeziumCapture {
   const out: DebeziumCapture = { envelopes: [], truncates: [], quarantined: [], entries: [], skipped: 0, truncated: 0 };
   const deletesOnTruncate = source.onTruncate === 'delete';
-  const rawKeyOf = rawKeyReader(flow);
-  const keyPaths = rawKeyPaths(flow) ?? flow.key;
+  const keys = captureKeys(flow);
   const counts = { skipped: 0, truncated: 0 };
   for (const item of parseDebeziumBody(body, source.table)) {
     const position = `${webhookId}#${String(item.index).padStart(3, '0')}`;
@@ -63,7 +62,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
           : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
           ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
           : undefined;
-    const key = record && keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
+    const key = keys.keyOf(record);
     if (problem !== undefined || item.kind !== 'change') {
       const reason = problem ?? 'malformed change event';
       out.quarantined.push({
@@ -78,7 +77,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       });
-      out.entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
+      out.entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
       continue;
     }
     out.envelopes.push({
@@ -87,7 +86,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       ...(item.pos !== undefined ? { pos: item.pos } : {}),
       ...(deletesOnTruncate ? { tbl: item.table } : {}),
       ...(item.unavailable ? { keep: item.unavailable } : {}),
-      data: item.op === 'delete' ? settleDeleteNumbers(item.data, keyPaths) : item.data,
+      data: item.op === 'delete' ? settleDeleteNumbers(item.data, keys.paths) : item.data,
       // `before` only tells which fields an upsert changed; one holding such a number is left out rather than altered.
       ...(item.before && item.op === 'upsert' && carryProblems(item.before).length === 0 ? { before: item.before } : {}),
       lineage: [{ step: 'capture', at: now, outcome: 'captured' }],

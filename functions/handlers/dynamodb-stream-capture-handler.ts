@@ -1,13 +1,13 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { unmarshallImage } from '../adapters/dynamodb-images';
 import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
-import { ENVELOPE_VERSION, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
 import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
@@ -35,9 +35,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
   const { clock, logger, metrics } = telemetryOf(deps);
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
-  const keyIsRaw = keyUntouchedByTransform(flow);
-  const rawKeyOf = rawKeyReader(flow);
-  const keyPaths = rawKeyPaths(flow) ?? flow.key;
+  const keys = captureKeys(flow);
 
   return async (event) => {
     const records: readonly DynamoDBRecord[] = event.Records ?? [];
@@ -63,14 +61,14 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         const { before: oldImage, ...rest } = read;
         const env: ChangeEnvelope = {
           ...rest,
-          ...(read.op === 'delete' && read.data ? { data: settleDeleteNumbers(read.data, keyPaths) } : {}),
+          ...(read.op === 'delete' && read.data ? { data: settleDeleteNumbers(read.data, keys.paths) } : {}),
           ...(oldImage && carryProblems(oldImage).length === 0 ? { before: oldImage } : {}),
         };
         const data = env.data ?? {};
-        key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
+        key = keys.keyOf(data);
         if (unstorable.length > 0) {
           problem = { ...env, reason: `record cannot be carried exactly: ${unstorable[0]}`, record: data };
-        } else if (keyIsRaw && key === '') {
+        } else if (keys.readsKey && key === '') {
           problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
         } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) {
           problem = { ...env, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: data };
@@ -94,7 +92,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         },
-        audit: { ...base, key: key || rawKeyOf(image), eventId: id, outcome: 'quarantined', reason },
+        audit: { ...base, key: keys.auditKeyOf(image), eventId: id, outcome: 'quarantined', reason },
       });
     });
 

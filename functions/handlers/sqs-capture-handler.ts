@@ -1,10 +1,10 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyReader } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { messageOf } from '../core/errors';
 
@@ -46,8 +46,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
   const source = flow.sources.find((s) => s.id === deps.sourceId && (s.type === 'sqs' || s.type === 'eventbridge'));
   if (!source) throw new Error(`flow "${flow.id}" has no sqs or eventbridge source "${deps.sourceId}"`);
   const format: InboundFormat = deps.format ?? (source.type === 'eventbridge' ? 'eventbridge' : 'sqs');
-  const keyIsRaw = keyUntouchedByTransform(flow);
-  const rawKeyOf = rawKeyReader(flow);
+  const keys = captureKeys(flow);
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -98,10 +97,10 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
         envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       },
-      audit: { flow: flow.id, key: key || rawKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
+      audit: { flow: flow.id, key: keys.auditKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
     });
     const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
-      const key = keyIsRaw ? (keyOf(data, flow.key) ?? '') : '';
+      const key = keys.keyOf(data);
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
       if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_RECORD_BYTES) {
         return quarantined(id, seq, `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, position, data, key);

@@ -17,7 +17,7 @@ import { auditableOwned, withCapture } from './audit-policy';
 import { isTruncate, parseStepMessage } from './step-messages';
 import { runSqsBatch } from './sqs-batch';
 import { keptAfterTransform } from '../core/transform/kept-fields';
-import { keyUntouchedByTransform } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 
 /** Dependencies of a flow's transform function. */
 export interface TransformHandlerDeps {
@@ -50,7 +50,7 @@ interface Outcome {
 export function createTransformHandler(deps: TransformHandlerDeps): TransformHandler {
   const { flow, publisher, audit, quarantine } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
-  const keyIsRaw = keyUntouchedByTransform(flow);
+  const keyIsRaw = captureKeys(flow).readsKey;
   const getTransformer = typeof deps.transformer === 'function' ? deps.transformer : async () => deps.transformer as Transformer;
 
   return (event) =>

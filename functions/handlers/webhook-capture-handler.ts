@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../config/schema';
-import { ENVELOPE_VERSION, eventId, keyOf, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { MAX_RECORD_BYTES } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers, storableCopy } from '../core/json-safety';
-import { keyUntouchedByTransform, maskForQuarantine, rawKeyPaths, rawKeyReader } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
@@ -72,9 +72,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
   const { clock, logger, metrics } = telemetryOf(deps);
   const webhookSources = flow.sources.filter((s): s is WebhookSource => s.type === 'webhook');
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
-  const keyIsRaw = keyUntouchedByTransform(flow);
-  const rawKeyOf = rawKeyReader(flow);
-  const keyPaths = rawKeyPaths(flow) ?? flow.key;
+  const keys = captureKeys(flow);
   const verifiers = new Map<string, WebhookVerifier>(served.map((s) => [s.id, verifierFor(s.auth)]));
 
   return async (event) => {
@@ -186,7 +184,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       }
       const id = eventId(flow.id, source.id, webhookId, index);
       const seq = `${webhookId}#${String(index).padStart(3, '0')}`;
-      const key = keyIsRaw ? (keyOf(record, flow.key) ?? '') : '';
+      const key = keys.keyOf(record);
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
       const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
@@ -212,10 +210,10 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         });
-        entries.push({ flow: flow.id, key: key || rawKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
+        entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
         return;
       }
-      envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? settleDeleteNumbers(record, keyPaths) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
+      envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? settleDeleteNumbers(record, keys.paths) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
       entries.push({ flow: flow.id, key, step: 'capture', at: now, source: source.id, eventId: id, outcome: 'captured', detail: { op } });
     });
     return { ...(await commit(envelopes, quarantined, entries)), skipped, truncated: 0 };
@@ -225,7 +223,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
   async function captureDebezium(source: WebhookSource, webhookId: string, body: unknown) {
     // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
     if (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__) {
-      const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now(), keyIsRaw);
+      const { envelopes, truncates, quarantined, entries, skipped, truncated } = captureDebeziumBody(flow, source, webhookId, body, clock.now());
       if (truncated > 0) metrics.count('Truncated', truncated);
       if (skipped > 0) metrics.count('Skipped', skipped);
       return { ...(await commit(envelopes, quarantined, entries, truncates)), skipped, truncated };

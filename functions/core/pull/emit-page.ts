@@ -1,4 +1,4 @@
-import { keyUntouchedByTransform } from '../transform/raw-record';
+import { captureKeys } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
 import { MAX_RECORD_BYTES } from '../claim-check';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
@@ -142,6 +142,6 @@ export function transformQueueSender(deps: PullDeps): PullContext['send'] {
 
 /** The audit key of a pulled record: its raw key when the transform leaves the key fields alone, else '' (set by transform). */
 export function auditKeyFn(flow: FlowConfig, keyFields: readonly string[]): (key: string) => string {
-  const raw = keyFields.length === flow.key.length && keyFields.every((k, i) => k === flow.key[i]) && keyUntouchedByTransform(flow);
+  const raw = keyFields.length === flow.key.length && keyFields.every((k, i) => k === flow.key[i]) && captureKeys(flow).readsKey;
   return raw ? (key) => key : () => '';
 }

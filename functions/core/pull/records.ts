@@ -1,5 +1,6 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { contentHash, eventId, getPath, keyOf } from '../envelope';
+import { rawKeyPaths } from '../transform/raw-record';
 
 export type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;
 
@@ -28,9 +29,14 @@ export interface RejectedRecord {
   readonly key?: string;
 }
 
-/** Raw fields that identify a pulled record: the source's `keyFields`, else the flow key mapped back through renames. */
+/**
+ * Raw fields that identify a pulled record: the source's `keyFields`, else where the key fields sit before the
+ * transform (rawKeyPaths, nested renames included), else the flow key with whole-field renames mapped back.
+ */
 export function pullKeyFields(flow: FlowConfig, source: ScheduleSource): readonly string[] {
   if (source.keyFields?.length) return source.keyFields;
+  const raw = rawKeyPaths(flow);
+  if (raw) return raw;
   const back = new Map(Object.entries(flow.transform.rename ?? {}).map(([from, to]) => [to, from]));
   return flow.key.map((k) => back.get(k) ?? k);
 }

@@ -52,6 +52,32 @@ export function rawKeyReader(flow: FlowConfig): (record: Record<string, unknown>
   return (record) => (paths && record ? (keyOf(record, paths) ?? '') : '');
 }
 
+/** What a capture can tell of a record's key before the transform runs. */
+export interface CaptureKeys {
+  /** The transform leaves the key fields alone: the capture reads the key, and refuses a record without one. */
+  readonly readsKey: boolean;
+  /** The record's key when the capture reads it ('' when the record lacks one, or when the transform makes the key). */
+  readonly keyOf: (record: Record<string, unknown> | undefined) => string;
+  /** The key a record refused at capture is audited under, read through renames ('' when no raw field holds it). */
+  readonly auditKeyOf: (record: Record<string, unknown> | undefined) => string;
+  /** Where the key fields sit before the transform (the key fields when that cannot be told): what a delete keeps exact. */
+  readonly paths: readonly string[];
+}
+
+const captureKeysByFlow = new WeakMap<FlowConfig, CaptureKeys>();
+
+/** The flow's CaptureKeys, worked out once per flow. */
+export function captureKeys(flow: FlowConfig): CaptureKeys {
+  let keys = captureKeysByFlow.get(flow);
+  if (!keys) {
+    const readsKey = keyUntouchedByTransform(flow);
+    const auditKeyOf = rawKeyReader(flow);
+    keys = { readsKey, keyOf: readsKey ? auditKeyOf : () => '', auditKeyOf, paths: rawKeyPaths(flow) ?? flow.key };
+    captureKeysByFlow.set(flow, keys);
+  }
+  return keys;
+}
+
 /**
  * A record quarantined before the transform ran: fields the flow masks (by either name of a rename),
  * declared `pii` fields and anything that looks like PII are redacted, since the per-deployment hash key is not at hand here.
