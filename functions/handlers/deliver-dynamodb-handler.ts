@@ -31,10 +31,10 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 
       const all = [...groups.values()];
-      const states = await readStates(batch, stateStore, flow.id, all);
-      if (!states) return;
-
       const ctx = { flow, targetId, now: clock.now() };
+      const states = await readStates(batch, stateStore, flow.id, all);
+      // Keys failing on their last receive are still audited as given up.
+      if (!states) return finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, [], { failed: groups.size }, all);
       const decisions: DeliveryDecision[] = [];
       let failed = 0;
       await Promise.all(

@@ -74,10 +74,10 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 
       const all = [...groups.values()];
-      const states = await readStates(batch, stateStore, flow.id, all);
-      if (!states) return;
-
       const ctx = { flow, targetId, now: clock.now() };
+      const states = await readStates(batch, stateStore, flow.id, all);
+      // Keys failing on their last receive are still audited as given up.
+      if (!states) return finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, [], { failed: groups.size }, all);
       const entries: DeliveryDecision[] = [];
       const entry = (group: KeyGroup, state: StoredState, outcome: AuditEntry['outcome'], reason?: string, extra?: Record<string, unknown>) =>
         deliveryEntry(ctx, group, state, outcome, reason, extra);

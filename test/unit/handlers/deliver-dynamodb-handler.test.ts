@@ -125,6 +125,25 @@ describe('deliver-dynamodb handler', () => {
     expect(audit.entries[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: /);
   });
 
+  it('audits a key as given up when the state read itself fails on its last receive', async () => {
+    // Prepare
+    seedState(state, 'c2', 1, { id: 'c2' });
+    state.getMany = async () => {
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+    };
+    const event = sqsEvent([msg('c2', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(audit.entries).toMatchObject([{ key: 'c2', step: 'deliver', outcome: 'failed', target: 'replica', version: 1, detail: { parked: 'dlq' } }]);
+    expect(audit.entries[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: state read failed/);
+    expect(writer.writes).toEqual([]);
+  });
+
   it('fails invalid messages without touching the target', async () => {
     // Act
     const res = await handler(sqsEvent(['nope', { ...msg('c1', 1), flow: 'other' }, { v: 1 }]));

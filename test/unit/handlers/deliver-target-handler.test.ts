@@ -134,6 +134,25 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(audit.entries[0]!.reason).toBe(`gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: delivery of c1 to "api" failed: HTTP 503 after 3 attempts`);
   });
 
+  it('audits a key as given up when the state read itself fails on its last receive', async () => {
+    // Prepare: the state table is unreachable; c1 is on its last receive, c2 has retries left.
+    seed(state, 'c1', 1, { id: 'c1' });
+    seed(state, 'c2', 1, { id: 'c2' });
+    state.getMany = async () => {
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+    };
+    const event = sqsEvent([msg('c1', 1), msg('c2', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+
+    // Act
+    const res = await make(new ScriptedWriter())(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }]);
+    expect(audit.entries).toMatchObject([{ key: 'c1', step: 'deliver', outcome: 'failed', target: 'api', version: 1 }]);
+    expect(audit.entries[0]!.reason).toMatch(/^gave up after \d+ attempts, the message goes to the DLQ: state read failed/);
+  });
+
   it('parks a rejected record in the DLQ at once, acknowledged, with the response body in the audit entry', async () => {
     // Prepare
     seed(state, 'bad', 2, { id: 'bad' });
