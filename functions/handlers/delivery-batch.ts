@@ -5,7 +5,6 @@ import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, StoredSt
 import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
-import { MAX_RECEIVE_COUNT } from '../plan/plan';
 import { type SqsBatch } from './sqs-batch';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
@@ -165,8 +164,7 @@ export async function finishDeliveries(
  * lineage tells why the target never got the version; undefined while retries remain.
  */
 function givenUp(ctx: DeliveryContext, batch: SqsBatch, group: DeliveryGroup): DeliveryDecision | undefined {
-  const records = batch.records.filter((r) => group.messageIds.includes(r.messageId));
-  const last = records.find((r) => batch.isFailed(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
+  const last = batch.lastTry(group.messageIds);
   if (!last) return undefined;
   const eventIds = [...group.eventIds];
   const entry: AuditEntry = {
@@ -177,10 +175,10 @@ function givenUp(ctx: DeliveryContext, batch: SqsBatch, group: DeliveryGroup): D
     source: '',
     eventId: eventIds[0] ?? '',
     outcome: 'failed',
-    reason: `gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: ${batch.whyFailed(last.messageId) ?? 'failed'}`,
+    reason: last.reason,
     version: group.version,
     target: ctx.targetId,
-    detail: { eventIds, attempts: Number(last.attributes.ApproximateReceiveCount), parked: 'dlq' },
+    detail: { eventIds, attempts: last.attempts, parked: 'dlq' },
   };
   return { group, entry };
 }

@@ -22,7 +22,7 @@ import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditableOwned, withCapture } from './audit-policy';
 import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
-import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
+import { describeError, readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -79,77 +79,103 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
       const groups = new Map<string, KeyGroup>();
-      const truncates: { messageId: string; message: TruncateMessage }[] = [];
-      for (const record of event.Records) {
-        const parsed = parseStepMessage(record.body);
-        if (parsed.ok && isTruncate(parsed.value)) {
-          if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
-          else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
-          continue;
+      // Every key group the batch holds, for the given-up audit (groups loses those whose state read failed).
+      let allGroups: KeyGroup[] = [];
+      try {
+        const truncates: { messageId: string; message: TruncateMessage }[] = [];
+        for (const record of event.Records) {
+          const parsed = parseStepMessage(record.body);
+          if (parsed.ok && isTruncate(parsed.value)) {
+            if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
+            else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
+            continue;
+          }
+          const value = parsed.ok ? (parsed.value as ChangeEnvelope) : undefined;
+          const problem = !parsed.ok
+            ? parsed.errors.join('; ')
+            : value!.flow !== flow.id
+              ? `envelope of flow "${value!.flow}"`
+              : value!.key === ''
+                ? 'envelope has no key'
+                : keyProblem(value!.key);
+          if (problem !== undefined || !value) {
+            batch.fail([record.messageId], `invalid envelope: ${problem}`);
+            continue;
+          }
+          const env = value;
+          const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
+          group.envelopes.push(env);
+          group.messageIds.push(record.messageId);
+          groups.set(env.key, group);
         }
-        const value = parsed.ok ? (parsed.value as ChangeEnvelope) : undefined;
-        const problem = !parsed.ok
-          ? parsed.errors.join('; ')
-          : value!.flow !== flow.id
-            ? `envelope of flow "${value!.flow}"`
-            : value!.key === ''
-              ? 'envelope has no key'
-              : keyProblem(value!.key);
-        if (problem !== undefined || !value) {
-          batch.fail([record.messageId], `invalid envelope: ${problem}`);
-          continue;
+        allGroups = [...groups.values()];
+        for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
+        if (groups.size === 0) return;
+        if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
+
+        const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
+        if (!stored) return;
+        for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
+
+        const now = clock.now();
+        const echoes = dropEchoes(groups, stored);
+        if (echoes.length > 0) {
+          const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
+            flow: flow.id,
+            key,
+            step: 'resolve',
+            at: now,
+            source: env.source,
+            eventId: env.id,
+            outcome: 'echo',
+            reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
+            version: state.version,
+            detail: { origin: env.origin },
+          }, env));
+          const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
+          if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
+          metrics.count('Echo', echoes.length);
         }
-        const env = value;
-        const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
-        group.envelopes.push(env);
-        group.messageIds.push(record.messageId);
-        groups.set(env.key, group);
+        const resolved = (
+          await Promise.all(
+            [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
+              batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
+            ),
+          )
+        ).filter((r): r is Resolved => r !== undefined);
+
+        await record(batch, resolved, now);
+        await notify(batch, resolved, now);
+
+        const ok = resolved.filter((r) => !r.group.messageIds.some((id) => batch.isFailed(id)));
+        const count = (o: string) => ok.reduce((n, r) => n + r.result.decisions.filter((d) => d.outcome === o).length, 0);
+        metrics.count('Resolved', count('won'));
+        metrics.count('Superseded', count('superseded'));
+        metrics.count('Conflicts', count('conflict'));
+        logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
+      } finally {
+        await auditGivenUp(batch, allGroups);
       }
-      for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
-      if (groups.size === 0) return;
-      if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
-
-      const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
-      if (!stored) return;
-      for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
-
-      const now = clock.now();
-      const echoes = dropEchoes(groups, stored);
-      if (echoes.length > 0) {
-        const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
-          flow: flow.id,
-          key,
-          step: 'resolve',
-          at: now,
-          source: env.source,
-          eventId: env.id,
-          outcome: 'echo',
-          reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
-          version: state.version,
-          detail: { origin: env.origin },
-        }, env));
-        const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
-        if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
-        metrics.count('Echo', echoes.length);
-      }
-      const resolved = (
-        await Promise.all(
-          [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
-            batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
-          ),
-        )
-      ).filter((r): r is Resolved => r !== undefined);
-
-      await record(batch, resolved, now);
-      await notify(batch, resolved, now);
-
-      const ok = resolved.filter((r) => !r.group.messageIds.some((id) => batch.isFailed(id)));
-      const count = (o: string) => ok.reduce((n, r) => n + r.result.decisions.filter((d) => d.outcome === o).length, 0);
-      metrics.count('Resolved', count('won'));
-      metrics.count('Superseded', count('superseded'));
-      metrics.count('Conflicts', count('conflict'));
-      logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
     });
+
+  /**
+   * A `failed` entry for each change whose message fails on its last receive (SQS moves it to the DLQ next), so
+   * lineage tells why the key never got it. Best effort: the messages fail either way.
+   */
+  async function auditGivenUp(batch: SqsBatch, groups: Iterable<KeyGroup>): Promise<void> {
+    const at = clock.now();
+    const entries: AuditEntry[] = [];
+    for (const g of groups) {
+      const last = batch.lastTry(g.messageIds);
+      if (!last) continue;
+      for (const env of g.envelopes) {
+        entries.push({ flow: flow.id, key: g.key, step: 'resolve', at, source: env.source, eventId: env.id, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } });
+      }
+    }
+    const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
+    if (kept.length === 0) return;
+    await deps.audit.write(kept.map((e) => e.entry)).catch((err: unknown) => logger.warn('audit of changes given up failed', { flow: flow.id, error: describeError(err) }));
+  }
 
   /**
    * One page of a truncated table's keys to delete envelopes on this step's queue, plus the truncate again with the

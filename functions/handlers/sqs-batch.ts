@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { isRefusedItem, safeErrorText } from '../core/error-text';
+import { MAX_RECEIVE_COUNT } from '../plan/plan';
 import { PartialWriteError, type LogPort, type StateStore, type StoredState } from '../ports';
 
 /**
@@ -30,6 +31,17 @@ export class SqsBatch {
   /** Why a message failed, if it did. */
   whyFailed(messageId: string): string | undefined {
     return this.failed.get(messageId);
+  }
+
+  /**
+   * The failed message among `messageIds` that was on its last receive (SQS moves it to the DLQ next), with why it
+   * failed; undefined while each has retries left.
+   */
+  lastTry(messageIds: Iterable<string>): { attempts: number; reason: string } | undefined {
+    const ids = new Set(messageIds);
+    const last = this.records.find((r) => ids.has(r.messageId) && this.failed.has(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
+    if (!last) return undefined;
+    return { attempts: Number(last.attributes.ApproximateReceiveCount), reason: `gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: ${this.failed.get(last.messageId)}` };
   }
 
   /** Runs work that concerns `messageIds`; if it throws, those messages fail and `undefined` is returned. */

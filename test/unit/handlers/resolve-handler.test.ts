@@ -4,6 +4,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import type { FlowConfig } from '../../../functions/config/schema';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
+import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import {
   FakeClock,
   FakePublisher,
@@ -136,6 +137,33 @@ describe('resolve handler', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(state.puts.filter((p) => p.state.key === 'hot')).toHaveLength(5);
     expect(publisher.bodies<DeliveryMessage>(QUEUES.replica).map((m) => m.key)).toEqual(['calm']);
+  });
+
+  it('audits the changes of a key as given up when its message fails on the last receive before the DLQ', async () => {
+    // Prepare: o1's state read fails (its item cannot be read); its message is on its last receive, o2's is not.
+    const realGet = state.getMany.bind(state);
+    state.getMany = async (flowId, keys) => {
+      if (keys.includes('o1')) throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
+      return realGet(flowId, keys);
+    };
+    const stuck = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1000);
+    const fine = change(ordersFlow, 'shop', 1, 'o2', { orderId: 'o2' }, 1000);
+    const early = sqsEvent([stuck], 'early');
+    early.Records[0]!.attributes.ApproximateReceiveCount = '2';
+    const event = sqsEvent([stuck, fine]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+
+    // Act
+    const first = await make()(early);
+    const res = await make()(event);
+
+    // Assess: o1 fails both times, and only its last receive is audited as given up; o2 resolves.
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'early0' }]);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    const failed = audit.entries.filter((e) => e.outcome === 'failed');
+    expect(failed).toMatchObject([{ key: 'o1', step: 'resolve', eventId: stuck.id, source: 'shop', detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq' } }]);
+    expect(failed[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: state read of one key failed/);
+    expect(audit.entries.find((e) => e.key === 'o2')).toMatchObject({ outcome: 'won' });
   });
 
   it('skips the write of a redelivered change but re-notifies targets that have not recorded this version', async () => {
