@@ -8,22 +8,11 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { FlowConfig } from '../../functions/config/schema';
-import { ESM_REQUIRE_BANNER } from '../../lib/constructs/function-defaults';
+import { LAMBDA_ESBUILD } from '../fixtures/function-bundle';
 import type { benchCore as BenchCore, CoreResult } from './core';
 
 export async function benchCoreBundled(flow: FlowConfig, options: Parameters<typeof BenchCore>[1] = {}): Promise<CoreResult> {
-  const result = await build({
-    entryPoints: [resolve('test/bench/core.ts')],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    mainFields: ['module', 'main'],
-    banner: { js: ESM_REQUIRE_BANNER },
-    logLevel: 'silent',
-  });
+  const result = await build({ ...LAMBDA_ESBUILD, entryPoints: [resolve('test/bench/core.ts')], logLevel: 'silent' });
   // Inside the project, so anything left external resolves from node_modules.
   mkdirSync(resolve('node_modules/.cache'), { recursive: true });
   const dir = mkdtempSync(resolve('node_modules/.cache/syncline-bench-core-'));
