@@ -79,8 +79,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
       const groups = new Map<string, KeyGroup>();
-      // Every key group the batch holds, for the given-up audit (groups loses those whose state read failed).
+      // Every key group the batch holds, for the given-up audit (groups loses those whose state read failed), and the
+      // changes that got an outcome of their own (merged, or an echo).
       let allGroups: KeyGroup[] = [];
+      const settled = new Set<string>();
       try {
         const truncates: { messageId: string; message: TruncateMessage }[] = [];
         for (const record of event.Records) {
@@ -119,6 +121,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
 
         const now = clock.now();
         const echoes = dropEchoes(groups, stored);
+        for (const e of echoes) settled.add(e.env.id);
         if (echoes.length > 0) {
           const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
             flow: flow.id,
@@ -143,6 +146,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
             ),
           )
         ).filter((r): r is Resolved => r !== undefined);
+        for (const r of resolved) for (const env of r.group.envelopes) settled.add(env.id);
 
         await record(batch, resolved, now);
         await notify(batch, resolved, now);
@@ -154,27 +158,31 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         metrics.count('Conflicts', count('conflict'));
         logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
       } finally {
-        await auditGivenUp(batch, allGroups);
+        await auditGivenUp(batch, allGroups, settled);
       }
     });
 
   /**
-   * A `failed` entry for each change whose message fails on its last receive (SQS moves it to the DLQ next), so
-   * lineage tells why the key never got it. Best effort: the messages fail either way.
+   * A `failed` entry for each change whose message fails on its last receive (SQS moves it to the DLQ next) before
+   * it was merged, so lineage tells why the key never got it. Best effort: the messages fail either way.
    */
-  async function auditGivenUp(batch: SqsBatch, groups: Iterable<KeyGroup>): Promise<void> {
-    const at = clock.now();
-    const entries: AuditEntry[] = [];
-    for (const g of groups) {
-      const last = batch.lastTry(g.messageIds);
-      if (!last) continue;
-      for (const env of g.envelopes) {
-        entries.push({ flow: flow.id, key: g.key, step: 'resolve', at, source: env.source, eventId: env.id, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } });
+  async function auditGivenUp(batch: SqsBatch, groups: readonly KeyGroup[], settled: ReadonlySet<string>): Promise<void> {
+    try {
+      const at = clock.now();
+      const entries: AuditEntry[] = [];
+      for (const g of groups) {
+        g.envelopes.forEach((env, i) => {
+          const last = settled.has(env.id) ? undefined : batch.lastTry([g.messageIds[i]!]);
+          if (!last) return;
+          const entry: AuditEntry = { flow: flow.id, key: g.key, step: 'resolve', at, source: env.source, eventId: env.id, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } };
+          entries.push(withCapture(flow, entry, env));
+        });
       }
+      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
+      if (kept.length > 0) await deps.audit.write(kept.map((e) => e.entry));
+    } catch (err) {
+      logger.warn('audit of changes given up failed', { flow: flow.id, error: describeError(err) });
     }
-    const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
-    if (kept.length === 0) return;
-    await deps.audit.write(kept.map((e) => e.entry)).catch((err: unknown) => logger.warn('audit of changes given up failed', { flow: flow.id, error: describeError(err) }));
   }
 
   /**

@@ -141,7 +141,6 @@ describe('deliver-dynamodb handler', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(audit.entries).toMatchObject([{ key: 'c2', step: 'deliver', outcome: 'failed', target: 'replica', version: 1, detail: { parked: 'dlq' } }]);
     expect(audit.entries[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: state read failed/);
-    expect(writer.writes).toEqual([]);
   });
 
   it('fails invalid messages without touching the target', async () => {

@@ -139,31 +139,46 @@ describe('resolve handler', () => {
     expect(publisher.bodies<DeliveryMessage>(QUEUES.replica).map((m) => m.key)).toEqual(['calm']);
   });
 
-  it('audits the changes of a key as given up when its message fails on the last receive before the DLQ', async () => {
-    // Prepare: o1's state read fails (its item cannot be read); its message is on its last receive, o2's is not.
+  it('audits a change as given up when its own message fails on the last receive before the DLQ, with its capture', async () => {
+    // Prepare: o1's state cannot be read; of its two messages only `stuck` is on its last receive. Audit level all.
+    const flow: FlowConfig = { ...ordersFlow, audit: { ...ordersFlow.audit, level: 'all' } };
     const realGet = state.getMany.bind(state);
     state.getMany = async (flowId, keys) => {
       if (keys.includes('o1')) throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
       return realGet(flowId, keys);
     };
-    const stuck = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1000);
-    const fine = change(ordersFlow, 'shop', 1, 'o2', { orderId: 'o2' }, 1000);
-    const early = sqsEvent([stuck], 'early');
-    early.Records[0]!.attributes.ApproximateReceiveCount = '2';
-    const event = sqsEvent([stuck, fine]);
+    const captured = (env: ChangeEnvelope): ChangeEnvelope => ({ ...env, lineage: [{ step: 'capture', at: 900, outcome: 'captured' }] });
+    const stuck = captured(change(flow, 'shop', 0, 'o1', { orderId: 'o1', status: 'new' }, 1000));
+    const retried = captured(change(flow, 'erp', 1, 'o1', { orderId: 'o1', status: 'paid' }, 1100));
+    const fine = captured(change(flow, 'shop', 2, 'o2', { orderId: 'o2' }, 1000));
+    const event = sqsEvent([stuck, retried, fine]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    event.Records[1]!.attributes.ApproximateReceiveCount = '2';
+
+    // Act
+    const res = await make(flow)(event);
+
+    // Assess: both o1 messages fail, only `stuck` is given up; o2 resolves.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }]);
+    const failed = audit.entries.filter((e) => e.outcome === 'failed');
+    expect(failed).toMatchObject([{ key: 'o1', step: 'resolve', eventId: stuck.id, source: 'shop', detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq', captured: { at: 900, op: 'upsert' } } }]);
+    expect(failed[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: state read of one key failed/);
+    expect(audit.entries.find((e) => e.key === 'o2')).toMatchObject({ outcome: 'won' });
+  });
+
+  it('does not audit a merged change as given up when only its notification fails on the last receive', async () => {
+    // Prepare: the change merges and is audited won, then the send to the delivery queues fails.
+    publisher.throwSends = 1;
+    const a = change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1' }, 1000);
+    const event = sqsEvent([a]);
     event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
 
     // Act
-    const first = await make()(early);
     const res = await make()(event);
 
-    // Assess: o1 fails both times, and only its last receive is audited as given up; o2 resolves.
-    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'early0' }]);
+    // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
-    const failed = audit.entries.filter((e) => e.outcome === 'failed');
-    expect(failed).toMatchObject([{ key: 'o1', step: 'resolve', eventId: stuck.id, source: 'shop', detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq' } }]);
-    expect(failed[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: state read of one key failed/);
-    expect(audit.entries.find((e) => e.key === 'o2')).toMatchObject({ outcome: 'won' });
+    expect(audit.entries.map((e) => [e.eventId, e.outcome])).toEqual([[a.id, 'won']]);
   });
 
   it('skips the write of a redelivered change but re-notifies targets that have not recorded this version', async () => {
