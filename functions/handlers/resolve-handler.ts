@@ -1,8 +1,8 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
-import { canonicalJson, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { mergeChanges, sameJson, type MergeResult, type RecordView } from '../core/merge';
+import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
   type AuditEntry,
@@ -248,10 +248,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved> {
     let current = initial;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const result = mergeChanges(flow, current?.doc, group.envelopes);
-      // Compared without serializing both docs where the merge's own comparison can tell.
-      const docChanged = !current || !(sameJson(result.doc, current.doc) ?? canonicalJson(result.doc) === canonicalJson(current.doc));
-      if (!docChanged && !result.changed) {
+      // The doc was read for this merge (a conflict reads it again): merged into in place, not copied.
+      const result = mergeChanges(flow, current?.doc, group.envelopes, { owned: true });
+      if (!result.docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
         const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group))) : [];
         return { group, result, state: current, targets, entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };

@@ -7,13 +7,15 @@ export function unchangedField(ch: Change, field: string, v: unknown): boolean {
   return deepEqual(ch.before[field], v);
 }
 
-/** Drops the field's unchanged entry once an edit at least as new, or a delete, hides it for good. */
-function pruneUnchanged(ctx: MergeContext, doc: FieldLwwDoc, field: string): void {
+/** Drops the field's unchanged entry once an edit at least as new, or a delete, hides it for good; answers whether it did. */
+function pruneUnchanged(ctx: MergeContext, doc: FieldLwwDoc, field: string): boolean {
   const u = doc.u && get(doc.u, field);
-  if (!u) return;
+  if (!u) return false;
   const e = get(doc.f, field);
   if ((e && ctx.cmp(u.c, e.c) <= 0) || !beatsTomb(ctx, u, doc.t)) delete doc.u![field];
+  else return false;
   if (Object.keys(doc.u!).length === 0) delete doc.u;
+  return true;
 }
 
 /** An entry is visible only if it is newer than the newest delete. */
@@ -27,28 +29,42 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
 
   apply(ctx, doc, ch) {
     if (ch.op === 'delete') {
-      if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
+      if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return false;
       doc.t = ch.clock;
       // Entries older than the newest delete can never show again.
       for (const [field, e] of Object.entries(doc.f)) if (!beatsTomb(ctx, e, doc.t)) delete doc.f[field];
       for (const field of Object.keys(doc.u ?? {})) pruneUnchanged(ctx, doc, field);
-      return;
+      return true;
     }
     const data = ch.data ?? {};
     // Every field of the change has its clock, and an upsert never moves the tombstone: one comparison for all.
-    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
+    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return false;
+    let changed = false;
     for (const field of Object.keys(data)) {
       const v = data[field];
       const e: Entry = { v, c: ch.clock };
       if (unchangedField(ch, field, v)) {
         const cur = doc.u && get(doc.u, field);
-        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put((doc.u ??= {}), field, e);
+        // An edit at least as new hides it at once (pruneUnchanged): not written, so the doc is not changed for nothing.
+        const edit = get(doc.f, field);
+        if (edit && ctx.cmp(e.c, edit.c) <= 0) {
+          if (pruneUnchanged(ctx, doc, field)) changed = true;
+          continue;
+        }
+        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) {
+          put((doc.u ??= {}), field, e);
+          changed = true;
+        }
       } else {
         const cur = get(doc.f, field);
-        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) put(doc.f, field, e);
+        if (!cur || compareVersion(ctx, e.c, e.v, cur.c, cur.v) > 0) {
+          put(doc.f, field, e);
+          changed = true;
+        }
       }
-      pruneUnchanged(ctx, doc, field);
+      if (pruneUnchanged(ctx, doc, field)) changed = true;
     }
+    return changed;
   },
 
   resolve(_ctx, doc) {

@@ -10,7 +10,9 @@ export const lww: Strategy<LwwDoc> = {
   apply(ctx, doc, ch) {
     const next: NonNullable<LwwDoc['w']> = ch.op === 'delete' ? { c: ch.clock } : { c: ch.clock, d: ch.data ?? {} };
     const cur = doc.w;
-    if (!cur || compareVersion(ctx, next.c, next.d ?? null, cur.c, cur.d ?? null) > 0) doc.w = next;
+    if (cur && compareVersion(ctx, next.c, next.d ?? null, cur.c, cur.d ?? null) <= 0) return false;
+    doc.w = next;
+    return true;
   },
 
   resolve(_ctx, doc) {

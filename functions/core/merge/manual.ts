@@ -72,12 +72,13 @@ export const manual: Strategy<ManualDoc> = {
   },
 
   apply(ctx, doc, ch) {
-    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return;
+    if (doc.t && ctx.cmp(ch.clock, doc.t) <= 0) return false;
     if (ch.op === 'delete') {
       doc.t = ch.clock;
       for (const field of Object.keys(doc.f)) pruneBelow(ctx, doc, field, ch.clock);
-      return;
+      return true;
     }
+    let changed = false;
     const data = ch.data ?? {};
     for (const field of Object.keys(data)) {
       const v = data[field];
@@ -93,9 +94,11 @@ export const manual: Strategy<ManualDoc> = {
       let m = found;
       if (!m) put(doc.f, field, (m = {}));
       put(m, slot, e);
+      changed = true;
       // A resolution closes everything older on its field.
       if (ch.clock.src === REVIEW_SOURCE) pruneBelow(ctx, doc, field, ch.clock);
     }
+    return changed;
   },
 
   resolve(ctx, doc): Resolved {

@@ -126,10 +126,13 @@ export function conflictsOf(flow: FlowConfig, doc: MergeDoc): Conflict[] {
   return conflictsFrom(ctx, doc.k ?? '', strategy.resolve(ctx, derive(ctx, strategy, doc)));
 }
 
-/** Rebuilds a doc under the flow's strategy when the flow switched strategy since it was written. */
-function adopt(ctx: MergeContext, strategy: Strategy, doc: MergeDoc | undefined): MergeDoc {
+/**
+ * The doc to merge into: `doc` itself when the caller hands it over, else a copy; rebuilt under the flow's strategy
+ * when the flow switched strategy since it was written.
+ */
+function adopt(ctx: MergeContext, strategy: Strategy, doc: MergeDoc | undefined, owned: boolean): MergeDoc {
   if (!doc) return strategy.empty();
-  if (doc.s === strategy.name) return copyDoc(strategy, doc);
+  if (doc.s === strategy.name) return owned ? doc : copyDoc(strategy, doc);
   const { x, ...base } = doc;
   const next: MergeDoc = strategy.empty();
   for (const ch of strategyOf(doc.s).replay(base as MergeDoc)) strategy.apply(ctx, next, ch);
@@ -161,26 +164,29 @@ function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Reco
 
 /**
  * Joins changes of one (flow, key) into its doc. The resulting doc, view and conflicts depend only on
- * the set of changes ever merged; decisions describe each change as it arrived.
+ * the set of changes ever merged; decisions describe each change as it arrived. With `owned`, the caller hands `doc`
+ * over (a doc just read from the store): it is merged into in place rather than copied.
  */
-export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, changes: readonly ChangeEnvelope[]): MergeResult {
+export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, changes: readonly ChangeEnvelope[], options: { owned?: boolean } = {}): MergeResult {
   const ctx = contextOf(flow);
   const strategy = strategyOf(flow.conflict.strategy);
-  const next = adopt(ctx, strategy, doc);
+  const next = adopt(ctx, strategy, doc, options.owned === true);
+  let docChanged = !doc || doc.s !== strategy.name;
   let derived = derive(ctx, strategy, next);
   let state = strategy.resolve(ctx, derived);
   // What the doc showed before: the state just resolved, unless adopt rebuilt the doc under another strategy.
   const start = doc && doc.s !== strategy.name ? strategyOf(doc.s).resolve(ctx, derive(ctx, strategyOf(doc.s), doc)) : state;
   const decisions: Decision[] = [];
   for (const env of changes) {
-    if (next.k === undefined) next.k = env.key;
-    else if (env.key !== next.k) throw new Error(`change ${env.id} has key "${env.key}" but the doc holds "${next.k}"`);
+    if (next.k === undefined) {
+      next.k = env.key;
+      docChanged = true;
+    } else if (env.key !== next.k) throw new Error(`change ${env.id} has key "${env.key}" but the doc holds "${next.k}"`);
     const ch = changeOf(env);
     const clock = ch.clock;
     const duplicate = strategy.contains(derived, clock) || logContains(next.x, clock);
     // Applied even when a duplicate: a replayed id with different content must still converge.
-    if (goesToLog(ch)) applyToLog(ctx, (next.x ??= {}), ch);
-    else strategy.apply(ctx, next, ch);
+    if (goesToLog(ch) ? applyToLog(ctx, (next.x ??= {}), ch) : strategy.apply(ctx, next, ch)) docChanged = true;
     derived = derive(ctx, strategy, next);
     const after = strategy.resolve(ctx, derived);
     decisions.push(duplicate ? { id: env.id, outcome: 'superseded', reason: 'duplicate' } : decide(strategy, ctx, derived, next.x, state, after, env, ch));
@@ -191,6 +197,7 @@ export function mergeChanges(flow: FlowConfig, doc: MergeDoc | undefined, change
     doc: next,
     view,
     changed: view.deleted !== start.deleted || !sameData(start, state, view),
+    docChanged,
     decisions,
     conflicts: conflictsFrom(ctx, next.k ?? '', state),
   };

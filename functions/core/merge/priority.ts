@@ -43,12 +43,13 @@ export const priority: Strategy<PriorityDoc> = {
   apply(ctx, doc, ch) {
     if (ch.op === 'delete') {
       const cur = get(doc.t, ch.clock.src);
-      if (cur && ctx.cmp(ch.clock, cur) <= 0) return;
+      if (cur && ctx.cmp(ch.clock, cur) <= 0) return false;
       put(doc.t, ch.clock.src, ch.clock);
       // Entries this delete outranks can never show again.
       for (const [field, e] of Object.entries(doc.f)) if (cmpField(ctx, field, ch.clock, e.c) > 0) delete doc.f[field];
-      return;
+      return true;
     }
+    let changed = false;
     const data = ch.data ?? {};
     const tombs = Object.keys(doc.t).length > 0;
     for (const field of Object.keys(data)) {
@@ -66,7 +67,9 @@ export const priority: Strategy<PriorityDoc> = {
         if (order <= 0) continue;
       }
       put(doc.f, field, e);
+      changed = true;
     }
+    return changed;
   },
 
   resolve(_ctx, doc) {

@@ -12,30 +12,41 @@ export const goesToLog = (ch: Change): boolean => ch.clock.pos !== undefined || 
 
 const newer = (ctx: MergeContext, a: Clock, b: Clock | undefined) => !b || ctx.cmp(a, b) > 0;
 
-/** Joins one change into the source's log (in place). */
-export function applyToLog(ctx: MergeContext, logs: Record<string, SourceLog>, ch: Change): void {
+/** Joins one change into the source's log (in place); answers whether the logs changed. */
+export function applyToLog(ctx: MergeContext, logs: Record<string, SourceLog>, ch: Change): boolean {
   const src = ch.clock.src;
   let log = get(logs, src);
-  if (!log) put(logs, src, (log = { f: {} }));
+  let changed = false;
+  if (!log) {
+    put(logs, src, (log = { f: {} }));
+    changed = true;
+  }
   if (ch.op === 'delete') {
-    if (!newer(ctx, ch.clock, log.t)) return;
+    if (!newer(ctx, ch.clock, log.t)) return changed;
     log.t = ch.clock;
     for (const [field, e] of Object.entries(log.f)) if (!newer(ctx, e.c, log.t)) delete log.f[field];
     if (log.l && !newer(ctx, log.l.c, log.t)) delete log.l;
-    return;
+    return true;
   }
-  if (!newer(ctx, ch.clock, log.t)) return;
+  if (!newer(ctx, ch.clock, log.t)) return changed;
   const data = ch.data ?? {};
   for (const [field, v] of Object.entries(data)) {
     const e: ManualEntry = { v, c: ch.clock };
     if (ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined) e.b = ch.before[field];
     const cur = get(log.f, field);
-    if (!cur || (ctx.cmp(e.c, cur.c) || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b })) > 0) put(log.f, field, e);
+    if (!cur || (ctx.cmp(e.c, cur.c) || compareVersion(ctx, e.c, { v: e.v, b: e.b }, cur.c, { v: cur.v, b: cur.b })) > 0) {
+      put(log.f, field, e);
+      changed = true;
+    }
   }
   const n = Object.keys(data).sort();
   const k = ch.keep ? [...new Set(ch.keep)].filter((f) => !Object.hasOwn(data, f)).sort() : [];
   const next = { c: ch.clock, n, ...(k.length > 0 ? { k } : {}) };
-  if (!log.l || compareVersion(ctx, next.c, { n, k }, log.l.c, { n: log.l.n, k: log.l.k ?? [] }) > 0) log.l = next;
+  if (!log.l || compareVersion(ctx, next.c, { n, k }, log.l.c, { n: log.l.n, k: log.l.k ?? [] }) > 0) {
+    log.l = next;
+    changed = true;
+  }
+  return changed;
 }
 
 /**

@@ -114,6 +114,8 @@ export interface MergeResult {
   view: RecordView;
   /** view.hash or view.deleted differ from the view before the merge. */
   changed: boolean;
+  /** `doc` differs from the doc merged into (always, when there was none): the state needs writing. */
+  docChanged: boolean;
   /** One per input envelope, in input order. */
   decisions: Decision[];
   /** Every open conflict of the record after the merge. */
@@ -155,8 +157,11 @@ export interface Strategy<D extends MergeDoc = MergeDoc> {
   empty(): D;
   /** A copy of `doc` that `apply` may change without changing `doc`: new containers, the same entries (never changed in place). */
   copy(doc: D): D;
-  /** Joins one change into `doc` in place (the caller owns `doc`); must be idempotent and order-free. */
-  apply(ctx: MergeContext, doc: D, change: Change): void;
+  /**
+   * Joins one change into `doc` in place (the caller owns `doc`); must be idempotent and order-free. Answers whether
+   * `doc` changed: a change it leaves out must answer false, for the state is then not written again.
+   */
+  apply(ctx: MergeContext, doc: D, change: Change): boolean;
   resolve(ctx: MergeContext, doc: D): Resolved;
   /** Whether the doc still holds this exact clock (duplicate detection). */
   contains(doc: D, clock: Clock): boolean;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ChangeEnvelope } from '../../../../functions/core/envelope';
+import { canonicalJson, type ChangeEnvelope } from '../../../../functions/core/envelope';
 import { mergeChanges, packDoc, unpackDoc, viewOf, type MergeDoc, type MergeResult } from '../../../../functions/core/merge';
 import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
 
@@ -156,12 +156,35 @@ describe.each(Object.entries(FLOWS))('merge properties: %s', (_name, flow) => {
     );
   });
 
+  it('merges a doc handed over in place as it would a copy, and says docChanged exactly when the doc differs', () => {
+    fc.assert(
+      fc.property(changeSet, fc.nat(), (changes, cut) => {
+        const at = cut % changes.length;
+        const first = mergeChanges(flow, undefined, changes.slice(0, at));
+        const read = stored(first.doc);
+        const before = canonicalJson(read);
+        const copied = mergeChanges(flow, stored(first.doc), changes.slice(at));
+        const owned = mergeChanges(flow, read, changes.slice(at), { owned: true });
+        expect(owned.doc).toBe(read);
+        expect(canonicalJson(owned.doc)).toBe(canonicalJson(copied.doc));
+        expect(owned.view).toEqual(copied.view);
+        expect(owned.decisions).toEqual(copied.decisions);
+        expect(conflictIds(owned)).toEqual(conflictIds(copied));
+        expect(owned.changed).toBe(copied.changed);
+        expect(owned.docChanged).toBe(canonicalJson(owned.doc) !== before);
+        expect(copied.docChanged).toBe(owned.docChanged);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('is idempotent: re-merging any merged change changes nothing', () => {
     fc.assert(
       fc.property(changeSet, fc.nat(), (changes, pick) => {
         const once = mergeChanges(flow, undefined, changes);
         const again = mergeChanges(flow, roundTrip(once.doc), [changes[pick % changes.length]]);
         expect(again.changed).toBe(false);
+        expect(again.docChanged).toBe(false);
         expect(roundTrip(again.doc)).toEqual(roundTrip(once.doc));
         expect(again.view).toEqual(once.view);
         expect(again.decisions[0].outcome).toBe('superseded');
