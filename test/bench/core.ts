@@ -90,7 +90,8 @@ export async function benchCore(flow: FlowConfig, options: { records?: number; k
       if (result.status !== 'passed') continue;
       passed++;
       const next: ChangeEnvelope = { ...env, key: result.key, data: result.record, lineage: [...env.lineage, { step: 'transform', at: env.ts, outcome: 'passed' }] };
-      const merged = mergeChanges(f, docs.get(result.key), [next]);
+      // Handed over, as the resolve step hands over the doc it has just read.
+      const merged = mergeChanges(f, docs.get(result.key), [next], { owned: true });
       docs.set(result.key, merged.doc);
     }
   };
