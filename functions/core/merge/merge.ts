@@ -30,23 +30,25 @@ function toView(r: Resolved): RecordView {
     }
   }
   const shown = r.fields.size === 0 ? null : data;
-  return withLazyHash({ data: shown, deleted: r.deleted, clocks }, shown);
+  return lazyHashView(shown, r.deleted, clocks);
 }
 
 /**
- * The view with its `hash` computed at first read, then kept: most views are never hashed where they are made (a
- * resolve reads each key's state and merges into it, and neither needs the hash unless an echo is checked).
+ * A view whose `hash` is worked out at first read, then kept: most views are never hashed where they are made (a
+ * resolve reads each key's state and merges into it, and neither needs the hash unless an echo is checked). The
+ * getter sits in the literal, so the view keeps a fast shape until it is hashed.
  */
-function withLazyHash(view: Omit<RecordView, 'hash'>, data: Record<string, unknown> | null): RecordView {
-  return Object.defineProperty(view, 'hash', {
-    enumerable: true,
-    configurable: true,
-    get(this: RecordView) {
+function lazyHashView(data: Record<string, unknown> | null, deleted: boolean, clocks: Record<string, Clock>): RecordView {
+  return {
+    data,
+    deleted,
+    clocks,
+    get hash(): string {
       const hash = viewHash(data);
       Object.defineProperty(this, 'hash', { value: hash, enumerable: true, writable: true, configurable: true });
       return hash;
     },
-  }) as RecordView;
+  };
 }
 
 /** Whether two states show the same data (the same content hash), mostly told without hashing either. */
