@@ -15,7 +15,7 @@ import {
 } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
 import { isTruncate, parseStepMessage } from './step-messages';
-import { runSqsBatch } from './sqs-batch';
+import { describeError, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { captureKeys } from '../core/transform/raw-record';
 
@@ -95,6 +95,8 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
         if (sent) batch.fail(sent.failed, 'send to the resolve queue failed after retries');
       }
 
+      await auditGivenUp(batch, outcomes);
+
       const settled = outcomes.filter((o) => !batch.isFailed(o.messageId));
       const passed = settled.filter((o) => o.send).length;
       const filtered = settled.filter((o) => o.audit?.outcome === 'filtered').length;
@@ -103,6 +105,29 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
       metrics.count('Quarantined', quarantinedCount);
       logger.info('transform batch done', { flow: flow.id, messages: event.Records.length, passed, filtered, quarantined: quarantinedCount });
     });
+
+  /**
+   * A `failed` entry for each record whose message fails on its last receive (SQS moves it to the DLQ next), so
+   * lineage tells why it went no further. Best effort: the messages fail either way.
+   */
+  async function auditGivenUp(batch: SqsBatch, outcomes: readonly Outcome[]): Promise<void> {
+    try {
+      const entries: AuditEntry[] = [];
+      for (const o of outcomes) {
+        const last = batch.lastTry([o.messageId]);
+        if (!last) continue;
+        const env = o.send && !isTruncate(o.send) ? (o.send as ChangeEnvelope) : undefined;
+        const of = env ? { key: env.key, source: env.source, eventId: env.id } : o.audit;
+        if (!of) continue;
+        const entry: AuditEntry = { flow: flow.id, key: of.key, step: 'transform', at: clock.now(), source: of.source, eventId: of.eventId, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } };
+        entries.push(env ? withCapture(flow, entry, env) : entry);
+      }
+      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
+      if (kept.length > 0) await audit.write(kept.map((e) => e.entry));
+    } catch (err) {
+      logger.warn('audit of records given up failed', { flow: flow.id, error: describeError(err) });
+    }
+  }
 
   async function transformOne(transformer: Transformer, record: SQSRecord): Promise<Outcome> {
     const now = clock.now();

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
+import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { capturedContact, contactsFlow, HASH_KEY } from '../../fixtures/flows';
 import { fakeStepContext } from '../../fixtures/step-context';
@@ -106,6 +107,25 @@ describe('transform handler', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c1']);
     expect(audit.outcomes()).toEqual(['filtered']);
+  });
+
+  it('audits a record as given up when its send fails on the last receive before the DLQ, and only then', async () => {
+    // Prepare: sends of `poison` always fail; its first message has retries left, the second is on its last receive.
+    publisher.failWhen = (m) => m.body.includes('"poison"');
+    const early = sqsEvent([envelope(1, { id: 'poison', status: 'active' })], 'early');
+    early.Records[0]!.attributes.ApproximateReceiveCount = '2';
+    const last = sqsEvent([envelope(1, { id: 'poison', status: 'active' }), envelope(0, { id: 'c1', status: 'active' })]);
+    last.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+
+    // Act
+    const first = await handler(early);
+    const res = await handler(last);
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'early0' }]);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(audit.entries.filter((e) => e.outcome === 'failed')).toMatchObject([{ key: 'poison', step: 'transform', detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq' } }]);
+    expect(audit.entries.find((e) => e.outcome === 'failed')!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: send to the resolve queue failed/);
   });
 
   it('fails the messages whose audit write threw, and nothing else', async () => {
