@@ -21,4 +21,4 @@ const writer = new DynamoDbTargetWriter({
   keyAttribute: target.keyAttribute,
 });
 
-export const handler = instrumented(withClaimChecks(deliverDynamoDb(ctx, targetId, writer), payloads, ctx.logger), { logger, metrics });
+export const handler = instrumented(withClaimChecks(deliverDynamoDb(ctx, targetId, writer, requireEnv('DLQ_URL')), payloads, ctx.logger), { logger, metrics });

@@ -1,7 +1,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
-import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, winningClockOf, type DeliveryDecision } from './delivery-batch';
+import { isRefusedItem, safeErrorText } from '../core/error-text';
+import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, winningClockOf, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
@@ -12,6 +13,11 @@ export interface DeliverDynamoDbDeps {
   /** Writes the current state to the target table (e.g. DynamoDbTargetWriter). */
   readonly writer: TargetWriter;
   readonly audit: AuditLog;
+  /**
+   * Where a record DynamoDB refuses for what it holds (an item over 400 KB, an attribute name it cannot take) is
+   * parked: its messages go to the delivery queue's DLQ at once. Without it, they fail until SQS moves them there.
+   */
+  readonly park?: Parking;
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;
@@ -36,6 +42,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
       // Keys failing on their last receive are still audited as given up.
       if (!states) return finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, [], { failed: groups.size }, all);
       const decisions: DeliveryDecision[] = [];
+      const refused: DeliveryGroup[] = [];
       let failed = 0;
       await Promise.all(
         all.map(async (group) => {
@@ -48,7 +55,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
           }
           const winner = winningClockOf(state.view, flow);
           const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
-            writer.write({
+            refusing(writer.write({
               flow: flow.id,
               key: group.key,
               targetId,
@@ -58,10 +65,16 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
               ...(winner ? { clock: { seq: winner.seq, id: winner.id } } : {}),
               ...(group.replay ? { replay: true } : {}),
               note: deliveryNote(ctx, group, state),
-            }),
+            })),
           );
           if (!outcome) {
             failed++;
+            return;
+          }
+          if (typeof outcome === 'object') {
+            // Retrying cannot help: audited with why, and parked.
+            refused.push(group);
+            decisions.push({ group, entry: deliveryEntry(ctx, group, state, 'failed', outcome.refused, { parked: deps.park ? 'dlq' : 'retries then dlq' }) });
             return;
           }
           decisions.push({
@@ -72,6 +85,17 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
         }),
       );
 
-      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed }, groups.values());
+      await parkRefused(batch, deps.park, refused, `DynamoDB refused the items of "${targetId}"`);
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed, rejected: refused.length }, groups.values());
     });
+}
+
+/** A write's outcome, or why DynamoDB refused the item for what it holds (an error name and a fixed phrase, no values). */
+async function refusing<T>(write: Promise<T>): Promise<T | { refused: string }> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isRefusedItem(err)) return { refused: `DynamoDB refused the item: ${safeErrorText(err)}` };
+    throw err;
+  }
 }

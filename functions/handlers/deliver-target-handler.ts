@@ -9,7 +9,6 @@ import {
   type Clock,
   type LogPort,
   type MetricsPort,
-  type Publisher,
   type SendLeases,
   type Sleep,
   type StateStore,
@@ -18,7 +17,7 @@ import {
   telemetryOf,
   timerSleep,
 } from '../ports';
-import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, type DeliveryDecision, type DeliveryGroup } from './delivery-batch';
+import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { describeError, readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
@@ -38,7 +37,7 @@ export interface DeliverTargetDeps {
    * Where a permanently rejected record (e.g. HTTP 400) is parked: its messages are sent to the delivery queue's
    * DLQ and acknowledged. Without it, such messages fail until SQS moves them to the DLQ after maxReceiveCount.
    */
-  readonly park?: { readonly publisher: Publisher; readonly dlqUrl: string };
+  readonly park?: Parking;
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;
@@ -69,7 +68,6 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
       const groups = groupDeliveries(event.Records, flow.id, batch);
-      const bodies = new Map(event.Records.map((r) => [r.messageId, r.body]));
       if (groups.size === 0) return;
       if (groups.size === 1) logger.setCorrelationId?.([...groups.values()][0]!.eventIds.values().next().value);
 
@@ -147,7 +145,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
             }
           }),
         );
-        if (parked.length > 0) await park(parked.map((p) => p.group));
+        if (parked.length > 0) await parkRefused(batch, deps.park, parked.map((p) => p.group), `delivery to "${targetId}" rejected`);
         entries.push(...parked);
       }
 
@@ -171,16 +169,5 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         await leases.dropSend(flow.id, targetId, key, owner).catch((err: unknown) => logger.warn('letting the send lease go failed; it expires on its own', { flow: flow.id, target: targetId, error: describeError(err) }));
       }
 
-      /** Ack-and-park: the messages of rejected keys go to the DLQ now; if that send fails, they fail (SQS moves them there later). */
-      async function park(rejectedGroups: readonly KeyGroup[]): Promise<void> {
-        const ids = rejectedGroups.flatMap((g) => g.messageIds);
-        if (!deps.park) {
-          batch.fail(ids, `delivery to "${targetId}" rejected: failing until the DLQ`);
-          return;
-        }
-        const messages = ids.map((id) => ({ id, body: bodies.get(id)! }));
-        const sent = await batch.attempt(ids, 'parking rejected records in the DLQ failed', () => deps.park!.publisher.send(deps.park!.dlqUrl, messages));
-        if (sent) batch.fail(sent.failed, 'parking rejected records in the DLQ failed');
-      }
     });
 }

@@ -1,7 +1,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
-import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, StoredState } from '../ports';
+import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, Publisher, StoredState } from '../ports';
 import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
@@ -15,6 +15,29 @@ export interface DeliveryGroup {
   readonly messageIds: string[];
   /** Who asked for a replay of the key: deliver even where the target's marker has this version. */
   replay?: { readonly by: string; readonly at: number };
+}
+
+/** Where a delivery parks what its target refuses for good: the delivery queue's DLQ. */
+export interface Parking {
+  readonly publisher: Publisher;
+  readonly dlqUrl: string;
+}
+
+/**
+ * Ack-and-park: the messages of keys the target refused for good go to the DLQ now, rather than failing until SQS
+ * moves them there; if that send fails (or there is no DLQ to send to), they fail and get there after their retries.
+ */
+export async function parkRefused(batch: SqsBatch, park: Parking | undefined, groups: readonly DeliveryGroup[], why: string): Promise<void> {
+  const ids = groups.flatMap((g) => g.messageIds);
+  if (ids.length === 0) return;
+  if (!park) {
+    batch.fail(ids, `${why}: failing until the DLQ`);
+    return;
+  }
+  const bodies = new Map(batch.records.map((r) => [r.messageId, r.body]));
+  const messages = ids.map((id) => ({ id, body: bodies.get(id)! }));
+  const sent = await batch.attempt(ids, 'parking refused records in the DLQ failed', () => park.publisher.send(park.dlqUrl, messages));
+  if (sent) batch.fail(sent.failed, 'parking refused records in the DLQ failed');
 }
 
 /** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */

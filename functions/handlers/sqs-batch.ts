@@ -20,17 +20,14 @@ export class SqsBatch {
   fail(messageIds: Iterable<string>, why: string, err?: unknown): void {
     const ids = [...messageIds].filter((id) => !this.failed.has(id));
     if (ids.length === 0) return;
-    for (const id of ids) this.failed.set(id, why);
-    this.logger.warn(why, { messageIds: ids, error: describeError(err) });
+    const error = describeError(err);
+    // What failed, and the error's safe text (its name, a fixed phrase for known refusals): what a give-up audit says.
+    for (const id of ids) this.failed.set(id, error ? `${why}: ${error}` : why);
+    this.logger.warn(why, { messageIds: ids, error });
   }
 
   isFailed(messageId: string): boolean {
     return this.failed.has(messageId);
-  }
-
-  /** Why a message failed, if it did. */
-  whyFailed(messageId: string): string | undefined {
-    return this.failed.get(messageId);
   }
 
   /**

@@ -4,10 +4,18 @@ import { readingPacks } from '../handlers/packed-batch';
 import type { BatchTargetWriter, TargetWriter } from '../ports';
 import { auditLog, stateStore, telemetry, type StepContext } from './step-context';
 
-/** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table. */
-export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter) {
+/** Delivery to a DynamoDB target: the writer is a DynamoDbTargetWriter on the target's table; items DynamoDB refuses are parked in `dlqUrl`. */
+export function deliverDynamoDb(ctx: StepContext, targetId: string, writer: TargetWriter, dlqUrl: string) {
   // The writer decides by the item's own marker and the tombstone it reads itself: no marker read per key here.
-  const handler = createDeliverDynamoDbHandler({ flow: ctx.flow, targetId, stateStore: stateStore(ctx, { markers: 'none' }), writer, audit: auditLog(ctx), ...telemetry(ctx) });
+  const handler = createDeliverDynamoDbHandler({
+    flow: ctx.flow,
+    targetId,
+    stateStore: stateStore(ctx, { markers: 'none' }),
+    writer,
+    audit: auditLog(ctx),
+    park: { publisher: ctx.publisher, dlqUrl },
+    ...telemetry(ctx),
+  });
   return readingPacks(handler, ownQueue(ctx, targetId));
 }
 

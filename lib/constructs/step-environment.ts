@@ -42,9 +42,9 @@ function deliverEnvironment(ctx: StepGrantContext, f: FunctionPlan): Record<stri
   if (f.sendsTo.includes(own)) env.DELIVER_QUEUE_URLS = Stack.of(ctx.scope).toJsonString({ [targetId]: ctx.queues[own]!.queueUrl });
   // A table given by ARN keeps its ARN: the function addresses it there, with a client in its region. (An imported
   // table's tableName is the bare name, which would be a table of that name in this account and region.)
-  if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: target.tableName?.startsWith('arn:') ? target.tableName : ctx.targetTables[targetId]!.tableName };
-  // Rejected records (e.g. HTTP 4xx) are parked in the delivery queue's DLQ at once.
+  // Rejected records (e.g. HTTP 4xx, an item DynamoDB refuses) are parked in the delivery queue's DLQ at once.
   env.DLQ_URL = ctx.deadLetterQueues[`deliver-${targetId}`]!.queueUrl;
+  if (target.type === 'dynamodb') return { ...env, TARGET_TABLE: target.tableName?.startsWith('arn:') ? target.tableName : ctx.targetTables[targetId]!.tableName };
   if (target.type === 's3') env.TARGET_BUCKET = ctx.targetBuckets[targetId]!.bucketName;
   if (f.rateLimitPerInvocation !== undefined) env.RATE_LIMIT_PER_INVOCATION = String(f.rateLimitPerInvocation);
   return env;

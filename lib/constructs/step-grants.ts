@@ -97,7 +97,7 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
  */
 function grantTarget(ctx: StepGrantContext, targetId: string, fn: IGrantable): void {
   const target = ctx.flow.targets.find((t) => t.id === targetId)!;
-  if (target.type !== 'dynamodb') grantSend(ctx.deadLetterQueues[`deliver-${targetId}`]!, fn);
+  grantSend(ctx.deadLetterQueues[`deliver-${targetId}`]!, fn);
   switch (target.type) {
     case 'dynamodb':
       grantOnTable(ctx.targetTables[targetId]!, fn, 'dynamodb:PutItem', 'dynamodb:DeleteItem');

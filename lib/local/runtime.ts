@@ -228,7 +228,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (target?.type !== 'dynamodb') throw new Error(`target "${targetId}" of flow "${flow.id}" is not a dynamodb target`);
             const tableName = fr.targetTables[targetId]!;
             const writer = new DynamoDbTargetWriter({ client: doc, stateTable: t.state, tableName, keyAttribute: target.keyAttribute });
-            sqsFunction(fn, wire.deliverDynamoDb(stepContext(fn), targetId, writer));
+            sqsFunction(fn, wire.deliverDynamoDb(stepContext(fn), targetId, writer, fr.queues[`deliver-${targetId}`]!.dlq.url));
             break;
           }
           case 'sqs-capture': {

@@ -64,7 +64,7 @@ describe('Lambda functions', () => {
       // Each consumer of packs also gets its own queue, where the failed records of a pack go back.
       transform: { ...common, RESOLVE_QUEUE_URL: Match.anyValue(), TRANSFORM_QUEUE_URL: Match.anyValue(), HASH_KEY_SECRET_ARN: { Ref: logicalId(stack.store.hashKeySecret as never) } },
       resolve: { ...common, DELIVER_QUEUE_URLS: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"replica"')])] }, RESOLVE_QUEUE_URL: Match.anyValue() },
-      'deliver-replica': { ...common, TARGET_ID: 'replica', TARGET_TABLE: { Ref: logicalId(stack.flows[FLOW].targetTables.replica as never) }, DELIVER_QUEUE_URLS: Match.anyValue() },
+      'deliver-replica': { ...common, TARGET_ID: 'replica', TARGET_TABLE: { Ref: logicalId(stack.flows[FLOW].targetTables.replica as never) }, DELIVER_QUEUE_URLS: Match.anyValue(), DLQ_URL: Match.anyValue() },
     };
     for (const [id, variables] of Object.entries(expected)) {
       template.hasResourceProperties('AWS::Lambda::Function', {

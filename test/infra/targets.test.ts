@@ -44,6 +44,10 @@ describe('delivery functions of every target type', () => {
     // Addressed by ARN (another account or region), not by a bare name that would mean a table of this account.
     expect(props('replica').Environment.Variables.TARGET_TABLE).toBe('arn:aws:dynamodb:eu-west-1:111122223333:table/people-replica');
     expect(actionsOf('replica')).not.toContain('s3:PutObject');
+    // An item DynamoDB refuses for what it holds (over 400 KB) is parked in the delivery queue's DLQ.
+    const dlq = stack.getLogicalId(stack.flows['every-target']!.deadLetterQueues['deliver-replica']!.node.defaultChild as never);
+    expect(props('replica').Environment.Variables.DLQ_URL).toEqual({ Ref: dlq });
+    expect(statementsOf('replica').some((x) => json(x.Action).includes('sqs:SendMessage') && json(x.Resource).includes(dlq))).toBe(true);
   });
 
   it('s3: PutObject under the prefix of that bucket only, and the DLQ for parking', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientFor } from '../../functions/adapters/clients';
+import { isRefusedItem, safeErrorText } from '../../functions/core/error-text';
 import { deliveredPk, DynamoDbStateStore, statePk, flowViews } from '../../functions/adapters/dynamodb-state-store';
 import { contactsFlow } from '../fixtures/flows';
 import { DynamoDbTargetItems, DynamoDbTargetWriter, MARKER_ATTRIBUTE } from '../../functions/adapters/dynamodb-target-writer';
@@ -146,5 +147,15 @@ describe('DynamoDbTargetWriter against DynamoDB Local', () => {
     await seedState('k-3');
     expect(await write('k-3', 4, { id: 'k-3', n: 1 })).toBe('written');
     expect(await write('k-3', 4, { id: 'k-3', n: 1 })).toBe('skipped');
+  });
+
+  it('meets an item over 400 KB with a refusal of the item (retrying cannot help), told without quoting it', async () => {
+    // Act
+    const err = await write('big', 1, { id: 'big', notes: 'x'.repeat(410 * 1024) }).catch((e: unknown) => e);
+
+    // Assess: the delivery parks such a record (deliver-dynamodb-handler) rather than retrying it.
+    expect(isRefusedItem(err)).toBe(true);
+    expect(safeErrorText(err)).toBe('ValidationException (item over 400 KB)');
+    expect(await item('big')).toBeUndefined();
   });
 });

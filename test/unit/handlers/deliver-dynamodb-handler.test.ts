@@ -3,7 +3,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { createDeliverDynamoDbHandler } from '../../../functions/handlers/deliver-dynamodb-handler';
 import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
-import { FakeClock, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryStateStore, InMemoryTargetWriter, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { contactsFlow } from '../../fixtures/flows';
 
 function seedState(store: InMemoryStateStore, key: string, version: number, data: Record<string, unknown> | null, ts = 1000) {
@@ -123,6 +123,48 @@ describe('deliver-dynamodb handler', () => {
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(audit.entries).toMatchObject([{ key: 'c2', step: 'deliver', outcome: 'failed', target: 'replica', version: 1, detail: { attempts: MAX_RECEIVE_COUNT, parked: 'dlq' } }]);
     expect(audit.entries[0]!.reason).toMatch(/^gave up after 5 attempts, the message goes to the DLQ: /);
+  });
+
+  it('parks an item DynamoDB refuses for what it holds in the DLQ at once, audited with why; its batch-mates are delivered', async () => {
+    // Prepare: DynamoDB answers the big record's put as it does an item over 400 KB.
+    const publisher = new FakePublisher();
+    const DLQ = 'https://sqs.local/contacts-deliver-replica-dlq';
+    const parking = createDeliverDynamoDbHandler({ flow: contactsFlow, targetId: 'replica', stateStore: state, writer, audit, clock: new FakeClock(), metrics, park: { publisher, dlqUrl: DLQ } });
+    seedState(state, 'big', 1, { id: 'big' });
+    seedState(state, 'c1', 1, { id: 'c1' });
+    const write = writer.write.bind(writer);
+    writer.write = async (change) => {
+      if (change.key === 'big') throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: {} });
+      return write(change);
+    };
+
+    // Act
+    const res = await parking(sqsEvent([msg('big', 1), msg('c1', 1)]));
+
+    // Assess: acknowledged, in the DLQ as it came, audited failed with a reason that quotes no value.
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.bodies<DeliveryMessage>(DLQ)).toMatchObject([{ key: 'big', version: 1 }]);
+    expect(writer.writes.map((w) => w.key)).toEqual(['c1']);
+    expect(audit.entries.find((e) => e.key === 'big')).toMatchObject({ step: 'deliver', outcome: 'failed', target: 'replica', reason: 'DynamoDB refused the item: ValidationException (item over 400 KB)', detail: { parked: 'dlq' } });
+  });
+
+  it('fails a refused item until the DLQ when there is no DLQ to park it in, and a throttled write is retried', async () => {
+    // Prepare
+    seedState(state, 'big', 1, { id: 'big' });
+    seedState(state, 'c2', 1, { id: 'c2' });
+    const write = writer.write.bind(writer);
+    writer.write = async (change) => {
+      if (change.key === 'big') throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: {} });
+      if (change.key === 'c2') throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} });
+      return write(change);
+    };
+
+    // Act
+    const res = await handler(sqsEvent([msg('big', 1), msg('c2', 1)]));
+
+    // Assess
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+    expect(audit.entries).toMatchObject([{ key: 'big', outcome: 'failed', detail: { parked: 'retries then dlq' } }]);
   });
 
   it('audits a key as given up when the state read itself fails on its last receive', async () => {
