@@ -86,7 +86,8 @@ export function maskForQuarantine(flow: FlowConfig, record: Record<string, unkno
   const copy = structuredClone(record);
   const masked = new Set(Object.keys(flow.transform.mask ?? {}));
   for (const [from, to] of Object.entries(flow.transform.rename ?? {})) if (masked.has(to)) masked.add(from);
-  for (const path of masked) redactPath(copy, path);
+  // At any depth too: a raw event (Debezium's payload.after and before, a wrapper) holds the record further down.
+  for (const path of masked) redactPathAnywhere(copy, path.split('.'), 0);
   // Declared PII by name at any depth: a raw event (Debezium's payload.after, a wrapper) holds the record further down.
   const names = new Set((flow.pii ?? []).map((p) => p.split('.')[0]!));
   if (names.size > 0) redactNamed(copy, names, 0);
@@ -102,13 +103,23 @@ function redactNamed(value: unknown, names: ReadonlySet<string>, depth: number):
   }
 }
 
+/** Redacts `parts` from every object of `value` (itself included) that holds its first segment. */
+function redactPathAnywhere(value: unknown, parts: readonly string[], depth: number): void {
+  if (value === null || typeof value !== 'object' || depth > 32) return;
+  if (!Array.isArray(value)) redactParts(value as Record<string, unknown>, parts);
+  for (const v of Object.values(value as Record<string, unknown>)) redactPathAnywhere(v, parts, depth + 1);
+}
+
 function redactPath(record: Record<string, unknown>, path: string): void {
-  const parts = path.split('.');
+  redactParts(record, path.split('.'));
+}
+
+function redactParts(record: Record<string, unknown>, parts: readonly string[]): void {
   let cur: unknown = record;
   for (const part of parts.slice(0, -1)) {
-    if (cur === null || typeof cur !== 'object') return;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, part)) return;
     cur = (cur as Record<string, unknown>)[part];
   }
   const last = parts[parts.length - 1]!;
-  if (cur !== null && typeof cur === 'object' && last in (cur as object)) (cur as Record<string, unknown>)[last] = REDACTED;
+  if (cur !== null && typeof cur === 'object' && Object.hasOwn(cur, last)) (cur as Record<string, unknown>)[last] = REDACTED;
 }

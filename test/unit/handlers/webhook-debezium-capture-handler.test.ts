@@ -120,6 +120,24 @@ describe('webhook capture of Debezium change events', () => {
     ]);
   });
 
+  it('keeps a masked column of a malformed event out of its quarantine copy, wherever in the event it sits', async () => {
+    // Prepare: a flow masking last_name; the marker value looks like no PII, so only the mask can hide it.
+    const masked = flowSchema.parse({ ...flow, transform: { mask: { last_name: 'redact' } } });
+    const { publisher, audit, quarantine, dedup, clock, metrics } = fakeStepContext();
+    const handler = createWebhookCaptureHandler({ flow: masked, secrets: new FakeSecrets({ s: WEBHOOK_SECRET }), webhookSecrets: { mysql: 's', pg: 's' }, transformQueueUrl: QUEUE, publisher, dedup, audit, quarantine, clock, metrics });
+    const malformed = { payload: { op: 'x', before: { id: 1, last_name: 'Zq-Marker-1' }, after: { id: 1, last_name: 'Zq-Marker-2' }, source: { db: 'inventory', table: 'customers' } } };
+
+    // Act
+    const res = await handler(request('mysql', [malformed], 'msg_m'));
+
+    // Assess
+    expect(json(res)).toMatchObject({ quarantined: 1 });
+    const items = await quarantine.list('customers');
+    expect(items).toHaveLength(1);
+    expect(JSON.stringify(items)).not.toMatch(/Zq-Marker/);
+    expect(JSON.stringify(audit.entries)).not.toMatch(/Zq-Marker/);
+  });
+
   it('answers 400 for a body that is neither an event nor an array', async () => {
     const { handler } = setup();
     const res = await handler(request('mysql', 'text'));

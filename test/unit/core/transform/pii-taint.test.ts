@@ -181,4 +181,22 @@ describe('declared PII outside targets', () => {
     const flow = flowOf({ pii: ['ssn'] });
     expect(maskForQuarantine(flow, { payload: { op: 'x', after: { id: 1, ssn: '078-05-1120x' } } })).toEqual({ payload: { op: 'x', after: { id: 1, ssn: '[REDACTED]' } } });
   });
+
+  it('a raw event quarantined before the transform has masked fields redacted at any depth, by either name of a rename', () => {
+    // `Zq-Marker` looks like no PII, so only the mask config can hide it.
+    const flow = flowOf({ transform: { mask: { last_name: 'redact', 'address.street': 'redact', surname: 'hash' }, rename: { family: 'surname' } } });
+    const event = {
+      payload: {
+        op: 'x',
+        before: { id: 1, last_name: 'Zq-Marker-1', family: 'Zq-Marker-2' },
+        after: { id: 1, last_name: 'Zq-Marker-3', address: { street: 'Zq-Marker-4', city: 'Lyon' } },
+      },
+      schema: { fields: [{ field: 'last_name', type: 'string' }] },
+    };
+    const masked = maskForQuarantine(flow, event);
+    expect(JSON.stringify(masked)).not.toMatch(/Zq-Marker/);
+    expect(masked).toMatchObject({ payload: { after: { id: 1, address: { city: 'Lyon' } } }, schema: { fields: [{ field: 'last_name' }] } });
+    // A mask path is followed through own fields only.
+    expect(maskForQuarantine(flowOf({ transform: { mask: { 'constructor.name': 'redact' } } }), { a: 1 })).toEqual({ a: 1 });
+  });
 });
