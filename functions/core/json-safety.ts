@@ -1,4 +1,4 @@
-import { getUnsafeNumberReason, parse } from 'lossless-json';
+import { getUnsafeNumberReason, parse, stringify } from 'lossless-json';
 
 /**
  * What JSON input syncline carries exactly, and what it refuses with a reason instead of losing it or crashing:
@@ -50,6 +50,11 @@ const WHY: Record<string, string> = {
  */
 export function parseJsonExact(text: string): unknown {
   return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
+}
+
+/** JSON text like JSON.stringify's, with each InexactNumber written as the digits it was read from. */
+export function stringifyExact(value: unknown): string {
+  return stringify(value, null, undefined, [{ test: (v) => v instanceof InexactNumber, stringify: (v) => (v as InexactNumber).text }]) ?? 'null';
 }
 
 const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;

@@ -1,5 +1,6 @@
 import { messageOf, SynclineError } from '../core/errors';
 import { keyProblem } from '../core/envelope';
+import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
 /** An admin answer: HTTP status and JSON body. */
 export interface AdminAnswer {
   readonly status: number;
@@ -59,11 +60,16 @@ export class AdminHttpError extends SynclineError {
 /** Largest admin request body. */
 export const MAX_ADMIN_BODY = 1_000_000;
 
-/** Parses a request body as JSON; empty is undefined, invalid JSON a 400. */
+/**
+ * Parses a request body as JSON; empty is undefined, invalid JSON or nesting deeper than MAX_BODY_DEPTH a 400. A
+ * number a JSON number cannot hold keeps its digits (an InexactNumber), for the route to refuse or carry.
+ */
 export function parseJsonBody(raw: string): unknown {
   if (raw.trim() === '') return undefined;
+  const depth = jsonDepth(raw);
+  if (depth > MAX_BODY_DEPTH) throw new AdminHttpError(400, `the body nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`);
   try {
-    return JSON.parse(raw);
+    return parseJsonExact(raw);
   } catch (err) {
     throw new AdminHttpError(400, `the body is not valid JSON: ${messageOf(err)}`);
   }

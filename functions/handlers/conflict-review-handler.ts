@@ -1,4 +1,5 @@
 import { safeErrorText } from '../core/error-text';
+import { carryProblems } from '../core/json-safety';
 import type { FlowConfig } from '../config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
 import { maskValue } from '../core/transform/mask';
@@ -125,6 +126,9 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         const why = parsed.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
         return problem(400, `invalid body: ${why}; e.g. {"choose": "incoming"} or {"value": "x"}`);
       }
+      // A given value is checked as a captured record is: what cannot be carried exactly is refused, with its path.
+      const unstorable = parsed.data.value === undefined ? [] : carryProblems({ value: parsed.data.value });
+      if (unstorable.length > 0) return problem(400, `invalid body: the value cannot be carried exactly: ${unstorable.join('; ')}`);
       // An id longer than any key DynamoDB holds names no conflict (asking would answer DynamoDB's ValidationException).
       const conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
       if (!conflict) return problem(404, `conflict "${conflictId.length > 80 ? `${conflictId.slice(0, 80)}…` : conflictId}" of flow "${flowId}" not found`);

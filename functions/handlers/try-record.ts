@@ -2,6 +2,8 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
+import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
+import { captureKeys } from '../core/transform/raw-record';
 import { mergeChanges } from '../core/merge';
 import type { Transformer, TransformResult } from '../core/transform/pipeline';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
@@ -76,6 +78,17 @@ function captured(source: SourceConfig, record: Record<string, unknown>, headers
   return { op: 'upsert', ts: now, data: record, seq: 'try' };
 }
 
+/**
+ * The change as capture lets it go on: an upsert with a number a JSON number cannot hold (or another value that cannot
+ * be carried) is quarantined with its path before the transform sees it; a delete keeps its key's digits.
+ */
+function carried(flow: FlowConfig, change: ReturnType<typeof captured>): ReturnType<typeof captured> {
+  if (!('data' in change)) return change;
+  if (change.op === 'delete') return { ...change, data: settleDeleteNumbers(change.data, captureKeys(flow).paths) };
+  const unstorable = carryProblems(change.data);
+  return unstorable.length > 0 ? { quarantined: `record cannot be carried exactly: ${unstorable[0]}`, op: change.op } : change;
+}
+
 function changedFields(before: Record<string, unknown> | null, after: Record<string, unknown> | null): string[] {
   const names = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
   return [...names].filter((f) => canonicalJson(before?.[f] ?? null) !== canonicalJson(after?.[f] ?? null)).sort();
@@ -95,7 +108,7 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
   const base = { flow: flow.id, source: source.id, written: false as const };
   if (body.headers !== undefined && !(isObject(body.headers) && Object.values(body.headers).every((v) => typeof v === 'string'))) return bad('"headers" must map header names to strings');
   const headers = Object.fromEntries(Object.entries((body.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
-  const change = captured(source, body.record, headers, now);
+  const change = carried(flow, captured(source, body.record, headers, now));
   if ('skipped' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'skipped', reason: change.skipped } satisfies TryAnswer };
   if ('quarantined' in change) return { status: 200, body: { ...base, op: change.op, outcome: 'quarantined', reason: change.quarantined, errors: [change.quarantined] } satisfies TryAnswer };
 

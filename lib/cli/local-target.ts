@@ -2,6 +2,7 @@ import type { PullSummary } from '../../functions/core/pull/pull-run';
 import { AdminError, adminUrl, fetchJson, GET_TIMEOUT_MS, httpError, POST_TIMEOUT_MS, UnreachableError } from './admin-client';
 import type { Progress } from './progress';
 import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
+import { stringifyExact } from '../../functions/core/json-safety';
 
 const enc = encodeURIComponent;
 
@@ -34,7 +35,7 @@ export class LocalTarget implements SynclineTarget {
           : await fetchJson(`${this.base}${path}`, {
               method,
               headers: { 'content-type': 'application/json' },
-              body: body === undefined ? '' : JSON.stringify(body),
+              body: body === undefined ? '' : stringifyExact(body),
               timeoutMs: POST_TIMEOUT_MS,
             });
     } catch (err) {

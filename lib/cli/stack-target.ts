@@ -10,6 +10,7 @@ import { AdminError, answerMessage, fetchJson, GET_TIMEOUT_MS, httpError, POST_T
 import type { Progress } from './progress';
 import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
 import { messageOf } from '../../functions/core/errors';
+import { stringifyExact } from '../../functions/core/json-safety';
 
 const enc = encodeURIComponent;
 
@@ -153,7 +154,7 @@ export class StackTarget implements SynclineTarget {
   /** Sends a SigV4-signed request to the HTTP API. */
   async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<JsonAnswer> {
     const url = new URL(`${this.api}${path}`);
-    const payload = method === 'POST' ? JSON.stringify(body ?? {}) : undefined;
+    const payload = method === 'POST' ? stringifyExact(body ?? {}) : undefined;
     const headers: Record<string, string> = { host: url.host, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) };
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = v;

@@ -4,6 +4,7 @@ import { runAdmin } from './admin-commands';
 import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
 import { TARGET_USAGE, targetOptions } from './target';
 import { messageOf } from '../../functions/core/errors';
+import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../../functions/core/json-safety';
 
 /** Reads the record from a file or stdin (`-`); not JSON, or not an object, is a usage error. */
 function readRecord(from: string, stdin: () => string): Record<string, unknown> {
@@ -13,9 +14,12 @@ function readRecord(from: string, stdin: () => string): Record<string, unknown> 
   } catch (err) {
     throw new UsageError(`cannot read --record ${from}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
   }
+  // The digits of a number a double cannot hold are kept and sent as they are, for the capture to judge as it would.
+  const depth = jsonDepth(text);
+  if (depth > MAX_BODY_DEPTH) throw new UsageError(`--record ${from} nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch (err) {
     throw new UsageError(`--record ${from} is not JSON: ${messageOf(err)}`);
   }

@@ -201,6 +201,11 @@ describe('replay and try with the real binary against the local runtime', () => 
     const deleted = await cli(['try', 'people', '--record', '-', '--header', 'X-Crm-Event: deleted', '--url', rt.url, '--json'], JSON.stringify({ id: 'p-3', status: 'active' }));
     expect(JSON.parse(deleted.stdout)).toMatchObject({ outcome: 'passed', op: 'delete' });
     expect((await cli(['try', 'people', '--record', '-', '--header', 'deleted', '--url', rt.url], ok('p-3'))).code).toBe(2);
+
+    // A number a double cannot hold reaches the runtime with its digits: quarantined as a webhook would be, not rounded.
+    const big = await cli(['try', 'people', '--record', '-', '--url', rt.url, '--json'], ok('p-9').replace('"age":1', '"age":12345678901234567890'));
+    expect(big.code).toBe(1);
+    expect(JSON.parse(big.stdout)).toMatchObject({ outcome: 'quarantined', reason: expect.stringMatching(/number at \$\.age is an integer beyond 2\^53/) });
   });
 
   it('status lists fields that detectPii flagged in real records and the flow does not declare', async () => {

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
+import { parseJsonBody } from '../../../functions/handlers/admin-api';
 import { CONFLICT_OPENED, createConflictReview } from '../../../functions/handlers/conflict-review-handler';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import {
@@ -123,6 +124,21 @@ describe('conflict review use case', () => {
     const res = await review().resolve('people', 'c1', body);
     expect(res.status).toBe(400);
     expect((res.body as { message: string }).message).toMatch(/invalid body/);
+    expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
+  });
+
+  it.each([
+    ['a number beyond 2^53', '{"value": 12345678901234567890}', /\$\.value is an integer beyond 2\^53/],
+    ['an empty field name', '{"value": {"": 1}}', /\$\.value has a field with an empty name/],
+    ['nesting deeper than records may', `{"value": ${'['.repeat(30)}1${']'.repeat(30)}}`, /nest/],
+  ])('answers 400 naming the path for a given value with %s, and settles nothing', async (_what, raw, why) => {
+    // Act: the body as the admin API parses it.
+    const res = await review().resolve('people', 'c1', parseJsonBody(raw));
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect((res.body as { message: string }).message).toMatch(why);
+    expect(publisher.bodies(RESOLVE_QUEUE)).toEqual([]);
     expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
   });
 

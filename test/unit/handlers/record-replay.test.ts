@@ -7,6 +7,7 @@ import { noProgress } from '../../../lib/cli/progress';
 import { replayInChunks as replayByTime } from '../../../lib/cli/replay';
 import type { SynclineTarget } from '../../../lib/cli/target';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
+import { parseJsonBody } from '../../../functions/handlers/admin-api';
 import { tryRecord } from '../../../functions/handlers/try-record';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
@@ -178,6 +179,20 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
 
   it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
     expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
+  });
+
+  it('quarantines at capture, as the webhook would, a record holding a number a JSON number cannot hold; a delete keeps its key digits', async () => {
+    // The body as the admin API parses it: the digits are kept for the capture to judge.
+    const body = (raw: string) => parseJsonBody(raw);
+    expect((await run(flow, body('{"record": {"id": "1", "updatedAt": "2026-01-14T00:00:00Z", "n": 12345678901234567890}}'))).body).toMatchObject({
+      outcome: 'quarantined',
+      reason: expect.stringMatching(/^record cannot be carried exactly: number at \$\.n is an integer beyond 2\^53/),
+    });
+    // Refused at capture, before a schema could say less (the number would fail `type: integer`).
+    const typed = flowSchema.parse({ id: 'typed', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { schema: { type: 'object', properties: { n: { type: 'integer' } } } }, targets: [{ id: 't', type: 'dynamodb' }] });
+    expect((await run(typed, body('{"record": {"id": "1", "n": 12345678901234567890}}'))).body).toMatchObject({ outcome: 'quarantined', reason: expect.stringMatching(/^record cannot be carried exactly/) });
+    const f = flowSchema.parse({ id: 'big', key: ['id'], sources: [{ id: 'crm', type: 'webhook', deleteWhen: { deleted: [true] } }], targets: [{ id: 't', type: 'dynamodb' }] });
+    expect((await run(f, body('{"record": {"id": 12345678901234567890, "deleted": true}}'))).body).toMatchObject({ outcome: 'passed', op: 'delete', key: '12345678901234567890' });
   });
 
   it('takes a Debezium event for a debezium source: its op, time and row, or skips a table not selected', async () => {
