@@ -126,4 +126,38 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
       expect(s.version).toBe(2);
     }
   });
+
+  it('keeps both changes when two invocations merge into existing states at once (the version condition, re-merge into the state read again)', async () => {
+    // Prepare: every key at version 1 from a first change.
+    const base = new DynamoDbStateStore({ client: doc, tableName: tables.state, ...flowStateOptions([flow]) });
+    const deps = {
+      flow,
+      audit: new DynamoDbAuditLog({ client: doc, tableName: tables.audit }),
+      conflicts: new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts }),
+      publisher: new SqsPublisher({ client: clients.sqs }),
+      deliverQueueUrls: { replica: deliverQueue.url },
+    };
+    const keys = Array.from({ length: 10 }, (_, i) => `v-${i}`);
+    const t = Date.now();
+    const first = await createResolveHandler({ ...deps, stateStore: base })(event(keys.map((k) => envelope('crm', k, { name: `first ${k}`, tier: 'basic' }, t))));
+    expect(first.batchItemFailures).toEqual([]);
+    const stateStore = withReadBarrier(base, 2);
+
+    // Act: both read every key at version 1, then race to write; each changes another field.
+    const [ra, rb] = await Promise.all([
+      createResolveHandler({ ...deps, stateStore })(event(keys.map((k) => envelope('crm', k, { name: `crm ${k}` }, t + 1)))),
+      createResolveHandler({ ...deps, stateStore })(event(keys.map((k) => envelope('erp', k, { tier: 'gold' }, t + 2)))),
+    ]);
+
+    // Assess: one of each pair lost the race on the version and merged again into what the other wrote.
+    expect(ra.batchItemFailures).toEqual([]);
+    expect(rb.batchItemFailures).toEqual([]);
+    expect(stateStore.conflicts).toBeGreaterThanOrEqual(keys.length);
+    const states = await base.getMany(flow.id, keys);
+    for (const k of keys) {
+      const s = states.get(k)!;
+      expect(s.view.data).toEqual({ id: k, name: `crm ${k}`, tier: 'gold' });
+      expect(s.version).toBe(3);
+    }
+  });
 });
