@@ -21,7 +21,9 @@ import {
   type QuarantineItem,
   type QuarantineStore,
   type Secrets,
+  type Sleep,
   telemetryOf,
+  timerSleep,
 } from '../ports';
 import { captureDebeziumBody } from './debezium-webhook-capture';
 import { auditable } from './audit-policy';
@@ -47,6 +49,8 @@ export interface WebhookCaptureDeps {
   readonly audit: AuditLog;
   readonly quarantine: QuarantineStore;
   readonly clock?: Clock;
+  /** Waits while another request captures the same delivery (tests pass one that does not wait). */
+  readonly sleep?: Sleep;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;
 }
@@ -57,6 +61,9 @@ export { MAX_RECORDS_PER_REQUEST };
 export const DEDUP_TTL_SECONDS = 24 * 3600;
 /** How long a claimed delivery id waits for its records to be queued before another request may take it. */
 export const DEDUP_PENDING_SECONDS = 60;
+
+/** Waits before each further claim of a delivery another request is capturing (1.5 s in all). */
+const PENDING_WAITS_MS = [100, 200, 400, 800];
 /** Longest delivery id kept for replay protection (it is part of a DynamoDB key). */
 export const MAX_WEBHOOK_ID_BYTES = 512;
 
@@ -70,6 +77,7 @@ const message = (statusCode: number, text: string) => reply(statusCode, { messag
 export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCaptureHandler {
   const { flow, publisher, dedup, audit, quarantine } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
+  const sleep = deps.sleep ?? timerSleep;
   const webhookSources = flow.sources.filter((s): s is WebhookSource => s.type === 'webhook');
   const served = deps.sourceId ? webhookSources.filter((s) => s.id === deps.sourceId) : webhookSources;
   const keys = captureKeys(flow);
@@ -136,7 +144,13 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           });
 
     const scope = `${flow.id}/${source.id}`;
-    const claim = await dedup.claim(scope, webhookId, DEDUP_PENDING_SECONDS);
+    let claim = await dedup.claim(scope, webhookId, DEDUP_PENDING_SECONDS);
+    // The same delivery sent again while the first is still being captured (a sender that retried on its own timeout,
+    // or sent twice at once) waits a little for it: most captures end within that, and the repeat is then a duplicate.
+    for (let i = 0; claim === 'pending' && i < PENDING_WAITS_MS.length; i++) {
+      await sleep(PENDING_WAITS_MS[i]!);
+      claim = await dedup.claim(scope, webhookId, DEDUP_PENDING_SECONDS);
+    }
     if (claim === 'duplicate') {
       logger.info('duplicate webhook', { flow: flow.id, source: source.id, webhookId, records: count });
       return answer({ accepted: 0, duplicates: count, quarantined: 0 });

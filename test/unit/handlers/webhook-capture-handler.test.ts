@@ -27,6 +27,7 @@ function setup(overrides: Partial<WebhookCaptureDeps> = {}): Setup {
     clock,
     logger,
     metrics,
+    sleep: async () => {},
     ...overrides,
   });
   return { handler, publisher, audit, quarantine, dedup, logger, metrics };
@@ -219,6 +220,40 @@ describe('webhook capture handler', () => {
     expect(json(retried)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(json(repeated)).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(live.publisher.bodies(QUEUE)).toHaveLength(1);
+  });
+
+  it('answers a repeat sent while the first is being captured as a duplicate once the first is done, after a short wait', async () => {
+    // Prepare: the first request's send to the queue is held until the repeat has waited once.
+    const clock = new FakeClock(Date.now());
+    const dedup = new InMemoryDedupStore(clock);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slowPublisher = new FakePublisher();
+    const send = slowPublisher.send.bind(slowPublisher);
+    slowPublisher.send = async (...args) => {
+      await held;
+      return send(...args);
+    };
+    const slow = setup({ clock, dedup, publisher: slowPublisher });
+    const waits: number[] = [];
+    const repeat = setup({ clock, dedup, sleep: async (ms) => {
+      waits.push(ms);
+      release();
+      await new Promise((r) => setTimeout(r, 10));
+    } });
+    const body = JSON.stringify([contact('c1')]);
+
+    // Act
+    const first = slow.handler(request(body, { at: new Date(clock.now()) }));
+    await new Promise((r) => setTimeout(r, 10));
+    const again = await repeat.handler(request(body, { at: new Date(clock.now()) }));
+
+    // Assess
+    expect(json(await first)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(again.statusCode).toBe(202);
+    expect(json(again)).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
+    expect(waits.length).toBeGreaterThan(0);
+    expect(slowPublisher.bodies(QUEUE)).toHaveLength(1);
   });
 
   it('answers 401 when the body was changed after signing', async () => {
