@@ -16,10 +16,14 @@ function hostAndPort(value: string): { host: string; port?: string } | undefined
   return m ? { host: m[1]!.toLowerCase(), ...(m[2] ? { port: m[2] } : {}) } : undefined;
 }
 
-/** A loopback name with this server's port (or none, which means port 80 and is never ours unless we are on 80). */
-function isOwnAuthority(value: string, port: number): boolean {
+/**
+ * A loopback name with this server's port. `Host` may leave the port out: the name is what DNS rebinding changes.
+ * An `Origin` without one means port 80, another server's, unless we are on 80.
+ */
+function isOwnAuthority(value: string, port: number, portOptional = false): boolean {
   const hp = hostAndPort(value);
   if (!hp || !LOOPBACK_HOSTS.has(hp.host)) return false;
+  if (hp.port === undefined && portOptional) return true;
   return (hp.port ?? '80') === String(port);
 }
 
@@ -32,8 +36,8 @@ function isOwnAuthority(value: string, port: number): boolean {
  */
 export function refuseAdminRequest(method: string, headers: IncomingHttpHeaders, port: number): Refusal | undefined {
   const host = headers.host;
-  if (!host || !isOwnAuthority(host, port)) {
-    return { status: 403, message: `Host "${host ?? ''}" is not this server: the local admin API answers only on 127.0.0.1, localhost or [::1] with port ${port}` };
+  if (!host || !isOwnAuthority(host, port, true)) {
+    return { status: 403, message: `Host "${host ?? ''}" is not this server: the local admin API answers only on 127.0.0.1, localhost or [::1] (port ${port})` };
   }
   const origin = headers.origin;
   if (origin !== undefined) {
