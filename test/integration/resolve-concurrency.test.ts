@@ -92,6 +92,18 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
     ),
   });
 
+  /** Both invocations succeeded, one per key lost the race on the version, and each key holds both changes. */
+  async function expectBoth(answers: { batchItemFailures: unknown[] }[], raced: { conflicts: number }, base: StateStore, keys: string[], version: number) {
+    for (const answer of answers) expect(answer.batchItemFailures).toEqual([]);
+    expect(raced.conflicts).toBeGreaterThanOrEqual(keys.length);
+    const states = await base.getMany(flow.id, keys);
+    for (const k of keys) {
+      const s = states.get(k)!;
+      expect(s.view.data).toEqual({ id: k, name: `crm ${k}`, tier: 'gold' });
+      expect(s.version).toBe(version);
+    }
+  }
+
   it('keeps both changes when two invocations merge the same keys at once (conditional writes, re-merge on conflict)', async () => {
     // Prepare
     const base = new DynamoDbStateStore({ client: doc, tableName: tables.state, ...flowStateOptions([flow]) });
@@ -116,15 +128,7 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
     ]);
 
     // Assess
-    expect(ra.batchItemFailures).toEqual([]);
-    expect(rb.batchItemFailures).toEqual([]);
-    expect(stateStore.conflicts).toBeGreaterThanOrEqual(keys.length);
-    const states = await base.getMany(flow.id, keys);
-    for (const k of keys) {
-      const s = states.get(k)!;
-      expect(s.view.data).toEqual({ id: k, name: `crm ${k}`, tier: 'gold' });
-      expect(s.version).toBe(2);
-    }
+    await expectBoth([ra, rb], stateStore, base, keys, 2);
   });
 
   it('keeps both changes when two invocations merge into existing states at once (the version condition, re-merge into the state read again)', async () => {
@@ -150,14 +154,6 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
     ]);
 
     // Assess: one of each pair lost the race on the version and merged again into what the other wrote.
-    expect(ra.batchItemFailures).toEqual([]);
-    expect(rb.batchItemFailures).toEqual([]);
-    expect(stateStore.conflicts).toBeGreaterThanOrEqual(keys.length);
-    const states = await base.getMany(flow.id, keys);
-    for (const k of keys) {
-      const s = states.get(k)!;
-      expect(s.view.data).toEqual({ id: k, name: `crm ${k}`, tier: 'gold' });
-      expect(s.version).toBe(3);
-    }
+    await expectBoth([ra, rb], stateStore, base, keys, 3);
   });
 });
