@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { flowLeadingKeys, type StoreTableKind } from '../../lib/constructs/flow-grants';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { waitFor } from '../support/local-servers';
 import { getJson, postWebhook } from '../support/webhooks';
@@ -17,6 +18,16 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
   const logs: string[] = [];
   const contacts = () => `${rt.url}/webhooks/crm-contacts`;
   const accounts = (source: 'crm' | 'erp') => `${rt.url}/webhooks/accounts/${source}`;
+  const scanAll = async (table: string) => {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await rt.clients.doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  };
   const record = (flow: string, key: string) => getJson(`${rt.url}/flows/${flow}/records/${encodeURIComponent(key)}`);
   const targetItem = async (flow: string, key: string) =>
     (await rt.clients.doc.send(new GetCommand({ TableName: rt.resources.flows[flow]!.targetTables.replica, Key: { id: key }, ConsistentRead: true }))).Item;
@@ -311,5 +322,27 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
 
   it('drains: every flow queue empty and nothing in flight', async () => {
     await waitFor(async () => ((await rt.idle()) ? true : undefined), 'runtime idle', 20_000);
+  });
+
+  it('keeps every item of the shared tables under the partition keys its flow is granted in AWS (dynamodb:LeadingKeys)', async () => {
+    // StringLike: `*` any run of characters, `?` one.
+    const like = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    const flows = e2eConfig().flows.map((f) => f.id);
+    const counted: Record<string, number> = {};
+    for (const [kind, table] of Object.entries(rt.resources.tables) as [StoreTableKind, string][]) {
+      const { Table } = await rt.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
+      const pk = Table!.KeySchema!.find((k) => k.KeyType === 'HASH')!.AttributeName!;
+      const items = await scanAll(table);
+      counted[kind] = items.length;
+      for (const item of items) {
+        const value = String(item[pk]);
+        const owners = flows.filter((f) => flowLeadingKeys(kind, f).some((p) => like(p).test(value)));
+        expect(owners, `${kind} item ${value}`).toHaveLength(1);
+      }
+    }
+    // The run wrote to each table the flows use on their way (so the check saw real keys).
+    expect(counted.state).toBeGreaterThan(0);
+    expect(counted.audit).toBeGreaterThan(0);
+    expect(counted.dedup).toBeGreaterThan(0);
   });
 });
