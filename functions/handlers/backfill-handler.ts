@@ -1,6 +1,6 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
-import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { recordSizeProblem } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { carryProblems, storableCopy } from '../core/json-safety';
@@ -166,7 +166,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       const unstorable = carryProblems(env.data ?? {});
       if (unstorable.length > 0) return bad(`record cannot be carried exactly: ${unstorable[0]}`, env.data ?? {}, key);
       if (keys.readsKey && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
-      if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) return bad(`record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, env.data ?? {}, key);
+      const tooLarge = recordSizeProblem(JSON.stringify(env), env.op);
+      if (tooLarge) return bad(tooLarge, env.data ?? {}, key);
       envelopes.push(env);
       audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: env.id, outcome: 'captured', detail: { op: 'upsert', backfill: true } });
     });

@@ -1,6 +1,6 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
-import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { recordSizeProblem } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
@@ -59,9 +59,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         ? item.reason
         : unstorable.length > 0
           ? `record cannot be carried exactly: ${unstorable[0]}`
-          : Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_RECORD_BYTES
-          ? `change event is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
-          : undefined;
+          : recordSizeProblem(JSON.stringify(item), item.kind === 'change' ? item.op : 'upsert', 'change event');
     const key = keys.keyOf(record);
     if (problem !== undefined || item.kind !== 'change') {
       const reason = problem ?? 'malformed change event';

@@ -2,7 +2,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { unmarshallImage } from '../adapters/dynamodb-images';
 import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
 import { ENVELOPE_VERSION, type ChangeEnvelope } from '../core/envelope';
-import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { recordSizeProblem } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
@@ -66,12 +66,13 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         };
         const data = env.data ?? {};
         key = keys.keyOf(data);
+        let tooLarge: string | undefined;
         if (unstorable.length > 0) {
           problem = { ...env, reason: `record cannot be carried exactly: ${unstorable[0]}`, record: data };
         } else if (keys.readsKey && key === '') {
           problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
-        } else if (Buffer.byteLength(JSON.stringify(env), 'utf8') > MAX_RECORD_BYTES) {
-          problem = { ...env, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: data };
+        } else if ((tooLarge = recordSizeProblem(JSON.stringify(env), env.op))) {
+          problem = { ...env, reason: tooLarge, record: data };
         } else {
           const detail = { op: env.op, ...(outcome.ttlExpiry ? { ttlExpiry: true } : {}), ...(env.origin ? { echoOf: env.origin.flow } : {}) };
           slots.push({ index, envelope: env, audit: { ...base, key, eventId: env.id, outcome: 'captured', detail } });

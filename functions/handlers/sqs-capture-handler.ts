@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
-import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { recordSizeProblem } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
@@ -102,8 +102,9 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
       const key = keys.keyOf(data);
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
-      if (Buffer.byteLength(JSON.stringify(envelope), 'utf8') > MAX_RECORD_BYTES) {
-        return quarantined(id, seq, `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, position, data, key);
+      const tooLarge = recordSizeProblem(JSON.stringify(envelope), 'upsert');
+      if (tooLarge) {
+        return quarantined(id, seq, tooLarge, position, data, key);
       }
       return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
     };

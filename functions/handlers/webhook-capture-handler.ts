@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { MAX_RECORD_BYTES } from '../core/claim-check';
+import { recordSizeProblem } from '../core/claim-check';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers, storableCopy } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
@@ -209,9 +209,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           ? ts
           : unstorable.length > 0
             ? `record cannot be carried exactly: ${unstorable[0]}`
-            : Buffer.byteLength(JSON.stringify(record), 'utf8') > MAX_RECORD_BYTES
-            ? `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`
-            : undefined;
+            : recordSizeProblem(JSON.stringify(record), op);
       if (problem !== undefined) {
         quarantined.push({
           flow: flow.id,

@@ -1,6 +1,6 @@
 import { captureKeys } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
-import { MAX_RECORD_BYTES } from '../claim-check';
+import { recordSizeProblem } from '../claim-check';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
 import type { PageResult, PullContext, PullDeps } from './pull-types';
@@ -82,8 +82,8 @@ function sortPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunSt
 }
 
 function withinSize(prepared: PreparedRecord | RejectedRecord): PreparedRecord | RejectedRecord {
-  if (!prepared.ok || Buffer.byteLength(JSON.stringify(prepared.record), 'utf8') <= MAX_RECORD_BYTES) return prepared;
-  return { ok: false, reason: `record is larger than ${MAX_RECORD_BYTES} bytes, the largest record syncline carries`, record: prepared.record, key: prepared.key };
+  const tooLarge = prepared.ok ? recordSizeProblem(JSON.stringify(prepared.record), 'upsert') : undefined;
+  return tooLarge && prepared.ok ? { ok: false, reason: tooLarge, record: prepared.record, key: prepared.key } : prepared;
 }
 
 /** Full mode sends only records whose hash differs from the one last sent for their key. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -254,6 +255,22 @@ describe('webhook capture handler', () => {
     expect(json(again)).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(waits.length).toBeGreaterThan(0);
     expect(slowPublisher.bodies(QUEUE)).toHaveLength(1);
+  });
+
+  it('quarantines a record its key state could not hold even deflated, with the sizes, and accepts its batch-mates', async () => {
+    // Prepare: 600 KB that deflate cannot shrink below the 400 KB of a DynamoDB item (base64 of random bytes).
+    const blob = randomBytes(450 * 1024).toString('base64');
+    const body = JSON.stringify([contact('c1', { blob }), contact('c2')]);
+    const roomy = setup({ flow: { ...contactsFlow, sources: [{ ...contactsFlow.sources[0]!, maxBodyBytes: 1_000_000 }] } as typeof contactsFlow });
+
+    // Act
+    const res = await roomy.handler(request(body));
+
+    // Assess
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
+    const [item] = await roomy.quarantine.list('contacts');
+    expect(item!.reason).toMatch(/^record of \d+ bytes is still \d+ bytes deflated, more than the 409600 bytes its key's state can hold$/);
+    expect(roomy.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['c2']);
   });
 
   it('answers 401 when the body was changed after signing', async () => {
