@@ -41,6 +41,23 @@ export function safeErrorText(err: unknown): string {
 }
 
 /**
+ * What DynamoDB says when an item's own content is at fault, whatever the table (its size, nesting, a number, an empty
+ * name, a value of the wrong type for an index key). Not a table key of the wrong name or type, nor a missing key:
+ * those follow from the configuration and hit every item alike.
+ */
+const CONTENT_REFUSAL = /Item size (has exceeded|to update has exceeded)|Nesting Levels have exceeded|Number overflow|Number underflow|Attempting to store a number with magnitude|precision|empty (attribute|string)|attribute name .*empty|Empty attribute name|Type mismatch for Index Key/i;
+
+/**
+ * Whether DynamoDB (or the marshaller before it) refused an item for what the item itself holds, so no retry and no
+ * change of configuration can make it go in (a delivery parks such a record at once).
+ */
+export function isRefusedContent(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  if (errorNameOf(err) === 'ValidationException') return err instanceof Error && CONTENT_REFUSAL.test(err.message);
+  return isRefusedItem(err);
+}
+
+/**
  * Whether DynamoDB (or the marshaller before it) refused an item for what it holds: retrying cannot help, and a
  * batch holding it should be split so the other items go in.
  */

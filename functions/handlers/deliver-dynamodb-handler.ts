@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
-import { isRefusedItem, safeErrorText } from '../core/error-text';
+import { isRefusedContent, safeErrorText } from '../core/error-text';
 import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, winningClockOf, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';
 
@@ -55,7 +55,7 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
           }
           const winner = winningClockOf(state.view, flow);
           const outcome = await batch.attempt(group.messageIds, `delivery to "${targetId}" failed`, () =>
-            refusing(writer.write({
+            refusing(!state.view.deleted, writer.write({
               flow: flow.id,
               key: group.key,
               targetId,
@@ -90,12 +90,15 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
     });
 }
 
-/** A write's outcome, or why DynamoDB refused the item for what it holds (an error name and a fixed phrase, no values). */
-async function refusing<T>(write: Promise<T>): Promise<T | { refused: string }> {
+/**
+ * An upsert's outcome, or why DynamoDB refused the item for what it holds (an error name and a fixed phrase, no
+ * values). A delete is never taken for refused: it records its tombstone before it deletes, and needs only its key.
+ */
+async function refusing<T>(upsert: boolean, write: Promise<T>): Promise<T | { refused: string }> {
   try {
     return await write;
   } catch (err) {
-    if (isRefusedItem(err)) return { refused: `DynamoDB refused the item: ${safeErrorText(err)}` };
+    if (upsert && isRefusedContent(err)) return { refused: `DynamoDB refused the item: ${safeErrorText(err)}` };
     throw err;
   }
 }

@@ -148,6 +148,27 @@ describe('deliver-dynamodb handler', () => {
     expect(audit.entries.find((e) => e.key === 'big')).toMatchObject({ step: 'deliver', outcome: 'failed', target: 'replica', reason: 'DynamoDB refused the item: ValidationException (item over 400 KB)', detail: { parked: 'dlq' } });
   });
 
+  it('retries what the table configuration causes (a key schema mismatch) and a refused delete, rather than parking them', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const DLQ = 'https://sqs.local/contacts-deliver-replica-dlq';
+    const parking = createDeliverDynamoDbHandler({ flow: contactsFlow, targetId: 'replica', stateStore: state, writer, audit, clock: new FakeClock(), metrics, park: { publisher, dlqUrl: DLQ } });
+    seedState(state, 'c1', 1, { id: 'c1' });
+    seedState(state, 'gone', 2, null);
+    writer.write = async (change) => {
+      const message = change.view.deleted ? 'Item size has exceeded the maximum allowed size' : 'The provided key element does not match the schema';
+      throw Object.assign(new Error(message), { name: 'ValidationException', $metadata: {} });
+    };
+
+    // Act
+    const res = await parking(sqsEvent([msg('c1', 1), msg('gone', 2)]));
+
+    // Assess: both fail for SQS to retry; nothing parked, nothing audited as failed yet.
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+    expect(publisher.bodies(DLQ)).toEqual([]);
+    expect(audit.entries.filter((e) => e.outcome === 'failed')).toEqual([]);
+  });
+
   it('fails a refused item until the DLQ when there is no DLQ to park it in, and a throttled write is retried', async () => {
     // Prepare
     seedState(state, 'big', 1, { id: 'big' });
