@@ -85,8 +85,8 @@ export function createDeliverDynamoDbHandler(deps: DeliverDynamoDbDeps): Deliver
         }),
       );
 
-      await parkRefused(batch, deps.park, refused, `DynamoDB refused the items of "${targetId}"`);
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, decisions, { failed, rejected: refused.length }, groups.values());
+      await parkRefused(batch, deps.park, refused, `DynamoDB refused the items of "${targetId}"`);
     });
 }
 

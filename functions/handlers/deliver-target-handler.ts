@@ -115,6 +115,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       toWrite.splice(0, toWrite.length, ...leased);
 
       let rejected = 0;
+      const refused: KeyGroup[] = [];
       if (toWrite.length > 0) {
         const results = await batch.attempt(toWrite.flatMap((w) => w.group.messageIds), `delivery to "${targetId}" failed`, () =>
           writer.writeBatch(toWrite.map((w) => w.change)),
@@ -145,11 +146,12 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
             }
           }),
         );
-        if (parked.length > 0) await parkRefused(batch, deps.park, parked.map((p) => p.group), `delivery to "${targetId}" rejected`);
+        refused.push(...parked.map((p) => p.group));
         entries.push(...parked);
       }
 
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
+      await parkRefused(batch, deps.park, refused, `delivery to "${targetId}" rejected`);
 
       /**
        * Takes a key's lease, waiting a little (up to 1.5 s) while another delivery holds it: most sends end within

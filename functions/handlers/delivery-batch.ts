@@ -26,9 +26,10 @@ export interface Parking {
 /**
  * Ack-and-park: the messages of keys the target refused for good go to the DLQ now, rather than failing until SQS
  * moves them there; if that send fails (or there is no DLQ to send to), they fail and get there after their retries.
+ * Called once their audit is written: a group whose audit failed is retried whole, and parked by that retry.
  */
 export async function parkRefused(batch: SqsBatch, park: Parking | undefined, groups: readonly DeliveryGroup[], why: string): Promise<void> {
-  const ids = groups.flatMap((g) => g.messageIds);
+  const ids = groups.filter((g) => !g.messageIds.some((id) => batch.isFailed(id))).flatMap((g) => g.messageIds);
   if (ids.length === 0) return;
   if (!park) {
     batch.fail(ids, `${why}: failing until the DLQ`);

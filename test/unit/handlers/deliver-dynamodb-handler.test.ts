@@ -148,6 +148,28 @@ describe('deliver-dynamodb handler', () => {
     expect(audit.entries.find((e) => e.key === 'big')).toMatchObject({ step: 'deliver', outcome: 'failed', target: 'replica', reason: 'DynamoDB refused the item: ValidationException (item over 400 KB)', detail: { parked: 'dlq' } });
   });
 
+  it('parks a refused item only once its audit is written (else it is retried whole, and parked by the retry)', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    const DLQ = 'https://sqs.local/contacts-deliver-replica-dlq';
+    const parking = createDeliverDynamoDbHandler({ flow: contactsFlow, targetId: 'replica', stateStore: state, writer, audit, clock: new FakeClock(), metrics, park: { publisher, dlqUrl: DLQ } });
+    seedState(state, 'big', 1, { id: 'big' });
+    writer.write = async () => {
+      throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: {} });
+    };
+    audit.failWrites = 1;
+
+    // Act
+    const first = await parking(sqsEvent([msg('big', 1)]));
+    const retry = await parking(sqsEvent([msg('big', 1)], 'r'));
+
+    // Assess: parked once, by the retry whose audit went in.
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(publisher.bodies(DLQ)).toHaveLength(1);
+    expect(audit.entries.filter((e) => e.outcome === 'failed')).toHaveLength(1);
+  });
+
   it('retries what the table configuration causes (a key schema mismatch) and a refused delete, rather than parking them', async () => {
     // Prepare
     const publisher = new FakePublisher();
