@@ -42,27 +42,30 @@ const rawChange = fc.record({
   before: fc.option(fieldsOf, { nil: undefined }),
 });
 
-const changeSet = fc.array(rawChange, { minLength: 1, maxLength: 8 }).map((raws) =>
-  raws.map((r, i): ChangeEnvelope => {
-    const id = `e${i}`;
-    const isDelete = r.op === 'delete';
-    return {
-      v: 1,
-      id,
-      flow: 'prop',
-      source: r.source,
-      key: 'k',
-      op: isDelete ? 'delete' : 'upsert',
-      ...(isDelete ? {} : { data: Object.fromEntries(r.data) }),
-      ...(r.before && !isDelete ? { before: Object.fromEntries(r.before) } : {}),
-      ts: r.ts,
-      seq: r.seq,
-      ...(POSITIONED.has(r.source) ? { pos: r.pos } : {}),
-      ...(r.keep && !isDelete ? { keep: r.keep.filter((f) => !r.data.some(([d]) => d === f)) } : {}),
-      lineage: [],
-    };
-  }),
-);
+type RawChange = typeof rawChange extends fc.Arbitrary<infer R> ? R : never;
+
+/** The envelope of a generated change under `id`; `empty` sends an upsert with no field. */
+function envelopeOf(r: RawChange, id: string, empty = false): ChangeEnvelope {
+  const isDelete = r.op === 'delete';
+  const data = empty ? [] : r.data;
+  return {
+    v: 1,
+    id,
+    flow: 'prop',
+    source: r.source,
+    key: 'k',
+    op: isDelete ? 'delete' : 'upsert',
+    ...(isDelete ? {} : { data: Object.fromEntries(data) }),
+    ...(r.before && !isDelete ? { before: Object.fromEntries(r.before) } : {}),
+    ts: r.ts,
+    seq: r.seq,
+    ...(POSITIONED.has(r.source) ? { pos: r.pos } : {}),
+    ...(r.keep && !isDelete ? { keep: r.keep.filter((f) => !data.some(([d]) => d === f)) } : {}),
+    lineage: [],
+  };
+}
+
+const changeSet = fc.array(rawChange, { minLength: 1, maxLength: 8 }).map((raws) => raws.map((r, i) => envelopeOf(r, `e${i}`)));
 
 /** The set of changes, a delivery of it (permuted, with duplicates) and how it is cut into batches. */
 const scenario = changeSet.chain((changes) =>
@@ -108,23 +111,7 @@ function inBatches(flow: FlowConfig, delivery: ChangeEnvelope[], cuts: number[])
 /** Changes that reuse ids (a replay with other content) and may carry no field at all. */
 const looseChange = fc
   .record({ raw: rawChange, id: fc.constantFrom('e0', 'e1', 'e2', 'e3'), empty: fc.boolean() })
-  .map(({ raw: r, id, empty }): ChangeEnvelope => {
-    const isDelete = r.op === 'delete';
-    return {
-      v: 1,
-      id,
-      flow: 'prop',
-      source: r.source,
-      key: 'k',
-      op: r.op,
-      ...(isDelete ? {} : { data: empty ? {} : Object.fromEntries(r.data) }),
-      ...(r.before && !isDelete ? { before: Object.fromEntries(r.before) } : {}),
-      ts: r.ts,
-      seq: r.seq,
-      ...(POSITIONED.has(r.source) ? { pos: r.pos } : {}),
-      lineage: [],
-    };
-  });
+  .map(({ raw, id, empty }) => envelopeOf(raw, id, empty));
 
 describe('merging in place (owned)', () => {
   it('agrees with merging into a copy and says docChanged exactly, across strategy switches, replayed ids and chains of merges', () => {
