@@ -22,7 +22,8 @@ import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditableOwned, withCapture } from './audit-policy';
 import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
-import { describeError, readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
+import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
+import { auditGivenUp } from './given-up';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -158,32 +159,11 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         metrics.count('Conflicts', count('conflict'));
         logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
       } finally {
-        await auditGivenUp(batch, allGroups, settled);
+        // Changes not merged nor echoed, each by its own message (a retried message of the key is not given up).
+        const unsettled = allGroups.flatMap((g) => g.envelopes.map((env, i) => ({ messageId: g.messageIds[i]!, key: g.key, source: env.source, eventId: env.id, env })));
+        await auditGivenUp({ flow, audit: deps.audit, logger }, 'resolve', batch, unsettled.filter((c) => !settled.has(c.eventId)), clock.now());
       }
     });
-
-  /**
-   * A `failed` entry for each change whose message fails on its last receive (SQS moves it to the DLQ next) before
-   * it was merged, so lineage tells why the key never got it. Best effort: the messages fail either way.
-   */
-  async function auditGivenUp(batch: SqsBatch, groups: readonly KeyGroup[], settled: ReadonlySet<string>): Promise<void> {
-    try {
-      const at = clock.now();
-      const entries: AuditEntry[] = [];
-      for (const g of groups) {
-        g.envelopes.forEach((env, i) => {
-          const last = settled.has(env.id) ? undefined : batch.lastTry([g.messageIds[i]!]);
-          if (!last) return;
-          const entry: AuditEntry = { flow: flow.id, key: g.key, step: 'resolve', at, source: env.source, eventId: env.id, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } };
-          entries.push(withCapture(flow, entry, env));
-        });
-      }
-      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
-      if (kept.length > 0) await deps.audit.write(kept.map((e) => e.entry));
-    } catch (err) {
-      logger.warn('audit of changes given up failed', { flow: flow.id, error: describeError(err) });
-    }
-  }
 
   /**
    * One page of a truncated table's keys to delete envelopes on this step's queue, plus the truncate again with the

@@ -15,7 +15,8 @@ import {
 } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
 import { isTruncate, parseStepMessage } from './step-messages';
-import { describeError, runSqsBatch, type SqsBatch } from './sqs-batch';
+import { runSqsBatch } from './sqs-batch';
+import { auditGivenUp } from './given-up';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { captureKeys } from '../core/transform/raw-record';
 
@@ -95,7 +96,13 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
         if (sent) batch.fail(sent.failed, 'send to the resolve queue failed after retries');
       }
 
-      await auditGivenUp(batch, outcomes);
+      // A record sent on has its transformed envelope; one filtered or quarantined, its decision entry.
+      const failedChanges = outcomes.flatMap((o) => {
+        const env = o.send && !isTruncate(o.send) ? (o.send as ChangeEnvelope) : undefined;
+        const of = env ? { key: env.key, source: env.source, eventId: env.id, env } : o.audit && { key: o.audit.key, source: o.audit.source, eventId: o.audit.eventId };
+        return of ? [{ ...of, messageId: o.messageId }] : [];
+      });
+      await auditGivenUp({ flow, audit, logger }, 'transform', batch, failedChanges, clock.now());
 
       const settled = outcomes.filter((o) => !batch.isFailed(o.messageId));
       const passed = settled.filter((o) => o.send).length;
@@ -105,29 +112,6 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
       metrics.count('Quarantined', quarantinedCount);
       logger.info('transform batch done', { flow: flow.id, messages: event.Records.length, passed, filtered, quarantined: quarantinedCount });
     });
-
-  /**
-   * A `failed` entry for each record whose message fails on its last receive (SQS moves it to the DLQ next), so
-   * lineage tells why it went no further. Best effort: the messages fail either way.
-   */
-  async function auditGivenUp(batch: SqsBatch, outcomes: readonly Outcome[]): Promise<void> {
-    try {
-      const entries: AuditEntry[] = [];
-      for (const o of outcomes) {
-        const last = batch.lastTry([o.messageId]);
-        if (!last) continue;
-        const env = o.send && !isTruncate(o.send) ? (o.send as ChangeEnvelope) : undefined;
-        const of = env ? { key: env.key, source: env.source, eventId: env.id } : o.audit;
-        if (!of) continue;
-        const entry: AuditEntry = { flow: flow.id, key: of.key, step: 'transform', at: clock.now(), source: of.source, eventId: of.eventId, outcome: 'failed', reason: last.reason, detail: { attempts: last.attempts, parked: 'dlq' } };
-        entries.push(env ? withCapture(flow, entry, env) : entry);
-      }
-      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
-      if (kept.length > 0) await audit.write(kept.map((e) => e.entry));
-    } catch (err) {
-      logger.warn('audit of records given up failed', { flow: flow.id, error: describeError(err) });
-    }
-  }
 
   async function transformOne(transformer: Transformer, record: SQSRecord): Promise<Outcome> {
     const now = clock.now();
