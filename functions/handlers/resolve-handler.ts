@@ -56,6 +56,12 @@ interface KeyGroup {
   readonly messageIds: string[];
 }
 
+/** What a batch held (its key groups as read, before any is set aside) and which changes got an outcome (merged, or an echo). */
+interface BatchSeen {
+  readonly groups: KeyGroup[];
+  readonly settled: Set<string>;
+}
+
 interface Resolved {
   readonly group: KeyGroup;
   readonly result: MergeResult;
@@ -79,91 +85,93 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
-      const groups = new Map<string, KeyGroup>();
-      // Every key group the batch holds, for the given-up audit (groups loses those whose state read failed), and the
-      // changes that got an outcome of their own (merged, or an echo).
-      let allGroups: KeyGroup[] = [];
-      const settled = new Set<string>();
+      const seen: BatchSeen = { groups: [], settled: new Set() };
       try {
-        const truncates: { messageId: string; message: TruncateMessage }[] = [];
-        for (const record of event.Records) {
-          const parsed = parseStepMessage(record.body);
-          if (parsed.ok && isTruncate(parsed.value)) {
-            if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
-            else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
-            continue;
-          }
-          const value = parsed.ok ? (parsed.value as ChangeEnvelope) : undefined;
-          const problem = !parsed.ok
-            ? parsed.errors.join('; ')
-            : value!.flow !== flow.id
-              ? `envelope of flow "${value!.flow}"`
-              : value!.key === ''
-                ? 'envelope has no key'
-                : keyProblem(value!.key);
-          if (problem !== undefined || !value) {
-            batch.fail([record.messageId], `invalid envelope: ${problem}`);
-            continue;
-          }
-          const env = value;
-          const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
-          group.envelopes.push(env);
-          group.messageIds.push(record.messageId);
-          groups.set(env.key, group);
-        }
-        allGroups = [...groups.values()];
-        for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
-        if (groups.size === 0) return;
-        if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
-
-        const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
-        if (!stored) return;
-        for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
-
-        const now = clock.now();
-        const echoes = dropEchoes(groups, stored);
-        for (const e of echoes) settled.add(e.env.id);
-        if (echoes.length > 0) {
-          const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
-            flow: flow.id,
-            key,
-            step: 'resolve',
-            at: now,
-            source: env.source,
-            eventId: env.id,
-            outcome: 'echo',
-            reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
-            version: state.version,
-            detail: { origin: env.origin },
-          }, env));
-          const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
-          if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
-          metrics.count('Echo', echoes.length);
-        }
-        const resolved = (
-          await Promise.all(
-            [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
-              batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
-            ),
-          )
-        ).filter((r): r is Resolved => r !== undefined);
-        for (const r of resolved) for (const env of r.group.envelopes) settled.add(env.id);
-
-        await record(batch, resolved, now);
-        await notify(batch, resolved, now);
-
-        const ok = resolved.filter((r) => !r.group.messageIds.some((id) => batch.isFailed(id)));
-        const count = (o: string) => ok.reduce((n, r) => n + r.result.decisions.filter((d) => d.outcome === o).length, 0);
-        metrics.count('Resolved', count('won'));
-        metrics.count('Superseded', count('superseded'));
-        metrics.count('Conflicts', count('conflict'));
-        logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
+        await resolveBatch(event, batch, seen);
       } finally {
         // Changes not merged nor echoed, each by its own message (a retried message of the key is not given up).
-        const unsettled = allGroups.flatMap((g) => g.envelopes.map((env, i) => ({ messageId: g.messageIds[i]!, key: g.key, source: env.source, eventId: env.id, env })));
-        await auditGivenUp({ flow, audit: deps.audit, logger }, 'resolve', batch, unsettled.filter((c) => !settled.has(c.eventId)), clock.now());
+        const unsettled = seen.groups.flatMap((g) => g.envelopes.map((env, i) => ({ messageId: g.messageIds[i]!, key: g.key, source: env.source, eventId: env.id, env })));
+        await auditGivenUp({ flow, audit: deps.audit, logger }, 'resolve', batch, unsettled.filter((c) => !seen.settled.has(c.eventId)), clock.now());
       }
     });
+
+  /** Resolves a batch; `seen` gathers its key groups and the changes that got an outcome, for the given-up audit. */
+  async function resolveBatch(event: SQSEvent, batch: SqsBatch, seen: BatchSeen): Promise<void> {
+    const groups = new Map<string, KeyGroup>();
+    const truncates: { messageId: string; message: TruncateMessage }[] = [];
+    for (const record of event.Records) {
+      const parsed = parseStepMessage(record.body);
+      if (parsed.ok && isTruncate(parsed.value)) {
+        if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
+        else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
+        continue;
+      }
+      const value = parsed.ok ? (parsed.value as ChangeEnvelope) : undefined;
+      const problem = !parsed.ok
+        ? parsed.errors.join('; ')
+        : value!.flow !== flow.id
+          ? `envelope of flow "${value!.flow}"`
+          : value!.key === ''
+            ? 'envelope has no key'
+            : keyProblem(value!.key);
+      if (problem !== undefined || !value) {
+        batch.fail([record.messageId], `invalid envelope: ${problem}`);
+        continue;
+      }
+      const env = value;
+      const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
+      group.envelopes.push(env);
+      group.messageIds.push(record.messageId);
+      groups.set(env.key, group);
+    }
+    seen.groups.push(...groups.values());
+    for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
+    if (groups.size === 0) return;
+    if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
+
+    const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
+    if (!stored) return;
+    for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
+
+    const now = clock.now();
+    const echoes = dropEchoes(groups, stored);
+    for (const e of echoes) seen.settled.add(e.env.id);
+    if (echoes.length > 0) {
+      const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
+        flow: flow.id,
+        key,
+        step: 'resolve',
+        at: now,
+        source: env.source,
+        eventId: env.id,
+        outcome: 'echo',
+        reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
+        version: state.version,
+        detail: { origin: env.origin },
+      }, env));
+      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
+      if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
+      metrics.count('Echo', echoes.length);
+    }
+    const resolved = (
+      await Promise.all(
+        [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
+          batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
+        ),
+      )
+    ).filter((r): r is Resolved => r !== undefined);
+    for (const r of resolved) for (const env of r.group.envelopes) seen.settled.add(env.id);
+
+    await record(batch, resolved, now);
+    await notify(batch, resolved, now);
+
+    const ok = resolved.filter((r) => !r.group.messageIds.some((id) => batch.isFailed(id)));
+    const count = (o: string) => ok.reduce((n, r) => n + r.result.decisions.filter((d) => d.outcome === o).length, 0);
+    metrics.count('Resolved', count('won'));
+    metrics.count('Superseded', count('superseded'));
+    metrics.count('Conflicts', count('conflict'));
+    logger.info('resolve batch done', { flow: flow.id, messages: event.Records.length, keys: groups.size, won: count('won'), superseded: count('superseded'), conflicts: count('conflict') });
+  }
 
   /**
    * One page of a truncated table's keys to delete envelopes on this step's queue, plus the truncate again with the
