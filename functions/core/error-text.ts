@@ -3,17 +3,19 @@
  * (`Number 12345678901234567890 is greater than ...`, `cannot be converted to a numeric value: abc`), so only the
  * error's name and, for the refusals we know, a fixed phrase naming the kind of problem are kept.
  */
-const KNOWN_REFUSALS: readonly [RegExp, string][] = [
+const KNOWN_REFUSALS: readonly [RegExp, string, 'content'?][] = [
   [/Size of hashkey has exceeded/i, 'partition key over 2048 bytes'],
   [/Size of rangekey has exceeded/i, 'sort key over 1024 bytes'],
-  [/Item size (has exceeded|to update has exceeded)/i, 'item over 400 KB'],
-  [/Nesting Levels have exceeded/i, 'nesting deeper than 32 levels'],
-  [/Number overflow/i, 'number beyond the range DynamoDB stores'],
-  [/Number underflow/i, 'number too close to zero for DynamoDB'],
-  [/Attempting to store a number with magnitude/i, 'number beyond the range DynamoDB stores'],
-  [/precision/i, 'number with more than 38 significant digits'],
-  [/empty (attribute|string|key)|attribute name .*empty|Empty attribute name/i, 'empty attribute name or key'],
-  [/Type mismatch for (Index )?Key/i, 'key attribute of the wrong type'],
+  [/Item size (has exceeded|to update has exceeded)/i, 'item over 400 KB', 'content'],
+  [/Nesting Levels have exceeded/i, 'nesting deeper than 32 levels', 'content'],
+  [/Number overflow/i, 'number beyond the range DynamoDB stores', 'content'],
+  [/Number underflow/i, 'number too close to zero for DynamoDB', 'content'],
+  [/Attempting to store a number with magnitude/i, 'number beyond the range DynamoDB stores', 'content'],
+  [/precision/i, 'number with more than 38 significant digits', 'content'],
+  [/empty (attribute|string|key)|attribute name .*empty|Empty attribute name/i, 'empty attribute name or key', 'content'],
+  // A value of the wrong type for an index key is the item's; for the table's key, the configuration's (keyAttribute).
+  [/Type mismatch for Index Key/i, 'key attribute of the wrong type', 'content'],
+  [/Type mismatch for Key/i, 'key attribute of the wrong type'],
   [/^Special numeric value/, 'NaN or Infinity'],
   [/^Number .* than Number\.(MAX|MIN)_SAFE_INTEGER/, 'number beyond 2^53'],
   [/^Unsupported (type|value) passed/, 'value of a type DynamoDB cannot store'],
@@ -41,19 +43,14 @@ export function safeErrorText(err: unknown): string {
 }
 
 /**
- * What DynamoDB says when an item's own content is at fault, whatever the table (its size, nesting, a number, an empty
- * name, a value of the wrong type for an index key). Not a table key of the wrong name or type, nor a missing key:
- * those follow from the configuration and hit every item alike.
- */
-const CONTENT_REFUSAL = /Item size (has exceeded|to update has exceeded)|Nesting Levels have exceeded|Number overflow|Number underflow|Attempting to store a number with magnitude|precision|empty (attribute|string)|attribute name .*empty|Empty attribute name|Type mismatch for Index Key/i;
-
-/**
  * Whether DynamoDB (or the marshaller before it) refused an item for what the item itself holds, so no retry and no
  * change of configuration can make it go in (a delivery parks such a record at once).
  */
 export function isRefusedContent(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
-  if (errorNameOf(err) === 'ValidationException') return err instanceof Error && CONTENT_REFUSAL.test(err.message);
+  // DynamoDB's refusals marked `content` in KNOWN_REFUSALS; not a missing key or a key schema mismatch, which follow
+  // from the configuration and hit every item alike.
+  if (errorNameOf(err) === 'ValidationException') return err instanceof Error && KNOWN_REFUSALS.some(([re, , kind]) => kind === 'content' && re.test(err.message));
   return isRefusedItem(err);
 }
 
