@@ -4,16 +4,8 @@ import { detectPii, REDACTED } from './mask';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
 export function keyUntouchedByTransform(flow: FlowConfig): boolean {
-  const t = flow.transform;
-  if (t.detectPii === 'mask') return false;
-  const touched = new Set([
-    ...Object.keys(t.rename ?? {}),
-    ...Object.values(t.rename ?? {}),
-    ...Object.keys(t.set ?? {}),
-    ...Object.keys(t.compute ?? {}),
-    ...Object.keys(t.mask ?? {}),
-  ]);
-  return flow.key.every((k) => keptByIncludeExclude(flow, k) && !touched.has(k) && ![...touched].some((p) => k.startsWith(`${p}.`) || p.startsWith(`${k}.`)));
+  const paths = rawKeyPaths(flow);
+  return paths !== undefined && paths.every((p, i) => p === flow.key[i]);
 }
 
 /** Whether the transform's include/exclude (its first steps) keep a raw field. */
