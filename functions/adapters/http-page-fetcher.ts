@@ -1,6 +1,7 @@
 export { authorizationHeader } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
-import { messageOf, SynclineError } from '../core/errors';
+import { jsonErrorText } from '../core/error-text';
+import { SynclineError } from '../core/errors';
 
 /** A non-retryable answer (4xx other than 429), or retries exhausted. */
 export class HttpPullError extends SynclineError {
@@ -87,7 +88,7 @@ export class HttpPageFetcher {
           try {
             body = text === '' ? null : JSON.parse(text);
           } catch (err) {
-            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${messageOf(err).slice(0, 80)})`, res.status);
+            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${jsonErrorText(err)})`, res.status);
           }
           return { url: res.url || url, status: res.status, headers: res.headers, body, attempts: attempt };
         }

@@ -65,3 +65,24 @@ export function isRefusedItem(err: unknown): boolean {
   const e = err as { $metadata?: unknown; message?: unknown };
   return e.$metadata === undefined && typeof e.message === 'string' && MARSHALL_REFUSAL.test(e.message);
 }
+
+/** Quoted characters of JSON's own grammar that a parse error names as expected (`',' or '}'`): not the input's. */
+const JSON_GRAMMAR = /^(?:[{}[\]:,"]|\\")$/;
+
+/**
+ * A JSON parse error without the input it quotes: V8 quotes the text around the error, lossless-json the character
+ * found there, either of which may be a record's raw value. The problem and its position are kept.
+ */
+export function jsonErrorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const at = / at position (\d+)/.exec(text)?.[1];
+  const problem = text
+    // V8: `Unexpected token 'Z', "…excerpt…" is not valid JSON` (no position); `… in JSON at position N (line L column C)`.
+    .replace(/^Unexpected token [\s\S]*$/, 'Unexpected token')
+    .replace(/( in JSON)? at position \d+[\s\S]*$/, '')
+    .replace(/ ?'('|(?:[^'\\]|\\.)*)'/g, (quoted, inner: string) => (JSON_GRAMMAR.test(inner) ? quoted : ''))
+    .replace(/ but got$/, ' but got another character')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return at === undefined ? problem : `${problem} at position ${at}`;
+}

@@ -1,4 +1,5 @@
-import { messageOf, SynclineError } from '../core/errors';
+import { jsonErrorText } from '../core/error-text';
+import { SynclineError } from '../core/errors';
 import { keyProblem } from '../core/envelope';
 import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
 /** An admin answer: HTTP status and JSON body. */
@@ -71,7 +72,7 @@ export function parseJsonBody(raw: string): unknown {
   try {
     return parseJsonExact(raw);
   } catch (err) {
-    throw new AdminHttpError(400, `the body is not valid JSON: ${messageOf(err)}`);
+    throw new AdminHttpError(400, `the body is not valid JSON: ${jsonErrorText(err)}`);
   }
 }
 

@@ -6,7 +6,7 @@ import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
-import { messageOf } from '../core/errors';
+import { jsonErrorText } from '../core/error-text';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -114,7 +114,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       body = JSON.parse(record.body);
     } catch (err) {
       // The raw body may hold unmasked data, so it is not kept; the reason and the message id say where to look.
-      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${messageOf(err)}`, messageId, {})];
+      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${jsonErrorText(err)}`, messageId, {})];
     }
 
     if (format === 'eventbridge') {

@@ -1,4 +1,4 @@
-import { messageOf } from '../core/errors';
+import { jsonErrorText } from '../core/error-text';
 import { array, issueLines, literal, number, object, oneOf, optional, record, safeParse, string, unknown, type Infer, type Shape } from '../core/shape';
 
 /* The messages syncline's own queues carry, and how a step parses them: errors list paths, never values. */
@@ -23,7 +23,7 @@ function parseBodyBy<S extends Shape<unknown>>(schemaOf: (json: unknown) => S, b
   try {
     json = JSON.parse(body);
   } catch (err) {
-    return { ok: false, errors: [`body is not valid JSON: ${messageOf(err)}`] };
+    return { ok: false, errors: [`body is not valid JSON: ${jsonErrorText(err)}`] };
   }
   const parsed = safeParse(schemaOf(json), json);
   if (parsed.success) return { ok: true, value: parsed.data as Infer<S> };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../config/schema';
 import { InexactNumber, parseJsonExact } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
-import { messageOf } from '../errors';
+import { jsonErrorText } from '../error-text';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 
@@ -87,7 +87,7 @@ function parseJson(text: string): { value: unknown } | { error: string } {
     // Numbers a double cannot hold stay exact until the record's fate is decided.
     return { value: parseJsonExact(text) };
   } catch (err) {
-    return { error: `body is not valid JSON: ${messageOf(err)}` };
+    return { error: `body is not valid JSON: ${jsonErrorText(err)}` };
   }
 }
 

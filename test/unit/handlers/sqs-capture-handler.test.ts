@@ -45,7 +45,7 @@ describe('sqs capture handler', () => {
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['ok', 'fine']);
     const items = (await quarantine.list('people')).map((i) => [i.position, i.reason]).sort();
     expect(items).toEqual([
-      ['m0', expect.stringMatching(/not valid JSON/)],
+      ['m0', "body is not valid JSON: Expected property name or '}' at position 1"],
       ['m1', 'body is a number, not a record or an array of records'],
       ['m2#001', 'body[1] is a string, not an object'],
     ]);
