@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parse, type CsvError } from 'csv-parse';
 import type { PulledItem, PulledPage, PullReader, PullReadOptions } from '../ports';
-import { messageOf } from '../core/errors';
+import { jsonErrorText } from '../core/error-text';
 import { importS3 } from './sdk-imports';
 
 export interface S3ObjectReaderOptions {
@@ -122,7 +122,7 @@ async function* readJsonl(body: Readable, skip: number): AsyncGenerator<{ n: num
       yield { n: line, line, record: JSON.parse(trimmed) };
     } catch (err) {
       // The message names the problem, never the line's content (it may hold PII).
-      yield { n: line, line, error: `line ${line} is not valid JSON: ${messageOf(err).replace(/".*"/s, '').replace(/, ".*$/s, '')}` };
+      yield { n: line, line, error: `line ${line} is not valid JSON: ${jsonErrorText(err)}` };
     }
   }
 }
@@ -141,7 +141,10 @@ async function* readCsv(body: Readable, skip: number): AsyncGenerator<{ n: numbe
       skip_empty_lines: true,
       skip_records_with_error: true,
       on_skip: (err: CsvError | undefined) => {
-        if (err) skipped.push({ line: Number(err.lines ?? 0), error: `CSV record is invalid: ${err.message}` });
+        if (!err) return undefined;
+        const line = Number(err.lines ?? 0);
+        // csv-parse reports each stray quote of a record: one record, one item.
+        if (skipped.at(-1)?.line !== line) skipped.push({ line, error: csvErrorText(err, line) });
         return undefined;
       },
     }),
@@ -170,3 +173,17 @@ async function* readCsv(body: Readable, skip: number): AsyncGenerator<{ n: numbe
   }
   yield* flushSkipped(Infinity);
 }
+
+/** What csv-parse found wrong, by its code and field: its message quotes the field's value, which may be PII. */
+function csvErrorText(err: CsvError, line: number): string {
+  const what = CSV_PROBLEMS[err.code] ?? err.code;
+  const field = typeof err.column === 'string' || typeof err.column === 'number' ? ` in field ${JSON.stringify(String(err.column))}` : '';
+  return `CSV record on line ${line} is invalid: ${what}${field}`;
+}
+
+const CSV_PROBLEMS: Record<string, string> = {
+  INVALID_OPENING_QUOTE: 'a quote inside an unquoted value',
+  CSV_INVALID_CLOSING_QUOTE: 'characters after a closing quote',
+  CSV_QUOTE_NOT_CLOSED: 'a quote that is never closed',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'not as many fields as the header row',
+};
