@@ -1,12 +1,11 @@
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { waitFor } from '../support/local-servers';
+import { findRawValues } from '../support/raw-values';
 import { postWebhook } from '../support/webhooks';
 
 const SECRET = 'whsec_' + Buffer.from('syncline-raw-pii-secret-0000001').toString('base64');
@@ -68,27 +67,7 @@ describe('raw values rest only in the capture-to-transform queue, its DLQ and cl
 
     // Assess
     expect(answer.status).toBe(202);
-    const found: string[] = [];
-    const look = (where: string, text: string) => {
-      if (text.includes(EMAIL) || text.includes(SSN)) found.push(where);
-    };
-    const tables = (await rt.clients.dynamodb.send(new ListTablesCommand({}))).TableNames ?? [];
-    expect(tables.length).toBeGreaterThan(3);
-    for (const table of tables) {
-      const items = (await rt.clients.doc.send(new ScanCommand({ TableName: table }))).Items ?? [];
-      look(`table ${table}`, JSON.stringify(items));
-    }
-    for (const [name, queue] of Object.entries(rt.resources.flows.people!.queues)) {
-      for (const [which, url] of [
-        [name, queue.url],
-        [`${name} DLQ`, queue.dlq.url],
-      ] as const) {
-        const got = await rt.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }));
-        if (name !== 'transform') look(`queue ${which}`, JSON.stringify(got.Messages ?? []));
-      }
-    }
-    logs.forEach((line, i) => look(`log line ${i}`, line));
-    expect(found).toEqual([]);
+    expect(await findRawValues(rt, [EMAIL, SSN], { logs })).toEqual([]);
     // The records did reach their fates: the masked one is in the replica.
     const replica = (await rt.clients.doc.send(new ScanCommand({ TableName: rt.resources.flows.people!.targetTables.replica! }))).Items ?? [];
     expect(replica.map((i) => i.id)).toEqual(['ok']);
@@ -109,24 +88,10 @@ describe('raw values rest only in the capture-to-transform queue, its DLQ and cl
 
     // Assess
     expect(answer.json).toEqual({ accepted: 2, duplicates: 0, quarantined: 1 });
-    const found: string[] = [];
-    const look = (where: string, text: string) => {
-      if (text.includes(MARK)) found.push(where);
-    };
-    for (const table of (await rt.clients.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []) {
-      look(`table ${table}`, JSON.stringify((await rt.clients.doc.send(new ScanCommand({ TableName: table }))).Items ?? []));
-    }
-    for (const [name, queue] of Object.entries(rt.resources.flows.rows!.queues)) {
-      if (name === 'transform') continue;
-      for (const url of [queue.url, queue.dlq.url]) {
-        look(`queue ${name}`, JSON.stringify((await rt.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }))).Messages ?? []));
-      }
-    }
-    logs.forEach((line, i) => look(`log line ${i}`, line));
     // Claim checks are deleted once consumed: none is left once the flow is idle.
     const claims = (await rt.clients.s3.send(new ListObjectsV2Command({ Bucket: LOCAL_PAYLOAD_BUCKET, Prefix: 'claims/' }))).Contents ?? [];
     expect(claims).toEqual([]);
-    expect(found).toEqual([]);
+    expect(await findRawValues(rt, [MARK], { logs })).toEqual([]);
     const replica = (await rt.clients.doc.send(new ScanCommand({ TableName: rt.resources.flows.rows!.targetTables.replica! }))).Items ?? [];
     expect(replica.map((i) => [i.id, i.nickname]).sort()).toEqual([
       ['1', '[REDACTED]'],
