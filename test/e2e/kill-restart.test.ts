@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventId } from '../../functions/core/envelope';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/clients';
+import { createLocalClients, type LocalEndpoints } from '../../lib/local/clients';
+import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import { waitFor } from '../support/local-servers';
 import { getJson, postWebhook } from '../support/webhooks';
 
@@ -95,99 +96,43 @@ function listenAddresses(port: number): string[] {
 }
 
 type Fate = 'delivered' | 'filtered' | 'quarantined';
+type Request = { readonly webhookId: string; readonly records: Record<string, unknown>[] };
 
-describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --persist loses no accepted record', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'syncline-kill-'));
-  const configFile = join(dir, 'flows.json');
-  const dataDir = join(dir, 'data');
-  writeFileSync(configFile, JSON.stringify(FLOWS));
-  const children: ChildProcess[] = [];
+/** `n` requests of 5 records each (3 valid, 1 filtered, 1 invalid); with `large`, every fourth also carries a record over 256 KB, which travels by claim check. */
+function requestsOf(name: string, n: number, large = false): Request[] {
+  return Array.from({ length: n }, (_, r) => ({
+    webhookId: `msg_${name}_${r}`,
+    records: Array.from({ length: large && r % 4 === 0 ? 6 : 5 }, (_, j) => {
+      const id = `${name}-${r}-${j}`;
+      if (j === 3) return { id, amount: j, test: true, ts: Date.now() };
+      if (j === 4) return { id, amount: 'lots', ts: Date.now() };
+      if (j === 5) return { id, amount: r, notes: 'n'.repeat(300 * 1024), ts: Date.now() };
+      return { id, amount: r * 10 + j, ts: Date.now() };
+    }),
+  }));
+}
 
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await waitFor(() => (processesUsing(dataDir).length === 0 ? true : undefined), 'the local servers to stop', 20_000).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-  });
+const VALID = (r: Request) => r.records.filter((x) => typeof x.amount === 'number' && !x.test).length;
 
-  it('accounts for every record answered 202 after a SIGKILL mid-burst and a restart on the same folder, leaves no JVM behind, and listens on 127.0.0.1 only', async () => {
-    // Prepare: the runtime as its own process, and 40 requests of 5 records each (3 valid, 1 filtered, 1 invalid).
-    const first = await startDev(configFile, dataDir);
-    children.push(first.child);
-    expect(first.output()).toContain('webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)');
-    expect(first.output()).not.toContain(SECRET.slice('whsec_'.length));
-    const requests = Array.from({ length: 40 }, (_, r) => ({
-      webhookId: `msg_burst_${r}`,
-      records: Array.from({ length: 5 }, (_, j) => {
-        const id = `r-${r}-${j}`;
-        if (j === 3) return { id, amount: j, test: true, ts: Date.now() };
-        if (j === 4) return { id, amount: 'lots', ts: Date.now() };
-        return { id, amount: r * 10 + j, ts: Date.now() };
-      }),
-    }));
-
-    // Act: send with four senders; SIGKILL the runtime once 12 requests were answered, while others are in flight.
-    const accepted: typeof requests = [];
-    let answered = 0;
-    let killed = false;
-    const queue = [...requests];
-    const sender = async () => {
-      for (let req = queue.shift(); req; req = queue.shift()) {
-        try {
-          const answer = await postWebhook(`${first.url}/webhooks/ledger/app`, req.records, { secret: SECRET, id: req.webhookId });
-          if (answer.status === 202) accepted.push(req);
-        } catch {
-          // connection reset by the kill: not accepted
-        }
-        if (++answered === 12 && !killed) {
-          killed = true;
-          first.child.kill('SIGKILL');
-        }
-      }
-    };
-    await Promise.all([sender(), sender(), sender(), sender()]);
-
-    // Assess: the JVM and every other process let go of the folder within a few seconds.
-    await waitFor(() => (processesUsing(dataDir).length === 0 ? true : undefined), 'no process left using the data folder', 10_000);
-    expect(accepted.length).toBeGreaterThanOrEqual(12);
-    expect(accepted.length).toBeLessThan(requests.length);
-
-    // Act: restart on the same folder.
-    const second = await startDev(configFile, dataDir);
-    children.push(second.child);
-    const endpoints = (await getJson(`${second.url}/local/endpoints`)).json as { dynamodb: string; sqs: string };
-
-    // Assess: the HTTP API, DynamoDB Local and fauxqs listen on the loopback address only.
-    for (const url of [second.url, endpoints.dynamodb, endpoints.sqs]) {
-      const addresses = listenAddresses(Number(new URL(url).port));
-      expect(addresses.length, url).toBeGreaterThan(0);
-      expect(addresses.every((a) => a === '127.0.0.1' || a === '::ffff:127.0.0.1'), `${url} listens on ${addresses.join(', ')}`).toBe(true);
-    }
-    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: endpoints.dynamodb }));
-    const sqs = new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: endpoints.sqs });
-    const flow = (await getJson(`${second.url}/flows/ledger`)).json as { resources: { tables: { targets: Record<string, string> }; queues: Record<string, { dlq: { url: string } }> } };
+/** Waits until every record of `accepted` is in exactly one place, then counts the places, DLQ messages and claim checks left. */
+async function accountFor(runtime: Started, accepted: readonly Request[]) {
+  const endpoints = (await getJson(`${runtime.url}/local/endpoints`)).json as LocalEndpoints;
+  const clients = createLocalClients(endpoints);
+  try {
+    const flow = (await getJson(`${runtime.url}/flows/ledger`)).json as { resources: { tables: { targets: Record<string, string> }; queues: Record<string, { dlq: { url: string } }> } };
     const replica = flow.resources.tables.targets.replica!;
-
-    // Assess: every record of every accepted request ends in exactly one place.
     const fateOf = async (webhookId: string, index: number, record: Record<string, unknown>, quarantined: Set<string>): Promise<Fate | undefined> => {
       const id = eventId('ledger', 'app', webhookId, index);
       if (quarantined.has(id)) return 'quarantined';
-      const lineage = (await getJson(`${second.url}/flows/ledger/records/${encodeURIComponent(String(record.id))}/lineage`)).json as { eventId: string; outcome: string }[];
+      const lineage = (await getJson(`${runtime.url}/flows/ledger/records/${encodeURIComponent(String(record.id))}/lineage`)).json as { eventId: string; outcome: string }[];
       if (lineage.some((e) => e.eventId === id && e.outcome === 'filtered')) return 'filtered';
-      const item = (await doc.send(new GetCommand({ TableName: replica, Key: { id: record.id }, ConsistentRead: true }))).Item;
+      const item = (await clients.doc.send(new GetCommand({ TableName: replica, Key: { id: record.id }, ConsistentRead: true, ProjectionExpression: 'amount' }))).Item;
       if (item && item.amount === record.amount) return 'delivered';
       return undefined;
     };
-    const dlqDepth = async () => {
-      let n = 0;
-      for (const q of Object.values(flow.resources.queues)) {
-        const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.dlq.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes;
-        n += Number(a?.ApproximateNumberOfMessages ?? 0);
-      }
-      return n;
-    };
     const fates = await waitFor(
       async () => {
-        const quarantined = new Set(((await getJson(`${second.url}/flows/ledger/quarantine`)).json as { id: string }[]).map((q) => q.id));
+        const quarantined = new Set(((await getJson(`${runtime.url}/flows/ledger/quarantine`)).json as { id: string }[]).map((q) => q.id));
         const out = new Map<string, Fate>();
         for (const req of accepted) {
           for (const [index, record] of req.records.entries()) {
@@ -202,19 +147,138 @@ describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --pers
       120_000,
       1_000,
     );
+    let dlq = 0;
+    for (const q of Object.values(flow.resources.queues)) {
+      const a = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.dlq.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes;
+      dlq += Number(a?.ApproximateNumberOfMessages ?? 0);
+    }
+    // Claim checks are deleted once consumed.
+    const claims = await waitFor(
+      async () => {
+        const left = (await clients.s3.send(new ListObjectsV2Command({ Bucket: LOCAL_PAYLOAD_BUCKET, Prefix: 'claims/' }))).KeyCount ?? 0;
+        return left === 0 ? 0 : undefined;
+      },
+      'no claim check left',
+      20_000,
+    ).catch(() => -1);
     const count = (f: Fate) => [...fates.values()].filter((x) => x === f).length;
-    expect(fates.size).toBe(accepted.length * 5);
-    expect({ delivered: count('delivered'), filtered: count('filtered'), quarantined: count('quarantined'), dlq: await dlqDepth() }).toEqual({
-      delivered: accepted.length * 3,
-      filtered: accepted.length,
-      quarantined: accepted.length,
-      dlq: 0,
-    });
-    sqs.destroy();
-    doc.destroy();
+    return { records: fates.size, delivered: count('delivered'), filtered: count('filtered'), quarantined: count('quarantined'), dlq, claims };
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** What `accepted` must come to: each record in its one place, no DLQ message and no claim check left. */
+const expectedFor = (accepted: readonly Request[]) => ({
+  records: accepted.reduce((n, r) => n + r.records.length, 0),
+  delivered: accepted.reduce((n, r) => n + VALID(r), 0),
+  filtered: accepted.length,
+  quarantined: accepted.length,
+  dlq: 0,
+  claims: 0,
+});
+
+describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --persist loses no accepted record', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-kill-'));
+  const configFile = join(dir, 'flows.json');
+  writeFileSync(configFile, JSON.stringify(FLOWS));
+  const children: ChildProcess[] = [];
+  const start = async (dataDir: string) => {
+    const started = await startDev(configFile, dataDir);
+    children.push(started.child);
+    return started;
+  };
+  const killed = async (runtime: Started, dataDir: string) => {
+    runtime.child.kill('SIGKILL');
+    await waitFor(() => (processesUsing(dataDir).length === 0 ? true : undefined), 'no process left using the data folder', 10_000);
+  };
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await waitFor(() => (processesUsing(dir).length === 0 ? true : undefined), 'the local servers to stop', 20_000).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('accounts for every record answered 202 after a SIGKILL mid-burst and a restart on the same folder, leaves no JVM behind, and listens on 127.0.0.1 only', async () => {
+    // Prepare: the runtime as its own process, and 40 requests.
+    const dataDir = join(dir, 'burst');
+    const first = await start(dataDir);
+    expect(first.output()).toContain('webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)');
+    expect(first.output()).not.toContain(SECRET.slice('whsec_'.length));
+    const requests = requestsOf('burst', 40);
+
+    // Act: send with four senders; SIGKILL the runtime once 12 requests were answered, while others are in flight.
+    const accepted: Request[] = [];
+    let answered = 0;
+    let killing: Promise<void> | undefined;
+    const queue = [...requests];
+    const sender = async () => {
+      for (let req = queue.shift(); req; req = queue.shift()) {
+        try {
+          const answer = await postWebhook(`${first.url}/webhooks/ledger/app`, req.records, { secret: SECRET, id: req.webhookId });
+          if (answer.status === 202) accepted.push(req);
+        } catch {
+          // connection reset by the kill: not accepted
+        }
+        if (++answered === 12 && !killing) killing = killed(first, dataDir);
+      }
+    };
+    await Promise.all([sender(), sender(), sender(), sender()]);
+
+    // Assess: the JVM and every other process let go of the folder within a few seconds.
+    await killing;
+    expect(accepted.length).toBeGreaterThanOrEqual(12);
+    expect(accepted.length).toBeLessThan(requests.length);
+
+    // Act: restart on the same folder.
+    const second = await start(dataDir);
+    const endpoints = (await getJson(`${second.url}/local/endpoints`)).json as LocalEndpoints;
+
+    // Assess: the HTTP API, DynamoDB Local and fauxqs listen on the loopback address only.
+    for (const url of [second.url, endpoints.dynamodb, endpoints.sqs]) {
+      const addresses = listenAddresses(Number(new URL(url).port));
+      expect(addresses.length, url).toBeGreaterThan(0);
+      expect(addresses.every((a) => a === '127.0.0.1' || a === '::ffff:127.0.0.1'), `${url} listens on ${addresses.join(', ')}`).toBe(true);
+    }
+    // Assess: every record of every accepted request ends in exactly one place.
+    expect(await accountFor(second, accepted)).toEqual(expectedFor(accepted));
 
     // Assess: a plain stop also ends the JVM.
     second.child.kill('SIGTERM');
     await waitFor(() => (processesUsing(dataDir).length === 0 ? true : undefined), 'no process left after SIGTERM', 20_000);
+  }, 300_000);
+
+  it('accounts for every accepted record, claim-checked ones too, after a SIGKILL while the steps drain the queues and another just after the restart', async () => {
+    // Prepare: every request answered 202 before the first kill; every fourth carries a record over 256 KB.
+    const dataDir = join(dir, 'drain');
+    const first = await start(dataDir);
+    const requests = requestsOf('drain', 24, true);
+    const accepted: Request[] = [];
+    for (const req of requests) if ((await postWebhook(`${first.url}/webhooks/ledger/app`, req.records, { secret: SECRET, id: req.webhookId })).status === 202) accepted.push(req);
+    expect(accepted).toHaveLength(requests.length);
+
+    // Act: SIGKILL once the first record reached the replica, while the steps still hold the others.
+    const endpoints = (await getJson(`${first.url}/local/endpoints`)).json as LocalEndpoints;
+    const clients = createLocalClients(endpoints);
+    const replica = ((await getJson(`${first.url}/flows/ledger`)).json as { resources: { tables: { targets: Record<string, string> } } }).resources.tables.targets.replica!;
+    const deliveredAtKill = await waitFor(
+      async () => {
+        const n = (await clients.doc.send(new ScanCommand({ TableName: replica, Select: 'COUNT' }))).Count ?? 0;
+        return n > 0 ? n : undefined;
+      },
+      'a first delivery',
+      60_000,
+      20,
+    );
+    await killed(first, dataDir);
+    clients.destroy();
+    // Act: restart, and SIGKILL again as soon as it is up (the journal was just replayed into the queues).
+    await killed(await start(dataDir), dataDir);
+    const third = await start(dataDir);
+
+    // Assess: the first kill came mid-way, and every record still ends in exactly one place, with no claim left.
+    expect(deliveredAtKill).toBeLessThan(expectedFor(accepted).delivered);
+    expect(await accountFor(third, accepted)).toEqual(expectedFor(accepted));
+    await killed(third, dataDir);
   }, 300_000);
 });
