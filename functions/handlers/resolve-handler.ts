@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
-import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { contentHash, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
@@ -69,6 +69,8 @@ interface Resolved {
   readonly state?: StoredState;
   /** Targets to notify. */
   readonly targets: readonly string[];
+  /** Targets not notified because the new version is their own system's change (`pairedSource`). */
+  readonly returned: readonly string[];
   /** The resolve entry of each change (those the state item keeps marked so). */
   readonly entries: readonly AuditEntry[];
 }
@@ -82,6 +84,17 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   // A DynamoDB target records an upsert on the item, not in `delivered`: only a change behind the current version
   // (its send may have been lost) notifies it again, not every superseded change.
   const markedOnItem = new Set(flow.targets.filter((t) => t.type === 'dynamodb').map((t) => t.id));
+  const paired = flow.targets.filter((t) => t.pairedSource !== undefined);
+
+  /**
+   * Targets whose own system sent exactly the record (or the delete) the view now shows, through their paired
+   * source: it holds that version already, and sending it back would come round again as a new change.
+   */
+  const ownChangeOf = (view: RecordView, envelopes: readonly ChangeEnvelope[]): string[] => {
+    if (paired.length === 0) return [];
+    const sameAsView = (env: ChangeEnvelope) => (view.deleted ? env.op === 'delete' : env.op === 'upsert' && contentHash(env.data) === view.hash);
+    return paired.filter((t) => envelopes.some((env) => env.source === t.pairedSource && sameAsView(env))).map((t) => t.id);
+  };
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -240,8 +253,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       const result = mergeChanges(flow, current?.doc, group.envelopes, { owned: true });
       if (!result.docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
-        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group))) : [];
-        return { group, result, state: current, targets, entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
+        const own = current ? ownChangeOf(current.view, group.envelopes) : [];
+        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group)) && !own.includes(t)) : [];
+        return { group, result, state: current, targets, returned: [], entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
       }
       // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
       const scoped = group.envelopes.findLast((e) => e.tbl !== undefined);
@@ -263,7 +277,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       };
       try {
         await stateStore.put(next, current?.version ?? 0);
-        return { group, result, state: next, targets: result.changed ? targetIds : [], entries: kept.entries };
+        const returned = result.changed ? ownChangeOf(result.view, group.envelopes) : [];
+        return { group, result, state: next, targets: result.changed ? targetIds.filter((t) => !returned.includes(t)) : [], returned, entries: kept.entries };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err;
         logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });
@@ -273,21 +288,27 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     throw new Error(`state of ${flow.id}/${group.key} kept changing: gave up after ${maxAttempts} attempts`);
   }
 
+  function pairedSourceOf(targetId: string): string | undefined {
+    return paired.find((t) => t.id === targetId)?.pairedSource;
+  }
+
   /** Audit entries for every decision (one write) and open conflicts. */
   async function record(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
     const entries: { entry: AuditEntry; owner: readonly string[] }[] = [];
     for (const r of resolved) {
       for (const entry of r.entries) {
         entries.push({ entry, owner: r.group.messageIds });
-        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:
-        // say so per target, so every won change ends in a delivery entry and the accounting closes.
-        if (entry.outcome === 'won' && r.targets.length === 0 && r.state) {
-          for (const target of targetIds) {
+        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere, and
+        // one its own system sent is not sent back there: say so per target, so every won change ends in a
+        // delivery entry and the accounting closes.
+        if (entry.outcome === 'won' && r.state) {
+          const skips: [string, string][] =
+            r.targets.length === 0 && r.returned.length === 0
+              ? targetIds.map((t) => [t, 'the change left the record as it was: nothing to deliver'])
+              : r.returned.map((t) => [t, `the record is the change source "${pairedSourceOf(t)}" sent: not sent back to its own system`]);
+          for (const [target, reason] of skips) {
             const { heldBy: _, detail: __, ...skipped } = entry;
-            entries.push({
-              entry: { ...skipped, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
-              owner: r.group.messageIds,
-            });
+            entries.push({ entry: { ...skipped, step: 'deliver', outcome: 'skipped', reason, target }, owner: r.group.messageIds });
           }
         }
       }

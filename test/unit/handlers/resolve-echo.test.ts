@@ -129,3 +129,110 @@ describe('echo detection in resolve', () => {
     expect(isEcho('b-to-a', env(1, { id: 'k' }, 1, { ...origin, hash: seed({ id: 'k', name: 'edited' }).hash }), s)).toBe(false);
   });
 });
+
+describe('a target paired with the source of its own system (pairedSource)', () => {
+  /** A CRM both sends webhooks (source crm) and takes updates (target crm-out); a replica takes everything. */
+  const twoWay = (strategy: 'lww' | 'field-lww') =>
+    flowSchema.parse({
+      id: 'crm-sync',
+      key: ['id'],
+      sources: [
+        { id: 'crm', type: 'webhook' },
+        { id: 'erp', type: 'webhook' },
+      ],
+      conflict: { strategy },
+      targets: [
+        { id: 'crm-out', type: 'http', url: 'https://crm.example.com/contacts/{key}', pairedSource: 'crm' },
+        { id: 'replica', type: 'dynamodb' },
+      ],
+    });
+  const queues = { 'crm-out': 'https://sqs.local/crm-out', replica: 'https://sqs.local/replica' };
+  const change = (n: number, source: string, data: Record<string, unknown> | undefined, ts: number): ChangeEnvelope => ({
+    v: 1,
+    id: `c${n}`,
+    flow: 'crm-sync',
+    source,
+    key: 'k',
+    op: data ? 'upsert' : 'delete',
+    ...(data ? { data } : {}),
+    ts,
+    seq: `s${n}`,
+    lineage: [],
+  });
+  let state: InMemoryStateStore;
+  let audit: InMemoryAuditLog;
+  let publisher: FakePublisher;
+  const run = (flowConfig: ReturnType<typeof twoWay>, changes: ChangeEnvelope[]) =>
+    createResolveHandler({ flow: flowConfig, stateStore: state, audit, conflicts: new InMemoryConflictStore(), publisher, deliverQueueUrls: queues, clock: new FakeClock() })(sqsEvent(changes));
+
+  beforeEach(() => {
+    state = new InMemoryStateStore();
+    audit = new InMemoryAuditLog();
+    publisher = new FakePublisher();
+  });
+
+  it("does not send the CRM its own change back (the CRM's copy, with its new updated_at, would come round again), and audits why", async () => {
+    // Prepare: the version syncline sent the CRM, then the CRM's webhook of it, stamped with its own updated_at.
+    const flowConfig = twoWay('lww');
+    await run(flowConfig, [change(1, 'erp', { id: 'k', name: 'Ada' }, 1000)]);
+    publisher.sent.clear();
+
+    // Act
+    const res = await run(flowConfig, [change(2, 'crm', { id: 'k', name: 'Ada', updated_at: '2026-12-07T10:00:01Z' }, 2000)]);
+
+    // Assess: state and the replica take the CRM's field; the CRM is not written again.
+    expect(res.batchItemFailures).toEqual([]);
+    expect((await state.get('crm-sync', 'k'))!.view.data).toEqual({ id: 'k', name: 'Ada', updated_at: '2026-12-07T10:00:01Z' });
+    expect(publisher.bodies(queues.replica)).toMatchObject([{ key: 'k', version: 2 }]);
+    expect(publisher.bodies(queues['crm-out'])).toEqual([]);
+    expect(audit.entries.filter((e) => e.eventId === 'c2').map((e) => [e.outcome, e.target, e.reason])).toEqual([
+      ['won', undefined, expect.any(String)],
+      ['skipped', 'crm-out', 'the record is the change source "crm" sent: not sent back to its own system'],
+    ]);
+  });
+
+  /** What the delivery steps would record: every target holds the current version. */
+  async function deliveredAll() {
+    const current = (await state.get('crm-sync', 'k'))!;
+    for (const t of Object.keys(queues)) await state.markDelivered('crm-sync', 'k', t, current.version, current.view.hash);
+  }
+
+  it('sends the CRM a version it does not hold: its change merged with a newer field from elsewhere, or a change from another source', async () => {
+    // Prepare: under field-lww the ERP's newer phone outlives the CRM's, while the CRM's name is taken.
+    const flowConfig = twoWay('field-lww');
+    await run(flowConfig, [change(1, 'erp', { id: 'k', phone: '2' }, 5000)]);
+    await deliveredAll();
+    publisher.sent.clear();
+
+    // Act
+    await run(flowConfig, [change(2, 'crm', { id: 'k', name: 'Ada L.', phone: '1' }, 3000)]);
+    await deliveredAll();
+    await run(flowConfig, [change(3, 'crm', { id: 'k', name: 'Ada Lovelace', phone: '2' }, 6000)]);
+    await deliveredAll();
+    await run(flowConfig, [change(4, 'erp', { id: 'k', phone: '3' }, 7000)]);
+
+    // Assess: the CRM gets the merge and the ERP's change, not its own record back.
+    expect((await state.get('crm-sync', 'k'))!.view.data).toEqual({ id: 'k', name: 'Ada Lovelace', phone: '3' });
+    expect(publisher.bodies(queues['crm-out'])).toMatchObject([{ version: 2 }, { version: 4 }]);
+    expect(publisher.bodies(queues.replica)).toMatchObject([{ version: 2 }, { version: 3 }, { version: 4 }]);
+  });
+
+  it("does not send a delete back to the system it came from, nor re-send the CRM's change when its message comes again", async () => {
+    // Prepare
+    const flowConfig = twoWay('lww');
+    const fromCrm = change(2, 'crm', { id: 'k', name: 'Grace' }, 2000);
+    await run(flowConfig, [change(1, 'erp', { id: 'k', name: 'Ada' }, 1000)]);
+    await deliveredAll();
+    await run(flowConfig, [fromCrm]);
+    publisher.sent.clear();
+
+    // Act: the same message again (SQS delivers at least once), then the CRM's delete.
+    await run(flowConfig, [fromCrm]);
+    await run(flowConfig, [change(3, 'crm', undefined, 3000)]);
+
+    // Assess: the replica, which has not recorded version 2, is notified again; the CRM never.
+    expect((await state.get('crm-sync', 'k'))!.view.deleted).toBe(true);
+    expect(publisher.bodies(queues['crm-out'])).toEqual([]);
+    expect(publisher.bodies(queues.replica)).toMatchObject([{ version: 2 }, { version: 3 }]);
+  });
+});
