@@ -204,6 +204,8 @@ interface JsonataErrorLike {
   code?: string;
   message?: string;
   value?: unknown;
+  /** The other operand of a binary operator (T2007, T2009). */
+  value2?: unknown;
   position?: number;
   token?: string;
 }
@@ -213,9 +215,11 @@ export function describeJsonataError(err: unknown, syntax = false): string {
   if (e.code === 'D1012') return `timed out after ${String(e.value)} ms`;
   if (e.code === 'D1011') return 'exceeded the maximum evaluation depth (non-terminating recursion?)';
   let message = e.message ?? String(err);
-  // Runtime messages can quote the offending data value; keep it out of audit and quarantine.
-  if (!syntax && e.value !== undefined && e.value !== null) {
-    for (const form of [JSON.stringify(e.value), String(e.value)]) {
+  // Runtime messages can quote the offending data values (both operands of a binary operator); keep them out of
+  // audit and quarantine.
+  for (const value of syntax ? [] : [e.value, e.value2]) {
+    if (value === undefined || value === null) continue;
+    for (const form of [JSON.stringify(value), String(value)]) {
       if (form && form.length > 0) message = message.split(form).join('<value>');
     }
   }

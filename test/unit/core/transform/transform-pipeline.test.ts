@@ -189,6 +189,23 @@ describe('compileTransform: compute failures', () => {
     expect(JSON.stringify(q)).not.toContain(ssn);
     expect(q.original.ssn).toBe('[REDACTED]');
   });
+
+  it.each([
+    // T2009 quotes both operands: the masked value is the second one, or a value derived from it
+    ['the second operand', { mask: { contact: 'hash' }, compute: { adult: '18 < contact' } }, 'contact', 'Zq7nick@example.com', 'Zq7nick@example.com'],
+    ['a value derived from it', { mask: { name: 'hash' }, compute: { adult: '18 < $uppercase(name)' } }, 'name', 'Zq7nick', 'ZQ7NICK'],
+    ['a value found by detectPii', { detectPii: 'mask', compute: { adult: '18 < contact' } }, 'contact', 'Zq7nick@example.com', 'Zq7nick@example.com'],
+    // JSON escapes the quote inside the value where JSONata quotes it
+    ['a value holding a quote', { mask: { name: 'redact' }, compute: { n: '-name' } }, 'name', 'O"Zq7nick', 'Zq7nick'],
+  ])('keeps %s out of the error text of a failed compute', async (_what, transform, field, value, leak) => {
+    // Act
+    const result = await compileTransform(flowWith(transform), ctx).apply({ id: 'c-1', [field]: value }, 'upsert');
+
+    // Assess
+    const q = expectStatus(result, 'quarantined');
+    expect(q.reason).toMatch(/^compute "\w+" failed/);
+    expect(JSON.stringify(q)).not.toContain(leak);
+  });
 });
 
 describe('compileTransform: filter', () => {
