@@ -40,7 +40,8 @@ export function timestampOf(source: WebhookSource, event: Record<string, unknown
     return `timestampField "${field}" is not an ISO-8601 time, epoch ms or epoch seconds`;
   }
   // A number the body held beyond what a double keeps exactly (parseJsonExact).
-  if (value instanceof InexactNumber) return `timestampField "${field}" is the number ${value.text.slice(0, 40)}, which ${value.why}: not an epoch time`;
+  // Its digits are not quoted: the field may be masked.
+  if (value instanceof InexactNumber) return `timestampField "${field}" holds a number which ${value.why}: not an epoch time`;
   return `timestampField "${field}" is ${kindOf(value)}, not an ISO-8601 time, epoch ms or epoch seconds`;
 }
 

@@ -145,9 +145,9 @@ describe('webhook capture handler', () => {
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 3 });
     const items = await s.quarantine.list('contacts');
     expect(items.map((i) => i.reason).sort()).toEqual([
+      'timestampField "updatedAt" holds a number which has more significant digits than a JSON number keeps: not an epoch time',
       'timestampField "updatedAt" is missing',
       'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds',
-      expect.stringMatching(/^timestampField "updatedAt" is the number 1e20, which .+: not an epoch time$/),
     ]);
     expect(JSON.stringify(items)).not.toContain('@example.com');
     expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined', 'quarantined']);
