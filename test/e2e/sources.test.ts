@@ -236,6 +236,20 @@ describe('every source type through the local runtime', () => {
     expect(quarantined[0].reason).toMatch(/line 2 is not valid JSON/);
   });
 
+  it('schedule s3: a record whose key is a number beyond 2^53 is quarantined by its path, and the pull goes on', async () => {
+    // Prepare: the pull's own state keeps the keys it saw, which DynamoDB could not store exactly.
+    await rt.clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'jsonl/batch-2.jsonl', Body: '{"id":4111111111111111111,"name":"card"}\n{"id":"f5","name":"five"}\n' }));
+
+    // Act
+    const pulled = await post('/flows/files/sources/jsonl/pull');
+
+    // Assess: batch-1 is read again (a full pull), its broken line quarantined again, under the same item.
+    expect(pulled.json).toMatchObject({ records: 5, changed: 1, quarantined: 2, complete: true });
+    await replicaWhere('files', 'f5', (i) => i?.name === 'five', 'f5 in the replica');
+    const quarantined = ((await getJson(`${rt.url}/flows/files/quarantine`)).json as { position: string; reason: string }[]).filter((q) => q.position.includes('batch-2'));
+    expect(quarantined.map((q) => q.reason)).toEqual(['record cannot be carried exactly: number at $.id is beyond 2^53, where JSON numbers lose digits; send it as a string']);
+  });
+
   it('debezium webhook: PostgreSQL create, update and delete events reach the replica', async () => {
     const url = `${rt.url}/webhooks/customers/pg`;
     expect(await postWebhook(url, [pgCreate, pgUpdate], { secret: SECRET })).toMatchObject({ status: 202, json: { accepted: 2, quarantined: 0 } });

@@ -1,5 +1,6 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { contentHash, eventId, getPath, keyOf } from '../envelope';
+import { carryProblems } from '../json-safety';
 import { rawKeyPaths } from '../transform/raw-record';
 
 export type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;
@@ -107,6 +108,9 @@ export function prepareRecord(
   }
   const keyData: Record<string, unknown> = {};
   for (const f of keyFields) setPath(keyData, f, getPath(record, f));
+  // The pull's own state keeps the key fields (to infer deletes): one DynamoDB cannot store is the record's fault.
+  const keyProblems = carryProblems(keyData, 1);
+  if (keyProblems.length > 0) return { ok: false, reason: `record cannot be carried exactly: ${keyProblems[0]}`, record, key };
   const hash = contentHash(record);
   return {
     ok: true,
