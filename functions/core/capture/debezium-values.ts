@@ -64,7 +64,7 @@ function decodeValue(f: ConnectField, v: unknown): unknown {
       return isObject(v) && typeof v.value === 'string' && Number.isInteger(v.scale) ? decimalFromBytes(v.value, v.scale as number) : undefined;
     case 'io.debezium.time.Date':
     case 'org.apache.kafka.connect.data.Date':
-      return isInt(v) ? new Date(v * DAY_MS).toISOString().slice(0, 10) : undefined;
+      return isInt(v) ? isoOf(v * DAY_MS)?.replace(/T.*$/, '') : undefined;
     case 'io.debezium.time.Time':
     case 'org.apache.kafka.connect.data.Time':
       return timeOfDay(v, 3);
@@ -129,10 +129,15 @@ function split(v: unknown, precision: number): { ms: number; below: string } | u
 function localDateTime(v: unknown, precision: number): string | undefined {
   const s = split(v, precision);
   if (!s) return undefined;
-  const d = new Date(s.ms);
-  if (Number.isNaN(d.getTime())) return undefined;
+  const iso = isoOf(s.ms);
   // A timestamp without a time zone: the wall-clock time, with no offset.
-  return `${d.toISOString().slice(0, 23)}${s.below}`;
+  return iso === undefined ? undefined : `${iso.slice(0, -1)}${s.below}`;
+}
+
+/** ISO-8601 of a time in ms (years past 9999 as `+010000-…`), or undefined beyond the ±10^8 days a Date holds. */
+function isoOf(ms: number): string | undefined {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
 function timeOfDay(v: unknown, precision: number): string | undefined {

@@ -77,6 +77,14 @@ describe('logical types with a schema', () => {
     expect(item).toMatchObject({ data: { updated: '1969-12-31T23:59:59.999999' } });
   });
 
+  it('decodes dates past year 9999, and leaves a date or timestamp beyond what a Date holds as it came', () => {
+    // PostgreSQL dates reach 5874897 AD; a Date holds 10^8 days either side of 1970.
+    const far = parseDebeziumEvent({ schema, payload: { op: 'c', after: { id: 5, born: 3_000_000, created: 4_102_444_800_000 }, source: { lsn: 1 } } }, 0);
+    expect(far).toMatchObject({ data: { born: '+010183-09-21', created: '2100-01-01T00:00:00.000' } });
+    const beyond = parseDebeziumEvent({ schema, payload: { op: 'c', after: { id: 6, born: 2_147_483_647, created: 9_000_000_000_000_000 }, source: { lsn: 1 } } }, 0);
+    expect(beyond).toMatchObject({ kind: 'change', data: { born: 2_147_483_647, created: 9_000_000_000_000_000 } });
+  });
+
   it('leaves values as they came without a schema, and values that do not fit their type', () => {
     const bare = parseDebeziumEvent({ op: 'c', after: { id: 3, price: 'B88=' }, source: { lsn: 1 } }, 0);
     expect(bare).toMatchObject({ data: { price: 'B88=' } });
