@@ -5,6 +5,7 @@ import { parseConfig } from '../../lib/config/load';
 import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { waitFor } from '../support/local-servers';
+import { recordClaimsInto } from '../support/raw-values';
 import { getJson, postWebhook } from '../support/webhooks';
 
 const SECRET = 'whsec_' + Buffer.from('syncline-claim-check-secret-001').toString('base64');
@@ -38,16 +39,7 @@ describe('a webhook record over 256 KB goes through the claim check', () => {
       webhookSecret: SECRET,
       visibilityTimeoutSeconds: 1,
       log: () => {},
-      // Records the claims written, since their consumer deletes them at once.
-      instrumentClients: (clients) =>
-        clients.s3.middlewareStack.add(
-          (next, context) => async (args) => {
-            const input = args.input as { Bucket?: string; Key?: string };
-            if (context.commandName === 'PutObjectCommand' && input.Bucket === LOCAL_PAYLOAD_BUCKET) claimsPut.push(input.Key!);
-            return next(args);
-          },
-          { step: 'initialize', name: 'recordClaims' },
-        ),
+      instrumentClients: recordClaimsInto(claimsPut),
     });
   });
   afterAll(async () => {

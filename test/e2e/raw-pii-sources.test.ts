@@ -9,7 +9,7 @@ import { parseConfig } from '../../lib/config/load';
 import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { waitFor } from '../support/local-servers';
-import { findRawValues } from '../support/raw-values';
+import { findRawValues, recordClaimsInto } from '../support/raw-values';
 import { getJson } from '../support/webhooks';
 
 const TABLE = 'e2e-pii-source';
@@ -58,16 +58,7 @@ describe('raw values of dynamodb-stream, sqs and schedule (S3) sources rest only
       visibilityTimeoutSeconds: 1,
       log: (l) => logs.push(l),
       verbose: true,
-      // Records the claims written, since their consumer deletes them at once: "none left" then means something.
-      instrumentClients: (clients) =>
-        clients.s3.middlewareStack.add(
-          (next, context) => async (args) => {
-            const input = args.input as { Bucket?: string; Key?: string };
-            if (context.commandName === 'PutObjectCommand' && input.Bucket === LOCAL_PAYLOAD_BUCKET) claimsPut.push(input.Key!);
-            return next(args);
-          },
-          { step: 'initialize', name: 'recordClaims' },
-        ),
+      instrumentClients: recordClaimsInto(claimsPut),
     });
   });
   afterAll(async () => {

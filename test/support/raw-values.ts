@@ -3,6 +3,8 @@ import { inflateRawSync } from 'node:zlib';
 import { ListTablesCommand, paginateScan, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { LocalClients } from '../../lib/local/clients';
+import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import type { Runtime } from '../../lib/local/runtime';
 
 /** Binary attributes and objects read as text: state and audit keep records as deflated JSON, where a raw value would hide. */
@@ -56,4 +58,20 @@ export async function findRawValues(rt: Runtime, values: readonly string[], sear
   }
   search.logs.forEach((line, i) => look(`log line ${i}`, line));
   return found;
+}
+
+/**
+ * An `instrumentClients` option of startRuntime that adds the key of each claim-check object written to `keys`:
+ * their consumer deletes them at once, so "none left" means something only once some were written.
+ */
+export function recordClaimsInto(keys: string[]): (clients: LocalClients) => void {
+  return (clients) =>
+    clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Bucket?: string; Key?: string };
+        if (context.commandName === 'PutObjectCommand' && input.Bucket === LOCAL_PAYLOAD_BUCKET) keys.push(input.Key!);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordClaims' },
+    );
 }
