@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
-import { contentHash, ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
@@ -24,6 +24,7 @@ import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp } from './given-up';
+import { isEcho, onlyChangeOf } from './echoes';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -87,13 +88,13 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   const paired = flow.targets.filter((t) => t.pairedSource !== undefined);
 
   /**
-   * Targets whose own system sent exactly the record (or the delete) the view now shows, through their paired
-   * source: it holds that version already, and sending it back would come round again as a new change.
+   * Targets whose own system made every difference between the views `before` and `after`, through their paired
+   * source: it holds that version already, and sending it back would come round again as a new change (a SaaS
+   * system stamps each write it takes). Without `before`, the record must be exactly what the system sent.
    */
-  const ownChangeOf = (view: RecordView, envelopes: readonly ChangeEnvelope[]): string[] => {
+  const ownChangeOf = (before: RecordView | undefined, after: RecordView, envelopes: readonly ChangeEnvelope[]): string[] => {
     if (paired.length === 0) return [];
-    const sameAsView = (env: ChangeEnvelope) => (view.deleted ? env.op === 'delete' : env.op === 'upsert' && contentHash(env.data) === view.hash);
-    return paired.filter((t) => envelopes.some((env) => env.source === t.pairedSource && sameAsView(env))).map((t) => t.id);
+    return paired.filter((t) => envelopes.some((env) => env.source === t.pairedSource && onlyChangeOf(before, after, env))).map((t) => t.id);
   };
 
   return (event) =>
@@ -253,7 +254,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       const result = mergeChanges(flow, current?.doc, group.envelopes, { owned: true });
       if (!result.docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
-        const own = current ? ownChangeOf(current.view, group.envelopes) : [];
+        const own = current ? ownChangeOf(undefined, current.view, group.envelopes) : [];
         const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group)) && !own.includes(t)) : [];
         return { group, result, state: current, targets, returned: [], entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
       }
@@ -277,7 +278,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       };
       try {
         await stateStore.put(next, current?.version ?? 0);
-        const returned = result.changed ? ownChangeOf(result.view, group.envelopes) : [];
+        const returned = result.changed ? ownChangeOf(current?.view, result.view, group.envelopes) : [];
         return { group, result, state: next, targets: result.changed ? targetIds.filter((t) => !returned.includes(t)) : [], returned, entries: kept.entries };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err;
@@ -372,20 +373,4 @@ function madeCurrent(state: StoredState, group: KeyGroup): boolean {
   if (!state.recent) return true;
   const ids = new Set(group.envelopes.map((e) => e.id));
   return state.recent.some((d) => d.version === state.version && ids.has(d.eventId));
-}
-
-/**
- * Whether a change is an echo of syncline's own delivery: it carries an origin marker (set by the capture only when
- * the item still holds exactly what syncline wrote), and the content came from this flow's state, so merging it
- * could add nothing: either this flow wrote it (at a version it has reached), or the content is this flow's current
- * one or the one it last delivered to one of its targets (two flows syncing A to B and B to A). Anything else,
- * including an item edited after syncline wrote it, is merged normally, with the marker's clock as `ts`.
- */
-export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState | undefined): boolean {
-  const origin = env.origin;
-  if (!origin || !state || env.op !== 'upsert') return false;
-  if (origin.flow === flowId) return origin.version <= state.version;
-  // A DynamoDB target keeps the delivered hash on its item, not in `delivered`: content equal to this flow's own is
-  // an echo too.
-  return origin.hash === state.view.hash || Object.values(state.delivered).some((d) => d.hash === origin.hash);
 }

@@ -63,8 +63,10 @@ describe('two-way sync with a SaaS system through a webhook source and an http t
             { id: 'crm', type: 'webhook', timestampField: 'updated_at' },
             { id: 'app', type: 'webhook', timestampField: 'updated_at' },
           ],
+          // Per field: the CRM keeps only the name, and its webhooks carry no score.
+          conflict: { strategy: 'field-lww' },
           targets: [
-            { id: 'crm-out', type: 'http', url: `${base}/contacts/{key}`, pairedSource: 'crm' },
+            { id: 'crm-out', type: 'http', url: `${base}/contacts/{key}`, body: '{"id": id, "name": name}', pairedSource: 'crm' },
             { id: 'replica', type: 'dynamodb', keyAttribute: 'id' },
           ],
         },
@@ -95,14 +97,15 @@ describe('two-way sync with a SaaS system through a webhook source and an http t
 
   it('writes a change from elsewhere to the CRM once: the CRM webhook of that write comes back and is not sent to the CRM again', async () => {
     // Act: the app changes a contact; syncline writes it to the CRM, which sends its webhook of the write.
-    const sent = await postWebhook(`${rt.url}/webhooks/contacts/app`, { id: 'c-1', name: 'Ada', updated_at: new Date(Date.now() - 1_000).toISOString() }, { secret: SECRET });
+    const sent = await postWebhook(`${rt.url}/webhooks/contacts/app`, { id: 'c-1', name: 'Ada', score: 7, updated_at: new Date(Date.now() - 1_000).toISOString() }, { secret: SECRET });
     await waitFor(() => (crm.puts.get('c-1') ? true : undefined), 'the write to the CRM', 20_000);
     await settled();
 
     // Assess: one write to the CRM, and the replica holds the CRM's version (its updated_at) too.
     expect(sent.status).toBe(202);
     expect(crm.puts.get('c-1')).toBe(1);
-    expect(await replica('c-1')).toMatchObject({ id: 'c-1', name: 'Ada', updated_at: crm.contacts.get('c-1')!.updated_at });
+    expect(crm.contacts.get('c-1')).toEqual({ id: 'c-1', name: 'Ada', updated_at: expect.any(String) });
+    expect(await replica('c-1')).toMatchObject({ id: 'c-1', name: 'Ada', score: 7, updated_at: crm.contacts.get('c-1')!.updated_at });
     const lineage = (await getJson(`${rt.url}/flows/contacts/records/c-1/lineage`)).json as { source?: string; outcome: string; target?: string; reason?: string }[];
     expect(lineage.filter((e) => e.source === 'crm' && e.target === 'crm-out').map((e) => [e.outcome, e.reason])).toEqual([
       ['skipped', 'the record is the change source "crm" sent: not sent back to its own system'],

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { contentHash, type ChangeEnvelope, type OriginMarker } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
-import { createResolveHandler, isEcho } from '../../../functions/handlers/resolve-handler';
+import { isEcho } from '../../../functions/handlers/echoes';
+import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
@@ -189,6 +190,21 @@ describe('a target paired with the source of its own system (pairedSource)', () 
       ['won', undefined, expect.any(String)],
       ['skipped', 'crm-out', 'the record is the change source "crm" sent: not sent back to its own system'],
     ]);
+  });
+
+  it('under field-lww, does not send the CRM its webhook of a write when it holds only some of the fields', async () => {
+    // Prepare: the ERP's record has a score the CRM does not keep; the CRM's webhook of syncline's write lacks it.
+    const flowConfig = twoWay('field-lww');
+    await run(flowConfig, [change(1, 'erp', { id: 'k', name: 'Ada', score: 7 }, 1000)]);
+    publisher.sent.clear();
+
+    // Act
+    await run(flowConfig, [change(2, 'crm', { id: 'k', name: 'Ada', updated_at: '2026-12-07T10:00:01Z' }, 2000)]);
+
+    // Assess
+    expect((await state.get('crm-sync', 'k'))!.view.data).toEqual({ id: 'k', name: 'Ada', score: 7, updated_at: '2026-12-07T10:00:01Z' });
+    expect(publisher.bodies(queues['crm-out'])).toEqual([]);
+    expect(publisher.bodies(queues.replica)).toMatchObject([{ version: 2 }]);
   });
 
   /** What the delivery steps would record: every target holds the current version. */
