@@ -67,17 +67,10 @@ export const conflictSchema = z
 /** Fields of the transformed record (or declared `pii` names) a target is meant to receive unmasked. */
 const allowPii = z.array(z.string().min(1)).optional();
 
-/**
- * In two-way sync, the flow's source that captures this target system's own changes: a version whose record is
- * exactly that source's change is not sent back to the system it came from.
- */
-const pairedSource = idSchema.optional();
-
 const dynamodbTarget = z.strictObject({
   id: idSchema,
   type: z.literal('dynamodb'),
   allowPii,
-  pairedSource,
   /** An existing table (name or ARN). Omit to have the stack create one. */
   tableName: z.string().min(3).optional(),
   /** Partition key attribute of the target table. */
@@ -88,7 +81,6 @@ const s3Target = z.strictObject({
   id: idSchema,
   type: z.literal('s3'),
   allowPii,
-  pairedSource,
   bucket: bucketName.optional(),
   prefix: z.string().default(''),
   format: z.literal('jsonl').default('jsonl'),
@@ -98,7 +90,6 @@ const eventbridgeTarget = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
   allowPii,
-  pairedSource,
   busName: z.string().min(1).default('default'),
   detailType: z.string().min(1).default('syncline.RecordChanged'),
   source: z.string().min(1).default('syncline'),
@@ -111,7 +102,6 @@ const httpTarget = z
     id: idSchema,
     type: z.literal('http'),
     allowPii,
-  pairedSource,
     /** Holds `{key}`, and `{remoteId}` with `create`. */
     url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
     method: z
@@ -150,7 +140,6 @@ const sqsTarget = z.strictObject({
   id: idSchema,
   type: z.literal('sqs'),
   allowPii,
-  pairedSource,
   /** The queue, in any account and region (the other account's queue policy must allow the delivery role). */
   queueArn: z.string().regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'must be a standard SQS queue ARN, arn:aws:sqs:<region>:<account>:<name>'),
   /** The customer managed KMS key the queue is encrypted with: the delivery function may use it to send. */
@@ -223,9 +212,6 @@ export const flowSchema = z
       });
     }
     const sourceIds = new Set(flow.sources.map((s) => s.id));
-    flow.targets.forEach((t, i) => {
-      if (t.pairedSource !== undefined && !sourceIds.has(t.pairedSource)) ctx.addIssue({ code: 'custom', message: `unknown source "${t.pairedSource}"`, path: ['targets', i, 'pairedSource'] });
-    });
     const rankings: [(string | number)[], readonly string[]][] = Object.entries(flow.conflict.priority ?? {}).map(([field, r]) => [['conflict', 'priority', field], r]);
     if (flow.conflict.sourceOrder) rankings.push([['conflict', 'sourceOrder'], flow.conflict.sourceOrder]);
     for (const [path, ranking] of rankings) {

@@ -1,6 +1,5 @@
-/** Telling syncline's own writes, and a paired system's own changes, from changes to send on. */
-import { canonicalJson, contentHash, type ChangeEnvelope } from '../core/envelope';
-import type { RecordView } from '../core/merge';
+/** Telling syncline's own writes, come back through a source, from changes to merge. */
+import type { ChangeEnvelope } from '../core/envelope';
 import type { StoredState } from '../ports';
 
 /**
@@ -18,25 +17,3 @@ export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState |
   // an echo too.
   return origin.hash === state.view.hash || Object.values(state.delivered).some((d) => d.hash === origin.hash);
 }
-
-/**
- * Whether the system that sent `env` holds `after` as far as it goes: its delete; or every field it sent shows its
- * value, and every other field is as it was in `before` (which that system was sent already).
- */
-export function onlyChangeOf(before: RecordView | undefined, after: RecordView, env: ChangeEnvelope): boolean {
-  if (after.deleted) return env.op === 'delete';
-  if (env.op !== 'upsert' || !env.data) return false;
-  if (contentHash(env.data) === after.hash) return true;
-  if (!before?.data || before.deleted) return false;
-  const sent = env.data;
-  const now = after.data ?? {};
-  const was = before.data;
-  for (const field of Object.keys(sent)) if (!same(own(now, field), own(sent, field))) return false;
-  for (const field of new Set([...Object.keys(now), ...Object.keys(was)])) {
-    if (!Object.hasOwn(sent, field) && !same(own(now, field), own(was, field))) return false;
-  }
-  return true;
-}
-
-const own = (record: Record<string, unknown>, field: string): unknown => (Object.hasOwn(record, field) ? record[field] : undefined);
-const same = (a: unknown, b: unknown): boolean => a === b || (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b));

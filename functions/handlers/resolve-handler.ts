@@ -24,7 +24,7 @@ import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp } from './given-up';
-import { isEcho, onlyChangeOf } from './echoes';
+import { isEcho } from './echoes';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -70,8 +70,6 @@ interface Resolved {
   readonly state?: StoredState;
   /** Targets to notify. */
   readonly targets: readonly string[];
-  /** Targets not notified because the new version is their own system's change (`pairedSource`). */
-  readonly returned: readonly string[];
   /** The resolve entry of each change (those the state item keeps marked so). */
   readonly entries: readonly AuditEntry[];
 }
@@ -85,17 +83,6 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   // A DynamoDB target records an upsert on the item, not in `delivered`: only a change behind the current version
   // (its send may have been lost) notifies it again, not every superseded change.
   const markedOnItem = new Set(flow.targets.filter((t) => t.type === 'dynamodb').map((t) => t.id));
-  const paired = flow.targets.filter((t) => t.pairedSource !== undefined);
-
-  /**
-   * Targets whose own system made every difference between the views `before` and `after`, through their paired
-   * source: it holds that version already, and sending it back would come round again as a new change (a SaaS
-   * system stamps each write it takes). Without `before`, the record must be exactly what the system sent.
-   */
-  const ownChangeOf = (before: RecordView | undefined, after: RecordView, envelopes: readonly ChangeEnvelope[]): string[] => {
-    if (paired.length === 0) return [];
-    return paired.filter((t) => envelopes.some((env) => env.source === t.pairedSource && onlyChangeOf(before, after, env))).map((t) => t.id);
-  };
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -254,9 +241,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       const result = mergeChanges(flow, current?.doc, group.envelopes, { owned: true });
       if (!result.docChanged && !result.changed) {
         // Already merged (a redelivery): re-notify targets that have not recorded this version yet.
-        const own = current ? ownChangeOf(undefined, current.view, group.envelopes) : [];
-        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group)) && !own.includes(t)) : [];
-        return { group, result, state: current, targets, returned: [], entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
+        const targets = current ? targetIds.filter((t) => (current!.delivered[t]?.version ?? 0) < current!.version && (!markedOnItem.has(t) || madeCurrent(current!, group))) : [];
+        return { group, result, state: current, targets, entries: decisionEntries(flow, group.key, group.envelopes, result, current?.version, now) };
       }
       // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
       const scoped = group.envelopes.findLast((e) => e.tbl !== undefined);
@@ -278,8 +264,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       };
       try {
         await stateStore.put(next, current?.version ?? 0);
-        const returned = result.changed ? ownChangeOf(current?.view, result.view, group.envelopes) : [];
-        return { group, result, state: next, targets: result.changed ? targetIds.filter((t) => !returned.includes(t)) : [], returned, entries: kept.entries };
+        return { group, result, state: next, targets: result.changed ? targetIds : [], entries: kept.entries };
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err;
         logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });
@@ -289,27 +274,21 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     throw new Error(`state of ${flow.id}/${group.key} kept changing: gave up after ${maxAttempts} attempts`);
   }
 
-  function pairedSourceOf(targetId: string): string | undefined {
-    return paired.find((t) => t.id === targetId)?.pairedSource;
-  }
-
   /** Audit entries for every decision (one write) and open conflicts. */
   async function record(batch: SqsBatch, resolved: readonly Resolved[], now: number): Promise<void> {
     const entries: { entry: AuditEntry; owner: readonly string[] }[] = [];
     for (const r of resolved) {
       for (const entry of r.entries) {
         entries.push({ entry, owner: r.group.messageIds });
-        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere, and
-        // one its own system sent is not sent back there: say so per target, so every won change ends in a
-        // delivery entry and the accounting closes.
-        if (entry.outcome === 'won' && r.state) {
-          const skips: [string, string][] =
-            r.targets.length === 0 && r.returned.length === 0
-              ? targetIds.map((t) => [t, 'the change left the record as it was: nothing to deliver'])
-              : r.returned.map((t) => [t, `the record is the change source "${pairedSourceOf(t)}" sent: not sent back to its own system`]);
-          for (const [target, reason] of skips) {
+        // A change that won but left the record as it was (a delete of a deleted key) is delivered nowhere:
+        // say so per target, so every won change ends in a delivery entry and the accounting closes.
+        if (entry.outcome === 'won' && r.targets.length === 0 && r.state) {
+          for (const target of targetIds) {
             const { heldBy: _, detail: __, ...skipped } = entry;
-            entries.push({ entry: { ...skipped, step: 'deliver', outcome: 'skipped', reason, target }, owner: r.group.messageIds });
+            entries.push({
+              entry: { ...skipped, step: 'deliver', outcome: 'skipped', reason: 'the change left the record as it was: nothing to deliver', target },
+              owner: r.group.messageIds,
+            });
           }
         }
       }

@@ -12,8 +12,8 @@ const SECRET = 'whsec_' + Buffer.from('syncline-two-way-http-secret-01').toStrin
 /**
  * A CRM that is a source and a target at once, as SaaS systems are: every write it takes is stamped with its own
  * `updated_at`, and it sends a webhook of the record as it now holds it, the write syncline made included
- * (Salesforce outbound messages and HubSpot webhooks fire on API updates too). Without `pairedSource`, each
- * such webhook is a newer version, which syncline would send back, and so on for ever.
+ * (Salesforce outbound messages and HubSpot webhooks fire on API updates too). Kept as a field of the record, the
+ * stamp would make each such webhook a new version, sent back and stamped again for ever.
  */
 class FakeCrm {
   readonly contacts = new Map<string, Record<string, unknown>>();
@@ -63,10 +63,12 @@ describe('two-way sync with a SaaS system through a webhook source and an http t
             { id: 'crm', type: 'webhook', timestampField: 'updated_at' },
             { id: 'app', type: 'webhook', timestampField: 'updated_at' },
           ],
+          // The stamp orders the changes (read at capture) but is not part of the record.
+          transform: { exclude: ['updated_at'] },
           // Per field: the CRM keeps only the name, and its webhooks carry no score.
           conflict: { strategy: 'field-lww' },
           targets: [
-            { id: 'crm-out', type: 'http', url: `${base}/contacts/{key}`, body: '{"id": id, "name": name}', pairedSource: 'crm' },
+            { id: 'crm-out', type: 'http', url: `${base}/contacts/{key}`, body: '{"id": id, "name": name}' },
             { id: 'replica', type: 'dynamodb', keyAttribute: 'id' },
           ],
         },
@@ -95,24 +97,26 @@ describe('two-way sync with a SaaS system through a webhook source and an http t
     );
   const replica = async (id: string) => (await rt.clients.doc.send(new GetCommand({ TableName: rt.resources.flows.contacts!.targetTables.replica!, Key: { id }, ConsistentRead: true }))).Item;
 
-  it('writes a change from elsewhere to the CRM once: the CRM webhook of that write comes back and is not sent to the CRM again', async () => {
+  it('writes a change from elsewhere to the CRM once: the CRM webhook of that write comes back, changes nothing and goes nowhere', async () => {
     // Act: the app changes a contact; syncline writes it to the CRM, which sends its webhook of the write.
     const sent = await postWebhook(`${rt.url}/webhooks/contacts/app`, { id: 'c-1', name: 'Ada', score: 7, updated_at: new Date(Date.now() - 1_000).toISOString() }, { secret: SECRET });
     await waitFor(() => (crm.puts.get('c-1') ? true : undefined), 'the write to the CRM', 20_000);
     await settled();
 
-    // Assess: one write to the CRM, and the replica holds the CRM's version (its updated_at) too.
+    // Assess: one write to the CRM; its webhook was captured and left the record as it was.
     expect(sent.status).toBe(202);
     expect(crm.puts.get('c-1')).toBe(1);
     expect(crm.contacts.get('c-1')).toEqual({ id: 'c-1', name: 'Ada', updated_at: expect.any(String) });
-    expect(await replica('c-1')).toMatchObject({ id: 'c-1', name: 'Ada', score: 7, updated_at: crm.contacts.get('c-1')!.updated_at });
-    const lineage = (await getJson(`${rt.url}/flows/contacts/records/c-1/lineage`)).json as { source?: string; outcome: string; target?: string; reason?: string }[];
-    expect(lineage.filter((e) => e.source === 'crm' && e.target === 'crm-out').map((e) => [e.outcome, e.reason])).toEqual([
-      ['skipped', 'the record is the change source "crm" sent: not sent back to its own system'],
+    expect(await replica('c-1')).toEqual({ id: 'c-1', name: 'Ada', score: 7, _syncline: expect.anything() });
+    const lineage = (await getJson(`${rt.url}/flows/contacts/records/c-1/lineage`)).json as { source?: string; step: string; outcome: string; target?: string; reason?: string }[];
+    expect(lineage.filter((e) => e.source === 'crm' && e.step === 'capture').map((e) => e.outcome)).toEqual(['captured']);
+    expect(lineage.filter((e) => e.source === 'crm' && e.step === 'deliver').map((e) => [e.target, e.outcome, e.reason])).toEqual([
+      ['crm-out', 'skipped', 'the change left the record as it was: nothing to deliver'],
+      ['replica', 'skipped', 'the change left the record as it was: nothing to deliver'],
     ]);
   });
 
-  it('takes an edit made in the CRM to the replica and does not write it back to the CRM', async () => {
+  it('takes an edit made in the CRM to the replica, and writes it back to the CRM once, unchanged, with no round trip after', async () => {
     // Act
     const answer = await crm.edit({ id: 'c-2', name: 'Grace' });
     await waitFor(async () => ((await replica('c-2')) ? true : undefined), 'the replica', 20_000);
@@ -121,6 +125,7 @@ describe('two-way sync with a SaaS system through a webhook source and an http t
     // Assess
     expect(answer.status).toBe(202);
     expect(await replica('c-2')).toMatchObject({ id: 'c-2', name: 'Grace' });
-    expect(crm.puts.get('c-2')).toBeUndefined();
+    expect(crm.puts.get('c-2')).toBe(1);
+    expect(crm.contacts.get('c-2')).toMatchObject({ id: 'c-2', name: 'Grace' });
   });
 });

@@ -52,7 +52,6 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a deleteWhen $headers under a field', { sources: [{ id: 'crm', type: 'webhook', deleteWhen: { detail: { $headers: { 'x-topic': ['delete'] } } } }] }, '$.flows[0].sources[0].deleteWhen.detail.$headers: "$headers" is read only at the top of deleteWhen'],
     ['a deleteWhen $or that is not an array', { sources: [{ id: 'crm', type: 'webhook', deleteWhen: { $or: { event: ['deleted'] } } }] }, '$.flows[0].sources[0].deleteWhen: $or: must be an array of at least two patterns'],
     ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
-    ['a target paired with no source of the flow', { targets: [{ id: 'crm', type: 'http', url: 'https://crm.example.com/{key}', pairedSource: 'crm' }] }, '$.flows[0].targets[0].pairedSource: unknown source "crm"'],
     ['a DynamoDB key attribute that is one of several key fields', { key: ['tenant', 'id'] }, '$.flows[0].targets[0].keyAttribute: "id" is a key field, but the item\'s "id" holds the whole key (tenant#id)'],
     ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
