@@ -103,14 +103,21 @@ export function positionOf(source: Record<string, unknown>): string | undefined 
   }
 }
 
-/** Epoch ms from `ts_ns`, `ts_us` or `ts_ms` of one block, the most precise first; fractions of a ms are kept. */
+/** The latest time a Date holds, in ms: a clock beyond it is no time (a later field, or the capture time, is used). */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * Epoch ms from `ts_ns`, `ts_us` or `ts_ms` of one block, the most precise that holds a time first; fractions of a
+ * ms are kept.
+ */
 function timeOf(block: Record<string, unknown>): number | undefined {
   const ns = digitsOf(block.ts_ns) ?? approx(block.ts_ns);
-  if (ns !== undefined) return msFrom(ns, 6);
   const us = digitsOf(block.ts_us) ?? approx(block.ts_us);
-  if (us !== undefined) return msFrom(us, 3);
   const ms = block.ts_ms;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+  for (const t of [ns === undefined ? undefined : msFrom(ns, 6), us === undefined ? undefined : msFrom(us, 3), typeof ms === 'number' ? ms : undefined]) {
+    if (t !== undefined && Number.isFinite(t) && t >= 0 && t <= MAX_TIME_MS) return t;
+  }
+  return undefined;
 }
 
 /** A number JSON.parse rounded (beyond 2^53): exact to far below a millisecond, so still a good time. */

@@ -99,6 +99,8 @@ export function parseDebeziumEvent(event: unknown, index: number, selection?: Ta
   const pos = positionOf(source);
   const when = { ...(ts !== undefined ? { ts } : {}), ...(pos !== undefined ? { pos } : {}) };
   if (op === 't') {
+    // A truncate of no table names nothing to delete.
+    if (!info.table) return { kind: 'malformed', index, reason: 'truncate names no table (source.table)', record: safe(value) };
     if (!tableSelected(info, selection)) return { kind: 'skipped', index, reason: 'table not selected', table };
     return { kind: 'truncate', index, table, ...when };
   }
@@ -268,5 +270,6 @@ function safe(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A JSON object: not null, an array, or a number read exactly (InexactNumber). */
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
 const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);

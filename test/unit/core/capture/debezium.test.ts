@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseJsonExact } from '../../../../functions/core/json-safety';
 import { parseDebeziumBody, parseDebeziumEvent, positionOf, tableSelected } from '../../../../functions/core/capture/debezium';
 import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, pgUpdate, tombstone } from '../../../fixtures/debezium';
 import { CONNECTORS, changeEvent, heartbeat, logicalMessage, schemaChange, T0, transactionBegin, transactionEnd, truncate, wrapped } from '../../../fixtures/debezium-connectors';
@@ -184,6 +185,32 @@ describe('events that are not row changes', () => {
   it('skips schema changes, logical decoding messages and bare heartbeats', () => {
     const items = parseDebeziumBody([schemaChange('mysql', { at: 1, ms: T0 }), wrapped(schemaChange('sqlserver', { at: 1, ms: T0 }), 'io.debezium.connector.sqlserver.SchemaChangeValue'), logicalMessage({ at: 1, ms: T0 }), { ts_ms: T0 }]);
     expect(items.map((i) => (i.kind === 'skipped' ? i.reason : i.kind))).toEqual(['schema change', 'schema change', 'message', 'heartbeat']);
+  });
+
+  it('takes a clock only from a time a Date holds: else the next field, else none (the capture time is used)', () => {
+    // Prepare
+    const event = (op: string, source: Record<string, unknown>) => ({ op, after: { id: 1 }, source: { connector: 'postgresql', lsn: 5, db: 'shop', table: 't', ...source } });
+
+    // Act
+    const times = [
+      parseDebeziumEvent(event('c', { ts_ns: '9'.repeat(400), ts_ms: T0 }), 0),
+      parseDebeziumEvent(event('c', { ts_us: 1e25, ts_ms: T0 }), 0),
+      parseDebeziumEvent(event('c', { ts_ms: 1e20 }), 0),
+      parseDebeziumEvent(event('t', { ts_ms: 1e130 }), 0),
+    ].map((item) => (item.kind === 'change' || item.kind === 'truncate' ? item.ts : item.kind));
+
+    // Assess
+    expect(times).toEqual([T0, T0, undefined, undefined]);
+  });
+
+  it('refuses a truncate that names no table, and a row that is a number, not an object', () => {
+    // Act
+    const noTable = parseDebeziumEvent({ op: 't', source: { connector: 'postgresql', lsn: 1, db: 'shop' } }, 0);
+    const numberRow = parseDebeziumBody(parseJsonExact('{"payload":{"op":"c","source":{"table":"t","lsn":5},"after":1e400}}'));
+
+    // Assess
+    expect(noTable).toMatchObject({ kind: 'malformed', reason: 'truncate names no table (source.table)' });
+    expect(numberRow).toMatchObject([{ kind: 'malformed' }]);
   });
 
   it('keeps quarantined events free of numbers JSON cannot carry (source.ts_ns)', () => {
