@@ -60,6 +60,9 @@ export interface ChangeEnvelope {
   readonly piiFlagged?: readonly string[];
 }
 
+/** The latest time a Date holds, in ms: a change's `ts` is at most this, or it would win every merge and no date could show it. */
+export const MAX_TIME_MS = 8.64e15;
+
 export const ENVELOPE_VERSION = 1 as const;
 
 /**

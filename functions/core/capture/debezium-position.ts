@@ -4,6 +4,7 @@
  * knowing the connector. Fields per connector, from the `source` blocks documented on
  * https://debezium.io/documentation/reference/stable/connectors/{postgresql,mysql,sqlserver,oracle,mongodb}.html
  */
+import { MAX_TIME_MS } from '../envelope';
 
 const WIDTH = 20;
 
@@ -102,9 +103,6 @@ export function positionOf(source: Record<string, unknown>): string | undefined 
       );
   }
 }
-
-/** The latest time a Date holds, in ms: a clock beyond it is no time (a later field, or the capture time, is used). */
-const MAX_TIME_MS = 8.64e15;
 
 /**
  * Epoch ms from `ts_ns`, `ts_us` or `ts_ms` of one block, the most precise that holds a time first; fractions of a

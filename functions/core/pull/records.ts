@@ -1,5 +1,5 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
-import { contentHash, eventId, getPath, keyOf } from '../envelope';
+import { contentHash, eventId, getPath, keyOf, MAX_TIME_MS } from '../envelope';
 import { carryProblems } from '../json-safety';
 import { rawKeyPaths } from '../transform/raw-record';
 
@@ -45,11 +45,13 @@ export function pullKeyFields(flow: FlowConfig, source: ScheduleSource): readonl
 /** A cursor value as ms (ISO-8601 time, epoch ms number or digit string); a string otherwise; an error for other types. */
 export function cursorValue(value: unknown, field: string): { raw: string; ms?: number } | { error: string } | undefined {
   if (value === undefined || value === null || value === '') return undefined;
+  // A number past the latest time a Date holds is a cursor but no time: the record takes the pull's.
+  const time = (raw: string, ms: number) => (ms >= 0 && ms <= MAX_TIME_MS ? { raw, ms } : { raw });
   if (typeof value === 'number') {
-    return Number.isFinite(value) ? { raw: String(value), ms: value } : { error: `cursorField "${field}" is not a finite number` };
+    return Number.isFinite(value) ? time(String(value), value) : { error: `cursorField "${field}" is not a finite number` };
   }
   if (typeof value === 'string') {
-    if (/^\d+$/.test(value)) return { raw: value, ms: Number(value) };
+    if (/^\d+$/.test(value)) return time(value, Number(value));
     const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
     if (Number.isFinite(ms)) return { raw: value, ms };
     return { error: `cursorField "${field}" is not an ISO-8601 time or epoch ms` };

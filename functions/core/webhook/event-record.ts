@@ -1,5 +1,5 @@
 import type { SourceConfig } from '../../config/schema';
-import { getPath } from '../envelope';
+import { getPath, MAX_TIME_MS } from '../envelope';
 import { matchesPattern } from '../event-pattern';
 import { InexactNumber } from '../json-safety';
 import { isObject, kindOf } from './webhook-body';
@@ -26,15 +26,14 @@ export function timestampOf(source: WebhookSource, event: Record<string, unknown
   if (!field) return now;
   const value = field.startsWith(EVENT_PREFIX) ? getPath(event, field.slice(EVENT_PREFIX.length)) : getPath(record, field);
   if (value === undefined || value === null || value === '') return op === 'delete' ? now : `timestampField "${field}" is missing`;
+  // Past the latest time a Date holds (about the year 275760), a number is no epoch time: it would win every merge.
+  const epoch = (n: number) => (n < SECONDS_BELOW ? Math.round(n * 1000) : n <= MAX_TIME_MS ? n : `timestampField "${field}" is later than any date`);
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) return `timestampField "${field}" is not a valid epoch number`;
-    return value < SECONDS_BELOW ? Math.round(value * 1000) : value;
+    return epoch(value);
   }
   if (typeof value === 'string') {
-    if (/^\d+(\.\d+)?$/.test(value)) {
-      const n = Number(value);
-      return n < SECONDS_BELOW ? Math.round(n * 1000) : n;
-    }
+    if (/^\d+(\.\d+)?$/.test(value)) return epoch(Number(value));
     const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
     if (Number.isFinite(ms)) return ms;
     return `timestampField "${field}" is not an ISO-8601 time, epoch ms or epoch seconds`;

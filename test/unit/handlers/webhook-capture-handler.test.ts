@@ -133,7 +133,9 @@ describe('webhook capture handler', () => {
 
   it('quarantines a record whose timestampField is missing or unparseable, masked, without failing the request', async () => {
     // Prepare
-    const text = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined }), contact('c4', { updatedAt: 1 })]);
+    // Past the latest time a Date holds: it would win every merge.
+    const late = [contact('c5', { updatedAt: 9e15 }), contact('c6', { updatedAt: '99999999999999999999' })];
+    const text = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined }), contact('c4', { updatedAt: 1 }), ...late]);
     // A number beyond what a double keeps exactly, as a sender may write it.
     const body = text.replace('"updatedAt":1}', '"updatedAt":1e20}');
 
@@ -142,15 +144,17 @@ describe('webhook capture handler', () => {
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 3 });
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 5 });
     const items = await s.quarantine.list('contacts');
     expect(items.map((i) => i.reason).sort()).toEqual([
       'timestampField "updatedAt" holds a number which has more significant digits than a JSON number keeps: not an epoch time',
+      'timestampField "updatedAt" is later than any date',
+      'timestampField "updatedAt" is later than any date',
       'timestampField "updatedAt" is missing',
       'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds',
     ]);
     expect(JSON.stringify(items)).not.toContain('@example.com');
-    expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined', 'quarantined']);
+    expect(s.audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined', 'quarantined', 'quarantined', 'quarantined']);
   });
 
   it('answers a repeated webhook-id as duplicates without sending again', async () => {

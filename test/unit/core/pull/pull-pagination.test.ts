@@ -74,4 +74,10 @@ describe('cursor values', () => {
     expect(compareCursor('2026-01-02T00:00:00Z', '2026-01-01T23:00:00-02:00')).toBeLessThan(0);
     expect(compareCursor('2026-01-01T23:00:00-05:00', '2026-01-02T00:00:00Z')).toBeGreaterThan(0);
   });
+
+  it('keeps a number past the latest date as a cursor that is no time (a record takes the pull time, not a clock that wins every merge)', () => {
+    expect(cursorValue(1e20, 'seq')).toEqual({ raw: '100000000000000000000' });
+    expect(cursorValue('123456789012345678901234', 'seq')).toEqual({ raw: '123456789012345678901234' });
+    expect(cursorValue(8.64e15, 'seq')).toEqual({ raw: '8640000000000000', ms: 8.64e15 });
+  });
 });
