@@ -7,6 +7,7 @@ import { runSqsBatch } from './sqs-batch';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { jsonErrorText } from '../core/error-text';
+import { carryProblems, InexactNumber, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, storableCopy } from '../core/json-safety';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -51,7 +52,15 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
       const now = clock.now();
-      const outcomes = event.Records.flatMap((record) => capture(record, now));
+      // One message that cannot be read in some way no check foresaw fails alone, not its batch-mates.
+      const outcomes = event.Records.flatMap((record) => {
+        try {
+          return capture(record, now);
+        } catch (err) {
+          batch.fail([record.messageId], 'capture of the message failed', err);
+          return [];
+        }
+      });
       const toSend = outcomes.filter((o) => o.send);
       if (toSend.length > 0) {
         const messageIdOf = new Map(toSend.map((o) => [o.send!.id, o.messageId]));
@@ -93,7 +102,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
         at: now,
         reason,
         errors: [reason],
-        record: maskForQuarantine(flow, data),
+        record: storableCopy(maskForQuarantine(flow, storableCopy(data))),
         envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       },
@@ -101,6 +110,8 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     });
     const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
       const key = keys.keyOf(data);
+      const unstorable = carryProblems(data);
+      if (unstorable.length > 0) return quarantined(id, seq, `record cannot be carried exactly: ${unstorable[0]}`, position, data, key);
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
       const tooLarge = recordSizeProblem(JSON.stringify(envelope), 'upsert');
       if (tooLarge) {
@@ -109,9 +120,12 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
     };
 
+    const depth = jsonDepth(record.body);
+    if (depth > MAX_BODY_DEPTH) return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`, messageId, {})];
     let body: unknown;
     try {
-      body = JSON.parse(record.body);
+      // Numbers a double cannot hold stay exact until the record's fate is decided.
+      body = parseJsonExact(record.body);
     } catch (err) {
       // The raw body may hold unmasked data, so it is not kept; the reason and the message id say where to look.
       return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is not valid JSON: ${jsonErrorText(err)}`, messageId, {})];
@@ -143,5 +157,5 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
+const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);

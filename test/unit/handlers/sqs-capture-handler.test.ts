@@ -45,11 +45,37 @@ describe('sqs capture handler', () => {
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['ok', 'fine']);
     const items = (await quarantine.list('people')).map((i) => [i.position, i.reason]).sort();
     expect(items).toEqual([
-      ['m0', "body is not valid JSON: Expected property name or '}' at position 1"],
+      ['m0', 'body is not valid JSON: Quoted object key expected but got another character at position 1'],
       ['m1', 'body is a number, not a record or an array of records'],
       ['m2#001', 'body[1] is a string, not an object'],
     ]);
     expect(audit.outcomes().filter((o) => o === 'quarantined')).toHaveLength(3);
+  });
+
+  it('quarantines a body nested too deep and records with numbers a double cannot hold, keeping their digits, while batch-mates go through', async () => {
+    // Prepare: raw bodies, as a sender writes them.
+    const { handler, publisher, quarantine } = setup();
+    const deep = `{"id":"deep","x":${'['.repeat(5000)}1${']'.repeat(5000)}}`;
+    const bodies = [deep, '{"id":"big","n":12345678901234567890}', '{"id":"inf","n":1e309}', '{"id":"tiny","n":1e-400}', '{"id":"long","n":0.12345678901234567890123}', '1e400', '{"id":"ok","n":1.5}'];
+    const event = sqsEvent(bodies.map(() => ({ id: 'x' })));
+    event.Records.forEach((r, i) => (r.body = bodies[i]!));
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 'ok', n: 1.5 }]);
+    const items = (await quarantine.list('people')).sort((a, b) => String(a.position).localeCompare(String(b.position)));
+    expect(items.map((i) => [i.position, i.reason.replace(/: number at .*$/, ': number')])).toEqual([
+      ['m0', 'body nests 5001 levels deep; the limit is 64'],
+      ['m1#000', 'record cannot be carried exactly: number'],
+      ['m2#000', 'record cannot be carried exactly: number'],
+      ['m3#000', 'record cannot be carried exactly: number'],
+      ['m4#000', 'record cannot be carried exactly: number'],
+      ['m5', 'body is a number, not a record or an array of records'],
+    ]);
+    expect(items[1]!.record).toEqual({ id: 'big', n: '12345678901234567890' });
   });
 
   it('reports only the messages whose envelopes could not be sent', async () => {
