@@ -12,6 +12,19 @@ export interface DynamoDbQuarantineStoreOptions {
   readonly retry?: RetryOptions;
 }
 
+/** The largest quarantine item kept whole, as JSON: a DynamoDB item holds 400 KB, names and all. */
+const MAX_ITEM_BYTES = 350 * 1024;
+
+/**
+ * The item as it can be stored: a record too large for it (a 4 MB record refused at capture, say) is left out, and
+ * the item says so; the reason, the position and lineage stay. Refused whole, it failed the write of its batch-mates.
+ */
+function fitted(item: QuarantineItem): QuarantineItem {
+  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+  if (bytes <= MAX_ITEM_BYTES) return item;
+  return { ...item, record: {}, dropped: `the record is not kept: with it the item would be ${Math.ceil(bytes / 1024)} KB, and a quarantine item holds at most 400 KB` };
+}
+
 /**
  * QuarantineStore: pk = flow, sk = item id (the envelope id), so quarantining the same event twice
  * (an SQS redelivery) keeps one item. `expiresAt` (epoch seconds) is the TTL.
@@ -31,7 +44,7 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
 
   async put(items: readonly QuarantineItem[]): Promise<void> {
     if (items.length === 0) return;
-    const rows = items.map((i) => ({
+    const rows = items.map(fitted).map((i) => ({
       pk: i.flow,
       sk: i.id,
       ...i,

@@ -153,6 +153,8 @@ export interface QuarantineItem {
   readonly envelope: Omit<ChangeEnvelope, 'data' | 'before'>;
   /** Where it came from, e.g. webhook id and index, object key and line. */
   readonly position?: string;
+  /** Why `record` is empty: the record was too large to keep in the item. */
+  readonly dropped?: string;
 }
 
 export interface QuarantineStore {

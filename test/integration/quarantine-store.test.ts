@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
+import { replayable } from '../../functions/handlers/quarantine-replay';
+import type { QuarantineItem } from '../../functions/ports';
+import { createStoreTables, integrationClients } from '../support/local-servers';
+
+describe('quarantine store against DynamoDB Local', () => {
+  const clients = integrationClients();
+  let store: DynamoDbQuarantineStore;
+
+  beforeAll(async () => {
+    const tables = await createStoreTables(clients);
+    store = new DynamoDbQuarantineStore({ client: clients.doc, tableName: tables.quarantine });
+  });
+  afterAll(() => clients.destroy());
+
+  const item = (id: string, record: Record<string, unknown>): QuarantineItem => ({
+    flow: 'contacts',
+    id,
+    source: 'crm',
+    at: 1_000,
+    reason: 'schema validation failed',
+    errors: ['/age must be number'],
+    record,
+    envelope: { v: 1, id, flow: 'contacts', source: 'crm', key: '', op: 'upsert', ts: 1_000, seq: id, lineage: [{ step: 'transform', at: 1_000, outcome: 'quarantined' }] },
+    position: `${id}#000`,
+  });
+
+  it('keeps a record too large for an item out of it, says why, and stores its batch-mate whole', async () => {
+    // Prepare: a record DynamoDB would refuse in one item (records up to 4 MB are carried).
+    const large = item('q-large', { id: 'l', notes: randomBytes(300 * 1024).toString('base64') });
+    const small = item('q-small', { id: 's', age: 'old' });
+
+    // Act
+    await store.put([large, small]);
+
+    // Assess
+    const stored = new Map((await store.list('contacts')).map((i) => [i.id, i]));
+    expect(stored.get('q-small')).toEqual(small);
+    expect(stored.get('q-large')).toMatchObject({ reason: 'schema validation failed', position: 'q-large#000', record: {}, dropped: expect.stringMatching(/^the record is not kept: with it the item would be \d+ KB/) });
+    expect([replayable(stored.get('q-small')!), replayable(stored.get('q-large')!)]).toEqual([true, false]);
+  });
+});
