@@ -219,8 +219,9 @@ export function describeJsonataError(err: unknown, syntax = false): string {
   // audit and quarantine.
   for (const value of syntax ? [] : [e.value, e.value2]) {
     if (value === undefined || value === null) continue;
+    // Forms of one or two characters (a blank, a digit) would garble the text around them instead.
     for (const form of [JSON.stringify(value), String(value)]) {
-      if (form && form.length > 0) message = message.split(form).join('<value>');
+      if (form && form.length >= 3) message = message.split(form).join('<value>');
     }
   }
   const where = typeof e.position === 'number' ? ` at position ${e.position}` : '';
@@ -234,7 +235,13 @@ function toJson(value: unknown): unknown {
   // Strings, booleans and ordinary numbers come back from JSON as they are.
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
   if (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0)) return value;
-  return JSON.parse(JSON.stringify(value)) as unknown;
+  // JSON would write Infinity and NaN (a division by zero) as null, and the record would pass with it.
+  return JSON.parse(
+    JSON.stringify(value, (_k, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw { code: 'D1001', message: 'the expression gave a number that is not finite (a division by zero?)' };
+      return v;
+    }),
+  ) as unknown;
 }
 
 // ---------- paths and helpers ----------

@@ -175,6 +175,27 @@ describe('compileTransform: compute failures', () => {
     expect(expectStatus(result, 'quarantined').reason).toContain('compute "deep" failed');
   });
 
+  it('quarantines a compute that gives Infinity or NaN (a division by zero) instead of passing it on as null', async () => {
+    // Prepare
+    const flow = flowWith({ compute: { ratio: 'a / b', ratios: '[a / b, 1]' } });
+
+    // Act
+    const [zero, nested, fine] = await Promise.all([{ id: 1, a: 1, b: 0 }, { id: 2, a: 0, b: 0 }, { id: 3, a: 1, b: 4 }].map((r) => compileTransform(flow, ctx).apply(r, 'upsert')));
+
+    // Assess
+    expect(expectStatus(zero, 'quarantined').reason).toMatch(/^compute "ratio" failed .*: D1001: the expression gave a number that is not finite/);
+    expect(expectStatus(nested, 'quarantined').reason).toMatch(/^compute "ratio" failed/);
+    expect(expectStatus(fine, 'passed').record).toMatchObject({ ratio: 0.25, ratios: [0.25, 1] });
+  });
+
+  it('leaves the error text readable when the value it quotes is a blank or one letter', async () => {
+    // Act
+    const result = await compileTransform(flowWith({ compute: { twice: 'a * 2' } }), ctx).apply({ id: 1, a: 'e' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'quarantined').reason).toContain('The left side of the "*" operator must evaluate to a number');
+  });
+
   it('keeps a masked value out of the error text even when JSONata quotes it', async () => {
     // Prepare
     const flow = flowWith({ mask: { ssn: 'redact' }, compute: { negated: '-ssn' } });
