@@ -65,6 +65,14 @@ describe('logical types with a schema', () => {
     expect((item as unknown as { data: { seen: string } }).data.seen).toMatch(/^2019-05-28T08:58:24\.863\d{6}$/);
   });
 
+  it('decodes a decimal as long as PostgreSQL allows, and leaves a longer one as it came', () => {
+    // 61 KB of bytes is the largest numeric (147,455 digits); 1 MB took seconds to turn into digits.
+    const longest = Buffer.alloc(61 * 1024, 0x11).toString('base64');
+    const beyond = Buffer.alloc(1024 * 1024, 0x11).toString('base64');
+    expect(decimalFromBytes(longest, 0)).toMatch(/^\d{150000,}$/);
+    expect(decimalFromBytes(beyond, 0)).toBeUndefined();
+  });
+
   it('decodes negative and zero-scale decimals', () => {
     expect(decimalFromBytes('/w==', 0)).toBe('-1');
     expect(decimalFromBytes('+DE=', 2)).toBe('-19.99'); // 0xF831 = -1999
