@@ -20,6 +20,9 @@ export class InexactNumber {
   ) {}
 }
 
+/** A JSON object as parsed: not null, an array, or a number read exactly (an InexactNumber is an object too). */
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
+
 /** Nesting depth of JSON text (objects and arrays), counted without parsing, so any depth is safe to measure. */
 export function jsonDepth(text: string): number {
   let depth = 0;

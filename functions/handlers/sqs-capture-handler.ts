@@ -7,7 +7,7 @@ import { runSqsBatch } from './sqs-batch';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { jsonErrorText } from '../core/error-text';
-import { carryProblems, InexactNumber, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, storableCopy } from '../core/json-safety';
+import { carryProblems, InexactNumber, isJsonObject as isObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, storableCopy } from '../core/json-safety';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -157,5 +157,4 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
 const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);

@@ -5,7 +5,7 @@
  * section of the MySQL, SQL Server and Oracle pages); JSON shapes as the JSON converter writes them
  * (https://kafka.apache.org/documentation/#connect_schemas: `bytes` as base64).
  */
-import { InexactNumber } from '../json-safety';
+import { InexactNumber, isJsonObject as isObject } from '../json-safety';
 import { digitsOf } from './debezium-position';
 
 /** Placeholder for a column whose value the connector does not have (an unchanged TOASTed PostgreSQL column). */
@@ -156,5 +156,3 @@ function timeOfDay(v: unknown, precision: number): string | undefined {
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-/** A JSON object: not null, an array, or a number read exactly (InexactNumber). */
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);

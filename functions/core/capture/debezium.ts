@@ -6,7 +6,7 @@
  * same section of the MySQL, SQL Server, Oracle and MongoDB pages).
  */
 import type { Op } from '../envelope';
-import { InexactNumber, settleNumbers } from '../json-safety';
+import { InexactNumber, isJsonObject as isObject, settleNumbers } from '../json-safety';
 import { positionOf, sourceTimeOf } from './debezium-position';
 import { decodeRow, isUnavailable, rowSchemaOf } from './debezium-values';
 import { mongoDocument } from './mongodb-extended-json';
@@ -270,6 +270,4 @@ function safe(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-/** A JSON object: not null, an array, or a number read exactly (InexactNumber). */
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
 const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : `a ${typeof v}`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../config/schema';
-import { InexactNumber, parseJsonExact } from '../json-safety';
+import { InexactNumber, isJsonObject as isObject, parseJsonExact } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
 import { jsonErrorText } from '../error-text';
 
@@ -112,5 +112,5 @@ function checkShape(body: unknown): string | undefined {
   return undefined;
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof InexactNumber);
+export { isObject };
 export const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);
