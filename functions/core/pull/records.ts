@@ -61,15 +61,25 @@ export function cursorValue(value: unknown, field: string): { raw: string; ms?: 
 
 /** Orders two cursor values: by ms when both parse, else as strings. */
 export function compareCursor(a: string, b: string): number {
+  // Digits by their value, exactly (a sequence or a nanosecond epoch may be far beyond a double's integers).
+  if (DIGITS.test(a) && DIGITS.test(b)) {
+    const [x, y] = [a.replace(/^0+(?=\d)/, ''), b.replace(/^0+(?=\d)/, '')];
+    return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
+  }
   const am = parseMs(a);
   const bm = parseMs(b);
   if (am !== undefined && bm !== undefined) return am - bm;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A raw cursor value (epoch ms digits or ISO-8601) as ms; undefined when it is neither. */
+const DIGITS = /^\d+$/;
+
+/** A raw cursor value (epoch ms digits up to the latest date, or ISO-8601) as ms; undefined when it is neither. */
 export function parseMs(v: string): number | undefined {
-  if (/^\d+$/.test(v)) return Number(v);
+  if (DIGITS.test(v)) {
+    const n = Number(v);
+    return n <= MAX_TIME_MS ? n : undefined;
+  }
   const ms = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
   return Number.isFinite(ms) ? ms : undefined;
 }

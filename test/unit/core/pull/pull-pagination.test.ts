@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { itemsAt, nextLink, nextPageToken, pageUrl, parseLinkHeader } from '../../../../functions/core/pull/pagination';
 import { compareCursor, cursorValue } from '../../../../functions/core/pull/records';
+import { cursorText } from '../../../../functions/core/pull/page-request';
 
 describe('parseLinkHeader (RFC 8288)', () => {
   it('finds rel="next" among several links, with quoted commas and semicolons', () => {
@@ -79,5 +80,15 @@ describe('cursor values', () => {
     expect(cursorValue(1e20, 'seq')).toEqual({ raw: '100000000000000000000' });
     expect(cursorValue('123456789012345678901234', 'seq')).toEqual({ raw: '123456789012345678901234' });
     expect(cursorValue(8.64e15, 'seq')).toEqual({ raw: '8640000000000000', ms: 8.64e15 });
+  });
+
+  it('orders digit cursors by their exact value, and sends one past the latest date as it is, whatever the format', () => {
+    // A nanosecond epoch or a 20-digit sequence: a double would round it, a Date cannot hold it.
+    expect(compareCursor('12345678901234566500', '12345678901234567000')).toBeLessThan(0);
+    expect(compareCursor('999', '0001000')).toBeLessThan(0);
+    expect(compareCursor('1700000000123456789', '1700000000123456789')).toBe(0);
+    expect(cursorText({}, '12345678901234567890')).toBe('12345678901234567890');
+    expect(cursorText({ cursorFormat: 'epoch-ms' }, '1700000000123456789')).toBe('1700000000123456789');
+    expect(cursorText({ cursorFormat: 'epoch-s' }, '1700000000123')).toBe('1700000000');
   });
 });
