@@ -12,15 +12,30 @@ export interface DynamoDbQuarantineStoreOptions {
   readonly retry?: RetryOptions;
 }
 
-/** The largest quarantine item kept whole, as JSON: a DynamoDB item holds 400 KB, names and all. */
-const MAX_ITEM_BYTES = 350 * 1024;
+/** The largest quarantine item kept whole, as DynamoDB sizes it: an item holds 400 KB, and the keys and TTL take some. */
+const MAX_ITEM_BYTES = 390 * 1024;
+
+/**
+ * An upper bound of a value's size as DynamoDB counts it: strings and names in UTF-8, a number about one byte per
+ * two digits plus one, a list or map 3 bytes plus one per element (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+ * Not JSON's length: a list of small numbers or of empty maps is larger in DynamoDB than as JSON.
+ */
+export function itemBytes(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number') return Math.ceil(String(value).replace(/[-.]|e.*$/gi, '').length / 2) + 2;
+  if (typeof value === 'boolean' || value === null || value === undefined) return 1;
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + 1 + itemBytes(v), 3);
+  if (typeof value === 'object') return Object.entries(value).reduce((n, [k, v]) => n + 1 + Buffer.byteLength(k, 'utf8') + itemBytes(v), 3);
+  return Buffer.byteLength(String(value), 'utf8');
+}
 
 /**
  * The item as it can be stored: a record too large for it (a 4 MB record refused at capture, say) is left out, and
  * the item says so; the reason, the position and lineage stay. Refused whole, it failed the write of its batch-mates.
  */
 function fitted(item: QuarantineItem): QuarantineItem {
-  const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+  const bytes = itemBytes(item);
   if (bytes <= MAX_ITEM_BYTES) return item;
   return { ...item, record: {}, dropped: `the record is not kept: with it the item would be ${Math.ceil(bytes / 1024)} KB, and a quarantine item holds at most 400 KB` };
 }

@@ -41,4 +41,18 @@ describe('quarantine store against DynamoDB Local', () => {
     expect(stored.get('q-large')).toMatchObject({ reason: 'schema validation failed', position: 'q-large#000', record: {}, dropped: expect.stringMatching(/^the record is not kept: with it the item would be \d+ KB/) });
     expect([replayable(stored.get('q-small')!), replayable(stored.get('q-large')!)]).toEqual([true, false]);
   });
+
+  it('sizes an item as DynamoDB does, not as JSON: small numbers take more room there, booleans less', async () => {
+    // Prepare: 332 KB as JSON but over 400 KB in DynamoDB; and 635 KB as JSON but about 260 KB in DynamoDB.
+    const digits = item('q-digits', { id: 'd', a: Array.from({ length: 170_000 }, (_, i) => i % 10) });
+    const flags = item('q-flags', { id: 'f', a: Array.from({ length: 130_000 }, () => true) });
+
+    // Act
+    await store.put([digits, flags]);
+
+    // Assess
+    const stored = new Map((await store.list('contacts')).map((i) => [i.id, i]));
+    expect(stored.get('q-digits')).toMatchObject({ record: {}, dropped: expect.any(String) });
+    expect(stored.get('q-flags')).toEqual(flags);
+  });
 });
