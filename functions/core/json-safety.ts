@@ -62,10 +62,18 @@ export function stringifyExact(value: unknown): string {
 
 const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
+/** Digits of a number's text from its first non-zero one to its last non-zero one. */
+function significantDigits(text: string): number {
+  return text.replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
 /** A number's text as a number, or as an InexactNumber when a double would not hold it exactly; throws on text that is no number. */
 export function exactNumber(text: string): number | InexactNumber {
   if (!NUMBER_TEXT.test(text)) throw new TypeError('number text that is not a number');
   const reason = getUnsafeNumberReason(text);
+  // 17 significant digits name one double (what printf's %.17g writes, as Jansson or PostgreSQL's extra_float_digits
+  // do): that double is the value meant, and JSON.parse reads it exactly.
+  if (reason === 'truncate_float' && significantDigits(text) <= 17) return Number(text);
   return reason ? new InexactNumber(text, WHY[reason] ?? 'cannot be carried exactly') : Number(text);
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { carryProblems, InexactNumber, MAX_RECORD_DEPTH } from '../../../functions/core/json-safety';
+import { carryProblems, exactNumber, InexactNumber, MAX_RECORD_DEPTH } from '../../../functions/core/json-safety';
 
 /** The plain walk, a path text per value: the reference the walk under test must agree with. */
 function reference(record: unknown, limit = 5): string[] {
@@ -80,5 +80,20 @@ describe('carryProblems', () => {
     // Assess
     expect(problems).toEqual(reference(record));
     expect(problems[0]).toBe('number at $.a[0]["b c"].x is beyond 2^53, where JSON numbers lose digits; send it as a string');
+  });
+});
+
+describe('exactNumber', () => {
+  it('reads up to 17 significant digits as the double they name (printf %.17g), and keeps more as text', () => {
+    // Prepare: what Jansson or PostgreSQL with extra_float_digits=3 write, then texts no double holds.
+    const named = ['0.10000000000000001', '19.989999999999998', '3.1415926535897931', '1.7976931348623157e308'];
+    const beyond = ['0.123456789012345678', '123456789012345678.5', '12345678901234567890', '1e309', '1e-400'];
+
+    // Act
+    const read = [...named, ...beyond].map((t) => exactNumber(t));
+
+    // Assess
+    expect(read.slice(0, named.length)).toEqual(named.map((t) => JSON.parse(t)));
+    expect(read.slice(named.length).map((v) => v instanceof InexactNumber && v.text)).toEqual(beyond);
   });
 });

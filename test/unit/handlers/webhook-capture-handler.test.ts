@@ -137,7 +137,7 @@ describe('webhook capture handler', () => {
     const late = [contact('c5', { updatedAt: 9e15 }), contact('c6', { updatedAt: '99999999999999999999' })];
     const text = JSON.stringify([contact('c1'), contact('c2', { updatedAt: 'yesterday' }), contact('c3', { updatedAt: undefined }), contact('c4', { updatedAt: 1 }), ...late]);
     // A number beyond what a double keeps exactly, as a sender may write it.
-    const body = text.replace('"updatedAt":1}', '"updatedAt":1e20}');
+    const body = text.replace('"updatedAt":1}', '"updatedAt":1.00000000000000000001}');
 
     // Act
     const res = await s.handler(request(body));
