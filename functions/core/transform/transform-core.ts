@@ -219,9 +219,10 @@ export function describeJsonataError(err: unknown, syntax = false): string {
   // audit and quarantine.
   for (const value of syntax ? [] : [e.value, e.value2]) {
     if (value === undefined || value === null) continue;
-    // Forms of one or two characters (a blank, a digit) would garble the text around them instead.
     for (const form of [JSON.stringify(value), String(value)]) {
-      if (form && form.length >= 3) message = message.split(form).join('<value>');
+      if (!form) continue;
+      // A form of one or two characters (`42`, `e`) only where it stands alone, not inside the words around it.
+      message = form.length >= 3 ? message.split(form).join('<value>') : message.replace(new RegExp(`(?<![\\w.])${form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.])`, 'g'), '<value>');
     }
   }
   const where = typeof e.position === 'number' ? ` at position ${e.position}` : '';

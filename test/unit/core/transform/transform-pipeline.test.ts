@@ -176,24 +176,32 @@ describe('compileTransform: compute failures', () => {
   });
 
   it('quarantines a compute that gives Infinity or NaN (a division by zero) instead of passing it on as null', async () => {
-    // Prepare
-    const flow = flowWith({ compute: { ratio: 'a / b', ratios: '[a / b, 1]' } });
+    // Prepare: one expression gives a number, the other a list holding one.
+    const flow = flowWith({ compute: { ratio: 'a / b' } });
+    const listFlow = flowWith({ compute: { ratios: '[a / b, 1]' } });
+    const zero = { id: 1, a: 1, b: 0 };
 
     // Act
-    const [zero, nested, fine] = await Promise.all([{ id: 1, a: 1, b: 0 }, { id: 2, a: 0, b: 0 }, { id: 3, a: 1, b: 4 }].map((r) => compileTransform(flow, ctx).apply(r, 'upsert')));
+    const [single, nested, fine] = await Promise.all([
+      compileTransform(flow, ctx).apply(zero, 'upsert'),
+      compileTransform(listFlow, ctx).apply({ ...zero, a: 0 }, 'upsert'),
+      compileTransform(listFlow, ctx).apply({ id: 3, a: 1, b: 4 }, 'upsert'),
+    ]);
 
     // Assess
-    expect(expectStatus(zero, 'quarantined').reason).toMatch(/^compute "ratio" failed .*: D1001: the expression gave a number that is not finite/);
-    expect(expectStatus(nested, 'quarantined').reason).toMatch(/^compute "ratio" failed/);
-    expect(expectStatus(fine, 'passed').record).toMatchObject({ ratio: 0.25, ratios: [0.25, 1] });
+    expect(expectStatus(single, 'quarantined').reason).toMatch(/^compute "ratio" failed .*: D1001: the expression gave a number that is not finite/);
+    expect(expectStatus(nested, 'quarantined').reason).toMatch(/^compute "ratios" failed .*: D1001/);
+    expect(expectStatus(fine, 'passed').record).toMatchObject({ ratios: [0.25, 1] });
   });
 
-  it('leaves the error text readable when the value it quotes is a blank or one letter', async () => {
+  it('leaves the error text readable when the value it quotes is one letter, and still hides a short value', async () => {
     // Act
-    const result = await compileTransform(flowWith({ compute: { twice: 'a * 2' } }), ctx).apply({ id: 1, a: 'e' }, 'upsert');
+    const letter = await compileTransform(flowWith({ compute: { twice: 'a * 2' } }), ctx).apply({ id: 1, a: 'e' }, 'upsert');
+    const short = await compileTransform(flowWith({ mask: { age: 'redact' }, compute: { young: 'age < "x"' } }), ctx).apply({ id: 2, age: 42 }, 'upsert');
 
     // Assess
-    expect(expectStatus(result, 'quarantined').reason).toContain('The left side of the "*" operator must evaluate to a number');
+    expect(expectStatus(letter, 'quarantined').reason).toContain('The left side of the "*" operator must evaluate to a number');
+    expect(expectStatus(short, 'quarantined').reason).toContain('The values <value> and <value> either side');
   });
 
   it('keeps a masked value out of the error text even when JSONata quotes it', async () => {
