@@ -88,7 +88,7 @@ export class HttpPageFetcher {
           try {
             body = text === '' ? null : JSON.parse(text);
           } catch (err) {
-            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${jsonErrorText(err, text)})`, res.status);
+            throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${jsonErrorText(err)})`, res.status);
           }
           return { url: res.url || url, status: res.status, headers: res.headers, body, attempts: attempt };
         }

@@ -122,7 +122,7 @@ async function* readJsonl(body: Readable, skip: number): AsyncGenerator<{ n: num
       yield { n: line, line, record: JSON.parse(trimmed) };
     } catch (err) {
       // The message names the problem, never the line's content (it may hold PII).
-      yield { n: line, line, error: `line ${line} is not valid JSON: ${jsonErrorText(err, trimmed)}` };
+      yield { n: line, line, error: `line ${line} is not valid JSON: ${jsonErrorText(err)}` };
     }
   }
 }

@@ -1,5 +1,3 @@
-import { parseJsonExact } from './json-safety';
-
 /**
  * Error texts safe to log, audit and quarantine: an SDK or marshalling message may quote the record's values
  * (`Number 12345678901234567890 is greater than ...`, `cannot be converted to a numeric value: abc`), so only the
@@ -73,12 +71,11 @@ const JSON_GRAMMAR = /^(?:[{}[\]:,"]|\\")$/;
 
 /**
  * A JSON parse error without the input it quotes: V8 quotes the text around the error, lossless-json the character
- * found there, either of which may be a record's raw value. The problem and its position are kept; given the text
- * parsed, a V8 error that names no position (`Unexpected token`) gets the one lossless-json finds.
+ * found there, either of which may be a record's raw value. The problem and its position are kept.
  */
-export function jsonErrorText(err: unknown, parsed?: string): string {
+export function jsonErrorText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const at = / at position (\d+)/.exec(text)?.[1] ?? (parsed === undefined ? undefined : positionOfError(parsed));
+  const at = / at position (\d+)/.exec(text)?.[1];
   const problem = text
     // V8: `Unexpected token 'Z', "…excerpt…" is not valid JSON` (no position); `… in JSON at position N (line L column C)`.
     .replace(/^Unexpected token [\s\S]*$/, 'Unexpected token')
@@ -88,13 +85,4 @@ export function jsonErrorText(err: unknown, parsed?: string): string {
     .replace(/\s+/g, ' ')
     .trim();
   return at === undefined ? problem : `${problem} at position ${at}`;
-}
-
-function positionOfError(text: string): string | undefined {
-  try {
-    parseJsonExact(text);
-  } catch (err) {
-    return err instanceof Error ? / at position (\d+)/.exec(err.message)?.[1] : undefined;
-  }
-  return undefined;
 }

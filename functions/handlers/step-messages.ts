@@ -23,7 +23,7 @@ function parseBodyBy<S extends Shape<unknown>>(schemaOf: (json: unknown) => S, b
   try {
     json = JSON.parse(body);
   } catch (err) {
-    return { ok: false, errors: [`body is not valid JSON: ${jsonErrorText(err, body)}`] };
+    return { ok: false, errors: [`body is not valid JSON: ${jsonErrorText(err)}`] };
   }
   const parsed = safeParse(schemaOf(json), json);
   if (parsed.success) return { ok: true, value: parsed.data as Infer<S> };
