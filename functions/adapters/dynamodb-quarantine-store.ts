@@ -20,7 +20,7 @@ const MAX_ITEM_BYTES = 390 * 1024;
  * two digits plus one, a list or map 3 bytes plus one per element (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
  * Not JSON's length: a list of small numbers or of empty maps is larger in DynamoDB than as JSON.
  */
-export function itemBytes(value: unknown): number {
+function itemBytes(value: unknown): number {
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
   if (typeof value === 'number') return Math.ceil(String(value).replace(/[-.]|e.*$/gi, '').length / 2) + 2;
   if (typeof value === 'boolean' || value === null || value === undefined) return 1;

@@ -3,7 +3,7 @@ import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } 
 import { recordSizeProblem } from '../core/claim-check';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
-import { carryProblems, storableCopy } from '../core/json-safety';
+import { carryProblems } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
@@ -148,7 +148,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
           at,
           reason,
           errors: [reason],
-          record: maskForQuarantine(flow, storableCopy(record)),
+          record: maskForQuarantine(flow, record),
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op: 'upsert', ts: at, seq: `snapshot:${at}`, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
           position,
         });

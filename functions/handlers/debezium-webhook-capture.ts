@@ -2,7 +2,7 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { recordSizeProblem } from '../core/claim-check';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
@@ -71,7 +71,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         reason,
         errors: unstorable.length > 0 ? unstorable : [reason],
         // Exact number texts as strings, nothing DynamoDB refuses (a quarantined event may hold `source.ts_ns`).
-        record: storableCopy(maskForQuarantine(flow, storableCopy(record ?? {}))),
+        record: maskForQuarantine(flow, record ?? {}),
         envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       });

@@ -6,7 +6,7 @@ import { recordSizeProblem } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
-import { carryProblems, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
@@ -89,7 +89,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
           at: now,
           reason,
           errors: [reason],
-          record: maskForQuarantine(flow, storableCopy(image)),
+          record: maskForQuarantine(flow, image),
           envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         },

@@ -4,7 +4,6 @@ import { runPull, type PullSummary } from '../core/pull/pull-run';
 import type { ScheduleSource } from '../core/pull/records';
 import { type AuditLog, type PullReader, type PullStateStore, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
-import { storableCopy } from '../core/json-safety';
 import { maskForQuarantine } from '../core/transform/raw-record';
 import { boolean, issueLines, literal, object, oneOf, optional, safeParse, string, type Infer } from '../core/shape';
 import type { CaptureUseCaseDeps } from './capture-deps';
@@ -90,8 +89,7 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
         metrics,
         remainingMs,
         reserveMs: deps.reserveMs,
-        // As stored in quarantine: numbers DynamoDB cannot hold exactly as text.
-        maskRecord: (record) => maskForQuarantine(flow, storableCopy(record)),
+        maskRecord: (record) => maskForQuarantine(flow, record),
         owner: context?.awsRequestId ?? randomUUID(),
       },
       { acceptDeletes: input.acceptDeletes, restart: input.restart },

@@ -7,7 +7,7 @@ import { runSqsBatch } from './sqs-batch';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { jsonErrorText } from '../core/error-text';
-import { carryProblems, InexactNumber, isJsonObject as isObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, storableCopy } from '../core/json-safety';
+import { carryProblems, InexactNumber, isJsonObject as isObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
 
 /**
  * How message bodies are read: `sqs`, a record or a JSON array of records; `eventbridge`, an EventBridge
@@ -102,7 +102,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
         at: now,
         reason,
         errors: [reason],
-        record: storableCopy(maskForQuarantine(flow, storableCopy(data))),
+        record: maskForQuarantine(flow, data),
         envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       },

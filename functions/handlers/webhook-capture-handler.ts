@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { recordSizeProblem } from '../core/claim-check';
-import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers, storableCopy } from '../core/json-safety';
+import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
@@ -218,7 +218,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           at: now,
           reason: problem,
           errors: unstorable.length > 0 ? unstorable : [problem],
-          record: quarantineCopy(record),
+          record: maskForQuarantine(flow, record),
           envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         });
@@ -243,10 +243,6 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     throw new Error(`source "${source.id}" reads Debezium events, but this function was bundled without the Debezium reader`);
   }
 
-  /** The masked record as the quarantine stores it: exact number texts as strings, nothing DynamoDB refuses. */
-  function quarantineCopy(record: Record<string, unknown>): Record<string, unknown> {
-    return storableCopy(maskForQuarantine(flow, storableCopy(record)));
-  }
 
   async function commit(envelopes: ChangeEnvelope[], quarantined: QuarantineItem[], entries: AuditEntry[], truncates: readonly TruncateMessage[] = []) {
     // Resolve turns a truncate into deletes of the table's keys at its log position: changes after it still win.

@@ -1,5 +1,6 @@
 import type { FlowConfig } from '../../config/schema';
 import { keyOf } from '../envelope';
+import { storableCopy } from '../json-safety';
 import { detectPii, REDACTED } from './mask';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
@@ -71,11 +72,12 @@ export function captureKeys(flow: FlowConfig): CaptureKeys {
 }
 
 /**
- * A record quarantined before the transform ran: fields the flow masks (by either name of a rename),
- * declared `pii` fields and anything that looks like PII are redacted, since the per-deployment hash key is not at hand here.
+ * A record quarantined before the transform ran, as the quarantine stores it: a storable copy (storableCopy) where
+ * fields the flow masks (by either name of a rename), declared `pii` fields and anything that looks like PII are
+ * redacted, since the per-deployment hash key is not at hand here.
  */
 export function maskForQuarantine(flow: FlowConfig, record: Record<string, unknown>): Record<string, unknown> {
-  const copy = structuredClone(record);
+  const copy = storableCopy(record);
   const masked = new Set(Object.keys(flow.transform.mask ?? {}));
   for (const [from, to] of Object.entries(flow.transform.rename ?? {})) if (masked.has(to)) masked.add(from);
   // At any depth too: a raw event (Debezium's payload.after and before, a wrapper) holds the record further down.
