@@ -24,7 +24,8 @@ const CHUNK_BYTES = 300_000;
 /**
  * PullStateStore in the state table:
  * - `~pull#<flow>#<source>`: the run state (`run`) and the lease (`leaseOwner`, `leaseUntil`);
- * - `~pull#<flow>#<source>#k#<key>`: the content hash last sent for a key (`hash`) and its key fields (`kd`);
+ * - `~pull#<flow>#<source>#k#<key>`: the content hash last sent for a key (`hash`) and its key fields (`kd`, or `ks`
+ *   encrypted when the flow masks its key, where `<key>` is an HMAC);
  * - `~pull#<flow>#<source>#seen#<runId>#<n>`: chunk n of the keys a run saw (`keys`, a JSON array; `parts` when split).
  */
 export class DynamoDbPullStateStore implements PullStateStore {
@@ -93,13 +94,20 @@ export class DynamoDbPullStateStore implements PullStateStore {
     const out = new Map<string, PulledKey>();
     const prefix = pullPk.key(flow, source, '');
     const items = await this.batchGet([...new Set(keys)].map((k) => pullPk.key(flow, source, k)), 100);
-    for (const item of items) out.set(String(item.pk).slice(prefix.length), { hash: String(item.hash), keyData: (item.kd ?? {}) as Record<string, unknown> });
+    for (const item of items) {
+      const stored = item.ks === undefined ? { keyData: (item.kd ?? {}) as Record<string, unknown> } : { sealed: String(item.ks) };
+      out.set(String(item.pk).slice(prefix.length), { hash: String(item.hash), ...stored });
+    }
     return out;
   }
 
   async putKeys(flow: string, source: string, entries: readonly (PulledKey & { key: string })[]): Promise<void> {
     const unique = new Map(entries.map((e) => [e.key, e]));
-    await this.batchWrite([...unique.values()].map((e) => ({ PutRequest: { Item: { pk: pullPk.key(flow, source, e.key), hash: e.hash, kd: e.keyData } } })));
+    await this.batchWrite(
+      [...unique.values()].map((e) => ({
+        PutRequest: { Item: { pk: pullPk.key(flow, source, e.key), hash: e.hash, ...(e.sealed !== undefined ? { ks: e.sealed } : { kd: e.keyData ?? {} }) } },
+      })),
+    );
   }
 
   async deleteKeys(flow: string, source: string, keys: readonly string[]): Promise<void> {

@@ -34,6 +34,8 @@ export interface ScheduleCaptureDeps extends CaptureUseCaseDeps {
    * @default 20
    */
   readonly maxChainedInvocations?: number;
+  /** The deployment's hash key, when the flow masks the pull's key (core/pull/pull-keys.ts `pullKeysSealed`). */
+  readonly hashKey?: () => Promise<string>;
 }
 
 const pullInput = object(
@@ -91,6 +93,7 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
         reserveMs: deps.reserveMs,
         maskRecord: (record) => maskForQuarantine(flow, record),
         owner: context?.awsRequestId ?? randomUUID(),
+        hashKey: deps.hashKey,
       },
       { acceptDeletes: input.acceptDeletes, restart: input.restart },
     );

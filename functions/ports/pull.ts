@@ -36,7 +36,9 @@ export interface PulledKey {
   /** Content hash of the record last sent. */
   readonly hash: string;
   /** The raw key fields' values, the data of an inferred delete envelope (the transform derives the key from it). */
-  readonly keyData: Record<string, unknown>;
+  readonly keyData?: Record<string, unknown>;
+  /** The key fields encrypted, in place of `keyData`, when the flow masks its key (core/pull/pull-keys.ts). */
+  readonly sealed?: string;
 }
 
 /** A key list that makes up the set of keys known to exist at the source. */
@@ -75,6 +77,8 @@ export interface PullRunState {
   readonly hwm?: string;
   /** Summary of the last finished run. */
   readonly last?: Record<string, unknown>;
+  /** How the key lists and per-key items name keys (core/pull/pull-keys.ts). @default 'raw' (state written before sealing) */
+  readonly keys?: 'raw' | 'sealed';
 }
 
 /**

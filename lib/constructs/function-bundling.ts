@@ -2,6 +2,7 @@ import { _ } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { httpTargetAuth } from '../../functions/config/http-target-auth';
+import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { schemaAjv } from '../../functions/core/transform/json-schema';
 import type { FunctionPlan } from '../../functions/plan/plan';
@@ -49,7 +50,9 @@ export function coldStartClients(flow: FlowConfig | undefined, fn: BundledFuncti
     case 'transform':
       return [SECRETS_MANAGER];
     case 'schedule-capture':
-      return source?.type === 'schedule' ? [...(source.s3 ? [S3] : []), ...(source.http?.auth ? [SECRETS_MANAGER] : [])] : [];
+      return source?.type === 'schedule'
+        ? [...(source.s3 ? [S3] : []), ...(source.http?.auth || (flow && pullKeysSealed(flow, source)) ? [SECRETS_MANAGER] : [])]
+        : [];
     case 'deliver-s3':
       return [S3];
     case 'deliver-eventbridge':

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { conflictEventBus, type FunctionPlan } from '../../functions/plan/plan';
-import type { StepGrantContext } from './step-grants';
+import { sealsPullKeys, type StepGrantContext } from './step-grants';
 
 /**
  * The environment a step's function reads at module load (functions/entry): where its input comes from, where it
@@ -13,6 +13,7 @@ export function stepEnvironment(ctx: StepGrantContext, f: FunctionPlan): Record<
       return {
         SOURCE_ID: f.sourceId as string,
         ...(f.handler === 'webhook-capture' ? { WEBHOOK_SECRET_ARN: ctx.webhookSecrets[f.sourceId as string]!.secretArn } : {}),
+        ...(sealsPullKeys(ctx, f) ? { HASH_KEY_SECRET_ARN: ctx.store.hashKeySecret.secretArn } : {}),
         TRANSFORM_QUEUE_URL: queues.transform!.queueUrl,
       };
     case 'transform':

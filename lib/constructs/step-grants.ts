@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import type { FlowConfig } from '../../functions/config/schema';
 import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../../functions/plan/plan';
 import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
+import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { busArn, grantAttributeRead, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
 import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
 
@@ -25,6 +26,12 @@ export interface StepGrantContext {
 }
 
 const claims = (store: SyncStore) => store.payloadBucket.arnForObjects(`${PAYLOAD_CLAIM_PREFIX}*`);
+
+/** A schedule source's pull whose flow masks its key keeps the key as an HMAC in its state (core/pull/pull-keys.ts). */
+export function sealsPullKeys({ flow }: Pick<StepGrantContext, 'flow'>, f: FunctionPlan): boolean {
+  const source = flow.sources.find((s) => s.id === f.sourceId);
+  return f.handler === 'schedule-capture' && source?.type === 'schedule' && pullKeysSealed(flow, source);
+}
 
 /**
  * Least privilege per step, matching the adapters in functions/adapters: audit and quarantine are appended with
@@ -51,6 +58,7 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
         grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'] });
         grantSecretValue(ctx.webhookSecrets[f.sourceId as string]!, fn);
       }
+      if (sealsPullKeys(ctx, f)) grantSecretValue(store.hashKeySecret, fn);
       break;
     case 'transform':
       append(store.audit, 'audit');

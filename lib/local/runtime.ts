@@ -279,7 +279,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
               cron: fn.trigger.cron,
               timeoutSeconds: fn.timeoutSeconds,
               log,
-              createHandler: (continueSoon) => wrap(fn, wire.scheduleCapture(stepContext(fn), sourceId, reader, continueSoon)),
+              createHandler: (continueSoon) => wrap(fn, wire.scheduleCapture(stepContext(fn), sourceId, reader, { continueSoon, hashKey: async () => hashKey })),
             });
             schedules.set(`${flow.id}/${sourceId}`, schedule);
             break;

@@ -38,6 +38,14 @@ const config = parseConfig({
       transform,
       targets: replica,
     },
+    {
+      // The key itself is masked: the pull's own state (per-key hashes, key lists, key fields for deletes) must not hold it.
+      id: 'people',
+      key: ['email'],
+      sources: [{ id: 'export', type: 'schedule', every: '1 day', s3: { bucket: BUCKET, prefix: 'people/', format: 'jsonl' } }],
+      transform: { mask: { email: 'hash' } },
+      targets: [{ id: 'replica', type: 'dynamodb' as const, keyAttribute: 'email' }],
+    },
   ],
 });
 
@@ -206,5 +214,27 @@ describe('raw values of dynamodb-stream, sqs and schedule (S3) sources rest only
     // Assess: the raw values are nowhere else.
     expect(await claimsLeft(claimsBefore)).toEqual([]);
     expect(await findRaw(raw('F'))).toEqual([]);
+  });
+
+  it('schedule (S3) with a masked key: changes and an inferred delete leave no raw key in the pull state', async () => {
+    // Prepare
+    const emails = ['Zq7ann@example.org', 'Zq7bob@example.org', 'Zq7cy@example.org', 'Zq7dee@example.org', 'Zq7eve@example.org', 'Zq7fay@example.org'];
+    const file = (list: string[]) => list.map((email, i) => JSON.stringify({ email, n: i })).join('\n');
+    const pull = async () => (await fetch(`${rt.url}/flows/people/sources/export/pull`, { method: 'POST' })).json();
+    const keys = async () => ((await rt.clients.doc.send(new ScanCommand({ TableName: rt.resources.flows.people!.targetTables.replica, ConsistentRead: true }))).Items ?? []).map((i) => String(i.email));
+    await rt.clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'people/all.jsonl', Body: file(emails) }));
+    const first = await pull();
+    await waitFor(async () => (await keys()).length === 6 && (await rt.idle()), 'six people delivered', 45_000);
+
+    // Act: bob is gone from the next export.
+    await rt.clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'people/all.jsonl', Body: file(emails.filter((e) => !e.includes('bob'))) }));
+    const second = await pull();
+    await waitFor(async () => (await keys()).length === 5 && (await rt.idle()), 'the delete delivered', 45_000);
+
+    // Assess
+    expect(first).toMatchObject({ changed: 6, complete: true });
+    expect(second).toMatchObject({ deletesInferred: 1, complete: true });
+    expect((await keys()).every((k) => /^hmac:[0-9a-f]{64}$/.test(k))).toBe(true);
+    expect(await findRaw(emails)).toEqual([]);
   });
 });

@@ -30,6 +30,13 @@ function grantsConfig() {
         ],
       },
       { ...everyTargetFlow('people-b'), sources: [{ id: 'crm', type: 'webhook' }, { id: 'pg', type: 'webhook', format: 'debezium', onTruncate: 'delete' }] },
+      {
+        id: 'people-c',
+        key: ['email'],
+        sources: [{ id: 'export', type: 'schedule', every: '1 day', s3: { bucket: 'acme-exports', prefix: 'people/', format: 'jsonl' } }],
+        transform: { mask: { email: 'hash' } },
+        targets: [{ id: 'replica', type: 'dynamodb' }],
+      },
     ],
   });
 }
@@ -103,6 +110,24 @@ describe('each function of a flow is granted exactly the actions its code calls'
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [expect.any(String), '_syncline'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
       }),
     ]);
+  });
+});
+
+describe('a pull whose flow masks its key', () => {
+  it('reads the hash key secret (to keep the key as an HMAC in its state); a pull of a flow that does not, never', () => {
+    const hashKey = JSON.stringify(stack.resolve(stack.store.hashKeySecret.secretArn));
+    const variables = (flowId: string, fnId: string) => {
+      const fn = stack.flows[flowId]!.functions[fnId]!;
+      return template.toJSON().Resources[stack.getLogicalId(fn.node.defaultChild as never)].Properties.Environment.Variables as Record<string, unknown>;
+    };
+    const secretsRead = (flowId: string, fnId: string) =>
+      statementsOf(stack.flows[flowId]!.functions[fnId]!)
+        .filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
+        .map((s) => JSON.stringify(s.Resource));
+    expect(JSON.stringify(variables('people-c', 'capture-export').HASH_KEY_SECRET_ARN)).toBe(hashKey);
+    expect(secretsRead('people-c', 'capture-export')).toEqual([hashKey]);
+    expect(variables('people', 'capture-api').HASH_KEY_SECRET_ARN).toBeUndefined();
+    expect(secretsRead('people', 'capture-api')).not.toContain(hashKey);
   });
 });
 

@@ -1,16 +1,16 @@
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
-import type { PulledKey, PullRunState } from '../../ports';
+import type { PullRunState } from '../../ports';
 import type { PullContext, PullDeps } from './pull-types';
 
 /** The audit key of source-level decisions (delete inference refused). */
 export const pullAuditKey = (source: string): string => `~pull/${source}`;
 
 /** What delete inference needs of the running pull. */
-export type DeleteInference = Pick<PullContext, 'deps' | 'send' | 'auditKeyOf'>;
+export type DeleteInference = Pick<PullContext, 'deps' | 'send' | 'auditKeyOf' | 'keys'>;
 
 /** Keys in the known set but not seen by this complete run become deletes, unless they exceed maxDeleteRatio. */
 export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acceptDeletes: boolean): Promise<{ deleted: number; refused?: number }> {
-  const { deps, send, auditKeyOf } = ctx;
+  const { deps, send, auditKeyOf, keys } = ctx;
   const { flow, source, state, clock, logger, metrics } = deps;
   if (run.known.length === 0) return { deleted: 0 };
   const seen = new Set<string>();
@@ -56,7 +56,7 @@ export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acce
     const part = absent.slice(i, i + 100);
     const last = await state.getKeys(flow.id, source.id, part);
     const gone = part.filter((k) => last.has(k));
-    const envelopes = gone.map((key) => deleteEnvelope(deps, key, last.get(key)!, run, at));
+    const envelopes = gone.map((key) => deleteEnvelope(deps, key, last.get(key)!.hash, keys.keyData(last.get(key)!), run, at));
     await send(envelopes);
     await deps.audit.write(
       envelopes.map((e, j) => ({
@@ -78,16 +78,17 @@ export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acce
   return { deleted };
 }
 
-function deleteEnvelope({ flow, source }: PullDeps, key: string, last: PulledKey, run: PullRunState, at: number): ChangeEnvelope {
+/** `key` as the pull's state names it (an HMAC when sealed), so is `hash`: the id stays the same across runs. */
+function deleteEnvelope({ flow, source }: PullDeps, key: string, hash: string, keyData: Record<string, unknown>, run: PullRunState, at: number): ChangeEnvelope {
   return {
     v: ENVELOPE_VERSION,
-    id: eventId(flow.id, source.id, key, 'delete', last.hash),
+    id: eventId(flow.id, source.id, key, 'delete', hash),
     flow: flow.id,
     source: source.id,
     key: '',
     op: 'delete',
     // Only the key fields: the transform derives the key from them.
-    data: last.keyData,
+    data: keyData,
     ts: run.startedAt,
     seq: `delete#${run.runId}`,
     lineage: [{ step: 'capture', at, outcome: 'captured' }],

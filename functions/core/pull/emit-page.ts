@@ -27,7 +27,7 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   const at = deps.clock.now();
   const page = sortPage(ctx, items, run);
   const quarantined = page.rejected.map((r) => quarantineOf(ctx, at, r));
-  const changed = await changedRecords(deps, page.records);
+  const changed = await changedRecords(ctx, page.records);
   const envelopes = changed.map((r) => captureEnvelope(flow.id, source.id, r, at));
   const entries: AuditEntry[] = [
     ...quarantined.map((q) => q.entry),
@@ -37,8 +37,9 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   if (quarantined.length) await deps.quarantine.put(quarantined.map((q) => q.item));
   if (entries.length) await deps.audit.write(entries);
   if (source.mode === 'full') {
-    if (changed.length) await state.putKeys(flow.id, source.id, changed.map((r) => ({ key: r.key, hash: r.hash, keyData: r.keyData })));
-    if (page.seen.size) await state.appendSeen(flow.id, source.id, run.runId, run.seenChunks, [...page.seen]);
+    const { keys } = ctx;
+    if (changed.length) await state.putKeys(flow.id, source.id, changed.map((r) => keys.entry(keys.id(r.key), keys.hash(r.hash), r.keyData)));
+    if (page.seen.size) await state.appendSeen(flow.id, source.id, run.runId, run.seenChunks, [...page.seen].map(keys.id));
   }
   if (quarantined.length) metrics.count('Quarantined', quarantined.length);
   if (envelopes.length) metrics.count('Captured', envelopes.length);
@@ -87,10 +88,11 @@ function withinSize(prepared: PreparedRecord | RejectedRecord): PreparedRecord |
 }
 
 /** Full mode sends only records whose hash differs from the one last sent for their key. */
-async function changedRecords({ flow, source, state }: PullDeps, records: readonly PreparedRecord[]): Promise<readonly PreparedRecord[]> {
+async function changedRecords({ deps, keys }: PullContext, records: readonly PreparedRecord[]): Promise<readonly PreparedRecord[]> {
+  const { flow, source, state } = deps;
   if (source.mode !== 'full' || records.length === 0) return records;
-  const last = await state.getKeys(flow.id, source.id, records.map((r) => r.key));
-  return records.filter((r) => last.get(r.key)?.hash !== r.hash);
+  const last = await state.getKeys(flow.id, source.id, records.map((r) => keys.id(r.key)));
+  return records.filter((r) => last.get(keys.id(r.key))?.hash !== keys.hash(r.hash));
 }
 
 function captureEnvelope(flow: string, source: string, r: PreparedRecord, at: number): ChangeEnvelope {

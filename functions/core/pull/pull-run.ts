@@ -6,6 +6,8 @@ import { busySummary, pullSummary } from './pull-summary';
 import type { PullContext, PullDeps, PullRequest, PullSummary } from './pull-types';
 import { pullKeyFields } from './records';
 import { openRun } from './run-state';
+import { pullKeys, settleKeyForm, type PullKeys } from './pull-keys';
+import type { PullRunState } from '../../ports';
 
 export { pullAuditKey } from './delete-inference';
 export type { PullDeps, PullRequest, PullSummary } from './pull-types';
@@ -19,10 +21,11 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
     return busySummary(deps);
   }
   try {
-    const previous = await state.getRun(flow.id, source.id);
-    const run = openRun(flow.id, source.id, previous, request.restart === true, now);
+    const keys = await pullKeys(flow, source, deps.hashKey);
+    const previous = await settleKeyForm(deps, keys, await state.getRun(flow.id, source.id));
+    const run: PullRunState = { ...openRun(flow.id, source.id, previous, request.restart === true, now), keys: keys.form };
     if (previous?.active && request.restart) await state.dropSeen(flow.id, source.id, { runId: previous.runId, chunks: previous.seenChunks });
-    const ctx = pullContext(deps);
+    const ctx = pullContext(deps, keys);
     const read = await readPages(ctx, run);
     if (!read.finished) return pullSummary(deps, read.run, { counts: read.counts, deletes: { deletesInferred: 0 }, complete: false, continued: true, error: read.error });
     const finished = await finishRun(ctx, read, request.acceptDeletes === true);
@@ -38,11 +41,12 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
   }
 }
 
-function pullContext(deps: PullDeps): PullContext {
+function pullContext(deps: PullDeps, keys: PullKeys): PullContext {
   const keyFields = pullKeyFields(deps.flow, deps.source);
-  const auditKeyOf = auditKeyFn(deps.flow, keyFields);
+  // A sealed key names no record anyone can read (the flow masks it): audit under the key the transform derives.
+  const auditKeyOf = keys.form === 'sealed' ? () => '' : auditKeyFn(deps.flow, keyFields);
   // The pull's key fields are the flow key read through renames, so its raw key is the record's key when they match.
   const raw = rawKeyPaths(deps.flow);
   const rawKeyIsKey = raw !== undefined && raw.length === keyFields.length && raw.every((p, i) => p === keyFields[i]);
-  return { deps, keyFields, send: transformQueueSender(deps), auditKeyOf, rejectedKeyOf: rawKeyIsKey ? (key) => key : auditKeyOf };
+  return { deps, keyFields, keys, send: transformQueueSender(deps), auditKeyOf, rejectedKeyOf: rawKeyIsKey ? (key) => key : auditKeyOf };
 }

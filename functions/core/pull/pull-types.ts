@@ -1,6 +1,7 @@
 import type { FlowConfig } from '../../config/schema';
 import type { ChangeEnvelope } from '../envelope';
 import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, PullReader, PullStateStore, QuarantineStore } from '../../ports';
+import type { PullKeys } from './pull-keys';
 import type { ScheduleSource } from './records';
 
 /** What a pull invocation reports (the admin `pull` endpoint answers with it). */
@@ -81,6 +82,8 @@ export interface PullDeps {
   readonly owner: string;
   /** Consecutive failed invocations after which an active run is abandoned as partial. @default 3 */
   readonly maxFailures?: number;
+  /** The deployment's hash key, read only when the flow masks the pull's key (core/pull/pull-keys.ts). */
+  readonly hashKey?: () => Promise<string>;
 }
 
 export interface PullRequest {
@@ -95,6 +98,8 @@ export interface PullContext {
   readonly deps: PullDeps;
   /** Raw fields that identify a pulled record. */
   readonly keyFields: readonly string[];
+  /** How the pull's own state names keys and keeps their fields. */
+  readonly keys: PullKeys;
   /** Sends envelopes to the transform queue; throws when some could not be sent. */
   readonly send: (envelopes: readonly ChangeEnvelope[]) => Promise<void>;
   /** The audit key of a record's raw key ('' when the transform sets the key). */
