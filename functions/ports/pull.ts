@@ -78,7 +78,7 @@ export interface PullRunState {
   /** Summary of the last finished run. */
   readonly last?: Record<string, unknown>;
   /** How the key lists and per-key items name keys (core/pull/pull-keys.ts). @default 'raw' (state written before sealing) */
-  readonly keys?: 'raw' | 'sealed';
+  readonly keys?: string;
 }
 
 /**

@@ -10,7 +10,9 @@ import { pullKeyFields, type ScheduleSource } from './records';
  * masked value is never at rest in the state table; the key fields are opened only to send an inferred delete.
  */
 export interface PullKeys {
-  readonly form: 'raw' | 'sealed';
+  /** `raw`, or `sealed:` and a fingerprint of the hash key: state of another form (or another hash key) is dropped. */
+  readonly form: string;
+  readonly sealed: boolean;
   /** The name of a raw key in the pull's state. */
   readonly id: (key: string) => string;
   /** What is stored of a record's content hash (keyed when sealed: a record made of its key alone would show it). */
@@ -40,6 +42,7 @@ const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b
 
 const RAW: PullKeys = {
   form: 'raw',
+  sealed: false,
   id: (key) => key,
   hash: (h) => h,
   entry: (key, hash, keyData) => ({ key, hash, keyData }),
@@ -55,7 +58,9 @@ export async function pullKeys(flow: FlowConfig, source: ScheduleSource, hashKey
   // A key of its own for encryption, derived from the hash key so no second secret is needed.
   const aesKey = createHmac('sha256', secret).update('syncline pull key data').digest();
   return {
-    form: 'sealed',
+    // Not the key: 16 hex digits of an HMAC of a constant, which tell keys apart and reveal nothing of them.
+    form: `sealed:${mac('syncline pull key form').slice(0, 16)}`,
+    sealed: true,
     id: (key) => `hmac:${mac(`key\u0000${key}`)}`,
     hash: (h) => mac(`content\u0000${h}`),
     entry: (key, hash, keyData) => ({ key, hash, sealed: seal(aesKey, JSON.stringify(keyData)) }),
@@ -79,9 +84,10 @@ function open(key: Buffer, sealed: string): string {
 }
 
 /**
- * State written under the other key form (the flow's masks changed, or state from before sealing existed) is dropped:
- * its per-key items and key lists, so no masked key stays at rest as read and no delete is inferred by comparing
- * lists of two forms. The next complete run makes the known set anew; until then no delete is inferred.
+ * State written under another key form (the flow's masks changed, the hash key was replaced, or the state is from
+ * before sealing existed) cannot be matched or opened, so it is dropped: its per-key items and key lists. No masked
+ * key stays at rest as read, and no delete is inferred by comparing lists of two forms. The next complete run makes
+ * the known set anew; until then no delete is inferred.
  */
 export async function settleKeyForm(deps: PullDeps, keys: PullKeys, previous: PullRunState | undefined): Promise<PullRunState | undefined> {
   if (!previous || (previous.keys ?? 'raw') === keys.form) return previous;

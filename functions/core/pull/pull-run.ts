@@ -44,7 +44,7 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
 function pullContext(deps: PullDeps, keys: PullKeys): PullContext {
   const keyFields = pullKeyFields(deps.flow, deps.source);
   // A sealed key names no record anyone can read (the flow masks it): audit under the key the transform derives.
-  const auditKeyOf = keys.form === 'sealed' ? () => '' : auditKeyFn(deps.flow, keyFields);
+  const auditKeyOf = keys.sealed ? () => '' : auditKeyFn(deps.flow, keyFields);
   // The pull's key fields are the flow key read through renames, so its raw key is the record's key when they match.
   const raw = rawKeyPaths(deps.flow);
   const rawKeyIsKey = raw !== undefined && raw.length === keyFields.length && raw.every((p, i) => p === keyFields[i]);

@@ -122,6 +122,20 @@ describe('state written under the other key form', () => {
     expect(t.state.seen.size).toBe(1);
   });
 
+  it('is dropped when the hash key is replaced, so no entry is opened with the wrong key', async () => {
+    // Prepare
+    const t = setup(MASKED, [people('ann', 'bob')]);
+    await runPull(t.deps(MASKED));
+    t.reader.pagesOf = [people('ann')];
+
+    // Act: bob is gone, and would be a delete if the old entries could be opened.
+    const summary = await runPull({ ...t.deps(MASKED), hashKey: async () => 'n'.repeat(64) });
+
+    // Assess
+    expect(summary).toMatchObject({ deletesInferred: 0, changed: 1, complete: true });
+    expect(t.state.keyCount('people', 'api')).toBe(1);
+  });
+
   it('is dropped when a flow stops masking its key, so no sealed key is compared with a raw one', async () => {
     // Prepare
     const t = setup(MASKED, [people('ann', 'bob')]);
