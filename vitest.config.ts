@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -5,6 +6,9 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // vitest's default is one worker fewer than the CPUs: one on two cores. Tests choose their own ports and
+    // resource names, and spend much of their time waiting on local servers, so two run side by side.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // `include` is per project: with `extends`, arrays would be concatenated with the root's.
     // Unit and infra tests run without servers; integration shares one DynamoDB Local + fauxqs (globalSetup);
     // e2e starts the local runtime itself.
