@@ -23,7 +23,7 @@ import { auditableOwned, withCapture } from './audit-policy';
 import { decisionEntries, keepRecent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
-import { auditGivenUp } from './given-up';
+import { auditGivenUp, type FailedChange } from './given-up';
 import { isEcho } from './echoes';
 
 /** Dependencies of a flow's resolve function. */
@@ -61,6 +61,8 @@ interface KeyGroup {
 interface BatchSeen {
   readonly groups: KeyGroup[];
   readonly settled: Set<string>;
+  /** Truncates to expand: one given up is audited under the truncate's id, as its capture was (no key). */
+  readonly truncates: FailedChange[];
 }
 
 interface Resolved {
@@ -86,13 +88,13 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
-      const seen: BatchSeen = { groups: [], settled: new Set() };
+      const seen: BatchSeen = { groups: [], settled: new Set(), truncates: [] };
       try {
         await resolveBatch(event, batch, seen);
       } finally {
         // Changes not merged nor echoed, each by its own message (a retried message of the key is not given up).
         const unsettled = seen.groups.flatMap((g) => g.envelopes.map((env, i) => ({ messageId: g.messageIds[i]!, key: g.key, source: env.source, eventId: env.id, env })));
-        await auditGivenUp({ flow, audit: deps.audit, logger }, 'resolve', batch, unsettled.filter((c) => !seen.settled.has(c.eventId)), clock.now());
+        await auditGivenUp({ flow, audit: deps.audit, logger }, 'resolve', batch, [...unsettled.filter((c) => !seen.settled.has(c.eventId)), ...seen.truncates], clock.now());
       }
     });
 
@@ -103,7 +105,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     for (const record of event.Records) {
       const parsed = parseStepMessage(record.body);
       if (parsed.ok && isTruncate(parsed.value)) {
-        if (parsed.value.flow === flow.id) truncates.push({ messageId: record.messageId, message: parsed.value });
+        if (parsed.value.flow === flow.id) {
+          truncates.push({ messageId: record.messageId, message: parsed.value });
+          seen.truncates.push({ messageId: record.messageId, key: '', source: parsed.value.source, eventId: parsed.value.id });
+        }
         else batch.fail([record.messageId], `invalid truncate: of flow "${parsed.value.flow}"`);
         continue;
       }

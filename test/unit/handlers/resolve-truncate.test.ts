@@ -125,4 +125,25 @@ describe('resolve: onTruncate "delete"', () => {
     expect(publisher.sent.get(DELIVER)).toHaveLength(1);
     expect(state.items.get('cdc#1')!.view.deleted).toBe(true);
   });
+
+  it('audits a truncate given up on its last receive as failed, under its id, and fails only its message', async () => {
+    // Prepare: the index cannot be read; the truncate is on its fifth receive, beside a change.
+    await make()(sqsEvent([change('1', '0000000001', { n: 1 })]));
+    state.keysInTruncateScope = async () => {
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+    };
+    const event = sqsEvent([truncate, change('2', '0000000002', { n: 2 })], 'last-');
+    event.Records[0]!.attributes.ApproximateReceiveCount = '5';
+
+    // Act
+    const res = await make()(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'last-0' }]);
+    const failed = audit.entries.filter((e) => e.outcome === 'failed');
+    expect(failed).toEqual([
+      expect.objectContaining({ step: 'resolve', key: '', source: 'pg', eventId: 'trunc-1', reason: expect.stringMatching(/^gave up after 5 attempts, the message goes to the DLQ: truncate expansion failed: ProvisionedThroughputExceededException/) }),
+    ]);
+    expect(state.items.get('cdc#2')?.version).toBe(1);
+  });
 });
