@@ -79,6 +79,8 @@ export interface PullRunState {
   readonly last?: Record<string, unknown>;
   /** How the key lists and per-key items name keys (core/pull/pull-keys.ts). @default 'raw' (state written before sealing) */
   readonly keys?: string;
+  /** Key lists of another key form still to drop, with their per-key items (core/pull/pull-keys.ts `settleKeyForm`). */
+  readonly settling?: readonly SeenList[];
 }
 
 /**

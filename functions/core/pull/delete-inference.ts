@@ -1,5 +1,5 @@
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
-import type { PullRunState } from '../../ports';
+import type { PullRunState, SeenList } from '../../ports';
 import type { PullContext, PullDeps } from './pull-types';
 
 /** The audit key of source-level decisions (delete inference refused). */
@@ -17,16 +17,23 @@ export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acce
   for await (const chunk of state.readSeen(flow.id, source.id, { runId: run.runId, chunks: run.seenChunks })) for (const k of chunk) seen.add(k);
   const known = new Set<string>();
   const absent: string[] = [];
+  // Ids of another form (a sealed state's raw ones, left by an earlier release): not compared, and their items go.
+  const foreign = new Set<string>();
   for (const list of run.known) {
     for await (const chunk of state.readSeen(flow.id, source.id, list)) {
       for (const k of chunk) {
         if (known.has(k)) continue;
+        if (!keys.ownsId(k)) {
+          foreign.add(k);
+          continue;
+        }
         known.add(k);
         if (!seen.has(k)) absent.push(k);
       }
     }
   }
   seen.clear();
+  if (foreign.size > 0) await state.deleteKeys(flow.id, source.id, [...foreign]);
   if (absent.length === 0) return { deleted: 0 };
   const ratio = absent.length / known.size;
   const maxRatio = source.deletes?.maxDeleteRatio ?? 0.2;
@@ -55,8 +62,18 @@ export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acce
   for (let i = 0; i < absent.length; i += 100) {
     const part = absent.slice(i, i + 100);
     const last = await state.getKeys(flow.id, source.id, part);
-    const gone = part.filter((k) => last.has(k));
-    const envelopes = gone.map((key) => deleteEnvelope(deps, key, last.get(key)!.hash, keys.keyData(last.get(key)!), run, at));
+    const gone: string[] = [];
+    const envelopes: ChangeEnvelope[] = [];
+    const unreadable: string[] = [];
+    for (const key of part) {
+      const entry = last.get(key);
+      const data = entry && keys.keyData(entry);
+      if (entry && !data) unreadable.push(key);
+      if (!entry || !data) continue;
+      gone.push(key);
+      envelopes.push(deleteEnvelope(deps, key, entry.hash, data, run, at));
+    }
+    if (unreadable.length > 0) await state.deleteKeys(flow.id, source.id, unreadable);
     await send(envelopes);
     await deps.audit.write(
       envelopes.map((e, j) => ({
@@ -93,4 +110,22 @@ function deleteEnvelope({ flow, source }: PullDeps, key: string, hash: string, k
     seq: `delete#${run.runId}`,
     lineage: [{ step: 'capture', at, outcome: 'captured' }],
   };
+}
+
+/**
+ * Drops key lists that leave the known set, and the per-key items of the keys no kept list names: such a key was
+ * absent from the source when it left (deletes disabled, refused, or a run restarted), and its item would stay for
+ * ever. A key seen again is sent again, once.
+ */
+export async function dropKnownLists({ flow, source, state }: PullDeps, dropped: readonly SeenList[], kept: readonly SeenList[]): Promise<void> {
+  if (dropped.length === 0) return;
+  const keep = new Set<string>();
+  for (const list of kept) for await (const chunk of state.readSeen(flow.id, source.id, list)) for (const k of chunk) keep.add(k);
+  for (const list of dropped) {
+    for await (const chunk of state.readSeen(flow.id, source.id, list)) {
+      const gone = chunk.filter((k) => !keep.has(k));
+      if (gone.length > 0) await state.deleteKeys(flow.id, source.id, gone);
+    }
+    await state.dropSeen(flow.id, source.id, list);
+  }
 }

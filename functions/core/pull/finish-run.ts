@@ -1,5 +1,5 @@
 import type { PullRunState, SeenList } from '../../ports';
-import { inferDeletes } from './delete-inference';
+import { dropKnownLists, inferDeletes } from './delete-inference';
 import type { ReadOutcome } from './page-loop';
 import type { DeleteOutcome, PullContext } from './pull-types';
 import { lastRunSummary } from './pull-summary';
@@ -40,7 +40,8 @@ async function settleKnownKeys(
   const { flow, source, state } = ctx.deps;
   const current: SeenList = { runId: run.runId, chunks: run.seenChunks };
   if (source.mode !== 'full') {
-    await state.dropSeen(flow.id, source.id, current);
+    // Lists and key items of full-mode runs before a switch to incremental mode go too.
+    await dropKnownLists(ctx.deps, [...run.known, current], []);
     return { deletes: { deletesInferred: 0, ...(skipped !== undefined ? { deletesSkipped: skipped } : {}) }, known: [] };
   }
   let deletes: DeleteOutcome;
@@ -54,6 +55,9 @@ async function settleKnownKeys(
     known = skipped === DELETES_DISABLED ? [current] : withKnown(run, current);
   }
   const keep = new Set(known.map((k) => k.runId));
-  for (const list of [...run.known, current]) if (!keep.has(list.runId)) await state.dropSeen(flow.id, source.id, list);
+  const dropped = [...run.known, current].filter((list) => !keep.has(list.runId));
+  // After deletes were inferred, the keys of the lists that go and not of this run's were deleted with their items.
+  if (skipped === undefined && deletes.deletesRefused === undefined) for (const list of dropped) await state.dropSeen(flow.id, source.id, list);
+  else await dropKnownLists(ctx.deps, dropped, known);
   return { deletes, known };
 }

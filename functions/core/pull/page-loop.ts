@@ -6,7 +6,7 @@ import { advanceRun } from './run-state';
 import { RunStopError } from './run-stop';
 
 const DEFAULT_MAX_PAGES = 10_000;
-const NO_COUNTS: PullCounts = { pages: 0, records: 0, changed: 0, quarantined: 0 };
+export const NO_COUNTS: PullCounts = { pages: 0, records: 0, changed: 0, quarantined: 0 };
 
 /** How reading pages ended in this invocation. */
 export interface ReadOutcome {
@@ -35,7 +35,7 @@ export async function readPages(ctx: PullContext, start: PullRunState): Promise<
   let run = start;
   let counts = NO_COUNTS;
   let slowestPageMs = 0;
-  const iterator = deps.reader.pages({ continuation: run.continuation, since: run.since })[Symbol.asyncIterator]();
+  const iterator = deps.reader.pages({ continuation: ctx.keys.show(run.continuation), since: run.since })[Symbol.asyncIterator]();
   try {
     let pageStarted = clock.now();
     for (;;) {
@@ -44,7 +44,7 @@ export async function readPages(ctx: PullContext, start: PullRunState): Promise<
       if (next.done) return { run, counts, finished: true };
       const page = next.value;
       const result = await emitPage(ctx, page.items, run);
-      run = advanceRun(run, page.next, result);
+      run = advanceRun(run, ctx.keys.hide(page.next), result);
       counts = addPage(counts, result);
       // Checkpoint only now: the page's envelopes are sent and its keys recorded.
       await deps.state.putRun(run);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { FlowConfig } from '../../config/schema';
 import type { PulledKey, PullRunState, SeenList } from '../../ports';
 import type { PullDeps } from './pull-types';
@@ -15,12 +15,17 @@ export interface PullKeys {
   readonly sealed: boolean;
   /** The name of a raw key in the pull's state. */
   readonly id: (key: string) => string;
+  /** Whether an id found in the pull's state is of this form (a sealed state may hold what a raw writer left). */
+  readonly ownsId: (id: string) => boolean;
   /** What is stored of a record's content hash (keyed when sealed: a record made of its key alone would show it). */
   readonly hash: (contentHash: string) => string;
   /** A key's entry as stored. */
   readonly entry: (id: string, contentHash: string, keyData: Record<string, unknown>) => PulledKey & { readonly key: string };
-  /** The key fields of a stored entry. */
-  readonly keyData: (stored: PulledKey) => Record<string, unknown>;
+  /** The key fields of a stored entry; undefined for an entry of another form. */
+  readonly keyData: (stored: PulledKey) => Record<string, unknown> | undefined;
+  /** A continuation as the run state keeps it (the API's cursor may be the last key read), and back. */
+  readonly hide: (continuation: string | undefined) => string | undefined;
+  readonly show: (continuation: string | undefined) => string | undefined;
 }
 
 /**
@@ -44,29 +49,41 @@ const RAW: PullKeys = {
   form: 'raw',
   sealed: false,
   id: (key) => key,
+  ownsId: () => true,
   hash: (h) => h,
   entry: (key, hash, keyData) => ({ key, hash, keyData }),
   keyData: (stored) => stored.keyData ?? {},
+  hide: (c) => c,
+  show: (c) => c,
 };
+
+const SEALED_ID = /^hmac:[0-9a-f]{64}$/;
+const SEALED_TEXT = 'sealed:';
 
 /** The PullKeys of a source; sealing needs the deployment's hash key (the one `hash` masks with). */
 export async function pullKeys(flow: FlowConfig, source: ScheduleSource, hashKey: (() => Promise<string>) | undefined): Promise<PullKeys> {
   if (!pullKeysSealed(flow, source)) return RAW;
   if (!hashKey) throw new Error(`flow "${flow.id}" masks its key: the pull of source "${source.id}" needs the hash key`);
   const secret = await hashKey();
-  const mac = (text: string) => createHmac('sha256', secret).update(text).digest('hex');
-  // A key of its own for encryption, derived from the hash key so no second secret is needed.
-  const aesKey = createHmac('sha256', secret).update('syncline pull key data').digest();
+  // Keys of their own (HKDF), so none equals what a `hash` mask shows: HMAC(hash key, value).
+  const derive = (use: string) => Buffer.from(hkdfSync('sha256', secret, 'syncline pull state', `syncline/pull/${use}/v1`, 32));
+  const [idKey, contentKey, aesKey, formKey] = ['id', 'content', 'aes', 'form'].map(derive) as [Buffer, Buffer, Buffer, Buffer];
+  const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest('hex');
   return {
-    // Not the key: 16 hex digits of an HMAC of a constant, which tell keys apart and reveal nothing of them.
-    form: `sealed:${mac('syncline pull key form').slice(0, 16)}`,
+    // 16 hex digits that tell hash keys apart and reveal nothing of them.
+    form: `sealed:${formKey.toString('hex').slice(0, 16)}`,
     sealed: true,
-    id: (key) => `hmac:${mac(`key\u0000${key}`)}`,
-    hash: (h) => mac(`content\u0000${h}`),
+    id: (key) => `hmac:${mac(idKey, key)}`,
+    ownsId: (id) => SEALED_ID.test(id),
+    hash: (h) => mac(contentKey, h),
     entry: (key, hash, keyData) => ({ key, hash, sealed: seal(aesKey, JSON.stringify(keyData)) }),
-    keyData: (stored) => (stored.sealed === undefined ? {} : (JSON.parse(open(aesKey, stored.sealed)) as Record<string, unknown>)),
+    keyData: (stored) => (stored.sealed === undefined ? undefined : (JSON.parse(open(aesKey, stored.sealed)) as Record<string, unknown>)),
+    hide: (c) => (c === undefined ? c : SEALED_TEXT + seal(aesKey, c)),
+    // A continuation without the prefix was stored by a release that did not seal it: it is used as it is.
+    show: (c) => (c?.startsWith(SEALED_TEXT) ? open(aesKey, c.slice(SEALED_TEXT.length)) : c),
   };
 }
+
 
 /** AES-256-GCM: base64url of iv (12 bytes), tag (16 bytes), ciphertext. */
 function seal(key: Buffer, text: string): string {
@@ -85,20 +102,29 @@ function open(key: Buffer, sealed: string): string {
 
 /**
  * State written under another key form (the flow's masks changed, the hash key was replaced, or the state is from
- * before sealing existed) cannot be matched or opened, so it is dropped: its per-key items and key lists. No masked
- * key stays at rest as read, and no delete is inferred by comparing lists of two forms. The next complete run makes
- * the known set anew; until then no delete is inferred.
+ * before sealing existed) cannot be matched or opened, so it is dropped: the key lists of the known set and of an
+ * active run, with the per-key items they name. No masked key stays at rest as read, and no delete is inferred by
+ * comparing lists of two forms; the next complete run makes the known set anew. Progress is kept a list at a time
+ * (`settling`), and an invocation short of time leaves the rest to the next one (`unfinished`).
  */
-export async function settleKeyForm(deps: PullDeps, keys: PullKeys, previous: PullRunState | undefined): Promise<PullRunState | undefined> {
-  if (!previous || (previous.keys ?? 'raw') === keys.form) return previous;
+export async function settleKeyForm(deps: PullDeps, keys: PullKeys, previous: PullRunState | undefined): Promise<{ run?: PullRunState; unfinished?: true }> {
+  if (!previous || (previous.keys ?? 'raw') === keys.form) return { run: previous };
   const { flow, source, state, logger } = deps;
-  const lists: SeenList[] = [...previous.known, ...(previous.active ? [{ runId: previous.runId, chunks: previous.seenChunks }] : [])];
-  for (const list of lists) {
-    for await (const chunk of state.readSeen(flow.id, source.id, list)) await state.deleteKeys(flow.id, source.id, chunk);
-    await state.dropSeen(flow.id, source.id, list);
+  const active: SeenList[] = previous.active ? [{ runId: previous.runId, chunks: previous.seenChunks }] : [];
+  let run: PullRunState = { ...previous, active: false, continuation: undefined, known: [], settling: previous.settling ?? [...previous.known, ...active] };
+  while (run.settling!.length > 0) {
+    if (deps.remainingMs() < (deps.reserveMs ?? 60_000)) {
+      await state.putRun(run);
+      return { run, unfinished: true };
+    }
+    const [list, ...rest] = run.settling!;
+    for await (const chunk of state.readSeen(flow.id, source.id, list!)) await state.deleteKeys(flow.id, source.id, chunk);
+    await state.dropSeen(flow.id, source.id, list!);
+    run = { ...run, settling: rest };
+    await state.putRun(run);
   }
-  const settled: PullRunState = { ...previous, active: false, continuation: undefined, known: [], keys: keys.form };
+  const settled: PullRunState = { ...run, settling: undefined, keys: keys.form };
   await state.putRun(settled);
   logger.info('pull state re-keyed: deletes are inferred again after the next complete run', { flow: flow.id, source: source.id, from: previous.keys ?? 'raw', to: keys.form });
-  return settled;
+  return { run: settled };
 }

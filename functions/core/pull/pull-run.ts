@@ -1,13 +1,15 @@
 import { rawKeyPaths } from '../transform/raw-record';
 import { auditKeyFn, transformQueueSender } from './emit-page';
 import { finishRun } from './finish-run';
-import { readPages } from './page-loop';
+import { NO_COUNTS, readPages } from './page-loop';
 import { busySummary, pullSummary } from './pull-summary';
 import type { PullContext, PullDeps, PullRequest, PullSummary } from './pull-types';
 import { pullKeyFields } from './records';
 import { openRun } from './run-state';
 import { pullKeys, settleKeyForm, type PullKeys } from './pull-keys';
 import type { PullRunState } from '../../ports';
+
+import { dropKnownLists } from './delete-inference';
 
 export { pullAuditKey } from './delete-inference';
 export type { PullDeps, PullRequest, PullSummary } from './pull-types';
@@ -22,9 +24,11 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
   }
   try {
     const keys = await pullKeys(flow, source, deps.hashKey);
-    const previous = await settleKeyForm(deps, keys, await state.getRun(flow.id, source.id));
+    const settled = await settleKeyForm(deps, keys, await state.getRun(flow.id, source.id));
+    if (settled.unfinished) return pullSummary(deps, settled.run, { counts: NO_COUNTS, deletes: { deletesInferred: 0 }, complete: false, continued: true });
+    const previous = settled.run;
     const run: PullRunState = { ...openRun(flow.id, source.id, previous, request.restart === true, now), keys: keys.form };
-    if (previous?.active && request.restart) await state.dropSeen(flow.id, source.id, { runId: previous.runId, chunks: previous.seenChunks });
+    if (previous?.active && request.restart) await dropKnownLists(deps, [{ runId: previous.runId, chunks: previous.seenChunks }], previous.known);
     const ctx = pullContext(deps, keys);
     const read = await readPages(ctx, run);
     if (!read.finished) return pullSummary(deps, read.run, { counts: read.counts, deletes: { deletesInferred: 0 }, complete: false, continued: true, error: read.error });

@@ -32,14 +32,18 @@ export interface RejectedRecord {
 
 /**
  * Raw fields that identify a pulled record: the source's `keyFields`, else where the key fields sit before the
- * transform (rawKeyPaths, nested renames included), else the flow key with whole-field renames mapped back.
+ * transform (rawKeyPaths, nested renames included), else the flow key with renames (of it or its object) mapped back.
  */
 export function pullKeyFields(flow: FlowConfig, source: ScheduleSource): readonly string[] {
   if (source.keyFields?.length) return source.keyFields;
   const raw = rawKeyPaths(flow);
   if (raw) return raw;
-  const back = new Map(Object.entries(flow.transform.rename ?? {}).map(([from, to]) => [to, from]));
-  return flow.key.map((k) => back.get(k) ?? k);
+  // The key itself is made by the transform (a mask, say): read it where a rename of it, or of its object, takes it from.
+  const renames = Object.entries(flow.transform.rename ?? {});
+  return flow.key.map((k) => {
+    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
+    return into ? into[0] + k.slice(into[1].length) : k;
+  });
 }
 
 /** A cursor value as ms (ISO-8601 time, epoch ms number or digit string); a string otherwise; an error for other types. */

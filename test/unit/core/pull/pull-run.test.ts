@@ -248,6 +248,44 @@ describe('full mode', () => {
     expect((await t.state.getRun('people', 'api'))?.active).toBe(false);
   });
 
+  describe('keeps no per-key item that no key list names', () => {
+    const ten = Array.from({ length: 10 }, (_, i) => person(i + 1, 'a'));
+
+    it('when deletes are disabled', async () => {
+      const t = setup({ deletes: { enabled: false } }, [ten]);
+      await runPull(t.deps);
+      t.reader.pagesOf = [ten.slice(0, 7)];
+      expect(await runPull(t.deps)).toMatchObject({ deletesInferred: 0, deletesSkipped: 'delete detection is disabled' });
+      expect(t.state.keyCount('people', 'api')).toBe(7);
+    });
+
+    it('when refused lists leave the capped known set', async () => {
+      // Prepare: a complete run of ten, then partial-looking runs the ratio guard refuses, each with other keys.
+      const t = setup({}, [ten]);
+      await runPull(t.deps);
+      for (const n of [11, 12, 13, 14]) {
+        t.reader.pagesOf = [[person(n, 'a')]];
+        expect(await runPull(t.deps)).toMatchObject({ deletesRefused: expect.any(Number) });
+      }
+      // Assess: the list of 11 left the set (the last accepted one and the newest three stay), and with it 11's item.
+      expect((await t.state.getRun('people', 'api'))!.known).toHaveLength(4);
+      expect(t.state.keyCount('people', 'api')).toBe(13);
+    });
+
+    it('when an active run is restarted', async () => {
+      // Prepare: a run stops after its first page, with a key no complete run saw.
+      const t = setup({}, [[person(1, 'a')], [person(2, 'a')]]);
+      await runPull(t.deps);
+      t.reader.pagesOf = [[person(1, 'a'), person(3, 'a')], [person(2, 'a')]];
+      expect(await runPull({ ...t.deps, remainingMs: () => 10_000 })).toMatchObject({ continued: true });
+      t.reader.pagesOf = [[person(1, 'a')], [person(2, 'a')]];
+      // Act
+      expect(await runPull(t.deps, { restart: true })).toMatchObject({ complete: true });
+      // Assess
+      expect(t.state.keyCount('people', 'api')).toBe(2);
+    });
+  });
+
   it('answers busy while another invocation holds the lease', async () => {
     const t = setup({}, [[person(1, 'a')]]);
     await t.state.acquireLease('people', 'api', 'someone-else', t.clock.now() + 60_000, t.clock.now());
