@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { matchesPattern } from '../../functions/core/event-pattern';
 import { SynclineError } from '../../functions/core/errors';
+import { isJsonObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact, stringifyExact } from '../../functions/core/json-safety';
 
 /** One entry of a PutEvents call (the fields the local bus reads; `Resources` is optional as in the API). */
 export interface PutEventsEntry {
@@ -114,15 +115,19 @@ export class LocalEventBus {
     if (typeof entry.Source !== 'string' || entry.Source === '') return fail('InvalidArgument', 'Parameter Source is not valid. Reason: Source is a required argument.');
     if (typeof entry.DetailType !== 'string' || entry.DetailType === '') return fail('InvalidArgument', 'Parameter DetailType is not valid. Reason: DetailType is a required argument.');
     if (typeof entry.Detail !== 'string') return fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail is a required argument.');
-    const size = Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail) + (entry.Resources ?? []).reduce((n, r) => n + Buffer.byteLength(r), 0);
+    const resources: unknown = entry.Resources ?? [];
+    if (!Array.isArray(resources) || !resources.every((r) => typeof r === 'string')) return fail('InvalidArgument', 'Parameter Resources is not valid: it must be a list of strings.');
+    const size = Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail) + resources.reduce((n: number, r: string) => n + Buffer.byteLength(r), 0);
     if (size > MAX_ENTRY_BYTES) return fail('InvalidArgument', `entry of ${size} bytes exceeds the limit of ${MAX_ENTRY_BYTES} bytes`);
+    // Read exactly, as a webhook body is: a number a double cannot hold reaches the source's capture as it was sent.
+    if (jsonDepth(entry.Detail) > MAX_BODY_DEPTH) return fail('MalformedDetail', `Detail is malformed: it is nested deeper than ${MAX_BODY_DEPTH} levels.`);
     let detail: unknown;
     try {
-      detail = JSON.parse(entry.Detail);
+      detail = parseJsonExact(entry.Detail);
     } catch {
       return fail('MalformedDetail', 'Detail is malformed.');
     }
-    if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) return fail('MalformedDetail', 'Detail is malformed: it must be a JSON object.');
+    if (!isJsonObject(detail)) return fail('MalformedDetail', 'Detail is malformed: it must be a JSON object.');
     const busName = busNameOf(entry.EventBusName);
     const time = entry.Time instanceof Date && Number.isFinite(entry.Time.getTime()) ? entry.Time : new Date();
     const event: EventBridgeEvent = {
@@ -133,14 +138,15 @@ export class LocalEventBus {
       account: this.account,
       time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       region: this.options.region,
-      resources: [...(entry.Resources ?? [])],
+      resources: [...resources],
       detail,
     };
     const matched = this.options.rules.filter((r) => r.busName === busName && matchesPattern(r.pattern as Record<string, unknown>, event));
     const routedTo: string[] = [];
-    this.events.push({ busName, event, routedTo });
+    const body = stringifyExact(event);
+    // Listed as JSON.parse reads it (a number beyond a double's range shows as null there, not on the queue).
+    this.events.push({ busName, event: JSON.parse(body) as EventBridgeEvent, routedTo });
     if (this.events.length > this.keep) this.events.splice(0, this.events.length - this.keep);
-    const body = JSON.stringify(event);
     const sent = await Promise.allSettled(matched.map((r) => this.options.sqs.send(new SendMessageCommand({ QueueUrl: r.queueUrl, MessageBody: body }))));
     matched.forEach((r, i) => {
       if (sent[i]!.status === 'fulfilled') routedTo.push(r.queueName);

@@ -117,6 +117,29 @@ describe('LocalEventBus', () => {
     sqs.restore();
   });
 
+  it('refuses an entry with malformed Resources or a Detail nested too deep, keeps the list readable, and sends numbers as they came', async () => {
+    // Prepare
+    const sqs = mockClient(SQSClient);
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const bus = new LocalEventBus({ sqs: new SQSClient({ region: 'us-east-1' }), region: 'us-east-1', rules: [{ busName: 'default', pattern: { source: ['shop'] }, queueName: 'f-in', queueUrl: 'q' }] });
+    const entry = (extra: Record<string, unknown>) => ({ Source: 'shop', DetailType: 'X', Detail: '{}', ...extra }) as never;
+
+    // Act
+    const out = await bus.putEvents([
+      entry({ Resources: 'abc' }),
+      entry({ Resources: [1, 2] }),
+      entry({ Detail: `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}` }),
+      entry({ Detail: '{"n": 1e400, "id": 12345678901234567890}' }),
+    ]);
+
+    // Assess
+    expect(out.Entries.map((e) => e.ErrorCode)).toEqual(['InvalidArgument', 'InvalidArgument', 'MalformedDetail', undefined]);
+    expect(out.Entries[2]!.ErrorMessage).toMatch(/nested deeper than 64 levels/);
+    expect(() => JSON.stringify(bus.list())).not.toThrow();
+    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody).toContain('"detail":{"n":1e400,"id":12345678901234567890}');
+    sqs.restore();
+  });
+
   it('names a bus by its name or ARN, `default` when absent', () => {
     expect(busNameOf(undefined)).toBe('default');
     expect(busNameOf('arn:aws:events:eu-west-1:123456789012:event-bus/orders')).toBe('orders');
