@@ -1,5 +1,5 @@
 import type { FlowConfig } from '../config/schema';
-import { eventId } from '../core/envelope';
+import { eventId, MAX_TIME_MS } from '../core/envelope';
 import { array, boolean, isoDateTime, map, number, object, optional, refine, safeParse, string, union, withDefault, type Shape } from '../core/shape';
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';
@@ -24,7 +24,8 @@ export interface RecordReplayDeps {
   readonly clock?: Clock;
 }
 
-const time: Shape<number> = union(number({ int: true, min: 0 }), map(isoDateTime(), (s) => Date.parse(s)));
+// Epoch ms up to the latest time a Date holds (past it, the audit trail's hour windows cannot be named).
+const time: Shape<number> = union(number({ int: true, min: 0, max: MAX_TIME_MS }), map(isoDateTime(), (s) => Date.parse(s)));
 
 const fields = object(
   {

@@ -126,6 +126,8 @@ describe('record replay (POST /flows/{flowId}/replay)', () => {
     expect(await replayRecords(deps({ flow: flowWith({ audit: { level: 'errors' } }) }), { since: now - 10, until: now }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('replay by --key') } });
     expect(await replayRecords(deps(), { keys: ['a'], targets: ['nope'] }, undefined)).toMatchObject({ status: 404, body: { message: expect.stringContaining('no target "nope"') } });
     expect(await replayRecords(deps(), 'x', undefined)).toMatchObject({ status: 400 });
+    // A time past the latest a Date holds (8.64e15 ms): no hour of the audit trail can be named.
+    expect(await replayRecords(deps(), { since: 8_640_000_000_000_001, until: 8_640_000_000_000_002, dryRun: true }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('since') } });
   });
 
   it('writes no replayed entry when a delivery could not be queued (the caller sees the failure and runs it again)', async () => {
