@@ -131,6 +131,11 @@ export function carryProblems(record: unknown, limit = 5): string[] {
         problems.push(k === '' ? `${here()} has a field with an empty name, which DynamoDB cannot store` : `${here()} has a field named __proto__, which the DynamoDB marshaller cannot store`);
         continue;
       }
+      // UTF-8 takes at most 3 bytes a UTF-16 unit: only a long name needs counting.
+      if (k.length * 3 > MAX_FIELD_NAME_BYTES && Buffer.byteLength(k, 'utf8') > MAX_FIELD_NAME_BYTES) {
+        problems.push(`${here()} has a field whose name is over ${MAX_FIELD_NAME_BYTES / 1024} KB, longer than DynamoDB stores`);
+        continue;
+      }
       if (k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string') {
         problems.push(`${here()}.constructor is an object with a name, which the DynamoDB marshaller mistakes for a type`);
         continue;
@@ -145,6 +150,13 @@ export function carryProblems(record: unknown, limit = 5): string[] {
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * Longest field name carried: DynamoDB refuses attribute names of 64 KB and more (Naming rules,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html), and
+ * DynamoDB Local fails on names from about 50 KB.
+ */
+const MAX_FIELD_NAME_BYTES = 32 * 1024;
 
 /** Why DynamoDB (and JSON) cannot carry a parsed number, if they cannot. */
 function numberProblem(n: number): string | undefined {

@@ -29,6 +29,10 @@ function reference(record: unknown, limit = 5): string[] {
         problems.push(k === '' ? `${path} has a field with an empty name, which DynamoDB cannot store` : `${path} has a field named __proto__, which the DynamoDB marshaller cannot store`);
         continue;
       }
+      if (Buffer.byteLength(k, 'utf8') > 32 * 1024) {
+        problems.push(`${path} has a field whose name is over 32 KB, longer than DynamoDB stores`);
+        continue;
+      }
       if (k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string') {
         problems.push(`${path}.constructor is an object with a name, which the DynamoDB marshaller mistakes for a type`);
         continue;
@@ -40,7 +44,8 @@ function reference(record: unknown, limit = 5): string[] {
   return problems;
 }
 
-const KEYS = ['a', 'b c', '', '__proto__', 'constructor', 'name', '0', '$x'];
+// Two names about the limit: 32 KB in UTF-8 (three bytes a character) is in, one byte more is not.
+const KEYS = ['a', 'b c', '', '__proto__', 'constructor', 'name', '0', '$x', '€'.repeat(10_922) + 'ab', '€'.repeat(10_922) + 'abc'];
 const leaf = fc.oneof(
   fc.constantFrom<unknown>(1, 2 ** 53, 1e200, 1e-200, Infinity, NaN, -0, 12n, 'x', null, true, new InexactNumber('12345678901234567890', 'is an integer beyond 2^53 that a JSON number would round')),
   fc.double(),
@@ -70,6 +75,14 @@ describe('carryProblems', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('refuses a field name over 32 KB in UTF-8, by its path and never its name', () => {
+    const long = 'n'.repeat(32 * 1024 + 1);
+    expect(carryProblems({ a: { [long]: 1, ['€'.repeat(10_923)]: 2, ['n'.repeat(32 * 1024)]: 3 } })).toEqual([
+      '$.a has a field whose name is over 32 KB, longer than DynamoDB stores',
+      '$.a has a field whose name is over 32 KB, longer than DynamoDB stores',
+    ]);
   });
 
   it('names the path of a problem deep in a record', () => {
