@@ -1,9 +1,10 @@
 import { safeErrorText } from '../core/error-text';
 import { carryProblems } from '../core/json-safety';
+import { byField, requester } from './requester';
 import type { FlowConfig } from '../config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
 import { maskValue } from '../core/transform/mask';
-import { object, oneOf, optional, refine, safeParse, string, unknown } from '../core/shape';
+import { object, oneOf, optional, refine, safeParse, unknown } from '../core/shape';
 import {
   noopLogger,
   systemClock,
@@ -94,12 +95,10 @@ export interface ConflictReview {
 }
 
 const STATUSES = ['open', 'resolved', 'superseded', 'all'] as const;
-/** Names under `syncline:` are kept for syncline's own resolutions (e.g. `syncline:auto-resolve`). */
-const byField = refine(string({ trim: true, min: 1, max: 128 }), (by) => !by.startsWith('syncline:'), 'names starting with "syncline:" are reserved for syncline itself');
 
 /** `{"choose": "current"|"incoming"}` or `{"value": <any JSON>}`, exactly one, and an optional `by`. */
 export const resolveBodySchema = refine(
-  object({ choose: optional(oneOf(['current', 'incoming'])), value: unknown(), by: optional(byField) }, 'strict'),
+  object({ choose: optional(oneOf(['current', 'incoming'])), value: unknown(), by: optional(byField(128)) }, 'strict'),
   (b) => Number(b.choose !== undefined) + Number(Object.hasOwn(b, 'value') && b.value !== undefined) === 1,
   'give exactly one of "choose" ("current" or "incoming") and "value"',
 );
@@ -138,10 +137,9 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         return alreadyResolved((await deps.conflicts.get(flowId, conflictId)) ?? conflict);
       }
 
-      const caller = user?.trim();
-      if (deps.authenticatedCaller && !caller) return problem(401, 'the request carries no caller identity');
-      const asked = parsed.data.by;
-      const by = deps.authenticatedCaller ? (asked && asked !== caller ? `${caller} (as ${asked})` : caller!) : (asked ?? (caller || 'local'));
+      const who = requester(deps.authenticatedCaller === true, user, parsed.data.by);
+      if (!('by' in who)) return problem(who.status, who.message);
+      const { by } = who;
       // A given value skips the transform, so the field's mask is applied here: state never holds it unmasked.
       const mask = target.flow.transform.mask?.[conflict.field];
       const choice: ConflictChoice =

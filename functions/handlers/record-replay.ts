@@ -4,6 +4,7 @@ import { array, boolean, isoDateTime, map, number, object, optional, refine, saf
 import type { AuditEntry, AuditLog, AuditWindow, Clock, Publisher, StateStore } from '../ports';
 import { systemClock } from '../ports';
 import type { AdminAnswer } from './admin-api';
+import { byField, requester } from './requester';
 import { sourceOfVersion } from './record-lineage';
 import type { DeliveryMessage } from './step-messages';
 
@@ -37,7 +38,7 @@ const fields = object(
     targets: optional(array(string({ min: 1 }), { min: 1 })),
     dryRun: withDefault(boolean(), false),
     max: withDefault(number({ int: true, gt: 0, max: REPLAY_MAX_KEYS }), REPLAY_MAX_KEYS),
-    by: optional(string({ trim: true, min: 1, max: 200 })),
+    by: optional(byField(200)),
   },
   'strict',
 );
@@ -91,9 +92,9 @@ export async function replayRecords(deps: RecordReplayDeps, body: unknown, user:
   const unknown = (req.targets ?? []).filter((t) => !flow.targets.some((x) => x.id === t));
   if (unknown.length > 0) return problem(404, `flow "${flow.id}" has no target ${unknown.map((t) => `"${t}"`).join(', ')} (targets: ${flow.targets.map((t) => t.id).join(', ')})`);
   const targets = req.targets ?? flow.targets.map((t) => t.id);
-  const caller = user?.trim();
-  if (deps.authenticatedCaller && !caller) return problem(401, 'the request carries no caller identity');
-  const by = deps.authenticatedCaller ? (req.by && req.by !== caller ? `${caller} (as ${req.by})` : caller!) : (req.by ?? (caller || 'local'));
+  const who = requester(deps.authenticatedCaller === true, user, req.by);
+  if (!('by' in who)) return problem(who.status, who.message);
+  const { by } = who;
   const now = (deps.clock ?? systemClock).now();
 
   const notes: string[] = [];

@@ -82,6 +82,12 @@ describe('conflict review use case', () => {
     expect((await review().resolve('people', 'c2', { choose: 'current' })).body).toMatchObject({ conflict: { resolvedBy: 'local' } });
   });
 
+  it("refuses a name of syncline's own (syncline:...) from the body or the header, and resolves nothing", async () => {
+    expect(await review().resolve('people', 'c1', { choose: 'current', by: 'syncline:auto-resolve' })).toMatchObject({ status: 400, body: { message: expect.stringContaining('reserved') } });
+    expect(await review().resolve('people', 'c1', { choose: 'current' }, 'syncline:auto-resolve')).toMatchObject({ status: 400, body: { message: expect.stringContaining('x-syncline-user') } });
+    expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
+  });
+
   it('answers 409 when resolving twice, and sends nothing the second time', async () => {
     // Act
     const first = await review().resolve('people', 'c1', { choose: 'incoming' });

@@ -126,6 +126,9 @@ describe('record replay (POST /flows/{flowId}/replay)', () => {
     expect(await replayRecords(deps({ flow: flowWith({ audit: { level: 'errors' } }) }), { since: now - 10, until: now }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('replay by --key') } });
     expect(await replayRecords(deps(), { keys: ['a'], targets: ['nope'] }, undefined)).toMatchObject({ status: 404, body: { message: expect.stringContaining('no target "nope"') } });
     expect(await replayRecords(deps(), 'x', undefined)).toMatchObject({ status: 400 });
+    // syncline's own names, from the body or (locally) the header.
+    expect(await replayRecords(deps(), { keys: ['a'], by: 'syncline:x' }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('reserved') } });
+    expect(await replayRecords(deps(), { keys: ['a'] }, 'syncline:x')).toMatchObject({ status: 400, body: { message: expect.stringContaining('x-syncline-user') } });
     // A time past the latest a Date holds (8.64e15 ms): no hour of the audit trail can be named.
     expect(await replayRecords(deps(), { since: 8_640_000_000_000_001, until: 8_640_000_000_000_002, dryRun: true }, undefined)).toMatchObject({ status: 400, body: { message: expect.stringContaining('since') } });
   });
