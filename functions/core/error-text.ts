@@ -6,6 +6,8 @@
 const KNOWN_REFUSALS: readonly [RegExp, string, 'content'?][] = [
   [/Size of hashkey has exceeded/i, 'partition key over 2048 bytes'],
   [/Size of rangekey has exceeded/i, 'sort key over 1024 bytes'],
+  [/Hash primary key values must be under 2048 bytes/i, 'partition key over 2048 bytes'],
+  [/Range primary key values must be under 1024 bytes/i, 'sort key over 1024 bytes'],
   [/Item size (has exceeded|to update has exceeded)/i, 'item over 400 KB', 'content'],
   [/Nesting Levels have exceeded/i, 'nesting deeper than 32 levels', 'content'],
   [/Number overflow/i, 'number beyond the range DynamoDB stores', 'content'],

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { noopLogger, type LogPort } from '../ports';
 import { AdminHttpError, MAX_ADMIN_BODY, noRoute, parseJsonBody, routeAdmin, type AdminAnswer, type AdminApi, type AdminRequest } from './admin-api';
-import { messageOf } from '../core/errors';
+import { safeErrorText } from '../core/error-text';
 
 export interface AdminHttpHandlerDeps {
   readonly admin: AdminApi;
@@ -69,7 +69,7 @@ export function createAdminHttpHandler(deps: AdminHttpHandlerDeps): (event: Admi
       answer = (await routeAdmin(deps.admin, request)) ?? noRoute(method, path);
     } catch (err) {
       // DynamoDB refused the input (e.g. a key over its size limit): the caller's input, not a fault.
-      if ((err as { name?: string })?.name === 'ValidationException') answer = { status: 400, body: { message: messageOf(err) } };
+      if ((err as { name?: string })?.name === 'ValidationException') answer = { status: 400, body: { message: `DynamoDB refused the request: ${safeErrorText(err)}` } };
       else throw err;
     }
     logger.info('admin request', { method, route: event.routeKey, status: answer.status, ...(user ? { caller: user } : {}) });

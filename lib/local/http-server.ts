@@ -15,7 +15,8 @@ import {
 } from '../../functions/handlers/admin-api';
 import { refuseAdminRequest } from './request-guard';
 import { lambdaContext } from './sqs-poller';
-import { messageOf, SynclineError } from '../../functions/core/errors';
+import { SynclineError } from '../../functions/core/errors';
+import { safeErrorText } from '../../functions/core/error-text';
 
 export type { AdminAnswer, AdminApi } from '../../functions/handlers/admin-api';
 
@@ -315,7 +316,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       }
       if ((err as { name?: string })?.name === 'ValidationException') {
         // DynamoDB refused the input (e.g. a key over its size limit): the caller's input, not a server fault.
-        sendJson(res, 400, { message: messageOf(err) });
+        sendJson(res, 400, { message: `DynamoDB refused the request: ${safeErrorText(err)}` });
         return;
       }
       // The query may carry a webhook token: log the path only.
