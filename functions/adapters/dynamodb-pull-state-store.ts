@@ -135,7 +135,7 @@ export class DynamoDbPullStateStore implements PullStateStore {
 
   async *readSeen(flow: string, source: string, list: SeenList): AsyncGenerator<readonly string[]> {
     // Ten chunks per read keeps at most a few MB in memory at once.
-    for (let start = 0; start < list.chunks; start += 10) {
+    for (let start = list.from ?? 0; start < list.chunks; start += 10) {
       const pks = Array.from({ length: Math.min(10, list.chunks - start) }, (_, i) => pullPk.seen(flow, source, list.runId, start + i));
       const items = await this.batchGet(pks, 10);
       for (const item of items) {
@@ -152,7 +152,7 @@ export class DynamoDbPullStateStore implements PullStateStore {
 
   async dropSeen(flow: string, source: string, list: SeenList): Promise<void> {
     const pks: string[] = [];
-    for (let i = 0; i < list.chunks; i++) pks.push(pullPk.seen(flow, source, list.runId, i));
+    for (let i = list.from ?? 0; i < list.chunks; i++) pks.push(pullPk.seen(flow, source, list.runId, i));
     // Split chunks' extra parts are found by reading their first part.
     for (const part of chunk(pks, 10)) {
       const items = await this.batchGet(part, 10);

@@ -45,6 +45,8 @@ export interface PulledKey {
 export interface SeenList {
   readonly runId: string;
   readonly chunks: number;
+  /** The list's chunks from this one on (those before it are dropped already). @default 0 */
+  readonly from?: number;
 }
 
 /** Progress of one source's pulls, kept in the state table. */
@@ -79,6 +81,8 @@ export interface PullRunState {
   readonly last?: Record<string, unknown>;
   /** How the key lists and per-key items name keys (core/pull/pull-keys.ts). @default 'raw' (state written before sealing) */
   readonly keys?: string;
+  /** The source's mode when the run began. @default unknown (state written before it was recorded) */
+  readonly mode?: 'full' | 'incremental';
   /** Key lists of another key form still to drop, with their per-key items (core/pull/pull-keys.ts `settleKeyForm`). */
   readonly settling?: readonly SeenList[];
 }

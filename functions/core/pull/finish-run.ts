@@ -11,7 +11,8 @@ const DELETES_DISABLED = 'delete detection is disabled';
 export async function finishRun(ctx: PullContext, read: ReadOutcome, acceptDeletes: boolean): Promise<{ run: PullRunState; deletes: DeleteOutcome }> {
   const { flow, source, state, clock, logger } = ctx.deps;
   const complete = read.partialReason === undefined;
-  const { deletes, known } = await settleKnownKeys(ctx, read.run, deleteSkipReason(ctx, read), acceptDeletes);
+  const partial = !complete || read.run.keylessQuarantined;
+  const { deletes, known } = await settleKnownKeys(ctx, read.run, deleteSkipReason(ctx, read), partial, acceptDeletes);
   const last = lastRunSummary(read.run, clock.now(), complete, deletes, read.error);
   const run = closeRun(read.run, source, complete, known, last);
   await state.putRun(run);
@@ -35,6 +36,7 @@ async function settleKnownKeys(
   ctx: PullContext,
   run: PullRunState,
   skipped: string | undefined,
+  partial: boolean,
   acceptDeletes: boolean,
 ): Promise<{ deletes: DeleteOutcome; known: readonly SeenList[] }> {
   const { flow, source, state } = ctx.deps;
@@ -52,7 +54,8 @@ async function settleKnownKeys(
     known = inferred.refused === undefined ? [current] : withKnown(run, current);
   } else {
     deletes = { deletesInferred: 0, deletesSkipped: skipped };
-    known = skipped === DELETES_DISABLED ? [current] : withKnown(run, current);
+    // With deletes disabled, a complete run alone is the known set; a partial one did not see every key there is.
+    known = skipped === DELETES_DISABLED && !partial ? [current] : withKnown(run, current);
   }
   const keep = new Set(known.map((k) => k.runId));
   const dropped = [...run.known, current].filter((list) => !keep.has(list.runId));

@@ -35,7 +35,7 @@ export async function readPages(ctx: PullContext, start: PullRunState): Promise<
   let run = start;
   let counts = NO_COUNTS;
   let slowestPageMs = 0;
-  const iterator = deps.reader.pages({ continuation: ctx.keys.show(run.continuation), since: run.since })[Symbol.asyncIterator]();
+  const iterator = deps.reader.pages({ continuation: readableContinuation(ctx, run), since: run.since })[Symbol.asyncIterator]();
   try {
     let pageStarted = clock.now();
     for (;;) {
@@ -64,6 +64,16 @@ export async function readPages(ctx: PullContext, start: PullRunState): Promise<
     if (!(caught instanceof SourceError)) throw caught;
     await iterator.return?.().catch(() => undefined);
     return sourceFailed(ctx, run, counts, caught.cause);
+  }
+}
+
+/** The run's continuation as the reader takes it; one that cannot be opened (damaged) restarts the run's reading. */
+function readableContinuation({ deps, keys }: PullContext, run: PullRunState): string | undefined {
+  try {
+    return keys.show(run.continuation);
+  } catch {
+    deps.logger.warn('pull continuation cannot be read: the run reads its source from the start again', { flow: deps.flow.id, source: deps.source.id, runId: run.runId });
+    return undefined;
   }
 }
 

@@ -104,23 +104,31 @@ function open(key: Buffer, sealed: string): string {
  * State written under another key form (the flow's masks changed, the hash key was replaced, or the state is from
  * before sealing existed) cannot be matched or opened, so it is dropped: the key lists of the known set and of an
  * active run, with the per-key items they name. No masked key stays at rest as read, and no delete is inferred by
- * comparing lists of two forms; the next complete run makes the known set anew. Progress is kept a list at a time
- * (`settling`), and an invocation short of time leaves the rest to the next one (`unfinished`).
+ * comparing lists of two forms; the next complete run makes the known set anew. Progress is kept a chunk at a time
+ * (`settling`), lists begun are finished whatever the form is by then, and an invocation short of time leaves the
+ * rest to the next one (`unfinished`; such invocations count as the run's, so they chain as a long run does).
  */
 export async function settleKeyForm(deps: PullDeps, keys: PullKeys, previous: PullRunState | undefined): Promise<{ run?: PullRunState; unfinished?: true }> {
-  if (!previous || (previous.keys ?? 'raw') === keys.form) return { run: previous };
+  if (!previous || ((previous.keys ?? 'raw') === keys.form && !previous.settling?.length)) return { run: previous };
   const { flow, source, state, logger } = deps;
   const active: SeenList[] = previous.active ? [{ runId: previous.runId, chunks: previous.seenChunks }] : [];
-  let run: PullRunState = { ...previous, active: false, continuation: undefined, known: [], settling: previous.settling ?? [...previous.known, ...active] };
+  const settling = previous.settling ?? [...previous.known, ...active];
+  // The finished run's counts are in `last`; these count the settle's own invocations.
+  const counts = { pages: 0, records: 0, changed: 0, quarantined: 0, invocations: previous.settling ? previous.invocations + 1 : 1 };
+  let run: PullRunState = { ...previous, ...counts, active: false, continuation: undefined, known: [], settling };
   while (run.settling!.length > 0) {
-    if (deps.remainingMs() < (deps.reserveMs ?? 60_000)) {
-      await state.putRun(run);
-      return { run, unfinished: true };
-    }
     const [list, ...rest] = run.settling!;
-    for await (const chunk of state.readSeen(flow.id, source.id, list!)) await state.deleteKeys(flow.id, source.id, chunk);
-    await state.dropSeen(flow.id, source.id, list!);
-    run = { ...run, settling: rest };
+    const from = list!.from ?? 0;
+    if (from < list!.chunks) {
+      if (deps.remainingMs() < (deps.reserveMs ?? 60_000)) {
+        await state.putRun(run);
+        return { run, unfinished: true };
+      }
+      const one: SeenList = { runId: list!.runId, chunks: from + 1, from };
+      for await (const chunk of state.readSeen(flow.id, source.id, one)) await state.deleteKeys(flow.id, source.id, chunk);
+      await state.dropSeen(flow.id, source.id, one);
+    }
+    run = { ...run, settling: from + 1 < list!.chunks ? [{ ...list!, from: from + 1 }, ...rest] : rest };
     await state.putRun(run);
   }
   const settled: PullRunState = { ...run, settling: undefined, keys: keys.form };

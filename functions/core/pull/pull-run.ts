@@ -27,8 +27,12 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
     const settled = await settleKeyForm(deps, keys, await state.getRun(flow.id, source.id));
     if (settled.unfinished) return pullSummary(deps, settled.run, { counts: NO_COUNTS, deletes: { deletesInferred: 0 }, complete: false, continued: true });
     const previous = settled.run;
-    const run: PullRunState = { ...openRun(flow.id, source.id, previous, request.restart === true, now), keys: keys.form };
-    if (previous?.active && request.restart) await dropKnownLists(deps, [{ runId: previous.runId, chunks: previous.seenChunks }], previous.known);
+    // A run begun in the other mode saw its keys otherwise (incremental pages record none): it starts over.
+    const modeChanged = previous?.active === true && previous.mode !== undefined && previous.mode !== source.mode;
+    if (modeChanged) logger.warn('pull mode changed during a run: the run starts over', { flow: flow.id, source: source.id, from: previous.mode, to: source.mode });
+    const restart = request.restart === true || modeChanged;
+    const run: PullRunState = { ...openRun(flow.id, source.id, previous, restart, now), keys: keys.form, mode: source.mode };
+    if (previous?.active && restart) await dropKnownLists(deps, [{ runId: previous.runId, chunks: previous.seenChunks }], previous.known);
     const ctx = pullContext(deps, keys);
     const read = await readPages(ctx, run);
     if (!read.finished) return pullSummary(deps, read.run, { counts: read.counts, deletes: { deletesInferred: 0 }, complete: false, continued: true, error: read.error });

@@ -4,7 +4,7 @@ import { flowSchema } from '../../../../functions/config/schema';
 import { pullKeysSealed } from '../../../../functions/core/pull/pull-keys';
 import { maskValue } from '../../../../functions/core/transform/mask';
 import { runPull, type PullDeps } from '../../../../functions/core/pull/pull-run';
-import type { ScheduleSource } from '../../../../functions/core/pull/records';
+import { pullKeyFields, type ScheduleSource } from '../../../../functions/core/pull/records';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics } from '../../../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../../../fixtures/pull-fakes';
 
@@ -71,6 +71,16 @@ describe('pullKeysSealed', () => {
     expect(sealed({ mask: { phone: 'last4' } })).toBe(false);
     expect(sealed({ detectPii: 'flag' })).toBe(false);
     expect(sealed(MASKED, { mode: 'incremental', cursorField: 'updatedAt' })).toBe(false);
+  });
+
+  it('reads a masked key where the last rename into it takes it from, as the transform does', () => {
+    // contact.email comes from person_email when it is renamed after person, and from person.email the other way round.
+    const fieldsOf = (rename: Record<string, string>) => {
+      const f = flowOf({ rename, mask: { 'contact.email': 'hash' } }, {}, ['contact.email']);
+      return pullKeyFields(f, f.sources[0] as ScheduleSource);
+    };
+    expect(fieldsOf({ person: 'contact', person_email: 'contact.email' })).toEqual(['person_email']);
+    expect(fieldsOf({ person_email: 'contact.email', person: 'contact' })).toEqual(['person.email']);
   });
 
   it('reads a masked key through a rename of the object that holds it', async () => {
@@ -229,6 +239,40 @@ describe('state written under the other key form', () => {
     expect(afterFirst.settling).toHaveLength(1);
     expect(second).toMatchObject({ complete: true, changed: 5, deletesInferred: 0 });
     expect(stateText(t.state)).not.toMatch(/@example\.com/);
+  });
+
+  it('is dropped a chunk at a time, and a list begun is finished even when the form changes back meanwhile', async () => {
+    // Prepare: a raw run of three pages (a key chunk each), then a sealed invocation with time for one chunk.
+    const t = setup({}, [people('ann'), people('bob'), people('cy')]);
+    await runPull(t.deps({}));
+    let left = 2; // the lease, then one chunk
+    const short = { ...t.deps(MASKED), remainingMs: () => (left-- > 0 ? 600_000 : 10_000) };
+    expect(await runPull(short)).toMatchObject({ continued: true, pages: 0 });
+    expect((await t.state.getRun('people', 'api'))!.settling).toEqual([expect.objectContaining({ chunks: 3, from: 1 })]);
+
+    // Act: the mask is taken out again before the next invocation.
+    const summary = await runPull(t.deps({}));
+
+    // Assess: the rest of the list went, and the raw run that followed made a known set of its own.
+    expect(summary).toMatchObject({ complete: true, changed: 3, deletesInferred: 0 });
+    expect(t.state.seen.size).toBe(3);
+    expect(t.state.keyCount('people', 'api')).toBe(3);
+    expect((await t.state.getRun('people', 'api'))!.settling).toBeUndefined();
+  });
+
+  it('a damaged sealed continuation restarts the reading instead of failing every invocation', async () => {
+    // Prepare: a sealed run stopped after a page; its stored continuation is then damaged.
+    const t = setup(MASKED, [people('ann'), people('bob')]);
+    expect(await runPull({ ...t.deps(MASKED), remainingMs: () => 10_000 })).toMatchObject({ continued: true });
+    const run = (await t.state.getRun('people', 'api'))!;
+    await t.state.putRun({ ...run, continuation: `${run.continuation!.slice(0, -4)}AAAA` });
+
+    // Act
+    const summary = await runPull(t.deps(MASKED));
+
+    // Assess
+    expect(summary).toMatchObject({ complete: true, continued: false });
+    expect(t.reader.served).toEqual([0, 0, 1]);
   });
 
   it('written by a raw writer into a sealed run (a rollback) is not compared, sent or kept', async () => {

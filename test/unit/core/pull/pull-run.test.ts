@@ -259,6 +259,22 @@ describe('full mode', () => {
       expect(t.state.keyCount('people', 'api')).toBe(7);
     });
 
+    it('but keeps the items of keys a partial run did not reach, with deletes disabled too', async () => {
+      // Prepare: two pages; then a run whose second page fails for good.
+      const t = setup({ deletes: { enabled: false } }, [ten.slice(0, 5), ten.slice(5)]);
+      await runPull(t.deps);
+      t.reader.failAt = 1;
+      expect(await runPull({ ...t.deps, maxFailures: 1 })).toMatchObject({ complete: false, continued: false });
+      t.reader.failAt = undefined;
+
+      // Act
+      const again = await runPull(t.deps);
+
+      // Assess: nothing changed at the source, so nothing is sent again.
+      expect(t.state.keyCount('people', 'api')).toBe(10);
+      expect(again).toMatchObject({ complete: true, changed: 0 });
+    });
+
     it('when refused lists leave the capped known set', async () => {
       // Prepare: a complete run of ten, then partial-looking runs the ratio guard refuses, each with other keys.
       const t = setup({}, [ten]);
@@ -284,6 +300,22 @@ describe('full mode', () => {
       // Assess
       expect(t.state.keyCount('people', 'api')).toBe(2);
     });
+  });
+
+  it('starts a run over when the mode changed while it was active (incremental pages record no keys)', async () => {
+    // Prepare: a complete full run of a and b; then an incremental run stops after its first page.
+    const t = setup({}, [[person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-01T00:00:00Z')]]);
+    await runPull(t.deps);
+    const incremental = { ...t.deps.source, mode: 'incremental', cursorField: 'updatedAt' } as ScheduleSource;
+    t.reader.pagesOf = [[person(1, '2026-01-01T00:00:00Z')], [person(2, '2026-01-01T00:00:00Z')]];
+    expect(await runPull({ ...t.deps, source: incremental, remainingMs: () => 10_000 })).toMatchObject({ continued: true });
+
+    // Act: full mode again, the run is continued.
+    const summary = await runPull(t.deps);
+
+    // Assess: it read from the first page, so 1 is not taken for deleted.
+    expect(summary).toMatchObject({ complete: true, deletesInferred: 0 });
+    expect(t.reader.served).toEqual([0, 0, 0, 1]);
   });
 
   it('answers busy while another invocation holds the lease', async () => {
