@@ -84,7 +84,6 @@ export async function pullKeys(flow: FlowConfig, source: ScheduleSource, hashKey
   };
 }
 
-
 /** AES-256-GCM: base64url of iv (12 bytes), tag (16 bytes), ciphertext. */
 function seal(key: Buffer, text: string): string {
   const iv = randomBytes(12);
@@ -116,20 +115,18 @@ export async function settleKeyForm(deps: PullDeps, keys: PullKeys, previous: Pu
   // The finished run's counts are in `last`; these count the settle's own invocations.
   const counts = { pages: 0, records: 0, changed: 0, quarantined: 0, invocations: previous.settling ? previous.invocations + 1 : 1 };
   let run: PullRunState = { ...previous, ...counts, active: false, continuation: undefined, known: [], settling };
-  while (run.settling!.length > 0) {
-    const [list, ...rest] = run.settling!;
-    const from = list!.from ?? 0;
-    if (from < list!.chunks) {
+  for (let [list, ...rest] = settling; list; [list, ...rest] = rest) {
+    for (let from = list.from ?? 0; from < list.chunks; from++) {
       if (deps.remainingMs() < (deps.reserveMs ?? 60_000)) {
         await state.putRun(run);
         return { run, unfinished: true };
       }
-      const one: SeenList = { runId: list!.runId, chunks: from + 1, from };
+      const one: SeenList = { runId: list.runId, chunks: from + 1, from };
       for await (const chunk of state.readSeen(flow.id, source.id, one)) await state.deleteKeys(flow.id, source.id, chunk);
       await state.dropSeen(flow.id, source.id, one);
+      run = { ...run, settling: from + 1 < list.chunks ? [{ ...list, from: from + 1 }, ...rest] : rest };
+      await state.putRun(run);
     }
-    run = { ...run, settling: from + 1 < list!.chunks ? [{ ...list!, from: from + 1 }, ...rest] : rest };
-    await state.putRun(run);
   }
   const settled: PullRunState = { ...run, settling: undefined, keys: keys.form };
   await state.putRun(settled);
