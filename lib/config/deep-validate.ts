@@ -16,6 +16,14 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       if (m) at(m[1], m[2]);
       else at('transform', message);
     }
+    // A key field two renames fill takes its value from whichever of their fields a record has: no capture can read it.
+    const renames = Object.entries(flow.transform.rename ?? {});
+    for (const k of flow.key) {
+      const into = renames.filter(([, to]) => k === to || k.startsWith(`${to}.`));
+      if (into.length > 1) {
+        at(`transform.rename.${into[1]![0]}`, `key field "${k}" is filled by the renames of ${into.map(([from]) => `"${from}"`).join(' and ')}, so it depends on which a record holds: rename one field into it`);
+      }
+    }
     for (const leak of piiLeaks(flow)) {
       at(
         `targets[${leak.targetIndex}]`,

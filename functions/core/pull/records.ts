@@ -41,7 +41,8 @@ export function pullKeyFields(flow: FlowConfig, source: ScheduleSource): readonl
   // The key itself is made by the transform (a mask, say): read it where a rename of it, or of its object, takes it from.
   const renames = Object.entries(flow.transform.rename ?? {});
   return flow.key.map((k) => {
-    const into = renames.findLast(([, to]) => k === to || k.startsWith(`${to}.`));
+    // At most one rename fills a key field (lib/config/deep-validate.ts).
+    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
     return into ? into[0] + k.slice(into[1].length) : k;
   });
 }

@@ -30,8 +30,8 @@ export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
   const paths: string[] = [];
   for (const k of flow.key) {
     if (made.some((p) => overlaps(p, k))) return undefined;
-    // The reshape applies renames in order: the last one that moves something into the key field sets it.
-    const into = renames.findLast(([, to]) => k === to || k.startsWith(`${to}.`));
+    // At most one rename fills a key field (lib/config/deep-validate.ts).
+    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
     if (into) paths.push(into[0] + k.slice(into[1].length));
     else if (renames.some(([from, to]) => overlaps(from, k) || to.startsWith(`${k}.`))) return undefined;
     else paths.push(k);

@@ -53,6 +53,7 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a deleteWhen $or that is not an array', { sources: [{ id: 'crm', type: 'webhook', deleteWhen: { $or: { event: ['deleted'] } } }] }, '$.flows[0].sources[0].deleteWhen: $or: must be an array of at least two patterns'],
     ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
     ['a DynamoDB key attribute that is one of several key fields', { key: ['tenant', 'id'] }, '$.flows[0].targets[0].keyAttribute: "id" is a key field, but the item\'s "id" holds the whole key (tenant#id)'],
+    ['a key field two renames fill', { key: ['user.id'], transform: { rename: { uid: 'user.id', account: 'user' } } }, '$.flows[0].transform.rename.account: key field "user.id" is filled by the renames of "uid" and "account", so it depends on which a record holds'],
     ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);

@@ -4,7 +4,7 @@ import { flowSchema } from '../../../../functions/config/schema';
 import { pullKeysSealed } from '../../../../functions/core/pull/pull-keys';
 import { maskValue } from '../../../../functions/core/transform/mask';
 import { runPull, type PullDeps } from '../../../../functions/core/pull/pull-run';
-import { pullKeyFields, type ScheduleSource } from '../../../../functions/core/pull/records';
+import type { ScheduleSource } from '../../../../functions/core/pull/records';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics } from '../../../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../../../fixtures/pull-fakes';
 
@@ -71,16 +71,6 @@ describe('pullKeysSealed', () => {
     expect(sealed({ mask: { phone: 'last4' } })).toBe(false);
     expect(sealed({ detectPii: 'flag' })).toBe(false);
     expect(sealed(MASKED, { mode: 'incremental', cursorField: 'updatedAt' })).toBe(false);
-  });
-
-  it('reads a masked key where the last rename into it takes it from, as the transform does', () => {
-    // contact.email comes from person_email when it is renamed after person, and from person.email the other way round.
-    const fieldsOf = (rename: Record<string, string>) => {
-      const f = flowOf({ rename, mask: { 'contact.email': 'hash' } }, {}, ['contact.email']);
-      return pullKeyFields(f, f.sources[0] as ScheduleSource);
-    };
-    expect(fieldsOf({ person: 'contact', person_email: 'contact.email' })).toEqual(['person_email']);
-    expect(fieldsOf({ person_email: 'contact.email', person: 'contact' })).toEqual(['person.email']);
   });
 
   it('reads a masked key through a rename of the object that holds it', async () => {
