@@ -141,11 +141,13 @@ export class LocalEventBus {
       resources: [...resources],
       detail,
     };
-    const matched = this.options.rules.filter((r) => r.busName === busName && matchesPattern(r.pattern as Record<string, unknown>, event));
-    const routedTo: string[] = [];
     const body = stringifyExact(event);
-    // Listed as JSON.parse reads it (a number beyond a double's range shows as null there, not on the queue).
-    this.events.push({ busName, event: JSON.parse(body) as EventBridgeEvent, routedTo });
+    // Matched and listed as JSON.parse reads it, numbers as doubles (a number beyond a double's range is null
+    // there); the queue gets the digits as sent.
+    const parsed = JSON.parse(body) as EventBridgeEvent;
+    const matched = this.options.rules.filter((r) => r.busName === busName && matchesPattern(r.pattern as Record<string, unknown>, parsed));
+    const routedTo: string[] = [];
+    this.events.push({ busName, event: parsed, routedTo });
     if (this.events.length > this.keep) this.events.splice(0, this.events.length - this.keep);
     const sent = await Promise.allSettled(matched.map((r) => this.options.sqs.send(new SendMessageCommand({ QueueUrl: r.queueUrl, MessageBody: body }))));
     matched.forEach((r, i) => {

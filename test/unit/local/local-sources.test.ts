@@ -121,7 +121,8 @@ describe('LocalEventBus', () => {
     // Prepare
     const sqs = mockClient(SQSClient);
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
-    const bus = new LocalEventBus({ sqs: new SQSClient({ region: 'us-east-1' }), region: 'us-east-1', rules: [{ busName: 'default', pattern: { source: ['shop'] }, queueName: 'f-in', queueUrl: 'q' }] });
+    const rules = [{ busName: 'default', pattern: { source: ['shop'], detail: { id: [{ exists: true }] } }, queueName: 'f-in', queueUrl: 'q' }];
+    const bus = new LocalEventBus({ sqs: new SQSClient({ region: 'us-east-1' }), region: 'us-east-1', rules });
     const entry = (extra: Record<string, unknown>) => ({ Source: 'shop', DetailType: 'X', Detail: '{}', ...extra }) as never;
 
     // Act
@@ -136,6 +137,7 @@ describe('LocalEventBus', () => {
     expect(out.Entries.map((e) => e.ErrorCode)).toEqual(['InvalidArgument', 'InvalidArgument', 'MalformedDetail', undefined]);
     expect(out.Entries[2]!.ErrorMessage).toMatch(/nested deeper than 64 levels/);
     expect(() => JSON.stringify(bus.list())).not.toThrow();
+    expect(bus.list()[0]!.routedTo).toEqual(['f-in']);
     expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody).toContain('"detail":{"n":1e400,"id":12345678901234567890}');
     sqs.restore();
   });
