@@ -14,7 +14,7 @@ export const byField = (max: number): Shape<string> => refine(string({ trim: tru
 export function requester(authenticated: boolean, user: string | undefined, asked: string | undefined): { by: string } | { status: number; message: string } {
   const caller = user?.trim();
   if (authenticated && !caller) return { status: 401, message: 'the request carries no caller identity' };
-  if (!authenticated && caller?.startsWith(RESERVED)) return { status: 400, message: `header x-syncline-user: ${RESERVED_MESSAGE}` };
+  if (!authenticated && asked === undefined && caller?.startsWith(RESERVED)) return { status: 400, message: `header x-syncline-user: ${RESERVED_MESSAGE}` };
   if (authenticated) return { by: asked && asked !== caller ? `${caller} (as ${asked})` : caller! };
   return { by: asked ?? (caller || 'local') };
 }

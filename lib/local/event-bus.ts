@@ -120,7 +120,8 @@ export class LocalEventBus {
     const size = Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail) + resources.reduce((n: number, r: string) => n + Buffer.byteLength(r), 0);
     if (size > MAX_ENTRY_BYTES) return fail('InvalidArgument', `entry of ${size} bytes exceeds the limit of ${MAX_ENTRY_BYTES} bytes`);
     // Read exactly, as a webhook body is: a number a double cannot hold reaches the source's capture as it was sent.
-    if (jsonDepth(entry.Detail) > MAX_BODY_DEPTH) return fail('MalformedDetail', `Detail is malformed: it is nested deeper than ${MAX_BODY_DEPTH} levels.`);
+    // The event around the Detail is one level more, and a capture reads at most MAX_BODY_DEPTH.
+    if (jsonDepth(entry.Detail) > MAX_BODY_DEPTH - 1) return fail('MalformedDetail', `Detail is malformed: it is nested deeper than ${MAX_BODY_DEPTH - 1} levels.`);
     let detail: unknown;
     try {
       detail = parseJsonExact(entry.Detail);

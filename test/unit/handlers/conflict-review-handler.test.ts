@@ -86,6 +86,8 @@ describe('conflict review use case', () => {
     expect(await review().resolve('people', 'c1', { choose: 'current', by: 'syncline:auto-resolve' })).toMatchObject({ status: 400, body: { message: expect.stringContaining('reserved') } });
     expect(await review().resolve('people', 'c1', { choose: 'current' }, 'syncline:auto-resolve')).toMatchObject({ status: 400, body: { message: expect.stringContaining('x-syncline-user') } });
     expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
+    // A body's name is who asks locally: the header is not read then.
+    expect((await review().resolve('people', 'c1', { choose: 'current', by: 'ana' }, 'syncline:x')).body).toMatchObject({ conflict: { resolvedBy: 'ana' } });
   });
 
   it('answers 409 when resolving twice, and sends nothing the second time', async () => {
@@ -131,6 +133,8 @@ describe('conflict review use case', () => {
     expect(res.status).toBe(400);
     expect((res.body as { message: string }).message).toMatch(/invalid body/);
     expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
+    // A body's name is who asks locally: the header is not read then.
+    expect((await review().resolve('people', 'c1', { choose: 'current', by: 'ana' }, 'syncline:x')).body).toMatchObject({ conflict: { resolvedBy: 'ana' } });
   });
 
   it.each([
@@ -146,6 +150,8 @@ describe('conflict review use case', () => {
     expect((res.body as { message: string }).message).toMatch(why);
     expect(publisher.bodies(RESOLVE_QUEUE)).toEqual([]);
     expect((await conflicts.get('people', 'c1'))?.status).toBe('open');
+    // A body's name is who asks locally: the header is not read then.
+    expect((await review().resolve('people', 'c1', { choose: 'current', by: 'ana' }, 'syncline:x')).body).toMatchObject({ conflict: { resolvedBy: 'ana' } });
   });
 
   it('answers 404 for an unknown flow or conflict', async () => {
