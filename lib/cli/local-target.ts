@@ -1,4 +1,6 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PullSummary } from '../../functions/core/pull/pull-run';
+import type { LocalEndpoints } from '../local/clients';
 import { AdminError, adminUrl, fetchJson, GET_TIMEOUT_MS, httpError, POST_TIMEOUT_MS, UnreachableError } from './admin-client';
 import type { Progress } from './progress';
 import type { BackfillChunkRequest, BackfillChunkResult, PullOptions, RedriveResult, SynclineTarget } from './target';
@@ -75,5 +77,14 @@ export class LocalTarget implements SynclineTarget {
 
   async pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary> {
     return (await this.post(`/flows/${enc(flowId)}/sources/${enc(sourceId)}/pull`, options)) as PullSummary;
+  }
+
+  async storeClient(): Promise<DynamoDBDocumentClient> {
+    const endpoints = (await this.get('/local/endpoints')) as LocalEndpoints;
+    // Loaded only here: other local commands start without the SDK.
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../local/clients');
+    return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
   }
 }

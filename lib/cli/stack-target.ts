@@ -1,4 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand, type ListMessageMoveTasksResultEntry } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -299,5 +301,9 @@ export class StackTarget implements SynclineTarget {
   async pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary> {
     const fn = await this.captureFunction(flowId, sourceId, 'schedule-capture', 'only schedule sources can be pulled');
     return (await this.invoke(fn, { action: 'pull', sourceId, ...options })) as PullSummary;
+  }
+
+  async storeClient(): Promise<DynamoDBDocumentClient> {
+    return DynamoDBDocumentClient.from(new DynamoDBClient({ region: this.deps.region, credentials: this.deps.credentials }));
   }
 }

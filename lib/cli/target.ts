@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PullSummary } from '../../functions/core/pull/pull-run';
 import type { BackfillChunkRequest, BackfillChunkResult } from '../../functions/handlers/backfill-handler';
 import type { Progress } from './progress';
@@ -42,6 +43,8 @@ export interface SynclineTarget {
   backfillChunk(flowId: string, sourceId: string, request: BackfillChunkRequest): Promise<BackfillChunkResult>;
   /** Runs a `schedule` source now; answers the pull summary. */
   pull(flowId: string, sourceId: string, options: PullOptions): Promise<PullSummary>;
+  /** A DynamoDB client for the store tables, with the caller's own credentials (what the admin API does not do). */
+  storeClient(): Promise<DynamoDBDocumentClient>;
 }
 
 /** The options every command that talks to syncline takes. */

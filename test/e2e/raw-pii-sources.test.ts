@@ -1,10 +1,11 @@
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SynclineConfigInput } from '../../functions/config/schema';
+import { main } from '../../lib/cli/main';
 import { parseConfig } from '../../lib/config/load';
 import { LOCAL_PAYLOAD_BUCKET } from '../../lib/local/resources';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
@@ -236,5 +237,34 @@ describe('raw values of dynamodb-stream, sqs and schedule (S3) sources rest only
     expect(second).toMatchObject({ deletesInferred: 1, complete: true });
     expect((await keys()).every((k) => /^hmac:[0-9a-f]{64}$/.test(k))).toBe(true);
     expect(await findRaw(emails)).toEqual([]);
+  });
+
+  it('syncline pull --purge-raw-keys deletes the raw key items an earlier release orphaned, and only those', async () => {
+    // Prepare: a sealed pull of five people; an item as an earlier release left it (no key list names it), and one of another source.
+    const people = ['Zq7ann@example.org', 'Zq7cy@example.org', 'Zq7dee@example.org', 'Zq7eve@example.org', 'Zq7fay@example.org'];
+    await rt.clients.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'people/all.jsonl', Body: people.map((email, i) => JSON.stringify({ email, n: i })).join('\n') }));
+    expect(await (await fetch(`${rt.url}/flows/people/sources/export/pull`, { method: 'POST' })).json()).toMatchObject({ complete: true });
+    const state = rt.resources.tables.state;
+    const orphan = 'Zq7old@example.org';
+    await rt.clients.doc.send(new PutCommand({ TableName: state, Item: { pk: `~pull#people#export#k#${orphan}`, hash: 'h', kd: { email: orphan } } }));
+    await rt.clients.doc.send(new PutCommand({ TableName: state, Item: { pk: `~pull#files#jsonl#k#f-kept`, hash: 'h', kd: { id: 'f-kept' } } }));
+    const cli = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['pull', ...args, '--url', rt.url], { out: (l) => out.push(l), err: (l) => err.push(l) });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+
+    // Act
+    const purged = await cli('people', 'export', '--purge-raw-keys', '--json');
+    const unsealed = await cli('files', 'jsonl', '--purge-raw-keys');
+
+    // Assess
+    expect(purged).toMatchObject({ code: 0 });
+    expect(JSON.parse(purged.out)).toEqual({ flow: 'people', source: 'export', deleted: 1, kept: 5 });
+    expect(await findRaw([orphan])).toEqual([]);
+    expect(unsealed).toMatchObject({ code: 1, err: expect.stringContaining('nothing to purge') });
+    const other = await rt.clients.doc.send(new GetCommand({ TableName: state, Key: { pk: '~pull#files#jsonl#k#f-kept' } }));
+    expect(other.Item).toBeDefined();
   });
 });

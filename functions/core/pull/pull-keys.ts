@@ -58,6 +58,9 @@ const RAW: PullKeys = {
 };
 
 const SEALED_ID = /^hmac:[0-9a-f]{64}$/;
+
+/** Whether a key name in a pull's state is sealed (an HMAC), not a key as read. */
+export const isSealedId = (id: string): boolean => SEALED_ID.test(id);
 const SEALED_TEXT = 'sealed:';
 
 /** The PullKeys of a source; sealing needs the deployment's hash key (the one `hash` masks with). */
@@ -74,7 +77,7 @@ export async function pullKeys(flow: FlowConfig, source: ScheduleSource, hashKey
     form: `sealed:${formKey.toString('hex').slice(0, 16)}`,
     sealed: true,
     id: (key) => `hmac:${mac(idKey, key)}`,
-    ownsId: (id) => SEALED_ID.test(id),
+    ownsId: isSealedId,
     hash: (h) => mac(contentKey, h),
     entry: (key, hash, keyData) => ({ key, hash, sealed: seal(aesKey, JSON.stringify(keyData)) }),
     keyData: (stored) => (stored.sealed === undefined ? undefined : (JSON.parse(open(aesKey, stored.sealed)) as Record<string, unknown>)),

@@ -15,7 +15,7 @@ function recordingProgress(): Progress & { updates: [number, number | undefined]
 /** A target whose admin calls and operations are given per test. */
 function fakeTarget(parts: Partial<SynclineTarget>): SynclineTarget {
   const none = () => Promise.reject(new Error('not expected'));
-  return { name: 'fake', get: none, post: none, redrive: none, backfillChunk: none, pull: none, ...parts };
+  return { name: 'fake', get: none, post: none, redrive: none, backfillChunk: none, pull: none, storeClient: none, ...parts };
 }
 
 describe('local redrive', () => {
