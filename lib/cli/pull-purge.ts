@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPullStateStore, pullPk } from '../../functions/adapters/dynamodb-pull-state-store';
 import { isSealedId } from '../../functions/core/pull/pull-keys';
@@ -14,19 +15,42 @@ export interface PurgeResult {
  * Deletes the per-key items of a source's pull that name a key as read, in a flow that masks its key. The pull's
  * functions drop such items only where a key list names them, and may not scan the shared table: an item an
  * earlier release orphaned is found here, with the caller's credentials, by one Scan of the state table.
- * Refused until the pull has run sealed, so a release that still reads raw keys never loses its state.
+ * Refused until the pull has run sealed, so a release that still reads raw keys never loses its state, and while a
+ * pull runs.
  */
 export async function purgeRawPullKeys(client: DynamoDBDocumentClient, tableName: string, flowId: string, sourceId: string): Promise<PurgeResult> {
-  const run = (await client.send(new GetCommand({ TableName: tableName, Key: { pk: pullPk.run(flowId, sourceId) }, ConsistentRead: true }))).Item?.run as PullRunState | undefined;
-  if (!run?.keys?.startsWith('sealed:') || run.settling?.length) {
-    throw new AdminError(`the pull of ${flowId}/${sourceId} has not run with sealed keys yet: run it once (syncline pull ${flowId} ${sourceId}) and purge after`);
-  }
   const store = new DynamoDbPullStateStore({ client, tableName });
+  // The pull's own lease, held (and renewed each page) for the whole purge: no run can change the form meanwhile.
+  const owner = `syncline-purge-${randomUUID()}`;
+  const hold = () => store.acquireLease(flowId, sourceId, owner, Date.now() + LEASE_MS, Date.now());
+  if (!(await hold())) throw new AdminError(`a pull of ${flowId}/${sourceId} is running: purge when it ends`);
+  try {
+    const run = (await client.send(new GetCommand({ TableName: tableName, Key: { pk: pullPk.run(flowId, sourceId) }, ConsistentRead: true }))).Item?.run as PullRunState | undefined;
+    if (!run?.keys?.startsWith('sealed:') || run.settling?.length) {
+      throw new AdminError(`the pull of ${flowId}/${sourceId} has not run with sealed keys yet: run it once (syncline pull ${flowId} ${sourceId}) and purge after`);
+    }
+    return await purgeScan(client, store, tableName, flowId, sourceId, hold);
+  } finally {
+    await store.releaseLease(flowId, sourceId, owner);
+  }
+}
+
+const LEASE_MS = 15 * 60_000;
+
+async function purgeScan(
+  client: DynamoDBDocumentClient,
+  store: DynamoDbPullStateStore,
+  tableName: string,
+  flowId: string,
+  sourceId: string,
+  hold: () => Promise<boolean>,
+): Promise<PurgeResult> {
   const prefix = pullPk.key(flowId, sourceId, '');
   let start: Record<string, unknown> | undefined;
   let deleted = 0;
   let kept = 0;
   do {
+    if (!(await hold())) throw new AdminError(`the purge of ${flowId}/${sourceId} lost the pull's lease after deleting ${deleted} items: run it again`);
     const page = await client.send(
       new ScanCommand({
         TableName: tableName,

@@ -24,11 +24,12 @@ export function describePull(s: PullSummary): string[] {
 export const pullCommand: Command = {
   summary: 'run a schedule source now, without waiting for its timer',
   usage: [
-    'usage: syncline pull <flow> <source> [--accept-deletes] [--restart | --purge-raw-keys] [target options] [--json]',
+    'usage: syncline pull <flow> <source> [--accept-deletes] [--restart] [target options] [--json]',
+    '       syncline pull <flow> <source> --purge-raw-keys [target options] [--json]',
     '  --accept-deletes  let this run delete more than the source\'s maxDeleteRatio allows',
     '  --restart         drop an unfinished run\'s progress and start over',
     '  --purge-raw-keys  pull nothing; delete the pull state items an earlier release left with a masked key as read',
-    '                    (a Scan of the state table with your credentials: dynamodb:Scan, GetItem, BatchWriteItem)',
+    '                    (a Scan of the state table with your credentials: dynamodb:Scan, GetItem, UpdateItem, BatchWriteItem)',
     '  In AWS the source\'s capture function runs the pull. Exit 1 when the source failed or another pull holds it.',
     TARGET_USAGE,
   ].join('\n'),
@@ -62,7 +63,10 @@ async function purge(ctx: CommandContext, target: SynclineTarget, flowId: string
   try {
     // Loaded only here: the SDK's DynamoDB clients are not needed by other local commands.
     const { purgeRawPullKeys } = await import('./pull-purge');
-    const result = await purgeRawPullKeys(client, view.resources.tables.state, flowId, sourceId);
+    const result = await purgeRawPullKeys(client, view.resources.tables.state, flowId, sourceId).catch((err: unknown) => {
+      if ((err as Error).name !== 'AccessDeniedException') throw err;
+      throw new AdminError(`the caller may not purge the state table ${view.resources.tables.state}: it needs dynamodb:Scan, GetItem, UpdateItem and BatchWriteItem on it (${(err as Error).message})`);
+    });
     ctx.out(json ? JSON.stringify({ flow: flowId, source: sourceId, ...result }) : `${flowId}/${sourceId}: deleted ${result.deleted} items that held a key as read; ${result.kept} sealed items kept`);
     return EXIT.ok;
   } finally {

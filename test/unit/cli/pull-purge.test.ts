@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { purgeRawPullKeys } from '../../../lib/cli/pull-purge';
@@ -21,5 +21,30 @@ describe('purgeRawPullKeys', () => {
     // Act / Assess
     await expect(purgeRawPullKeys(doc, 'state', 'people', 'export')).rejects.toThrow(/has not run with sealed keys yet/);
     expect(mock.commandCalls(ScanCommand)).toHaveLength(0);
+  });
+
+  it('refuses while a pull holds the lease, and scans nothing', async () => {
+    // Prepare
+    mock.on(UpdateCommand).rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+
+    // Act / Assess
+    await expect(purgeRawPullKeys(doc, 'state', 'people', 'export')).rejects.toThrow(/a pull of people\/export is running/);
+    expect(mock.commandCalls(ScanCommand)).toHaveLength(0);
+  });
+
+  it('holds the lease through the scan and lets it go after', async () => {
+    // Prepare: a sealed run; one page with a raw and a sealed key.
+    mock.on(GetCommand).resolves({ Item: { pk: '~pull#people#export', run: { keys: 'sealed:0123456789abcdef' } } });
+    mock.on(ScanCommand).resolves({ Items: [{ pk: '~pull#people#export#k#ann@x.io' }, { pk: `~pull#people#export#k#hmac:${'a'.repeat(64)}` }] });
+    mock.on(BatchWriteCommand).resolves({});
+
+    // Act
+    const result = await purgeRawPullKeys(doc, 'state', 'people', 'export');
+
+    // Assess
+    expect(result).toEqual({ deleted: 1, kept: 1 });
+    expect(mock.commandCalls(BatchWriteCommand)[0]!.args[0].input.RequestItems!.state).toEqual([{ DeleteRequest: { Key: { pk: '~pull#people#export#k#ann@x.io' } } }]);
+    const leases = mock.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
+    expect(leases).toEqual([expect.stringMatching(/^SET leaseOwner/), expect.stringMatching(/^SET leaseOwner/), expect.stringMatching(/^REMOVE leaseOwner/)]);
   });
 });
