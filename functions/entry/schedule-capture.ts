@@ -25,9 +25,11 @@ const { ctx, logger, metrics } = lambdaStepContext(flow, 'capture', { readsSecre
 const s3 = source.s3 ? await s3Client() : undefined;
 const reader = createPullReader(source, { secrets: ctx.secrets, s3Client: s3, log: (m, a) => logger.info(m, a) });
 
-export const handler = middy(scheduleCapture(ctx, sourceId, reader, {
-    continueSoon: onDemandContinuation(functionName),
-    ...(hashKeySecretArn ? { hashKey: () => ctx.secrets.get(hashKeySecretArn) } : {}),
-  }),)
+const capture = scheduleCapture(ctx, sourceId, reader, {
+  continueSoon: onDemandContinuation(functionName),
+  ...(hashKeySecretArn ? { hashKey: () => ctx.secrets.get(hashKeySecretArn) } : {}),
+});
+
+export const handler = middy(capture)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPullStateStore, pullPk } from '../../functions/adapters/dynamodb-pull-state-store';
 import { isSealedId } from '../../functions/core/pull/pull-keys';
-import type { PullRunState } from '../../functions/ports';
 import { AdminError } from './admin-client';
 
 /** What a purge did: items deleted (a key as read) and sealed items left. */
@@ -25,7 +24,7 @@ export async function purgeRawPullKeys(client: DynamoDBDocumentClient, tableName
   const hold = () => store.acquireLease(flowId, sourceId, owner, Date.now() + LEASE_MS, Date.now());
   if (!(await hold())) throw new AdminError(`a pull of ${flowId}/${sourceId} is running: purge when it ends`);
   try {
-    const run = (await client.send(new GetCommand({ TableName: tableName, Key: { pk: pullPk.run(flowId, sourceId) }, ConsistentRead: true }))).Item?.run as PullRunState | undefined;
+    const run = await store.getRun(flowId, sourceId);
     if (!run?.keys?.startsWith('sealed:') || run.settling?.length) {
       throw new AdminError(`the pull of ${flowId}/${sourceId} has not run with sealed keys yet: run it once (syncline pull ${flowId} ${sourceId}) and purge after`);
     }

@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
 import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
+import { renameFills } from '../../functions/core/transform/raw-record';
 import type { SynclineConfig } from '../../functions/config/schema';
 
 /**
@@ -19,7 +20,7 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
     // A key field two renames fill takes its value from whichever of their fields a record has: no capture can read it.
     const renames = Object.entries(flow.transform.rename ?? {});
     for (const k of flow.key) {
-      const into = renames.filter(([, to]) => k === to || k.startsWith(`${to}.`));
+      const into = renames.filter(([, to]) => renameFills(to, k));
       if (into.length > 1) {
         at(`transform.rename.${into[1]![0]}`, `key field "${k}" is filled by the renames of ${into.map(([from]) => `"${from}"`).join(' and ')}, so it depends on which a record holds: rename one field into it`);
       }

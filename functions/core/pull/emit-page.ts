@@ -27,7 +27,9 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   const at = deps.clock.now();
   const page = sortPage(ctx, items, run);
   const quarantined = page.rejected.map((r) => quarantineOf(ctx, at, r));
-  const changed = await changedRecords(ctx, page.records);
+  // Full mode: each key's name in the pull's state (an HMAC when sealed), worked out once per page.
+  const ids = source.mode === 'full' ? new Map([...page.seen].map((k) => [k, ctx.keys.id(k)])) : undefined;
+  const changed = ids ? await changedRecords(ctx, page.records, ids) : page.records;
   const envelopes = changed.map((r) => captureEnvelope(flow.id, source.id, r, at));
   const entries: AuditEntry[] = [
     ...quarantined.map((q) => q.entry),
@@ -36,10 +38,10 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   await ctx.send(envelopes);
   if (quarantined.length) await deps.quarantine.put(quarantined.map((q) => q.item));
   if (entries.length) await deps.audit.write(entries);
-  if (source.mode === 'full') {
+  if (ids) {
     const { keys } = ctx;
-    if (changed.length) await state.putKeys(flow.id, source.id, changed.map((r) => keys.entry(keys.id(r.key), keys.hash(r.hash), r.keyData)));
-    if (page.seen.size) await state.appendSeen(flow.id, source.id, run.runId, run.seenChunks, [...page.seen].map(keys.id));
+    if (changed.length) await state.putKeys(flow.id, source.id, changed.map((r) => keys.entry(ids.get(r.key)!, keys.hash(r.hash), r.keyData)));
+    if (ids.size) await state.appendSeen(flow.id, source.id, run.runId, run.seenChunks, [...ids.values()]);
   }
   if (quarantined.length) metrics.count('Quarantined', quarantined.length);
   if (envelopes.length) metrics.count('Captured', envelopes.length);
@@ -87,12 +89,12 @@ function withinSize(prepared: PreparedRecord | RejectedRecord): PreparedRecord |
   return tooLarge && prepared.ok ? { ok: false, reason: tooLarge, record: prepared.record, key: prepared.key } : prepared;
 }
 
-/** Full mode sends only records whose hash differs from the one last sent for their key. */
-async function changedRecords({ deps, keys }: PullContext, records: readonly PreparedRecord[]): Promise<readonly PreparedRecord[]> {
+/** Full mode sends only records whose hash differs from the one last sent for their key (`ids`: the keys' names). */
+async function changedRecords({ deps, keys }: PullContext, records: readonly PreparedRecord[], ids: ReadonlyMap<string, string>): Promise<readonly PreparedRecord[]> {
   const { flow, source, state } = deps;
-  if (source.mode !== 'full' || records.length === 0) return records;
-  const last = await state.getKeys(flow.id, source.id, records.map((r) => keys.id(r.key)));
-  return records.filter((r) => last.get(keys.id(r.key))?.hash !== keys.hash(r.hash));
+  if (records.length === 0) return records;
+  const last = await state.getKeys(flow.id, source.id, records.map((r) => ids.get(r.key)!));
+  return records.filter((r) => last.get(ids.get(r.key)!)?.hash !== keys.hash(r.hash));
 }
 
 function captureEnvelope(flow: string, source: string, r: PreparedRecord, at: number): ChangeEnvelope {

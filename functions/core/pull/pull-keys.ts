@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 import type { FlowConfig } from '../../config/schema';
 import type { PulledKey, PullRunState, SeenList } from '../../ports';
 import type { PullDeps } from './pull-types';
+import { pathsOverlap } from '../transform/raw-record';
 import { pullKeyFields, type ScheduleSource } from './records';
 
 /**
@@ -12,7 +13,6 @@ import { pullKeyFields, type ScheduleSource } from './records';
 export interface PullKeys {
   /** `raw`, or `sealed:` and a fingerprint of the hash key: state of another form (or another hash key) is dropped. */
   readonly form: string;
-  readonly sealed: boolean;
   /** The name of a raw key in the pull's state. */
   readonly id: (key: string) => string;
   /** Whether an id found in the pull's state is of this form (a sealed state may hold what a raw writer left). */
@@ -37,17 +37,14 @@ export function pullKeysSealed(flow: FlowConfig, source: ScheduleSource): boolea
   if (flow.transform.detectPii === 'mask') return true;
   const masked = new Set(Object.keys(flow.transform.mask ?? {}));
   for (const [from, to] of Object.entries(flow.transform.rename ?? {})) {
-    for (const m of [...masked]) if (overlaps(m, to)) masked.add(from + m.slice(to.length));
+    for (const m of [...masked]) if (pathsOverlap(m, to)) masked.add(from + m.slice(to.length));
   }
   const fields = [...pullKeyFields(flow, source), ...flow.key];
-  return fields.some((f) => [...masked].some((m) => overlaps(m, f)));
+  return fields.some((f) => [...masked].some((m) => pathsOverlap(m, f)));
 }
-
-const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
 
 const RAW: PullKeys = {
   form: 'raw',
-  sealed: false,
   id: (key) => key,
   ownsId: () => true,
   hash: (h) => h,
@@ -75,7 +72,6 @@ export async function pullKeys(flow: FlowConfig, source: ScheduleSource, hashKey
   return {
     // 16 hex digits that tell hash keys apart and reveal nothing of them.
     form: `sealed:${formKey.toString('hex').slice(0, 16)}`,
-    sealed: true,
     id: (key) => `hmac:${mac(idKey, key)}`,
     ownsId: isSealedId,
     hash: (h) => mac(contentKey, h),

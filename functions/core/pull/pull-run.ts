@@ -1,15 +1,14 @@
+import type { PullRunState } from '../../ports';
 import { rawKeyPaths } from '../transform/raw-record';
+import { dropKnownLists } from './delete-inference';
 import { auditKeyFn, transformQueueSender } from './emit-page';
 import { finishRun } from './finish-run';
 import { NO_COUNTS, readPages } from './page-loop';
+import { pullKeys, settleKeyForm, type PullKeys } from './pull-keys';
 import { busySummary, pullSummary } from './pull-summary';
 import type { PullContext, PullDeps, PullRequest, PullSummary } from './pull-types';
 import { pullKeyFields } from './records';
 import { openRun } from './run-state';
-import { pullKeys, settleKeyForm, type PullKeys } from './pull-keys';
-import type { PullRunState } from '../../ports';
-
-import { dropKnownLists } from './delete-inference';
 
 export { pullAuditKey } from './delete-inference';
 export type { PullDeps, PullRequest, PullSummary } from './pull-types';
@@ -52,7 +51,7 @@ export async function runPull(deps: PullDeps, request: PullRequest = {}): Promis
 function pullContext(deps: PullDeps, keys: PullKeys): PullContext {
   const keyFields = pullKeyFields(deps.flow, deps.source);
   // A sealed key names no record anyone can read (the flow masks it): audit under the key the transform derives.
-  const auditKeyOf = keys.sealed ? () => '' : auditKeyFn(deps.flow, keyFields);
+  const auditKeyOf = keys.form === 'raw' ? auditKeyFn(deps.flow, keyFields) : () => '';
   // The pull's key fields are the flow key read through renames, so its raw key is the record's key when they match.
   const raw = rawKeyPaths(deps.flow);
   const rawKeyIsKey = raw !== undefined && raw.length === keyFields.length && raw.every((p, i) => p === keyFields[i]);

@@ -1,7 +1,7 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { contentHash, eventId, getPath, keyOf, MAX_TIME_MS } from '../envelope';
 import { carryProblems } from '../json-safety';
-import { rawKeyPaths } from '../transform/raw-record';
+import { rawKeyPaths, renamedFrom } from '../transform/raw-record';
 
 export type ScheduleSource = Extract<SourceConfig, { type: 'schedule' }>;
 
@@ -39,12 +39,7 @@ export function pullKeyFields(flow: FlowConfig, source: ScheduleSource): readonl
   const raw = rawKeyPaths(flow);
   if (raw) return raw;
   // The key itself is made by the transform (a mask, say): read it where a rename of it, or of its object, takes it from.
-  const renames = Object.entries(flow.transform.rename ?? {});
-  return flow.key.map((k) => {
-    // At most one rename fills a key field (lib/config/deep-validate.ts).
-    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
-    return into ? into[0] + k.slice(into[1].length) : k;
-  });
+  return flow.key.map((k) => renamedFrom(flow.transform.rename, k) ?? k);
 }
 
 /** A cursor value as ms (ISO-8601 time, epoch ms number or digit string); a string otherwise; an error for other types. */

@@ -16,6 +16,18 @@ function keptByIncludeExclude(flow: FlowConfig, path: string): boolean {
   return !covers(exclude ?? []) && (!include || covers(include));
 }
 
+/** Whether two dotted paths are one, or one holds the other. */
+export const pathsOverlap = (a: string, b: string): boolean => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+
+/** Whether a rename to `to` fills the field `path`: the field itself, or one inside the object it moves. */
+export const renameFills = (to: string, path: string): boolean => path === to || path.startsWith(`${to}.`);
+
+/** Where the rename that fills `path` takes it from (at most one does: lib/config/deep-validate.ts), or undefined. */
+export function renamedFrom(rename: Readonly<Record<string, string>> | undefined, path: string): string | undefined {
+  const into = Object.entries(rename ?? {}).find(([, to]) => renameFills(to, path));
+  return into ? into[0] + path.slice(into[1].length) : undefined;
+}
+
 /**
  * Where each key field sits in the record before the transform: the field itself, or the field a rename moves into
  * it. Undefined when the transform may make or change a key value (set, compute, mask, detectPii: "mask"), so no raw
@@ -24,16 +36,14 @@ function keptByIncludeExclude(flow: FlowConfig, path: string): boolean {
 export function rawKeyPaths(flow: FlowConfig): readonly string[] | undefined {
   const t = flow.transform;
   if (t.detectPii === 'mask') return undefined;
-  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
   const made = [...Object.keys(t.set ?? {}), ...Object.keys(t.compute ?? {}), ...Object.keys(t.mask ?? {})];
   const renames = Object.entries(t.rename ?? {});
   const paths: string[] = [];
   for (const k of flow.key) {
-    if (made.some((p) => overlaps(p, k))) return undefined;
-    // At most one rename fills a key field (lib/config/deep-validate.ts).
-    const into = renames.find(([, to]) => k === to || k.startsWith(`${to}.`));
-    if (into) paths.push(into[0] + k.slice(into[1].length));
-    else if (renames.some(([from, to]) => overlaps(from, k) || to.startsWith(`${k}.`))) return undefined;
+    if (made.some((p) => pathsOverlap(p, k))) return undefined;
+    const raw = renamedFrom(t.rename, k);
+    if (raw !== undefined) paths.push(raw);
+    else if (renames.some(([from, to]) => pathsOverlap(from, k) || to.startsWith(`${k}.`))) return undefined;
     else paths.push(k);
   }
   // include/exclude run first: a raw field they drop never becomes the key.
