@@ -28,9 +28,9 @@ function recipesConfig(api: string) {
               mode: 'incremental',
               cursorField: 'fields.updated',
               http: {
-                url: `${api}/rest/api/2/search?jql=${encodeURIComponent('project = SYN AND updated >= "{cursor}" ORDER BY updated ASC')}`,
+                url: `${api}/rest/api/3/search/jql?jql=${encodeURIComponent('project = SYN AND updated >= "{cursor}" ORDER BY updated ASC')}&fields=summary,status,updated&maxResults=2`,
                 itemsPath: 'issues',
-                pagination: { type: 'offset', param: 'startAt', limitParam: 'maxResults', limit: 2, totalPath: 'total' },
+                pagination: { type: 'cursor', cursorPath: 'nextPageToken', param: 'nextPageToken', stopPath: 'isLast' },
                 auth: { type: 'basic', secretName: 'jira-basic' },
                 cursorFormat: 'yyyy/MM/dd HH:mm',
               },
@@ -169,7 +169,7 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     await api?.close();
   });
 
-  it('Jira Cloud: incremental JQL pull with {cursor} and offset paging, signed issue webhooks', async () => {
+  it('Jira Cloud: incremental JQL pull with {cursor} and nextPageToken paging, signed issue webhooks', async () => {
     // Prepare
     const at = '2026-03-01T10:00:00.000Z';
     for (const n of [1, 2, 3]) api.jira.issues.set(`${n}`, { id: `${n}`, key: `SYN-${n}`, fields: { summary: `issue ${n}`, updated: at } });
@@ -184,18 +184,18 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
 
     // Assess
     expect(summary).toMatchObject({ pages: 2, records: 3, complete: true });
-    const searches = api.requests.filter((r) => r.path.startsWith('/rest/api/2/search')).map((r) => new URL(r.path, api.url).searchParams);
-    expect(searches.map((s) => [s.get('startAt'), s.get('maxResults')])).toEqual([['0', '2'], ['2', '2']]);
+    const searches = api.requests.filter((r) => r.path.startsWith('/rest/api/3/search/jql')).map((r) => new URL(r.path, api.url).searchParams);
+    expect(searches.map((s) => s.get('nextPageToken'))).toEqual([null, [...api.jira.pageTokens.keys()][0]]);
     expect(searches[0]!.get('jql')).toBe('project = SYN AND updated >= "1970/01/01 00:00" ORDER BY updated ASC');
     expect(hook.json).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(replay.json).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(unsigned.status).toBe(401);
     expect(unsigned.json.message).toContain('jira: missing X-Hub-Signature header');
     await recordWhere('jira-issues', '2', (r) => r.record.fields.summary === 'edited in Jira');
-    await recordWhere('jira-issues', '3', (r) => r.record.key === 'SYN-3');
+    await recordWhere('jira-issues', '3', (r) => r.record.key === 'SYN-3' && r.record.fields.summary === 'issue 3');
     // The next pull carries the high-water mark in the JQL.
     await pull('jira-issues', 'search');
-    const next = api.requests.filter((r) => r.path.startsWith('/rest/api/2/search')).at(-1)!;
+    const next = api.requests.filter((r) => r.path.startsWith('/rest/api/3/search/jql')).at(-1)!;
     expect(new URL(next.path, api.url).searchParams.get('jql')).toBe('project = SYN AND updated >= "2026/03/01 10:00" ORDER BY updated ASC');
   });
 

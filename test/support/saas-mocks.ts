@@ -6,7 +6,7 @@ export interface SaasMock {
   readonly url: string;
   readonly server: Server;
   readonly requests: { method: string; path: string; body: string; auth?: string }[];
-  readonly jira: { issues: Map<string, { id: string; key: string; fields: Record<string, unknown> }> };
+  readonly jira: { issues: Map<string, { id: string; key: string; fields: Record<string, unknown> }>; pageTokens: Map<string, number> };
   readonly salesforce: { contacts: Record<string, unknown>[]; upserts: Map<string, Record<string, unknown>>; tokens: Set<string>; tokenFailure?: { status: number; body: string } };
   readonly freshservice: { tickets: Record<string, unknown>[]; updates: Map<string, Record<string, unknown>> };
   close(): Promise<void>;
@@ -18,7 +18,7 @@ export const FRESHSERVICE_KEY = 'fs-api-key';
 
 export async function startSaasMock(): Promise<SaasMock> {
   const requests: SaasMock['requests'] = [];
-  const jira: SaasMock['jira'] = { issues: new Map() };
+  const jira: SaasMock['jira'] = { issues: new Map(), pageTokens: new Map() };
   const salesforce: SaasMock['salesforce'] = { contacts: [], upserts: new Map(), tokens: new Set() };
   const freshservice: SaasMock['freshservice'] = { tickets: [], updates: new Map() };
   let nextIssue = 10000;
@@ -30,18 +30,35 @@ export async function startSaasMock(): Promise<SaasMock> {
     const json = (status: number, value: unknown, headers: Record<string, string> = {}) =>
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
 
-    // Jira Cloud REST v2, basic auth with email:token.
-    // https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-get
+    // Jira Cloud REST, basic auth with email:token. Search is the enhanced JQL search: only issue ids unless `fields`
+    // asks for more, `nextPageToken` for the next page (absent on the last), `isLast`; the old search answers 410.
+    // https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/#api-rest-api-3-search-jql-get
+    // https://developer.atlassian.com/changelog/#CHANGE-2046
     // https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issues/#api-rest-api-2-issue-post
-    if (url.pathname.startsWith('/rest/api/2/')) {
+    if (url.pathname.startsWith('/rest/api/')) {
       if (req.headers.authorization !== `Basic ${Buffer.from(`sync@example.com:${JIRA_TOKEN}`).toString('base64')}`) return json(401, { errorMessages: ['unauthorized'] });
-      if (url.pathname === '/rest/api/2/search') {
+      if (/^\/rest\/api\/[23]\/search$/.test(url.pathname)) {
+        return json(410, { errorMessages: ['The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046'], errors: {} });
+      }
+      if (url.pathname === '/rest/api/3/search/jql' && req.method === 'GET') {
         const jql = url.searchParams.get('jql') ?? '';
         const since = /updated >= "([^"]+)"/.exec(jql)?.[1] ?? '1970/01/01 00:00';
         const all = [...jira.issues.values()].filter((i) => String(i.fields.updated).slice(0, 16).replace('T', ' ').replaceAll('-', '/') >= since);
-        const startAt = Number(url.searchParams.get('startAt') ?? '0');
-        const maxResults = Number(url.searchParams.get('maxResults') ?? '50');
-        return json(200, { startAt, maxResults, total: all.length, issues: all.slice(startAt, startAt + maxResults) });
+        if (/^\s*(order by|$)/i.test(jql)) return json(400, { errorMessages: ['Unbounded JQL queries are not allowed here. Please add a search restriction to your query.'], errors: {} });
+        const pageToken = url.searchParams.get('nextPageToken');
+        if (pageToken !== null && !jira.pageTokens.has(pageToken)) return json(400, { errorMessages: ['Invalid nextPageToken.'], errors: {} });
+        const start = pageToken === null ? 0 : jira.pageTokens.get(pageToken)!;
+        const end = start + Number(url.searchParams.get('maxResults') ?? '50');
+        const fields = (url.searchParams.get('fields') ?? 'id').split(',');
+        const issues = all.slice(start, end).map((i) =>
+          fields.length === 1 && fields[0] === 'id'
+            ? { id: i.id }
+            : { id: i.id, key: i.key, self: `http://127.0.0.1/rest/api/3/issue/${i.id}`, fields: fields.includes('*all') ? i.fields : Object.fromEntries(fields.filter((f) => f in i.fields).map((f) => [f, i.fields[f]])) },
+        );
+        if (end >= all.length) return json(200, { issues, isLast: true });
+        const token = `CAEaAggD${jira.pageTokens.size}`;
+        jira.pageTokens.set(token, end);
+        return json(200, { issues, nextPageToken: token, isLast: false });
       }
       if (req.method === 'POST' && url.pathname === '/rest/api/2/issue') {
         const id = String(nextIssue++);

@@ -52,13 +52,14 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string) {
   if (url.pathname === '/stuck') return json(200, { next: 'same', records: [{ Id: `s${seen.length}` }] });
   if (url.pathname === '/elsewhere') return json(200, { next: 'http://example.invalid/steal', records: RECORDS.slice(0, 1) });
   if (url.pathname === '/rest/api/2/search') {
-    // Jira's offset paging: https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/#api-rest-api-2-search-get
+    // Jira Data Center's offset paging: https://support.atlassian.com/jira/kb/how-to-use-the-maxresults-api-parameter-for-jira-issue-search-rest-api
     const startAt = Number(url.searchParams.get('startAt') ?? '0');
     const maxResults = Number(url.searchParams.get('maxResults') ?? '50');
     return json(200, { startAt, maxResults, total: 5, issues: RECORDS.slice(startAt, startAt + maxResults) });
   }
   if (url.pathname === '/rest/api/3/search/jql') {
-    // Enhanced JQL search: nextPageToken and isLast in a POST body.
+    // Jira Cloud's enhanced JQL search: nextPageToken and isLast in a POST body.
+    // https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/#api-rest-api-3-search-jql-post
     const b = JSON.parse(body || '{}') as { nextPageToken?: string };
     const start = b.nextPageToken ? Number(b.nextPageToken) : 0;
     const end = start + 2;
