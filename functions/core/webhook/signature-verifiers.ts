@@ -10,6 +10,8 @@ export interface HmacHeaderScheme {
   readonly prefix?: string;
   /** Headers holding the delivery id, first present wins. */
   readonly idHeaders?: readonly string[];
+  /** The delivery id read from the (lower-cased) headers, where one header does not name it. */
+  readonly idOf?: (headers: Readonly<Record<string, string>>) => string | undefined;
 }
 
 /** An HMAC of the raw body in one header: GitHub, Jira, Shopify and the generic `hmac` scheme. */
@@ -29,7 +31,7 @@ export function hmacHeaderVerifier(s: HmacHeaderScheme): WebhookVerifier {
       const given = value.slice(prefix.length).trim();
       const match = s.encoding === 'hex' ? safeEqual(given.toLowerCase(), expected) : safeEqual(given, expected);
       if (!match) return refuse(`invalid ${s.header} signature`);
-      const id = (s.idHeaders ?? []).map((h) => request.headers[h.toLowerCase()]).find((v) => v !== undefined && v !== '');
+      const id = s.idOf ? s.idOf(request.headers) : (s.idHeaders ?? []).map((h) => request.headers[h.toLowerCase()]).find((v) => v !== undefined && v !== '');
       return accept(id);
     },
   };
@@ -43,6 +45,14 @@ export const githubVerifier = (): WebhookVerifier =>
 export const jiraVerifier = (): WebhookVerifier =>
   hmacHeaderVerifier({ scheme: 'jira', header: 'X-Hub-Signature', algorithm: 'sha256', encoding: 'hex', prefix: 'sha256=', idHeaders: ['X-Atlassian-Webhook-Identifier'] });
 
-// https://shopify.dev/docs/apps/build/webhooks/subscribe/https (verify with X-Shopify-Hmac-Sha256, dedupe by X-Shopify-Event-Id)
+// https://shopify.dev/docs/apps/build/webhooks/verify-deliveries (X-Shopify-Hmac-Sha256)
+// https://shopify.dev/docs/apps/build/webhooks/delivery-structure: X-Shopify-Event-Id is shared by every delivery of one
+// merchant action (one per topic subscribed); with X-Shopify-Topic it names a delivery and its retries.
 export const shopifyVerifier = (): WebhookVerifier =>
-  hmacHeaderVerifier({ scheme: 'shopify', header: 'X-Shopify-Hmac-Sha256', algorithm: 'sha256', encoding: 'base64', idHeaders: ['X-Shopify-Event-Id', 'X-Shopify-Webhook-Id'] });
+  hmacHeaderVerifier({
+    scheme: 'shopify',
+    header: 'X-Shopify-Hmac-Sha256',
+    algorithm: 'sha256',
+    encoding: 'base64',
+    idOf: (h) => (h['x-shopify-event-id'] ? (h['x-shopify-topic'] ? `${h['x-shopify-event-id']} ${h['x-shopify-topic']}` : h['x-shopify-event-id']) : h['x-shopify-webhook-id'] || undefined),
+  });

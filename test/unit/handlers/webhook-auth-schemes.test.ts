@@ -51,7 +51,7 @@ describe('webhook auth schemes', () => {
     expect(h.publisher.bodies<ChangeEnvelope>(QUEUE)[0]!.data).toEqual({ id: '10001', key: 'SYN-1' });
   });
 
-  it('shopify: base64 X-Shopify-Hmac-Sha256; X-Shopify-Event-Id, else X-Shopify-Webhook-Id, is the delivery id', async () => {
+  it('shopify: base64 X-Shopify-Hmac-Sha256; X-Shopify-Event-Id with its topic, else X-Shopify-Webhook-Id, is the delivery id', async () => {
     // Prepare
     const h = hookHandler(hookFlow({ auth: { type: 'shopify', secretName: 'hook-secret' } }), 'shpss_secret', NOW);
     const body = JSON.stringify({ id: 7281937866911, email: 'jon@example.com' });
@@ -61,10 +61,19 @@ describe('webhook auth schemes', () => {
     const byEvent = await h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': sig, 'X-Shopify-Event-Id': 'ev-1', 'X-Shopify-Webhook-Id': 'wh-1' } }));
     const sameEventOtherWebhook = await h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': sig, 'X-Shopify-Event-Id': 'ev-1', 'X-Shopify-Webhook-Id': 'wh-2' } }));
     const hexInstead = await h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': hmac('sha256', 'shpss_secret', body, 'hex') } }));
+    // One merchant action, two topics: the same Event-Id, each topic its own delivery; a retry keeps its Webhook-Id.
+    const topic = (t: string, webhookId: string) => h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': sig, 'X-Shopify-Event-Id': 'ev-2', 'X-Shopify-Topic': t, 'X-Shopify-Webhook-Id': webhookId } }));
+    const created = await topic('products/create', 'wh-3');
+    const updated = await topic('products/update', 'wh-4');
+    const updatedAgain = await topic('products/update', 'wh-4');
+    const byWebhookOnly = await h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': sig, 'X-Shopify-Webhook-Id': 'wh-5' } }));
+    const byWebhookOnlyAgain = await h.handler(hookEvent({ body, headers: { 'X-Shopify-Hmac-Sha256': sig, 'X-Shopify-Webhook-Id': 'wh-5' } }));
 
     // Assess
     expect(jsonOf(byEvent)).toMatchObject({ accepted: 1 });
     expect(jsonOf(sameEventOtherWebhook)).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect([created, updated, updatedAgain].map(jsonOf)).toMatchObject([{ accepted: 1 }, { accepted: 1 }, { accepted: 0, duplicates: 1 }]);
+    expect([byWebhookOnly, byWebhookOnlyAgain].map(jsonOf)).toMatchObject([{ accepted: 1 }, { accepted: 0, duplicates: 1 }]);
     expect(hexInstead.statusCode).toBe(401);
     expect(jsonOf(hexInstead).message).toContain('expects header X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the raw body>');
   });
