@@ -23,6 +23,8 @@ export async function startSaasMock(): Promise<SaasMock> {
   const freshservice: SaasMock['freshservice'] = { tickets: [], updates: new Map() };
   let nextIssue = 10000;
   let nextToken = 0;
+  let nextLocator = 0;
+  const queryLocators = new Map<string, Record<string, unknown>[]>();
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -94,12 +96,16 @@ export async function startSaasMock(): Promise<SaasMock> {
       if (url.pathname === '/services/data/v62.0/query') {
         const since = /LastModifiedDate > (\S+)/.exec(url.searchParams.get('q') ?? '')?.[1] ?? '1970-01-01T00:00:00Z';
         const rows = salesforce.contacts.filter((c) => String(c.LastModifiedDate) > since);
-        return json(200, { totalSize: rows.length, done: rows.length <= 2, ...(rows.length > 2 ? { nextRecordsUrl: `/services/data/v62.0/query/01gD0000002HU6KIAW-2?since=${encodeURIComponent(since)}` } : {}), records: rows.slice(0, 2) });
+        if (rows.length <= 2) return json(200, { totalSize: rows.length, done: true, records: rows });
+        // The locator is opaque: the rest of the result is kept server-side under it.
+        const locator = `01gD0000002HU6KIAW-${++nextLocator}`;
+        queryLocators.set(locator, rows.slice(2));
+        return json(200, { totalSize: rows.length, done: false, nextRecordsUrl: `/services/data/v62.0/query/${locator}-2`, records: rows.slice(0, 2) });
       }
-      if (url.pathname.startsWith('/services/data/v62.0/query/01gD0000002HU6KIAW-2')) {
-        const since = url.searchParams.get('since')!;
-        const rows = salesforce.contacts.filter((c) => String(c.LastModifiedDate) > since);
-        return json(200, { totalSize: rows.length, done: true, records: rows.slice(2) });
+      const more = /^\/services\/data\/v62\.0\/query\/(01gD[\w-]+)-2$/.exec(url.pathname);
+      if (more && queryLocators.has(more[1]!) && url.search === '') {
+        const rest = queryLocators.get(more[1]!)!;
+        return json(200, { totalSize: rest.length + 2, done: true, records: rest });
       }
       const up = /^\/services\/data\/v62\.0\/sobjects\/Contact\/External_Id__c\/([^/]+)$/.exec(url.pathname);
       if (up && req.method === 'PATCH') {
