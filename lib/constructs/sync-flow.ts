@@ -222,7 +222,7 @@ export class SyncFlow extends Construct {
             blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
             objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned: true,
-            removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+            removalPolicy: removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
           });
           targetBuckets[t.id] = createdBuckets[t.id]!;
         }

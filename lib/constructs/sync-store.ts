@@ -12,11 +12,11 @@ export const PAYLOAD_CLAIM_PREFIX = 'claims/';
 
 export { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, STATE_TRUNCATE_INDEX } from '../../functions/plan/store-tables';
 /**
- * Days a claim-check payload is kept: longer than a message lives in a flow queue (4 days, the SQS default). The
- * DLQs keep messages 14 days, so a pointer parked in a DLQ must be redriven within these 7 days; after that its
- * payload is gone and the redriven message fails back to the DLQ.
+ * Days a claim-check payload is kept. A DLQ keeps a message at most 14 days from its first send, and a message
+ * redriven from it may stay as long again: 30 days cover a message's first stay and one redrive, so its pointer
+ * never outlives its payload. A payload is deleted as soon as its message is consumed; this bounds what failures leave.
  */
-export const PAYLOAD_CLAIM_EXPIRY_DAYS = 7;
+export const PAYLOAD_CLAIM_EXPIRY_DAYS = 30;
 
 const keyType = (name: string): AttributeType => (NUMBER_KEY_ATTRIBUTES.has(name) ? AttributeType.NUMBER : AttributeType.STRING);
 
@@ -45,7 +45,7 @@ export interface SyncStoreProps {
   readonly tableProps?: SyncStoreTableProps;
   /**
    * Removal policy of the tables and of the hash-key secret it creates.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
@@ -99,7 +99,7 @@ export class SyncStore extends Construct {
     if (props.existingTables && props.tableProps) {
       throw new Error('SyncStore: give either existingTables or tableProps, not both (existing tables keep their own settings)');
     }
-    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     const tables = props.existingTables ?? this.createTables(props.tableProps ?? {});
     this.state = tables.state;
     this.audit = tables.audit;
@@ -127,7 +127,7 @@ export class SyncStore extends Construct {
         },
       ],
       // Claims are transient copies of queued messages: nothing to keep once the store goes, unless it is retained.
-      removalPolicy: this.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: this.removalPolicy === RemovalPolicy.DESTROY ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }
 

@@ -55,7 +55,8 @@ export class SyncStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const topology = plan(config);
-    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    // Retained, except a resource whose creation failed: a failed first deploy leaves no named secret behind to block the next.
+    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
 
     this.store = new SyncStore(this, 'Store', { removalPolicy });
 

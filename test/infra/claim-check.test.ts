@@ -48,12 +48,18 @@ function envOf(fnId: string): Record<string, unknown> {
 }
 
 describe('payload bucket of the claim check', () => {
-  it('is private, S3-encrypted, TLS-only and expires claims/ after 7 days', () => {
+  it('is private, S3-encrypted, TLS-only and expires claims/ only after any message pointing there (a DLQ stay and one redrive)', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'claims/', ExpirationInDays: 7, Status: 'Enabled' })]) },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'claims/', ExpirationInDays: Match.anyValue(), Status: 'Enabled' })]) },
     });
+    const rule = Object.values(template.findResources('AWS::S3::Bucket'))
+      .flatMap((b) => (b.Properties?.LifecycleConfiguration?.Rules ?? []) as { Prefix?: string; ExpirationInDays: number }[])
+      .find((r) => r.Prefix === 'claims/')!;
+    const longestQueueDays = Math.max(...Object.values(template.findResources('AWS::SQS::Queue')).map((q) => Number(q.Properties?.MessageRetentionPeriod ?? 345_600) / 86_400));
+    expect(longestQueueDays).toBe(14);
+    expect(rule.ExpirationInDays).toBeGreaterThanOrEqual(2 * longestQueueDays);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
@@ -62,8 +68,8 @@ describe('payload bucket of the claim check', () => {
     });
   });
 
-  it("follows the store's removal policy (RETAIN by default)", () => {
-    template.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue() }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  it("follows the store's removal policy (retained by default, except when its creation fails)", () => {
+    template.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ LifecycleConfiguration: Match.anyValue() }), DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
   });
 });
 

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { exampleConfig, synthStack } from './helpers';
 
-type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
+type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
 let stack: SyncStack;
 let template: Template;
@@ -145,7 +145,8 @@ describe('DynamoDB tables', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
       });
-      expect(t.DeletionPolicy).toBe('Retain');
+      expect(t.DeletionPolicy).toBe('RetainExceptOnCreate');
+      expect(t.UpdateReplacePolicy).toBe('Retain');
     }
   });
 

@@ -62,6 +62,10 @@ describe('webhook sources with a vendor secret', () => {
     expect(crm.Properties.Name).toBeUndefined();
   });
 
+  it('keeps a named secret on update and delete but not when its creation fails, so a failed first deploy leaves no name taken', () => {
+    template.hasResource('AWS::SecretsManager::Secret', { Properties: Match.objectLike({ Name: 'github-webhook-secret' }), DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
+  });
+
   it("lets each source's capture function read its own secret only", () => {
     expect(secretReads('capture-github')).toEqual([{ Ref: secretLogicalId('github') }]);
     expect(secretReads('capture-stripe')).toEqual([{ Ref: secretLogicalId('stripe') }]);
