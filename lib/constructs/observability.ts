@@ -281,7 +281,8 @@ export class Observability extends Construct {
     this.dashboards = pages.map(
       (rows, i) =>
         new Dashboard(this, i === 0 ? 'Dashboard' : `Dashboard${i + 1}`, {
-          dashboardName: i === 0 ? stackName : `${stackName}-${i + 1}`,
+          // Dashboard names are global to the account: the region keeps one stack name deployable in several regions.
+          dashboardName: i === 0 ? `${stackName}-${Stack.of(this).region}` : `${stackName}-${Stack.of(this).region}-${i + 1}`,
           defaultInterval: Duration.hours(3),
           widgets: rows,
         }),

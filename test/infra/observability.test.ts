@@ -349,10 +349,14 @@ describe('saved Logs Insights queries', () => {
 });
 
 describe('dashboards of many flows', () => {
-  it('start a further dashboard, <stack>-2, before one would pass the 500 widgets CloudWatch takes', () => {
+  it('start a further dashboard, <stack>-<region>-2, before one would pass the 500 widgets CloudWatch takes', () => {
     const { stack, template } = synthStack(parseConfig({ ...exampleConfigInput(), flows: Array.from({ length: 80 }, (_, i) => flowLike(`f${i}`)) }), 'ObsMany');
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
-    expect(dashboards.map((d) => d.Properties.DashboardName).sort()).toEqual(['ObsMany', 'ObsMany-2']);
+    // Names are global to the account, so the region is part of them.
+    expect(dashboards.map((d) => JSON.stringify(d.Properties.DashboardName))).toEqual([
+      JSON.stringify({ 'Fn::Join': ['', ['ObsMany-', { Ref: 'AWS::Region' }]] }),
+      JSON.stringify({ 'Fn::Join': ['', ['ObsMany-', { Ref: 'AWS::Region' }, '-2']] }),
+    ]);
     const titles = stack.observability.dashboards.map((d) => {
       const body = JSON.stringify(Stack.of(d).resolve((d.node.defaultChild as unknown as { dashboardBody: unknown }).dashboardBody));
       return [...body.matchAll(/### (f\d+)/g)].map((m) => m[1]);
