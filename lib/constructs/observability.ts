@@ -229,7 +229,7 @@ export class Observability extends Construct {
   public readonly topic: Topic;
   /** The first of {@link dashboards}, named after the stack. */
   public readonly dashboard: Dashboard;
-  /** Dashboards with a row per flow: `<stack>`, then `<stack>-2` and so on when the rows pass 500 widgets. */
+  /** Dashboards with a row per flow: `<stack>-<region>`, then `<stack>-<region>-2` and so on when the rows pass 500 widgets. */
   public readonly dashboards: readonly Dashboard[];
   /** Alarms by flow id (each in the flow's own stack). */
   public readonly alarms: Readonly<Record<string, FlowAlarms>>;
