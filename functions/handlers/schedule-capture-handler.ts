@@ -61,7 +61,8 @@ export type ScheduleCaptureHandler = (event: unknown, context?: Pick<Context, 'g
 /**
  * The capture function of a `schedule` source: one pull (or the continuation of one) per invocation, answering
  * with the pull summary. Source failures are reported in the summary and retried by the next run from the
- * checkpoint; our own failures (queue, state) throw so the scheduler retries and then dead-letters the event.
+ * checkpoint; our own failures (queue, state) throw, so Lambda retries the invocation and then sends its event to the
+ * schedule's dead-letter queue.
  */
 export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): ScheduleCaptureHandler {
   const { flow } = deps;

@@ -192,8 +192,8 @@ function dlqRunbook(flowId: string, d: DeadLetter, consumer: string, stackName: 
       );
     case 'schedule':
       return (
-        `syncline ${flowId}: EventBridge Scheduler could not invoke the pull function of source ${d.of} after its retries, so that scheduled pull did not run. ` +
-        `Look first at the messages' ERROR_CODE and ERROR_MESSAGE attributes (SQS console, Poll for messages) and at the ${consumer} function's throttles. ` +
+        `syncline ${flowId}: a pull of source ${d.of} did not run or failed: EventBridge Scheduler could not invoke the pull function after its retries, or the function failed (a queue or state error) after Lambda's. ` +
+        `Look first at the messages: Scheduler's carry ERROR_CODE and ERROR_MESSAGE attributes, Lambda's a responsePayload with the error (SQS console, Poll for messages); then at the ${consumer} function's errors and throttles. ` +
         `Fix the cause (throttling, a deleted or failing function, permissions), run the pull now (npx syncline pull ${flowId} ${d.of} --stack ${stackName}) or wait for the next schedule, then purge the queue. The alarm clears when it is empty.`
       );
   }

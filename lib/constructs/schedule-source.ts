@@ -1,6 +1,7 @@
 import { ArnFormat, Duration, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IDestination } from 'aws-cdk-lib/aws-lambda';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -85,7 +86,7 @@ export function addScheduleTrigger(
   });
   Validations.of(deadLetterQueue).acknowledge({
     id: 'AwsSolutions-SQS3',
-    reason: "This queue is the EventBridge Scheduler target's dead-letter queue: it holds invocations that failed after the retry policy, for inspection and redrive; a DLQ behind it would never receive anything.",
+    reason: "This queue is the dead-letter queue of the schedule (EventBridge Scheduler's, and the function's on-failure destination for its asynchronous invocations): it holds invocations that failed after their retries, for inspection; a DLQ behind it would never receive anything.",
   });
 
   const schedulerRole = schedulerRoleFor(scope, `${id}-scheduler-role`, fn, `the pull function of "${source.id}"`);
@@ -152,9 +153,17 @@ export function addScheduleTrigger(
   // Continuation of a long pull: the function invokes itself asynchronously. A separate policy (not the role's
   // default policy, which the function depends on) avoids a dependency cycle.
   statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+  // Lambda's on-failure destination of its asynchronous invocations (below) sends with the function's role.
+  statements.push(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [deadLetterQueue.queueArn] }));
   policy.addStatements(...statements);
   // The first scheduled pull must find its permissions attached: the schedule is created after the policy.
   schedule.node.addDependency(policy);
+  // Scheduler's retry policy and dead-letter queue cover only handing the event to Lambda, which runs it
+  // asynchronously: a pull or continuation that throws is retried by Lambda, then goes to the same queue, so the
+  // schedule DLQ alarm tells. The event is `{action, sourceId}`, never a record.
+  // (SendMessage is in the pull policy above: SqsDestination would also grant GetQueueAttributes and GetQueueUrl.)
+  const onFailure: IDestination = { bind: () => ({ destination: deadLetterQueue.queueArn }) };
+  fn.configureAsyncInvoke({ onFailure, retryAttempts: 2, maxEventAge: Duration.hours(1) });
 
   return { schedule, deadLetterQueue };
 }

@@ -58,6 +58,20 @@ describe('schedule sources', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 3 ? * 2 *)', Target: Match.objectLike({ Arn: fnRef('capture-api') }) });
   });
 
+  it('sends a pull that fails after Lambda retries its asynchronous invocation to the schedule DLQ, which the function may write', () => {
+    const dlq = { 'Fn::GetAtt': [Match.stringLikeRegexp('capturefilesscheduledlq'), 'Arn'] };
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: stack.getLogicalId(syncFlow.functions['capture-files']!.node.defaultChild as never) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: Match.objectLike(dlq) } },
+    });
+    const roleId = stack.getLogicalId(syncFlow.functions['capture-files']!.role!.node.defaultChild as never);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })).flatMap(
+      (p) => (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
+    );
+    expect(statements.some((st) => JSON.stringify(st.Action).includes('sqs:SendMessage') && /capturefilesscheduledlq/.test(JSON.stringify(st.Resource)))).toBe(true);
+  });
+
   it('lets the S3 pull list the bucket under its prefix and read only objects there', () => {
     const statements = pullStatements('capture-files');
     expect(statements).toContainEqual(
