@@ -63,7 +63,7 @@ export function groupDeliveries(records: readonly SQSRecord[], flowId: string, b
 
 /** Time of the newest change behind a view: lag is measured from it. */
 export function changeTimeOf(view: RecordView): number {
-  return Math.max(0, ...Object.values(view.clocks ?? {}).map((c) => c.ts));
+  return Math.max(0, view.tomb?.ts ?? 0, ...Object.values(view.clocks ?? {}).map((c) => c.ts));
 }
 
 /**

@@ -70,7 +70,8 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
   resolve(_ctx, doc) {
     const fields = mapOf(doc.f);
     for (const [field, e] of Object.entries(doc.u ?? {})) if (!fields.has(field)) fields.set(field, e);
-    return { fields, deleted: doc.t !== undefined && fields.size === 0, open: [] };
+    const deleted = doc.t !== undefined && fields.size === 0;
+    return { fields, deleted, ...(deleted ? { tomb: doc.t } : {}), open: [] };
   },
 
   contains: (doc, clock) => (doc.t !== undefined && sameClock(doc.t, clock)) || holdsClock(doc.f, clock) || (doc.u !== undefined && holdsClock(doc.u, clock)),

@@ -20,7 +20,8 @@ export const lww: Strategy<LwwDoc> = {
     const w = doc.w;
     const d = w?.d;
     if (d) for (const k of Object.keys(d)) fields.set(k, { v: d[k], c: w.c });
-    return { fields, deleted: w !== undefined && w.d === undefined, open: [] };
+    const deleted = w !== undefined && w.d === undefined;
+    return { fields, deleted, ...(deleted ? { tomb: w.c } : {}), open: [] };
   },
 
   contains: (doc, clock) => doc.w !== undefined && sameClock(doc.w.c, clock),

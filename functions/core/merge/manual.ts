@@ -118,7 +118,8 @@ export const manual: Strategy<ManualDoc> = {
         if (!deepEqual(p.v, current.v) && concurrent(ctx, current, p)) open.push({ field, current, incoming: p });
       }
     }
-    return { fields, deleted: doc.t !== undefined && fields.size === 0, open };
+    const deleted = doc.t !== undefined && fields.size === 0;
+    return { fields, deleted, ...(deleted ? { tomb: doc.t } : {}), open };
   },
 
   contains(doc, clock) {

@@ -30,7 +30,7 @@ function toView(r: Resolved): RecordView {
     }
   }
   const shown = r.fields.size === 0 ? null : data;
-  return lazyHashView(shown, r.deleted, clocks);
+  return lazyHashView(shown, r.deleted, clocks, r.tomb);
 }
 
 /**
@@ -38,11 +38,12 @@ function toView(r: Resolved): RecordView {
  * resolve reads each key's state and merges into it, and neither needs the hash unless an echo is checked). The
  * getter sits in the literal, so the view keeps a fast shape until it is hashed.
  */
-function lazyHashView(data: Record<string, unknown> | null, deleted: boolean, clocks: Record<string, Clock>): RecordView {
+function lazyHashView(data: Record<string, unknown> | null, deleted: boolean, clocks: Record<string, Clock>, tomb: Clock | undefined): RecordView {
   return {
     data,
     deleted,
     clocks,
+    tomb,
     get hash(): string {
       const hash = viewHash(data);
       Object.defineProperty(this, 'hash', { value: hash, enumerable: true, writable: true, configurable: true });

@@ -74,7 +74,10 @@ export const priority: Strategy<PriorityDoc> = {
 
   resolve(_ctx, doc) {
     const fields = mapOf(doc.f);
-    return { fields, deleted: Object.keys(doc.t).length > 0 && fields.size === 0, open: [] };
+    const tombs = Object.values(doc.t);
+    if (tombs.length === 0 || fields.size > 0) return { fields, deleted: false, open: [] };
+    // Each source's newest delete is kept; the record's is the latest of them.
+    return { fields, deleted: true, tomb: tombs.reduce((a, b) => (b.ts > a.ts ? b : a)), open: [] };
   },
 
   contains: (doc, clock) => Object.values(doc.t).some((t) => sameClock(t, clock)) || holdsClock(doc.f, clock),

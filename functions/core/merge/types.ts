@@ -88,6 +88,8 @@ export interface RecordView {
   deleted: boolean;
   /** Clock of the change behind each visible field. */
   clocks: Record<string, Clock>;
+  /** Clock of the delete behind a deleted record (it has no fields): the time targets see for it. */
+  tomb?: Clock;
   /** contentHash(data). */
   hash: string;
 }
@@ -147,6 +149,8 @@ export interface MergeContext {
 export interface Resolved {
   fields: Map<string, Entry>;
   deleted: boolean;
+  /** Clock of the delete behind a deleted record. */
+  tomb?: Clock;
   /** Open conflicts: displayed entry and parked entry per field. */
   open: { field: string; current: Entry; incoming: Entry }[];
 }

@@ -199,6 +199,8 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(writer.calls[0]!.map((c) => [c.key, c.view.deleted])).toEqual([['gone', true]]);
+    // The delete's own clock, not the epoch: S3 partitions, EventBridge event times and SQS bodies carry it.
+    expect(writer.calls[0]![0]!.ts).toBe(1002);
   });
 
   it('never lets an older delivery land after a newer one: a key is sent by one delivery at a time', async () => {

@@ -299,3 +299,23 @@ describe('docs', () => {
     expect(r.view.data).toEqual({ email: 'e' });
   });
 });
+
+describe('a deleted record under every strategy', () => {
+  it.each([{ strategy: 'lww' }, { strategy: 'field-lww' }, { strategy: 'priority', priority: { '*': ['crm', 'erp'] } }, { strategy: 'manual' }])(
+    '$strategy: its view carries the clock of the delete, the time targets are told',
+    (conflict) => {
+      // Prepare
+      const flow = flowWith(conflict);
+
+      // Act
+      const { view } = merge(flow, [up('crm', 10, { name: 'Ada' }), del('crm', 20), del('erp', 30)]);
+      const after = merge(flow, [up('crm', 40, { name: 'Ada' })], merge(flow, [del('crm', 20)]).doc).view;
+
+      // Assess
+      expect(view.deleted).toBe(true);
+      expect(view.tomb?.ts).toBe(30);
+      expect(after.deleted).toBe(false);
+      expect(after.tomb).toBeUndefined();
+    },
+  );
+});
