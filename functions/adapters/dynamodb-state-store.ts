@@ -241,15 +241,21 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
   }
 
   async markSent(flow: string, targetId: string, key: string, owner: string, version: number, hash: string, note?: DeliveryNote): Promise<void> {
+    // A replay sent the version the marker has: it records that version again, with when and who asked.
+    const replay = note?.replayedBy !== undefined;
     try {
-      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, false, note, owner)));
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note, owner)));
       return;
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
-    // The marker already has this version (a replay) or the lease is no longer ours (it expired and another delivery
-    // took it): record the version if it is still the newer one, and let the lease go if it is still ours.
-    await this.markDelivered(flow, key, targetId, version, hash, note);
+    // The lease is no longer ours (it expired and another delivery took it): record the version if it is still the
+    // newer one, and let the lease go if it is still ours.
+    try {
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note)));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    }
     await this.dropSend(flow, targetId, key, owner);
   }
 

@@ -54,13 +54,16 @@ describe('send leases of unconditional targets, kept with the delivered marker, 
     await store.markSent('feed', 'hook', 'k2', 'next', 3, 'h3');
     const again = await store.claimSend('feed', 'hook', 'k2', 3, 'third', 64_000, 124_000);
     const replay = await store.claimSend('feed', 'hook', 'k2', 3, 'operator', 64_000, 124_000, true);
-    await store.markSent('feed', 'hook', 'k2', 'operator', 3, 'h3');
+    await store.markSent('feed', 'hook', 'k2', 'operator', 3, 'h3', { at: 70_000, eventIds: ['e3'], replayedBy: 'bob' });
+    const replayed = (await store.get('feed', 'k2'))?.delivered.hook;
     const afterReplay = await store.claimSend('feed', 'hook', 'k2', 4, 'fourth', 65_000, 125_000);
 
     // Assess
     expect([whileHeld, afterExpiry, stillHeld]).toEqual(['taken', 'claimed', 'taken']);
     expect([again, replay, afterReplay]).toEqual(['delivered', 'claimed', 'claimed']);
     expect((await store.get('feed', 'k2'))?.delivered.hook).toMatchObject({ version: 3, hash: 'h3' });
+    // The replay is recorded on the marker, which lineage and GET /records read: when, and who asked.
+    expect(replayed).toMatchObject({ version: 3, at: 70_000, replayedBy: 'bob' });
   });
   it('records no delivery for a key whose lease was let go after a failed write', async () => {
     // Prepare

@@ -86,6 +86,20 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(metrics.counts.Delivered).toBe(2);
   });
 
+  it('sends a replayed key the target already has, and records the replay on its marker (when, and who asked)', async () => {
+    // Prepare
+    const v = seed(state, 'c1', 3, { id: 'c1', name: 'Ada' }, { api: { version: 3, hash: 'h' } });
+    const writer = new ScriptedWriter();
+
+    // Act
+    const res = await make(writer)(sqsEvent([{ ...msg('c1', 3), replay: { by: 'bob', at: 5 } }]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect(writer.calls.flat().map((c) => [c.key, c.version])).toEqual([['c1', 3]]);
+    expect((await state.get('contacts', 'c1'))!.delivered.api).toMatchObject({ version: 3, hash: v.hash, at: new FakeClock().now(), replayedBy: 'bob' });
+  });
+
   it('never moves the target backwards: a version already delivered is skipped and audited, not written', async () => {
     // Prepare
     seed(state, 'c1', 3, { id: 'c1' }, { api: { version: 3, hash: 'x' } });
