@@ -1,6 +1,6 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
 import { AdminError } from './admin-client';
-import { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
+import { EXIT, fail, parse, UsageError, type Command, type CommandContext } from './command';
 import { createProgress } from './progress';
 import { replayInChunks } from './replay-chunks';
 import { resolveTarget, TARGET_USAGE, targetOptions, type SynclineTarget, type TargetFlags } from './target';
@@ -19,10 +19,7 @@ export async function runAdmin(ctx: CommandContext, flags: TargetFlags, work: (t
   try {
     return (await work(await resolveTarget(flags))) ?? EXIT.ok;
   } catch (err) {
-    if (err instanceof AdminError) {
-      ctx.err(err.message);
-      return EXIT.failure;
-    }
+    if (err instanceof AdminError) return fail(ctx, err.message);
     throw err;
   }
 }

@@ -16,6 +16,16 @@ export interface CommandContext {
   readonly err: (line: string) => void;
 }
 
+/**
+ * Reports a command's failure: the message on stderr, and with `--json` also `{"error", "exitCode"}` on stdout, so a
+ * script reading stdout sees failures too. Answers the exit code.
+ */
+export function fail(ctx: CommandContext, message: string, exitCode: number = EXIT.failure, stderr = message): number {
+  if (ctx.args.includes('--json')) ctx.out(JSON.stringify({ error: message, exitCode }));
+  ctx.err(stderr);
+  return exitCode;
+}
+
 export interface Command {
   readonly summary: string;
   readonly usage: string;

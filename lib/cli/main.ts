@@ -1,4 +1,4 @@
-import { EXIT, UsageError, type Command } from './command';
+import { EXIT, fail, UsageError, type Command } from './command';
 import { messageOf } from '../../functions/core/errors';
 
 export { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
@@ -46,14 +46,11 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
     io.out(command.usage);
     return EXIT.ok;
   }
+  const ctx = { args, ...io };
   try {
-    return await command.run({ args, ...io });
+    return await command.run(ctx);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`syncline ${name}: ${err.message}\n${command.usage}`);
-      return EXIT.usage;
-    }
-    io.err(`syncline ${name}: ${messageOf(err)}`);
-    return EXIT.failure;
+    if (err instanceof UsageError) return fail(ctx, err.message, EXIT.usage, `syncline ${name}: ${err.message}\n${command.usage}`);
+    return fail(ctx, messageOf(err), EXIT.failure, `syncline ${name}: ${messageOf(err)}`);
   }
 }

@@ -102,6 +102,13 @@ describe('syncline CLI (the real binary)', () => {
     const down = await cli(['quarantine', 'list', 'crm-contacts', '--url', closed]);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`cannot reach syncline at ${closed}`);
+    // With --json, failures are machine-readable on stdout too.
+    const downJson = await cli(['quarantine', 'list', 'crm-contacts', '--url', closed, '--json']);
+    expect(downJson.code).toBe(1);
+    expect(JSON.parse(downJson.stdout)).toEqual({ error: expect.stringContaining(`cannot reach syncline at ${closed}`), exitCode: 1 });
+    const usageJson = await cli(['lineage', 'only-a-flow', '--json']);
+    expect(usageJson.code).toBe(2);
+    expect(JSON.parse(usageJson.stdout)).toMatchObject({ exitCode: 2 });
   });
 
   describe('dev', () => {
