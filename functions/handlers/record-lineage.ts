@@ -21,13 +21,15 @@ export function recordLineage(items: readonly AuditEntry[], state: StoredState |
     if (!seen.has(id)) seen.set(id, e);
   };
   const decided = [...items, ...(state?.recent ?? [])];
+  // Capture entries of an earlier release stand for their change's capture.
   const capturedIds = new Set(decided.filter((e) => e.outcome === 'captured').map((e) => e.eventId));
   for (const e of decided) {
     const { captured, ...detail } = (e.detail ?? {}) as { captured?: { at: number; op: string; position?: string } };
     const { heldBy: _, ...entry } = e;
     add(Object.keys(detail).length > 0 ? { ...entry, detail } : (({ detail: __, ...rest }) => rest)(entry));
+    // One capture entry per capture time (add drops repeats): an echo comes back under the id of the change it
+    // relays, and its capture is one of its own, after the original's.
     if (captured && !capturedIds.has(e.eventId)) {
-      capturedIds.add(e.eventId);
       add({
         flow: e.flow,
         key: e.key,

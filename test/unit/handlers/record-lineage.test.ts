@@ -85,6 +85,17 @@ describe('recordLineage', () => {
     expect(lineage[4]!.detail).toBeUndefined();
   });
 
+  it("shows an echo's capture beside the original capture of the change it relays, under the same event id", () => {
+    // Prepare: e1 won (kept by the state); its echo came back later and was audited as an entry item.
+    const echo = decision(1, { at: 3001, outcome: 'echo', reason: 'echo of this flow', detail: { captured: { at: 3000, op: 'upsert' } } });
+
+    // Act
+    const lineage = recordLineage([echo], stateWith([decision(1)]));
+
+    // Assess
+    expect(lineage.map((e) => `${e.at}:${e.step}:${e.outcome}:${e.eventId}`)).toEqual(['501:capture:captured:e1', '1001:resolve:won:e1', '3000:capture:captured:e1', '3001:resolve:echo:e1']);
+  });
+
   it('shows a capture entry of an earlier release once, without inventing another', () => {
     // Prepare
     const old: AuditEntry = { flow: 'contacts', key: 'c1', step: 'capture', at: 501, source: 'crm', eventId: 'e1', outcome: 'captured', detail: { op: 'upsert' } };
