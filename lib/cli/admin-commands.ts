@@ -164,7 +164,7 @@ async function replayQuarantine(ctx: CommandContext, values: TargetFlags & { jso
     else {
       ctx.out(`${plural(result.replayed, 'record')} of ${flow} re-sent to the transform (masked fields stay masked)`);
       if (result.failed > 0) ctx.out(`${result.failed} could not be sent and stay quarantined: ${result.ids.failed.join(', ')}`);
-      if (result.skipped) ctx.out(`${result.skipped} skipped (not a change envelope, nothing kept to replay): ${result.ids.skipped.join(', ')}`);
+      if (result.skipped) ctx.out(`${result.skipped} skipped (quarantined at capture, not a change envelope, or dropped: their source must send them again): ${result.ids.skipped.join(', ')}`);
       if (result.notFound.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
     }
     // An asked id that is not quarantined could not be sent either.
