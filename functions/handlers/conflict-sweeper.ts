@@ -70,7 +70,8 @@ interface Settlement {
  * `conflict.autoResolveAfter` is settled through the reviewer's path, by `syncline:auto-resolve`, with the value
  * that `conflict.autoResolveWith` keeps among every side the record holds open on that field (a resolution dominates
  * the whole field, so one settlement per field). Conflicts the record no longer holds (a newer edit replaced a side)
- * are closed as superseded, never settled: settling them would overwrite that newer edit. Then the open count is
+ * are closed as superseded at every sweep, with or without `autoResolveAfter`, never settled: settling them would
+ * overwrite that newer edit. Then the open count is
  * published as the `OpenConflicts` gauge (also without `autoResolveAfter`). A reviewer settling a conflict at the
  * same time wins or loses the conditional transition, never both. Throws after publishing the gauge when some
  * resolution could not be queued, so the failure shows as a function error.
@@ -82,23 +83,22 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
   const limitMs = autoResolveAfter !== undefined ? parseDurationMs(autoResolveAfter) : undefined;
   const why = `open longer than autoResolveAfter "${autoResolveAfter}", settled by autoResolveWith "${autoResolveWith}"`;
 
-  /** Stale conflicts of the due keys, and one settlement per field with a due conflict. */
+  /**
+   * The open conflicts their records no longer hold (closed each sweep, so `conflicts list` does not show them as
+   * open for long), and one settlement per field with a due conflict.
+   */
   async function plan(open: StoredConflict[], now: number): Promise<{ stale: StoredConflict[]; settlements: Settlement[] }> {
-    if (limitMs === undefined || !autoResolveWith) return { stale: [], settlements: [] };
-    const dueKeys = [...new Set(open.filter((c) => now - c.openedAt >= limitMs).map((c) => c.key))];
-    if (dueKeys.length === 0) return { stale: [], settlements: [] };
-    const states = await deps.state.getMany(flow.id, dueKeys);
+    if (open.length === 0) return { stale: [], settlements: [] };
+    const states = await deps.state.getMany(flow.id, [...new Set(open.map((c) => c.key))]);
     const live = new Set([...states.values()].flatMap((s) => conflictsOf(flow, s.doc).map((c) => c.id)));
-    const due = new Set(dueKeys);
-    const stale: StoredConflict[] = [];
+    const stale = open.filter((c) => !live.has(c.id));
+    if (limitMs === undefined || !autoResolveWith) return { stale, settlements: [] };
+    const due = new Set(open.filter((c) => now - c.openedAt >= limitMs).map((c) => c.key));
     const fields = new Map<string, StoredConflict[]>();
     for (const c of open) {
-      if (!due.has(c.key)) continue;
-      if (!live.has(c.id)) stale.push(c);
-      else {
-        const id = JSON.stringify([c.key, c.field]);
-        fields.set(id, [...(fields.get(id) ?? []), c]);
-      }
+      if (!due.has(c.key) || !live.has(c.id)) continue;
+      const id = JSON.stringify([c.key, c.field]);
+      fields.set(id, [...(fields.get(id) ?? []), c]);
     }
     const settlements: Settlement[] = [];
     for (const group of fields.values()) {

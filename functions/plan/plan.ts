@@ -352,7 +352,7 @@ export function planFlow(flow: FlowConfig): FlowPlan {
   }
   queues.push(...deliverQueues);
   if (flow.conflict.strategy === 'manual') {
-    // Settles conflicts older than autoResolveAfter and publishes the OpenConflicts gauge (also without it).
+    // Closes conflicts a newer edit replaced, settles those older than autoResolveAfter, and publishes the OpenConflicts gauge.
     functions.push({
       id: 'conflict-sweep',
       name: `${flow.id}-conflict-sweep`,

@@ -18,8 +18,8 @@ export function addConflictSweepSchedule(scope: Construct, fn: SynclineFunction,
   }
   fn.configureAsyncInvoke({ retryAttempts: 0 });
   const what = flow.conflict.autoResolveAfter
-    ? `settles conflicts open longer than ${flow.conflict.autoResolveAfter} with ${flow.conflict.autoResolveWith}, and publishes OpenConflicts`
-    : 'publishes OpenConflicts';
+    ? `closes conflicts a newer edit replaced, settles those open longer than ${flow.conflict.autoResolveAfter} with ${flow.conflict.autoResolveWith}, and publishes OpenConflicts`
+    : 'closes conflicts a newer edit replaced, and publishes OpenConflicts';
   return new Schedule(scope, `${plan.id}-schedule`, {
     description: `syncline ${flow.id}: conflict sweep every ${plan.trigger.every} (${what})`,
     schedule: ScheduleExpression.rate(rateOf(plan.trigger.every)),

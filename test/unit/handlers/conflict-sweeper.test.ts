@@ -117,6 +117,22 @@ describe('conflict sweeper', () => {
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 2 }]);
   });
 
+  it('closes a conflict that a newer edit replaced at every sweep, also without autoResolveAfter, so lists stop showing it open', async () => {
+    // Prepare: a fresh conflict (nothing is due), then crm edits email again without having seen erp's value.
+    const manual = flowWith();
+    const [stale] = await clash('moved', T0 - MINUTE, manual);
+    const [current] = await merge(manual, 'moved', [edit('crm', 'moved', 3000, { email: 'moved@crm2.io' })], T0 - MINUTE);
+
+    // Act
+    const summary = await sweeper(manual)();
+
+    // Assess
+    expect(summary).toMatchObject({ open: 1, autoResolved: 0, superseded: 1 });
+    expect((await conflicts.list('people', 'open')).map((c) => c.id)).toEqual([current!.id]);
+    expect(await conflicts.get('people', stale!.id)).toMatchObject({ status: 'superseded', supersededAt: T0 });
+    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
+  });
+
   it('publishes 0 when nothing is open', async () => {
     // Act
     await sweeper(LWW)();
