@@ -10,6 +10,8 @@
 
 /** Lambda's default quota of filters per event source mapping (the filters are ORed). */
 export const MAX_FILTERS = 5;
+/** Longest filter pattern Lambda takes (https://docs.aws.amazon.com/lambda/latest/api/API_Filter.html). */
+export const MAX_PATTERN_CHARS = 4096;
 
 export interface PushdownResult {
   /** Filter patterns for `FilterCriteria.filter(...)`, ORed by Lambda; empty when nothing could be pushed down. */
@@ -43,24 +45,24 @@ export function pushdownFilter(pattern: Record<string, unknown> | undefined, max
 
   // One filter per combination of alternatives, plus one that lets REMOVE records through.
   const budget = maxFilters - 1;
-  const chosen: [string, Alternatives][] = [];
-  let combinations = 1;
+  const pushed: string[] = [];
+  let images: Record<string, unknown>[] = [{}];
   for (const [field, alternatives] of fields) {
-    if (combinations * alternatives.length > budget) {
+    if (images.length * alternatives.length > budget) {
       handlerOnly.push({ path: field, reason: `pushing it down too would need more than ${maxFilters} filters` });
       continue;
     }
-    combinations *= alternatives.length;
-    chosen.push([field, alternatives]);
+    const next = images.flatMap((image) => alternatives.map((alt) => ({ ...image, [field]: alt })));
+    if (next.some((NewImage) => JSON.stringify({ dynamodb: { NewImage } }).length > MAX_PATTERN_CHARS)) {
+      handlerOnly.push({ path: field, reason: `its filter pattern would be longer than the ${MAX_PATTERN_CHARS} characters Lambda takes` });
+      continue;
+    }
+    images = next;
+    pushed.push(field);
   }
-  if (chosen.length === 0) return { filters: [], pushed: [], handlerOnly };
-
-  let images: Record<string, unknown>[] = [{}];
-  for (const [field, alternatives] of chosen) {
-    images = images.flatMap((image) => alternatives.map((alt) => ({ ...image, [field]: alt })));
-  }
+  if (pushed.length === 0) return { filters: [], pushed, handlerOnly };
   const filters = [...images.map((NewImage) => ({ dynamodb: { NewImage } })), { eventName: ['REMOVE'] }];
-  return { filters, pushed: chosen.map(([f]) => f), handlerOnly };
+  return { filters, pushed, handlerOnly };
 }
 
 /** The typed alternatives of one field's matchers, or why they cannot be pushed down exactly. */

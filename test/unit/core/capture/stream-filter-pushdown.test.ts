@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_FILTERS, pushdownFilter } from '../../../../functions/core/capture/stream-filter-pushdown';
+import { MAX_FILTERS, MAX_PATTERN_CHARS, pushdownFilter } from '../../../../functions/core/capture/stream-filter-pushdown';
 
 const REMOVE = { eventName: ['REMOVE'] };
 
@@ -52,5 +52,18 @@ describe('pushdownFilter', () => {
     const r = pushdownFilter({ a: ['1'], b: ['2'] });
     expect(r.pushed).toEqual(['a']);
     expect(r.handlerOnly).toEqual([{ path: 'b', reason: expect.stringMatching(/more than 5 filters/) }]);
+  });
+
+  it('leaves to the handler a field whose pattern Lambda would refuse as longer than 4,096 characters, pushing the rest', () => {
+    // Prepare
+    const many = Array.from({ length: 300 }, (_, i) => `status-value-${i}`);
+
+    // Act
+    const r = pushdownFilter({ status: many, kind: ['person'] });
+
+    // Assess
+    expect(r.pushed).toEqual(['kind']);
+    expect(r.handlerOnly).toEqual([{ path: 'status', reason: expect.stringMatching(/longer than the 4096 characters/) }]);
+    for (const f of r.filters) expect(JSON.stringify(f).length).toBeLessThanOrEqual(MAX_PATTERN_CHARS);
   });
 });
