@@ -1,5 +1,9 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
+
+/** An EventBridge rule's pattern: 2,048 characters by default, 4,096 at most (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). */
+export const DEFAULT_RULE_PATTERN_CHARS = 2048;
+export const MAX_RULE_PATTERN_CHARS = 4096;
 import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
 import { renameFills } from '../../functions/core/transform/raw-record';
 import type { SynclineConfig } from '../../functions/config/schema';
@@ -55,6 +59,11 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       ];
       for (const [name, pattern] of patterns) {
         if (pattern) for (const p of validatePattern(pattern)) at(`sources[${j}].${name}`, p);
+      }
+      // An eventbridge pattern becomes the rule's own; the others are applied by syncline, whatever their size.
+      const ruleChars = source.type === 'eventbridge' ? JSON.stringify(source.pattern).length : 0;
+      if (ruleChars > MAX_RULE_PATTERN_CHARS) {
+        at(`sources[${j}].pattern`, `${ruleChars} characters, over the ${MAX_RULE_PATTERN_CHARS} an EventBridge rule's pattern can have (2,048 unless the account's quota was raised); use prefix matchers or fewer values`);
       }
     });
   });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpMethod, HttpRoute, HttpRouteKey, type IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption, type ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -34,6 +34,7 @@ import { projectEntry, SynclineFunction } from './function-defaults';
 import type { StreamArnLookup } from './stream-arn-lookup';
 import { addStreamTrigger } from './stream-source';
 import type { SyncStore } from './sync-store';
+import { DEFAULT_RULE_PATTERN_CHARS } from '../config/deep-validate';
 
 /** The repository root: entry files and package-lock.json are resolved against it. */
 export const DEFAULT_PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -158,6 +159,13 @@ export class SyncFlow extends Construct {
         // The config pattern is raw EventBridge syntax; Rule renders unknown keys as they are.
         eventPattern: r.pattern as EventPattern,
       });
+      const chars = JSON.stringify(r.pattern).length;
+      if (chars > DEFAULT_RULE_PATTERN_CHARS) {
+        Annotations.of(rule).addWarningV2(
+          'syncline:event-pattern-size',
+          `flow "${flow.id}" source "${r.sourceId}": its pattern has ${chars} characters; EventBridge takes ${DEFAULT_RULE_PATTERN_CHARS} unless the account's quota "Event pattern size" was raised (up to 4,096), else the deploy fails`,
+        );
+      }
       // The SqsQueue target adds a queue policy for events.amazonaws.com conditioned on this rule's ARN.
       rule.addTarget(new SqsQueue(queues[r.queue], { deadLetterQueue: dlqs[r.queue] }));
       eventRules[r.sourceId] = rule;

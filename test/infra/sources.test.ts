@@ -210,6 +210,22 @@ describe('eventbridge sources', () => {
   });
 });
 
+describe('eventbridge source patterns', () => {
+  it('warn at synth past the 2,048 characters EventBridge takes unless its quota was raised', () => {
+    // Prepare
+    const config = sourcesConfig();
+    const bus = config.flows[0]!.sources.find((s) => s.id === 'bus') as { pattern: Record<string, unknown> };
+    bus.pattern = { source: ['crm'], detail: { status: Array.from({ length: 150 }, (_, i) => `status-value-${i}`) } };
+
+    // Act
+    const { stack: wide } = synthStack(config, 'WidePattern');
+
+    // Assess
+    const warnings = Annotations.fromStack(wide).findWarning('*', Match.stringLikeRegexp('source "bus": its pattern has \\d+ characters; EventBridge takes 2048'));
+    expect(warnings).toHaveLength(1);
+  });
+});
+
 describe('debezium webhook sources', () => {
   it('are served like json webhooks: a route and a signing secret', () => {
     expect(stack.flows.people!.webhookUrls.pg).toBeDefined();

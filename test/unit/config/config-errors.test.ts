@@ -38,6 +38,11 @@ describe('config errors a deploy would otherwise meet', () => {
     ['an s3 target bucket written as a URL', { targets: [{ id: 'lake', type: 's3', bucket: 's3://My_Bucket' }] }, '$.flows[0].targets[0].bucket: must be an S3 bucket name'],
     ['an s3 pull from a bucket name S3 refuses', { sources: [{ id: 'nightly', type: 'schedule', every: '1 hour', s3: { bucket: 'Exports_2026' } }] }, '$.flows[0].sources[0].s3.bucket: must be an S3 bucket name'],
     ['an empty EventBridge pattern', { sources: [{ id: 'bus', type: 'eventbridge', pattern: {} }] }, '$.flows[0].sources[0].pattern: must match on at least one field'],
+    [
+      'an EventBridge pattern longer than a rule takes',
+      { sources: [{ id: 'bus', type: 'eventbridge', pattern: { detail: { status: Array.from({ length: 300 }, (_, i) => `status-value-${i}`) } } }] },
+      "$.flows[0].sources[0].pattern: 5613 characters, over the 4096 an EventBridge rule's pattern can have",
+    ],
     ['an http target body that is not JSONata', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', body: '{"a": ' }] }, '$.flows[0].targets[0].body: invalid JSONata expression'],
     [
       'an http create body that is not JSONata',
