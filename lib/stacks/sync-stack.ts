@@ -1,6 +1,6 @@
-import { CfnOutput, CfnResource, Duration, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, CfnResource, Duration, NestedStack, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnIntegration, CfnRoute, HttpApi, HttpMethod, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -145,7 +145,25 @@ export class SyncStack extends Stack {
     new CfnOutput(this, 'ApiId', { description: 'syncline HTTP API id (for execute-api:Invoke policies on the admin routes)', value: this.httpApi.apiId });
     this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup] });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
+    this.node.addValidation({ validate: () => apiLimitProblems(this) });
+    const routes = this.node.findAll().filter((c) => c instanceof CfnRoute).length;
+    if (routes > DEFAULT_API_ROUTES) {
+      Annotations.of(this).addWarningV2('syncline:api-routes', `the HTTP API has ${routes} routes; API Gateway takes ${DEFAULT_API_ROUTES} unless the account's quota "Routes per API" was raised, else the deploy fails: split the config into stacks (another stackName)`);
+    }
   }
+}
+
+/**
+ * Every flow's routes and integrations are on the one HTTP API, which takes 300 integrations (a hard limit) and
+ * 300 routes (a quota that can be raised): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
+ */
+const MAX_API_INTEGRATIONS = 300;
+const DEFAULT_API_ROUTES = 300;
+function apiLimitProblems(stack: SyncStack): string[] {
+  const integrations = stack.node.findAll().filter((c) => c instanceof CfnIntegration).length;
+  return integrations > MAX_API_INTEGRATIONS
+    ? [`the HTTP API has ${integrations} integrations (one per webhook source, one per flow and one for GET /flows), over the ${MAX_API_INTEGRATIONS} API Gateway takes: split the config into two stacks (another stackName)`]
+    : [];
 }
 
 /** CloudFormation refuses a template with more than 500 resources; say so at synth, with the fix. */

@@ -1,5 +1,5 @@
 import { NestedStack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
@@ -53,6 +53,30 @@ describe('the CloudFormation resource limit', () => {
     });
     const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 10, flows: Array.from({ length: 10 }, (_, i) => heavy(`flow-${i}`)) });
     expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 10\)/);
+  });
+});
+
+describe('the HTTP API limits', () => {
+  it('fail synth with a clear message past the 300 integrations of one HTTP API', () => {
+    // Prepare: 30 flows of 10 webhook sources each: 331 integrations (a source each, a flow each, GET /flows).
+    const wide = (id: string) => ({ ...flowLike(id), sources: Array.from({ length: 10 }, (_, i) => ({ id: `hook-${i}`, type: 'webhook' })) });
+    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 2, flows: Array.from({ length: 30 }, (_, i) => wide(`flow-${i}`)) });
+
+    // Act + Assess
+    expect(() => synthStack(config, 'WideApi')).toThrow(/the HTTP API has 331 integrations \(one per webhook source, one per flow and one for GET \/flows\), over the 300 API Gateway takes/);
+  });
+});
+
+describe('the HTTP API routes', () => {
+  it('warn at synth past the 300 routes API Gateway takes unless its quota was raised', () => {
+    // Prepare: 61 flows of one webhook source: 5 routes each (3 admin, the source and its short form), 123 integrations.
+    const config = parseConfig({ ...exampleConfigInput(), flows: Array.from({ length: 61 }, (_, i) => flowLike(`flow-${i}`)) });
+
+    // Act
+    const { stack: many } = synthStack(config, 'ManyRoutes');
+
+    // Assess
+    expect(Annotations.fromStack(many).findWarning('*', Match.stringLikeRegexp('the HTTP API has 306 routes; API Gateway takes 300'))).toHaveLength(1);
   });
 });
 
