@@ -9,6 +9,9 @@ export const durationSchema = z
   .string()
   .regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/, 'must be a duration such as "5 minutes"');
 
+/** A customer managed KMS key, by ARN. */
+export const kmsKeyArnSchema = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>');
+
 /** An S3 bucket name as S3 takes it (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
 export const bucketName = z
   .string()

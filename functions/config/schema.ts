@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bucketName, durationSchema, eventPatternSchema, idSchema } from './config-primitives';
+import { bucketName, durationSchema, eventPatternSchema, idSchema, kmsKeyArnSchema } from './config-primitives';
 import { pullAuthSchema, secretNameSchema } from './connector-schemas';
 import { sourceSchema } from './source-schemas';
 
@@ -84,7 +84,9 @@ const s3Target = z.strictObject({
   bucket: bucketName.optional(),
   prefix: z.string().default(''),
   format: z.literal('jsonl').default('jsonl'),
-});
+  /** The customer managed KMS key an existing bucket encrypts with (SSE-KMS): the delivery function may use it to write. */
+  kmsKeyArn: kmsKeyArnSchema.optional(),
+}).refine((t) => !t.kmsKeyArn || t.bucket, { message: 'is the key of an existing bucket: give bucket too (a bucket the stack creates is encrypted with SSE-S3)', path: ['kmsKeyArn'] });
 
 const eventbridgeTarget = z.strictObject({
   id: idSchema,
@@ -143,7 +145,7 @@ const sqsTarget = z.strictObject({
   /** The queue, in any account and region (the other account's queue policy must allow the delivery role). */
   queueArn: z.string().regex(/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$/, 'must be a standard SQS queue ARN, arn:aws:sqs:<region>:<account>:<name>'),
   /** The customer managed KMS key the queue is encrypted with: the delivery function may use it to send. */
-  kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>').optional(),
+  kmsKeyArn: kmsKeyArnSchema.optional(),
 });
 
 export const targetSchema = z.discriminatedUnion('type', [dynamodbTarget, s3Target, eventbridgeTarget, httpTarget, sqsTarget]);

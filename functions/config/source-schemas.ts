@@ -1,7 +1,7 @@
 /* The `sources[]` of a flow: one schema per source type. */
 import { z } from 'zod';
 import { parseDurationMs } from '../core/merge/clock';
-import { bucketName, durationSchema, eventPatternSchema, idSchema } from './config-primitives';
+import { bucketName, durationSchema, eventPatternSchema, idSchema, kmsKeyArnSchema } from './config-primitives';
 import { CronError, schedulerCron } from './cron';
 import { pullHttpSchema, webhookAuthSchema } from './connector-schemas';
 
@@ -94,6 +94,8 @@ const pullS3 = z.strictObject({
   bucket: bucketName,
   prefix: z.string().default(''),
   format: z.enum(['jsonl', 'csv']).default('jsonl'),
+  /** The customer managed KMS key the bucket encrypts with (SSE-KMS): the pull may use it to read. */
+  kmsKeyArn: kmsKeyArnSchema.optional(),
 });
 
 const scheduleSource = z

@@ -129,6 +129,8 @@ export function addScheduleTrigger(
       }),
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${prefix}*`] }),
     );
+    // A bucket encrypting with a customer managed key: reading an object decrypts its data key.
+    if (source.s3.kmsKeyArn) statements.push(new PolicyStatement({ actions: ['kms:Decrypt'], resources: [source.s3.kmsKeyArn] }));
     Validations.of(policy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${prefix}*]`,
       reason: `The pull of schedule source "${source.id}" reads every object under the configured prefix "${prefix}" of bucket "${bucket}", whose names are not known at deploy time; only s3:GetObject is allowed there.`,

@@ -112,6 +112,9 @@ function grantTarget(ctx: StepGrantContext, targetId: string, fn: IGrantable): v
       break;
     case 's3':
       Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [ctx.targetBuckets[targetId]!.arnForObjects(`${target.prefix}*`)] });
+      // A bucket encrypting with a customer managed key: a PutObject needs a data key from it
+      // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+      if (target.kmsKeyArn) Grant.addToPrincipal({ grantee: fn, actions: ['kms:GenerateDataKey'], resourceArns: [target.kmsKeyArn] });
       break;
     case 'eventbridge':
       Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn(ctx.scope, target.busName)] });

@@ -8,6 +8,9 @@ import { everyTargetFlow } from './target-flows';
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
 
 /** A flow with a source of every type, manual review and a target of every type; and a flow whose id extends it. */
+const EXPORTS_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab';
+const LAKE_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1111bbbb-12ab-34cd-56ef-1234567890ab';
+
 function grantsConfig() {
   const targets = everyTargetFlow().targets;
   return parseConfig({
@@ -33,9 +36,12 @@ function grantsConfig() {
       {
         id: 'people-c',
         key: ['email'],
-        sources: [{ id: 'export', type: 'schedule', every: '1 day', s3: { bucket: 'acme-exports', prefix: 'people/', format: 'jsonl' } }],
+        sources: [{ id: 'export', type: 'schedule', every: '1 day', s3: { bucket: 'acme-exports', prefix: 'people/', format: 'jsonl', kmsKeyArn: EXPORTS_KEY } }],
         transform: { mask: { email: 'hash' } },
-        targets: [{ id: 'replica', type: 'dynamodb' }],
+        targets: [
+          { id: 'replica', type: 'dynamodb' },
+          { id: 'lake', type: 's3', bucket: 'acme-lake', kmsKeyArn: LAKE_KEY },
+        ],
       },
     ],
   });
@@ -110,6 +116,15 @@ describe('each function of a flow is granted exactly the actions its code calls'
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [expect.any(String), '_syncline'] }, StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
       }),
     ]);
+  });
+});
+
+describe('existing buckets encrypted with a customer managed key (SSE-KMS)', () => {
+  it('let the S3 target make data keys and the S3 pull decrypt, each with its own key only', () => {
+    const kms = (fnId: string) => statementsOf(stack.flows['people-c']!.functions[fnId]!).filter((st) => JSON.stringify(st.Action).includes('kms:'));
+    expect(kms('deliver-lake')).toEqual([expect.objectContaining({ Action: 'kms:GenerateDataKey', Resource: LAKE_KEY })]);
+    expect(kms('capture-export')).toEqual([expect.objectContaining({ Action: 'kms:Decrypt', Resource: EXPORTS_KEY })]);
+    expect(kms('deliver-replica')).toEqual([]);
   });
 });
 

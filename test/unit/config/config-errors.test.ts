@@ -35,6 +35,7 @@ describe('config errors a deploy would otherwise meet', () => {
 
   it.each([
     ['a stream source given a table ARN', { sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: 'arn:aws:dynamodb:us-east-1:111122223333:table/orders' }] }, '$.flows[0].sources[0].streamArn: must be a stream ARN'],
+    ['an s3 target KMS key without the bucket it encrypts', { targets: [{ id: 'lake', type: 's3', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1111bbbb-12ab-34cd-56ef-1234567890ab' }] }, '$.flows[0].targets[0].kmsKeyArn: is the key of an existing bucket: give bucket too'],
     ['an s3 target bucket written as a URL', { targets: [{ id: 'lake', type: 's3', bucket: 's3://My_Bucket' }] }, '$.flows[0].targets[0].bucket: must be an S3 bucket name'],
     ['an s3 pull from a bucket name S3 refuses', { sources: [{ id: 'nightly', type: 'schedule', every: '1 hour', s3: { bucket: 'Exports_2026' } }] }, '$.flows[0].sources[0].s3.bucket: must be an S3 bucket name'],
     ['an empty EventBridge pattern', { sources: [{ id: 'bus', type: 'eventbridge', pattern: {} }] }, '$.flows[0].sources[0].pattern: must match on at least one field'],
