@@ -224,6 +224,10 @@ async function localRoute(admin: LocalAdminApi, req: AdminRequest): Promise<Admi
     if (flowId === 'endpoints') return { status: 200, body: admin.endpoints() };
     if (flowId === 'events' && admin.listEvents) return { status: 200, body: admin.listEvents(req.query.busName) };
   }
+  if (a === 'local' && parts.length === 2 && req.method !== 'GET' && !(flowId === 'events' && req.method === 'POST')) {
+    if (flowId === 'endpoints') return { status: 405, body: { message: 'use GET on /local/endpoints' } };
+    if (flowId === 'events') return { status: 405, body: { message: 'use GET or POST on /local/events' } };
+  }
   if (req.method !== 'POST') {
     const postOnly = (a === 'flows' && b === 'redrive' && parts.length === 3) || (a === 'flows' && b === 'sources' && parts.length === 5 && (action === 'pull' || action === 'backfill'));
     return postOnly ? { status: 405, body: { message: `use POST on /${parts.join('/')}` } } : undefined;

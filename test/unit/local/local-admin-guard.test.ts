@@ -106,6 +106,9 @@ describe('the local admin API refuses what a web page could send', () => {
     for (const path of ['/flows/f/sources/s/pull', '/flows/f/sources/s/backfill', '/flows/f/redrive']) {
       expect(await send(server.port, 'GET', path, { host }), path).toEqual({ status: 405, json: { message: `use POST on ${path}` } });
     }
+    const json = { host, 'content-type': 'application/json' };
+    expect(await send(server.port, 'DELETE', '/local/events', json)).toEqual({ status: 405, json: { message: 'use GET or POST on /local/events' } });
+    expect(await send(server.port, 'PUT', '/local/endpoints', json, '{}')).toEqual({ status: 405, json: { message: 'use GET on /local/endpoints' } });
     expect(await send(server.port, 'POST', '/webhooks/f/form/extra', { host, 'content-type': 'application/json' }, '{}')).toEqual({
       status: 404,
       json: { message: 'no webhook route /webhooks/f/form/extra: POST /webhooks/<flowId>/<sourceId>' },
