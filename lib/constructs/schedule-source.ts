@@ -166,6 +166,8 @@ export function addScheduleTrigger(
   // (SendMessage is in the pull policy above: SqsDestination would also grant GetQueueAttributes and GetQueueUrl.)
   const onFailure: IDestination = { bind: () => ({ destination: deadLetterQueue.queueArn }) };
   fn.configureAsyncInvoke({ onFailure, retryAttempts: 2, maxEventAge: Duration.hours(1) });
+  // Lambda checks that the role may send to the destination when the config is created: after the policy.
+  fn.node.findChild('EventInvokeConfig').node.addDependency(policy);
 
   return { schedule, deadLetterQueue };
 }

@@ -60,12 +60,19 @@ describe('schedule sources', () => {
 
   it('sends a pull that fails after Lambda retries its asynchronous invocation to the schedule DLQ, which the function may write', () => {
     const dlq = { 'Fn::GetAtt': [Match.stringLikeRegexp('capturefilesscheduledlq'), 'Arn'] };
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: stack.getLogicalId(syncFlow.functions['capture-files']!.node.defaultChild as never) },
-      MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: Match.objectLike(dlq) } },
-    });
     const roleId = stack.getLogicalId(syncFlow.functions['capture-files']!.role!.node.defaultChild as never);
+    const pullPolicy = Object.keys(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }], PolicyName: Match.stringLikeRegexp('pullpolicy') } }))[0]!;
+    // Lambda checks the role's permission to send when the config is created, so it comes after the policy.
+    template.hasResource('AWS::Lambda::EventInvokeConfig', {
+      Properties: {
+        FunctionName: { Ref: stack.getLogicalId(syncFlow.functions['capture-files']!.node.defaultChild as never) },
+        Qualifier: Match.anyValue(),
+        MaximumRetryAttempts: 2,
+        MaximumEventAgeInSeconds: 3600,
+        DestinationConfig: { OnFailure: { Destination: Match.objectLike(dlq) } },
+      },
+      DependsOn: Match.arrayWith([pullPolicy]),
+    });
     const statements = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } })).flatMap(
       (p) => (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement,
     );
