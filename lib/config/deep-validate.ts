@@ -1,12 +1,12 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
+import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
+import { renameFills } from '../../functions/core/transform/raw-record';
+import type { SynclineConfig } from '../../functions/config/schema';
 
 /** An EventBridge rule's pattern: 2,048 characters by default, 4,096 at most (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). */
 export const DEFAULT_RULE_PATTERN_CHARS = 2048;
 export const MAX_RULE_PATTERN_CHARS = 4096;
-import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
-import { renameFills } from '../../functions/core/transform/raw-record';
-import type { SynclineConfig } from '../../functions/config/schema';
 
 /**
  * Checks what the zod schema cannot: JSONata expressions, event patterns, JSON Schemas, and where declared PII goes.
@@ -28,6 +28,18 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       if (into.length > 1) {
         at(`transform.rename.${into[1]![0]}`, `key field "${k}" is filled by the renames of ${into.map(([from]) => `"${from}"`).join(' and ')}, so it depends on which a record holds: rename one field into it`);
       }
+    }
+    // A masked key must stay one key per record: only `hash` keeps values apart (redact, last4 and email merge
+    // different records into one), and a mask over the object that holds a key field leaves no key to read.
+    for (const [path, kind] of Object.entries(flow.transform.mask ?? {})) {
+      const k = flow.key.find((f) => f === path || f.startsWith(`${path}.`));
+      if (k === undefined || (k === path && kind === 'hash')) continue;
+      at(
+        `transform.mask.${path}`,
+        k === path
+          ? `masks key field "${k}" with "${kind}", which gives different records the same key (one would overwrite the other): use "hash"`
+          : `masks the object that holds key field "${k}", so no record has a key to read: mask "${k}" itself with "hash"`,
+      );
     }
     for (const leak of piiLeaks(flow)) {
       at(

@@ -85,6 +85,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   for (const raw of flow.pii ?? []) if (!originalMask.some(([p]) => p === raw)) originalMask.push([raw, 'redact']);
   const taintedPaths = taintedFields({ transform: t, sources: flow.sources ?? [], pii: flow.pii ?? [] }).map((f) => f.path);
 
+  // A key field that looks like PII is hashed, not redacted: redacted, every such record would get one key.
+  const keyFields = new Set(flow.key);
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
     for (const { path, kind } of maskSteps) {
       const value = getIn(record, path);
@@ -92,18 +94,20 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     }
     if (detect === 'off') return undefined;
     const found = detectPii(record, maskedPaths);
-    if (detect === 'mask') for (const p of found) setIn(record, splitPath(p), REDACTED, owned);
+    if (detect === 'mask') {
+      for (const p of found) {
+        const path = splitPath(p);
+        setIn(record, path, keyFields.has(p) ? maskValue('hash', getIn(record, path), ctx.hashKey) : REDACTED, owned);
+      }
+    }
     return found.length > 0 ? found : undefined;
   };
 
-  /** The key when it can be derived, with masking applied as the passed record would have it. */
+  /** The key when it can be derived, with masking (and PII detection) applied as the passed record would have it. */
   const safeKey = (record: Rec): string | undefined => {
-    if (!keyMasked) return keyOf(record, flow.key);
+    if (!keyMasked && detect !== 'mask') return keyOf(record, flow.key);
     const copy = structuredClone(record);
-    for (const { path, kind } of maskSteps) {
-      const value = getIn(copy, path);
-      if (value !== undefined) setIn(copy, path, maskValue(kind, value, ctx.hashKey), null);
-    }
+    applyMask(copy, null);
     return keyOf(copy, flow.key);
   };
 

@@ -76,7 +76,8 @@ function reference(t: FlowConfig['transform'], input: Rec): { record: Rec; piiFl
   for (const [p, kind] of mask) if (getPath(r, p) !== undefined) setPath(r, p, maskValue(kind, getPath(r, p), ctx.hashKey));
   if (t.detectPii === 'off') return { record: r };
   const found = detectPii(r, new Set(mask.map(([p]) => p)));
-  if (t.detectPii === 'mask') for (const p of found) setPath(r, p, REDACTED);
+  // The key field (`id`) is hashed rather than redacted, so records that look alike keep their own keys.
+  if (t.detectPii === 'mask') for (const p of found) setPath(r, p, p === 'id' ? maskValue('hash', getPath(r, p), ctx.hashKey) : REDACTED);
   return found.length > 0 ? { record: r, piiFlagged: found } : { record: r };
 }
 

@@ -327,6 +327,26 @@ describe('compileTransform: masking', () => {
     expect(passed.piiFlagged).toEqual(['comment']);
   });
 
+  it('detectPii "mask" hashes a key field that looks like PII, so two such records keep two keys, even when filtered', async () => {
+    // Prepare
+    const flow = flowWith({ detectPii: 'mask', filter: { status: ['active'] } }, ['email']);
+    const t = compileTransform(flow, ctx);
+
+    // Act
+    const [dave, erin, filtered] = await Promise.all([
+      t.apply({ email: 'dave.key@corp.example', status: 'active' }, 'upsert'),
+      t.apply({ email: 'erin.key@corp.example', status: 'active' }, 'upsert'),
+      t.apply({ email: 'dave.key@corp.example', status: 'gone' }, 'upsert'),
+    ]);
+
+    // Assess
+    const [a, b] = [expectStatus(dave, 'passed'), expectStatus(erin, 'passed')];
+    expect(a.key).toBe(maskValue('hash', 'dave.key@corp.example', ctx.hashKey));
+    expect(b.key).toBe(maskValue('hash', 'erin.key@corp.example', ctx.hashKey));
+    expect(a.record.email).toBe(a.key);
+    expect(filtered).toMatchObject({ status: 'filtered', key: a.key });
+  });
+
   it('masks a quarantined original under its pre-rename name as well', async () => {
     // Prepare
     const flow = flowWith({ rename: { mail: 'email' }, mask: { email: 'email', phone: 'redact' }, schema: { type: 'object', required: ['name'] } });
