@@ -2,7 +2,8 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateStore, type TargetWriter, telemetryOf } from '../ports';
 import { isRefusedContent, safeErrorText } from '../core/error-text';
-import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, winningClockOf, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
+import { changeTimeOf } from '../core/merge';
+import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, winningClockOf, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of one DynamoDB target. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { deliverySizing } from '../plan/plan';
+import { changeTimeOf } from '../core/merge';
 import {
   type AuditEntry,
   type AuditLog,
@@ -17,7 +18,7 @@ import {
   telemetryOf,
   timerSleep,
 } from '../ports';
-import { changeTimeOf, deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
+import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { describeError, readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */

@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
-import { compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
+import { changeTimeOf, compareClock, type Clock as ChangeClock, type RecordView } from '../core/merge';
 import type { AuditEntry, AuditLog, DeliveryNote, LogPort, MetricsPort, Publisher, StoredState } from '../ports';
 import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
@@ -61,10 +61,6 @@ export function groupDeliveries(records: readonly SQSRecord[], flowId: string, b
   return groups;
 }
 
-/** Time of the newest change behind a view: lag is measured from it. */
-export function changeTimeOf(view: RecordView): number {
-  return Math.max(0, view.tomb?.ts ?? 0, ...Object.values(view.clocks ?? {}).map((c) => c.ts));
-}
 
 /**
  * The winning clock of a view: the newest (by the flow's clock order) of the clocks behind it; undefined for a view

@@ -2,7 +2,7 @@ import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { mergeChanges, type MergeResult, type RecordView } from '../core/merge';
+import { changeTimeOf, mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
   VersionConflictError,
   type AuditEntry,
@@ -345,10 +345,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   }
 }
 
-/** Newest clock behind the view; for a tombstone (no visible fields), the newest change of the batch. */
+/** The view's time (its newest clock, or its delete's); for a view with neither, the newest change of the batch. */
 export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[], fallback: number): number {
-  const clocks = Object.values(view.clocks ?? {});
-  if (clocks.length > 0) return Math.max(...clocks.map((c) => c.ts));
+  const ts = changeTimeOf(view);
+  if (ts > 0) return ts;
   return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
 }
 

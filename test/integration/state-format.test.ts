@@ -82,4 +82,17 @@ describe('the state item on DynamoDB Local', () => {
     // The legacy delivered map stays readable until a marker item supersedes it.
     expect(back?.delivered.replica?.version).toBe(1);
   });
+
+  it("gives a deleted item of the earlier form its delete's clock, which its stored view lacks", async () => {
+    // Prepare: a delete, stored as earlier releases did (their views had no tomb).
+    const deleted = mergeChanges(flow, undefined, [{ ...capturedContact(4, contact(4)), key: 'c4', op: 'delete', data: undefined, ts: 70_000 }]);
+    const { tomb: _, ...view } = { ...deleted.view, hash: deleted.view.hash };
+    await clients.doc.send(new PutCommand({ TableName: table, Item: { pk: statePk(flow.id, 'c4'), flow: flow.id, key: 'c4', version: 1, doc: deleted.doc, view, updatedAt: 1 } }));
+
+    // Act
+    const old = await store.get(flow.id, 'c4');
+
+    // Assess
+    expect(old?.view).toMatchObject({ deleted: true, tomb: { ts: 70_000 } });
+  });
 });

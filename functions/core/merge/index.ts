@@ -18,7 +18,7 @@ export type {
   StrategyName,
 } from './types';
 export { clockOf, compareClock, parseDurationMs, REVIEW_SOURCE, sameJson } from './clock';
-export { conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
+export { changeTimeOf, conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
 export { packDoc, unpackDoc, type PackedDoc } from './compact';
 export { resolutionChange, type ResolutionChoice } from './resolution';
 export { strategies, strategyOf } from './strategies';

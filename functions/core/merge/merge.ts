@@ -103,6 +103,11 @@ function derive(ctx: MergeContext, strategy: Strategy, doc: MergeDoc): MergeDoc 
   return out;
 }
 
+/** Time of the newest change behind a view (a deleted record's: its delete), 0 when it has none: targets get it, and lag is measured from it. */
+export function changeTimeOf(view: RecordView): number {
+  return Math.max(0, view.tomb?.ts ?? 0, ...Object.values(view.clocks ?? {}).map((c) => c.ts));
+}
+
 /** Visible record of a doc. */
 export function viewOf(flow: FlowConfig, doc: MergeDoc): RecordView {
   const ctx = contextOf(flow);

@@ -72,12 +72,11 @@ export const priority: Strategy<PriorityDoc> = {
     return changed;
   },
 
-  resolve(_ctx, doc) {
+  resolve(ctx, doc) {
     const fields = mapOf(doc.f);
-    const tombs = Object.values(doc.t);
-    if (tombs.length === 0 || fields.size > 0) return { fields, deleted: false, open: [] };
-    // Each source's newest delete is kept; the record's is the latest of them.
-    return { fields, deleted: true, tomb: tombs.reduce((a, b) => (b.ts > a.ts ? b : a)), open: [] };
+    if (fields.size > 0 || Object.keys(doc.t).length === 0) return { fields, deleted: false, open: [] };
+    // Each source keeps its newest delete; the record's is the one that wins under the default ranking ("*").
+    return { fields, deleted: true, tomb: bestTomb(ctx, doc, '*'), open: [] };
   },
 
   contains: (doc, clock) => Object.values(doc.t).some((t) => sameClock(t, clock)) || holdsClock(doc.f, clock),

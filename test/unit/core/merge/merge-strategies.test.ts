@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../../functions/core/envelope';
-import { compareClock, emptyDoc, mergeChanges, resolutionChange, viewOf, type MergeDoc } from '../../../../functions/core/merge';
+import { changeTimeOf, compareClock, emptyDoc, mergeChanges, resolutionChange, viewOf, type MergeDoc } from '../../../../functions/core/merge';
 import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
 
 function flowWith(conflict: Record<string, unknown>): FlowConfig {
@@ -301,21 +301,37 @@ describe('docs', () => {
 });
 
 describe('a deleted record under every strategy', () => {
-  it.each([{ strategy: 'lww' }, { strategy: 'field-lww' }, { strategy: 'priority', priority: { '*': ['crm', 'erp'] } }, { strategy: 'manual' }])(
-    '$strategy: its view carries the clock of the delete, the time targets are told',
-    (conflict) => {
-      // Prepare
-      const flow = flowWith(conflict);
+  it.each([
+    { conflict: { strategy: 'lww' }, tombTs: 30 },
+    { conflict: { strategy: 'field-lww' }, tombTs: 30 },
+    // The delete that wins under the default ranking: crm's, though erp's came later.
+    { conflict: { strategy: 'priority', priority: { '*': ['crm', 'erp'] } }, tombTs: 20 },
+    { conflict: { strategy: 'manual' }, tombTs: 30 },
+  ])('$conflict.strategy: its view carries the clock of the delete, the time targets are told', ({ conflict, tombTs }) => {
+    // Prepare
+    const flow = flowWith(conflict);
 
-      // Act
-      const { view } = merge(flow, [up('crm', 10, { name: 'Ada' }), del('crm', 20), del('erp', 30)]);
-      const after = merge(flow, [up('crm', 40, { name: 'Ada' })], merge(flow, [del('crm', 20)]).doc).view;
+    // Act
+    const { view } = merge(flow, [up('crm', 10, { name: 'Ada' }), del('crm', 20), del('erp', 30)]);
+    const after = merge(flow, [up('crm', 40, { name: 'Ada' })], merge(flow, [del('crm', 20)]).doc).view;
 
-      // Assess
-      expect(view.deleted).toBe(true);
-      expect(view.tomb?.ts).toBe(30);
-      expect(after.deleted).toBe(false);
-      expect(after.tomb).toBeUndefined();
-    },
-  );
+    // Assess
+    expect(view.deleted).toBe(true);
+    expect(view.tomb?.ts).toBe(tombTs);
+    expect(changeTimeOf(view)).toBe(tombTs);
+    expect(after.deleted).toBe(false);
+    expect(after.tomb).toBeUndefined();
+  });
+
+  it('priority: an outranked delete that removed nothing is not the time of a later delete, whatever the arrival order', () => {
+    // Prepare: erp's delete at 900 leaves crm's record; crm's own delete at 60 removes it.
+    const flow = flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'] } });
+    const changes = [up('crm', 50, { name: 'Ada' }), del('erp', 900), del('crm', 60)];
+
+    // Act
+    const views = [changes, [...changes].reverse(), [changes[1]!, changes[0]!, changes[2]!]].map((order) => merge(flow, order).view);
+
+    // Assess
+    for (const v of views) expect(v).toMatchObject({ deleted: true, tomb: { ts: 60, src: 'crm' } });
+  });
 });
