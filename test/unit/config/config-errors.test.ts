@@ -60,6 +60,8 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a sourceOrder naming no source of the flow', { conflict: { sourceOrder: ['api', 'erp'] } }, '$.flows[0].conflict.sourceOrder[1]: unknown source "erp"'],
     ['a DynamoDB key attribute that is one of several key fields', { key: ['tenant', 'id'] }, '$.flows[0].targets[0].keyAttribute: "id" is a key field, but the item\'s "id" holds the whole key (tenant#id)'],
     ['a key field two renames fill', { key: ['user.id'], transform: { rename: { uid: 'user.id', account: 'user' } } }, '$.flows[0].transform.rename.account: key field "user.id" is filled by the renames of "uid" and "account", so it depends on which a record holds'],
+    ['a key field masked with redact', { key: ['email'], transform: { mask: { email: 'redact' } } }, '$.flows[0].transform.mask.email: masks key field "email" with "redact", which gives different records the same key'],
+    ['a mask of the object that holds a key field', { key: ['user.id'], transform: { mask: { user: 'hash' } } }, '$.flows[0].transform.mask.user: masks the object that holds key field "user.id"'],
     ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
