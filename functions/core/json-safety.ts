@@ -131,8 +131,7 @@ export function carryProblems(record: unknown, limit = 5): string[] {
         problems.push(k === '' ? `${here()} has a field with an empty name, which DynamoDB cannot store` : `${here()} has a field named __proto__, which the DynamoDB marshaller cannot store`);
         continue;
       }
-      // UTF-8 takes at most 3 bytes a UTF-16 unit: only a long name needs counting.
-      if (k.length * 3 > MAX_FIELD_NAME_BYTES && Buffer.byteLength(k, 'utf8') > MAX_FIELD_NAME_BYTES) {
+      if (nameTooLong(k)) {
         problems.push(`${here()} has a field whose name is over ${MAX_FIELD_NAME_BYTES / 1024} KB, longer than DynamoDB stores`);
         continue;
       }
@@ -157,6 +156,12 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
  * DynamoDB Local fails on names from about 50 KB.
  */
 const MAX_FIELD_NAME_BYTES = 32 * 1024;
+
+/** A field name longer than DynamoDB stores (UTF-8 takes at most 3 bytes a UTF-16 unit: only a long name needs counting). */
+const nameTooLong = (k: string): boolean => k.length * 3 > MAX_FIELD_NAME_BYTES && Buffer.byteLength(k, 'utf8') > MAX_FIELD_NAME_BYTES;
+
+/** What a quarantine copy names a field whose name is too long to store: its size and the start of it. */
+const longName = (k: string): string => `(name of ${Buffer.byteLength(k, 'utf8')} bytes: ${Array.from(k.slice(0, 64)).slice(0, 32).join('')}...)`;
 
 /** Why DynamoDB (and JSON) cannot carry a parsed number, if they cannot. */
 function numberProblem(n: number): string | undefined {
@@ -191,7 +196,8 @@ export function settleNumbers(value: unknown, asText = false): unknown {
 
 /**
  * A copy of a refused record that DynamoDB can store, for quarantine: exact number texts as strings, empty field
- * names as `(empty)`, `__proto__` as `(__proto__)`, and anything deeper than MAX_RECORD_DEPTH as the string `(nested too deep)`.
+ * names as `(empty)`, `__proto__` as `(__proto__)`, a name too long to store as `(name of <n> bytes: <its start>...)`,
+ * and anything deeper than MAX_RECORD_DEPTH as the string `(nested too deep)`.
  */
 export function storableCopy(record: Record<string, unknown>): Record<string, unknown> {
   const copy = (v: unknown, depth: number): unknown => {
@@ -204,7 +210,8 @@ export function storableCopy(record: Record<string, unknown>): Record<string, un
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       const named = k === 'constructor' && x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string';
-      Object.defineProperty(out, k === '' ? '(empty)' : k === '__proto__' ? '(__proto__)' : named ? '(constructor)' : k, { value: copy(x, depth + 1), enumerable: true, writable: true, configurable: true });
+      const name = k === '' ? '(empty)' : k === '__proto__' ? '(__proto__)' : named ? '(constructor)' : nameTooLong(k) ? longName(k) : k;
+      Object.defineProperty(out, name, { value: copy(x, depth + 1), enumerable: true, writable: true, configurable: true });
     }
     return out;
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
+import { storableCopy } from '../../functions/core/json-safety';
 import { replayable } from '../../functions/handlers/quarantine-replay';
 import type { QuarantineItem } from '../../functions/ports';
 import { createStoreTables, integrationClients } from '../support/local-servers';
@@ -40,6 +41,19 @@ describe('quarantine store against DynamoDB Local', () => {
     expect(stored.get('q-small')).toEqual(small);
     expect(stored.get('q-large')).toMatchObject({ reason: 'schema validation failed', position: 'q-large#000', record: {}, dropped: expect.stringMatching(/^the record is not kept: with it the item would be \d+ KB/) });
     expect([replayable(stored.get('q-small')!), replayable(stored.get('q-large')!)]).toEqual([true, false]);
+  });
+
+  it('stores a record with a field name longer than DynamoDB takes, under a short name that gives its size and start', async () => {
+    // Prepare: a capture quarantines the record (its name is over 32 KB); its stored copy must fit DynamoDB (names < 64 KB).
+    const name = 'f'.repeat(70_000);
+    const refused = item('q-name', storableCopy({ id: 'ln', [name]: 1 }));
+
+    // Act
+    await store.put([refused]);
+
+    // Assess
+    const stored = (await store.list('contacts')).find((i) => i.id === 'q-name');
+    expect(stored?.record).toEqual({ id: 'ln', [`(name of 70000 bytes: ${'f'.repeat(32)}...)`]: 1 });
   });
 
   it('sizes an item as DynamoDB does, not as JSON: small numbers take more room there, booleans less', async () => {
