@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { safeErrorText } from '../core/error-text';
 import { autoResolveWinner, conflictsOf, parseDurationMs } from '../core/merge';
 import {
@@ -65,6 +66,20 @@ interface Settlement {
   readonly siblings: number;
 }
 
+/** Keys of open conflicts a sweep reads to find the superseded ones, besides those due for settling. */
+export const STALE_CHECK_KEYS = 100;
+
+/** Up to `n` of `items`, chosen at random when there are more. */
+function sample<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  const out = [...items];
+  for (let i = 0; i < n; i++) {
+    const j = i + randomInt(out.length - i);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out.slice(0, n);
+}
+
 /**
  * One flow's conflict sweep (manual strategy), run on a schedule. A field with a conflict open longer than
  * `conflict.autoResolveAfter` is settled through the reviewer's path, by `syncline:auto-resolve`, with the value
@@ -89,11 +104,15 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
    */
   async function plan(open: StoredConflict[], now: number): Promise<{ stale: StoredConflict[]; settlements: Settlement[] }> {
     if (open.length === 0) return { stale: [], settlements: [] };
-    const states = await deps.state.getMany(flow.id, [...new Set(open.map((c) => c.key))]);
+    const settles = limitMs !== undefined && autoResolveWith !== undefined;
+    const due = new Set(settles ? open.filter((c) => now - c.openedAt >= limitMs!).map((c) => c.key) : []);
+    // The due keys, and up to STALE_CHECK_KEYS others (a random few when more are open): a sweep's reads stay bounded.
+    const others = [...new Set(open.map((c) => c.key))].filter((k) => !due.has(k));
+    const checked = new Set([...due, ...sample(others, STALE_CHECK_KEYS)]);
+    const states = await deps.state.getMany(flow.id, [...checked]);
     const live = new Set([...states.values()].flatMap((s) => conflictsOf(flow, s.doc).map((c) => c.id)));
-    const stale = open.filter((c) => !live.has(c.id));
-    if (limitMs === undefined || !autoResolveWith) return { stale, settlements: [] };
-    const due = new Set(open.filter((c) => now - c.openedAt >= limitMs).map((c) => c.key));
+    const stale = open.filter((c) => checked.has(c.key) && !live.has(c.id));
+    if (!settles) return { stale, settlements: [] };
     const fields = new Map<string, StoredConflict[]>();
     for (const c of open) {
       if (!due.has(c.key) || !live.has(c.id)) continue;

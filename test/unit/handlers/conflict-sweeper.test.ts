@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
-import { AUTO_RESOLVE_BY, createConflictSweeper } from '../../../functions/handlers/conflict-sweeper';
+import { AUTO_RESOLVE_BY, createConflictSweeper, STALE_CHECK_KEYS } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
 import type { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
 import { fakeStepContext } from '../../fixtures/step-context';
@@ -131,6 +131,27 @@ describe('conflict sweeper', () => {
     expect((await conflicts.list('people', 'open')).map((c) => c.id)).toEqual([current!.id]);
     expect(await conflicts.get('people', stale!.id)).toMatchObject({ status: 'superseded', supersededAt: T0 });
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
+  });
+
+  it('reads at most STALE_CHECK_KEYS keys a sweep when more conflicts are open, and closes the stale ones it reads', async () => {
+    // Prepare: 150 keys with a conflict each, all replaced by a newer edit.
+    const manual = flowWith();
+    const keys = Array.from({ length: 150 }, (_, i) => `k${i}`);
+    for (const key of keys) {
+      await clash(key, T0 - MINUTE, manual);
+      await merge(manual, key, [edit('crm', key, 3000, { email: `${key}@crm2.io` })], T0 - MINUTE);
+    }
+    const read: string[] = [];
+    const getMany = state.getMany.bind(state);
+    state.getMany = async (flow, wanted) => (read.push(...wanted), getMany(flow, wanted));
+
+    // Act
+    const first = await sweeper(manual)();
+
+    // Assess
+    expect(read).toHaveLength(STALE_CHECK_KEYS);
+    expect(first.superseded).toBe(STALE_CHECK_KEYS);
+    expect((await conflicts.list('people', 'superseded')).map((c) => c.key).sort()).toEqual([...new Set(read)].sort());
   });
 
   it('publishes 0 when nothing is open', async () => {
