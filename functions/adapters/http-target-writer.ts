@@ -44,6 +44,8 @@ export interface HttpRequestPlan {
   readonly method: string;
   readonly body?: string;
   readonly idempotencyKey: string;
+  /** The record's version, sent as `X-Syncline-Version`: a body that is the bare record does not hold it. */
+  readonly version: number;
 }
 
 /**
@@ -97,8 +99,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const method = methodFor(this.target.method, record.op);
     const url = fill(this.target.url, record.key, remoteId);
     const idempotencyKey = eventId(this.options.flowId, this.target.id, record.key, record.version);
-    if (method === 'DELETE' && !this.body) return { url, method, idempotencyKey };
-    return { url, method, idempotencyKey, body: JSON.stringify(await this.bodyOf(record)) };
+    if (method === 'DELETE' && !this.body) return { url, method, idempotencyKey, version: record.version };
+    return { url, method, idempotencyKey, version: record.version, body: JSON.stringify(await this.bodyOf(record)) };
   }
 
   private async bodyOf(record: TargetRecord): Promise<unknown> {
@@ -119,7 +121,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
   }
 
   private async headersFor(req: HttpRequestPlan): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { 'idempotency-key': req.idempotencyKey, 'user-agent': 'syncline' };
+    const headers: Record<string, string> = { 'idempotency-key': req.idempotencyKey, 'x-syncline-version': String(req.version), 'user-agent': 'syncline' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (this.credentials) return { ...headers, ...(await this.credentials.headers()) };
     const secret = await this.secret();
@@ -183,7 +185,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
           const record = targetRecord(change);
           const body = this.createBody ? await this.createBody(record) : await this.bodyOf(record);
           // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
-          req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create') };
+          req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create'), version: record.version };
         } catch (err) {
           return { status: 'rejected', reason: `create body mapping failed: ${messageOf(err)}` };
         }

@@ -180,8 +180,11 @@ describe('HttpTargetWriter', () => {
     const headers = put.init.headers as Record<string, string>;
     expect(headers.authorization).toBe('Bearer s3cr3t');
     expect(headers['idempotency-key']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // The body is the bare record: the version travels in a header, so the API can keep the highest.
+    expect(headers['x-syncline-version']).toBe('3');
     const del = f.calls.find((c) => c.init.method === 'DELETE')!;
     expect(del.init.body).toBeUndefined();
+    expect((del.init.headers as Record<string, string>)['x-syncline-version']).toBe('4');
     // Same flow, key and version: same key; another version: another one.
     const again = (await writer.requestOf(change('a/b c', 3, { id: 'a/b c' }))).idempotencyKey;
     expect(again).toBe(headers['idempotency-key']);
