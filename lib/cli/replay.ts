@@ -1,6 +1,6 @@
 import { RETENTION_NOTE, type ReplayAnswer } from '../../functions/handlers/record-replay';
 import { runAdmin } from './admin-commands';
-import { EXIT, parse, UsageError, type Command } from './command';
+import { EXIT, fail, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
 import { SynclineError } from '../../functions/core/errors';
@@ -153,8 +153,7 @@ export const replayCommand: Command = {
       } catch (err) {
         if (!(err instanceof ReplayInterrupted)) throw err;
         const resume = err.resumeSince !== undefined ? `; run it again with --since ${new Date(err.resumeSince).toISOString()} to continue` : '; run it again (replaying a key twice is harmless)';
-        ctx.err(`replay of ${flow} stopped after ${err.done.keys.length} key(s): ${err.message}${resume}`);
-        return EXIT.failure;
+        return fail(ctx, `replay of ${flow} stopped after ${err.done.keys.length} key(s): ${err.message}${resume}`);
       }
       if (values.json) ctx.out(JSON.stringify(result));
       else {

@@ -44,7 +44,7 @@ export interface SynclineFunctionProps extends NodejsFunctionProps {
   readonly logGroupRetention?: RetentionDays;
   /**
    * Removal policy of the log group created for the function; ignored when `logGroup` is given.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly logGroupRemovalPolicy?: RemovalPolicy;
 }
@@ -88,7 +88,7 @@ export class SynclineFunction extends NodejsFunction {
       rest.logGroup ??
       new LogGroup(scope, `${id}Logs`, {
         retention: logGroupRetention ?? RetentionDays.ONE_MONTH,
-        removalPolicy: logGroupRemovalPolicy ?? RemovalPolicy.RETAIN,
+        removalPolicy: logGroupRemovalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
     // Our own role, so the function can write only to its log group instead of getting AWSLambdaBasicExecutionRole.
     const role = rest.role ?? new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
