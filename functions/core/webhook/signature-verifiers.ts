@@ -46,8 +46,8 @@ export const jiraVerifier = (): WebhookVerifier =>
   hmacHeaderVerifier({ scheme: 'jira', header: 'X-Hub-Signature', algorithm: 'sha256', encoding: 'hex', prefix: 'sha256=', idHeaders: ['X-Atlassian-Webhook-Identifier'] });
 
 // https://shopify.dev/docs/apps/build/webhooks/verify-deliveries (X-Shopify-Hmac-Sha256)
-// https://shopify.dev/docs/apps/build/webhooks/delivery-structure: X-Shopify-Event-Id is shared by every delivery of one
-// merchant action (one per topic subscribed); with X-Shopify-Topic it names a delivery and its retries.
+// https://shopify.dev/docs/apps/build/webhooks/ignore-duplicates: a repeated X-Shopify-Event-Id is a duplicate. One
+// merchant action may reach several topics under one event id, so the topic is part of the delivery id.
 export const shopifyVerifier = (): WebhookVerifier =>
   hmacHeaderVerifier({
     scheme: 'shopify',
