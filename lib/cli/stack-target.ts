@@ -16,6 +16,9 @@ import { stringifyExact } from '../../functions/core/json-safety';
 
 const enc = encodeURIComponent;
 
+/** Polls for a started move task to be listed before the newest listed is taken as it. */
+const MAX_POLLS_FOR_NEW_TASK = 30;
+
 /** The stack output that holds the HTTP API's base URL. */
 export const API_ENDPOINT_OUTPUT = 'ApiEndpoint';
 
@@ -30,6 +33,8 @@ export const ADMIN_ROUTES = [
   'POST /flows/{flowId}/conflicts/{conflictId}/resolve',
   'GET /flows/{flowId}/quarantine',
   'POST /flows/{flowId}/quarantine/replay',
+  'POST /flows/{flowId}/replay',
+  'POST /flows/{flowId}/try',
 ] as const;
 
 /** The route key (`GET /flows/{flowId}`) a request path falls under, else the path itself. */
@@ -119,7 +124,8 @@ export async function openStack(options: StackTargetOptions): Promise<StackTarge
     credentials,
     // The endpoint (AWS_ENDPOINT_URL_SQS, if set) wins over each queue URL's host; in AWS the two are the same.
     sqs: new SQSClient({ ...config, region, useQueueUrlAsEndpoint: false }),
-    lambda: new LambdaClient({ ...config, region }),
+    // One attempt: a retried pull would find the first one's lease, a retried backfill chunk would run twice.
+    lambda: new LambdaClient({ ...config, region, maxAttempts: 1 }),
     pollMs: options.pollMs ?? 1000,
   });
 }
@@ -231,8 +237,12 @@ export class StackTarget implements SynclineTarget {
       const waiting = Number(attrs.Attributes?.ApproximateNumberOfMessages ?? 0);
       moved[q.id] = 0;
       if (waiting === 0) continue;
+      // The task listed newest before ours starts: until ours is listed, the newest may still be that one.
+      const before = await this.latestTask(q.dlq.arn).catch(() => undefined);
+      let ours = false;
       try {
         await this.deps.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: q.dlq.arn, DestinationArn: q.arn }));
+        ours = true;
       } catch (err) {
         // SQS allows one move task per source queue: follow the one already running.
         const running = await this.latestTask(q.dlq.arn).catch(() => undefined);
@@ -240,8 +250,13 @@ export class StackTarget implements SynclineTarget {
         alreadyRunning.push(q.id);
       }
       progress.update(0, waiting, q.id);
-      for (;;) {
+      for (let polls = 0; ; polls++) {
         const task = await this.latestTask(q.dlq.arn);
+        const earlier = ours && before !== undefined && task !== undefined && task.StartedTimestamp === before.StartedTimestamp && TERMINAL.has(task.Status ?? '');
+        if (earlier && polls < MAX_POLLS_FOR_NEW_TASK) {
+          await new Promise((r) => setTimeout(r, this.deps.pollMs));
+          continue;
+        }
         moved[q.id] = task?.ApproximateNumberOfMessagesMoved ?? 0;
         progress.update(moved[q.id]!, task?.ApproximateNumberOfMessagesToMove ?? waiting, q.id);
         if (!task || TERMINAL.has(task.Status ?? '')) {

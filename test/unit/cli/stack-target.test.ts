@@ -152,16 +152,21 @@ describe('stack target', () => {
       sqs.on(GetQueueAttributesCommand, { QueueUrl: transform.dlq.url }).resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
       sqs.on(GetQueueAttributesCommand, { QueueUrl: queue('resolve').dlq.url }).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
       sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'h1' });
+      // An earlier redrive's task is listed until this one is; then this one runs and completes.
+      const previous = { Status: 'COMPLETED', StartedTimestamp: 100, ApproximateNumberOfMessagesMoved: 7, ApproximateNumberOfMessagesToMove: 7 };
       sqs
         .on(ListMessageMoveTasksCommand)
-        .resolvesOnce({ Results: [{ Status: 'RUNNING', TaskHandle: 'h1', ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] })
-        .resolves({ Results: [{ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+        .resolvesOnce({ Results: [previous] })
+        .resolvesOnce({ Results: [previous] })
+        .resolvesOnce({ Results: [{ Status: 'RUNNING', TaskHandle: 'h1', StartedTimestamp: 200, ApproximateNumberOfMessagesMoved: 1, ApproximateNumberOfMessagesToMove: 3 }] })
+        .resolves({ Results: [{ Status: 'COMPLETED', StartedTimestamp: 200, ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
       const progress = recordingProgress();
 
       // Act
       const result = await target.redrive('orders', undefined, progress);
 
       // Assess
+      // The earlier task's 7 are not taken for this one's.
       expect(result).toEqual({ flow: 'orders', moved: { transform: 3, resolve: 0 }, total: 3 });
       expect(sqs).toHaveReceivedCommandTimes(StartMessageMoveTaskCommand, 1);
       expect(sqs).toHaveReceivedCommandWith(StartMessageMoveTaskCommand, { SourceArn: transform.dlq.arn, DestinationArn: transform.arn });
