@@ -1,5 +1,5 @@
 import type { FlowPlan } from '../plan/plan';
-import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
+import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
 import { createConflictReview, type ReviewFlow } from './conflict-review-handler';
 import { flowStatus, type StatusQueue } from './flow-status';
@@ -122,6 +122,21 @@ export function statusQueues(r: FlowResourceView): StatusQueue[] {
  * The admin use cases over ports, for the local runtime (every flow) and for a flow's admin function in AWS
  * (its own flow). Conflict review and quarantine replay are the handlers of their own modules.
  */
+/** JSON bytes of a quarantine listing: a function answers at most 6 MB (Lambda's synchronous payload limit). */
+export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
+
+/** The items of a listing, newest first, with the records left out of those past MAX_LISTING_BYTES (each item keeps its own). */
+export function withinAnswerSize(items: readonly QuarantineItem[]): QuarantineItem[] {
+  let bytes = 0;
+  return items.map((item) => {
+    bytes += Buffer.byteLength(JSON.stringify(item), 'utf8');
+    if (bytes <= MAX_LISTING_BYTES) return item;
+    const { record: _, ...rest } = item;
+    bytes -= Buffer.byteLength(JSON.stringify(item), 'utf8') - Buffer.byteLength(JSON.stringify(rest), 'utf8');
+    return { ...rest, record: {}, omitted: `record left out of this listing: the listing holds at most ${MAX_LISTING_BYTES / 1024 / 1024} MB of records` };
+  });
+}
+
 export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlows(): Promise<unknown> } {
   const flows = new Map(deps.flows.map((f) => [f.plan.flow.id, f]));
   const reviewFlows = new Map<string, ReviewFlow>();
@@ -200,7 +215,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     },
     listConflicts: (flowId, status) => review.list(flowId, status),
     resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
-    quarantine: async (flowId) => (flows.has(flowId) ? deps.quarantine.list(flowId) : undefined),
+    quarantine: async (flowId) => (flows.has(flowId) ? withinAnswerSize(await deps.quarantine.list(flowId)) : undefined),
     replayQuarantine: (flowId, body) => replay.replay(flowId, body),
     tryRecord: async (flowId, body) => {
       const f = flows.get(flowId);

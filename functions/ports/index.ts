@@ -155,6 +155,8 @@ export interface QuarantineItem {
   readonly position?: string;
   /** Why `record` is empty: the record was too large to keep in the item. */
   readonly dropped?: string;
+  /** Why `record` is empty in a listing: the answer would have passed what a function may return (the item keeps it). */
+  readonly omitted?: string;
 }
 
 export interface QuarantineStore {

@@ -146,7 +146,7 @@ export const quarantineCommand: Command = {
       for (const q of items) {
         ctx.out(`${iso(q.at)}  ${q.id}  source=${q.source}${q.position ? `  at ${q.position}` : ''}  ${q.reason}`);
         for (const e of q.errors) ctx.out(`    - ${e}`);
-        ctx.out(`    record: ${JSON.stringify(q.record)}`);
+        ctx.out(`    record: ${q.dropped ?? q.omitted ?? JSON.stringify(q.record)}`);
       }
     });
   },

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_LISTING_BYTES, withinAnswerSize } from '../../../functions/handlers/admin-service';
+import type { QuarantineItem } from '../../../functions/ports';
+
+const item = (n: number, bytes: number): QuarantineItem => ({
+  flow: 'contacts',
+  id: `q-${n}`,
+  source: 'crm',
+  at: 1_000 - n,
+  reason: 'schema validation failed',
+  errors: ['/age must be number'],
+  record: { id: `c-${n}`, notes: 'x'.repeat(bytes) },
+  envelope: { v: 1, id: `q-${n}`, flow: 'contacts', source: 'crm', key: '', op: 'upsert', ts: 1_000, seq: `${n}`, lineage: [] },
+});
+
+describe('a quarantine listing', () => {
+  it('stays within what a function may answer: past 4 MB the items come without their records, saying so', () => {
+    // Prepare: 30 records of 300 KB, 9 MB in all (Lambda answers at most 6 MB).
+    const items = Array.from({ length: 30 }, (_, n) => item(n, 300 * 1024));
+
+    // Act
+    const listed = withinAnswerSize(items);
+
+    // Assess
+    expect(Buffer.byteLength(JSON.stringify(listed))).toBeLessThanOrEqual(MAX_LISTING_BYTES + 64 * 1024);
+    expect(listed.map((i) => i.id)).toEqual(items.map((i) => i.id));
+    const kept = listed.filter((i) => i.omitted === undefined);
+    expect(kept.length).toBe(13);
+    expect(kept.every((i, n) => i.record === items[n]!.record)).toBe(true);
+    expect(listed.slice(13).every((i) => Object.keys(i.record).length === 0 && /left out of this listing/.test(i.omitted ?? ''))).toBe(true);
+  });
+
+  it('leaves a listing of small records as it is', () => {
+    const items = Array.from({ length: 100 }, (_, n) => item(n, 200));
+    expect(withinAnswerSize(items)).toEqual(items);
+  });
+});
