@@ -9,6 +9,7 @@ import { jsonataReads } from './jsonata-reads';
 import { detectPii, maskValue, REDACTED } from './mask';
 import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
 import { taintedFields } from './pii-taint';
+import { renamedFrom } from './raw-record';
 import { compileReshape } from './reshape';
 
 /** What the transform needs besides the flow config. */
@@ -87,6 +88,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
 
   // A key field that looks like PII is hashed, not redacted: redacted, every such record would get one key.
   const keyFields = new Set(flow.key);
+  const rawKeyFields = new Set(flow.key.map((k) => renamedFrom(t.rename, k) ?? k));
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
     for (const { path, kind } of maskSteps) {
       const value = getIn(record, path);
@@ -119,7 +121,13 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       const value = getIn(copy, parts);
       if (value !== undefined) setIn(copy, parts, maskValue(kind, value, ctx.hashKey), null);
     }
-    if (detect === 'mask') for (const p of detectPii(copy, new Set(originalMask.map(([p]) => p)))) setIn(copy, splitPath(p), REDACTED, null);
+    if (detect === 'mask') {
+      for (const p of detectPii(copy, new Set(originalMask.map(([p]) => p)))) {
+        const path = splitPath(p);
+        // As applyMask does, under the key field's input name: a replayed copy keeps its own key.
+        setIn(copy, path, rawKeyFields.has(p) ? maskValue('hash', getIn(copy, path), ctx.hashKey) : REDACTED, null);
+      }
+    }
     return copy;
   };
 

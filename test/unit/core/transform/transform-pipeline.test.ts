@@ -347,6 +347,23 @@ describe('compileTransform: masking', () => {
     expect(filtered).toMatchObject({ status: 'filtered', key: a.key });
   });
 
+  it('detectPii "mask" hashes a key field in a quarantined copy too (under its input name), so its replay keeps its key', async () => {
+    // Prepare
+    const flow = flowWith({ detectPii: 'mask', rename: { mail: 'email' }, schema: { type: 'object', required: ['name'] } }, ['email']);
+    const t = compileTransform(flow, ctx);
+
+    // Act
+    const refused = await t.apply({ mail: 'dave.key@corp.example' }, 'upsert');
+    const q = expectStatus(refused, 'quarantined');
+    const replayed = await t.apply({ ...q.original, name: 'Dave' }, 'upsert');
+
+    // Assess
+    const hashed = maskValue('hash', 'dave.key@corp.example', ctx.hashKey);
+    expect(q.key).toBe(hashed);
+    expect(q.original.mail).toBe(hashed);
+    expect(expectStatus(replayed, 'passed').key).toBe(hashed);
+  });
+
   it('masks a quarantined original under its pre-rename name as well', async () => {
     // Prepare
     const flow = flowWith({ rename: { mail: 'email' }, mask: { email: 'email', phone: 'redact' }, schema: { type: 'object', required: ['name'] } });
