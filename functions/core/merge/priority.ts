@@ -34,6 +34,19 @@ function bestTomb(ctx: MergeContext, doc: PriorityDoc, field: string): Clock | u
   return best;
 }
 
+/**
+ * The delete behind a deleted record: of the deletes that win under some ranking (the default "*" and each field's),
+ * the latest. Each source keeps its newest delete; which of them removed the last field depends on the rankings.
+ */
+function recordTomb(ctx: MergeContext, doc: PriorityDoc): Clock | undefined {
+  let latest: Clock | undefined;
+  for (const field of ['*', ...Object.keys(ctx.flow.conflict.priority ?? {})]) {
+    const t = bestTomb(ctx, doc, field);
+    if (t && (!latest || ctx.cmp(t, latest) > 0)) latest = t;
+  }
+  return latest;
+}
+
 /** Per-field source ranking with lww within equal rank; deletes compete under the same ranking. */
 export const priority: Strategy<PriorityDoc> = {
   name: 'priority',
@@ -75,8 +88,7 @@ export const priority: Strategy<PriorityDoc> = {
   resolve(ctx, doc) {
     const fields = mapOf(doc.f);
     if (fields.size > 0 || Object.keys(doc.t).length === 0) return { fields, deleted: false, open: [] };
-    // Each source keeps its newest delete; the record's is the one that wins under the default ranking ("*").
-    return { fields, deleted: true, tomb: bestTomb(ctx, doc, '*'), open: [] };
+    return { fields, deleted: true, tomb: recordTomb(ctx, doc), open: [] };
   },
 
   contains: (doc, clock) => Object.values(doc.t).some((t) => sameClock(t, clock)) || holdsClock(doc.f, clock),

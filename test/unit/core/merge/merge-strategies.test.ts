@@ -334,4 +334,15 @@ describe('a deleted record under every strategy', () => {
     // Assess
     for (const v of views) expect(v).toMatchObject({ deleted: true, tomb: { ts: 60, src: 'crm' } });
   });
+
+  it("priority: with a field ranked otherwise, the delete that removed the record's last field is its time", () => {
+    // Prepare: crm's delete at 20 removes name but not email (erp ranks first there); erp's at 30 removes email.
+    const flow = flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'], email: ['erp', 'crm'] } });
+
+    // Act
+    const { view } = merge(flow, [up('crm', 10, { name: 'Ada', email: 'a@crm.io' }), up('erp', 11, { email: 'a@erp.io' }), del('crm', 20), del('erp', 30)]);
+
+    // Assess
+    expect(view).toMatchObject({ deleted: true, tomb: { ts: 30, src: 'erp' } });
+  });
 });
