@@ -59,11 +59,6 @@ const newerThanMarker = (replay: boolean) => (replay ? 'attribute_not_exists(#ve
  * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's tombstones. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
-/** A stored view of an earlier release; a deleted one takes its delete's clock from the doc. */
-function legacyView(view: RecordView, resolve: () => RecordView): RecordView {
-  return view.deleted && view.tomb === undefined ? { ...view, tomb: resolve().tomb } : view;
-}
-
 export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote, leaseOwner?: string) {
   // The marker also tells lineage when and what it delivered, so a delivery needs no audit item of its own.
   const noted = note ? ', #at = :at, #ev = :ev' + (note.replayedBy !== undefined ? ', #by = :by' : '') : '';
@@ -85,6 +80,11 @@ export function deliveredUpdate(tableName: string, flow: string, targetId: strin
       ...(leaseOwner !== undefined ? { ':o': leaseOwner } : {}),
     },
   };
+}
+
+/** A stored view of an earlier release; a deleted one takes its delete's clock from the doc. */
+function legacyView(view: RecordView, resolve: () => RecordView): RecordView {
+  return view.deleted && view.tomb === undefined ? { ...view, tomb: resolve().tomb } : view;
 }
 
 /**

@@ -118,25 +118,32 @@ export function statusQueues(r: FlowResourceView): StatusQueue[] {
   ];
 }
 
-/**
- * The admin use cases over ports, for the local runtime (every flow) and for a flow's admin function in AWS
- * (its own flow). Conflict review and quarantine replay are the handlers of their own modules.
- */
 /** JSON bytes of a quarantine listing: a function answers at most 6 MB (Lambda's synchronous payload limit). */
 export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
+
+/** Bytes an item takes in the function's answer, where the listing is a JSON string inside the JSON response. */
+const answerBytes = (item: QuarantineItem): number => Buffer.byteLength(JSON.stringify(JSON.stringify(item)), 'utf8');
 
 /** The items of a listing, newest first, with the records left out of those past MAX_LISTING_BYTES (each item keeps its own). */
 export function withinAnswerSize(items: readonly QuarantineItem[]): QuarantineItem[] {
   let bytes = 0;
   return items.map((item) => {
-    bytes += Buffer.byteLength(JSON.stringify(item), 'utf8');
-    if (bytes <= MAX_LISTING_BYTES) return item;
+    const whole = answerBytes(item);
+    if (bytes + whole <= MAX_LISTING_BYTES) {
+      bytes += whole;
+      return item;
+    }
     const { record: _, ...rest } = item;
-    bytes -= Buffer.byteLength(JSON.stringify(item), 'utf8') - Buffer.byteLength(JSON.stringify(rest), 'utf8');
-    return { ...rest, record: {}, omitted: `record left out of this listing: the listing holds at most ${MAX_LISTING_BYTES / 1024 / 1024} MB of records` };
+    const without: QuarantineItem = { ...rest, record: {}, omitted: `record left out of this listing: the listing holds at most ${MAX_LISTING_BYTES / 1024 / 1024} MB of records` };
+    bytes += answerBytes(without);
+    return without;
   });
 }
 
+/**
+ * The admin use cases over ports, for the local runtime (every flow) and for a flow's admin function in AWS
+ * (its own flow). Conflict review and quarantine replay are the handlers of their own modules.
+ */
 export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlows(): Promise<unknown> } {
   const flows = new Map(deps.flows.map((f) => [f.plan.flow.id, f]));
   const reviewFlows = new Map<string, ReviewFlow>();
