@@ -16,8 +16,10 @@ import { stringifyExact } from '../../functions/core/json-safety';
 
 const enc = encodeURIComponent;
 
-/** Polls for a started move task to be listed before the newest listed is taken as it. */
+/** Polls for a started move task to be listed before the redrive of that queue is reported failed. */
 const MAX_POLLS_FOR_NEW_TASK = 30;
+/** How much earlier than our clock a task we started may be stamped by SQS's. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** The stack output that holds the HTTP API's base URL. */
 export const API_ENDPOINT_OUTPUT = 'ApiEndpoint';
@@ -238,29 +240,47 @@ export class StackTarget implements SynclineTarget {
       moved[q.id] = 0;
       if (waiting === 0) continue;
       // The task listed newest before ours starts: until ours is listed, the newest may still be that one.
-      const before = await this.latestTask(q.dlq.arn).catch(() => undefined);
-      let ours = false;
+      const earlier = await this.latestTask(q.dlq.arn).then(
+        (task) => ({ known: true, started: task?.StartedTimestamp }),
+        () => ({ known: false, started: undefined }),
+      );
+      let handle: string | undefined;
+      let ours: number | undefined;
       try {
-        await this.deps.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: q.dlq.arn, DestinationArn: q.arn }));
-        ours = true;
+        handle = (await this.deps.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: q.dlq.arn, DestinationArn: q.arn }))).TaskHandle;
+        ours = Date.now();
       } catch (err) {
         // SQS allows one move task per source queue: follow the one already running.
         const running = await this.latestTask(q.dlq.arn).catch(() => undefined);
         if (running?.Status !== 'RUNNING') throw awsError('sqs:StartMessageMoveTask', q.dlq.arn, err);
         alreadyRunning.push(q.id);
       }
+      // Ours: listed with its handle (SQS gives the handle of running tasks only), or started after the one listed
+      // before (or, when that listing failed, not before we started it, give or take clock skew).
+      let seenStarted: number | undefined;
+      const isOurs = (task: ListMessageMoveTasksResultEntry): boolean => {
+        if (ours === undefined) return true;
+        if (handle !== undefined && task.TaskHandle === handle) return true;
+        if (seenStarted !== undefined) return task.StartedTimestamp === seenStarted;
+        if (earlier.known) return task.StartedTimestamp !== earlier.started;
+        return (task.StartedTimestamp ?? 0) >= ours - CLOCK_SKEW_MS;
+      };
       progress.update(0, waiting, q.id);
       for (let polls = 0; ; polls++) {
         const task = await this.latestTask(q.dlq.arn);
-        const earlier = ours && before !== undefined && task !== undefined && task.StartedTimestamp === before.StartedTimestamp && TERMINAL.has(task.Status ?? '');
-        if (earlier && polls < MAX_POLLS_FOR_NEW_TASK) {
+        if (!task || !isOurs(task)) {
+          if (polls >= MAX_POLLS_FOR_NEW_TASK) {
+            failed[q.id] = 'the move task it started was not listed by ListMessageMoveTasks: see the SQS console (DLQ redrive)';
+            break;
+          }
           await new Promise((r) => setTimeout(r, this.deps.pollMs));
           continue;
         }
-        moved[q.id] = task?.ApproximateNumberOfMessagesMoved ?? 0;
-        progress.update(moved[q.id]!, task?.ApproximateNumberOfMessagesToMove ?? waiting, q.id);
-        if (!task || TERMINAL.has(task.Status ?? '')) {
-          if (task?.Status !== 'COMPLETED') failed[q.id] = task ? `move task ${task.Status}${task.FailureReason ? `: ${task.FailureReason}` : ''}` : 'the move task disappeared';
+        seenStarted ??= task.StartedTimestamp;
+        moved[q.id] = task.ApproximateNumberOfMessagesMoved ?? 0;
+        progress.update(moved[q.id]!, task.ApproximateNumberOfMessagesToMove ?? waiting, q.id);
+        if (TERMINAL.has(task.Status ?? '')) {
+          if (task.Status !== 'COMPLETED') failed[q.id] = `move task ${task.Status}${task.FailureReason ? `: ${task.FailureReason}` : ''}`;
           break;
         }
         await new Promise((r) => setTimeout(r, this.deps.pollMs));

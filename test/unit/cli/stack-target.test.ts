@@ -194,12 +194,38 @@ describe('stack target', () => {
       expect(sqs).toHaveReceivedCommandTimes(GetQueueAttributesCommand, 1);
     });
 
+    it("never reports an earlier task's counts as its own: it matches its task by handle, and fails when its task is never listed", async () => {
+      // Prepare: the listing before the start fails; then only an earlier, completed task is listed, later ours (by handle).
+      const target = await open();
+      sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
+      sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'mine' });
+      const previous = { Status: 'COMPLETED', StartedTimestamp: 1, ApproximateNumberOfMessagesMoved: 7, ApproximateNumberOfMessagesToMove: 7 };
+      sqs
+        .on(ListMessageMoveTasksCommand)
+        .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'RequestThrottled' }))
+        .resolvesOnce({ Results: [previous] })
+        .resolvesOnce({ Results: [{ Status: 'RUNNING', TaskHandle: 'mine', StartedTimestamp: 9, ApproximateNumberOfMessagesMoved: 2, ApproximateNumberOfMessagesToMove: 3 }] })
+        .resolves({ Results: [{ Status: 'COMPLETED', StartedTimestamp: 9, ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+
+      // Act
+      const matched = await target.redrive('orders', 'resolve', recordingProgress());
+      sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [previous] });
+      const unlisted = await target.redrive('orders', 'resolve', recordingProgress());
+
+      // Assess
+      expect(matched).toEqual({ flow: 'orders', moved: { resolve: 3 }, total: 3 });
+      expect(unlisted).toMatchObject({ moved: { resolve: 0 }, failed: { resolve: expect.stringMatching(/was not listed/) } });
+    });
+
     it('reports a failed move task with its reason, and a refused start with the permission', async () => {
       // Prepare
       const target = await open();
       sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '2' } });
       sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'h' });
-      sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ Status: 'FAILED', FailureReason: 'AWS.SimpleQueueService.NonExistentQueue', ApproximateNumberOfMessagesMoved: 1 }] });
+      sqs
+        .on(ListMessageMoveTasksCommand)
+        .resolvesOnce({ Results: [] })
+        .resolves({ Results: [{ Status: 'FAILED', StartedTimestamp: 5, FailureReason: 'AWS.SimpleQueueService.NonExistentQueue', ApproximateNumberOfMessagesMoved: 1 }] });
 
       // Act
       const failed = await target.redrive('orders', 'resolve', recordingProgress());
