@@ -213,12 +213,15 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
   }
 
   async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void> {
+    await this.recordDelivery(flow, key, targetId, version, hash, false, note);
+  }
+
+  /** Records a delivery on the marker, unless a newer one (or, but for a replay, the same one) is recorded already. */
+  private async recordDelivery(flow: string, key: string, targetId: string, version: number, hash: string, replay: boolean, note?: DeliveryNote): Promise<void> {
     try {
-      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, false, note)));
+      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note)));
     } catch (err) {
-      // A newer (or the same) delivery is already recorded: nothing to do.
-      if (errorName(err) === 'ConditionalCheckFailedException') return;
-      throw err;
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 
@@ -256,11 +259,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     }
     // The lease is no longer ours (it expired and another delivery took it): record the version if it is still the
     // newer one, and let the lease go if it is still ours.
-    try {
-      await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note)));
-    } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-    }
+    await this.recordDelivery(flow, key, targetId, version, hash, replay, note);
     await this.dropSend(flow, targetId, key, owner);
   }
 

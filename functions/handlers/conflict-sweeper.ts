@@ -86,9 +86,8 @@ function sample<T>(items: readonly T[], n: number): T[] {
  * that `conflict.autoResolveWith` keeps among every side the record holds open on that field (a resolution dominates
  * the whole field, so one settlement per field). Conflicts the record no longer holds (a newer edit replaced a side)
  * are closed as superseded at every sweep, with or without `autoResolveAfter`, never settled: settling them would
- * overwrite that newer edit. Then the open count is
- * published as the `OpenConflicts` gauge (also without `autoResolveAfter`). A reviewer settling a conflict at the
- * same time wins or loses the conditional transition, never both. Throws after publishing the gauge when some
+ * overwrite that newer edit. Then the open count is published as the `OpenConflicts` gauge. A reviewer settling a
+ * conflict at the same time wins or loses the conditional transition, never both. Throws after publishing the gauge when some
  * resolution could not be queued, so the failure shows as a function error.
  */
 export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweeper {

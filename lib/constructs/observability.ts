@@ -278,11 +278,12 @@ export class Observability extends Construct {
       pages.at(-1)!.push(row);
       widgets += row.length;
     }
+    // Dashboard names are global to the account: the region keeps one stack name deployable in several regions.
+    const dashboardName = `${stackName}-${Stack.of(this).region}`;
     this.dashboards = pages.map(
       (rows, i) =>
         new Dashboard(this, i === 0 ? 'Dashboard' : `Dashboard${i + 1}`, {
-          // Dashboard names are global to the account: the region keeps one stack name deployable in several regions.
-          dashboardName: i === 0 ? `${stackName}-${Stack.of(this).region}` : `${stackName}-${Stack.of(this).region}-${i + 1}`,
+          dashboardName: i === 0 ? dashboardName : `${dashboardName}-${i + 1}`,
           defaultInterval: Duration.hours(3),
           widgets: rows,
         }),

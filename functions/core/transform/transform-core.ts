@@ -89,6 +89,12 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   // A key field that looks like PII is hashed, not redacted: redacted, every such record would get one key.
   const keyFields = new Set(flow.key);
   const rawKeyFields = new Set(flow.key.map((k) => renamedFrom(t.rename, k) ?? k));
+  const maskFound = (record: Rec, found: readonly string[], keys: ReadonlySet<string>, owned: Owned) => {
+    for (const p of found) {
+      const path = splitPath(p);
+      setIn(record, path, keys.has(p) ? maskValue('hash', getIn(record, path), ctx.hashKey) : REDACTED, owned);
+    }
+  };
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
     for (const { path, kind } of maskSteps) {
       const value = getIn(record, path);
@@ -96,12 +102,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     }
     if (detect === 'off') return undefined;
     const found = detectPii(record, maskedPaths);
-    if (detect === 'mask') {
-      for (const p of found) {
-        const path = splitPath(p);
-        setIn(record, path, keyFields.has(p) ? maskValue('hash', getIn(record, path), ctx.hashKey) : REDACTED, owned);
-      }
-    }
+    if (detect === 'mask') maskFound(record, found, keyFields, owned);
     return found.length > 0 ? found : undefined;
   };
 
@@ -121,13 +122,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       const value = getIn(copy, parts);
       if (value !== undefined) setIn(copy, parts, maskValue(kind, value, ctx.hashKey), null);
     }
-    if (detect === 'mask') {
-      for (const p of detectPii(copy, new Set(originalMask.map(([p]) => p)))) {
-        const path = splitPath(p);
-        // As applyMask does, under the key field's input name: a replayed copy keeps its own key.
-        setIn(copy, path, rawKeyFields.has(p) ? maskValue('hash', getIn(copy, path), ctx.hashKey) : REDACTED, null);
-      }
-    }
+    // Key fields by their input names: a replayed copy keeps its own key.
+    if (detect === 'mask') maskFound(copy, detectPii(copy, new Set(originalMask.map(([p]) => p))), rawKeyFields, null);
     return copy;
   };
 
