@@ -1,6 +1,8 @@
 import { queryAll } from './dynamodb-query';
-import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { QuarantineItem, QuarantineStore } from '../ports';
+import { DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { QuarantineCursor, QuarantineItem, QuarantinePage, QuarantineStore } from '../ports';
+import { QUARANTINE_TIME_INDEX } from '../plan/store-tables';
+import { batchGetAll } from './dynamodb-batch-get';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -68,13 +70,42 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
     await batchPutAll(this.client, this.tableName, rows, this.retry, (r) => `${r.pk}\u0000${r.sk}`);
   }
 
-  /** Newest first. */
-  async list(flow: string, limit = 100): Promise<QuarantineItem[]> {
-    const items = await queryAll(this.client, { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': flow } });
-    return items
-      .map(({ pk: _pk, sk: _sk, expiresAt: _exp, ...rest }) => rest as unknown as QuarantineItem)
-      .sort((a, b) => b.at - a.at)
-      .slice(0, limit);
+  /**
+   * Newest first, one page of the flow's items through the time index. A table created before the index (kept by the
+   * local runtime's `--persist`), or one whose index is still being built after an upgrade, is read whole instead.
+   */
+  async list(flow: string, options: { readonly limit?: number; readonly before?: QuarantineCursor } = {}): Promise<QuarantinePage> {
+    const limit = options.limit ?? 100;
+    try {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: QUARANTINE_TIME_INDEX,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': flow },
+          ScanIndexForward: false,
+          Limit: limit,
+          ...(options.before ? { ExclusiveStartKey: { pk: flow, sk: options.before.id, at: options.before.at } } : {}),
+        }),
+      );
+      const items = (page.Items ?? []).map(stored);
+      const last = items.at(-1);
+      return { items, ...(page.LastEvaluatedKey && last ? { next: { at: last.at, id: last.id } } : {}) };
+    } catch (err) {
+      if (!isIndexUnreadable(err)) throw err;
+    }
+    const all = (await queryAll(this.client, { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': flow } })).map(stored);
+    const before = options.before;
+    const older = all.sort(newestFirst).filter((i) => !before || newestFirst(i, before as QuarantineItem) > 0);
+    const items = older.slice(0, limit);
+    const last = items.at(-1);
+    return { items, ...(older.length > limit && last ? { next: { at: last.at, id: last.id } } : {}) };
+  }
+
+  async get(flow: string, ids: readonly string[]): Promise<QuarantineItem[]> {
+    const keys = [...new Set(ids)].map((id) => ({ pk: flow, sk: id }));
+    // Items reach 400 KB; a BatchGetItem answers at most 16 MB.
+    return (await batchGetAll(this.client, this.tableName, keys, this.retry, { size: 40 })).map(stored);
   }
 
   /** Conditional deletes (`at` unchanged), a few at a time; an item already gone or quarantined again is left alone. */
@@ -102,4 +133,20 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
     await Promise.all(Array.from({ length: Math.min(10, queue.length) }, worker));
     return removed;
   }
+}
+
+/** A stored row as the item it holds. */
+function stored({ pk: _pk, sk: _sk, expiresAt: _exp, ...rest }: Record<string, unknown>): QuarantineItem {
+  return rest as unknown as QuarantineItem;
+}
+
+/** The order of listings: newest first, then by id (descending, as the time index returns equal times). */
+function newestFirst(a: Pick<QuarantineItem, 'at' | 'id'>, b: Pick<QuarantineItem, 'at' | 'id'>): number {
+  return b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** DynamoDB's answer for an index the table does not have, or one still backfilling. */
+function isIndexUnreadable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return e.name === 'ValidationException' && /specified index|backfilling/i.test(e.message ?? '');
 }

@@ -25,8 +25,8 @@ export interface AdminApi {
   listConflicts(flowId: string, status: string | undefined): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked. */
   resolveConflict(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
-  /** `GET /flows/{flowId}/quarantine`. */
-  quarantine(flowId: string): Promise<unknown | undefined>;
+  /** `GET /flows/{flowId}/quarantine[?limit=N][&before=<at>:<id>]`: a page of items, newest first. */
+  quarantine(flowId: string, page: QuarantineListing): Promise<unknown | undefined>;
   /** `POST /flows/{flowId}/quarantine/replay`: `{"ids": [...]}` or `{"all": true}`. */
   replayQuarantine(flowId: string, body: unknown): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/try`: a dry run of one record through transform and resolve; writes nothing. */
@@ -35,6 +35,26 @@ export interface AdminApi {
   replay?(flowId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
   /** `GET /flows/{flowId}/status` (one flow) or `GET /status` (every flow): queue and DLQ depths, last hour's outcomes, lag. */
   status(flowId: string | undefined): Promise<AdminAnswer>;
+}
+
+/** A page of a quarantine listing: at most `limit` items, older than the item `before` names. */
+export interface QuarantineListing {
+  readonly limit: number;
+  readonly before?: { readonly at: number; readonly id: string };
+}
+
+/** Items per quarantine listing: by default, and at most. */
+export const QUARANTINE_PAGE = { default: 100, max: 1000 } as const;
+
+/** `?limit=` and `?before=<at>:<id>` (the time and id of the last item of the page before) of a quarantine listing. */
+export function quarantineListing(query: AdminRequest['query']): QuarantineListing {
+  const { limit, before } = query;
+  const n = limit === undefined ? QUARANTINE_PAGE.default : /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN;
+  if (!(n >= 1 && n <= QUARANTINE_PAGE.max)) throw new AdminHttpError(400, `limit must be a whole number from 1 to ${QUARANTINE_PAGE.max}, got "${limit}"`);
+  if (before === undefined) return { limit: n };
+  const m = /^(\d{1,16}):(.+)$/s.exec(before);
+  if (!m) throw new AdminHttpError(400, `before must be <at>:<id>, the time (epoch ms) and id of the last item of the page before, got "${before}"`);
+  return { limit: n, before: { at: Number(m[1]), id: m[2]! } };
 }
 
 /** One admin request, however it arrived (local HTTP server or an API Gateway event). */
@@ -120,7 +140,7 @@ const ROUTES: readonly AdminRoute[] = [
   { method: 'GET', shape: 'flows/*', serve: async (admin, _req, p) => found(await admin.getFlow(p[1]!), `flow "${p[1]}"`) },
   { method: 'GET', shape: 'flows/*/status', serve: (admin, _req, p) => admin.status(p[1]!) },
   { method: 'GET', shape: 'flows/*/conflicts', serve: (admin, req, p) => admin.listConflicts(p[1]!, req.query.status) },
-  { method: 'GET', shape: 'flows/*/quarantine', serve: async (admin, _req, p) => found(await admin.quarantine(p[1]!), `flow "${p[1]}"`) },
+  { method: 'GET', shape: 'flows/*/quarantine', serve: async (admin, req, p) => found(await admin.quarantine(p[1]!, quarantineListing(req.query)), `flow "${p[1]}"`) },
   {
     method: 'GET',
     shape: 'flows/*/records/*',

@@ -222,7 +222,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     },
     listConflicts: (flowId, status) => review.list(flowId, status),
     resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
-    quarantine: async (flowId) => (flows.has(flowId) ? withinAnswerSize(await deps.quarantine.list(flowId)) : undefined),
+    quarantine: async (flowId, page) => (flows.has(flowId) ? withinAnswerSize((await deps.quarantine.list(flowId, page)).items) : undefined),
     replayQuarantine: (flowId, body) => replay.replay(flowId, body),
     tryRecord: async (flowId, body) => {
       const f = flows.get(flowId);

@@ -1,6 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import type { ChangeEnvelope } from '../core/envelope';
-import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore } from '../ports';
+import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineCursor, type QuarantineItem, type QuarantineStore } from '../ports';
 
 /** Lineage outcome of the transform step on a replayed envelope. */
 export const REPLAYED = 'replayed';
@@ -76,9 +76,8 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       if (!queueUrl) return { status: 404, body: { message: `unknown flow "${flowId}"` } };
       const request = parseBody(body);
       if (typeof request === 'string') return { status: 400, body: { message: request } };
-      const items = await deps.quarantine.list(flowId, Number.MAX_SAFE_INTEGER);
-      const byId = new Map(items.map((i) => [i.id, i]));
-      const wanted = 'all' in request ? items : request.ids.flatMap((id) => byId.get(id) ?? []);
+      const wanted = 'all' in request ? await everyItem(deps.quarantine, flowId) : await deps.quarantine.get(flowId, request.ids);
+      const byId = new Set(wanted.map((i) => i.id));
       const notFound = 'all' in request ? [] : request.ids.filter((id) => !byId.has(id));
       const skipped = wanted.filter((i) => !replayable(i));
       const toSend = wanted.filter((i) => !skipped.includes(i));
@@ -111,4 +110,16 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       return { status: 200, body: summary };
     },
   };
+}
+
+/** Every item of the flow, page by page through the listing (newest first). */
+async function everyItem(store: QuarantineStore, flowId: string): Promise<QuarantineItem[]> {
+  const items: QuarantineItem[] = [];
+  let before: QuarantineCursor | undefined;
+  do {
+    const page = await store.list(flowId, { limit: 500, ...(before ? { before } : {}) });
+    items.push(...page.items);
+    before = page.next;
+  } while (before);
+  return items;
 }

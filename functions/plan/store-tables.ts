@@ -5,8 +5,11 @@ export interface TablePlan {
   readonly partitionKey: string;
   readonly sortKey?: string;
   readonly ttlAttribute?: string;
-  /** Global secondary indexes; each projects every attribute unless `keysOnly`. */
-  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string; readonly keysOnly?: boolean }[];
+  /**
+   * Global secondary indexes; each projects every attribute unless `keysOnly`. One `addedLater` may be missing from a
+   * table an earlier release created (the local runtime's `--persist`); its reader falls back to the table.
+   */
+  readonly indexes: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey: string; readonly keysOnly?: boolean; readonly addedLater?: boolean }[];
 }
 
 /** Key attributes of store tables and indexes holding numbers (epoch ms); every other key attribute is a string. Must match the adapters' item shapes. */
@@ -16,6 +19,8 @@ export const NUMBER_KEY_ATTRIBUTES: ReadonlySet<string> = new Set(['at', 'opened
 export const STATE_TRUNCATE_INDEX = 'byTruncateScope';
 /** The audit table's index by flow and time (status reads the last hour through it). */
 export const AUDIT_TIME_INDEX = 'byFlowTime';
+/** The quarantine table's index of a flow's items by time (listings page through it, newest first). */
+export const QUARANTINE_TIME_INDEX = 'byFlowAt';
 /** The conflicts table's sparse index of open conflicts by flow (the sweep and the admin API list them through it). */
 export const CONFLICT_OPEN_INDEX = 'openByFlow';
 
@@ -35,7 +40,14 @@ export const STORE_TABLES: readonly TablePlan[] = [
     // Hour buckets keep one flow's audit writes from landing on a single index partition.
     indexes: [{ name: AUDIT_TIME_INDEX, partitionKey: 'flowHour', sortKey: 'at' }],
   },
-  { id: 'quarantine', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt', indexes: [] },
+  {
+    id: 'quarantine',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    // Same partition as the table (`<flow>`), so `dynamodb:LeadingKeys` holds on either; `at` is on every item ever written.
+    indexes: [{ name: QUARANTINE_TIME_INDEX, partitionKey: 'pk', sortKey: 'at', addedLater: true }],
+  },
   {
     id: 'conflicts',
     partitionKey: 'pk',

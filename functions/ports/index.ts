@@ -159,9 +159,24 @@ export interface QuarantineItem {
   readonly omitted?: string;
 }
 
+/** Where a quarantine listing goes on: after the item of this time and id (the last of the page before). */
+export interface QuarantineCursor {
+  readonly at: number;
+  readonly id: string;
+}
+
+/** One page of a quarantine listing, newest first; `next` when older items may follow. */
+export interface QuarantinePage {
+  readonly items: QuarantineItem[];
+  readonly next?: QuarantineCursor;
+}
+
 export interface QuarantineStore {
   put(items: readonly QuarantineItem[]): Promise<void>;
-  list(flow: string, limit?: number): Promise<QuarantineItem[]>;
+  /** Newest first, `limit` items (default 100) from `before` on. */
+  list(flow: string, options?: { readonly limit?: number; readonly before?: QuarantineCursor }): Promise<QuarantinePage>;
+  /** The items of these ids that are quarantined. */
+  get(flow: string, ids: readonly string[]): Promise<QuarantineItem[]>;
   /**
    * Removes items once replayed, each only while it is still the version given (same `at`): an item that a
    * replay got quarantined again in the meantime (same id, newer `at`) is kept. Answers the ids removed.

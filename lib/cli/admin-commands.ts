@@ -1,4 +1,5 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
+import { QUARANTINE_PAGE } from '../../functions/handlers/admin-api';
 import { AdminError } from './admin-client';
 import { EXIT, fail, parse, UsageError, type Command, type CommandContext } from './command';
 import { createProgress } from './progress';
@@ -126,28 +127,36 @@ async function resolveConflict(
 export const quarantineCommand: Command = {
   summary: 'list quarantined records of a flow (masked) and why, or replay them through the current transform',
   usage:
-    'usage: syncline quarantine list <flow> [target options] [--json]\n' +
+    'usage: syncline quarantine list <flow> [--limit N] [--before <at>:<id>] [target options] [--json]\n' +
+    '  list shows the newest records first, 100 by default (--limit up to 1000); a full page ends with the\n' +
+    '  --before that lists the next, older page.\n' +
     '       syncline quarantine replay <flow> (--id ID [--id ID ...] | --all) [target options] [--json]\n' +
     '  replay re-sends quarantined records to the flow\'s transform, so the config running now decides again\n' +
     '  (fix the config and restart first). The stored record is masked: masked fields arrive masked.\n' +
     '  A record the transform still rejects is quarantined again. Exit 1 when a record could not be re-sent.\n' +
     TARGET_USAGE,
   async run(ctx) {
-    const { values, positionals } = parse(ctx.args, { ...common, id: { type: 'string', multiple: true }, all: { type: 'boolean' } });
+    const { values, positionals } = parse(ctx.args, { ...common, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, limit: { type: 'string' }, before: { type: 'string' } });
     const [sub, flow, ...rest] = positionals;
     if (sub !== 'list' && sub !== 'replay') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list, replay)` : 'give a subcommand: list or replay');
     if (!flow || rest.length) throw new UsageError('give one flow id');
-    if (sub === 'replay') return replayQuarantine(ctx, values, flow);
+    if (sub === 'replay') {
+      if (values.limit !== undefined || values.before !== undefined) throw new UsageError('--limit and --before belong to `quarantine list`');
+      return replayQuarantine(ctx, values, flow);
+    }
     if (values.id !== undefined || values.all !== undefined) throw new UsageError('--id and --all belong to `quarantine replay`');
+    const query = [values.limit !== undefined ? `limit=${enc(values.limit)}` : '', values.before !== undefined ? `before=${enc(values.before)}` : ''].filter(Boolean).join('&');
     return runAdmin(ctx, values, async (target) => {
-      const items = (await target.get(`/flows/${enc(flow)}/quarantine`)) as QuarantineItem[];
+      const items = (await target.get(`/flows/${enc(flow)}/quarantine${query ? `?${query}` : ''}`)) as QuarantineItem[];
       if (values.json) return ctx.out(JSON.stringify(items));
-      if (items.length === 0) return ctx.out(`nothing quarantined in ${flow}`);
+      if (items.length === 0) return ctx.out(values.before === undefined ? `nothing quarantined in ${flow}` : `nothing quarantined in ${flow} before ${values.before}`);
       for (const q of items) {
         ctx.out(`${iso(q.at)}  ${q.id}  source=${q.source}${q.position ? `  at ${q.position}` : ''}  ${q.reason}`);
         for (const e of q.errors) ctx.out(`    - ${e}`);
         ctx.out(`    record: ${q.dropped ?? q.omitted ?? JSON.stringify(q.record)}`);
       }
+      const last = items.at(-1)!;
+      if (items.length === Number(values.limit ?? QUARANTINE_PAGE.default)) ctx.out(`older records may follow: syncline quarantine list ${flow} --before '${last.at}:${last.id}'`);
     });
   },
 };

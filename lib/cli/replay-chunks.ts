@@ -1,4 +1,5 @@
 import type { QuarantineItem } from '../../functions/ports';
+import { QUARANTINE_PAGE } from '../../functions/handlers/admin-api';
 import type { Progress } from './progress';
 import type { SynclineTarget } from './target';
 
@@ -23,12 +24,7 @@ interface ReplayAnswer {
   readonly ids?: { readonly replayed?: readonly string[]; readonly failed?: readonly string[]; readonly skipped?: readonly string[] };
 }
 
-/**
- * Replays quarantined records in chunks of ids: the given ids, or (`all`) every record quarantined when the
- * replay started. The listing shows the newest records only, so `all` lists again after each round and stops
- * when no record it has not tried is left; records quarantined again by the replay itself are newer than the
- * start and are not tried twice.
- */
+/** Replays quarantined records in chunks of ids: the given ids, or (`all`) every record of the listing, page by page. */
 export async function replayInChunks(target: SynclineTarget, flowId: string, request: { ids: readonly string[] } | { all: true }, progress: Progress, chunkSize = REPLAY_CHUNK): Promise<ReplayTotals> {
   const path = `/flows/${encodeURIComponent(flowId)}`;
   const totals = { replayed: [] as string[], failed: [] as string[], skipped: [] as string[], notFound: [] as string[], counts: { replayed: 0, failed: 0, skipped: 0 } };
@@ -54,13 +50,17 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
   };
   if ('ids' in request) await send([...new Set(request.ids)]);
   else {
-    let cutoff: number | undefined;
+    // Page by page, newest first, each page older than the last: an item quarantined again by the replay is newer
+    // than where the listing is, so it is not tried twice; one the replay skips stays behind the cursor.
+    let before: string | undefined;
     for (;;) {
-      const items = (await target.get(`${path}/quarantine`)) as QuarantineItem[];
-      cutoff ??= items.reduce((max, item) => Math.max(max, item.at), 0);
-      const fresh = items.filter((item) => !tried.has(item.id) && item.at <= cutoff!).map((item) => item.id);
-      if (fresh.length === 0) break;
-      await send(fresh);
+      const query = `limit=${QUARANTINE_PAGE.max}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const items = (await target.get(`${path}/quarantine?${query}`)) as QuarantineItem[];
+      const fresh = items.filter((item) => !tried.has(item.id)).map((item) => item.id);
+      if (fresh.length > 0) await send(fresh);
+      if (items.length < QUARANTINE_PAGE.max) break;
+      const last = items.at(-1)!;
+      before = `${last.at}:${last.id}`;
     }
   }
   return {

@@ -9,7 +9,7 @@ import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../../fu
 import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
 import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { busArn, grantAttributeRead, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
-import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
+import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, QUARANTINE_TIME_INDEX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
 
 /** What a flow's grants refer to. */
 export interface StepGrantContext {
@@ -134,7 +134,8 @@ function grantTarget(ctx: StepGrantContext, targetId: string, fn: IGrantable): v
 /**
  * The admin function, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
  * status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
- * GetItem/UpdateItem (resolve, reopen); quarantine Query/DeleteItem (list, replay); resolutions to the resolve
+ * GetItem/UpdateItem (resolve, reopen); quarantine Query (list, through its byFlowAt index; the table itself while
+ * that index is being built), BatchGetItem (replay by id) and DeleteItem (replayed); resolutions to the resolve
  * queue, replays to the transform queue; the depth of every queue of the flow for status.
  */
 export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
@@ -145,7 +146,8 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   grantFlowItems(fn, store.audit, { kind: 'audit', flowId, actions: ['dynamodb:BatchWriteItem'] });
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX] });
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
-  grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query', 'dynamodb:DeleteItem'] });
+  grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query'], indexes: [QUARANTINE_TIME_INDEX] });
+  grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem'] });
   // Resolutions to the resolve queue, quarantine replays to the transform queue, record replays to each deliver queue;
   // a dry run (`try`) only reads state.
   grantSend(ctx.queues.resolve!, fn);

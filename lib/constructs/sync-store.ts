@@ -10,7 +10,7 @@ export type StoreTableId = TablePlan['id'];
 /** Key prefix of claim-check payloads in the payload bucket (see functions/adapters/s3-payload-store). */
 export const PAYLOAD_CLAIM_PREFIX = 'claims/';
 
-export { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, STATE_TRUNCATE_INDEX } from '../../functions/plan/store-tables';
+export { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, QUARANTINE_TIME_INDEX, STATE_TRUNCATE_INDEX } from '../../functions/plan/store-tables';
 /**
  * Days a claim-check payload is kept. A DLQ keeps a message at most 14 days from its first send, and a message
  * redriven from it may stay as long again: 30 days cover a message's first stay and one redrive, so its pointer

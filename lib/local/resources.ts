@@ -82,16 +82,18 @@ export class OutdatedTableError extends SynclineError {
 
 /**
  * Creates a table unless it exists, and waits until it is ACTIVE. A kept table (`--persist`) without an index of
- * the plan is refused with OutdatedTableError: DynamoDB Local can leave an index added later in CREATING for good.
+ * the plan is refused with OutdatedTableError (DynamoDB Local can leave an index added later in CREATING for good),
+ * unless the index is one of `addedLater`, whose reader falls back to the table.
  */
-export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string): Promise<void> {
+export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommandInput, ttlAttribute?: string, addedLater: readonly string[] = []): Promise<void> {
   try {
     await ddb.send(new CreateTableCommand(input));
   } catch (err) {
     if (errorName(err) !== 'ResourceInUseException') throw err;
   }
   const existing = await whenActive(ddb, input.TableName);
-  const missing = (input.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName!).filter((name) => !existing.includes(name));
+  // An index added later is read with a fallback to the table, so a kept table without it is used as it is.
+  const missing = (input.GlobalSecondaryIndexes ?? []).map((ix) => ix.IndexName!).filter((name) => !existing.includes(name) && !addedLater.includes(name));
   if (missing.length > 0) throw new OutdatedTableError(input.TableName!, missing);
   if (ttlAttribute) {
     const ttl = await ddb.send(new DescribeTimeToLiveCommand({ TableName: input.TableName }));
@@ -254,7 +256,7 @@ export interface CreateResourcesOptions {
 /** Creates every resource of the plan; idempotent, so a `--persist` restart finds its tables again. */
 export async function createResources(plan: Plan, options: CreateResourcesOptions): Promise<LocalResources> {
   const names = options.tableNames ?? LOCAL_STORE_TABLES;
-  await Promise.all(plan.tables.map((t) => ensureTable(options.dynamodb, storeTableInput(t, names[t.id]), t.ttlAttribute)));
+  await Promise.all(plan.tables.map((t) => ensureTable(options.dynamodb, storeTableInput(t, names[t.id]), t.ttlAttribute, t.indexes.filter((ix) => ix.addedLater).map((ix) => ix.name))));
   // Source tables first, keyed like a target table when one flow's target is another's (or its own) source.
   const targetKeys = new Map(plan.flows.flatMap((f) => f.targetTables.map((t) => [bareTableName(t.localName), t.keyAttribute] as const)));
   const sourceTables = new Map(plan.flows.flatMap((f) => sourceTablesOf(f).map((t) => [t.tableName, targetKeys.get(t.tableName) ?? f.flow.key[0]!] as const)));

@@ -49,7 +49,7 @@ const deps = {
   state,
   publisher,
   transformQueueUrl: 'q',
-  quarantine: { put: async () => undefined, list: async () => [], delete: async () => [] },
+  quarantine: { put: async () => undefined, list: async () => ({ items: [] }), get: async () => [], delete: async () => [] },
   audit: { write: async () => undefined, lineage: async () => [], archive: async () => undefined },
   clock: { now: () => Date.now() },
   logger: noopLogger,

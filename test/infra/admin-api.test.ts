@@ -96,7 +96,9 @@ describe('the admin function', () => {
       ['dynamodb:BatchWriteItem', table('audit')],
       ...(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
       ['dynamodb:Query', { 'Fn::Join': ['', [table('conflicts'), '/index/openByFlow']] }],
-      ...(['dynamodb:Query', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),
+      // Quarantine listings page through the time index (the table itself while the index is being built).
+      ...(['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),
+      ['dynamodb:Query', { 'Fn::Join': ['', [table('quarantine'), '/index/byFlowAt']] }],
       // Resolutions go to the resolve queue, quarantine replays to the transform queue, record replays
       // (`syncline replay`) to each deliver queue (by URL: no GetQueueUrl).
       ...['resolve', 'transform', ...flow.flowPlan.flow.targets.map((t) => `deliver-${t.id}`)].map((id): [string, unknown] => ['sqs:SendMessage', r(flow.queues[id]!.queueArn)]),

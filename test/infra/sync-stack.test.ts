@@ -170,6 +170,20 @@ describe('DynamoDB tables', () => {
     expect(resources[logicalId(store.state as never)].Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
+  it('index quarantined records by flow and time, so a listing reads one page', () => {
+    expect(resources[logicalId(stack.store.quarantine as never)].Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byFlowAt',
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      AttributeDefinitions: expect.arrayContaining([{ AttributeName: 'at', AttributeType: 'N' }, { AttributeName: 'pk', AttributeType: 'S' }]),
+    });
+  });
+
   it('expire closed conflicts by TTL, and index open conflicts by flow and opening time', () => {
     expect(resources[logicalId(stack.store.conflicts as never)].Properties).toMatchObject({
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { storableCopy } from '../../functions/core/json-safety';
 import { replayable } from '../../functions/handlers/quarantine-replay';
-import type { QuarantineItem } from '../../functions/ports';
+import { STORE_TABLES } from '../../functions/plan/store-tables';
+import type { QuarantineCursor, QuarantineItem } from '../../functions/ports';
+import { ensureTable, storeTableInput } from '../../lib/local/resources';
 import { createStoreTables, integrationClients } from '../support/local-servers';
 
 describe('quarantine store against DynamoDB Local', () => {
@@ -37,7 +39,7 @@ describe('quarantine store against DynamoDB Local', () => {
     await store.put([large, small]);
 
     // Assess
-    const stored = new Map((await store.list('contacts')).map((i) => [i.id, i]));
+    const stored = new Map((await store.list('contacts')).items.map((i) => [i.id, i]));
     expect(stored.get('q-small')).toEqual(small);
     expect(stored.get('q-large')).toMatchObject({ reason: 'schema validation failed', position: 'q-large#000', record: {}, dropped: expect.stringMatching(/^the record is not kept: with it the item would be \d+ KB/) });
     expect([replayable(stored.get('q-small')!), replayable(stored.get('q-large')!)]).toEqual([true, false]);
@@ -52,7 +54,7 @@ describe('quarantine store against DynamoDB Local', () => {
     await store.put([refused]);
 
     // Assess
-    const stored = (await store.list('contacts')).find((i) => i.id === 'q-name');
+    const stored = (await store.list('contacts')).items.find((i) => i.id === 'q-name');
     expect(stored?.record).toEqual({ id: 'ln', [`(name of 70000 bytes: ${'f'.repeat(32)}...)`]: 1 });
   });
 
@@ -65,8 +67,62 @@ describe('quarantine store against DynamoDB Local', () => {
     await store.put([digits, flags]);
 
     // Assess
-    const stored = new Map((await store.list('contacts')).map((i) => [i.id, i]));
+    const stored = new Map((await store.list('contacts')).items.map((i) => [i.id, i]));
     expect(stored.get('q-digits')).toMatchObject({ record: {}, dropped: expect.any(String) });
     expect(stored.get('q-flags')).toEqual(flags);
+  });
+
+  /** Every item of a flow, page by page, as the listing hands them out. */
+  async function pageThrough(from: DynamoDbQuarantineStore, flow: string, limit: number, between?: (items: QuarantineItem[]) => Promise<void>): Promise<QuarantineItem[][]> {
+    const pages: QuarantineItem[][] = [];
+    let before: QuarantineCursor | undefined;
+    do {
+      const page = await from.list(flow, { limit, ...(before ? { before } : {}) });
+      pages.push(page.items);
+      await between?.(page.items);
+      before = page.next;
+    } while (before);
+    return pages;
+  }
+
+  const timed = (flow: string, n: number): QuarantineItem[] =>
+    // Times repeat (every third item shares one), as records quarantined by one batch do.
+    Array.from({ length: n }, (_, i) => ({ ...item(`q-${String(i).padStart(3, '0')}`, { id: i }), flow, at: 10_000 + Math.floor(i / 3) }));
+
+  it('pages through a flow newest first, each item once, also while a replay removes the items already listed', async () => {
+    // Prepare
+    const items = timed('paged', 250);
+    await store.put(items);
+
+    // Act: the second walk deletes each page before reading the next, as `quarantine replay --all` does.
+    const pages = await pageThrough(store, 'paged', 40);
+    const removing = await pageThrough(store, 'paged', 40, async (page) => void (await store.delete(page)));
+
+    // Assess
+    expect(pages.map((p) => p.length)).toEqual([40, 40, 40, 40, 40, 40, 10]);
+    const ats = pages.flat().map((i) => i.at);
+    expect(ats).toEqual([...ats].sort((a, b) => b - a));
+    expect(pages.flat().map((i) => i.id).sort()).toEqual(items.map((i) => i.id).sort());
+    expect(removing.flat().map((i) => i.id).sort()).toEqual(items.map((i) => i.id).sort());
+    expect((await store.list('paged')).items).toEqual([]);
+  });
+
+  it('gets items by id, and lists from the table itself when it has no time index (a table an earlier release created)', async () => {
+    // Prepare: a quarantine table without the index, as `--persist` keeps it from an earlier release.
+    const plan = STORE_TABLES.find((t) => t.id === 'quarantine')!;
+    const bare = `it-bare-${Date.now()}-quarantine`;
+    await ensureTable(clients.dynamodb, storeTableInput({ ...plan, indexes: [] }, bare), plan.ttlAttribute);
+    const old = new DynamoDbQuarantineStore({ client: clients.doc, tableName: bare });
+    const items = timed('paged', 25);
+    await old.put(items);
+
+    // Act
+    const pages = await pageThrough(old, 'paged', 10);
+    const got = await old.get('paged', ['q-003', 'q-024', 'q-999', 'q-003']);
+
+    // Assess
+    expect(pages.map((p) => p.length)).toEqual([10, 10, 5]);
+    expect(pages.flat().map((i) => i.id)).toEqual([...items].reverse().map((i) => i.id));
+    expect(got.map((i) => i.id).sort()).toEqual(['q-003', 'q-024']);
   });
 });

@@ -8,6 +8,7 @@ import { DynamoDbDedupStore } from '../../../functions/adapters/dynamodb-dedup-s
 import { DynamoDbQuarantineStore } from '../../../functions/adapters/dynamodb-quarantine-store';
 import type { Conflict } from '../../../functions/core/merge';
 import type { QuarantineItem } from '../../../functions/ports';
+import { QUARANTINE_TIME_INDEX } from '../../../functions/plan/store-tables';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -68,32 +69,62 @@ describe('DynamoDbDedupStore', () => {
 describe('DynamoDbQuarantineStore', () => {
   beforeEach(() => ddb.reset());
 
-  it('puts items keyed by flow and id with a TTL and lists them newest first', async () => {
+  const item = (id: string, at: number): QuarantineItem => ({
+    flow: 'contacts',
+    id,
+    source: 'crm',
+    at,
+    reason: 'bad',
+    errors: ['bad'],
+    record: { email: '****@example.com' },
+    envelope: { v: 1, id, flow: 'contacts', source: 'crm', key: '', op: 'upsert', ts: at, seq: 's', lineage: [] },
+  });
+  const row = (id: string, at: number) => ({ pk: 'contacts', sk: id, expiresAt: 1, ...item(id, at) });
+
+  it('puts items keyed by flow and id with a TTL and lists a page newest first through the time index', async () => {
     // Prepare
-    const item = (id: string, at: number): QuarantineItem => ({
-      flow: 'contacts',
-      id,
-      source: 'crm',
-      at,
-      reason: 'bad',
-      errors: ['bad'],
-      record: { email: '****@example.com' },
-      envelope: { v: 1, id, flow: 'contacts', source: 'crm', key: '', op: 'upsert', ts: at, seq: 's', lineage: [] },
-    });
     ddb.on(BatchWriteCommand).resolves({});
-    ddb.on(QueryCommand).resolves({ Items: [{ pk: 'contacts', sk: 'a', expiresAt: 1, ...item('a', 1) }, { pk: 'contacts', sk: 'b', expiresAt: 1, ...item('b', 2) }] });
+    ddb.on(QueryCommand).resolves({ Items: [row('b', 2), row('a', 1)], LastEvaluatedKey: { pk: 'contacts', sk: 'a', at: 1 } });
     const store = new DynamoDbQuarantineStore({ client, tableName: 'quarantine', retentionDays: 7 });
 
     // Act
     await store.put([item('a', NOW)]);
-    const listed = await store.list('contacts');
+    const page = await store.list('contacts', { limit: 2, before: { at: 5, id: 'c' } });
 
     // Assess
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: { quarantine: [{ PutRequest: { Item: expect.objectContaining({ pk: 'contacts', sk: 'a', expiresAt: NOW / 1000 + 7 * 86400 }) } }] },
     });
-    expect(listed.map((i) => i.id)).toEqual(['b', 'a']);
-    expect(listed[0]).not.toHaveProperty('pk');
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { IndexName: QUARANTINE_TIME_INDEX, ScanIndexForward: false, Limit: 2, ExclusiveStartKey: { pk: 'contacts', sk: 'c', at: 5 } });
+    expect(page.items.map((i) => i.id)).toEqual(['b', 'a']);
+    expect(page.items[0]).not.toHaveProperty('pk');
+    expect(page.next).toEqual({ at: 1, id: 'a' });
+  });
+
+  it('lists from the table, sorted and paged alike, when the table has no time index yet', async () => {
+    // Prepare: a table an earlier release created (DynamoDB's answer for a missing index).
+    const missing = Object.assign(new Error('The table does not have the specified index: byFlowAt'), { name: 'ValidationException' });
+    ddb.on(QueryCommand, { IndexName: QUARANTINE_TIME_INDEX }).rejects(missing);
+    ddb.on(QueryCommand, { IndexName: undefined }).resolves({ Items: [row('a', 1), row('c', 3), row('b', 3), row('d', 4)] });
+    const store = new DynamoDbQuarantineStore({ client, tableName: 'quarantine' });
+
+    // Act
+    const first = await store.list('contacts', { limit: 2 });
+    const second = await store.list('contacts', { limit: 2, before: first.next });
+
+    // Assess: newest first, equal times by id descending; the last page has no next.
+    expect(first.items.map((i) => i.id)).toEqual(['d', 'c']);
+    expect(second.items.map((i) => i.id)).toEqual(['b', 'a']);
+    expect(second.next).toBeUndefined();
+  });
+
+  it('does not take another refusal of the index query for a missing index', async () => {
+    // Prepare
+    ddb.on(QueryCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const store = new DynamoDbQuarantineStore({ client, tableName: 'quarantine' });
+
+    // Act / Assess
+    await expect(store.list('contacts')).rejects.toThrow('denied');
   });
 });
 

@@ -6,6 +6,9 @@ import { createProgress, noProgress, type Progress } from '../../../lib/cli/prog
 import { replayInChunks } from '../../../lib/cli/replay-chunks';
 import type { BackfillChunkRequest, BackfillChunkResult, SynclineTarget } from '../../../lib/cli/target';
 import { startJsonServer, type JsonServer } from '../../support/json-server';
+import { InMemoryQuarantineStore } from '../../fixtures/fakes';
+import { quarantineListing } from '../../../functions/handlers/admin-api';
+import type { QuarantineItem } from '../../../functions/ports';
 
 function recordingProgress(): Progress & { updates: [number, number | undefined][] } {
   const updates: [number, number | undefined][] = [];
@@ -174,6 +177,34 @@ describe('quarantine replay in chunks', () => {
 
     // Assess
     expect(result).toMatchObject({ replayed: 1, failed: 1, ids: { replayed: ['q1'], failed: ['q2'] } });
+  });
+
+  it('replays --all page by page, reaching older records behind a full page of ones it must skip', async () => {
+    // Prepare: 1,000 newest records were quarantined at capture (skipped by a replay, so they stay); 5 older ones replay.
+    const store = new InMemoryQuarantineStore();
+    const quarantined = (id: string, at: number): QuarantineItem => ({ flow: 'orders', id, at, source: 'crm', reason: 'bad', errors: [], record: {}, envelope: { v: 1, id, flow: 'orders', source: 'crm', key: id, op: 'upsert', ts: at, seq: id, lineage: [] } });
+    await store.put([...Array.from({ length: 1000 }, (_, i) => quarantined(`capture-${i}`, 10_000 + i)), ...Array.from({ length: 5 }, (_, i) => quarantined(`old-${i}`, 1_000 + i))]);
+    const target = fakeTarget({
+      get: async (path) => {
+        const url = new URL(path, 'http://x');
+        return (await store.list('orders', quarantineListing(Object.fromEntries(url.searchParams)))).items;
+      },
+      post: async (_path, body) => {
+        const ids = (body as { ids: string[] }).ids;
+        const replayed = ids.filter((id) => id.startsWith('old-'));
+        await store.delete((await store.get('orders', replayed)));
+        const skipped = ids.filter((id) => !replayed.includes(id));
+        return { flow: 'orders', replayed: replayed.length, failed: 0, skipped: skipped.length, notFound: [], ids: { replayed, failed: [], skipped } };
+      },
+    });
+
+    // Act
+    const result = await replayInChunks(target, 'orders', { all: true }, noProgress);
+
+    // Assess
+    expect(result).toMatchObject({ replayed: 5, skipped: 1000, failed: 0 });
+    expect(result.ids.replayed.sort()).toEqual(['old-0', 'old-1', 'old-2', 'old-3', 'old-4']);
+    expect((await store.list('orders', { limit: 1000 })).items.every((i) => i.id.startsWith('capture-'))).toBe(true);
   });
 });
 

@@ -79,7 +79,7 @@ describe('backfill handler: what it captures', () => {
     // Assess
     expect(summary).toMatchObject({ scanned: 4, sent: 1, quarantined: 3, failed: 0 });
     expect(sentIds()).toEqual(['ok']);
-    const items = (await quarantine.list('people')).sort((a, b) => (a.position ?? '').localeCompare(b.position ?? ''));
+    const items = (await quarantine.list('people')).items.sort((a, b) => (a.position ?? '').localeCompare(b.position ?? ''));
     expect(items.map((i) => [i.position, i.reason])).toEqual([
       ['people-primary scan segment 0/1 page 0 item 0', 'item cannot be unmarshalled: number 1e400 is not finite'],
       ['people-primary scan segment 0/1 page 0 item 1', 'missing key field(s) id'],

@@ -294,7 +294,7 @@ describe('webhook capture of large records', () => {
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body!)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data!.id)).toEqual(['c1']);
-    const [item] = await quarantine.list('contacts');
+    const [item] = (await quarantine.list('contacts')).items;
     expect(item!.reason).toMatch(/larger than 4194304 bytes/);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_LISTING_BYTES, withinAnswerSize } from '../../../functions/handlers/admin-service';
+import { quarantineListing } from '../../../functions/handlers/admin-api';
 import type { QuarantineItem } from '../../../functions/ports';
 
 const item = (n: number, bytes: number): QuarantineItem => ({
@@ -45,5 +46,22 @@ describe('a quarantine listing', () => {
   it('leaves a listing of small records as it is', () => {
     const items = Array.from({ length: 100 }, (_, n) => item(n, 200));
     expect(withinAnswerSize(items)).toEqual(items);
+  });
+});
+
+describe('the paging of a quarantine listing (?limit, ?before)', () => {
+  it('lists 100 by default, up to 1000, from the item that `before` names on', () => {
+    expect(quarantineListing({})).toEqual({ limit: 100 });
+    expect(quarantineListing({ limit: '1000', before: '1700000000000:evt:1/2' })).toEqual({ limit: 1000, before: { at: 1_700_000_000_000, id: 'evt:1/2' } });
+  });
+
+  it.each([
+    [{ limit: '0' }, /^limit must be a whole number from 1 to 1000, got "0"/],
+    [{ limit: '1001' }, /^limit must be/],
+    [{ limit: '1e3' }, /^limit must be/],
+    [{ before: 'q-1' }, /^before must be <at>:<id>/],
+    [{ before: '12:' }, /^before must be <at>:<id>/],
+  ])('answers 400 for %j', (query, message) => {
+    expect(() => quarantineListing(query)).toThrow(expect.objectContaining({ status: 400, message: expect.stringMatching(message) }));
   });
 });

@@ -34,7 +34,7 @@ describe('quarantine replay', () => {
     const [env] = publisher.bodies(Q);
     expect(env).toMatchObject({ id: 'a', key: 'a', data: { id: 'a', amount: 1, email: '***' } });
     expect((env as { lineage: unknown[] }).lineage.at(-1)).toEqual({ step: 'transform', at: 5_000, outcome: 'replayed' });
-    expect((await quarantine.list('orders')).map((i) => i.id)).toEqual(['b']);
+    expect((await quarantine.list('orders')).items.map((i) => i.id)).toEqual(['b']);
   });
 
   it('keeps what could not be sent, skips poison messages, and validates the body', async () => {
@@ -43,7 +43,7 @@ describe('quarantine replay', () => {
     publisher.failWhen = (m) => (JSON.parse(m.body) as { id: string }).id === 'b';
     const answer = await replay.replay('orders', { all: true });
     expect(answer.body).toMatchObject({ replayed: 1, failed: 1, skipped: 1, ids: { replayed: ['a'], failed: ['b'], skipped: ['p'] } });
-    expect((await quarantine.list('orders')).map((i) => i.id).sort()).toEqual(['b', 'p']);
+    expect((await quarantine.list('orders')).items.map((i) => i.id).sort()).toEqual(['b', 'p']);
     for (const bad of [undefined, {}, { all: false }, { ids: [] }, { ids: ['a'], all: true }, { ids: [1] }, { all: true, x: 1 }]) {
       expect((await replay.replay('orders', bad)).status).toBe(400);
     }
@@ -66,13 +66,13 @@ describe('quarantine replay', () => {
     // Assess
     expect(answer.body).toMatchObject({ replayed: 1, skipped: 1, ids: { replayed: ['t'], skipped: ['c'] } });
     expect(publisher.bodies(Q).map((e) => (e as { id: string }).id)).toEqual(['t']);
-    expect((await quarantine.list('orders')).map((i) => i.id)).toEqual(['c']);
+    expect((await quarantine.list('orders')).items.map((i) => i.id)).toEqual(['c']);
   });
 
   it('does not remove an item quarantined again (newer at) while the replay ran', async () => {
     const { quarantine } = setup();
     await quarantine.put([item('a', 2_000)]);
     expect(await quarantine.delete([{ flow: 'orders', id: 'a', at: 1_000 }])).toEqual([]);
-    expect(await quarantine.list('orders')).toHaveLength(1);
+    expect((await quarantine.list('orders')).items).toHaveLength(1);
   });
 });

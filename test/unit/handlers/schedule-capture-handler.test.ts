@@ -86,7 +86,7 @@ describe('schedule capture handler', () => {
     const summary = await t.handler({ action: 'pull', sourceId: 'crm' });
     // Assess
     expect(summary).toMatchObject({ records: 5, changed: 2, quarantined: 3, complete: true, deletesSkipped: expect.stringMatching(/^partial pull/) });
-    const items = await t.quarantine.list('contacts');
+    const items = (await t.quarantine.list('contacts')).items;
     expect(items.map((i) => [i.position, i.reason]).sort()).toEqual([
       ['page 1 item 2', 'missing key field "id"'],
       ['page 1 item 3', 'item is a string, not an object'],

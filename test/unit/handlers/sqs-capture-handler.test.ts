@@ -43,7 +43,7 @@ describe('sqs capture handler', () => {
     const res = await handler(sqsEvent(['{not json', '42', [{ id: 'ok' }, 'nope'], { id: 'fine' }]));
     expect(res.batchItemFailures).toEqual([]);
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['ok', 'fine']);
-    const items = (await quarantine.list('people')).map((i) => [i.position, i.reason]).sort();
+    const items = (await quarantine.list('people')).items.map((i) => [i.position, i.reason]).sort();
     expect(items).toEqual([
       ['m0', 'body is not valid JSON: Quoted object key expected but got another character at position 1'],
       ['m1', 'body is a number, not a record or an array of records'],
@@ -66,7 +66,7 @@ describe('sqs capture handler', () => {
     // Assess
     expect(res.batchItemFailures).toEqual([]);
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 'ok', n: 1.5 }]);
-    const items = (await quarantine.list('people')).sort((a, b) => String(a.position).localeCompare(String(b.position)));
+    const items = (await quarantine.list('people')).items.sort((a, b) => String(a.position).localeCompare(String(b.position)));
     expect(items.map((i) => [i.position, i.reason.replace(/: number at .*$/, ': number')])).toEqual([
       ['m0', 'body nests 5001 levels deep; the limit is 64'],
       ['m1#000', 'record cannot be carried exactly: number'],
@@ -122,6 +122,6 @@ describe('sqs capture handler for an eventbridge source', () => {
     const ids = publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.id);
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(1);
-    expect((await quarantine.list('people')).map((i) => [i.position, i.reason])).toEqual([['m2', 'event detail is a string, not an object']]);
+    expect((await quarantine.list('people')).items.map((i) => [i.position, i.reason])).toEqual([['m2', 'event detail is a string, not an object']]);
   });
 });

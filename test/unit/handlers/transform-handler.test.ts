@@ -75,7 +75,7 @@ describe('transform handler', () => {
 
     // Assess
     expect(res.batchItemFailures).toEqual([]);
-    const [item] = await quarantine.list('contacts');
+    const [item] = (await quarantine.list('contacts')).items;
     expect(item).toMatchObject({ id: envelope(0, {}).id, source: 'crm', position: 'msg#0' });
     expect(JSON.stringify(item)).not.toContain('ada@example.com');
     expect(item!.envelope).not.toHaveProperty('data');
@@ -89,7 +89,7 @@ describe('transform handler', () => {
 
     // Assess
     expect(res.batchItemFailures).toEqual([]);
-    const items = await quarantine.list('contacts');
+    const items = (await quarantine.list('contacts')).items;
     expect(items).toHaveLength(2);
     expect(items.every((i) => i.reason === 'message is not a valid change envelope')).toBe(true);
     expect(JSON.stringify(items)).not.toContain('ada@example.com');

@@ -145,7 +145,7 @@ describe('webhook capture handler', () => {
     // Assess
     expect(res.statusCode).toBe(202);
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 5 });
-    const items = await s.quarantine.list('contacts');
+    const items = (await s.quarantine.list('contacts')).items;
     expect(items.map((i) => i.reason).sort()).toEqual([
       'timestampField "updatedAt" holds a number which has more significant digits than a JSON number keeps: not an epoch time',
       'timestampField "updatedAt" is later than any date',
@@ -272,7 +272,7 @@ describe('webhook capture handler', () => {
 
     // Assess
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
-    const [item] = await roomy.quarantine.list('contacts');
+    const [item] = (await roomy.quarantine.list('contacts')).items;
     expect(item!.reason).toMatch(/^record of \d+ bytes is still \d+ bytes deflated, more than the 409600 bytes its key's state can hold$/);
     expect(roomy.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data?.id)).toEqual(['c2']);
   });

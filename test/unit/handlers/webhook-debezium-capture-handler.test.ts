@@ -113,7 +113,7 @@ describe('webhook capture of Debezium change events', () => {
     const res = await handler(request('mysql', [mysqlCreate, { payload: { op: 'c', after: null, source: { db: 'inventory', table: 'customers' } } }, 7], 'msg_q'));
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 2 });
     expect(publisher.bodies(QUEUE)).toHaveLength(1);
-    const items = (await quarantine.list('customers')).map((i) => [i.position, i.reason]).sort();
+    const items = (await quarantine.list('customers')).items.map((i) => [i.position, i.reason]).sort();
     expect(items).toEqual([
       ['msg_q#001', 'op "c" needs after with the row, got null'],
       ['msg_q#002', 'event is a number, not a Debezium change event object'],
@@ -132,7 +132,7 @@ describe('webhook capture of Debezium change events', () => {
 
     // Assess
     expect(json(res)).toMatchObject({ quarantined: 1 });
-    const items = await quarantine.list('customers');
+    const items = (await quarantine.list('customers')).items;
     expect(items).toHaveLength(1);
     expect(JSON.stringify(items)).not.toMatch(/Zq-Marker/);
     expect(JSON.stringify(audit.entries)).not.toMatch(/Zq-Marker/);
@@ -163,7 +163,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(res.statusCode).toBe(202);
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 5 });
     expect(publisher.bodies(QUEUE)).toHaveLength(1);
-    expect(await quarantine.list('customers')).toEqual([]);
+    expect((await quarantine.list('customers')).items).toEqual([]);
     expect(audit.entries.map((e) => e.outcome)).toEqual(['captured']);
     expect(metrics.counts).toMatchObject({ Captured: 1, Skipped: 5 });
   });
@@ -174,7 +174,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(res.statusCode).toBe(202);
     expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 0, truncated: 1 });
     expect(publisher.bodies(QUEUE)).toHaveLength(0);
-    expect(await quarantine.list('customers')).toEqual([]);
+    expect((await quarantine.list('customers')).items).toEqual([]);
     expect(audit.entries).toEqual([
       expect.objectContaining({ outcome: 'truncated', step: 'capture', source: 'pg', reason: 'table postgres.public.customers truncated', detail: expect.objectContaining({ table: 'postgres.public.customers', onTruncate: 'ignore', position: expect.stringMatching(/^pg:/) }) }),
     ]);
@@ -190,7 +190,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
     const [env] = publisher.bodies<ChangeEnvelope>(QUEUE);
     expect(Math.abs(env!.ts - 1_795_683_600_000.123456)).toBeLessThan(0.001);
-    const [item] = await quarantine.list('customers');
+    const [item] = (await quarantine.list('customers')).items;
     expect(JSON.stringify(item!.record)).toContain('"ts_ns":"1795683600000123');
   });
 
@@ -220,7 +220,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     // Assess
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 1 });
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 2, balance: 42 }]);
-    const [item] = await quarantine.list('customers');
+    const [item] = (await quarantine.list('customers')).items;
     expect(item!.reason).toContain('$.balance');
     expect(item!.record).toMatchObject({ id: 1, balance: '9223372036854775807' });
   });
@@ -233,7 +233,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     const res = await handler(rawRequest('pg', event, 'msg_big_delete'));
     expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => [e.op, e.data])).toEqual([['delete', { id: '9007199254740993', balance: 9223372036854775807 }]]);
-    expect(await quarantine.list('customers')).toEqual([]);
+    expect((await quarantine.list('customers')).items).toEqual([]);
   });
 
   it('quarantines a MongoDB document sent as an object with a number a double cannot hold, keeping its digits', async () => {
@@ -242,7 +242,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     const res = await handler(rawRequest('mysql', event, 'msg_mongo_object'));
     expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
     expect(publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([]);
-    const [item] = await quarantine.list('customers');
+    const [item] = (await quarantine.list('customers')).items;
     expect(item!.reason).toContain('$.n');
     expect(item!.record).toMatchObject({ _id: 'a1', n: '12345678901234567890' });
     // The same number in relaxed Extended JSON text, as the connector writes documents by default.
