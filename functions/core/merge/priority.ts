@@ -47,6 +47,16 @@ function recordTomb(ctx: MergeContext, doc: PriorityDoc): Clock | undefined {
   return latest;
 }
 
+/** Whether a key field (a dot path) has no value among the fields shown. */
+function lacksKey(ctx: MergeContext, fields: ReadonlyMap<string, Entry>): boolean {
+  return ctx.flow.key.some((path) => {
+    const [top, ...rest] = path.split('.');
+    let v: unknown = fields.get(top!)?.v;
+    for (const k of rest) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    return v === undefined || v === null;
+  });
+}
+
 /** Per-field source ranking with lww within equal rank; deletes compete under the same ranking. */
 export const priority: Strategy<PriorityDoc> = {
   name: 'priority',
@@ -87,8 +97,10 @@ export const priority: Strategy<PriorityDoc> = {
 
   resolve(ctx, doc) {
     const fields = mapOf(doc.f);
-    if (fields.size > 0 || Object.keys(doc.t).length === 0) return { fields, deleted: false, open: [] };
-    return { fields, deleted: true, tomb: recordTomb(ctx, doc), open: [] };
+    if (Object.keys(doc.t).length === 0 || (fields.size > 0 && !lacksKey(ctx, fields))) return { fields, deleted: false, open: [] };
+    // A delete that outranks the key fields deletes the record, though fields ranked otherwise outlive it in the doc
+    // (an upsert with the key brings them back): a record without its key is no record a target could take.
+    return { fields: new Map(), deleted: true, tomb: recordTomb(ctx, doc), open: [] };
   },
 
   contains: (doc, clock) => Object.values(doc.t).some((t) => sameClock(t, clock)) || holdsClock(doc.f, clock),

@@ -186,13 +186,29 @@ describe('priority', () => {
   });
 
   it('deletes compete under the same per-field ranking', () => {
-    const r = merge(flow, [up('crm', 1, { name: 'A' }), up('erp', 1, { email: 'e@x' }), del('crm', 5)]);
-    // crm outranks erp for name but not for email.
-    expect(r.view.data).toEqual({ email: 'e@x' });
+    // crm outranks erp for every field but email.
+    const r = merge(flow, [up('crm', 1, { id: 'k1', name: 'A' }), up('erp', 1, { id: 'k1', email: 'e@x' }), del('erp', 5)]);
+    expect(r.view.data).toEqual({ id: 'k1', name: 'A' });
     expect(r.decisions[2].outcome).toBe('won');
-    const back = merge(flow, [up('erp', 9, { name: 'E' })], r.doc);
-    expect(back.view.data).toEqual({ email: 'e@x' });
-    expect(back.decisions[0].reason).toBe('name hidden by delete ts=5 from crm');
+    const back = merge(flow, [up('erp', 9, { id: 'k1', name: 'E' })], r.doc);
+    expect(back.view.data).toEqual({ id: 'k1', name: 'A' });
+    expect(back.decisions[0].reason).toBe('id outranked by crm');
+  });
+
+  it('a delete that outranks the key deletes the record, though a field ranked otherwise outlives it until the key is back', () => {
+    // Prepare: crm ranks first for every field but email, which only erp may write.
+    const changes = [up('crm', 1, { id: 'k1', name: 'A' }), up('erp', 2, { id: 'k1', email: 'e@x' }), del('crm', 5)];
+
+    // Act
+    const orders = [changes, [...changes].reverse(), [changes[2]!, changes[0]!, changes[1]!]].map((order) => merge(flow, order));
+    const erpAgain = merge(flow, [up('erp', 9, { id: 'k1', email: 'f@x' })], orders[0]!.doc);
+    const crmAgain = merge(flow, [up('crm', 9, { id: 'k1', name: 'B' })], orders[0]!.doc);
+
+    // Assess: a target never gets a record without its key; erp's email comes back with crm's next upsert.
+    for (const { view } of orders) expect(view).toMatchObject({ deleted: true, data: null, tomb: { ts: 5, src: 'crm' } });
+    expect(erpAgain.view).toMatchObject({ deleted: true, data: null });
+    expect(erpAgain.changed).toBe(false);
+    expect(crmAgain.view).toMatchObject({ deleted: false, data: { id: 'k1', name: 'B', email: 'e@x' } });
   });
 });
 
@@ -312,8 +328,8 @@ describe('a deleted record under every strategy', () => {
     const flow = flowWith(conflict);
 
     // Act
-    const { view } = merge(flow, [up('crm', 10, { name: 'Ada' }), del('crm', 20), del('erp', 30)]);
-    const after = merge(flow, [up('crm', 40, { name: 'Ada' })], merge(flow, [del('crm', 20)]).doc).view;
+    const { view } = merge(flow, [up('crm', 10, { id: 'k1', name: 'Ada' }), del('crm', 20), del('erp', 30)]);
+    const after = merge(flow, [up('crm', 40, { id: 'k1', name: 'Ada' })], merge(flow, [del('crm', 20)]).doc).view;
 
     // Assess
     expect(view.deleted).toBe(true);
@@ -326,7 +342,7 @@ describe('a deleted record under every strategy', () => {
   it('priority: an outranked delete that removed nothing is not the time of a later delete, whatever the arrival order', () => {
     // Prepare: erp's delete at 900 leaves crm's record; crm's own delete at 60 removes it.
     const flow = flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'] } });
-    const changes = [up('crm', 50, { name: 'Ada' }), del('erp', 900), del('crm', 60)];
+    const changes = [up('crm', 50, { id: 'k1', name: 'Ada' }), del('erp', 900), del('crm', 60)];
 
     // Act
     const views = [changes, [...changes].reverse(), [changes[1]!, changes[0]!, changes[2]!]].map((order) => merge(flow, order).view);
