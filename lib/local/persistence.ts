@@ -1,5 +1,6 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
 import { QueueJournal } from './queue-journal';
@@ -12,6 +13,8 @@ export interface RecoverySummary {
   /** Messages sent again, by queue name. */
   readonly messages: Readonly<Record<string, number>>;
   readonly objects: number;
+  /** Send leases of deliveries the last run was making when it stopped, let go so their retries need not wait. */
+  readonly leases: number;
 }
 
 /**
@@ -49,12 +52,41 @@ export class LocalPersistence {
       for (const q of Object.values(fr.streamFailureQueues)) urls.set(q.name, q.url);
     }
     const messages = await this.journal.open(clients.sqs, (name) => urls.has(name), (name) => urls.get(name));
-    return { messages, objects };
+    const leases = await releaseSendLeases(clients, resources.tables.state);
+    return { messages, objects, leases };
   }
 
   close(): void {
     this.journal.close();
   }
+}
+
+/**
+ * Lets go of every send lease in the state table. A lease is held only while a delivery is in flight, and at start
+ * none is: each one left was held by the stopped run. Kept, it made the retries of that delivery find the key
+ * taken until the lease ran out (the target's timeout, 35 s for HTTP), longer than the local queues' five quick
+ * receives, so the record went to the DLQ. The target's idempotency key covers a request the stopped run had sent.
+ */
+export async function releaseSendLeases(clients: LocalClients, stateTable: string): Promise<number> {
+  let released = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.doc.send(
+      new ScanCommand({ TableName: stateTable, FilterExpression: 'attribute_exists(sendUntil)', ProjectionExpression: 'pk, sendOwner', ExclusiveStartKey: start }),
+    );
+    for (const item of page.Items ?? []) {
+      try {
+        await clients.doc.send(
+          new UpdateCommand({ TableName: stateTable, Key: { pk: item.pk }, UpdateExpression: 'REMOVE sendOwner, sendUntil', ConditionExpression: 'sendOwner = :o', ExpressionAttributeValues: { ':o': item.sendOwner } }),
+        );
+        released++;
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return released;
 }
 
 /** Another runtime already uses a `--persist` folder. */

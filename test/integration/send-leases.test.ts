@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbStateStore, flowViews } from '../../functions/adapters/dynamodb-state-store';
 import type { RecordView } from '../../functions/core/merge/types';
+import { releaseSendLeases } from '../../lib/local/persistence';
 import { contactsFlow } from '../fixtures/flows';
 import { createStoreTables, integrationClients } from '../support/local-servers';
 
@@ -77,5 +78,27 @@ describe('send leases of unconditional targets, kept with the delivered marker, 
     // Assess
     expect([claimed, retried]).toEqual(['claimed', 'claimed']);
     expect((await store.get('feed', 'k3'))?.delivered).toEqual({});
+  });
+
+  it('lets go, at a restart of the local runtime, of the leases the stopped run held, and of nothing else', async () => {
+    // Prepare: a state table of its own, where a run stopped (kill -9) while sending k5 and creating k6 at a target; k7 was delivered.
+    const tables = await createStoreTables(clients);
+    const store = new DynamoDbStateStore({ client: doc, tableName: tables.state, targets: { feed: ['hook'] }, views: flowViews([{ ...contactsFlow, id: 'feed' }]) });
+    const seed = (key: string) => store.put({ flow: 'feed', key, version: 1, doc: { s: 'lww' }, view: view({ id: key }), delivered: {}, updatedAt: 1 }, 0);
+    await Promise.all([seed('k5'), seed('k6'), seed('k7')]);
+    expect(await store.claimSend('feed', 'hook', 'k5', 1, 'stopped-run', 1_000, 36_000)).toBe('claimed');
+    expect(await store.claimCreate('feed', 'hook', 'k6', 'stopped-run', 1_000, 36_000)).toBe('claimed');
+    expect(await store.claimSend('feed', 'hook', 'k7', 1, 'done', 1_000, 36_000)).toBe('claimed');
+    await store.markSent('feed', 'hook', 'k7', 'done', 1, 'h1');
+
+    // Act
+    const released = await releaseSendLeases({ ...clients, doc }, tables.state);
+
+    // Assess: the retry of k5's delivery sends at once; k6's create claim stays (its request may have created the
+    // record, whose id only that claim's owner could have recorded); k7 keeps its delivered version.
+    expect(released).toBe(1);
+    expect(await store.claimSend('feed', 'hook', 'k5', 1, 'restarted-run', 2_000, 37_000)).toBe('claimed');
+    expect(await store.claimCreate('feed', 'hook', 'k6', 'restarted-run', 2_000, 37_000)).toBe('taken');
+    expect(await store.claimSend('feed', 'hook', 'k7', 1, 'restarted-run', 2_000, 37_000)).toBe('delivered');
   });
 });
