@@ -128,10 +128,17 @@ export function keyJoinProblem(key: string, record: Record<string, unknown>, fie
  */
 export const MAX_KEY_BYTES = 1024;
 
+/** A UTF-16 surrogate without its pair: UTF-8 (DynamoDB keys, URLs) has no form for it, so two such keys could become one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Why a key cannot be carried, or undefined when it can. */
 export function keyProblem(key: string): string | undefined {
   const bytes = Buffer.byteLength(key, 'utf8');
-  return bytes > MAX_KEY_BYTES ? `key is ${bytes} bytes; the longest key syncline carries is ${MAX_KEY_BYTES} bytes` : undefined;
+  if (bytes > MAX_KEY_BYTES) return `key is ${bytes} bytes; the longest key syncline carries is ${MAX_KEY_BYTES} bytes`;
+  if (LONE_SURROGATE.test(key)) return 'key holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which DynamoDB and URLs cannot carry exactly';
+  // URL paths resolve `.` and `..` (also as %2E), so GET /flows/{flow}/records/{key} could never name such a record.
+  if (key === '.' || key === '..') return `key "${key}" cannot be named in a URL path`;
+  return undefined;
 }
 
 /** Reads a dotted path (`address.city`) from a record. */

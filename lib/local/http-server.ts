@@ -241,6 +241,17 @@ async function localRoute(admin: LocalAdminApi, req: AdminRequest): Promise<Admi
   return undefined;
 }
 
+/**
+ * The request's path as sent, not as `new URL` resolves it: a URL resolves `.` and `..` segments, `%2E%2E` too, so
+ * `/flows/f/records/%2E%2E` would have been `/flows/f` and answered with another resource. Bytes outside printable
+ * ASCII (Node reads the request line as Latin-1) are percent-encoded, as a client should have sent them.
+ */
+export function rawPathOf(requestUrl: string): string {
+  const raw = requestUrl.split('?')[0]!;
+  const path = raw.startsWith('/') ? raw : `/${raw}`;
+  return /[^\x21-\x7e]/.test(path) ? [...Buffer.from(path, 'latin1')].map((b) => (b > 0x20 && b < 0x7f ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('') : path;
+}
+
 /** An admin request of the local server: decoded segments, first value of each query parameter, a lazily read body. */
 function adminRequest(req: IncomingMessage, url: URL, path: string): AdminRequest {
   const query: Record<string, string> = {};
@@ -271,7 +282,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       return;
     }
     const method = req.method ?? 'GET';
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const path = rawPathOf(req.url ?? '/').replace(/\/+$/, '') || '/';
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {
       const route = routes.get(path);
       if (!route) {

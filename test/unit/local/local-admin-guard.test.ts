@@ -7,7 +7,7 @@ function fakeAdmin(replays: unknown[]): LocalAdminApi {
   return {
     endpoints: () => ({}),
     getFlow: async (id) => (id === 'f' ? { id } : undefined),
-    getRecord: async () => undefined,
+    getRecord: async (_flow, key) => (key === 'a/../b' || key === 'x' ? { key } : undefined),
     lineage: async () => undefined,
     listConflicts: async () => ({ status: 200, body: [] }),
     resolveConflict: async () => ({ status: 200, body: {} }),
@@ -120,5 +120,24 @@ describe('the local admin API refuses what a web page could send', () => {
     const res = await send(server.port, 'POST', '/webhooks/f/form', { host: 'abc.tunnel.example', origin: 'https://sender.example', 'content-type': 'application/x-www-form-urlencoded' }, 'payload=%7B%7D');
     expect(res.status).toBe(202);
     expect(webhookBodies.at(-1)).toBe('payload=%7B%7D');
+  });
+});
+
+describe('the local admin API reads the path as sent', () => {
+  let server: LocalHttpServer;
+  beforeAll(async () => {
+    server = await startHttpServer({ port: 0, admin: fakeAdmin([]), routes: [], log: () => {} });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('does not resolve dot segments: an encoded key is the key, and `..` never names another resource', async () => {
+    const get = (path: string) => send(server.port, 'GET', path, { host: `127.0.0.1:${server.port}` });
+    // Before, `%2E%2E` was resolved as `..` and the flow's config came back as if it were the record.
+    expect(await get('/flows/f/records/%2E%2E')).toEqual({ status: 400, json: { message: 'key ".." cannot be named in a URL path' } });
+    expect(await get('/flows/f/records/x/%2E%2E/%2E%2E')).toMatchObject({ status: 404 });
+    expect(await get('/flows/f/records/a%2F..%2Fb')).toEqual({ status: 200, json: { key: 'a/../b' } });
+    expect(await get('/flows/f/records/%ED%A0%80')).toMatchObject({ status: 400 });
   });
 });

@@ -541,4 +541,12 @@ describe('compileTransform: records no store can hold exactly', () => {
     const result = await compileTransform(flowWith({}), ctx).apply({ id: 'k'.repeat(1025) }, 'upsert');
     expect(expectStatus(result, 'quarantined').reason).toBe('key is 1025 bytes; the longest key syncline carries is 1024 bytes');
   });
+
+  it('quarantines a key that UTF-8 or a URL path cannot name: a lone surrogate (two of them would be one key in DynamoDB), "." or ".."', async () => {
+    const transform = compileTransform(flowWith({}), ctx);
+    for (const id of ['a\ud800', '\udc00', '\ud83d\ude00\ud800']) expect(expectStatus(await transform.apply({ id }, 'upsert'), 'quarantined').reason).toMatch(/^key holds a lone UTF-16 surrogate/);
+    for (const id of ['.', '..']) expect(expectStatus(await transform.apply({ id }, 'upsert'), 'quarantined').reason).toBe(`key "${id}" cannot be named in a URL path`);
+    // Paired surrogates (emoji) and dots within a key are keys like any other.
+    for (const id of ['\ud83d\ude00', '...', 'a.b', '.x']) expect((await transform.apply({ id }, 'upsert')).status).toBe('passed');
+  });
 });
