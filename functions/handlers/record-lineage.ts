@@ -21,8 +21,9 @@ export function recordLineage(items: readonly AuditEntry[], state: StoredState |
     if (!seen.has(id)) seen.set(id, e);
   };
   const decided = [...items, ...(state?.recent ?? [])];
-  // Capture entries of an earlier release stand for their change's capture.
-  const capturedIds = new Set(decided.filter((e) => e.outcome === 'captured').map((e) => e.eventId));
+  // Capture entries of an earlier release stand for their change's capture; an echo's (`echoOf`, an item of its own
+  // under the id of the change it relays) does not.
+  const capturedIds = new Set(decided.filter((e) => e.outcome === 'captured' && (e.detail as { echoOf?: unknown } | undefined)?.echoOf === undefined).map((e) => e.eventId));
   for (const e of decided) {
     const { captured, ...detail } = (e.detail ?? {}) as { captured?: { at: number; op: string; position?: string } };
     const { heldBy: _, ...entry } = e;

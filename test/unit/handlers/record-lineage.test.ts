@@ -96,6 +96,19 @@ describe('recordLineage', () => {
     expect(lineage.map((e) => `${e.at}:${e.step}:${e.outcome}:${e.eventId}`)).toEqual(['501:capture:captured:e1', '1001:resolve:won:e1', '3000:capture:captured:e1', '3001:resolve:echo:e1']);
   });
 
+  it("keeps the original capture when a stream source audited the echo's capture as an item of its own (two-way sync)", () => {
+    // Prepare: e1 won; table B's stream brought syncline's own write back, audited at capture with `echoOf`.
+    const echoCapture: AuditEntry = { flow: 'contacts', key: 'c1', step: 'capture', at: 3000, source: 'crm', eventId: 'e1', outcome: 'captured', detail: { op: 'upsert', echoOf: 'b-to-a' } };
+    const echo = decision(1, { at: 3001, outcome: 'echo', reason: 'echo of this flow', detail: { captured: { at: 3000, op: 'upsert' } } });
+
+    // Act
+    const lineage = recordLineage([echoCapture, echo], stateWith([decision(1)]));
+
+    // Assess
+    expect(lineage.map((e) => `${e.at}:${e.step}:${e.outcome}:${e.eventId}`)).toEqual(['501:capture:captured:e1', '1001:resolve:won:e1', '3000:capture:captured:e1', '3001:resolve:echo:e1']);
+    expect(lineage[2]!.detail).toEqual({ op: 'upsert', echoOf: 'b-to-a' });
+  });
+
   it('shows a capture entry of an earlier release once, without inventing another', () => {
     // Prepare
     const old: AuditEntry = { flow: 'contacts', key: 'c1', step: 'capture', at: 501, source: 'crm', eventId: 'e1', outcome: 'captured', detail: { op: 'upsert' } };
