@@ -305,7 +305,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       sendResult(res, result);
       return;
     }
-    const refusal = refuseAdminRequest(method, req.headers, (server.address() as { port: number }).port);
+    const refusal = refuseAdminRequest(method, req.headers, (server.address() as { port: number }).port, req.rawHeaders);
     if (refusal) {
       req.resume();
       sendJson(res, refusal.status, { message: refusal.message });

@@ -34,7 +34,9 @@ function isOwnAuthority(value: string, port: number, portOptional = false): bool
  * Webhook routes are not guarded: senders post their own content types, through tunnels with their own `Host`,
  * and are authenticated by signature.
  */
-export function refuseAdminRequest(method: string, headers: IncomingHttpHeaders, port: number): Refusal | undefined {
+export function refuseAdminRequest(method: string, headers: IncomingHttpHeaders, port: number, rawHeaders: readonly string[] = []): Refusal | undefined {
+  // Node keeps the first of several Host headers; a request with more than one is malformed (RFC 9112 §3.2).
+  if (rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1) return { status: 400, message: 'the request has more than one Host header' };
   const host = headers.host;
   if (!host || !isOwnAuthority(host, port, true)) {
     return { status: 403, message: `Host "${host ?? ''}" is not this server: the local admin API answers only on 127.0.0.1, localhost or [::1] (port ${port})` };

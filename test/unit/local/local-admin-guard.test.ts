@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type LocalAdminApi, type LocalHttpServer } from '../../../lib/local/http-server';
 
@@ -78,6 +79,19 @@ describe('the local admin API refuses what a web page could send', () => {
       expect(res.status, host).toBe(403);
       expect(res.json.message).toMatch(/is not this server/);
     }
+  });
+
+  it('refuses a request with two Host headers, the first a loopback name, with 400', async () => {
+    // A raw request: an HTTP client library sends one Host.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => socket.end(`GET /flows/f HTTP/1.1\r\nHost: localhost:${server.port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n`));
+      let text = '';
+      socket.on('data', (d) => (text += String(d)));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('more than one Host header');
   });
 
   it('refuses a cross-origin write with 403 and a text/plain or form write with 415, and does nothing', async () => {
