@@ -109,10 +109,14 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     if (raw.length > source.maxBodyBytes) {
       return message(413, `body is ${raw.length} bytes; the limit of source "${source.id}" is ${source.maxBodyBytes} bytes`);
     }
-    // Decoding would replace such bytes, so neither the signature nor the record would be what was sent.
-    if (!isUtf8(raw)) return message(400, 'body is not valid UTF-8: webhook bodies are UTF-8 text (JSON, form or XML)');
-    const rawBody = raw.toString('utf8');
     const headers = lowerCaseHeaders(event.headers);
+    // Decoding would replace such bytes, so neither the signature nor the record would be what was sent.
+    if (!isUtf8(raw)) {
+      const encoding = headers['content-encoding']?.trim();
+      if (encoding && encoding.toLowerCase() !== 'identity') return message(400, `body is sent with Content-Encoding "${encoding}", which webhook sources do not decode: send it uncompressed`);
+      return message(400, 'body is not valid UTF-8: webhook bodies are UTF-8 text (JSON, form or XML)');
+    }
+    const rawBody = raw.toString('utf8');
 
     const secretName = deps.webhookSecrets[source.id];
     if (!secretName) throw new Error(`no webhook secret configured for source "${source.id}" of flow "${flow.id}"`);

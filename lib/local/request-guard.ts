@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /** Why a request to the local admin API is refused. */
 export interface Refusal {
-  readonly status: 403 | 415;
+  readonly status: 400 | 403 | 415;
   readonly message: string;
 }
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
@@ -318,6 +319,20 @@ describe('webhook capture handler', () => {
     expect(res.statusCode).toBe(400);
     expect(json(res).message).toMatch(/not valid UTF-8/);
     expect(s.publisher.bodies(QUEUE)).toEqual([]);
+  });
+
+  it('answers 400 naming the Content-Encoding of a compressed body', async () => {
+    // Prepare
+    const bytes = gzipSync(Buffer.from('{"id":"c1"}'));
+    const event = { ...request(bytes.toString('latin1')), body: bytes.toString('base64'), isBase64Encoded: true };
+    event.headers = { ...event.headers, 'Content-Encoding': 'gzip' };
+
+    // Act
+    const res = await s.handler(event);
+
+    // Assess
+    expect(res.statusCode).toBe(400);
+    expect(json(res).message).toBe('body is sent with Content-Encoding "gzip", which webhook sources do not decode: send it uncompressed');
   });
 
   it('answers 413 over the source maxBodyBytes, before checking the signature', async () => {
