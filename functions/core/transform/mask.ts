@@ -75,7 +75,7 @@ export function looksLikePii(value: string): boolean {
   if (digits < 2) return false;
   if (digits >= 9 && dash && SSN.test(value)) return true;
   if (digits >= 7 && isPhone(value.trim())) return true;
-  if (digits >= 13 && CARD_ANY.test(value)) for (const m of value.matchAll(CARD_CANDIDATE)) if (luhn(m[0].replace(/[ -]/g, ''))) return true;
+  if (digits >= 13 && CARD_ANY.test(value)) for (const m of value.matchAll(CARD_CANDIDATE)) if (isCardNumber(m[0].replace(/[ -]/g, ''))) return true;
   if (ascii && !IBAN_START.test(value)) return false;
   const upper = value.toUpperCase();
   if (IBAN_ANY.test(upper)) for (const m of upper.matchAll(IBAN_CANDIDATE)) if (ibanChecksumOk(m[0].replace(/ /g, ''))) return true;
@@ -83,7 +83,8 @@ export function looksLikePii(value: string): boolean {
 }
 
 /**
- * Paths (dotted, array elements by index: `contacts.0.email`) of string values that look like PII.
+ * Paths (dotted, array elements by index: `contacts.0.email`) of string values that look like PII, and of numbers
+ * that look like card numbers.
  * `skip` holds paths already masked on purpose, so their masked forms are not reported again.
  */
 export function detectPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
@@ -115,8 +116,8 @@ class PiiWalk {
 
   /** `live`: the value's path may be, or lead to, a skipped path. */
   walk(value: unknown, live: boolean): void {
-    if (typeof value === 'string') {
-      if (this.trail.length === 0 || !looksLikePii(value)) return;
+    if (typeof value === 'string' || typeof value === 'number') {
+      if (this.trail.length === 0 || !(typeof value === 'string' ? looksLikePii(value) : looksLikeCardNumber(value))) return;
       const path = this.path();
       if (path) this.found.push(path);
     } else if (Array.isArray(value)) {
@@ -158,6 +159,21 @@ function isPhone(v: string): boolean {
   if (!PHONE_INTL.test(v) && !PHONE_NANP.test(v)) return false;
   const digits = v.replace(/\D/g, '').length;
   return digits >= 7 && digits <= 15;
+}
+
+/** A number a JSON record holds as a card number (13 to 16 digits; longer ones pass 2^53 and arrive as strings). */
+export function looksLikeCardNumber(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 1e12 && isCardNumber(String(value));
+}
+
+/**
+ * Digits of a payment card: 13 to 19 of them passing Luhn, under a payment network's first digit (2 to 6: Mastercard,
+ * Amex, Diners, JCB, Visa, Discover, UnionPay; 13 digits only for Visa). Epoch-ms times (13 digits from 1) and other
+ * ids starting with 1, 7, 8, 9 or 0 would otherwise pass Luhn one time in ten.
+ */
+function isCardNumber(digits: string): boolean {
+  const first = digits.charCodeAt(0) - 48;
+  return first >= 2 && first <= 6 && (digits.length !== 13 || first === 4) && luhn(digits);
 }
 
 function luhn(digits: string): boolean {

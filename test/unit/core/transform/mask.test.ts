@@ -131,6 +131,22 @@ describe('detectPii', () => {
     expect(found).toEqual([]);
   });
 
+  it('finds card numbers a record holds as JSON numbers, and Amex and 13-digit Visa numbers as text', () => {
+    // Prepare: test numbers of the networks' documentation.
+    const record = { id: 'c-1', card: 4111111111111111, mc: 5555555555554444, amex: '3782 822463 10005', visa13: '4222222222222', qty: 3, price: 19.99 };
+
+    // Act / Assess
+    expect(detectPii(record).sort()).toEqual(['amex', 'card', 'mc', 'visa13']);
+  });
+
+  it('does not take epoch-millisecond times or other ids outside the payment networks for cards, though they pass Luhn', () => {
+    // Prepare: each passes Luhn; epoch ms start with 1, and no card network issues numbers from 7 or 13 digits from 5.
+    const record = { id: 'c-1', updatedAt: 1733580000003, updatedAtText: '1733580000003', account: 7000000000000005, ref: '5000000000005' };
+
+    // Act / Assess
+    expect(detectPii(record)).toEqual([]);
+  });
+
   it('skips paths that were masked on purpose', () => {
     // Prepare
     const record = { email: 'dave@example.com', backup: 'erin@example.com' };
