@@ -72,7 +72,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
         errors: unstorable.length > 0 ? unstorable : [reason],
         // Exact number texts as strings, nothing DynamoDB refuses (a quarantined event may hold `source.ts_ns`).
         record: maskForQuarantine(flow, record ?? {}),
-        envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+        envelope: { ...base, key: keys.auditKeyOf(record), ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       });
       out.entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });

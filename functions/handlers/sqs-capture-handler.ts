@@ -103,7 +103,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
         reason,
         errors: [reason],
         record: maskForQuarantine(flow, data),
-        envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key, op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+        envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: key || keys.auditKeyOf(data), op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
         position,
       },
       audit: { flow: flow.id, key: keys.auditKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },

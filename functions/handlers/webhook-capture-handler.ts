@@ -223,7 +223,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
           reason: problem,
           errors: unstorable.length > 0 ? unstorable : [problem],
           record: maskForQuarantine(flow, record),
-          envelope: { ...base, ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
+          envelope: { ...base, key: keys.auditKeyOf(record), ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
           position: seq,
         });
         entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
