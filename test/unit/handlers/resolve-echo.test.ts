@@ -69,6 +69,24 @@ describe('echo detection in resolve', () => {
     expect(state.puts).toEqual([]);
   });
 
+  it("drops another flow's write of content this flow delivered before its current version (the state has moved on since)", async () => {
+    // Prepare: a-to-b delivered X to B at v2 and has Y at v3 (not delivered yet); b-to-a carried X back to A.
+    const x = { id: 'k', name: 'Ada' };
+    const delivered = seed(x);
+    const y = mergeChanges(flow, undefined, [env(0, { id: 'k', name: 'Ada L.' }, 2000)]);
+    state.seed({ flow: 'a-to-b', key: 'k', version: 3, doc: y.doc, view: y.view, delivered: { b: { version: 2, hash: delivered.hash } }, updatedAt: 2 });
+    const echo = env(1, x, 1000, { flow: 'b-to-a', target: 'a', version: 4, hash: contentHash(x), ts: 1000 });
+
+    // Act
+    await handler()(sqsEvent([echo]));
+
+    // Assess
+    expect(y.view.hash).not.toBe(delivered.hash);
+    expect(audit.outcomes()).toEqual(['echo']);
+    expect(state.puts).toEqual([]);
+    expect(publisher.calls).toBe(0);
+  });
+
   it("merges another flow's write of content this flow never delivered, with the marker's clock", async () => {
     // Prepare: a person edited B at ts 5000; b-to-a carried it to A.
     seed({ id: 'k', name: 'Ada' });

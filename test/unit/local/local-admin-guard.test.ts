@@ -102,6 +102,10 @@ describe('the local admin API refuses what a web page could send', () => {
     expect(crossOrigin.json.message).toMatch(/cross-origin request refused: Origin "https:\/\/evil.example"/);
     const nullOrigin = await send(server.port, 'POST', replay, { host, origin: 'null', 'content-type': 'application/json' }, '{"all":true}');
     expect(nullOrigin.status).toBe(403);
+    // A page served by another local server (port 80, or any other port) is another origin.
+    for (const origin of ['http://localhost', 'http://127.0.0.1', `http://localhost:${server.port + 1}`]) {
+      expect((await send(server.port, 'POST', replay, { host, origin, 'content-type': 'application/json' }, '{"all":true}')).status, origin).toBe(403);
+    }
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
       const res = await send(server.port, 'POST', replay, { host, 'content-type': type }, '{"all":true}');
       expect(res.status, type).toBe(415);

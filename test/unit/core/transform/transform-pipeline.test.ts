@@ -327,6 +327,21 @@ describe('compileTransform: masking', () => {
     expect(passed.piiFlagged).toEqual(['comment']);
   });
 
+  it('a key field masked with hash keeps its hash as the key of a filtered record and of one whose compute failed, never the raw value', async () => {
+    // Prepare: no detectPii; the declared mask alone hides the e-mail address.
+    const flow = flowWith({ mask: { email: 'hash' }, filter: { status: ['active'] }, compute: { n: '$number(v)' } }, ['email']);
+    const t = compileTransform(flow, ctx);
+    const hashed = maskValue('hash', 'alice@example.com', ctx.hashKey);
+
+    // Act
+    const filtered = await t.apply({ email: 'alice@example.com', status: 'gone', v: '1' }, 'upsert');
+    const failed = await t.apply({ email: 'alice@example.com', status: 'active', v: 'x' }, 'upsert');
+
+    // Assess: the audit entry of either carries this key.
+    expect(filtered).toMatchObject({ status: 'filtered', key: hashed });
+    expect(expectStatus(failed, 'quarantined').key).toBe(hashed);
+  });
+
   it('detectPii "mask" hashes a key field that looks like PII, so two such records keep two keys, even when filtered', async () => {
     // Prepare
     const flow = flowWith({ detectPii: 'mask', filter: { status: ['active'] } }, ['email']);
