@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { InitializeMiddleware } from '@smithy/types';
 import { QueueJournal } from '../../lib/local/queue-journal';
 import { createQueue, integrationClients, uniqueSuffix } from '../support/local-servers';
 
@@ -55,5 +56,72 @@ describe('the queue journal of --persist (fauxqs)', () => {
     if (!deleted.has('{"n":10}')) expect(attrs).toEqual({ kind: { DataType: 'String', StringValue: 'single' } });
     expect(second.size).toBe(7);
     second.close();
+  });
+
+  /** Bodies on a queue, received until `n` are seen or the queue stays empty. */
+  async function bodiesOn(url: string, n: number): Promise<string[]> {
+    const bodies: string[] = [];
+    for (let i = 0; i < 5 && bodies.length < n; i++) {
+      const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+      bodies.push(...(out.Messages ?? []).map((m) => m.Body!));
+    }
+    return bodies.sort();
+  }
+
+  it('sends again every message of a replay that a kill cut short, not only those the cut replay had re-sent', async () => {
+    // Prepare: a replay of A, B and C was killed after re-sending A (journaled under its new id).
+    const folder = mkdtempSync(join(dir, 'cut-'));
+    const name = `cut-${uniqueSuffix()}`;
+    const q = await createQueue(clients, name);
+    const line = (id: string, b: string) => JSON.stringify({ s: { q: name, id, b } });
+    writeFileSync(join(folder, 'queue-journal.replaying.jsonl'), [line('a', 'A'), line('b', 'B'), line('c', 'C')].join('\n') + '\n');
+    writeFileSync(join(folder, 'queue-journal.jsonl'), line('a2', 'A') + '\n');
+
+    // Act
+    const journal = new QueueJournal(folder);
+    const replayed = await journal.open(clients.sqs, (n) => n === name, () => q.url);
+    journal.close();
+
+    // Assess: B and C too (A twice: deliveries are idempotent).
+    expect(replayed).toEqual({ [name]: 4 });
+    expect(await bodiesOn(q.url, 4)).toEqual(['A', 'A', 'B', 'C']);
+  });
+
+  it('keeps a message whose delete the queue refused in a DeleteMessageBatch, and sends it again after a restart', async () => {
+    // Prepare: two messages received; the batch delete of both is answered with one entry failed.
+    const folder = mkdtempSync(join(dir, 'refused-'));
+    const name = `refused-${uniqueSuffix()}`;
+    const q = await createQueue(clients, name);
+    const journal = new QueueJournal(folder);
+    await journal.open(clients.sqs, (n) => n === name, () => q.url);
+    await clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: q.url, Entries: [{ Id: '0', MessageBody: 'kept' }, { Id: '1', MessageBody: 'gone' }] }));
+    const got = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10 }))).Messages!;
+    expect(got.map((m) => m.Body).sort()).toEqual(['gone', 'kept']);
+    // Inside the journal's middleware (same step, lower priority): the queue is asked to delete `gone` only.
+    const refuseKept: InitializeMiddleware<any, any> = (next, context) => async (args) => {
+      if (context.commandName !== 'DeleteMessageBatchCommand') return next(args);
+      const input = args.input as { Entries: { Id: string; ReceiptHandle: string }[] };
+      const keptId = input.Entries.find((e) => e.ReceiptHandle === got.find((m) => m.Body === 'kept')!.ReceiptHandle)!.Id;
+      const result = await next({ ...args, input: { ...input, Entries: input.Entries.filter((e) => e.Id !== keptId) } });
+      Object.assign(result.output as object, { Failed: [{ Id: keptId, Code: 'InternalError', SenderFault: false, Message: 'injected' }] });
+      return result;
+    };
+    clients.sqs.middlewareStack.add(refuseKept, { step: 'initialize', priority: 'low', name: 'refuseKept' });
+
+    // Act
+    try {
+      await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: q.url, Entries: got.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    } finally {
+      clients.sqs.middlewareStack.remove('refuseKept');
+    }
+    journal.close();
+    const fresh = await createQueue(clients, `refused-fresh-${uniqueSuffix()}`);
+    const restarted = new QueueJournal(folder);
+    const replayed = await restarted.open(clients.sqs, (n) => n === name, () => fresh.url);
+    restarted.close();
+
+    // Assess
+    expect(replayed).toEqual({ [name]: 1 });
+    expect(await bodiesOn(fresh.url, 1)).toEqual(['kept']);
   });
 });
