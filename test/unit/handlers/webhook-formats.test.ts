@@ -50,7 +50,7 @@ describe('webhook record paths and timestamps', () => {
     expect(res.statusCode).toBe(202);
     expect(jsonOf(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0, skipped: 2 });
     expect(h.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.data)).toEqual([{ id: 1, title: 'a' }]);
-    expect(await h.quarantine.list('hooks')).toEqual([]);
+    expect((await h.quarantine.list('hooks')).items).toEqual([]);
   });
 
   it('audits a record quarantined at capture under its key, read where a rename moves it from', async () => {

@@ -72,7 +72,7 @@ describe('records the capture rejects', () => {
 
     // Assess
     expect(t.audit.entries.filter((e) => e.outcome === 'quarantined')).toHaveLength(2);
-    expect(await t.quarantine.list('people')).toHaveLength(1);
+    expect((await t.quarantine.list('people')).items).toHaveLength(1);
   });
 });
 
