@@ -57,6 +57,21 @@ describe('transform handler', () => {
     expect(JSON.stringify(logger.lines)).not.toContain('ada@');
   });
 
+  it('sends the old image (`before`) on transformed and masked as the record is, and none that the transform would not pass', async () => {
+    // Prepare: a change with its old values (a stream's old image), raw as the source had them.
+    const withBefore = (n: number, before: Record<string, unknown>) => ({ ...envelope(n, { id: `c${n}`, status: 'active', email: 'new@example.com' }), before });
+    const event = sqsEvent([withBefore(0, { id: 'c0', status: 'active', email: 'old@example.com', event: 'x' }), withBefore(1, { id: 'c1', status: 'test', email: 'gone@example.com' })]);
+
+    // Act
+    await handler(event);
+
+    // Assess: masked like the record; an old image the filter drops is left out rather than sent raw.
+    const sent = publisher.bodies<ChangeEnvelope>(RESOLVE);
+    expect(sent[0]!.before).toEqual({ id: 'c0', status: 'active', email: '****@example.com' });
+    expect(sent[1]).not.toHaveProperty('before');
+    expect(JSON.stringify(sent)).not.toMatch(/old@|gone@/);
+  });
+
   it('audits filtered records with the pattern in the reason', async () => {
     // Act
     const res = await handler(sqsEvent([envelope(0, { id: 'c1', status: 'test' })]));
