@@ -104,6 +104,21 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 1);
     });
 
+    it('fails only the owner of the one audit item refused among several messages that each own one', async () => {
+      // Prepare: three records the filter drops (each owns its audit entry, written in one call); m1's is refused.
+      const bodies = [envelope(0, { id: 'f0', status: 'test' }), envelope(1, { id: 'f1', status: 'test' }), envelope(2, { id: 'f2', status: 'test' }), envelope(3, { id: 'a', status: 'active' })];
+      const sent = acceptSqs();
+      const written = refuseWrites((item) => item.eventId === bodies[1]!.id);
+
+      // Act
+      const res = await handler()(sqsEvent(bodies));
+
+      // Assess: m0's and m2's entries went in, and their messages are done.
+      expect(failures(res)).toEqual(['m1']);
+      expect(written.map((i) => i.eventId).filter((id) => id !== undefined).sort()).toEqual([bodies[0]!.id, bodies[2]!.id].sort());
+      expect((sent.get(RESOLVE) ?? []).map((e) => e.key)).toEqual(['a']);
+    });
+
     it('logs a refused write by error name and kind, never by the SDK message that quotes the record value', async () => {
       // Prepare: the marshaller's own message names the value it could not convert.
       acceptSqs();
