@@ -53,7 +53,7 @@ describe('routeAdmin', () => {
     ['GET', '/flows/orders', ['getFlow', 'orders']],
     ['GET', '/flows/orders/records/o%2F1', ['getRecord', 'orders', 'o/1']],
     ['GET', '/flows/orders/records/o-1/lineage', ['lineage', 'orders', 'o-1']],
-    ['GET', '/flows/orders/quarantine', ['quarantine', 'orders']],
+    ['GET', '/flows/orders/quarantine', ['quarantine', 'orders', { limit: 100 }]],
     ['GET', '/flows/orders/status', ['status', 'orders']],
     ['GET', '/status', ['status', undefined]],
   ])('routes %s %s to its use case', async (method, path, call) => {
