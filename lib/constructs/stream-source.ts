@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -40,6 +40,12 @@ export function addStreamTrigger(scope: Construct, fn: SynclineFunction, options
   if (trigger.streamArn) {
     const m = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/stream\/.+$/.exec(trigger.streamArn);
     if (!m) throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
+    // An event source mapping reads a stream of its own region only: CloudFormation would fail midway through the deploy.
+    const streamRegion = trigger.streamArn.split(':')[3];
+    const stackRegion = Stack.of(scope).region;
+    if (streamRegion && !Token.isUnresolved(stackRegion) && streamRegion !== stackRegion) {
+      throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${stackRegion}; Lambda reads DynamoDB streams of its own region only`);
+    }
     table = Table.fromTableAttributes(scope, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
   } else {
     // A stream ARN carries a creation label that only the table knows, and CDK synthesizes offline: it is read

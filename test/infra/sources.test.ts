@@ -2,8 +2,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
-import type { SyncStack } from '../../lib/stacks/sync-stack';
-import { exampleConfigInput, synthStack } from './helpers';
+import { SyncStack } from '../../lib/stacks/sync-stack';
+import { exampleConfigInput, placeholderProjectRoot, synthStack, testApp } from './helpers';
 
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders/stream/2026-01-01T00:00:00.000';
 
@@ -52,6 +52,16 @@ describe('dynamodb-stream sources', () => {
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueLogicalId(failure), 'Arn'] } } },
       EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('sourceddbstreamarn'), 'StreamArn'] },
     });
+  });
+
+  it("refuse a streamArn of another region than the stack's, and take one of its own", () => {
+    // Prepare: the example flow with the orders stream of eu-west-1 only.
+    const config = parseConfig({ ...exampleConfigInput(), flows: [{ ...(exampleConfigInput().flows as Record<string, unknown>[])[0], sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: STREAM_ARN }] }] });
+    const stackIn = (region: string) => () => new SyncStack(testApp(), `In-${region}`, { config, projectRoot: placeholderProjectRoot(), env: { account: '111122223333', region } });
+
+    // Act / Assess
+    expect(stackIn('us-east-1')).toThrow(/source "orders": streamArn is a stream of eu-west-1, but the stack deploys to us-east-1; Lambda reads DynamoDB streams of its own region only/);
+    expect(stackIn('eu-west-1')).not.toThrow();
   });
 
   it('push the expressible part of the filter down and let deletes through', () => {
