@@ -1,7 +1,7 @@
 import { queryAll } from './dynamodb-query';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
-import type { ConflictResolution, ConflictStore, StoredConflict } from '../ports';
+import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
 import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
 import { errorName } from './retry';
 
@@ -126,10 +126,23 @@ export class DynamoDbConflictStore implements ConflictStore {
 
   /**
    * Oldest first. Open conflicts come from the sparse index (eventually consistent: every transition is conditional
-   * on status, so a conflict closed a moment ago and still listed is refused when acted on); the others from the
-   * flow's partition.
+   * on status, so a conflict closed a moment ago and still listed is refused when acted on), a page of them reading
+   * that page only; the others from the flow's partition, read whole (closed ones expire with the audit retention).
    */
-  async list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]> {
+  async list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]> {
+    if (status === 'open' && page) {
+      const { Items } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: CONFLICT_OPEN_INDEX,
+          KeyConditionExpression: 'openFlow = :flow',
+          ExpressionAttributeValues: { ':flow': flow },
+          Limit: page.limit,
+          ...(page.after ? { ExclusiveStartKey: { openFlow: flow, openedAt: page.after.openedAt, pk: flow, sk: page.after.id } } : {}),
+        }),
+      );
+      return (Items ?? []).map(toStored);
+    }
     const items =
       status === 'open'
         ? await queryAll(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } })
@@ -139,8 +152,16 @@ export class DynamoDbConflictStore implements ConflictStore {
             ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
             ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
           });
-    return items.map(toStored).sort((a, b) => a.openedAt - b.openedAt);
+    const sorted = items.map(toStored).sort(oldestFirst);
+    if (!page) return sorted;
+    const after = page.after;
+    return (after ? sorted.filter((c) => oldestFirst(c, { openedAt: after.openedAt, id: after.id }) > 0) : sorted).slice(0, page.limit);
   }
+}
+
+/** The order of listings: by opening time, then by id (as the open index returns equal times). */
+function oldestFirst(a: Pick<StoredConflict, 'openedAt' | 'id'>, b: Pick<StoredConflict, 'openedAt' | 'id'>): number {
+  return a.openedAt - b.openedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /** The conflict of an item, without its keys, index attribute and TTL. */

@@ -2,6 +2,7 @@ import { jsonErrorText } from '../core/error-text';
 import { SynclineError } from '../core/errors';
 import { keyProblem } from '../core/envelope';
 import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
+import type { ConflictPage } from '../ports';
 /** An admin answer: HTTP status and JSON body. */
 export interface AdminAnswer {
   readonly status: number;
@@ -21,8 +22,8 @@ export interface AdminApi {
   getRecord(flowId: string, key: string): Promise<unknown | undefined>;
   /** `GET /flows/{flowId}/records/{key}/lineage`: audit entries, oldest first. */
   lineage(flowId: string, key: string): Promise<unknown | undefined>;
-  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|superseded|all]` (open by default). */
-  listConflicts(flowId: string, status: string | undefined): Promise<AdminAnswer>;
+  /** `GET /flows/{flowId}/conflicts[?status=open|resolved|superseded|all][&limit=N][&after=<openedAt>:<id>]` (open by default), oldest first. */
+  listConflicts(flowId: string, status: string | undefined, page: ConflictPage): Promise<AdminAnswer>;
   /** `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: the body, and who asked. */
   resolveConflict(flowId: string, conflictId: string, body: unknown, user: string | undefined): Promise<AdminAnswer>;
   /** `GET /flows/{flowId}/quarantine[?limit=N][&before=<at>:<id>]`: a page of items, newest first. */
@@ -43,18 +44,31 @@ export interface QuarantineListing {
   readonly before?: { readonly at: number; readonly id: string };
 }
 
-/** Items per quarantine listing: by default, and at most. */
-export const QUARANTINE_PAGE = { default: 100, max: 1000 } as const;
+/** Items per listing page (quarantine, conflicts): by default, and at most. */
+export const LISTING_PAGE = { default: 100, max: 1000 } as const;
 
-/** `?limit=` and `?before=<at>:<id>` (the time and id of the last item of the page before) of a quarantine listing. */
+/** `?limit=` and a cursor `<time>:<id>` (the time and id of the last item of the page before) of a listing. */
+function listingPage(query: AdminRequest['query'], cursor: 'before' | 'after'): { limit: number; from?: { at: number; id: string } } {
+  const { limit } = query;
+  const from = query[cursor];
+  const n = limit === undefined ? LISTING_PAGE.default : /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN;
+  if (!(n >= 1 && n <= LISTING_PAGE.max)) throw new AdminHttpError(400, `limit must be a whole number from 1 to ${LISTING_PAGE.max}, got "${limit}"`);
+  if (from === undefined) return { limit: n };
+  const m = /^(\d{1,16}):(.+)$/s.exec(from);
+  if (!m) throw new AdminHttpError(400, `${cursor} must be <at>:<id>, the time (epoch ms) and id of the last item of the page before, got "${from}"`);
+  return { limit: n, from: { at: Number(m[1]), id: m[2]! } };
+}
+
+/** `?limit=` and `?before=<at>:<id>` of a quarantine listing (newest first). */
 export function quarantineListing(query: AdminRequest['query']): QuarantineListing {
-  const { limit, before } = query;
-  const n = limit === undefined ? QUARANTINE_PAGE.default : /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN;
-  if (!(n >= 1 && n <= QUARANTINE_PAGE.max)) throw new AdminHttpError(400, `limit must be a whole number from 1 to ${QUARANTINE_PAGE.max}, got "${limit}"`);
-  if (before === undefined) return { limit: n };
-  const m = /^(\d{1,16}):(.+)$/s.exec(before);
-  if (!m) throw new AdminHttpError(400, `before must be <at>:<id>, the time (epoch ms) and id of the last item of the page before, got "${before}"`);
-  return { limit: n, before: { at: Number(m[1]), id: m[2]! } };
+  const { limit, from } = listingPage(query, 'before');
+  return from ? { limit, before: from } : { limit };
+}
+
+/** `?limit=` and `?after=<openedAt>:<id>` of a conflict listing (oldest first). */
+export function conflictListing(query: AdminRequest['query']): ConflictPage {
+  const { limit, from } = listingPage(query, 'after');
+  return from ? { limit, after: { openedAt: from.at, id: from.id } } : { limit };
 }
 
 /** One admin request, however it arrived (local HTTP server or an API Gateway event). */
@@ -139,7 +153,7 @@ const ROUTES: readonly AdminRoute[] = [
   { method: 'GET', shape: 'flows', serve: async (admin) => (admin.listFlows ? { status: 200, body: await admin.listFlows() } : undefined) },
   { method: 'GET', shape: 'flows/*', serve: async (admin, _req, p) => found(await admin.getFlow(p[1]!), `flow "${p[1]}"`) },
   { method: 'GET', shape: 'flows/*/status', serve: (admin, _req, p) => admin.status(p[1]!) },
-  { method: 'GET', shape: 'flows/*/conflicts', serve: (admin, req, p) => admin.listConflicts(p[1]!, req.query.status) },
+  { method: 'GET', shape: 'flows/*/conflicts', serve: (admin, req, p) => admin.listConflicts(p[1]!, req.query.status, conflictListing(req.query)) },
   { method: 'GET', shape: 'flows/*/quarantine', serve: async (admin, req, p) => found(await admin.quarantine(p[1]!, quarantineListing(req.query)), `flow "${p[1]}"`) },
   {
     method: 'GET',

@@ -1,3 +1,4 @@
+import { OMITTED, withinAnswerSize } from './answer-size';
 import type { FlowPlan } from '../plan/plan';
 import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
@@ -118,26 +119,10 @@ export function statusQueues(r: FlowResourceView): StatusQueue[] {
   ];
 }
 
-/** JSON bytes of a quarantine listing: a function answers at most 6 MB (Lambda's synchronous payload limit). */
-export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
-
-/** Bytes an item takes in the function's answer, where the listing is a JSON string inside the JSON response. */
-const answerBytes = (item: QuarantineItem): number => Buffer.byteLength(JSON.stringify(JSON.stringify(item)), 'utf8');
-
-/** The items of a listing, newest first, with the records left out of those past MAX_LISTING_BYTES (each item keeps its own). */
-export function withinAnswerSize(items: readonly QuarantineItem[]): QuarantineItem[] {
-  let bytes = 0;
-  return items.map((item) => {
-    const whole = answerBytes(item);
-    if (bytes + whole <= MAX_LISTING_BYTES) {
-      bytes += whole;
-      return item;
-    }
-    const { record: _, ...rest } = item;
-    const without: QuarantineItem = { ...rest, record: {}, omitted: `record left out of this listing: the listing holds at most ${MAX_LISTING_BYTES / 1024 / 1024} MB of records` };
-    bytes += answerBytes(without);
-    return without;
-  });
+/** A quarantine item without its record, for a listing past MAX_LISTING_BYTES (the item keeps it). */
+export function withoutRecord(item: QuarantineItem): QuarantineItem {
+  const { record: _, ...rest } = item;
+  return { ...rest, record: {}, omitted: `record ${OMITTED}` };
 }
 
 /**
@@ -220,9 +205,9 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
       const [items, state] = await Promise.all([deps.audit.lineage(flowId, key), stateWithTargetItems(flowId, key)]);
       return recordLineage(items, state);
     },
-    listConflicts: (flowId, status) => review.list(flowId, status),
+    listConflicts: (flowId, status, page) => review.list(flowId, status, page),
     resolveConflict: (flowId, conflictId, body, user) => review.resolve(flowId, conflictId, body, user),
-    quarantine: async (flowId, page) => (flows.has(flowId) ? withinAnswerSize((await deps.quarantine.list(flowId, page)).items) : undefined),
+    quarantine: async (flowId, page) => (flows.has(flowId) ? withinAnswerSize((await deps.quarantine.list(flowId, page)).items, withoutRecord) : undefined),
     replayQuarantine: (flowId, body) => replay.replay(flowId, body),
     tryRecord: async (flowId, body) => {
       const f = flows.get(flowId);

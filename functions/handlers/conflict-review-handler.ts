@@ -6,6 +6,7 @@ import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../
 import { maskValue } from '../core/transform/mask';
 import { object, oneOf, optional, refine, safeParse, unknown } from '../core/shape';
 import {
+  type ConflictPage,
   noopLogger,
   systemClock,
   type AuditEntry,
@@ -20,6 +21,7 @@ import {
   type StoredConflict,
 } from '../ports';
 import { auditable } from './audit-policy';
+import { OMITTED, withinAnswerSize } from './answer-size';
 
 /** Source and detail type of the event announcing a newly opened conflict. */
 export const CONFLICT_EVENT_SOURCE = 'syncline';
@@ -86,7 +88,7 @@ export interface ReviewAnswer {
 
 export interface ConflictReview {
   /** `GET /flows/{flowId}/conflicts[?status=open|resolved|superseded|all]`: open ones by default. */
-  list(flowId: string, status?: string): Promise<ReviewAnswer>;
+  list(flowId: string, status?: string, page?: ConflictPage): Promise<ReviewAnswer>;
   /**
    * `POST /flows/{flowId}/conflicts/{conflictId}/resolve`: 202 with the conflict and the id of the change that
    * applies the resolution; 400 bad body, 404 unknown flow or conflict, 409 already resolved or superseded.
@@ -105,16 +107,24 @@ export const resolveBodySchema = refine(
 
 const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
 
+/** A conflict without its two values, for a listing past MAX_LISTING_BYTES (`syncline conflicts list --after` pages on). */
+function withoutValues(c: StoredConflict): StoredConflict {
+  const { value: _c, ...current } = c.current;
+  const { value: _i, ...incoming } = c.incoming;
+  return { ...c, current: { ...current, value: undefined }, incoming: { ...incoming, value: undefined }, omitted: `values ${OMITTED}` };
+}
+
 /** DynamoDB's limit on a sort key value, where the conflict id sits. */
 const MAX_CONFLICT_ID_BYTES = 1024;
 
 export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
   return {
-    async list(flowId, status) {
+    async list(flowId, status, page) {
       if (!deps.flows.has(flowId)) return problem(404, `flow "${flowId}" not found`);
       const s = status ?? 'open';
       if (!(STATUSES as readonly string[]).includes(s)) return problem(400, `status must be one of ${STATUSES.join(', ')}`);
-      return { status: 200, body: await deps.conflicts.list(flowId, s === 'all' ? undefined : (s as 'open' | 'resolved' | 'superseded')) };
+      const listed = await deps.conflicts.list(flowId, s === 'all' ? undefined : (s as 'open' | 'resolved' | 'superseded'), page);
+      return { status: 200, body: withinAnswerSize(listed, withoutValues) };
     },
 
     async resolve(flowId, conflictId, body, user) {

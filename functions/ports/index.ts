@@ -197,12 +197,25 @@ export interface ConflictResolution {
 }
 
 /** A stored conflict: open, resolved with its resolution, or superseded (its record no longer holds it) at `supersededAt`. */
-export type StoredConflict = Conflict & { status: 'open' | 'resolved' | 'superseded' | (string & {}); openedAt: number; supersededAt?: number } & Partial<ConflictResolution>;
+export type StoredConflict = Conflict & {
+  status: 'open' | 'resolved' | 'superseded' | (string & {});
+  openedAt: number;
+  supersededAt?: number;
+  /** Why the values are missing in a listing: the answer would have passed what a function may return. */
+  omitted?: string;
+} & Partial<ConflictResolution>;
+
+/** A page of a conflict listing: at most `limit`, after the conflict of this opening time and id. */
+export interface ConflictPage {
+  readonly limit: number;
+  readonly after?: { readonly openedAt: number; readonly id: string };
+}
 
 export interface ConflictStore {
   /** Stores open conflicts (idempotent by conflict id); answers the ids that were new (not stored before). */
   open(conflicts: readonly Conflict[], at: number): Promise<string[]>;
-  list(flow: string, status?: 'open' | 'resolved' | 'superseded'): Promise<StoredConflict[]>;
+  /** Oldest first: every one, or with `page` at most `limit` opened after the conflict `after` names. */
+  list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]>;
   get(flow: string, id: string): Promise<StoredConflict | undefined>;
   /**
    * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it

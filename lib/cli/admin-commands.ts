@@ -1,5 +1,5 @@
 import type { AuditEntry, QuarantineItem } from '../../functions/ports';
-import { QUARANTINE_PAGE } from '../../functions/handlers/admin-api';
+import { LISTING_PAGE } from '../../functions/handlers/admin-api';
 import { AdminError } from './admin-client';
 import { EXIT, fail, parse, UsageError, type Command, type CommandContext } from './command';
 import { createProgress } from './progress';
@@ -57,35 +57,46 @@ interface ConflictView {
   resolvedBy?: string;
   current: { value: unknown; source: string };
   incoming: { value: unknown; source: string };
+  /** Why the values are missing: the listing holds at most 4 MB of them. */
+  omitted?: string;
 }
 
 export const conflictsCommand: Command = {
   summary: 'list and resolve conflicts of a flow (manual review)',
   usage:
-    'usage: syncline conflicts list <flow> [--status open|resolved|superseded|all] [target options] [--json]\n' +
+    'usage: syncline conflicts list <flow> [--status open|resolved|superseded|all] [--limit N] [--after <openedAt>:<id>] [target options] [--json]\n' +
     "       syncline conflicts resolve <flow> <conflictId> (--choose current|incoming | --value '<json>') [--by NAME] [target options] [--json]\n" +
+    '  list shows the oldest first, 100 by default (--limit up to 1000); a full page ends with the --after that\n' +
+    '  lists the next one.\n' +
     TARGET_USAGE,
   async run(ctx) {
-    const { values, positionals } = parse(ctx.args, { ...common, status: { type: 'string' }, choose: { type: 'string' }, value: { type: 'string' }, by: { type: 'string' } });
+    const { values, positionals } = parse(ctx.args, { ...common, status: { type: 'string' }, choose: { type: 'string' }, value: { type: 'string' }, by: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' } });
     const [sub, flow, ...rest] = positionals;
-    if (sub === 'resolve') return resolveConflict(ctx, values, flow, rest);
+    if (sub === 'resolve') {
+      if (values.limit !== undefined || values.after !== undefined) throw new UsageError('--limit and --after belong to `conflicts list`');
+      return resolveConflict(ctx, values, flow, rest);
+    }
     if (sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}" (available: list, resolve)` : 'give a subcommand: list or resolve');
     if (!flow || rest.length) throw new UsageError('give one flow id');
     if (values.choose !== undefined || values.value !== undefined || values.by !== undefined) throw new UsageError('--choose, --value and --by belong to `conflicts resolve`');
     if (values.status !== undefined && !['open', 'resolved', 'superseded', 'all'].includes(values.status)) throw new UsageError('--status must be open, resolved, superseded or all');
     return runAdmin(ctx, values, async (target) => {
-      const query = values.status ? `?status=${enc(values.status)}` : '';
-      const conflicts = (await target.get(`/flows/${enc(flow)}/conflicts${query}`)) as ConflictView[];
+      const params = { status: values.status, limit: values.limit, after: values.after };
+      const query = Object.entries(params).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${enc(v)}`])).join('&');
+      const conflicts = (await target.get(`/flows/${enc(flow)}/conflicts${query ? `?${query}` : ''}`)) as ConflictView[];
       if (values.json) return ctx.out(JSON.stringify(conflicts));
       if (conflicts.length === 0) return ctx.out(`no ${values.status && values.status !== 'all' ? `${values.status} ` : ''}conflicts in ${flow}`);
       for (const c of conflicts) {
         ctx.out(
           `${c.id}  key=${c.key}  field=${c.field}${c.status ? `  ${c.status}` : ''}${c.openedAt ? `  opened ${iso(c.openedAt)}` : ''}` +
             `${c.resolvedBy ? `  resolved by ${c.resolvedBy}${c.resolvedAt ? ` ${iso(c.resolvedAt)}` : ''}` : ''}\n` +
-            `    current  ${JSON.stringify(c.current.value)} from ${c.current.source}\n` +
-            `    incoming ${JSON.stringify(c.incoming.value)} from ${c.incoming.source}`,
+            (c.omitted
+              ? `    current from ${c.current.source}, incoming from ${c.incoming.source} (${c.omitted})`
+              : `    current  ${JSON.stringify(c.current.value)} from ${c.current.source}\n` + `    incoming ${JSON.stringify(c.incoming.value)} from ${c.incoming.source}`),
         );
       }
+      const last = conflicts.at(-1)!;
+      if (conflicts.length === Number(values.limit ?? LISTING_PAGE.default) && last.openedAt !== undefined) ctx.out(`more may follow: syncline conflicts list ${flow}${values.status ? ` --status ${values.status}` : ''} --after '${last.openedAt}:${last.id}'`);
     });
   },
 };
@@ -156,7 +167,7 @@ export const quarantineCommand: Command = {
         ctx.out(`    record: ${q.dropped ?? q.omitted ?? JSON.stringify(q.record)}`);
       }
       const last = items.at(-1)!;
-      if (items.length === Number(values.limit ?? QUARANTINE_PAGE.default)) ctx.out(`older records may follow: syncline quarantine list ${flow} --before '${last.at}:${last.id}'`);
+      if (items.length === Number(values.limit ?? LISTING_PAGE.default)) ctx.out(`older records may follow: syncline quarantine list ${flow} --before '${last.at}:${last.id}'`);
     });
   },
 };

@@ -1,5 +1,5 @@
 import type { QuarantineItem } from '../../functions/ports';
-import { QUARANTINE_PAGE } from '../../functions/handlers/admin-api';
+import { LISTING_PAGE } from '../../functions/handlers/admin-api';
 import type { Progress } from './progress';
 import type { SynclineTarget } from './target';
 
@@ -54,11 +54,11 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
     // than where the listing is, so it is not tried twice; one the replay skips stays behind the cursor.
     let before: string | undefined;
     for (;;) {
-      const query = `limit=${QUARANTINE_PAGE.max}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const query = `limit=${LISTING_PAGE.max}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
       const items = (await target.get(`${path}/quarantine?${query}`)) as QuarantineItem[];
       const fresh = items.filter((item) => !tried.has(item.id)).map((item) => item.id);
       if (fresh.length > 0) await send(fresh);
-      if (items.length < QUARANTINE_PAGE.max) break;
+      if (items.length < LISTING_PAGE.max) break;
       const last = items.at(-1)!;
       before = `${last.at}:${last.id}`;
     }

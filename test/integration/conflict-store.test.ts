@@ -110,4 +110,36 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     const read = await doc.send(new QueryCommand({ TableName: tables.conflicts, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :f', ExpressionAttributeValues: { ':f': flow } }));
     expect(read.ScannedCount).toBe(3);
   });
+
+  it('pages through open conflicts oldest first, each once, reading one page of the index at a time; and closed ones alike', async () => {
+    // Prepare: 130 open conflicts, opened 10 at a time (as one resolve batch opens them); 30 of them then resolved.
+    const flow = `paged-${uniqueSuffix()}`;
+    const t0 = Date.now();
+    const all = Array.from({ length: 130 }, (_, i) => conflict(flow, `c-${String(i).padStart(3, '0')}`));
+    for (let i = 0; i < all.length; i += 10) await store.open(all.slice(i, i + 10), t0 + i);
+    await Promise.all(all.slice(100).map((c) => store.markResolved(flow, c.id, { resolvedAt: t0 + 500, resolvedBy: 'bob', choice: { choose: 'current' }, changeId: `ch-${c.id}` })));
+    const pageThrough = async (status: 'open' | 'resolved', limit: number) => {
+      const pages: string[][] = [];
+      let after: { openedAt: number; id: string } | undefined;
+      for (;;) {
+        const page = await store.list(flow, status, { limit, ...(after ? { after } : {}) });
+        pages.push(ids(page));
+        if (page.length < limit) return pages;
+        after = { openedAt: page.at(-1)!.openedAt, id: page.at(-1)!.id };
+      }
+    };
+
+    // Act
+    const open = await pageThrough('open', 15);
+    const resolved = await pageThrough('resolved', 15);
+
+    // Assess: oldest first, ties (one batch) in a steady order, every conflict exactly once.
+    expect(open.map((p) => p.length)).toEqual([15, 15, 15, 15, 15, 15, 10]);
+    expect(open.flat().sort()).toEqual(ids(all.slice(0, 100)).sort());
+    const openedAt = new Map(all.map((c, i) => [c.id, t0 + Math.floor(i / 10) * 10]));
+    const times = open.flat().map((id) => openedAt.get(id)!);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(resolved.map((p) => p.length)).toEqual([15, 15, 0]);
+    expect(resolved.flat()).toEqual(ids(all.slice(100)));
+  });
 });

@@ -73,13 +73,13 @@ describe('routeAdmin', () => {
     const { admin, calls } = recordingAdmin();
 
     // Act
-    await routeAdmin(admin, request('GET', '/flows/people/conflicts', { query: { status: 'resolved' } }));
+    await routeAdmin(admin, request('GET', '/flows/people/conflicts', { query: { status: 'resolved', limit: '20', after: '1700000000000:c9' } }));
     await routeAdmin(admin, request('POST', '/flows/people/conflicts/c1/resolve', { body: async () => ({ choose: 'incoming' }), user: 'arn:aws:iam::1:user/alice' }));
     await routeAdmin(admin, request('POST', '/flows/people/quarantine/replay', { body: async () => ({ all: true }) }));
 
     // Assess
     expect(calls).toEqual([
-      ['listConflicts', 'people', 'resolved'],
+      ['listConflicts', 'people', 'resolved', { limit: 20, after: { openedAt: 1_700_000_000_000, id: 'c9' } }],
       ['resolveConflict', 'people', 'c1', { choose: 'incoming' }, 'arn:aws:iam::1:user/alice'],
       ['replayQuarantine', 'people', { all: true }],
     ]);

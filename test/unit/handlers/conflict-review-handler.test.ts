@@ -3,6 +3,8 @@ import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { parseJsonBody } from '../../../functions/handlers/admin-api';
 import { CONFLICT_OPENED, createConflictReview } from '../../../functions/handlers/conflict-review-handler';
+import { MAX_LISTING_BYTES } from '../../../functions/handlers/answer-size';
+import type { StoredConflict } from '../../../functions/ports';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import {
   FakeClock,
@@ -191,6 +193,23 @@ describe('conflict review use case', () => {
     expect(((await review().list('people', 'all')).body as Conflict[]).map((c) => c.id).sort()).toEqual(['c1', 'c2']);
     expect((await review().list('people', 'maybe')).status).toBe(400);
     expect((await review().list('ghost')).status).toBe(404);
+  });
+
+  it('lists a page of conflicts, and past 4 MB of values lists the rest of the page without theirs, saying so', async () => {
+    // Prepare: 30 more open conflicts over records with 300 KB values (9 MB in all; a function answers at most 6 MB).
+    const big = 'x'.repeat(300 * 1024);
+    await conflicts.open(Array.from({ length: 30 }, (_, i) => ({ ...conflict, id: `big-${String(i).padStart(2, '0')}`, current: { ...conflict.current, value: big }, incoming: { ...conflict.incoming, value: big } })), 3000);
+
+    // Act
+    const page = (await review().list('people', 'open', { limit: 20, after: { openedAt: 2000, id: 'c1' } })).body as StoredConflict[];
+
+    // Assess: the 20 after c1, oldest first, the answer within the cap, every conflict in its place.
+    expect(page.map((c) => c.id)).toEqual(Array.from({ length: 20 }, (_, i) => `big-${String(i).padStart(2, '0')}`));
+    expect(Buffer.byteLength(JSON.stringify(JSON.stringify(page)))).toBeLessThanOrEqual(MAX_LISTING_BYTES);
+    const whole = page.filter((c) => c.omitted === undefined);
+    expect(whole.length).toBeGreaterThan(0);
+    expect(whole.length).toBeLessThan(page.length);
+    expect(page.slice(whole.length).every((c) => c.current.value === undefined && c.incoming.value === undefined && /^values left out of this listing/.test(c.omitted!))).toBe(true);
   });
 });
 

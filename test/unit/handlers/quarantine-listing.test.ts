@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_LISTING_BYTES, withinAnswerSize } from '../../../functions/handlers/admin-service';
+import { MAX_LISTING_BYTES, withinAnswerSize as withinSize } from '../../../functions/handlers/answer-size';
+import { withoutRecord } from '../../../functions/handlers/admin-service';
 import { quarantineListing } from '../../../functions/handlers/admin-api';
 import type { QuarantineItem } from '../../../functions/ports';
+
+const withinAnswerSize = (items: readonly QuarantineItem[]) => withinSize(items, withoutRecord);
 
 const item = (n: number, bytes: number): QuarantineItem => ({
   flow: 'contacts',
