@@ -1,5 +1,5 @@
-import { queryAll } from './dynamodb-query';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll, queryUpTo } from './dynamodb-query';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
 import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
@@ -131,17 +131,18 @@ export class DynamoDbConflictStore implements ConflictStore {
    */
   async list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]> {
     if (status === 'open' && page) {
-      const { Items } = await this.client.send(
-        new QueryCommand({
+      const { items } = await queryUpTo(
+        this.client,
+        {
           TableName: this.tableName,
           IndexName: CONFLICT_OPEN_INDEX,
           KeyConditionExpression: 'openFlow = :flow',
           ExpressionAttributeValues: { ':flow': flow },
-          Limit: page.limit,
           ...(page.after ? { ExclusiveStartKey: { openFlow: flow, openedAt: page.after.openedAt, pk: flow, sk: page.after.id } } : {}),
-        }),
+        },
+        page.limit,
       );
-      return (Items ?? []).map(toStored);
+      return items.map(toStored);
     }
     const items =
       status === 'open'
@@ -159,7 +160,7 @@ export class DynamoDbConflictStore implements ConflictStore {
   }
 }
 
-/** The order of listings: by opening time, then by id (as the open index returns equal times). */
+/** The order of listings read whole: by opening time, equal times by id (the open index has them in no set order). */
 function oldestFirst(a: Pick<StoredConflict, 'openedAt' | 'id'>, b: Pick<StoredConflict, 'openedAt' | 'id'>): number {
   return a.openedAt - b.openedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

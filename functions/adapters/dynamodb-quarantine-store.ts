@@ -1,5 +1,5 @@
-import { queryAll } from './dynamodb-query';
-import { DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll, queryUpTo } from './dynamodb-query';
+import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QuarantineCursor, QuarantineItem, QuarantinePage, QuarantineStore } from '../ports';
 import { QUARANTINE_TIME_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
@@ -77,20 +77,23 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
   async list(flow: string, options: { readonly limit?: number; readonly before?: QuarantineCursor } = {}): Promise<QuarantinePage> {
     const limit = options.limit ?? 100;
     try {
-      const page = await this.client.send(
-        new QueryCommand({
+      const page = await queryUpTo(
+        this.client,
+        {
           TableName: this.tableName,
           IndexName: QUARANTINE_TIME_INDEX,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': flow },
           ScanIndexForward: false,
-          Limit: limit,
           ...(options.before ? { ExclusiveStartKey: { pk: flow, sk: options.before.id, at: options.before.at } } : {}),
-        }),
+        },
+        limit,
+        // Items reach 400 KB: a page reads at most 32 MB, shorter than `limit` then, with `next`.
+        32,
       );
-      const items = (page.Items ?? []).map(stored);
+      const items = page.items.map(stored);
       const last = items.at(-1);
-      return { items, ...(page.LastEvaluatedKey && last ? { next: { at: last.at, id: last.id } } : {}) };
+      return { items, ...(page.lastKey && last ? { next: { at: last.at, id: last.id } } : {}) };
     } catch (err) {
       if (!isIndexUnreadable(err)) throw err;
     }
@@ -140,7 +143,7 @@ function stored({ pk: _pk, sk: _sk, expiresAt: _exp, ...rest }: Record<string, u
   return rest as unknown as QuarantineItem;
 }
 
-/** The order of listings: newest first, then by id (descending, as the time index returns equal times). */
+/** The order of the fallback listing: newest first, equal times by id (the time index has equal times in no set order). */
 function newestFirst(a: Pick<QuarantineItem, 'at' | 'id'>, b: Pick<QuarantineItem, 'at' | 'id'>): number {
   return b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }

@@ -50,17 +50,21 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
   };
   if ('ids' in request) await send([...new Set(request.ids)]);
   else {
-    // Page by page, newest first, each page older than the last: an item quarantined again by the replay is newer
-    // than where the listing is, so it is not tried twice; one the replay skips stays behind the cursor.
+    // Page by page, newest first, each page older than the last, until one comes back empty (a page of large
+    // records may be short): an item quarantined again by the replay is newer than where the listing is, so it is
+    // not tried twice; one the replay skips stays behind the cursor.
     let before: string | undefined;
     for (;;) {
-      const query = `limit=${LISTING_PAGE.max}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+      const query = `limit=${LISTING_PAGE.default}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
       const items = (await target.get(`${path}/quarantine?${query}`)) as QuarantineItem[];
+      if (items.length === 0) break;
       const fresh = items.filter((item) => !tried.has(item.id)).map((item) => item.id);
       if (fresh.length > 0) await send(fresh);
-      if (items.length < LISTING_PAGE.max) break;
       const last = items.at(-1)!;
-      before = `${last.at}:${last.id}`;
+      const next = `${last.at}:${last.id}`;
+      // A listing that does not move on (a server that ignores the cursor) ends the walk rather than looping.
+      if (next === before) break;
+      before = next;
     }
   }
   return {

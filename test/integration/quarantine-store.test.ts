@@ -107,6 +107,22 @@ describe('quarantine store against DynamoDB Local', () => {
     expect((await store.list('paged')).items).toEqual([]);
   });
 
+  it('fills a page past the 1 MB a DynamoDB query answers at most', async () => {
+    // Prepare: 600 items of about 3 KB, 1.8 MB in all.
+    const items = timed('large', 600).map((i) => ({ ...i, record: { id: i.id, notes: 'n'.repeat(3000) } }));
+    await store.put(items);
+
+    // Act
+    const whole = await store.list('large', { limit: 1000 });
+    const part = await store.list('large', { limit: 500 });
+
+    // Assess
+    expect(whole.items).toHaveLength(600);
+    expect(whole.next).toBeUndefined();
+    expect(part.items).toHaveLength(500);
+    expect(part.next).toEqual({ at: part.items[499]!.at, id: part.items[499]!.id });
+  });
+
   it('gets items by id, and lists from the table itself when it has no time index (a table an earlier release created)', async () => {
     // Prepare: a quarantine table without the index, as `--persist` keeps it from an earlier release.
     const plan = STORE_TABLES.find((t) => t.id === 'quarantine')!;

@@ -163,7 +163,12 @@ describe('quarantine replay in chunks', () => {
       ['q2', 90],
     ]);
     const target = fakeTarget({
-      get: async () => [...quarantined].map(([id, at]) => ({ id, at })),
+      // Newest first, older than `before` (as the admin API pages).
+      get: async (path) => {
+        const before = new URL(path, 'http://x').searchParams.get('before');
+        const cut = before ? Number(before.split(':')[0]) : Infinity;
+        return [...quarantined].map(([id, at]) => ({ id, at })).filter((i) => i.at < cut).sort((a, b) => b.at - a.at);
+      },
       post: async (_path, body) => {
         const ids = (body as { ids: string[] }).ids;
         quarantined.delete('q1');
