@@ -20,7 +20,8 @@ function flowWith(conflict: Record<string, unknown>): FlowConfig {
 const FLOWS: Record<string, FlowConfig> = {
   lww: flowWith({ strategy: 'lww' }),
   'field-lww': flowWith({ strategy: 'field-lww' }),
-  priority: flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'], a: ['web', 'erp'] } }),
+  // The key ranked otherwise than `*`: a delete may outrank the key but not another field, or the reverse.
+  priority: flowWith({ strategy: 'priority', priority: { '*': ['crm', 'erp'], a: ['web', 'erp'], id: ['erp', 'crm'] } }),
   manual: flowWith({ strategy: 'manual' }),
   'manual-window': flowWith({ strategy: 'manual', concurrencyWindow: '1 minute' }),
 };
@@ -55,7 +56,8 @@ function envelopeOf(r: RawChange, id: string, empty = false): ChangeEnvelope {
     source: r.source,
     key: 'k',
     op: isDelete ? 'delete' : 'upsert',
-    ...(isDelete ? {} : { data: Object.fromEntries(data) }),
+    // An upsert carries its key field (the transform reads the key from it), except the `empty` edge case.
+    ...(isDelete ? {} : { data: { ...(empty ? {} : { id: 'k' }), ...Object.fromEntries(data) } }),
     ...(r.before && !isDelete ? { before: Object.fromEntries(r.before) } : {}),
     ts: r.ts,
     seq: r.seq,
