@@ -161,20 +161,41 @@ function isPhone(v: string): boolean {
   return digits >= 7 && digits <= 15;
 }
 
-/** A number a JSON record holds as a card number (13 to 16 digits; longer ones pass 2^53 and arrive as strings). */
+/** A number a JSON record holds as a card number (up to 16 digits; longer ones pass 2^53 and arrive as strings). */
 export function looksLikeCardNumber(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 1e12 && isCardNumber(String(value));
 }
 
+/** Card number prefixes and lengths of the payment networks (ISO/IEC 7812 IINs as the networks publish them). */
+const CARD_RANGES: readonly { readonly from: number; readonly to: number; readonly digits: number; readonly lengths: readonly number[] }[] = [
+  { from: 4, to: 4, digits: 1, lengths: [13, 16, 19] }, // Visa
+  { from: 51, to: 55, digits: 2, lengths: [16] }, // Mastercard
+  { from: 2221, to: 2720, digits: 4, lengths: [16] }, // Mastercard 2-series
+  { from: 34, to: 34, digits: 2, lengths: [15] }, // American Express
+  { from: 37, to: 37, digits: 2, lengths: [15] },
+  { from: 300, to: 305, digits: 3, lengths: [14, 16, 17, 18, 19] }, // Diners Club
+  { from: 36, to: 36, digits: 2, lengths: [14, 16, 17, 18, 19] },
+  { from: 38, to: 39, digits: 2, lengths: [16, 17, 18, 19] },
+  { from: 3528, to: 3589, digits: 4, lengths: [16, 17, 18, 19] }, // JCB
+  { from: 6011, to: 6011, digits: 4, lengths: [16, 17, 18, 19] }, // Discover
+  { from: 644, to: 649, digits: 3, lengths: [16, 17, 18, 19] },
+  { from: 65, to: 65, digits: 2, lengths: [16, 17, 18, 19] },
+  { from: 62, to: 62, digits: 2, lengths: [16, 17, 18, 19] }, // UnionPay
+  { from: 50, to: 50, digits: 2, lengths: [12, 13, 14, 15, 16, 17, 18, 19] }, // Maestro
+  { from: 56, to: 58, digits: 2, lengths: [12, 13, 14, 15, 16, 17, 18, 19] },
+  { from: 67, to: 67, digits: 2, lengths: [12, 13, 14, 15, 16, 17, 18, 19] },
+];
+
 /**
- * Digits of a payment card: 13 to 19 of them passing Luhn, under a payment network's first digit (2 to 6: Mastercard,
- * Amex, Diners, JCB, Visa, Discover, UnionPay; 13 digits only for Visa). Epoch-ms times (13 digits from 1) and other
- * ids starting with 1, 7, 8, 9 or 0 would otherwise pass Luhn one time in ten.
+ * Digits of a payment card: a payment network's prefix and length, and Luhn. Epoch-ms times (13 digits from 1) and
+ * other ids outside the networks' ranges would otherwise pass Luhn one time in ten.
  */
 function isCardNumber(digits: string): boolean {
-  const first = digits.charCodeAt(0) - 48;
-  return first >= 2 && first <= 6 && (digits.length !== 13 || first === 4) && luhn(digits);
+  const ranged = CARD_RANGES.some((r) => r.lengths.includes(digits.length) && inRange(Number(digits.slice(0, r.digits)), r.from, r.to));
+  return ranged && luhn(digits);
 }
+
+const inRange = (n: number, from: number, to: number): boolean => n >= from && n <= to;
 
 function luhn(digits: string): boolean {
   if (digits.length < 13 || digits.length > 19 || /^(\d)\1+$/.test(digits)) return false;

@@ -89,6 +89,10 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   // A key field that looks like PII is hashed, not redacted: redacted, every such record would get one key.
   const keyFields = new Set(flow.key);
   const rawKeyFields = new Set(flow.key.map((k) => renamedFrom(t.rename, k) ?? k));
+  // A key field holding a number is never taken for a card number: hashed, it would give records that a flow already
+  // holds under their numeric key another key (a declared `hash` mask still applies).
+  const piiPaths = (record: Rec, skip: ReadonlySet<string>, keys: ReadonlySet<string>): string[] =>
+    detectPii(record, skip).filter((p) => !(keys.has(p) && typeof getIn(record, splitPath(p)) === 'number'));
   const maskFound = (record: Rec, found: readonly string[], keys: ReadonlySet<string>, owned: Owned) => {
     for (const p of found) {
       const path = splitPath(p);
@@ -101,7 +105,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       if (value !== undefined) setIn(record, path, maskValue(kind, value, ctx.hashKey), owned);
     }
     if (detect === 'off') return undefined;
-    const found = detectPii(record, maskedPaths);
+    const found = piiPaths(record, maskedPaths, keyFields);
     if (detect === 'mask') maskFound(record, found, keyFields, owned);
     return found.length > 0 ? found : undefined;
   };
@@ -123,7 +127,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
       if (value !== undefined) setIn(copy, parts, maskValue(kind, value, ctx.hashKey), null);
     }
     // Key fields by their input names: a replayed copy keeps its own key.
-    if (detect === 'mask') maskFound(copy, detectPii(copy, new Set(originalMask.map(([p]) => p))), rawKeyFields, null);
+    if (detect === 'mask') maskFound(copy, piiPaths(copy, new Set(originalMask.map(([p]) => p)), rawKeyFields), rawKeyFields, null);
     return copy;
   };
 

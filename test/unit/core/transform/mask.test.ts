@@ -140,8 +140,8 @@ describe('detectPii', () => {
   });
 
   it('does not take epoch-millisecond times or other ids outside the payment networks for cards, though they pass Luhn', () => {
-    // Prepare: each passes Luhn; epoch ms start with 1, and no card network issues numbers from 7 or 13 digits from 5.
-    const record = { id: 'c-1', updatedAt: 1733580000003, updatedAtText: '1733580000003', account: 7000000000000005, ref: '5000000000005' };
+    // Prepare: each passes Luhn; epoch ms start with 1, no card network issues numbers from 7, and Mastercard's (53) have 16 digits.
+    const record = { id: 'c-1', updatedAt: 1733580000003, updatedAtText: '1733580000003', account: 7000000000000005, ref: '5300000000009' };
 
     // Act / Assess
     expect(detectPii(record)).toEqual([]);

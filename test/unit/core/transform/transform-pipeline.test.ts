@@ -342,6 +342,19 @@ describe('compileTransform: masking', () => {
     expect(expectStatus(failed, 'quarantined').key).toBe(hashed);
   });
 
+  it('detectPii "mask" redacts a card number held as a JSON number, but leaves a numeric key field as it is', async () => {
+    // Prepare: records keyed by a number that passes for a Visa number.
+    const t = compileTransform(flowWith({ detectPii: 'mask' }), ctx);
+
+    // Act
+    const result = await t.apply({ id: 4111111111111111, card: 4111111111111111, qty: 2 }, 'upsert');
+
+    // Assess: the key a flow already holds such records under stays.
+    const passed = expectStatus(result, 'passed');
+    expect(passed.key).toBe('4111111111111111');
+    expect(passed.record).toEqual({ id: 4111111111111111, card: '[REDACTED]', qty: 2 });
+  });
+
   it('detectPii "mask" hashes a key field that looks like PII, so two such records keep two keys, even when filtered', async () => {
     // Prepare
     const flow = flowWith({ detectPii: 'mask', filter: { status: ['active'] } }, ['email']);
