@@ -2,7 +2,7 @@ import { jsonErrorText } from '../core/error-text';
 import { SynclineError } from '../core/errors';
 import { keyProblem } from '../core/envelope';
 import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
-import type { ConflictPage } from '../ports';
+import type { ConflictPage, QuarantineCursor } from '../ports';
 /** An admin answer: HTTP status and JSON body. */
 export interface AdminAnswer {
   readonly status: number;
@@ -41,7 +41,7 @@ export interface AdminApi {
 /** A page of a quarantine listing: at most `limit` items, older than the item `before` names. */
 export interface QuarantineListing {
   readonly limit: number;
-  readonly before?: { readonly at: number; readonly id: string };
+  readonly before?: QuarantineCursor;
 }
 
 /** Items per listing page (quarantine, conflicts): by default, and at most. */

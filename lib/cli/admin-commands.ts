@@ -61,6 +61,9 @@ interface ConflictView {
   omitted?: string;
 }
 
+/** A value as one POSIX shell word (single quotes, a quote inside written '\''). */
+const shellQuoted = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
+
 export const conflictsCommand: Command = {
   summary: 'list and resolve conflicts of a flow (manual review)',
   usage:
@@ -96,7 +99,7 @@ export const conflictsCommand: Command = {
         );
       }
       const last = conflicts.at(-1)!;
-      if (conflicts.length === Number(values.limit ?? LISTING_PAGE.default) && last.openedAt !== undefined) ctx.out(`more may follow: syncline conflicts list ${flow}${values.status ? ` --status ${values.status}` : ''} --after '${last.openedAt}:${last.id}'`);
+      if (conflicts.length === Number(values.limit ?? LISTING_PAGE.default) && last.openedAt !== undefined) ctx.out(`more may follow: syncline conflicts list ${flow}${values.status ? ` --status ${values.status}` : ''} --after ${shellQuoted(`${last.openedAt}:${last.id}`)}`);
     });
   },
 };
@@ -167,7 +170,7 @@ export const quarantineCommand: Command = {
         ctx.out(`    record: ${q.dropped ?? q.omitted ?? JSON.stringify(q.record)}`);
       }
       const last = items.at(-1)!;
-      if (items.length === Number(values.limit ?? LISTING_PAGE.default)) ctx.out(`older records may follow: syncline quarantine list ${flow} --before '${last.at}:${last.id}'`);
+      if (items.length === Number(values.limit ?? LISTING_PAGE.default)) ctx.out(`older records may follow: syncline quarantine list ${flow} --before ${shellQuoted(`${last.at}:${last.id}`)}`);
     });
   },
 };

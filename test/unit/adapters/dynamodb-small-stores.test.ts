@@ -118,6 +118,20 @@ describe('DynamoDbQuarantineStore', () => {
     expect(second.next).toBeUndefined();
   });
 
+  it('lists from the table while DynamoDB still builds the time index after an upgrade', async () => {
+    // Prepare: DynamoDB's answer for an index that is being backfilled.
+    const building = Object.assign(new Error('Cannot read from backfilling global secondary index: byFlowAt'), { name: 'ValidationException' });
+    ddb.on(QueryCommand, { IndexName: QUARANTINE_TIME_INDEX }).rejects(building);
+    ddb.on(QueryCommand, { IndexName: undefined }).resolves({ Items: [row('a', 1), row('b', 2)] });
+    const store = new DynamoDbQuarantineStore({ client, tableName: 'quarantine' });
+
+    // Act
+    const page = await store.list('contacts');
+
+    // Assess
+    expect(page.items.map((i) => i.id)).toEqual(['b', 'a']);
+  });
+
   it('does not take another refusal of the index query for a missing index', async () => {
     // Prepare
     ddb.on(QueryCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
