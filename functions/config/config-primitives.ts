@@ -16,3 +16,17 @@ export const kmsKeyArnSchema = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:
 export const bucketName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit (no s3:// prefix)');
+
+/** A DynamoDB table name (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html). */
+const TABLE_NAME = '[A-Za-z0-9_.-]{3,255}';
+export const tableNameSchema = z.string().regex(new RegExp(`^${TABLE_NAME}$`), 'must be a DynamoDB table name: 3 to 255 letters, digits, _ . and -');
+
+/** A DynamoDB table by name, or by ARN (a table of another account or region). */
+export const tableNameOrArnSchema = z
+  .string()
+  .regex(new RegExp(`^(${TABLE_NAME}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\\d{12}:table/${TABLE_NAME})$`), 'must be a DynamoDB table name (3 to 255 letters, digits, _ . and -) or a table ARN, arn:aws:dynamodb:<region>:<account>:table/<name>');
+
+/** An EventBridge bus by name or ARN (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateEventBus.html). */
+export const eventBusSchema = z
+  .string()
+  .regex(/^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/, 'must be an EventBridge bus name or ARN');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bucketName, durationSchema, eventPatternSchema, idSchema, kmsKeyArnSchema } from './config-primitives';
+import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameOrArnSchema } from './config-primitives';
 import { pullAuthSchema, secretNameSchema } from './connector-schemas';
 import { sourceSchema } from './source-schemas';
 
@@ -45,10 +45,7 @@ export const conflictSchema = z
      * For `manual`: the EventBridge bus (name or ARN) that receives `syncline.ConflictOpened` events.
      * @default the account's default bus
      */
-    eventBusName: z
-      .string()
-      .regex(/^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/, 'must be an EventBridge bus name or ARN')
-      .optional(),
+    eventBusName: eventBusSchema.optional(),
   })
   .default({ strategy: 'lww' })
   .superRefine((c, ctx) => {
@@ -72,7 +69,7 @@ const dynamodbTarget = z.strictObject({
   type: z.literal('dynamodb'),
   allowPii,
   /** An existing table (name or ARN). Omit to have the stack create one. */
-  tableName: z.string().min(3).optional(),
+  tableName: tableNameOrArnSchema.optional(),
   /** Partition key attribute of the target table. */
   keyAttribute: z.string().min(1).default('id'),
 });
@@ -92,7 +89,7 @@ const eventbridgeTarget = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
   allowPii,
-  busName: z.string().min(1).default('default'),
+  busName: eventBusSchema.default('default'),
   detailType: z.string().min(1).default('syncline.RecordChanged'),
   source: z.string().min(1).default('syncline'),
 });
@@ -113,7 +110,7 @@ const httpTarget = z
     /** Credentials like a pull's, or `webhook` to sign as Standard Webhooks. */
     auth: z.discriminatedUnion('type', [...pullAuthSchema.options, z.strictObject({ type: z.literal('webhook'), secretName: secretNameSchema })]).optional(),
     /** Secrets Manager secret holding the credential (the older form of `auth`). */
-    secretName: z.string().min(1).optional(),
+    secretName: secretNameSchema.optional(),
     /** How `secretName` is used: a bearer token, `user:password` for basic auth, or a Standard Webhooks signing secret. */
     authType: z.enum(['bearer', 'basic', 'webhook']).default('bearer'),
     /** Keys without a remote id are created with this request; the id read at `idPath` (or `$location`) is kept for `{remoteId}`. */

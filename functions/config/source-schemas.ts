@@ -1,7 +1,7 @@
 /* The `sources[]` of a flow: one schema per source type. */
 import { z } from 'zod';
 import { parseDurationMs } from '../core/merge/clock';
-import { bucketName, durationSchema, eventPatternSchema, idSchema, kmsKeyArnSchema } from './config-primitives';
+import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameSchema } from './config-primitives';
 import { CronError, schedulerCron } from './cron';
 import { pullHttpSchema, webhookAuthSchema } from './connector-schemas';
 
@@ -79,7 +79,8 @@ const dynamodbStreamSource = z
   .strictObject({
     id: idSchema,
     type: z.literal('dynamodb-stream'),
-    tableName: z.string().min(3).max(255).optional(),
+    // A table of this account and region; one elsewhere is given by its stream's ARN.
+    tableName: tableNameSchema.optional(),
     streamArn: z
       .string()
       .regex(/^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+\/stream\/.+$/, 'must be a stream ARN: arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>')
@@ -142,7 +143,7 @@ const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs') });
 const eventbridgeSource = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
-  busName: z.string().min(1).default('default'),
+  busName: eventBusSchema.default('default'),
   pattern: eventPatternSchema.refine((p) => Object.keys(p).length > 0, 'must match on at least one field (EventBridge refuses an empty pattern)'),
 });
 

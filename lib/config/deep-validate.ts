@@ -1,8 +1,8 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
-import { piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
+import { pathStep, piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
 import { renameFills } from '../../functions/core/transform/raw-record';
-import type { SynclineConfig } from '../../functions/config/schema';
+import type { FlowConfig, SynclineConfig } from '../../functions/config/schema';
 
 /** An EventBridge rule's pattern: 2,048 characters by default, 4,096 at most (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). */
 export const DEFAULT_RULE_PATTERN_CHARS = 2048;
@@ -17,7 +17,7 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
   config.flows.forEach((flow, i) => {
     const at = (path: string, message: string) => problems.push(`flow "${flow.id}" at $.flows[${i}].${path}: ${message}`);
     for (const message of validateTransform(flow)) {
-      const m = /^(transform[^:]*):\s*(.*)$/s.exec(message);
+      const m = /^(transform(?:\.[A-Za-z_$][\w$]*|\[(?:"(?:[^"\\]|\\.)*"|\d+)\])*):\s*(.*)$/s.exec(message);
       if (m) at(m[1], m[2]);
       else at('transform', message);
     }
@@ -26,16 +26,17 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
     for (const k of flow.key) {
       const into = renames.filter(([, to]) => renameFills(to, k));
       if (into.length > 1) {
-        at(`transform.rename.${into[1]![0]}`, `key field "${k}" is filled by the renames of ${into.map(([from]) => `"${from}"`).join(' and ')}, so it depends on which a record holds: rename one field into it`);
+        at(`transform.rename${pathStep(into[1]![0])}`, `key field "${k}" is filled by the renames of ${into.map(([from]) => `"${from}"`).join(' and ')}, so it depends on which a record holds: rename one field into it`);
       }
     }
+    keyFieldProblems(flow, at);
     // A masked key must stay one key per record: only `hash` keeps values apart (redact, last4 and email merge
     // different records into one), and a mask over the object that holds a key field leaves no key to read.
     for (const [path, kind] of Object.entries(flow.transform.mask ?? {})) {
       const k = flow.key.find((f) => f === path || f.startsWith(`${path}.`));
       if (k === undefined || (k === path && kind === 'hash')) continue;
       at(
-        `transform.mask.${path}`,
+        `transform.mask${pathStep(path)}`,
         k === path
           ? `masks key field "${k}" with "${kind}", which gives different records the same key (one would overwrite the other): use "hash"`
           : `masks the object that holds key field "${k}", so no record has a key to read: mask "${k}" itself with "hash"`,
@@ -80,4 +81,25 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
     });
   });
   return problems;
+}
+
+/**
+ * Transforms that leave a flow's records without their own key: `set` gives every record the same one (each would
+ * overwrite the last), and an `exclude`, an `include` without it or a rename away leaves none (each would be
+ * quarantined). A rename or `compute` into the key field fills it again.
+ */
+function keyFieldProblems(flow: FlowConfig, at: (path: string, message: string) => void): void {
+  const t = flow.transform;
+  const covers = (path: string, k: string) => k === path || k.startsWith(`${path}.`);
+  const renames = Object.entries(t.rename ?? {});
+  for (const k of flow.key) {
+    const set = Object.keys(t.set ?? {}).find((p) => covers(p, k));
+    if (set !== undefined) at(`transform.set${pathStep(set)}`, `sets key field "${k}" to one value for every record, so all would have one key and each would overwrite the last: derive it with compute, or leave it out of set`);
+    if (renames.some(([, to]) => renameFills(to, k)) || Object.keys(t.compute ?? {}).some((c) => covers(c, k))) continue;
+    const excluded = (t.exclude ?? []).findIndex((p) => covers(p, k));
+    const away = renames.find(([from]) => covers(from, k));
+    if (excluded >= 0) at(`transform.exclude[${excluded}]`, `removes key field "${k}", so no record would have a key and each would be quarantined: keep "${k}"`);
+    else if (t.include && !t.include.some((p) => covers(p, k) || p.startsWith(`${k}.`))) at('transform.include', `leaves out key field "${k}", so no record would have a key and each would be quarantined: include "${k}"`);
+    else if (away) at(`transform.rename${pathStep(away[0])}`, `moves key field "${k}" to "${away[1]}", so no record would have "${k}" to key it by: key the flow by the field's new name`);
+  }
 }

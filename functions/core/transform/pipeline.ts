@@ -17,6 +17,11 @@ export function compileTransform(flow: TransformedFlow, ctx: TransformContext): 
   return buildTransform(flow, ctx, flow.transform.schema ? compileSchema(flow.transform.schema) : undefined);
 }
 
+/** A config object's property as a JSON path step: `.name`, or `["full name"]` for a name that is no identifier (or holds a dot). */
+export function pathStep(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+}
+
 /**
  * Checks a flow's transform without running it: JSONata syntax, event pattern, JSON Schema.
  * Each message starts with its JSON path, e.g. `transform.compute.fullName: ...`.
@@ -28,7 +33,7 @@ export function validateTransform(flow: Pick<TransformedFlow, 'transform'>): str
     try {
       jsonata(source);
     } catch (err) {
-      problems.push(`transform.compute.${field}: invalid JSONata expression ${JSON.stringify(source)}: ${describeJsonataError(err, true)}`);
+      problems.push(`transform.compute${pathStep(field)}: invalid JSONata expression ${JSON.stringify(source)}: ${describeJsonataError(err, true)}`);
     }
   }
   if (t.filter) {
@@ -47,14 +52,14 @@ export function validateTransform(flow: Pick<TransformedFlow, 'transform'>): str
   const renamedTo = new Map<string, string>();
   for (const [from, to] of Object.entries(t.rename ?? {})) {
     const other = renamedTo.get(to);
-    if (other !== undefined) problems.push(`transform.rename.${from}: renames to "${to}" like "${other}" does`);
+    if (other !== undefined) problems.push(`transform.rename${pathStep(from)}: renames to "${to}" like "${other}" does`);
     renamedTo.set(to, from);
   }
   // A field inside a moved field would be moved twice, and end up inside itself when its new place is in the other's.
   const froms = Object.keys(t.rename ?? {});
   for (const from of froms) {
     const outer = froms.find((o) => from.startsWith(`${o}.`));
-    if (outer !== undefined) problems.push(`transform.rename.${from}: is inside "${outer}", which is renamed too: rename one of them`);
+    if (outer !== undefined) problems.push(`transform.rename${pathStep(from)}: is inside "${outer}", which is renamed too: rename one of them`);
   }
   return problems;
 }

@@ -62,9 +62,28 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a key field two renames fill', { key: ['user.id'], transform: { rename: { uid: 'user.id', account: 'user' } } }, '$.flows[0].transform.rename.account: key field "user.id" is filled by the renames of "uid" and "account", so it depends on which a record holds'],
     ['a key field masked with redact', { key: ['email'], transform: { mask: { email: 'redact' } } }, '$.flows[0].transform.mask.email: masks key field "email" with "redact", which gives different records the same key'],
     ['a mask of the object that holds a key field', { key: ['user.id'], transform: { mask: { user: 'hash' } } }, '$.flows[0].transform.mask.user: masks the object that holds key field "user.id"'],
-    ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename.address.city: is inside "address", which is renamed too'],
+    ['a rename of a field inside another renamed field', { transform: { rename: { address: 'location', 'address.city': 'location.town' } } }, '$.flows[0].transform.rename["address.city"]: is inside "address", which is renamed too'],
+    ['a compute field that is no identifier', { transform: { compute: { 'full name': '$$(' } } }, '$.flows[0].transform.compute["full name"]: invalid JSONata expression'],
+    ['a set of a key field', { transform: { set: { id: 'const' } } }, '$.flows[0].transform.set.id: sets key field "id" to one value for every record, so all would have one key'],
+    ['an exclude of a key field', { key: ['user.id'], transform: { exclude: ['name', 'user'] } }, '$.flows[0].transform.exclude[1]: removes key field "user.id", so no record would have a key'],
+    ['an include without the key field', { transform: { include: ['name', 'email'] } }, '$.flows[0].transform.include: leaves out key field "id", so no record would have a key'],
+    ['a rename of the key field away', { transform: { rename: { id: 'uid' } } }, '$.flows[0].transform.rename.id: moves key field "id" to "uid", so no record would have "id" to key it by'],
+    ['a DynamoDB target table given by the ARN of something else', { targets: [{ id: 'replica', type: 'dynamodb', tableName: 'arn:aws:s3:::bucket' }] }, '$.flows[0].targets[0].tableName: must be a DynamoDB table name'],
+    ['a DynamoDB target table name DynamoDB refuses', { targets: [{ id: 'replica', type: 'dynamodb', tableName: 'bad table!' }] }, '$.flows[0].targets[0].tableName: must be a DynamoDB table name'],
+    ['a stream source table given by ARN (a stream ARN names a table elsewhere)', { sources: [{ id: 'orders', type: 'dynamodb-stream', tableName: 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders' }] }, '$.flows[0].sources[0].tableName: must be a DynamoDB table name'],
+    ['an EventBridge target bus name EventBridge refuses', { targets: [{ id: 'bus', type: 'eventbridge', busName: 'my bus!' }] }, '$.flows[0].targets[0].busName: must be an EventBridge bus name or ARN'],
+    ['an http target secret name Secrets Manager refuses', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', secretName: 'my secret!' }] }, '$.flows[0].targets[0].secretName: must be a Secrets Manager name'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
+  });
+
+  it.each([
+    ['a key renamed into place', { transform: { rename: { _id: 'id' } } }],
+    ['a key computed anew after the raw one is excluded', { transform: { compute: { id: "tenant & '-' & num" }, exclude: ['id'] } }],
+    ['an include that keeps the key object', { key: ['user.id'], transform: { include: ['user', 'name'] } }],
+    ['a table of another account by ARN', { targets: [{ id: 't', type: 'dynamodb', tableName: 'arn:aws:dynamodb:eu-west-1:111122223333:table/people.v2' }] }],
+  ])('accepts %s', (_what, flow) => {
+    expect(problemsOf(flow)).toEqual([]);
   });
 
   it('refuses one webhook secret name in two flows, whose stacks would each create it', () => {
