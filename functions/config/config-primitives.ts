@@ -30,3 +30,26 @@ export const tableNameOrArnSchema = z
 export const eventBusSchema = z
   .string()
   .regex(/^([/.\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[/.\-_A-Za-z0-9]{1,256})$/, 'must be an EventBridge bus name or ARN');
+
+/** An http(s) URL, where `{name}` placeholders (the `allowed` ones) stand for values filled in at each request. */
+export function urlTemplateSchema(allowed: readonly string[]) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((url, ctx) => {
+      const unknown = [...url.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((n) => !allowed.includes(n));
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `placeholder {${unknown[0]}} is not filled in: use ${allowed.map((n) => `{${n}}`).join(' or ')}` });
+        return;
+      }
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url.replace(/\{[^{}]*\}/g, 'x'));
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.hostname === '' || /\s/.test(url)) {
+        ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL template with a host, such as https://api.example.com/items/{key}' });
+      }
+    });
+}

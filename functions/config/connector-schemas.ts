@@ -68,7 +68,7 @@ const cursorFormatSchema = z.union([
 export const pullHttpSchema = z
   .strictObject({
     /** May hold `{cursor}`: the incremental high-water mark, URL-encoded. */
-    url: z.url(),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     /** `POST` for APIs that search by POST; pagination parameters then go into `body`. @default "GET" */
     method: z.enum(['GET', 'POST']).default('GET'),
     /** JSON body of a POST; string values may hold `{cursor}`. */

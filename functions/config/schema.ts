@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameOrArnSchema } from './config-primitives';
+import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameOrArnSchema, urlTemplateSchema } from './config-primitives';
 import { pullAuthSchema, secretNameSchema } from './connector-schemas';
 import { sourceSchema } from './source-schemas';
 
@@ -102,7 +102,7 @@ const httpTarget = z
     type: z.literal('http'),
     allowPii,
     /** Holds `{key}`, and `{remoteId}` with `create`. */
-    url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+    url: urlTemplateSchema(['key', 'remoteId']),
     method: z
       .union([z.enum(['POST', 'PUT', 'PATCH']), z.strictObject({ upsert: z.enum(['POST', 'PUT', 'PATCH']), delete: z.enum(['DELETE', 'POST', 'PUT', 'PATCH']).optional() })])
       .default('PUT'),
@@ -116,7 +116,7 @@ const httpTarget = z
     /** Keys without a remote id are created with this request; the id read at `idPath` (or `$location`) is kept for `{remoteId}`. */
     create: z
       .strictObject({
-        url: z.string().min(1).regex(/^https?:\/\//, 'must be an http(s) URL template'),
+        url: urlTemplateSchema(['key']),
         method: z.enum(['POST', 'PUT']).default('POST'),
         /** Dot path of the id in the JSON answer, or `$location` for the last segment of the `Location` header. */
         idPath: z.string().min(1),

@@ -71,7 +71,7 @@ const EXTRA_SOURCES: Partial<Record<HandlerKind, Record<string, unknown>>> = {
 const EXTRA_TARGETS: Record<string, Record<string, unknown>> = {
   s3: { id: 'archive', type: 's3' },
   eventbridge: { id: 'events', type: 'eventbridge' },
-  http: { id: 'webhook-out', type: 'http', url: 'https://crm.invalid/contacts/{id}' },
+  http: { id: 'webhook-out', type: 'http', url: 'https://crm.invalid/contacts/{key}' },
   sqs: { id: 'queue-out', type: 'sqs', queueArn: 'arn:aws:sqs:us-east-1:000000000000:bench-out' },
 };
 

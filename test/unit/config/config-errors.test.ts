@@ -72,6 +72,10 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a DynamoDB target table name DynamoDB refuses', { targets: [{ id: 'replica', type: 'dynamodb', tableName: 'bad table!' }] }, '$.flows[0].targets[0].tableName: must be a DynamoDB table name'],
     ['a stream source table given by ARN (a stream ARN names a table elsewhere)', { sources: [{ id: 'orders', type: 'dynamodb-stream', tableName: 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders' }] }, '$.flows[0].sources[0].tableName: must be a DynamoDB table name'],
     ['an EventBridge target bus name EventBridge refuses', { targets: [{ id: 'bus', type: 'eventbridge', busName: 'my bus!' }] }, '$.flows[0].targets[0].busName: must be an EventBridge bus name or ARN'],
+    ['an http target url with a placeholder that is not filled in', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/items/{id}' }] }, '$.flows[0].targets[0].url: placeholder {id} is not filled in: use {key} or {remoteId}'],
+    ['an http target url without a host', { targets: [{ id: 'h', type: 'http', url: 'https://' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
+    ['an http target url with a space in its host', { targets: [{ id: 'h', type: 'http', url: 'https://exa mple.com/{key}' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
+    ['a pull from a file URL', { sources: [{ id: 'nightly', type: 'schedule', every: '1 hour', http: { url: 'file:///etc/passwd' } }] }, '$.flows[0].sources[0].http.url: must be an http(s) URL'],
     ['an http target secret name Secrets Manager refuses', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', secretName: 'my secret!' }] }, '$.flows[0].targets[0].secretName: must be a Secrets Manager name'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
