@@ -1,6 +1,6 @@
 import { queryAll, queryUpTo } from './dynamodb-query';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { QuarantineCursor, QuarantineItem, QuarantinePage, QuarantineStore } from '../ports';
+import type { QuarantineCursor, QuarantineItem, QuarantinePage, QuarantineSink, QuarantineStore } from '../ports';
 import { QUARANTINE_TIME_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { batchPutAll } from './dynamodb-batch-write';
@@ -43,14 +43,14 @@ function fitted(item: QuarantineItem): QuarantineItem {
 }
 
 /**
- * QuarantineStore: pk = flow, sk = item id (the envelope id), so quarantining the same event twice
+ * QuarantineSink: pk = flow, sk = item id (the envelope id), so quarantining the same event twice
  * (an SQS redelivery) keeps one item. `expiresAt` (epoch seconds) is the TTL.
  */
-export class DynamoDbQuarantineStore implements QuarantineStore {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
+export class DynamoDbQuarantineSink implements QuarantineSink {
+  protected readonly client: DynamoDBDocumentClient;
+  protected readonly tableName: string;
   private readonly retentionDays: number;
-  private readonly retry: ResolvedRetry;
+  protected readonly retry: ResolvedRetry;
 
   constructor(options: DynamoDbQuarantineStoreOptions) {
     this.client = options.client;
@@ -69,6 +69,10 @@ export class DynamoDbQuarantineStore implements QuarantineStore {
     }));
     await batchPutAll(this.client, this.tableName, rows, this.retry, (r) => `${r.pk}\u0000${r.sk}`);
   }
+}
+
+/** The quarantine as the admin API reads it (the steps only write, through DynamoDbQuarantineSink). */
+export class DynamoDbQuarantineStore extends DynamoDbQuarantineSink implements QuarantineStore {
 
   /**
    * Newest first, one page of the flow's items through the time index. A table created before the index (kept by the

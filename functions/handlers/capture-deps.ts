@@ -1,5 +1,5 @@
 import type { FlowConfig } from '../config/schema';
-import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, QuarantineStore } from '../ports';
+import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, QuarantineSink } from '../ports';
 
 /** What every capture use case needs: its flow and source, where envelopes go, audit and quarantine, telemetry. */
 export interface CaptureUseCaseDeps {
@@ -9,7 +9,7 @@ export interface CaptureUseCaseDeps {
   readonly transformQueueUrl: string;
   readonly publisher: Publisher;
   readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
+  readonly quarantine: QuarantineSink;
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;

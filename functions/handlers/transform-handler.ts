@@ -10,7 +10,7 @@ import {
   type MetricsPort,
   type Publisher,
   type QuarantineItem,
-  type QuarantineStore,
+  type QuarantineSink,
   telemetryOf,
 } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
@@ -28,7 +28,7 @@ export interface TransformHandlerDeps {
   readonly publisher: Publisher;
   readonly resolveQueueUrl: string;
   readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
+  readonly quarantine: QuarantineSink;
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;

@@ -19,7 +19,7 @@ import {
   type MetricsPort,
   type Publisher,
   type QuarantineItem,
-  type QuarantineStore,
+  type QuarantineSink,
   type Secrets,
   type Sleep,
   telemetryOf,
@@ -47,7 +47,7 @@ export interface WebhookCaptureDeps {
   /** Replay protection by the sender's delivery id (else the body's hash); with `release`, a request that failed on our side can be retried. */
   readonly dedup: DedupStore & Partial<DedupRelease>;
   readonly audit: AuditLog;
-  readonly quarantine: QuarantineStore;
+  readonly quarantine: QuarantineSink;
   readonly clock?: Clock;
   /** Waits while another request captures the same delivery (tests pass one that does not wait). */
   readonly sleep?: Sleep;

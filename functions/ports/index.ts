@@ -171,8 +171,13 @@ export interface QuarantinePage {
   readonly next?: QuarantineCursor;
 }
 
-export interface QuarantineStore {
+/** Where the steps quarantine records: they only add to it. */
+export interface QuarantineSink {
   put(items: readonly QuarantineItem[]): Promise<void>;
+}
+
+/** Quarantine as the admin API reads it: listed, fetched and removed once replayed. */
+export interface QuarantineStore extends QuarantineSink {
   /** Newest first, `limit` items (default 100) from `before` on. */
   list(flow: string, options?: { readonly limit?: number; readonly before?: QuarantineCursor }): Promise<QuarantinePage>;
   /** The items of these ids that are quarantined. */

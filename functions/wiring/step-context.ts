@@ -4,7 +4,7 @@ import { DynamoDbAuditLog } from '../adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../adapters/dynamodb-conflict-store';
 import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';
 import { DynamoDbPullStateStore } from '../adapters/dynamodb-pull-state-store';
-import { DynamoDbQuarantineStore } from '../adapters/dynamodb-quarantine-store';
+import { DynamoDbQuarantineSink } from '../adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../adapters/dynamodb-state-store';
 import type { LogPort, MetricsPort, Publisher, Secrets } from '../ports';
 
@@ -53,7 +53,7 @@ export const auditLog = (ctx: StepContext) =>
   new DynamoDbAuditLog({ client: ctx.doc, tableName: ctx.tableName('audit'), retentionDays: ctx.flow.audit.retentionDays, decisions: ctx.logger });
 
 export const quarantineStore = (ctx: StepContext) =>
-  new DynamoDbQuarantineStore({ client: ctx.doc, tableName: ctx.tableName('quarantine'), retentionDays: ctx.flow.audit.retentionDays });
+  new DynamoDbQuarantineSink({ client: ctx.doc, tableName: ctx.tableName('quarantine'), retentionDays: ctx.flow.audit.retentionDays });
 
 export const conflictStore = (ctx: StepContext) =>
   new DynamoDbConflictStore({ client: ctx.doc, tableName: ctx.tableName('conflicts'), retentionDays: ctx.flow.audit.retentionDays });

@@ -1,6 +1,6 @@
 import type { FlowConfig } from '../../config/schema';
 import type { ChangeEnvelope } from '../envelope';
-import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, PullReader, PullStateStore, QuarantineStore } from '../../ports';
+import type { AuditLog, Clock, LogPort, MetricsPort, Publisher, PullReader, PullStateStore, QuarantineSink } from '../../ports';
 import type { PullKeys } from './pull-keys';
 import type { ScheduleSource } from './records';
 
@@ -66,7 +66,7 @@ export interface PullDeps {
   readonly state: PullStateStore;
   readonly publisher: Publisher;
   readonly transformQueueUrl: string;
-  readonly quarantine: QuarantineStore;
+  readonly quarantine: QuarantineSink;
   /** Receives every decision; the caller filters by the flow's audit level. */
   readonly audit: AuditLog;
   readonly clock: Clock;
