@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
-import { pathStep, piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
+import { callsUnknown, pathStep, piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
+import { unknownFunctions } from '../../functions/core/transform/jsonata-calls';
 import { renameFills } from '../../functions/core/transform/raw-record';
 import type { FlowConfig, SynclineConfig } from '../../functions/config/schema';
 
@@ -58,7 +59,8 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       for (const [name, expression] of bodies) {
         if (expression === undefined) continue;
         try {
-          jsonata(expression);
+          const unknown = unknownFunctions(jsonata(expression).ast());
+          if (unknown.length > 0) at(`targets[${j}].${name}`, callsUnknown(unknown));
         } catch (err) {
           at(`targets[${j}].${name}`, `invalid JSONata expression: ${(err as { message?: string }).message ?? String(err)}`);
         }

@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { validatePattern } from '../event-pattern';
 import { messageOf } from '../errors';
+import { unknownFunctions } from './jsonata-calls';
 import { compileSchema } from './json-schema';
 import { buildTransform, describeJsonataError, type TransformContext, type TransformedFlow, type Transformer } from './transform-core';
 
@@ -17,6 +18,11 @@ export function compileTransform(flow: TransformedFlow, ctx: TransformContext): 
   return buildTransform(flow, ctx, flow.transform.schema ? compileSchema(flow.transform.schema) : undefined);
 }
 
+/** Why an expression that calls these names fails on every record. */
+export function callsUnknown(names: readonly string[]): string {
+  return `calls ${names.join(', ')}, which no JSONata function is (https://docs.jsonata.org/overview), so every record would fail there`;
+}
+
 /** A config object's property as a JSON path step: `.name`, or `["full name"]` for a name that is no identifier (or holds a dot). */
 export function pathStep(name: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
@@ -31,7 +37,8 @@ export function validateTransform(flow: Pick<TransformedFlow, 'transform'>): str
   const problems: string[] = [];
   for (const [field, source] of Object.entries(t.compute ?? {})) {
     try {
-      jsonata(source);
+      const unknown = unknownFunctions(jsonata(source).ast());
+      if (unknown.length > 0) problems.push(`transform.compute${pathStep(field)}: ${callsUnknown(unknown)}`);
     } catch (err) {
       problems.push(`transform.compute${pathStep(field)}: invalid JSONata expression ${JSON.stringify(source)}: ${describeJsonataError(err, true)}`);
     }

@@ -72,6 +72,8 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a DynamoDB target table name DynamoDB refuses', { targets: [{ id: 'replica', type: 'dynamodb', tableName: 'bad table!' }] }, '$.flows[0].targets[0].tableName: must be a DynamoDB table name'],
     ['a stream source table given by ARN (a stream ARN names a table elsewhere)', { sources: [{ id: 'orders', type: 'dynamodb-stream', tableName: 'arn:aws:dynamodb:eu-west-1:111122223333:table/orders' }] }, '$.flows[0].sources[0].tableName: must be a DynamoDB table name'],
     ['an EventBridge target bus name EventBridge refuses', { targets: [{ id: 'bus', type: 'eventbridge', busName: 'my bus!' }] }, '$.flows[0].targets[0].busName: must be an EventBridge bus name or ARN'],
+    ['a compute calling a function JSONata does not have', { transform: { compute: { x: '$nosuchfn(name)' } } }, '$.flows[0].transform.compute.x: calls $nosuchfn, which no JSONata function is'],
+    ['an http body calling a function JSONata does not have', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', body: '{"n": $toUpper(name)}' }] }, '$.flows[0].targets[0].body: calls $toUpper, which no JSONata function is'],
     ['an http target url with a placeholder that is not filled in', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/items/{id}' }] }, '$.flows[0].targets[0].url: placeholder {id} is not filled in: use {key} or {remoteId}'],
     ['an http target url without a host', { targets: [{ id: 'h', type: 'http', url: 'https://' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
     ['an http target url with a space in its host', { targets: [{ id: 'h', type: 'http', url: 'https://exa mple.com/{key}' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
@@ -85,6 +87,7 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a key renamed into place', { transform: { rename: { _id: 'id' } } }],
     ['a key computed anew after the raw one is excluded', { transform: { compute: { id: "tenant & '-' & num" }, exclude: ['id'] } }],
     ['an include that keeps the key object', { key: ['user.id'], transform: { include: ['user', 'name'] } }],
+    ['compute calling JSONata functions, its own and $now', { transform: { compute: { a: '($up := function($s){ $uppercase($s) }; $up(name))', b: '$now()', c: '$map(tags, function($t){ $trim($t) })' } } }],
     ['a table of another account by ARN', { targets: [{ id: 't', type: 'dynamodb', tableName: 'arn:aws:dynamodb:eu-west-1:111122223333:table/people.v2' }] }],
   ])('accepts %s', (_what, flow) => {
     expect(problemsOf(flow)).toEqual([]);
