@@ -7,6 +7,9 @@ import { OUTCOME_METRICS, deadLettersOf, flowServiceName, logGroupParts } from '
 import type { SyncStack } from '../../lib/stacks/sync-stack';
 import { exampleConfig, exampleConfigInput, flowLike, synthStack } from './helpers';
 
+/** Synthesizing some sixty flows takes 20 to 35 s on a 2-core machine running two test files at once. */
+const SYNTH_OF_MANY_FLOWS_MS = 120_000;
+
 /** Logical id of an L2 construct's CloudFormation resource, in its own stack. */
 const logicalId = (c: IConstruct) => Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement);
 
@@ -367,7 +370,7 @@ describe('dashboards of many flows', () => {
     // The first is filled to within one row of the limit before the second starts.
     expect(counts[0]).toBeGreaterThan(480);
     for (const n of counts) expect(n).toBeLessThanOrEqual(500);
-  });
+  }, SYNTH_OF_MANY_FLOWS_MS);
 });
 
 describe('alarm thresholds config', () => {
