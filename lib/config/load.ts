@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
+import { parse as parseLossless } from 'lossless-json';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type SynclineConfig } from '../../functions/config/schema';
@@ -74,6 +75,19 @@ export function parseConfig(raw: unknown, origin = 'config'): SynclineConfig {
   return result.data;
 }
 
+/**
+ * JSON as a config file holds it: a leading byte-order mark (editors on Windows write one) is skipped, and a key twice
+ * in one object is refused, as YAML refuses it, rather than the last one silently counting.
+ */
+function parseConfigJson(text: string): unknown {
+  return parseLossless(text.replace(/^\uFEFF/, ''), null, {
+    parseNumber: Number,
+    onDuplicateKey: ({ key }) => {
+      throw new SyntaxError(`the key "${key}" appears twice in one object: only one of them would count`);
+    },
+  });
+}
+
 /** Reads a JSON or YAML file without validating it. */
 export function readConfigFile(file: string): unknown {
   let text: string;
@@ -83,7 +97,7 @@ export function readConfigFile(file: string): unknown {
     throw new ConfigError([{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
   }
   try {
-    return ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
+    return ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? parseYaml(text) : parseConfigJson(text);
   } catch (err) {
     throw new ConfigError([{ path: '$', message: `not valid ${extname(file).slice(1) || 'JSON'}: ${messageOf(err)}` }], file);
   }

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../lib/config/load';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, readConfigFile } from '../../../lib/config/load';
 import { checkConfig } from '../../../lib/config/check';
 
 const flowWith = (source: Record<string, unknown>) => ({ flows: [{ id: 'crm-sync', key: ['id'], sources: [{ id: 'api', ...source }], targets: [{ id: 't', type: 'dynamodb' }] }] });
@@ -116,5 +119,25 @@ describe('config errors a deploy would otherwise meet', () => {
         ],
       }),
     ).toEqual([]);
+  });
+});
+
+describe('a JSON config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const flows = { flows: [{ id: 'crm-sync', key: ['id'], sources: [{ id: 'api', type: 'sqs' }], targets: [{ id: 't', type: 'dynamodb' }] }] };
+
+  it('is read with a leading byte-order mark, as editors on Windows write it', () => {
+    expect(readConfigFile(file('bom.json', `\uFEFF${JSON.stringify(flows)}`))).toEqual(flows);
+  });
+
+  it('refuses a key that appears twice in one object, naming it, rather than keeping the last silently', () => {
+    const twice = file('twice.json', '{"flows": [{"id": "crm-sync", "key": ["id"], "id": "other"}]}');
+    expect(() => readConfigFile(twice)).toThrow(/not valid json: the key "id" appears twice in one object/);
   });
 });
