@@ -1,4 +1,4 @@
-import { queryAll, queryUpTo } from './dynamodb-query';
+import { pageOfSorted, queryAll, queryUpTo } from './dynamodb-query';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
@@ -153,10 +153,8 @@ export class DynamoDbConflictStore implements ConflictStore {
             ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
             ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
           });
-    const sorted = items.map(toStored).sort(oldestFirst);
-    if (!page) return sorted;
-    const after = page.after;
-    return (after ? sorted.filter((c) => oldestFirst(c, { openedAt: after.openedAt, id: after.id }) > 0) : sorted).slice(0, page.limit);
+    const all = items.map(toStored);
+    return page ? pageOfSorted(all, oldestFirst, page.after, page.limit).items : all.sort(oldestFirst);
   }
 }
 

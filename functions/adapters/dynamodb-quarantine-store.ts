@@ -1,4 +1,4 @@
-import { queryAll, queryUpTo } from './dynamodb-query';
+import { pageOfSorted, queryAll, queryUpTo } from './dynamodb-query';
 import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QuarantineCursor, QuarantineItem, QuarantinePage, QuarantineSink, QuarantineStore } from '../ports';
 import { QUARANTINE_TIME_INDEX } from '../plan/store-tables';
@@ -102,11 +102,9 @@ export class DynamoDbQuarantineStore extends DynamoDbQuarantineSink implements Q
       if (!isIndexUnreadable(err)) throw err;
     }
     const all = (await queryAll(this.client, { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': flow } })).map(stored);
-    const before = options.before;
-    const older = all.sort(newestFirst).filter((i) => !before || newestFirst(i, before as QuarantineItem) > 0);
-    const items = older.slice(0, limit);
+    const { items, more } = pageOfSorted(all, newestFirst, options.before, limit);
     const last = items.at(-1);
-    return { items, ...(older.length > limit && last ? { next: { at: last.at, id: last.id } } : {}) };
+    return { items, ...(more && last ? { next: { at: last.at, id: last.id } } : {}) };
   }
 
   async get(flow: string, ids: readonly string[]): Promise<QuarantineItem[]> {

@@ -1,15 +1,8 @@
 import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 
 /** Every item a query matches, following LastEvaluatedKey across pages. */
-export async function queryAll(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
+export async function queryAll(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit'>): Promise<Record<string, unknown>[]> {
+  return (await queryUpTo(client, input, Number.POSITIVE_INFINITY)).items;
 }
 
 /**
@@ -27,9 +20,16 @@ export async function queryUpTo(
   let start = input.ExclusiveStartKey;
   let calls = 0;
   do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start, Limit: limit - items.length }));
+    const left = limit - items.length;
+    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: start, ...(Number.isFinite(left) ? { Limit: left } : {}) }));
     items.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start && items.length < limit && ++calls < maxCalls);
   return { items, ...(start ? { lastKey: start } : {}) };
+}
+
+/** A page of items read whole: sorted by `order`, those after `after`, at most `limit`; `more` when others follow. */
+export function pageOfSorted<C, T extends C>(items: T[], order: (a: C, b: C) => number, after: C | undefined, limit: number): { items: T[]; more: boolean } {
+  const rest = items.sort(order).filter((i) => after === undefined || order(i, after) > 0);
+  return { items: rest.slice(0, limit), more: rest.length > limit };
 }

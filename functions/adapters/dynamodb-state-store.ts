@@ -264,19 +264,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
   }
 
   async dropSend(flow: string, targetId: string, key: string, owner: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: deliveredPk(flow, targetId, key) },
-          UpdateExpression: 'REMOVE sendOwner, sendUntil',
-          ConditionExpression: 'sendOwner = :o',
-          ExpressionAttributeValues: { ':o': owner },
-        }),
-      );
-    } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-    }
+    await dropSendLease(this.client, this.tableName, deliveredPk(flow, targetId, key), owner);
   }
 
   async claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<'claimed' | 'taken' | { readonly remoteId: string }> {
@@ -345,4 +333,23 @@ export function packState(doc: MergeDoc, recent: readonly AuditEntry[] = []): Ui
 export function unpackState(flow: string, key: string, z: Uint8Array): { doc: MergeDoc; recent: AuditEntry[] } {
   const packed = JSON.parse(inflateRawSync(z).toString('utf8')) as PackedDoc & { l?: Omit<AuditEntry, 'flow' | 'key'>[] };
   return { doc: unpackDoc(packed), recent: (packed.l ?? []).map((e) => ({ flow, key, ...e })) };
+}
+
+/** Lets a delivered marker's send lease go while `owner` still holds it; answers whether it did. */
+export async function dropSendLease(client: DynamoDBDocumentClient, tableName: string, pk: string, owner: string): Promise<boolean> {
+  try {
+    await client.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk },
+        UpdateExpression: 'REMOVE sendOwner, sendUntil',
+        ConditionExpression: 'sendOwner = :o',
+        ExpressionAttributeValues: { ':o': owner },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    return false;
+  }
 }

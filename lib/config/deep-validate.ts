@@ -2,7 +2,7 @@ import jsonata from 'jsonata';
 import { validatePattern } from '../../functions/core/event-pattern';
 import { callsUnknown, pathStep, piiLeaks, validateTransform } from '../../functions/core/transform/pipeline';
 import { unknownFunctions } from '../../functions/core/transform/jsonata-calls';
-import { renameFills } from '../../functions/core/transform/raw-record';
+import { pathsOverlap, renameFills, within } from '../../functions/core/transform/raw-record';
 import type { FlowConfig, SynclineConfig } from '../../functions/config/schema';
 
 /** An EventBridge rule's pattern: 2,048 characters by default, 4,096 at most (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). */
@@ -34,7 +34,7 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
     // A masked key must stay one key per record: only `hash` keeps values apart (redact, last4 and email merge
     // different records into one), and a mask over the object that holds a key field leaves no key to read.
     for (const [path, kind] of Object.entries(flow.transform.mask ?? {})) {
-      const k = flow.key.find((f) => f === path || f.startsWith(`${path}.`));
+      const k = flow.key.find((f) => within(f, path));
       if (k === undefined || (k === path && kind === 'hash')) continue;
       at(
         `transform.mask${pathStep(path)}`,
@@ -92,16 +92,15 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
  */
 function keyFieldProblems(flow: FlowConfig, at: (path: string, message: string) => void): void {
   const t = flow.transform;
-  const covers = (path: string, k: string) => k === path || k.startsWith(`${path}.`);
   const renames = Object.entries(t.rename ?? {});
   for (const k of flow.key) {
-    const set = Object.keys(t.set ?? {}).find((p) => covers(p, k));
+    const set = Object.keys(t.set ?? {}).find((p) => within(k, p));
     if (set !== undefined) at(`transform.set${pathStep(set)}`, `sets key field "${k}" to one value for every record, so all would have one key and each would overwrite the last: derive it with compute, or leave it out of set`);
-    if (renames.some(([, to]) => renameFills(to, k)) || Object.keys(t.compute ?? {}).some((c) => covers(c, k))) continue;
-    const excluded = (t.exclude ?? []).findIndex((p) => covers(p, k));
-    const away = renames.find(([from]) => covers(from, k));
+    if (renames.some(([, to]) => renameFills(to, k)) || Object.keys(t.compute ?? {}).some((c) => within(k, c))) continue;
+    const excluded = (t.exclude ?? []).findIndex((p) => within(k, p));
+    const away = renames.find(([from]) => within(k, from));
     if (excluded >= 0) at(`transform.exclude[${excluded}]`, `removes key field "${k}", so no record would have a key and each would be quarantined: keep "${k}"`);
-    else if (t.include && !t.include.some((p) => covers(p, k) || p.startsWith(`${k}.`))) at('transform.include', `leaves out key field "${k}", so no record would have a key and each would be quarantined: include "${k}"`);
+    else if (t.include && !t.include.some((p) => pathsOverlap(k, p))) at('transform.include', `leaves out key field "${k}", so no record would have a key and each would be quarantined: include "${k}"`);
     else if (away) at(`transform.rename${pathStep(away[0])}`, `moves key field "${k}" to "${away[1]}", so no record would have "${k}" to key it by: key the flow by the field's new name`);
   }
 }

@@ -1,6 +1,7 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
-import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
 import { QueueJournal } from './queue-journal';
@@ -74,16 +75,7 @@ export async function releaseSendLeases(clients: LocalClients, stateTable: strin
     const page = await clients.doc.send(
       new ScanCommand({ TableName: stateTable, FilterExpression: 'attribute_exists(sendUntil)', ProjectionExpression: 'pk, sendOwner', ExclusiveStartKey: start }),
     );
-    for (const item of page.Items ?? []) {
-      try {
-        await clients.doc.send(
-          new UpdateCommand({ TableName: stateTable, Key: { pk: item.pk }, UpdateExpression: 'REMOVE sendOwner, sendUntil', ConditionExpression: 'sendOwner = :o', ExpressionAttributeValues: { ':o': item.sendOwner } }),
-        );
-        released++;
-      } catch (err) {
-        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-      }
-    }
+    for (const item of page.Items ?? []) if (await dropSendLease(clients.doc, stateTable, String(item.pk), String(item.sendOwner))) released++;
     start = page.LastEvaluatedKey;
   } while (start);
   return released;

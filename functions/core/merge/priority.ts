@@ -1,4 +1,5 @@
 import { compareVersion, describe, get, holdsClock, put, sameClock } from './clock';
+import { getPath } from '../envelope';
 import { mapOf, replayEntries } from './field-lww';
 import type { Clock, Entry, MergeContext, PriorityDoc, Strategy } from './types';
 
@@ -50,10 +51,8 @@ function recordTomb(ctx: MergeContext, doc: PriorityDoc): Clock | undefined {
 /** Whether a key field (a dot path) has no value among the fields shown. */
 function lacksKey(ctx: MergeContext, fields: ReadonlyMap<string, Entry>): boolean {
   return ctx.flow.key.some((path) => {
-    const [top, ...rest] = path.split('.');
-    let v: unknown = fields.get(top!)?.v;
-    for (const k of rest) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-    return v === undefined || v === null;
+    const top = path.split('.', 1)[0]!;
+    return getPath({ [top]: fields.get(top)?.v }, path) == null;
   });
 }
 

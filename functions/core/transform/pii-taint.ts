@@ -1,5 +1,6 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { jsonataReads } from './jsonata-reads';
+import { within } from './raw-record';
 
 /** One way a declared PII field reaches a field of the transformed record. */
 export interface TaintTrail {
@@ -28,7 +29,6 @@ export interface TaintLeak {
 type Taint = Map<string, TaintTrail[]>;
 
 /** `a` is `b` or lies inside it. */
-const within = (a: string, b: string) => a === b || a.startsWith(`${b}.`);
 const overlaps = (a: string, b: string) => within(a, b) || within(b, a);
 
 /**

@@ -12,15 +12,18 @@ export function keyUntouchedByTransform(flow: FlowConfig): boolean {
 /** Whether the transform's include/exclude (its first steps) keep a raw field. */
 function keptByIncludeExclude(flow: FlowConfig, path: string): boolean {
   const { include, exclude } = flow.transform;
-  const covers = (list: readonly string[]) => list.some((p) => path === p || path.startsWith(`${p}.`));
+  const covers = (list: readonly string[]) => list.some((p) => within(path, p));
   return !covers(exclude ?? []) && (!include || covers(include));
 }
+
+/** Whether a dotted path is `outer` itself or lies inside it. */
+export const within = (path: string, outer: string): boolean => path === outer || path.startsWith(`${outer}.`);
 
 /** Whether two dotted paths are one, or one holds the other. */
 export const pathsOverlap = (a: string, b: string): boolean => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
 
 /** Whether a rename to `to` fills the field `path`: the field itself, or one inside the object it moves. */
-export const renameFills = (to: string, path: string): boolean => path === to || path.startsWith(`${to}.`);
+export const renameFills = (to: string, path: string): boolean => within(path, to);
 
 /** Where the rename that fills `path` takes it from (at most one does: lib/config/deep-validate.ts), or undefined. */
 export function renamedFrom(rename: Readonly<Record<string, string>> | undefined, path: string): string | undefined {
