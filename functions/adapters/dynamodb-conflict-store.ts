@@ -1,4 +1,4 @@
-import { pageOfSorted, queryAll, queryUpTo } from './dynamodb-query';
+import { pageOfSorted, queryAll, queryCount, queryUpTo } from './dynamodb-query';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
@@ -131,13 +131,14 @@ export class DynamoDbConflictStore implements ConflictStore {
    */
   async list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]> {
     if (status === 'open' && page) {
+      const from = page.from !== undefined && !page.after;
       const { items } = await queryUpTo(
         this.client,
         {
           TableName: this.tableName,
           IndexName: CONFLICT_OPEN_INDEX,
-          KeyConditionExpression: 'openFlow = :flow',
-          ExpressionAttributeValues: { ':flow': flow },
+          KeyConditionExpression: from ? 'openFlow = :flow AND openedAt >= :from' : 'openFlow = :flow',
+          ExpressionAttributeValues: { ':flow': flow, ...(from ? { ':from': page.from } : {}) },
           ...(page.after ? { ExclusiveStartKey: { openFlow: flow, openedAt: page.after.openedAt, pk: flow, sk: page.after.id } } : {}),
         },
         page.limit,
@@ -153,8 +154,12 @@ export class DynamoDbConflictStore implements ConflictStore {
             ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
             ExpressionAttributeValues: { ':pk': flow, ...(status ? { ':status': status } : {}) },
           });
-    const all = items.map(toStored);
+    const all = items.map(toStored).filter((c) => page?.from === undefined || c.openedAt >= page.from);
     return page ? pageOfSorted(all, oldestFirst, page.after, page.limit).items : all.sort(oldestFirst);
+  }
+
+  async countOpen(flow: string): Promise<number> {
+    return queryCount(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } });
   }
 }
 

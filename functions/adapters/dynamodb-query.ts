@@ -28,6 +28,18 @@ export async function queryUpTo(
   return { items, ...(start ? { lastKey: start } : {}) };
 }
 
+/** How many items a query matches, counted page by page (Select COUNT), so none is held in memory. */
+export async function queryCount(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit' | 'Select'>): Promise<number> {
+  let count = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: start }));
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return count;
+}
+
 /** A page of items read whole: sorted by `order`, those after `after`, at most `limit`; `more` when others follow. */
 export function pageOfSorted<C, T extends C>(items: T[], order: (a: C, b: C) => number, after: C | undefined, limit: number): { items: T[]; more: boolean } {
   const rest = items.sort(order).filter((i) => after === undefined || order(i, after) > 0);

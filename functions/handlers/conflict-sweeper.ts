@@ -1,10 +1,10 @@
-import { randomInt } from 'node:crypto';
 import { safeErrorText } from '../core/error-text';
-import { autoResolveWinner, conflictsOf, parseDurationMs } from '../core/merge';
+import { autoResolveWinner, conflictsOf, parseDurationMs, type Conflict } from '../core/merge';
 import {
   telemetryOf,
   type AuditLog,
   type Clock,
+  type ConflictPage,
   type ConflictStore,
   type LogPort,
   type MetricsPort,
@@ -58,27 +58,22 @@ export interface SweepOptions {
 
 export type ConflictSweeper = (options?: SweepOptions) => Promise<SweepSummary>;
 
-/** One settlement: a field whose oldest conflict is due, settled through the conflict that holds the winner. */
+/** One settlement: a field with a due conflict, settled through the conflict that holds the winner. */
 interface Settlement {
   readonly conflict: StoredConflict;
   readonly choose: 'current' | 'incoming';
-  /** The field's other open conflicts, superseded once the settlement is merged. */
-  readonly siblings: number;
 }
 
 /** Keys of open conflicts a sweep reads to find the superseded ones, besides those due for settling. */
 export const STALE_CHECK_KEYS = 100;
 
-/** Up to `n` of `items`, chosen at random when there are more. */
-function sample<T>(items: readonly T[], n: number): T[] {
-  if (items.length <= n) return [...items];
-  const out = [...items];
-  for (let i = 0; i < n; i++) {
-    const j = i + randomInt(out.length - i);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out.slice(0, n);
-}
+/** Open conflicts read to find STALE_CHECK_KEYS keys: a record may hold several. */
+const STALE_CHECK_CONFLICTS = 2 * STALE_CHECK_KEYS;
+
+/** Open conflicts read per page, oldest first, while looking for due ones: a sweep holds one page at a time. */
+export const DUE_PAGE = 100;
+
+const byOpening = (a: StoredConflict, b: StoredConflict) => a.openedAt - b.openedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * One flow's conflict sweep (manual strategy), run on a schedule. A field with a conflict open longer than
@@ -89,84 +84,153 @@ function sample<T>(items: readonly T[], n: number): T[] {
  * overwrite that newer edit. Then the open count is published as the `OpenConflicts` gauge. A reviewer settling a
  * conflict at the same time wins or loses the conditional transition, never both. Throws after publishing the gauge when some
  * resolution could not be queued, so the failure shows as a function error.
+ *
+ * Memory and reads stay bounded however many conflicts are open: due ones are read a page at a time, oldest first,
+ * until the invocation runs short of time; superseded ones are looked for among at most {@link STALE_CHECK_KEYS} keys
+ * a sweep, taking the open index in turn; the gauge counts without reading values.
  */
 export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweeper {
   const { clock, logger, metrics } = telemetryOf(deps);
   const { flow } = deps;
   const { autoResolveAfter, autoResolveWith } = flow.conflict;
-  const limitMs = autoResolveAfter !== undefined ? parseDurationMs(autoResolveAfter) : undefined;
+  const limitMs = autoResolveAfter !== undefined && autoResolveWith !== undefined ? parseDurationMs(autoResolveAfter) : undefined;
   const why = `open longer than autoResolveAfter "${autoResolveAfter}", settled by autoResolveWith "${autoResolveWith}"`;
 
+  /** The ids of the conflicts each key's record still holds open, by key. */
+  async function liveOf(keys: Iterable<string>): Promise<Map<string, Conflict[]>> {
+    const states = await deps.state.getMany(flow.id, [...new Set(keys)]);
+    return new Map([...states].map(([key, s]) => [key, conflictsOf(flow, s.doc)]));
+  }
+
+  /** Of `listed`, those whose record no longer holds them. */
+  function staleAmong(listed: readonly StoredConflict[], live: Map<string, Conflict[]>): StoredConflict[] {
+    return listed.filter((c) => !(live.get(c.key) ?? []).some((l) => l.id === c.id));
+  }
+
   /**
-   * The open conflicts their records no longer hold (closed each sweep, so `conflicts list` does not show them as
-   * open for long), and one settlement per field with a due conflict.
+   * One settlement per field of `due` the record still holds open, choosing among every open side of the field:
+   * its sibling conflicts come from the record (they may be on no page read yet), each read when not in `page`.
    */
-  async function plan(open: StoredConflict[], now: number): Promise<{ stale: StoredConflict[]; settlements: Settlement[] }> {
-    if (open.length === 0) return { stale: [], settlements: [] };
-    const settles = limitMs !== undefined && autoResolveWith !== undefined;
-    const due = new Set(settles ? open.filter((c) => now - c.openedAt >= limitMs!).map((c) => c.key) : []);
-    // The due keys, and up to STALE_CHECK_KEYS others (a random few when more are open): a sweep's reads stay bounded.
-    const others = [...new Set(open.map((c) => c.key))].filter((k) => !due.has(k));
-    const checked = new Set([...due, ...sample(others, STALE_CHECK_KEYS)]);
-    const states = await deps.state.getMany(flow.id, [...checked]);
-    const live = new Set([...states.values()].flatMap((s) => conflictsOf(flow, s.doc).map((c) => c.id)));
-    const stale = open.filter((c) => checked.has(c.key) && !live.has(c.id));
-    if (!settles) return { stale, settlements: [] };
-    const fields = new Map<string, StoredConflict[]>();
-    for (const c of open) {
-      if (!due.has(c.key) || !live.has(c.id)) continue;
-      const id = JSON.stringify([c.key, c.field]);
-      fields.set(id, [...(fields.get(id) ?? []), c]);
-    }
+  async function settlementsOf(due: readonly StoredConflict[], page: readonly StoredConflict[], live: Map<string, Conflict[]>, planned: Set<string>): Promise<Settlement[]> {
+    const listed = new Map(page.map((c) => [c.id, c]));
     const settlements: Settlement[] = [];
-    for (const group of fields.values()) {
+    for (const c of due) {
+      const field = JSON.stringify([c.key, c.field]);
+      if (planned.has(field)) continue;
+      const held = (live.get(c.key) ?? []).filter((l) => l.field === c.field);
+      if (!held.some((l) => l.id === c.id)) continue;
+      planned.add(field);
+      const sides = await Promise.all(held.map(async (l) => listed.get(l.id) ?? (await deps.conflicts.get(flow.id, l.id))));
+      const group = sides.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
       // Open conflicts of a field share the displayed side; each parks another source's edit.
-      if (!group.some((c) => now - c.openedAt >= limitMs)) continue;
-      const first = group[0]!;
-      const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((c) => c.incoming)], autoResolveWith);
-      const holder = group.find((c) => c.incoming === winner);
-      settlements.push({ conflict: holder ?? first, choose: holder ? 'incoming' : 'current', siblings: group.length - 1 });
+      const first = group[0] ?? c;
+      const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((g) => g.incoming)], autoResolveWith!);
+      const holder = group.find((g) => g.incoming === winner);
+      settlements.push({ conflict: holder ?? first, choose: holder ? 'incoming' : 'current' });
     }
-    return { stale, settlements };
+    return settlements;
+  }
+
+  /** Closes `stale` as superseded; answers how many this sweep closed. */
+  async function supersede(stale: readonly StoredConflict[], now: number): Promise<number> {
+    let closed = 0;
+    for (const c of stale) if (await deps.conflicts.markSuperseded(flow.id, c.id, now)) closed++;
+    if (closed > 0) logger.info('superseded conflicts closed', { flow: flow.id, conflicts: stale.map((c) => c.id) });
+    return closed;
+  }
+
+  /** Where the last stale check stopped: a warm sweeper goes on from there, so its checks cover every open conflict in turn. */
+  let staleCursor: StoredConflict | undefined;
+
+  /**
+   * The open conflicts of up to STALE_CHECK_KEYS keys, after those the last check read (from a random opening time
+   * after a cold start), wrapping round to the oldest.
+   */
+  async function staleCheckPage(now: number, skip: ReadonlySet<string>): Promise<StoredConflict[]> {
+    let start: ConflictPage | undefined = staleCursor && { limit: STALE_CHECK_CONFLICTS, after: staleCursor };
+    if (!start) {
+      const [oldest] = await deps.conflicts.list(flow.id, 'open', { limit: 1 });
+      if (!oldest) return [];
+      start = { limit: STALE_CHECK_CONFLICTS, from: oldest.openedAt + Math.floor(Math.random() * Math.max(0, now - oldest.openedAt + 1)) };
+    }
+    const tail = await deps.conflicts.list(flow.id, 'open', start);
+    const head = tail.length < STALE_CHECK_CONFLICTS ? await deps.conflicts.list(flow.id, 'open', { limit: STALE_CHECK_CONFLICTS - tail.length }) : [];
+    const seen = new Set(tail.map((c) => c.id));
+    const keys = new Set<string>();
+    const page: StoredConflict[] = [];
+    for (const c of [...tail, ...head.filter((h) => !seen.has(h.id))]) {
+      if (!keys.has(c.key) && keys.size >= STALE_CHECK_KEYS) break;
+      keys.add(c.key);
+      staleCursor = c;
+      if (!skip.has(c.key)) page.push(c);
+    }
+    return page;
   }
 
   return async (options = {}) => {
-    const open = await deps.conflicts.list(flow.id, 'open');
     const now = clock.now();
-    const { stale, settlements } = await plan(open, now);
+    const outOfTime = () => options.remainingMs !== undefined && options.remainingMs() < RESERVE_MS;
+    const openBefore = await deps.conflicts.countOpen(flow.id);
     let superseded = 0;
-    for (const c of stale) if (await deps.conflicts.markSuperseded(flow.id, c.id, now)) superseded++;
-    if (superseded > 0) logger.info('superseded conflicts closed', { flow: flow.id, conflicts: stale.map((c) => c.id) });
     let autoResolved = 0;
     let alreadyResolved = 0;
     let failed = 0;
     let deferred = 0;
-    for (let i = 0; i < settlements.length; i += CONCURRENCY) {
-      if (options.remainingMs && options.remainingMs() < RESERVE_MS) {
-        deferred = settlements.length - i;
-        break;
-      }
-      const answers = await Promise.all(
-        settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose }) =>
-          settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why }).catch(
-            (err: unknown): ReviewAnswer => {
-              logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: safeErrorText(err) });
-              return { status: 500, body: undefined };
-            },
+    let tried = 0;
+    const checked = new Set<string>();
+
+    async function settle(settlements: readonly Settlement[]): Promise<void> {
+      for (let i = 0; i < settlements.length; i += CONCURRENCY) {
+        if (outOfTime()) {
+          deferred += settlements.length - i;
+          return;
+        }
+        const answers = await Promise.all(
+          settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose }) =>
+            settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why }).catch(
+              (err: unknown): ReviewAnswer => {
+                logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: safeErrorText(err) });
+                return { status: 500, body: undefined };
+              },
+            ),
           ),
-        ),
-      );
-      for (const a of answers) {
-        if (a.status === 202) autoResolved++;
-        // 409: a reviewer (or an overlapping sweep) settled it first; 404: it is gone. Either way it is not open.
-        else if (a.status === 409 || a.status === 404) alreadyResolved++;
-        else failed++;
+        );
+        tried += answers.length;
+        for (const a of answers) {
+          if (a.status === 202) autoResolved++;
+          // 409: a reviewer (or an overlapping sweep) settled it first; 404: it is gone. Either way it is not open.
+          else if (a.status === 409 || a.status === 404) alreadyResolved++;
+          else failed++;
+        }
       }
     }
-    const summary: SweepSummary = { flow: flow.id, open: open.length - superseded - autoResolved - alreadyResolved, autoResolved, alreadyResolved, superseded, failed, deferred };
+
+    if (limitMs !== undefined) {
+      // Oldest first: once a page holds a conflict that is not due, no later one is.
+      const planned = new Set<string>();
+      let after: StoredConflict | undefined;
+      for (;;) {
+        const page = await deps.conflicts.list(flow.id, 'open', { limit: DUE_PAGE, ...(after ? { after } : {}) });
+        const due = page.filter((c) => now - c.openedAt >= limitMs);
+        if (due.length > 0) {
+          const live = await liveOf(due.map((c) => c.key));
+          for (const c of due) checked.add(c.key);
+          superseded += await supersede(staleAmong(due, live), now);
+          await settle(await settlementsOf(due, page, live, planned));
+        }
+        if (page.length < DUE_PAGE || due.length < page.length || outOfTime()) break;
+        after = page[page.length - 1];
+      }
+    }
+    if (!outOfTime()) {
+      const sample = await staleCheckPage(now, checked);
+      if (sample.length > 0) superseded += await supersede(staleAmong(sample, await liveOf(sample.map((c) => c.key))), now);
+    }
+    const open = Math.max(0, openBefore - superseded - autoResolved - alreadyResolved);
+    const summary: SweepSummary = { flow: flow.id, open, autoResolved, alreadyResolved, superseded, failed, deferred };
     metrics.gauge?.('OpenConflicts', summary.open);
     logger.info('conflict sweep done', { ...summary });
-    if (failed > 0) throw new Error(`${failed} of ${settlements.length} auto-resolution(s) of flow "${flow.id}" could not be queued; they stay open for the next sweep`);
+    if (failed > 0) throw new Error(`${failed} of ${tried} auto-resolution(s) of flow "${flow.id}" could not be queued; they stay open for the next sweep`);
     return summary;
   };
 }

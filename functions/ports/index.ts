@@ -210,10 +210,11 @@ export type StoredConflict = Conflict & {
   omitted?: string;
 } & Partial<ConflictResolution>;
 
-/** A page of a conflict listing: at most `limit`, after the conflict of this opening time and id. */
+/** A page of a conflict listing: at most `limit`, after the conflict of this opening time and id, or opened at `from` or later. */
 export interface ConflictPage {
   readonly limit: number;
   readonly after?: { readonly openedAt: number; readonly id: string };
+  readonly from?: number;
 }
 
 export interface ConflictStore {
@@ -222,6 +223,8 @@ export interface ConflictStore {
   /** Oldest first: every one, or with `page` at most `limit` opened after the conflict `after` names. */
   list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]>;
   get(flow: string, id: string): Promise<StoredConflict | undefined>;
+  /** How many conflicts of the flow are open (counted without holding them all in memory). */
+  countOpen(flow: string): Promise<number>;
   /**
    * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it
    * is absent or already resolved (so of two concurrent resolutions only one wins).

@@ -142,4 +142,24 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     expect(resolved.map((p) => p.length)).toEqual([15, 15, 0]);
     expect(resolved.flat()).toEqual(ids(all.slice(100)));
   });
+
+  it('counts the open conflicts of a flow past the 1 MB a Query call reads, and lists those opened from a given time', async () => {
+    // Prepare: 15 open conflicts holding 100 KB each (over 1 MB in all), 2 then closed, and one of another flow.
+    const flow = `counted-${uniqueSuffix()}`;
+    const t0 = Date.now();
+    const big = (id: string): Conflict => ({ ...conflict(flow, id), incoming: { ...conflict(flow, id).incoming, value: 'x'.repeat(100_000) } });
+    const all = Array.from({ length: 15 }, (_, i) => big(`c-${String(i).padStart(2, '0')}`));
+    for (const [i, c] of all.entries()) await store.open([c], t0 + i);
+    await store.markSuperseded(flow, all[3]!.id, t0 + 100);
+    await store.markResolved(flow, all[12]!.id, { resolvedAt: t0 + 100, resolvedBy: 'bob', choice: { choose: 'current' }, changeId: 'ch-12' });
+    await store.open([conflict(`${flow}-other`, 'elsewhere')], t0);
+
+    // Act
+    const count = await store.countOpen(flow);
+    const fromTen = await store.list(flow, 'open', { limit: 100, from: t0 + 10 });
+
+    // Assess
+    expect(count).toBe(13);
+    expect(ids(fromTen)).toEqual(['c-10', 'c-11', 'c-13', 'c-14']);
+  });
 });

@@ -1,8 +1,8 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
-import { AUTO_RESOLVE_BY, createConflictSweeper, STALE_CHECK_KEYS } from '../../../functions/handlers/conflict-sweeper';
+import { AUTO_RESOLVE_BY, createConflictSweeper, DUE_PAGE, STALE_CHECK_KEYS } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
 import type { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
 import { fakeStepContext } from '../../fixtures/step-context';
@@ -56,6 +56,10 @@ describe('conflict sweeper', () => {
   /** crm then erp (one second later) edit `email` of `key` concurrently. */
   const clash = (key: string, openedAt: number, flow = LWW) =>
     merge(flow, key, [edit('crm', key, 1000, { email: `${key}@crm.io` }), edit('erp', key, 2000, { email: `${key}@erp.io` })], openedAt);
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   beforeEach(async () => {
     ({ conflicts, state, publisher, audit, metrics, clock } = fakeStepContext({ now: T0 }));
@@ -133,25 +137,44 @@ describe('conflict sweeper', () => {
     expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 1 }]);
   });
 
-  it('reads at most STALE_CHECK_KEYS keys a sweep when more conflicts are open, and closes the stale ones it reads', async () => {
-    // Prepare: 150 keys with a conflict each, all replaced by a newer edit.
+  it('reads at most STALE_CHECK_KEYS keys a sweep when more conflicts are open, and closes the stale ones over a few sweeps', async () => {
+    // Prepare: 150 keys with a conflict each, opened a second apart, all replaced by a newer edit (a new conflict).
     const manual = flowWith();
     const keys = Array.from({ length: 150 }, (_, i) => `k${i}`);
-    for (const key of keys) {
-      await clash(key, T0 - MINUTE, manual);
-      await merge(manual, key, [edit('crm', key, 3000, { email: `${key}@crm2.io` })], T0 - MINUTE);
+    for (const [i, key] of keys.entries()) {
+      await clash(key, T0 - 10 * MINUTE + i * 1000, manual);
+      await merge(manual, key, [edit('crm', key, 3000, { email: `${key}@crm2.io` })], T0 - 10 * MINUTE + i * 1000);
     }
-    const read: string[] = [];
+    const reads: string[][] = [];
     const getMany = state.getMany.bind(state);
-    state.getMany = async (flow, wanted) => (read.push(...wanted), getMany(flow, wanted));
+    state.getMany = async (flow, wanted) => (reads.push([...wanted]), getMany(flow, wanted));
+    const listed: (number | undefined)[] = [];
+    const list = conflicts.list.bind(conflicts);
+    conflicts.list = async (flow, status, page) => (listed.push(page?.limit), list(flow, status, page));
 
     // Act
     const first = await sweeper(manual)();
+    const limits = [...listed];
 
-    // Assess
-    expect(read).toHaveLength(STALE_CHECK_KEYS);
-    expect(first.superseded).toBe(STALE_CHECK_KEYS);
-    expect((await conflicts.list('people', 'superseded')).map((c) => c.key).sort()).toEqual([...new Set(read)].sort());
+    // Assess: one read of at most 100 keys; what it closed belongs to those keys; no listing read every open conflict.
+    expect(reads).toHaveLength(1);
+    expect(new Set(reads[0]).size).toBeLessThanOrEqual(STALE_CHECK_KEYS);
+    expect(first.superseded).toBeGreaterThan(0);
+    expect((await conflicts.list('people', 'superseded')).every((c) => reads[0]!.includes(c.key))).toBe(true);
+    expect(limits.length > 0 && limits.every((limit) => limit !== undefined && limit <= 2 * STALE_CHECK_KEYS)).toBe(true);
+    expect(first.open).toBe(300 - first.superseded);
+
+    // Act: a cold start begins at a random point (here the oldest); a warm sweeper goes on where its last sweep stopped.
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const warm = sweeper(manual);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(MINUTE);
+      await warm();
+    }
+
+    // Assess: every replaced conflict is closed, every live one stays open.
+    expect((await conflicts.list('people', 'superseded')).length).toBe(150);
+    expect((await conflicts.list('people', 'open')).map((c) => c.incoming.value).sort()).toEqual(keys.map((k) => `${k}@crm2.io`).sort());
   });
 
   it('publishes 0 when nothing is open', async () => {
@@ -254,6 +277,41 @@ describe('conflict sweeper', () => {
     expect(second).toMatchObject({ autoResolved: 0, superseded: 1, open: 0 });
     expect(publisher.bodies(RESOLVE_QUEUE)).toHaveLength(1);
     expect(metrics.gauges.map((g) => g.value)).toEqual([1, 0]);
+  });
+
+  it('settles due conflicts page after page, never listing every open conflict at once', async () => {
+    // Prepare: 250 due conflicts, oldest first, and 5 fresh ones.
+    for (let i = 0; i < 250; i++) await clash(`old-${i}`, T0 - 60 * MINUTE + i * 1000);
+    for (let i = 0; i < 5; i++) await clash(`fresh-${i}`, T0 - MINUTE);
+    const limits: (number | undefined)[] = [];
+    const list = conflicts.list.bind(conflicts);
+    conflicts.list = async (flow, status, page) => (limits.push(page?.limit), list(flow, status, page));
+
+    // Act
+    const summary = await sweeper(LWW)();
+
+    // Assess
+    expect(summary).toMatchObject({ autoResolved: 250, open: 5, failed: 0, deferred: 0 });
+    expect(new Set(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((c) => c.key)).size).toBe(250);
+    expect(limits.every((limit) => limit !== undefined && limit <= DUE_PAGE * 2)).toBe(true);
+    expect(metrics.gauges).toEqual([{ name: 'OpenConflicts', value: 5 }]);
+  });
+
+  it('chooses among every open side of a field when a sibling conflict is on a later page', async () => {
+    // Prepare: DUE_PAGE - 1 older due conflicts, then crm vs erp on "x" (the last of the first page), then web's
+    // concurrent edit of x.email (newest of the three) opens a sibling a minute ago, past the first page.
+    for (let i = 0; i < DUE_PAGE - 1; i++) await clash(`old-${i}`, T0 - 60 * MINUTE + i * 1000);
+    await clash('x', T0 - 20 * MINUTE);
+    const sibling = (await merge(LWW, 'x', [edit('web', 'x', 5000, { email: 'x@web.io' })], T0 - MINUTE)).find((c) => c.incoming.source === 'web');
+    expect(sibling).toBeDefined();
+
+    // Act
+    const summary = await sweeper(LWW)();
+
+    // Assess: x is settled once, with web's value, through the sibling that parks it.
+    expect(summary).toMatchObject({ autoResolved: DUE_PAGE, failed: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).filter((c) => c.key === 'x').map((c) => c.data)).toEqual([{ email: 'x@web.io' }]);
+    expect(await conflicts.get('people', sibling!.id)).toMatchObject({ status: 'resolved', choice: { choose: 'incoming' } });
   });
 
   it('keeps a conflict open when its resolution cannot be queued, publishes the gauge, then fails the run', async () => {
