@@ -9,6 +9,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { QueryDefinition, QueryString, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -251,6 +252,21 @@ export class Observability extends Construct {
     // SNS takes a display name of at most 100 characters; a stack name may have 128.
     const displayName = `syncline alarms (${stackName})`;
     this.topic = new Topic(this, 'AlarmTopic', { displayName: displayName.slice(0, 100), enforceSSL: true });
+    // The topic policy replaces SNS's default one, which is what lets CloudWatch publish in the same account
+    // (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger): allow this stack's alarms only.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AlarmsOfThisStackPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${stackName}-*` },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
 
     const alarms: Record<string, FlowAlarms> = {};

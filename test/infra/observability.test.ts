@@ -100,6 +100,35 @@ describe('alarm topic', () => {
     });
   });
 
+  it("lets CloudWatch publish the stack's own alarms, since the topic policy replaces SNS's default one", () => {
+    exampleTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: logicalId(example.observability.topic) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: logicalId(example.observability.topic) },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':alarm:ObsExample-\\*$')])] } },
+            },
+          }),
+        ]),
+      },
+    });
+    // Every alarm of the stack, nested flows' included, is named under that prefix.
+    for (const [template, prefix] of [
+      [exampleTemplate, 'ObsExample-'],
+      [everyTemplate, 'ObsEvery-'],
+    ] as const) {
+      const names = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+      expect(names.length).toBeGreaterThan(0);
+      expect(names.every((n) => n.startsWith(prefix))).toBe(true);
+    }
+  });
+
   it('subscribes alarmEmail by email, and nobody when it is not set', () => {
     exampleTemplate.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
