@@ -8,6 +8,7 @@ import type { FlowConfig } from '../config/schema';
 import type { StepName } from '../core/envelope';
 import { messageOf } from '../core/errors';
 import { flowServiceName, METRICS_NAMESPACE } from '../wiring/contract';
+import { publishPartialBatchFailure } from '../adapters/powertools-telemetry';
 
 /** Reads a required environment variable at module load; a missing one fails the cold start naming it. */
 export function requireEnv(name: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -39,9 +40,13 @@ export function observability(flow: FlowConfig, step: StepName | 'review' | 'adm
   return { logger, metrics };
 }
 
-/** Wraps a handler with middy: Powertools context in logs and metrics flushed as EMF after each invocation. */
+/**
+ * Wraps a handler with middy: Powertools context in logs, metrics flushed as EMF after each invocation, and for a
+ * batch invocation whether it failed some messages.
+ */
 export function instrumented<E, R>(handler: (event: E, context: Context) => Promise<R>, { logger, metrics }: { logger: Logger; metrics: Metrics }) {
   return middy(handler)
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+    .use(logMetrics(metrics))
+    .use({ after: ({ event, response, context }) => publishPartialBatchFailure(metrics, context.functionName, event, response) });
 }

@@ -27,5 +27,10 @@ export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved
 export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const satisfies readonly MetricName[];
 /** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
 export const LAG_METRIC = 'LagMs';
+/**
+ * One sample per batch invocation (SQS or stream) with dimension `FunctionName`: 1 when it answered some messages as
+ * failed (`batchItemFailures`), else 0. Lambda's `Errors` counts no such invocation, since it returned normally.
+ */
+export const PARTIAL_BATCH_METRIC = 'PartialBatchFailures';
 /** Conflicts open after each conflict sweep of a manual flow (a gauge: one sample per sweep, read as Maximum). */
 export const OPEN_CONFLICTS_METRIC = 'OpenConflicts';

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
-import { flowServiceName, METRICS_NAMESPACE } from '../../functions/wiring/contract';
+import { flowServiceName, METRICS_NAMESPACE, PARTIAL_BATCH_METRIC } from '../../functions/wiring/contract';
 import type { SyncFlow } from './sync-flow';
 
 /** Period of every metric on the dashboard and in the alarms. */
@@ -19,6 +19,17 @@ export function flowMetric(flowId: string, metricName: string, statistic: string
     period: PERIOD,
     // A label makes an alarm render its metric as metric math; only the dashboard passes one.
     ...(label ? { label } : {}),
+  });
+}
+
+/** How many of a batch function's invocations failed some of their messages (dimensions `Flow`, `service`, `FunctionName`). */
+export function partialBatchFailures(flowId: string, functionName: string): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: PARTIAL_BATCH_METRIC,
+    dimensionsMap: { Flow: flowId, service: flowServiceName(flowId), FunctionName: functionName },
+    statistic: 'Sum',
+    period: PERIOD,
   });
 }
 

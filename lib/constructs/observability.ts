@@ -21,7 +21,7 @@ import type { AlarmThresholds } from '../../functions/config/schema';
 import { truncatedAlarm } from './truncated-alarm';
 import { flowRow } from './dashboard-row';
 import type { SyncFlow } from './sync-flow';
-import { deadLettersOf, flowMetric, LAG_METRIC, PERIOD, type DeadLetter } from './flow-metrics';
+import { deadLettersOf, flowMetric, LAG_METRIC, partialBatchFailures, PERIOD, type DeadLetter } from './flow-metrics';
 
 /** Thresholds used when the config gives none (the schema's defaults). */
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5 };
@@ -64,8 +64,10 @@ export class FlowAlarms extends Construct {
   /** DLQ-not-empty alarms by DLQ id (`dlq-<queue>`, `stream-failure-<source>`, `schedule-dlq-<source>`). */
   public readonly deadLetterAlarms: Readonly<Record<string, Alarm>>;
   public readonly lagAlarm: Alarm;
-  /** Error-rate alarms by function plan id. */
+  /** Error-rate alarms by function plan id: invocations that failed as a whole (a throw, a timeout, out of memory). */
   public readonly errorRateAlarms: Readonly<Record<string, Alarm>>;
+  /** By function plan id, for functions fed by a queue or stream: batches that failed some of their messages. */
+  public readonly partialFailureAlarms: Readonly<Record<string, Alarm>>;
   /** Present when the flow has a full-mode schedule source with delete detection. */
   public readonly deleteRefusedAlarm: Alarm | undefined;
   /** A Debezium source reported a truncated table (flows with a `debezium` webhook source only). */
@@ -130,7 +132,7 @@ export class FlowAlarms extends Construct {
         new Alarm(this, `error-rate-${fid}`, {
           alarmName: name(`error-rate-${fid}`),
           alarmDescription:
-            `syncline ${flowId}: more than ${thresholds.errorRatePercent}% of the ${fid} function's invocations failed in 2 of the last 3 five-minute periods. ` +
+            `syncline ${flowId}: more than ${thresholds.errorRatePercent}% of the ${fid} function's invocations failed as a whole (an error thrown, a timeout, out of memory) in 2 of the last 3 five-minute periods. ` +
             `Look first at its errors with the Logs Insights query ${errorsQuery} and at its X-Ray traces. ` +
             `Failed SQS messages are retried and then parked in the step's DLQ (which raises its own alarm); a failed stream batch is bisected, then sent to the on-failure queue. ` +
             `Fix the cause (a bug, a missing permission, an unreachable target, a wrong secret value) and deploy, then move parked messages back: npx syncline redrive ${flowId} --stack ${stackName} (or the SQS console's "Start DLQ redrive").`,
@@ -152,6 +154,39 @@ export class FlowAlarms extends Construct {
       );
     }
     this.errorRateAlarms = errorAlarms;
+
+    // A batch function that fails some messages returns normally, so Lambda's Errors never sees it: the function
+    // publishes whether each batch invocation failed messages (PartialBatchFailures, 0 or 1, by FunctionName).
+    const partialAlarms: Record<string, Alarm> = {};
+    for (const f of flow.flowPlan.functions) {
+      if (f.trigger.type !== 'sqs' && f.trigger.type !== 'dynamodb-stream') continue;
+      const fn = flow.functions[f.id]!;
+      const failedBatches = partialBatchFailures(flowId, fn.functionName);
+      partialAlarms[f.id] = notify(
+        new Alarm(this, `failed-messages-${f.id}`, {
+          alarmName: name(`failed-messages-${f.id}`),
+          alarmDescription:
+            `syncline ${flowId}: more than ${thresholds.errorRatePercent}% of the ${f.id} function's batches failed some of their messages in 2 of the last 3 five-minute periods. ` +
+            `Look first at its warnings, which name the failed messages and why, with the Logs Insights query ${errorsQuery}. ` +
+            (f.trigger.type === 'sqs'
+              ? `Failed messages are received again, up to 5 times, then parked in the step's DLQ (which raises its own alarm). `
+              : `Failed stream records are retried, then sent to the source's on-failure queue (which raises its own alarm). `) +
+            `A throttled or briefly unreachable store or target clears by itself; otherwise fix the cause (a missing permission, an unreachable target, a wrong secret value), deploy, then move parked messages back: npx syncline redrive ${flowId} --stack ${stackName}.`,
+          metric: new MathExpression({
+            expression: 'IF(invocations > 0, 100 * failed / invocations, 0)',
+            usingMetrics: { failed: failedBatches, invocations: fn.metricInvocations({ statistic: 'Sum', period: PERIOD }) },
+            label: `${f.id} batches with failed messages (%)`,
+            period: PERIOD,
+          }),
+          threshold: thresholds.errorRatePercent,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    this.partialFailureAlarms = partialAlarms;
 
     this.deleteRefusedAlarm = infersDeletes(flow)
       ? notify(

@@ -266,6 +266,43 @@ describe('alarms', () => {
     }
   });
 
+  it('alarm on batches that failed some messages for every queue- or stream-fed function, on the metric and dimensions the function publishes', () => {
+    // Prepare
+    const flow = every.flows['every-source'];
+    const batchFed = flow.flowPlan.functions.filter((f) => f.trigger.type === 'sqs' || f.trigger.type === 'dynamodb-stream');
+    expect(batchFed.map((f) => f.trigger.type)).toEqual(expect.arrayContaining(['sqs', 'dynamodb-stream']));
+
+    for (const f of batchFed) {
+      // Assess
+      const fn = { Ref: logicalId(flow.functions[f.id]!) };
+      everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `ObsEvery-every-source-failed-messages-${f.id}`,
+        Threshold: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmDescription: Match.stringLikeRegexp(`${f.id} function's batches failed some of their messages.*npx syncline redrive every-source --stack ObsEvery`),
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: 'IF(invocations > 0, 100 * failed / invocations, 0)', ReturnData: true }),
+          Match.objectLike({
+            Id: 'failed',
+            MetricStat: Match.objectLike({
+              Metric: {
+                Namespace: 'Syncline',
+                MetricName: 'PartialBatchFailures',
+                Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'every-source' }, { Name: 'FunctionName', Value: fn }, { Name: 'service', Value: 'syncline-every-source' }]),
+              },
+              Stat: 'Sum',
+            }),
+          }),
+          Match.objectLike({ Id: 'invocations', MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: [{ Name: 'FunctionName', Value: fn }] } }) }),
+        ]),
+      });
+    }
+    // Webhook capture answers HTTP (its failures are Lambda errors), and schedules are not batches.
+    const names = Object.values(everyTemplate.findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+    expect(names.filter((n) => n.includes('failed-messages-')).length).toBe(batchFed.length);
+  });
+
   it('alarm on lag p99 over the configured threshold, the stack default or the flow\'s own', () => {
     const lagAlarm = (flowId: string, threshold: number) => ({
       Namespace: 'Syncline',
