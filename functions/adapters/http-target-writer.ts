@@ -227,7 +227,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
           method: req.method,
           headers: await this.headersFor(req),
           ...(req.body !== undefined ? { body: req.body } : {}),
-          redirect: 'follow',
+          // A followed redirect turns a PUT or POST into a GET of another page, whose 2xx would count as delivered.
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.target.timeoutMs),
         });
         const text = await res.text().catch(() => '');
@@ -263,10 +264,15 @@ interface Answer {
   readonly headers: Headers;
 }
 
-/** 2xx is written; any other final answer rejects the record with the response body. */
+/** 2xx is written; any other final answer rejects the record with the response body (and where a redirect pointed). */
 function settled(req: HttpRequestPlan, answer: Answer): TargetResult {
   if (answer.status >= 200 && answer.status < 300) return { status: 'written' };
-  return { status: 'rejected', reason: `${req.method} answered ${answer.status}`, detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY) } };
+  const location = answer.status >= 300 && answer.status < 400 ? answer.headers.get('location') : null;
+  return {
+    status: 'rejected',
+    reason: `${req.method} answered ${answer.status}`,
+    detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY), ...(location ? { location: location.slice(0, MAX_AUDIT_BODY) } : {}) },
+  };
 }
 
 /** The created record's id: at `idPath` in the JSON answer, or the last segment of `Location` for `$location`. */

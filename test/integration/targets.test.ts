@@ -86,6 +86,9 @@ describe('HTTP target against a misbehaving server', () => {
         if (key === 'flaky' && n < 3) return void res.writeHead(500).end('oops');
         if (key === 'down') return void res.writeHead(503).end();
         if (key === 'invalid') return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"email is required"}');
+        if (key === 'moved') return void res.writeHead(301, { location: '/login' }).end();
+        if (key === 'see-other') return void res.writeHead(303, { location: '/login' }).end();
+        if (req.url === '/login') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>sign in</html>');
         res.writeHead(key === 'new' ? 201 : 204).end();
       });
     });
@@ -126,6 +129,21 @@ describe('HTTP target against a misbehaving server', () => {
     // The same Idempotency-Key on every attempt of a record.
     expect(new Set(seen.filter((s) => s.url.endsWith('/flaky')).map((s) => s.headers['idempotency-key'])).size).toBe(1);
     console.log(`http target batch of ${keys.length} keys with 429/500/timeout/400 settled in ${elapsed} ms`);
+  });
+
+  it('rejects a redirect instead of following it: the record did not reach the API, whatever the page redirected to answers', async () => {
+    // Prepare: an API moved behind a sign-in page, which answers 200 to the GET a followed redirect would send.
+    const writer = new HttpTargetWriter({ flowId: 'people', target: target(), retry: { baseDelayMs: 50, maxAttempts: 3 } });
+    const writerByPost = new HttpTargetWriter({ flowId: 'people', target: target({ method: 'POST' }), retry: { baseDelayMs: 50, maxAttempts: 3 } });
+
+    // Act
+    const put = await writer.writeBatch([change('see-other', 1, { id: 'see-other' })]);
+    const post = await writerByPost.writeBatch([change('moved', 1, { id: 'moved' })]);
+
+    // Assess
+    expect(put.get('see-other')).toMatchObject({ status: 'rejected', reason: 'PUT answered 303', detail: { status: 303, location: '/login' } });
+    expect(post.get('moved')).toMatchObject({ status: 'rejected', reason: 'POST answered 301', detail: { status: 301, location: '/login' } });
+    expect(seen.some((s) => s.url === '/login')).toBe(false);
   });
 
   it('keeps to rateLimitPerSecond with the per-invocation token bucket', async () => {
