@@ -1,3 +1,4 @@
+import { itemBytes, MAX_ITEM_BYTES } from './dynamodb-item-size';
 import { pageOfSorted, queryAll, queryCount, queryUpTo } from './dynamodb-query';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
@@ -42,7 +43,7 @@ export class DynamoDbConflictStore implements ConflictStore {
           await this.client.send(
             new PutCommand({
               TableName: this.tableName,
-              Item: { pk: c.flow, sk: c.id, ...c, status: 'open', openedAt: at, openFlow: c.flow },
+              Item: fitted({ pk: c.flow, sk: c.id, ...c, status: 'open', openedAt: at, openFlow: c.flow }),
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           );
@@ -161,6 +162,19 @@ export class DynamoDbConflictStore implements ConflictStore {
   async countOpen(flow: string): Promise<number> {
     return queryCount(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } });
   }
+}
+
+/**
+ * The item as it can be stored: values too large for one item (a conflict over a 250 KB field, say) are left out,
+ * and the item says so; the record's state holds them, and a resolution reads them from there. Refused whole, the
+ * conflict was never listed, and every later change of its key failed.
+ */
+function fitted<T extends Record<string, unknown> & Conflict>(item: T): T {
+  const bytes = itemBytes(item);
+  if (bytes <= MAX_ITEM_BYTES) return item;
+  const { value: _c, ...current } = item.current;
+  const { value: _i, ...incoming } = item.incoming;
+  return { ...item, current, incoming, omitted: `values not kept: with them the conflict would be ${Math.ceil(bytes / 1024)} KB, and an item holds at most 400 KB; resolving it reads them from the record` };
 }
 
 /** The order of listings read whole: by opening time, equal times by id (the open index has them in no set order). */

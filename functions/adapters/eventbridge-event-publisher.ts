@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import type { EventPublisher, PublishedEvent } from '../ports';
-import { MAX_EVENTS_PER_CALL, type EventEntry, type EventPutter } from './eventbridge-target-writer';
-import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, type EventEntry, type EventPutter } from './eventbridge-target-writer';
+import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface EventBridgeEventPublisherOptions {
   /** PutEvents: the SDK client in AWS (`sdkEventPutter`), the runtime's LocalEventBus in `npm start`. */
@@ -15,7 +15,7 @@ export interface EventBridgeEventPublisherOptions {
 const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
 
 /**
- * EventPublisher on EventBridge PutEvents: calls of 10 entries, failed entries (throttling, internal errors)
+ * EventPublisher on EventBridge PutEvents: calls of at most 10 entries and 256 KB, failed entries (throttling, internal errors)
  * retried with backoff; throws when an entry is rejected or still fails after the retries.
  */
 export class EventBridgeEventPublisher implements EventPublisher {
@@ -32,7 +32,9 @@ export class EventBridgeEventPublisher implements EventPublisher {
       Detail: JSON.stringify(e.detail),
       EventBusName: this.options.busName ?? 'default',
     }));
-    const failures = (await Promise.all(chunk(entries, MAX_EVENTS_PER_CALL).map((group) => this.putGroup(group)))).flat();
+    const tooLarge = entries.filter((e) => entryBytes(e) > MAX_EVENT_BYTES).map((e) => `event of ${entryBytes(e)} bytes is over the 256 KB PutEvents limit`);
+    const fitting = entries.filter((e) => entryBytes(e) <= MAX_EVENT_BYTES);
+    const failures = [...tooLarge, ...(await Promise.all(putEventsCalls(fitting, (e) => e).map((group) => this.putGroup(group)))).flat()];
     if (failures.length > 0) throw new Error(`PutEvents failed for ${failures.length} of ${entries.length} event(s): ${failures[0]}`);
   }
 

@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
-import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 /** One entry of PutEvents as the writer builds it. */
 export interface EventEntry {
@@ -31,15 +31,38 @@ export interface EventBridgeTargetWriterOptions {
   readonly retry?: RetryOptions;
 }
 
-/** PutEvents limits: 10 entries and 256 KB per call. */
+/** PutEvents limits: 10 entries and 256 KB of entries per call. */
 export const MAX_EVENTS_PER_CALL = 10;
 export const MAX_EVENT_BYTES = 256 * 1024;
+/** An entry's size as PutEvents counts it (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html). */
+export function entryBytes(e: EventEntry): number {
+  return (e.Time ? 14 : 0) + Buffer.byteLength(e.Source) + Buffer.byteLength(e.DetailType) + Buffer.byteLength(e.Detail);
+}
+
+/** Items in PutEvents calls: at most 10 entries and 256 KB of entries a call (a larger call is refused whole). */
+export function putEventsCalls<T>(items: readonly T[], entryOf: (item: T) => EventEntry): T[][] {
+  const calls: T[][] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = entryBytes(entryOf(item));
+    const last = calls.at(-1);
+    if (last && last.length < MAX_EVENTS_PER_CALL && bytes + size <= MAX_EVENT_BYTES) {
+      last.push(item);
+      bytes += size;
+    } else {
+      calls.push([item]);
+      bytes = size;
+    }
+  }
+  return calls;
+}
+
 /** Entry error codes worth another attempt; any other code is a permanent rejection of that entry. */
 const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
 
 /**
  * Publishes each key's current state as an event (`detail` = `{flow, key, op, version, ts, data}`), in PutEvents
- * calls of 10. Entries reported in FailedEntryCount are retried with backoff; an entry still failing is reported
+ * calls of at most 10 entries and 256 KB. Entries reported in FailedEntryCount are retried with backoff; an entry still failing is reported
  * for its key alone (retry for throttling and internal errors, rejected for malformed entries).
  */
 export class EventBridgeTargetWriter implements BatchTargetWriter {
@@ -65,11 +88,11 @@ export class EventBridgeTargetWriter implements BatchTargetWriter {
     const pending: { key: string; entry: EventEntry }[] = [];
     for (const c of changes) {
       const entry = this.entryOf(c);
-      const size = Buffer.byteLength(entry.Detail) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Source);
+      const size = entryBytes(entry);
       if (size > MAX_EVENT_BYTES) results.set(c.key, { status: 'rejected', reason: `event of ${size} bytes is over the 256 KB PutEvents limit` });
       else pending.push({ key: c.key, entry });
     }
-    await Promise.all(chunk(pending, MAX_EVENTS_PER_CALL).map((group) => this.putGroup(group, results)));
+    await Promise.all(putEventsCalls(pending, (p) => p.entry).map((group) => this.putGroup(group, results)));
     return results;
   }
 

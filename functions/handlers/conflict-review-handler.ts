@@ -32,20 +32,29 @@ export const CONFLICT_OPENED = 'syncline.ConflictOpened';
  * Values come from the flow's state, which holds them masked already.
  */
 export function conflictOpenedEvent(c: Conflict, openedAt: number): PublishedEvent {
+  const detail = {
+    flow: c.flow,
+    key: c.key,
+    field: c.field,
+    conflictId: c.id,
+    openedAt,
+    current: { source: c.current.source, clock: c.current.clock, value: c.current.value },
+    incoming: { source: c.incoming.source, clock: c.incoming.clock, value: c.incoming.value },
+  };
+  const bytes = Buffer.byteLength(JSON.stringify(detail));
+  if (bytes <= MAX_EVENT_VALUES_BYTES) return { source: CONFLICT_EVENT_SOURCE, detailType: CONFLICT_OPENED, detail };
+  // PutEvents takes 256 KB of entries a call: the announcement goes out without the values, which the listing shows.
+  const { value: _c, ...current } = detail.current;
+  const { value: _i, ...incoming } = detail.incoming;
   return {
     source: CONFLICT_EVENT_SOURCE,
     detailType: CONFLICT_OPENED,
-    detail: {
-      flow: c.flow,
-      key: c.key,
-      field: c.field,
-      conflictId: c.id,
-      openedAt,
-      current: { source: c.current.source, clock: c.current.clock, value: c.current.value },
-      incoming: { source: c.incoming.source, clock: c.incoming.clock, value: c.incoming.value },
-    },
+    detail: { ...detail, current, incoming, omitted: `values left out: with them the event would be ${Math.ceil(bytes / 1024)} KB; list the conflict to see them` },
   };
 }
+
+/** The largest ConflictOpened detail sent with its values; PutEvents takes entries of up to 256 KB. */
+const MAX_EVENT_VALUES_BYTES = 64 * 1024;
 
 /** One reviewable flow: its config and the resolve queue its resolutions go to. */
 export interface ReviewFlow {
@@ -142,10 +151,14 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       const conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
       if (!conflict) return problem(404, `conflict "${conflictId.length > 80 ? `${conflictId.slice(0, 80)}…` : conflictId}" of flow "${flowId}" not found`);
       if (conflict.status !== 'open') return alreadyResolved(conflict);
-      if (deps.state && !(await stillHeld(deps.state, target.flow, conflict))) {
+      const live = deps.state ? await heldConflict(deps.state, target.flow, conflict) : undefined;
+      if (deps.state && !live) {
         await deps.conflicts.markSuperseded(flowId, conflictId, (deps.clock ?? systemClock).now());
         return alreadyResolved((await deps.conflicts.get(flowId, conflictId)) ?? conflict);
       }
+      // A conflict stored without its values (too large for one item) takes them from the record, which holds them.
+      const sides = live ? { ...conflict, current: live.current, incoming: live.incoming } : conflict;
+      if (!('value' in sides.current) || !('value' in sides.incoming)) return problem(409, `conflict "${conflictId}" was stored without its values, and the record could not be read for them; try again`);
 
       const who = requester(deps.authenticatedCaller === true, user, parsed.data.by);
       if (!('by' in who)) return problem(who.status, who.message);
@@ -156,7 +169,7 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         parsed.data.choose !== undefined
           ? { choose: parsed.data.choose }
           : { value: mask ? maskValue(mask, parsed.data.value, typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey()) : parsed.data.value };
-      return settleConflict(deps, { target, conflict, choice, by });
+      return settleConflict(deps, { target, conflict: sides, choice, by });
     },
   };
 }
@@ -223,10 +236,10 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
 }
 
-/** True when the record still holds the conflict open (no newer edit replaced either side). */
-async function stillHeld(state: Pick<StateStore, 'get'>, flow: FlowConfig, c: StoredConflict): Promise<boolean> {
+/** The conflict as the record still holds it open, with both values; undefined when a newer edit replaced a side. */
+async function heldConflict(state: Pick<StateStore, 'get'>, flow: FlowConfig, c: StoredConflict): Promise<Conflict | undefined> {
   const stored = await state.get(flow.id, c.key);
-  return stored !== undefined && conflictsOf(flow, stored.doc).some((live) => live.id === c.id);
+  return stored && conflictsOf(flow, stored.doc).find((live) => live.id === c.id);
 }
 
 function alreadyResolved(c: StoredConflict): ReviewAnswer {

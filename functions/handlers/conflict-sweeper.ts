@@ -120,8 +120,14 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
       const held = (live.get(c.key) ?? []).filter((l) => l.field === c.field);
       if (!held.some((l) => l.id === c.id)) continue;
       planned.add(field);
-      const sides = await Promise.all(held.map(async (l) => listed.get(l.id) ?? (await deps.conflicts.get(flow.id, l.id))));
-      const group = sides.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
+      const stored = await Promise.all(
+        held.map(async (l) => {
+          const s = listed.get(l.id) ?? (await deps.conflicts.get(flow.id, l.id));
+          // The values as the record holds them: a conflict too large for one item is stored without them.
+          return s && { ...s, current: l.current, incoming: l.incoming };
+        }),
+      );
+      const group = stored.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
       // Open conflicts of a field share the displayed side; each parks another source's edit.
       const first = group[0] ?? c;
       const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((g) => g.incoming)], autoResolveWith!);

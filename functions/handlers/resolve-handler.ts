@@ -302,10 +302,16 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
     const open = resolved.filter((r) => r.result.conflicts.length > 0);
     if (open.length > 0) {
-      const all = open.flatMap((r) => r.result.conflicts);
-      const created = await batch.attempt(open.flatMap((r) => r.group.messageIds), 'conflict write failed', () => deps.conflicts.open(all, now));
+      // Per key: a conflict that cannot be stored fails its own key's messages, not its batch-mates'.
+      const fresh = (
+        await Promise.all(
+          open.map(async (r) => {
+            const created = await batch.attempt(r.group.messageIds, 'conflict write failed', () => deps.conflicts.open(r.result.conflicts, now));
+            return created ? r.result.conflicts.filter((c, i) => created.includes(c.id) && r.result.conflicts.findIndex((x) => x.id === c.id) === i) : [];
+          }),
+        )
+      ).flat();
       const events = deps.events;
-      const fresh = created ? all.filter((c, i) => created.includes(c.id) && all.findIndex((x) => x.id === c.id) === i) : [];
       if (events && fresh.length > 0) {
         // A notification only: the conflict is stored and listed already, so a failed put does not fail the batch
         // (a retry would not announce it again, as it is no longer new).

@@ -162,4 +162,22 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     expect(count).toBe(13);
     expect(ids(fromTen)).toEqual(['c-10', 'c-11', 'c-13', 'c-14']);
   });
+
+  it('stores a conflict too large for one item without its values, saying so, where DynamoDB would refuse it whole', async () => {
+    // Prepare: two sides of 220 KB each.
+    const flow = `large-${uniqueSuffix()}`;
+    const base = conflict(flow, 'big');
+    const large: Conflict = { ...base, current: { ...base.current, value: 'a'.repeat(220_000) }, incoming: { ...base.incoming, value: 'b'.repeat(220_000) } };
+
+    // Act
+    const created = await store.open([large, conflict(flow, 'small')], Date.now());
+
+    // Assess
+    expect(created.sort()).toEqual(['big', 'small']);
+    const stored = await store.get(flow, 'big');
+    expect(stored).toMatchObject({ status: 'open', field: 'email', current: { source: 'crm' }, incoming: { source: 'erp' }, omitted: expect.stringMatching(/^values not kept: with them the conflict would be 4\d\d KB/) });
+    expect(stored!.current).not.toHaveProperty('value');
+    expect((await store.get(flow, 'small'))!.incoming.value).toBe('b@example.com');
+    expect(ids(await store.list(flow, 'open')).sort()).toEqual(['big', 'small']);
+  });
 });

@@ -314,6 +314,22 @@ describe('conflict sweeper', () => {
     expect(await conflicts.get('people', sibling!.id)).toMatchObject({ status: 'resolved', choice: { choose: 'incoming' } });
   });
 
+  it('settles a conflict stored without its values (too large for one item) with the values the record holds', async () => {
+    // Prepare: the stored conflict lost its values, as the DynamoDB store keeps a conflict over 400 KB.
+    const [c] = await clash('big', T0 - 20 * MINUTE);
+    const item = conflicts.items.get(`people#${c!.id}`)!;
+    const { value: _c, ...current } = item.current;
+    const { value: _i, ...incoming } = item.incoming;
+    conflicts.items.set(`people#${c!.id}`, { ...item, current, incoming, omitted: 'values not kept' } as typeof item);
+
+    // Act
+    const summary = await sweeper(LWW)();
+
+    // Assess
+    expect(summary).toMatchObject({ autoResolved: 1, failed: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((x) => x.data)).toEqual([{ email: 'big@erp.io' }]);
+  });
+
   it('keeps a conflict open when its resolution cannot be queued, publishes the gauge, then fails the run', async () => {
     // Prepare
     const [old1] = await clash('old-1', T0 - 20 * MINUTE);

@@ -266,6 +266,28 @@ describe('resolve handler', () => {
     expect(metrics.counts.Conflicts).toBe(1);
   });
 
+  it('fails only the messages of the key whose conflict cannot be stored; its batch-mates open theirs and are delivered', async () => {
+    // Prepare: two keys each get a conflict in one batch; storing p1's is refused (as DynamoDB refuses an item too large).
+    const handler = make(manualFlow, { replica: 'https://sqs.local/people-deliver-replica' });
+    const changes = ['p1', 'p2'].flatMap((key, k) => [
+      change(manualFlow, 'crm', 2 * k, key, { id: key, email: `${key}@crm.io` }, 1000),
+      change(manualFlow, 'erp', 2 * k + 1, key, { id: key, email: `${key}@erp.io` }, 1001),
+    ]);
+    const open = conflicts.open.bind(conflicts);
+    conflicts.open = async (cs, at) => {
+      if (cs.some((c) => c.key === 'p1')) throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException' });
+      return open(cs, at);
+    };
+
+    // Act
+    const res = await handler(sqsEvent(changes));
+
+    // Assess
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+    expect((await conflicts.list('people', 'open')).map((c) => c.key)).toEqual(['p2']);
+    expect(publisher.bodies<DeliveryMessage>('https://sqs.local/people-deliver-replica').map((m) => m.key)).toEqual(['p2']);
+  });
+
   it('fails an envelope without a key or of another flow instead of merging it', async () => {
     // Act
     const res = await make()(sqsEvent([change(ordersFlow, 'shop', 0, '', { orderId: 'x' }, 1), { ...change(ordersFlow, 'shop', 1, 'k', {}, 1), flow: 'other' }, 'not json']));
