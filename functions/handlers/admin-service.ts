@@ -11,6 +11,7 @@ import { taintedFields } from '../core/transform/pii-taint';
 import type { CompileTransform, Transformer } from '../core/transform/transform-core';
 import { flowSummary, webhookUrls } from './flow-summary';
 import { recordLineage } from './record-lineage';
+import { conflictsOf } from '../core/merge';
 
 // The flow list has its own module: the flow-list function bundles it without the admin service.
 export { flowSummary, webhookUrls } from './flow-summary';
@@ -183,9 +184,12 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
       return f ? describeFlow(f, deps.baseUrl()) : undefined;
     },
     getRecord: async (flowId, key) => {
-      if (!flows.has(flowId)) return undefined;
+      const f = flows.get(flowId);
+      if (!f) return undefined;
       const state = await stateWithTargetItems(flowId, key);
       if (!state) return undefined;
+      // Under manual review, both sides of each open conflict: a conflict too large to store is listed without them.
+      const open = conflictsOf(f.plan.flow, state.doc).map(({ id, field, current, incoming }) => ({ id, field, current, incoming }));
       return {
         flow: flowId,
         key,
@@ -197,6 +201,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
         delivered: state.delivered,
         // The id each `http` target with `create` gave this key.
         remoteIds: Object.fromEntries(Object.entries(state.delivered).flatMap(([t, d]) => (d.remoteId ? [[t, d.remoteId]] : []))),
+        ...(open.length > 0 ? { conflicts: open } : {}),
         updatedAt: state.updatedAt,
       };
     },

@@ -58,6 +58,10 @@ describe('a conflict whose values pass what one DynamoDB item holds, end to end'
     expect(listed).toMatchObject({ field: 'body', status: 'open', omitted: expect.stringContaining('values not kept') });
     expect(listed.incoming.value).toBeUndefined();
     expect(await waitFor(async () => replica('mate'), 'batch-mate delivered')).toMatchObject({ v: 'from erp' });
+    // The record shows both sides, as its state holds them.
+    const record = (await getJson(`${rt.url}/flows/docs/records/big`)).json;
+    expect(record.conflicts).toEqual([expect.objectContaining({ id: listed.id, field: 'body' })]);
+    expect([record.conflicts[0].current.value, record.conflicts[0].incoming.value].sort()).toEqual([crmBody, erpBody].sort());
 
     // Act: a reviewer keeps the incoming side.
     const chosen = listed.incoming.source === 'erp' ? erpBody : crmBody;
