@@ -123,18 +123,22 @@ export function keyJoinProblem(key: string, record: Record<string, unknown>, fie
 }
 
 /**
- * Longest key (UTF-8 bytes) syncline carries. Every table item and audit entry of a record has the key in its
- * partition key, which DynamoDB caps at 2048 bytes, with the flow and target ids around it.
+ * Longest `<flow>#<key>` (UTF-8 bytes) syncline carries: the state table's truncate index sorts on it, and DynamoDB
+ * caps an index sort key at 1024 bytes (partition keys, where the key sits elsewhere, at 2048).
  */
 export const MAX_KEY_BYTES = 1024;
+
+/** Longest key (UTF-8 bytes) a flow carries: 1024 less its id and the `#` after it. */
+export const maxKeyBytes = (flowId: string): number => MAX_KEY_BYTES - Buffer.byteLength(flowId, 'utf8') - 1;
 
 /** A UTF-16 surrogate without its pair: UTF-8 (DynamoDB keys, URLs) has no form for it, so two such keys could become one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why a key cannot be carried, or undefined when it can. */
-export function keyProblem(key: string): string | undefined {
+export function keyProblem(key: string, flowId: string): string | undefined {
   const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_KEY_BYTES) return `key is ${bytes} bytes; the longest key syncline carries is ${MAX_KEY_BYTES} bytes`;
+  const max = maxKeyBytes(flowId);
+  if (bytes > max) return `key is ${bytes} bytes; the longest key flow "${flowId}" carries is ${max} bytes (1024 with the flow id and "#")`;
   if (LONE_SURROGATE.test(key)) return 'key holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape), which DynamoDB and URLs cannot carry exactly';
   // URL paths resolve `.` and `..` (also as %2E), so GET /flows/{flow}/records/{key} could never name such a record.
   if (key === '.' || key === '..') return `key "${key}" cannot be named in a URL path`;

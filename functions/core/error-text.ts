@@ -9,6 +9,8 @@ const KNOWN_REFUSALS: readonly [RegExp, string, 'content'?][] = [
   [/Hash primary key values must be under 2048 bytes/i, 'partition key over 2048 bytes'],
   [/Range primary key values must be under 1024 bytes/i, 'sort key over 1024 bytes'],
   [/Item size (has exceeded|to update has exceeded)/i, 'item over 400 KB', 'content'],
+  // An index key over its limit (a key attribute that an index sorts on, 1024 bytes).
+  [/Size limit exceeded/i, 'key over a DynamoDB size limit'],
   [/Nesting Levels have exceeded/i, 'nesting deeper than 32 levels', 'content'],
   [/Number overflow/i, 'number beyond the range DynamoDB stores', 'content'],
   [/Number underflow/i, 'number too close to zero for DynamoDB', 'content'],

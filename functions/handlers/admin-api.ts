@@ -159,7 +159,7 @@ const ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     shape: 'flows/*/records/*',
     serve: async (admin, _req, [, flowId, , id]) => {
-      const tooLong = keyProblem(id!);
+      const tooLong = keyProblem(id!, flowId!);
       if (tooLong) return { status: 400, body: { message: tooLong } };
       const record = await admin.getRecord(flowId!, id!);
       // A deleted record is gone for the user: 404, with its tombstone's version and clocks for the curious.
@@ -171,7 +171,7 @@ const ROUTES: readonly AdminRoute[] = [
     method: 'GET',
     shape: 'flows/*/records/*/lineage',
     serve: async (admin, _req, p) => {
-      const tooLong = keyProblem(p[3]!);
+      const tooLong = keyProblem(p[3]!, p[1]!);
       return tooLong ? { status: 400, body: { message: tooLong } } : found(await admin.lineage(p[1]!, p[3]!), `flow "${p[1]}"`);
     },
   },

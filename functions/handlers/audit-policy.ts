@@ -26,7 +26,7 @@ export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): Aud
  */
 export function auditableOwned<O>(flow: FlowConfig, entries: readonly { entry: AuditEntry; owner: O }[]): { entry: AuditEntry; owner: O }[] {
   return entries
-    .map((e) => (keyProblem(e.entry.key) ? { ...e, entry: { ...e.entry, key: '' } } : e))
+    .map((e) => (keyProblem(e.entry.key, flow.id) ? { ...e, entry: { ...e.entry, key: '' } } : e))
     // A plain capture is shown in lineage from the entry of the step that decides its record (`detail.captured`);
     // one that says more (a review's resolution, a backfill) keeps an item of its own.
     .map((e) => (isPlainCapture(e.entry) ? { ...e, entry: { ...e.entry, heldBy: 'decision' as const } } : e))

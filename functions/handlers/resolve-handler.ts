@@ -119,7 +119,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
           ? `envelope of flow "${value!.flow}"`
           : value!.key === ''
             ? 'envelope has no key'
-            : keyProblem(value!.key);
+            : keyProblem(value!.key, flow.id);
       if (problem !== undefined || !value) {
         batch.fail([record.messageId], `invalid envelope: ${problem}`);
         continue;

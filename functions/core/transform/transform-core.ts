@@ -34,7 +34,7 @@ type Rec = Record<string, unknown>;
 const JSONATA_MAX_DEPTH = 1000;
 
 /** The flow fields a transform reads. */
-export type TransformedFlow = Pick<FlowConfig, 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources' | 'conflict'>>;
+export type TransformedFlow = Pick<FlowConfig, 'id' | 'key' | 'transform'> & Partial<Pick<FlowConfig, 'pii' | 'sources' | 'conflict'>>;
 
 /** A compiled JSON Schema (an ajv validate function, compiled here or at synth): `errors` describe the last failure. */
 /** Builds a flow's transformer: `compileTransform` compiles its JSON Schema; a Lambda uses the one compiled at synth. */
@@ -188,7 +188,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
         const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
         return quarantine(input, record, undefined, reason, [reason]);
       }
-      const badKey = keyProblem(key) ?? keyJoinProblem(key, record, flow.key);
+      const badKey = keyProblem(key, flow.id) ?? keyJoinProblem(key, record, flow.key);
       if (badKey) return quarantine(input, record, undefined, badKey, [badKey]);
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       if (unstorable.length > 0) return quarantine(input, record, key, `record cannot be carried exactly: ${unstorable[0]}`, unstorable);

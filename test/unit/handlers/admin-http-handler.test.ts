@@ -237,7 +237,7 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     // Assess
     for (const res of [record, lineage]) {
       expect(res.statusCode).toBe(400);
-      expect(parse(res).message).toBe('key is 3000 bytes; the longest key syncline carries is 1024 bytes');
+      expect(parse(res).message).toBe('key is 3000 bytes; the longest key flow "people" carries is 1017 bytes (1024 with the flow id and "#")');
     }
     expect(reads).toBe(0);
   });

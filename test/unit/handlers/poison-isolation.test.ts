@@ -148,7 +148,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
       expect(res.batchItemFailures).toEqual([]);
       expect((sent.get(RESOLVE) ?? []).map((e) => e.key)).toEqual(['a', 'b']);
       const q = written.find((i) => i.sk === eventId('contacts', 'crm', 'msg', 1));
-      expect(q?.reason).toBe('key is 2101 bytes; the longest key syncline carries is 1024 bytes');
+      expect(q?.reason).toBe('key is 2101 bytes; the longest key flow "contacts" carries is 1015 bytes (1024 with the flow id and "#")');
       expect(written.find((i) => i.outcome === 'quarantined')).toMatchObject({ pk: 'contacts#', key: '' });
     });
   });

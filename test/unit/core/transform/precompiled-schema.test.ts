@@ -57,7 +57,7 @@ describe('JSON Schema compiled at synth', () => {
 
   it('quarantines the records compileTransform quarantines, with the same errors', async () => {
     // Prepare
-    const flow = { key: ['id'], transform: { detectPii: 'off' as const, computeTimeoutMs: 250, schema: SCHEMAS['draft 2020-12, formats']! } };
+    const flow = { id: 'people', key: ['id'], transform: { detectPii: 'off' as const, computeTimeoutMs: 250, schema: SCHEMAS['draft 2020-12, formats']! } };
     const compiled = compileTransform(flow, { hashKey: 'k' });
     const built = buildTransform(flow, { hashKey: 'k' }, precompiledValidator(precompiledSchemaCode(flow.transform.schema)));
 

@@ -565,9 +565,14 @@ describe('compileTransform: records no store can hold exactly', () => {
     expect(q.original).toEqual({ id: 'a', '(empty)': 1, big: String(2 ** 60), tiny: '5e-324' });
   });
 
-  it('quarantines a key longer than 1 KB with its size', async () => {
-    const result = await compileTransform(flowWith({}), ctx).apply({ id: 'k'.repeat(1025) }, 'upsert');
-    expect(expectStatus(result, 'quarantined').reason).toBe('key is 1025 bytes; the longest key syncline carries is 1024 bytes');
+  it('quarantines a key that, with the flow id and "#", passes the 1024 bytes an index sort key holds, with its size', async () => {
+    // Flow "contacts": 1024 - 8 - 1 = 1015 bytes at most.
+    const transform = compileTransform(flowWith({}), ctx);
+    expectStatus(await transform.apply({ id: 'k'.repeat(1015) }, 'upsert'), 'passed');
+    expect(expectStatus(await transform.apply({ id: 'k'.repeat(1016) }, 'upsert'), 'quarantined').reason).toBe(
+      'key is 1016 bytes; the longest key flow "contacts" carries is 1015 bytes (1024 with the flow id and "#")',
+    );
+    expect(expectStatus(await transform.apply({ id: 'é'.repeat(508) }, 'upsert'), 'quarantined').reason).toMatch(/^key is 1016 bytes/);
   });
 
   it('quarantines a key that UTF-8 or a URL path cannot name: a lone surrogate (two of them would be one key in DynamoDB), "." or ".."', async () => {
