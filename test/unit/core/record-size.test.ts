@@ -20,6 +20,24 @@ describe('the size of a record syncline can carry and keep', () => {
     expect(stateBytes(fits)).toBeLessThan(MAX_STATE_RECORD_BYTES);
   });
 
+  it('leaves room beside the largest record it takes for the rest of the state item, within the 400 KB DynamoDB holds', () => {
+    // Prepare: the largest noise record the check takes, found by bisection.
+    let [lo, hi] = [300 * 1024, 700 * 1024];
+    const record = (n: number) => ({ id: 'a', blob: noise(n) });
+    while (hi - lo > 64) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (recordSizeProblem(json(record(mid)), 'upsert') === undefined) lo = mid;
+      else hi = mid;
+    }
+
+    // Act
+    const largest = record(lo);
+
+    // Assess: its packed doc leaves at least 8 KB of the item for the key, version, markers and names.
+    expect(recordSizeProblem(json(largest), 'upsert')).toBeUndefined();
+    expect(stateBytes(largest)).toBeLessThanOrEqual(400 * 1024 - 8 * 1024);
+  });
+
   it('refuses an upsert that even deflated is over what the state item holds, saying by how much', () => {
     const big = { id: 'a', blob: noise(600 * 1024) };
     const problem = recordSizeProblem(json(big), 'upsert');
