@@ -149,18 +149,36 @@ function adopt(ctx: MergeContext, strategy: Strategy, doc: MergeDoc | undefined,
   return next;
 }
 
+/** Field names a reason lists at most: it is kept in the audit and the state item, which a record of thousands of (long) names would fill. */
+const REASON_FIELDS = 20;
+const REASON_CHARS = 1000;
+
+/** The first names of `items` joined, within REASON_FIELDS and REASON_CHARS, saying how many more there are. */
+function fewOf(items: readonly string[], sep: string): string {
+  const shown: string[] = [];
+  let chars = 0;
+  for (const item of items) {
+    if (shown.length === REASON_FIELDS || chars + item.length > REASON_CHARS) break;
+    shown.push(item);
+    chars += item.length + sep.length;
+  }
+  if (shown.length === 0) shown.push(`${items[0]!.slice(0, REASON_CHARS)}…`);
+  const more = items.length - shown.length;
+  return more > 0 ? `${shown.join(sep)} and ${more} more` : shown.join(sep);
+}
+
 function decide(strategy: Strategy, ctx: MergeContext, doc: MergeDoc, logs: Record<string, SourceLog> | undefined, before: Resolved, after: Resolved, env: ChangeEnvelope, ch: Change): Decision {
   const clock = ch.clock;
   const explain = () => explainInLog(ctx, logs, ch) ?? strategy.explain(ctx, doc, ch);
   if (env.op === 'upsert') {
     const parked = after.open.length === 0 ? after.open : after.open.filter((o) => sameClock(o.incoming.c, clock));
     if (parked.length > 0) {
-      const why = parked.map((o) => `${o.field} concurrent with ${describe(o.current.c)}`).join('; ');
+      const why = fewOf(parked.map((o) => `${o.field} concurrent with ${describe(o.current.c)}`), '; ');
       return { id: env.id, outcome: 'conflict', reason: `parked for review: ${why}` };
     }
     const won: string[] = [];
     for (const [field, e] of after.fields) if (sameClock(e.c, clock)) won.push(field);
-    if (won.length > 0) return { id: env.id, outcome: 'won', reason: `visible: ${won.join(', ')}` };
+    if (won.length > 0) return { id: env.id, outcome: 'won', reason: `visible: ${fewOf(won, ', ')}` };
     // An empty record that lww kept as the winner.
     if (Object.keys(ch.data ?? {}).length === 0 && strategy.contains(doc, clock)) return { id: env.id, outcome: 'won', reason: 'visible: empty record' };
     return { id: env.id, outcome: 'superseded', reason: explain() };

@@ -99,6 +99,22 @@ describe('lww', () => {
   });
 });
 
+describe('decision reasons', () => {
+  it('name at most 20 fields and say how many more, so a record of thousands of fields keeps a short audit entry', () => {
+    // Prepare
+    const data = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`field_with_a_rather_long_name_${i}`, i]));
+
+    // Act
+    const r = merge(flowWith({ strategy: 'field-lww' }), [up('crm', 1, data)]);
+
+    // Assess
+    expect(r.decisions[0]!.outcome).toBe('won');
+    expect(r.decisions[0]!.reason).toMatch(/^visible: field_with_a_rather_long_name_0, .* and 4980 more$/);
+    expect(r.decisions[0]!.reason!.length).toBeLessThan(1100);
+    expect(merge(flowWith({ strategy: 'field-lww' }), [up('crm', 1, { a: 1, b: 2 })]).decisions[0]!.reason).toBe('visible: a, b');
+  });
+});
+
 describe('field-lww', () => {
   const flow = flowWith({ strategy: 'field-lww' });
 
