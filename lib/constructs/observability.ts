@@ -11,6 +11,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { QueryDefinition, QueryString, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -68,6 +69,12 @@ export class FlowAlarms extends Construct {
   public readonly errorRateAlarms: Readonly<Record<string, Alarm>>;
   /** By function plan id, for functions fed by a queue or stream: batches that failed some of their messages. */
   public readonly partialFailureAlarms: Readonly<Record<string, Alarm>>;
+  /** By step queue id: the age of its oldest message, which grows when the step stops as well as when it lags. */
+  public readonly queueAgeAlarms: Readonly<Record<string, Alarm>>;
+  /** By DynamoDB stream source id: the iterator age of its capture function. */
+  public readonly streamAgeAlarms: Readonly<Record<string, Alarm>>;
+  /** Present when the flow has a schedule source: a pull failed after its retries. */
+  public readonly pullFailedAlarm: Alarm | undefined;
   /** Present when the flow has a full-mode schedule source with delete detection. */
   public readonly deleteRefusedAlarm: Alarm | undefined;
   /** A Debezium source reported a truncated table (flows with a `debezium` webhook source only). */
@@ -125,6 +132,70 @@ export class FlowAlarms extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );
+
+    // Lag is measured on deliveries: a step that stops (throttled, its trigger disabled, every message failing)
+    // delivers nothing and sends no lag at all. The age of the oldest message of its queue keeps growing instead.
+    const ageAlarms: Record<string, Alarm> = {};
+    for (const [qid, queue] of Object.entries(flow.queues)) {
+      ageAlarms[qid] = notify(
+        new Alarm(this, `queue-age-${qid}`, {
+          alarmName: name(`queue-age-${qid}`),
+          alarmDescription:
+            `syncline ${flowId}: the oldest message of the ${qid} queue waited more than ${Math.round(thresholds.lagP99Ms / 1000)} s in 2 of the last 3 five-minute periods: the ${consumerOf(qid)} function is not keeping up, or not taking messages at all. ` +
+            `Look first at that function's errors and throttles on the flow's dashboard row, and at its event source mapping (enabled, not throttled by reserved concurrency). ` +
+            `A backlog from a backfill or a burst clears by itself; a rate-limited target drains at its rate. Fix the step (concurrency, target capacity, rateLimitPerSecond, batch size); the threshold is alarms.lagP99Ms in the config.`,
+          metric: queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
+          threshold: Math.round(thresholds.lagP99Ms / 1000),
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    this.queueAgeAlarms = ageAlarms;
+
+    // A stream source's function that falls behind (or stops) shows in its iterator age, long before MaximumRecordAge
+    // sends the records to the on-failure queue.
+    const iteratorAlarms: Record<string, Alarm> = {};
+    for (const f of flow.flowPlan.functions) {
+      if (f.trigger.type !== 'dynamodb-stream') continue;
+      iteratorAlarms[f.sourceId!] = notify(
+        new Alarm(this, `stream-age-${f.sourceId}`, {
+          alarmName: name(`stream-age-${f.sourceId}`),
+          alarmDescription:
+            `syncline ${flowId}: the ${f.id} function read the newest records of its DynamoDB stream more than ${thresholds.lagP99Ms} ms after they were written (IteratorAge) in 2 of the last 3 five-minute periods. ` +
+            `Look first at its errors and throttles on the flow's dashboard row: a failing batch is retried, holding its shard back. ` +
+            `A burst of writes to the source table clears by itself. Records older than the stream's record age go to the source's on-failure queue, which raises its own alarm; the threshold is alarms.lagP99Ms in the config.`,
+          metric: flow.functions[f.id]!.metric('IteratorAge', { statistic: 'Maximum', period: PERIOD }),
+          threshold: thresholds.lagP99Ms,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 2,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+    this.streamAgeAlarms = iteratorAlarms;
+
+    // A pull that failed (the source unreachable, refusing, or answering what cannot be read) counts PullFailed and
+    // returns: nothing else would tell that a flow has stopped receiving.
+    this.pullFailedAlarm = flow.flowPlan.functions.some((f) => f.handler === 'schedule-capture')
+      ? notify(
+          new Alarm(this, 'pull-failed', {
+            alarmName: name('pull-failed'),
+            alarmDescription:
+              `syncline ${flowId}: a scheduled pull failed after its retries (PullFailed). ` +
+              `Look first at the schedule-capture function's warnings with the Logs Insights query ${errorsQuery}: they name the source, the request and its answer (an expired or revoked credential, a moved or unreachable endpoint, a rate limit, an answer that is not the JSON or CSV expected). ` +
+              `Fix the source's credentials (its secret) or config and deploy; run the pull at once with npx syncline pull ${flowId} <source> --stack ${stackName}, or wait for the next one. The alarm clears after a period without failures.`,
+            metric: flowMetric(flowId, 'PullFailed', 'Sum'),
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: TreatMissingData.NOT_BREACHING,
+          }),
+        )
+      : undefined;
 
     const errorAlarms: Record<string, Alarm> = {};
     for (const [fid, fn] of Object.entries(flow.functions)) {
@@ -254,6 +325,12 @@ export interface ObservabilityProps {
    * @default - none
    */
   readonly stackLogGroups?: readonly ILogGroup[];
+  /**
+   * The HTTP API of the webhooks and admin routes: alarmed on its 5xx answers, which also count what no function
+   * saw fail (a throttled function, a 30 s integration timeout).
+   * @default - no API alarm
+   */
+  readonly httpApi?: IHttpApi;
 }
 
 /**
@@ -267,6 +344,8 @@ export class Observability extends Construct {
   public readonly dashboard: Dashboard;
   /** Dashboards with a row per flow: `<stack>-<region>`, then `<stack>-<region>-2` and so on when the rows pass 500 widgets. */
   public readonly dashboards: readonly Dashboard[];
+  /** The HTTP API answered 5xx to more than `alarms.errorRatePercent` % of its requests (when given the API). */
+  public readonly apiServerErrorAlarm: Alarm | undefined;
   /** Alarms by flow id (each in the flow's own stack). */
   public readonly alarms: Readonly<Record<string, FlowAlarms>>;
   /** Saved queries by kind: one per flow (`syncline/<stack>/<flow>/<name>`, in parts of at most 50 log groups), and the stack's errors query. */
@@ -365,6 +444,37 @@ export class Observability extends Construct {
       const groups = [...Object.values(flow.functions).map((fn) => fn.logGroup), flow.adminFunction.logGroup];
       define(new Construct(flow, 'Queries'), `${this.queryFolder}/${flow.flowPlan.flow.id}`, groups, SAVED_QUERY_IDS);
     }
+    if (props.httpApi) {
+      const errorRatePercent = base.errorRatePercent;
+      this.apiServerErrorAlarm = new Alarm(this, 'api-5xx', {
+        alarmName: `${stackName}-api-5xx`,
+        alarmDescription: fitDescription(
+          `syncline ${stackName}: more than ${errorRatePercent}% of the HTTP API's requests (webhooks and admin routes) were answered 5xx in 2 of the last 3 five-minute periods. ` +
+            `Senders retry a 5xx, so nothing is lost while they do, but a sender gives up in the end. ` +
+            `Look first at the error-rate alarms and errors of the capture functions (a failed queue write fails the request, answered 500), then at their throttles and durations (API Gateway gives up on a function after 30 s). ` +
+            `Fix the cause (permissions, reserved concurrency, a slow dependency) and deploy; the threshold is alarms.errorRatePercent in the config.`,
+        ),
+        metric: new MathExpression({
+          expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+          // HTTP API metrics by ApiId alone (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html).
+          usingMetrics: {
+            errors: props.httpApi.metricServerError({ statistic: 'Sum', period: PERIOD }),
+            requests: props.httpApi.metricCount({ statistic: 'Sum', period: PERIOD }),
+          },
+          label: 'HTTP API 5xx (%)',
+          period: PERIOD,
+        }),
+        threshold: errorRatePercent,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      const action = new SnsAction(this.topic);
+      this.apiServerErrorAlarm.addAlarmAction(action);
+      this.apiServerErrorAlarm.addOkAction(action);
+    }
+
     if (props.stackLogGroups?.length) define(new Construct(this, 'Queries-stack'), this.queryFolder, [...props.stackLogGroups], ['errorsByStep']);
     this.queries = queries;
   }

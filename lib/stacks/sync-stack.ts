@@ -143,7 +143,7 @@ export class SyncStack extends Stack {
       value: `${this.httpApi.apiEndpoint}/flows`,
     });
     new CfnOutput(this, 'ApiId', { description: 'syncline HTTP API id (for execute-api:Invoke policies on the admin routes)', value: this.httpApi.apiId });
-    this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup] });
+    this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup], httpApi: this.httpApi });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
     this.node.addValidation({ validate: () => apiLimitProblems(this) });
     const routes = this.node.findAll().filter((c) => c instanceof CfnRoute).length;

@@ -303,6 +303,68 @@ describe('alarms', () => {
     expect(names.filter((n) => n.includes('failed-messages-')).length).toBe(batchFed.length);
   });
 
+  it('alarm on the age of the oldest message of every queue of the flow, which grows when a step stops and no lag is measured', () => {
+    // Prepare
+    const flow = every.flows['every-source'];
+    const queues = Object.entries(flow.queues);
+    expect(queues.map(([id]) => id)).toEqual(expect.arrayContaining(['transform', 'resolve']));
+
+    for (const [qid, queue] of queues) {
+      // Assess: seconds, at the flow's lag threshold (60 s here).
+      everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `ObsEvery-every-source-queue-age-${qid}`,
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 60,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        AlarmActions: [{ Ref: logicalId(every.observability.topic) }],
+      });
+    }
+  });
+
+  it('alarm on the iterator age of a DynamoDB stream source, and on a failed pull of a flow with a schedule source', () => {
+    // Assess
+    const capture = every.flows['every-source'].functions['capture-primary']!;
+    everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'ObsEvery-every-source-stream-age-primary',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(capture) } }],
+      Statistic: 'Maximum',
+      Threshold: 60_000,
+    });
+    everyTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'ObsEvery-every-source-pull-failed',
+      Namespace: 'Syncline',
+      MetricName: 'PullFailed',
+      Dimensions: Match.arrayWith([{ Name: 'Flow', Value: 'every-source' }]),
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmDescription: Match.stringLikeRegexp('npx syncline pull every-source <source> --stack ObsEvery'),
+    });
+    const exampleNames = Object.values(exampleTemplate.findResources('AWS::CloudWatch::Alarm')).map((a) => String(a.Properties.AlarmName));
+    expect(Object.values(example.flows).some((f) => f.flowPlan.functions.some((fn) => fn.handler === 'schedule-capture' || fn.trigger.type === 'dynamodb-stream'))).toBe(false);
+    expect(exampleNames.filter((n) => /pull-failed|stream-age/.test(n))).toEqual([]);
+  });
+
+  it("alarm on the share of the HTTP API's requests answered 5xx, at the stack's error rate", () => {
+    const api = { Ref: logicalId(example.httpApi) };
+    exampleTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'ObsExample-api-5xx',
+      Threshold: 5,
+      AlarmActions: [{ Ref: logicalId(example.observability.topic) }],
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)', ReturnData: true }),
+        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: api }] }, Stat: 'Sum' }) }),
+        Match.objectLike({ Id: 'requests', MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: 'Count', Dimensions: [{ Name: 'ApiId', Value: api }] }, Stat: 'Sum' }) }),
+      ]),
+    });
+  });
+
   it('alarm on lag p99 over the configured threshold, the stack default or the flow\'s own', () => {
     const lagAlarm = (flowId: string, threshold: number) => ({
       Namespace: 'Syncline',
