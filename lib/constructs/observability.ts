@@ -100,12 +100,13 @@ export class FlowAlarms extends Construct {
       flow.flowPlan.functions.find((f) => f.trigger.type === 'sqs' && f.trigger.queue === queueId)?.id ?? queueId;
     const errorsQuery = `"${queryFolder}/${flowId}/errors by flow and step"`;
 
+    const ruleQueues = new Set(flow.flowPlan.eventRules.map((r) => r.queue));
     const dlqAlarms: Record<string, Alarm> = {};
     for (const d of deadLettersOf(flow)) {
       dlqAlarms[d.id] = notify(
         new Alarm(this, d.id, {
           alarmName: name(d.id),
-          alarmDescription: dlqRunbook(flowId, d, d.kind === 'step' ? consumerOf(d.of) : `capture-${d.of}`, stackName, errorsQuery),
+          alarmDescription: dlqRunbook(flowId, d, d.kind === 'step' ? consumerOf(d.of) : `capture-${d.of}`, stackName, errorsQuery, ruleQueues.has(d.of)),
           metric: d.queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD }),
           threshold: 0,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -122,7 +123,7 @@ export class FlowAlarms extends Construct {
         alarmDescription:
           `syncline ${flowId}: the p99 of ${LAG_METRIC} (source ts to delivery) was over ${thresholds.lagP99Ms} ms in 2 of the last 3 five-minute periods. ` +
           `Look first at the flow's dashboard row: the step whose queue depth and age of oldest message grow is the one falling behind, and its function's errors and throttles say why. ` +
-          `Usual causes: a slow, failing or rate-limited target (check DeliveryFailed and the deliver function's logs), Lambda concurrency limits, or old records replayed by a backfill or a source catching up, which raises lag without a fault and clears by itself. ` +
+          `Usual causes: a slow, failing or rate-limited target (check DeliveryFailed and the deliver function's logs), Lambda concurrency limits, or old records sent again (a backfill, a replay, a first full pull, a source catching up), whose lag counts from their source time: that raises lag without a fault and clears by itself. ` +
           `Fix the slow step (target capacity, rateLimitPerSecond, reserved concurrency, batch size); the threshold is alarms.lagP99Ms in the config.`,
         metric: flowMetric(flowId, LAG_METRIC, 'p99'),
         threshold: thresholds.lagP99Ms,
@@ -282,11 +283,14 @@ export class FlowAlarms extends Construct {
   }
 }
 
-function dlqRunbook(flowId: string, d: DeadLetter, consumer: string, stackName: string, errorsQuery: string): string {
+function dlqRunbook(flowId: string, d: DeadLetter, consumer: string, stackName: string, errorsQuery: string, ruleTarget = false): string {
   switch (d.kind) {
     case 'step':
       return (
         `syncline ${flowId}: messages wait in the dead-letter queue of the ${d.of} queue. Each failed its maximum receives in the ${consumer} function while the rest of its batch went on. ` +
+        (ruleTarget
+          ? `It is also the dead-letter queue of the EventBridge rule that feeds ${d.of}: a message with ERROR_CODE and ERROR_MESSAGE attributes is an event the rule could not put in the queue (its policy, its key, throttling), and a redrive puts it there. `
+          : '') +
         `Look first at that function's errors (Logs Insights query ${errorsQuery}) and at the messages themselves (SQS console, Poll for messages). ` +
         `Fix the cause (a bug, a target refusing writes, a missing permission, a config that needs a deploy), then move the messages back: npx syncline redrive ${flowId} --step ${d.of} --stack ${stackName} (or the SQS console's "Start DLQ redrive"). ` +
         `Redriving is safe: merges and deliveries are idempotent. The alarm clears when the queue is empty.`

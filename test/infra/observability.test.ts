@@ -242,6 +242,13 @@ describe('alarms', () => {
     }
   });
 
+  it("tell in the runbook of an eventbridge source's inbound DLQ that it also holds what the rule could not deliver", () => {
+    const descriptionOf = (name: string) =>
+      String(Object.values(everyTemplate.findResources('AWS::CloudWatch::Alarm')).find((a) => a.Properties.AlarmName === name)?.Properties.AlarmDescription);
+    expect(descriptionOf('ObsEvery-every-source-dlq-inbound-bus')).toMatch(/also the dead-letter queue of the EventBridge rule that feeds inbound-bus: a message with ERROR_CODE/);
+    expect(descriptionOf('ObsEvery-every-source-dlq-inbound-inbox')).not.toMatch(/EventBridge rule/);
+  });
+
   it('alarm on the error rate of every function with metric math over Errors and Invocations', () => {
     for (const fn of Object.values(every.flows['every-source'].functions)) {
       const ref = { Ref: logicalId(fn) };
