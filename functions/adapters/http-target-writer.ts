@@ -150,7 +150,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const req = await this.planned(change);
     if ('status' in req) return req;
     const answer = await this.exchange(req, deadline);
-    return answer.kind === 'retry' ? { status: 'retry', reason: answer.reason } : settled(req, answer);
+    return answer.kind === 'retry' ? { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) } : settled(req, answer);
   }
 
   private async planned(change: TargetWrite, remoteId?: string): Promise<HttpRequestPlan | TargetResult> {
@@ -190,7 +190,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
           return { status: 'rejected', reason: `create body mapping failed: ${messageOf(err)}` };
         }
         const answer = await this.exchange(req, deadline);
-        if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason };
+        if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
         if (answer.status < 200 || answer.status >= 300) return settled(req, answer);
         const id = remoteIdOf(create.idPath, answer);
         if (id === undefined) {
@@ -203,7 +203,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const req = await this.planned(change, remoteId);
     if ('status' in req) return req;
     const answer = await this.exchange(req, deadline);
-    if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason };
+    if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
     if (answer.status === 404 && !recreated) {
       // Deleted at the target: forget the id; an upsert creates the record again.
       await remoteIds.setRemoteId(flow, targetId, key, null);
@@ -215,11 +215,11 @@ export class HttpTargetWriter implements BatchTargetWriter {
   }
 
   /** One request, retried on 408, 429, 5xx and timeouts within bounds; an expired OAuth2 token is fetched again once. */
-  private async exchange(req: HttpRequestPlan, deadline: number): Promise<Answer | { readonly kind: 'retry'; readonly reason: string }> {
+  private async exchange(req: HttpRequestPlan, deadline: number): Promise<Answer | { readonly kind: 'retry'; readonly reason: string; readonly untried?: boolean }> {
     let last = '';
     let refreshed = false;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})` };
+      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? {} : { untried: true }) };
       await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {

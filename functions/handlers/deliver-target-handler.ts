@@ -10,6 +10,7 @@ import {
   type Clock,
   type LogPort,
   type MetricsPort,
+  type Publisher,
   type SendLeases,
   type Sleep,
   type StateStore,
@@ -18,7 +19,7 @@ import {
   telemetryOf,
   timerSleep,
 } from '../ports';
-import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
+import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, onLastReceive, parkRefused, requeueUntried, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { describeError, readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
@@ -39,6 +40,11 @@ export interface DeliverTargetDeps {
    * DLQ and acknowledged. Without it, such messages fail until SQS moves them to the DLQ after maxReceiveCount.
    */
   readonly park?: Parking;
+  /**
+   * The delivery's own queue: a key never tried on its last receive (the time budget ran out first, or another
+   * delivery held it) is sent back there as a new message rather than failed into the DLQ without an attempt.
+   */
+  readonly requeue?: { readonly publisher: Publisher; readonly queueUrl: () => string };
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;
@@ -102,11 +108,13 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
       // One owner per invocation: a retried key of this batch may take its own lease again.
       const owner = randomUUID();
+      const untried: KeyGroup[] = [];
       const claims = await Promise.all(toWrite.map(({ group, state }) => batch.attempt(group.messageIds, 'taking the send lease failed', () => claimSoon(group, state.version))));
       const leased = toWrite.filter(({ group, state }, i) => {
         const claim = claims[i];
         if (claim === 'claimed') return true;
         if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
+        else if (claim === 'taken' && deps.requeue && onLastReceive(batch, group.messageIds)) untried.push(group);
         else {
           failed++;
           if (claim === 'taken') batch.fail(group.messageIds, `another delivery of ${group.key} to "${targetId}" is in flight`);
@@ -138,6 +146,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
               entries.push({ group, entry: { ...entry(group, state, 'delivered'), heldBy: 'marker' } });
             } else if (result.status === 'retry') {
               await dropLease(group.key);
+              if (result.untried && deps.requeue && onLastReceive(batch, group.messageIds)) return void untried.push(group);
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" failed: ${result.reason}`);
             } else {
@@ -153,6 +162,10 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
       await parkRefused(batch, deps.park, refused, `delivery to "${targetId}" rejected`);
+      if (deps.requeue && untried.length > 0) {
+        logger.info('untried keys sent back to the queue on their last receive', { flow: flow.id, target: targetId, keys: untried.map((g) => g.key) });
+        await requeueUntried(batch, deps.requeue, untried);
+      }
 
       /**
        * Takes a key's lease, waiting a little (up to 1.5 s) while another delivery holds it: most sends end within

@@ -6,6 +6,7 @@ import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
 import { type SqsBatch } from './sqs-batch';
+import { MAX_RECEIVE_COUNT } from '../plan/plan';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
 export interface DeliveryGroup {
@@ -39,6 +40,25 @@ export async function parkRefused(batch: SqsBatch, park: Parking | undefined, gr
   const messages = ids.map((id) => ({ id, body: bodies.get(id)! }));
   const sent = await batch.attempt(ids, 'parking refused records in the DLQ failed', () => park.publisher.send(park.dlqUrl, messages));
   if (sent) batch.fail(sent.failed, 'parking refused records in the DLQ failed');
+}
+
+/**
+ * Sends back to the delivery queue, as new messages, the groups on their last receive that were never tried (the
+ * invocation's time ran out first, or another delivery held the key): failed, they would reach the DLQ without an
+ * attempt. A new message has receives of its own; each invocation tries some, so every one is tried in the end.
+ */
+export async function requeueUntried(batch: SqsBatch, requeue: { readonly publisher: Publisher; readonly queueUrl: () => string }, groups: readonly DeliveryGroup[]): Promise<void> {
+  const ids = groups.flatMap((g) => g.messageIds);
+  if (ids.length === 0) return;
+  const bodies = new Map(batch.records.map((r) => [r.messageId, r.body]));
+  const sent = await batch.attempt(ids, 'sending untried records back to the queue failed', () => requeue.publisher.send(requeue.queueUrl(), ids.map((id) => ({ id, body: bodies.get(id)! })), { single: true }));
+  if (sent) batch.fail(sent.failed, 'sending untried records back to the queue failed');
+}
+
+/** Whether any of the messages is on its last receive before SQS moves it to the DLQ. */
+export function onLastReceive(batch: SqsBatch, messageIds: readonly string[]): boolean {
+  const ids = new Set(messageIds);
+  return batch.records.some((r) => ids.has(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
 }
 
 /** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */

@@ -80,7 +80,8 @@ export interface TargetWriter {
 export type TargetResult =
   | { readonly status: 'written' }
   /** Transient (throttling, 5xx, timeout) after the writer's own retries: the message is retried by SQS, then DLQ. */
-  | { readonly status: 'retry'; readonly reason: string }
+  /** `untried`: the invocation's time ran out before any request for it was sent. */
+  | { readonly status: 'retry'; readonly reason: string; readonly untried?: boolean }
   /** Permanent (e.g. HTTP 4xx): retrying cannot help; the record is parked in the DLQ at once. */
   | { readonly status: 'rejected'; readonly reason: string; readonly detail?: Record<string, unknown> };
 

@@ -30,6 +30,7 @@ export function deliverTarget(ctx: StepContext, targetId: string, writer: BatchT
     audit: auditLog(ctx),
     writer,
     park: { publisher: ctx.publisher, dlqUrl },
+    requeue: ownQueue(ctx, targetId),
     ...telemetry(ctx),
   });
   return readingPacks(handler, ownQueue(ctx, targetId));

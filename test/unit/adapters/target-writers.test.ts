@@ -192,6 +192,24 @@ describe('HttpTargetWriter', () => {
     expect(methodFor({ upsert: 'POST', delete: 'PATCH' }, 'delete')).toBe('PATCH');
   });
 
+  it('marks a key it never sent a request for, once the time budget is spent, apart from one it tried', async () => {
+    // Prepare: one worker; each request takes 15 s of the 20 s budget on a clock the fetch moves.
+    let now = 0;
+    const f = fakeFetch(() => {
+      now += 15_000;
+      return new Response(null, { status: 503 });
+    });
+    const writer = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait, concurrency: 1, now: () => now });
+
+    // Act
+    const out = await writer.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+
+    // Assess: a was tried (twice, then the budget ran out); b never was.
+    expect(out.get('a')).toEqual({ status: 'retry', reason: 'time budget of the invocation spent (last: HTTP 503)' });
+    expect(out.get('b')).toEqual({ status: 'retry', reason: 'time budget of the invocation spent (last: not tried)', untried: true });
+    expect(f.calls.map((c) => c.url)).toEqual(['https://api.example.com/c/a', 'https://api.example.com/c/a']);
+  });
+
   it('refuses the keys "." and ".." where {key} is a whole path segment, so a request never leaves its path', async () => {
     // Prepare
     const f = fakeFetch(() => new Response(null, { status: 204 }));

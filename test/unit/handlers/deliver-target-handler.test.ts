@@ -148,6 +148,46 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(audit.entries[0]!.reason).toBe(`gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: delivery of c1 to "api" failed: HTTP 503 after 3 attempts`);
   });
 
+  it('sends a key the writer never tried back to the queue on its last receive, instead of failing it into the DLQ', async () => {
+    // Prepare: the invocation's time ran out before c1 and c2 were sent; c1 is on its last receive, c2 is not.
+    const OWN = 'https://sqs.local/contacts-deliver-api';
+    seed(state, 'c1', 1, { id: 'c1' });
+    seed(state, 'c2', 1, { id: 'c2' });
+    const untried = { status: 'retry' as const, reason: 'time budget of the invocation spent (last: not tried)', untried: true };
+    const writer = new ScriptedWriter({ c1: untried, c2: untried });
+    const event = sqsEvent([msg('c1', 1), msg('c2', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    const requeue = { publisher, queueUrl: () => OWN };
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, sleep: noWait, park: { publisher, dlqUrl: DLQ }, requeue });
+
+    // Act
+    const res = await handler(event);
+
+    // Assess: c1 goes back as a new message (receives of its own), acknowledged and not audited as given up; c2 is retried.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(publisher.bodies<DeliveryMessage>(OWN)).toEqual([msg('c1', 1)]);
+    expect(publisher.bodies(DLQ)).toEqual([]);
+    expect(audit.entries.filter((e) => e.outcome === 'failed')).toEqual([]);
+  });
+
+  it('fails into the DLQ a key that was tried and failed on its last receive, even with a queue to send keys back to', async () => {
+    // Prepare
+    seed(state, 'c1', 1, { id: 'c1' });
+    const writer = new ScriptedWriter({ c1: { status: 'retry', reason: 'time budget of the invocation spent (last: HTTP 503)' } });
+    const event = sqsEvent([msg('c1', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    const requeue = { publisher, queueUrl: () => 'https://sqs.local/contacts-deliver-api' };
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, sleep: noWait, requeue });
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(publisher.calls).toBe(0);
+    expect(audit.entries).toMatchObject([{ key: 'c1', outcome: 'failed' }]);
+  });
+
   it('audits a key as given up when the state read itself fails on its last receive', async () => {
     // Prepare: the state table is unreachable; c1 is on its last receive, c2 has retries left.
     seed(state, 'c1', 1, { id: 'c1' });
