@@ -9,9 +9,13 @@ export const validateCommand: Command = {
     const { values } = parse(args, { config: { type: 'string' }, json: { type: 'boolean' } }, false);
     const check = checkConfig(values.config ? { file: values.config } : readCdkContext());
     const problems = check.ok ? [] : check.problems;
-    if (values.json) out(JSON.stringify({ ok: problems.length === 0, errors: problems }));
+    const origin = check.ok ? undefined : check.origin;
+    if (values.json) out(JSON.stringify({ ok: problems.length === 0, errors: problems, ...(origin ? { origin } : {}) }));
     else if (problems.length === 0) out('ok');
-    else for (const p of problems) err(p);
+    else {
+      if (origin) err(`invalid config (${origin}):`);
+      for (const p of problems) err(p);
+    }
     return problems.length === 0 ? EXIT.ok : EXIT.failure;
   },
 };

@@ -14,10 +14,10 @@ export function checkConfig(input: Parameters<typeof loadConfig>[0]): ConfigChec
   try {
     const config = loadConfig(input);
     const problems = [...unsupportedTypes(config), ...validateFlowsDeep(config)];
-    return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
+    return problems.length === 0 ? { ok: true, config } : { ok: false, origin: input.file ?? 'context "syncline"', problems };
   } catch (err) {
     if (err instanceof ConfigError) return { ok: false, origin: err.origin, problems: err.issues.map((i) => formatIssue(i).trim()) };
-    if (err instanceof UnsupportedError) return { ok: false, problems: err.problems };
+    if (err instanceof UnsupportedError) return { ok: false, origin: input.file ?? 'context "syncline"', problems: err.problems };
     throw err;
   }
 }

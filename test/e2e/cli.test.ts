@@ -65,9 +65,24 @@ describe('syncline CLI (the real binary)', () => {
     );
     const r = await cli(['validate', '--config', bad]);
     expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`invalid config (${bad}):`);
     expect(r.stderr).toContain('flow "orders"');
     expect(r.stderr).toContain('$.flows[0].conflict.strategy');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('validate: a problem the deep checks find names the file too', async () => {
+    // Prepare: schema-valid, but a JSONata expression that does not parse.
+    const deep = join(dir, 'deep.json');
+    writeFileSync(deep, JSON.stringify({ flows: [{ id: 'orders', key: ['id'], sources: [{ id: 'shop', type: 'webhook' }], transform: { compute: { total: 'price *' } }, targets: [{ id: 'replica', type: 'dynamodb' }] }] }));
+
+    // Act
+    const r = await cli(['validate', '--config', deep]);
+
+    // Assess
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe(`invalid config (${deep}):`);
+    expect(r.stderr).toContain('compute');
   });
 
   it('validate: the example flows in cdk.json are ok', async () => {
