@@ -79,12 +79,33 @@ function convertDayOfMonth(field: string): string {
 
 const restricted = (field: string) => field !== '*' && field !== '?';
 
+/** Days in each month at most (February in a leap year). */
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Refuses a day of month that none of the months has (`30 2`: February 30th), which Scheduler takes and never runs.
+ * Only lists of plain values are checked; a range or step of days always holds a day each month has.
+ */
+function checkDayExists(dom: string, month: string): void {
+  const values = (field: string, names: readonly string[] = []) =>
+    field.split(',').every((v) => /^\d+$/.test(v) || names.includes(v.toUpperCase()))
+      ? field.split(',').map((v) => (/^\d+$/.test(v) ? Number(v) : names.indexOf(v.toUpperCase()) + 1))
+      : undefined;
+  const days = values(dom);
+  const months = values(month, MONTH_NAMES);
+  if (!days || !months) return;
+  if (!months.some((m) => days.some((d) => d <= (MONTH_DAYS[m - 1] ?? 31)))) {
+    throw new CronError(`day of month "${dom}" does not occur in month "${month}": the schedule would never run`);
+  }
+}
+
 /** A five-field Unix cron as a Scheduler cron, or a CronError saying why it cannot be one. */
 function fromUnix(fields: readonly string[]): string {
   const [min, hour, dom, month, dow] = fields as [string, string, string, string, string];
   checkPlain(min, 'minute', 0, 59);
   checkPlain(hour, 'hour', 0, 23);
   checkPlain(month, 'month', 1, 12, MONTH_NAMES);
+  if (restricted(dom) && !restricted(dow)) checkDayExists(dom, month);
   if (restricted(dom) && restricted(dow)) {
     throw new CronError(
       `"${dom}" (day of month) and "${dow}" (day of week): Unix cron runs on a day matching either one, which Scheduler cannot express (one of its day fields must be "?"); use two schedule sources or one field`,
@@ -102,7 +123,10 @@ function checkScheduler(fields: readonly string[]): void {
   checkPlain(month, 'month', 1, 12, MONTH_NAMES);
   checkPlain(year, 'year', 1970, 2199);
   if ((dom === '?') === (dow === '?')) throw new CronError(`exactly one of day of month ("${dom}") and day of week ("${dow}") must be "?"`);
-  if (dom !== '?' && !(dom === 'L' || /^([1-9]|[12]\d|3[01])W$/.test(dom))) checkPlain(dom, 'day of month', 1, 31);
+  if (dom !== '?' && !(dom === 'L' || /^([1-9]|[12]\d|3[01])W$/.test(dom))) {
+    checkPlain(dom, 'day of month', 1, 31);
+    checkDayExists(dom, month);
+  }
   if (dow === '?') return;
   if (dow.includes('/')) throw new CronError(`day of week "${dow}": Scheduler has no "/" there; list the days ("1,3,5,7")`);
   if (/^([1-7]|[A-Z]{3})#[1-5]$/i.test(dow) || /^([1-7]|[A-Z]{3})?L$/i.test(dow)) return;

@@ -34,6 +34,13 @@ describe('Unix cron to EventBridge Scheduler cron', () => {
     expect(schedulerCron('cron(0 0 L * ? *)')).toBe('cron(0 0 L * ? *)');
   });
 
+  it('takes a day of month that some of its months have: February 29th, the 31st of months with one, or a range', () => {
+    expect(schedulerCron('0 0 29 2 *')).toBe('cron(0 0 29 2 ? *)');
+    expect(schedulerCron('0 0 31 1,4 *')).toBe('cron(0 0 31 1,4 ? *)');
+    expect(schedulerCron('0 0 28-31 2 *')).toBe('cron(0 0 28-31 2 ? *)');
+    expect(schedulerCron('cron(0 0 30 FEB,MAR ? *)')).toBe('cron(0 0 30 FEB,MAR ? *)');
+  });
+
   it.each([
     ['both day fields set (Unix runs on either; Scheduler needs one "?")', '0 0 1 * 1', /day of month.*day of week.*either/],
     ['"#" in a list', '0 9 * * 1#2,3#1', /"#" and "L" take one day each/],
@@ -45,6 +52,9 @@ describe('Unix cron to EventBridge Scheduler cron', () => {
     ['a Scheduler cron with neither', 'cron(0 0 ? * ? *)', /exactly one of day of month/],
     ['a Scheduler cron with a step in day of week', 'cron(0 0 ? * */2 *)', /no "\/" there/],
     ['a Scheduler cron with "#" in a list', 'cron(0 0 ? * 3#1,6#3 *)', /one day each/],
+    ['February 30th (it would never run)', '0 0 30 2 *', /day of month "30" does not occur in month "2": the schedule would never run/],
+    ['the 31st of April and June', '0 0 31 4,6 *', /does not occur/],
+    ['a Scheduler cron on November 31st', 'cron(0 0 31 NOV ? *)', /day of month "31" does not occur in month "NOV"/],
   ])('refuses %s', (_what, cron, message) => {
     expect(() => schedulerCron(cron)).toThrow(message);
   });
