@@ -32,11 +32,25 @@ export function requireJsonMapEnv(name: string, env: Readonly<Record<string, str
   return value as Record<string, string>;
 }
 
+/**
+ * Where Powertools Metrics writes its own notices: the console, less the warning it prints after every invocation
+ * that counted nothing (a duplicate webhook, an unchanged pull, an admin call), which is no fault.
+ */
+const metricsNotices = {
+  debug: (...args: unknown[]) => console.debug(...args),
+  info: (...args: unknown[]) => console.info(...args),
+  error: (...args: unknown[]) => console.error(...args),
+  warn: (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('No application metrics to publish')) return;
+    console.warn(...args);
+  },
+};
+
 /** Powertools Logger and Metrics of one flow's function: namespace `Syncline`, dimension `Flow`. */
 export function observability(flow: FlowConfig, step: StepName | 'review' | 'admin'): { logger: Logger; metrics: Metrics } {
   const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? flowServiceName(flow.id);
   const logger = new Logger({ serviceName, persistentKeys: { flow: flow.id, step } });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: { Flow: flow.id } });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: { Flow: flow.id }, logger: metricsNotices });
   return { logger, metrics };
 }
 

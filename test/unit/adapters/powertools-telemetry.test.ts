@@ -80,4 +80,27 @@ describe('instrumented Lambda handlers', () => {
     const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('PartialBatchFailures')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toEqual([expect.objectContaining({ PartialBatchFailures: 1, FunctionName: 'people-transform', Flow: 'people' })]);
   });
+
+  it('write no warning after an invocation that counted nothing, which is no fault', async () => {
+    // Prepare: an admin-like handler that publishes no metric.
+    const flow = flowSchema.parse({ id: 'people', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], targets: [{ id: 'replica', type: 'dynamodb' }] });
+    const handler = instrumented(async () => ({ statusCode: 200 }), observability(flow, 'admin'));
+    const context = { functionName: 'people-admin', awsRequestId: 'r2', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:people-admin', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+    const written: string[] = [];
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true)),
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true)),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void written.push(args.map(String).join(' ')))),
+    ];
+
+    // Act
+    try {
+      await handler({ body: '{}' }, context);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+
+    // Assess
+    expect(written.filter((w) => w.includes('No application metrics'))).toEqual([]);
+  });
 });
