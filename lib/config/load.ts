@@ -97,7 +97,7 @@ export function readConfigFile(file: string): unknown {
     throw new ConfigError([{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }], file);
   }
   try {
-    return ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? parseYaml(text) : parseConfigJson(text);
+    return ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? parseYaml(text, { merge: true }) : parseConfigJson(text);
   } catch (err) {
     throw new ConfigError([{ path: '$', message: `not valid ${extname(file).slice(1) || 'JSON'}: ${messageOf(err)}` }], file);
   }

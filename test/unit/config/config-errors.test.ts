@@ -141,3 +141,26 @@ describe('a JSON config file', () => {
     expect(() => readConfigFile(twice)).toThrow(/not valid json: the key "id" appears twice in one object/);
   });
 });
+
+describe('a YAML config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncline-yaml-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes merge keys, so flows can share a block defined once with an anchor', () => {
+    // Prepare: the second flow merges the first one's sources and targets, and overrides its id.
+    const path = join(dir, 'flows.yaml');
+    writeFileSync(
+      path,
+      ['flows:', '  - &contacts', '    id: contacts', '    key: [id]', '    sources: [{ id: api, type: sqs }]', '    targets: [{ id: t, type: dynamodb }]', '  - <<: *contacts', '    id: leads', ''].join('\n'),
+    );
+
+    // Act
+    const config = parseConfig(readConfigFile(path), path);
+
+    // Assess
+    expect(config.flows.map((f) => [f.id, f.sources[0]!.id, f.targets[0]!.id])).toEqual([
+      ['contacts', 'api', 't'],
+      ['leads', 'api', 't'],
+    ]);
+  });
+});
