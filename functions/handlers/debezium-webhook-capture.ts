@@ -39,7 +39,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       counts.truncated++;
       const id = eventId(flow.id, source.id, item.table, item.pos ?? position, 't');
       const detail = { table: item.table, onTruncate: source.onTruncate, ...(item.pos !== undefined ? { position: item.pos } : {}), ...(item.ts !== undefined ? { ts: item.ts } : {}) };
-      out.entries.push({ flow: flow.id, key: '', step: 'capture', at: now, source: source.id, eventId: id, outcome: 'truncated', reason: `table ${item.table} truncated`, detail });
+      out.entries.push({ flow: flow.id, key: '', step: 'capture', at: now, source: source.id, eventId: id, outcome: 'truncated', reason: `table ${item.table} truncated${item.pos !== undefined ? ` at log position ${item.pos}` : ''}`, detail });
       if (deletesOnTruncate) {
         out.truncates.push({ v: ENVELOPE_VERSION, kind: 'truncate', id, flow: flow.id, source: source.id, table: item.table, ts: item.ts ?? now, seq: item.pos ?? position, ...(item.pos !== undefined ? { pos: item.pos } : {}), at: now });
       }

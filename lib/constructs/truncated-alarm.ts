@@ -9,7 +9,7 @@ export function truncatedAlarm(scope: Construct, flowId: string, alarmName: stri
     alarmDescription:
       `syncline ${flowId}: a Debezium source reported a truncated table (op "t"). ` +
       `With onTruncate "ignore" (the default) the flow's records of that table were kept; with "delete" they are being deleted (at the truncate's log position, so later changes stay). ` +
-      `Look first at the audit entries with outcome "truncated" (the table and log position are in their detail) and confirm the truncate was intended. ` +
+      `Look first at the capture function's decision log lines with outcome "truncated" (Logs Insights: filter outcome = "truncated"; the reason names the table and log position) and confirm the truncate was intended. ` +
       `If the records must go and onTruncate is "ignore", re-snapshot the table in the connector; if they were deleted by mistake, re-snapshot it to bring them back.`,
     metric: flowMetric(flowId, 'Truncated', 'Sum'),
     threshold: 1,

@@ -176,7 +176,7 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(publisher.bodies(QUEUE)).toHaveLength(0);
     expect((await quarantine.list('customers')).items).toEqual([]);
     expect(audit.entries).toEqual([
-      expect.objectContaining({ outcome: 'truncated', step: 'capture', source: 'pg', reason: 'table postgres.public.customers truncated', detail: expect.objectContaining({ table: 'postgres.public.customers', onTruncate: 'ignore', position: expect.stringMatching(/^pg:/) }) }),
+      expect.objectContaining({ outcome: 'truncated', step: 'capture', source: 'pg', reason: expect.stringMatching(/^table postgres\.public\.customers truncated at log position pg:/), detail: expect.objectContaining({ table: 'postgres.public.customers', onTruncate: 'ignore', position: expect.stringMatching(/^pg:/) }) }),
     ]);
     expect(metrics.counts.Truncated).toBe(1);
   });
