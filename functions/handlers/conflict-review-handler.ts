@@ -151,10 +151,15 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       const conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
       if (!conflict) return problem(404, `conflict "${conflictId.length > 80 ? `${conflictId.slice(0, 80)}…` : conflictId}" of flow "${flowId}" not found`);
       if (conflict.status !== 'open') return alreadyResolved(conflict);
-      const live = deps.state ? await heldConflict(deps.state, target.flow, conflict) : undefined;
+      const { live, siblings } = deps.state ? await heldOnField(deps.state, target.flow, conflict) : { live: undefined, siblings: [] };
       if (deps.state && !live) {
         await deps.conflicts.markSuperseded(flowId, conflictId, (deps.clock ?? systemClock).now());
         return alreadyResolved((await deps.conflicts.get(flowId, conflictId)) ?? conflict);
+      }
+      // A sibling on the same field resolved but not yet merged decides the field: a second resolution would override it.
+      const inFlight = (await Promise.all(siblings.map((l) => deps.conflicts.get(flowId, l.id)))).find((x) => x?.status === 'resolved');
+      if (inFlight) {
+        return problem(409, `conflict "${inFlight.id}" on ${conflict.field} of the same record was resolved${inFlight.resolvedBy ? ` by ${inFlight.resolvedBy}` : ''} and its resolution is on its way; this one closes as superseded once it is applied`);
       }
       // A conflict stored without its values (too large for one item) takes them from the record, which holds them.
       const sides = live ? { ...conflict, current: live.current, incoming: live.incoming } : conflict;
@@ -236,10 +241,14 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
 }
 
-/** The conflict as the record still holds it open, with both values; undefined when a newer edit replaced a side. */
-async function heldConflict(state: Pick<StateStore, 'get'>, flow: FlowConfig, c: StoredConflict): Promise<Conflict | undefined> {
+/**
+ * The conflict as the record still holds it open, with both values (undefined when a newer edit replaced a side), and
+ * the other conflicts the record holds open on its field.
+ */
+async function heldOnField(state: Pick<StateStore, 'get'>, flow: FlowConfig, c: StoredConflict): Promise<{ live: Conflict | undefined; siblings: Conflict[] }> {
   const stored = await state.get(flow.id, c.key);
-  return stored && conflictsOf(flow, stored.doc).find((live) => live.id === c.id);
+  const held = stored ? conflictsOf(flow, stored.doc).filter((l) => l.field === c.field) : [];
+  return { live: held.find((l) => l.id === c.id), siblings: held.filter((l) => l.id !== c.id) };
 }
 
 function alreadyResolved(c: StoredConflict): ReviewAnswer {

@@ -122,11 +122,14 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
       planned.add(field);
       const stored = await Promise.all(
         held.map(async (l) => {
-          const s = listed.get(l.id) ?? (await deps.conflicts.get(flow.id, l.id));
+          // With siblings, each status read consistently: the listing may still show open one just resolved.
+          const s = (held.length === 1 && listed.get(l.id)) || (await deps.conflicts.get(flow.id, l.id));
           // The values as the record holds them: a conflict too large for one item is stored without them.
           return s && { ...s, current: l.current, incoming: l.incoming };
         }),
       );
+      // A sibling resolved but not yet merged: its resolution decides the field; a second one would override it.
+      if (stored.some((s) => s?.status === 'resolved')) continue;
       const group = stored.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
       // Open conflicts of a field share the displayed side; each parks another source's edit.
       const first = group[0] ?? c;

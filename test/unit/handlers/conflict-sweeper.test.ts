@@ -330,6 +330,32 @@ describe('conflict sweeper', () => {
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((x) => x.data)).toEqual([{ email: 'big@erp.io' }]);
   });
 
+  it('does not settle a field again while its first resolution is on its way, nor let a reviewer override it', async () => {
+    // Prepare: three sources edit email concurrently (two conflicts on one field); the first sweep settles it.
+    await merge(
+      LWW,
+      'three',
+      [edit('crm', 'three', 1000, { email: 'c@crm.io' }), edit('erp', 'three', 3000, { email: 'c@erp.io' }), edit('web', 'three', 2000, { email: 'c@web.io' })],
+      T0 - 20 * MINUTE,
+    );
+    await sweeper(LWW)();
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((c) => c.data)).toEqual([{ email: 'c@erp.io' }]);
+    const sibling = (await conflicts.list('people', 'open'))[0]!;
+    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
+
+    // Act: the resolve step has not merged the resolution yet; another sweep runs, and a reviewer tries the sibling.
+    clock.advance(MINUTE);
+    const second = await sweeper(LWW)();
+    const answer = await review.resolve('people', sibling.id, { choose: 'incoming', by: 'alice' });
+
+    // Assess: nothing more is sent; the sibling stays open until the merge supersedes it.
+    expect(second).toMatchObject({ autoResolved: 0, failed: 0 });
+    expect(answer.status).toBe(409);
+    expect((answer.body as { message: string }).message).toMatch(/resolution is on its way/);
+    expect(publisher.bodies(RESOLVE_QUEUE)).toHaveLength(1);
+    expect(await conflicts.get('people', sibling.id)).toMatchObject({ status: 'open' });
+  });
+
   it('keeps a conflict open when its resolution cannot be queued, publishes the gauge, then fails the run', async () => {
     // Prepare
     const [old1] = await clash('old-1', T0 - 20 * MINUTE);
