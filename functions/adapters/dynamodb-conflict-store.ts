@@ -159,8 +159,8 @@ export class DynamoDbConflictStore implements ConflictStore {
     return page ? pageOfSorted(all, oldestFirst, page.after, page.limit).items : all.sort(oldestFirst);
   }
 
-  async countOpen(flow: string): Promise<number> {
-    return queryCount(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } });
+  async countOpen(flow: string, stop?: () => boolean): Promise<number | undefined> {
+    return queryCount(this.client, { TableName: this.tableName, IndexName: CONFLICT_OPEN_INDEX, KeyConditionExpression: 'openFlow = :flow', ExpressionAttributeValues: { ':flow': flow } }, stop);
   }
 }
 

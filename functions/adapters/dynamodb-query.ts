@@ -28,11 +28,15 @@ export async function queryUpTo(
   return { items, ...(start ? { lastKey: start } : {}) };
 }
 
-/** How many items a query matches, counted page by page (Select COUNT), so none is held in memory. */
-export async function queryCount(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit' | 'Select'>): Promise<number> {
+/**
+ * How many items a query matches, counted page by page (Select COUNT), so none is held in memory; undefined when
+ * `stop` answers true before the last page (each call still reads up to 1 MB of items).
+ */
+export async function queryCount(client: DynamoDBDocumentClient, input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit' | 'Select'>, stop?: () => boolean): Promise<number | undefined> {
   let count = 0;
   let start: Record<string, unknown> | undefined;
   do {
+    if (stop?.()) return undefined;
     const page = await client.send(new QueryCommand({ ...input, Select: 'COUNT', ExclusiveStartKey: start }));
     count += page.Count ?? 0;
     start = page.LastEvaluatedKey;

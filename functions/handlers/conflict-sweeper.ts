@@ -37,8 +37,8 @@ export interface ConflictSweeperDeps extends ReviewFlow {
 /** What one sweep did. */
 export interface SweepSummary {
   readonly flow: string;
-  /** Open conflicts after the sweep: the `OpenConflicts` gauge. */
-  readonly open: number;
+  /** Open conflicts after the sweep (the `OpenConflicts` gauge); absent when too many to count before the invocation's end. */
+  readonly open?: number;
   /** Settled by this sweep with the fallback strategy's choice. */
   readonly autoResolved: number;
   /** Settled by someone else first (a reviewer, or an overlapping sweep): not an error. */
@@ -87,7 +87,7 @@ const byOpening = (a: StoredConflict, b: StoredConflict) => a.openedAt - b.opene
  *
  * Memory and reads stay bounded however many conflicts are open: due ones are read a page at a time, oldest first,
  * until the invocation runs short of time; superseded ones are looked for among at most {@link STALE_CHECK_KEYS} keys
- * a sweep, taking the open index in turn; the gauge counts without reading values.
+ * a sweep, taking the open index in turn; the gauge is counted last, within the time left.
  */
 export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweeper {
   const { clock, logger, metrics } = telemetryOf(deps);
@@ -179,7 +179,6 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
   return async (options = {}) => {
     const now = clock.now();
     const outOfTime = () => options.remainingMs !== undefined && options.remainingMs() < RESERVE_MS;
-    const openBefore = await deps.conflicts.countOpen(flow.id);
     let superseded = 0;
     let autoResolved = 0;
     let alreadyResolved = 0;
@@ -235,9 +234,11 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
       const sample = await staleCheckPage(now, checked);
       if (sample.length > 0) superseded += await supersede(staleAmong(sample, await liveOf(sample.map((c) => c.key))), now);
     }
-    const open = Math.max(0, openBefore - superseded - autoResolved - alreadyResolved);
-    const summary: SweepSummary = { flow: flow.id, open, autoResolved, alreadyResolved, superseded, failed, deferred };
-    metrics.gauge?.('OpenConflicts', summary.open);
+    // Counted last, so a large backlog cannot keep the sweep from settling; the index lags a closed conflict by little.
+    const open = await deps.conflicts.countOpen(flow.id, outOfTime);
+    const summary: SweepSummary = { flow: flow.id, ...(open !== undefined ? { open } : {}), autoResolved, alreadyResolved, superseded, failed, deferred };
+    if (open !== undefined) metrics.gauge?.('OpenConflicts', open);
+    else logger.warn('open conflicts not counted: the invocation ran short of time first', { flow: flow.id });
     logger.info('conflict sweep done', { ...summary });
     if (failed > 0) throw new Error(`${failed} of ${tried} auto-resolution(s) of flow "${flow.id}" could not be queued; they stay open for the next sweep`);
     return summary;

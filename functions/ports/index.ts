@@ -223,8 +223,11 @@ export interface ConflictStore {
   /** Oldest first: every one, or with `page` at most `limit` opened after the conflict `after` names. */
   list(flow: string, status?: 'open' | 'resolved' | 'superseded', page?: ConflictPage): Promise<StoredConflict[]>;
   get(flow: string, id: string): Promise<StoredConflict | undefined>;
-  /** How many conflicts of the flow are open (counted without holding them all in memory). */
-  countOpen(flow: string): Promise<number>;
+  /**
+   * How many conflicts of the flow are open, counted without holding them in memory; undefined when `stop` said to
+   * stop first (a count reads every open conflict, 1 MB a call).
+   */
+  countOpen(flow: string, stop?: () => boolean): Promise<number | undefined>;
   /**
    * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it
    * is absent or already resolved (so of two concurrent resolutions only one wins).

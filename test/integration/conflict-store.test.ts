@@ -160,6 +160,7 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
 
     // Assess
     expect(count).toBe(13);
+    expect(await store.countOpen(flow, () => true)).toBeUndefined();
     expect(ids(fromTen)).toEqual(['c-10', 'c-11', 'c-13', 'c-14']);
   });
 
