@@ -1,8 +1,8 @@
-import { OMITTED, withinAnswerSize } from './answer-size';
+import { answerBytes, MAX_LISTING_BYTES, OMITTED, withinAnswerSize } from './answer-size';
 import type { FlowPlan } from '../plan/plan';
 import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
-import { createConflictReview, type ReviewFlow } from './conflict-review-handler';
+import { createConflictReview, withoutValues, type ReviewFlow } from './conflict-review-handler';
 import { flowStatus, type StatusQueue } from './flow-status';
 import { createQuarantineReplay } from './quarantine-replay';
 import { replayRecords } from './record-replay';
@@ -189,7 +189,9 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
       const state = await stateWithTargetItems(flowId, key);
       if (!state) return undefined;
       // Under manual review, both sides of each open conflict: a conflict too large to store is listed without them.
-      const open = conflictsOf(f.plan.flow, state.doc).map(({ id, field, current, incoming }) => ({ id, field, current, incoming }));
+      const held = conflictsOf(f.plan.flow, state.doc).map(({ id, field, current, incoming }) => ({ id, field, current, incoming }));
+      // The record itself takes up to 4 MB of the answer; conflicts past what is left come without their values.
+      const open = withinAnswerSize(held, withoutValues, Math.max(0, MAX_LISTING_BYTES - answerBytes(state.view.data)));
       return {
         flow: flowId,
         key,

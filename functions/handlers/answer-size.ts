@@ -4,14 +4,14 @@
 export const MAX_LISTING_BYTES = 4 * 1024 * 1024;
 
 /** Bytes an item takes in the function's answer, where the listing is a JSON string inside the JSON response. */
-const answerBytes = (item: unknown): number => Buffer.byteLength(JSON.stringify(JSON.stringify(item)), 'utf8');
+export const answerBytes = (item: unknown): number => Buffer.byteLength(JSON.stringify(JSON.stringify(item)), 'utf8');
 
 /**
  * The items of a listing, in their order, each past MAX_LISTING_BYTES in its `lighter` form (without its large
  * values, saying so): every item keeps its place, so a page is as long as it was asked to be.
  */
-export function withinAnswerSize<T>(items: readonly T[], lighter: (item: T) => T): T[] {
-  let bytes = 0;
+export function withinAnswerSize<T>(items: readonly T[], lighter: (item: T) => T, budget = MAX_LISTING_BYTES): T[] {
+  let bytes = MAX_LISTING_BYTES - budget;
   return items.map((item) => {
     const whole = answerBytes(item);
     if (bytes + whole <= MAX_LISTING_BYTES) {

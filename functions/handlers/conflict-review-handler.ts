@@ -116,8 +116,8 @@ export const resolveBodySchema = refine(
 
 const problem = (status: number, message: string): ReviewAnswer => ({ status, body: { message } });
 
-/** A conflict without its two values, for a listing past MAX_LISTING_BYTES (`syncline conflicts list --after` pages on). */
-function withoutValues(c: StoredConflict): StoredConflict {
+/** A conflict without its two values, for an answer past MAX_LISTING_BYTES (`syncline conflicts list --after` pages on). */
+export function withoutValues<C extends Pick<Conflict, 'current' | 'incoming'>>(c: C): C & { omitted: string } {
   const { value: _c, ...current } = c.current;
   const { value: _i, ...incoming } = c.incoming;
   return { ...c, current: { ...current, value: undefined }, incoming: { ...incoming, value: undefined }, omitted: `values ${OMITTED}` };
@@ -238,7 +238,9 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
     await deps.audit!.write(kept).catch((err: unknown) => logger.warn('review audit entry not written', { flow: flowId, conflict: conflictId, error: safeErrorText(err) }));
   }
   logger.info('conflict resolved', { flow: flowId, conflict: conflictId, key: conflict.key, changeId: change.id, by });
-  return { status: 202, body: { conflict: { ...conflict, status: 'resolved', ...resolution }, changeId: change.id } };
+  // The values come from the record and may be megabytes: past what an answer holds, the conflict is shown without them.
+  const [shown] = withinAnswerSize([{ ...conflict, status: 'resolved', ...resolution }], withoutValues);
+  return { status: 202, body: { conflict: shown, changeId: change.id } };
 }
 
 /**

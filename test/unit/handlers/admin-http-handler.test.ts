@@ -175,6 +175,37 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     expect(lineage).toEqual([expect.objectContaining({ step: 'deliver', outcome: 'delivered', target: 'replica', version: 2, at: 3000, eventId: 'e2' })]);
   });
 
+  it('shows a record with both sides of its open conflicts, and without their values once they would pass what an answer holds', async () => {
+    // Prepare: p3's notes conflict holds two 2.2 MB values (an answer holds 6 MB).
+    const big = mergeChanges(manualFlow, undefined, [
+      { v: 1, id: 'e3', flow: 'people', source: 'crm', key: 'p3', op: 'upsert', data: { id: 'p3', notes: 'c'.repeat(2_200_000) }, ts: 1000, seq: '3', lineage: [] },
+      { v: 1, id: 'e4', flow: 'people', source: 'erp', key: 'p3', op: 'upsert', data: { id: 'p3', notes: 'e'.repeat(2_200_000) }, ts: 1001, seq: '4', lineage: [] },
+    ]);
+    state.seed({ flow: 'people', key: 'p3', version: 1, doc: big.doc, view: big.view, delivered: {}, updatedAt: 5 });
+
+    // Act
+    const small = parse(await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'records/p1' })));
+    const res = await handler(apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'records/p3' }));
+
+    // Assess
+    expect(small.conflicts).toEqual([expect.objectContaining({ id: conflict.id, field: 'email', current: expect.objectContaining({ value: 'a@x.io' }), incoming: expect.objectContaining({ value: 'b@x.io' }) })]);
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.byteLength(res.body ?? '')).toBeLessThan(6 * 1024 * 1024);
+    const record = parse(res);
+    expect(record.conflicts).toEqual([expect.objectContaining({ field: 'notes', omitted: expect.stringMatching(/^values left out/) })]);
+    expect(record.conflicts[0].incoming.value).toBeUndefined();
+
+    // Act: resolve it; its values come from the record.
+    await conflicts.open(big.conflicts, 5);
+    const resolved = await handler(apiEvent('POST', '/flows/people/{proxy+}', { proxy: `conflicts/${big.conflicts[0]!.id}/resolve`, body: JSON.stringify({ choose: 'incoming' }) }));
+
+    // Assess: the answer shows the resolved conflict within what an answer holds; the change carries the value.
+    expect(resolved.statusCode).toBe(202);
+    expect(Buffer.byteLength(resolved.body ?? '')).toBeLessThan(6 * 1024 * 1024);
+    expect(parse(resolved).conflict).toMatchObject({ status: 'resolved', omitted: expect.stringMatching(/^values left out/) });
+    expect(publisher.bodies<{ key: string; data: Record<string, unknown> }>(`${SQS.url}Stack-resolvequeue-B`).find((c) => c.key === 'p3')?.data.notes).toBe('e'.repeat(2_200_000));
+  });
+
   it('records the IAM caller as who resolved, whatever the body or headers claim', async () => {
     // Act
     const res = await handler(
