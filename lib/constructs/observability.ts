@@ -138,15 +138,19 @@ export class FlowAlarms extends Construct {
     // delivers nothing and sends no lag at all. The age of the oldest message of its queue keeps growing instead.
     const ageAlarms: Record<string, Alarm> = {};
     for (const [qid, queue] of Object.entries(flow.queues)) {
+      // One message failing a few times holds the age up for three visibility timeouts (SQS leaves a message out of
+      // the metric after its third receive), so the threshold is at least that, or the alarm would fire on any retry.
+      const visibility = flow.flowPlan.queues.find((q) => q.id === qid)?.visibilityTimeoutSeconds ?? 0;
+      const thresholdSeconds = Math.max(Math.round(thresholds.lagP99Ms / 1000), 3 * visibility);
       ageAlarms[qid] = notify(
         new Alarm(this, `queue-age-${qid}`, {
           alarmName: name(`queue-age-${qid}`),
           alarmDescription:
-            `syncline ${flowId}: the oldest message of the ${qid} queue waited more than ${Math.round(thresholds.lagP99Ms / 1000)} s in 2 of the last 3 five-minute periods: the ${consumerOf(qid)} function is not keeping up, or not taking messages at all. ` +
+            `syncline ${flowId}: the oldest message of the ${qid} queue waited more than ${thresholdSeconds} s in 2 of the last 3 five-minute periods: the ${consumerOf(qid)} function is not keeping up, or not taking messages at all. ` +
             `Look first at that function's errors and throttles on the flow's dashboard row, and at its event source mapping (enabled, not throttled by reserved concurrency). ` +
-            `A backlog from a backfill or a burst clears by itself; a rate-limited target drains at its rate. Fix the step (concurrency, target capacity, rateLimitPerSecond, batch size); the threshold is alarms.lagP99Ms in the config.`,
+            `A backlog from a backfill or a burst clears by itself; a rate-limited target drains at its rate. Fix the step (concurrency, target capacity, rateLimitPerSecond, batch size); the threshold is alarms.lagP99Ms in the config, and at least three visibility timeouts of the queue.`,
           metric: queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
-          threshold: Math.round(thresholds.lagP99Ms / 1000),
+          threshold: thresholdSeconds,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 3,
           datapointsToAlarm: 2,
