@@ -83,18 +83,17 @@ const restricted = (field: string) => field !== '*' && field !== '?';
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
- * Refuses a day of month that none of the months has (`30 2`: February 30th), which Scheduler takes and never runs.
- * Only lists of plain values are checked; a range or step of days always holds a day each month has.
+ * Refuses a day of month that none of the months has (`30 2`: February 30th, `30-31 2`), which Scheduler takes and
+ * never runs. Checked where the months are listed values; a day field's earliest day is what counts.
  */
 function checkDayExists(dom: string, month: string): void {
-  const values = (field: string, names: readonly string[] = []) =>
-    field.split(',').every((v) => /^\d+$/.test(v) || names.includes(v.toUpperCase()))
-      ? field.split(',').map((v) => (/^\d+$/.test(v) ? Number(v) : names.indexOf(v.toUpperCase()) + 1))
-      : undefined;
-  const days = values(dom);
-  const months = values(month, MONTH_NAMES);
-  if (!days || !months) return;
-  if (!months.some((m) => days.some((d) => d <= (MONTH_DAYS[m - 1] ?? 31)))) {
+  const months = month.split(',').every((v) => /^\d+$/.test(v) || MONTH_NAMES.includes(v.toUpperCase()))
+    ? month.split(',').map((v) => (/^\d+$/.test(v) ? Number(v) : MONTH_NAMES.indexOf(v.toUpperCase()) + 1))
+    : undefined;
+  // `*`, `*/n` and `?` start on the 1st; a value, range or `n/s` on its first number.
+  const earliest = Math.min(...dom.split(',').map((part) => Number(/^(\d+)/.exec(part)?.[1] ?? 1)));
+  if (!months) return;
+  if (!months.some((m) => earliest <= (MONTH_DAYS[m - 1] ?? 31))) {
     throw new CronError(`day of month "${dom}" does not occur in month "${month}": the schedule would never run`);
   }
 }

@@ -55,6 +55,8 @@ describe('Unix cron to EventBridge Scheduler cron', () => {
     ['February 30th (it would never run)', '0 0 30 2 *', /day of month "30" does not occur in month "2": the schedule would never run/],
     ['the 31st of April and June', '0 0 31 4,6 *', /does not occur/],
     ['a Scheduler cron on November 31st', 'cron(0 0 31 NOV ? *)', /day of month "31" does not occur in month "NOV"/],
+    ['a range of days February lacks', '0 0 30-31 2 *', /day of month "30-31" does not occur in month "2"/],
+    ['a step from a day February lacks', 'cron(0 0 30/1 2 ? *)', /does not occur/],
   ])('refuses %s', (_what, cron, message) => {
     expect(() => schedulerCron(cron)).toThrow(message);
   });
