@@ -24,6 +24,14 @@ import { flowRow } from './dashboard-row';
 import type { SyncFlow } from './sync-flow';
 import { deadLettersOf, flowMetric, LAG_METRIC, partialBatchFailures, PERIOD, type DeadLetter } from './flow-metrics';
 
+/** Over the threshold in 2 of the last 3 five-minute periods; no data (nothing ran) is not a breach. */
+const TWO_OF_THREE_PERIODS = {
+  comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+  evaluationPeriods: 3,
+  datapointsToAlarm: 2,
+  treatMissingData: TreatMissingData.NOT_BREACHING,
+} as const;
+
 /** Thresholds used when the config gives none (the schema's defaults). */
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5 };
 
@@ -127,10 +135,7 @@ export class FlowAlarms extends Construct {
           `Fix the slow step (target capacity, rateLimitPerSecond, reserved concurrency, batch size); the threshold is alarms.lagP99Ms in the config.`,
         metric: flowMetric(flowId, LAG_METRIC, 'p99'),
         threshold: thresholds.lagP99Ms,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        ...TWO_OF_THREE_PERIODS,
       }),
     );
 
@@ -151,10 +156,7 @@ export class FlowAlarms extends Construct {
             `A backlog from a backfill or a burst clears by itself; a rate-limited target drains at its rate. Fix the step (concurrency, target capacity, rateLimitPerSecond, batch size); the threshold is alarms.lagP99Ms in the config, and at least three visibility timeouts of the queue.`,
           metric: queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
           threshold: thresholdSeconds,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
+          ...TWO_OF_THREE_PERIODS,
         }),
       );
     }
@@ -174,10 +176,7 @@ export class FlowAlarms extends Construct {
             `A burst of writes to the source table clears by itself. Records older than the stream's record age go to the source's on-failure queue, which raises its own alarm; the threshold is alarms.lagP99Ms in the config.`,
           metric: flow.functions[f.id]!.metric('IteratorAge', { statistic: 'Maximum', period: PERIOD }),
           threshold: thresholds.lagP99Ms,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
+          ...TWO_OF_THREE_PERIODS,
         }),
       );
     }
@@ -222,10 +221,7 @@ export class FlowAlarms extends Construct {
             period: PERIOD,
           }),
           threshold: thresholds.errorRatePercent,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
+          ...TWO_OF_THREE_PERIODS,
         }),
       );
     }
@@ -255,10 +251,7 @@ export class FlowAlarms extends Construct {
             period: PERIOD,
           }),
           threshold: thresholds.errorRatePercent,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 2,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
+          ...TWO_OF_THREE_PERIODS,
         }),
       );
     }
@@ -473,10 +466,7 @@ export class Observability extends Construct {
           period: PERIOD,
         }),
         threshold: errorRatePercent,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        ...TWO_OF_THREE_PERIODS,
       });
       const action = new SnsAction(this.topic);
       this.apiServerErrorAlarm.addAlarmAction(action);
