@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,5 +156,44 @@ describe('manual conflict review end to end (open, event, list, resolve with the
     expect(noFlow.status).toBe(404);
     expect((await getJson(`${rt.url}/flows/people/conflicts?status=maybe`)).status).toBe(400);
     expect(cliUsage.code).toBe(2);
+  });
+
+  it('lists a conflict too large for one item without its values, resolves it with the values the record holds, and harms neither batch-mate nor key', async () => {
+    // Prepare: crm and erp edit `notes` of "big" at the same time with ~213 KB each that do not compress (two pass the
+    // 400 KB one DynamoDB item holds); erp's request also carries another record.
+    const blob = () => randomBytes(160_000).toString('base64');
+    const at = new Date(Date.now() - 5_000).toISOString();
+    const [crmNotes, erpNotes] = [blob(), blob()];
+    expect((await postWebhook(hook('crm'), { id: 'big', notes: crmNotes, updatedAt: at }, { secret: SECRET })).status).toBe(202);
+    await waitFor(async () => replica('big'), 'crm version delivered');
+    expect((await postWebhook(hook('erp'), [{ id: 'big', notes: erpNotes, updatedAt: at }, { id: 'mate', v: 'from erp', updatedAt: at }], { secret: SECRET })).status).toBe(202);
+
+    // Act
+    const listed = await waitFor(async () => (await conflicts()).find((c) => c.key === 'big'), 'conflict listed', 30_000);
+
+    // Assess: listed, saying its values were not kept; the record shows both; the batch-mate is delivered.
+    expect(listed).toMatchObject({ field: 'notes', status: 'open', omitted: expect.stringContaining('values not kept') });
+    expect(listed.incoming.value).toBeUndefined();
+    const record = (await getJson(`${rt.url}/flows/people/records/big`)).json;
+    expect(record.conflicts).toEqual([expect.objectContaining({ id: listed.id, field: 'notes' })]);
+    expect([record.conflicts[0].current.value, record.conflicts[0].incoming.value].sort()).toEqual([crmNotes, erpNotes].sort());
+    expect(await waitFor(async () => replica('mate'), 'batch-mate delivered')).toMatchObject({ v: 'from erp' });
+
+    // Act: a reviewer keeps the incoming side.
+    const chosen = listed.incoming.source === 'erp' ? erpNotes : crmNotes;
+    const res = await resolve('big', listed.id, { choose: 'incoming', by: 'alice' });
+
+    // Assess: the target gets that value, read from the record.
+    expect(res.status).toBe(202);
+    await waitFor(async () => ((await replica('big'))?.notes === chosen ? true : undefined), 'resolution delivered', 30_000);
+
+    // Act: a later edit of the key.
+    expect((await postWebhook(hook('crm'), { id: 'big', note: 'later', updatedAt: new Date().toISOString() }, { secret: SECRET })).status).toBe(202);
+
+    // Assess: delivered; nothing of the flow went to a DLQ.
+    await waitFor(async () => ((await replica('big'))?.note === 'later' ? true : undefined), 'later edit delivered', 30_000);
+    const status = (await getJson(`${rt.url}/flows/people/status`)).json as { queues: { id: string; dlq?: { total: number } }[] };
+    expect(status.queues.length).toBeGreaterThan(0);
+    expect(status.queues.filter((q) => (q.dlq?.total ?? 0) > 0).map((q) => q.id)).toEqual([]);
   });
 });
