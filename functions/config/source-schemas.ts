@@ -138,13 +138,25 @@ const scheduleSource = z
     }
   });
 
-const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs') });
+/**
+ * Change time of a queued record: a path in it (ISO-8601, epoch ms, or epoch seconds below 10^11). Default: when SQS
+ * received the message (ms, one value for a whole SendMessageBatch) or the event's `time` (whole seconds), where two
+ * changes of one key at the same time are ordered arbitrarily.
+ */
+const queuedTimestampField = z
+  .string()
+  .min(1)
+  .refine((f) => !f.startsWith('$event'), 'is a path in the record (the message body, or the event detail); "$event." applies to webhooks')
+  .optional();
+
+const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs'), timestampField: queuedTimestampField });
 
 const eventbridgeSource = z.strictObject({
   id: idSchema,
   type: z.literal('eventbridge'),
   busName: eventBusSchema.default('default'),
   pattern: eventPatternSchema.refine((p) => Object.keys(p).length > 0, 'must match on at least one field (EventBridge refuses an empty pattern)'),
+  timestampField: queuedTimestampField,
 });
 
 export const sourceSchema = z.discriminatedUnion('type', [webhookSource, dynamodbStreamSource, scheduleSource, sqsSource, eventbridgeSource]);

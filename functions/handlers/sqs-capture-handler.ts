@@ -6,7 +6,9 @@ import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
 import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
+import type { SourceConfig } from '../config/schema';
 import { jsonErrorText } from '../core/error-text';
+import { timestampOf } from '../core/webhook/event-record';
 import { carryProblems, InexactNumber, isJsonObject as isObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
 
 /**
@@ -44,7 +46,7 @@ interface Outcome {
 export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler {
   const { flow, publisher, audit, quarantine } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
-  const source = flow.sources.find((s) => s.id === deps.sourceId && (s.type === 'sqs' || s.type === 'eventbridge'));
+  const source = flow.sources.find((s): s is Extract<SourceConfig, { type: 'sqs' | 'eventbridge' }> => s.id === deps.sourceId && (s.type === 'sqs' || s.type === 'eventbridge'));
   if (!source) throw new Error(`flow "${flow.id}" has no sqs or eventbridge source "${deps.sourceId}"`);
   const format: InboundFormat = deps.format ?? (source.type === 'eventbridge' ? 'eventbridge' : 'sqs');
   const keys = captureKeys(flow);
@@ -108,7 +110,9 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       },
       audit: { flow: flow.id, key: keys.auditKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
     });
-    const accepted = (id: string, seq: string, ts: number, data: Record<string, unknown>, position: string): Outcome => {
+    const accepted = (id: string, seq: string, defaultTs: number, data: Record<string, unknown>, position: string): Outcome => {
+      const ts = timestampOf(source!, data, data, defaultTs);
+      if (typeof ts === 'string') return quarantined(id, seq, ts, position, data);
       const key = keys.keyOf(data);
       const unstorable = carryProblems(data);
       if (unstorable.length > 0) return quarantined(id, seq, `record cannot be carried exactly: ${unstorable[0]}`, position, data, key);

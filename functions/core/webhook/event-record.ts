@@ -21,7 +21,7 @@ export function recordOf(source: WebhookSource, event: Record<string, unknown>):
  * The source timestamp in ms (capture time without `timestampField`), or a reason to quarantine. A delete without
  * the field takes the capture time: senders often send a delete as the id alone (Shopify's `products/delete`).
  */
-export function timestampOf(source: WebhookSource, event: Record<string, unknown>, record: Record<string, unknown>, now: number, op: 'upsert' | 'delete' = 'upsert'): number | string {
+export function timestampOf(source: { readonly timestampField?: string | undefined }, event: Record<string, unknown>, record: Record<string, unknown>, now: number, op: 'upsert' | 'delete' = 'upsert'): number | string {
   const field = source.timestampField;
   if (!field) return now;
   const value = field.startsWith(EVENT_PREFIX) ? getPath(event, field.slice(EVENT_PREFIX.length)) : getPath(record, field);

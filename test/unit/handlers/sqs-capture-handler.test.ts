@@ -4,6 +4,8 @@ import { createSqsCaptureHandler } from '../../../functions/handlers/sqs-capture
 import { sqsEvent } from '../../fixtures/fakes';
 import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 import { replicaFlow } from '../../fixtures/streams';
+import { flowSchema } from '../../../functions/config/schema';
+import { parseConfig } from '../../../lib/config/load';
 
 const QUEUE = 'https://sqs.local/people-transform';
 
@@ -91,6 +93,50 @@ describe('sqs capture handler', () => {
     publisher.throwSends = 1;
     const res = await handler(sqsEvent([{ id: 'a' }, { id: 'b' }]));
     expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
+  });
+});
+
+describe('sqs and eventbridge sources with timestampField', () => {
+  const timed = flowSchema.parse({
+    ...replicaFlow,
+    sources: [
+      { id: 'inbox', type: 'sqs', timestampField: 'updatedAt' },
+      { id: 'bus', type: 'eventbridge', busName: 'crm', pattern: { source: ['crm'] }, timestampField: 'meta.changedAt' },
+    ],
+  });
+
+  it("order one key's changes of one SendMessageBatch (one SentTimestamp) by the records' own time, quarantining one without it", async () => {
+    // Prepare: ten updates of one key sent in one batch share their SentTimestamp; their ids are random.
+    const step = fakeStepContext();
+    const handler = createSqsCaptureHandler(fakeCaptureDeps(step, timed, 'inbox', QUEUE));
+    const updates = Array.from({ length: 10 }, (_, n) => ({ id: 'k', n, updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString() }));
+    const event = withSent(sqsEvent([...updates, { id: 'k', n: 99 }]), 1768000000000);
+
+    // Act
+    await handler(event);
+
+    // Assess: the newest update has the latest ts, whatever the message ids; the one without the field is quarantined.
+    const sent = step.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent.map((e) => e.ts)).toEqual(updates.map((u) => Date.parse(u.updatedAt)));
+    expect((await step.quarantine.list('people')).items.map((i) => i.reason)).toEqual(['timestampField "updatedAt" is missing']);
+  });
+
+  it("take an EventBridge event's time from the detail, finer than the event's whole seconds", async () => {
+    // Prepare
+    const step = fakeStepContext();
+    const handler = createSqsCaptureHandler(fakeCaptureDeps(step, timed, 'bus', QUEUE));
+    const ev = (id: string, ms: number) => ({ version: '0', id, 'detail-type': 'X', source: 'crm', account: '1', time: '2026-01-10T08:00:00Z', region: 'us-east-1', resources: [], detail: { id: 'k', meta: { changedAt: ms } } });
+
+    // Act
+    await handler(sqsEvent([ev('ev-b', 1768032000250), ev('ev-a', 1768032000900)]));
+
+    // Assess
+    expect(step.publisher.bodies<ChangeEnvelope>(QUEUE).map((e) => e.ts)).toEqual([1768032000250, 1768032000900]);
+  });
+
+  it('refuse "$event." in the config: the path is in the record', () => {
+    const config = { flows: [{ id: 'people', key: ['id'], sources: [{ id: 'inbox', type: 'sqs', timestampField: '$event.time' }], targets: [{ id: 'replica', type: 'dynamodb' }] }] };
+    expect(() => parseConfig(config)).toThrow(/\$\.flows\[0\]\.sources\[0\]\.timestampField: is a path in the record/);
   });
 });
 
