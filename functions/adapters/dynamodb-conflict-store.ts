@@ -76,7 +76,7 @@ export class DynamoDbConflictStore implements ConflictStore {
             ':open': 'open',
             ':at': r.resolvedAt,
             ':by': r.resolvedBy,
-            ':choice': r.choice,
+            ':choice': keptChoice(r.choice),
             ':change': r.changeId,
             ':expires': this.expiresAt(flow, r.resolvedAt),
           },
@@ -175,6 +175,16 @@ function fitted<T extends Record<string, unknown> & Conflict>(item: T): T {
   const { value: _c, ...current } = item.current;
   const { value: _i, ...incoming } = item.incoming;
   return { ...item, current, incoming, omitted: `values not kept: with them the conflict would be ${Math.ceil(bytes / 1024)} KB, and an item holds at most 400 KB; resolving it reads them from the record` };
+}
+
+/** A given value past this is not kept on the conflict: the item may already be near 400 KB, and the change carries it. */
+const MAX_KEPT_VALUE_BYTES = 8 * 1024;
+
+/** The choice as the conflict keeps it (shown in listings only): a large given value is replaced by a note of its size. */
+function keptChoice(choice: ConflictResolution['choice']): Record<string, unknown> {
+  if (!('value' in choice)) return choice;
+  const bytes = itemBytes(choice.value);
+  return bytes <= MAX_KEPT_VALUE_BYTES ? choice : { omitted: `a given value of ${Math.ceil(bytes / 1024)} KB, not kept here: the resolution's change carries it` };
 }
 
 /** The order of listings read whole: by opening time, equal times by id (the open index has them in no set order). */

@@ -180,5 +180,12 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     expect(stored!.current).not.toHaveProperty('value');
     expect((await store.get(flow, 'small'))!.incoming.value).toBe('b@example.com');
     expect(ids(await store.list(flow, 'open')).sort()).toEqual(['big', 'small']);
+
+    // Act: a reviewer gives a 300 KB value for the large one (the item is near 400 KB already).
+    const resolved = await store.markResolved(flow, 'big', { resolvedAt: Date.now(), resolvedBy: 'alice', choice: { value: 'v'.repeat(300_000) }, changeId: 'ch-big' });
+
+    // Assess: resolved, the value noted by its size only (the change carries it).
+    expect(resolved).toBe(true);
+    expect(await store.get(flow, 'big')).toMatchObject({ status: 'resolved', choice: { omitted: expect.stringMatching(/^a given value of 293 KB/) } });
   });
 });
