@@ -146,7 +146,7 @@ const scheduleSource = z
 const queuedTimestampField = z
   .string()
   .min(1)
-  .refine((f) => !f.startsWith('$event'), 'is a path in the record (the message body, or the event detail); "$event." applies to webhooks')
+  .refine((f) => f !== '$event' && !f.startsWith('$event.'), 'is a path in the record (the message body, or the event detail); "$event." applies to webhooks')
   .optional();
 
 const sqsSource = z.strictObject({ id: idSchema, type: z.literal('sqs'), timestampField: queuedTimestampField });

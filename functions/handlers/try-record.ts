@@ -75,6 +75,12 @@ function captured(source: SourceConfig, record: Record<string, unknown>, headers
     return { op, ts, data, seq: 'try' };
   }
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
+  if (source.type === 'sqs' || source.type === 'eventbridge') {
+    // The record as the message body (sqs) or the event's detail (eventbridge) holds it.
+    const ts = timestampOf(source, record, record, now);
+    if (typeof ts === 'string') return { quarantined: ts, op: 'upsert' };
+    return { op: 'upsert', ts, data: record, seq: 'try' };
+  }
   return { op: 'upsert', ts: now, data: record, seq: 'try' };
 }
 

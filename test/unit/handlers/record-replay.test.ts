@@ -186,6 +186,22 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
   });
 
+  it("takes an sqs or eventbridge source's timestampField as its capture does", async () => {
+    const f = flowSchema.parse({
+      id: 'queued',
+      key: ['id'],
+      sources: [
+        { id: 'inbox', type: 'sqs', timestampField: 'updatedAt' },
+        { id: 'bus', type: 'eventbridge', pattern: { source: ['crm'] }, timestampField: 'updatedAt' },
+      ],
+      targets: [{ id: 't', type: 'dynamodb' }],
+    });
+    for (const source of ['inbox', 'bus']) {
+      expect((await run(f, { source, record: { id: '1' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is missing' });
+      expect((await run(f, { source, record: { id: '1', updatedAt: '2026-01-10T08:00:00.250Z' } })).body).toMatchObject({ outcome: 'passed' });
+    }
+  });
+
   it('quarantines at capture, as the webhook would, a record holding a number a JSON number cannot hold; a delete keeps its key digits', async () => {
     // The body as the admin API parses it: the digits are kept for the capture to judge.
     const body = (raw: string) => parseJsonBody(raw);
