@@ -123,6 +123,23 @@ export function withoutValues<C extends Pick<Conflict, 'current' | 'incoming'>>(
   return { ...c, current: { ...current, value: undefined }, incoming: { ...incoming, value: undefined }, omitted: `values ${OMITTED}` };
 }
 
+/**
+ * How long a resolved conflict's change counts as on its way: the resolve queue's five receives a visibility timeout
+ * apart, with room to spare. Past it the change was lost (its send or its redrive), and the field may be settled again.
+ */
+export const RESOLUTION_IN_FLIGHT_MS = 60 * 60_000;
+
+/**
+ * Whether a resolved sibling's change is still on its way; one past RESOLUTION_IN_FLIGHT_MS is reopened (if still
+ * its resolution), so the field can be settled again.
+ */
+export async function resolutionInFlight(conflicts: ConflictStore, flowId: string, sibling: StoredConflict, now: number): Promise<boolean> {
+  if (sibling.status !== 'resolved') return false;
+  if (typeof sibling.resolvedAt === 'number' && now - sibling.resolvedAt < RESOLUTION_IN_FLIGHT_MS) return true;
+  if (sibling.changeId) await conflicts.reopen(flowId, sibling.id, sibling.changeId);
+  return false;
+}
+
 /** DynamoDB's limit on a sort key value, where the conflict id sits. */
 const MAX_CONFLICT_ID_BYTES = 1024;
 
@@ -148,16 +165,21 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
       const unstorable = parsed.data.value === undefined ? [] : carryProblems({ value: parsed.data.value });
       if (unstorable.length > 0) return problem(400, `invalid body: the value cannot be carried exactly: ${unstorable.join('; ')}`);
       // An id longer than any key DynamoDB holds names no conflict (asking would answer DynamoDB's ValidationException).
-      const conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
+      let conflict = Buffer.byteLength(conflictId, 'utf8') <= MAX_CONFLICT_ID_BYTES ? await deps.conflicts.get(flowId, conflictId) : undefined;
       if (!conflict) return problem(404, `conflict "${conflictId.length > 80 ? `${conflictId.slice(0, 80)}…` : conflictId}" of flow "${flowId}" not found`);
+      const now = (deps.clock ?? systemClock).now();
+      const { live, siblings } = deps.state && conflict.status !== 'superseded' ? await heldOnField(deps.state, target.flow, conflict) : { live: undefined, siblings: [] };
+      // Resolved long ago and still held by the record: its change was lost, so it is reopened and may be resolved again.
+      if (conflict.status === 'resolved' && live && !(await resolutionInFlight(deps.conflicts, flowId, conflict, now))) conflict = (await deps.conflicts.get(flowId, conflictId)) ?? conflict;
       if (conflict.status !== 'open') return alreadyResolved(conflict);
-      const { live, siblings } = deps.state ? await heldOnField(deps.state, target.flow, conflict) : { live: undefined, siblings: [] };
       if (deps.state && !live) {
-        await deps.conflicts.markSuperseded(flowId, conflictId, (deps.clock ?? systemClock).now());
+        await deps.conflicts.markSuperseded(flowId, conflictId, now);
         return alreadyResolved((await deps.conflicts.get(flowId, conflictId)) ?? conflict);
       }
       // A sibling on the same field resolved but not yet merged decides the field: a second resolution would override it.
-      const inFlight = (await Promise.all(siblings.map((l) => deps.conflicts.get(flowId, l.id)))).find((x) => x?.status === 'resolved');
+      const read = await Promise.all(siblings.map((l) => deps.conflicts.get(flowId, l.id)));
+      const flags = await Promise.all(read.map((x) => (x ? resolutionInFlight(deps.conflicts, flowId, x, now) : false)));
+      const inFlight = read.find((_, i) => flags[i]);
       if (inFlight) {
         return problem(409, `conflict "${inFlight.id}" on ${conflict.field} of the same record was resolved${inFlight.resolvedBy ? ` by ${inFlight.resolvedBy}` : ''} and its resolution is on its way; this one closes as superseded once it is applied`);
       }

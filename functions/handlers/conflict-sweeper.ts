@@ -12,7 +12,7 @@ import {
   type StateStore,
   type StoredConflict,
 } from '../ports';
-import { settleConflict, type ReviewAnswer, type ReviewFlow } from './conflict-review-handler';
+import { resolutionInFlight, settleConflict, type ReviewAnswer, type ReviewFlow } from './conflict-review-handler';
 
 /** Who an automatic resolution is recorded as resolved by (audit, conflict item, lineage). */
 export const AUTO_RESOLVE_BY = 'syncline:auto-resolve';
@@ -111,7 +111,7 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
    * One settlement per field of `due` the record still holds open, choosing among every open side of the field:
    * its sibling conflicts come from the record (they may be on no page read yet), each read when not in `page`.
    */
-  async function settlementsOf(due: readonly StoredConflict[], page: readonly StoredConflict[], live: Map<string, Conflict[]>, planned: Set<string>): Promise<Settlement[]> {
+  async function settlementsOf(due: readonly StoredConflict[], page: readonly StoredConflict[], live: Map<string, Conflict[]>, planned: Set<string>, now: number): Promise<Settlement[]> {
     const listed = new Map(page.map((c) => [c.id, c]));
     const settlements: Settlement[] = [];
     for (const c of due) {
@@ -129,8 +129,14 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
         }),
       );
       // A sibling resolved but not yet merged: its resolution decides the field; a second one would override it.
-      if (stored.some((s) => s?.status === 'resolved')) continue;
-      const group = stored.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
+      // One resolved long ago lost its change and is reopened, to be settled again with the group.
+      const inFlight = await Promise.all(stored.map((s) => (s ? resolutionInFlight(deps.conflicts, flow.id, s, now) : false)));
+      if (inFlight.some(Boolean)) {
+        logger.info('field left to its resolution on its way', { flow: flow.id, key: c.key, field: c.field });
+        continue;
+      }
+      const reopened = stored.map((s) => (s?.status === 'resolved' ? { ...s, status: 'open' as const } : s));
+      const group = reopened.filter((s): s is StoredConflict => s?.status === 'open').sort(byOpening);
       // Open conflicts of a field share the displayed side; each parks another source's edit.
       const first = group[0] ?? c;
       const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((g) => g.incoming)], autoResolveWith!);
@@ -224,7 +230,7 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
           const live = await liveOf(due.map((c) => c.key));
           for (const c of due) checked.add(c.key);
           superseded += await supersede(staleAmong(due, live), now);
-          await settle(await settlementsOf(due, page, live, planned));
+          await settle(await settlementsOf(due, page, live, planned, now));
         }
         if (page.length < DUE_PAGE || due.length < page.length || outOfTime()) break;
         after = page[page.length - 1];

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
-import { createConflictReview } from '../../../functions/handlers/conflict-review-handler';
+import { createConflictReview, RESOLUTION_IN_FLIGHT_MS } from '../../../functions/handlers/conflict-review-handler';
 import { AUTO_RESOLVE_BY, createConflictSweeper, DUE_PAGE, STALE_CHECK_KEYS } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
 import type { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';
@@ -354,6 +354,39 @@ describe('conflict sweeper', () => {
     expect((answer.body as { message: string }).message).toMatch(/resolution is on its way/);
     expect(publisher.bodies(RESOLVE_QUEUE)).toHaveLength(1);
     expect(await conflicts.get('people', sibling.id)).toMatchObject({ status: 'open' });
+  });
+
+  it('settles a field again once its resolution has been on its way longer than a resolve queue keeps retrying it (the change was lost)', async () => {
+    // Prepare: the field is settled, and its change never reaches the record (lost, or left in the DLQ).
+    await merge(
+      LWW,
+      'lost',
+      [edit('crm', 'lost', 1000, { email: 'c@crm.io' }), edit('erp', 'lost', 3000, { email: 'c@erp.io' }), edit('web', 'lost', 2000, { email: 'c@web.io' })],
+      T0 - 20 * MINUTE,
+    );
+    await sweeper(LWW)();
+    const [first] = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE);
+    const resolved = (await conflicts.list('people', 'resolved'))[0]!;
+    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
+
+    // Act: well past RESOLUTION_IN_FLIGHT_MS.
+    clock.advance(RESOLUTION_IN_FLIGHT_MS + MINUTE);
+    const again = await sweeper(LWW)();
+
+    // Assess: the field is settled again, with the same winner, through the reopened conflict.
+    expect(again).toMatchObject({ autoResolved: 1, failed: 0 });
+    const changes = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE);
+    expect(changes.map((c) => c.data)).toEqual([{ email: 'c@erp.io' }, { email: 'c@erp.io' }]);
+    expect(changes[1]!.id).not.toBe(first!.id);
+    expect(await conflicts.get('people', resolved.id)).toMatchObject({ status: 'resolved', resolvedAt: T0 + RESOLUTION_IN_FLIGHT_MS + MINUTE });
+
+    // Act: the same for a reviewer, once that resolution is lost as well.
+    clock.advance(RESOLUTION_IN_FLIGHT_MS + MINUTE);
+    const answer = await review.resolve('people', resolved.id, { choose: 'current', by: 'alice' });
+
+    // Assess
+    expect(answer.status).toBe(202);
+    expect(await conflicts.get('people', resolved.id)).toMatchObject({ status: 'resolved', resolvedBy: 'alice' });
   });
 
   it('keeps a conflict open when its resolution cannot be queued, publishes the gauge, then fails the run', async () => {
