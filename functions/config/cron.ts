@@ -90,8 +90,13 @@ function checkDayExists(dom: string, month: string): void {
   const months = month.split(',').every((v) => /^\d+$/.test(v) || MONTH_NAMES.includes(v.toUpperCase()))
     ? month.split(',').map((v) => (/^\d+$/.test(v) ? Number(v) : MONTH_NAMES.indexOf(v.toUpperCase()) + 1))
     : undefined;
-  // `*`, `*/n` and `?` start on the 1st; a value, range or `n/s` on its first number.
-  const earliest = Math.min(...dom.split(',').map((part) => Number(/^(\d+)/.exec(part)?.[1] ?? 1)));
+  // `*`, `*/n` and `?` start on the 1st; a value, range or `n/s` on its first number; a range that wraps (`30-2`), on the 1st.
+  const earliest = Math.min(
+    ...dom.split(',').map((part) => {
+      const m = /^(\d+)(?:-(\d+))?/.exec(part);
+      return !m ? 1 : m[2] !== undefined && Number(m[2]) < Number(m[1]) ? 1 : Number(m[1]);
+    }),
+  );
   if (!months) return;
   if (!months.some((m) => earliest <= (MONTH_DAYS[m - 1] ?? 31))) {
     throw new CronError(`day of month "${dom}" does not occur in month "${month}": the schedule would never run`);

@@ -208,7 +208,10 @@ export type StoredConflict = Conflict & {
   supersededAt?: number;
   /** Why the values are missing in a listing: the answer would have passed what a function may return. */
   omitted?: string;
-} & Partial<ConflictResolution>;
+} & Partial<Omit<ConflictResolution, 'choice'>> & {
+  /** As resolved; a given value over 8 KB is kept as a note of its size (the resolution's change carries it). */
+  choice?: ConflictChoice | { readonly omitted: string };
+};
 
 /** A page of a conflict listing: at most `limit`, after the conflict of this opening time and id, or opened at `from` or later. */
 export interface ConflictPage {

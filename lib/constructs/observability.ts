@@ -143,10 +143,10 @@ export class FlowAlarms extends Construct {
     // delivers nothing and sends no lag at all. The age of the oldest message of its queue keeps growing instead.
     const ageAlarms: Record<string, Alarm> = {};
     for (const [qid, queue] of Object.entries(flow.queues)) {
-      // One message failing a few times holds the age up for three visibility timeouts (SQS leaves a message out of
-      // the metric after its third receive), so the threshold is at least that, or the alarm would fire on any retry.
+      // One message failing a few times holds the age up for three visibility timeouts and a wait for its first
+      // receive (SQS leaves a message out of the metric after its third receive): the threshold is at least that.
       const visibility = flow.flowPlan.queues.find((q) => q.id === qid)?.visibilityTimeoutSeconds ?? 0;
-      const thresholdSeconds = Math.max(Math.round(thresholds.lagP99Ms / 1000), 3 * visibility);
+      const thresholdSeconds = Math.max(Math.round(thresholds.lagP99Ms / 1000), 3 * visibility + PERIOD.toSeconds());
       ageAlarms[qid] = notify(
         new Alarm(this, `queue-age-${qid}`, {
           alarmName: name(`queue-age-${qid}`),

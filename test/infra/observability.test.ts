@@ -317,7 +317,7 @@ describe('alarms', () => {
     expect(queues.map(([id]) => id)).toEqual(expect.arrayContaining(['transform', 'resolve']));
 
     for (const [qid, queue] of queues) {
-      // Assess: seconds, the flow's lag threshold (60 s here) or, when longer, three visibility timeouts, so that one
+      // Assess: seconds, the flow's lag threshold (60 s here) or, when longer, three visibility timeouts and a period, so that one
       // message retried a few times does not raise it.
       const visibility = flow.flowPlan.queues.find((q) => q.id === qid)!.visibilityTimeoutSeconds;
       expect(visibility).toBeGreaterThan(20);
@@ -327,7 +327,7 @@ describe('alarms', () => {
         MetricName: 'ApproximateAgeOfOldestMessage',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } }],
         Statistic: 'Maximum',
-        Threshold: Math.max(60, 3 * visibility),
+        Threshold: Math.max(60, 3 * visibility + 300),
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         AlarmActions: [{ Ref: logicalId(every.observability.topic) }],

@@ -39,6 +39,7 @@ describe('Unix cron to EventBridge Scheduler cron', () => {
     expect(schedulerCron('0 0 31 1,4 *')).toBe('cron(0 0 31 1,4 ? *)');
     expect(schedulerCron('0 0 28-31 2 *')).toBe('cron(0 0 28-31 2 ? *)');
     expect(schedulerCron('cron(0 0 30 FEB,MAR ? *)')).toBe('cron(0 0 30 FEB,MAR ? *)');
+    expect(schedulerCron('cron(0 0 30-2 FEB ? *)')).toBe('cron(0 0 30-2 FEB ? *)');
   });
 
   it.each([
