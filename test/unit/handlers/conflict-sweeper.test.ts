@@ -56,6 +56,10 @@ describe('conflict sweeper', () => {
   /** crm then erp (one second later) edit `email` of `key` concurrently. */
   const clash = (key: string, openedAt: number, flow = LWW) =>
     merge(flow, key, [edit('crm', key, 1000, { email: `${key}@crm.io` }), edit('erp', key, 2000, { email: `${key}@erp.io` })], openedAt);
+  /** crm, erp (newest) and web edit `email` of `key` concurrently: two conflicts on one field, sharing crm's value. */
+  const threeWay = (key: string, openedAt: number) =>
+    merge(LWW, key, [edit('crm', key, 1000, { email: 'c@crm.io' }), edit('erp', key, 3000, { email: 'c@erp.io' }), edit('web', key, 2000, { email: 'c@web.io' })], openedAt);
+  const review = () => createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
 
   afterEach(() => {
     vi.restoreAllMocks();
@@ -234,28 +238,22 @@ describe('conflict sweeper', () => {
     // Prepare: the conflict opened, then crm edited email again: the record now holds another conflict.
     const [stale] = await clash('moved', T0 - 20 * MINUTE);
     const [current] = await merge(LWW, 'moved', [edit('crm', 'moved', 3000, { email: 'moved@crm2.io' })], T0 - MINUTE);
-    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
 
     // Act
-    const res = await review.resolve('people', stale!.id, { choose: 'incoming', by: 'alice' });
+    const res = await review().resolve('people', stale!.id, { choose: 'incoming', by: 'alice' });
 
     // Assess: nothing overwrites crm's newer edit; the live conflict can still be resolved.
     expect(res.status).toBe(409);
     expect((res.body as { message: string }).message).toMatch(/already superseded: a newer edit of email replaced a side/);
     expect(await conflicts.get('people', stale!.id)).toMatchObject({ status: 'superseded' });
     expect(publisher.calls).toBe(0);
-    expect((await review.list('people', 'superseded')).body).toEqual([expect.objectContaining({ id: stale!.id })]);
-    expect((await review.resolve('people', current!.id, { choose: 'incoming', by: 'alice' })).status).toBe(202);
+    expect((await review().list('people', 'superseded')).body).toEqual([expect.objectContaining({ id: stale!.id })]);
+    expect((await review().resolve('people', current!.id, { choose: 'incoming', by: 'alice' })).status).toBe(202);
   });
 
   it('settles a field once, with the winner among all its open sides, then supersedes the sibling conflicts', async () => {
     // Prepare: three sources edit email concurrently: two conflicts share the displayed crm value.
-    const opened = await merge(
-      LWW,
-      'three',
-      [edit('crm', 'three', 1000, { email: 'c@crm.io' }), edit('erp', 'three', 3000, { email: 'c@erp.io' }), edit('web', 'three', 2000, { email: 'c@web.io' })],
-      T0 - 20 * MINUTE,
-    );
+    const opened = await threeWay('three', T0 - 20 * MINUTE);
     expect(opened).toHaveLength(2);
 
     // Act
@@ -332,21 +330,15 @@ describe('conflict sweeper', () => {
 
   it('does not settle a field again while its first resolution is on its way, nor let a reviewer override it', async () => {
     // Prepare: three sources edit email concurrently (two conflicts on one field); the first sweep settles it.
-    await merge(
-      LWW,
-      'three',
-      [edit('crm', 'three', 1000, { email: 'c@crm.io' }), edit('erp', 'three', 3000, { email: 'c@erp.io' }), edit('web', 'three', 2000, { email: 'c@web.io' })],
-      T0 - 20 * MINUTE,
-    );
+    await threeWay('three', T0 - 20 * MINUTE);
     await sweeper(LWW)();
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((c) => c.data)).toEqual([{ email: 'c@erp.io' }]);
     const sibling = (await conflicts.list('people', 'open'))[0]!;
-    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
 
     // Act: the resolve step has not merged the resolution yet; another sweep runs, and a reviewer tries the sibling.
     clock.advance(MINUTE);
     const second = await sweeper(LWW)();
-    const answer = await review.resolve('people', sibling.id, { choose: 'incoming', by: 'alice' });
+    const answer = await review().resolve('people', sibling.id, { choose: 'incoming', by: 'alice' });
 
     // Assess: nothing more is sent; the sibling stays open until the merge supersedes it.
     expect(second).toMatchObject({ autoResolved: 0, failed: 0 });
@@ -358,16 +350,10 @@ describe('conflict sweeper', () => {
 
   it('settles a field again once its resolution has been on its way longer than a resolve queue keeps retrying it (the change was lost)', async () => {
     // Prepare: the field is settled, and its change never reaches the record (lost, or left in the DLQ).
-    await merge(
-      LWW,
-      'lost',
-      [edit('crm', 'lost', 1000, { email: 'c@crm.io' }), edit('erp', 'lost', 3000, { email: 'c@erp.io' }), edit('web', 'lost', 2000, { email: 'c@web.io' })],
-      T0 - 20 * MINUTE,
-    );
+    await threeWay('lost', T0 - 20 * MINUTE);
     await sweeper(LWW)();
     const [first] = publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE);
     const resolved = (await conflicts.list('people', 'resolved'))[0]!;
-    const review = createConflictReview({ flows: new Map([['people', { flow: LWW, resolveQueueUrl: RESOLVE_QUEUE }]]), conflicts, publisher, audit, state, hashKey: 'k', clock });
 
     // Act: well past RESOLUTION_IN_FLIGHT_MS.
     clock.advance(RESOLUTION_IN_FLIGHT_MS + MINUTE);
@@ -382,7 +368,7 @@ describe('conflict sweeper', () => {
 
     // Act: the same for a reviewer, once that resolution is lost as well.
     clock.advance(RESOLUTION_IN_FLIGHT_MS + MINUTE);
-    const answer = await review.resolve('people', resolved.id, { choose: 'current', by: 'alice' });
+    const answer = await review().resolve('people', resolved.id, { choose: 'current', by: 'alice' });
 
     // Assess
     expect(answer.status).toBe(202);
