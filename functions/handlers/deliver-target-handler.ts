@@ -160,12 +160,13 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         entries.push(...parked);
       }
 
-      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
-      await parkRefused(batch, deps.park, refused, `delivery to "${targetId}" rejected`);
+      // Before the audit: a key whose requeue fails is failed on its last receive, and audited as given up.
       if (deps.requeue && untried.length > 0) {
         logger.info('untried keys sent back to the queue on their last receive', { flow: flow.id, target: targetId, keys: untried.map((g) => g.key) });
         await requeueUntried(batch, deps.requeue, untried);
       }
+      await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
+      await parkRefused(batch, deps.park, refused, `delivery to "${targetId}" rejected`);
 
       /**
        * Takes a key's lease, waiting a little (up to 1.5 s) while another delivery holds it: most sends end within

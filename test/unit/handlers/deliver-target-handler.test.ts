@@ -170,6 +170,26 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(audit.entries.filter((e) => e.outcome === 'failed')).toEqual([]);
   });
 
+  it('audits an untried key as given up when sending it back fails on its last receive', async () => {
+    // Prepare
+    const OWN = 'https://sqs.local/contacts-deliver-api';
+    seed(state, 'c1', 1, { id: 'c1' });
+    const writer = new ScriptedWriter({ c1: { status: 'retry', reason: 'time budget of the invocation spent (last: not tried)', untried: true } });
+    const event = sqsEvent([msg('c1', 1)]);
+    event.Records[0]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    publisher.failWhen = (_m, url) => url === OWN;
+    const requeue = { publisher, queueUrl: () => OWN };
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock: new FakeClock(), metrics, sleep: noWait, requeue });
+
+    // Act
+    const res = await handler(event);
+
+    // Assess: failed into the DLQ, and lineage says why.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
+    expect(audit.entries).toMatchObject([{ key: 'c1', outcome: 'failed' }]);
+    expect(audit.entries[0]!.reason).toMatch(/^gave up after \d+ attempts, the message goes to the DLQ: sending untried records back to the queue failed/);
+  });
+
   it('fails into the DLQ a key that was tried and failed on its last receive, even with a queue to send keys back to', async () => {
     // Prepare
     seed(state, 'c1', 1, { id: 'c1' });
