@@ -191,7 +191,9 @@ export class HttpTargetWriter implements BatchTargetWriter {
         }
         const answer = await this.exchange(req, deadline);
         if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
-        if (answer.status < 200 || answer.status >= 300) return settled(req, answer);
+        // A 303 See Other after a POST points at what it created (RFC 9110 15.4.4): its Location names the record.
+        const seeOther = answer.status === 303 && create.idPath === '$location' && answer.headers.get('location') !== null;
+        if ((answer.status < 200 || answer.status >= 300) && !seeOther) return settled(req, answer);
         const id = remoteIdOf(create.idPath, answer);
         if (id === undefined) {
           return { status: 'rejected', reason: `created, but the answer has no id at ${create.idPath}: the record exists at the target without a known id`, detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY) } };

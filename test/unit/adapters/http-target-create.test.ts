@@ -119,6 +119,29 @@ describe('http target create-then-update', () => {
     expect(api.tickets.size).toBe(0);
   });
 
+  it('takes a 303 See Other to a create as created, with the id in its Location (Post/Redirect/Get), and follows no redirect', async () => {
+    // Prepare: an API that answers a created ticket with 303 and the ticket's URL (RFC 9110 15.4.4).
+    const calls: string[] = [];
+    const fn = (async (url: string, init: RequestInit) => {
+      calls.push(`${String(init.method)} ${new URL(url).pathname}`);
+      if (init.method === 'POST') return new Response(null, { status: 303, headers: { location: '/tickets/777' } });
+      return new Response('', { status: 200 });
+    }) as unknown as typeof fetch;
+    const ids = new MemoryRemoteIds();
+    const byLocation = new HttpTargetWriter({ flowId: 'desk', target: target({ idPath: '$location' }), remoteIds: ids, fetch: fn, retry: { maxAttempts: 1 } });
+    const byBody = new HttpTargetWriter({ flowId: 'desk', target: target({ idPath: 'ticket.id' }), remoteIds: new MemoryRemoteIds(), fetch: fn, retry: { maxAttempts: 1 } });
+
+    // Act
+    const created = await byLocation.writeBatch([change('k5', 1, { subject: 'VPN' })]);
+    const other = await byBody.writeBatch([change('k6', 1, { subject: 'VPN' })]);
+
+    // Assess: with $location it is created as 777; with an id in the body, a 303 tells nothing and is refused.
+    expect(created.get('k5')).toEqual({ status: 'written' });
+    expect(ids.ids.get('k5')).toBe('777');
+    expect(other.get('k6')).toMatchObject({ status: 'rejected', reason: 'POST answered 303' });
+    expect(calls).toEqual(['POST /tickets', 'POST /tickets']);
+  });
+
   it('refuses a url without {remoteId} when create is set, naming the path', () => {
     const result = flowSchema.safeParse({ id: 'd', key: ['id'], sources: [{ id: 's', type: 'webhook' }], targets: [{ id: 't', type: 'http', url: 'https://x.example/{key}', create: { url: 'https://x.example/', idPath: 'id' } }] });
     expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['targets.0.url', 'with create, url must hold {remoteId}: updates and deletes go to the created record']]);
