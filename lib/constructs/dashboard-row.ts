@@ -1,6 +1,6 @@
 import { GraphWidget, SingleValueWidget, TextWidget, type IMetric, type IWidget, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { deadLettersOf, flowMetric, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PERIOD, PULL_METRICS } from './flow-metrics';
-import type { FlowAlarms } from './observability';
+import type { FlowAlarms } from './flow-alarms';
 import type { SyncFlow } from './sync-flow';
 
 /** One dashboard row: a title, throughput by outcome, lag, queues, DLQs, function errors, conflicts and, for manual flows, the open conflict count. */
