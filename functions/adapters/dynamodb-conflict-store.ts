@@ -2,6 +2,7 @@ import { itemBytes, MAX_ITEM_BYTES } from './dynamodb-item-size';
 import { pageOfSorted, queryAll, queryCount, queryUpTo } from './dynamodb-query';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
+import { withoutSideValues } from '../core/merge/resolution';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
 import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
 import { errorName } from './retry';
@@ -172,9 +173,7 @@ export class DynamoDbConflictStore implements ConflictStore {
 function fitted<T extends Record<string, unknown> & Conflict>(item: T): T {
   const bytes = itemBytes(item);
   if (bytes <= MAX_ITEM_BYTES) return item;
-  const { value: _c, ...current } = item.current;
-  const { value: _i, ...incoming } = item.incoming;
-  return { ...item, current, incoming, omitted: `values not kept: with them the conflict would be ${Math.ceil(bytes / 1024)} KB, and an item holds at most 400 KB; resolving it reads them from the record` };
+  return withoutSideValues(item, `values not kept: with them the conflict would be ${Math.ceil(bytes / 1024)} KB, and an item holds at most 400 KB; resolving it reads them from the record`);
 }
 
 /** A given value past this is not kept on the conflict: the item may already be near 400 KB, and the change carries it. */

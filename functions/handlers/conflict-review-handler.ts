@@ -3,6 +3,7 @@ import { carryProblems } from '../core/json-safety';
 import { byField, requester } from './requester';
 import type { FlowConfig } from '../config/schema';
 import { conflictsOf, resolutionChange, REVIEW_SOURCE, type Conflict } from '../core/merge';
+import { withoutSideValues } from '../core/merge/resolution';
 import { maskValue } from '../core/transform/mask';
 import { object, oneOf, optional, refine, safeParse, unknown } from '../core/shape';
 import {
@@ -44,12 +45,10 @@ export function conflictOpenedEvent(c: Conflict, openedAt: number): PublishedEve
   const bytes = Buffer.byteLength(JSON.stringify(detail));
   if (bytes <= MAX_EVENT_VALUES_BYTES) return { source: CONFLICT_EVENT_SOURCE, detailType: CONFLICT_OPENED, detail };
   // PutEvents takes 256 KB of entries a call: the announcement goes out without the values, which the listing shows.
-  const { value: _c, ...current } = detail.current;
-  const { value: _i, ...incoming } = detail.incoming;
   return {
     source: CONFLICT_EVENT_SOURCE,
     detailType: CONFLICT_OPENED,
-    detail: { ...detail, current, incoming, omitted: `values left out: with them the event would be ${Math.ceil(bytes / 1024)} KB; list the conflict to see them` },
+    detail: withoutSideValues(detail, `values left out: with them the event would be ${Math.ceil(bytes / 1024)} KB; list the conflict to see them`),
   };
 }
 
@@ -118,9 +117,7 @@ const problem = (status: number, message: string): ReviewAnswer => ({ status, bo
 
 /** A conflict without its two values, for an answer past MAX_LISTING_BYTES (`syncline conflicts list --after` pages on). */
 export function withoutValues<C extends Pick<Conflict, 'current' | 'incoming'>>(c: C): C & { omitted: string } {
-  const { value: _c, ...current } = c.current;
-  const { value: _i, ...incoming } = c.incoming;
-  return { ...c, current: { ...current, value: undefined }, incoming: { ...incoming, value: undefined }, omitted: `values ${OMITTED}` };
+  return withoutSideValues(c, `values ${OMITTED}`);
 }
 
 /**

@@ -96,7 +96,7 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
   const limitMs = autoResolveAfter !== undefined && autoResolveWith !== undefined ? parseDurationMs(autoResolveAfter) : undefined;
   const why = `open longer than autoResolveAfter "${autoResolveAfter}", settled by autoResolveWith "${autoResolveWith}"`;
 
-  /** The ids of the conflicts each key's record still holds open, by key. */
+  /** The conflicts each key's record still holds open, by key. */
   async function liveOf(keys: Iterable<string>): Promise<Map<string, Conflict[]>> {
     const states = await deps.state.getMany(flow.id, [...new Set(keys)]);
     return new Map([...states].map(([key, s]) => [key, conflictsOf(flow, s.doc)]));

@@ -19,7 +19,7 @@ import {
   telemetryOf,
   timerSleep,
 } from '../ports';
-import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, onLastReceive, parkRefused, requeueUntried, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
+import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, requeueUntried, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
 import { describeError, readStates, runSqsBatch } from './sqs-batch';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
@@ -114,7 +114,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
         const claim = claims[i];
         if (claim === 'claimed') return true;
         if (claim === 'delivered') entries.push({ group, entry: entry(group, state, 'skipped', 'target already has this version or a newer one') });
-        else if (claim === 'taken' && deps.requeue && onLastReceive(batch, group.messageIds)) untried.push(group);
+        else if (claim === 'taken' && deps.requeue && batch.onLastReceive(group.messageIds)) untried.push(group);
         else {
           failed++;
           if (claim === 'taken') batch.fail(group.messageIds, `another delivery of ${group.key} to "${targetId}" is in flight`);
@@ -146,7 +146,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
               entries.push({ group, entry: { ...entry(group, state, 'delivered'), heldBy: 'marker' } });
             } else if (result.status === 'retry') {
               await dropLease(group.key);
-              if (result.untried && deps.requeue && onLastReceive(batch, group.messageIds)) return void untried.push(group);
+              if (result.untried && deps.requeue && batch.onLastReceive(group.messageIds)) return void untried.push(group);
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" failed: ${result.reason}`);
             } else {

@@ -6,7 +6,6 @@ import { auditableOwned } from './audit-policy';
 import { sourceOfVersion } from './record-lineage';
 import { deliveryMessageSchema, parseBody, type DeliveryMessage } from './step-messages';
 import { type SqsBatch } from './sqs-batch';
-import { MAX_RECEIVE_COUNT } from '../plan/plan';
 
 /** The delivery messages of one key in a batch: delivered once, at the newest version asked for. */
 export interface DeliveryGroup {
@@ -36,10 +35,7 @@ export async function parkRefused(batch: SqsBatch, park: Parking | undefined, gr
     batch.fail(ids, `${why}: failing until the DLQ`);
     return;
   }
-  const bodies = new Map(batch.records.map((r) => [r.messageId, r.body]));
-  const messages = ids.map((id) => ({ id, body: bodies.get(id)! }));
-  const sent = await batch.attempt(ids, 'parking refused records in the DLQ failed', () => park.publisher.send(park.dlqUrl, messages));
-  if (sent) batch.fail(sent.failed, 'parking refused records in the DLQ failed');
+  await batch.forward(park.publisher, park.dlqUrl, ids, 'parking refused records in the DLQ failed');
 }
 
 /**
@@ -49,16 +45,7 @@ export async function parkRefused(batch: SqsBatch, park: Parking | undefined, gr
  */
 export async function requeueUntried(batch: SqsBatch, requeue: { readonly publisher: Publisher; readonly queueUrl: () => string }, groups: readonly DeliveryGroup[]): Promise<void> {
   const ids = groups.flatMap((g) => g.messageIds);
-  if (ids.length === 0) return;
-  const bodies = new Map(batch.records.map((r) => [r.messageId, r.body]));
-  const sent = await batch.attempt(ids, 'sending untried records back to the queue failed', () => requeue.publisher.send(requeue.queueUrl(), ids.map((id) => ({ id, body: bodies.get(id)! })), { single: true }));
-  if (sent) batch.fail(sent.failed, 'sending untried records back to the queue failed');
-}
-
-/** Whether any of the messages is on its last receive before SQS moves it to the DLQ. */
-export function onLastReceive(batch: SqsBatch, messageIds: readonly string[]): boolean {
-  const ids = new Set(messageIds);
-  return batch.records.some((r) => ids.has(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
+  if (ids.length > 0) await batch.forward(requeue.publisher, requeue.queueUrl(), ids, 'sending untried records back to the queue failed', { single: true });
 }
 
 /** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { isRefusedItem, safeErrorText } from '../core/error-text';
 import { MAX_RECEIVE_COUNT } from '../plan/plan';
-import { PartialWriteError, type LogPort, type StateStore, type StoredState } from '../ports';
+import { PartialWriteError, type LogPort, type Publisher, type StateStore, type StoredState } from '../ports';
 
 /**
  * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
@@ -36,7 +36,7 @@ export class SqsBatch {
    */
   lastTry(messageIds: Iterable<string>): { attempts: number; reason: string } | undefined {
     const ids = new Set(messageIds);
-    const last = this.records.find((r) => ids.has(r.messageId) && this.failed.has(r.messageId) && Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT);
+    const last = this.records.find((r) => ids.has(r.messageId) && this.failed.has(r.messageId) && onLastReceive(r));
     if (!last) return undefined;
     return { attempts: Number(last.attributes.ApproximateReceiveCount), reason: `gave up after ${MAX_RECEIVE_COUNT} attempts, the message goes to the DLQ: ${this.failed.get(last.messageId)}` };
   }
@@ -75,10 +75,31 @@ export class SqsBatch {
     );
   }
 
+  /** Whether any of the messages is on its last receive, failed or not. */
+  onLastReceive(messageIds: readonly string[]): boolean {
+    const ids = new Set(messageIds);
+    return this.records.some((r) => ids.has(r.messageId) && onLastReceive(r));
+  }
+
+  /**
+   * Sends these messages' bodies on to another queue (a DLQ to park them, their own queue as new messages), so they
+   * are done with here; a message that could not be sent fails, with `why`.
+   */
+  async forward(publisher: Publisher, queueUrl: string, messageIds: readonly string[], why: string, options?: { readonly single?: boolean }): Promise<void> {
+    if (messageIds.length === 0) return;
+    const bodies = new Map(this.records.map((r) => [r.messageId, r.body]));
+    const messages = messageIds.map((id) => ({ id, body: bodies.get(id)! }));
+    const sent = await this.attempt(messageIds, why, () => publisher.send(queueUrl, messages, options));
+    if (sent) this.fail(sent.failed, why);
+  }
+
   response(): SQSBatchResponse {
     return { batchItemFailures: [...this.failed.keys()].map((itemIdentifier) => ({ itemIdentifier })) };
   }
 }
+
+/** A message SQS moves to the DLQ if this receive fails it too. */
+const onLastReceive = (r: SQSRecord): boolean => Number(r.attributes?.ApproximateReceiveCount ?? 1) >= MAX_RECEIVE_COUNT;
 
 /** Runs a batch with `process` and answers the partial batch response; an unexpected throw fails every message not yet settled. */
 export async function runSqsBatch(

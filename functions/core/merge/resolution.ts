@@ -4,6 +4,13 @@ import type { Conflict } from './types';
 
 export type ResolutionChoice = { choose: 'current' | 'incoming' } | { value: unknown };
 
+/** Both sides of a conflict without their values, and why (`omitted`): listings, events and items too large with them. */
+export function withoutSideValues<C extends Pick<Conflict, 'current' | 'incoming'>>(c: C, omitted: string): C & { omitted: string } {
+  const { value: _c, ...current } = c.current;
+  const { value: _i, ...incoming } = c.incoming;
+  return { ...c, current: current as C['current'], incoming: incoming as C['incoming'], omitted };
+}
+
 /**
  * The change that settles a conflict: an upsert of just that field from `syncline:review`, with a ts
  * above both sides so it dominates them (the manual strategy then drops every older entry of the field).
