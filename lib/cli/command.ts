@@ -32,10 +32,33 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>;
 }
 
+/**
+ * Parses a command's arguments. Every option is long (`--name`), so an argument starting with a single "-" is a
+ * positional (a conflict id such as `-Ux3…`: ids are base64url), and a string option's value may start with "-"
+ * (`--value -1`): node's parseArgs would refuse both. An unknown `--name` is still a usage error.
+ */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = true) {
+  const held = new Map<string, string>();
+  const hold = (arg: string) => {
+    const token = `\u0000${held.size}`;
+    held.set(token, arg);
+    return token;
+  };
+  const known = (arg: string) => Object.hasOwn(options, arg.slice(2).split('=')[0]!);
+  let valueNext = false;
+  const safe = args.map((arg, i) => {
+    const isValue = valueNext;
+    valueNext = !isValue && arg.startsWith('--') && !arg.includes('=') && known(arg) && options[arg.slice(2)]!.type === 'string';
+    if (args.slice(0, i).includes('--') || !arg.startsWith('-') || arg === '--') return arg;
+    return isValue || !arg.startsWith('--') ? hold(arg) : arg;
+  });
+  let parsed;
   try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
+    parsed = parseArgs({ args: safe, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError(messageOf(err));
   }
+  const restore = (v: unknown): unknown => (typeof v === 'string' ? (held.get(v) ?? v) : Array.isArray(v) ? v.map(restore) : v);
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, restore(v)])) as typeof parsed.values;
+  return { ...parsed, values, positionals: parsed.positionals.map((p) => held.get(p) ?? p) };
 }
