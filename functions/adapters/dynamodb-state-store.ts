@@ -2,11 +2,12 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, STATE_ITEM_LIMIT_BYTES, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
 import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { itemBytes } from './dynamodb-item-size';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -160,11 +161,16 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
 
   /** Writes the state item (doc and recent decisions); `state.delivered` and `state.view` are not stored (markers hold one, the doc gives the other). */
   async put(state: StoredState, expectedVersion: number): Promise<void> {
+    const pk = statePk(state.flow, state.key);
+    const z = packState(state.doc, state.recent);
+    // DynamoDB would refuse it with a ValidationException, which a retry never mends: said before the write instead.
+    const bytes = itemBytes({ pk, version: state.version, z, updatedAt: state.updatedAt, ...(state.truncateScope ? { tscope: state.truncateScope } : {}) });
+    if (bytes > STATE_ITEM_LIMIT_BYTES) throw new StateTooLargeError(state.flow, state.key, bytes);
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: statePk(state.flow, state.key) },
+          Key: { pk },
           // The key is listed in the truncate index while it has a scope, and leaves it when it loses one. The
           // attributes of the earlier item form go once the doc is packed.
           UpdateExpression: `SET #version = :version, #z = :z, #updatedAt = :updatedAt${state.truncateScope ? ', #tscope = :tscope' : ''} REMOVE #flow, #key, #doc, #view${state.truncateScope ? '' : ', #tscope'}`,
@@ -181,7 +187,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
           },
           ExpressionAttributeValues: {
             ':version': state.version,
-            ':z': packState(state.doc, state.recent),
+            ':z': z,
             ':updatedAt': state.updatedAt,
             ...(state.truncateScope ? { ':tscope': state.truncateScope } : {}),
             ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
@@ -190,6 +196,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       );
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') throw new VersionConflictError(state.flow, state.key);
+      if (errorName(err) === 'ValidationException' && /item size/i.test(String((err as Error).message))) throw new StateTooLargeError(state.flow, state.key);
       throw err;
     }
   }

@@ -134,9 +134,11 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   const flows = new Map(deps.flows.map((f) => [f.plan.flow.id, f]));
   const reviewFlows = new Map<string, ReviewFlow>();
   const transformQueues = new Map<string, string>();
+  const resolveQueues = new Map<string, string>();
   for (const f of deps.flows) {
     const resolve = f.resources.queues.resolve;
     if (resolve) reviewFlows.set(f.plan.flow.id, { flow: f.plan.flow, resolveQueueUrl: resolve.url });
+    if (resolve) resolveQueues.set(f.plan.flow.id, resolve.url);
     const transform = f.resources.queues.transform;
     if (transform) transformQueues.set(f.plan.flow.id, transform.url);
   }
@@ -150,7 +152,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     state: deps.stateStore,
     ...(deps.authenticatedCaller ? { authenticatedCaller: true } : {}),
   });
-  const replay = createQuarantineReplay({ ...common, transformQueues, quarantine: deps.quarantine });
+  const replay = createQuarantineReplay({ ...common, transformQueues, resolveQueues, quarantine: deps.quarantine });
   const statusOf = (f: AdminFlow) =>
     flowStatus(f.plan.flow.id, statusQueues(f.resources), {
       depths: deps.depths,

@@ -1,5 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import type { ChangeEnvelope } from '../core/envelope';
+import { quarantinedByResolve } from './resolve-oversized';
 import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineCursor, type QuarantineItem, type QuarantineStore } from '../ports';
 
 /** Lineage outcome of the transform step on a replayed envelope. */
@@ -8,6 +9,8 @@ export const REPLAYED = 'replayed';
 export interface QuarantineReplayDeps {
   /** Transform queue URL of each flow; a flow not in it answers 404. */
   readonly transformQueues: ReadonlyMap<string, string>;
+  /** Resolve queue URL of each flow, for changes that resolve quarantined (their records are transformed already). */
+  readonly resolveQueues?: ReadonlyMap<string, string>;
   readonly quarantine: QuarantineStore;
   readonly publisher: Publisher;
   readonly clock?: Clock;
@@ -22,7 +25,7 @@ export interface ReplayAnswer {
 /** What a replay did: counts, and the ids behind them. */
 export interface ReplaySummary {
   readonly flow: string;
-  /** Re-sent to the transform queue and removed from quarantine. */
+  /** Re-sent to the transform queue (or, quarantined by resolve, to the resolve queue) and removed from quarantine. */
   readonly replayed: number;
   /** Could not be sent; still quarantined. */
   readonly failed: number;
@@ -47,7 +50,8 @@ export function replayable(item: QuarantineItem): boolean {
 
 /** The envelope to re-send: the stored one with the masked record as its data, and a step noting the replay. */
 export function replayEnvelope(item: QuarantineItem, at: number): ChangeEnvelope {
-  return { ...item.envelope, data: item.record, lineage: [...item.envelope.lineage, { step: 'transform', at, outcome: REPLAYED }] } as ChangeEnvelope;
+  const step = quarantinedByResolve(item) ? 'resolve' : 'transform';
+  return { ...item.envelope, data: item.record, lineage: [...item.envelope.lineage, { step, at, outcome: REPLAYED }] } as ChangeEnvelope;
 }
 
 function parseBody(body: unknown): { ids: string[] } | { all: true } | string {
@@ -82,21 +86,24 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       const skipped = wanted.filter((i) => !replayable(i));
       const toSend = wanted.filter((i) => !skipped.includes(i));
       const now = clock.now();
-      let failedIds: string[] = [];
-      if (toSend.length > 0) {
+      // A change resolve set aside goes back to resolve: its record went through the transform already.
+      const resolveQueue = deps.resolveQueues?.get(flowId);
+      const byQueue = new Map<string, QuarantineItem[]>();
+      for (const i of toSend) {
+        const url = resolveQueue && quarantinedByResolve(i) ? resolveQueue : queueUrl;
+        byQueue.set(url, [...(byQueue.get(url) ?? []), i]);
+      }
+      const failed: QuarantineItem[] = [];
+      for (const [url, items] of byQueue) {
         try {
-          ({ failed: failedIds } = await deps.publisher.send(
-            queueUrl,
-            toSend.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })),
-          ));
+          const { failed: ids } = await deps.publisher.send(url, items.map((i, n) => ({ id: String(n), body: JSON.stringify(replayEnvelope(i, now)) })));
+          failed.push(...ids.map((id) => items[Number(id)]!));
         } catch (err) {
           logger.error('quarantine replay not sent', { flow: flowId, error: safeErrorText(err) });
-          failedIds = toSend.map((_, n) => String(n));
+          failed.push(...items);
         }
       }
-      const failedSet = new Set(failedIds.map(Number));
-      const sent = toSend.filter((_, n) => !failedSet.has(n));
-      const failed = toSend.filter((_, n) => failedSet.has(n));
+      const sent = toSend.filter((i) => !failed.includes(i));
       await deps.quarantine.delete(sent);
       logger.info('quarantine replayed', { flow: flowId, replayed: sent.length, failed: failed.length, skipped: skipped.length });
       const summary: ReplaySummary = {

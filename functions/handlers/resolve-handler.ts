@@ -4,6 +4,7 @@ import type { FlowConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { changeTimeOf, mergeChanges, type MergeResult, type RecordView } from '../core/merge';
 import {
+  StateTooLargeError,
   VersionConflictError,
   type AuditEntry,
   type AuditLog,
@@ -13,6 +14,7 @@ import {
   type LogPort,
   type MetricsPort,
   type Publisher,
+  type QuarantineSink,
   type StateStore,
   type StoredState,
   type TruncateScopeIndex,
@@ -25,6 +27,7 @@ import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messa
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp, type FailedChange } from './given-up';
 import { isEcho } from './echoes';
+import { quarantineOversized, type Oversized } from './resolve-oversized';
 
 /** Dependencies of a flow's resolve function. */
 export interface ResolveHandlerDeps {
@@ -32,6 +35,8 @@ export interface ResolveHandlerDeps {
   readonly stateStore: StateStore;
   readonly audit: AuditLog;
   readonly conflicts: ConflictStore;
+  /** Where a change goes whose merged record would not fit its state item. */
+  readonly quarantine: QuarantineSink;
   readonly publisher: Publisher;
   /** Where a `syncline.ConflictOpened` event goes for each newly opened conflict (none when absent). */
   readonly events?: EventPublisher;
@@ -159,14 +164,18 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
       metrics.count('Echo', echoes.length);
     }
-    const resolved = (
-      await Promise.all(
-        [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
-          batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
-        ),
-      )
-    ).filter((r): r is Resolved => r !== undefined);
+    const outcomes = await Promise.all(
+      [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
+        batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
+      ),
+    );
+    const resolved = outcomes.filter((r): r is Resolved => r !== undefined && 'result' in r);
     for (const r of resolved) for (const env of r.group.envelopes) seen.settled.add(env.id);
+    const oversized = outcomes.filter((r): r is Oversized => r !== undefined && 'reason' in r);
+    if (oversized.length > 0) {
+      for (const o of oversized) for (const env of o.envelopes) seen.settled.add(env.id);
+      metrics.count('Quarantined', await quarantineOversized(deps, batch, oversized, now));
+    }
 
     await record(batch, resolved, now);
     await notify(batch, resolved, now);
@@ -238,8 +247,11 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     return out;
   }
 
-  /** Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. */
-  async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved> {
+  /**
+   * Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. A
+   * merged record too large to store is answered as such, for quarantine, with the state left as it was.
+   */
+  async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved | Oversized> {
     let current = initial;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // The doc was read for this merge (a conflict reads it again): merged into in place, not copied.
@@ -271,6 +283,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         await stateStore.put(next, current?.version ?? 0);
         return { group, result, state: next, targets: result.changed ? targetIds : [], entries: kept.entries };
       } catch (err) {
+        if (err instanceof StateTooLargeError) {
+          logger.warn('merged record too large for its state item: changes quarantined', { flow: flow.id, key: group.key, bytes: err.bytes, eventIds: group.envelopes.map((e) => e.id) });
+          return { ...group, reason: err.message };
+        }
         if (!(err instanceof VersionConflictError)) throw err;
         logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });
         current = await stateStore.get(flow.id, group.key);

@@ -46,6 +46,20 @@ export class VersionConflictError extends SynclineError {
 }
 
 /**
+ * Thrown by StateStore.put, before writing, when the state item would pass the 400 KB DynamoDB holds: the merged
+ * record (several sources' fields together) or its recent decisions grew too large. Nothing was written.
+ */
+export class StateTooLargeError extends SynclineError {
+  constructor(readonly flow: string, readonly key: string, readonly bytes?: number) {
+    super(`the merged record of ${flow}/${key} would take ${bytes === undefined ? 'more than 400 KB' : `${bytes} bytes`} stored, more than the ${STATE_ITEM_LIMIT_BYTES} bytes a DynamoDB item holds`);
+    this.name = 'StateTooLargeError';
+  }
+}
+
+/** What one DynamoDB item holds, names and values together. */
+export const STATE_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/**
  * Thrown by a batch write when some items were refused for what they hold (a value DynamoDB cannot store) while
  * the others were written: `failed` lists the positions, in the input, of the refused items only.
  */
@@ -68,7 +82,7 @@ export interface StateStore {
   /** Reads many keys of one flow (BatchGetItem, unprocessed keys retried). */
   getMany(flow: string, keys: readonly string[]): Promise<Map<string, StoredState>>;
   get(flow: string, key: string): Promise<StoredState | undefined>;
-  /** Writes state if its stored version is still `expectedVersion` (0 = absent); else VersionConflictError. */
+  /** Writes state if its stored version is still `expectedVersion` (0 = absent); else VersionConflictError, or StateTooLargeError. */
   put(state: StoredState, expectedVersion: number): Promise<void>;
   /** Records a delivery unless a newer version was already recorded for that target. */
   markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void>;

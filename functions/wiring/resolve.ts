@@ -2,7 +2,7 @@ import { createConflictSweeper } from '../handlers/conflict-sweeper';
 import { readingPacks } from '../handlers/packed-batch';
 import { createResolveHandler } from '../handlers/resolve-handler';
 import type { EventPublisher } from '../ports';
-import { auditLog, conflictStore, stateStore, telemetry, type StepContext } from './step-context';
+import { auditLog, conflictStore, quarantineStore, stateStore, telemetry, type StepContext } from './step-context';
 
 export interface ResolveWiring {
   /** Delivery queue of each target, by target id. */
@@ -21,6 +21,7 @@ export function resolve(ctx: StepContext, wiring: ResolveWiring) {
     stateStore: state,
     audit: auditLog(ctx),
     conflicts: conflictStore(ctx),
+    quarantine: quarantineStore(ctx),
     publisher: ctx.publisher,
     deliverQueueUrls: wiring.deliverQueueUrls,
     ...(wiring.events ? { events: wiring.events } : {}),

@@ -71,6 +71,8 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       if (deletesOnTruncate(flow)) grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:Query'], indexes: [STATE_TRUNCATE_INDEX], indexOnly: true, leadingKeys: [`${flowId}#*`] });
       grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:PutItem'] });
       append(store.audit, 'audit');
+      // A change whose merged record would not fit its state item is quarantined.
+      append(store.quarantine, 'quarantine');
       if (flow.conflict.strategy === 'manual') {
         Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn(ctx.scope, conflictEventBus(flow))] });
       }
@@ -148,8 +150,8 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
   grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query'], indexes: [QUARANTINE_TIME_INDEX] });
   grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem'] });
-  // Resolutions to the resolve queue, quarantine replays to the transform queue, record replays to each deliver queue;
-  // a dry run (`try`) only reads state.
+  // Resolutions to the resolve queue, quarantine replays to the transform queue (to resolve for changes resolve set
+  // aside), record replays to each deliver queue; a dry run (`try`) only reads state.
   grantSend(ctx.queues.resolve!, fn);
   grantSend(ctx.queues.transform!, fn);
   for (const t of flow.targets) grantSend(ctx.queues[`deliver-${t.id}`]!, fn);

@@ -3,6 +3,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
+import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
@@ -113,6 +114,7 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
       stateStore,
       audit: new DynamoDbAuditLog({ client: doc, tableName: tables.audit }),
       conflicts: new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts }),
+      quarantine: new DynamoDbQuarantineStore({ client: doc, tableName: tables.quarantine }),
       publisher: new SqsPublisher({ client: clients.sqs }),
       deliverQueueUrls: { replica: deliverQueue.url },
     };
@@ -138,6 +140,7 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
       flow,
       audit: new DynamoDbAuditLog({ client: doc, tableName: tables.audit }),
       conflicts: new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts }),
+      quarantine: new DynamoDbQuarantineStore({ client: doc, tableName: tables.quarantine }),
       publisher: new SqsPublisher({ client: clients.sqs }),
       deliverQueueUrls: { replica: deliverQueue.url },
     };

@@ -16,7 +16,7 @@ import { createResolveHandler } from '../../../functions/handlers/resolve-handle
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
-import { FakeClock, InMemoryConflictStore, RecordingLogger, sqsEvent } from '../../fixtures/fakes';
+import { FakeClock, InMemoryConflictStore, InMemoryQuarantineStore, RecordingLogger, sqsEvent } from '../../fixtures/fakes';
 import { capturedContact, contactsFlow, HASH_KEY, ordersFlow } from '../../fixtures/flows';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -173,6 +173,7 @@ describe('poison isolation per step, with the real adapters on a faulting AWS', 
         stateStore: new DynamoDbStateStore({ client: doc, tableName: 'state', ...flowStateOptions([ordersFlow]), retry: noWait }),
         audit: new DynamoDbAuditLog({ client: doc, tableName: 'audit', retry: noWait }),
         conflicts: new InMemoryConflictStore(),
+        quarantine: new InMemoryQuarantineStore(),
         publisher: new SqsPublisher({ client: sqsClient, retry: noWait }),
         deliverQueueUrls: QUEUES,
         clock: new FakeClock(),

@@ -4,6 +4,7 @@ import type { QuarantineItem } from '../../../functions/ports';
 import { fakeStepContext } from '../../fixtures/step-context';
 
 const Q = 'https://sqs.local/orders-transform';
+const R = 'https://sqs.local/orders-resolve';
 
 function item(id: string, at: number, extra: Partial<QuarantineItem> = {}): QuarantineItem {
   return {
@@ -21,7 +22,7 @@ function item(id: string, at: number, extra: Partial<QuarantineItem> = {}): Quar
 
 function setup() {
   const { quarantine, publisher, clock } = fakeStepContext({ now: 5_000 });
-  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), quarantine, publisher, clock });
+  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), resolveQueues: new Map([['orders', R]]), quarantine, publisher, clock });
   return { quarantine, publisher, replay };
 }
 
@@ -67,6 +68,29 @@ describe('quarantine replay', () => {
     expect(answer.body).toMatchObject({ replayed: 1, skipped: 1, ids: { replayed: ['t'], skipped: ['c'] } });
     expect(publisher.bodies(Q).map((e) => (e as { id: string }).id)).toEqual(['t']);
     expect((await quarantine.list('orders')).items.map((i) => i.id)).toEqual(['c']);
+  });
+
+  it('sends a change that resolve quarantined (its merged record was too large) back to resolve, not through the transform again', async () => {
+    // Prepare: the stored record is the transformed one; running the transform on it again would rename and mask twice.
+    const { quarantine, publisher, replay } = setup();
+    const byResolve = item('r', 1_000, {
+      reason: 'the merged record would not fit its state item',
+      envelope: {
+        v: 1, id: 'r', flow: 'orders', source: 'app', key: 'r', op: 'upsert', ts: 100, seq: 'w#0',
+        lineage: [{ step: 'capture', at: 90, outcome: 'captured' }, { step: 'transform', at: 95, outcome: 'passed' }, { step: 'resolve', at: 1_000, outcome: 'quarantined' }],
+      },
+    });
+    await quarantine.put([byResolve, item('t', 2_000)]);
+
+    // Act
+    const answer = await replay.replay('orders', { all: true });
+
+    // Assess
+    expect(answer.body).toMatchObject({ replayed: 2, failed: 0 });
+    expect(publisher.bodies(R)).toEqual([expect.objectContaining({ id: 'r', key: 'r', data: byResolve.record })]);
+    expect((publisher.bodies(R)[0] as { lineage: unknown[] }).lineage.at(-1)).toEqual({ step: 'resolve', at: 5_000, outcome: 'replayed' });
+    expect(publisher.bodies(Q).map((e) => (e as { id: string }).id)).toEqual(['t']);
+    expect((await quarantine.list('orders')).items).toEqual([]);
   });
 
   it('does not remove an item quarantined again (newer at) while the replay ran', async () => {

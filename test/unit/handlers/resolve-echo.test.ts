@@ -4,7 +4,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { isEcho } from '../../../functions/handlers/echoes';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import { flowSchema } from '../../../functions/config/schema';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryQuarantineStore, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
 /** Table A is the source of flow a-to-b, whose target is table B (and the reverse flow reads B and writes A). */
 const flow = flowSchema.parse({
@@ -24,7 +24,7 @@ describe('echo detection in resolve', () => {
   let audit: InMemoryAuditLog;
   let publisher: FakePublisher;
   let metrics: RecordingMetrics;
-  const handler = () => createResolveHandler({ flow, stateStore: state, audit, conflicts: new InMemoryConflictStore(), publisher, deliverQueueUrls: QUEUES, clock: new FakeClock(), metrics });
+  const handler = () => createResolveHandler({ flow, stateStore: state, audit, conflicts: new InMemoryConflictStore(), quarantine: new InMemoryQuarantineStore(), publisher, deliverQueueUrls: QUEUES, clock: new FakeClock(), metrics });
 
   /** State at version 2 holding `data`, delivered to b with its hash. */
   function seed(data: Record<string, unknown>, delivered = true) {

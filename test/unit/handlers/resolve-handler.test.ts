@@ -10,6 +10,7 @@ import {
   FakePublisher,
   InMemoryAuditLog,
   InMemoryConflictStore,
+  InMemoryQuarantineStore,
   InMemoryStateStore,
   RecordingMetrics,
   sqsEvent,
@@ -40,7 +41,7 @@ describe('resolve handler', () => {
   let publisher: FakePublisher;
   let metrics: RecordingMetrics;
   const make = (flow: FlowConfig = ordersFlow, queues: Record<string, string> = QUEUES) =>
-    createResolveHandler({ flow, stateStore: state, audit, conflicts, publisher, deliverQueueUrls: queues, clock: new FakeClock(), metrics });
+    createResolveHandler({ flow, stateStore: state, audit, conflicts, quarantine: new InMemoryQuarantineStore(), publisher, deliverQueueUrls: queues, clock: new FakeClock(), metrics });
 
   beforeEach(() => {
     state = new InMemoryStateStore();

@@ -3,7 +3,7 @@ import { eventId, type ChangeEnvelope, type TruncateMessage } from '../../../fun
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { flowSchema } from '../../../functions/config/schema';
-import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
+import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryQuarantineStore, InMemoryStateStore, sqsEvent } from '../../fixtures/fakes';
 
 const flow = flowSchema.parse({
   id: 'cdc',
@@ -47,6 +47,7 @@ describe('resolve: onTruncate "delete"', () => {
       stateStore: state,
       audit,
       conflicts: new InMemoryConflictStore(),
+      quarantine: new InMemoryQuarantineStore(),
       publisher,
       deliverQueueUrls: { replica: DELIVER },
       clock: new FakeClock(),
