@@ -93,12 +93,6 @@ describe('each function of a flow is granted exactly the actions its code calls'
     });
   }
 
-  it('lets resolve append to the quarantine (a merged record too large for its state item goes there)', () => {
-    const quarantine = JSON.stringify(stack.resolve(stack.store.quarantine.tableArn));
-    const appends = statementsOf(functionsOf('people')['resolve' as 'admin']!).filter((s) => [s.Action].flat().includes('dynamodb:BatchWriteItem'));
-    expect(appends.some((s) => [s.Resource].flat().some((r) => JSON.stringify(r) === quarantine))).toBe(true);
-  });
-
   it('never DescribeSecret, and GetQueueUrl only on a queue an event source reads or (stream) fails to', () => {
     const flow = stack.flows.people!;
     const failure = stack.resolve(flow.streamFailureQueues.orders!.queueArn);

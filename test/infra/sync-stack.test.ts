@@ -240,14 +240,15 @@ describe('IAM: each function gets only what its step needs', () => {
     for (const other of [r.state, r.dedup, r.conflicts, r.webhookSecret, r.target]) expect(actionsOn('transform', other)).toEqual([]);
   });
 
-  it('resolve: reads and conditionally updates state, records conflicts, sends to deliver queues; no webhook secret', () => {
+  it('resolve: reads and conditionally updates state, records conflicts, quarantines a record too large for its state, sends to deliver queues; no webhook secret', () => {
     const r = ids();
     expect(actionsOn('resolve', r.state).sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('resolve', r.conflicts)).toEqual(['dynamodb:PutItem']);
     expect(actionsOn('resolve', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
+    expect(actionsOn('resolve', r.quarantine)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('resolve', r.queue('resolve'))).toEqual(expect.arrayContaining(['sqs:ReceiveMessage']));
     expect(actionsOn('resolve', r.queue('deliver-replica'))).toEqual(expect.arrayContaining(['sqs:SendMessage']));
-    for (const other of [r.webhookSecret, r.hashKey, r.dedup, r.quarantine, r.target]) expect(actionsOn('resolve', other)).toEqual([]);
+    for (const other of [r.webhookSecret, r.hashKey, r.dedup, r.target]) expect(actionsOn('resolve', other)).toEqual([]);
   });
 
   it("deliver: reads state, records its target's tombstones and reads them back in batches, puts and deletes on its target table only", () => {
