@@ -160,19 +160,23 @@ const alarmThresholds = {
   lagP99Ms: z.number().int().positive(),
   /** Percentage of a function's invocations that errored over 5 minutes that raises its error-rate alarm. */
   errorRatePercent: z.number().positive().max(100),
+  /** Percentage of a flow's records quarantined over 5 minutes that raises its quarantine alarm. */
+  quarantinePercent: z.number().positive().max(100),
 };
 
 export const flowAlarmsSchema = z.strictObject({
   lagP99Ms: alarmThresholds.lagP99Ms.optional(),
   errorRatePercent: alarmThresholds.errorRatePercent.optional(),
+  quarantinePercent: alarmThresholds.quarantinePercent.optional(),
 });
 
 export const alarmsSchema = z
   .strictObject({
     lagP99Ms: alarmThresholds.lagP99Ms.default(300_000),
     errorRatePercent: alarmThresholds.errorRatePercent.default(5),
+    quarantinePercent: alarmThresholds.quarantinePercent.default(5),
   })
-  .default({ lagP99Ms: 300_000, errorRatePercent: 5 });
+  .default({ lagP99Ms: 300_000, errorRatePercent: 5, quarantinePercent: 5 });
 
 export const flowSchema = z
   .strictObject({

@@ -72,6 +72,8 @@ export class FlowAlarms extends Construct {
   public readonly queueAgeAlarms: Readonly<Record<string, Alarm>>;
   /** By DynamoDB stream source id: the iterator age of its capture function. */
   public readonly streamAgeAlarms: Readonly<Record<string, Alarm>>;
+  /** The share of the flow's records quarantined (by capture, transform or resolve). */
+  public readonly quarantineAlarm: Alarm;
   /** Present when the flow has a schedule source: a pull failed after its retries. */
   public readonly pullFailedAlarm: Alarm | undefined;
   /** Present when the flow has a full-mode schedule source with delete detection. */
@@ -165,6 +167,28 @@ export class FlowAlarms extends Construct {
       );
     }
     this.streamAgeAlarms = iteratorAlarms;
+
+    // Quarantine fails no message, so no other alarm sees a source that starts sending what the flow refuses (a
+    // changed schema, a renamed field). Both counts are published only when not zero: FILL gives a period with
+    // records but no quarantine 0 %, and one where capture quarantined everything 100 %.
+    this.quarantineAlarm = notify(
+      new Alarm(this, 'quarantined', {
+        alarmName: name('quarantined'),
+        alarmDescription:
+          `syncline ${flowId}: more than ${thresholds.quarantinePercent}% of the flow's records were quarantined in 2 of the last 3 five-minute periods (Quarantined against Captured + Quarantined). ` +
+          `Usually a source changed what it sends (a new or renamed field, a type, a missing timestamp or key) or a config change refuses what passed before. ` +
+          `Look first at the reasons: npx syncline quarantine list ${flowId} --stack ${stackName}, or the Logs Insights query "${queryFolder}/${flowId}/quarantine reasons (last hour)". ` +
+          `Fix the source or the transform (schema, rename, timestampField) and deploy, then send the records through again: npx syncline quarantine replay ${flowId} --all --stack ${stackName}. The threshold is alarms.quarantinePercent in the config.`,
+        metric: new MathExpression({
+          expression: 'IF(FILL(captured, 0) + FILL(quarantined, 0) > 0, 100 * FILL(quarantined, 0) / (FILL(captured, 0) + FILL(quarantined, 0)), 0)',
+          usingMetrics: { captured: flowMetric(flowId, 'Captured', 'Sum'), quarantined: flowMetric(flowId, 'Quarantined', 'Sum') },
+          label: `${flowId} quarantined (%)`,
+          period: PERIOD,
+        }),
+        threshold: thresholds.quarantinePercent,
+        ...TWO_OF_THREE_PERIODS,
+      }),
+    );
 
     // A pull that failed (the source unreachable, refusing, or answering what cannot be read) counts PullFailed and
     // returns: nothing else would tell that a flow has stopped receiving.

@@ -17,7 +17,7 @@ export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQuery
 export { FlowAlarms, MAX_ALARM_DESCRIPTION, fitDescription, type FlowAlarmsProps } from './flow-alarms';
 
 /** Thresholds used when the config gives none (the schema's defaults). */
-export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5 };
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5, quarantinePercent: 5 };
 
 export { deadLettersOf, flowMetric, flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from './flow-metrics';
 
@@ -105,6 +105,7 @@ export class Observability extends Construct {
       const thresholds: AlarmThresholds = {
         lagP99Ms: own.lagP99Ms ?? base.lagP99Ms,
         errorRatePercent: own.errorRatePercent ?? base.errorRatePercent,
+        quarantinePercent: own.quarantinePercent ?? base.quarantinePercent,
       };
       // A child of the flow, so it lives in the flow's stack; only the topic ARN crosses into a nested stack.
       alarms[flowId] = new FlowAlarms(flow, 'Alarms', { flow, topic: this.topic, thresholds, namePrefix: stackName, stackName, queryFolder: this.queryFolder });

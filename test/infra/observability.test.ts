@@ -68,7 +68,7 @@ beforeAll(() => {
   ({ stack: example, template: exampleTemplate } = synthStack(exampleConfig({ alarmEmail: 'ops@example.com' }), 'ObsExample'));
   const everySource = {
     ...flowLike('every-source'),
-    alarms: { lagP99Ms: 60_000 },
+    alarms: { lagP99Ms: 60_000, quarantinePercent: 20 },
     sources: [
       { id: 'crm', type: 'webhook' },
       { id: 'cdc', type: 'webhook', format: 'debezium' },
@@ -375,6 +375,30 @@ describe('alarms', () => {
     });
   });
 
+  it("alarm on the share of a flow's records quarantined, on the counts its functions publish, at the stack's or the flow's threshold", () => {
+    const outcome = (id: string, name: string, flowId: string) =>
+      Match.objectLike({
+        Id: id,
+        MetricStat: Match.objectLike({ Metric: { Namespace: 'Syncline', MetricName: name, Dimensions: Match.arrayWith([{ Name: 'Flow', Value: flowId }, { Name: 'service', Value: `syncline-${flowId}` }]) }, Stat: 'Sum' }),
+        ReturnData: false,
+      });
+    for (const [template, stackName, flowId, threshold] of [[exampleTemplate, 'ObsExample', 'crm-contacts', 5], [everyTemplate, 'ObsEvery', 'every-source', 20]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `${stackName}-${flowId}-quarantined`,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'notBreaching',
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: Match.stringLikeRegexp('100 \\* FILL\\(quarantined, 0\\) / \\(FILL\\(captured, 0\\) \\+ FILL\\(quarantined, 0\\)\\)'), ReturnData: true }),
+          outcome('captured', 'Captured', flowId),
+          outcome('quarantined', 'Quarantined', flowId),
+        ]),
+      });
+    }
+  });
+
   it('alarm on lag p99 over the configured threshold, the stack default or the flow\'s own', () => {
     const lagAlarm = (flowId: string, threshold: number) => ({
       Namespace: 'Syncline',
@@ -512,8 +536,8 @@ describe('dashboards of many flows', () => {
 });
 
 describe('alarm thresholds config', () => {
-  it('defaults to 5 minutes of p99 lag and a 5% error rate', () => {
-    expect(exampleConfig().alarms).toEqual({ lagP99Ms: 300_000, errorRatePercent: 5 });
+  it('defaults to 5 minutes of p99 lag, a 5% error rate and 5% quarantined', () => {
+    expect(exampleConfig().alarms).toEqual({ lagP99Ms: 300_000, errorRatePercent: 5, quarantinePercent: 5 });
   });
 
   it('refuses an error rate over 100% with its path', () => {
