@@ -1,11 +1,14 @@
 import { itemBytes, MAX_ITEM_BYTES } from './dynamodb-item-size';
 import { pageOfSorted, queryAll, queryCount, queryUpTo } from './dynamodb-query';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Conflict } from '../core/merge';
 import { withoutSideValues } from '../core/merge/resolution';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
 import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
 import { errorName } from './retry';
+
+/** What one TransactWriteItems takes. */
+const MAX_TRANSACTION_ITEMS = 100;
 
 export interface DynamoDbConflictStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -63,29 +66,53 @@ export class DynamoDbConflictStore implements ConflictStore {
     return Item ? toStored(Item) : undefined;
   }
 
-  async markResolved(flow: string, id: string, r: ConflictResolution): Promise<boolean> {
+  async markResolved(flow: string, id: string, r: ConflictResolution, siblings: readonly string[] = []): Promise<boolean> {
+    const update = {
+      TableName: this.tableName,
+      Key: { pk: flow, sk: id },
+      UpdateExpression: 'SET #status = :resolved, resolvedAt = :at, resolvedBy = :by, choice = :choice, changeId = :change, expiresAt = :expires REMOVE openFlow',
+      ConditionExpression: 'attribute_exists(pk) AND #status = :open',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':resolved': 'resolved',
+        ':open': 'open',
+        ':at': r.resolvedAt,
+        ':by': r.resolvedBy,
+        ':choice': keptChoice(r.choice),
+        ':change': r.changeId,
+        ':expires': this.expiresAt(flow, r.resolvedAt),
+      },
+    };
+    // With siblings, one transaction: a sibling resolved between the caller's read and this write fails it, so two
+    // resolutions of one field at the same moment cannot both be sent (the later clock would override the first).
+    const others = [...new Set(siblings)].filter((s) => s !== id).slice(0, MAX_TRANSACTION_ITEMS - 1);
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: flow, sk: id },
-          UpdateExpression: 'SET #status = :resolved, resolvedAt = :at, resolvedBy = :by, choice = :choice, changeId = :change, expiresAt = :expires REMOVE openFlow',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :open',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':resolved': 'resolved',
-            ':open': 'open',
-            ':at': r.resolvedAt,
-            ':by': r.resolvedBy,
-            ':choice': keptChoice(r.choice),
-            ':change': r.changeId,
-            ':expires': this.expiresAt(flow, r.resolvedAt),
-          },
-        }),
-      );
+      if (others.length === 0) await this.client.send(new UpdateCommand(update));
+      else {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Update: update },
+              ...others.map((sk) => ({
+                ConditionCheck: {
+                  TableName: this.tableName,
+                  Key: { pk: flow, sk },
+                  ConditionExpression: 'attribute_not_exists(pk) OR #status <> :resolved',
+                  ExpressionAttributeNames: { '#status': 'status' },
+                  ExpressionAttributeValues: { ':resolved': 'resolved' },
+                },
+              })),
+            ],
+          }),
+        );
+      }
       return true;
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      // Cancelled by a condition, or by a concurrent transaction on the same items (the other one wins); a
+      // cancellation for another reason (throttling) is an error.
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      if (errorName(err) === 'TransactionCanceledException' && reasons.some((x) => x.Code === 'ConditionalCheckFailed' || x.Code === 'TransactionConflict')) return false;
       throw err;
     }
   }

@@ -193,7 +193,7 @@ export function createConflictReview(deps: ConflictReviewDeps): ConflictReview {
         parsed.data.choose !== undefined
           ? { choose: parsed.data.choose }
           : { value: mask ? maskValue(mask, parsed.data.value, typeof deps.hashKey === 'string' ? deps.hashKey : await deps.hashKey()) : parsed.data.value };
-      return settleConflict(deps, { target, conflict: sides, choice, by });
+      return settleConflict(deps, { target, conflict: sides, choice, by, siblings: siblings.map((l) => l.id) });
     },
   };
 }
@@ -206,6 +206,8 @@ export interface Settlement {
   readonly by: string;
   /** Why, appended to the audit entry's reason (e.g. the rule of an automatic resolution). */
   readonly why?: string;
+  /** Ids of the other conflicts the record holds on the field: none of them may be resolved when this one is. */
+  readonly siblings?: readonly string[];
 }
 
 /**
@@ -224,8 +226,10 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   const change = resolutionChange(conflictOf(conflict), choice, at, by);
   const resolution = { resolvedAt: at, resolvedBy: by, choice, changeId: change.id };
   // The conditional transition decides between concurrent resolutions; only the winner sends its change.
-  if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution))) {
+  if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution, s.siblings))) {
     const now = await deps.conflicts.get(flowId, conflictId);
+    // A sibling resolved since it was read, or a concurrent resolution of one holding the items.
+    if (now?.status === 'open') return problem(409, `another conflict on ${conflict.field} of the same record was being resolved at the same moment: this one closes as superseded once that resolution is applied; if it is still open in a minute, resolve it again`);
     return now ? alreadyResolved(now) : problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
   }
   let failed: string[];

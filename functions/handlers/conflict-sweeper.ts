@@ -62,6 +62,8 @@ export type ConflictSweeper = (options?: SweepOptions) => Promise<SweepSummary>;
 interface Settlement {
   readonly conflict: StoredConflict;
   readonly choose: 'current' | 'incoming';
+  /** The other conflicts the record holds on the field, which must stay unresolved while this one is settled. */
+  readonly siblings: readonly string[];
 }
 
 /** Keys of open conflicts a sweep reads to find the superseded ones, besides those due for settling. */
@@ -141,7 +143,8 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
       const first = group[0] ?? c;
       const winner = autoResolveWinner(flow, first.field, [first.current, ...group.map((g) => g.incoming)], autoResolveWith!);
       const holder = group.find((g) => g.incoming === winner);
-      settlements.push({ conflict: holder ?? first, choose: holder ? 'incoming' : 'current' });
+      const chosen = holder ?? first;
+      settlements.push({ conflict: chosen, choose: holder ? 'incoming' : 'current', siblings: held.map((l) => l.id).filter((id) => id !== chosen.id) });
     }
     return settlements;
   }
@@ -200,8 +203,8 @@ export function createConflictSweeper(deps: ConflictSweeperDeps): ConflictSweepe
           return;
         }
         const answers = await Promise.all(
-          settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose }) =>
-            settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why }).catch(
+          settlements.slice(i, i + CONCURRENCY).map(({ conflict, choose, siblings }) =>
+            settleConflict({ ...deps, clock, logger }, { target: deps, conflict, choice: { choose }, by: AUTO_RESOLVE_BY, why, siblings }).catch(
               (err: unknown): ReviewAnswer => {
                 logger.error('auto-resolution failed', { flow: flow.id, conflict: conflict.id, error: safeErrorText(err) });
                 return { status: 500, body: undefined };

@@ -246,10 +246,11 @@ export interface ConflictStore {
    */
   countOpen(flow: string, stop?: () => boolean): Promise<number | undefined>;
   /**
-   * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open: false when it
-   * is absent or already resolved (so of two concurrent resolutions only one wins).
+   * Moves an open conflict to `resolved` with its resolution, conditionally on it still being open and on none of
+   * `siblings` (the other conflicts its record holds on the same field) being resolved, in one step: false when it
+   * is absent or already resolved, or a sibling is (so of two concurrent resolutions of a field only one wins).
    */
-  markResolved(flow: string, id: string, resolution: ConflictResolution): Promise<boolean>;
+  markResolved(flow: string, id: string, resolution: ConflictResolution, siblings?: readonly string[]): Promise<boolean>;
   /** Undoes `markResolved` when its change could not be sent (only while the resolution is still `changeId`'s). */
   reopen(flow: string, id: string, changeId: string): Promise<void>;
   /**

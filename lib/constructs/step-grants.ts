@@ -79,10 +79,11 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       break;
     case 'review':
       // The sweep lists open conflicts (Query of their index only), settles or supersedes them with conditional
-      // UpdateItems (re-read with GetItem when it loses), reads the records of due ones (BatchGetItem) to settle
-      // only what they still hold, and sends each resolution to the resolve queue (granted through sendsTo above).
+      // UpdateItems (a settlement with siblings in a transaction that checks them: ConditionCheckItem; re-read with
+      // GetItem when it loses), reads the records of due ones (BatchGetItem) to settle only what they still hold,
+      // and sends each resolution to the resolve queue (granted through sendsTo above).
       grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX], indexOnly: true });
-      grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+      grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
       grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem'] });
       append(store.audit, 'audit');
       break;
@@ -136,7 +137,7 @@ function grantTarget(ctx: StepGrantContext, targetId: string, fn: IGrantable): v
 /**
  * The admin function, matching the adapters: state BatchGetItem; audit Query (lineage; the byFlowTime index for
  * status) and BatchWriteItem (who resolved); conflicts Query (all, closed; open ones through their index),
- * GetItem/UpdateItem (resolve, reopen); quarantine Query (list, through its byFlowAt index; the table itself while
+ * GetItem/UpdateItem (resolve, reopen) and ConditionCheckItem (a resolution checks its siblings); quarantine Query (list, through its byFlowAt index; the table itself while
  * that index is being built), BatchGetItem (replay by id) and DeleteItem (replayed); resolutions to the resolve
  * queue, replays to the transform queue; the depth of every queue of the flow for status.
  */
@@ -147,7 +148,7 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   grantFlowItems(fn, store.audit, { kind: 'audit', flowId, actions: ['dynamodb:Query'], indexes: [AUDIT_TIME_INDEX] });
   grantFlowItems(fn, store.audit, { kind: 'audit', flowId, actions: ['dynamodb:BatchWriteItem'] });
   grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:Query'], indexes: [CONFLICT_OPEN_INDEX] });
-  grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+  grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
   grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:Query'], indexes: [QUARANTINE_TIME_INDEX] });
   grantFlowItems(fn, store.quarantine, { kind: 'quarantine', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem'] });
   // Resolutions to the resolve queue, quarantine replays to the transform queue (to resolve for changes resolve set

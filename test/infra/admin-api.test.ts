@@ -94,7 +94,7 @@ describe('the admin function', () => {
       ['dynamodb:Query', table('audit')],
       ['dynamodb:Query', { 'Fn::Join': ['', [table('audit'), '/index/byFlowTime']] }],
       ['dynamodb:BatchWriteItem', table('audit')],
-      ...(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
+      ...(['dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] as const).map((a): [string, unknown] => [a, table('conflicts')]),
       ['dynamodb:Query', { 'Fn::Join': ['', [table('conflicts'), '/index/openByFlow']] }],
       // Quarantine listings page through the time index (the table itself while the index is being built).
       ...(['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:DeleteItem'] as const).map((a): [string, unknown] => [a, table('quarantine')]),

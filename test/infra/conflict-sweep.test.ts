@@ -86,7 +86,7 @@ describe('conflict sweep function', () => {
 
     // Assess
     // Open conflicts are listed through their index only, never by a query of the table's partitions.
-    expect(onResource(store.conflicts).flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(onResource(store.conflicts).flatMap(actionsOf).sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     const onOpenIndex = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(store.conflicts), 'Arn'] }, '/index/openByFlow']] }));
     expect(onOpenIndex.flatMap(actionsOf)).toEqual(['dynamodb:Query']);
     expect(onResource(store.audit).flatMap(actionsOf)).toEqual(['dynamodb:BatchWriteItem']);

@@ -78,14 +78,14 @@ describe('each function of a flow is granted exactly the actions its code calls'
     'capture-bus': [...BASE, ...CONSUME, 'dynamodb:BatchWriteItem', 's3:PutObject', 'sqs:SendMessage'],
     transform: [...BASE, ...CONSUME, 'dynamodb:BatchWriteItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
     resolve: [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
-    'conflict-sweep': [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject', 'sqs:SendMessage'],
+    'conflict-sweep': [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject', 'sqs:SendMessage'],
     'deliver-replica': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 'sqs:SendMessage'],
     'deliver-lake': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     'deliver-bus': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     'deliver-jira': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
     'deliver-out': [...BASE, ...CONSUME, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:GenerateDataKey', 's3:DeleteObject', 's3:GetObject', 's3:PutObject', 'sqs:SendMessage'],
     // This flow's resource names could pass 4 KB of environment: the admin function reads them from its SSM parameter.
-    admin: [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:GetQueueAttributes', 'sqs:SendMessage', 'ssm:GetParameter'],
+    admin: [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:GetQueueAttributes', 'sqs:SendMessage', 'ssm:GetParameter'],
   };
   for (const [fnId, actions] of Object.entries(expected)) {
     it(fnId, () => {

@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import type { Conflict } from '../../functions/core/merge';
+import { settleConflict } from '../../functions/handlers/conflict-review-handler';
 import { CONFLICT_OPEN_INDEX } from '../../functions/plan/store-tables';
+import { FakePublisher } from '../fixtures/fakes';
+import { manualFlow } from '../fixtures/flows';
 import { createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
 
 const RETENTION_DAYS = 30;
@@ -187,5 +190,27 @@ describe('DynamoDbConflictStore against DynamoDB Local', () => {
     // Assess: resolved, the value noted by its size only (the change carries it).
     expect(resolved).toBe(true);
     expect(await store.get(flow, 'big')).toMatchObject({ status: 'resolved', choice: { omitted: expect.stringMatching(/^a given value of 293 KB/) } });
+  });
+
+  it('lets only one of two resolutions of sibling conflicts (one field of one record) at the same moment through, and sends only its change', async () => {
+    // Prepare: two edits parked on the same field of one record; a reviewer and the sweep each pass their checks
+    // (neither sibling resolved) before either writes.
+    const flow = manualFlow.id;
+    const key = `k-${uniqueSuffix()}`;
+    const [a, b] = ['a', 'b'].map((n) => ({ ...conflict(flow, `${key}-${n}`), key }));
+    await store.open([a!, b!], Date.now());
+    const publisher = new FakePublisher();
+    const target = { flow: manualFlow, resolveQueueUrl: 'https://sqs.local/resolve' };
+    const settle = (c: Conflict, sibling: Conflict, by: string) =>
+      settleConflict({ conflicts: store, publisher }, { target, conflict: { ...c, status: 'open', openedAt: 1 }, choice: { choose: 'incoming' }, by, siblings: [sibling.id] });
+
+    // Act
+    const answers = await Promise.all([settle(a!, b!, 'alice'), settle(b!, a!, 'syncline:auto-resolve')]);
+
+    // Assess
+    expect(answers.map((x) => x.status).sort()).toEqual([202, 409]);
+    expect(publisher.bodies(target.resolveQueueUrl)).toHaveLength(1);
+    const statuses = await Promise.all([a!, b!].map(async (c) => (await store.get(flow, c.id))!.status));
+    expect(statuses.sort()).toEqual(['open', 'resolved']);
   });
 });

@@ -348,6 +348,26 @@ describe('conflict sweeper', () => {
     expect(await conflicts.get('people', sibling.id)).toMatchObject({ status: 'open' });
   });
 
+  it('does not settle a field whose sibling a reviewer resolves between the sweep\'s checks and its write', async () => {
+    // Prepare: two conflicts on one field; the reviewer resolves the one the sweep does not pick, just before the
+    // sweep's own transition (after its in-flight checks saw both open).
+    const opened = await threeWay('three', T0 - 20 * MINUTE);
+    const other = opened.find((c) => c.incoming.source !== 'erp')!;
+    const markResolved = conflicts.markResolved.bind(conflicts);
+    conflicts.markResolved = async (flow, id, r, siblings) => {
+      if (r.resolvedBy !== 'alice') expect((await review().resolve('people', other.id, { choose: 'current', by: 'alice' })).status).toBe(202);
+      return markResolved(flow, id, r, siblings);
+    };
+
+    // Act
+    const summary = await sweeper(LWW)();
+
+    // Assess: only the reviewer's resolution is sent for the field.
+    expect(summary).toMatchObject({ autoResolved: 0 });
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE_QUEUE).map((c) => c.data)).toEqual([{ email: 'c@crm.io' }]);
+    expect(await conflicts.get('people', opened.find((c) => c.incoming.source === 'erp')!.id)).toMatchObject({ status: 'open' });
+  });
+
   it('settles a field again once its resolution has been on its way longer than a resolve queue keeps retrying it (the change was lost)', async () => {
     // Prepare: the field is settled, and its change never reaches the record (lost, or left in the DLQ).
     await threeWay('lost', T0 - 20 * MINUTE);
