@@ -56,7 +56,8 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
   try {
     parsed = parseArgs({ args: safe, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError(messageOf(err));
+    // The message names the argument as given, not the placeholder that stood in for it.
+    throw new UsageError(messageOf(err).replace(/\u0000\d+/g, (token) => held.get(token) ?? token));
   }
   const restore = (v: unknown): unknown => (typeof v === 'string' ? (held.get(v) ?? v) : Array.isArray(v) ? v.map(restore) : v);
   const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, restore(v)])) as typeof parsed.values;

@@ -1,13 +1,19 @@
 import { checkConfig } from '../config/check';
 import { readCdkContext } from '../config/cdk-context';
-import { EXIT, parse, type Command } from './command';
+import { EXIT, parse, UsageError, type Command } from './command';
 
 export const validateCommand: Command = {
   summary: 'check a flows config (cdk.json context or --config file)',
-  usage: 'usage: syncline validate [--config <file.json|yaml>] [--json]',
+  usage: 'usage: syncline validate [--config <file.json|yaml> | -c syncline:config=<file>] [--json]',
   async run({ args, out, err }) {
-    const { values } = parse(args, { config: { type: 'string' }, json: { type: 'boolean' } }, false);
-    const check = checkConfig(values.config ? { file: values.config } : readCdkContext());
+    // `-c syncline:config=<file>` as cdk takes it (the message for a missing config names that form).
+    const given = args.map((a) => (a === '-c' ? '--context' : a));
+    const { values } = parse(given, { config: { type: 'string' }, context: { type: 'string', multiple: true }, json: { type: 'boolean' } }, false);
+    const fromContext = values.context?.find((c) => c.startsWith('syncline:config='))?.slice('syncline:config='.length);
+    const unknown = values.context?.find((c) => !c.startsWith('syncline:config='));
+    if (unknown !== undefined) throw new UsageError(`-c takes syncline:config=<file> here, not "${unknown}"`);
+    const file = values.config ?? fromContext;
+    const check = checkConfig(file ? { file } : readCdkContext());
     const problems = check.ok ? [] : check.problems;
     const origin = check.ok ? undefined : check.origin;
     if (values.json) out(JSON.stringify({ ok: problems.length === 0, errors: problems, ...(origin ? { origin } : {}) }));

@@ -85,6 +85,22 @@ describe('syncline CLI (the real binary)', () => {
     expect(r.stderr).toContain('compute');
   });
 
+  it('validate: takes -c syncline:config=<file> as cdk does, and names a stray argument as given', async () => {
+    // Prepare: the deep-check failure above, given the way the "no config" message says.
+    const deep = join(dir, 'deep.json');
+    writeFileSync(deep, JSON.stringify({ flows: [{ id: 'orders', key: ['id'], sources: [{ id: 'shop', type: 'webhook' }], transform: { compute: { total: 'price *' } }, targets: [{ id: 'replica', type: 'dynamodb' }] }] }));
+
+    // Act
+    const given = await cli(['validate', '-c', `syncline:config=${deep}`]);
+    const stray = await cli(['validate', '-x', '--json']);
+
+    // Assess
+    expect(given.code).toBe(1);
+    expect(given.stderr.split('\n')[0]).toBe(`invalid config (${deep}):`);
+    expect(stray.code).toBe(2);
+    expect(JSON.parse(stray.stdout).error).toBe("Unexpected argument '-x'. This command does not take positional arguments");
+  });
+
   it('validate: the example flows in cdk.json are ok', async () => {
     const r = await cli(['validate']);
     expect(r).toMatchObject({ code: 0, stdout: 'ok\n' });
