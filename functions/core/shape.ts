@@ -78,6 +78,9 @@ const DATE = String.raw`(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][
 const ISO_DATETIME = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$`);
 const BASE64 = /^$|^(?:[0-9a-zA-Z+/]{4})*(?:(?:[0-9a-zA-Z+/]{2}==)|(?:[0-9a-zA-Z+/]{3}=))?$/;
 
+/** Whether text starts with a date the calendar has (`2026-02-30` does not; Date.parse rolls it over to March). */
+export const startsWithCalendarDate = (text: string): boolean => new RegExp(`^${DATE}`).test(text);
+
 /** An RFC 3339 date-time with seconds and `Z` or an offset (zod's `z.iso.datetime({ offset: true })`). */
 export const isoDateTime = (): Shape<string> => string({ pattern: ISO_DATETIME, patternMessage: 'Invalid ISO datetime' });
 /** Standard, padded base64 (zod's `z.base64()`). */

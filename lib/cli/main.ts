@@ -37,6 +37,7 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
   }
   const load = commands[name];
   if (!load) {
+    if (args.includes('--json')) io.out(JSON.stringify({ error: `unknown command "${name}"`, exitCode: EXIT.usage }));
     io.err(`syncline: unknown command "${name}"`);
     await help(io.err);
     return EXIT.usage;

@@ -4,6 +4,7 @@ import { EXIT, fail, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
 import { SynclineError } from '../../functions/core/errors';
+import { startsWithCalendarDate } from '../../functions/core/shape';
 
 /** Keys per request when they are given. */
 export const REPLAY_KEY_CHUNK = 100;
@@ -97,7 +98,7 @@ export async function replayInChunks(target: SynclineTarget, flowId: string, req
 }
 
 function parseTime(flag: string, value: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  const ms = startsWithCalendarDate(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms)) throw new UsageError(`${flag} must be an ISO-8601 time such as 2026-01-31T09:00:00Z, got "${value}"`);
   return ms;
 }

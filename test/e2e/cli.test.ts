@@ -101,6 +101,18 @@ describe('syncline CLI (the real binary)', () => {
     expect(JSON.parse(stray.stdout).error).toBe("Unexpected argument '-x'. This command does not take positional arguments");
   });
 
+  it('refuses a date the calendar lacks (Feb 30) as a usage error before replaying anything, and an unknown command in JSON too', async () => {
+    // Act: nothing listens at this URL, so a replay that went ahead would fail (exit 1), not exit 2.
+    const replay = await cli(['replay', 'people', '--since', '2026-02-30T00:00:00Z', '--url', 'http://127.0.0.1:9']);
+    const unknown = await cli(['bogus', '--json']);
+
+    // Assess
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain('--since must be an ISO-8601 time');
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.stdout)).toEqual({ error: 'unknown command "bogus"', exitCode: 2 });
+  });
+
   it('validate: the example flows in cdk.json are ok', async () => {
     const r = await cli(['validate']);
     expect(r).toMatchObject({ code: 0, stdout: 'ok\n' });
