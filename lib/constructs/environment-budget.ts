@@ -92,10 +92,13 @@ export function fitEnvironment(fn: SynclineFunction, environment: Record<string,
     const value = Stack.of(fn).toJsonString(moved);
     const size = environmentBound(fn, { '': value });
     if (size > ADVANCED_PARAMETER_LIMIT) throw new SynthProblem(`${what}: its resource names may take ${size} bytes, over what one SSM parameter holds (8 KB); split the flow`);
-    const parameter = new StringParameter(fn, 'environment', {
+    // SSM can make a standard parameter advanced but not the reverse, and CloudFormation changes the tier in place:
+    // each tier has its own construct id, so a change of tier replaces the parameter (its name is generated).
+    const advanced = size > LAMBDA_ENVIRONMENT_LIMIT;
+    const parameter = new StringParameter(fn, advanced ? 'environment-advanced' : 'environment', {
       description: `${what}: environment variables over Lambda's 4 KB (${Object.keys(moved).join(', ')})`,
       stringValue: value,
-      tier: size > LAMBDA_ENVIRONMENT_LIMIT ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
+      tier: advanced ? ParameterTier.ADVANCED : ParameterTier.STANDARD,
     });
     Grant.addToPrincipal({ grantee: fn, actions: ['ssm:GetParameter'], resourceArns: [parameter.parameterArn] });
     env[ENVIRONMENT_PARAMETER_VARIABLE] = parameter.parameterName;

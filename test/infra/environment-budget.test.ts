@@ -70,6 +70,19 @@ describe("every function's environment, for the longest names CloudFormation can
     expect(JSON.stringify(readers[0]![1].Properties.Roles)).toContain(s.getLogicalId(big.adminFunction.role!.node.defaultChild as never));
   });
 
+  it('gives a parameter of each tier its own logical id, so shrinking a flow replaces an advanced parameter (SSM cannot make one standard)', () => {
+    // Prepare: the same stack with the big flow's targets cut from 12 to 6, so its names fit a standard parameter.
+    const flows = [bigFlow(id40('small'), 1), bigFlow(id40('big'), 6)];
+    const { stack: shrunk } = synthStack(parseConfig({ ...exampleConfigInput(), stackName: `S${'y'.repeat(127)}`, flowsPerStack: 2, flows }), 'Budget');
+    const parameters = (s: Stack) => Object.entries(Template.fromStack(s).findResources('AWS::SSM::Parameter')).map(([id, p]) => ({ id, tier: p.Properties.Tier as string }));
+
+    // Assess
+    const [before] = parameters(stack);
+    const [after] = parameters(shrunk);
+    expect([before!.tier, after!.tier]).toEqual(['Advanced', 'Standard']);
+    expect(after!.id).not.toBe(before!.id);
+  });
+
   it('keeps the names in the environment when they fit (no parameter for a small flow)', () => {
     const small = stack.flows[id40('small')]!;
     const s = Stack.of(small);
