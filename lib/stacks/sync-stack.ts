@@ -146,6 +146,14 @@ export class SyncStack extends Stack {
     this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup], httpApi: this.httpApi });
     for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
     this.node.addValidation({ validate: () => apiLimitProblems(this) });
+    for (const [table, readers] of streamReaders(config)) {
+      if (readers.length > 2) {
+        Annotations.of(this).addWarningV2(
+          'syncline:stream-readers',
+          `${readers.length} sources read the DynamoDB stream of table ${table} (${readers.join(', ')}); DynamoDB Streams serves at most 2 readers of a shard at once and throttles the rest, so their captures fall behind (stream-age alarms) and records may age out: read it from at most 2 flows, counting any other reader the table has`,
+        );
+      }
+    }
     const routes = this.node.findAll().filter((c) => c instanceof CfnRoute).length;
     if (routes > DEFAULT_API_ROUTES) {
       Annotations.of(this).addWarningV2('syncline:api-routes', `the HTTP API has ${routes} routes; API Gateway takes ${DEFAULT_API_ROUTES} unless the account's quota "Routes per API" was raised, else the deploy fails: split the config into stacks (another stackName)`);
@@ -173,4 +181,18 @@ function resourceLimitProblems(stack: Stack, flowsPerStack: number): string[] {
   return count > MAX_RESOURCES
     ? [`${stack.node.path} has ${count} resources, over CloudFormation's limit of ${MAX_RESOURCES}: lower flowsPerStack (now ${flowsPerStack})`]
     : [];
+}
+
+/** The `<flow>/<source>` ids of the dynamodb-stream sources, by the table whose stream they read. */
+export function streamReaders(config: SynclineConfig): Map<string, string[]> {
+  const readers = new Map<string, string[]>();
+  for (const flow of config.flows) {
+    for (const s of flow.sources) {
+      if (s.type !== 'dynamodb-stream') continue;
+      // A stream ARN names its table: arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>.
+      const table = s.streamArn ? (/:table\/([^/]+)\//.exec(s.streamArn)?.[1] ?? s.streamArn) : s.tableName!;
+      readers.set(table, [...(readers.get(table) ?? []), `${flow.id}/${s.id}`]);
+    }
+  }
+  return readers;
 }

@@ -161,6 +161,28 @@ describe('dynamodb-stream sources', () => {
     });
   });
 
+  it('warn at synth when more than 2 sources read one table\'s stream (DynamoDB Streams serves 2 readers a shard), by name or by stream ARN', () => {
+    // Prepare: a second and a third reader of Orders, the third in another flow; people-primary keeps one.
+    const flow = (id: string, sources: unknown[]) => ({ id, key: ['id'], sources, targets: [{ id: 'replica', type: 'dynamodb' }] });
+    const config = parseConfig({
+      ...exampleConfigInput(),
+      flows: [
+        ...sourcesConfig().flows,
+        flow('orders-copy', [{ id: 'orders', type: 'dynamodb-stream', tableName: 'Orders' }]),
+        flow('orders-audit', [{ id: 'changes', type: 'dynamodb-stream', streamArn: STREAM_ARN }]),
+      ],
+    });
+
+    // Act
+    const { stack: shared } = synthStack(config, 'SharedStream');
+
+    // Assess
+    const warnings = Annotations.fromStack(shared).findWarning('*', Match.stringLikeRegexp('DynamoDB stream of table'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toContain('3 sources read the DynamoDB stream of table Orders (people/orders, orders-copy/orders, orders-audit/changes)');
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('DynamoDB stream of table'))).toEqual([]);
+  });
+
   it('pass the source id and transform queue but no webhook secret to the function', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SOURCE_ID: 'ddb', TRANSFORM_QUEUE_URL: Match.anyValue(), WEBHOOK_SECRET_ARN: Match.absent() }) },
