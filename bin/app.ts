@@ -36,5 +36,15 @@ try {
 }
 applyNagAcknowledgements(stack);
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-const sizes = templateSizeProblems(app.synth().directory);
+let directory: string;
+try {
+  directory = app.synth().directory;
+} catch (err) {
+  // Construct validations (resource and API limits, environment sizes) fail synth as one error listing each
+  // problem as "[path] message": those are the config's problems, printed as such.
+  const [first, ...lines] = String((err as Error).message).split('\n');
+  if (!first?.startsWith('Validation failed with the following errors')) throw err;
+  exitWith(lines.map((l) => l.trim().replace(/^\[[^\]]*\]\s*/, '')).filter((l) => l !== ''));
+}
+const sizes = templateSizeProblems(directory);
 if (sizes.length) exitWith(sizes);

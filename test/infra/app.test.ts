@@ -84,6 +84,16 @@ describe('bin/app.ts with a bad config', () => {
     noStackTrace(stderr);
   });
 
+  it('names a stack over the 500 resources CloudFormation takes, and exits 1 without a stack trace', () => {
+    // Prepare: ten flows of some 65 resources each, all in the root stack.
+    const { code, stderr } = runApp({ syncline: { ...exampleConfigInput(), flowsPerStack: 10, flows: Array.from({ length: 10 }, (_, i) => flowLike(`flow-${i}`)) } });
+
+    // Assess
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^syncline: the config cannot be deployed:\n  \S+ has \d+ resources, over CloudFormation's limit of 500: lower flowsPerStack \(now 10\)/);
+    noStackTrace(stderr);
+  }, 120_000);
+
   it('says where to put the config when there is none', () => {
     const { code, stderr } = runApp({});
     expect(code).toBe(1);
