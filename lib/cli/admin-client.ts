@@ -4,9 +4,16 @@ export function adminUrl(flag?: string): string {
   return (flag ?? (process.env.SYNCLINE_URL || 'http://127.0.0.1:3000')).replace(/\/+$/, '');
 }
 
-/** A failed admin call or operation, printed as one line (exit 1). */
+/** A failed admin call or operation, printed as one line (exit 1; 2 when the API refused the request as malformed). */
 export class AdminError extends SynclineError {
   override readonly name = 'AdminError';
+  constructor(
+    message: string,
+    /** The HTTP status the admin API answered, when it answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
 }
 
 /** An HTTP answer with its body parsed as JSON (or kept as text when it is not JSON). */
@@ -54,7 +61,7 @@ export function answerMessage(body: unknown): string {
 /** An error answer as one line. */
 export function httpError(method: string, path: string, answer: JsonAnswer): AdminError {
   const message = answerMessage(answer.body);
-  return new AdminError(`HTTP ${answer.status} from ${method} ${path}${message ? `: ${message}` : ''}`);
+  return new AdminError(`HTTP ${answer.status} from ${method} ${path}${message ? `: ${message}` : ''}`, answer.status);
 }
 
 /** Time limits: reads are quick; POSTs may run a pull or a backfill chunk. */

@@ -20,7 +20,8 @@ export async function runAdmin(ctx: CommandContext, flags: TargetFlags, work: (t
   try {
     return (await work(await resolveTarget(flags))) ?? EXIT.ok;
   } catch (err) {
-    if (err instanceof AdminError) return fail(ctx, err.message);
+    // A 400 is the API refusing what the command line asked (a bad --limit, --after, --step...): a usage error.
+    if (err instanceof AdminError) return fail(ctx, err.message, err.status === 400 ? EXIT.usage : EXIT.failure);
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { RETENTION_NOTE, type ReplayAnswer } from '../../functions/handlers/record-replay';
 import { runAdmin } from './admin-commands';
+import { AdminError } from './admin-client';
 import { EXIT, fail, parse, UsageError, type Command } from './command';
 import { createProgress, type Progress } from './progress';
 import { TARGET_USAGE, targetOptions, type SynclineTarget } from './target';
@@ -33,9 +34,12 @@ export interface ReplayResult {
 
 /** Raised when a replay stops part way: says where to run it again from. */
 export class ReplayInterrupted extends SynclineError {
+  /** The admin API's status when it refused the request (a 4xx: running it again changes nothing). */
+  readonly status?: number;
   constructor(readonly done: ReplayResult, readonly resumeSince: number | undefined, cause: Error) {
     super(cause.message);
     this.name = 'ReplayInterrupted';
+    if (cause instanceof AdminError && cause.status !== undefined) this.status = cause.status;
   }
 }
 
@@ -153,6 +157,10 @@ export const replayCommand: Command = {
         result = await replayInChunks(target, flow, request, progress).finally(() => progress.stop());
       } catch (err) {
         if (!(err instanceof ReplayInterrupted)) throw err;
+        // Refused before anything was sent (an unknown target, an audit level that keeps no index): nothing to resume.
+        if (err.done.keys.length === 0 && err.status !== undefined && err.status >= 400 && err.status < 500) {
+          return fail(ctx, `replay of ${flow} refused: ${err.message}`, err.status === 400 ? EXIT.usage : EXIT.failure);
+        }
         const resume = err.resumeSince !== undefined ? `; run it again with --since ${new Date(err.resumeSince).toISOString()} to continue` : '; run it again (replaying a key twice is harmless)';
         return fail(ctx, `replay of ${flow} stopped after ${err.done.keys.length} key(s): ${err.message}${resume}`);
       }

@@ -240,7 +240,7 @@ describe('syncline CLI (the real binary)', () => {
       expect((await cli(['backfill', 'stock', '--segments', '0', '--url', rt.url])).code).toBe(2);
     });
 
-    it('pull: runs a schedule source now and prints its summary; a source of another type exits 1', async () => {
+    it('pull: runs a schedule source now and prints its summary; a source of another type is a usage error (exit 2)', async () => {
       await rt.clients.s3.send(new PutObjectCommand({ Bucket: 'cli-feed', Key: 'in/a.jsonl', Body: '{"id":"f1","n":1}\n{"id":"f2","n":2}\n' }));
       const r = await cli(['pull', 'files', 'feed', '--url', rt.url]);
       expect(r.code, r.stderr).toBe(0);
@@ -249,7 +249,7 @@ describe('syncline CLI (the real binary)', () => {
       const again = await cli(['pull', 'files', 'feed', '--restart', '--url', rt.url, '--json']);
       expect(JSON.parse(again.stdout)).toMatchObject({ flow: 'files', source: 'feed', records: 2, changed: 0, complete: true });
       const wrong = await cli(['pull', 'stock', 'table', '--url', rt.url]);
-      expect(wrong.code).toBe(1);
+      expect(wrong.code).toBe(2);
       expect(wrong.stderr).toContain('only schedule sources can be pulled');
       expect((await cli(['pull', 'files', '--url', rt.url])).code).toBe(2);
     });

@@ -138,6 +138,8 @@ describe('replay and try with the real binary against the local runtime', () => 
     const target = await cli(['replay', 'people', '--key', 'p-1', '--target', 'nope', '--url', rt.url]);
     expect(target.code).toBe(1);
     expect(target.stderr).toContain('flow "people" has no target "nope"');
+    // Refused before anything was sent: running it again would change nothing, so it does not say to.
+    expect(target.stderr).not.toContain('run it again');
   });
 
   it('replay draws a progress bar on a terminal, and none with --json', async () => {
