@@ -288,7 +288,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       if (!route) {
         const [, flowId, sourceId, ...extra] = pathSegments(path);
         if (extra.length) throw new HttpError(404, `no webhook route ${path}: POST /webhooks/<flowId>/<sourceId>`);
-        throw new HttpError(404, sourceId ? `unknown flow or source: "${flowId}/${sourceId}"` : flowId ? `unknown flow "${flowId}", or it has more than one webhook source: use /webhooks/${flowId}/<sourceId>` : 'missing flow id: POST /webhooks/<flowId>/<sourceId>');
+        if (!flowId) throw new HttpError(404, 'missing flow id: POST /webhooks/<flowId>/<sourceId>');
+        // The flow's webhook sources, as their routes name them, to say which part of the path is wrong.
+        const sources = [...routes.keys()].filter((p) => p.startsWith(`/webhooks/${flowId}/`)).map((p) => p.slice(`/webhooks/${flowId}/`.length));
+        if (sources.length === 0) throw new HttpError(404, `unknown flow "${flowId}", or it has no webhook source`);
+        throw new HttpError(
+          404,
+          sourceId
+            ? `flow "${flowId}" has no webhook source "${sourceId}" (webhook sources: ${sources.join(', ')})`
+            : `flow "${flowId}" has more than one webhook source: use /webhooks/${flowId}/<sourceId> (webhook sources: ${sources.join(', ')})`,
+        );
       }
       if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`);
       const body = await readBody(req, route.maxBodyBytes);

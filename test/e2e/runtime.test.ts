@@ -136,7 +136,9 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(invalid.json.message).toMatch(/JSON/);
     expect(notObject.status).toBe(400);
     expect(unknownFlow.status).toBe(404);
+    expect(unknownFlow.json.message).toBe('unknown flow "nope", or it has no webhook source');
     expect(unknownSource.status).toBe(404);
+    expect(unknownSource.json.message).toMatch(/^flow "accounts" has no webhook source "nope" \(webhook sources: [a-z, -]+\)$/);
     expect(tooBig.status).toBe(413);
     expect(chunked).toBe(413);
     for (const r of [badSig, stale, invalid, unknownFlow, tooBig]) expect(typeof r.json.message).toBe('string');
