@@ -9,6 +9,7 @@ import type { DynamoDbStreamTriggerPlan } from '../../functions/plan/plan';
 import { grantOnTable } from './flow-grants';
 import type { SynclineFunction } from './function-defaults';
 import { StreamArnLookup } from './stream-arn-lookup';
+import { SynthProblem } from '../stacks/synth-problem';
 
 export interface StreamTriggerOptions {
   readonly flowId: string;
@@ -44,7 +45,7 @@ export function addStreamTrigger(scope: Construct, fn: SynclineFunction, options
     const streamRegion = trigger.streamArn.split(':')[3];
     const stackRegion = Stack.of(scope).region;
     if (streamRegion && !Token.isUnresolved(stackRegion) && streamRegion !== stackRegion) {
-      throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${stackRegion}; Lambda reads DynamoDB streams of its own region only`);
+      throw new SynthProblem(`flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${stackRegion}; Lambda reads DynamoDB streams of its own region only`);
     }
     table = Table.fromTableAttributes(scope, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
   } else {

@@ -13,16 +13,8 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { httpTargetAuth, type FlowConfig } from '../../functions/config/schema';
 import { flowServiceName, METRICS_NAMESPACE, TABLE_ENV } from '../../functions/wiring/contract';
-import {
-  STORE_TABLES,
-  ENTRY_FILES,
-  UnsupportedError,
-  planFlow,
-  unsupportedTypes,
-  type FlowPlan,
-  type FunctionPlan,
-  type QueuePlan,
-} from '../../functions/plan/plan';
+import { STORE_TABLES, ENTRY_FILES, UnsupportedError, planFlow, unsupportedTypes, type FlowPlan, type FunctionPlan, type QueuePlan } from '../../functions/plan/plan';
+import { checkSourceBus } from './event-bus-check';
 import { addConflictSweepSchedule } from './conflict-sweep';
 import { fitEnvironment } from './environment-budget';
 import { grantStep, type StepGrantContext } from './step-grants';
@@ -159,6 +151,7 @@ export class SyncFlow extends Construct {
         // The config pattern is raw EventBridge syntax; Rule renders unknown keys as they are.
         eventPattern: r.pattern as EventPattern,
       });
+      checkSourceBus(rule, flow.id, r.sourceId, r.busName);
       const chars = JSON.stringify(r.pattern).length;
       if (chars > DEFAULT_RULE_PATTERN_CHARS) {
         Annotations.of(rule).addWarningV2(

@@ -242,6 +242,24 @@ describe('eventbridge sources', () => {
   });
 });
 
+describe('eventbridge sources on a bus given by ARN', () => {
+  const BUS = 'arn:aws:events:eu-west-1:111122223333:event-bus/partner-bus';
+  const config = () => parseConfig({ ...exampleConfigInput(), flows: [{ ...(exampleConfigInput().flows as Record<string, unknown>[])[0], sources: [{ id: 'bus', type: 'eventbridge', busName: BUS, pattern: { source: ['crm'] } }] }] });
+  const stackIn = (account: string, region: string) => () => new SyncStack(testApp(), `Bus-${account}-${region}`, { config: config(), projectRoot: placeholderProjectRoot(), env: { account, region } });
+
+  it("refuse a bus of another region or account than the stack's, whose rule could not deliver to the inbound queue, and take one of its own", () => {
+    expect(stackIn('111122223333', 'us-east-1')).toThrow(/source "bus": busName arn:aws:events:eu-west-1:111122223333:event-bus\/partner-bus is a bus of eu-west-1, but the stack deploys to us-east-1/);
+    expect(stackIn('444455556666', 'eu-west-1')).toThrow(/source "bus": busName .* is a bus of account 111122223333, not the stack's \(444455556666\)/);
+    expect(stackIn('111122223333', 'eu-west-1')).not.toThrow();
+  });
+
+  it('warn at synth that the bus must be the stack\'s own when the environment is not known', () => {
+    const { stack: agnostic } = synthStack(config(), 'BusAgnostic');
+    expect(Annotations.fromStack(agnostic).findWarning('*', Match.stringLikeRegexp("busName arn:aws:events:eu-west-1:111122223333:event-bus/partner-bus: the bus must be in the stack's account and region"))).toHaveLength(1);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('the bus must be in'))).toEqual([]);
+  });
+});
+
 describe('eventbridge source patterns', () => {
   it('warn at synth past the 2,048 characters EventBridge takes unless its quota was raised', () => {
     // Prepare
