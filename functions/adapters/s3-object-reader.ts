@@ -88,6 +88,13 @@ export class S3ObjectReader implements PullReader {
     } while (token);
   }
 
+  /** Whether `key` is still in the bucket, by a listing of that key alone. */
+  private async listed(key: string): Promise<boolean> {
+    const { ListObjectsV2Command } = await importS3();
+    const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+    return page.Contents?.[0]?.Key === key;
+  }
+
   /** Units of one object after the first `skip`: `n` counts units consumed (lines for JSONL, records for CSV). */
   private async *read(key: string, skip: number): AsyncGenerator<{ n: number; line: number; record?: unknown; error?: string }> {
     let out;
@@ -95,8 +102,11 @@ export class S3ObjectReader implements PullReader {
     try {
       out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
-      // Removed since it was listed (or since the checkpoint): nothing to read.
+      // Removed since it was listed (or since the checkpoint): nothing to read. S3 answers a missing key 404 only to
+      // a caller that may list the bucket, else 403 (GetObject API reference); a role that may list only under the
+      // prefix gets the 403, so a listing of that one key tells a removed object from a refused one.
       if ((err as { name?: string }).name === 'NoSuchKey') return;
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403 && !(await this.listed(key))) return;
       throw err;
     }
     if (!out.Body) return;

@@ -98,6 +98,31 @@ describe('S3ObjectReader', () => {
     expect(items(resumed).map((i) => (i.record as { id: number }).id)).toEqual([9, 10, 11, 12]);
   });
 
+  it('skips an object removed since it was listed when S3 answers 403 (the role may list only under the prefix), and fails on a 403 for an object still there', async () => {
+    // Prepare: p/2 is removed between the listing and its read; GetObject refuses it as S3 refuses a caller that may
+    // not list the whole bucket (403, not 404). A listing of that key alone shows whether it is still there.
+    const listing = ['p/1.jsonl', 'p/2.jsonl', 'p/3.jsonl'];
+    const setup = (present: string[], refused: string[]) => {
+      s3.reset();
+      s3.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; MaxKeys?: number }) => {
+        const keys = input.MaxKeys === 1 ? present.filter((k) => k.startsWith(input.Prefix ?? '')) : listing;
+        return { Contents: keys.map((Key) => ({ Key })), IsTruncated: false };
+      });
+      s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+        if (!present.includes(input.Key) || refused.includes(input.Key)) throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+        return { Body: body(`{"key":"${input.Key}"}`) };
+      });
+      return new S3ObjectReader({ client, bucket: 'src', prefix: 'p/', format: 'jsonl' });
+    };
+
+    // Act / Assess: the removed object is skipped.
+    const removed = items(await collect(setup(['p/1.jsonl', 'p/3.jsonl'], [])));
+    expect(removed.map((i) => i.record)).toEqual([{ key: 'p/1.jsonl' }, { key: 'p/3.jsonl' }]);
+
+    // Act / Assess: one still there but refused fails the pull, as a permission problem must.
+    await expect(collect(setup(listing, ['p/2.jsonl']))).rejects.toThrow('Access Denied');
+  });
+
   it('skips an object removed since it was checkpointed', async () => {
     objects({ 'p/2.jsonl': '{"id":2}' });
     const reader = new S3ObjectReader({ client, bucket: 'src', prefix: 'p/', format: 'jsonl' });
