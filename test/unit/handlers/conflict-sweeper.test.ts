@@ -368,6 +368,25 @@ describe('conflict sweeper', () => {
     expect(await conflicts.get('people', opened.find((c) => c.incoming.source === 'erp')!.id)).toMatchObject({ status: 'open' });
   });
 
+  it('answers a reviewer 409 when a sibling of the field was resolved between the reviewer\'s checks and its write', async () => {
+    // Prepare: another resolution of the sibling lands just before the reviewer's own transition.
+    const opened = await threeWay('three', T0 - 20 * MINUTE);
+    const [mine, other] = [opened[0]!, opened[1]!];
+    const markResolved = conflicts.markResolved.bind(conflicts);
+    conflicts.markResolved = async (flow, id, r, siblings) => {
+      if (id === mine.id) await markResolved(flow, other.id, { ...r, resolvedBy: 'bob', changeId: 'bobs' });
+      return markResolved(flow, id, r, siblings);
+    };
+
+    // Act
+    const answer = await review().resolve('people', mine.id, { choose: 'incoming', by: 'alice' });
+
+    // Assess
+    expect(answer.status).toBe(409);
+    expect(publisher.bodies(RESOLVE_QUEUE)).toEqual([]);
+    expect(await conflicts.get('people', mine.id)).toMatchObject({ status: 'open' });
+  });
+
   it('settles a field again once its resolution has been on its way longer than a resolve queue keeps retrying it (the change was lost)', async () => {
     // Prepare: the field is settled, and its change never reaches the record (lost, or left in the DLQ).
     await threeWay('lost', T0 - 20 * MINUTE);
