@@ -25,6 +25,8 @@ export const flowServiceName = (flowId: string): string => `syncline-${flowId}`;
  */
 export const OUTCOME_METRICS = ['Captured', 'Filtered', 'Quarantined', 'Resolved', 'Superseded', 'Conflicts', 'Delivered', 'DeliveryFailed', 'DeliveryRejected', 'Echo'] as const satisfies readonly MetricName[];
 export const PULL_METRICS = ['DeletesInferred', 'DeleteInferenceRefused', 'PullFailed'] as const satisfies readonly MetricName[];
+/** What a Debezium source counts besides records: events that are no row change, and truncates. */
+export const DEBEZIUM_METRICS = ['Skipped', 'Truncated'] as const satisfies readonly MetricName[];
 /** Source `ts` to delivery, in milliseconds, one value per delivered record (so percentiles are meaningful). */
 export const LAG_METRIC = 'LagMs';
 /**

@@ -1,5 +1,5 @@
 import { GraphWidget, SingleValueWidget, TextWidget, type IMetric, type IWidget, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { deadLettersOf, flowMetric, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PERIOD, PULL_METRICS } from './flow-metrics';
+import { DEBEZIUM_METRICS, deadLettersOf, flowMetric, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PERIOD, PULL_METRICS } from './flow-metrics';
 import type { FlowAlarms } from './flow-alarms';
 import type { SyncFlow } from './sync-flow';
 
@@ -8,6 +8,7 @@ export function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
   const flowConfig = flow.flowPlan.flow;
   const flowId = flowConfig.id;
   const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
+  const hasDebezium = flowConfig.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
   const manual = flowConfig.conflict.strategy === 'manual';
   const height = 6;
   const queueEntries = Object.entries(flow.queues);
@@ -27,7 +28,7 @@ export function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
       width: manual ? 4 : 6,
       height,
       stacked: false,
-      left: [...OUTCOME_METRICS, ...(hasPull ? PULL_METRICS : [])].map((m) => flowMetric(flowId, m, 'Sum', m)),
+      left: [...OUTCOME_METRICS, ...(hasPull ? PULL_METRICS : []), ...(hasDebezium ? DEBEZIUM_METRICS : [])].map((m) => flowMetric(flowId, m, 'Sum', m)),
     }),
     new GraphWidget({
       title: `${flowId}: lag source ts to delivery (ms)`,

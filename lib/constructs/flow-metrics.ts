@@ -7,7 +7,7 @@ import type { SyncFlow } from './sync-flow';
 /** Period of every metric on the dashboard and in the alarms. */
 export const PERIOD = Duration.minutes(5);
 
-export { flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from '../../functions/wiring/contract';
+export { DEBEZIUM_METRICS, flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from '../../functions/wiring/contract';
 
 /** A flow's EMF metric (dimensions `Flow` and `service`). */
 export function flowMetric(flowId: string, metricName: string, statistic: string, label?: string): Metric {

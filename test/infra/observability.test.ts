@@ -161,6 +161,14 @@ describe('dashboard', () => {
     }
   });
 
+  it("shows a Debezium source's skipped events and truncates beside the outcomes, on flows that have one only", () => {
+    const named = (template: Template, flowId: string) => lines(widgetTitled(rowOf(dashboardWidgets(template), flowId), 'records by outcome')).join('\n');
+    for (const name of ['Skipped', 'Truncated']) {
+      expect(named(everyTemplate, 'every-source')).toContain(`["Syncline","${name}","Flow","every-source"`);
+      expect(named(exampleTemplate, 'crm-contacts')).not.toContain(`"${name}"`);
+    }
+  });
+
   it('uses the service dimension that Powertools publishes (POWERTOOLS_SERVICE_NAME of the flow\'s functions)', () => {
     const resources = exampleTemplate.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, unknown> } } }>;
     for (const fn of Object.values(example.flows['crm-contacts'].functions)) {
