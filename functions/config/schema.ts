@@ -9,29 +9,31 @@ export { DEBEZIUM_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, MAX_WEBHOOK_BODY_BYTES
 
 export const maskKindSchema = z.enum(['redact', 'hash', 'last4', 'email']);
 
-const PROTO_MESSAGE = 'a field named __proto__ cannot be written (JavaScript objects take it as their prototype); choose another name';
-/** A field the transform writes: `__proto__` would set an object's prototype instead, and the field would vanish. */
-const writtenField = z.string().refine((name) => name !== '__proto__', PROTO_MESSAGE);
-/** A map keyed by fields the transform writes: zod's record passes a `__proto__` key over, so it is refused first. */
-const byWrittenField = <V extends z.ZodType>(value: V) =>
+const PROTO_MESSAGE = 'a field path may not pass through __proto__ (JavaScript objects take it as their prototype, so the field would vanish): choose another name';
+const throughProto = (path: string) => path.split('.').includes('__proto__');
+/** A dotted field path of the transform. */
+const fieldPath = z.string().min(1).refine((path) => !throughProto(path), PROTO_MESSAGE);
+/** A map keyed by field paths: zod's record passes a `__proto__` key over, so the keys are checked on the input. */
+const byFieldPath = <V extends z.ZodType>(value: V) =>
   z
     .unknown()
     .superRefine((v, ctx) => {
-      if (v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')) ctx.addIssue({ code: 'custom', message: PROTO_MESSAGE, path: ['__proto__'] });
+      if (v === null || typeof v !== 'object') return;
+      for (const k of Object.keys(v)) if (throughProto(k)) ctx.addIssue({ code: 'custom', message: PROTO_MESSAGE, path: [k] });
     })
     .pipe(z.record(z.string(), value));
 
 export const transformSchema = z
   .strictObject({
-    include: z.array(z.string().min(1)).optional(),
-    exclude: z.array(z.string().min(1)).optional(),
-    rename: z.record(z.string(), writtenField.pipe(z.string().min(1))).optional(),
-    set: byWrittenField(z.unknown()).optional(),
+    include: z.array(fieldPath).optional(),
+    exclude: z.array(fieldPath).optional(),
+    rename: byFieldPath(fieldPath).optional(),
+    set: byFieldPath(z.unknown()).optional(),
     /** field -> JSONata expression evaluated against the record. */
-    compute: byWrittenField(z.string().min(1)).optional(),
+    compute: byFieldPath(z.string().min(1)).optional(),
     /** EventBridge event pattern; records that do not match are filtered out. */
     filter: eventPatternSchema.optional(),
-    mask: z.record(z.string(), maskKindSchema).optional(),
+    mask: byFieldPath(maskKindSchema).optional(),
     detectPii: z.enum(['off', 'flag', 'mask']).default('off'),
     /** JSON Schema (draft 2020-12 or draft-07) the record must satisfy. */
     schema: z.record(z.string(), z.unknown()).optional(),

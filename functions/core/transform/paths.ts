@@ -18,9 +18,17 @@ export function getIn(record: unknown, path: Path): unknown {
   let cur = record;
   for (let i = 0; i < path.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Rec)[path[i]!];
+    const key = path[i]!;
+    // Only own fields: `__proto__` would read the prototype itself (`constructor` and the like are functions).
+    cur = key === '__proto__' && !Object.hasOwn(cur, key) ? undefined : (cur as Rec)[key];
   }
-  return cur;
+  return typeof cur === 'function' ? undefined : cur;
+}
+
+/** Assigns a field; an own `__proto__` field is defined, so the assignment never sets or reaches a prototype. */
+function put(target: Rec, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** The child container, copied into `parent` first unless the record already owns it. */
@@ -28,7 +36,7 @@ function own(parent: Rec, key: string, child: object, owned: Owned): Rec {
   if (owned === null || owned.has(child)) return child as Rec;
   const proto = Object.getPrototypeOf(child) as unknown;
   const copy = Array.isArray(child) ? child.slice() : proto === Object.prototype || proto === null ? { ...child } : structuredClone(child);
-  parent[key] = copy;
+  put(parent, key, copy);
   owned.add(copy);
   return copy as Rec;
 }
@@ -39,17 +47,17 @@ export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): vo
   const last = path.length - 1;
   for (let i = 0; i < last; i++) {
     const part = path[i]!;
-    const next = cur[part];
+    const next = part === '__proto__' && !Object.hasOwn(cur, part) ? undefined : cur[part];
     if (next === null || typeof next !== 'object') {
       const fresh: Rec = {};
-      cur[part] = fresh;
+      put(cur, part, fresh);
       owned?.add(fresh);
       cur = fresh;
     } else {
       cur = own(cur, part, next, owned);
     }
   }
-  cur[path[last]!] = value;
+  put(cur, path[last]!, value);
 }
 
 /** Deletes a field; containers are copied only when there is something to delete. */
@@ -67,8 +75,7 @@ export function copyWithout(record: Rec, drop: ReadonlySet<string>): Rec {
   const out: Rec = {};
   for (const k of Object.keys(record)) {
     if (drop.has(k)) continue;
-    if (k === '__proto__') Object.defineProperty(out, k, { value: record[k], enumerable: true, writable: true, configurable: true });
-    else out[k] = record[k];
+    put(out, k, record[k]);
   }
   return out;
 }

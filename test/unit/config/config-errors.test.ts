@@ -81,9 +81,14 @@ describe('config errors a deploy would otherwise meet', () => {
     ['an http target url without a host', { targets: [{ id: 'h', type: 'http', url: 'https://' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
     ['an http target url with a space in its host', { targets: [{ id: 'h', type: 'http', url: 'https://exa mple.com/{key}' }] }, '$.flows[0].targets[0].url: must be an http(s) URL template with a host'],
     ['a pull from a file URL', { sources: [{ id: 'nightly', type: 'schedule', every: '1 hour', http: { url: 'file:///etc/passwd' } }] }, '$.flows[0].sources[0].http.url: must be an http(s) URL'],
-    ['a compute field named __proto__ (it would set the prototype, and vanish)', { transform: { compute: JSON.parse('{"__proto__": "1"}') } }, '$.flows[0].transform.compute.__proto__: a field named __proto__ cannot be written'],
-    ['a set of a field named __proto__', { transform: { set: JSON.parse('{"__proto__": 1}') } }, '$.flows[0].transform.set.__proto__: a field named __proto__ cannot be written'],
-    ['a rename to __proto__', { transform: { rename: { a: '__proto__' } } }, '$.flows[0].transform.rename.a: a field named __proto__ cannot be written'],
+    ['a compute field named __proto__ (it would set the prototype, and vanish)', { transform: { compute: JSON.parse('{"__proto__": "1"}') } }, '$.flows[0].transform.compute.__proto__: a field path may not pass through __proto__'],
+    ['a set of a field named __proto__', { transform: { set: JSON.parse('{"__proto__": 1}') } }, '$.flows[0].transform.set.__proto__: a field path may not pass through __proto__'],
+    ['a rename to __proto__', { transform: { rename: { a: '__proto__' } } }, '$.flows[0].transform.rename.a: a field path may not pass through __proto__'],
+    ['a rename into a path through __proto__', { transform: { rename: { a: '__proto__.polluted' } } }, '$.flows[0].transform.rename.a: a field path may not pass through __proto__'],
+    ['a rename of a source field named __proto__', { transform: { rename: JSON.parse('{"__proto__": "x"}') } }, '$.flows[0].transform.rename.__proto__: a field path may not pass through __proto__'],
+    ['a compute into x.__proto__', { transform: { compute: { 'x.__proto__': '1' } } }, '$.flows[0].transform.compute["x.__proto__"]: a field path may not pass through __proto__'],
+    ['a mask of a path through __proto__', { transform: { mask: { '__proto__.ssn': 'redact' } } }, '$.flows[0].transform.mask["__proto__.ssn"]: a field path may not pass through __proto__'],
+    ['an include through __proto__', { transform: { include: ['id', 'a.__proto__'] } }, '$.flows[0].transform.include[1]: a field path may not pass through __proto__'],
     ['an http target secret name Secrets Manager refuses', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', secretName: 'my secret!' }] }, '$.flows[0].targets[0].secretName: must be a Secrets Manager name'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
     expect(problemsOf(flow)).toContain(`flow "crm-sync" at ${expected}`);
