@@ -1,6 +1,6 @@
 import type { FlowConfig } from '../config/schema';
 import type { ChangeEnvelope } from '../core/envelope';
-import type { MergeResult } from '../core/merge';
+import { changeTimeOf, type MergeResult, type RecordView } from '../core/merge';
 import { RECENT_DECISIONS, type AuditEntry, type StoredState } from '../ports';
 import { keepsAudit, withCapture } from './audit-policy';
 
@@ -46,4 +46,18 @@ export function keepRecent(
     entries: fresh.map(({ e }) => (held.has(e) ? { ...e, heldBy: 'state' as const } : e)),
     archived: all.filter((x) => x.old && !held.has(x.e)).map((x) => x.e),
   };
+}
+
+/** The view's time (its newest clock, or its delete's); for a view with neither, the newest change of the batch. */
+export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[], fallback: number): number {
+  const ts = changeTimeOf(view);
+  if (ts > 0) return ts;
+  return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
+}
+
+/** Whether the group holds a change that made the state's current version (always, for a state without its decisions). */
+export function madeCurrent(state: StoredState, group: { readonly envelopes: readonly ChangeEnvelope[] }): boolean {
+  if (!state.recent) return true;
+  const ids = new Set(group.envelopes.map((e) => e.id));
+  return state.recent.some((d) => d.version === state.version && ids.has(d.eventId));
 }

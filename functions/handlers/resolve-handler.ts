@@ -2,7 +2,7 @@ import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { changeTimeOf, mergeChanges, type MergeResult, type RecordView } from '../core/merge';
+import { mergeChanges, type MergeResult } from '../core/merge';
 import {
   StateTooLargeError,
   VersionConflictError,
@@ -22,7 +22,7 @@ import {
 } from '../ports';
 import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditableOwned, withCapture } from './audit-policy';
-import { decisionEntries, keepRecent } from './resolve-audit';
+import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp, type FailedChange } from './given-up';
@@ -164,17 +164,20 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
       metrics.count('Echo', echoes.length);
     }
-    const outcomes = await Promise.all(
-      [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
-        batch.attempt(g.messageIds, `resolve of key failed`, () => resolveKey(g, stored.get(g.key), now)),
-      ),
-    );
-    const resolved = outcomes.filter((r): r is Resolved => r !== undefined && 'result' in r);
+    const outcomes = (
+      await Promise.all(
+        [...groups.values()].filter((g) => g.envelopes.length > 0).map((g) =>
+          batch.attempt(g.messageIds, `resolve of key failed`, () => resolveGroup(g, stored.get(g.key), now)),
+        ),
+      )
+    ).flatMap((r) => r ?? []);
+    const resolved = outcomes.filter((r): r is Resolved => 'result' in r);
     for (const r of resolved) for (const env of r.group.envelopes) seen.settled.add(env.id);
-    const oversized = outcomes.filter((r): r is Oversized => r !== undefined && 'reason' in r);
+    const oversized = outcomes.filter((r): r is Oversized => 'reason' in r);
     if (oversized.length > 0) {
-      for (const o of oversized) for (const env of o.envelopes) seen.settled.add(env.id);
       metrics.count('Quarantined', await quarantineOversized(deps, batch, oversized, now));
+      // Settled once quarantined: a change whose quarantine write failed is retried, and audited if it gives up.
+      for (const o of oversized) o.envelopes.forEach((env, i) => !batch.isFailed(o.messageIds[i]!) && seen.settled.add(env.id));
     }
 
     await record(batch, resolved, now);
@@ -248,6 +251,24 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   }
 
   /**
+   * A key's changes merged together; when together they make a record too large to store, each merged alone in
+   * turn, so only the changes that do not fit are set aside (a small change in the same batch still goes through).
+   */
+  async function resolveGroup(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<(Resolved | Oversized)[]> {
+    const together = await resolveKey(group, initial, now);
+    if ('result' in together || group.envelopes.length === 1) return [together];
+    const out: (Resolved | Oversized)[] = [];
+    let current = await stateStore.get(flow.id, group.key);
+    for (const [i, env] of group.envelopes.entries()) {
+      const one = await resolveKey({ key: group.key, envelopes: [env], messageIds: [group.messageIds[i]!] }, current, now);
+      // A merge works on the doc it is given in place: after one that could not be stored, the state is read again.
+      current = 'result' in one ? one.state : await stateStore.get(flow.id, group.key);
+      out.push(one);
+    }
+    return out;
+  }
+
+  /**
    * Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. A
    * merged record too large to store is answered as such, for quarantine, with the state left as it was.
    */
@@ -284,7 +305,13 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         return { group, result, state: next, targets: result.changed ? targetIds : [], entries: kept.entries };
       } catch (err) {
         if (err instanceof StateTooLargeError) {
-          logger.warn('merged record too large for its state item: changes quarantined', { flow: flow.id, key: group.key, bytes: err.bytes, eventIds: group.envelopes.map((e) => e.id) });
+          // Measured against the state as read: if another writer changed it since (it may have shrunk), merge again.
+          const latest = await stateStore.get(flow.id, group.key);
+          if ((latest?.version ?? 0) !== (current?.version ?? 0)) {
+            current = latest;
+            continue;
+          }
+          logger.warn('merged record too large for its state item', { flow: flow.id, key: group.key, bytes: err.bytes, eventIds: group.envelopes.map((e) => e.id) });
           return { ...group, reason: err.message };
         }
         if (!(err instanceof VersionConflictError)) throw err;
@@ -365,18 +392,4 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       }),
     );
   }
-}
-
-/** The view's time (its newest clock, or its delete's); for a view with neither, the newest change of the batch. */
-export function changeTs(view: RecordView, envelopes: readonly ChangeEnvelope[], fallback: number): number {
-  const ts = changeTimeOf(view);
-  if (ts > 0) return ts;
-  return envelopes.length > 0 ? Math.max(...envelopes.map((e) => e.ts)) : fallback;
-}
-
-/** Whether the group holds a change that made the state's current version (always, for a state without its decisions). */
-function madeCurrent(state: StoredState, group: KeyGroup): boolean {
-  if (!state.recent) return true;
-  const ids = new Set(group.envelopes.map((e) => e.id));
-  return state.recent.some((d) => d.version === state.version && ids.has(d.eventId));
 }

@@ -106,4 +106,33 @@ describe('resolve handler against DynamoDB Local: a merged record too large for 
     expect(replayed.batchItemFailures).toEqual([]);
     expect((await stateStore.get(flow.id, 'big'))!.view.data).toEqual({ id: 'big', notes: 'short', attachment: overflow.data!.attachment });
   });
+
+  it('sets aside only the change that does not fit when several changes of the key arrive in one batch', async () => {
+    // Prepare
+    const stateStore = new DynamoDbStateStore({ client: doc, tableName: tables.state, ...flowStateOptions([flow]) });
+    const quarantine = new DynamoDbQuarantineStore({ client: doc, tableName: tables.quarantine });
+    const handler = createResolveHandler({
+      flow,
+      stateStore,
+      audit: new DynamoDbAuditLog({ client: doc, tableName: tables.audit }),
+      conflicts: new DynamoDbConflictStore({ client: doc, tableName: tables.conflicts }),
+      quarantine,
+      publisher: new SqsPublisher({ client: clients.sqs }),
+      deliverQueueUrls: { replica: deliverQueue.url },
+    });
+    const t = Date.now();
+    expect((await handler(event([envelope('crm', 'mixed', { notes: bulky() }, t)]))).batchItemFailures).toEqual([]);
+
+    // Act: one batch with erp's large field and crm's small edit of the same key.
+    const large = envelope('erp', 'mixed', { attachment: bulky() }, t + 1);
+    const small = envelope('crm', 'mixed', { status: 'active' }, t + 2);
+    const answer = await handler(event([large, small]));
+
+    // Assess: the small edit merged; only the large one is quarantined.
+    expect(answer.batchItemFailures).toEqual([]);
+    const state = (await stateStore.get(flow.id, 'mixed'))!;
+    expect(state.view.data).toMatchObject({ id: 'mixed', status: 'active' });
+    expect(state.view.data).not.toHaveProperty('attachment');
+    expect((await quarantine.get(flow.id, [large.id, small.id])).map((i) => i.id)).toEqual([large.id]);
+  });
 });

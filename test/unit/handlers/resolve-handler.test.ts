@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges } from '../../../functions/core/merge';
 import type { FlowConfig } from '../../../functions/config/schema';
+import { StateTooLargeError } from '../../../functions/ports';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
@@ -49,6 +50,32 @@ describe('resolve handler', () => {
     conflicts = new InMemoryConflictStore();
     publisher = new FakePublisher();
     metrics = new RecordingMetrics();
+  });
+
+  it('merges again, rather than quarantining, a change found too large against a state another writer has since changed', async () => {
+    // Prepare: the key at version 1; its first write is refused as too large while another writer stores version 2.
+    const quarantine = new InMemoryQuarantineStore();
+    await createResolveHandler({ flow: ordersFlow, stateStore: state, audit, conflicts, quarantine, publisher, deliverQueueUrls: QUEUES, clock: new FakeClock() })(
+      sqsEvent([change(ordersFlow, 'shop', 0, 'o1', { orderId: 'o1', note: 'long' }, 1000)]),
+    );
+    let refused = false;
+    state.beforePut = async (next) => {
+      if (refused) return;
+      refused = true;
+      const v1 = (await state.get(next.flow, next.key))!;
+      state.items.set(`${next.flow}#${next.key}`, { ...v1, version: 2 });
+      throw new StateTooLargeError(next.flow, next.key, 500_000);
+    };
+
+    // Act
+    const res = await createResolveHandler({ flow: ordersFlow, stateStore: state, audit, conflicts, quarantine, publisher, deliverQueueUrls: QUEUES, clock: new FakeClock() })(
+      sqsEvent([change(ordersFlow, 'erp', 1, 'o1', { orderId: 'o1', status: 'paid' }, 2000)]),
+    );
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    expect((await quarantine.list(ordersFlow.id)).items).toEqual([]);
+    expect(await state.get(ordersFlow.id, 'o1')).toMatchObject({ version: 3, view: { data: { orderId: 'o1', status: 'paid' } } });
   });
 
   it('coalesces two envelopes of one key into one write, audits both and notifies every target once', async () => {
