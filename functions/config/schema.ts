@@ -174,7 +174,7 @@ const alarmThresholds = {
   lagP99Ms: z.number().int().positive(),
   /** Percentage of a function's invocations that errored over 5 minutes that raises its error-rate alarm. */
   errorRatePercent: z.number().positive().max(100),
-  /** Percentage of a flow's records quarantined over 5 minutes that raises its quarantine alarm. */
+  /** Records quarantined per 100 captured over 5 minutes that raise a flow's quarantine alarm. */
   quarantinePercent: z.number().positive().max(100),
 };
 

@@ -169,20 +169,21 @@ export class FlowAlarms extends Construct {
     this.streamAgeAlarms = iteratorAlarms;
 
     // Quarantine fails no message, so no other alarm sees a source that starts sending what the flow refuses (a
-    // changed schema, a renamed field). Both counts are published only when not zero: FILL gives a period with
-    // records but no quarantine 0 %, and one where capture quarantined everything 100 %.
+    // changed schema, a renamed field). Quarantined per 100 Captured: a record the transform or resolve refuses was
+    // captured, so that is its share; one capture refuses was not, so a period of those alone is over 100. Both
+    // counts are published only when not zero: FILL makes a period without one a 0.
     this.quarantineAlarm = notify(
       new Alarm(this, 'quarantined', {
         alarmName: name('quarantined'),
         alarmDescription:
-          `syncline ${flowId}: more than ${thresholds.quarantinePercent}% of the flow's records were quarantined in 2 of the last 3 five-minute periods (Quarantined against Captured + Quarantined). ` +
+          `syncline ${flowId}: more than ${thresholds.quarantinePercent} records were quarantined per 100 captured in 2 of the last 3 five-minute periods (Quarantined / Captured). ` +
           `Usually a source changed what it sends (a new or renamed field, a type, a missing timestamp or key) or a config change refuses what passed before. ` +
           `Look first at the reasons: npx syncline quarantine list ${flowId} --stack ${stackName}, or the Logs Insights query "${queryFolder}/${flowId}/quarantine reasons (last hour)". ` +
           `Fix the source or the transform (schema, rename, timestampField) and deploy, then send the records through again: npx syncline quarantine replay ${flowId} --all --stack ${stackName}. The threshold is alarms.quarantinePercent in the config.`,
         metric: new MathExpression({
-          expression: 'IF(FILL(captured, 0) + FILL(quarantined, 0) > 0, 100 * FILL(quarantined, 0) / (FILL(captured, 0) + FILL(quarantined, 0)), 0)',
+          expression: 'IF(FILL(captured, 0) > 0, 100 * FILL(quarantined, 0) / FILL(captured, 0), IF(FILL(quarantined, 0) > 0, 100, 0))',
           usingMetrics: { captured: flowMetric(flowId, 'Captured', 'Sum'), quarantined: flowMetric(flowId, 'Quarantined', 'Sum') },
-          label: `${flowId} quarantined (%)`,
+          label: `${flowId} quarantined per 100 captured`,
           period: PERIOD,
         }),
         threshold: thresholds.quarantinePercent,

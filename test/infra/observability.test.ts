@@ -399,7 +399,7 @@ describe('alarms', () => {
         DatapointsToAlarm: 2,
         TreatMissingData: 'notBreaching',
         Metrics: Match.arrayWith([
-          Match.objectLike({ Expression: Match.stringLikeRegexp('100 \\* FILL\\(quarantined, 0\\) / \\(FILL\\(captured, 0\\) \\+ FILL\\(quarantined, 0\\)\\)'), ReturnData: true }),
+          Match.objectLike({ Expression: 'IF(FILL(captured, 0) > 0, 100 * FILL(quarantined, 0) / FILL(captured, 0), IF(FILL(quarantined, 0) > 0, 100, 0))', ReturnData: true }),
           outcome('captured', 'Captured', flowId),
           outcome('quarantined', 'Quarantined', flowId),
         ]),
