@@ -12,6 +12,7 @@ import type { CompileTransform, Transformer } from '../core/transform/transform-
 import { flowSummary, webhookUrls } from './flow-summary';
 import { recordLineage } from './record-lineage';
 import { conflictsOf } from '../core/merge';
+import { transformFingerprint } from '../core/transform/fingerprint';
 
 // The flow list has its own module: the flow-list function bundles it without the admin service.
 export { flowSummary, webhookUrls } from './flow-summary';
@@ -134,11 +135,11 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   const flows = new Map(deps.flows.map((f) => [f.plan.flow.id, f]));
   const reviewFlows = new Map<string, ReviewFlow>();
   const transformQueues = new Map<string, string>();
-  const resolveQueues = new Map<string, string>();
+  const resolveReplays = new Map<string, { queueUrl: string; transform: string }>();
   for (const f of deps.flows) {
     const resolve = f.resources.queues.resolve;
     if (resolve) reviewFlows.set(f.plan.flow.id, { flow: f.plan.flow, resolveQueueUrl: resolve.url });
-    if (resolve) resolveQueues.set(f.plan.flow.id, resolve.url);
+    if (resolve) resolveReplays.set(f.plan.flow.id, { queueUrl: resolve.url, transform: transformFingerprint(f.plan.flow.transform) });
     const transform = f.resources.queues.transform;
     if (transform) transformQueues.set(f.plan.flow.id, transform.url);
   }
@@ -152,7 +153,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
     state: deps.stateStore,
     ...(deps.authenticatedCaller ? { authenticatedCaller: true } : {}),
   });
-  const replay = createQuarantineReplay({ ...common, transformQueues, resolveQueues, quarantine: deps.quarantine });
+  const replay = createQuarantineReplay({ ...common, transformQueues, resolveReplays, quarantine: deps.quarantine });
   const statusOf = (f: AdminFlow) =>
     flowStatus(f.plan.flow.id, statusQueues(f.resources), {
       depths: deps.depths,

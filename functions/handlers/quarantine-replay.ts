@@ -9,8 +9,11 @@ export const REPLAYED = 'replayed';
 export interface QuarantineReplayDeps {
   /** Transform queue URL of each flow; a flow not in it answers 404. */
   readonly transformQueues: ReadonlyMap<string, string>;
-  /** Resolve queue URL of each flow, for changes that resolve quarantined (their records are transformed already). */
-  readonly resolveQueues?: ReadonlyMap<string, string>;
+  /**
+   * Of each flow, for changes resolve quarantined (their records are transformed already): its resolve queue URL and
+   * the fingerprint of its current transform, which the change's must match.
+   */
+  readonly resolveReplays: ReadonlyMap<string, { readonly queueUrl: string; readonly transform: string }>;
   readonly quarantine: QuarantineStore;
   readonly publisher: Publisher;
   readonly clock?: Clock;
@@ -29,7 +32,7 @@ export interface ReplaySummary {
   readonly replayed: number;
   /** Could not be sent; still quarantined. */
   readonly failed: number;
-  /** Cannot be replayed (not an envelope, or quarantined at capture: see {@link replayable}); still quarantined. */
+  /** Cannot be replayed (not an envelope, quarantined at capture, or made by another transform: see {@link replayable}); still quarantined. */
   readonly skipped: number;
   /** Ids asked for that are not quarantined. */
   readonly notFound: readonly string[];
@@ -41,10 +44,13 @@ export interface ReplaySummary {
  * nothing of it was kept), nor a record quarantined at capture: its stored copy is not the record as sent (numbers
  * as strings, unstorable field names renamed) and its envelope has no source time, so a replay would invent data
  * and stamp it with the capture time. Such records come back when their source sends them again. Nor one whose
- * record was too large to keep in the item (`dropped`).
+ * record was too large to keep in the item (`dropped`). Nor a change resolve set aside (its record already
+ * transformed, so it goes back to resolve) once the flow's transform has changed (`transform`, the fingerprint of
+ * the current one): it would miss the new transform, a new mask or exclude included.
  */
-export function replayable(item: QuarantineItem): boolean {
+export function replayable(item: QuarantineItem, transform?: string): boolean {
   if (item.source === 'unknown' || !item.envelope?.source || item.dropped !== undefined) return false;
+  if (quarantinedByResolve(item)) return item.transform !== undefined && item.transform === transform;
   return !item.envelope.lineage.some((l) => l.step === 'capture' && l.outcome === 'quarantined');
 }
 
@@ -83,14 +89,14 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       const wanted = 'all' in request ? await everyItem(deps.quarantine, flowId) : await deps.quarantine.get(flowId, request.ids);
       const byId = new Set(wanted.map((i) => i.id));
       const notFound = 'all' in request ? [] : request.ids.filter((id) => !byId.has(id));
-      const skipped = wanted.filter((i) => !replayable(i));
+      const again = deps.resolveReplays.get(flowId);
+      const skipped = wanted.filter((i) => !replayable(i, again?.transform));
       const toSend = wanted.filter((i) => !skipped.includes(i));
       const now = clock.now();
       // A change resolve set aside goes back to resolve: its record went through the transform already.
-      const resolveQueue = deps.resolveQueues?.get(flowId);
       const byQueue = new Map<string, QuarantineItem[]>();
       for (const i of toSend) {
-        const url = resolveQueue && quarantinedByResolve(i) ? resolveQueue : queueUrl;
+        const url = again && quarantinedByResolve(i) ? again.queueUrl : queueUrl;
         byQueue.set(url, [...(byQueue.get(url) ?? []), i]);
       }
       const failed: QuarantineItem[] = [];

@@ -1,5 +1,6 @@
 import type { FlowConfig } from '../config/schema';
 import type { ChangeEnvelope } from '../core/envelope';
+import { transformFingerprint } from '../core/transform/fingerprint';
 import type { AuditEntry, AuditLog, QuarantineItem, QuarantineSink } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
 import type { SqsBatch } from './sqs-batch';
@@ -24,7 +25,7 @@ export function quarantinedByResolve(item: Pick<QuarantineItem, 'envelope'>): bo
  * Quarantines the changes of keys whose state would pass what a DynamoDB item holds, with the sizes, and audits
  * them: a retry would be refused the same way, so they are settled here rather than retried into the DLQ. The
  * record keeps its state as it was; the change comes back with `syncline quarantine replay` once the record is
- * smaller (a field dropped by the transform, or another source's large field gone).
+ * smaller (another source's large field gone), while the flow's transform is still the one that made it.
  */
 export async function quarantineOversized(
   deps: { readonly flow: FlowConfig; readonly quarantine: QuarantineSink; readonly audit: AuditLog },
@@ -35,6 +36,7 @@ export async function quarantineOversized(
   const { flow } = deps;
   const owned = oversized.flatMap((o) => o.envelopes.map((env, i) => ({ env, key: o.key, reason: o.reason, owner: o.messageIds[i]! })));
   if (owned.length === 0) return 0;
+  const transform = transformFingerprint(flow.transform);
   const items = owned.map(({ env, reason }): QuarantineItem => {
     const { data, before: _before, ...envelope } = env;
     return {
@@ -46,6 +48,7 @@ export async function quarantineOversized(
       errors: [reason],
       record: data ?? {},
       envelope: { ...envelope, lineage: [...env.lineage, { step: 'resolve', at: now, outcome: 'quarantined' }] },
+      transform,
     };
   });
   await batch.attemptItems(owned.map((o) => o.owner), 'quarantine write failed', () => deps.quarantine.put(items));

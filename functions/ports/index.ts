@@ -171,6 +171,8 @@ export interface QuarantineItem {
   readonly dropped?: string;
   /** Why `record` is empty in a listing: the answer would have passed what a function may return (the item keeps it). */
   readonly omitted?: string;
+  /** For a change set aside after the transform (by resolve): the fingerprint of the transform that made `record`. */
+  readonly transform?: string;
 }
 
 /** Where a quarantine listing goes on: after the item of this time and id (the last of the page before). */

@@ -179,7 +179,7 @@ export class FlowAlarms extends Construct {
           `syncline ${flowId}: more than ${thresholds.quarantinePercent} records were quarantined per 100 captured in 2 of the last 3 five-minute periods (Quarantined / Captured). ` +
           `Usually a source changed what it sends (a new or renamed field, a type, a missing timestamp or key) or a config change refuses what passed before. ` +
           `Look first at the reasons: npx syncline quarantine list ${flowId} --stack ${stackName}, or the Logs Insights query "${queryFolder}/${flowId}/quarantine reasons (last hour)". ` +
-          `Fix the source or the transform (schema, rename, timestampField) and deploy, then send the records through again: npx syncline quarantine replay ${flowId} --all --stack ${stackName}. The threshold is alarms.quarantinePercent in the config.`,
+          `Fix the source or the transform (schema, rename, timestampField) and deploy, then send the records through again: npx syncline quarantine replay ${flowId} --all --stack ${stackName} (records resolve refused as too large come back with their source's next change after a transform change). The threshold is alarms.quarantinePercent in the config.`,
         metric: new MathExpression({
           expression: 'IF(FILL(captured, 0) > 0, 100 * FILL(quarantined, 0) / FILL(captured, 0), IF(FILL(quarantined, 0) > 0, 100, 0))',
           usingMetrics: { captured: flowMetric(flowId, 'Captured', 'Sum'), quarantined: flowMetric(flowId, 'Quarantined', 'Sum') },

@@ -9,7 +9,8 @@ import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/d
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
-import { replayEnvelope } from '../../functions/handlers/quarantine-replay';
+import { replayable, replayEnvelope } from '../../functions/handlers/quarantine-replay';
+import { transformFingerprint } from '../../functions/core/transform/fingerprint';
 import { STATE_TOO_LARGE } from '../../functions/handlers/resolve-oversized';
 import { parseConfig } from '../../lib/config/load';
 import { toSqsRecord } from '../../lib/local/sqs-poller';
@@ -95,6 +96,9 @@ describe('resolve handler against DynamoDB Local: a merged record too large for 
     expect(item).toMatchObject({ source: 'erp', reason: STATE_TOO_LARGE, record: { id: 'big', attachment: overflow.data!.attachment } });
     expect(item!.errors[0]).toMatch(/would take \d+ bytes stored, more than the 409600 bytes/);
     expect(item!.envelope.lineage.at(-1)).toMatchObject({ step: 'resolve', outcome: 'quarantined' });
+    // Kept with the transform that made the record, so a replay after a transform change skips it.
+    expect(replayable(item!, transformFingerprint(flow.transform))).toBe(true);
+    expect(replayable(item!, transformFingerprint({ ...flow.transform, exclude: ['attachment'] }))).toBe(false);
     const lineage = await audit.lineage(flow.id, 'big');
     expect(lineage.find((e) => e.eventId === overflow.id)).toMatchObject({ step: 'resolve', outcome: 'quarantined', source: 'erp' });
 

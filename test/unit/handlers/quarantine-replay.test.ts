@@ -22,7 +22,7 @@ function item(id: string, at: number, extra: Partial<QuarantineItem> = {}): Quar
 
 function setup() {
   const { quarantine, publisher, clock } = fakeStepContext({ now: 5_000 });
-  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), resolveQueues: new Map([['orders', R]]), quarantine, publisher, clock });
+  const replay = createQuarantineReplay({ transformQueues: new Map([['orders', Q]]), resolveReplays: new Map([['orders', { queueUrl: R, transform: 'now' }]]), quarantine, publisher, clock });
   return { quarantine, publisher, replay };
 }
 
@@ -75,6 +75,7 @@ describe('quarantine replay', () => {
     const { quarantine, publisher, replay } = setup();
     const byResolve = item('r', 1_000, {
       reason: 'the merged record would not fit its state item',
+      transform: 'now',
       envelope: {
         v: 1, id: 'r', flow: 'orders', source: 'app', key: 'r', op: 'upsert', ts: 100, seq: 'w#0',
         lineage: [{ step: 'capture', at: 90, outcome: 'captured' }, { step: 'transform', at: 95, outcome: 'passed' }, { step: 'resolve', at: 1_000, outcome: 'quarantined' }],
@@ -91,6 +92,23 @@ describe('quarantine replay', () => {
     expect((publisher.bodies(R)[0] as { lineage: unknown[] }).lineage.at(-1)).toEqual({ step: 'resolve', at: 5_000, outcome: 'replayed' });
     expect(publisher.bodies(Q).map((e) => (e as { id: string }).id)).toEqual(['t']);
     expect((await quarantine.list('orders')).items).toEqual([]);
+  });
+
+  it('skips a change resolve quarantined under another transform: sent to resolve, it would miss the current one (a new mask)', async () => {
+    // Prepare
+    const { quarantine, publisher, replay } = setup();
+    const lineage = [{ step: 'capture' as const, at: 90, outcome: 'captured' }, { step: 'transform' as const, at: 95, outcome: 'passed' }, { step: 'resolve' as const, at: 1_000, outcome: 'quarantined' }];
+    const old = item('o', 1_000, { transform: 'before', envelope: { v: 1, id: 'o', flow: 'orders', source: 'app', key: 'o', op: 'upsert', ts: 100, seq: 'w#0', lineage } });
+    await quarantine.put([old]);
+
+    // Act
+    const answer = await replay.replay('orders', { all: true });
+
+    // Assess
+    expect(answer.body).toMatchObject({ replayed: 0, skipped: 1, ids: { skipped: ['o'] } });
+    expect(publisher.bodies(R)).toEqual([]);
+    expect(publisher.bodies(Q)).toEqual([]);
+    expect((await quarantine.list('orders')).items.map((i) => i.id)).toEqual(['o']);
   });
 
   it('does not remove an item quarantined again (newer at) while the replay ran', async () => {
