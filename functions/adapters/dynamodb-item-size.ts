@@ -1,3 +1,6 @@
+/** What one DynamoDB item holds, names and values together. */
+export const DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024;
+
 /** The largest item kept whole, as DynamoDB sizes it: an item holds 400 KB, and keys, index attributes and TTL take some. */
 export const MAX_ITEM_BYTES = 390 * 1024;
 

@@ -2,12 +2,12 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, STATE_ITEM_LIMIT_BYTES, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
 import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
-import { itemBytes } from './dynamodb-item-size';
+import { DYNAMODB_ITEM_LIMIT_BYTES, itemBytes } from './dynamodb-item-size';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -165,7 +165,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     const z = packState(state.doc, state.recent);
     // DynamoDB would refuse it with a ValidationException, which a retry never mends: said before the write instead.
     const bytes = itemBytes({ pk, version: state.version, z, updatedAt: state.updatedAt, ...(state.truncateScope ? { tscope: state.truncateScope } : {}) });
-    if (bytes > STATE_ITEM_LIMIT_BYTES) throw new StateTooLargeError(state.flow, state.key, bytes);
+    if (bytes > DYNAMODB_ITEM_LIMIT_BYTES) throw new StateTooLargeError(state.flow, state.key, bytes, DYNAMODB_ITEM_LIMIT_BYTES);
     try {
       await this.client.send(
         new UpdateCommand({

@@ -54,15 +54,20 @@ const THROTTLE_NAMES = new Set([
 /** Throttling and transient server errors: worth another attempt after a backoff. */
 export function isRetryable(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
-  const e = err as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const e = err as { name?: string; $retryable?: unknown };
   if (e.name && THROTTLE_NAMES.has(e.name)) return true;
   if (e.$retryable) return true;
-  const status = e.$metadata?.httpStatusCode;
+  const status = httpStatusOf(err);
   return status !== undefined && status >= 500;
 }
 
 export function errorName(err: unknown): string | undefined {
   return err && typeof err === 'object' ? (err as { name?: string }).name : undefined;
+}
+
+/** The HTTP status an AWS SDK error came with. */
+export function httpStatusOf(err: unknown): number | undefined {
+  return err && typeof err === 'object' ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode : undefined;
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

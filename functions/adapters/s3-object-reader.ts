@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { parse, type CsvError } from 'csv-parse';
 import type { PulledItem, PulledPage, PullReader, PullReadOptions } from '../ports';
 import { jsonErrorText } from '../core/error-text';
+import { httpStatusOf } from './retry';
 import { importS3 } from './sdk-imports';
 
 export interface S3ObjectReaderOptions {
@@ -106,7 +107,8 @@ export class S3ObjectReader implements PullReader {
       // a caller that may list the bucket, else 403 (GetObject API reference); a role that may list only under the
       // prefix gets the 403, so a listing of that one key tells a removed object from a refused one.
       if ((err as { name?: string }).name === 'NoSuchKey') return;
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403 && !(await this.listed(key))) return;
+      // A listing refused too says nothing of the object: the read's own error is the one to report.
+      if (httpStatusOf(err) === 403 && (await this.listed(key).catch(() => true)) === false) return;
       throw err;
     }
     if (!out.Body) return;

@@ -229,7 +229,7 @@ export async function settleConflict(deps: Pick<ConflictReviewDeps, 'conflicts' 
   if (!(await deps.conflicts.markResolved(flowId, conflictId, resolution, s.siblings))) {
     const now = await deps.conflicts.get(flowId, conflictId);
     // A sibling resolved since it was read, or a concurrent resolution of one holding the items.
-    if (now?.status === 'open') return problem(409, `another conflict on ${conflict.field} of the same record was being resolved at the same moment: this one closes as superseded once that resolution is applied; if it is still open in a minute, resolve it again`);
+    if (now?.status === 'open') return problem(409, `another conflict on ${conflict.field} of the same record was resolved, or being changed, at the same moment: if a resolution went through, this one closes as superseded once it is applied; if this one is still open in a minute, resolve it again`);
     return now ? alreadyResolved(now) : problem(404, `conflict "${conflictId}" of flow "${flowId}" not found`);
   }
   let failed: string[];

@@ -50,14 +50,11 @@ export class VersionConflictError extends SynclineError {
  * record (several sources' fields together) or its recent decisions grew too large. Nothing was written.
  */
 export class StateTooLargeError extends SynclineError {
-  constructor(readonly flow: string, readonly key: string, readonly bytes?: number) {
-    super(`the merged record of ${flow}/${key} would take ${bytes === undefined ? 'more than 400 KB' : `${bytes} bytes`} stored, more than the ${STATE_ITEM_LIMIT_BYTES} bytes a DynamoDB item holds`);
+  constructor(readonly flow: string, readonly key: string, readonly bytes?: number, limit = 400 * 1024) {
+    super(`the merged record of ${flow}/${key} would take ${bytes === undefined ? 'more' : `${bytes} bytes`} stored, more than the ${limit} bytes a state item holds`);
     this.name = 'StateTooLargeError';
   }
 }
-
-/** What one DynamoDB item holds, names and values together. */
-export const STATE_ITEM_LIMIT_BYTES = 400 * 1024;
 
 /**
  * Thrown by a batch write when some items were refused for what they hold (a value DynamoDB cannot store) while

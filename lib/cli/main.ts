@@ -35,7 +35,7 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
     await help(io.out);
     return name ? EXIT.ok : EXIT.usage;
   }
-  const load = commands[name];
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {
     if (args.includes('--json')) io.out(JSON.stringify({ error: `unknown command "${name}"`, exitCode: EXIT.usage }));
     io.err(`syncline: unknown command "${name}"`);

@@ -34,7 +34,7 @@ export interface ReplayResult {
 
 /** Raised when a replay stops part way: says where to run it again from. */
 export class ReplayInterrupted extends SynclineError {
-  /** The admin API's status when it refused the request (a 4xx: running it again changes nothing). */
+  /** The admin API's status when it answered with an error (a 400 or 404: running it again changes nothing). */
   readonly status?: number;
   constructor(readonly done: ReplayResult, readonly resumeSince: number | undefined, cause: Error) {
     super(cause.message);
@@ -158,7 +158,7 @@ export const replayCommand: Command = {
       } catch (err) {
         if (!(err instanceof ReplayInterrupted)) throw err;
         // Refused before anything was sent (an unknown target, an audit level that keeps no index): nothing to resume.
-        if (err.done.keys.length === 0 && err.status !== undefined && err.status >= 400 && err.status < 500) {
+        if (err.done.keys.length === 0 && (err.status === 400 || err.status === 404)) {
           return fail(ctx, `replay of ${flow} refused: ${err.message}`, err.status === 400 ? EXIT.usage : EXIT.failure);
         }
         const resume = err.resumeSince !== undefined ? `; run it again with --since ${new Date(err.resumeSince).toISOString()} to continue` : '; run it again (replaying a key twice is harmless)';

@@ -12,6 +12,8 @@ export const validateCommand: Command = {
     const fromContext = values.context?.find((c) => c.startsWith('syncline:config='))?.slice('syncline:config='.length);
     const unknown = values.context?.find((c) => !c.startsWith('syncline:config='));
     if (unknown !== undefined) throw new UsageError(`-c takes syncline:config=<file> here, not "${unknown}"`);
+    if (fromContext === '') throw new UsageError('-c syncline:config= needs a file');
+    if (values.config !== undefined && fromContext !== undefined) throw new UsageError('give --config or -c syncline:config=, not both');
     const file = values.config ?? fromContext;
     const check = checkConfig(file ? { file } : readCdkContext());
     const problems = check.ok ? [] : check.problems;

@@ -11,6 +11,9 @@ import type { SynclineFunction } from './function-defaults';
 import { StreamArnLookup } from './stream-arn-lookup';
 import { SynthProblem } from '../stacks/synth-problem';
 
+/** A DynamoDB stream ARN: arn:<partition>:dynamodb:<region>:<account>:table/<name>/stream/<label>; group 1 the table ARN, 2 its name. */
+export const STREAM_ARN = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/([^/]+))\/stream\/.+$/;
+
 export interface StreamTriggerOptions {
   readonly flowId: string;
   readonly sourceId: string;
@@ -39,7 +42,7 @@ export function addStreamTrigger(scope: Construct, fn: SynclineFunction, options
   let table: ITable;
   let lookup: StreamArnLookup | undefined;
   if (trigger.streamArn) {
-    const m = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/stream\/.+$/.exec(trigger.streamArn);
+    const m = STREAM_ARN.exec(trigger.streamArn);
     if (!m) throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
     // An event source mapping reads a stream of its own region only: CloudFormation would fail midway through the deploy.
     const streamRegion = trigger.streamArn.split(':')[3];

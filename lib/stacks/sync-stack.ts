@@ -10,6 +10,7 @@ import { Observability } from '../constructs/observability';
 import { flowListBundling } from '../constructs/function-bundling';
 import { projectEntry, SynclineFunction } from '../constructs/function-defaults';
 import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
+import { STREAM_ARN } from '../constructs/stream-source';
 import { SyncStore } from '../constructs/sync-store';
 import { ADMIN_ENTRY_FILES, plan } from '../../functions/plan/plan';
 import { asSynthProblem } from './synth-problem';
@@ -189,8 +190,7 @@ export function streamReaders(config: SynclineConfig): Map<string, string[]> {
   for (const flow of config.flows) {
     for (const s of flow.sources) {
       if (s.type !== 'dynamodb-stream') continue;
-      // A stream ARN names its table: arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>.
-      const table = s.streamArn ? (/:table\/([^/]+)\//.exec(s.streamArn)?.[1] ?? s.streamArn) : s.tableName!;
+      const table = s.streamArn ? (STREAM_ARN.exec(s.streamArn)?.[2] ?? s.streamArn) : s.tableName!;
       readers.set(table, [...(readers.get(table) ?? []), `${flow.id}/${s.id}`]);
     }
   }

@@ -105,12 +105,17 @@ describe('syncline CLI (the real binary)', () => {
     // Act: nothing listens at this URL, so a replay that went ahead would fail (exit 1), not exit 2.
     const replay = await cli(['replay', 'people', '--since', '2026-02-30T00:00:00Z', '--url', 'http://127.0.0.1:9']);
     const unknown = await cli(['bogus', '--json']);
+    const inherited = await cli(['constructor', '--json']);
+    const emptyConfig = await cli(['validate', '-c', 'syncline:config=']);
 
     // Assess
     expect(replay.code).toBe(2);
     expect(replay.stderr).toContain('--since must be an ISO-8601 time');
     expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.stdout)).toEqual({ error: 'unknown command "bogus"', exitCode: 2 });
+    expect(JSON.parse(inherited.stdout)).toEqual({ error: 'unknown command "constructor"', exitCode: 2 });
+    expect(emptyConfig.code).toBe(2);
+    expect(emptyConfig.stderr).toContain('-c syncline:config= needs a file');
   });
 
   it('validate: the example flows in cdk.json are ok', async () => {

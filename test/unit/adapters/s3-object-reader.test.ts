@@ -121,6 +121,11 @@ describe('S3ObjectReader', () => {
 
     // Act / Assess: one still there but refused fails the pull, as a permission problem must.
     await expect(collect(setup(listing, ['p/2.jsonl']))).rejects.toThrow('Access Denied');
+
+    // Act / Assess: when the listing of the key is refused too, the read's own error is reported, not the listing's.
+    setup(['p/1.jsonl', 'p/3.jsonl'], []);
+    s3.on(ListObjectsV2Command, { MaxKeys: 1 }).rejects(Object.assign(new Error('listing refused'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+    await expect(collect(new S3ObjectReader({ client, bucket: 'src', prefix: 'p/', format: 'jsonl' }))).rejects.toThrow('Access Denied');
   });
 
   it('skips an object removed since it was checkpointed', async () => {
