@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SQSEvent } from 'aws-lambda';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
-import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
 import { VersionConflictError, type StateStore, type StoredState } from '../../functions/ports';
 import { parseConfig } from '../../lib/config/load';
-import { toSqsRecord } from '../../lib/local/sqs-poller';
 import { createQueue, createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
+import { resolveEventOf, upsertOf } from '../support/resolve-messages';
 
 const flow = parseConfig({
   flows: [
@@ -75,23 +73,8 @@ describe('resolve handler against DynamoDB Local: concurrent invocations on the 
   });
   afterAll(() => clients.destroy());
 
-  const envelope = (source: 'crm' | 'erp', key: string, data: Record<string, unknown>, ts: number): ChangeEnvelope => ({
-    v: 1,
-    id: `${source}-${key}-${ts}`,
-    flow: flow.id,
-    source,
-    key,
-    op: 'upsert',
-    data: { id: key, ...data },
-    ts,
-    seq: String(ts),
-    lineage: [],
-  });
-  const event = (envelopes: ChangeEnvelope[]): SQSEvent => ({
-    Records: envelopes.map((e, i) =>
-      toSqsRecord({ MessageId: `${e.id}-${i}`, ReceiptHandle: `rh-${e.id}`, Body: JSON.stringify(e), MD5OfBody: '', Attributes: {} }, 'arn:aws:sqs:us-east-1:000000000000:resolve', 'us-east-1'),
-    ),
-  });
+  const envelope = (source: 'crm' | 'erp', key: string, data: Record<string, unknown>, ts: number) => upsertOf(flow.id, source, key, data, ts);
+  const event = resolveEventOf;
 
   /** Both invocations succeeded, one per key lost the race on the version, and each key holds both changes. */
   async function expectBoth(answers: { batchItemFailures: unknown[] }[], raced: { conflicts: number }, base: StateStore, keys: string[], version: number) {

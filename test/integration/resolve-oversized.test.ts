@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SQSEvent } from 'aws-lambda';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../../functions/adapters/dynamodb-state-store';
 import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
-import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { createResolveHandler } from '../../functions/handlers/resolve-handler';
 import { replayable, replayEnvelope } from '../../functions/handlers/quarantine-replay';
 import { transformFingerprint } from '../../functions/core/transform/fingerprint';
 import { STATE_TOO_LARGE } from '../../functions/handlers/resolve-oversized';
 import { parseConfig } from '../../lib/config/load';
-import { toSqsRecord } from '../../lib/local/sqs-poller';
 import { createQueue, createStoreTables, integrationClients, uniqueSuffix } from '../support/local-servers';
+import { resolveEventOf, upsertOf } from '../support/resolve-messages';
 
 const flow = parseConfig({
   flows: [
@@ -46,23 +44,8 @@ describe('resolve handler against DynamoDB Local: a merged record too large for 
   });
   afterAll(() => clients.destroy());
 
-  const envelope = (source: 'crm' | 'erp', key: string, data: Record<string, unknown>, ts: number): ChangeEnvelope => ({
-    v: 1,
-    id: `${source}-${key}-${ts}`,
-    flow: flow.id,
-    source,
-    key,
-    op: 'upsert',
-    data: { id: key, ...data },
-    ts,
-    seq: String(ts),
-    lineage: [{ step: 'capture', at: ts, outcome: 'captured' }],
-  });
-  const event = (envelopes: ChangeEnvelope[]): SQSEvent => ({
-    Records: envelopes.map((e) =>
-      toSqsRecord({ MessageId: e.id, ReceiptHandle: `rh-${e.id}`, Body: JSON.stringify(e), MD5OfBody: '', Attributes: {} }, 'arn:aws:sqs:us-east-1:000000000000:resolve', 'us-east-1'),
-    ),
-  });
+  const envelope = (source: 'crm' | 'erp', key: string, data: Record<string, unknown>, ts: number) => upsertOf(flow.id, source, key, data, ts);
+  const event = resolveEventOf;
 
   it('quarantines the change that would overflow it, with the sizes, keeps the state as it was, and lets its batch-mates through', async () => {
     // Prepare: the key holds one source's large field.
