@@ -88,7 +88,18 @@ export function looksLikePii(value: string): boolean {
  * `skip` holds paths already masked on purpose, so their masked forms are not reported again.
  */
 export function detectPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): string[] {
-  const found: string[] = [];
+  return findPii(record, skip).map((f) => f.path);
+}
+
+/** A value that looks like PII: its dotted path, and the keys that lead to it (a field name may hold a dot). */
+export interface PiiFinding {
+  readonly path: string;
+  readonly trail: readonly string[];
+}
+
+/** As {@link detectPii}, with the keys to each value: masking by the dotted path would miss a field named `a.b`. */
+export function findPii(record: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): PiiFinding[] {
+  const found: PiiFinding[] = [];
   if (!skip.has('')) new PiiWalk(skip, found).walk(record, true);
   return found;
 }
@@ -109,7 +120,7 @@ class PiiWalk {
 
   constructor(
     private readonly skip: ReadonlySet<string>,
-    private readonly found: string[],
+    private readonly found: PiiFinding[],
   ) {
     this.prefixes = skipPrefixes(skip);
   }
@@ -119,7 +130,7 @@ class PiiWalk {
     if (typeof value === 'string' || typeof value === 'number') {
       if (this.trail.length === 0 || !(typeof value === 'string' ? looksLikePii(value) : looksLikeCardNumber(value))) return;
       const path = this.path();
-      if (path) this.found.push(path);
+      if (path) this.found.push({ path, trail: this.trail.map(String) });
     } else if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) if (i in value) this.child(value[i], i, live);
     } else if (value && typeof value === 'object') {

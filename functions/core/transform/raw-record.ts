@@ -1,7 +1,7 @@
 import type { FlowConfig } from '../../config/schema';
 import { keyOf } from '../envelope';
 import { storableCopy } from '../json-safety';
-import { detectPii, REDACTED } from './mask';
+import { findPii, REDACTED } from './mask';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
 export function keyUntouchedByTransform(flow: FlowConfig): boolean {
@@ -99,7 +99,7 @@ export function maskForQuarantine(flow: FlowConfig, record: Record<string, unkno
   // Declared PII by name at any depth: a raw event (Debezium's payload.after, a wrapper) holds the record further down.
   const names = new Set((flow.pii ?? []).map((p) => p.split('.')[0]!));
   if (names.size > 0) redactNamed(copy, names, 0);
-  for (const path of detectPii(copy)) redactPath(copy, path);
+  for (const { trail } of findPii(copy)) redactParts(copy, trail);
   return copy;
 }
 
@@ -116,10 +116,6 @@ function redactPathAnywhere(value: unknown, parts: readonly string[], depth: num
   if (value === null || typeof value !== 'object' || depth > 32) return;
   if (!Array.isArray(value)) redactParts(value as Record<string, unknown>, parts);
   for (const v of Object.values(value as Record<string, unknown>)) redactPathAnywhere(v, parts, depth + 1);
-}
-
-function redactPath(record: Record<string, unknown>, path: string): void {
-  redactParts(record, path.split('.'));
 }
 
 function redactParts(record: Record<string, unknown>, parts: readonly string[]): void {

@@ -6,7 +6,7 @@ import { carryProblems, storableCopy } from '../json-safety';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
 import { jsonataReads } from './jsonata-reads';
-import { detectPii, maskValue, REDACTED } from './mask';
+import { findPii, maskValue, REDACTED, type PiiFinding } from './mask';
 import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
 import { taintedFields } from './pii-taint';
 import { renamedFrom } from './raw-record';
@@ -91,13 +91,11 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   const rawKeyFields = new Set(flow.key.map((k) => renamedFrom(t.rename, k) ?? k));
   // A key field holding a number is never taken for a card number: hashed, it would give records that a flow already
   // holds under their numeric key another key (a declared `hash` mask still applies).
-  const piiPaths = (record: Rec, skip: ReadonlySet<string>, keys: ReadonlySet<string>): string[] =>
-    detectPii(record, skip).filter((p) => !(keys.has(p) && typeof getIn(record, splitPath(p)) === 'number'));
-  const maskFound = (record: Rec, found: readonly string[], keys: ReadonlySet<string>, owned: Owned) => {
-    for (const p of found) {
-      const path = splitPath(p);
-      setIn(record, path, keys.has(p) ? maskValue('hash', getIn(record, path), ctx.hashKey) : REDACTED, owned);
-    }
+  const piiPaths = (record: Rec, skip: ReadonlySet<string>, keys: ReadonlySet<string>): PiiFinding[] =>
+    findPii(record, skip).filter((f) => !(keys.has(f.path) && typeof getIn(record, f.trail) === 'number'));
+  // By the keys that lead to each value, not its dotted path: a field named `a.b` is masked where it is.
+  const maskFound = (record: Rec, found: readonly PiiFinding[], keys: ReadonlySet<string>, owned: Owned) => {
+    for (const f of found) setIn(record, f.trail, keys.has(f.path) ? maskValue('hash', getIn(record, f.trail), ctx.hashKey) : REDACTED, owned);
   };
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
     for (const { path, kind } of maskSteps) {
@@ -107,7 +105,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     if (detect === 'off') return undefined;
     const found = piiPaths(record, maskedPaths, keyFields);
     if (detect === 'mask') maskFound(record, found, keyFields, owned);
-    return found.length > 0 ? found : undefined;
+    return found.length > 0 ? found.map((f) => f.path) : undefined;
   };
 
   /** The key when it can be derived, with masking (and PII detection) applied as the passed record would have it. */
