@@ -17,3 +17,43 @@ export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState |
   // an echo too.
   return origin.hash === state.view.hash || Object.values(state.delivered).some((d) => d.hash === origin.hash);
 }
+
+/** One key's changes of a batch, each with the SQS message that carries it (the i-th message the i-th change). */
+export interface ChangeGroup {
+  readonly key: string;
+  readonly envelopes: ChangeEnvelope[];
+  readonly messageIds: string[];
+}
+
+/** An echo taken out of its group, with its state and its own message. */
+export interface Echo {
+  readonly key: string;
+  readonly env: ChangeEnvelope;
+  readonly state: StoredState;
+  readonly messageId: string;
+}
+
+/**
+ * Takes the echoes out of each group: changes syncline itself wrote to a system that is also a source, come back
+ * unchanged (the capture checked the item's content against its origin marker). Each leaves with its message, so
+ * the group's changes and messages stay paired. A group left with no change is settled by the echo audit alone.
+ */
+export function dropEchoes(flowId: string, groups: Map<string, ChangeGroup>, stored: ReadonlyMap<string, StoredState>): Echo[] {
+  const out: Echo[] = [];
+  for (const [key, g] of groups) {
+    const state = stored.get(key);
+    if (!state) continue;
+    const rest: ChangeGroup = { key, envelopes: [], messageIds: [] };
+    g.envelopes.forEach((env, i) => {
+      const messageId = g.messageIds[i]!;
+      if (isEcho(flowId, env, state)) {
+        out.push({ key, env, state, messageId });
+      } else {
+        rest.envelopes.push(env);
+        rest.messageIds.push(messageId);
+      }
+    });
+    if (rest.envelopes.length < g.envelopes.length) groups.set(key, rest);
+  }
+  return out;
+}

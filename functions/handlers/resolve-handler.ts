@@ -26,7 +26,7 @@ import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-au
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp, type FailedChange } from './given-up';
-import { isEcho } from './echoes';
+import { dropEchoes, type ChangeGroup } from './echoes';
 import { quarantineOversized, type Oversized } from './resolve-oversized';
 
 /** Dependencies of a flow's resolve function. */
@@ -56,22 +56,16 @@ export interface ResolveHandlerDeps {
 
 export type ResolveHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
-interface KeyGroup {
-  readonly key: string;
-  readonly envelopes: ChangeEnvelope[];
-  readonly messageIds: string[];
-}
-
 /** What a batch held (its key groups as read, before any is set aside) and which changes got an outcome (merged, or an echo). */
 interface BatchSeen {
-  readonly groups: KeyGroup[];
+  readonly groups: ChangeGroup[];
   readonly settled: Set<string>;
   /** Truncates to expand: one given up is audited under the truncate's id, as its capture was (no key). */
   readonly truncates: FailedChange[];
 }
 
 interface Resolved {
-  readonly group: KeyGroup;
+  readonly group: ChangeGroup;
   readonly result: MergeResult;
   /** State after this batch (undefined when nothing was ever stored and nothing had to be). */
   readonly state?: StoredState;
@@ -105,7 +99,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
 
   /** Resolves a batch; `seen` gathers its key groups and the changes that got an outcome, for the given-up audit. */
   async function resolveBatch(event: SQSEvent, batch: SqsBatch, seen: BatchSeen): Promise<void> {
-    const groups = new Map<string, KeyGroup>();
+    const groups = new Map<string, ChangeGroup>();
     const truncates: { messageId: string; message: TruncateMessage }[] = [];
     for (const record of event.Records) {
       const parsed = parseStepMessage(record.body);
@@ -145,10 +139,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
 
     const now = clock.now();
-    const echoes = dropEchoes(groups, stored);
+    const echoes = dropEchoes(flow.id, groups, stored);
     for (const e of echoes) seen.settled.add(e.env.id);
     if (echoes.length > 0) {
-      const entries = echoes.map(({ key, env, state }): AuditEntry => withCapture(flow, {
+      const entries = echoes.map(({ key, env, state, messageId }) => ({ messageId, entry: withCapture(flow, {
         flow: flow.id,
         key,
         step: 'resolve',
@@ -159,8 +153,9 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         reason: `syncline's own write (flow ${env.origin!.flow}, version ${env.origin!.version}) came back unchanged`,
         version: state.version,
         detail: { origin: env.origin },
-      }, env));
-      const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: groups.get(entry.key)!.messageIds })));
+      } satisfies AuditEntry, env) }));
+      // Each echo's entry is owned by its own message: a failed write retries that message alone.
+      const kept = auditableOwned(flow, entries.map(({ entry, messageId }) => ({ entry, owner: [messageId] })));
       if (kept.length > 0) await batch.attemptItems(kept.map((e) => e.owner), 'audit write failed', () => deps.audit.write(kept.map((e) => e.entry)));
       metrics.count('Echo', echoes.length);
     }
@@ -231,30 +226,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   }
 
   /**
-   * Takes the echoes out of each group: changes syncline itself wrote to a system that is also a source, come back
-   * unchanged (the capture checked the item's content against its origin marker). A group left with no change is
-   * settled by the echo audit alone.
-   */
-  function dropEchoes(groups: Map<string, KeyGroup>, stored: Map<string, StoredState>): { key: string; env: ChangeEnvelope; state: StoredState }[] {
-    const out: { key: string; env: ChangeEnvelope; state: StoredState }[] = [];
-    for (const [key, g] of groups) {
-      const state = stored.get(key);
-      if (!state) continue;
-      const rest = g.envelopes.filter((env) => {
-        if (!isEcho(flow.id, env, state)) return true;
-        out.push({ key, env, state });
-        return false;
-      });
-      if (rest.length < g.envelopes.length) groups.set(key, { ...g, envelopes: rest });
-    }
-    return out;
-  }
-
-  /**
    * A key's changes merged together; when together they make a record too large to store, each merged alone in
    * turn, so only the changes that do not fit are set aside (a small change in the same batch still goes through).
    */
-  async function resolveGroup(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<(Resolved | Oversized)[]> {
+  async function resolveGroup(group: ChangeGroup, initial: StoredState | undefined, now: number): Promise<(Resolved | Oversized)[]> {
     const together = await resolveKey(group, initial, now);
     if ('result' in together || group.envelopes.length === 1) return [together];
     const out: (Resolved | Oversized)[] = [];
@@ -272,7 +247,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
    * Merges a key's changes into its state and writes it under the version condition, re-reading on conflict. A
    * merged record too large to store is answered as such, for quarantine, with the state left as it was.
    */
-  async function resolveKey(group: KeyGroup, initial: StoredState | undefined, now: number): Promise<Resolved | Oversized> {
+  async function resolveKey(group: ChangeGroup, initial: StoredState | undefined, now: number): Promise<Resolved | Oversized> {
     let current = initial;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       // The doc was read for this merge (a conflict reads it again): merged into in place, not copied.

@@ -4,6 +4,7 @@ import { mergeChanges } from '../../../functions/core/merge';
 import { isEcho } from '../../../functions/handlers/echoes';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
 import { flowSchema } from '../../../functions/config/schema';
+import { StateTooLargeError } from '../../../functions/ports';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryQuarantineStore, InMemoryStateStore, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 
 /** Table A is the source of flow a-to-b, whose target is table B (and the reverse flow reads B and writes A). */
@@ -54,6 +55,27 @@ describe('echo detection in resolve', () => {
     expect(publisher.calls).toBe(0);
     expect(audit.entries).toMatchObject([{ outcome: 'echo', eventId: 'e1', step: 'resolve', version: 2 }]);
     expect(metrics.counts.Echo).toBe(1);
+  });
+
+  it('keeps each remaining change paired with its own message: a change set aside beside an echo fails its own message when its quarantine write fails', async () => {
+    // Prepare: [echo (m0), a change too large to store (m1), a small change (m2)] of one key; the quarantine write fails once.
+    const view = seed({ id: 'k', name: 'Ada' });
+    const echo = env(1, { id: 'k', name: 'Ada' }, 1000, { flow: 'a-to-b', target: 'b', version: 2, hash: view.hash, ts: 1000 });
+    const large = env(2, { id: 'k', blob: 'BIG' }, 3000);
+    const small = env(3, { id: 'k', status: 'active' }, 2000);
+    state.beforePut = (next) => {
+      if (JSON.stringify(next.doc).includes('BIG')) throw new StateTooLargeError(next.flow, next.key, 500_000);
+    };
+    const quarantine = new InMemoryQuarantineStore();
+    quarantine.failPuts = 1;
+
+    // Act
+    const res = await createResolveHandler({ flow, stateStore: state, audit, conflicts: new InMemoryConflictStore(), quarantine, publisher, deliverQueueUrls: QUEUES, clock: new FakeClock(), metrics })(sqsEvent([echo, large, small]));
+
+    // Assess: the large change's own message is retried; the echo's and the small change's are done.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect((await state.get('a-to-b', 'k'))!.view.data).toMatchObject({ status: 'active' });
+    expect(audit.entries.map((e) => [e.eventId, e.outcome])).toEqual(expect.arrayContaining([['e1', 'echo'], ['e3', 'won']]));
   });
 
   it("drops another flow's write of content this flow last delivered (A to B, B to A)", async () => {
