@@ -139,7 +139,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminApi & { listFlo
   for (const f of deps.flows) {
     const resolve = f.resources.queues.resolve;
     if (resolve) reviewFlows.set(f.plan.flow.id, { flow: f.plan.flow, resolveQueueUrl: resolve.url });
-    if (resolve) resolveReplays.set(f.plan.flow.id, { queueUrl: resolve.url, transform: transformFingerprint(f.plan.flow.transform) });
+    if (resolve) resolveReplays.set(f.plan.flow.id, { queueUrl: resolve.url, transform: transformFingerprint(f.plan.flow) });
     const transform = f.resources.queues.transform;
     if (transform) transformQueues.set(f.plan.flow.id, transform.url);
   }

@@ -36,7 +36,7 @@ export async function quarantineOversized(
   const { flow } = deps;
   const owned = oversized.flatMap((o) => o.envelopes.map((env, i) => ({ env, key: o.key, reason: o.reason, owner: o.messageIds[i]! })));
   if (owned.length === 0) return 0;
-  const transform = transformFingerprint(flow.transform);
+  const transform = transformFingerprint(flow);
   const items = owned.map(({ env, reason }): QuarantineItem => {
     const { data, before: _before, ...envelope } = env;
     return {

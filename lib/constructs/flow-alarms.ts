@@ -170,13 +170,13 @@ export class FlowAlarms extends Construct {
 
     // Quarantine fails no message, so no other alarm sees a source that starts sending what the flow refuses (a
     // changed schema, a renamed field). Quarantined per 100 Captured: a record the transform or resolve refuses was
-    // captured, so that is its share; one capture refuses was not, so a period of those alone is over 100. Both
-    // counts are published only when not zero: FILL makes a period without one a 0.
+    // captured, so that is its share; one capture refuses was not, so a period of those alone reads 100. At or over
+    // the threshold, so 100 can fire. Both counts are published only when not zero: FILL makes a period without one a 0.
     this.quarantineAlarm = notify(
       new Alarm(this, 'quarantined', {
         alarmName: name('quarantined'),
         alarmDescription:
-          `syncline ${flowId}: more than ${thresholds.quarantinePercent} records were quarantined per 100 captured in 2 of the last 3 five-minute periods (Quarantined / Captured). ` +
+          `syncline ${flowId}: ${thresholds.quarantinePercent} or more records were quarantined per 100 captured in 2 of the last 3 five-minute periods (Quarantined / Captured). ` +
           `Usually a source changed what it sends (a new or renamed field, a type, a missing timestamp or key) or a config change refuses what passed before. ` +
           `Look first at the reasons: npx syncline quarantine list ${flowId} --stack ${stackName}, or the Logs Insights query "${queryFolder}/${flowId}/quarantine reasons (last hour)". ` +
           `Fix the source or the transform (schema, rename, timestampField) and deploy, then send the records through again: npx syncline quarantine replay ${flowId} --all --stack ${stackName} (records resolve refused as too large come back with their source's next change after a transform change). The threshold is alarms.quarantinePercent in the config.`,
@@ -188,6 +188,7 @@ export class FlowAlarms extends Construct {
         }),
         threshold: thresholds.quarantinePercent,
         ...TWO_OF_THREE_PERIODS,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       }),
     );
 

@@ -394,7 +394,7 @@ describe('alarms', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `${stackName}-${flowId}-quarantined`,
         Threshold: threshold,
-        ComparisonOperator: 'GreaterThanThreshold',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         EvaluationPeriods: 3,
         DatapointsToAlarm: 2,
         TreatMissingData: 'notBreaching',

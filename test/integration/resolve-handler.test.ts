@@ -143,8 +143,9 @@ describe('resolve handler against DynamoDB Local', () => {
       expect(item!.errors[0]).toMatch(/would take \d+ bytes stored, more than the 409600 bytes/);
       expect(item!.envelope.lineage.at(-1)).toMatchObject({ step: 'resolve', outcome: 'quarantined' });
       // Kept with the transform that made the record, so a replay after a transform change skips it.
-      expect(replayable(item!, transformFingerprint(flow.transform))).toBe(true);
-      expect(replayable(item!, transformFingerprint({ ...flow.transform, exclude: ['attachment'] }))).toBe(false);
+      expect(replayable(item!, transformFingerprint(flow))).toBe(true);
+      expect(replayable(item!, transformFingerprint({ ...flow, transform: { ...flow.transform, exclude: ['attachment'] } }))).toBe(false);
+      expect(replayable(item!, transformFingerprint({ ...flow, key: ['tenant', 'id'] }))).toBe(false);
       const lineage = await audit.lineage(flow.id, 'big');
       expect(lineage.find((e) => e.eventId === overflow.id)).toMatchObject({ step: 'resolve', outcome: 'quarantined', source: 'erp' });
 
