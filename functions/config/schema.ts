@@ -23,12 +23,18 @@ const byFieldPath = <V extends z.ZodType>(value: V) =>
     })
     .pipe(z.record(z.string(), value));
 
+/** Whether a JSON value holds a `__proto__` key at any depth (JSON.parse makes it an own field). */
+const holdsProto = (v: unknown, depth = 0): boolean =>
+  v !== null && typeof v === 'object' && depth < 64 && (Object.hasOwn(v, '__proto__') || Object.values(v).some((x) => holdsProto(x, depth + 1)));
+/** A value `set` writes: one holding a `__proto__` field would quarantine every record (such a field cannot be stored). */
+const setValue = z.unknown().refine((v) => !holdsProto(v), 'holds a field named __proto__, which cannot be stored: every record would be quarantined');
+
 export const transformSchema = z
   .strictObject({
     include: z.array(fieldPath).optional(),
     exclude: z.array(fieldPath).optional(),
     rename: byFieldPath(fieldPath).optional(),
-    set: byFieldPath(z.unknown()).optional(),
+    set: byFieldPath(setValue).optional(),
     /** field -> JSONata expression evaluated against the record. */
     compute: byFieldPath(z.string().min(1)).optional(),
     /** EventBridge event pattern; records that do not match are filtered out. */

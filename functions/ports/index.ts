@@ -50,8 +50,8 @@ export class VersionConflictError extends SynclineError {
  * record (several sources' fields together) or its recent decisions grew too large. Nothing was written.
  */
 export class StateTooLargeError extends SynclineError {
-  constructor(readonly flow: string, readonly key: string, readonly bytes?: number, limit = 400 * 1024) {
-    super(`the merged record of ${flow}/${key} would take ${bytes === undefined ? 'more' : `${bytes} bytes`} stored, more than the ${limit} bytes a state item holds`);
+  constructor(readonly flow: string, readonly key: string, readonly bytes?: number, limit?: number) {
+    super(`the merged record of ${flow}/${key} would take ${bytes === undefined ? 'more than a state item holds (400 KB)' : `${bytes} bytes stored, more than the ${limit ?? 409_600} bytes a state item holds`}`);
     this.name = 'StateTooLargeError';
   }
 }

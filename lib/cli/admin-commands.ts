@@ -148,7 +148,9 @@ export const quarantineCommand: Command = {
     '       syncline quarantine replay <flow> (--id ID [--id ID ...] | --all) [target options] [--json]\n' +
     '  replay re-sends quarantined records to the flow\'s transform, so the config running now decides again\n' +
     '  (fix the config and restart first). The stored record is masked: masked fields arrive masked.\n' +
-    '  A record the transform still rejects is quarantined again. Exit 1 when a record could not be re-sent.\n' +
+    '  A record the transform still rejects is quarantined again. A change resolve set aside (its record too\n' +
+    '  large for its state) goes back to resolve, while the transform that made it is unchanged.\n' +
+    '  Exit 1 when a record could not be re-sent.\n' +
     TARGET_USAGE,
   async run(ctx) {
     const { values, positionals } = parse(ctx.args, { ...common, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, limit: { type: 'string' }, before: { type: 'string' } });
@@ -186,9 +188,9 @@ async function replayQuarantine(ctx: CommandContext, values: TargetFlags & { jso
     const result = await replayInChunks(target, flow, values.all ? { all: true } : { ids }, progress).finally(() => progress.stop());
     if (values.json) ctx.out(JSON.stringify(result));
     else {
-      ctx.out(`${plural(result.replayed, 'record')} of ${flow} re-sent to the transform (masked fields stay masked)`);
+      ctx.out(`${plural(result.replayed, 'record')} of ${flow} re-sent (to the transform; changes resolve set aside, to resolve; masked fields stay masked)`);
       if (result.failed > 0) ctx.out(`${result.failed} could not be sent and stay quarantined: ${result.ids.failed.join(', ')}`);
-      if (result.skipped) ctx.out(`${result.skipped} skipped (quarantined at capture, not a change envelope, or dropped: their source must send them again): ${result.ids.skipped.join(', ')}`);
+      if (result.skipped) ctx.out(`${result.skipped} skipped (quarantined at capture, not a change envelope, dropped, or set aside by resolve under another transform, key or strategy: their source must send them again): ${result.ids.skipped.join(', ')}`);
       if (result.notFound.length) ctx.out(`not quarantined: ${result.notFound.join(', ')}`);
     }
     // An asked id that is not quarantined could not be sent either.

@@ -11,6 +11,7 @@ export const validateCommand: Command = {
     const { values } = parse(given, { config: { type: 'string' }, context: { type: 'string', multiple: true }, json: { type: 'boolean' } }, false);
     const fromContext = values.context?.find((c) => c.startsWith('syncline:config='))?.slice('syncline:config='.length);
     const unknown = values.context?.find((c) => !c.startsWith('syncline:config='));
+    if ((values.context?.length ?? 0) > 1) throw new UsageError('give -c syncline:config=<file> once');
     if (unknown !== undefined) throw new UsageError(`-c takes syncline:config=<file> here, not "${unknown}"`);
     if (fromContext === '') throw new UsageError('-c syncline:config= needs a file');
     if (values.config !== undefined && fromContext !== undefined) throw new UsageError('give --config or -c syncline:config=, not both');

@@ -107,6 +107,7 @@ describe('syncline CLI (the real binary)', () => {
     const unknown = await cli(['bogus', '--json']);
     const inherited = await cli(['constructor', '--json']);
     const emptyConfig = await cli(['validate', '-c', 'syncline:config=']);
+    const twoConfigs = await cli(['validate', '-c', 'syncline:config=cdk.json', '-c', 'syncline:config=/nonexistent.json']);
 
     // Assess
     expect(replay.code).toBe(2);
@@ -116,6 +117,7 @@ describe('syncline CLI (the real binary)', () => {
     expect(JSON.parse(inherited.stdout)).toEqual({ error: 'unknown command "constructor"', exitCode: 2 });
     expect(emptyConfig.code).toBe(2);
     expect(emptyConfig.stderr).toContain('-c syncline:config= needs a file');
+    expect(twoConfigs.code).toBe(2);
   });
 
   it('validate: the example flows in cdk.json are ok', async () => {
