@@ -170,10 +170,7 @@ function sortKeys(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[k];
-      if (v === undefined) continue;
-      // An own `__proto__` field is defined, not assigned (an assignment would set the prototype and lose it).
-      if (k === '__proto__') Object.defineProperty(out, k, { value: sortKeys(v), enumerable: true, writable: true, configurable: true });
-      else out[k] = sortKeys(v);
+      if (v !== undefined) out[k] = sortKeys(v);
     }
     return out;
   }
