@@ -37,6 +37,9 @@ export interface SyncStackProps extends StackProps {
 }
 
 /** One HTTP API, one SyncStore and one SyncFlow per configured flow. */
+/** The context key of CDK's estimate of an ARN's length when it splits a role's policy (aws-iam PolicyStatement). */
+const ARN_SIZE_ESTIMATE = '@aws-cdk/aws-iam.arnSizeEstimate';
+
 export class SyncStack extends Stack {
   public readonly store: SyncStore;
   public readonly httpApi: HttpApi;
@@ -54,6 +57,10 @@ export class SyncStack extends Stack {
 
   constructor(scope: Construct, id: string, props: SyncStackProps) {
     super(scope, id, props);
+    // CDK moves a role's statements into managed policies past IAM's 10,240 characters by an estimate of 150 per ARN;
+    // a store table's ARN of a long stack name takes about 216, so an inline policy could pass the limit at deploy.
+    // 260 leaves room for the longest partitions and regions. A value in the app's context is kept.
+    if (this.node.tryGetContext(ARN_SIZE_ESTIMATE) === undefined) this.node.setContext(ARN_SIZE_ESTIMATE, 260);
     const { config } = props;
     const topology = plan(config);
     // Retained, except a resource whose creation failed: a failed first deploy leaves no named secret behind to block the next.

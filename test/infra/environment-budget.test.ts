@@ -91,3 +91,192 @@ describe("every function's environment, for the longest names CloudFormation can
     expect(variables.SYNCLINE_ENVIRONMENT_PARAMETER).toBeUndefined();
   });
 });
+
+/** A flow with a source and a target of most kinds and 40-character ids: its admin role names many ARNs. */
+const MANY_ARNS = {
+  "id": "customer-master-data-synchronisation-002",
+  "key": [
+    "id"
+  ],
+  "pii": [
+    "email",
+    "phone"
+  ],
+  "sources": [
+    {
+      "id": "crm-webhook-standard-signature-source-01",
+      "type": "webhook",
+      "format": "json",
+      "timestampField": "updated_at",
+      "deleteWhen": {
+        "event": [
+          "contact.deleted"
+        ]
+      },
+      "auth": {
+        "type": "jira",
+        "secretName": "jira-webhook-secret-flow-2"
+      }
+    },
+    {
+      "id": "orders-table-stream-by-name-source-00009",
+      "type": "dynamodb-stream",
+      "tableName": "orders-source-table-2",
+      "filter": {
+        "status": [
+          {
+            "anything-but": "draft"
+          }
+        ],
+        "amount": [
+          {
+            "numeric": [
+              ">",
+              10
+            ]
+          }
+        ]
+      },
+      "attributes": {
+        "exclude": [
+          "internalNotes"
+        ]
+      }
+    },
+    {
+      "id": "inbound-orders-queue-source-sqs-00000013",
+      "type": "sqs",
+      "timestampField": "updatedAt"
+    }
+  ],
+  "transform": {
+    "rename": {
+      "contact_id": "id"
+    },
+    "compute": {
+      "fullName": "$trim(firstName & ' ' & lastName)"
+    },
+    "filter": {
+      "status": [
+        {
+          "anything-but": "draft"
+        }
+      ]
+    },
+    "mask": {
+      "email": "email",
+      "phone": "last4"
+    },
+    "detectPii": "flag"
+  },
+  "conflict": {
+    "strategy": "priority",
+    "priority": {
+      "*": [
+        "orders-table-stream-by-name-source-00009",
+        "crm-webhook-standard-signature-source-01"
+      ],
+      "email": [
+        "inbound-orders-queue-source-sqs-00000013"
+      ]
+    }
+  },
+  "targets": [
+    {
+      "id": "existing-replica-table-by-name-target-01",
+      "type": "dynamodb",
+      "tableName": "people-replica-existing",
+      "keyAttribute": "pk"
+    },
+    {
+      "id": "existing-replica-table-by-arn-target-002",
+      "type": "dynamodb",
+      "tableName": "arn:aws:dynamodb:eu-west-1:444455556666:table/people",
+      "keyAttribute": "id"
+    },
+    {
+      "id": "created-replica-table-target-0000000003",
+      "type": "dynamodb"
+    },
+    {
+      "id": "data-lake-bucket-created-by-stack-tgt-04",
+      "type": "s3",
+      "prefix": "crm/"
+    },
+    {
+      "id": "existing-kms-bucket-target-0000000000005",
+      "type": "s3",
+      "bucket": "existing-lake",
+      "prefix": "x/",
+      "kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/abcd"
+    },
+    {
+      "id": "crm-events-bus-target-000000000000000006",
+      "type": "eventbridge",
+      "busName": "crm-events",
+      "detailType": "ContactChanged"
+    },
+    {
+      "id": "jira-issues-http-create-oauth-target-007",
+      "type": "http",
+      "url": "https://acme.atlassian.net/rest/api/2/issue/{remoteId}",
+      "method": "PUT",
+      "body": "{\"fields\": {\"summary\": fullName}}",
+      "create": {
+        "url": "https://acme.atlassian.net/rest/api/2/issue",
+        "method": "POST",
+        "idPath": "id",
+        "body": "{\"fields\": {\"project\": {\"key\": \"SYN\"}, \"summary\": fullName}}"
+      },
+      "auth": {
+        "type": "oauth2",
+        "tokenUrl": "https://auth.atlassian.com/oauth/token",
+        "secretName": "jira-oauth",
+        "clientAuth": "basic"
+      },
+      "rateLimitPerSecond": 25
+    },
+    {
+      "id": "peer-syncline-webhook-http-target-00008",
+      "type": "http",
+      "url": "https://peer.example.com/webhooks/x/{key}",
+      "method": {
+        "upsert": "POST",
+        "delete": "DELETE"
+      },
+      "auth": {
+        "type": "webhook",
+        "secretName": "peer-whsec"
+      },
+      "allowPii": [
+        "email"
+      ]
+    },
+    {
+      "id": "people-changes-queue-target-sqs-00000009",
+      "type": "sqs",
+      "queueArn": "arn:aws:sqs:eu-west-1:111122223333:people-changes",
+      "kmsKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  ],
+  "audit": {
+    "level": "decisions",
+    "retentionDays": 30
+  }
+};
+
+describe("every role's inline policy, for the longest ARNs", () => {
+  it("stays within IAM's 10,240 characters with every reference 216 characters long (a table ARN of a 128-character stack name)", () => {
+    // Prepare: CDK moves statements to managed policies by an estimate of each ARN's length, 150 unless told.
+    const config = parseConfig({ ...exampleConfigInput(), stackName: `S${'y'.repeat(127)}`, flows: [MANY_ARNS] });
+    const { stack: named } = synthStack(config, 'LongArns');
+    const longArn = JSON.stringify('a'.repeat(216));
+
+    // Assess: every reference (a table's, a queue's, a secret's ARN) at its longest; literal text as it is.
+    const sizes = Object.entries(Template.fromStack(named).findResources('AWS::IAM::Policy')).map(
+      ([id, p]) => [id, JSON.stringify(p.Properties.PolicyDocument).replace(/\{"(?:Ref|Fn::GetAtt|Fn::ImportValue)":[^{}]*\}/g, longArn).length] as const,
+    );
+    expect(sizes.length).toBeGreaterThan(10);
+    for (const [id, size] of sizes) expect(size, id).toBeLessThanOrEqual(10_240);
+  });
+});

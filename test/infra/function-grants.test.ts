@@ -1,4 +1,4 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import type { SyncStack } from '../../lib/stacks/sync-stack';
@@ -54,9 +54,11 @@ beforeAll(() => {
   ({ stack, template } = synthStack(grantsConfig(), 'Grants'));
 });
 
+/** A role's statements: its inline policy's and any managed policy's CDK moved statements into (a large role's). */
 function statementsOf(fn: { role?: { node: { defaultChild?: unknown } } }): Statement[] {
   const roleId = stack.getLogicalId(fn.role!.node.defaultChild as never);
-  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+  const attached = { Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) } };
+  const policies = { ...template.findResources('AWS::IAM::Policy', attached), ...template.findResources('AWS::IAM::ManagedPolicy', attached) };
   return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
 }
 const actionsOf = (statements: Statement[]) => [...new Set(statements.flatMap((s) => [s.Action].flat()))].sort();
