@@ -1,5 +1,5 @@
 import { join, resolve as resolvePath } from 'node:path';
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
 import type { LocalClients } from './clients';
@@ -27,8 +27,7 @@ export class LocalPersistence {
   private readonly mirror: ObjectMirror;
 
   constructor(dir: string) {
-    const root = resolvePath(dir);
-    mkdirSync(root, { recursive: true });
+    const root = persistFolder(dir);
     this.journal = new QueueJournal(root);
     this.mirror = new ObjectMirror(join(root, 'objects'));
   }
@@ -103,8 +102,7 @@ const alive = (pid: number): boolean => {
  * servers on one database file and two journals. A file left by a killed runtime is taken over. Answers the release.
  */
 export function lockPersistFolder(dir: string): () => void {
-  const root = resolvePath(dir);
-  mkdirSync(root, { recursive: true });
+  const root = persistFolder(dir);
   const file = join(root, 'syncline.pid');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -120,4 +118,12 @@ export function lockPersistFolder(dir: string): () => void {
     }
   }
   throw new PersistFolderInUseError(root, Number(readFileSync(file, 'utf8').trim()));
+}
+
+/** The `--persist` folder, made when missing; a path that is a file is refused in words, not with mkdir's EEXIST. */
+function persistFolder(dir: string): string {
+  const root = resolvePath(dir);
+  if (existsSync(root) && !statSync(root).isDirectory()) throw new Error(`--persist ${dir} is a file, not a folder: give a folder (it is made when missing)`);
+  mkdirSync(root, { recursive: true });
+  return root;
 }

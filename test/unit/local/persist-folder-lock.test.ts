@@ -25,6 +25,18 @@ describe('the --persist folder lock', () => {
     expect(() => lockPersistFolder(dir)).toThrow(new RegExp(`in use by another syncline runtime \\(pid ${process.ppid}\\)`));
   });
 
+  it('refuses a path that is a file, saying so, and makes a missing folder', () => {
+    // Prepare
+    const file = join(folder(), 'notadir');
+    writeFileSync(file, 'x');
+    const missing = join(folder(), 'a', 'b');
+
+    // Act + Assess
+    expect(() => lockPersistFolder(file)).toThrow(`--persist ${file} is a file, not a folder`);
+    lockPersistFolder(missing)();
+    expect(existsSync(missing)).toBe(true);
+  });
+
   it('takes over a folder left by a killed runtime and frees it on release', () => {
     // Prepare: the pid of a process that has ended.
     const dir = folder();
