@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameOrArnSchema, urlTemplateSchema } from './config-primitives';
 import { pullAuthSchema, secretNameSchema } from './connector-schemas';
 import { sourceSchema } from './source-schemas';
+import { carryProblems } from '../core/json-safety';
 
 export { pullHttpSchema, webhookAuthSchema } from './connector-schemas';
 export { eventPatternSchema } from './config-primitives';
@@ -23,11 +24,11 @@ const byFieldPath = <V extends z.ZodType>(value: V) =>
     })
     .pipe(z.record(z.string(), value));
 
-/** Whether a JSON value holds a `__proto__` key at any depth (JSON.parse makes it an own field). */
-const holdsProto = (v: unknown, depth = 0): boolean =>
-  v !== null && typeof v === 'object' && depth < 64 && (Object.hasOwn(v, '__proto__') || Object.values(v).some((x) => holdsProto(x, depth + 1)));
-/** A value `set` writes: one holding a `__proto__` field would quarantine every record (such a field cannot be stored). */
-const setValue = z.unknown().refine((v) => !holdsProto(v), 'holds a field named __proto__, which cannot be stored: every record would be quarantined');
+/** A value `set` writes, checked as a captured record is: one that cannot be carried exactly would quarantine every record. */
+const setValue = z.unknown().superRefine((v, ctx) => {
+  const problems = carryProblems(v);
+  if (problems.length > 0) ctx.addIssue({ code: 'custom', message: `cannot be carried exactly, so every record would be quarantined: ${problems.join('; ')}` });
+});
 
 export const transformSchema = z
   .strictObject({

@@ -88,7 +88,7 @@ describe('config errors a deploy would otherwise meet', () => {
     ['a rename of a source field named __proto__', { transform: { rename: JSON.parse('{"__proto__": "x"}') } }, '$.flows[0].transform.rename.__proto__: a field path may not pass through __proto__'],
     ['a compute into x.__proto__', { transform: { compute: { 'x.__proto__': '1' } } }, '$.flows[0].transform.compute["x.__proto__"]: a field path may not pass through __proto__'],
     ['a mask of a path through __proto__', { transform: { mask: { '__proto__.ssn': 'redact' } } }, '$.flows[0].transform.mask["__proto__.ssn"]: a field path may not pass through __proto__'],
-    ['a set value holding a __proto__ field', { transform: { set: { meta: JSON.parse('{"a": {"__proto__": {"x": 1}}}') } } }, '$.flows[0].transform.set.meta: holds a field named __proto__'],
+    ['a set value holding a __proto__ field', { transform: { set: { meta: JSON.parse('{"a": {"__proto__": {"x": 1}}}') } } }, '$.flows[0].transform.set.meta: cannot be carried exactly, so every record would be quarantined: $.a has a field named __proto__'],
     ['an include through __proto__', { transform: { include: ['id', 'a.__proto__'] } }, '$.flows[0].transform.include[1]: a field path may not pass through __proto__'],
     ['an http target secret name Secrets Manager refuses', { targets: [{ id: 'h', type: 'http', url: 'https://x.example.com/{key}', secretName: 'my secret!' }] }, '$.flows[0].targets[0].secretName: must be a Secrets Manager name'],
   ])('names %s with its JSON path', (_what, flow, expected) => {
