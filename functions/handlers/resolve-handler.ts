@@ -232,12 +232,13 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   async function resolveGroup(group: ChangeGroup, initial: StoredState | undefined, now: number): Promise<(Resolved | Oversized)[]> {
     const together = await resolveKey(group, initial, now);
     if ('result' in together || group.envelopes.length === 1) return [together];
+    // A merge works on the doc it is given in place: each next one starts from the state as stored, which a refused
+    // merge answers with (read again, never merged into).
     const out: (Resolved | Oversized)[] = [];
-    let current = await stateStore.get(flow.id, group.key);
+    let current = together.state;
     for (const [i, env] of group.envelopes.entries()) {
       const one = await resolveKey({ key: group.key, envelopes: [env], messageIds: [group.messageIds[i]!] }, current, now);
-      // A merge works on the doc it is given in place: after one that could not be stored, the state is read again.
-      current = 'result' in one ? one.state : await stateStore.get(flow.id, group.key);
+      current = one.state;
       out.push(one);
     }
     return out;
@@ -287,7 +288,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
             continue;
           }
           logger.warn('merged record too large for its state item', { flow: flow.id, key: group.key, bytes: err.bytes, eventIds: group.envelopes.map((e) => e.id) });
-          return { ...group, reason: err.message };
+          return { ...group, reason: err.message, state: latest };
         }
         if (!(err instanceof VersionConflictError)) throw err;
         logger.debug('version conflict, re-merging', { flow: flow.id, key: group.key, attempt });

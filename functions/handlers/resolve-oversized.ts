@@ -1,17 +1,12 @@
 import type { FlowConfig } from '../config/schema';
-import type { ChangeEnvelope } from '../core/envelope';
 import { transformFingerprint } from '../core/transform/fingerprint';
-import type { AuditEntry, AuditLog, QuarantineItem, QuarantineSink } from '../ports';
+import type { AuditEntry, AuditLog, QuarantineItem, QuarantineSink, StoredState } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
+import type { ChangeGroup } from './echoes';
 import type { SqsBatch } from './sqs-batch';
 
-/** A key's changes whose merged record would not fit its state item. */
-export interface Oversized {
-  readonly key: string;
-  readonly envelopes: readonly ChangeEnvelope[];
-  readonly messageIds: readonly string[];
-  readonly reason: string;
-}
+/** A key's changes whose merged record would not fit its state item, and that state as stored (not merged into). */
+export type Oversized = ChangeGroup & { readonly reason: string; readonly state: StoredState | undefined };
 
 /** Reason of a change quarantined by resolve; `quarantine replay` sends such a change back to resolve. */
 export const STATE_TOO_LARGE = 'the merged record would not fit its state item';
