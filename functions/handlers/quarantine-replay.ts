@@ -90,14 +90,17 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
       const byId = new Set(wanted.map((i) => i.id));
       const notFound = 'all' in request ? [] : request.ids.filter((id) => !byId.has(id));
       const again = deps.resolveReplays.get(flowId);
-      const skipped = wanted.filter((i) => !replayable(i, again?.transform));
-      const toSend = wanted.filter((i) => !skipped.includes(i));
+      const skipped: QuarantineItem[] = [];
+      const toSend: QuarantineItem[] = [];
+      for (const i of wanted) (replayable(i, again?.transform) ? toSend : skipped).push(i);
       const now = clock.now();
       // A change resolve set aside goes back to resolve: its record went through the transform already.
       const byQueue = new Map<string, QuarantineItem[]>();
       for (const i of toSend) {
         const url = again && quarantinedByResolve(i) ? again.queueUrl : queueUrl;
-        byQueue.set(url, [...(byQueue.get(url) ?? []), i]);
+        const items = byQueue.get(url) ?? [];
+        if (items.length === 0) byQueue.set(url, items);
+        items.push(i);
       }
       const failed: QuarantineItem[] = [];
       for (const [url, items] of byQueue) {
@@ -109,7 +112,8 @@ export function createQuarantineReplay(deps: QuarantineReplayDeps): { replay(flo
           failed.push(...items);
         }
       }
-      const sent = toSend.filter((i) => !failed.includes(i));
+      const unsent = new Set(failed);
+      const sent = toSend.filter((i) => !unsent.has(i));
       await deps.quarantine.delete(sent);
       logger.info('quarantine replayed', { flow: flowId, replayed: sent.length, failed: failed.length, skipped: skipped.length });
       const summary: ReplaySummary = {

@@ -9,10 +9,10 @@ export const validateCommand: Command = {
     // `-c syncline:config=<file>` as cdk takes it (the message for a missing config names that form).
     const given = args.map((a) => (a === '-c' ? '--context' : a));
     const { values } = parse(given, { config: { type: 'string' }, context: { type: 'string', multiple: true }, json: { type: 'boolean' } }, false);
-    const fromContext = values.context?.find((c) => c.startsWith('syncline:config='))?.slice('syncline:config='.length);
-    const unknown = values.context?.find((c) => !c.startsWith('syncline:config='));
-    if ((values.context?.length ?? 0) > 1) throw new UsageError('give -c syncline:config=<file> once');
-    if (unknown !== undefined) throw new UsageError(`-c takes syncline:config=<file> here, not "${unknown}"`);
+    const [context, ...more] = values.context ?? [];
+    if (more.length > 0) throw new UsageError('give -c syncline:config=<file> once');
+    if (context !== undefined && !context.startsWith('syncline:config=')) throw new UsageError(`-c takes syncline:config=<file> here, not "${context}"`);
+    const fromContext = context?.slice('syncline:config='.length);
     if (fromContext === '') throw new UsageError('-c syncline:config= needs a file');
     if (values.config !== undefined && fromContext !== undefined) throw new UsageError('give --config or -c syncline:config=, not both');
     const file = values.config ?? fromContext;
