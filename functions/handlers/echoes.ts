@@ -1,6 +1,7 @@
 /** Telling syncline's own writes, come back through a source, from changes to merge. */
 import type { ChangeEnvelope } from '../core/envelope';
 import type { StoredState } from '../ports';
+import type { ChangeGroup } from './change-group';
 
 /**
  * Whether a change is an echo of syncline's own delivery: it carries an origin marker (set by the capture only when
@@ -16,13 +17,6 @@ export function isEcho(flowId: string, env: ChangeEnvelope, state: StoredState |
   // A DynamoDB target keeps the delivered hash on its item, not in `delivered`: content equal to this flow's own is
   // an echo too.
   return origin.hash === state.view.hash || Object.values(state.delivered).some((d) => d.hash === origin.hash);
-}
-
-/** One key's changes of a batch, each with the SQS message that carries it (the i-th message the i-th change). */
-export interface ChangeGroup {
-  readonly key: string;
-  readonly envelopes: ChangeEnvelope[];
-  readonly messageIds: string[];
 }
 
 /** An echo taken out of its group, with its state and its own message. */

@@ -26,7 +26,8 @@ import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-au
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
 import { readStates, runSqsBatch, type SqsBatch } from './sqs-batch';
 import { auditGivenUp, type FailedChange } from './given-up';
-import { dropEchoes, type ChangeGroup } from './echoes';
+import { addChange, type ChangeGroup } from './change-group';
+import { dropEchoes } from './echoes';
 import { quarantineOversized, type Oversized } from './resolve-oversized';
 
 /** Dependencies of a flow's resolve function. */
@@ -123,11 +124,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         batch.fail([record.messageId], `invalid envelope: ${problem}`);
         continue;
       }
-      const env = value;
-      const group = groups.get(env.key) ?? { key: env.key, envelopes: [], messageIds: [] };
-      group.envelopes.push(env);
-      group.messageIds.push(record.messageId);
-      groups.set(env.key, group);
+      addChange(groups, value, record.messageId);
     }
     seen.groups.push(...groups.values());
     for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));

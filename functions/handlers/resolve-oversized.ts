@@ -2,7 +2,7 @@ import type { FlowConfig } from '../config/schema';
 import { transformFingerprint } from '../core/transform/fingerprint';
 import type { AuditEntry, AuditLog, QuarantineItem, QuarantineSink, StoredState } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
-import type { ChangeGroup } from './echoes';
+import type { ChangeGroup } from './change-group';
 import type { SqsBatch } from './sqs-batch';
 
 /** A key's changes whose merged record would not fit its state item, and that state as stored (not merged into). */
