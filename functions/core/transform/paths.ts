@@ -25,6 +25,41 @@ export function getIn(record: unknown, path: Path): unknown {
   return typeof cur === 'function' ? undefined : cur;
 }
 
+/**
+ * Every place a dotted path may name in a record, each as the keys that lead there: an array on the way stands for
+ * each of its elements, and a field whose name holds a dot (`contact.email` as one field) matches those segments
+ * too. Masks and excludes go by these, so PII is caught wherever its path could mean.
+ */
+export function trailsOf(record: unknown, path: Path): string[][] {
+  const out: string[][] = [];
+  const trail: string[] = [];
+  const visit = (cur: unknown, i: number): void => {
+    if (i === path.length) {
+      if (cur !== undefined && typeof cur !== 'function') out.push([...trail]);
+      return;
+    }
+    if (cur === null || typeof cur !== 'object') return;
+    if (Array.isArray(cur)) {
+      for (let j = 0; j < cur.length; j++) {
+        trail.push(String(j));
+        visit(cur[j], i);
+        trail.pop();
+      }
+      return;
+    }
+    let key = '';
+    for (let k = i; k < path.length; k++) {
+      key = k === i ? path[k]! : `${key}.${path[k]!}`;
+      if (!Object.hasOwn(cur, key)) continue;
+      trail.push(key);
+      visit((cur as Rec)[key], k + 1);
+      trail.pop();
+    }
+  };
+  visit(record, 0);
+  return out;
+}
+
 /** Assigns a field; an own `__proto__` field is defined, so the assignment never sets or reaches a prototype. */
 function put(target: Rec, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });

@@ -1,5 +1,5 @@
 import type { TransformConfig } from '../../config/schema';
-import { copyWithout, deleteIn, getIn, isNested, overlapping, setIn, splitPath, type Owned, type Path } from './paths';
+import { copyWithout, deleteIn, getIn, isNested, overlapping, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 
 type Rec = Record<string, unknown>;
 
@@ -24,7 +24,7 @@ export function compileReshape(t: Pick<TransformConfig, 'include' | 'exclude' | 
     return (input) => {
       let record: Rec = structuredClone(input);
       if (include) record = kept(record, include, null);
-      for (const p of excludePaths) deleteIn(record, p, null);
+      for (const p of excludePaths) excludeAll(record, p, null);
       renameAll(record, rename, null);
       return { record, owned: null };
     };
@@ -54,10 +54,15 @@ export function compileReshape(t: Pick<TransformConfig, 'include' | 'exclude' | 
   return (input) => {
     const owned: Owned = new Set();
     const record = include ? kept(input, include, owned) : copyWithout(input, new Set());
-    for (const p of excludePaths) deleteIn(record, p, owned);
+    for (const p of excludePaths) excludeAll(record, p, owned);
     renameAll(record, rename, owned);
     return { record, owned };
   };
+}
+
+/** Deletes a field wherever its path may name one: in each element of an array on the way, and under its dotted name. */
+function excludeAll(record: Rec, path: Path, owned: Owned): void {
+  for (const trail of trailsOf(record, path)) deleteIn(record, trail, owned);
 }
 
 /** The included paths of a record, in a new top level. */

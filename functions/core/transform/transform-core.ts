@@ -7,7 +7,7 @@ import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
 import { jsonataReads } from './jsonata-reads';
 import { findPii, maskValue, REDACTED, type PiiFinding } from './mask';
-import { deleteIn, getIn, setIn, splitPath, type Owned } from './paths';
+import { deleteIn, getIn, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 import { taintedFields } from './pii-taint';
 import { renamedFrom } from './raw-record';
 import { compileReshape } from './reshape';
@@ -97,11 +97,12 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   const maskFound = (record: Rec, found: readonly PiiFinding[], keys: ReadonlySet<string>, owned: Owned) => {
     for (const f of found) setIn(record, f.trail, keys.has(f.path) ? maskValue('hash', getIn(record, f.trail), ctx.hashKey) : REDACTED, owned);
   };
+  // Wherever the path may name a value: in each element of an array on the way, and in a field named with its dots.
+  const maskAt = (record: Rec, path: Path, kind: MaskKind, owned: Owned) => {
+    for (const trail of trailsOf(record, path)) setIn(record, trail, maskValue(kind, getIn(record, trail), ctx.hashKey), owned);
+  };
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
-    for (const { path, kind } of maskSteps) {
-      const value = getIn(record, path);
-      if (value !== undefined) setIn(record, path, maskValue(kind, value, ctx.hashKey), owned);
-    }
+    for (const { path, kind } of maskSteps) maskAt(record, path, kind, owned);
     if (detect === 'off') return undefined;
     const found = piiPaths(record, maskedPaths, keyFields);
     if (detect === 'mask') maskFound(record, found, keyFields, owned);
@@ -119,11 +120,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   /** The input as it may be stored in quarantine: masked, never raw PII. */
   const maskOriginal = (input: Rec): Rec => {
     const copy = structuredClone(input);
-    for (const [path, kind] of originalMask) {
-      const parts = splitPath(path);
-      const value = getIn(copy, parts);
-      if (value !== undefined) setIn(copy, parts, maskValue(kind, value, ctx.hashKey), null);
-    }
+    for (const [path, kind] of originalMask) maskAt(copy, splitPath(path), kind, null);
     // Key fields by their input names: a replayed copy keeps its own key.
     if (detect === 'mask') maskFound(copy, piiPaths(copy, new Set(originalMask.map(([p]) => p)), rawKeyFields), rawKeyFields, null);
     return copy;
@@ -132,8 +129,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   /** Raw values of masked fields, so error texts can be scrubbed of them. */
   const secretsOf = (input: Rec, current: Rec): string[] => {
     const out = new Set<string>();
-    for (const [path] of originalMask) for (const r of [input, current]) collectStrings(getPath(r, path), out);
-    for (const path of taintedPaths) collectStrings(getPath(current, path), out);
+    for (const [path] of originalMask) for (const r of [input, current]) for (const trail of trailsOf(r, splitPath(path))) collectStrings(getIn(r, trail), out);
+    for (const path of taintedPaths) for (const trail of trailsOf(current, splitPath(path))) collectStrings(getIn(current, trail), out);
     return [...out].filter((s) => s.length >= 3);
   };
 

@@ -22,3 +22,59 @@ describe('PII in fields whose names hold a dot', () => {
     expect(masked).toEqual({ id: 'c-1', 'contact.email': '[REDACTED]' });
   });
 });
+
+describe('a configured mask or exclude reaches the value wherever its path may name it', () => {
+  const masked = (transform: Record<string, unknown>) =>
+    flowSchema.parse({ id: 'contacts', key: ['id'], pii: ['contacts.email'], sources: [{ id: 'crm', type: 'webhook' }], transform, targets: [{ id: 'out', type: 'dynamodb' }] });
+
+  it('masks the field in each element of an array on the path', async () => {
+    // Act
+    const result = await compileTransform(masked({ mask: { 'contacts.email': 'redact' } }), { hashKey: 'k' }).apply({ id: 'c-1', contacts: [{ email: 'ada@corp.io', role: 'cto' }, { email: 'bob@corp.io' }, 'not-an-object'] }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed', record: { contacts: [{ email: '[REDACTED]', role: 'cto' }, { email: '[REDACTED]' }, 'not-an-object'] } });
+    expect(JSON.stringify(result)).not.toContain('@corp.io');
+  });
+
+  it('masks a field whose own name is the dotted path', async () => {
+    // Act
+    const result = await compileTransform(masked({ mask: { 'contacts.email': 'hash' } }), { hashKey: 'k' }).apply({ id: 'c-1', 'contacts.email': 'ada@corp.io' }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed' });
+    expect(JSON.stringify(result)).not.toContain('ada@corp.io');
+    expect((result as { record: Record<string, unknown> }).record).not.toHaveProperty('contacts');
+  });
+
+  it('excludes the field from each array element and under its dotted name', async () => {
+    // Act
+    const result = await compileTransform(masked({ exclude: ['contacts.email'] }), { hashKey: 'k' }).apply({ id: 'c-1', contacts: [{ email: 'ada@corp.io', role: 'cto' }], 'contacts.email': 'bob@corp.io' }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed', record: { id: 'c-1', contacts: [{ role: 'cto' }] } });
+    expect(JSON.stringify(result)).not.toContain('@corp.io');
+  });
+
+  it('leaves the input as it was (the mask copies the containers it changes)', async () => {
+    // Prepare
+    const input = { id: 'c-1', contacts: [{ email: 'ada@corp.io' }] };
+
+    // Act
+    await compileTransform(masked({ mask: { 'contacts.email': 'redact' } }), { hashKey: 'k' }).apply(input, 'upsert');
+
+    // Assess
+    expect(input).toEqual({ id: 'c-1', contacts: [{ email: 'ada@corp.io' }] });
+  });
+
+  it('redacts declared PII inside arrays in a quarantined copy', async () => {
+    // Prepare: the schema refuses the record, so its input is kept in quarantine
+    const flow = masked({ mask: { 'contacts.email': 'redact' }, schema: { type: 'object', required: ['name'] } });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', contacts: [{ email: 'ada@corp.io' }] }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'quarantined', original: { contacts: [{ email: '[REDACTED]' }] } });
+    expect(JSON.stringify(result)).not.toContain('ada@corp.io');
+  });
+});
