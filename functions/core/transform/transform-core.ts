@@ -159,7 +159,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
           value = c.direct ? c.direct(record) : FALLBACK;
           value = toJson(value === FALLBACK ? await c.expr.evaluate(record) : value);
         } catch (err) {
-          const detail = describeJsonataError(err);
+          const detail = describeJsonataError(err, false, c.source);
           return quarantine(input, record, safeKey(record), `compute "${c.field}" failed (expression ${JSON.stringify(c.source)}): ${detail}`, [detail]);
         }
         if (value === undefined) deleteIn(record, c.path, owned);
@@ -217,11 +217,17 @@ interface JsonataErrorLike {
   token?: string;
 }
 
-export function describeJsonataError(err: unknown, syntax = false): string {
+/** What `$error()` and `$assert(false)` say without a message of their own. */
+const JSONATA_DEFAULT_MESSAGES = new Set(['$error() function evaluated', '$assert() statement failed']);
+
+export function describeJsonataError(err: unknown, syntax = false, source?: string): string {
   const e = (err ?? {}) as JsonataErrorLike;
   if (e.code === 'D1012') return `timed out after ${String(e.value)} ms`;
   if (e.code === 'D1011') return 'exceeded the maximum evaluation depth (non-terminating recursion?)';
   let message = e.message ?? String(err);
+  // `$error` and `$assert` messages are the expression's own: one built from record values may hold a changed form
+  // of a masked one (`$uppercase(email)`), which no scrub of raw values catches. Only a literal of the expression is kept.
+  if (source !== undefined && (e.code === 'D3137' || e.code === 'D3141') && !source.includes(message) && !JSONATA_DEFAULT_MESSAGES.has(message)) message = 'message left out: it is not a literal of the expression, so it may hold record values';
   // Runtime messages can quote the offending data values (both operands of a binary operator); keep them out of
   // audit and quarantine.
   for (const value of syntax ? [] : [e.value, e.value2]) {

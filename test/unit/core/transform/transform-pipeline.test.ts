@@ -235,6 +235,23 @@ describe('compileTransform: compute failures', () => {
     expect(q.reason).toMatch(/^compute "\w+" failed/);
     expect(JSON.stringify(q)).not.toContain(leak);
   });
+
+  it('keeps the message of $error when it is a literal of the expression, and leaves out one built from record values', async () => {
+    // Prepare
+    const flow = flowWith({
+      mask: { email: 'redact' },
+      compute: { check: '$contains(email, "@example.") ? $error("test address " & $uppercase(email)) : $exists(name) ? "ok" : $error("name is missing")' },
+    });
+
+    // Act
+    const built = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-1', email: 'zq7@example.org', name: 'Ada' }, 'upsert'), 'quarantined');
+    const literal = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-2', email: 'zq7@corp.io' }, 'upsert'), 'quarantined');
+
+    // Assess
+    expect(JSON.stringify(built)).not.toMatch(/zq7@example\.org/i);
+    expect(built.reason).toContain('D3137: message left out');
+    expect(literal.reason).toContain('D3137: name is missing');
+  });
 });
 
 describe('compileTransform: filter', () => {
