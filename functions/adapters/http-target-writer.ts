@@ -9,6 +9,7 @@ import { retryAfterMs } from './http-page-fetcher';
 import { requestAuth, type RequestAuth } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { messageOf } from '../core/errors';
+import { collectValueTexts, scrubbable, scrubbed } from '../core/scrub';
 
 export type HttpTargetConfig = Extract<FlowConfig['targets'][number], { type: 'http' }>;
 
@@ -87,10 +88,24 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const deadline = this.now() + (this.options.budgetMs ?? 20_000);
     const queue = [...changes];
     const worker = async () => {
-      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, await this.deliver(c, deadline));
+      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.withoutValues(await this.deliver(c, deadline), c));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, queue.length) }, worker));
     return results;
+  }
+
+  /**
+   * A target meant to receive PII as it is (`allowPii`) gets records whose values no mask covers: texts that go to
+   * the audit (a body mapping's error, an answer that quotes the request) are scrubbed of the record's values.
+   */
+  private withoutValues(result: TargetResult, change: TargetWrite): TargetResult {
+    if (result.status === 'written' || (this.target.allowPii?.length ?? 0) === 0) return result;
+    const texts = new Set<string>();
+    collectValueTexts(targetRecord(change).data, texts);
+    const values = scrubbable(texts);
+    if (values.length === 0) return result;
+    const detail = result.status === 'rejected' && result.detail ? Object.fromEntries(Object.entries(result.detail).map(([k, v]) => [k, typeof v === 'string' ? scrubbed(v, values) : v])) : undefined;
+    return { ...result, reason: scrubbed(result.reason, values), ...(detail ? { detail } : {}) };
   }
 
   /** The request of one change (pure but for the JSONata evaluation). */

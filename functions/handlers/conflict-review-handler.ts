@@ -28,11 +28,15 @@ import { OMITTED, withinAnswerSize } from './answer-size';
 export const CONFLICT_EVENT_SOURCE = 'syncline';
 export const CONFLICT_OPENED = 'syncline.ConflictOpened';
 
+/** Whether a flow's state may hold PII as it is: a target is meant to receive declared fields unmasked (`allowPii`). */
+export const keepsPiiUnmasked = (flow: Pick<FlowConfig, 'targets'>): boolean => flow.targets.some((t) => (t.allowPii?.length ?? 0) > 0);
+
 /**
  * The `syncline.ConflictOpened` event of a conflict: where it is and both sides with their sources and clocks.
- * Values come from the flow's state, which holds them masked already.
+ * Values come from the flow's state, which holds them masked, unless `withValues` is false: the flow's state may hold
+ * PII unmasked, which a bus (read by whoever its rules name) must not carry.
  */
-export function conflictOpenedEvent(c: Conflict, openedAt: number): PublishedEvent {
+export function conflictOpenedEvent(c: Conflict, openedAt: number, withValues = true): PublishedEvent {
   const detail = {
     flow: c.flow,
     key: c.key,
@@ -42,6 +46,9 @@ export function conflictOpenedEvent(c: Conflict, openedAt: number): PublishedEve
     current: { source: c.current.source, clock: c.current.clock, value: c.current.value },
     incoming: { source: c.incoming.source, clock: c.incoming.clock, value: c.incoming.value },
   };
+  if (!withValues) {
+    return { source: CONFLICT_EVENT_SOURCE, detailType: CONFLICT_OPENED, detail: withoutSideValues(detail, 'values left out: the flow lets a target receive PII unmasked (allowPii); list the conflict to see them') };
+  }
   const bytes = Buffer.byteLength(JSON.stringify(detail));
   if (bytes <= MAX_EVENT_VALUES_BYTES) return { source: CONFLICT_EVENT_SOURCE, detailType: CONFLICT_OPENED, detail };
   // PutEvents takes 256 KB of entries a call: the announcement goes out without the values, which the listing shows.

@@ -20,7 +20,7 @@ import {
   type TruncateScopeIndex,
   telemetryOf,
 } from '../ports';
-import { conflictOpenedEvent } from './conflict-review-handler';
+import { conflictOpenedEvent, keepsPiiUnmasked } from './conflict-review-handler';
 import { auditableOwned, withCapture } from './audit-policy';
 import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
@@ -85,6 +85,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   // A DynamoDB target records an upsert on the item, not in `delivered`: only a change behind the current version
   // (its send may have been lost) notifies it again, not every superseded change.
   const markedOnItem = new Set(flow.targets.filter((t) => t.type === 'dynamodb').map((t) => t.id));
+  const withConflictValues = !keepsPiiUnmasked(flow);
 
   return (event) =>
     runSqsBatch(event.Records, logger, async (batch) => {
@@ -331,7 +332,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       if (events && fresh.length > 0) {
         // A notification only: the conflict is stored and listed already, so a failed put does not fail the batch
         // (a retry would not announce it again, as it is no longer new).
-        await events.put(fresh.map((c) => conflictOpenedEvent(c, now))).catch((err: unknown) =>
+        await events.put(fresh.map((c) => conflictOpenedEvent(c, now, withConflictValues))).catch((err: unknown) =>
           logger.error('ConflictOpened events not put', { flow: flow.id, conflicts: fresh.map((c) => c.id), error: safeErrorText(err) }),
         );
       }

@@ -3,6 +3,7 @@ import jsonata from 'jsonata';
 import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema';
 import { getPath, keyJoinProblem, keyOf, keyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
+import { collectValueTexts, scrubbable, scrubbed } from '../scrub';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
 import { jsonataReads } from './jsonata-reads';
@@ -129,9 +130,9 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   /** Raw values of masked fields, so error texts can be scrubbed of them. */
   const secretsOf = (input: Rec, current: Rec): string[] => {
     const out = new Set<string>();
-    for (const [path] of originalMask) for (const r of [input, current]) for (const trail of trailsOf(r, splitPath(path))) collectStrings(getIn(r, trail), out);
-    for (const path of taintedPaths) for (const trail of trailsOf(current, splitPath(path))) collectStrings(getIn(current, trail), out);
-    return [...out].filter((s) => s.length >= 3);
+    for (const [path] of originalMask) for (const r of [input, current]) for (const trail of trailsOf(r, splitPath(path))) collectValueTexts(getIn(r, trail), out);
+    for (const path of taintedPaths) for (const trail of trailsOf(current, splitPath(path))) collectValueTexts(getIn(current, trail), out);
+    return scrubbable(out);
   };
 
   const quarantine = (input: Rec, current: Rec, key: string | undefined, reason: string, errors: string[]): TransformResult => {
@@ -139,8 +140,8 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     return {
       status: 'quarantined',
       key,
-      reason: scrub(reason, secrets),
-      errors: errors.map((e) => scrub(e, secrets)),
+      reason: scrubbed(reason, secrets),
+      errors: errors.map((e) => scrubbed(e, secrets)),
       original: storableCopy(maskOriginal(input)),
     };
   };
@@ -256,18 +257,4 @@ function toJson(value: unknown): unknown {
       return v;
     }),
   ) as unknown;
-}
-
-// ---------- paths and helpers ----------
-
-function collectStrings(value: unknown, out: Set<string>): void {
-  if (value === undefined || value === null) return;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out.add(String(value));
-  else if (typeof value === 'object') for (const v of Object.values(value)) collectStrings(v, out);
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join(REDACTED);
-  return out;
 }

@@ -294,6 +294,25 @@ describe('HttpTargetWriter', () => {
     expect(tooLong.calls).toHaveLength(1);
   });
 
+  it('scrubs the record values out of what it reports of a target that receives PII as it is (allowPii)', async () => {
+    // Prepare: the API quotes the address it refuses; a body mapping fails on the phone number
+    const f = fakeFetch(() => new Response('{"error":"invalid email ada@corp.io"}', { status: 400 }));
+    const record = { id: 'k', email: 'ada@corp.io', phone: '+1 555-0100' };
+    const refused = new HttpTargetWriter({ flowId: 'contacts', target: target({ allowPii: ['email'] }), fetch: f.fn, retry: noWait });
+    const unmappable = new HttpTargetWriter({ flowId: 'contacts', target: target({ allowPii: ['phone'], body: '{"phone": $number(phone)}' }), fetch: f.fn, retry: noWait });
+    const plain = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait });
+
+    // Act
+    const outs = [await refused.writeBatch([change('k', 1, record)]), await unmappable.writeBatch([change('k', 1, record)])];
+    const kept = await plain.writeBatch([change('k', 1, record)]);
+
+    // Assess
+    expect(outs[0]!.get('k')).toMatchObject({ status: 'rejected', detail: { status: 400, body: '{"error":"invalid email [REDACTED]"}' } });
+    expect(outs[1]!.get('k')).toMatchObject({ status: 'rejected', reason: expect.stringContaining('body mapping failed') });
+    for (const out of outs) expect(JSON.stringify(out.get('k'))).not.toMatch(/ada@corp\.io|555-0100/);
+    expect(kept.get('k')).toMatchObject({ detail: { body: '{"error":"invalid email ada@corp.io"}' } });
+  });
+
   it('rejects other 4xx at once with the response body, truncated', async () => {
     const f = fakeFetch(() => new Response('x'.repeat(5000), { status: 400 }));
     const out = await new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait }).writeBatch([change('k', 1, { id: 'k' })]);

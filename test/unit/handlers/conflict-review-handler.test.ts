@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { flowSchema } from '../../../functions/config/schema';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { parseJsonBody } from '../../../functions/handlers/admin-api';
@@ -244,6 +245,31 @@ describe('resolve handler: ConflictOpened events', () => {
         detail: expect.objectContaining({ flow: 'people', key: 'p1', field: 'email', conflictId: open!.id, current: expect.objectContaining({ source: 'crm' }), incoming: expect.objectContaining({ source: 'erp' }) }),
       },
     ]);
+  });
+
+  it('leaves the values out of the event when a target receives PII unmasked (allowPii), so the bus never carries it', async () => {
+    // Prepare
+    const flow = flowSchema.parse({ ...manualFlow, pii: ['email'], targets: manualFlow.targets.map((t) => ({ ...t, allowPii: ['email'] })) });
+    const events = new RecordingEventPublisher();
+    const handler = createResolveHandler({
+      flow,
+      stateStore: new InMemoryStateStore(),
+      audit: new InMemoryAuditLog(),
+      conflicts: new InMemoryConflictStore(),
+      quarantine: new InMemoryQuarantineStore(),
+      publisher: new FakePublisher(),
+      events,
+      deliverQueueUrls: { replica: 'https://sqs.local/people-deliver-replica' },
+      clock: new FakeClock(NOW),
+    });
+
+    // Act
+    await handler(sqsEvent([change('crm', 0, { id: 'p1', email: 'a@x.io' }, 1000), change('erp', 1, { id: 'p1', email: 'b@x.io' }, 1001)]));
+
+    // Assess
+    expect(events.events).toHaveLength(1);
+    expect(events.events[0]!.detail).toMatchObject({ field: 'email', omitted: expect.stringContaining('allowPii') });
+    expect(JSON.stringify(events.events)).not.toMatch(/a@x\.io|b@x\.io/);
   });
 
   it('does not fail the batch when the events cannot be put (the conflict is stored and listed)', async () => {
