@@ -13,6 +13,7 @@ import { DEFAULT_PROJECT_ROOT, SyncFlow } from '../constructs/sync-flow';
 import { STREAM_ARN } from '../constructs/stream-source';
 import { SyncStore } from '../constructs/sync-store';
 import { ADMIN_ENTRY_FILES, plan } from '../../functions/plan/plan';
+import { piiKeyFields } from '../../functions/core/transform/pii-taint';
 import { asSynthProblem } from './synth-problem';
 
 /** Props of {@link SyncStack}. */
@@ -159,6 +160,14 @@ export class SyncStack extends Stack {
         Annotations.of(this).addWarningV2(
           'syncline:stream-readers',
           `${readers.length} sources read the DynamoDB stream of table ${table} (${readers.join(', ')}); DynamoDB Streams serves at most 2 readers of a shard at once and throttles the rest, so their captures fall behind (stream-age alarms) and records may age out: read it from at most 2 flows, counting any other reader the table has`,
+        );
+      }
+    }
+    for (const flow of config.flows) {
+      for (const { key, raw } of piiKeyFields(flow)) {
+        Annotations.of(this).addWarningV2(
+          'syncline:pii-key',
+          `flow "${flow.id}": key field "${key}" carries PII field "${raw}" unmasked; a record's key names it in audit entries, lineage, logs and the state item's key, so the value rests there as it is: mask "${key}" with "hash" to keep it out`,
         );
       }
     }

@@ -148,3 +148,15 @@ export function piiLeaks(flow: Pick<FlowConfig, 'transform' | 'sources' | 'targe
   });
   return leaks;
 }
+
+/** Key fields that carry a declared field unmasked: the key names its record in audit, lineage, logs and state keys. */
+export function piiKeyFields(flow: Pick<FlowConfig, 'transform' | 'sources' | 'key'> & { readonly pii?: readonly string[] }): { key: string; raw: string }[] {
+  const out: { key: string; raw: string }[] = [];
+  for (const f of taintedFields(flow)) {
+    for (const key of flow.key) {
+      if (!overlaps(key, f.path)) continue;
+      for (const raw of new Set(f.trails.map((t) => t.raw))) out.push({ key, raw });
+    }
+  }
+  return out;
+}
