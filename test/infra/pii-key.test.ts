@@ -8,7 +8,7 @@ describe('a key field that carries declared PII unmasked', () => {
     // Prepare: the example flow keyed by the e-mail address its one target is allowed to receive
     const flow = flowLike('crm-contacts');
     const keyed = { ...flow, key: ['email'], pii: ['email_address'], targets: (flow.targets as Record<string, unknown>[]).map((t) => ({ ...t, allowPii: ['email'] })) };
-    const hashed = { ...keyed, id: 'hashed', transform: { ...(keyed.transform as Record<string, unknown>), mask: { email: 'hash' } } };
+    const hashed = { ...keyed, id: 'hashed', transform: { ...(flow.transform as Record<string, unknown>), mask: { email: 'hash' } } };
 
     // Act
     const { stack } = synthStack(parseConfig({ ...exampleConfigInput(), flows: [keyed, hashed] }), 'PiiKey');

@@ -110,6 +110,28 @@ describe('transform handler', () => {
     expect(JSON.stringify(items)).not.toContain('ada@example.com');
   });
 
+  it('fails only the message whose transform throws, and sends its batch-mates on', async () => {
+    // Prepare: a transform that throws on one input (a fault no check foresaw)
+    const real = compileTransform(contactsFlow, { hashKey: HASH_KEY });
+    const throwing = createTransformHandler({
+      flow: contactsFlow,
+      transformer: { apply: (data: Record<string, unknown>, op: 'upsert' | 'delete') => (data.id === 'boom' ? Promise.reject(new Error('unforeseen input')) : real.apply(data, op)) },
+      publisher,
+      resolveQueueUrl: RESOLVE,
+      audit,
+      quarantine,
+      clock: new FakeClock(),
+    });
+    const event = sqsEvent([envelope(0, { id: 'c1', status: 'active' }), envelope(1, { id: 'boom', status: 'active' }), envelope(2, { id: 'c3', status: 'active' })]);
+
+    // Act
+    const res = await throwing(event);
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key).sort()).toEqual(['c1', 'c3']);
+  });
+
   it('fails only the message whose send failed after retries', async () => {
     // Prepare
     const event = sqsEvent([envelope(0, { id: 'c1', status: 'active' }), envelope(1, { id: 'poison', status: 'active' }), envelope(2, { id: 'c3', status: 'test' })]);

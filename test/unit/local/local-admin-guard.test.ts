@@ -106,7 +106,7 @@ describe('the local admin API refuses what a web page could send', () => {
     for (const origin of ['http://localhost', 'http://127.0.0.1', `http://localhost:${server.port + 1}`]) {
       expect((await send(server.port, 'POST', replay, { host, origin, 'content-type': 'application/json' }, '{"all":true}')).status, origin).toBe(403);
     }
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain; charset=json', 'application/x-www-form-urlencoded; a=json']) {
       const res = await send(server.port, 'POST', replay, { host, 'content-type': type }, '{"all":true}');
       expect(res.status, type).toBe(415);
       expect(res.json.message).toMatch(/takes a JSON body/);

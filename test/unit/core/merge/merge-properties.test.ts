@@ -158,6 +158,26 @@ describe.each(Object.entries(FLOWS))('merge properties: %s', (_name, flow) => {
     );
   });
 
+  it('converges within a batch when two payloads share one clock (a replayed id with other content)', () => {
+    // Each id has one clock (source, ts, seq, position); its payloads differ, so only their content orders them.
+    const clocks = fc.tuple(rawChange, rawChange, rawChange);
+    const shared = clocks.chain((raws) =>
+      fc.array(fc.tuple(fc.nat({ max: 2 }), fieldsOf), { minLength: 2, maxLength: 6 }).chain((picks) => {
+        const changes = picks.map(([i, data]) => envelopeOf({ ...raws[i]!, data }, `e${i}`));
+        return fc.tuple(fc.constant(changes), fc.shuffledSubarray(changes, { minLength: changes.length, maxLength: changes.length }));
+      }),
+    );
+    fc.assert(
+      fc.property(shared, ([changes, perm]) => {
+        const ref = mergeChanges(flow, undefined, changes);
+        const got = mergeChanges(flow, undefined, perm);
+        expect(got.view).toEqual(ref.view);
+        expect(roundTrip(got.doc)).toEqual(roundTrip(ref.doc));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('stores a doc packed without losing anything: the same doc and view come back', () => {
     fc.assert(
       fc.property(changeSet, (changes) => {
