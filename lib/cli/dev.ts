@@ -74,7 +74,7 @@ function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: strin
   );
   out(`  admin: GET /flows, /flows/{flow}, /flows/{flow}/records/{key}[/lineage], /flows/{flow}/conflicts, /flows/{flow}/quarantine`);
   out(`  local AWS endpoints: dynamodb ${runtime.endpoints.dynamodb}, sqs/s3 ${runtime.endpoints.sqs} (GET /local/endpoints)`);
-  out('  sign a test webhook: npx syncline sign --secret <secret> --data \'{"id":"1"}\' --curl <webhook url>');
+  out("  sign a test webhook: npx syncline sign --secret <secret> --data '<a record as the source sends it, with its key and timestamp fields>' --curl <webhook url> | sh");
   out('Press Ctrl-C to stop.');
 }
 
