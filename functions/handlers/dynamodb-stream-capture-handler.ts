@@ -1,13 +1,13 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { unmarshallImage } from '../adapters/dynamodb-images';
 import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
-import { ENVELOPE_VERSION, type ChangeEnvelope } from '../core/envelope';
-import { recordSizeProblem } from '../core/claim-check';
+import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
+import type { ChangeEnvelope } from '../core/envelope';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
-import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source. */
@@ -49,7 +49,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         filtered++;
         return;
       }
-      let problem: { id: string; seq: string; op: 'upsert' | 'delete'; reason: string; record: Record<string, unknown> } | undefined;
+      let problem: { id: string; seq: string; op: 'upsert' | 'delete'; reason: string; record: Record<string, unknown> };
       let key = '';
       if (outcome.kind === 'invalid') {
         problem = outcome;
@@ -66,35 +66,18 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         };
         const data = env.data ?? {};
         key = keys.keyOf(data);
-        let tooLarge: string | undefined;
-        if (unstorable.length > 0) {
-          problem = { ...env, reason: `record cannot be carried exactly: ${unstorable[0]}`, record: data };
-        } else if (keys.readsKey && key === '') {
-          problem = { ...env, reason: `missing key field(s) ${flow.key.join(', ')}`, record: data };
-        } else if ((tooLarge = recordSizeProblem(JSON.stringify(env), env.op))) {
-          problem = { ...env, reason: tooLarge, record: data };
-        } else {
+        const reason = captureProblem(flow, { unstorable, key, sized: env, op: env.op });
+        if (reason === undefined) {
           const detail = { op: env.op, ...(outcome.ttlExpiry ? { ttlExpiry: true } : {}), ...(env.origin ? { echoOf: env.origin.flow } : {}) };
           slots.push({ index, envelope: env, audit: { ...base, key, eventId: env.id, outcome: 'captured', detail } });
           return;
         }
+        problem = { ...env, reason, record: data };
       }
       const { id, seq, op, reason, record: image } = problem;
-      slots.push({
-        index,
-        quarantine: {
-          flow: flow.id,
-          id,
-          source: source.id,
-          at: now,
-          reason,
-          errors: [reason],
-          record: maskForQuarantine(flow, image),
-          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op, ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
-          position: seq,
-        },
-        audit: { ...base, key: keys.auditKeyOf(image), eventId: id, outcome: 'quarantined', reason },
-      });
+      // The envelope keeps the key as captured ('' when the transform makes it); the audit entry the raw key.
+      const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, record: image, op, seq, position: seq, key });
+      slots.push({ index, quarantine: item, audit: entry });
     });
 
     // Index of the first record not fully handled; Lambda retries the batch from it.
