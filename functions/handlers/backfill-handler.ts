@@ -1,10 +1,10 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
-import { recordSizeProblem } from '../core/claim-check';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
+import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
+import { eventId, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { carryProblems } from '../core/json-safety';
-import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { describeError } from './sqs-batch';
@@ -141,18 +141,9 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       const position = `${table} scan segment ${request.segment}/${request.totalSegments} page ${page} item ${index}`;
       const bad = (reason: string, record: Record<string, unknown>, key = '') => {
         const id = eventId(flow.id, source.id, 'snapshot', position, at);
-        quarantined.push({
-          flow: flow.id,
-          id,
-          source: source.id,
-          at,
-          reason,
-          errors: [reason],
-          record: maskForQuarantine(flow, record),
-          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key, op: 'upsert', ts: at, seq: `snapshot:${at}`, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
-          position,
-        });
-        audits.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at, source: source.id, eventId: id, outcome: 'quarantined', reason });
+        const { item, entry } = quarantineOf(flow, { id, source: source.id, at, reason, record, seq: `snapshot:${at}`, position, key });
+        quarantined.push(item);
+        audits.push(entry);
       };
       const item = scanned.record;
       if (!item) return bad(scanned.error ?? 'item cannot be read', {});
@@ -163,11 +154,9 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       }
       const env = snapshotEnvelope(flow, source.id, item, readAt);
       const key = keys.keyOf(env.data);
-      const unstorable = carryProblems(env.data ?? {});
-      if (unstorable.length > 0) return bad(`record cannot be carried exactly: ${unstorable[0]}`, env.data ?? {}, key);
-      if (keys.readsKey && key === '') return bad(`missing key field(s) ${flow.key.join(', ')}`, env.data ?? {});
-      const tooLarge = recordSizeProblem(JSON.stringify(env), env.op);
-      if (tooLarge) return bad(tooLarge, env.data ?? {}, key);
+      const problem = captureProblem(flow, { unstorable: carryProblems(env.data ?? {}), key, sized: env, op: env.op });
+      // A missing key is '' anyway: the envelope keeps the key as captured, as the stream capture's does.
+      if (problem !== undefined) return bad(problem, env.data ?? {}, key);
       envelopes.push(env);
       audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: env.id, outcome: 'captured', detail: { op: 'upsert', backfill: true } });
     });
