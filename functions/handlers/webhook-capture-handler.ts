@@ -2,9 +2,9 @@ import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { recordSizeProblem } from '../core/claim-check';
+import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers } from '../core/json-safety';
-import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
@@ -208,25 +208,12 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
-      const problem =
-        typeof ts === 'string'
-          ? ts
-          : unstorable.length > 0
-            ? `record cannot be carried exactly: ${unstorable[0]}`
-            : recordSizeProblem(JSON.stringify(record), op);
+      const problem = captureProblem(flow, { first: typeof ts === 'string' ? ts : undefined, unstorable, sized: record, op });
       if (problem !== undefined) {
-        quarantined.push({
-          flow: flow.id,
-          id,
-          source: source.id,
-          at: now,
-          reason: problem,
-          errors: unstorable.length > 0 ? unstorable : [problem],
-          record: maskForQuarantine(flow, record),
-          envelope: { ...base, key: keys.auditKeyOf(record), ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
-          position: seq,
-        });
-        entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason: problem });
+        // errors lists every carry problem, even when a bad timestamp is the reason.
+        const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: problem, errors: unstorable.length > 0 ? unstorable : [problem], record, op, seq, position: seq });
+        quarantined.push(item);
+        entries.push(entry);
         return;
       }
       envelopes.push({ ...base, ts: ts as number, data: op === 'delete' ? settleDeleteNumbers(record, keys.paths) : record, lineage: [{ step: 'capture', at: now, outcome: 'captured' }] });
