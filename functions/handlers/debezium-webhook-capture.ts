@@ -1,9 +1,9 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
-import { recordSizeProblem } from '../core/claim-check';
+import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
-import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
@@ -54,28 +54,15 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and an upsert with one is
     // refused. A delete needs only its key: it is never refused for them (settleDeleteNumbers).
     const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
-    const problem =
-      item.kind === 'malformed'
-        ? item.reason
-        : unstorable.length > 0
-          ? `record cannot be carried exactly: ${unstorable[0]}`
-          : recordSizeProblem(JSON.stringify(item), item.kind === 'change' ? item.op : 'upsert', 'change event');
+    // The whole event is measured, not only its row: what the size reason calls a change event.
+    const problem = captureProblem(flow, { first: item.kind === 'malformed' ? item.reason : undefined, unstorable, sized: item, op, what: 'change event' });
     const key = keys.keyOf(record);
     if (problem !== undefined || item.kind !== 'change') {
       const reason = problem ?? 'malformed change event';
-      out.quarantined.push({
-        flow: flow.id,
-        id,
-        source: source.id,
-        at: now,
-        reason,
-        errors: unstorable.length > 0 ? unstorable : [reason],
-        // Exact number texts as strings, nothing DynamoDB refuses (a quarantined event may hold `source.ts_ns`).
-        record: maskForQuarantine(flow, record ?? {}),
-        envelope: { ...base, key: keys.auditKeyOf(record), ts: now, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
-        position,
-      });
-      out.entries.push({ flow: flow.id, key: keys.auditKeyOf(record), step: 'capture', at: now, source: source.id, eventId: id, outcome: 'quarantined', reason });
+      // The record is stored masked as storable: exact number texts as strings (a quarantined event may hold `source.ts_ns`).
+      const { item: quarantined, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, errors: unstorable.length > 0 ? unstorable : [reason], record, op, seq, position });
+      out.quarantined.push(quarantined);
+      out.entries.push(entry);
       continue;
     }
     out.envelopes.push({
