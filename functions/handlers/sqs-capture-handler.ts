@@ -1,10 +1,10 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
-import { recordSizeProblem } from '../core/claim-check';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
-import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { captureKeys } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import type { SourceConfig } from '../config/schema';
 import { jsonErrorText } from '../core/error-text';
@@ -95,32 +95,17 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     const sent = Number(record.attributes?.SentTimestamp);
     const sentAt = Number.isFinite(sent) && sent > 0 ? sent : now;
     const lineageOk = [{ step: 'capture' as const, at: now, outcome: 'captured' }];
-    const quarantined = (id: string, seq: string, reason: string, position: string, data: Record<string, unknown>, key = ''): Outcome => ({
-      messageId,
-      quarantine: {
-        flow: flow.id,
-        id,
-        source: source!.id,
-        at: now,
-        reason,
-        errors: [reason],
-        record: maskForQuarantine(flow, data),
-        envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: key || keys.auditKeyOf(data), op: 'upsert', ts: now, seq, lineage: [{ step: 'capture', at: now, outcome: 'quarantined' }] },
-        position,
-      },
-      audit: { flow: flow.id, key: keys.auditKeyOf(data), step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'quarantined', reason },
-    });
+    const quarantined = (id: string, seq: string, reason: string, position: string, data: Record<string, unknown>): Outcome => {
+      const { item, entry } = quarantineOf(flow, { id, source: source!.id, at: now, reason, record: data, seq, position });
+      return { messageId, quarantine: item, audit: entry };
+    };
     const accepted = (id: string, seq: string, defaultTs: number, data: Record<string, unknown>, position: string): Outcome => {
       const ts = timestampOf(source!, data, data, defaultTs);
       if (typeof ts === 'string') return quarantined(id, seq, ts, position, data);
       const key = keys.keyOf(data);
-      const unstorable = carryProblems(data);
-      if (unstorable.length > 0) return quarantined(id, seq, `record cannot be carried exactly: ${unstorable[0]}`, position, data, key);
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
-      const tooLarge = recordSizeProblem(JSON.stringify(envelope), 'upsert');
-      if (tooLarge) {
-        return quarantined(id, seq, tooLarge, position, data, key);
-      }
+      const problem = captureProblem(flow, { unstorable: carryProblems(data), sized: envelope, op: 'upsert' });
+      if (problem !== undefined) return quarantined(id, seq, problem, position, data);
       return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
     };
 
