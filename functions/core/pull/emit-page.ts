@@ -1,6 +1,7 @@
 import { captureKeys } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
 import { recordSizeProblem } from '../claim-check';
+import { quarantineOf } from '../capture/capture-outcome';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
 import type { PageResult, PullContext, PullDeps } from './pull-types';
@@ -26,7 +27,7 @@ export async function emitPage(ctx: PullContext, items: readonly PulledItem[], r
   const { flow, source, state, metrics } = deps;
   const at = deps.clock.now();
   const page = sortPage(ctx, items, run);
-  const quarantined = page.rejected.map((r) => quarantineOf(ctx, at, r));
+  const quarantined = page.rejected.map((r) => rejectionOf(ctx, at, r));
   // Full mode: each key's name in the pull's state (an HMAC when sealed), worked out once per page.
   const ids = source.mode === 'full' ? new Map([...page.seen].map((k) => [k, ctx.keys.id(k)])) : undefined;
   const changed = ids ? await changedRecords(ctx, page.records, ids) : page.records;
@@ -101,35 +102,28 @@ function captureEnvelope(flow: string, source: string, r: PreparedRecord, at: nu
   return { v: ENVELOPE_VERSION, id: r.id, flow, source, key: '', op: 'upsert', data: r.record, ts: r.ts, seq: r.seq, lineage: [{ step: 'capture', at, outcome: 'captured' }] };
 }
 
-function quarantineOf(ctx: PullContext, at: number, rejected: Rejection): { item: QuarantineItem; entry: AuditEntry } {
+function rejectionOf(ctx: PullContext, at: number, rejected: Rejection): { item: QuarantineItem; entry: AuditEntry } {
   const { flow, source, maskRecord } = ctx.deps;
-  const { position, reason } = rejected;
+  const { position, reason, record } = rejected;
   // By record and reason, not by run: a record an incremental pull reads again on each run (newer than every
   // accepted one, so the mark stays before it) keeps one quarantine item instead of adding one per run.
-  const id = eventId(flow.id, source.id, 'quarantine', rejected.key ?? position, contentHash(rejected.record ?? {}), reason);
-  return {
-    item: {
-      flow: flow.id,
-      id,
-      source: source.id,
-      at,
-      reason,
-      errors: [`${position}: ${reason}`],
-      record: rejected.record ? maskRecord(rejected.record) : {},
-      envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op: 'upsert', ts: at, seq: position, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
-      position,
-    },
-    entry: {
-      flow: flow.id,
-      key: rejected.key !== undefined ? ctx.rejectedKeyOf(rejected.key) : '',
-      step: 'capture',
-      at,
-      source: source.id,
-      eventId: id,
-      outcome: 'quarantined',
-      reason: `${reason} (${position})`,
-    },
-  };
+  const id = eventId(flow.id, source.id, 'quarantine', rejected.key ?? position, contentHash(record ?? {}), reason);
+  const auditKey = rejected.key !== undefined ? ctx.rejectedKeyOf(rejected.key) : '';
+  // A page holds many items: errors and the audit reason name the item's position.
+  return quarantineOf(flow, {
+    id,
+    source: source.id,
+    at,
+    reason,
+    errors: [`${position}: ${reason}`],
+    record,
+    mask: maskRecord,
+    seq: position,
+    position,
+    key: '',
+    auditKey,
+    auditReason: `${reason} (${position})`,
+  });
 }
 
 /** Sends envelopes to the transform queue; throws when some could not be sent. */
