@@ -100,6 +100,12 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   };
   // Wherever the path may name a value: in each element of an array on the way, and in a field named with its dots.
   const maskAt = (record: Rec, path: Path, kind: MaskKind, owned: Owned) => {
+    // A top-level field can be named one way only (the hot path: no search, no trail arrays).
+    if (path.length === 1) {
+      const value = getIn(record, path);
+      if (value !== undefined) setIn(record, path, maskValue(kind, value, ctx.hashKey), owned);
+      return;
+    }
     for (const trail of trailsOf(record, path)) setIn(record, trail, maskValue(kind, getIn(record, trail), ctx.hashKey), owned);
   };
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
