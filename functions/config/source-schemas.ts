@@ -1,6 +1,6 @@
 /* The `sources[]` of a flow: one schema per source type. */
 import { z } from 'zod';
-import { parseDurationMs } from '../core/merge/clock';
+import { parseDurationMs } from '../core/duration';
 import { bucketName, durationSchema, eventBusSchema, eventPatternSchema, idSchema, kmsKeyArnSchema, tableNameSchema } from './config-primitives';
 import { CronError, schedulerCron } from './cron';
 import { pullHttpSchema, webhookAuthSchema } from './connector-schemas';

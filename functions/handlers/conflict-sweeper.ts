@@ -1,5 +1,6 @@
 import { safeErrorText } from '../core/error-text';
-import { autoResolveWinner, conflictsOf, parseDurationMs, type Conflict } from '../core/merge';
+import { parseDurationMs } from '../core/duration';
+import { autoResolveWinner, conflictsOf, type Conflict } from '../core/merge';
 import {
   telemetryOf,
   type AuditLog,

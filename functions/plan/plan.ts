@@ -1,4 +1,4 @@
-import { parseDurationMs } from '../core/merge/clock';
+import { parseDurationMs } from '../core/duration';
 import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../config/schema';
 import { STORE_TABLES, type TablePlan } from './store-tables';
 import { SynclineError } from '../core/errors';

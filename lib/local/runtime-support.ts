@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { secretEnvVar } from '../../functions/adapters/env-secrets';
-import { parseDurationMs } from '../../functions/core/merge/clock';
+import { parseDurationMs } from '../../functions/core/duration';
 import type { FlowResourceView } from '../../functions/handlers/admin-service';
 import type { LogPort } from '../../functions/ports';
 import { namedSecrets } from '../../functions/config/named-secrets';

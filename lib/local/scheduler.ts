@@ -1,5 +1,5 @@
 import type { PullSummary } from '../../functions/core/pull/pull-run';
-import { parseDurationMs } from '../../functions/core/merge/clock';
+import { parseDurationMs } from '../../functions/core/duration';
 import type { ScheduleCaptureHandler, ScheduleCaptureInput } from '../../functions/handlers/schedule-capture-handler';
 import { lambdaContext } from './sqs-poller';
 import { messageOf } from '../../functions/core/errors';

@@ -1,5 +1,6 @@
 import { canonicalJson, type ChangeEnvelope } from '../envelope';
 import type { FlowConfig } from '../../config/schema';
+import { parseDurationMs } from '../duration';
 import type { Change, Clock, MergeContext } from './types';
 
 /** Reserved source of manual resolutions. */
@@ -144,18 +145,6 @@ export function put<T>(obj: Record<string, T>, key: string, value: T): void {
 
 export function get<T>(obj: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "5 minutes" -> 300000 (the config schema's duration syntax). */
-export function parseDurationMs(text: string): number {
-  const m = /^(\d+)\s*([a-z]+)$/.exec(text.trim());
-  if (!m) throw new Error(`invalid duration "${text}"`);
-  const unit = m[2].startsWith('mi') || m[2] === 'm' ? 'm' : m[2][0];
-  const ms = UNIT_MS[unit];
-  if (!ms) throw new Error(`invalid duration "${text}"`);
-  return Number(m[1]) * ms;
 }
 
 /** Contexts by flow: a flow's config does not change once loaded, and a merge asks for it on every call. */

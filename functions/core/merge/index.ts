@@ -17,7 +17,7 @@ export type {
   Strategy,
   StrategyName,
 } from './types';
-export { clockOf, compareClock, parseDurationMs, REVIEW_SOURCE, sameJson } from './clock';
+export { clockOf, compareClock, REVIEW_SOURCE, sameJson } from './clock';
 export { changeTimeOf, conflictsOf, emptyDoc, mergeChanges, viewOf } from './merge';
 export { packDoc, unpackDoc, type PackedDoc } from './compact';
 export { resolutionChange, type ResolutionChoice } from './resolution';
