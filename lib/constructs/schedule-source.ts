@@ -7,6 +7,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { schedulerCron } from '../../functions/config/cron';
+import { parseDurationMs } from '../../functions/core/duration';
 import type { SourceConfig } from '../../functions/config/schema';
 import type { FlowPlan, FunctionPlan } from '../../functions/plan/plan';
 import type { SynclineFunction } from './function-defaults';
@@ -31,15 +32,11 @@ export interface ScheduleTrigger {
   readonly deadLetterQueue: Queue;
 }
 
-/** `every` ("5 minutes", "1 h", "30s") as a Scheduler rate: whole minutes, at least one. */
+/** `every` ("5 minutes", "1 h", "60s") as a Scheduler rate; the config schema has already refused what is not whole minutes. */
 export function rateOf(every: string): Duration {
-  const m = /^(\d+)\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours|d|day|days)$/.exec(every.trim());
-  if (!m) throw new Error(`"${every}" is not a duration such as "5 minutes"`);
-  const n = Number(m[1]);
-  const unit = m[2]!;
-  const minutes = unit.startsWith('s') ? Math.ceil(n / 60) : unit.startsWith('m') ? n : unit.startsWith('h') ? n * 60 : n * 1440;
-  const whole = Math.max(1, minutes);
-  return whole % 1440 === 0 ? Duration.days(whole / 1440) : whole % 60 === 0 ? Duration.hours(whole / 60) : Duration.minutes(whole);
+  const minutes = parseDurationMs(every) / 60_000;
+  if (!Number.isInteger(minutes) || minutes < 1) throw new Error(`"${every}" is not whole minutes, at least one: EventBridge Scheduler runs rates in minutes`);
+  return minutes % 1440 === 0 ? Duration.days(minutes / 1440) : minutes % 60 === 0 ? Duration.hours(minutes / 60) : Duration.minutes(minutes);
 }
 
 /** A source's `cron` as Scheduler takes it (see functions/config/cron.ts); the config schema has already refused what cannot be converted. */

@@ -104,11 +104,6 @@ export function nextCronTime(cron: Cron, after: number): number | undefined {
   return undefined;
 }
 
-/** `every` as Scheduler runs it: whole minutes, at least one (as `rateOf` in the stack). */
-export function everyMs(every: string): number {
-  return Math.max(60_000, Math.ceil(parseDurationMs(every) / 60_000) * 60_000);
-}
-
 export interface LocalScheduleOptions {
   /** Function name, for logs and the Lambda context. */
   readonly name: string;
@@ -179,7 +174,7 @@ export class LocalSchedule {
   private arm(): void {
     if (this.stopping || this.manualOnly) return;
     const now = this.now();
-    const at = this.options.every ? now + everyMs(this.options.every) : this.cron ? nextCronTime(this.cron, now) : undefined;
+    const at = this.options.every ? now + parseDurationMs(this.options.every) : this.cron ? nextCronTime(this.cron, now) : undefined;
     this.nextAt = at;
     if (at === undefined) return;
     // setTimeout holds at most ~24.8 days: re-arm on the way.

@@ -119,9 +119,14 @@ describe('schedule sources', () => {
 describe('schedule expressions', () => {
   it('turns every into a whole-minute rate', () => {
     expect(rateOf('5 minutes').toMinutes()).toBe(5);
-    expect(rateOf('90s').toMinutes()).toBe(2);
+    expect(rateOf('120s').toMinutes()).toBe(2);
     expect(rateOf('2 hours').toHours()).toBe(2);
     expect(rateOf('1 day').toDays()).toBe(1);
+  });
+  it('refuses what is not whole minutes rather than rounding it', () => {
+    expect(() => rateOf('90s')).toThrow(/not whole minutes/);
+    expect(() => rateOf('30 seconds')).toThrow(/not whole minutes/);
+    expect(() => rateOf('5 hippos')).toThrow(/invalid duration/);
   });
   it('accepts EventBridge crons and converts five-field Unix crons', () => {
     expect(cronExpression('cron(0 12 * * ? *)')).toBe('cron(0 12 * * ? *)');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { busNameOf, LocalEventBus } from '../../../lib/local/event-bus';
-import { everyMs, nextCronTime, parseCron } from '../../../lib/local/scheduler';
+import { nextCronTime, parseCron } from '../../../lib/local/scheduler';
 import { resumeIndex, toLambdaStreamRecord } from '../../../lib/local/stream-poller';
 
 const utc = (s: string) => Date.parse(s);
@@ -30,12 +30,6 @@ describe('local cron schedule', () => {
     expect(() => parseCron('0 0 L * ? *')).toThrow(/not supported locally/);
     expect(() => parseCron('0 0 ? * 2#1 *')).toThrow(/not supported locally/);
     expect(() => parseCron('0 0 * *')).toThrow(/5 \(Unix\) or 6/);
-  });
-
-  it('runs `every` in whole minutes, at least one, as the stack does', () => {
-    expect(everyMs('5 minutes')).toBe(300_000);
-    expect(everyMs('30s')).toBe(60_000);
-    expect(everyMs('1 day')).toBe(86_400_000);
   });
 });
 
