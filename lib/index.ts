@@ -1,6 +1,7 @@
 /** syncline: serverless data-sync flows for AWS, deployed with the AWS CDK. */
 export { SynclineFunction, mergeFunctionProps, DEFAULT_BUNDLING, ESM_REQUIRE_BANNER, SYNCLINE_RUNTIME, type SynclineFunctionProps } from './constructs/function-defaults';
-export { SyncStore, type SyncStoreProps, type SyncStoreTableProps, type ExistingStoreTables, type StoreTableId } from './constructs/sync-store';
+export { SyncStore, type SyncStoreProps, type SyncStoreTableProps, type ExistingStoreTables } from './constructs/sync-store';
+export type { StoreTableId } from '../functions/plan/store-tables';
 export { SyncFlow, DEFAULT_PROJECT_ROOT, METRICS_NAMESPACE, type SyncFlowProps } from './constructs/sync-flow';
 export { Observability, FlowAlarms, DEFAULT_ALARM_THRESHOLDS, OPEN_CONFLICTS_METRIC, flowMetric, type ObservabilityProps, type FlowAlarmsProps } from './constructs/observability';
 export { SyncStack, type SyncStackProps } from './stacks/sync-stack';

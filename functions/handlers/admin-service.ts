@@ -1,5 +1,6 @@
 import { answerBytes, MAX_LISTING_BYTES, OMITTED, withinAnswerSize } from './answer-size';
 import type { FlowPlan } from '../plan/plan';
+import type { StoreTableId } from '../plan/store-tables';
 import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
 import { createConflictReview, withoutValues, type ReviewFlow } from './conflict-review-handler';
@@ -31,7 +32,7 @@ export interface QueueView {
 /** Where a flow's resources are: names, URLs and ARNs, never secret values. */
 export interface FlowResourceView {
   /** Store tables (shared by the flows of a stack), and the flow's target and source tables by id. */
-  readonly tables: Readonly<Record<'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup', string>> & {
+  readonly tables: Readonly<Record<StoreTableId, string>> & {
     readonly targets: Readonly<Record<string, string>>;
     readonly sources: Readonly<Record<string, string>>;
   };

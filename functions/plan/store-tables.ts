@@ -1,7 +1,10 @@
 /* The DynamoDB tables every flow of a stack shares: keys, expiry and indexes, for SyncStore and the local runtime. */
 
+/** The store tables by the role their items play. */
+export type StoreTableId = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+
 export interface TablePlan {
-  readonly id: 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+  readonly id: StoreTableId;
   readonly partitionKey: string;
   readonly sortKey?: string;
   readonly ttlAttribute?: string;

@@ -1,8 +1,8 @@
 import type { MetricName } from '../ports';
-import type { StoreTable } from './step-context';
+import type { StoreTableId } from '../plan/store-tables';
 
 /** The environment variable holding each store table's name: set by SyncFlow, read by the Lambda entries. */
-export const TABLE_ENV: Readonly<Record<StoreTable, string>> = {
+export const TABLE_ENV: Readonly<Record<StoreTableId, string>> = {
   state: 'STATE_TABLE',
   audit: 'AUDIT_TABLE',
   quarantine: 'QUARANTINE_TABLE',

@@ -6,10 +6,8 @@ import { DynamoDbDedupStore } from '../adapters/dynamodb-dedup-store';
 import { DynamoDbPullStateStore } from '../adapters/dynamodb-pull-state-store';
 import { DynamoDbQuarantineSink } from '../adapters/dynamodb-quarantine-store';
 import { DynamoDbStateStore, flowStateOptions } from '../adapters/dynamodb-state-store';
+import type { StoreTableId } from '../plan/store-tables';
 import type { LogPort, MetricsPort, Publisher, Secrets } from '../ports';
-
-/** The store tables a step may use, by plan id. */
-export type StoreTable = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
 
 /**
  * What a step's handler is built from, in Lambda (names from the environment, AWS clients, Powertools) and in the
@@ -18,7 +16,7 @@ export type StoreTable = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup
 export interface StepContext {
   readonly flow: FlowConfig;
   /** A store table's name; a Lambda reads it from its environment when asked, which is at module load. */
-  readonly tableName: (table: StoreTable) => string;
+  readonly tableName: (table: StoreTableId) => string;
   /** A queue of the flow by plan id (`transform`, `resolve`, `deliver-<target>`). */
   readonly queueUrl: (queueId: string) => string;
   readonly doc: DynamoDBDocumentClient;

@@ -4,9 +4,7 @@ import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-
-/** The shared store tables, by the role their items play. */
-export type StoreTableKind = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'dedup';
+import type { StoreTableId } from '../../functions/plan/store-tables';
 
 /**
  * The partition keys one flow's items have in each shared table (see the adapters in functions/adapters):
@@ -15,7 +13,7 @@ export type StoreTableKind = 'state' | 'audit' | 'quarantine' | 'conflicts' | 'd
  * dedup `<flow>/<source>#<id>`. Flow ids match `^[a-z][a-z0-9-]*$`, so neither `#`, `/` nor a wildcard can
  * make one flow's pattern match another flow's keys (`crm#*` never matches `crm-contacts#1`).
  */
-export function flowLeadingKeys(kind: StoreTableKind, flowId: string): string[] {
+export function flowLeadingKeys(kind: StoreTableId, flowId: string): string[] {
   switch (kind) {
     case 'state':
       return [`${flowId}#*`, `~delivered#${flowId}#*`, `~pull#${flowId}#*`];
@@ -30,7 +28,7 @@ export function flowLeadingKeys(kind: StoreTableKind, flowId: string): string[] 
 }
 
 export interface FlowItemGrant {
-  readonly kind: StoreTableKind;
+  readonly kind: StoreTableId;
   readonly flowId: string;
   readonly actions: readonly string[];
   /** Index names the actions (Query) also apply to. */

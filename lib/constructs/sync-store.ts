@@ -4,8 +4,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from '../../functions/plan/plan';
-
-export type StoreTableId = TablePlan['id'];
+import type { StoreTableId } from '../../functions/plan/store-tables';
 
 /** Key prefix of claim-check payloads in the payload bucket (see functions/adapters/s3-payload-store). */
 export const PAYLOAD_CLAIM_PREFIX = 'claims/';

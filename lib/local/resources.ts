@@ -13,8 +13,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQ
 import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type TablePlan } from '../../functions/plan/plan';
 import type { QueueView } from '../../functions/handlers/admin-service';
 import { SynclineError } from '../../functions/core/errors';
-
-export type StoreTableId = TablePlan['id'];
+import type { StoreTableId } from '../../functions/plan/store-tables';
 
 /** Local names of the store tables shared by every flow. */
 export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { flowLeadingKeys, type StoreTableKind } from '../../lib/constructs/flow-grants';
+import { flowLeadingKeys } from '../../lib/constructs/flow-grants';
+import type { StoreTableId } from '../../functions/plan/store-tables';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
 import { waitFor } from '../support/local-servers';
 import { getJson, postWebhook } from '../support/webhooks';
@@ -331,7 +332,7 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     const like = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
     const flows = e2eConfig().flows.map((f) => f.id);
     const counted: Record<string, number> = {};
-    for (const [kind, table] of Object.entries(rt.resources.tables) as [StoreTableKind, string][]) {
+    for (const [kind, table] of Object.entries(rt.resources.tables) as [StoreTableId, string][]) {
       const { Table } = await rt.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
       const pk = Table!.KeySchema!.find((k) => k.KeyType === 'HASH')!.AttributeName!;
       const items = await scanAll(table);

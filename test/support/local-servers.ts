@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createLocalClients, type LocalClients, type LocalEndpoints } from '../../lib/local/clients';
-import { ensureQueue, ensureTable, storeTableInput, targetTableInput, type StoreTableId } from '../../lib/local/resources';
+import { ensureQueue, ensureTable, storeTableInput, targetTableInput } from '../../lib/local/resources';
+import type { StoreTableId } from '../../functions/plan/store-tables';
 import { STORE_TABLES } from '../../functions/plan/plan';
 
 declare module 'vitest' {

@@ -8,7 +8,7 @@ import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
 import type { ChangeEnvelope } from '../../functions/core/envelope';
 import { parseConfig } from '../../lib/config/load';
 import { toSqsRecord } from '../../lib/local/sqs-poller';
-import type { StoreTableId } from '../../lib/local/resources';
+import type { StoreTableId } from '../../functions/plan/store-tables';
 
 /** A field-lww flow of two webhook sources, crm and erp, to one DynamoDB target. */
 export const twoSourceFlow = (id: string) =>
