@@ -137,12 +137,6 @@ export function describe(c: Clock): string {
   return `ts=${c.ts} from ${c.src}${c.pos !== undefined ? ` at ${c.pos}` : ''}`;
 }
 
-/** Sets a key even when it is `__proto__`, which plain assignment would treat as the prototype. */
-export function put<T>(obj: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
-}
-
 export function get<T>(obj: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }

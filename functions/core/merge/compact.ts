@@ -1,4 +1,4 @@
-import { put } from './clock';
+import { put } from '../own-field';
 import type { Clock, MergeDoc } from './types';
 
 /**

@@ -1,4 +1,5 @@
-import { compareVersion, deepEqual, describe, get, holdsClock, put, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, REVIEW_SOURCE, sameClock } from './clock';
+import { put } from '../own-field';
 import type { Change, Entry, FieldLwwDoc, MergeContext, Strategy } from './types';
 
 /** Whether a change carries a field with the value its `before` already held: not an edit of that field (resolutions always are). */

@@ -1,4 +1,5 @@
-import { compareVersion, deepEqual, describe, get, holdsClock, put, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, REVIEW_SOURCE, sameClock } from './clock';
+import { put } from '../own-field';
 import type { Change, Clock, ManualDoc, ManualEntry, MergeContext, Resolved, Strategy } from './types';
 
 /**

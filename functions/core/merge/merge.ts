@@ -1,6 +1,7 @@
 import { canonicalJson, eventId, type ChangeEnvelope } from '../envelope';
 import type { FlowConfig } from '../../config/schema';
-import { changeOf, contextOf, describe, jsonKind, put, sameClock, sameJson } from './clock';
+import { changeOf, contextOf, describe, jsonKind, sameClock, sameJson } from './clock';
+import { put } from '../own-field';
 import { applyToLog, copyLogs, explainInLog, goesToLog, logContains, replayLogs } from './source-logs';
 import { strategyOf } from './strategies';
 import { viewHash } from './view-hash';

@@ -1,4 +1,5 @@
-import { compareVersion, describe, get, holdsClock, put, sameClock } from './clock';
+import { compareVersion, describe, get, holdsClock, sameClock } from './clock';
+import { put } from '../own-field';
 import { getPath } from '../envelope';
 import { mapOf, replayEntries } from './field-lww';
 import type { Clock, Entry, MergeContext, PriorityDoc, Strategy } from './types';

@@ -1,4 +1,5 @@
-import { compareVersion, describe, get, put, sameClock } from './clock';
+import { compareVersion, describe, get, sameClock } from './clock';
+import { put } from '../own-field';
 import type { Change, Clock, ManualEntry, MergeContext, SourceLog, StrategyName } from './types';
 
 /**

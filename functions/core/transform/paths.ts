@@ -1,3 +1,5 @@
+import { put } from '../own-field';
+
 /**
  * Dotted paths (`address.city`), split once when a transform is compiled. Writes copy a nested container the first
  * time they change it (copy on write), so a record can share what it does not change with the input it came from
@@ -58,12 +60,6 @@ export function trailsOf(record: unknown, path: Path): string[][] {
   };
   visit(record, 0);
   return out;
-}
-
-/** Assigns a field; an own `__proto__` field is defined, so the assignment never sets or reaches a prototype. */
-function put(target: Rec, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
 }
 
 /** The child container, copied into `parent` first unless the record already owns it. */
