@@ -164,21 +164,27 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
+/**
+ * The copy canonical JSON serializes: arrays mapped, object keys in sorted order, undefined values left out. `order`
+ * sorts an object's keys; a caller may pass one that remembers the orders of shapes it sees often.
+ */
+export function sortKeys(value: unknown, order: (keys: string[]) => readonly string[] = byName): unknown {
+  if (Array.isArray(value)) return value.map((v) => sortKeys(v, order));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
+    for (const k of order(Object.keys(value))) {
       const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = sortKeys(v);
+      if (v !== undefined) out[k] = sortKeys(v, order);
     }
     return out;
   }
   return value;
 }
 
+const byName = (keys: string[]): string[] => keys.sort();
+
 /** SHA-256 in base64url: one-shot `crypto.hash` (Node 20.12+) costs about half a Hash object for a record. */
-const sha256: (text: string) => string =
+export const sha256: (text: string) => string =
   typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'base64url') : (text) => createHash('sha256').update(text).digest('base64url');
 
 /** Content hash of a record (null for a deleted record). */
