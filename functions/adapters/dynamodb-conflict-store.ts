@@ -5,7 +5,7 @@ import type { Conflict } from '../core/merge';
 import { withoutSideValues } from '../core/merge/resolution';
 import type { ConflictPage, ConflictResolution, ConflictStore, StoredConflict } from '../ports';
 import { CONFLICT_OPEN_INDEX } from '../plan/store-tables';
-import { errorName } from './retry';
+import { errorNameOf } from '../core/error-text';
 
 /** What one TransactWriteItems takes. */
 const MAX_TRANSACTION_ITEMS = 100;
@@ -53,7 +53,7 @@ export class DynamoDbConflictStore implements ConflictStore {
           );
           return c.id;
         } catch (err) {
-          if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+          if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
           return undefined;
         }
       }),
@@ -108,11 +108,11 @@ export class DynamoDbConflictStore implements ConflictStore {
       }
       return true;
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      if (errorNameOf(err) === 'ConditionalCheckFailedException') return false;
       // Cancelled by a condition, or by a concurrent transaction on the same items (the other one wins); a
       // cancellation for another reason (throttling) is an error.
       const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-      if (errorName(err) === 'TransactionCanceledException' && reasons.some((x) => x.Code === 'ConditionalCheckFailed' || x.Code === 'TransactionConflict')) return false;
+      if (errorNameOf(err) === 'TransactionCanceledException' && reasons.some((x) => x.Code === 'ConditionalCheckFailed' || x.Code === 'TransactionConflict')) return false;
       throw err;
     }
   }
@@ -130,7 +130,7 @@ export class DynamoDbConflictStore implements ConflictStore {
         }),
       );
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 
@@ -148,7 +148,7 @@ export class DynamoDbConflictStore implements ConflictStore {
       );
       return true;
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      if (errorNameOf(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }
   }

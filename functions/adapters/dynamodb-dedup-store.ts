@@ -2,7 +2,7 @@ import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient }
 import type { Clock, DedupRelease, DedupStore } from '../ports';
 import { systemClock } from '../ports';
 import { conditionFailedItem } from './dynamodb-condition';
-import { errorName } from './retry';
+import { errorNameOf } from '../core/error-text';
 
 export interface DynamoDbDedupStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -40,7 +40,7 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
       );
       return 'claimed';
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       const old = await conditionFailedItem(err, this.client, this.tableName, { pk });
       return old?.pending === true ? 'pending' : 'duplicate';
     }

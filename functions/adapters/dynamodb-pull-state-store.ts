@@ -1,7 +1,8 @@
 import { BatchWriteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PulledKey, PullRunState, PullStateStore, SeenList } from '../ports';
 import { batchGetAll } from './dynamodb-batch-get';
-import { backoffMs, chunk, errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { errorNameOf } from '../core/error-text';
 
 export interface DynamoDbPullStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -69,7 +70,7 @@ export class DynamoDbPullStateStore implements PullStateStore {
       );
       return true;
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      if (errorNameOf(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }
   }
@@ -86,7 +87,7 @@ export class DynamoDbPullStateStore implements PullStateStore {
         }),
       );
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 

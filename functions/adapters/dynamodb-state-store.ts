@@ -6,8 +6,9 @@ import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditE
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
-import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemBytes } from './dynamodb-item-size';
+import { errorNameOf } from '../core/error-text';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -195,8 +196,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
         }),
       );
     } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') throw new VersionConflictError(state.flow, state.key);
-      if (errorName(err) === 'ValidationException' && /item size/i.test(String((err as Error).message))) throw new StateTooLargeError(state.flow, state.key);
+      if (errorNameOf(err) === 'ConditionalCheckFailedException') throw new VersionConflictError(state.flow, state.key);
+      if (errorNameOf(err) === 'ValidationException' && /item size/i.test(String((err as Error).message))) throw new StateTooLargeError(state.flow, state.key);
       throw err;
     }
   }
@@ -228,7 +229,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     try {
       await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note)));
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 
@@ -248,7 +249,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       );
       return 'claimed';
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       const old = await conditionFailedItem(err, this.client, this.tableName, { pk });
       const delivered = Number(old?.version ?? 0);
       return delivered > version || (delivered === version && !replay) ? 'delivered' : 'taken';
@@ -262,7 +263,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       await this.client.send(new UpdateCommand(deliveredUpdate(this.tableName, flow, targetId, key, version, hash, replay, note, owner)));
       return;
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }
     // The lease is no longer ours (it expired and another delivery took it): record the version if it is still the
     // newer one, and let the lease go if it is still ours.
@@ -288,7 +289,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       );
       return 'claimed';
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       const old = await conditionFailedItem(err, this.client, this.tableName, { pk: deliveredPk(flow, targetId, key) });
       return typeof old?.remoteId === 'string' ? { remoteId: old.remoteId } : 'taken';
     }
@@ -356,7 +357,7 @@ export async function dropSendLease(client: DynamoDBDocumentClient, tableName: s
     );
     return true;
   } catch (err) {
-    if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     return false;
   }
 }

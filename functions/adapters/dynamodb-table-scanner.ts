@@ -1,8 +1,7 @@
-import { safeErrorText } from '../core/error-text';
+import { errorNameOf, safeErrorText } from '../core/error-text';
 import { DescribeTableCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidCursorError, type ScanPage, type ScanPageRequest, type TableScanner } from '../ports';
 import { unmarshallImage } from './dynamodb-images';
-import { errorName } from './retry';
 import { messageOf } from '../core/errors';
 import { base64, issueLines, literal, number, object, record, refine, safeParse, string, union, type Infer } from '../core/shape';
 
@@ -64,7 +63,7 @@ export class DynamoDbTableScanner implements TableScanner {
       );
     } catch (err) {
       // DynamoDB checks the start key against the table's key schema: a cursor of another table fails here.
-      if (start && errorName(err) === 'ValidationException') throw new InvalidCursorError(`cursor does not fit table ${this.tableName}: ${messageOf(err)}`);
+      if (start && errorNameOf(err) === 'ValidationException') throw new InvalidCursorError(`cursor does not fit table ${this.tableName}: ${messageOf(err)}`);
       throw err;
     }
     const items = (out.Items ?? []).map((raw) => {

@@ -4,8 +4,9 @@ import { contentHash } from '../core/envelope';
 import type { LogPort, StoredState, TargetItemMarkers, TargetWrite, TargetWriter } from '../ports';
 import { batchGetAll } from './dynamodb-batch-get';
 import { deliveredPk, deliveredUpdate } from './dynamodb-state-store';
-import { errorName, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { AfterWriteReads } from './after-write-reads';
+import { errorNameOf } from '../core/error-text';
 
 /** Attribute of a target item holding syncline's origin marker (the one a stream capture reads). */
 export const MARKER_ATTRIBUTE = ORIGIN_MARKER_ATTRIBUTE;
@@ -82,7 +83,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
     } catch (err) {
       void putAnswered();
       // The target already has this version or a newer one.
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       return 'skipped';
     }
     if (old !== undefined) {
@@ -112,7 +113,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
     try {
       await this.client.send(new UpdateCommand(deliveredUpdate(this.stateTable, flow, targetId, key, version, view.hash, replay, note)));
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       // The same version recorded is a retry whose delete may not have happened yet: delete again.
       const pk = deliveredPk(flow, targetId, key);
       const recorded = (await this.tombstoneVersions([pk])).get(pk);
@@ -122,7 +123,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
       await this.targetClient.send(new DeleteCommand({ TableName: this.tableName, Key: { [this.keyAttribute]: key }, ...this.versionCondition(change) }));
       return 'written';
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       return 'skipped';
     }
   }
@@ -149,7 +150,7 @@ export class DynamoDbTargetWriter implements TargetWriter {
         }),
       );
     } catch (err) {
-      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }
   }
 }
@@ -216,7 +217,7 @@ export class DynamoDbTargetItems implements TargetItemMarkers {
           const delivered = deliveredFromItem(Item);
           if (delivered) out[targetId] = delivered;
         } catch (err) {
-          this.log?.warn('target item not readable', { flow, target: targetId, error: errorName(err) });
+          this.log?.warn('target item not readable', { flow, target: targetId, error: errorNameOf(err) });
         }
       }),
     );

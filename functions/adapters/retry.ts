@@ -61,10 +61,6 @@ export function isRetryable(err: unknown): boolean {
   return status !== undefined && status >= 500;
 }
 
-export function errorName(err: unknown): string | undefined {
-  return err && typeof err === 'object' ? (err as { name?: string }).name : undefined;
-}
-
 /** The HTTP status an AWS SDK error came with. */
 export function httpStatusOf(err: unknown): number | undefined {
   return err && typeof err === 'object' ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode : undefined;

@@ -29,6 +29,7 @@ const KNOWN_REFUSALS: readonly [RegExp, string, 'content'?][] = [
 /** Marshalling refusals of `@aws-sdk/util-dynamodb` (thrown before any request): the item, not the call, is at fault. */
 const MARSHALL_REFUSAL = /^(Special numeric value|Number .* than Number\.(MAX|MIN)_SAFE_INTEGER|Unsupported (type|value) passed|Pass options\.)/;
 
+/** An error's `name` (an SDK exception's, e.g. `ConditionalCheckFailedException`), else its `code`, else its type. */
 export function errorNameOf(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { name?: unknown; code?: unknown };

@@ -14,6 +14,7 @@ import { NUMBER_KEY_ATTRIBUTES, type FlowPlan, type Plan, type QueuePlan, type T
 import type { QueueView } from '../../functions/handlers/admin-service';
 import { SynclineError } from '../../functions/core/errors';
 import type { StoreTableId } from '../../functions/plan/store-tables';
+import { errorNameOf } from '../../functions/core/error-text';
 
 /** Local names of the store tables shared by every flow. */
 export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {
@@ -51,10 +52,6 @@ export interface LocalResources {
 /** A local table name from a config's table name or ARN (`arn:aws:dynamodb:...:table/NAME`). */
 export const bareTableName = (name: string): string => name.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
 
-function errorName(err: unknown): string {
-  return (err as { name?: string })?.name ?? '';
-}
-
 /** Waits until a table and all its indexes are ACTIVE; answers the names of its indexes. */
 async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, timeoutMs = 60_000): Promise<string[]> {
   // A deadline, not a number of tries: a busy DynamoDB Local answers slowly.
@@ -88,7 +85,7 @@ export async function ensureTable(ddb: DynamoDBClient, input: CreateTableCommand
   try {
     await ddb.send(new CreateTableCommand(input));
   } catch (err) {
-    if (errorName(err) !== 'ResourceInUseException') throw err;
+    if (errorNameOf(err) !== 'ResourceInUseException') throw err;
   }
   const existing = await whenActive(ddb, input.TableName);
   // An index added later is read with a fallback to the table, so a kept table without it is used as it is.
@@ -151,7 +148,7 @@ export async function ensureQueue(sqs: SQSClient, name: string, attributes: Reco
   try {
     url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl;
   } catch (err) {
-    if (!['QueueNameExists', 'QueueAlreadyExists'].includes(errorName(err))) throw err;
+    if (!['QueueNameExists', 'QueueAlreadyExists'].includes(errorNameOf(err))) throw err;
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
   }
@@ -276,6 +273,6 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (err) {
-    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(errorName(err))) throw err;
+    if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes(errorNameOf(err))) throw err;
   }
 }

@@ -12,6 +12,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from './sqs-poller';
 import { messageOf } from '../../functions/core/errors';
+import { errorNameOf } from '../../functions/core/error-text';
 
 /** What a stream-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void | null | undefined>;
@@ -129,8 +130,6 @@ interface ShardState {
   /** Batch size for the next invocation (bisected after errors). */
   size: number;
 }
-
-const errorName = (err: unknown) => (err as { name?: string })?.name ?? '';
 
 /**
  * Emulates a Lambda DynamoDB Streams event source mapping on one table of DynamoDB Local: reads every shard in
@@ -264,12 +263,12 @@ export class StreamPoller {
       const out = await this.options.streams.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shard.shardId, ...input }));
       return out.ShardIterator;
     } catch (err) {
-      if (errorName(err) === 'ResourceNotFoundException') {
+      if (errorNameOf(err) === 'ResourceNotFoundException') {
         // The shard was trimmed away.
         shard.closed = true;
         return undefined;
       }
-      if (errorName(err) === 'TrimmedDataAccessException' && shard.checkpoint) {
+      if (errorNameOf(err) === 'TrimmedDataAccessException' && shard.checkpoint) {
         this.log(`[${this.options.name}] records after ${shard.checkpoint} of ${shard.shardId} were trimmed; reading from TRIM_HORIZON`);
         shard.checkpoint = undefined;
         return this.iterator(shard);
@@ -285,7 +284,7 @@ export class StreamPoller {
     try {
       out = await this.options.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }));
     } catch (err) {
-      if (errorName(err) === 'ExpiredIteratorException' || errorName(err) === 'TrimmedDataAccessException') {
+      if (errorNameOf(err) === 'ExpiredIteratorException' || errorNameOf(err) === 'TrimmedDataAccessException') {
         shard.iterator = undefined;
         return;
       }
