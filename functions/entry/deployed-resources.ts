@@ -1,4 +1,5 @@
 import { namedSecrets } from '../config/named-secrets';
+import { tableNameOf } from '../config/table-name';
 import type { FlowPlan } from '../plan/plan';
 import type { FlowResourceView, QueueView } from '../handlers/admin-service';
 import { messageOf } from '../core/errors';
@@ -52,8 +53,6 @@ export function parseDeployedNames(text: string): DeployedNames {
   }
   return v as DeployedNames;
 }
-
-const tableNameOf = (nameOrArn: string) => nameOrArn.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
 
 /** The URL of each queue of the flow, by queue id; fails naming a queue FLOW_RESOURCES lacks. */
 export function deployedQueueUrls(plan: FlowPlan, names: DeployedNames, sqs: SqsPrefixes): Record<string, string> {

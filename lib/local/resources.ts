@@ -15,6 +15,7 @@ import type { QueueView } from '../../functions/handlers/admin-service';
 import { SynclineError } from '../../functions/core/errors';
 import type { StoreTableId } from '../../functions/plan/store-tables';
 import { errorNameOf } from '../../functions/core/error-text';
+import { tableNameOf } from '../../functions/config/table-name';
 
 /** Local names of the store tables shared by every flow. */
 export const LOCAL_STORE_TABLES: Readonly<Record<StoreTableId, string>> = {
@@ -48,9 +49,6 @@ export interface LocalResources {
   readonly tables: Readonly<Record<StoreTableId, string>>;
   readonly flows: Readonly<Record<string, FlowResources>>;
 }
-
-/** A local table name from a config's table name or ARN (`arn:aws:dynamodb:...:table/NAME`). */
-export const bareTableName = (name: string): string => name.replace(/^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\//, '').split('/')[0]!;
 
 /** Waits until a table and all its indexes are ACTIVE; answers the names of its indexes. */
 async function whenActive(ddb: DynamoDBClient, tableName: string | undefined, timeoutMs = 60_000): Promise<string[]> {
@@ -179,7 +177,7 @@ async function createQueue(sqs: SQSClient, queue: QueuePlan, visibilityTimeoutSe
 
 async function createFlow(ddb: DynamoDBClient, sqs: SQSClient, flow: FlowPlan, visibilityTimeoutSeconds: number): Promise<FlowResources> {
   const queues = await Promise.all(flow.queues.map((q) => createQueue(sqs, q, visibilityTimeoutSeconds)));
-  await Promise.all(flow.targetTables.map((t) => ensureTable(ddb, targetTableInput(bareTableName(t.localName), t.keyAttribute))));
+  await Promise.all(flow.targetTables.map((t) => ensureTable(ddb, targetTableInput(tableNameOf(t.localName), t.keyAttribute))));
   const streamSources = flow.functions.flatMap((fn) => (fn.trigger.type === 'dynamodb-stream' && fn.sourceId ? [{ sourceId: fn.sourceId, trigger: fn.trigger }] : []));
   const failureQueues = await Promise.all(
     streamSources.map(async ({ sourceId, trigger }) => [sourceId, { name: trigger.onFailureQueue, ...(await ensureQueue(sqs, trigger.onFailureQueue, { MessageRetentionPeriod: '1209600' })) }] as const),
@@ -187,7 +185,7 @@ async function createFlow(ddb: DynamoDBClient, sqs: SQSClient, flow: FlowPlan, v
   return {
     flowId: flow.flow.id,
     queues: Object.fromEntries(queues.map((q) => [q.id, q])),
-    targetTables: Object.fromEntries(flow.targetTables.map((t) => [t.targetId, bareTableName(t.localName)])),
+    targetTables: Object.fromEntries(flow.targetTables.map((t) => [t.targetId, tableNameOf(t.localName)])),
     sourceTables: Object.fromEntries(sourceTablesOf(flow).map((t) => [t.sourceId, t.tableName])),
     sourceBuckets: Object.fromEntries(sourceBucketsOf(flow).map((b) => [b.sourceId, b.bucket])),
     streamFailureQueues: Object.fromEntries(failureQueues),
@@ -196,7 +194,7 @@ async function createFlow(ddb: DynamoDBClient, sqs: SQSClient, flow: FlowPlan, v
 
 /** The local table of a `dynamodb-stream` source: its `tableName`, or the table named in its `streamArn`. */
 export function streamSourceTable(source: { tableName?: string; streamArn?: string }): string | undefined {
-  if (source.tableName) return bareTableName(source.tableName);
+  if (source.tableName) return tableNameOf(source.tableName);
   const m = source.streamArn ? /^arn:[^:]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)\/stream\//.exec(source.streamArn) : null;
   return m?.[1];
 }
@@ -254,7 +252,7 @@ export async function createResources(plan: Plan, options: CreateResourcesOption
   const names = options.tableNames ?? LOCAL_STORE_TABLES;
   await Promise.all(plan.tables.map((t) => ensureTable(options.dynamodb, storeTableInput(t, names[t.id]), t.ttlAttribute, t.indexes.filter((ix) => ix.addedLater).map((ix) => ix.name))));
   // Source tables first, keyed like a target table when one flow's target is another's (or its own) source.
-  const targetKeys = new Map(plan.flows.flatMap((f) => f.targetTables.map((t) => [bareTableName(t.localName), t.keyAttribute] as const)));
+  const targetKeys = new Map(plan.flows.flatMap((f) => f.targetTables.map((t) => [tableNameOf(t.localName), t.keyAttribute] as const)));
   const sourceTables = new Map(plan.flows.flatMap((f) => sourceTablesOf(f).map((t) => [t.tableName, targetKeys.get(t.tableName) ?? f.flow.key[0]!] as const)));
   await Promise.all([...sourceTables].map(([name, keyAttribute]) => ensureStreamTable(options.dynamodb, name, keyAttribute)));
   const buckets = new Set(plan.flows.flatMap((f) => sourceBucketsOf(f).map((b) => b.bucket)));
