@@ -176,7 +176,8 @@ export function array<T>(item: Shape<T>, rules: ArrayRules = {}): Shape<T[]> {
   };
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON object: not null, not an array. */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An object of any keys; `key` checks each key (a failing key is reported as zod's `Invalid key in record`). */
 export function record<T>(value: Shape<T>, key?: Shape<string>): Shape<Record<string, T>> {

@@ -5,6 +5,7 @@ import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op 
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import { mergeChanges } from '../core/merge';
+import { isPlainObject } from '../core/shape';
 import type { Transformer, TransformResult } from '../core/transform/pipeline';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import type { StateStore } from '../ports';
@@ -52,7 +53,6 @@ export interface TryAnswer {
   readonly written: false;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } });
 
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
@@ -106,13 +106,13 @@ function changedFields(before: Record<string, unknown> | null, after: Record<str
  */
 export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<AdminAnswer> {
   const { flow } = deps;
-  if (!isObject(body) || !isObject(body.record)) return bad('the body must be {"record": {...}, "source"?: "<source id>", "headers"?: {...}} with the record as a JSON object');
+  if (!isPlainObject(body) || !isPlainObject(body.record)) return bad('the body must be {"record": {...}, "source"?: "<source id>", "headers"?: {...}} with the record as a JSON object');
   if (body.source !== undefined && typeof body.source !== 'string') return bad('"source" must be a source id');
   const source = body.source === undefined ? flow.sources[0]! : flow.sources.find((s) => s.id === body.source);
   if (!source) return { status: 404, body: { message: `flow "${flow.id}" has no source "${String(body.source)}" (sources: ${flow.sources.map((s) => s.id).join(', ')})` } };
   const now = deps.now();
   const base = { flow: flow.id, source: source.id, written: false as const };
-  if (body.headers !== undefined && !(isObject(body.headers) && Object.values(body.headers).every((v) => typeof v === 'string'))) return bad('"headers" must map header names to strings');
+  if (body.headers !== undefined && !(isPlainObject(body.headers) && Object.values(body.headers).every((v) => typeof v === 'string'))) return bad('"headers" must map header names to strings');
   const headers = Object.fromEntries(Object.entries((body.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
   const change = carried(flow, captured(source, body.record, headers, now));
   if ('skipped' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'skipped', reason: change.skipped } satisfies TryAnswer };

@@ -1,5 +1,5 @@
+import { isPlainObject } from '../shape';
 import { cidrMatcher } from './cidr';
-import { isPlainObject } from './validate';
 import { wildcardRegExp } from './wildcard';
 
 type Leaf = (values: readonly unknown[]) => boolean;

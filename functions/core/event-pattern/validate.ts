@@ -1,3 +1,4 @@
+import { isPlainObject } from '../shape';
 import { cidrMatcher } from './cidr';
 import { wildcardProblem } from './wildcard';
 
@@ -136,11 +137,6 @@ function checkNumeric(arg: unknown, where: string, problems: string[]): void {
 function checkWildcard(w: string, where: string, problems: string[]): void {
   const problem = wildcardProblem(w);
   if (problem) problems.push(`${where}: ${problem}`);
-}
-
-/** A JSON object: not null, not an array. */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function describe(v: unknown): string {

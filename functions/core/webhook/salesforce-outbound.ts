@@ -1,6 +1,7 @@
 import { EntityDecoder } from '@nodable/entities';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { messageOf } from '../errors';
+import { isPlainObject } from '../shape';
 
 /**
  * Salesforce Outbound Messages: a SOAP `notifications` call with up to 100 `Notification`s, each one `sObject`.
@@ -51,14 +52,14 @@ export function parseOutboundMessage(xml: string): OutboundParse {
     return { ok: false, reason: `body is not a readable SOAP message: ${messageOf(err)}` };
   }
   const notifications = child(child(child(doc, 'Envelope'), 'Body'), 'notifications');
-  if (!isObject(notifications)) return { ok: false, reason: 'body is not a Salesforce Outbound Message: no soapenv:Envelope/soapenv:Body/notifications element' };
+  if (!isPlainObject(notifications)) return { ok: false, reason: 'body is not a Salesforce Outbound Message: no soapenv:Envelope/soapenv:Body/notifications element' };
   const organizationId = notifications.OrganizationId;
   if (typeof organizationId !== 'string' || organizationId === '') return { ok: false, reason: 'the Outbound Message has no OrganizationId' };
   const list = Array.isArray(notifications.Notification) ? notifications.Notification : [];
   const out: { id: string; record: Record<string, unknown> }[] = [];
   for (const [i, n] of list.entries()) {
     const sObject = child(n, 'sObject');
-    if (!isObject(sObject)) return { ok: false, reason: `Notification ${i + 1} has no sObject` };
+    if (!isPlainObject(sObject)) return { ok: false, reason: `Notification ${i + 1} has no sObject` };
     const id = child(n, 'Id');
     out.push({ id: typeof id === 'string' ? id : String(i), record: plain(sObject) as Record<string, unknown> });
   }
@@ -89,9 +90,8 @@ export function sameOrganization(a: string, b: string): boolean {
 function plain(value: unknown): unknown {
   if (value === '') return null;
   if (Array.isArray(value)) return value.map(plain);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const child = (v: unknown, name: string): unknown => (isObject(v) ? v[name] : undefined);
+const child = (v: unknown, name: string): unknown => (isPlainObject(v) ? v[name] : undefined);
