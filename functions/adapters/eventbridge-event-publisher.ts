@@ -1,6 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import type { EventPublisher, PublishedEvent } from '../ports';
-import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, type EventEntry, type EventPutter } from './eventbridge-target-writer';
+import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, RETRYABLE_CODES, type EventEntry, type EventPutter } from './eventbridge-target-writer';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface EventBridgeEventPublisherOptions {
@@ -10,9 +10,6 @@ export interface EventBridgeEventPublisherOptions {
   readonly busName?: string;
   readonly retry?: RetryOptions;
 }
-
-/** Entry error codes worth another attempt. */
-const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
 
 /**
  * EventPublisher on EventBridge PutEvents: calls of at most 10 entries and 256 KB, failed entries (throttling, internal errors)

@@ -57,8 +57,8 @@ export function putEventsCalls<T>(items: readonly T[], entryOf: (item: T) => Eve
   return calls;
 }
 
-/** Entry error codes worth another attempt; any other code is a permanent rejection of that entry. */
-const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
+/** PutEvents entry error codes worth another attempt; any other code is a permanent rejection of that entry. */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
 
 /**
  * Publishes each key's current state as an event (`detail` = `{flow, key, op, version, ts, data}`), in PutEvents
