@@ -1,5 +1,6 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { backoffMs, chunk, type ResolvedRetry } from './retry';
+import { backoffMs, type ResolvedRetry } from './retry';
+import { chunk } from '../core/chunk';
 
 export interface BatchGetOptions {
   /** Keys per BatchGetItem call (at most 100; fewer for large items, as a call returns at most 16 MB). @default 100 */

@@ -1,6 +1,7 @@
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PartialWriteError } from '../ports';
-import { backoffMs, chunk, isRefusedItem, safeErrorText, type ResolvedRetry } from './retry';
+import { backoffMs, isRefusedItem, safeErrorText, type ResolvedRetry } from './retry';
+import { chunk } from '../core/chunk';
 
 type WriteRequest = { PutRequest: { Item: Record<string, unknown> } };
 

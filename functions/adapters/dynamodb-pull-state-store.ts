@@ -1,7 +1,8 @@
 import { BatchWriteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PulledKey, PullRunState, PullStateStore, SeenList } from '../ports';
 import { batchGetAll } from './dynamodb-batch-get';
-import { backoffMs, chunk, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
+import { chunk } from '../core/chunk';
 import { errorNameOf } from '../core/error-text';
 
 export interface DynamoDbPullStateStoreOptions {

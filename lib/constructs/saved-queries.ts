@@ -1,13 +1,12 @@
 import type { QueryString } from 'aws-cdk-lib/aws-logs';
+import { chunk } from '../../functions/core/chunk';
 
 /** Logs Insights runs a query over at most 50 log groups. */
 export const MAX_LOG_GROUPS_PER_QUERY = 50;
 
 /** Log groups in parts a query can take. */
 export function logGroupParts<T>(groups: readonly T[], size = MAX_LOG_GROUPS_PER_QUERY): T[][] {
-  const parts: T[][] = [];
-  for (let i = 0; i < groups.length; i += size) parts.push(groups.slice(i, i + size));
-  return parts;
+  return chunk(groups, size);
 }
 
 export type SavedQueryId = 'historyOfKey' | 'quarantineReasons' | 'errorsByStep' | 'slowestDeliveries';

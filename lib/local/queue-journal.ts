@@ -7,6 +7,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { chunk } from '../../functions/core/chunk';
 
 /** A message the journal holds: sent through the runtime's client and not deleted yet. */
 interface JournaledMessage {
@@ -99,8 +100,7 @@ export class QueueJournal {
     for (const [queue, messages] of byQueue) {
       const url = queueUrlOf(queue);
       if (!url || !journaled(queue)) continue; // a queue the config no longer has
-      for (let i = 0; i < messages.length; i += 10) {
-        const part = messages.slice(i, i + 10);
+      for (const part of chunk(messages, 10)) {
         const entries: SendMessageBatchRequestEntry[] = part.map((m, j) => ({ Id: String(j), MessageBody: m.b, ...(m.a ? { MessageAttributes: m.a } : {}) }));
         const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }));
         if (out.Failed?.length) throw new Error(`replaying the queue journal into ${queue}: ${out.Failed[0]!.Message ?? out.Failed[0]!.Code}`);

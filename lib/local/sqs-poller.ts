@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { messageOf } from '../../functions/core/errors';
-import { chunk } from '../../functions/adapters/retry';
+import { chunk } from '../../functions/core/chunk';
 
 /** What an SQS-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined>;

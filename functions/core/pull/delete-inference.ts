@@ -1,3 +1,4 @@
+import { chunk } from '../chunk';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { PullRunState, SeenList } from '../../ports';
 import type { PullContext, PullDeps } from './pull-types';
@@ -59,8 +60,7 @@ export async function inferDeletes(ctx: DeleteInference, run: PullRunState, acce
   }
   known.clear();
   let deleted = 0;
-  for (let i = 0; i < absent.length; i += 100) {
-    const part = absent.slice(i, i + 100);
+  for (const part of chunk(absent, 100)) {
     const last = await state.getKeys(flow.id, source.id, part);
     const gone: string[] = [];
     const envelopes: ChangeEnvelope[] = [];
