@@ -58,7 +58,7 @@ const newerThanMarker = (replay: boolean) => (replay ? 'attribute_not_exists(#ve
 
 /**
  * UpdateItem input that records a delivery in the target's marker item unless that item already has the
- * same or a newer version. Shared by `markDelivered` and the DynamoDB target writer's tombstones. The
+ * same or a newer version. Shared by `markSent` and the DynamoDB target writer's tombstones. The
  * state item is not checked: state items are never deleted and a delivery only follows a read of the state.
  */
 export function deliveredUpdate(tableName: string, flow: string, targetId: string, key: string, version: number, hash: string, replay = false, note?: DeliveryNote, leaseOwner?: string) {
@@ -218,10 +218,6 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     const keys = (result.Items ?? []).map((item) => item.pk as string).filter((pk) => pk.startsWith(prefix)).map((pk) => pk.slice(prefix.length));
     const next = result.LastEvaluatedKey ? Buffer.from(JSON.stringify(result.LastEvaluatedKey), 'utf8').toString('base64url') : undefined;
     return { keys, ...(next ? { cursor: next } : {}) };
-  }
-
-  async markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void> {
-    await this.recordDelivery(flow, key, targetId, version, hash, false, note);
   }
 
   /** Records a delivery on the marker, unless a newer one (or, but for a replay, the same one) is recorded already. */

@@ -81,8 +81,6 @@ export interface StateStore {
   get(flow: string, key: string): Promise<StoredState | undefined>;
   /** Writes state if its stored version is still `expectedVersion` (0 = absent); else VersionConflictError, or StateTooLargeError. */
   put(state: StoredState, expectedVersion: number): Promise<void>;
-  /** Records a delivery unless a newer version was already recorded for that target. */
-  markDelivered(flow: string, key: string, targetId: string, version: number, hash: string, note?: DeliveryNote): Promise<void>;
 }
 
 export type AuditOutcome =

@@ -54,7 +54,7 @@ export interface SendLeases {
    * (`taken`) or the target already has this version or a newer one (`delivered`; for a replay, a newer one).
    */
   claimSend(flow: string, targetId: string, key: string, version: number, owner: string, now: number, until: number, replay?: boolean): Promise<'claimed' | 'taken' | 'delivered'>;
-  /** Records the delivery as `StateStore.markDelivered` does (a replay, whose note names who asked, records its version again), and lets the lease go. */
+  /** Records the delivery unless the target has a newer version recorded (a replay, whose note names who asked, records its version again), and lets the lease go. */
   markSent(flow: string, targetId: string, key: string, owner: string, version: number, hash: string, note?: DeliveryNote): Promise<void>;
   /** Lets the lease go without recording a delivery (the write failed). Another owner's lease is left alone. */
   dropSend(flow: string, targetId: string, key: string, owner: string): Promise<void>;

@@ -26,7 +26,8 @@ describe('remote ids of created records, kept with the delivered marker, on Dyna
     const claims = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => store.claimCreate('desk', 'tickets', 'k1', owner, 1000, 61_000)));
     await store.setRemoteId('desk', 'tickets', 'k1', 'T-100');
     const later = await store.claimCreate('desk', 'tickets', 'k1', 'e', 2000, 62_000);
-    await store.markDelivered('desk', 'k1', 'tickets', 1, 'h1');
+    await store.claimSend('desk', 'tickets', 'k1', 1, 'e', 2000, 62_000);
+    await store.markSent('desk', 'tickets', 'k1', 'e', 1, 'h1');
 
     // Assess
     expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);

@@ -42,7 +42,6 @@ function withReadBarrier(store: StateStore, parties: number): StateStore & { con
         throw err;
       }
     },
-    markDelivered: store.markDelivered.bind(store),
   };
   return wrapped;
 }

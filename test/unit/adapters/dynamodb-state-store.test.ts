@@ -209,7 +209,7 @@ describe('DynamoDbStateStore', () => {
     expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
-  it('reads one key consistently and marks a delivery in the marker item only when newer', async () => {
+  it('reads one key consistently and, once the send lease is lost, marks a delivery in the marker item only when newer', async () => {
     // Prepare
     ddb.on(BatchGetCommand).resolves({ Responses: { state: [item('a', 4)] } });
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('older'), { name: 'ConditionalCheckFailedException' }));
@@ -217,7 +217,7 @@ describe('DynamoDbStateStore', () => {
 
     // Act
     const got = await store.get('contacts', 'a');
-    await store.markDelivered('contacts', 'a', 'replica', 3, 'h');
+    await store.markSent('contacts', 'replica', 'a', 'me', 3, 'h');
 
     // Assess
     expect(got?.version).toBe(4);
@@ -234,9 +234,9 @@ describe('DynamoDbStateStore', () => {
     });
   });
 
-  it('rethrows other errors of markDelivered', async () => {
+  it('rethrows other errors of markSent', async () => {
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
     const store = new DynamoDbStateStore({ client, tableName: 'state', targets: none, views, retry: noWait });
-    await expect(store.markDelivered('contacts', 'a', 'replica', 3, 'h')).rejects.toThrow('throttled');
+    await expect(store.markSent('contacts', 'replica', 'a', 'me', 3, 'h')).rejects.toThrow('throttled');
   });
 });
