@@ -37,6 +37,3 @@ export class TokenBucket {
     }
   }
 }
-
-/** No limit. */
-export const UNLIMITED = { take: async () => undefined } as const;

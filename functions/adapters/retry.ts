@@ -36,34 +36,7 @@ export function backoffMs(retry: ResolvedRetry, attempt: number): number {
   return Math.floor(Math.random() * ceiling);
 }
 
-const THROTTLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'Throttling',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'LimitExceededException',
-  'AWS.SimpleQueueService.RequestThrottled',
-  'InternalServerError',
-  'InternalFailure',
-  'ServiceUnavailable',
-]);
-
-/** Throttling and transient server errors: worth another attempt after a backoff. */
-export function isRetryable(err: unknown): boolean {
-  if (!err || typeof err !== 'object') return false;
-  const e = err as { name?: string; $retryable?: unknown };
-  if (e.name && THROTTLE_NAMES.has(e.name)) return true;
-  if (e.$retryable) return true;
-  const status = httpStatusOf(err);
-  return status !== undefined && status >= 500;
-}
-
 /** The HTTP status an AWS SDK error came with. */
 export function httpStatusOf(err: unknown): number | undefined {
   return err && typeof err === 'object' ? (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode : undefined;
 }
-
-
