@@ -1,3 +1,0 @@
-export * from './pagination';
-export * from './records';
-export * from './pull-run';
