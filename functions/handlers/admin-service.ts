@@ -16,7 +16,7 @@ import { conflictsOf } from '../core/merge';
 import { transformFingerprint } from '../core/transform/fingerprint';
 
 // The flow list has its own module: the flow-list function bundles it without the admin service.
-export { flowSummary, webhookUrls } from './flow-summary';
+export { flowSummary } from './flow-summary';
 
 /** A queue of a flow and its DLQ, by their deployed names (locally: the plan's names). */
 export interface QueueView {

@@ -8,7 +8,7 @@ import { captureKeys } from '../core/transform/raw-record';
 import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
-import { MAX_RECORDS_PER_REQUEST, readWebhookBody } from '../core/webhook/webhook-body';
+import { readWebhookBody } from '../core/webhook/webhook-body';
 import {
   type AuditEntry,
   type AuditLog,
@@ -57,7 +57,6 @@ export interface WebhookCaptureDeps {
 
 export type WebhookCaptureHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-export { MAX_RECORDS_PER_REQUEST };
 export const DEDUP_TTL_SECONDS = 24 * 3600;
 /** How long a claimed delivery id waits for its records to be queued before another request may take it. */
 export const DEDUP_PENDING_SECONDS = 60;

@@ -1,8 +1,6 @@
 import { EXIT, fail, UsageError, type Command } from './command';
 import { messageOf } from '../../functions/core/errors';
 
-export { EXIT, parse, UsageError, type Command, type CommandContext } from './command';
-
 /** Every command, loaded when it runs: `syncline validate` does not load the AWS SDK. */
 const commands: Readonly<Record<string, () => Promise<Command>>> = {
   validate: async () => (await import('./validate')).validateCommand,

@@ -13,13 +13,13 @@ import type { SyncFlow } from './sync-flow';
 import { FlowAlarms, notifying, TWO_OF_THREE_PERIODS } from './flow-alarms';
 import { PERIOD } from './flow-metrics';
 
-export { MAX_LOG_GROUPS_PER_QUERY, SAVED_QUERIES, logGroupParts, type SavedQueryId } from './saved-queries';
-export { FlowAlarms, MAX_ALARM_DESCRIPTION, fitDescription, type FlowAlarmsProps } from './flow-alarms';
+export { SAVED_QUERIES, logGroupParts } from './saved-queries';
+export { FlowAlarms, type FlowAlarmsProps } from './flow-alarms';
 
 /** Thresholds used when the config gives none (the schema's defaults). */
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = { lagP99Ms: 300_000, errorRatePercent: 5, quarantinePercent: 5 };
 
-export { deadLettersOf, flowMetric, flowServiceName, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PULL_METRICS } from './flow-metrics';
+export { deadLettersOf, flowMetric, flowServiceName, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS } from './flow-metrics';
 
 /** Props of {@link Observability}. */
 export interface ObservabilityProps {

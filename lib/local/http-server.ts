@@ -18,8 +18,6 @@ import { lambdaContext } from './sqs-poller';
 import { SynclineError } from '../../functions/core/errors';
 import { safeErrorText } from '../../functions/core/error-text';
 
-export type { AdminAnswer, AdminApi } from '../../functions/handlers/admin-api';
-
 /** What an HTTP-API-triggered function exports. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 

@@ -2,8 +2,6 @@ import type { FlowConfig } from '../../functions/config/schema';
 import { namedSecrets } from '../../functions/config/named-secrets';
 import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../../functions/plan/plan';
 import { messageOf } from '../../functions/core/errors';
-
-export { namedSecrets };
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import { DynamoDbQuarantineStore } from '../../functions/adapters/dynamodb-quarantine-store';
@@ -56,8 +54,8 @@ import {
   type WebhookEndpoint,
 } from './runtime-support';
 
-export { generateWebhookSecret, localSweepEveryMs, RuntimeError } from './runtime-support';
-export type { HandlerWrapper, Runtime, RuntimeOptions, WebhookEndpoint } from './runtime-support';
+export { localSweepEveryMs, RuntimeError } from './runtime-support';
+export type { HandlerWrapper, Runtime } from './runtime-support';
 
 /**
  * Runs every flow of a config on this machine: DynamoDB Local and fauxqs, the plan's resources, the same

@@ -10,8 +10,7 @@ import type { PullContext, PullDeps, PullRequest, PullSummary } from './pull-typ
 import { pullKeyFields } from './records';
 import { openRun } from './run-state';
 
-export { pullAuditKey } from './delete-inference';
-export type { PullDeps, PullRequest, PullSummary } from './pull-types';
+export type { PullDeps, PullSummary } from './pull-types';
 
 /** Runs (or continues) one pull of a `schedule` source. Infrastructure failures (state, queue) throw. */
 export async function runPull(deps: PullDeps, request: PullRequest = {}): Promise<PullSummary> {

@@ -5,8 +5,8 @@ import { unknownFunctions } from './jsonata-calls';
 import { compileSchema } from './json-schema';
 import { buildTransform, describeJsonataError, type TransformContext, type TransformedFlow, type Transformer } from './transform-core';
 
-export { piiLeaks, taintedFields, type TaintedField, type TaintLeak } from './pii-taint';
-export { buildTransform, type SchemaValidator, type TransformContext, type TransformedFlow, type Transformer, type TransformResult } from './transform-core';
+export { piiLeaks } from './pii-taint';
+export { buildTransform, type Transformer, type TransformResult } from './transform-core';
 
 /**
  * Compiles a flow's transform, its JSON Schema with ajv here (a Lambda transform gets its schema compiled at synth).
