@@ -3,7 +3,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import { startRuntime, type Runtime } from '../../lib/local/runtime';
-import type { BackfillChunkResult } from '../../lib/local/backfill';
+import type { BackfillChunkResult } from '../../functions/handlers/backfill-handler';
 import { waitFor } from '../support/local-servers';
 import { getJson } from '../support/webhooks';
 
