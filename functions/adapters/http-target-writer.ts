@@ -26,8 +26,6 @@ export interface HttpTargetWriterOptions {
   readonly retry?: RetryOptions;
   /** A `Retry-After` longer than this is not waited for: the key is left to the SQS retry. @default 10000 */
   readonly maxRetryAfterMs?: number;
-  /** No attempt starts after this long since the batch began (keeps an invocation inside its timeout). @default 20000 */
-  readonly budgetMs?: number;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
   /** Where the remote ids of created records are kept (required with `create`). */
@@ -38,6 +36,9 @@ export interface HttpTargetWriterOptions {
 
 /** Largest response body kept in the audit entry of a rejected record. */
 export const MAX_AUDIT_BODY = 1000;
+
+/** No attempt starts after this long since the batch began (keeps an invocation inside its timeout). */
+const BATCH_BUDGET_MS = 20_000;
 
 /** One request the writer sends (exported for tests). */
 export interface HttpRequestPlan {
@@ -85,7 +86,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
     const results = new Map<string, TargetResult>();
-    const deadline = this.now() + (this.options.budgetMs ?? 20_000);
+    const deadline = this.now() + BATCH_BUDGET_MS;
     const queue = [...changes];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.withoutValues(await this.deliver(c, deadline), c));

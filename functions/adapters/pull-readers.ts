@@ -16,8 +16,6 @@ export interface PullReaderDeps {
   readonly retry?: RetryOptions;
   /** Token requests of `oauth2` sources are logged here (never a secret). */
   readonly log?: (message: string, attributes: Record<string, unknown>) => void;
-  /** S3 records per page. @default 1000 */
-  readonly s3PageSize?: number;
 }
 
 /** The reader of a `schedule` source: HTTP API or S3 objects. */
@@ -34,10 +32,10 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
   }
   // A bundle for a flow that pulls no S3 objects leaves the object reader and its CSV parser out (function-bundling.ts).
   if (source.s3 && (typeof __SYNCLINE_READS_S3_OBJECTS__ === 'undefined' || __SYNCLINE_READS_S3_OBJECTS__)) {
-    const { s3Client: client, s3PageSize: pageSize } = deps;
+    const client = deps.s3Client;
     if (!client) throw new Error(`schedule source "${source.id}" reads S3 but no S3 client was given`);
     const { bucket, prefix, format } = source.s3;
-    return new S3ObjectReader({ client, bucket, prefix, format, pageSize });
+    return new S3ObjectReader({ client, bucket, prefix, format });
   }
   throw new Error(`schedule source "${source.id}" has neither http nor s3`);
 }

@@ -5,21 +5,20 @@ import { importSecretsManager } from './sdk-imports';
 
 export interface SecretsManagerSecretsOptions {
   readonly client: SecretsManagerClient;
-  /** How long a value is reused by the container. @default 300000 (5 minutes) */
-  readonly ttlMs?: number;
   readonly clock?: Clock;
 }
+
+/** How long a value is reused by the container: 5 minutes. */
+const TTL_MS = 300_000;
 
 /** Secrets from Secrets Manager (name or ARN), cached per container. */
 export class SecretsManagerSecrets implements Secrets {
   private readonly client: SecretsManagerClient;
-  private readonly ttlMs: number;
   private readonly clock: Clock;
   private readonly cache = new Map<string, { value: Promise<string>; expires: number }>();
 
   constructor(options: SecretsManagerSecretsOptions) {
     this.client = options.client;
-    this.ttlMs = options.ttlMs ?? 300_000;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -28,7 +27,7 @@ export class SecretsManagerSecrets implements Secrets {
     const hit = this.cache.get(name);
     if (hit && hit.expires > now) return hit.value;
     const value = this.fetch(name);
-    this.cache.set(name, { value, expires: now + this.ttlMs });
+    this.cache.set(name, { value, expires: now + TTL_MS });
     // A failed read is not cached: the next call asks again.
     value.catch(() => {
       if (this.cache.get(name)?.value === value) this.cache.delete(name);

@@ -29,8 +29,6 @@ export interface DeliverTargetDeps {
   readonly stateStore: StateStore;
   /** Keeps one delivery of a key in flight at a time (usually the state store itself). */
   readonly leases: SendLeases;
-  /** How long a delivery holds a key's lease; by default the delivery function's timeout, which no send outlives. */
-  readonly leaseMs?: number;
   /** Waits between tries of a lease another delivery holds (tests pass one that does not wait). */
   readonly sleep?: Sleep;
   readonly writer: BatchTargetWriter;
@@ -69,7 +67,8 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
   const { clock, logger, metrics } = telemetryOf(deps);
   const target = flow.targets.find((t) => t.id === targetId);
   if (!target) throw new Error(`flow "${flow.id}" has no target "${targetId}"`);
-  const leaseMs = deps.leaseMs ?? deliverySizing(target).timeoutSeconds * 1000;
+  // A delivery holds a key's lease for the delivery function's timeout, which no send outlives.
+  const leaseMs = deliverySizing(target).timeoutSeconds * 1000;
   const sleep = deps.sleep ?? timerSleep;
 
   return (event) =>

@@ -46,8 +46,6 @@ export interface ResolveHandlerDeps {
   readonly clock?: Clock;
   readonly logger?: LogPort;
   readonly metrics?: MetricsPort;
-  /** Merge-and-write attempts per key under concurrent writers. @default 5 */
-  readonly maxAttempts?: number;
   /**
    * For flows with a source whose `onTruncate` is `delete`: the index of keys by source table, and this step's own
    * queue, where a truncate's deletes and its continuation go.
@@ -76,10 +74,12 @@ interface Resolved {
   readonly entries: readonly AuditEntry[];
 }
 
+/** Merge-and-write attempts per key under concurrent writers. */
+const MERGE_ATTEMPTS = 5;
+
 export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
   const { flow, stateStore, publisher } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
-  const maxAttempts = deps.maxAttempts ?? 5;
   const targetIds = flow.targets.map((t) => t.id);
   for (const t of targetIds) if (!deps.deliverQueueUrls[t]) throw new Error(`no delivery queue URL for target "${t}" of flow "${flow.id}"`);
   // A DynamoDB target records an upsert on the item, not in `delivered`: only a change behind the current version
@@ -248,7 +248,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
    */
   async function resolveKey(group: ChangeGroup, initial: StoredState | undefined, now: number): Promise<Resolved | Oversized> {
     let current = initial;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
       // The doc was read for this merge (a conflict reads it again): merged into in place, not copied.
       const result = mergeChanges(flow, current?.doc, group.envelopes, { owned: true });
       if (!result.docChanged && !result.changed) {
@@ -293,7 +293,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         current = await stateStore.get(flow.id, group.key);
       }
     }
-    throw new Error(`state of ${flow.id}/${group.key} kept changing: gave up after ${maxAttempts} attempts`);
+    throw new Error(`state of ${flow.id}/${group.key} kept changing: gave up after ${MERGE_ATTEMPTS} attempts`);
   }
 
   /** Audit entries for every decision (one write) and open conflicts. */

@@ -29,11 +29,6 @@ export interface ScheduleCaptureDeps extends CaptureUseCaseDeps {
    * @default none: the next scheduled run continues
    */
   readonly continueSoon?: (input: ScheduleCaptureInput) => Promise<void>;
-  /**
-   * Invocations of one run after which it is no longer continued right away, only by the schedule.
-   * @default 20
-   */
-  readonly maxChainedInvocations?: number;
   /** The deployment's hash key, when the flow masks the pull's key (core/pull/pull-keys.ts `pullKeysSealed`). */
   readonly hashKey?: () => Promise<string>;
 }
@@ -57,6 +52,9 @@ export type ScheduleCaptureInput = Infer<typeof pullInput>;
 const scheduledEvent = object({ 'detail-type': literal('Scheduled Event'), source: string() }, 'loose');
 
 export type ScheduleCaptureHandler = (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>) => Promise<PullSummary>;
+
+/** Invocations of one run after which it is no longer continued right away, only by the schedule. */
+const MAX_CHAINED_INVOCATIONS = 20;
 
 /**
  * The capture function of a `schedule` source: one pull (or the continuation of one) per invocation, answering
@@ -101,7 +99,7 @@ export function createScheduleCaptureHandler(deps: ScheduleCaptureDeps): Schedul
     logger.info('pull summary', { ...summary, trigger: input.action });
     const chained = summary.run?.invocations ?? 1;
     if (summary.continued && !summary.error && deps.continueSoon) {
-      if (chained < (deps.maxChainedInvocations ?? 20)) await deps.continueSoon({ action: 'continue', sourceId: source.id });
+      if (chained < MAX_CHAINED_INVOCATIONS) await deps.continueSoon({ action: 'continue', sourceId: source.id });
       else logger.warn('pull continues at the next scheduled run', { flow: flow.id, source: source.id, invocations: chained });
     }
     return summary;
