@@ -26,8 +26,6 @@ export interface SqsPollerOptions {
   readonly maxBatchingWindowSeconds: number;
   readonly timeoutSeconds?: number;
   readonly handler: SqsHandler;
-  /** How long one ReceiveMessage waits for a message (bounded so stop() is noticed fast). @default 1 */
-  readonly waitTimeSeconds?: number;
   /** Most batches in the handler at once: the mapping's `MaximumConcurrency` where it has one. @default 5 */
   readonly maxConcurrency?: number;
   readonly log?: (line: string) => void;
@@ -111,6 +109,8 @@ const isAbort = (err: unknown) => (err as { name?: string })?.name === 'AbortErr
 /** Lambda starts five concurrent batches on a standard queue (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). */
 export const DEFAULT_SQS_CONCURRENCY = 5;
 const RECEIVE_MAX = 10;
+/** How long one ReceiveMessage waits for a message (bounded so stop() is noticed fast). */
+const WAIT_TIME_SECONDS = 1;
 
 interface Batch {
   readonly messages: Message[];
@@ -196,7 +196,7 @@ export class SqsPoller {
   private async gather(): Promise<Batch> {
     const { batchSize, maxBatchingWindowSeconds } = this.options;
     const receivedAt = Date.now();
-    const messages = await this.receive(batchSize, this.options.waitTimeSeconds ?? 1);
+    const messages = await this.receive(batchSize, WAIT_TIME_SECONDS);
     const windowEnd = Date.now() + maxBatchingWindowSeconds * 1000;
     let full = messages.length === Math.min(RECEIVE_MAX, batchSize);
     let width = 1;

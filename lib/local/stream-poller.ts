@@ -37,10 +37,6 @@ export interface StreamPollerOptions {
   /** The on-failure destination: receives the metadata of every batch given up on. */
   readonly onFailureQueueUrl: string;
   readonly handler: StreamHandler;
-  /** @default 250 */
-  readonly pollIntervalMs?: number;
-  /** Wait before retrying a failed batch: `min(cap, base * 2^(attempt-1))`. @default 100 */
-  readonly retryBaseMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -68,6 +64,11 @@ function lambdaAttributeValue(value: unknown): unknown {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, lambdaAttributeValue(v)]));
   return value;
 }
+
+/** Wait after a pass over the shards that handed the function nothing. */
+const POLL_INTERVAL_MS = 250;
+/** Wait before retrying a failed batch: `min(2000, base * 2^(attempt-1))`. */
+const RETRY_BASE_MS = 100;
 
 const image = (v: unknown) => (v === undefined ? undefined : (lambdaAttributeValue(v) as Record<string, any>));
 
@@ -190,7 +191,6 @@ export class StreamPoller {
   }
 
   private async run(): Promise<void> {
-    const interval = this.options.pollIntervalMs ?? 250;
     while (this.running) {
       let progressed = false;
       let failed = false;
@@ -202,7 +202,7 @@ export class StreamPoller {
         this.log(`[${this.options.name}] stream polling failed: ${messageOf(err)}`);
       }
       // After an error (e.g. the table was deleted), wait longer so the log is not flooded.
-      if (this.running && !progressed) await this.sleep(failed ? Math.max(interval, 5000) : interval);
+      if (this.running && !progressed) await this.sleep(failed ? 5000 : POLL_INTERVAL_MS);
     }
   }
 
@@ -349,8 +349,7 @@ export class StreamPoller {
     }
     // bisectBatchOnError: a failed invocation is retried with half the batch.
     if (threw && this.options.bisectBatchOnError && failed.length > 1) shard.size = Math.ceil(failed.length / 2);
-    const base = this.options.retryBaseMs ?? 100;
-    await this.sleep(Math.min(2000, base * 2 ** (shard.attempts - 1)));
+    await this.sleep(Math.min(2000, RETRY_BASE_MS * 2 ** (shard.attempts - 1)));
   }
 
   /** Marks the first `n` buffered records done. */
