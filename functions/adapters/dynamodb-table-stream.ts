@@ -1,5 +1,5 @@
 import { DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TableStreamInfo } from '../handlers/stream-arn-lookup';
+import type { TableStreamInfo } from '../ports';
 
 /** DescribeTable reduced to what the stream lookup needs; undefined when the table does not exist. */
 export function describeTableStream(client: DynamoDBClient) {

@@ -1,11 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-
-/** What the lookup needs to know of a table, or undefined when there is no such table. */
-export interface TableStreamInfo {
-  readonly streamEnabled: boolean;
-  readonly streamArn?: string;
-  readonly viewType?: string;
-}
+import type { TableStreamInfo } from '../ports';
 
 export interface StreamArnLookupDeps {
   /** DescribeTable, reduced to the stream: undefined when the table does not exist. */

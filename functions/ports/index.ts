@@ -377,3 +377,4 @@ export function telemetryOf(deps: { readonly clock?: Clock; readonly logger?: Lo
 export * from './pull';
 export * from './targets';
 export * from './table-scan';
+export * from './table-stream';
