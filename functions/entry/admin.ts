@@ -11,6 +11,7 @@ import { powertoolsLogPort } from '../adapters/powertools-telemetry';
 import { SqsPublisher } from '../adapters/sqs-publisher';
 import { SqsQueueDepths } from '../adapters/sqs-queue-depths';
 import { planFlow } from '../plan/plan';
+import { TABLE_ENV } from '../wiring/contract';
 import { createAdminHttpHandler, type AdminHttpEvent } from '../handlers/admin-http-handler';
 import { createAdminService } from '../handlers/admin-service';
 import { bakedFlow } from './baked';
@@ -26,11 +27,11 @@ await loadEnvironmentParameter();
 const flow = bakedFlow();
 const plan = planFlow(flow);
 const tables = {
-  state: requireEnv('STATE_TABLE'),
-  audit: requireEnv('AUDIT_TABLE'),
-  quarantine: requireEnv('QUARANTINE_TABLE'),
-  conflicts: requireEnv('CONFLICT_TABLE'),
-  dedup: requireEnv('DEDUP_TABLE'),
+  state: requireEnv(TABLE_ENV.state),
+  audit: requireEnv(TABLE_ENV.audit),
+  quarantine: requireEnv(TABLE_ENV.quarantine),
+  conflicts: requireEnv(TABLE_ENV.conflicts),
+  dedup: requireEnv(TABLE_ENV.dedup),
 };
 const names = parseDeployedNames(requireEnv('FLOW_RESOURCES'));
 const sqsPrefixes = { url: requireEnv('SQS_URL_PREFIX'), arn: requireEnv('SQS_ARN_PREFIX') };
