@@ -16,7 +16,7 @@ export const SAVED_QUERY_IDS: readonly SavedQueryId[] = ['historyOfKey', 'quaran
  * The saved queries. They read the fields the functions log: Powertools' own (`level`, `message`, `function_name`,
  * `correlation_id`), each function's `flow` and `step`, the `decision` line of every audit entry (`key`, `outcome`,
  * `reason`, `eventId`, `source`, `target`, `version`; functions/adapters/dynamodb-audit-log.ts), `error` on warnings
- * and errors, and `lagMs` on each delivery batch. test/unit/saved-query-fields.test.ts holds them to that.
+ * and errors, and `lagMs` on each delivery batch. test/unit/constructs/saved-query-fields.test.ts holds them to that.
  */
 export const SAVED_QUERIES: Readonly<Record<SavedQueryId, { name: string; query: ConstructorParameters<typeof QueryString>[0] }>> = {
   historyOfKey: {

@@ -57,7 +57,7 @@ export interface SyncFlowProps {
   readonly projectRoot?: string;
   /**
    * Removal policy of the target tables, webhook secrets and log groups the flow creates.
-   * @default - the store's removal policy (RETAIN unless configured otherwise)
+   * @default - the store's removal policy (RETAIN_ON_UPDATE_OR_DELETE unless configured otherwise)
    */
   readonly removalPolicy?: RemovalPolicy;
 }

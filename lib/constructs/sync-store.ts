@@ -39,7 +39,7 @@ export interface SyncStoreProps {
   readonly existingTables?: ExistingStoreTables;
   /**
    * Settings of the tables the store creates.
-   * @default - on-demand billing, point-in-time recovery, AWS-managed encryption, RETAIN
+   * @default - on-demand billing, point-in-time recovery, AWS-managed encryption, the store's `removalPolicy` (RETAIN_ON_UPDATE_OR_DELETE unless set)
    */
   readonly tableProps?: SyncStoreTableProps;
   /**
