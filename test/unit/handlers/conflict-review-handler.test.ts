@@ -216,12 +216,9 @@ describe('conflict review use case', () => {
 });
 
 describe('resolve handler: ConflictOpened events', () => {
-  it('puts one event per newly opened conflict, not again when a later change re-reports it', async () => {
-    // Prepare
-    const conflicts = new InMemoryConflictStore();
-    const events = new RecordingEventPublisher();
-    const handler = createResolveHandler({
-      flow: manualFlow,
+  const resolveAnnouncing = (flow: typeof manualFlow, conflicts: InMemoryConflictStore, events: RecordingEventPublisher) =>
+    createResolveHandler({
+      flow,
       stateStore: new InMemoryStateStore(),
       audit: new InMemoryAuditLog(),
       conflicts,
@@ -231,6 +228,12 @@ describe('resolve handler: ConflictOpened events', () => {
       deliverQueueUrls: { replica: 'https://sqs.local/people-deliver-replica' },
       clock: new FakeClock(NOW),
     });
+
+  it('puts one event per newly opened conflict, not again when a later change re-reports it', async () => {
+    // Prepare
+    const conflicts = new InMemoryConflictStore();
+    const events = new RecordingEventPublisher();
+    const handler = resolveAnnouncing(manualFlow, conflicts, events);
 
     // Act
     await handler(sqsEvent([change('crm', 0, { id: 'p1', email: 'a@x.io' }, 1000), change('erp', 1, { id: 'p1', email: 'b@x.io' }, 1001)]));
@@ -251,17 +254,7 @@ describe('resolve handler: ConflictOpened events', () => {
     // Prepare
     const flow = flowSchema.parse({ ...manualFlow, pii: ['email'], targets: manualFlow.targets.map((t) => ({ ...t, allowPii: ['email'] })) });
     const events = new RecordingEventPublisher();
-    const handler = createResolveHandler({
-      flow,
-      stateStore: new InMemoryStateStore(),
-      audit: new InMemoryAuditLog(),
-      conflicts: new InMemoryConflictStore(),
-      quarantine: new InMemoryQuarantineStore(),
-      publisher: new FakePublisher(),
-      events,
-      deliverQueueUrls: { replica: 'https://sqs.local/people-deliver-replica' },
-      clock: new FakeClock(NOW),
-    });
+    const handler = resolveAnnouncing(flow, new InMemoryConflictStore(), events);
 
     // Act
     await handler(sqsEvent([change('crm', 0, { id: 'p1', email: 'a@x.io' }, 1000), change('erp', 1, { id: 'p1', email: 'b@x.io' }, 1001)]));
