@@ -42,6 +42,8 @@ interface Node {
 interface Scope {
   /** Whether a bare field name or `$` here means the record's root (false inside a step's predicate or a nested path). */
   readonly atRoot: boolean;
+  /** Off the root: what the context value was read from; `$`, a field of it or a built-in given no argument read no more. */
+  readonly context: Reads;
 }
 
 /**
@@ -118,6 +120,31 @@ function climbs(node: Node): boolean {
   return node.type === 'parent' || children(node).some(climbs);
 }
 
+const ROOT: Scope = { atRoot: true, context: { paths: new Set(), whole: true } };
+const inside = (context: Reads): Scope => ({ atRoot: false, context });
+/** What `$` or a field of it reads in a scope. */
+const contextOf = (scope: Scope): Reads => (scope.atRoot ? whole() : scope.context);
+
+/** Built-ins that call the function they are given with explicit arguments: a built-in passed to them reads only those. */
+const HIGHER_ORDER = new Set(['map', 'filter', 'reduce', 'sort', 'single', 'each', 'sift']);
+/** A `$lookup` key appended past this depth no longer narrows (a variable re-bound through `$lookup` would grow forever). */
+const MAX_PATH_SEGMENTS = 32;
+
+const hasParts = (s: Node): boolean => (s.stages?.length ?? 0) > 0 || (s.predicate?.length ?? 0) > 0 || s.group !== undefined || s.focus !== undefined || s.index !== undefined;
+
+/** A field, a variable or a path of plain steps: its value is exactly what it names. */
+function isPlainRef(n: Node): boolean {
+  if (n.type === 'name' || n.type === 'variable') return !hasParts(n);
+  return n.type === 'path' && (n.steps ?? []).every((st) => (st.type === 'name' || st.type === 'variable') && !hasParts(st)) && n.group === undefined;
+}
+
+/** A field path from the context or the record (`a.b`, `$`, `$$.a`), without variables or expressions. */
+function isFieldRef(n: Node): boolean {
+  if (n.type === 'name') return !hasParts(n);
+  if (n.type === 'variable') return n.value === '' || n.value === '$';
+  return n.type === 'path' && (n.steps ?? []).every((st, i) => (st.type === 'name' || (i === 0 && st.type === 'variable' && (st.value === '' || st.value === '$'))) && !hasParts(st)) && n.group === undefined;
+}
+
 class Walker {
   constructor(private readonly vars: Vars) {}
 
@@ -135,65 +162,80 @@ class Walker {
     }
   }
 
+  /** Predicates, stages and group-by of a step, evaluated against its value. */
+  parts(s: Node, scope: Scope): Reads {
+    const out = [...(s.stages ?? []), ...(s.predicate ?? [])].map((st) => this.walk(st.expr ?? st, scope));
+    for (const [k, v] of s.group?.lhs ?? []) out.push(this.walk(k, scope), this.walk(v, scope));
+    return union(...out);
+  }
+
   path(node: Node, scope: Scope): Reads {
     const steps = node.steps ?? [];
+    if (steps.some((s) => s.focus !== undefined)) {
+      // A focus (`@`) binds its step and leaves the context where it was: later steps read what the path started from.
+      return union(contextOf(scope), ...steps.map((s) => union(this.walk(s, scope), this.parts(s, scope))), this.parts(node, scope));
+    }
     const extra: Reads[] = [];
-    const nested: Scope = { atRoot: false };
     let i = 0;
-    let rooted = scope.atRoot;
-    let base: Reads | undefined;
+    // What the next step's context was read from; undefined while it is the record's root.
+    let acc: Reads | undefined = scope.atRoot ? undefined : scope.context;
     const first = steps[0];
     if (first?.type === 'variable') {
       i = 1;
-      if (first.value === '$') rooted = true; // `$$`: the input record, wherever it is used
-      else if (first.value === '') rooted = scope.atRoot; // `$`: the current context
-      else {
-        base = this.variable(String(first.value));
-        rooted = false;
-      }
-      for (const s of first.stages ?? []) extra.push(this.walk(s.expr ?? s, nested));
+      if (first.value === '$') acc = undefined; // `$$`: the input record, wherever it is used
+      else if (first.value !== '') acc = this.variable(String(first.value)); // `$` keeps the current context
+      extra.push(this.parts(first, acc === undefined ? ROOT : inside(acc)));
     }
-    const prefix: string[] = [];
-    if (rooted) {
+    if (acc === undefined) {
+      const prefix: string[] = [];
       for (; i < steps.length; i++) {
         const s = steps[i]!;
         if (s.type !== 'name') break;
         prefix.push(String(s.value));
-        const nestedParts = (s.stages?.length ?? 0) > 0 || (s.predicate?.length ?? 0) > 0 || s.group !== undefined || s.focus !== undefined || s.index !== undefined;
-        if (nestedParts) {
-          for (const st of [...(s.stages ?? []), ...(s.predicate ?? [])]) extra.push(this.walk(st.expr ?? st, nested));
-          for (const [k, v] of s.group?.lhs ?? []) extra.push(this.walk(k, nested), this.walk(v, nested));
+        if (hasParts(s)) {
           i++;
+          extra.push(this.parts(s, inside({ paths: new Set([prefix.join('.')]), whole: false })));
           break;
         }
       }
+      if (prefix.length > 0) acc = { paths: new Set([prefix.join('.')]), whole: false };
+      else if (i < steps.length) {
+        // A first step that is an expression (`$f(x).y`, `(a).b`), evaluated against the record.
+        acc = union(this.walk(steps[i]!, ROOT), this.parts(steps[i]!, ROOT));
+        i++;
+      } else acc = whole(); // `$` or `$$` alone
     }
-    // Steps past the rooted prefix read inside it (covered by the prefix) or, through `$$` or variables, elsewhere.
-    for (; i < steps.length; i++) extra.push(this.walk(steps[i]!, nested));
-    if (node.group) for (const [k, v] of node.group.lhs ?? []) extra.push(this.walk(k, nested), this.walk(v, nested));
-    if (base) return union(base, ...extra);
-    if (!rooted) return union(...extra);
-    if (prefix.length === 0) return union(whole(), ...extra); // `$`, `$$`, `$.*`
-    return union({ paths: new Set([prefix.join('.')]), whole: false }, ...extra);
+    // Each later step is evaluated against what the steps before it gave.
+    for (; i < steps.length; i++) {
+      const here = inside(acc);
+      acc = union(acc, this.walk(steps[i]!, here), this.parts(steps[i]!, here));
+    }
+    return union(acc, this.parts(node, inside(acc)), ...extra);
   }
 
   call(node: Node, scope: Scope): Reads {
     const proc = node.procedure;
     const args = node.arguments ?? [];
-    const argReads = args.map((a) => this.walk(a, scope));
-    if (proc?.type !== 'variable') return union(this.walk(proc, scope), ...argReads);
+    if (proc?.type !== 'variable') return union(this.walk(proc, scope), ...args.map((a) => this.walk(a, scope)));
     const name = String(proc.value);
     // A name the expression binds may be the built-in or not, depending on where it is called: both count.
     const user = this.vars.bound.has(name);
-    if (!user && VALUELESS.has(name)) return none();
+    // A higher-order built-in calls a built-in it is given with the items it walks, never with the context.
+    const argReads = args.map((a) =>
+      !user && HIGHER_ORDER.has(name) && a.type === 'variable' && !this.vars.bound.has(String(a.value)) && String(a.value) !== '' && String(a.value) !== '$' ? none() : this.walk(a, scope),
+    );
+    if (!user && VALUELESS.has(name) && args.every(isPlainRef)) return none();
     const out = user ? [this.vars.reads.get(name) ?? none(), ...argReads] : argReads;
-    if (name === 'eval' || (scope.atRoot && CONTEXT_FIRST.get(name) === args.length)) return union(whole(), ...out);
-    // `$lookup(obj, "key")` with a literal key reads that key only.
-    if (!user && name === 'lookup' && args.length === 2 && args[1]!.type === 'string') {
+    if (name === 'eval') return union(whole(), ...out);
+    if (CONTEXT_FIRST.get(name) === args.length) return union(contextOf(scope), ...out);
+    // `$lookup(obj, "key")` with a literal key on a field path (or `$`, `$$`) reads that key only. Not on a variable,
+    // which holds every binding of its name: one re-bound through `$lookup` would grow its paths at each pass.
+    const obj = argReads[0];
+    if (!user && name === 'lookup' && args.length === 2 && args[1]!.type === 'string' && isFieldRef(args[0]!) && obj && [...obj.paths].every((p) => p.split('.').length < MAX_PATH_SEGMENTS)) {
       const key = String(args[1]!.value);
       const r = none();
-      if (argReads[0]!.whole) r.paths.add(key);
-      for (const p of argReads[0]!.paths) r.paths.add(`${p}.${key}`);
+      if (obj.whole) r.paths.add(key);
+      for (const p of obj.paths) r.paths.add(`${p}.${key}`);
       return r;
     }
     return union(...out);
@@ -209,17 +251,17 @@ class Walker {
       case 'operator':
         return none();
       case 'name':
-        return scope.atRoot ? { paths: new Set([String(node.value)]), whole: false } : none();
+        return scope.atRoot ? { paths: new Set([String(node.value)]), whole: false } : scope.context;
       case 'path':
         return this.path(node, scope);
       case 'variable': {
-        if (node.value === '') return scope.atRoot ? whole() : none();
+        if (node.value === '') return contextOf(scope);
         if (node.value === '$') return whole();
         return this.variable(String(node.value));
       }
       case 'wildcard':
       case 'descendant':
-        return scope.atRoot ? whole() : none();
+        return contextOf(scope);
       case 'function':
       case 'partial':
         return this.call(node, scope);
@@ -247,6 +289,9 @@ class Walker {
   }
 }
 
+/** Passes of the walk before it gives up on following variables and takes the record as read whole. */
+const MAX_PASSES = 50;
+
 /** The fields `expression` reads; throws the JSONata syntax error of an invalid expression. */
 export function jsonataReads(expression: string): JsonataReads {
   const ast = jsonata(expression).ast() as unknown as Node;
@@ -255,10 +300,12 @@ export function jsonataReads(expression: string): JsonataReads {
   const vars: Vars = { bound: boundNames(ast), reads: new Map(), changed: true };
   const walker = new Walker(vars);
   let r = none();
-  // Each pass can only add reads to a variable, and there are finitely many paths: this ends.
-  while (vars.changed) {
+  // Each pass can only add reads to a variable; paths grow only up to MAX_PATH_SEGMENTS, so this ends. The cap on
+  // passes is a guard: a walk that needs more is taken as reading the record whole.
+  for (let pass = 0; vars.changed; pass++) {
+    if (pass === MAX_PASSES) return { paths: new Set(), whole: true };
     vars.changed = false;
-    r = walker.walk(ast, { atRoot: true });
+    r = walker.walk(ast, ROOT);
   }
   return { paths: r.paths, whole: r.whole };
 }

@@ -75,13 +75,34 @@ describe('fields a JSONata expression reads', () => {
     ['a binding inside an argument', '($x := "a"; $string($x := email); $x)', 'email'],
     ['a binding inside an object constructor', '($a := {"k": $x := email}; $x)', 'email'],
     ['a function returning a closure over its argument', '($g := function($v){ function(){ $v } }; $h := $g(email); $h())', 'email'],
+    // A built-in handed to a higher-order built-in is called with the items it walks, never with the record.
+    ['$map with a built-in reads the array it walks', '$map(tags, $string)', 'tags'],
+    ['$filter with a built-in reads the array it walks', '$filter(flags, $boolean)', 'flags'],
+    ['a variable re-bound through $lookup', '($x := address; $x := $lookup($x, "city"); $x)', 'address'],
   ])('%s: %s', (_name, expr, expected) => {
     expect(reads(expr)).toBe(expected);
   });
 });
 
 describe('an expression whose result carries a field reads it (JSONata evaluates each)', () => {
-  const record = { id: 'c-1', email: 'ada@example.org', address: { city: 'Oslo' }, list: [{ n: 1 }] };
+  const record = { id: 'c-1', email: 'ada@example.org', pin: '4821', address: { city: 'Oslo' }, list: [{ n: 1 }] };
+  it.each([
+    // The context a focus (`@`) leaves, and `$` bound off the root, are read where they are used.
+    ['id@$i.email', 'email'],
+    ['id@$i.$string()', 'email'],
+    ['(email[$t := $]; $t)', 'email'],
+    ['(email.$string($t := $); $t)', 'email'],
+    ['(list.{"a": $t := $$}; $t.email)', 'email'],
+    // $lookup narrows only a plain reference; $count carries a value it is given to compute.
+    ['$string($lookup({"k": $$}, "k"))', 'email'],
+    ['$count([1..$number(pin)])', 'pin'],
+  ] as const)('%s (field %s)', async (expr, field) => {
+    const result = JSON.stringify(await jsonata(expr).evaluate(record));
+    const r = jsonataReads(expr);
+    expect(result).toContain(field === 'pin' ? '4821' : 'ada@example.org');
+    expect(r.whole || r.paths.has(field)).toBe(true);
+  });
+
   it.each([
     '$clone()',
     '($s := $string; $s())',
