@@ -42,6 +42,13 @@ export function trailsOf(record: unknown, path: Path): string[][] {
     }
     if (cur === null || typeof cur !== 'object') return;
     if (Array.isArray(cur)) {
+      // A segment that is an index (`phones.0.number`) names that element; any segment also reaches into each one.
+      const seg = path[i]!;
+      if (/^(0|[1-9]\d*)$/.test(seg) && Number(seg) < cur.length) {
+        trail.push(seg);
+        visit(cur[Number(seg)], i + 1);
+        trail.pop();
+      }
       for (let j = 0; j < cur.length; j++) {
         trail.push(String(j));
         visit(cur[j], i);

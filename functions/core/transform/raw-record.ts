@@ -2,6 +2,7 @@ import type { FlowConfig } from '../../config/schema';
 import { keyOf } from '../envelope';
 import { storableCopy } from '../json-safety';
 import { findPii, REDACTED } from './mask';
+import { trailsOf } from './paths';
 
 /** True when the transform cannot change the key fields, so the raw record's key is the record's key. */
 export function keyUntouchedByTransform(flow: FlowConfig): boolean {
@@ -114,7 +115,8 @@ function redactNamed(value: unknown, names: ReadonlySet<string>, depth: number):
 /** Redacts `parts` from every object of `value` (itself included) that holds its first segment. */
 function redactPathAnywhere(value: unknown, parts: readonly string[], depth: number): void {
   if (value === null || typeof value !== 'object' || depth > 32) return;
-  if (!Array.isArray(value)) redactParts(value as Record<string, unknown>, parts);
+  // Through arrays and under a dotted name too, as the transform's masks reach them (paths.ts trailsOf).
+  if (!Array.isArray(value)) for (const trail of trailsOf(value, parts)) redactParts(value as Record<string, unknown>, trail);
   for (const v of Object.values(value as Record<string, unknown>)) redactPathAnywhere(v, parts, depth + 1);
 }
 

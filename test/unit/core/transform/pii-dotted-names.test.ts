@@ -77,4 +77,27 @@ describe('a configured mask or exclude reaches the value wherever its path may n
     expect(result).toMatchObject({ status: 'quarantined', original: { contacts: [{ email: '[REDACTED]' }] } });
     expect(JSON.stringify(result)).not.toContain('ada@corp.io');
   });
+
+  it('masks and excludes by an index path as well (`phones.0.number`)', async () => {
+    // Prepare
+    const flow = flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { mask: { 'phones.0.number': 'redact' }, exclude: ['phones.1.number'] }, targets: [{ id: 'out', type: 'dynamodb' }] });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', phones: [{ number: '+1 555 0100' }, { number: '+1 555 0199', kind: 'work' }] }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed', record: { phones: [{ number: '[REDACTED]' }, { kind: 'work' }] } });
+    expect(JSON.stringify(result)).not.toContain('0199');
+  });
+
+  it('redacts a masked path through arrays and under its dotted name in a copy quarantined at capture', () => {
+    // Prepare
+    const flow = flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { mask: { 'contacts.name': 'redact' } }, targets: [{ id: 'out', type: 'dynamodb' }] });
+
+    // Act
+    const masked = maskForQuarantine(flow, { id: '1', contacts: [{ name: 'Ada Lovelace' }], 'contacts.name': 'Grace Hopper', payload: { after: { contacts: [{ name: 'Alan Turing' }] } } });
+
+    // Assess
+    expect(JSON.stringify(masked)).not.toMatch(/Lovelace|Hopper|Turing/);
+  });
 });
