@@ -107,6 +107,15 @@ function children(node: Node): Node[] {
   return out;
 }
 
+/** The string literals of an expression (`jsonata(expr).ast()`): the texts it can say without reading a record. */
+export function stringLiterals(ast: unknown, out = new Set<string>()): Set<string> {
+  const node = ast as Node;
+  if (!isNode(node)) return out;
+  if (node.type === 'string') out.add(String(node.value));
+  for (const c of children(node)) stringLiterals(c, out);
+  return out;
+}
+
 /** Every name the expression binds or takes as a parameter. */
 function boundNames(node: Node, out = new Set<string>()): Set<string> {
   if (node.type === 'bind' && isNode(node.lhs)) out.add(String(node.lhs.value));

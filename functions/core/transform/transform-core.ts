@@ -6,7 +6,7 @@ import { carryProblems, storableCopy } from '../json-safety';
 import { collectValueTexts, scrubbable, scrubbed } from '../scrub';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
-import { jsonataReads } from './jsonata-reads';
+import { jsonataReads, stringLiterals } from './jsonata-reads';
 import { findPii, maskValue, REDACTED, type PiiFinding } from './mask';
 import { deleteIn, getIn, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 import { taintedFields } from './pii-taint';
@@ -63,7 +63,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     const reads = perField ? jsonataReads(source) : undefined;
     // The merge goes by top-level field, so a read of `address.city` asks whether the record carries `address`.
     const inputs = reads && !reads.whole && reads.paths.size > 0 ? [...new Set([...reads.paths].map((p) => splitPath(p)[0]!))] : undefined;
-    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH), inputs };
+    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH), inputs, literals: stringLiterals(expr.ast()) };
   });
   const filter = t.filter;
   const matchesFilter = filter ? compilePattern(filter) : undefined;
@@ -166,7 +166,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
           value = c.direct ? c.direct(record) : FALLBACK;
           value = toJson(value === FALLBACK ? await c.expr.evaluate(record) : value);
         } catch (err) {
-          const detail = describeJsonataError(err, false, c.source);
+          const detail = describeJsonataError(err, false, c.literals);
           return quarantine(input, record, safeKey(record), `compute "${c.field}" failed (expression ${JSON.stringify(c.source)}): ${detail}`, [detail]);
         }
         if (value === undefined) deleteIn(record, c.path, owned);
@@ -224,22 +224,33 @@ interface JsonataErrorLike {
   token?: string;
 }
 
+/** How an error message may quote a value; an object without a prototype has no String form. */
+function textForms(value: unknown): string[] {
+  const out = [JSON.stringify(value)];
+  try {
+    out.push(String(value));
+  } catch {
+    // nothing more to scrub
+  }
+  return out;
+}
+
 /** What `$error()` and `$assert(false)` say without a message of their own. */
 const JSONATA_DEFAULT_MESSAGES = new Set(['$error() function evaluated', '$assert() statement failed']);
 
-export function describeJsonataError(err: unknown, syntax = false, source?: string): string {
+export function describeJsonataError(err: unknown, syntax = false, literals?: ReadonlySet<string>): string {
   const e = (err ?? {}) as JsonataErrorLike;
   if (e.code === 'D1012') return `timed out after ${String(e.value)} ms`;
   if (e.code === 'D1011') return 'exceeded the maximum evaluation depth (non-terminating recursion?)';
   let message = e.message ?? String(err);
   // `$error` and `$assert` messages are the expression's own: one built from record values may hold a changed form
   // of a masked one (`$uppercase(email)`), which no scrub of raw values catches. Only a literal of the expression is kept.
-  if (source !== undefined && (e.code === 'D3137' || e.code === 'D3141') && !source.includes(message) && !JSONATA_DEFAULT_MESSAGES.has(message)) message = 'message left out: it is not a literal of the expression, so it may hold record values';
+  if (literals !== undefined && (e.code === 'D3137' || e.code === 'D3141') && !literals.has(message) && !JSONATA_DEFAULT_MESSAGES.has(message)) message = 'message left out: it is not a literal of the expression, so it may hold record values';
   // Runtime messages can quote the offending data values (both operands of a binary operator); keep them out of
   // audit and quarantine.
   for (const value of syntax ? [] : [e.value, e.value2]) {
     if (value === undefined || value === null) continue;
-    for (const form of [JSON.stringify(value), String(value)]) {
+    for (const form of textForms(value)) {
       if (!form) continue;
       // A form of one or two characters (`42`, `e`) only where it stands alone, not inside the words around it.
       message = form.length >= 3 ? message.split(form).join('<value>') : message.replace(new RegExp(`(?<![\\w.])${form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.])`, 'g'), '<value>');

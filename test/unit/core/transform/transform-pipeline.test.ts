@@ -252,6 +252,24 @@ describe('compileTransform: compute failures', () => {
     expect(built.reason).toContain('D3137: message left out');
     expect(literal.reason).toContain('D3137: name is missing');
   });
+
+  it('leaves out an $error message that only appears inside a longer literal', async () => {
+    // Act
+    const flow = flowWith({ mask: { ssn: 'redact' }, compute: { check: '($digits := "0123456789"; $error($substring(ssn, 0, 2)))' } });
+    const q = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-1', ssn: '123-45-6789' }, 'upsert'), 'quarantined');
+
+    // Assess
+    expect(q.reason).toContain('message left out');
+  });
+
+  it('quarantines a compute whose error quotes an object without a prototype, instead of throwing', async () => {
+    // Act
+    const flow = flowWith({ compute: { up: '$uppercase(kind = "o" ? {"a": name} : name)' } });
+    const result = await compileTransform(flow, ctx).apply({ id: 'c-1', kind: 'o', name: 'Ada' }, 'upsert');
+
+    // Assess
+    expect(expectStatus(result, 'quarantined').reason).toMatch(/^compute "up" failed/);
+  });
 });
 
 describe('compileTransform: filter', () => {
