@@ -83,6 +83,14 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     }
   }
 
+  // A rename moves a field by its dotted path only: one it could not move (through an array, or a field named with
+  // the dots) stays under its old name, so the mask of its new name applies there too, unless a later step writes it.
+  const written = [...rename.map(([, to]) => to), ...Object.keys(t.set ?? {}), ...Object.keys(t.compute ?? {})];
+  const unmovedMaskSteps = originalMask
+    .slice(mask.length)
+    .filter(([from]) => !written.some((w) => w === from || w.startsWith(`${from}.`) || from.startsWith(`${w}.`)))
+    .map(([path, kind]) => ({ path: splitPath(path), kind }));
+
   // Declared PII that no mask covers (a target may allow it): redacted in quarantine and in error texts all the same.
   for (const raw of flow.pii ?? []) if (!originalMask.some(([p]) => p === raw)) originalMask.push([raw, 'redact']);
   const taintedPaths = taintedFields({ transform: t, sources: flow.sources ?? [], pii: flow.pii ?? [] }).map((f) => f.path);
@@ -110,6 +118,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   };
   const applyMask = (record: Rec, owned: Owned): string[] | undefined => {
     for (const { path, kind } of maskSteps) maskAt(record, path, kind, owned);
+    for (const { path, kind } of unmovedMaskSteps) maskAt(record, path, kind, owned);
     if (detect === 'off') return undefined;
     const found = piiPaths(record, maskedPaths, keyFields);
     if (detect === 'mask') maskFound(record, found, keyFields, owned);

@@ -100,4 +100,21 @@ describe('a configured mask or exclude reaches the value wherever its path may n
     // Assess
     expect(JSON.stringify(masked)).not.toMatch(/Lovelace|Hopper|Turing/);
   });
+
+  it('masks a field a rename could not move (through an array, or named with the dots) under its old name', async () => {
+    // Prepare: the taint check takes both renames as moving the address to the masked name
+    const flow = flowSchema.parse({
+      id: 'contacts', key: ['id'], pii: ['contacts.email', 'contact.email'], sources: [{ id: 'crm', type: 'webhook' }],
+      transform: { rename: { 'contacts.email': 'contacts.mail', 'contact.email': 'email' }, mask: { 'contacts.mail': 'redact', email: 'redact' } },
+      targets: [{ id: 'out', type: 'dynamodb' }],
+    });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', contacts: [{ email: 'ada@corp.io' }], 'contact.email': 'bob@corp.io' }, 'upsert');
+
+    // Assess
+    expect(result.status).toBe('passed');
+    expect(JSON.stringify(result)).not.toContain('@corp.io');
+  });
 });
+
