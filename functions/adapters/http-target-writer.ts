@@ -89,24 +89,23 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const deadline = this.now() + BATCH_BUDGET_MS;
     const queue = [...changes];
     const worker = async () => {
-      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.withoutValues(await this.deliver(c, deadline), c));
+      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.auditable(await this.deliver(c, deadline), c));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, queue.length) }, worker));
     return results;
   }
 
   /**
-   * A target meant to receive PII as it is (`allowPii`) gets records whose values no mask covers: texts that go to
-   * the audit (a body mapping's error, an answer that quotes the request) are scrubbed of the record's values.
+   * What a result's audit entry may quote: answer texts cut to MAX_AUDIT_BODY. A target meant to receive PII as it is
+   * (`allowPii`) gets records whose values no mask covers, so its texts (a body mapping's error, an answer that echoes
+   * the request) are first scrubbed of the record's values, as sent and as an API may echo them.
    */
-  private withoutValues(result: TargetResult, change: TargetWrite): TargetResult {
-    if (result.status === 'written' || (this.target.allowPii?.length ?? 0) === 0) return result;
-    const texts = new Set<string>();
-    collectValueTexts(targetRecord(change).data, texts);
-    const values = scrubbable(texts);
-    if (values.length === 0) return result;
-    const detail = result.status === 'rejected' && result.detail ? Object.fromEntries(Object.entries(result.detail).map(([k, v]) => [k, typeof v === 'string' ? scrubbed(v, values) : v])) : undefined;
-    return { ...result, reason: scrubbed(result.reason, values), ...(detail ? { detail } : {}) };
+  private auditable(result: TargetResult, change: TargetWrite): TargetResult {
+    if (result.status === 'written') return result;
+    const values = (this.target.allowPii?.length ?? 0) > 0 ? echoForms(targetRecord(change).data) : [];
+    const clean = (text: string) => (values.length > 0 ? scrubbed(text, values) : text);
+    const detail = result.status === 'rejected' && result.detail ? Object.fromEntries(Object.entries(result.detail).map(([k, v]) => [k, typeof v === 'string' ? clean(v).slice(0, MAX_AUDIT_BODY) : v])) : undefined;
+    return { ...result, reason: clean(result.reason), ...(detail ? { detail } : {}) };
   }
 
   /** The request of one change (pure but for the JSONata evaluation). */
@@ -212,7 +211,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
         if ((answer.status < 200 || answer.status >= 300) && !seeOther) return settled(req, answer);
         const id = remoteIdOf(create.idPath, answer);
         if (id === undefined) {
-          return { status: 'rejected', reason: `created, but the answer has no id at ${create.idPath}: the record exists at the target without a known id`, detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY) } };
+          return { status: 'rejected', reason: `created, but the answer has no id at ${create.idPath}: the record exists at the target without a known id`, detail: { status: answer.status, body: answer.text } };
         }
         await remoteIds.setRemoteId(flow, targetId, key, id);
         return { status: 'written' };
@@ -289,7 +288,7 @@ function settled(req: HttpRequestPlan, answer: Answer): TargetResult {
   return {
     status: 'rejected',
     reason: `${req.method} answered ${answer.status}`,
-    detail: { status: answer.status, body: answer.text.slice(0, MAX_AUDIT_BODY), ...(location ? { location: location.slice(0, MAX_AUDIT_BODY) } : {}) },
+    detail: { status: answer.status, body: answer.text, ...(location ? { location } : {}) },
   };
 }
 
@@ -351,4 +350,22 @@ export function dotSegmentKey(template: string, key: string): string | undefined
   const path = template.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
   const whole = path.split('/').some((segment) => segment === '{key}');
   return whole ? `key "${key}" cannot fill {key} of ${template}: as a whole path segment it would change the path` : undefined;
+}
+
+/**
+ * A record's values as an answer may quote them: as sent, JSON-escaped (also to ASCII, as many JSON encoders do),
+ * URL- and form-encoded, upper- and lower-cased. Numbers of up to four digits are left: a status code is one.
+ */
+function echoForms(data: Record<string, unknown> | null): string[] {
+  const texts = new Set<string>();
+  collectValueTexts(data, texts);
+  const forms = new Set<string>();
+  for (const v of scrubbable(texts)) {
+    if (/^\d{1,4}$/.test(v)) continue;
+    const escaped = JSON.stringify(v).slice(1, -1);
+    const url = encodeURIComponent(v);
+    for (const f of [v, escaped, escaped.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), url, url.replace(/%20/g, '+'), v.toUpperCase(), v.toLowerCase()]) forms.add(f);
+  }
+  // Longest first, so a value is scrubbed whole before a shorter one inside it.
+  return scrubbable(forms).sort((a, b) => b.length - a.length);
 }

@@ -313,6 +313,25 @@ describe('HttpTargetWriter', () => {
     expect(kept.get('k')).toMatchObject({ detail: { body: '{"error":"invalid email ada@corp.io"}' } });
   });
 
+  it('scrubs the forms an API echoes a value in (JSON-escaped to ASCII, URL-encoded, upper-cased, past the cut), and keeps the status', async () => {
+    // Prepare
+    const name = 'José "Pepe" Ñúñez';
+    const ascii = JSON.stringify({ got: name }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    // The address straddles the 1,000th character of the answer as received.
+    const head = `${ascii} ADA@CORP.IO `;
+    const echo = `${head}${'x'.repeat(995 - head.length)}ada@corp.io`;
+    const f = fakeFetch(() => new Response(echo, { status: 400, headers: { location: 'https://api.example.com/login?u=ada%40corp.io' } }));
+    const writer = new HttpTargetWriter({ flowId: 'contacts', target: target({ allowPii: ['name', 'email'] }), fetch: f.fn, retry: noWait });
+
+    // Act
+    const out = (await writer.writeBatch([change('k', 1, { id: 'k', name, email: 'ada@corp.io', qty: 400 })])).get('k') as unknown as { reason: string; detail: { body: string } };
+
+    // Assess
+    expect(out.reason).toBe('PUT answered 400');
+    expect(out.detail.body.length).toBeLessThanOrEqual(1000);
+    expect(JSON.stringify(out)).not.toMatch(/Pepe|ada%40corp|ADA@CORP|ada@corp/i);
+  });
+
   it('rejects other 4xx at once with the response body, truncated', async () => {
     const f = fakeFetch(() => new Response('x'.repeat(5000), { status: 400 }));
     const out = await new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait }).writeBatch([change('k', 1, { id: 'k' })]);
