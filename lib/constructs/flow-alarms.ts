@@ -1,4 +1,5 @@
 import type { AlarmThresholds } from '../../functions/config/schema';
+import { infersDeletes } from '../../functions/plan/flow-traits';
 import { Alarm, type CfnAlarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -14,10 +15,6 @@ export const TWO_OF_THREE_PERIODS = {
   datapointsToAlarm: 2,
   treatMissingData: TreatMissingData.NOT_BREACHING,
 } as const;
-/** Whether a flow can refuse a delete inference: a full-mode `schedule` source with delete detection on. */
-function infersDeletes(flow: SyncFlow): boolean {
-  return flow.flowPlan.flow.sources.some((s) => s.type === 'schedule' && s.mode === 'full' && s.deletes?.enabled !== false);
-}
 
 /** CloudWatch takes an alarm description of at most 1,024 characters. */
 export const MAX_ALARM_DESCRIPTION = 1024;
@@ -267,7 +264,7 @@ export class FlowAlarms extends Construct {
     }
     this.partialFailureAlarms = partialAlarms;
 
-    this.deleteRefusedAlarm = infersDeletes(flow)
+    this.deleteRefusedAlarm = infersDeletes(flow.flowPlan.flow)
       ? notify(
           new Alarm(this, 'delete-inference-refused', {
             alarmName: name('delete-inference-refused'),

@@ -2,9 +2,20 @@ import { chunk } from '../chunk';
 import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { PullRunState, SeenList } from '../../ports';
 import type { PullContext, PullDeps } from './pull-types';
+import type { ScheduleSource } from './records';
 
 /** The audit key of source-level decisions (delete inference refused). */
 export const pullAuditKey = (source: string): string => `~pull/${source}`;
+
+/** The skip reason of a source whose delete detection is off; its complete runs still become the known set. */
+export const DELETES_DISABLED = 'delete detection is disabled';
+
+/** Why a source's pulls never infer deletes (incremental mode, or delete detection off); undefined when they may. */
+export function deletesOffReason(source: ScheduleSource): string | undefined {
+  if (source.mode === 'incremental') return 'incremental mode does not infer deletes';
+  if (source.deletes?.enabled === false) return DELETES_DISABLED;
+  return undefined;
+}
 
 /** What delete inference needs of the running pull. */
 export type DeleteInference = Pick<PullContext, 'deps' | 'send' | 'auditKeyOf' | 'keys'>;

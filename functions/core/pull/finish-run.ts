@@ -1,11 +1,9 @@
 import type { PullRunState, SeenList } from '../../ports';
-import { dropKnownLists, inferDeletes } from './delete-inference';
+import { DELETES_DISABLED, deletesOffReason, dropKnownLists, inferDeletes } from './delete-inference';
 import type { ReadOutcome } from './page-loop';
 import type { DeleteOutcome, PullContext } from './pull-types';
 import { lastRunSummary } from './pull-summary';
 import { closeRun, withKnown } from './run-state';
-
-const DELETES_DISABLED = 'delete detection is disabled';
 
 /** Ends a run: infers deletes when it may, keeps the key lists of the known set, and saves the closed run. */
 export async function finishRun(ctx: PullContext, read: ReadOutcome, acceptDeletes: boolean): Promise<{ run: PullRunState; deletes: DeleteOutcome }> {
@@ -21,8 +19,8 @@ export async function finishRun(ctx: PullContext, read: ReadOutcome, acceptDelet
 }
 
 function deleteSkipReason({ deps }: PullContext, { run, partialReason }: ReadOutcome): string | undefined {
-  if (deps.source.mode === 'incremental') return 'incremental mode does not infer deletes';
-  if (deps.source.deletes?.enabled === false) return DELETES_DISABLED;
+  const off = deletesOffReason(deps.source);
+  if (off !== undefined) return off;
   if (partialReason !== undefined) return `partial pull: ${partialReason}`;
   if (run.keylessQuarantined) return 'partial pull: a record without a readable key was quarantined';
   return undefined;

@@ -1,0 +1,7 @@
+import type { FlowConfig } from '../config/schema';
+import { deletesOffReason } from '../core/pull/delete-inference';
+
+/** Whether a flow can infer deletes: a `schedule` source whose pulls may (full mode, delete detection on). */
+export function infersDeletes(flow: FlowConfig): boolean {
+  return flow.sources.some((s) => s.type === 'schedule' && deletesOffReason(s) === undefined);
+}
