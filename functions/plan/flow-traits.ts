@@ -5,3 +5,8 @@ import { deletesOffReason } from '../core/pull/delete-inference';
 export function infersDeletes(flow: FlowConfig): boolean {
   return flow.sources.some((s) => s.type === 'schedule' && deletesOffReason(s) === undefined);
 }
+
+/** Whether a flow takes Debezium change events: a `webhook` source of format `debezium`. */
+export function hasDebeziumSource(flow: FlowConfig): boolean {
+  return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
+}

@@ -1,4 +1,5 @@
 import { GraphWidget, SingleValueWidget, TextWidget, type IMetric, type IWidget, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { hasDebeziumSource } from '../../functions/plan/flow-traits';
 import { DEBEZIUM_METRICS, deadLettersOf, flowMetric, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PERIOD, PULL_METRICS } from './flow-metrics';
 import type { FlowAlarms } from './flow-alarms';
 import type { SyncFlow } from './sync-flow';
@@ -8,7 +9,7 @@ export function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
   const flowConfig = flow.flowPlan.flow;
   const flowId = flowConfig.id;
   const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
-  const hasDebezium = flowConfig.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
+  const hasDebezium = hasDebeziumSource(flowConfig);
   const manual = flowConfig.conflict.strategy === 'manual';
   const height = 6;
   const queueEntries = Object.entries(flow.queues);

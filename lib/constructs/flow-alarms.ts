@@ -1,5 +1,5 @@
 import type { AlarmThresholds } from '../../functions/config/schema';
-import { infersDeletes } from '../../functions/plan/flow-traits';
+import { hasDebeziumSource, infersDeletes } from '../../functions/plan/flow-traits';
 import { Alarm, type CfnAlarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -282,8 +282,7 @@ export class FlowAlarms extends Construct {
         )
       : undefined;
 
-    const debezium = flow.flowPlan.flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
-    this.truncatedAlarm = debezium ? notify(truncatedAlarm(this, flowId, name('truncated'))) : undefined;
+    this.truncatedAlarm = hasDebeziumSource(flow.flowPlan.flow) ? notify(truncatedAlarm(this, flowId, name('truncated'))) : undefined;
   }
 }
 

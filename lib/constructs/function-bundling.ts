@@ -5,6 +5,7 @@ import { httpTargetAuth } from '../../functions/config/http-target-auth';
 import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { schemaAjv } from '../../functions/core/transform/json-schema';
+import { hasDebeziumSource } from '../../functions/plan/flow-traits';
 import type { FunctionPlan } from '../../functions/plan/plan';
 
 /*
@@ -86,7 +87,7 @@ export function featureDefines(flow: FlowConfig): Record<string, string> {
     // fast-xml-parser (functions/core/webhook/webhook-body.ts)
     __SYNCLINE_READS_XML__: String(flow.sources.some((s) => s.type === 'webhook' && s.format === 'salesforce-outbound')),
     // the Debezium change-event reader (functions/handlers/webhook-capture-handler.ts, try-record.ts)
-    __SYNCLINE_READS_DEBEZIUM__: String(flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium')),
+    __SYNCLINE_READS_DEBEZIUM__: String(hasDebeziumSource(flow)),
     // the S3 object reader and csv-parse (functions/adapters/pull-readers.ts)
     __SYNCLINE_READS_S3_OBJECTS__: String(flow.sources.some((s) => s.type === 'schedule' && s.s3 !== undefined)),
     // JSONata and the Standard Webhooks signer of http targets (functions/adapters/http-target-writer.ts)
