@@ -10,3 +10,8 @@ export function infersDeletes(flow: FlowConfig): boolean {
 export function hasDebeziumSource(flow: FlowConfig): boolean {
   return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
 }
+
+/** Whether a flow's conflicts wait for review (strategy `manual`): it gets a conflict sweep and announces conflicts. */
+export function isManualFlow(flow: FlowConfig): boolean {
+  return flow.conflict.strategy === 'manual';
+}

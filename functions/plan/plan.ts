@@ -3,6 +3,7 @@ import type { FlowConfig, SourceType, SynclineConfig, TargetType } from '../conf
 import { STORE_TABLES, type TablePlan } from './store-tables';
 import { SynclineError } from '../core/errors';
 import { packedQueue } from './packed-queues';
+import { isManualFlow } from './flow-traits';
 
 export { NUMBER_KEY_ATTRIBUTES, STORE_TABLES, type TablePlan } from './store-tables';
 
@@ -351,7 +352,7 @@ export function planFlow(flow: FlowConfig): FlowPlan {
     });
   }
   queues.push(...deliverQueues);
-  if (flow.conflict.strategy === 'manual') {
+  if (isManualFlow(flow)) {
     // Closes conflicts a newer edit replaced, settles those older than autoResolveAfter, and publishes the OpenConflicts gauge.
     functions.push({
       id: 'conflict-sweep',

@@ -1,5 +1,5 @@
 import { GraphWidget, SingleValueWidget, TextWidget, type IMetric, type IWidget, type Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { hasDebeziumSource } from '../../functions/plan/flow-traits';
+import { hasDebeziumSource, isManualFlow } from '../../functions/plan/flow-traits';
 import { DEBEZIUM_METRICS, deadLettersOf, flowMetric, LAG_METRIC, OPEN_CONFLICTS_METRIC, OUTCOME_METRICS, PERIOD, PULL_METRICS } from './flow-metrics';
 import type { FlowAlarms } from './flow-alarms';
 import type { SyncFlow } from './sync-flow';
@@ -10,7 +10,7 @@ export function flowRow(flow: SyncFlow, alarms: FlowAlarms): IWidget[] {
   const flowId = flowConfig.id;
   const hasPull = flowConfig.sources.some((s) => s.type === 'schedule');
   const hasDebezium = hasDebeziumSource(flowConfig);
-  const manual = flowConfig.conflict.strategy === 'manual';
+  const manual = isManualFlow(flowConfig);
   const height = 6;
   const queueEntries = Object.entries(flow.queues);
   const functionEntries = Object.entries(flow.functions);

@@ -5,7 +5,7 @@ import { httpTargetAuth } from '../../functions/config/http-target-auth';
 import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { flowSchema, type FlowConfig } from '../../functions/config/schema';
 import { schemaAjv } from '../../functions/core/transform/json-schema';
-import { hasDebeziumSource } from '../../functions/plan/flow-traits';
+import { hasDebeziumSource, isManualFlow } from '../../functions/plan/flow-traits';
 import type { FunctionPlan } from '../../functions/plan/plan';
 
 /*
@@ -62,7 +62,7 @@ export function coldStartClients(flow: FlowConfig | undefined, fn: BundledFuncti
       return target?.type === 'http' && httpTargetAuth(target) ? [SECRETS_MANAGER] : [];
     case 'resolve':
       // Conflicts of a manual flow are announced on EventBridge (EVENT_BUS_NAME).
-      return flow?.conflict.strategy === 'manual' ? [EVENTBRIDGE] : [];
+      return flow !== undefined && isManualFlow(flow) ? [EVENTBRIDGE] : [];
     default:
       return [];
   }

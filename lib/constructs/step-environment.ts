@@ -1,4 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
+import { isManualFlow } from '../../functions/plan/flow-traits';
 import { conflictEventBus, type FunctionPlan } from '../../functions/plan/plan';
 import { sealsPullKeys, type StepGrantContext } from './step-grants';
 
@@ -23,7 +24,7 @@ export function stepEnvironment(ctx: StepGrantContext, f: FunctionPlan): Record<
       // Failed records of a pack, and a truncate to delete, go back onto the resolve queue itself.
       const self: Record<string, string> = f.sendsTo.includes('resolve') ? { RESOLVE_QUEUE_URL: queues.resolve!.queueUrl } : {};
       // Manual review: newly opened conflicts are announced (syncline.ConflictOpened) on the configured bus.
-      const events: Record<string, string> = flow.conflict.strategy === 'manual' ? { EVENT_BUS_NAME: conflictEventBus(flow) } : {};
+      const events: Record<string, string> = isManualFlow(flow) ? { EVENT_BUS_NAME: conflictEventBus(flow) } : {};
       return { DELIVER_QUEUE_URLS: Stack.of(ctx.scope).toJsonString(urls), ...events, ...self };
     }
     case 'deliver':

@@ -5,6 +5,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FlowConfig } from '../../functions/config/schema';
+import { isManualFlow } from '../../functions/plan/flow-traits';
 import { conflictEventBus, deletesOnTruncate, type FunctionPlan } from '../../functions/plan/plan';
 import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
 import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
@@ -73,7 +74,7 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       append(store.audit, 'audit');
       // A change whose merged record would not fit its state item is quarantined.
       append(store.quarantine, 'quarantine');
-      if (flow.conflict.strategy === 'manual') {
+      if (isManualFlow(flow)) {
         Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [busArn(ctx.scope, conflictEventBus(flow))] });
       }
       break;

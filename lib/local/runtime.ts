@@ -1,5 +1,6 @@
 import type { FlowConfig } from '../../functions/config/schema';
 import { namedSecrets } from '../../functions/config/named-secrets';
+import { isManualFlow } from '../../functions/plan/flow-traits';
 import { conflictEventBus, plan as planTopology, type FunctionPlan } from '../../functions/plan/plan';
 import { messageOf } from '../../functions/core/errors';
 import { DynamoDbAuditLog } from '../../functions/adapters/dynamodb-audit-log';
@@ -206,7 +207,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           }
           case 'resolve': {
             const deliverQueueUrls = Object.fromEntries(flow.targets.map((target) => [target.id, queueUrl(`deliver-${target.id}`)]));
-            const events = flow.conflict.strategy === 'manual' ? conflictEventsOf(flow) : undefined;
+            const events = isManualFlow(flow) ? conflictEventsOf(flow) : undefined;
             const self = fn.sendsTo.includes('resolve') ? { resolveQueueUrl: queueUrl('resolve') } : {};
             sqsFunction(fn, wire.resolve(stepContext(fn), { deliverQueueUrls, ...(events ? { events } : {}), ...self }));
             break;
