@@ -11,6 +11,11 @@ export function hasDebeziumSource(flow: FlowConfig): boolean {
   return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium');
 }
 
+/** Whether a flow has a source whose truncates delete the table's keys (a Debezium source with `onTruncate: "delete"`). */
+export function deletesOnTruncate(flow: FlowConfig): boolean {
+  return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium' && s.onTruncate === 'delete');
+}
+
 /** Whether a flow's conflicts wait for review (strategy `manual`): it gets a conflict sweep and announces conflicts. */
 export function isManualFlow(flow: FlowConfig): boolean {
   return flow.conflict.strategy === 'manual';

@@ -155,11 +155,6 @@ export interface Plan {
   readonly flows: readonly FlowPlan[];
 }
 
-/** Whether a flow has a source whose truncates delete the table's keys (a Debezium source with `onTruncate: "delete"`). */
-export function deletesOnTruncate(flow: FlowConfig): boolean {
-  return flow.sources.some((s) => s.type === 'webhook' && s.format === 'debezium' && s.onTruncate === 'delete');
-}
-
 const SQS_FUNCTION_TIMEOUT = 30;
 /** Stream mapping bounds: a poison batch is bisected, retried this often, and given up on at this age. */
 export const STREAM_RETRY_ATTEMPTS = 10;
