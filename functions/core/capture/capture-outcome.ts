@@ -1,6 +1,6 @@
 import type { FlowConfig } from '../../config/schema';
 import type { AuditEntry, QuarantineItem } from '../../ports';
-import { recordSizeProblem } from '../claim-check';
+import { recordSizeProblem } from '../record-limits';
 import { ENVELOPE_VERSION } from '../envelope';
 import { captureKeys, maskForQuarantine } from '../transform/raw-record';
 

@@ -1,6 +1,6 @@
 import { captureKeys } from '../transform/raw-record';
 import type { FlowConfig } from '../../config/schema';
-import { recordSizeProblem } from '../claim-check';
+import { recordSizeProblem } from '../record-limits';
 import { quarantineOf } from '../capture/capture-outcome';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_RECORD_BYTES, MAX_STATE_RECORD_BYTES, recordSizeProblem } from '../../../functions/core/claim-check';
+import { MAX_RECORD_BYTES, MAX_STATE_RECORD_BYTES, recordSizeProblem } from '../../../functions/core/record-limits';
 import { packState } from '../../../functions/adapters/dynamodb-state-store';
 import { mergeChanges } from '../../../functions/core/merge';
 import { contactsFlow } from '../../fixtures/flows';

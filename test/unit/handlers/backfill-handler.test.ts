@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
-import { MAX_RECORD_BYTES } from '../../../functions/core/claim-check';
+import { MAX_RECORD_BYTES } from '../../../functions/core/record-limits';
 import { BackfillRequestError, createBackfillHandler, type BackfillChunkResult, type BackfillDeps } from '../../../functions/handlers/backfill-handler';
 import { InvalidCursorError, type ScannedItem } from '../../../functions/ports';
 import { InMemoryTableScanner } from '../../fixtures/scan-fakes';

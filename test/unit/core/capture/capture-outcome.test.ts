@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
 import { captureProblem, quarantineOf } from '../../../../functions/core/capture/capture-outcome';
-import { MAX_RECORD_BYTES } from '../../../../functions/core/claim-check';
+import { MAX_RECORD_BYTES } from '../../../../functions/core/record-limits';
 import { contactsFlow } from '../../../fixtures/flows';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
