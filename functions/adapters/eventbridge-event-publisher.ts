@@ -1,6 +1,6 @@
 import { safeErrorText } from '../core/error-text';
 import type { EventPublisher, PublishedEvent } from '../ports';
-import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, RETRYABLE_CODES, type EventEntry, type EventPutter } from './eventbridge-target-writer';
+import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, RETRYABLE_CODES, type EventEntry, type EventPutter } from './eventbridge-put-events';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
 export interface EventBridgeEventPublisherOptions {

@@ -1,26 +1,8 @@
 import { safeErrorText } from '../core/error-text';
 import { targetRecord } from '../core/target-record';
 import type { BatchTargetWriter, TargetResult, TargetWrite } from '../ports';
+import { entryBytes, MAX_EVENT_BYTES, putEventsCalls, RETRYABLE_CODES, type EventEntry, type EventPutter, type PutEventsOutcome } from './eventbridge-put-events';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
-
-/** One entry of PutEvents as the writer builds it. */
-export interface EventEntry {
-  readonly Source: string;
-  readonly DetailType: string;
-  readonly Detail: string;
-  readonly EventBusName?: string;
-  readonly Time?: Date;
-}
-
-export interface PutEventsOutcome {
-  readonly FailedEntryCount?: number;
-  readonly Entries?: readonly { readonly EventId?: string; readonly ErrorCode?: string; readonly ErrorMessage?: string }[];
-}
-
-/** What the writer needs of a bus: PutEvents (the SDK client in AWS, the local bus in `npm start`). */
-export interface EventPutter {
-  putEvents(entries: readonly EventEntry[]): Promise<PutEventsOutcome>;
-}
 
 export interface EventBridgeTargetWriterOptions {
   readonly putter: EventPutter;
@@ -30,35 +12,6 @@ export interface EventBridgeTargetWriterOptions {
   readonly detailType: string;
   readonly retry?: RetryOptions;
 }
-
-/** PutEvents limits: 10 entries and 256 KB of entries per call. */
-export const MAX_EVENTS_PER_CALL = 10;
-export const MAX_EVENT_BYTES = 256 * 1024;
-/** An entry's size as PutEvents counts it (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html). */
-export function entryBytes(e: EventEntry): number {
-  return (e.Time ? 14 : 0) + Buffer.byteLength(e.Source) + Buffer.byteLength(e.DetailType) + Buffer.byteLength(e.Detail);
-}
-
-/** Items in PutEvents calls: at most 10 entries and 256 KB of entries a call (a larger call is refused whole). */
-export function putEventsCalls<T>(items: readonly T[], entryOf: (item: T) => EventEntry): T[][] {
-  const calls: T[][] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = entryBytes(entryOf(item));
-    const last = calls.at(-1);
-    if (last && last.length < MAX_EVENTS_PER_CALL && bytes + size <= MAX_EVENT_BYTES) {
-      last.push(item);
-      bytes += size;
-    } else {
-      calls.push([item]);
-      bytes = size;
-    }
-  }
-  return calls;
-}
-
-/** PutEvents entry error codes worth another attempt; any other code is a permanent rejection of that entry. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
 
 /**
  * Publishes each key's current state as an event (`detail` = `{flow, key, op, version, ts, data}`), in PutEvents

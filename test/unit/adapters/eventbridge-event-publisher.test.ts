@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBridgeEventPublisher } from '../../../functions/adapters/eventbridge-event-publisher';
-import type { EventEntry, PutEventsOutcome } from '../../../functions/adapters/eventbridge-target-writer';
+import type { EventEntry, PutEventsOutcome } from '../../../functions/adapters/eventbridge-put-events';
 import { conflictOpenedEvent } from '../../../functions/handlers/conflict-review-handler';
 
 const noSleep = { sleep: async () => undefined };
