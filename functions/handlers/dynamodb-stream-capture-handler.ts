@@ -1,6 +1,5 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { unmarshallImage } from '../adapters/dynamodb-images';
-import { mapStreamRecord, type DynamoDbStreamSource, type StreamRecord } from '../core/capture/dynamodb-stream';
+import { mapStreamRecord, type DynamoDbStreamSource, type StreamMappingOptions, type StreamRecord } from '../core/capture/dynamodb-stream';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import type { ChangeEnvelope } from '../core/envelope';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
@@ -10,8 +9,8 @@ import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
-/** Dependencies of the capture function of one `dynamodb-stream` source. */
-export type DynamoDbStreamCaptureDeps = CaptureUseCaseDeps;
+/** Dependencies of the capture function of one `dynamodb-stream` source; `unmarshall` reads its images (an SDK adapter). */
+export type DynamoDbStreamCaptureDeps = CaptureUseCaseDeps & Pick<StreamMappingOptions, 'unmarshall'>;
 
 export type DynamoDbStreamCaptureHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
 
@@ -31,7 +30,7 @@ interface Slot {
  * well as in the mapping's filter criteria, so a runtime without pushdown behaves the same.
  */
 export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDeps): DynamoDbStreamCaptureHandler {
-  const { flow, publisher, audit, quarantine } = deps;
+  const { flow, publisher, audit, quarantine, unmarshall } = deps;
   const { clock, logger, metrics } = telemetryOf(deps);
   const source = flow.sources.find((s): s is DynamoDbStreamSource => s.id === deps.sourceId && s.type === 'dynamodb-stream');
   if (!source) throw new Error(`flow "${flow.id}" has no dynamodb-stream source "${deps.sourceId}"`);
@@ -43,7 +42,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
     const slots: Slot[] = [];
     let filtered = 0;
     records.forEach((record, index) => {
-      const outcome = mapStreamRecord(record as StreamRecord, { flow, source, now, unmarshall: unmarshallImage });
+      const outcome = mapStreamRecord(record as StreamRecord, { flow, source, now, unmarshall });
       const base = { flow: flow.id, step: 'capture' as const, at: now, source: source.id };
       if (outcome.kind === 'skipped') {
         filtered++;

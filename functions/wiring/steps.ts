@@ -10,6 +10,7 @@ import { transform as transformStep } from './transform';
 export { captureDeps } from './capture';
 export { webhookCapture } from './webhook-capture';
 export { scheduleCapture } from './schedule-capture';
+export { streamCapture } from './stream-capture';
 export { resolve, conflictSweep, type ResolveWiring } from './resolve';
 export { deliverDynamoDb, deliverTarget } from './deliver';
 

@@ -28,7 +28,6 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createPullReader } from '../../functions/adapters/pull-readers';
 import type { ScheduleSource } from '../../functions/core/pull/records';
 import { compileTransform } from '../../functions/core/transform/pipeline';
-import { createDynamoDbStreamCaptureHandler } from '../../functions/handlers/dynamodb-stream-capture-handler';
 import { createSqsCaptureHandler } from '../../functions/handlers/sqs-capture-handler';
 import { createBackfillHandler } from '../../functions/handlers/backfill-handler';
 import { DynamoDbTableScanner } from '../../functions/adapters/dynamodb-table-scanner';
@@ -239,7 +238,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             if (fn.trigger.type !== 'dynamodb-stream') throw new Error(`function ${fn.name} has no DynamoDB stream trigger`);
             const sourceId = fn.sourceId!;
             const deps = wire.captureDeps(stepContext(fn), sourceId);
-            const handler = createDynamoDbStreamCaptureHandler(deps);
+            const handler = wire.streamCapture(deps);
             const scanner = new DynamoDbTableScanner({ client: clients.dynamodb, tableName: fr.sourceTables[sourceId]! });
             backfills.set(`${flow.id}/${sourceId}`, {
               handler: createBackfillHandler({ ...deps, scanner }),

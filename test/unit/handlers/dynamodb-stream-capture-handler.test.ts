@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
+import { unmarshallImage } from '../../../functions/adapters/dynamodb-images';
 import { createDynamoDbStreamCaptureHandler } from '../../../functions/handlers/dynamodb-stream-capture-handler';
 import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
 import { replicaFlow, streamEvent, streamRecord } from '../../fixtures/streams';
@@ -8,7 +9,7 @@ const QUEUE = 'https://sqs.local/people-transform';
 
 function setup() {
   const step = fakeStepContext();
-  const handler = createDynamoDbStreamCaptureHandler(fakeCaptureDeps(step, replicaFlow, 'primary', QUEUE));
+  const handler = createDynamoDbStreamCaptureHandler({ ...fakeCaptureDeps(step, replicaFlow, 'primary', QUEUE), unmarshall: unmarshallImage });
   const { publisher, audit, quarantine, metrics } = step;
   return { handler, publisher, audit, quarantine, metrics };
 }
@@ -128,5 +129,5 @@ describe('dynamodb-stream capture handler', () => {
 });
 
 function setupDeps() {
-  return fakeCaptureDeps(fakeStepContext(), replicaFlow, 'primary', QUEUE);
+  return { ...fakeCaptureDeps(fakeStepContext(), replicaFlow, 'primary', QUEUE), unmarshall: unmarshallImage };
 }
