@@ -167,7 +167,7 @@ export class SyncStack extends Stack {
       for (const { key, raw } of piiKeyFields(flow)) {
         Annotations.of(this).addWarningV2(
           'syncline:pii-key',
-          `flow "${flow.id}": key field "${key}" carries PII field "${raw}" unmasked; a record's key names it in audit entries, lineage, logs and the state item's key, so the value rests there as it is: mask "${key}" with "hash" to keep it out`,
+          `flow "${flow.id}": key field "${key}" carries PII field "${raw}" unmasked; a record's key names it in audit entries, lineage, logs, ConflictOpened events and the state item's key, so the value rests there as it is: mask "${key}" with "hash" to keep it out`,
         );
       }
     }
