@@ -102,18 +102,30 @@ function children(node: Node): Node[] {
   const visit = (v: unknown) => {
     if (Array.isArray(v)) v.forEach(visit);
     else if (isNode(v) && typeof v.type === 'string') out.push(v);
+    // Untyped holders of nodes: a group-by's `lhs`, a sort's `terms`.
+    else if (isNode(v)) Object.values(v).forEach(visit);
   };
   for (const [k, v] of Object.entries(node)) if (k !== 'type' && k !== 'value' && k !== 'position') visit(v);
   return out;
 }
 
-/** The string literals of an expression (`jsonata(expr).ast()`): the texts it can say without reading a record. */
-export function stringLiterals(ast: unknown, out = new Set<string>()): Set<string> {
-  const node = ast as Node;
-  if (!isNode(node)) return out;
-  if (node.type === 'string') out.add(String(node.value));
-  for (const c of children(node)) stringLiterals(c, out);
-  return out;
+/**
+ * The messages an expression's `$error` and `$assert` calls can give without reading a record: each call's message
+ * when every one of them is a string literal; none when any is computed (even a choice among literals may encode a
+ * value, `["000", ...][$number(x)]`).
+ */
+export function literalErrorMessages(ast: unknown): Set<string> {
+  const out = new Set<string>();
+  let computed = false;
+  const visit = (node: Node) => {
+    const name = node.type === 'function' && node.procedure?.type === 'variable' ? String(node.procedure.value) : undefined;
+    const message = name === 'error' ? node.arguments?.[0] : name === 'assert' ? node.arguments?.[1] : undefined;
+    if (message?.type === 'string') out.add(String(message.value));
+    else if (message !== undefined) computed = true;
+    children(node).forEach(visit);
+  };
+  if (isNode(ast)) visit(ast as Node);
+  return computed ? new Set() : out;
 }
 
 /** Every name the expression binds or takes as a parameter. */
@@ -145,6 +157,12 @@ const hasParts = (s: Node): boolean => (s.stages?.length ?? 0) > 0 || (s.predica
 function isPlainRef(n: Node): boolean {
   if (n.type === 'name' || n.type === 'variable') return !hasParts(n);
   return n.type === 'path' && (n.steps ?? []).every((st) => (st.type === 'name' || st.type === 'variable') && !hasParts(st)) && n.group === undefined;
+}
+
+/** A field path from the record itself (`$$`, `$$.a`): it means the same in any scope. */
+function fromRecord(n: Node): boolean {
+  if (n.type === 'variable') return n.value === '$';
+  return n.type === 'path' && n.steps?.[0]?.type === 'variable' && n.steps[0].value === '$' && isFieldRef(n);
 }
 
 /** A field path from the context or the record (`a.b`, `$`, `$$.a`), without variables or expressions. */
@@ -222,7 +240,8 @@ class Walker {
     return union(acc, this.parts(node, inside(acc)), ...extra);
   }
 
-  call(node: Node, scope: Scope): Reads {
+  /** A call; `piped` is 1 when `~>` gives it its first argument. */
+  call(node: Node, scope: Scope, piped = 0): Reads {
     const proc = node.procedure;
     const args = node.arguments ?? [];
     if (proc?.type !== 'variable') return union(this.walk(proc, scope), ...args.map((a) => this.walk(a, scope)));
@@ -231,16 +250,16 @@ class Walker {
     const user = this.vars.bound.has(name);
     // A higher-order built-in calls a built-in it is given with the items it walks, never with the context.
     const argReads = args.map((a) =>
-      !user && HIGHER_ORDER.has(name) && a.type === 'variable' && !this.vars.bound.has(String(a.value)) && String(a.value) !== '' && String(a.value) !== '$' ? none() : this.walk(a, scope),
+      !user && HIGHER_ORDER.has(name) && a.type === 'variable' && !this.vars.bound.has(String(a.value)) && !['', '$', 'eval'].includes(String(a.value)) ? none() : this.walk(a, scope),
     );
     if (!user && VALUELESS.has(name) && args.every(isPlainRef)) return none();
     const out = user ? [this.vars.reads.get(name) ?? none(), ...argReads] : argReads;
     if (name === 'eval') return union(whole(), ...out);
-    if (CONTEXT_FIRST.get(name) === args.length) return union(contextOf(scope), ...out);
+    if (CONTEXT_FIRST.get(name) === args.length + piped) return union(contextOf(scope), ...out);
     // `$lookup(obj, "key")` with a literal key on a field path (or `$`, `$$`) reads that key only. Not on a variable,
     // which holds every binding of its name: one re-bound through `$lookup` would grow its paths at each pass.
     const obj = argReads[0];
-    if (!user && name === 'lookup' && args.length === 2 && args[1]!.type === 'string' && isFieldRef(args[0]!) && obj && [...obj.paths].every((p) => p.split('.').length < MAX_PATH_SEGMENTS)) {
+    if (!user && name === 'lookup' && piped === 0 && args.length === 2 && args[1]!.type === 'string' && (scope.atRoot ? isFieldRef(args[0]!) : fromRecord(args[0]!)) && obj && [...obj.paths].every((p) => p.split('.').length < MAX_PATH_SEGMENTS)) {
       const key = String(args[1]!.value);
       const r = none();
       if (obj.whole) r.paths.add(key);
@@ -252,6 +271,12 @@ class Walker {
 
   walk(node: Node | undefined, scope: Scope): Reads {
     if (!node) return none();
+    const r = this.walkNode(node, scope);
+    // Predicates, group-by and stages may follow any expression (`[1]{"k": $$.ssn}`), not only a path step.
+    return node.type !== 'path' && (node.predicate || node.stages || node.group) ? union(r, this.parts(node, inside(r))) : r;
+  }
+
+  walkNode(node: Node, scope: Scope): Reads {
     switch (node.type) {
       case 'string':
       case 'number':
@@ -277,6 +302,10 @@ class Walker {
       case 'lambda':
         // The body runs against the context where the lambda was defined; a call's reads include its arguments.
         return this.walk(node.body, scope);
+      case 'apply':
+        // `x ~> $f(a)` is `$f(x, a)`: the left side is the call's first argument, not its context.
+        if (isNode(node.rhs) && (node.rhs.type === 'function' || node.rhs.type === 'partial') && isNode(node.lhs)) return union(this.walk(node.lhs, scope), this.call(node.rhs, scope, 1));
+        return union(...children(node).map((c) => this.walk(c, scope)));
       case 'bind': {
         const r = this.walk(node.rhs, scope);
         if (isNode(node.lhs)) this.bind(String(node.lhs.value), r);

@@ -42,12 +42,16 @@ export function trailsOf(record: unknown, path: Path): string[][] {
     }
     if (cur === null || typeof cur !== 'object') return;
     if (Array.isArray(cur)) {
-      // A segment that is an index (`phones.0.number`) names that element; any segment also reaches into each one.
+      // A segment that is an index (`phones.0.number`) names that element only; any other reaches into each one.
+      // (Doing both would reach nested arrays' elements many times over: a record could make that explode.)
       const seg = path[i]!;
-      if (/^(0|[1-9]\d*)$/.test(seg) && Number(seg) < cur.length) {
-        trail.push(seg);
-        visit(cur[Number(seg)], i + 1);
-        trail.pop();
+      if (/^(0|[1-9]\d*)$/.test(seg)) {
+        if (Number(seg) < cur.length) {
+          trail.push(seg);
+          visit(cur[Number(seg)], i + 1);
+          trail.pop();
+        }
+        return;
       }
       for (let j = 0; j < cur.length; j++) {
         trail.push(String(j));

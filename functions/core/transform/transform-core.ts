@@ -6,7 +6,7 @@ import { carryProblems, storableCopy } from '../json-safety';
 import { collectValueTexts, scrubbable, scrubbed } from '../scrub';
 import { compilePattern } from '../event-pattern';
 import { compileDirect, FALLBACK } from './jsonata-direct';
-import { jsonataReads, stringLiterals } from './jsonata-reads';
+import { jsonataReads, literalErrorMessages } from './jsonata-reads';
 import { findPii, maskValue, REDACTED, type PiiFinding } from './mask';
 import { deleteIn, getIn, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 import { taintedFields } from './pii-taint';
@@ -63,7 +63,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
     const reads = perField ? jsonataReads(source) : undefined;
     // The merge goes by top-level field, so a read of `address.city` asks whether the record carries `address`.
     const inputs = reads && !reads.whole && reads.paths.size > 0 ? [...new Set([...reads.paths].map((p) => splitPath(p)[0]!))] : undefined;
-    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH), inputs, literals: stringLiterals(expr.ast()) };
+    return { field, path: splitPath(field), source, expr, direct: compileDirect(expr, JSONATA_MAX_DEPTH), inputs, literals: literalErrorMessages(expr.ast()) };
   });
   const filter = t.filter;
   const matchesFilter = filter ? compilePattern(filter) : undefined;

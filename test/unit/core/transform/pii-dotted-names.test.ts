@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flowSchema } from '../../../../functions/config/schema';
+import { maskValue } from '../../../../functions/core/transform/mask';
 import { compileTransform } from '../../../../functions/core/transform/pipeline';
 import { maskForQuarantine } from '../../../../functions/core/transform/raw-record';
 
@@ -115,6 +116,20 @@ describe('a configured mask or exclude reaches the value wherever its path may n
     // Assess
     expect(result.status).toBe('passed');
     expect(JSON.stringify(result)).not.toContain('@corp.io');
+  });
+
+  it('reaches each element of nested arrays once, however deep, so a record cannot make the search explode', async () => {
+    // Prepare: 60 levels of arrays under `a`, and an index path
+    let deep: unknown = 'x';
+    for (let i = 0; i < 60; i++) deep = [deep];
+    const flow = flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { mask: { 'a.0.0.0.0.0': 'hash' } }, targets: [{ id: 'out', type: 'dynamodb' }] });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', a: deep }, 'upsert');
+
+    // Assess: that one element masked, once (a hash of a hash would differ)
+    const at = (v: unknown, n: number): unknown => (n === 0 ? v : at((v as unknown[])[0], n - 1));
+    expect(at((result as unknown as { record: { a: unknown } }).record.a, 5)).toBe(maskValue('hash', at(deep, 5), 'k'));
   });
 });
 

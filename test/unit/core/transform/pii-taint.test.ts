@@ -79,6 +79,8 @@ describe('fields a JSONata expression reads', () => {
     ['$map with a built-in reads the array it walks', '$map(tags, $string)', 'tags'],
     ['$filter with a built-in reads the array it walks', '$filter(flags, $boolean)', 'flags'],
     ['a variable re-bound through $lookup', '($x := address; $x := $lookup($x, "city"); $x)', 'address'],
+    ['~> gives a built-in its first argument, not the record', 'amount ~> $string()', 'amount'],
+    ['$lookup off the root reads the context it is in', '(contacts[$x := $lookup(info, "k")]; $x)', 'contacts'],
   ])('%s: %s', (_name, expr, expected) => {
     expect(reads(expr)).toBe(expected);
   });
@@ -96,6 +98,10 @@ describe('an expression whose result carries a field reads it (JSONata evaluates
     // $lookup narrows only a plain reference; $count carries a value it is given to compute.
     ['$string($lookup({"k": $$}, "k"))', 'email'],
     ['$count([1..$number(pin)])', 'pin'],
+    // Predicates and group-by after any expression; $lookup inside a predicate; $eval handed to $map.
+    ['[1]{"k": $$.email}', 'email'],
+    ['([1][$x := $$.email]; $x)', 'email'],
+    ['$map(["$$.email"], $eval)', 'email'],
   ] as const)('%s (field %s)', async (expr, field) => {
     const result = JSON.stringify(await jsonata(expr).evaluate(record));
     const r = jsonataReads(expr);

@@ -238,24 +238,31 @@ describe('compileTransform: compute failures', () => {
 
   it('keeps the message of $error when it is a literal of the expression, and leaves out one built from record values', async () => {
     // Prepare
-    const flow = flowWith({
-      mask: { email: 'redact' },
-      compute: { check: '$contains(email, "@example.") ? $error("test address " & $uppercase(email)) : $exists(name) ? "ok" : $error("name is missing")' },
-    });
+    const built = flowWith({ mask: { email: 'redact' }, compute: { check: '$contains(email, "@example.") ? $error("test address " & $uppercase(email)) : "ok"' } });
+    const literal = flowWith({ mask: { email: 'redact' }, compute: { check: '$exists(name) ? "ok" : $error("name is missing")' } });
 
     // Act
-    const built = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-1', email: 'zq7@example.org', name: 'Ada' }, 'upsert'), 'quarantined');
-    const literal = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-2', email: 'zq7@corp.io' }, 'upsert'), 'quarantined');
+    const b = expectStatus(await compileTransform(built, ctx).apply({ id: 'c-1', email: 'zq7@example.org', name: 'Ada' }, 'upsert'), 'quarantined');
+    const l = expectStatus(await compileTransform(literal, ctx).apply({ id: 'c-2', email: 'zq7@corp.io' }, 'upsert'), 'quarantined');
 
     // Assess
-    expect(JSON.stringify(built)).not.toMatch(/zq7@example\.org/i);
-    expect(built.reason).toContain('D3137: message left out');
-    expect(literal.reason).toContain('D3137: name is missing');
+    expect(JSON.stringify(b)).not.toMatch(/zq7@example\.org/i);
+    expect(b.reason).toContain('D3137: message left out');
+    expect(l.reason).toContain('D3137: name is missing');
   });
 
   it('leaves out an $error message that only appears inside a longer literal', async () => {
     // Act
     const flow = flowWith({ mask: { ssn: 'redact' }, compute: { check: '($digits := "0123456789"; $error($substring(ssn, 0, 2)))' } });
+    const q = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-1', ssn: '123-45-6789' }, 'upsert'), 'quarantined');
+
+    // Assess
+    expect(q.reason).toContain('message left out');
+  });
+
+  it('leaves out an $error message chosen among literals by a record value', async () => {
+    // Act
+    const flow = flowWith({ mask: { ssn: 'redact' }, compute: { check: '$error($lookup({"1": "one", "2": "two"}, $substring(ssn, 0, 1)))' } });
     const q = expectStatus(await compileTransform(flow, ctx).apply({ id: 'c-1', ssn: '123-45-6789' }, 'upsert'), 'quarantined');
 
     // Assess
