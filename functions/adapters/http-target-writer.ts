@@ -105,7 +105,17 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const values = (this.target.allowPii?.length ?? 0) > 0 ? echoForms(targetRecord(change).data) : [];
     const clean = (text: string) => (values.length > 0 ? scrubbed(text, values) : text);
     const detail = result.status === 'rejected' && result.detail ? Object.fromEntries(Object.entries(result.detail).map(([k, v]) => [k, typeof v === 'string' ? clean(v).slice(0, MAX_AUDIT_BODY) : v])) : undefined;
-    return { ...result, reason: clean(result.reason), ...(detail ? { detail } : {}) };
+    return { ...result, reason: clean(result.reason).slice(0, MAX_AUDIT_BODY), ...(detail ? { detail } : {}) };
+  }
+
+  /**
+   * A body mapping's error: JSONata's message quotes values, in forms no scrub can list (a substring, a failed cast),
+   * so a target that receives PII as it is (`allowPii`) gets only the error's code and position.
+   */
+  private mappingError(err: unknown): string {
+    if ((this.target.allowPii?.length ?? 0) === 0) return messageOf(err);
+    const e = (err ?? {}) as { code?: unknown; position?: unknown };
+    return `${typeof e.code === 'string' ? e.code : 'error'}${typeof e.position === 'number' ? ` at position ${e.position}` : ''} (message left out: the target receives PII unmasked)`;
   }
 
   /** The request of one change (pure but for the JSONata evaluation). */
@@ -172,7 +182,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     try {
       return await this.requestOf(change, remoteId);
     } catch (err) {
-      return { status: 'rejected', reason: `body mapping failed: ${messageOf(err)}` };
+      return { status: 'rejected', reason: `body mapping failed: ${this.mappingError(err)}` };
     }
   }
 
@@ -202,7 +212,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
           // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
           req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create'), version: record.version };
         } catch (err) {
-          return { status: 'rejected', reason: `create body mapping failed: ${messageOf(err)}` };
+          return { status: 'rejected', reason: `create body mapping failed: ${this.mappingError(err)}` };
         }
         const answer = await this.exchange(req, deadline);
         if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
@@ -354,18 +364,31 @@ export function dotSegmentKey(template: string, key: string): string | undefined
 
 /**
  * A record's values as an answer may quote them: as sent, JSON-escaped (also to ASCII, as many JSON encoders do),
- * URL- and form-encoded, upper- and lower-cased. Numbers of up to four digits are left: a status code is one.
+ * URL- and form-encoded, upper- and lower-cased. Numbers of up to four digits are left (a status code is one),
+ * unless the same text is also a string value (a PIN).
  */
 function echoForms(data: Record<string, unknown> | null): string[] {
   const texts = new Set<string>();
   collectValueTexts(data, texts);
+  const shortNumbers = new Set<string>();
+  collectShortNumbers(data, shortNumbers);
   const forms = new Set<string>();
   for (const v of scrubbable(texts)) {
-    if (/^\d{1,4}$/.test(v)) continue;
+    if (shortNumbers.has(v) && !hasString(data, v)) continue;
     const escaped = JSON.stringify(v).slice(1, -1);
     const url = encodeURIComponent(v);
     for (const f of [v, escaped, escaped.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), url, url.replace(/%20/g, '+'), v.toUpperCase(), v.toLowerCase()]) forms.add(f);
   }
   // Longest first, so a value is scrubbed whole before a shorter one inside it.
   return scrubbable(forms).sort((a, b) => b.length - a.length);
+}
+
+function collectShortNumbers(value: unknown, out: Set<string>): void {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 10_000) out.add(String(value));
+  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) collectShortNumbers(v, out);
+}
+
+function hasString(value: unknown, text: string): boolean {
+  if (typeof value === 'string') return value === text;
+  return value !== null && typeof value === 'object' && Object.values(value).some((v) => hasString(v, text));
 }

@@ -332,6 +332,23 @@ describe('HttpTargetWriter', () => {
     expect(JSON.stringify(out)).not.toMatch(/Pepe|ada%40corp|ADA@CORP|ada@corp/i);
   });
 
+  it('reports only the code of a body mapping error, and scrubs a short string value (a PIN), for an allowPii target', async () => {
+    // Prepare
+    const f = fakeFetch(() => new Response('bad pin 4821', { status: 422 }));
+    const record = { id: 'k', email: 'ada@corp.io', pin: '4821' };
+    const mapping = new HttpTargetWriter({ flowId: 'contacts', target: target({ allowPii: ['email'], body: '{"e": $error("no: " & $substring(email, 0, 6))}' }), fetch: f.fn, retry: noWait });
+    const echoing = new HttpTargetWriter({ flowId: 'contacts', target: target({ allowPii: ['pin'] }), fetch: f.fn, retry: noWait });
+
+    // Act
+    const mapped = (await mapping.writeBatch([change('k', 1, record)])).get('k');
+    const echoed = (await echoing.writeBatch([change('k', 1, record)])).get('k');
+
+    // Assess
+    expect(mapped).toMatchObject({ status: 'rejected', reason: expect.stringContaining('body mapping failed: D3137') });
+    expect(JSON.stringify(mapped)).not.toContain('ada@co');
+    expect(echoed).toMatchObject({ status: 'rejected', reason: 'PUT answered 422', detail: { body: 'bad pin [REDACTED]' } });
+  });
+
   it('rejects other 4xx at once with the response body, truncated', async () => {
     const f = fakeFetch(() => new Response('x'.repeat(5000), { status: 400 }));
     const out = await new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: noWait }).writeBatch([change('k', 1, { id: 'k' })]);
