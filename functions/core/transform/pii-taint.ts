@@ -1,6 +1,6 @@
 import type { FlowConfig, SourceConfig } from '../../config/schema';
 import { jsonataReads } from './jsonata-reads';
-import { within } from './raw-record';
+import { pathsOverlap, within } from './raw-record';
 
 /** One way a declared PII field reaches a field of the transformed record. */
 export interface TaintTrail {
@@ -29,7 +29,6 @@ export interface TaintLeak {
 type Taint = Map<string, TaintTrail[]>;
 
 /** `a` is `b` or lies inside it. */
-const overlaps = (a: string, b: string) => within(a, b) || within(b, a);
 
 /**
  * Adds trails to a path, one per declared raw field: the shortest found. Every way a field reaches a path would grow
@@ -120,7 +119,7 @@ function followTransform(flow: Pick<FlowConfig, 'transform'>, start: Taint): Tai
     }
     const from: TaintTrail[] = [];
     for (const [path, trails] of taint) {
-      if (reads.whole || [...reads.paths].some((r) => overlaps(r, path))) from.push(...hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
+      if (reads.whole || [...reads.paths].some((r) => pathsOverlap(r, path))) from.push(...hop(trails, `${field} (compute${reads.whole ? ' reads the whole record' : ''})`));
     }
     for (const p of [...taint.keys()]) if (within(p, field)) taint.delete(p);
     if (from.length > 0) add(taint, field, from);
@@ -154,7 +153,7 @@ export function piiKeyFields(flow: Pick<FlowConfig, 'transform' | 'sources' | 'k
   const out: { key: string; raw: string }[] = [];
   for (const f of taintedFields(flow)) {
     for (const key of flow.key) {
-      if (!overlaps(key, f.path)) continue;
+      if (!pathsOverlap(key, f.path)) continue;
       for (const raw of new Set(f.trails.map((t) => t.raw))) out.push({ key, raw });
     }
   }

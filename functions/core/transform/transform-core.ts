@@ -10,7 +10,7 @@ import { jsonataReads, literalErrorMessages } from './jsonata-reads';
 import { findPii, maskValue, REDACTED, type PiiFinding } from './mask';
 import { deleteIn, getIn, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 import { taintedFields } from './pii-taint';
-import { renamedFrom } from './raw-record';
+import { pathsOverlap, renamedFrom } from './raw-record';
 import { compileReshape } from './reshape';
 
 /** What the transform needs besides the flow config. */
@@ -75,20 +75,20 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
   const keyMasked = flow.key.some((f) => mask.some(([p]) => p === f || f.startsWith(`${p}.`)));
 
   // Input-side names of masked fields: a field renamed to a masked name is PII under its old name too.
-  const originalMask: [string, MaskKind][] = [...mask];
+  const renamedFromMask: [string, MaskKind][] = [];
   for (const [path, kind] of mask) {
     for (const [from, to] of rename) {
-      if (path === to) originalMask.push([from, kind]);
-      else if (path.startsWith(`${to}.`)) originalMask.push([from + path.slice(to.length), kind]);
+      if (path === to) renamedFromMask.push([from, kind]);
+      else if (path.startsWith(`${to}.`)) renamedFromMask.push([from + path.slice(to.length), kind]);
     }
   }
+  const originalMask: [string, MaskKind][] = [...mask, ...renamedFromMask];
 
   // A rename moves a field by its dotted path only: one it could not move (through an array, or a field named with
   // the dots) stays under its old name, so the mask of its new name applies there too, unless a later step writes it.
   const written = [...rename.map(([, to]) => to), ...Object.keys(t.set ?? {}), ...Object.keys(t.compute ?? {})];
-  const unmovedMaskSteps = originalMask
-    .slice(mask.length)
-    .filter(([from]) => !written.some((w) => w === from || w.startsWith(`${from}.`) || from.startsWith(`${w}.`)))
+  const unmovedMaskSteps = renamedFromMask
+    .filter(([from]) => !written.some((w) => pathsOverlap(w, from)))
     .map(([path, kind]) => ({ path: splitPath(path), kind }));
 
   // Declared PII that no mask covers (a target may allow it): redacted in quarantine and in error texts all the same.
