@@ -141,10 +141,9 @@ function climbs(node: Node): boolean {
   return node.type === 'parent' || children(node).some(climbs);
 }
 
-const ROOT: Scope = { atRoot: true, context: { paths: new Set(), whole: true } };
+/** At the root the context is the record: `$` reads it whole (a bare name there reads only that field). */
+const ROOT: Scope = { atRoot: true, context: whole() };
 const inside = (context: Reads): Scope => ({ atRoot: false, context });
-/** What `$` or a field of it reads in a scope. */
-const contextOf = (scope: Scope): Reads => (scope.atRoot ? whole() : scope.context);
 
 /** Built-ins that call the function they are given with explicit arguments: a built-in passed to them reads only those. */
 const HIGHER_ORDER = new Set(['map', 'filter', 'reduce', 'sort', 'single', 'each', 'sift']);
@@ -153,23 +152,20 @@ const MAX_PATH_SEGMENTS = 32;
 
 const hasParts = (s: Node): boolean => (s.stages?.length ?? 0) > 0 || (s.predicate?.length ?? 0) > 0 || s.group !== undefined || s.focus !== undefined || s.index !== undefined;
 
-/** A field, a variable or a path of plain steps: its value is exactly what it names. */
-function isPlainRef(n: Node): boolean {
-  if (n.type === 'name' || n.type === 'variable') return !hasParts(n);
-  return n.type === 'path' && (n.steps ?? []).every((st) => (st.type === 'name' || st.type === 'variable') && !hasParts(st)) && n.group === undefined;
+/**
+ * A field, a variable or a path of plain steps (no predicate, no expression): its value is exactly what it names.
+ * `fields`: variables only as a leading `$` or `$$`, so it names fields of the context or the record.
+ */
+function isPlainRef(n: Node, fields = false): boolean {
+  const plainVariable = (st: Node, i: number) => st.type === 'variable' && (!fields || (i === 0 && (st.value === '' || st.value === '$')));
+  if (n.type === 'name' || n.type === 'variable') return (n.type === 'name' || plainVariable(n, 0)) && !hasParts(n);
+  return n.type === 'path' && (n.steps ?? []).every((st, i) => (st.type === 'name' || plainVariable(st, i)) && !hasParts(st)) && n.group === undefined;
 }
 
 /** A field path from the record itself (`$$`, `$$.a`): it means the same in any scope. */
 function fromRecord(n: Node): boolean {
   if (n.type === 'variable') return n.value === '$';
-  return n.type === 'path' && n.steps?.[0]?.type === 'variable' && n.steps[0].value === '$' && isFieldRef(n);
-}
-
-/** A field path from the context or the record (`a.b`, `$`, `$$.a`), without variables or expressions. */
-function isFieldRef(n: Node): boolean {
-  if (n.type === 'name') return !hasParts(n);
-  if (n.type === 'variable') return n.value === '' || n.value === '$';
-  return n.type === 'path' && (n.steps ?? []).every((st, i) => (st.type === 'name' || (i === 0 && st.type === 'variable' && (st.value === '' || st.value === '$'))) && !hasParts(st)) && n.group === undefined;
+  return n.type === 'path' && n.steps?.[0]?.type === 'variable' && n.steps[0].value === '$' && isPlainRef(n, true);
 }
 
 class Walker {
@@ -200,7 +196,7 @@ class Walker {
     const steps = node.steps ?? [];
     if (steps.some((s) => s.focus !== undefined)) {
       // A focus (`@`) binds its step and leaves the context where it was: later steps read what the path started from.
-      return union(contextOf(scope), ...steps.map((s) => union(this.walk(s, scope), this.parts(s, scope))), this.parts(node, scope));
+      return union(scope.context, ...steps.map((s) => union(this.walk(s, scope), this.parts(s, scope))), this.parts(node, scope));
     }
     const extra: Reads[] = [];
     let i = 0;
@@ -252,14 +248,14 @@ class Walker {
     const argReads = args.map((a) =>
       !user && HIGHER_ORDER.has(name) && a.type === 'variable' && !this.vars.bound.has(String(a.value)) && !['', '$', 'eval'].includes(String(a.value)) ? none() : this.walk(a, scope),
     );
-    if (!user && VALUELESS.has(name) && args.every(isPlainRef)) return none();
+    if (!user && VALUELESS.has(name) && args.every((a) => isPlainRef(a))) return none();
     const out = user ? [this.vars.reads.get(name) ?? none(), ...argReads] : argReads;
     if (name === 'eval') return union(whole(), ...out);
-    if (CONTEXT_FIRST.get(name) === args.length + piped) return union(contextOf(scope), ...out);
+    if (CONTEXT_FIRST.get(name) === args.length + piped) return union(scope.context, ...out);
     // `$lookup(obj, "key")` with a literal key on a field path (or `$`, `$$`) reads that key only. Not on a variable,
     // which holds every binding of its name: one re-bound through `$lookup` would grow its paths at each pass.
     const obj = argReads[0];
-    if (!user && name === 'lookup' && piped === 0 && args.length === 2 && args[1]!.type === 'string' && (scope.atRoot ? isFieldRef(args[0]!) : fromRecord(args[0]!)) && obj && [...obj.paths].every((p) => p.split('.').length < MAX_PATH_SEGMENTS)) {
+    if (!user && name === 'lookup' && piped === 0 && args.length === 2 && args[1]!.type === 'string' && (scope.atRoot ? isPlainRef(args[0]!, true) : fromRecord(args[0]!)) && obj && [...obj.paths].every((p) => p.split('.').length < MAX_PATH_SEGMENTS)) {
       const key = String(args[1]!.value);
       const r = none();
       if (obj.whole) r.paths.add(key);
@@ -289,13 +285,13 @@ class Walker {
       case 'path':
         return this.path(node, scope);
       case 'variable': {
-        if (node.value === '') return contextOf(scope);
+        if (node.value === '') return scope.context;
         if (node.value === '$') return whole();
         return this.variable(String(node.value));
       }
       case 'wildcard':
       case 'descendant':
-        return contextOf(scope);
+        return scope.context;
       case 'function':
       case 'partial':
         return this.call(node, scope);
