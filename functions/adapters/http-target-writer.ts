@@ -369,26 +369,13 @@ export function dotSegmentKey(template: string, key: string): string | undefined
  */
 function echoForms(data: Record<string, unknown> | null): string[] {
   const texts = new Set<string>();
-  collectValueTexts(data, texts);
-  const shortNumbers = new Set<string>();
-  collectShortNumbers(data, shortNumbers);
+  collectValueTexts(data, texts, (v) => !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 10_000));
   const forms = new Set<string>();
   for (const v of scrubbable(texts)) {
-    if (shortNumbers.has(v) && !hasString(data, v)) continue;
     const escaped = JSON.stringify(v).slice(1, -1);
     const url = encodeURIComponent(v);
     for (const f of [v, escaped, escaped.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), url, url.replace(/%20/g, '+'), v.toUpperCase(), v.toLowerCase()]) forms.add(f);
   }
   // Longest first, so a value is scrubbed whole before a shorter one inside it.
   return scrubbable(forms).sort((a, b) => b.length - a.length);
-}
-
-function collectShortNumbers(value: unknown, out: Set<string>): void {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 10_000) out.add(String(value));
-  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) collectShortNumbers(v, out);
-}
-
-function hasString(value: unknown, text: string): boolean {
-  if (typeof value === 'string') return value === text;
-  return value !== null && typeof value === 'object' && Object.values(value).some((v) => hasString(v, text));
 }
