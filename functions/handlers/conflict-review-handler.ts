@@ -28,9 +28,6 @@ import { OMITTED, withinAnswerSize } from './answer-size';
 export const CONFLICT_EVENT_SOURCE = 'syncline';
 export const CONFLICT_OPENED = 'syncline.ConflictOpened';
 
-/** Whether a flow's state may hold PII as it is: a target is meant to receive declared fields unmasked (`allowPii`). */
-export const keepsPiiUnmasked = (flow: Pick<FlowConfig, 'targets'>): boolean => flow.targets.some((t) => (t.allowPii?.length ?? 0) > 0);
-
 /**
  * The `syncline.ConflictOpened` event of a conflict: where it is and both sides with their sources and clocks.
  * Values come from the flow's state, which holds them masked, unless `withValues` is false: the flow's state may hold

@@ -20,7 +20,8 @@ import {
   type TruncateScopeIndex,
   telemetryOf,
 } from '../ports';
-import { conflictOpenedEvent, keepsPiiUnmasked } from './conflict-review-handler';
+import { keepsPiiUnmasked } from '../plan/flow-traits';
+import { conflictOpenedEvent } from './conflict-review-handler';
 import { auditableOwned, withCapture } from './audit-policy';
 import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';

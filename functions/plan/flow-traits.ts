@@ -20,3 +20,8 @@ export function deletesOnTruncate(flow: FlowConfig): boolean {
 export function isManualFlow(flow: FlowConfig): boolean {
   return flow.conflict.strategy === 'manual';
 }
+
+/** Whether a flow's state may hold PII as it is: a target is meant to receive declared fields unmasked (`allowPii`). */
+export function keepsPiiUnmasked(flow: Pick<FlowConfig, 'targets'>): boolean {
+  return flow.targets.some((t) => (t.allowPii?.length ?? 0) > 0);
+}
