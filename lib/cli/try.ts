@@ -42,7 +42,8 @@ function readHeaders(options: readonly string[]): Record<string, string> | undef
   return headers;
 }
 
-function print(ctx: CommandContext, a: TryAnswer): void {
+/** Prints a dry run's answer for a person. */
+export function printTry(ctx: CommandContext, a: TryAnswer): void {
   const at = `${a.flow}${a.key ? `/${a.key}` : ''} from source ${a.source}`;
   switch (a.outcome) {
     case 'filtered':
@@ -67,7 +68,11 @@ function print(ctx: CommandContext, a: TryAnswer): void {
         for (const c of r.conflicts) ctx.out(`    ${c.field}: current ${JSON.stringify(c.current)} from ${c.currentSource}, incoming ${JSON.stringify(c.incoming)} parked for review`);
       } else if (r.outcome === 'new' || r.outcome === 'changed') {
         ctx.out(`  resolve: ${r.outcome === 'new' ? 'NEW record' : 'CHANGED'} (${versions})${r.deleted ? ', deleted' : ''}; fields: ${r.changedFields.join(', ') || '(none visible)'}`);
-      } else ctx.out(`  resolve: ${r.outcome === 'superseded' ? 'SUPERSEDED' : 'NO CHANGE'} (${versions}): ${r.reason}`);
+      } else {
+        // The record stays as it is, yet resolve may still write the state: a change's clocks advance it.
+        const clocks = r.version === r.currentVersion ? '' : ', only the clocks in its state move';
+        ctx.out(`  resolve: ${r.outcome === 'superseded' ? 'SUPERSEDED' : 'NO CHANGE'} to the record (${versions}${clocks}): ${r.reason}`);
+      }
       ctx.out('  nothing was written');
     }
   }
@@ -95,7 +100,7 @@ export function createTryCommand(stdin: () => string = () => readFileSync(0, 'ut
       return runAdmin(ctx, values, async (target) => {
         const answer = (await target.post(`/flows/${encodeURIComponent(flow)}/try`, { record, ...(values.source ? { source: values.source } : {}), ...(headers ? { headers } : {}) })) as TryAnswer;
         if (values.json) ctx.out(JSON.stringify(answer));
-        else print(ctx, answer);
+        else printTry(ctx, answer);
         return answer.outcome === 'passed' ? EXIT.ok : EXIT.failure;
       });
     },

@@ -8,7 +8,8 @@ import { replayInChunks as replayByTime } from '../../../lib/cli/replay';
 import type { SynclineTarget } from '../../../lib/cli/target';
 import type { DeliveryMessage } from '../../../functions/handlers/step-messages';
 import { parseJsonBody } from '../../../functions/handlers/admin-api';
-import { tryRecord } from '../../../functions/handlers/try-record';
+import { tryRecord, type TryAnswer } from '../../../functions/handlers/try-record';
+import { printTry } from '../../../lib/cli/try';
 import type { BatchTargetWriter, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
 import { FakeClock, InMemoryAuditLog, InMemoryStateStore, sqsEvent, type FakePublisher } from '../../fixtures/fakes';
@@ -231,5 +232,22 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect(answer.body).toMatchObject({ outcome: 'passed', op: 'delete', key: '7', resolve: { outcome: 'changed', deleted: true, currentVersion: 4, version: 5, changedFields: ['id', 'n'] } });
     const other = { payload: { ...event.payload, source: { ...event.payload.source, table: 'other' } } };
     expect((await run(f, { record: other }, state)).body).toMatchObject({ outcome: 'skipped', reason: 'not a row change (table not selected)' });
+  });
+
+  it('says a delete of a deleted key changes nothing in the record, and that only its clocks would move', async () => {
+    // Prepare: the key is already deleted.
+    const f = flowSchema.parse({ id: 'shop', key: ['id'], sources: [{ id: 'crm', type: 'webhook', deleteWhen: { deleted: [true] } }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const state = new InMemoryStateStore();
+    const gone = mergeChanges(f, undefined, [{ v: 1, id: 'x', flow: 'shop', source: 'crm', key: '1', op: 'delete', ts: 1, seq: '1', lineage: [] }]);
+    state.seed({ flow: 'shop', key: '1', version: 3, doc: gone.doc, view: gone.view, delivered: {}, updatedAt: 1 });
+    const lines: string[] = [];
+
+    // Act
+    const answer = await run(f, { record: { id: '1', deleted: true } }, state);
+    printTry({ args: [], out: (l) => lines.push(l), err: () => undefined }, answer.body as TryAnswer);
+
+    // Assess
+    expect(answer.body).toMatchObject({ outcome: 'passed', op: 'delete', resolve: { outcome: 'unchanged', deleted: true, currentVersion: 3, version: 4, changedFields: [] } });
+    expect(lines).toContainEqual(expect.stringMatching(/^  resolve: NO CHANGE to the record \(v3 -> v4, only the clocks in its state move\): /));
   });
 });
