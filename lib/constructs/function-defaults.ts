@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ export const DEFAULT_BUNDLING: BundlingOptions = {
   sourceMapMode: SourceMapMode.DEFAULT,
   sourcesContent: false,
   target: 'node24',
+  // esbuild's size lines per function drown synth's output; its warnings and errors still show.
+  logLevel: LogLevel.WARNING,
   // Bundle the AWS SDK v3 (the pinned versions of package-lock.json), but for the credential providers Lambda never
   // reaches; a step function also leaves the clients it seldom calls to the runtime (function-bundling.ts).
   externalModules: [...UNREACHED_CREDENTIAL_MODULES],
