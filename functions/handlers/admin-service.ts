@@ -3,7 +3,7 @@ import type { FlowPlan } from '../plan/plan';
 import type { StoreTableId } from '../plan/store-tables';
 import { highestDelivered, type AuditLog, type AuditWindow, type Clock, type ConflictStore, type LogPort, type Publisher, type QuarantineItem, type QuarantineStore, type QueueDepths, type StateStore, type StoredState, type TargetItemMarkers } from '../ports';
 import type { AdminApi, AdminAnswer } from './admin-api';
-import { createConflictReview, withoutValues, type ReviewFlow } from './conflict-review-handler';
+import { createConflictReview, withoutValues, type ReviewFlow } from './conflict-review';
 import { flowStatus, type StatusQueue } from './flow-status';
 import { createQuarantineReplay } from './quarantine-replay';
 import { replayRecords } from './record-replay';

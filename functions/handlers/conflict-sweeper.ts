@@ -13,7 +13,7 @@ import {
   type StateStore,
   type StoredConflict,
 } from '../ports';
-import { resolutionInFlight, settleConflict, type ReviewAnswer, type ReviewFlow } from './conflict-review-handler';
+import { resolutionInFlight, settleConflict, type ReviewAnswer, type ReviewFlow } from './conflict-review';
 
 /** Who an automatic resolution is recorded as resolved by (audit, conflict item, lineage). */
 export const AUTO_RESOLVE_BY = 'syncline:auto-resolve';

@@ -21,7 +21,7 @@ import {
   telemetryOf,
 } from '../ports';
 import { keepsPiiUnmasked } from '../plan/flow-traits';
-import { conflictOpenedEvent } from './conflict-review-handler';
+import { conflictOpenedEvent } from './conflict-review';
 import { auditableOwned, withCapture } from './audit-policy';
 import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbConflictStore } from '../../functions/adapters/dynamodb-conflict-store';
 import type { Conflict } from '../../functions/core/merge';
-import { settleConflict } from '../../functions/handlers/conflict-review-handler';
+import { settleConflict } from '../../functions/handlers/conflict-review';
 import { CONFLICT_OPEN_INDEX } from '../../functions/plan/store-tables';
 import { FakePublisher } from '../fixtures/fakes';
 import { manualFlow } from '../fixtures/flows';

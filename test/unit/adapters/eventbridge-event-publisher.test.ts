@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventBridgeEventPublisher } from '../../../functions/adapters/eventbridge-event-publisher';
 import type { EventEntry, PutEventsOutcome } from '../../../functions/adapters/eventbridge-put-events';
-import { conflictOpenedEvent } from '../../../functions/handlers/conflict-review-handler';
+import { conflictOpenedEvent } from '../../../functions/handlers/conflict-review';
 
 const noSleep = { sleep: async () => undefined };
 

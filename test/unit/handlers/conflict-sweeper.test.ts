@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { mergeChanges, REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
-import { createConflictReview, RESOLUTION_IN_FLIGHT_MS } from '../../../functions/handlers/conflict-review-handler';
+import { createConflictReview, RESOLUTION_IN_FLIGHT_MS } from '../../../functions/handlers/conflict-review';
 import { AUTO_RESOLVE_BY, createConflictSweeper, DUE_PAGE, STALE_CHECK_KEYS } from '../../../functions/handlers/conflict-sweeper';
 import { flowSchema, type FlowConfig } from '../../../functions/config/schema';
 import type { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryConflictStore, InMemoryStateStore, RecordingMetrics } from '../../fixtures/fakes';

@@ -3,7 +3,7 @@ import { flowSchema } from '../../../functions/config/schema';
 import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { REVIEW_SOURCE, type Conflict } from '../../../functions/core/merge';
 import { parseJsonBody } from '../../../functions/handlers/admin-api';
-import { CONFLICT_OPENED, createConflictReview } from '../../../functions/handlers/conflict-review-handler';
+import { CONFLICT_OPENED, createConflictReview } from '../../../functions/handlers/conflict-review';
 import { MAX_LISTING_BYTES } from '../../../functions/handlers/answer-size';
 import type { StoredConflict } from '../../../functions/ports';
 import { createResolveHandler } from '../../../functions/handlers/resolve-handler';
