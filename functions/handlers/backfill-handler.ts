@@ -7,10 +7,10 @@ import { carryProblems } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import { type AuditEntry, type QuarantineItem, type ScannedItem, type TableScanner, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
-import { describeError } from './sqs-batch';
 import type { CaptureUseCaseDeps } from './capture-deps';
 import { SynclineError } from '../core/errors';
 import { issueLines, literal, number, object, optional, refine, safeParse, string, type Infer, type Issue } from '../core/shape';
+import { safeErrorText } from '../core/error-text';
 
 /** Dependencies of the backfill of one `dynamodb-stream` source (its capture function, in AWS). */
 export interface BackfillDeps extends CaptureUseCaseDeps {
@@ -179,7 +179,7 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
   const runChunk = async (request: BackfillChunkRequest, remainingMs: () => number): Promise<BackfillChunkResult> => {
     const counts = zero();
     const approximate = scanner.approximateItemCount().catch((err: unknown) => {
-      logger.warn('approximate item count unavailable', { flow: flow.id, source: source.id, table, error: describeError(err) });
+      logger.warn('approximate item count unavailable', { flow: flow.id, source: source.id, table, error: safeErrorText(err) });
       return undefined;
     });
     let cursor = request.cursor;

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { claimOf } from '../core/claim-check';
+import { safeErrorText } from '../core/error-text';
 import { noopLogger, type LogPort, type PayloadStore } from '../ports';
-import { describeError } from './sqs-batch';
 
 /**
  * Resolves claim-check pointers (`{"syncline:claim": "<key>"}`, see SqsPublisher) to the bodies they stand for.
@@ -21,7 +21,7 @@ export async function resolveClaimChecks(
       try {
         return { ...record, body: await payloads.get(pointer) };
       } catch (err) {
-        logger.warn('claim-check payload could not be read', { messageId: record.messageId, pointer, error: describeError(err) });
+        logger.warn('claim-check payload could not be read', { messageId: record.messageId, pointer, error: safeErrorText(err) });
         failed.push(record.messageId);
         return undefined;
       }
@@ -68,7 +68,7 @@ async function deleteConsumedClaims(records: readonly SQSRecord[], failures: rea
       try {
         await payloads.delete(pointer);
       } catch (err) {
-        logger.warn('consumed claim-check payload could not be deleted; the lifecycle rule will expire it', { messageId: record.messageId, pointer, error: describeError(err) });
+        logger.warn('consumed claim-check payload could not be deleted; the lifecycle rule will expire it', { messageId: record.messageId, pointer, error: safeErrorText(err) });
       }
     }),
   );

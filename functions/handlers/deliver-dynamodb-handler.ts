@@ -4,7 +4,8 @@ import { type AuditLog, type Clock, type LogPort, type MetricsPort, type StateSt
 import { isRefusedContent, safeErrorText } from '../core/error-text';
 import { changeTimeOf } from '../core/merge';
 import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, winningClockOf, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
-import { readStates, runSqsBatch } from './sqs-batch';
+import { runSqsBatch } from './sqs-batch';
+import { readStates } from './batch-states';
 
 /** Dependencies of the delivery function of one DynamoDB target. */
 export interface DeliverDynamoDbDeps {

@@ -3,6 +3,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { deliverySizing } from '../plan/plan';
 import { changeTimeOf } from '../core/merge';
+import { safeErrorText } from '../core/error-text';
 import {
   type AuditEntry,
   type AuditLog,
@@ -20,7 +21,8 @@ import {
   timerSleep,
 } from '../ports';
 import { deliveryEntry, deliveryNote, finishDeliveries, groupDeliveries, parkRefused, requeueUntried, type DeliveryDecision, type DeliveryGroup, type Parking } from './delivery-batch';
-import { describeError, readStates, runSqsBatch } from './sqs-batch';
+import { runSqsBatch } from './sqs-batch';
+import { readStates } from './batch-states';
 
 /** Dependencies of the delivery function of an S3, EventBridge, HTTP or SQS target. */
 export interface DeliverTargetDeps {
@@ -182,7 +184,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
 
       /** Lets a lease go after a failed write, so the retry need not wait for it to expire (if this fails, it expires). */
       async function dropLease(key: string): Promise<void> {
-        await leases.dropSend(flow.id, targetId, key, owner).catch((err: unknown) => logger.warn('letting the send lease go failed; it expires on its own', { flow: flow.id, target: targetId, error: describeError(err) }));
+        await leases.dropSend(flow.id, targetId, key, owner).catch((err: unknown) => logger.warn('letting the send lease go failed; it expires on its own', { flow: flow.id, target: targetId, error: safeErrorText(err) }));
       }
 
     });

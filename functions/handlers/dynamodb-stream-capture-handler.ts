@@ -4,9 +4,9 @@ import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import type { ChangeEnvelope } from '../core/envelope';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
-import { describeError } from './sqs-batch';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
+import { safeErrorText } from '../core/error-text';
 import type { CaptureUseCaseDeps } from './capture-deps';
 
 /** Dependencies of the capture function of one `dynamodb-stream` source; `unmarshall` reads its images (an SDK adapter). */
@@ -83,7 +83,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
     let failAt = Number.POSITIVE_INFINITY;
     const failFrom = (index: number, why: string, err?: unknown) => {
       if (index < failAt) failAt = index;
-      logger.warn(why, { flow: flow.id, source: source.id, sequenceNumber: records[index]?.dynamodb?.SequenceNumber, error: describeError(err) });
+      logger.warn(why, { flow: flow.id, source: source.id, sequenceNumber: records[index]?.dynamodb?.SequenceNumber, error: safeErrorText(err) });
     };
 
     const toSend = slots.filter((s) => s.envelope);

@@ -1,8 +1,9 @@
 import type { FlowConfig } from '../config/schema';
 import type { ChangeEnvelope } from '../core/envelope';
+import { safeErrorText } from '../core/error-text';
 import type { AuditEntry, AuditLog, LogPort } from '../ports';
 import { auditableOwned, withCapture } from './audit-policy';
-import { describeError, type SqsBatch } from './sqs-batch';
+import { type SqsBatch } from './sqs-batch';
 
 /** A change whose message a step failed: the message, and what its audit entry names. */
 export interface FailedChange {
@@ -38,6 +39,6 @@ export async function auditGivenUp(
     const kept = auditableOwned(flow, entries.map((entry) => ({ entry, owner: entry.key })));
     if (kept.length > 0) await deps.audit.write(kept.map((e) => e.entry));
   } catch (err) {
-    deps.logger.warn(`audit of changes given up at ${step} failed`, { flow: flow.id, error: describeError(err) });
+    deps.logger.warn(`audit of changes given up at ${step} failed`, { flow: flow.id, error: safeErrorText(err) });
   }
 }

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { isRefusedItem, safeErrorText } from '../core/error-text';
+import { safeErrorText } from '../core/error-text';
 import { MAX_RECEIVE_COUNT } from '../plan/plan';
-import { PartialWriteError, type LogPort, type Publisher, type StateStore, type StoredState } from '../ports';
+import { PartialWriteError, type LogPort, type Publisher } from '../ports';
 
 /**
  * Tracks which SQS messages of a batch failed, so one bad record never fails its batch:
@@ -20,7 +20,7 @@ export class SqsBatch {
   fail(messageIds: Iterable<string>, why: string, err?: unknown): void {
     const ids = [...messageIds].filter((id) => !this.failed.has(id));
     if (ids.length === 0) return;
-    const error = describeError(err);
+    const error = err === undefined ? undefined : safeErrorText(err);
     // What failed, and the error's safe text (its name, a fixed phrase for known refusals): what a give-up audit says.
     for (const id of ids) this.failed.set(id, error ? `${why}: ${error}` : why);
     this.logger.warn(why, { messageIds: ids, error });
@@ -118,36 +118,4 @@ export async function runSqsBatch(
     );
   }
   return batch.response();
-}
-
-/**
- * Reads the state of a batch's keys in one go. When DynamoDB refuses the read for what one key holds (a key it
- * cannot take), each key is read alone, so only the messages of the unreadable key fail.
- */
-export async function readStates(
-  batch: SqsBatch,
-  stateStore: Pick<StateStore, 'getMany'>,
-  flowId: string,
-  groups: readonly { readonly key: string; readonly messageIds: readonly string[] }[],
-): Promise<Map<string, StoredState> | undefined> {
-  try {
-    return await stateStore.getMany(flowId, groups.map((g) => g.key));
-  } catch (err) {
-    if (groups.length < 2 || !isRefusedItem(err)) {
-      batch.fail(groups.flatMap((g) => g.messageIds), 'state read failed', err);
-      return undefined;
-    }
-  }
-  const out = new Map<string, StoredState>();
-  for (const g of groups) {
-    const one = await batch.attempt(g.messageIds, 'state read of one key failed', () => stateStore.getMany(flowId, [g.key]));
-    for (const [k, v] of one ?? []) out.set(k, v);
-  }
-  return out;
-}
-
-/** Error name (and a fixed phrase for known refusals): SDK and marshalling messages may quote record values. */
-export function describeError(err: unknown): string | undefined {
-  if (err === undefined) return undefined;
-  return safeErrorText(err);
 }

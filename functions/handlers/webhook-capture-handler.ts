@@ -9,6 +9,7 @@ import { isDelete, recordOf, timestampOf } from '../core/webhook/event-record';
 import { SALESFORCE_ACK } from '../core/webhook/salesforce-outbound';
 import { bodyHash, verifierFor, type WebhookVerifier } from '../core/webhook/verifiers';
 import { readWebhookBody } from '../core/webhook/webhook-body';
+import { safeErrorText } from '../core/error-text';
 import {
   type AuditEntry,
   type AuditLog,
@@ -27,7 +28,6 @@ import {
 } from '../ports';
 import { captureDebeziumBody } from './debezium-webhook-capture';
 import { auditable } from './audit-policy';
-import { describeError } from './sqs-batch';
 
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 
@@ -170,7 +170,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers);
       // Only now is the id a duplicate: a crash before this point leaves a pending claim that expires, and the retry is taken.
       await dedup.confirm(scope, webhookId, DEDUP_TTL_SECONDS).catch((confirmErr: unknown) =>
-        logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: describeError(confirmErr) }),
+        logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: safeErrorText(confirmErr) }),
       );
       logger.info('webhook captured', { flow: flow.id, source: source.id, webhookId, ...result });
       metrics.count('Captured', result.accepted);
@@ -181,7 +181,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     } catch (err) {
       // Let the sender retry: forget the claim so the retry is not taken for a replay.
       await dedup.release?.(scope, webhookId).catch((releaseErr: unknown) =>
-        logger.error('could not release webhook claim', { webhookId, error: describeError(releaseErr) }),
+        logger.error('could not release webhook claim', { webhookId, error: safeErrorText(releaseErr) }),
       );
       throw err;
     }

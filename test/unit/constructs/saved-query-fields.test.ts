@@ -4,7 +4,7 @@ import { decisionLogFields } from '../../../functions/adapters/dynamodb-audit-lo
 import { powertoolsLogPort } from '../../../functions/adapters/powertools-telemetry';
 import { observability } from '../../../functions/entry/env';
 import { reportDeliveries } from '../../../functions/handlers/delivery-batch';
-import { describeError } from '../../../functions/handlers/sqs-batch';
+import { safeErrorText } from '../../../functions/core/error-text';
 import type { AuditEntry, MetricsPort } from '../../../functions/ports';
 import { SAVED_QUERIES } from '../../../lib/constructs/observability';
 import { contactsFlow } from '../../fixtures/flows';
@@ -66,7 +66,7 @@ describe('the saved Logs Insights queries', () => {
     log.info('decision', decisionLogFields(entry));
     log.info('decision', decisionLogFields({ ...entry, step: 'deliver', outcome: 'delivered', reason: undefined, target: 'replica', version: 3 }));
     reportDeliveries({ logger: log, metrics: noMetrics }, { flow: contactsFlow.id, target: 'replica', messages: 1, keys: 1, now: 10_000 }, [{ key: 'c-1', version: 3, ts: 1 }], { skipped: 0, failed: 0 });
-    log.warn('record failed', { messageIds: ['m-1'], error: describeError(new Error('boom')) });
+    log.warn('record failed', { messageIds: ['m-1'], error: safeErrorText(new Error('boom')) });
     const logged = keysOf(written);
     expect(logged.size).toBeGreaterThan(5);
 
