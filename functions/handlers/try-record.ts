@@ -149,8 +149,8 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
     outcome,
     reason: decision.reason,
     currentVersion,
-    // Resolve writes a new version whenever the doc changes, even when the visible record does not.
-    version: !state || merged.changed || canonicalJson(merged.doc) !== canonicalJson(state.doc) ? currentVersion + 1 : currentVersion,
+    // Resolve writes a new version whenever the doc changes, even when the visible record does not (resolveKey).
+    version: !state || merged.changed || merged.docChanged ? currentVersion + 1 : currentVersion,
     changedFields: merged.changed ? changedFields(state?.view.data ?? null, merged.view.data) : [],
     deleted: merged.view.deleted,
     conflicts: opened.map((c) => ({ field: c.field, current: c.current.value, incoming: c.incoming.value, currentSource: c.current.source })),
