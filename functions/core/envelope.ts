@@ -88,6 +88,19 @@ export interface TruncateMessage {
 /** Scope under which the state indexes keys of one source table (see StoredState.truncateScope). */
 export const truncateScope = (flow: string, source: string, table: string): string => `${flow}#${source}#${table}`;
 
+/** Longest truncate scope (UTF-8 bytes): the state's truncate index is partitioned on it, and DynamoDB caps an index partition key at 2048. */
+export const MAX_TRUNCATE_SCOPE_BYTES = 2048;
+
+/** Why the keys of a source table cannot be indexed for onTruncate "delete" (no table, or a name the index cannot take), or undefined. */
+export function truncateScopeProblem(flow: string, source: string, table: string): string | undefined {
+  if (table === '') return 'the event names no table (source.table), which onTruncate "delete" needs';
+  const bytes = Buffer.byteLength(truncateScope(flow, source, table), 'utf8');
+  const longest = MAX_TRUNCATE_SCOPE_BYTES - bytes + Buffer.byteLength(table, 'utf8');
+  if (bytes > MAX_TRUNCATE_SCOPE_BYTES) return `table name is ${Buffer.byteLength(table, 'utf8')} bytes; the longest that onTruncate "delete" indexes for source "${source}" is ${longest} bytes`;
+  if (LONE_SURROGATE.test(table)) return 'table name holds a lone UTF-16 surrogate, which DynamoDB cannot carry exactly';
+  return undefined;
+}
+
 /** Deterministic id from the parts that identify a source event. */
 export function eventId(...parts: readonly (string | number)[]): string {
   const h = createHash('sha256');

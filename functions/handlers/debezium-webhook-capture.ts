@@ -1,7 +1,7 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody } from '../core/capture/debezium';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
-import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, truncateScopeProblem, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import type { AuditEntry, QuarantineItem } from '../ports';
@@ -36,8 +36,15 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       continue;
     }
     if (item.kind === 'truncate') {
-      counts.truncated++;
       const id = eventId(flow.id, source.id, item.table, item.pos ?? position, 't');
+      const unscoped = deletesOnTruncate ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
+      if (unscoped !== undefined) {
+        const { item: quarantined, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: `truncate not applied: ${unscoped}`, seq: item.pos ?? position, position, auditKey: '' });
+        out.quarantined.push(quarantined);
+        out.entries.push(entry);
+        continue;
+      }
+      counts.truncated++;
       const detail = { table: item.table, onTruncate: source.onTruncate, ...(item.pos !== undefined ? { position: item.pos } : {}), ...(item.ts !== undefined ? { ts: item.ts } : {}) };
       out.entries.push({ flow: flow.id, key: '', step: 'capture', at: now, source: source.id, eventId: id, outcome: 'truncated', reason: `table ${item.table} truncated${item.pos !== undefined ? ` at log position ${item.pos}` : ''}`, detail });
       if (deletesOnTruncate) {
@@ -55,7 +62,8 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     // refused. A delete needs only its key: it is never refused for them (settleDeleteNumbers).
     const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
     // The whole event is measured, not only its row: what the size reason calls a change event.
-    const problem = captureProblem(flow, { first: item.kind === 'malformed' ? item.reason : undefined, unstorable, sized: item, op, what: 'change event' });
+    const first = item.kind === 'malformed' ? item.reason : deletesOnTruncate ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
+    const problem = captureProblem(flow, { first, unstorable, sized: item, op, what: 'change event' });
     const key = keys.keyOf(record);
     if (problem !== undefined || item.kind !== 'change') {
       const reason = problem ?? 'malformed change event';

@@ -234,6 +234,12 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect((await run(f, { record: other }, state)).body).toMatchObject({ outcome: 'skipped', reason: 'not a row change (table not selected)' });
   });
 
+  it('quarantines, as the capture would, a Debezium row change that names no table for a source with onTruncate "delete"', async () => {
+    const f = flowSchema.parse({ id: 'rows', key: ['id'], sources: [{ id: 'pg', type: 'webhook', format: 'debezium', onTruncate: 'delete' }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const answer = await run(f, { record: { op: 'c', before: null, after: { id: 7 }, source: null, ts_ms: 1_700_000_000_000 } });
+    expect(answer.body).toMatchObject({ outcome: 'quarantined', reason: 'the event names no table (source.table), which onTruncate "delete" needs' });
+  });
+
   it('says a delete of a deleted key changes nothing in the record, and that only its clocks would move', async () => {
     // Prepare: the key is already deleted.
     const f = flowSchema.parse({ id: 'shop', key: ['id'], sources: [{ id: 'crm', type: 'webhook', deleteWhen: { deleted: [true] } }], targets: [{ id: 't', type: 'dynamodb' }] });

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BODY_BYTES, flowSchema } from '../../../functions/config/schema';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
+import { parseStepMessage } from '../../../functions/handlers/step-messages';
 import { createWebhookCaptureHandler } from '../../../functions/handlers/webhook-capture-handler';
 import { mysqlCreate, mysqlDelete, mysqlSnapshotOrders, mysqlUpdate, pgCreate, pgDelete, tombstone } from '../../fixtures/debezium';
 import { changeEvent, heartbeat, logicalMessage, pgEnvelopeSchema, schemaChange, T0, transactionBegin, transactionEnd, truncate, wrapped } from '../../fixtures/debezium-connectors';
@@ -25,10 +26,10 @@ function setup() {
   return setupWithMetrics();
 }
 
-function setupWithMetrics() {
+function setupWithMetrics(f = flow) {
   const { publisher, audit, quarantine, dedup, clock, metrics } = fakeStepContext();
   const handler = createWebhookCaptureHandler({
-    flow,
+    flow: f,
     secrets: new FakeSecrets({ s: WEBHOOK_SECRET }),
     webhookSecrets: { mysql: 's', pg: 's' },
     transformQueueUrl: QUEUE,
@@ -282,5 +283,47 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(res.statusCode).toBe(202);
     expect(json(res)).toMatchObject({ accepted: 200, quarantined: 0 });
     expect(publisher.bodies<ChangeEnvelope>(QUEUE)[0]!.data).toMatchObject({ credit_limit: '19.99', created_at: '2026-11-26T09:00:00.000123' });
+  });
+});
+
+describe('webhook capture of Debezium events for a source with onTruncate "delete"', () => {
+  const deleting = flowSchema.parse({ ...flow, sources: flow.sources.map((s) => (s.id === 'pg' ? { ...s, table: undefined, onTruncate: 'delete' } : s)) });
+  const at = { at: 1, ms: T0 + 1000 };
+  const row = (source: unknown) => ({ before: null, after: { id: 5, email: 'ada@example.com' }, source, op: 'c', ts_ms: T0 });
+
+  it('quarantines at capture, with the event kept, a row change whose table it cannot index: none named, or a name too long', async () => {
+    // Prepare
+    const { handler, publisher, quarantine } = setupWithMetrics(deleting);
+    const named = (table: string) => ({ ...(truncate('postgresql', at).source as Record<string, unknown>), table });
+
+    // Act
+    const res = await handler(request('pg', [row(null), row('garbage'), row({}), row(named('t'.repeat(5000))), row(named('customers'))], 'msg_n'));
+
+    // Assess: four quarantined with their reason and content; the good one goes on as a valid step message.
+    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 4 });
+    const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent).toHaveLength(1);
+    expect(parseStepMessage(JSON.stringify(sent[0])).ok).toBe(true);
+    const items = (await quarantine.list('customers')).items.sort((a, b) => String(a.position).localeCompare(String(b.position)));
+    expect(items.map((i) => i.reason)).toEqual([
+      ...Array(3).fill('the event names no table (source.table), which onTruncate "delete" needs'),
+      expect.stringMatching(/^table name is 5016 bytes; the longest that onTruncate "delete" indexes for source "pg" is \d+ bytes$/),
+    ]);
+    expect(items[0]!.record).toMatchObject({ id: 5 });
+  });
+
+  it('quarantines a truncate of a table name too long to index instead of sending it on', async () => {
+    // Prepare
+    const { handler, publisher, quarantine } = setupWithMetrics(deleting);
+    const event = truncate('postgresql', at);
+    const long = { ...event, source: { ...(event.source as Record<string, unknown>), table: 't'.repeat(3000) } };
+
+    // Act
+    const res = await handler(request('pg', long, 'msg_t'));
+
+    // Assess
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
+    expect(publisher.bodies(QUEUE)).toHaveLength(0);
+    expect((await quarantine.list('customers')).items).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^truncate not applied: table name is 3016 bytes; the longest/) })]);
   });
 });
