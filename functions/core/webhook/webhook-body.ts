@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../../config/schema';
-import { InexactNumber, isJsonObject as isObject, parseJsonExact } from '../json-safety';
+import { InexactNumber, isJsonObject as isObject, jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../json-safety';
 import { parseOutboundMessage, sameOrganization } from './salesforce-outbound';
 import { jsonErrorText } from '../error-text';
 
@@ -66,6 +66,9 @@ function readForm(rawBody: string): WebhookBody {
   const params = new URLSearchParams(rawBody);
   const payload = params.get('payload');
   if (payload !== null) {
+    // The request's depth was measured on its encoded form: the JSON inside is measured before it is parsed.
+    const depth = jsonDepth(payload);
+    if (depth > MAX_BODY_DEPTH) return refused(400, `form field "payload" nests ${depth} levels deep; the limit is ${MAX_BODY_DEPTH}`);
     const body = parseJson(payload);
     if ('error' in body) return refused(400, `form field "payload" ${body.error.replace(/^body /, '')}`);
     return eventsOf(body.value);

@@ -136,6 +136,21 @@ describe('webhook form bodies', () => {
     expect(json.statusCode).toBe(400);
     expect(jsonOf(json).message).toContain('format "form"');
   });
+
+  it('refuses a payload field nested past the depth limit with the limit, as a JSON body (the encoded form hides its depth)', async () => {
+    // Prepare
+    const h = hookHandler(hookFlow({ auth: token, format: 'form' }), 'k', NOW);
+
+    // Act
+    const deep = await send(h, `payload=${'%5B'.repeat(10_000)}${'%5D'.repeat(10_000)}`, { 'content-type': 'application/x-www-form-urlencoded' });
+    const nested = await send(h, `payload=${encodeURIComponent(`{"id":1,"a":${'['.repeat(100)}${']'.repeat(100)}}`)}`, { 'content-type': 'application/x-www-form-urlencoded' });
+
+    // Assess
+    expect(deep.statusCode).toBe(400);
+    expect(jsonOf(deep).message).toBe('form field "payload" nests 10000 levels deep; the limit is 64');
+    expect(jsonOf(nested).message).toBe('form field "payload" nests 101 levels deep; the limit is 64');
+    expect(h.publisher.bodies(QUEUE)).toHaveLength(0);
+  });
 });
 
 describe('Salesforce Outbound Messages', () => {
