@@ -282,7 +282,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
     const method = req.method ?? 'GET';
     const path = rawPathOf(req.url ?? '/').replace(/\/+$/, '') || '/';
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {
-      const route = routes.get(path);
+      // Ids are matched decoded (`/webhooks/crm%2Dcontacts` is `/webhooks/crm-contacts`), as the function reads them.
+      const route = routes.get(path) ?? routes.get(`/${pathSegments(path).join('/')}`);
       if (!route) {
         const [, flowId, sourceId, ...extra] = pathSegments(path);
         if (extra.length) throw new HttpError(404, `no webhook route ${path}: POST /webhooks/<flowId>/<sourceId>`);

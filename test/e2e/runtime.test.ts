@@ -146,6 +146,15 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect((await record('crm-contacts', 'c-bad')).status).toBe(404);
   });
 
+  it('reads percent-encoded flow and source ids in a webhook path as the function does, and refuses invalid encoding with 400', async () => {
+    const contact = { contact_id: 'c-encoded', email_address: 'enc@y.org', updated_at: new Date().toISOString() };
+    const encoded = await postWebhook(`${rt.url}/webhooks/crm%2Dcontacts/%63rm`, [contact], { secret: SECRET });
+    const invalid = await postWebhook(`${rt.url}/webhooks/crm-contacts/%zz`, [contact], { secret: SECRET });
+    expect(encoded).toEqual({ status: 202, json: { accepted: 1, duplicates: 0, quarantined: 0 } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.message).toBe('path segment "%zz" is not valid percent-encoding');
+  });
+
   it('quarantines a schema-invalid record, masked, and shows it in /quarantine', async () => {
     // The flow's JSON Schema wants email in email format.
     const res = await postWebhook(contacts(), { contact_id: 'c-invalid', email_address: 'not-an-email', updated_at: new Date().toISOString(), first_name: 'No', national_id: 'ZZ999999Z', phone_number: '+1 555 010 9999' }, { secret: SECRET });
