@@ -52,7 +52,9 @@ const WHY: Record<string, string> = {
  * number that would lose digits is an InexactNumber. Call only on text whose depth is at most MAX_BODY_DEPTH.
  */
 export function parseJsonExact(text: string): unknown {
-  return parse(text, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
+  // A leading byte order mark (some .NET senders write one) is not part of the JSON text (RFC 8259, section 8.1).
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return parse(json, null, { parseNumber: exactNumber, onDuplicateKey: ({ newValue }) => newValue });
 }
 
 /** JSON text like JSON.stringify's, with each InexactNumber written as the digits it was read from. */

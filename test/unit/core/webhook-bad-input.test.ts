@@ -74,6 +74,12 @@ describe('webhook capture: bad input gets a 4xx or quarantine with its reason, n
     expect(JSON.parse(h.sent[0]!).data).toEqual({ id: 'e', s: '😀\uFFFE\uFFFF', ts: 1 });
   });
 
+  it('takes a body that starts with a byte order mark (as some .NET senders write it) as the JSON after it', async () => {
+    const res = await post(`\uFEFF${JSON.stringify({ id: 'bom', ts: 1 })}`);
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(h.sent[0]!).data).toEqual({ id: 'bom', ts: 1 });
+  });
+
   it('answers 400 for nesting deeper than 64 levels, whatever the depth', async () => {
     for (const depth of [65, 5_000, 200_000]) {
       const res = await post(`{"id":"d","x":${'['.repeat(depth)}1${']'.repeat(depth)}}`);
