@@ -35,8 +35,9 @@ export const lineageCommand: Command = {
     const [flow, key] = positionals as [string, string];
     return runAdmin(ctx, values, async (target) => {
       const entries = (await target.get(`/flows/${enc(flow)}/records/${enc(key)}/lineage`)) as AuditEntry[];
+      // A key with no entries is unknown to the flow (or its entries passed audit.retentionDays): a failure, as a 404 is.
+      if (entries.length === 0) return fail(ctx, `no audit entries for ${flow}/${key}: no record has that key, or its entries are older than audit.retentionDays`);
       if (values.json) return ctx.out(JSON.stringify(entries));
-      if (entries.length === 0) return ctx.out(`no audit entries for ${flow}/${key}`);
       for (const e of entries) {
         const parts = [iso(e.at), e.step.padEnd(9), e.outcome.padEnd(11), `source=${e.source}`, `event=${e.eventId}`];
         if (e.version !== undefined) parts.push(`v${e.version}`);

@@ -330,6 +330,9 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     expect(entries.map((e: any) => e.step)).toContain('deliver');
     const text = await run(process.execPath, ['bin/syncline.mjs', 'lineage', 'crm-contacts', 'c-1', '--url', rt.url]);
     expect(text.stdout).toMatch(/deliver\s+delivered/);
+    const unknown = await run(process.execPath, ['bin/syncline.mjs', 'lineage', 'crm-contacts', 'no-such-key', '--url', rt.url, '--json']).catch((err: { code: number; stdout: string; stderr: string }) => err);
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('no audit entries for crm-contacts/no-such-key') });
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ exitCode: 1 });
   });
 
   it('drains: every flow queue empty and nothing in flight', async () => {
