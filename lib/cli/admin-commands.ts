@@ -33,6 +33,8 @@ export const lineageCommand: Command = {
     const { values, positionals } = parse(ctx.args, common);
     if (positionals.length !== 2) throw new UsageError('give a flow id and a record key');
     const [flow, key] = positionals as [string, string];
+    // A URL resolves such a segment (encoded too), so the request would name another path; the transform quarantines such keys.
+    if (key === '.' || key === '..') return fail(ctx, `no record has the key "${key}": a key no URL path can name is quarantined by the transform`);
     return runAdmin(ctx, values, async (target) => {
       const entries = (await target.get(`/flows/${enc(flow)}/records/${enc(key)}/lineage`)) as AuditEntry[];
       // A key with no entries is unknown to the flow (or its entries passed audit.retentionDays): a failure, as a 404 is.

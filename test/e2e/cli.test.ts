@@ -159,6 +159,12 @@ describe('syncline CLI (the real binary)', () => {
     const usageJson = await cli(['lineage', 'only-a-flow', '--json']);
     expect(usageJson.code).toBe(2);
     expect(JSON.parse(usageJson.stdout)).toMatchObject({ exitCode: 2 });
+    // A URL would resolve "." or ".." to another path (a key the transform quarantines): said, not sent.
+    for (const key of ['.', '..']) {
+      const dots = await cli(['lineage', 'crm-contacts', key, '--url', closed]);
+      expect(dots.code).toBe(1);
+      expect(dots.stderr).toContain(`no record has the key "${key}"`);
+    }
   });
 
   describe('dev', () => {
