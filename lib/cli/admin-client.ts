@@ -55,7 +55,10 @@ export async function fetchJson(url: string, init: { method: string; headers?: R
 export function answerMessage(body: unknown): string {
   const message = (body as { message?: unknown } | undefined)?.message;
   if (typeof message === 'string') return message;
-  return typeof body === 'string' ? body : '';
+  if (typeof body !== 'string' || body.trim() === '') return '';
+  // syncline answers JSON: text (an HTML error page) comes from something else at that address, shown on one line.
+  const line = body.replace(/\s+/g, ' ').trim();
+  return `not a syncline answer: ${line.length > 120 ? `${line.slice(0, 120)}…` : line}`;
 }
 
 /** An error answer as one line. */

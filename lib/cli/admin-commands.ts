@@ -22,6 +22,8 @@ export async function runAdmin(ctx: CommandContext, flags: TargetFlags, work: (t
   } catch (err) {
     // A 400 is the API refusing what the command line asked (a bad --limit, --after, --step...): a usage error.
     if (err instanceof AdminError) return fail(ctx, err.message, err.status === 400 ? EXIT.usage : EXIT.failure);
+    // An answer of another shape than the admin API's (a command read a field it lacks): another server answered.
+    if (err instanceof TypeError) return fail(ctx, `unexpected answer (${err.message}): is the address a syncline runtime or stack?`);
     throw err;
   }
 }
