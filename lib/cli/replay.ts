@@ -135,14 +135,15 @@ export const replayCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('give one flow id');
     const [flow] = positionals as [string];
     const keys = values.key ?? [];
-    if ((keys.length > 0) === (values.since !== undefined)) throw new UsageError('give --key <key> (one or more) or --since <ISO time>');
+    if (keys.length > 0 && values.since !== undefined) throw new UsageError('give --key or --since, not both');
+    if (keys.length === 0 && values.since === undefined) throw new UsageError('give --key <key> (one or more) or --since <ISO time>');
     if (values.until !== undefined && values.since === undefined) throw new UsageError('--until goes with --since');
     if (keys.some((k) => k === '')) throw new UsageError('--key must not be empty');
     if ((values.target ?? []).some((t) => t.trim() === '')) throw new UsageError('--target must name a target');
     if (values.by !== undefined && values.by.trim() === '') throw new UsageError('--by must not be empty');
     const since = values.since !== undefined ? parseTime('--since', values.since) : undefined;
     const until = values.until !== undefined ? parseTime('--until', values.until) : since !== undefined ? Date.now() : undefined;
-    if (since !== undefined && until! < since) throw new UsageError('--until is before --since');
+    if (since !== undefined && until! < since) throw new UsageError(values.until === undefined ? '--since is in the future' : '--until is before --since');
     const dryRun = values['dry-run'] === true;
     const request: ReplayRequest = {
       ...(keys.length > 0 ? { keys } : { since, until }),

@@ -132,7 +132,12 @@ describe('replay and try with the real binary against the local runtime', () => 
     const missing = await cli(['replay', 'people', '--key', 'nobody', '--url', rt.url]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain('no state for: nobody');
-    expect((await cli(['replay', 'people', '--key', 'p-1', '--since', at(0), '--url', rt.url])).code).toBe(2);
+    const both = await cli(['replay', 'people', '--key', 'p-1', '--since', at(0), '--url', rt.url]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --key or --since, not both');
+    const future = await cli(['replay', 'people', '--since', '2099-01-01T00:00:00Z', '--url', rt.url]);
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain('--since is in the future');
     expect((await cli(['replay', 'people', '--since', 'yesterday', '--url', rt.url])).code).toBe(2);
     expect((await cli(['replay', '--key', 'p-1', '--url', rt.url])).code).toBe(2);
     const target = await cli(['replay', 'people', '--key', 'p-1', '--target', 'nope', '--url', rt.url]);
