@@ -4,6 +4,7 @@ import { queryAll } from './dynamodb-query';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PartialWriteError, type AuditEntry, type AuditLog, type AuditWindow, type LogPort } from '../ports';
 import { AUDIT_TIME_INDEX } from '../plan/store-tables';
+import { AUDIT_WINDOW_KEY_PREFIX } from '../core/envelope';
 import { batchPutAll } from './dynamodb-batch-write';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 
@@ -41,7 +42,7 @@ const WINDOW_SPAN_MS = 15 * 60_000;
 
 const hourOf = (at: number) => new Date(at).toISOString().slice(0, 13);
 /** Partition key of a flow's window items of one hour (`YYYY-MM-DDTHH`). */
-export const windowPk = (flow: string, hour: string) => `${flow}#~window#${hour}`;
+export const windowPk = (flow: string, hour: string) => `${flow}#${AUDIT_WINDOW_KEY_PREFIX}${hour}`;
 
 /**
  * AuditLog on the audit table, two kinds of item:

@@ -147,6 +147,10 @@ export const maxKeyBytes = (flowId: string): number => MAX_KEY_BYTES - Buffer.by
 /** A UTF-16 surrogate without its pair: UTF-8 (DynamoDB keys, URLs) has no form for it, so two such keys could become one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Audit keys syncline keeps for itself beside records' keys (`<flow>#~window#<hour>` windows, `~pull/<source>` runs). */
+export const AUDIT_WINDOW_KEY_PREFIX = '~window#';
+export const PULL_AUDIT_KEY_PREFIX = '~pull/';
+
 /** Why a key cannot be carried, or undefined when it can. */
 export function keyProblem(key: string, flowId: string): string | undefined {
   const bytes = Buffer.byteLength(key, 'utf8');
@@ -156,6 +160,12 @@ export function keyProblem(key: string, flowId: string): string | undefined {
   // URL paths resolve `.` and `..` (also as %2E), so GET /flows/{flow}/records/{key} could never name such a record.
   if (key === '.' || key === '..') return `key "${key}" cannot be named in a URL path`;
   return undefined;
+}
+
+/** Why a record may not have this key: its audit entries would mix with syncline's own, or undefined. */
+export function reservedKeyProblem(key: string): string | undefined {
+  const prefix = [AUDIT_WINDOW_KEY_PREFIX, PULL_AUDIT_KEY_PREFIX].find((p) => key.startsWith(p));
+  return prefix && `key starts with "${prefix}", which syncline's audit trail keeps for its own entries`;
 }
 
 /** Reads a dotted path (`address.city`) from a record. */

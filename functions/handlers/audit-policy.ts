@@ -1,5 +1,5 @@
 import type { FlowConfig } from '../config/schema';
-import { keyProblem, type ChangeEnvelope } from '../core/envelope';
+import { AUDIT_WINDOW_KEY_PREFIX, keyProblem, type ChangeEnvelope } from '../core/envelope';
 import type { AuditEntry, AuditOutcome } from '../ports';
 
 const ERROR_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['quarantined', 'failed', 'conflict']);
@@ -26,7 +26,8 @@ export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): Aud
  */
 export function auditableOwned<O>(flow: FlowConfig, entries: readonly { entry: AuditEntry; owner: O }[]): { entry: AuditEntry; owner: O }[] {
   return entries
-    .map((e) => (keyProblem(e.entry.key, flow.id) ? { ...e, entry: { ...e.entry, key: '' } } : e))
+    // So is one that would land in the partition of the flow's status windows (a record quarantined for it).
+    .map((e) => (keyProblem(e.entry.key, flow.id) || e.entry.key.startsWith(AUDIT_WINDOW_KEY_PREFIX) ? { ...e, entry: { ...e.entry, key: '' } } : e))
     // A plain capture is shown in lineage from the entry of the step that decides its record (`detail.captured`);
     // one that says more (a review's resolution, a backfill) keeps an item of its own.
     .map((e) => (isPlainCapture(e.entry) ? { ...e, entry: { ...e.entry, heldBy: 'decision' as const } } : e))

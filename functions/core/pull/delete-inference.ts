@@ -1,11 +1,11 @@
 import { chunk } from '../chunk';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
+import { ENVELOPE_VERSION, eventId, PULL_AUDIT_KEY_PREFIX, type ChangeEnvelope } from '../envelope';
 import type { PullRunState, SeenList } from '../../ports';
 import type { PullContext, PullDeps } from './pull-types';
 import type { ScheduleSource } from './records';
 
 /** The audit key of source-level decisions (delete inference refused). */
-export const pullAuditKey = (source: string): string => `~pull/${source}`;
+export const pullAuditKey = (source: string): string => `${PULL_AUDIT_KEY_PREFIX}${source}`;
 
 /** The skip reason of a source whose delete detection is off; its complete runs still become the known set. */
 export const DELETES_DISABLED = 'delete detection is disabled';

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import jsonata from 'jsonata';
 import type { FlowConfig, MaskKind, TransformConfig } from '../../config/schema';
-import { getPath, keyJoinProblem, keyOf, keyProblem } from '../envelope';
+import { getPath, keyJoinProblem, keyOf, keyProblem, reservedKeyProblem } from '../envelope';
 import { carryProblems, storableCopy } from '../json-safety';
 import { collectValueTexts, scrubbable, scrubbed } from '../scrub';
 import { compilePattern } from '../event-pattern';
@@ -199,7 +199,7 @@ export function buildTransform(flow: TransformedFlow, ctx: TransformContext, val
         const reason = v === undefined || v === null || v === '' ? `missing key field "${field}"` : `key field "${field}" must be a string, number or boolean`;
         return quarantine(input, record, undefined, reason, [reason]);
       }
-      const badKey = keyProblem(key, flow.id) ?? keyJoinProblem(key, record, flow.key);
+      const badKey = keyProblem(key, flow.id) ?? reservedKeyProblem(key) ?? keyJoinProblem(key, record, flow.key);
       if (badKey) return quarantine(input, record, undefined, badKey, [badKey]);
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       if (unstorable.length > 0) return quarantine(input, record, key, `record cannot be carried exactly: ${unstorable[0]}`, unstorable);

@@ -624,4 +624,11 @@ describe('compileTransform: records no store can hold exactly', () => {
     // Paired surrogates (emoji) and dots within a key are keys like any other.
     for (const id of ['\ud83d\ude00', '...', 'a.b', '.x']) expect((await transform.apply({ id }, 'upsert')).status).toBe('passed');
   });
+
+  it("quarantines a key that would share the audit partition of syncline's own entries (status windows, pull runs)", async () => {
+    const transform = compileTransform(flowWith({}), ctx);
+    expect(expectStatus(await transform.apply({ id: '~window#2026-12-07T23' }, 'upsert'), 'quarantined').reason).toBe('key starts with "~window#", which syncline\'s audit trail keeps for its own entries');
+    expect(expectStatus(await transform.apply({ id: '~pull/nightly' }, 'upsert'), 'quarantined').reason).toMatch(/^key starts with "~pull\/"/);
+    for (const id of ['~window', '~pull', 'a~window#x']) expect((await transform.apply({ id }, 'upsert')).status).toBe('passed');
+  });
 });
