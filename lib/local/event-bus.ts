@@ -114,7 +114,9 @@ export class LocalEventBus {
     if (!entry || typeof entry !== 'object') return fail('InvalidArgument', 'entry is not an object');
     if (typeof entry.Source !== 'string' || entry.Source === '') return fail('InvalidArgument', 'Parameter Source is not valid. Reason: Source is a required argument.');
     if (typeof entry.DetailType !== 'string' || entry.DetailType === '') return fail('InvalidArgument', 'Parameter DetailType is not valid. Reason: DetailType is a required argument.');
-    if (typeof entry.Detail !== 'string') return fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail is a required argument.');
+    if (entry.Detail === undefined || entry.Detail === null) return fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail is a required argument.');
+    // PutEvents takes Detail as a string holding JSON; an object given as it is gets said so.
+    if (typeof entry.Detail !== 'string') return fail('InvalidArgument', 'Parameter Detail is not valid. Reason: Detail must be a string holding a JSON object (the object as JSON text).');
     const resources: unknown = entry.Resources ?? [];
     if (!Array.isArray(resources) || !resources.every((r) => typeof r === 'string')) return fail('InvalidArgument', 'Parameter Resources is not valid: it must be a list of strings.');
     const size = Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(entry.Detail) + resources.reduce((n: number, r: string) => n + Buffer.byteLength(r), 0);

@@ -125,10 +125,12 @@ describe('LocalEventBus', () => {
       entry({ Resources: [1, 2] }),
       entry({ Detail: `{"a":${'['.repeat(63)}${']'.repeat(63)}}` }),
       entry({ Detail: '{"n": 1e400, "id": 12345678901234567890}' }),
+      entry({ Detail: { id: 1 } }),
     ]);
 
     // Assess
-    expect(out.Entries.map((e) => e.ErrorCode)).toEqual(['InvalidArgument', 'InvalidArgument', 'MalformedDetail', undefined]);
+    expect(out.Entries.map((e) => e.ErrorCode)).toEqual(['InvalidArgument', 'InvalidArgument', 'MalformedDetail', undefined, 'InvalidArgument']);
+    expect(out.Entries[4]!.ErrorMessage).toMatch(/Detail must be a string holding a JSON object/);
     expect(out.Entries[2]!.ErrorMessage).toMatch(/nested deeper than 63 levels/);
     expect(() => JSON.stringify(bus.list())).not.toThrow();
     expect(bus.list()[0]!.routedTo).toEqual(['f-in']);
