@@ -136,11 +136,6 @@ function boundNames(node: Node, out = new Set<string>()): Set<string> {
   return out;
 }
 
-/** Whether the expression holds the parent operator `%` anywhere: it may climb back to the record from any depth. */
-function climbs(node: Node): boolean {
-  return node.type === 'parent' || children(node).some(climbs);
-}
-
 /** At the root the context is the record: `$` reads it whole (a bare name there reads only that field). */
 const ROOT: Scope = { atRoot: true, context: whole() };
 const inside = (context: Reads): Scope => ({ atRoot: false, context });
@@ -230,10 +225,45 @@ class Walker {
     }
     // Each later step is evaluated against what the steps before it gave.
     for (; i < steps.length; i++) {
+      if (steps[i]!.type === 'parent') {
+        const climbed = this.climb(acc, steps, i + 1);
+        acc = union(acc, climbed.reads);
+        i = climbed.next - 1;
+        continue;
+      }
       const here = inside(acc);
       acc = union(acc, this.walk(steps[i]!, here), this.parts(steps[i]!, here));
     }
     return union(acc, this.parts(node, inside(acc)), ...extra);
+  }
+
+  /**
+   * `%` and the plain field steps after it (`%.id`, `%.%.order.id`). The parent is a value on the way from the record
+   * to the context: the record or what a prefix of a path the context was read from names. So those fields are read
+   * under each such prefix. `%` on its own, or followed by anything else, may be the record: read whole.
+   */
+  private climb(context: Reads, steps: readonly Node[], from: number): { reads: Reads; next: number } {
+    const names: string[] = [];
+    let j = from;
+    let last: Node | undefined;
+    for (; j < steps.length; j++) {
+      const s = steps[j]!;
+      if (s.type === 'parent' && names.length === 0) continue; // another level up: among the same prefixes
+      if (s.type !== 'name') break;
+      names.push(String(s.value));
+      if (hasParts(s)) {
+        last = s;
+        j++;
+        break;
+      }
+    }
+    if (context.whole || names.length === 0) return { reads: whole(), next: j };
+    const reads = none();
+    for (const p of ['', ...context.paths]) {
+      const segments = p === '' ? [] : p.split('.');
+      for (let k = 0; k <= segments.length; k++) reads.paths.add([...segments.slice(0, k), ...names].join('.'));
+    }
+    return { reads: last ? union(reads, this.parts(last, inside(reads))) : reads, next: j };
   }
 
   /** A call; `piped` is 1 when `~>` gives it its first argument. */
@@ -292,6 +322,9 @@ class Walker {
       case 'wildcard':
       case 'descendant':
         return scope.context;
+      case 'parent':
+        // `%` on its own: a value on the way from the record to the context, maybe the record itself.
+        return whole();
       case 'function':
       case 'partial':
         return this.call(node, scope);
@@ -329,8 +362,6 @@ const MAX_PASSES = 50;
 /** The fields `expression` reads; throws the JSONata syntax error of an invalid expression. */
 export function jsonataReads(expression: string): JsonataReads {
   const ast = jsonata(expression).ast() as unknown as Node;
-  // `%` climbs back to a parent, up to the record itself, from any depth.
-  if (climbs(ast)) return { paths: new Set(), whole: true };
   const vars: Vars = { bound: boundNames(ast), reads: new Map(), changed: true };
   const walker = new Walker(vars);
   let r = none();

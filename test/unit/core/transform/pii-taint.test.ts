@@ -54,7 +54,8 @@ describe('fields a JSONata expression reads', () => {
     ['$each with only a function reads the record', '$each(function($v){ $v })', '$'],
     ['$sift with only a function reads the record', '$sift(function($v, $k){ $k = "email" })', '$'],
     ['$eval reads what its text names', '$eval("email")', '$'],
-    ['the parent operator climbs back to the record', 'items.%.email', '$'],
+    ['the parent operator reads its field under the record and each value on the way', 'items.%.email', 'email,items,items.email'],
+    ['the parent operator alone may be the record', "items.{'o': %}", '$'],
     ['string functions given their argument read only it', '$string(age) & $lookup(contact, "email")', 'age,contact.email'],
     ['$clone() reads the record', '$clone()', '$'],
     // A built-in held in a variable may be called where the context is the record.
@@ -63,9 +64,11 @@ describe('fields a JSONata expression reads', () => {
     ['$eval in a variable', '($e := $eval; $e("email"))', '$'],
     ['$clone passed to a lambda', 'function($f){ $f() }($clone)', '$'],
     ['$count rebound to $spread', '($count := $spread; $count())', '$'],
-    // `%` below the first step can still climb back to the record.
-    ['% inside an object constructor of a step', "address.{'city': city, 'who': %.email}", '$'],
-    ['% inside a parenthesised step', 'address.(%.email)', '$'],
+    // `%` below the first step climbs back towards the record: its field under every value on the way.
+    ['% inside an object constructor of a step', "address.{'city': city, 'who': %.email}", 'address,address.email,email'],
+    ['% inside a parenthesised step', 'address.(%.email)', 'address,address.email,email'],
+    ['%.% in a nested constructor', "orders.{'x': lines.{'o': %.%.email}}", 'email,orders,orders.email'],
+    ['% in a predicate', "items[%.active].sku", 'active,items,items.active'],
     ['$eval below the root', 'address.$eval("$$.email")', '$'],
     // Bindings anywhere, read from anywhere.
     ['a closure reading a variable bound after it', '($fmt := function(){ $e }; $e := email; $fmt())', 'email'],
@@ -87,7 +90,7 @@ describe('fields a JSONata expression reads', () => {
 });
 
 describe('an expression whose result carries a field reads it (JSONata evaluates each)', () => {
-  const record = { id: 'c-1', email: 'ada@example.org', pin: '4821', address: { city: 'Oslo' }, list: [{ n: 1 }] };
+  const record = { id: 'c-1', email: 'ada@example.org', pin: '4821', address: { city: 'Oslo' }, list: [{ n: 1 }], orders: [{ note: 'ada@example.org', lines: [{ sku: 's' }] }] };
   it.each([
     // The context a focus (`@`) leaves, and `$` bound off the root, are read where they are used.
     ['id@$i.email', 'email'],
@@ -100,6 +103,13 @@ describe('an expression whose result carries a field reads it (JSONata evaluates
     ['$count([1..$number(pin)])', 'pin'],
     // Predicates and group-by after any expression; $lookup inside a predicate; $eval handed to $map.
     ['[1]{"k": $$.email}', 'email'],
+    // The parent operator, at any depth: what it climbs to is read.
+    ["orders.lines.{'o': %.%.email}", 'email'],
+    ["orders.{'x': lines.{'o': %.%.email}}", 'email'],
+    ["orders.lines.{'o': %.note}", 'orders.note'],
+    ["($v := orders; $v.lines.{'o': %.note})", 'orders.note'],
+    ["orders#$i.lines.{'o': %.note}", 'orders.note'],
+    ['orders.lines.[%.note]', 'orders.note'],
     ['([1][$x := $$.email]; $x)', 'email'],
     ['$map(["$$.email"], $eval)', 'email'],
   ] as const)('%s (field %s)', async (expr, field) => {
@@ -107,6 +117,10 @@ describe('an expression whose result carries a field reads it (JSONata evaluates
     const r = jsonataReads(expr);
     expect(result).toContain(field === 'pin' ? '4821' : 'ada@example.org');
     expect(r.whole || r.paths.has(field)).toBe(true);
+  });
+
+  it('the parent idiom that copies an order id onto each line reads the id, not every field of the record', () => {
+    expect(jsonataReads("items.{'sku': sku, 'order': %.id}")).toEqual({ paths: new Set(['items', 'id', 'items.id']), whole: false });
   });
 
   it.each([
@@ -194,6 +208,12 @@ describe('PII taint through each transform step', () => {
     // Assess: email, ssn and the 30 computed fields, each from 2 declared fields.
     expect(leaks).toHaveLength(2 + 30 * 2);
     expect(leaks.find((l) => l.field === 'c29' && l.raw === 'ssn')!.route).toBe('ssn → c29 (compute reads the whole record) → replica');
+  });
+
+  it("the parent operator taints a computed field only with the fields it climbs to (an order's id on each line)", () => {
+    const transform = (expr: string) => ({ pii: ['email'], transform: { compute: { lines: expr }, mask: { email: 'redact' } } });
+    expect(routes(transform("items.{'sku': sku, 'order': %.id}"))).toEqual([]);
+    expect(routes(transform("items.{'sku': sku, 'who': %.email}"))).toEqual(['email → lines (compute) → replica']);
   });
 
   it('a computed field overwriting a tainted one with untainted data clears it', () => {
