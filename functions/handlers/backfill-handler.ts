@@ -1,7 +1,7 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ORIGIN_MARKER_ATTRIBUTE, snapshotEnvelope, type DynamoDbStreamSource } from '../core/capture/dynamodb-stream';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
-import { eventId, type ChangeEnvelope } from '../core/envelope';
+import { contentHash, eventId, type ChangeEnvelope } from '../core/envelope';
 import { matchesPattern } from '../core/event-pattern';
 import { carryProblems } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
@@ -140,7 +140,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
     items.forEach((scanned, index) => {
       const position = `${table} scan segment ${request.segment}/${request.totalSegments} page ${page} item ${index}`;
       const bad = (reason: string, record: Record<string, unknown>, key = '') => {
-        const id = eventId(flow.id, source.id, 'snapshot', position, at);
+        // By record and reason, not by run: a backfill run again over the same bad item keeps one quarantine item.
+        const id = eventId(flow.id, source.id, 'snapshot', key || position, contentHash(record), reason);
         const { item, entry } = quarantineOf(flow, { id, source: source.id, at, reason, record, seq: `snapshot:${at}`, position, key });
         quarantined.push(item);
         audits.push(entry);

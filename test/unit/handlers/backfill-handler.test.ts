@@ -90,6 +90,19 @@ describe('backfill handler: what it captures', () => {
     expect(audit.outcomes().sort()).toEqual(['captured', 'quarantined', 'quarantined', 'quarantined']);
   });
 
+  it('keeps one quarantine item per bad item when a backfill runs again over the same table', async () => {
+    // Prepare
+    const { handler, quarantine, clock } = setup([{ error: 'item cannot be unmarshalled: number 1e400 is not finite' }, { record: { name: 'no id', status: 'active' } }, person('ok')]);
+
+    // Act: two runs, an hour apart.
+    await handler.all(1);
+    clock.advance(3_600_000);
+    await handler.all(1);
+
+    // Assess
+    expect((await quarantine.list('people')).items).toHaveLength(2);
+  });
+
   it('sends identical items once', async () => {
     const { handler, publisher } = setup([person('a'), person('a')]);
     const summary = await handler.all(1);
