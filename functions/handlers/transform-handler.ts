@@ -18,7 +18,8 @@ import { isTruncate, parseStepMessage } from './step-messages';
 import { runSqsBatch } from './sqs-batch';
 import { auditGivenUp } from './given-up';
 import { keptAfterTransform } from '../core/transform/kept-fields';
-import { captureKeys } from '../core/transform/raw-record';
+import { captureKeys, maskForQuarantine } from '../core/transform/raw-record';
+import { isPlainObject } from '../core/shape';
 
 /** Dependencies of a flow's transform function. */
 export interface TransformHandlerDeps {
@@ -117,24 +118,25 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
     const now = clock.now();
     const parsed = parseStepMessage(record.body);
     if (!parsed.ok) {
-      // Poison message: quarantined with the reason, never retried. The raw body may hold unmasked data, so it is not kept.
+      // Poison message: quarantined with the reason, never retried. Only its record is kept, masked as capture masks one.
       const id = eventId(flow.id, 'unparseable', record.messageId);
       const reason = 'message is not a valid change envelope';
+      const { source, data } = salvaged(flow, record.body);
       logger.warn(reason, { flow: flow.id, messageId: record.messageId, errors: parsed.errors });
       return {
         messageId: record.messageId,
         quarantine: {
           flow: flow.id,
           id,
-          source: 'unknown',
+          source,
           at: now,
           reason,
           errors: parsed.errors,
-          record: {},
-          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: 'unknown', key: '', op: 'upsert', ts: now, seq: record.messageId, lineage: [{ step: 'transform', at: now, outcome: 'quarantined' }] },
+          record: data,
+          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source, key: '', op: 'upsert', ts: now, seq: record.messageId, lineage: [{ step: 'transform', at: now, outcome: 'quarantined' }] },
           position: `sqs:${record.messageId}`,
         },
-        audit: { flow: flow.id, key: '', step: 'transform', at: now, source: 'unknown', eventId: id, outcome: 'quarantined', reason },
+        audit: { flow: flow.id, key: '', step: 'transform', at: now, source, eventId: id, outcome: 'quarantined', reason },
       };
     }
     // A truncate holds no record: nothing to map, filter or mask.
@@ -206,4 +208,19 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
       }
     }
   }
+}
+
+/** What a message that is no valid envelope still says: its `data` (masked for quarantine) and a source of the flow. */
+function salvaged(flow: FlowConfig, body: string): { source: string; data: Record<string, unknown> } {
+  let message: unknown;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return { source: 'unknown', data: {} };
+  }
+  const { source, data } = isPlainObject(message) ? message : {};
+  return {
+    source: typeof source === 'string' && flow.sources.some((s) => s.id === source) ? source : 'unknown',
+    data: isPlainObject(data) ? maskForQuarantine(flow, data) : {},
+  };
 }

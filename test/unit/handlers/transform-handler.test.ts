@@ -110,6 +110,20 @@ describe('transform handler', () => {
     expect(JSON.stringify(items)).not.toContain('ada@example.com');
   });
 
+  it('keeps the record and source of an envelope it cannot take, masked as a capture quarantine is', async () => {
+    // Prepare: an envelope of the wrong shape (an empty table name) around a real record.
+    const bad = { ...envelope(9, { id: 'c-9', email: 'ada@example.com', name: 'Ada' }), tbl: '' };
+
+    // Act
+    const res = await handler(sqsEvent([bad]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([]);
+    const [item] = (await quarantine.list('contacts')).items;
+    expect(item).toMatchObject({ reason: 'message is not a valid change envelope', source: 'crm', record: { id: 'c-9', name: 'Ada' } });
+    expect(JSON.stringify(item)).not.toContain('ada@example.com');
+  });
+
   it('fails only the message whose transform throws, and sends its batch-mates on', async () => {
     // Prepare: a transform that throws on one input (a fault no check foresaw)
     const real = compileTransform(contactsFlow, { hashKey: HASH_KEY });
