@@ -12,6 +12,22 @@ const enc = encodeURIComponent;
 const iso = (ms: unknown) => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms ?? ''));
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** A lag for a person: ms under a second, then seconds, minutes, hours and days (`--json` keeps the ms). */
+export function lagText(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
+  const at = units.findIndex(([size]) => ms >= size);
+  const [big, bigUnit] = units[at]!;
+  const [small, smallUnit] = units[at + 1]!;
+  return `${Math.floor(ms / big)}${bigUnit} ${Math.floor((ms % big) / small)}${smallUnit}`;
+}
+
 /**
  * Runs a command's work against the target that `--url` / `--stack` name; a failure is one line on stderr and
  * exit 1, and the work may answer its own exit code.
@@ -231,7 +247,7 @@ function printStatus(ctx: CommandContext, s: FlowStatusView): void {
   const from = { source: 'source timestamp', capture: 'capture', mixed: 'source timestamp or capture' }[s.lag?.from ?? 'capture'];
   ctx.out(
     s.lag
-      ? `  lag (${from} to delivery, newest ${s.lag.samples}): latest ${s.lag.latestMs} ms  p50 ${s.lag.p50Ms} ms${s.lag.p99Ms !== undefined ? `  p99 ${s.lag.p99Ms} ms` : ''}  max ${s.lag.maxMs} ms`
+      ? `  lag (${from} to delivery, newest ${s.lag.samples}): latest ${lagText(s.lag.latestMs)}  p50 ${lagText(s.lag.p50Ms)}${s.lag.p99Ms !== undefined ? `  p99 ${lagText(s.lag.p99Ms)}` : ''}  max ${lagText(s.lag.maxMs)}`
       : '  lag: unknown (no measurable delivery in the last hour)',
   );
   if (s.undeclaredPii?.length) {
