@@ -24,14 +24,29 @@ async function help(out: (line: string) => void): Promise<void> {
   out('http://127.0.0.1:3000) or a deployed stack (--stack NAME [--region REGION] [--profile NAME]: its outputs are');
   out('read with the AWS SDK, and its admin API is called with IAM-signed requests). --json prints machine-readable output.');
   out('Exit codes: 0 ok, 1 failure, 2 usage.');
-  out('\nRun "syncline <command> --help" for a command\'s options.');
+  out('\nRun "syncline <command> --help" (or "syncline help <command>") for a command\'s options; "syncline --version" for the version.');
+}
+
+/** The package's version, from the package.json beside lib/. */
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `syncline ${pkg.version}`;
 }
 
 export async function main(argv: string[], io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) }): Promise<number> {
   const [name, ...args] = argv;
+  if (name === 'help' && args[0] !== undefined && Object.hasOwn(commands, args[0])) {
+    io.out((await commands[args[0]]!()).usage);
+    return EXIT.ok;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     await help(io.out);
     return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(await version());
+    return EXIT.ok;
   }
   const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {

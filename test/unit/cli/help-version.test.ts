@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../lib/cli/main';
+
+async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+describe('syncline help and version', () => {
+  it('help <command> shows that command\'s usage, as <command> --help does', async () => {
+    const viaHelp = await run(['help', 'lineage']);
+    const viaFlag = await run(['lineage', '--help']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.out).toEqual(viaFlag.out);
+    expect(viaHelp.out[0]).toMatch(/^usage: syncline lineage <flow> <key>/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await run(['--version'])).toEqual({ code: 0, out: [`syncline ${version}`], err: [] });
+  });
+});
