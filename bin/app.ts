@@ -5,6 +5,7 @@ import { checkConfig } from '../lib/config/check';
 import type { SynclineConfig } from '../functions/config/schema';
 import { applyNagAcknowledgements } from '../lib/stacks/nag';
 import { SyncStack } from '../lib/stacks/sync-stack';
+import { DEPLOY_ENV_CONTEXT } from '../lib/constructs/deploy-env';
 import { SynthProblem, templateSizeProblems } from '../lib/stacks/synth-problem';
 
 /** Loads and checks the config; on a problem prints each one (flow and JSON path) and exits 1, without a stack trace. */
@@ -22,7 +23,8 @@ function exitWith(problems: readonly string[]): never {
   process.exit(1);
 }
 
-const app = new App();
+// The account and region the CDK CLI targets (from the profile): what config checks compare ARNs against.
+const app = new App({ context: { [DEPLOY_ENV_CONTEXT]: { region: process.env.CDK_DEFAULT_REGION, account: process.env.CDK_DEFAULT_ACCOUNT } } });
 const config = configOrExit(app);
 let stack: SyncStack;
 try {

@@ -1,4 +1,4 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -9,6 +9,7 @@ import type { DynamoDbStreamTriggerPlan } from '../../functions/plan/plan';
 import { grantOnTable } from './flow-grants';
 import type { SynclineFunction } from './function-defaults';
 import { StreamArnLookup } from './stream-arn-lookup';
+import { deployEnv } from './deploy-env';
 import { SynthProblem } from '../stacks/synth-problem';
 
 /** A DynamoDB stream ARN: arn:<partition>:dynamodb:<region>:<account>:table/<name>/stream/<label>; group 1 the table ARN, 2 its name. */
@@ -46,8 +47,8 @@ export function addStreamTrigger(scope: Construct, fn: SynclineFunction, options
     if (!m) throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
     // An event source mapping reads a stream of its own region only: CloudFormation would fail midway through the deploy.
     const streamRegion = trigger.streamArn.split(':')[3];
-    const stackRegion = Stack.of(scope).region;
-    if (streamRegion && !Token.isUnresolved(stackRegion) && streamRegion !== stackRegion) {
+    const stackRegion = deployEnv(scope).region;
+    if (streamRegion && stackRegion !== undefined && streamRegion !== stackRegion) {
       throw new SynthProblem(`flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${stackRegion}; Lambda reads DynamoDB streams of its own region only`);
     }
     table = Table.fromTableAttributes(scope, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });

@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load';
 import { SyncStack } from '../../lib/stacks/sync-stack';
+import { DEPLOY_ENV_CONTEXT } from '../../lib/constructs/deploy-env';
 import { exampleConfigInput, placeholderProjectRoot, synthStack, testApp } from './helpers';
 
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders/stream/2026-01-01T00:00:00.000';
@@ -62,6 +63,20 @@ describe('dynamodb-stream sources', () => {
     // Act / Assess
     expect(stackIn('us-east-1')).toThrow(/source "orders": streamArn is a stream of eu-west-1, but the stack deploys to us-east-1; Lambda reads DynamoDB streams of its own region only/);
     expect(stackIn('eu-west-1')).not.toThrow();
+  });
+
+  it('refuse it too for a stack without env, against the region the CDK CLI targets (what bin/app.ts puts in context)', () => {
+    // Prepare: an environment-agnostic stack, as bin/app.ts makes, with the CLI's target region in context.
+    const config = parseConfig({ ...exampleConfigInput(), flows: [{ ...(exampleConfigInput().flows as Record<string, unknown>[])[0], sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: STREAM_ARN }] }] });
+    const targeting = (region: string) => () => {
+      const app = testApp();
+      app.node.setContext(DEPLOY_ENV_CONTEXT, { region });
+      return new SyncStack(app, `Agnostic-${region}`, { config, projectRoot: placeholderProjectRoot() });
+    };
+
+    // Act / Assess
+    expect(targeting('us-east-1')).toThrow(/streamArn is a stream of eu-west-1, but the stack deploys to us-east-1/);
+    expect(targeting('eu-west-1')).not.toThrow();
   });
 
   it('push the expressible part of the filter down and let deletes through', () => {
@@ -251,6 +266,9 @@ describe('eventbridge sources on a bus given by ARN', () => {
     expect(stackIn('111122223333', 'us-east-1')).toThrow(/source "bus": busName arn:aws:events:eu-west-1:111122223333:event-bus\/partner-bus is a bus of eu-west-1, but the stack deploys to us-east-1/);
     expect(stackIn('444455556666', 'eu-west-1')).toThrow(/source "bus": busName .* is a bus of account 111122223333, not the stack's \(444455556666\)/);
     expect(stackIn('111122223333', 'eu-west-1')).not.toThrow();
+    const app = testApp();
+    app.node.setContext(DEPLOY_ENV_CONTEXT, { region: 'us-east-1' });
+    expect(() => new SyncStack(app, 'BusTargeted', { config: config(), projectRoot: placeholderProjectRoot() })).toThrow(/is a bus of eu-west-1, but the stack deploys to us-east-1/);
   });
 
   it('warn at synth that the bus must be the stack\'s own when the environment is not known', () => {
