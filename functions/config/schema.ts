@@ -257,8 +257,18 @@ export const configSchema = z.strictObject({
   alarms: alarmsSchema,
   /** Largest number of flows in one stack before flows are split into nested stacks. */
   flowsPerStack: z.number().int().min(1).max(10).default(5),
+  /**
+   * Pins flows to a stack by id: 0 the root stack, N the nested stack `FlowsN`. A flow not named here goes by its
+   * position (the first `flowsPerStack` in the root, and so on), so pinning keeps a deployed flow where it is when one
+   * before it is removed or the list is reordered.
+   */
+  flowStacks: z.record(z.string(), z.number().int().min(0).max(99)).optional(),
 }).superRefine((config, ctx) => {
   const seen = new Set<string>();
+  const ids = new Set(config.flows.map((f) => f.id));
+  for (const id of Object.keys(config.flowStacks ?? {})) {
+    if (!ids.has(id)) ctx.addIssue({ code: 'custom', message: `no flow "${id}" to pin (flows: ${[...ids].join(', ')})`, path: ['flowStacks', id] });
+  }
   // The stack creates a named webhook secret in the flow that names it; a second flow would create it again.
   const webhookSecretOwner = new Map<string, string>();
   config.flows.forEach((flow, i) => {

@@ -47,7 +47,7 @@ export class SyncStack extends Stack {
   public readonly stage: HttpStage;
   /** Flows by flow id. */
   public readonly flows: Readonly<Record<string, SyncFlow>>;
-  /** Nested stacks holding the flows beyond the first `flowsPerStack` (empty when all fit in this stack). */
+  /** Nested stacks holding the flows beyond the first `flowsPerStack` or pinned there by `flowStacks`, in order (empty when all fit in this stack). */
   public readonly nestedStacks: readonly NestedStack[];
   /** Alarm topic, dashboard, per-flow alarms and saved Logs Insights queries. */
   public readonly observability: Observability;
@@ -100,20 +100,18 @@ export class SyncStack extends Stack {
     new CfnOutput(this, 'ApiEndpoint', { description: 'syncline webhook API base URL', value: this.httpApi.apiEndpoint });
 
     // The first flowsPerStack flows live in this stack and the rest in nested stacks of that size, so
-    // appending a flow never moves existing flows (and their tables) to another stack.
+    // appending a flow never moves existing flows (and their tables) to another stack; flowStacks pins a flow to one.
     const flows: Record<string, SyncFlow> = {};
-    const nested: NestedStack[] = [];
+    const nested = new Map<number, NestedStack>();
     const per = config.flowsPerStack;
     topology.flows.forEach((flowPlan, i) => {
       let scope: Construct = this;
-      if (i >= per) {
-        const group = Math.floor(i / per);
-        if (!nested[group - 1]) {
-          nested[group - 1] = new NestedStack(this, `Flows${group}`, {
-            description: `syncline flows ${group * per + 1} to ${(group + 1) * per}`,
-          });
+      const group = config.flowStacks?.[flowPlan.flow.id] ?? Math.floor(i / per);
+      if (group > 0) {
+        if (!nested.has(group)) {
+          nested.set(group, new NestedStack(this, `Flows${group}`, { description: `syncline flows ${group * per + 1} to ${(group + 1) * per}` }));
         }
-        scope = nested[group - 1];
+        scope = nested.get(group)!;
       }
       try {
         flows[flowPlan.flow.id] = new SyncFlow(scope, `Flow-${flowPlan.flow.id}`, {
@@ -128,7 +126,7 @@ export class SyncStack extends Stack {
       }
     });
     this.flows = flows;
-    this.nestedStacks = nested;
+    this.nestedStacks = [...nested.entries()].sort(([a], [b]) => a - b).map(([, stack]) => stack);
 
     // GET /flows: a small function with the flow list baked in, so it needs no permission beyond its logs.
     const projectRoot = props.projectRoot ?? DEFAULT_PROJECT_ROOT;
@@ -153,7 +151,7 @@ export class SyncStack extends Stack {
     });
     new CfnOutput(this, 'ApiId', { description: 'syncline HTTP API id (for execute-api:Invoke policies on the admin routes)', value: this.httpApi.apiId });
     this.observability = new Observability(this, 'Observability', { flows, alarmEmail: config.alarmEmail, thresholds: config.alarms, stackLogGroups: [this.flowListFunction.logGroup], httpApi: this.httpApi });
-    for (const s of [this, ...nested]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
+    for (const s of [this, ...this.nestedStacks]) s.node.addValidation({ validate: () => resourceLimitProblems(s, per) });
     this.node.addValidation({ validate: () => apiLimitProblems(this) });
     for (const [table, readers] of streamReaders(config)) {
       if (readers.length > 2) {
@@ -196,7 +194,7 @@ const MAX_RESOURCES = 500;
 function resourceLimitProblems(stack: Stack, flowsPerStack: number): string[] {
   const count = stack.node.findAll().filter((c) => CfnResource.isCfnResource(c) && Stack.of(c) === stack).length;
   return count > MAX_RESOURCES
-    ? [`${stack.node.path} has ${count} resources, over CloudFormation's limit of ${MAX_RESOURCES}: lower flowsPerStack (now ${flowsPerStack})`]
+    ? [`${stack.node.path} has ${count} resources, over CloudFormation's limit of ${MAX_RESOURCES}: before the first deploy, lower flowsPerStack (now ${flowsPerStack}); once deployed, pin flows that must stay with flowStacks and move others to a new nested stack (flowStacks), or to a second config with another stackName`]
     : [];
 }
 

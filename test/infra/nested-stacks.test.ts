@@ -29,6 +29,27 @@ describe('flows beyond flowsPerStack', () => {
     expect(stackOf('flow-e')).toBe(stack.nestedStacks[1]);
   });
 
+  it('stay in their stacks when pinned by flowStacks after a flow before them is removed', () => {
+    // Prepare: flow-a retired; without pins, flow-c would move into the root stack and flow-e into Flows1.
+    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 2, flowStacks: { 'flow-c': 1, 'flow-d': 1, 'flow-e': 2 }, flows: ['b', 'c', 'd', 'e'].map((x) => flowLike(`flow-${x}`)) });
+
+    // Act
+    const { stack: after } = synthStack(config, 'Pinned');
+
+    // Assess: the same stacks as before the removal, under the same construct ids (so the same logical ids).
+    const stackOf = (flow: string) => NestedStack.of(after.flows[flow]);
+    expect(stackOf('flow-b')).toBe(after);
+    expect(after.nestedStacks.map((n) => n.node.id)).toEqual(['Flows1', 'Flows2']);
+    expect(stackOf('flow-c')).toBe(after.nestedStacks[0]);
+    expect(stackOf('flow-d')).toBe(after.nestedStacks[0]);
+    expect(stackOf('flow-e')).toBe(after.nestedStacks[1]);
+    expect(stackOf('flow-c')!.node.path).toBe(stack.nestedStacks[0]!.node.path.replace('Many', 'Pinned'));
+  }, SYNTH_OF_MANY_FLOWS_MS);
+
+  it('refuse a pin of a flow the config does not have, naming flowStacks', () => {
+    expect(() => parseConfig({ ...exampleConfigInput(), flowStacks: { 'flow-z': 1 }, flows: [flowLike('flow-a')] })).toThrow(/flowStacks.*no flow "flow-z" to pin/s);
+  });
+
   it('keep the store and the HTTP API in the root stack', () => {
     root.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
     root.hasResourceProperties('AWS::DynamoDB::Table', { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
@@ -55,7 +76,7 @@ describe('the CloudFormation resource limit', () => {
       targets: ['a', 'b', 'c'].map((t) => ({ id: `replica-${t}`, type: 'dynamodb', keyAttribute: 'id' })),
     });
     const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 10, flows: Array.from({ length: 10 }, (_, i) => heavy(`flow-${i}`)) });
-    expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: lower flowsPerStack \(now 10\)/);
+    expect(() => synthStack(config, 'TooBig')).toThrow(/over CloudFormation's limit of 500: before the first deploy, lower flowsPerStack \(now 10\); once deployed, pin flows/);
   });
 });
 
