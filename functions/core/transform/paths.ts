@@ -102,30 +102,14 @@ export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): vo
   put(cur, path[last]!, value);
 }
 
-/**
- * Deletes a field, or takes an element out of its array (no `null` left in its place); containers are copied only
- * when there is something to delete. Given `holes`, an array keeps a hole until closeHoles, so that the other paths
- * of the same pass still name the elements they named.
- */
-export function deleteIn(record: Rec, path: Path, owned: Owned, holes?: Set<unknown[]>): void {
+/** Deletes a field; containers are copied only when there is something to delete. */
+export function deleteIn(record: Rec, path: Path, owned: Owned): void {
   const last = path.length - 1;
   const parent = last === 0 ? record : getIn(record, path.slice(0, last));
   if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, path[last]!)) return;
   let cur = record;
   for (let i = 0; i < last; i++) cur = own(cur, path[i]!, cur[path[i]!] as object, owned);
   delete cur[path[last]!];
-  if (!Array.isArray(cur)) return;
-  if (holes) holes.add(cur);
-  else closeHoles([cur]);
-}
-
-/** Closes up the holes deleteIn left in arrays, in place. */
-export function closeHoles(arrays: Iterable<unknown[]>): void {
-  for (const a of arrays) {
-    let w = 0;
-    for (let r = 0; r < a.length; r++) if (r in a) a[w++] = a[r];
-    a.length = w;
-  }
 }
 
 /** A copy of a record's top level without the given fields (an own `__proto__` field stays an own field). */

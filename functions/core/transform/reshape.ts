@@ -1,5 +1,5 @@
 import type { TransformConfig } from '../../config/schema';
-import { closeHoles, copyWithout, deleteIn, getIn, isNested, overlapping, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
+import { copyWithout, deleteIn, getIn, isNested, overlapping, setIn, splitPath, trailsOf, type Owned, type Path } from './paths';
 
 type Rec = Record<string, unknown>;
 
@@ -24,7 +24,7 @@ export function compileReshape(t: Pick<TransformConfig, 'include' | 'exclude' | 
     return (input) => {
       let record: Rec = structuredClone(input);
       if (include) record = kept(record, include, null);
-      excludeAll(record, excludePaths, null);
+      for (const p of excludePaths) excludeAll(record, p, null);
       renameAll(record, rename, null);
       return { record, owned: null };
     };
@@ -44,9 +44,7 @@ export function compileReshape(t: Pick<TransformConfig, 'include' | 'exclude' | 
         const value = top === undefined ? getIn(record, r.from) : excluded.has(top) ? undefined : input[top];
         if (value !== undefined) moved.push([r.to, value]);
       }
-      const holes = new Set<unknown[]>();
-      for (const r of nestedFrom) deleteIn(record, r.from, owned, holes);
-      closeHoles(holes);
+      for (const r of nestedFrom) deleteIn(record, r.from, owned);
       for (const [to, value] of moved) setIn(record, to, value, owned);
       return { record, owned };
     };
@@ -56,20 +54,15 @@ export function compileReshape(t: Pick<TransformConfig, 'include' | 'exclude' | 
   return (input) => {
     const owned: Owned = new Set();
     const record = include ? kept(input, include, owned) : copyWithout(input, new Set());
-    excludeAll(record, excludePaths, owned);
+    for (const p of excludePaths) excludeAll(record, p, owned);
     renameAll(record, rename, owned);
     return { record, owned };
   };
 }
 
-/**
- * Deletes each field wherever its path may name one: in each element of an array on the way, and under its dotted
- * name. Array elements they name (`emails.0`, `emails.1`) are taken out of their arrays once all are deleted.
- */
-function excludeAll(record: Rec, paths: readonly Path[], owned: Owned): void {
-  const holes = new Set<unknown[]>();
-  for (const path of paths) for (const trail of trailsOf(record, path)) deleteIn(record, trail, owned, holes);
-  closeHoles(holes);
+/** Deletes a field wherever its path may name one: in each element of an array on the way, and under its dotted name. */
+function excludeAll(record: Rec, path: Path, owned: Owned): void {
+  for (const trail of trailsOf(record, path)) deleteIn(record, trail, owned);
 }
 
 /** The included paths of a record, in a new top level. */
@@ -89,8 +82,6 @@ function renameAll(record: Rec, rename: readonly { from: Path; to: Path }[], own
     const value = getIn(record, from);
     if (value !== undefined) moved.push([to, value]);
   }
-  const holes = new Set<unknown[]>();
-  for (const { from } of rename) deleteIn(record, from, owned, holes);
-  closeHoles(holes);
+  for (const { from } of rename) deleteIn(record, from, owned);
   for (const [to, value] of moved) setIn(record, to, value, owned);
 }
