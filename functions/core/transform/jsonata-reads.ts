@@ -226,7 +226,7 @@ class Walker {
     // Each later step is evaluated against what the steps before it gave.
     for (; i < steps.length; i++) {
       if (steps[i]!.type === 'parent') {
-        const climbed = this.climb(acc, steps, i + 1);
+        const climbed = this.climb(acc, steps, i);
         acc = union(acc, climbed.reads);
         i = climbed.next - 1;
         continue;
@@ -242,13 +242,17 @@ class Walker {
    * to the context: the record or what a prefix of a path the context was read from names. So those fields are read
    * under each such prefix. `%` on its own, or followed by anything else, may be the record: read whole.
    */
-  private climb(context: Reads, steps: readonly Node[], from: number): { reads: Reads; next: number } {
+  private climb(context: Reads, steps: readonly Node[], at: number): { reads: Reads; next: number } {
     const names: string[] = [];
-    let j = from;
+    let j = at;
     let last: Node | undefined;
     for (; j < steps.length; j++) {
       const s = steps[j]!;
-      if (s.type === 'parent' && names.length === 0) continue; // another level up: among the same prefixes
+      if (s.type === 'parent' && names.length === 0) {
+        // Another level up, among the same prefixes; a predicate or stage on it (`%[ssn = "x"]`) may read the record.
+        if (hasParts(s)) return { reads: whole(), next: j + 1 };
+        continue;
+      }
       if (s.type !== 'name') break;
       names.push(String(s.value));
       if (hasParts(s)) {

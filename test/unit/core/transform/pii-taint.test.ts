@@ -68,6 +68,7 @@ describe('fields a JSONata expression reads', () => {
     ['% inside an object constructor of a step', "address.{'city': city, 'who': %.email}", 'address,address.email,email'],
     ['% inside a parenthesised step', 'address.(%.email)', 'address,address.email,email'],
     ['%.% in a nested constructor', "orders.{'x': lines.{'o': %.%.email}}", 'email,orders,orders.email'],
+    ['a predicate on % may read the record', 'items.%[ssn = "x"].id', '$'],
     ['% in a predicate', "items[%.active].sku", 'active,items,items.active'],
     ['$eval below the root', 'address.$eval("$$.email")', '$'],
     // Bindings anywhere, read from anywhere.
@@ -140,6 +141,8 @@ describe('an expression whose result carries a field reads it (JSONata evaluates
     '($a := {"k": $x := email}; $x)',
     '$lookup($, "em" & "ail")',
     '$each(function($v){ $v })',
+    // Spelled out one character at a time by a predicate on the parent.
+    '$join([0..20].($i := $; $filter($split("abcdefghijklmnopqrstuvwxyz@.", ""), function($c){ $exists($$.list.%[$substring(email, $i, 1) = $c].id) })))',
   ])('%s', async (expr) => {
     // Act
     const result = JSON.stringify(await jsonata(expr).evaluate(record));
