@@ -40,8 +40,8 @@ export interface ReplaySummary {
 }
 
 /**
- * Whether the stored item can go through the transform again. Not a poison message (it was not an envelope, so
- * nothing of it was kept), nor a record quarantined at capture: its stored copy is not the record as sent (numbers
+ * Whether the stored item can go through the transform again. Not a poison message (it was no valid envelope, so
+ * only its record was kept: source "unknown"), nor a record quarantined at capture: its stored copy is not the record as sent (numbers
  * as strings, unstorable field names renamed) and its envelope has no source time, so a replay would invent data
  * and stamp it with the capture time. Such records come back when their source sends them again. Nor one whose
  * record was too large to keep in the item (`dropped`). Nor a change resolve set aside (its record already

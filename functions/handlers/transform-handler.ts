@@ -123,17 +123,18 @@ export function createTransformHandler(deps: TransformHandlerDeps): TransformHan
       const reason = 'message is not a valid change envelope';
       const { source, data } = salvaged(flow, record.body);
       logger.warn(reason, { flow: flow.id, messageId: record.messageId, errors: parsed.errors });
+      // The item's source stays "unknown": that keeps it from quarantine replay, which could not rebuild its envelope.
       return {
         messageId: record.messageId,
         quarantine: {
           flow: flow.id,
           id,
-          source,
+          source: 'unknown',
           at: now,
           reason,
-          errors: parsed.errors,
+          errors: source === 'unknown' ? parsed.errors : [...parsed.errors, `sent as from source "${source}"`],
           record: data,
-          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source, key: '', op: 'upsert', ts: now, seq: record.messageId, lineage: [{ step: 'transform', at: now, outcome: 'quarantined' }] },
+          envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source: 'unknown', key: '', op: 'upsert', ts: now, seq: record.messageId, lineage: [{ step: 'transform', at: now, outcome: 'quarantined' }] },
           position: `sqs:${record.messageId}`,
         },
         audit: { flow: flow.id, key: '', step: 'transform', at: now, source, eventId: id, outcome: 'quarantined', reason },

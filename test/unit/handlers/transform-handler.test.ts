@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../functions/core/envelope';
 import { compileTransform } from '../../../functions/core/transform/pipeline';
 import { createTransformHandler } from '../../../functions/handlers/transform-handler';
+import { replayable } from '../../../functions/handlers/quarantine-replay';
 import { MAX_RECEIVE_COUNT } from '../../../functions/plan/plan';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics, sqsEvent } from '../../fixtures/fakes';
 import { capturedContact, contactsFlow, HASH_KEY } from '../../fixtures/flows';
@@ -110,7 +111,7 @@ describe('transform handler', () => {
     expect(JSON.stringify(items)).not.toContain('ada@example.com');
   });
 
-  it('keeps the record and source of an envelope it cannot take, masked as a capture quarantine is', async () => {
+  it('keeps the record of an envelope it cannot take, masked as a capture quarantine is, and names its source; replay leaves it', async () => {
     // Prepare: an envelope of the wrong shape (an empty table name) around a real record.
     const bad = { ...envelope(9, { id: 'c-9', email: 'ada@example.com', name: 'Ada' }), tbl: '' };
 
@@ -120,8 +121,10 @@ describe('transform handler', () => {
     // Assess
     expect(res.batchItemFailures).toEqual([]);
     const [item] = (await quarantine.list('contacts')).items;
-    expect(item).toMatchObject({ reason: 'message is not a valid change envelope', source: 'crm', record: { id: 'c-9', name: 'Ada' } });
+    expect(item).toMatchObject({ reason: 'message is not a valid change envelope', record: { id: 'c-9', name: 'Ada' }, errors: expect.arrayContaining(['sent as from source "crm"']) });
     expect(JSON.stringify(item)).not.toContain('ada@example.com');
+    // Its envelope could not be read, so quarantine replay leaves it (it would have to invent one).
+    expect(replayable(item!)).toBe(false);
   });
 
   it('fails only the message whose transform throws, and sends its batch-mates on', async () => {
