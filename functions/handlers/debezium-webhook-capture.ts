@@ -61,8 +61,10 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     // Row values a JSON number cannot hold (a plain int64 beyond 2^53) keep their digits here, and an upsert with one is
     // refused. A delete needs only its key: it is never refused for them (settleDeleteNumbers).
     const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
+    // An upsert is indexed under its table for onTruncate "delete"; a delete never is, so it goes on without one.
+    const unscoped = item.kind === 'change' && deletesOnTruncate ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
+    const first = item.kind === 'malformed' ? item.reason : op === 'upsert' ? unscoped : undefined;
     // The whole event is measured, not only its row: what the size reason calls a change event.
-    const first = item.kind === 'malformed' ? item.reason : deletesOnTruncate ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
     const problem = captureProblem(flow, { first, unstorable, sized: item, op, what: 'change event' });
     const key = keys.keyOf(record);
     if (problem !== undefined || item.kind !== 'change') {
@@ -77,7 +79,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
       ...base,
       ts: item.ts ?? now,
       ...(item.pos !== undefined ? { pos: item.pos } : {}),
-      ...(deletesOnTruncate ? { tbl: item.table } : {}),
+      ...(deletesOnTruncate && unscoped === undefined ? { tbl: item.table } : {}),
       ...(item.unavailable ? { keep: item.unavailable } : {}),
       data: item.op === 'delete' ? settleDeleteNumbers(item.data, keys.paths) : item.data,
       // `before` only tells which fields an upsert changed; one holding such a number is left out rather than altered.

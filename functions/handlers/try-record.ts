@@ -63,7 +63,7 @@ function captured(flowId: string, source: SourceConfig, record: Record<string, u
     if (item.kind === 'skipped') return { skipped: `not a row change (${item.reason})` };
     if (item.kind === 'malformed') return { quarantined: item.reason, op: 'upsert' };
     if (item.kind === 'truncate') return { skipped: `a truncate of ${item.table}, audited and handled by onTruncate, not a row change` };
-    const unscoped = source.onTruncate === 'delete' ? truncateScopeProblem(flowId, source.id, item.table) : undefined;
+    const unscoped = source.onTruncate === 'delete' && item.op === 'upsert' ? truncateScopeProblem(flowId, source.id, item.table) : undefined;
     if (unscoped !== undefined) return { quarantined: unscoped, op: item.op };
     return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try' };
   }

@@ -198,8 +198,9 @@ function withoutUnavailable(row: Record<string, unknown>): { row: Record<string,
   return { row: out, unavailable };
 }
 
-/** `db.schema.table` with the parts present, e.g. `postgres.public.customers` or `inventory.customers`. */
+/** `db.schema.table` with the parts present, e.g. `postgres.public.customers` or `inventory.customers`; '' without a table. */
 export function qualifiedName(info: DebeziumSourceInfo): string {
+  if (!info.table) return '';
   return [info.db, info.schema, info.table].filter((p) => p !== undefined && p !== '').join('.');
 }
 

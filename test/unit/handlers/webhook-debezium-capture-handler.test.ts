@@ -297,16 +297,21 @@ describe('webhook capture of Debezium events for a source with onTruncate "delet
     const named = (table: string) => ({ ...(truncate('postgresql', at).source as Record<string, unknown>), table });
 
     // Act
-    const res = await handler(request('pg', [row(null), row('garbage'), row({}), row(named('t'.repeat(5000))), row(named('customers'))], 'msg_n'));
+    const schemaOnly = { db: 'postgres', schema: 'public' };
+    const gone = { before: { id: 6 }, after: null, source: null, op: 'd', ts_ms: T0 };
+    const res = await handler(request('pg', [row(null), row('garbage'), row({}), row(schemaOnly), row(named('t'.repeat(5000))), row(named('customers')), gone], 'msg_n'));
 
-    // Assess: four quarantined with their reason and content; the good one goes on as a valid step message.
-    expect(json(res)).toEqual({ accepted: 1, duplicates: 0, quarantined: 4 });
+    // Assess: five quarantined with their reason and content; the good one and the delete (never indexed) go on as valid step messages.
+    expect(json(res)).toEqual({ accepted: 2, duplicates: 0, quarantined: 5 });
     const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
-    expect(sent).toHaveLength(1);
-    expect(parseStepMessage(JSON.stringify(sent[0])).ok).toBe(true);
+    expect(sent.map((e) => [e.op, e.tbl])).toEqual([
+      ['upsert', 'postgres.public.customers'],
+      ['delete', undefined],
+    ]);
+    for (const e of sent) expect(parseStepMessage(JSON.stringify(e)).ok).toBe(true);
     const items = (await quarantine.list('customers')).items.sort((a, b) => String(a.position).localeCompare(String(b.position)));
     expect(items.map((i) => i.reason)).toEqual([
-      ...Array(3).fill('the event names no table (source.table), which onTruncate "delete" needs'),
+      ...Array(4).fill('the event names no table (source.table), which onTruncate "delete" needs'),
       expect.stringMatching(/^table name is 5016 bytes; the longest that onTruncate "delete" indexes for source "pg" is \d+ bytes$/),
     ]);
     expect(items[0]!.record).toMatchObject({ id: 5 });
