@@ -282,8 +282,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
     const method = req.method ?? 'GET';
     const path = rawPathOf(req.url ?? '/').replace(/\/+$/, '') || '/';
     if (path === '/webhooks' || path.startsWith('/webhooks/')) {
-      // Ids are matched decoded (`/webhooks/crm%2Dcontacts` is `/webhooks/crm-contacts`), as the function reads them.
-      const route = routes.get(path) ?? routes.get(`/${pathSegments(path).join('/')}`);
+      // Ids are matched decoded (`/webhooks/crm%2Dcontacts` is `/webhooks/crm-contacts`), as the function reads them;
+      // an encoded `/` stays inside its segment, as API Gateway keeps it, so it names no route.
+      const decoded = pathSegments(path);
+      const route = routes.get(path) ?? (decoded.some((s) => s.includes('/')) ? undefined : routes.get(`/${decoded.join('/')}`));
       if (!route) {
         const [, flowId, sourceId, ...extra] = pathSegments(path);
         if (extra.length) throw new HttpError(404, `no webhook route ${path}: POST /webhooks/<flowId>/<sourceId>`);

@@ -150,7 +150,9 @@ describe('local runtime end to end (HTTP, DynamoDB Local, fauxqs)', () => {
     const contact = { contact_id: 'c-encoded', email_address: 'enc@y.org', updated_at: new Date().toISOString() };
     const encoded = await postWebhook(`${rt.url}/webhooks/crm%2Dcontacts/%63rm`, [contact], { secret: SECRET });
     const invalid = await postWebhook(`${rt.url}/webhooks/crm-contacts/%zz`, [contact], { secret: SECRET });
+    const slash = await postWebhook(`${rt.url}/webhooks/crm-contacts%2Fcrm`, [contact], { secret: SECRET });
     expect(encoded).toEqual({ status: 202, json: { accepted: 1, duplicates: 0, quarantined: 0 } });
+    expect(slash.status).toBe(404);
     expect(invalid.status).toBe(400);
     expect(invalid.json.message).toBe('path segment "%zz" is not valid percent-encoding');
   });
