@@ -56,9 +56,9 @@ export function answerMessage(body: unknown): string {
   const message = (body as { message?: unknown } | undefined)?.message;
   if (typeof message === 'string') return message;
   if (typeof body !== 'string' || body.trim() === '') return '';
-  // syncline answers JSON: text (an HTML error page) comes from something else at that address, shown on one line.
+  // A text answer (an HTML error page of a proxy or of another server at that address) is shown on one line, cut.
   const line = body.replace(/\s+/g, ' ').trim();
-  return `not a syncline answer: ${line.length > 120 ? `${line.slice(0, 120)}…` : line}`;
+  return line.length > 120 ? `${line.slice(0, 120)}…` : line;
 }
 
 /** An error answer as one line. */

@@ -15,7 +15,9 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 /** A lag for a person: ms under a second, then seconds, minutes, hours and days (`--json` keeps the ms). */
 export function lagText(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
+  // Past what rounds to a minute, whole seconds (59.96 s is 1m 0s).
+  ms = Math.max(60_000, Math.round(ms / 1000) * 1000);
   const units: [number, string][] = [
     [86_400_000, 'd'],
     [3_600_000, 'h'],

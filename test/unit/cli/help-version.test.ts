@@ -16,6 +16,9 @@ describe('syncline help and version', () => {
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.out).toEqual(viaFlag.out);
     expect(viaHelp.out[0]).toMatch(/^usage: syncline lineage <flow> <key>/);
+    const unknown = await run(['help', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err[0]).toBe('syncline: unknown command "frobnicate"');
   });
 
   it('--version prints the package version', async () => {
