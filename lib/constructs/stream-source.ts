@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import { Table, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -47,9 +47,15 @@ export function addStreamTrigger(scope: Construct, fn: SynclineFunction, options
     if (!m) throw new Error(`SyncFlow: flow "${flowId}" source "${sourceId}": streamArn must look like arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`);
     // An event source mapping reads a stream of its own region only: CloudFormation would fail midway through the deploy.
     const streamRegion = trigger.streamArn.split(':')[3];
-    const stackRegion = deployEnv(scope).region;
-    if (streamRegion && stackRegion !== undefined && streamRegion !== stackRegion) {
-      throw new SynthProblem(`flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${stackRegion}; Lambda reads DynamoDB streams of its own region only`);
+    const { fixed, likely } = deployEnv(scope);
+    if (streamRegion && fixed.region !== undefined && streamRegion !== fixed.region) {
+      throw new SynthProblem(`flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the stack deploys to ${fixed.region}; Lambda reads DynamoDB streams of its own region only`);
+    }
+    if (streamRegion && fixed.region === undefined && likely.region !== undefined && streamRegion !== likely.region) {
+      Annotations.of(scope).addWarningV2(
+        'syncline:stream-region',
+        `flow "${flowId}" source "${sourceId}": streamArn is a stream of ${streamRegion}, but the CDK CLI targets ${likely.region}; Lambda reads DynamoDB streams of its own region only, so a deploy there fails midway: deploy to ${streamRegion}`,
+      );
     }
     table = Table.fromTableAttributes(scope, `source-${sourceId}`, { tableArn: m[1], tableStreamArn: trigger.streamArn });
   } else {

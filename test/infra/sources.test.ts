@@ -65,18 +65,20 @@ describe('dynamodb-stream sources', () => {
     expect(stackIn('eu-west-1')).not.toThrow();
   });
 
-  it('refuse it too for a stack without env, against the region the CDK CLI targets (what bin/app.ts puts in context)', () => {
-    // Prepare: an environment-agnostic stack, as bin/app.ts makes, with the CLI's target region in context.
+  it('warn for a stack without env when the CDK CLI targets another region (bin/app.ts puts its target in context)', () => {
+    // Prepare: an environment-agnostic stack, as bin/app.ts makes, with the CLI's target region in context. The CLI
+    // guesses us-east-1 when nothing names a region, so a mismatch is only likely: a warning, not a refusal.
     const config = parseConfig({ ...exampleConfigInput(), flows: [{ ...(exampleConfigInput().flows as Record<string, unknown>[])[0], sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: STREAM_ARN }] }] });
-    const targeting = (region: string) => () => {
+    const targeting = (region: string) => {
       const app = testApp();
       app.node.setContext(DEPLOY_ENV_CONTEXT, { region });
       return new SyncStack(app, `Agnostic-${region}`, { config, projectRoot: placeholderProjectRoot() });
     };
+    const warnings = (s: SyncStack) => Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('streamArn is a stream of eu-west-1, but the CDK CLI targets'));
 
     // Act / Assess
-    expect(targeting('us-east-1')).toThrow(/streamArn is a stream of eu-west-1, but the stack deploys to us-east-1/);
-    expect(targeting('eu-west-1')).not.toThrow();
+    expect(warnings(targeting('us-east-1'))).toHaveLength(1);
+    expect(warnings(targeting('eu-west-1'))).toEqual([]);
   });
 
   it('push the expressible part of the filter down and let deletes through', () => {
@@ -268,7 +270,8 @@ describe('eventbridge sources on a bus given by ARN', () => {
     expect(stackIn('111122223333', 'eu-west-1')).not.toThrow();
     const app = testApp();
     app.node.setContext(DEPLOY_ENV_CONTEXT, { region: 'us-east-1' });
-    expect(() => new SyncStack(app, 'BusTargeted', { config: config(), projectRoot: placeholderProjectRoot() })).toThrow(/is a bus of eu-west-1, but the stack deploys to us-east-1/);
+    const targeted = new SyncStack(app, 'BusTargeted', { config: config(), projectRoot: placeholderProjectRoot() });
+    expect(Annotations.fromStack(targeted).findWarning('*', Match.stringLikeRegexp('is a bus of 111122223333/eu-west-1, but the CDK CLI targets \\(unknown account\\)/us-east-1'))).toHaveLength(1);
   });
 
   it('warn at synth that the bus must be the stack\'s own when the environment is not known', () => {
