@@ -102,14 +102,16 @@ export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): vo
   put(cur, path[last]!, value);
 }
 
-/** Deletes a field; containers are copied only when there is something to delete. */
+/** Deletes a field (an array element becomes null); containers are copied only when there is something to delete. */
 export function deleteIn(record: Rec, path: Path, owned: Owned): void {
   const last = path.length - 1;
   const parent = last === 0 ? record : getIn(record, path.slice(0, last));
   if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, path[last]!)) return;
   let cur = record;
   for (let i = 0; i < last; i++) cur = own(cur, path[i]!, cur[path[i]!] as object, owned);
-  delete cur[path[last]!];
+  // An array element becomes null: the elements after it keep their indexes, and a schema sees what is sent on.
+  if (Array.isArray(cur)) (cur as unknown[])[Number(path[last])] = null;
+  else delete cur[path[last]!];
 }
 
 /** A copy of a record's top level without the given fields (an own `__proto__` field stays an own field). */

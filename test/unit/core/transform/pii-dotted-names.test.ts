@@ -91,6 +91,24 @@ describe('a configured mask or exclude reaches the value wherever its path may n
     expect(JSON.stringify(result)).not.toContain('0199');
   });
 
+  it('leaves null in place of an array element that exclude or rename takes by index, so later indexes name the same elements', async () => {
+    // Prepare: the mask of index 1 must still mean the second element after index 0 is excluded; the schema allows null.
+    const flow = flowSchema.parse({
+      id: 'contacts',
+      key: ['id'],
+      sources: [{ id: 'crm', type: 'webhook' }],
+      transform: { exclude: ['ssns.0'], rename: { 'phones.0': 'primaryPhone' }, mask: { 'ssns.1': 'redact' }, schema: { type: 'object', properties: { ssns: { type: 'array', items: { type: ['string', 'null'] } } } } },
+      targets: [{ id: 'out', type: 'dynamodb' }],
+    });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', ssns: ['public-0', 'SECRET-1', 'public-2'], phones: ['+1 555 0100', '+1 555 0199'] }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed', record: { ssns: [null, '[REDACTED]', 'public-2'], phones: [null, '+1 555 0199'], primaryPhone: '+1 555 0100' } });
+    expect(JSON.stringify(result)).not.toContain('SECRET-1');
+  });
+
   it('redacts a masked path through arrays and under its dotted name in a copy quarantined at capture', () => {
     // Prepare
     const flow = flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { mask: { 'contacts.name': 'redact' } }, targets: [{ id: 'out', type: 'dynamodb' }] });
