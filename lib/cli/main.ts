@@ -36,7 +36,7 @@ async function version(): Promise<string> {
 
 export async function main(argv: string[], io = { out: (l: string) => console.log(l), err: (l: string) => console.error(l) }): Promise<number> {
   const [name, ...args] = argv;
-  if (name === 'help' && args[0] !== undefined) return main([args[0], '--help'], io);
+  if (name === 'help' && args[0] !== undefined && !args[0].startsWith('-')) return main([args[0], '--help', ...args.slice(1)], io);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     await help(io.out);
     return name ? EXIT.ok : EXIT.usage;

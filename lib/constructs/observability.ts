@@ -199,6 +199,6 @@ const MAX_OUTPUTS = 200;
 function outputLimitProblems(stack: Stack): string[] {
   const count = stack.node.findAll().filter((c) => c instanceof CfnOutput && Stack.of(c) === stack).length;
   return count > MAX_OUTPUTS
-    ? [`${stack.node.path} has ${count} outputs (most feed the root stack's dashboard), over CloudFormation's limit of ${MAX_OUTPUTS}: lower flowsPerStack`]
+    ? [`${stack.node.path} has ${count} outputs (most feed the root stack's dashboard), over CloudFormation's limit of ${MAX_OUTPUTS}: before the first deploy, lower flowsPerStack; once deployed, pin flows with flowStacks and move others to a new nested stack`]
     : [];
 }

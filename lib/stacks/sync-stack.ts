@@ -106,10 +106,12 @@ export class SyncStack extends Stack {
     const per = config.flowsPerStack;
     topology.flows.forEach((flowPlan, i) => {
       let scope: Construct = this;
-      const group = config.flowStacks?.[flowPlan.flow.id] ?? Math.floor(i / per);
+      const pins = config.flowStacks ?? {};
+      const group = Object.hasOwn(pins, flowPlan.flow.id) ? pins[flowPlan.flow.id]! : Math.floor(i / per);
       if (group > 0) {
         if (!nested.has(group)) {
-          nested.set(group, new NestedStack(this, `Flows${group}`, { description: `syncline flows ${group * per + 1} to ${(group + 1) * per}` }));
+          const members = topology.flows.filter((fp, j) => (Object.hasOwn(pins, fp.flow.id) ? pins[fp.flow.id] : Math.floor(j / per)) === group).map((fp) => fp.flow.id);
+          nested.set(group, new NestedStack(this, `Flows${group}`, { description: `syncline flows ${members.join(', ')}`.slice(0, 1024) }));
         }
         scope = nested.get(group)!;
       }

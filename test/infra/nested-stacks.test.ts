@@ -44,6 +44,13 @@ describe('flows beyond flowsPerStack', () => {
     expect(stackOf('flow-d')).toBe(after.nestedStacks[0]);
     expect(stackOf('flow-e')).toBe(after.nestedStacks[1]);
     expect(stackOf('flow-c')!.node.path).toBe(stack.nestedStacks[0]!.node.path.replace('Many', 'Pinned'));
+    expect(after.nestedStacks[0]!.templateOptions.description).toBe('syncline flows flow-c, flow-d');
+  }, SYNTH_OF_MANY_FLOWS_MS);
+
+  it('place a flow whose id is a name objects inherit (constructor) by its position while other flows are pinned', () => {
+    const config = parseConfig({ ...exampleConfigInput(), flowsPerStack: 2, flowStacks: { 'flow-a': 0 }, flows: [flowLike('flow-a'), flowLike('flow-b'), flowLike('constructor')] });
+    const { stack: placed } = synthStack(config, 'Inherited');
+    expect(NestedStack.of(placed.flows['constructor'])).toBe(placed.nestedStacks[0]);
   }, SYNTH_OF_MANY_FLOWS_MS);
 
   it('refuse a pin of a flow the config does not have, naming flowStacks', () => {

@@ -16,6 +16,7 @@ describe('syncline help and version', () => {
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.out).toEqual(viaFlag.out);
     expect(viaHelp.out[0]).toMatch(/^usage: syncline lineage <flow> <key>/);
+    expect((await run(['help', '--json'])).code).toBe(0);
     const unknown = await run(['help', 'frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.err[0]).toBe('syncline: unknown command "frobnicate"');
