@@ -8,9 +8,13 @@ import type { FlowConfig } from '../../functions/config/schema';
 import { deletesOnTruncate, isManualFlow } from '../../functions/plan/flow-traits';
 import { conflictEventBus, type FunctionPlan } from '../../functions/plan/plan';
 import { ORIGIN_MARKER_ATTRIBUTE } from '../../functions/core/capture/dynamodb-stream';
+import { chunk } from '../../functions/core/chunk';
 import { pullKeysSealed } from '../../functions/core/pull/pull-keys';
 import { busArn, grantAttributeRead, grantFlowItems, grantOnTable, grantSecretValue, grantSend } from './flow-grants';
 import { AUDIT_TIME_INDEX, CONFLICT_OPEN_INDEX, PAYLOAD_CLAIM_PREFIX, QUARANTINE_TIME_INDEX, STATE_TRUNCATE_INDEX, type SyncStore } from './sync-store';
+
+/** Queue ARNs per status statement of the admin role (SQS queue ARNs run up to about 130 characters). */
+const QUEUES_PER_STATEMENT = 10;
 
 /** What a flow's grants refer to. */
 export interface StepGrantContext {
@@ -159,7 +163,9 @@ export function grantAdmin(ctx: StepGrantContext, fn: IGrantable): void {
   for (const t of flow.targets) grantSend(ctx.queues[`deliver-${t.id}`]!, fn);
   // Status reads the depth of every queue, DLQ and stream on-failure queue of the flow (and each queue's RedrivePolicy).
   const queues = [...Object.values(ctx.queues), ...Object.values(ctx.deadLetterQueues), ...Object.values(ctx.streamFailureQueues)];
-  Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes'], resourceArns: queues.map((q) => q.queueArn) });
+  // In statements of a few queues each: one statement cannot be split, and a flow with many targets has many queues,
+  // past what one managed policy of the role's overflow takes (6,144 characters).
+  for (const part of chunk(queues, QUEUES_PER_STATEMENT)) Grant.addToPrincipal({ grantee: fn, actions: ['sqs:GetQueueAttributes'], resourceArns: part.map((q) => q.queueArn) });
   // Record and lineage read the delivery a DynamoDB target item records: its `_syncline` attribute, nothing else.
   for (const t of flow.targets) {
     if (t.type === 'dynamodb') grantAttributeRead(ctx.targetTables[t.id]!, fn, [t.keyAttribute, ORIGIN_MARKER_ATTRIBUTE]);
