@@ -54,7 +54,8 @@ export function printTry(ctx: CommandContext, a: TryAnswer): void {
       return;
     case 'quarantined':
       ctx.out(`${at}: QUARANTINED (${a.op}): ${a.reason ?? ''}`);
-      for (const e of a.errors ?? []) ctx.out(`  - ${e}`);
+      // A capture's one reason is its headline already; a transform lists each check that failed.
+      for (const e of a.errors ?? []) if (e !== a.reason) ctx.out(`  - ${e}`);
       return;
     case 'passed': {
       ctx.out(`${at}: PASSED (${a.op})`);

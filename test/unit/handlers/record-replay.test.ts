@@ -183,8 +183,12 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect((await run(f, { record: { id: 1, updated_at: 'soon' }, headers: { 'x-shopify-topic': 'products/delete' } })).body).toMatchObject({ outcome: 'quarantined', op: 'delete' });
   });
 
-  it('quarantines at capture a record the source would refuse (its timestamp)', async () => {
-    expect((await run(flow, { record: { id: '1', updatedAt: 'soon' } })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
+  it('quarantines at capture a record the source would refuse (its timestamp), and prints its one reason once', async () => {
+    const answer = await run(flow, { record: { id: '1', updatedAt: 'soon' } });
+    expect(answer.body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds' });
+    const lines: string[] = [];
+    printTry({ args: [], out: (l) => lines.push(l), err: () => undefined }, answer.body as TryAnswer);
+    expect(lines).toEqual(['contacts from source crm: QUARANTINED (upsert): timestampField "updatedAt" is not an ISO-8601 time, epoch ms or epoch seconds']);
   });
 
   it("takes an sqs or eventbridge source's timestampField as its capture does", async () => {
