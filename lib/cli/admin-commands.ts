@@ -191,8 +191,8 @@ export const quarantineCommand: Command = {
       if (values.json) return ctx.out(JSON.stringify(items));
       if (items.length === 0) return ctx.out(values.before === undefined ? `nothing quarantined in ${flow}` : `nothing quarantined in ${flow} before ${values.before}`);
       for (const q of items) {
-        ctx.out(`${iso(q.at)}  ${q.id}  source=${q.source}${q.position ? `  at ${q.position}` : ''}  ${q.reason}`);
-        for (const e of q.errors) ctx.out(`    - ${e}`);
+        ctx.out(`${iso(q.at)}  ${q.id}  source=${q.source}${q.envelope?.key ? `  key=${q.envelope.key}` : ''}${q.position ? `  at ${q.position}` : ''}  ${q.reason}`);
+        for (const e of q.errors) if (e !== q.reason) ctx.out(`    - ${e}`);
         ctx.out(`    record: ${q.dropped ?? q.omitted ?? JSON.stringify(q.record)}`);
       }
       const last = items.at(-1)!;

@@ -57,6 +57,28 @@ describe('listing pages in the CLI', () => {
     expect(out.at(-1)).toBe("older records may follow: syncline quarantine list people --before '9000:q9'");
   });
 
+  it("shows each quarantined record's key, and its reason once", async () => {
+    // Prepare
+    server = await startJsonServer(() => ({
+      body: [
+        { flow: 'people', id: 'q1', source: 'crm', at: 9_000, reason: 'missing key field "id"', errors: ['missing key field "id"'], record: {}, envelope: { key: '' } },
+        { flow: 'people', id: 'q2', source: 'crm', at: 8_000, reason: 'schema validation failed', errors: ['/age must be integer'], record: { id: 'p-7' }, envelope: { key: 'p-7' } },
+      ],
+    }));
+
+    // Act
+    const { out } = await run(['quarantine', 'list', 'people', '--url', server.url]);
+
+    // Assess
+    expect(out).toEqual([
+      '1970-01-01T00:00:09.000Z  q1  source=crm  missing key field "id"',
+      '    record: {}',
+      '1970-01-01T00:00:08.000Z  q2  source=crm  key=p-7  schema validation failed',
+      '    - /age must be integer',
+      '    record: {"id":"p-7"}',
+    ]);
+  });
+
   it('shows a conflict listed without its values as such', async () => {
     // Prepare
     server = await startJsonServer(() => ({ body: [{ ...conflict(1), current: { source: 'crm' }, incoming: { source: 'erp' }, omitted: 'values left out of this listing: a listing holds at most 4 MB of values' }] }));
