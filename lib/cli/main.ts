@@ -41,6 +41,9 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
     await help(io.out);
     return name ? EXIT.ok : EXIT.usage;
   }
+  // Options before the command (`syncline --url http://... lineage f k`) are taken as the command's own.
+  const at = argv.findIndex((a) => Object.hasOwn(commands, a));
+  if (name?.startsWith('-') && at > 0 && !['--help', '-h', '--version', '-v'].includes(name)) return main([argv[at]!, ...argv.slice(at + 1), ...argv.slice(0, at)], io);
   if (name === '--version' || name === '-v') {
     io.out(await version());
     return EXIT.ok;

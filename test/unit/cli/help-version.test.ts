@@ -22,6 +22,14 @@ describe('syncline help and version', () => {
     expect(unknown.err[0]).toBe('syncline: unknown command "frobnicate"');
   });
 
+  it('takes options given before the command as its own', async () => {
+    const before = await run(['--json', 'lineage', 'only-a-flow']);
+    const after = await run(['lineage', 'only-a-flow', '--json']);
+    expect(before).toEqual(after);
+    expect(before.code).toBe(2);
+    expect(JSON.parse(before.out[0]!)).toMatchObject({ exitCode: 2 });
+  });
+
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     expect(await run(['--version'])).toEqual({ code: 0, out: [`syncline ${version}`], err: [] });
