@@ -1,5 +1,5 @@
 import type { FlowConfig } from '../config/schema';
-import { AUDIT_WINDOW_KEY_PREFIX, keyProblem, type ChangeEnvelope } from '../core/envelope';
+import { AUDIT_WINDOW_KEY_PREFIX, keyProblem, PULL_AUDIT_KEY_PREFIX, type ChangeEnvelope } from '../core/envelope';
 import type { AuditEntry, AuditOutcome } from '../ports';
 
 const ERROR_OUTCOMES: ReadonlySet<AuditOutcome> = new Set(['quarantined', 'failed', 'conflict']);
@@ -26,8 +26,9 @@ export function auditable(flow: FlowConfig, entries: readonly AuditEntry[]): Aud
  */
 export function auditableOwned<O>(flow: FlowConfig, entries: readonly { entry: AuditEntry; owner: O }[]): { entry: AuditEntry; owner: O }[] {
   return entries
-    // So is one that would land in the partition of the flow's status windows (a record quarantined for it).
-    .map((e) => (keyProblem(e.entry.key, flow.id) || e.entry.key.startsWith(AUDIT_WINDOW_KEY_PREFIX) ? { ...e, entry: { ...e.entry, key: '' } } : e))
+    // So is a record's key that would land in the partition of the flow's status windows, or among a pull's own
+    // entries (`~pull/<source>`, outcome skipped); a record with such a key is quarantined.
+    .map((e) => (keyProblem(e.entry.key, flow.id) || reservedForRecord(e.entry) ? { ...e, entry: { ...e.entry, key: '' } } : e))
     // A plain capture is shown in lineage from the entry of the step that decides its record (`detail.captured`);
     // one that says more (a review's resolution, a backfill) keeps an item of its own.
     .map((e) => (isPlainCapture(e.entry) ? { ...e, entry: { ...e.entry, heldBy: 'decision' as const } } : e))
@@ -48,4 +49,10 @@ export function withCapture(flow: FlowConfig, entry: AuditEntry, env: ChangeEnve
 
 function isPlainCapture(e: AuditEntry): boolean {
   return e.outcome === 'captured' && e.reason === undefined && Object.keys(e.detail ?? {}).every((k) => k === 'op' || k === 'position');
+}
+
+/** A record's entry under a key that syncline's own entries use. */
+function reservedForRecord(entry: AuditEntry): boolean {
+  if (entry.key.startsWith(AUDIT_WINDOW_KEY_PREFIX)) return true;
+  return entry.key.startsWith(PULL_AUDIT_KEY_PREFIX) && (entry.outcome === 'captured' || entry.outcome === 'quarantined');
 }

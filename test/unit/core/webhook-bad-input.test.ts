@@ -74,15 +74,15 @@ describe('webhook capture: bad input gets a 4xx or quarantine with its reason, n
     expect(JSON.parse(h.sent[0]!).data).toEqual({ id: 'e', s: '😀\uFFFE\uFFFF', ts: 1 });
   });
 
-  it("audits a record quarantined at capture whose key would land in the flow's status windows under no key, not in that partition", async () => {
+  it("audits a record quarantined at capture whose key would land among syncline's own entries (status windows, pull runs) under no key", async () => {
     // Act
-    const res = await post('{"id":"~window#2026-12-07T23","ts":1,"x":1e400}');
+    const res = await post('[{"id":"~window#2026-12-07T23","ts":1,"x":1e400},{"id":"~pull/nightly","ts":1,"x":1e400}]');
 
     // Assess
-    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
+    expect(json(res)).toEqual({ accepted: 0, duplicates: 0, quarantined: 2 });
     const audited = h.stored.filter((i) => String(i.sk ?? '').includes('quarantined'));
-    expect(audited).not.toHaveLength(0);
-    expect(audited.map((i) => i.pk)).not.toContainEqual(expect.stringContaining('~window#'));
+    expect(audited).toHaveLength(2);
+    expect(audited.map((i) => i.pk)).not.toContainEqual(expect.stringMatching(/~window#|~pull\//));
   });
 
   it('takes a body that starts with a byte order mark (as some .NET senders write it) as the JSON after it', async () => {
