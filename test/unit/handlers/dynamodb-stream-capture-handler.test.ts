@@ -54,7 +54,7 @@ describe('dynamodb-stream capture handler', () => {
     const { handler, publisher, quarantine, audit } = setup();
     const res = await handler(
       streamEvent(
-        streamRecord('INSERT', { newImage: { ...person('a'), n: { N: '123456789012345678901234567890' } } }, { seq: '200' }),
+        streamRecord('INSERT', { newImage: { ...person('a'), n: { N: '123456789012345678901234567890' }, m: { N: '0.12345678901234567890' } } }, { seq: '200' }),
         streamRecord('INSERT', { newImage: { name: { S: 'no id' }, status: { S: 'active' } } }, { seq: '201' }),
         streamRecord('INSERT', { newImage: person('c') }, { seq: '202' }),
       ),
@@ -68,6 +68,7 @@ describe('dynamodb-stream capture handler', () => {
     ]);
     // The quarantined copy keeps the number's digits, and lineage finds it by its key.
     expect(items.find((i) => i.position === '200')!.record).toMatchObject({ id: 'a', n: '123456789012345678901234567890' });
+    expect(items.find((i) => i.position === '200')!.errors).toEqual([expect.stringMatching(/^number at \$\.n /), expect.stringMatching(/^number at \$\.m /)]);
     expect(audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', 'a'], ['quarantined', ''], ['captured', 'c']]);
   });
 

@@ -58,7 +58,7 @@ describe('sqs capture handler', () => {
     // Prepare: raw bodies, as a sender writes them.
     const { handler, publisher, quarantine } = setup();
     const deep = `{"id":"deep","x":${'['.repeat(5000)}1${']'.repeat(5000)}}`;
-    const bodies = [deep, '{"id":"big","n":12345678901234567890}', '{"id":"inf","n":1e309}', '{"id":"tiny","n":1e-400}', '{"id":"long","n":0.12345678901234567890123}', '1e400', '{"id":"ok","n":1.5}'];
+    const bodies = [deep, '{"id":"big","n":12345678901234567890,"m":1e309}', '{"id":"inf","n":1e309}', '{"id":"tiny","n":1e-400}', '{"id":"long","n":0.12345678901234567890123}', '1e400', '{"id":"ok","n":1.5}'];
     const event = sqsEvent(bodies.map(() => ({ id: 'x' })));
     event.Records.forEach((r, i) => (r.body = bodies[i]!));
 
@@ -77,7 +77,9 @@ describe('sqs capture handler', () => {
       ['m4#000', 'record cannot be carried exactly: number'],
       ['m5', 'body is a number, not a record or an array of records'],
     ]);
-    expect(items[1]!.record).toEqual({ id: 'big', n: '12345678901234567890' });
+    expect(items[1]!.record).toEqual({ id: 'big', n: '12345678901234567890', m: '1e309' });
+    // Every value that cannot be carried is listed, as a webhook's quarantine lists them.
+    expect(items[1]!.errors).toEqual([expect.stringMatching(/^number at \$\.n /), expect.stringMatching(/^number at \$\.m /)]);
   });
 
   it('reports only the messages whose envelopes could not be sent', async () => {
