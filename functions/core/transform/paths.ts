@@ -27,6 +27,9 @@ export function getIn(record: unknown, path: Path): unknown {
   return typeof cur === 'function' ? undefined : cur;
 }
 
+/** A path segment that names an array element. */
+const ARRAY_INDEX = /^(0|[1-9]\d*)$/;
+
 /**
  * Every place a dotted path may name in a record, each as the keys that lead there: an array on the way stands for
  * each of its elements, and a field whose name holds a dot (`contact.email` as one field) matches those segments
@@ -45,7 +48,7 @@ export function trailsOf(record: unknown, path: Path): string[][] {
       // A segment that is an index (`phones.0.number`) names that element only; any other reaches into each one.
       // (Doing both would reach nested arrays' elements many times over: a record could make that explode.)
       const seg = path[i]!;
-      if (/^(0|[1-9]\d*)$/.test(seg)) {
+      if (ARRAY_INDEX.test(seg)) {
         if (Number(seg) < cur.length) {
           trail.push(seg);
           visit(cur[Number(seg)], i + 1);
@@ -83,6 +86,17 @@ function own(parent: Rec, key: string, child: object, owned: Owned): Rec {
   return copy as Rec;
 }
 
+/** Most elements filled with null to reach an index past an array's end (a config's path, not a record's). */
+const MAX_FILL = 10_000;
+
+/** Assigns a field, or an array element: one past the end fills the elements between with null, not holes. */
+function assign(container: Rec, key: string, value: unknown): void {
+  if (Array.isArray(container) && ARRAY_INDEX.test(key) && Number(key) - container.length <= MAX_FILL) {
+    for (let k = container.length; k < Number(key); k++) (container as unknown[])[k] = null;
+  }
+  put(container, key, value);
+}
+
 /** Sets a value, making missing (or non-object) containers along the way, as a plain assignment at each step. */
 export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): void {
   let cur = record;
@@ -92,14 +106,14 @@ export function setIn(record: Rec, path: Path, value: unknown, owned: Owned): vo
     const next = part === '__proto__' && !Object.hasOwn(cur, part) ? undefined : cur[part];
     if (next === null || typeof next !== 'object') {
       const fresh: Rec = {};
-      put(cur, part, fresh);
+      assign(cur, part, fresh);
       owned?.add(fresh);
       cur = fresh;
     } else {
       cur = own(cur, part, next, owned);
     }
   }
-  put(cur, path[last]!, value);
+  assign(cur, path[last]!, value);
 }
 
 /** Deletes a field (an array element becomes null); containers are copied only when there is something to delete. */
@@ -110,8 +124,9 @@ export function deleteIn(record: Rec, path: Path, owned: Owned): void {
   let cur = record;
   for (let i = 0; i < last; i++) cur = own(cur, path[i]!, cur[path[i]!] as object, owned);
   // An array element becomes null: the elements after it keep their indexes, and a schema sees what is sent on.
-  if (Array.isArray(cur)) (cur as unknown[])[Number(path[last])] = null;
-  else delete cur[path[last]!];
+  // Another name on an array (`length`) is no element: nothing to delete.
+  if (!Array.isArray(cur)) delete cur[path[last]!];
+  else if (ARRAY_INDEX.test(path[last]!)) (cur as unknown[])[Number(path[last])] = null;
 }
 
 /** A copy of a record's top level without the given fields (an own `__proto__` field stays an own field). */

@@ -109,6 +109,23 @@ describe('a configured mask or exclude reaches the value wherever its path may n
     expect(JSON.stringify(result)).not.toContain('SECRET-1');
   });
 
+  it('fills with null, not holes, the elements before one that rename or set writes past the end; takes no element for another name on an array', async () => {
+    // Prepare
+    const flow = flowSchema.parse({
+      id: 'contacts',
+      key: ['id'],
+      sources: [{ id: 'crm', type: 'webhook' }],
+      transform: { rename: { 'tags.0': 'tags.3', 'tags.length': 'count' }, set: { 'labels.2': 'z' }, schema: { type: 'object', properties: { tags: { type: 'array', items: { type: ['string', 'null'] } } } } },
+      targets: [{ id: 'out', type: 'dynamodb' }],
+    });
+
+    // Act
+    const result = await compileTransform(flow, { hashKey: 'k' }).apply({ id: 'c-1', tags: ['x', 'y'], labels: [] }, 'upsert');
+
+    // Assess
+    expect(result).toMatchObject({ status: 'passed', record: { tags: [null, 'y', null, 'x'], labels: [null, null, 'z'], count: 2 } });
+  });
+
   it('redacts a masked path through arrays and under its dotted name in a copy quarantined at capture', () => {
     // Prepare
     const flow = flowSchema.parse({ id: 'contacts', key: ['id'], sources: [{ id: 'crm', type: 'webhook' }], transform: { mask: { 'contacts.name': 'redact' } }, targets: [{ id: 'out', type: 'dynamodb' }] });
