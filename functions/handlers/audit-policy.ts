@@ -51,8 +51,8 @@ function isPlainCapture(e: AuditEntry): boolean {
   return e.outcome === 'captured' && e.reason === undefined && Object.keys(e.detail ?? {}).every((k) => k === 'op' || k === 'position');
 }
 
-/** A record's entry under a key that syncline's own entries use. */
+/** A record's entry under a key that syncline's own entries use (a pull's own are its capture's skipped deletes). */
 function reservedForRecord(entry: AuditEntry): boolean {
   if (entry.key.startsWith(AUDIT_WINDOW_KEY_PREFIX)) return true;
-  return entry.key.startsWith(PULL_AUDIT_KEY_PREFIX) && (entry.outcome === 'captured' || entry.outcome === 'quarantined');
+  return entry.key.startsWith(PULL_AUDIT_KEY_PREFIX) && !(entry.step === 'capture' && entry.outcome === 'skipped');
 }
