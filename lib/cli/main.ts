@@ -27,6 +27,16 @@ async function help(out: (line: string) => void): Promise<void> {
   out('\nRun "syncline <command> --help" (or "syncline help <command>") for a command\'s options; "syncline --version" for the version.');
 }
 
+/** Options every command that talks to syncline takes, and whether each takes a value. */
+const TARGET_OPTIONS: Readonly<Record<string, boolean>> = { '--url': true, '--stack': true, '--region': true, '--profile': true, '--json': false };
+
+/** How many leading arguments are target options (with their values). */
+function leadingTargetOptions(argv: readonly string[]): number {
+  let i = 0;
+  while (i < argv.length && Object.hasOwn(TARGET_OPTIONS, argv[i]!)) i += TARGET_OPTIONS[argv[i]!] ? 2 : 1;
+  return i;
+}
+
 /** The package's version, from the package.json beside lib/. */
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
@@ -41,9 +51,9 @@ export async function main(argv: string[], io = { out: (l: string) => console.lo
     await help(io.out);
     return name ? EXIT.ok : EXIT.usage;
   }
-  // Options before the command (`syncline --url http://... lineage f k`) are taken as the command's own.
-  const at = argv.findIndex((a) => Object.hasOwn(commands, a));
-  if (name?.startsWith('-') && at > 0 && !['--help', '-h', '--version', '-v'].includes(name)) return main([argv[at]!, ...argv.slice(at + 1), ...argv.slice(0, at)], io);
+  // Target options before the command (`syncline --url http://... lineage f k`) are taken as the command's own.
+  const at = leadingTargetOptions(argv);
+  if (at > 0 && at < argv.length && Object.hasOwn(commands, argv[at]!)) return main([argv[at]!, ...argv.slice(0, at), ...argv.slice(at + 1)], io);
   if (name === '--version' || name === '-v') {
     io.out(await version());
     return EXIT.ok;

@@ -28,6 +28,10 @@ describe('syncline help and version', () => {
     expect(before).toEqual(after);
     expect(before.code).toBe(2);
     expect(JSON.parse(before.out[0]!)).toMatchObject({ exitCode: 2 });
+    // A target option's value is never taken for the command, and what follows `--` stays a positional.
+    expect(await run(['--url', 'status', 'lineage', 'only-a-flow'])).toMatchObject({ code: 2, err: [expect.stringMatching(/^syncline lineage: /)] });
+    const dashed = await run(['--url', 'not a url', 'lineage', 'f', '--', '-1']);
+    expect(dashed.err[0]).toMatch(/--url must be an http:\/\/ URL/);
   });
 
   it('--version prints the package version', async () => {
