@@ -139,10 +139,10 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
     const audits: AuditEntry[] = [];
     items.forEach((scanned, index) => {
       const position = `${table} scan segment ${request.segment}/${request.totalSegments} page ${page} item ${index}`;
-      const bad = (reason: string, record: Record<string, unknown>, key = '', errors?: readonly string[]) => {
+      const bad = (reason: string, record: Record<string, unknown>, key = '', unstorable?: readonly string[]) => {
         // By record and reason, not by run: a backfill run again over the same bad item keeps one quarantine item.
         const id = eventId(flow.id, source.id, 'snapshot', key || position, contentHash(record), reason);
-        const { item, entry } = quarantineOf(flow, { id, source: source.id, at, reason, ...(errors ? { errors } : {}), record, seq: `snapshot:${at}`, position, key });
+        const { item, entry } = quarantineOf(flow, { id, source: source.id, at, reason, unstorable, record, seq: `snapshot:${at}`, position, key });
         quarantined.push(item);
         audits.push(entry);
       };
@@ -157,9 +157,8 @@ export function createBackfillHandler(deps: BackfillDeps): BackfillHandler {
       const key = keys.keyOf(env.data);
       const unstorable = carryProblems(env.data ?? {});
       const problem = captureProblem(flow, { unstorable, key, sized: env, op: env.op });
-      // A missing key is '' anyway: the envelope keeps the key as captured, as the stream capture's does. errors lists
-      // every carry problem, as a webhook's quarantine does.
-      if (problem !== undefined) return bad(problem, env.data ?? {}, key, unstorable.length > 0 ? unstorable : undefined);
+      // A missing key is '' anyway: the envelope keeps the key as captured, as the stream capture's does.
+      if (problem !== undefined) return bad(problem, env.data ?? {}, key, unstorable);
       envelopes.push(env);
       audits.push({ flow: flow.id, key, step: 'capture', at, source: source.id, eventId: env.id, outcome: 'captured', detail: { op: 'upsert', backfill: true } });
     });

@@ -70,7 +70,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     if (problem !== undefined || item.kind !== 'change') {
       const reason = problem ?? 'malformed change event';
       // The record is stored masked as storable: exact number texts as strings (a quarantined event may hold `source.ts_ns`).
-      const { item: quarantined, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, errors: unstorable.length > 0 ? unstorable : [reason], record, op, seq, position });
+      const { item: quarantined, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, unstorable, record, op, seq, position });
       out.quarantined.push(quarantined);
       out.entries.push(entry);
       continue;

@@ -48,7 +48,7 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
         filtered++;
         return;
       }
-      let problem: { id: string; seq: string; op: 'upsert' | 'delete'; reason: string; record: Record<string, unknown>; errors?: readonly string[] };
+      let problem: { id: string; seq: string; op: 'upsert' | 'delete'; reason: string; record: Record<string, unknown>; unstorable?: readonly string[] };
       let key = '';
       if (outcome.kind === 'invalid') {
         problem = outcome;
@@ -71,12 +71,11 @@ export function createDynamoDbStreamCaptureHandler(deps: DynamoDbStreamCaptureDe
           slots.push({ index, envelope: env, audit: { ...base, key, eventId: env.id, outcome: 'captured', detail } });
           return;
         }
-        // errors lists every carry problem, as a webhook's quarantine does.
-        problem = { ...env, reason, record: data, ...(unstorable.length > 0 ? { errors: unstorable } : {}) };
+        problem = { ...env, reason, record: data, unstorable };
       }
-      const { id, seq, op, reason, record: image, errors } = problem;
+      const { id, seq, op, reason, record: image, unstorable } = problem;
       // The envelope keeps the key as captured ('' when the transform makes it); the audit entry the raw key.
-      const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, ...(errors ? { errors } : {}), record: image, op, seq, position: seq, key });
+      const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason, unstorable, record: image, op, seq, position: seq, key });
       slots.push({ index, quarantine: item, audit: entry });
     });
 

@@ -95,8 +95,8 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     const sent = Number(record.attributes?.SentTimestamp);
     const sentAt = Number.isFinite(sent) && sent > 0 ? sent : now;
     const lineageOk = [{ step: 'capture' as const, at: now, outcome: 'captured' }];
-    const quarantined = (id: string, seq: string, reason: string, position: string, data: Record<string, unknown>, errors?: readonly string[]): Outcome => {
-      const { item, entry } = quarantineOf(flow, { id, source: source!.id, at: now, reason, ...(errors ? { errors } : {}), record: data, seq, position });
+    const quarantined = (id: string, seq: string, reason: string, position: string, data: Record<string, unknown>, unstorable?: readonly string[]): Outcome => {
+      const { item, entry } = quarantineOf(flow, { id, source: source!.id, at: now, reason, unstorable, record: data, seq, position });
       return { messageId, quarantine: item, audit: entry };
     };
     const accepted = (id: string, seq: string, defaultTs: number, data: Record<string, unknown>, position: string): Outcome => {
@@ -106,8 +106,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       const envelope: ChangeEnvelope = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source!.id, key: '', op: 'upsert', data, ts, seq, lineage: lineageOk };
       const unstorable = carryProblems(data);
       const problem = captureProblem(flow, { unstorable, sized: envelope, op: 'upsert' });
-      // errors lists every carry problem, as a webhook's quarantine does.
-      if (problem !== undefined) return quarantined(id, seq, problem, position, data, unstorable.length > 0 ? unstorable : undefined);
+      if (problem !== undefined) return quarantined(id, seq, problem, position, data, unstorable);
       return { messageId, send: envelope, audit: { flow: flow.id, key, step: 'capture', at: now, source: source!.id, eventId: id, outcome: 'captured', detail: { op: 'upsert' } } };
     };
 

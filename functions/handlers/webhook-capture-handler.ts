@@ -209,8 +209,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       const problem = captureProblem(flow, { first: typeof ts === 'string' ? ts : undefined, unstorable, sized: record, op });
       if (problem !== undefined) {
-        // errors lists every carry problem, even when a bad timestamp is the reason.
-        const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: problem, errors: unstorable.length > 0 ? unstorable : [problem], record, op, seq, position: seq });
+        const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: problem, unstorable, record, op, seq, position: seq });
         quarantined.push(item);
         entries.push(entry);
         return;

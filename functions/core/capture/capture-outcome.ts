@@ -43,7 +43,9 @@ export interface CaptureRefusal {
    * @default maskForQuarantine for the flow
    */
   readonly mask?: (record: Record<string, unknown>) => Record<string, unknown>;
-  /** @default [reason] */
+  /** Values a JSON number cannot hold (carryProblems): when any, they are the item's errors, even beside another reason. */
+  readonly unstorable?: readonly string[];
+  /** @default the unstorable values, else [reason] */
   readonly errors?: readonly string[];
   /** @default 'upsert' */
   readonly op?: 'upsert' | 'delete';
@@ -76,7 +78,7 @@ export function quarantineOf(flow: FlowConfig, refusal: CaptureRefusal): { item:
       source,
       at,
       reason,
-      errors: refusal.errors ?? [reason],
+      errors: refusal.errors ?? (refusal.unstorable?.length ? [...refusal.unstorable] : [reason]),
       record: record ? mask(record) : {},
       envelope: { v: ENVELOPE_VERSION, id, flow: flow.id, source, key: refusal.key ?? auditKey, op: refusal.op ?? 'upsert', ts: at, seq, lineage: [{ step: 'capture', at, outcome: 'quarantined' }] },
       position,
