@@ -104,13 +104,14 @@ export class SyncStack extends Stack {
     const flows: Record<string, SyncFlow> = {};
     const nested = new Map<number, NestedStack>();
     const per = config.flowsPerStack;
+    const pins = config.flowStacks ?? {};
+    const groups = topology.flows.map((fp, i) => (Object.hasOwn(pins, fp.flow.id) ? pins[fp.flow.id]! : Math.floor(i / per)));
     topology.flows.forEach((flowPlan, i) => {
       let scope: Construct = this;
-      const pins = config.flowStacks ?? {};
-      const group = Object.hasOwn(pins, flowPlan.flow.id) ? pins[flowPlan.flow.id]! : Math.floor(i / per);
+      const group = groups[i]!;
       if (group > 0) {
         if (!nested.has(group)) {
-          const members = topology.flows.filter((fp, j) => (Object.hasOwn(pins, fp.flow.id) ? pins[fp.flow.id] : Math.floor(j / per)) === group).map((fp) => fp.flow.id);
+          const members = topology.flows.filter((_, j) => groups[j] === group).map((fp) => fp.flow.id);
           nested.set(group, new NestedStack(this, `Flows${group}`, { description: `syncline flows ${members.join(', ')}`.slice(0, 1024) }));
         }
         scope = nested.get(group)!;
