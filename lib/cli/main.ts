@@ -1,5 +1,6 @@
 import { EXIT, fail, UsageError, type Command } from './command';
 import { messageOf } from '../../functions/core/errors';
+import { targetOptions } from './target';
 
 /** Every command, loaded when it runs: `syncline validate` does not load the AWS SDK. */
 const commands: Readonly<Record<string, () => Promise<Command>>> = {
@@ -27,13 +28,14 @@ async function help(out: (line: string) => void): Promise<void> {
   out('\nRun "syncline <command> --help" (or "syncline help <command>") for a command\'s options; "syncline --version" for the version.');
 }
 
-/** Options every command that talks to syncline takes, and whether each takes a value. */
-const TARGET_OPTIONS: Readonly<Record<string, boolean>> = { '--url': true, '--stack': true, '--region': true, '--profile': true, '--json': false };
-
-/** How many leading arguments are target options (with their values). */
+/** How many leading arguments are target options (targetOptions, with their values). */
 function leadingTargetOptions(argv: readonly string[]): number {
   let i = 0;
-  while (i < argv.length && Object.hasOwn(TARGET_OPTIONS, argv[i]!)) i += TARGET_OPTIONS[argv[i]!] ? 2 : 1;
+  while (i < argv.length) {
+    const name = argv[i]!.startsWith('--') ? argv[i]!.slice(2) : '';
+    if (!Object.hasOwn(targetOptions, name)) break;
+    i += targetOptions[name as keyof typeof targetOptions].type === 'string' ? 2 : 1;
+  }
   return i;
 }
 
