@@ -270,16 +270,7 @@ describe('resolve handler: ConflictOpened events', () => {
     const conflicts = new InMemoryConflictStore();
     const events = new RecordingEventPublisher();
     events.throwPuts = 1;
-    const handler = createResolveHandler({
-      flow: manualFlow,
-      stateStore: new InMemoryStateStore(),
-      audit: new InMemoryAuditLog(),
-      conflicts,
-      quarantine: new InMemoryQuarantineStore(),
-      publisher: new FakePublisher(),
-      events,
-      deliverQueueUrls: { replica: 'https://sqs.local/people-deliver-replica' },
-    });
+    const handler = resolveAnnouncing(manualFlow, conflicts, events);
 
     // Act
     const res = await handler(sqsEvent([change('crm', 0, { id: 'p1', email: 'a@x.io' }, 1000), change('erp', 1, { id: 'p1', email: 'b@x.io' }, 1001)]));
