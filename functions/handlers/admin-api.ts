@@ -3,10 +3,16 @@ import { SynclineError } from '../core/errors';
 import { keyProblem } from '../core/envelope';
 import { jsonDepth, MAX_BODY_DEPTH, parseJsonExact } from '../core/json-safety';
 import type { ConflictPage, QuarantineCursor } from '../ports';
-/** An admin answer: HTTP status and JSON body. */
+/** An admin answer: HTTP status, JSON body and any headers beyond the content type. */
 export interface AdminAnswer {
   readonly status: number;
   readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** 405, with the `Allow` header that RFC 9110 §15.5.6 requires. */
+export function methodNotAllowed(allowed: readonly string[], path: string): AdminAnswer {
+  return { status: 405, body: { message: `use ${allowed.join(' or ')} on ${path}` }, headers: { allow: allowed.join(', ') } };
 }
 
 /**
@@ -195,7 +201,7 @@ async function dispatch(admin: AdminApi, req: AdminRequest): Promise<AdminAnswer
 export function noRoute(method: string, path: readonly string[]): AdminAnswer {
   const allowed = [...new Set(ROUTES.filter((r) => shapeMatches(r.shape, path)).map((r) => r.method))];
   if (allowed.length > 0 && !allowed.includes(method.toUpperCase() as 'GET' | 'POST')) {
-    return { status: 405, body: { message: `use ${allowed.join(' or ')} on /${path.join('/')}` } };
+    return methodNotAllowed(allowed, `/${path.join('/')}`);
   }
   return notFound(`no route for ${method} /${path.join('/')}`);
 }

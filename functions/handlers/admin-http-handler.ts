@@ -37,7 +37,7 @@ export function adminPath(event: AdminHttpEvent): string[] {
 }
 
 function json(answer: AdminAnswer): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
+  return { statusCode: answer.status, headers: { 'content-type': 'application/json', ...answer.headers }, body: JSON.stringify(answer.body) };
 }
 
 /**

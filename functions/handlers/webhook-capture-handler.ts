@@ -67,8 +67,8 @@ const PENDING_WAITS_MS = [100, 200, 400, 800];
 export const MAX_WEBHOOK_ID_BYTES = 512;
 
 /** Our answer to a request: never a 5xx for bad input; infrastructure failures throw instead (API Gateway answers 500). */
-function reply(statusCode: number, body: Record<string, unknown>): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+function reply(statusCode: number, body: Record<string, unknown>, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
 const message = (statusCode: number, text: string) => reply(statusCode, { message: text });
@@ -102,7 +102,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const choices = served.map((s) => s.id).join(', ') || 'none';
       return message(404, `unknown webhook source "${route.sourceId ?? webhookSources[0]?.id}" of flow "${flow.id}" (webhook sources: ${choices})`);
     }
-    if (method.toUpperCase() !== 'POST') return message(405, 'use POST');
+    if (method.toUpperCase() !== 'POST') return reply(405, { message: 'use POST' }, { allow: 'POST' });
 
     const raw = event.body === undefined || event.body === null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
     if (raw.length > source.maxBodyBytes) {

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import {
   AdminHttpError,
   MAX_ADMIN_BODY,
+  methodNotAllowed,
   noRoute,
   parseJsonBody,
   pathSegments,
@@ -91,7 +92,7 @@ export async function assertPortFree(port: number, host = '127.0.0.1'): Promise<
 
 class HttpError extends SynclineError {
   override readonly name = 'HttpError';
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Readonly<Record<string, string>> = {}) {
     super(message);
   }
 }
@@ -223,12 +224,12 @@ async function localRoute(admin: LocalAdminApi, req: AdminRequest): Promise<Admi
     if (flowId === 'events' && admin.listEvents) return { status: 200, body: admin.listEvents(req.query.busName) };
   }
   if (a === 'local' && parts.length === 2 && req.method !== 'GET' && !(flowId === 'events' && req.method === 'POST')) {
-    if (flowId === 'endpoints') return { status: 405, body: { message: 'use GET on /local/endpoints' } };
-    if (flowId === 'events') return { status: 405, body: { message: 'use GET or POST on /local/events' } };
+    if (flowId === 'endpoints') return methodNotAllowed(['GET'], '/local/endpoints');
+    if (flowId === 'events') return methodNotAllowed(['GET', 'POST'], '/local/events');
   }
   if (req.method !== 'POST') {
     const postOnly = (a === 'flows' && b === 'redrive' && parts.length === 3) || (a === 'flows' && b === 'sources' && parts.length === 5 && (action === 'pull' || action === 'backfill'));
-    return postOnly ? { status: 405, body: { message: `use POST on /${parts.join('/')}` } } : undefined;
+    return postOnly ? methodNotAllowed(['POST'], `/${parts.join('/')}`) : undefined;
   }
   if (a === 'local' && flowId === 'events' && parts.length === 2 && admin.putEvents) return admin.putEvents(await req.body());
   if (a === 'flows' && b === 'redrive' && parts.length === 3 && admin.redrive) return admin.redrive(flowId!, await req.body());
@@ -300,7 +301,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
             : `flow "${flowId}" has more than one webhook source: use /webhooks/${flowId}/<sourceId> (webhook sources: ${sources.join(', ')})`,
         );
       }
-      if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`);
+      if (method !== route.method) throw new HttpError(405, `use ${route.method} on ${route.path}`, { allow: route.method });
       const body = await readBody(req, route.maxBodyBytes);
       const event = toApiGatewayEvent(req, url, route, body);
       let result: APIGatewayProxyResultV2;
@@ -322,8 +323,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       return;
     }
     const request = adminRequest(req, url, path);
-    const { status, body } = (await localRoute(options.admin, request)) ?? (await routeAdmin(options.admin, request)) ?? noRoute(method, request.path);
-    sendJson(res, status, body);
+    const { status, body, headers } = (await localRoute(options.admin, request)) ?? (await routeAdmin(options.admin, request)) ?? noRoute(method, request.path);
+    sendJson(res, status, body, headers);
   };
 
   const server: Server = createServer((req, res) => {
@@ -336,7 +337,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Local
       }
       if (err instanceof HttpError || err instanceof AdminHttpError) {
         // After a 413 the rest of the body is not read: close the connection once the answer is out.
-        sendJson(res, err.status, { message: err.message }, err.status === 413 ? { connection: 'close' } : {});
+        sendJson(res, err.status, { message: err.message }, { ...(err instanceof HttpError ? err.headers : {}), ...(err.status === 413 ? { connection: 'close' } : {}) });
         return;
       }
       if ((err as { name?: string })?.name === 'ValidationException') {

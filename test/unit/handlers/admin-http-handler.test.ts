@@ -243,13 +243,15 @@ describe('admin function handler (API Gateway, IAM-authorized)', () => {
     ['a local-only route', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'redrive' }), 404, /no route for POST/],
     ['a read of a write route', apiEvent('GET', '/flows/people/{proxy+}', { proxy: 'quarantine/replay' }), 405, /^use POST on \/flows\/people\/quarantine\/replay$/],
     ['a write to a read route', apiEvent('POST', '/flows/people/{proxy+}', { proxy: 'records/p1', body: '{}' }), 405, /^use GET on \/flows\/people\/records\/p1$/],
-  ])('answers %s with %i and a message', async (_what, event, status, message) => {
+  ])('answers %s with a 4xx status and a message', async (_what, event, status, message) => {
     // Act
     const res = await handler(event);
 
     // Assess
     expect(res.statusCode).toBe(status);
-    expect(res.headers).toEqual({ 'content-type': 'application/json' });
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource takes.
+    const allow = status === 405 ? { allow: /^use (\w+)/.exec(parse(res).message)![1] } : {};
+    expect(res.headers).toEqual({ 'content-type': 'application/json', ...allow });
     expect(parse(res).message).toMatch(message);
   });
 
@@ -333,6 +335,7 @@ describe('flow list handler (GET /flows)', () => {
       },
     ]);
     expect(other.statusCode).toBe(405);
+    expect(other.headers).toMatchObject({ allow: 'GET' });
   });
 });
 

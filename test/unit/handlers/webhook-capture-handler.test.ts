@@ -361,6 +361,20 @@ describe('webhook capture handler', () => {
     expect(json(source).message).toContain('webhook sources: crm');
   });
 
+  it('answers another method with 405 and Allow: POST, and sends nothing on', async () => {
+    // Prepare
+    const event = request(JSON.stringify(contact('c1')));
+
+    // Act
+    const res = await s.handler({ ...event, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'PUT' } } });
+
+    // Assess
+    expect(res.statusCode).toBe(405);
+    expect(res.headers).toMatchObject({ allow: 'POST' });
+    expect(json(res).message).toBe('use POST');
+    expect(s.publisher.bodies(QUEUE)).toEqual([]);
+  });
+
   it('serves /webhooks/{flowId} for a flow with one webhook source and 404s it with the choices otherwise', async () => {
     // Prepare
     const orders = setup({ flow: ordersFlow, transformQueueUrl: 'q' });

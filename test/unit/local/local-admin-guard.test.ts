@@ -22,12 +22,12 @@ function fakeAdmin(replays: unknown[]): LocalAdminApi {
 }
 
 /** A raw request, so Host and Origin can be anything a browser or a rebinding DNS name would send. */
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: any }> {
+function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: any; allow?: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined, ...(res.headers.allow !== undefined ? { allow: res.headers.allow } : {}) }));
     });
     req.on('error', reject);
     req.end(body);
@@ -119,14 +119,16 @@ describe('the local admin API refuses what a web page could send', () => {
     expect(own.status).toBe(200);
   });
 
-  it('answers a wrong method with 405 and a path with a segment too many with 404, each naming the route to use', async () => {
+  it('answers a wrong method with 405 and the Allow header, and a path with a segment too many with 404, each naming the route to use', async () => {
     const host = `127.0.0.1:${server.port}`;
     for (const path of ['/flows/f/sources/s/pull', '/flows/f/sources/s/backfill', '/flows/f/redrive']) {
-      expect(await send(server.port, 'GET', path, { host }), path).toEqual({ status: 405, json: { message: `use POST on ${path}` } });
+      expect(await send(server.port, 'GET', path, { host }), path).toEqual({ status: 405, json: { message: `use POST on ${path}` }, allow: 'POST' });
     }
     const json = { host, 'content-type': 'application/json' };
-    expect(await send(server.port, 'DELETE', '/local/events', json)).toEqual({ status: 405, json: { message: 'use GET or POST on /local/events' } });
-    expect(await send(server.port, 'PUT', '/local/endpoints', json, '{}')).toEqual({ status: 405, json: { message: 'use GET on /local/endpoints' } });
+    expect(await send(server.port, 'DELETE', '/local/events', json)).toEqual({ status: 405, json: { message: 'use GET or POST on /local/events' }, allow: 'GET, POST' });
+    expect(await send(server.port, 'PUT', '/local/endpoints', json, '{}')).toEqual({ status: 405, json: { message: 'use GET on /local/endpoints' }, allow: 'GET' });
+    expect(await send(server.port, 'GET', '/flows/f/quarantine/replay', { host })).toEqual({ status: 405, json: { message: 'use POST on /flows/f/quarantine/replay' }, allow: 'POST' });
+    expect(await send(server.port, 'GET', '/webhooks/f/form', { host })).toEqual({ status: 405, json: { message: 'use POST on /webhooks/f/form' }, allow: 'POST' });
     expect(await send(server.port, 'POST', '/webhooks/f/form/extra', { host, 'content-type': 'application/json' }, '{}')).toEqual({
       status: 404,
       json: { message: 'no webhook route /webhooks/f/form/extra: POST /webhooks/<flowId>/<sourceId>' },
