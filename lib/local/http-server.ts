@@ -18,6 +18,7 @@ import { refuseAdminRequest } from './request-guard';
 import { lambdaContext } from './sqs-poller';
 import { SynclineError } from '../../functions/core/errors';
 import { safeErrorText } from '../../functions/core/error-text';
+import { stringifyExact } from '../../functions/core/json-safety';
 
 /** What an HTTP-API-triggered function exports. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
@@ -97,8 +98,9 @@ class HttpError extends SynclineError {
   }
 }
 
+/** Writes a JSON answer; a number read exactly (an event's Detail, a record tried) keeps its digits. */
 function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = stringifyExact(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extraHeaders });
   res.end(text);
 }

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type LocalAdminApi, type LocalHttpServer } from '../../../lib/local/http-server';
+import { parseJsonExact } from '../../../functions/core/json-safety';
 
 /** An admin API that records the quarantine replays it was asked for. */
 function fakeAdmin(replays: unknown[]): LocalAdminApi {
@@ -159,5 +160,33 @@ describe('the local admin API reads the path as sent', () => {
     expect(await get('/flows/f/records/x/%2E%2E/%2E%2E')).toMatchObject({ status: 404 });
     expect(await get('/flows/f/records/a%2F..%2Fb')).toEqual({ status: 200, json: { key: 'a/../b' } });
     expect(await get('/flows/f/records/%ED%A0%80')).toMatchObject({ status: 400 });
+  });
+});
+
+describe('the local admin API writes numbers as they were read', () => {
+  let server: LocalHttpServer;
+  beforeAll(async () => {
+    const detail = parseJsonExact('{"id":12345678901234567890,"n":1e400,"small":1.5}');
+    const admin: LocalAdminApi = { ...fakeAdmin([]), listEvents: () => [{ busName: 'default', event: { detail }, routedTo: [] }] };
+    server = await startHttpServer({ port: 0, admin, routes: [], log: () => {} });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('lists an event whose Detail holds a number beyond 2^53 with its digits, not rounded or as an object', async () => {
+    // Act
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, method: 'GET', path: '/local/events', headers: { host: `127.0.0.1:${server.port}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += String(d)));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+    // Assess
+    expect(text).toBe('[{"busName":"default","event":{"detail":{"id":12345678901234567890,"n":1e400,"small":1.5}},"routedTo":[]}]');
   });
 });
