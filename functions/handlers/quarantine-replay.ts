@@ -1,5 +1,5 @@
 import { safeErrorText } from '../core/error-text';
-import type { ChangeEnvelope } from '../core/envelope';
+import { MAX_KEY_BYTES, type ChangeEnvelope } from '../core/envelope';
 import { quarantinedByResolve } from './resolve-oversized';
 import { noopLogger, systemClock, type Clock, type LogPort, type Publisher, type QuarantineCursor, type QuarantineItem, type QuarantineStore } from '../ports';
 
@@ -68,6 +68,9 @@ function parseBody(body: unknown): { ids: string[] } | { all: true } | string {
   if ((ids === undefined) === (all === undefined)) return usage;
   if (all !== undefined) return all === true ? { all: true } : usage;
   if (!Array.isArray(ids) || ids.length === 0 || !ids.every((i) => typeof i === 'string' && i !== '')) return 'ids must be a non-empty array of quarantine ids';
+  // A quarantine id is the item's sort key, which DynamoDB caps at 1024 bytes: a longer one names no item.
+  const tooLong = (ids as string[]).findIndex((i) => Buffer.byteLength(i, 'utf8') > MAX_KEY_BYTES);
+  if (tooLong >= 0) return `ids[${tooLong}] is ${Buffer.byteLength(ids[tooLong] as string, 'utf8')} bytes; no quarantine id is longer than ${MAX_KEY_BYTES} bytes`;
   return { ids: [...new Set(ids as string[])] };
 }
 

@@ -51,6 +51,15 @@ describe('quarantine replay', () => {
     expect((await replay.replay('nope', { all: true })).status).toBe(404);
   });
 
+  it('answers an id longer than any sort key with 400 naming it, before reading the table (DynamoDB would refuse the whole read)', async () => {
+    const { quarantine, publisher, replay } = setup();
+    await quarantine.put([item('a', 1_000)]);
+    const answer = await replay.replay('orders', { ids: ['a', 'é'.repeat(513)] });
+    expect(answer).toEqual({ status: 400, body: { message: 'ids[1] is 1026 bytes; no quarantine id is longer than 1024 bytes' } });
+    expect(publisher.bodies(Q)).toEqual([]);
+    expect((await replay.replay('orders', { ids: ['a', 'x'.repeat(1024)] })).body).toMatchObject({ replayed: 1, notFound: ['x'.repeat(1024)] });
+  });
+
   it('skips a record quarantined at capture: its stored copy is not the record as sent and has no source time', async () => {
     // Prepare: capture kept a storable copy of a record with a __proto__ field and an unreadable timestamp.
     const { quarantine, publisher, replay } = setup();
