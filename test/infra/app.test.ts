@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -8,15 +8,15 @@ import { MAX_TEMPLATE_BYTES, templateSizeProblems } from '../../lib/stacks/synth
 import { REPO_ROOT, exampleConfigInput, flowLike } from './helpers';
 
 /** Runs bin/app.ts as the CDK CLI would, with the given context, and no bundling. */
-function runApp(context: Record<string, unknown>) {
+function runApp(context: Record<string, unknown>, env: Record<string, string> = {}) {
   const out = mkdtempSync(join(tmpdir(), 'syncline-app-'));
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }) },
+    env: { ...process.env, ...env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }) },
   });
-  return { code: result.status, stderr: result.stderr, stdout: result.stdout };
+  return { code: result.status, stderr: result.stderr, stdout: result.stdout, out };
 }
 
 const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
@@ -99,6 +99,30 @@ describe('bin/app.ts with a bad config', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/syncline:config/);
     noStackTrace(stderr);
+  });
+});
+
+describe('bin/app.ts and the region the CDK CLI targets', () => {
+  it('warns in the cloud assembly, where `cdk synth` and `cdk deploy` print it, when a stream ARN is of another region', () => {
+    // Prepare: the CLI passes its target region to the app as CDK_DEFAULT_REGION.
+    const flow = (exampleConfigInput().flows as Record<string, unknown>[])[0]!;
+    const arn = 'arn:aws:dynamodb:eu-west-1:111122223333:table/Orders/stream/2026-01-01T00:00:00.000';
+    const syncline = { ...exampleConfigInput(), flows: [{ ...flow, sources: [{ id: 'orders', type: 'dynamodb-stream', streamArn: arn }] }] };
+    const warnings = (region: string) => {
+      const { code, out, stderr } = runApp({ syncline }, { CDK_DEFAULT_REGION: region, CDK_DEFAULT_ACCOUNT: '111122223333' });
+      expect(code, stderr).toBe(0);
+      // A stack's metadata sits in the manifest, or in the file it names (`additionalMetadataFile`).
+      type Metadata = Record<string, { type: string; data: unknown }[]>;
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { metadata?: Metadata; additionalMetadataFile?: string }> };
+      return Object.values(manifest.artifacts)
+        .flatMap((a) => [a.metadata ?? {}, a.additionalMetadataFile ? (JSON.parse(readFileSync(join(out, a.additionalMetadataFile), 'utf8')) as Metadata) : {}])
+        .flatMap((m) => Object.values(m).flat())
+        .filter((m) => m.type === 'aws:cdk:warning' && /streamArn is a stream of eu-west-1, but the CDK CLI targets us-east-1/.test(String(m.data)));
+    };
+
+    // Act / Assess
+    expect(warnings('us-east-1')).toHaveLength(1);
+    expect(warnings('eu-west-1')).toEqual([]);
   });
 });
 
