@@ -4,6 +4,7 @@ import type { pullHttpSchema } from '../config/schema';
 import { carriesCursor, cursorText, pageRequest } from '../core/pull/page-request';
 import { itemsAt, nextPageToken, type PageToken } from '../core/pull/pagination';
 import { RunStopError } from '../core/pull/run-stop';
+import { lookedBack } from '../core/pull/run-state';
 import type { PulledPage, PullReader, PullReadOptions, Secrets } from '../ports';
 import { HttpPageFetcher, HttpPullError, redact, type JsonResponse } from './http-page-fetcher';
 import { requestAuth, type RequestAuth, type RequestAuthOptions } from './request-auth';
@@ -14,6 +15,8 @@ export interface HttpPullReaderOptions {
   readonly http: PullHttpConfig;
   /** Incremental mode: `{cursor}` and `cursorParam` carry the high-water mark. */
   readonly incremental?: boolean;
+  /** Incremental mode: the request's mark is this much before the committed one (`cursorLookback`). */
+  readonly lookbackMs?: number;
   readonly fetcher: HttpPageFetcher;
   /** Required with `http.auth`. */
   readonly secrets?: Secrets;
@@ -36,9 +39,10 @@ export class HttpPullReader implements PullReader {
 
   async *pages(read: PullReadOptions): AsyncGenerator<PulledPage> {
     const { http, incremental } = this.options;
-    const mark = incremental && (carriesCursor(http) || http.cursorParam) ? cursorText(http, read.since) : undefined;
-    // cursorParam without cursorFormat carries the raw mark, as it always has.
-    const param = http.cursorFormat === undefined && read.since !== undefined ? read.since : mark;
+    const since = read.since === undefined ? undefined : lookedBack(read.since, this.options.lookbackMs ?? 0);
+    const mark = incremental && (carriesCursor(http) || http.cursorParam) ? cursorText(http, since) : undefined;
+    // cursorParam without cursorFormat carries the raw mark, as it always has (a mark gone back is ISO-8601).
+    const param = http.cursorFormat === undefined && since !== undefined && since === read.since ? since : mark;
     const query = incremental && http.cursorParam && (read.since !== undefined || http.cursorStart !== undefined) && param !== undefined ? { [http.cursorParam]: param } : {};
     const origin = new URL(http.url).origin;
     const requested = new Set<string>();

@@ -59,7 +59,17 @@ export const pullAuthSchema = z.discriminatedUnion('type', [
   oauth2Auth,
 ]);
 
-/** `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss` in UTC, or a named format. */
+/** Whether Intl knows the time zone (Node's full ICU knows every IANA name). */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss` (in `cursorTimeZone`, default UTC), or a named format. */
 const cursorFormatSchema = z.union([
   z.enum(['iso', 'epoch-ms', 'epoch-s']),
   z.string().regex(/(yyyy|MM|dd|HH|mm|ss)/, 'must be "iso", "epoch-ms", "epoch-s" or a pattern of yyyy, MM, dd, HH, mm, ss such as "yyyy/MM/dd HH:mm"'),
@@ -102,11 +112,14 @@ export const pullHttpSchema = z
     cursorFormat: cursorFormatSchema.optional(),
     /** The mark before the first pull (ISO-8601). @default "1970-01-01T00:00:00Z" */
     cursorStart: z.iso.datetime({ offset: true }).optional(),
+    /** The IANA time zone a pattern `cursorFormat` writes its wall-clock time in (Jira reads JQL dates in the API user's). @default "UTC" */
+    cursorTimeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "America/New_York" or "UTC"').optional(),
   })
   .superRefine((h, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
     if (h.body !== undefined && h.method !== 'POST') issue('body', 'a body needs method "POST"');
     if (h.pagination.type === 'link' && h.method === 'POST') issue('pagination', 'Link header pagination follows URLs with GET; use method "GET"');
     if (h.pagination.type === 'next-url' && h.method === 'POST') issue('pagination', 'next-url pagination requests each URL as given, with GET; use method "GET"');
+    if (h.cursorTimeZone !== undefined && !/(yyyy|MM|dd|HH|mm|ss)/.test(h.cursorFormat ?? 'iso')) issue('cursorTimeZone', 'applies to a pattern cursorFormat such as "yyyy/MM/dd HH:mm"; iso and epoch marks name their instant already');
   });
 

@@ -111,6 +111,8 @@ const scheduleSource = z
     s3: pullS3.optional(),
     mode: z.enum(['full', 'incremental']).default('full'),
     cursorField: z.string().optional(),
+    /** Incremental mode: how far before the mark each pull reads again (a search index's lag, clocks that differ). */
+    cursorLookback: durationSchema.optional(),
     deletes: z
       .strictObject({ enabled: z.boolean().default(true), maxDeleteRatio: z.number().min(0).max(1).default(0.2) })
       .optional(),
@@ -122,6 +124,7 @@ const scheduleSource = z
   .refine((s) => Boolean(s.every) !== Boolean(s.cron), { message: 'give exactly one of every or cron' })
   .refine((s) => Boolean(s.http) !== Boolean(s.s3), { message: 'give exactly one of http or s3' })
   .refine((s) => s.mode !== 'incremental' || Boolean(s.cursorField), { message: 'incremental mode needs cursorField' })
+  .refine((s) => s.cursorLookback === undefined || s.mode === 'incremental', { message: 'cursorLookback goes back from the high-water mark: it needs mode "incremental"', path: ['cursorLookback'] })
   .superRefine((s, ctx) => {
     if (s.cron !== undefined) {
       try {

@@ -7,6 +7,7 @@ import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../..
 import type { PageResult, PullContext, PullDeps } from './pull-types';
 import { prepareRecord, type PreparedRecord, type RejectedRecord } from './records';
 import { trackCursor } from './run-state';
+import { parseDurationMs } from '../duration';
 
 type Rejection = RejectedRecord & { readonly position: string };
 
@@ -76,7 +77,7 @@ function sortPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunSt
     }
     seen.add(prepared.key);
     if (source.mode === 'incremental' && prepared.cursor !== undefined) {
-      const mark = trackCursor(run, hwm, prepared.cursor);
+      const mark = trackCursor(run, hwm, prepared.cursor, source.cursorLookback ? parseDurationMs(source.cursorLookback) : 0);
       hwm = mark.hwm;
       if (mark.older) continue;
     }

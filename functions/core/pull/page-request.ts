@@ -22,31 +22,34 @@ export function carriesCursor(http: Pick<PullHttp, 'url' | 'body'>): boolean {
 }
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
-/** A time (ms) as `cursorFormat` writes it: ISO-8601, epoch ms or s, or a UTC pattern of yyyy MM dd HH mm ss. */
-export function formatCursor(ms: number, format: CursorFormat): string {
+/** A time (ms) as `cursorFormat` writes it: ISO-8601, epoch ms or s, or a pattern of yyyy MM dd HH mm ss in `timeZone`. */
+export function formatCursor(ms: number, format: CursorFormat, timeZone = 'UTC'): string {
   if (format === 'iso') return new Date(ms).toISOString().replace('.000Z', 'Z');
   if (format === 'epoch-ms') return String(ms);
   if (format === 'epoch-s') return String(Math.floor(ms / 1000));
-  const d = new Date(ms);
-  const parts: Record<string, string> = {
-    yyyy: pad(d.getUTCFullYear(), 4),
-    MM: pad(d.getUTCMonth() + 1),
-    dd: pad(d.getUTCDate()),
-    HH: pad(d.getUTCHours()),
-    mm: pad(d.getUTCMinutes()),
-    ss: pad(d.getUTCSeconds()),
-  };
+  const parts = wallClock(ms, timeZone);
   return format.replace(/yyyy|MM|dd|HH|mm|ss/g, (t) => parts[t]!);
+}
+
+/** The wall-clock fields of an instant in a time zone, zero-padded. */
+function wallClock(ms: number, timeZone: string): Record<string, string> {
+  if (timeZone === 'UTC') {
+    const d = new Date(ms);
+    return { yyyy: pad(d.getUTCFullYear(), 4), MM: pad(d.getUTCMonth() + 1), dd: pad(d.getUTCDate()), HH: pad(d.getUTCHours()), mm: pad(d.getUTCMinutes()), ss: pad(d.getUTCSeconds()) };
+  }
+  const fields = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(ms);
+  const at = (type: Intl.DateTimeFormatPartTypes) => Number(fields.find((f) => f.type === type)!.value);
+  return { yyyy: pad(at('year'), 4), MM: pad(at('month')), dd: pad(at('day')), HH: pad(at('hour')), mm: pad(at('minute')), ss: pad(at('second')) };
 }
 
 /**
  * The high-water mark as the request carries it: the committed mark (`since`), else `cursorStart`, else the epoch.
  * A mark that is no time (an opaque string) is carried as it is.
  */
-export function cursorText(http: Pick<PullHttp, 'cursorFormat' | 'cursorStart'>, since: string | undefined): string {
+export function cursorText(http: Pick<PullHttp, 'cursorFormat' | 'cursorStart' | 'cursorTimeZone'>, since: string | undefined): string {
   const raw = since ?? http.cursorStart ?? EPOCH;
   const ms = parseMs(raw);
-  return ms === undefined ? raw : formatCursor(ms, http.cursorFormat ?? 'iso');
+  return ms === undefined ? raw : formatCursor(ms, http.cursorFormat ?? 'iso', http.cursorTimeZone);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PullRunState, SeenList } from '../../ports';
 import type { PageResult } from './pull-types';
-import { compareCursor, type ScheduleSource } from './records';
+import { compareCursor, parseMs, type ScheduleSource } from './records';
 
 /** Key lists kept for the known-key union: the last accepted run plus the newest partial ones. */
 const MAX_KNOWN_LISTS = 4;
@@ -46,12 +46,22 @@ export function advanceRun(run: PullRunState, continuation: string | undefined, 
 }
 
 /**
- * Incremental mode: whether a record's cursor is older than the committed mark (the record is unchanged), and the
- * run's high-water mark after it. Records equal to the mark are re-sent: same ids, merged idempotently.
+ * Incremental mode: whether a record's cursor is older than the committed mark less `lookbackMs` (the record is
+ * unchanged), and the run's high-water mark after it. Records from the mark on are re-sent: same ids, merged
+ * idempotently. A time after the run started does not raise the mark: a record changed while the run paged may sit
+ * on a page already read (an API listed by creation, offsets that shift), so the next run reads from before it.
  */
-export function trackCursor(run: PullRunState, hwm: string | undefined, cursor: string): { readonly older: boolean; readonly hwm?: string } {
-  if (run.since !== undefined && compareCursor(cursor, run.since) < 0) return { older: true, hwm };
+export function trackCursor(run: PullRunState, hwm: string | undefined, cursor: string, lookbackMs = 0): { readonly older: boolean; readonly hwm?: string } {
+  const floor = run.since === undefined ? undefined : lookedBack(run.since, lookbackMs);
+  if (floor !== undefined && compareCursor(cursor, floor) < 0) return { older: true, hwm };
+  if ((parseMs(cursor) ?? -Infinity) > run.startedAt) return { older: false, hwm };
   return { older: false, hwm: hwm === undefined || compareCursor(cursor, hwm) > 0 ? cursor : hwm };
+}
+
+/** The mark `lookbackMs` earlier (as ISO-8601) when it is a time; a mark that is no time stays as it is. */
+export function lookedBack(mark: string, lookbackMs: number): string {
+  const ms = lookbackMs > 0 ? parseMs(mark) : undefined;
+  return ms === undefined ? mark : new Date(ms - lookbackMs).toISOString();
 }
 
 /** The finished run, inactive until the next one starts. */

@@ -96,10 +96,11 @@ async function collect(reader: HttpPullReader, since?: string): Promise<PulledPa
   for await (const p of reader.pages({ ...(since ? { since } : {}) })) out.push(p);
   return out;
 }
-function reader(http: Record<string, unknown>, options: { incremental?: boolean; log?: (m: string, a: Record<string, unknown>) => void } = {}) {
+function reader(http: Record<string, unknown>, options: { incremental?: boolean; lookbackMs?: number; log?: (m: string, a: Record<string, unknown>) => void } = {}) {
   return new HttpPullReader({
     http: pullHttpSchema.parse(http),
     incremental: options.incremental ?? false,
+    ...(options.lookbackMs ? { lookbackMs: options.lookbackMs } : {}),
     fetcher: fetcher(),
     secrets: new FakeSecrets({ sf: CLIENT, key: 'k-123' }),
     auth: { ...(options.log ? { log: options.log } : {}) },
@@ -223,6 +224,40 @@ describe('HttpPullReader against APIs that behave as documented', () => {
     expect(new URL(seen[3]!.url, base).searchParams.get('jql')).toBe('updated >= "2026/02/03 04:05" ORDER BY updated');
   });
 
+  it('writes a pattern mark in cursorTimeZone (Jira reads JQL dates in the API user\'s zone), and cursorLookback goes back from the mark', async () => {
+    // Prepare: Jira evaluates a JQL date literal in the time zone of the account that runs the search (JRACLOUD-74279).
+    const jql = (zone: string, lookbackMs?: number) =>
+      reader(
+        { url: `${base}/rest/api/2/search?jql=${encodeURIComponent('updated >= "{cursor}"')}`, itemsPath: 'issues', pagination: { type: 'offset', param: 'startAt', limitParam: 'maxResults', limit: 5, totalPath: 'total' }, cursorFormat: 'yyyy/MM/dd HH:mm', cursorTimeZone: zone },
+        { incremental: true, ...(lookbackMs ? { lookbackMs } : {}) },
+      );
+    const sent = () => new URL(seen.at(-1)!.url, base).searchParams.get('jql');
+
+    // Act / Assess: 2026-03-01T10:00:32Z is 05:00 in New York (UTC-5 in March before DST), 19:00 in Tokyo.
+    await collect(jql('America/New_York'), '2026-03-01T10:00:32Z');
+    expect(sent()).toBe('updated >= "2026/03/01 05:00"');
+    await collect(jql('Asia/Tokyo'), '2026-03-01T10:00:32Z');
+    expect(sent()).toBe('updated >= "2026/03/01 19:00"');
+    // Summer time: 2026-07-01T10:00Z is 06:00 in New York (UTC-4).
+    await collect(jql('America/New_York'), '2026-07-01T10:00:00Z');
+    expect(sent()).toBe('updated >= "2026/07/01 06:00"');
+    await collect(jql('UTC', 5 * 60_000), '2026-03-01T10:00:32Z');
+    expect(sent()).toBe('updated >= "2026/03/01 09:55"');
+  });
+
+  it('cursorParam carries the raw mark, or with cursorLookback the mark gone back as ISO-8601', async () => {
+    // Prepare
+    const tickets = (lookbackMs?: number) =>
+      reader({ url: `${base}/rest/api/2/search`, itemsPath: 'issues', pagination: { type: 'offset', param: 'startAt', limitParam: 'maxResults', limit: 5 }, cursorParam: 'updated_since' }, { incremental: true, ...(lookbackMs ? { lookbackMs } : {}) });
+    const sent = () => new URL(seen.at(-1)!.url, base).searchParams.get('updated_since');
+
+    // Act / Assess
+    await collect(tickets(), '2026-03-01T10:00:00.000+0000');
+    expect(sent()).toBe('2026-03-01T10:00:00.000+0000');
+    await collect(tickets(15 * 60_000), '2026-03-01T10:00:00.000+0000');
+    expect(sent()).toBe('2026-03-01T09:45:00Z');
+  });
+
   it('POST search: {cursor} and the cursor parameter go into the JSON body, stopPath ends the run', async () => {
     // Prepare
     const r = reader(
@@ -255,5 +290,10 @@ describe('pull config', () => {
   it('refuses {cursor} outside incremental mode and a body without POST, naming the path', () => {
     expect(pullHttpSchema.safeParse({ url: 'https://x.example/a', body: { a: 1 } }).error?.issues.map((i) => i.path.join('.'))).toEqual(['body']);
     expect(pullHttpSchema.safeParse({ url: 'https://x.example/a', cursorFormat: 'yy' }).error?.issues[0]?.message).toMatch(/must be "iso", "epoch-ms", "epoch-s" or a pattern/);
+    expect(pullHttpSchema.safeParse({ url: 'https://x.example/a', cursorFormat: 'yyyy-MM-dd', cursorTimeZone: 'Mars/Olympus' }).error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['cursorTimeZone', 'must be an IANA time zone such as "America/New_York" or "UTC"'],
+    ]);
+    expect(pullHttpSchema.safeParse({ url: 'https://x.example/a', cursorTimeZone: 'Europe/Paris' }).error?.issues.map((i) => i.path.join('.'))).toEqual(['cursorTimeZone']);
+    expect(pullHttpSchema.safeParse({ url: 'https://x.example/a', cursorFormat: 'yyyy-MM-dd', cursorTimeZone: 'Europe/Paris' }).success).toBe(true);
   });
 });

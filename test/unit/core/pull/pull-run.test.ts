@@ -126,6 +126,51 @@ describe('incremental mode', () => {
   });
 });
 
+describe('incremental mode and changes made while a run pages', () => {
+  it('does not raise the mark past the time the run started: a record changed meanwhile on a page already read comes next run', async () => {
+    // Prepare: the run starts at 12:00 (the clock). The API lists by creation, so ticket 1, changed at 12:01 after
+    // page 1 was read, is missed; ticket 2 on page 2 shows 12:02. A mark of 12:02 would never read ticket 1 again.
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-15T09:00:00Z')], [person(2, '2026-01-15T12:02:00Z')]]);
+
+    // Act
+    const first = await runPull(t.deps);
+    const mark = (await t.state.getRun('people', 'api'))?.since;
+    t.clock.advance(10 * 60_000);
+    t.reader.pagesOf = [[person(1, '2026-01-15T12:01:00Z')], [person(2, '2026-01-15T12:02:00Z')]];
+    const second = await runPull(t.deps);
+
+    // Assess: both records are sent by the first run; its mark stays at the newest time before it started.
+    expect(first).toMatchObject({ records: 2, changed: 2, complete: true });
+    expect(mark).toBe('2026-01-15T09:00:00Z');
+    expect(t.reader.calls.at(-1)?.since).toBe('2026-01-15T09:00:00Z');
+    expect(second).toMatchObject({ records: 2, changed: 2 });
+    expect(t.publisher.bodies<{ data: { id: number; updatedAt: string } }>(Q).at(-2)!.data).toMatchObject({ id: 1, updatedAt: '2026-01-15T12:01:00Z' });
+    // The second run started at 12:10, after both: the mark moves on.
+    expect((await t.state.getRun('people', 'api'))?.since).toBe('2026-01-15T12:02:00Z');
+  });
+
+  it('cursorLookback re-reads that far before the mark: a record the search index showed late is not skipped', async () => {
+    // Prepare: issue 7 changed at 09:58 but was not yet searchable when the run read issue 8 (10:00).
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt', cursorLookback: '5 minutes' }, [[person(8, '2026-01-15T10:00:00Z')]]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[person(6, '2026-01-15T09:50:00Z'), person(7, '2026-01-15T09:58:00Z'), person(8, '2026-01-15T10:00:00Z')]];
+
+    // Act
+    const second = await runPull(t.deps);
+
+    // Assess: 7 is within 5 minutes of the mark and sent; 6 is older and skipped. The committed mark is unchanged.
+    expect(second).toMatchObject({ records: 3, changed: 2 });
+    expect(t.publisher.bodies<{ data: { id: number } }>(Q).slice(-2).map((b) => b.data.id)).toEqual([7, 8]);
+    expect((await t.state.getRun('people', 'api'))?.since).toBe('2026-01-15T10:00:00Z');
+  });
+
+  it('refuses cursorLookback outside incremental mode, naming its path', () => {
+    const parsed = flowSchema.safeParse({ id: 'people', key: ['id'], sources: [{ id: 'api', type: 'schedule', every: '5 minutes', http: { url: 'https://api.test/p' }, cursorLookback: '5 minutes' }], targets: [{ id: 'r', type: 'dynamodb' }] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => [i.path.join('.'), i.message])).toContainEqual(['sources.0.cursorLookback', 'cursorLookback goes back from the high-water mark: it needs mode "incremental"']);
+  });
+});
+
 describe('full mode', () => {
   it('emits only changed records; an unchanged record keeps its event id', async () => {
     // Prepare
