@@ -27,12 +27,14 @@ function recipesConfig(api: string) {
               every: '15 minutes',
               mode: 'incremental',
               cursorField: 'fields.updated',
+              cursorLookback: '5 minutes',
               http: {
                 url: `${api}/rest/api/3/search/jql?jql=${encodeURIComponent('project = SYN AND updated >= "{cursor}" ORDER BY updated ASC')}&fields=summary,status,updated&maxResults=2`,
                 itemsPath: 'issues',
                 pagination: { type: 'cursor', cursorPath: 'nextPageToken', param: 'nextPageToken', stopPath: 'isLast' },
                 auth: { type: 'basic', secretName: 'jira-basic' },
                 cursorFormat: 'yyyy/MM/dd HH:mm',
+                cursorTimeZone: 'Europe/Berlin',
               },
             },
             { id: 'hooks', type: 'webhook', auth: { type: 'jira', secretName: 'jira-webhook-secret' }, recordPath: 'issue', timestampField: '$event.timestamp', deleteWhen: { webhookEvent: ['jira:issue_deleted'] } },
@@ -74,7 +76,7 @@ function recipesConfig(api: string) {
               mode: 'incremental',
               cursorField: 'LastModifiedDate',
               http: {
-                url: `${api}/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id, Email, LastModifiedDate FROM Contact WHERE LastModifiedDate > {cursor}')}`,
+                url: `${api}/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id, Email, LastModifiedDate FROM Contact WHERE LastModifiedDate >= {cursor}')}`,
                 itemsPath: 'records',
                 pagination: { type: 'next-url', path: 'nextRecordsUrl', donePath: 'done' },
                 auth: { type: 'oauth2', tokenUrl: `${api}/services/oauth2/token`, secretName: 'sf-client' },
@@ -186,17 +188,18 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     expect(summary).toMatchObject({ pages: 2, records: 3, complete: true });
     const searches = api.requests.filter((r) => r.path.startsWith('/rest/api/3/search/jql')).map((r) => new URL(r.path, api.url).searchParams);
     expect(searches.map((s) => s.get('nextPageToken'))).toEqual([null, [...api.jira.pageTokens.keys()][0]]);
-    expect(searches[0]!.get('jql')).toBe('project = SYN AND updated >= "1970/01/01 00:00" ORDER BY updated ASC');
+    // The mark is written in the API user's time zone (Berlin, UTC+1 in winter), as Jira reads JQL dates.
+    expect(searches[0]!.get('jql')).toBe('project = SYN AND updated >= "1970/01/01 01:00" ORDER BY updated ASC');
     expect(hook.json).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(replay.json).toEqual({ accepted: 0, duplicates: 1, quarantined: 0 });
     expect(unsigned.status).toBe(401);
     expect(unsigned.json.message).toContain('jira: missing X-Hub-Signature header');
     await recordWhere('jira-issues', '2', (r) => r.record.fields.summary === 'edited in Jira');
     await recordWhere('jira-issues', '3', (r) => r.record.key === 'SYN-3' && r.record.fields.summary === 'issue 3');
-    // The next pull carries the high-water mark in the JQL.
+    // The next pull carries the high-water mark (10:00Z) in the JQL, 5 minutes earlier, in Berlin time.
     await pull('jira-issues', 'search');
     const next = api.requests.filter((r) => r.path.startsWith('/rest/api/3/search/jql')).at(-1)!;
-    expect(new URL(next.path, api.url).searchParams.get('jql')).toBe('project = SYN AND updated >= "2026/03/01 10:00" ORDER BY updated ASC');
+    expect(new URL(next.path, api.url).searchParams.get('jql')).toBe('project = SYN AND updated >= "2026/03/01 10:55" ORDER BY updated ASC');
   });
 
   it('Jira Cloud and Salesforce as targets: an issue created once then updated, a contact upserted by external id with OAuth', async () => {
@@ -247,6 +250,10 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     await recordWhere('sf-contacts', '003A00000000003AAA', (r) => r.record.Email === 'c3@example.com');
     await recordWhere('sf-contacts', '003A00000000009AAA', (r) => r.record.Email === 'om@example.com');
     expect(logs.join('\n')).not.toContain(SF_CLIENT.clientSecret);
+    // The next pull asks from the mark on, inclusive: LastModifiedDate has whole seconds.
+    await pull('sf-contacts', 'soql');
+    const next = api.requests.filter((q) => q.path.startsWith('/services/data/v62.0/query?')).at(-1)!;
+    expect(new URL(next.path, api.url).searchParams.get('q')).toBe('SELECT Id, Email, LastModifiedDate FROM Contact WHERE LastModifiedDate >= 2026-03-01T09:03:00Z');
   });
 
   it('Freshservice: tickets pulled with updated_since and Link paging; workflow webhooks with a token', async () => {
