@@ -191,7 +191,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
    * `create`: a key without a remote id is created once (claimed first, so concurrent deliveries do not create it
    * twice), its id kept; later versions update `{remoteId}`; a 404 there forgets the id and creates again.
    */
-  private async createOrUpdate(change: TargetWrite, deadline: number, recreated = false): Promise<TargetResult> {
+  private async createOrUpdate(change: TargetWrite, deadline: number, forgotten?: string): Promise<TargetResult> {
     const create = this.target.create!;
     const remoteIds = this.options.remoteIds!;
     const { flow, targetId, key } = change;
@@ -201,7 +201,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
       // Nothing was created for this key: nothing to delete.
       if (op === 'delete') return { status: 'written' };
       const now = this.now();
-      const claim = await remoteIds.claimCreate(flow, targetId, key, randomUUID(), now, now + CREATE_CLAIM_MS);
+      const owner = randomUUID();
+      const claim = await remoteIds.claimCreate(flow, targetId, key, owner, now, now + CREATE_CLAIM_MS);
+      // A claim that expires at once: the next delivery may create, as nothing was.
+      const release = () => remoteIds.claimCreate(flow, targetId, key, owner, this.now(), this.now() - 1);
       if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"` };
       if (claim !== 'claimed') {
         remoteId = claim.remoteId;
@@ -210,16 +213,25 @@ export class HttpTargetWriter implements BatchTargetWriter {
         try {
           const record = targetRecord(change);
           const body = this.createBody ? await this.createBody(record) : await this.bodyOf(record);
-          // One Idempotency-Key per key: an API that honours it creates the record once even if our answer was lost.
-          req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey: eventId(flow, targetId, key, 'create'), version: record.version };
+          // One Idempotency-Key per key (and per remote id forgotten after a 404): an API that honours it creates the
+          // record once even if our answer was lost, and a record deleted there is created again.
+          const idempotencyKey = forgotten === undefined ? eventId(flow, targetId, key, 'create') : eventId(flow, targetId, key, 'create', forgotten);
+          req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey, version: record.version };
         } catch (err) {
           return { status: 'rejected', reason: `create body mapping failed: ${this.mappingError(err)}` };
         }
-        const answer = await this.exchange(req, deadline);
-        if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
+        const answer = await this.exchange(req, deadline, true);
+        if (answer.kind === 'retry') {
+          // Unknown whether it was created: the claim stands until it expires, and the retry carries the same key.
+          if (answer.untried || answer.notActed) await release();
+          return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
+        }
         // A 303 See Other after a POST points at what it created (RFC 9110 15.4.4): its Location names the record.
         const seeOther = answer.status === 303 && create.idPath === '$location' && answer.headers.get('location') !== null;
-        if ((answer.status < 200 || answer.status >= 300) && !seeOther) return settled(req, answer);
+        if ((answer.status < 200 || answer.status >= 300) && !seeOther) {
+          await release();
+          return settled(req, answer);
+        }
         const id = remoteIdOf(create.idPath, answer);
         if (id === undefined) {
           return { status: 'rejected', reason: `created, but the answer has no id at ${create.idPath}: the record exists at the target without a known id`, detail: { status: answer.status, body: answer.text } };
@@ -232,22 +244,27 @@ export class HttpTargetWriter implements BatchTargetWriter {
     if ('status' in req) return req;
     const answer = await this.exchange(req, deadline);
     if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
-    if (answer.status === 404 && !recreated) {
+    if (answer.status === 404 && forgotten === undefined) {
       // Deleted at the target: forget the id; an upsert creates the record again.
       await remoteIds.setRemoteId(flow, targetId, key, null);
       if (op === 'delete') return { status: 'written' };
       const { remoteId: _gone, ...rest } = change;
-      return this.createOrUpdate(rest, deadline, true);
+      return this.createOrUpdate(rest, deadline, remoteId);
     }
     return settled(req, answer);
   }
 
-  /** One request, retried on 408, 429, 5xx and timeouts within bounds; an expired OAuth2 token is fetched again once. */
-  private async exchange(req: HttpRequestPlan, deadline: number): Promise<Answer | { readonly kind: 'retry'; readonly reason: string; readonly untried?: boolean }> {
+  /**
+   * One request, retried on 408, 429, 5xx and timeouts within bounds; an expired OAuth2 token is fetched again once.
+   * A create (`once`) is retried here only where the API did not act on it (408, 429, 503, no connection): after a
+   * timeout or another 5xx it may have, and an API that ignores Idempotency-Key would create the record twice.
+   */
+  private async exchange(req: HttpRequestPlan, deadline: number, once = false): Promise<Answer | { readonly kind: 'retry'; readonly reason: string; readonly untried?: boolean; readonly notActed?: boolean }> {
     let last = '';
     let refreshed = false;
+    let notActed = false;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? {} : { untried: true }) };
+      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
       await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {
@@ -267,23 +284,31 @@ export class HttpTargetWriter implements BatchTargetWriter {
           continue;
         }
         if (!(res.status === 408 || res.status === 429 || res.status >= 500)) return { kind: 'answer', status: res.status, text, headers: res.headers };
+        notActed = NOT_ACTED.has(res.status);
+        if (once && !notActed) return { kind: 'retry', reason: `${last} to a create, which may have created the record: retried once the create claim expires` };
         waitMs = retryAfterMs(res.headers.get('retry-after'), this.now());
         const max = this.options.maxRetryAfterMs ?? 10_000;
         if (waitMs !== undefined && (waitMs > max || this.now() + waitMs >= deadline)) {
-          return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry` };
+          return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry`, notActed };
         }
       } catch (err) {
-        const e = err as Error;
+        const e = err as Error & { cause?: { code?: unknown } };
         last = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${this.target.timeoutMs} ms` : `${e.name}: ${e.message}`;
+        notActed = UNSENT.has(String(e.cause?.code));
+        if (once && !notActed) return { kind: 'retry', reason: `${last} on a create, which may have created the record: retried once the create claim expires` };
       }
       if (attempt < this.retry.maxAttempts) await this.retry.sleep(waitMs ?? backoffMs(this.retry, attempt));
     }
-    return { kind: 'retry', reason: `${last} after ${this.retry.maxAttempts} attempts` };
+    return { kind: 'retry', reason: `${last} after ${this.retry.maxAttempts} attempts`, notActed };
   }
 }
 
 /** A create claim outlives any one delivery attempt; a crashed creator's claim expires after this. */
 const CREATE_CLAIM_MS = 60_000;
+/** Answers that say the request was not acted on (RFC 9110: 408 before it was read, 429 and 503 refused). */
+const NOT_ACTED = new Set([408, 429, 503]);
+/** Network errors before the request was sent. */
+const UNSENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Whether the bundle holds JSONata for body expressions, and the Standard Webhooks signer (esbuild define); undefined when unbundled. */
 declare const __SYNCLINE_HTTP_BODY_EXPRESSIONS__: boolean | undefined;

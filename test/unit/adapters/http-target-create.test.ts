@@ -114,6 +114,9 @@ describe('http target create-then-update', () => {
     // Assess
     expect(again.get('k2')).toEqual({ status: 'written' });
     expect(api.calls.map((c) => `${c.method} ${new URL(c.url).pathname}`)).toEqual(['POST /tickets', 'PUT /tickets/100', 'POST /tickets', 'DELETE /tickets/101']);
+    // The second create is another request: an API that keeps Idempotency-Keys would answer it with the deleted ticket.
+    const posts = api.calls.filter((c) => c.method === 'POST').map((c) => c.headers['idempotency-key']);
+    expect(posts).toEqual([eventId('desk', 'tickets', 'k2', 'create'), eventId('desk', 'tickets', 'k2', 'create', '100')]);
     expect(deleted.get('k2')).toEqual({ status: 'written' });
     expect(neverCreated.get('k3')).toEqual({ status: 'written' });
     expect(api.tickets.size).toBe(0);
@@ -140,6 +143,60 @@ describe('http target create-then-update', () => {
     expect(ids.ids.get('k5')).toBe('777');
     expect(other.get('k6')).toMatchObject({ status: 'rejected', reason: 'POST answered 303' });
     expect(calls).toEqual(['POST /tickets', 'POST /tickets']);
+  });
+
+  it('sends a create once when it may have been acted on (a timeout, a 500), and holds the claim so no delivery creates it again meanwhile', async () => {
+    // Prepare: Jira ignores Idempotency-Key, so a create retried after a lost answer is a second issue.
+    for (const failure of ['timeout', '500'] as const) {
+      const posts: string[] = [];
+      const fn = (async (_url: string, init: RequestInit) => {
+        posts.push(String(init.method));
+        if (failure === 'timeout') throw Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
+        return new Response('{"error":"internal"}', { status: 500 });
+      }) as unknown as typeof fetch;
+      const ids = new MemoryRemoteIds();
+      const writer = new HttpTargetWriter({ flowId: 'desk', target: target(), remoteIds: ids, fetch: fn, retry: { maxAttempts: 3, baseDelayMs: 1 } });
+
+      // Act
+      const first = await writer.writeBatch([change('k7', 1, { subject: 'VPN' })]);
+      const meanwhile = await writer.writeBatch([change('k7', 2, { subject: 'VPN' })]);
+
+      // Assess
+      expect(first.get('k7'), failure).toMatchObject({ status: 'retry', reason: expect.stringMatching(/may have created the record: retried once the create claim expires/) });
+      expect(meanwhile.get('k7'), failure).toMatchObject({ status: 'retry', reason: 'another delivery is creating k7 at "tickets"' });
+      expect(posts, failure).toEqual(['POST']);
+    }
+  });
+
+  it('retries a create the API did not act on (429, no connection), and lets the next delivery create at once after a refusal', async () => {
+    // Prepare: 429 then 201; a refused connection then 201; a 422 for a body the API refuses, then 201.
+    const script = (answers: (number | 'refused')[]) => {
+      const calls: string[] = [];
+      const fn = (async (_url: string, init: RequestInit) => {
+        calls.push(String(init.method));
+        const next = answers.shift() ?? 201;
+        if (next === 'refused') throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+        return next === 201 ? Response.json({ ticket: { id: 5 } }, { status: 201 }) : new Response('{"error":"x"}', { status: next });
+      }) as unknown as typeof fetch;
+      const ids = new MemoryRemoteIds();
+      return { calls, ids, writer: new HttpTargetWriter({ flowId: 'desk', target: target(), remoteIds: ids, fetch: fn, retry: { maxAttempts: 3, baseDelayMs: 1 } }) };
+    };
+    const limited = script([429]);
+    const refused = script(['refused']);
+    const invalid = script([422]);
+
+    // Act
+    const afterLimit = await limited.writer.writeBatch([change('k8', 1, { subject: 'VPN' })]);
+    const afterRefusal = await refused.writer.writeBatch([change('k8', 1, { subject: 'VPN' })]);
+    const rejected = await invalid.writer.writeBatch([change('k8', 1, { subject: 'VPN' })]);
+    const fixed = await invalid.writer.writeBatch([change('k8', 2, { subject: 'VPN' })]);
+
+    // Assess
+    expect([afterLimit.get('k8'), afterRefusal.get('k8')]).toEqual([{ status: 'written' }, { status: 'written' }]);
+    expect([limited.calls, refused.calls]).toEqual([['POST', 'POST'], ['POST', 'POST']]);
+    expect(rejected.get('k8')).toMatchObject({ status: 'rejected', reason: 'POST answered 422' });
+    expect(fixed.get('k8')).toEqual({ status: 'written' });
+    expect(invalid.ids.ids.get('k8')).toBe('5');
   });
 
   it('refuses a url without {remoteId} when create is set, naming the path', () => {
