@@ -87,10 +87,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
     const results = new Map<string, TargetResult>();
-    const deadline = this.now() + BATCH_BUDGET_MS;
+    const budget: Budget = { deadline: this.now() + BATCH_BUDGET_MS, throttledUntil: 0 };
     const queue = [...changes];
     const worker = async () => {
-      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.auditable(await this.deliver(c, deadline), c));
+      for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.auditable(await this.deliver(c, budget), c));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, queue.length) }, worker));
     return results;
@@ -163,7 +163,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     return headers;
   }
 
-  private async deliver(change: TargetWrite, deadline: number): Promise<TargetResult> {
+  private async deliver(change: TargetWrite, budget: Budget): Promise<TargetResult> {
     const escape = dotSegmentKey(this.target.url, change.key);
     if (escape) return { status: 'rejected', reason: escape };
     try {
@@ -172,10 +172,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
     } catch (err) {
       return { status: 'retry', reason: `credential "${this.auth?.secretName}" unavailable: ${messageOf(err)}` };
     }
-    if (this.target.create) return this.createOrUpdate(change, deadline);
+    if (this.target.create) return this.createOrUpdate(change, budget);
     const req = await this.planned(change);
     if ('status' in req) return req;
-    const answer = await this.exchange(req, deadline);
+    const answer = await this.exchange(req, budget);
     return answer.kind === 'retry' ? { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) } : settled(req, answer);
   }
 
@@ -191,7 +191,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
    * `create`: a key without a remote id is created once (claimed first, so concurrent deliveries do not create it
    * twice), its id kept; later versions update `{remoteId}`; a 404 there forgets the id and creates again.
    */
-  private async createOrUpdate(change: TargetWrite, deadline: number, forgotten?: string): Promise<TargetResult> {
+  private async createOrUpdate(change: TargetWrite, budget: Budget, forgotten?: string): Promise<TargetResult> {
     const create = this.target.create!;
     const remoteIds = this.options.remoteIds!;
     const { flow, targetId, key } = change;
@@ -220,7 +220,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
         } catch (err) {
           return { status: 'rejected', reason: `create body mapping failed: ${this.mappingError(err)}` };
         }
-        const answer = await this.exchange(req, deadline, true);
+        const answer = await this.exchange(req, budget, true);
         if (answer.kind === 'retry') {
           // Unknown whether it was created: the claim stands until it expires, and the retry carries the same key.
           if (answer.untried || answer.notActed) await release();
@@ -242,14 +242,14 @@ export class HttpTargetWriter implements BatchTargetWriter {
     }
     const req = await this.planned(change, remoteId);
     if ('status' in req) return req;
-    const answer = await this.exchange(req, deadline);
+    const answer = await this.exchange(req, budget);
     if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
     if (answer.status === 404 && forgotten === undefined) {
       // Deleted at the target: forget the id; an upsert creates the record again.
       await remoteIds.setRemoteId(flow, targetId, key, null);
       if (op === 'delete') return { status: 'written' };
       const { remoteId: _gone, ...rest } = change;
-      return this.createOrUpdate(rest, deadline, remoteId);
+      return this.createOrUpdate(rest, budget, remoteId);
     }
     return settled(req, answer);
   }
@@ -259,12 +259,16 @@ export class HttpTargetWriter implements BatchTargetWriter {
    * A create (`once`) is retried here only where the API did not act on it (408, 429, 503, no connection): after a
    * timeout or another 5xx it may have, and an API that ignores Idempotency-Key would create the record twice.
    */
-  private async exchange(req: HttpRequestPlan, deadline: number, once = false): Promise<Answer | { readonly kind: 'retry'; readonly reason: string; readonly untried?: boolean; readonly notActed?: boolean }> {
+  private async exchange(req: HttpRequestPlan, budget: Budget, once = false): Promise<Answer | { readonly kind: 'retry'; readonly reason: string; readonly untried?: boolean; readonly notActed?: boolean }> {
     let last = '';
     let refreshed = false;
     let notActed = false;
+    // The pause this request asked for: it waits that out itself; another's stops it.
+    let ownPause = 0;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (this.now() >= deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
+      if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
+      // The API throttles the whole batch: a key waits for the queue's retry instead of spending requests on it.
+      if (this.now() < budget.throttledUntil && budget.throttledUntil !== ownPause) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(budget.throttledUntil).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
       await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {
@@ -287,8 +291,13 @@ export class HttpTargetWriter implements BatchTargetWriter {
         notActed = NOT_ACTED.has(res.status);
         if (once && !notActed) return { kind: 'retry', reason: `${last} to a create, which may have created the record: retried once the create claim expires` };
         waitMs = retryAfterMs(res.headers.get('retry-after'), this.now());
+        if (res.status === 429 || res.status === 503) {
+          ownPause = this.now() + (waitMs ?? backoffMs(this.retry, attempt));
+          budget.throttledUntil = Math.max(budget.throttledUntil, ownPause);
+          budget.throttle = `HTTP ${res.status} from the API`;
+        }
         const max = this.options.maxRetryAfterMs ?? 10_000;
-        if (waitMs !== undefined && (waitMs > max || this.now() + waitMs >= deadline)) {
+        if (waitMs !== undefined && (waitMs > max || this.now() + waitMs >= budget.deadline)) {
           return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry`, notActed };
         }
       } catch (err) {
@@ -301,6 +310,13 @@ export class HttpTargetWriter implements BatchTargetWriter {
     }
     return { kind: 'retry', reason: `${last} after ${this.retry.maxAttempts} attempts`, notActed };
   }
+}
+
+/** One batch's limits: its time budget, and how long the API asked every request to wait (429, 503). */
+interface Budget {
+  readonly deadline: number;
+  throttledUntil: number;
+  throttle?: string;
 }
 
 /** A create claim outlives any one delivery attempt; a crashed creator's claim expires after this. */

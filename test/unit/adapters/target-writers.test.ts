@@ -295,6 +295,23 @@ describe('HttpTargetWriter', () => {
     expect(tooLong.calls).toHaveLength(1);
   });
 
+  it('stops the batch at a 429: the keys not yet sent wait for the queue, untried, instead of each collecting its own 429', async () => {
+    // Prepare: Freshservice counts refused calls against the per-minute limit, and asks to wait a minute.
+    const f = fakeFetch(() => new Response('{"message":"rate limited"}', { status: 429, headers: { 'retry-after': '60' } }));
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: { baseDelayMs: 1 }, concurrency: 4 });
+    const keys = Array.from({ length: 10 }, (_, i) => `t${i}`);
+
+    // Act
+    const out = await w.writeBatch(keys.map((k) => change(k, 1, { id: k })));
+
+    // Assess: the four requests in flight when the first 429 came, and no more.
+    expect(f.calls).toHaveLength(4);
+    expect([...out.values()].every((r) => r.status === 'retry')).toBe(true);
+    const untried = [...out.values()].filter((r) => r.status === 'retry' && r.untried);
+    expect(untried).toHaveLength(6);
+    expect(untried[0]).toMatchObject({ reason: expect.stringMatching(/^HTTP 429 from the API: not sent until \d{4}-/) });
+  });
+
   it('scrubs the record values out of what it reports of a target that receives PII as it is (allowPii)', async () => {
     // Prepare: the API quotes the address it refuses; a body mapping fails on the phone number
     const f = fakeFetch(() => new Response('{"error":"invalid email ada@corp.io"}', { status: 400 }));
