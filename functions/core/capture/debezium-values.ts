@@ -16,7 +16,34 @@ export const UNAVAILABLE_BYTES = Buffer.from(UNAVAILABLE, 'utf8').toString('base
 /** Whether a column value is the placeholder (also as the one element of an array column, as PostgreSQL sends it). */
 export function isUnavailable(v: unknown): boolean {
   if (v === UNAVAILABLE || v === UNAVAILABLE_BYTES) return true;
-  return Array.isArray(v) && v.length === 1 && (v[0] === UNAVAILABLE || v[0] === UNAVAILABLE_BYTES);
+  if (Array.isArray(v)) {
+    if (v.length === 1) return v[0] === UNAVAILABLE || v[0] === UNAVAILABLE_BYTES || v[0] === UNAVAILABLE_UUID;
+    return v.length === UNAVAILABLE_CODES.length && v.every((n, i) => n === UNAVAILABLE_CODES[i]);
+  }
+  if (typeof v === 'string') return v.startsWith(`{"${UNAVAILABLE}"`) && isUnavailableHstore(parsedOrUndefined(v));
+  return isUnavailableHstore(v);
+}
+
+/**
+ * The other forms of PostgreSQL's placeholder (UnchangedToastedPlaceholder.java): an int, bigint or date array holds
+ * its bytes as numbers, a uuid array the name-based UUID of them (Java's UUID.nameUUIDFromBytes), and an hstore maps it
+ * to itself, as an object or, with `hstore.handling.mode=json`, as its JSON text.
+ */
+const UNAVAILABLE_CODES = [...Buffer.from(UNAVAILABLE, 'utf8')];
+const UNAVAILABLE_UUID = 'b68a35a7-17ad-35b3-af2a-ae46edb4545a';
+
+function isUnavailableHstore(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length === 1 && keys[0] === UNAVAILABLE && (v as Record<string, unknown>)[UNAVAILABLE] === UNAVAILABLE;
+}
+
+function parsedOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A field of a Kafka Connect schema as the JSON converter writes it. */

@@ -230,6 +230,18 @@ describe('unavailable values', () => {
     expect(item).toMatchObject({ kind: 'change', data: { id: 1, name: 'Anne' }, unavailable: ['bio', 'photo', 'tags'] });
     expect(Object.keys((item as { data: object }).data)).toEqual(['id', 'name']);
   });
+
+  it('leaves out the placeholder as PostgreSQL sends it in int, bigint, date and uuid arrays and in hstore columns', () => {
+    // Debezium's own expectations (debezium-connector-postgres DecoderDifferences.java): an int array holds the
+    // placeholder's bytes as numbers, a uuid array its name-based UUID; an hstore maps the placeholder to itself.
+    const codes = [95, 95, 100, 101, 98, 101, 122, 105, 117, 109, 95, 117, 110, 97, 118, 97, 105, 108, 97, 98, 108, 101, 95, 118, 97, 108, 117, 101];
+    const hstore = { __debezium_unavailable_value: '__debezium_unavailable_value' };
+    const after = { id: 1, tags: codes, big: codes, days: codes, ids: ['b68a35a7-17ad-35b3-af2a-ae46edb4545a'], attrs: JSON.stringify(hstore), attrm: hstore, name: 'Anne', scores: codes.slice(1), other: { a: '__debezium_unavailable_value' } };
+    const item = parseDebeziumEvent(changeEvent('postgresql', 'u', { after }, { at: 1, ms: T0 }), 0);
+    expect(item).toMatchObject({ kind: 'change', unavailable: ['tags', 'big', 'days', 'ids', 'attrs', 'attrm'] });
+    // A real array of other numbers, and a map with another key, are data.
+    expect((item as { data: object }).data).toEqual({ id: 1, name: 'Anne', scores: codes.slice(1), other: { a: '__debezium_unavailable_value' } });
+  });
 });
 
 describe('MongoDB documents', () => {
