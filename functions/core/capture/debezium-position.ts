@@ -62,24 +62,37 @@ function sqlServerPosition(source: Record<string, unknown>): string | undefined 
   return `mssql:${commit ?? change}:${change ?? zero}:${pad(digitsOf(source.event_serial_no) ?? '0', 10)}`;
 }
 
-/** Oracle: transactions by `commit_scn` (a snapshot read has only `scn`, the snapshot's), changes within one by `scn`. */
-function oraclePosition(source: Record<string, unknown>): string | undefined {
+/**
+ * Oracle: transactions by `commit_scn` (a snapshot read has only `scn`, the snapshot's), changes within one by `scn`,
+ * then by the event's place in its transaction (`total_order`) and `ssn`: changes of one transaction often share
+ * an SCN.
+ */
+function oraclePosition(source: Record<string, unknown>, order: string): string | undefined {
   const scn = digitsOf(source.scn);
   if (scn === undefined) return undefined;
   const commit = digitsOf(source.commit_scn) ?? scn;
-  return `scn:${pad(commit)}:${pad(scn)}`;
+  return `scn:${pad(commit)}:${pad(scn)}:${order}:${pad(digitsOf(source.ssn) ?? '0', 10)}`;
 }
 
-/** MongoDB: the oplog time (`ts_ms`, whole seconds) and `ord`, the event's order within that second. */
-function mongoPosition(source: Record<string, unknown>): string | undefined {
+/**
+ * MongoDB: the oplog time (`ts_ms`, whole seconds) and `ord`, the event's order within that second. Every change of
+ * one transaction has the transaction's time and `ord`; `total_order` orders them.
+ */
+function mongoPosition(source: Record<string, unknown>, order: string): string | undefined {
   const ms = digitsOf(source.ts_ms);
   const ord = digitsOf(source.ord);
   if (ms === undefined || ord === undefined) return undefined;
-  return `mongo:${pad(ms)}:${pad(ord, 10)}`;
+  return `mongo:${pad(ms)}:${pad(ord, 10)}:${order}`;
 }
 
-/** The connector's log position, or undefined when the `source` block has none syncline knows. */
-export function positionOf(source: Record<string, unknown>): string | undefined {
+/**
+ * The connector's log position, or undefined when the `source` block has none syncline knows. `transaction` is the
+ * event's transaction metadata (`provide.transaction.metadata=true`), where `total_order` places it in its transaction.
+ * A position of an earlier release has no such suffix: it orders below this release's at the same place, as a tie did.
+ */
+export function positionOf(source: Record<string, unknown>, transaction?: unknown): string | undefined {
+  const total = transaction !== null && typeof transaction === 'object' ? digitsOf((transaction as Record<string, unknown>).total_order) : undefined;
+  const order = pad(total ?? '0', 10);
   switch (source.connector) {
     case 'postgresql':
       return postgresPosition(source);
@@ -89,17 +102,17 @@ export function positionOf(source: Record<string, unknown>): string | undefined 
     case 'sqlserver':
       return sqlServerPosition(source);
     case 'oracle':
-      return oraclePosition(source);
+      return oraclePosition(source, order);
     case 'mongodb':
-      return mongoPosition(source);
+      return mongoPosition(source, order);
     default:
       // No or another connector name: recognise the fields.
       return (
         sqlServerPosition(source) ??
-        (source.ord !== undefined ? mongoPosition(source) : undefined) ??
+        (source.ord !== undefined ? mongoPosition(source, order) : undefined) ??
         binlogPosition(source) ??
         (source.lsn !== undefined ? postgresPosition(source) : undefined) ??
-        oraclePosition(source)
+        oraclePosition(source, order)
       );
   }
 }

@@ -96,7 +96,7 @@ export function parseDebeziumEvent(event: unknown, index: number, selection?: Ta
   };
   const table = qualifiedName(info);
   const ts = sourceTimeOf(value, source);
-  const pos = positionOf(source);
+  const pos = positionOf(source, value.transaction);
   const when = { ...(ts !== undefined ? { ts } : {}), ...(pos !== undefined ? { pos } : {}) };
   if (op === 't') {
     // A truncate of no table names nothing to delete.

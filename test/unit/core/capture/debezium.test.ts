@@ -70,7 +70,10 @@ describe('Debezium MySQL change events', () => {
   });
 
   it('takes the position from an Oracle commit SCN and SCN', () => {
-    expect(positionOf({ connector: 'oracle', scn: '2098474', commit_scn: '2098480' })).toBe('scn:00000000000002098480:00000000000002098474');
+    expect(positionOf({ connector: 'oracle', scn: '2098474', commit_scn: '2098480' })).toBe('scn:00000000000002098480:00000000000002098474:0000000000:0000000000');
+    // A position of an earlier release (no suffix) orders below this release's at the same SCNs, above earlier SCNs.
+    expect('scn:00000000000002098480:00000000000002098474' < positionOf({ connector: 'oracle', scn: '2098474', commit_scn: '2098480' })!).toBe(true);
+    expect('scn:00000000000002098480:00000000000002098474' > positionOf({ connector: 'oracle', scn: '2098473', commit_scn: '2098480', ssn: 9 }, { total_order: '9' })!).toBe(true);
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeEnvelope } from '../../../../functions/core/envelope';
 import { compareClock, mergeChanges } from '../../../../functions/core/merge';
 import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
+import { positionOf } from '../../../../functions/core/capture/debezium-position';
 
 /** One Debezium source (`db`, with log positions) and one webhook source without (`crm`), under each strategy. */
 function flowWith(strategy: string): FlowConfig {
@@ -82,6 +83,20 @@ describe.each(STRATEGIES)('log positions under %s', (strategy) => {
     const insert = change('db', 5_000, { id: 1, qty: 1 }, { pos: 'mssql:0000002a:00000730:0003:0000000002:0000000001' });
     const update = change('db', 5_000, { id: 1, qty: 2 }, { pos: 'mssql:0000002a:00000731:0002:0000000002:0000000001' });
     for (const o of orders([insert, update])) expect(mergeChanges(flow, undefined, o).view.data).toEqual({ id: 1, qty: 2 });
+  });
+
+  it('orders the changes of one Oracle or MongoDB transaction that share a log position by their place in it', () => {
+    // Oracle: an insert and two updates of one row in one transaction, at one SCN; ssn and transaction.total_order
+    // tell them apart (oracle.adoc, source block and transaction metadata).
+    // Made last to first, so their event ids, the last tie-break, order them the wrong way.
+    const oracle = ['third', 'second', 'first'].map((name, i) =>
+      change('db', 5_000, { id: 1, name }, { pos: positionOf({ connector: 'oracle', scn: '2868546', commit_scn: '2868560', ssn: 2 - i }, { id: '5.6.641', total_order: String(3 - i) })! }),
+    );
+    // MongoDB: every change of a transaction has its clusterTime (ts_ms and ord); only total_order orders them.
+    const mongo = ['third', 'second', 'first'].map((name, i) =>
+      change('db', 5_000, { id: 1, name }, { pos: positionOf({ connector: 'mongodb', ts_ms: 1_559_033_904_000, ord: 3 }, { id: 'txn-1', total_order: 3 - i })! }),
+    );
+    for (const events of [oracle, mongo]) for (const o of orders(events)) expect(mergeChanges(flow, undefined, o).view.data).toEqual({ id: 1, name: 'third' });
   });
 
   it('leaves a column the source did not send as it is (a partial update), in any order', () => {
