@@ -4,6 +4,7 @@ import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { canonicalJson, ENVELOPE_VERSION, eventId, truncateScopeProblem, type ChangeEnvelope, type Op } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
+import { keptAfterTransform } from '../core/transform/kept-fields';
 import { mergeChanges } from '../core/merge';
 import { isPlainObject } from '../core/shape';
 import type { Transformer, TransformResult } from '../core/transform/pipeline';
@@ -55,8 +56,11 @@ export interface TryAnswer {
 
 const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } });
 
+/** A change as capture makes it: a Debezium event also has its log position and the columns it did not send. */
+type Captured = { op: Op; ts: number; data: Record<string, unknown>; seq: string; pos?: string; keep?: readonly string[] };
+
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
-function captured(flowId: string, source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): { op: Op; ts: number; data: Record<string, unknown>; seq: string } | { skipped: string } | { quarantined: string; op: Op } {
+function captured(flowId: string, source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): Captured | { skipped: string } | { quarantined: string; op: Op } {
   // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
   if (source.type === 'webhook' && source.format === 'debezium' && (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__)) {
     const item = parseDebeziumBody(record, source.table)[0]!;
@@ -65,7 +69,7 @@ function captured(flowId: string, source: SourceConfig, record: Record<string, u
     if (item.kind === 'truncate') return { skipped: `a truncate of ${item.table}, audited and handled by onTruncate, not a row change` };
     const unscoped = source.onTruncate === 'delete' && item.op === 'upsert' ? truncateScopeProblem(flowId, source.id, item.table) : undefined;
     if (unscoped !== undefined) return { quarantined: unscoped, op: item.op };
-    return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try' };
+    return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try', ...(item.pos !== undefined ? { pos: item.pos } : {}), ...(item.unavailable ? { keep: item.unavailable } : {}) };
   }
   if (source.type === 'webhook') {
     // `record` is the event as the sender posts it; the record sits at the source's recordPath.
@@ -137,6 +141,8 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
     ...(op === 'delete' ? {} : { data: result.record }),
     ts: change.ts,
     seq: change.seq,
+    ...(change.pos !== undefined ? { pos: change.pos } : {}),
+    ...(change.keep ? { keep: keptAfterTransform(flow.transform, change.keep) } : {}),
     lineage: [],
   };
   const state = await deps.state.get(flow.id, result.key);

@@ -238,6 +238,25 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect((await run(f, { record: other }, state)).body).toMatchObject({ outcome: 'skipped', reason: 'not a row change (table not selected)' });
   });
 
+  it('predicts a Debezium change by its log position and leaves unavailable columns as they are, as resolve does', async () => {
+    // Prepare: the state holds a streamed update at PostgreSQL LSN 5000 (commit 4990), stamped 10:00.
+    const f = flowSchema.parse({ id: 'rows', key: ['id'], sources: [{ id: 'pg', type: 'webhook', format: 'debezium' }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const state = new InMemoryStateStore();
+    const streamed = { v: 1 as const, id: 'x', flow: 'rows', source: 'pg', key: '7', op: 'upsert' as const, data: { id: 7, name: 'Anne Marie', body: 'long text' }, ts: Date.UTC(2026, 0, 14, 10), seq: 's', pos: 'pg:00000000000000004990:00000000000000005000', lineage: [] };
+    const merged = mergeChanges(f, undefined, [streamed]);
+    state.seed({ flow: 'rows', key: '7', version: 2, doc: merged.doc, view: merged.view, delivered: {}, updatedAt: 1 });
+    const source = (lsn: number, committed: number | null, ms: number) => ({ connector: 'postgresql', db: 'shop', schema: 'public', table: 'rows', lsn, sequence: JSON.stringify([committed === null ? null : String(committed), String(lsn)]), ts_ms: ms });
+
+    // Act: a snapshot read from before it, stamped later; then an update that does not send the TOASTed body (under
+    // lww an upsert replaces the whole record, but for the columns it did not send).
+    const snapshot = await run(f, { record: { op: 'r', before: null, after: { id: 7, name: 'Anne', body: 'old' }, source: source(10, null, Date.UTC(2026, 0, 14, 11)) } }, state);
+    const toast = await run(f, { record: { op: 'u', before: null, after: { id: 7, name: 'Ann', body: '__debezium_unavailable_value' }, source: source(6000, 5990, Date.UTC(2026, 0, 14, 12)) } }, state);
+
+    // Assess
+    expect(snapshot.body).toMatchObject({ outcome: 'passed', resolve: { outcome: 'superseded', version: 2, changedFields: [] } });
+    expect(toast.body).toMatchObject({ outcome: 'passed', resolve: { outcome: 'changed', version: 3, changedFields: ['name'] } });
+  });
+
   it('quarantines, as the capture would, a Debezium row change that names no table for a source with onTruncate "delete"', async () => {
     const f = flowSchema.parse({ id: 'rows', key: ['id'], sources: [{ id: 'pg', type: 'webhook', format: 'debezium', onTruncate: 'delete' }], targets: [{ id: 't', type: 'dynamodb' }] });
     const answer = await run(f, { record: { op: 'c', before: null, after: { id: 7 }, source: null, ts_ms: 1_700_000_000_000 } });
