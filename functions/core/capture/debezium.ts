@@ -9,6 +9,7 @@ import type { Op } from '../envelope';
 import { InexactNumber, isJsonObject as isObject, settleNumbers } from '../json-safety';
 import { positionOf, sourceTimeOf } from './debezium-position';
 import { decodeRow, isUnavailable, rowSchemaOf } from './debezium-values';
+import { applyUpdate, reachesInside, type UpdateDescription } from './mongo-update';
 import { mongoDocument } from './mongodb-extended-json';
 
 export { positionOf } from './debezium-position';
@@ -179,15 +180,36 @@ function mongoRows(value: Record<string, unknown>, operation: DebeziumOp): Rows 
     rows.before = { _id: id };
   }
   if (operation === 'u' && !rows.after) {
-    const upd = isObject(value.updateDescription) ? value.updateDescription : undefined;
-    const patch = upd ? (upd.updatedFields === null || upd.updatedFields === undefined ? {} : mongoDocument(upd.updatedFields)) : doc('patch');
-    if (typeof patch === 'string' || patch === undefined) return typeof patch === 'string' ? patch : 'MongoDB update without after, updateDescription or patch';
-    const set = isObject(patch.$set) ? patch.$set : patch;
-    const removed = upd && Array.isArray(upd.removedFields) ? (upd.removedFields as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+    const update = updateOf(value, doc('patch'));
+    if (typeof update === 'string') return update;
+    if (rows.before) {
+      // A pre-image (capture.mode change_streams_with_pre_image): the document after is the update applied to it.
+      const applied = applyUpdate(rows.before, update);
+      if (typeof applied === 'string') return `MongoDB update cannot be applied to the document before: ${applied}`;
+      rows.after = applied;
+      return rows;
+    }
     if (id === undefined) return 'MongoDB update without the full document or its _id: set capture.mode to change_streams_update_full';
-    rows.after = { _id: id, ...set, ...Object.fromEntries(removed.map((f) => [f, null])) };
+    // Only whole top-level fields can go on without the document; a field inside one would replace all of it.
+    if (reachesInside(update)) return 'MongoDB update of fields inside a field (a dotted path or a truncated array) without the full document: set capture.mode to change_streams_update_full, or enable pre-images';
+    rows.after = { _id: id, ...update.updatedFields, ...Object.fromEntries(update.removedFields.map((f) => [f, null])) };
   }
   return rows;
+}
+
+/** The update of an event without `after`: its `updateDescription`, or an older connector's `patch` (`$set`/`$unset`). */
+function updateOf(value: Record<string, unknown>, patch: Record<string, unknown> | string | undefined): UpdateDescription | string {
+  const upd = isObject(value.updateDescription) ? value.updateDescription : undefined;
+  if (upd) {
+    const set = upd.updatedFields === null || upd.updatedFields === undefined ? {} : mongoDocument(upd.updatedFields);
+    if (set === undefined) return 'updateDescription.updatedFields is not a MongoDB Extended JSON document';
+    const removed = Array.isArray(upd.removedFields) ? (upd.removedFields as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+    const truncated = Array.isArray(upd.truncatedArrays) ? (upd.truncatedArrays as unknown[]).filter((t): t is { field: string; size: number } => isObject(t) && typeof t.field === 'string' && typeof t.size === 'number') : [];
+    return { updatedFields: set, removedFields: removed, truncatedArrays: truncated };
+  }
+  if (typeof patch === 'string' || patch === undefined) return patch ?? 'MongoDB update without after, updateDescription or patch';
+  const unset = isObject(patch.$unset) ? Object.keys(patch.$unset) : [];
+  return { updatedFields: isObject(patch.$set) ? patch.$set : patch.$unset !== undefined ? {} : patch, removedFields: unset, truncatedArrays: [] };
 }
 
 function withoutUnavailable(row: Record<string, unknown>): { row: Record<string, unknown>; unavailable: string[] } {

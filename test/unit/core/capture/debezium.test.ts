@@ -275,8 +275,33 @@ describe('MongoDB documents', () => {
     expect(without).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('pre-images') });
   });
 
-  it('applies updateDescription when the full document is not captured', () => {
+  it('applies updateDescription to the pre-image when the full document is not captured', () => {
     const event = { op: 'u', after: null, before: JSON.stringify({ _id: { $numberLong: '5' }, a: 1, b: 2 }), updateDescription: { updatedFields: '{"a": 3}', removedFields: ['b'], truncatedArrays: null }, source: { connector: 'mongodb', collection: 'c', ts_ms: T0, ord: 3 } };
-    expect(parseDebeziumEvent(event, 0)).toMatchObject({ kind: 'change', data: { _id: 5, a: 3, b: null } });
+    expect(parseDebeziumEvent(event, 0)).toMatchObject({ kind: 'change', data: { _id: 5, a: 3 } });
+    expect((parseDebeziumEvent(event, 0) as { data: object }).data).not.toHaveProperty('b');
+  });
+
+  it('applies dotted paths and truncated arrays of an update to the pre-image, field inside field', () => {
+    // change_streams_with_pre_image: the update carries before and the update description, not after
+    // (https://www.mongodb.com/docs/manual/reference/change-events/update/: updatedFields, removedFields, truncatedArrays).
+    const before = { _id: { $oid: '5d1b5e8d3f0b5a2a1c8e4b7a' }, first_name: 'Anne', address: { city: 'Paris', zip: '75001' }, tags: ['a', 'b', 'c', 'd'], n: { $numberLong: '42' } };
+    const updateDescription = { removedFields: ['address.zip'], updatedFields: JSON.stringify({ 'address.city': 'Lyon', 'tags.1': 'B', 'address.geo.lat': 45.76 }), truncatedArrays: [{ field: 'tags', size: 2 }] };
+    const event = { op: 'u', after: null, before: JSON.stringify(before), updateDescription, source: { connector: 'mongodb', db: 'inventory', collection: 'customers', ts_ms: T0, ord: 3 } };
+
+    // Act
+    const item = parseDebeziumEvent(event, 0);
+
+    // Assess: every other field stays; no field is named by a dotted path.
+    expect((item as { data: object }).data).toEqual({ _id: '5d1b5e8d3f0b5a2a1c8e4b7a', first_name: 'Anne', address: { city: 'Lyon', geo: { lat: 45.76 } }, tags: ['a', 'B'], n: 42 });
+  });
+
+  it('quarantines an update of a field inside a field without the document, and takes top-level fields as a partial update', () => {
+    const source = { connector: 'mongodb', db: 'inventory', collection: 'customers', ts_ms: T0, ord: 3 };
+    const nested = { op: 'u', after: null, before: null, filter: '{"_id": 7}', updateDescription: { removedFields: [], updatedFields: '{"address.city": "Lyon"}', truncatedArrays: [] }, source };
+    expect(parseDebeziumEvent(nested, 0)).toMatchObject({ kind: 'malformed', reason: expect.stringMatching(/fields inside a field .* change_streams_update_full, or enable pre-images/) });
+    const truncated = { ...nested, updateDescription: { removedFields: [], updatedFields: '{}', truncatedArrays: [{ field: 'tags', size: 1 }] } };
+    expect(parseDebeziumEvent(truncated, 0)).toMatchObject({ kind: 'malformed' });
+    const flat = { ...nested, updateDescription: { removedFields: ['zip'], updatedFields: '{"city": "Lyon"}', truncatedArrays: [] } };
+    expect(parseDebeziumEvent(flat, 0)).toMatchObject({ kind: 'change', data: { _id: 7, city: 'Lyon', zip: null } });
   });
 });
