@@ -124,7 +124,8 @@ export function positionOf(source: Record<string, unknown>, transaction?: unknow
 function timeOf(block: Record<string, unknown>): number | undefined {
   const ns = digitsOf(block.ts_ns) ?? approx(block.ts_ns);
   const us = digitsOf(block.ts_us) ?? approx(block.ts_us);
-  const ms = block.ts_ms;
+  // The connector docs show ts_ms as a number, and also as a string (Oracle's transaction metadata example).
+  const ms = typeof block.ts_ms === 'string' && /^\d{1,16}$/.test(block.ts_ms) ? Number(block.ts_ms) : block.ts_ms;
   for (const t of [ns === undefined ? undefined : msFrom(ns, 6), us === undefined ? undefined : msFrom(us, 3), typeof ms === 'number' ? ms : undefined]) {
     if (t !== undefined && Number.isFinite(t) && t >= 0 && t <= MAX_TIME_MS) return t;
   }

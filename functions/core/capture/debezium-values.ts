@@ -118,14 +118,18 @@ function decodeValue(f: ConnectField, v: unknown): unknown {
  */
 const MAX_DECIMAL_BASE64 = 88 * 1024;
 
-/** Big-endian two's-complement bytes (base64) and a scale to a decimal string: `"MNQ="`, 3 -> `"12.500"`. */
+/**
+ * Big-endian two's-complement bytes (base64) and a scale to a decimal string: `"MNQ="`, 3 -> `"12.500"`. A negative
+ * scale (Oracle `NUMBER(P,S)` with S < 0) multiplies: `"ew=="`, -2 -> `"12300"`.
+ */
 export function decimalFromBytes(base64: string, scale: number): string | undefined {
-  if (base64.length > MAX_DECIMAL_BASE64 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || scale < 0 || scale > 1000) return undefined;
+  if (base64.length > MAX_DECIMAL_BASE64 || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || scale < -1000 || scale > 1000) return undefined;
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) return undefined;
   let n = BigInt(`0x${bytes.toString('hex')}`);
   if (bytes[0]! & 0x80) n -= 1n << BigInt(bytes.length * 8);
   const negative = n < 0n;
+  if (scale < 0) return n === 0n ? '0' : `${n}${'0'.repeat(-scale)}`;
   const digits = (negative ? -n : n).toString().padStart(scale + 1, '0');
   const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return negative ? `-${text}` : text;

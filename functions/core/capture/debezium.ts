@@ -137,13 +137,23 @@ export function parseDebeziumEvent(event: unknown, index: number, selection?: Ta
 function notAChange(value: Record<string, unknown>, schema: unknown): SkipReason | undefined {
   const name = isObject(schema) && typeof schema.name === 'string' ? schema.name : '';
   if (name.endsWith('.Heartbeat')) return 'heartbeat';
-  if (name.endsWith('.TransactionMetadataValue') || value.status === 'BEGIN' || value.status === 'END') return 'transaction boundary';
+  if (name.endsWith('.TransactionMetadataValue') || isTransactionBoundary(value)) return 'transaction boundary';
   if (name.endsWith('.SchemaChangeValue') || 'ddl' in value || 'tableChanges' in value) return 'schema change';
   // A heartbeat without its schema is `{"ts_ms": ...}` alone.
   const keys = Object.keys(value);
   if (keys.length > 0 && keys.every((k) => k === 'ts_ms' || k === 'ts_us' || k === 'ts_ns')) return 'heartbeat';
   return undefined;
 }
+
+/**
+ * A transaction BEGIN or END event without its schema: `status`, `id` and no field a boundary does not have, so a
+ * flattened row with a `status` column of "BEGIN" is not taken for one.
+ */
+function isTransactionBoundary(value: Record<string, unknown>): boolean {
+  if ((value.status !== 'BEGIN' && value.status !== 'END') || typeof value.id !== 'string') return false;
+  return Object.keys(value).every((k) => BOUNDARY_FIELDS.has(k));
+}
+const BOUNDARY_FIELDS = new Set(['status', 'id', 'ts_ms', 'ts_us', 'ts_ns', 'event_count', 'data_collections']);
 
 type Rows = { before?: Record<string, unknown>; after?: Record<string, unknown> };
 

@@ -77,6 +77,10 @@ describe('logical types with a schema', () => {
     expect(decimalFromBytes('/w==', 0)).toBe('-1');
     expect(decimalFromBytes('+DE=', 2)).toBe('-19.99'); // 0xF831 = -1999
     expect(decimalFromBytes('AQ==', 3)).toBe('0.001');
+    // Oracle NUMBER(P,S) with S < 0 (oracle.adoc, NumberToZeroScaleConverter): 123 with scale -2 is 12300.
+    expect(decimalFromBytes('ew==', -2)).toBe('12300');
+    expect(decimalFromBytes('hQ==', -3)).toBe('-123000'); // 0x85 = -123
+    expect(decimalFromBytes('AA==', -2)).toBe('0');
     expect(decimalFromBytes('not base64!', 2)).toBeUndefined();
   });
 

@@ -69,6 +69,11 @@ describe('Debezium MySQL change events', () => {
     expect(item).toMatchObject({ kind: 'change', op: 'upsert', operation: 'r', table: 'inventory.orders' });
   });
 
+  it('reads ts_ms given as a string, as the Oracle page shows it in an example', () => {
+    const event = { op: 'c', before: null, after: { ID: 1 }, source: { connector: 'oracle', scn: '2098474', commit_scn: '2098480', ts_ms: '1580390884335', table: 'CUSTOMERS' }, ts_ms: '1580390884999' };
+    expect(parseDebeziumEvent(event, 0)).toMatchObject({ kind: 'change', ts: 1_580_390_884_335 });
+  });
+
   it('takes the position from an Oracle commit SCN and SCN', () => {
     expect(positionOf({ connector: 'oracle', scn: '2098474', commit_scn: '2098480' })).toBe('scn:00000000000002098480:00000000000002098474:0000000000:0000000000');
     // A position of an earlier release (no suffix) orders below this release's at the same SCNs, above earlier SCNs.
@@ -176,6 +181,8 @@ describe.each(CONNECTORS)('Debezium %s events as the connector sends them', (con
   it('skips heartbeats, transaction boundaries and tombstones', () => {
     const items = parseDebeziumBody([heartbeat(T0), transactionBegin('571:53195829', T0), transactionEnd('571:53195832', T0, 2, 'inventory.customers'), null, { schema: null, payload: null }]);
     expect(items.map((i) => (i.kind === 'skipped' ? i.reason : i.kind))).toEqual(['heartbeat', 'transaction boundary', 'transaction boundary', 'tombstone', 'tombstone']);
+    // A flattened row (ExtractNewRecordState) whose status column says BEGIN is no boundary: without op it is refused, not skipped.
+    expect(parseDebeziumBody([{ id: 7, status: 'BEGIN', name: 'job' }])[0]).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('op is missing') });
   });
 
   it('reads a truncate as such, with its table and position', () => {
