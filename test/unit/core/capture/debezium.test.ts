@@ -182,7 +182,7 @@ describe.each(CONNECTORS)('Debezium %s events as the connector sends them', (con
     const items = parseDebeziumBody([heartbeat(T0), transactionBegin('571:53195829', T0), transactionEnd('571:53195832', T0, 2, 'inventory.customers'), null, { schema: null, payload: null }]);
     expect(items.map((i) => (i.kind === 'skipped' ? i.reason : i.kind))).toEqual(['heartbeat', 'transaction boundary', 'transaction boundary', 'tombstone', 'tombstone']);
     // A flattened row (ExtractNewRecordState) whose status column says BEGIN is no boundary: without op it is refused, not skipped.
-    expect(parseDebeziumBody([{ id: 7, status: 'BEGIN', name: 'job' }])[0]).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('op is missing') });
+    expect(parseDebeziumBody([{ id: 'job-7', status: 'BEGIN', name: 'nightly' }])[0]).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('op is missing') });
   });
 
   it('reads a truncate as such, with its table and position', () => {
