@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
@@ -25,6 +25,12 @@ export interface DynamoDbStateStoreOptions {
   readonly views: (flow: string, doc: MergeDoc) => RecordView;
   readonly retry?: RetryOptions;
 }
+
+const TRUNCATED_PREFIX = '~truncated#';
+/** Partition key of a truncate scope's latest truncate (the scope starts with the flow id). */
+const truncatedPk = (scope: string): string => `${TRUNCATED_PREFIX}${scope}`;
+/** A truncate's place among its source's: the log position, else the time (a source has positions or has none). */
+const markOrder = (mark: TruncateMark): string => mark.pos ?? `~${String(mark.ts).padStart(20, '0')}`;
 
 /** Partition key of one (flow, key) state item. */
 export const statePk = (flow: string, key: string): string => `${flow}#${key}`;
@@ -218,6 +224,28 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     const keys = (result.Items ?? []).map((item) => item.pk as string).filter((pk) => pk.startsWith(prefix)).map((pk) => pk.slice(prefix.length));
     const next = result.LastEvaluatedKey ? Buffer.from(JSON.stringify(result.LastEvaluatedKey), 'utf8').toString('base64url') : undefined;
     return { keys, ...(next ? { cursor: next } : {}) };
+  }
+
+  /** A conditional UpdateItem of `~truncated#<scope>`: the mark moves only to a later truncate (position, else time). */
+  async markTruncated(_flow: string, scope: string, mark: TruncateMark): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: truncatedPk(scope) },
+          UpdateExpression: 'SET mark = :m, ord = :o',
+          ConditionExpression: 'attribute_not_exists(ord) OR ord < :o',
+          ExpressionAttributeValues: { ':m': mark, ':o': markOrder(mark) },
+        }),
+      );
+    } catch (err) {
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  async truncateMarks(_flow: string, scopes: readonly string[]): Promise<Map<string, TruncateMark>> {
+    const items = await batchGetAll(this.client, this.tableName, [...new Set(scopes)].map((scope) => ({ pk: truncatedPk(scope) })), this.retry);
+    return new Map(items.map((item) => [(item.pk as string).slice(TRUNCATED_PREFIX.length), item.mark as TruncateMark]));
   }
 
   /** Records a delivery on the marker, unless a newer one (or, but for a replay, the same one) is recorded already. */

@@ -1,7 +1,7 @@
 import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
-import { ENVELOPE_VERSION, eventId, keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { mergeChanges, type MergeResult } from '../core/merge';
 import {
   StateTooLargeError,
@@ -25,6 +25,7 @@ import { conflictOpenedEvent } from './conflict-review';
 import { auditableOwned, withCapture } from './audit-policy';
 import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
+import { addLateTruncateDeletes, scopedMessages, truncateDelete } from './truncate-marks';
 import { runSqsBatch, type SqsBatch } from './sqs-batch';
 import { readStates } from './batch-states';
 import { auditGivenUp, type FailedChange } from './given-up';
@@ -129,8 +130,10 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       }
       addChange(groups, value, record.messageId);
     }
-    seen.groups.push(...groups.values());
     for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
+    const truncateIndex = deps.truncates?.index;
+    if (truncateIndex) await batch.attempt(scopedMessages(groups), 'truncate marks could not be read', () => addLateTruncateDeletes(flow, truncateIndex, groups, clock.now()));
+    seen.groups.push(...groups.values());
     if (groups.size === 0) return;
     if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
 
@@ -197,25 +200,13 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       return;
     }
     const { index, resolveQueueUrl, pageSize = 200 } = deps.truncates;
-    const page = await index.keysInTruncateScope(flow.id, truncateScope(flow.id, message.source, message.table), pageSize, message.cursor);
+    const scope = truncateScope(flow.id, message.source, message.table);
+    const mark = { id: message.id, source: message.source, ts: message.ts, seq: message.seq, ...(message.pos !== undefined ? { pos: message.pos } : {}), at: message.at };
+    // Marked before the keys are listed: a change of the table merged from now on sees the truncate itself.
+    if (message.cursor === undefined) await index.markTruncated(flow.id, scope, mark);
+    const page = await index.keysInTruncateScope(flow.id, scope, pageSize, message.cursor);
     const at = clock.now();
-    const deletes = page.keys.map(
-      (key): ChangeEnvelope => ({
-        v: ENVELOPE_VERSION,
-        id: eventId(message.id, key),
-        flow: flow.id,
-        source: message.source,
-        key,
-        op: 'delete',
-        ts: message.ts,
-        seq: message.seq,
-        ...(message.pos !== undefined ? { pos: message.pos } : {}),
-        lineage: [
-          { step: 'capture', at: message.at, outcome: 'truncated' },
-          { step: 'resolve', at, outcome: 'truncate-delete' },
-        ],
-      }),
-    );
+    const deletes = page.keys.map((key) => truncateDelete(flow.id, mark, key, at));
     const next = page.cursor ? [{ id: `${message.id}-next`, body: JSON.stringify({ ...message, cursor: page.cursor }) }] : [];
     const messages = [...deletes.map((d) => ({ id: d.id, body: JSON.stringify(d) })), ...next];
     if (messages.length > 0) {

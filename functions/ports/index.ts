@@ -71,8 +71,23 @@ export class PartialWriteError extends SynclineError {
 }
 
 /** The keys whose state names a truncate scope, a page at a time (the index behind `onTruncate: "delete"`). */
+/** A truncate resolve expanded: its clock, for the changes of its table from before it that arrive later. */
+export interface TruncateMark {
+  readonly id: string;
+  readonly source: string;
+  readonly ts: number;
+  readonly seq: string;
+  readonly pos?: string;
+  /** When the capture saw it (ms). */
+  readonly at: number;
+}
+
 export interface TruncateScopeIndex {
   keysInTruncateScope(flow: string, scope: string, limit: number, cursor?: string): Promise<{ readonly keys: string[]; readonly cursor?: string }>;
+  /** Keeps the scope's latest truncate: a later one replaces an earlier one, never the reverse. */
+  markTruncated(flow: string, scope: string, mark: TruncateMark): Promise<void>;
+  /** The latest truncate of each scope that has one. */
+  truncateMarks(flow: string, scopes: readonly string[]): Promise<Map<string, TruncateMark>>;
 }
 
 export interface StateStore {

@@ -73,7 +73,11 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
     case 'resolve':
       grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
       // A truncate to delete lists the table's keys through the state's keys-only index (its keys are `<flow>#...` too).
-      if (deletesOnTruncate(flow)) grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:Query'], indexes: [STATE_TRUNCATE_INDEX], indexOnly: true, leadingKeys: [`${flowId}#*`] });
+      if (deletesOnTruncate(flow)) {
+        grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:Query'], indexes: [STATE_TRUNCATE_INDEX], indexOnly: true, leadingKeys: [`${flowId}#*`] });
+        // Each table's latest truncate, kept for the changes of it from before that arrive after it.
+        grantFlowItems(fn, store.state, { kind: 'state', flowId, actions: ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], leadingKeys: [`~truncated#${flowId}#*`] });
+      }
       grantFlowItems(fn, store.conflicts, { kind: 'conflicts', flowId, actions: ['dynamodb:PutItem'] });
       append(store.audit, 'audit');
       // A change whose merged record would not fit its state item is quarantined.

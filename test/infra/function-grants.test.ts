@@ -154,6 +154,10 @@ describe('onTruncate "delete"', () => {
     const queries = resolveOf('people-b').filter((s) => [s.Action].flat().includes('dynamodb:Query'));
     expect(queries.map((s) => JSON.stringify(s.Resource))).toEqual([expect.stringMatching(/\/index\/byTruncateScope"/)]);
     expect(queries[0]!.Condition?.['ForAllValues:StringLike']).toEqual({ 'dynamodb:LeadingKeys': ['people-b#*'] });
+    // The latest truncate of each table is read and moved on its own item, of this flow only.
+    const marks = resolveOf('people-b').filter((s) => JSON.stringify(s.Condition ?? {}).includes('~truncated#'));
+    expect(marks.map((s) => [[s.Action].flat().sort(), s.Condition?.['ForAllValues:StringLike']])).toEqual([[['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], { 'dynamodb:LeadingKeys': ['~truncated#people-b#*'] }]]);
+    expect(resolveOf('people').some((s) => JSON.stringify(s.Condition ?? {}).includes('~truncated#'))).toBe(false);
     const ownQueue = JSON.stringify(stack.resolve(stack.flows['people-b']!.queues.resolve!.queueArn));
     expect(resolveOf('people-b').some((s) => [s.Action].flat().includes('sqs:SendMessage') && JSON.stringify(s.Resource).includes(ownQueue))).toBe(true);
     expect(resolveOf('people').some((s) => [s.Action].flat().includes('dynamodb:Query'))).toBe(false);
@@ -180,7 +184,7 @@ describe('per-flow isolation on the shared tables (dynamodb:LeadingKeys)', () =>
 
   it("limits every action of every flow function on a shared table to that flow's partition keys", () => {
     const patterns: Record<string, (flow: string) => string[]> = {
-      state: (f) => [`${f}#*`, `~delivered#${f}#*`, `~pull#${f}#*`],
+      state: (f) => [`${f}#*`, `~delivered#${f}#*`, `~pull#${f}#*`, `~truncated#${f}#*`],
       audit: (f) => [`${f}#*`],
       quarantine: (f) => [f],
       conflicts: (f) => [f],

@@ -52,4 +52,23 @@ describe('the state table index of keys by truncate scope, on DynamoDB Local', (
     expect((await store.get('cdc', 'k1'))?.truncateScope).toBeUndefined();
     expect((await store.keysInTruncateScope('cdc', scope, 10)).keys.sort()).toEqual(['k2', 'k3', 'k4', 'k5']);
   });
+
+  it('keeps the latest truncate of each scope: a later one replaces it, an earlier or the same one does not, and the index does not list it', async () => {
+    // Prepare
+    const scope = 'cdc#pg#public.marks';
+    const mark = (id: string, pos: string) => ({ id, source: 'pg', ts: 2_000, seq: pos, pos, at: 2_000 });
+
+    // Act
+    await store.markTruncated('cdc', scope, mark('t2', '00000000000000000050'));
+    await store.markTruncated('cdc', scope, mark('t1', '00000000000000000010'));
+    await store.markTruncated('cdc', scope, mark('t2-again', '00000000000000000050'));
+    const first = await store.truncateMarks('cdc', [scope, 'cdc#pg#public.none']);
+    await store.markTruncated('cdc', scope, mark('t3', '00000000000000000090'));
+    const later = await store.truncateMarks('cdc', [scope]);
+
+    // Assess
+    expect([...first.entries()]).toEqual([[scope, mark('t2', '00000000000000000050')]]);
+    expect(later.get(scope)?.id).toBe('t3');
+    expect((await store.keysInTruncateScope('cdc', scope, 10)).keys).toEqual([]);
+  });
 });

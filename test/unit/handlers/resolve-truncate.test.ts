@@ -108,6 +108,26 @@ describe('resolve: onTruncate "delete"', () => {
     expect(audit.entries.filter((e) => e.step === 'resolve' && e.reason === 'deleted').map((e) => e.key).sort()).toEqual(['1', '3']);
   });
 
+  it('deletes a row whose change from before the truncate reaches resolve after the truncate was expanded, and keeps one from after', async () => {
+    // Prepare: Debezium Server sent 50 inserts and then the truncate in one batch; the truncate got through first.
+    await make()(sqsEvent([truncate]));
+    await drainResolveQueue();
+
+    // Act: an insert logged before the truncate (position 40), one logged after it (60), and the first one again.
+    await make()(sqsEvent([change('7', '0000000040', { n: 7 }), change('8', '0000000060', { n: 8 })]));
+    await make()(sqsEvent([change('7', '0000000040', { n: 7 })], 'again-'));
+
+    // Assess: row 7 ends deleted, by the truncate's delete (the expansion's id for that key); row 8 stays.
+    expect(state.items.get('cdc#7')!.view.deleted).toBe(true);
+    expect(state.items.get('cdc#8')!.view).toMatchObject({ deleted: false, data: { id: '8', n: 8 } });
+    const decided = audit.entries.filter((e) => e.step === 'resolve' && e.key === '7');
+    expect(decided.map((e) => [e.eventId, e.outcome])).toEqual(expect.arrayContaining([[eventId('trunc-1', '7'), 'won'], [eventId('pg', '7', '0000000040'), 'superseded']]));
+    expect(state.marks.get('cdc#pg#public.customers')).toMatchObject({ id: 'trunc-1', pos: '0000000050' });
+    // A later truncate moves the mark; an earlier one (a retried old message) does not.
+    await state.markTruncated('cdc', 'cdc#pg#public.customers', { ...truncate, id: 'old', pos: '0000000010' });
+    expect(state.marks.get('cdc#pg#public.customers')!.id).toBe('trunc-1');
+  });
+
   it('merges a repeated page as a repeat: the same delete ids, nothing delivered twice', async () => {
     // Prepare
     await make()(sqsEvent([change('1', '0000000001', { n: 1 })]));

@@ -1,0 +1,56 @@
+import { eventId, ENVELOPE_VERSION, truncateScope, type ChangeEnvelope } from '../core/envelope';
+import { clockOf, compareClock } from '../core/merge';
+import type { FlowConfig } from '../config/schema';
+import type { TruncateMark, TruncateScopeIndex } from '../ports';
+import { addChange, type ChangeGroup } from './change-group';
+
+/**
+ * A truncate's delete of one key: the truncate's clock and position, so a change made after the truncate still
+ * wins; its id from the truncate and the key, so the expansion's delete and a late change's merge as one.
+ */
+export function truncateDelete(flowId: string, mark: TruncateMark, key: string, at: number): ChangeEnvelope {
+  return {
+    v: ENVELOPE_VERSION,
+    id: eventId(mark.id, key),
+    flow: flowId,
+    source: mark.source,
+    key,
+    op: 'delete',
+    ts: mark.ts,
+    seq: mark.seq,
+    ...(mark.pos !== undefined ? { pos: mark.pos } : {}),
+    lineage: [
+      { step: 'capture', at: mark.at, outcome: 'truncated' },
+      { step: 'resolve', at, outcome: 'truncate-delete' },
+    ],
+  };
+}
+
+/** The messages of changes from a table some source deletes on truncate (`tbl` set): they need the marks read. */
+export function scopedMessages(groups: ReadonlyMap<string, ChangeGroup>): string[] {
+  return [...groups.values()].flatMap((g) => g.envelopes.flatMap((e, i) => (e.tbl !== undefined ? [g.messageIds[i]!] : [])));
+}
+
+/**
+ * A change of a truncated table from before its truncate that reaches resolve after the truncate was expanded (it
+ * was still on its way, so the index did not list its key yet) gets the truncate's delete beside it, carried by its
+ * message: the key ends deleted, as it would have had the change come first. Answers how many deletes were added.
+ */
+export async function addLateTruncateDeletes(flow: FlowConfig, index: TruncateScopeIndex, groups: Map<string, ChangeGroup>, at: number): Promise<number> {
+  const scoped = [...groups.values()].flatMap((g) => g.envelopes.flatMap((e, i) => (e.tbl !== undefined ? [{ env: e, messageId: g.messageIds[i]! }] : [])));
+  if (scoped.length === 0) return 0;
+  const scopeOf = (e: ChangeEnvelope) => truncateScope(flow.id, e.source, e.tbl!);
+  const marks = await index.truncateMarks(flow.id, [...new Set(scoped.map(({ env }) => scopeOf(env)))]);
+  let added = 0;
+  for (const { env, messageId } of scoped) {
+    const mark = marks.get(scopeOf(env));
+    if (!mark) continue;
+    const del = truncateDelete(flow.id, mark, env.key, at);
+    // The truncate wins over the change only when it comes later in the source's log (or, without one, later in time).
+    if (compareClock(clockOf(del), clockOf(env), []) <= 0) continue;
+    if (groups.get(env.key)!.envelopes.some((e) => e.id === del.id)) continue;
+    addChange(groups, del, messageId);
+    added++;
+  }
+  return added;
+}
