@@ -214,8 +214,10 @@ function updateOf(value: Record<string, unknown>, patch: Record<string, unknown>
     const set = upd.updatedFields === null || upd.updatedFields === undefined ? {} : mongoDocument(upd.updatedFields);
     if (set === undefined) return 'updateDescription.updatedFields is not a MongoDB Extended JSON document';
     const removed = Array.isArray(upd.removedFields) ? (upd.removedFields as unknown[]).filter((f): f is string => typeof f === 'string') : [];
-    const truncated = Array.isArray(upd.truncatedArrays) ? (upd.truncatedArrays as unknown[]).filter((t): t is { field: string; size: number } => isObject(t) && typeof t.field === 'string' && typeof t.size === 'number') : [];
-    return { updatedFields: set, removedFields: removed, truncatedArrays: truncated };
+    const truncated = Array.isArray(upd.truncatedArrays) ? (upd.truncatedArrays as unknown[]) : [];
+    const sized = truncated.filter((t): t is { field: string; size: number } => isObject(t) && typeof t.field === 'string' && Number.isSafeInteger(t.size) && (t.size as number) >= 0);
+    if (sized.length !== truncated.length) return 'updateDescription.truncatedArrays holds an entry without a field name and a whole size of at least 0';
+    return { updatedFields: set, removedFields: removed, truncatedArrays: sized };
   }
   if (typeof patch === 'string' || patch === undefined) return patch ?? 'MongoDB update without after, updateDescription or patch';
   const unset = isObject(patch.$unset) ? Object.keys(patch.$unset) : [];

@@ -25,6 +25,7 @@ export function applyUpdate(before: Readonly<Record<string, unknown>>, update: U
     const at = parentOf(doc, field, false);
     const arr: unknown = typeof at === 'string' || !at ? undefined : (at.holder as Record<string | number, unknown>)[at.last];
     if (!Array.isArray(arr)) return `truncatedArrays names "${field}", which is not an array in the document before`;
+    if (!Number.isSafeInteger(size) || size < 0) return `truncatedArrays gives "${field}" the size ${size}, not a whole number of at least 0`;
     arr.length = Math.min(arr.length, size);
   }
   for (const field of update.removedFields) {

@@ -308,6 +308,11 @@ describe('MongoDB documents', () => {
     expect(parseDebeziumEvent(nested, 0)).toMatchObject({ kind: 'malformed', reason: expect.stringMatching(/fields inside a field .* change_streams_update_full, or enable pre-images/) });
     const truncated = { ...nested, updateDescription: { removedFields: [], updatedFields: '{}', truncatedArrays: [{ field: 'tags', size: 1 }] } };
     expect(parseDebeziumEvent(truncated, 0)).toMatchObject({ kind: 'malformed' });
+    // A size no array can have is refused, with or without the document (it threw, failing the whole request).
+    for (const size of [-1, 1.5, '2', null]) {
+      const bad = { ...nested, before: '{"_id": 7, "tags": ["a", "b", "c"]}', updateDescription: { removedFields: [], updatedFields: '{}', truncatedArrays: [{ field: 'tags', size }] } };
+      expect(parseDebeziumEvent(bad, 0), String(size)).toMatchObject({ kind: 'malformed', reason: expect.stringContaining('truncatedArrays') });
+    }
     const flat = { ...nested, updateDescription: { removedFields: ['zip'], updatedFields: '{"city": "Lyon"}', truncatedArrays: [] } };
     expect(parseDebeziumEvent(flat, 0)).toMatchObject({ kind: 'change', data: { _id: 7, city: 'Lyon', zip: null } });
   });
