@@ -41,8 +41,9 @@ export class HttpPullReader implements PullReader {
     const { http, incremental } = this.options;
     const since = read.since === undefined ? undefined : lookedBack(read.since, this.options.lookbackMs ?? 0);
     const mark = incremental && (carriesCursor(http) || http.cursorParam) ? cursorText(http, since) : undefined;
-    // cursorParam without cursorFormat carries the raw mark, as it always has (a mark gone back is ISO-8601).
-    const param = http.cursorFormat === undefined && since !== undefined && since === read.since ? since : mark;
+    // cursorParam without cursorFormat carries the raw mark, as it always has (epoch ms gone back stays digits; an
+    // ISO-8601 mark gone back is written as `iso`).
+    const param = http.cursorFormat === undefined && since !== undefined && (since === read.since || /^\d+$/.test(since)) ? since : mark;
     const query = incremental && http.cursorParam && (read.since !== undefined || http.cursorStart !== undefined) && param !== undefined ? { [http.cursorParam]: param } : {};
     const origin = new URL(http.url).origin;
     const requested = new Set<string>();

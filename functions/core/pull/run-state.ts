@@ -54,14 +54,25 @@ export function advanceRun(run: PullRunState, continuation: string | undefined, 
 export function trackCursor(run: PullRunState, hwm: string | undefined, cursor: string, lookbackMs = 0): { readonly older: boolean; readonly hwm?: string } {
   const floor = run.since === undefined ? undefined : lookedBack(run.since, lookbackMs);
   if (floor !== undefined && compareCursor(cursor, floor) < 0) return { older: true, hwm };
-  if ((parseMs(cursor) ?? -Infinity) > run.startedAt) return { older: false, hwm };
+  // Only a time within a day of the start: a later one is no clock's (a sequence number), and must not stall the mark.
+  const time = timeOfCursor(cursor);
+  if (time !== undefined && time > run.startedAt && time <= run.startedAt + DAY_MS) return { older: false, hwm };
   return { older: false, hwm: hwm === undefined || compareCursor(cursor, hwm) > 0 ? cursor : hwm };
 }
 
-/** The mark `lookbackMs` earlier (as ISO-8601) when it is a time; a mark that is no time stays as it is. */
+const DAY_MS = 86_400_000;
+
+/** A cursor as a time (ms): ISO-8601, or epoch ms (13 digits); undefined for epoch seconds, micros or a sequence. */
+function timeOfCursor(cursor: string): number | undefined {
+  if (/^\d+$/.test(cursor)) return cursor.length === 13 ? Number(cursor) : undefined;
+  return parseMs(cursor);
+}
+
+/** The mark `lookbackMs` earlier, in its own form (ISO-8601 or epoch-ms digits); a mark that is no such time stays as it is. */
 export function lookedBack(mark: string, lookbackMs: number): string {
-  const ms = lookbackMs > 0 ? parseMs(mark) : undefined;
-  return ms === undefined ? mark : new Date(ms - lookbackMs).toISOString();
+  const ms = lookbackMs > 0 ? timeOfCursor(mark) : undefined;
+  if (ms === undefined) return mark;
+  return /^\d+$/.test(mark) ? String(ms - lookbackMs) : new Date(ms - lookbackMs).toISOString();
 }
 
 /** The finished run, inactive until the next one starts. */
@@ -72,7 +83,8 @@ export function closeRun(run: PullRunState, source: ScheduleSource, complete: bo
     continuation: undefined,
     known,
     // The high-water mark moves only when every page up to it was read and sent.
-    since: source.mode === 'incremental' && complete ? (run.hwm ?? run.since) : run.since,
+    // A lookback reads records below the mark: the mark itself never goes back.
+    since: source.mode === 'incremental' && complete && run.hwm !== undefined && (run.since === undefined || compareCursor(run.hwm, run.since) > 0) ? run.hwm : run.since,
     hwm: undefined,
     last,
   };

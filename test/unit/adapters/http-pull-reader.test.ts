@@ -256,6 +256,13 @@ describe('HttpPullReader against APIs that behave as documented', () => {
     expect(sent()).toBe('2026-03-01T10:00:00.000+0000');
     await collect(tickets(15 * 60_000), '2026-03-01T10:00:00.000+0000');
     expect(sent()).toBe('2026-03-01T09:45:00Z');
+    // Epoch ms stays epoch ms; epoch seconds, micros or a sequence are no time it can go back from, and stay as they are.
+    await collect(tickets(15 * 60_000), '1772359200000');
+    expect(sent()).toBe(String(1772359200000 - 15 * 60_000));
+    for (const raw of ['1772359200', '1772359200000000', '98765']) {
+      await collect(tickets(15 * 60_000), raw);
+      expect(sent(), raw).toBe(raw);
+    }
   });
 
   it('POST search: {cursor} and the cursor parameter go into the JSON body, stopPath ends the run', async () => {

@@ -164,6 +164,28 @@ describe('incremental mode and changes made while a run pages', () => {
     expect((await t.state.getRun('people', 'api'))?.since).toBe('2026-01-15T10:00:00Z');
   });
 
+  it('caps the mark only at cursors that read as times near the start: a sequence or epoch micros still move it, and it never goes back', async () => {
+    // Prepare: the run starts 2026-01-15T12:00Z. Epoch micros and a large sequence are no times a clock could give.
+    const micros = String(Date.UTC(2026, 0, 15, 13) * 1000);
+    const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, micros)]]);
+    await runPull(t.deps);
+    const afterMicros = (await t.state.getRun('people', 'api'))?.since;
+    const ms = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, String(Date.UTC(2026, 0, 15, 11))), person(2, String(Date.UTC(2026, 0, 15, 12, 30)))]]);
+    await runPull(ms.deps);
+    const afterMs = (await ms.state.getRun('people', 'api'))?.since;
+    // A lookback reads a record below the mark; the committed mark stays where it was.
+    const back = setup({ mode: 'incremental', cursorField: 'updatedAt', cursorLookback: '1 hour' }, [[person(1, '2026-01-15T10:00:00Z')]]);
+    await runPull(back.deps);
+    back.reader.pagesOf = [[person(3, '2026-01-15T09:30:00Z')]];
+    await runPull(back.deps);
+
+    // Assess
+    expect(afterMicros).toBe(micros);
+    expect(afterMs).toBe(String(Date.UTC(2026, 0, 15, 11)));
+    expect(back.publisher.bodies<{ data: { id: number } }>(Q).map((b) => b.data.id)).toEqual([1, 3]);
+    expect((await back.state.getRun('people', 'api'))?.since).toBe('2026-01-15T10:00:00Z');
+  });
+
   it('refuses cursorLookback outside incremental mode, naming its path', () => {
     const parsed = flowSchema.safeParse({ id: 'people', key: ['id'], sources: [{ id: 'api', type: 'schedule', every: '5 minutes', http: { url: 'https://api.test/p' }, cursorLookback: '5 minutes' }], targets: [{ id: 'r', type: 'dynamodb' }] });
     expect(parsed.success).toBe(false);
