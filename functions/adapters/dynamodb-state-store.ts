@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
 import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
+import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type CreateClaim, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
@@ -299,19 +299,20 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     await dropSendLease(this.client, this.tableName, deliveredPk(flow, targetId, key), owner);
   }
 
-  async claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<'claimed' | 'taken' | { readonly remoteId: string }> {
+  async claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<CreateClaim> {
     try {
-      await this.client.send(
+      const { Attributes: old } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: deliveredPk(flow, targetId, key) },
           UpdateExpression: 'SET createClaim = :o, createUntil = :u',
           ConditionExpression: 'attribute_not_exists(remoteId) AND (attribute_not_exists(createUntil) OR createUntil < :now OR createClaim = :o)',
           ExpressionAttributeValues: { ':o': owner, ':u': until, ':now': now },
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'claimed';
+      return typeof old?.forgotten === 'string' ? { claimed: true, forgotten: old.forgotten } : { claimed: true };
     } catch (err) {
       if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       const old = await conditionFailedItem(err, this.client, this.tableName, { pk: deliveredPk(flow, targetId, key) });
@@ -341,14 +342,16 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     };
   }
 
-  async setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null): Promise<void> {
+  async setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null, forgotten?: string): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: deliveredPk(flow, targetId, key) },
-        ...(remoteId === null
-          ? { UpdateExpression: 'REMOVE remoteId, createClaim, createUntil' }
-          : { UpdateExpression: 'SET remoteId = :r REMOVE createClaim, createUntil', ExpressionAttributeValues: { ':r': remoteId } }),
+        ...(remoteId !== null
+          ? { UpdateExpression: 'SET remoteId = :r REMOVE createClaim, createUntil', ExpressionAttributeValues: { ':r': remoteId } }
+          : forgotten !== undefined
+            ? { UpdateExpression: 'SET forgotten = :f REMOVE remoteId, createClaim, createUntil', ExpressionAttributeValues: { ':f': forgotten } }
+            : { UpdateExpression: 'REMOVE remoteId, createClaim, createUntil' }),
       }),
     );
   }

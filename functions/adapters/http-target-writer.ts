@@ -191,7 +191,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
    * `create`: a key without a remote id is created once (claimed first, so concurrent deliveries do not create it
    * twice), its id kept; later versions update `{remoteId}`; a 404 there forgets the id and creates again.
    */
-  private async createOrUpdate(change: TargetWrite, budget: Budget, forgotten?: string): Promise<TargetResult> {
+  private async createOrUpdate(change: TargetWrite, budget: Budget, recreated = false): Promise<TargetResult> {
     const create = this.target.create!;
     const remoteIds = this.options.remoteIds!;
     const { flow, targetId, key } = change;
@@ -206,16 +206,17 @@ export class HttpTargetWriter implements BatchTargetWriter {
       // A claim that expires at once: the next delivery may create, as nothing was.
       const release = () => remoteIds.claimCreate(flow, targetId, key, owner, this.now(), this.now() - 1);
       if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"` };
-      if (claim !== 'claimed') {
+      if ('remoteId' in claim) {
         remoteId = claim.remoteId;
       } else {
         let req: HttpRequestPlan;
         try {
           const record = targetRecord(change);
           const body = this.createBody ? await this.createBody(record) : await this.bodyOf(record);
-          // One Idempotency-Key per key (and per remote id forgotten after a 404): an API that honours it creates the
-          // record once even if our answer was lost, and a record deleted there is created again.
-          const idempotencyKey = forgotten === undefined ? eventId(flow, targetId, key, 'create') : eventId(flow, targetId, key, 'create', forgotten);
+          // One Idempotency-Key per key (and per remote id forgotten after a 404, kept with the marker so a retry
+          // repeats it): an API that honours it creates the record once even if our answer was lost, and a record
+          // deleted there is created again.
+          const idempotencyKey = claim.forgotten === undefined ? eventId(flow, targetId, key, 'create') : eventId(flow, targetId, key, 'create', claim.forgotten);
           req = { url: fill(create.url, key), method: create.method, body: JSON.stringify(body), idempotencyKey, version: record.version };
         } catch (err) {
           return { status: 'rejected', reason: `create body mapping failed: ${this.mappingError(err)}` };
@@ -244,12 +245,12 @@ export class HttpTargetWriter implements BatchTargetWriter {
     if ('status' in req) return req;
     const answer = await this.exchange(req, budget);
     if (answer.kind === 'retry') return { status: 'retry', reason: answer.reason, ...(answer.untried ? { untried: true } : {}) };
-    if (answer.status === 404 && forgotten === undefined) {
+    if (answer.status === 404 && !recreated) {
       // Deleted at the target: forget the id; an upsert creates the record again.
-      await remoteIds.setRemoteId(flow, targetId, key, null);
+      await remoteIds.setRemoteId(flow, targetId, key, null, remoteId);
       if (op === 'delete') return { status: 'written' };
       const { remoteId: _gone, ...rest } = change;
-      return this.createOrUpdate(rest, budget, remoteId);
+      return this.createOrUpdate(rest, budget, true);
     }
     return settled(req, answer);
   }

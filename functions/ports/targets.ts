@@ -60,15 +60,22 @@ export interface SendLeases {
   dropSend(flow: string, targetId: string, key: string, owner: string): Promise<void>;
 }
 
+/** A create claim's answer: ours (with the remote id forgotten before, if any), another's, or the record's id. */
+export type CreateClaim = { readonly claimed: true; readonly forgotten?: string } | 'taken' | { readonly remoteId: string };
+
 /** Remote ids of records an `http` target created, kept with the target's delivered marker. */
 export interface RemoteIdStore {
   /**
    * Claims the creation of a key's remote record until `until` (ms), unless it already has a remote id (returned)
-   * or another delivery holds an unexpired claim (`taken`). The claim is what makes a key created at most once.
+   * or another delivery holds an unexpired claim (`taken`). The claim is what makes a key created at most once; it
+   * names the remote id last forgotten (`forgotten`), which sets the create apart from the one before.
    */
-  claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<'claimed' | 'taken' | { readonly remoteId: string }>;
-  /** Keeps the remote id (and drops the claim); `null` forgets it, so the next delivery creates the record again. */
-  setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null): Promise<void>;
+  claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<CreateClaim>;
+  /**
+   * Keeps the remote id (and drops the claim); `null` forgets it, so the next delivery creates the record again, and
+   * keeps `forgotten` (the id that was gone) for that create.
+   */
+  setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null, forgotten?: string): Promise<void>;
 }
 
 export interface TargetWriter {

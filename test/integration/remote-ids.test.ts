@@ -30,7 +30,7 @@ describe('remote ids of created records, kept with the delivered marker, on Dyna
     await store.markSent('desk', 'tickets', 'k1', 'e', 1, 'h1');
 
     // Assess
-    expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => typeof c === 'object' && 'claimed' in c)).toEqual([{ claimed: true }]);
     expect(claims.filter((c) => c === 'taken')).toHaveLength(3);
     expect(later).toEqual({ remoteId: 'T-100' });
     expect((await store.get('desk', 'k1'))?.delivered.tickets).toEqual({ version: 1, hash: 'h1', remoteId: 'T-100' });
@@ -45,11 +45,13 @@ describe('remote ids of created records, kept with the delivered marker, on Dyna
     const whileHeld = await store.claimCreate('desk', 'tickets', 'k2', 'other', 30_000, 90_000);
     const afterExpiry = await store.claimCreate('desk', 'tickets', 'k2', 'other', 62_000, 122_000);
     await store.setRemoteId('desk', 'tickets', 'k2', 'T-7');
-    await store.setRemoteId('desk', 'tickets', 'k2', null);
+    await store.setRemoteId('desk', 'tickets', 'k2', null, 'T-7');
 
     // Assess
-    expect([whileHeld, afterExpiry]).toEqual(['taken', 'claimed']);
+    expect([whileHeld, afterExpiry]).toEqual(['taken', { claimed: true }]);
     expect((await store.get('desk', 'k2'))?.delivered.tickets?.remoteId).toBeUndefined();
-    expect(await store.claimCreate('desk', 'tickets', 'k2', 'next', 63_000, 123_000)).toBe('claimed');
+    // The next create is told which id was forgotten, for its Idempotency-Key, on every claim until it succeeds.
+    expect(await store.claimCreate('desk', 'tickets', 'k2', 'next', 63_000, 123_000)).toEqual({ claimed: true, forgotten: 'T-7' });
+    expect(await store.claimCreate('desk', 'tickets', 'k2', 'retry', 200_000, 260_000)).toEqual({ claimed: true, forgotten: 'T-7' });
   });
 });

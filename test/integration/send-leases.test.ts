@@ -87,7 +87,7 @@ describe('send leases of unconditional targets, kept with the delivered marker, 
     const seed = (key: string) => store.put({ flow: 'feed', key, version: 1, doc: { s: 'lww' }, view: view({ id: key }), delivered: {}, updatedAt: 1 }, 0);
     await Promise.all([seed('k5'), seed('k6'), seed('k7')]);
     expect(await store.claimSend('feed', 'hook', 'k5', 1, 'stopped-run', 1_000, 36_000)).toBe('claimed');
-    expect(await store.claimCreate('feed', 'hook', 'k6', 'stopped-run', 1_000, 36_000)).toBe('claimed');
+    expect(await store.claimCreate('feed', 'hook', 'k6', 'stopped-run', 1_000, 36_000)).toEqual({ claimed: true });
     expect(await store.claimSend('feed', 'hook', 'k7', 1, 'done', 1_000, 36_000)).toBe('claimed');
     await store.markSent('feed', 'hook', 'k7', 'done', 1, 'h1');
 

@@ -1,25 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { HttpTargetWriter } from '../../../functions/adapters/http-target-writer';
 import { contentHash, eventId } from '../../../functions/core/envelope';
-import type { RemoteIdStore, TargetWrite } from '../../../functions/ports';
+import type { CreateClaim, RemoteIdStore, TargetWrite } from '../../../functions/ports';
 import { flowSchema } from '../../../functions/config/schema';
 
 /** Remote ids in memory with the same claim rule as the DynamoDB store. */
 class MemoryRemoteIds implements RemoteIdStore {
   readonly ids = new Map<string, string>();
+  readonly forgotten = new Map<string, string>();
   readonly claims = new Map<string, { owner: string; until: number }>();
-  async claimCreate(_f: string, _t: string, key: string, owner: string, now: number, until: number) {
+  async claimCreate(_f: string, _t: string, key: string, owner: string, now: number, until: number): Promise<CreateClaim> {
     const id = this.ids.get(key);
     if (id !== undefined) return { remoteId: id };
     const c = this.claims.get(key);
-    if (c && c.until >= now && c.owner !== owner) return 'taken' as const;
+    if (c && c.until >= now && c.owner !== owner) return 'taken';
     this.claims.set(key, { owner, until });
-    return 'claimed' as const;
+    const forgotten = this.forgotten.get(key);
+    return forgotten === undefined ? { claimed: true } : { claimed: true, forgotten };
   }
-  async setRemoteId(_f: string, _t: string, key: string, remoteId: string | null) {
+  async setRemoteId(_f: string, _t: string, key: string, remoteId: string | null, forgotten?: string) {
     this.claims.delete(key);
-    if (remoteId === null) this.ids.delete(key);
-    else this.ids.set(key, remoteId);
+    if (remoteId !== null) this.ids.set(key, remoteId);
+    else {
+      this.ids.delete(key);
+      if (forgotten !== undefined) this.forgotten.set(key, forgotten);
+    }
   }
 }
 
@@ -120,6 +125,50 @@ describe('http target create-then-update', () => {
     expect(deleted.get('k2')).toEqual({ status: 'written' });
     expect(neverCreated.get('k3')).toEqual({ status: 'written' });
     expect(api.tickets.size).toBe(0);
+  });
+
+  it('re-creates after a 404 with the key of that re-create on every retry: an API that keeps keys does not answer with the deleted record', async () => {
+    // Prepare: an API that replays the first answer to a repeated Idempotency-Key (as Stripe does), and is busy once.
+    const answers = new Map<string, Response>();
+    const posts: string[] = [];
+    let busy = false;
+    let next = 1;
+    const tickets = new Set<string>();
+    const fn = (async (url: string, init: RequestInit) => {
+      const headers = init.headers as Record<string, string>;
+      const path = new URL(url).pathname;
+      if (init.method === 'POST') {
+        posts.push(headers['idempotency-key']!);
+        if (busy) {
+          busy = false;
+          return new Response('{"error":"slow down"}', { status: 429, headers: { 'retry-after': '60' } });
+        }
+        const replayed = answers.get(headers['idempotency-key']!);
+        if (replayed) return replayed.clone();
+        const id = String(next++);
+        tickets.add(id);
+        const res = Response.json({ ticket: { id: Number(id) } }, { status: 201 });
+        answers.set(headers['idempotency-key']!, res.clone());
+        return res;
+      }
+      return tickets.has(decodeURIComponent(path.split('/').pop()!)) ? new Response('', { status: 200 }) : new Response('{}', { status: 404 });
+    }) as unknown as typeof fetch;
+    const ids = new MemoryRemoteIds();
+    const writer = () => new HttpTargetWriter({ flowId: 'desk', target: target(), remoteIds: ids, fetch: fn, retry: { maxAttempts: 1 } });
+    await writer().writeBatch([change('k9', 1, { subject: 'VPN' })]);
+    tickets.clear(); // deleted at the target
+    busy = true;
+
+    // Act: the update finds it gone and the re-create is refused for now; a later receive (a new invocation) retries.
+    const first = await writer().writeBatch([change('k9', 2, { subject: 'VPN down' }, ids.ids.get('k9'))]);
+    const retried = await writer().writeBatch([change('k9', 3, { subject: 'VPN down' })]);
+
+    // Assess: the retry carries the re-create's key, not the first create's, and makes a new ticket.
+    expect(first.get('k9')).toMatchObject({ status: 'retry' });
+    expect(retried.get('k9')).toEqual({ status: 'written' });
+    expect(posts).toEqual([eventId('desk', 'tickets', 'k9', 'create'), eventId('desk', 'tickets', 'k9', 'create', '1'), eventId('desk', 'tickets', 'k9', 'create', '1')]);
+    expect(ids.ids.get('k9')).toBe('2');
+    expect([...tickets]).toEqual(['2']);
   });
 
   it('takes a 303 See Other to a create as created, with the id in its Location (Post/Redirect/Get), and follows no redirect', async () => {
