@@ -203,8 +203,9 @@ export class HttpTargetWriter implements BatchTargetWriter {
       const now = this.now();
       const owner = randomUUID();
       const claim = await remoteIds.claimCreate(flow, targetId, key, owner, now, now + CREATE_CLAIM_MS);
-      // A claim that expires at once: the next delivery may create, as nothing was.
-      const release = () => remoteIds.claimCreate(flow, targetId, key, owner, this.now(), this.now() - 1);
+      // A claim that expires at once: the next delivery may create, as nothing was. If that write fails, the claim
+      // still expires in a minute: the key's result stands.
+      const release = () => remoteIds.claimCreate(flow, targetId, key, owner, this.now(), this.now() - 1).catch(() => undefined);
       if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"` };
       if ('remoteId' in claim) {
         remoteId = claim.remoteId;
@@ -264,13 +265,19 @@ export class HttpTargetWriter implements BatchTargetWriter {
     let last = '';
     let refreshed = false;
     let notActed = false;
-    // The pause this request asked for: it waits that out itself; another's stops it.
+    // The pause this request asked for: it sleeps that out below; another's is waited for here.
     let ownPause = 0;
+    const max = this.options.maxRetryAfterMs ?? 10_000;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
-      // The API throttles the whole batch: a key waits for the queue's retry instead of spending requests on it.
-      if (this.now() < budget.throttledUntil && budget.throttledUntil !== ownPause) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(budget.throttledUntil).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
       await this.options.limiter?.take();
+      // The API throttles the whole batch: a key waits a short pause out, and leaves a long one to the queue's retry
+      // instead of spending requests on it.
+      const paused = budget.throttledUntil - this.now();
+      if (paused > 0 && budget.throttledUntil !== ownPause) {
+        if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(budget.throttledUntil).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
+        await this.retry.sleep(paused);
+      }
       let waitMs: number | undefined;
       try {
         const res = await this.fetchImpl(req.url, {
@@ -291,15 +298,16 @@ export class HttpTargetWriter implements BatchTargetWriter {
         if (!(res.status === 408 || res.status === 429 || res.status >= 500)) return { kind: 'answer', status: res.status, text, headers: res.headers };
         notActed = NOT_ACTED.has(res.status);
         if (once && !notActed) return { kind: 'retry', reason: `${last} to a create, which may have created the record: retried once the create claim expires` };
-        waitMs = retryAfterMs(res.headers.get('retry-after'), this.now());
+        const retryAfter = retryAfterMs(res.headers.get('retry-after'), this.now());
+        // One wait, drawn once: what this request sleeps and what it holds the batch to are the same.
+        waitMs = retryAfter ?? backoffMs(this.retry, attempt);
         if (res.status === 429 || res.status === 503) {
-          ownPause = this.now() + (waitMs ?? backoffMs(this.retry, attempt));
+          ownPause = this.now() + waitMs;
           budget.throttledUntil = Math.max(budget.throttledUntil, ownPause);
           budget.throttle = `HTTP ${res.status} from the API`;
         }
-        const max = this.options.maxRetryAfterMs ?? 10_000;
-        if (waitMs !== undefined && (waitMs > max || this.now() + waitMs >= budget.deadline)) {
-          return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(waitMs / 1000)}s: left to the queue's retry`, notActed };
+        if (retryAfter !== undefined && (retryAfter > max || this.now() + retryAfter >= budget.deadline)) {
+          return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(retryAfter / 1000)}s: left to the queue's retry`, notActed };
         }
       } catch (err) {
         const e = err as Error & { cause?: { code?: unknown } };

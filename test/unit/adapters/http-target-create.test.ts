@@ -217,6 +217,27 @@ describe('http target create-then-update', () => {
     }
   });
 
+  it('lets the claim go when the API refused a create without acting on it, so the next delivery creates at once', async () => {
+    // Prepare: 429 with a minute to wait, more than a delivery waits for; then 201.
+    const calls: string[] = [];
+    const answers = [new Response('{"error":"rate"}', { status: 429, headers: { 'retry-after': '60' } })];
+    const fn = (async (_url: string, init: RequestInit) => {
+      calls.push(String(init.method));
+      return answers.shift() ?? Response.json({ ticket: { id: 6 } }, { status: 201 });
+    }) as unknown as typeof fetch;
+    const ids = new MemoryRemoteIds();
+    const writer = new HttpTargetWriter({ flowId: 'desk', target: target(), remoteIds: ids, fetch: fn, retry: { maxAttempts: 3, baseDelayMs: 1 } });
+
+    // Act
+    const refused = await writer.writeBatch([change('k10', 1, { subject: 'VPN' })]);
+    const next = await writer.writeBatch([change('k10', 2, { subject: 'VPN' })]);
+
+    // Assess
+    expect(refused.get('k10')).toMatchObject({ status: 'retry', reason: expect.stringContaining('retry after 60s') });
+    expect(next.get('k10')).toEqual({ status: 'written' });
+    expect(calls).toEqual(['POST', 'POST']);
+  });
+
   it('retries a create the API did not act on (429, no connection), and lets the next delivery create at once after a refusal', async () => {
     // Prepare: 429 then 201; a refused connection then 201; a 422 for a body the API refuses, then 201.
     const script = (answers: (number | 'refused')[]) => {

@@ -312,6 +312,22 @@ describe('HttpTargetWriter', () => {
     expect(untried[0]).toMatchObject({ reason: expect.stringMatching(/^HTTP 429 from the API: not sent until \d{4}-/) });
   });
 
+  it('waits a short pause a 429 asked for before sending the rest of the batch, then sends it', async () => {
+    // Prepare: the first request is refused for a second; everything after it goes through.
+    const waits: number[] = [];
+    const f = fakeFetch((_c, n) => (n === 1 ? new Response('', { status: 429, headers: { 'retry-after': '1' } }) : new Response('', { status: 201 })));
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, retry: { sleep: async (ms) => void waits.push(ms), baseDelayMs: 1 }, concurrency: 2 });
+    const keys = Array.from({ length: 6 }, (_, i) => `t${i}`);
+
+    // Act
+    const out = await w.writeBatch(keys.map((k) => change(k, 1, { id: k })));
+
+    // Assess: every key written, one request more than keys; the other worker waited about the second too.
+    expect([...out.values()]).toEqual(keys.map(() => ({ status: 'written' })));
+    expect(f.calls).toHaveLength(7);
+    expect(waits.filter((ms) => ms > 900 && ms <= 1000).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('scrubs the record values out of what it reports of a target that receives PII as it is (allowPii)', async () => {
     // Prepare: the API quotes the address it refuses; a body mapping fails on the phone number
     const f = fakeFetch(() => new Response('{"error":"invalid email ada@corp.io"}', { status: 400 }));
