@@ -1,19 +1,23 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { claimOf } from '../core/claim-check';
-import { safeErrorText } from '../core/error-text';
+import { errorNameOf, safeErrorText } from '../core/error-text';
 import { noopLogger, type LogPort, type PayloadStore } from '../ports';
 
 /**
  * Resolves claim-check pointers (`{"syncline:claim": "<key>"}`, see SqsPublisher) to the bodies they stand for.
  * A pointer that cannot be read fails that message only: it is listed in `failed`, retried by SQS, then goes to
- * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). Other records pass unchanged.
+ * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). A payload that is gone was
+ * consumed: it is deleted only after its message was handled, and outlives any message (30 days against SQS's
+ * 14), so the message is a repeat delivery (its first was handled, its delete lost) and is acknowledged
+ * (`consumed`). Other records pass unchanged.
  */
 export async function resolveClaimChecks(
   records: readonly SQSRecord[],
   payloads: PayloadStore,
   logger: LogPort = noopLogger,
-): Promise<{ records: SQSRecord[]; failed: string[] }> {
+): Promise<{ records: SQSRecord[]; failed: string[]; consumed: string[] }> {
   const failed: string[] = [];
+  const consumed: string[] = [];
   const resolved = await Promise.all(
     records.map(async (record): Promise<SQSRecord | undefined> => {
       const pointer = claimOf(record.body);
@@ -21,13 +25,18 @@ export async function resolveClaimChecks(
       try {
         return { ...record, body: await payloads.get(pointer) };
       } catch (err) {
-        logger.warn('claim-check payload could not be read', { messageId: record.messageId, pointer, error: safeErrorText(err) });
-        failed.push(record.messageId);
+        if (errorNameOf(err) === 'NoSuchKey') {
+          logger.warn('claim-check payload already consumed: a repeat delivery of a handled message, acknowledged', { messageId: record.messageId, pointer });
+          consumed.push(record.messageId);
+        } else {
+          logger.warn('claim-check payload could not be read', { messageId: record.messageId, pointer, error: safeErrorText(err) });
+          failed.push(record.messageId);
+        }
         return undefined;
       }
     }),
   );
-  return { records: resolved.filter((r): r is SQSRecord => r !== undefined), failed };
+  return { records: resolved.filter((r): r is SQSRecord => r !== undefined), failed, consumed };
 }
 
 /**
@@ -42,7 +51,7 @@ export function withClaimChecks<C extends unknown[]>(
 ): (event: SQSEvent, ...rest: C) => Promise<SQSBatchResponse> {
   return async (event, ...rest) => {
     const { records, failed } = await resolveClaimChecks(event.Records, payloads, logger);
-    const unchanged = failed.length === 0 && records.every((r, i) => r === event.Records[i]);
+    const unchanged = records.length === event.Records.length && records.every((r, i) => r === event.Records[i]);
     if (unchanged) return (await handler(event, ...rest)) ?? { batchItemFailures: [] };
     const response = records.length > 0 ? await handler({ ...event, Records: records }, ...rest) : undefined;
     const batchItemFailures = [...failed.map((itemIdentifier) => ({ itemIdentifier })), ...(response?.batchItemFailures ?? [])];

@@ -165,10 +165,12 @@ describe('consumers of syncline queues (withClaimChecks)', () => {
   let publisher: FakePublisher;
   let payloads: InMemoryPayloadStore;
   let handler: ReturnType<typeof withClaimChecks>;
+  let quarantined: () => Promise<unknown[]>;
 
   beforeEach(() => {
     const step = fakeStepContext();
     publisher = step.publisher;
+    quarantined = async () => (await step.quarantine.list(contactsFlow.id)).items;
     payloads = new InMemoryPayloadStore();
     const { audit, quarantine, clock, logger } = step;
     const transform = createTransformHandler({
@@ -200,12 +202,36 @@ describe('consumers of syncline queues (withClaimChecks)', () => {
   });
 
   it('fails only the message whose pointer cannot be read; its batch-mates go on', async () => {
+    // Prepare: the bucket refuses the read (a key policy, throttling).
+    const pointer = await payloads.put(JSON.stringify(envelope(0, { id: 'c1', status: 'active' })));
+    payloads.get = async () => {
+      throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+    };
+
     // Act
-    const res = await handler(sqsEvent([claimPointer(`claims/2026-01-15/${'f'.repeat(64)}.0123456789abcdef.json`), envelope(1, { id: 'c2', status: 'active' })]));
+    const res = await handler(sqsEvent([claimPointer(pointer), envelope(1, { id: 'c2', status: 'active' })]));
 
     // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c2']);
+    expect(payloads.objects.has(pointer)).toBe(true);
+  });
+
+  it('acknowledges a repeat delivery whose payload was consumed already, instead of failing it into the DLQ', async () => {
+    // Prepare: the message was handled and its payload deleted; the runtime was killed before the message was.
+    const pointer = await payloads.put(JSON.stringify(envelope(0, { id: 'c1', status: 'active' })));
+    await handler(sqsEvent([claimPointer(pointer)]));
+    const sentFirst = publisher.bodies<ChangeEnvelope>(RESOLVE).length;
+
+    // Act
+    const again = await handler(sqsEvent([claimPointer(pointer), envelope(1, { id: 'c2', status: 'active' })], 'again-'));
+    const last = await handler(sqsEvent([envelope(2, { id: 'c3', status: 'active' }), claimPointer(pointer)], 'last-'));
+
+    // Assess: nothing failed, nothing sent twice; the batch-mates went on, before or after it.
+    expect(sentFirst).toBe(1);
+    expect([again.batchItemFailures, last.batchItemFailures]).toEqual([[], []]);
+    expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c1', 'c2', 'c3']);
+    expect(await quarantined()).toEqual([]);
   });
 });
 
