@@ -1,6 +1,6 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
@@ -8,6 +8,7 @@ import { QueueJournal } from './queue-journal';
 import { LOCAL_PAYLOAD_BUCKET, type LocalResources } from './resources';
 import type { TargetResources } from './target-resources';
 import { SynclineError } from '../../functions/core/errors';
+import { errorNameOf } from '../../functions/core/error-text';
 
 /** What a restart on a `--persist` folder brought back into the in-memory SQS/S3 server. */
 export interface RecoverySummary {
@@ -16,6 +17,8 @@ export interface RecoverySummary {
   readonly objects: number;
   /** Send leases of deliveries the last run was making when it stopped, let go so their retries need not wait. */
   readonly leases: number;
+  /** Webhook deliveries the last run was capturing when it stopped, let go so the sender's retry is taken at once. */
+  readonly webhookClaims: number;
 }
 
 /**
@@ -53,7 +56,8 @@ export class LocalPersistence {
     }
     const messages = await this.journal.open(clients.sqs, (name) => urls.has(name), (name) => urls.get(name));
     const leases = await releaseSendLeases(clients, resources.tables.state);
-    return { messages, objects, leases };
+    const webhookClaims = await releasePendingWebhookClaims(clients, resources.tables.dedup);
+    return { messages, objects, leases, webhookClaims };
   }
 
   close(): void {
@@ -75,6 +79,29 @@ export async function releaseSendLeases(clients: LocalClients, stateTable: strin
       new ScanCommand({ TableName: stateTable, FilterExpression: 'attribute_exists(sendUntil)', ProjectionExpression: 'pk, sendOwner', ExclusiveStartKey: start }),
     );
     for (const item of page.Items ?? []) if (await dropSendLease(clients.doc, stateTable, String(item.pk), String(item.sendOwner))) released++;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return released;
+}
+
+/**
+ * Deletes the webhook delivery ids still pending: a claim is pending only while its request is being captured, and
+ * at start none is. Kept, the sender's retry of a request the kill cut off was answered 409 until it expired (60 s).
+ * A request the stopped run had sent on is sent again by the retry, with the same event ids: it merges as a repeat.
+ */
+export async function releasePendingWebhookClaims(clients: LocalClients, dedupTable: string): Promise<number> {
+  let released = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.doc.send(new ScanCommand({ TableName: dedupTable, FilterExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true }, ProjectionExpression: 'pk', ExclusiveStartKey: start }));
+    for (const item of page.Items ?? []) {
+      try {
+        await clients.doc.send(new DeleteCommand({ TableName: dedupTable, Key: { pk: item.pk }, ConditionExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true } }));
+        released++;
+      } catch (err) {
+        if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
+      }
+    }
     start = page.LastEvaluatedKey;
   } while (start);
   return released;

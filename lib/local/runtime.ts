@@ -132,7 +132,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(async () => persistence.close());
       recovered = await persistence.recover(clients, resources, targetResources);
       const count = Object.values(recovered.messages).reduce((a, b) => a + b, 0);
-      if (count || recovered.objects || recovered.leases) log(`[runtime] recovered from ${options.persist}: ${count} queued message(s), ${recovered.objects} object(s), ${recovered.leases} send lease(s) let go`);
+      if (count || recovered.objects || recovered.leases || recovered.webhookClaims) {
+        log(`[runtime] recovered from ${options.persist}: ${count} queued message(s), ${recovered.objects} object(s), ${recovered.leases} send lease(s) and ${recovered.webhookClaims} unfinished webhook claim(s) let go`);
+      }
     }
     // Step queues carry several records to a message, as in AWS.
     const publisher = new SqsPublisher({ client: clients.sqs, payloads, packs: packsTo(config.flows, (flow, id) => resources.flows[flow.id]?.queues[id]?.url) });

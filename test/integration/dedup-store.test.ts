@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClientFor } from '../../functions/adapters/clients';
 import { DynamoDbDedupStore } from '../../functions/adapters/dynamodb-dedup-store';
+import { releasePendingWebhookClaims } from '../../lib/local/persistence';
 import { createStoreTables, integrationClients } from '../support/local-servers';
 
 describe('webhook id claims on DynamoDB Local', () => {
@@ -8,9 +9,11 @@ describe('webhook id claims on DynamoDB Local', () => {
   const doc = documentClientFor(clients.dynamodb);
   let now = Date.UTC(2026, 0, 15);
   let store: DynamoDbDedupStore;
+  let dedupTable: string;
 
   beforeAll(async () => {
     const tables = await createStoreTables(clients);
+    dedupTable = tables.dedup;
     store = new DynamoDbDedupStore({ client: doc, tableName: tables.dedup, clock: { now: () => now } });
   });
   afterAll(() => clients.destroy());
@@ -37,5 +40,19 @@ describe('webhook id claims on DynamoDB Local', () => {
 
     // Assess
     expect([soon, later]).toEqual(['pending', 'claimed']);
+  });
+
+  it('lets go, at a local restart, of the claims a killed runtime was capturing, and keeps the confirmed ones', async () => {
+    // Prepare: one request was being captured when the runtime was killed; another was answered.
+    await store.claim('contacts/crm', 'msg_3', 60);
+    await store.claim('contacts/crm', 'msg_4', 60);
+    await store.confirm('contacts/crm', 'msg_4', 86_400);
+
+    // Act
+    const released = await releasePendingWebhookClaims({ doc } as never, dedupTable);
+
+    // Assess: the sender's retry of msg_3 is taken at once; msg_4 is still a duplicate.
+    expect(released).toBeGreaterThanOrEqual(1);
+    expect([await store.claim('contacts/crm', 'msg_3', 60), await store.claim('contacts/crm', 'msg_4', 60)]).toEqual(['claimed', 'duplicate']);
   });
 });
