@@ -32,9 +32,9 @@ export class ObjectMirror {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Writes the kept objects back into the buckets that exist (`hasBucket`); answers how many. */
-  async restore(s3: S3Client, hasBucket: (bucket: string) => boolean): Promise<number> {
-    let restored = 0;
+  /** Writes the kept objects back into the buckets that exist (`hasBucket`); answers which. */
+  async restore(s3: S3Client, hasBucket: (bucket: string) => boolean): Promise<{ bucket: string; key: string }[]> {
+    const restored: { bucket: string; key: string }[] = [];
     for (const name of readdirSync(this.dir)) {
       if (!name.endsWith('.json')) continue;
       let o: MirroredObject;
@@ -45,7 +45,7 @@ export class ObjectMirror {
       }
       if (!hasBucket(o.bucket)) continue;
       await s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: o.key, Body: Buffer.from(o.body, 'base64'), ...(o.contentType ? { ContentType: o.contentType } : {}) }));
-      restored++;
+      restored.push({ bucket: o.bucket, key: o.key });
     }
     return restored;
   }

@@ -1,6 +1,8 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { CLAIM_KEY_PATTERN, claimOf } from '../../functions/core/claim-check';
 import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
@@ -43,7 +45,7 @@ export class LocalPersistence {
     const buckets = new Set<string>([LOCAL_PAYLOAD_BUCKET]);
     for (const fr of Object.values(resources.flows)) for (const b of Object.values(fr.sourceBuckets)) buckets.add(b);
     for (const byTarget of Object.values(targets.buckets)) for (const b of Object.values(byTarget)) buckets.add(b);
-    const objects = await this.mirror.restore(clients.s3, (b) => buckets.has(b));
+    const restored = await this.mirror.restore(clients.s3, (b) => buckets.has(b));
     this.mirror.attach(clients.s3);
 
     const urls = new Map<string, string>();
@@ -55,14 +57,25 @@ export class LocalPersistence {
       for (const q of Object.values(fr.streamFailureQueues)) urls.set(q.name, q.url);
     }
     const messages = await this.journal.open(clients.sqs, (name) => urls.has(name), (name) => urls.get(name));
+    const orphans = orphanClaims(restored, this.journal.liveBodies());
+    for (const o of orphans) await clients.s3.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: o.key }));
     const leases = await releaseSendLeases(clients, resources.tables.state);
     const webhookClaims = await releasePendingWebhookClaims(clients, resources.tables.dedup);
-    return { messages, objects, leases, webhookClaims };
+    return { messages, objects: restored.length - orphans.length, leases, webhookClaims };
   }
 
   close(): void {
     this.journal.close();
   }
+}
+
+/**
+ * The claim-check payloads that no queued message points at: written by a send the kill cut off (or consumed
+ * while the kill stopped the mirror from seeing the delete). Nothing will read them, and raw values must not rest.
+ */
+export function orphanClaims(restored: readonly { bucket: string; key: string }[], queuedBodies: readonly string[]): { bucket: string; key: string }[] {
+  const pointed = new Set(queuedBodies.map(claimOf));
+  return restored.filter((o) => o.bucket === LOCAL_PAYLOAD_BUCKET && CLAIM_KEY_PATTERN.test(o.key) && !pointed.has(o.key));
 }
 
 /**

@@ -126,6 +126,11 @@ export class QueueJournal {
     return this.live.size;
   }
 
+  /** The bodies of the messages sent and not deleted yet. */
+  liveBodies(): string[] {
+    return [...this.live.values()].map((text) => ((JSON.parse(text) as { s: JournaledMessage }).s.b));
+  }
+
   private append(lines: Line[]): void {
     if (this.fd === undefined || lines.length === 0) return;
     writeSync(this.fd, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
