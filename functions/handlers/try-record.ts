@@ -1,5 +1,5 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
-import { parseDebeziumBody } from '../core/capture/debezium';
+import { parseDebeziumBody, partialUpdateProblem } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { canonicalJson, ENVELOPE_VERSION, eventId, truncateScopeProblem, type ChangeEnvelope, type Op } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
@@ -60,15 +60,16 @@ const bad = (message: string): AdminAnswer => ({ status: 400, body: { message } 
 type Captured = { op: Op; ts: number; data: Record<string, unknown>; seq: string; pos?: string; keep?: readonly string[] };
 
 /** The record as the capture of `source` would turn it into a change: op, time and data. */
-function captured(flowId: string, source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): Captured | { skipped: string } | { quarantined: string; op: Op } {
+function captured(flow: FlowConfig, source: SourceConfig, record: Record<string, unknown>, headers: Readonly<Record<string, string>>, now: number): Captured | { skipped: string } | { quarantined: string; op: Op } {
   // A bundle for a flow without Debezium sources leaves the Debezium reader out (function-bundling.ts).
   if (source.type === 'webhook' && source.format === 'debezium' && (typeof __SYNCLINE_READS_DEBEZIUM__ === 'undefined' || __SYNCLINE_READS_DEBEZIUM__)) {
     const item = parseDebeziumBody(record, source.table)[0]!;
     if (item.kind === 'skipped') return { skipped: `not a row change (${item.reason})` };
     if (item.kind === 'malformed') return { quarantined: item.reason, op: 'upsert' };
     if (item.kind === 'truncate') return { skipped: `a truncate of ${item.table}, audited and handled by onTruncate, not a row change` };
-    const unscoped = source.onTruncate === 'delete' && item.op === 'upsert' ? truncateScopeProblem(flowId, source.id, item.table) : undefined;
-    if (unscoped !== undefined) return { quarantined: unscoped, op: item.op };
+    const unscoped = source.onTruncate === 'delete' && item.op === 'upsert' ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
+    const refused = unscoped ?? partialUpdateProblem(flow, item);
+    if (refused !== undefined) return { quarantined: refused, op: item.op };
     return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try', ...(item.pos !== undefined ? { pos: item.pos } : {}), ...(item.unavailable ? { keep: item.unavailable } : {}) };
   }
   if (source.type === 'webhook') {
@@ -120,7 +121,7 @@ export async function tryRecord(deps: TryRecordDeps, body: unknown): Promise<Adm
   const base = { flow: flow.id, source: source.id, written: false as const };
   if (body.headers !== undefined && !(isPlainObject(body.headers) && Object.values(body.headers).every((v) => typeof v === 'string'))) return bad('"headers" must map header names to strings');
   const headers = Object.fromEntries(Object.entries((body.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
-  const change = carried(flow, captured(flow.id, source, body.record, headers, now));
+  const change = carried(flow, captured(flow, source, body.record, headers, now));
   if ('skipped' in change) return { status: 200, body: { ...base, op: 'upsert', outcome: 'skipped', reason: change.skipped } satisfies TryAnswer };
   if ('quarantined' in change) return { status: 200, body: { ...base, op: change.op, outcome: 'quarantined', reason: change.quarantined, errors: [change.quarantined] } satisfies TryAnswer };
 

@@ -5,6 +5,7 @@
  * Shapes: https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-events (and the
  * same section of the MySQL, SQL Server, Oracle and MongoDB pages).
  */
+import type { FlowConfig } from '../../config/schema';
 import type { Op } from '../envelope';
 import { InexactNumber, isJsonObject as isObject, settleNumbers } from '../json-safety';
 import { positionOf, sourceTimeOf } from './debezium-position';
@@ -50,6 +51,8 @@ export type DebeziumItem =
       readonly pos?: string;
       /** Columns whose value the connector did not send (`__debezium_unavailable_value`): left as they are. */
       readonly unavailable?: readonly string[];
+      /** MongoDB: an update of some whole top-level fields, without the document; `data` holds those fields only. */
+      readonly partial?: true;
       /** `db.schema.table` (or `db.collection`) with the parts that are present. */
       readonly table: string;
     }
@@ -129,8 +132,18 @@ export function parseDebeziumEvent(event: unknown, index: number, selection?: Ta
     ...(before ? { before: withoutUnavailable(before).row } : {}),
     ...when,
     ...(kept.unavailable.length > 0 && operation !== 'd' ? { unavailable: kept.unavailable } : {}),
+    ...(rows.partial ? { partial: true as const } : {}),
     table,
   };
+}
+
+/**
+ * Why a flow cannot take a change as it is: a MongoDB update of some fields without the document, under `lww`, where
+ * an upsert replaces the whole record, would drop every field it does not carry.
+ */
+export function partialUpdateProblem(flow: Pick<FlowConfig, 'conflict'>, item: DebeziumItem): string | undefined {
+  if (item.kind !== 'change' || !item.partial || flow.conflict.strategy !== 'lww') return undefined;
+  return 'MongoDB update of some fields without the full document, which under conflict strategy "lww" would replace the record with those fields alone: set capture.mode to change_streams_update_full, enable pre-images, or use a per-field strategy such as "field-lww"';
 }
 
 /** What a value without `op` is, when it is one of Debezium's events that are not row changes. */
@@ -155,7 +168,7 @@ function isTransactionBoundary(value: Record<string, unknown>): boolean {
 }
 const BOUNDARY_FIELDS = new Set(['status', 'id', 'ts_ms', 'ts_us', 'ts_ns', 'event_count', 'data_collections']);
 
-type Rows = { before?: Record<string, unknown>; after?: Record<string, unknown> };
+type Rows = { before?: Record<string, unknown>; after?: Record<string, unknown>; partial?: true };
 
 function sqlRows(value: Record<string, unknown>, schema: unknown): Rows | string {
   const { before, after } = value;
@@ -203,6 +216,7 @@ function mongoRows(value: Record<string, unknown>, operation: DebeziumOp): Rows 
     // Only whole top-level fields can go on without the document; a field inside one would replace all of it.
     if (reachesInside(update)) return 'MongoDB update of fields inside a field (a dotted path or a truncated array) without the full document: set capture.mode to change_streams_update_full, or enable pre-images';
     rows.after = { _id: id, ...update.updatedFields, ...Object.fromEntries(update.removedFields.map((f) => [f, null])) };
+    rows.partial = true;
   }
   return rows;
 }

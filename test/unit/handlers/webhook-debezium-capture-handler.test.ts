@@ -251,6 +251,23 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect(json(await handler(rawRequest('mysql', asText, 'msg_mongo_text')))).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
   });
 
+  it('quarantines a MongoDB update of some fields without the document under lww, which would drop the others; takes it under field-lww', async () => {
+    // Prepare: capture.mode change_streams, no pre-image: the update names its fields and the filter its _id.
+    const event = { ...changeEvent('mongodb', 'u', { after: { id: 1 } }, { at: 6, ms: T0 }), after: null, before: null, filter: '{"_id": "a3"}', updateDescription: { updatedFields: '{"email": "new@example.com"}', removedFields: [], truncatedArrays: [] } };
+    const lww = setupWithMetrics();
+    const perField = setupWithMetrics(flowSchema.parse({ ...flow, conflict: { strategy: 'field-lww' } }));
+
+    // Act
+    const refused = await lww.handler(request('mysql', event, 'msg_partial'));
+    const taken = await perField.handler(request('mysql', event, 'msg_partial'));
+
+    // Assess
+    expect(json(refused)).toEqual({ accepted: 0, duplicates: 0, quarantined: 1 });
+    expect((await lww.quarantine.list('customers')).items[0]!.reason).toMatch(/under conflict strategy "lww" would replace the record with those fields alone/);
+    expect(json(taken)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(perField.publisher.bodies<ChangeEnvelope>(QUEUE)[0]).toMatchObject({ op: 'upsert', data: { _id: 'a3', email: 'new@example.com' } });
+  });
+
   it('skips a bare null body, a Kafka tombstone sent alone', async () => {
     const { handler, publisher } = setupWithMetrics();
     const res = await handler(rawRequest('pg', 'null', 'msg_tomb'));
