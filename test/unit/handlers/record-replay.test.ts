@@ -257,6 +257,14 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     expect(toast.body).toMatchObject({ outcome: 'passed', resolve: { outcome: 'changed', version: 3, changedFields: ['name'] } });
   });
 
+  it('quarantines, as the capture would, a MongoDB update of some fields without the document under lww', async () => {
+    const f = flowSchema.parse({ id: 'docs', key: ['_id'], sources: [{ id: 'mongo', type: 'webhook', format: 'debezium' }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const update = { op: 'u', after: null, before: null, filter: '{"_id": "a3"}', updateDescription: { updatedFields: '{"email": "new@example.com"}', removedFields: [], truncatedArrays: [] }, source: { connector: 'mongodb', db: 'shop', collection: 'people', ts_ms: 1_700_000_000_000, ord: 1 } };
+    expect((await run(f, { record: update })).body).toMatchObject({ outcome: 'quarantined', reason: expect.stringContaining('"lww" would replace the record') });
+    const perField = flowSchema.parse({ ...f, conflict: { strategy: 'field-lww' } });
+    expect((await run(perField, { record: update })).body).toMatchObject({ outcome: 'passed', record: { _id: 'a3', email: 'new@example.com' } });
+  });
+
   it('quarantines, as the capture would, a Debezium row change that names no table for a source with onTruncate "delete"', async () => {
     const f = flowSchema.parse({ id: 'rows', key: ['id'], sources: [{ id: 'pg', type: 'webhook', format: 'debezium', onTruncate: 'delete' }], targets: [{ id: 't', type: 'dynamodb' }] });
     const answer = await run(f, { record: { op: 'c', before: null, after: { id: 7 }, source: null, ts_ms: 1_700_000_000_000 } });
