@@ -25,8 +25,9 @@ export function mongoDocument(v: unknown): Record<string, unknown> | undefined {
 
 /**
  * `$oid` -> hex string, `$date` -> ISO-8601, `$numberLong`/`$numberInt` -> number (a string beyond 2^53, so no digit
- * is lost), `$numberDouble` -> number (NaN and infinities stay strings), `$numberDecimal` -> decimal string.
- * Other wrappers (`$binary`, `$timestamp`, `$regularExpression`, ...) stay as they are.
+ * is lost), `$numberDouble` -> number (NaN and infinities stay strings), `$numberDecimal` -> decimal string, a UUID
+ * (`$uuid`, or `$binary` of subtype 04) -> its 8-4-4-4-12 hex string. Other wrappers (other `$binary`, `$timestamp`,
+ * `$regularExpression`, ...) stay as they are.
  */
 export function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
@@ -56,9 +57,24 @@ export function plain(v: unknown): unknown {
         if (iso !== undefined) return iso;
         break;
       }
+      case '$uuid':
+        if (typeof inner === 'string') return inner.toLowerCase();
+        break;
+      case '$binary': {
+        // Canonical Extended JSON v2: {"$binary": {"base64", "subType"}}; subtype 04 is a UUID.
+        const b = inner !== null && typeof inner === 'object' ? (inner as Record<string, unknown>) : undefined;
+        const uuid = b && b.subType === '04' && typeof b.base64 === 'string' ? uuidOf(b.base64) : undefined;
+        if (uuid !== undefined) return uuid;
+        break;
+      }
       default:
         break;
     }
+  }
+  // Legacy Extended JSON: {"$binary": "<base64>", "$type": "04"}.
+  if (keys.length === 2 && o.$type === '04' && typeof o.$binary === 'string') {
+    const uuid = uuidOf(o.$binary);
+    if (uuid !== undefined) return uuid;
   }
   const out: Record<string, unknown> = {};
   for (const k of keys) Object.defineProperty(out, k, { value: plain(o[k]), enumerable: true, writable: true, configurable: true });
@@ -75,4 +91,11 @@ function dateOf(inner: unknown): string | undefined {
   if (ms === undefined || !Number.isFinite(ms)) return undefined;
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** Sixteen bytes (base64) as a UUID's 8-4-4-4-12 hex string; undefined for any other length. */
+function uuidOf(base64: string): string | undefined {
+  const hex = Buffer.from(base64, 'base64').toString('hex');
+  if (hex.length !== 32) return undefined;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

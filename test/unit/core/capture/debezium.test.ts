@@ -275,6 +275,20 @@ describe('MongoDB documents', () => {
     expect(item).toMatchObject({ kind: 'change', data: { _id: 'a1', x: 1 }, before: { _id: 'a1', x: 0 } });
   });
 
+  it('keys a document by a UUID _id, as $uuid or as $binary of subtype 04 (canonical and legacy Extended JSON)', () => {
+    // https://www.mongodb.com/docs/manual/reference/mongodb-extended-json/: Binary {"$binary": {"base64", "subType"}}, legacy {"$binary", "$type"}.
+    const uuid = '3b241101-e2bb-4255-8caf-4136c566a962';
+    const base64 = Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64');
+    const source = { connector: 'mongodb', db: 'inventory', collection: 'customers', ts_ms: T0, ord: 1 };
+    for (const id of [{ $uuid: uuid.toUpperCase() }, { $binary: { base64, subType: '04' } }, { $binary: base64, $type: '04' }]) {
+      const item = parseDebeziumEvent({ op: 'c', after: JSON.stringify({ _id: id, n: 1 }), source }, 0);
+      expect(item, JSON.stringify(id)).toMatchObject({ kind: 'change', data: { _id: uuid, n: 1 } });
+    }
+    // Other binary data stays as it was sent.
+    const other = parseDebeziumEvent({ op: 'c', after: JSON.stringify({ _id: 1, blob: { $binary: { base64: 'AQID', subType: '00' } } }), source }, 0);
+    expect(other).toMatchObject({ kind: 'change', data: { blob: { $binary: { base64: 'AQID', subType: '00' } } } });
+  });
+
   it('deletes by the pre-image, and quarantines a delete without one, naming the setting', () => {
     const withPre = parseDebeziumEvent(changeEvent('mongodb', 'd', { before: { id: 7, first_name: 'A' } }, { at: 1, ms: T0 }), 0);
     expect(withPre).toMatchObject({ kind: 'change', op: 'delete', data: { _id: 7 } });
