@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
@@ -26,9 +27,11 @@ export interface DynamoDbStateStoreOptions {
   readonly retry?: RetryOptions;
 }
 
-const TRUNCATED_PREFIX = '~truncated#';
-/** Partition key of a truncate scope's latest truncate (the scope starts with the flow id). */
-const truncatedPk = (scope: string): string => `${TRUNCATED_PREFIX}${scope}`;
+/**
+ * Partition key of a truncate scope's latest truncate: the scope's hash, as a scope may take all 2,048 bytes a key
+ * may have (the flow id stays readable, for the functions' LeadingKeys).
+ */
+const truncatedPk = (flow: string, scope: string): string => `~truncated#${flow}#${createHash('sha256').update(scope).digest('base64url')}`;
 /** A truncate's place among its source's: the log position, else the time (a source has positions or has none). */
 const markOrder = (mark: TruncateMark): string => mark.pos ?? `~${String(mark.ts).padStart(20, '0')}`;
 
@@ -227,12 +230,12 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
   }
 
   /** A conditional UpdateItem of `~truncated#<scope>`: the mark moves only to a later truncate (position, else time). */
-  async markTruncated(_flow: string, scope: string, mark: TruncateMark): Promise<void> {
+  async markTruncated(flow: string, scope: string, mark: TruncateMark): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: truncatedPk(scope) },
+          Key: { pk: truncatedPk(flow, scope) },
           UpdateExpression: 'SET mark = :m, ord = :o',
           ConditionExpression: 'attribute_not_exists(ord) OR ord < :o',
           ExpressionAttributeValues: { ':m': mark, ':o': markOrder(mark) },
@@ -243,9 +246,10 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     }
   }
 
-  async truncateMarks(_flow: string, scopes: readonly string[]): Promise<Map<string, TruncateMark>> {
-    const items = await batchGetAll(this.client, this.tableName, [...new Set(scopes)].map((scope) => ({ pk: truncatedPk(scope) })), this.retry);
-    return new Map(items.map((item) => [(item.pk as string).slice(TRUNCATED_PREFIX.length), item.mark as TruncateMark]));
+  async truncateMarks(flow: string, scopes: readonly string[]): Promise<Map<string, TruncateMark>> {
+    const byPk = new Map([...new Set(scopes)].map((scope) => [truncatedPk(flow, scope), scope]));
+    const items = await batchGetAll(this.client, this.tableName, [...byPk.keys()].map((pk) => ({ pk })), this.retry);
+    return new Map(items.map((item) => [byPk.get(item.pk as string)!, item.mark as TruncateMark]));
   }
 
   /** Records a delivery on the marker, unless a newer one (or, but for a replay, the same one) is recorded already. */

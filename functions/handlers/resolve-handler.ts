@@ -25,7 +25,7 @@ import { conflictOpenedEvent } from './conflict-review';
 import { auditableOwned, withCapture } from './audit-policy';
 import { changeTs, decisionEntries, keepRecent, madeCurrent } from './resolve-audit';
 import { isTruncate, parseStepMessage, type DeliveryMessage } from './step-messages';
-import { addLateTruncateDeletes, scopedMessages, truncateDelete } from './truncate-marks';
+import { addLateTruncateDeletes, scopedChanges, truncateDelete } from './truncate-marks';
 import { runSqsBatch, type SqsBatch } from './sqs-batch';
 import { readStates } from './batch-states';
 import { auditGivenUp, type FailedChange } from './given-up';
@@ -131,14 +131,17 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       addChange(groups, value, record.messageId);
     }
     for (const t of truncates) await batch.attempt([t.messageId], 'truncate expansion failed', () => expandTruncate(t.message));
-    const truncateIndex = deps.truncates?.index;
-    if (truncateIndex) await batch.attempt(scopedMessages(groups), 'truncate marks could not be read', () => addLateTruncateDeletes(flow, truncateIndex, groups, clock.now()));
     seen.groups.push(...groups.values());
     if (groups.size === 0) return;
     if (event.Records.length === 1) logger.setCorrelationId?.([...groups.values()][0]!.envelopes[0]!.id);
 
     const stored = await readStates(batch, stateStore, flow.id, [...groups.values()]);
     if (!stored) return;
+    const truncateIndex = deps.truncates?.index;
+    if (truncateIndex) {
+      const scoped = scopedChanges(groups);
+      await batch.attempt(new Set(scoped.map((c) => c.messageId)), 'truncate marks could not be read', () => addLateTruncateDeletes(flow, truncateIndex, groups, scoped, stored, clock.now()));
+    }
     for (const [key, g] of groups) if (g.messageIds.some((id) => batch.isFailed(id))) groups.delete(key);
 
     const now = clock.now();
@@ -202,7 +205,8 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
     const { index, resolveQueueUrl, pageSize = 200 } = deps.truncates;
     const scope = truncateScope(flow.id, message.source, message.table);
     const mark = { id: message.id, source: message.source, ts: message.ts, seq: message.seq, ...(message.pos !== undefined ? { pos: message.pos } : {}), at: message.at };
-    // Marked before the keys are listed: a change of the table merged from now on sees the truncate itself.
+    // Marked before the keys are listed: a change of the table that reads the marks from now on sees the truncate
+    // itself. (A change written just before may still be missing from the index, which is read eventually consistent.)
     if (message.cursor === undefined) await index.markTruncated(flow.id, scope, mark);
     const page = await index.keysInTruncateScope(flow.id, scope, pageSize, message.cursor);
     const at = clock.now();

@@ -1,7 +1,7 @@
 import { eventId, ENVELOPE_VERSION, truncateScope, type ChangeEnvelope } from '../core/envelope';
 import { clockOf, compareClock } from '../core/merge';
 import type { FlowConfig } from '../config/schema';
-import type { TruncateMark, TruncateScopeIndex } from '../ports';
+import type { StoredState, TruncateMark, TruncateScopeIndex } from '../ports';
 import { addChange, type ChangeGroup } from './change-group';
 
 /**
@@ -26,25 +26,36 @@ export function truncateDelete(flowId: string, mark: TruncateMark, key: string, 
   };
 }
 
-/** The messages of changes from a table some source deletes on truncate (`tbl` set): they need the marks read. */
-export function scopedMessages(groups: ReadonlyMap<string, ChangeGroup>): string[] {
-  return [...groups.values()].flatMap((g) => g.envelopes.flatMap((e, i) => (e.tbl !== undefined ? [g.messageIds[i]!] : [])));
+/** The changes of a batch from a table some source deletes on truncate (`tbl` set), with their messages. */
+export function scopedChanges(groups: ReadonlyMap<string, ChangeGroup>): { readonly env: ChangeEnvelope; readonly messageId: string }[] {
+  return [...groups.values()].flatMap((g) => g.envelopes.flatMap((env, i) => (env.tbl !== undefined ? [{ env, messageId: g.messageIds[i]! }] : [])));
 }
 
 /**
  * A change of a truncated table from before its truncate that reaches resolve after the truncate was expanded (it
  * was still on its way, so the index did not list its key yet) gets the truncate's delete beside it, carried by its
- * message: the key ends deleted, as it would have had the change come first. Answers how many deletes were added.
+ * message: the key ends deleted, as it would have had the change come first. Not when the key's state is listed
+ * under another table now: a change of that table came in between, and in log order the truncate would not have
+ * deleted the key either. Answers how many deletes were added.
  */
-export async function addLateTruncateDeletes(flow: FlowConfig, index: TruncateScopeIndex, groups: Map<string, ChangeGroup>, at: number): Promise<number> {
-  const scoped = [...groups.values()].flatMap((g) => g.envelopes.flatMap((e, i) => (e.tbl !== undefined ? [{ env: e, messageId: g.messageIds[i]! }] : [])));
+export async function addLateTruncateDeletes(
+  flow: FlowConfig,
+  index: TruncateScopeIndex,
+  groups: Map<string, ChangeGroup>,
+  scoped: readonly { readonly env: ChangeEnvelope; readonly messageId: string }[],
+  stored: ReadonlyMap<string, StoredState>,
+  at: number,
+): Promise<number> {
   if (scoped.length === 0) return 0;
   const scopeOf = (e: ChangeEnvelope) => truncateScope(flow.id, e.source, e.tbl!);
   const marks = await index.truncateMarks(flow.id, [...new Set(scoped.map(({ env }) => scopeOf(env)))]);
   let added = 0;
   for (const { env, messageId } of scoped) {
-    const mark = marks.get(scopeOf(env));
+    const scope = scopeOf(env);
+    const mark = marks.get(scope);
     if (!mark) continue;
+    const state = stored.get(env.key);
+    if (state && !state.view.deleted && state.truncateScope !== undefined && state.truncateScope !== scope) continue;
     const del = truncateDelete(flow.id, mark, env.key, at);
     // The truncate wins over the change only when it comes later in the source's log (or, without one, later in time).
     if (compareClock(clockOf(del), clockOf(env), []) <= 0) continue;

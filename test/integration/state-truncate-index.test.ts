@@ -70,5 +70,9 @@ describe('the state table index of keys by truncate scope, on DynamoDB Local', (
     expect([...first.entries()]).toEqual([[scope, mark('t2', '00000000000000000050')]]);
     expect(later.get(scope)?.id).toBe('t3');
     expect((await store.keysInTruncateScope('cdc', scope, 10)).keys).toEqual([]);
+    // A scope as long as the index takes (2,048 bytes) still has its mark: the item is keyed by its hash.
+    const longest = `cdc#pg#public.${'t'.repeat(2048 - 'cdc#pg#public.'.length)}`;
+    await store.markTruncated('cdc', longest, mark('t4', '00000000000000000070'));
+    expect((await store.truncateMarks('cdc', [longest, scope])).get(longest)?.id).toBe('t4');
   });
 });

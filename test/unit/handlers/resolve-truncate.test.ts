@@ -128,6 +128,19 @@ describe('resolve: onTruncate "delete"', () => {
     expect(state.marks.get('cdc#pg#public.customers')!.id).toBe('trunc-1');
   });
 
+  it('keeps a key whose change of another table came between the late change and the truncate, as in log order', async () => {
+    // Prepare: key 9 was an order (position 30) after it was a customer (10); customers is truncated at 50.
+    await make()(sqsEvent([change('9', '0000000030', { b: 2 }, 'public.orders')]));
+    await make()(sqsEvent([truncate]));
+    await drainResolveQueue();
+
+    // Act: the customer change (position 10) arrives last.
+    await make()(sqsEvent([change('9', '0000000010', { a: 1 })]));
+
+    // Assess: in log order the truncate found the key listed under orders, and kept it.
+    expect(state.items.get('cdc#9')!.view).toMatchObject({ deleted: false, data: { id: '9', b: 2 } });
+  });
+
   it('merges a repeated page as a repeat: the same delete ids, nothing delivered twice', async () => {
     // Prepare
     await make()(sqsEvent([change('1', '0000000001', { n: 1 })]));
