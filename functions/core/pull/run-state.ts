@@ -54,17 +54,26 @@ export function advanceRun(run: PullRunState, continuation: string | undefined, 
 export function trackCursor(run: PullRunState, hwm: string | undefined, cursor: string, lookbackMs = 0): { readonly older: boolean; readonly hwm?: string } {
   const floor = run.since === undefined ? undefined : lookedBack(run.since, lookbackMs);
   if (floor !== undefined && compareCursor(cursor, floor) < 0) return { older: true, hwm };
-  // Only a time within a day of the start: a later one is no clock's (a sequence number), and must not stall the mark.
-  const time = timeOfCursor(cursor);
-  if (time !== undefined && time > run.startedAt && time <= run.startedAt + DAY_MS) return { older: false, hwm };
+  if (pastStart(cursor, run.startedAt)) return { older: false, hwm };
   return { older: false, hwm: hwm === undefined || compareCursor(cursor, hwm) > 0 ? cursor : hwm };
 }
 
 const DAY_MS = 86_400_000;
 
-/** A cursor as a time (ms): ISO-8601, or epoch ms (13 digits); undefined for epoch seconds, micros or a sequence. */
+/**
+ * Whether a cursor is a time after the run started, so it must not raise the mark: any ISO-8601 time (a date far
+ * ahead, a sentinel `9999-...`, stays out of the mark, or it would skip every change until then), and 13 digits of
+ * epoch ms up to a day ahead (beyond, they are a sequence that no clock gives, which must move the mark).
+ */
+function pastStart(cursor: string, startedAt: number): boolean {
+  const time = timeOfCursor(cursor);
+  if (time === undefined || time <= startedAt) return false;
+  return !/^\d+$/.test(cursor) || time <= startedAt + DAY_MS;
+}
+
+/** A cursor as a time (ms): ISO-8601, or epoch ms (13 digits, no leading 0); undefined for epoch s or µs or a sequence. */
 function timeOfCursor(cursor: string): number | undefined {
-  if (/^\d+$/.test(cursor)) return cursor.length === 13 ? Number(cursor) : undefined;
+  if (/^\d+$/.test(cursor)) return cursor.length === 13 && cursor[0] !== '0' ? Number(cursor) : undefined;
   return parseMs(cursor);
 }
 

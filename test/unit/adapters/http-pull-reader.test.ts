@@ -259,7 +259,7 @@ describe('HttpPullReader against APIs that behave as documented', () => {
     // Epoch ms stays epoch ms; epoch seconds, micros or a sequence are no time it can go back from, and stay as they are.
     await collect(tickets(15 * 60_000), '1772359200000');
     expect(sent()).toBe(String(1772359200000 - 15 * 60_000));
-    for (const raw of ['1772359200', '1772359200000000', '98765']) {
+    for (const raw of ['1772359200', '1772359200000000', '98765', '0001772359200']) {
       await collect(tickets(15 * 60_000), raw);
       expect(sent(), raw).toBe(raw);
     }

@@ -179,7 +179,13 @@ describe('incremental mode and changes made while a run pages', () => {
     back.reader.pagesOf = [[person(3, '2026-01-15T09:30:00Z')]];
     await runPull(back.deps);
 
+    // A sentinel date far ahead is sent but never becomes the mark: a change at 11:00 is read by the next run.
+    const sentinel = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-15T09:30:00Z'), person(2, '2099-12-31T00:00:00Z')]]);
+    await runPull(sentinel.deps);
+    const afterSentinel = (await sentinel.state.getRun('people', 'api'))?.since;
+
     // Assess
+    expect(afterSentinel).toBe('2026-01-15T09:30:00Z');
     expect(afterMicros).toBe(micros);
     expect(afterMs).toBe(String(Date.UTC(2026, 0, 15, 11)));
     expect(back.publisher.bodies<{ data: { id: number } }>(Q).map((b) => b.data.id)).toEqual([1, 3]);
