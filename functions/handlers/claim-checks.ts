@@ -3,18 +3,23 @@ import { claimOf } from '../core/claim-check';
 import { errorNameOf, safeErrorText } from '../core/error-text';
 import { noopLogger, type LogPort, type PayloadStore } from '../ports';
 
+/** How long after its payload was written a message may still be a first delivery: SQS keeps one 14 days. */
+const FIRST_LIFE_MS = 14 * 86_400_000;
+
 /**
  * Resolves claim-check pointers (`{"syncline:claim": "<key>"}`, see SqsPublisher) to the bodies they stand for.
  * A pointer that cannot be read fails that message only: it is listed in `failed`, retried by SQS, then goes to
- * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). A payload that is gone was
- * consumed: it is deleted only after its message was handled, and outlives any message (30 days against SQS's
- * 14), so the message is a repeat delivery (its first was handled, its delete lost) and is acknowledged
- * (`consumed`). Other records pass unchanged.
+ * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). A payload that is gone within
+ * its message's first 14 days was consumed: it is deleted only after its message was handled, and expires only
+ * after 30 days, so the message is a repeat delivery (its first was handled, its delete lost) and is acknowledged
+ * (`consumed`). An older one may have expired under a message redriven again: that fails, as before. Other
+ * records pass unchanged.
  */
 export async function resolveClaimChecks(
   records: readonly SQSRecord[],
   payloads: PayloadStore,
   logger: LogPort = noopLogger,
+  now = Date.now(),
 ): Promise<{ records: SQSRecord[]; failed: string[]; consumed: string[] }> {
   const failed: string[] = [];
   const consumed: string[] = [];
@@ -25,7 +30,7 @@ export async function resolveClaimChecks(
       try {
         return { ...record, body: await payloads.get(pointer) };
       } catch (err) {
-        if (errorNameOf(err) === 'NoSuchKey') {
+        if (errorNameOf(err) === 'NoSuchKey' && now - (claimDate(pointer) ?? 0) <= FIRST_LIFE_MS) {
           logger.warn('claim-check payload already consumed: a repeat delivery of a handled message, acknowledged', { messageId: record.messageId, pointer });
           consumed.push(record.messageId);
         } else {
@@ -81,4 +86,11 @@ async function deleteConsumedClaims(records: readonly SQSRecord[], failures: rea
       }
     }),
   );
+}
+
+/** The day a pointer's payload was written (`claims/<yyyy-mm-dd>/...`), as ms; undefined for another key. */
+function claimDate(pointer: string): number | undefined {
+  const day = /^claims\/(\d{4}-\d{2}-\d{2})\//.exec(pointer)?.[1];
+  const ms = day === undefined ? Number.NaN : Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) ? ms : undefined;
 }

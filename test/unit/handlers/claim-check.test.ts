@@ -31,7 +31,7 @@ class InMemoryPayloadStore implements PayloadStore {
   failPuts = false;
   async put(body: string): Promise<string> {
     if (this.failPuts) throw new Error('injected put failure');
-    const key = `claims/2026-01-15/${createHash('sha256').update(body).digest('hex')}.${randomBytes(8).toString('hex')}.json`;
+    const key = `claims/${new Date().toISOString().slice(0, 10)}/${createHash('sha256').update(body).digest('hex')}.${randomBytes(8).toString('hex')}.json`;
     this.objects.set(key, body);
     return key;
   }
@@ -232,6 +232,18 @@ describe('consumers of syncline queues (withClaimChecks)', () => {
     expect([again.batchItemFailures, last.batchItemFailures]).toEqual([[], []]);
     expect(publisher.bodies<ChangeEnvelope>(RESOLVE).map((e) => e.key)).toEqual(['c1', 'c2', 'c3']);
     expect(await quarantined()).toEqual([]);
+  });
+
+  it('fails a message whose payload is gone after its first 14 days: it may have expired under a message redriven again', async () => {
+    // Prepare: a pointer written 20 days ago; its object is gone.
+    const day = new Date(Date.now() - 20 * 86_400_000).toISOString().slice(0, 10);
+    const pointer = `claims/${day}/${'a'.repeat(64)}.0123456789abcdef.json`;
+
+    // Act
+    const res = await handler(sqsEvent([claimPointer(pointer)]));
+
+    // Assess
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);
   });
 });
 
