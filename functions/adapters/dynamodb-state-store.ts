@@ -347,17 +347,22 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
   }
 
   async setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null, forgotten?: string): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: deliveredPk(flow, targetId, key) },
-        ...(remoteId !== null
-          ? { UpdateExpression: 'SET remoteId = :r REMOVE createClaim, createUntil', ExpressionAttributeValues: { ':r': remoteId } }
-          : forgotten !== undefined
-            ? { UpdateExpression: 'SET forgotten = :f REMOVE remoteId, createClaim, createUntil', ExpressionAttributeValues: { ':f': forgotten } }
-            : { UpdateExpression: 'REMOVE remoteId, createClaim, createUntil' }),
-      }),
-    );
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: deliveredPk(flow, targetId, key) },
+          ...(remoteId !== null
+            ? { UpdateExpression: 'SET remoteId = :r REMOVE createClaim, createUntil', ExpressionAttributeValues: { ':r': remoteId } }
+            : forgotten !== undefined
+              ? // Only the id found gone: another delivery may have created the record again meanwhile.
+                { UpdateExpression: 'SET forgotten = :f REMOVE remoteId, createClaim, createUntil', ConditionExpression: 'remoteId = :f', ExpressionAttributeValues: { ':f': forgotten } }
+              : { UpdateExpression: 'REMOVE remoteId, createClaim, createUntil' }),
+        }),
+      );
+    } catch (err) {
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
+    }
   }
 }
 

@@ -73,7 +73,8 @@ export interface RemoteIdStore {
   claimCreate(flow: string, targetId: string, key: string, owner: string, now: number, until: number): Promise<CreateClaim>;
   /**
    * Keeps the remote id (and drops the claim); `null` forgets it, so the next delivery creates the record again, and
-   * keeps `forgotten` (the id that was gone) for that create.
+   * keeps `forgotten` (the id that was gone) for that create. With `forgotten`, only that id is forgotten: a record
+   * another delivery created again meanwhile keeps its new id.
    */
   setRemoteId(flow: string, targetId: string, key: string, remoteId: string | null, forgotten?: string): Promise<void>;
 }

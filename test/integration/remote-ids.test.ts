@@ -53,5 +53,9 @@ describe('remote ids of created records, kept with the delivered marker, on Dyna
     // The next create is told which id was forgotten, for its Idempotency-Key, on every claim until it succeeds.
     expect(await store.claimCreate('desk', 'tickets', 'k2', 'next', 63_000, 123_000)).toEqual({ claimed: true, forgotten: 'T-7' });
     expect(await store.claimCreate('desk', 'tickets', 'k2', 'retry', 200_000, 260_000)).toEqual({ claimed: true, forgotten: 'T-7' });
+    // A late forget of T-7, by a delivery that also found it gone, leaves the record created again meanwhile alone.
+    await store.setRemoteId('desk', 'tickets', 'k2', 'T-8');
+    await store.setRemoteId('desk', 'tickets', 'k2', null, 'T-7');
+    expect((await store.get('desk', 'k2'))?.delivered.tickets?.remoteId).toBe('T-8');
   });
 });

@@ -21,9 +21,10 @@ class MemoryRemoteIds implements RemoteIdStore {
   async setRemoteId(_f: string, _t: string, key: string, remoteId: string | null, forgotten?: string) {
     this.claims.delete(key);
     if (remoteId !== null) this.ids.set(key, remoteId);
-    else {
+    else if (forgotten === undefined) this.ids.delete(key);
+    else if (this.ids.get(key) === forgotten) {
       this.ids.delete(key);
-      if (forgotten !== undefined) this.forgotten.set(key, forgotten);
+      this.forgotten.set(key, forgotten);
     }
   }
 }
