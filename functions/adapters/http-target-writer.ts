@@ -270,14 +270,15 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const max = this.options.maxRetryAfterMs ?? 10_000;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
-      await this.options.limiter?.take();
-      // The API throttles the whole batch: a key waits a short pause out, and leaves a long one to the queue's retry
-      // instead of spending requests on it.
-      const paused = budget.throttledUntil - this.now();
-      if (paused > 0 && budget.throttledUntil !== ownPause) {
-        if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(budget.throttledUntil).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
+      // The API throttles the whole batch: a key waits a short pause out (again if it grew meanwhile), and leaves a
+      // long one to the queue's retry instead of spending requests on it; only then does it take a rate token.
+      for (let until = budget.throttledUntil; until > this.now() && until !== ownPause; until = budget.throttledUntil) {
+        const paused = until - this.now();
+        if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(until).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
         await this.retry.sleep(paused);
+        if (budget.throttledUntil === until) break;
       }
+      await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {
         const res = await this.fetchImpl(req.url, {

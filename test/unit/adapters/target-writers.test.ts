@@ -328,6 +328,21 @@ describe('HttpTargetWriter', () => {
     expect(waits.filter((ms) => ms > 900 && ms <= 1000).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('takes a rate token only after waiting out the batch\'s pause, so the rate limit holds when the pause ends', async () => {
+    // Prepare
+    const events: string[] = [];
+    const f = fakeFetch((_c, n) => (n === 1 ? new Response('', { status: 429, headers: { 'retry-after': '1' } }) : new Response('', { status: 201 })));
+    const limiter = { take: async () => void events.push('take') };
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, limiter, retry: { sleep: async () => void events.push('sleep'), baseDelayMs: 1 }, concurrency: 1 });
+
+    // Act
+    const out = await w.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+
+    // Assess: a is refused, sleeps its second out and is sent again; b waits the pause out, then takes its token.
+    expect([...out.values()]).toEqual([{ status: 'written' }, { status: 'written' }]);
+    expect(events).toEqual(['take', 'sleep', 'take', 'sleep', 'take']);
+  });
+
   it('scrubs the record values out of what it reports of a target that receives PII as it is (allowPii)', async () => {
     // Prepare: the API quotes the address it refuses; a body mapping fails on the phone number
     const f = fakeFetch(() => new Response('{"error":"invalid email ada@corp.io"}', { status: 400 }));
