@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
-import { packDoc, unpackDoc, viewOf, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
+import { packDoc, unpackDoc, viewOf, type Clock, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
 import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type CreateClaim, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
@@ -174,7 +174,8 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
     const pk = statePk(state.flow, state.key);
     const z = packState(state.doc, state.recent);
     // DynamoDB would refuse it with a ValidationException, which a retry never mends: said before the write instead.
-    const bytes = itemBytes({ pk, version: state.version, z, updatedAt: state.updatedAt, ...(state.truncateScope ? { tscope: state.truncateScope } : {}) });
+    const scoped = state.truncateScope ? { tscope: state.truncateScope, ...(state.truncateScopeClock ? { tsclk: state.truncateScopeClock } : {}) } : {};
+    const bytes = itemBytes({ pk, version: state.version, z, updatedAt: state.updatedAt, ...scoped });
     if (bytes > DYNAMODB_ITEM_LIMIT_BYTES) throw new StateTooLargeError(state.flow, state.key, bytes, DYNAMODB_ITEM_LIMIT_BYTES);
     try {
       await this.client.send(
@@ -183,7 +184,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
           Key: { pk },
           // The key is listed in the truncate index while it has a scope, and leaves it when it loses one. The
           // attributes of the earlier item form go once the doc is packed.
-          UpdateExpression: `SET #version = :version, #z = :z, #updatedAt = :updatedAt${state.truncateScope ? ', #tscope = :tscope' : ''} REMOVE #flow, #key, #doc, #view${state.truncateScope ? '' : ', #tscope'}`,
+          UpdateExpression: `SET #version = :version, #z = :z, #updatedAt = :updatedAt${Object.keys(scoped).map((a) => `, #${a} = :${a}`).join('')} REMOVE #flow, #key, #doc, #view${['tscope', 'tsclk'].filter((a) => !(a in scoped)).map((a) => `, #${a}`).join('')}`,
           ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
           ExpressionAttributeNames: {
             '#flow': 'flow',
@@ -194,12 +195,13 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
             '#view': 'view',
             '#updatedAt': 'updatedAt',
             '#tscope': 'tscope',
+            '#tsclk': 'tsclk',
           },
           ExpressionAttributeValues: {
             ':version': state.version,
             ':z': z,
             ':updatedAt': state.updatedAt,
-            ...(state.truncateScope ? { ':tscope': state.truncateScope } : {}),
+            ...Object.fromEntries(Object.entries(scoped).map(([a, v]) => [`:${a}`, v])),
             ...(expectedVersion === 0 ? {} : { ':expected': expectedVersion }),
           },
         }),
@@ -343,6 +345,7 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
       delivered: (item.delivered ?? {}) as Delivered,
       updatedAt: Number(item.updatedAt ?? 0),
       ...(typeof item.tscope === 'string' ? { truncateScope: item.tscope } : {}),
+      ...(typeof item.tscope === 'string' && item.tsclk !== null && typeof item.tsclk === 'object' ? { truncateScopeClock: item.tsclk as Clock } : {}),
     };
   }
 

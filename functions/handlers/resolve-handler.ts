@@ -2,7 +2,7 @@ import { safeErrorText } from '../core/error-text';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlowConfig } from '../config/schema';
 import { keyProblem, truncateScope, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
-import { mergeChanges, type MergeResult } from '../core/merge';
+import { clockOf, mergeChanges, type MergeResult } from '../core/merge';
 import {
   StateTooLargeError,
   VersionConflictError,
@@ -256,6 +256,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
       // The key stays listed under the table of its last change from a truncate-deleting source, until it is deleted.
       const scoped = group.envelopes.findLast((e) => e.tbl !== undefined);
       const scope = result.view.deleted ? undefined : scoped ? truncateScope(flow.id, scoped.source, scoped.tbl!) : current?.truncateScope;
+      const scopeClock = scope === undefined ? undefined : scoped ? clockOf(scoped) : current?.truncateScopeClock;
       const version = (current?.version ?? 0) + 1;
       // The state item keeps the key's latest decisions for lineage; the ones it lets go are written out first.
       const kept = keepRecent(flow, current, decisionEntries(flow, group.key, group.envelopes, result, version, now));
@@ -269,6 +270,7 @@ export function createResolveHandler(deps: ResolveHandlerDeps): ResolveHandler {
         delivered: current?.delivered ?? {},
         updatedAt: now,
         ...(scope !== undefined ? { truncateScope: scope } : {}),
+        ...(scopeClock !== undefined ? { truncateScopeClock: scopeClock } : {}),
         ...(kept.recent.length > 0 ? { recent: kept.recent } : {}),
       };
       try {

@@ -34,9 +34,9 @@ export function scopedChanges(groups: ReadonlyMap<string, ChangeGroup>): { reado
 /**
  * A change of a truncated table from before its truncate that reaches resolve after the truncate was expanded (it
  * was still on its way, so the index did not list its key yet) gets the truncate's delete beside it, carried by its
- * message: the key ends deleted, as it would have had the change come first. Not when the key's state is listed
- * under another table now: a change of that table came in between, and in log order the truncate would not have
- * deleted the key either. Answers how many deletes were added.
+ * message: the key ends deleted, as it would have had the change come first. Not when the key is listed under
+ * another table by a change later than this one: in log order the truncate would not have deleted it either.
+ * Answers how many deletes were added.
  */
 export async function addLateTruncateDeletes(
   flow: FlowConfig,
@@ -55,7 +55,9 @@ export async function addLateTruncateDeletes(
     const mark = marks.get(scope);
     if (!mark) continue;
     const state = stored.get(env.key);
-    if (state && !state.view.deleted && state.truncateScope !== undefined && state.truncateScope !== scope) continue;
+    // Listed under another table by a later change: in log order the truncate found it there, and left it.
+    const since = state && !state.view.deleted && state.truncateScope !== undefined && state.truncateScope !== scope ? state.truncateScopeClock : undefined;
+    if (since !== undefined && compareClock(since, clockOf(env), []) > 0) continue;
     const del = truncateDelete(flow.id, mark, env.key, at);
     // The truncate wins over the change only when it comes later in the source's log (or, without one, later in time).
     if (compareClock(clockOf(del), clockOf(env), []) <= 0) continue;

@@ -1,5 +1,5 @@
 import type { ChangeEnvelope, StepName } from '../core/envelope';
-import type { Conflict, MergeDoc, RecordView } from '../core/merge';
+import type { Clock as ChangeClock, Conflict, MergeDoc, RecordView } from '../core/merge';
 import { SynclineError } from '../core/errors';
 
 /** Persisted state of one (flow, key). */
@@ -18,6 +18,8 @@ export interface StoredState {
    * truncate of that table deletes the key. Absent on tombstones and on keys of other sources.
    */
   readonly truncateScope?: string;
+  /** The clock of the change that listed the key under `truncateScope`: a late change of another table compares with it. */
+  readonly truncateScopeClock?: ChangeClock;
   /**
    * The key's latest decisions, oldest first (at most RECENT_DECISIONS), written with the state they explain: lineage
    * reads them here, so a change costs no audit item of its own. Older ones move to the audit table.

@@ -47,9 +47,15 @@ describe('the state table index of keys by truncate scope, on DynamoDB Local', (
     expect(pages[0]).toHaveLength(2);
     expect((await store.get('cdc', 'k1'))?.truncateScope).toBe(scope);
 
+    // The clock of the change that listed the key is kept beside its scope, and goes with it.
+    const clock = { ts: 1_000, src: 'pg', seq: '0000000040', id: 'e40', pos: '0000000040' };
+    await store.put({ ...stateOf('k1', 2, scope), truncateScopeClock: clock }, 1);
+    expect((await store.get('cdc', 'k1'))?.truncateScopeClock).toEqual(clock);
+
     // A tombstone is written without a scope: the key leaves the index.
-    await store.put(stateOf('k1', 2, undefined, true), 1);
+    await store.put(stateOf('k1', 3, undefined, true), 2);
     expect((await store.get('cdc', 'k1'))?.truncateScope).toBeUndefined();
+    expect((await store.get('cdc', 'k1'))?.truncateScopeClock).toBeUndefined();
     expect((await store.keysInTruncateScope('cdc', scope, 10)).keys.sort()).toEqual(['k2', 'k3', 'k4', 'k5']);
   });
 

@@ -141,6 +141,19 @@ describe('resolve: onTruncate "delete"', () => {
     expect(state.items.get('cdc#9')!.view).toMatchObject({ deleted: false, data: { id: '9', b: 2 } });
   });
 
+  it('deletes a key whose change of another table came before the late change, as in log order', async () => {
+    // Prepare: key 8 was an order (position 5) before it was a customer (10); customers is truncated at 50.
+    await make()(sqsEvent([change('8', '0000000005', { b: 2 }, 'public.orders')]));
+    await make()(sqsEvent([truncate]));
+    await drainResolveQueue();
+
+    // Act: the customer change (position 10) arrives last.
+    await make()(sqsEvent([change('8', '0000000010', { a: 1 })]));
+
+    // Assess: in log order the key was a customer when the table was truncated.
+    expect(state.items.get('cdc#8')!.view.deleted).toBe(true);
+  });
+
   it('merges a repeated page as a repeat: the same delete ids, nothing delivered twice', async () => {
     // Prepare
     await make()(sqsEvent([change('1', '0000000001', { n: 1 })]));
