@@ -270,15 +270,22 @@ export class HttpTargetWriter implements BatchTargetWriter {
     const max = this.options.maxRetryAfterMs ?? 10_000;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
-      // The API throttles the whole batch: a key waits a short pause out (again if it grew meanwhile), and leaves a
-      // long one to the queue's retry instead of spending requests on it; only then does it take a rate token.
-      for (let until = budget.throttledUntil; until > this.now() && until !== ownPause; until = budget.throttledUntil) {
-        const paused = until - this.now();
-        if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(until).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
-        await this.retry.sleep(paused);
-        if (budget.throttledUntil === until) break;
+      // The API throttles the whole batch: a key waits a short pause out (again if it grew, or began while the key
+      // waited for its rate token), and leaves a long one to the queue's retry instead of spending requests on it.
+      let waited = 0;
+      for (;;) {
+        const until = budget.throttledUntil;
+        if (until > this.now() && until !== ownPause && until !== waited) {
+          const paused = until - this.now();
+          if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(until).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
+          await this.retry.sleep(paused);
+          waited = until;
+          continue;
+        }
+        await this.options.limiter?.take();
+        const after = budget.throttledUntil;
+        if (after <= this.now() || after === ownPause || after === waited) break;
       }
-      await this.options.limiter?.take();
       let waitMs: number | undefined;
       try {
         const res = await this.fetchImpl(req.url, {

@@ -343,6 +343,38 @@ describe('HttpTargetWriter', () => {
     expect(events).toEqual(['take', 'sleep', 'take', 'sleep', 'take']);
   });
 
+  it('waits out a pause that began while a key waited for its rate token, before sending it', async () => {
+    // Prepare: a's request is refused for 5 s; b waits for its token meanwhile.
+    const events: string[] = [];
+    let refused!: () => void;
+    const answered = new Promise<void>((r) => (refused = r));
+    const f = fakeFetch((call) => {
+      const key = new URL(call.url).pathname.split('/').pop()!;
+      events.push(`send ${key}`);
+      if (key === 'a' && !events.includes('429')) {
+        events.push('429');
+        return new Response('', { status: 429, headers: { 'retry-after': '5' } });
+      }
+      return new Response('', { status: 201 });
+    });
+    let takes = 0;
+    const limiter = { take: async () => void (++takes === 2 && (await answered)) };
+    // b's token comes while a sleeps out its own pause.
+    const sleep = async (ms: number) => {
+      events.push(`sleep ${Math.round(ms / 1000)}s`);
+      refused();
+    };
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, limiter, retry: { sleep, baseDelayMs: 1 }, concurrency: 2 });
+
+    // Act
+    const out = await w.writeBatch([change('a', 1, { id: 'a' }), change('b', 1, { id: 'b' })]);
+
+    // Assess: b is sent only after a wait of the pause, not inside it.
+    expect([...out.values()]).toEqual([{ status: 'written' }, { status: 'written' }]);
+    const sentB = events.indexOf('send b');
+    expect(events.slice(events.indexOf('429'), sentB).filter((e) => e === 'sleep 5s').length).toBe(2);
+  });
+
   it('scrubs the record values out of what it reports of a target that receives PII as it is (allowPii)', async () => {
     // Prepare: the API quotes the address it refuses; a body mapping fails on the phone number
     const f = fakeFetch(() => new Response('{"error":"invalid email ada@corp.io"}', { status: 400 }));
