@@ -3,17 +3,19 @@ import { claimOf } from '../core/claim-check';
 import { errorNameOf, safeErrorText } from '../core/error-text';
 import { noopLogger, type LogPort, type PayloadStore } from '../ports';
 
-/** How long after its payload was written a message may still be a first delivery: SQS keeps one 14 days. */
-const FIRST_LIFE_MS = 14 * 86_400_000;
+/**
+ * How long a payload that is gone can only have been consumed: the lifecycle rule expires it after 30 days (from the
+ * midnight after it was written), and the pointer names the day it was written, so a day less.
+ */
+const CONSUMED_WITHIN_MS = 29 * 86_400_000;
 
 /**
  * Resolves claim-check pointers (`{"syncline:claim": "<key>"}`, see SqsPublisher) to the bodies they stand for.
  * A pointer that cannot be read fails that message only: it is listed in `failed`, retried by SQS, then goes to
- * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). A payload that is gone within
- * its message's first 14 days was consumed: it is deleted only after its message was handled, and expires only
- * after 30 days, so the message is a repeat delivery (its first was handled, its delete lost) and is acknowledged
- * (`consumed`). An older one may have expired under a message redriven again: that fails, as before. Other
- * records pass unchanged.
+ * the DLQ (where the pointer is kept, so it can be redriven while the claim lives). A payload gone before the
+ * lifecycle rule could have expired it was consumed: it is deleted only after its message was handled, so the
+ * message is a repeat delivery (its first was handled, its delete lost) and is acknowledged (`consumed`). One gone
+ * later may have expired under a message redriven again: that fails, as before. Other records pass unchanged.
  */
 export async function resolveClaimChecks(
   records: readonly SQSRecord[],
@@ -30,7 +32,7 @@ export async function resolveClaimChecks(
       try {
         return { ...record, body: await payloads.get(pointer) };
       } catch (err) {
-        if (errorNameOf(err) === 'NoSuchKey' && now - (claimDate(pointer) ?? 0) <= FIRST_LIFE_MS) {
+        if (errorNameOf(err) === 'NoSuchKey' && now - (claimDate(pointer) ?? 0) <= CONSUMED_WITHIN_MS) {
           logger.warn('claim-check payload already consumed: a repeat delivery of a handled message, acknowledged', { messageId: record.messageId, pointer });
           consumed.push(record.messageId);
         } else {
