@@ -63,7 +63,7 @@ export function plain(v: unknown): unknown {
       case '$binary': {
         // Canonical Extended JSON v2: {"$binary": {"base64", "subType"}}; subtype 04 is a UUID.
         const b = inner !== null && typeof inner === 'object' ? (inner as Record<string, unknown>) : undefined;
-        const uuid = b && b.subType === '04' && typeof b.base64 === 'string' ? uuidOf(b.base64) : undefined;
+        const uuid = b && (b.subType === '04' || b.subType === '4') && typeof b.base64 === 'string' ? uuidOf(b.base64) : undefined;
         if (uuid !== undefined) return uuid;
         break;
       }

@@ -266,6 +266,10 @@ describe('webhook capture of Debezium events that are not row changes', () => {
     expect((await lww.quarantine.list('customers')).items[0]!.reason).toMatch(/under conflict strategy "lww" would replace the record with those fields alone/);
     expect(json(taken)).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(perField.publisher.bodies<ChangeEnvelope>(QUEUE)[0]).toMatchObject({ op: 'upsert', data: { _id: 'a3', email: 'new@example.com' } });
+    // With a pre-image the update is the whole document: taken under lww too.
+    const withPre = { ...event, before: '{"_id": "a3", "name": "Ann", "email": "old@example.com"}' };
+    expect(json(await lww.handler(request('mysql', withPre, 'msg_pre')))).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
+    expect(lww.publisher.bodies<ChangeEnvelope>(QUEUE)[0]).toMatchObject({ data: { _id: 'a3', name: 'Ann', email: 'new@example.com' } });
   });
 
   it('skips a bare null body, a Kafka tombstone sent alone', async () => {

@@ -280,7 +280,7 @@ describe('MongoDB documents', () => {
     const uuid = '3b241101-e2bb-4255-8caf-4136c566a962';
     const base64 = Buffer.from(uuid.replace(/-/g, ''), 'hex').toString('base64');
     const source = { connector: 'mongodb', db: 'inventory', collection: 'customers', ts_ms: T0, ord: 1 };
-    for (const id of [{ $uuid: uuid.toUpperCase() }, { $binary: { base64, subType: '04' } }, { $binary: base64, $type: '04' }]) {
+    for (const id of [{ $uuid: uuid.toUpperCase() }, { $binary: { base64, subType: '04' } }, { $binary: { base64, subType: '4' } }, { $binary: base64, $type: '04' }]) {
       const item = parseDebeziumEvent({ op: 'c', after: JSON.stringify({ _id: id, n: 1 }), source }, 0);
       expect(item, JSON.stringify(id)).toMatchObject({ kind: 'change', data: { _id: uuid, n: 1 } });
     }
