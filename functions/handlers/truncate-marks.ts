@@ -55,13 +55,16 @@ export async function addLateTruncateDeletes(
     const mark = marks.get(scope);
     if (!mark) continue;
     const state = stored.get(env.key);
-    // Listed under another table by a later change: in log order the truncate found it there, and left it.
+    // Listed under another table by a later change (stored, or in this batch): in log order the truncate found it
+    // there, and left it.
     const since = state && !state.view.deleted && state.truncateScope !== undefined && state.truncateScope !== scope ? state.truncateScopeClock : undefined;
     if (since !== undefined && compareClock(since, clockOf(env), []) > 0) continue;
+    const group = groups.get(env.key)!;
+    if (group.envelopes.some((e) => e.tbl !== undefined && scopeOf(e) !== scope && compareClock(clockOf(e), clockOf(env), []) > 0)) continue;
     const del = truncateDelete(flow.id, mark, env.key, at);
     // The truncate wins over the change only when it comes later in the source's log (or, without one, later in time).
     if (compareClock(clockOf(del), clockOf(env), []) <= 0) continue;
-    if (groups.get(env.key)!.envelopes.some((e) => e.id === del.id)) continue;
+    if (group.envelopes.some((e) => e.id === del.id)) continue;
     addChange(groups, del, messageId);
     added++;
   }

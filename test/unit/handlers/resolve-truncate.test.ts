@@ -139,6 +139,10 @@ describe('resolve: onTruncate "delete"', () => {
 
     // Assess: in log order the truncate found the key listed under orders, and kept it.
     expect(state.items.get('cdc#9')!.view).toMatchObject({ deleted: false, data: { id: '9', b: 2 } });
+
+    // The same when both changes of a new key arrive together, after the truncate.
+    await make()(sqsEvent([change('10', '0000000030', { b: 2 }, 'public.orders'), change('10', '0000000010', { a: 1 })]));
+    expect(state.items.get('cdc#10')!.view).toMatchObject({ deleted: false, data: { id: '10', b: 2 } });
   });
 
   it('deletes a key whose change of another table came before the late change, as in log order', async () => {
