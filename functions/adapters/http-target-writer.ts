@@ -257,6 +257,29 @@ export class HttpTargetWriter implements BatchTargetWriter {
   }
 
   /**
+   * A request's turn: the API throttles the whole batch, so a key waits a short pause out (again if it grew, or began
+   * while the key waited for its rate token) and then takes its rate token. Answers why not, for a pause too long to
+   * wait: the key goes back to the queue rather than spend a request on it. `ownPause` is the pause this request
+   * asked for, which it sleeps out itself.
+   */
+  private async turn(budget: Budget, ownPause: number, max: number): Promise<string | undefined> {
+    let waited = 0;
+    for (;;) {
+      const until = budget.throttledUntil;
+      if (until > this.now() && until !== ownPause && until !== waited) {
+        const paused = until - this.now();
+        if (paused > max || this.now() + paused >= budget.deadline) return `${budget.throttle}: not sent until ${new Date(until).toISOString()}`;
+        await this.retry.sleep(paused);
+        waited = until;
+        continue;
+      }
+      await this.options.limiter?.take();
+      const after = budget.throttledUntil;
+      if (after <= this.now() || after === ownPause || after === waited) return undefined;
+    }
+  }
+
+  /**
    * One request, retried on 408, 429, 5xx and timeouts within bounds; an expired OAuth2 token is fetched again once.
    * A create (`once`) is retried here only where the API did not act on it (408, 429, 503, no connection): after a
    * timeout or another 5xx it may have, and an API that ignores Idempotency-Key would create the record twice.
@@ -265,27 +288,13 @@ export class HttpTargetWriter implements BatchTargetWriter {
     let last = '';
     let refreshed = false;
     let notActed = false;
-    // The pause this request asked for: it sleeps that out below; another's is waited for here.
+    // The pause this request asked for: it sleeps that out below; another's is waited for in `turn`.
     let ownPause = 0;
     const max = this.options.maxRetryAfterMs ?? 10_000;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
-      // The API throttles the whole batch: a key waits a short pause out (again if it grew, or began while the key
-      // waited for its rate token), and leaves a long one to the queue's retry instead of spending requests on it.
-      let waited = 0;
-      for (;;) {
-        const until = budget.throttledUntil;
-        if (until > this.now() && until !== ownPause && until !== waited) {
-          const paused = until - this.now();
-          if (paused > max || this.now() + paused >= budget.deadline) return { kind: 'retry', reason: `${budget.throttle}: not sent until ${new Date(until).toISOString()}`, ...(last ? { notActed } : { untried: true }) };
-          await this.retry.sleep(paused);
-          waited = until;
-          continue;
-        }
-        await this.options.limiter?.take();
-        const after = budget.throttledUntil;
-        if (after <= this.now() || after === ownPause || after === waited) break;
-      }
+      const held = await this.turn(budget, ownPause, max);
+      if (held !== undefined) return { kind: 'retry', reason: held, ...(last ? { notActed } : { untried: true }) };
       let waitMs: number | undefined;
       try {
         const res = await this.fetchImpl(req.url, {
