@@ -20,21 +20,25 @@ const pad = (digits: string, width = WIDTH) => digits.padStart(width, '0');
 
 /**
  * PostgreSQL: `sequence` is `["<last committed LSN>", "<LSN>"]`: the first orders transactions by commit, the second
- * the changes within one; without it, `lsn` alone.
+ * the changes within one; without it, `lsn` alone. The last committed LSN is null in the snapshot and in the first
+ * transaction streamed after it (PostgresOffsetContext.initialContext). A streamed change committed after the
+ * snapshot even when it was written before the slot's start, so there its own LSN stands in: it orders above every
+ * snapshot read, and below the transactions after it (whose last commit is at least its LSN).
  */
 function postgresPosition(source: Record<string, unknown>): string | undefined {
   const lsn = digitsOf(source.lsn);
   if (lsn === undefined) return undefined;
-  let committed = '0';
+  let committed: string | undefined;
   if (typeof source.sequence === 'string') {
     try {
       const seq: unknown = JSON.parse(source.sequence);
-      if (Array.isArray(seq)) committed = digitsOf(seq[0]) ?? '0';
+      if (Array.isArray(seq)) committed = digitsOf(seq[0]);
     } catch {
       // An unreadable sequence leaves the LSN alone to order the change.
     }
   }
-  return `pg:${pad(committed)}:${pad(lsn)}`;
+  const streamed = source.snapshot === undefined || source.snapshot === null || source.snapshot === false || source.snapshot === 'false';
+  return `pg:${pad(committed ?? (streamed && typeof source.sequence === 'string' ? lsn : '0'))}:${pad(lsn)}`;
 }
 
 /** MySQL and MariaDB: binlog file (its numeric suffix grows past six digits), position in it, row within the event. */

@@ -99,6 +99,17 @@ describe.each(STRATEGIES)('log positions under %s', (strategy) => {
     for (const events of [oracle, mongo]) for (const o of orders(events)) expect(mergeChanges(flow, undefined, o).view.data).toEqual({ id: 1, name: 'third' });
   });
 
+  it('orders the first PostgreSQL transaction streamed after a snapshot above the snapshot, though its LSN is lower', () => {
+    // The snapshot read at the slot's start (LSN 1000) and an update written at 950 that committed after it: neither
+    // has a last committed LSN yet (PostgresOffsetContext.initialContext). The next transaction has 1010.
+    const pg = (lsn: number, committed: number | null, snapshot: string) => positionOf({ connector: 'postgresql', lsn, sequence: JSON.stringify([committed === null ? null : String(committed), String(lsn)]), snapshot })!;
+    const read = change('db', 9_000, { id: 1, name: 'Anne' }, { pos: pg(1000, null, 'true') });
+    const update = change('db', 1_000, { id: 1, name: 'Anne Marie' }, { pos: pg(950, null, 'false') });
+    const next = change('db', 2_000, { id: 1, name: 'Anne-Marie' }, { pos: pg(1100, 1010, 'false') });
+    for (const o of orders([read, update])) expect(mergeChanges(flow, undefined, o).view.data).toEqual({ id: 1, name: 'Anne Marie' });
+    for (const o of orders([read, update, next])) expect(mergeChanges(flow, undefined, o).view.data).toEqual({ id: 1, name: 'Anne-Marie' });
+  });
+
   it('leaves a column the source did not send as it is (a partial update), in any order', () => {
     const insert = change('db', 1_000, { id: 1, name: 'Anne', bio: 'long text' }, { pos: 'lsn:10' });
     const toast = change('db', 2_000, { id: 1, name: 'Anne Marie' }, { pos: 'lsn:20', keep: ['bio'] });
