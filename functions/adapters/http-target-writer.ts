@@ -206,7 +206,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
       // A claim that expires at once: the next delivery may create, as nothing was. If that write fails, the claim
       // still expires in a minute: the key's result stands.
       const release = () => remoteIds.claimCreate(flow, targetId, key, owner, this.now(), this.now() - 1).catch(() => undefined);
-      if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"` };
+      // Not tried: on its last receive the record goes back to the queue rather than to the DLQ, as for a held key.
+      if (claim === 'taken') return { status: 'retry', reason: `another delivery is creating ${key} at "${targetId}"`, untried: true };
       if ('remoteId' in claim) {
         remoteId = claim.remoteId;
       } else {
