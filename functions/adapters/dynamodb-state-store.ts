@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowConfig } from '../config/schema';
-import { packDoc, unpackDoc, viewOf, type Clock, type MergeDoc, type PackedDoc, type RecordView } from '../core/merge';
-import { highestDelivered, StateTooLargeError, VersionConflictError, type AuditEntry, type CreateClaim, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
+import { viewOf, type Clock, type MergeDoc, type RecordView } from '../core/merge';
+import { highestDelivered, StateTooLargeError, VersionConflictError, type CreateClaim, type DeliveryNote, type RemoteIdStore, type SendLeases, type StateStore, type StoredState, type TruncateMark, type TruncateScopeIndex } from '../ports';
 import { STATE_TRUNCATE_INDEX } from '../plan/store-tables';
 import { batchGetAll } from './dynamodb-batch-get';
 import { conditionFailedItem } from './dynamodb-condition';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemBytes } from './dynamodb-item-size';
 import { errorNameOf } from '../core/error-text';
+import { packState, unpackState } from './state-packing';
 
 export interface DynamoDbStateStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -370,17 +370,6 @@ export class DynamoDbStateStore implements StateStore, RemoteIdStore, SendLeases
 }
 
 type Delivered = StoredState['delivered'];
-
-/** The stored form of a doc and the recent decisions: packed, as JSON, deflated. */
-export function packState(doc: MergeDoc, recent: readonly AuditEntry[] = []): Uint8Array {
-  const l = recent.map(({ flow: _f, key: _k, heldBy: _h, ...rest }) => rest);
-  return deflateRawSync(Buffer.from(JSON.stringify({ ...packDoc(doc), ...(l.length > 0 ? { l } : {}) }), 'utf8'));
-}
-
-export function unpackState(flow: string, key: string, z: Uint8Array): { doc: MergeDoc; recent: AuditEntry[] } {
-  const packed = JSON.parse(inflateRawSync(z).toString('utf8')) as PackedDoc & { l?: Omit<AuditEntry, 'flow' | 'key'>[] };
-  return { doc: unpackDoc(packed), recent: (packed.l ?? []).map((e) => ({ flow, key, ...e })) };
-}
 
 /** Lets a delivered marker's send lease go while `owner` still holds it; answers whether it did. */
 export async function dropSendLease(client: DynamoDBDocumentClient, tableName: string, pk: string, owner: string): Promise<boolean> {

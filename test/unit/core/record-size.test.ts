@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_RECORD_BYTES, MAX_STATE_RECORD_BYTES, recordSizeProblem } from '../../../functions/core/record-limits';
-import { packState } from '../../../functions/adapters/dynamodb-state-store';
+import { packState } from '../../../functions/adapters/state-packing';
 import { mergeChanges } from '../../../functions/core/merge';
 import { contactsFlow } from '../../fixtures/flows';
 
