@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ScheduleSource } from '../core/pull/records';
+import { lookbackMsOf } from '../core/pull/run-state';
 import type { PullReader, Secrets } from '../ports';
 import { HttpPageFetcher } from './http-page-fetcher';
 import { HttpPullReader } from './http-pull-reader';
-import { parseDurationMs } from '../core/duration';
 import { S3ObjectReader } from './s3-object-reader';
 import type { RetryOptions } from './retry';
 
@@ -26,7 +26,7 @@ export function createPullReader(source: ScheduleSource, deps: PullReaderDeps): 
     return new HttpPullReader({
       http,
       incremental: source.mode === 'incremental',
-      ...(source.cursorLookback ? { lookbackMs: parseDurationMs(source.cursorLookback) } : {}),
+      lookbackMs: lookbackMsOf(source),
       secrets: deps.secrets,
       fetcher: deps.fetcher ?? new HttpPageFetcher({ timeoutMs: http.timeoutMs, retry: deps.retry }),
       auth: { timeoutMs: http.timeoutMs, ...(deps.log ? { log: deps.log } : {}) },

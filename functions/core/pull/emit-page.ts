@@ -6,8 +6,7 @@ import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
 import type { PageResult, PullContext, PullDeps } from './pull-types';
 import { prepareRecord, type PreparedRecord, type RejectedRecord } from './records';
-import { trackCursor } from './run-state';
-import { parseDurationMs } from '../duration';
+import { lookbackMsOf, trackCursor } from './run-state';
 
 type Rejection = RejectedRecord & { readonly position: string };
 
@@ -64,6 +63,7 @@ function sortPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunSt
   const byKey = new Map<string, PreparedRecord>();
   let keyless = false;
   let hwm = run.hwm;
+  const lookbackMs = lookbackMsOf(source);
   for (const item of items) {
     const prepared = withinSize(
       item.error !== undefined ? { ok: false, reason: item.error } : prepareRecord(flow, source, ctx.keyFields, item.record, item.position, run.startedAt),
@@ -77,7 +77,7 @@ function sortPage(ctx: PullContext, items: readonly PulledItem[], run: PullRunSt
     }
     seen.add(prepared.key);
     if (source.mode === 'incremental' && prepared.cursor !== undefined) {
-      const mark = trackCursor(run, hwm, prepared.cursor, source.cursorLookback ? parseDurationMs(source.cursorLookback) : 0);
+      const mark = trackCursor(run, hwm, prepared.cursor, lookbackMs);
       hwm = mark.hwm;
       if (mark.older) continue;
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PullRunState, SeenList } from '../../ports';
 import type { PageResult } from './pull-types';
 import { compareCursor, parseMs, type ScheduleSource } from './records';
+import { parseDurationMs } from '../duration';
 
 /** Key lists kept for the known-key union: the last accepted run plus the newest partial ones. */
 const MAX_KNOWN_LISTS = 4;
@@ -75,6 +76,11 @@ function pastStart(cursor: string, startedAt: number): boolean {
 function timeOfCursor(cursor: string): number | undefined {
   if (/^\d+$/.test(cursor)) return cursor.length === 13 && cursor[0] !== '0' ? Number(cursor) : undefined;
   return parseMs(cursor);
+}
+
+/** A source's `cursorLookback` in ms (0 without one). */
+export function lookbackMsOf(source: Pick<ScheduleSource, 'cursorLookback'>): number {
+  return source.cursorLookback === undefined ? 0 : parseDurationMs(source.cursorLookback);
 }
 
 /** The mark `lookbackMs` earlier, in its own form (ISO-8601 or epoch-ms digits); a mark that is no such time stays as it is. */
