@@ -69,10 +69,13 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** A pattern `cursorFormat` holds one of these. */
+const CURSOR_PATTERN_FIELD = /(yyyy|MM|dd|HH|mm|ss)/;
+
 /** `yyyy`, `MM`, `dd`, `HH`, `mm`, `ss` (in `cursorTimeZone`, default UTC), or a named format. */
 const cursorFormatSchema = z.union([
   z.enum(['iso', 'epoch-ms', 'epoch-s']),
-  z.string().regex(/(yyyy|MM|dd|HH|mm|ss)/, 'must be "iso", "epoch-ms", "epoch-s" or a pattern of yyyy, MM, dd, HH, mm, ss such as "yyyy/MM/dd HH:mm"'),
+  z.string().regex(CURSOR_PATTERN_FIELD, 'must be "iso", "epoch-ms", "epoch-s" or a pattern of yyyy, MM, dd, HH, mm, ss such as "yyyy/MM/dd HH:mm"'),
 ]);
 
 export const pullHttpSchema = z
@@ -120,6 +123,6 @@ export const pullHttpSchema = z
     if (h.body !== undefined && h.method !== 'POST') issue('body', 'a body needs method "POST"');
     if (h.pagination.type === 'link' && h.method === 'POST') issue('pagination', 'Link header pagination follows URLs with GET; use method "GET"');
     if (h.pagination.type === 'next-url' && h.method === 'POST') issue('pagination', 'next-url pagination requests each URL as given, with GET; use method "GET"');
-    if (h.cursorTimeZone !== undefined && !/(yyyy|MM|dd|HH|mm|ss)/.test(h.cursorFormat ?? 'iso')) issue('cursorTimeZone', 'applies to a pattern cursorFormat such as "yyyy/MM/dd HH:mm"; iso and epoch marks name their instant already');
+    if (h.cursorTimeZone !== undefined && !CURSOR_PATTERN_FIELD.test(h.cursorFormat ?? 'iso')) issue('cursorTimeZone', 'applies to a pattern cursorFormat such as "yyyy/MM/dd HH:mm"; iso and epoch marks name their instant already');
   });
 

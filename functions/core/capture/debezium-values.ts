@@ -33,9 +33,9 @@ const UNAVAILABLE_CODES = [...Buffer.from(UNAVAILABLE, 'utf8')];
 const UNAVAILABLE_UUID = 'b68a35a7-17ad-35b3-af2a-ae46edb4545a';
 
 function isUnavailableHstore(v: unknown): boolean {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  if (!isObject(v)) return false;
   const keys = Object.keys(v);
-  return keys.length === 1 && keys[0] === UNAVAILABLE && (v as Record<string, unknown>)[UNAVAILABLE] === UNAVAILABLE;
+  return keys.length === 1 && keys[0] === UNAVAILABLE && v[UNAVAILABLE] === UNAVAILABLE;
 }
 
 function parsedOrUndefined(text: string): unknown {
