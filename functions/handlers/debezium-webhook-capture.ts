@@ -1,5 +1,5 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
-import { parseDebeziumBody, partialUpdateProblem } from '../core/capture/debezium';
+import { parseDebeziumBody, upsertProblem } from '../core/capture/debezium';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { canonicalJson, ENVELOPE_VERSION, eventId, truncateScopeProblem, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
@@ -63,7 +63,7 @@ export function captureDebeziumBody(flow: FlowConfig, source: WebhookSource, web
     const unstorable = item.kind === 'change' && item.op === 'upsert' ? carryProblems(item.data) : [];
     // An upsert is indexed under its table for onTruncate "delete"; a delete never is, so it goes on without one.
     const unscoped = item.kind === 'change' && deletesOnTruncate ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
-    const first = item.kind === 'malformed' ? item.reason : op === 'upsert' ? (unscoped ?? partialUpdateProblem(flow, item)) : undefined;
+    const first = item.kind === 'malformed' ? item.reason : upsertProblem(flow, source, item);
     // The whole event is measured, not only its row: what the size reason calls a change event.
     const problem = captureProblem(flow, { first, unstorable, sized: item, op, what: 'change event' });
     const key = keys.keyOf(record);

@@ -1,7 +1,7 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
-import { parseDebeziumBody, partialUpdateProblem } from '../core/capture/debezium';
+import { parseDebeziumBody, upsertProblem } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
-import { canonicalJson, ENVELOPE_VERSION, eventId, truncateScopeProblem, type ChangeEnvelope, type Op } from '../core/envelope';
+import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import { keptAfterTransform } from '../core/transform/kept-fields';
@@ -67,8 +67,7 @@ function captured(flow: FlowConfig, source: SourceConfig, record: Record<string,
     if (item.kind === 'skipped') return { skipped: `not a row change (${item.reason})` };
     if (item.kind === 'malformed') return { quarantined: item.reason, op: 'upsert' };
     if (item.kind === 'truncate') return { skipped: `a truncate of ${item.table}, audited and handled by onTruncate, not a row change` };
-    const unscoped = source.onTruncate === 'delete' && item.op === 'upsert' ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
-    const refused = unscoped ?? partialUpdateProblem(flow, item);
+    const refused = upsertProblem(flow, source, item);
     if (refused !== undefined) return { quarantined: refused, op: item.op };
     return { op: item.op, ts: item.ts ?? now, data: item.data, seq: item.pos ?? 'try', ...(item.pos !== undefined ? { pos: item.pos } : {}), ...(item.unavailable ? { keep: item.unavailable } : {}) };
   }

@@ -6,7 +6,7 @@
  * same section of the MySQL, SQL Server, Oracle and MongoDB pages).
  */
 import type { FlowConfig } from '../../config/schema';
-import type { Op } from '../envelope';
+import { truncateScopeProblem, type Op } from '../envelope';
 import { InexactNumber, isJsonObject as isObject, settleNumbers } from '../json-safety';
 import { positionOf, sourceTimeOf } from './debezium-position';
 import { decodeRow, isUnavailable, rowSchemaOf } from './debezium-values';
@@ -138,11 +138,14 @@ export function parseDebeziumEvent(event: unknown, index: number, selection?: Ta
 }
 
 /**
- * Why a flow cannot take a change as it is: a MongoDB update of some fields without the document, under `lww`, where
- * an upsert replaces the whole record, would drop every field it does not carry.
+ * Why a source of a flow cannot take an upsert as it is (the capture and `try` alike): with `onTruncate: "delete"`
+ * its table must be one the truncate index can list; and a MongoDB update of some fields without the document, under
+ * `lww`, where an upsert replaces the whole record, would drop every field it does not carry.
  */
-export function partialUpdateProblem(flow: Pick<FlowConfig, 'conflict'>, item: DebeziumItem): string | undefined {
-  if (item.kind !== 'change' || !item.partial || flow.conflict.strategy !== 'lww') return undefined;
+export function upsertProblem(flow: Pick<FlowConfig, 'id' | 'conflict'>, source: { readonly id: string; readonly onTruncate?: string }, item: DebeziumItem): string | undefined {
+  if (item.kind !== 'change' || item.op !== 'upsert') return undefined;
+  const unscoped = source.onTruncate === 'delete' ? truncateScopeProblem(flow.id, source.id, item.table) : undefined;
+  if (unscoped !== undefined || !item.partial || flow.conflict.strategy !== 'lww') return unscoped;
   return 'MongoDB update of some fields without the full document, which under conflict strategy "lww" would replace the record with those fields alone: set capture.mode to change_streams_update_full, enable pre-images, or use a per-field strategy such as "field-lww"';
 }
 
