@@ -93,6 +93,10 @@ export class HttpTargetWriter implements BatchTargetWriter {
       for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.auditable(await this.deliver(c, budget), c));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, queue.length) }, worker));
+    // A pause the API asked for that outlasts the batch holds every key left to retry, not only those it refused.
+    if (budget.throttledUntil > this.now()) {
+      for (const [key, result] of results) if (result.status === 'retry') results.set(key, { ...result, notBefore: budget.throttledUntil });
+    }
     return results;
   }
 
@@ -291,7 +295,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
     let notActed = false;
     // The pause this request asked for: it sleeps that out below; another's is waited for in `turn`.
     let ownPause = 0;
-    const max = this.options.maxRetryAfterMs ?? 10_000;
+    const max = this.options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
       if (this.now() >= budget.deadline) return { kind: 'retry', reason: `time budget of the invocation spent (last: ${last || 'not tried'})`, ...(last ? { notActed } : { untried: true }) };
       const held = await this.turn(budget, ownPause, max);
@@ -346,6 +350,8 @@ interface Budget {
   throttle?: string;
 }
 
+/** The longest `Retry-After` a batch waits out by default. */
+const MAX_RETRY_AFTER_MS = 10_000;
 /** A create claim outlives any one delivery attempt; a crashed creator's claim expires after this. */
 const CREATE_CLAIM_MS = 60_000;
 /** Answers that say the request was not acted on (RFC 9110: 408 before it was read, 429 and 503 refused). */

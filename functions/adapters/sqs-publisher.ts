@@ -1,4 +1,4 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand, SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { claimOf, claimPointer, MAX_INLINE_BYTES } from '../core/claim-check';
 import { toAsciiJson } from '../core/json-safety';
 import { packItems } from '../core/packing';
@@ -23,6 +23,9 @@ export interface SqsPublisherOptions {
 /** SQS limits of one SendMessageBatch call. */
 export const MAX_BATCH_ENTRIES = 10;
 export const MAX_BATCH_BYTES = 256 * 1024;
+/** SQS caps a delay at 15 minutes and a visibility at 12 hours from the receive (11 here: the invocation comes first). */
+const MAX_DELAY_SECONDS = 900;
+const MAX_HOLD_SECONDS = 11 * 3600;
 
 /**
  * Publisher on SendMessageBatch: batches of at most 10 entries and 256 KB, retrying entries that failed
@@ -36,6 +39,7 @@ export class SqsPublisher implements Publisher {
   private readonly retry: ResolvedRetry;
   private readonly payloads: PayloadStore | undefined;
   private readonly packs: (queueUrl: string) => boolean;
+  private readonly visibilities = new Map<string, Promise<number>>();
 
   constructor(options: SqsPublisherOptions) {
     this.client = options.client;
@@ -44,7 +48,7 @@ export class SqsPublisher implements Publisher {
     this.payloads = options.payloads;
   }
 
-  async send(queueUrl: string, input: readonly OutboundMessage[], options: { readonly single?: boolean } = {}): Promise<{ failed: string[] }> {
+  async send(queueUrl: string, input: readonly OutboundMessage[], options: { readonly single?: boolean; readonly delaySeconds?: number } = {}): Promise<{ failed: string[] }> {
     const failed: string[] = [];
     // ASCII-safe bodies: real SQS refuses U+FFFE/U+FFFF and some local servers anything above U+FFFF.
     const claimed = await this.claimLarge(
@@ -78,8 +82,33 @@ export class SqsPublisher implements Publisher {
       bytes += size;
     }
     if (current.length) batches.push(current);
-    for (const batch of batches) failed.push(...(await this.sendBatch(queueUrl, batch)));
+    const delay = options.delaySeconds === undefined ? undefined : Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil(options.delaySeconds)));
+    for (const batch of batches) failed.push(...(await this.sendBatch(queueUrl, batch, delay)));
     return { failed: failed.flatMap((id) => idsOf.get(id) ?? [id]) };
+  }
+
+  /**
+   * ChangeMessageVisibilityBatch, only where the queue's own visibility timeout would show the messages sooner (it
+   * counts from their receive, so a hold within it needs no call). Entries SQS refuses are left to that timeout.
+   */
+  async hold(queueUrl: string, receiptHandles: readonly string[], seconds: number): Promise<void> {
+    const visibility = Math.min(MAX_HOLD_SECONDS, Math.ceil(seconds));
+    if (receiptHandles.length === 0 || visibility <= (await this.visibilityOf(queueUrl))) return;
+    for (let i = 0; i < receiptHandles.length; i += MAX_BATCH_ENTRIES) {
+      const part = receiptHandles.slice(i, i + MAX_BATCH_ENTRIES);
+      await this.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: part.map((h, j) => ({ Id: `h${j}`, ReceiptHandle: h, VisibilityTimeout: visibility })) }));
+    }
+  }
+
+  /** A queue's visibility timeout, read once per queue. */
+  private visibilityOf(queueUrl: string): Promise<number> {
+    let known = this.visibilities.get(queueUrl);
+    if (!known) {
+      known = this.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] })).then((out) => Number(out.Attributes?.VisibilityTimeout ?? 30));
+      known.catch(() => this.visibilities.delete(queueUrl));
+      this.visibilities.set(queueUrl, known);
+    }
+    return known;
   }
 
   /** Replaces bodies over {@link MAX_INLINE_BYTES} by claim-check pointers (when there is a store); failed puts go to `failed`. */
@@ -100,14 +129,14 @@ export class SqsPublisher implements Publisher {
     return out.filter((m): m is OutboundMessage => m !== undefined);
   }
 
-  private async sendBatch(queueUrl: string, batch: readonly OutboundMessage[]): Promise<string[]> {
+  private async sendBatch(queueUrl: string, batch: readonly OutboundMessage[], delaySeconds: number | undefined): Promise<string[]> {
     // Entry ids must be short and alphanumeric; caller ids are mapped back by position.
     let pending: { entryId: string; message: OutboundMessage }[] = batch.map((message, i) => ({ entryId: `m${i}`, message }));
     const permanent: string[] = [];
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > this.retry.maxAttempts) break;
       if (attempt > 1) await this.retry.sleep(backoffMs(this.retry, attempt - 1));
-      const entries: SendMessageBatchRequestEntry[] = pending.map((p) => ({ Id: p.entryId, MessageBody: p.message.body }));
+      const entries: SendMessageBatchRequestEntry[] = pending.map((p) => ({ Id: p.entryId, MessageBody: p.message.body, ...(delaySeconds ? { DelaySeconds: delaySeconds } : {}) }));
       // Throttling of the call itself was retried by the SDK client: this loop only retries partial results.
       const result = await this.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
       const byId = new Map(pending.map((p) => [p.entryId, p]));

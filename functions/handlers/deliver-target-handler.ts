@@ -125,6 +125,8 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       toWrite.splice(0, toWrite.length, ...leased);
 
       let rejected = 0;
+      // The latest time the API asked to be left alone until: untried keys go back to the queue delayed that long.
+      let notBefore = 0;
       const refused: KeyGroup[] = [];
       if (toWrite.length > 0) {
         const results = await batch.attempt(toWrite.flatMap((w) => w.group.messageIds), `delivery to "${targetId}" failed`, () =>
@@ -147,9 +149,11 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
               entries.push({ group, entry: { ...entry(group, state, 'delivered'), heldBy: 'marker' } });
             } else if (result.status === 'retry') {
               await dropLease(group.key);
+              if (result.notBefore !== undefined) notBefore = Math.max(notBefore, result.notBefore);
               if (result.untried && deps.requeue && batch.onLastReceive(group.messageIds)) return void untried.push(group);
               failed++;
               batch.fail(group.messageIds, `delivery of ${group.key} to "${targetId}" failed: ${result.reason}`);
+              if (result.notBefore !== undefined) batch.hold(group.messageIds, result.notBefore);
             } else {
               await dropLease(group.key);
               rejected++;
@@ -164,7 +168,7 @@ export function createDeliverTargetHandler(deps: DeliverTargetDeps): DeliverTarg
       // Before the audit: a key whose requeue fails is failed on its last receive, and audited as given up.
       if (deps.requeue && untried.length > 0) {
         logger.info('untried keys sent back to the queue on their last receive', { flow: flow.id, target: targetId, keys: untried.map((g) => g.key) });
-        await requeueUntried(batch, deps.requeue, untried);
+        await requeueUntried(batch, deps.requeue, untried, Math.max(0, (notBefore - clock.now()) / 1000));
       }
       await finishDeliveries({ audit: deps.audit, logger, metrics }, batch, { ...ctx, messages: event.Records.length, keys: groups.size }, entries, { failed, rejected }, groups.values());
       await parkRefused(batch, deps.park, refused, `delivery to "${targetId}" rejected`);

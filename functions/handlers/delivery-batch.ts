@@ -42,10 +42,11 @@ export async function parkRefused(batch: SqsBatch, park: Parking | undefined, gr
  * Sends back to the delivery queue, as new messages, the groups on their last receive that were never tried (the
  * invocation's time ran out first, or another delivery held the key): failed, they would reach the DLQ without an
  * attempt. A new message has receives of its own; each invocation tries some, so every one is tried in the end.
+ * `delaySeconds`: the pause the API asked for, so they do not come back inside it.
  */
-export async function requeueUntried(batch: SqsBatch, requeue: { readonly publisher: Publisher; readonly queueUrl: () => string }, groups: readonly DeliveryGroup[]): Promise<void> {
+export async function requeueUntried(batch: SqsBatch, requeue: { readonly publisher: Publisher; readonly queueUrl: () => string }, groups: readonly DeliveryGroup[], delaySeconds = 0): Promise<void> {
   const ids = groups.flatMap((g) => g.messageIds);
-  if (ids.length > 0) await batch.forward(requeue.publisher, requeue.queueUrl(), ids, 'sending untried records back to the queue failed', { single: true });
+  if (ids.length > 0) await batch.forward(requeue.publisher, requeue.queueUrl(), ids, 'sending untried records back to the queue failed', { single: true, ...(delaySeconds > 0 ? { delaySeconds } : {}) });
 }
 
 /** Coalesces a batch's delivery messages by key; a message that is not one of this flow's fails alone. */

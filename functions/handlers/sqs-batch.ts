@@ -10,6 +10,8 @@ import { PartialWriteError, type LogPort, type Publisher } from '../ports';
 export class SqsBatch {
   /** Failed message ids, with why each first failed. */
   private readonly failed = new Map<string, string>();
+  /** Failed messages not to be tried again before a time (ms), as the API they go to asked. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     readonly records: readonly SQSRecord[],
@@ -24,6 +26,11 @@ export class SqsBatch {
     // What failed, and the error's safe text (its name, a fixed phrase for known refusals): what a give-up audit says.
     for (const id of ids) this.failed.set(id, error ? `${why}: ${error}` : why);
     this.logger.warn(why, { messageIds: ids, error });
+  }
+
+  /** Asks that failed messages be received again only after `until` (ms): see {@link HeldBatchResponse}. */
+  hold(messageIds: Iterable<string>, until: number): void {
+    for (const id of messageIds) if (this.failed.has(id)) this.held.set(id, Math.max(until, this.held.get(id) ?? 0));
   }
 
   isFailed(messageId: string): boolean {
@@ -85,7 +92,7 @@ export class SqsBatch {
    * Sends these messages' bodies on to another queue (a DLQ to park them, their own queue as new messages), so they
    * are done with here; a message that could not be sent fails, with `why`.
    */
-  async forward(publisher: Publisher, queueUrl: string, messageIds: readonly string[], why: string, options?: { readonly single?: boolean }): Promise<void> {
+  async forward(publisher: Publisher, queueUrl: string, messageIds: readonly string[], why: string, options?: Parameters<Publisher['send']>[2]): Promise<void> {
     if (messageIds.length === 0) return;
     const bodies = new Map(this.records.map((r) => [r.messageId, r.body]));
     const messages = messageIds.map((id) => ({ id, body: bodies.get(id)! }));
@@ -93,9 +100,18 @@ export class SqsBatch {
     if (sent) this.fail(sent.failed, why);
   }
 
-  response(): SQSBatchResponse {
-    return { batchItemFailures: [...this.failed.keys()].map((itemIdentifier) => ({ itemIdentifier })) };
+  response(): HeldBatchResponse {
+    const batchItemFailures = [...this.failed.keys()].map((itemIdentifier) => ({ itemIdentifier }));
+    return this.held.size === 0 ? { batchItemFailures } : { batchItemFailures, heldUntil: Object.fromEntries(this.held) };
   }
+}
+
+/**
+ * A partial batch response that also says, for some failed messages, when they may be tried again (ms). Lambda reads
+ * only `batchItemFailures`: the step's outer wrapper (readingPacks) holds those messages back and drops `heldUntil`.
+ */
+export interface HeldBatchResponse extends SQSBatchResponse {
+  readonly heldUntil?: Readonly<Record<string, number>>;
 }
 
 /** A message SQS moves to the DLQ if this receive fails it too. */
@@ -106,7 +122,7 @@ export async function runSqsBatch(
   records: readonly SQSRecord[],
   logger: LogPort,
   process: (batch: SqsBatch) => Promise<void>,
-): Promise<SQSBatchResponse> {
+): Promise<HeldBatchResponse> {
   const batch = new SqsBatch(records, logger);
   try {
     await process(batch);

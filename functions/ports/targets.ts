@@ -89,7 +89,8 @@ export type TargetResult =
   | { readonly status: 'written' }
   /** Transient (throttling, 5xx, timeout) after the writer's own retries: the message is retried by SQS, then DLQ. */
   /** `untried`: the invocation's time ran out before any request for it was sent. */
-  | { readonly status: 'retry'; readonly reason: string; readonly untried?: boolean }
+  /** `notBefore` (ms): the API asked for a pause (429, 503 with Retry-After) longer than the writer waits. */
+  | { readonly status: 'retry'; readonly reason: string; readonly untried?: boolean; readonly notBefore?: number }
   /** Permanent (e.g. HTTP 4xx): retrying cannot help; the record is parked in the DLQ at once. */
   | { readonly status: 'rejected'; readonly reason: string; readonly detail?: Record<string, unknown> };
 

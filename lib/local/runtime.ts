@@ -23,7 +23,7 @@ import * as wire from '../../functions/wiring/steps';
 import type { StepContext } from '../../functions/wiring/step-context';
 import { startLocalServers, type LocalServers } from './servers';
 import { LocalPersistence, lockPersistFolder, PersistFolderInUseError, type RecoverySummary } from './persistence';
-import { SqsPoller, type SqsHandler } from './sqs-poller';
+import { pollerAwarePublisher, SqsPoller, type SqsHandler } from './sqs-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createPullReader } from '../../functions/adapters/pull-readers';
 import type { ScheduleSource } from '../../functions/core/pull/records';
@@ -137,7 +137,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
     }
     // Step queues carry several records to a message, as in AWS.
-    const publisher = new SqsPublisher({ client: clients.sqs, payloads, packs: packsTo(config.flows, (flow, id) => resources.flows[flow.id]?.queues[id]?.url) });
+    const sqsPublisher = new SqsPublisher({ client: clients.sqs, payloads, packs: packsTo(config.flows, (flow, id) => resources.flows[flow.id]?.queues[id]?.url) });
+    const held = new Set<string>();
+    const publisher = pollerAwarePublisher(sqsPublisher, held);
     // DynamoDB Local serves the Streams API on its own endpoint.
     const streamsClient = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: endpoints.dynamodb, maxAttempts: 3 });
     cleanups.push(async () => streamsClient.destroy());
@@ -182,6 +184,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             maxBatchingWindowSeconds: fn.trigger.maxBatchingWindowSeconds,
             timeoutSeconds: fn.timeoutSeconds,
             maxConcurrency: sqsConcurrency(fn),
+            held,
             // Inbound queues of users never carry claim checks; syncline's own queues may.
             handler: wrap(fn, fn.handler === 'sqs-capture' ? handler : withClaimChecks(handler, payloads, localLogPort(fn.name, log, verbose))),
             log,

@@ -11,6 +11,8 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { messageOf } from '../../functions/core/errors';
 import { chunk } from '../../functions/core/chunk';
+import type { SqsPublisher } from '../../functions/adapters/sqs-publisher';
+import type { Publisher } from '../../functions/ports';
 
 /** What an SQS-triggered function exports: Lambda calls it with a batch and reads `batchItemFailures`. */
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined>;
@@ -28,7 +30,23 @@ export interface SqsPollerOptions {
   readonly handler: SqsHandler;
   /** Most batches in the handler at once: the mapping's `MaximumConcurrency` where it has one. @default 5 */
   readonly maxConcurrency?: number;
+  /**
+   * Receipt handles whose visibility a function changed itself (ChangeMessageVisibility): Lambda leaves a failed
+   * message's visibility alone, so the poller does not shorten theirs (it takes each handle out once seen).
+   */
+  readonly held?: Set<string>;
   readonly log?: (line: string) => void;
+}
+
+/** A publisher whose holds the pollers given `held` see: they leave those messages' visibility as the function set it. */
+export function pollerAwarePublisher(publisher: SqsPublisher, held: Set<string>): Publisher {
+  return {
+    send: (queueUrl, messages, options) => publisher.send(queueUrl, messages, options),
+    hold: async (queueUrl, handles, seconds) => {
+      await publisher.hold(queueUrl, handles, seconds);
+      for (const h of handles) held.add(h);
+    },
+  };
 }
 
 /** A fake Lambda context with the fields handlers and Powertools read. */
@@ -257,7 +275,9 @@ export class SqsPoller {
     }
     const ok = new Set(succeeded);
     const failed = records.filter((r) => !ok.has(r));
-    await Promise.all([this.delete(succeeded), this.release(failed, batch.receivedAt)]);
+    const held = this.options.held;
+    for (const r of succeeded) held?.delete(r.receiptHandle);
+    await Promise.all([this.delete(succeeded), this.release(failed.filter((r) => !held?.delete(r.receiptHandle)), batch.receivedAt)]);
   }
 
   /** Runs one SQS batch call per 10 entries, all at once. */

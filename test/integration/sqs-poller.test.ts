@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { ensureQueue } from '../../lib/local/resources';
-import { SqsPoller, succeededRecords } from '../../lib/local/sqs-poller';
+import { SqsPublisher } from '../../functions/adapters/sqs-publisher';
+import { pollerAwarePublisher, SqsPoller, succeededRecords } from '../../lib/local/sqs-poller';
 import { integrationClients, uniqueSuffix, waitFor } from '../support/local-servers';
 
 describe('SqsPoller (event source mapping emulation) against fauxqs', () => {
@@ -108,6 +109,47 @@ describe('SqsPoller (event source mapping emulation) against fauxqs', () => {
     for (const b of bodies) expect(handled.get(b)).toBe(1);
     const inDlq = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ['ApproximateNumberOfMessages'] }));
     expect(inDlq.Attributes?.ApproximateNumberOfMessages).toBe('0');
+  });
+
+  it('leaves a failed message the function held back hidden for the hold, where it would show a failed one after the queue\'s timeout', async () => {
+    // Prepare: a one-second queue; the function fails both messages and holds "held" back four seconds (a 429's Retry-After).
+    const name = `it-${uniqueSuffix()}-hold`;
+    const dlq = await ensureQueue(clients.sqs, `${name}-dlq`, {});
+    const queue = await ensureQueue(clients.sqs, name, { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 5 }) });
+    const held = new Set<string>();
+    const publisher = pollerAwarePublisher(new SqsPublisher({ client: clients.sqs }), held);
+    const seen: Record<string, number[]> = { held: [], plain: [] };
+    const poller = new SqsPoller({
+      sqs: clients.sqs,
+      name: 'it-poller-hold',
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      region: 'us-east-1',
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      held,
+      log: () => undefined,
+      handler: async (event) => {
+        for (const r of event.Records) seen[r.body]!.push(Date.now());
+        const first = event.Records.filter((r) => r.body === 'held' && seen.held!.length === 1);
+        await publisher.hold!(queue.url, first.map((r) => r.receiptHandle), 4);
+        return { batchItemFailures: event.Records.filter((r) => seen[r.body]!.length < 2).map((r) => ({ itemIdentifier: r.messageId })) };
+      },
+    });
+    await clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: ['held', 'plain'].map((b, j) => ({ Id: String(j), MessageBody: b })) }));
+
+    // Act
+    poller.start();
+    try {
+      await waitFor(async () => (seen.held!.length === 2 && (await poller.idle()) ? true : undefined), 'held message handled again');
+    } finally {
+      await poller.stop();
+    }
+
+    // Assess: the plain one came back after about a second, the held one not before its four.
+    expect(seen.plain![1]! - seen.plain![0]!).toBeLessThan(3500);
+    expect(seen.held![1]! - seen.held![0]!).toBeGreaterThanOrEqual(3900);
+    expect(held.size).toBe(0);
   });
 
   it('applies Lambda rules to batch responses', () => {

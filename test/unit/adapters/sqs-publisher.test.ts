@@ -1,5 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SqsPublisher } from '../../../functions/adapters/sqs-publisher';
@@ -28,6 +28,39 @@ describe('SqsPublisher', () => {
     const bodies = sqs.commandCalls(SendMessageBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.MessageBody!);
     expect(bodies.map((b) => unpackBody(b)?.length)).toEqual([10, 10, 3]);
     expect(result.failed).toEqual(Array.from({ length: 10 }, (_, i) => `msg-${10 + i}`));
+  });
+
+  it('holds received messages back by their visibility, ten to a call, only past the queue\'s own visibility and at most 11 hours', async () => {
+    // Prepare: a queue whose visibility timeout is three minutes.
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '180' } });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    const publisher = new SqsPublisher({ client, retry: noWait });
+    const handles = Array.from({ length: 12 }, (_, i) => `rh-${i}`);
+
+    // Act
+    await publisher.hold(URL, handles, 120);
+    await publisher.hold(URL, handles, 3600.2);
+    await publisher.hold(URL, handles.slice(0, 1), 7 * 24 * 3600);
+
+    // Assess: the two-minute hold needs no call (the queue hides them longer); the queue's timeout is read once.
+    expect(sqs).toHaveReceivedCommandTimes(GetQueueAttributesCommand, 1);
+    const calls = sqs.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => [e.ReceiptHandle, e.VisibilityTimeout]));
+    expect(calls).toEqual([handles.slice(0, 10).map((h) => [h, 3601]), handles.slice(10).map((h) => [h, 3601]), [['rh-0', 11 * 3600]]]);
+  });
+
+  it('sends messages delayed, at most the 15 minutes SQS allows', async () => {
+    // Prepare
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const publisher = new SqsPublisher({ client, retry: noWait });
+
+    // Act
+    await publisher.send(URL, messages(2), { delaySeconds: 59.5 });
+    await publisher.send(URL, messages(1), { delaySeconds: 3600 });
+    await publisher.send(URL, messages(1));
+
+    // Assess
+    const delays = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => e.DelaySeconds));
+    expect(delays).toEqual([[60, 60], [900], [undefined]]);
   });
 
   it('sends a claim-check pointer alone, outside the packs, so its consumer finds it as one SQS message', async () => {

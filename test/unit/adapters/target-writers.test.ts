@@ -312,6 +312,26 @@ describe('HttpTargetWriter', () => {
     expect(untried[0]).toMatchObject({ reason: expect.stringMatching(/^HTTP 429 from the API: not sent until \d{4}-/) });
   });
 
+  it('holds every key left to retry until a pause the API asked for ends, and no key when the pause was waited out', async () => {
+    // Prepare: a clock that moves only when the writer sleeps.
+    let clock = 1_000_000;
+    const sleep = async (ms: number) => void (clock += ms);
+    const long = fakeFetch(() => new Response('', { status: 429, headers: { 'retry-after': '60' } }));
+    const short = fakeFetch((_c, n) => (n === 1 ? new Response('', { status: 503, headers: { 'retry-after': '2' } }) : new Response('', { status: 500 })));
+    const w = (fn: typeof fetch) => new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: fn, now: () => clock, retry: { sleep, baseDelayMs: 1 } });
+
+    // Act
+    const held = await w(long.fn).writeBatch(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => change(k, 1, { id: k })));
+    const start = clock;
+    const waited = await w(short.fn).writeBatch([change('k', 1, { id: 'k' })]);
+
+    // Assess: the keys refused and the keys not sent alike come back no sooner than the minute; a 2 s pause, waited out, holds nothing.
+    expect([...held.values()].map((r) => r.status === 'retry' && r.notBefore)).toEqual(Array(6).fill(1_000_000 + 60_000));
+    expect(waited.get('k')).toMatchObject({ status: 'retry', reason: 'HTTP 500 after 3 attempts' });
+    expect(waited.get('k')).not.toHaveProperty('notBefore');
+    expect(clock - start).toBeGreaterThanOrEqual(2000);
+  });
+
   it('waits a short pause a 429 asked for before sending the rest of the batch, then sends it', async () => {
     // Prepare: the first request is refused for a second; everything after it goes through.
     const waits: number[] = [];

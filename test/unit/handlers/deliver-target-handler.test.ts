@@ -170,6 +170,27 @@ describe('deliver handler of batch targets (s3, eventbridge, http, sqs)', () => 
     expect(audit.entries.filter((e) => e.outcome === 'failed')).toEqual([]);
   });
 
+  it('holds back the keys an API paused: retried ones by the pause, untried ones on their last receive sent back delayed by it', async () => {
+    // Prepare: a 429 asked for a minute; c1 was refused, c2 and c3 were not sent; c3 is on its last receive.
+    const OWN = 'https://sqs.local/contacts-deliver-api';
+    const clock = new FakeClock();
+    const until = clock.now() + 60_000;
+    for (const k of ['c1', 'c2', 'c3']) seed(state, k, 1, { id: k });
+    const untried = { status: 'retry' as const, reason: 'HTTP 429 from the API: not sent until …', untried: true, notBefore: until };
+    const writer = new ScriptedWriter({ c1: { status: 'retry', reason: 'HTTP 429 asks to retry after 60s', notBefore: until }, c2: untried, c3: untried });
+    const event = sqsEvent([msg('c1', 1), msg('c2', 1), msg('c3', 1)]);
+    event.Records[2]!.attributes.ApproximateReceiveCount = String(MAX_RECEIVE_COUNT);
+    const handler = createDeliverTargetHandler({ flow, targetId: 'api', stateStore: state, leases: state, writer, audit, clock, metrics, sleep: noWait, requeue: { publisher, queueUrl: () => OWN } });
+
+    // Act
+    const res = await handler(event);
+
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }, { itemIdentifier: 'm1' }], heldUntil: { m0: until, m1: until } });
+    expect(publisher.bodies<DeliveryMessage>(OWN)).toEqual([msg('c3', 1)]);
+    expect(publisher.delays.get('m2')).toBe(60);
+  });
+
   it('audits an untried key as given up when sending it back fails on its last receive', async () => {
     // Prepare
     const OWN = 'https://sqs.local/contacts-deliver-api';

@@ -42,6 +42,42 @@ describe('readingPacks', () => {
     expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m0', 'm1']);
   });
 
+  it('holds back a failed record the API asked to wait for: a single message by its visibility, a packed one by a delayed send', async () => {
+    // Prepare: the handler fails every record, and holds m0#1 and m1 a minute (a 429 with Retry-After: 60).
+    const publisher = new FakePublisher();
+    const now = 1_000_000;
+    const handler = readingPacks(
+      async (event) => ({ batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })), heldUntil: { 'm0#1': now + 60_000, m1: now + 60_000 } }),
+      { publisher, queueUrl: () => QUEUE, now: () => now },
+    );
+
+    // Act
+    const res = await handler(sqsEvent([packBody(['"a"', '"b"']), '"c"', '"d"']));
+
+    // Assess: Lambda sees only batchItemFailures; m1's receipt handle is held 60 s, m2 is left to the queue.
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }] });
+    expect(publisher.holds).toEqual([{ queueUrl: QUEUE, receiptHandles: ['rh-1'], seconds: 60 }]);
+    expect(publisher.sent.get(QUEUE)).toEqual([
+      { id: 'm0#0', body: '"a"' },
+      { id: 'm0#1', body: '"b"' },
+    ]);
+    expect(publisher.delays.get('m0#1')).toBe(60);
+    expect(publisher.delays.has('m0#0')).toBe(false);
+  });
+
+  it('leaves a held message to the queue when the hold fails, still failed', async () => {
+    // Prepare
+    const publisher = new FakePublisher();
+    publisher.failHolds = true;
+    const handler = readingPacks(async () => ({ batchItemFailures: [{ itemIdentifier: 'm0' }], heldUntil: { m0: Date.now() + 60_000 } }), { publisher, queueUrl: () => QUEUE });
+
+    // Act
+    const res = await handler(sqsEvent(['"a"']));
+
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }] });
+  });
+
   it('leaves a batch without packs to the handler as it came', async () => {
     // Prepare
     const seen: string[][] = [];
