@@ -43,7 +43,7 @@ export interface ChangeEnvelope {
   readonly before?: Record<string, unknown>;
   /** Source timestamp in ms since epoch; capture time only when the source has none. */
   readonly ts: number;
-  /** Tie-breaker from the source: stream sequence number, webhook id, row cursor. */
+  /** Tie-breaker from the source: stream sequence number, row cursor, arrival ({@link arrivalSeq}). */
   readonly seq: string;
   /**
    * Position in the source's own log (database LSN, binlog position, SCN, stream sequence number), as a string whose
@@ -106,6 +106,15 @@ export function eventId(...parts: readonly (string | number)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(String(p)).update('\u0000');
   return h.digest('base64url').slice(0, 32);
+}
+
+/**
+ * The `seq` of a change from a sender that orders nothing finer than its timestamp (a webhook, a queue): GitHub and
+ * Stripe stamp whole seconds. At one `ts`, a delete wins (a SaaS record is not changed once deleted, so a change in
+ * its second came first, whatever the order it arrives in), then the later arrival (`arrivedAt`, ms), then the id.
+ */
+export function arrivalSeq(op: Op, arrivedAt: number, id: string): string {
+  return `${op === 'delete' ? 1 : 0}${String(Math.max(0, Math.trunc(arrivedAt))).padStart(15, '0')}#${id}`;
 }
 
 /** Builds a key string from a record's key fields; undefined when a key field is missing or not scalar. */

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
+import { arrivalSeq, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
@@ -128,7 +128,7 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       if (!ev) return [quarantined(id, evId, `body is ${kindOf(body)}, not an EventBridge event`, messageId, {})];
       if (!isObject(ev.detail)) return [quarantined(id, evId, `event detail is ${kindOf(ev.detail)}, not an object`, messageId, {})];
       const time = typeof ev.time === 'string' ? Date.parse(ev.time) : Number.NaN;
-      return [accepted(id, evId, Number.isFinite(time) ? time : sentAt, ev.detail, messageId)];
+      return [accepted(id, arrivalSeq('upsert', sentAt, evId), Number.isFinite(time) ? time : sentAt, ev.detail, messageId)];
     }
 
     const items = Array.isArray(body) ? body : [body];
@@ -140,9 +140,10 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     }
     return items.map((item, index) => {
       const id = eventId(flow.id, source!.id, messageId, index);
-      const seq = `${messageId}#${String(index).padStart(3, '0')}`;
-      if (!isObject(item)) return quarantined(id, seq, `body[${index}] is ${kindOf(item)}, not an object`, seq, {});
-      return accepted(id, seq, sentAt, item, seq);
+      const position = `${messageId}#${String(index).padStart(3, '0')}`;
+      const seq = arrivalSeq('upsert', sentAt, position);
+      if (!isObject(item)) return quarantined(id, seq, `body[${index}] is ${kindOf(item)}, not an object`, position, {});
+      return accepted(id, seq, sentAt, item, position);
     });
   }
 }

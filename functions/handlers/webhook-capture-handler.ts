@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { FlowConfig, SourceConfig } from '../config/schema';
-import { ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
+import { arrivalSeq, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type TruncateMessage } from '../core/envelope';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { carryProblems, jsonDepth, MAX_BODY_DEPTH, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
@@ -200,16 +200,17 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
         return;
       }
       const id = eventId(flow.id, source.id, webhookId, index);
-      const seq = `${webhookId}#${String(index).padStart(3, '0')}`;
+      const position = `${webhookId}#${String(index).padStart(3, '0')}`;
       const key = keys.keyOf(record);
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
-      const ts = timestampOf(source, event, record, now, op);
+      const seq = arrivalSeq(op, now, position);
+      const ts = timestampOf(source, event, record, now, op, headers);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).
       const unstorable = op === 'upsert' ? carryProblems(record) : [];
       const problem = captureProblem(flow, { first: typeof ts === 'string' ? ts : undefined, unstorable, sized: record, op });
       if (problem !== undefined) {
-        const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: problem, unstorable, record, op, seq, position: seq });
+        const { item, entry } = quarantineOf(flow, { id, source: source.id, at: now, reason: problem, unstorable, record, op, seq, position });
         quarantined.push(item);
         entries.push(entry);
         return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { arrivalSeq, eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { createSqsCaptureHandler } from '../../../functions/handlers/sqs-capture-handler';
 import { sqsEvent } from '../../fixtures/fakes';
 import { fakeCaptureDeps, fakeStepContext } from '../../fixtures/step-context';
@@ -32,9 +32,9 @@ describe('sqs capture handler', () => {
     expect(res).toEqual({ batchItemFailures: [] });
     const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
     expect(sent.map((e) => [e.data?.id, e.seq, e.ts])).toEqual([
-      ['a', 'm0#000', 1768000000000],
-      ['b', 'm1#000', 1768000000000],
-      ['c', 'm1#001', 1768000000000],
+      ['a', '0001768000000000#m0#000', 1768000000000],
+      ['b', '0001768000000000#m1#000', 1768000000000],
+      ['c', '0001768000000000#m1#001', 1768000000000],
     ]);
     expect(sent[2]!.id).toBe(eventId('people', 'inbox', 'm1', 1));
     expect(sent.every((e) => e.op === 'upsert' && e.source === 'inbox' && e.flow === 'people')).toBe(true);
@@ -155,12 +155,12 @@ describe('sqs capture handler for an eventbridge source', () => {
     detail,
   });
 
-  it('captures detail as the record, time as ts and the event id as id and seq', async () => {
-    const { handler, publisher } = setup('bus');
+  it('captures detail as the record, time as ts, the event id as id, and its arrival (then id) as seq', async () => {
+    const { handler, publisher, clock } = setup('bus');
     const res = await handler(sqsEvent([ebEvent('ev-1', { id: 'a', name: 'A' })]));
     expect(res.batchItemFailures).toEqual([]);
     expect(publisher.bodies<ChangeEnvelope>(QUEUE)).toEqual([
-      expect.objectContaining({ id: eventId('people', 'bus', 'ev-1'), seq: 'ev-1', ts: Date.parse('2026-01-10T08:00:00Z'), data: { id: 'a', name: 'A' }, source: 'bus' }),
+      expect.objectContaining({ id: eventId('people', 'bus', 'ev-1'), seq: arrivalSeq('upsert', clock.now(), 'ev-1'), ts: Date.parse('2026-01-10T08:00:00Z'), data: { id: 'a', name: 'A' }, source: 'bus' }),
     ]);
   });
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
+import { arrivalSeq, eventId, type ChangeEnvelope } from '../../../functions/core/envelope';
 import { createWebhookCaptureHandler, DEDUP_PENDING_SECONDS, type WebhookCaptureDeps } from '../../../functions/handlers/webhook-capture-handler';
 import { FakeClock, FakePublisher, FakeSecrets, InMemoryDedupStore } from '../../fixtures/fakes';
 import { fakeStepContext, type FakeStepContext } from '../../fixtures/step-context';
@@ -11,7 +11,7 @@ import { contactsFlow, ordersFlow, WEBHOOK_SECRET } from '../../fixtures/flows';
 
 const QUEUE = 'https://sqs.local/contacts-transform';
 
-interface Setup extends Pick<FakeStepContext, 'publisher' | 'audit' | 'quarantine' | 'dedup' | 'logger' | 'metrics'> {
+interface Setup extends Pick<FakeStepContext, 'publisher' | 'audit' | 'quarantine' | 'dedup' | 'clock' | 'logger' | 'metrics'> {
   handler: ReturnType<typeof createWebhookCaptureHandler>;
 }
 
@@ -32,7 +32,7 @@ function setup(overrides: Partial<WebhookCaptureDeps> = {}): Setup {
     sleep: async () => {},
     ...overrides,
   });
-  return { handler, publisher, audit, quarantine, dedup, logger, metrics };
+  return { handler, publisher, audit, quarantine, dedup, clock, logger, metrics };
 }
 
 interface RequestOptions {
@@ -92,7 +92,7 @@ describe('webhook capture handler', () => {
       key: '',
       op: 'upsert',
       ts: Date.parse('2026-01-15T10:00:00Z'),
-      seq: 'msg_2fWw1#000',
+      seq: arrivalSeq('upsert', s.clock.now(), 'msg_2fWw1#000'),
       data: contact('c1'),
       lineage: [{ step: 'capture', outcome: 'captured' }],
     });

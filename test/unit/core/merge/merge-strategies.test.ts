@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEnvelope } from '../../../../functions/core/envelope';
+import { arrivalSeq, type ChangeEnvelope } from '../../../../functions/core/envelope';
 import { changeTimeOf, compareClock, emptyDoc, mergeChanges, resolutionChange, viewOf, type MergeDoc } from '../../../../functions/core/merge';
 import { flowSchema, type FlowConfig } from '../../../../functions/config/schema';
 
@@ -29,6 +29,24 @@ function del(source: string, ts: number, extra: Extra = {}): ChangeEnvelope {
 }
 const canonicalDoc = (doc: MergeDoc) => JSON.parse(JSON.stringify(doc, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v)));
 const merge = (flow: FlowConfig, changes: ChangeEnvelope[], doc?: MergeDoc) => mergeChanges(flow, doc, changes);
+
+describe('changes stamped in the same second by a sender that orders nothing finer (arrivalSeq)', () => {
+  const second = Date.parse('2026-03-01T10:00:00Z');
+  // GitHub's `issue.updated_at` and Stripe's `created` have whole seconds; delivery ids are random.
+  const edited = up('crm', second, { id: 'k1', state: 'open', title: 'b' }, { id: 'edited', seq: arrivalSeq('upsert', second + 700, 'f3a1#000') });
+  const closed = up('crm', second, { id: 'k1', state: 'closed', title: 'b' }, { id: 'closed', seq: arrivalSeq('upsert', second + 900, '0b2c#000') });
+  const deleted = del('crm', second, { id: 'deleted', seq: arrivalSeq('delete', second + 800, '77d0#000') });
+
+  it.each(['lww', 'field-lww'])('%s: the later arrival wins a tie, in whatever order the merges run', (strategy) => {
+    const flow = flowWith({ strategy });
+    for (const order of [[edited, closed], [closed, edited]]) expect(merge(flow, order).view.data).toMatchObject({ state: 'closed' });
+  });
+
+  it.each(['lww', 'field-lww'])('%s: a delete wins a tie with an update, even one that arrives after it', (strategy) => {
+    const flow = flowWith({ strategy });
+    for (const order of [[closed, deleted], [deleted, closed]]) expect(merge(flow, order).view.deleted).toBe(true);
+  });
+});
 
 describe('compareClock', () => {
   const order = ['crm', 'erp'];
