@@ -1,7 +1,7 @@
 import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody, upsertProblem } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
-import { canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
+import { arrivalSeq, canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
 import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
 import { captureKeys } from '../core/transform/raw-record';
 import { keptAfterTransform } from '../core/transform/kept-fields';
@@ -76,16 +76,16 @@ function captured(flow: FlowConfig, source: SourceConfig, record: Record<string,
     const data = recordOf(source, record);
     if (data === undefined) return { skipped: `the event has no record at recordPath "${source.recordPath}"` };
     const op = isDelete(source, record, headers) ? 'delete' : 'upsert';
-    const ts = timestampOf(source, record, data, now, op);
+    const ts = timestampOf(source, record, data, now, op, headers);
     if (typeof ts === 'string') return { quarantined: ts, op };
-    return { op, ts, data, seq: 'try' };
+    return { op, ts, data, seq: arrivalSeq(op, now, 'try') };
   }
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
   if (source.type === 'sqs' || source.type === 'eventbridge') {
     // The record as the message body (sqs) or the event's detail (eventbridge) holds it.
     const ts = timestampOf(source, record, record, now);
     if (typeof ts === 'string') return { quarantined: ts, op: 'upsert' };
-    return { op: 'upsert', ts, data: record, seq: 'try' };
+    return { op: 'upsert', ts, data: record, seq: arrivalSeq('upsert', now, 'try') };
   }
   return { op: 'upsert', ts: now, data: record, seq: 'try' };
 }
