@@ -91,13 +91,14 @@ export class SqsPublisher implements Publisher {
    * ChangeMessageVisibilityBatch, only where the queue's own visibility timeout would show the messages sooner (it
    * counts from their receive, so a hold within it needs no call). Entries SQS refuses are left to that timeout.
    */
-  async hold(queueUrl: string, receiptHandles: readonly string[], seconds: number): Promise<void> {
+  async hold(queueUrl: string, receiptHandles: readonly string[], seconds: number): Promise<boolean> {
     const visibility = Math.min(MAX_HOLD_SECONDS, Math.ceil(seconds));
-    if (receiptHandles.length === 0 || visibility <= (await this.visibilityOf(queueUrl))) return;
+    if (receiptHandles.length === 0 || visibility <= (await this.visibilityOf(queueUrl))) return false;
     for (let i = 0; i < receiptHandles.length; i += MAX_BATCH_ENTRIES) {
       const part = receiptHandles.slice(i, i + MAX_BATCH_ENTRIES);
       await this.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: part.map((h, j) => ({ Id: `h${j}`, ReceiptHandle: h, VisibilityTimeout: visibility })) }));
     }
+    return true;
   }
 
   /** A queue's visibility timeout, read once per queue. */

@@ -43,8 +43,9 @@ export function pollerAwarePublisher(publisher: SqsPublisher, held: Set<string>)
   return {
     send: (queueUrl, messages, options) => publisher.send(queueUrl, messages, options),
     hold: async (queueUrl, handles, seconds) => {
-      await publisher.hold(queueUrl, handles, seconds);
-      for (const h of handles) held.add(h);
+      const changed = await publisher.hold(queueUrl, handles, seconds);
+      if (changed) for (const h of handles) held.add(h);
+      return changed;
     },
   };
 }
