@@ -106,7 +106,15 @@ function recipesConfig(api: string) {
           id: 'dev-events',
           key: ['id'],
           sources: [
-            { id: 'github', type: 'webhook', format: 'form', auth: { type: 'github', secretName: 'github-webhook-secret' }, recordPath: 'issue', timestampField: 'updated_at' },
+            {
+              id: 'github',
+              type: 'webhook',
+              format: 'form',
+              auth: { type: 'github', secretName: 'github-webhook-secret' },
+              recordPath: 'issue',
+              timestampField: 'updated_at',
+              deleteWhen: { $headers: { 'x-github-event': ['issues'] }, action: ['deleted'] },
+            },
             { id: 'stripe', type: 'webhook', auth: { type: 'stripe', secretName: 'stripe-webhook-secret' }, recordPath: 'data.object', timestampField: '$event.created' },
             // A Shopify delete names its topic only in X-Shopify-Topic (https://shopify.dev/docs/apps/build/webhooks/delivery-structure).
             { id: 'shopify', type: 'webhook', auth: { type: 'shopify', secretName: 'shopify-webhook-secret' }, timestampField: 'updated_at', deleteWhen: { $headers: { 'x-shopify-topic': ['customers/delete'] } } },
@@ -327,5 +335,21 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     const del = await post('/webhooks/dev-events/shopify', gone, { 'content-type': 'application/json', 'x-shopify-hmac-sha256': createHmac('sha256', 'shpss_e2e').update(gone).digest('base64'), 'x-shopify-event-id': 'e-2', 'x-shopify-topic': 'customers/delete' });
     expect(del.json).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     await waitFor(async () => ((await record('dev-events', '7654321')).status === 404 ? true : undefined), 'dev-events/7654321 deleted');
+
+    // GitHub: a deleted comment carries its issue (https://docs.github.com/en/webhooks/webhook-events-and-payloads#issue_comment)
+    // and deletes nothing; `edited` then `closed` in one second (updated_at has whole seconds), with delivery ids in the
+    // other order, ends closed; `issues` `deleted` deletes.
+    let n = 10;
+    const github = async (event: string, action: string, at: string, fields: Record<string, unknown>) => {
+      const body = new URLSearchParams({ payload: JSON.stringify({ action, issue: { id: 1001, updated_at: at, ...fields }, ...(event === 'issue_comment' ? { comment: { id: 9 } } : {}) }) }).toString();
+      return post('/webhooks/dev-events/github', body, { 'content-type': 'application/x-www-form-urlencoded', 'x-hub-signature-256': await githubSign('gh-secret', body), 'x-github-delivery': `g-${90 - n++}`, 'x-github-event': event });
+    };
+    expect((await github('issue_comment', 'deleted', '2026-03-01T10:00:05Z', { title: 'Bug', state: 'open' })).json).toMatchObject({ accepted: 1 });
+    await recordWhere('dev-events', '1001', (r) => r.record.state === 'open');
+    await github('issues', 'edited', '2026-03-01T10:00:07Z', { title: 'Bug 2', state: 'open' });
+    await github('issues', 'closed', '2026-03-01T10:00:07Z', { title: 'Bug 2', state: 'closed' });
+    await recordWhere('dev-events', '1001', (r) => r.record.state === 'closed');
+    await github('issues', 'deleted', '2026-03-01T10:00:09Z', { title: 'Bug 2', state: 'closed' });
+    await waitFor(async () => ((await record('dev-events', '1001')).status === 404 ? true : undefined), 'dev-events/1001 deleted');
   });
 });
