@@ -70,7 +70,7 @@ export class SyncStack extends Stack {
     this.store = new SyncStore(this, 'Store', { removalPolicy });
 
     this.httpApi = new HttpApi(this, 'Api', {
-      description: `syncline webhooks (${config.flows.map((f) => f.id).join(', ')})`,
+      description: describeFlows('syncline webhooks of', config.flows.map((f) => f.id)),
       createDefaultStage: false,
     });
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy });
@@ -112,7 +112,7 @@ export class SyncStack extends Stack {
       if (group > 0) {
         if (!nested.has(group)) {
           const members = topology.flows.filter((_, j) => groups[j] === group).map((fp) => fp.flow.id);
-          nested.set(group, new NestedStack(this, `Flows${group}`, { description: `syncline flows ${members.join(', ')}`.slice(0, 1024) }));
+          nested.set(group, new NestedStack(this, `Flows${group}`, { description: describeFlows('syncline flows', members) }));
         }
         scope = nested.get(group)!;
       }
@@ -190,6 +190,20 @@ function apiLimitProblems(stack: SyncStack): string[] {
   return integrations > MAX_API_INTEGRATIONS
     ? [`the HTTP API has ${integrations} integrations (one per webhook source, one per flow and one for GET /flows), over the ${MAX_API_INTEGRATIONS} API Gateway takes: split the config into two stacks (another stackName)`]
     : [];
+}
+
+/**
+ * A description naming flows, within the 1,024 characters that both a stack's and an HTTP API's description take
+ * (the API Gateway v2 model: `StringWithLengthBetween0And1024`): the ids that fit, then how many more.
+ */
+export function describeFlows(prefix: string, ids: readonly string[], max = 1024): string {
+  const whole = `${prefix} ${ids.join(', ')}`;
+  if (whole.length <= max) return whole;
+  for (let shown = ids.length - 1; shown >= 0; shown--) {
+    const text = `${prefix} ${[...ids.slice(0, shown), `${ids.length - shown} more`].join(', ')}`;
+    if (text.length <= max) return text;
+  }
+  return prefix.slice(0, max);
 }
 
 /** CloudFormation refuses a template with more than 500 resources; say so at synth, with the fix. */
