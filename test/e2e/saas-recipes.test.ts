@@ -96,6 +96,7 @@ function recipesConfig(api: string) {
               every: '15 minutes',
               mode: 'incremental',
               cursorField: 'updated_at',
+              cursorLookback: '2 minutes',
               http: { url: `${api}/api/v2/tickets`, itemsPath: 'tickets', pagination: { type: 'link' }, cursorParam: 'updated_since', cursorStart: '2026-01-01T00:00:00Z', auth: { type: 'basic', secretName: 'fs-basic' } },
             },
             { id: 'workflow', type: 'webhook', auth: { type: 'token', header: 'x-syncline-token', secretName: 'fs-webhook-token' }, recordPath: 'ticket' },
@@ -278,7 +279,8 @@ describe('SaaS recipes on the local runtime against local vendor APIs', () => {
     expect(api.requests.find((q) => q.path.startsWith('/api/v2/tickets'))!.path).toBe('/api/v2/tickets?updated_since=2026-01-01T00%3A00%3A00Z');
     expect(hook.json).toEqual({ accepted: 1, duplicates: 0, quarantined: 0 });
     expect(again).toMatchObject({ complete: true });
-    expect(api.requests.filter((q) => q.path.startsWith('/api/v2/tickets')).at(-1)!.path).toContain('updated_since=2026-03-03T08%3A00%3A00Z');
+    // The next pull reads from two minutes before the newest updated_at seen.
+    expect(api.requests.filter((q) => q.path.startsWith('/api/v2/tickets')).at(-1)!.path).toContain('updated_since=2026-03-03T07%3A58%3A00Z');
     await recordWhere('fs-tickets', '1', (r) => r.record.subject === 'ticket 1');
   });
 
