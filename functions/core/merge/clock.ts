@@ -137,6 +137,12 @@ export function describe(c: Clock): string {
   return `ts=${c.ts} from ${c.src}${c.pos !== undefined ? ` at ${c.pos}` : ''}`;
 }
 
+/** Why `loser` lost to `winner` (`what` names it, e.g. `delete `): older, or at the same ts, ordered after by the tie rule. */
+export function lostTo(winner: Clock, loser: Clock, what = ''): string {
+  const byPosition = winner.src === loser.src && winner.pos !== undefined && loser.pos !== undefined;
+  return winner.ts === loser.ts && !byPosition ? `at the same ts as ${what}${describe(winner)}, which wins the tie` : `older than ${what}${describe(winner)}`;
+}
+
 export function get<T>(obj: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }

@@ -1,4 +1,4 @@
-import { compareVersion, deepEqual, describe, get, holdsClock, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, lostTo, REVIEW_SOURCE, sameClock } from './clock';
 import { put } from '../own-field';
 import type { Change, Entry, FieldLwwDoc, MergeContext, Strategy } from './types';
 
@@ -79,15 +79,15 @@ export const fieldLww: Strategy<FieldLwwDoc> = {
 
   explain(ctx, doc, ch) {
     if (ch.op === 'delete') {
-      if (doc.t && !sameClock(doc.t, ch.clock)) return `older than delete ${describe(doc.t)}`;
+      if (doc.t && !sameClock(doc.t, ch.clock)) return lostTo(doc.t, ch.clock, 'delete ');
       return 'every field is newer than the delete';
     }
     for (const field of Object.keys(ch.data ?? {})) {
       const cur = get(doc.f, field);
-      if (cur && ctx.cmp(cur.c, ch.clock) > 0) return `${field} older than ${describe(cur.c)}`;
+      if (cur && ctx.cmp(cur.c, ch.clock) > 0) return `${field} ${lostTo(cur.c, ch.clock)}`;
       if (cur && unchangedField(ch, field, ch.data![field])) return `${field} unchanged by it, edited by ${describe(cur.c)}`;
     }
-    if (doc.t) return `older than delete ${describe(doc.t)}`;
+    if (doc.t) return lostTo(doc.t, ch.clock, 'delete ');
     return 'no fields';
   },
 

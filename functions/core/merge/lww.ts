@@ -1,4 +1,4 @@
-import { compareVersion, describe, sameClock } from './clock';
+import { compareVersion, lostTo, sameClock } from './clock';
 import type { Change, Entry, LwwDoc, Strategy } from './types';
 
 /** Record-level last writer wins: the greatest change (upsert or delete) is the whole record. */
@@ -26,10 +26,10 @@ export const lww: Strategy<LwwDoc> = {
 
   contains: (doc, clock) => doc.w !== undefined && sameClock(doc.w.c, clock),
 
-  explain(_ctx, doc) {
+  explain(_ctx, doc, ch) {
     const w = doc.w;
     if (!w) return 'no state';
-    return `older than ${w.d ? '' : 'delete '}${describe(w.c)}`;
+    return lostTo(w.c, ch.clock, w.d ? '' : 'delete ');
   },
 
   replay(doc): Change[] {

@@ -1,4 +1,4 @@
-import { compareVersion, deepEqual, describe, get, holdsClock, REVIEW_SOURCE, sameClock } from './clock';
+import { compareVersion, deepEqual, describe, get, holdsClock, lostTo, REVIEW_SOURCE, sameClock } from './clock';
 import { put } from '../own-field';
 import type { Change, Clock, ManualDoc, ManualEntry, MergeContext, Resolved, Strategy } from './types';
 
@@ -130,17 +130,17 @@ export const manual: Strategy<ManualDoc> = {
   },
 
   explain(ctx, doc, ch) {
-    if (ch.op === 'delete') return doc.t && !sameClock(doc.t, ch.clock) ? `older than delete ${describe(doc.t)}` : 'every field is newer than the delete';
+    if (ch.op === 'delete') return doc.t && !sameClock(doc.t, ch.clock) ? lostTo(doc.t, ch.clock, 'delete ') : 'every field is newer than the delete';
     for (const field of Object.keys(ch.data ?? {})) {
       const m = get(doc.f, field);
       if (!m) {
-        if (doc.t) return `older than delete ${describe(doc.t)}`;
+        if (doc.t) return lostTo(doc.t, ch.clock, 'delete ');
         continue;
       }
       const review = get(m, REVIEW_SOURCE);
       if (review && ctx.cmp(review.c, ch.clock) > 0) return `${field} older than resolution ${describe(review.c)}`;
       const same = get(m, slotOf({ v: ch.data![field], c: ch.clock, ...(ch.before && Object.hasOwn(ch.before, field) && ch.before[field] !== undefined ? { b: ch.before[field] } : {}) }));
-      if (same && !sameClock(same.c, ch.clock)) return `${field} older than ${describe(same.c)}`;
+      if (same && !sameClock(same.c, ch.clock)) return `${field} ${lostTo(same.c, ch.clock)}`;
       const { current } = resolveField(ctx, m);
       if (!sameClock(current.c, ch.clock)) return `${field} settled by ${describe(current.c)}`;
     }

@@ -40,6 +40,9 @@ describe('changes stamped in the same second by a sender that orders nothing fin
   it.each(['lww', 'field-lww'])('%s: the later arrival wins a tie, in whatever order the merges run', (strategy) => {
     const flow = flowWith({ strategy });
     for (const order of [[edited, closed], [closed, edited]]) expect(merge(flow, order).view.data).toMatchObject({ state: 'closed' });
+    // The audit says it was the tie, not an older time.
+    const lost = merge(flow, [closed, edited]).decisions[1]!;
+    expect(lost).toMatchObject({ outcome: 'superseded', reason: expect.stringMatching(new RegExp(`at the same ts as ts=${second} from crm, which wins the tie$`)) });
   });
 
   it.each(['lww', 'field-lww'])('%s: a delete wins a tie with an update, even one that arrives after it', (strategy) => {
