@@ -44,7 +44,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: string) => void): void {
+export function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: string) => void): void {
   out(`syncline: ready on ${runtime.url}`);
   for (const flow of config.flows) {
     out(`  flow ${flow.id}${flow.description ? ` (${flow.description})` : ''}`);
@@ -66,12 +66,16 @@ function printBanner(runtime: Runtime, config: SynclineConfig, out: (line: strin
       else if (source.type === 'eventbridge') out(`    ${source.id}: bus "${source.busName}" (POST ${runtime.url}/local/events)`);
     }
   }
-  // A secret the user set stays out of terminals and logs; only a generated one must be shown to be usable.
-  out(
-    runtime.webhookSecretGenerated
-      ? `  webhook secret (every flow): ${runtime.webhookSecret}  (generated; set SYNCLINE_WEBHOOK_SECRET to keep one)`
-      : '  webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)',
-  );
+  // A secret the user set stays out of terminals and logs; only a generated one must be shown to be usable. It signs
+  // only the webhook sources without a secretName of their own.
+  const shared = config.flows.some((f) => f.sources.some((x) => x.type === 'webhook' && !x.auth.secretName));
+  if (shared) {
+    out(
+      runtime.webhookSecretGenerated
+        ? `  webhook secret (sources without a secretName): ${runtime.webhookSecret}  (generated; set SYNCLINE_WEBHOOK_SECRET to keep one)`
+        : '  webhook secret (sources without a secretName): from SYNCLINE_WEBHOOK_SECRET (not printed)',
+    );
+  }
   out(`  admin: GET /flows, /flows/{flow}, /flows/{flow}/records/{key}[/lineage], /flows/{flow}/conflicts, /flows/{flow}/quarantine`);
   out(`  local AWS endpoints: dynamodb ${runtime.endpoints.dynamodb}, sqs/s3 ${runtime.endpoints.sqs} (GET /local/endpoints)`);
   out("  sign a test webhook: npx syncline sign --secret <secret> --data '<a record as the source sends it, with its key and timestamp fields>' --curl <webhook url> | sh");

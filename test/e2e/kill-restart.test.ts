@@ -203,7 +203,7 @@ describe.runIf(process.platform === 'linux')('kill -9 of the runtime with --pers
     // Prepare: the runtime as its own process, and 40 requests.
     const dataDir = join(dir, 'burst');
     const first = await start(dataDir);
-    expect(first.output()).toContain('webhook secret (every flow): from SYNCLINE_WEBHOOK_SECRET (not printed)');
+    expect(first.output()).toContain('webhook secret (sources without a secretName): from SYNCLINE_WEBHOOK_SECRET (not printed)');
     expect(first.output()).not.toContain(SECRET.slice('whsec_'.length));
     const requests = requestsOf('burst', 40);
 
