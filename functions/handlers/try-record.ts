@@ -76,7 +76,7 @@ function captured(flow: FlowConfig, source: SourceConfig, record: Record<string,
     const data = recordOf(source, record);
     if (data === undefined) return { skipped: `the event has no record at recordPath "${source.recordPath}"` };
     const op = isDelete(source, record, headers) ? 'delete' : 'upsert';
-    const ts = timestampOf(source, record, data, now, op, headers);
+    const ts = timestampOf(source, record, data, now, op);
     if (typeof ts === 'string') return { quarantined: ts, op };
     return { op, ts, data, seq: arrivalSeq(op, now, 'try') };
   }

@@ -204,7 +204,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const key = keys.keyOf(record);
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
       const seq = arrivalSeq(op, now, position);
-      const ts = timestampOf(source, event, record, now, op, headers);
+      const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).
       const unstorable = op === 'upsert' ? carryProblems(record) : [];

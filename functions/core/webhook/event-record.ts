@@ -7,8 +7,6 @@ import { isObject, kindOf } from './webhook-body';
 type WebhookSource = Extract<SourceConfig, { type: 'webhook' }>;
 
 const EVENT_PREFIX = '$event.';
-/** A request header (lower-case name) as a webhook's time: Shopify's `X-Shopify-Triggered-At` has milliseconds. */
-const HEADERS_PREFIX = '$headers.';
 /** Epoch numbers below this are seconds (10^11 s is the year 5138; 10^11 ms is 1973). */
 const SECONDS_BELOW = 1e11;
 
@@ -23,21 +21,10 @@ export function recordOf(source: WebhookSource, event: Record<string, unknown>):
  * The source timestamp in ms (capture time without `timestampField`), or a reason to quarantine. A delete without
  * the field takes the capture time: senders often send a delete as the id alone (Shopify's `products/delete`).
  */
-export function timestampOf(
-  source: { readonly timestampField?: string | undefined },
-  event: Record<string, unknown>,
-  record: Record<string, unknown>,
-  now: number,
-  op: 'upsert' | 'delete' = 'upsert',
-  headers: Readonly<Record<string, string>> = {},
-): number | string {
+export function timestampOf(source: { readonly timestampField?: string | undefined }, event: Record<string, unknown>, record: Record<string, unknown>, now: number, op: 'upsert' | 'delete' = 'upsert'): number | string {
   const field = source.timestampField;
   if (!field) return now;
-  const value = field.startsWith(EVENT_PREFIX)
-    ? getPath(event, field.slice(EVENT_PREFIX.length))
-    : field.startsWith(HEADERS_PREFIX)
-      ? headers[field.slice(HEADERS_PREFIX.length).toLowerCase()]
-      : getPath(record, field);
+  const value = field.startsWith(EVENT_PREFIX) ? getPath(event, field.slice(EVENT_PREFIX.length)) : getPath(record, field);
   if (value === undefined || value === null || value === '') return op === 'delete' ? now : `timestampField "${field}" is missing`;
   // Past the latest time a Date holds (about the year 275760), a number is no epoch time: it would win every merge.
   const epoch = (n: number) => (n < SECONDS_BELOW ? Math.round(n * 1000) : n <= MAX_TIME_MS ? n : `timestampField "${field}" is later than any date`);
