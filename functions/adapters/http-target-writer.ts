@@ -87,15 +87,15 @@ export class HttpTargetWriter implements BatchTargetWriter {
 
   async writeBatch(changes: readonly TargetWrite[]): Promise<Map<string, TargetResult>> {
     const results = new Map<string, TargetResult>();
-    const budget: Budget = { deadline: this.now() + BATCH_BUDGET_MS, throttledUntil: 0 };
+    const budget: Budget = { deadline: this.now() + BATCH_BUDGET_MS, throttledUntil: 0, askedUntil: 0 };
     const queue = [...changes];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) results.set(c.key, this.auditable(await this.deliver(c, budget), c));
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency ?? 4, queue.length) }, worker));
-    // A pause the API asked for that outlasts the batch holds every key left to retry, not only those it refused.
-    if (budget.throttledUntil > this.now()) {
-      for (const [key, result] of results) if (result.status === 'retry') results.set(key, { ...result, notBefore: budget.throttledUntil });
+    // A pause the API named (Retry-After) that outlasts the batch holds every key left to retry, not only those it refused.
+    if (budget.askedUntil > this.now()) {
+      for (const [key, result] of results) if (result.status === 'retry') results.set(key, { ...result, notBefore: budget.askedUntil });
     }
     return results;
   }
@@ -327,6 +327,7 @@ export class HttpTargetWriter implements BatchTargetWriter {
           ownPause = this.now() + waitMs;
           budget.throttledUntil = Math.max(budget.throttledUntil, ownPause);
           budget.throttle = `HTTP ${res.status} from the API`;
+          if (retryAfter !== undefined) budget.askedUntil = Math.max(budget.askedUntil, ownPause);
         }
         if (retryAfter !== undefined && (retryAfter > max || this.now() + retryAfter >= budget.deadline)) {
           return { kind: 'retry', reason: `${last} asks to retry after ${Math.ceil(retryAfter / 1000)}s: left to the queue's retry`, notActed };
@@ -347,6 +348,8 @@ export class HttpTargetWriter implements BatchTargetWriter {
 interface Budget {
   readonly deadline: number;
   throttledUntil: number;
+  /** The end of the latest pause the API named in a Retry-After (a backoff of ours is not one). */
+  askedUntil: number;
   throttle?: string;
 }
 

@@ -4,7 +4,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { sdkEventPutter } from '../../../functions/adapters/eventbridge-sdk';
 import { EventBridgeTargetWriter } from '../../../functions/adapters/eventbridge-target-writer';
 import { HttpTargetWriter } from '../../../functions/adapters/http-target-writer';
@@ -330,6 +330,21 @@ describe('HttpTargetWriter', () => {
     expect(waited.get('k')).toMatchObject({ status: 'retry', reason: 'HTTP 500 after 3 attempts' });
     expect(waited.get('k')).not.toHaveProperty('notBefore');
     expect(clock - start).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('holds nothing for a 503 without Retry-After: its backoff is ours, not a pause the API named', async () => {
+    // Prepare: the longest backoff the jitter can draw, so the batch ends inside it.
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    let clock = 1_000_000;
+    const f = fakeFetch(() => new Response('', { status: 503 }));
+    const w = new HttpTargetWriter({ flowId: 'contacts', target: target(), fetch: f.fn, now: () => clock, retry: { sleep: async (ms) => void (clock += ms), baseDelayMs: 1000 } });
+
+    // Act
+    const out = await w.writeBatch([change('k', 1, { id: 'k' })]).finally(() => vi.restoreAllMocks());
+
+    // Assess
+    expect(out.get('k')).toMatchObject({ status: 'retry', reason: 'HTTP 503 after 3 attempts' });
+    expect(out.get('k')).not.toHaveProperty('notBefore');
   });
 
   it('waits a short pause a 429 asked for before sending the rest of the batch, then sends it', async () => {
