@@ -57,7 +57,7 @@ export function readingPacks(handler: (event: SQSEvent) => Promise<HeldBatchResp
     }
     // Best effort: a hold that fails leaves the message to the queue's visibility timeout.
     const hold = repack.publisher.hold?.bind(repack.publisher);
-    if (hold) for (const [seconds, handles] of held) await hold(repack.queueUrl(), handles, seconds).catch(() => undefined);
+    if (hold) for (const [seconds, handles] of held) await Promise.resolve().then(() => hold(repack.queueUrl(), handles, seconds)).catch(() => undefined);
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

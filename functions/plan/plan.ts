@@ -339,8 +339,9 @@ export function planFlow(flow: FlowConfig): FlowPlan {
       handler: `deliver-${target.type}` as HandlerKind,
       targetId: target.id,
       trigger: sqsTrigger(`deliver-${target.id}`, sizing.batchSize),
-      // Its own queue when it takes packs: the failed records of a pack go back there one per message.
-      sendsTo: packedQueue(flow, `deliver-${target.id}`) ? [`deliver-${target.id}`] : [],
+      // Its own queue when it takes packs (the failed records of a pack go back there one per message), and for a
+      // target without conditional writes, whose keys never tried go back there on their last receive.
+      sendsTo: target.type !== 'dynamodb' || packedQueue(flow, `deliver-${target.id}`) ? [`deliver-${target.id}`] : [],
       timeoutSeconds: sizing.timeoutSeconds,
       memoryMb: 256,
       ...(sizing.maxConcurrency !== undefined ? { maxConcurrency: sizing.maxConcurrency, rateLimitPerInvocation: sizing.rateLimitPerInvocation } : {}),

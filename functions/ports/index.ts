@@ -309,8 +309,8 @@ export interface Publisher {
    * `delaySeconds` (at most 900): when the messages may first be received.
    */
   send(queueUrl: string, messages: readonly OutboundMessage[], options?: { readonly single?: boolean; readonly delaySeconds?: number }): Promise<{ failed: string[] }>;
-  /** Received messages are not received again for `seconds` (at most 12 hours from their receive); false: the queue already hides them that long. */
-  hold?(queueUrl: string, receiptHandles: readonly string[], seconds: number): Promise<boolean>;
+  /** Received messages are not received again for `seconds` (at most 12 hours from their receive); answers those it had to hold. */
+  hold?(queueUrl: string, receiptHandles: readonly string[], seconds: number): Promise<readonly string[]>;
 }
 
 /**

@@ -44,7 +44,7 @@ export function pollerAwarePublisher(publisher: SqsPublisher, held: Set<string>)
     send: (queueUrl, messages, options) => publisher.send(queueUrl, messages, options),
     hold: async (queueUrl, handles, seconds) => {
       const changed = await publisher.hold(queueUrl, handles, seconds);
-      if (changed) for (const h of handles) held.add(h);
+      for (const h of changed) held.add(h);
       return changed;
     },
   };

@@ -30,22 +30,42 @@ describe('SqsPublisher', () => {
     expect(result.failed).toEqual(Array.from({ length: 10 }, (_, i) => `msg-${10 + i}`));
   });
 
-  it('holds received messages back by their visibility, ten to a call, only past the queue\'s own visibility and at most 11 hours', async () => {
-    // Prepare: a queue whose visibility timeout is three minutes.
+  it('holds received messages back by their visibility, ten to a call, past half the queue\'s own visibility and at most 11 hours', async () => {
+    // Prepare: a queue whose visibility timeout is three minutes; SQS refuses one entry.
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '180' } });
     sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    sqs.on(ChangeMessageVisibilityBatchCommand, { Entries: [{ Id: 'h0', ReceiptHandle: 'rh-10', VisibilityTimeout: 3601 }, { Id: 'h1', ReceiptHandle: 'rh-11', VisibilityTimeout: 3601 }] }).resolves({
+      Successful: [{ Id: 'h1' }],
+      Failed: [{ Id: 'h0', Code: 'ReceiptHandleIsInvalid', SenderFault: true }],
+    });
     const publisher = new SqsPublisher({ client, retry: noWait });
     const handles = Array.from({ length: 12 }, (_, i) => `rh-${i}`);
 
     // Act
-    await publisher.hold(URL, handles, 120);
-    await publisher.hold(URL, handles, 3600.2);
+    const within = await publisher.hold(URL, handles, 90);
+    const held = await publisher.hold(URL, handles, 3600.2);
     await publisher.hold(URL, handles.slice(0, 1), 7 * 24 * 3600);
 
-    // Assess: the two-minute hold needs no call (the queue hides them longer); the queue's timeout is read once.
+    // Assess: the 90 s hold needs no call (an invocation has used at most 30 s of the queue's 180); the timeout is read once.
+    expect(within).toEqual([]);
     expect(sqs).toHaveReceivedCommandTimes(GetQueueAttributesCommand, 1);
     const calls = sqs.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => [e.ReceiptHandle, e.VisibilityTimeout]));
     expect(calls).toEqual([handles.slice(0, 10).map((h) => [h, 3601]), handles.slice(10).map((h) => [h, 3601]), [['rh-0', 11 * 3600]]]);
+    expect(held).toEqual(['rh-11']);
+  });
+
+  it('answers only the handles of calls that went through when one call fails', async () => {
+    // Prepare
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '2' } });
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolvesOnce({ Successful: Array.from({ length: 10 }, (_, j) => ({ Id: `h${j}` })) }).rejectsOnce(new Error('throttled'));
+    const publisher = new SqsPublisher({ client, retry: noWait });
+    const handles = Array.from({ length: 12 }, (_, i) => `rh-${i}`);
+
+    // Act
+    const held = await publisher.hold(URL, handles, 60);
+
+    // Assess
+    expect(held).toEqual(handles.slice(0, 10));
   });
 
   it('sends messages delayed, at most the 15 minutes SQS allows', async () => {

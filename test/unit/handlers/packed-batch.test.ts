@@ -70,12 +70,20 @@ describe('readingPacks', () => {
     const publisher = new FakePublisher();
     publisher.failHolds = true;
     const handler = readingPacks(async () => ({ batchItemFailures: [{ itemIdentifier: 'm0' }], heldUntil: { m0: Date.now() + 60_000 } }), { publisher, queueUrl: () => QUEUE });
+    const unknownQueue = readingPacks(async () => ({ batchItemFailures: [{ itemIdentifier: 'm0' }], heldUntil: { m0: Date.now() + 60_000 } }), {
+      publisher: new FakePublisher(),
+      queueUrl: () => {
+        throw new Error('environment variable DELIVER_QUEUE_URLS is not set');
+      },
+    });
 
     // Act
-    const res = await handler(sqsEvent(['"a"']));
+    const res = await handler(sqsEvent(['"a"', '"b"']));
+    const without = await unknownQueue(sqsEvent(['"a"', '"b"']));
 
-    // Assess
+    // Assess: m1 succeeded in both; a hold that cannot be made fails no other message.
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }] });
+    expect(without).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }] });
   });
 
   it('leaves a batch without packs to the handler as it came', async () => {
