@@ -1,8 +1,11 @@
-import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock, DedupRelease, DedupStore } from '../ports';
 import { systemClock } from '../ports';
 import { conditionFailedItem } from './dynamodb-condition';
 import { errorNameOf } from '../core/error-text';
+
+/** Stripe retries a failed delivery for up to three days; a released claim keeps its first arrival that long. */
+const RELEASED_KEEP_SECONDS = 3 * 86_400;
 
 export interface DynamoDbDedupStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -12,7 +15,9 @@ export interface DynamoDbDedupStoreOptions {
 
 /**
  * DedupStore: pk = `${scope}#${id}`, `expiresAt` (epoch seconds) as TTL, `pending` until confirmed. A claim is a
- * conditional put; an expired item that TTL has not removed yet counts as absent.
+ * conditional write; an expired item that TTL has not removed yet counts as absent, and so does a released one.
+ * `firstAt` (ms) is when the delivery first arrived: a pending or released claim keeps it for the sender's retry, so
+ * the retry's records order as the first capture's did; a confirmed claim drops it, as a later use of the id is new.
  */
 export class DynamoDbDedupStore implements DedupStore, DedupRelease {
   private readonly client: DynamoDBDocumentClient;
@@ -25,20 +30,23 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
     this.clock = options.clock ?? systemClock;
   }
 
-  async claim(scope: string, id: string, pendingSeconds: number): Promise<'claimed' | 'pending' | 'duplicate'> {
+  async claim(scope: string, id: string, pendingSeconds: number): Promise<{ readonly firstAt: number } | 'pending' | 'duplicate'> {
     const now = this.seconds();
     const pk = `${scope}#${id}`;
     try {
-      await this.client.send(
-        new PutCommand({
+      const out = await this.client.send(
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: { pk, expiresAt: now + pendingSeconds, pending: true },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
-          ExpressionAttributeValues: { ':now': now },
+          Key: { pk },
+          UpdateExpression: 'SET expiresAt = :e, pending = :t, firstAt = if_not_exists(firstAt, :ms) REMOVE released',
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR released = :t',
+          ExpressionAttributeValues: { ':e': now + pendingSeconds, ':t': true, ':ms': this.clock.now(), ':now': now },
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return 'claimed';
+      const firstAt = out.Attributes?.firstAt;
+      return { firstAt: typeof firstAt === 'number' ? firstAt : this.clock.now() };
     } catch (err) {
       if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
       const old = await conditionFailedItem(err, this.client, this.tableName, { pk });
@@ -51,14 +59,27 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: `${scope}#${id}` },
-        UpdateExpression: 'SET expiresAt = :e REMOVE pending',
+        UpdateExpression: 'SET expiresAt = :e REMOVE pending, firstAt',
         ExpressionAttributeValues: { ':e': this.seconds() + ttlSeconds },
       }),
     );
   }
 
+  /** Lets the sender's retry be taken at once, keeping when the delivery first arrived (for as long as senders retry). */
   async release(scope: string, id: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${scope}#${id}` } }));
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `${scope}#${id}` },
+          UpdateExpression: 'SET released = :t, expiresAt = :e REMOVE pending',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true, ':e': this.seconds() + RELEASED_KEEP_SECONDS },
+        }),
+      );
+    } catch (err) {
+      if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
+    }
   }
 
   private seconds(): number {

@@ -128,7 +128,9 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       if (!ev) return [quarantined(id, evId, `body is ${kindOf(body)}, not an EventBridge event`, messageId, {})];
       if (!isObject(ev.detail)) return [quarantined(id, evId, `event detail is ${kindOf(ev.detail)}, not an object`, messageId, {})];
       const time = typeof ev.time === 'string' ? Date.parse(ev.time) : Number.NaN;
-      return [accepted(id, arrivalSeq('upsert', sentAt, evId), Number.isFinite(time) ? time : sentAt, ev.detail, messageId)];
+      // EventBridge may deliver one event twice, as two messages: its own time (whole seconds) and id order it, not their sending.
+      const at = Number.isFinite(time) ? time : sentAt;
+      return [accepted(id, arrivalSeq('upsert', at, evId), at, ev.detail, messageId)];
     }
 
     const items = Array.isArray(body) ? body : [body];

@@ -167,7 +167,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
 
     try {
-      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers);
+      // A delivery's records order by when it first arrived, also when a retry captures them again (see arrivalSeq).
+      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers, claim.firstAt);
       // Only now is the id a duplicate: a crash before this point leaves a pending claim that expires, and the retry is taken.
       await dedup.confirm(scope, webhookId, DEDUP_TTL_SECONDS).catch((confirmErr: unknown) =>
         logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: safeErrorText(confirmErr) }),
@@ -187,7 +188,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     }
   };
 
-  async function capture(source: WebhookSource, webhookId: string, events: readonly Record<string, unknown>[], headers: Readonly<Record<string, string>>) {
+  async function capture(source: WebhookSource, webhookId: string, events: readonly Record<string, unknown>[], headers: Readonly<Record<string, string>>, firstAt: number) {
     const now = clock.now();
     const envelopes: ChangeEnvelope[] = [];
     const quarantined: QuarantineItem[] = [];
@@ -203,7 +204,7 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const position = `${webhookId}#${String(index).padStart(3, '0')}`;
       const key = keys.keyOf(record);
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
-      const seq = arrivalSeq(op, now, position);
+      const seq = arrivalSeq(op, firstAt, position);
       const ts = timestampOf(source, event, record, now, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).

@@ -291,8 +291,9 @@ export interface DedupStore {
    * Claims a delivery id (a conditional put): `claimed` the first time, held as pending for `pendingSeconds`;
    * `pending` while another request holds it unconfirmed; `duplicate` once confirmed. A pending claim that expires
    * (its request crashed before the records were queued) can be claimed again, so the sender's retry is not lost.
+   * A claim answers when the delivery first arrived: a retry of one whose capture failed keeps that time.
    */
-  claim(scope: string, id: string, pendingSeconds: number): Promise<'claimed' | 'pending' | 'duplicate'>;
+  claim(scope: string, id: string, pendingSeconds: number): Promise<{ readonly firstAt: number } | 'pending' | 'duplicate'>;
   /** Confirms a claim once its records are queued: repeats within `ttlSeconds` are duplicates. */
   confirm(scope: string, id: string, ttlSeconds: number): Promise<void>;
 }

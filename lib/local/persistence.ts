@@ -1,7 +1,7 @@
 import { join, resolve as resolvePath } from 'node:path';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CLAIM_KEY_PATTERN, claimOf } from '../../functions/core/claim-check';
 import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
 import type { LocalClients } from './clients';
@@ -98,7 +98,7 @@ export async function releaseSendLeases(clients: LocalClients, stateTable: strin
 }
 
 /**
- * Deletes the webhook delivery ids still pending: a claim is pending only while its request is being captured, and
+ * Releases the webhook delivery ids still pending: a claim is pending only while its request is being captured, and
  * at start none is. Kept, the sender's retry of a request the kill cut off was answered 409 until it expired (60 s).
  * A request the stopped run had sent on is sent again by the retry, with the same event ids: it merges as a repeat.
  */
@@ -109,7 +109,10 @@ export async function releasePendingWebhookClaims(clients: LocalClients, dedupTa
     const page = await clients.doc.send(new ScanCommand({ TableName: dedupTable, FilterExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true }, ProjectionExpression: 'pk', ExclusiveStartKey: start }));
     for (const item of page.Items ?? []) {
       try {
-        await clients.doc.send(new DeleteCommand({ TableName: dedupTable, Key: { pk: item.pk }, ConditionExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true } }));
+        // Released as the capture does on a failure: the retry keeps the delivery's first arrival (DynamoDbDedupStore).
+        await clients.doc.send(
+          new UpdateCommand({ TableName: dedupTable, Key: { pk: item.pk }, UpdateExpression: 'SET released = :t REMOVE pending', ConditionExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true } }),
+        );
         released++;
       } catch (err) {
         if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;

@@ -26,20 +26,43 @@ describe('webhook id claims on DynamoDB Local', () => {
     const afterConfirm = await store.claim('contacts/crm', 'msg_1', 60);
 
     // Assess
-    expect([first, whileCapturing, afterConfirm]).toEqual(['claimed', 'pending', 'duplicate']);
+    expect([first, whileCapturing, afterConfirm]).toEqual([{ firstAt: now }, 'pending', 'duplicate']);
   });
 
   it('lets a retry take a claim whose capture died, once the claim has expired', async () => {
     // Prepare: captured by a process that crashed before confirming.
     await store.claim('contacts/crm', 'msg_2', 60);
 
+    const crashedAt = now;
+
     // Act
     const soon = await store.claim('contacts/crm', 'msg_2', 60);
     now += 61_000;
     const later = await store.claim('contacts/crm', 'msg_2', 60);
 
+    // Assess: the retry keeps the first arrival, so its records order as the first capture's would have.
+    expect([soon, later]).toEqual(['pending', { firstAt: crashedAt }]);
+  });
+
+  it('takes a released claim at once and keeps its first arrival; a confirmed id that expired is a new delivery', async () => {
+    // Prepare
+    const firstAt = now;
+    await store.claim('contacts/crm', 'msg_5', 60);
+    await store.release('contacts/crm', 'msg_5');
+    now += 5_000;
+    await store.claim('contacts/crm', 'msg_6', 60);
+    await store.confirm('contacts/crm', 'msg_6', 86_400);
+
+    // Act
+    const retried = await store.claim('contacts/crm', 'msg_5', 60);
+    now += 86_401_000;
+    const reused = await store.claim('contacts/crm', 'msg_6', 60);
+    await store.release('contacts/crm', 'msg_never_claimed');
+
     // Assess
-    expect([soon, later]).toEqual(['pending', 'claimed']);
+    expect(retried).toEqual({ firstAt });
+    expect(reused).toEqual({ firstAt: now });
+    expect(await store.claim('contacts/crm', 'msg_never_claimed', 60)).toEqual({ firstAt: now });
   });
 
   it('lets go, at a local restart, of the claims a killed runtime was capturing, and keeps the confirmed ones', async () => {
@@ -53,6 +76,6 @@ describe('webhook id claims on DynamoDB Local', () => {
 
     // Assess: the sender's retry of msg_3 is taken at once; msg_4 is still a duplicate.
     expect(released).toBeGreaterThanOrEqual(1);
-    expect([await store.claim('contacts/crm', 'msg_3', 60), await store.claim('contacts/crm', 'msg_4', 60)]).toEqual(['claimed', 'duplicate']);
+    expect([await store.claim('contacts/crm', 'msg_3', 60), await store.claim('contacts/crm', 'msg_4', 60)]).toEqual([{ firstAt: expect.any(Number) }, 'duplicate']);
   });
 });

@@ -228,6 +228,25 @@ describe('webhook capture handler', () => {
     expect(live.publisher.bodies(QUEUE)).toHaveLength(1);
   });
 
+  it('gives the records of a retried delivery the seq of its first capture, so a capture that failed after queuing them merges as a repeat', async () => {
+    // Prepare: the first capture queues its record, then its audit write fails: the sender gets a 5xx and retries later.
+    const clock = new FakeClock(Date.now());
+    const s = setup({ clock, dedup: new InMemoryDedupStore(clock) });
+    s.audit.failWrites = 1;
+    const body = JSON.stringify([contact('c1')]);
+
+    // Act
+    await expect(s.handler(request(body, { at: new Date(clock.now()) }))).rejects.toThrow('injected audit failure');
+    clock.advance(30_000);
+    const retried = await s.handler(request(body, { at: new Date(clock.now()) }));
+
+    // Assess: one clock for both copies, so a change of the same second that arrived between them still wins over them.
+    expect(json(retried)).toMatchObject({ accepted: 1 });
+    const [first, again] = s.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(again!.id).toBe(first!.id);
+    expect(again!.seq).toBe(first!.seq);
+  });
+
   it('answers a repeat sent while the first is being captured as a duplicate once the first is done, after a short wait', async () => {
     // Prepare: the first request's send to the queue is held until the repeat has waited once.
     const clock = new FakeClock(Date.now());
