@@ -69,6 +69,8 @@ export class S3ObjectReader implements PullReader {
   /** Keys under the prefix in order, starting after `start` (or at it, when `inclusive`). */
   private async *listKeys(start: string | undefined, inclusive: boolean | undefined): AsyncGenerator<string> {
     if (start !== undefined && inclusive) yield start;
+    // S3 lists keys in UTF-8 byte order, which JavaScript's string order (UTF-16 units) does not follow past U+FFFF.
+    const after = start === undefined ? undefined : Buffer.from(start, 'utf8');
     let token: string | undefined;
     const { ListObjectsV2Command } = await importS3();
     do {
@@ -82,7 +84,7 @@ export class S3ObjectReader implements PullReader {
       );
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key.endsWith('/')) continue;
-        if (start !== undefined && o.Key <= start) continue;
+        if (after !== undefined && Buffer.compare(Buffer.from(o.Key, 'utf8'), after) <= 0) continue;
         yield o.Key;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

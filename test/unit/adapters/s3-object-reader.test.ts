@@ -17,10 +17,13 @@ function* chunks(text: string, size: number) {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
 }
 
+/** S3 lists keys in UTF-8 binary order (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html). */
+const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
 function objects(files: Record<string, string>, pageSize = 1000) {
-  const keys = Object.keys(files).sort();
+  const keys = Object.keys(files).sort(utf8Order);
   s3.on(ListObjectsV2Command).callsFake((input: { StartAfter?: string; ContinuationToken?: string }) => {
-    const from = input.ContinuationToken ? Number(input.ContinuationToken) : keys.findIndex((k) => input.StartAfter === undefined || k > input.StartAfter);
+    const from = input.ContinuationToken ? Number(input.ContinuationToken) : keys.findIndex((k) => input.StartAfter === undefined || utf8Order(k, input.StartAfter) > 0);
     const start = from < 0 ? keys.length : from;
     const page = keys.slice(start, start + pageSize);
     const more = start + pageSize < keys.length;
@@ -80,6 +83,20 @@ describe('S3ObjectReader', () => {
     expect(got[4]).toEqual({ error: 'CSV record on line 7 is invalid: a quote inside an unquoted value in field "name"', position: 's3://src/people.csv line 7' });
     expect(got[5]).toEqual({ error: 'CSV record on line 8 is invalid: a quote that is never closed in field "name"', position: 's3://src/people.csv line 8' });
     expect(got).toHaveLength(6);
+  });
+
+  it('resumes after a key in S3\'s UTF-8 order, which puts an emoji key after a fullwidth one (JavaScript\'s string order does not)', async () => {
+    // Prepare: U+FF01 is EF BC 81 in UTF-8, U+1F600 is F0 9F 98 80; in UTF-16 the emoji's D83D comes first.
+    objects({ 'p/a.jsonl': '{"id":1}', 'p/\uFF01.jsonl': '{"id":2}', 'p/\u{1F600}.jsonl': '{"id":3}' });
+    const reader = new S3ObjectReader({ client, bucket: 'src', prefix: 'p/', format: 'jsonl', pageSize: 1 });
+
+    // Act
+    const pages = await collect(reader);
+    const resumed = await collect(reader, pages[1]!.next);
+
+    // Assess
+    expect(items(pages).map((i) => (i.record as { id: number }).id)).toEqual([1, 2, 3]);
+    expect(items(resumed).map((i) => (i.record as { id: number }).id)).toEqual([3]);
   });
 
   it('pages by record count across objects and resumes from a continuation inside an object', async () => {
