@@ -82,6 +82,45 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
       }
     });
   });
+  problems.push(...twoWayLossProblems(config));
+  return problems;
+}
+
+/** A DynamoDB table's name, from a name, a table ARN or a stream ARN. */
+const tableNameOf = (nameOrArn: string): string => /^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/([^/]+)/.exec(nameOrArn)?.[1] ?? nameOrArn;
+
+/**
+ * Two flows that sync two DynamoDB tables both ways write each change back to the table it came from, once (the
+ * echo test stops the second round). That write replaces the item: a mask, an exclude or an include in either flow
+ * would put masked values, or an item without the dropped fields, over what was written at the source.
+ */
+function twoWayLossProblems(config: SynclineConfig): string[] {
+  const problems: string[] = [];
+  const reads = (flow: FlowConfig) => flow.sources.flatMap((s) => (s.type === 'dynamodb-stream' ? [tableNameOf(s.tableName ?? s.streamArn ?? '')] : []));
+  const writes = (flow: FlowConfig) => flow.targets.flatMap((t) => (t.type === 'dynamodb' && t.tableName ? [tableNameOf(t.tableName)] : []));
+  const lossy = (flow: FlowConfig) => {
+    const t = flow.transform;
+    return [
+      ...(Object.keys(t.mask ?? {}).length > 0 ? ['mask'] : []),
+      ...(t.detectPii === 'mask' ? ['detectPii "mask"'] : []),
+      ...((t.exclude?.length ?? 0) > 0 ? ['exclude'] : []),
+      ...(t.include !== undefined ? ['include'] : []),
+    ];
+  };
+  config.flows.forEach((flow, i) => {
+    const drops = lossy(flow);
+    if (drops.length === 0) return;
+    for (const to of writes(flow)) {
+      for (const from of reads(flow)) {
+        const back = config.flows.find((other) => other !== flow && reads(other).includes(to) && writes(other).includes(from));
+        if (!back) continue;
+        problems.push(
+          `flow "${flow.id}" at $.flows[${i}].transform: its ${drops.join(', ')} would reach table "${from}": it writes "${to}", and flow "${back.id}" writes that back to "${from}", ` +
+            `where "${flow.id}" reads, replacing the item written there. Flows that sync two DynamoDB tables both ways must carry records whole: drop the ${drops.join(' and ')}, or sync one way`,
+        );
+      }
+    }
+  });
   return problems;
 }
 
