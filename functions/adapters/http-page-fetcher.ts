@@ -1,6 +1,7 @@
 export { authorizationHeader } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { jsonErrorText } from '../core/error-text';
+import { parseJsonExact } from '../core/json-safety';
 import { SynclineError } from '../core/errors';
 
 /** A non-retryable answer (4xx other than 429), or retries exhausted. */
@@ -86,7 +87,8 @@ export class HttpPageFetcher {
           const text = await res.text();
           let body: unknown;
           try {
-            body = text === '' ? null : JSON.parse(text);
+            // Exactly: a number a double cannot hold stays its digits, for the record to be quarantined, not rounded.
+            body = text === '' ? null : parseJsonExact(text);
           } catch (err) {
             throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${jsonErrorText(err)})`, res.status);
           }

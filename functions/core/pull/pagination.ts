@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../../config/schema';
 import { getPath } from '../envelope';
+import { InexactNumber } from '../json-safety';
 
 /** Pagination of an HTTP pull, as configured on the source. */
 export type Pagination = NonNullable<Extract<SourceConfig, { type: 'schedule' }>['http']>['pagination'];
@@ -155,6 +156,8 @@ export function nextPageToken(
       if (pagination.stopPath && getPath(response.body, pagination.stopPath) === true) return undefined;
       const value = getPath(response.body, pagination.cursorPath);
       if (value === undefined || value === null || value === '' || value === false) return undefined;
+      // A numeric cursor beyond 2^53 keeps its digits.
+      if (value instanceof InexactNumber) return { token: value.text, page };
       if (typeof value !== 'string' && typeof value !== 'number') return undefined;
       // A cursor seen before is not the end: the reader's runaway guard stops the run as partial.
       return { token: String(value), page };

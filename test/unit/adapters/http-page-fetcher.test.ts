@@ -5,6 +5,7 @@ import { authorizationHeader, HttpPageFetcher, retryAfterMs } from '../../../fun
 import { HttpPullReader } from '../../../functions/adapters/http-pull-reader';
 import { pullHttpSchema } from '../../../functions/config/schema';
 import type { PulledPage } from '../../../functions/ports';
+import type { InexactNumber } from '../../../functions/core/json-safety';
 import { FakeSecrets } from '../../fixtures/fakes';
 
 /** A paginating API on 127.0.0.1 with scripted faults: 429 + Retry-After, one 503, one slow answer. */
@@ -34,6 +35,8 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     }
     res.writeHead(200, headers).end(JSON.stringify(url.pathname === '/link' ? items : { results: items }));
   };
+  // Numbers past what a double holds, written as an API that serialises 64-bit ids and decimals does.
+  if (url.pathname === '/exact') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"id":9007199254740993,"amount":0.12345678901234567891}]}');
   if (fault === 'slow') setTimeout(send, 1000);
   else send();
 }
@@ -90,6 +93,18 @@ describe('HttpPageFetcher and HttpPullReader against a local server', () => {
     expect(all.flatMap((p) => p.items)).toHaveLength(7);
     expect(resumed.map((p) => p.label)).toEqual(['page 2', 'page 3']);
     expect(requests.at(-2)!.url).toBe('/cursor?page=2');
+  });
+
+  it('reads numbers a double cannot hold as their digits, for the pull to quarantine rather than round', async () => {
+    // Prepare
+    const reader = new HttpPullReader({ http: pullHttpSchema.parse({ url: `${base}/exact`, itemsPath: 'results' }), fetcher: new HttpPageFetcher() });
+
+    // Act
+    const [item] = (await collect(reader)).flatMap((p) => p.items);
+
+    // Assess
+    const record = item!.record as Record<string, InexactNumber>;
+    expect([record.id!.text, record.amount!.text]).toEqual(['9007199254740993', '0.12345678901234567891']);
   });
 
   it('page-number pagination stops at the first empty page', async () => {

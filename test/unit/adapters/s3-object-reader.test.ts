@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { S3ObjectReader } from '../../../functions/adapters/s3-object-reader';
 import type { PulledItem, PulledPage } from '../../../functions/ports';
+import { InexactNumber } from '../../../functions/core/json-safety';
 
 const s3 = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1' });
@@ -83,6 +84,20 @@ describe('S3ObjectReader', () => {
     expect(got[4]).toEqual({ error: 'CSV record on line 7 is invalid: a quote inside an unquoted value in field "name"', position: 's3://src/people.csv line 7' });
     expect(got[5]).toEqual({ error: 'CSV record on line 8 is invalid: a quote that is never closed in field "name"', position: 's3://src/people.csv line 8' });
     expect(got).toHaveLength(6);
+  });
+
+  it('keeps a number a double cannot hold as its digits, for the pull to quarantine rather than round', async () => {
+    // Prepare
+    objects({ 'p/1.jsonl': '{"id":1,"amount":0.12345678901234567891}\n{"id":2,"amount":1.5}' });
+    const reader = new S3ObjectReader({ client, bucket: 'src', prefix: 'p/', format: 'jsonl' });
+
+    // Act
+    const [first, second] = items(await collect(reader)).map((i) => i.record as { amount: unknown });
+
+    // Assess
+    expect(first!.amount).toBeInstanceOf(InexactNumber);
+    expect((first!.amount as InexactNumber).text).toBe('0.12345678901234567891');
+    expect(second!.amount).toBe(1.5);
   });
 
   it('resumes after a key in S3\'s UTF-8 order, which puts an emoji key after a fullwidth one (JavaScript\'s string order does not)', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { itemsAt, nextLink, nextPageToken, pageUrl, parseLinkHeader } from '../../../../functions/core/pull/pagination';
 import { compareCursor, cursorValue } from '../../../../functions/core/pull/records';
 import { cursorText } from '../../../../functions/core/pull/page-request';
+import { parseJsonExact } from '../../../../functions/core/json-safety';
 
 describe('parseLinkHeader (RFC 8288)', () => {
   it('finds rel="next" among several links, with quoted commas and semicolons', () => {
@@ -44,6 +45,12 @@ describe('nextPageToken and pageUrl', () => {
     expect(pageUrl('https://api.test/items?limit=5', p, t2!)).toBe('https://api.test/items?limit=5&after=c2');
     expect(nextPageToken(p, t2!, { body: { meta: { next: null } }, url: 'u', itemCount: 5 })).toBeUndefined();
     expect(nextPageToken(p, t2!, { body: { meta: { next: 'c2' } }, url: 'u', itemCount: 5 })).toEqual({ token: 'c2', page: 3 });
+  });
+
+  it('cursor: a numeric cursor past 2^53, as the readers parse it exactly, is sent with all its digits', () => {
+    const p = { type: 'cursor', cursorPath: 'next', param: 'since_id' } as const;
+    const body = parseJsonExact('{"items": [], "next": 1234567890123456789}');
+    expect(nextPageToken(p, { page: 1 }, { body, url: 'u', itemCount: 5 })).toEqual({ token: '1234567890123456789', page: 2 });
   });
 
   it('page: counts from startAt and stops at an empty page', () => {

@@ -3,6 +3,7 @@ import { flowSchema } from '../../../../functions/config/schema';
 import { runPull, type PullDeps } from '../../../../functions/core/pull/pull-run';
 import type { ScheduleSource } from '../../../../functions/core/pull/records';
 import { RunStopError } from '../../../../functions/core/pull/run-stop';
+import { parseJsonExact } from '../../../../functions/core/json-safety';
 import { FakeClock, FakePublisher, InMemoryAuditLog, InMemoryQuarantineStore, RecordingLogger, RecordingMetrics } from '../../../fixtures/fakes';
 import { ArrayPullReader, InMemoryPullStateStore } from '../../../fixtures/pull-fakes';
 
@@ -60,6 +61,25 @@ describe('records the capture rejects', () => {
 
     // Assess: the accepted record's capture entry is written by the transform, which knows its key.
     expect(t.audit.entries.map((e) => [e.outcome, e.key])).toEqual([['quarantined', '7'], ['captured', '']]);
+  });
+
+  it('include a number a double cannot hold, quarantined with its path and digits, and its key still counts as present', async () => {
+    // Prepare: the reader parsed exactly, as the HTTP and S3 readers do (the digits past a double's 17 kept).
+    const exact = parseJsonExact('{"id": 3, "name": "p3", "amount": 0.12345678901234567891}') as Record<string, unknown>;
+    const ten = Array.from({ length: 10 }, (_, i) => person(i + 1, 'a'));
+    const t = setup({}, [ten]);
+    await runPull(t.deps);
+    t.reader.pagesOf = [[...ten.slice(0, 2), exact, ...ten.slice(3)]];
+
+    // Act
+    const summary = await runPull(t.deps);
+
+    // Assess: not sent rounded, and no delete inferred for key 3.
+    expect(summary).toMatchObject({ complete: true, deletesInferred: 0 });
+    expect(t.publisher.bodies<{ data?: Record<string, unknown> }>(Q).filter((b) => b.data && 'amount' in b.data)).toEqual([]);
+    const [item] = (await t.quarantine.list('people')).items;
+    expect(item!.reason).toMatch(/^record cannot be carried exactly: number at \$\.amount /);
+    expect(item!.record).toMatchObject({ amount: { text: '0.12345678901234567891' } });
   });
 
   it('keep one quarantine item when each run reads them again', async () => {
