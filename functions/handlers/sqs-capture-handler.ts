@@ -133,21 +133,43 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       return [accepted(id, arrivalSeq('upsert', at, evId), at, ev.detail, messageId)];
     }
 
+    // An SNS subscription without raw message delivery wraps what was published in a notification
+    // (https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html). The records are its
+    // Message, known by its MessageId and Timestamp, which a second delivery of the notification repeats.
+    let origin = { id: messageId, at: sentAt };
+    if (isSnsNotification(body)) {
+      const inner = body.Message;
+      const notified = Date.parse(body.Timestamp);
+      origin = { id: body.MessageId, at: Number.isFinite(notified) ? notified : sentAt };
+      const nested = jsonDepth(inner);
+      if (nested > MAX_BODY_DEPTH) return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `SNS Message nests ${nested} levels deep; the limit is ${MAX_BODY_DEPTH}`, messageId, {})];
+      try {
+        body = parseJsonExact(inner);
+      } catch (err) {
+        return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `SNS Message is not valid JSON: ${jsonErrorText(err)}`, messageId, {})];
+      }
+    }
+
     const items = Array.isArray(body) ? body : [body];
     if (!Array.isArray(body) && !isObject(body)) {
-      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `body is ${kindOf(body)}, not a record or an array of records`, messageId, {})];
+      return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `body is ${kindOf(body)}, not a record or an array of records`, messageId, {})];
     }
     if (items.length > MAX_RECORDS_PER_MESSAGE) {
-      return [quarantined(eventId(flow.id, source!.id, messageId), messageId, `an array body holds at most ${MAX_RECORDS_PER_MESSAGE} records, got ${items.length}`, messageId, {})];
+      return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `an array body holds at most ${MAX_RECORDS_PER_MESSAGE} records, got ${items.length}`, messageId, {})];
     }
     return items.map((item, index) => {
-      const id = eventId(flow.id, source!.id, messageId, index);
-      const position = `${messageId}#${String(index).padStart(3, '0')}`;
-      const seq = arrivalSeq('upsert', sentAt, position);
+      const id = eventId(flow.id, source!.id, origin.id, index);
+      const position = `${origin.id}#${String(index).padStart(3, '0')}`;
+      const seq = arrivalSeq('upsert', origin.at, position);
       if (!isObject(item)) return quarantined(id, seq, `body[${index}] is ${kindOf(item)}, not an object`, position, {});
-      return accepted(id, seq, sentAt, item, position);
+      return accepted(id, seq, origin.at, item, position);
     });
   }
+}
+
+/** An SNS notification as SNS delivers it to a queue without raw message delivery. */
+function isSnsNotification(v: unknown): v is { Type: 'Notification'; MessageId: string; TopicArn: string; Message: string; Timestamp: string } {
+  return isObject(v) && v.Type === 'Notification' && typeof v.MessageId === 'string' && typeof v.TopicArn === 'string' && v.TopicArn.startsWith('arn:') && typeof v.Message === 'string' && typeof v.Timestamp === 'string';
 }
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);

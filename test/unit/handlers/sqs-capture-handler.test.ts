@@ -82,6 +82,35 @@ describe('sqs capture handler', () => {
     expect(items[1]!.errors).toEqual([expect.stringMatching(/^number at \$\.n /), expect.stringMatching(/^number at \$\.m /)]);
   });
 
+  it('unwraps an SNS notification (a subscription without raw message delivery): the record is its Message, known by its MessageId and Timestamp', async () => {
+    // Prepare: the notification as SNS sends it to a queue (https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html),
+    // delivered twice (SNS delivers at least once), and one whose Message is plain text.
+    const { handler, publisher, quarantine } = setup();
+    const notification = (message: string) => ({
+      Type: 'Notification',
+      MessageId: 'dc1e94d9-56c5-5e96-808d-cc7f68faa162',
+      TopicArn: 'arn:aws:sns:us-east-2:111122223333:ExampleTopic1',
+      Message: message,
+      Timestamp: '2026-03-01T10:00:00.250Z',
+      SignatureVersion: '1',
+      Signature: 'EXAMPLEnTrFPa3...',
+      SigningCertURL: 'https://sns.us-east-2.amazonaws.com/SimpleNotificationService.pem',
+      UnsubscribeURL: 'https://sns.us-east-2.amazonaws.com/?Action=Unsubscribe',
+    });
+    const record = JSON.stringify({ id: 'a', name: 'A' });
+
+    // Act
+    const res = await handler(withSent(sqsEvent([notification(record), notification(record), { ...notification('Hello world!'), MessageId: 'm-text' }]), 1768000000000));
+
+    // Assess: both copies are one event (one id, one seq), timed by the notification.
+    expect(res).toEqual({ batchItemFailures: [] });
+    const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatchObject({ id: eventId('people', 'inbox', 'dc1e94d9-56c5-5e96-808d-cc7f68faa162', 0), data: { id: 'a', name: 'A' }, ts: Date.parse('2026-03-01T10:00:00.250Z') });
+    expect(sent[1]).toMatchObject({ id: sent[0]!.id, seq: sent[0]!.seq });
+    expect((await quarantine.list('people')).items.map((q) => q.reason)).toEqual([expect.stringMatching(/^SNS Message is not valid JSON: /)]);
+  });
+
   it('reports only the messages whose envelopes could not be sent', async () => {
     const { handler, publisher, audit } = setup();
     publisher.failWhen = (m) => (JSON.parse(m.body) as ChangeEnvelope).data?.id === 'b';
