@@ -5,7 +5,7 @@ import { conditionFailedItem } from './dynamodb-condition';
 import { errorNameOf } from '../core/error-text';
 
 /** Stripe retries a failed delivery for up to three days; a released claim keeps its first arrival that long. */
-const RELEASED_KEEP_SECONDS = 3 * 86_400;
+export const RELEASED_KEEP_SECONDS = 3 * 86_400;
 
 export interface DynamoDbDedupStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -73,7 +73,8 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
           TableName: this.tableName,
           Key: { pk: `${scope}#${id}` },
           UpdateExpression: 'SET released = :t, expiresAt = :e REMOVE pending',
-          ConditionExpression: 'attribute_exists(pk)',
+          // Only a claim still pending: one another request took over since, or confirmed, stays as it is.
+          ConditionExpression: 'pending = :t',
           ExpressionAttributeValues: { ':t': true, ':e': this.seconds() + RELEASED_KEEP_SECONDS },
         }),
       );

@@ -205,7 +205,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
       const key = keys.keyOf(record);
       const op = isDelete(source, event, headers) ? 'delete' : 'upsert';
       const seq = arrivalSeq(op, firstAt, position);
-      const ts = timestampOf(source, event, record, now, op);
+      // Without a timestampField the time is the arrival too: a retry's records keep the first capture's clock.
+      const ts = timestampOf(source, event, record, firstAt, op);
       const base = { v: ENVELOPE_VERSION, id, flow: flow.id, source: source.id, key: '', op, seq } as const;
       // A delete needs only its key: it is never refused for a number a double cannot hold (settleDeleteNumbers).
       const unstorable = op === 'upsert' ? carryProblems(record) : [];

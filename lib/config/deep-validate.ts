@@ -112,11 +112,13 @@ function twoWayLossProblems(config: SynclineConfig): string[] {
     if (drops.length === 0) return;
     for (const to of writes(flow)) {
       for (const from of reads(flow)) {
-        const back = config.flows.find((other) => other !== flow && reads(other).includes(to) && writes(other).includes(from));
+        // The table it reads itself, or one another flow writes back to it.
+        const back = to === from ? flow : config.flows.find((other) => other !== flow && reads(other).includes(to) && writes(other).includes(from));
         if (!back) continue;
+        const route = back === flow ? `it writes "${to}", the table it reads` : `it writes "${to}", and flow "${back.id}" writes that back to "${from}", where "${flow.id}" reads`;
         problems.push(
-          `flow "${flow.id}" at $.flows[${i}].transform: its ${drops.join(', ')} would reach table "${from}": it writes "${to}", and flow "${back.id}" writes that back to "${from}", ` +
-            `where "${flow.id}" reads, replacing the item written there. Flows that sync two DynamoDB tables both ways must carry records whole: drop the ${drops.join(' and ')}, or sync one way`,
+          `flow "${flow.id}" at $.flows[${i}].transform: its ${drops.join(', ')} would reach table "${from}": ${route}, replacing the item written there. ` +
+            `Flows that sync two DynamoDB tables both ways must carry records whole: drop the ${drops.join(' and ')}, or sync one way`,
         );
       }
     }

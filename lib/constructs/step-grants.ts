@@ -59,8 +59,9 @@ export function grantStep(ctx: StepGrantContext, f: FunctionPlan, fn: IGrantable
       append(store.audit, 'audit');
       append(store.quarantine, 'quarantine');
       if (f.handler === 'webhook-capture') {
-        // Webhook ids are claimed with a conditional put and released when publishing fails.
-        grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'] });
+        // Webhook ids are claimed, confirmed and released with conditional updates (GetItem: DynamoDB Local may
+        // answer a failed condition without the item).
+        grantFlowItems(fn, store.dedup, { kind: 'dedup', flowId, actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'] });
         grantSecretValue(ctx.webhookSecrets[f.sourceId as string]!, fn);
       }
       if (sealsPullKeys(ctx, f)) grantSecretValue(store.hashKeySecret, fn);

@@ -207,7 +207,7 @@ describe('syncline CLI (the real binary)', () => {
         expect(ready, stderr).toHaveLength(1);
         const url = /http:\/\/127\.0\.0\.1:\d+/.exec(ready[0]!)![0];
         expect(stdout).toContain(`POST ${url}/webhooks/crm-contacts/crm`);
-        expect(stdout).toMatch(/webhook secret \(every flow\): whsec_[A-Za-z0-9+/=]+/);
+        expect(stdout).toMatch(/webhook secret \(sources without a secretName\): whsec_[A-Za-z0-9+/=]+/);
         const flows = await fetch(`${url}/flows`);
         expect(flows.status).toBe(200);
       } finally {

@@ -72,7 +72,7 @@ const STREAM = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetS
 
 describe('each function of a flow is granted exactly the actions its code calls', () => {
   const expected: Record<string, string[]> = {
-    'capture-crm': [...BASE, 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
+    'capture-crm': [...BASE, 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],
     // The stream mapping's on-failure destination is bound by CDK's SqsDlq (grantSendMessages on that queue only).
     'capture-orders': [...BASE, ...STREAM, 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:Scan', 's3:PutObject', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
     'capture-api': [...BASE, 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'lambda:InvokeFunction', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'],

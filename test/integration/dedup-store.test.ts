@@ -7,7 +7,8 @@ import { createStoreTables, integrationClients } from '../support/local-servers'
 describe('webhook id claims on DynamoDB Local', () => {
   const clients = integrationClients();
   const doc = documentClientFor(clients.dynamodb);
-  let now = Date.UTC(2026, 0, 15);
+  // Now: DynamoDB Local deletes items whose TTL attribute is past by the wall clock.
+  let now = Date.now();
   let store: DynamoDbDedupStore;
   let dedupTable: string;
 
@@ -58,15 +59,21 @@ describe('webhook id claims on DynamoDB Local', () => {
     now += 86_401_000;
     const reused = await store.claim('contacts/crm', 'msg_6', 60);
     await store.release('contacts/crm', 'msg_never_claimed');
+    // A release of a claim already confirmed (another request's, say) leaves it a duplicate.
+    await store.claim('contacts/crm', 'msg_7', 60);
+    await store.confirm('contacts/crm', 'msg_7', 86_400);
+    await store.release('contacts/crm', 'msg_7');
 
     // Assess
     expect(retried).toEqual({ firstAt });
     expect(reused).toEqual({ firstAt: now });
     expect(await store.claim('contacts/crm', 'msg_never_claimed', 60)).toEqual({ firstAt: now });
+    expect(await store.claim('contacts/crm', 'msg_7', 60)).toBe('duplicate');
   });
 
   it('lets go, at a local restart, of the claims a killed runtime was capturing, and keeps the confirmed ones', async () => {
     // Prepare: one request was being captured when the runtime was killed; another was answered.
+    const killedAt = now;
     await store.claim('contacts/crm', 'msg_3', 60);
     await store.claim('contacts/crm', 'msg_4', 60);
     await store.confirm('contacts/crm', 'msg_4', 86_400);
@@ -76,6 +83,7 @@ describe('webhook id claims on DynamoDB Local', () => {
 
     // Assess: the sender's retry of msg_3 is taken at once; msg_4 is still a duplicate.
     expect(released).toBeGreaterThanOrEqual(1);
-    expect([await store.claim('contacts/crm', 'msg_3', 60), await store.claim('contacts/crm', 'msg_4', 60)]).toEqual([{ firstAt: expect.any(Number) }, 'duplicate']);
+    now += 120_000;
+    expect([await store.claim('contacts/crm', 'msg_3', 60), await store.claim('contacts/crm', 'msg_4', 60)]).toEqual([{ firstAt: killedAt }, 'duplicate']);
   });
 });

@@ -24,6 +24,9 @@ describe('two flows that sync two DynamoDB tables both ways', () => {
       expect.stringMatching(/^flow "a-to-b" at \$\.flows\[0\]\.transform: its mask, exclude would reach table "people-a": it writes "people-b", and flow "b-to-a" writes that back to "people-a"/),
     ]);
     expect(problems(pair({ include: ['id', 'name'] }))).toHaveLength(1);
+    // One flow that writes the table it reads.
+    const itself = { flows: [{ id: 'a-to-a', key: ['id'], sources: [{ id: 'a', type: 'dynamodb-stream', tableName: 'people-a' }], targets: [{ id: 'a', type: 'dynamodb', tableName: 'people-a' }], transform: { mask: { phone: 'last4' } } }] };
+    expect(problems(itself)).toEqual([expect.stringContaining('it writes "people-a", the table it reads')]);
     expect(problems(pair({ detectPii: 'mask' }))).toHaveLength(1);
   });
 

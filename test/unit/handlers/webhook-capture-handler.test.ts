@@ -247,6 +247,23 @@ describe('webhook capture handler', () => {
     expect(again!.seq).toBe(first!.seq);
   });
 
+  it('times a retried delivery of a source without a timestampField by its first arrival too', async () => {
+    // Prepare: the time of such a record is its arrival; the retry comes half a minute later.
+    const clock = new FakeClock(Date.now());
+    const s = setup({ flow: ordersFlow, transformQueueUrl: QUEUE, clock, dedup: new InMemoryDedupStore(clock) });
+    s.audit.failWrites = 1;
+    const body = JSON.stringify({ orderId: 'o1', status: 'paid' });
+
+    // Act
+    await expect(s.handler(request(body, { path: '/webhooks/orders/shop', at: new Date(clock.now()) }))).rejects.toThrow('injected audit failure');
+    clock.advance(30_000);
+    await s.handler(request(body, { path: '/webhooks/orders/shop', at: new Date(clock.now()) }));
+
+    // Assess
+    const [first, again] = s.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect([again!.ts, again!.seq]).toEqual([first!.ts, first!.seq]);
+  });
+
   it('answers a repeat sent while the first is being captured as a duplicate once the first is done, after a short wait', async () => {
     // Prepare: the first request's send to the queue is held until the repeat has waited once.
     const clock = new FakeClock(Date.now());
