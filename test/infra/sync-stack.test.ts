@@ -222,7 +222,7 @@ describe('IAM: each function gets only what its step needs', () => {
 
   it('capture: claims, confirms and releases webhook ids, appends audit and quarantine, reads its webhook secret, sends to transform; no state', () => {
     const r = ids();
-    expect(actionsOn('capture-crm', r.dedup).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(actionsOn('capture-crm', r.dedup).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(actionsOn('capture-crm', r.audit)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('capture-crm', r.quarantine)).toEqual(['dynamodb:BatchWriteItem']);
     expect(actionsOn('capture-crm', r.webhookSecret)).toEqual(['secretsmanager:GetSecretValue']);
