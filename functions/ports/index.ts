@@ -306,8 +306,7 @@ export interface OutboundMessage {
 export interface Publisher {
   /**
    * Sends messages to a queue in batches (SendMessageBatch), retrying failed entries; returns ids that still failed.
-   * `single`: one message per SQS message even to a queue that takes packs (a record split out of a failed pack).
-   * `delaySeconds` (at most 900): when the messages may first be received.
+   * `single`: one message per SQS message even to a queue that takes packs; `delaySeconds` (≤ 900): first receive.
    */
   send(queueUrl: string, messages: readonly OutboundMessage[], options?: { readonly single?: boolean; readonly delaySeconds?: number }): Promise<{ failed: string[] }>;
   /** Received messages are not received again for `seconds` (at most 12 hours from their receive); answers those it had to hold. */
