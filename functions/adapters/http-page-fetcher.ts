@@ -1,7 +1,7 @@
 export { authorizationHeader } from './request-auth';
 import { backoffMs, resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { jsonErrorText } from '../core/error-text';
-import { parseJsonExact } from '../core/json-safety';
+import { parseJsonPulled } from '../core/json-safety';
 import { SynclineError } from '../core/errors';
 
 /** A non-retryable answer (4xx other than 429), or retries exhausted. */
@@ -88,7 +88,7 @@ export class HttpPageFetcher {
           let body: unknown;
           try {
             // Exactly: a number a double cannot hold stays its digits, for the record to be quarantined, not rounded.
-            body = text === '' ? null : parseJsonExact(text);
+            body = text === '' ? null : parseJsonPulled(text);
           } catch (err) {
             throw new HttpPullError(`${method} ${redact(url)}: response is not valid JSON (${jsonErrorText(err)})`, res.status);
           }

@@ -4,7 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { parse, type CsvError } from 'csv-parse';
 import type { PulledItem, PulledPage, PullReader, PullReadOptions } from '../ports';
 import { jsonErrorText } from '../core/error-text';
-import { parseJsonExact } from '../core/json-safety';
+import { parseJsonPulled } from '../core/json-safety';
 import { httpStatusOf } from './retry';
 import { importS3 } from './sdk-imports';
 
@@ -135,7 +135,7 @@ async function* readJsonl(body: Readable, skip: number): AsyncGenerator<{ n: num
     if (trimmed === '') continue;
     try {
       // Exactly: a number a double cannot hold stays its digits, for the record to be quarantined, not rounded.
-      yield { n: line, line, record: parseJsonExact(trimmed) };
+      yield { n: line, line, record: parseJsonPulled(trimmed) };
     } catch (err) {
       // The message names the problem, never the line's content (it may hold PII).
       yield { n: line, line, error: `line ${line} is not valid JSON: ${jsonErrorText(err)}` };

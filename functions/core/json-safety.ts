@@ -51,6 +51,18 @@ const WHY: Record<string, string> = {
  * Parses JSON like JSON.parse (the last of duplicate keys wins, `__proto__` is an ordinary key), except that a
  * number that would lose digits is an InexactNumber. Call only on text whose depth is at most MAX_BODY_DEPTH.
  */
+/** A run of 16 digits (and dots): a number there may hold more than a double keeps (or it is inside a string). */
+const MAYBE_INEXACT = /\d[\d.]{15}/;
+
+/**
+ * A pulled page or line: exactly (numbers a double cannot hold stay their digits) where a number may need it and the
+ * text is shallow enough for the exact parser, which is recursive and ten times slower; else JSON.parse, which keeps
+ * every number a double holds and refuses nothing deeper.
+ */
+export function parseJsonPulled(text: string): unknown {
+  return MAYBE_INEXACT.test(text) && jsonDepth(text) <= MAX_BODY_DEPTH ? parseJsonExact(text) : JSON.parse(text);
+}
+
 export function parseJsonExact(text: string): unknown {
   // A leading byte order mark (some .NET senders write one) is not part of the JSON text (RFC 8259, section 8.1).
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;

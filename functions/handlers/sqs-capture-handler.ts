@@ -139,8 +139,9 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     let origin = { id: messageId, at: sentAt };
     if (isSnsNotification(body)) {
       const inner = body.Message;
+      // SNS publishes before the queue receives: a later (or unreadable) Timestamp is not SNS's, and the send time serves.
       const notified = Date.parse(body.Timestamp);
-      origin = { id: body.MessageId, at: Number.isFinite(notified) ? notified : sentAt };
+      origin = { id: body.MessageId, at: Number.isFinite(notified) && notified >= 0 && notified <= sentAt ? notified : sentAt };
       const nested = jsonDepth(inner);
       if (nested > MAX_BODY_DEPTH) return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `SNS Message nests ${nested} levels deep; the limit is ${MAX_BODY_DEPTH}`, messageId, {})];
       try {

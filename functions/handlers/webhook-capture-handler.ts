@@ -129,7 +129,8 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
     const read = readWebhookBody(source, rawBody);
     if (read.kind === 'refused') return message(read.status, read.message);
     // Replay protection: the sender's delivery id, else the body's hash within the dedup window.
-    const webhookId = verdict.deliveryId ?? (read.kind === 'events' ? read.deliveryId : undefined) ?? bodyHash(rawBody);
+    const senderId = verdict.deliveryId ?? (read.kind === 'events' ? read.deliveryId : undefined);
+    const webhookId = senderId ?? bodyHash(rawBody);
     if (Buffer.byteLength(webhookId, 'utf8') > MAX_WEBHOOK_ID_BYTES) {
       return message(400, `delivery id is ${Buffer.byteLength(webhookId, 'utf8')} bytes; the longest accepted is ${MAX_WEBHOOK_ID_BYTES}`);
     }
@@ -168,7 +169,9 @@ export function createWebhookCaptureHandler(deps: WebhookCaptureDeps): WebhookCa
 
     try {
       // A delivery's records order by when it first arrived, also when a retry captures them again (see arrivalSeq).
-      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers, claim.firstAt);
+      // Not a body's hash standing in for an id: the same body sent again later is a new change (a record set back).
+      const firstAt = senderId !== undefined ? claim.firstAt : clock.now();
+      const result = read.kind === 'debezium' ? await captureDebezium(source, webhookId, read.body) : await capture(source, webhookId, read.events, headers, firstAt);
       // Only now is the id a duplicate: a crash before this point leaves a pending claim that expires, and the retry is taken.
       await dedup.confirm(scope, webhookId, DEDUP_TTL_SECONDS).catch((confirmErr: unknown) =>
         logger.error('could not confirm webhook claim; a retry after it expires is captured again (merges ignore the repeat)', { webhookId, error: safeErrorText(confirmErr) }),

@@ -3,6 +3,7 @@ import type { FlowConfig } from '../../config/schema';
 import { recordSizeProblem } from '../record-limits';
 import { quarantineOf } from '../capture/capture-outcome';
 import { contentHash, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../envelope';
+import { storableCopy } from '../json-safety';
 import type { AuditEntry, PulledItem, PullRunState, QuarantineItem } from '../../ports';
 import type { PageResult, PullContext, PullDeps } from './pull-types';
 import { prepareRecord, type PreparedRecord, type RejectedRecord } from './records';
@@ -108,7 +109,8 @@ function rejectionOf(ctx: PullContext, at: number, rejected: Rejection): { item:
   const { position, reason, record } = rejected;
   // By record and reason, not by run: a record an incremental pull reads again on each run (newer than every
   // accepted one, so the mark stays before it) keeps one quarantine item instead of adding one per run.
-  const id = eventId(flow.id, source.id, 'quarantine', rejected.key ?? position, contentHash(record ?? {}), reason);
+  // Of a depth-capped copy: a record nested thousands deep, refused for that, would overflow a hash's walk.
+  const id = eventId(flow.id, source.id, 'quarantine', rejected.key ?? position, contentHash(storableCopy(record ?? {})), reason);
   const auditKey = rejected.key !== undefined ? ctx.rejectedKeyOf(rejected.key) : '';
   // A page holds many items: errors and the audit reason name the item's position.
   return quarantineOf(flow, {

@@ -1,6 +1,6 @@
 import type { SourceConfig } from '../../config/schema';
 import { getPath } from '../envelope';
-import { InexactNumber } from '../json-safety';
+import { InexactNumber, isJsonObject } from '../json-safety';
 
 /** Pagination of an HTTP pull, as configured on the source. */
 export type Pagination = NonNullable<Extract<SourceConfig, { type: 'schedule' }>['http']>['pagination'];
@@ -101,7 +101,7 @@ export function itemsAt(body: unknown, itemsPath: string): { items: unknown[] } 
   if (Array.isArray(value)) return { items: value };
   if (value === undefined || value === null) {
     // An absent list on a page is an empty page; a non-object body is an error.
-    if (itemsPath !== '' && body !== null && typeof body === 'object') return { items: [] };
+    if (itemsPath !== '' && isJsonObject(body)) return { items: [] };
   }
   const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
   return { error: itemsPath === '' ? `response body is ${what}, not an array (set itemsPath)` : `"${itemsPath}" is ${what}, not an array` };

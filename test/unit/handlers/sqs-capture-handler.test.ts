@@ -100,14 +100,17 @@ describe('sqs capture handler', () => {
     const record = JSON.stringify({ id: 'a', name: 'A' });
 
     // Act
-    const res = await handler(withSent(sqsEvent([notification(record), notification(record), { ...notification('Hello world!'), MessageId: 'm-text' }]), 1768000000000));
+    const forged = { ...notification(JSON.stringify({ id: 'b' })), MessageId: 'm-future', Timestamp: '+275760-09-13T00:00:00Z' };
+    const res = await handler(withSent(sqsEvent([notification(record), notification(record), { ...notification('Hello world!'), MessageId: 'm-text' }, forged]), Date.parse('2026-03-01T10:00:01Z')));
 
     // Assess: both copies are one event (one id, one seq), timed by the notification.
     expect(res).toEqual({ batchItemFailures: [] });
     const sent = publisher.bodies<ChangeEnvelope>(QUEUE);
-    expect(sent).toHaveLength(2);
+    expect(sent).toHaveLength(3);
     expect(sent[0]).toMatchObject({ id: eventId('people', 'inbox', 'dc1e94d9-56c5-5e96-808d-cc7f68faa162', 0), data: { id: 'a', name: 'A' }, ts: Date.parse('2026-03-01T10:00:00.250Z') });
     expect(sent[1]).toMatchObject({ id: sent[0]!.id, seq: sent[0]!.seq });
+    // A Timestamp after the queue got the message is not SNS's: the send time serves.
+    expect(sent[2]).toMatchObject({ data: { id: 'b' }, ts: Date.parse('2026-03-01T10:00:01Z') });
     expect((await quarantine.list('people')).items.map((q) => q.reason)).toEqual([expect.stringMatching(/^SNS Message is not valid JSON: /)]);
   });
 

@@ -112,6 +112,22 @@ describe('webhook record paths and timestamps', () => {
     expect(refused({ id: 'q', type: 'sqs', timestampField: '$event.time' })).toHaveLength(1);
   });
 
+  it('gives a body sent again by a sender without delivery ids (hashed for replay) a new arrival: it may be a record set back', async () => {
+    // Prepare: a token sender has no delivery id; its first delivery of the body fails after queuing.
+    const h = hookHandler(hookFlow({ auth: token }), 'k', NOW);
+    h.audit.failWrites = 1;
+    const body = JSON.stringify({ id: 't1', status: 'open' });
+
+    // Act
+    await expect(send(h, body)).rejects.toThrow('injected audit failure');
+    h.clock.advance(60_000);
+    await send(h, body);
+
+    // Assess: the second copy is timed by its own arrival, a minute later.
+    const [first, again] = h.publisher.bodies<ChangeEnvelope>(QUEUE);
+    expect(again!.ts - first!.ts).toBe(60_000);
+  });
+
   it('refuses options that do not fit the format, naming the flow path', () => {
     // Act
     const result = flowSchema.safeParse({

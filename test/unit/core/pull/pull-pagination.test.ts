@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { itemsAt, nextLink, nextPageToken, pageUrl, parseLinkHeader } from '../../../../functions/core/pull/pagination';
 import { compareCursor, cursorValue } from '../../../../functions/core/pull/records';
 import { cursorText } from '../../../../functions/core/pull/page-request';
-import { parseJsonExact } from '../../../../functions/core/json-safety';
+import { InexactNumber, parseJsonExact, parseJsonPulled } from '../../../../functions/core/json-safety';
 
 describe('parseLinkHeader (RFC 8288)', () => {
   it('finds rel="next" among several links, with quoted commas and semicolons', () => {
@@ -45,6 +45,17 @@ describe('nextPageToken and pageUrl', () => {
     expect(pageUrl('https://api.test/items?limit=5', p, t2!)).toBe('https://api.test/items?limit=5&after=c2');
     expect(nextPageToken(p, t2!, { body: { meta: { next: null } }, url: 'u', itemCount: 5 })).toBeUndefined();
     expect(nextPageToken(p, t2!, { body: { meta: { next: 'c2' } }, url: 'u', itemCount: 5 })).toEqual({ token: 'c2', page: 3 });
+  });
+
+  it('reports a body that is a bare number past 2^53 as no list, not an empty page', () => {
+    expect(itemsAt(parseJsonExact('12345678901234567890'), 'data')).toMatchObject({ error: expect.any(String) });
+  });
+
+  it('parses a pulled page exactly where a long number needs it, and a page too deep for that with JSON.parse, not failing it', () => {
+    expect((parseJsonPulled('{"id":9007199254740993}') as { id: InexactNumber }).id.text).toBe('9007199254740993');
+    expect(parseJsonPulled('{"id":12,"n":1.5}')).toEqual({ id: 12, n: 1.5 });
+    const deep = `{"items":[{"id":1,"big":12345678901234567890},{"id":2,"x":${'['.repeat(7000)}${']'.repeat(7000)}}]}`;
+    expect((parseJsonPulled(deep) as { items: unknown[] }).items).toHaveLength(2);
   });
 
   it('cursor: a numeric cursor past 2^53, as the readers parse it exactly, is sent with all its digits', () => {

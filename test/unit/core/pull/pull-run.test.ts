@@ -82,6 +82,20 @@ describe('records the capture rejects', () => {
     expect(item!.record).toMatchObject({ amount: { text: '0.12345678901234567891' } });
   });
 
+  it('include a record nested thousands of levels deep, quarantined while the rest of its page goes on', async () => {
+    // Prepare
+    const deep = JSON.parse(`{"id": 2, "x": ${'['.repeat(3000)}1${']'.repeat(3000)}}`) as Record<string, unknown>;
+    const t = setup({}, [[person(1, 'a'), deep, person(3, 'a')]]);
+
+    // Act
+    const summary = await runPull(t.deps);
+
+    // Assess
+    expect(summary).toMatchObject({ complete: true });
+    expect(t.publisher.bodies<{ data: { id: number } }>(Q).map((b) => b.data.id).sort()).toEqual([1, 3]);
+    expect((await t.quarantine.list('people')).items.map((q) => q.reason)).toEqual([expect.stringMatching(/nest/)]);
+  });
+
   it('keep one quarantine item when each run reads them again', async () => {
     // Prepare: the rejected record is newer than the accepted one, so the mark stays before it.
     const t = setup({ mode: 'incremental', cursorField: 'updatedAt' }, [[person(1, '2026-01-01T00:00:00Z'), person(2, '2026-01-02T00:00:00Z', { id: undefined })]]);
