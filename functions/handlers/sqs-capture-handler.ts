@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { arrivalSeq, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
+import { isSnsNotification } from '../core/capture/sns-notification';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
@@ -133,9 +134,8 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       return [accepted(id, arrivalSeq('upsert', at, evId), at, ev.detail, messageId)];
     }
 
-    // An SNS subscription without raw message delivery wraps what was published in a notification
-    // (https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html). The records are its
-    // Message, known by its MessageId and Timestamp, which a second delivery of the notification repeats.
+    // An SNS notification's records are its Message, known by its MessageId and Timestamp, which a second delivery of
+    // the notification repeats.
     let origin = { id: messageId, at: sentAt };
     if (isSnsNotification(body)) {
       const inner = body.Message;
@@ -166,11 +166,6 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
       return accepted(id, seq, origin.at, item, position);
     });
   }
-}
-
-/** An SNS notification as SNS delivers it to a queue without raw message delivery. */
-function isSnsNotification(v: unknown): v is { Type: 'Notification'; MessageId: string; TopicArn: string; Message: string; Timestamp: string } {
-  return isObject(v) && v.Type === 'Notification' && typeof v.MessageId === 'string' && typeof v.TopicArn === 'string' && v.TopicArn.startsWith('arn:') && typeof v.Message === 'string' && typeof v.Timestamp === 'string';
 }
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : v instanceof InexactNumber ? 'a number' : `a ${typeof v}`);

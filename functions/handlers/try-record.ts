@@ -2,7 +2,9 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody, upsertProblem } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { arrivalSeq, canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
-import { carryProblems, settleDeleteNumbers } from '../core/json-safety';
+import { carryProblems, isJsonObject, parseJsonExact, settleDeleteNumbers } from '../core/json-safety';
+import { jsonErrorText } from '../core/error-text';
+import { isSnsNotification } from '../core/capture/sns-notification';
 import { captureKeys } from '../core/transform/raw-record';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { mergeChanges } from '../core/merge';
@@ -81,6 +83,17 @@ function captured(flow: FlowConfig, source: SourceConfig, record: Record<string,
     return { op, ts, data, seq: arrivalSeq(op, now, 'try') };
   }
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
+  if (source.type === 'sqs' && isSnsNotification(record)) {
+    // A notification as it sits on the queue: the capture reads its Message.
+    let message: unknown;
+    try {
+      message = parseJsonExact(record.Message);
+    } catch (err) {
+      return { quarantined: `SNS Message is not valid JSON: ${jsonErrorText(err)}`, op: 'upsert' };
+    }
+    if (!isJsonObject(message)) return { quarantined: 'SNS Message is not a record (try takes one record)', op: 'upsert' };
+    return captured(flow, source, message, headers, now);
+  }
   if (source.type === 'sqs' || source.type === 'eventbridge') {
     // The record as the message body (sqs) or the event's detail (eventbridge) holds it.
     const ts = timestampOf(source, record, record, now);

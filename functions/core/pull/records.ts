@@ -111,6 +111,9 @@ export function prepareRecord(
       : `key field${keyFields.length > 1 ? 's' : ''} ${keyFields.map((f) => `"${f}"`).join(', ')} must be a string, number or boolean`;
     return { ok: false, reason, record };
   }
+  // As every capture does: a number a double cannot hold (the cursor's too), and what DynamoDB cannot store, quarantine the record.
+  const unstorable = carryProblems(record, 1);
+  if (unstorable.length > 0) return { ok: false, reason: `record cannot be carried exactly: ${unstorable[0]}`, record, key };
   let cursor: { raw: string; ms?: number } | undefined;
   if (source.cursorField) {
     const c = cursorValue(getPath(record, source.cursorField), source.cursorField);
@@ -123,9 +126,6 @@ export function prepareRecord(
   // The pull's own state keeps the key fields (to infer deletes): one DynamoDB cannot store is the record's fault.
   const keyProblems = carryProblems(keyData, 1);
   if (keyProblems.length > 0) return { ok: false, reason: `record cannot be carried exactly: ${keyProblems[0]}`, record, key };
-  // As every capture does: a number a double cannot hold, and what DynamoDB cannot store, quarantine the record.
-  const unstorable = carryProblems(record, 1);
-  if (unstorable.length > 0) return { ok: false, reason: `record cannot be carried exactly: ${unstorable[0]}`, record, key };
   const hash = contentHash(record);
   return {
     ok: true,

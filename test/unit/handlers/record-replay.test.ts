@@ -207,6 +207,14 @@ describe('dry run of a record (POST /flows/{flowId}/try)', () => {
     }
   });
 
+  it('reads an SNS notification given for an sqs source as its capture does: its Message is the record', async () => {
+    const f = flowSchema.parse({ id: 'queued', key: ['id'], sources: [{ id: 'inbox', type: 'sqs', timestampField: 'updatedAt' }], targets: [{ id: 't', type: 'dynamodb' }] });
+    const notification = (message: string) => ({ Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-2:111122223333:T', Message: message, Timestamp: '2026-01-10T08:00:00.000Z' });
+    expect((await run(f, { record: notification(JSON.stringify({ id: '1', updatedAt: '2026-01-10T08:00:00.250Z' })) })).body).toMatchObject({ outcome: 'passed', key: '1' });
+    expect((await run(f, { record: notification(JSON.stringify({ id: '1' })) })).body).toMatchObject({ outcome: 'quarantined', reason: 'timestampField "updatedAt" is missing' });
+    expect((await run(f, { record: notification('Hello world!') })).body).toMatchObject({ outcome: 'quarantined', reason: expect.stringMatching(/^SNS Message is not valid JSON/) });
+  });
+
   it('quarantines at capture, as the webhook would, a record holding a number a JSON number cannot hold; a delete keeps its key digits', async () => {
     // The body as the admin API parses it: the digits are kept for the capture to judge.
     const body = (raw: string) => parseJsonBody(raw);

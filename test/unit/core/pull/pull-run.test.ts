@@ -82,6 +82,17 @@ describe('records the capture rejects', () => {
     expect(item!.record).toMatchObject({ amount: { text: '0.12345678901234567891' } });
   });
 
+  it('include a cursor past 2^53, quarantined with its path and digits rather than as a cursor of the wrong type', async () => {
+    // Prepare
+    const t = setup({ mode: 'incremental', cursorField: 'seq' }, [[parseJsonExact('{"id": 1, "seq": 12345678901234567890}')]]);
+
+    // Act
+    await runPull(t.deps);
+
+    // Assess
+    expect((await t.quarantine.list('people')).items.map((q) => q.reason)).toEqual([expect.stringMatching(/^record cannot be carried exactly: number at \$\.seq /)]);
+  });
+
   it('include a record nested thousands of levels deep, quarantined while the rest of its page goes on', async () => {
     // Prepare
     const deep = JSON.parse(`{"id": 2, "x": ${'['.repeat(3000)}1${']'.repeat(3000)}}`) as Record<string, unknown>;
