@@ -5,7 +5,20 @@ import { conditionFailedItem } from './dynamodb-condition';
 import { errorNameOf } from '../core/error-text';
 
 /** Stripe retries a failed delivery for up to three days; a released claim keeps its first arrival that long. */
-export const RELEASED_KEEP_SECONDS = 3 * 86_400;
+const RELEASED_KEEP_SECONDS = 3 * 86_400;
+
+/**
+ * The update that releases a pending claim (`now` in epoch seconds), kept three days past its own expiry, which TTL
+ * would soon act on, first arrival and all. Only a claim still pending: one another request took over, or confirmed,
+ * stays as it is.
+ */
+export const releasedClaim = (tableName: string, pk: string, now: number) => ({
+  TableName: tableName,
+  Key: { pk },
+  UpdateExpression: 'SET released = :t, expiresAt = :e REMOVE pending',
+  ConditionExpression: 'pending = :t',
+  ExpressionAttributeValues: { ':t': true, ':e': now + RELEASED_KEEP_SECONDS },
+});
 
 export interface DynamoDbDedupStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -68,16 +81,7 @@ export class DynamoDbDedupStore implements DedupStore, DedupRelease {
   /** Lets the sender's retry be taken at once, keeping when the delivery first arrived (for as long as senders retry). */
   async release(scope: string, id: string): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `${scope}#${id}` },
-          UpdateExpression: 'SET released = :t, expiresAt = :e REMOVE pending',
-          // Only a claim still pending: one another request took over since, or confirmed, stays as it is.
-          ConditionExpression: 'pending = :t',
-          ExpressionAttributeValues: { ':t': true, ':e': this.seconds() + RELEASED_KEEP_SECONDS },
-        }),
-      );
+      await this.client.send(new UpdateCommand(releasedClaim(this.tableName, `${scope}#${id}`, this.seconds())));
     } catch (err) {
       if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
     }

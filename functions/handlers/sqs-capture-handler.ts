@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { captureProblem, quarantineOf } from '../core/capture/capture-outcome';
 import { arrivalSeq, ENVELOPE_VERSION, eventId, type ChangeEnvelope } from '../core/envelope';
-import { isSnsNotification } from '../core/capture/sns-notification';
+import { isSnsNotification, snsMessageOf } from '../core/capture/sns-notification';
 import { type AuditEntry, type QuarantineItem, telemetryOf } from '../ports';
 import { auditable } from './audit-policy';
 import { runSqsBatch } from './sqs-batch';
@@ -138,17 +138,12 @@ export function createSqsCaptureHandler(deps: SqsCaptureDeps): SqsCaptureHandler
     // the notification repeats.
     let origin = { id: messageId, at: sentAt };
     if (isSnsNotification(body)) {
-      const inner = body.Message;
       // SNS publishes before the queue receives: a later (or unreadable) Timestamp is not SNS's, and the send time serves.
       const notified = Date.parse(body.Timestamp);
       origin = { id: body.MessageId, at: Number.isFinite(notified) && notified >= 0 && notified <= sentAt ? notified : sentAt };
-      const nested = jsonDepth(inner);
-      if (nested > MAX_BODY_DEPTH) return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `SNS Message nests ${nested} levels deep; the limit is ${MAX_BODY_DEPTH}`, messageId, {})];
-      try {
-        body = parseJsonExact(inner);
-      } catch (err) {
-        return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, `SNS Message is not valid JSON: ${jsonErrorText(err)}`, messageId, {})];
-      }
+      const message = snsMessageOf(body);
+      if ('error' in message) return [quarantined(eventId(flow.id, source!.id, origin.id), origin.id, message.error, messageId, {})];
+      body = message.body;
     }
 
     const items = Array.isArray(body) ? body : [body];

@@ -2,9 +2,8 @@ import type { FlowConfig, SourceConfig } from '../config/schema';
 import { parseDebeziumBody, upsertProblem } from '../core/capture/debezium';
 import { selectAttributes } from '../core/capture/dynamodb-stream';
 import { arrivalSeq, canonicalJson, ENVELOPE_VERSION, eventId, type ChangeEnvelope, type Op } from '../core/envelope';
-import { carryProblems, isJsonObject, parseJsonExact, settleDeleteNumbers } from '../core/json-safety';
-import { jsonErrorText } from '../core/error-text';
-import { isSnsNotification } from '../core/capture/sns-notification';
+import { carryProblems, isJsonObject, settleDeleteNumbers } from '../core/json-safety';
+import { isSnsNotification, snsMessageOf } from '../core/capture/sns-notification';
 import { captureKeys } from '../core/transform/raw-record';
 import { keptAfterTransform } from '../core/transform/kept-fields';
 import { mergeChanges } from '../core/merge';
@@ -85,14 +84,10 @@ function captured(flow: FlowConfig, source: SourceConfig, record: Record<string,
   if (source.type === 'dynamodb-stream') return { op: 'upsert', ts: now, data: selectAttributes(record, source.attributes), seq: 'try' };
   if (source.type === 'sqs' && isSnsNotification(record)) {
     // A notification as it sits on the queue: the capture reads its Message.
-    let message: unknown;
-    try {
-      message = parseJsonExact(record.Message);
-    } catch (err) {
-      return { quarantined: `SNS Message is not valid JSON: ${jsonErrorText(err)}`, op: 'upsert' };
-    }
-    if (!isJsonObject(message)) return { quarantined: 'SNS Message is not a record (try takes one record)', op: 'upsert' };
-    return captured(flow, source, message, headers, now);
+    const message = snsMessageOf(record);
+    if ('error' in message) return { quarantined: message.error, op: 'upsert' };
+    if (!isJsonObject(message.body)) return { quarantined: 'SNS Message is not a record (try takes one record)', op: 'upsert' };
+    return captured(flow, source, message.body, headers, now);
   }
   if (source.type === 'sqs' || source.type === 'eventbridge') {
     // The record as the message body (sqs) or the event's detail (eventbridge) holds it.

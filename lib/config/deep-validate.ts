@@ -4,6 +4,7 @@ import { callsUnknown, pathStep, piiLeaks, validateTransform } from '../../funct
 import { unknownFunctions } from '../../functions/core/transform/jsonata-calls';
 import { pathsOverlap, renameFills, within } from '../../functions/core/transform/raw-record';
 import type { FlowConfig, SynclineConfig } from '../../functions/config/schema';
+import { tableNameOf } from '../../functions/config/table-name';
 
 /** An EventBridge rule's pattern: 2,048 characters by default, 4,096 at most (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). */
 export const DEFAULT_RULE_PATTERN_CHARS = 2048;
@@ -85,9 +86,6 @@ export function validateFlowsDeep(config: SynclineConfig): string[] {
   problems.push(...twoWayLossProblems(config));
   return problems;
 }
-
-/** A DynamoDB table's name, from a name, a table ARN or a stream ARN. */
-const tableNameOf = (nameOrArn: string): string => /^arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/([^/]+)/.exec(nameOrArn)?.[1] ?? nameOrArn;
 
 /**
  * Two flows that sync two DynamoDB tables both ways write each change back to the table it came from, once (the

@@ -4,7 +4,7 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CLAIM_KEY_PATTERN, claimOf } from '../../functions/core/claim-check';
 import { dropSendLease } from '../../functions/adapters/dynamodb-state-store';
-import { RELEASED_KEEP_SECONDS } from '../../functions/adapters/dynamodb-dedup-store';
+import { releasedClaim } from '../../functions/adapters/dynamodb-dedup-store';
 import type { LocalClients } from './clients';
 import { ObjectMirror } from './object-mirror';
 import { QueueJournal } from './queue-journal';
@@ -110,17 +110,8 @@ export async function releasePendingWebhookClaims(clients: LocalClients, dedupTa
     const page = await clients.doc.send(new ScanCommand({ TableName: dedupTable, FilterExpression: 'pending = :t', ExpressionAttributeValues: { ':t': true }, ProjectionExpression: 'pk', ExclusiveStartKey: start }));
     for (const item of page.Items ?? []) {
       try {
-        // Released as the capture does on a failure: the retry keeps the delivery's first arrival (DynamoDbDedupStore).
-        await clients.doc.send(
-          new UpdateCommand({
-            TableName: dedupTable,
-            Key: { pk: item.pk },
-            // Kept past the claim's own expiry, which TTL (DynamoDB Local's too) would soon delete, first arrival and all.
-            UpdateExpression: 'SET released = :t, expiresAt = :e REMOVE pending',
-            ConditionExpression: 'pending = :t',
-            ExpressionAttributeValues: { ':t': true, ':e': Math.floor(Date.now() / 1000) + RELEASED_KEEP_SECONDS },
-          }),
-        );
+        // Released as the capture does on a failure: the retry keeps the delivery's first arrival.
+        await clients.doc.send(new UpdateCommand(releasedClaim(dedupTable, String(item.pk), Math.floor(Date.now() / 1000))));
         released++;
       } catch (err) {
         if (errorNameOf(err) !== 'ConditionalCheckFailedException') throw err;
